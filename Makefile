@@ -1,0 +1,52 @@
+# Meridian — the two commands a new user needs are `make run` and `make test`.
+# Everything else here is a step those two take.
+
+BUILD   ?= build
+ASAN    ?= build-asan
+PORT    ?= 8080
+DATA    ?= data
+MESON_RELEASE = --buildtype=release -Db_ndebug=false
+MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Darena_malloc=true
+
+.PHONY: all deps build build-asan run test unit api bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh all
+
+$(BUILD)/build.ninja:
+	@scripts/install-deps.sh build
+	meson setup $(BUILD) $(MESON_RELEASE)
+
+$(ASAN)/build.ninja:
+	@scripts/install-deps.sh test
+	meson setup $(ASAN) $(MESON_ASAN)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+build-asan: $(ASAN)/build.ninja
+	ninja -C $(ASAN)
+
+# Seeds demo data on first start (empty data dir), then serves every demo region.
+run: build
+	@mkdir -p $(DATA)
+	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA)
+
+# Unit tests in the release and the ASan+UBSan builds, API tests against both binaries.
+test:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory build build-asan
+	@scripts/run-tests.sh $(BUILD) $(ASAN)
+
+bench: build
+	@scripts/install-deps.sh bench
+	@bench/run.sh $(BUILD)/meridian
+
+format:
+	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

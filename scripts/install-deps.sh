@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs the Debian packages Meridian needs, skipping those already present.
+# Usage: scripts/install-deps.sh [build|test|bench|all]   (default: all)
+set -eu
+
+build_pkgs="meson ninja-build pkg-config gcc libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev"
+test_pkgs="libcmocka-dev nodejs"
+bench_pkgs="wrk nginx-light"
+
+case "${1:-all}" in
+build) want="$build_pkgs" ;;
+test) want="$build_pkgs $test_pkgs" ;;
+bench) want="$build_pkgs $bench_pkgs" ;;
+*) want="$build_pkgs $test_pkgs $bench_pkgs" ;;
+esac
+
+missing=""
+for p in $want; do
+	# nodejs may come from another repository (nodesource); any node >= 18 will do.
+	if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then
+		continue
+	fi
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "installing:$missing"
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq || true
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,351 @@
+/*
+ * catalog_http.c — the public catalogue routes: product listing with search and pagination, one product,
+ * categories. Every answer is cached per worker thread (http/rcache.h) under a key made of everything it
+ * depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
+ */
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/buf.h"
+#include "http/rcache.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+#define MAX_Q 100
+#define CACHE_CONTROL "public, max-age=5"
+
+/* Appends the chain to a cache key: every answer depends on the whole fallback chain. */
+static void key_add_chain(mer_buf_t *k, const mer_locale_chain_t *chain)
+{
+    for (size_t i = 0; i < chain->n; i++) {
+        mer_buf_addstr(k, chain->tags[i]);
+        mer_buf_addch(k, ',');
+    }
+}
+
+static json_t *category_json(const mer_catalog_t *cat, const mer_cat_category_t *c, const mer_locale_chain_t *chain)
+{
+    (void)cat;
+    if (c == NULL)
+        return json_null();
+    const mer_cat_text_t *t = mer_catalog_text(c->texts, c->ntexts, chain);
+    return json_pack("{s:I,s:s,s:s}", "id", (json_int_t)c->id, "slug", c->slug, "name", t ? t->name : c->slug);
+}
+
+static bool sold_in(const mer_cat_product_t *p, const char *country, int64_t *min_price, size_t *nskus)
+{
+    int64_t best = -1;
+    size_t n = 0;
+    if (!p->active)
+        return false;
+    for (size_t i = 0; i < p->nskus; i++) {
+        int64_t pr = mer_catalog_price(&p->skus[i], country);
+        if (pr < 0)
+            continue;
+        n++;
+        if (best < 0 || pr < best)
+            best = pr;
+    }
+    if (min_price)
+        *min_price = best;
+    if (nskus)
+        *nskus = n;
+    return n > 0;
+}
+
+static bool in_category(const mer_catalog_t *cat, const mer_cat_category_t *c, int64_t want)
+{
+    for (int depth = 0; c && depth < 16; depth++) {
+        if (c->id == want)
+            return true;
+        c = c->parent_id ? mer_catalog_category(cat, c->parent_id) : NULL;
+    }
+    return false;
+}
+
+/*
+ * Full-text search: the words of q, each as a quoted prefix term, all required. Collects matching
+ * product ids (best rank first) among texts in the given locales.
+ */
+static int search_ids(const char *q, const mer_where_t *w, int64_t **ids_out, size_t *n_out)
+{
+    mer_buf_t expr = MER_BUF_INIT;
+    const unsigned char *p = (const unsigned char *)q;
+    while (*p) {
+        while (*p && (*p == ' ' || *p == '\t' || (*p < 0x80 && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                                                               (*p >= 'A' && *p <= 'Z')))))
+            p++;
+        const unsigned char *start = p;
+        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            p++;
+        if (p > start) {
+            if (expr.len)
+                mer_buf_addch(&expr, ' ');
+            mer_buf_addch(&expr, '"');
+            mer_buf_add(&expr, start, (size_t)(p - start)); /* no '"' can be inside: only letters and digits */
+            mer_buf_addstr(&expr, "\"*");
+        }
+    }
+    *ids_out = NULL;
+    *n_out = 0;
+    if (expr.len == 0) {
+        mer_buf_release(&expr);
+        return 0;
+    }
+    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
+    if (db == NULL) {
+        mer_buf_release(&expr);
+        return MER_E_INTERNAL;
+    }
+    size_t cap = 64, n = 0;
+    int64_t *ids = mer_xmalloc(cap * sizeof(*ids));
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT product_id, locale FROM product_fts WHERE product_fts MATCH ? "
+                                 "ORDER BY rank LIMIT 5000",
+                                 "s", mer_buf_str(&expr));
+    while (mer_rows_next(r)) {
+        const char *loc = mer_rows_text(r, 1);
+        bool ok = strcmp(loc, "en") == 0;
+        for (size_t i = 0; !ok && i < w->chain.n; i++)
+            ok = strcmp(loc, w->chain.tags[i]) == 0;
+        for (size_t i = 0; !ok && i < w->country->nlanguages; i++)
+            ok = strcmp(loc, w->country->languages[i]) == 0;
+        if (!ok)
+            continue;
+        int64_t id = mer_rows_int(r, 0);
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = ids[i] == id;
+        if (dup)
+            continue;
+        if (n == cap) {
+            cap *= 2;
+            ids = mer_xrealloc(ids, cap * sizeof(*ids));
+        }
+        ids[n++] = id;
+    }
+    int err = mer_rows_end(r);
+    mer_buf_release(&expr);
+    if (err) {
+        free(ids);
+        /* a malformed FTS expression cannot happen (terms are quoted); treat other errors as no match */
+        return err;
+    }
+    *ids_out = ids;
+    *n_out = n;
+    return 0;
+}
+
+static json_t *list_item(const mer_catalog_t *cat, const mer_cat_product_t *p, const mer_where_t *w, const char *lang,
+                         int64_t min_price, size_t nskus)
+{
+    const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
+    return json_pack("{s:I,s:s,s:s,s:s,s:o,s:o,s:I}", "id", (json_int_t)p->id, "slug", p->slug, "name",
+                     t ? t->name : p->slug, "brand", p->brand, "category", category_json(cat, p->category, &w->chain),
+                     "price_from", mer_country_money(w->country, min_price, lang), "sku_count", (json_int_t)nskus);
+}
+
+static void h_list(mer_req_t *r)
+{
+    mer_where_t w;
+    int64_t page, per_page;
+    if (mer_where(r, &w) != 0 || mer_req_query_int(r, "page", 1, 10000, 1, &page) != 0 ||
+        mer_req_query_int(r, "per_page", 1, 100, 20, &per_page) != 0)
+        return;
+    const char *q = mer_req_query(r, "q");
+    const char *category = mer_req_query(r, "category");
+    if (q && strlen(q) > MAX_Q) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "q", "q is longer than %d bytes", MAX_Q);
+        return;
+    }
+    if (category && strlen(category) > 64) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "category", "category is longer than 64 bytes");
+        return;
+    }
+
+    mer_buf_t key = MER_BUF_INIT;
+    mer_buf_printf(&key, "L|%s|%lld|%lld|", w.country->code, (long long)page, (long long)per_page);
+    key_add_chain(&key, &w.chain);
+    mer_buf_printf(&key, "|%s|%s", category ? category : "", q ? q : "");
+    uint64_t gen = mer_catalog_generation();
+    const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);
+    if (hit) {
+        mer_buf_release(&key);
+        mer_reply_cached(r, hit);
+        return;
+    }
+
+    int64_t *ids = NULL;
+    size_t nids = 0;
+    if (q && *q && search_ids(q, &w, &ids, &nids) != 0) {
+        mer_buf_release(&key);
+        mer_reply_error(r, MER_E_INTERNAL, NULL, "search failed");
+        return;
+    }
+
+    const mer_catalog_t *cat = mer_catalog_lock();
+    int64_t cat_id = 0;
+    if (category) {
+        for (size_t i = 0; i < cat->ncategories; i++)
+            if (strcmp(cat->categories[i].slug, category) == 0)
+                cat_id = cat->categories[i].id;
+        if (cat_id == 0) {
+            mer_catalog_unlock();
+            free(ids);
+            mer_buf_release(&key);
+            mer_reply_error(r, MER_E_INVALID_PARAM, "category", "no category with slug %s", category);
+            return;
+        }
+    }
+    const char *lang = mer_catalog_resolve_lang(cat, &w.chain);
+    json_t *items = json_array();
+    size_t total = 0, first = (size_t)((page - 1) * per_page);
+    size_t n = q && *q ? nids : cat->nproducts;
+    for (size_t i = 0; i < n; i++) {
+        const mer_cat_product_t *p = q && *q ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
+        int64_t min_price;
+        size_t nskus;
+        if (p == NULL || !sold_in(p, w.country->code, &min_price, &nskus))
+            continue;
+        if (cat_id && !in_category(cat, p->category, cat_id))
+            continue;
+        if (total >= first && total < first + (size_t)per_page)
+            json_array_append_new(items, list_item(cat, p, &w, lang, min_price, nskus));
+        total++;
+    }
+    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:o}", "country", w.country->code, "lang", lang,
+                            "currency", w.country->currency.code, "tax_included", w.country->tax_inclusive, "page",
+                            (json_int_t)page, "per_page", (json_int_t)per_page, "total", (json_int_t)total, "pages",
+                            (json_int_t)((total + (size_t)per_page - 1) / (size_t)per_page), "items", items);
+    mer_catalog_unlock();
+    free(ids);
+    size_t len;
+    char *body = mer_json_dump(out, &len);
+    json_decref(out);
+    const mer_rcache_entry_t *e = mer_rcache_put(key.data, key.len, gen, 200, body, len, CACHE_CONTROL);
+    free(body);
+    mer_buf_release(&key);
+    mer_reply_cached(r, e);
+}
+
+static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p, const mer_where_t *w,
+                            const char *lang)
+{
+    const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
+    json_t *skus = json_array(), *attrs = json_array();
+    int rate = mer_country_tax_rate(w->country, p->tax_class);
+    for (size_t i = 0; i < p->nskus; i++) {
+        const mer_cat_sku_t *s = &p->skus[i];
+        int64_t price = mer_catalog_price(s, w->country->code);
+        if (price < 0)
+            continue;
+        json_t *sattrs = json_object(), *snames = json_object();
+        for (size_t a = 0; a < s->nattrs; a++) {
+            char vkey[160];
+            snprintf(vkey, sizeof(vkey), "%s=%s", s->attrs[a].key, s->attrs[a].value);
+            json_object_set_new(sattrs, s->attrs[a].key, json_string(s->attrs[a].value));
+            json_object_set_new(snames, s->attrs[a].key, json_string(mer_catalog_attr_text(cat, vkey, &w->chain)));
+            /* the product-level list of attributes and their values, in first-seen order */
+            json_t *entry = NULL;
+            size_t k;
+            json_t *it;
+            json_array_foreach(attrs, k, it)
+            {
+                if (strcmp(json_string_value(json_object_get(it, "key")), s->attrs[a].key) == 0)
+                    entry = it;
+            }
+            if (entry == NULL) {
+                entry = json_pack("{s:s,s:s,s:[]}", "key", s->attrs[a].key, "name",
+                                  mer_catalog_attr_text(cat, s->attrs[a].key, &w->chain), "values");
+                json_array_append_new(attrs, entry);
+            }
+            json_t *vals = json_object_get(entry, "values");
+            bool seen = false;
+            json_array_foreach(vals, k, it)
+            {
+                if (strcmp(json_string_value(json_object_get(it, "value")), s->attrs[a].value) == 0)
+                    seen = true;
+            }
+            if (!seen)
+                json_array_append_new(vals, json_pack("{s:s,s:s}", "value", s->attrs[a].value, "name",
+                                                      mer_catalog_attr_text(cat, vkey, &w->chain)));
+        }
+        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o}", "id", (json_int_t)s->id, "code", s->code,
+                                              "attributes", sattrs, "attribute_names", snames, "price",
+                                              mer_country_money(w->country, price, lang)));
+    }
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug",
+                     p->slug, "name", t ? t->name : p->slug, "description",
+                     t && t->description ? t->description : "", "brand", p->brand, "category",
+                     category_json(cat, p->category, &w->chain), "country", w->country->code, "lang", lang,
+                     "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "tax_rate_bp",
+                     rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
+}
+
+static void h_product(mer_req_t *r)
+{
+    mer_where_t w;
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0 || mer_where(r, &w) != 0)
+        return;
+    mer_buf_t key = MER_BUF_INIT;
+    mer_buf_printf(&key, "P|%lld|%s|", (long long)id, w.country->code);
+    key_add_chain(&key, &w.chain);
+    uint64_t gen = mer_catalog_generation();
+    const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);
+    if (hit) {
+        mer_buf_release(&key);
+        mer_reply_cached(r, hit);
+        return;
+    }
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_product_t *p = mer_catalog_product(cat, id);
+    if (p == NULL || !sold_in(p, w.country->code, NULL, NULL)) {
+        mer_catalog_unlock();
+        mer_buf_release(&key);
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "product %lld is not sold in %s", (long long)id, w.country->code);
+        return;
+    }
+    json_t *out = product_json(cat, p, &w, mer_catalog_resolve_lang(cat, &w.chain));
+    mer_catalog_unlock();
+    size_t len;
+    char *body = mer_json_dump(out, &len);
+    json_decref(out);
+    const mer_rcache_entry_t *e = mer_rcache_put(key.data, key.len, gen, 200, body, len, CACHE_CONTROL);
+    free(body);
+    mer_buf_release(&key);
+    mer_reply_cached(r, e);
+}
+
+static void h_categories(mer_req_t *r)
+{
+    mer_where_t w;
+    if (mer_where(r, &w) != 0)
+        return;
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const char *lang = mer_catalog_resolve_lang(cat, &w.chain);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cat->ncategories; i++) {
+        const mer_cat_category_t *c = &cat->categories[i];
+        json_t *o = category_json(cat, c, &w.chain);
+        if (c->parent_id)
+            json_object_set_new(o, "parent_id", json_integer(c->parent_id));
+        else
+            json_object_set_new(o, "parent_id", json_null());
+        json_array_append_new(arr, o);
+    }
+    mer_catalog_unlock();
+    mer_reply_json(r, 200, json_pack("{s:s,s:o}", "lang", lang, "categories", arr));
+}
+
+static const mer_route_t routes[] = {
+    {"GET", "/api/v1/products", h_list, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/products/{id}", h_product, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/categories", h_categories, MER_AUTH_PUBLIC, 0},
+};
+
+void mer_catalog_http_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,174 @@
+#include "http/rcache.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "core/banned.h"
+
+#define RCACHE_CAP 8192 /* slots, a power of two; emptied at half */
+
+typedef struct rcache {
+    mer_rcache_entry_t *slots;
+    size_t count;
+    _Atomic uint64_t hits, misses; /* written by the owner only; read by /metrics */
+} rcache_t;
+
+static int slot_index = -1;
+static _Atomic(rcache_t *) all_caches[64]; /* by worker index, for the counters */
+
+static uint64_t hash_key(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)k[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+static void entry_clear(mer_rcache_entry_t *e)
+{
+    free(e->key);
+    if (e->body)
+        h2o_mem_release_shared(e->body);
+    memset(e, 0, sizeof(*e));
+}
+
+static void rcache_release(void *p)
+{
+    rcache_t *c = p;
+    for (size_t i = 0; i < 64; i++)
+        if (atomic_load(&all_caches[i]) == c)
+            atomic_store(&all_caches[i], NULL);
+    for (size_t i = 0; i < RCACHE_CAP; i++)
+        if (c->slots[i].key)
+            entry_clear(&c->slots[i]);
+    free(c->slots);
+    free(c);
+}
+
+void mer_rcache_init(void)
+{
+    if (slot_index < 0)
+        slot_index = mer_worker_slot_register(rcache_release);
+}
+
+static rcache_t *self_cache(void)
+{
+    mer_worker_t *w = mer_worker_self();
+    if (w == NULL || slot_index < 0)
+        return NULL;
+    rcache_t *c = w->slots[slot_index];
+    if (c == NULL) {
+        c = mer_xcalloc(1, sizeof(*c));
+        c->slots = mer_xcalloc(RCACHE_CAP, sizeof(*c->slots));
+        w->slots[slot_index] = c;
+        if (w->index < 64)
+            atomic_store(&all_caches[w->index], c);
+    }
+    return c;
+}
+
+static mer_rcache_entry_t *probe(rcache_t *c, const char *key, size_t klen, uint64_t h)
+{
+    for (size_t i = 0; i < RCACHE_CAP; i++) {
+        mer_rcache_entry_t *e = &c->slots[(h + i) & (RCACHE_CAP - 1)];
+        if (e->key == NULL || (e->hash == h && e->klen == klen && memcmp(e->key, key, klen) == 0))
+            return e;
+    }
+    MER_BUG("rcache full");
+}
+
+const mer_rcache_entry_t *mer_rcache_get(const char *key, size_t klen, uint64_t gen)
+{
+    rcache_t *c = self_cache();
+    if (c == NULL)
+        return NULL;
+    mer_rcache_entry_t *e = probe(c, key, klen, hash_key(key, klen));
+    if (e->key == NULL || e->gen != gen) {
+        atomic_store_explicit(&c->misses, atomic_load_explicit(&c->misses, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        return NULL;
+    }
+    atomic_store_explicit(&c->hits, atomic_load_explicit(&c->hits, memory_order_relaxed) + 1, memory_order_relaxed);
+    return e;
+}
+
+const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t gen, int status, const char *body,
+                                         size_t len, const char *cache_control)
+{
+    static mer_rcache_entry_t scratch[1]; /* outside workers (tests, CLI): a throw-away entry per call */
+    rcache_t *c = self_cache();
+    mer_rcache_entry_t *e;
+    uint64_t h = hash_key(key, klen);
+    if (c == NULL) {
+        e = scratch;
+        if (e->key)
+            entry_clear(e);
+    } else {
+        if (c->count >= RCACHE_CAP / 2) {
+            for (size_t i = 0; i < RCACHE_CAP; i++)
+                if (c->slots[i].key)
+                    entry_clear(&c->slots[i]);
+            c->count = 0;
+        }
+        e = probe(c, key, klen, h);
+        if (e->key)
+            entry_clear(e);
+        else
+            c->count++;
+    }
+    e->key = mer_xstrndup(key, klen);
+    e->klen = klen;
+    e->hash = h;
+    e->gen = gen;
+    e->status = status;
+    e->body = h2o_mem_alloc_shared(NULL, len ? len : 1, NULL);
+    memcpy(e->body, body, len);
+    e->len = len;
+    e->cache_control = cache_control;
+    uint64_t bh = hash_key(body, len);
+    snprintf(e->etag, sizeof(e->etag), "\"%016llx\"", (unsigned long long)bh);
+    return e;
+}
+
+void mer_reply_cached(mer_req_t *r, const mer_rcache_entry_t *e)
+{
+    if (r->gone)
+        return;
+    h2o_req_t *req = r->h2o;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ETAG, NULL, e->etag, strlen(e->etag));
+    if (e->cache_control)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, e->cache_control,
+                       strlen(e->cache_control));
+    size_t inm_len;
+    const char *inm = mer_req_header(r, "if-none-match", &inm_len);
+    if (e->status == 200 && inm && inm_len == strlen(e->etag) && memcmp(inm, e->etag, inm_len) == 0) {
+        mer_reply_bytes(r, 304, NULL, "", 0);
+        return;
+    }
+    h2o_mem_link_shared(&req->pool, e->body);
+    mer_reply_bytes(r, e->status, NULL, e->body, e->len);
+}
+
+static uint64_t sum(bool want_hits)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < 64; i++) {
+        rcache_t *c = atomic_load(&all_caches[i]);
+        if (c)
+            n += want_hits ? atomic_load_explicit(&c->hits, memory_order_relaxed)
+                           : atomic_load_explicit(&c->misses, memory_order_relaxed);
+    }
+    return n;
+}
+
+uint64_t mer_rcache_hits(void)
+{
+    return sum(true);
+}
+
+uint64_t mer_rcache_misses(void)
+{
+    return sum(false);
+}

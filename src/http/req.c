@@ -1,0 +1,501 @@
+/*
+ * req.c — request dispatch, the router, and every way of answering.
+ *
+ * Memory: a mer_req_t is an h2o shared allocation (reference counted, single-threaded: only its worker
+ * touches it). The request holds one reference through a guard object linked into h2o's request pool;
+ * when h2o frees the request the guard's dispose callback marks the mer_req_t gone and drops that
+ * reference. An asynchronous handler holds a second reference (mer_req_hold) so the mer_req_t outlives a
+ * client that hangs up. In the arena_malloc build every pool allocation made through mer_req_alloc goes
+ * to malloc so the sanitizers see each one.
+ */
+#include "http/req.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "core/banned.h"
+
+#define MAX_ROUTE_TABLES 32
+
+static struct {
+    const mer_route_t *table[MAX_ROUTE_TABLES];
+    size_t len[MAX_ROUTE_TABLES];
+    size_t ntables;
+} router;
+
+static int (*authenticator)(mer_req_t *r, const char *token, size_t len);
+static uint32_t boot_id;
+
+void mer_router_add(const mer_route_t *routes, size_t n)
+{
+    if (router.ntables >= MAX_ROUTE_TABLES)
+        MER_BUG("too many route tables");
+    router.table[router.ntables] = routes;
+    router.len[router.ntables++] = n;
+}
+
+void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len))
+{
+    authenticator = fn;
+}
+
+static void *pool_alloc(mer_req_t *r, size_t n)
+{
+#ifdef MER_ARENA_MALLOC
+    /* one malloc per allocation, freed with the request: sanitizers see overflows of each */
+    void *p = h2o_mem_alloc_shared(&r->h2o->pool, n, NULL);
+    return p;
+#else
+    return h2o_mem_alloc_pool(&r->h2o->pool, n);
+#endif
+}
+
+char *mer_req_strdup(mer_req_t *r, const char *s, size_t len)
+{
+    char *p = pool_alloc(r, len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* ---- lifecycle ---- */
+
+typedef struct guard {
+    mer_req_t *r;
+} guard_t;
+
+static void req_dispose(void *p)
+{
+    mer_req_t *r = p;
+    json_decref(r->body);
+}
+
+static void guard_dispose(void *p)
+{
+    guard_t *g = p;
+    mer_req_t *r = g->r;
+    r->gone = true;
+    r->h2o = NULL;
+    if (r->worker)
+        mer_worker_inflight_add(r->worker, -1);
+    h2o_mem_release_shared(r);
+}
+
+void mer_req_hold(mer_req_t *r)
+{
+    r->held = true;
+    h2o_mem_addref_shared(r);
+}
+
+void mer_req_release(mer_req_t *r)
+{
+    h2o_mem_release_shared(r);
+}
+
+/* ---- answering ---- */
+
+static h2o_generator_t static_generator = {NULL, NULL};
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 421: return "Misdirected Request";
+    case 422: return "Unprocessable Entity";
+    case 425: return "Too Early";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "";
+    }
+}
+
+void mer_reply_header(mer_req_t *r, const char *name, const char *value)
+{
+    if (r->gone)
+        return;
+    size_t vl = strlen(value);
+    char *v = mer_req_strdup(r, value, vl);
+    h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, name, strlen(name), 1, NULL, v, vl);
+}
+
+void mer_reply_bytes(mer_req_t *r, int status, const char *content_type, const char *body, size_t len)
+{
+    if (r->gone)
+        return;
+    if (r->answered)
+        MER_BUG("request %s answered twice", r->request_id);
+    r->answered = true;
+    h2o_req_t *req = r->h2o;
+    req->res.status = status;
+    req->res.reason = reason(status);
+    if (content_type == NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("application/json; charset=utf-8"));
+    else
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
+                       strlen(content_type));
+    h2o_iovec_t buf = h2o_iovec_init(body, len);
+    req->res.content_length = len;
+    h2o_start_response(req, &static_generator);
+    h2o_send(req, &buf, len ? 1 : 0, H2O_SEND_STATE_FINAL);
+}
+
+void mer_reply_empty(mer_req_t *r, int status)
+{
+    mer_reply_bytes(r, status, "text/plain", "", 0);
+}
+
+void mer_reply_json(mer_req_t *r, int status, json_t *v)
+{
+    size_t len;
+    if (r->gone) {
+        json_decref(v);
+        return;
+    }
+    char *s = mer_json_dump(v, &len);
+    json_decref(v);
+    char *body = pool_alloc(r, len);
+    memcpy(body, s, len);
+    free(s);
+    mer_reply_bytes(r, status, NULL, body, len);
+}
+
+static void reply_error_v(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, va_list ap)
+{
+    char msg[512];
+    if (err >= 0)
+        err = MER_E_INTERNAL;
+    if (fmt)
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+    else
+        snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
+    json_t *e = json_object();
+    json_object_set_new(e, "code", json_string(mer_err_code(err)));
+    json_object_set_new(e, "message", json_string(msg));
+    if (field && *field)
+        json_object_set_new(e, "field", json_string(field));
+    if (extra) {
+        json_object_update(e, extra);
+        json_decref(extra);
+    }
+    mer_reply_json(r, mer_err_status(err), json_pack("{s:o}", "error", e));
+}
+
+void mer_reply_error(mer_req_t *r, int err, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(r, err, field, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(r, err, field, extra, fmt, ap);
+    va_end(ap);
+}
+
+void mer_reply_verr(mer_req_t *r, const mer_verr_t *e)
+{
+    mer_reply_error(r, e->code ? e->code : MER_E_VALIDATION, e->field, "%s", e->message);
+}
+
+/* ---- reading ---- */
+
+const char *mer_req_query(const mer_req_t *r, const char *key)
+{
+    for (size_t i = 0; i < r->nquery; i++)
+        if (strcmp(r->query[i].key.base, key) == 0)
+            return r->query[i].val.base;
+    return NULL;
+}
+
+int mer_req_query_int(mer_req_t *r, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out)
+{
+    const char *v = mer_req_query(r, key);
+    if (v == NULL) {
+        *out = def;
+        return 0;
+    }
+    if (mer_parse_int64(v, strlen(v), min, max, out) != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, key, "%s must be an integer from %lld to %lld", key, (long long)min,
+                        (long long)max);
+        return -1;
+    }
+    return 0;
+}
+
+int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out)
+{
+    if (idx >= r->nparams ||
+        mer_parse_int64(r->params[idx].base, r->params[idx].len, 1, INT64_C(1) << 53, out) != 0) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len)
+{
+    if (r->gone)
+        return NULL;
+    ssize_t i = h2o_find_header_by_str(&r->h2o->headers, name, strlen(name), -1);
+    if (i < 0)
+        return NULL;
+    if (len)
+        *len = r->h2o->headers.entries[i].value.len;
+    return r->h2o->headers.entries[i].value.base;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s into the pool; '+' is a space. Returns -1 on a bad escape or an embedded NUL. */
+static int url_decode(mer_req_t *r, const char *s, size_t len, h2o_iovec_t *out)
+{
+    char *d = pool_alloc(r, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+                return -1;
+            d[n] = (char)(hi * 16 + lo);
+            if (d[n] == '\0')
+                return -1;
+            n++;
+            i += 2;
+        } else if (s[i] == '+') {
+            d[n++] = ' ';
+        } else {
+            d[n++] = s[i];
+        }
+    }
+    d[n] = '\0';
+    *out = h2o_iovec_init(d, n);
+    return 0;
+}
+
+static int parse_query(mer_req_t *r, const char *q, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t start = i;
+        while (i < len && q[i] != '&')
+            i++;
+        size_t plen = i - start;
+        i++;
+        if (plen == 0)
+            continue;
+        if (r->nquery >= MER_MAX_QUERY) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "too many query parameters (at most %d)", MER_MAX_QUERY);
+            return -1;
+        }
+        const char *p = q + start;
+        const char *eq = memchr(p, '=', plen);
+        size_t klen = eq ? (size_t)(eq - p) : plen;
+        h2o_iovec_t k, v;
+        if (url_decode(r, p, klen, &k) != 0 ||
+            url_decode(r, eq ? eq + 1 : "", eq ? plen - klen - 1 : 0, &v) != 0) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "the query string has a malformed %%-escape");
+            return -1;
+        }
+        /* a repeated parameter is ambiguous; the first one counts */
+        if (mer_req_query(r, k.base) != NULL)
+            continue;
+        r->query[r->nquery].key = k;
+        r->query[r->nquery].val = v;
+        r->nquery++;
+    }
+    return 0;
+}
+
+/* Matches pattern against path; fills r->params. */
+static bool match(mer_req_t *r, const char *pattern, const char *path, size_t plen)
+{
+    size_t pi = 0, si = 0, np = 0;
+    size_t patlen = strlen(pattern);
+    while (pi < patlen && si < plen) {
+        if (pattern[pi] == '{') {
+            const char *close = strchr(pattern + pi, '}');
+            size_t start = si;
+            while (si < plen && path[si] != '/')
+                si++;
+            if (si == start || np >= MER_MAX_PARAMS)
+                return false;
+            r->params[np++] = h2o_iovec_init(path + start, si - start);
+            pi = (size_t)(close - pattern) + 1;
+            continue;
+        }
+        if (pattern[pi] != path[si])
+            return false;
+        pi++;
+        si++;
+    }
+    if (pi != patlen || si != plen)
+        return false;
+    r->nparams = np;
+    return true;
+}
+
+static bool method_is(const h2o_iovec_t m, const char *want)
+{
+    return m.len == strlen(want) && memcmp(m.base, want, m.len) == 0;
+}
+
+static const mer_route_t *route_find(mer_req_t *r, const char *path, size_t plen, mer_buf_t *allow)
+{
+    h2o_iovec_t m = r->h2o->method;
+    bool head = method_is(m, "HEAD");
+    for (size_t t = 0; t < router.ntables; t++) {
+        for (size_t i = 0; i < router.len[t]; i++) {
+            const mer_route_t *rt = &router.table[t][i];
+            if (!match(r, rt->pattern, path, plen))
+                continue;
+            if (method_is(m, rt->method) || (head && strcmp(rt->method, "GET") == 0))
+                return rt;
+            if (allow->len)
+                mer_buf_addstr(allow, ", ");
+            mer_buf_addstr(allow, rt->method);
+        }
+    }
+    return NULL;
+}
+
+static int authenticate(mer_req_t *r)
+{
+    size_t len;
+    const char *h = mer_req_header(r, "authorization", &len);
+    if (h == NULL)
+        return 0;
+    if (len < 8 || !mer_streq_nocase(h, 7, "bearer ") || authenticator == NULL)
+        return MER_E_UNAUTHORIZED;
+    const char *tok = h + 7;
+    len -= 7;
+    while (len && *tok == ' ') {
+        tok++;
+        len--;
+    }
+    if (len == 0 || len > 200)
+        return MER_E_UNAUTHORIZED;
+    return authenticator(r, tok, len);
+}
+
+int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    mer_worker_t *w = mer_worker_self();
+    mer_req_t *r = h2o_mem_alloc_shared(NULL, sizeof(*r), req_dispose);
+    memset(r, 0, sizeof(*r));
+    r->h2o = req;
+    r->worker = w;
+    guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), guard_dispose);
+    g->r = r;
+    if (w)
+        mer_worker_inflight_add(w, 1);
+
+    if (boot_id == 0)
+        boot_id = (uint32_t)time(NULL);
+    snprintf(r->request_id, sizeof(r->request_id), "%08x-%d-%llu", boot_id, w ? w->index : 0,
+             (unsigned long long)(w ? ++w->next_request : 0));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
+                          strlen(r->request_id));
+
+    const char *path = req->path_normalized.base;
+    size_t plen = req->path_normalized.len;
+    r->path = req->path_normalized;
+
+    mer_buf_t allow = MER_BUF_INIT;
+    r->route = route_find(r, path, plen, &allow);
+    if (r->route == NULL) {
+        if (allow.len) {
+            mer_reply_header(r, "allow", mer_buf_str(&allow));
+            mer_reply_error(r, MER_E_METHOD_NOT_ALLOWED, NULL, "%.*s is not allowed here; allowed: %s",
+                            (int)MER_MIN(req->method.len, 16), req->method.base, mer_buf_str(&allow));
+        } else {
+            mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such route");
+        }
+        mer_buf_release(&allow);
+        return 0;
+    }
+    mer_buf_release(&allow);
+
+    if (req->query_at != SIZE_MAX &&
+        parse_query(r, req->path.base + req->query_at + 1, req->path.len - req->query_at - 1) != 0)
+        return 0;
+
+    int err = authenticate(r);
+    if (err) {
+        mer_reply_header(r, "www-authenticate", "Bearer");
+        mer_reply_error(r, err, NULL, "the bearer token is missing, malformed, expired or revoked");
+        return 0;
+    }
+    if (r->route->auth != MER_AUTH_PUBLIC) {
+        if (r->who.role == MER_ROLE_NONE) {
+            mer_reply_header(r, "www-authenticate", "Bearer");
+            mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "this call needs an Authorization: Bearer token");
+            return 0;
+        }
+        if ((r->route->auth == MER_AUTH_STAFF && r->who.role < MER_ROLE_OPERATOR) ||
+            (r->route->auth == MER_AUTH_ADMIN && r->who.role != MER_ROLE_ADMIN)) {
+            mer_reply_error(r, MER_E_FORBIDDEN, NULL, "your role may not call this");
+            return 0;
+        }
+    }
+
+    if (r->route->flags & MER_ROUTE_JSON_BODY) {
+        size_t ctlen;
+        const char *ct = mer_req_header(r, "content-type", &ctlen);
+        if (ct && !(ctlen >= 16 && mer_streq_nocase(ct, 16, "application/json"))) {
+            mer_reply_error(r, MER_E_UNSUPPORTED_MEDIA, NULL, "send the body as application/json");
+            return 0;
+        }
+        if (req->entity.base == NULL || req->entity.len == 0) {
+            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body is empty; a JSON object is expected");
+            return 0;
+        }
+        json_error_t jerr;
+        r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (r->body == NULL) {
+            mer_reply_error_ex(r, MER_E_INVALID_JSON, NULL, json_pack("{s:i,s:i}", "line", jerr.line, "column",
+                                                                       jerr.column),
+                               "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+            return 0;
+        }
+        if (!json_is_object(r->body)) {
+            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body must be a JSON object");
+            return 0;
+        }
+    }
+    r->route->fn(r);
+    if (!r->answered && !r->held)
+        MER_BUG("handler for %s %s returned without answering", r->route->method, r->route->pattern);
+    return 0;
+}

@@ -1,0 +1,133 @@
+/*
+ * req.h — one API request as handlers see it, the route tables, and the one way to answer.
+ *
+ * Lifecycle: the server hands each h2o request to mer_http_dispatch(), which allocates a mer_req_t in the
+ * request's memory pool (freed with the request, in one go), assigns a request id (also sent back in the
+ * X-Request-Id header and written to the access log), matches the route, checks the method, parses the
+ * query string, authenticates when the route asks for it, parses a JSON body when the route takes one,
+ * and calls the handler. A handler answers exactly once, either before returning or later from its worker
+ * thread (asynchronous answers: see mer_req_hold()).
+ *
+ * Errors are answered only through mer_reply_error(), which writes the envelope of DESIGN.md §4:
+ *     {"error": {"code": "invalid_parameter", "message": "...", "field": "page"}}
+ */
+#ifndef MER_REQ_H
+#define MER_REQ_H
+
+#include <h2o.h>
+#include <jansson.h>
+
+#include "core/json.h"
+#include "http/server.h"
+
+#define MER_MAX_QUERY 24
+#define MER_MAX_PARAMS 4
+
+typedef struct mer_req mer_req_t;
+typedef void (*mer_handler_fn)(mer_req_t *r);
+
+/* Who may call a route. */
+typedef enum {
+    MER_AUTH_PUBLIC = 0, /* anyone; a valid token is still read if sent */
+    MER_AUTH_USER,       /* a logged-in customer or staff member */
+    MER_AUTH_STAFF,      /* admin or country operator */
+    MER_AUTH_ADMIN,      /* admin only */
+} mer_auth_level_t;
+
+enum {
+    MER_ROUTE_JSON_BODY = 1 << 0, /* parse the body as a JSON object into r->body (400 invalid_json if not) */
+};
+
+typedef struct mer_route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/products/{id}": {name} matches one non-empty segment */
+    mer_handler_fn fn;
+    mer_auth_level_t auth;
+    int flags;
+} mer_route_t;
+
+/* The authenticated caller, if any. */
+typedef enum { MER_ROLE_NONE = 0, MER_ROLE_CUSTOMER, MER_ROLE_OPERATOR, MER_ROLE_ADMIN } mer_role_t;
+
+typedef struct mer_principal {
+    mer_role_t role;
+    int64_t id;           /* user or staff id */
+    char region[16];      /* a customer's home region */
+    char countries[64];   /* an operator's countries, comma-separated ("IN,SG") */
+    char token_hash[65];  /* hex hash of the token used (for logout) */
+} mer_principal_t;
+
+struct mer_req {
+    h2o_req_t *h2o;
+    mer_worker_t *worker;
+    const mer_route_t *route;
+    h2o_iovec_t path; /* without the query string */
+    h2o_iovec_t params[MER_MAX_PARAMS]; /* values of {name} segments, in order */
+    size_t nparams;
+    struct {
+        h2o_iovec_t key, val; /* percent-decoded, NUL-terminated */
+    } query[MER_MAX_QUERY];
+    size_t nquery;
+    json_t *body;   /* parsed JSON body (decref'd with the request) */
+    mer_principal_t who;
+    char request_id[32];
+    bool answered;
+    bool held;      /* an asynchronous answer is pending (mer_req_hold) */
+    bool gone;      /* the client went away before an asynchronous answer */
+};
+
+/* Registers a route table (static storage) with the router; call at start-up only. */
+void mer_router_add(const mer_route_t *routes, size_t n);
+
+/* The h2o handler entry point. */
+int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
+
+/* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
+void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));
+
+/* ---- reading the request ---- */
+
+/* A query parameter's value (decoded, NUL-terminated), or NULL if absent. */
+const char *mer_req_query(const mer_req_t *r, const char *key);
+/*
+ * An integer query parameter in [min, max]; def if absent. Returns 0, or answers 400 invalid_parameter
+ * naming the field and returns -1.
+ */
+int mer_req_query_int(mer_req_t *r, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out);
+/* A path parameter {..} as a positive id; answers 404 and returns -1 if it is not one. */
+int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out);
+/* A request header's value, or NULL; *len receives its length. */
+const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len);
+/* A copy of a string in the request's pool. */
+char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
+
+/* ---- answering ---- */
+
+/* Adds a response header (name lower-case). value is copied into the pool. */
+void mer_reply_header(mer_req_t *r, const char *name, const char *value);
+/* Answers with a JSON value (serialised; the reference is stolen). */
+void mer_reply_json(mer_req_t *r, int status, json_t *v);
+/*
+ * Answers with bytes that stay valid for the request (pool memory, or an h2o shared allocation linked
+ * into the pool with h2o_mem_link_shared()). content_type NULL = application/json.
+ */
+void mer_reply_bytes(mer_req_t *r, int status, const char *content_type, const char *body, size_t len);
+/* Answers 204 No Content. */
+void mer_reply_empty(mer_req_t *r, int status);
+/* Answers with the error envelope; fmt NULL = the code's default message. field may be NULL. */
+void mer_reply_error(mer_req_t *r, int err, const char *field, const char *fmt, ...) MER_PRINTF(4, 5);
+/* Answers a validation error collected in a mer_verr_t. */
+void mer_reply_verr(mer_req_t *r, const mer_verr_t *e);
+/* Adds extra members to the next error envelope (e.g. region/url for 421); steals obj. */
+void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...)
+    MER_PRINTF(5, 6);
+
+/*
+ * Asynchronous answers. mer_req_hold() marks r as answered later; the handler returns at once. When the
+ * result is ready, on the same worker thread, check r->gone (the client disconnected and r must not be
+ * answered; the memory is still valid until mer_req_release()) and answer, then call mer_req_release().
+ */
+void mer_req_hold(mer_req_t *r);
+void mer_req_release(mer_req_t *r);
+
+#endif

@@ -1,0 +1,312 @@
+/*
+ * main.c — the meridian binary and its sub-commands.
+ *
+ *   meridian serve   [--port N] [--host ADDR] [--data DIR] [--regions LIST] [--threads N]
+ *                    [--public-url URL] [--region-urls name=url,...] [--access-log PATH|-]
+ *                    [--max-body BYTES] [--idle-timeout MS] [--seed]
+ *   meridian seed    [--data DIR]                 demo countries and catalogue, on an empty store
+ *   meridian migrate [--data DIR] [--regions LIST] bring every database to the current schema
+ *   meridian admin token [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] [--ttl-days N]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "account/auth.h"
+#include "catalog/catalog.h"
+#include "core/log.h"
+#include "http/ops.h"
+#include "http/rcache.h"
+#include "http/req.h"
+#include "region/region_http.h"
+#include "seed/seed.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+#define VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+    fputs("usage: meridian <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  serve        serve the store over HTTP\n"
+          "  seed         write demo data into an empty data directory\n"
+          "  migrate      bring every database to the current schema\n"
+          "  admin token  issue a staff bearer token\n"
+          "  version      print the version\n"
+          "\n"
+          "common options:\n"
+          "  --data DIR   data directory (default ./data)\n"
+          "\n"
+          "serve options:\n"
+          "  --port N            TCP port (default $PORT or 8080)\n"
+          "  --host ADDR         listen address (default 127.0.0.1)\n"
+          "  --regions LIST      regions this node serves, e.g. in,eu (default: all)\n"
+          "  --threads N         worker threads (default: one per core)\n"
+          "  --public-url URL    this node's URL as clients see it (default http://HOST:PORT)\n"
+          "  --region-urls LIST  name=url,... where other regions are served\n"
+          "  --access-log PATH   JSON access log file, '-' for stderr (default: none)\n"
+          "  --max-body BYTES    largest request body (default 1048576)\n"
+          "  --idle-timeout MS   close idle connections after MS (default 30000)\n"
+          "  --seed              seed demo data first if the data directory is empty\n",
+          f);
+}
+
+static void ensure_dir(const char *dir)
+{
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST)
+        mer_die("cannot create data directory %s: %s", dir, strerror(errno));
+}
+
+/* Opens catalog.db, loads regions and countries, and opens the served regions' databases. */
+static void open_store(const char *data, const char *regions, const char *region_urls, const char *self_url,
+                       bool open_regions)
+{
+    ensure_dir(data);
+    if (mer_store_init(data) != 0)
+        mer_die("cannot open the catalogue database in %s", data);
+    if (mer_countries_init(mer_store_write_begin(MER_STORE_CATALOG), regions, region_urls, self_url) != 0)
+        mer_die("cannot load countries and regions");
+    mer_store_write_end(MER_STORE_CATALOG);
+    const mer_countries_t *cs = mer_countries();
+    for (size_t i = 0; open_regions && i < cs->nregions; i++)
+        if (cs->regions[i].local && mer_store_open_region(cs->regions[i].name) != 0)
+            mer_die("cannot open the database of region %s", cs->regions[i].name);
+}
+
+static void close_store(void)
+{
+    mer_catalog_shutdown();
+    mer_countries_shutdown();
+    mer_store_shutdown();
+}
+
+static int do_seed_if_empty(const char *data, bool open_regions)
+{
+    int seeded = 0;
+    if (mer_seed(&seeded) != 0)
+        mer_die("seeding %s failed", data);
+    if (seeded) {
+        const mer_countries_t *cs = mer_countries();
+        for (size_t i = 0; open_regions && i < cs->nregions; i++)
+            if (cs->regions[i].local && mer_store_open_region(cs->regions[i].name) != 0)
+                mer_die("cannot open the database of region %s", cs->regions[i].name);
+        mer_log_info("seeded demo data into %s", data);
+    }
+    return seeded;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
+        {"data", required_argument, NULL, 'd'},        {"regions", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},     {"public-url", required_argument, NULL, 'u'},
+        {"region-urls", required_argument, NULL, 'R'}, {"access-log", required_argument, NULL, 'l'},
+        {"max-body", required_argument, NULL, 'b'},    {"idle-timeout", required_argument, NULL, 'i'},
+        {"seed", no_argument, NULL, 's'},              {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    mer_server_config_t cfg = {.host = "127.0.0.1",
+                               .port = 8080,
+                               .threads = 0,
+                               .max_body = 1 << 20,
+                               .idle_timeout_ms = 30000,
+                               .grace_ms = 10000,
+                               .access_log = NULL};
+    const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL;
+    bool seed = false;
+    int64_t v;
+    const char *env_port = getenv("PORT");
+    if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &v) == 0)
+        cfg.port = (int)v;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (mer_parse_int64(optarg, strlen(optarg), 0, 65535, &v) != 0)
+                mer_die("--port must be 0..65535");
+            cfg.port = (int)v;
+            break;
+        case 'H':
+            cfg.host = optarg;
+            break;
+        case 'd':
+            data = optarg;
+            break;
+        case 'r':
+            regions = optarg;
+            break;
+        case 't':
+            if (mer_parse_int64(optarg, strlen(optarg), 0, 64, &v) != 0)
+                mer_die("--threads must be 0..64");
+            cfg.threads = (int)v;
+            break;
+        case 'u':
+            public_url = optarg;
+            break;
+        case 'R':
+            region_urls = optarg;
+            break;
+        case 'l':
+            cfg.access_log = optarg;
+            break;
+        case 'b':
+            if (mer_parse_int64(optarg, strlen(optarg), 1024, 64 << 20, &v) != 0)
+                mer_die("--max-body must be 1024..67108864");
+            cfg.max_body = (size_t)v;
+            break;
+        case 'i':
+            if (mer_parse_int64(optarg, strlen(optarg), 100, 3600000, &v) != 0)
+                mer_die("--idle-timeout must be 100..3600000 ms");
+            cfg.idle_timeout_ms = (uint64_t)v;
+            break;
+        case 's':
+            seed = true;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    char self_url[128];
+    if (public_url == NULL) {
+        snprintf(self_url, sizeof(self_url), "http://%s:%d", cfg.host, cfg.port);
+        public_url = self_url;
+    }
+    open_store(data, regions, region_urls, public_url, true);
+    if (seed)
+        do_seed_if_empty(data, true);
+    if (mer_catalog_init() != 0)
+        mer_die("cannot load the catalogue");
+
+    mer_auth_init();
+    mer_rcache_init();
+    mer_ops_init();
+    mer_region_http_init();
+    mer_catalog_http_init();
+    mer_catalog_admin_init();
+    mer_server_on_thread_exit(mer_store_thread_release);
+
+    int rc = mer_server_run(&cfg, mer_http_dispatch);
+    close_store();
+    return rc == 0 ? 0 : 1;
+}
+
+static const char *data_opt(int argc, char **argv, const char *def)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--data") == 0)
+            return argv[i + 1];
+    return def;
+}
+
+static int cmd_seed(int argc, char **argv)
+{
+    const char *data = data_opt(argc, argv, "data");
+    open_store(data, "", NULL, NULL, false);
+    int seeded = do_seed_if_empty(data, false);
+    if (!seeded)
+        printf("%s already holds data; nothing seeded\n", data);
+    else
+        printf("seeded demo data into %s\n", data);
+    close_store();
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    const char *data = data_opt(argc, argv, "data");
+    open_store(data, "", NULL, NULL, true);
+    printf("databases in %s are at the current schema\n", data);
+    close_store();
+    return 0;
+}
+
+static int cmd_admin(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
+        {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},
+        {"ttl-days", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
+    const char *data = "data", *email = "admin@localhost", *role = "admin", *countries = "";
+    int64_t ttl = 30;
+    if (argc < 2 || strcmp(argv[1], "token") != 0) {
+        fputs("usage: meridian admin token [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] "
+              "[--ttl-days N]\n",
+              stderr);
+        return 2;
+    }
+    argc--;
+    argv++;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'e':
+            email = optarg;
+            break;
+        case 'r':
+            role = optarg;
+            break;
+        case 'c':
+            countries = optarg;
+            break;
+        case 't':
+            if (mer_parse_int64(optarg, strlen(optarg), 1, 3650, &ttl) != 0)
+                mer_die("--ttl-days must be 1..3650");
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (strcmp(role, "admin") != 0 && strcmp(role, "operator") != 0)
+        mer_die("--role must be admin or operator");
+    open_store(data, "", NULL, NULL, false);
+    mer_auth_init();
+    char token[MER_TOKEN_MAX];
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_staff_issue_token(db, email, role, countries, (int)ttl, token);
+    mer_store_write_end(MER_STORE_CATALOG);
+    close_store();
+    if (err)
+        mer_die("cannot issue a token");
+    printf("%s\n", token);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    argc--;
+    argv++;
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc, argv);
+    if (strcmp(cmd, "seed") == 0)
+        return cmd_seed(argc, argv);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc, argv);
+    if (strcmp(cmd, "admin") == 0)
+        return cmd_admin(argc, argv);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("meridian %s\n", VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "meridian: unknown command %s\n", cmd);
+    usage(stderr);
+    return 2;
+}

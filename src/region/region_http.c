@@ -1,0 +1,237 @@
+#include "region/region_http.h"
+
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/log.h"
+#include "http/rcache.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c)
+{
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    const char *url = rg ? rg->base_url : "";
+    mer_reply_error_ex(r, MER_E_WRONG_REGION, "country",
+                       json_pack("{s:s,s:s,s:s}", "country", c->code, "region", c->region, "url", url),
+                       "%s is served by region %s%s%s", c->code, c->region, url[0] ? " at " : "", url);
+}
+
+int mer_where(mer_req_t *r, mer_where_t *out)
+{
+    const char *code = mer_req_query(r, "country");
+    size_t len = code ? strlen(code) : 0;
+    if (code == NULL)
+        code = mer_req_header(r, "x-country", &len);
+    if (code == NULL || len == 0) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required (?country=IN or X-Country)");
+        return -1;
+    }
+    out->cs = mer_countries();
+    out->country = mer_country_find(out->cs, code, len);
+    if (out->country == NULL) {
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "country %.*s is not sold in by this store",
+                        (int)MER_MIN(len, 8), code);
+        return -1;
+    }
+    const mer_region_t *rg = mer_region_find(out->cs, out->country->region);
+    if (rg == NULL || !rg->local) {
+        mer_reply_wrong_region(r, out->cs, out->country);
+        return -1;
+    }
+    const char *lang = mer_req_query(r, "lang");
+    char norm[MER_LOCALE_MAX];
+    if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+        return -1;
+    }
+    size_t al_len = 0;
+    const char *al = lang ? NULL : mer_req_header(r, "accept-language", &al_len);
+    char al_copy[256];
+    if (al) {
+        al_len = MER_MIN(al_len, sizeof(al_copy) - 1);
+        memcpy(al_copy, al, al_len);
+        al_copy[al_len] = '\0';
+    }
+    mer_locale_chain_build(&out->chain, lang ? norm : NULL, al ? al_copy : NULL, al_len, out->country->languages[0]);
+    return 0;
+}
+
+/* ---- public ---- */
+
+static json_t *country_public(const mer_countries_t *cs, const mer_country_t *c, const mer_locale_chain_t *chain)
+{
+    json_t *names = json_object_get(c->json, "names");
+    const char *name = NULL;
+    for (size_t i = 0; i < chain->n && name == NULL; i++)
+        name = json_string_value(json_object_get(names, chain->tags[i]));
+    if (name == NULL)
+        name = json_string_value(json_object_get(names, "en"));
+    json_t *langs = json_array(), *pays = json_array();
+    for (size_t i = 0; i < c->nlanguages; i++)
+        json_array_append_new(langs, json_string(c->languages[i]));
+    for (size_t i = 0; i < c->npayments; i++) {
+        json_t *p = json_pack("{s:s}", "method", c->payments[i].method);
+        if (c->payments[i].max_amount)
+            json_object_set_new(p, "max_amount", json_integer(c->payments[i].max_amount));
+        json_array_append_new(pays, p);
+    }
+    (void)cs;
+    return json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names",
+                     names, "currency", c->currency.code, "currency_digits", c->currency.iso_digits,
+                     "practical_digits", c->practical_digits, "languages", langs, "default_language",
+                     c->languages[0], "timezone", c->timezone, "region", c->region, "tax_included", c->tax_inclusive,
+                     "payment_methods", pays);
+}
+
+static void h_countries(mer_req_t *r)
+{
+    const mer_countries_t *cs = mer_countries();
+    mer_locale_chain_t chain;
+    const char *lang = mer_req_query(r, "lang");
+    char norm[MER_LOCALE_MAX];
+    if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+        return;
+    }
+    mer_locale_chain_build(&chain, lang ? norm : NULL, NULL, 0, "en");
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cs->n; i++)
+        json_array_append_new(arr, country_public(cs, cs->list[i], &chain));
+    mer_reply_json(r, 200, json_pack("{s:o}", "countries", arr));
+}
+
+static void h_route(mer_req_t *r)
+{
+    const char *code = mer_req_query(r, "country");
+    if (code == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required");
+        return;
+    }
+    const mer_countries_t *cs = mer_countries();
+    const mer_country_t *c = mer_country_find(cs, code, strlen(code));
+    if (c == NULL) {
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "country %.8s is not known", code);
+        return;
+    }
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    mer_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:s,s:b}", "country", c->code, "region", c->region, "url",
+                             rg ? rg->base_url : "", "served_here", rg && rg->local));
+}
+
+/* ---- admin ---- */
+
+static void h_admin_countries(mer_req_t *r)
+{
+    const mer_countries_t *cs = mer_countries();
+    json_t *arr = json_array();
+    for (size_t i = 0; i < cs->n; i++)
+        json_array_append(arr, cs->list[i]->json);
+    json_t *regions = json_array();
+    for (size_t i = 0; i < cs->nregions; i++)
+        json_array_append_new(regions, json_pack("{s:s,s:s,s:b}", "name", cs->regions[i].name, "base_url",
+                                                 cs->regions[i].base_url, "served_here", cs->regions[i].local));
+    mer_reply_json(r, 200, json_pack("{s:o,s:o}", "countries", arr, "regions", regions));
+}
+
+static void h_admin_put_country(mer_req_t *r)
+{
+    char code[3];
+    mer_verr_t e = {0};
+    mer_country_t c = {0};
+    if (r->params[0].len != 2) {
+        mer_reply_error(r, MER_E_VALIDATION, "code", "a country code is two upper-case letters");
+        return;
+    }
+    memcpy(code, r->params[0].base, 2);
+    code[2] = '\0';
+    if (mer_country_parse(r->body, code, &c, &e) != 0) {
+        mer_country_release(&c);
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const mer_countries_t *cs = mer_countries();
+    if (mer_region_find(cs, c.region) == NULL) {
+        mer_country_release(&c);
+        mer_reply_error(r, MER_E_VALIDATION, "region", "region %s does not exist; create it first", c.region);
+        return;
+    }
+    bool existed = mer_country_find(cs, code, 2) != NULL;
+    char *cfg = mer_json_dump(c.json, NULL);
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_db_exec(db,
+                          "INSERT INTO country (code, region, config, updated_at) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT (code) DO UPDATE SET region = excluded.region, config = excluded.config, "
+                          "updated_at = excluded.updated_at",
+                          "sssi", code, c.region, cfg, mer_now_unix_ms());
+    if (err >= 0)
+        err = mer_countries_reload(db);
+    mer_store_write_end(MER_STORE_CATALOG);
+    free(cfg);
+    if (err < 0) {
+        mer_country_release(&c);
+        mer_reply_error(r, err, NULL, NULL);
+        return;
+    }
+    mer_catalog_bump();
+    mer_log_info("country %s %s by staff %lld", code, existed ? "changed" : "added", (long long)r->who.id);
+    json_t *out = json_incref(c.json);
+    mer_country_release(&c);
+    mer_reply_json(r, existed ? 200 : 201, out);
+}
+
+static void h_admin_put_region(mer_req_t *r)
+{
+    static const char *const keys[] = {"base_url", NULL};
+    mer_verr_t e = {0};
+    const char *url = "";
+    char name[MER_REGION_NAME_MAX];
+    if (r->params[0].len < 2 || r->params[0].len >= sizeof(name)) {
+        mer_reply_error(r, MER_E_VALIDATION, "name", "region names are 2-15 characters");
+        return;
+    }
+    for (size_t i = 0; i < r->params[0].len; i++) {
+        char ch = r->params[0].base[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) {
+            mer_reply_error(r, MER_E_VALIDATION, "name", "region names are lower-case letters, digits and '-'");
+            return;
+        }
+    }
+    snprintf(name, sizeof(name), "%.*s", (int)r->params[0].len, r->params[0].base);
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "base_url", "base_url", 0, 190, false, &url, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    if (url[0] && strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "base_url", "base_url must start with http:// or https://");
+        return;
+    }
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_db_exec(db,
+                          "INSERT INTO region (name, base_url) VALUES (?, ?) "
+                          "ON CONFLICT (name) DO UPDATE SET base_url = excluded.base_url",
+                          "ss", name, url);
+    if (err >= 0)
+        err = mer_countries_reload(db);
+    mer_store_write_end(MER_STORE_CATALOG);
+    if (err < 0) {
+        mer_reply_error(r, err, NULL, NULL);
+        return;
+    }
+    mer_catalog_bump();
+    mer_reply_json(r, 200, json_pack("{s:s,s:s}", "name", name, "base_url", url));
+}
+
+static const mer_route_t routes[] = {
+    {"GET", "/api/v1/countries", h_countries, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/route", h_route, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/admin/countries", h_admin_countries, MER_AUTH_STAFF, 0},
+    {"PUT", "/api/v1/admin/countries/{code}", h_admin_put_country, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
+    {"PUT", "/api/v1/admin/regions/{name}", h_admin_put_region, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
+};
+
+void mer_region_http_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,31 @@
+/*
+ * region_http.h — the country of a request, and the region routes (/countries, /route, admin countries).
+ */
+#ifndef MER_REGION_HTTP_H
+#define MER_REGION_HTTP_H
+
+#include "http/req.h"
+#include "region/country.h"
+
+typedef struct mer_where {
+    const mer_countries_t *cs;     /* the snapshot the request was resolved against */
+    const mer_country_t *country;
+    mer_locale_chain_t chain;      /* language fallback chain for this request */
+} mer_where_t;
+
+/*
+ * Resolves the request's country (?country= or the X-Country header) and language chain (?lang= or
+ * Accept-Language, then the country's default, then "en"). The country must be known (404
+ * unknown_country) and served by this node (421 wrong_region, naming the region and its URL). A
+ * malformed ?lang= is 400; an unsupported but well-formed one falls back. Returns 0, or answers the
+ * error and returns -1.
+ */
+int mer_where(mer_req_t *r, mer_where_t *out);
+
+/* Answers 421 wrong_region for a country served elsewhere. */
+void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c);
+
+/* Registers /countries, /route and the admin country/region routes. */
+void mer_region_http_init(void);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * db.h — the storage interface every domain module uses. Nothing outside src/store/ includes sqlite3.h.
+ *
+ * The interface is deliberately narrow: open a connection, run a statement with typed parameters, walk its
+ * rows, group statements in a transaction, and run versioned migrations. Domain code writes portable SQL:
+ * '?' placeholders, "INSERT ... RETURNING id" instead of last-insert-id, ISO timestamps as integer Unix
+ * milliseconds, money as INTEGER. A PostgreSQL backend implements this same header (rewriting '?' to $n),
+ * so no domain file changes when it arrives.
+ *
+ * Parameters are described by a type string, one letter per '?':
+ *     'i'  int64_t          's'  const char * (NUL-terminated; NULL binds SQL NULL)
+ *     'S'  const char *, size_t (counted text)     'n'  no argument, binds NULL
+ *
+ *     mer_rows_t *r = mer_db_query(db, "SELECT id, name FROM product WHERE brand = ? AND active = ?",
+ *                                  "si", brand, (int64_t)1);
+ *     while (mer_rows_next(r))
+ *         use(mer_rows_int(r, 0), mer_rows_text(r, 1));
+ *     int err = mer_rows_end(r);   // 0, or the error that stopped the walk
+ *
+ * Statements are prepared once per connection and cached by the address of the SQL text, so pass string
+ * literals (or strings that outlive the connection). A connection belongs to one thread at a time.
+ * Errors: constraint violations return MER_E_ALREADY_EXISTS (unique) or MER_E_CONFLICT (other
+ * constraints); a busy database MER_E_UNAVAILABLE; anything else MER_E_INTERNAL, logged with the SQL.
+ */
+#ifndef MER_DB_H
+#define MER_DB_H
+
+#include "core/common.h"
+#include "core/err.h"
+
+typedef struct mer_db mer_db_t;
+typedef struct mer_rows mer_rows_t;
+
+enum {
+    MER_DB_READONLY = 1, /* open read-only (reader connections of worker threads) */
+    MER_DB_CREATE = 2,   /* create the file if missing */
+};
+
+/* Opens a database file in WAL mode with durable commits. Returns 0, or a negative error. */
+int mer_db_open(const char *path, int flags, mer_db_t **out);
+void mer_db_close(mer_db_t *db);
+const char *mer_db_path(const mer_db_t *db);
+
+/* Runs a statement that returns no rows. Returns the number of rows changed (>= 0), or a negative error. */
+int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...);
+
+/*
+ * Starts a query. Never NULL: on a prepare or bind error the first mer_rows_next() returns false and
+ * mer_rows_end() returns the error. Only one open mer_rows_t per SQL text per connection is cached; a
+ * nested use of the same text gets a fresh statement.
+ */
+mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...);
+bool mer_rows_next(mer_rows_t *r);
+int64_t mer_rows_int(mer_rows_t *r, int col);
+/* Text of a column, valid until the next mer_rows_next/mer_rows_end; "" for NULL. */
+const char *mer_rows_text(mer_rows_t *r, int col);
+size_t mer_rows_len(mer_rows_t *r, int col);
+bool mer_rows_null(mer_rows_t *r, int col);
+/* Finishes the query; returns 0 or the error that ended it. */
+int mer_rows_end(mer_rows_t *r);
+
+/*
+ * Runs a one-row query and stores column 0 as an integer in *out. Returns 0, MER_E_NOT_FOUND when no
+ * row came back, or another negative error.
+ */
+int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *types, ...);
+
+/* Transactions. begin takes the write lock at once (BEGIN IMMEDIATE). Savepoints nest inside. */
+int mer_db_begin(mer_db_t *db);
+int mer_db_commit(mer_db_t *db);
+void mer_db_rollback(mer_db_t *db);
+int mer_db_savepoint(mer_db_t *db);
+int mer_db_release(mer_db_t *db);
+void mer_db_rollback_to(mer_db_t *db);
+
+/* Runs several ';'-separated statements without parameters (schema scripts). */
+int mer_db_script(mer_db_t *db, const char *sql);
+
+typedef struct mer_migration {
+    int version;     /* strictly increasing from 1 */
+    const char *sql; /* a script run in one transaction */
+} mer_migration_t;
+
+/* Applies every migration newer than the database's schema version, each in its own transaction. */
+int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * db_sqlite.c — the SQLite implementation of store/db.h.
+ *
+ * Each connection runs in WAL mode with synchronous=FULL: a COMMIT returns only after the WAL is fsync'd,
+ * so a transaction that committed survives kill -9 and power loss. Prepared statements are cached per
+ * connection in a small open-addressing table keyed by the SQL text's address.
+ */
+#include "store/db.h"
+
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "core/banned.h"
+
+#define STMT_CACHE 256 /* slots; a power of two */
+
+typedef struct stmt_slot {
+    const char *sql;
+    sqlite3_stmt *stmt;
+    bool busy; /* a mer_rows_t is walking it */
+} stmt_slot_t;
+
+struct mer_rows {
+    mer_db_t *db;
+    sqlite3_stmt *stmt;
+    stmt_slot_t *slot; /* NULL for an uncached statement, finalized at end */
+    int err;
+    bool done;
+};
+
+struct mer_db {
+    sqlite3 *conn;
+    char *path;
+    stmt_slot_t stmts[STMT_CACHE];
+    mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
+    bool rows_used[4];
+    int savepoint_depth;
+};
+
+static int map_err(mer_db_t *db, int rc, const char *sql)
+{
+    int ext = sqlite3_extended_errcode(db->conn);
+    rc &= 0xff; /* extended result codes are on: compare the primary code */
+    if (rc == SQLITE_CONSTRAINT) {
+        if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+            return MER_E_ALREADY_EXISTS;
+        return MER_E_CONFLICT;
+    }
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+        mer_log_warn("db %s busy: %s", db->path, sql ? sql : "");
+        return MER_E_UNAVAILABLE;
+    }
+    mer_log_error("db %s: %s (%d) in: %.200s", db->path, sqlite3_errmsg(db->conn), ext, sql ? sql : "");
+    return MER_E_INTERNAL;
+}
+
+int mer_db_open(const char *path, int flags, mer_db_t **out)
+{
+    sqlite3 *conn = NULL;
+    int oflags = SQLITE_OPEN_NOMUTEX;
+    oflags |= (flags & MER_DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (flags & MER_DB_CREATE)
+        oflags |= SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path, &conn, oflags, NULL);
+    if (rc != SQLITE_OK) {
+        mer_log_error("cannot open %s: %s", path, conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
+        sqlite3_close(conn);
+        return MER_E_INTERNAL;
+    }
+    mer_db_t *db = mer_xcalloc(1, sizeof(*db));
+    db->conn = conn;
+    db->path = mer_xstrdup(path);
+    sqlite3_busy_timeout(conn, 5000);
+    sqlite3_extended_result_codes(conn, 1);
+    const char *setup = (flags & MER_DB_READONLY) ? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;"
+                                                  : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                                    "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;";
+    if (mer_db_script(db, setup) != 0) {
+        mer_db_close(db);
+        return MER_E_INTERNAL;
+    }
+    *out = db;
+    return 0;
+}
+
+void mer_db_close(mer_db_t *db)
+{
+    if (db == NULL)
+        return;
+    for (size_t i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(db->stmts[i].stmt);
+    sqlite3_close(db->conn);
+    free(db->path);
+    free(db);
+}
+
+const char *mer_db_path(const mer_db_t *db)
+{
+    return db->path;
+}
+
+static stmt_slot_t *cache_slot(mer_db_t *db, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        stmt_slot_t *s = &db->stmts[(h + i) & (STMT_CACHE - 1)];
+        if (s->sql == sql || s->sql == NULL)
+            return s;
+    }
+    return NULL; /* full: statement goes uncached */
+}
+
+static int bind_params(mer_db_t *db, sqlite3_stmt *st, const char *sql, const char *types, va_list ap)
+{
+    int idx = 1, rc = SQLITE_OK;
+    for (const char *t = types ? types : ""; *t; t++, idx++) {
+        switch (*t) {
+        case 'i':
+            rc = sqlite3_bind_int64(st, idx, va_arg(ap, int64_t));
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+            break;
+        }
+        case 'S': {
+            const char *s = va_arg(ap, const char *);
+            size_t n = va_arg(ap, size_t);
+            rc = sqlite3_bind_text(st, idx, s ? s : "", (int)n, SQLITE_TRANSIENT);
+            break;
+        }
+        case 'n':
+            rc = sqlite3_bind_null(st, idx);
+            break;
+        default:
+            MER_BUG("bad parameter type '%c' for: %s", *t, sql);
+        }
+        if (rc != SQLITE_OK)
+            return map_err(db, rc, sql);
+    }
+    if (idx - 1 != sqlite3_bind_parameter_count(st))
+        MER_BUG("%d parameters given, %d wanted: %s", idx - 1, sqlite3_bind_parameter_count(st), sql);
+    return 0;
+}
+
+/* Prepares (or takes from the cache) and binds. On success *slot is the busy cache slot or NULL. */
+static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap, sqlite3_stmt **out,
+                   stmt_slot_t **slot_out)
+{
+    stmt_slot_t *slot = cache_slot(db, sql);
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (slot && slot->sql == sql && !slot->busy) {
+        st = slot->stmt;
+    } else {
+        rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            return map_err(db, rc, sql);
+        if (slot && slot->sql == NULL) {
+            slot->sql = sql;
+            slot->stmt = st;
+        } else {
+            slot = NULL; /* in use or cache full: a private statement */
+        }
+    }
+    if (slot)
+        slot->busy = true;
+    int err = bind_params(db, st, sql, types, ap);
+    if (err) {
+        if (slot) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            slot->busy = false;
+        } else {
+            sqlite3_finalize(st);
+        }
+        return err;
+    }
+    *out = st;
+    *slot_out = slot;
+    return 0;
+}
+
+static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
+{
+    if (slot) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        slot->busy = false;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
+int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *st;
+    stmt_slot_t *slot;
+    va_list ap;
+    va_start(ap, types);
+    int err = prepare(db, sql, types, ap, &st, &slot);
+    va_end(ap);
+    if (err)
+        return err;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ;
+    if (rc != SQLITE_DONE)
+        err = map_err(db, rc, sql);
+    else
+        err = sqlite3_changes(db->conn);
+    finish(st, slot);
+    return err;
+}
+
+mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
+{
+    mer_rows_t *r = NULL;
+    for (size_t i = 0; i < MER_ARRAY_LEN(db->rows_pool); i++) {
+        if (!db->rows_used[i]) {
+            db->rows_used[i] = true;
+            r = &db->rows_pool[i];
+            break;
+        }
+    }
+    if (r == NULL)
+        r = mer_xmalloc(sizeof(*r));
+    memset(r, 0, sizeof(*r));
+    r->db = db;
+    va_list ap;
+    va_start(ap, types);
+    r->err = prepare(db, sql, types, ap, &r->stmt, &r->slot);
+    va_end(ap);
+    if (r->err)
+        r->done = true;
+    return r;
+}
+
+bool mer_rows_next(mer_rows_t *r)
+{
+    if (r->done)
+        return false;
+    int rc = sqlite3_step(r->stmt);
+    if (rc == SQLITE_ROW)
+        return true;
+    r->done = true;
+    if (rc != SQLITE_DONE)
+        r->err = map_err(r->db, rc, sqlite3_sql(r->stmt));
+    return false;
+}
+
+int64_t mer_rows_int(mer_rows_t *r, int col)
+{
+    return sqlite3_column_int64(r->stmt, col);
+}
+
+const char *mer_rows_text(mer_rows_t *r, int col)
+{
+    const unsigned char *t = sqlite3_column_text(r->stmt, col);
+    return t ? (const char *)t : "";
+}
+
+size_t mer_rows_len(mer_rows_t *r, int col)
+{
+    return (size_t)sqlite3_column_bytes(r->stmt, col);
+}
+
+bool mer_rows_null(mer_rows_t *r, int col)
+{
+    return sqlite3_column_type(r->stmt, col) == SQLITE_NULL;
+}
+
+int mer_rows_end(mer_rows_t *r)
+{
+    int err = r->err;
+    mer_db_t *db = r->db;
+    if (r->stmt)
+        finish(r->stmt, r->slot);
+    if (r >= db->rows_pool && r < db->rows_pool + MER_ARRAY_LEN(db->rows_pool))
+        db->rows_used[r - db->rows_pool] = false;
+    else
+        free(r);
+    return err;
+}
+
+int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *types, ...)
+{
+    sqlite3_stmt *st;
+    stmt_slot_t *slot;
+    va_list ap;
+    va_start(ap, types);
+    int err = prepare(db, sql, types, ap, &st, &slot);
+    va_end(ap);
+    if (err)
+        return err;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else if (rc == SQLITE_DONE)
+        err = MER_E_NOT_FOUND;
+    else
+        err = map_err(db, rc, sql);
+    finish(st, slot);
+    return err;
+}
+
+int mer_db_script(mer_db_t *db, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        mer_log_error("db %s: %s in script: %.200s", db->path, msg ? msg : sqlite3_errstr(rc), sql);
+        sqlite3_free(msg);
+        return rc == SQLITE_BUSY ? MER_E_UNAVAILABLE : MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+int mer_db_begin(mer_db_t *db)
+{
+    return mer_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? MER_E_UNAVAILABLE : 0;
+}
+
+int mer_db_commit(mer_db_t *db)
+{
+    int rc = mer_db_exec(db, "COMMIT", NULL);
+    if (rc < 0) {
+        mer_db_rollback(db);
+        return rc;
+    }
+    return 0;
+}
+
+void mer_db_rollback(mer_db_t *db)
+{
+    if (!sqlite3_get_autocommit(db->conn))
+        mer_db_exec(db, "ROLLBACK", NULL);
+    db->savepoint_depth = 0;
+}
+
+int mer_db_savepoint(mer_db_t *db)
+{
+    int rc = mer_db_exec(db, "SAVEPOINT sp", NULL);
+    if (rc >= 0)
+        db->savepoint_depth++;
+    return rc < 0 ? rc : 0;
+}
+
+int mer_db_release(mer_db_t *db)
+{
+    int rc = mer_db_exec(db, "RELEASE sp", NULL);
+    if (rc >= 0)
+        db->savepoint_depth--;
+    return rc < 0 ? rc : 0;
+}
+
+void mer_db_rollback_to(mer_db_t *db)
+{
+    mer_db_exec(db, "ROLLBACK TO sp", NULL);
+    mer_db_exec(db, "RELEASE sp", NULL);
+    db->savepoint_depth--;
+}
+
+int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n)
+{
+    int64_t have = 0;
+    int err = mer_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", NULL);
+    if (err < 0)
+        return err;
+    err = mer_db_query_int(db, &have, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL);
+    if (err < 0)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].version <= have)
+            continue;
+        if ((err = mer_db_begin(db)) != 0)
+            return err;
+        if ((err = mer_db_script(db, m[i].sql)) != 0 ||
+            (err = mer_db_exec(db, "INSERT INTO schema_version (version) VALUES (?)", "i", (int64_t)m[i].version)) <
+                0) {
+            mer_db_rollback(db);
+            return err;
+        }
+        if ((err = mer_db_commit(db)) != 0)
+            return err;
+        mer_log_info("%s: migrated to schema version %d", db->path, m[i].version);
+    }
+    return 0;
+}

@@ -1,0 +1,123 @@
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "region/country.h"
+#include "core/banned.h"
+
+typedef struct store_db {
+    char name[MER_REGION_NAME_MAX]; /* "" for catalog.db */
+    char path[512];
+    mer_db_t *writer;
+    pthread_mutex_t mu;
+} store_db_t;
+
+static struct {
+    char dir[400];
+    store_db_t dbs[MER_MAX_REGIONS + 1]; /* [0] = catalog */
+    size_t ndbs;
+} st;
+
+typedef struct reader_set {
+    mer_db_t *conn[MER_MAX_REGIONS + 1];
+} reader_set_t;
+
+static _Thread_local reader_set_t readers;
+
+static store_db_t *find(const char *region)
+{
+    if (region == NULL)
+        return st.ndbs ? &st.dbs[0] : NULL;
+    for (size_t i = 1; i < st.ndbs; i++)
+        if (strcmp(st.dbs[i].name, region) == 0)
+            return &st.dbs[i];
+    return NULL;
+}
+
+static int open_db(const char *name, const char *file, const mer_migration_t *m, size_t n)
+{
+    if (st.ndbs >= MER_ARRAY_LEN(st.dbs))
+        return MER_E_INTERNAL;
+    store_db_t *d = &st.dbs[st.ndbs];
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    char path[sizeof(d->path)];
+    snprintf(path, sizeof(path), "%s/%s", st.dir, file);
+    memcpy(d->path, path, sizeof(path));
+    int err = mer_db_open(d->path, MER_DB_CREATE, &d->writer);
+    if (err)
+        return err;
+    if ((err = mer_db_migrate(d->writer, m, n)) != 0) {
+        mer_db_close(d->writer);
+        return err;
+    }
+    pthread_mutex_init(&d->mu, NULL);
+    st.ndbs++;
+    return 0;
+}
+
+int mer_store_init(const char *dir)
+{
+    snprintf(st.dir, sizeof(st.dir), "%s", dir);
+    return open_db("", "catalog.db", mer_schema_catalog, mer_schema_catalog_n);
+}
+
+int mer_store_open_region(const char *name)
+{
+    char file[64];
+    if (find(name))
+        return 0;
+    snprintf(file, sizeof(file), "region-%s.db", name);
+    return open_db(name, file, mer_schema_region, mer_schema_region_n);
+}
+
+const char *mer_store_dir(void)
+{
+    return st.dir;
+}
+
+void mer_store_shutdown(void)
+{
+    mer_store_thread_release();
+    for (size_t i = 0; i < st.ndbs; i++) {
+        mer_db_close(st.dbs[i].writer);
+        pthread_mutex_destroy(&st.dbs[i].mu);
+    }
+    st.ndbs = 0;
+}
+
+mer_db_t *mer_store_write_begin(const char *region)
+{
+    store_db_t *d = find(region);
+    if (d == NULL)
+        return NULL;
+    pthread_mutex_lock(&d->mu);
+    return d->writer;
+}
+
+void mer_store_write_end(const char *region)
+{
+    store_db_t *d = find(region);
+    if (d)
+        pthread_mutex_unlock(&d->mu);
+}
+
+mer_db_t *mer_store_reader(const char *region)
+{
+    store_db_t *d = find(region);
+    if (d == NULL)
+        return NULL;
+    size_t i = (size_t)(d - st.dbs);
+    if (readers.conn[i] == NULL && mer_db_open(d->path, MER_DB_READONLY, &readers.conn[i]) != 0)
+        return NULL;
+    return readers.conn[i];
+}
+
+void mer_store_thread_release(void)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(readers.conn); i++) {
+        mer_db_close(readers.conn[i]);
+        readers.conn[i] = NULL;
+    }
+}

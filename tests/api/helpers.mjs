@@ -1,0 +1,83 @@
+// Test helpers: start the real meridian binary on a free port with a temporary data directory.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import net from 'node:net';
+
+export const BIN = resolve(process.env.MERIDIAN_BIN || 'build/meridian');
+
+export function freePort() {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => res(port));
+    });
+  });
+}
+
+export function run(args, opts = {}) {
+  return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts }).trim();
+}
+
+// Starts a node. opts: { regions, seed (default true), args, dataDir, env }
+export async function startServer(opts = {}) {
+  const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
+  if (opts.seed !== false && !opts.dataDir) run(['seed', '--data', dataDir]);
+  const adminToken = opts.noToken ? null : run(['admin', 'token', '--data', dataDir]);
+  const port = await freePort();
+  const args = ['serve', '--data', dataDir, '--port', String(port), '--threads', '2', ...(opts.args || [])];
+  if (opts.regions) args.push('--regions', opts.regions);
+  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const srv = {
+    base, port, dataDir, adminToken, child, exited,
+    log: () => log,
+    async api(method, path, { body, token, headers = {}, raw } = {}) {
+      const h = { ...headers };
+      if (token) h.authorization = `Bearer ${token}`;
+      let payload;
+      if (raw !== undefined) payload = raw;
+      else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json'; }
+      const r = await fetch(base + path, { method, headers: h, body: payload });
+      const text = await r.text();
+      let json = null;
+      try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+      return { status: r.status, headers: r.headers, json, text };
+    },
+    get(path, o) { return srv.api('GET', path, o); },
+    async stop({ keepData = false } = {}) {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const r = await exited;
+      if (!keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
+      return r;
+    },
+  };
+  return srv;
+}
+
+export function expectError(res, status, code, field) {
+  if (res.status !== status || !res.json || !res.json.error || res.json.error.code !== code ||
+      (field !== undefined && res.json.error.field !== field)) {
+    throw new Error(`expected ${status} ${code}${field ? ' field=' + field : ''}, got ${res.status} ${res.text}`);
+  }
+  if (typeof res.json.error.message !== 'string' || res.json.error.message.length === 0)
+    throw new Error(`error without message: ${res.text}`);
+}

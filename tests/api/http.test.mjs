@@ -1,0 +1,97 @@
+// The HTTP contract shared by every route: errors, limits, request ids, ops endpoints, shutdown.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { startServer, expectError } from './helpers.mjs';
+
+let srv;
+before(async () => { srv = await startServer({ args: ['--max-body', '4096'] }); });
+after(async () => { await srv.stop(); });
+
+test('unknown route is 404 with the error envelope', async () => {
+  expectError(await srv.get('/api/v1/nope'), 404, 'not_found');
+  expectError(await srv.get('/'), 404, 'not_found');
+});
+
+test('wrong method is 405 with Allow', async () => {
+  const r = await srv.api('DELETE', '/api/v1/products');
+  expectError(r, 405, 'method_not_allowed');
+  assert.match(r.headers.get('allow'), /GET/);
+});
+
+test('every answer carries a request id', async () => {
+  const a = await srv.get('/healthz');
+  const b = await srv.get('/healthz');
+  assert.ok(a.headers.get('x-request-id'));
+  assert.notEqual(a.headers.get('x-request-id'), b.headers.get('x-request-id'));
+});
+
+test('malformed JSON is 400 invalid_json with line and column', async () => {
+  const r = await srv.api('PUT', '/api/v1/admin/regions/xx', {
+    token: srv.adminToken, raw: '{\n  "base_url": "http://a",\n  oops\n}', headers: { 'content-type': 'application/json' },
+  });
+  expectError(r, 400, 'invalid_json');
+  assert.equal(r.json.error.line, 3);
+  assert.ok(r.json.error.column > 0);
+});
+
+test('a body that is not an object, or empty, is invalid_json', async () => {
+  expectError(await srv.api('PUT', '/api/v1/admin/regions/xx', { token: srv.adminToken, body: [1, 2] }), 400, 'invalid_json');
+  expectError(await srv.api('PUT', '/api/v1/admin/regions/xx', { token: srv.adminToken, raw: '', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json');
+});
+
+test('a non-JSON content type is 415', async () => {
+  const r = await srv.api('PUT', '/api/v1/admin/regions/xx', { token: srv.adminToken, raw: 'base_url=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  expectError(r, 415, 'unsupported_media_type');
+});
+
+test('a body over the limit is 413', async () => {
+  const big = JSON.stringify({ base_url: 'x'.repeat(10000) });
+  const r = await srv.api('PUT', '/api/v1/admin/regions/xx', { token: srv.adminToken, raw: big, headers: { 'content-type': 'application/json' } });
+  assert.equal(r.status, 413);
+});
+
+test('healthz, readyz and metrics', async () => {
+  const h = await srv.get('/healthz');
+  assert.equal(h.status, 200);
+  assert.equal(h.json.status, 'ok');
+  const r = await srv.get('/readyz');
+  assert.equal(r.status, 200);
+  assert.equal(r.json.checks.catalog, 'ok');
+  assert.equal(r.json.checks.in, 'ok');
+  await srv.get('/api/v1/products?country=IN');
+  const m = await srv.get('/metrics');
+  assert.equal(m.status, 200);
+  assert.match(m.headers.get('content-type'), /text\/plain/);
+  assert.match(m.text, /meridian_http_responses_total\{class="2xx"\} [1-9]/);
+  assert.match(m.text, /meridian_catalog_products [1-9][0-9]*/);
+});
+
+test('HEAD is answered like GET without a body', async () => {
+  const r = await fetch(srv.base + '/api/v1/countries', { method: 'HEAD' });
+  assert.equal(r.status, 200);
+  assert.equal((await r.text()).length, 0);
+});
+
+test('keep-alive: many requests on one connection', async () => {
+  const port = srv.port;
+  const replies = await new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let data = '';
+    s.on('data', (d) => { data += d; if ((data.match(/HTTP\/1\.1 200/g) || []).length === 3) { s.end(); resolve(data); } });
+    s.on('error', reject);
+    const req = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
+    s.write(req + req + req);
+  });
+  assert.equal((replies.match(/HTTP\/1\.1 200/g) || []).length, 3);
+});
+
+test('SIGTERM finishes in-flight work and exits 0', async () => {
+  const other = await startServer();
+  const pending = other.get('/api/v1/products?country=ES&lang=es');
+  const res = await pending;
+  assert.equal(res.status, 200);
+  const { code } = await other.stop();
+  assert.equal(code, 0);
+  assert.match(other.log(), /stopped/);
+});

@@ -1,0 +1,156 @@
+/* Unit tests: country validation (currency, tax, payments) and address rules (postal codes, phones). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/money.h"
+#include "region/country.h"
+
+static const char *india =
+    "{\"region\":\"in\",\"names\":{\"en\":\"India\"},\"currency\":\"INR\",\"languages\":[\"hi\",\"en\"],"
+    "\"timezone\":\"Asia/Kolkata\",\"tax\":{\"inclusive\":true,\"rounding\":\"half_up\",\"per_line\":true,"
+    "\"split\":\"gst\",\"rates\":{\"standard\":1800,\"reduced\":500}},"
+    "\"payment_methods\":[{\"method\":\"card\"},{\"method\":\"cod\",\"max_amount\":5000000}],"
+    "\"shipping\":{\"fee\":4900,\"free_above\":49900},"
+    "\"address\":{\"required\":[\"name\",\"line1\",\"city\",\"state\",\"postal_code\",\"phone\"],"
+    "\"postal_code_pattern\":\"^[1-9][0-9]{5}$\",\"phone_pattern\":\"^\\\\+91[6-9][0-9]{9}$\","
+    "\"states\":[\"MH\",\"KA\",\"DL\"]}}";
+
+static json_t *load(const char *s)
+{
+    json_error_t e;
+    json_t *j = json_loads(s, 0, &e);
+    assert_non_null(j);
+    return j;
+}
+
+static void test_parse_india(void **state)
+{
+    (void)state;
+    mer_country_t c = {0};
+    mer_verr_t e = {0};
+    json_t *j = load(india);
+    assert_int_equal(mer_country_parse(j, "IN", &c, &e), 0);
+    assert_string_equal(c.currency.code, "INR");
+    assert_int_equal(c.currency.iso_digits, 2);
+    assert_int_equal(c.step, 1);
+    assert_true(c.tax_inclusive);
+    assert_int_equal(c.tax_split, MER_TAX_SPLIT_GST);
+    assert_int_equal(mer_country_tax_rate(&c, "standard"), 1800);
+    assert_int_equal(mer_country_tax_rate(&c, "luxury"), -1);
+    assert_non_null(mer_country_payment(&c, "cod"));
+    assert_int_equal(mer_country_payment(&c, "cod")->max_amount, 5000000);
+    assert_null(mer_country_payment(&c, "wallet"));
+    assert_string_equal(c.languages[0], "hi");
+    mer_country_release(&c);
+    json_decref(j);
+}
+
+static void expect_error(const char *patch_key, json_t *value, const char *field)
+{
+    mer_country_t c = {0};
+    mer_verr_t e = {0};
+    json_t *j = load(india);
+    json_object_set_new(j, patch_key, value);
+    assert_int_not_equal(mer_country_parse(j, "IN", &c, &e), 0);
+    assert_string_equal(e.field, field);
+    mer_country_release(&c);
+    json_decref(j);
+}
+
+static void test_parse_errors_name_the_field(void **state)
+{
+    (void)state;
+    expect_error("currency", json_string("XXY"), "currency");
+    expect_error("timezone", json_string("Asia/Atlantis"), "timezone");
+    expect_error("languages", json_pack("[s]", "not a tag"), "languages");
+    expect_error("colour", json_string("red"), "colour");
+    expect_error("tax", json_pack("{s:b,s:{s:i}}", "inclusive", 1, "rates", "reduced", 500), "tax.rates.standard");
+    expect_error("tax", json_pack("{s:b,s:s,s:{s:i}}", "inclusive", 1, "rounding", "sideways", "rates", "standard", 1),
+                 "tax.rounding");
+    expect_error("payment_methods", json_pack("[{s:s}]", "method", "barter"), "payment_methods[0].method");
+    expect_error("practical_digits", json_integer(3), "practical_digits");
+    expect_error("address", json_pack("{s:[s],s:s}", "required", "name", "postal_code_pattern", "([0-9]"),
+                 "address.postal_code_pattern");
+}
+
+static void test_idr_practical_precision(void **state)
+{
+    (void)state;
+    mer_country_t c = {0};
+    mer_verr_t e = {0};
+    json_t *j = load(india);
+    json_object_set_new(j, "currency", json_string("IDR"));
+    json_object_set_new(j, "shipping", json_pack("{s:i}", "fee", 2000000));
+    assert_int_equal(mer_country_parse(j, "ID", &c, &e), 0);
+    assert_int_equal(c.practical_digits, 0);
+    assert_int_equal(c.step, 100);
+    mer_country_release(&c);
+    /* a fee that is not whole rupiah is refused */
+    memset(&c, 0, sizeof(c));
+    memset(&e, 0, sizeof(e));
+    json_object_set_new(j, "shipping", json_pack("{s:i}", "fee", 2000050));
+    assert_int_not_equal(mer_country_parse(j, "ID", &c, &e), 0);
+    assert_string_equal(e.field, "shipping.fee");
+    mer_country_release(&c);
+    json_decref(j);
+}
+
+static void test_address_rules(void **state)
+{
+    (void)state;
+    mer_country_t c = {0};
+    mer_verr_t e = {0};
+    json_t *j = load(india);
+    assert_int_equal(mer_country_parse(j, "IN", &c, &e), 0);
+    mer_address_in_t a = {.name = "Asha",
+                          .line1 = "12 MG Road",
+                          .city = "Mumbai",
+                          .state = "MH",
+                          .postal_code = "400001",
+                          .phone = "+919812345678"};
+    assert_int_equal(mer_country_check_address(&c, &a, &e), 0);
+
+    mer_address_in_t bad = a;
+    bad.postal_code = "040001"; /* Indian PIN codes do not start with 0 */
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "postal_code");
+
+    bad = a;
+    bad.postal_code = "40001"; /* five digits */
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+
+    bad = a;
+    bad.phone = "+915812345678"; /* mobile numbers start with 6-9 */
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "phone");
+
+    bad = a;
+    bad.city = "   ";
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "city");
+
+    bad = a;
+    bad.state = "ZZ";
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "state");
+    mer_country_release(&c);
+    json_decref(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_india),
+        cmocka_unit_test(test_parse_errors_name_the_field),
+        cmocka_unit_test(test_idr_practical_precision),
+        cmocka_unit_test(test_address_rules),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
