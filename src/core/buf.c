@@ -1,0 +1,169 @@
+#include "core/buf.h"
+
+#include <stdio.h>
+
+#include "core/banned.h"
+
+void mer_buf_init(mer_buf_t *b, size_t cap)
+{
+    b->cap = cap < 16 ? 16 : cap;
+    b->data = mer_xmalloc(b->cap);
+    b->data[0] = '\0';
+    b->len = 0;
+}
+
+void mer_buf_release(mer_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+char *mer_buf_detach(mer_buf_t *b, size_t *len)
+{
+    if (b->data == NULL)
+        mer_buf_init(b, 16);
+    char *d = b->data;
+    if (len)
+        *len = b->len;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+void mer_buf_reset(mer_buf_t *b)
+{
+    b->len = 0;
+    if (b->data)
+        b->data[0] = '\0';
+}
+
+void mer_buf_grow(mer_buf_t *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    b->data = mer_xrealloc(b->data, cap);
+    if (b->cap == 0)
+        b->data[0] = '\0';
+    b->cap = cap;
+}
+
+void mer_buf_add(mer_buf_t *b, const void *data, size_t len)
+{
+    mer_buf_grow(b, len);
+    memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void mer_buf_addstr(mer_buf_t *b, const char *s)
+{
+    mer_buf_add(b, s, strlen(s));
+}
+
+void mer_buf_addch(mer_buf_t *b, char c)
+{
+    mer_buf_grow(b, 1);
+    b->data[b->len++] = c;
+    b->data[b->len] = '\0';
+}
+
+void mer_buf_vprintf(mer_buf_t *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    mer_buf_grow(b, 64);
+    int n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        MER_BUG("vsnprintf failed");
+    if ((size_t)n >= b->cap - b->len) {
+        mer_buf_grow(b, (size_t)n);
+        n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    }
+    b->len += (size_t)n;
+}
+
+void mer_buf_printf(mer_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mer_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+void mer_buf_add_json_str(mer_buf_t *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    mer_buf_grow(b, len + 2);
+    mer_buf_addch(b, '"');
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            size_t j = i + 1;
+            while (j < len && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+                j++;
+            mer_buf_add(b, p + i, j - i);
+            i = j;
+            continue;
+        }
+        if (c == '"' || c == '\\') {
+            char esc[2] = {'\\', (char)c};
+            mer_buf_add(b, esc, 2);
+            i++;
+        } else if (c < 0x20) {
+            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            mer_buf_add(b, esc, 6);
+            i++;
+        } else {
+            size_t n = utf8_seq_len(p + i, len - i);
+            if (n == 0) {
+                mer_buf_add(b, "\\ufffd", 6);
+                i++;
+            } else {
+                mer_buf_add(b, p + i, n);
+                i += n;
+            }
+        }
+    }
+    mer_buf_addch(b, '"');
+}

@@ -1,0 +1,136 @@
+#include "core/common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/banned.h"
+
+static _Noreturn void oom(size_t n)
+{
+    fprintf(stderr, "meridian: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *mer_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (p == NULL)
+        oom(n);
+    return p;
+}
+
+void *mer_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        oom(n * size);
+    return p;
+}
+
+void *mer_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (q == NULL)
+        oom(n);
+    return q;
+}
+
+char *mer_xstrdup(const char *s)
+{
+    return mer_xstrndup(s, strlen(s));
+}
+
+char *mer_xstrndup(const char *s, size_t n)
+{
+    char *p = mer_xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void mer_bug(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "meridian: BUG at %s:%d: ", file, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+void mer_die(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("meridian: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+    size_t i = 0;
+    bool neg = false;
+    uint64_t v = 0;
+
+    if (len == 0)
+        return -1;
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+        if (len == 1)
+            return -1;
+    }
+    if (len - i > 19)
+        return -1;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (!neg && v > (uint64_t)INT64_MAX)
+        return -1;
+    if (neg && v > (uint64_t)INT64_MAX + 1)
+        return -1;
+    int64_t r = neg ? (int64_t)(0 - v) : (int64_t)v;
+    if (r < min || r > max)
+        return -1;
+    *out = r;
+    return 0;
+}
+
+bool mer_streq_nocase(const char *a, size_t alen, const char *b)
+{
+    size_t i;
+    for (i = 0; i < alen; i++) {
+        char x = a[i], y = b[i];
+        if (y == '\0')
+            return false;
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x + 32);
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y + 32);
+        if (x != y)
+            return false;
+    }
+    return b[i] == '\0';
+}
+
+uint64_t mer_now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t mer_now_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

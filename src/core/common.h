@@ -1,0 +1,52 @@
+/*
+ * common.h — what every Meridian source file needs: fixed-width integers, bool, allocation that aborts on
+ * out-of-memory (so callers never check for NULL, as in Redis), and a few macros.
+ *
+ * Ownership rule for the whole tree: a function that returns a pointer it allocated says so in its header
+ * comment ("caller frees with ..."); anything else returned is borrowed.
+ */
+#ifndef MER_COMMON_H
+#define MER_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MER_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define MER_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MER_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MER_UNUSED __attribute__((unused))
+#define MER_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define MER_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MER_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Allocation: abort with a message on out-of-memory; never return NULL. */
+void *mer_xmalloc(size_t n);
+void *mer_xcalloc(size_t n, size_t size);
+void *mer_xrealloc(void *p, size_t n);
+char *mer_xstrdup(const char *s);
+char *mer_xstrndup(const char *s, size_t n);
+
+/* Reports a broken invariant (a bug in Meridian, never bad input) and aborts. */
+#define MER_BUG(...) mer_bug(__FILE__, __LINE__, __VA_ARGS__)
+_Noreturn void mer_bug(const char *file, int line, const char *fmt, ...) MER_PRINTF(3, 4);
+
+/* Start-up only: prints "meridian: <message>" and exits 1. */
+_Noreturn void mer_die(const char *fmt, ...) MER_PRINTF(1, 2);
+
+/*
+ * Parses a whole decimal integer in [min, max]. Returns 0 and sets *out, or -1 if the text is empty, has
+ * anything but an optional '-' and digits, or is out of range.
+ */
+int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
+/* Case-insensitive ASCII comparison of a counted string with a C string. */
+bool mer_streq_nocase(const char *a, size_t alen, const char *b);
+
+/* Monotonic and wall clocks. */
+uint64_t mer_now_mono_ns(void);
+int64_t mer_now_unix_ms(void);
+
+#endif

@@ -1,0 +1,64 @@
+#include "core/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/banned.h"
+
+static mer_log_level_t min_level = MER_LOG_INFO;
+static int log_fd = 2;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+void mer_log_set_level(mer_log_level_t level)
+{
+    min_level = level;
+}
+
+void mer_log_set_fd(int fd)
+{
+    log_fd = fd;
+}
+
+int mer_log_fd(void)
+{
+    return log_fd;
+}
+
+void mer_format_utc_ms(int64_t unix_ms, char out[32])
+{
+    struct tm tm;
+    time_t secs = (time_t)(unix_ms / 1000);
+    gmtime_r(&secs, &tm);
+    /* strftime cannot overflow here; snprintf of tm fields would trip -Wformat-truncation */
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)(unix_ms % 1000);
+    if (n + 6 <= 32) {
+        out[n] = '.';
+        out[n + 1] = (char)('0' + ms / 100);
+        out[n + 2] = (char)('0' + ms / 10 % 10);
+        out[n + 3] = (char)('0' + ms % 10);
+        out[n + 4] = 'Z';
+        out[n + 5] = '\0';
+    }
+}
+
+void mer_log(mer_log_level_t level, const char *fmt, ...)
+{
+    char ts[32], msg[1024];
+    va_list ap;
+    if (level < min_level)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mer_format_utc_ms(mer_now_unix_ms(), ts);
+    mer_buf_t b = MER_BUF_INIT;
+    mer_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
+    mer_buf_add_json_str(&b, msg, strlen(msg));
+    mer_buf_addstr(&b, "}\n");
+    ssize_t w MER_UNUSED = write(log_fd, b.data, b.len);
+    mer_buf_release(&b);
+}

@@ -1,0 +1,224 @@
+#include "core/money.h"
+
+#include <stdio.h>
+#include <unicode/ucurr.h>
+#include <unicode/unum.h>
+#include <unicode/ustring.h>
+
+#include "core/banned.h"
+
+static const char *const rounding_names[] = {"half_up", "half_even", "up", "down"};
+
+int mer_rounding_parse(const char *s, mer_rounding_t *out)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(rounding_names); i++) {
+        if (strcmp(s, rounding_names[i]) == 0) {
+            *out = (mer_rounding_t)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *mer_rounding_name(mer_rounding_t r)
+{
+    return (unsigned)r < MER_ARRAY_LEN(rounding_names) ? rounding_names[r] : "half_up";
+}
+
+int mer_currency_lookup(const char *code, mer_currency_t *out)
+{
+    UChar ucode[4];
+    UErrorCode st = U_ZERO_ERROR;
+
+    if (strlen(code) != 3)
+        return -1;
+    for (int i = 0; i < 3; i++) {
+        if (code[i] < 'A' || code[i] > 'Z')
+            return -1;
+        ucode[i] = (UChar)code[i];
+    }
+    ucode[3] = 0;
+    /* ICU answers 2 digits for any unknown code; check it is a real ISO currency first. */
+    if (!ucurr_isAvailable(ucode, U_DATE_MIN, U_DATE_MAX, &st) || U_FAILURE(st))
+        return -1;
+    int iso = ucurr_getDefaultFractionDigitsForUsage(ucode, UCURR_USAGE_STANDARD, &st);
+    int cash = ucurr_getDefaultFractionDigitsForUsage(ucode, UCURR_USAGE_CASH, &st);
+    if (U_FAILURE(st) || iso < 0 || iso > 4 || cash < 0)
+        return -1;
+    memcpy(out->code, code, 3);
+    out->code[3] = '\0';
+    out->iso_digits = iso;
+    out->cash_digits = cash > iso ? iso : cash;
+    return 0;
+}
+
+int64_t mer_money_step(int iso_digits, int practical_digits)
+{
+    int64_t step = 1;
+    for (int i = practical_digits; i < iso_digits; i++)
+        step *= 10;
+    return step;
+}
+
+int64_t mer_div_round(__int128 num, __int128 den, mer_rounding_t rule)
+{
+    if (den <= 0)
+        MER_BUG("mer_div_round: non-positive divisor");
+    __int128 q = num / den, r = num % den; /* C truncates toward zero: r has num's sign */
+    if (r == 0)
+        return (int64_t)q;
+    bool neg = num < 0;
+    __int128 ar = neg ? -r : r;
+    switch (rule) {
+    case MER_ROUND_UP: /* toward +infinity */
+        return (int64_t)(neg ? q : q + 1);
+    case MER_ROUND_DOWN: /* toward -infinity */
+        return (int64_t)(neg ? q - 1 : q);
+    case MER_ROUND_HALF_EVEN:
+        if (2 * ar > den || (2 * ar == den && (q % 2) != 0))
+            return (int64_t)(neg ? q - 1 : q + 1);
+        return (int64_t)q;
+    case MER_ROUND_HALF_UP:
+    default:
+        if (2 * ar >= den)
+            return (int64_t)(neg ? q - 1 : q + 1);
+        return (int64_t)q;
+    }
+}
+
+int64_t mer_money_round_step(int64_t amount, int64_t step, mer_rounding_t rule)
+{
+    if (step <= 1)
+        return amount;
+    return mer_div_round(amount, step, rule) * step;
+}
+
+int64_t mer_tax_on_net(int64_t net, int rate_bp, int64_t step, mer_rounding_t rule)
+{
+    __int128 den = (__int128)10000 * (step < 1 ? 1 : step);
+    return mer_div_round((__int128)net * rate_bp, den, rule) * (step < 1 ? 1 : step);
+}
+
+int64_t mer_tax_from_gross(int64_t gross, int rate_bp, int64_t step, mer_rounding_t rule)
+{
+    if (step < 1)
+        step = 1;
+    /* net = gross * 10000 / (10000 + rate), rounded to a step; tax is the rest, so net + tax == gross. */
+    int64_t net = mer_div_round((__int128)gross * 10000, (__int128)(10000 + rate_bp) * step, rule) * step;
+    return gross - net;
+}
+
+int mer_money_decimal(int64_t amount, int iso_digits, char *out, size_t cap)
+{
+    char digits[32];
+    uint64_t mag = amount < 0 ? (uint64_t)0 - (uint64_t)amount : (uint64_t)amount;
+    int n = snprintf(digits, sizeof(digits), "%llu", (unsigned long long)mag);
+    size_t pos = 0;
+
+    /* left-pad with zeros so there is at least one integer digit */
+    char padded[40];
+    int pad = iso_digits + 1 - n;
+    if (pad < 0)
+        pad = 0;
+    memset(padded, '0', (size_t)pad);
+    memcpy(padded + pad, digits, (size_t)n + 1);
+    int total = pad + n;
+    int int_len = total - iso_digits;
+
+    size_t need = (amount < 0 ? 1u : 0u) + (size_t)total + (iso_digits > 0 ? 1u : 0u) + 1;
+    if (need > cap)
+        return -1;
+    if (amount < 0)
+        out[pos++] = '-';
+    memcpy(out + pos, padded, (size_t)int_len);
+    pos += (size_t)int_len;
+    if (iso_digits > 0) {
+        out[pos++] = '.';
+        memcpy(out + pos, padded + int_len, (size_t)iso_digits);
+        pos += (size_t)iso_digits;
+    }
+    out[pos] = '\0';
+    return (int)pos;
+}
+
+/* A per-thread cache of ICU currency formatters, keyed by locale + currency + digits. */
+typedef struct fmt_slot {
+    char key[48];
+    UNumberFormat *fmt;
+} fmt_slot_t;
+
+static _Thread_local fmt_slot_t fmt_cache[16];
+static _Thread_local unsigned fmt_next;
+
+static UNumberFormat *formatter(const char *locale, const char *currency, int digits)
+{
+    char key[48];
+    char icu_locale[40];
+    UErrorCode st = U_ZERO_ERROR;
+
+    snprintf(key, sizeof(key), "%s|%s|%d", locale, currency, digits);
+    for (size_t i = 0; i < MER_ARRAY_LEN(fmt_cache); i++) {
+        if (fmt_cache[i].fmt && strcmp(fmt_cache[i].key, key) == 0)
+            return fmt_cache[i].fmt;
+    }
+    /* ICU wants "hi_IN"; accept BCP-47 "hi-IN" too. */
+    snprintf(icu_locale, sizeof(icu_locale), "%s", locale);
+    for (char *p = icu_locale; *p; p++)
+        if (*p == '-')
+            *p = '_';
+    UNumberFormat *f = unum_open(UNUM_CURRENCY, NULL, 0, icu_locale, NULL, &st);
+    if (U_FAILURE(st))
+        return NULL;
+    UChar ucode[4] = {(UChar)currency[0], (UChar)currency[1], (UChar)currency[2], 0};
+    unum_setTextAttribute(f, UNUM_CURRENCY_CODE, ucode, 3, &st);
+    unum_setAttribute(f, UNUM_MIN_FRACTION_DIGITS, digits);
+    unum_setAttribute(f, UNUM_MAX_FRACTION_DIGITS, digits);
+    unum_setAttribute(f, UNUM_ROUNDING_MODE, UNUM_ROUND_HALFUP);
+    if (U_FAILURE(st)) {
+        unum_close(f);
+        return NULL;
+    }
+    fmt_slot_t *slot = &fmt_cache[fmt_next++ % MER_ARRAY_LEN(fmt_cache)];
+    if (slot->fmt)
+        unum_close(slot->fmt);
+    snprintf(slot->key, sizeof(slot->key), "%s", key);
+    slot->fmt = f;
+    return f;
+}
+
+void mer_money_thread_release(void)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(fmt_cache); i++) {
+        if (fmt_cache[i].fmt)
+            unum_close(fmt_cache[i].fmt);
+        fmt_cache[i].fmt = NULL;
+    }
+}
+
+int mer_money_format(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
+                     char *out, size_t cap)
+{
+    char dec[48];
+    UChar ubuf[96];
+    UErrorCode st = U_ZERO_ERROR;
+    int32_t ulen, olen = 0;
+
+    if (mer_money_decimal(amount, iso_digits, dec, sizeof(dec)) < 0 || strlen(currency) != 3)
+        goto fallback;
+    UNumberFormat *f = formatter(locale, currency, display_digits);
+    if (f == NULL)
+        goto fallback;
+    ulen = unum_formatDecimal(f, dec, -1, ubuf, (int32_t)MER_ARRAY_LEN(ubuf), NULL, &st);
+    if (U_FAILURE(st) || ulen >= (int32_t)MER_ARRAY_LEN(ubuf))
+        goto fallback;
+    u_strToUTF8(out, (int32_t)cap, &olen, ubuf, ulen, &st);
+    if (U_FAILURE(st) || st == U_STRING_NOT_TERMINATED_WARNING || (size_t)olen >= cap)
+        goto fallback;
+    return olen;
+
+fallback:
+    if (mer_money_decimal(amount, iso_digits, dec, sizeof(dec)) < 0)
+        dec[0] = '\0';
+    snprintf(out, cap, "%s %.3s", dec, currency);
+    return -1;
+}
