@@ -1,0 +1,123 @@
+#!/bin/sh
+# make bench: each Meridian figure next to a same-run baseline, as a ratio.
+#
+#   bench/run.sh BUILD/meridian [seconds-per-run]
+#
+# Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
+# machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s
+# mean Meridian is faster; for p99, the ratio is Meridian's p99 over nginx's (lower is better).
+set -eu
+bin=$(readlink -f "$1")
+secs=${2:-${BENCH_SECONDS:-10}}
+conns=${BENCH_CONNECTIONS:-64}
+threads=$(nproc)
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/meridian-bench.XXXXXX)
+chmod 755 "$work"
+mport=18080
+nport=18081
+pids=""
+
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null || true; done
+	[ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+	sleep 0.3
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+wait_http() {
+	for _ in $(seq 1 100); do
+		curl -sf -o /dev/null "$1" && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 did not come up" >&2
+	exit 1
+}
+
+# wrk_run URL [lua-script] -> prints "reqs_per_sec p99_ms"
+wrk_run() {
+	url=$1
+	script=${2:-}
+	if [ -n "$script" ]; then
+		out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$script" "$url" 2>&1)
+	else
+		out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1)
+	fi
+	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
+	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	non2xx=$(echo "$out" | awk '/Non-2xx or 3xx responses:/ {print $5}')
+	if [ -n "$non2xx" ]; then
+		echo "bench: $url had $non2xx non-2xx answers" >&2
+	fi
+	echo "$rps $(to_ms "$p99")"
+}
+
+to_ms() { # wrk prints 1.23ms, 456.00us, 1.02s
+	echo "$1" | awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.3f", v }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+row() { # name rps p99 base_rps base_p99
+	printf "%-44s %10.0f req/s  p99 %8.3f ms | baseline %10.0f req/s  p99 %8.3f ms | ratio req/s %5s  p99 %5s\n" \
+		"$1" "$2" "$3" "$4" "$5" "$(ratio "$2" "$4")" "$(ratio "$3" "$5")"
+}
+
+echo "meridian bench: $(nproc) cores, wrk -t1 -c$conns -d${secs}s, server threads=$threads, $(date -u +%Y-%m-%dT%H:%MZ)"
+
+# --- Meridian ---
+"$bin" seed --data "$work/data" >/dev/null 2>&1
+"$bin" serve --data "$work/data" --port $mport --threads "$threads" >"$work/meridian.log" 2>&1 &
+pids="$pids $!"
+wait_http "http://127.0.0.1:$mport/healthz"
+
+list_url="http://127.0.0.1:$mport/api/v1/products?country=IN&lang=hi"
+pid_es=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=ES&lang=es&per_page=1" | sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p')
+detail_url="http://127.0.0.1:$mport/api/v1/products/$pid_es?country=ES&lang=es"
+curl -s -o "$work/list.json" "$list_url"
+curl -s -o "$work/detail.json" "$detail_url"
+
+# --- nginx baseline: the same bytes as a fixed response ---
+mkdir -p "$work/nginx/logs" "$work/www"
+cp "$work/list.json" "$work/www/list.json"
+cp "$work/detail.json" "$work/www/detail.json"
+chmod -R a+rX "$work/www"
+cat >"$work/nginx.conf" <<NGINX
+worker_processes $threads;
+pid $work/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 60s;
+    open_file_cache max=100;
+    open_file_cache_valid 60s;
+    sendfile on;
+    tcp_nopush on;
+    types { application/json json; }
+    server {
+        listen 127.0.0.1:$nport reuseport;
+        root $work/www;
+    }
+}
+NGINX
+nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon on;'
+wait_http "http://127.0.0.1:$nport/list.json"
+
+echo
+echo "== catalogue reads (target: req/s ratio >= 0.70) =="
+set -- $(wrk_run "http://127.0.0.1:$nport/list.json")
+n_rps=$1 n_p99=$2
+set -- $(wrk_run "$list_url")
+row "GET /products?country=IN&lang=hi ($(wc -c <"$work/list.json") B)" "$1" "$2" "$n_rps" "$n_p99"
+set -- $(wrk_run "http://127.0.0.1:$nport/detail.json")
+n_rps=$1 n_p99=$2
+set -- $(wrk_run "$detail_url")
+row "GET /products/$pid_es?country=ES&lang=es ($(wc -c <"$work/detail.json") B)" "$1" "$2" "$n_rps" "$n_p99"
+
+for extra in "$here"/scenario-*.sh; do
+	[ -f "$extra" ] || continue
+	. "$extra"
+done
