@@ -55,8 +55,8 @@ static int compile_pattern(const char *pat, regex_t *re, const char *field, mer_
 
 static int parse_tax(json_t *tax, mer_country_t *c, mer_verr_t *e)
 {
-    static const char *const keys[] = {"inclusive", "rounding", "per_line", "split", "rates", NULL};
-    const char *rounding = "half_up", *split = "none";
+    static const char *const keys[] = {"inclusive", "rounding", "per_line", "split", "rates", "name", NULL};
+    const char *rounding = "half_up", *split = "none", *name = "VAT";
     json_t *rates = NULL;
     bool per_line = true;
 
@@ -64,11 +64,13 @@ static int parse_tax(json_t *tax, mer_country_t *c, mer_verr_t *e)
         mer_json_str(tax, "rounding", "tax.rounding", 1, 16, false, &rounding, e) ||
         mer_json_bool(tax, "per_line", "tax.per_line", false, &per_line, e) ||
         mer_json_str(tax, "split", "tax.split", 1, 8, false, &split, e) ||
+        mer_json_str(tax, "name", "tax.name", 1, 7, false, &name, e) ||
         mer_json_member(tax, "rates", "tax.rates", JSON_OBJECT, true, &rates, e))
         return e->code;
     if (mer_rounding_parse(rounding, &c->rounding) != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "tax.rounding", "tax.rounding must be half_up, half_even, up or down");
     c->round_per_line = per_line;
+    snprintf(c->tax_name, sizeof(c->tax_name), "%s", name);
     if (strcmp(split, "none") == 0)
         c->tax_split = MER_TAX_SPLIT_NONE;
     else if (strcmp(split, "gst") == 0)

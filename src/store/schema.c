@@ -78,6 +78,9 @@ const mer_migration_t mer_schema_catalog[] = {
      "  created_at INTEGER NOT NULL,"
      "  expires_at INTEGER NOT NULL,"
      "  revoked_at INTEGER);"},
+    {2,
+     /* per-SKU purchase limit: most units of this SKU one order (and one cart) may hold */
+     "ALTER TABLE sku ADD COLUMN max_per_order INTEGER NOT NULL DEFAULT 10;"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -86,6 +89,129 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE TABLE node_info ("
      "  key TEXT PRIMARY KEY,"
      "  value TEXT NOT NULL);"},
+    {2,
+     /* accounts: a customer lives in the database of their country's region only */
+     "CREATE TABLE user ("
+     "  id INTEGER PRIMARY KEY,"
+     "  email TEXT UNIQUE,"                 /* lower-cased */
+     "  phone TEXT UNIQUE,"                 /* E.164 */
+     "  password_hash TEXT NOT NULL,"       /* argon2id, libsodium string format */
+     "  country TEXT NOT NULL,"
+     "  name TEXT NOT NULL DEFAULT '',"
+     "  created_at INTEGER NOT NULL,"
+     "  CHECK (email IS NOT NULL OR phone IS NOT NULL));"
+     "CREATE TABLE session ("
+     "  hash TEXT PRIMARY KEY,"             /* hex BLAKE2b of the bearer token */
+     "  user_id INTEGER NOT NULL REFERENCES user(id),"
+     "  created_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
+     "  revoked_at INTEGER);"
+     "CREATE TABLE address ("
+     "  id INTEGER PRIMARY KEY,"
+     "  user_id INTEGER NOT NULL REFERENCES user(id),"
+     "  country TEXT NOT NULL,"
+     "  name TEXT NOT NULL, line1 TEXT NOT NULL, line2 TEXT NOT NULL DEFAULT '',"
+     "  city TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT '',"
+     "  postal_code TEXT NOT NULL DEFAULT '', phone TEXT NOT NULL DEFAULT '',"
+     "  is_default INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE INDEX address_user ON address(user_id);"
+     /* carts: guest carts have no user; a user has one cart per country */
+     "CREATE TABLE cart ("
+     "  id TEXT PRIMARY KEY,"               /* random, sent back by guests in X-Cart-Id */
+     "  user_id INTEGER REFERENCES user(id),"
+     "  country TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  updated_at INTEGER NOT NULL);"
+     "CREATE UNIQUE INDEX cart_user ON cart(user_id, country) WHERE user_id IS NOT NULL;"
+     "CREATE TABLE cart_item ("
+     "  cart_id TEXT NOT NULL REFERENCES cart(id) ON DELETE CASCADE,"
+     "  sku_id INTEGER NOT NULL,"
+     "  sale_type TEXT NOT NULL DEFAULT 'normal' CHECK (sale_type IN ('normal', 'flash')),"
+     "  quantity INTEGER NOT NULL CHECK (quantity > 0),"
+     "  unit_price INTEGER NOT NULL,"       /* price when added: a later read flags a change */
+     "  flash_token TEXT,"
+     "  added_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (cart_id, sku_id, sale_type));"
+     /* inventory: stock per warehouse; warehouses serve countries and (in India) sit in a state */
+     "CREATE TABLE warehouse ("
+     "  id INTEGER PRIMARY KEY,"
+     "  code TEXT NOT NULL UNIQUE,"
+     "  name TEXT NOT NULL,"
+     "  country TEXT NOT NULL,"
+     "  state TEXT NOT NULL DEFAULT '');"
+     "CREATE TABLE warehouse_serves ("
+     "  warehouse_id INTEGER NOT NULL REFERENCES warehouse(id),"
+     "  country TEXT NOT NULL,"
+     "  PRIMARY KEY (warehouse_id, country));"
+     "CREATE TABLE stock ("
+     "  sku_id INTEGER NOT NULL,"
+     "  warehouse_id INTEGER NOT NULL REFERENCES warehouse(id),"
+     "  on_hand INTEGER NOT NULL CHECK (on_hand >= 0),"
+     "  reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= on_hand),"
+     "  sold INTEGER NOT NULL DEFAULT 0 CHECK (sold >= 0),"  /* shipped units, gone from on_hand */
+     "  PRIMARY KEY (sku_id, warehouse_id));"
+     "CREATE TABLE stock_movement ("        /* audit trail of admin changes and shipments */
+     "  id INTEGER PRIMARY KEY,"
+     "  sku_id INTEGER NOT NULL, warehouse_id INTEGER NOT NULL,"
+     "  d_on_hand INTEGER NOT NULL, d_reserved INTEGER NOT NULL,"
+     "  reason TEXT NOT NULL, order_id INTEGER, actor TEXT NOT NULL, at INTEGER NOT NULL);"
+     /* orders */
+     "CREATE TABLE order_seq (country TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+     "CREATE TABLE orders ("
+     "  id INTEGER PRIMARY KEY,"
+     "  number TEXT NOT NULL UNIQUE,"       /* IN-2026-0000042: readable, unique, per country */
+     "  user_id INTEGER NOT NULL REFERENCES user(id),"
+     "  country TEXT NOT NULL, currency TEXT NOT NULL, lang TEXT NOT NULL,"
+     "  status TEXT NOT NULL,"
+     "  payment_method TEXT NOT NULL,"
+     "  payment_status TEXT NOT NULL,"      /* unpaid, paid, refunded, partially_refunded */
+     "  warehouse_id INTEGER NOT NULL,"
+     "  tax_included INTEGER NOT NULL,"
+     "  items_total INTEGER NOT NULL,"      /* sum of unit price x quantity */
+     "  discount_total INTEGER NOT NULL DEFAULT 0,"
+     "  shipping_total INTEGER NOT NULL,"
+     "  tax_total INTEGER NOT NULL,"
+     "  grand_total INTEGER NOT NULL,"
+     "  refunded_total INTEGER NOT NULL DEFAULT 0,"
+     "  address TEXT NOT NULL,"             /* JSON snapshot of the delivery address */
+     "  coupon_code TEXT,"
+     "  tracking_number TEXT,"
+     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,"
+     "  expires_at INTEGER);"               /* unpaid orders are cancelled after this */
+     "CREATE INDEX orders_user ON orders(user_id, id);"
+     "CREATE INDEX orders_expiry ON orders(expires_at) WHERE status = 'pending_payment';"
+     "CREATE TABLE order_line ("
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL, sku_code TEXT NOT NULL, name TEXT NOT NULL,"
+     "  sale_type TEXT NOT NULL DEFAULT 'normal',"
+     "  quantity INTEGER NOT NULL, unit_price INTEGER NOT NULL,"
+     "  discount INTEGER NOT NULL DEFAULT 0,"
+     "  line_total INTEGER NOT NULL,"       /* quantity x unit price - discount */
+     "  tax INTEGER NOT NULL, tax_rate_bp INTEGER NOT NULL,"
+     "  refunded_qty INTEGER NOT NULL DEFAULT 0,"
+     "  PRIMARY KEY (order_id, line_no));"
+     "CREATE TABLE order_tax ("
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  kind TEXT NOT NULL,"                /* VAT, GST, CGST, SGST, IGST, SST, PPN ... */
+     "  rate_bp INTEGER NOT NULL,"
+     "  taxable INTEGER NOT NULL,"          /* net amount the rate applies to */
+     "  amount INTEGER NOT NULL,"
+     "  PRIMARY KEY (order_id, kind, rate_bp));"
+     "CREATE TABLE order_event ("           /* every state transition, with time and actor */
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  from_status TEXT, to_status TEXT NOT NULL,"
+     "  actor TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL);"
+     "CREATE INDEX order_event_order ON order_event(order_id);"
+     "CREATE TABLE idempotency ("
+     "  user_id INTEGER NOT NULL,"
+     "  key TEXT NOT NULL,"
+     "  request_hash TEXT NOT NULL,"
+     "  order_id INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (user_id, key));"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

@@ -1,0 +1,190 @@
+#include "store/writer.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "region/country.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+#define MAX_BATCH 4096
+
+typedef struct writer {
+    char region[MER_REGION_NAME_MAX];
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    mer_wjob_t *head, *tail; /* guarded by mu */
+    bool stopping;           /* guarded by mu */
+    bool running;
+} writer_t;
+
+static writer_t writers[MER_MAX_REGIONS];
+static size_t nwriters;
+static _Atomic uint64_t nbatches, njobs;
+static void (*commit_hooks[8])(const char *);
+static size_t ncommit_hooks;
+
+void mer_writer_on_commit(void (*hook)(const char *region))
+{
+    if (ncommit_hooks >= MER_ARRAY_LEN(commit_hooks))
+        MER_BUG("too many commit hooks");
+    commit_hooks[ncommit_hooks++] = hook;
+}
+
+static writer_t *find(const char *region)
+{
+    for (size_t i = 0; i < nwriters; i++)
+        if (strcmp(writers[i].region, region) == 0)
+            return &writers[i];
+    return NULL;
+}
+
+static void deliver(mer_worker_msg_t *msg)
+{
+    mer_wjob_t *job = H2O_STRUCT_FROM_MEMBER(mer_wjob_t, msg, msg);
+    job->done(job);
+}
+
+static void run_batch(writer_t *w, mer_wjob_t *batch)
+{
+    mer_db_t *db = mer_store_write_begin(w->region);
+    int err = mer_db_begin(db);
+    size_t n = 0;
+    for (mer_wjob_t *j = batch; j; j = j->next, n++) {
+        if (err) {
+            j->err = err;
+            continue;
+        }
+        if (mer_db_savepoint(db) != 0) {
+            j->err = MER_E_INTERNAL;
+            continue;
+        }
+        j->err = j->run(db, j);
+        if (j->err > 0)
+            MER_BUG("writer job returned a positive value");
+        if (j->err)
+            mer_db_rollback_to(db);
+        else if (mer_db_release(db) != 0)
+            j->err = MER_E_INTERNAL;
+    }
+    if (err == 0) {
+        int cerr = mer_db_commit(db);
+        if (cerr) {
+            mer_log_error("region %s: commit of a batch of %zu failed; none acknowledged", w->region, n);
+            for (mer_wjob_t *j = batch; j; j = j->next)
+                j->err = cerr;
+        }
+    }
+    mer_store_write_end(w->region);
+    for (size_t i = 0; i < ncommit_hooks; i++)
+        commit_hooks[i](w->region);
+    atomic_fetch_add(&nbatches, 1);
+    atomic_fetch_add(&njobs, n);
+    for (mer_wjob_t *j = batch, *next; j; j = next) {
+        next = j->next;
+        if (j->origin) {
+            j->msg.cb = deliver;
+            mer_worker_post(j->origin, &j->msg);
+        } else {
+            j->done(j);
+        }
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    writer_t *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (w->head == NULL && !w->stopping)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->head == NULL && w->stopping)
+            break;
+        /* take up to MAX_BATCH jobs */
+        mer_wjob_t *batch = w->head, *last = w->head;
+        size_t n = 1;
+        while (last->next && n < MAX_BATCH) {
+            last = last->next;
+            n++;
+        }
+        w->head = last->next;
+        if (w->head == NULL)
+            w->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&w->mu);
+        run_batch(w, batch);
+        pthread_mutex_lock(&w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int mer_writer_start(const char *region)
+{
+    if (find(region))
+        return 0;
+    if (nwriters >= MER_ARRAY_LEN(writers))
+        return MER_E_INTERNAL;
+    writer_t *w = &writers[nwriters];
+    snprintf(w->region, sizeof(w->region), "%s", region);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    if (pthread_create(&w->tid, NULL, writer_main, w) != 0)
+        return MER_E_INTERNAL;
+    w->running = true;
+    nwriters++;
+    return 0;
+}
+
+int mer_writer_submit(const char *region, mer_wjob_t *job)
+{
+    writer_t *w = find(region);
+    if (w == NULL)
+        return MER_E_UNAVAILABLE;
+    job->origin = mer_worker_self();
+    job->region = w->region;
+    job->next = NULL;
+    job->err = 0;
+    pthread_mutex_lock(&w->mu);
+    if (w->stopping) {
+        pthread_mutex_unlock(&w->mu);
+        return MER_E_UNAVAILABLE;
+    }
+    if (w->tail)
+        w->tail->next = job;
+    else
+        w->head = job;
+    w->tail = job;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    return 0;
+}
+
+void mer_writer_stop_all(void)
+{
+    for (size_t i = 0; i < nwriters; i++) {
+        writer_t *w = &writers[i];
+        pthread_mutex_lock(&w->mu);
+        w->stopping = true;
+        pthread_cond_signal(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    }
+    for (size_t i = 0; i < nwriters; i++) {
+        if (writers[i].running)
+            pthread_join(writers[i].tid, NULL);
+        writers[i].running = false;
+    }
+}
+
+uint64_t mer_writer_batches(void)
+{
+    return atomic_load(&nbatches);
+}
+
+uint64_t mer_writer_jobs(void)
+{
+    return atomic_load(&njobs);
+}

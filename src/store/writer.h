@@ -1,0 +1,56 @@
+/*
+ * writer.h — group commit: every write to a region's database goes through that region's writer thread.
+ *
+ * Why: SQLite has one writer at a time, and a durable commit costs an fsync. Instead of each request
+ * taking the write lock and paying its own fsync (and blocking its event loop meanwhile), requests
+ * submit jobs; the writer thread takes every job that is waiting, runs them all in one transaction (each
+ * inside its own savepoint, so one failing job does not undo the others), commits once, and only then
+ * hands each job back to the worker thread that submitted it. A 2xx therefore always follows a durable
+ * commit, and N concurrent writes cost one fsync.
+ *
+ *     job->run(db, job)   runs on the writer thread inside the batch transaction. Returns 0 or a
+ *                         negative error; on error the job's savepoint is rolled back.
+ *     job->done(job)      runs on the submitting worker's thread after the commit (job->err is 0), or
+ *                         after a failure (job->err < 0: run's error, or the commit's error, in which
+ *                         case nothing of the batch was kept). done owns the job afterwards.
+ *
+ * Jobs submitted from a thread that is not a worker (timers, CLI) get done() on the writer thread.
+ * run() must not block on anything but the database, and must not submit further jobs and wait.
+ */
+#ifndef MER_WRITER_H
+#define MER_WRITER_H
+
+#include "http/server.h"
+#include "store/db.h"
+
+typedef struct mer_wjob mer_wjob_t;
+
+struct mer_wjob {
+    int (*run)(mer_db_t *db, mer_wjob_t *job);
+    void (*done)(mer_wjob_t *job);
+    int err;                  /* result, set before done() */
+    /* private */
+    mer_worker_t *origin;
+    mer_worker_msg_t msg;
+    mer_wjob_t *next;
+    const char *region;
+};
+
+/*
+ * Runs after each batch commits, on the writer thread, before the jobs' done() callbacks are posted.
+ * Modules use it to publish in-memory state that must follow durable state (e.g. stock levels).
+ */
+void mer_writer_on_commit(void (*hook)(const char *region));
+
+/* Starts the writer of a region whose database the store has opened. Start-up only. */
+int mer_writer_start(const char *region);
+/* Queues a job. Returns 0, or MER_E_UNAVAILABLE (no writer for the region, or stopping) without queuing. */
+int mer_writer_submit(const char *region, mer_wjob_t *job);
+/* Drains every queue (jobs already submitted are run and answered), then stops the writers. */
+void mer_writer_stop_all(void);
+
+/* Counters for /metrics. */
+uint64_t mer_writer_batches(void);
+uint64_t mer_writer_jobs(void);
+
+#endif

@@ -1,0 +1,236 @@
+/* Unit tests: order pricing (rounding per currency, inclusive/exclusive tax, per-line vs per-total, GST split)
+ * and the order state machine. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "order/fsm.h"
+#include "order/pricing.h"
+
+static mer_country_t country(const char *currency, bool inclusive, bool per_line, mer_rounding_t r, int std_bp)
+{
+    mer_country_t c;
+    memset(&c, 0, sizeof(c));
+    memcpy(c.code, "XX", 3);
+    assert_int_equal(mer_currency_lookup(currency, &c.currency), 0);
+    c.practical_digits = c.currency.cash_digits;
+    c.step = mer_money_step(c.currency.iso_digits, c.practical_digits);
+    c.tax_inclusive = inclusive;
+    c.round_per_line = per_line;
+    c.rounding = r;
+    c.nrates = 2;
+    memcpy(c.rates[0].tax_class, "standard", 9);
+    c.rates[0].rate_bp = std_bp;
+    memcpy(c.rates[1].tax_class, "reduced", 8);
+    c.rates[1].rate_bp = std_bp / 2;
+    c.shipping_fee = 0;
+    c.free_shipping_above = -1;
+    memcpy(c.tax_name, "VAT", 4);
+    return c;
+}
+
+static void test_india_gst_intra_and_inter_state(void **state)
+{
+    (void)state;
+    mer_country_t in = country("INR", true, true, MER_ROUND_HALF_UP, 1800);
+    in.tax_split = MER_TAX_SPLIT_GST;
+    in.shipping_fee = 4900;
+    in.free_shipping_above = 49900;
+    mer_pline_t l[1] = {{.unit_price = 1999900, .quantity = 1, .rate_bp = 1800}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&in, l, 1, true, false, &r), 0);
+    assert_int_equal(r.items_total, 1999900);
+    assert_int_equal(r.shipping_total, 0); /* above ₹499 */
+    assert_int_equal(l[0].tax, 305069);
+    assert_int_equal(r.tax_total, 305069);
+    assert_int_equal(r.grand_total, 1999900);
+    assert_int_equal(r.ntaxes, 2);
+    assert_string_equal(r.taxes[0].kind, "CGST");
+    assert_int_equal(r.taxes[0].rate_bp, 900);
+    assert_int_equal(r.taxes[0].amount, 152534);
+    assert_string_equal(r.taxes[1].kind, "SGST");
+    assert_int_equal(r.taxes[1].amount, 152535); /* the odd paisa goes to SGST */
+    assert_int_equal(r.taxes[0].taxable, 1694831);
+
+    assert_int_equal(mer_price_order(&in, l, 1, false, false, &r), 0);
+    assert_int_equal(r.ntaxes, 1);
+    assert_string_equal(r.taxes[0].kind, "IGST");
+    assert_int_equal(r.taxes[0].rate_bp, 1800);
+    assert_int_equal(r.taxes[0].amount, 305069);
+}
+
+static void test_shipping_below_threshold_is_taxed(void **state)
+{
+    (void)state;
+    mer_country_t in = country("INR", true, true, MER_ROUND_HALF_UP, 1800);
+    in.shipping_fee = 4900;
+    in.free_shipping_above = 49900;
+    mer_pline_t l[1] = {{.unit_price = 19900, .quantity = 2, .rate_bp = 1800}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&in, l, 1, false, false, &r), 0);
+    assert_int_equal(r.items_total, 39800);
+    assert_int_equal(r.shipping_total, 4900);
+    /* 4900 / 1.18 = 4152.54 -> net 4153, tax 747 */
+    assert_int_equal(r.shipping_tax, 747);
+    assert_int_equal(r.grand_total, 44700);
+    assert_int_equal(r.tax_total, l[0].tax + 747);
+    /* a free-shipping coupon */
+    assert_int_equal(mer_price_order(&in, l, 1, false, true, &r), 0);
+    assert_int_equal(r.shipping_total, 0);
+}
+
+static void test_spain_vat_inclusive(void **state)
+{
+    (void)state;
+    mer_country_t es = country("EUR", true, true, MER_ROUND_HALF_UP, 2100);
+    es.shipping_fee = 399;
+    mer_pline_t l[2] = {{.unit_price = 25699, .quantity = 1, .rate_bp = 2100},
+                        {.unit_price = 999, .quantity = 3, .rate_bp = 1000}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&es, l, 2, false, false, &r), 0);
+    assert_int_equal(r.items_total, 25699 + 2997);
+    /* 25699/1.21 = 21238.84 -> 21239 net, tax 4460; 2997/1.10 = 2724.5454 -> 2725, tax 272 */
+    assert_int_equal(l[0].tax, 4460);
+    assert_int_equal(l[1].tax, 272);
+    assert_int_equal(r.shipping_tax, 69); /* 399/1.21 = 329.75 -> 330, tax 69 */
+    assert_int_equal(r.grand_total, 25699 + 2997 + 399);
+    assert_int_equal(r.ntaxes, 2);
+    assert_string_equal(r.taxes[0].kind, "VAT");
+    assert_int_equal(r.taxes[0].rate_bp, 2100);
+    assert_int_equal(r.taxes[0].amount, 4460 + 69);
+    assert_int_equal(r.taxes[1].amount, 272);
+}
+
+static void test_exclusive_tax_added_on_top(void **state)
+{
+    (void)state;
+    mer_country_t my = country("MYR", false, true, MER_ROUND_HALF_UP, 1000);
+    mer_pline_t l[1] = {{.unit_price = 12345, .quantity = 1, .rate_bp = 1000}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&my, l, 1, false, false, &r), 0);
+    assert_int_equal(l[0].tax, 1235); /* 1234.5 -> half up */
+    assert_int_equal(r.grand_total, 12345 + 1235);
+    my.rounding = MER_ROUND_HALF_EVEN;
+    assert_int_equal(mer_price_order(&my, l, 1, false, false, &r), 0);
+    assert_int_equal(l[0].tax, 1234); /* 1234.5 -> half even */
+}
+
+static void test_per_line_vs_per_total(void **state)
+{
+    (void)state;
+    /* three lines of 0.05 at 10% (exclusive): per line 0.005 -> 0.01 each = 0.03; per total 0.015 -> 0.02 */
+    mer_country_t c = country("EUR", false, true, MER_ROUND_HALF_UP, 1000);
+    mer_pline_t l[3] = {{.unit_price = 5, .quantity = 1, .rate_bp = 1000},
+                        {.unit_price = 5, .quantity = 1, .rate_bp = 1000},
+                        {.unit_price = 5, .quantity = 1, .rate_bp = 1000}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&c, l, 3, false, false, &r), 0);
+    assert_int_equal(r.tax_total, 3);
+    c.round_per_line = false;
+    mer_pline_t m[3] = {{.unit_price = 5, .quantity = 1, .rate_bp = 1000},
+                        {.unit_price = 5, .quantity = 1, .rate_bp = 1000},
+                        {.unit_price = 6, .quantity = 1, .rate_bp = 1000}};
+    assert_int_equal(mer_price_order(&c, m, 3, false, false, &r), 0);
+    /* total base 16 -> 1.6 -> 2; per-line amounts 1+1+1 = 3, so -1 goes to the largest line */
+    assert_int_equal(r.tax_total, 2);
+    assert_int_equal(m[0].tax + m[1].tax + m[2].tax, 2);
+    assert_int_equal(m[2].tax, 0);
+}
+
+static void test_zero_and_three_decimal_currencies(void **state)
+{
+    (void)state;
+    mer_country_t vn = country("VND", true, true, MER_ROUND_HALF_UP, 1000);
+    vn.shipping_fee = 30000;
+    vn.free_shipping_above = 500000;
+    mer_pline_t l[1] = {{.unit_price = 12490000, .quantity = 2, .rate_bp = 1000}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&vn, l, 1, false, false, &r), 0);
+    assert_int_equal(r.grand_total, 24980000);
+    assert_int_equal(l[0].tax, 2270909); /* 24980000 - round(24980000/1.1 = 22709090.9) */
+
+    mer_country_t kw = country("KWD", false, true, MER_ROUND_HALF_UP, 500);
+    mer_pline_t k[1] = {{.unit_price = 1235, .quantity = 3, .rate_bp = 500}};
+    assert_int_equal(mer_price_order(&kw, k, 1, false, false, &r), 0);
+    assert_int_equal(k[0].tax, 185); /* 3.705 * 5% = 0.18525 -> 0.185 */
+    assert_int_equal(r.grand_total, 3705 + 185);
+}
+
+static void test_idr_whole_rupiah(void **state)
+{
+    (void)state;
+    mer_country_t id = country("IDR", true, true, MER_ROUND_HALF_UP, 1100);
+    assert_int_equal(id.step, 100);
+    mer_pline_t l[1] = {{.unit_price = 1999900000, .quantity = 1, .rate_bp = 1100}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&id, l, 1, false, false, &r), 0);
+    assert_int_equal(l[0].tax % 100, 0);
+    assert_int_equal(r.tax_total % 100, 0);
+    assert_int_equal(r.taxes[0].taxable % 100, 0);
+}
+
+static void test_discount_never_negative(void **state)
+{
+    (void)state;
+    mer_country_t c = country("EUR", true, true, MER_ROUND_HALF_UP, 2100);
+    mer_pline_t l[1] = {{.unit_price = 1000, .quantity = 1, .discount = 5000, .rate_bp = 2100}};
+    mer_price_result_t r;
+    assert_int_equal(mer_price_order(&c, l, 1, false, false, &r), 0);
+    assert_int_equal(l[0].line_total, 0);
+    assert_int_equal(l[0].tax, 0);
+    assert_int_equal(r.discount_total, 1000);
+    mer_pline_t bad[1] = {{.unit_price = 1000, .quantity = 0, .rate_bp = 2100}};
+    assert_int_equal(mer_price_order(&c, bad, 1, false, false, &r), MER_E_VALIDATION);
+}
+
+static void test_state_machine(void **state)
+{
+    (void)state;
+    mer_order_status_t to;
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_PAYMENT, MER_OE_PAY, &to), 0);
+    assert_int_equal(to, MER_OS_PAID);
+    assert_int_equal(mer_order_transition(MER_OS_PAID, MER_OE_SHIP, &to), 0);
+    assert_int_equal(to, MER_OS_SHIPPED);
+    assert_int_equal(mer_order_transition(MER_OS_SHIPPED, MER_OE_DELIVER, &to), 0);
+    assert_int_equal(mer_order_transition(MER_OS_DELIVERED, MER_OE_COMPLETE, &to), 0);
+    assert_int_equal(to, MER_OS_COMPLETED);
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_PAYMENT, MER_OE_EXPIRE, &to), 0);
+    assert_int_equal(to, MER_OS_CANCELLED);
+    assert_int_equal(mer_order_transition(MER_OS_PAID, MER_OE_CANCEL, &to), 0);
+    assert_int_equal(to, MER_OS_REFUNDED);
+    /* COD */
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_SHIPMENT, MER_OE_SHIP, &to), 0);
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_SHIPMENT, MER_OE_PAY, &to), MER_E_CONFLICT);
+    /* illegal */
+    assert_int_equal(mer_order_transition(MER_OS_SHIPPED, MER_OE_CANCEL, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_CANCELLED, MER_OE_PAY, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_COMPLETED, MER_OE_REFUND, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_SHIPMENT, MER_OE_EXPIRE, &to), MER_E_CONFLICT);
+    /* stock */
+    assert_true(mer_order_releases_stock(MER_OS_PENDING_PAYMENT, MER_OE_CANCEL));
+    assert_true(mer_order_releases_stock(MER_OS_PAID, MER_OE_REFUND));
+    assert_false(mer_order_releases_stock(MER_OS_PAID, MER_OE_SHIP));
+    /* names round-trip */
+    for (int s = 0; s < MER_OS__COUNT; s++) {
+        mer_order_status_t back;
+        assert_int_equal(mer_order_status_parse(mer_order_status_name((mer_order_status_t)s), &back), 0);
+        assert_int_equal(back, s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_india_gst_intra_and_inter_state),
+        cmocka_unit_test(test_shipping_below_threshold_is_taxed),
+        cmocka_unit_test(test_spain_vat_inclusive),
+        cmocka_unit_test(test_exclusive_tax_added_on_top),
+        cmocka_unit_test(test_per_line_vs_per_total),
+        cmocka_unit_test(test_zero_and_three_decimal_currencies),
+        cmocka_unit_test(test_idr_whole_rupiah),
+        cmocka_unit_test(test_discount_never_negative),
+        cmocka_unit_test(test_state_machine),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
