@@ -13,7 +13,13 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "account/account.h"
 #include "account/auth.h"
+#include "cart/cart.h"
+#include "http/offload.h"
+#include "inventory/inventory.h"
+#include "order/order.h"
+#include "store/writer.h"
 #include "catalog/catalog.h"
 #include "core/log.h"
 #include "http/ops.h"
@@ -89,10 +95,27 @@ static int do_seed_if_empty(const char *data, bool open_regions)
     if (mer_seed(&seeded) != 0)
         mer_die("seeding %s failed", data);
     if (seeded) {
+        if (mer_catalog_init() != 0)
+            mer_die("cannot load the catalogue");
         const mer_countries_t *cs = mer_countries();
-        for (size_t i = 0; open_regions && i < cs->nregions; i++)
-            if (cs->regions[i].local && mer_store_open_region(cs->regions[i].name) != 0)
-                mer_die("cannot open the database of region %s", cs->regions[i].name);
+        for (size_t i = 0; open_regions && i < cs->nregions; i++) {
+            const char *name = cs->regions[i].name;
+            if (!cs->regions[i].local)
+                continue;
+            if (mer_store_open_region(name) != 0)
+                mer_die("cannot open the database of region %s", name);
+            mer_db_t *db = mer_store_write_begin(name);
+            int err = mer_db_begin(db);
+            if (err == 0)
+                err = mer_inventory_seed(db, name, 500);
+            if (err == 0)
+                err = mer_db_commit(db);
+            else
+                mer_db_rollback(db);
+            mer_store_write_end(name);
+            if (err)
+                mer_die("cannot seed the stock of region %s", name);
+        }
         mer_log_info("seeded demo data into %s", data);
     }
     return seeded;
@@ -179,10 +202,14 @@ static int cmd_serve(int argc, char **argv)
         public_url = self_url;
     }
     open_store(data, regions, region_urls, public_url, true);
-    if (seed)
-        do_seed_if_empty(data, true);
-    if (mer_catalog_init() != 0)
+    if (!(seed && do_seed_if_empty(data, true)) && mer_catalog_init() != 0)
         mer_die("cannot load the catalogue");
+
+    const mer_countries_t *cs = mer_countries();
+    for (size_t i = 0; i < cs->nregions; i++)
+        if (cs->regions[i].local && mer_writer_start(cs->regions[i].name) != 0)
+            mer_die("cannot start the writer of region %s", cs->regions[i].name);
+    mer_offload_start(2);
 
     mer_auth_init();
     mer_rcache_init();
@@ -190,9 +217,21 @@ static int cmd_serve(int argc, char **argv)
     mer_region_http_init();
     mer_catalog_http_init();
     mer_catalog_admin_init();
+    mer_account_init();
+    mer_cart_init();
+    mer_inventory_init();
+    mer_checkout_init();
+    mer_order_init();
     mer_server_on_thread_exit(mer_store_thread_release);
+    /* order matters: stop making new writes, drain the writers, then the pool */
+    mer_server_on_stop(mer_order_stop);
+    mer_server_on_stop(mer_writer_stop_all);
+    mer_server_on_stop(mer_offload_stop);
 
     int rc = mer_server_run(&cfg, mer_http_dispatch);
+    mer_order_stop();
+    mer_writer_stop_all();
+    mer_offload_stop();
     close_store();
     return rc == 0 ? 0 : 1;
 }
@@ -208,8 +247,12 @@ static const char *data_opt(int argc, char **argv, const char *def)
 static int cmd_seed(int argc, char **argv)
 {
     const char *data = data_opt(argc, argv, "data");
-    open_store(data, "", NULL, NULL, false);
-    int seeded = do_seed_if_empty(data, false);
+    const char *regions = "";
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--regions") == 0)
+            regions = argv[i + 1];
+    open_store(data, regions, NULL, NULL, false);
+    int seeded = do_seed_if_empty(data, true);
     if (!seeded)
         printf("%s already holds data; nothing seeded\n", data);
     else

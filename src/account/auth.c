@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "region/country.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -73,10 +74,41 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
     return qerr ? qerr : err;
 }
 
+/* "mct_<region>_<secret>": checked in the region's own database only. */
+static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
+{
+    char region[MER_REGION_NAME_MAX], hash[65];
+    const char *us = memchr(token + 4, '_', len - 4);
+    if (us == NULL || (size_t)(us - token - 4) >= sizeof(region))
+        return MER_E_UNAUTHORIZED;
+    snprintf(region, sizeof(region), "%.*s", (int)(us - token - 4), token + 4);
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL)
+        return MER_E_UNAUTHORIZED; /* not a region of this node */
+    mer_token_hash(token, len, hash);
+    int err = MER_E_UNAUTHORIZED;
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT u.id, u.country FROM session s JOIN user u ON u.id = s.user_id "
+                                    "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+                                    "si", hash, mer_now_unix_ms());
+    if (mer_rows_next(rows)) {
+        r->who.role = MER_ROLE_CUSTOMER;
+        r->who.id = mer_rows_int(rows, 0);
+        snprintf(r->who.country, sizeof(r->who.country), "%s", mer_rows_text(rows, 1));
+        snprintf(r->who.region, sizeof(r->who.region), "%s", region);
+        memcpy(r->who.token_hash, hash, sizeof(hash));
+        err = 0;
+    }
+    int qerr = mer_rows_end(rows);
+    return qerr ? qerr : err;
+}
+
 static int authenticate(mer_req_t *r, const char *token, size_t len)
 {
     if (len > 4 && memcmp(token, "mst_", 4) == 0)
         return authenticate_staff(r, token, len);
+    if (len > 4 && memcmp(token, "mct_", 4) == 0)
+        return authenticate_customer(r, token, len);
     return MER_E_UNAUTHORIZED;
 }
 

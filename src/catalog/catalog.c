@@ -183,7 +183,8 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
-    r = mer_db_query(db, "SELECT id, product_id, code, attributes FROM sku ORDER BY product_id, position, id", NULL);
+    r = mer_db_query(db, "SELECT id, product_id, code, attributes, max_per_order FROM sku ORDER BY product_id, position, id",
+                     NULL);
     while (mer_rows_next(r)) {
         mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 1));
         if (p == NULL || p->skus == NULL)
@@ -191,6 +192,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         mer_cat_sku_t *s = &p->skus[p->nskus++];
         s->id = mer_rows_int(r, 0);
         s->code = mer_xstrdup(mer_rows_text(r, 2));
+        s->max_per_order = mer_rows_int(r, 4);
         s->product = p;
         json_t *attrs = json_loadb(mer_rows_text(r, 3), mer_rows_len(r, 3), 0, NULL);
         if (json_is_object(attrs)) {

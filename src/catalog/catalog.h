@@ -38,6 +38,7 @@ typedef struct mer_cat_attr {
 typedef struct mer_cat_sku {
     int64_t id;
     char *code;
+    int64_t max_per_order; /* purchase limit per order and per cart line */
     mer_cat_attr_t *attrs;
     size_t nattrs;
     mer_cat_price_t *prices; /* sorted by country */

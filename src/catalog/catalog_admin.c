@@ -48,23 +48,6 @@ static bool attr_id_ok(const char *s)
     return true;
 }
 
-/* Is the operator allowed to act for country? Admins always are. */
-static bool may_country(const mer_req_t *r, const char *country)
-{
-    if (r->who.role == MER_ROLE_ADMIN)
-        return true;
-    const char *p = r->who.countries;
-    while (*p) {
-        if (strncmp(p, country, 2) == 0 && (p[2] == ',' || p[2] == '\0'))
-            return true;
-        p = strchr(p, ',');
-        if (p == NULL)
-            break;
-        p++;
-    }
-    return false;
-}
-
 /* ---- validation ---- */
 
 /* texts: {"en": {"name": "...", "description": "..."}, ...} */
@@ -107,7 +90,7 @@ static int check_prices(mer_req_t *r, json_t *prices, const char *prefix, mer_ve
         const mer_country_t *c = mer_country_find(cs, cc, strlen(cc));
         if (c == NULL || strcmp(c->code, cc) != 0)
             return mer_verr_set(e, MER_E_VALIDATION, field, "%s is not a known country code", cc);
-        if (!may_country(r, cc))
+        if (!mer_req_may_country(r, cc))
             return mer_verr_set(e, MER_E_FORBIDDEN, field, "you may not set prices in %s", cc);
         if (json_is_null(v))
             continue; /* null removes the price: the SKU stops being sold there */
@@ -122,10 +105,10 @@ static int check_prices(mer_req_t *r, json_t *prices, const char *prefix, mer_ve
 
 static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *e)
 {
-    static const char *const keys[] = {"code", "attributes", "prices", "position", NULL};
+    static const char *const keys[] = {"code", "attributes", "prices", "position", "max_per_order", NULL};
     const char *code = NULL;
     json_t *attrs = NULL, *prices = NULL;
-    int64_t pos = 0;
+    int64_t pos = 0, limit = 10;
     char field[96];
     if (!json_is_object(sku))
         return mer_verr_set(e, MER_E_VALIDATION, prefix, "%s must be an object", prefix);
@@ -136,7 +119,9 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
         mer_json_member(sku, "prices", mer_json_path(field, sizeof(field), prefix, "prices"), JSON_OBJECT, false,
                         &prices, e) ||
         mer_json_int(sku, "position", mer_json_path(field, sizeof(field), prefix, "position"), 0, 1000, false, &pos,
-                     e))
+                     e) ||
+        mer_json_int(sku, "max_per_order", mer_json_path(field, sizeof(field), prefix, "max_per_order"), 1, 1000,
+                     false, &limit, e))
         return e->code;
     if (!code_ok(code))
         return mer_verr_set(e, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "code"),
@@ -145,7 +130,8 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
         const char *k;
         json_t *v;
         if (json_object_size(attrs) > 8)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "at most 8 attributes per SKU");
+            return mer_verr_set(e, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "attributes"),
+                                "at most 8 attributes per SKU");
         json_object_foreach(attrs, k, v)
         {
             if (!attr_id_ok(k) || !json_is_string(v) || !attr_id_ok(json_string_value(v)))
@@ -219,12 +205,13 @@ static int write_sku(mer_db_t *db, int64_t product_id, json_t *sku, int64_t now,
     json_t *attrs = json_object_get(sku, "attributes");
     char *attrs_s = attrs ? mer_json_dump(attrs, NULL) : mer_xstrdup("{}");
     int64_t id = 0;
-    json_t *pos = json_object_get(sku, "position");
+    json_t *pos = json_object_get(sku, "position"), *limit = json_object_get(sku, "max_per_order");
     int err = mer_db_query_int(db, &id,
-                               "INSERT INTO sku (product_id, code, attributes, position) VALUES (?, ?, ?, ?) "
-                               "RETURNING id",
-                               "issi", product_id, json_string_value(json_object_get(sku, "code")), attrs_s,
-                               (int64_t)(pos ? json_integer_value(pos) : 0));
+                               "INSERT INTO sku (product_id, code, attributes, position, max_per_order) "
+                               "VALUES (?, ?, ?, ?, ?) RETURNING id",
+                               "issii", product_id, json_string_value(json_object_get(sku, "code")), attrs_s,
+                               (int64_t)(json_is_integer(pos) ? json_integer_value(pos) : 0),
+                               (int64_t)(json_is_integer(limit) ? json_integer_value(limit) : 10));
     free(attrs_s);
     if (err)
         return err;

@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <time.h>
 
+#include <arpa/inet.h>
+
 #include "core/buf.h"
 #include "core/log.h"
+#include "store/writer.h"
 #include "core/banned.h"
 
 #define MAX_ROUTE_TABLES 32
@@ -94,6 +97,51 @@ void mer_req_hold(mer_req_t *r)
 void mer_req_release(mer_req_t *r)
 {
     h2o_mem_release_shared(r);
+}
+
+int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job)
+{
+    mer_req_hold(r);
+    int err = mer_writer_submit(region, job);
+    if (err) {
+        r->held = false;
+        mer_req_release(r);
+        mer_reply_error(r, err, NULL, "the store is not accepting writes for region %s right now", region);
+        return -1;
+    }
+    return 0;
+}
+
+bool mer_req_may_country(const mer_req_t *r, const char *country)
+{
+    if (r->who.role == MER_ROLE_ADMIN)
+        return true;
+    if (r->who.role == MER_ROLE_CUSTOMER)
+        return strcmp(r->who.country, country) == 0;
+    if (r->who.role != MER_ROLE_OPERATOR)
+        return false;
+    for (const char *p = r->who.countries; *p;) {
+        if (strncmp(p, country, 2) == 0 && (p[2] == ',' || p[2] == '\0'))
+            return true;
+        p = strchr(p, ',');
+        if (p == NULL)
+            break;
+        p++;
+    }
+    return false;
+}
+
+void mer_req_peer(const mer_req_t *r, char out[64])
+{
+    struct sockaddr_storage ss;
+    out[0] = '\0';
+    if (r->gone)
+        return;
+    socklen_t sl = r->h2o->conn->callbacks->get_peername(r->h2o->conn, (struct sockaddr *)&ss);
+    if (sl && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
+    else if (sl && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
 }
 
 /* ---- answering ---- */

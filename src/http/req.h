@@ -53,6 +53,7 @@ typedef struct mer_principal {
     mer_role_t role;
     int64_t id;           /* user or staff id */
     char region[16];      /* a customer's home region */
+    char country[3];      /* a customer's country */
     char countries[64];   /* an operator's countries, comma-separated ("IN,SG") */
     char token_hash[65];  /* hex hash of the token used (for logout) */
 } mer_principal_t;
@@ -98,6 +99,11 @@ int mer_req_query_int(mer_req_t *r, const char *key, int64_t min, int64_t max, i
 int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out);
 /* A request header's value, or NULL; *len receives its length. */
 const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len);
+/* May the caller act for this country? Admins always; operators for their listed countries; customers
+ * for their own country. */
+bool mer_req_may_country(const mer_req_t *r, const char *country);
+/* The client's IP address as text ("" if unknown). */
+void mer_req_peer(const mer_req_t *r, char out[64]);
 /* A copy of a string in the request's pool. */
 char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
 
@@ -129,5 +135,12 @@ void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra,
  */
 void mer_req_hold(mer_req_t *r);
 void mer_req_release(mer_req_t *r);
+
+/*
+ * Submits a writer job on behalf of r: holds r, queues the job on the region's writer. If the writer
+ * cannot take it, answers 503 and returns -1 (the job was not queued; the caller frees it).
+ */
+struct mer_wjob;
+int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job);
 
 #endif

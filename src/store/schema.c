@@ -212,6 +212,21 @@ const mer_migration_t mer_schema_region[] = {
      "  order_id INTEGER NOT NULL,"
      "  created_at INTEGER NOT NULL,"
      "  PRIMARY KEY (user_id, key));"},
+    {3,
+     /* payments: every charge and refund as the provider reported it */
+     "CREATE TABLE payment ("
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  provider TEXT NOT NULL,"            /* card, wallet, cod */
+     "  kind TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),"
+     "  amount INTEGER NOT NULL CHECK (amount >= 0),"
+     "  currency TEXT NOT NULL,"
+     "  status TEXT NOT NULL,"              /* succeeded, failed, pending */
+     "  provider_ref TEXT,"                 /* the provider's id for it */
+     "  reason TEXT NOT NULL DEFAULT '',"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE INDEX payment_order ON payment(order_id);"
+     "CREATE UNIQUE INDEX payment_ref ON payment(provider, provider_ref) WHERE provider_ref IS NOT NULL;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

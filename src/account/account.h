@@ -1,0 +1,41 @@
+/*
+ * account.h — customers (registration, login, logout, profile), their addresses, and staff login.
+ *
+ * A customer registers for a country; the account is written only to the database of that country's
+ * region (a node that does not serve the region answers 421). Passwords are hashed with argon2id
+ * (libsodium crypto_pwhash_str, "interactive" limits) on the offload pool, never on an event loop.
+ * Login returns a bearer token (see auth.h) valid for 30 days, revocable by logout. Failed logins back
+ * off per account and per client IP (see throttle.h): 429 with Retry-After.
+ *
+ * Routes: POST /api/v1/users, POST /api/v1/sessions, DELETE /api/v1/sessions/current,
+ * GET /api/v1/users/me, GET/POST /api/v1/users/me/addresses, GET/PATCH/DELETE
+ * /api/v1/users/me/addresses/{id}, POST /api/v1/staff/sessions.
+ */
+#ifndef MER_ACCOUNT_H
+#define MER_ACCOUNT_H
+
+#include "http/req.h"
+#include "region/country.h"
+#include "store/db.h"
+
+void mer_account_init(void);
+
+/* A stored address, loaded for checkout. Strings are NUL-terminated copies. */
+typedef struct mer_address {
+    int64_t id;
+    char country[3];
+    char name[201], line1[201], line2[201], city[201], state[201], postal_code[201], phone[201];
+} mer_address_t;
+
+/* Loads address id of user_id from db. Returns 0, MER_E_NOT_FOUND, or another negative error. */
+int mer_address_load(mer_db_t *db, int64_t user_id, int64_t id, mer_address_t *out);
+/* The user's default address id, or 0. */
+int64_t mer_address_default(mer_db_t *db, int64_t user_id);
+/* JSON form of an address. */
+json_t *mer_address_json(const mer_address_t *a);
+
+/* Creates a staff member with a password (meridian admin create). Returns 0 or a negative error. */
+int mer_staff_create(mer_db_t *catalog, const char *email, const char *password, const char *role,
+                     const char *countries);
+
+#endif

@@ -1,0 +1,117 @@
+#include "core/tz.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <time.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
+
+#include "core/banned.h"
+
+static UCalendar *open_cal(const char *tz)
+{
+    UChar utz[64];
+    UErrorCode st = U_ZERO_ERROR;
+    if (strlen(tz) >= MER_ARRAY_LEN(utz))
+        return NULL;
+    u_uastrncpy(utz, tz, (int32_t)MER_ARRAY_LEN(utz));
+    UCalendar *cal = ucal_open(utz, -1, "en_US", UCAL_GREGORIAN, &st);
+    if (U_FAILURE(st)) {
+        if (cal)
+            ucal_close(cal);
+        return NULL;
+    }
+    return cal;
+}
+
+int mer_tz_offset_ms(const char *tz, int64_t unix_ms, int32_t *offset)
+{
+    UErrorCode st = U_ZERO_ERROR;
+    UCalendar *cal = open_cal(tz);
+    if (cal == NULL)
+        return -1;
+    ucal_setMillis(cal, (UDate)unix_ms, &st);
+    int32_t zone = ucal_get(cal, UCAL_ZONE_OFFSET, &st);
+    int32_t dst = ucal_get(cal, UCAL_DST_OFFSET, &st);
+    ucal_close(cal);
+    if (U_FAILURE(st))
+        return -1;
+    *offset = zone + dst;
+    return 0;
+}
+
+void mer_tz_format(int64_t unix_ms, const char *tz, char out[40])
+{
+    int32_t off = 0;
+    if (mer_tz_offset_ms(tz, unix_ms, &off) != 0)
+        off = 0;
+    int64_t local = unix_ms + off;
+    time_t secs = (time_t)(local >= 0 ? local / 1000 : (local - 999) / 1000);
+    int ms = (int)(local - (int64_t)secs * 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    int aoff = off < 0 ? -off : off;
+    char date[24];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%.19s.%03d%c%02d:%02d", date, ms, off < 0 ? '-' : '+', aoff / 3600000,
+             (aoff / 60000) % 60);
+}
+
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int mer_tz_parse_local(const char *text, const char *tz, int64_t *unix_ms)
+{
+    size_t n = strlen(text);
+    if (n < 16 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != ' ') || text[13] != ':')
+        return -1;
+    int y = digits(text, 4), mo = digits(text + 5, 2), d = digits(text + 8, 2), h = digits(text + 11, 2),
+        mi = digits(text + 14, 2), s = 0;
+    size_t pos = 16;
+    if (n >= 19 && text[16] == ':') {
+        s = digits(text + 17, 2);
+        pos = 19;
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59)
+        return -1;
+    const char *rest = text + pos;
+    if (*rest == 'Z' || *rest == '+' || *rest == '-') {
+        int off = 0;
+        if (*rest != 'Z') {
+            if (strlen(rest) != 6 || rest[3] != ':')
+                return -1;
+            int oh = digits(rest + 1, 2), om = digits(rest + 4, 2);
+            if (oh < 0 || om < 0 || oh > 14 || om > 59)
+                return -1;
+            off = (oh * 60 + om) * 60000 * (*rest == '-' ? -1 : 1);
+        } else if (rest[1] != '\0') {
+            return -1;
+        }
+        struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = s};
+        *unix_ms = (int64_t)timegm(&tm) * 1000 - off;
+        return 0;
+    }
+    if (*rest != '\0')
+        return -1;
+    UErrorCode st = U_ZERO_ERROR;
+    UCalendar *cal = open_cal(tz);
+    if (cal == NULL)
+        return -1;
+    ucal_setAttribute(cal, UCAL_LENIENT, 0);
+    ucal_clear(cal);
+    ucal_setDateTime(cal, y, mo - 1, d, h, mi, s, &st);
+    UDate t = ucal_getMillis(cal, &st);
+    ucal_close(cal);
+    if (U_FAILURE(st))
+        return -1;
+    *unix_ms = (int64_t)t;
+    return 0;
+}

@@ -1,0 +1,491 @@
+#include "inventory/inventory.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/log.h"
+#include "region/country.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+#define EPOCH_SLOTS 4096
+static _Atomic uint32_t epochs[EPOCH_SLOTS];
+
+uint32_t mer_stock_epoch(int64_t product_id)
+{
+    return atomic_load_explicit(&epochs[(uint64_t)product_id % EPOCH_SLOTS], memory_order_acquire);
+}
+
+void mer_stock_epoch_bump(int64_t product_id)
+{
+    atomic_fetch_add_explicit(&epochs[(uint64_t)product_id % EPOCH_SLOTS], 1, memory_order_acq_rel);
+}
+
+int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64_t *out)
+{
+    int err = mer_db_query_int(db, out,
+                               "SELECT COALESCE(SUM(s.on_hand - s.reserved), 0) FROM stock s "
+                               "JOIN warehouse_serves ws ON ws.warehouse_id = s.warehouse_id "
+                               "WHERE s.sku_id = ? AND ws.country = ?",
+                               "is", sku_id, country);
+    return err == MER_E_NOT_FOUND ? (*out = 0, 0) : err;
+}
+
+/* Reserves q of sku in warehouse; returns the units left, or -1 if there were not enough. */
+static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int64_t q)
+{
+    int64_t left = -1;
+    int err = mer_db_query_int(db, &left,
+                               "UPDATE stock SET reserved = reserved + ? WHERE sku_id = ? AND warehouse_id = ? "
+                               "AND on_hand - reserved >= ? RETURNING on_hand - reserved",
+                               "iiii", q, sku_id, warehouse_id, q);
+    return err ? -1 : left;
+}
+
+int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
+                      int64_t *warehouse_id, bool *same_state, int64_t *short_sku)
+{
+    int64_t cand[16];
+    bool cand_same[16];
+    size_t nc = 0;
+    /* candidate warehouses: those in the buyer's state first, then by id */
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT w.id, w.state = ? FROM warehouse w JOIN warehouse_serves ws "
+                                 "ON ws.warehouse_id = w.id WHERE ws.country = ? ORDER BY (w.state = ?) DESC, w.id",
+                                 "sss", state ? state : "", country, state ? state : "");
+    while (mer_rows_next(r) && nc < MER_ARRAY_LEN(cand)) {
+        cand[nc] = mer_rows_int(r, 0);
+        cand_same[nc++] = mer_rows_int(r, 1) != 0 && state && state[0];
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    *short_sku = n ? lines[0].sku_id : 0;
+    for (size_t c = 0; c < nc; c++) {
+        size_t done = 0;
+        for (; done < n; done++) {
+            int64_t left = reserve_one(db, cand[c], lines[done].sku_id, lines[done].quantity);
+            if (left < 0) {
+                *short_sku = lines[done].sku_id;
+                break;
+            }
+            if (left == 0)
+                mer_stock_epoch_bump(lines[done].product_id);
+        }
+        if (done == n) {
+            *warehouse_id = cand[c];
+            *same_state = cand_same[c];
+            return 0;
+        }
+        /* undo the partial reservation in this warehouse and try the next one */
+        if (done > 0 && mer_stock_release(db, cand[c], lines, done) != 0)
+            return MER_E_INTERNAL;
+    }
+    return MER_E_CONFLICT;
+}
+
+int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t left = 0;
+        if (mer_db_query_int(db, &left,
+                             "UPDATE stock SET reserved = reserved - ? WHERE sku_id = ? AND warehouse_id = ? "
+                             "RETURNING on_hand - reserved",
+                             "iii", lines[i].quantity, lines[i].sku_id, warehouse_id) != 0)
+            return MER_E_INTERNAL;
+        if (left == lines[i].quantity)
+            mer_stock_epoch_bump(lines[i].product_id); /* back in stock */
+    }
+    return 0;
+}
+
+int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id)
+{
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; i < n; i++) {
+        int rc = mer_db_exec(db,
+                             "UPDATE stock SET reserved = reserved - ?, on_hand = on_hand - ?, sold = sold + ? "
+                             "WHERE sku_id = ? AND warehouse_id = ?",
+                             "iiiii", lines[i].quantity, lines[i].quantity, lines[i].quantity, lines[i].sku_id,
+                             warehouse_id);
+        if (rc != 1)
+            return MER_E_INTERNAL;
+        if (mer_db_exec(db,
+                        "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, order_id, "
+                        "actor, at) VALUES (?, ?, ?, ?, 'shipped', ?, 'system', ?)",
+                        "iiiiii", lines[i].sku_id, warehouse_id, -lines[i].quantity, -lines[i].quantity, order_id,
+                        now) < 0)
+            return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+/* ---- demo data ---- */
+
+typedef struct demo_wh {
+    const char *region, *code, *name, *country, *state, *serves;
+} demo_wh_t;
+
+static const demo_wh_t demo_warehouses[] = {
+    {"in", "WH-IN-MUM", "Mumbai (Bhiwandi)", "IN", "MH", "IN"},
+    {"in", "WH-IN-BLR", "Bengaluru (Hoskote)", "IN", "KA", "IN"},
+    {"sg", "WH-SG-SIN", "Singapore (Tuas)", "SG", "", "SG,MY,PH,TH,VN"},
+    {"sg", "WH-ID-JKT", "Jakarta (Cikarang)", "ID", "", "ID"},
+    {"ru", "WH-RU-MOW", "Moscow (Podolsk)", "RU", "", "RU"},
+    {"eu", "WH-DE-BER", "Berlin (Ludwigsfelde)", "DE", "", "DE,PL,FR,IT,ES"},
+    {"eu", "WH-ES-MAD", "Madrid (Getafe)", "ES", "", "ES,FR,IT"},
+    {"eu", "WH-GB-LON", "London (Tilbury)", "GB", "", "GB"},
+};
+
+int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
+{
+    const mer_catalog_t *cat = mer_catalog_lock();
+    int err = 0;
+    for (size_t i = 0; i < MER_ARRAY_LEN(demo_warehouses) && err == 0; i++) {
+        const demo_wh_t *w = &demo_warehouses[i];
+        int64_t id = 0;
+        if (strcmp(w->region, region) != 0)
+            continue;
+        err = mer_db_query_int(db, &id,
+                               "INSERT INTO warehouse (code, name, country, state) VALUES (?, ?, ?, ?) RETURNING id",
+                               "ssss", w->code, w->name, w->country, w->state);
+        for (const char *p = w->serves; err == 0 && *p; p += p[2] ? 3 : 2) {
+            char cc[3] = {p[0], p[1], 0};
+            if (mer_db_exec(db, "INSERT INTO warehouse_serves (warehouse_id, country) VALUES (?, ?)", "is", id, cc) < 0)
+                err = MER_E_INTERNAL;
+        }
+        for (size_t p = 0; err == 0 && p < cat->nproducts; p++)
+            for (size_t s = 0; err == 0 && s < cat->products[p].nskus; s++)
+                if (mer_db_exec(db, "INSERT INTO stock (sku_id, warehouse_id, on_hand) VALUES (?, ?, ?)", "iii",
+                                cat->products[p].skus[s].id, id, units) < 0)
+                    err = MER_E_INTERNAL;
+    }
+    mer_catalog_unlock();
+    return err;
+}
+
+/* ---- admin routes ---- */
+
+static const char *admin_region(mer_req_t *r, const char *country_code)
+{
+    const mer_countries_t *cs = mer_countries();
+    const mer_country_t *c = mer_country_find(cs, country_code, strlen(country_code));
+    if (c == NULL) {
+        mer_reply_error(r, MER_E_VALIDATION, "country", "unknown country %s", country_code);
+        return NULL;
+    }
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    if (rg == NULL || !rg->local) {
+        mer_reply_wrong_region(r, cs, c);
+        return NULL;
+    }
+    return rg->name;
+}
+
+typedef struct wh_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    char code[65], name[201], country[3], state[8];
+    char serves[32][3];
+    size_t nserves;
+    int64_t id;
+} wh_job_t;
+
+static int wh_run(mer_db_t *db, mer_wjob_t *w)
+{
+    wh_job_t *j = H2O_STRUCT_FROM_MEMBER(wh_job_t, w, w);
+    int err = mer_db_query_int(db, &j->id,
+                               "INSERT INTO warehouse (code, name, country, state) VALUES (?, ?, ?, ?) RETURNING id",
+                               "ssss", j->code, j->name, j->country, j->state);
+    for (size_t i = 0; err == 0 && i < j->nserves; i++)
+        if (mer_db_exec(db, "INSERT INTO warehouse_serves (warehouse_id, country) VALUES (?, ?)", "is", j->id,
+                        j->serves[i]) < 0)
+            err = MER_E_INTERNAL;
+    return err;
+}
+
+static void wh_done(mer_wjob_t *w)
+{
+    wh_job_t *j = H2O_STRUCT_FROM_MEMBER(wh_job_t, w, w);
+    if (!j->r->gone) {
+        if (w->err == MER_E_ALREADY_EXISTS)
+            mer_reply_error(j->r, w->err, "code", "warehouse %s already exists", j->code);
+        else if (w->err)
+            mer_reply_error(j->r, w->err, NULL, NULL);
+        else {
+            json_t *serves = json_array();
+            for (size_t i = 0; i < j->nserves; i++)
+                json_array_append_new(serves, json_string(j->serves[i]));
+            mer_reply_json(j->r, 201, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)j->id, "code", j->code,
+                                                "name", j->name, "country", j->country, "state", j->state, "serves",
+                                                serves));
+        }
+    }
+    mer_req_release(j->r);
+    free(j);
+}
+
+static void h_create_warehouse(mer_req_t *r)
+{
+    static const char *const keys[] = {"code", "name", "country", "state", "serves", NULL};
+    mer_verr_t e = {0};
+    const char *code = NULL, *name = NULL, *country = NULL, *state = "";
+    json_t *serves = NULL;
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "code", "code", 1, 64, true, &code, &e) ||
+        mer_json_str(r->body, "name", "name", 1, 200, true, &name, &e) ||
+        mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+        mer_json_str(r->body, "state", "state", 0, 7, false, &state, &e) ||
+        mer_json_member(r->body, "serves", "serves", JSON_ARRAY, true, &serves, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const char *region = admin_region(r, country);
+    if (region == NULL)
+        return;
+    if (!mer_req_may_country(r, country)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage warehouses in %s", country);
+        return;
+    }
+    wh_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    snprintf(j->code, sizeof(j->code), "%s", code);
+    snprintf(j->name, sizeof(j->name), "%s", name);
+    snprintf(j->country, sizeof(j->country), "%s", country);
+    snprintf(j->state, sizeof(j->state), "%s", state);
+    size_t i;
+    json_t *v;
+    const mer_countries_t *cs = mer_countries();
+    json_array_foreach(serves, i, v)
+    {
+        const mer_country_t *c = json_is_string(v) ? mer_country_find(cs, json_string_value(v), json_string_length(v))
+                                                   : NULL;
+        if (c == NULL || strcmp(c->region, region) != 0 || j->nserves >= MER_ARRAY_LEN(j->serves)) {
+            free(j);
+            mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", region);
+            return;
+        }
+        snprintf(j->serves[j->nserves++], 3, "%s", c->code);
+    }
+    if (j->nserves == 0) {
+        free(j);
+        mer_reply_error(r, MER_E_VALIDATION, "serves", "a warehouse serves at least one country");
+        return;
+    }
+    j->w.run = wh_run;
+    j->w.done = wh_done;
+    if (mer_req_submit(r, region, &j->w) != 0)
+        free(j);
+}
+
+typedef struct stock_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    char warehouse[65], reason[201], sku_code[65];
+    int64_t sku_id, product_id;
+    int64_t value;   /* on_hand (set) or delta (adjust) */
+    bool adjust;
+    int64_t on_hand, reserved, sold;
+    mer_verr_t e;
+} stock_job_t;
+
+static int stock_run(mer_db_t *db, mer_wjob_t *w)
+{
+    stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
+    int64_t wid = 0, before_on = 0, before_res = 0;
+    if (mer_db_query_int(db, &wid, "SELECT id FROM warehouse WHERE code = ?", "s", j->warehouse) != 0)
+        return mer_verr_set(&j->e, MER_E_VALIDATION, "warehouse", "no warehouse %s in this region", j->warehouse);
+    mer_rows_t *rows = mer_db_query(db, "SELECT on_hand, reserved FROM stock WHERE sku_id = ? AND warehouse_id = ?",
+                                    "ii", j->sku_id, wid);
+    bool exists = mer_rows_next(rows);
+    if (exists) {
+        before_on = mer_rows_int(rows, 0);
+        before_res = mer_rows_int(rows, 1);
+    }
+    if (mer_rows_end(rows) != 0)
+        return MER_E_INTERNAL;
+    int64_t target = j->adjust ? before_on + j->value : j->value;
+    if (target < before_res)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, j->adjust ? "delta" : "on_hand",
+                            "on_hand cannot go below the %lld units reserved for orders (or below zero)",
+                            (long long)before_res);
+    int rc = exists ? mer_db_exec(db, "UPDATE stock SET on_hand = ? WHERE sku_id = ? AND warehouse_id = ?", "iii",
+                                  target, j->sku_id, wid)
+                    : mer_db_exec(db, "INSERT INTO stock (sku_id, warehouse_id, on_hand) VALUES (?, ?, ?)", "iii",
+                                  j->sku_id, wid, target);
+    if (rc < 0)
+        return rc;
+    char actor[48];
+    snprintf(actor, sizeof(actor), "staff:%lld", (long long)j->r->who.id);
+    if (mer_db_exec(db,
+                    "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, actor, at) "
+                    "VALUES (?, ?, ?, 0, ?, ?, ?)",
+                    "iiissi", j->sku_id, wid, target - before_on, j->reason, actor, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    if ((before_on - before_res <= 0) != (target - before_res <= 0))
+        mer_stock_epoch_bump(j->product_id);
+    j->on_hand = target;
+    j->reserved = before_res;
+    if (mer_db_query_int(db, &j->sold, "SELECT sold FROM stock WHERE sku_id = ? AND warehouse_id = ?", "ii", j->sku_id,
+                         wid) != 0)
+        return MER_E_INTERNAL;
+    return 0;
+}
+
+static void stock_done(mer_wjob_t *w)
+{
+    stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
+    if (!j->r->gone) {
+        if (w->err && j->e.code)
+            mer_reply_verr(j->r, &j->e);
+        else if (w->err)
+            mer_reply_error(j->r, w->err, NULL, NULL);
+        else
+            mer_reply_json(j->r, 200,
+                           json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "sku", j->sku_code, "warehouse", j->warehouse,
+                                     "on_hand", (json_int_t)j->on_hand, "reserved", (json_int_t)j->reserved,
+                                     "available", (json_int_t)(j->on_hand - j->reserved), "sold",
+                                     (json_int_t)j->sold));
+    }
+    mer_req_release(j->r);
+    free(j);
+}
+
+/* PUT /admin/stock {"sku","warehouse","country","on_hand","reason"} or POST /admin/stock/adjust {..."delta"} */
+static void stock_change(mer_req_t *r, bool adjust)
+{
+    static const char *const set_keys[] = {"sku", "warehouse", "country", "on_hand", "reason", NULL};
+    static const char *const adj_keys[] = {"sku", "warehouse", "country", "delta", "reason", NULL};
+    mer_verr_t e = {0};
+    const char *sku = NULL, *wh = NULL, *country = NULL, *reason = NULL;
+    int64_t value = 0;
+    if (mer_json_only(r->body, adjust ? adj_keys : set_keys, "", &e) ||
+        mer_json_str(r->body, "sku", "sku", 1, 64, true, &sku, &e) ||
+        mer_json_str(r->body, "warehouse", "warehouse", 1, 64, true, &wh, &e) ||
+        mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+        mer_json_str(r->body, "reason", "reason", 1, 200, true, &reason, &e) ||
+        (adjust ? mer_json_int(r->body, "delta", "delta", -1000000000, 1000000000, true, &value, &e)
+                : mer_json_int(r->body, "on_hand", "on_hand", 0, 1000000000, true, &value, &e))) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const char *region = admin_region(r, country);
+    if (region == NULL)
+        return;
+    if (!mer_req_may_country(r, country)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage stock in %s", country);
+        return;
+    }
+    stock_job_t *j = mer_xcalloc(1, sizeof(*j));
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
+    if (s) {
+        j->sku_id = s->id;
+        j->product_id = s->product->id;
+    }
+    mer_catalog_unlock();
+    if (j->sku_id == 0) {
+        free(j);
+        mer_reply_error(r, MER_E_VALIDATION, "sku", "no SKU %s", sku);
+        return;
+    }
+    j->r = r;
+    j->adjust = adjust;
+    j->value = value;
+    snprintf(j->warehouse, sizeof(j->warehouse), "%s", wh);
+    snprintf(j->reason, sizeof(j->reason), "%s", reason);
+    snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
+    j->w.run = stock_run;
+    j->w.done = stock_done;
+    if (mer_req_submit(r, region, &j->w) != 0)
+        free(j);
+}
+
+static void h_set_stock(mer_req_t *r)
+{
+    stock_change(r, false);
+}
+
+static void h_adjust_stock(mer_req_t *r)
+{
+    stock_change(r, true);
+}
+
+/* GET /admin/stock?country=IN&sku=CODE: per warehouse serving the country, plus the audit trail */
+static void h_get_stock(mer_req_t *r)
+{
+    const char *country = mer_req_query(r, "country"), *sku = mer_req_query(r, "sku");
+    if (country == NULL || sku == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, country ? "sku" : "country", "country and sku are required");
+        return;
+    }
+    const char *region = admin_region(r, country);
+    if (region == NULL)
+        return;
+    if (!mer_req_may_country(r, country)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not see stock in %s", country);
+        return;
+    }
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
+    int64_t sku_id = s ? s->id : 0;
+    mer_catalog_unlock();
+    if (sku_id == 0) {
+        mer_reply_error(r, MER_E_NOT_FOUND, "sku", "no SKU %s", sku);
+        return;
+    }
+    mer_db_t *db = mer_store_reader(region);
+    json_t *whs = json_array(), *moves = json_array();
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT w.code, w.state, s.on_hand, s.reserved, s.sold FROM stock s "
+                                    "JOIN warehouse w ON w.id = s.warehouse_id JOIN warehouse_serves ws "
+                                    "ON ws.warehouse_id = w.id WHERE s.sku_id = ? AND ws.country = ? ORDER BY w.id",
+                                    "is", sku_id, country);
+    while (mer_rows_next(rows))
+        json_array_append_new(whs, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "warehouse", mer_rows_text(rows, 0), "state",
+                                             mer_rows_text(rows, 1), "on_hand", (json_int_t)mer_rows_int(rows, 2),
+                                             "reserved", (json_int_t)mer_rows_int(rows, 3), "available",
+                                             (json_int_t)(mer_rows_int(rows, 2) - mer_rows_int(rows, 3)), "sold",
+                                             (json_int_t)mer_rows_int(rows, 4)));
+    int err = mer_rows_end(rows);
+    rows = mer_db_query(db,
+                        "SELECT w.code, m.d_on_hand, m.d_reserved, m.reason, m.order_id, m.actor, m.at "
+                        "FROM stock_movement m JOIN warehouse w ON w.id = m.warehouse_id WHERE m.sku_id = ? "
+                        "ORDER BY m.id DESC LIMIT 100",
+                        "i", sku_id);
+    while (mer_rows_next(rows)) {
+        char ts[32];
+        mer_format_utc_ms(mer_rows_int(rows, 6), ts);
+        json_t *m = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "warehouse", mer_rows_text(rows, 0), "d_on_hand",
+                              (json_int_t)mer_rows_int(rows, 1), "d_reserved", (json_int_t)mer_rows_int(rows, 2),
+                              "reason", mer_rows_text(rows, 3), "actor", mer_rows_text(rows, 5), "at", ts);
+        if (!mer_rows_null(rows, 4))
+            json_object_set_new(m, "order_id", json_integer(mer_rows_int(rows, 4)));
+        json_array_append_new(moves, m);
+    }
+    err = err ? err : mer_rows_end(rows);
+    if (err) {
+        json_decref(whs);
+        json_decref(moves);
+        mer_reply_error(r, err, NULL, NULL);
+        return;
+    }
+    int64_t avail = 0;
+    mer_stock_available(db, sku_id, country, &avail);
+    mer_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:o,s:o}", "sku", sku, "country", country, "available",
+                                     (json_int_t)avail, "warehouses", whs, "movements", moves));
+}
+
+static const mer_route_t routes[] = {
+    {"POST", "/api/v1/admin/warehouses", h_create_warehouse, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"GET", "/api/v1/admin/stock", h_get_stock, MER_AUTH_STAFF, 0},
+    {"PUT", "/api/v1/admin/stock", h_set_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/stock/adjust", h_adjust_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+};
+
+void mer_inventory_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,58 @@
+/*
+ * inventory.h — stock per warehouse, reservations, and the stock state shown on product pages.
+ *
+ * Model (region database): a warehouse sits in a country (and, in India, a state) and serves a list of
+ * countries. stock(sku, warehouse) holds on_hand (units physically there), reserved (promised to unpaid
+ * or unshipped orders) and sold (shipped). available = on_hand - reserved. The schema's CHECK
+ * constraints make reserved <= on_hand and everything >= 0, so stock can never go negative, whatever
+ * the code above does; and since every change runs on the region's single writer thread, a reservation
+ * is a plain conditional UPDATE ("... WHERE on_hand - reserved >= ?") with no race.
+ *
+ *   order placed     reserved += q                 (mer_stock_reserve)
+ *   cancel/expire    reserved -= q                 (mer_stock_release)
+ *   shipped          reserved -= q, on_hand -= q, sold += q   (mer_stock_consume)
+ * so for every SKU and warehouse: on_hand + sold is constant except for admin changes, which are logged
+ * in stock_movement with actor and reason.
+ *
+ * Product pages show a stock state per SKU (in_stock / out_of_stock) for the request's country. Those
+ * pages are cached, so each product has a stock epoch that the writer advances when a SKU of it runs out
+ * or comes back in some warehouse (mer_stock_epoch); the epoch is part of the cache key.
+ */
+#ifndef MER_INVENTORY_H
+#define MER_INVENTORY_H
+
+#include "http/req.h"
+#include "store/db.h"
+
+#define MER_ORDER_MAX_LINES 50
+
+typedef struct mer_stock_line {
+    int64_t sku_id;
+    int64_t product_id;
+    int64_t quantity;
+} mer_stock_line_t;
+
+/* Units available to a country (sum over the warehouses that serve it). */
+int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64_t *out);
+
+/*
+ * Reserves every line from one warehouse serving country, preferring one in `state` (so an Indian
+ * order can be intra-state). Writer thread only. Returns 0 and the warehouse (and whether it is in the
+ * buyer's state), or MER_E_CONFLICT with *short_sku set to a SKU no single warehouse can supply.
+ */
+int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
+                      int64_t *warehouse_id, bool *same_state, int64_t *short_sku);
+int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n);
+int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id);
+
+/* The stock epoch of a product (see above). */
+uint32_t mer_stock_epoch(int64_t product_id);
+void mer_stock_epoch_bump(int64_t product_id);
+
+/* Demo warehouses and stock for a region (meridian seed). */
+int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);
+
+/* Admin routes: warehouses and stock. */
+void mer_inventory_init(void);
+
+#endif

@@ -1,0 +1,555 @@
+/*
+ * checkout.c — POST /api/v1/orders (see order.h for the sequence).
+ *
+ * Body: {"address_id": 12 | "address": {...}, "payment_method": "card"|"wallet"|"cod",
+ *        "lines": [{"sku": "...", "quantity": 1}]   (optional: default is the cart),
+ *        "expected_total": 1999900                  (optional: 409 price_changed if the total differs)}
+ * Header Idempotency-Key (optional, 1-100 printable characters): a retry with the same key and body
+ * returns the same order; the same key with another body is 422 idempotency_key_reused.
+ */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "account/account.h"
+#include "cart/cart.h"
+#include "catalog/catalog.h"
+#include "core/log.h"
+#include "core/tz.h"
+#include "inventory/inventory.h"
+#include "order/order.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+typedef struct co_line {
+    int64_t sku_id, product_id, quantity, unit_price;
+    int rate_bp;
+    char code[65];
+    char name[201];
+} co_line_t;
+
+typedef struct checkout_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    int64_t user_id;
+    const mer_country_t *country; /* snapshots live until exit */
+    char region[MER_REGION_NAME_MAX];
+    char lang[MER_LOCALE_MAX];
+    char state[8];
+    char *address_json;
+    char payment_method[16];
+    char idem_key[101];
+    char req_hash[65];
+    char cart_id[64];
+    bool from_cart;
+    bool has_expected;
+    int64_t expected_total;
+    size_t n;
+    co_line_t lines[MER_ORDER_MAX_LINES];
+    /* results */
+    bool replay;
+    int64_t order_id, warehouse_id, created_at, expires_at, short_sku;
+    char number[MER_ORDER_NUMBER_MAX];
+    const char *status;
+    mer_pline_t pl[MER_ORDER_MAX_LINES];
+    mer_price_result_t pr;
+    mer_verr_t e;
+} checkout_job_t;
+
+static void job_free(checkout_job_t *j)
+{
+    free(j->address_json);
+    free(j);
+}
+
+/* ---- writer side ---- */
+
+static int next_number(mer_db_t *db, checkout_job_t *j)
+{
+    int64_t seq = 0;
+    int err = mer_db_query_int(db, &seq, "UPDATE order_seq SET next = next + 1 WHERE country = ? RETURNING next - 1",
+                               "s", j->country->code);
+    if (err == MER_E_NOT_FOUND) {
+        seq = 1;
+        if (mer_db_exec(db, "INSERT INTO order_seq (country, next) VALUES (?, 2)", "s", j->country->code) < 0)
+            return MER_E_INTERNAL;
+    } else if (err) {
+        return err;
+    }
+    char local[40];
+    mer_tz_format(j->created_at, j->country->timezone, local);
+    snprintf(j->number, sizeof(j->number), "%s-%.4s-%07lld", j->country->code, local, (long long)seq);
+    return 0;
+}
+
+static int checkout_run(mer_db_t *db, mer_wjob_t *w)
+{
+    checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
+    int err;
+    j->created_at = mer_now_unix_ms();
+
+    if (j->idem_key[0]) {
+        mer_rows_t *r = mer_db_query(db, "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
+                                     "is", j->user_id, j->idem_key);
+        bool seen = mer_rows_next(r);
+        bool same = seen && strcmp(mer_rows_text(r, 0), j->req_hash) == 0;
+        if (seen)
+            j->order_id = mer_rows_int(r, 1);
+        if ((err = mer_rows_end(r)) != 0)
+            return err;
+        if (seen && !same)
+            return mer_verr_set(&j->e, MER_E_IDEMPOTENCY_MISMATCH, "Idempotency-Key",
+                                "this Idempotency-Key was already used for a different order request");
+        if (seen) {
+            j->replay = true;
+            return 0;
+        }
+    }
+
+    mer_stock_line_t sl[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < j->n; i++)
+        sl[i] = (mer_stock_line_t){j->lines[i].sku_id, j->lines[i].product_id, j->lines[i].quantity};
+    bool same_state = false;
+    err = mer_stock_reserve(db, j->country->code, j->state, sl, j->n, &j->warehouse_id, &same_state, &j->short_sku);
+    if (err == MER_E_CONFLICT) {
+        const char *code = "";
+        for (size_t i = 0; i < j->n; i++)
+            if (j->lines[i].sku_id == j->short_sku)
+                code = j->lines[i].code;
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "lines", "out of stock: %s (not enough units in one warehouse)",
+                            code);
+    }
+    if (err)
+        return err;
+
+    for (size_t i = 0; i < j->n; i++)
+        j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity,
+                                 .rate_bp = j->lines[i].rate_bp};
+    if ((err = mer_price_order(j->country, j->pl, j->n, same_state, false, &j->pr)) != 0)
+        return err;
+    if (j->has_expected && j->expected_total != j->pr.grand_total)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "expected_total",
+                            "the total is now %lld, not %lld: prices changed since the cart was shown",
+                            (long long)j->pr.grand_total, (long long)j->expected_total);
+    const mer_payment_rule_t *pay = mer_country_payment(j->country, j->payment_method);
+    if (pay && pay->max_amount && j->pr.grand_total > pay->max_amount)
+        return mer_verr_set(&j->e, MER_E_VALIDATION, "payment_method",
+                            "%s is only possible for orders up to %lld minor units in %s", j->payment_method,
+                            (long long)pay->max_amount, j->country->code);
+    if ((err = next_number(db, j)) != 0)
+        return err;
+
+    bool cod = strcmp(j->payment_method, "cod") == 0;
+    j->status = cod ? "pending_shipment" : "pending_payment";
+    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_min * 60000;
+    err = cod ? mer_db_query_int(db, &j->order_id,
+                                 "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
+                                 "payment_status, warehouse_id, tax_included, items_total, discount_total, "
+                                 "shipping_total, tax_total, grand_total, address, created_at, updated_at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                 "sisssssiiiiiiisii", j->number, j->user_id, j->country->code,
+                                 j->country->currency.code, j->lang, j->status, j->payment_method, j->warehouse_id,
+                                 (int64_t)j->country->tax_inclusive, j->pr.items_total, j->pr.discount_total,
+                                 j->pr.shipping_total, j->pr.tax_total, j->pr.grand_total, j->address_json,
+                                 j->created_at, j->created_at)
+              : mer_db_query_int(db, &j->order_id,
+                                 "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
+                                 "payment_status, warehouse_id, tax_included, items_total, discount_total, "
+                                 "shipping_total, tax_total, grand_total, address, created_at, updated_at, expires_at) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                                 "sisssssiiiiiiisiii", j->number, j->user_id, j->country->code,
+                                 j->country->currency.code, j->lang, j->status, j->payment_method, j->warehouse_id,
+                                 (int64_t)j->country->tax_inclusive, j->pr.items_total, j->pr.discount_total,
+                                 j->pr.shipping_total, j->pr.tax_total, j->pr.grand_total, j->address_json,
+                                 j->created_at, j->created_at, j->expires_at);
+    if (err)
+        return err;
+    for (size_t i = 0; i < j->n; i++) {
+        if (mer_db_exec(db,
+                        "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
+                        "unit_price, discount, line_total, tax, tax_rate_bp) VALUES (?, ?, ?, ?, ?, 'normal', ?, ?, ?, ?, "
+                        "?, ?)",
+                        "iiissiiiiii", j->order_id, (int64_t)(i + 1), j->lines[i].sku_id, j->lines[i].code,
+                        j->lines[i].name, j->lines[i].quantity, j->lines[i].unit_price, j->pl[i].discount,
+                        j->pl[i].line_total, j->pl[i].tax, (int64_t)j->pl[i].rate_bp) < 0)
+            return MER_E_INTERNAL;
+    }
+    for (size_t i = 0; i < j->pr.ntaxes; i++) {
+        const mer_tax_row_t *t = &j->pr.taxes[i];
+        if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
+                        "isiii", j->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
+            return MER_E_INTERNAL;
+    }
+    char actor[40];
+    snprintf(actor, sizeof(actor), "customer:%lld", (long long)j->user_id);
+    if (mer_db_exec(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
+                    j->order_id, j->status, actor, j->created_at) < 0)
+        return MER_E_INTERNAL;
+    if (j->idem_key[0] && mer_db_exec(db,
+                                      "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) "
+                                      "VALUES (?, ?, ?, ?, ?)",
+                                      "issii", j->user_id, j->idem_key, j->req_hash, j->order_id, j->created_at) < 0)
+        return MER_E_INTERNAL;
+    if (j->from_cart)
+        for (size_t i = 0; i < j->n; i++)
+            if ((err = mer_cart_remove_line(db, j->cart_id, j->lines[i].sku_id, "normal")) != 0)
+                return err;
+    return 0;
+}
+
+/* ---- worker side ---- */
+
+/* Renders the new order from the job (no database read needed). */
+static json_t *job_order_json(checkout_job_t *j)
+{
+    mer_order_view_t v;
+    memset(&v, 0, sizeof(v));
+    v.id = j->order_id;
+    v.user_id = j->user_id;
+    snprintf(v.number, sizeof(v.number), "%s", j->number);
+    snprintf(v.country, sizeof(v.country), "%s", j->country->code);
+    snprintf(v.currency, sizeof(v.currency), "%s", j->country->currency.code);
+    snprintf(v.lang, sizeof(v.lang), "%s", j->lang);
+    snprintf(v.status, sizeof(v.status), "%s", j->status);
+    snprintf(v.payment_method, sizeof(v.payment_method), "%s", j->payment_method);
+    snprintf(v.payment_status, sizeof(v.payment_status), "unpaid");
+    v.tax_included = j->country->tax_inclusive;
+    v.items_total = j->pr.items_total;
+    v.discount_total = j->pr.discount_total;
+    v.shipping_total = j->pr.shipping_total;
+    v.tax_total = j->pr.tax_total;
+    v.grand_total = j->pr.grand_total;
+    v.address_json = j->address_json;
+    v.created_at = v.updated_at = j->created_at;
+    v.expires_at = j->expires_at;
+    mer_order_line_view_t lines[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < j->n; i++) {
+        mer_order_line_view_t *l = &lines[i];
+        memset(l, 0, sizeof(*l));
+        l->line_no = (int)i + 1;
+        l->sku_id = j->lines[i].sku_id;
+        snprintf(l->sku, sizeof(l->sku), "%s", j->lines[i].code);
+        snprintf(l->name, sizeof(l->name), "%s", j->lines[i].name);
+        snprintf(l->sale_type, sizeof(l->sale_type), "normal");
+        l->quantity = j->lines[i].quantity;
+        l->unit_price = j->lines[i].unit_price;
+        l->discount = j->pl[i].discount;
+        l->line_total = j->pl[i].line_total;
+        l->tax = j->pl[i].tax;
+        l->rate_bp = j->pl[i].rate_bp;
+    }
+    v.lines = lines;
+    v.nlines = j->n;
+    memcpy(v.taxes, j->pr.taxes, sizeof(v.taxes));
+    v.ntaxes = j->pr.ntaxes;
+    json_t *o = mer_order_json(&v);
+    /* the warehouse code is not in the job; the id is enough for the answer */
+    json_object_set_new(o, "warehouse_id", json_integer(j->warehouse_id));
+    json_object_del(o, "warehouse");
+    return o;
+}
+
+static void checkout_done(mer_wjob_t *w)
+{
+    checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (!r->gone) {
+        if (w->err && j->e.code) {
+            mer_reply_verr(r, &j->e);
+        } else if (w->err) {
+            mer_reply_error(r, w->err, NULL, NULL);
+        } else if (j->replay) {
+            mer_order_view_t v;
+            int err = mer_order_load(mer_store_reader(j->region), j->order_id, j->user_id, &v);
+            if (err) {
+                mer_reply_error(r, err, NULL, NULL);
+            } else {
+                mer_reply_header(r, "idempotent-replayed", "true");
+                mer_reply_json(r, 201, mer_order_json(&v));
+            }
+            mer_order_view_release(&v);
+        } else {
+            char loc[64];
+            snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
+            mer_reply_header(r, "location", loc);
+            mer_reply_json(r, 201, job_order_json(j));
+        }
+    }
+    mer_req_release(r);
+    job_free(j);
+}
+
+/* Fills the job's lines from the body's "lines" or from the customer's cart. Answers and returns -1 on error. */
+static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const mer_locale_chain_t *chain)
+{
+    struct {
+        int64_t sku_id;
+        char code[65];
+        int64_t q;
+    } want[MER_ORDER_MAX_LINES];
+    size_t n = 0;
+    if (lines) {
+        size_t i;
+        json_t *v;
+        if (json_array_size(lines) == 0 || json_array_size(lines) > MER_ORDER_MAX_LINES) {
+            mer_reply_error(r, MER_E_VALIDATION, "lines", "an order has 1 to %d lines", MER_ORDER_MAX_LINES);
+            return -1;
+        }
+        json_array_foreach(lines, i, v)
+        {
+            static const char *const keys[] = {"sku", "quantity", NULL};
+            char prefix[32], field[64];
+            mer_verr_t e = {0};
+            const char *code = NULL;
+            int64_t q = 1;
+            snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
+            if (!json_is_object(v) || mer_json_only(v, keys, prefix, &e) ||
+                mer_json_str(v, "sku", mer_json_path(field, sizeof(field), prefix, "sku"), 1, 64, true, &code, &e) ||
+                mer_json_int(v, "quantity", mer_json_path(field, sizeof(field), prefix, "quantity"), 1, 1000, false,
+                             &q, &e)) {
+                if (!e.code)
+                    mer_verr_set(&e, MER_E_VALIDATION, prefix, "%s must be an object {sku, quantity}", prefix);
+                mer_reply_verr(r, &e);
+                return -1;
+            }
+            want[n].sku_id = 0;
+            snprintf(want[n].code, sizeof(want[n].code), "%s", code);
+            want[n++].q = q;
+        }
+    } else {
+        mer_cart_line_t cl[MER_CART_MAX_LINES];
+        mer_cart_user_id(j->user_id, j->country->code, j->cart_id);
+        int cn = mer_cart_lines(mer_store_reader(j->region), j->cart_id, cl, MER_CART_MAX_LINES);
+        if (cn < 0) {
+            mer_reply_error(r, cn, NULL, NULL);
+            return -1;
+        }
+        for (int i = 0; i < cn && n < MER_ORDER_MAX_LINES; i++) {
+            if (strcmp(cl[i].sale_type, "normal") != 0)
+                continue;
+            want[n].sku_id = cl[i].sku_id;
+            want[n].code[0] = '\0';
+            want[n++].q = cl[i].quantity;
+        }
+        if (n == 0) {
+            mer_reply_error(r, MER_E_VALIDATION, "lines", "the cart is empty; add items or send lines");
+            return -1;
+        }
+        j->from_cart = true;
+    }
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (size_t i = 0; i < n; i++) {
+        const mer_cat_sku_t *s = want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id)
+                                                : mer_catalog_sku_by_code(cat, want[i].code);
+        int64_t price = s && s->product->active ? mer_catalog_price(s, j->country->code) : -1;
+        char field[32];
+        snprintf(field, sizeof(field), "lines[%zu].sku", i);
+        if (price < 0) {
+            mer_catalog_unlock();
+            mer_reply_error(r, MER_E_VALIDATION, field, "%s is not sold in %s", s ? s->code : want[i].code,
+                            j->country->code);
+            return -1;
+        }
+        for (size_t k = 0; k < j->n; k++) {
+            if (j->lines[k].sku_id == s->id) {
+                mer_catalog_unlock();
+                mer_reply_error(r, MER_E_VALIDATION, field, "%s is listed twice", s->code);
+                return -1;
+            }
+        }
+        if (want[i].q > s->max_per_order) {
+            mer_catalog_unlock();
+            snprintf(field, sizeof(field), "lines[%zu].quantity", i);
+            mer_reply_error(r, MER_E_VALIDATION, field, "at most %lld of %s per order", (long long)s->max_per_order,
+                            s->code);
+            return -1;
+        }
+        co_line_t *l = &j->lines[j->n++];
+        l->sku_id = s->id;
+        l->product_id = s->product->id;
+        l->quantity = want[i].q;
+        l->unit_price = price;
+        int rate = mer_country_tax_rate(j->country, s->product->tax_class);
+        l->rate_bp = rate < 0 ? 0 : rate;
+        snprintf(l->code, sizeof(l->code), "%s", s->code);
+        const mer_cat_text_t *t = mer_catalog_text(s->product->texts, s->product->ntexts, chain);
+        snprintf(l->name, sizeof(l->name), "%s", t ? t->name : s->code);
+    }
+    snprintf(j->lang, sizeof(j->lang), "%s", mer_catalog_resolve_lang(cat, chain));
+    mer_catalog_unlock();
+    return 0;
+}
+
+static void h_checkout(mer_req_t *r)
+{
+    static const char *const keys[] = {"address_id", "address", "payment_method", "lines", "expected_total", NULL};
+    mer_verr_t e = {0};
+    int64_t address_id = 0, expected = -1;
+    json_t *inline_addr = NULL, *lines = NULL;
+    const char *method = NULL;
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customer accounts place orders");
+        return;
+    }
+    if (mer_json_only(r->body, keys, "", &e) ||
+        mer_json_int(r->body, "address_id", "address_id", 1, INT64_C(1) << 53, false, &address_id, &e) ||
+        mer_json_member(r->body, "address", "address", JSON_OBJECT, false, &inline_addr, &e) ||
+        mer_json_str(r->body, "payment_method", "payment_method", 1, 15, true, &method, &e) ||
+        mer_json_member(r->body, "lines", "lines", JSON_ARRAY, false, &lines, &e) ||
+        mer_json_int(r->body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &expected, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    size_t klen = 0;
+    const char *key = mer_req_header(r, "idempotency-key", &klen);
+    if (key && (klen == 0 || klen > 100)) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key is 1 to 100 characters");
+        return;
+    }
+    for (size_t i = 0; key && i < klen; i++) {
+        if (key[i] < 0x21 || key[i] > 0x7e) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key must be printable ASCII");
+            return;
+        }
+    }
+
+    checkout_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->user_id = r->who.id;
+    snprintf(j->region, sizeof(j->region), "%s", r->who.region);
+    if (key) {
+        snprintf(j->idem_key, sizeof(j->idem_key), "%.*s", (int)klen, key);
+        /* the request's identity: its body in canonical form (sorted keys) */
+        char *canon = json_dumps(r->body, JSON_COMPACT | JSON_SORT_KEYS);
+        unsigned char h[32];
+        crypto_generichash(h, sizeof(h), (const unsigned char *)canon, strlen(canon), NULL, 0);
+        sodium_bin2hex(j->req_hash, sizeof(j->req_hash), h, sizeof(h));
+        free(canon);
+        /* A retry must get the first answer even though the cart, stock or prices have changed since:
+         * look the key up before validating anything that can change. (The writer checks again, for two
+         * retries racing each other.) */
+        mer_rows_t *rows = mer_db_query(mer_store_reader(j->region),
+                                        "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
+                                        "is", j->user_id, j->idem_key);
+        if (mer_rows_next(rows)) {
+            bool same = strcmp(mer_rows_text(rows, 0), j->req_hash) == 0;
+            int64_t order_id = mer_rows_int(rows, 1);
+            mer_rows_end(rows);
+            job_free(j);
+            if (!same) {
+                mer_reply_error(r, MER_E_IDEMPOTENCY_MISMATCH, "Idempotency-Key",
+                                "this Idempotency-Key was already used for a different order request");
+                return;
+            }
+            mer_order_view_t v;
+            int err = mer_order_load(mer_store_reader(r->who.region), order_id, r->who.id, &v);
+            if (err) {
+                mer_reply_error(r, err, NULL, NULL);
+            } else {
+                mer_reply_header(r, "idempotent-replayed", "true");
+                mer_reply_json(r, 201, mer_order_json(&v));
+            }
+            mer_order_view_release(&v);
+            return;
+        }
+        mer_rows_end(rows);
+    }
+    const mer_countries_t *cs = mer_countries();
+    j->country = mer_country_find(cs, r->who.country, 2);
+    if (j->country == NULL) {
+        job_free(j);
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "your account's country is no longer sold in");
+        return;
+    }
+    if (mer_country_payment(j->country, method) == NULL) {
+        job_free(j);
+        mer_reply_error(r, MER_E_VALIDATION, "payment_method", "%s is not offered in %s", method, r->who.country);
+        return;
+    }
+    snprintf(j->payment_method, sizeof(j->payment_method), "%s", method);
+
+    /* the delivery address: a stored one (default if none given) or one given inline */
+    mer_address_t addr;
+    memset(&addr, 0, sizeof(addr));
+    mer_db_t *db = mer_store_reader(j->region);
+    if (inline_addr) {
+        static const char *const akeys[] = {"name", "line1", "line2", "city", "state", "postal_code", "phone", NULL};
+        const char *f[7] = {0};
+        char *dst[7] = {addr.name, addr.line1, addr.line2, addr.city, addr.state, addr.postal_code, addr.phone};
+        if (mer_json_only(inline_addr, akeys, "address", &e)) {
+            job_free(j);
+            mer_reply_verr(r, &e);
+            return;
+        }
+        for (int i = 0; i < 7; i++) {
+            char field[40];
+            if (mer_json_str(inline_addr, akeys[i], mer_json_path(field, sizeof(field), "address", akeys[i]), 0, 200,
+                             false, &f[i], &e)) {
+                job_free(j);
+                mer_reply_verr(r, &e);
+                return;
+            }
+            snprintf(dst[i], sizeof(addr.name), "%s", f[i] ? f[i] : "");
+        }
+        snprintf(addr.country, sizeof(addr.country), "%s", j->country->code);
+    } else {
+        if (address_id == 0)
+            address_id = mer_address_default(db, j->user_id);
+        int err = address_id ? mer_address_load(db, j->user_id, address_id, &addr) : MER_E_NOT_FOUND;
+        if (err) {
+            job_free(j);
+            mer_reply_error(r, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
+                            "give address_id of one of your addresses, or an address");
+            return;
+        }
+    }
+    if (strcmp(addr.country, j->country->code) != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "address_id", "the delivery address must be in %s", j->country->code);
+        job_free(j);
+        return;
+    }
+    mer_address_in_t ain = {addr.name, addr.line1, addr.line2, addr.city, addr.state, addr.postal_code, addr.phone};
+    if (mer_country_check_address(j->country, &ain, &e) != 0) {
+        char field[sizeof(e.field) + 8];
+        snprintf(field, sizeof(field), "address.%s", e.field);
+        memcpy(e.field, field, sizeof(e.field) - 1);
+        e.field[sizeof(e.field) - 1] = '\0';
+        job_free(j);
+        mer_reply_verr(r, &e);
+        return;
+    }
+    memcpy(j->state, addr.state, sizeof(j->state) - 1);
+    j->state[sizeof(j->state) - 1] = '\0';
+    json_t *aj = mer_address_json(&addr);
+    j->address_json = mer_json_dump(aj, NULL);
+    json_decref(aj);
+
+    mer_locale_chain_t chain;
+    mer_locale_chain_build(&chain, NULL, NULL, 0, j->country->languages[0]);
+    const char *lang = mer_req_query(r, "lang");
+    char norm[MER_LOCALE_MAX];
+    if (lang && mer_locale_normalize(lang, strlen(lang), norm) == 0)
+        mer_locale_chain_build(&chain, norm, NULL, 0, j->country->languages[0]);
+    if (collect_lines(r, j, lines, &chain) != 0) {
+        job_free(j);
+        return;
+    }
+    if (expected >= 0) {
+        j->has_expected = true;
+        j->expected_total = expected;
+    }
+    j->w.run = checkout_run;
+    j->w.done = checkout_done;
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        job_free(j);
+}
+
+static const mer_route_t routes[] = {
+    {"POST", "/api/v1/orders", h_checkout, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
+};
+
+void mer_checkout_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,706 @@
+/*
+ * order.c — reading orders, moving them through the state machine, and expiring unpaid ones.
+ *
+ * A transition is one writer job: load the order, ask fsm.h whether the event is legal (409 with the
+ * current status if not), apply the stock effect (release on cancel/expire/refund-before-ship, consume on
+ * ship), update the order, write an order_event row with actor and time, and record any payment. Calls
+ * to payment providers happen before the job, on the offload pool (payment.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "catalog/catalog.h"
+#include "core/tz.h"
+#include "core/log.h"
+#include "http/offload.h"
+#include "inventory/inventory.h"
+#include "order/order.h"
+#include "payment/payment.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+#define SWEEP_INTERVAL_MS 1000
+#define SWEEP_BATCH 500
+
+static int64_t sku_product(int64_t sku_id)
+{
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sku_id);
+    int64_t id = s ? s->product->id : 0;
+    mer_catalog_unlock();
+    return id;
+}
+
+/* ---- reads ---- */
+
+static void h_get(mer_req_t *r)
+{
+    int64_t id;
+    mer_order_view_t v;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff read orders under /api/v1/admin/orders");
+        return;
+    }
+    int err = mer_order_load(mer_store_reader(r->who.region), id, r->who.id, &v);
+    if (err)
+        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
+    else
+        mer_reply_json(r, 200, mer_order_json(&v));
+    mer_order_view_release(&v);
+}
+
+/* Lists orders (newest first) of one user, or of a country for staff. */
+static void list_orders(mer_req_t *r, mer_db_t *db, int64_t user_id, const char *country, const char *status)
+{
+    int64_t page, per_page, total = 0;
+    if (mer_req_query_int(r, "page", 1, 100000, 1, &page) != 0 ||
+        mer_req_query_int(r, "per_page", 1, 100, 20, &per_page) != 0)
+        return;
+    const mer_country_t *c = country ? mer_country_find(mer_countries(), country, 2) : NULL;
+    if (mer_db_query_int(db, &total,
+                         "SELECT COUNT(*) FROM orders WHERE (? = 0 OR user_id = ?) AND (? IS NULL OR country = ?) "
+                         "AND (? IS NULL OR status = ?)",
+                         "iissss", user_id, user_id, country, country, status, status) != 0) {
+        mer_reply_error(r, MER_E_INTERNAL, NULL, NULL);
+        return;
+    }
+    json_t *items = json_array();
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT id, number, status, country, grand_total, created_at, payment_method, lang "
+                                    "FROM orders WHERE (? = 0 OR user_id = ?) AND (? IS NULL OR country = ?) "
+                                    "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
+                                    "iissssii", user_id, user_id, country, country, status, status, per_page,
+                                    (page - 1) * per_page);
+    while (mer_rows_next(rows)) {
+        char ts[32], local[40];
+        const mer_country_t *oc = c ? c : mer_country_find(mer_countries(), mer_rows_text(rows, 3), 2);
+        mer_format_utc_ms(mer_rows_int(rows, 5), ts);
+        mer_tz_format(mer_rows_int(rows, 5), oc ? oc->timezone : "UTC", local);
+        json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "id",
+                                               (json_int_t)mer_rows_int(rows, 0), "number", mer_rows_text(rows, 1),
+                                               "status", mer_rows_text(rows, 2), "country", mer_rows_text(rows, 3),
+                                               "grand_total",
+                                               oc ? mer_country_money(oc, mer_rows_int(rows, 4), mer_rows_text(rows, 7))
+                                                  : json_integer(mer_rows_int(rows, 4)),
+                                               "payment_method", mer_rows_text(rows, 6), "created_at", ts,
+                                               "created_at_local", local));
+    }
+    int err = mer_rows_end(rows);
+    if (err) {
+        json_decref(items);
+        mer_reply_error(r, err, NULL, NULL);
+        return;
+    }
+    mer_reply_json(r, 200, json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page", (json_int_t)per_page,
+                                     "total", (json_int_t)total, "orders", items));
+}
+
+static void h_list(mer_req_t *r)
+{
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff list orders under /api/v1/admin/orders");
+        return;
+    }
+    list_orders(r, mer_store_reader(r->who.region), r->who.id, NULL, NULL);
+}
+
+/* Staff: the country named by ?country= (or body "country") must be theirs and local. */
+static const mer_country_t *staff_country(mer_req_t *r)
+{
+    const char *cc = mer_req_query(r, "country");
+    if (cc == NULL && r->body)
+        cc = json_string_value(json_object_get(r->body, "country"));
+    if (cc == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required (orders live in its region)");
+        return NULL;
+    }
+    const mer_countries_t *cs = mer_countries();
+    const mer_country_t *c = mer_country_find(cs, cc, strlen(cc));
+    if (c == NULL) {
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
+        return NULL;
+    }
+    if (!mer_req_may_country(r, c->code)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage orders in %s", c->code);
+        return NULL;
+    }
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    if (rg == NULL || !rg->local) {
+        mer_reply_wrong_region(r, cs, c);
+        return NULL;
+    }
+    return c;
+}
+
+static void h_admin_list(mer_req_t *r)
+{
+    const mer_country_t *c = staff_country(r);
+    if (c == NULL)
+        return;
+    const char *status = mer_req_query(r, "status");
+    mer_order_status_t s;
+    if (status && mer_order_status_parse(status, &s) != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "status", "unknown status %s", status);
+        return;
+    }
+    list_orders(r, mer_store_reader(c->region), 0, c->code, status);
+}
+
+static void h_admin_get(mer_req_t *r)
+{
+    int64_t id;
+    mer_order_view_t v;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    const mer_country_t *c = staff_country(r);
+    if (c == NULL)
+        return;
+    int err = mer_order_load(mer_store_reader(c->region), id, 0, &v);
+    if (err == 0 && strcmp(v.country, c->code) != 0)
+        err = MER_E_NOT_FOUND;
+    if (err)
+        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order in this country" : NULL);
+    else
+        mer_reply_json(r, 200, mer_order_json(&v));
+    mer_order_view_release(&v);
+}
+
+/* ---- transitions ---- */
+
+typedef struct tr_job {
+    mer_wjob_t w;
+    mer_req_t *r;          /* NULL for the sweeper */
+    int64_t order_id;
+    int64_t user_id;       /* customer calls: the order must be theirs */
+    char country[3];       /* staff calls: the order must be in this country */
+    mer_order_event_t ev;
+    char actor[48];
+    char note[201];
+    char tracking[65];
+    /* a provider outcome to record with the transition */
+    bool has_payment;
+    char pay_kind[8];      /* charge / refund */
+    mer_pay_result_t pay;
+    int64_t pay_amount;
+    char region[MER_REGION_NAME_MAX];
+    /* results */
+    char current[20];
+    mer_verr_t e;
+} tr_job_t;
+
+static int record_payment(mer_db_t *db, int64_t order_id, const char *provider, const char *kind, int64_t amount,
+                          const char *currency, const mer_pay_result_t *p, const char *reason)
+{
+    return mer_db_exec(db,
+                       "INSERT INTO payment (order_id, provider, kind, amount, currency, status, provider_ref, reason, "
+                       "created_at) VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)",
+                       "ississssi", order_id, provider, kind, amount, currency, mer_pay_status_name(p->status),
+                       p->provider_ref, reason ? reason : "", mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+/* Applies ev to the order inside the writer's transaction. Shared by every caller below. */
+static int apply_transition(mer_db_t *db, tr_job_t *j)
+{
+    char status[20] = "", method[16] = "", country[3] = "", currency[4] = "";
+    int64_t warehouse = 0, user = 0, total = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT status, payment_method, warehouse_id, user_id, country, grand_total, currency "
+                                 "FROM orders WHERE id = ?",
+                                 "i", j->order_id);
+    bool found = mer_rows_next(r);
+    if (found) {
+        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
+        snprintf(method, sizeof(method), "%s", mer_rows_text(r, 1));
+        warehouse = mer_rows_int(r, 2);
+        user = mer_rows_int(r, 3);
+        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 4));
+        total = mer_rows_int(r, 5);
+        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 6));
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found || (j->user_id && user != j->user_id) || (j->country[0] && strcmp(country, j->country) != 0))
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
+    snprintf(j->current, sizeof(j->current), "%s", status);
+
+    mer_order_status_t from, to;
+    if (mer_order_status_parse(status, &from) != 0 || mer_order_transition(from, j->ev, &to) != 0) {
+        if (j->has_payment && strcmp(j->pay_kind, "charge") == 0)
+            /* money moved although the order cannot take it: keep the record (issue: refund follows) */
+            record_payment(db, j->order_id, method, "charge", j->pay_amount, currency, &j->pay, "order not payable");
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot %s", status,
+                            mer_order_event_name(j->ev));
+    }
+    bool cod = strcmp(method, "cod") == 0;
+    if (j->ev == MER_OE_PAY && cod)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "cash-on-delivery orders are paid on delivery");
+
+    /* stock */
+    if (mer_order_releases_stock(from, j->ev) || j->ev == MER_OE_SHIP) {
+        mer_stock_line_t sl[MER_ORDER_MAX_LINES];
+        size_t n = 0;
+        r = mer_db_query(db, "SELECT sku_id, quantity FROM order_line WHERE order_id = ? ORDER BY line_no", "i",
+                         j->order_id);
+        while (mer_rows_next(r) && n < MER_ORDER_MAX_LINES) {
+            sl[n].sku_id = mer_rows_int(r, 0);
+            sl[n].product_id = 0;
+            sl[n++].quantity = mer_rows_int(r, 1);
+        }
+        if ((err = mer_rows_end(r)) != 0)
+            return err;
+        /* product ids are only needed for cache epochs; look them up by SKU */
+        for (size_t i = 0; i < n; i++)
+            sl[i].product_id = sku_product(sl[i].sku_id);
+        err = j->ev == MER_OE_SHIP ? mer_stock_consume(db, warehouse, sl, n, j->order_id)
+                                   : mer_stock_release(db, warehouse, sl, n);
+        if (err)
+            return err;
+    }
+
+    const char *pay_status = NULL;
+    if (j->ev == MER_OE_PAY || (j->ev == MER_OE_DELIVER && cod))
+        pay_status = "paid";
+    else if (to == MER_OS_REFUNDED)
+        pay_status = "refunded";
+    int64_t now = mer_now_unix_ms();
+    int rc;
+    if (j->ev == MER_OE_SHIP)
+        rc = mer_db_exec(db, "UPDATE orders SET status = ?, tracking_number = ?, updated_at = ? WHERE id = ?", "ssii",
+                         mer_order_status_name(to), j->tracking, now, j->order_id);
+    else if (pay_status && to == MER_OS_REFUNDED)
+        rc = mer_db_exec(db,
+                         "UPDATE orders SET status = ?, payment_status = ?, refunded_total = grand_total, "
+                         "updated_at = ? WHERE id = ?",
+                         "ssii", mer_order_status_name(to), pay_status, now, j->order_id);
+    else if (pay_status)
+        rc = mer_db_exec(db, "UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?", "ssii",
+                         mer_order_status_name(to), pay_status, now, j->order_id);
+    else
+        rc = mer_db_exec(db, "UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", "sii",
+                         mer_order_status_name(to), now, j->order_id);
+    if (rc != 1)
+        return MER_E_INTERNAL;
+    if (mer_db_exec(db,
+                    "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
+                    "issssi", j->order_id, status, mer_order_status_name(to), j->actor, j->note, now) < 0)
+        return MER_E_INTERNAL;
+    if (j->has_payment &&
+        (err = record_payment(db, j->order_id, method, j->pay_kind, j->pay_amount ? j->pay_amount : total, currency,
+                              &j->pay, j->note)) != 0)
+        return err;
+    if (j->ev == MER_OE_DELIVER && cod) {
+        mer_pay_result_t cash = {.status = MER_PAY_SUCCEEDED};
+        if ((err = record_payment(db, j->order_id, "cod", "charge", total, currency, &cash, "collected on delivery")) != 0)
+            return err;
+    }
+    snprintf(j->current, sizeof(j->current), "%s", mer_order_status_name(to));
+    return 0;
+}
+
+static int tr_run(mer_db_t *db, mer_wjob_t *w)
+{
+    tr_job_t *j = H2O_STRUCT_FROM_MEMBER(tr_job_t, w, w);
+    return apply_transition(db, j);
+}
+
+static void tr_done(mer_wjob_t *w)
+{
+    tr_job_t *j = H2O_STRUCT_FROM_MEMBER(tr_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (r && !r->gone) {
+        if (w->err && j->e.code == MER_E_CONFLICT)
+            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
+                               j->e.message);
+        else if (w->err && j->e.code)
+            mer_reply_verr(r, &j->e);
+        else if (w->err)
+            mer_reply_error(r, w->err, NULL, NULL);
+        else {
+            mer_order_view_t v;
+            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
+            if (err)
+                mer_reply_error(r, err, NULL, NULL);
+            else
+                mer_reply_json(r, 200, mer_order_json(&v));
+            mer_order_view_release(&v);
+        }
+    }
+    if (r)
+        mer_req_release(r);
+    free(j);
+}
+
+static tr_job_t *tr_new(mer_req_t *r, int64_t order_id, mer_order_event_t ev)
+{
+    tr_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->order_id = order_id;
+    j->ev = ev;
+    j->w.run = tr_run;
+    j->w.done = tr_done;
+    if (r->who.role == MER_ROLE_CUSTOMER) {
+        j->user_id = r->who.id;
+        snprintf(j->region, sizeof(j->region), "%s", r->who.region);
+        snprintf(j->actor, sizeof(j->actor), "customer:%lld", (long long)r->who.id);
+    } else {
+        snprintf(j->actor, sizeof(j->actor), "%s:%lld", r->who.role == MER_ROLE_ADMIN ? "admin" : "operator",
+                 (long long)r->who.id);
+    }
+    return j;
+}
+
+static void submit_tr(mer_req_t *r, tr_job_t *j)
+{
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        free(j);
+}
+
+/* A paid order cancelled before shipping is refunded through its provider first, then recorded. */
+typedef struct refund_job {
+    mer_ojob_t o;
+    tr_job_t *tr;
+    char charge_ref[64];
+    char currency[4];
+    char method[16];
+} refund_job_t;
+
+static void refund_work(mer_ojob_t *o)
+{
+    refund_job_t *rj = H2O_STRUCT_FROM_MEMBER(refund_job_t, o, o);
+    const mer_payment_provider_t *p = mer_payment_provider(rj->method);
+    if (p)
+        p->refund(rj->charge_ref, rj->tr->pay_amount, rj->currency, &rj->tr->pay);
+    else
+        rj->tr->pay.status = MER_PAY_SUCCEEDED;
+}
+
+static void refund_done(mer_ojob_t *o)
+{
+    refund_job_t *rj = H2O_STRUCT_FROM_MEMBER(refund_job_t, o, o);
+    tr_job_t *j = rj->tr;
+    mer_req_t *r = j->r;
+    free(rj);
+    if (j->pay.status != MER_PAY_SUCCEEDED) {
+        if (!r->gone)
+            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the payment provider did not refund; try again");
+        free(j);
+    } else {
+        submit_tr(r, j); /* takes its own hold before ours is dropped */
+    }
+    mer_req_release(r);
+}
+
+static void cancel(mer_req_t *r, tr_job_t *j)
+{
+    /* look at the order first: a paid order needs its money back before the state changes */
+    mer_rows_t *rows = mer_db_query(mer_store_reader(j->region),
+                                    "SELECT o.status, o.grand_total, o.currency, o.payment_method, "
+                                    "COALESCE((SELECT provider_ref FROM payment WHERE order_id = o.id AND kind = 'charge' "
+                                    "AND status = 'succeeded' ORDER BY id LIMIT 1), '') FROM orders o WHERE o.id = ? "
+                                    "AND (? = 0 OR o.user_id = ?)",
+                                    "iii", j->order_id, j->user_id, j->user_id);
+    bool paid = false;
+    refund_job_t *rj = NULL;
+    if (mer_rows_next(rows) && strcmp(mer_rows_text(rows, 0), "paid") == 0) {
+        paid = true;
+        rj = mer_xcalloc(1, sizeof(*rj));
+        rj->tr = j;
+        j->pay_amount = mer_rows_int(rows, 1);
+        snprintf(rj->currency, sizeof(rj->currency), "%s", mer_rows_text(rows, 2));
+        snprintf(rj->method, sizeof(rj->method), "%s", mer_rows_text(rows, 3));
+        snprintf(rj->charge_ref, sizeof(rj->charge_ref), "%s", mer_rows_text(rows, 4));
+    }
+    mer_rows_end(rows);
+    if (!paid) {
+        submit_tr(r, j);
+        return;
+    }
+    j->has_payment = true;
+    snprintf(j->pay_kind, sizeof(j->pay_kind), "refund");
+    if (j->note[0] == '\0')
+        snprintf(j->note, sizeof(j->note), "cancelled before shipping");
+    rj->o.work = refund_work;
+    rj->o.done = refund_done;
+    mer_req_hold(r);
+    mer_offload_submit(&rj->o);
+}
+
+static void h_cancel(mer_req_t *r)
+{
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff cancel under /api/v1/admin/orders/{id}/cancel");
+        return;
+    }
+    cancel(r, tr_new(r, id, MER_OE_CANCEL));
+}
+
+/* POST /orders/{id}/pay {"card_token": "tok_visa"}: charge through the provider, then record. */
+typedef struct pay_job {
+    mer_ojob_t o;
+    tr_job_t *tr;
+    mer_charge_t charge;
+    char number[MER_ORDER_NUMBER_MAX], currency[4], token[80], method[16];
+} pay_job_t;
+
+static void pay_work(mer_ojob_t *o)
+{
+    pay_job_t *pj = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
+    const mer_payment_provider_t *p = mer_payment_provider(pj->method);
+    pj->charge = (mer_charge_t){pj->number, pj->tr->pay_amount, pj->currency, pj->token};
+    if (p)
+        p->charge(&pj->charge, &pj->tr->pay);
+    else
+        pj->tr->pay.status = MER_PAY_ERROR;
+}
+
+static void pay_done(mer_ojob_t *o)
+{
+    pay_job_t *pj = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
+    tr_job_t *j = pj->tr;
+    mer_req_t *r = j->r;
+    free(pj);
+    if (j->pay.status == MER_PAY_SUCCEEDED) {
+        j->has_payment = true;
+        snprintf(j->pay_kind, sizeof(j->pay_kind), "charge");
+        submit_tr(r, j); /* takes its own hold before ours is dropped */
+    } else {
+        /* declined or failed: the order stays unpaid and can be paid again */
+        if (!r->gone)
+            mer_reply_error_ex(r, j->pay.status == MER_PAY_DECLINED ? MER_E_VALIDATION : MER_E_UNAVAILABLE,
+                               "card_token", json_pack("{s:s}", "payment_status", mer_pay_status_name(j->pay.status)),
+                               "%s", j->pay.message);
+        free(j);
+    }
+    mer_req_release(r);
+}
+
+static void h_pay(mer_req_t *r)
+{
+    static const char *const keys[] = {"card_token", NULL};
+    mer_verr_t e = {0};
+    const char *token = NULL;
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "customers pay their own orders");
+        return;
+    }
+    if (mer_json_only(r->body, keys, "", &e) ||
+        mer_json_str(r->body, "card_token", "card_token", 1, 79, false, &token, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    mer_rows_t *rows = mer_db_query(mer_store_reader(r->who.region),
+                                    "SELECT status, payment_method, grand_total, currency, number FROM orders "
+                                    "WHERE id = ? AND user_id = ?",
+                                    "ii", id, r->who.id);
+    if (!mer_rows_next(rows)) {
+        mer_rows_end(rows);
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such order");
+        return;
+    }
+    char status[20], method[16];
+    snprintf(status, sizeof(status), "%s", mer_rows_text(rows, 0));
+    snprintf(method, sizeof(method), "%s", mer_rows_text(rows, 1));
+    pay_job_t *pj = mer_xcalloc(1, sizeof(*pj));
+    pj->tr = tr_new(r, id, MER_OE_PAY);
+    pj->tr->pay_amount = mer_rows_int(rows, 2);
+    snprintf(pj->currency, sizeof(pj->currency), "%s", mer_rows_text(rows, 3));
+    snprintf(pj->number, sizeof(pj->number), "%s", mer_rows_text(rows, 4));
+    mer_rows_end(rows);
+    if (strcmp(status, "pending_payment") != 0) {
+        mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", status),
+                           "order is %s; it cannot be paid", status);
+        free(pj->tr);
+        free(pj);
+        return;
+    }
+    if (strcmp(method, "card") != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "payment_method", "this order is paid with %s, not by card here", method);
+        free(pj->tr);
+        free(pj);
+        return;
+    }
+    if (token == NULL) {
+        mer_reply_error(r, MER_E_VALIDATION, "card_token", "card_token is required for card payments");
+        free(pj->tr);
+        free(pj);
+        return;
+    }
+    snprintf(pj->token, sizeof(pj->token), "%s", token);
+    snprintf(pj->method, sizeof(pj->method), "%s", method);
+    pj->o.work = pay_work;
+    pj->o.done = pay_done;
+    mer_req_hold(r);
+    mer_offload_submit(&pj->o);
+}
+
+/* Staff transitions: POST /admin/orders/{id}/{ship|deliver|complete|cancel} {"country": "IN", ...} */
+static void admin_transition(mer_req_t *r, mer_order_event_t ev)
+{
+    static const char *const keys[] = {"country", "tracking_number", "note", NULL};
+    mer_verr_t e = {0};
+    const char *tracking = NULL, *note = NULL;
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    if (mer_json_only(r->body, keys, "", &e) ||
+        mer_json_str(r->body, "tracking_number", "tracking_number", 1, 64, ev == MER_OE_SHIP, &tracking, &e) ||
+        mer_json_str(r->body, "note", "note", 0, 200, false, &note, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const mer_country_t *c = staff_country(r);
+    if (c == NULL)
+        return;
+    tr_job_t *j = tr_new(r, id, ev);
+    snprintf(j->country, sizeof(j->country), "%s", c->code);
+    snprintf(j->region, sizeof(j->region), "%s", c->region);
+    snprintf(j->tracking, sizeof(j->tracking), "%s", tracking ? tracking : "");
+    snprintf(j->note, sizeof(j->note), "%s", note ? note : "");
+    if (ev == MER_OE_CANCEL)
+        cancel(r, j);
+    else
+        submit_tr(r, j);
+}
+
+static void h_ship(mer_req_t *r)
+{
+    admin_transition(r, MER_OE_SHIP);
+}
+static void h_deliver(mer_req_t *r)
+{
+    admin_transition(r, MER_OE_DELIVER);
+}
+static void h_complete(mer_req_t *r)
+{
+    admin_transition(r, MER_OE_COMPLETE);
+}
+static void h_admin_cancel(mer_req_t *r)
+{
+    admin_transition(r, MER_OE_CANCEL);
+}
+
+/* ---- expiry sweeper ---- */
+
+typedef struct sweep_job {
+    mer_wjob_t w;
+    int expired;
+} sweep_job_t;
+
+static int sweep_run(mer_db_t *db, mer_wjob_t *w)
+{
+    sweep_job_t *s = H2O_STRUCT_FROM_MEMBER(sweep_job_t, w, w);
+    int64_t ids[SWEEP_BATCH];
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT id FROM orders WHERE status = 'pending_payment' AND expires_at <= ? "
+                                 "ORDER BY expires_at LIMIT ?",
+                                 "ii", mer_now_unix_ms(), (int64_t)SWEEP_BATCH);
+    while (mer_rows_next(r) && n < SWEEP_BATCH)
+        ids[n++] = mer_rows_int(r, 0);
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    for (size_t i = 0; i < n; i++) {
+        tr_job_t t;
+        memset(&t, 0, sizeof(t));
+        t.order_id = ids[i];
+        t.ev = MER_OE_EXPIRE;
+        snprintf(t.actor, sizeof(t.actor), "system");
+        snprintf(t.note, sizeof(t.note), "not paid in time");
+        if ((err = apply_transition(db, &t)) != 0)
+            return err;
+        s->expired++;
+    }
+    return 0;
+}
+
+static void sweep_done(mer_wjob_t *w)
+{
+    sweep_job_t *s = H2O_STRUCT_FROM_MEMBER(sweep_job_t, w, w);
+    if (s->expired)
+        mer_log_info("cancelled %d unpaid orders past their payment deadline", s->expired);
+    free(s);
+}
+
+static struct {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping, running;
+} sweeper = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+static void *sweeper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&sweeper.mu);
+    while (!sweeper.stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)SWEEP_INTERVAL_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&sweeper.cv, &sweeper.mu, &ts);
+        if (sweeper.stopping)
+            break;
+        pthread_mutex_unlock(&sweeper.mu);
+        const mer_countries_t *cs = mer_countries();
+        for (size_t i = 0; i < cs->nregions; i++) {
+            if (!cs->regions[i].local)
+                continue;
+            sweep_job_t *s = mer_xcalloc(1, sizeof(*s));
+            s->w.run = sweep_run;
+            s->w.done = sweep_done;
+            if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
+                free(s);
+        }
+        pthread_mutex_lock(&sweeper.mu);
+    }
+    pthread_mutex_unlock(&sweeper.mu);
+    return NULL;
+}
+
+void mer_order_stop(void)
+{
+    if (!sweeper.running)
+        return;
+    pthread_mutex_lock(&sweeper.mu);
+    sweeper.stopping = true;
+    pthread_cond_signal(&sweeper.cv);
+    pthread_mutex_unlock(&sweeper.mu);
+    pthread_join(sweeper.tid, NULL);
+    sweeper.running = false;
+}
+
+static const mer_route_t routes[] = {
+    {"GET", "/api/v1/orders", h_list, MER_AUTH_USER, 0},
+    {"GET", "/api/v1/orders/{id}", h_get, MER_AUTH_USER, 0},
+    {"POST", "/api/v1/orders/{id}/cancel", h_cancel, MER_AUTH_USER, 0},
+    {"POST", "/api/v1/orders/{id}/pay", h_pay, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
+    {"GET", "/api/v1/admin/orders", h_admin_list, MER_AUTH_STAFF, 0},
+    {"GET", "/api/v1/admin/orders/{id}", h_admin_get, MER_AUTH_STAFF, 0},
+    {"POST", "/api/v1/admin/orders/{id}/ship", h_ship, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/orders/{id}/deliver", h_deliver, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/orders/{id}/complete", h_complete, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/orders/{id}/cancel", h_admin_cancel, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+};
+
+void mer_order_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    if (pthread_create(&sweeper.tid, NULL, sweeper_main, NULL) == 0)
+        sweeper.running = true;
+}

@@ -1,0 +1,73 @@
+/*
+ * order.h — orders: checkout, reading, the state machine's transitions, and unpaid-order expiry.
+ *
+ * Checkout (POST /api/v1/orders, see checkout.c) validates and resolves everything it can on the worker
+ * thread (address, lines, prices, payment method), then hands one job to the region's writer, which in
+ * a single savepoint of a group-committed transaction: replays an Idempotency-Key it has seen, reserves
+ * stock from one warehouse, prices the order (tax depends on the warehouse's state in India), numbers
+ * it, writes order, lines, tax breakdown and first state event, records the Idempotency-Key and removes
+ * the ordered lines from the cart. The 201 is sent only after that transaction is durable.
+ *
+ * Transitions (order.c) go through fsm.h: customers cancel and pay their own orders; staff ship,
+ * deliver, complete and cancel orders of their countries. Every transition writes an order_event row
+ * with time and actor. Unpaid orders past their country's timeout are cancelled by a sweeper and their
+ * stock released.
+ */
+#ifndef MER_ORDER_H
+#define MER_ORDER_H
+
+#include <jansson.h>
+
+#include "order/fsm.h"
+#include "order/pricing.h"
+#include "store/db.h"
+
+#define MER_ORDER_NUMBER_MAX 32
+
+/* Everything an order answer shows, loaded from the database or filled by checkout. */
+typedef struct mer_order_line_view {
+    int line_no;
+    int64_t sku_id;
+    char sku[65];
+    char name[201];
+    char sale_type[8];
+    int64_t quantity, unit_price, discount, line_total, tax, refunded_qty;
+    int rate_bp;
+} mer_order_line_view_t;
+
+typedef struct mer_order_view {
+    int64_t id, user_id;
+    char number[MER_ORDER_NUMBER_MAX];
+    char country[3], currency[4], lang[16];
+    char status[20], payment_method[16], payment_status[24];
+    char warehouse[65];
+    bool tax_included;
+    int64_t items_total, discount_total, shipping_total, tax_total, grand_total, refunded_total;
+    char *address_json; /* owned */
+    char coupon[65];
+    char tracking[65];
+    int64_t created_at, updated_at, expires_at; /* expires_at 0 = none */
+    mer_order_line_view_t *lines;               /* owned */
+    size_t nlines;
+    mer_tax_row_t taxes[MER_PRICE_MAX_TAXES];
+    size_t ntaxes;
+    json_t *events;   /* owned; NULL = not loaded */
+    json_t *payments; /* owned; NULL = not loaded */
+} mer_order_view_t;
+
+void mer_order_view_release(mer_order_view_t *v);
+/*
+ * Loads order id (of user_id, or any user when user_id is 0) with lines, taxes, events and payments.
+ * Returns 0, MER_E_NOT_FOUND or another negative error.
+ */
+int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v);
+/* The JSON answer for an order, with money formatted for lang and times in the country's zone. */
+json_t *mer_order_json(const mer_order_view_t *v);
+
+/* Routes and the expiry sweeper. */
+void mer_order_init(void);
+void mer_checkout_init(void);
+/* Stops the sweeper (before the writers stop). */
+void mer_order_stop(void);
+
+#endif
