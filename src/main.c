@@ -278,9 +278,12 @@ static int cmd_admin(int argc, char **argv)
         {"ttl-days", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
     const char *data = "data", *email = "admin@localhost", *role = "admin", *countries = "";
     int64_t ttl = 30;
-    if (argc < 2 || strcmp(argv[1], "token") != 0) {
-        fputs("usage: meridian admin token [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] "
-              "[--ttl-days N]\n",
+    bool create = argc >= 2 && strcmp(argv[1], "create") == 0;
+    if (argc < 2 || (strcmp(argv[1], "token") != 0 && !create)) {
+        fputs("usage: meridian admin token  [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] "
+              "[--ttl-days N]\n"
+              "       meridian admin create [--data DIR] --email E [--role admin|operator] [--countries IN,SG]\n"
+              "                             (reads the password, 12+ characters, from standard input)\n",
               stderr);
         return 2;
     }
@@ -313,6 +316,21 @@ static int cmd_admin(int argc, char **argv)
         mer_die("--role must be admin or operator");
     open_store(data, "", NULL, NULL, false);
     mer_auth_init();
+    if (create) {
+        char pw[200];
+        if (fgets(pw, sizeof(pw), stdin) == NULL)
+            mer_die("no password on standard input");
+        pw[strcspn(pw, "\r\n")] = '\0';
+        mer_db_t *cdb = mer_store_write_begin(MER_STORE_CATALOG);
+        int cerr = mer_staff_create(cdb, email, pw, role, countries);
+        mer_store_write_end(MER_STORE_CATALOG);
+        memset(pw, 0, sizeof(pw));
+        close_store();
+        if (cerr)
+            mer_die("cannot create %s: the email must be valid and the password at least 12 characters", email);
+        printf("staff %s (%s) can now log in at POST /api/v1/staff/sessions\n", email, role);
+        return 0;
+    }
     char token[MER_TOKEN_MAX];
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = mer_staff_issue_token(db, email, role, countries, (int)ttl, token);

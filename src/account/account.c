@@ -146,7 +146,7 @@ static int reg_run(mer_db_t *db, mer_wjob_t *w)
     return mer_db_query_int(db, &j->id,
                             "INSERT INTO user (email, phone, password_hash, country, name, created_at) "
                             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                            "ssssi" "i", j->c.email[0] ? j->c.email : NULL, j->c.phone[0] ? j->c.phone : NULL, j->hash,
+                            "sssssi", j->c.email[0] ? j->c.email : NULL, j->c.phone[0] ? j->c.phone : NULL, j->hash,
                             j->c.country->code, j->name, j->created_at);
 }
 

@@ -142,7 +142,7 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 
     bool cod = strcmp(j->payment_method, "cod") == 0;
     j->status = cod ? "pending_shipment" : "pending_payment";
-    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_min * 60000;
+    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_s * 1000;
     err = cod ? mer_db_query_int(db, &j->order_id,
                                  "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
                                  "payment_status, warehouse_id, tax_included, items_total, discount_total, "
@@ -343,7 +343,7 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
         const mer_cat_sku_t *s = want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id)
                                                 : mer_catalog_sku_by_code(cat, want[i].code);
         int64_t price = s && s->product->active ? mer_catalog_price(s, j->country->code) : -1;
-        char field[32];
+        char field[48];
         snprintf(field, sizeof(field), "lines[%zu].sku", i);
         if (price < 0) {
             mer_catalog_unlock();

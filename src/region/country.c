@@ -194,12 +194,12 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
 {
     static const char *const keys[] = {"code",     "region",   "names",           "currency",
                                        "practical_digits", "languages", "timezone", "tax",
-                                       "payment_methods", "shipping", "order_timeout_minutes", "address",
+                                       "payment_methods", "shipping", "order_timeout_minutes", "order_timeout_seconds", "address",
                                        "currency_digits", /* derived from ICU; accepted so GET output can be PUT back */
                                        NULL};
     const char *body_code = NULL, *region = NULL, *currency = NULL, *tz = NULL;
     json_t *names = NULL, *langs = NULL, *tax = NULL, *pay = NULL, *ship = NULL, *addr = NULL;
-    int64_t practical = -1, timeout = 30;
+    int64_t practical = -1, timeout = 30, timeout_s = 0;
     size_t i;
     json_t *v;
 
@@ -219,6 +219,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
         mer_json_member(in, "payment_methods", "payment_methods", JSON_ARRAY, true, &pay, e) ||
         mer_json_member(in, "shipping", "shipping", JSON_OBJECT, true, &ship, e) ||
         mer_json_int(in, "order_timeout_minutes", "order_timeout_minutes", 1, 7 * 24 * 60, false, &timeout, e) ||
+        mer_json_int(in, "order_timeout_seconds", "order_timeout_seconds", 1, 7 * 24 * 3600, false, &timeout_s, e) ||
         mer_json_member(in, "address", "address", JSON_OBJECT, true, &addr, e))
         return e->code;
     if (body_code && strcmp(body_code, code) != 0)
@@ -273,7 +274,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     if (c->shipping_fee % c->step != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "shipping.fee", "shipping.fee must be a multiple of %lld minor units",
                             (long long)c->step);
-    c->order_timeout_min = (int)timeout;
+    c->order_timeout_s = timeout_s ? (int)timeout_s : (int)timeout * 60;
     if (parse_address(addr, c, e))
         return e->code;
 
@@ -282,7 +283,8 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     json_object_set_new(c->json, "code", json_string(c->code));
     json_object_set_new(c->json, "practical_digits", json_integer(c->practical_digits));
     json_object_set_new(c->json, "currency_digits", json_integer(c->currency.iso_digits));
-    json_object_set_new(c->json, "order_timeout_minutes", json_integer(c->order_timeout_min));
+    if (!timeout_s)
+        json_object_set_new(c->json, "order_timeout_minutes", json_integer(timeout));
     return 0;
 }
 

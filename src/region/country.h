@@ -83,7 +83,7 @@ typedef struct mer_country {
     size_t npayments;
     int64_t shipping_fee;        /* flat fee, minor units */
     int64_t free_shipping_above; /* subtotal from which shipping is free; -1 = never */
-    int order_timeout_min;       /* unpaid orders are cancelled after this */
+    int order_timeout_s;         /* unpaid orders are cancelled after this many seconds */
     /* addresses */
     unsigned addr_required; /* mer_addr_field_t bits */
     bool has_postal_re, has_phone_re;

@@ -81,3 +81,27 @@ export function expectError(res, status, code, field) {
   if (typeof res.json.error.message !== 'string' || res.json.error.message.length === 0)
     throw new Error(`error without message: ${res.text}`);
 }
+
+// A customer in a country: registered, logged in, with a default address. Returns { token, user, address }.
+export const ADDRESSES = {
+  IN: { name: 'Asha Rao', line1: '12 MG Road', city: 'Mumbai', state: 'MH', postal_code: '400001', phone: '+919812345678' },
+  ES: { name: 'Lucía García', line1: 'Calle Mayor 5', city: 'Madrid', postal_code: '28013', phone: '+34612345678' },
+  VN: { name: 'Nguyễn An', line1: '12 Lê Lợi', city: 'Hồ Chí Minh', state: 'HCM', postal_code: '700000', phone: '+84912345678' },
+};
+
+let userSeq = 0;
+export async function customer(srv, country, { address = ADDRESSES[country], email } = {}) {
+  const mail = email || `u${process.pid}-${Date.now()}-${++userSeq}@example.test`;
+  const reg = await srv.api('POST', '/api/v1/users', { body: { email: mail, password: 'correct horse battery', country, name: 'Test' } });
+  if (reg.status !== 201) throw new Error(`register: ${reg.status} ${reg.text}`);
+  const login = await srv.api('POST', '/api/v1/sessions', { body: { email: mail, password: 'correct horse battery', country } });
+  if (login.status !== 201) throw new Error(`login: ${login.status} ${login.text}`);
+  const token = login.json.token;
+  let addr = null;
+  if (address) {
+    const a = await srv.api('POST', '/api/v1/users/me/addresses', { token, body: address });
+    if (a.status !== 201) throw new Error(`address: ${a.status} ${a.text}`);
+    addr = a.json;
+  }
+  return { token, user: login.json.user, address: addr, email: mail };
+}

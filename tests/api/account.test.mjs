@@ -1,0 +1,118 @@
+// Accounts, sessions, addresses, isolation and login back-off.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, expectError, customer, ADDRESSES, run } from './helpers.mjs';
+
+let srv;
+before(async () => { srv = await startServer(); });
+after(async () => { await srv.stop(); });
+
+test('register, log in, read me, log out', async () => {
+  const r = await srv.api('POST', '/api/v1/users', { body: { email: 'Mixed.Case@Example.TEST', password: 'long enough pw', country: 'IN', name: 'Ravi' } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.email, 'mixed.case@example.test');
+  assert.equal(r.json.region, 'in');
+  assert.equal(r.json.password_hash, undefined);
+  expectError(await srv.api('POST', '/api/v1/users', { body: { email: 'mixed.case@example.test', password: 'long enough pw', country: 'IN' } }), 409, 'already_exists', 'email');
+  const l = await srv.api('POST', '/api/v1/sessions', { body: { email: 'mixed.case@example.test', password: 'long enough pw', country: 'IN' } });
+  assert.equal(l.status, 201, l.text);
+  assert.match(l.json.token, /^mct_in_/);
+  const me = await srv.get('/api/v1/users/me', { token: l.json.token });
+  assert.equal(me.status, 200);
+  assert.equal(me.json.name, 'Ravi');
+  assert.equal((await srv.api('DELETE', '/api/v1/sessions/current', { token: l.json.token })).status, 204);
+  expectError(await srv.get('/api/v1/users/me', { token: l.json.token }), 401, 'unauthorized');
+});
+
+test('registration errors name the field; phone accounts work', async () => {
+  expectError(await srv.api('POST', '/api/v1/users', { body: { email: 'x@example.test', password: 'short', country: 'IN' } }), 422, 'validation_failed', 'password');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { email: 'not-an-email', password: 'long enough pw', country: 'IN' } }), 422, 'validation_failed', 'email');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { password: 'long enough pw', country: 'IN' } }), 422, 'validation_failed', 'email');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { email: 'y@example.test', password: 'long enough pw', country: 'ZZ' } }), 404, 'unknown_country', 'country');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { phone: '+15551234567', password: 'long enough pw', country: 'IN' } }), 422, 'validation_failed', 'phone');
+  const p = await srv.api('POST', '/api/v1/users', { body: { phone: '+919876543210', password: 'long enough pw', country: 'IN' } });
+  assert.equal(p.status, 201, p.text);
+  const l = await srv.api('POST', '/api/v1/sessions', { body: { phone: '+919876543210', password: 'long enough pw', country: 'IN' } });
+  assert.equal(l.status, 201);
+});
+
+test('an account lives only in its region: other-region nodes answer 421', async () => {
+  const inOnly = await startServer({ regions: 'in' });
+  try {
+    const r = await inOnly.api('POST', '/api/v1/users', { body: { email: 'eu@example.test', password: 'long enough pw', country: 'ES' } });
+    expectError(r, 421, 'wrong_region');
+    assert.equal(r.json.error.region, 'eu');
+    const ok = await inOnly.api('POST', '/api/v1/users', { body: { email: 'in@example.test', password: 'long enough pw', country: 'IN' } });
+    assert.equal(ok.status, 201);
+  } finally { await inOnly.stop(); }
+});
+
+test('wrong passwords back off per account with 429 and Retry-After', async () => {
+  const c = await customer(srv, 'IN', { address: null });
+  for (let i = 0; i < 5; i++) {
+    const r = await srv.api('POST', '/api/v1/sessions', { body: { email: c.email, password: 'wrong password', country: 'IN' } });
+    expectError(r, 401, 'unauthorized');
+  }
+  const blocked = await srv.api('POST', '/api/v1/sessions', { body: { email: c.email, password: 'correct horse battery', country: 'IN' } });
+  expectError(blocked, 429, 'rate_limited');
+  assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+  await new Promise((r) => setTimeout(r, 1100 * Number(blocked.headers.get('retry-after'))));
+  const ok = await srv.api('POST', '/api/v1/sessions', { body: { email: c.email, password: 'correct horse battery', country: 'IN' } });
+  assert.equal(ok.status, 201, 'after the back-off the right password works');
+});
+
+test('unknown accounts fail like wrong passwords', async () => {
+  const r = await srv.api('POST', '/api/v1/sessions', { body: { email: 'nobody@example.test', password: 'whatever pw', country: 'IN' } });
+  expectError(r, 401, 'unauthorized');
+});
+
+test('addresses: validated by country rules, one default, private to the owner', async () => {
+  const a = await customer(srv, 'IN', { address: null });
+  const b = await customer(srv, 'IN', { address: null });
+  const bad = [
+    [{ ...ADDRESSES.IN, postal_code: '040001' }, 'postal_code'],
+    [{ ...ADDRESSES.IN, phone: '+911234' }, 'phone'],
+    [{ ...ADDRESSES.IN, city: '' }, 'city'],
+    [{ ...ADDRESSES.IN, state: 'ZZ' }, 'state'],
+    [{ ...ADDRESSES.IN, planet: 'Mars' }, 'planet'],
+  ];
+  for (const [body, field] of bad)
+    expectError(await srv.api('POST', '/api/v1/users/me/addresses', { token: a.token, body }), 422, 'validation_failed', field);
+  const first = await srv.api('POST', '/api/v1/users/me/addresses', { token: a.token, body: ADDRESSES.IN });
+  assert.equal(first.status, 201);
+  assert.equal(first.json.default, true, 'the first address is the default');
+  const second = await srv.api('POST', '/api/v1/users/me/addresses', { token: a.token, body: { ...ADDRESSES.IN, city: 'Pune', default: true } });
+  assert.equal(second.json.default, true);
+  const list = await srv.get('/api/v1/users/me/addresses', { token: a.token });
+  assert.equal(list.json.addresses.length, 2);
+  assert.equal(list.json.addresses.filter((x) => x.default).length, 1);
+  const patched = await srv.api('PATCH', `/api/v1/users/me/addresses/${first.json.id}`, { token: a.token, body: { city: 'Thane', default: true } });
+  assert.equal(patched.status, 200, patched.text);
+  assert.equal(patched.json.city, 'Thane');
+  expectError(await srv.api('PATCH', `/api/v1/users/me/addresses/${first.json.id}`, { token: a.token, body: { postal_code: '1' } }), 422, 'validation_failed', 'postal_code');
+  // another user cannot see, change or delete it
+  expectError(await srv.get(`/api/v1/users/me/addresses/${first.json.id}`, { token: b.token }), 404, 'not_found');
+  expectError(await srv.api('PATCH', `/api/v1/users/me/addresses/${first.json.id}`, { token: b.token, body: { city: 'X' } }), 404, 'not_found');
+  expectError(await srv.api('DELETE', `/api/v1/users/me/addresses/${first.json.id}`, { token: b.token }), 404, 'not_found');
+  assert.equal((await srv.get('/api/v1/users/me/addresses', { token: b.token })).json.addresses.length, 0);
+  assert.equal((await srv.api('DELETE', `/api/v1/users/me/addresses/${first.json.id}`, { token: a.token })).status, 204);
+  const after = await srv.get('/api/v1/users/me/addresses', { token: a.token });
+  assert.equal(after.json.addresses.length, 1);
+  assert.equal(after.json.addresses[0].default, true, 'a remaining address becomes the default');
+  expectError(await srv.get('/api/v1/users/me/addresses'), 401, 'unauthorized');
+});
+
+test('customers get 403 on admin routes; staff log in with a password', async () => {
+  const c = await customer(srv, 'IN', { address: null });
+  expectError(await srv.get('/api/v1/admin/countries', { token: c.token }), 403, 'forbidden');
+  run(['admin', 'create', '--data', srv.dataDir, '--email', 'ops@example.test', '--role', 'operator', '--countries', 'IN'],
+    { input: 'a long staff password\n', stdio: ['pipe', 'pipe', 'pipe'] });
+  expectError(await srv.api('POST', '/api/v1/staff/sessions', { body: { email: 'ops@example.test', password: 'wrong one' } }), 401, 'unauthorized');
+  const l = await srv.api('POST', '/api/v1/staff/sessions', { body: { email: 'ops@example.test', password: 'a long staff password' } });
+  assert.equal(l.status, 201, l.text);
+  assert.match(l.json.token, /^mst_/);
+  const me = await srv.get('/api/v1/users/me', { token: l.json.token });
+  assert.equal(me.json.role, 'operator');
+  assert.equal((await srv.get('/api/v1/admin/orders?country=IN', { token: l.json.token })).status, 200);
+  expectError(await srv.get('/api/v1/admin/orders?country=ES', { token: l.json.token }), 403, 'forbidden');
+});
