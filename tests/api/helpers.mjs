@@ -26,7 +26,7 @@ export function run(args, opts = {}) {
 // Starts a node. opts: { regions, seed (default true), args, dataDir, env }
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
-  if (opts.seed !== false && !opts.dataDir) run(['seed', '--data', dataDir]);
+  if (opts.seed !== false && !opts.dataDir) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
   const adminToken = opts.noToken ? null : run(['admin', 'token', '--data', dataDir]);
   const port = await freePort();
   const args = ['serve', '--data', dataDir, '--port', String(port), '--threads', '2', ...(opts.args || [])];
