@@ -89,7 +89,26 @@ static void close_store(void)
     mer_store_shutdown();
 }
 
-static int do_seed_if_empty(const char *data, bool open_regions)
+/* Is name in the comma-separated list ("" = every name)? */
+static bool listed(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    if (list == NULL || *list == '\0')
+        return true;
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0)
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+/* Seeds an empty store; region databases (demo warehouses and stock) only for regions in `only`. */
+static int do_seed_if_empty(const char *data, bool open_regions, const char *only)
 {
     int seeded = 0;
     if (mer_seed(&seeded) != 0)
@@ -100,7 +119,7 @@ static int do_seed_if_empty(const char *data, bool open_regions)
         const mer_countries_t *cs = mer_countries();
         for (size_t i = 0; open_regions && i < cs->nregions; i++) {
             const char *name = cs->regions[i].name;
-            if (!cs->regions[i].local)
+            if (!cs->regions[i].local || !listed(only, name))
                 continue;
             if (mer_store_open_region(name) != 0)
                 mer_die("cannot open the database of region %s", name);
@@ -202,7 +221,7 @@ static int cmd_serve(int argc, char **argv)
         public_url = self_url;
     }
     open_store(data, regions, region_urls, public_url, true);
-    if (!(seed && do_seed_if_empty(data, true)) && mer_catalog_init() != 0)
+    if (!(seed && do_seed_if_empty(data, true, NULL)) && mer_catalog_init() != 0)
         mer_die("cannot load the catalogue");
 
     const mer_countries_t *cs = mer_countries();
@@ -251,8 +270,8 @@ static int cmd_seed(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--regions") == 0)
             regions = argv[i + 1];
-    open_store(data, regions, NULL, NULL, false);
-    int seeded = do_seed_if_empty(data, true);
+    open_store(data, "", NULL, NULL, false);
+    int seeded = do_seed_if_empty(data, true, regions);
     if (!seeded)
         printf("%s already holds data; nothing seeded\n", data);
     else
