@@ -289,8 +289,67 @@ static int cmd_migrate(int argc, char **argv)
     return 0;
 }
 
+/* meridian admin load-users --data DIR --country IN --count N [--prefix P] [--address JSON] */
+static int cmd_load_users(int argc, char **argv)
+{
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"country", required_argument, NULL, 'c'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"address", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
+    const char *data = "data", *country = NULL, *prefix = "load", *address = NULL;
+    int64_t count = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            data = optarg;
+            break;
+        case 'c':
+            country = optarg;
+            break;
+        case 'n':
+            if (mer_parse_int64(optarg, strlen(optarg), 1, 10000000, &count) != 0)
+                mer_die("--count must be 1..10000000");
+            break;
+        case 'p':
+            prefix = optarg;
+            break;
+        case 'a':
+            address = optarg;
+            break;
+        default:
+            return 2;
+        }
+    }
+    if (country == NULL || count == 0)
+        mer_die("usage: meridian admin load-users --data DIR --country CC --count N [--prefix P] [--address JSON]");
+    open_store(data, "", NULL, NULL, false);
+    mer_auth_init();
+    const mer_country_t *ct = mer_country_find(mer_countries(), country, strlen(country));
+    if (ct == NULL)
+        mer_die("unknown country %s", country);
+    if (mer_store_open_region(ct->region) != 0 || mer_catalog_init() != 0)
+        mer_die("cannot open region %s", ct->region);
+    json_error_t jerr;
+    json_t *addr = address ? json_loads(address, 0, &jerr) : NULL;
+    if (address && !json_is_object(addr))
+        mer_die("--address is not a JSON object");
+    mer_db_t *db = mer_store_write_begin(ct->region);
+    int err = mer_account_bulk_create(db, ct, count, prefix, "load-test password", addr, stdout);
+    mer_store_write_end(ct->region);
+    json_decref(addr);
+    close_store();
+    if (err)
+        mer_die("creating load-test users failed (duplicate prefix?)");
+    return 0;
+}
+
 static int cmd_admin(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "load-users") == 0)
+        return cmd_load_users(argc - 1, argv + 1);
     static const struct option opts[] = {
         {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
         {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},

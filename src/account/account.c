@@ -771,6 +771,63 @@ static void h_addr_get(mer_req_t *r)
     mer_reply_json(r, 200, address_json_with_default(&a, mer_address_default(db, r->who.id) == id));
 }
 
+/* ---- load-test accounts ---- */
+
+int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count, const char *prefix,
+                            const char *password, json_t *address, FILE *out)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    mer_address_t a;
+    mer_verr_t e = {0};
+    memset(&a, 0, sizeof(a));
+    if (address) {
+        if (addr_apply(address, &a, &e) != 0)
+            return e.code;
+        snprintf(a.country, sizeof(a.country), "%s", c->code);
+        if (addr_validate(&a, &e) != 0) {
+            mer_log_error("load-users: address: %s: %s", e.field, e.message);
+            return e.code;
+        }
+    }
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return MER_E_INTERNAL;
+    int64_t now = mer_now_unix_ms();
+    int err = 0;
+    for (int64_t done = 0; done < count && err == 0;) {
+        if ((err = mer_db_begin(db)) != 0)
+            break;
+        for (int64_t k = 0; k < 5000 && done < count && err == 0; k++, done++) {
+            char email[256], token[MER_TOKEN_MAX], thash[65], tprefix[32];
+            int64_t id = 0;
+            snprintf(email, sizeof(email), "%s%lld@load.test", prefix, (long long)done);
+            err = mer_db_query_int(db, &id,
+                                   "INSERT INTO user (email, password_hash, country, name, created_at) "
+                                   "VALUES (?, ?, ?, 'load', ?) RETURNING id",
+                                   "sssi", email, hash, c->code, now);
+            if (err)
+                break;
+            snprintf(tprefix, sizeof(tprefix), "mct_%s_", c->region);
+            mer_token_new(tprefix, token, thash);
+            if (mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "siii",
+                            thash, id, now, now + SESSION_TTL_MS) < 0 ||
+                (address && mer_db_exec(db,
+                                        "INSERT INTO address (user_id, country, name, line1, line2, city, state, "
+                                        "postal_code, phone, is_default, created_at) "
+                                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                                        "issssssssi", id, a.country, a.name, a.line1, a.line2, a.city, a.state,
+                                        a.postal_code, a.phone, now) < 0))
+                err = MER_E_INTERNAL;
+            fprintf(out, "%s\n", token);
+        }
+        if (err)
+            mer_db_rollback(db);
+        else
+            err = mer_db_commit(db);
+    }
+    return err;
+}
+
 /* ---- staff ---- */
 
 int mer_staff_create(mer_db_t *db, const char *email, const char *password, const char *role, const char *countries)

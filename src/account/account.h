@@ -14,6 +14,8 @@
 #ifndef MER_ACCOUNT_H
 #define MER_ACCOUNT_H
 
+#include <stdio.h>
+
 #include "http/req.h"
 #include "region/country.h"
 #include "store/db.h"
@@ -33,6 +35,14 @@ int mer_address_load(mer_db_t *db, int64_t user_id, int64_t id, mer_address_t *o
 int64_t mer_address_default(mer_db_t *db, int64_t user_id);
 /* JSON form of an address. */
 json_t *mer_address_json(const mer_address_t *a);
+
+/*
+ * Load-test helper (meridian admin load-users): creates `count` customers of country c named
+ * <prefix><n>@load.test, all with one password (hashed once), each with a session token and, when
+ * address_json is given, a default address. Writes one token per line to out. Returns 0 or an error.
+ */
+int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count, const char *prefix,
+                            const char *password, json_t *address, FILE *out);
 
 /* Creates a staff member with a password (meridian admin create). Returns 0 or a negative error. */
 int mer_staff_create(mer_db_t *catalog, const char *email, const char *password, const char *role,

@@ -1,0 +1,105 @@
+// Concurrency and durability of orders: no oversell under a race; nothing acknowledged lost to kill -9.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, run, ADDRESSES } from './helpers.mjs';
+
+function loadUsers(srv, n, prefix, country = 'IN') {
+  return run(['admin', 'load-users', '--data', srv.dataDir, '--country', country, '--count', String(n), '--prefix', prefix,
+    '--address', JSON.stringify(ADDRESSES[country])]).split('\n').filter(Boolean);
+}
+
+async function pickSku(srv, country, offset = 0) {
+  const list = await srv.get(`/api/v1/products?country=${country}&category=accessories&per_page=10`);
+  const p = await srv.get(`/api/v1/products/${list.json.items[offset].id}?country=${country}`);
+  return p.json.skus[0].code;
+}
+
+async function setStock(srv, sku, mum, blr) {
+  for (const [wh, n] of [['WH-IN-MUM', mum], ['WH-IN-BLR', blr]]) {
+    const r = await srv.api('PUT', '/api/v1/admin/stock', { token: srv.adminToken, body: { sku, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+    assert.equal(r.status, 200, r.text);
+  }
+}
+
+async function stock(srv, sku) {
+  const r = await srv.get(`/api/v1/admin/stock?country=IN&sku=${sku}`, { token: srv.adminToken });
+  const sum = (k) => r.json.warehouses.reduce((a, w) => a + w[k], 0);
+  return { available: sum('available'), reserved: sum('reserved'), sold: sum('sold'), on_hand: sum('on_hand') };
+}
+
+test('race: 200 clients, 50 units -> exactly 50 orders and stock 0', async () => {
+  const srv = await startServer({ regions: 'in' });
+  try {
+    const sku = await pickSku(srv, 'IN');
+    await setStock(srv, sku, 30, 20); // split over two warehouses: each order comes from one
+    const tokens = loadUsers(srv, 200, 'race');
+    const results = await Promise.all(tokens.map((token) => srv.api('POST', '/api/v1/orders', {
+      token, body: { payment_method: 'card', lines: [{ sku, quantity: 1 }] },
+    })));
+    const ok = results.filter((r) => r.status === 201);
+    const soldOut = results.filter((r) => r.status === 409);
+    assert.equal(ok.length, 50, `201s: ${ok.length}; others: ${[...new Set(results.map((r) => r.status))]}`);
+    assert.equal(soldOut.length, 150);
+    assert.equal(new Set(ok.map((r) => r.json.number)).size, 50, 'order numbers are unique');
+    const s = await stock(srv, sku);
+    assert.equal(s.available, 0);
+    assert.equal(s.reserved, 50);
+    assert.equal(s.on_hand, 50);
+  } finally { await srv.stop(); }
+});
+
+test('crash: kill -9 during an order load; every acknowledged order survives and stock reconciles', async () => {
+  const srv = await startServer({ regions: 'in' });
+  const skus = [await pickSku(srv, 'IN', 1), await pickSku(srv, 'IN', 2)];
+  const INITIAL = 400;
+  for (const s of skus) await setStock(srv, s, INITIAL, 0);
+  const tokens = loadUsers(srv, 64, 'crash');
+  const acked = [];
+  let stop = false;
+  const clients = tokens.map(async (token, i) => {
+    while (!stop) {
+      try {
+        const r = await srv.api('POST', '/api/v1/orders', { token, body: { payment_method: 'card', lines: [{ sku: skus[i % 2], quantity: 1 + (i % 2) }] } });
+        if (r.status === 201) acked.push({ token, id: r.json.id, number: r.json.number, sku: skus[i % 2], q: 1 + (i % 2) });
+      } catch { return; } // the server died under us
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  srv.child.kill('SIGKILL');
+  stop = true;
+  await srv.exited;
+  await Promise.all(clients);
+  assert.ok(acked.length > 20, `only ${acked.length} orders acknowledged before the kill`);
+
+  const again = await startServer({ regions: 'in', dataDir: srv.dataDir });
+  try {
+    again.adminToken = srv.adminToken;
+    for (const o of acked) {
+      const r = await again.get(`/api/v1/orders/${o.id}`, { token: o.token });
+      assert.equal(r.status, 200, `order ${o.number} acknowledged before the crash is missing`);
+      assert.equal(r.json.number, o.number);
+    }
+    // every order that reached the database (acknowledged or not) holds its reservation; nothing else does
+    const all = await again.get('/api/v1/admin/orders?country=IN&per_page=100', { token: srv.adminToken });
+    assert.ok(all.json.total >= acked.length);
+    for (const s of skus) {
+      const st = await stock(again, s);
+      assert.equal(st.available + st.reserved + st.sold, INITIAL, `stock of ${s} does not reconcile: ${JSON.stringify(st)}`);
+    }
+    let reservedTotal = 0;
+    for (const s of skus) reservedTotal += (await stock(again, s)).reserved;
+    let ordered = 0;
+    for (let p = 1; p <= Math.ceil(all.json.total / 100); p++) {
+      const page = await again.get(`/api/v1/admin/orders?country=IN&per_page=100&page=${p}`, { token: srv.adminToken });
+      for (const o of page.json.orders) {
+        const d = await again.get(`/api/v1/admin/orders/${o.id}?country=IN`, { token: srv.adminToken });
+        if (skus.includes(d.json.lines[0].sku)) ordered += d.json.lines[0].quantity;
+      }
+    }
+    assert.equal(reservedTotal, ordered, 'reserved units equal the units of stored orders');
+  } finally {
+    const { rmSync } = await import('node:fs');
+    await again.stop();
+    rmSync(srv.dataDir, { recursive: true, force: true });
+  }
+});
