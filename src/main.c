@@ -140,6 +140,16 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
     return seeded;
 }
 
+static void writer_metrics(mer_buf_t *b)
+{
+    mer_buf_printf(b,
+                   "# HELP meridian_writer_batches_total Transactions committed by the region writers.\n"
+                   "# TYPE meridian_writer_batches_total counter\nmeridian_writer_batches_total %llu\n"
+                   "# HELP meridian_writer_jobs_total Writes (jobs) carried by those transactions.\n"
+                   "# TYPE meridian_writer_jobs_total counter\nmeridian_writer_jobs_total %llu\n",
+                   (unsigned long long)mer_writer_batches(), (unsigned long long)mer_writer_jobs());
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -242,6 +252,8 @@ static int cmd_serve(int argc, char **argv)
     mer_checkout_init();
     mer_order_init();
     mer_server_on_thread_exit(mer_store_thread_release);
+    mer_server_on_thread_exit(mer_order_thread_release);
+    mer_ops_add_metrics(writer_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
     mer_server_on_stop(mer_writer_stop_all);

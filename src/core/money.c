@@ -186,17 +186,48 @@ static UNumberFormat *formatter(const char *locale, const char *currency, int di
     return f;
 }
 
-void mer_money_thread_release(void)
-{
-    for (size_t i = 0; i < MER_ARRAY_LEN(fmt_cache); i++) {
-        if (fmt_cache[i].fmt)
-            unum_close(fmt_cache[i].fmt);
-        fmt_cache[i].fmt = NULL;
-    }
-}
+/* Formatted amounts repeat (the same prices, over and over): a direct-mapped per-thread cache in
+ * front of ICU. */
+typedef struct fmt_memo {
+    int64_t amount;
+    char key[40]; /* locale|currency|digits */
+    char text[64];
+    int len;
+} fmt_memo_t;
+static _Thread_local fmt_memo_t *memo;
+
+static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits,
+                           const char *locale, char *out, size_t cap);
 
 int mer_money_format(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
                      char *out, size_t cap)
+{
+    char key[40];
+    int kl = snprintf(key, sizeof(key), "%s|%.3s|%d|%d", locale, currency, iso_digits, display_digits);
+    if (kl <= 0 || (size_t)kl >= sizeof(key))
+        return format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
+    if (memo == NULL)
+        memo = mer_xcalloc(1024, sizeof(*memo));
+    uint64_t h = (uint64_t)amount * 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < kl; i++)
+        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    fmt_memo_t *m = &memo[h & 1023];
+    if (m->len > 0 && m->amount == amount && strcmp(m->key, key) == 0 && (size_t)m->len < cap) {
+        memcpy(out, m->text, (size_t)m->len + 1);
+        return m->len;
+    }
+    int n = format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
+    if (n > 0 && (size_t)n < sizeof(m->text)) {
+        m->amount = amount;
+        memcpy(m->key, key, (size_t)kl + 1);
+        memcpy(m->text, out, (size_t)n + 1);
+        m->len = n;
+    }
+    return n;
+}
+
+static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits,
+                           const char *locale, char *out, size_t cap)
 {
     char dec[48];
     UChar ubuf[96];
@@ -221,4 +252,15 @@ fallback:
         dec[0] = '\0';
     snprintf(out, cap, "%s %.3s", dec, currency);
     return -1;
+}
+
+void mer_money_thread_release(void)
+{
+    free(memo);
+    memo = NULL;
+    for (size_t i = 0; i < MER_ARRAY_LEN(fmt_cache); i++) {
+        if (fmt_cache[i].fmt)
+            unum_close(fmt_cache[i].fmt);
+        fmt_cache[i].fmt = NULL;
+    }
 }

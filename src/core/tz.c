@@ -8,6 +8,41 @@
 
 #include "core/banned.h"
 
+/* Opening a UCalendar loads zone rules from ICU's data (tens of microseconds): keep a few per thread. */
+typedef struct cal_slot {
+    char tz[64];
+    UCalendar *cal;
+} cal_slot_t;
+static _Thread_local cal_slot_t cal_cache[8];
+static _Thread_local unsigned cal_next;
+
+static UCalendar *open_cal(const char *tz);
+
+static UCalendar *cached_cal(const char *tz)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(cal_cache); i++)
+        if (cal_cache[i].cal && strcmp(cal_cache[i].tz, tz) == 0)
+            return cal_cache[i].cal;
+    UCalendar *cal = open_cal(tz);
+    if (cal == NULL)
+        return NULL;
+    cal_slot_t *slot = &cal_cache[cal_next++ % MER_ARRAY_LEN(cal_cache)];
+    if (slot->cal)
+        ucal_close(slot->cal);
+    snprintf(slot->tz, sizeof(slot->tz), "%s", tz);
+    slot->cal = cal;
+    return cal;
+}
+
+void mer_tz_thread_release(void)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(cal_cache); i++) {
+        if (cal_cache[i].cal)
+            ucal_close(cal_cache[i].cal);
+        cal_cache[i].cal = NULL;
+    }
+}
+
 static UCalendar *open_cal(const char *tz)
 {
     UChar utz[64];
@@ -27,13 +62,12 @@ static UCalendar *open_cal(const char *tz)
 int mer_tz_offset_ms(const char *tz, int64_t unix_ms, int32_t *offset)
 {
     UErrorCode st = U_ZERO_ERROR;
-    UCalendar *cal = open_cal(tz);
+    UCalendar *cal = cached_cal(tz);
     if (cal == NULL)
         return -1;
     ucal_setMillis(cal, (UDate)unix_ms, &st);
     int32_t zone = ucal_get(cal, UCAL_ZONE_OFFSET, &st);
     int32_t dst = ucal_get(cal, UCAL_DST_OFFSET, &st);
-    ucal_close(cal);
     if (U_FAILURE(st))
         return -1;
     *offset = zone + dst;

@@ -18,4 +18,7 @@ void mer_tz_format(int64_t unix_ms, const char *tz, char out[40]);
  */
 int mer_tz_parse_local(const char *text, const char *tz, int64_t *unix_ms);
 
+/* Frees the calling thread's cached calendars (call before a thread that used this module exits). */
+void mer_tz_thread_release(void);
+
 #endif

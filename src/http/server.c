@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/money.h"
+#include "core/tz.h"
 #include "core/banned.h"
 
 #define MAX_WORKERS 64
@@ -247,6 +248,7 @@ static void *worker_main(void *arg)
     for (int i = 0; i < srv.nexit_hooks; i++)
         srv.exit_hooks[i]();
     mer_money_thread_release();
+    mer_tz_thread_release();
     /* The h2o context and loop are left to process exit: h2o 2.2 cannot dispose a loop with live
      * keep-alive connections cleanly. */
     mer_buf_release(&w->access_log);

@@ -50,6 +50,7 @@ typedef struct checkout_job {
     /* results */
     bool replay;
     int64_t order_id, warehouse_id, created_at, expires_at, short_sku;
+    char warehouse_code[65];
     char number[MER_ORDER_NUMBER_MAX];
     const char *status;
     mer_pline_t pl[MER_ORDER_MAX_LINES];
@@ -122,6 +123,10 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
     }
     if (err)
         return err;
+    mer_rows_t *wr = mer_db_query(db, "SELECT code FROM warehouse WHERE id = ?", "i", j->warehouse_id);
+    if (mer_rows_next(wr))
+        snprintf(j->warehouse_code, sizeof(j->warehouse_code), "%s", mer_rows_text(wr, 0));
+    mer_rows_end(wr);
 
     for (size_t i = 0; i < j->n; i++)
         j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity,
@@ -201,7 +206,7 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 /* ---- worker side ---- */
 
 /* Renders the new order from the job (no database read needed). */
-static json_t *job_order_json(checkout_job_t *j)
+static void reply_job_order(mer_req_t *r, checkout_job_t *j)
 {
     mer_order_view_t v;
     memset(&v, 0, sizeof(v));
@@ -243,11 +248,8 @@ static json_t *job_order_json(checkout_job_t *j)
     v.nlines = j->n;
     memcpy(v.taxes, j->pr.taxes, sizeof(v.taxes));
     v.ntaxes = j->pr.ntaxes;
-    json_t *o = mer_order_json(&v);
-    /* the warehouse code is not in the job; the id is enough for the answer */
-    json_object_set_new(o, "warehouse_id", json_integer(j->warehouse_id));
-    json_object_del(o, "warehouse");
-    return o;
+    snprintf(v.warehouse, sizeof(v.warehouse), "%s", j->warehouse_code);
+    mer_reply_order(r, 201, &v);
 }
 
 static void checkout_done(mer_wjob_t *w)
@@ -266,14 +268,14 @@ static void checkout_done(mer_wjob_t *w)
                 mer_reply_error(r, err, NULL, NULL);
             } else {
                 mer_reply_header(r, "idempotent-replayed", "true");
-                mer_reply_json(r, 201, mer_order_json(&v));
+                mer_reply_order(r, 201, &v);
             }
             mer_order_view_release(&v);
         } else {
             char loc[64];
             snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
             mer_reply_header(r, "location", loc);
-            mer_reply_json(r, 201, job_order_json(j));
+            reply_job_order(r, j);
         }
     }
     mer_req_release(r);
@@ -448,7 +450,7 @@ static void h_checkout(mer_req_t *r)
                 mer_reply_error(r, err, NULL, NULL);
             } else {
                 mer_reply_header(r, "idempotent-replayed", "true");
-                mer_reply_json(r, 201, mer_order_json(&v));
+                mer_reply_order(r, 201, &v);
             }
             mer_order_view_release(&v);
             return;

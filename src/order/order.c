@@ -50,7 +50,7 @@ static void h_get(mer_req_t *r)
     if (err)
         mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
     else
-        mer_reply_json(r, 200, mer_order_json(&v));
+        mer_reply_order(r, 200, &v);
     mer_order_view_release(&v);
 }
 
@@ -166,7 +166,7 @@ static void h_admin_get(mer_req_t *r)
     if (err)
         mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order in this country" : NULL);
     else
-        mer_reply_json(r, 200, mer_order_json(&v));
+        mer_reply_order(r, 200, &v);
     mer_order_view_release(&v);
 }
 
@@ -329,7 +329,7 @@ static void tr_done(mer_wjob_t *w)
             if (err)
                 mer_reply_error(r, err, NULL, NULL);
             else
-                mer_reply_json(r, 200, mer_order_json(&v));
+                mer_reply_order(r, 200, &v);
             mer_order_view_release(&v);
         }
     }

@@ -18,6 +18,8 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
+#include "http/req.h"
 #include "order/fsm.h"
 #include "order/pricing.h"
 #include "store/db.h"
@@ -61,8 +63,12 @@ void mer_order_view_release(mer_order_view_t *v);
  * Returns 0, MER_E_NOT_FOUND or another negative error.
  */
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v);
-/* The JSON answer for an order, with money formatted for lang and times in the country's zone. */
-json_t *mer_order_json(const mer_order_view_t *v);
+/* The JSON form of an order (money formatted for its language, times also in the country's zone). */
+void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
+/* Answers r with an order. */
+void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v);
+/* Frees the calling worker's scratch buffer. */
+void mer_order_thread_release(void);
 
 /* Routes and the expiry sweeper. */
 void mer_order_init(void);

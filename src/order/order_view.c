@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "core/jsonw.h"
 #include "core/tz.h"
 #include "order/order.h"
 #include "region/country.h"
@@ -134,60 +135,118 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     return mer_rows_end(r);
 }
 
-json_t *mer_order_json(const mer_order_view_t *v)
+void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
 {
     const mer_countries_t *cs = mer_countries();
     const mer_country_t *c = mer_country_find(cs, v->country, 2);
     const char *lang = v->lang[0] ? v->lang : "en";
-#define MONEY(x) (c ? mer_country_money(c, (x), lang) : json_integer(x))
-    json_t *lines = json_array();
+    mer_jw_t w;
+    mer_jw_init(&w, out);
+#define MONEY(k, x)                                                                                                    \
+    do {                                                                                                               \
+        if (c)                                                                                                         \
+            mer_country_money_jw(&w, (k), c, (x), lang);                                                               \
+        else                                                                                                           \
+            mer_jw_int(&w, (k), (x));                                                                                  \
+    } while (0)
+    const char *tz = c ? c->timezone : "UTC";
+    char ts[40];
+    mer_jw_obj(&w, NULL);
+    mer_jw_int(&w, "id", v->id);
+    mer_jw_str(&w, "number", v->number);
+    mer_jw_str(&w, "status", v->status);
+    mer_jw_str(&w, "country", v->country);
+    mer_jw_str(&w, "currency", v->currency);
+    mer_jw_obj(&w, "payment");
+    mer_jw_str(&w, "method", v->payment_method);
+    mer_jw_str(&w, "status", v->payment_status);
+    mer_jw_end(&w);
+    mer_jw_bool(&w, "tax_included", v->tax_included);
+    mer_jw_arr(&w, "lines");
     for (size_t i = 0; i < v->nlines; i++) {
         const mer_order_line_view_t *l = &v->lines[i];
-        json_t *o = json_pack("{s:i,s:I,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:i}", "line_no", l->line_no, "sku_id",
-                              (json_int_t)l->sku_id, "sku", l->sku, "name", l->name, "sale_type", l->sale_type,
-                              "quantity", (json_int_t)l->quantity, "unit_price", MONEY(l->unit_price), "discount",
-                              MONEY(l->discount), "line_total", MONEY(l->line_total), "tax", MONEY(l->tax),
-                              "tax_rate_bp", l->rate_bp);
+        mer_jw_obj(&w, NULL);
+        mer_jw_int(&w, "line_no", l->line_no);
+        mer_jw_int(&w, "sku_id", l->sku_id);
+        mer_jw_str(&w, "sku", l->sku);
+        mer_jw_str(&w, "name", l->name);
+        mer_jw_str(&w, "sale_type", l->sale_type);
+        mer_jw_int(&w, "quantity", l->quantity);
+        MONEY("unit_price", l->unit_price);
+        MONEY("discount", l->discount);
+        MONEY("line_total", l->line_total);
+        MONEY("tax", l->tax);
+        mer_jw_int(&w, "tax_rate_bp", l->rate_bp);
         if (l->refunded_qty)
-            json_object_set_new(o, "refunded_quantity", json_integer(l->refunded_qty));
-        json_array_append_new(lines, o);
+            mer_jw_int(&w, "refunded_quantity", l->refunded_qty);
+        mer_jw_end(&w);
     }
-    json_t *taxes = json_array();
-    for (size_t i = 0; i < v->ntaxes; i++)
-        json_array_append_new(taxes, json_pack("{s:s,s:i,s:o,s:o}", "kind", v->taxes[i].kind, "rate_bp",
-                                               v->taxes[i].rate_bp, "taxable", MONEY(v->taxes[i].taxable), "amount",
-                                               MONEY(v->taxes[i].amount)));
-    json_t *totals = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "items", MONEY(v->items_total), "discount",
-                               MONEY(v->discount_total), "shipping", MONEY(v->shipping_total), "tax",
-                               MONEY(v->tax_total), "grand_total", MONEY(v->grand_total), "refunded",
-                               MONEY(v->refunded_total));
+    mer_jw_end(&w);
+    mer_jw_arr(&w, "taxes");
+    for (size_t i = 0; i < v->ntaxes; i++) {
+        mer_jw_obj(&w, NULL);
+        mer_jw_str(&w, "kind", v->taxes[i].kind);
+        mer_jw_int(&w, "rate_bp", v->taxes[i].rate_bp);
+        MONEY("taxable", v->taxes[i].taxable);
+        MONEY("amount", v->taxes[i].amount);
+        mer_jw_end(&w);
+    }
+    mer_jw_end(&w);
+    mer_jw_obj(&w, "totals");
+    MONEY("items", v->items_total);
+    MONEY("discount", v->discount_total);
+    MONEY("shipping", v->shipping_total);
+    MONEY("tax", v->tax_total);
+    MONEY("grand_total", v->grand_total);
+    MONEY("refunded", v->refunded_total);
+    mer_jw_end(&w);
 #undef MONEY
-    const char *tz = c ? c->timezone : "UTC";
-    char created[32], created_local[40], updated[32];
-    mer_format_utc_ms(v->created_at, created);
-    mer_tz_format(v->created_at, tz, created_local);
-    mer_format_utc_ms(v->updated_at, updated);
-    json_t *addr = json_loads(v->address_json ? v->address_json : "{}", 0, NULL);
-    json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:{s:s,s:s},s:b,s:o,s:o,s:o,s:o,s:s,s:s,s:s,s:s,s:s}", "id",
-                          (json_int_t)v->id, "number", v->number, "status", v->status, "country", v->country,
-                          "currency", v->currency, "payment", "method", v->payment_method, "status",
-                          v->payment_status, "tax_included", v->tax_included, "lines", lines, "taxes", taxes, "totals",
-                          totals, "address", addr ? addr : json_object(), "warehouse", v->warehouse, "created_at",
-                          created, "created_at_local", created_local, "updated_at", updated, "timezone", tz);
+    const char *addr = v->address_json && v->address_json[0] ? v->address_json : "{}";
+    mer_jw_raw(&w, "address", addr, strlen(addr));
+    if (v->warehouse[0])
+        mer_jw_str(&w, "warehouse", v->warehouse);
+    mer_format_utc_ms(v->created_at, ts);
+    mer_jw_str(&w, "created_at", ts);
+    mer_tz_format(v->created_at, tz, ts);
+    mer_jw_str(&w, "created_at_local", ts);
+    mer_format_utc_ms(v->updated_at, ts);
+    mer_jw_str(&w, "updated_at", ts);
+    mer_jw_str(&w, "timezone", tz);
     if (v->tracking[0])
-        json_object_set_new(o, "tracking_number", json_string(v->tracking));
+        mer_jw_str(&w, "tracking_number", v->tracking);
     if (v->coupon[0])
-        json_object_set_new(o, "coupon", json_string(v->coupon));
+        mer_jw_str(&w, "coupon", v->coupon);
     if (v->expires_at && strcmp(v->status, "pending_payment") == 0) {
-        char exp[32], exp_local[40];
-        mer_format_utc_ms(v->expires_at, exp);
-        mer_tz_format(v->expires_at, tz, exp_local);
-        json_object_set_new(o, "pay_before", json_string(exp));
-        json_object_set_new(o, "pay_before_local", json_string(exp_local));
+        mer_format_utc_ms(v->expires_at, ts);
+        mer_jw_str(&w, "pay_before", ts);
+        mer_tz_format(v->expires_at, tz, ts);
+        mer_jw_str(&w, "pay_before_local", ts);
     }
-    if (v->events)
-        json_object_set(o, "events", v->events);
-    if (v->payments)
-        json_object_set(o, "payments", v->payments);
-    return o;
+    if (v->events) {
+        size_t n;
+        char *s = mer_json_dump(v->events, &n);
+        mer_jw_raw(&w, "events", s, n);
+        free(s);
+    }
+    if (v->payments) {
+        size_t n;
+        char *s = mer_json_dump(v->payments, &n);
+        mer_jw_raw(&w, "payments", s, n);
+        free(s);
+    }
+    mer_jw_end(&w);
+}
+
+static _Thread_local mer_buf_t scratch;
+
+void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v)
+{
+    mer_buf_reset(&scratch);
+    mer_order_write(&scratch, v);
+    mer_reply_bytes(r, status, NULL, mer_req_strdup(r, scratch.data, scratch.len), scratch.len);
+}
+
+void mer_order_thread_release(void)
+{
+    mer_buf_release(&scratch);
 }

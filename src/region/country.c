@@ -5,6 +5,7 @@
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>
 
+#include "core/jsonw.h"
 #include "core/banned.h"
 
 static const struct {
@@ -329,6 +330,18 @@ json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *la
     mer_country_locale(c, lang, loc);
     mer_money_format(amount, c->currency.code, c->currency.iso_digits, c->practical_digits, loc, text, sizeof(text));
     return json_pack("{s:I,s:s,s:s}", "amount", (json_int_t)amount, "currency", c->currency.code, "formatted", text);
+}
+
+void mer_country_money_jw(mer_jw_t *w, const char *key, const mer_country_t *c, int64_t amount, const char *lang)
+{
+    char loc[MER_LOCALE_MAX], text[96];
+    mer_country_locale(c, lang, loc);
+    mer_money_format(amount, c->currency.code, c->currency.iso_digits, c->practical_digits, loc, text, sizeof(text));
+    mer_jw_obj(w, key);
+    mer_jw_int(w, "amount", amount);
+    mer_jw_str(w, "currency", c->currency.code);
+    mer_jw_str(w, "formatted", text);
+    mer_jw_end(w);
 }
 
 static bool blank(const char *s)

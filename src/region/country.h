@@ -126,6 +126,9 @@ void mer_country_locale(const mer_country_t *c, const char *lang, char out[MER_L
  * formatted with ICU for the language in the country (lang "hi" + IN -> hi-IN) at the practical precision.
  */
 json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *lang);
+/* The same object written with a streaming writer. */
+struct mer_jw;
+void mer_country_money_jw(struct mer_jw *w, const char *key, const mer_country_t *c, int64_t amount, const char *lang);
 
 /*
  * Validates an address against the country's rules: required fields, postal-code and phone patterns,

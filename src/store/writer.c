@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "core/money.h"
+#include "core/tz.h"
 #include "region/country.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -119,6 +121,8 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
+    mer_tz_thread_release();
+    mer_money_thread_release();
     return NULL;
 }
 
