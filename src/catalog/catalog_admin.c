@@ -472,7 +472,7 @@ static void h_patch_product(mer_req_t *r)
     if (err == 0 && tax_class &&
         mer_db_exec(db, "UPDATE product SET tax_class = ? WHERE id = ?", "si", tax_class, id) < 0)
         err = MER_E_INTERNAL;
-    if (err == 0 && json_object_get(r->body, "active") &&
+    if (err == 0 && json_is_boolean(json_object_get(r->body, "active")) &&
         mer_db_exec(db, "UPDATE product SET active = ? WHERE id = ?", "ii", (int64_t)active, id) < 0)
         err = MER_E_INTERNAL;
     if (err == 0 && texts)
@@ -551,7 +551,9 @@ static void h_put_prices(mer_req_t *r)
             return;
         }
         json_t *one = json_pack("{s:O}", country, json_object_get(v, "amount"));
-        int bad = check_prices(r, one, mer_json_path(field, sizeof(field), prefix, "amount"), &e);
+        int bad = check_prices(r, one, prefix, &e);
+        if (bad && strncmp(e.field, prefix, strlen(prefix)) == 0)
+            snprintf(e.field, sizeof(e.field), "%s.amount", prefix);
         json_decref(one);
         if (bad) {
             mer_reply_verr(r, &e);
@@ -570,7 +572,9 @@ static void h_put_prices(mer_req_t *r)
         if (mer_db_query_int(db, &sku_id, "SELECT id FROM sku WHERE code = ?", "s", code) != 0) {
             mer_db_rollback(db);
             mer_store_write_end(MER_STORE_CATALOG);
-            mer_reply_error(r, MER_E_VALIDATION, "sku", "prices[%zu]: no SKU with code %s", i, code);
+            char field[48];
+            snprintf(field, sizeof(field), "prices[%zu].sku", i);
+            mer_reply_error(r, MER_E_VALIDATION, field, "no SKU with code %s", code);
             return;
         }
         json_t *one = json_pack("{s:O}", json_string_value(json_object_get(v, "country")), json_object_get(v, "amount"));

@@ -8,6 +8,7 @@
 #include "catalog/catalog.h"
 #include "core/buf.h"
 #include "http/rcache.h"
+#include "inventory/inventory.h"
 #include "region/region_http.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -167,7 +168,9 @@ static void h_list(mer_req_t *r)
     mer_buf_t key = MER_BUF_INIT;
     mer_buf_printf(&key, "L|%s|%lld|%lld|", w.country->code, (long long)page, (long long)per_page);
     key_add_chain(&key, &w.chain);
-    mer_buf_printf(&key, "|%s|%s", category ? category : "", q ? q : "");
+    /* length-prefixed, so no value can spill into the next field */
+    mer_buf_printf(&key, "|%zu:%s|%zu:%s", category ? strlen(category) : 0, category ? category : "", q ? strlen(q) : 0,
+                   q ? q : "");
     uint64_t gen = mer_catalog_generation();
     const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);
     if (hit) {
@@ -232,6 +235,7 @@ static void h_list(mer_req_t *r)
 static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p, const mer_where_t *w,
                             const char *lang)
 {
+    mer_db_t *stock_db = mer_store_reader(w->country->region);
     const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
     json_t *skus = json_array(), *attrs = json_array();
     int rate = mer_country_tax_rate(w->country, p->tax_class);
@@ -271,9 +275,14 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
                 json_array_append_new(vals, json_pack("{s:s,s:s}", "value", s->attrs[a].value, "name",
                                                       mer_catalog_attr_text(cat, vkey, &w->chain)));
         }
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o}", "id", (json_int_t)s->id, "code", s->code,
-                                              "attributes", sattrs, "attribute_names", snames, "price",
-                                              mer_country_money(w->country, price, lang)));
+        int64_t avail = 0;
+        if (stock_db == NULL || mer_stock_available(stock_db, s->id, w->country->code, &avail) != 0)
+            avail = 0;
+        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code",
+                                              s->code, "attributes", sattrs, "attribute_names", snames, "price",
+                                              mer_country_money(w->country, price, lang), "stock_state",
+                                              avail > 0 ? "in_stock" : "out_of_stock", "max_per_order",
+                                              (json_int_t)s->max_per_order));
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug",
                      p->slug, "name", t ? t->name : p->slug, "description",
@@ -290,7 +299,8 @@ static void h_product(mer_req_t *r)
     if (mer_req_param_id(r, 0, &id) != 0 || mer_where(r, &w) != 0)
         return;
     mer_buf_t key = MER_BUF_INIT;
-    mer_buf_printf(&key, "P|%lld|%s|", (long long)id, w.country->code);
+    /* the stock epoch changes when a SKU of this product sells out or comes back */
+    mer_buf_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_stock_epoch(id));
     key_add_chain(&key, &w.chain);
     uint64_t gen = mer_catalog_generation();
     const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);

@@ -521,7 +521,8 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     if (r->route->flags & MER_ROUTE_JSON_BODY) {
         size_t ctlen;
         const char *ct = mer_req_header(r, "content-type", &ctlen);
-        if (ct && !(ctlen >= 16 && mer_streq_nocase(ct, 16, "application/json"))) {
+        if (ct && !(ctlen >= 16 && mer_streq_nocase(ct, 16, "application/json") &&
+                    (ctlen == 16 || ct[16] == ';' || ct[16] == ' '))) {
             mer_reply_error(r, MER_E_UNSUPPORTED_MEDIA, NULL, "send the body as application/json");
             return 0;
         }

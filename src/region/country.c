@@ -259,6 +259,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
             return mer_verr_set(e, MER_E_VALIDATION, "languages", "languages[%zu] is not a language tag", i);
         snprintf(c->languages[c->nlanguages++], MER_LOCALE_MAX, "%s", norm);
     }
+
     if (!valid_timezone(tz))
         return mer_verr_set(e, MER_E_VALIDATION, "timezone", "%s is not an IANA timezone", tz);
     snprintf(c->timezone, sizeof(c->timezone), "%s", tz);
@@ -275,12 +276,27 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     if (c->shipping_fee % c->step != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "shipping.fee", "shipping.fee must be a multiple of %lld minor units",
                             (long long)c->step);
+    if (c->free_shipping_above > 0 && c->free_shipping_above % c->step != 0)
+        return mer_verr_set(e, MER_E_VALIDATION, "shipping.free_above",
+                            "shipping.free_above must be a multiple of %lld minor units", (long long)c->step);
+    for (size_t k = 0; k < c->npayments; k++) {
+        if (c->payments[k].max_amount % c->step != 0) {
+            char field[64];
+            snprintf(field, sizeof(field), "payment_methods[%zu].max_amount", k);
+            return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a multiple of %lld minor units", field,
+                                (long long)c->step);
+        }
+    }
     c->order_timeout_s = timeout_s ? (int)timeout_s : (int)timeout * 60;
     if (parse_address(addr, c, e))
         return e->code;
 
     /* the normalised public form: the input with code and derived currency facts filled in */
     c->json = json_deep_copy(in);
+    json_t *norm_langs = json_array();
+    for (size_t k = 0; k < c->nlanguages; k++)
+        json_array_append_new(norm_langs, json_string(c->languages[k]));
+    json_object_set_new(c->json, "languages", norm_langs);
     json_object_set_new(c->json, "code", json_string(c->code));
     json_object_set_new(c->json, "practical_digits", json_integer(c->practical_digits));
     json_object_set_new(c->json, "currency_digits", json_integer(c->currency.iso_digits));

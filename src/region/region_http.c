@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "http/rcache.h"
 #include "store/store.h"
+#include "store/writer.h"
 #include "core/banned.h"
 
 void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c)
@@ -212,15 +213,28 @@ static void h_admin_put_region(mer_req_t *r)
                           "INSERT INTO region (name, base_url) VALUES (?, ?) "
                           "ON CONFLICT (name) DO UPDATE SET base_url = excluded.base_url",
                           "ss", name, url);
+    bool existed = mer_region_find(mer_countries(), name) != NULL;
+    if (!existed && mer_countries()->nregions >= MER_MAX_REGIONS)
+        err = MER_E_CONFLICT;
     if (err >= 0)
         err = mer_countries_reload(db);
     mer_store_write_end(MER_STORE_CATALOG);
+    if (err == MER_E_CONFLICT) {
+        mer_reply_error(r, err, "name", "this deployment holds at most %d regions", MER_MAX_REGIONS);
+        return;
+    }
     if (err < 0) {
         mer_reply_error(r, err, NULL, NULL);
         return;
     }
+    /* a node that serves every region takes a new one on at once: its database and writer */
+    const mer_region_t *rg = mer_region_find(mer_countries(), name);
+    if (rg && rg->local && (mer_store_open_region(name) != 0 || mer_writer_start(name) != 0)) {
+        mer_reply_error(r, MER_E_INTERNAL, NULL, "the region was saved but its database could not be opened");
+        return;
+    }
     mer_catalog_bump();
-    mer_reply_json(r, 200, json_pack("{s:s,s:s}", "name", name, "base_url", url));
+    mer_reply_json(r, existed ? 200 : 201, json_pack("{s:s,s:s}", "name", name, "base_url", url));
 }
 
 static const mer_route_t routes[] = {

@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "core/log.h"
@@ -16,8 +17,8 @@ typedef struct store_db {
 
 static struct {
     char dir[400];
-    store_db_t dbs[MER_MAX_REGIONS + 1]; /* [0] = catalog */
-    size_t ndbs;
+    store_db_t dbs[MER_MAX_REGIONS + 1]; /* [0] = catalog; append-only while serving */
+    _Atomic size_t ndbs;                 /* published after the entry is complete */
 } st;
 
 typedef struct reader_set {
@@ -26,11 +27,14 @@ typedef struct reader_set {
 
 static _Thread_local reader_set_t readers;
 
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static store_db_t *find(const char *region)
 {
+    size_t n = atomic_load_explicit(&st.ndbs, memory_order_acquire);
     if (region == NULL)
-        return st.ndbs ? &st.dbs[0] : NULL;
-    for (size_t i = 1; i < st.ndbs; i++)
+        return n ? &st.dbs[0] : NULL;
+    for (size_t i = 1; i < n; i++)
         if (strcmp(st.dbs[i].name, region) == 0)
             return &st.dbs[i];
     return NULL;
@@ -53,7 +57,7 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
         return err;
     }
     pthread_mutex_init(&d->mu, NULL);
-    st.ndbs++;
+    atomic_fetch_add_explicit(&st.ndbs, 1, memory_order_release);
     return 0;
 }
 
@@ -66,10 +70,14 @@ int mer_store_init(const char *dir)
 int mer_store_open_region(const char *name)
 {
     char file[64];
-    if (find(name))
-        return 0;
-    snprintf(file, sizeof(file), "region-%s.db", name);
-    return open_db(name, file, mer_schema_region, mer_schema_region_n);
+    pthread_mutex_lock(&open_mu);
+    int err = 0;
+    if (find(name) == NULL) {
+        snprintf(file, sizeof(file), "region-%s.db", name);
+        err = open_db(name, file, mer_schema_region, mer_schema_region_n);
+    }
+    pthread_mutex_unlock(&open_mu);
+    return err;
 }
 
 const char *mer_store_dir(void)
@@ -80,11 +88,12 @@ const char *mer_store_dir(void)
 void mer_store_shutdown(void)
 {
     mer_store_thread_release();
-    for (size_t i = 0; i < st.ndbs; i++) {
+    size_t n = atomic_load(&st.ndbs);
+    for (size_t i = 0; i < n; i++) {
         mer_db_close(st.dbs[i].writer);
         pthread_mutex_destroy(&st.dbs[i].mu);
     }
-    st.ndbs = 0;
+    atomic_store(&st.ndbs, 0);
 }
 
 mer_db_t *mer_store_write_begin(const char *region)

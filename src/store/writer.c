@@ -24,7 +24,8 @@ typedef struct writer {
 } writer_t;
 
 static writer_t writers[MER_MAX_REGIONS];
-static size_t nwriters;
+static _Atomic size_t nwriters; /* append-only; published after the entry is complete */
+static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t nbatches, njobs;
 static void (*commit_hooks[8])(const char *);
 static size_t ncommit_hooks;
@@ -38,7 +39,8 @@ void mer_writer_on_commit(void (*hook)(const char *region))
 
 static writer_t *find(const char *region)
 {
-    for (size_t i = 0; i < nwriters; i++)
+    size_t n = atomic_load_explicit(&nwriters, memory_order_acquire);
+    for (size_t i = 0; i < n; i++)
         if (strcmp(writers[i].region, region) == 0)
             return &writers[i];
     return NULL;
@@ -128,19 +130,27 @@ static void *writer_main(void *arg)
 
 int mer_writer_start(const char *region)
 {
-    if (find(region))
-        return 0;
-    if (nwriters >= MER_ARRAY_LEN(writers))
-        return MER_E_INTERNAL;
-    writer_t *w = &writers[nwriters];
-    snprintf(w->region, sizeof(w->region), "%s", region);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    if (pthread_create(&w->tid, NULL, writer_main, w) != 0)
-        return MER_E_INTERNAL;
-    w->running = true;
-    nwriters++;
-    return 0;
+    pthread_mutex_lock(&start_mu);
+    int err = 0;
+    size_t n = atomic_load(&nwriters);
+    if (find(region) == NULL) {
+        if (n >= MER_ARRAY_LEN(writers)) {
+            err = MER_E_INTERNAL;
+        } else {
+            writer_t *w = &writers[n];
+            snprintf(w->region, sizeof(w->region), "%s", region);
+            pthread_mutex_init(&w->mu, NULL);
+            pthread_cond_init(&w->cv, NULL);
+            if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
+                err = MER_E_INTERNAL;
+            } else {
+                w->running = true;
+                atomic_fetch_add_explicit(&nwriters, 1, memory_order_release);
+            }
+        }
+    }
+    pthread_mutex_unlock(&start_mu);
+    return err;
 }
 
 int mer_writer_submit(const char *region, mer_wjob_t *job)
@@ -169,14 +179,15 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
 
 void mer_writer_stop_all(void)
 {
-    for (size_t i = 0; i < nwriters; i++) {
+    size_t nw = atomic_load(&nwriters);
+    for (size_t i = 0; i < nw; i++) {
         writer_t *w = &writers[i];
         pthread_mutex_lock(&w->mu);
         w->stopping = true;
         pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
     }
-    for (size_t i = 0; i < nwriters; i++) {
+    for (size_t i = 0; i < nw; i++) {
         if (writers[i].running)
             pthread_join(writers[i].tid, NULL);
         writers[i].running = false;

@@ -285,3 +285,21 @@ test('unpaid orders are cancelled after the country timeout and their stock come
   assert.equal((await stockOf('MY', sku.code)).available, before.available);
   expectError(await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } }), 409, 'conflict');
 });
+
+test('product pages show stock state and follow sell-outs at once', async () => {
+  const c = await customer(srv, 'IN');
+  const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=10');
+  const pid = list.json.items[5].id;
+  const p1 = await srv.get(`/api/v1/products/${pid}?country=IN`);
+  const sku = p1.json.skus[0];
+  assert.equal(sku.stock_state, 'in_stock');
+  for (const [wh, n] of [['WH-IN-MUM', 1], ['WH-IN-BLR', 0]])
+    await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test' } });
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: sku.code }] } });
+  assert.equal(o.status, 201, o.text);
+  const p2 = await srv.get(`/api/v1/products/${pid}?country=IN`);
+  assert.equal(p2.json.skus.find((s) => s.code === sku.code).stock_state, 'out_of_stock');
+  await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token });
+  const p3 = await srv.get(`/api/v1/products/${pid}?country=IN`);
+  assert.equal(p3.json.skus.find((s) => s.code === sku.code).stock_state, 'in_stock', 'a cancelled order gives the unit back');
+});
