@@ -18,7 +18,11 @@
 #include "cart/cart.h"
 #include "http/offload.h"
 #include "inventory/inventory.h"
+#include "events/events.h"
+#include "order/coupon.h"
 #include "order/order.h"
+#include "order/refund.h"
+#include "payment/payment.h"
 #include "store/writer.h"
 #include "catalog/catalog.h"
 #include "core/log.h"
@@ -56,7 +60,9 @@ static void usage(FILE *f)
           "  --access-log PATH   JSON access log file, '-' for stderr (default: none)\n"
           "  --max-body BYTES    largest request body (default 1048576)\n"
           "  --idle-timeout MS   close idle connections after MS (default 30000)\n"
-          "  --seed              seed demo data first if the data directory is empty\n",
+          "  --seed              seed demo data first if the data directory is empty\n"
+          "  --wallet-url URL    where the wallet provider takes payments (redirect URLs)\n"
+          "  --event-retry-ms N  first retry delay of event deliveries (doubles per attempt; default 1000)\n",
           f);
 }
 
@@ -159,6 +165,7 @@ static int cmd_serve(int argc, char **argv)
         {"region-urls", required_argument, NULL, 'R'}, {"access-log", required_argument, NULL, 'l'},
         {"max-body", required_argument, NULL, 'b'},    {"idle-timeout", required_argument, NULL, 'i'},
         {"seed", no_argument, NULL, 's'},              {"help", no_argument, NULL, 'h'},
+        {"wallet-url", required_argument, NULL, 'W'},  {"event-retry-ms", required_argument, NULL, 'E'},
         {NULL, 0, NULL, 0}};
     mer_server_config_t cfg = {.host = "127.0.0.1",
                                .port = 8080,
@@ -167,7 +174,8 @@ static int cmd_serve(int argc, char **argv)
                                .idle_timeout_ms = 30000,
                                .grace_ms = 10000,
                                .access_log = NULL};
-    const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL;
+    const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
+    int64_t event_retry_ms = 1000;
     bool seed = false;
     int64_t v;
     const char *env_port = getenv("PORT");
@@ -217,6 +225,13 @@ static int cmd_serve(int argc, char **argv)
         case 's':
             seed = true;
             break;
+        case 'W':
+            wallet_url = optarg;
+            break;
+        case 'E':
+            if (mer_parse_int64(optarg, strlen(optarg), 10, 3600000, &event_retry_ms) != 0)
+                mer_die("--event-retry-ms must be 10..3600000");
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -251,16 +266,24 @@ static int cmd_serve(int argc, char **argv)
     mer_inventory_init();
     mer_checkout_init();
     mer_order_init();
+    mer_refund_init();
+    mer_coupon_init();
+    mer_wallet_configure(wallet_url);
+    mer_payment_http_init();
+    mer_events_http_init();
+    mer_events_start(event_retry_ms);
     mer_server_on_thread_exit(mer_store_thread_release);
     mer_server_on_thread_exit(mer_order_thread_release);
     mer_ops_add_metrics(writer_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
+    mer_server_on_stop(mer_events_stop);
     mer_server_on_stop(mer_writer_stop_all);
     mer_server_on_stop(mer_offload_stop);
 
     int rc = mer_server_run(&cfg, mer_http_dispatch);
     mer_order_stop();
+    mer_events_stop();
     mer_writer_stop_all();
     mer_offload_stop();
     close_store();
@@ -362,6 +385,19 @@ static int cmd_admin(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "load-users") == 0)
         return cmd_load_users(argc - 1, argv + 1);
+    if (argc >= 3 && strcmp(argv[1], "provider-secret") == 0) {
+        const char *data = data_opt(argc, argv, "data");
+        char secret[80];
+        open_store(data, "", NULL, NULL, false);
+        mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+        int err = mer_payment_secret(db, argv[2], secret);
+        mer_store_write_end(MER_STORE_CATALOG);
+        close_store();
+        if (err)
+            mer_die("cannot read the secret of provider %s", argv[2]);
+        printf("%s\n", secret);
+        return 0;
+    }
     static const struct option opts[] = {
         {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
         {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},

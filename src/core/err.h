@@ -28,6 +28,8 @@
     X(UNSUPPORTED_MEDIA, "unsupported_media_type", 415, "the request body must be application/json")          \
     X(WRONG_REGION, "wrong_region", 421, "this country is served by another region")                           \
     X(RATE_LIMITED, "rate_limited", 429, "too many requests; retry later")                                     \
+    X(INVALID_SIGNATURE, "invalid_signature", 400, "the webhook signature does not match")                     \
+    X(STALE_WEBHOOK, "stale_webhook", 400, "the webhook timestamp is too old or in the future")                \
     X(INTERNAL, "internal_error", 500, "an internal error occurred")                                           \
     X(UNAVAILABLE, "unavailable", 503, "the service is shutting down or overloaded")
 

@@ -16,14 +16,17 @@
 #include "core/log.h"
 #include "core/tz.h"
 #include "inventory/inventory.h"
+#include "events/events.h"
+#include "order/coupon.h"
 #include "order/order.h"
+#include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
 typedef struct co_line {
-    int64_t sku_id, product_id, quantity, unit_price;
+    int64_t sku_id, product_id, quantity, unit_price, discount;
     int rate_bp;
     char code[65];
     char name[201];
@@ -45,6 +48,10 @@ typedef struct checkout_job {
     bool from_cart;
     bool has_expected;
     int64_t expected_total;
+    bool has_coupon;
+    mer_coupon_t coupon;
+    char intent[64];       /* wallet: the payment intent the customer is redirected to pay */
+    char redirect_url[512];
     size_t n;
     co_line_t lines[MER_ORDER_MAX_LINES];
     /* results */
@@ -128,9 +135,11 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
         snprintf(j->warehouse_code, sizeof(j->warehouse_code), "%s", mer_rows_text(wr, 0));
     mer_rows_end(wr);
 
+    if (j->has_coupon && !mer_coupon_live(&j->coupon, j->created_at))
+        return mer_verr_set(&j->e, MER_E_VALIDATION, "coupon", "coupon %s is not valid now", j->coupon.code);
     for (size_t i = 0; i < j->n; i++)
         j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity,
-                                 .rate_bp = j->lines[i].rate_bp};
+                                 .discount = j->lines[i].discount, .rate_bp = j->lines[i].rate_bp};
     if ((err = mer_price_order(j->country, j->pl, j->n, same_state, false, &j->pr)) != 0)
         return err;
     if (j->has_expected && j->expected_total != j->pr.grand_total)
@@ -200,7 +209,25 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
         for (size_t i = 0; i < j->n; i++)
             if ((err = mer_cart_remove_line(db, j->cart_id, j->lines[i].sku_id, "normal")) != 0)
                 return err;
-    return 0;
+    if (j->has_coupon) {
+        char msg[128];
+        if ((err = mer_coupon_freeze(db, &j->coupon, j->order_id, j->user_id, j->pr.discount_total, msg)) != 0)
+            return err == MER_E_CONFLICT ? mer_verr_set(&j->e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
+        if (mer_db_exec(db, "UPDATE orders SET coupon_code = ? WHERE id = ?", "si", j->coupon.code, j->order_id) != 1)
+            return MER_E_INTERNAL;
+    }
+    if (j->intent[0] &&
+        mer_db_exec(db,
+                    "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
+                    "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
+                    "iissi", j->order_id, j->pr.grand_total, j->country->currency.code, j->intent, j->created_at) < 0)
+        return MER_E_INTERNAL;
+    json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "order_id", (json_int_t)j->order_id, "number",
+                           j->number, "status", j->status, "country", j->country->code, "currency",
+                           j->country->currency.code, "grand_total", (json_int_t)j->pr.grand_total, "user_id",
+                           (json_int_t)j->user_id, "payment_method", j->payment_method, "payment_status", "unpaid",
+                           "coupon", j->has_coupon ? j->coupon.code : "");
+    return mer_event_emit(db, "order.created", j->order_id, ev);
 }
 
 /* ---- worker side ---- */
@@ -249,6 +276,12 @@ static void reply_job_order(mer_req_t *r, checkout_job_t *j)
     memcpy(v.taxes, j->pr.taxes, sizeof(v.taxes));
     v.ntaxes = j->pr.ntaxes;
     snprintf(v.warehouse, sizeof(v.warehouse), "%s", j->warehouse_code);
+    if (j->has_coupon)
+        snprintf(v.coupon, sizeof(v.coupon), "%s", j->coupon.code);
+    if (j->intent[0]) {
+        snprintf(v.intent, sizeof(v.intent), "%s", j->intent);
+        snprintf(v.redirect_url, sizeof(v.redirect_url), "%s", j->redirect_url);
+    }
     mer_reply_order(r, 201, &v);
 }
 
@@ -383,13 +416,74 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
     return 0;
 }
 
+/* Looks the coupon up and spreads its discount over the lines (the limits are checked in the writer). */
+static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code)
+{
+    mer_coupon_t *c = &j->coupon;
+    int err = mer_coupon_load(mer_store_reader(j->region), j->country->code, code, c);
+    if (err == MER_E_NOT_FOUND || (err == 0 && !c->active)) {
+        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "unknown"),
+                           "there is no coupon %s in %s", code, j->country->code);
+        return -1;
+    }
+    if (err) {
+        mer_reply_error(r, err, NULL, NULL);
+        return -1;
+    }
+    int64_t now = mer_now_unix_ms();
+    if (now < c->valid_from || now >= c->valid_until) {
+        char local[40];
+        mer_tz_format(now < c->valid_from ? c->valid_from : c->valid_until, j->country->timezone, local);
+        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon",
+                           json_pack("{s:s}", "reason", now < c->valid_from ? "not_started" : "expired"),
+                           now < c->valid_from ? "coupon %s starts at %s" : "coupon %s ended at %s", c->code, local);
+        return -1;
+    }
+    if (!mer_coupon_method_ok(c, j->payment_method)) {
+        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "payment_method"),
+                           "coupon %s is only for %s payments", c->code, c->methods);
+        return -1;
+    }
+    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (size_t i = 0; i < j->n; i++) {
+        memset(&cl[i], 0, sizeof(cl[i]));
+        cl[i].sku_id = j->lines[i].sku_id;
+        cl[i].product_id = j->lines[i].product_id;
+        cl[i].unit_price = j->lines[i].unit_price;
+        cl[i].quantity = j->lines[i].quantity;
+        const mer_cat_product_t *p = mer_catalog_product(cat, j->lines[i].product_id);
+        for (const mer_cat_category_t *k = p ? p->category : NULL; k && cl[i].ncategories < 8;
+             k = k->parent_id ? mer_catalog_category(cat, k->parent_id) : NULL)
+            cl[i].category_ids[cl[i].ncategories++] = k->id;
+    }
+    mer_catalog_unlock();
+    int64_t total = mer_coupon_apply(c, cl, j->n, j->country->step, j->country->rounding);
+    if (total == MER_E_VALIDATION) {
+        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "below_minimum"),
+                           "coupon %s needs eligible items worth at least %lld minor units", c->code,
+                           (long long)c->min_subtotal);
+        return -1;
+    }
+    if (total <= 0) {
+        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "not_applicable"),
+                           "coupon %s does not apply to these items", c->code);
+        return -1;
+    }
+    for (size_t i = 0; i < j->n; i++)
+        j->lines[i].discount = cl[i].discount;
+    j->has_coupon = true;
+    return 0;
+}
+
 static void h_checkout(mer_req_t *r)
 {
-    static const char *const keys[] = {"address_id", "address", "payment_method", "lines", "expected_total", NULL};
+    static const char *const keys[] = {"address_id", "address", "payment_method", "lines", "expected_total", "coupon",
+                                       NULL};
     mer_verr_t e = {0};
     int64_t address_id = 0, expected = -1;
     json_t *inline_addr = NULL, *lines = NULL;
-    const char *method = NULL;
+    const char *method = NULL, *coupon = NULL;
     if (r->who.role != MER_ROLE_CUSTOMER) {
         mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customer accounts place orders");
         return;
@@ -399,7 +493,8 @@ static void h_checkout(mer_req_t *r)
         mer_json_member(r->body, "address", "address", JSON_OBJECT, false, &inline_addr, &e) ||
         mer_json_str(r->body, "payment_method", "payment_method", 1, 15, true, &method, &e) ||
         mer_json_member(r->body, "lines", "lines", JSON_ARRAY, false, &lines, &e) ||
-        mer_json_int(r->body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &expected, &e)) {
+        mer_json_int(r->body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &expected, &e) ||
+        mer_json_str(r->body, "coupon", "coupon", 1, 32, false, &coupon, &e)) {
         mer_reply_verr(r, &e);
         return;
     }
@@ -540,6 +635,18 @@ static void h_checkout(mer_req_t *r)
     if (expected >= 0) {
         j->has_expected = true;
         j->expected_total = expected;
+    }
+    if (coupon && apply_coupon(r, j, coupon) != 0) {
+        job_free(j);
+        return;
+    }
+    if (strcmp(j->payment_method, "wallet") == 0) {
+        unsigned char raw[12];
+        char hex[25];
+        randombytes_buf(raw, sizeof(raw));
+        sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+        snprintf(j->intent, sizeof(j->intent), "pi_%s_%s", j->region, hex);
+        mer_wallet_redirect_url(j->intent, j->country->currency.code, j->redirect_url, sizeof(j->redirect_url));
     }
     j->w.run = checkout_run;
     j->w.done = checkout_done;

@@ -12,6 +12,9 @@
 
 #include "catalog/catalog.h"
 #include "core/tz.h"
+#include "events/events.h"
+#include "order/refund.h"
+#include "order/coupon.h"
 #include "core/log.h"
 #include "http/offload.h"
 #include "inventory/inventory.h"
@@ -190,6 +193,7 @@ typedef struct tr_job {
     char region[MER_REGION_NAME_MAX];
     /* results */
     char current[20];
+    bool late_payment; /* money arrived for an order that cannot take it: recorded and refunded */
     mer_verr_t e;
 } tr_job_t;
 
@@ -233,9 +237,17 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
 
     mer_order_status_t from, to;
     if (mer_order_status_parse(status, &from) != 0 || mer_order_transition(from, j->ev, &to) != 0) {
-        if (j->has_payment && strcmp(j->pay_kind, "charge") == 0)
-            /* money moved although the order cannot take it: keep the record (issue: refund follows) */
-            record_payment(db, j->order_id, method, "charge", j->pay_amount, currency, &j->pay, "order not payable");
+        if (j->has_payment && strcmp(j->pay_kind, "charge") == 0 && j->pay.status == MER_PAY_SUCCEEDED) {
+            /* money moved although the order cannot take it any more: keep the record, give it back */
+            if ((err = record_payment(db, j->order_id, method, "charge", j->pay_amount, currency, &j->pay,
+                                      "paid after the order was closed")) != 0)
+                return err;
+            int64_t got = mer_refund_request(db, j->order_id, j->pay_amount, "paid after the order was closed");
+            if (got < 0)
+                return (int)got;
+            j->late_payment = true;
+            return 0;
+        }
         return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot %s", status,
                             mer_order_event_name(j->ev));
     }
@@ -268,18 +280,13 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     const char *pay_status = NULL;
     if (j->ev == MER_OE_PAY || (j->ev == MER_OE_DELIVER && cod))
         pay_status = "paid";
-    else if (to == MER_OS_REFUNDED)
-        pay_status = "refunded";
+    /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
     int64_t now = mer_now_unix_ms();
     int rc;
     if (j->ev == MER_OE_SHIP)
         rc = mer_db_exec(db, "UPDATE orders SET status = ?, tracking_number = ?, updated_at = ? WHERE id = ?", "ssii",
                          mer_order_status_name(to), j->tracking, now, j->order_id);
-    else if (pay_status && to == MER_OS_REFUNDED)
-        rc = mer_db_exec(db,
-                         "UPDATE orders SET status = ?, payment_status = ?, refunded_total = grand_total, "
-                         "updated_at = ? WHERE id = ?",
-                         "ssii", mer_order_status_name(to), pay_status, now, j->order_id);
+
     else if (pay_status)
         rc = mer_db_exec(db, "UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?", "ssii",
                          mer_order_status_name(to), pay_status, now, j->order_id);
@@ -296,6 +303,19 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         (err = record_payment(db, j->order_id, method, j->pay_kind, j->pay_amount ? j->pay_amount : total, currency,
                               &j->pay, j->note)) != 0)
         return err;
+    if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note)) < 0)
+        return err;
+    if (to == MER_OS_PAID && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
+        return err;
+    if (to == MER_OS_CANCELLED && (err = mer_coupon_settle(db, j->order_id, false)) != 0)
+        return err;
+    static const char *const event_of[MER_OS__COUNT] = {
+        [MER_OS_PAID] = "order.paid",           [MER_OS_SHIPPED] = "order.shipped",
+        [MER_OS_DELIVERED] = "order.delivered", [MER_OS_COMPLETED] = "order.completed",
+        [MER_OS_CANCELLED] = "order.cancelled", [MER_OS_REFUNDED] = "order.refund_requested",
+    };
+    if (event_of[to] && (err = mer_event_emit_order(db, event_of[to], j->order_id)) != 0)
+        return err;
     if (j->ev == MER_OE_DELIVER && cod) {
         mer_pay_result_t cash = {.status = MER_PAY_SUCCEEDED};
         if ((err = record_payment(db, j->order_id, "cod", "charge", total, currency, &cash, "collected on delivery")) != 0)
@@ -303,6 +323,22 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     }
     snprintf(j->current, sizeof(j->current), "%s", mer_order_status_name(to));
     return 0;
+}
+
+int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev, const char *actor, const char *note,
+                            char current[20])
+{
+    tr_job_t t;
+    memset(&t, 0, sizeof(t));
+    t.order_id = order_id;
+    t.ev = ev;
+    snprintf(t.actor, sizeof(t.actor), "%s", actor);
+    snprintf(t.note, sizeof(t.note), "%s", note ? note : "");
+    int err = apply_transition(db, &t);
+    snprintf(current, 20, "%s", t.current);
+    if (err && t.e.code)
+        return t.e.code;
+    return err;
 }
 
 static int tr_run(mer_db_t *db, mer_wjob_t *w)
@@ -316,7 +352,10 @@ static void tr_done(mer_wjob_t *w)
     tr_job_t *j = H2O_STRUCT_FROM_MEMBER(tr_job_t, w, w);
     mer_req_t *r = j->r;
     if (r && !r->gone) {
-        if (w->err && j->e.code == MER_E_CONFLICT)
+        if (w->err == 0 && j->late_payment)
+            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current),
+                               "order is %s; the payment was recorded and is being refunded", j->current);
+        else if (w->err && j->e.code == MER_E_CONFLICT)
             mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
                                j->e.message);
         else if (w->err && j->e.code)
@@ -363,74 +402,12 @@ static void submit_tr(mer_req_t *r, tr_job_t *j)
         free(j);
 }
 
-/* A paid order cancelled before shipping is refunded through its provider first, then recorded. */
-typedef struct refund_job {
-    mer_ojob_t o;
-    tr_job_t *tr;
-    char charge_ref[64];
-    char currency[4];
-    char method[16];
-} refund_job_t;
-
-static void refund_work(mer_ojob_t *o)
-{
-    refund_job_t *rj = H2O_STRUCT_FROM_MEMBER(refund_job_t, o, o);
-    const mer_payment_provider_t *p = mer_payment_provider(rj->method);
-    if (p)
-        p->refund(rj->charge_ref, rj->tr->pay_amount, rj->currency, &rj->tr->pay);
-    else
-        rj->tr->pay.status = MER_PAY_SUCCEEDED;
-}
-
-static void refund_done(mer_ojob_t *o)
-{
-    refund_job_t *rj = H2O_STRUCT_FROM_MEMBER(refund_job_t, o, o);
-    tr_job_t *j = rj->tr;
-    mer_req_t *r = j->r;
-    free(rj);
-    if (j->pay.status != MER_PAY_SUCCEEDED) {
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the payment provider did not refund; try again");
-        free(j);
-    } else {
-        submit_tr(r, j); /* takes its own hold before ours is dropped */
-    }
-    mer_req_release(r);
-}
-
+/* Cancelling: a paid order is refunded as part of the same transition (see apply_transition). */
 static void cancel(mer_req_t *r, tr_job_t *j)
 {
-    /* look at the order first: a paid order needs its money back before the state changes */
-    mer_rows_t *rows = mer_db_query(mer_store_reader(j->region),
-                                    "SELECT o.status, o.grand_total, o.currency, o.payment_method, "
-                                    "COALESCE((SELECT provider_ref FROM payment WHERE order_id = o.id AND kind = 'charge' "
-                                    "AND status = 'succeeded' ORDER BY id LIMIT 1), '') FROM orders o WHERE o.id = ? "
-                                    "AND (? = 0 OR o.user_id = ?)",
-                                    "iii", j->order_id, j->user_id, j->user_id);
-    bool paid = false;
-    refund_job_t *rj = NULL;
-    if (mer_rows_next(rows) && strcmp(mer_rows_text(rows, 0), "paid") == 0) {
-        paid = true;
-        rj = mer_xcalloc(1, sizeof(*rj));
-        rj->tr = j;
-        j->pay_amount = mer_rows_int(rows, 1);
-        snprintf(rj->currency, sizeof(rj->currency), "%s", mer_rows_text(rows, 2));
-        snprintf(rj->method, sizeof(rj->method), "%s", mer_rows_text(rows, 3));
-        snprintf(rj->charge_ref, sizeof(rj->charge_ref), "%s", mer_rows_text(rows, 4));
-    }
-    mer_rows_end(rows);
-    if (!paid) {
-        submit_tr(r, j);
-        return;
-    }
-    j->has_payment = true;
-    snprintf(j->pay_kind, sizeof(j->pay_kind), "refund");
     if (j->note[0] == '\0')
-        snprintf(j->note, sizeof(j->note), "cancelled before shipping");
-    rj->o.work = refund_work;
-    rj->o.done = refund_done;
-    mer_req_hold(r);
-    mer_offload_submit(&rj->o);
+        snprintf(j->note, sizeof(j->note), "cancelled by %s", r->who.role == MER_ROLE_CUSTOMER ? "the customer" : "staff");
+    submit_tr(r, j);
 }
 
 static void h_cancel(mer_req_t *r)
@@ -525,6 +502,22 @@ static void h_pay(mer_req_t *r)
                            "order is %s; it cannot be paid", status);
         free(pj->tr);
         free(pj);
+        return;
+    }
+    if (strcmp(method, "wallet") == 0) {
+        /* redirect payments: show where to pay; the wallet's webhook brings the result */
+        free(pj->tr);
+        free(pj);
+        mer_order_view_t v;
+        int err = mer_order_load(mer_store_reader(r->who.region), id, r->who.id, &v);
+        if (err)
+            mer_reply_error(r, err, NULL, NULL);
+        else if (v.intent[0])
+            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", v.intent, "redirect_url",
+                                             v.redirect_url));
+        else
+            mer_reply_error(r, MER_E_CONFLICT, "payment_method", "no open wallet payment for this order");
+        mer_order_view_release(&v);
         return;
     }
     if (strcmp(method, "card") != 0) {

@@ -48,6 +48,8 @@ typedef struct mer_order_view {
     char *address_json; /* owned */
     char coupon[65];
     char tracking[65];
+    char intent[64];        /* wallet: pending payment intent */
+    char redirect_url[512]; /* wallet: where the customer pays */
     int64_t created_at, updated_at, expires_at; /* expires_at 0 = none */
     mer_order_line_view_t *lines;               /* owned */
     size_t nlines;
@@ -69,6 +71,13 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
 void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v);
 /* Frees the calling worker's scratch buffer. */
 void mer_order_thread_release(void);
+
+/*
+ * Applies a state-machine event to an order inside a writer transaction (stock, events, coupons,
+ * refunds included). Returns 0, MER_E_CONFLICT (illegal; *current holds the state), or an error.
+ */
+int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev, const char *actor, const char *note,
+                            char current[20]);
 
 /* Routes and the expiry sweeper. */
 void mer_order_init(void);

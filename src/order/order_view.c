@@ -8,6 +8,7 @@
 #include "core/jsonw.h"
 #include "core/tz.h"
 #include "order/order.h"
+#include "payment/payment.h"
 #include "region/country.h"
 #include "core/banned.h"
 
@@ -102,6 +103,16 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     }
     if ((err = mer_rows_end(r)) != 0)
         return err;
+    r = mer_db_query(db,
+                     "SELECT intent FROM payment WHERE order_id = ? AND kind = 'charge' AND status = 'pending' "
+                     "AND intent IS NOT NULL ORDER BY id DESC LIMIT 1",
+                     "i", id);
+    if (mer_rows_next(r) && strcmp(v->status, "pending_payment") == 0) {
+        COPY(v->intent, r, 0);
+        mer_wallet_redirect_url(v->intent, v->currency, v->redirect_url, sizeof(v->redirect_url));
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
     v->events = json_array();
     r = mer_db_query(db,
                      "SELECT from_status, to_status, actor, note, at FROM order_event WHERE order_id = ? ORDER BY id",
@@ -160,6 +171,10 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
     mer_jw_obj(&w, "payment");
     mer_jw_str(&w, "method", v->payment_method);
     mer_jw_str(&w, "status", v->payment_status);
+    if (v->intent[0]) {
+        mer_jw_str(&w, "intent", v->intent);
+        mer_jw_str(&w, "redirect_url", v->redirect_url);
+    }
     mer_jw_end(&w);
     mer_jw_bool(&w, "tax_included", v->tax_included);
     mer_jw_arr(&w, "lines");

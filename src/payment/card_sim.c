@@ -6,6 +6,9 @@
 #include <stdio.h>
 
 #include "payment/payment.h"
+
+void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
+                    mer_pay_result_t *out);
 #include "core/banned.h"
 
 static void new_ref(const char *prefix, char out[64])
@@ -34,15 +37,25 @@ static void card_charge(const mer_charge_t *in, mer_pay_result_t *out)
     }
 }
 
-static void card_refund(const char *charge_ref, int64_t amount, const char *currency, mer_pay_result_t *out)
+/* Refund references derive from the idempotency key, as an acquirer that de-duplicates would answer. */
+void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
+                    mer_pay_result_t *out)
 {
-    (void)charge_ref;
+    unsigned char h[12];
+    char hex[25];
     (void)amount;
     (void)currency;
     memset(out, 0, sizeof(*out));
+    if (charge_ref == NULL || charge_ref[0] == '\0') {
+        out->status = MER_PAY_ERROR;
+        snprintf(out->message, sizeof(out->message), "no charge to refund");
+        return;
+    }
+    crypto_generichash(h, sizeof(h), (const unsigned char *)idem_key, strlen(idem_key), NULL, 0);
+    sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
     out->status = MER_PAY_SUCCEEDED;
-    new_ref("re", out->provider_ref);
+    snprintf(out->provider_ref, sizeof(out->provider_ref), "re_%s", hex);
     snprintf(out->message, sizeof(out->message), "refunded");
 }
 
-const mer_payment_provider_t mer_card_sim = {"card", card_charge, card_refund};
+const mer_payment_provider_t mer_card_sim = {"card", card_charge, mer_sim_refund};

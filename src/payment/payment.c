@@ -3,8 +3,9 @@
 #include "core/banned.h"
 
 extern const mer_payment_provider_t mer_card_sim;
+extern const mer_payment_provider_t mer_wallet_sim;
 
-static const mer_payment_provider_t *const providers[] = {&mer_card_sim};
+static const mer_payment_provider_t *const providers[] = {&mer_card_sim, &mer_wallet_sim};
 
 const mer_payment_provider_t *mer_payment_provider(const char *method)
 {

@@ -34,8 +34,23 @@ typedef struct mer_pay_result {
 typedef struct mer_payment_provider {
     const char *method; /* "card", "wallet" */
     void (*charge)(const mer_charge_t *in, mer_pay_result_t *out);
-    void (*refund)(const char *charge_ref, int64_t amount, const char *currency, mer_pay_result_t *out);
+    /* idem_key: the same key must never refund twice (providers de-duplicate on it) */
+    void (*refund)(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
+                   mer_pay_result_t *out);
 } mer_payment_provider_t;
+
+/* The wallet's redirect URL for an intent: <wallet base URL>/pay?intent=<id>. */
+void mer_wallet_redirect_url(const char *intent, const char *currency, char *out, size_t cap);
+/* Sets the wallet base URL (serve --wallet-url). */
+void mer_wallet_configure(const char *base_url);
+/*
+ * The secret a provider signs its webhooks with (catalog.db, created at random on first use). Writes
+ * it into out (>= 65 bytes). Returns 0 or an error. Used by `meridian admin provider-secret`.
+ */
+struct mer_db;
+int mer_payment_secret(struct mer_db *catalog, const char *provider, char out[80]);
+/* Registers POST /api/v1/payments/{provider}/webhook and loads the secrets. */
+void mer_payment_http_init(void);
 
 /* The provider for a payment method, or NULL (cod). */
 const mer_payment_provider_t *mer_payment_provider(const char *method);

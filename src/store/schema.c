@@ -81,6 +81,18 @@ const mer_migration_t mer_schema_catalog[] = {
     {2,
      /* per-SKU purchase limit: most units of this SKU one order (and one cart) may hold */
      "ALTER TABLE sku ADD COLUMN max_per_order INTEGER NOT NULL DEFAULT 10;"},
+    {3,
+     /* outgoing webhook subscriptions (all regions' events go to them) and provider secrets */
+     "CREATE TABLE webhook_subscription ("
+     "  id INTEGER PRIMARY KEY,"
+     "  url TEXT NOT NULL,"
+     "  events TEXT NOT NULL DEFAULT '*',"     /* comma-separated event types, or * */
+     "  secret TEXT NOT NULL,"                 /* HMAC-SHA256 key for the X-Meridian-Signature header */
+     "  active INTEGER NOT NULL DEFAULT 1,"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE TABLE provider_secret ("
+     "  provider TEXT PRIMARY KEY,"            /* the key a payment provider signs its webhooks with */
+     "  secret TEXT NOT NULL);"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -227,6 +239,71 @@ const mer_migration_t mer_schema_region[] = {
      "  created_at INTEGER NOT NULL);"
      "CREATE INDEX payment_order ON payment(order_id);"
      "CREATE UNIQUE INDEX payment_ref ON payment(provider, provider_ref) WHERE provider_ref IS NOT NULL;"},
+    {4,
+     /* the outbox: written in the same transaction as the change it announces */
+     "CREATE TABLE outbox ("
+     "  id INTEGER PRIMARY KEY,"
+     "  event_id TEXT NOT NULL UNIQUE,"        /* evt_<region>_<id>: subscribers de-duplicate on it */
+     "  type TEXT NOT NULL,"
+     "  order_id INTEGER,"
+     "  payload TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  fanned_out INTEGER NOT NULL DEFAULT 0);" /* deliveries created for every subscriber */
+     "CREATE INDEX outbox_pending ON outbox(id) WHERE fanned_out = 0;"
+     "CREATE TABLE event_delivery ("
+     "  event INTEGER NOT NULL REFERENCES outbox(id),"
+     "  subscriber TEXT NOT NULL,"             /* logistics, notifications, payments, webhook:<id> */
+     "  status TEXT NOT NULL DEFAULT 'pending'," /* pending, delivered, dead */
+     "  attempts INTEGER NOT NULL DEFAULT 0,"
+     "  next_attempt_at INTEGER NOT NULL,"
+     "  last_error TEXT NOT NULL DEFAULT '',"
+     "  delivered_at INTEGER,"
+     "  PRIMARY KEY (event, subscriber));"
+     "CREATE INDEX event_delivery_due ON event_delivery(next_attempt_at) WHERE status = 'pending';"
+     "CREATE TABLE notification ("           /* what the notification subscriber would send */
+     "  id INTEGER PRIMARY KEY,"
+     "  event_id TEXT NOT NULL UNIQUE,"
+     "  user_id INTEGER, channel TEXT NOT NULL, message TEXT NOT NULL, created_at INTEGER NOT NULL);"
+     "CREATE TABLE shipment ("               /* made by the logistics subscriber when an order can ship */
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL UNIQUE REFERENCES orders(id),"
+     "  carrier TEXT NOT NULL, tracking_number TEXT NOT NULL UNIQUE,"
+     "  event_id TEXT NOT NULL, created_at INTEGER NOT NULL);"
+     /* inbound provider webhooks already processed: a repeat changes nothing */
+     "CREATE TABLE webhook_seen ("
+     "  provider TEXT NOT NULL, event_id TEXT NOT NULL, received_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (provider, event_id));"
+     /* coupons of this region's countries */
+     "CREATE TABLE coupon ("
+     "  id INTEGER PRIMARY KEY,"
+     "  code TEXT NOT NULL,"
+     "  country TEXT NOT NULL,"
+     "  kind TEXT NOT NULL CHECK (kind IN ('threshold_amount', 'percent', 'fixed_amount')),"
+     "  value INTEGER NOT NULL,"               /* minor units, or basis points for percent */
+     "  min_subtotal INTEGER NOT NULL DEFAULT 0,"
+     "  max_discount INTEGER NOT NULL DEFAULT 0," /* percent cap; 0 = none */
+     "  scope TEXT NOT NULL DEFAULT 'store',"  /* store, category, product, sku */
+     "  scope_ids TEXT NOT NULL DEFAULT '',"   /* comma-separated ids (category/product/sku ids) */
+     "  valid_from INTEGER NOT NULL, valid_until INTEGER NOT NULL," /* UTC ms; entered in local time */
+     "  budget INTEGER NOT NULL DEFAULT 0,"    /* total discount that may be granted; 0 = none */
+     "  max_redemptions INTEGER NOT NULL DEFAULT 0,"
+     "  per_user_limit INTEGER NOT NULL DEFAULT 1,"
+     "  payment_methods TEXT NOT NULL DEFAULT '',"  /* allowed methods; '' = any */
+     "  active INTEGER NOT NULL DEFAULT 1,"
+     "  created_at INTEGER NOT NULL,"
+     "  UNIQUE (country, code));"
+     "CREATE TABLE coupon_redemption ("
+     "  coupon_id INTEGER NOT NULL REFERENCES coupon(id),"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  user_id INTEGER NOT NULL,"
+     "  amount INTEGER NOT NULL,"
+     "  status TEXT NOT NULL CHECK (status IN ('frozen', 'consumed', 'returned')),"
+     "  updated_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (coupon_id, order_id));"
+     "CREATE INDEX coupon_redemption_user ON coupon_redemption(coupon_id, user_id);"
+     "CREATE INDEX coupon_redemption_order ON coupon_redemption(order_id);"
+     "ALTER TABLE payment ADD COLUMN intent TEXT;"  /* redirect providers: the payment intent */
+     "CREATE INDEX payment_intent ON payment(intent) WHERE intent IS NOT NULL;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

@@ -1,0 +1,554 @@
+/*
+ * dispatcher.c — delivers outbox events to subscribers (see events.h for the guarantees).
+ *
+ * One thread. Reads go through the thread's own read connections; every write (fan-out rows, delivery
+ * outcomes, the effects of in-process subscribers) is a job on the region's writer, waited for
+ * synchronously, so the single-writer rule holds and an effect commits together with the mark that
+ * says it was delivered.
+ */
+#include <curl/curl.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/money.h"
+#include "core/tz.h"
+#include "events/events.h"
+#include "payment/payment.h"
+#include "region/country.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+#define BATCH 200
+#define MAX_ATTEMPTS 12
+#define MAX_BACKOFF_MS (3600 * 1000)
+#define MAX_SUBS 64
+
+typedef struct sub {
+    char name[32]; /* logistics, notifications, payments, webhook:<id> */
+    char url[256];
+    char events[512];
+    char secret[80];
+} sub_t;
+
+static struct {
+    pthread_t tid;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stopping, running, kicked;
+    int64_t retry_base_ms;
+} disp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .retry_base_ms = 1000};
+
+void mer_events_kick(void)
+{
+    pthread_mutex_lock(&disp.mu);
+    disp.kicked = true;
+    pthread_cond_signal(&disp.cv);
+    pthread_mutex_unlock(&disp.mu);
+}
+
+/* ---- running a writer job and waiting for it ---- */
+
+typedef struct sync_job {
+    mer_wjob_t w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int (*fn)(mer_db_t *db, void *arg);
+    void *arg;
+} sync_job_t;
+
+static int sync_run(mer_db_t *db, mer_wjob_t *w)
+{
+    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    return j->fn(db, j->arg);
+}
+
+static void sync_done(mer_wjob_t *w)
+{
+    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    pthread_mutex_lock(&j->mu);
+    j->done = true;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+static int run_sync(const char *region, int (*fn)(mer_db_t *, void *), void *arg)
+{
+    sync_job_t j;
+    memset(&j, 0, sizeof(j));
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    j.fn = fn;
+    j.arg = arg;
+    j.w.run = sync_run;
+    j.w.done = sync_done;
+    int err = mer_writer_submit(region, &j.w);
+    if (err == 0) {
+        pthread_mutex_lock(&j.mu);
+        while (!j.done)
+            pthread_cond_wait(&j.cv, &j.mu);
+        pthread_mutex_unlock(&j.mu);
+        err = j.w.err;
+    }
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+    return err;
+}
+
+/* ---- subscribers ---- */
+
+static bool wants(const char *list, const char *type)
+{
+    if (strcmp(list, "*") == 0)
+        return true;
+    size_t n = strlen(type);
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if ((len == n && memcmp(p, type, n) == 0) || (len >= 2 && p[len - 1] == '*' && strncmp(p, type, len - 1) == 0))
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+static size_t load_subscribers(sub_t *subs)
+{
+    size_t n = 0;
+    static const char *const internal[][2] = {
+        {"logistics", "order.paid,order.created"},
+        {"notifications", "order.*"},
+        {"payments", "payment.refund_required"},
+    };
+    for (size_t i = 0; i < MER_ARRAY_LEN(internal); i++) {
+        memset(&subs[n], 0, sizeof(subs[n]));
+        snprintf(subs[n].name, sizeof(subs[n].name), "%s", internal[i][0]);
+        snprintf(subs[n].events, sizeof(subs[n].events), "%s", internal[i][1]);
+        n++;
+    }
+    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
+    if (db == NULL)
+        return n;
+    mer_rows_t *r = mer_db_query(db, "SELECT id, url, events, secret FROM webhook_subscription WHERE active = 1", NULL);
+    while (mer_rows_next(r) && n < MAX_SUBS) {
+        memset(&subs[n], 0, sizeof(subs[n]));
+        snprintf(subs[n].name, sizeof(subs[n].name), "webhook:%lld", (long long)mer_rows_int(r, 0));
+        snprintf(subs[n].url, sizeof(subs[n].url), "%s", mer_rows_text(r, 1));
+        snprintf(subs[n].events, sizeof(subs[n].events), "%s", mer_rows_text(r, 2));
+        snprintf(subs[n].secret, sizeof(subs[n].secret), "%s", mer_rows_text(r, 3));
+        n++;
+    }
+    mer_rows_end(r);
+    return n;
+}
+
+static const sub_t *find_sub(const sub_t *subs, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(subs[i].name, name) == 0)
+            return &subs[i];
+    return NULL;
+}
+
+/* ---- deliveries ---- */
+
+typedef struct delivery {
+    int64_t event;
+    char subscriber[32];
+    int attempts;
+    char event_id[32];
+    char type[48];
+    int64_t order_id;
+    char *payload; /* owned */
+    int64_t created_at;
+    /* outcome */
+    bool ok;
+    char error[200];
+    mer_pay_result_t refund;
+} delivery_t;
+
+static size_t http_sink(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb;
+}
+
+static void deliver_webhook(const sub_t *s, delivery_t *d, const char *region)
+{
+    mer_buf_t body = MER_BUF_INIT;
+    char ts[32], sig[128];
+    mer_format_utc_ms(d->created_at, ts);
+    mer_buf_printf(&body, "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":\"%s\",\"region\":\"%s\",\"data\":%s}",
+                   d->event_id, d->type, ts, region, d->payload);
+    mer_webhook_sign(s->secret, mer_now_unix_ms() / 1000, body.data, body.len, sig);
+    CURL *c = curl_easy_init();
+    struct curl_slist *h = NULL;
+    char hdr[200];
+    h = curl_slist_append(h, "Content-Type: application/json");
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Signature: %s", sig);
+    h = curl_slist_append(h, hdr);
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Id: %s", d->event_id);
+    h = curl_slist_append(h, hdr);
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Type: %s", d->type);
+    h = curl_slist_append(h, hdr);
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode rc = curl_easy_perform(c);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK)
+        snprintf(d->error, sizeof(d->error), "%s", curl_easy_strerror(rc));
+    else if (status < 200 || status > 299)
+        snprintf(d->error, sizeof(d->error), "HTTP %ld", status);
+    else
+        d->ok = true;
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    mer_buf_release(&body);
+}
+
+static void deliver_refund(delivery_t *d)
+{
+    json_t *p = json_loads(d->payload, 0, NULL);
+    const char *provider = json_string_value(json_object_get(p, "provider"));
+    const char *charge = json_string_value(json_object_get(p, "charge_ref"));
+    const char *currency = json_string_value(json_object_get(p, "currency"));
+    int64_t amount = json_integer_value(json_object_get(p, "amount"));
+    const mer_payment_provider_t *pp = provider ? mer_payment_provider(provider) : NULL;
+    if (pp == NULL) {
+        snprintf(d->error, sizeof(d->error), "no provider %s", provider ? provider : "(none)");
+    } else {
+        pp->refund(charge, amount, currency ? currency : "", d->event_id, &d->refund);
+        if (d->refund.status == MER_PAY_SUCCEEDED)
+            d->ok = true;
+        else
+            snprintf(d->error, sizeof(d->error), "%s", d->refund.message);
+    }
+    json_decref(p);
+}
+
+/* In-process subscribers: their effect runs inside the outcome transaction. */
+static int apply_logistics(mer_db_t *db, delivery_t *d)
+{
+    json_t *p = json_loads(d->payload, 0, NULL);
+    const char *status = json_string_value(json_object_get(p, "status"));
+    const char *country = json_string_value(json_object_get(p, "country"));
+    int err = 0;
+    /* ship when an order is paid, or right away for cash on delivery */
+    if (status && (strcmp(status, "paid") == 0 || strcmp(status, "pending_shipment") == 0)) {
+        unsigned char raw[5];
+        char tracking[40];
+        randombytes_buf(raw, sizeof(raw));
+        snprintf(tracking, sizeof(tracking), "%s%02X%02X%02X%02X%02X", country ? country : "XX", raw[0], raw[1], raw[2],
+                 raw[3], raw[4]);
+        static const char *const carriers[] = {"Delhivery", "Ninja Van", "CDEK", "DHL"};
+        const char *carrier = country && strcmp(country, "IN") == 0   ? carriers[0]
+                              : country && strcmp(country, "RU") == 0 ? carriers[2]
+                              : country && strchr("SG MY ID PH TH VN", country[0]) ? carriers[1]
+                                                                                  : carriers[3];
+        if (mer_db_exec(db,
+                        "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+                        "isssi", d->order_id, carrier, tracking, d->event_id, mer_now_unix_ms()) < 0)
+            err = MER_E_INTERNAL;
+    }
+    json_decref(p);
+    return err;
+}
+
+static int apply_notification(mer_db_t *db, delivery_t *d)
+{
+    json_t *p = json_loads(d->payload, 0, NULL);
+    char msg[300];
+    snprintf(msg, sizeof(msg), "Your order %s is now %s", json_string_value(json_object_get(p, "number"))
+                                                              ? json_string_value(json_object_get(p, "number"))
+                                                              : "",
+             json_string_value(json_object_get(p, "status")) ? json_string_value(json_object_get(p, "status")) : "");
+    int rc = mer_db_exec(db,
+                         "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
+                         "VALUES (?, ?, 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                         "sisi", d->event_id, (int64_t)json_integer_value(json_object_get(p, "user_id")), msg,
+                         mer_now_unix_ms());
+    json_decref(p);
+    return rc < 0 ? MER_E_INTERNAL : 0;
+}
+
+/* Records a refund the provider confirmed. The refund row was written pending when it was requested. */
+static int apply_refund(mer_db_t *db, delivery_t *d)
+{
+    json_t *p = json_loads(d->payload, 0, NULL);
+    int64_t payment_id = json_integer_value(json_object_get(p, "payment_id"));
+    json_decref(p);
+    int rc = mer_db_exec(db,
+                         "UPDATE payment SET status = 'succeeded', provider_ref = ? WHERE id = ? AND status = 'pending'",
+                         "si", d->refund.provider_ref, payment_id);
+    if (rc < 0)
+        return rc;
+    if (rc == 1) {
+        /* the order's payment status follows: refunded when nothing is pending and all is returned */
+        if (mer_db_exec(db,
+                        "UPDATE orders SET payment_status = CASE "
+                        "WHEN EXISTS (SELECT 1 FROM payment WHERE order_id = orders.id AND kind = 'refund' "
+                        "AND status = 'pending') THEN 'refund_pending' "
+                        "WHEN refunded_total >= (SELECT COALESCE(SUM(amount), 0) FROM payment WHERE order_id = "
+                        "orders.id AND kind = 'charge' AND status = 'succeeded') THEN 'refunded' "
+                        "ELSE 'partially_refunded' END, updated_at = ? WHERE id = ?",
+                        "ii", mer_now_unix_ms(), d->order_id) < 0)
+            return MER_E_INTERNAL;
+        if (mer_event_emit_order(db, "order.refunded", d->order_id) != 0)
+            return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+/* ---- fan-out ----
+ * In-process subscribers (logistics, notifications) take effect right here, in the fan-out transaction
+ * (their effects are idempotent on the event id); only subscribers outside the process (webhooks, the
+ * payment provider) get delivery rows to attempt and retry. */
+
+typedef struct fanout_arg {
+    const sub_t *subs;
+    size_t nsubs;
+    int made;
+} fanout_arg_t;
+
+static int fanout(mer_db_t *db, void *arg)
+{
+    fanout_arg_t *a = arg;
+    delivery_t *evs = mer_xcalloc(500, sizeof(*evs));
+    size_t n = 0;
+    int err = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT id, event_id, type, COALESCE(order_id, 0), payload, created_at FROM outbox "
+                                 "WHERE fanned_out = 0 ORDER BY id LIMIT 500",
+                                 NULL);
+    while (mer_rows_next(r) && n < 500) {
+        delivery_t *d = &evs[n++];
+        d->event = mer_rows_int(r, 0);
+        snprintf(d->event_id, sizeof(d->event_id), "%s", mer_rows_text(r, 1));
+        snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 2));
+        d->order_id = mer_rows_int(r, 3);
+        d->payload = mer_xstrdup(mer_rows_text(r, 4));
+        d->created_at = mer_rows_int(r, 5);
+    }
+    err = mer_rows_end(r);
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; err == 0 && i < n; i++) {
+        delivery_t *d = &evs[i];
+        for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
+            const sub_t *s = &a->subs[k];
+            if (!wants(s->events, d->type))
+                continue;
+            if (strcmp(s->name, "logistics") == 0)
+                err = apply_logistics(db, d);
+            else if (strcmp(s->name, "notifications") == 0)
+                err = apply_notification(db, d);
+            else if (mer_db_exec(db,
+                                 "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT DO NOTHING",
+                                 "isi", d->event, s->name, now) < 0)
+                err = MER_E_INTERNAL;
+            a->made++;
+        }
+        if (err == 0 && mer_db_exec(db, "UPDATE outbox SET fanned_out = 1 WHERE id = ?", "i", d->event) < 0)
+            err = MER_E_INTERNAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(evs[i].payload);
+    free(evs);
+    return err;
+}
+
+typedef struct outcome_arg {
+    delivery_t *d;
+    size_t n;
+    int64_t retry_base_ms;
+} outcome_arg_t;
+
+static int64_t backoff(int64_t base, int attempts)
+{
+    int64_t b = base;
+    for (int i = 1; i < attempts && b < MAX_BACKOFF_MS; i++)
+        b *= 2;
+    return b > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : b;
+}
+
+static int outcomes(mer_db_t *db, void *arg)
+{
+    outcome_arg_t *a = arg;
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; i < a->n; i++) {
+        delivery_t *d = &a->d[i];
+        int effect = 0;
+        if (mer_db_savepoint(db) != 0)
+            return MER_E_INTERNAL;
+        if (strcmp(d->subscriber, "payments") == 0 && d->ok)
+            effect = apply_refund(db, d), d->ok = effect == 0;
+        if (effect) {
+            mer_db_rollback_to(db);
+            if (mer_db_savepoint(db) != 0)
+                return MER_E_INTERNAL;
+            snprintf(d->error, sizeof(d->error), "subscriber failed (%s)", mer_err_code(effect));
+        }
+        int attempts = d->attempts + 1;
+        int rc;
+        if (d->ok)
+            rc = mer_db_exec(db,
+                             "UPDATE event_delivery SET status = 'delivered', attempts = ?, delivered_at = ?, "
+                             "last_error = '' WHERE event = ? AND subscriber = ?",
+                             "iiis", (int64_t)attempts, now, d->event, d->subscriber);
+        else
+            rc = mer_db_exec(db,
+                             "UPDATE event_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
+                             "WHERE event = ? AND subscriber = ?",
+                             "siisis", attempts >= MAX_ATTEMPTS ? "dead" : "pending", (int64_t)attempts,
+                             now + backoff(a->retry_base_ms, attempts), d->error, d->event, d->subscriber);
+        if (rc < 0 || mer_db_release(db) != 0)
+            return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+/* One pass over a region: fan out new events, attempt due deliveries. Returns deliveries attempted. */
+static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
+{
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL)
+        return 0;
+    int64_t waiting = 0;
+    if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) == 0 &&
+        waiting) {
+        fanout_arg_t fa = {subs, nsubs, 0};
+        if (run_sync(region, fanout, &fa) != 0)
+            return 0;
+    }
+    delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT d.event, d.subscriber, d.attempts, o.event_id, o.type, COALESCE(o.order_id, 0), "
+                                 "o.payload, o.created_at FROM event_delivery d JOIN outbox o ON o.id = d.event "
+                                 "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+                                 "ORDER BY d.next_attempt_at, d.event LIMIT ?",
+                                 "ii", mer_now_unix_ms(), (int64_t)BATCH);
+    while (mer_rows_next(r) && n < BATCH) {
+        delivery_t *d = &ds[n++];
+        d->event = mer_rows_int(r, 0);
+        snprintf(d->subscriber, sizeof(d->subscriber), "%s", mer_rows_text(r, 1));
+        d->attempts = (int)mer_rows_int(r, 2);
+        snprintf(d->event_id, sizeof(d->event_id), "%s", mer_rows_text(r, 3));
+        snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 4));
+        d->order_id = mer_rows_int(r, 5);
+        d->payload = mer_xstrdup(mer_rows_text(r, 6));
+        d->created_at = mer_rows_int(r, 7);
+    }
+    mer_rows_end(r);
+    for (size_t i = 0; i < n; i++) {
+        delivery_t *d = &ds[i];
+        if (strncmp(d->subscriber, "webhook:", 8) == 0) {
+            const sub_t *s = find_sub(subs, nsubs, d->subscriber);
+            if (s)
+                deliver_webhook(s, d, region);
+            else
+                snprintf(d->error, sizeof(d->error), "subscription removed");
+        } else if (strcmp(d->subscriber, "payments") == 0) {
+            deliver_refund(d);
+        }
+    }
+    if (n) {
+        outcome_arg_t oa = {ds, n, disp.retry_base_ms};
+        if (run_sync(region, outcomes, &oa) != 0)
+            mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(ds[i].payload);
+    free(ds);
+    return n;
+}
+
+static void *dispatcher_main(void *arg)
+{
+    (void)arg;
+    sub_t *subs = mer_xcalloc(MAX_SUBS, sizeof(*subs));
+    pthread_mutex_lock(&disp.mu);
+    while (!disp.stopping) {
+        if (!disp.kicked) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 200 * 1000000L;
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&disp.cv, &disp.mu, &ts);
+        }
+        if (disp.stopping)
+            break;
+        disp.kicked = false;
+        pthread_mutex_unlock(&disp.mu);
+        size_t nsubs = load_subscribers(subs);
+        const mer_countries_t *cs = mer_countries();
+        for (size_t i = 0; i < cs->nregions; i++) {
+            if (!cs->regions[i].local)
+                continue;
+            /* keep going while a region has a full batch due */
+            for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, subs, nsubs) == BATCH; rounds++)
+                ;
+        }
+        pthread_mutex_lock(&disp.mu);
+    }
+    pthread_mutex_unlock(&disp.mu);
+    free(subs);
+    mer_store_thread_release();
+    mer_tz_thread_release();
+    mer_money_thread_release();
+    return NULL;
+}
+
+static _Atomic long emitted; /* events written since the last kick */
+
+void mer_events_note_emit(void)
+{
+    atomic_fetch_add_explicit(&emitted, 1, memory_order_relaxed);
+}
+
+static void on_commit(const char *region)
+{
+    (void)region;
+    if (atomic_exchange_explicit(&emitted, 0, memory_order_relaxed) > 0)
+        mer_events_kick();
+}
+
+void mer_events_start(int64_t retry_base_ms)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    disp.retry_base_ms = retry_base_ms > 0 ? retry_base_ms : 1000;
+    mer_writer_on_commit(on_commit);
+    if (pthread_create(&disp.tid, NULL, dispatcher_main, NULL) == 0)
+        disp.running = true;
+}
+
+void mer_events_stop(void)
+{
+    if (!disp.running)
+        return;
+    pthread_mutex_lock(&disp.mu);
+    disp.stopping = true;
+    pthread_cond_signal(&disp.cv);
+    pthread_mutex_unlock(&disp.mu);
+    pthread_join(disp.tid, NULL);
+    disp.running = false;
+    curl_global_cleanup();
+}

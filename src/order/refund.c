@@ -1,0 +1,290 @@
+#include "order/refund.h"
+
+#include <stdio.h>
+
+#include "events/events.h"
+#include "inventory/inventory.h"
+#include "order/order.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason)
+{
+    char currency[4] = "", method[16] = "", charge_ref[64] = "";
+    int64_t refunded = 0, paid = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT o.currency, o.refunded_total, "
+                                 "(SELECT COALESCE(SUM(amount), 0) FROM payment WHERE order_id = o.id AND kind = 'charge' "
+                                 "AND status = 'succeeded'), "
+                                 "(SELECT provider FROM payment WHERE order_id = o.id AND kind = 'charge' AND "
+                                 "status = 'succeeded' ORDER BY id LIMIT 1), "
+                                 "(SELECT COALESCE(provider_ref, '') FROM payment WHERE order_id = o.id AND "
+                                 "kind = 'charge' AND status = 'succeeded' ORDER BY id LIMIT 1) "
+                                 "FROM orders o WHERE o.id = ?",
+                                 "i", order_id);
+    bool found = mer_rows_next(r);
+    if (found) {
+        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 0));
+        refunded = mer_rows_int(r, 1);
+        paid = mer_rows_int(r, 2);
+        snprintf(method, sizeof(method), "%s", mer_rows_text(r, 3));
+        snprintf(charge_ref, sizeof(charge_ref), "%s", mer_rows_text(r, 4));
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found)
+        return MER_E_NOT_FOUND;
+    int64_t refundable = paid - refunded;
+    if (amount < 0)
+        amount = refundable;
+    if (amount > refundable)
+        return MER_E_VALIDATION;
+    if (amount == 0)
+        return 0;
+    bool cod = strcmp(method, "cod") == 0;
+    int64_t now = mer_now_unix_ms(), payment_id = 0;
+    err = mer_db_query_int(db, &payment_id,
+                           "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, created_at) "
+                           "VALUES (?, ?, 'refund', ?, ?, ?, ?, ?) RETURNING id",
+                           "isisssi", order_id, method, amount, currency, cod ? "succeeded" : "pending",
+                           reason ? reason : "", now);
+    if (err)
+        return err;
+    const char *status = cod ? (refunded + amount >= paid ? "refunded" : "partially_refunded") : "refund_pending";
+    if (mer_db_exec(db,
+                    "UPDATE orders SET refunded_total = refunded_total + ?, payment_status = ?, updated_at = ? "
+                    "WHERE id = ?",
+                    "isii", amount, status, now, order_id) != 1)
+        return MER_E_INTERNAL;
+    if (!cod) {
+        json_t *p = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s}", "payment_id", (json_int_t)payment_id, "order_id",
+                              (json_int_t)order_id, "provider", method, "charge_ref", charge_ref, "amount",
+                              (json_int_t)amount, "currency", currency, "reason", reason ? reason : "");
+        if ((err = mer_event_emit(db, "payment.refund_required", order_id, p)) != 0)
+            return err;
+    }
+    return amount;
+}
+
+/* ---- POST /api/v1/admin/orders/{id}/refunds ---- */
+
+typedef struct rline {
+    int line_no;
+    int64_t quantity;
+} rline_t;
+
+typedef struct refund_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    int64_t order_id;
+    char country[3], region[16], reason[201], actor[48];
+    rline_t lines[64];
+    size_t n;
+    bool all;
+    int64_t amount;
+    mer_verr_t e;
+} refund_job_t;
+
+static int refund_run(mer_db_t *db, mer_wjob_t *w)
+{
+    refund_job_t *j = H2O_STRUCT_FROM_MEMBER(refund_job_t, w, w);
+    char status[20] = "", country[3] = "";
+    int64_t warehouse = 0;
+    mer_rows_t *r = mer_db_query(db, "SELECT status, country, warehouse_id FROM orders WHERE id = ?", "i", j->order_id);
+    bool found = mer_rows_next(r);
+    if (found) {
+        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
+        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 1));
+        warehouse = mer_rows_int(r, 2);
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found || strcmp(country, j->country) != 0)
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
+    int64_t amount = -1;
+    bool every_unit = j->all;
+    mer_stock_line_t released[64];
+    size_t nrel = 0;
+    if (!j->all) {
+        amount = 0;
+        for (size_t i = 0; i < j->n; i++) {
+            int64_t qty = 0, total = 0, done = 0, sku = 0;
+            r = mer_db_query(db,
+                             "SELECT quantity, line_total, refunded_qty, sku_id FROM order_line WHERE order_id = ? "
+                             "AND line_no = ?",
+                             "ii", j->order_id, (int64_t)j->lines[i].line_no);
+            bool has = mer_rows_next(r);
+            if (has) {
+                qty = mer_rows_int(r, 0);
+                total = mer_rows_int(r, 1);
+                done = mer_rows_int(r, 2);
+                sku = mer_rows_int(r, 3);
+            }
+            if ((err = mer_rows_end(r)) != 0)
+                return err;
+            char field[32];
+            snprintf(field, sizeof(field), "lines[%zu]", i);
+            if (!has)
+                return mer_verr_set(&j->e, MER_E_VALIDATION, field, "order has no line %d", j->lines[i].line_no);
+            if (done + j->lines[i].quantity > qty)
+                return mer_verr_set(&j->e, MER_E_VALIDATION, field, "only %lld units of line %d are left to refund",
+                                    (long long)(qty - done), j->lines[i].line_no);
+            int64_t after = done + j->lines[i].quantity;
+            amount += total * after / qty - total * done / qty;
+            if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii", after,
+                            j->order_id, (int64_t)j->lines[i].line_no) != 1)
+                return MER_E_INTERNAL;
+            released[nrel++] = (mer_stock_line_t){sku, 0, j->lines[i].quantity};
+        }
+        int64_t left = 1;
+        if (mer_db_query_int(db, &left, "SELECT COUNT(*) FROM order_line WHERE order_id = ? AND refunded_qty < quantity",
+                             "i", j->order_id) != 0)
+            return MER_E_INTERNAL;
+        every_unit = left == 0;
+    }
+    int64_t got = mer_refund_request(db, j->order_id, amount, j->reason);
+    if (got == MER_E_VALIDATION)
+        return mer_verr_set(&j->e, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
+    if (got < 0)
+        return (int)got;
+    if (got == 0)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "nothing was paid on this order, or all of it was refunded");
+    j->amount = got;
+    /* units refunded before shipping go back to stock; a fully refunded unshipped order is refunded */
+    if (strcmp(status, "paid") == 0) {
+        if (nrel && mer_stock_release(db, warehouse, released, nrel) != 0)
+            return MER_E_INTERNAL;
+        if (every_unit) {
+            if (j->all) {
+                mer_stock_line_t all[64];
+                size_t na = 0;
+                r = mer_db_query(db, "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ?", "i",
+                                 j->order_id);
+                while (mer_rows_next(r) && na < 64)
+                    all[na++] = (mer_stock_line_t){mer_rows_int(r, 0), 0, mer_rows_int(r, 1)};
+                mer_rows_end(r);
+                if (mer_stock_release(db, warehouse, all, na) != 0 ||
+                    mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
+                                j->order_id) < 0)
+                    return MER_E_INTERNAL;
+            }
+            if (mer_db_exec(db, "UPDATE orders SET status = 'refunded' WHERE id = ?", "i", j->order_id) != 1 ||
+                mer_db_exec(db,
+                            "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) "
+                            "VALUES (?, 'paid', 'refunded', ?, ?, ?)",
+                            "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0)
+                return MER_E_INTERNAL;
+        }
+    } else if (j->all && mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
+                                     j->order_id) < 0) {
+        return MER_E_INTERNAL;
+    }
+    return mer_event_emit_order(db, "order.refund_requested", j->order_id);
+}
+
+static void refund_done(mer_wjob_t *w)
+{
+    refund_job_t *j = H2O_STRUCT_FROM_MEMBER(refund_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (!r->gone) {
+        if (w->err && j->e.code)
+            mer_reply_verr(r, &j->e);
+        else if (w->err)
+            mer_reply_error(r, w->err, NULL, NULL);
+        else {
+            mer_order_view_t v;
+            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
+            if (err)
+                mer_reply_error(r, err, NULL, NULL);
+            else
+                mer_reply_order(r, 201, &v);
+            mer_order_view_release(&v);
+        }
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void h_refund(mer_req_t *r)
+{
+    static const char *const keys[] = {"country", "lines", "all", "reason", NULL};
+    mer_verr_t e = {0};
+    const char *country = NULL, *reason = NULL;
+    json_t *lines = NULL;
+    bool all = false;
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+        mer_json_member(r->body, "lines", "lines", JSON_ARRAY, false, &lines, &e) ||
+        mer_json_bool(r->body, "all", "all", false, &all, &e) ||
+        mer_json_str(r->body, "reason", "reason", 1, 200, true, &reason, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    if (all == (lines != NULL)) {
+        mer_reply_error(r, MER_E_VALIDATION, "lines", "give either lines [{line_no, quantity}] or all: true");
+        return;
+    }
+    const mer_countries_t *cs = mer_countries();
+    const mer_country_t *c = mer_country_find(cs, country, 2);
+    if (c == NULL || !mer_req_may_country(r, c->code)) {
+        mer_reply_error(r, c ? MER_E_FORBIDDEN : MER_E_UNKNOWN_COUNTRY, "country", "not a country you manage");
+        return;
+    }
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    if (rg == NULL || !rg->local) {
+        mer_reply_wrong_region(r, cs, c);
+        return;
+    }
+    refund_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->order_id = id;
+    j->all = all;
+    snprintf(j->country, sizeof(j->country), "%s", c->code);
+    snprintf(j->region, sizeof(j->region), "%s", c->region);
+    snprintf(j->reason, sizeof(j->reason), "%s", reason);
+    snprintf(j->actor, sizeof(j->actor), "%s:%lld", r->who.role == MER_ROLE_ADMIN ? "admin" : "operator",
+             (long long)r->who.id);
+    size_t i;
+    json_t *v;
+    json_array_foreach(lines, i, v)
+    {
+        static const char *const lkeys[] = {"line_no", "quantity", NULL};
+        char prefix[32], field[64];
+        int64_t ln = 0, q = 0;
+        snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
+        if (i >= MER_ARRAY_LEN(j->lines) || !json_is_object(v) || mer_json_only(v, lkeys, prefix, &e) ||
+            mer_json_int(v, "line_no", mer_json_path(field, sizeof(field), prefix, "line_no"), 1, 1000, true, &ln, &e) ||
+            mer_json_int(v, "quantity", mer_json_path(field, sizeof(field), prefix, "quantity"), 1, 1000, true, &q, &e)) {
+            if (!e.code)
+                mer_verr_set(&e, MER_E_VALIDATION, prefix, "%s must be {line_no, quantity}", prefix);
+            free(j);
+            mer_reply_verr(r, &e);
+            return;
+        }
+        j->lines[j->n++] = (rline_t){(int)ln, q};
+    }
+    if (!all && j->n == 0) {
+        free(j);
+        mer_reply_error(r, MER_E_VALIDATION, "lines", "name at least one line");
+        return;
+    }
+    j->w.run = refund_run;
+    j->w.done = refund_done;
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        free(j);
+}
+
+static const mer_route_t routes[] = {
+    {"POST", "/api/v1/admin/orders/{id}/refunds", h_refund, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+};
+
+void mer_refund_init(void)
+{
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,30 @@
+/*
+ * refund.h — giving money back.
+ *
+ * A refund is requested inside a writer transaction: a pending refund payment row, the order's
+ * refunded_total raised, and a payment.refund_required event in the outbox — all in the same commit, so
+ * a refund that was promised is never forgotten. The events dispatcher then calls the provider (with
+ * the event id as idempotency key, so a retry never refunds twice) and records the outcome. Refunds
+ * never exceed what was paid: refundable = succeeded charges - refunds already requested.
+ * Cash-on-delivery money has no provider to call: such refunds are recorded as paid out at once.
+ *
+ * Per-line refunds (returns) refund whole units of order lines. The amount for units is cumulative per
+ * line — floor(line_total x refunded_units / quantity) minus what was refunded before — so refunding
+ * every unit, in any steps, returns exactly the line total.
+ */
+#ifndef MER_REFUND_H
+#define MER_REFUND_H
+
+#include "store/db.h"
+
+/*
+ * Requests a refund of `amount` (minor units; -1 = everything still refundable) on an order. Writer
+ * thread. Returns the amount requested (>= 0; 0 when nothing was paid), or a negative error
+ * (MER_E_VALIDATION when amount exceeds what is refundable).
+ */
+int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason);
+
+/* Admin route POST /api/v1/admin/orders/{id}/refunds. */
+void mer_refund_init(void);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * wallet.c — the redirect wallet (UPI / PayTM / bank-redirect style) and the provider webhook.
+ *
+ * Checkout with payment_method "wallet" opens a payment intent ("pi_<region>_<random>"; the region in
+ * the id tells which database holds it) and answers with a redirect URL. The customer pays at the
+ * wallet; the wallet then calls POST /api/v1/payments/wallet/webhook with
+ *     {"id": "whevt_...", "type": "payment.succeeded" | "payment.failed", "intent": "pi_...",
+ *      "charge_id": "...", "amount": 1999900, "currency": "INR"}
+ * signed in the header X-Provider-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>.
+ *
+ * Safety rules: a bad signature or a timestamp more than 5 minutes off is refused (400); an event id
+ * already processed changes nothing (200 "duplicate"); a failure arriving after a success changes nothing
+ * (200 "ignored"); a success for an order that was cancelled meanwhile (timed out) is recorded and the
+ * money is refunded automatically through the outbox (200 "refunded").
+ */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+
+#include "core/log.h"
+#include "events/events.h"
+#include "order/order.h"
+#include "order/refund.h"
+#include "payment/payment.h"
+#include "region/country.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+#define WEBHOOK_TOLERANCE_S 300
+
+void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
+                    mer_pay_result_t *out);
+
+static void wallet_charge(const mer_charge_t *in, mer_pay_result_t *out)
+{
+    (void)in;
+    memset(out, 0, sizeof(*out));
+    out->status = MER_PAY_PENDING; /* the customer pays at the wallet; the webhook brings the result */
+}
+
+const mer_payment_provider_t mer_wallet_sim = {"wallet", wallet_charge, mer_sim_refund};
+
+static char wallet_base[200] = "https://wallet.example.test";
+static char wallet_secret[80];
+
+void mer_wallet_configure(const char *base_url)
+{
+    if (base_url && *base_url)
+        snprintf(wallet_base, sizeof(wallet_base), "%s", base_url);
+}
+
+void mer_wallet_redirect_url(const char *intent, const char *currency, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/pay?intent=%s&currency=%s", wallet_base, intent, currency);
+}
+
+int mer_payment_secret(mer_db_t *db, const char *provider, char out[80])
+{
+    mer_rows_t *r = mer_db_query(db, "SELECT secret FROM provider_secret WHERE provider = ?", "s", provider);
+    bool found = mer_rows_next(r);
+    if (found)
+        snprintf(out, 80, "%s", mer_rows_text(r, 0));
+    int err = mer_rows_end(r);
+    if (err || found)
+        return err;
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(out, 65, raw, sizeof(raw));
+    return mer_db_exec(db, "INSERT INTO provider_secret (provider, secret) VALUES (?, ?)", "ss", provider, out) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+typedef struct hook_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    char event_id[80], type[32], intent[64], charge_id[64], currency[4];
+    int64_t amount;
+    const char *result;
+    char message[160];
+} hook_job_t;
+
+static int hook_run(mer_db_t *db, mer_wjob_t *w)
+{
+    hook_job_t *j = H2O_STRUCT_FROM_MEMBER(hook_job_t, w, w);
+    int64_t now = mer_now_unix_ms();
+    int rc = mer_db_exec(db,
+                         "INSERT INTO webhook_seen (provider, event_id, received_at) VALUES ('wallet', ?, ?) "
+                         "ON CONFLICT DO NOTHING",
+                         "si", j->event_id, now);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        j->result = "duplicate";
+        return 0;
+    }
+    int64_t pay_id = 0, order_id = 0, amount = 0;
+    char pstatus[16] = "";
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT id, order_id, amount, status FROM payment WHERE intent = ? AND kind = 'charge' "
+                                 "AND provider = 'wallet'",
+                                 "s", j->intent);
+    bool found = mer_rows_next(r);
+    if (found) {
+        pay_id = mer_rows_int(r, 0);
+        order_id = mer_rows_int(r, 1);
+        amount = mer_rows_int(r, 2);
+        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 3));
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found) {
+        j->result = "ignored";
+        snprintf(j->message, sizeof(j->message), "no payment intent %s", j->intent);
+        return 0;
+    }
+    if (j->amount != amount) {
+        snprintf(j->message, sizeof(j->message), "amount %lld does not match the intent's %lld", (long long)j->amount,
+                 (long long)amount);
+        return MER_E_VALIDATION;
+    }
+    if (strcmp(j->type, "payment.failed") == 0) {
+        if (strcmp(pstatus, "pending") != 0) {
+            j->result = "ignored"; /* out of order: the outcome is already known */
+            return 0;
+        }
+        if (mer_db_exec(db, "UPDATE payment SET status = 'failed', reason = 'declined at the wallet' WHERE id = ?", "i",
+                        pay_id) != 1)
+            return MER_E_INTERNAL;
+        j->result = "processed";
+        return 0;
+    }
+    /* payment.succeeded */
+    if (strcmp(pstatus, "succeeded") == 0) {
+        j->result = "ignored";
+        return 0;
+    }
+    if (mer_db_exec(db, "UPDATE payment SET status = 'succeeded', provider_ref = ?, created_at = ? WHERE id = ?", "sii",
+                    j->charge_id, now, pay_id) != 1)
+        return MER_E_INTERNAL;
+    char current[20] = "";
+    err = mer_order_transition_db(db, order_id, MER_OE_PAY, "provider:wallet", "paid at the wallet", current);
+    if (err == 0) {
+        j->result = "processed";
+        return 0;
+    }
+    if (err != MER_E_CONFLICT)
+        return err;
+    /* the order cannot take the money any more (cancelled, expired): keep the record, give it back */
+    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed");
+    if (got < 0)
+        return (int)got;
+    mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,
+                 current);
+    j->result = "refunded";
+    return 0;
+}
+
+static void hook_done(mer_wjob_t *w)
+{
+    hook_job_t *j = H2O_STRUCT_FROM_MEMBER(hook_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (!r->gone) {
+        if (w->err == MER_E_VALIDATION)
+            mer_reply_error(r, MER_E_VALIDATION, "amount", "%s", j->message);
+        else if (w->err)
+            mer_reply_error(r, w->err, NULL, NULL);
+        else
+            mer_reply_json(r, 200, json_pack("{s:s,s:s}", "result", j->result, "message", j->message));
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void h_webhook(mer_req_t *r)
+{
+    if (r->params[0].len != 6 || memcmp(r->params[0].base, "wallet", 6) != 0) {
+        mer_reply_error(r, MER_E_NOT_FOUND, "provider", "no provider %.*s takes webhooks", (int)MER_MIN(r->params[0].len, 20),
+                        r->params[0].base);
+        return;
+    }
+    size_t slen = 0;
+    const char *sig = mer_req_header(r, "x-provider-signature", &slen);
+    int v = mer_webhook_verify(wallet_secret, sig, slen, r->h2o->entity.base, r->h2o->entity.len,
+                               mer_now_unix_ms() / 1000, WEBHOOK_TOLERANCE_S);
+    if (v == -1) {
+        mer_reply_error(r, MER_E_INVALID_SIGNATURE, "X-Provider-Signature", NULL);
+        return;
+    }
+    if (v == -2) {
+        mer_reply_error(r, MER_E_STALE_WEBHOOK, "X-Provider-Signature", NULL);
+        return;
+    }
+    static const char *const keys[] = {"id", "type", "intent", "charge_id", "amount", "currency", "created", NULL};
+    mer_verr_t e = {0};
+    const char *id = NULL, *type = NULL, *intent = NULL, *charge = "", *currency = "";
+    int64_t amount = 0, created = 0;
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "id", "id", 1, 79, true, &id, &e) ||
+        mer_json_str(r->body, "type", "type", 1, 31, true, &type, &e) ||
+        mer_json_str(r->body, "intent", "intent", 4, 63, true, &intent, &e) ||
+        mer_json_str(r->body, "charge_id", "charge_id", 1, 63, false, &charge, &e) ||
+        mer_json_int(r->body, "amount", "amount", 0, INT64_C(1) << 52, true, &amount, &e) ||
+        mer_json_str(r->body, "currency", "currency", 3, 3, false, &currency, &e) ||
+        mer_json_int(r->body, "created", "created", 0, INT64_C(1) << 40, false, &created, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    if (strcmp(type, "payment.succeeded") != 0 && strcmp(type, "payment.failed") != 0) {
+        mer_reply_json(r, 200, json_pack("{s:s,s:s}", "result", "ignored", "message", "event type not handled"));
+        return;
+    }
+    /* pi_<region>_<random> */
+    char region[MER_REGION_NAME_MAX];
+    const char *us = strncmp(intent, "pi_", 3) == 0 ? strchr(intent + 3, '_') : NULL;
+    if (us == NULL || (size_t)(us - intent - 3) >= sizeof(region)) {
+        mer_reply_error(r, MER_E_VALIDATION, "intent", "%s is not an intent of this store", intent);
+        return;
+    }
+    snprintf(region, sizeof(region), "%.*s", (int)(us - intent - 3), intent + 3);
+    const mer_region_t *rg = mer_region_find(mer_countries(), region);
+    if (rg == NULL || !rg->local) {
+        mer_reply_error(r, MER_E_NOT_FOUND, "intent", "intent %s belongs to no region of this node", intent);
+        return;
+    }
+    hook_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    snprintf(j->event_id, sizeof(j->event_id), "%s", id);
+    snprintf(j->type, sizeof(j->type), "%s", type);
+    snprintf(j->intent, sizeof(j->intent), "%s", intent);
+    snprintf(j->charge_id, sizeof(j->charge_id), "%s", charge);
+    snprintf(j->currency, sizeof(j->currency), "%s", currency);
+    j->amount = amount;
+    j->w.run = hook_run;
+    j->w.done = hook_done;
+    if (mer_req_submit(r, rg->name, &j->w) != 0)
+        free(j);
+}
+
+static const mer_route_t routes[] = {
+    {"POST", "/api/v1/payments/{provider}/webhook", h_webhook, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
+};
+
+void mer_payment_http_init(void)
+{
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_payment_secret(db, "wallet", wallet_secret);
+    mer_store_write_end(MER_STORE_CATALOG);
+    if (err)
+        mer_die("cannot load the wallet webhook secret");
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}
