@@ -283,9 +283,20 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
     int64_t now = mer_now_unix_ms();
     int rc;
-    if (j->ev == MER_OE_SHIP)
+    if (j->ev == MER_OE_SHIP) {
+        /* the tracking number given, else the one logistics booked */
+        if (j->tracking[0] == '\0') {
+            mer_rows_t *sr = mer_db_query(db, "SELECT tracking_number FROM shipment WHERE order_id = ?", "i", j->order_id);
+            if (mer_rows_next(sr))
+                snprintf(j->tracking, sizeof(j->tracking), "%s", mer_rows_text(sr, 0));
+            mer_rows_end(sr);
+        }
+        if (j->tracking[0] == '\0')
+            return mer_verr_set(&j->e, MER_E_VALIDATION, "tracking_number",
+                                "tracking_number is required: no shipment was booked for this order");
         rc = mer_db_exec(db, "UPDATE orders SET status = ?, tracking_number = ?, updated_at = ? WHERE id = ?", "ssii",
                          mer_order_status_name(to), j->tracking, now, j->order_id);
+    }
 
     else if (pay_status)
         rc = mer_db_exec(db, "UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?", "ssii",
@@ -550,7 +561,7 @@ static void admin_transition(mer_req_t *r, mer_order_event_t ev)
     if (mer_req_param_id(r, 0, &id) != 0)
         return;
     if (mer_json_only(r->body, keys, "", &e) ||
-        mer_json_str(r->body, "tracking_number", "tracking_number", 1, 64, ev == MER_OE_SHIP, &tracking, &e) ||
+        mer_json_str(r->body, "tracking_number", "tracking_number", 1, 64, false, &tracking, &e) ||
         mer_json_str(r->body, "note", "note", 0, 200, false, &note, &e)) {
         mer_reply_verr(r, &e);
         return;

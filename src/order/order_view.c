@@ -113,6 +113,13 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     }
     if ((err = mer_rows_end(r)) != 0)
         return err;
+    r = mer_db_query(db, "SELECT carrier, tracking_number FROM shipment WHERE order_id = ?", "i", id);
+    if (mer_rows_next(r)) {
+        COPY(v->carrier, r, 0);
+        COPY(v->shipment_tracking, r, 1);
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
     v->events = json_array();
     r = mer_db_query(db,
                      "SELECT from_status, to_status, actor, note, at FROM order_event WHERE order_id = ? ORDER BY id",
@@ -229,6 +236,12 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
     mer_jw_str(&w, "timezone", tz);
     if (v->tracking[0])
         mer_jw_str(&w, "tracking_number", v->tracking);
+    if (v->carrier[0]) {
+        mer_jw_obj(&w, "shipment");
+        mer_jw_str(&w, "carrier", v->carrier);
+        mer_jw_str(&w, "tracking_number", v->shipment_tracking);
+        mer_jw_end(&w);
+    }
     if (v->coupon[0])
         mer_jw_str(&w, "coupon", v->coupon);
     if (v->expires_at && strcmp(v->status, "pending_payment") == 0) {

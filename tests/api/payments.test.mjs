@@ -1,0 +1,203 @@
+// Wallet payments with signed webhooks, refunds, and events delivered to a local receiver.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { createHmac } from 'node:crypto';
+import { startServer, expectError, customer, run } from './helpers.mjs';
+import { sendWalletWebhook } from '../../tools/wallet-sim.mjs';
+
+let srv, T, SECRET;
+before(async () => {
+  srv = await startServer({ args: ['--event-retry-ms', '200'] });
+  T = srv.adminToken;
+  SECRET = run(['admin', 'provider-secret', 'wallet', '--data', srv.dataDir]);
+});
+after(async () => { await srv.stop(); });
+
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, what, tries = 80) {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v) return v;
+    await wait(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function sku(country, category = 'accessories', offset = 0) {
+  const list = await srv.get(`/api/v1/products?country=${country}&category=${category}&per_page=10`);
+  const p = await srv.get(`/api/v1/products/${list.json.items[offset].id}?country=${country}`);
+  return p.json.skus[0];
+}
+
+async function walletOrder(c, s, qty = 1) {
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'wallet', lines: [{ sku: s.code, quantity: qty }] } });
+  assert.equal(o.status, 201, o.text);
+  return o.json;
+}
+
+const hook = (order, extra = {}) => sendWalletWebhook({
+  base: srv.base, secret: SECRET, intent: order.payment.intent, amount: order.totals.grand_total.amount,
+  currency: order.currency, ...extra,
+});
+
+test('wallet: checkout returns a redirect; a signed success webhook pays the order; repeats change nothing', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN');
+  const order = await walletOrder(c, s);
+  assert.equal(order.status, 'pending_payment');
+  assert.match(order.payment.intent, /^pi_in_/);
+  assert.ok(order.payment.redirect_url.includes(order.payment.intent));
+  const pay = await srv.api('POST', `/api/v1/orders/${order.id}/pay`, { token: c.token, body: {} });
+  assert.equal(pay.status, 202);
+  assert.equal(pay.json.intent, order.payment.intent);
+
+  const first = await hook(order, { eventId: 'whevt_same' });
+  assert.equal(first.status, 200, first.text);
+  assert.equal(first.json.result, 'processed');
+  const again = await hook(order, { eventId: 'whevt_same' });
+  assert.equal(again.status, 200);
+  assert.equal(again.json.result, 'duplicate');
+  const other = await hook(order, { eventId: 'whevt_other' });
+  assert.equal(other.json.result, 'ignored', 'a second success notice for a paid intent changes nothing');
+  const late = await hook(order, { outcome: 'failed' });
+  assert.equal(late.json.result, 'ignored', 'a failure arriving after the success changes nothing');
+  const got = await srv.get(`/api/v1/orders/${order.id}`, { token: c.token });
+  assert.equal(got.json.status, 'paid');
+  assert.equal(got.json.payments.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length, 1);
+});
+
+test('wallet: a failure then a success (out of order) ends paid; a lone failure leaves it unpaid', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 1);
+  const a = await walletOrder(c, s);
+  assert.equal((await hook(a, { outcome: 'failed' })).json.result, 'processed');
+  let got = await srv.get(`/api/v1/orders/${a.id}`, { token: c.token });
+  assert.equal(got.json.status, 'pending_payment');
+  assert.equal((await hook(a, { outcome: 'succeeded' })).json.result, 'processed');
+  got = await srv.get(`/api/v1/orders/${a.id}`, { token: c.token });
+  assert.equal(got.json.status, 'paid');
+});
+
+test('wallet: bad signatures, stale timestamps, tampered bodies and unknown intents are refused or ignored', async () => {
+  const c = await customer(srv, 'IN');
+  const order = await walletOrder(c, await sku('IN', 'accessories', 2));
+  expectError(await hook(order, { badSignature: true }), 400, 'invalid_signature');
+  expectError(await hook(order, { skewSeconds: -600 }), 400, 'stale_webhook');
+  expectError(await hook(order, { skewSeconds: 600 }), 400, 'stale_webhook');
+  // a valid signature over another body
+  const body = JSON.stringify({ id: 'whevt_t', type: 'payment.succeeded', intent: order.payment.intent, amount: 1 });
+  const t = Math.floor(Date.now() / 1000);
+  const sig = `t=${t},v1=${createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex')}`;
+  const tampered = await fetch(`${srv.base}/api/v1/payments/wallet/webhook`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-provider-signature': sig },
+    body: body.replace('"amount":1', '"amount":100000000'),
+  });
+  assert.equal(tampered.status, 400);
+  expectError(await hook(order, { amount: 1 }), 422, 'validation_failed', 'amount');
+  const unknown = await sendWalletWebhook({ base: srv.base, secret: SECRET, intent: 'pi_in_nothing', amount: 1 });
+  assert.equal(unknown.json.result, 'ignored');
+  expectError(await srv.api('POST', '/api/v1/payments/wallet/webhook', { body: {} }), 400, 'invalid_signature');
+  assert.equal((await srv.get(`/api/v1/orders/${order.id}`, { token: c.token })).json.status, 'pending_payment');
+});
+
+test('wallet: a payment after the order timed out is recorded and refunded automatically', async () => {
+  const my = (await srv.get('/api/v1/admin/countries', { token: T })).json.countries.find((x) => x.code === 'MY');
+  const quick = { ...my, order_timeout_seconds: 1 };
+  delete quick.order_timeout_minutes;
+  assert.equal((await srv.api('PUT', '/api/v1/admin/countries/MY', { token: T, body: quick })).status, 200);
+  const c = await customer(srv, 'MY', { address: { name: 'Ali', line1: '1 Jalan Ampang', city: 'Kuala Lumpur', state: 'KL', postal_code: '50450', phone: '+60123456789' } });
+  const order = await walletOrder(c, await sku('MY'));
+  await until(async () => (await srv.get(`/api/v1/orders/${order.id}`, { token: c.token })).json.status === 'cancelled', 'expiry');
+  const r = await hook(order);
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.result, 'refunded');
+  const done = await until(async () => {
+    const o = (await srv.get(`/api/v1/orders/${order.id}`, { token: c.token })).json;
+    return o.payment.status === 'refunded' ? o : null;
+  }, 'automatic refund');
+  assert.equal(done.status, 'cancelled');
+  assert.equal(done.payments.find((p) => p.kind === 'charge').status, 'succeeded', 'the money was recorded, not lost');
+  const refund = done.payments.find((p) => p.kind === 'refund');
+  assert.equal(refund.status, 'succeeded');
+  assert.equal(refund.amount, order.totals.grand_total.amount);
+  my.order_timeout_minutes = 30;
+  await srv.api('PUT', '/api/v1/admin/countries/MY', { token: T, body: my });
+});
+
+test('refunds: per line, partial, never more than paid; full refund before shipping releases stock', async () => {
+  const c = await customer(srv, 'IN');
+  const s1 = await sku('IN', 'accessories', 3), s2 = await sku('IN', 'accessories', 4);
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: s1.code, quantity: 3 }, { sku: s2.code, quantity: 1 }] } });
+  assert.equal(o.status, 201, o.text);
+  await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
+  const refundUrl = `/api/v1/admin/orders/${o.json.id}/refunds`;
+  expectError(await srv.api('POST', refundUrl, { token: T, body: { country: 'IN', reason: 'x' } }), 422, 'validation_failed', 'lines');
+  expectError(await srv.api('POST', refundUrl, { token: T, body: { country: 'IN', reason: 'x', lines: [{ line_no: 1, quantity: 4 }] } }), 422, 'validation_failed');
+  const one = await srv.api('POST', refundUrl, { token: T, body: { country: 'IN', reason: 'damaged', lines: [{ line_no: 1, quantity: 1 }] } });
+  assert.equal(one.status, 201, one.text);
+  const line1 = o.json.lines[0];
+  assert.equal(one.json.totals.refunded.amount, Math.floor(line1.line_total.amount / 3));
+  assert.equal(one.json.status, 'paid', 'a partial refund leaves the order paid');
+  const rest = await srv.api('POST', refundUrl, { token: T, body: { country: 'IN', reason: 'changed mind', lines: [{ line_no: 1, quantity: 2 }, { line_no: 2, quantity: 1 }] } });
+  assert.equal(rest.status, 201, rest.text);
+  assert.equal(rest.json.status, 'refunded', 'every unit refunded before shipping: the order is refunded');
+  assert.equal(rest.json.totals.refunded.amount, o.json.totals.grand_total.amount - o.json.totals.shipping.amount);
+  const more = await srv.api('POST', refundUrl, { token: T, body: { country: 'IN', reason: 'again', lines: [{ line_no: 2, quantity: 1 }] } });
+  expectError(more, 422, 'validation_failed');
+  const settled = await until(async () => {
+    const x = (await srv.get(`/api/v1/orders/${o.json.id}`, { token: c.token })).json;
+    return x.payments.filter((p) => p.kind === 'refund').every((p) => p.status === 'succeeded') ? x : null;
+  }, 'refunds to settle');
+  const refunds = settled.payments.filter((p) => p.kind === 'refund');
+  assert.equal(refunds.length, 2);
+  assert.ok(refunds.reduce((a, p) => a + p.amount, 0) <= o.json.totals.grand_total.amount);
+  // unpaid orders have nothing to refund
+  const unpaid = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: s1.code }] } });
+  expectError(await srv.api('POST', `/api/v1/admin/orders/${unpaid.json.id}/refunds`, { token: T, body: { country: 'IN', reason: 'x', all: true } }), 409, 'conflict');
+});
+
+test('events: order events reach a webhook receiver, signed, at least once, despite failures', async () => {
+  const got = [];
+  let calls = 0;
+  let secret = '';
+  const receiver = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      calls++;
+      if (calls <= 2) { res.writeHead(503); res.end(); return; } // the first attempts fail
+      const sig = req.headers['x-meridian-signature'];
+      const [tp, vp] = sig.split(',');
+      const t = tp.slice(2);
+      const expect = createHmac('sha256', secret).update(`${t}.${body}`).digest('hex');
+      got.push({ ok: vp.slice(3) === expect, event: JSON.parse(body), id: req.headers['x-meridian-event-id'] });
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  try {
+    const sub = await srv.api('POST', '/api/v1/admin/webhooks', { token: T, body: { url: `http://127.0.0.1:${receiver.address().port}/hook`, events: ['order.*'] } });
+    assert.equal(sub.status, 201, sub.text);
+    secret = sub.json.secret;
+    const c = await customer(srv, 'IN');
+    const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: (await sku('IN', 'accessories', 5)).code }] } });
+    await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
+    await until(() => ['order.created', 'order.paid'].every((t) => got.some((g) => g.event.type === t && g.event.data.order_id === o.json.id)), 'webhook deliveries');
+    assert.ok(got.every((g) => g.ok), 'every delivery is signed with the subscription secret');
+    const created = got.find((g) => g.event.type === 'order.created' && g.event.data.order_id === o.json.id);
+    assert.match(created.id, /^evt_/);
+    assert.equal(created.event.id, created.id);
+    assert.equal(created.event.data.number, o.json.number);
+    assert.ok(calls >= 3, 'the failed attempts were retried');
+    const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.json.id}`, { token: T });
+    const ev = log.json.events.find((e) => e.type === 'order.created');
+    const d = ev.deliveries.find((x) => x.subscriber.startsWith('webhook:'));
+    assert.equal(d.status, 'delivered');
+    // logistics booked a shipment when the order was paid
+    const paid = await until(async () => (await srv.get(`/api/v1/orders/${o.json.id}`, { token: c.token })).json.shipment, 'shipment');
+    assert.match(paid.tracking_number, /^IN/);
+    assert.equal((await srv.api('DELETE', `/api/v1/admin/webhooks/${sub.json.id}`, { token: T })).status, 204);
+  } finally { receiver.close(); }
+});
