@@ -1,0 +1,112 @@
+/*
+ * coupon_rules.c — the pure part of coupons (see coupon.h): is it live, does it allow a payment method,
+ * and how its discount is spread over lines. No I/O, so unit tests cover it directly.
+ */
+#include "order/coupon.h"
+
+#include "core/banned.h"
+
+bool mer_coupon_live(const mer_coupon_t *c, int64_t now)
+{
+    return c->active && now >= c->valid_from && now < c->valid_until;
+}
+
+bool mer_coupon_method_ok(const mer_coupon_t *c, const char *method)
+{
+    if (c->methods[0] == '\0')
+        return true;
+    size_t n = strlen(method);
+    for (const char *p = c->methods; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len == n && memcmp(p, method, n) == 0)
+            return true;
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return false;
+}
+
+static bool eligible(const mer_coupon_t *c, const mer_coupon_line_t *l)
+{
+    for (size_t i = 0; i < c->nscope; i++) {
+        switch (c->scope) {
+        case MER_SCOPE_SKU:
+            if (l->sku_id == c->scope_ids[i])
+                return true;
+            break;
+        case MER_SCOPE_PRODUCT:
+            if (l->product_id == c->scope_ids[i])
+                return true;
+            break;
+        case MER_SCOPE_CATEGORY:
+            for (size_t k = 0; k < l->ncategories; k++)
+                if (l->category_ids[k] == c->scope_ids[i])
+                    return true;
+            break;
+        default:
+            return true;
+        }
+    }
+    return c->scope == MER_SCOPE_STORE;
+}
+
+int64_t mer_coupon_apply(const mer_coupon_t *c, mer_coupon_line_t *lines, size_t n, int64_t step,
+                         mer_rounding_t rounding)
+{
+    int64_t subtotal = 0;
+    size_t largest = n;
+    for (size_t i = 0; i < n; i++) {
+        lines[i].discount = 0;
+        if (!eligible(c, &lines[i]))
+            continue;
+        int64_t t = lines[i].unit_price * lines[i].quantity;
+        subtotal += t;
+        if (largest == n || t > lines[largest].unit_price * lines[largest].quantity)
+            largest = i;
+    }
+    if (subtotal == 0)
+        return 0;
+    if (c->kind == MER_COUPON_FIXED) {
+        int64_t total = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!eligible(c, &lines[i]))
+                continue;
+            int64_t t = lines[i].unit_price * lines[i].quantity;
+            int64_t d = c->value * lines[i].quantity;
+            lines[i].discount = d > t ? t : d;
+            total += lines[i].discount;
+        }
+        return total;
+    }
+    if (subtotal < c->min_subtotal)
+        return MER_E_VALIDATION;
+    int64_t want;
+    if (c->kind == MER_COUPON_PERCENT) {
+        want = mer_money_round_step(mer_div_round((__int128)subtotal * c->value, 10000, rounding), step, rounding);
+        if (c->max_discount > 0 && want > c->max_discount)
+            want = c->max_discount;
+    } else {
+        want = c->value;
+    }
+    if (want > subtotal)
+        want = subtotal;
+    /* spread in proportion to line totals, in whole steps; the remainder to the largest line */
+    int64_t given = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!eligible(c, &lines[i]))
+            continue;
+        int64_t t = lines[i].unit_price * lines[i].quantity;
+        int64_t share = (int64_t)((__int128)want * t / subtotal);
+        share -= share % step;
+        lines[i].discount = share;
+        given += share;
+    }
+    lines[largest].discount += want - given;
+    int64_t cap = lines[largest].unit_price * lines[largest].quantity;
+    if (lines[largest].discount > cap) /* cannot happen with proportional shares; guard the invariant */
+        lines[largest].discount = cap;
+    return want;
+}
+

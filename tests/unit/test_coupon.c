@@ -1,0 +1,146 @@
+/* Unit tests: coupon validity in local time (the midnight edge in India), discount spreading, time zones. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/tz.h"
+#include "order/coupon.h"
+
+static mer_coupon_t base(mer_coupon_kind_t kind, int64_t value)
+{
+    mer_coupon_t c;
+    memset(&c, 0, sizeof(c));
+    c.kind = kind;
+    c.value = value;
+    c.active = true;
+    c.valid_from = 0;
+    c.valid_until = INT64_MAX;
+    return c;
+}
+
+static void test_until_midnight_in_india(void **state)
+{
+    (void)state;
+    mer_coupon_t c = base(MER_COUPON_FIXED, 100);
+    int64_t from, until, t2359, t0001;
+    assert_int_equal(mer_tz_parse_local("2026-11-30T00:00", "Asia/Kolkata", &from), 0);
+    assert_int_equal(mer_tz_parse_local("2026-12-01T00:00", "Asia/Kolkata", &until), 0); /* "until midnight" */
+    c.valid_from = from;
+    c.valid_until = until;
+    /* 23:59 IST on the 30th is 18:29 UTC; 00:01 IST on the 1st is 18:31 UTC */
+    assert_int_equal(mer_tz_parse_local("2026-11-30T18:29:00Z", "Asia/Kolkata", &t2359), 0);
+    assert_int_equal(mer_tz_parse_local("2026-11-30T18:31:00Z", "Asia/Kolkata", &t0001), 0);
+    assert_int_equal(until - t2359, 60 * 1000);
+    assert_true(mer_coupon_live(&c, t2359));
+    assert_false(mer_coupon_live(&c, t0001));
+    assert_false(mer_coupon_live(&c, until)); /* the end is exclusive */
+    assert_true(mer_coupon_live(&c, from));
+    assert_false(mer_coupon_live(&c, from - 1));
+    c.active = false;
+    assert_false(mer_coupon_live(&c, t2359));
+}
+
+static void test_tz_parse_and_format(void **state)
+{
+    (void)state;
+    int64_t t;
+    char out[40];
+    assert_int_equal(mer_tz_parse_local("2026-11-26T12:00", "Asia/Kolkata", &t), 0);
+    mer_tz_format(t, "Asia/Kolkata", out);
+    assert_string_equal(out, "2026-11-26T12:00:00.000+05:30");
+    mer_tz_format(t, "UTC", out);
+    assert_string_equal(out, "2026-11-26T06:30:00.000+00:00");
+    /* Europe/Madrid changes offset with daylight saving */
+    assert_int_equal(mer_tz_parse_local("2026-07-01T12:00", "Europe/Madrid", &t), 0);
+    mer_tz_format(t, "UTC", out);
+    assert_string_equal(out, "2026-07-01T10:00:00.000+00:00");
+    assert_int_equal(mer_tz_parse_local("2026-12-01T12:00", "Europe/Madrid", &t), 0);
+    mer_tz_format(t, "UTC", out);
+    assert_string_equal(out, "2026-12-01T11:00:00.000+00:00");
+    assert_int_equal(mer_tz_parse_local("2026-12-01T12:00+05:30", "Europe/Madrid", &t), 0);
+    mer_tz_format(t, "UTC", out);
+    assert_string_equal(out, "2026-12-01T06:30:00.000+00:00");
+    assert_int_equal(mer_tz_parse_local("2026-02-30T12:00", "Asia/Kolkata", &t), -1);
+    assert_int_equal(mer_tz_parse_local("tomorrow", "Asia/Kolkata", &t), -1);
+    assert_int_equal(mer_tz_parse_local("2026-12-01T25:00", "Asia/Kolkata", &t), -1);
+    mer_tz_thread_release();
+}
+
+static void test_percent_cap_and_spread(void **state)
+{
+    (void)state;
+    mer_coupon_t c = base(MER_COUPON_PERCENT, 1000); /* 10 % */
+    c.max_discount = 700;
+    mer_coupon_line_t l[2];
+    memset(l, 0, sizeof(l));
+    l[0].unit_price = 3000;
+    l[0].quantity = 1;
+    l[1].unit_price = 1000;
+    l[1].quantity = 2;
+    /* 10 % of 5000 = 500, under the cap */
+    assert_int_equal(mer_coupon_apply(&c, l, 2, 1, MER_ROUND_HALF_UP), 500);
+    assert_int_equal(l[0].discount + l[1].discount, 500);
+    assert_int_equal(l[0].discount, 300);
+    c.value = 5000; /* 50 % = 2500, capped at 700 */
+    assert_int_equal(mer_coupon_apply(&c, l, 2, 1, MER_ROUND_HALF_UP), 700);
+    assert_int_equal(l[0].discount + l[1].discount, 700);
+    /* in whole rupiah (step 100) every share is a multiple of the step */
+    c.value = 3333;
+    c.max_discount = 0;
+    l[0].unit_price = 1000100;
+    l[1].unit_price = 333300;
+    int64_t d = mer_coupon_apply(&c, l, 2, 100, MER_ROUND_HALF_UP);
+    assert_int_equal(d % 100, 0);
+    assert_int_equal(l[0].discount % 100, 0);
+    assert_int_equal(l[1].discount % 100, 0);
+}
+
+static void test_threshold_fixed_and_scope(void **state)
+{
+    (void)state;
+    mer_coupon_t c = base(MER_COUPON_THRESHOLD, 500);
+    c.min_subtotal = 5000;
+    mer_coupon_line_t l[2];
+    memset(l, 0, sizeof(l));
+    l[0] = (mer_coupon_line_t){.sku_id = 1, .product_id = 10, .unit_price = 4000, .quantity = 1};
+    l[1] = (mer_coupon_line_t){.sku_id = 2, .product_id = 20, .unit_price = 900, .quantity = 1};
+    l[1].category_ids[0] = 7;
+    l[1].ncategories = 1;
+    assert_int_equal(mer_coupon_apply(&c, l, 2, 1, MER_ROUND_HALF_UP), MER_E_VALIDATION); /* 4900 < 5000 */
+    l[1].unit_price = 1000;
+    assert_int_equal(mer_coupon_apply(&c, l, 2, 1, MER_ROUND_HALF_UP), 500);
+    /* fixed amount per unit, never below zero */
+    mer_coupon_t f = base(MER_COUPON_FIXED, 1500);
+    f.scope = MER_SCOPE_CATEGORY;
+    f.scope_ids[0] = 7;
+    f.nscope = 1;
+    l[1].quantity = 2;
+    assert_int_equal(mer_coupon_apply(&f, l, 2, 1, MER_ROUND_HALF_UP), 2000); /* capped at the line total */
+    assert_int_equal(l[0].discount, 0);
+    assert_int_equal(l[1].discount, 2000);
+    f.scope = MER_SCOPE_SKU;
+    f.scope_ids[0] = 99;
+    assert_int_equal(mer_coupon_apply(&f, l, 2, 1, MER_ROUND_HALF_UP), 0);
+}
+
+static void test_payment_methods(void **state)
+{
+    (void)state;
+    mer_coupon_t c = base(MER_COUPON_FIXED, 1);
+    assert_true(mer_coupon_method_ok(&c, "cod"));
+    memcpy(c.methods, "card,wallet", 12);
+    assert_true(mer_coupon_method_ok(&c, "wallet"));
+    assert_false(mer_coupon_method_ok(&c, "cod"));
+    assert_false(mer_coupon_method_ok(&c, "car"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_until_midnight_in_india), cmocka_unit_test(test_tz_parse_and_format),
+        cmocka_unit_test(test_percent_cap_and_spread), cmocka_unit_test(test_threshold_fixed_and_scope),
+        cmocka_unit_test(test_payment_methods),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
