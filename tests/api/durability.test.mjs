@@ -103,3 +103,80 @@ test('crash: kill -9 during an order load; every acknowledged order survives and
     rmSync(srv.dataDir, { recursive: true, force: true });
   }
 });
+
+test('crash: kill -9 while wallet webhooks and outgoing events are in flight; no payment lost, every event delivered', async () => {
+  const { createServer } = await import('node:http');
+  const { sendWalletWebhook } = await import('../../tools/wallet-sim.mjs');
+  const received = new Set();
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      if (Math.random() < 0.3) { res.writeHead(500); res.end(); return; } // a flaky receiver
+      received.add(req.headers['x-meridian-event-id']);
+      res.writeHead(200);
+      res.end();
+    });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  const srv = await startServer({ regions: 'in', args: ['--event-retry-ms', '100'] });
+  const secret = run(['admin', 'provider-secret', 'wallet', '--data', srv.dataDir]);
+  const sub = await srv.api('POST', '/api/v1/admin/webhooks', { token: srv.adminToken, body: { url: `http://127.0.0.1:${receiver.address().port}/`, events: ['*'] } });
+  assert.equal(sub.status, 201);
+  const sku = await pickSku(srv, 'IN', 3);
+  await setStock(srv, sku, 1000, 0);
+  const tokens = loadUsers(srv, 60, 'wh');
+  const orders = [];
+  await Promise.all(tokens.map(async (token) => {
+    const r = await srv.api('POST', '/api/v1/orders', { token, body: { payment_method: 'wallet', lines: [{ sku, quantity: 1 }] } });
+    assert.equal(r.status, 201, r.text);
+    orders.push({ token, order: r.json, eventId: `whevt_${r.json.id}` });
+  }));
+  const acked = [];
+  const sending = Promise.all(orders.map(async (o, i) => {
+    await new Promise((r) => setTimeout(r, i * 3));
+    try {
+      const r = await sendWalletWebhook({ base: srv.base, secret, intent: o.order.payment.intent, amount: o.order.totals.grand_total.amount, eventId: o.eventId });
+      if (r.status === 200) acked.push(o);
+    } catch { /* the server died */ }
+  }));
+  await new Promise((r) => setTimeout(r, 90));
+  srv.child.kill('SIGKILL');
+  await srv.exited;
+  await sending;
+
+  console.log(`# webhooks acknowledged before the kill: ${acked.length} of ${orders.length}`);
+  const again = await startServer({ regions: 'in', dataDir: srv.dataDir, args: ['--event-retry-ms', '100'] });
+  try {
+    for (const o of acked) {
+      const r = await again.get(`/api/v1/orders/${o.order.id}`, { token: o.token });
+      assert.equal(r.json.status, 'paid', `payment acknowledged for ${o.order.number} was lost`);
+    }
+    // the provider retries what was not acknowledged; repeats of acknowledged ones change nothing
+    for (const o of orders) {
+      const r = await sendWalletWebhook({ base: again.base, secret, intent: o.order.payment.intent, amount: o.order.totals.grand_total.amount, eventId: o.eventId });
+      assert.equal(r.status, 200, r.text);
+      if (acked.includes(o)) assert.equal(r.json.result, 'duplicate');
+    }
+    for (const o of orders) {
+      const r = await again.get(`/api/v1/orders/${o.order.id}`, { token: o.token });
+      assert.equal(r.json.status, 'paid');
+      assert.equal(r.json.payments.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length, 1);
+    }
+    // every event in the outbox reaches the receiver
+    let pending = null;
+    for (let i = 0; i < 150; i++) {
+      const log = await again.get('/api/v1/admin/events?country=IN&limit=1000', { token: again.adminToken });
+      const ids = log.json.events.map((e) => e.id);
+      pending = ids.filter((id) => !received.has(id));
+      if (ids.length >= orders.length * 2 && pending.length === 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(pending, [], 'events not delivered after the restart');
+  } finally {
+    receiver.close();
+    const { rmSync } = await import('node:fs');
+    await again.stop();
+    rmSync(srv.dataDir, { recursive: true, force: true });
+  }
+});
