@@ -127,8 +127,8 @@ typedef struct reg_job {
     mer_ojob_t o;
     mer_req_t *r;
     creds_t c;
-    char password[129];
-    char name[201];
+    char password[513]; /* 128 characters of up to 4 bytes */
+    char name[801];
     char region[16];
     char hash[crypto_pwhash_STRBYTES];
     int64_t id, created_at;
@@ -236,11 +236,11 @@ typedef struct login_job {
     mer_ojob_t o;
     mer_req_t *r;
     creds_t c;
-    char password[129];
+    char password[513];
     char stored_hash[crypto_pwhash_STRBYTES];
     bool ok;
     int64_t user_id, created_at;
-    char name[201];
+    char name[801];
     char region[16];
     char account_key[300], ip_key[80];
     char token[MER_TOKEN_MAX], token_hash[65];
@@ -561,8 +561,12 @@ static int addr_apply(json_t *body, mer_address_t *a, mer_verr_t *e)
     const char *country = NULL;
     if (mer_json_str(body, "country", "country", 2, 2, false, &country, e))
         return e->code;
-    if (country)
-        snprintf(a->country, sizeof(a->country), "%s", country);
+    if (country) {
+        const mer_country_t *c = mer_country_find(mer_countries(), country, strlen(country));
+        if (c == NULL)
+            return mer_verr_set(e, MER_E_VALIDATION, "country", "unknown country %s", country);
+        snprintf(a->country, sizeof(a->country), "%s", c->code); /* canonical upper case */
+    }
     for (size_t i = 0; i < MER_ARRAY_LEN(f); i++) {
         const char *v = NULL;
         if (mer_json_str(body, f[i].key, f[i].key, 0, 200, false, &v, e))
@@ -833,8 +837,8 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
 int mer_staff_create(mer_db_t *db, const char *email, const char *password, const char *role, const char *countries)
 {
     char norm[256], hash[crypto_pwhash_STRBYTES];
-    if (normalize_email(email, norm) != 0 || strlen(password) < 12)
-        return MER_E_VALIDATION;
+    if (normalize_email(email, norm) != 0 || strlen(password) < 12 || strlen(password) > 128)
+        return MER_E_VALIDATION; /* login takes at most 128 characters */
     if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return MER_E_INTERNAL;
@@ -850,7 +854,7 @@ typedef struct staff_job {
     mer_ojob_t o;
     mer_req_t *r;
     char email[256];
-    char password[129];
+    char password[513];
     char hash[crypto_pwhash_STRBYTES];
     char ip_key[80], account_key[300];
     int64_t staff_id;

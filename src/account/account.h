@@ -26,7 +26,8 @@ void mer_account_init(void);
 typedef struct mer_address {
     int64_t id;
     char country[3];
-    char name[201], line1[201], line2[201], city[201], state[201], postal_code[201], phone[201];
+    /* fields are at most 200 characters; UTF-8 needs up to 4 bytes each */
+    char name[801], line1[801], line2[801], city[801], state[801], postal_code[801], phone[801];
 } mer_address_t;
 
 /* Loads address id of user_id from db. Returns 0, MER_E_NOT_FOUND, or another negative error. */

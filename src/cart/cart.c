@@ -113,7 +113,7 @@ static int resolve(mer_req_t *r, cart_ref_t *c, bool create)
             qc = mer_req_strdup(r, x, l);
     }
     if (r->who.role == MER_ROLE_CUSTOMER) {
-        c->country = mer_country_find(cs, qc ? qc : r->who.country, 2);
+        c->country = mer_country_find(cs, qc ? qc : r->who.country, qc ? strlen(qc) : 2);
         if (c->country == NULL) {
             mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
             return -1;

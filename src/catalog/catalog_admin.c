@@ -274,8 +274,9 @@ static json_t *admin_product_json(int64_t id)
             json_object_set_new(attrs, s->attrs[a].key, json_string(s->attrs[a].value));
         for (size_t k = 0; k < s->nprices; k++)
             json_object_set_new(prices, s->prices[k].country, json_integer(s->prices[k].amount));
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o}", "id", (json_int_t)s->id, "code", s->code,
-                                              "attributes", attrs, "prices", prices));
+        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)s->id, "code", s->code,
+                                              "attributes", attrs, "prices", prices, "max_per_order",
+                                              (json_int_t)s->max_per_order));
     }
     json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug, "brand",
                             p->brand, "category", p->category ? p->category->slug : "", "tax_class", p->tax_class,

@@ -217,6 +217,12 @@ void mer_reply_json(mer_req_t *r, int status, json_t *v)
         json_decref(v);
         return;
     }
+    if (v == NULL) {
+        /* a json_pack that failed (e.g. text that is not UTF-8): a bug, but not worth the process */
+        mer_log_error("request %s: answer could not be built", r->request_id);
+        v = json_pack("{s:{s:s,s:s}}", "error", "code", "internal_error", "message", "the answer could not be built");
+        status = 500;
+    }
     char *s = mer_json_dump(v, &len);
     json_decref(v);
     char *body = pool_alloc(r, len);

@@ -174,7 +174,7 @@ static const char *admin_region(mer_req_t *r, const char *country_code)
     const mer_countries_t *cs = mer_countries();
     const mer_country_t *c = mer_country_find(cs, country_code, strlen(country_code));
     if (c == NULL) {
-        mer_reply_error(r, MER_E_VALIDATION, "country", "unknown country %s", country_code);
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country %s", country_code);
         return NULL;
     }
     const mer_region_t *rg = mer_region_find(cs, c->region);
@@ -188,7 +188,7 @@ static const char *admin_region(mer_req_t *r, const char *country_code)
 typedef struct wh_job {
     mer_wjob_t w;
     mer_req_t *r;
-    char code[65], name[201], country[3], state[8];
+    char code[65], name[801], country[3], state[32];
     char serves[32][3];
     size_t nserves;
     int64_t id;
@@ -253,7 +253,7 @@ static void h_create_warehouse(mer_req_t *r)
     j->r = r;
     snprintf(j->code, sizeof(j->code), "%s", code);
     snprintf(j->name, sizeof(j->name), "%s", name);
-    snprintf(j->country, sizeof(j->country), "%s", country);
+    snprintf(j->country, sizeof(j->country), "%s", mer_country_find(mer_countries(), country, 2)->code);
     snprintf(j->state, sizeof(j->state), "%s", state);
     size_t i;
     json_t *v;
@@ -267,7 +267,11 @@ static void h_create_warehouse(mer_req_t *r)
             mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", region);
             return;
         }
-        snprintf(j->serves[j->nserves++], 3, "%s", c->code);
+        bool dup = false;
+        for (size_t k = 0; k < j->nserves; k++)
+            dup = dup || strcmp(j->serves[k], c->code) == 0;
+        if (!dup)
+            snprintf(j->serves[j->nserves++], 3, "%s", c->code);
     }
     if (j->nserves == 0) {
         free(j);
@@ -283,7 +287,8 @@ static void h_create_warehouse(mer_req_t *r)
 typedef struct stock_job {
     mer_wjob_t w;
     mer_req_t *r;
-    char warehouse[65], reason[201], sku_code[65];
+    char warehouse[65], reason[801], sku_code[65];
+    mer_principal_t who; /* copied: the writer thread must not read the request */
     int64_t sku_id, product_id;
     int64_t value;   /* on_hand (set) or delta (adjust) */
     bool adjust;
@@ -295,8 +300,19 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
 {
     stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
     int64_t wid = 0, before_on = 0, before_res = 0;
-    if (mer_db_query_int(db, &wid, "SELECT id FROM warehouse WHERE code = ?", "s", j->warehouse) != 0)
+    char wcountry[3] = "";
+    mer_rows_t *wr = mer_db_query(db, "SELECT id, country FROM warehouse WHERE code = ?", "s", j->warehouse);
+    if (mer_rows_next(wr)) {
+        wid = mer_rows_int(wr, 0);
+        snprintf(wcountry, sizeof(wcountry), "%s", mer_rows_text(wr, 1));
+    }
+    mer_rows_end(wr);
+    if (wid == 0)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "warehouse", "no warehouse %s in this region", j->warehouse);
+    mer_req_t fake = {.who = j->who};
+    if (!mer_req_may_country(&fake, wcountry))
+        return mer_verr_set(&j->e, MER_E_FORBIDDEN, "warehouse", "warehouse %s is in %s, which you do not manage",
+                            j->warehouse, wcountry);
     mer_rows_t *rows = mer_db_query(db, "SELECT on_hand, reserved FROM stock WHERE sku_id = ? AND warehouse_id = ?",
                                     "ii", j->sku_id, wid);
     bool exists = mer_rows_next(rows);
@@ -318,7 +334,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
     if (rc < 0)
         return rc;
     char actor[48];
-    snprintf(actor, sizeof(actor), "staff:%lld", (long long)j->r->who.id);
+    snprintf(actor, sizeof(actor), "staff:%lld", (long long)j->who.id);
     if (mer_db_exec(db,
                     "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, actor, at) "
                     "VALUES (?, ?, ?, 0, ?, ?, ?)",
@@ -392,6 +408,7 @@ static void stock_change(mer_req_t *r, bool adjust)
         return;
     }
     j->r = r;
+    j->who = r->who;
     j->adjust = adjust;
     j->value = value;
     snprintf(j->warehouse, sizeof(j->warehouse), "%s", wh);

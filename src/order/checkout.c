@@ -29,7 +29,7 @@ typedef struct co_line {
     int64_t sku_id, product_id, quantity, unit_price, discount;
     int rate_bp;
     char code[65];
-    char name[201];
+    char name[801]; /* up to 200 characters */
 } co_line_t;
 
 typedef struct checkout_job {

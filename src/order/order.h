@@ -31,7 +31,7 @@ typedef struct mer_order_line_view {
     int line_no;
     int64_t sku_id;
     char sku[65];
-    char name[201];
+    char name[801]; /* up to 200 characters */
     char sale_type[8];
     int64_t quantity, unit_price, discount, line_total, tax, refunded_qty;
     int rate_bp;

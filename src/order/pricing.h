@@ -38,7 +38,7 @@ typedef struct mer_pline {
 } mer_pline_t;
 
 typedef struct mer_tax_row {
-    char kind[8];    /* VAT, GST, CGST, SGST, IGST, SST, PPN ... */
+    char kind[32];   /* VAT, GST, CGST, SGST, IGST, SST, PPN ... */
     int rate_bp;
     int64_t taxable; /* net amount the rate applies to */
     int64_t amount;

@@ -75,7 +75,7 @@ typedef struct mer_country {
     mer_rounding_t rounding;
     bool round_per_line;  /* tax rounded on each line (true) or once on the total per rate (false) */
     mer_tax_split_t tax_split;
-    char tax_name[8];     /* label on receipts: VAT, GST, SST, PPN ... */
+    char tax_name[32];    /* label on receipts: VAT, GST, SST, PPN ... (at most 7 characters) */
     mer_tax_rate_t rates[MER_MAX_TAX_RATES];
     size_t nrates;
     /* payments and shipping */

@@ -208,21 +208,19 @@ static void h_admin_put_region(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "base_url", "base_url must start with http:// or https://");
         return;
     }
+    bool existed = mer_region_find(mer_countries(), name) != NULL;
+    if (!existed && mer_countries()->nregions >= MER_MAX_REGIONS) {
+        mer_reply_error(r, MER_E_CONFLICT, "name", "this deployment holds at most %d regions", MER_MAX_REGIONS);
+        return;
+    }
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = mer_db_exec(db,
                           "INSERT INTO region (name, base_url) VALUES (?, ?) "
                           "ON CONFLICT (name) DO UPDATE SET base_url = excluded.base_url",
                           "ss", name, url);
-    bool existed = mer_region_find(mer_countries(), name) != NULL;
-    if (!existed && mer_countries()->nregions >= MER_MAX_REGIONS)
-        err = MER_E_CONFLICT;
     if (err >= 0)
         err = mer_countries_reload(db);
     mer_store_write_end(MER_STORE_CATALOG);
-    if (err == MER_E_CONFLICT) {
-        mer_reply_error(r, err, "name", "this deployment holds at most %d regions", MER_MAX_REGIONS);
-        return;
-    }
     if (err < 0) {
         mer_reply_error(r, err, NULL, NULL);
         return;

@@ -116,3 +116,17 @@ test('customers get 403 on admin routes; staff log in with a password', async ()
   assert.equal((await srv.get('/api/v1/admin/orders?country=IN', { token: l.json.token })).status, 200);
   expectError(await srv.get('/api/v1/admin/orders?country=ES', { token: l.json.token }), 403, 'forbidden');
 });
+
+test('long non-ASCII text is kept whole; lower-case country codes are stored canonically', async () => {
+  const name = 'अ'.repeat(150); // 150 characters, 450 bytes
+  const r = await srv.api('POST', '/api/v1/users', { body: { email: `utf8-${Date.now()}@example.test`, password: 'long enough pw', country: 'IN', name } });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.name, name);
+  const c = await customer(srv, 'IN', { address: null });
+  const a = await srv.api('POST', '/api/v1/users/me/addresses', { token: c.token, body: { ...ADDRESSES.IN, country: 'in', line1: 'मार्ग '.repeat(40).trim() } });
+  assert.equal(a.status, 201, a.text);
+  assert.equal(a.json.country, 'IN');
+  assert.equal(a.json.line1, 'मार्ग '.repeat(40).trim());
+  assert.equal((await srv.get('/api/v1/healthz')).status, 404, 'the server is still up');
+  assert.equal((await srv.get('/healthz')).status, 200);
+});
