@@ -123,10 +123,10 @@ test('long non-ASCII text is kept whole; lower-case country codes are stored can
   assert.equal(r.status, 201, r.text);
   assert.equal(r.json.name, name);
   const c = await customer(srv, 'IN', { address: null });
-  const a = await srv.api('POST', '/api/v1/users/me/addresses', { token: c.token, body: { ...ADDRESSES.IN, country: 'in', line1: 'मार्ग '.repeat(40).trim() } });
+  const a = await srv.api('POST', '/api/v1/users/me/addresses', { token: c.token, body: { ...ADDRESSES.IN, country: 'in', line1: 'मार्ग '.repeat(30).trim() } });
   assert.equal(a.status, 201, a.text);
   assert.equal(a.json.country, 'IN');
-  assert.equal(a.json.line1, 'मार्ग '.repeat(40).trim());
+  assert.equal(a.json.line1, 'मार्ग '.repeat(30).trim());
   assert.equal((await srv.get('/api/v1/healthz')).status, 404, 'the server is still up');
   assert.equal((await srv.get('/healthz')).status, 200);
 });
