@@ -377,8 +377,11 @@ int mer_country_check_address(const mer_country_t *c, const mer_address_in_t *a,
         if ((c->addr_required & addr_fields[k].bit) && blank(vals[k]))
             return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s is required for addresses in %s",
                                 addr_fields[k].name, c->code);
-        if (vals[k] && strlen(vals[k]) > 200)
-            return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s is longer than 200 bytes",
+        size_t chars = 0;
+        for (const char *p = vals[k]; p && *p; p++)
+            chars += ((unsigned char)*p & 0xC0) != 0x80;
+        if (chars > 200)
+            return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s is longer than 200 characters",
                                 addr_fields[k].name);
     }
     if (c->has_postal_re && !blank(a->postal_code) && regexec(&c->postal_re, a->postal_code, 0, NULL, 0) != 0)
