@@ -163,7 +163,7 @@ typedef struct delivery {
     int64_t event;
     char subscriber[32];
     int attempts;
-    char event_id[32];
+    char event_id[48];
     char type[48];
     int64_t order_id;
     char *payload; /* owned */
@@ -271,23 +271,6 @@ static int apply_logistics(mer_db_t *db, delivery_t *d)
     return err;
 }
 
-static int apply_notification(mer_db_t *db, delivery_t *d)
-{
-    json_t *p = json_loads(d->payload, 0, NULL);
-    char msg[300];
-    snprintf(msg, sizeof(msg), "Your order %s is now %s", json_string_value(json_object_get(p, "number"))
-                                                              ? json_string_value(json_object_get(p, "number"))
-                                                              : "",
-             json_string_value(json_object_get(p, "status")) ? json_string_value(json_object_get(p, "status")) : "");
-    int rc = mer_db_exec(db,
-                         "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
-                         "VALUES (?, ?, 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                         "sisi", d->event_id, (int64_t)json_integer_value(json_object_get(p, "user_id")), msg,
-                         mer_now_unix_ms());
-    json_decref(p);
-    return rc < 0 ? MER_E_INTERNAL : 0;
-}
-
 /* Records a refund the provider confirmed. The refund row was written pending when it was requested. */
 static int apply_refund(mer_db_t *db, delivery_t *d)
 {
@@ -322,56 +305,89 @@ static int apply_refund(mer_db_t *db, delivery_t *d)
  * payment provider) get delivery rows to attempt and retry. */
 
 typedef struct fanout_arg {
+    const char *region;
     const sub_t *subs;
     size_t nsubs;
-    int made;
 } fanout_arg_t;
+
+#define FANOUT_MAX 5000
 
 static int fanout(mer_db_t *db, void *arg)
 {
     fanout_arg_t *a = arg;
-    delivery_t *evs = mer_xcalloc(500, sizeof(*evs));
-    size_t n = 0;
-    int err = 0;
+    int64_t first = 0, last = 0, now = mer_now_unix_ms();
+    /* this pass takes the oldest FANOUT_MAX events not yet fanned out: ids first..last */
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT id, event_id, type, COALESCE(order_id, 0), payload, created_at FROM outbox "
-                                 "WHERE fanned_out = 0 ORDER BY id LIMIT 500",
-                                 NULL);
-    while (mer_rows_next(r) && n < 500) {
-        delivery_t *d = &evs[n++];
-        d->event = mer_rows_int(r, 0);
-        snprintf(d->event_id, sizeof(d->event_id), "%s", mer_rows_text(r, 1));
-        snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 2));
-        d->order_id = mer_rows_int(r, 3);
-        d->payload = mer_xstrdup(mer_rows_text(r, 4));
-        d->created_at = mer_rows_int(r, 5);
+                                 "SELECT MIN(id), MAX(id) FROM (SELECT id FROM outbox WHERE fanned_out = 0 "
+                                 "ORDER BY id LIMIT ?)",
+                                 "i", (int64_t)FANOUT_MAX);
+    if (mer_rows_next(r)) {
+        first = mer_rows_int(r, 0);
+        last = mer_rows_int(r, 1);
     }
-    err = mer_rows_end(r);
-    int64_t now = mer_now_unix_ms();
-    for (size_t i = 0; err == 0 && i < n; i++) {
-        delivery_t *d = &evs[i];
-        for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
-            const sub_t *s = &a->subs[k];
-            if (!wants(s->events, d->type))
-                continue;
-            if (strcmp(s->name, "logistics") == 0)
-                err = apply_logistics(db, d);
-            else if (strcmp(s->name, "notifications") == 0)
-                err = apply_notification(db, d);
-            else if (mer_db_exec(db,
-                                 "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
-                                 "ON CONFLICT DO NOTHING",
-                                 "isi", d->event, s->name, now) < 0)
-                err = MER_E_INTERNAL;
-            a->made++;
+    int err = mer_rows_end(r);
+    if (err || last == 0)
+        return err;
+    char prefix[40];
+    snprintf(prefix, sizeof(prefix), "evt_%s_", a->region);
+    /* notifications: one message per order event, written in bulk */
+    if (mer_db_exec(db,
+                    "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
+                    "SELECT ? || id, json_extract(payload, '$.user_id'), 'email', 'Your order ' || "
+                    "json_extract(payload, '$.number') || ' is now ' || json_extract(payload, '$.status'), ? "
+                    "FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 AND type LIKE 'order.%' "
+                    "ON CONFLICT (event_id) DO NOTHING",
+                    "siii", prefix, now, first, last) < 0)
+        return MER_E_INTERNAL;
+    /* logistics: paid orders, and cash-on-delivery orders as soon as they exist */
+    delivery_t d;
+    memset(&d, 0, sizeof(d));
+    r = mer_db_query(db,
+                     "SELECT id, order_id, payload FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 "
+                     "AND (type = 'order.paid' OR (type = 'order.created' AND "
+                     "json_extract(payload, '$.status') = 'pending_shipment'))",
+                     "ii", first, last);
+    while (err == 0 && mer_rows_next(r)) {
+        mer_event_id(a->region, mer_rows_int(r, 0), d.event_id);
+        d.order_id = mer_rows_int(r, 1);
+        d.payload = (char *)mer_rows_text(r, 2);
+        err = apply_logistics(db, &d);
+    }
+    int qerr = mer_rows_end(r);
+    if (err || qerr)
+        return err ? err : qerr;
+    /* subscribers outside the process get delivery rows to attempt and retry */
+    if (mer_db_exec(db,
+                    "INSERT INTO event_delivery (event, subscriber, next_attempt_at) SELECT id, 'payments', ? "
+                    "FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 AND type = 'payment.refund_required' "
+                    "ON CONFLICT DO NOTHING",
+                    "iii", now, first, last) < 0)
+        return MER_E_INTERNAL;
+    bool webhooks = false;
+    for (size_t k = 0; k < a->nsubs; k++)
+        webhooks = webhooks || strncmp(a->subs[k].name, "webhook:", 8) == 0;
+    if (webhooks) {
+        r = mer_db_query(db, "SELECT id, type FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
+                         last);
+        while (err == 0 && mer_rows_next(r)) {
+            for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
+                if (strncmp(a->subs[k].name, "webhook:", 8) != 0 || !wants(a->subs[k].events, mer_rows_text(r, 1)))
+                    continue;
+                if (mer_db_exec(db,
+                                "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                                "ON CONFLICT DO NOTHING",
+                                "isi", mer_rows_int(r, 0), a->subs[k].name, now) < 0)
+                    err = MER_E_INTERNAL;
+            }
         }
-        if (err == 0 && mer_db_exec(db, "UPDATE outbox SET fanned_out = 1 WHERE id = ?", "i", d->event) < 0)
-            err = MER_E_INTERNAL;
+        qerr = mer_rows_end(r);
+        if (err || qerr)
+            return err ? err : qerr;
     }
-    for (size_t i = 0; i < n; i++)
-        free(evs[i].payload);
-    free(evs);
-    return err;
+    return mer_db_exec(db, "UPDATE outbox SET fanned_out = 1 WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
+                       last) < 0
+               ? MER_E_INTERNAL
+               : 0;
 }
 
 typedef struct outcome_arg {
@@ -433,14 +449,14 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
     int64_t waiting = 0;
     if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) == 0 &&
         waiting) {
-        fanout_arg_t fa = {subs, nsubs, 0};
+        fanout_arg_t fa = {region, subs, nsubs};
         if (run_sync(region, fanout, &fa) != 0)
             return 0;
     }
     delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
     size_t n = 0;
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT d.event, d.subscriber, d.attempts, o.event_id, o.type, COALESCE(o.order_id, 0), "
+                                 "SELECT d.event, d.subscriber, d.attempts, o.id, o.type, COALESCE(o.order_id, 0), "
                                  "o.payload, o.created_at FROM event_delivery d JOIN outbox o ON o.id = d.event "
                                  "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
                                  "ORDER BY d.next_attempt_at, d.event LIMIT ?",
@@ -450,7 +466,7 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
         d->event = mer_rows_int(r, 0);
         snprintf(d->subscriber, sizeof(d->subscriber), "%s", mer_rows_text(r, 1));
         d->attempts = (int)mer_rows_int(r, 2);
-        snprintf(d->event_id, sizeof(d->event_id), "%s", mer_rows_text(r, 3));
+        mer_event_id(region, mer_rows_int(r, 3), d->event_id);
         snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 4));
         d->order_id = mer_rows_int(r, 5);
         d->payload = mer_xstrdup(mer_rows_text(r, 6));
@@ -498,6 +514,9 @@ static void *dispatcher_main(void *arg)
             break;
         disp.kicked = false;
         pthread_mutex_unlock(&disp.mu);
+        /* under load commits kick us constantly: let events gather for a moment, then take them together */
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
         size_t nsubs = load_subscribers(subs);
         const mer_countries_t *cs = mer_countries();
         for (size_t i = 0; i < cs->nregions; i++) {

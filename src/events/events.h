@@ -32,6 +32,11 @@
  */
 int mer_event_emit(mer_db_t *db, const char *type, int64_t order_id, json_t *payload);
 
+/* The same with an already serialised JSON payload. */
+int mer_event_emit_raw(mer_db_t *db, const char *type, int64_t order_id, const char *payload, size_t len);
+/* The public id of outbox row id in a region: "evt_<region>_<id>". out needs 48 bytes. */
+void mer_event_id(const char *region, int64_t id, char out[48]);
+
 /* Builds the standard order payload (id, number, status, country, totals, user) from the database and
  * emits `type` for it. */
 int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id);

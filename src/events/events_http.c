@@ -134,7 +134,7 @@ static void h_events(mer_req_t *r)
     mer_db_t *db = mer_store_reader(c->region);
     json_t *arr = json_array();
     mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT o.id, o.event_id, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
+                                    "SELECT o.id, o.id, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
                                     "FROM outbox o WHERE (? = 0 OR o.order_id = ?) ORDER BY o.id DESC LIMIT ?",
                                     "iii", order_id, order_id, limit);
     while (mer_rows_next(rows)) {
@@ -147,7 +147,9 @@ static void h_events(mer_req_t *r)
             json_decref(payload);
             continue;
         }
-        json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "id", mer_rows_text(rows, 1), "type", mer_rows_text(rows, 2),
+        char eid[48];
+        mer_event_id(c->region, mer_rows_int(rows, 1), eid);
+        json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "id", eid, "type", mer_rows_text(rows, 2),
                                "created_at", ts, "data", payload ? payload : json_object(), "deliveries");
         if (mer_rows_int(rows, 3))
             json_object_set_new(ev, "order_id", json_integer(mer_rows_int(rows, 3)));

@@ -10,25 +10,31 @@
 #include "events/events.h"
 #include "core/banned.h"
 
-int mer_event_emit(mer_db_t *db, const char *type, int64_t order_id, json_t *payload)
+int mer_event_emit_raw(mer_db_t *db, const char *type, int64_t order_id, const char *payload, size_t len)
 {
-    unsigned char raw[12];
-    char hex[25], id[32];
-    randombytes_buf(raw, sizeof(raw));
-    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-    snprintf(id, sizeof(id), "evt_%s", hex);
-    char *body = mer_json_dump(payload, NULL);
-    json_decref(payload);
     int rc = order_id ? mer_db_exec(db,
-                                    "INSERT INTO outbox (event_id, type, order_id, payload, created_at) "
-                                    "VALUES (?, ?, ?, ?, ?)",
-                                    "ssisi", id, type, order_id, body, mer_now_unix_ms())
-                      : mer_db_exec(db, "INSERT INTO outbox (event_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
-                                    "sssi", id, type, body, mer_now_unix_ms());
-    free(body);
+                                    "INSERT INTO outbox (type, order_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                                    "siSi", type, order_id, payload, len, mer_now_unix_ms())
+                      : mer_db_exec(db, "INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)", "sSi", type,
+                                    payload, len, mer_now_unix_ms());
     if (rc >= 0)
         mer_events_note_emit();
     return rc < 0 ? rc : 0;
+}
+
+int mer_event_emit(mer_db_t *db, const char *type, int64_t order_id, json_t *payload)
+{
+    size_t len;
+    char *body = mer_json_dump(payload, &len);
+    json_decref(payload);
+    int err = mer_event_emit_raw(db, type, order_id, body, len);
+    free(body);
+    return err;
+}
+
+void mer_event_id(const char *region, int64_t id, char out[48])
+{
+    snprintf(out, 48, "evt_%s_%lld", region, (long long)id);
 }
 
 int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id)

@@ -13,6 +13,7 @@
 #include "account/account.h"
 #include "cart/cart.h"
 #include "catalog/catalog.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/tz.h"
 #include "inventory/inventory.h"
@@ -222,12 +223,26 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
                     "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
                     "iissi", j->order_id, j->pr.grand_total, j->country->currency.code, j->intent, j->created_at) < 0)
         return MER_E_INTERNAL;
-    json_t *ev = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:s,s:s}", "order_id", (json_int_t)j->order_id, "number",
-                           j->number, "status", j->status, "country", j->country->code, "currency",
-                           j->country->currency.code, "grand_total", (json_int_t)j->pr.grand_total, "user_id",
-                           (json_int_t)j->user_id, "payment_method", j->payment_method, "payment_status", "unpaid",
-                           "coupon", j->has_coupon ? j->coupon.code : "");
-    return mer_event_emit(db, "order.created", j->order_id, ev);
+    mer_buf_t ev = MER_BUF_INIT;
+    mer_jw_t jw;
+    mer_buf_init(&ev, 512);
+    mer_jw_init(&jw, &ev);
+    mer_jw_obj(&jw, NULL);
+    mer_jw_int(&jw, "order_id", j->order_id);
+    mer_jw_str(&jw, "number", j->number);
+    mer_jw_str(&jw, "status", j->status);
+    mer_jw_str(&jw, "country", j->country->code);
+    mer_jw_str(&jw, "currency", j->country->currency.code);
+    mer_jw_int(&jw, "grand_total", j->pr.grand_total);
+    mer_jw_int(&jw, "user_id", j->user_id);
+    mer_jw_str(&jw, "payment_method", j->payment_method);
+    mer_jw_str(&jw, "payment_status", "unpaid");
+    if (j->has_coupon)
+        mer_jw_str(&jw, "coupon", j->coupon.code);
+    mer_jw_end(&jw);
+    err = mer_event_emit_raw(db, "order.created", j->order_id, ev.data, ev.len);
+    mer_buf_release(&ev);
+    return err;
 }
 
 /* ---- worker side ---- */

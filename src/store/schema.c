@@ -243,7 +243,7 @@ const mer_migration_t mer_schema_region[] = {
      /* the outbox: written in the same transaction as the change it announces */
      "CREATE TABLE outbox ("
      "  id INTEGER PRIMARY KEY,"
-     "  event_id TEXT NOT NULL UNIQUE,"        /* evt_<region>_<id>: subscribers de-duplicate on it */
+     /* the event id subscribers de-duplicate on is derived: evt_<region>_<id> */
      "  type TEXT NOT NULL,"
      "  order_id INTEGER,"
      "  payload TEXT NOT NULL,"
