@@ -256,6 +256,7 @@ static int cmd_serve(int argc, char **argv)
     mer_offload_start(2);
 
     mer_auth_init();
+    mer_auth_cache_init();
     mer_rcache_init();
     mer_ops_init();
     mer_region_http_init();

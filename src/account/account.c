@@ -409,6 +409,7 @@ static int logout_run(mer_db_t *db, mer_wjob_t *w)
 static void simple_done_204(mer_wjob_t *w)
 {
     simple_job_t *j = H2O_STRUCT_FROM_MEMBER(simple_job_t, w, w);
+    mer_auth_invalidate(); /* the revoked token must not live on in any cache */
     if (!j->r->gone) {
         if (w->err)
             mer_reply_error(j->r, w->err, NULL, NULL);
@@ -427,6 +428,7 @@ static void h_logout(mer_req_t *r)
         int rc = mer_db_exec(db, "UPDATE staff_token SET revoked_at = ? WHERE hash = ?", "is", mer_now_unix_ms(),
                              r->who.token_hash);
         mer_store_write_end(MER_STORE_CATALOG);
+        mer_auth_invalidate();
         if (rc < 0)
             mer_reply_error(r, rc, NULL, NULL);
         else
@@ -641,6 +643,8 @@ static int addr_run(mer_db_t *db, mer_wjob_t *w)
 static void addr_done(mer_wjob_t *w)
 {
     addr_job_t *j = H2O_STRUCT_FROM_MEMBER(addr_job_t, w, w);
+    if (w->err == 0)
+        mer_auth_invalidate(); /* cached sessions carry the default address for anti-scalper rules */
     mer_req_t *r = j->r;
     if (!r->gone) {
         if (w->err && j->e.code)

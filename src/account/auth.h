@@ -27,7 +27,11 @@ void mer_token_hash(const char *token, size_t len, char hash_hex[65]);
 int mer_staff_issue_token(mer_db_t *catalog, const char *email, const char *role, const char *countries,
                           int ttl_days, char token[MER_TOKEN_MAX]);
 
-/* Installs the request authenticator (staff tokens; customer tokens once accounts exist). */
+/* Installs the request authenticator (staff and customer tokens). */
 void mer_auth_init(void);
+/* Registers the per-worker cache of customer sessions (serve only). */
+void mer_auth_cache_init(void);
+/* Drops every cached session answer (after a logout or a change that cached answers carry). */
+void mer_auth_invalidate(void);
 
 #endif

@@ -56,6 +56,10 @@ typedef struct mer_principal {
     char country[3];      /* a customer's country */
     char countries[64];   /* an operator's countries, comma-separated ("IN,SG") */
     char token_hash[65];  /* hex hash of the token used (for logout) */
+    /* customers, for anti-scalper rules */
+    int64_t created_at;     /* account creation, Unix ms */
+    uint64_t phone_hash;    /* 0 when no phone */
+    uint64_t address_hash;  /* of the default address's postal code and first line; 0 when none */
 } mer_principal_t;
 
 struct mer_req {
