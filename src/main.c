@@ -19,6 +19,7 @@
 #include "http/offload.h"
 #include "inventory/inventory.h"
 #include "events/events.h"
+#include "flashsale/flash.h"
 #include "order/coupon.h"
 #include "order/order.h"
 #include "order/refund.h"
@@ -273,17 +274,21 @@ static int cmd_serve(int argc, char **argv)
     mer_payment_http_init();
     mer_events_http_init();
     mer_events_start(event_retry_ms);
+    mer_flash_init();
+    mer_ops_add_metrics(mer_flash_metrics);
     mer_server_on_thread_exit(mer_store_thread_release);
     mer_server_on_thread_exit(mer_order_thread_release);
     mer_ops_add_metrics(writer_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
+    mer_server_on_stop(mer_flash_stop);
     mer_server_on_stop(mer_events_stop);
     mer_server_on_stop(mer_writer_stop_all);
     mer_server_on_stop(mer_offload_stop);
 
     int rc = mer_server_run(&cfg, mer_http_dispatch);
     mer_order_stop();
+    mer_flash_stop();
     mer_events_stop();
     mer_writer_stop_all();
     mer_offload_stop();

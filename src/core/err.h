@@ -29,6 +29,12 @@
     X(WRONG_REGION, "wrong_region", 421, "this country is served by another region")                           \
     X(RATE_LIMITED, "rate_limited", 429, "too many requests; retry later")                                     \
     X(INVALID_SIGNATURE, "invalid_signature", 400, "the webhook signature does not match")                     \
+    X(SOLD_OUT, "sold_out", 409, "this session is sold out")                                                   \
+    X(NOT_RESERVED, "not_reserved", 403, "this session needs a reservation made before the sale")              \
+    X(LIMIT_REACHED, "limit_reached", 409, "you have reached the purchase limit of this session")              \
+    X(BLOCKED, "blocked", 403, "this purchase is not allowed")                                                 \
+    X(NOT_STARTED, "not_started", 425, "the session has not started yet")                                      \
+    X(SALE_ENDED, "sale_ended", 409, "the session has ended")                                                  \
     X(STALE_WEBHOOK, "stale_webhook", 400, "the webhook timestamp is too old or in the future")                \
     X(INTERNAL, "internal_error", 500, "an internal error occurred")                                           \
     X(UNAVAILABLE, "unavailable", 503, "the service is shutting down or overloaded")

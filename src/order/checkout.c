@@ -18,6 +18,7 @@
 #include "core/tz.h"
 #include "inventory/inventory.h"
 #include "events/events.h"
+#include "flashsale/flash.h"
 #include "order/coupon.h"
 #include "order/order.h"
 #include "payment/payment.h"
@@ -27,6 +28,7 @@
 #include "core/banned.h"
 
 typedef struct co_line {
+    bool flash; /* bought with a flash-sale token at the flash price */
     int64_t sku_id, product_id, quantity, unit_price, discount;
     int rate_bp;
     char code[65];
@@ -51,6 +53,7 @@ typedef struct checkout_job {
     int64_t expected_total;
     bool has_coupon;
     mer_coupon_t coupon;
+    char flash_token[48];
     char intent[64];       /* wallet: the payment intent the customer is redirected to pay */
     char redirect_url[512];
     size_t n;
@@ -183,11 +186,12 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
     for (size_t i = 0; i < j->n; i++) {
         if (mer_db_exec(db,
                         "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
-                        "unit_price, discount, line_total, tax, tax_rate_bp) VALUES (?, ?, ?, ?, ?, 'normal', ?, ?, ?, ?, "
-                        "?, ?)",
-                        "iiissiiiiii", j->order_id, (int64_t)(i + 1), j->lines[i].sku_id, j->lines[i].code,
-                        j->lines[i].name, j->lines[i].quantity, j->lines[i].unit_price, j->pl[i].discount,
-                        j->pl[i].line_total, j->pl[i].tax, (int64_t)j->pl[i].rate_bp) < 0)
+                        "unit_price, discount, line_total, tax, tax_rate_bp, flash_token) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "iiisssiiiiiis", j->order_id, (int64_t)(i + 1), j->lines[i].sku_id, j->lines[i].code,
+                        j->lines[i].name, j->lines[i].flash ? "flash" : "normal", j->lines[i].quantity,
+                        j->lines[i].unit_price, j->pl[i].discount, j->pl[i].line_total, j->pl[i].tax,
+                        (int64_t)j->pl[i].rate_bp, j->lines[i].flash ? j->flash_token : NULL) < 0)
             return MER_E_INTERNAL;
     }
     for (size_t i = 0; i < j->pr.ntaxes; i++) {
@@ -206,9 +210,13 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
                                       "VALUES (?, ?, ?, ?, ?)",
                                       "issii", j->user_id, j->idem_key, j->req_hash, j->order_id, j->created_at) < 0)
         return MER_E_INTERNAL;
+    if (j->flash_token[0] && (err = mer_flash_token_consume(db, j->flash_token, j->user_id, j->order_id)) != 0)
+        return err == MER_E_CONFLICT ? mer_verr_set(&j->e, MER_E_CONFLICT, "flash_token",
+                                                    "the purchase token expired or was used meanwhile")
+                                     : err;
     if (j->from_cart)
         for (size_t i = 0; i < j->n; i++)
-            if ((err = mer_cart_remove_line(db, j->cart_id, j->lines[i].sku_id, "normal")) != 0)
+            if (!j->lines[i].flash && (err = mer_cart_remove_line(db, j->cart_id, j->lines[i].sku_id, "normal")) != 0)
                 return err;
     if (j->has_coupon) {
         char msg[128];
@@ -278,7 +286,7 @@ static void reply_job_order(mer_req_t *r, checkout_job_t *j)
         l->sku_id = j->lines[i].sku_id;
         snprintf(l->sku, sizeof(l->sku), "%s", j->lines[i].code);
         snprintf(l->name, sizeof(l->name), "%s", j->lines[i].name);
-        snprintf(l->sale_type, sizeof(l->sale_type), "normal");
+        snprintf(l->sale_type, sizeof(l->sale_type), "%s", j->lines[i].flash ? "flash" : "normal");
         l->quantity = j->lines[i].quantity;
         l->unit_price = j->lines[i].unit_price;
         l->discount = j->pl[i].discount;
@@ -323,6 +331,8 @@ static void checkout_done(mer_wjob_t *w)
             char loc[64];
             snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
             mer_reply_header(r, "location", loc);
+            if (j->flash_token[0])
+                mer_flash_token_used(j->flash_token);
             reply_job_order(r, j);
         }
     }
@@ -402,7 +412,7 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
             return -1;
         }
         for (size_t k = 0; k < j->n; k++) {
-            if (j->lines[k].sku_id == s->id) {
+            if (j->lines[k].sku_id == s->id && !j->lines[k].flash) {
                 mer_catalog_unlock();
                 mer_reply_error(r, MER_E_VALIDATION, field, "%s is listed twice", s->code);
                 return -1;
@@ -465,7 +475,7 @@ static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code)
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].sku_id = j->lines[i].sku_id;
         cl[i].product_id = j->lines[i].product_id;
-        cl[i].unit_price = j->lines[i].unit_price;
+        cl[i].unit_price = j->lines[i].flash ? 0 : j->lines[i].unit_price; /* flash prices take no coupon */
         cl[i].quantity = j->lines[i].quantity;
         const mer_cat_product_t *p = mer_catalog_product(cat, j->lines[i].product_id);
         for (const mer_cat_category_t *k = p ? p->category : NULL; k && cl[i].ncategories < 8;
@@ -494,11 +504,11 @@ static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code)
 static void h_checkout(mer_req_t *r)
 {
     static const char *const keys[] = {"address_id", "address", "payment_method", "lines", "expected_total", "coupon",
-                                       NULL};
+                                       "flash_token", NULL};
     mer_verr_t e = {0};
     int64_t address_id = 0, expected = -1;
     json_t *inline_addr = NULL, *lines = NULL;
-    const char *method = NULL, *coupon = NULL;
+    const char *method = NULL, *coupon = NULL, *flash = NULL;
     if (r->who.role != MER_ROLE_CUSTOMER) {
         mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customer accounts place orders");
         return;
@@ -509,7 +519,8 @@ static void h_checkout(mer_req_t *r)
         mer_json_str(r->body, "payment_method", "payment_method", 1, 15, true, &method, &e) ||
         mer_json_member(r->body, "lines", "lines", JSON_ARRAY, false, &lines, &e) ||
         mer_json_int(r->body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &expected, &e) ||
-        mer_json_str(r->body, "coupon", "coupon", 1, 32, false, &coupon, &e)) {
+        mer_json_str(r->body, "coupon", "coupon", 1, 32, false, &coupon, &e) ||
+        mer_json_str(r->body, "flash_token", "flash_token", 1, 47, false, &flash, &e)) {
         mer_reply_verr(r, &e);
         return;
     }
@@ -643,7 +654,42 @@ static void h_checkout(mer_req_t *r)
     char norm[MER_LOCALE_MAX];
     if (lang && mer_locale_normalize(lang, strlen(lang), norm) == 0)
         mer_locale_chain_build(&chain, norm, NULL, 0, j->country->languages[0]);
-    if (collect_lines(r, j, lines, &chain) != 0) {
+    if (flash) {
+        mer_flash_token_t ft;
+        char msg[128];
+        int ferr = mer_flash_token_check(flash, j->user_id, &ft, msg);
+        if (ferr == 0 && strcmp(ft.country, j->country->code) != 0) {
+            ferr = MER_E_VALIDATION;
+            snprintf(msg, sizeof(msg), "this token is for a sale in %s", ft.country);
+        }
+        if (ferr == 0 && !ft.cod_allowed && strcmp(j->payment_method, "cod") == 0) {
+            ferr = MER_E_VALIDATION;
+            snprintf(msg, sizeof(msg), "this flash sale does not allow cash on delivery");
+        }
+        if (ferr) {
+            job_free(j);
+            mer_reply_error(r, ferr, ferr == MER_E_VALIDATION && strstr(msg, "cash") ? "payment_method" : "flash_token",
+                            "%s", msg);
+            return;
+        }
+        snprintf(j->flash_token, sizeof(j->flash_token), "%s", flash);
+        const mer_catalog_t *cat = mer_catalog_lock();
+        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, ft.sku_id);
+        co_line_t *l = &j->lines[j->n++];
+        l->flash = true;
+        l->sku_id = ft.sku_id;
+        l->product_id = s ? s->product->id : 0;
+        l->quantity = 1;
+        l->unit_price = ft.price;
+        int rate = s ? mer_country_tax_rate(j->country, s->product->tax_class) : 0;
+        l->rate_bp = rate < 0 ? 0 : rate;
+        snprintf(l->code, sizeof(l->code), "%s", s ? s->code : "");
+        const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, &chain) : NULL;
+        snprintf(l->name, sizeof(l->name), "%s", t ? t->name : l->code);
+        snprintf(j->lang, sizeof(j->lang), "%s", mer_catalog_resolve_lang(cat, &chain));
+        mer_catalog_unlock();
+    }
+    if ((lines || !flash) && collect_lines(r, j, lines, &chain) != 0) {
         job_free(j);
         return;
     }

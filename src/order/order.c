@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "core/tz.h"
 #include "events/events.h"
+#include "flashsale/flash.h"
 #include "order/refund.h"
 #include "order/coupon.h"
 #include "core/log.h"
@@ -274,6 +275,9 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         err = j->ev == MER_OE_SHIP ? mer_stock_consume(db, warehouse, sl, n, j->order_id)
                                    : mer_stock_release(db, warehouse, sl, n);
         if (err)
+            return err;
+        /* flash-sale units of an order that ends unshipped go back to their session */
+        if (j->ev != MER_OE_SHIP && (err = mer_flash_order_closed(db, j->order_id)) != 0)
             return err;
     }
 

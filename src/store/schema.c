@@ -304,6 +304,57 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE INDEX coupon_redemption_order ON coupon_redemption(order_id);"
      "ALTER TABLE payment ADD COLUMN intent TEXT;"  /* redirect providers: the payment intent */
      "CREATE INDEX payment_intent ON payment(intent) WHERE intent IS NOT NULL;"},
+    {5,
+     /* flash sales: configuration, and the durable facts memory is rebuilt from */
+     "CREATE TABLE flash_sale ("
+     "  id INTEGER PRIMARY KEY,"
+     "  country TEXT NOT NULL,"
+     "  titles TEXT NOT NULL,"                /* {"en": "...", ...} */
+     "  rules TEXT NOT NULL,"                 /* anti-scalper rules, JSON as given */
+     "  created_at INTEGER NOT NULL);"
+     "CREATE TABLE flash_session ("
+     "  id INTEGER PRIMARY KEY,"
+     "  sale_id INTEGER NOT NULL REFERENCES flash_sale(id),"
+     "  starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL,"
+     "  mode TEXT NOT NULL CHECK (mode IN ('fcfs', 'queue', 'draw')),"
+     "  reservation_required INTEGER NOT NULL DEFAULT 0,"
+     "  reservation_opens_at INTEGER NOT NULL DEFAULT 0, reservation_closes_at INTEGER NOT NULL DEFAULT 0,"
+     "  token_ttl_ms INTEGER NOT NULL,"
+     "  cod_allowed INTEGER NOT NULL DEFAULT 0,"
+     "  per_user_limit INTEGER NOT NULL DEFAULT 1,"
+     "  seed TEXT NOT NULL,"                  /* draw seed: secret until the draw, then published */
+     "  drawn_at INTEGER);"
+     "CREATE TABLE flash_item ("
+     "  session_id INTEGER NOT NULL REFERENCES flash_session(id),"
+     "  sku_id INTEGER NOT NULL,"
+     "  price INTEGER NOT NULL CHECK (price >= 0),"
+     "  units INTEGER NOT NULL CHECK (units > 0),"
+     "  position INTEGER NOT NULL,"
+     "  PRIMARY KEY (session_id, sku_id));"
+     "CREATE TABLE flash_reservation ("
+     "  session_id INTEGER NOT NULL, user_id INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (session_id, user_id)) WITHOUT ROWID;"
+     "CREATE TABLE flash_token ("
+     "  token TEXT PRIMARY KEY,"
+     "  session_id INTEGER NOT NULL, sku_id INTEGER NOT NULL, user_id INTEGER NOT NULL,"
+     "  price INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+     "  phone_hash INTEGER NOT NULL DEFAULT 0, address_hash INTEGER NOT NULL DEFAULT 0,"
+     "  device_hash INTEGER NOT NULL DEFAULT 0,"
+     "  state TEXT NOT NULL DEFAULT 'issued' CHECK (state IN ('issued', 'consumed', 'expired', 'returned')),"
+     "  order_id INTEGER,"
+     "  restocked INTEGER NOT NULL DEFAULT 0,"  /* the unit of an expired/returned token went back */
+     "  created_at INTEGER NOT NULL);"
+     "CREATE INDEX flash_token_session ON flash_token(session_id, state);"
+     "CREATE INDEX flash_token_order ON flash_token(order_id) WHERE order_id IS NOT NULL;"
+     "CREATE INDEX flash_token_restock ON flash_token(state) WHERE restocked = 0 AND state IN ('expired', 'returned');"
+     "CREATE TABLE flash_entry ("             /* draw mode: one entry per buyer and session */
+     "  session_id INTEGER NOT NULL, seq INTEGER NOT NULL, ticket TEXT NOT NULL,"
+     "  sku_id INTEGER NOT NULL, user_id INTEGER NOT NULL,"
+     "  phone_hash INTEGER NOT NULL DEFAULT 0, address_hash INTEGER NOT NULL DEFAULT 0,"
+     "  device_hash INTEGER NOT NULL DEFAULT 0,"
+     "  won INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+     "  PRIMARY KEY (session_id, user_id));"
+     "ALTER TABLE order_line ADD COLUMN flash_token TEXT;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

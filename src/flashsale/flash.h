@@ -1,0 +1,60 @@
+/*
+ * flash.h — flash sales: a new phone at 12:00 local time, a million buyers in the same second, a few
+ * hundred thousand units.
+ *
+ * An activity (sale) belongs to one country and has sessions; a session has SKUs at a flash price with
+ * a number of units, a per-buyer limit, an optional reservation window, a token lifetime, whether cash
+ * on delivery is allowed, and a mode:
+ *   fcfs   grab answers at once: a purchase token, or why not;
+ *   queue  grab answers 202 with a voucher; grabs are served strictly in arrival order by the processor;
+ *   draw   grab records an entry; when the session ends a seeded, published, verifiable draw picks the
+ *          winners (see processor.c).
+ *
+ * Guarantees:
+ *   - No oversell: a unit is handed out only by an atomic decrement of the item's remaining count.
+ *   - Nobody over the limit: per-buyer counts are checked and raised in one atomic step before stock is
+ *     taken (and given back if no unit follows).
+ *   - No lost win: a token is answered only after the row that records it committed (group commit);
+ *     after a restart, remaining stock and per-buyer counts are rebuilt from those rows, so
+ *     units = remaining + outstanding tokens + sold always holds.
+ *   - Sold out is answered from memory, without touching storage.
+ * A purchase token is single-use, for its buyer and SKU, and expires; an expired token, or the token of
+ * a cancelled order, gives its unit back to the session (which leaves sold_out).
+ *
+ * Scaling out: stock, per-buyer counts and tokens live behind the functions in flash_int.h
+ * (fs_take_unit / fs_return_unit, fs_count_*) so that a shared counter (Redis DECRBY handing each node a
+ * batch of units) can replace the local atomic without touching the request path.
+ */
+#ifndef MER_FLASH_H
+#define MER_FLASH_H
+
+#include "core/buf.h"
+#include "store/db.h"
+
+/* Loads every local region's sales, registers the routes and starts the processor. */
+void mer_flash_init(void);
+void mer_flash_stop(void);
+
+/* A flash purchase token as checkout sees it. */
+typedef struct mer_flash_token {
+    int64_t session_id, sku_id, price, expires_at;
+    bool cod_allowed;
+    char country[3];
+} mer_flash_token_t;
+
+/*
+ * Checks a token for checkout: it must exist, belong to user_id, be unused and unexpired. Returns 0 and
+ * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg.
+ */
+int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
+/* Writer thread, inside the checkout transaction: consumes the token for the order. */
+int mer_flash_token_consume(mer_db_t *db, const char *token, int64_t user_id, int64_t order_id);
+/* Writer thread, inside a transition that ends an unshipped order: its tokens' units go back. */
+int mer_flash_order_closed(mer_db_t *db, int64_t order_id);
+/* After the checkout committed (worker thread): marks the token used in memory. */
+void mer_flash_token_used(const char *token);
+
+/* Prometheus lines for /metrics. */
+void mer_flash_metrics(mer_buf_t *out);
+
+#endif

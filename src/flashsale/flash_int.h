@@ -1,0 +1,182 @@
+/*
+ * flash_int.h — flash-sale internals shared by model.c, grab.c, admin.c and processor.c.
+ *
+ * In memory, per node: an immutable array of sales published through an atomic pointer (replaced when
+ * a sale is created; old arrays are kept until exit, so readers need no lock). Sales, sessions and items
+ * are never freed while serving. Mutable state is atomics (remaining units, sold-out flags, counters)
+ * and sharded maps (core/smap.h): reservations, per-buyer counts, rate-limit cells, tokens.
+ *
+ * Storage (region database, schema v5): flash_sale, flash_session, flash_item hold the configuration;
+ * flash_reservation, flash_token and flash_entry the durable facts from which memory is rebuilt.
+ */
+#ifndef MER_FLASH_INT_H
+#define MER_FLASH_INT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/smap.h"
+#include "flashsale/flash.h"
+#include "region/country.h"
+
+#define FS_MAX_ITEMS 16
+#define FS_MAX_SESSIONS 16
+#define FS_TOKEN_LEN 35 /* "ft_" + 32 hex */
+
+typedef enum { FS_FCFS = 0, FS_QUEUE, FS_DRAW } fs_mode_t;
+
+/* Why a grab or reservation was refused (counted per session for the admin stats). */
+#define FS_REASONS(X)                                                                                                  \
+    X(NOT_STARTED, "not_started")                                                                                    \
+    X(ENDED, "ended")                                                                                                \
+    X(SOLD_OUT, "sold_out")                                                                                          \
+    X(NOT_RESERVED, "not_reserved")                                                                                  \
+    X(LIMIT, "limit_reached")                                                                                        \
+    X(RATE_USER, "rate_limited_user")                                                                                \
+    X(RATE_IP, "rate_limited_ip")                                                                                    \
+    X(BLOCKLIST, "blocklist")                                                                                        \
+    X(ACCOUNT_AGE, "account_too_new")                                                                                \
+    X(PHONE, "phone_already_won")                                                                                    \
+    X(ADDRESS, "address_already_won")                                                                                \
+    X(DEVICE, "device_already_won")                                                                                  \
+    X(CHALLENGE, "challenge_failed")                                                                                 \
+    X(WINDOW, "reservation_closed")
+typedef enum {
+#define FS_REASON_ENUM(name, text) FS_R_##name,
+    FS_REASONS(FS_REASON_ENUM)
+#undef FS_REASON_ENUM
+        FS_R__COUNT
+} fs_reason_t;
+extern const char *const fs_reason_names[FS_R__COUNT];
+
+typedef struct fs_rules {
+    int64_t min_account_age_ms;
+    bool one_per_phone, one_per_address, one_per_device;
+    int64_t user_interval_ms, user_burst; /* 0 = no limit */
+    int64_t ip_interval_ms, ip_burst;
+    int pow_bits;                         /* 0 = no challenge */
+    int64_t *blocked_users;
+    size_t nblocked_users;
+    char (*blocked_ips)[64];
+    size_t nblocked_ips;
+} fs_rules_t;
+
+typedef struct fs_item {
+    int64_t sku_id, product_id;
+    char sku[65];
+    int64_t price;      /* flash price, minor units */
+    int64_t units;      /* total for the session */
+    _Atomic int64_t left;   /* not yet handed out */
+    _Atomic int sold_out;   /* 1 while left is 0: answered from memory */
+} fs_item_t;
+
+struct fs_sale;
+
+/* One queued or drawn request, and its outcome. */
+typedef struct fs_ticket {
+    int64_t seq;
+    int64_t user_id;
+    int item;
+    uint64_t phone, address, device;
+    _Atomic int state; /* 0 pending, 1 won, 2 lost */
+    char token[FS_TOKEN_LEN + 1];
+    int reason;        /* fs_reason_t when lost */
+} fs_ticket_t;
+
+typedef struct fs_session {
+    int64_t id;
+    struct fs_sale *sale;
+    int64_t starts_at, ends_at;
+    bool reservation_required;
+    int64_t res_opens_at, res_closes_at;
+    int64_t token_ttl_ms;
+    bool cod_allowed;
+    int64_t per_user_limit;
+    fs_mode_t mode;
+    fs_item_t items[FS_MAX_ITEMS];
+    int nitems;
+    mer_smap_t reservations; /* user id -> 1 */
+    mer_smap_t buyers;       /* user id -> units won or being won */
+    mer_smap_t phones, addresses, devices; /* identity hash -> wins */
+    _Atomic uint64_t refusals[FS_R__COUNT];
+    _Atomic uint64_t wins;
+    /* queue and draw modes: tickets in arrival order */
+    pthread_mutex_t tickets_mu;
+    fs_ticket_t **tickets;
+    size_t ntickets, tickets_cap;
+    _Atomic int64_t processed; /* queue: tickets decided so far */
+    _Atomic int64_t next_seq;  /* draw: the last ticket number given */
+    char seed_commitment[65];  /* draw: SHA-256 of the seed, published before the draw */
+    char seed[65];             /* revealed after the draw */
+    _Atomic int drawn;
+    _Atomic int progress;      /* 0..100, last published */
+} fs_session_t;
+
+typedef struct fs_sale {
+    int64_t id;
+    char country[3];
+    char region[MER_REGION_NAME_MAX];
+    json_t *titles; /* {"en": "...", "hi": "..."} */
+    fs_rules_t rules;
+    fs_session_t *sessions[FS_MAX_SESSIONS];
+    int nsessions;
+    int64_t created_at;
+} fs_sale_t;
+
+typedef struct fs_registry {
+    fs_sale_t **sales;
+    size_t n;
+} fs_registry_t;
+
+/* An issued token, in memory. */
+typedef struct fs_token {
+    char token[FS_TOKEN_LEN + 1];
+    fs_session_t *session;
+    int item;
+    int64_t user_id;
+    int64_t expires_at;
+    uint64_t phone, address, device;
+    _Atomic int state; /* 0 issued, 1 in checkout, 2 used, 3 gone (expired / returned) */
+} fs_token_t;
+
+/* ---- model.c ---- */
+const fs_registry_t *fs_registry(void);
+fs_sale_t *fs_sale_find(int64_t id);
+fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
+void fs_registry_add(fs_sale_t *sale);
+int fs_load_region(const char *region);
+/* Stock and per-buyer counts: the seam a shared counter would replace. */
+bool fs_take_unit(fs_item_t *it);
+void fs_return_unit(fs_item_t *it);
+/* Tokens in memory. */
+void fs_token_put(fs_token_t *t);
+fs_token_t *fs_token_get(const char *token);
+/* Fast random bytes for tokens (per-thread ChaCha20 stream, seeded from the OS once per thread). */
+void fs_random(void *buf, size_t n);
+void fs_new_token(char out[FS_TOKEN_LEN + 1]);
+/* Marks the sales' cached answers stale (state or progress changed). */
+void fs_bump(void);
+uint64_t fs_generation(void);
+void fs_count_refusal(fs_session_t *s, fs_reason_t r);
+/* 0 upcoming, 1 live, 2 sold out, 3 ended */
+int fs_session_state(fs_session_t *s, int64_t now);
+/* Writer job: records issued tokens (one row each). Runs on the writer thread. */
+int fs_store_tokens(mer_db_t *db, fs_token_t **tokens, size_t n);
+
+fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
+                         int64_t created_at);
+fs_session_t *fs_session_new(fs_sale_t *sale);
+void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t); /* caller holds tickets_mu (or is loading) */
+void fs_progress(fs_session_t *s);
+void fs_model_init(void);
+
+/* ---- grab.c / admin.c / processor.c ---- */
+void fs_routes_init(void);
+void fs_admin_init(void);
+void fs_processor_start(void);
+void fs_processor_stop(void);
+void fs_processor_kick(void);
+/* Parses admin input into a new sale (not yet stored). Returns 0 or answers the error and -1. */
+
+#endif

@@ -1,0 +1,770 @@
+/*
+ * grab.c — the public flash-sale routes, the grab hot path first.
+ *
+ *   GET  /api/v1/flash-sales?country=&lang=          activities of a country (cached, CDN-friendly)
+ *   GET  /api/v1/flash-sales/{id}?lang=              one activity
+ *   POST /api/v1/flash-sales/{id}/reservations       {"session_id"}          register before the sale
+ *   GET  /api/v1/flash-sales/{id}/challenge          a proof-of-work challenge (when the sale asks)
+ *   POST /api/v1/flash-sales/{id}/grab               {"session_id", "sku", "proof": {"challenge", "nonce"}}
+ *   GET  /api/v1/flash-sales/{id}/queue/{voucher}    queue / draw outcome
+ *
+ * The grab checks, in this order (cheapest and most common refusal first): the session is live (425 /
+ * 409 sale_ended), the item is not sold out (409, from memory), the reservation (403 not_reserved), the
+ * anti-scalper rules (403 blocked, 429 rate_limited, 403 challenge), the buyer's limit (409
+ * limit_reached) — then takes one unit atomically and records the token durably before answering.
+ */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/jsonw.h"
+#include "core/log.h"
+#include "core/tz.h"
+#include "flashsale/flash_int.h"
+#include "http/rcache.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "store/writer.h"
+#include "core/banned.h"
+
+#define CHALLENGE_TTL_MS (120 * 1000)
+
+static unsigned char pow_key[crypto_auth_hmacsha256_KEYBYTES];
+
+static const char *const state_names[] = {"upcoming", "live", "sold_out", "ended"};
+static const char *const mode_names[] = {"fcfs", "queue", "draw"};
+
+/* ---- activity info ---- */
+
+static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, const char *lang,
+                          const mer_locale_chain_t *chain, int64_t now)
+{
+    char ts[40];
+    mer_jw_obj(w, NULL);
+    mer_jw_int(w, "id", s->id);
+    mer_jw_str(w, "mode", mode_names[s->mode]);
+    mer_jw_str(w, "state", state_names[fs_session_state(s, now)]);
+    mer_jw_int(w, "progress", atomic_load(&s->progress));
+    mer_format_utc_ms(s->starts_at, ts);
+    mer_jw_str(w, "starts_at", ts);
+    mer_tz_format(s->starts_at, c->timezone, ts);
+    mer_jw_str(w, "starts_at_local", ts);
+    mer_format_utc_ms(s->ends_at, ts);
+    mer_jw_str(w, "ends_at", ts);
+    mer_tz_format(s->ends_at, c->timezone, ts);
+    mer_jw_str(w, "ends_at_local", ts);
+    mer_jw_int(w, "per_user_limit", s->per_user_limit);
+    mer_jw_int(w, "token_ttl_seconds", s->token_ttl_ms / 1000);
+    mer_jw_bool(w, "cod_allowed", s->cod_allowed);
+    mer_jw_obj(w, "reservation");
+    mer_jw_bool(w, "required", s->reservation_required);
+    if (s->reservation_required) {
+        mer_format_utc_ms(s->res_opens_at, ts);
+        mer_jw_str(w, "opens_at", ts);
+        mer_format_utc_ms(s->res_closes_at, ts);
+        mer_jw_str(w, "closes_at", ts);
+    }
+    mer_jw_end(w);
+    mer_jw_arr(w, "items");
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (int i = 0; i < s->nitems; i++) {
+        fs_item_t *it = &s->items[i];
+        const mer_cat_sku_t *sku = mer_catalog_sku_by_id(cat, it->sku_id);
+        int64_t left = atomic_load(&it->left);
+        mer_jw_obj(w, NULL);
+        mer_jw_str(w, "sku", it->sku);
+        mer_jw_int(w, "product_id", it->product_id);
+        if (sku) {
+            const mer_cat_text_t *t = mer_catalog_text(sku->product->texts, sku->product->ntexts, chain);
+            mer_jw_str(w, "name", t ? t->name : it->sku);
+            int64_t regular = mer_catalog_price(sku, c->code);
+            if (regular >= 0)
+                mer_country_money_jw(w, "regular_price", c, regular, lang);
+        }
+        mer_country_money_jw(w, "flash_price", c, it->price, lang);
+        mer_jw_int(w, "units", it->units);
+        mer_jw_int(w, "progress", it->units ? (int)((it->units - (left < 0 ? 0 : left)) * 100 / it->units) : 0);
+        mer_jw_bool(w, "sold_out", atomic_load(&it->sold_out) != 0);
+        mer_jw_end(w);
+    }
+    mer_catalog_unlock();
+    mer_jw_end(w);
+    if (s->mode == FS_DRAW) {
+        mer_jw_obj(w, "draw");
+        mer_jw_str(w, "seed_commitment", s->seed_commitment);
+        mer_jw_str(w, "method", "winners are the entries with the lowest SHA-256(seed || ticket), per item up to "
+                                "its units; check the seed against the commitment");
+        if (atomic_load(&s->drawn)) {
+            mer_jw_str(w, "seed", s->seed);
+            pthread_mutex_lock(&s->tickets_mu);
+            mer_jw_int(w, "entries", (int64_t)s->ntickets);
+            mer_jw_arr(w, "winning_tickets");
+            for (size_t k = 0; k < s->ntickets; k++) {
+                if (atomic_load(&s->tickets[k]->state) == 1) {
+                    char t[48];
+                    snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
+                    mer_jw_str(w, NULL, t);
+                }
+            }
+            mer_jw_end(w);
+            mer_jw_arr(w, "all_tickets");
+            for (size_t k = 0; k < s->ntickets; k++) {
+                char t[48];
+                snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
+                mer_jw_str(w, NULL, t);
+            }
+            mer_jw_end(w);
+            pthread_mutex_unlock(&s->tickets_mu);
+        }
+        mer_jw_end(w);
+    }
+    mer_jw_end(w);
+}
+
+static void write_sale(mer_jw_t *w, fs_sale_t *sale, const mer_country_t *c, const char *lang,
+                       const mer_locale_chain_t *chain, int64_t now)
+{
+    const char *title = NULL;
+    for (size_t i = 0; i < chain->n && title == NULL; i++)
+        title = json_string_value(json_object_get(sale->titles, chain->tags[i]));
+    if (title == NULL)
+        title = json_string_value(json_object_get(sale->titles, "en"));
+    mer_jw_obj(w, NULL);
+    mer_jw_int(w, "id", sale->id);
+    mer_jw_str(w, "country", sale->country);
+    mer_jw_str(w, "title", title ? title : "");
+    mer_jw_arr(w, "sessions");
+    for (int i = 0; i < sale->nsessions; i++)
+        write_session(w, sale->sessions[i], c, lang, chain, now);
+    mer_jw_end(w);
+    mer_jw_end(w);
+}
+
+/* Answers an activity (id > 0) or a country's list (id 0) from the per-thread cache. */
+static void activity(mer_req_t *r, int64_t id)
+{
+    mer_where_t w;
+    fs_sale_t *sale = id ? fs_sale_find(id) : NULL;
+    if (id && sale == NULL) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no flash sale %lld", (long long)id);
+        return;
+    }
+    if (id) {
+        /* one activity: its own country, in the language asked for */
+        w.cs = mer_countries();
+        w.country = mer_country_find(w.cs, sale->country, 2);
+        const char *lang = mer_req_query(r, "lang");
+        char norm[MER_LOCALE_MAX];
+        if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+            return;
+        }
+        mer_locale_chain_build(&w.chain, lang ? norm : NULL, NULL, 0, w.country->languages[0]);
+    } else if (mer_where(r, &w) != 0) {
+        return;
+    }
+    int64_t now = mer_now_unix_ms();
+    /* the answer carries the server time to the second; state and progress move the generation */
+    char key[160];
+    int kl = snprintf(key, sizeof(key), "F|%lld|%s|%lld|%s|%s", (long long)id, w.country->code,
+                      (long long)(now / 1000), w.chain.tags[0], w.chain.n > 1 ? w.chain.tags[1] : "");
+    uint64_t gen = fs_generation() ^ (mer_catalog_generation() << 32);
+    const mer_rcache_entry_t *hit = mer_rcache_get(key, (size_t)kl, gen);
+    if (hit) {
+        mer_reply_cached(r, hit);
+        return;
+    }
+    const char *lang = w.chain.tags[0];
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t jw;
+    char ts[40];
+    mer_jw_init(&jw, &b);
+    if (id) {
+        write_sale(&jw, sale, w.country, lang, &w.chain, now);
+        /* insert server time: rewrite as an envelope for a stable shape */
+        mer_buf_t env = MER_BUF_INIT;
+        mer_jw_t ew;
+        mer_jw_init(&ew, &env);
+        mer_jw_obj(&ew, NULL);
+        mer_format_utc_ms(now - now % 1000, ts);
+        mer_jw_str(&ew, "server_time", ts);
+        mer_jw_raw(&ew, "sale", b.data, b.len);
+        mer_jw_end(&ew);
+        mer_buf_release(&b);
+        b = env;
+    } else {
+        mer_jw_obj(&jw, NULL);
+        mer_format_utc_ms(now - now % 1000, ts);
+        mer_jw_str(&jw, "server_time", ts);
+        mer_jw_str(&jw, "country", w.country->code);
+        mer_jw_arr(&jw, "sales");
+        const fs_registry_t *reg = fs_registry();
+        for (size_t i = 0; i < reg->n; i++)
+            if (strcmp(reg->sales[i]->country, w.country->code) == 0)
+                write_sale(&jw, reg->sales[i], w.country, lang, &w.chain, now);
+        mer_jw_end(&jw);
+        mer_jw_end(&jw);
+    }
+    const mer_rcache_entry_t *e = mer_rcache_put(key, (size_t)kl, gen, 200, b.data, b.len, "public, max-age=1");
+    mer_buf_release(&b);
+    mer_reply_cached(r, e);
+}
+
+static void h_list(mer_req_t *r)
+{
+    activity(r, 0);
+}
+
+static void h_get(mer_req_t *r)
+{
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) == 0)
+        activity(r, id);
+}
+
+/* ---- common checks ---- */
+
+static fs_session_t *pick_session(mer_req_t *r, fs_sale_t **sale_out)
+{
+    int64_t id, sid = 0;
+    mer_verr_t e = {0};
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return NULL;
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customers take part in flash sales");
+        return NULL;
+    }
+    fs_sale_t *sale = fs_sale_find(id);
+    if (sale == NULL) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no flash sale %lld", (long long)id);
+        return NULL;
+    }
+    if (strcmp(sale->country, r->who.country) != 0) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "this sale is for customers in %s", sale->country);
+        return NULL;
+    }
+    if (mer_json_int(r->body, "session_id", "session_id", 1, INT64_C(1) << 53, true, &sid, &e)) {
+        mer_reply_verr(r, &e);
+        return NULL;
+    }
+    fs_session_t *s = fs_session_find(sale, sid);
+    if (s == NULL)
+        mer_reply_error(r, MER_E_VALIDATION, "session_id", "sale %lld has no session %lld", (long long)id,
+                        (long long)sid);
+    *sale_out = sale;
+    return s;
+}
+
+static bool blocked(const fs_rules_t *ru, const mer_req_t *r, const char *ip)
+{
+    for (size_t i = 0; i < ru->nblocked_users; i++)
+        if (ru->blocked_users[i] == r->who.id)
+            return true;
+    for (size_t i = 0; i < ru->nblocked_ips; i++)
+        if (strcmp(ru->blocked_ips[i], ip) == 0)
+            return true;
+    return false;
+}
+
+static uint64_t hash_str(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
+}
+
+static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...) MER_PRINTF(5, 6);
+static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...)
+{
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fs_count_refusal(s, why);
+    mer_reply_error_ex(r, err, NULL, json_pack("{s:s}", "reason", fs_reason_names[why]), "%s", msg);
+}
+
+/* Anti-scalper rules shared by reservations and grabs. Answers and returns false on refusal. */
+static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t now, const char *ip)
+{
+    const fs_rules_t *ru = &sale->rules;
+    if (blocked(ru, r, ip)) {
+        refuse(r, s, FS_R_BLOCKLIST, MER_E_BLOCKED, "this account or address may not take part");
+        return false;
+    }
+    if (ru->min_account_age_ms && now - r->who.created_at < ru->min_account_age_ms) {
+        refuse(r, s, FS_R_ACCOUNT_AGE, MER_E_BLOCKED, "accounts must be at least %lld days old to take part",
+               (long long)(ru->min_account_age_ms / 86400000));
+        return false;
+    }
+    if (ru->user_interval_ms && !mer_smap_gcra(&s->buyers, -r->who.id, now, ru->user_interval_ms, ru->user_burst)) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%lld", (long long)(ru->user_interval_ms / 1000 + 1));
+        mer_reply_header(r, "retry-after", secs);
+        refuse(r, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
+        return false;
+    }
+    if (ru->ip_interval_ms &&
+        !mer_smap_gcra(&s->devices, -(int64_t)(hash_str(ip, strlen(ip)) >> 1), now, ru->ip_interval_ms, ru->ip_burst)) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%lld", (long long)(ru->ip_interval_ms / 1000 + 1));
+        mer_reply_header(r, "retry-after", secs);
+        refuse(r, s, FS_R_RATE_IP, MER_E_RATE_LIMITED, "too many attempts from this network address; slow down");
+        return false;
+    }
+    return true;
+}
+
+/* ---- proof of work ---- */
+
+static void challenge_mac(int64_t exp, int64_t user, char hex[33])
+{
+    char msg[64];
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    int n = snprintf(msg, sizeof(msg), "%lld.%lld", (long long)exp, (long long)user);
+    crypto_auth_hmacsha256(mac, (const unsigned char *)msg, (unsigned long long)n, pow_key);
+    sodium_bin2hex(hex, 33, mac, 16);
+}
+
+static void h_challenge(mer_req_t *r)
+{
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    fs_sale_t *sale = fs_sale_find(id);
+    if (sale == NULL) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no flash sale %lld", (long long)id);
+        return;
+    }
+    int64_t exp = mer_now_unix_ms() + CHALLENGE_TTL_MS;
+    char mac[33], ch[96];
+    challenge_mac(exp, r->who.id, mac);
+    snprintf(ch, sizeof(ch), "%lld.%lld.%s", (long long)exp, (long long)r->who.id, mac);
+    mer_reply_json(r, 200, json_pack("{s:s,s:i,s:s}", "challenge", ch, "bits", sale->rules.pow_bits, "algorithm",
+                                     "find a nonce so that SHA-256(challenge + ':' + nonce) starts with `bits` zero "
+                                     "bits; send {\"proof\": {\"challenge\", \"nonce\"}} with the grab"));
+}
+
+static bool leading_zero_bits(const unsigned char *h, int bits)
+{
+    for (int i = 0; i < bits; i++)
+        if (h[i / 8] & (0x80 >> (i % 8)))
+            return false;
+    return true;
+}
+
+static bool proof_ok(mer_req_t *r, int bits, int64_t now)
+{
+    json_t *p = json_object_get(r->body, "proof");
+    const char *ch = json_string_value(json_object_get(p, "challenge"));
+    const char *nonce = json_string_value(json_object_get(p, "nonce"));
+    if (ch == NULL || nonce == NULL || strlen(ch) > 90 || strlen(nonce) > 64)
+        return false;
+    long long exp = 0, user = 0;
+    char mac[40], expect[33];
+    if (sscanf(ch, "%lld.%lld.%39s", &exp, &user, mac) != 3 || user != r->who.id || exp < now)
+        return false;
+    challenge_mac(exp, user, expect);
+    if (strlen(mac) != 32 || sodium_memcmp(mac, expect, 32) != 0)
+        return false;
+    char buf[160];
+    int n = snprintf(buf, sizeof(buf), "%s:%s", ch, nonce);
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)buf, (unsigned long long)n);
+    return leading_zero_bits(h, bits);
+}
+
+/* ---- reservations ---- */
+
+typedef struct res_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    fs_session_t *s;
+    int64_t user_id;
+} res_job_t;
+
+static int res_run(mer_db_t *db, mer_wjob_t *w)
+{
+    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
+    return mer_db_exec(db,
+                       "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
+                       "ON CONFLICT DO NOTHING",
+                       "iii", j->s->id, j->user_id, mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+static void res_done(mer_wjob_t *w)
+{
+    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
+    if (w->err == 0)
+        mer_smap_set(&j->s->reservations, j->user_id, 1);
+    if (!j->r->gone) {
+        if (w->err)
+            mer_reply_error(j->r, w->err, NULL, NULL);
+        else
+            mer_reply_json(j->r, 201, json_pack("{s:I,s:s}", "session_id", (json_int_t)j->s->id, "status", "reserved"));
+    }
+    mer_req_release(j->r);
+    free(j);
+}
+
+static void h_reserve(mer_req_t *r)
+{
+    fs_sale_t *sale = NULL;
+    fs_session_t *s = pick_session(r, &sale);
+    char ip[64];
+    if (s == NULL)
+        return;
+    int64_t now = mer_now_unix_ms();
+    if (!s->reservation_required || now < s->res_opens_at || now >= s->res_closes_at) {
+        refuse(r, s, FS_R_WINDOW, MER_E_CONFLICT,
+               s->reservation_required ? "reservations are open only during their window"
+                                       : "this session needs no reservation");
+        return;
+    }
+    if (mer_smap_get(&s->reservations, r->who.id)) {
+        mer_reply_json(r, 200, json_pack("{s:I,s:s}", "session_id", (json_int_t)s->id, "status", "reserved"));
+        return;
+    }
+    mer_req_peer(r, ip);
+    if (!rules_allow(r, sale, s, now, ip))
+        return;
+    res_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->s = s;
+    j->user_id = r->who.id;
+    j->w.run = res_run;
+    j->w.done = res_done;
+    if (mer_req_submit(r, sale->region, &j->w) != 0)
+        free(j);
+}
+
+/* ---- the grab ---- */
+
+typedef struct grab_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    fs_token_t *t;
+    fs_ticket_t *ticket; /* draw entries */
+    const mer_country_t *country;
+} grab_job_t;
+
+/* Gives back everything a failed grab took. */
+static void undo(fs_session_t *s, fs_token_t *t, bool unit)
+{
+    const fs_rules_t *ru = &s->sale->rules;
+    mer_smap_add(&s->buyers, t->user_id, -1);
+    if (ru->one_per_phone && t->phone)
+        mer_smap_add(&s->phones, (int64_t)t->phone, -1);
+    if (ru->one_per_address && t->address)
+        mer_smap_add(&s->addresses, (int64_t)t->address, -1);
+    if (ru->one_per_device && t->device)
+        mer_smap_add(&s->devices, (int64_t)t->device, -1);
+    if (unit)
+        fs_return_unit(&s->items[t->item]);
+}
+
+static int grab_run(mer_db_t *db, mer_wjob_t *w)
+{
+    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    return fs_store_tokens(db, &j->t, 1);
+}
+
+static void grab_done(mer_wjob_t *w)
+{
+    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    mer_req_t *r = j->r;
+    fs_token_t *t = j->t;
+    fs_session_t *s = t->session;
+    if (w->err) {
+        undo(s, t, true);
+        if (!r->gone)
+            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
+        free(t);
+    } else {
+        fs_token_put(t);
+        atomic_fetch_add(&s->wins, 1);
+        if (!r->gone) {
+            fs_item_t *it = &s->items[t->item];
+            char ts[40];
+            mer_buf_t b = MER_BUF_INIT;
+            mer_jw_t jw;
+            mer_jw_init(&jw, &b);
+            mer_jw_obj(&jw, NULL);
+            mer_jw_str(&jw, "status", "won");
+            mer_jw_str(&jw, "token", t->token);
+            mer_jw_int(&jw, "session_id", s->id);
+            mer_jw_str(&jw, "sku", it->sku);
+            mer_country_money_jw(&jw, "price", j->country, it->price, j->country->languages[0]);
+            mer_format_utc_ms(t->expires_at, ts);
+            mer_jw_str(&jw, "expires_at", ts);
+            mer_tz_format(t->expires_at, j->country->timezone, ts);
+            mer_jw_str(&jw, "expires_at_local", ts);
+            mer_jw_str(&jw, "checkout", "POST /api/v1/orders with \"flash_token\"");
+            mer_jw_end(&jw);
+            mer_reply_bytes(r, 200, NULL, mer_req_strdup(r, b.data, b.len), b.len);
+            mer_buf_release(&b);
+        }
+    }
+    fs_progress(s);
+    mer_req_release(r);
+    free(j);
+}
+
+static int entry_run(mer_db_t *db, mer_wjob_t *w)
+{
+    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    fs_ticket_t *t = j->ticket;
+    fs_session_t *s = j->t->session;
+    char ticket[48];
+    snprintf(ticket, sizeof(ticket), "d%lld-%lld", (long long)s->id, (long long)t->seq);
+    return mer_db_exec(db,
+                       "INSERT INTO flash_entry (session_id, seq, ticket, sku_id, user_id, phone_hash, address_hash, "
+                       "device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "iisiiiiii", s->id, t->seq, ticket, s->items[t->item].sku_id, t->user_id, (int64_t)t->phone,
+                       (int64_t)t->address, (int64_t)t->device, mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+static void entry_done(mer_wjob_t *w)
+{
+    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    mer_req_t *r = j->r;
+    fs_session_t *s = j->t->session;
+    if (w->err) {
+        undo(s, j->t, false);
+        free(j->ticket);
+        if (!r->gone)
+            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
+    } else {
+        pthread_mutex_lock(&s->tickets_mu);
+        fs_session_add_ticket(s, j->ticket);
+        pthread_mutex_unlock(&s->tickets_mu);
+        if (!r->gone) {
+            char v[48], ts[32];
+            snprintf(v, sizeof(v), "d%lld-%lld", (long long)s->id, (long long)j->ticket->seq);
+            mer_format_utc_ms(s->ends_at, ts);
+            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts,
+                                             "poll", "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
+        }
+    }
+    free(j->t);
+    mer_req_release(r);
+    free(j);
+}
+
+static void h_grab(mer_req_t *r)
+{
+    fs_sale_t *sale = NULL;
+    fs_session_t *s = pick_session(r, &sale);
+    if (s == NULL)
+        return;
+    const char *code = json_string_value(json_object_get(r->body, "sku"));
+    int idx = -1;
+    for (int i = 0; code && i < s->nitems; i++)
+        if (strcmp(s->items[i].sku, code) == 0)
+            idx = i;
+    if (idx < 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "sku", "this session does not sell %s", code ? code : "(none)");
+        return;
+    }
+    fs_item_t *it = &s->items[idx];
+    int64_t now = mer_now_unix_ms();
+    if (now < s->starts_at) {
+        char local[40];
+        mer_tz_format(s->starts_at, mer_country_find(mer_countries(), sale->country, 2)->timezone, local);
+        refuse(r, s, FS_R_NOT_STARTED, MER_E_NOT_STARTED, "the session starts at %s", local);
+        return;
+    }
+    if (now >= s->ends_at) {
+        refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
+        return;
+    }
+    if (s->mode != FS_DRAW && atomic_load_explicit(&it->sold_out, memory_order_relaxed)) {
+        refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
+        return;
+    }
+    if (s->reservation_required && !mer_smap_get(&s->reservations, r->who.id)) {
+        refuse(r, s, FS_R_NOT_RESERVED, MER_E_NOT_RESERVED, "this session is only for customers who reserved");
+        return;
+    }
+    char ip[64];
+    mer_req_peer(r, ip);
+    if (!rules_allow(r, sale, s, now, ip))
+        return;
+    const fs_rules_t *ru = &sale->rules;
+    if (ru->pow_bits > 0 && !proof_ok(r, ru->pow_bits, now)) {
+        refuse(r, s, FS_R_CHALLENGE, MER_E_BLOCKED,
+               "solve GET /api/v1/flash-sales/%lld/challenge (%d bits) and send the proof", (long long)sale->id,
+               ru->pow_bits);
+        return;
+    }
+    size_t dlen = 0;
+    const char *dev = mer_req_header(r, "x-device-id", &dlen);
+    fs_token_t *t = mer_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->item = idx;
+    t->user_id = r->who.id;
+    t->phone = r->who.phone_hash;
+    t->address = r->who.address_hash;
+    t->device = dev && dlen ? hash_str(dev, MER_MIN(dlen, 200)) : 0;
+    /* identity limits, then the buyer's limit, then a unit: each an atomic check-and-take */
+    if (ru->one_per_phone && t->phone && mer_smap_add_upto(&s->phones, (int64_t)t->phone, 1, 1) < 0) {
+        free(t);
+        refuse(r, s, FS_R_PHONE, MER_E_BLOCKED, "this phone number has already won in this session");
+        return;
+    }
+    if (ru->one_per_address && t->address && mer_smap_add_upto(&s->addresses, (int64_t)t->address, 1, 1) < 0) {
+        if (ru->one_per_phone && t->phone)
+            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
+        free(t);
+        refuse(r, s, FS_R_ADDRESS, MER_E_BLOCKED, "this delivery address has already won in this session");
+        return;
+    }
+    if (ru->one_per_device && t->device && mer_smap_add_upto(&s->devices, (int64_t)t->device, 1, 1) < 0) {
+        if (ru->one_per_phone && t->phone)
+            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
+        if (ru->one_per_address && t->address)
+            mer_smap_add(&s->addresses, (int64_t)t->address, -1);
+        free(t);
+        refuse(r, s, FS_R_DEVICE, MER_E_BLOCKED, "this device has already won in this session");
+        return;
+    }
+    int64_t limit = s->mode == FS_FCFS ? s->per_user_limit : 1; /* one ticket per buyer in queue and draw */
+    if (mer_smap_add_upto(&s->buyers, t->user_id, 1, limit) < 0) {
+        /* give back the identity counts taken above */
+        if (ru->one_per_phone && t->phone)
+            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
+        if (ru->one_per_address && t->address)
+            mer_smap_add(&s->addresses, (int64_t)t->address, -1);
+        if (ru->one_per_device && t->device)
+            mer_smap_add(&s->devices, (int64_t)t->device, -1);
+        free(t);
+        refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
+               (long long)s->per_user_limit);
+        return;
+    }
+    if (s->mode == FS_QUEUE || s->mode == FS_DRAW) {
+        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
+        k->user_id = t->user_id;
+        k->item = idx;
+        k->phone = t->phone;
+        k->address = t->address;
+        k->device = t->device;
+        if (s->mode == FS_QUEUE) {
+            /* arrival order is the order of this lock */
+            pthread_mutex_lock(&s->tickets_mu);
+            k->seq = (int64_t)s->ntickets + 1;
+            fs_session_add_ticket(s, k);
+            int64_t position = k->seq - atomic_load(&s->processed);
+            pthread_mutex_unlock(&s->tickets_mu);
+            free(t);
+            fs_processor_kick();
+            char v[48];
+            snprintf(v, sizeof(v), "q%lld-%lld", (long long)s->id, (long long)k->seq);
+            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
+                                             (json_int_t)position, "poll_after_ms", 500));
+            return;
+        }
+        k->seq = atomic_fetch_add(&s->next_seq, 1) + 1; /* the ticket number, unique per session */
+        grab_job_t *j = mer_xcalloc(1, sizeof(*j));
+        j->r = r;
+        j->t = t;
+        j->ticket = k;
+        j->w.run = entry_run;
+        j->w.done = entry_done;
+        if (mer_req_submit(r, sale->region, &j->w) != 0) {
+            undo(s, t, false);
+            free(k);
+            free(t);
+            free(j);
+        }
+        return;
+    }
+    if (!fs_take_unit(it)) {
+        undo(s, t, false);
+        free(t);
+        refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
+        return;
+    }
+    fs_new_token(t->token);
+    t->expires_at = now + s->token_ttl_ms;
+    grab_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->t = t;
+    j->country = mer_country_find(mer_countries(), sale->country, 2);
+    j->w.run = grab_run;
+    j->w.done = grab_done;
+    if (mer_req_submit(r, sale->region, &j->w) != 0) {
+        undo(s, t, true);
+        free(t);
+        free(j);
+    }
+}
+
+/* GET /flash-sales/{id}/queue/{voucher}: q<session>-<seq> (queue) or d<session>-<seq> (draw) */
+static void h_queue(mer_req_t *r)
+{
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    fs_sale_t *sale = fs_sale_find(id);
+    char v[64];
+    long long sid = 0, seq = 0;
+    char kind = 0;
+    snprintf(v, sizeof(v), "%.*s", (int)MER_MIN(r->params[1].len, 60), r->params[1].base);
+    if (sale == NULL || sscanf(v, "%c%lld-%lld", &kind, &sid, &seq) != 3 || (kind != 'q' && kind != 'd')) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such voucher");
+        return;
+    }
+    fs_session_t *s = fs_session_find(sale, sid);
+    fs_ticket_t *t = NULL;
+    if (s) {
+        pthread_mutex_lock(&s->tickets_mu);
+        for (size_t i = 0; i < s->ntickets && t == NULL; i++)
+            if (s->tickets[i]->seq == seq && s->tickets[i]->user_id == r->who.id)
+                t = s->tickets[i];
+        pthread_mutex_unlock(&s->tickets_mu);
+    }
+    if (t == NULL) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such voucher for you");
+        return;
+    }
+    int st = atomic_load(&t->state);
+    if (st == 0) {
+        json_t *o = json_pack("{s:s,s:s}", "status", "pending", "voucher", v);
+        if (kind == 'q')
+            json_object_set_new(o, "position", json_integer(seq - atomic_load(&s->processed)));
+        mer_reply_json(r, 200, o);
+    } else if (st == 1) {
+        fs_token_t *tok = fs_token_get(t->token);
+        char ts[32];
+        mer_format_utc_ms(tok ? tok->expires_at : 0, ts);
+        mer_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "won", "voucher", v, "token", t->token,
+                                         "sku", s->items[t->item].sku, "expires_at", ts));
+    } else {
+        mer_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "status", "lost", "voucher", v, "reason",
+                                         fs_reason_names[t->reason]));
+    }
+}
+
+static const mer_route_t routes[] = {
+    {"GET", "/api/v1/flash-sales", h_list, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/flash-sales/{id}", h_get, MER_AUTH_PUBLIC, 0},
+    {"POST", "/api/v1/flash-sales/{id}/grab", h_grab, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/flash-sales/{id}/reservations", h_reserve, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
+    {"GET", "/api/v1/flash-sales/{id}/challenge", h_challenge, MER_AUTH_USER, 0},
+    {"GET", "/api/v1/flash-sales/{id}/queue/{voucher}", h_queue, MER_AUTH_USER, 0},
+};
+
+void fs_routes_init(void)
+{
+    randombytes_buf(pow_key, sizeof(pow_key));
+    mer_router_add(routes, MER_ARRAY_LEN(routes));
+}

@@ -1,0 +1,464 @@
+/*
+ * model.c — the in-memory model of flash sales, and rebuilding it from the region databases.
+ */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "catalog/catalog.h"
+#include "core/log.h"
+#include "flashsale/flash_int.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+const char *const fs_reason_names[FS_R__COUNT] = {
+#define FS_REASON_NAME(name, text) text,
+    FS_REASONS(FS_REASON_NAME)
+#undef FS_REASON_NAME
+};
+
+static _Atomic(fs_registry_t *) registry;
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static mer_smap_t tokens; /* hash of token -> fs_token_t * */
+static _Atomic uint64_t generation = 1;
+
+const fs_registry_t *fs_registry(void)
+{
+    fs_registry_t *r = atomic_load_explicit(&registry, memory_order_acquire);
+    static const fs_registry_t empty = {NULL, 0};
+    return r ? r : &empty;
+}
+
+fs_sale_t *fs_sale_find(int64_t id)
+{
+    const fs_registry_t *r = fs_registry();
+    for (size_t i = 0; i < r->n; i++)
+        if (r->sales[i]->id == id)
+            return r->sales[i];
+    return NULL;
+}
+
+fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id)
+{
+    for (int i = 0; sale && i < sale->nsessions; i++)
+        if (sale->sessions[i]->id == session_id)
+            return sale->sessions[i];
+    return NULL;
+}
+
+void fs_registry_add(fs_sale_t *sale)
+{
+    pthread_mutex_lock(&registry_mu);
+    fs_registry_t *old = atomic_load(&registry);
+    fs_registry_t *r = mer_xcalloc(1, sizeof(*r));
+    r->n = old ? old->n + 1 : 1;
+    r->sales = mer_xcalloc(r->n, sizeof(*r->sales));
+    if (old)
+        memcpy(r->sales, old->sales, old->n * sizeof(*r->sales));
+    r->sales[r->n - 1] = sale;
+    atomic_store_explicit(&registry, r, memory_order_release);
+    /* the old array may still be read by another thread: it is kept (sales are created rarely) */
+    pthread_mutex_unlock(&registry_mu);
+    fs_bump();
+}
+
+uint64_t fs_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+void fs_bump(void)
+{
+    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+}
+
+void fs_count_refusal(fs_session_t *s, fs_reason_t r)
+{
+    atomic_fetch_add_explicit(&s->refusals[r], 1, memory_order_relaxed);
+}
+
+int fs_session_state(fs_session_t *s, int64_t now)
+{
+    if (now < s->starts_at)
+        return 0;
+    if (now >= s->ends_at)
+        return 3;
+    bool all_out = s->mode != FS_DRAW;
+    for (int i = 0; i < s->nitems && all_out; i++)
+        all_out = atomic_load_explicit(&s->items[i].sold_out, memory_order_relaxed) != 0;
+    return all_out ? 2 : 1;
+}
+
+/* Publishes progress in whole percent; a change retires cached activity answers. */
+static void update_progress(fs_session_t *s)
+{
+    int64_t total = 0, gone = 0;
+    for (int i = 0; i < s->nitems; i++) {
+        total += s->items[i].units;
+        gone += s->items[i].units - atomic_load_explicit(&s->items[i].left, memory_order_relaxed);
+    }
+    int p = total ? (int)(gone * 100 / total) : 0;
+    if (atomic_exchange_explicit(&s->progress, p, memory_order_relaxed) != p)
+        fs_bump();
+}
+
+bool fs_take_unit(fs_item_t *it)
+{
+    if (atomic_load_explicit(&it->sold_out, memory_order_relaxed))
+        return false;
+    int64_t left = atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) - 1;
+    if (left < 0) {
+        atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
+        if (!atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
+            fs_bump();
+        return false;
+    }
+    if (left == 0 && !atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
+        fs_bump();
+    return true;
+}
+
+void fs_return_unit(fs_item_t *it)
+{
+    atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
+    if (atomic_exchange_explicit(&it->sold_out, 0, memory_order_acq_rel))
+        fs_bump();
+}
+
+static int64_t token_key(const char *token)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = token; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= 1099511628211ull;
+    }
+    return (int64_t)(h ? h : 1);
+}
+
+void fs_token_put(fs_token_t *t)
+{
+    mer_smap_set(&tokens, token_key(t->token), (int64_t)(intptr_t)t);
+}
+
+fs_token_t *fs_token_get(const char *token)
+{
+    fs_token_t *t = (fs_token_t *)(intptr_t)mer_smap_get(&tokens, token_key(token));
+    return t && strcmp(t->token, token) == 0 ? t : NULL;
+}
+
+/* Per-thread ChaCha20 keystream: random bytes without a system call each (tokens are made on hot paths). */
+static _Thread_local unsigned char rng_key[crypto_stream_chacha20_KEYBYTES];
+static _Thread_local uint64_t rng_nonce;
+static _Thread_local bool rng_ready;
+
+void fs_random(void *buf, size_t n)
+{
+    if (!rng_ready) {
+        randombytes_buf(rng_key, sizeof(rng_key));
+        rng_ready = true;
+    }
+    unsigned char nonce[crypto_stream_chacha20_NONCEBYTES];
+    uint64_t ctr = ++rng_nonce;
+    memcpy(nonce, &ctr, sizeof(nonce) < sizeof(ctr) ? sizeof(nonce) : sizeof(ctr));
+    crypto_stream_chacha20((unsigned char *)buf, n, nonce, rng_key);
+}
+
+void fs_new_token(char out[FS_TOKEN_LEN + 1])
+{
+    unsigned char raw[16];
+    fs_random(raw, sizeof(raw));
+    memcpy(out, "ft_", 3);
+    sodium_bin2hex(out + 3, 33, raw, sizeof(raw));
+}
+
+int fs_store_tokens(mer_db_t *db, fs_token_t **t, size_t n)
+{
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; i < n; i++) {
+        fs_item_t *it = &t[i]->session->items[t[i]->item];
+        if (mer_db_exec(db,
+                        "INSERT INTO flash_token (token, session_id, sku_id, user_id, price, expires_at, phone_hash, "
+                        "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "siiiiiiiii", t[i]->token, t[i]->session->id, it->sku_id, t[i]->user_id, it->price,
+                        t[i]->expires_at, (int64_t)t[i]->phone, (int64_t)t[i]->address, (int64_t)t[i]->device,
+                        now) < 0)
+            return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+/* ---- loading ---- */
+
+static void parse_rules(json_t *j, fs_rules_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->min_account_age_ms = json_integer_value(json_object_get(j, "min_account_age_days")) * 86400000;
+    r->one_per_phone = json_is_true(json_object_get(j, "one_per_phone"));
+    r->one_per_address = json_is_true(json_object_get(j, "one_per_address"));
+    r->one_per_device = json_is_true(json_object_get(j, "one_per_device"));
+    json_t *ur = json_object_get(j, "user_rate"), *ir = json_object_get(j, "ip_rate");
+    if (json_is_object(ur) && json_integer_value(json_object_get(ur, "per_second")) > 0) {
+        r->user_interval_ms = 1000 / json_integer_value(json_object_get(ur, "per_second"));
+        r->user_burst = json_integer_value(json_object_get(ur, "burst"));
+        if (r->user_interval_ms < 1)
+            r->user_interval_ms = 1;
+        if (r->user_burst < 1)
+            r->user_burst = 1;
+    }
+    if (json_is_object(ir) && json_integer_value(json_object_get(ir, "per_second")) > 0) {
+        r->ip_interval_ms = 1000 / json_integer_value(json_object_get(ir, "per_second"));
+        r->ip_burst = json_integer_value(json_object_get(ir, "burst"));
+        if (r->ip_interval_ms < 1)
+            r->ip_interval_ms = 1;
+        if (r->ip_burst < 1)
+            r->ip_burst = 1;
+    }
+    r->pow_bits = (int)json_integer_value(json_object_get(j, "pow_bits"));
+    json_t *bl = json_object_get(j, "blocklist");
+    json_t *users = json_object_get(bl, "users"), *ips = json_object_get(bl, "ips");
+    if (json_array_size(users)) {
+        r->blocked_users = mer_xcalloc(json_array_size(users), sizeof(int64_t));
+        for (size_t i = 0; i < json_array_size(users); i++)
+            r->blocked_users[r->nblocked_users++] = json_integer_value(json_array_get(users, i));
+    }
+    if (json_array_size(ips)) {
+        r->blocked_ips = mer_xcalloc(json_array_size(ips), 64);
+        for (size_t i = 0; i < json_array_size(ips); i++)
+            snprintf(r->blocked_ips[r->nblocked_ips++], 64, "%s",
+                     json_string_value(json_array_get(ips, i)) ? json_string_value(json_array_get(ips, i)) : "");
+    }
+}
+
+fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
+                         int64_t created_at)
+{
+    fs_sale_t *s = mer_xcalloc(1, sizeof(*s));
+    s->id = id;
+    snprintf(s->country, sizeof(s->country), "%s", country);
+    snprintf(s->region, sizeof(s->region), "%s", region);
+    s->titles = json_incref(titles);
+    parse_rules(rules, &s->rules);
+    s->created_at = created_at;
+    return s;
+}
+
+fs_session_t *fs_session_new(fs_sale_t *sale)
+{
+    fs_session_t *s = mer_xcalloc(1, sizeof(*s));
+    s->sale = sale;
+    mer_smap_init(&s->reservations);
+    mer_smap_init(&s->buyers);
+    mer_smap_init(&s->phones);
+    mer_smap_init(&s->addresses);
+    mer_smap_init(&s->devices);
+    pthread_mutex_init(&s->tickets_mu, NULL);
+    return s;
+}
+
+void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t)
+{
+    if (s->ntickets == s->tickets_cap) {
+        s->tickets_cap = s->tickets_cap ? s->tickets_cap * 2 : 1024;
+        s->tickets = mer_xrealloc(s->tickets, s->tickets_cap * sizeof(*s->tickets));
+    }
+    s->tickets[s->ntickets++] = t;
+}
+
+static fs_item_t *item_of(fs_session_t *s, int64_t sku_id, int *idx)
+{
+    for (int i = 0; i < s->nitems; i++)
+        if (s->items[i].sku_id == sku_id) {
+            if (idx)
+                *idx = i;
+            return &s->items[i];
+        }
+    return NULL;
+}
+
+int fs_load_region(const char *region)
+{
+    mer_db_t *db = mer_store_write_begin(region);
+    if (db == NULL)
+        return MER_E_INTERNAL;
+    int err = 0;
+    size_t nsales = 0;
+    fs_sale_t *sales[256];
+    mer_rows_t *r = mer_db_query(db, "SELECT id, country, titles, rules, created_at FROM flash_sale ORDER BY id", NULL);
+    while (mer_rows_next(r) && nsales < MER_ARRAY_LEN(sales)) {
+        json_t *titles = json_loads(mer_rows_text(r, 2), 0, NULL), *rules = json_loads(mer_rows_text(r, 3), 0, NULL);
+        sales[nsales++] = fs_sale_build(mer_rows_int(r, 0), mer_rows_text(r, 1), region, titles, rules,
+                                        mer_rows_int(r, 4));
+        json_decref(titles);
+        json_decref(rules);
+    }
+    err = mer_rows_end(r);
+    for (size_t i = 0; err == 0 && i < nsales; i++) {
+        fs_sale_t *sale = sales[i];
+        r = mer_db_query(db,
+                         "SELECT id, starts_at, ends_at, mode, reservation_required, reservation_opens_at, "
+                         "reservation_closes_at, token_ttl_ms, cod_allowed, per_user_limit, seed, "
+                         "COALESCE(drawn_at, 0) FROM flash_session WHERE sale_id = ? ORDER BY id",
+                         "i", sale->id);
+        while (mer_rows_next(r) && sale->nsessions < FS_MAX_SESSIONS) {
+            fs_session_t *s = fs_session_new(sale);
+            s->id = mer_rows_int(r, 0);
+            s->starts_at = mer_rows_int(r, 1);
+            s->ends_at = mer_rows_int(r, 2);
+            const char *mode = mer_rows_text(r, 3);
+            s->mode = strcmp(mode, "queue") == 0 ? FS_QUEUE : strcmp(mode, "draw") == 0 ? FS_DRAW : FS_FCFS;
+            s->reservation_required = mer_rows_int(r, 4) != 0;
+            s->res_opens_at = mer_rows_int(r, 5);
+            s->res_closes_at = mer_rows_int(r, 6);
+            s->token_ttl_ms = mer_rows_int(r, 7);
+            s->cod_allowed = mer_rows_int(r, 8) != 0;
+            s->per_user_limit = mer_rows_int(r, 9);
+            /* the commitment is derived from the seed; the seed itself is shown only after the draw */
+            unsigned char h[32], seed[32];
+            size_t sl = 0;
+            sodium_hex2bin(seed, sizeof(seed), mer_rows_text(r, 10), mer_rows_len(r, 10), NULL, &sl, NULL);
+            crypto_hash_sha256(h, seed, sl);
+            sodium_bin2hex(s->seed_commitment, sizeof(s->seed_commitment), h, sizeof(h));
+            if (mer_rows_int(r, 11)) {
+                snprintf(s->seed, sizeof(s->seed), "%s", mer_rows_text(r, 10));
+                atomic_store(&s->drawn, 1);
+            }
+            sale->sessions[sale->nsessions++] = s;
+        }
+        err = mer_rows_end(r);
+        const mer_catalog_t *cat = mer_catalog_lock();
+        for (int k = 0; err == 0 && k < sale->nsessions; k++) {
+            fs_session_t *s = sale->sessions[k];
+            r = mer_db_query(db,
+                             "SELECT sku_id, price, units FROM flash_item WHERE session_id = ? ORDER BY position",
+                             "i", s->id);
+            while (mer_rows_next(r) && s->nitems < FS_MAX_ITEMS) {
+                fs_item_t *it = &s->items[s->nitems++];
+                it->sku_id = mer_rows_int(r, 0);
+                it->price = mer_rows_int(r, 1);
+                it->units = mer_rows_int(r, 2);
+                atomic_store(&it->left, it->units);
+                const mer_cat_sku_t *sku = mer_catalog_sku_by_id(cat, it->sku_id);
+                snprintf(it->sku, sizeof(it->sku), "%s", sku ? sku->code : "");
+                it->product_id = sku ? sku->product->id : 0;
+            }
+            err = mer_rows_end(r);
+        }
+        mer_catalog_unlock();
+    }
+    /* reservations */
+    r = mer_db_query(db, "SELECT session_id, user_id FROM flash_reservation", NULL);
+    fs_session_t *cur = NULL;
+    while (err == 0 && mer_rows_next(r)) {
+        int64_t sid = mer_rows_int(r, 0);
+        if (cur == NULL || cur->id != sid) {
+            cur = NULL;
+            for (size_t i = 0; i < nsales && cur == NULL; i++)
+                cur = fs_session_find(sales[i], sid);
+        }
+        if (cur)
+            mer_smap_set(&cur->reservations, mer_rows_int(r, 1), 1);
+    }
+    err = err ? err : mer_rows_end(r);
+    /* outstanding and used tokens hold their units; the buyers' counts follow */
+    r = mer_db_query(db,
+                     "SELECT token, session_id, sku_id, user_id, expires_at, phone_hash, address_hash, device_hash, "
+                     "state FROM flash_token WHERE state IN ('issued', 'consumed')",
+                     NULL);
+    size_t ntok = 0;
+    while (err == 0 && mer_rows_next(r)) {
+        fs_session_t *s = NULL;
+        for (size_t i = 0; i < nsales && s == NULL; i++)
+            s = fs_session_find(sales[i], mer_rows_int(r, 1));
+        int idx = 0;
+        fs_item_t *it = s ? item_of(s, mer_rows_int(r, 2), &idx) : NULL;
+        if (it == NULL)
+            continue;
+        fs_token_t *t = mer_xcalloc(1, sizeof(*t));
+        snprintf(t->token, sizeof(t->token), "%s", mer_rows_text(r, 0));
+        t->session = s;
+        t->item = idx;
+        t->user_id = mer_rows_int(r, 3);
+        t->expires_at = mer_rows_int(r, 4);
+        t->phone = (uint64_t)mer_rows_int(r, 5);
+        t->address = (uint64_t)mer_rows_int(r, 6);
+        t->device = (uint64_t)mer_rows_int(r, 7);
+        atomic_store(&t->state, strcmp(mer_rows_text(r, 8), "consumed") == 0 ? 2 : 0);
+        fs_token_put(t);
+        atomic_fetch_sub(&it->left, 1);
+        mer_smap_add(&s->buyers, t->user_id, 1);
+        if (t->phone)
+            mer_smap_add(&s->phones, (int64_t)t->phone, 1);
+        if (t->address)
+            mer_smap_add(&s->addresses, (int64_t)t->address, 1);
+        if (t->device)
+            mer_smap_add(&s->devices, (int64_t)t->device, 1);
+        atomic_fetch_add(&s->wins, 1);
+        ntok++;
+    }
+    err = err ? err : mer_rows_end(r);
+    /* draw entries */
+    r = mer_db_query(db,
+                     "SELECT session_id, seq, sku_id, user_id, phone_hash, address_hash, device_hash, won "
+                     "FROM flash_entry ORDER BY session_id, seq",
+                     NULL);
+    while (err == 0 && mer_rows_next(r)) {
+        fs_session_t *s = NULL;
+        for (size_t i = 0; i < nsales && s == NULL; i++)
+            s = fs_session_find(sales[i], mer_rows_int(r, 0));
+        int idx = 0;
+        if (s == NULL || item_of(s, mer_rows_int(r, 2), &idx) == NULL)
+            continue;
+        fs_ticket_t *t = mer_xcalloc(1, sizeof(*t));
+        t->seq = mer_rows_int(r, 1);
+        t->item = idx;
+        t->user_id = mer_rows_int(r, 3);
+        t->phone = (uint64_t)mer_rows_int(r, 4);
+        t->address = (uint64_t)mer_rows_int(r, 5);
+        t->device = (uint64_t)mer_rows_int(r, 6);
+        atomic_store(&t->state, atomic_load(&s->drawn) ? (mer_rows_int(r, 7) ? 1 : 2) : 0);
+        fs_session_add_ticket(s, t);
+        if (t->seq > atomic_load(&s->next_seq))
+            atomic_store(&s->next_seq, t->seq);
+        mer_smap_add(&s->buyers, t->user_id, 0);
+    }
+    err = err ? err : mer_rows_end(r);
+    /* a drawn winner's ticket shows its token */
+    r = mer_db_query(db,
+                     "SELECT e.session_id, e.seq, t.token FROM flash_entry e JOIN flash_token t ON "
+                     "t.session_id = e.session_id AND t.user_id = e.user_id WHERE e.won = 1",
+                     NULL);
+    while (err == 0 && mer_rows_next(r)) {
+        for (size_t i = 0; i < nsales; i++) {
+            fs_session_t *s = fs_session_find(sales[i], mer_rows_int(r, 0));
+            for (size_t k = 0; s && k < s->ntickets; k++)
+                if (s->tickets[k]->seq == mer_rows_int(r, 1))
+                    snprintf(s->tickets[k]->token, sizeof(s->tickets[k]->token), "%s", mer_rows_text(r, 2));
+        }
+    }
+    err = err ? err : mer_rows_end(r);
+    mer_store_write_end(region);
+    if (err)
+        return err;
+    for (size_t i = 0; i < nsales; i++) {
+        for (int k = 0; k < sales[i]->nsessions; k++) {
+            fs_session_t *s = sales[i]->sessions[k];
+            for (int n = 0; n < s->nitems; n++)
+                if (atomic_load(&s->items[n].left) <= 0)
+                    atomic_store(&s->items[n].sold_out, 1);
+            update_progress(s);
+        }
+        fs_registry_add(sales[i]);
+    }
+    if (nsales)
+        mer_log_info("region %s: %zu flash sales loaded, %zu tokens outstanding or used", region, nsales, ntok);
+    return 0;
+}
+
+void fs_progress(fs_session_t *s)
+{
+    update_progress(s);
+}
+
+void fs_model_init(void)
+{
+    mer_smap_init(&tokens);
+}
