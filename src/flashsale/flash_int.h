@@ -168,6 +168,13 @@ fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, js
                          int64_t created_at);
 fs_session_t *fs_session_new(fs_sale_t *sale);
 void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t); /* caller holds tickets_mu (or is loading) */
+/* Numbers a queue ticket in arrival order and appends it; returns its number (stock.c). */
+int64_t fs_enqueue(fs_session_t *s, fs_ticket_t *t);
+/*
+ * The draw (stock.c): order receives the indices of tickets sorted by SHA-256(seed || ticket), lowest
+ * first. Anyone with the seed and the ticket list can recompute it.
+ */
+void fs_draw_order(const unsigned char seed[32], const char *const *tickets, size_t n, size_t *order);
 void fs_progress(fs_session_t *s);
 void fs_model_init(void);
 

@@ -658,12 +658,7 @@ static void h_grab(mer_req_t *r)
         k->address = t->address;
         k->device = t->device;
         if (s->mode == FS_QUEUE) {
-            /* arrival order is the order of this lock */
-            pthread_mutex_lock(&s->tickets_mu);
-            k->seq = (int64_t)s->ntickets + 1;
-            fs_session_add_ticket(s, k);
-            int64_t position = k->seq - atomic_load(&s->processed);
-            pthread_mutex_unlock(&s->tickets_mu);
+            int64_t position = fs_enqueue(s, k) - atomic_load(&s->processed);
             free(t);
             fs_processor_kick();
             char v[48];

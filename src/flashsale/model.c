@@ -19,7 +19,6 @@ const char *const fs_reason_names[FS_R__COUNT] = {
 static _Atomic(fs_registry_t *) registry;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static mer_smap_t tokens; /* hash of token -> fs_token_t * */
-static _Atomic uint64_t generation = 1;
 
 const fs_registry_t *fs_registry(void)
 {
@@ -61,16 +60,6 @@ void fs_registry_add(fs_sale_t *sale)
     fs_bump();
 }
 
-uint64_t fs_generation(void)
-{
-    return atomic_load_explicit(&generation, memory_order_acquire);
-}
-
-void fs_bump(void)
-{
-    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
-}
-
 void fs_count_refusal(fs_session_t *s, fs_reason_t r)
 {
     atomic_fetch_add_explicit(&s->refusals[r], 1, memory_order_relaxed);
@@ -98,29 +87,6 @@ static void update_progress(fs_session_t *s)
     }
     int p = total ? (int)(gone * 100 / total) : 0;
     if (atomic_exchange_explicit(&s->progress, p, memory_order_relaxed) != p)
-        fs_bump();
-}
-
-bool fs_take_unit(fs_item_t *it)
-{
-    if (atomic_load_explicit(&it->sold_out, memory_order_relaxed))
-        return false;
-    int64_t left = atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) - 1;
-    if (left < 0) {
-        atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
-        if (!atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
-            fs_bump();
-        return false;
-    }
-    if (left == 0 && !atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
-        fs_bump();
-    return true;
-}
-
-void fs_return_unit(fs_item_t *it)
-{
-    atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
-    if (atomic_exchange_explicit(&it->sold_out, 0, memory_order_acq_rel))
         fs_bump();
 }
 
@@ -252,15 +218,6 @@ fs_session_t *fs_session_new(fs_sale_t *sale)
     mer_smap_init(&s->devices);
     pthread_mutex_init(&s->tickets_mu, NULL);
     return s;
-}
-
-void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t)
-{
-    if (s->ntickets == s->tickets_cap) {
-        s->tickets_cap = s->tickets_cap ? s->tickets_cap * 2 : 1024;
-        s->tickets = mer_xrealloc(s->tickets, s->tickets_cap * sizeof(*s->tickets));
-    }
-    s->tickets[s->ntickets++] = t;
 }
 
 static fs_item_t *item_of(fs_session_t *s, int64_t sku_id, int *idx)

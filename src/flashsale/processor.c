@@ -195,16 +195,6 @@ static void process_queue(fs_session_t *s, int64_t now)
 
 /* ---- draw ---- */
 
-typedef struct ranked {
-    unsigned char h[32];
-    fs_ticket_t *k;
-} ranked_t;
-
-static int by_hash(const void *a, const void *b)
-{
-    return memcmp(((const ranked_t *)a)->h, ((const ranked_t *)b)->h, 32);
-}
-
 static void draw(fs_session_t *s, int64_t now)
 {
     /* the seed was written when the session was created */
@@ -220,25 +210,23 @@ static void draw(fs_session_t *s, int64_t now)
         return;
     pthread_mutex_lock(&s->tickets_mu);
     size_t n = s->ntickets;
-    ranked_t *rk = mer_xcalloc(n ? n : 1, sizeof(*rk));
+    fs_ticket_t **all = mer_xcalloc(n ? n : 1, sizeof(*all));
+    char (*names)[48] = mer_xcalloc(n ? n : 1, 48);
+    const char **name_ptrs = mer_xcalloc(n ? n : 1, sizeof(*name_ptrs));
     for (size_t i = 0; i < n; i++) {
-        char ticket[48];
-        int tl = snprintf(ticket, sizeof(ticket), "d%lld-%lld", (long long)s->id, (long long)s->tickets[i]->seq);
-        crypto_hash_sha256_state st;
-        crypto_hash_sha256_init(&st);
-        crypto_hash_sha256_update(&st, seed, sizeof(seed));
-        crypto_hash_sha256_update(&st, (const unsigned char *)ticket, (unsigned long long)tl);
-        crypto_hash_sha256_final(&st, rk[i].h);
-        rk[i].k = s->tickets[i];
+        all[i] = s->tickets[i];
+        snprintf(names[i], 48, "d%lld-%lld", (long long)s->id, (long long)s->tickets[i]->seq);
+        name_ptrs[i] = names[i];
     }
     pthread_mutex_unlock(&s->tickets_mu);
-    qsort(rk, n, sizeof(*rk), by_hash);
+    size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
+    fs_draw_order(seed, name_ptrs, n, order);
     fs_token_t **toks = mer_xcalloc(n ? n : 1, sizeof(*toks));
     int64_t *seqs = mer_xcalloc(n ? n : 1, sizeof(*seqs));
     fs_ticket_t **won = mer_xcalloc(n ? n : 1, sizeof(*won));
     size_t nt = 0;
     for (size_t i = 0; i < n; i++) {
-        fs_ticket_t *k = rk[i].k;
+        fs_ticket_t *k = all[order[i]];
         if (!fs_take_unit(&s->items[k->item]))
             continue;
         toks[nt] = token_for(s, k, now);
@@ -260,15 +248,18 @@ static void draw(fs_session_t *s, int64_t now)
             atomic_fetch_add(&s->wins, 1);
         }
         for (size_t i = 0; i < n; i++)
-            if (atomic_load(&rk[i].k->state) == 0)
-                lose(s, rk[i].k, FS_R_SOLD_OUT);
+            if (atomic_load(&all[i]->state) == 0)
+                lose(s, all[i], FS_R_SOLD_OUT);
         snprintf(s->seed, sizeof(s->seed), "%s", seed_hex);
         atomic_store(&s->drawn, 1);
         fs_progress(s);
         fs_bump();
         mer_log_info("flash session %lld drawn: %zu winners among %zu entries", (long long)s->id, nt, n);
     }
-    free(rk);
+    free(all);
+    free(names);
+    free(name_ptrs);
+    free(order);
     free(toks);
     free(seqs);
     free(won);

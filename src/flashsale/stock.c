@@ -1,0 +1,91 @@
+/*
+ * stock.c — the parts of a flash sale that must be exactly right under concurrency, kept free of I/O so
+ * unit tests can hammer them from many threads: taking and returning units, numbering queue tickets in
+ * arrival order, and the order of a draw.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+
+#include "flashsale/flash_int.h"
+#include "core/banned.h"
+
+static _Atomic uint64_t generation = 1;
+
+uint64_t fs_generation(void)
+{
+    return atomic_load_explicit(&generation, memory_order_acquire);
+}
+
+void fs_bump(void)
+{
+    atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+}
+
+bool fs_take_unit(fs_item_t *it)
+{
+    if (atomic_load_explicit(&it->sold_out, memory_order_relaxed))
+        return false;
+    int64_t left = atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) - 1;
+    if (left < 0) {
+        atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
+        if (!atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
+            fs_bump();
+        return false;
+    }
+    if (left == 0 && !atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
+        fs_bump();
+    return true;
+}
+
+void fs_return_unit(fs_item_t *it)
+{
+    atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
+    if (atomic_exchange_explicit(&it->sold_out, 0, memory_order_acq_rel))
+        fs_bump();
+}
+
+/* Appends a queue ticket; its number is its place in arrival order. */
+int64_t fs_enqueue(fs_session_t *s, fs_ticket_t *t)
+{
+    pthread_mutex_lock(&s->tickets_mu);
+    t->seq = (int64_t)s->ntickets + 1;
+    fs_session_add_ticket(s, t);
+    pthread_mutex_unlock(&s->tickets_mu);
+    return t->seq;
+}
+
+void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t)
+{
+    if (s->ntickets == s->tickets_cap) {
+        s->tickets_cap = s->tickets_cap ? s->tickets_cap * 2 : 1024;
+        s->tickets = mer_xrealloc(s->tickets, s->tickets_cap * sizeof(*s->tickets));
+    }
+    s->tickets[s->ntickets++] = t;
+}
+
+typedef struct ranked {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    size_t i;
+} ranked_t;
+
+static int by_hash(const void *a, const void *b)
+{
+    return memcmp(((const ranked_t *)a)->h, ((const ranked_t *)b)->h, crypto_hash_sha256_BYTES);
+}
+
+void fs_draw_order(const unsigned char seed[32], const char *const *tickets, size_t n, size_t *order)
+{
+    ranked_t *rk = mer_xcalloc(n ? n : 1, sizeof(*rk));
+    for (size_t i = 0; i < n; i++) {
+        crypto_hash_sha256_state st;
+        crypto_hash_sha256_init(&st);
+        crypto_hash_sha256_update(&st, seed, 32);
+        crypto_hash_sha256_update(&st, (const unsigned char *)tickets[i], strlen(tickets[i]));
+        crypto_hash_sha256_final(&st, rk[i].h);
+        rk[i].i = i;
+    }
+    qsort(rk, n, sizeof(*rk), by_hash);
+    for (size_t i = 0; i < n; i++)
+        order[i] = rk[i].i;
+    free(rk);
+}
