@@ -100,6 +100,11 @@ http {
     server {
         listen 127.0.0.1:$nport reuseport;
         root $work/www;
+        # the grab baseline: the same wrk script (POST, bearer token, JSON body) gets a fixed JSON answer
+        location ~ ^/api/v1/flash-sales/[0-9]+/grab\$ {
+            default_type application/json;
+            return 409 '{"error":{"code":"sold_out","message":"MER-001-01-1 is sold out in this session","reason":"sold_out"}}';
+        }
     }
 }
 NGINX

@@ -292,6 +292,7 @@ static int cmd_serve(int argc, char **argv)
     mer_events_stop();
     mer_writer_stop_all();
     mer_offload_stop();
+    mer_auth_cache_release();
     close_store();
     return rc == 0 ? 0 : 1;
 }
@@ -387,10 +388,57 @@ static int cmd_load_users(int argc, char **argv)
     return 0;
 }
 
+/*
+ * meridian admin flash-reserve --data DIR --country IN --session SID --count N [--first-user U]
+ * Load-test helper: records N reservations (users U..U+N-1) for a flash-sale session, as if they had
+ * reserved through the API. Used by `make bench` to measure memory per reservation.
+ */
+static int cmd_flash_reserve(int argc, char **argv)
+{
+    const char *data = data_opt(argc, argv, "data"), *country = NULL;
+    int64_t session = 0, count = 0, first = 1;
+    for (int i = 1; i + 1 < argc; i++) {
+        const char *v = argv[i + 1];
+        if (strcmp(argv[i], "--country") == 0)
+            country = v;
+        else if (strcmp(argv[i], "--session") == 0 && mer_parse_int64(v, strlen(v), 1, INT64_MAX, &session) != 0)
+            mer_die("--session must be a session id");
+        else if (strcmp(argv[i], "--count") == 0 && mer_parse_int64(v, strlen(v), 1, 100000000, &count) != 0)
+            mer_die("--count must be 1..100000000");
+        else if (strcmp(argv[i], "--first-user") == 0 && mer_parse_int64(v, strlen(v), 1, INT64_MAX, &first) != 0)
+            mer_die("--first-user must be a user id");
+    }
+    if (country == NULL || session == 0 || count == 0)
+        mer_die("usage: meridian admin flash-reserve --data DIR --country CC --session SID --count N [--first-user U]");
+    open_store(data, "", NULL, NULL, false);
+    const mer_country_t *ct = mer_country_find(mer_countries(), country, strlen(country));
+    if (ct == NULL || mer_store_open_region(ct->region) != 0)
+        mer_die("unknown country %s", country);
+    mer_db_t *db = mer_store_write_begin(ct->region);
+    int64_t now = mer_now_unix_ms();
+    int err = mer_db_begin(db);
+    for (int64_t u = first; err == 0 && u < first + count; u++)
+        if (mer_db_exec(db, "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
+                        "iii", session, u, now) < 0)
+            err = MER_E_INTERNAL;
+    if (err == 0)
+        err = mer_db_commit(db);
+    else
+        mer_db_rollback(db);
+    mer_store_write_end(ct->region);
+    close_store();
+    if (err)
+        mer_die("recording reservations failed");
+    printf("%lld reservations recorded for session %lld\n", (long long)count, (long long)session);
+    return 0;
+}
+
 static int cmd_admin(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "load-users") == 0)
         return cmd_load_users(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "flash-reserve") == 0)
+        return cmd_flash_reserve(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "provider-secret") == 0) {
         const char *data = data_opt(argc, argv, "data");
         char secret[80];

@@ -76,34 +76,31 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
 }
 
 /*
- * Customer tokens are checked in the region's own database, and the answer is cached per worker thread
- * (direct-mapped by the token hash) until the session expires or anything invalidates sessions
- * (logout, address changes: mer_auth_invalidate bumps a global generation). A hot path such as a
- * flash-sale grab thus authenticates without touching SQLite.
+ * Customer tokens are checked in the region's own database, and the answer is cached in one table shared
+ * by all workers (direct-mapped by the token hash, a tiny spin lock per slot) until the session expires
+ * or anything invalidates sessions (logout, address changes: mer_auth_invalidate bumps a global
+ * generation). A hot path such as a flash-sale grab thus authenticates without touching SQLite, and a
+ * customer costs one database lookup however many workers their connections land on.
  */
-#define AUTH_CACHE_SLOTS (1u << 16)
+#define AUTH_CACHE_SLOTS (1u << 18) /* ~20 MB, touched only as customers arrive */
 
 typedef struct auth_entry {
-    unsigned char hash[32];
+    atomic_flag busy;
+    unsigned char hash[16]; /* the first 128 bits of the token's BLAKE2b hash */
     uint64_t gen;
     int64_t expires_at;
     int64_t id, created_at;
     uint64_t phone_hash, address_hash;
     char country[3];
-    char region[MER_REGION_NAME_MAX];
+    uint8_t region; /* index in the country registry's regions */
 } auth_entry_t;
 
 static _Atomic uint64_t auth_gen = 1;
-static int auth_slot = -1;
+static auth_entry_t *auth_cache;
 
 void mer_auth_invalidate(void)
 {
     atomic_fetch_add_explicit(&auth_gen, 1, memory_order_acq_rel);
-}
-
-static void auth_cache_release(void *p)
-{
-    free(p);
 }
 
 static uint64_t hash64(const char *s, size_t n)
@@ -114,6 +111,17 @@ static uint64_t hash64(const char *s, size_t n)
         h *= 1099511628211ull;
     }
     return h ? h : 1;
+}
+
+static void slot_lock(auth_entry_t *e)
+{
+    while (atomic_flag_test_and_set_explicit(&e->busy, memory_order_acquire))
+        ;
+}
+
+static void slot_unlock(auth_entry_t *e)
+{
+    atomic_flag_clear_explicit(&e->busy, memory_order_release);
 }
 
 static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
@@ -128,17 +136,26 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     int64_t now = mer_now_unix_ms();
     uint64_t gen = atomic_load_explicit(&auth_gen, memory_order_acquire);
 
-    mer_worker_t *w = mer_worker_self();
-    auth_entry_t *cache = w && auth_slot >= 0 ? w->slots[auth_slot] : NULL;
-    if (w && auth_slot >= 0 && cache == NULL)
-        cache = w->slots[auth_slot] = mer_xcalloc(AUTH_CACHE_SLOTS, sizeof(auth_entry_t));
     uint64_t key;
     memcpy(&key, raw, sizeof(key));
-    auth_entry_t *e = cache ? &cache[key & (AUTH_CACHE_SLOTS - 1)] : NULL;
-    if (e && e->gen == gen && e->expires_at > now && memcmp(e->hash, raw, sizeof(raw)) == 0 &&
-        strcmp(e->region, region) == 0)
-        goto found;
-
+    auth_entry_t *slot = auth_cache ? &auth_cache[key & (AUTH_CACHE_SLOTS - 1)] : NULL;
+    const mer_countries_t *cs = mer_countries();
+    const mer_region_t *rg = mer_region_find(cs, region);
+    if (rg == NULL)
+        return MER_E_UNAUTHORIZED;
+    uint8_t rix = (uint8_t)(rg - cs->regions);
+    auth_entry_t copy;
+    auth_entry_t *e = NULL;
+    if (slot) {
+        slot_lock(slot);
+        copy = *slot;
+        slot_unlock(slot);
+        if (copy.gen == gen && copy.expires_at > now && memcmp(copy.hash, raw, sizeof(copy.hash)) == 0 &&
+            copy.region == rix) {
+            e = &copy;
+            goto found;
+        }
+    }
     mer_db_t *db = mer_store_reader(region);
     if (db == NULL)
         return MER_E_UNAUTHORIZED; /* not a region of this node */
@@ -166,19 +183,29 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     int qerr = mer_rows_end(rows);
     if (qerr || err)
         return qerr ? qerr : err;
-    memcpy(fresh.hash, raw, sizeof(raw));
+    memcpy(fresh.hash, raw, sizeof(fresh.hash));
     fresh.gen = gen;
-    snprintf(fresh.region, sizeof(fresh.region), "%s", region);
-    if (e)
-        *e = fresh;
-    else
-        e = &fresh;
+    fresh.region = rix;
+    if (slot) {
+        slot_lock(slot);
+        memcpy(slot->hash, fresh.hash, sizeof(slot->hash));
+        slot->gen = fresh.gen;
+        slot->expires_at = fresh.expires_at;
+        slot->id = fresh.id;
+        slot->created_at = fresh.created_at;
+        slot->phone_hash = fresh.phone_hash;
+        slot->address_hash = fresh.address_hash;
+        memcpy(slot->country, fresh.country, sizeof(slot->country));
+        slot->region = fresh.region;
+        slot_unlock(slot);
+    }
+    e = &fresh;
 found:
     r->who.role = MER_ROLE_CUSTOMER;
     r->who.id = e->id;
     memcpy(r->who.country, e->country, sizeof(r->who.country));
-    snprintf(r->who.region, sizeof(r->who.region), "%s", e->region);
-    sodium_bin2hex(r->who.token_hash, sizeof(r->who.token_hash), e->hash, sizeof(e->hash));
+    snprintf(r->who.region, sizeof(r->who.region), "%s", cs->regions[e->region].name);
+    sodium_bin2hex(r->who.token_hash, sizeof(r->who.token_hash), raw, sizeof(raw));
     r->who.created_at = e->created_at;
     r->who.phone_hash = e->phone_hash;
     r->who.address_hash = e->address_hash;
@@ -203,6 +230,12 @@ void mer_auth_init(void)
 
 void mer_auth_cache_init(void)
 {
-    if (auth_slot < 0)
-        auth_slot = mer_worker_slot_register(auth_cache_release);
+    if (auth_cache == NULL)
+        auth_cache = mer_xcalloc(AUTH_CACHE_SLOTS, sizeof(auth_entry_t)); /* zero = every flag clear */
+}
+
+void mer_auth_cache_release(void)
+{
+    free(auth_cache);
+    auth_cache = NULL;
 }

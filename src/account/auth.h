@@ -29,8 +29,9 @@ int mer_staff_issue_token(mer_db_t *catalog, const char *email, const char *role
 
 /* Installs the request authenticator (staff and customer tokens). */
 void mer_auth_init(void);
-/* Registers the per-worker cache of customer sessions (serve only). */
+/* The shared cache of customer sessions (serve only). */
 void mer_auth_cache_init(void);
+void mer_auth_cache_release(void);
 /* Drops every cached session answer (after a logout or a change that cached answers carry). */
 void mer_auth_invalidate(void);
 

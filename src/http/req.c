@@ -462,6 +462,28 @@ static int authenticate(mer_req_t *r)
     return authenticator(r, tok, len);
 }
 
+/* "<boot time hex>-<worker>-<counter>", written by hand: this runs for every request. */
+static void format_request_id(char out[32], uint32_t boot, int worker, uint64_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[24];
+    size_t pos = 0, nd = 0;
+    for (int i = 7; i >= 0; i--)
+        out[pos++] = hex[(boot >> (i * 4)) & 15];
+    out[pos++] = '-';
+    out[pos++] = (char)('0' + worker % 10);
+    if (worker >= 10)
+        out[pos - 1] = (char)('0' + (worker / 10) % 10), out[pos++] = (char)('0' + worker % 10);
+    out[pos++] = '-';
+    do {
+        digits[nd++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n && nd < sizeof(digits));
+    while (nd && pos < 31)
+        out[pos++] = digits[--nd];
+    out[pos] = '\0';
+}
+
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -477,8 +499,7 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
 
     if (boot_id == 0)
         boot_id = (uint32_t)time(NULL);
-    snprintf(r->request_id, sizeof(r->request_id), "%08x-%d-%llu", boot_id, w ? w->index : 0,
-             (unsigned long long)(w ? ++w->next_request : 0));
+    format_request_id(r->request_id, boot_id, w ? w->index : 0, w ? ++w->next_request : 0);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
 
