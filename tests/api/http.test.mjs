@@ -95,3 +95,22 @@ test('SIGTERM finishes in-flight work and exits 0', async () => {
   assert.equal(code, 0);
   assert.match(other.log(), /stopped/);
 });
+
+test('HTTP/2 over cleartext (prior knowledge) serves the same API', async () => {
+  const http2 = await import('node:http2');
+  const client = http2.connect(srv.base);
+  try {
+    const body = await new Promise((resolve, reject) => {
+      const req = client.request({ ':path': '/api/v1/countries', ':method': 'GET' });
+      let data = '';
+      let status = 0;
+      req.on('response', (h) => { status = h[':status']; });
+      req.on('data', (d) => { data += d; });
+      req.on('end', () => resolve({ status, data }));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body.status, 200);
+    assert.ok(JSON.parse(body.data).countries.length >= 13);
+  } finally { client.close(); }
+});
