@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import net from 'node:net';
 
 export const BIN = resolve(process.env.MERIDIAN_BIN || 'build/meridian');
+// h2o keeps per-thread buffers until exit; the sanitizer build is told so (as scripts/run-tests.sh does)
+process.env.LSAN_OPTIONS ||= `suppressions=${resolve('tests/lsan.supp')}:print_suppressions=0`;
 
 export function freePort() {
   return new Promise((res, rej) => {
