@@ -33,7 +33,7 @@ build-asan: $(ASAN)/build.ninja
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
-	$(BUILD)/meridian serve --port $(PORT) --data $(DATA)
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log
 
 # Unit tests in the release and the ASan+UBSan builds, API tests against both binaries.
 test:

@@ -114,3 +114,24 @@ test('HTTP/2 over cleartext (prior knowledge) serves the same API', async () => 
     assert.ok(JSON.parse(body.data).countries.length >= 13);
   } finally { client.close(); }
 });
+
+test('access log: one JSON line per request, with the id sent in X-Request-Id', async () => {
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const file = join(mkdtempSync(join(tmpdir(), 'meridian-log-')), 'access.log');
+  const other = await startServer({ args: ['--access-log', file] });
+  const r = await other.get('/api/v1/products?country=IN&per_page=1');
+  const id = r.headers.get('x-request-id');
+  await other.get('/api/v1/nope');
+  await other.stop();
+  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const mine = lines.find((l) => l.id === id);
+  assert.ok(mine, 'the request is in the log under its id');
+  assert.equal(mine.type, 'access');
+  assert.equal(mine.method, 'GET');
+  assert.equal(mine.status, 200);
+  assert.match(mine.path, /^\/api\/v1\/products/);
+  assert.ok(mine.us >= 0 && mine.bytes > 0);
+  assert.ok(lines.some((l) => l.status === 404));
+});
