@@ -96,24 +96,6 @@ static void close_store(void)
     mer_store_shutdown();
 }
 
-/* Is name in the comma-separated list ("" = every name)? */
-static bool listed(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    if (list == NULL || *list == '\0')
-        return true;
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
-            return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
-    return false;
-}
-
 /* Seeds an empty store; region databases (demo warehouses and stock) only for regions in `only`. */
 static int do_seed_if_empty(const char *data, bool open_regions, const char *only)
 {
@@ -126,7 +108,7 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
         const mer_countries_t *cs = mer_countries();
         for (size_t i = 0; open_regions && i < cs->nregions; i++) {
             const char *name = cs->regions[i].name;
-            if (!cs->regions[i].local || !listed(only, name))
+            if (!cs->regions[i].local || (only && *only && !mer_list_has(only, name)))
                 continue;
             if (mer_store_open_region(name) != 0)
                 mer_die("cannot open the database of region %s", name);

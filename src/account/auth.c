@@ -103,16 +103,6 @@ void mer_auth_invalidate(void)
     atomic_fetch_add_explicit(&auth_gen, 1, memory_order_acq_rel);
 }
 
-static uint64_t hash64(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
-
 static void slot_lock(auth_entry_t *e)
 {
     while (atomic_flag_test_and_set_explicit(&e->busy, memory_order_acquire))
@@ -176,8 +166,8 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
         snprintf(fresh.country, sizeof(fresh.country), "%s", mer_rows_text(rows, 1));
         fresh.expires_at = mer_rows_int(rows, 2);
         fresh.created_at = mer_rows_int(rows, 3);
-        fresh.phone_hash = mer_rows_len(rows, 4) ? hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
-        fresh.address_hash = mer_rows_len(rows, 5) ? hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
+        fresh.phone_hash = mer_rows_len(rows, 4) ? mer_hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
+        fresh.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
         err = 0;
     }
     int qerr = mer_rows_end(rows);

@@ -20,20 +20,10 @@ static entry_t table[SLOTS];
 static size_t used;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
 /* Finds key's slot, or an empty one for it (NULL if the table is full). */
 static entry_t *slot(const char *key, bool create)
 {
-    uint64_t h = hash(key);
+    uint64_t h = mer_hash64(key, strlen(key));
     for (size_t i = 0; i < SLOTS; i++) {
         entry_t *e = &table[(h + i) % SLOTS];
         if (e->key[0] == '\0')

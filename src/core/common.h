@@ -45,6 +45,12 @@ int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 /* Case-insensitive ASCII comparison of a counted string with a C string. */
 bool mer_streq_nocase(const char *a, size_t alen, const char *b);
 
+/* 64-bit FNV-1a of n bytes; never 0 (0 can then mean "empty" in tables). */
+uint64_t mer_hash64(const void *data, size_t n);
+
+/* Is name an entry of the comma-separated list? An empty list has no entries. */
+bool mer_list_has(const char *list, const char *name);
+
 /* Monotonic and wall clocks. */
 uint64_t mer_now_mono_ns(void);
 int64_t mer_now_unix_ms(void);

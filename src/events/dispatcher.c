@@ -51,55 +51,6 @@ void mer_events_kick(void)
     pthread_mutex_unlock(&disp.mu);
 }
 
-/* ---- running a writer job and waiting for it ---- */
-
-typedef struct sync_job {
-    mer_wjob_t w;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int (*fn)(mer_db_t *db, void *arg);
-    void *arg;
-} sync_job_t;
-
-static int sync_run(mer_db_t *db, mer_wjob_t *w)
-{
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
-    return j->fn(db, j->arg);
-}
-
-static void sync_done(mer_wjob_t *w)
-{
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
-    pthread_mutex_lock(&j->mu);
-    j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
-static int run_sync(const char *region, int (*fn)(mer_db_t *, void *), void *arg)
-{
-    sync_job_t j;
-    memset(&j, 0, sizeof(j));
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
-    j.fn = fn;
-    j.arg = arg;
-    j.w.run = sync_run;
-    j.w.done = sync_done;
-    int err = mer_writer_submit(region, &j.w);
-    if (err == 0) {
-        pthread_mutex_lock(&j.mu);
-        while (!j.done)
-            pthread_cond_wait(&j.cv, &j.mu);
-        pthread_mutex_unlock(&j.mu);
-        err = j.w.err;
-    }
-    pthread_mutex_destroy(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    return err;
-}
-
 /* ---- subscribers ---- */
 
 static bool wants(const char *list, const char *type)
@@ -450,7 +401,7 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
     if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) == 0 &&
         waiting) {
         fanout_arg_t fa = {region, subs, nsubs};
-        if (run_sync(region, fanout, &fa) != 0)
+        if (mer_writer_run_sync(region, fanout, &fa) != 0)
             return 0;
     }
     delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
@@ -487,7 +438,7 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
     }
     if (n) {
         outcome_arg_t oa = {ds, n, disp.retry_base_ms};
-        if (run_sync(region, outcomes, &oa) != 0)
+        if (mer_writer_run_sync(region, outcomes, &oa) != 0)
             mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
     }
     for (size_t i = 0; i < n; i++)

@@ -152,6 +152,8 @@ void fs_return_unit(fs_item_t *it);
 /* Tokens in memory. */
 void fs_token_put(fs_token_t *t);
 fs_token_t *fs_token_get(const char *token);
+/* Gives back the per-buyer and identity counts a grab or ticket took (stock.c). */
+void fs_release_buyer(fs_session_t *s, int64_t user_id, uint64_t phone, uint64_t address, uint64_t device);
 /* Fast random bytes for tokens (per-thread ChaCha20 stream, seeded from the OS once per thread). */
 void fs_random(void *buf, size_t n);
 void fs_new_token(char out[FS_TOKEN_LEN + 1]);

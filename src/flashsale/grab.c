@@ -266,16 +266,6 @@ static bool blocked(const fs_rules_t *ru, const mer_req_t *r, const char *ip)
     return false;
 }
 
-static uint64_t hash_str(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
-
 static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...) MER_PRINTF(5, 6);
 static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...)
 {
@@ -320,7 +310,7 @@ static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t 
         return false;
     }
     if (ru->ip_interval_ms &&
-        !mer_smap_gcra(&s->devices, -(int64_t)(hash_str(ip, strlen(ip)) >> 1), now, ru->ip_interval_ms, ru->ip_burst)) {
+        !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(ip, strlen(ip)) >> 1), now, ru->ip_interval_ms, ru->ip_burst)) {
         char secs[24];
         snprintf(secs, sizeof(secs), "%lld", (long long)(ru->ip_interval_ms / 1000 + 1));
         mer_reply_header(r, "retry-after", secs);
@@ -468,14 +458,7 @@ typedef struct grab_job {
 /* Gives back everything a failed grab took. */
 static void undo(fs_session_t *s, fs_token_t *t, bool unit)
 {
-    const fs_rules_t *ru = &s->sale->rules;
-    mer_smap_add(&s->buyers, t->user_id, -1);
-    if (ru->one_per_phone && t->phone)
-        mer_smap_add(&s->phones, (int64_t)t->phone, -1);
-    if (ru->one_per_address && t->address)
-        mer_smap_add(&s->addresses, (int64_t)t->address, -1);
-    if (ru->one_per_device && t->device)
-        mer_smap_add(&s->devices, (int64_t)t->device, -1);
+    fs_release_buyer(s, t->user_id, t->phone, t->address, t->device);
     if (unit)
         fs_return_unit(&s->items[t->item]);
 }
@@ -624,7 +607,7 @@ static void h_grab(mer_req_t *r)
     t->user_id = r->who.id;
     t->phone = r->who.phone_hash;
     t->address = r->who.address_hash;
-    t->device = dev && dlen ? hash_str(dev, MER_MIN(dlen, 200)) : 0;
+    t->device = dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0;
     /* identity limits, then the buyer's limit, then a unit: each an atomic check-and-take */
     if (ru->one_per_phone && t->phone && mer_smap_add_upto(&s->phones, (int64_t)t->phone, 1, 1) < 0) {
         free(t);

@@ -92,12 +92,7 @@ static void update_progress(fs_session_t *s)
 
 static int64_t token_key(const char *token)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = token; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= 1099511628211ull;
-    }
-    return (int64_t)(h ? h : 1);
+    return (int64_t)(mer_hash64(token, strlen(token)) >> 1); /* positive and never 0 */
 }
 
 void fs_token_put(fs_token_t *t)

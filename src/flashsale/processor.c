@@ -42,55 +42,6 @@ void fs_processor_kick(void)
     pthread_mutex_unlock(&proc.mu);
 }
 
-/* ---- synchronous writer jobs ---- */
-
-typedef struct sync_job {
-    mer_wjob_t w;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    int (*fn)(mer_db_t *, void *);
-    void *arg;
-} sync_job_t;
-
-static int sync_run(mer_db_t *db, mer_wjob_t *w)
-{
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
-    return j->fn(db, j->arg);
-}
-
-static void sync_done(mer_wjob_t *w)
-{
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
-    pthread_mutex_lock(&j->mu);
-    j->done = true;
-    pthread_cond_signal(&j->cv);
-    pthread_mutex_unlock(&j->mu);
-}
-
-static int run_sync(const char *region, int (*fn)(mer_db_t *, void *), void *arg)
-{
-    sync_job_t j;
-    memset(&j, 0, sizeof(j));
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_cond_init(&j.cv, NULL);
-    j.fn = fn;
-    j.arg = arg;
-    j.w.run = sync_run;
-    j.w.done = sync_done;
-    int err = mer_writer_submit(region, &j.w);
-    if (err == 0) {
-        pthread_mutex_lock(&j.mu);
-        while (!j.done)
-            pthread_cond_wait(&j.cv, &j.mu);
-        pthread_mutex_unlock(&j.mu);
-        err = j.w.err;
-    }
-    pthread_mutex_destroy(&j.mu);
-    pthread_cond_destroy(&j.cv);
-    return err;
-}
-
 typedef struct tok_batch {
     fs_token_t **t;
     size_t n;
@@ -134,14 +85,7 @@ static void lose(fs_session_t *s, fs_ticket_t *k, fs_reason_t why)
     k->reason = why;
     atomic_store(&k->state, 2);
     fs_count_refusal(s, why);
-    mer_smap_add(&s->buyers, k->user_id, -1);
-    const fs_rules_t *ru = &s->sale->rules;
-    if (ru->one_per_phone && k->phone)
-        mer_smap_add(&s->phones, (int64_t)k->phone, -1);
-    if (ru->one_per_address && k->address)
-        mer_smap_add(&s->addresses, (int64_t)k->address, -1);
-    if (ru->one_per_device && k->device)
-        mer_smap_add(&s->devices, (int64_t)k->device, -1);
+    fs_release_buyer(s, k->user_id, k->phone, k->address, k->device);
 }
 
 static void process_queue(fs_session_t *s, int64_t now)
@@ -173,7 +117,7 @@ static void process_queue(fs_session_t *s, int64_t now)
             }
         }
         tok_batch_t b = {toks, nt, NULL, NULL, 0};
-        if (nt && run_sync(s->sale->region, store_batch, &b) != 0) {
+        if (nt && mer_writer_run_sync(s->sale->region, store_batch, &b) != 0) {
             /* not recorded: give the units back and try these tickets again on the next pass */
             for (size_t i = 0; i < nt; i++) {
                 fs_return_unit(&s->items[toks[i]->item]);
@@ -234,7 +178,7 @@ static void draw(fs_session_t *s, int64_t now)
         won[nt++] = k;
     }
     tok_batch_t b = {toks, nt, s, seqs, nt};
-    if (run_sync(s->sale->region, store_batch, &b) != 0) {
+    if (mer_writer_run_sync(s->sale->region, store_batch, &b) != 0) {
         for (size_t i = 0; i < nt; i++) {
             fs_return_unit(&s->items[toks[i]->item]);
             free(toks[i]);
@@ -298,7 +242,7 @@ static void restock(const char *region)
                          "SELECT EXISTS (SELECT 1 FROM flash_token WHERE state = 'issued' AND expires_at <= ?)", "i",
                          mer_now_unix_ms()) == 0 &&
         due)
-        run_sync(region, expire, NULL);
+        mer_writer_run_sync(region, expire, NULL);
     restock_arg_t a = {mer_xcalloc(1000, FS_TOKEN_LEN + 1), 0};
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT token FROM flash_token WHERE restocked = 0 AND state IN ('expired', 'returned') "
@@ -307,7 +251,7 @@ static void restock(const char *region)
     while (mer_rows_next(r) && a.n < 1000)
         snprintf(a.tokens[a.n++], FS_TOKEN_LEN + 1, "%s", mer_rows_text(r, 0));
     mer_rows_end(r);
-    if (a.n && run_sync(region, mark_restocked, &a) == 0) {
+    if (a.n && mer_writer_run_sync(region, mark_restocked, &a) == 0) {
         for (size_t i = 0; i < a.n; i++) {
             fs_token_t *t = fs_token_get(a.tokens[i]);
             /* only units this process took for the token go back (a token already gone at start held none) */
@@ -315,14 +259,7 @@ static void restock(const char *region)
                 continue;
             fs_session_t *s = t->session;
             fs_return_unit(&s->items[t->item]);
-            mer_smap_add(&s->buyers, t->user_id, -1);
-            const fs_rules_t *ru = &s->sale->rules;
-            if (ru->one_per_phone && t->phone)
-                mer_smap_add(&s->phones, (int64_t)t->phone, -1);
-            if (ru->one_per_address && t->address)
-                mer_smap_add(&s->addresses, (int64_t)t->address, -1);
-            if (ru->one_per_device && t->device)
-                mer_smap_add(&s->devices, (int64_t)t->device, -1);
+            fs_release_buyer(s, t->user_id, t->phone, t->address, t->device);
             fs_progress(s);
         }
     }

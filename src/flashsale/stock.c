@@ -44,6 +44,18 @@ void fs_return_unit(fs_item_t *it)
         fs_bump();
 }
 
+void fs_release_buyer(fs_session_t *s, int64_t user_id, uint64_t phone, uint64_t address, uint64_t device)
+{
+    const fs_rules_t *ru = &s->sale->rules;
+    mer_smap_add(&s->buyers, user_id, -1);
+    if (ru->one_per_phone && phone)
+        mer_smap_add(&s->phones, (int64_t)phone, -1);
+    if (ru->one_per_address && address)
+        mer_smap_add(&s->addresses, (int64_t)address, -1);
+    if (ru->one_per_device && device)
+        mer_smap_add(&s->devices, (int64_t)device, -1);
+}
+
 /* Appends a queue ticket; its number is its place in arrival order. */
 int64_t fs_enqueue(fs_session_t *s, fs_ticket_t *t)
 {

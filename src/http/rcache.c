@@ -16,16 +16,6 @@ typedef struct rcache {
 static int slot_index = -1;
 static _Atomic(rcache_t *) all_caches[64]; /* by worker index, for the counters */
 
-static uint64_t hash_key(const char *k, size_t n)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 1099511628211ull;
-    }
-    return h ? h : 1;
-}
-
 static void entry_clear(mer_rcache_entry_t *e)
 {
     free(e->key);
@@ -84,7 +74,7 @@ const mer_rcache_entry_t *mer_rcache_get(const char *key, size_t klen, uint64_t 
     rcache_t *c = self_cache();
     if (c == NULL)
         return NULL;
-    mer_rcache_entry_t *e = probe(c, key, klen, hash_key(key, klen));
+    mer_rcache_entry_t *e = probe(c, key, klen, mer_hash64(key, klen));
     if (e->key == NULL || e->gen != gen) {
         atomic_store_explicit(&c->misses, atomic_load_explicit(&c->misses, memory_order_relaxed) + 1,
                               memory_order_relaxed);
@@ -100,7 +90,7 @@ const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t 
     static mer_rcache_entry_t scratch[1]; /* outside workers (tests, CLI): a throw-away entry per call */
     rcache_t *c = self_cache();
     mer_rcache_entry_t *e;
-    uint64_t h = hash_key(key, klen);
+    uint64_t h = mer_hash64(key, klen);
     if (c == NULL) {
         e = scratch;
         if (e->key)
@@ -127,7 +117,7 @@ const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t 
     memcpy(e->body, body, len);
     e->len = len;
     e->cache_control = cache_control;
-    uint64_t bh = hash_key(body, len);
+    uint64_t bh = mer_hash64(body, len);
     snprintf(e->etag, sizeof(e->etag), "\"%016llx\"", (unsigned long long)bh);
     return e;
 }

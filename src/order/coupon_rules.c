@@ -13,19 +13,7 @@ bool mer_coupon_live(const mer_coupon_t *c, int64_t now)
 
 bool mer_coupon_method_ok(const mer_coupon_t *c, const char *method)
 {
-    if (c->methods[0] == '\0')
-        return true;
-    size_t n = strlen(method);
-    for (const char *p = c->methods; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, method, n) == 0)
-            return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
-    return false;
+    return c->methods[0] == '\0' || mer_list_has(c->methods, method);
 }
 
 static bool eligible(const mer_coupon_t *c, const mer_coupon_line_t *l)

@@ -41,22 +41,10 @@ const mer_region_t *mer_region_find(const mer_countries_t *cs, const char *name)
     return NULL;
 }
 
-/* Is name an entry of the comma-separated list? "" or "all" matches everything. */
+/* Is name served? "" or "all" serves everything. */
 static bool in_list(const char *list, const char *name)
 {
-    if (list == NULL || *list == '\0' || strcmp(list, "all") == 0)
-        return true;
-    size_t n = strlen(name);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
-            return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
-    return false;
+    return list == NULL || *list == '\0' || strcmp(list, "all") == 0 || mer_list_has(list, name);
 }
 
 /* Finds "name=url" in the overrides list; copies url into out. */

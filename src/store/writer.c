@@ -194,6 +194,53 @@ void mer_writer_stop_all(void)
     }
 }
 
+typedef struct sync_job {
+    mer_wjob_t w;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    int (*fn)(mer_db_t *, void *);
+    void *arg;
+} sync_job_t;
+
+static int sync_run(mer_db_t *db, mer_wjob_t *w)
+{
+    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    return j->fn(db, j->arg);
+}
+
+static void sync_done(mer_wjob_t *w)
+{
+    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    pthread_mutex_lock(&j->mu);
+    j->done = true;
+    pthread_cond_signal(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+}
+
+int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), void *arg)
+{
+    sync_job_t j;
+    memset(&j, 0, sizeof(j));
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    j.fn = fn;
+    j.arg = arg;
+    j.w.run = sync_run;
+    j.w.done = sync_done;
+    int err = mer_writer_submit(region, &j.w);
+    if (err == 0) {
+        pthread_mutex_lock(&j.mu);
+        while (!j.done)
+            pthread_cond_wait(&j.cv, &j.mu);
+        pthread_mutex_unlock(&j.mu);
+        err = j.w.err;
+    }
+    pthread_mutex_destroy(&j.mu);
+    pthread_cond_destroy(&j.cv);
+    return err;
+}
+
 uint64_t mer_writer_batches(void)
 {
     return atomic_load(&nbatches);

@@ -49,6 +49,13 @@ int mer_writer_submit(const char *region, mer_wjob_t *job);
 /* Drains every queue (jobs already submitted are run and answered), then stops the writers. */
 void mer_writer_stop_all(void);
 
+/*
+ * Runs fn(db, arg) as a job on the region's writer and waits for its commit. For background threads
+ * (event dispatcher, flash-sale processor) only, never on an event loop. Returns fn's result, the
+ * commit's error, or MER_E_UNAVAILABLE.
+ */
+int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), void *arg);
+
 /* Counters for /metrics. */
 uint64_t mer_writer_batches(void);
 uint64_t mer_writer_jobs(void);
