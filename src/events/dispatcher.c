@@ -55,13 +55,12 @@ void mer_events_kick(void)
 
 static bool wants(const char *list, const char *type)
 {
-    if (strcmp(list, "*") == 0)
-        return true;
+    /* "*" alone or in the list matches everything; "order.*" a prefix */
     size_t n = strlen(type);
     for (const char *p = list; *p;) {
         const char *end = strchr(p, ',');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if ((len == n && memcmp(p, type, n) == 0) || (len >= 2 && p[len - 1] == '*' && strncmp(p, type, len - 1) == 0))
+        if ((len == n && memcmp(p, type, n) == 0) || (len >= 1 && p[len - 1] == '*' && strncmp(p, type, len - 1) == 0))
             return true;
         if (end == NULL)
             break;

@@ -406,8 +406,12 @@ static void h_draw(mer_req_t *r)
 {
     fs_sale_t *sale = staff_sale(r);
     int64_t sid;
-    if (sale == NULL || mer_parse_int64(r->params[1].base, r->params[1].len, 1, INT64_C(1) << 53, &sid) != 0)
+    if (sale == NULL)
         return;
+    if (mer_parse_int64(r->params[1].base, r->params[1].len, 1, INT64_C(1) << 53, &sid) != 0) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such session");
+        return;
+    }
     fs_session_t *s = fs_session_find(sale, sid);
     if (s == NULL || s->mode != FS_DRAW) {
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no draw session %lld in this sale", (long long)sid);

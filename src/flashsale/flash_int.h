@@ -80,6 +80,7 @@ typedef struct fs_ticket {
     int item;
     uint64_t phone, address, device;
     _Atomic int state; /* 0 pending, 1 won, 2 lost */
+    bool voided;       /* its row could not be written: the queue skips it */
     char token[FS_TOKEN_LEN + 1];
     int reason;        /* fs_reason_t when lost */
 } fs_ticket_t;
@@ -101,12 +102,12 @@ typedef struct fs_session {
     mer_smap_t phones, addresses, devices; /* identity hash -> wins */
     _Atomic uint64_t refusals[FS_R__COUNT];
     _Atomic uint64_t wins;
-    /* queue and draw modes: tickets in arrival order */
+    /* queue and draw modes: tickets[seq - 1] by arrival number, NULL until the ticket's row committed */
     pthread_mutex_t tickets_mu;
     fs_ticket_t **tickets;
-    size_t ntickets, tickets_cap;
-    _Atomic int64_t processed; /* queue: tickets decided so far */
-    _Atomic int64_t next_seq;  /* draw: the last ticket number given */
+    size_t ntickets, tickets_cap; /* ntickets: highest number placed */
+    _Atomic int64_t processed;    /* queue: tickets decided so far, in order */
+    _Atomic int64_t next_seq;     /* the last ticket number given */
     char seed_commitment[65];  /* draw: SHA-256 of the seed, published before the draw */
     char seed[65];             /* revealed after the draw */
     _Atomic int drawn;
@@ -169,9 +170,10 @@ int fs_store_tokens(mer_db_t *db, fs_token_t **tokens, size_t n);
 fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
                          int64_t created_at);
 fs_session_t *fs_session_new(fs_sale_t *sale);
-void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t); /* caller holds tickets_mu (or is loading) */
-/* Numbers a queue ticket in arrival order and appends it; returns its number (stock.c). */
-int64_t fs_enqueue(fs_session_t *s, fs_ticket_t *t);
+/* The next ticket number: arrival order (stock.c). */
+int64_t fs_ticket_number(fs_session_t *s);
+/* Puts a numbered ticket in its slot (takes tickets_mu). */
+void fs_ticket_place(fs_session_t *s, fs_ticket_t *t);
 /*
  * The draw (stock.c): order receives the indices of tickets sorted by SHA-256(seed || ticket), lowest
  * first. Anyone with the seed and the ticket list can recompute it.

@@ -97,10 +97,13 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
         if (atomic_load(&s->drawn)) {
             mer_jw_str(w, "seed", s->seed);
             pthread_mutex_lock(&s->tickets_mu);
-            mer_jw_int(w, "entries", (int64_t)s->ntickets);
+            size_t entries = 0;
+            for (size_t k = 0; k < s->ntickets; k++)
+                entries += s->tickets[k] && !s->tickets[k]->voided;
+            mer_jw_int(w, "entries", (int64_t)entries);
             mer_jw_arr(w, "winning_tickets");
             for (size_t k = 0; k < s->ntickets; k++) {
-                if (atomic_load(&s->tickets[k]->state) == 1) {
+                if (s->tickets[k] && atomic_load(&s->tickets[k]->state) == 1) {
                     char t[48];
                     snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
                     mer_jw_str(w, NULL, t);
@@ -109,6 +112,8 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
             mer_jw_end(w);
             mer_jw_arr(w, "all_tickets");
             for (size_t k = 0; k < s->ntickets; k++) {
+                if (s->tickets[k] == NULL || s->tickets[k]->voided)
+                    continue;
                 char t[48];
                 snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
                 mer_jw_str(w, NULL, t);
@@ -224,16 +229,24 @@ static void h_get(mer_req_t *r)
 
 /* ---- common checks ---- */
 
+/* Flash sales are for customers: staff ids share a number space with customers', so staff are refused
+ * outright rather than matched against customers' tickets. */
+static bool customer_only(mer_req_t *r)
+{
+    if (r->who.role == MER_ROLE_CUSTOMER)
+        return true;
+    mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customers take part in flash sales");
+    return false;
+}
+
 static fs_session_t *pick_session(mer_req_t *r, fs_sale_t **sale_out)
 {
     int64_t id, sid = 0;
     mer_verr_t e = {0};
     if (mer_req_param_id(r, 0, &id) != 0)
         return NULL;
-    if (r->who.role != MER_ROLE_CUSTOMER) {
-        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customers take part in flash sales");
+    if (!customer_only(r))
         return NULL;
-    }
     fs_sale_t *sale = fs_sale_find(id);
     if (sale == NULL) {
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no flash sale %lld", (long long)id);
@@ -334,7 +347,7 @@ static void challenge_mac(int64_t exp, int64_t user, char hex[33])
 static void h_challenge(mer_req_t *r)
 {
     int64_t id;
-    if (mer_req_param_id(r, 0, &id) != 0)
+    if (!customer_only(r) || mer_req_param_id(r, 0, &id) != 0)
         return;
     fs_sale_t *sale = fs_sale_find(id);
     if (sale == NULL) {
@@ -510,20 +523,27 @@ static void grab_done(mer_wjob_t *w)
     free(j);
 }
 
+/*
+ * Queue and draw entries are written before they are answered (flash_entry), so a voucher survives a
+ * restart. The writer checks the end of the session once more: after ends_at nothing gets in, which is
+ * what lets a draw read every entry from the database and know the list is complete.
+ */
 static int entry_run(mer_db_t *db, mer_wjob_t *w)
 {
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
     fs_ticket_t *t = j->ticket;
     fs_session_t *s = j->t->session;
+    if (mer_now_unix_ms() >= s->ends_at)
+        return MER_E_SALE_ENDED;
     char ticket[48];
-    snprintf(ticket, sizeof(ticket), "d%lld-%lld", (long long)s->id, (long long)t->seq);
-    return mer_db_exec(db,
-                       "INSERT INTO flash_entry (session_id, seq, ticket, sku_id, user_id, phone_hash, address_hash, "
-                       "device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "iisiiiiii", s->id, t->seq, ticket, s->items[t->item].sku_id, t->user_id, (int64_t)t->phone,
-                       (int64_t)t->address, (int64_t)t->device, mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    bool queue = s->mode == FS_QUEUE;
+    snprintf(ticket, sizeof(ticket), "%c%lld-%lld", queue ? 'q' : 'd', (long long)s->id, (long long)t->seq);
+    int rc = mer_db_exec(db,
+                         "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, user_id, phone_hash, "
+                         "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "iissiiiiii", s->id, t->seq, ticket, queue ? "queue" : "draw", s->items[t->item].sku_id,
+                         t->user_id, (int64_t)t->phone, (int64_t)t->address, (int64_t)t->device, mer_now_unix_ms());
+    return rc < 0 ? rc : 0;
 }
 
 static void entry_done(mer_wjob_t *w)
@@ -531,18 +551,35 @@ static void entry_done(mer_wjob_t *w)
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
     mer_req_t *r = j->r;
     fs_session_t *s = j->t->session;
+    fs_ticket_t *k = j->ticket;
+    bool queue = s->mode == FS_QUEUE;
+    char v[48];
+    snprintf(v, sizeof(v), "%c%lld-%lld", queue ? 'q' : 'd', (long long)s->id, (long long)k->seq);
     if (w->err) {
         undo(s, j->t, false);
-        free(j->ticket);
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
-    } else {
-        pthread_mutex_lock(&s->tickets_mu);
-        fs_session_add_ticket(s, j->ticket);
-        pthread_mutex_unlock(&s->tickets_mu);
+        /* the number stays taken: mark its slot void so the queue does not wait for it */
+        k->voided = true;
+        atomic_store(&k->state, 2);
+        fs_ticket_place(s, k);
+        fs_processor_kick();
         if (!r->gone) {
-            char v[48], ts[32];
-            snprintf(v, sizeof(v), "d%lld-%lld", (long long)s->id, (long long)j->ticket->seq);
+            if (w->err == MER_E_SALE_ENDED)
+                refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
+            else if (w->err == MER_E_ALREADY_EXISTS)
+                refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you already have an entry in this session");
+            else
+                mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
+        }
+    } else {
+        fs_ticket_place(s, k);
+        if (queue) {
+            fs_processor_kick();
+            if (!r->gone)
+                mer_reply_json(r, 202, json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
+                                                 (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms",
+                                                 500));
+        } else if (!r->gone) {
+            char ts[32];
             mer_format_utc_ms(s->ends_at, ts);
             mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts,
                                              "poll", "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
@@ -651,17 +688,7 @@ static void h_grab(mer_req_t *r)
         k->phone = t->phone;
         k->address = t->address;
         k->device = t->device;
-        if (s->mode == FS_QUEUE) {
-            int64_t position = fs_enqueue(s, k) - atomic_load(&s->processed);
-            free(t);
-            fs_processor_kick();
-            char v[48];
-            snprintf(v, sizeof(v), "q%lld-%lld", (long long)s->id, (long long)k->seq);
-            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
-                                             (json_int_t)position, "poll_after_ms", 500));
-            return;
-        }
-        k->seq = atomic_fetch_add(&s->next_seq, 1) + 1; /* the ticket number, unique per session */
+        k->seq = fs_ticket_number(s); /* arrival order */
         grab_job_t *j = mer_xcalloc(1, sizeof(*j));
         j->r = r;
         j->t = t;
@@ -670,7 +697,11 @@ static void h_grab(mer_req_t *r)
         j->w.done = entry_done;
         if (mer_req_submit(r, sale->region, &j->w) != 0) {
             undo(s, t, false);
-            free(k);
+            /* the number is taken: a void slot keeps the queue moving */
+            k->voided = true;
+            atomic_store(&k->state, 2);
+            fs_ticket_place(s, k);
+            fs_processor_kick();
             free(t);
             free(j);
         }
@@ -701,7 +732,7 @@ static void h_grab(mer_req_t *r)
 static void h_queue(mer_req_t *r)
 {
     int64_t id;
-    if (mer_req_param_id(r, 0, &id) != 0)
+    if (!customer_only(r) || mer_req_param_id(r, 0, &id) != 0)
         return;
     fs_sale_t *sale = fs_sale_find(id);
     char v[64];
@@ -714,11 +745,11 @@ static void h_queue(mer_req_t *r)
     }
     fs_session_t *s = fs_session_find(sale, sid);
     fs_ticket_t *t = NULL;
-    if (s) {
+    if (s && seq >= 1) {
         pthread_mutex_lock(&s->tickets_mu);
-        for (size_t i = 0; i < s->ntickets && t == NULL; i++)
-            if (s->tickets[i]->seq == seq && s->tickets[i]->user_id == r->who.id)
-                t = s->tickets[i];
+        if ((size_t)seq <= s->ntickets && s->tickets[seq - 1] && s->tickets[seq - 1]->user_id == r->who.id &&
+            !s->tickets[seq - 1]->voided)
+            t = s->tickets[seq - 1];
         pthread_mutex_unlock(&s->tickets_mu);
     }
     if (t == NULL) {

@@ -347,7 +347,8 @@ int fs_load_region(const char *region)
         ntok++;
     }
     err = err ? err : mer_rows_end(r);
-    /* draw entries */
+    /* queue and draw entries: undecided ones hold their buyer's and identities' counts (decided winners
+     * hold them through their token, losers hold none) */
     r = mer_db_query(db,
                      "SELECT session_id, seq, sku_id, user_id, phone_hash, address_hash, device_hash, won "
                      "FROM flash_entry ORDER BY session_id, seq",
@@ -366,14 +367,26 @@ int fs_load_region(const char *region)
         t->phone = (uint64_t)mer_rows_int(r, 4);
         t->address = (uint64_t)mer_rows_int(r, 5);
         t->device = (uint64_t)mer_rows_int(r, 6);
-        atomic_store(&t->state, atomic_load(&s->drawn) ? (mer_rows_int(r, 7) ? 1 : 2) : 0);
-        fs_session_add_ticket(s, t);
+        int won = (int)mer_rows_int(r, 7);
+        atomic_store(&t->state, won == 1 ? 1 : won == 2 ? 2 : 0);
+        if (won == 2)
+            t->reason = FS_R_SOLD_OUT;
+        fs_ticket_place(s, t);
         if (t->seq > atomic_load(&s->next_seq))
             atomic_store(&s->next_seq, t->seq);
-        mer_smap_add(&s->buyers, t->user_id, 0);
+        if (won == 0) {
+            const fs_rules_t *ru = &s->sale->rules;
+            mer_smap_add(&s->buyers, t->user_id, 1);
+            if (ru->one_per_phone && t->phone)
+                mer_smap_add(&s->phones, (int64_t)t->phone, 1);
+            if (ru->one_per_address && t->address)
+                mer_smap_add(&s->addresses, (int64_t)t->address, 1);
+            if (ru->one_per_device && t->device)
+                mer_smap_add(&s->devices, (int64_t)t->device, 1);
+        }
     }
     err = err ? err : mer_rows_end(r);
-    /* a drawn winner's ticket shows its token */
+    /* a winner's ticket shows its token */
     r = mer_db_query(db,
                      "SELECT e.session_id, e.seq, t.token FROM flash_entry e JOIN flash_token t ON "
                      "t.session_id = e.session_id AND t.user_id = e.user_id WHERE e.won = 1",
@@ -381,9 +394,9 @@ int fs_load_region(const char *region)
     while (err == 0 && mer_rows_next(r)) {
         for (size_t i = 0; i < nsales; i++) {
             fs_session_t *s = fs_session_find(sales[i], mer_rows_int(r, 0));
-            for (size_t k = 0; s && k < s->ntickets; k++)
-                if (s->tickets[k]->seq == mer_rows_int(r, 1))
-                    snprintf(s->tickets[k]->token, sizeof(s->tickets[k]->token), "%s", mer_rows_text(r, 2));
+            int64_t seq = mer_rows_int(r, 1);
+            if (s && seq >= 1 && (size_t)seq <= s->ntickets && s->tickets[seq - 1])
+                snprintf(s->tickets[seq - 1]->token, sizeof(s->tickets[seq - 1]->token), "%s", mer_rows_text(r, 2));
         }
     }
     err = err ? err : mer_rows_end(r);
@@ -396,6 +409,21 @@ int fs_load_region(const char *region)
             for (int n = 0; n < s->nitems; n++)
                 if (atomic_load(&s->items[n].left) <= 0)
                     atomic_store(&s->items[n].sold_out, 1);
+            /* numbers whose row never committed are void; the queue resumes after the leading decided run */
+            int64_t done = 0;
+            for (size_t n = 0; n < s->ntickets; n++) {
+                if (s->tickets[n] == NULL) {
+                    fs_ticket_t *v = mer_xcalloc(1, sizeof(*v));
+                    v->seq = (int64_t)n + 1;
+                    v->voided = true;
+                    atomic_store(&v->state, 2);
+                    s->tickets[n] = v;
+                }
+                if (done == (int64_t)n && atomic_load(&s->tickets[n]->state) != 0)
+                    done++;
+            }
+            if (s->mode == FS_QUEUE)
+                atomic_store(&s->processed, done);
             update_progress(s);
         }
         fs_registry_add(sales[i]);

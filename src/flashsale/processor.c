@@ -42,28 +42,6 @@ void fs_processor_kick(void)
     pthread_mutex_unlock(&proc.mu);
 }
 
-typedef struct tok_batch {
-    fs_token_t **t;
-    size_t n;
-    fs_session_t *draw; /* draws also mark winning entries and the session */
-    int64_t *winner_seqs;
-    size_t nwinners;
-} tok_batch_t;
-
-static int store_batch(mer_db_t *db, void *arg)
-{
-    tok_batch_t *b = arg;
-    int err = fs_store_tokens(db, b->t, b->n);
-    for (size_t i = 0; err == 0 && i < b->nwinners; i++)
-        if (mer_db_exec(db, "UPDATE flash_entry SET won = 1 WHERE session_id = ? AND seq = ?", "ii", b->draw->id,
-                        b->winner_seqs[i]) < 0)
-            err = MER_E_INTERNAL;
-    if (err == 0 && b->draw &&
-        mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ?", "ii", mer_now_unix_ms(), b->draw->id) < 0)
-        err = MER_E_INTERNAL;
-    return err;
-}
-
 static fs_token_t *token_for(fs_session_t *s, fs_ticket_t *k, int64_t now)
 {
     fs_token_t *t = mer_xcalloc(1, sizeof(*t));
@@ -80,133 +58,234 @@ static fs_token_t *token_for(fs_session_t *s, fs_ticket_t *k, int64_t now)
 
 /* ---- queue ---- */
 
-static void lose(fs_session_t *s, fs_ticket_t *k, fs_reason_t why)
+typedef struct decision {
+    fs_ticket_t *k;
+    fs_token_t *token; /* NULL: lost */
+    fs_reason_t why;
+} decision_t;
+
+typedef struct decide_arg {
+    fs_session_t *s;
+    decision_t *d;
+    size_t n;
+    fs_token_t **tokens;
+    size_t ntokens;
+} decide_arg_t;
+
+/* Writes a batch of decisions: the winners' tokens and every ticket's outcome, in one transaction. */
+static int store_decisions(mer_db_t *db, void *arg)
 {
-    k->reason = why;
-    atomic_store(&k->state, 2);
-    fs_count_refusal(s, why);
-    fs_release_buyer(s, k->user_id, k->phone, k->address, k->device);
+    decide_arg_t *a = arg;
+    int err = fs_store_tokens(db, a->tokens, a->ntokens);
+    for (size_t i = 0; err == 0 && i < a->n; i++) {
+        if (a->d[i].k->voided)
+            continue;
+        if (mer_db_exec(db, "UPDATE flash_entry SET won = ? WHERE session_id = ? AND seq = ?", "iii",
+                        (int64_t)(a->d[i].token ? 1 : 2), a->s->id, a->d[i].k->seq) < 0)
+            err = MER_E_INTERNAL;
+    }
+    return err;
+}
+
+/* Applies committed decisions to memory: tokens become usable, losers' counts are released. */
+static void apply_decisions(fs_session_t *s, decision_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        fs_ticket_t *k = d[i].k;
+        if (k->voided)
+            continue;
+        if (d[i].token) {
+            fs_token_put(d[i].token);
+            snprintf(k->token, sizeof(k->token), "%s", d[i].token->token);
+            atomic_fetch_add(&s->wins, 1);
+            atomic_store(&k->state, 1);
+        } else {
+            k->reason = d[i].why;
+            fs_count_refusal(s, d[i].why);
+            fs_release_buyer(s, k->user_id, k->phone, k->address, k->device);
+            atomic_store(&k->state, 2);
+        }
+    }
 }
 
 static void process_queue(fs_session_t *s, int64_t now)
 {
     for (;;) {
         int64_t from = atomic_load(&s->processed);
-        fs_ticket_t *batch[QUEUE_BATCH];
-        size_t n = 0;
+        decision_t d[QUEUE_BATCH];
+        fs_token_t *toks[QUEUE_BATCH];
+        size_t n = 0, nt = 0;
+        /* strictly in arrival order: stop at the first number whose row has not committed yet */
         pthread_mutex_lock(&s->tickets_mu);
-        while (n < QUEUE_BATCH && from + (int64_t)n < (int64_t)s->ntickets) {
-            batch[n] = s->tickets[from + (int64_t)n];
-            n++;
-        }
+        while (n < QUEUE_BATCH && (size_t)from + n < s->ntickets && s->tickets[from + (int64_t)n])
+            d[n].k = s->tickets[from + (int64_t)n], n++;
         pthread_mutex_unlock(&s->tickets_mu);
         if (n == 0)
             return;
-        fs_token_t *toks[QUEUE_BATCH];
-        fs_ticket_t *won[QUEUE_BATCH];
-        size_t nt = 0;
         for (size_t i = 0; i < n; i++) {
-            fs_ticket_t *k = batch[i];
-            if (now >= s->ends_at) {
-                lose(s, k, FS_R_ENDED);
-            } else if (!fs_take_unit(&s->items[k->item])) {
-                lose(s, k, FS_R_SOLD_OUT);
-            } else {
-                toks[nt] = token_for(s, k, now);
-                won[nt++] = k;
-            }
+            d[i].token = NULL;
+            if (d[i].k->voided)
+                continue;
+            if (now >= s->ends_at)
+                d[i].why = FS_R_ENDED;
+            else if (!fs_take_unit(&s->items[d[i].k->item]))
+                d[i].why = FS_R_SOLD_OUT;
+            else
+                d[i].token = toks[nt++] = token_for(s, d[i].k, now);
         }
-        tok_batch_t b = {toks, nt, NULL, NULL, 0};
-        if (nt && mer_writer_run_sync(s->sale->region, store_batch, &b) != 0) {
-            /* not recorded: give the units back and try these tickets again on the next pass */
+        decide_arg_t a = {s, d, n, toks, nt};
+        if (mer_writer_run_sync(s->sale->region, store_decisions, &a) != 0) {
+            /* nothing was recorded: undo the units and decide these tickets again on the next pass */
             for (size_t i = 0; i < nt; i++) {
                 fs_return_unit(&s->items[toks[i]->item]);
                 free(toks[i]);
             }
-            mer_log_warn("flash session %lld: recording %zu queue wins failed; will retry", (long long)s->id, nt);
+            mer_log_warn("flash session %lld: recording %zu queue decisions failed; will retry", (long long)s->id, n);
             return;
         }
-        for (size_t i = 0; i < nt; i++) {
-            fs_token_put(toks[i]);
-            snprintf(won[i]->token, sizeof(won[i]->token), "%s", toks[i]->token);
-            atomic_store(&won[i]->state, 1);
-            atomic_fetch_add(&s->wins, 1);
-        }
+        apply_decisions(s, d, n);
         atomic_store(&s->processed, from + (int64_t)n);
         fs_progress(s);
     }
 }
 
-/* ---- draw ---- */
+/* ---- draw ----
+ * The draw reads the entries from the database inside a writer job: entries are refused there once the
+ * session has ended, so the list it reads is complete, and the published tickets are exactly the ones
+ * ranked. */
+
+typedef struct draw_arg {
+    fs_session_t *s;
+    int64_t now;
+    bool done;           /* drawn now (false: already drawn, or not yet time) */
+    fs_ticket_t **tickets; /* every entry, by seq */
+    size_t ntickets;
+    decision_t *d;
+    size_t n;
+    fs_token_t **tokens;
+    size_t ntokens;
+    char seed_hex[65];
+} draw_arg_t;
+
+static int draw_run(mer_db_t *db, void *arg)
+{
+    draw_arg_t *a = arg;
+    fs_session_t *s = a->s;
+    int64_t drawn_at = 0;
+    mer_rows_t *r = mer_db_query(db, "SELECT seed, COALESCE(drawn_at, 0) FROM flash_session WHERE id = ?", "i", s->id);
+    if (mer_rows_next(r)) {
+        snprintf(a->seed_hex, sizeof(a->seed_hex), "%s", mer_rows_text(r, 0));
+        drawn_at = mer_rows_int(r, 1);
+    }
+    int err = mer_rows_end(r);
+    if (err || drawn_at || a->now < s->ends_at)
+        return err;
+    unsigned char seed[32];
+    size_t sl = 0;
+    if (sodium_hex2bin(seed, sizeof(seed), a->seed_hex, strlen(a->seed_hex), NULL, &sl, NULL) != 0 || sl != 32)
+        return MER_E_INTERNAL;
+    size_t cap = 256;
+    a->tickets = mer_xcalloc(cap, sizeof(*a->tickets));
+    r = mer_db_query(db,
+                     "SELECT seq, sku_id, user_id, phone_hash, address_hash, device_hash FROM flash_entry "
+                     "WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
+                     "i", s->id);
+    while (mer_rows_next(r)) {
+        int item = -1;
+        for (int i = 0; i < s->nitems; i++)
+            if (s->items[i].sku_id == mer_rows_int(r, 1))
+                item = i;
+        if (item < 0)
+            continue;
+        if (a->ntickets == cap) {
+            cap *= 2;
+            a->tickets = mer_xrealloc(a->tickets, cap * sizeof(*a->tickets));
+        }
+        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
+        k->seq = mer_rows_int(r, 0);
+        k->item = item;
+        k->user_id = mer_rows_int(r, 2);
+        k->phone = (uint64_t)mer_rows_int(r, 3);
+        k->address = (uint64_t)mer_rows_int(r, 4);
+        k->device = (uint64_t)mer_rows_int(r, 5);
+        a->tickets[a->ntickets++] = k;
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    size_t n = a->ntickets;
+    char (*names)[48] = mer_xcalloc(n ? n : 1, 48);
+    const char **ptrs = mer_xcalloc(n ? n : 1, sizeof(*ptrs));
+    size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names[i], 48, "d%lld-%lld", (long long)s->id, (long long)a->tickets[i]->seq);
+        ptrs[i] = names[i];
+    }
+    fs_draw_order(seed, ptrs, n, order);
+    a->d = mer_xcalloc(n ? n : 1, sizeof(*a->d));
+    a->tokens = mer_xcalloc(n ? n : 1, sizeof(*a->tokens));
+    for (size_t i = 0; i < n; i++) {
+        fs_ticket_t *k = a->tickets[order[i]];
+        decision_t *d = &a->d[a->n++];
+        d->k = k;
+        d->token = NULL;
+        d->why = FS_R_SOLD_OUT;
+        if (fs_take_unit(&s->items[k->item]))
+            d->token = a->tokens[a->ntokens++] = token_for(s, k, a->now);
+    }
+    free(names);
+    free(ptrs);
+    free(order);
+    decide_arg_t da = {s, a->d, a->n, a->tokens, a->ntokens};
+    if ((err = store_decisions(db, &da)) != 0)
+        return err;
+    if (mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ?", "ii", a->now, s->id) < 0)
+        return MER_E_INTERNAL;
+    a->done = true;
+    return 0;
+}
 
 static void draw(fs_session_t *s, int64_t now)
 {
-    /* the seed was written when the session was created */
-    char seed_hex[65] = "";
-    mer_db_t *db = mer_store_reader(s->sale->region);
-    mer_rows_t *r = mer_db_query(db, "SELECT seed FROM flash_session WHERE id = ?", "i", s->id);
-    if (mer_rows_next(r))
-        snprintf(seed_hex, sizeof(seed_hex), "%s", mer_rows_text(r, 0));
-    mer_rows_end(r);
-    unsigned char seed[32];
-    size_t sl = 0;
-    if (sodium_hex2bin(seed, sizeof(seed), seed_hex, strlen(seed_hex), NULL, &sl, NULL) != 0 || sl != 32)
-        return;
-    pthread_mutex_lock(&s->tickets_mu);
-    size_t n = s->ntickets;
-    fs_ticket_t **all = mer_xcalloc(n ? n : 1, sizeof(*all));
-    char (*names)[48] = mer_xcalloc(n ? n : 1, 48);
-    const char **name_ptrs = mer_xcalloc(n ? n : 1, sizeof(*name_ptrs));
-    for (size_t i = 0; i < n; i++) {
-        all[i] = s->tickets[i];
-        snprintf(names[i], 48, "d%lld-%lld", (long long)s->id, (long long)s->tickets[i]->seq);
-        name_ptrs[i] = names[i];
-    }
-    pthread_mutex_unlock(&s->tickets_mu);
-    size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
-    fs_draw_order(seed, name_ptrs, n, order);
-    fs_token_t **toks = mer_xcalloc(n ? n : 1, sizeof(*toks));
-    int64_t *seqs = mer_xcalloc(n ? n : 1, sizeof(*seqs));
-    fs_ticket_t **won = mer_xcalloc(n ? n : 1, sizeof(*won));
-    size_t nt = 0;
-    for (size_t i = 0; i < n; i++) {
-        fs_ticket_t *k = all[order[i]];
-        if (!fs_take_unit(&s->items[k->item]))
-            continue;
-        toks[nt] = token_for(s, k, now);
-        seqs[nt] = k->seq;
-        won[nt++] = k;
-    }
-    tok_batch_t b = {toks, nt, s, seqs, nt};
-    if (mer_writer_run_sync(s->sale->region, store_batch, &b) != 0) {
-        for (size_t i = 0; i < nt; i++) {
-            fs_return_unit(&s->items[toks[i]->item]);
-            free(toks[i]);
+    draw_arg_t a;
+    memset(&a, 0, sizeof(a));
+    a.s = s;
+    a.now = now;
+    int err = mer_writer_run_sync(s->sale->region, draw_run, &a);
+    if (err || !a.done) {
+        for (size_t i = 0; i < a.ntokens; i++) {
+            fs_return_unit(&s->items[a.tokens[i]->item]);
+            free(a.tokens[i]);
         }
-        mer_log_warn("flash session %lld: recording the draw failed; will retry", (long long)s->id);
+        for (size_t i = 0; i < a.ntickets; i++)
+            free(a.tickets[i]);
+        if (err)
+            mer_log_warn("flash session %lld: the draw failed; will retry", (long long)s->id);
     } else {
-        for (size_t i = 0; i < nt; i++) {
-            fs_token_put(toks[i]);
-            snprintf(won[i]->token, sizeof(won[i]->token), "%s", toks[i]->token);
-            atomic_store(&won[i]->state, 1);
-            atomic_fetch_add(&s->wins, 1);
-        }
-        for (size_t i = 0; i < n; i++)
-            if (atomic_load(&all[i]->state) == 0)
-                lose(s, all[i], FS_R_SOLD_OUT);
-        snprintf(s->seed, sizeof(s->seed), "%s", seed_hex);
+        /* the tickets of the draw replace the ones in memory (entries answered while it ran included) */
+        pthread_mutex_lock(&s->tickets_mu);
+        fs_ticket_t **old = s->tickets;
+        size_t nold = s->ntickets;
+        s->tickets = NULL;
+        s->ntickets = s->tickets_cap = 0;
+        pthread_mutex_unlock(&s->tickets_mu);
+        for (size_t i = 0; i < a.ntickets; i++)
+            fs_ticket_place(s, a.tickets[i]);
+        apply_decisions(s, a.d, a.n);
+        /* the entries' own counts were taken when they entered: winners keep theirs (their token
+         * holds it), losers were released above */
+        for (size_t i = 0; i < nold; i++)
+            free(old[i]);
+        free(old);
+        snprintf(s->seed, sizeof(s->seed), "%s", a.seed_hex);
         atomic_store(&s->drawn, 1);
         fs_progress(s);
         fs_bump();
-        mer_log_info("flash session %lld drawn: %zu winners among %zu entries", (long long)s->id, nt, n);
+        mer_log_info("flash session %lld drawn: %zu winners among %zu entries", (long long)s->id, a.ntokens,
+                     a.ntickets);
     }
-    free(all);
-    free(names);
-    free(name_ptrs);
-    free(order);
-    free(toks);
-    free(seqs);
-    free(won);
+    free(a.tickets);
+    free(a.d);
+    free(a.tokens);
 }
 
 /* ---- expiry and restock ---- */

@@ -21,26 +21,40 @@ void fs_bump(void)
     atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
 }
 
+/*
+ * A unit is taken by compare-and-swap, so `left` never goes below zero. sold_out is a hint for the
+ * fast path (answer from memory without trying): whoever sets it re-reads `left` afterwards and clears
+ * it if a unit came back meanwhile, and whoever returns a unit clears it after adding — so it can never
+ * stay set while a unit is left.
+ */
+static void mark_sold_out(fs_item_t *it)
+{
+    if (!atomic_exchange(&it->sold_out, 1))
+        fs_bump();
+    if (atomic_load(&it->left) > 0 && atomic_exchange(&it->sold_out, 0))
+        fs_bump();
+}
+
 bool fs_take_unit(fs_item_t *it)
 {
-    if (atomic_load_explicit(&it->sold_out, memory_order_relaxed))
-        return false;
-    int64_t left = atomic_fetch_sub_explicit(&it->left, 1, memory_order_acq_rel) - 1;
-    if (left < 0) {
-        atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
-        if (!atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
-            fs_bump();
-        return false;
+    int64_t cur = atomic_load(&it->left);
+    for (;;) {
+        if (cur <= 0) {
+            mark_sold_out(it);
+            return false;
+        }
+        if (atomic_compare_exchange_weak(&it->left, &cur, cur - 1))
+            break;
     }
-    if (left == 0 && !atomic_exchange_explicit(&it->sold_out, 1, memory_order_acq_rel))
-        fs_bump();
+    if (cur - 1 == 0)
+        mark_sold_out(it);
     return true;
 }
 
 void fs_return_unit(fs_item_t *it)
 {
-    atomic_fetch_add_explicit(&it->left, 1, memory_order_acq_rel);
-    if (atomic_exchange_explicit(&it->sold_out, 0, memory_order_acq_rel))
+    atomic_fetch_add(&it->left, 1);
+    if (atomic_exchange(&it->sold_out, 0))
         fs_bump();
 }
 
@@ -56,23 +70,27 @@ void fs_release_buyer(fs_session_t *s, int64_t user_id, uint64_t phone, uint64_t
         mer_smap_add(&s->devices, (int64_t)device, -1);
 }
 
-/* Appends a queue ticket; its number is its place in arrival order. */
-int64_t fs_enqueue(fs_session_t *s, fs_ticket_t *t)
+int64_t fs_ticket_number(fs_session_t *s)
 {
-    pthread_mutex_lock(&s->tickets_mu);
-    t->seq = (int64_t)s->ntickets + 1;
-    fs_session_add_ticket(s, t);
-    pthread_mutex_unlock(&s->tickets_mu);
-    return t->seq;
+    return atomic_fetch_add_explicit(&s->next_seq, 1, memory_order_acq_rel) + 1;
 }
 
-void fs_session_add_ticket(fs_session_t *s, fs_ticket_t *t)
+void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
 {
-    if (s->ntickets == s->tickets_cap) {
-        s->tickets_cap = s->tickets_cap ? s->tickets_cap * 2 : 1024;
-        s->tickets = mer_xrealloc(s->tickets, s->tickets_cap * sizeof(*s->tickets));
+    pthread_mutex_lock(&s->tickets_mu);
+    size_t slot = (size_t)t->seq - 1;
+    if (slot >= s->tickets_cap) {
+        size_t cap = s->tickets_cap ? s->tickets_cap : 1024;
+        while (cap <= slot)
+            cap *= 2;
+        s->tickets = mer_xrealloc(s->tickets, cap * sizeof(*s->tickets));
+        memset(s->tickets + s->tickets_cap, 0, (cap - s->tickets_cap) * sizeof(*s->tickets));
+        s->tickets_cap = cap;
     }
-    s->tickets[s->ntickets++] = t;
+    s->tickets[slot] = t;
+    if (slot + 1 > s->ntickets)
+        s->ntickets = slot + 1;
+    pthread_mutex_unlock(&s->tickets_mu);
 }
 
 typedef struct ranked {

@@ -312,6 +312,9 @@ static void checkout_done(mer_wjob_t *w)
 {
     checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
     mer_req_t *r = j->r;
+    /* the token's order committed: mark it used even if the customer has gone */
+    if (w->err == 0 && !j->replay && j->flash_token[0])
+        mer_flash_token_used(j->flash_token);
     if (!r->gone) {
         if (w->err && j->e.code) {
             mer_reply_verr(r, &j->e);
@@ -331,8 +334,6 @@ static void checkout_done(mer_wjob_t *w)
             char loc[64];
             snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
             mer_reply_header(r, "location", loc);
-            if (j->flash_token[0])
-                mer_flash_token_used(j->flash_token);
             reply_job_order(r, j);
         }
     }
@@ -352,7 +353,8 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
     if (lines) {
         size_t i;
         json_t *v;
-        if (json_array_size(lines) == 0 || json_array_size(lines) > MER_ORDER_MAX_LINES) {
+        /* a flash line already taken counts against the limit */
+        if (json_array_size(lines) == 0 || json_array_size(lines) + j->n > MER_ORDER_MAX_LINES) {
             mer_reply_error(r, MER_E_VALIDATION, "lines", "an order has 1 to %d lines", MER_ORDER_MAX_LINES);
             return -1;
         }
@@ -385,7 +387,7 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
             mer_reply_error(r, cn, NULL, NULL);
             return -1;
         }
-        for (int i = 0; i < cn && n < MER_ORDER_MAX_LINES; i++) {
+        for (int i = 0; i < cn && n + j->n < MER_ORDER_MAX_LINES; i++) {
             if (strcmp(cl[i].sale_type, "normal") != 0)
                 continue;
             want[n].sku_id = cl[i].sku_id;

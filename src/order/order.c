@@ -186,15 +186,9 @@ typedef struct tr_job {
     char actor[48];
     char note[201];
     char tracking[65];
-    /* a provider outcome to record with the transition */
-    bool has_payment;
-    char pay_kind[8];      /* charge / refund */
-    mer_pay_result_t pay;
-    int64_t pay_amount;
     char region[MER_REGION_NAME_MAX];
     /* results */
     char current[20];
-    bool late_payment; /* money arrived for an order that cannot take it: recorded and refunded */
     mer_verr_t e;
 } tr_job_t;
 
@@ -238,17 +232,6 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
 
     mer_order_status_t from, to;
     if (mer_order_status_parse(status, &from) != 0 || mer_order_transition(from, j->ev, &to) != 0) {
-        if (j->has_payment && strcmp(j->pay_kind, "charge") == 0 && j->pay.status == MER_PAY_SUCCEEDED) {
-            /* money moved although the order cannot take it any more: keep the record, give it back */
-            if ((err = record_payment(db, j->order_id, method, "charge", j->pay_amount, currency, &j->pay,
-                                      "paid after the order was closed")) != 0)
-                return err;
-            int64_t got = mer_refund_request(db, j->order_id, j->pay_amount, "paid after the order was closed");
-            if (got < 0)
-                return (int)got;
-            j->late_payment = true;
-            return 0;
-        }
         return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot %s", status,
                             mer_order_event_name(j->ev));
     }
@@ -260,8 +243,11 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     if (mer_order_releases_stock(from, j->ev) || j->ev == MER_OE_SHIP) {
         mer_stock_line_t sl[MER_ORDER_MAX_LINES];
         size_t n = 0;
-        r = mer_db_query(db, "SELECT sku_id, quantity FROM order_line WHERE order_id = ? ORDER BY line_no", "i",
-                         j->order_id);
+        /* units already refunded (and so released) before shipping are not released or shipped again */
+        r = mer_db_query(db,
+                         "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ? "
+                         "AND quantity > refunded_qty ORDER BY line_no",
+                         "i", j->order_id);
         while (mer_rows_next(r) && n < MER_ORDER_MAX_LINES) {
             sl[n].sku_id = mer_rows_int(r, 0);
             sl[n].product_id = 0;
@@ -314,13 +300,9 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
                     "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
                     "issssi", j->order_id, status, mer_order_status_name(to), j->actor, j->note, now) < 0)
         return MER_E_INTERNAL;
-    if (j->has_payment &&
-        (err = record_payment(db, j->order_id, method, j->pay_kind, j->pay_amount ? j->pay_amount : total, currency,
-                              &j->pay, j->note)) != 0)
+    if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note, 0)) < 0)
         return err;
-    if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note)) < 0)
-        return err;
-    if (to == MER_OS_PAID && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
+    if ((to == MER_OS_PAID || (to == MER_OS_DELIVERED && cod)) && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
         return err;
     if (to == MER_OS_CANCELLED && (err = mer_coupon_settle(db, j->order_id, false)) != 0)
         return err;
@@ -367,10 +349,7 @@ static void tr_done(mer_wjob_t *w)
     tr_job_t *j = H2O_STRUCT_FROM_MEMBER(tr_job_t, w, w);
     mer_req_t *r = j->r;
     if (r && !r->gone) {
-        if (w->err == 0 && j->late_payment)
-            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current),
-                               "order is %s; the payment was recorded and is being refunded", j->current);
-        else if (w->err && j->e.code == MER_E_CONFLICT)
+        if (w->err && j->e.code == MER_E_CONFLICT)
             mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
                                j->e.message);
         else if (w->err && j->e.code)
@@ -437,44 +416,158 @@ static void h_cancel(mer_req_t *r)
     cancel(r, tr_new(r, id, MER_OE_CANCEL));
 }
 
-/* POST /orders/{id}/pay {"card_token": "tok_visa"}: charge through the provider, then record. */
+/*
+ * POST /orders/{id}/pay {"card_token": "tok_visa"}. Three steps, so that money is never taken without a
+ * record: (1) a writer job opens a pending charge row (refused if the order is not payable or a charge
+ * is already pending or done: no double charge); (2) the acquirer is called on the offload pool; (3) a
+ * writer job closes the row with the outcome and, on success, pays the order — or, if the order was
+ * closed meanwhile, refunds that very charge. A crash between (1) and (3) leaves a pending row that the
+ * sweeper finishes (pay_reconcile).
+ */
 typedef struct pay_job {
+    mer_wjob_t w;
     mer_ojob_t o;
-    tr_job_t *tr;
-    mer_charge_t charge;
-    char number[MER_ORDER_NUMBER_MAX], currency[4], token[80], method[16];
+    mer_req_t *r;
+    int64_t order_id, user_id, payment_id, amount;
+    char region[MER_REGION_NAME_MAX], number[MER_ORDER_NUMBER_MAX], currency[4], token[80];
+    bool closing;
+    mer_pay_result_t pay;
+    char current[20];
+    bool late;
+    mer_verr_t e;
 } pay_job_t;
 
-static void pay_work(mer_ojob_t *o)
+static int pay_open(mer_db_t *db, pay_job_t *j)
 {
-    pay_job_t *pj = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
-    const mer_payment_provider_t *p = mer_payment_provider(pj->method);
-    pj->charge = (mer_charge_t){pj->number, pj->tr->pay_amount, pj->currency, pj->token};
-    if (p)
-        p->charge(&pj->charge, &pj->tr->pay);
-    else
-        pj->tr->pay.status = MER_PAY_ERROR;
+    char status[20] = "", method[16] = "";
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT status, payment_method, grand_total, currency, number, "
+                                 "(SELECT COUNT(*) FROM payment p WHERE p.order_id = o.id AND p.kind = 'charge' AND "
+                                 "p.status IN ('pending', 'succeeded')) FROM orders o WHERE id = ? AND user_id = ?",
+                                 "ii", j->order_id, j->user_id);
+    bool found = mer_rows_next(r);
+    int64_t busy = 0;
+    if (found) {
+        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
+        snprintf(method, sizeof(method), "%s", mer_rows_text(r, 1));
+        j->amount = mer_rows_int(r, 2);
+        snprintf(j->currency, sizeof(j->currency), "%s", mer_rows_text(r, 3));
+        snprintf(j->number, sizeof(j->number), "%s", mer_rows_text(r, 4));
+        busy = mer_rows_int(r, 5);
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found)
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
+    snprintf(j->current, sizeof(j->current), "%s", status);
+    if (strcmp(status, "pending_payment") != 0)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot be paid", status);
+    if (strcmp(method, "card") != 0)
+        return mer_verr_set(&j->e, MER_E_VALIDATION, "payment_method", "this order is paid with %s, not by card",
+                            method);
+    if (busy)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "a payment for this order is already under way");
+    return mer_db_query_int(db, &j->payment_id,
+                            "INSERT INTO payment (order_id, provider, kind, amount, currency, status, request, "
+                            "created_at) VALUES (?, 'card', 'charge', ?, ?, 'pending', ?, ?) RETURNING id",
+                            "iissi", j->order_id, j->amount, j->currency, j->token, mer_now_unix_ms());
 }
 
-static void pay_done(mer_ojob_t *o)
+/* Records the acquirer's answer for a pending charge (writer thread). Shared with the reconciler. */
+static int pay_close_db(mer_db_t *db, int64_t payment_id, int64_t order_id, int64_t amount,
+                        const mer_pay_result_t *pay, char current[20], bool *late)
 {
-    pay_job_t *pj = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
-    tr_job_t *j = pj->tr;
+    const char *st = pay->status == MER_PAY_SUCCEEDED ? "succeeded" : pay->status == MER_PAY_DECLINED ? "failed"
+                                                                                                       : "pending";
+    if (pay->status == MER_PAY_ERROR)
+        return 0; /* no answer: stays pending, the reconciler asks again */
+    int rc = mer_db_exec(db,
+                         "UPDATE payment SET status = ?, provider_ref = NULLIF(?, ''), reason = ? WHERE id = ? "
+                         "AND status = 'pending'",
+                         "sssi", st, pay->provider_ref, pay->message, payment_id);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || pay->status != MER_PAY_SUCCEEDED)
+        return 0; /* already closed by the other path, or declined */
+    int err = mer_order_transition_db(db, order_id, MER_OE_PAY, "provider:card", "charged", current);
+    if (err != MER_E_CONFLICT)
+        return err;
+    /* the order was closed while the card was charged: give this charge back */
+    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed", payment_id);
+    if (got < 0)
+        return (int)got;
+    *late = true;
+    return 0;
+}
+
+static int pay_run(mer_db_t *db, mer_wjob_t *w)
+{
+    pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, w, w);
+    if (!j->closing)
+        return pay_open(db, j);
+    return pay_close_db(db, j->payment_id, j->order_id, j->amount, &j->pay, j->current, &j->late);
+}
+
+static void pay_charge(mer_ojob_t *o)
+{
+    pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
+    char key[32];
+    snprintf(key, sizeof(key), "pay-%lld", (long long)j->payment_id);
+    mer_charge_t c = {j->number, j->amount, j->currency, j->token, key};
+    mer_payment_provider("card")->charge(&c, &j->pay);
+}
+
+static void pay_done(mer_wjob_t *w);
+
+static void pay_charged(mer_ojob_t *o)
+{
+    pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
     mer_req_t *r = j->r;
-    free(pj);
-    if (j->pay.status == MER_PAY_SUCCEEDED) {
-        j->has_payment = true;
-        snprintf(j->pay_kind, sizeof(j->pay_kind), "charge");
-        submit_tr(r, j); /* takes its own hold before ours is dropped */
-    } else {
-        /* declined or failed: the order stays unpaid and can be paid again */
-        if (!r->gone)
+    j->closing = true;
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        free(j); /* answered 503; the pending row is finished by the reconciler */
+    mer_req_release(r); /* the hold taken for the acquirer call */
+}
+
+static void pay_done(mer_wjob_t *w)
+{
+    pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (!j->closing && w->err == 0) {
+        /* the pending charge is on record: now call the acquirer */
+        j->o.work = pay_charge;
+        j->o.done = pay_charged;
+        mer_offload_submit(&j->o); /* keeps the request's hold */
+        return;
+    }
+    if (!r->gone) {
+        if (w->err && j->e.code == MER_E_CONFLICT)
+            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
+                               j->e.message);
+        else if (w->err && j->e.code)
+            mer_reply_verr(r, &j->e);
+        else if (w->err)
+            mer_reply_error(r, w->err, NULL, NULL);
+        else if (j->late)
+            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current),
+                               "order is %s; the payment was recorded and is being refunded", j->current);
+        else if (j->pay.status != MER_PAY_SUCCEEDED)
             mer_reply_error_ex(r, j->pay.status == MER_PAY_DECLINED ? MER_E_VALIDATION : MER_E_UNAVAILABLE,
                                "card_token", json_pack("{s:s}", "payment_status", mer_pay_status_name(j->pay.status)),
                                "%s", j->pay.message);
-        free(j);
+        else {
+            mer_order_view_t v;
+            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
+            if (err)
+                mer_reply_error(r, err, NULL, NULL);
+            else
+                mer_reply_order(r, 200, &v);
+            mer_order_view_release(&v);
+        }
     }
     mer_req_release(r);
+    free(j);
 }
 
 static void h_pay(mer_req_t *r)
@@ -495,9 +588,8 @@ static void h_pay(mer_req_t *r)
         return;
     }
     mer_rows_t *rows = mer_db_query(mer_store_reader(r->who.region),
-                                    "SELECT status, payment_method, grand_total, currency, number FROM orders "
-                                    "WHERE id = ? AND user_id = ?",
-                                    "ii", id, r->who.id);
+                                    "SELECT status, payment_method FROM orders WHERE id = ? AND user_id = ?", "ii", id,
+                                    r->who.id);
     if (!mer_rows_next(rows)) {
         mer_rows_end(rows);
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such order");
@@ -506,23 +598,14 @@ static void h_pay(mer_req_t *r)
     char status[20], method[16];
     snprintf(status, sizeof(status), "%s", mer_rows_text(rows, 0));
     snprintf(method, sizeof(method), "%s", mer_rows_text(rows, 1));
-    pay_job_t *pj = mer_xcalloc(1, sizeof(*pj));
-    pj->tr = tr_new(r, id, MER_OE_PAY);
-    pj->tr->pay_amount = mer_rows_int(rows, 2);
-    snprintf(pj->currency, sizeof(pj->currency), "%s", mer_rows_text(rows, 3));
-    snprintf(pj->number, sizeof(pj->number), "%s", mer_rows_text(rows, 4));
     mer_rows_end(rows);
     if (strcmp(status, "pending_payment") != 0) {
         mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", status),
                            "order is %s; it cannot be paid", status);
-        free(pj->tr);
-        free(pj);
         return;
     }
     if (strcmp(method, "wallet") == 0) {
         /* redirect payments: show where to pay; the wallet's webhook brings the result */
-        free(pj->tr);
-        free(pj);
         mer_order_view_t v;
         int err = mer_order_load(mer_store_reader(r->who.region), id, r->who.id, &v);
         if (err)
@@ -537,22 +620,72 @@ static void h_pay(mer_req_t *r)
     }
     if (strcmp(method, "card") != 0) {
         mer_reply_error(r, MER_E_VALIDATION, "payment_method", "this order is paid with %s, not by card here", method);
-        free(pj->tr);
-        free(pj);
         return;
     }
     if (token == NULL) {
         mer_reply_error(r, MER_E_VALIDATION, "card_token", "card_token is required for card payments");
-        free(pj->tr);
-        free(pj);
         return;
     }
-    snprintf(pj->token, sizeof(pj->token), "%s", token);
-    snprintf(pj->method, sizeof(pj->method), "%s", method);
-    pj->o.work = pay_work;
-    pj->o.done = pay_done;
-    mer_req_hold(r);
-    mer_offload_submit(&pj->o);
+    pay_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->order_id = id;
+    j->user_id = r->who.id;
+    snprintf(j->region, sizeof(j->region), "%s", r->who.region);
+    snprintf(j->token, sizeof(j->token), "%s", token);
+    j->w.run = pay_run;
+    j->w.done = pay_done;
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        free(j);
+}
+
+/*
+ * Finishes card charges left pending by a crash or a shutdown between opening and closing: the acquirer
+ * is asked again with the same request (an acquirer de-duplicates on the charge's id), and the answer is
+ * recorded as if it had come the first time. Runs on the sweeper thread.
+ */
+typedef struct reconcile_arg {
+    int64_t payment_id, order_id, amount;
+    mer_pay_result_t pay;
+} reconcile_arg_t;
+
+static int reconcile_close(mer_db_t *db, void *arg)
+{
+    reconcile_arg_t *a = arg;
+    char current[20];
+    bool late = false;
+    return pay_close_db(db, a->payment_id, a->order_id, a->amount, &a->pay, current, &late);
+}
+
+static void pay_reconcile(const char *region)
+{
+    reconcile_arg_t pending[64];
+    char tokens[64][80], numbers[64][MER_ORDER_NUMBER_MAX], currencies[64][4];
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(mer_store_reader(region),
+                                 "SELECT p.id, p.order_id, p.amount, COALESCE(p.request, ''), o.number, p.currency "
+                                 "FROM payment p JOIN orders o ON o.id = p.order_id WHERE p.status = 'pending' AND "
+                                 "p.kind = 'charge' AND p.provider = 'card' AND p.created_at < ? LIMIT 64",
+                                 "i", mer_now_unix_ms() - 30000);
+    while (mer_rows_next(r) && n < 64) {
+        memset(&pending[n], 0, sizeof(pending[n]));
+        pending[n].payment_id = mer_rows_int(r, 0);
+        pending[n].order_id = mer_rows_int(r, 1);
+        pending[n].amount = mer_rows_int(r, 2);
+        snprintf(tokens[n], sizeof(tokens[n]), "%s", mer_rows_text(r, 3));
+        snprintf(numbers[n], sizeof(numbers[n]), "%s", mer_rows_text(r, 4));
+        snprintf(currencies[n], sizeof(currencies[n]), "%s", mer_rows_text(r, 5));
+        n++;
+    }
+    mer_rows_end(r);
+    for (size_t i = 0; i < n; i++) {
+        char key[32];
+        snprintf(key, sizeof(key), "pay-%lld", (long long)pending[i].payment_id);
+        mer_charge_t c = {numbers[i], pending[i].amount, currencies[i], tokens[i], key};
+        mer_payment_provider("card")->charge(&c, &pending[i].pay);
+        if (mer_writer_run_sync(region, reconcile_close, &pending[i]) == 0)
+            mer_log_info("finished pending card charge %lld of order %lld: %s", (long long)pending[i].payment_id,
+                         (long long)pending[i].order_id, mer_pay_status_name(pending[i].pay.status));
+    }
 }
 
 /* Staff transitions: POST /admin/orders/{id}/{ship|deliver|complete|cancel} {"country": "IN", ...} */
@@ -674,6 +807,7 @@ static void *sweeper_main(void *arg)
             s->w.done = sweep_done;
             if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
                 free(s);
+            pay_reconcile(cs->regions[i].name);
         }
         pthread_mutex_lock(&sweeper.mu);
     }

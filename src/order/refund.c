@@ -10,27 +10,20 @@
 #include "store/writer.h"
 #include "core/banned.h"
 
-int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason)
+int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id)
 {
-    char currency[4] = "", method[16] = "", charge_ref[64] = "";
+    char currency[4] = "";
     int64_t refunded = 0, paid = 0;
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT o.currency, o.refunded_total, "
                                  "(SELECT COALESCE(SUM(amount), 0) FROM payment WHERE order_id = o.id AND kind = 'charge' "
-                                 "AND status = 'succeeded'), "
-                                 "(SELECT provider FROM payment WHERE order_id = o.id AND kind = 'charge' AND "
-                                 "status = 'succeeded' ORDER BY id LIMIT 1), "
-                                 "(SELECT COALESCE(provider_ref, '') FROM payment WHERE order_id = o.id AND "
-                                 "kind = 'charge' AND status = 'succeeded' ORDER BY id LIMIT 1) "
-                                 "FROM orders o WHERE o.id = ?",
+                                 "AND status = 'succeeded') FROM orders o WHERE o.id = ?",
                                  "i", order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 0));
         refunded = mer_rows_int(r, 1);
         paid = mer_rows_int(r, 2);
-        snprintf(method, sizeof(method), "%s", mer_rows_text(r, 3));
-        snprintf(charge_ref, sizeof(charge_ref), "%s", mer_rows_text(r, 4));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -44,28 +37,60 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         return MER_E_VALIDATION;
     if (amount == 0)
         return 0;
-    bool cod = strcmp(method, "cod") == 0;
-    int64_t now = mer_now_unix_ms(), payment_id = 0;
-    err = mer_db_query_int(db, &payment_id,
-                           "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, created_at) "
-                           "VALUES (?, ?, 'refund', ?, ?, ?, ?, ?) RETURNING id",
-                           "isisssi", order_id, method, amount, currency, cod ? "succeeded" : "pending",
-                           reason ? reason : "", now);
-    if (err)
+    /* each refund returns money from one charge: the named one, or those with the most left */
+    struct {
+        int64_t id, left;
+        char provider[16], ref[64];
+    } charges[16];
+    size_t n = 0;
+    r = mer_db_query(db,
+                     "SELECT c.id, c.provider, COALESCE(c.provider_ref, ''), c.amount - COALESCE((SELECT SUM(x.amount) "
+                     "FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund'), 0) AS left FROM payment c "
+                     "WHERE c.order_id = ? AND c.kind = 'charge' AND c.status = 'succeeded' AND (? = 0 OR c.id = ?) "
+                     "ORDER BY left DESC, c.id",
+                     "iii", order_id, charge_id, charge_id);
+    while (mer_rows_next(r) && n < MER_ARRAY_LEN(charges)) {
+        charges[n].id = mer_rows_int(r, 0);
+        snprintf(charges[n].provider, sizeof(charges[n].provider), "%s", mer_rows_text(r, 1));
+        snprintf(charges[n].ref, sizeof(charges[n].ref), "%s", mer_rows_text(r, 2));
+        charges[n++].left = mer_rows_int(r, 3);
+    }
+    if ((err = mer_rows_end(r)) != 0)
         return err;
-    const char *status = cod ? (refunded + amount >= paid ? "refunded" : "partially_refunded") : "refund_pending";
+    int64_t want = amount, now = mer_now_unix_ms();
+    bool all_cod = true;
+    for (size_t i = 0; i < n && want > 0; i++) {
+        int64_t take = charges[i].left < want ? charges[i].left : want;
+        if (take <= 0)
+            continue;
+        bool cod = strcmp(charges[i].provider, "cod") == 0;
+        all_cod = all_cod && cod;
+        int64_t payment_id = 0;
+        err = mer_db_query_int(db, &payment_id,
+                               "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, "
+                               "refund_of, created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?, ?, ?) RETURNING id",
+                               "isisssii", order_id, charges[i].provider, take, currency,
+                               cod ? "succeeded" : "pending", reason ? reason : "", charges[i].id, now);
+        if (err)
+            return err;
+        /* cash on delivery has no provider: the money is paid out by hand, recorded at once */
+        if (!cod) {
+            json_t *p = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s}", "payment_id", (json_int_t)payment_id, "order_id",
+                                  (json_int_t)order_id, "provider", charges[i].provider, "charge_ref", charges[i].ref,
+                                  "amount", (json_int_t)take, "currency", currency, "reason", reason ? reason : "");
+            if ((err = mer_event_emit(db, "payment.refund_required", order_id, p)) != 0)
+                return err;
+        }
+        want -= take;
+    }
+    if (want > 0)
+        return MER_E_VALIDATION; /* the named charge has less left than asked */
+    const char *status = !all_cod ? "refund_pending" : refunded + amount >= paid ? "refunded" : "partially_refunded";
     if (mer_db_exec(db,
                     "UPDATE orders SET refunded_total = refunded_total + ?, payment_status = ?, updated_at = ? "
                     "WHERE id = ?",
                     "isii", amount, status, now, order_id) != 1)
         return MER_E_INTERNAL;
-    if (!cod) {
-        json_t *p = json_pack("{s:I,s:I,s:s,s:s,s:I,s:s,s:s}", "payment_id", (json_int_t)payment_id, "order_id",
-                              (json_int_t)order_id, "provider", method, "charge_ref", charge_ref, "amount",
-                              (json_int_t)amount, "currency", currency, "reason", reason ? reason : "");
-        if ((err = mer_event_emit(db, "payment.refund_required", order_id, p)) != 0)
-            return err;
-    }
     return amount;
 }
 
@@ -146,7 +171,7 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
             return MER_E_INTERNAL;
         every_unit = left == 0;
     }
-    int64_t got = mer_refund_request(db, j->order_id, amount, j->reason);
+    int64_t got = mer_refund_request(db, j->order_id, amount, j->reason, 0);
     if (got == MER_E_VALIDATION)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
     if (got < 0)

@@ -18,11 +18,13 @@
 #include "store/db.h"
 
 /*
- * Requests a refund of `amount` (minor units; -1 = everything still refundable) on an order. Writer
- * thread. Returns the amount requested (>= 0; 0 when nothing was paid), or a negative error
- * (MER_E_VALIDATION when amount exceeds what is refundable).
+ * Requests a refund of `amount` (minor units; -1 = everything still refundable) on an order, from the
+ * charge charge_id (0 = from the order's charges, most money left first; each refund row names the
+ * charge it returns and the provider refunds against that charge). Writer thread. Returns the amount
+ * requested (>= 0; 0 when nothing was paid), or a negative error (MER_E_VALIDATION when amount exceeds
+ * what is refundable).
  */
-int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason);
+int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
 
 /* Admin route POST /api/v1/admin/orders/{id}/refunds. */
 void mer_refund_init(void);

@@ -22,6 +22,7 @@ typedef struct mer_charge {
     int64_t amount;
     const char *currency;
     const char *card_token; /* card only */
+    const char *idem_key;   /* the same key never charges twice (acquirers de-duplicate on it) */
 } mer_charge_t;
 
 typedef struct mer_pay_result {

@@ -96,9 +96,10 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
         return 0;
     }
     int64_t pay_id = 0, order_id = 0, amount = 0;
-    char pstatus[16] = "";
+    char pstatus[16] = "", pcurrency[4] = "";
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT id, order_id, amount, status FROM payment WHERE intent = ? AND kind = 'charge' "
+                                 "SELECT id, order_id, amount, status, currency FROM payment WHERE intent = ? AND "
+                                 "kind = 'charge' "
                                  "AND provider = 'wallet'",
                                  "s", j->intent);
     bool found = mer_rows_next(r);
@@ -107,6 +108,7 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
         order_id = mer_rows_int(r, 1);
         amount = mer_rows_int(r, 2);
         snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 3));
+        snprintf(pcurrency, sizeof(pcurrency), "%s", mer_rows_text(r, 4));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -115,6 +117,10 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
         j->result = "ignored";
         snprintf(j->message, sizeof(j->message), "no payment intent %s", j->intent);
         return 0;
+    }
+    if (j->currency[0] && strcmp(j->currency, pcurrency) != 0) {
+        snprintf(j->message, sizeof(j->message), "currency %s does not match the intent's %s", j->currency, pcurrency);
+        return MER_E_VALIDATION;
     }
     if (j->amount != amount) {
         snprintf(j->message, sizeof(j->message), "amount %lld does not match the intent's %lld", (long long)j->amount,
@@ -149,7 +155,7 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
     if (err != MER_E_CONFLICT)
         return err;
     /* the order cannot take the money any more (cancelled, expired): keep the record, give it back */
-    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed");
+    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed", pay_id);
     if (got < 0)
         return (int)got;
     mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,

@@ -355,6 +355,14 @@ const mer_migration_t mer_schema_region[] = {
      "  won INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
      "  PRIMARY KEY (session_id, user_id));"
      "ALTER TABLE order_line ADD COLUMN flash_token TEXT;"},
+    {6,
+     /* a refund names the charge it returns money from; a card charge is written (pending) before the
+      * acquirer is called, with what is needed to finish it after a crash */
+     "ALTER TABLE payment ADD COLUMN refund_of INTEGER REFERENCES payment(id);"
+     "ALTER TABLE payment ADD COLUMN request TEXT;"
+     "CREATE INDEX payment_pending ON payment(created_at) WHERE status = 'pending' AND kind = 'charge';"
+     /* queue tickets are stored before they are answered; won: 0 undecided, 1 won, 2 lost */
+     "ALTER TABLE flash_entry ADD COLUMN kind TEXT NOT NULL DEFAULT 'draw';"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

@@ -11,12 +11,12 @@ function localIST(offsetMs) {
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
 }
 
-async function setup(srv, units, prefix, n) {
+async function setup(srv, units, prefix, n, mode = 'fcfs') {
   const list = await srv.get('/api/v1/products?country=IN&category=phones&per_page=1');
   const skuCode = (await srv.get(`/api/v1/products/${list.json.items[0].id}?country=IN`)).json.skus[0].code;
   const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
     token: srv.adminToken,
-    body: { country: 'IN', titles: { en: 'X1 launch' }, sessions: [{ starts_at: localIST(-60000), ends_at: localIST(3600000), per_user_limit: 1, items: [{ sku: skuCode, price: 999900, units }] }] },
+    body: { country: 'IN', titles: { en: 'X1 launch' }, sessions: [{ mode, starts_at: localIST(-60000), ends_at: localIST(3600000), per_user_limit: 1, items: [{ sku: skuCode, price: 999900, units }] }] },
   });
   assert.equal(r.status, 201, r.text);
   const tokens = run(['admin', 'load-users', '--data', srv.dataDir, '--country', 'IN', '--count', String(n), '--prefix', prefix,
@@ -100,6 +100,54 @@ test('crash: kill -9 mid-sale; every token a client received is still valid and 
     const end = (await again.get(`/api/v1/admin/flash-sales/${f.id}/stats`, { token: again.adminToken })).json.sessions[0];
     assert.equal(end.items[0].left + (end.tokens.issued || 0) + (end.tokens.consumed || 0), UNITS);
     assert.ok((end.tokens.issued || 0) + (end.tokens.consumed || 0) <= UNITS);
+  } finally {
+    await again.stop();
+    rmSync(srv.dataDir, { recursive: true, force: true });
+  }
+});
+
+test('crash: kill -9 with queue vouchers pending; every voucher is decided after the restart, in arrival order', async () => {
+  const srv = await startServer({ regions: 'in' });
+  const UNITS = 300;
+  const f = await setup(srv, UNITS, 'qcrash', 1500, 'queue');
+  const vouchers = [];
+  let stop = false;
+  const grabbing = pool(f.tokens, 64, async (token) => {
+    if (stop) return;
+    try {
+      const r = await srv.api('POST', `/api/v1/flash-sales/${f.id}/grab`, { token, body: { session_id: f.session, sku: f.sku } });
+      if (r.status === 202) vouchers.push({ buyer: token, v: r.json.voucher, seq: Number(r.json.voucher.split('-')[1]) });
+    } catch { stop = true; }
+  });
+  let finished = false;
+  grabbing.then(() => { finished = true; });
+  while (vouchers.length < 200 && !stop && !finished) await new Promise((r) => setTimeout(r, 5));
+  srv.child.kill('SIGKILL');
+  await srv.exited;
+  stop = true;
+  await grabbing;
+  console.log(`# queue vouchers received before the kill: ${vouchers.length}`);
+  const again = await startServer({ regions: 'in', dataDir: srv.dataDir });
+  try {
+    const outcome = new Map();
+    for (let round = 0; round < 100 && outcome.size < vouchers.length; round++) {
+      for (const q of vouchers) {
+        if (outcome.has(q.v)) continue;
+        const r = await again.get(`/api/v1/flash-sales/${f.id}/queue/${q.v}`, { token: q.buyer });
+        assert.equal(r.status, 200, `voucher ${q.v} given before the crash is unknown after it: ${r.text}`);
+        if (r.json.status !== 'pending') outcome.set(q.v, r.json.status);
+      }
+      if (outcome.size < vouchers.length) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(outcome.size, vouchers.length, 'every voucher is decided');
+    // within the vouchers we saw, nobody later in the queue won while someone earlier lost
+    const sorted = [...vouchers].sort((a, b) => a.seq - b.seq).map((q) => outcome.get(q.v));
+    const firstLost = sorted.indexOf('lost');
+    if (firstLost >= 0) assert.ok(sorted.slice(firstLost).every((x) => x === 'lost'), sorted.join(','));
+    const s = (await again.get(`/api/v1/admin/flash-sales/${f.id}/stats`, { token: again.adminToken })).json.sessions[0];
+    const held = (s.tokens.issued || 0) + (s.tokens.consumed || 0);
+    assert.equal(s.items[0].left + held, UNITS, `units do not reconcile: ${JSON.stringify(s)}`);
+    assert.ok(sorted.filter((x) => x === 'won').length <= held);
   } finally {
     await again.stop();
     rmSync(srv.dataDir, { recursive: true, force: true });

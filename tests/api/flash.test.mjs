@@ -300,4 +300,10 @@ test('admin validation and rights', async () => {
   }
   const [u] = users(1);
   expectError(await srv.api('POST', '/api/v1/admin/flash-sales', { token: u, body: {} }), 403, 'forbidden');
+  // staff take no part in sales: their ids are not customers' ids
+  const f = await sale({ mode: 'queue', items: [{ sku: s.code, price: 100, units: 1 }] });
+  expectError(await srv.get(`/api/v1/flash-sales/${f.id}/challenge`, { token: T }), 403, 'forbidden');
+  expectError(await srv.get(`/api/v1/flash-sales/${f.id}/queue/q${f.session}-1`, { token: T }), 403, 'forbidden');
+  // a bad session id on the draw route is a plain 404
+  expectError(await srv.api('POST', `/api/v1/admin/flash-sales/${f.id}/sessions/abc/draw`, { token: T }), 404, 'not_found');
 });

@@ -94,7 +94,9 @@ test('Spain: VAT included, card payment, then cancel refunds', async () => {
   const paid = await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
   assert.equal(paid.status, 200, paid.text);
   assert.equal(paid.json.status, 'paid');
-  assert.equal(paid.json.payments[0].status, 'succeeded');
+  // the declined attempt stays on record as a failed charge; the second one succeeded
+  const charges = paid.json.payments.filter((p) => p.kind === 'charge');
+  assert.deepEqual(charges.map((p) => p.status), ['failed', 'succeeded']);
   const again = await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
   expectError(again, 409, 'conflict');
   assert.equal(again.json.error.current_status, 'paid');
@@ -321,4 +323,18 @@ test('product pages show stock state and follow sell-outs at once', async () => 
   await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token });
   const p3 = await srv.get(`/api/v1/products/${pid}?country=IN`);
   assert.equal(p3.json.skus.find((s) => s.code === sku.code).stock_state, 'in_stock', 'a cancelled order gives the unit back');
+});
+
+test('two payments of one order at once: one charge succeeds, the other is refused, nothing is charged twice', async () => {
+  const c = await customer(srv, 'ES');
+  const sku = await skuIn('ES');
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }] } });
+  assert.equal(o.status, 201, o.text);
+  const both = await Promise.all([1, 2, 3].map(() =>
+    srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } })));
+  assert.equal(both.filter((r) => r.status === 200).length, 1, both.map((r) => r.text).join('\n'));
+  both.filter((r) => r.status !== 200).forEach((r) => expectError(r, 409, 'conflict'));
+  const after = (await srv.get(`/api/v1/orders/${o.json.id}`, { token: c.token })).json;
+  assert.equal(after.status, 'paid');
+  assert.equal(after.payments.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length, 1);
 });

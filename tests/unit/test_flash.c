@@ -47,6 +47,34 @@ static void test_stock_never_oversells(void **state)
     assert_false(fs_take_unit(&item));
 }
 
+/* Takers and returners race; once they stop, sold_out must be set exactly when nothing is left. */
+static void *churner(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20000; i++)
+        if (fs_take_unit(&item))
+            fs_return_unit(&item);
+    return NULL;
+}
+
+static void test_sold_out_flag_follows_stock(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 20; round++) {
+        memset(&item, 0, sizeof(item));
+        item.units = 2;
+        atomic_store(&item.left, 2);
+        pthread_t t[THREADS];
+        for (int i = 0; i < THREADS; i++)
+            pthread_create(&t[i], NULL, churner, NULL);
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(t[i], NULL);
+        /* every unit taken was returned */
+        assert_int_equal(atomic_load(&item.left), 2);
+        assert_int_equal(atomic_load(&item.sold_out), 0);
+    }
+}
+
 static mer_smap_t buyers;
 
 static void *buyer(void *arg)
@@ -106,7 +134,9 @@ static void *enqueuer(void *arg)
     int64_t *last = arg;
     for (int i = 0; i < 2000; i++) {
         fs_ticket_t *t = mer_xcalloc(1, sizeof(*t));
-        int64_t seq = fs_enqueue(queue_session, t);
+        int64_t seq = fs_ticket_number(queue_session);
+        t->seq = seq;
+        fs_ticket_place(queue_session, t);
         if (seq <= *last) /* each thread sees its own tickets in increasing order */
             atomic_store(&out_of_order, 1);
         *last = seq;
@@ -177,7 +207,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stock_never_oversells), cmocka_unit_test(test_per_buyer_limit_is_atomic),
         cmocka_unit_test(test_gcra_rate_limit), cmocka_unit_test(test_queue_numbers_in_arrival_order),
-        cmocka_unit_test(test_draw_is_reproducible),
+        cmocka_unit_test(test_draw_is_reproducible), cmocka_unit_test(test_sold_out_flag_follows_stock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
