@@ -169,7 +169,9 @@ int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
 
 /* ---- admin routes ---- */
 
-static const char *admin_region(mer_req_t *r, const char *country_code)
+/* The country an admin route names, checked: known, served by this node, and one the caller manages.
+ * Replies and returns NULL otherwise. Codes are matched in any case; c->code is the canonical one. */
+static const mer_country_t *admin_country(mer_req_t *r, const char *country_code, const char *what)
 {
     const mer_countries_t *cs = mer_countries();
     const mer_country_t *c = mer_country_find(cs, country_code, strlen(country_code));
@@ -182,7 +184,11 @@ static const char *admin_region(mer_req_t *r, const char *country_code)
         mer_reply_wrong_region(r, cs, c);
         return NULL;
     }
-    return rg->name;
+    if (!mer_req_may_country(r, c->code)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not %s in %s", what, c->code);
+        return NULL;
+    }
+    return c;
 }
 
 typedef struct wh_job {
@@ -242,13 +248,11 @@ static void h_create_warehouse(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    const char *region = admin_region(r, country);
-    if (region == NULL)
+    const mer_country_t *cc = admin_country(r, country, "manage warehouses");
+    if (cc == NULL)
         return;
-    if (!mer_req_may_country(r, country)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage warehouses in %s", country);
-        return;
-    }
+    const char *region = cc->region;
+    country = cc->code;
     wh_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
     snprintf(j->code, sizeof(j->code), "%s", code);
@@ -387,13 +391,11 @@ static void stock_change(mer_req_t *r, bool adjust)
         mer_reply_verr(r, &e);
         return;
     }
-    const char *region = admin_region(r, country);
-    if (region == NULL)
+    const mer_country_t *cc = admin_country(r, country, "manage stock");
+    if (cc == NULL)
         return;
-    if (!mer_req_may_country(r, country)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage stock in %s", country);
-        return;
-    }
+    const char *region = cc->region;
+    country = cc->code;
     stock_job_t *j = mer_xcalloc(1, sizeof(*j));
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
@@ -438,13 +440,11 @@ static void h_get_stock(mer_req_t *r)
         mer_reply_error(r, MER_E_MISSING_PARAM, country ? "sku" : "country", "country and sku are required");
         return;
     }
-    const char *region = admin_region(r, country);
-    if (region == NULL)
+    const mer_country_t *cc = admin_country(r, country, "see stock");
+    if (cc == NULL)
         return;
-    if (!mer_req_may_country(r, country)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not see stock in %s", country);
-        return;
-    }
+    const char *region = cc->region;
+    country = cc->code;
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
     int64_t sku_id = s ? s->id : 0;

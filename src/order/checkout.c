@@ -703,14 +703,9 @@ static void h_checkout(mer_req_t *r)
         job_free(j);
         return;
     }
-    if (strcmp(j->payment_method, "wallet") == 0) {
-        unsigned char raw[12];
-        char hex[25];
-        randombytes_buf(raw, sizeof(raw));
-        sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-        snprintf(j->intent, sizeof(j->intent), "pi_%s_%s", j->region, hex);
-        mer_wallet_redirect_url(j->intent, j->country->currency.code, j->redirect_url, sizeof(j->redirect_url));
-    }
+    if (strcmp(j->payment_method, "wallet") == 0)
+        mer_wallet_new_intent(j->region, j->country->currency.code, j->intent, j->redirect_url,
+                              sizeof(j->redirect_url));
     j->w.run = checkout_run;
     j->w.done = checkout_done;
     if (mer_req_submit(r, j->region, &j->w) != 0)

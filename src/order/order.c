@@ -570,6 +570,83 @@ static void pay_done(mer_wjob_t *w)
     free(j);
 }
 
+/* ---- a new wallet attempt after a failed one ---- */
+
+typedef struct retry_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    int64_t order_id, user_id;
+    char region[MER_REGION_NAME_MAX], intent[64], redirect_url[256], current[20];
+    mer_verr_t e;
+} retry_job_t;
+
+static int retry_run(mer_db_t *db, mer_wjob_t *w)
+{
+    retry_job_t *j = H2O_STRUCT_FROM_MEMBER(retry_job_t, w, w);
+    char currency[4] = "";
+    int64_t amount = 0, busy = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT status, grand_total, currency, (SELECT COUNT(*) FROM payment p WHERE "
+                                 "p.order_id = o.id AND p.kind = 'charge' AND p.status IN ('pending', 'succeeded')) "
+                                 "FROM orders o WHERE id = ? AND user_id = ? AND payment_method = 'wallet'",
+                                 "ii", j->order_id, j->user_id);
+    bool found = mer_rows_next(r);
+    if (found) {
+        snprintf(j->current, sizeof(j->current), "%s", mer_rows_text(r, 0));
+        amount = mer_rows_int(r, 1);
+        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 2));
+        busy = mer_rows_int(r, 3);
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!found)
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
+    if (strcmp(j->current, "pending_payment") != 0 || busy)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; a payment is already under way or done",
+                            j->current);
+    mer_wallet_new_intent(j->region, currency, j->intent, j->redirect_url, sizeof(j->redirect_url));
+    return mer_db_exec(db,
+                       "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
+                       "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
+                       "iissi", j->order_id, amount, currency, j->intent, mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+static void retry_done(mer_wjob_t *w)
+{
+    retry_job_t *j = H2O_STRUCT_FROM_MEMBER(retry_job_t, w, w);
+    mer_req_t *r = j->r;
+    if (!r->gone) {
+        if (w->err && j->e.code == MER_E_CONFLICT)
+            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
+                               j->e.message);
+        else if (w->err && j->e.code)
+            mer_reply_verr(r, &j->e);
+        else if (w->err)
+            mer_reply_error(r, w->err, NULL, NULL);
+        else
+            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", j->intent,
+                                             "redirect_url", j->redirect_url));
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void wallet_retry(mer_req_t *r, int64_t order_id)
+{
+    retry_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->r = r;
+    j->order_id = order_id;
+    j->user_id = r->who.id;
+    snprintf(j->region, sizeof(j->region), "%s", r->who.region);
+    j->w.run = retry_run;
+    j->w.done = retry_done;
+    if (mer_req_submit(r, j->region, &j->w) != 0)
+        free(j);
+}
+
 static void h_pay(mer_req_t *r)
 {
     static const char *const keys[] = {"card_token", NULL};
@@ -614,7 +691,7 @@ static void h_pay(mer_req_t *r)
             mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", v.intent, "redirect_url",
                                              v.redirect_url));
         else
-            mer_reply_error(r, MER_E_CONFLICT, "payment_method", "no open wallet payment for this order");
+            wallet_retry(r, id); /* the last attempt failed at the wallet: open a new one */
         mer_order_view_release(&v);
         return;
     }

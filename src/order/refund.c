@@ -208,7 +208,16 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
                                      j->order_id) < 0) {
         return MER_E_INTERNAL;
     }
-    return mer_event_emit_order(db, "order.refund_requested", j->order_id);
+    if ((err = mer_event_emit_order(db, "order.refund_requested", j->order_id)) != 0)
+        return err;
+    /* cash on delivery is paid out by hand and recorded at once: nothing to wait for */
+    char pstatus[24] = "";
+    r = mer_db_query(db, "SELECT payment_status FROM orders WHERE id = ?", "i", j->order_id);
+    if (mer_rows_next(r))
+        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 0));
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", j->order_id);
 }
 
 static void refund_done(mer_wjob_t *w)
@@ -258,7 +267,7 @@ static void h_refund(mer_req_t *r)
     const mer_countries_t *cs = mer_countries();
     const mer_country_t *c = mer_country_find(cs, country, 2);
     if (c == NULL || !mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, c ? MER_E_FORBIDDEN : MER_E_UNKNOWN_COUNTRY, "country", "not a country you manage");
+        mer_reply_error(r, c ? MER_E_FORBIDDEN : MER_E_UNKNOWN_COUNTRY, "country", c ? "you do not manage %s" : "%s is not a country of this store", country);
         return;
     }
     const mer_region_t *rg = mer_region_find(cs, c->region);

@@ -42,6 +42,11 @@ typedef struct mer_payment_provider {
 
 /* The wallet's redirect URL for an intent: <wallet base URL>/pay?intent=<id>. */
 void mer_wallet_redirect_url(const char *intent, const char *currency, char *out, size_t cap);
+/*
+ * A new wallet payment intent for a region: "pi_<region>_<24 random hex>" (the region tells the webhook
+ * which database holds it), and its redirect URL.
+ */
+void mer_wallet_new_intent(const char *region, const char *currency, char intent[64], char *url, size_t url_cap);
 /* Sets the wallet base URL (serve --wallet-url). */
 void mer_wallet_configure(const char *base_url);
 /*

@@ -55,6 +55,16 @@ void mer_wallet_redirect_url(const char *intent, const char *currency, char *out
     snprintf(out, cap, "%s/pay?intent=%s&currency=%s", wallet_base, intent, currency);
 }
 
+void mer_wallet_new_intent(const char *region, const char *currency, char intent[64], char *url, size_t url_cap)
+{
+    unsigned char raw[12];
+    char hex[25];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+    snprintf(intent, 64, "pi_%s_%s", region, hex);
+    mer_wallet_redirect_url(intent, currency, url, url_cap);
+}
+
 int mer_payment_secret(mer_db_t *db, const char *provider, char out[80])
 {
     mer_rows_t *r = mer_db_query(db, "SELECT secret FROM provider_secret WHERE provider = ?", "s", provider);
@@ -78,6 +88,7 @@ typedef struct hook_job {
     char event_id[80], type[32], intent[64], charge_id[64], currency[4];
     int64_t amount;
     const char *result;
+    const char *field; /* of a validation failure */
     char message[160];
 } hook_job_t;
 
@@ -120,11 +131,13 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
     }
     if (j->currency[0] && strcmp(j->currency, pcurrency) != 0) {
         snprintf(j->message, sizeof(j->message), "currency %s does not match the intent's %s", j->currency, pcurrency);
+        j->field = "currency";
         return MER_E_VALIDATION;
     }
     if (j->amount != amount) {
         snprintf(j->message, sizeof(j->message), "amount %lld does not match the intent's %lld", (long long)j->amount,
                  (long long)amount);
+        j->field = "amount";
         return MER_E_VALIDATION;
     }
     if (strcmp(j->type, "payment.failed") == 0) {
@@ -170,7 +183,7 @@ static void hook_done(mer_wjob_t *w)
     mer_req_t *r = j->r;
     if (!r->gone) {
         if (w->err == MER_E_VALIDATION)
-            mer_reply_error(r, MER_E_VALIDATION, "amount", "%s", j->message);
+            mer_reply_error(r, MER_E_VALIDATION, j->field, "%s", j->message);
         else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
         else

@@ -135,6 +135,10 @@ test('country operators: own countries\' prices only; no product or country chan
   expectError(await srv.api('POST', '/api/v1/admin/products', { token: op, body: product('op-2', 'OP-2') }), 403, 'forbidden');
   expectError(await srv.api('PUT', '/api/v1/admin/countries/KW', { token: op, body: {} }), 403, 'forbidden');
   assert.equal((await srv.get('/api/v1/admin/countries', { token: op })).status, 200);
+  // stock in their own country, named in any case; never another country's
+  const lower = await srv.get('/api/v1/admin/stock?country=in&sku=OP-1', { token: op });
+  assert.equal(lower.status, 200, lower.text);
+  expectError(await srv.get('/api/v1/admin/stock?country=es&sku=OP-1', { token: op }), 403, 'forbidden');
 });
 
 test('categories and attribute translations', async () => {

@@ -79,6 +79,51 @@ test('wallet: a failure then a success (out of order) ends paid; a lone failure 
   assert.equal(got.json.status, 'paid');
 });
 
+test('wallet: after a failed attempt the customer pays again with a new intent; the old one cannot pay twice', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 2);
+  const a = await walletOrder(c, s);
+  const wrong = await hook(a, { currency: 'EUR' });
+  expectError(wrong, 422, 'validation_failed', 'currency');
+  assert.equal((await hook(a, { outcome: 'failed' })).json.result, 'processed');
+  const retry = await srv.api('POST', `/api/v1/orders/${a.id}/pay`, { token: c.token, body: {} });
+  assert.equal(retry.status, 202, retry.text);
+  assert.match(retry.json.intent, /^pi_in_/);
+  assert.notEqual(retry.json.intent, a.payment.intent, 'a new attempt has a new intent');
+  // asking again while it is open shows the same attempt, not a third one
+  const same = await srv.api('POST', `/api/v1/orders/${a.id}/pay`, { token: c.token, body: {} });
+  assert.equal(same.json.intent, retry.json.intent);
+  const second = { ...a, payment: { ...a.payment, intent: retry.json.intent } };
+  assert.equal((await hook(second, { outcome: 'succeeded' })).json.result, 'processed');
+  const got = (await srv.get(`/api/v1/orders/${a.id}`, { token: c.token })).json;
+  assert.equal(got.status, 'paid');
+  const charges = got.payments.filter((p) => p.kind === 'charge');
+  assert.deepEqual(charges.map((p) => p.status).sort(), ['failed', 'succeeded']);
+  // another customer cannot open attempts on this order
+  const other = await customer(srv, 'IN');
+  expectError(await srv.api('POST', `/api/v1/orders/${a.id}/pay`, { token: other.token, body: {} }), 404, 'not_found');
+});
+
+test('refunds: cash on delivery is refunded by hand at once, and order.refunded follows order.refund_requested', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 5);
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod', lines: [{ sku: s.code, quantity: 1 }] } });
+  assert.equal(o.status, 201, o.text);
+  const shipped = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/ship`, { token: T, body: { country: 'IN', tracking_number: 'COD1' } });
+  assert.equal(shipped.status, 200, shipped.text);
+  const delivered = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/deliver`, { token: T, body: { country: 'IN' } });
+  assert.equal(delivered.status, 200, delivered.text);
+  // a lower-case country is the same country
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/refunds`, { token: T, body: { country: 'in', reason: 'returned', all: true } });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(refund.json.payment.status, 'refunded');
+  const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.json.id}`, { token: T });
+  const types = log.json.events.map((e) => e.type);
+  assert.ok(types.includes('order.refund_requested') && types.includes('order.refunded'), types.join(','));
+  const at = (t) => log.json.events.findIndex((e) => e.type === t);
+  assert.ok(at('order.refunded') < at('order.refund_requested'), 'newest first: refunded was recorded after refund_requested');
+});
+
 test('wallet: bad signatures, stale timestamps, tampered bodies and unknown intents are refused or ignored', async () => {
   const c = await customer(srv, 'IN');
   const order = await walletOrder(c, await sku('IN', 'accessories', 2));
