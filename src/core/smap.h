@@ -42,11 +42,11 @@ int64_t mer_smap_add_upto(mer_smap_t *m, int64_t key, int64_t delta, int64_t lim
 /* Sets key to value; returns the previous value (0 when absent). */
 int64_t mer_smap_set(mer_smap_t *m, int64_t key, int64_t value);
 /*
- * Generic cell rate algorithm: the value is the theoretical arrival time (ms). Returns true and
- * advances it if a request at now is allowed with one request per interval_ms and a burst of
- * burst requests.
+ * Generic cell rate algorithm: the value is the theoretical arrival time. Returns true and advances
+ * it if a request at now is allowed with one request per interval and a burst of burst requests.
+ * Any time unit works as long as now and interval use the same one (flash sales use nanoseconds).
  */
-bool mer_smap_gcra(mer_smap_t *m, int64_t key, int64_t now_ms, int64_t interval_ms, int64_t burst);
+bool mer_smap_gcra(mer_smap_t *m, int64_t key, int64_t now, int64_t interval, int64_t burst);
 /* Number of keys. */
 size_t mer_smap_count(mer_smap_t *m);
 /* Bytes allocated by the tables (for memory accounting). */

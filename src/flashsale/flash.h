@@ -51,6 +51,8 @@ int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t 
 int mer_flash_token_consume(mer_db_t *db, const char *token, int64_t user_id, int64_t order_id);
 /* Writer thread, inside a transition that ends an unshipped order: its tokens' units go back. */
 int mer_flash_order_closed(mer_db_t *db, int64_t order_id);
+/* Writer thread, inside a refund before shipping: flash lines refunded in full give their units back. */
+int mer_flash_lines_refunded(mer_db_t *db, int64_t order_id);
 /* After the checkout committed (worker thread): marks the token used in memory. */
 void mer_flash_token_used(const char *token);
 

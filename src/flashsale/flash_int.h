@@ -8,6 +8,12 @@
  *
  * Storage (region database, schema v5): flash_sale, flash_session, flash_item hold the configuration;
  * flash_reservation, flash_token and flash_entry the durable facts from which memory is rebuilt.
+ *
+ * Rate limits (rules.user_rate, rules.ip_rate) are GCRA cells in the session's maps whose times are
+ * monotonic nanoseconds, so every rate up to 100000 per second is kept to within 0.01% (in whole
+ * milliseconds 600/s would be 1000/s and 400/s would be 500/s). Proofs of work are remembered per
+ * customer (grab.c, "proof of work") so that each challenge is accepted once; that memory is process-wide
+ * because a challenge is not bound to a sale.
  */
 #ifndef MER_FLASH_INT_H
 #define MER_FLASH_INT_H
@@ -53,14 +59,17 @@ extern const char *const fs_reason_names[FS_R__COUNT];
 typedef struct fs_rules {
     int64_t min_account_age_ms;
     bool one_per_phone, one_per_address, one_per_device;
-    int64_t user_interval_ms, user_burst; /* 0 = no limit */
-    int64_t ip_interval_ms, ip_burst;
+    int64_t user_interval_ns, user_burst; /* 0 = no limit; 1e9 / per_second */
+    int64_t ip_interval_ns, ip_burst;
     int pow_bits;                         /* 0 = no challenge */
-    int64_t *blocked_users;
+    int64_t *blocked_users;               /* positive ids, sorted ascending (bsearch) */
     size_t nblocked_users;
-    char (*blocked_ips)[64];
+    char (*blocked_ips)[64];              /* canonical text (fs_ip_canonical), sorted by strcmp */
     size_t nblocked_ips;
 } fs_rules_t;
+
+/* Largest blocklists admin create accepts (each of users and ips); lookups are binary searches. */
+#define FS_MAX_BLOCKED 10000
 
 typedef struct fs_item {
     int64_t sku_id, product_id;
@@ -167,6 +176,12 @@ int fs_session_state(fs_session_t *s, int64_t now);
 /* Writer job: records issued tokens (one row each). Runs on the writer thread. */
 int fs_store_tokens(mer_db_t *db, fs_token_t **tokens, size_t n);
 
+/*
+ * Writes the usual text of an IPv4 or IPv6 address (as inet_ntop gives it, which is how a peer address
+ * is compared; an IPv4-mapped IPv6 address becomes its IPv4 address). Returns 0, or -1 when in is not
+ * an address literal (no names, prefixes or surrounding spaces).
+ */
+int fs_ip_canonical(const char *in, char out[64]);
 fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
                          int64_t created_at);
 fs_session_t *fs_session_new(fs_sale_t *sale);

@@ -15,6 +15,7 @@
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "catalog/catalog.h"
 #include "core/jsonw.h"
@@ -268,15 +269,37 @@ static fs_session_t *pick_session(mer_req_t *r, fs_sale_t **sale_out)
     return s;
 }
 
+static int cmp_user(const void *key, const void *elem)
+{
+    int64_t a = *(const int64_t *)key, b = *(const int64_t *)elem;
+    return (a > b) - (a < b);
+}
+
+static int cmp_ip(const void *key, const void *elem)
+{
+    return strcmp(key, elem);
+}
+
+/* The lists are sorted (model.c, parse_rules): up to FS_MAX_BLOCKED entries each cost a dozen compares. */
 static bool blocked(const fs_rules_t *ru, const mer_req_t *r, const char *ip)
 {
-    for (size_t i = 0; i < ru->nblocked_users; i++)
-        if (ru->blocked_users[i] == r->who.id)
-            return true;
-    for (size_t i = 0; i < ru->nblocked_ips; i++)
-        if (strcmp(ru->blocked_ips[i], ip) == 0)
-            return true;
-    return false;
+    if (ru->nblocked_users &&
+        bsearch(&r->who.id, ru->blocked_users, ru->nblocked_users, sizeof(*ru->blocked_users), cmp_user))
+        return true;
+    if (ru->nblocked_ips == 0)
+        return false;
+    /* the list holds canonical text: an IPv4 peer seen through a dual-stack socket is ::ffff:a.b.c.d */
+    if (strncmp(ip, "::ffff:", 7) == 0 && strchr(ip + 7, '.'))
+        ip += 7;
+    return bsearch(ip, ru->blocked_ips, ru->nblocked_ips, sizeof(*ru->blocked_ips), cmp_ip) != NULL;
+}
+
+/* Retry-After in whole seconds, rounded up: at least one interval of the limit that refused. */
+static void retry_after(mer_req_t *r, int64_t interval_ns)
+{
+    char secs[24];
+    snprintf(secs, sizeof(secs), "%lld", (long long)(interval_ns / 1000000000 + 1));
+    mer_reply_header(r, "retry-after", secs);
 }
 
 static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...) MER_PRINTF(5, 6);
@@ -315,25 +338,97 @@ static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t 
                (long long)(ru->min_account_age_ms / 86400000));
         return false;
     }
-    if (ru->user_interval_ms && !mer_smap_gcra(&s->buyers, -r->who.id, now, ru->user_interval_ms, ru->user_burst)) {
-        char secs[24];
-        snprintf(secs, sizeof(secs), "%lld", (long long)(ru->user_interval_ms / 1000 + 1));
-        mer_reply_header(r, "retry-after", secs);
+    if (!ru->user_interval_ns && !ru->ip_interval_ns)
+        return true;
+    /* GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h) */
+    int64_t now_ns = (int64_t)mer_now_mono_ns();
+    if (ru->user_interval_ns && !mer_smap_gcra(&s->buyers, -r->who.id, now_ns, ru->user_interval_ns, ru->user_burst)) {
+        retry_after(r, ru->user_interval_ns);
         refuse(r, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
         return false;
     }
-    if (ru->ip_interval_ms &&
-        !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(ip, strlen(ip)) >> 1), now, ru->ip_interval_ms, ru->ip_burst)) {
-        char secs[24];
-        snprintf(secs, sizeof(secs), "%lld", (long long)(ru->ip_interval_ms / 1000 + 1));
-        mer_reply_header(r, "retry-after", secs);
+    if (ru->ip_interval_ns && !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(ip, strlen(ip)) >> 1), now_ns,
+                                             ru->ip_interval_ns, ru->ip_burst)) {
+        retry_after(r, ru->ip_interval_ns);
         refuse(r, s, FS_R_RATE_IP, MER_E_RATE_LIMITED, "too many attempts from this network address; slow down");
         return false;
     }
     return true;
 }
 
-/* ---- proof of work ---- */
+/* ---- proof of work ----
+ *
+ * A challenge is <expiry ms>.<customer id>.<MAC of both>, valid until its expiry and only for that
+ * customer. It is also accepted once only: a replay, with the same nonce or another, is refused like a
+ * wrong proof. Because the MAC is a function of the expiry and the customer, a customer's challenge is
+ * named by its expiry, and per customer we remember:
+ *
+ *   used[POW_SEEN]  the expiries of the last challenges accepted (0 = free slot)
+ *   floor           every other challenge ever accepted expires at or before it; it only rises
+ *
+ * A challenge is fresh when it expires after the floor and is not in used[]. Accepting it puts it in
+ * used[] in place of the lowest entry, and the lower of the two goes under the floor. So a customer may
+ * fetch several challenges and solve them in any order; only one with more than POW_SEEN accepted at
+ * once finds its oldest unused challenges refused, and fetches another.
+ *
+ * No clock is needed (an expired challenge is refused before it gets here), and nothing is ever
+ * forgotten early; a restart forgets everything, but the MAC key is drawn anew at start-up, so every
+ * challenge issued before it is refused anyway. Memory: one record (48 bytes and its map slot) per customer who has sent a valid
+ * proof, kept until exit like the per-buyer maps; it grows with customers, not with grabs, and a
+ * customer's proofs cannot push anyone else's out. The record's lock is contended only by the same
+ * customer's simultaneous grabs, and held for a few compares.
+ */
+
+#define POW_SEEN 4
+
+typedef struct pow_seen {
+    atomic_flag lock;
+    int64_t floor;          /* guarded by lock */
+    int64_t used[POW_SEEN]; /* guarded by lock */
+} pow_seen_t;
+
+static mer_smap_t pow_seen; /* customer id -> pow_seen_t *, never removed */
+
+static pow_seen_t *pow_seen_of(int64_t user)
+{
+    pow_seen_t *p = (pow_seen_t *)(intptr_t)mer_smap_get(&pow_seen, user);
+    if (p)
+        return p;
+    p = mer_xcalloc(1, sizeof(*p));
+    atomic_flag_clear(&p->lock);
+    /* insert if absent: adding v to the value stays <= v only while the value is 0 (pointers are > 0) */
+    int64_t v = (int64_t)(intptr_t)p;
+    if (mer_smap_add_upto(&pow_seen, user, v, v) == v)
+        return p;
+    free(p); /* another grab of the same customer inserted first */
+    return (pow_seen_t *)(intptr_t)mer_smap_get(&pow_seen, user);
+}
+
+/* True, and remembered, the first time; false for every later use of the same challenge. */
+static bool pow_first_use(int64_t user, int64_t exp)
+{
+    pow_seen_t *p = pow_seen_of(user);
+    while (atomic_flag_test_and_set_explicit(&p->lock, memory_order_acquire))
+        ; /* only the same customer's simultaneous grab can hold it, for a few compares */
+    bool fresh = exp > p->floor;
+    int low = 0;
+    for (int i = 0; i < POW_SEEN; i++) {
+        fresh = fresh && p->used[i] != exp;
+        if (p->used[i] < p->used[low])
+            low = i;
+    }
+    if (fresh) {
+        int64_t out = exp;
+        if (p->used[low] < exp) {
+            out = p->used[low];
+            p->used[low] = exp;
+        }
+        if (out > p->floor)
+            p->floor = out;
+    }
+    atomic_flag_clear_explicit(&p->lock, memory_order_release);
+    return fresh;
+}
 
 static void challenge_mac(int64_t exp, int64_t user, char hex[33])
 {
@@ -389,7 +484,8 @@ static bool proof_ok(mer_req_t *r, int bits, int64_t now)
     int n = snprintf(buf, sizeof(buf), "%s:%s", ch, nonce);
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)buf, (unsigned long long)n);
-    return leading_zero_bits(h, bits);
+    /* only a valid proof is remembered: wrong ones cost the server no memory */
+    return leading_zero_bits(h, bits) && pow_first_use(user, exp);
 }
 
 /* ---- reservations ---- */
@@ -786,5 +882,6 @@ static const mer_route_t routes[] = {
 void fs_routes_init(void)
 {
     randombytes_buf(pow_key, sizeof(pow_key));
+    mer_smap_init(&pow_seen);
     mer_router_add(routes, MER_ARRAY_LEN(routes));
 }

@@ -1,8 +1,10 @@
 /*
  * model.c — the in-memory model of flash sales, and rebuilding it from the region databases.
  */
+#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "catalog/catalog.h"
 #include "core/log.h"
@@ -149,6 +151,44 @@ int fs_store_tokens(mer_db_t *db, fs_token_t **t, size_t n)
 
 /* ---- loading ---- */
 
+int fs_ip_canonical(const char *in, char out[64])
+{
+    unsigned char a[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, in, a) == 1)
+        return inet_ntop(AF_INET, a, out, 64) ? 0 : -1;
+    if (inet_pton(AF_INET6, in, a) != 1)
+        return -1;
+    if (IN6_IS_ADDR_V4MAPPED((struct in6_addr *)a))
+        return inet_ntop(AF_INET, a + 12, out, 64) ? 0 : -1;
+    return inet_ntop(AF_INET6, a, out, 64) ? 0 : -1;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_ip(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+/* 1e9 / per_second: GCRA in nanoseconds (see the top of flash_int.h). */
+static void parse_rate(json_t *rate, int64_t *interval_ns, int64_t *burst)
+{
+    int64_t per_second = json_integer_value(json_object_get(rate, "per_second"));
+    if (!json_is_object(rate) || per_second <= 0)
+        return;
+    int64_t burst_in = json_integer_value(json_object_get(rate, "burst"));
+    *interval_ns = MER_MAX(INT64_C(1000000000) / per_second, 1);
+    *burst = MER_MIN(MER_MAX(burst_in, 1), 100000); /* the admin bound; keeps interval * burst far from overflow */
+}
+
+/*
+ * The stored rules were checked by admin create; rows written before those checks may hold odd entries,
+ * which are dropped here (a blocklist entry that is not an id or an address never matched anyone).
+ */
 static void parse_rules(json_t *j, fs_rules_t *r)
 {
     memset(r, 0, sizeof(*r));
@@ -156,36 +196,26 @@ static void parse_rules(json_t *j, fs_rules_t *r)
     r->one_per_phone = json_is_true(json_object_get(j, "one_per_phone"));
     r->one_per_address = json_is_true(json_object_get(j, "one_per_address"));
     r->one_per_device = json_is_true(json_object_get(j, "one_per_device"));
-    json_t *ur = json_object_get(j, "user_rate"), *ir = json_object_get(j, "ip_rate");
-    if (json_is_object(ur) && json_integer_value(json_object_get(ur, "per_second")) > 0) {
-        r->user_interval_ms = 1000 / json_integer_value(json_object_get(ur, "per_second"));
-        r->user_burst = json_integer_value(json_object_get(ur, "burst"));
-        if (r->user_interval_ms < 1)
-            r->user_interval_ms = 1;
-        if (r->user_burst < 1)
-            r->user_burst = 1;
-    }
-    if (json_is_object(ir) && json_integer_value(json_object_get(ir, "per_second")) > 0) {
-        r->ip_interval_ms = 1000 / json_integer_value(json_object_get(ir, "per_second"));
-        r->ip_burst = json_integer_value(json_object_get(ir, "burst"));
-        if (r->ip_interval_ms < 1)
-            r->ip_interval_ms = 1;
-        if (r->ip_burst < 1)
-            r->ip_burst = 1;
-    }
+    parse_rate(json_object_get(j, "user_rate"), &r->user_interval_ns, &r->user_burst);
+    parse_rate(json_object_get(j, "ip_rate"), &r->ip_interval_ns, &r->ip_burst);
     r->pow_bits = (int)json_integer_value(json_object_get(j, "pow_bits"));
     json_t *bl = json_object_get(j, "blocklist");
     json_t *users = json_object_get(bl, "users"), *ips = json_object_get(bl, "ips");
     if (json_array_size(users)) {
         r->blocked_users = mer_xcalloc(json_array_size(users), sizeof(int64_t));
         for (size_t i = 0; i < json_array_size(users); i++)
-            r->blocked_users[r->nblocked_users++] = json_integer_value(json_array_get(users, i));
+            if (json_integer_value(json_array_get(users, i)) > 0)
+                r->blocked_users[r->nblocked_users++] = json_integer_value(json_array_get(users, i));
+        qsort(r->blocked_users, r->nblocked_users, sizeof(int64_t), cmp_int64);
     }
     if (json_array_size(ips)) {
         r->blocked_ips = mer_xcalloc(json_array_size(ips), 64);
-        for (size_t i = 0; i < json_array_size(ips); i++)
-            snprintf(r->blocked_ips[r->nblocked_ips++], 64, "%s",
-                     json_string_value(json_array_get(ips, i)) ? json_string_value(json_array_get(ips, i)) : "");
+        for (size_t i = 0; i < json_array_size(ips); i++) {
+            const char *ip = json_string_value(json_array_get(ips, i));
+            if (ip && fs_ip_canonical(ip, r->blocked_ips[r->nblocked_ips]) == 0)
+                r->nblocked_ips++;
+        }
+        qsort(r->blocked_ips, r->nblocked_ips, 64, cmp_ip);
     }
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "events/events.h"
+#include "flashsale/flash.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
 #include "region/region_http.h"
@@ -204,6 +205,9 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
                             "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0)
                 return MER_E_INTERNAL;
         }
+        /* flash-sale units refunded before shipping go back to their session, as a cancel's do */
+        if ((err = mer_flash_lines_refunded(db, j->order_id)) != 0)
+            return err;
     } else if (j->all && mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
                                      j->order_id) < 0) {
         return MER_E_INTERNAL;

@@ -118,6 +118,29 @@ test('a cancelled order gives its flash unit back and the session leaves sold_ou
   assert.ok(ok, 'the unit came back to the session');
 });
 
+test('a paid flash order refunded in full before shipping gives its unit back', async () => {
+  const s = await sku(13);
+  const f = await sale({ items: [{ sku: s.code, price: 5000, units: 1 }] });
+  const [a, b] = users(2);
+  const g = await grab(f, a);
+  assert.equal(g.status, 200, g.text);
+  const o = await srv.api('POST', '/api/v1/orders', { token: a, body: { payment_method: 'card', flash_token: g.json.token } });
+  assert.equal(o.status, 201, o.text);
+  const paid = await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: a, body: { card_token: 'tok_visa' } });
+  assert.equal(paid.status, 200, paid.text);
+  expectError(await grab(f, b), 409, 'sold_out');
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/refunds`, { token: T, body: { country: 'IN', reason: 'customer changed mind', all: true } });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(refund.json.status, 'refunded');
+  let ok = null;
+  for (let i = 0; i < 40 && !ok; i++) {
+    await wait(100);
+    const r = await grab(f, b);
+    if (r.status === 200) ok = r;
+  }
+  assert.ok(ok, 'the refunded unit came back to the session');
+});
+
 test('an expired token returns its unit; the buyer may try again', async () => {
   const s = await sku(4);
   const f = await sale({ items: [{ sku: s.code, price: 5000, units: 1 }], token_ttl_seconds: 1 });
@@ -209,6 +232,64 @@ test('anti-scalper: blocklist, account age, one win per phone and device, rate l
   assert.equal(stats.json.sessions[0].refusals.challenge_failed, 2);
 });
 
+// Finds a nonce so that SHA-256(challenge:nonce) starts with `bits` zero bits (bits <= 8), skipping `skip` answers.
+function solve(challenge, bits, skip = 0) {
+  for (let nonce = 0; ; nonce++) {
+    const h = createHash('sha256').update(`${challenge}:${nonce}`).digest();
+    if ((h[0] >> (8 - bits)) === 0 && skip-- === 0) return { challenge, nonce: String(nonce) };
+  }
+}
+
+test('proof of work: a solved challenge is accepted once, however it is replayed', async () => {
+  const s = await sku(10);
+  const f = await sale({ items: [{ sku: s.code, price: 100, units: 20 }], per_user_limit: 10 }, { rules: { pow_bits: 4 } });
+  const [a] = users(1);
+  const challenge = async () => (await srv.get(`/api/v1/flash-sales/${f.id}/challenge`, { token: a })).json.challenge;
+  const refused = (r, why) => {
+    expectError(r, 403, 'blocked');
+    assert.equal(r.json.error.reason, 'challenge_failed', why);
+  };
+  const c1 = await challenge();
+  await wait(5);
+  const c2 = await challenge();
+  assert.notEqual(c1, c2);
+  // the newer one first, then the older one: both are fresh
+  const p2 = solve(c2, 4);
+  assert.equal((await grab(f, a, { proof: p2 })).status, 200);
+  refused(await grab(f, a, { proof: p2 }), 'a replayed proof is refused');
+  refused(await grab(f, a, { proof: solve(c2, 4, 1) }), 'another nonce for a used challenge is refused');
+  const p1 = solve(c1, 4);
+  assert.equal((await grab(f, a, { proof: p1 })).status, 200, 'an older challenge not used yet is accepted');
+  refused(await grab(f, a, { proof: p1 }));
+  // nor in another sale
+  const g = await sale({ items: [{ sku: s.code, price: 100, units: 5 }] }, { rules: { pow_bits: 4 } });
+  refused(await grab(g, a, { proof: p2 }), 'a used challenge is refused in every sale');
+  // racing copies of one proof: exactly one is accepted
+  const p3 = solve(await challenge(), 4);
+  const race = await Promise.all(Array.from({ length: 8 }, () => grab(f, a, { proof: p3 })));
+  assert.equal(race.filter((r) => r.status === 200).length, 1, race.map((r) => r.status).join(','));
+  for (const r of race.filter((x) => x.status !== 200)) refused(r);
+  const stats = await srv.get(`/api/v1/admin/flash-sales/${f.id}/stats`, { token: T });
+  assert.equal(stats.json.sessions[0].wins, 3);
+  assert.equal(stats.json.sessions[0].refusals.challenge_failed, 10);
+});
+
+test('rate limits above 1000 per second are kept exactly (not rounded to 1 ms)', async () => {
+  const s = await sku(11);
+  // every grab without a proof passes the rate limit and stops at the challenge, without touching storage
+  const f = await sale({ items: [{ sku: s.code, price: 100, units: 5 }] },
+    { rules: { ip_rate: { per_second: 100000, burst: 1 }, pow_bits: 1 } });
+  const [a] = users(1);
+  const seen = {};
+  for (let i = 0; i < 150; i++) {
+    const r = await grab(f, a);
+    const k = `${r.status} ${r.json.error?.reason}`;
+    seen[k] = (seen[k] || 0) + 1;
+  }
+  // one request every 10 microseconds is allowed: one after another, none is over the limit
+  assert.deepEqual(seen, { '403 challenge_failed': 150 });
+});
+
 test('queue mode: 202 with a voucher, decided in arrival order', async () => {
   const s = await sku(7);
   const f = await sale({ mode: 'queue', items: [{ sku: s.code, price: 100, units: 3 }] });
@@ -285,7 +366,7 @@ test('draw mode: entries, a seeded draw whose seed matches the published commitm
 });
 
 test('admin validation and rights', async () => {
-  const s = await sku(9);
+  const s = await sku(9), t = await sku(12);
   const bad = [
     [{ sessions: [] }, 'sessions'],
     [{ sessions: [{ starts_at: IST(0), ends_at: IST(-1000), items: [{ sku: s.code, price: 1, units: 1 }] }] }, 'sessions[0].ends_at'],
@@ -293,13 +374,46 @@ test('admin validation and rights', async () => {
     [{ sessions: [{ starts_at: IST(0), ends_at: IST(1000), items: [{ sku: 'NOPE', price: 1, units: 1 }] }] }, 'sessions[0].items[0].sku'],
     [{ sessions: [{ starts_at: IST(0), ends_at: IST(1000), items: [{ sku: s.code, price: 1, units: 0 }] }] }, 'sessions[0].items[0].units'],
     [{ rules: { pow_bits: 40 }, sessions: [{ starts_at: IST(0), ends_at: IST(1000), items: [{ sku: s.code, price: 1, units: 1 }] }] }, 'rules.pow_bits'],
+    // one SKU twice in a session: the second is named
+    [{ sessions: [{ starts_at: IST(0), ends_at: IST(1000), items: [{ sku: s.code, price: 1, units: 1 }] },
+      { starts_at: IST(0), ends_at: IST(1000), items: [{ sku: t.code, price: 1, units: 1 }, { sku: s.code, price: 1, units: 1 }, { sku: t.code, price: 2, units: 1 }] }] },
+    'sessions[1].items[2].sku'],
   ];
+  // the blocklist: arrays of customer ids and IP addresses
+  const blocklists = [
+    [{ users: 7 }, 'rules.blocklist.users'],
+    [{ users: [1, '7'] }, 'rules.blocklist.users[1]'],
+    [{ users: [0] }, 'rules.blocklist.users[0]'],
+    [{ users: [-3] }, 'rules.blocklist.users[0]'],
+    [{ users: [1.5] }, 'rules.blocklist.users[0]'],
+    [{ users: Array.from({ length: 10001 }, (_, i) => i + 1) }, 'rules.blocklist.users'],
+    [{ ips: '203.0.113.7' }, 'rules.blocklist.ips'],
+    [{ ips: ['203.0.113.7', 42] }, 'rules.blocklist.ips[1]'],
+    [{ ips: ['not-an-ip'] }, 'rules.blocklist.ips[0]'],
+    [{ ips: ['203.0.113.0/24'] }, 'rules.blocklist.ips[0]'],
+    [{ ips: ['203.0.113.256'] }, 'rules.blocklist.ips[0]'],
+    [{ ips: [''] }, 'rules.blocklist.ips[0]'],
+    [{ ips: [' 203.0.113.7'] }, 'rules.blocklist.ips[0]'],
+    [{ ips: ['1'.repeat(80)] }, 'rules.blocklist.ips[0]'],
+    [{ ips: Array.from({ length: 10001 }, (_, i) => `10.0.${i >> 8}.${i & 255}`) }, 'rules.blocklist.ips'],
+  ];
+  for (const [blocklist, field] of blocklists)
+    bad.push([{ rules: { blocklist }, sessions: [{ starts_at: IST(0), ends_at: IST(1000), items: [{ sku: s.code, price: 1, units: 1 }] }] }, field]);
   for (const [body, field] of bad) {
     const r = await srv.api('POST', '/api/v1/admin/flash-sales', { token: T, body: { country: 'IN', titles: { en: 'x' }, ...body } });
     expectError(r, 422, 'validation_failed', field);
   }
   const [u] = users(1);
   expectError(await srv.api('POST', '/api/v1/admin/flash-sales', { token: u, body: {} }), 403, 'forbidden');
+  // accepted: one SKU in two sessions; IP addresses in any standard spelling, compared in their usual form
+  const two = await srv.api('POST', '/api/v1/admin/flash-sales', {
+    token: T, body: { country: 'IN', titles: { en: 'x' }, rules: { blocklist: { users: [], ips: ['2001:DB8:0::1', '::ffff:127.0.0.1'] } },
+      sessions: [0, 1].map(() => ({ starts_at: IST(-60000), ends_at: IST(60000), items: [{ sku: s.code, price: 100, units: 1 }] })) },
+  });
+  assert.equal(two.status, 201, two.text);
+  const local = await grab({ id: two.json.id, session: two.json.session_ids[1], sku: s.code }, u);
+  expectError(local, 403, 'blocked');
+  assert.equal(local.json.error.reason, 'blocklist', '::ffff:127.0.0.1 is 127.0.0.1');
   // staff take no part in sales: their ids are not customers' ids
   const f = await sale({ mode: 'queue', items: [{ sku: s.code, price: 100, units: 1 }] });
   expectError(await srv.get(`/api/v1/flash-sales/${f.id}/challenge`, { token: T }), 403, 'forbidden');
