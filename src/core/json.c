@@ -145,3 +145,17 @@ char *mer_json_dump(const json_t *v, size_t *len)
         *len = strlen(s);
     return s;
 }
+
+json_t *mer_json_csv_array(const char *list)
+{
+    json_t *arr = json_array();
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        json_array_append_new(arr, json_stringn(p, len));
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    return arr;
+}

@@ -39,4 +39,7 @@ int mer_json_only(json_t *obj, const char *const *allowed, const char *prefix, m
 /* Serialises compactly (keys in insertion order); caller frees with free(). */
 char *mer_json_dump(const json_t *v, size_t *len);
 
+/* A comma-separated list ("a,b,c"; "" is empty) as a JSON array of strings (new reference). */
+json_t *mer_json_csv_array(const char *list);
+
 #endif

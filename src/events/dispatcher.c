@@ -69,9 +69,15 @@ static bool wants(const char *list, const char *type)
     return false;
 }
 
-static size_t load_subscribers(sub_t *subs)
+/*
+ * Loads the subscribers. *complete says that every active webhook subscription was loaded, so that a
+ * webhook missing from subs has been deleted (a delivery row only exists for a subscription that was
+ * active when its event was fanned out).
+ */
+static size_t load_subscribers(sub_t *subs, bool *complete)
 {
     size_t n = 0;
+    *complete = false;
     static const char *const internal[][2] = {
         {"logistics", "order.paid,order.created"},
         {"notifications", "order.*"},
@@ -87,7 +93,12 @@ static size_t load_subscribers(sub_t *subs)
     if (db == NULL)
         return n;
     mer_rows_t *r = mer_db_query(db, "SELECT id, url, events, secret FROM webhook_subscription WHERE active = 1", NULL);
-    while (mer_rows_next(r) && n < MAX_SUBS) {
+    bool more = false;
+    while (mer_rows_next(r)) {
+        if (n == MAX_SUBS) {
+            more = true;
+            break;
+        }
         memset(&subs[n], 0, sizeof(subs[n]));
         snprintf(subs[n].name, sizeof(subs[n].name), "webhook:%lld", (long long)mer_rows_int(r, 0));
         snprintf(subs[n].url, sizeof(subs[n].url), "%s", mer_rows_text(r, 1));
@@ -95,7 +106,7 @@ static size_t load_subscribers(sub_t *subs)
         snprintf(subs[n].secret, sizeof(subs[n].secret), "%s", mer_rows_text(r, 3));
         n++;
     }
-    mer_rows_end(r);
+    *complete = mer_rows_end(r) == 0 && !more;
     return n;
 }
 
@@ -120,6 +131,7 @@ typedef struct delivery {
     int64_t created_at;
     /* outcome */
     bool ok;
+    bool dropped; /* its webhook subscription was deleted: given up without another attempt */
     char error[200];
     mer_pay_result_t refund;
 } delivery_t;
@@ -371,7 +383,7 @@ static int outcomes(mer_db_t *db, void *arg)
                 return MER_E_INTERNAL;
             snprintf(d->error, sizeof(d->error), "subscriber failed (%s)", mer_err_code(effect));
         }
-        int attempts = d->attempts + 1;
+        int attempts = d->dropped ? d->attempts : d->attempts + 1;
         int rc;
         if (d->ok)
             rc = mer_db_exec(db,
@@ -382,7 +394,7 @@ static int outcomes(mer_db_t *db, void *arg)
             rc = mer_db_exec(db,
                              "UPDATE event_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
                              "WHERE event = ? AND subscriber = ?",
-                             "siisis", attempts >= MAX_ATTEMPTS ? "dead" : "pending", (int64_t)attempts,
+                             "siisis", attempts >= MAX_ATTEMPTS || d->dropped ? "dead" : "pending", (int64_t)attempts,
                              now + backoff(a->retry_base_ms, attempts), d->error, d->event, d->subscriber);
         if (rc < 0 || mer_db_release(db) != 0)
             return MER_E_INTERNAL;
@@ -390,8 +402,26 @@ static int outcomes(mer_db_t *db, void *arg)
     return 0;
 }
 
+/* Webhook subscriptions deleted since the dispatcher last looked: their pending deliveries are given up. */
+typedef struct removed_arg {
+    char (*names)[32];
+    size_t n;
+} removed_arg_t;
+
+static int drop_removed(mer_db_t *db, void *arg)
+{
+    removed_arg_t *a = arg;
+    for (size_t i = 0; i < a->n; i++)
+        if (mer_db_exec(db,
+                        "UPDATE event_delivery SET status = 'dead', last_error = 'subscription removed' "
+                        "WHERE subscriber = ? AND status = 'pending'",
+                        "s", a->names[i]) < 0)
+            return MER_E_INTERNAL;
+    return 0;
+}
+
 /* One pass over a region: fan out new events, attempt due deliveries. Returns deliveries attempted. */
-static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
+static size_t pass(const char *region, const sub_t *subs, size_t nsubs, bool complete)
 {
     mer_db_t *db = mer_store_reader(region);
     if (db == NULL)
@@ -431,6 +461,7 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs)
                 deliver_webhook(s, d, region);
             else
                 snprintf(d->error, sizeof(d->error), "subscription removed");
+            d->dropped = s == NULL && complete;
         } else if (strcmp(d->subscriber, "payments") == 0) {
             deliver_refund(d);
         }
@@ -450,6 +481,8 @@ static void *dispatcher_main(void *arg)
 {
     (void)arg;
     sub_t *subs = mer_xcalloc(MAX_SUBS, sizeof(*subs));
+    char seen[MAX_SUBS][32], removed[MAX_SUBS][32]; /* webhooks loaded last time; those gone since */
+    size_t nseen = 0;
     pthread_mutex_lock(&disp.mu);
     while (!disp.stopping) {
         if (!disp.kicked) {
@@ -467,13 +500,25 @@ static void *dispatcher_main(void *arg)
         /* under load commits kick us constantly: let events gather for a moment, then take them together */
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);
-        size_t nsubs = load_subscribers(subs);
+        bool complete;
+        size_t nsubs = load_subscribers(subs, &complete);
+        removed_arg_t ra = {removed, 0};
+        for (size_t k = 0; complete && k < nseen; k++)
+            if (find_sub(subs, nsubs, seen[k]) == NULL)
+                memcpy(removed[ra.n++], seen[k], sizeof(seen[k]));
+        nseen = 0;
+        for (size_t k = 0; k < nsubs; k++)
+            if (strncmp(subs[k].name, "webhook:", 8) == 0)
+                memcpy(seen[nseen++], subs[k].name, sizeof(seen[0]));
         const mer_countries_t *cs = mer_countries();
         for (size_t i = 0; i < cs->nregions; i++) {
             if (!cs->regions[i].local)
                 continue;
+            if (ra.n && mer_writer_run_sync(cs->regions[i].name, drop_removed, &ra) != 0)
+                mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due",
+                             cs->regions[i].name);
             /* keep going while a region has a full batch due */
-            for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, subs, nsubs) == BATCH; rounds++)
+            for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, subs, nsubs, complete) == BATCH; rounds++)
                 ;
         }
         pthread_mutex_lock(&disp.mu);

@@ -7,7 +7,8 @@
  * The dispatcher (one thread per node) delivers each event to every subscriber, at least once:
  *   1. fan-out: for each new event, one event_delivery row per interested subscriber (writer job);
  *   2. delivery: due rows are attempted; failures are retried with exponential back-off (base doubling
- *      per attempt, at most an hour apart) and given up ("dead", visible to admins) after 12 attempts;
+ *      per attempt, at most an hour apart) and given up ("dead", visible to admins) after 12 attempts, or
+ *      at once, without another attempt, when their webhook subscription is deleted;
  *   3. outcome: results are written back through the region's writer.
  * Subscribers:
  *   - logistics      (in-process) on order.paid and COD order.created: books a shipment with a carrier

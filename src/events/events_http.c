@@ -69,9 +69,10 @@ static void h_create(mer_req_t *r)
         return;
     }
     mer_log_info("webhook %lld to %s added by staff %lld", (long long)id, url, (long long)r->who.id);
-    mer_reply_json(r, 201, json_pack("{s:I,s:s,s:s,s:s,s:s}", "id", (json_int_t)id, "url", url, "events",
-                                     mer_buf_str(&list), "secret", secret, "note",
-                                     "the secret is shown once; verify X-Meridian-Signature with it"));
+    mer_reply_json(r, 201,
+                   json_pack("{s:I,s:s,s:o,s:s,s:s}", "id", (json_int_t)id, "url", url, "events",
+                             mer_json_csv_array(mer_buf_str(&list)), "secret", secret, "note",
+                             "the secret is shown once; verify X-Meridian-Signature with it"));
     mer_buf_release(&list);
 }
 
@@ -84,9 +85,9 @@ static void h_list(mer_req_t *r)
     while (mer_rows_next(rows)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(rows, 4), ts);
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:s,s:b,s:s}", "id", (json_int_t)mer_rows_int(rows, 0), "url",
-                                             mer_rows_text(rows, 1), "events", mer_rows_text(rows, 2), "active",
-                                             mer_rows_int(rows, 3) != 0, "created_at", ts));
+        json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:b,s:s}", "id", (json_int_t)mer_rows_int(rows, 0), "url",
+                                             mer_rows_text(rows, 1), "events", mer_json_csv_array(mer_rows_text(rows, 2)),
+                                             "active", mer_rows_int(rows, 3) != 0, "created_at", ts));
     }
     mer_rows_end(rows);
     mer_reply_json(r, 200, json_pack("{s:o}", "webhooks", arr));

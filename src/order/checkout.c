@@ -53,6 +53,7 @@ typedef struct checkout_job {
     int64_t expected_total;
     bool has_coupon;
     mer_coupon_t coupon;
+    const char *coupon_refusal; /* the writer found the coupon no longer live: why (static string) */
     char flash_token[48];
     char intent[64];       /* wallet: the payment intent the customer is redirected to pay */
     char redirect_url[512];
@@ -139,7 +140,7 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
         snprintf(j->warehouse_code, sizeof(j->warehouse_code), "%s", mer_rows_text(wr, 0));
     mer_rows_end(wr);
 
-    if (j->has_coupon && !mer_coupon_live(&j->coupon, j->created_at))
+    if (j->has_coupon && (j->coupon_refusal = mer_coupon_refusal(&j->coupon, j->created_at)) != NULL)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "coupon", "coupon %s is not valid now", j->coupon.code);
     for (size_t i = 0; i < j->n; i++)
         j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity,
@@ -316,7 +317,10 @@ static void checkout_done(mer_wjob_t *w)
     if (w->err == 0 && !j->replay && j->flash_token[0])
         mer_flash_token_used(j->flash_token);
     if (!r->gone) {
-        if (w->err && j->e.code) {
+        if (w->err && j->e.code && j->coupon_refusal) {
+            mer_reply_error_ex(r, j->e.code, j->e.field, json_pack("{s:s}", "reason", j->coupon_refusal), "%s",
+                               j->e.message);
+        } else if (w->err && j->e.code) {
             mer_reply_verr(r, &j->e);
         } else if (w->err) {
             mer_reply_error(r, w->err, NULL, NULL);

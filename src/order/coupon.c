@@ -135,6 +135,41 @@ static const mer_country_t *admin_country(mer_req_t *r, const char *cc)
     return c;
 }
 
+/*
+ * The scope in the shape resolve_scope() takes, so an answer can be sent back as input: category slugs,
+ * product ids or SKU codes. An id the catalogue no longer knows is shown as that id.
+ */
+static json_t *scope_json(const mer_coupon_t *c)
+{
+    json_t *values = json_array();
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (size_t i = 0; i < c->nscope; i++) {
+        const mer_cat_category_t *k =
+            c->scope == MER_SCOPE_CATEGORY ? mer_catalog_category(cat, c->scope_ids[i]) : NULL;
+        const mer_cat_sku_t *s = c->scope == MER_SCOPE_SKU ? mer_catalog_sku_by_id(cat, c->scope_ids[i]) : NULL;
+        json_array_append_new(values, k   ? json_string(k->slug)
+                                      : s ? json_string(s->code)
+                                          : json_integer(c->scope_ids[i]));
+    }
+    mer_catalog_unlock();
+    return json_pack("{s:s,s:o}", "type", scope_names[c->scope], "values", values);
+}
+
+/* Redemptions that count (frozen or consumed) and the discount they gave. Returns 0 or an error. */
+static int coupon_usage(mer_db_t *db, int64_t id, int64_t *uses, int64_t *spent)
+{
+    *uses = *spent = 0;
+    mer_rows_t *u = mer_db_query(db,
+                                 "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM coupon_redemption "
+                                 "WHERE coupon_id = ? AND status IN ('frozen', 'consumed')",
+                                 "i", id);
+    if (mer_rows_next(u)) {
+        *uses = mer_rows_int(u, 0);
+        *spent = mer_rows_int(u, 1);
+    }
+    return mer_rows_end(u);
+}
+
 static json_t *coupon_json(const mer_coupon_t *c, const mer_country_t *country, int64_t uses, int64_t spent)
 {
     char from[32], until[32], from_l[40], until_l[40];
@@ -142,17 +177,14 @@ static json_t *coupon_json(const mer_coupon_t *c, const mer_country_t *country, 
     mer_format_utc_ms(c->valid_until, until);
     mer_tz_format(c->valid_from, country->timezone, from_l);
     mer_tz_format(c->valid_until, country->timezone, until_l);
-    json_t *ids = json_array();
-    for (size_t i = 0; i < c->nscope; i++)
-        json_array_append_new(ids, json_integer(c->scope_ids[i]));
-    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:{s:s,s:o},s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:b,s:{s:I,s:I}}", "id",
+    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:o,s:b,s:{s:I,s:I}}", "id",
                      (json_int_t)c->id, "code", c->code, "country", c->country, "kind", kind_names[c->kind], "value",
                      (json_int_t)c->value, "min_subtotal", (json_int_t)c->min_subtotal, "max_discount",
-                     (json_int_t)c->max_discount, "scope", "type", scope_names[c->scope], "ids", ids, "valid_from",
-                     from, "valid_until", until, "valid_from_local", from_l, "valid_until_local", until_l, "budget",
-                     (json_int_t)c->budget, "max_redemptions", (json_int_t)c->max_redemptions, "per_user_limit",
-                     (json_int_t)c->per_user_limit, "payment_methods", c->methods, "active", c->active, "usage",
-                     "redemptions", (json_int_t)uses, "discount_given", (json_int_t)spent);
+                     (json_int_t)c->max_discount, "scope", scope_json(c), "valid_from", from, "valid_until", until,
+                     "valid_from_local", from_l, "valid_until_local", until_l, "budget", (json_int_t)c->budget,
+                     "max_redemptions", (json_int_t)c->max_redemptions, "per_user_limit", (json_int_t)c->per_user_limit,
+                     "payment_methods", mer_json_csv_array(c->methods), "active", c->active, "usage", "redemptions",
+                     (json_int_t)uses, "discount_given", (json_int_t)spent);
 }
 
 typedef struct coupon_job {
@@ -198,11 +230,18 @@ static void coupon_done(mer_wjob_t *w)
         else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
         else if (j->toggle) {
+            mer_db_t *db = mer_store_reader(j->country->region);
             mer_coupon_t c;
-            if (mer_coupon_load(mer_store_reader(j->country->region), j->c.country, j->c.code, &c) == 0)
-                mer_reply_json(r, 200, coupon_json(&c, j->country, 0, 0));
-            else
+            int64_t uses = 0, spent = 0;
+            int err = mer_coupon_load(db, j->c.country, j->c.code, &c);
+            if (err == 0)
+                err = coupon_usage(db, c.id, &uses, &spent);
+            if (err == 0)
+                mer_reply_json(r, 200, coupon_json(&c, j->country, uses, spent));
+            else if (err == MER_E_NOT_FOUND)
                 mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such coupon");
+            else
+                mer_reply_error(r, err, NULL, NULL);
         } else {
             j->c.active = true;
             mer_reply_json(r, 201, coupon_json(&j->c, j->country, 0, 0));
@@ -399,15 +438,7 @@ static void h_list(mer_req_t *r)
         int64_t uses = 0, spent = 0;
         if (mer_coupon_load(db, ct->code, codes[i], &c) != 0)
             continue;
-        mer_rows_t *u = mer_db_query(db,
-                                     "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM coupon_redemption "
-                                     "WHERE coupon_id = ? AND status IN ('frozen', 'consumed')",
-                                     "i", c.id);
-        if (mer_rows_next(u)) {
-            uses = mer_rows_int(u, 0);
-            spent = mer_rows_int(u, 1);
-        }
-        mer_rows_end(u);
+        coupon_usage(db, c.id, &uses, &spent);
         json_array_append_new(arr, coupon_json(&c, ct, uses, spent));
     }
     mer_reply_json(r, 200, json_pack("{s:o}", "coupons", arr));

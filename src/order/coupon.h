@@ -55,6 +55,12 @@ typedef struct mer_coupon_line {
 
 /* Is the coupon live at now (UTC ms)? */
 bool mer_coupon_live(const mer_coupon_t *c, int64_t now);
+/*
+ * Why it is not live at now, as the `reason` of checkout's 422: "unknown" (deactivated), "not_started" or
+ * "expired"; NULL when it is live. The string is static. Checkout gives the same reason whether it finds
+ * this before the writer or on it.
+ */
+const char *mer_coupon_refusal(const mer_coupon_t *c, int64_t now);
 /* Does it allow this payment method? */
 bool mer_coupon_method_ok(const mer_coupon_t *c, const char *method);
 /*

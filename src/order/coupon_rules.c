@@ -6,9 +6,14 @@
 
 #include "core/banned.h"
 
+const char *mer_coupon_refusal(const mer_coupon_t *c, int64_t now)
+{
+    return !c->active ? "unknown" : now < c->valid_from ? "not_started" : now >= c->valid_until ? "expired" : NULL;
+}
+
 bool mer_coupon_live(const mer_coupon_t *c, int64_t now)
 {
-    return c->active && now >= c->valid_from && now < c->valid_until;
+    return mer_coupon_refusal(c, now) == NULL;
 }
 
 bool mer_coupon_method_ok(const mer_coupon_t *c, const char *method)

@@ -1,6 +1,7 @@
 // Coupons: kinds, scope, thresholds, limits, budget, payment methods, local-time validity, lifecycle.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { startServer, expectError, customer } from './helpers.mjs';
 
 let srv, T;
@@ -34,6 +35,15 @@ async function skus(country, category, n) {
 }
 
 const order = (c, body) => srv.api('POST', '/api/v1/orders', { token: c.token, body });
+const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, what, tries = 100) {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v) return v;
+    await wait(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
 
 test('threshold amount: applies at the threshold, not below; tax is computed after the discount', async () => {
   const [a] = await skus('IN', 'phones', 1);
@@ -167,4 +177,104 @@ test('admin validation and rights', async () => {
   assert.equal(off.json.active, false);
   const r = await order(await customer(srv, 'IN'), { payment_method: 'card', coupon: cp.code, lines: [{ sku: (await skus('IN', 'accessories', 1))[0].code }] });
   expectError(r, 422, 'validation_failed', 'coupon');
+});
+
+test('admin answers use the input\'s shapes: payment_methods and scope.values as sent; PATCH counts usage', async () => {
+  const [a] = await skus('IN', 'accessories', 1);
+  const cp = await coupon({ country: 'IN', kind: 'fixed_amount', value: 100, payment_methods: ['card', 'wallet'], scope: { type: 'sku', values: [a.code] } });
+  assert.deepEqual(cp.payment_methods, ['card', 'wallet']);
+  assert.deepEqual(cp.scope, { type: 'sku', values: [a.code] });
+  const cat = await coupon({ country: 'IN', kind: 'percent', value: 1000, scope: { type: 'category', values: ['wearables'] } });
+  assert.deepEqual(cat.scope, { type: 'category', values: ['wearables'] });
+  assert.deepEqual(cat.payment_methods, [], 'no methods = any, an empty array');
+  const prod = await coupon({ country: 'IN', kind: 'percent', value: 1000, scope: { type: 'product', values: [a.product_id] } });
+  assert.deepEqual(prod.scope, { type: 'product', values: [a.product_id] });
+  assert.deepEqual((await coupon({ country: 'IN', kind: 'percent', value: 1000 })).scope, { type: 'store', values: [] });
+  // an answer's scope and methods are valid input for the same coupon
+  const copy = await coupon({ country: 'IN', kind: 'fixed_amount', value: 100, scope: cp.scope, payment_methods: cp.payment_methods });
+  assert.deepEqual([copy.scope, copy.payment_methods], [cp.scope, cp.payment_methods]);
+
+  for (let i = 0; i < 2; i++) {
+    const o = await order(await customer(srv, 'IN'), { payment_method: 'card', coupon: cp.code, lines: [{ sku: a.code }] });
+    assert.equal(o.status, 201, o.text);
+  }
+  const listed = (await srv.get('/api/v1/admin/coupons?country=IN', { token: T })).json.coupons.find((x) => x.code === cp.code);
+  assert.deepEqual([listed.payment_methods, listed.scope], [cp.payment_methods, cp.scope]);
+  assert.equal(listed.usage.redemptions, 2);
+  assert.ok(listed.usage.discount_given > 0);
+  const off = await srv.api('PATCH', `/api/v1/admin/coupons/${cp.id}`, { token: T, body: { country: 'IN', active: false } });
+  assert.equal(off.status, 200, off.text);
+  assert.deepEqual(off.json.usage, listed.usage, 'PATCH reports the same usage as the list');
+  assert.deepEqual([off.json.payment_methods, off.json.scope], [cp.payment_methods, cp.scope]);
+});
+
+test('a coupon that expires while its order waits for the writer is refused with reason expired too', async (t) => {
+  const [, , , a] = await skus('IN', 'accessories', 4);
+  for (const wh of ['WH-IN-MUM', 'WH-IN-BLR']) {
+    const r = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: a.code, warehouse: wh, country: 'IN', on_hand: 1000, reason: 'test setup' } });
+    assert.equal(r.status, 200, r.text);
+  }
+  const c = await customer(srv, 'IN');
+  // coupons ending on the next whole seconds; around each end, orders stream in so that some pass the
+  // up-front check just before it and meet the writer's check just after it
+  const first = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+  const ends = [0, 1, 2, 3].map((i) => first + i * 1000);
+  const cps = [];
+  for (const end of ends) cps.push(await coupon({ country: 'IN', kind: 'fixed_amount', value: 100, per_user_limit: 0, valid_until: localTime('Asia/Kolkata', end + 500 - Date.now()) /* the second of end */ }));
+  let onWriter = 0;
+  for (let i = 0; i < ends.length && onWriter === 0; i++) {
+    await wait(ends[i] - 100 - Date.now());
+    const worker = async () => {
+      const out = [];
+      while (Date.now() < ends[i] + 60) out.push(await order(c, { payment_method: 'card', coupon: cps[i].code, lines: [{ sku: a.code }] }));
+      return out;
+    };
+    const rs = (await Promise.all(Array.from({ length: 16 }, worker))).flat();
+    for (const r of rs.filter((x) => x.status !== 201)) {
+      expectError(r, 422, 'validation_failed', 'coupon');
+      assert.equal(r.json.error.reason, 'expired', r.text);
+      if (!/ended at/.test(r.json.error.message)) onWriter++; // the up-front check says when it ended
+    }
+  }
+  if (onWriter === 0) t.skip('no order reached the writer between the two checks this time');
+});
+
+test('webhook answers give events as the array that was sent', async () => {
+  const sub = await srv.api('POST', '/api/v1/admin/webhooks', { token: T, body: { url: 'http://127.0.0.1:9/a', events: ['order.paid', 'payment.*'] } });
+  assert.equal(sub.status, 201, sub.text);
+  assert.deepEqual(sub.json.events, ['order.paid', 'payment.*']);
+  const any = await srv.api('POST', '/api/v1/admin/webhooks', { token: T, body: { url: 'http://127.0.0.1:9/b' } });
+  assert.equal(any.status, 201, any.text);
+  assert.deepEqual(any.json.events, ['*']);
+  const list = (await srv.get('/api/v1/admin/webhooks', { token: T })).json.webhooks;
+  assert.deepEqual(list.find((w) => w.id === sub.json.id).events, ['order.paid', 'payment.*']);
+  assert.deepEqual(list.find((w) => w.id === any.json.id).events, ['*']);
+  for (const w of [sub, any]) assert.equal((await srv.api('DELETE', `/api/v1/admin/webhooks/${w.json.id}`, { token: T })).status, 204);
+});
+
+test('deleting a webhook gives up its pending deliveries at once instead of retrying them', async () => {
+  let calls = 0;
+  const receiver = http.createServer((req, res) => { calls++; req.resume(); res.writeHead(503); res.end(); });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  try {
+    const sub = await srv.api('POST', '/api/v1/admin/webhooks', { token: T, body: { url: `http://127.0.0.1:${receiver.address().port}/`, events: ['order.created'] } });
+    assert.equal(sub.status, 201, sub.text);
+    const [a] = await skus('IN', 'accessories', 1);
+    const o = await order(await customer(srv, 'IN'), { payment_method: 'card', lines: [{ sku: a.code }] });
+    assert.equal(o.status, 201, o.text);
+    const delivery = async () => {
+      const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.json.id}`, { token: T });
+      const ev = log.json.events.find((e) => e.type === 'order.created');
+      return ev && ev.deliveries.find((d) => d.subscriber === `webhook:${sub.json.id}`);
+    };
+    await until(async () => (await delivery())?.attempts >= 1, 'a failed first attempt');
+    assert.equal((await srv.api('DELETE', `/api/v1/admin/webhooks/${sub.json.id}`, { token: T })).status, 204);
+    const d = await until(async () => { const x = await delivery(); return (x.status !== 'pending' || x.last_error === 'subscription removed') && x; }, 'the delivery to end');
+    assert.equal(d.status, 'dead', JSON.stringify(d));
+    assert.equal(d.last_error, 'subscription removed');
+    assert.ok(d.attempts < 12);
+    const seen = calls;
+    await wait(1500);
+    assert.equal(calls, seen, 'no attempt after it was given up');
+  } finally { receiver.close(); }
 });
