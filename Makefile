@@ -35,7 +35,7 @@ run: build
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log
 
-# Unit tests in the release and the ASan+UBSan builds, API tests against both binaries.
+# Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
 test:
 	@scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory build build-asan

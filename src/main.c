@@ -129,16 +129,6 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
     return seeded;
 }
 
-static void writer_metrics(mer_buf_t *b)
-{
-    mer_buf_printf(b,
-                   "# HELP meridian_writer_batches_total Transactions committed by the region writers.\n"
-                   "# TYPE meridian_writer_batches_total counter\nmeridian_writer_batches_total %llu\n"
-                   "# HELP meridian_writer_jobs_total Writes (jobs) carried by those transactions.\n"
-                   "# TYPE meridian_writer_jobs_total counter\nmeridian_writer_jobs_total %llu\n",
-                   (unsigned long long)mer_writer_batches(), (unsigned long long)mer_writer_jobs());
-}
-
 static int cmd_serve(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -260,7 +250,7 @@ static int cmd_serve(int argc, char **argv)
     mer_ops_add_metrics(mer_flash_metrics);
     mer_server_on_thread_exit(mer_store_thread_release);
     mer_server_on_thread_exit(mer_order_thread_release);
-    mer_ops_add_metrics(writer_metrics);
+    mer_ops_add_metrics(mer_writer_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
     mer_server_on_stop(mer_flash_stop);
@@ -268,12 +258,7 @@ static int cmd_serve(int argc, char **argv)
     mer_server_on_stop(mer_writer_stop_all);
     mer_server_on_stop(mer_offload_stop);
 
-    int rc = mer_server_run(&cfg, mer_http_dispatch);
-    mer_order_stop();
-    mer_flash_stop();
-    mer_events_stop();
-    mer_writer_stop_all();
-    mer_offload_stop();
+    int rc = mer_server_run(&cfg, mer_http_dispatch); /* runs the stop hooks above on every path */
     mer_auth_cache_release();
     close_store();
     return rc == 0 ? 0 : 1;

@@ -19,18 +19,6 @@ void mer_buf_release(mer_buf_t *b)
     b->len = b->cap = 0;
 }
 
-char *mer_buf_detach(mer_buf_t *b, size_t *len)
-{
-    if (b->data == NULL)
-        mer_buf_init(b, 16);
-    char *d = b->data;
-    if (len)
-        *len = b->len;
-    b->data = NULL;
-    b->len = b->cap = 0;
-    return d;
-}
-
 void mer_buf_reset(mer_buf_t *b)
 {
     b->len = 0;

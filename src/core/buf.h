@@ -3,7 +3,7 @@
  *
  * Invariants: b->data is always NUL-terminated (b->data[b->len] == '\0') once anything was appended or
  * mer_buf_init() ran; b->len never counts the terminator. A mer_buf_t owns its data: release it with
- * mer_buf_release(), or take it with mer_buf_detach() (caller frees with free()).
+ * mer_buf_release().
  *
  *     mer_buf_t b = MER_BUF_INIT;
  *     mer_buf_printf(&b, "%d items", n);
@@ -27,8 +27,6 @@ typedef struct mer_buf {
 
 void mer_buf_init(mer_buf_t *b, size_t cap);
 void mer_buf_release(mer_buf_t *b);
-/* Returns the data (caller frees) and leaves b empty. Never NULL. */
-char *mer_buf_detach(mer_buf_t *b, size_t *len);
 void mer_buf_reset(mer_buf_t *b);
 void mer_buf_grow(mer_buf_t *b, size_t extra);
 void mer_buf_add(mer_buf_t *b, const void *data, size_t len);

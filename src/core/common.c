@@ -132,18 +132,24 @@ uint64_t mer_hash64(const void *data, size_t n)
     return h ? h : 1;
 }
 
+bool mer_list_next(const char **p, const char **item, size_t *len)
+{
+    const char *s = *p;
+    if (s == NULL || *s == '\0')
+        return false;
+    const char *end = strchr(s, ',');
+    *item = s;
+    *len = end ? (size_t)(end - s) : strlen(s);
+    *p = end ? end + 1 : s + *len;
+    return true;
+}
+
 bool mer_list_has(const char *list, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *p = list ? list : ""; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && memcmp(p, name, n) == 0)
+    size_t n = strlen(name), len;
+    for (const char *p = list, *item; mer_list_next(&p, &item, &len);)
+        if (len == n && memcmp(item, name, n) == 0)
             return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
     return false;
 }
 

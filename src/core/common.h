@@ -48,6 +48,13 @@ bool mer_streq_nocase(const char *a, size_t alen, const char *b);
 /* 64-bit FNV-1a of n bytes; never 0 (0 can then mean "empty" in tables). */
 uint64_t mer_hash64(const void *data, size_t n);
 
+/*
+ * Walks a comma-separated list ("a,b,c"; NULL and "" have no entries; a trailing comma adds none):
+ *     for (const char *p = list, *item; mer_list_next(&p, &item, &len);) use(item, len);
+ * Each call sets *item and *len to the next entry (not NUL-terminated) and returns true, or false at the end.
+ */
+bool mer_list_next(const char **p, const char **item, size_t *len);
+
 /* Is name an entry of the comma-separated list? An empty list has no entries. */
 bool mer_list_has(const char *list, const char *name);
 

@@ -45,15 +45,24 @@ static size_t utf8_len(const char *s, size_t n)
     return c;
 }
 
-int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen, size_t maxlen, bool required,
-                 const char **out, mer_verr_t *e)
+/* The member key of obj, or NULL when it is absent or null (then an error if it is required). */
+static json_t *present(json_t *obj, const char *key, const char *field, bool required, mer_verr_t *e)
 {
     json_t *v = json_object_get(obj, key);
     if (v == NULL || json_is_null(v)) {
         if (required)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s is required", field);
-        return 0;
+            mer_verr_set(e, MER_E_VALIDATION, field, "%s is required", field);
+        return NULL;
     }
+    return v;
+}
+
+int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen, size_t maxlen, bool required,
+                 const char **out, mer_verr_t *e)
+{
+    json_t *v = present(obj, key, field, required, e);
+    if (v == NULL)
+        return required ? e->code : 0;
     if (!json_is_string(v))
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a string", field);
     size_t n = json_string_length(v);
@@ -71,12 +80,9 @@ int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen,
 int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, int64_t max, bool required,
                  int64_t *out, mer_verr_t *e)
 {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s is required", field);
-        return 0;
-    }
+    json_t *v = present(obj, key, field, required, e);
+    if (v == NULL)
+        return required ? e->code : 0;
     if (!json_is_integer(v))
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be an integer", field);
     json_int_t i = json_integer_value(v);
@@ -89,12 +95,9 @@ int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, i
 
 int mer_json_bool(json_t *obj, const char *key, const char *field, bool required, bool *out, mer_verr_t *e)
 {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s is required", field);
-        return 0;
-    }
+    json_t *v = present(obj, key, field, required, e);
+    if (v == NULL)
+        return required ? e->code : 0;
     if (!json_is_boolean(v))
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be true or false", field);
     *out = json_is_true(v);
@@ -104,12 +107,9 @@ int mer_json_bool(json_t *obj, const char *key, const char *field, bool required
 int mer_json_member(json_t *obj, const char *key, const char *field, json_type type, bool required, json_t **out,
                     mer_verr_t *e)
 {
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL || json_is_null(v)) {
-        if (required)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s is required", field);
-        return 0;
-    }
+    json_t *v = present(obj, key, field, required, e);
+    if (v == NULL)
+        return required ? e->code : 0;
     if (json_typeof(v) != type)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be %s", field,
                             type == JSON_OBJECT ? "an object" : "an array");
@@ -149,13 +149,8 @@ char *mer_json_dump(const json_t *v, size_t *len)
 json_t *mer_json_csv_array(const char *list)
 {
     json_t *arr = json_array();
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        json_array_append_new(arr, json_stringn(p, len));
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
+    size_t len;
+    for (const char *p = list, *item; mer_list_next(&p, &item, &len);)
+        json_array_append_new(arr, json_stringn(item, len));
     return arr;
 }

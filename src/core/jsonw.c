@@ -60,12 +60,6 @@ void mer_jw_str(mer_jw_t *w, const char *key, const char *s)
         mer_buf_add(w->b, "null", 4);
 }
 
-void mer_jw_strn(mer_jw_t *w, const char *key, const char *s, size_t len)
-{
-    member(w, key);
-    mer_buf_add_json_str(w->b, s, len);
-}
-
 void mer_jw_int(mer_jw_t *w, const char *key, int64_t v)
 {
     char tmp[24];
@@ -78,12 +72,6 @@ void mer_jw_bool(mer_jw_t *w, const char *key, bool v)
 {
     member(w, key);
     mer_buf_addstr(w->b, v ? "true" : "false");
-}
-
-void mer_jw_null(mer_jw_t *w, const char *key)
-{
-    member(w, key);
-    mer_buf_add(w->b, "null", 4);
 }
 
 void mer_jw_raw(mer_jw_t *w, const char *key, const char *json, size_t len)

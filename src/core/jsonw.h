@@ -29,11 +29,10 @@ void mer_jw_init(mer_jw_t *w, mer_buf_t *b);
 void mer_jw_obj(mer_jw_t *w, const char *key);
 void mer_jw_arr(mer_jw_t *w, const char *key);
 void mer_jw_end(mer_jw_t *w);
+/* s NULL writes null. */
 void mer_jw_str(mer_jw_t *w, const char *key, const char *s);
-void mer_jw_strn(mer_jw_t *w, const char *key, const char *s, size_t len);
 void mer_jw_int(mer_jw_t *w, const char *key, int64_t v);
 void mer_jw_bool(mer_jw_t *w, const char *key, bool v);
-void mer_jw_null(mer_jw_t *w, const char *key);
 /* Inserts already-serialised JSON (must be one valid value). */
 void mer_jw_raw(mer_jw_t *w, const char *key, const char *json, size_t len);
 

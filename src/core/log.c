@@ -8,24 +8,7 @@
 #include "core/buf.h"
 #include "core/banned.h"
 
-static mer_log_level_t min_level = MER_LOG_INFO;
-static int log_fd = 2;
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
-
-void mer_log_set_level(mer_log_level_t level)
-{
-    min_level = level;
-}
-
-void mer_log_set_fd(int fd)
-{
-    log_fd = fd;
-}
-
-int mer_log_fd(void)
-{
-    return log_fd;
-}
 
 void mer_format_utc_ms(int64_t unix_ms, char out[32])
 {
@@ -49,7 +32,7 @@ void mer_log(mer_log_level_t level, const char *fmt, ...)
 {
     char ts[32], msg[1024];
     va_list ap;
-    if (level < min_level)
+    if (level < MER_LOG_INFO)
         return;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -59,6 +42,6 @@ void mer_log(mer_log_level_t level, const char *fmt, ...)
     mer_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
     mer_buf_add_json_str(&b, msg, strlen(msg));
     mer_buf_addstr(&b, "}\n");
-    ssize_t w MER_UNUSED = write(log_fd, b.data, b.len);
+    ssize_t w MER_UNUSED = write(2, b.data, b.len);
     mer_buf_release(&b);
 }

@@ -1,5 +1,5 @@
 /*
- * log.h — structured logging: one JSON object per line on stderr (or a file given at start-up).
+ * log.h — structured logging: one JSON object per line on stderr, from level info up.
  *
  * Application messages go through mer_log_*(); they are rare and written at once. The HTTP access log is
  * written by each worker thread into its own buffer and flushed in large writes (see http/server.c),
@@ -12,10 +12,6 @@
 
 typedef enum { MER_LOG_DEBUG, MER_LOG_INFO, MER_LOG_WARN, MER_LOG_ERROR } mer_log_level_t;
 
-void mer_log_set_level(mer_log_level_t level);
-/* Sets the file descriptor that logs go to (default 2). */
-void mer_log_set_fd(int fd);
-int mer_log_fd(void);
 void mer_log(mer_log_level_t level, const char *fmt, ...) MER_PRINTF(2, 3);
 
 #define mer_log_info(...) mer_log(MER_LOG_INFO, __VA_ARGS__)

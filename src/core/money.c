@@ -95,8 +95,9 @@ int64_t mer_money_round_step(int64_t amount, int64_t step, mer_rounding_t rule)
 
 int64_t mer_tax_on_net(int64_t net, int rate_bp, int64_t step, mer_rounding_t rule)
 {
-    __int128 den = (__int128)10000 * (step < 1 ? 1 : step);
-    return mer_div_round((__int128)net * rate_bp, den, rule) * (step < 1 ? 1 : step);
+    if (step < 1)
+        step = 1;
+    return mer_div_round((__int128)net * rate_bp, (__int128)10000 * step, rule) * step;
 }
 
 int64_t mer_tax_from_gross(int64_t gross, int rate_bp, int64_t step, mer_rounding_t rule)
@@ -208,9 +209,7 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
         return format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
     if (memo == NULL)
         memo = mer_xcalloc(1024, sizeof(*memo));
-    uint64_t h = (uint64_t)amount * 0x9E3779B97F4A7C15ull;
-    for (int i = 0; i < kl; i++)
-        h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
+    uint64_t h = mer_hash64(key, (size_t)kl) ^ (uint64_t)amount * 0x9E3779B97F4A7C15ull;
     fmt_memo_t *m = &memo[h & 1023];
     if (m->len > 0 && m->amount == amount && strcmp(m->key, key) == 0 && (size_t)m->len < cap) {
         memcpy(out, m->text, (size_t)m->len + 1);
@@ -234,7 +233,11 @@ static int format_uncached(int64_t amount, const char *currency, int iso_digits,
     UErrorCode st = U_ZERO_ERROR;
     int32_t ulen, olen = 0;
 
-    if (mer_money_decimal(amount, iso_digits, dec, sizeof(dec)) < 0 || strlen(currency) != 3)
+    if (mer_money_decimal(amount, iso_digits, dec, sizeof(dec)) < 0) {
+        dec[0] = '\0';
+        goto fallback;
+    }
+    if (strlen(currency) != 3)
         goto fallback;
     UNumberFormat *f = formatter(locale, currency, display_digits);
     if (f == NULL)
@@ -247,9 +250,7 @@ static int format_uncached(int64_t amount, const char *currency, int iso_digits,
         goto fallback;
     return olen;
 
-fallback:
-    if (mer_money_decimal(amount, iso_digits, dec, sizeof(dec)) < 0)
-        dec[0] = '\0';
+fallback: /* dec holds the plain decimal */
     snprintf(out, cap, "%s %.3s", dec, currency);
     return -1;
 }

@@ -36,121 +36,113 @@ static mer_smap_shard_t *shard_of(mer_smap_t *m, int64_t key, uint64_t *h)
     return &m->shards[*h % MER_SMAP_SHARDS];
 }
 
-/* Slot index of key in s, inserting it if missing (caller holds the lock). */
-static size_t slot(mer_smap_shard_t *s, int64_t key, uint64_t h, bool insert, bool *found);
+/* The slot holding key, or the empty slot where it belongs (s->cap > 0; the table is never full). */
+static size_t probe(const mer_smap_shard_t *s, int64_t key, uint64_t h)
+{
+    size_t mask = s->cap - 1, i = (h >> 6) & mask;
+    while (s->keys[i] != key && s->keys[i] != 0)
+        i = (i + 1) & mask;
+    return i;
+}
 
 static void grow(mer_smap_shard_t *s)
 {
-    size_t ncap = s->cap ? s->cap * 2 : 64;
-    int64_t *ok = s->keys, *ov = s->vals;
     size_t ocap = s->cap;
-    s->keys = mer_xcalloc(ncap, sizeof(int64_t));
-    s->vals = mer_xcalloc(ncap, sizeof(int64_t));
-    s->cap = ncap;
-    s->n = 0;
+    int64_t *ok = s->keys, *ov = s->vals;
+    s->cap = ocap ? ocap * 2 : 64;
+    s->keys = mer_xcalloc(s->cap, sizeof(int64_t));
+    s->vals = mer_xcalloc(s->cap, sizeof(int64_t));
     for (size_t i = 0; i < ocap; i++) {
         if (ok[i] == 0)
             continue;
-        bool found;
-        size_t j = slot(s, ok[i], mix(ok[i]), true, &found);
+        size_t j = probe(s, ok[i], mix(ok[i]));
+        s->keys[j] = ok[i];
         s->vals[j] = ov[i];
     }
     free(ok);
     free(ov);
 }
 
-static size_t slot(mer_smap_shard_t *s, int64_t key, uint64_t h, bool insert, bool *found)
+/* Slot index of key in s, inserting it at 0 if missing (caller holds the lock). */
+static size_t insert(mer_smap_shard_t *s, int64_t key, uint64_t h)
 {
-    *found = false;
-    if (s->cap == 0) {
-        if (!insert)
-            return SIZE_MAX;
+    if (s->cap == 0)
         grow(s);
+    size_t i = probe(s, key, h);
+    if (s->keys[i] == key)
+        return i;
+    if ((s->n + 1) * 2 > s->cap) {
+        grow(s);
+        i = probe(s, key, h);
     }
-    size_t mask = s->cap - 1, i = (h >> 6) & mask;
-    for (;;) {
-        if (s->keys[i] == key) {
-            *found = true;
-            return i;
-        }
-        if (s->keys[i] == 0) {
-            if (!insert)
-                return SIZE_MAX;
-            if ((s->n + 1) * 2 > s->cap) {
-                grow(s);
-                return slot(s, key, h, insert, found);
-            }
-            s->keys[i] = key;
-            s->vals[i] = 0;
-            s->n++;
-            return i;
-        }
-        i = (i + 1) & mask;
-    }
+    s->keys[i] = key;
+    s->vals[i] = 0;
+    s->n++;
+    return i;
+}
+
+/* Locks key's shard and returns key's value, inserted at 0 if missing. Unlock with (*sp)->mu. */
+static int64_t *lock_value(mer_smap_t *m, int64_t key, mer_smap_shard_t **sp)
+{
+    uint64_t h;
+    mer_smap_shard_t *s = shard_of(m, key, &h);
+    pthread_mutex_lock(&s->mu);
+    *sp = s;
+    size_t i = insert(s, key, h); /* may grow s->vals: index it afterwards */
+    return &s->vals[i];
 }
 
 int64_t mer_smap_get(mer_smap_t *m, int64_t key)
 {
     uint64_t h;
-    bool found;
     mer_smap_shard_t *s = shard_of(m, key, &h);
+    int64_t v = 0;
     pthread_mutex_lock(&s->mu);
-    size_t i = slot(s, key, h, false, &found);
-    int64_t v = found ? s->vals[i] : 0;
+    if (s->cap) {
+        size_t i = probe(s, key, h);
+        if (s->keys[i] == key)
+            v = s->vals[i];
+    }
     pthread_mutex_unlock(&s->mu);
     return v;
 }
 
 int64_t mer_smap_add(mer_smap_t *m, int64_t key, int64_t delta)
 {
-    uint64_t h;
-    bool found;
-    mer_smap_shard_t *s = shard_of(m, key, &h);
-    pthread_mutex_lock(&s->mu);
-    size_t i = slot(s, key, h, true, &found);
-    int64_t v = s->vals[i] += delta;
+    mer_smap_shard_t *s;
+    int64_t *v = lock_value(m, key, &s);
+    int64_t r = *v += delta;
     pthread_mutex_unlock(&s->mu);
-    return v;
+    return r;
 }
 
 int64_t mer_smap_add_upto(mer_smap_t *m, int64_t key, int64_t delta, int64_t limit)
 {
-    uint64_t h;
-    bool found;
-    mer_smap_shard_t *s = shard_of(m, key, &h);
-    pthread_mutex_lock(&s->mu);
-    size_t i = slot(s, key, h, true, &found);
-    int64_t v = -1;
-    if (s->vals[i] + delta <= limit)
-        v = s->vals[i] += delta;
+    mer_smap_shard_t *s;
+    int64_t *v = lock_value(m, key, &s);
+    int64_t r = *v + delta <= limit ? (*v += delta) : -1;
     pthread_mutex_unlock(&s->mu);
-    return v;
+    return r;
 }
 
 int64_t mer_smap_set(mer_smap_t *m, int64_t key, int64_t value)
 {
-    uint64_t h;
-    bool found;
-    mer_smap_shard_t *s = shard_of(m, key, &h);
-    pthread_mutex_lock(&s->mu);
-    size_t i = slot(s, key, h, true, &found);
-    int64_t old = s->vals[i];
-    s->vals[i] = value;
+    mer_smap_shard_t *s;
+    int64_t *v = lock_value(m, key, &s);
+    int64_t old = *v;
+    *v = value;
     pthread_mutex_unlock(&s->mu);
     return old;
 }
 
 bool mer_smap_gcra(mer_smap_t *m, int64_t key, int64_t now, int64_t interval, int64_t burst)
 {
-    uint64_t h;
-    bool found, ok;
-    mer_smap_shard_t *s = shard_of(m, key, &h);
-    pthread_mutex_lock(&s->mu);
-    size_t i = slot(s, key, h, true, &found);
-    int64_t tat = s->vals[i] > now ? s->vals[i] : now;
-    ok = tat - now <= interval * (burst - 1);
+    mer_smap_shard_t *s;
+    int64_t *v = lock_value(m, key, &s);
+    int64_t tat = MER_MAX(*v, now);
+    bool ok = tat - now <= interval * (burst - 1);
     if (ok)
-        s->vals[i] = tat + interval;
+        *v = tat + interval;
     pthread_mutex_unlock(&s->mu);
     return ok;
 }
@@ -164,12 +156,4 @@ size_t mer_smap_count(mer_smap_t *m)
         pthread_mutex_unlock(&m->shards[i].mu);
     }
     return n;
-}
-
-size_t mer_smap_bytes(mer_smap_t *m)
-{
-    size_t b = 0;
-    for (int i = 0; i < MER_SMAP_SHARDS; i++)
-        b += m->shards[i].cap * 2 * sizeof(int64_t);
-    return b;
 }

@@ -49,7 +49,5 @@ int64_t mer_smap_set(mer_smap_t *m, int64_t key, int64_t value);
 bool mer_smap_gcra(mer_smap_t *m, int64_t key, int64_t now, int64_t interval, int64_t burst);
 /* Number of keys. */
 size_t mer_smap_count(mer_smap_t *m);
-/* Bytes allocated by the tables (for memory accounting). */
-size_t mer_smap_bytes(mer_smap_t *m);
 
 #endif

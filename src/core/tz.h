@@ -1,7 +1,7 @@
 /*
  * tz.h — time zones (ICU). Meridian stores every instant as UTC Unix milliseconds and shows it in the
  * country's IANA time zone: "2026-11-26T21:32:05.123+05:30" for Asia/Kolkata. Local wall-clock times
- * given by admins ("the sale starts at 12:00 in India") are converted to UTC with mer_tz_local_to_utc().
+ * given by admins ("the sale starts at 12:00 in India") are converted to UTC with mer_tz_parse_local().
  */
 #ifndef MER_TZ_H
 #define MER_TZ_H

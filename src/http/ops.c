@@ -14,29 +14,33 @@
 
 static int64_t started_ms;
 
+#define MAX_EXTRA 16
+static void (*extra_fns[MAX_EXTRA])(mer_buf_t *);
+static size_t nextra;
+
 static void h_healthz(mer_req_t *r)
 {
     mer_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Does the database of region (MER_STORE_CATALOG = catalog.db) answer? Records it under name in checks. */
+static bool check_db(json_t *checks, const char *name, const char *region)
+{
+    int64_t one = 0;
+    mer_db_t *db = mer_store_reader(region);
+    bool ok = db && mer_db_query_int(db, &one, "SELECT 1", NULL) == 0;
+    json_object_set_new(checks, name, json_string(ok ? "ok" : "failing"));
+    return ok;
 }
 
 static void h_readyz(mer_req_t *r)
 {
     const mer_countries_t *cs = mer_countries();
     json_t *checks = json_object();
-    bool ok = true;
-    int64_t one = 0;
-    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    bool cat_ok = db && mer_db_query_int(db, &one, "SELECT 1", NULL) == 0;
-    json_object_set_new(checks, "catalog", json_string(cat_ok ? "ok" : "failing"));
-    ok = ok && cat_ok;
-    for (size_t i = 0; i < cs->nregions; i++) {
-        if (!cs->regions[i].local)
-            continue;
-        mer_db_t *rdb = mer_store_reader(cs->regions[i].name);
-        bool rok = rdb && mer_db_query_int(rdb, &one, "SELECT 1", NULL) == 0;
-        json_object_set_new(checks, cs->regions[i].name, json_string(rok ? "ok" : "failing"));
-        ok = ok && rok;
-    }
+    bool ok = check_db(checks, "catalog", MER_STORE_CATALOG);
+    for (size_t i = 0; i < cs->nregions; i++)
+        if (cs->regions[i].local)
+            ok = check_db(checks, cs->regions[i].name, cs->regions[i].name) && ok;
     mer_reply_json(r, ok ? 200 : 503, json_pack("{s:s,s:o}", "status", ok ? "ready" : "not_ready", "checks", checks));
 }
 
@@ -70,27 +74,18 @@ static void h_metrics(mer_req_t *r)
                    "# HELP meridian_uptime_seconds Seconds since start.\n# TYPE meridian_uptime_seconds gauge\n"
                    "meridian_uptime_seconds %lld\n",
                    nproducts, mer_countries()->n, (long long)((mer_now_unix_ms() - started_ms) / 1000));
-    mer_ops_metrics_extra(&b);
+    for (size_t i = 0; i < nextra; i++)
+        extra_fns[i](&b);
     char *body = mer_req_strdup(r, mer_buf_str(&b), b.len);
     size_t len = b.len;
     mer_buf_release(&b);
     mer_reply_bytes(r, 200, "text/plain; version=0.0.4", body, len);
 }
 
-#define MAX_EXTRA 16
-static void (*extra_fns[MAX_EXTRA])(mer_buf_t *);
-static size_t nextra;
-
 void mer_ops_add_metrics(void (*fn)(mer_buf_t *out))
 {
     if (nextra < MAX_EXTRA)
         extra_fns[nextra++] = fn;
-}
-
-void mer_ops_metrics_extra(mer_buf_t *out)
-{
-    for (size_t i = 0; i < nextra; i++)
-        extra_fns[i](out);
 }
 
 static const mer_route_t routes[] = {

@@ -9,6 +9,5 @@
 void mer_ops_init(void);
 /* fn appends Prometheus text (with # HELP / # TYPE lines) when /metrics is scraped. */
 void mer_ops_add_metrics(void (*fn)(mer_buf_t *out));
-void mer_ops_metrics_extra(mer_buf_t *out);
 
 #endif

@@ -24,15 +24,21 @@ static void entry_clear(mer_rcache_entry_t *e)
     memset(e, 0, sizeof(*e));
 }
 
+static void clear_all(rcache_t *c)
+{
+    for (size_t i = 0; i < RCACHE_CAP; i++)
+        if (c->slots[i].key)
+            entry_clear(&c->slots[i]);
+    c->count = 0;
+}
+
 static void rcache_release(void *p)
 {
     rcache_t *c = p;
     for (size_t i = 0; i < 64; i++)
         if (atomic_load(&all_caches[i]) == c)
             atomic_store(&all_caches[i], NULL);
-    for (size_t i = 0; i < RCACHE_CAP; i++)
-        if (c->slots[i].key)
-            entry_clear(&c->slots[i]);
+    clear_all(c);
     free(c->slots);
     free(c);
 }
@@ -96,12 +102,8 @@ const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t 
         if (e->key)
             entry_clear(e);
     } else {
-        if (c->count >= RCACHE_CAP / 2) {
-            for (size_t i = 0; i < RCACHE_CAP; i++)
-                if (c->slots[i].key)
-                    entry_clear(&c->slots[i]);
-            c->count = 0;
-        }
+        if (c->count >= RCACHE_CAP / 2)
+            clear_all(c);
         e = probe(c, key, klen, h);
         if (e->key)
             entry_clear(e);

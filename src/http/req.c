@@ -15,8 +15,6 @@
 #include <stdio.h>
 #include <time.h>
 
-#include <arpa/inet.h>
-
 #include "core/buf.h"
 #include "core/log.h"
 #include "store/writer.h"
@@ -112,36 +110,26 @@ int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job)
     return 0;
 }
 
+bool mer_principal_may_country(const mer_principal_t *who, const char *country)
+{
+    if (who->role == MER_ROLE_ADMIN)
+        return true;
+    if (who->role == MER_ROLE_CUSTOMER)
+        return strcmp(who->country, country) == 0;
+    return who->role == MER_ROLE_OPERATOR && mer_list_has(who->countries, country);
+}
+
 bool mer_req_may_country(const mer_req_t *r, const char *country)
 {
-    if (r->who.role == MER_ROLE_ADMIN)
-        return true;
-    if (r->who.role == MER_ROLE_CUSTOMER)
-        return strcmp(r->who.country, country) == 0;
-    if (r->who.role != MER_ROLE_OPERATOR)
-        return false;
-    for (const char *p = r->who.countries; *p;) {
-        if (strncmp(p, country, 2) == 0 && (p[2] == ',' || p[2] == '\0'))
-            return true;
-        p = strchr(p, ',');
-        if (p == NULL)
-            break;
-        p++;
-    }
-    return false;
+    return mer_principal_may_country(&r->who, country);
 }
 
 void mer_req_peer(const mer_req_t *r, char out[64])
 {
-    struct sockaddr_storage ss;
-    out[0] = '\0';
     if (r->gone)
-        return;
-    socklen_t sl = r->h2o->conn->callbacks->get_peername(r->h2o->conn, (struct sockaddr *)&ss);
-    if (sl && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
-    else if (sl && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
+        out[0] = '\0';
+    else
+        mer_server_peer(r->h2o->conn, out);
 }
 
 /* ---- answering ---- */
@@ -395,8 +383,7 @@ static int parse_query(mer_req_t *r, const char *q, size_t len)
 static bool match(mer_req_t *r, const char *pattern, const char *path, size_t plen)
 {
     size_t pi = 0, si = 0, np = 0;
-    size_t patlen = strlen(pattern);
-    while (pi < patlen && si < plen) {
+    while (pattern[pi] && si < plen) {
         if (pattern[pi] == '{') {
             const char *close = strchr(pattern + pi, '}');
             size_t start = si;
@@ -413,7 +400,7 @@ static bool match(mer_req_t *r, const char *pattern, const char *path, size_t pl
         pi++;
         si++;
     }
-    if (pi != patlen || si != plen)
+    if (pattern[pi] || si != plen)
         return false;
     r->nparams = np;
     return true;
@@ -471,9 +458,9 @@ static void format_request_id(char out[32], uint32_t boot, int worker, uint64_t 
     for (int i = 7; i >= 0; i--)
         out[pos++] = hex[(boot >> (i * 4)) & 15];
     out[pos++] = '-';
-    out[pos++] = (char)('0' + worker % 10);
     if (worker >= 10)
-        out[pos - 1] = (char)('0' + (worker / 10) % 10), out[pos++] = (char)('0' + worker % 10);
+        out[pos++] = (char)('0' + (worker / 10) % 10);
+    out[pos++] = (char)('0' + worker % 10);
     out[pos++] = '-';
     do {
         digits[nd++] = (char)('0' + n % 10);

@@ -8,7 +8,7 @@
  * and calls the handler. A handler answers exactly once, either before returning or later from its worker
  * thread (asynchronous answers: see mer_req_hold()).
  *
- * Errors are answered only through mer_reply_error(), which writes the envelope of DESIGN.md §4:
+ * Errors are answered only through mer_reply_error(), which writes the one error envelope (see README):
  *     {"error": {"code": "invalid_parameter", "message": "...", "field": "page"}}
  */
 #ifndef MER_REQ_H
@@ -104,8 +104,9 @@ int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out);
 /* A request header's value, or NULL; *len receives its length. */
 const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len);
 /* May the caller act for this country? Admins always; operators for their listed countries; customers
- * for their own country. */
+ * for their own country. The principal form serves code that kept only r->who (writer jobs). */
 bool mer_req_may_country(const mer_req_t *r, const char *country);
+bool mer_principal_may_country(const mer_principal_t *who, const char *country);
 /* The client's IP address as text ("" if unknown). */
 void mer_req_peer(const mer_req_t *r, char out[64]);
 /* A copy of a string in the request's pool. */

@@ -23,7 +23,6 @@
 static struct {
     h2o_globalconf_t h2o;
     const mer_server_config_t *cfg;
-    int (*on_request)(h2o_handler_t *, h2o_req_t *);
     mer_worker_t *workers;
     int nworkers;
     int access_fd; /* -1: no access log */
@@ -74,6 +73,17 @@ void mer_worker_post(mer_worker_t *w, mer_worker_msg_t *msg)
 void mer_worker_inflight_add(mer_worker_t *w, long d)
 {
     atomic_fetch_add_explicit(&w->inflight, d, memory_order_relaxed);
+}
+
+void mer_server_peer(h2o_conn_t *conn, char out[64])
+{
+    struct sockaddr_storage ss;
+    out[0] = '\0';
+    socklen_t sl = conn->callbacks->get_peername(conn, (struct sockaddr *)&ss);
+    if (sl && ss.ss_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, out, 64);
+    else if (sl && ss.ss_family == AF_INET6)
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
 }
 
 /* ---- access log ---------------------------------------------------------------------------------- */
@@ -128,13 +138,8 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     mer_buf_add_json_str(b, req->input.method.base, req->input.method.len);
     mer_buf_addstr(b, ",\"path\":");
     mer_buf_add_json_str(b, req->input.path.base, MER_MIN(req->input.path.len, 512));
-    char peer[INET6_ADDRSTRLEN] = "";
-    struct sockaddr_storage ss;
-    socklen_t sl = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
-    if (sl && ss.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, peer, sizeof(peer));
-    else if (sl && ss.ss_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, peer, sizeof(peer));
+    char peer[64];
+    mer_server_peer(req->conn, peer);
     mer_buf_printf(b, ",\"status\":%d,\"bytes\":%zu,\"us\":%lld,\"peer\":\"%s\",\"proto\":\"%s\",\"thread\":%d}\n",
                    req->res.status, req->bytes_sent, (long long)dur_us, peer,
                    req->version >= 0x200 ? "h2" : "http/1.1", w->index);
@@ -264,9 +269,7 @@ void mer_server_status_counts(uint64_t counts[6])
             counts[c] += atomic_load_explicit(&srv.workers[i].status_counts[c], memory_order_relaxed);
 }
 
-long mer_server_inflight(void);
-
-static long total_inflight(void)
+long mer_server_inflight(void)
 {
     long n = 0;
     for (int i = 0; i < srv.nworkers; i++)
@@ -274,9 +277,10 @@ static long total_inflight(void)
     return n;
 }
 
-long mer_server_inflight(void)
+static void run_stop_hooks(void)
 {
-    return total_inflight();
+    for (int i = 0; i < srv.nstop_hooks; i++)
+        srv.stop_hooks[i]();
 }
 
 static void sleep_ms(long ms)
@@ -295,7 +299,6 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
         nthreads = MAX_WORKERS;
 
     srv.cfg = cfg;
-    srv.on_request = on_request;
     srv.access_fd = -1;
     if (cfg->access_log && strcmp(cfg->access_log, "-") == 0)
         srv.access_fd = 2;
@@ -337,6 +340,7 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
             h2o_multithread_send_message(&srv.workers[i].control, NULL);
             pthread_join(srv.workers[i].tid, NULL);
         }
+        run_stop_hooks(); /* the writers, pool and timers started before the server stop all the same */
         return -1;
     }
     mer_log_info("serving on http://%s:%d with %d worker threads", cfg->host, cfg->port, nthreads);
@@ -347,15 +351,14 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
     for (int i = 0; i < nthreads; i++)
         h2o_multithread_send_message(&srv.workers[i].control, NULL);
     uint64_t deadline = mer_now_mono_ns() + cfg->grace_ms * 1000000ull;
-    while (total_inflight() > 0 && mer_now_mono_ns() < deadline)
+    while (mer_server_inflight() > 0 && mer_now_mono_ns() < deadline)
         sleep_ms(10);
-    if (total_inflight() > 0)
-        mer_log_warn("grace period over with %ld requests in flight", total_inflight());
-    for (int i = 0; i < srv.nstop_hooks; i++)
-        srv.stop_hooks[i]();
+    if (mer_server_inflight() > 0)
+        mer_log_warn("grace period over with %ld requests in flight", mer_server_inflight());
+    run_stop_hooks();
     /* let the loops flush responses produced by the stop hooks */
     deadline = mer_now_mono_ns() + 2000000000ull;
-    while (total_inflight() > 0 && mer_now_mono_ns() < deadline)
+    while (mer_server_inflight() > 0 && mer_now_mono_ns() < deadline)
         sleep_ms(10);
     stopping_loops = 1;
     for (int i = 0; i < nthreads; i++) {

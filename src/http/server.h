@@ -52,7 +52,7 @@ struct mer_worker {
     mer_buf_t access_log;               /* buffered JSON lines, flushed by size and timer */
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_entry;
-    void *slots[8];                     /* per-module per-thread state, see mer_worker_slot() */
+    void *slots[8];                     /* per-module per-thread state, see mer_worker_slot_register() */
 };
 
 /* The worker running on the calling thread, or NULL outside worker threads. */
@@ -74,12 +74,18 @@ void mer_server_on_thread_exit(void (*hook)(void));
 /* Called at shutdown after in-flight requests are done and before workers stop. */
 void mer_server_on_stop(void (*hook)(void));
 
-/* Binds, starts the workers, and blocks until SIGTERM/SIGINT shutdown is complete. Returns 0 or -1. */
+/*
+ * Binds, starts the workers, and blocks until SIGTERM/SIGINT shutdown is complete. Returns 0, or -1 if a
+ * listener could not be opened. The stop hooks have run either way.
+ */
 int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler_t *self, h2o_req_t *req));
 
 /* Sums over workers, for /metrics. counts[1..5] receive the 1xx..5xx totals. */
 void mer_server_status_counts(uint64_t counts[6]);
 long mer_server_inflight(void);
+
+/* The client's IP address of a connection as text ("" if unknown). */
+void mer_server_peer(h2o_conn_t *conn, char out[64]);
 
 /* Increments/decrements the in-flight count for asynchronous answers (see http/req.h). */
 void mer_worker_inflight_add(mer_worker_t *w, long d);

@@ -89,9 +89,7 @@ static double nice(double major)
 static int64_t local_price(double usd_cents, double fx, const mer_country_t *c)
 {
     double major = nice(usd_cents / 100.0 * fx);
-    int64_t unit = 1;
-    for (int i = 0; i < c->currency.iso_digits; i++)
-        unit *= 10;
+    int64_t unit = mer_money_step(c->currency.iso_digits, 0); /* minor units per major unit */
     int64_t amount = (int64_t)llround(major * (double)unit);
     if (c->practical_digits > 0 && amount > unit)
         amount -= c->step; /* 465.00 -> 464.99 */

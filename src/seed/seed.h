@@ -1,5 +1,5 @@
 /*
- * seed.h — demo data: the 13 countries of DESIGN.md §5 in four regions, and a generated catalogue of
+ * seed.h — demo data: the 14 demo countries in four regions, and a generated catalogue of
  * 200+ products (phones, wearables, TVs, accessories, smart-home) with 2-6 SKUs each, translated into
  * every demo country's main language and priced in every country where sold. The source data is
  * seed/countries.json and seed/catalog.json, embedded in the binary at build time.

@@ -37,7 +37,6 @@ struct mer_db {
     stmt_slot_t stmts[STMT_CACHE];
     mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
     bool rows_used[4];
-    int savepoint_depth;
 };
 
 static int map_err(mer_db_t *db, int rc, const char *sql)
@@ -159,6 +158,18 @@ static int bind_params(mer_db_t *db, sqlite3_stmt *st, const char *sql, const ch
     return 0;
 }
 
+/* Gives a statement back: a cached one is reset for the next use, a private one finalized. */
+static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
+{
+    if (slot) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        slot->busy = false;
+    } else {
+        sqlite3_finalize(st);
+    }
+}
+
 /* Prepares (or takes from the cache) and binds. On success *slot is the busy cache slot or NULL. */
 static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap, sqlite3_stmt **out,
                    stmt_slot_t **slot_out)
@@ -184,29 +195,12 @@ static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap,
         slot->busy = true;
     int err = bind_params(db, st, sql, types, ap);
     if (err) {
-        if (slot) {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-            slot->busy = false;
-        } else {
-            sqlite3_finalize(st);
-        }
+        finish(st, slot);
         return err;
     }
     *out = st;
     *slot_out = slot;
     return 0;
-}
-
-static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
-{
-    if (slot) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-        slot->busy = false;
-    } else {
-        sqlite3_finalize(st);
-    }
 }
 
 int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
@@ -352,22 +346,17 @@ void mer_db_rollback(mer_db_t *db)
 {
     if (!sqlite3_get_autocommit(db->conn))
         mer_db_exec(db, "ROLLBACK", NULL);
-    db->savepoint_depth = 0;
 }
 
 int mer_db_savepoint(mer_db_t *db)
 {
     int rc = mer_db_exec(db, "SAVEPOINT sp", NULL);
-    if (rc >= 0)
-        db->savepoint_depth++;
     return rc < 0 ? rc : 0;
 }
 
 int mer_db_release(mer_db_t *db)
 {
     int rc = mer_db_exec(db, "RELEASE sp", NULL);
-    if (rc >= 0)
-        db->savepoint_depth--;
     return rc < 0 ? rc : 0;
 }
 
@@ -375,7 +364,6 @@ void mer_db_rollback_to(mer_db_t *db)
 {
     mer_db_exec(db, "ROLLBACK TO sp", NULL);
     mer_db_exec(db, "RELEASE sp", NULL);
-    db->savepoint_depth--;
 }
 
 int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n)

@@ -46,7 +46,7 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
         return MER_E_INTERNAL;
     store_db_t *d = &st.dbs[st.ndbs];
     snprintf(d->name, sizeof(d->name), "%s", name);
-    char path[sizeof(d->path)];
+    char path[sizeof(d->path)]; /* st.dir and d->path are both in st: GCC's -Wrestrict fears overlap */
     snprintf(path, sizeof(path), "%s/%s", st.dir, file);
     memcpy(d->path, path, sizeof(path));
     int err = mer_db_open(d->path, MER_DB_CREATE, &d->writer);

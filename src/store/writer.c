@@ -159,7 +159,6 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
     if (w == NULL)
         return MER_E_UNAVAILABLE;
     job->origin = mer_worker_self();
-    job->region = w->region;
     job->next = NULL;
     job->err = 0;
     pthread_mutex_lock(&w->mu);
@@ -241,12 +240,12 @@ int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), 
     return err;
 }
 
-uint64_t mer_writer_batches(void)
+void mer_writer_metrics(mer_buf_t *out)
 {
-    return atomic_load(&nbatches);
-}
-
-uint64_t mer_writer_jobs(void)
-{
-    return atomic_load(&njobs);
+    mer_buf_printf(out,
+                   "# HELP meridian_writer_batches_total Transactions committed by the region writers.\n"
+                   "# TYPE meridian_writer_batches_total counter\nmeridian_writer_batches_total %llu\n"
+                   "# HELP meridian_writer_jobs_total Writes (jobs) carried by those transactions.\n"
+                   "# TYPE meridian_writer_jobs_total counter\nmeridian_writer_jobs_total %llu\n",
+                   (unsigned long long)atomic_load(&nbatches), (unsigned long long)atomic_load(&njobs));
 }

@@ -33,7 +33,6 @@ struct mer_wjob {
     mer_worker_t *origin;
     mer_worker_msg_t msg;
     mer_wjob_t *next;
-    const char *region;
 };
 
 /*
@@ -56,8 +55,7 @@ void mer_writer_stop_all(void);
  */
 int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), void *arg);
 
-/* Counters for /metrics. */
-uint64_t mer_writer_batches(void);
-uint64_t mer_writer_jobs(void);
+/* Appends the writers' counters (Prometheus text) for /metrics; see mer_ops_add_metrics(). */
+void mer_writer_metrics(mer_buf_t *out);
 
 #endif
