@@ -65,8 +65,11 @@ typedef struct creds {
     const char *password;
 } creds_t;
 
-/* Reads {email | phone, password, country} from the body (country may also come from ?country=). */
-static int read_creds(mer_req_t *r, creds_t *c, mer_where_t *w, const char *const *allowed)
+/*
+ * Reads {email | phone, password, country} from the body. The country must be known and served by this
+ * node (404, 421). Returns 0, or answers the error and returns -1.
+ */
+static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed)
 {
     mer_verr_t e = {0};
     const char *email = NULL, *phone = NULL, *country = NULL;
@@ -79,18 +82,14 @@ static int read_creds(mer_req_t *r, creds_t *c, mer_where_t *w, const char *cons
         mer_reply_verr(r, &e);
         return -1;
     }
-    w->cs = mer_countries();
-    w->country = mer_country_find(w->cs, country, 2);
-    if (w->country == NULL) {
+    const mer_countries_t *cs = mer_countries();
+    c->country = mer_country_find(cs, country, 2);
+    if (c->country == NULL) {
         mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "country %s is not sold in by this store", country);
         return -1;
     }
-    const mer_region_t *rg = mer_region_find(w->cs, w->country->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, w->cs, w->country);
+    if (mer_req_served_here(r, cs, c->country) != 0)
         return -1;
-    }
-    c->country = w->country;
     if ((email == NULL) == (phone == NULL)) {
         mer_reply_error(r, MER_E_VALIDATION, "email", "give either an email or a phone number");
         return -1;
@@ -100,9 +99,9 @@ static int read_creds(mer_req_t *r, creds_t *c, mer_where_t *w, const char *cons
         return -1;
     }
     if (phone) {
-        if (!phone_ok(w->country, phone)) {
+        if (!phone_ok(c->country, phone)) {
             mer_reply_error(r, MER_E_VALIDATION, "phone", "%s is not a valid phone number in %s (E.164, e.g. +91...)",
-                            phone, w->country->code);
+                            phone, c->country->code);
             return -1;
         }
         snprintf(c->phone, sizeof(c->phone), "%s", phone);
@@ -200,11 +199,10 @@ static void reg_hashed(mer_ojob_t *o)
 static void h_register(mer_req_t *r)
 {
     static const char *const keys[] = {"email", "phone", "password", "country", "name", NULL};
-    mer_where_t w;
     creds_t c;
     const char *name = "";
     mer_verr_t e = {0};
-    if (read_creds(r, &c, &w, keys) != 0)
+    if (read_creds(r, &c, keys) != 0)
         return;
     if (mer_json_str(r->body, "name", "name", 0, 200, false, &name, &e)) {
         mer_reply_verr(r, &e);
@@ -231,6 +229,52 @@ static void h_register(mer_req_t *r)
 
 /* ---- login / logout ---- */
 
+/* The back-off keys of one login attempt (throttle.h): the account tried and the client's address. */
+typedef struct attempt {
+    char account_key[300], ip_key[80];
+} attempt_t;
+
+/*
+ * Sets a->ip_key from the client's address (the caller has set a->account_key). If either key is
+ * blocked, answers 429 with Retry-After and returns -1; otherwise returns 0.
+ */
+static int attempt_start(mer_req_t *r, attempt_t *a)
+{
+    char ip[64], secs[16];
+    mer_req_peer(r, ip);
+    snprintf(a->ip_key, sizeof(a->ip_key), "ip:%s", ip);
+    int64_t now = mer_now_unix_ms();
+    int wait = MER_MAX(mer_throttle_check(a->account_key, now), mer_throttle_check(a->ip_key, now));
+    if (wait <= 0)
+        return 0;
+    snprintf(secs, sizeof(secs), "%d", wait);
+    mer_reply_header(r, "retry-after", secs);
+    mer_reply_error(r, MER_E_RATE_LIMITED, NULL, "too many failed logins; retry in %d seconds", wait);
+    return -1;
+}
+
+/* Counts a failed attempt against both keys and answers 401 with msg, unless the client went away. */
+static void attempt_failed(mer_req_t *r, const attempt_t *a, const char *msg)
+{
+    int64_t now = mer_now_unix_ms();
+    mer_throttle_fail(a->account_key, ACCOUNT_FREE_FAILURES, now);
+    mer_throttle_fail(a->ip_key, IP_FREE_FAILURES, now);
+    if (!r->gone)
+        mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "%s", msg);
+}
+
+/*
+ * Does password match stored_hash? With no stored hash (unknown account) it is checked against
+ * dummy_hash all the same, so both cases take as long, and fails. Wipes password. Offload pool only.
+ */
+static bool password_matches(const char *stored_hash, char *password, size_t cap)
+{
+    const char *h = stored_hash[0] ? stored_hash : dummy_hash;
+    bool ok = crypto_pwhash_str_verify(h, password, strlen(password)) == 0 && stored_hash[0] != '\0';
+    sodium_memzero(password, cap);
+    return ok;
+}
+
 typedef struct login_job {
     mer_wjob_t w;
     mer_ojob_t o;
@@ -242,7 +286,7 @@ typedef struct login_job {
     int64_t user_id, created_at;
     char name[801];
     char region[16];
-    char account_key[300], ip_key[80];
+    attempt_t at;
     char token[MER_TOKEN_MAX], token_hash[65];
     char guest_cart[64];
     int64_t expires_at;
@@ -292,32 +336,22 @@ static void login_done(mer_wjob_t *w)
 static void login_verify(mer_ojob_t *o)
 {
     login_job_t *j = H2O_STRUCT_FROM_MEMBER(login_job_t, o, o);
-    const char *h = j->stored_hash[0] ? j->stored_hash : dummy_hash;
-    j->ok = crypto_pwhash_str_verify(h, j->password, strlen(j->password)) == 0 && j->stored_hash[0] != '\0';
-    sodium_memzero(j->password, sizeof(j->password));
+    j->ok = password_matches(j->stored_hash, j->password, sizeof(j->password));
 }
 
 static void login_verified(mer_ojob_t *o)
 {
     login_job_t *j = H2O_STRUCT_FROM_MEMBER(login_job_t, o, o);
     mer_req_t *r = j->r;
-    int64_t now = mer_now_unix_ms();
-    if (!j->ok) {
-        mer_throttle_fail(j->account_key, ACCOUNT_FREE_FAILURES, now);
-        mer_throttle_fail(j->ip_key, IP_FREE_FAILURES, now);
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "wrong email, phone or password");
+    if (j->ok)
+        mer_throttle_clear(j->at.account_key);
+    else
+        attempt_failed(r, &j->at, "wrong email, phone or password");
+    if (!j->ok || r->gone) {
         mer_req_release(r);
         login_free(j);
         return;
     }
-    mer_throttle_clear(j->account_key);
-    if (r->gone) {
-        mer_req_release(r);
-        login_free(j);
-        return;
-    }
-    mer_token_new("", j->token, j->token_hash); /* placeholder to size; real prefix below */
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "mct_%s_", j->region);
     mer_token_new(prefix, j->token, j->token_hash);
@@ -330,21 +364,11 @@ static void login_verified(mer_ojob_t *o)
     }
 }
 
-static void reply_throttled(mer_req_t *r, int wait)
-{
-    char secs[16];
-    snprintf(secs, sizeof(secs), "%d", wait);
-    mer_reply_header(r, "retry-after", secs);
-    mer_reply_error(r, MER_E_RATE_LIMITED, NULL, "too many failed logins; retry in %d seconds", wait);
-}
-
 static void h_login(mer_req_t *r)
 {
     static const char *const keys[] = {"email", "phone", "password", "country", NULL};
-    mer_where_t w;
     creds_t c;
-    char ip[64];
-    if (read_creds(r, &c, &w, keys) != 0)
+    if (read_creds(r, &c, keys) != 0)
         return;
     login_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
@@ -352,14 +376,9 @@ static void h_login(mer_req_t *r)
     snprintf(j->password, sizeof(j->password), "%s", c.password);
     j->c.password = NULL;
     snprintf(j->region, sizeof(j->region), "%s", c.country->region);
-    mer_req_peer(r, ip);
-    snprintf(j->account_key, sizeof(j->account_key), "account:%s:%s", j->region, c.email[0] ? c.email : c.phone);
-    snprintf(j->ip_key, sizeof(j->ip_key), "ip:%s", ip);
-    int64_t now = mer_now_unix_ms();
-    int wait = MER_MAX(mer_throttle_check(j->account_key, now), mer_throttle_check(j->ip_key, now));
-    if (wait > 0) {
+    snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region, c.email[0] ? c.email : c.phone);
+    if (attempt_start(r, &j->at) != 0) {
         login_free(j);
-        reply_throttled(r, wait);
         return;
     }
     size_t cart_len;
@@ -390,25 +409,24 @@ static void h_login(mer_req_t *r)
     mer_offload_submit(&j->o);
 }
 
-typedef struct simple_job {
+typedef struct logout_job {
     mer_wjob_t w;
     mer_req_t *r;
-    int64_t id, user_id;
-    char text[65];
-} simple_job_t;
+    char token_hash[65];
+} logout_job_t;
 
 static int logout_run(mer_db_t *db, mer_wjob_t *w)
 {
-    simple_job_t *j = H2O_STRUCT_FROM_MEMBER(simple_job_t, w, w);
+    logout_job_t *j = H2O_STRUCT_FROM_MEMBER(logout_job_t, w, w);
     return mer_db_exec(db, "UPDATE session SET revoked_at = ? WHERE hash = ? AND revoked_at IS NULL", "is",
-                       mer_now_unix_ms(), j->text) < 0
+                       mer_now_unix_ms(), j->token_hash) < 0
                ? MER_E_INTERNAL
                : 0;
 }
 
-static void simple_done_204(mer_wjob_t *w)
+static void logout_done(mer_wjob_t *w)
 {
-    simple_job_t *j = H2O_STRUCT_FROM_MEMBER(simple_job_t, w, w);
+    logout_job_t *j = H2O_STRUCT_FROM_MEMBER(logout_job_t, w, w);
     mer_auth_invalidate(); /* the revoked token must not live on in any cache */
     if (!j->r->gone) {
         if (w->err)
@@ -435,11 +453,11 @@ static void h_logout(mer_req_t *r)
             mer_reply_empty(r, 204);
         return;
     }
-    simple_job_t *j = mer_xcalloc(1, sizeof(*j));
+    logout_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
-    snprintf(j->text, sizeof(j->text), "%s", r->who.token_hash);
+    snprintf(j->token_hash, sizeof(j->token_hash), "%s", r->who.token_hash);
     j->w.run = logout_run;
-    j->w.done = simple_done_204;
+    j->w.done = logout_done;
     if (mer_req_submit(r, r->who.region, &j->w) != 0)
         free(j);
 }
@@ -526,7 +544,6 @@ typedef struct addr_job {
     int64_t user_id;
     mer_address_t a;
     bool make_default;
-    bool set_default_field; /* PATCH: was "default" given */
     bool deleting;
     bool patching;
     json_t *patch; /* PATCH body (owned) */
@@ -802,11 +819,13 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
         return MER_E_INTERNAL;
     int64_t now = mer_now_unix_ms();
     int err = 0;
+    char tprefix[32];
+    snprintf(tprefix, sizeof(tprefix), "mct_%s_", c->region);
     for (int64_t done = 0; done < count && err == 0;) {
         if ((err = mer_db_begin(db)) != 0)
             break;
         for (int64_t k = 0; k < 5000 && done < count && err == 0; k++, done++) {
-            char email[256], token[MER_TOKEN_MAX], thash[65], tprefix[32];
+            char email[256], token[MER_TOKEN_MAX], thash[65];
             int64_t id = 0;
             snprintf(email, sizeof(email), "%s%lld@load.test", prefix, (long long)done);
             err = mer_db_query_int(db, &id,
@@ -815,7 +834,6 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
                                    "sssi", email, hash, c->code, now);
             if (err)
                 break;
-            snprintf(tprefix, sizeof(tprefix), "mct_%s_", c->region);
             mer_token_new(tprefix, token, thash);
             if (mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "siii",
                             thash, id, now, now + SESSION_TTL_MS) < 0 ||
@@ -860,7 +878,7 @@ typedef struct staff_job {
     char email[256];
     char password[513];
     char hash[crypto_pwhash_STRBYTES];
-    char ip_key[80], account_key[300];
+    attempt_t at;
     int64_t staff_id;
     bool ok;
 } staff_job_t;
@@ -868,24 +886,19 @@ typedef struct staff_job {
 static void staff_verify(mer_ojob_t *o)
 {
     staff_job_t *j = H2O_STRUCT_FROM_MEMBER(staff_job_t, o, o);
-    j->ok = crypto_pwhash_str_verify(j->hash[0] ? j->hash : dummy_hash, j->password, strlen(j->password)) == 0 &&
-            j->hash[0] != '\0';
-    sodium_memzero(j->password, sizeof(j->password));
+    j->ok = password_matches(j->hash, j->password, sizeof(j->password));
 }
 
 static void staff_verified(mer_ojob_t *o)
 {
     staff_job_t *j = H2O_STRUCT_FROM_MEMBER(staff_job_t, o, o);
     mer_req_t *r = j->r;
-    int64_t now = mer_now_unix_ms();
     if (!j->ok) {
-        mer_throttle_fail(j->account_key, ACCOUNT_FREE_FAILURES, now);
-        mer_throttle_fail(j->ip_key, IP_FREE_FAILURES, now);
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "wrong email or password");
+        attempt_failed(r, &j->at, "wrong email or password");
     } else if (!r->gone) {
         char token[MER_TOKEN_MAX], hash[65], ts[32];
-        mer_throttle_clear(j->account_key);
+        int64_t now = mer_now_unix_ms();
+        mer_throttle_clear(j->at.account_key);
         mer_token_new("mst_", token, hash);
         int64_t exp = now + 12LL * 3600 * 1000;
         mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
@@ -908,7 +921,6 @@ static void h_staff_login(mer_req_t *r)
     static const char *const keys[] = {"email", "password", NULL};
     mer_verr_t e = {0};
     const char *email = NULL, *password = NULL;
-    char ip[64];
     if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, true, &email, &e) ||
         mer_json_str(r->body, "password", "password", 1, 128, true, &password, &e)) {
         mer_reply_verr(r, &e);
@@ -921,14 +933,9 @@ static void h_staff_login(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "email", "not a valid email address");
         return;
     }
-    mer_req_peer(r, ip);
-    snprintf(j->ip_key, sizeof(j->ip_key), "ip:%s", ip);
-    snprintf(j->account_key, sizeof(j->account_key), "staff:%s", j->email);
-    int64_t now = mer_now_unix_ms();
-    int wait = MER_MAX(mer_throttle_check(j->account_key, now), mer_throttle_check(j->ip_key, now));
-    if (wait > 0) {
+    snprintf(j->at.account_key, sizeof(j->at.account_key), "staff:%s", j->email);
+    if (attempt_start(r, &j->at) != 0) {
         free(j);
-        reply_throttled(r, wait);
         return;
     }
     snprintf(j->password, sizeof(j->password), "%s", password);

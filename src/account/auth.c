@@ -84,15 +84,20 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
  */
 #define AUTH_CACHE_SLOTS (1u << 18) /* ~20 MB, touched only as customers arrive */
 
-typedef struct auth_entry {
-    atomic_flag busy;
+/* A cached session: what a customer token authenticates to. */
+typedef struct auth_session {
     unsigned char hash[16]; /* the first 128 bits of the token's BLAKE2b hash */
-    uint64_t gen;
+    uint64_t gen;           /* auth_gen when it was read from the database */
     int64_t expires_at;
     int64_t id, created_at;
     uint64_t phone_hash, address_hash;
     char country[3];
     uint8_t region; /* index in the country registry's regions */
+} auth_session_t;
+
+typedef struct auth_entry {
+    atomic_flag busy; /* guards s */
+    auth_session_t s;
 } auth_entry_t;
 
 static _Atomic uint64_t auth_gen = 1;
@@ -134,25 +139,20 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     if (rg == NULL)
         return MER_E_UNAUTHORIZED;
     uint8_t rix = (uint8_t)(rg - cs->regions);
-    auth_entry_t copy;
-    auth_entry_t *e = NULL;
+    char hex[65];
+    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
+    auth_session_t e;
     if (slot) {
         slot_lock(slot);
-        copy = *slot;
+        e = slot->s;
         slot_unlock(slot);
-        if (copy.gen == gen && copy.expires_at > now && memcmp(copy.hash, raw, sizeof(copy.hash)) == 0 &&
-            copy.region == rix) {
-            e = &copy;
+        if (e.gen == gen && e.expires_at > now && memcmp(e.hash, raw, sizeof(e.hash)) == 0 && e.region == rix)
             goto found;
-        }
     }
     mer_db_t *db = mer_store_reader(region);
     if (db == NULL)
         return MER_E_UNAUTHORIZED; /* not a region of this node */
-    char hex[65];
-    sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-    auth_entry_t fresh;
-    memset(&fresh, 0, sizeof(fresh));
+    memset(&e, 0, sizeof(e));
     int err = MER_E_UNAUTHORIZED;
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT u.id, u.country, s.expires_at, u.created_at, COALESCE(u.phone, ''), "
@@ -162,43 +162,34 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
                                     "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
                                     "si", hex, now);
     if (mer_rows_next(rows)) {
-        fresh.id = mer_rows_int(rows, 0);
-        snprintf(fresh.country, sizeof(fresh.country), "%s", mer_rows_text(rows, 1));
-        fresh.expires_at = mer_rows_int(rows, 2);
-        fresh.created_at = mer_rows_int(rows, 3);
-        fresh.phone_hash = mer_rows_len(rows, 4) ? mer_hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
-        fresh.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
+        e.id = mer_rows_int(rows, 0);
+        snprintf(e.country, sizeof(e.country), "%s", mer_rows_text(rows, 1));
+        e.expires_at = mer_rows_int(rows, 2);
+        e.created_at = mer_rows_int(rows, 3);
+        e.phone_hash = mer_rows_len(rows, 4) ? mer_hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
+        e.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
         err = 0;
     }
     int qerr = mer_rows_end(rows);
     if (qerr || err)
         return qerr ? qerr : err;
-    memcpy(fresh.hash, raw, sizeof(fresh.hash));
-    fresh.gen = gen;
-    fresh.region = rix;
+    memcpy(e.hash, raw, sizeof(e.hash));
+    e.gen = gen;
+    e.region = rix;
     if (slot) {
         slot_lock(slot);
-        memcpy(slot->hash, fresh.hash, sizeof(slot->hash));
-        slot->gen = fresh.gen;
-        slot->expires_at = fresh.expires_at;
-        slot->id = fresh.id;
-        slot->created_at = fresh.created_at;
-        slot->phone_hash = fresh.phone_hash;
-        slot->address_hash = fresh.address_hash;
-        memcpy(slot->country, fresh.country, sizeof(slot->country));
-        slot->region = fresh.region;
+        slot->s = e;
         slot_unlock(slot);
     }
-    e = &fresh;
 found:
     r->who.role = MER_ROLE_CUSTOMER;
-    r->who.id = e->id;
-    memcpy(r->who.country, e->country, sizeof(r->who.country));
-    snprintf(r->who.region, sizeof(r->who.region), "%s", cs->regions[e->region].name);
-    sodium_bin2hex(r->who.token_hash, sizeof(r->who.token_hash), raw, sizeof(raw));
-    r->who.created_at = e->created_at;
-    r->who.phone_hash = e->phone_hash;
-    r->who.address_hash = e->address_hash;
+    r->who.id = e.id;
+    memcpy(r->who.country, e.country, sizeof(r->who.country));
+    snprintf(r->who.region, sizeof(r->who.region), "%s", cs->regions[e.region].name);
+    memcpy(r->who.token_hash, hex, sizeof(hex));
+    r->who.created_at = e.created_at;
+    r->who.phone_hash = e.phone_hash;
+    r->who.address_hash = e.address_hash;
     return 0;
 }
 

@@ -53,13 +53,20 @@ static int64_t sku_limit(int64_t sku_id)
     return limit;
 }
 
+/* The country of the guest cart id; "" if there is no such guest cart. */
+static void guest_cart_country(mer_db_t *db, const char *id, char country[3])
+{
+    country[0] = '\0';
+    mer_rows_t *r = mer_db_query(db, "SELECT country FROM cart WHERE id = ? AND user_id IS NULL", "s", id);
+    if (mer_rows_next(r))
+        snprintf(country, 3, "%s", mer_rows_text(r, 0));
+    mer_rows_end(r);
+}
+
 int mer_cart_merge(mer_db_t *db, const char *guest, int64_t user_id)
 {
-    char country[3] = "", user_cart[64];
-    mer_rows_t *r = mer_db_query(db, "SELECT country FROM cart WHERE id = ? AND user_id IS NULL", "s", guest);
-    if (mer_rows_next(r))
-        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 0));
-    mer_rows_end(r);
+    char country[3], user_cart[64];
+    guest_cart_country(db, guest, country);
     if (country[0] == '\0')
         return MER_E_NOT_FOUND;
     mer_cart_user_id(user_id, country, user_cart);
@@ -144,12 +151,8 @@ static int resolve(mer_req_t *r, cart_ref_t *c, bool create)
         snprintf(c->region, sizeof(c->region), "%.*s", (int)(us - c->id - 2), c->id + 2);
         mer_db_t *db = mer_store_reader(c->region);
         char country[3] = "";
-        if (db) {
-            mer_rows_t *rows = mer_db_query(db, "SELECT country FROM cart WHERE id = ? AND user_id IS NULL", "s", c->id);
-            if (mer_rows_next(rows))
-                snprintf(country, sizeof(country), "%s", mer_rows_text(rows, 0));
-            mer_rows_end(rows);
-        }
+        if (db)
+            guest_cart_country(db, c->id, country);
         c->country = country[0] ? mer_country_find(cs, country, 2) : NULL;
         if (c->country == NULL) {
             mer_reply_error(r, MER_E_NOT_FOUND, "X-Cart-Id", "no such cart (it may have been merged at login)");
@@ -176,11 +179,8 @@ static int resolve(mer_req_t *r, cart_ref_t *c, bool create)
             snprintf(c->id, sizeof(c->id), "g_%s_%s", c->region, b64);
         }
     }
-    const mer_region_t *rg = mer_region_find(cs, c->country->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c->country);
+    if (mer_req_served_here(r, cs, c->country) != 0)
         return -1;
-    }
     const char *lang = mer_req_query(r, "lang");
     char norm[MER_LOCALE_MAX];
     mer_locale_chain_build(&c->chain, lang && mer_locale_normalize(lang, strlen(lang), norm) == 0 ? norm : NULL, NULL,

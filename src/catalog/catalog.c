@@ -145,10 +145,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
         goto fail;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
-    r = mer_db_query(db,
-                     "SELECT id, slug, brand, category_id, tax_class, active, created_at, updated_at FROM product "
-                     "ORDER BY id",
-                     NULL);
+    r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active FROM product ORDER BY id", NULL);
     while (mer_rows_next(r) && c->nproducts < (size_t)count) {
         mer_cat_product_t *p = &c->products[c->nproducts++];
         p->id = mer_rows_int(r, 0);
@@ -157,8 +154,6 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         p->category = (mer_cat_category_t *)mer_catalog_category(c, mer_rows_int(r, 3));
         snprintf(p->tax_class, sizeof(p->tax_class), "%s", mer_rows_text(r, 4));
         p->active = mer_rows_int(r, 5) != 0;
-        p->created_at = mer_rows_int(r, 6);
-        p->updated_at = mer_rows_int(r, 7);
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;

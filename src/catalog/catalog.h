@@ -61,7 +61,6 @@ typedef struct mer_cat_product {
     mer_cat_category_t *category;
     char tax_class[24];
     bool active;
-    int64_t created_at, updated_at;
     mer_cat_text_t *texts;
     size_t ntexts;
     mer_cat_sku_t *skus;

@@ -78,27 +78,39 @@ static int check_texts(json_t *texts, bool need_en, mer_verr_t *e)
     return 0;
 }
 
+/*
+ * One price: the country code cc (canonical upper case) and amount v (minor units, or null to stop
+ * selling there). Prices live in the global catalogue, so any node may set them: no region check. Errors
+ * name <prefix>.<cc>.
+ */
+static int check_price(mer_req_t *r, const char *cc, json_t *v, const char *prefix, mer_verr_t *e)
+{
+    char field[96];
+    snprintf(field, sizeof(field), "%s.%.8s", prefix, cc);
+    const mer_country_t *c = mer_country_find(mer_countries(), cc, strlen(cc));
+    if (c == NULL || strcmp(c->code, cc) != 0)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s is not a known country code", cc);
+    if (!mer_req_may_country(r, cc))
+        return mer_verr_set(e, MER_E_FORBIDDEN, field, "you may not set prices in %s", cc);
+    if (json_is_null(v))
+        return 0; /* null removes the price: the SKU stops being sold there */
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (INT64_C(1) << 50))
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a non-negative integer in minor units", field);
+    if (json_integer_value(v) % c->step != 0)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a multiple of %lld minor units of %s", field,
+                            (long long)c->step, c->currency.code);
+    return 0;
+}
+
+/* prices: {"IN": 1999900, "DE": null, ...} */
 static int check_prices(mer_req_t *r, json_t *prices, const char *prefix, mer_verr_t *e)
 {
     const char *cc;
     json_t *v;
-    const mer_countries_t *cs = mer_countries();
     json_object_foreach(prices, cc, v)
     {
-        char field[96];
-        snprintf(field, sizeof(field), "%s.%.8s", prefix, cc);
-        const mer_country_t *c = mer_country_find(cs, cc, strlen(cc));
-        if (c == NULL || strcmp(c->code, cc) != 0)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s is not a known country code", cc);
-        if (!mer_req_may_country(r, cc))
-            return mer_verr_set(e, MER_E_FORBIDDEN, field, "you may not set prices in %s", cc);
-        if (json_is_null(v))
-            continue; /* null removes the price: the SKU stops being sold there */
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (INT64_C(1) << 50))
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a non-negative integer in minor units", field);
-        if (json_integer_value(v) % c->step != 0)
-            return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a multiple of %lld minor units of %s", field,
-                                (long long)c->step, c->currency.code);
+        if (check_price(r, cc, v, prefix, e))
+            return e->code;
     }
     return 0;
 }
@@ -179,22 +191,27 @@ static int fts_sync(mer_db_t *db, int64_t product_id)
     return err < 0 ? err : 0;
 }
 
+/* Writes one checked price (see check_price); a null amount deletes it. */
+static int write_price(mer_db_t *db, int64_t sku_id, const char *cc, json_t *v, int64_t now)
+{
+    int err = json_is_null(v)
+                  ? mer_db_exec(db, "DELETE FROM price WHERE sku_id = ? AND country = ?", "is", sku_id, cc)
+                  : mer_db_exec(db,
+                                "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
+                                "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
+                                "updated_at = excluded.updated_at",
+                                "isii", sku_id, cc, (int64_t)json_integer_value(v), now);
+    return err < 0 ? err : 0;
+}
+
 static int write_prices(mer_db_t *db, int64_t sku_id, json_t *prices, int64_t now)
 {
     const char *cc;
     json_t *v;
     json_object_foreach(prices, cc, v)
     {
-        int err;
-        if (json_is_null(v))
-            err = mer_db_exec(db, "DELETE FROM price WHERE sku_id = ? AND country = ?", "is", sku_id, cc);
-        else
-            err = mer_db_exec(db,
-                              "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
-                              "updated_at = excluded.updated_at",
-                              "isii", sku_id, cc, (int64_t)json_integer_value(v), now);
-        if (err < 0)
+        int err = write_price(db, sku_id, cc, v, now);
+        if (err)
             return err;
     }
     return 0;
@@ -551,12 +568,8 @@ static void h_put_prices(mer_req_t *r)
                             "%s.amount is required (null stops selling the SKU there)", prefix);
             return;
         }
-        json_t *one = json_pack("{s:O}", country, json_object_get(v, "amount"));
-        int bad = check_prices(r, one, prefix, &e);
-        if (bad && strncmp(e.field, prefix, strlen(prefix)) == 0)
-            snprintf(e.field, sizeof(e.field), "%s.amount", prefix);
-        json_decref(one);
-        if (bad) {
+        if (check_price(r, country, json_object_get(v, "amount"), prefix, &e)) {
+            snprintf(e.field, sizeof(e.field), "%s.amount", prefix); /* the message still names the country */
             mer_reply_verr(r, &e);
             return;
         }
@@ -578,9 +591,8 @@ static void h_put_prices(mer_req_t *r)
             mer_reply_error(r, MER_E_VALIDATION, field, "no SKU with code %s", code);
             return;
         }
-        json_t *one = json_pack("{s:O}", json_string_value(json_object_get(v, "country")), json_object_get(v, "amount"));
-        err = write_prices(db, sku_id, one, now);
-        json_decref(one);
+        err = write_price(db, sku_id, json_string_value(json_object_get(v, "country")), json_object_get(v, "amount"),
+                          now);
     }
     if (!finish_write(r, db, err, NULL))
         return;

@@ -3,6 +3,7 @@
  * categories. Every answer is cached per worker thread (http/rcache.h) under a key made of everything it
  * depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
  */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "catalog/catalog.h"
@@ -16,18 +17,37 @@
 #define MAX_Q 100
 #define CACHE_CONTROL "public, max-age=5"
 
-/* Appends the chain to a cache key: every answer depends on the whole fallback chain. */
-static void key_add_chain(mer_buf_t *k, const mer_locale_chain_t *chain)
+/*
+ * A cache key, built on the stack so that a cache hit allocates nothing. Every part is bounded before it
+ * is added (q <= MAX_Q bytes, category <= 64, the chain <= MER_LOCALE_CHAIN_MAX tags), so a key is at
+ * most about 330 bytes and never reaches the end of s.
+ */
+typedef struct cache_key {
+    char s[512];
+    size_t len;
+} cache_key_t;
+
+static void key_printf(cache_key_t *k, const char *fmt, ...) MER_PRINTF(2, 3);
+static void key_printf(cache_key_t *k, const char *fmt, ...)
 {
-    for (size_t i = 0; i < chain->n; i++) {
-        mer_buf_addstr(k, chain->tags[i]);
-        mer_buf_addch(k, ',');
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(k->s + k->len, sizeof(k->s) - k->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(k->s) - k->len)
+        MER_BUG("cache key too long");
+    k->len += (size_t)n;
 }
 
-static json_t *category_json(const mer_catalog_t *cat, const mer_cat_category_t *c, const mer_locale_chain_t *chain)
+/* Appends the chain to a cache key: every answer depends on the whole fallback chain. */
+static void key_add_chain(cache_key_t *k, const mer_locale_chain_t *chain)
 {
-    (void)cat;
+    for (size_t i = 0; i < chain->n; i++)
+        key_printf(k, "%s,", chain->tags[i]);
+}
+
+static json_t *category_json(const mer_cat_category_t *c, const mer_locale_chain_t *chain)
+{
     if (c == NULL)
         return json_null();
     const mer_cat_text_t *t = mer_catalog_text(c->texts, c->ntexts, chain);
@@ -138,12 +158,12 @@ static int search_ids(const char *q, const mer_where_t *w, int64_t **ids_out, si
     return 0;
 }
 
-static json_t *list_item(const mer_catalog_t *cat, const mer_cat_product_t *p, const mer_where_t *w, const char *lang,
-                         int64_t min_price, size_t nskus)
+static json_t *list_item(const mer_cat_product_t *p, const mer_where_t *w, const char *lang, int64_t min_price,
+                         size_t nskus)
 {
     const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
     return json_pack("{s:I,s:s,s:s,s:s,s:o,s:o,s:I}", "id", (json_int_t)p->id, "slug", p->slug, "name",
-                     t ? t->name : p->slug, "brand", p->brand, "category", category_json(cat, p->category, &w->chain),
+                     t ? t->name : p->slug, "brand", p->brand, "category", category_json(p->category, &w->chain),
                      "price_from", mer_country_money(w->country, min_price, lang), "sku_count", (json_int_t)nskus);
 }
 
@@ -156,33 +176,33 @@ static void h_list(mer_req_t *r)
         return;
     const char *q = mer_req_query(r, "q");
     const char *category = mer_req_query(r, "category");
-    if (q && strlen(q) > MAX_Q) {
+    size_t qlen = q ? strlen(q) : 0, clen = category ? strlen(category) : 0;
+    bool search = qlen > 0; /* an empty q lists everything */
+    if (qlen > MAX_Q) {
         mer_reply_error(r, MER_E_INVALID_PARAM, "q", "q is longer than %d bytes", MAX_Q);
         return;
     }
-    if (category && strlen(category) > 64) {
+    if (clen > 64) {
         mer_reply_error(r, MER_E_INVALID_PARAM, "category", "category is longer than 64 bytes");
         return;
     }
 
-    mer_buf_t key = MER_BUF_INIT;
-    mer_buf_printf(&key, "L|%s|%lld|%lld|", w.country->code, (long long)page, (long long)per_page);
+    cache_key_t key;
+    key.len = 0;
+    key_printf(&key, "L|%s|%lld|%lld|", w.country->code, (long long)page, (long long)per_page);
     key_add_chain(&key, &w.chain);
     /* length-prefixed, so no value can spill into the next field */
-    mer_buf_printf(&key, "|%zu:%s|%zu:%s", category ? strlen(category) : 0, category ? category : "", q ? strlen(q) : 0,
-                   q ? q : "");
+    key_printf(&key, "|%zu:%s|%zu:%s", clen, category ? category : "", qlen, q ? q : "");
     uint64_t gen = mer_catalog_generation();
-    const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);
+    const mer_rcache_entry_t *hit = mer_rcache_get(key.s, key.len, gen);
     if (hit) {
-        mer_buf_release(&key);
         mer_reply_cached(r, hit);
         return;
     }
 
     int64_t *ids = NULL;
     size_t nids = 0;
-    if (q && *q && search_ids(q, &w, &ids, &nids) != 0) {
-        mer_buf_release(&key);
+    if (search && search_ids(q, &w, &ids, &nids) != 0) {
         mer_reply_error(r, MER_E_INTERNAL, NULL, "search failed");
         return;
     }
@@ -196,7 +216,6 @@ static void h_list(mer_req_t *r)
         if (cat_id == 0) {
             mer_catalog_unlock();
             free(ids);
-            mer_buf_release(&key);
             mer_reply_error(r, MER_E_INVALID_PARAM, "category", "no category with slug %s", category);
             return;
         }
@@ -204,9 +223,9 @@ static void h_list(mer_req_t *r)
     const char *lang = mer_catalog_resolve_lang(cat, &w.chain);
     json_t *items = json_array();
     size_t total = 0, first = (size_t)((page - 1) * per_page);
-    size_t n = q && *q ? nids : cat->nproducts;
+    size_t n = search ? nids : cat->nproducts;
     for (size_t i = 0; i < n; i++) {
-        const mer_cat_product_t *p = q && *q ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
+        const mer_cat_product_t *p = search ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
         int64_t min_price;
         size_t nskus;
         if (p == NULL || !sold_in(p, w.country->code, &min_price, &nskus))
@@ -214,7 +233,7 @@ static void h_list(mer_req_t *r)
         if (cat_id && !in_category(cat, p->category, cat_id))
             continue;
         if (total >= first && total < first + (size_t)per_page)
-            json_array_append_new(items, list_item(cat, p, &w, lang, min_price, nskus));
+            json_array_append_new(items, list_item(p, &w, lang, min_price, nskus));
         total++;
     }
     json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:o}", "country", w.country->code, "lang", lang,
@@ -226,9 +245,8 @@ static void h_list(mer_req_t *r)
     size_t len;
     char *body = mer_json_dump(out, &len);
     json_decref(out);
-    const mer_rcache_entry_t *e = mer_rcache_put(key.data, key.len, gen, 200, body, len, CACHE_CONTROL);
+    const mer_rcache_entry_t *e = mer_rcache_put(key.s, key.len, gen, 200, body, len, CACHE_CONTROL);
     free(body);
-    mer_buf_release(&key);
     mer_reply_cached(r, e);
 }
 
@@ -287,7 +305,7 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug",
                      p->slug, "name", t ? t->name : p->slug, "description",
                      t && t->description ? t->description : "", "brand", p->brand, "category",
-                     category_json(cat, p->category, &w->chain), "country", w->country->code, "lang", lang,
+                     category_json(p->category, &w->chain), "country", w->country->code, "lang", lang,
                      "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "tax_rate_bp",
                      rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
 }
@@ -298,14 +316,14 @@ static void h_product(mer_req_t *r)
     int64_t id;
     if (mer_req_param_id(r, 0, &id) != 0 || mer_where(r, &w) != 0)
         return;
-    mer_buf_t key = MER_BUF_INIT;
+    cache_key_t key;
+    key.len = 0;
     /* the stock epoch changes when a SKU of this product sells out or comes back */
-    mer_buf_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_stock_epoch(id));
+    key_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_stock_epoch(id));
     key_add_chain(&key, &w.chain);
     uint64_t gen = mer_catalog_generation();
-    const mer_rcache_entry_t *hit = mer_rcache_get(key.data, key.len, gen);
+    const mer_rcache_entry_t *hit = mer_rcache_get(key.s, key.len, gen);
     if (hit) {
-        mer_buf_release(&key);
         mer_reply_cached(r, hit);
         return;
     }
@@ -313,7 +331,6 @@ static void h_product(mer_req_t *r)
     const mer_cat_product_t *p = mer_catalog_product(cat, id);
     if (p == NULL || !sold_in(p, w.country->code, NULL, NULL)) {
         mer_catalog_unlock();
-        mer_buf_release(&key);
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "product %lld is not sold in %s", (long long)id, w.country->code);
         return;
     }
@@ -322,9 +339,8 @@ static void h_product(mer_req_t *r)
     size_t len;
     char *body = mer_json_dump(out, &len);
     json_decref(out);
-    const mer_rcache_entry_t *e = mer_rcache_put(key.data, key.len, gen, 200, body, len, CACHE_CONTROL);
+    const mer_rcache_entry_t *e = mer_rcache_put(key.s, key.len, gen, 200, body, len, CACHE_CONTROL);
     free(body);
-    mer_buf_release(&key);
     mer_reply_cached(r, e);
 }
 
@@ -338,7 +354,7 @@ static void h_categories(mer_req_t *r)
     json_t *arr = json_array();
     for (size_t i = 0; i < cat->ncategories; i++) {
         const mer_cat_category_t *c = &cat->categories[i];
-        json_t *o = category_json(cat, c, &w.chain);
+        json_t *o = category_json(c, &w.chain);
         if (c->parent_id)
             json_object_set_new(o, "parent_id", json_integer(c->parent_id));
         else

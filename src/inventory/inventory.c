@@ -169,28 +169,6 @@ int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
 
 /* ---- admin routes ---- */
 
-/* The country an admin route names, checked: known, served by this node, and one the caller manages.
- * Replies and returns NULL otherwise. Codes are matched in any case; c->code is the canonical one. */
-static const mer_country_t *admin_country(mer_req_t *r, const char *country_code, const char *what)
-{
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = mer_country_find(cs, country_code, strlen(country_code));
-    if (c == NULL) {
-        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country %s", country_code);
-        return NULL;
-    }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
-        return NULL;
-    }
-    if (!mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not %s in %s", what, c->code);
-        return NULL;
-    }
-    return c;
-}
-
 typedef struct wh_job {
     mer_wjob_t w;
     mer_req_t *r;
@@ -248,16 +226,14 @@ static void h_create_warehouse(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    const mer_country_t *cc = admin_country(r, country, "manage warehouses");
+    const mer_country_t *cc = mer_req_staff_country(r, country, "manage warehouses");
     if (cc == NULL)
         return;
-    const char *region = cc->region;
-    country = cc->code;
     wh_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
     snprintf(j->code, sizeof(j->code), "%s", code);
     snprintf(j->name, sizeof(j->name), "%s", name);
-    snprintf(j->country, sizeof(j->country), "%s", mer_country_find(mer_countries(), country, 2)->code);
+    snprintf(j->country, sizeof(j->country), "%s", cc->code);
     snprintf(j->state, sizeof(j->state), "%s", state);
     size_t i;
     json_t *v;
@@ -266,9 +242,9 @@ static void h_create_warehouse(mer_req_t *r)
     {
         const mer_country_t *c = json_is_string(v) ? mer_country_find(cs, json_string_value(v), json_string_length(v))
                                                    : NULL;
-        if (c == NULL || strcmp(c->region, region) != 0 || j->nserves >= MER_ARRAY_LEN(j->serves)) {
+        if (c == NULL || strcmp(c->region, cc->region) != 0 || j->nserves >= MER_ARRAY_LEN(j->serves)) {
             free(j);
-            mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", region);
+            mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", cc->region);
             return;
         }
         bool dup = false;
@@ -284,7 +260,7 @@ static void h_create_warehouse(mer_req_t *r)
     }
     j->w.run = wh_run;
     j->w.done = wh_done;
-    if (mer_req_submit(r, region, &j->w) != 0)
+    if (mer_req_submit(r, cc->region, &j->w) != 0)
         free(j);
 }
 
@@ -303,7 +279,7 @@ typedef struct stock_job {
 static int stock_run(mer_db_t *db, mer_wjob_t *w)
 {
     stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
-    int64_t wid = 0, before_on = 0, before_res = 0;
+    int64_t wid = 0, before_on = 0, before_res = 0, sold = 0;
     char wcountry[3] = "";
     mer_rows_t *wr = mer_db_query(db, "SELECT id, country FROM warehouse WHERE code = ?", "s", j->warehouse);
     if (mer_rows_next(wr)) {
@@ -317,12 +293,13 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
     if (!mer_req_may_country(&fake, wcountry))
         return mer_verr_set(&j->e, MER_E_FORBIDDEN, "warehouse", "warehouse %s is in %s, which you do not manage",
                             j->warehouse, wcountry);
-    mer_rows_t *rows = mer_db_query(db, "SELECT on_hand, reserved FROM stock WHERE sku_id = ? AND warehouse_id = ?",
-                                    "ii", j->sku_id, wid);
+    mer_rows_t *rows = mer_db_query(
+        db, "SELECT on_hand, reserved, sold FROM stock WHERE sku_id = ? AND warehouse_id = ?", "ii", j->sku_id, wid);
     bool exists = mer_rows_next(rows);
     if (exists) {
         before_on = mer_rows_int(rows, 0);
         before_res = mer_rows_int(rows, 1);
+        sold = mer_rows_int(rows, 2);
     }
     if (mer_rows_end(rows) != 0)
         return MER_E_INTERNAL;
@@ -348,9 +325,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
         mer_stock_epoch_bump(j->product_id);
     j->on_hand = target;
     j->reserved = before_res;
-    if (mer_db_query_int(db, &j->sold, "SELECT sold FROM stock WHERE sku_id = ? AND warehouse_id = ?", "ii", j->sku_id,
-                         wid) != 0)
-        return MER_E_INTERNAL;
+    j->sold = sold; /* only on_hand changed (a new row starts with sold = 0) */
     return 0;
 }
 
@@ -391,11 +366,9 @@ static void stock_change(mer_req_t *r, bool adjust)
         mer_reply_verr(r, &e);
         return;
     }
-    const mer_country_t *cc = admin_country(r, country, "manage stock");
+    const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
     if (cc == NULL)
         return;
-    const char *region = cc->region;
-    country = cc->code;
     stock_job_t *j = mer_xcalloc(1, sizeof(*j));
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
@@ -418,7 +391,7 @@ static void stock_change(mer_req_t *r, bool adjust)
     snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
     j->w.run = stock_run;
     j->w.done = stock_done;
-    if (mer_req_submit(r, region, &j->w) != 0)
+    if (mer_req_submit(r, cc->region, &j->w) != 0)
         free(j);
 }
 
@@ -440,11 +413,9 @@ static void h_get_stock(mer_req_t *r)
         mer_reply_error(r, MER_E_MISSING_PARAM, country ? "sku" : "country", "country and sku are required");
         return;
     }
-    const mer_country_t *cc = admin_country(r, country, "see stock");
+    const mer_country_t *cc = mer_req_staff_country(r, country, "see stock");
     if (cc == NULL)
         return;
-    const char *region = cc->region;
-    country = cc->code;
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
     int64_t sku_id = s ? s->id : 0;
@@ -453,19 +424,22 @@ static void h_get_stock(mer_req_t *r)
         mer_reply_error(r, MER_E_NOT_FOUND, "sku", "no SKU %s", sku);
         return;
     }
-    mer_db_t *db = mer_store_reader(region);
+    mer_db_t *db = mer_store_reader(cc->region);
     json_t *whs = json_array(), *moves = json_array();
+    int64_t avail = 0;
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT w.code, w.state, s.on_hand, s.reserved, s.sold FROM stock s "
                                     "JOIN warehouse w ON w.id = s.warehouse_id JOIN warehouse_serves ws "
                                     "ON ws.warehouse_id = w.id WHERE s.sku_id = ? AND ws.country = ? ORDER BY w.id",
-                                    "is", sku_id, country);
-    while (mer_rows_next(rows))
+                                    "is", sku_id, cc->code);
+    while (mer_rows_next(rows)) {
+        int64_t here = mer_rows_int(rows, 2) - mer_rows_int(rows, 3);
+        avail += here; /* the same sum as mer_stock_available() */
         json_array_append_new(whs, json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "warehouse", mer_rows_text(rows, 0), "state",
                                              mer_rows_text(rows, 1), "on_hand", (json_int_t)mer_rows_int(rows, 2),
                                              "reserved", (json_int_t)mer_rows_int(rows, 3), "available",
-                                             (json_int_t)(mer_rows_int(rows, 2) - mer_rows_int(rows, 3)), "sold",
-                                             (json_int_t)mer_rows_int(rows, 4)));
+                                             (json_int_t)here, "sold", (json_int_t)mer_rows_int(rows, 4)));
+    }
     int err = mer_rows_end(rows);
     rows = mer_db_query(db,
                         "SELECT w.code, m.d_on_hand, m.d_reserved, m.reason, m.order_id, m.actor, m.at "
@@ -489,10 +463,9 @@ static void h_get_stock(mer_req_t *r)
         mer_reply_error(r, err, NULL, NULL);
         return;
     }
-    int64_t avail = 0;
-    mer_stock_available(db, sku_id, country, &avail);
-    mer_reply_json(r, 200, json_pack("{s:s,s:s,s:I,s:o,s:o}", "sku", sku, "country", country, "available",
-                                     (json_int_t)avail, "warehouses", whs, "movements", moves));
+    mer_reply_json(r, 200,
+                   json_pack("{s:s,s:s,s:I,s:o,s:o}", "sku", sku, "country", cc->code, "available", (json_int_t)avail,
+                             "warehouses", whs, "movements", moves));
 }
 
 static const mer_route_t routes[] = {

@@ -31,13 +31,12 @@ static bool valid_timezone(const char *tz)
     return U_SUCCESS(st) && is_system;
 }
 
-static bool valid_region_name(const char *s)
+bool mer_region_name_ok(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (n < 2 || n >= MER_REGION_NAME_MAX)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
             return false;
     return true;
 }
@@ -226,7 +225,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     if (body_code && strcmp(body_code, code) != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "code", "code in the body (%s) differs from the path (%s)",
                             body_code, code);
-    if (!valid_region_name(region))
+    if (!mer_region_name_ok(region, strlen(region)))
         return mer_verr_set(e, MER_E_VALIDATION, "region", "region names are 2-15 lower-case letters, digits, '-'");
     snprintf(c->region, sizeof(c->region), "%s", region);
     if (json_object_size(names) == 0 || json_object_get(names, "en") == NULL)

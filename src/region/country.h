@@ -114,6 +114,8 @@ const mer_countries_t *mer_countries(void);
 /* Looks up a country by a 2-letter code in any case; NULL if unknown or malformed. */
 const mer_country_t *mer_country_find(const mer_countries_t *cs, const char *code, size_t len);
 const mer_region_t *mer_region_find(const mer_countries_t *cs, const char *name);
+/* Is s[0..n) a valid region name: 2 to 15 of a-z, 0-9 and '-'? */
+bool mer_region_name_ok(const char *s, size_t n);
 
 /* A tax class's rate for the country; -1 if the class is not defined there. */
 int mer_country_tax_rate(const mer_country_t *c, const char *tax_class);

@@ -18,6 +18,48 @@ void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_c
                        "%s is served by region %s%s%s", c->code, c->region, url[0] ? " at " : "", url);
 }
 
+int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c)
+{
+    const mer_region_t *rg = mer_region_find(cs, c->region);
+    if (rg && rg->local)
+        return 0;
+    mer_reply_wrong_region(r, cs, c);
+    return -1;
+}
+
+const mer_country_t *mer_req_staff_country(mer_req_t *r, const char *code, const char *what)
+{
+    if (code == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required");
+        return NULL;
+    }
+    const mer_countries_t *cs = mer_countries();
+    const mer_country_t *c = mer_country_find(cs, code, strlen(code));
+    if (c == NULL) {
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country %s", code);
+        return NULL;
+    }
+    if (!mer_req_may_country(r, c->code)) {
+        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not %s in %s", what, c->code);
+        return NULL;
+    }
+    return mer_req_served_here(r, cs, c) == 0 ? c : NULL;
+}
+
+int mer_req_lang(mer_req_t *r, char norm[MER_LOCALE_MAX], const char **lang)
+{
+    const char *q = mer_req_query(r, "lang");
+    *lang = NULL;
+    if (q == NULL)
+        return 0;
+    if (mer_locale_normalize(q, strlen(q), norm) != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+        return -1;
+    }
+    *lang = norm;
+    return 0;
+}
+
 int mer_where(mer_req_t *r, mer_where_t *out)
 {
     const char *code = mer_req_query(r, "country");
@@ -35,17 +77,10 @@ int mer_where(mer_req_t *r, mer_where_t *out)
                         (int)MER_MIN(len, 8), code);
         return -1;
     }
-    const mer_region_t *rg = mer_region_find(out->cs, out->country->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, out->cs, out->country);
-        return -1;
-    }
-    const char *lang = mer_req_query(r, "lang");
     char norm[MER_LOCALE_MAX];
-    if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+    const char *lang;
+    if (mer_req_served_here(r, out->cs, out->country) != 0 || mer_req_lang(r, norm, &lang) != 0)
         return -1;
-    }
     size_t al_len = 0;
     const char *al = lang ? NULL : mer_req_header(r, "accept-language", &al_len);
     char al_copy[256];
@@ -54,13 +89,13 @@ int mer_where(mer_req_t *r, mer_where_t *out)
         memcpy(al_copy, al, al_len);
         al_copy[al_len] = '\0';
     }
-    mer_locale_chain_build(&out->chain, lang ? norm : NULL, al ? al_copy : NULL, al_len, out->country->languages[0]);
+    mer_locale_chain_build(&out->chain, lang, al ? al_copy : NULL, al_len, out->country->languages[0]);
     return 0;
 }
 
 /* ---- public ---- */
 
-static json_t *country_public(const mer_countries_t *cs, const mer_country_t *c, const mer_locale_chain_t *chain)
+static json_t *country_public(const mer_country_t *c, const mer_locale_chain_t *chain)
 {
     json_t *names = json_object_get(c->json, "names");
     const char *name = NULL;
@@ -77,7 +112,6 @@ static json_t *country_public(const mer_countries_t *cs, const mer_country_t *c,
             json_object_set_new(p, "max_amount", json_integer(c->payments[i].max_amount));
         json_array_append_new(pays, p);
     }
-    (void)cs;
     return json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names",
                      names, "currency", c->currency.code, "currency_digits", c->currency.iso_digits,
                      "practical_digits", c->practical_digits, "languages", langs, "default_language",
@@ -89,16 +123,14 @@ static void h_countries(mer_req_t *r)
 {
     const mer_countries_t *cs = mer_countries();
     mer_locale_chain_t chain;
-    const char *lang = mer_req_query(r, "lang");
     char norm[MER_LOCALE_MAX];
-    if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
+    const char *lang;
+    if (mer_req_lang(r, norm, &lang) != 0)
         return;
-    }
-    mer_locale_chain_build(&chain, lang ? norm : NULL, NULL, 0, "en");
+    mer_locale_chain_build(&chain, lang, NULL, 0, "en");
     json_t *arr = json_array();
     for (size_t i = 0; i < cs->n; i++)
-        json_array_append_new(arr, country_public(cs, cs->list[i], &chain));
+        json_array_append_new(arr, country_public(cs->list[i], &chain));
     mer_reply_json(r, 200, json_pack("{s:o}", "countries", arr));
 }
 
@@ -192,12 +224,9 @@ static void h_admin_put_region(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "name", "region names are 2-15 characters");
         return;
     }
-    for (size_t i = 0; i < r->params[0].len; i++) {
-        char ch = r->params[0].base[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) {
-            mer_reply_error(r, MER_E_VALIDATION, "name", "region names are lower-case letters, digits and '-'");
-            return;
-        }
+    if (!mer_region_name_ok(r->params[0].base, r->params[0].len)) {
+        mer_reply_error(r, MER_E_VALIDATION, "name", "region names are lower-case letters, digits and '-'");
+        return;
     }
     snprintf(name, sizeof(name), "%.*s", (int)r->params[0].len, r->params[0].base);
     if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "base_url", "base_url", 0, 190, false, &url, &e)) {

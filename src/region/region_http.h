@@ -22,8 +22,26 @@ typedef struct mer_where {
  */
 int mer_where(mer_req_t *r, mer_where_t *out);
 
+/*
+ * The ?lang= parameter, normalised into norm. Returns 0 with *lang = norm, or *lang = NULL when there
+ * is none; answers 400 invalid_parameter and returns -1 when it is not a language tag.
+ */
+int mer_req_lang(mer_req_t *r, char norm[MER_LOCALE_MAX], const char **lang);
+
 /* Answers 421 wrong_region for a country served elsewhere. */
 void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c);
+
+/* Returns 0 if country c is served by this node; otherwise answers 421 wrong_region and returns -1. */
+int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c);
+
+/*
+ * The country a staff route names, checked in this order: given (400 missing_parameter if code is
+ * NULL), known in any case (404 unknown_country), one the caller may act for (403 forbidden, "you may
+ * not <what> in XX"), and served by this node (421 wrong_region). All answers name the field "country".
+ * Returns the registry's country (c->code is the canonical upper-case code; borrowed, valid until exit),
+ * or answers the error and returns NULL.
+ */
+const mer_country_t *mer_req_staff_country(mer_req_t *r, const char *code, const char *what);
 
 /* Registers /countries, /route and the admin country/region routes. */
 void mer_region_http_init(void);

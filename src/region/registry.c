@@ -41,26 +41,27 @@ const mer_region_t *mer_region_find(const mer_countries_t *cs, const char *name)
     return NULL;
 }
 
-/* Is name served? "" or "all" serves everything. */
+/* Does the --regions list serve every region? ("" or "all") */
+static bool serves_all(const char *list)
+{
+    return list == NULL || *list == '\0' || strcmp(list, "all") == 0;
+}
+
+/* Is name served? */
 static bool in_list(const char *list, const char *name)
 {
-    return list == NULL || *list == '\0' || strcmp(list, "all") == 0 || mer_list_has(list, name);
+    return serves_all(list) || mer_list_has(list, name);
 }
 
 /* Finds "name=url" in the overrides list; copies url into out. */
 static bool find_override(const char *list, const char *name, char *out, size_t cap)
 {
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > n && p[n] == '=' && memcmp(p, name, n) == 0) {
-            snprintf(out, cap, "%.*s", (int)(len - n - 1), p + n + 1);
+    size_t n = strlen(name), len;
+    for (const char *p = list, *item; mer_list_next(&p, &item, &len);) {
+        if (len > n && item[n] == '=' && memcmp(item, name, n) == 0) {
+            snprintf(out, cap, "%.*s", (int)(len - n - 1), item + n + 1);
             return true;
         }
-        if (end == NULL)
-            break;
-        p = end + 1;
     }
     return false;
 }
@@ -148,22 +149,15 @@ int mer_countries_init(mer_db_t *catalog, const char *served, const char *url_ov
     if (err)
         return err;
     /* every region named in --regions must exist */
-    if (!in_list(served_list, "\x01")) {
-        for (const char *p = served_list; *p;) {
-            const char *end = strchr(p, ',');
-            size_t len = end ? (size_t)(end - p) : strlen(p);
-            bool found = false;
-            for (size_t i = 0; i < cs->nregions; i++)
-                if (strlen(cs->regions[i].name) == len && memcmp(cs->regions[i].name, p, len) == 0)
-                    found = true;
-            if (!found) {
-                mer_log_error("--regions names %.*s, which is not a known region", (int)len, p);
-                free_snapshot(cs);
-                return MER_E_INVALID_PARAM;
-            }
-            if (end == NULL)
-                break;
-            p = end + 1;
+    size_t len;
+    for (const char *p = serves_all(served_list) ? NULL : served_list, *item; mer_list_next(&p, &item, &len);) {
+        bool found = false;
+        for (size_t i = 0; i < cs->nregions && !found; i++)
+            found = strlen(cs->regions[i].name) == len && memcmp(cs->regions[i].name, item, len) == 0;
+        if (!found) {
+            mer_log_error("--regions names %.*s, which is not a known region", (int)len, item);
+            free_snapshot(cs);
+            return MER_E_INVALID_PARAM;
         }
     }
     atomic_store_explicit(&current, cs, memory_order_release);
