@@ -8,6 +8,7 @@
  * returns the same order; the same key with another body is 422 idempotency_key_reused.
  */
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "account/account.h"
@@ -96,6 +97,25 @@ static int next_number(mer_db_t *db, checkout_job_t *j)
     return 0;
 }
 
+static const char idem_reused[] = "this Idempotency-Key was already used for a different order request";
+
+/*
+ * Has this customer used the job's Idempotency-Key before? Returns 0 (no), 1 (for this very body: *order_id
+ * is the order it made), MER_E_IDEMPOTENCY_MISMATCH (for another body) or an error.
+ */
+static int idem_lookup(mer_db_t *db, const checkout_job_t *j, int64_t *order_id)
+{
+    int seen = 0;
+    mer_rows_t *r = mer_db_query(db, "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
+                                 "is", j->user_id, j->idem_key);
+    if (mer_rows_next(r)) {
+        seen = strcmp(mer_rows_text(r, 0), j->req_hash) == 0 ? 1 : MER_E_IDEMPOTENCY_MISMATCH;
+        *order_id = mer_rows_int(r, 1);
+    }
+    int err = mer_rows_end(r);
+    return err ? err : seen;
+}
+
 static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 {
     checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
@@ -103,17 +123,11 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
     j->created_at = mer_now_unix_ms();
 
     if (j->idem_key[0]) {
-        mer_rows_t *r = mer_db_query(db, "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
-                                     "is", j->user_id, j->idem_key);
-        bool seen = mer_rows_next(r);
-        bool same = seen && strcmp(mer_rows_text(r, 0), j->req_hash) == 0;
-        if (seen)
-            j->order_id = mer_rows_int(r, 1);
-        if ((err = mer_rows_end(r)) != 0)
-            return err;
-        if (seen && !same)
-            return mer_verr_set(&j->e, MER_E_IDEMPOTENCY_MISMATCH, "Idempotency-Key",
-                                "this Idempotency-Key was already used for a different order request");
+        int seen = idem_lookup(db, j, &j->order_id);
+        if (seen == MER_E_IDEMPOTENCY_MISMATCH)
+            return mer_verr_set(&j->e, seen, "Idempotency-Key", "%s", idem_reused);
+        if (seen < 0)
+            return seen;
         if (seen) {
             j->replay = true;
             return 0;
@@ -161,27 +175,18 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 
     bool cod = strcmp(j->payment_method, "cod") == 0;
     j->status = cod ? "pending_shipment" : "pending_payment";
-    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_s * 1000;
-    err = cod ? mer_db_query_int(db, &j->order_id,
-                                 "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
-                                 "payment_status, warehouse_id, tax_included, items_total, discount_total, "
-                                 "shipping_total, tax_total, grand_total, address, created_at, updated_at) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                                 "sisssssiiiiiiisii", j->number, j->user_id, j->country->code,
-                                 j->country->currency.code, j->lang, j->status, j->payment_method, j->warehouse_id,
-                                 (int64_t)j->country->tax_inclusive, j->pr.items_total, j->pr.discount_total,
-                                 j->pr.shipping_total, j->pr.tax_total, j->pr.grand_total, j->address_json,
-                                 j->created_at, j->created_at)
-              : mer_db_query_int(db, &j->order_id,
-                                 "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
-                                 "payment_status, warehouse_id, tax_included, items_total, discount_total, "
-                                 "shipping_total, tax_total, grand_total, address, created_at, updated_at, expires_at) "
-                                 "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                                 "sisssssiiiiiiisiii", j->number, j->user_id, j->country->code,
-                                 j->country->currency.code, j->lang, j->status, j->payment_method, j->warehouse_id,
-                                 (int64_t)j->country->tax_inclusive, j->pr.items_total, j->pr.discount_total,
-                                 j->pr.shipping_total, j->pr.tax_total, j->pr.grand_total, j->address_json,
-                                 j->created_at, j->created_at, j->expires_at);
+    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_s * 1000; /* 0: none (NULL) */
+    err = mer_db_query_int(db, &j->order_id,
+                           "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
+                           "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
+                           "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0)) "
+                           "RETURNING id",
+                           "sisssssiiiiiiissiii", j->number, j->user_id, j->country->code, j->country->currency.code,
+                           j->lang, j->status, j->payment_method, j->warehouse_id, (int64_t)j->country->tax_inclusive,
+                           j->pr.items_total, j->pr.discount_total, j->pr.shipping_total, j->pr.tax_total,
+                           j->pr.grand_total, j->address_json, j->has_coupon ? j->coupon.code : NULL, j->created_at,
+                           j->created_at, j->expires_at);
     if (err)
         return err;
     for (size_t i = 0; i < j->n; i++) {
@@ -223,8 +228,6 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
         char msg[128];
         if ((err = mer_coupon_freeze(db, &j->coupon, j->order_id, j->user_id, j->pr.discount_total, msg)) != 0)
             return err == MER_E_CONFLICT ? mer_verr_set(&j->e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
-        if (mer_db_exec(db, "UPDATE orders SET coupon_code = ? WHERE id = ?", "si", j->coupon.code, j->order_id) != 1)
-            return MER_E_INTERNAL;
     }
     if (j->intent[0] &&
         mer_db_exec(db,
@@ -309,6 +312,20 @@ static void reply_job_order(mer_req_t *r, checkout_job_t *j)
     mer_reply_order(r, 201, &v);
 }
 
+/* Answers a retry with the order its Idempotency-Key made, as it was first answered (201). */
+static void reply_replay(mer_req_t *r, const char *region, int64_t order_id, int64_t user_id)
+{
+    mer_order_view_t v;
+    int err = mer_order_load(mer_store_reader(region), order_id, user_id, &v);
+    if (err) {
+        mer_reply_error(r, err, NULL, NULL);
+    } else {
+        mer_reply_header(r, "idempotent-replayed", "true");
+        mer_reply_order(r, 201, &v);
+    }
+    mer_order_view_release(&v);
+}
+
 static void checkout_done(mer_wjob_t *w)
 {
     checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
@@ -325,15 +342,7 @@ static void checkout_done(mer_wjob_t *w)
         } else if (w->err) {
             mer_reply_error(r, w->err, NULL, NULL);
         } else if (j->replay) {
-            mer_order_view_t v;
-            int err = mer_order_load(mer_store_reader(j->region), j->order_id, j->user_id, &v);
-            if (err) {
-                mer_reply_error(r, err, NULL, NULL);
-            } else {
-                mer_reply_header(r, "idempotent-replayed", "true");
-                mer_reply_order(r, 201, &v);
-            }
-            mer_order_view_release(&v);
+            reply_replay(r, j->region, j->order_id, j->user_id);
         } else {
             char loc[64];
             snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
@@ -345,19 +354,23 @@ static void checkout_done(mer_wjob_t *w)
     job_free(j);
 }
 
-/* Fills the job's lines from the body's "lines" or from the customer's cart. Answers and returns -1 on error. */
-static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const mer_locale_chain_t *chain)
+/* A line asked for, before the catalogue is consulted: by code (the body) or by id (the cart). */
+typedef struct want_line {
+    int64_t sku_id; /* 0: look up code */
+    char code[65];
+    int64_t quantity;
+} want_line_t;
+
+/*
+ * The lines asked for: the body's "lines", or else the normal lines of the customer's cart. The job's lines
+ * so far (a flash line) count against the limit. Returns how many, or answers and returns -1.
+ */
+static int wanted_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, want_line_t *want)
 {
-    struct {
-        int64_t sku_id;
-        char code[65];
-        int64_t q;
-    } want[MER_ORDER_MAX_LINES];
     size_t n = 0;
     if (lines) {
         size_t i;
         json_t *v;
-        /* a flash line already taken counts against the limit */
         if (json_array_size(lines) == 0 || json_array_size(lines) + j->n > MER_ORDER_MAX_LINES) {
             mer_reply_error(r, MER_E_VALIDATION, "lines", "an order has 1 to %d lines", MER_ORDER_MAX_LINES);
             return -1;
@@ -381,30 +394,55 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
             }
             want[n].sku_id = 0;
             snprintf(want[n].code, sizeof(want[n].code), "%s", code);
-            want[n++].q = q;
+            want[n++].quantity = q;
         }
-    } else {
-        mer_cart_line_t cl[MER_CART_MAX_LINES];
-        mer_cart_user_id(j->user_id, j->country->code, j->cart_id);
-        int cn = mer_cart_lines(mer_store_reader(j->region), j->cart_id, cl, MER_CART_MAX_LINES);
-        if (cn < 0) {
-            mer_reply_error(r, cn, NULL, NULL);
-            return -1;
-        }
-        for (int i = 0; i < cn && n + j->n < MER_ORDER_MAX_LINES; i++) {
-            if (strcmp(cl[i].sale_type, "normal") != 0)
-                continue;
-            want[n].sku_id = cl[i].sku_id;
-            want[n].code[0] = '\0';
-            want[n++].q = cl[i].quantity;
-        }
-        if (n == 0) {
-            mer_reply_error(r, MER_E_VALIDATION, "lines", "the cart is empty; add items or send lines");
-            return -1;
-        }
-        j->from_cart = true;
+        return (int)n;
     }
+    mer_cart_line_t cl[MER_CART_MAX_LINES];
+    mer_cart_user_id(j->user_id, j->country->code, j->cart_id);
+    int cn = mer_cart_lines(mer_store_reader(j->region), j->cart_id, cl, MER_CART_MAX_LINES);
+    if (cn < 0) {
+        mer_reply_error(r, cn, NULL, NULL);
+        return -1;
+    }
+    for (int i = 0; i < cn && n + j->n < MER_ORDER_MAX_LINES; i++) {
+        if (strcmp(cl[i].sale_type, "normal") != 0)
+            continue;
+        want[n].sku_id = cl[i].sku_id;
+        want[n].code[0] = '\0';
+        want[n++].quantity = cl[i].quantity;
+    }
+    if (n == 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "lines", "the cart is empty; add items or send lines");
+        return -1;
+    }
+    j->from_cart = true;
+    return (int)n;
+}
+
+/* What a line shows and is taxed by, from SKU s (NULL: gone from the catalogue, possible for a flash line). */
+static void fill_line(co_line_t *l, const mer_cat_sku_t *s, const mer_country_t *c, const mer_locale_chain_t *chain)
+{
+    l->product_id = s ? s->product->id : 0;
+    int rate = s ? mer_country_tax_rate(c, s->product->tax_class) : 0;
+    l->rate_bp = rate < 0 ? 0 : rate;
+    snprintf(l->code, sizeof(l->code), "%s", s ? s->code : "");
+    const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, chain) : NULL;
+    snprintf(l->name, sizeof(l->name), "%s", t ? t->name : l->code);
+}
+
+/*
+ * Completes the job's lines from one catalogue snapshot, locked once per checkout: the flash line (already
+ * in the job) gets its name and tax rate; each wanted line its price, refused if the SKU is not sold here,
+ * listed twice or ordered over its limit; with a coupon (cl not NULL), every line's view for the coupon
+ * (its product's categories); and the answer's language. Answers and returns -1 on error.
+ */
+static int resolve_lines(mer_req_t *r, checkout_job_t *j, const want_line_t *want, size_t n,
+                         const mer_locale_chain_t *chain, mer_coupon_line_t *cl)
+{
     const mer_catalog_t *cat = mer_catalog_lock();
+    if (j->n) /* the flash line */
+        fill_line(&j->lines[0], mer_catalog_sku_by_id(cat, j->lines[0].sku_id), j->country, chain);
     for (size_t i = 0; i < n; i++) {
         const mer_cat_sku_t *s = want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id)
                                                 : mer_catalog_sku_by_code(cat, want[i].code);
@@ -412,95 +450,91 @@ static int collect_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, const m
         char field[48];
         snprintf(field, sizeof(field), "lines[%zu].sku", i);
         if (price < 0) {
-            mer_catalog_unlock();
             mer_reply_error(r, MER_E_VALIDATION, field, "%s is not sold in %s", s ? s->code : want[i].code,
                             j->country->code);
-            return -1;
+            goto fail;
         }
         for (size_t k = 0; k < j->n; k++) {
             if (j->lines[k].sku_id == s->id && !j->lines[k].flash) {
-                mer_catalog_unlock();
                 mer_reply_error(r, MER_E_VALIDATION, field, "%s is listed twice", s->code);
-                return -1;
+                goto fail;
             }
         }
-        if (want[i].q > s->max_per_order) {
-            mer_catalog_unlock();
+        if (want[i].quantity > s->max_per_order) {
             snprintf(field, sizeof(field), "lines[%zu].quantity", i);
             mer_reply_error(r, MER_E_VALIDATION, field, "at most %lld of %s per order", (long long)s->max_per_order,
                             s->code);
-            return -1;
+            goto fail;
         }
         co_line_t *l = &j->lines[j->n++];
         l->sku_id = s->id;
-        l->product_id = s->product->id;
-        l->quantity = want[i].q;
+        l->quantity = want[i].quantity;
         l->unit_price = price;
-        int rate = mer_country_tax_rate(j->country, s->product->tax_class);
-        l->rate_bp = rate < 0 ? 0 : rate;
-        snprintf(l->code, sizeof(l->code), "%s", s->code);
-        const mer_cat_text_t *t = mer_catalog_text(s->product->texts, s->product->ntexts, chain);
-        snprintf(l->name, sizeof(l->name), "%s", t ? t->name : s->code);
+        fill_line(l, s, j->country, chain);
+    }
+    for (size_t i = 0; cl && i < j->n; i++) {
+        const co_line_t *l = &j->lines[i];
+        cl[i] = (mer_coupon_line_t){.sku_id = l->sku_id,
+                                    .product_id = l->product_id,
+                                    .unit_price = l->flash ? 0 : l->unit_price, /* flash prices take no coupon */
+                                    .quantity = l->quantity};
+        const mer_cat_product_t *p = mer_catalog_product(cat, l->product_id);
+        for (const mer_cat_category_t *k = p ? p->category : NULL;
+             k && cl[i].ncategories < MER_ARRAY_LEN(cl[i].category_ids);
+             k = k->parent_id ? mer_catalog_category(cat, k->parent_id) : NULL)
+            cl[i].category_ids[cl[i].ncategories++] = k->id;
     }
     snprintf(j->lang, sizeof(j->lang), "%s", mer_catalog_resolve_lang(cat, chain));
     mer_catalog_unlock();
     return 0;
+fail:
+    mer_catalog_unlock();
+    return -1;
 }
 
-/* Looks the coupon up and spreads its discount over the lines (the limits are checked in the writer). */
-static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code)
+/* Answers checkout's 422 for a coupon, with the reason a client can act on. Returns -1. */
+static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...) MER_PRINTF(3, 4);
+static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", reason), "%s", msg);
+    return -1;
+}
+
+/*
+ * Looks the coupon up and spreads its discount over the lines, as the coupon sees them (cl, from
+ * resolve_lines). The limits are checked in the writer. Answers and returns -1 on error.
+ */
+static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code, mer_coupon_line_t *cl)
 {
     mer_coupon_t *c = &j->coupon;
     int err = mer_coupon_load(mer_store_reader(j->region), j->country->code, code, c);
-    if (err == MER_E_NOT_FOUND || (err == 0 && !c->active)) {
-        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "unknown"),
-                           "there is no coupon %s in %s", code, j->country->code);
-        return -1;
-    }
+    if (err == MER_E_NOT_FOUND || (err == 0 && !c->active))
+        return refuse_coupon(r, "unknown", "there is no coupon %s in %s", code, j->country->code);
     if (err) {
         mer_reply_error(r, err, NULL, NULL);
         return -1;
     }
     int64_t now = mer_now_unix_ms();
-    if (now < c->valid_from || now >= c->valid_until) {
+    const char *why = mer_coupon_refusal(c, now); /* active: not_started or expired */
+    if (why) {
+        bool early = now < c->valid_from;
         char local[40];
-        mer_tz_format(now < c->valid_from ? c->valid_from : c->valid_until, j->country->timezone, local);
-        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon",
-                           json_pack("{s:s}", "reason", now < c->valid_from ? "not_started" : "expired"),
-                           now < c->valid_from ? "coupon %s starts at %s" : "coupon %s ended at %s", c->code, local);
-        return -1;
+        mer_tz_format(early ? c->valid_from : c->valid_until, j->country->timezone, local);
+        return refuse_coupon(r, why, early ? "coupon %s starts at %s" : "coupon %s ended at %s", c->code, local);
     }
-    if (!mer_coupon_method_ok(c, j->payment_method)) {
-        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "payment_method"),
-                           "coupon %s is only for %s payments", c->code, c->methods);
-        return -1;
-    }
-    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
-    const mer_catalog_t *cat = mer_catalog_lock();
-    for (size_t i = 0; i < j->n; i++) {
-        memset(&cl[i], 0, sizeof(cl[i]));
-        cl[i].sku_id = j->lines[i].sku_id;
-        cl[i].product_id = j->lines[i].product_id;
-        cl[i].unit_price = j->lines[i].flash ? 0 : j->lines[i].unit_price; /* flash prices take no coupon */
-        cl[i].quantity = j->lines[i].quantity;
-        const mer_cat_product_t *p = mer_catalog_product(cat, j->lines[i].product_id);
-        for (const mer_cat_category_t *k = p ? p->category : NULL; k && cl[i].ncategories < 8;
-             k = k->parent_id ? mer_catalog_category(cat, k->parent_id) : NULL)
-            cl[i].category_ids[cl[i].ncategories++] = k->id;
-    }
-    mer_catalog_unlock();
+    if (!mer_coupon_method_ok(c, j->payment_method))
+        return refuse_coupon(r, "payment_method", "coupon %s is only for %s payments", c->code, c->methods);
     int64_t total = mer_coupon_apply(c, cl, j->n, j->country->step, j->country->rounding);
-    if (total == MER_E_VALIDATION) {
-        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "below_minimum"),
-                           "coupon %s needs eligible items worth at least %lld minor units", c->code,
-                           (long long)c->min_subtotal);
-        return -1;
-    }
-    if (total <= 0) {
-        mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", "not_applicable"),
-                           "coupon %s does not apply to these items", c->code);
-        return -1;
-    }
+    if (total == MER_E_VALIDATION)
+        return refuse_coupon(r, "below_minimum", "coupon %s needs eligible items worth at least %lld minor units",
+                             c->code, (long long)c->min_subtotal);
+    if (total <= 0)
+        return refuse_coupon(r, "not_applicable", "coupon %s does not apply to these items", c->code);
     for (size_t i = 0; i < j->n; i++)
         j->lines[i].discount = cl[i].discount;
     j->has_coupon = true;
@@ -558,31 +592,16 @@ static void h_checkout(mer_req_t *r)
         /* A retry must get the first answer even though the cart, stock or prices have changed since:
          * look the key up before validating anything that can change. (The writer checks again, for two
          * retries racing each other.) */
-        mer_rows_t *rows = mer_db_query(mer_store_reader(j->region),
-                                        "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
-                                        "is", j->user_id, j->idem_key);
-        if (mer_rows_next(rows)) {
-            bool same = strcmp(mer_rows_text(rows, 0), j->req_hash) == 0;
-            int64_t order_id = mer_rows_int(rows, 1);
-            mer_rows_end(rows);
+        int64_t order_id = 0;
+        int seen = idem_lookup(mer_store_reader(j->region), j, &order_id);
+        if (seen == 1)
+            reply_replay(r, j->region, order_id, j->user_id);
+        else if (seen == MER_E_IDEMPOTENCY_MISMATCH)
+            mer_reply_error(r, seen, "Idempotency-Key", "%s", idem_reused);
+        if (seen == 1 || seen == MER_E_IDEMPOTENCY_MISMATCH) {
             job_free(j);
-            if (!same) {
-                mer_reply_error(r, MER_E_IDEMPOTENCY_MISMATCH, "Idempotency-Key",
-                                "this Idempotency-Key was already used for a different order request");
-                return;
-            }
-            mer_order_view_t v;
-            int err = mer_order_load(mer_store_reader(r->who.region), order_id, r->who.id, &v);
-            if (err) {
-                mer_reply_error(r, err, NULL, NULL);
-            } else {
-                mer_reply_header(r, "idempotent-replayed", "true");
-                mer_reply_order(r, 201, &v);
-            }
-            mer_order_view_release(&v);
             return;
         }
-        mer_rows_end(rows);
     }
     const mer_countries_t *cs = mer_countries();
     j->country = mer_country_find(cs, r->who.country, 2);
@@ -655,14 +674,11 @@ static void h_checkout(mer_req_t *r)
     json_decref(aj);
 
     mer_locale_chain_t chain;
-    mer_locale_chain_build(&chain, NULL, NULL, 0, j->country->languages[0]);
-    const char *lang = mer_req_query(r, "lang");
-    char norm[MER_LOCALE_MAX];
-    if (lang && mer_locale_normalize(lang, strlen(lang), norm) == 0)
-        mer_locale_chain_build(&chain, norm, NULL, 0, j->country->languages[0]);
+    mer_locale_chain_build(&chain, mer_req_query(r, "lang"), NULL, 0, j->country->languages[0]);
     if (flash) {
         mer_flash_token_t ft;
         char msg[128];
+        const char *field = "flash_token";
         int ferr = mer_flash_token_check(flash, j->user_id, &ft, msg);
         if (ferr == 0 && strcmp(ft.country, j->country->code) != 0) {
             ferr = MER_E_VALIDATION;
@@ -670,32 +686,25 @@ static void h_checkout(mer_req_t *r)
         }
         if (ferr == 0 && !ft.cod_allowed && strcmp(j->payment_method, "cod") == 0) {
             ferr = MER_E_VALIDATION;
+            field = "payment_method";
             snprintf(msg, sizeof(msg), "this flash sale does not allow cash on delivery");
         }
         if (ferr) {
             job_free(j);
-            mer_reply_error(r, ferr, ferr == MER_E_VALIDATION && strstr(msg, "cash") ? "payment_method" : "flash_token",
-                            "%s", msg);
+            mer_reply_error(r, ferr, field, "%s", msg);
             return;
         }
         snprintf(j->flash_token, sizeof(j->flash_token), "%s", flash);
-        const mer_catalog_t *cat = mer_catalog_lock();
-        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, ft.sku_id);
-        co_line_t *l = &j->lines[j->n++];
+        co_line_t *l = &j->lines[j->n++]; /* named and taxed by resolve_lines */
         l->flash = true;
         l->sku_id = ft.sku_id;
-        l->product_id = s ? s->product->id : 0;
         l->quantity = 1;
         l->unit_price = ft.price;
-        int rate = s ? mer_country_tax_rate(j->country, s->product->tax_class) : 0;
-        l->rate_bp = rate < 0 ? 0 : rate;
-        snprintf(l->code, sizeof(l->code), "%s", s ? s->code : "");
-        const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, &chain) : NULL;
-        snprintf(l->name, sizeof(l->name), "%s", t ? t->name : l->code);
-        snprintf(j->lang, sizeof(j->lang), "%s", mer_catalog_resolve_lang(cat, &chain));
-        mer_catalog_unlock();
     }
-    if ((lines || !flash) && collect_lines(r, j, lines, &chain) != 0) {
+    want_line_t want[MER_ORDER_MAX_LINES];
+    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
+    int nwant = lines || !flash ? wanted_lines(r, j, lines, want) : 0;
+    if (nwant < 0 || resolve_lines(r, j, want, (size_t)nwant, &chain, coupon ? cl : NULL) != 0) {
         job_free(j);
         return;
     }
@@ -703,7 +712,7 @@ static void h_checkout(mer_req_t *r)
         j->has_expected = true;
         j->expected_total = expected;
     }
-    if (coupon && apply_coupon(r, j, coupon) != 0) {
+    if (coupon && apply_coupon(r, j, coupon, cl) != 0) {
         job_free(j);
         return;
     }

@@ -16,6 +16,53 @@ static const char *const scope_names[] = {"store", "category", "product", "sku"}
 
 #define COPYS(dst, rows, col) snprintf((dst), sizeof(dst), "%s", mer_rows_text((rows), (col)))
 
+/* The columns coupon_row() reads, in its order. */
+#define COUPON_COLUMNS                                                                                                 \
+    "id, code, country, kind, value, min_subtotal, max_discount, scope, scope_ids, valid_from, valid_until, budget, "  \
+    "max_redemptions, per_user_limit, payment_methods, active"
+/* Two more columns for admin answers: redemptions that count (frozen or consumed) and the discount they gave. */
+#define COUPON_USAGE                                                                                                   \
+    "(SELECT COUNT(*) FROM coupon_redemption u WHERE u.coupon_id = coupon.id "                                         \
+    "AND u.status IN ('frozen', 'consumed')), "                                                                        \
+    "(SELECT COALESCE(SUM(u.amount), 0) FROM coupon_redemption u WHERE u.coupon_id = coupon.id "                       \
+    "AND u.status IN ('frozen', 'consumed'))"
+
+/* Reads a coupon from a row that starts with COUPON_COLUMNS. */
+static void coupon_row(mer_rows_t *r, mer_coupon_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = mer_rows_int(r, 0);
+    COPYS(out->code, r, 1);
+    COPYS(out->country, r, 2);
+    for (int k = 0; k < 3; k++)
+        if (strcmp(mer_rows_text(r, 3), kind_names[k]) == 0)
+            out->kind = (mer_coupon_kind_t)k;
+    out->value = mer_rows_int(r, 4);
+    out->min_subtotal = mer_rows_int(r, 5);
+    out->max_discount = mer_rows_int(r, 6);
+    for (int k = 0; k < 4; k++)
+        if (strcmp(mer_rows_text(r, 7), scope_names[k]) == 0)
+            out->scope = (mer_coupon_scope_t)k;
+    const char *ids = mer_rows_text(r, 8);
+    while (*ids && out->nscope < MER_COUPON_MAX_SCOPE) {
+        int64_t v = 0;
+        const char *end = strchr(ids, ',');
+        size_t len = end ? (size_t)(end - ids) : strlen(ids);
+        if (mer_parse_int64(ids, len, 1, INT64_MAX, &v) == 0)
+            out->scope_ids[out->nscope++] = v;
+        if (end == NULL)
+            break;
+        ids = end + 1;
+    }
+    out->valid_from = mer_rows_int(r, 9);
+    out->valid_until = mer_rows_int(r, 10);
+    out->budget = mer_rows_int(r, 11);
+    out->max_redemptions = mer_rows_int(r, 12);
+    out->per_user_limit = mer_rows_int(r, 13);
+    COPYS(out->methods, r, 14);
+    out->active = mer_rows_int(r, 15) != 0;
+}
+
 int mer_coupon_load(mer_db_t *db, const char *country, const char *code, mer_coupon_t *out)
 {
     char upper[33];
@@ -25,44 +72,11 @@ int mer_coupon_load(mer_db_t *db, const char *country, const char *code, mer_cou
     for (size_t i = 0; i <= n; i++)
         upper[i] = (char)toupper((unsigned char)code[i]);
     memset(out, 0, sizeof(*out));
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT id, code, country, kind, value, min_subtotal, max_discount, scope, scope_ids, "
-                                 "valid_from, valid_until, budget, max_redemptions, per_user_limit, payment_methods, "
-                                 "active FROM coupon WHERE country = ? AND code = ?",
-                                 "ss", country, upper);
+    mer_rows_t *r =
+        mer_db_query(db, "SELECT " COUPON_COLUMNS " FROM coupon WHERE country = ? AND code = ?", "ss", country, upper);
     bool found = mer_rows_next(r);
-    if (found) {
-        out->id = mer_rows_int(r, 0);
-        COPYS(out->code, r, 1);
-        COPYS(out->country, r, 2);
-        for (int k = 0; k < 3; k++)
-            if (strcmp(mer_rows_text(r, 3), kind_names[k]) == 0)
-                out->kind = (mer_coupon_kind_t)k;
-        out->value = mer_rows_int(r, 4);
-        out->min_subtotal = mer_rows_int(r, 5);
-        out->max_discount = mer_rows_int(r, 6);
-        for (int k = 0; k < 4; k++)
-            if (strcmp(mer_rows_text(r, 7), scope_names[k]) == 0)
-                out->scope = (mer_coupon_scope_t)k;
-        const char *ids = mer_rows_text(r, 8);
-        while (*ids && out->nscope < MER_COUPON_MAX_SCOPE) {
-            int64_t v = 0;
-            const char *end = strchr(ids, ',');
-            size_t len = end ? (size_t)(end - ids) : strlen(ids);
-            if (mer_parse_int64(ids, len, 1, INT64_MAX, &v) == 0)
-                out->scope_ids[out->nscope++] = v;
-            if (end == NULL)
-                break;
-            ids = end + 1;
-        }
-        out->valid_from = mer_rows_int(r, 9);
-        out->valid_until = mer_rows_int(r, 10);
-        out->budget = mer_rows_int(r, 11);
-        out->max_redemptions = mer_rows_int(r, 12);
-        out->per_user_limit = mer_rows_int(r, 13);
-        COPYS(out->methods, r, 14);
-        out->active = mer_rows_int(r, 15) != 0;
-    }
+    if (found)
+        coupon_row(r, out);
     int err = mer_rows_end(r);
     return err ? err : found ? 0 : MER_E_NOT_FOUND;
 }
@@ -155,21 +169,6 @@ static json_t *scope_json(const mer_coupon_t *c)
     return json_pack("{s:s,s:o}", "type", scope_names[c->scope], "values", values);
 }
 
-/* Redemptions that count (frozen or consumed) and the discount they gave. Returns 0 or an error. */
-static int coupon_usage(mer_db_t *db, int64_t id, int64_t *uses, int64_t *spent)
-{
-    *uses = *spent = 0;
-    mer_rows_t *u = mer_db_query(db,
-                                 "SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM coupon_redemption "
-                                 "WHERE coupon_id = ? AND status IN ('frozen', 'consumed')",
-                                 "i", id);
-    if (mer_rows_next(u)) {
-        *uses = mer_rows_int(u, 0);
-        *spent = mer_rows_int(u, 1);
-    }
-    return mer_rows_end(u);
-}
-
 static json_t *coupon_json(const mer_coupon_t *c, const mer_country_t *country, int64_t uses, int64_t spent)
 {
     char from[32], until[32], from_l[40], until_l[40];
@@ -230,18 +229,24 @@ static void coupon_done(mer_wjob_t *w)
         else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
         else if (j->toggle) {
-            mer_db_t *db = mer_store_reader(j->country->region);
+            mer_rows_t *rows =
+                mer_db_query(mer_store_reader(j->country->region),
+                             "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE id = ?", "i", j->c.id);
             mer_coupon_t c;
             int64_t uses = 0, spent = 0;
-            int err = mer_coupon_load(db, j->c.country, j->c.code, &c);
-            if (err == 0)
-                err = coupon_usage(db, c.id, &uses, &spent);
-            if (err == 0)
-                mer_reply_json(r, 200, coupon_json(&c, j->country, uses, spent));
-            else if (err == MER_E_NOT_FOUND)
+            bool found = mer_rows_next(rows);
+            if (found) {
+                coupon_row(rows, &c);
+                uses = mer_rows_int(rows, 16);
+                spent = mer_rows_int(rows, 17);
+            }
+            int err = mer_rows_end(rows);
+            if (err)
+                mer_reply_error(r, err, NULL, NULL);
+            else if (!found)
                 mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such coupon");
             else
-                mer_reply_error(r, err, NULL, NULL);
+                mer_reply_json(r, 200, coupon_json(&c, j->country, uses, spent));
         } else {
             j->c.active = true;
             mer_reply_json(r, 201, coupon_json(&j->c, j->country, 0, 0));
@@ -330,9 +335,7 @@ static void h_create(mer_req_t *r)
     mer_verr_t e = {0};
     const char *code = NULL, *country = NULL, *kind = NULL, *from = NULL, *until = NULL;
     json_t *scope = NULL, *methods = NULL;
-    coupon_job_t *j = mer_xcalloc(1, sizeof(*j));
-    mer_coupon_t *c = &j->c;
-    c->per_user_limit = 1;
+    mer_coupon_t cv = {.per_user_limit = 1}, *c = &cv; /* the job is made once all of it is valid */
     if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "code", "code", 3, 32, true, &code, &e) ||
         mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
         mer_json_str(r->body, "kind", "kind", 1, 20, true, &kind, &e) ||
@@ -346,20 +349,15 @@ static void h_create(mer_req_t *r)
         mer_json_int(r->body, "max_redemptions", "max_redemptions", 0, 100000000, false, &c->max_redemptions, &e) ||
         mer_json_int(r->body, "per_user_limit", "per_user_limit", 0, 1000, false, &c->per_user_limit, &e) ||
         mer_json_member(r->body, "payment_methods", "payment_methods", JSON_ARRAY, false, &methods, &e)) {
-        free(j);
         mer_reply_verr(r, &e);
         return;
     }
     const mer_country_t *ct = admin_country(r, country);
-    if (ct == NULL) {
-        free(j);
+    if (ct == NULL)
         return;
-    }
-    j->country = ct;
     snprintf(c->country, sizeof(c->country), "%s", ct->code);
     for (size_t i = 0; code[i]; i++) {
         if (!isalnum((unsigned char)code[i]) && code[i] != '-' && code[i] != '_') {
-            free(j);
             mer_reply_error(r, MER_E_VALIDATION, "code", "coupon codes are letters, digits, '-' and '_'");
             return;
         }
@@ -372,39 +370,32 @@ static void h_create(mer_req_t *r)
             known = true;
         }
     if (!known || (c->kind == MER_COUPON_PERCENT && c->value > 10000)) {
-        free(j);
         mer_reply_error(r, MER_E_VALIDATION, known ? "value" : "kind",
                         known ? "a percent coupon's value is basis points, at most 10000"
                               : "kind is threshold_amount, percent or fixed_amount");
         return;
     }
     if (c->kind != MER_COUPON_PERCENT && c->value % ct->step != 0) {
-        free(j);
         mer_reply_error(r, MER_E_VALIDATION, "value", "value must be a multiple of %lld minor units",
                         (long long)ct->step);
         return;
     }
     if (parse_time(r, "valid_from", from, ct, &c->valid_from) != 0 ||
-        parse_time(r, "valid_until", until, ct, &c->valid_until) != 0) {
-        free(j);
+        parse_time(r, "valid_until", until, ct, &c->valid_until) != 0)
         return;
-    }
     if (c->valid_until <= c->valid_from) {
-        free(j);
         mer_reply_error(r, MER_E_VALIDATION, "valid_until", "valid_until must be after valid_from");
         return;
     }
-    if (scope && resolve_scope(r, scope, c) != 0) {
-        free(j);
+    if (scope && resolve_scope(r, scope, c) != 0)
         return;
-    }
     size_t i;
     json_t *v;
     json_array_foreach(methods, i, v)
     {
         const char *m = json_string_value(v);
-        if (m == NULL || mer_country_payment(ct, m) == NULL || strlen(c->methods) + strlen(m) + 2 > sizeof(c->methods)) {
-            free(j);
+        if (m == NULL || mer_country_payment(ct, m) == NULL ||
+            strlen(c->methods) + strlen(m) + 2 > sizeof(c->methods)) {
             mer_reply_error(r, MER_E_VALIDATION, "payment_methods", "payment_methods lists methods offered in %s",
                             ct->code);
             return;
@@ -413,7 +404,10 @@ static void h_create(mer_req_t *r)
             strncat(c->methods, ",", sizeof(c->methods) - strlen(c->methods) - 1);
         strncat(c->methods, m, sizeof(c->methods) - strlen(c->methods) - 1);
     }
+    coupon_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
+    j->c = cv;
+    j->country = ct;
     j->w.run = coupon_run;
     j->w.done = coupon_done;
     if (mer_req_submit(r, ct->region, &j->w) != 0)
@@ -425,22 +419,17 @@ static void h_list(mer_req_t *r)
     const mer_country_t *ct = admin_country(r, mer_req_query(r, "country"));
     if (ct == NULL)
         return;
-    mer_db_t *db = mer_store_reader(ct->region);
     json_t *arr = json_array();
-    mer_rows_t *rows = mer_db_query(db, "SELECT code FROM coupon WHERE country = ? ORDER BY id", "s", ct->code);
-    char codes[200][33];
-    size_t n = 0;
-    while (mer_rows_next(rows) && n < 200)
-        snprintf(codes[n++], 33, "%s", mer_rows_text(rows, 0));
-    mer_rows_end(rows);
-    for (size_t i = 0; i < n; i++) {
+    mer_rows_t *rows = mer_db_query(mer_store_reader(ct->region),
+                                    "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE country = ? "
+                                    "ORDER BY id LIMIT 200",
+                                    "s", ct->code);
+    while (mer_rows_next(rows)) {
         mer_coupon_t c;
-        int64_t uses = 0, spent = 0;
-        if (mer_coupon_load(db, ct->code, codes[i], &c) != 0)
-            continue;
-        coupon_usage(db, c.id, &uses, &spent);
-        json_array_append_new(arr, coupon_json(&c, ct, uses, spent));
+        coupon_row(rows, &c);
+        json_array_append_new(arr, coupon_json(&c, ct, mer_rows_int(rows, 16), mer_rows_int(rows, 17)));
     }
+    mer_rows_end(rows);
     mer_reply_json(r, 200, json_pack("{s:o}", "coupons", arr));
 }
 
@@ -468,10 +457,6 @@ static void h_patch(mer_req_t *r)
     j->c.id = id;
     j->c.active = active;
     snprintf(j->c.country, sizeof(j->c.country), "%s", ct->code);
-    mer_rows_t *rows = mer_db_query(mer_store_reader(ct->region), "SELECT code FROM coupon WHERE id = ?", "i", id);
-    if (mer_rows_next(rows))
-        snprintf(j->c.code, sizeof(j->c.code), "%s", mer_rows_text(rows, 0));
-    mer_rows_end(rows);
     j->w.run = coupon_run;
     j->w.done = coupon_done;
     if (mer_req_submit(r, ct->region, &j->w) != 0)

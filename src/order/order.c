@@ -29,33 +29,18 @@
 #define SWEEP_INTERVAL_MS 1000
 #define SWEEP_BATCH 500
 
-static int64_t sku_product(int64_t sku_id)
-{
-    const mer_catalog_t *cat = mer_catalog_lock();
-    const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sku_id);
-    int64_t id = s ? s->product->id : 0;
-    mer_catalog_unlock();
-    return id;
-}
-
 /* ---- reads ---- */
 
 static void h_get(mer_req_t *r)
 {
     int64_t id;
-    mer_order_view_t v;
     if (mer_req_param_id(r, 0, &id) != 0)
         return;
     if (r->who.role != MER_ROLE_CUSTOMER) {
         mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff read orders under /api/v1/admin/orders");
         return;
     }
-    int err = mer_order_load(mer_store_reader(r->who.region), id, r->who.id, &v);
-    if (err)
-        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
-    else
-        mer_reply_order(r, 200, &v);
-    mer_order_view_release(&v);
+    mer_reply_order_id(r, r->who.region, id, r->who.id, 200);
 }
 
 /* Lists orders (newest first) of one user, or of a country for staff. */
@@ -192,18 +177,6 @@ typedef struct tr_job {
     mer_verr_t e;
 } tr_job_t;
 
-static int record_payment(mer_db_t *db, int64_t order_id, const char *provider, const char *kind, int64_t amount,
-                          const char *currency, const mer_pay_result_t *p, const char *reason)
-{
-    return mer_db_exec(db,
-                       "INSERT INTO payment (order_id, provider, kind, amount, currency, status, provider_ref, reason, "
-                       "created_at) VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, ''), ?, ?)",
-                       "ississssi", order_id, provider, kind, amount, currency, mer_pay_status_name(p->status),
-                       p->provider_ref, reason ? reason : "", mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
-}
-
 /* Applies ev to the order inside the writer's transaction. Shared by every caller below. */
 static int apply_transition(mer_db_t *db, tr_job_t *j)
 {
@@ -235,9 +208,9 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot %s", status,
                             mer_order_event_name(j->ev));
     }
+    /* the money arrives: paid (prepaid), or delivered (cash on delivery, which fsm.h never lets pay) */
     bool cod = strcmp(method, "cod") == 0;
-    if (j->ev == MER_OE_PAY && cod)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "cash-on-delivery orders are paid on delivery");
+    bool money_in = to == MER_OS_PAID || (to == MER_OS_DELIVERED && cod);
 
     /* stock */
     if (mer_order_releases_stock(from, j->ev) || j->ev == MER_OE_SHIP) {
@@ -256,8 +229,12 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         if ((err = mer_rows_end(r)) != 0)
             return err;
         /* product ids are only needed for cache epochs; look them up by SKU */
-        for (size_t i = 0; i < n; i++)
-            sl[i].product_id = sku_product(sl[i].sku_id);
+        const mer_catalog_t *cat = mer_catalog_lock();
+        for (size_t i = 0; i < n; i++) {
+            const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sl[i].sku_id);
+            sl[i].product_id = s ? s->product->id : 0;
+        }
+        mer_catalog_unlock();
         err = j->ev == MER_OE_SHIP ? mer_stock_consume(db, warehouse, sl, n, j->order_id)
                                    : mer_stock_release(db, warehouse, sl, n);
         if (err)
@@ -267,12 +244,6 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
             return err;
     }
 
-    const char *pay_status = NULL;
-    if (j->ev == MER_OE_PAY || (j->ev == MER_OE_DELIVER && cod))
-        pay_status = "paid";
-    /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
-    int64_t now = mer_now_unix_ms();
-    int rc;
     if (j->ev == MER_OE_SHIP) {
         /* the tracking number given, else the one logistics booked */
         if (j->tracking[0] == '\0') {
@@ -284,17 +255,14 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         if (j->tracking[0] == '\0')
             return mer_verr_set(&j->e, MER_E_VALIDATION, "tracking_number",
                                 "tracking_number is required: no shipment was booked for this order");
-        rc = mer_db_exec(db, "UPDATE orders SET status = ?, tracking_number = ?, updated_at = ? WHERE id = ?", "ssii",
-                         mer_order_status_name(to), j->tracking, now, j->order_id);
     }
-
-    else if (pay_status)
-        rc = mer_db_exec(db, "UPDATE orders SET status = ?, payment_status = ?, updated_at = ? WHERE id = ?", "ssii",
-                         mer_order_status_name(to), pay_status, now, j->order_id);
-    else
-        rc = mer_db_exec(db, "UPDATE orders SET status = ?, updated_at = ? WHERE id = ?", "sii",
-                         mer_order_status_name(to), now, j->order_id);
-    if (rc != 1)
+    /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
+    int64_t now = mer_now_unix_ms();
+    if (mer_db_exec(db,
+                    "UPDATE orders SET status = ?, payment_status = COALESCE(?, payment_status), "
+                    "tracking_number = COALESCE(?, tracking_number), updated_at = ? WHERE id = ?",
+                    "sssii", mer_order_status_name(to), money_in ? "paid" : NULL,
+                    j->ev == MER_OE_SHIP ? j->tracking : NULL, now, j->order_id) != 1)
         return MER_E_INTERNAL;
     if (mer_db_exec(db,
                     "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -302,7 +270,7 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
         return MER_E_INTERNAL;
     if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note, 0)) < 0)
         return err;
-    if ((to == MER_OS_PAID || (to == MER_OS_DELIVERED && cod)) && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
+    if (money_in && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
         return err;
     if (to == MER_OS_CANCELLED && (err = mer_coupon_settle(db, j->order_id, false)) != 0)
         return err;
@@ -313,11 +281,12 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     };
     if (event_of[to] && (err = mer_event_emit_order(db, event_of[to], j->order_id)) != 0)
         return err;
-    if (j->ev == MER_OE_DELIVER && cod) {
-        mer_pay_result_t cash = {.status = MER_PAY_SUCCEEDED};
-        if ((err = record_payment(db, j->order_id, "cod", "charge", total, currency, &cash, "collected on delivery")) != 0)
-            return err;
-    }
+    if (money_in && cod &&
+        mer_db_exec(db,
+                    "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, created_at) "
+                    "VALUES (?, 'cod', 'charge', ?, ?, 'succeeded', 'collected on delivery', ?)",
+                    "iisi", j->order_id, total, currency, now) < 0)
+        return MER_E_INTERNAL;
     snprintf(j->current, sizeof(j->current), "%s", mer_order_status_name(to));
     return 0;
 }
@@ -331,10 +300,8 @@ int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev
     t.ev = ev;
     snprintf(t.actor, sizeof(t.actor), "%s", actor);
     snprintf(t.note, sizeof(t.note), "%s", note ? note : "");
-    int err = apply_transition(db, &t);
+    int err = apply_transition(db, &t); /* a refusal's error is its t.e.code */
     snprintf(current, 20, "%s", t.current);
-    if (err && t.e.code)
-        return t.e.code;
     return err;
 }
 
@@ -344,28 +311,30 @@ static int tr_run(mer_db_t *db, mer_wjob_t *w)
     return apply_transition(db, j);
 }
 
+/*
+ * Answers a writer job of an order that failed (err != 0) and returns true: a refusal collected in e, a
+ * conflict also naming the order's current status; else the error. Returns false when err is 0.
+ */
+static bool reply_failed(mer_req_t *r, int err, const mer_verr_t *e, const char *current)
+{
+    if (err == 0)
+        return false;
+    if (e->code == MER_E_CONFLICT)
+        mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", current), "%s",
+                           e->message);
+    else if (e->code)
+        mer_reply_verr(r, e);
+    else
+        mer_reply_error(r, err, NULL, NULL);
+    return true;
+}
+
 static void tr_done(mer_wjob_t *w)
 {
     tr_job_t *j = H2O_STRUCT_FROM_MEMBER(tr_job_t, w, w);
     mer_req_t *r = j->r;
-    if (r && !r->gone) {
-        if (w->err && j->e.code == MER_E_CONFLICT)
-            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
-                               j->e.message);
-        else if (w->err && j->e.code)
-            mer_reply_verr(r, &j->e);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
-        else {
-            mer_order_view_t v;
-            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
-            if (err)
-                mer_reply_error(r, err, NULL, NULL);
-            else
-                mer_reply_order(r, 200, &v);
-            mer_order_view_release(&v);
-        }
-    }
+    if (r && !r->gone && !reply_failed(r, w->err, &j->e, j->current))
+        mer_reply_order_id(r, j->region, j->order_id, 0, 200);
     if (r)
         mer_req_release(r);
     free(j);
@@ -437,41 +406,69 @@ typedef struct pay_job {
     mer_verr_t e;
 } pay_job_t;
 
-static int pay_open(mer_db_t *db, pay_job_t *j)
+/* An order as a new charge attempt sees it. */
+typedef struct payable {
+    char status[20], method[16], currency[4], number[MER_ORDER_NUMBER_MAX];
+    int64_t amount;
+    bool busy; /* a charge is pending or succeeded: no second one */
+} payable_t;
+
+/* Loads order_id of user_id for a charge attempt (writer thread). Returns 0, MER_E_NOT_FOUND or an error. */
+static int load_payable(mer_db_t *db, int64_t order_id, int64_t user_id, payable_t *p)
 {
-    char status[20] = "", method[16] = "";
+    memset(p, 0, sizeof(*p));
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT status, payment_method, grand_total, currency, number, "
                                  "(SELECT COUNT(*) FROM payment p WHERE p.order_id = o.id AND p.kind = 'charge' AND "
                                  "p.status IN ('pending', 'succeeded')) FROM orders o WHERE id = ? AND user_id = ?",
-                                 "ii", j->order_id, j->user_id);
+                                 "ii", order_id, user_id);
     bool found = mer_rows_next(r);
-    int64_t busy = 0;
     if (found) {
-        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
-        snprintf(method, sizeof(method), "%s", mer_rows_text(r, 1));
-        j->amount = mer_rows_int(r, 2);
-        snprintf(j->currency, sizeof(j->currency), "%s", mer_rows_text(r, 3));
-        snprintf(j->number, sizeof(j->number), "%s", mer_rows_text(r, 4));
-        busy = mer_rows_int(r, 5);
+        snprintf(p->status, sizeof(p->status), "%s", mer_rows_text(r, 0));
+        snprintf(p->method, sizeof(p->method), "%s", mer_rows_text(r, 1));
+        p->amount = mer_rows_int(r, 2);
+        snprintf(p->currency, sizeof(p->currency), "%s", mer_rows_text(r, 3));
+        snprintf(p->number, sizeof(p->number), "%s", mer_rows_text(r, 4));
+        p->busy = mer_rows_int(r, 5) != 0;
     }
     int err = mer_rows_end(r);
+    return err ? err : found ? 0 : MER_E_NOT_FOUND;
+}
+
+static int pay_open(mer_db_t *db, pay_job_t *j)
+{
+    payable_t p;
+    int err = load_payable(db, j->order_id, j->user_id, &p);
+    if (err == MER_E_NOT_FOUND)
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
     if (err)
         return err;
-    if (!found)
-        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
-    snprintf(j->current, sizeof(j->current), "%s", status);
-    if (strcmp(status, "pending_payment") != 0)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot be paid", status);
-    if (strcmp(method, "card") != 0)
+    j->amount = p.amount;
+    snprintf(j->currency, sizeof(j->currency), "%s", p.currency);
+    snprintf(j->number, sizeof(j->number), "%s", p.number);
+    snprintf(j->current, sizeof(j->current), "%s", p.status);
+    if (strcmp(p.status, "pending_payment") != 0)
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; it cannot be paid", p.status);
+    if (strcmp(p.method, "card") != 0)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "payment_method", "this order is paid with %s, not by card",
-                            method);
-    if (busy)
+                            p.method);
+    if (p.busy)
         return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "a payment for this order is already under way");
     return mer_db_query_int(db, &j->payment_id,
                             "INSERT INTO payment (order_id, provider, kind, amount, currency, status, request, "
                             "created_at) VALUES (?, 'card', 'charge', ?, ?, 'pending', ?, ?) RETURNING id",
                             "iissi", j->order_id, j->amount, j->currency, j->token, mer_now_unix_ms());
+}
+
+int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
+                               const char *note, char current[20])
+{
+    int err = mer_order_transition_db(db, order_id, MER_OE_PAY, actor, note, current);
+    if (err != MER_E_CONFLICT)
+        return err;
+    /* the order was closed while the money was on its way: give this charge back */
+    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed", payment_id);
+    return got < 0 ? (int)got : 1;
 }
 
 /* Records the acquirer's answer for a pending charge (writer thread). Shared with the reconciler. */
@@ -490,14 +487,10 @@ static int pay_close_db(mer_db_t *db, int64_t payment_id, int64_t order_id, int6
         return rc;
     if (rc == 0 || pay->status != MER_PAY_SUCCEEDED)
         return 0; /* already closed by the other path, or declined */
-    int err = mer_order_transition_db(db, order_id, MER_OE_PAY, "provider:card", "charged", current);
-    if (err != MER_E_CONFLICT)
+    int err = mer_order_charge_succeeded(db, order_id, payment_id, amount, "provider:card", "charged", current);
+    if (err < 0)
         return err;
-    /* the order was closed while the card was charged: give this charge back */
-    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed", payment_id);
-    if (got < 0)
-        return (int)got;
-    *late = true;
+    *late = err == 1;
     return 0;
 }
 
@@ -509,13 +502,23 @@ static int pay_run(mer_db_t *db, mer_wjob_t *w)
     return pay_close_db(db, j->payment_id, j->order_id, j->amount, &j->pay, j->current, &j->late);
 }
 
+/*
+ * Asks the acquirer for pending charge payment_id (offload pool or sweeper, never the writer). The key is
+ * the charge's id, so the reconciler asking again cannot charge twice.
+ */
+static void charge_card(int64_t payment_id, const char *number, int64_t amount, const char *currency, const char *token,
+                        mer_pay_result_t *out)
+{
+    char key[32];
+    snprintf(key, sizeof(key), "pay-%lld", (long long)payment_id);
+    mer_charge_t c = {number, amount, currency, token, key};
+    mer_payment_provider("card")->charge(&c, out);
+}
+
 static void pay_charge(mer_ojob_t *o)
 {
     pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
-    char key[32];
-    snprintf(key, sizeof(key), "pay-%lld", (long long)j->payment_id);
-    mer_charge_t c = {j->number, j->amount, j->currency, j->token, key};
-    mer_payment_provider("card")->charge(&c, &j->pay);
+    charge_card(j->payment_id, j->number, j->amount, j->currency, j->token, &j->pay);
 }
 
 static void pay_done(mer_wjob_t *w);
@@ -541,30 +544,16 @@ static void pay_done(mer_wjob_t *w)
         mer_offload_submit(&j->o); /* keeps the request's hold */
         return;
     }
-    if (!r->gone) {
-        if (w->err && j->e.code == MER_E_CONFLICT)
-            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
-                               j->e.message);
-        else if (w->err && j->e.code)
-            mer_reply_verr(r, &j->e);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
-        else if (j->late)
+    if (!r->gone && !reply_failed(r, w->err, &j->e, j->current)) {
+        if (j->late)
             mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current),
                                "order is %s; the payment was recorded and is being refunded", j->current);
         else if (j->pay.status != MER_PAY_SUCCEEDED)
             mer_reply_error_ex(r, j->pay.status == MER_PAY_DECLINED ? MER_E_VALIDATION : MER_E_UNAVAILABLE,
                                "card_token", json_pack("{s:s}", "payment_status", mer_pay_status_name(j->pay.status)),
                                "%s", j->pay.message);
-        else {
-            mer_order_view_t v;
-            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
-            if (err)
-                mer_reply_error(r, err, NULL, NULL);
-            else
-                mer_reply_order(r, 200, &v);
-            mer_order_view_release(&v);
-        }
+        else
+            mer_reply_order_id(r, j->region, j->order_id, 0, 200);
     }
     mer_req_release(r);
     free(j);
@@ -583,33 +572,23 @@ typedef struct retry_job {
 static int retry_run(mer_db_t *db, mer_wjob_t *w)
 {
     retry_job_t *j = H2O_STRUCT_FROM_MEMBER(retry_job_t, w, w);
-    char currency[4] = "";
-    int64_t amount = 0, busy = 0;
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT status, grand_total, currency, (SELECT COUNT(*) FROM payment p WHERE "
-                                 "p.order_id = o.id AND p.kind = 'charge' AND p.status IN ('pending', 'succeeded')) "
-                                 "FROM orders o WHERE id = ? AND user_id = ? AND payment_method = 'wallet'",
-                                 "ii", j->order_id, j->user_id);
-    bool found = mer_rows_next(r);
-    if (found) {
-        snprintf(j->current, sizeof(j->current), "%s", mer_rows_text(r, 0));
-        amount = mer_rows_int(r, 1);
-        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 2));
-        busy = mer_rows_int(r, 3);
-    }
-    int err = mer_rows_end(r);
+    payable_t p;
+    int err = load_payable(db, j->order_id, j->user_id, &p);
+    if (err == 0 && strcmp(p.method, "wallet") != 0)
+        err = MER_E_NOT_FOUND;
+    if (err == MER_E_NOT_FOUND)
+        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
     if (err)
         return err;
-    if (!found)
-        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order");
-    if (strcmp(j->current, "pending_payment") != 0 || busy)
+    snprintf(j->current, sizeof(j->current), "%s", p.status);
+    if (strcmp(p.status, "pending_payment") != 0 || p.busy)
         return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "order is %s; a payment is already under way or done",
-                            j->current);
-    mer_wallet_new_intent(j->region, currency, j->intent, j->redirect_url, sizeof(j->redirect_url));
+                            p.status);
+    mer_wallet_new_intent(j->region, p.currency, j->intent, j->redirect_url, sizeof(j->redirect_url));
     return mer_db_exec(db,
                        "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
                        "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
-                       "iissi", j->order_id, amount, currency, j->intent, mer_now_unix_ms()) < 0
+                       "iissi", j->order_id, p.amount, p.currency, j->intent, mer_now_unix_ms()) < 0
                ? MER_E_INTERNAL
                : 0;
 }
@@ -618,18 +597,10 @@ static void retry_done(mer_wjob_t *w)
 {
     retry_job_t *j = H2O_STRUCT_FROM_MEMBER(retry_job_t, w, w);
     mer_req_t *r = j->r;
-    if (!r->gone) {
-        if (w->err && j->e.code == MER_E_CONFLICT)
-            mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", j->current), "%s",
-                               j->e.message);
-        else if (w->err && j->e.code)
-            mer_reply_verr(r, &j->e);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
-        else
-            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", j->intent,
-                                             "redirect_url", j->redirect_url));
-    }
+    if (!r->gone && !reply_failed(r, w->err, &j->e, j->current))
+        mer_reply_json(
+            r, 202,
+            json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", j->intent, "redirect_url", j->redirect_url));
     mer_req_release(r);
     free(j);
 }
@@ -664,17 +635,23 @@ static void h_pay(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
+    /* with the wallet's pending intent, if any (the one an order answer shows) */
     mer_rows_t *rows = mer_db_query(mer_store_reader(r->who.region),
-                                    "SELECT status, payment_method FROM orders WHERE id = ? AND user_id = ?", "ii", id,
-                                    r->who.id);
+                                    "SELECT status, payment_method, currency, COALESCE((SELECT intent FROM payment p "
+                                    "WHERE p.order_id = o.id AND p.kind = 'charge' AND p.status = 'pending' AND "
+                                    "p.intent IS NOT NULL ORDER BY p.id DESC LIMIT 1), '') "
+                                    "FROM orders o WHERE id = ? AND user_id = ?",
+                                    "ii", id, r->who.id);
     if (!mer_rows_next(rows)) {
         mer_rows_end(rows);
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such order");
         return;
     }
-    char status[20], method[16];
+    char status[20], method[16], currency[4], intent[64];
     snprintf(status, sizeof(status), "%s", mer_rows_text(rows, 0));
     snprintf(method, sizeof(method), "%s", mer_rows_text(rows, 1));
+    snprintf(currency, sizeof(currency), "%s", mer_rows_text(rows, 2));
+    snprintf(intent, sizeof(intent), "%s", mer_rows_text(rows, 3));
     mer_rows_end(rows);
     if (strcmp(status, "pending_payment") != 0) {
         mer_reply_error_ex(r, MER_E_CONFLICT, "status", json_pack("{s:s}", "current_status", status),
@@ -683,16 +660,13 @@ static void h_pay(mer_req_t *r)
     }
     if (strcmp(method, "wallet") == 0) {
         /* redirect payments: show where to pay; the wallet's webhook brings the result */
-        mer_order_view_t v;
-        int err = mer_order_load(mer_store_reader(r->who.region), id, r->who.id, &v);
-        if (err)
-            mer_reply_error(r, err, NULL, NULL);
-        else if (v.intent[0])
-            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", v.intent, "redirect_url",
-                                             v.redirect_url));
-        else
+        if (intent[0] == '\0') {
             wallet_retry(r, id); /* the last attempt failed at the wallet: open a new one */
-        mer_order_view_release(&v);
+            return;
+        }
+        char url[512];
+        mer_wallet_redirect_url(intent, currency, url, sizeof(url));
+        mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", intent, "redirect_url", url));
         return;
     }
     if (strcmp(method, "card") != 0) {
@@ -722,6 +696,7 @@ static void h_pay(mer_req_t *r)
  */
 typedef struct reconcile_arg {
     int64_t payment_id, order_id, amount;
+    char token[80], number[MER_ORDER_NUMBER_MAX], currency[4];
     mer_pay_result_t pay;
 } reconcile_arg_t;
 
@@ -736,32 +711,29 @@ static int reconcile_close(mer_db_t *db, void *arg)
 static void pay_reconcile(const char *region)
 {
     reconcile_arg_t pending[64];
-    char tokens[64][80], numbers[64][MER_ORDER_NUMBER_MAX], currencies[64][4];
     size_t n = 0;
     mer_rows_t *r = mer_db_query(mer_store_reader(region),
                                  "SELECT p.id, p.order_id, p.amount, COALESCE(p.request, ''), o.number, p.currency "
                                  "FROM payment p JOIN orders o ON o.id = p.order_id WHERE p.status = 'pending' AND "
                                  "p.kind = 'charge' AND p.provider = 'card' AND p.created_at < ? LIMIT 64",
                                  "i", mer_now_unix_ms() - 30000);
-    while (mer_rows_next(r) && n < 64) {
-        memset(&pending[n], 0, sizeof(pending[n]));
-        pending[n].payment_id = mer_rows_int(r, 0);
-        pending[n].order_id = mer_rows_int(r, 1);
-        pending[n].amount = mer_rows_int(r, 2);
-        snprintf(tokens[n], sizeof(tokens[n]), "%s", mer_rows_text(r, 3));
-        snprintf(numbers[n], sizeof(numbers[n]), "%s", mer_rows_text(r, 4));
-        snprintf(currencies[n], sizeof(currencies[n]), "%s", mer_rows_text(r, 5));
-        n++;
+    while (mer_rows_next(r) && n < MER_ARRAY_LEN(pending)) {
+        reconcile_arg_t *a = &pending[n++];
+        memset(a, 0, sizeof(*a));
+        a->payment_id = mer_rows_int(r, 0);
+        a->order_id = mer_rows_int(r, 1);
+        a->amount = mer_rows_int(r, 2);
+        snprintf(a->token, sizeof(a->token), "%s", mer_rows_text(r, 3));
+        snprintf(a->number, sizeof(a->number), "%s", mer_rows_text(r, 4));
+        snprintf(a->currency, sizeof(a->currency), "%s", mer_rows_text(r, 5));
     }
     mer_rows_end(r);
     for (size_t i = 0; i < n; i++) {
-        char key[32];
-        snprintf(key, sizeof(key), "pay-%lld", (long long)pending[i].payment_id);
-        mer_charge_t c = {numbers[i], pending[i].amount, currencies[i], tokens[i], key};
-        mer_payment_provider("card")->charge(&c, &pending[i].pay);
-        if (mer_writer_run_sync(region, reconcile_close, &pending[i]) == 0)
-            mer_log_info("finished pending card charge %lld of order %lld: %s", (long long)pending[i].payment_id,
-                         (long long)pending[i].order_id, mer_pay_status_name(pending[i].pay.status));
+        reconcile_arg_t *a = &pending[i];
+        charge_card(a->payment_id, a->number, a->amount, a->currency, a->token, &a->pay);
+        if (mer_writer_run_sync(region, reconcile_close, a) == 0)
+            mer_log_info("finished pending card charge %lld of order %lld: %s", (long long)a->payment_id,
+                         (long long)a->order_id, mer_pay_status_name(a->pay.status));
     }
 }
 
@@ -833,13 +805,8 @@ static int sweep_run(mer_db_t *db, mer_wjob_t *w)
     if (err)
         return err;
     for (size_t i = 0; i < n; i++) {
-        tr_job_t t;
-        memset(&t, 0, sizeof(t));
-        t.order_id = ids[i];
-        t.ev = MER_OE_EXPIRE;
-        snprintf(t.actor, sizeof(t.actor), "system");
-        snprintf(t.note, sizeof(t.note), "not paid in time");
-        if ((err = apply_transition(db, &t)) != 0)
+        char current[20];
+        if ((err = mer_order_transition_db(db, ids[i], MER_OE_EXPIRE, "system", "not paid in time", current)) != 0)
             return err;
         s->expired++;
     }

@@ -70,6 +70,11 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
 void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
 /* Answers r with an order. */
 void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v);
+/*
+ * Loads order id (of user_id, or any user when 0) from the region's reader and answers r with it, or with
+ * the load's error (404 "no such order").
+ */
+void mer_reply_order_id(mer_req_t *r, const char *region, int64_t id, int64_t user_id, int status);
 /* Frees the calling worker's scratch buffer. */
 void mer_order_thread_release(void);
 
@@ -79,6 +84,13 @@ void mer_order_thread_release(void);
  */
 int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev, const char *actor, const char *note,
                             char current[20]);
+/*
+ * A charge (payment row payment_id, of amount) succeeded at its provider; writer transaction. Pays the order,
+ * or, when the order was closed meanwhile (cancelled, expired), requests a refund of that very charge.
+ * Returns 0 (paid), 1 (being refunded; *current holds the order's state) or a negative error.
+ */
+int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
+                               const char *note, char current[20]);
 
 /* Routes and the expiry sweeper. */
 void mer_order_init(void);

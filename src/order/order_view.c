@@ -10,6 +10,7 @@
 #include "order/order.h"
 #include "payment/payment.h"
 #include "region/country.h"
+#include "store/store.h"
 #include "core/banned.h"
 
 void mer_order_view_release(mer_order_view_t *v)
@@ -153,6 +154,17 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     return mer_rows_end(r);
 }
 
+/* Writes a JSON value that mer_order_load built; nothing when it was not loaded (NULL). */
+static void write_loaded(mer_jw_t *w, const char *key, const json_t *v)
+{
+    if (v == NULL)
+        return;
+    size_t n;
+    char *s = mer_json_dump(v, &n);
+    mer_jw_raw(w, key, s, n);
+    free(s);
+}
+
 void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
 {
     const mer_countries_t *cs = mer_countries();
@@ -250,18 +262,8 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
         mer_tz_format(v->expires_at, tz, ts);
         mer_jw_str(&w, "pay_before_local", ts);
     }
-    if (v->events) {
-        size_t n;
-        char *s = mer_json_dump(v->events, &n);
-        mer_jw_raw(&w, "events", s, n);
-        free(s);
-    }
-    if (v->payments) {
-        size_t n;
-        char *s = mer_json_dump(v->payments, &n);
-        mer_jw_raw(&w, "payments", s, n);
-        free(s);
-    }
+    write_loaded(&w, "events", v->events);
+    write_loaded(&w, "payments", v->payments);
     mer_jw_end(&w);
 }
 
@@ -272,6 +274,17 @@ void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v)
     mer_buf_reset(&scratch);
     mer_order_write(&scratch, v);
     mer_reply_bytes(r, status, NULL, mer_req_strdup(r, scratch.data, scratch.len), scratch.len);
+}
+
+void mer_reply_order_id(mer_req_t *r, const char *region, int64_t id, int64_t user_id, int status)
+{
+    mer_order_view_t v;
+    int err = mer_order_load(mer_store_reader(region), id, user_id, &v);
+    if (err)
+        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
+    else
+        mer_reply_order(r, status, &v);
+    mer_order_view_release(&v);
 }
 
 void mer_order_thread_release(void)

@@ -233,15 +233,8 @@ static void refund_done(mer_wjob_t *w)
             mer_reply_verr(r, &j->e);
         else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
-        else {
-            mer_order_view_t v;
-            int err = mer_order_load(mer_store_reader(j->region), j->order_id, 0, &v);
-            if (err)
-                mer_reply_error(r, err, NULL, NULL);
-            else
-                mer_reply_order(r, 201, &v);
-            mer_order_view_release(&v);
-        }
+        else
+            mer_reply_order_id(r, j->region, j->order_id, 0, 201);
     }
     mer_req_release(r);
     free(j);

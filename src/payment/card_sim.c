@@ -5,10 +5,7 @@
 #include <sodium.h>
 #include <stdio.h>
 
-#include "payment/payment.h"
-
-void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
-                    mer_pay_result_t *out);
+#include "payment/payment_int.h"
 #include "core/banned.h"
 
 static void new_ref(const char *prefix, char out[64])

@@ -1,9 +1,6 @@
-#include "payment/payment.h"
+#include "payment/payment_int.h"
 
 #include "core/banned.h"
-
-extern const mer_payment_provider_t mer_card_sim;
-extern const mer_payment_provider_t mer_wallet_sim;
 
 static const mer_payment_provider_t *const providers[] = {&mer_card_sim, &mer_wallet_sim};
 

@@ -20,17 +20,13 @@
 #include "core/log.h"
 #include "events/events.h"
 #include "order/order.h"
-#include "order/refund.h"
-#include "payment/payment.h"
+#include "payment/payment_int.h"
 #include "region/country.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
 #define WEBHOOK_TOLERANCE_S 300
-
-void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
-                    mer_pay_result_t *out);
 
 static void wallet_charge(const mer_charge_t *in, mer_pay_result_t *out)
 {
@@ -160,20 +156,13 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
                     j->charge_id, now, pay_id) != 1)
         return MER_E_INTERNAL;
     char current[20] = "";
-    err = mer_order_transition_db(db, order_id, MER_OE_PAY, "provider:wallet", "paid at the wallet", current);
-    if (err == 0) {
-        j->result = "processed";
-        return 0;
-    }
-    if (err != MER_E_CONFLICT)
+    err = mer_order_charge_succeeded(db, order_id, pay_id, amount, "provider:wallet", "paid at the wallet", current);
+    if (err < 0)
         return err;
-    /* the order cannot take the money any more (cancelled, expired): keep the record, give it back */
-    int64_t got = mer_refund_request(db, order_id, amount, "paid after the order was closed", pay_id);
-    if (got < 0)
-        return (int)got;
-    mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,
-                 current);
-    j->result = "refunded";
+    if (err == 1) /* the order cannot take the money any more (cancelled, expired): given back */
+        mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,
+                     current);
+    j->result = err == 1 ? "refunded" : "processed";
     return 0;
 }
 
