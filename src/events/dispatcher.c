@@ -110,6 +110,11 @@ static size_t load_subscribers(sub_t *subs, bool *complete)
     return n;
 }
 
+static bool is_webhook(const char *name)
+{
+    return strncmp(name, "webhook:", 8) == 0;
+}
+
 static const sub_t *find_sub(const sub_t *subs, size_t n, const char *name)
 {
     for (size_t i = 0; i < n; i++)
@@ -327,13 +332,13 @@ static int fanout(mer_db_t *db, void *arg)
         return MER_E_INTERNAL;
     bool webhooks = false;
     for (size_t k = 0; k < a->nsubs; k++)
-        webhooks = webhooks || strncmp(a->subs[k].name, "webhook:", 8) == 0;
+        webhooks = webhooks || is_webhook(a->subs[k].name);
     if (webhooks) {
         r = mer_db_query(db, "SELECT id, type FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
                          last);
         while (err == 0 && mer_rows_next(r)) {
             for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
-                if (strncmp(a->subs[k].name, "webhook:", 8) != 0 || !wants(a->subs[k].events, mer_rows_text(r, 1)))
+                if (!is_webhook(a->subs[k].name) || !wants(a->subs[k].events, mer_rows_text(r, 1)))
                     continue;
                 if (mer_db_exec(db,
                                 "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
@@ -455,7 +460,7 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs, bool com
     mer_rows_end(r);
     for (size_t i = 0; i < n; i++) {
         delivery_t *d = &ds[i];
-        if (strncmp(d->subscriber, "webhook:", 8) == 0) {
+        if (is_webhook(d->subscriber)) {
             const sub_t *s = find_sub(subs, nsubs, d->subscriber);
             if (s)
                 deliver_webhook(s, d, region);
@@ -508,7 +513,7 @@ static void *dispatcher_main(void *arg)
                 memcpy(removed[ra.n++], seen[k], sizeof(seen[k]));
         nseen = 0;
         for (size_t k = 0; k < nsubs; k++)
-            if (strncmp(subs[k].name, "webhook:", 8) == 0)
+            if (is_webhook(subs[k].name))
                 memcpy(seen[nseen++], subs[k].name, sizeof(seen[0]));
         const mer_countries_t *cs = mer_countries();
         for (size_t i = 0; i < cs->nregions; i++) {

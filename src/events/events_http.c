@@ -124,11 +124,8 @@ static void h_events(mer_req_t *r)
         mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not see events of %s", c->code);
         return;
     }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
+    if (mer_req_served_here(r, cs, c) != 0)
         return;
-    }
     if (mer_req_query_int(r, "order_id", 0, INT64_C(1) << 53, 0, &order_id) != 0 ||
         mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)
         return;

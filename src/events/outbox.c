@@ -12,11 +12,9 @@
 
 int mer_event_emit_raw(mer_db_t *db, const char *type, int64_t order_id, const char *payload, size_t len)
 {
-    int rc = order_id ? mer_db_exec(db,
-                                    "INSERT INTO outbox (type, order_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                                    "siSi", type, order_id, payload, len, mer_now_unix_ms())
-                      : mer_db_exec(db, "INSERT INTO outbox (type, payload, created_at) VALUES (?, ?, ?)", "sSi", type,
-                                    payload, len, mer_now_unix_ms());
+    /* an event without an order (order_id 0) has order_id NULL */
+    int rc = mer_db_exec(db, "INSERT INTO outbox (type, order_id, payload, created_at) VALUES (?, NULLIF(?, 0), ?, ?)",
+                         "siSi", type, order_id, payload, len, mer_now_unix_ms());
     if (rc >= 0)
         mer_events_note_emit();
     return rc < 0 ? rc : 0;

@@ -54,13 +54,13 @@ static int sale_run(mer_db_t *db, mer_wjob_t *w)
     free(rules);
     for (int k = 0; err == 0 && k < j->nsessions; k++) {
         in_session_t *s = &j->sessions[k];
-        static const char *const modes[] = {"fcfs", "queue", "draw"};
         err = mer_db_query_int(db, &s->id,
                                "INSERT INTO flash_session (sale_id, starts_at, ends_at, mode, reservation_required, "
                                "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, "
                                "per_user_limit, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "iiisiiiiiis", j->id, s->starts_at, s->ends_at, modes[s->mode], (int64_t)s->res_required,
-                               s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod, s->limit, s->seed);
+                               "iiisiiiiiis", j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
+                               (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod,
+                               s->limit, s->seed);
         for (int i = 0; err == 0 && i < s->nitems; i++)
             if (mer_db_exec(db,
                             "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
@@ -75,7 +75,7 @@ static void sale_done(mer_wjob_t *w)
     sale_job_t *j = H2O_STRUCT_FROM_MEMBER(sale_job_t, w, w);
     mer_req_t *r = j->r;
     if (w->err == 0) {
-        fs_sale_t *sale = fs_sale_build(j->id, j->c->code, j->c->region, j->titles, j->rules, j->created_at);
+        fs_sale_t *sale = fs_sale_build(j->id, j->c->code, j->c->region, j->titles, j->rules);
         for (int k = 0; k < j->nsessions; k++) {
             in_session_t *in = &j->sessions[k];
             fs_session_t *s = fs_session_new(sale);
@@ -89,11 +89,7 @@ static void sale_done(mer_wjob_t *w)
             s->token_ttl_ms = in->ttl_ms;
             s->cod_allowed = in->cod;
             s->per_user_limit = in->limit;
-            unsigned char seed[32], h[32];
-            size_t sl = 0;
-            sodium_hex2bin(seed, sizeof(seed), in->seed, strlen(in->seed), NULL, &sl, NULL);
-            crypto_hash_sha256(h, seed, sl);
-            sodium_bin2hex(s->seed_commitment, sizeof(s->seed_commitment), h, sizeof(h));
+            fs_session_commit_seed(s, in->seed);
             for (int i = 0; i < in->nitems; i++) {
                 fs_item_t *it = &s->items[s->nitems++];
                 it->sku_id = in->items[i].sku_id;
@@ -218,13 +214,132 @@ static int check_rules(mer_req_t *r, json_t *rules)
     return 0;
 }
 
-static void h_create(mer_req_t *r)
+/* Reads sessions[k] of a new sale into s. Returns 0, or answers the error and returns -1. */
+static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t *c, in_session_t *s)
 {
-    static const char *const keys[] = {"country", "titles", "rules", "sessions", NULL};
     static const char *const skeys[] = {"starts_at", "ends_at", "mode", "per_user_limit", "token_ttl_seconds",
                                         "cod_allowed", "reservation", "items", NULL};
     static const char *const rkeys[] = {"required", "opens_at", "closes_at", NULL};
     static const char *const ikeys[] = {"sku", "price", "units", NULL};
+    mer_verr_t e = {0};
+    char p[32], f[96];
+    const char *mode = "fcfs";
+    bool cod = false, required = false;
+    int64_t limit = 1, ttl = 900;
+    json_t *res = NULL, *items = NULL;
+    snprintf(p, sizeof(p), "sessions[%zu]", k);
+    if (!json_is_object(sv) || mer_json_only(sv, skeys, p, &e) ||
+        mer_json_str(sv, "mode", mer_json_path(f, sizeof(f), p, "mode"), 1, 8, false, &mode, &e) ||
+        mer_json_int(sv, "per_user_limit", mer_json_path(f, sizeof(f), p, "per_user_limit"), 1, 100, false, &limit,
+                     &e) ||
+        mer_json_int(sv, "token_ttl_seconds", mer_json_path(f, sizeof(f), p, "token_ttl_seconds"), 1, 86400, false,
+                     &ttl, &e) ||
+        mer_json_bool(sv, "cod_allowed", mer_json_path(f, sizeof(f), p, "cod_allowed"), false, &cod, &e) ||
+        mer_json_member(sv, "reservation", mer_json_path(f, sizeof(f), p, "reservation"), JSON_OBJECT, false, &res,
+                        &e) ||
+        mer_json_member(sv, "items", mer_json_path(f, sizeof(f), p, "items"), JSON_ARRAY, true, &items, &e)) {
+        if (!e.code)
+            mer_verr_set(&e, MER_E_VALIDATION, p, "%s must be an object", p);
+        mer_reply_verr(r, &e);
+        return -1;
+    }
+    int m = fs_mode_parse(mode);
+    if (m < 0) {
+        mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "mode"), "mode is fcfs, queue or draw");
+        return -1;
+    }
+    s->mode = (fs_mode_t)m;
+    s->limit = limit;
+    s->ttl_ms = ttl * 1000;
+    s->cod = cod;
+    if (local_time(r, sv, "starts_at", mer_json_path(f, sizeof(f), p, "starts_at"), c, true, &s->starts_at) ||
+        local_time(r, sv, "ends_at", mer_json_path(f, sizeof(f), p, "ends_at"), c, true, &s->ends_at)) {
+        return -1;
+    }
+    if (s->ends_at <= s->starts_at) {
+        mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "ends_at"),
+                        "a session ends after it starts");
+        return -1;
+    }
+    if (res) {
+        char rp[48];
+        snprintf(rp, sizeof(rp), "%s.reservation", p);
+        if (mer_json_only(res, rkeys, rp, &e) ||
+            mer_json_bool(res, "required", mer_json_path(f, sizeof(f), rp, "required"), false, &required, &e)) {
+            mer_reply_verr(r, &e);
+            return -1;
+        }
+        s->res_required = required;
+        if (required &&
+            (local_time(r, res, "opens_at", mer_json_path(f, sizeof(f), rp, "opens_at"), c, true, &s->res_opens) ||
+             local_time(r, res, "closes_at", mer_json_path(f, sizeof(f), rp, "closes_at"), c, true, &s->res_closes))) {
+            return -1;
+        }
+        if (required && s->res_closes <= s->res_opens) {
+            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), rp, "closes_at"),
+                            "the reservation window closes after it opens");
+            return -1;
+        }
+    }
+    if (json_array_size(items) == 0 || json_array_size(items) > FS_MAX_ITEMS) {
+        mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "items"), "1 to %d items", FS_MAX_ITEMS);
+        return -1;
+    }
+    size_t i;
+    json_t *iv;
+    json_array_foreach(items, i, iv)
+    {
+        char ip[80];
+        const char *sku = NULL;
+        in_item_t *it = &s->items[s->nitems++];
+        snprintf(ip, sizeof(ip), "%s.items[%zu]", p, i);
+        if (!json_is_object(iv) || mer_json_only(iv, ikeys, ip, &e) ||
+            mer_json_str(iv, "sku", mer_json_path(f, sizeof(f), ip, "sku"), 1, 64, true, &sku, &e) ||
+            mer_json_int(iv, "price", mer_json_path(f, sizeof(f), ip, "price"), 0, INT64_C(1) << 50, true, &it->price,
+                         &e) ||
+            mer_json_int(iv, "units", mer_json_path(f, sizeof(f), ip, "units"), 1, 100000000, true, &it->units, &e)) {
+            if (!e.code)
+                mer_verr_set(&e, MER_E_VALIDATION, ip, "%s must be {sku, price, units}", ip);
+            mer_reply_verr(r, &e);
+            return -1;
+        }
+        const mer_catalog_t *cat = mer_catalog_lock();
+        const mer_cat_sku_t *cs_sku = mer_catalog_sku_by_code(cat, sku);
+        bool sold = cs_sku && mer_catalog_price(cs_sku, c->code) >= 0;
+        if (cs_sku) {
+            it->sku_id = cs_sku->id;
+            it->product_id = cs_sku->product->id;
+        }
+        mer_catalog_unlock();
+        if (!sold) {
+            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "sku"), "%s is not sold in %s", sku,
+                            c->code);
+            return -1;
+        }
+        if (it->price % c->step != 0) {
+            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "price"),
+                            "price must be a multiple of %lld minor units", (long long)c->step);
+            return -1;
+        }
+        for (int o = 0; o < s->nitems - 1; o++) {
+            if (s->items[o].sku_id == it->sku_id) {
+                /* the grab finds an item by its SKU: a second one could never be sold */
+                mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "sku"),
+                                "%s is already items[%d] of this session", sku, o);
+                return -1;
+            }
+        }
+        snprintf(it->sku, sizeof(it->sku), "%s", sku);
+    }
+    unsigned char seed[32];
+    randombytes_buf(seed, sizeof(seed));
+    sodium_bin2hex(s->seed, sizeof(s->seed), seed, sizeof(seed));
+    return 0;
+}
+
+static void h_create(mer_req_t *r)
+{
+    static const char *const keys[] = {"country", "titles", "rules", "sessions", NULL};
     mer_verr_t e = {0};
     const char *country = NULL;
     json_t *titles = NULL, *rules = NULL, *sessions = NULL;
@@ -246,11 +361,8 @@ static void h_create(mer_req_t *r)
         mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not run sales in %s", c->code);
         return;
     }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
+    if (mer_req_served_here(r, cs, c) != 0)
         return;
-    }
     if (json_object_get(titles, "en") == NULL || !json_is_string(json_object_get(titles, "en"))) {
         mer_reply_error(r, MER_E_VALIDATION, "titles.en", "an English title (titles.en) is required");
         return;
@@ -267,131 +379,10 @@ static void h_create(mer_req_t *r)
     json_t *sv;
     json_array_foreach(sessions, k, sv)
     {
-        char p[32], f[96];
-        const char *mode = "fcfs";
-        bool cod = false, required = false;
-        int64_t limit = 1, ttl = 900;
-        json_t *res = NULL, *items = NULL;
-        in_session_t *s = &j->sessions[j->nsessions++];
-        snprintf(p, sizeof(p), "sessions[%zu]", k);
-        if (!json_is_object(sv) || mer_json_only(sv, skeys, p, &e) ||
-            mer_json_str(sv, "mode", mer_json_path(f, sizeof(f), p, "mode"), 1, 8, false, &mode, &e) ||
-            mer_json_int(sv, "per_user_limit", mer_json_path(f, sizeof(f), p, "per_user_limit"), 1, 100, false, &limit,
-                         &e) ||
-            mer_json_int(sv, "token_ttl_seconds", mer_json_path(f, sizeof(f), p, "token_ttl_seconds"), 1, 86400, false,
-                         &ttl, &e) ||
-            mer_json_bool(sv, "cod_allowed", mer_json_path(f, sizeof(f), p, "cod_allowed"), false, &cod, &e) ||
-            mer_json_member(sv, "reservation", mer_json_path(f, sizeof(f), p, "reservation"), JSON_OBJECT, false, &res,
-                            &e) ||
-            mer_json_member(sv, "items", mer_json_path(f, sizeof(f), p, "items"), JSON_ARRAY, true, &items, &e)) {
-            if (!e.code)
-                mer_verr_set(&e, MER_E_VALIDATION, p, "%s must be an object", p);
-            mer_reply_verr(r, &e);
+        if (parse_session(r, sv, k, c, &j->sessions[j->nsessions++]) != 0) {
             free(j);
             return;
         }
-        s->mode = strcmp(mode, "fcfs") == 0 ? FS_FCFS : strcmp(mode, "queue") == 0 ? FS_QUEUE : FS_DRAW;
-        if (strcmp(mode, "fcfs") && strcmp(mode, "queue") && strcmp(mode, "draw")) {
-            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "mode"), "mode is fcfs, queue or draw");
-            free(j);
-            return;
-        }
-        s->limit = limit;
-        s->ttl_ms = ttl * 1000;
-        s->cod = cod;
-        if (local_time(r, sv, "starts_at", mer_json_path(f, sizeof(f), p, "starts_at"), c, true, &s->starts_at) ||
-            local_time(r, sv, "ends_at", mer_json_path(f, sizeof(f), p, "ends_at"), c, true, &s->ends_at)) {
-            free(j);
-            return;
-        }
-        if (s->ends_at <= s->starts_at) {
-            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "ends_at"), "a session ends after it starts");
-            free(j);
-            return;
-        }
-        if (res) {
-            char rp[48];
-            snprintf(rp, sizeof(rp), "%s.reservation", p);
-            if (mer_json_only(res, rkeys, rp, &e) ||
-                mer_json_bool(res, "required", mer_json_path(f, sizeof(f), rp, "required"), false, &required, &e)) {
-                mer_reply_verr(r, &e);
-                free(j);
-                return;
-            }
-            s->res_required = required;
-            if (required && (local_time(r, res, "opens_at", mer_json_path(f, sizeof(f), rp, "opens_at"), c, true,
-                                        &s->res_opens) ||
-                             local_time(r, res, "closes_at", mer_json_path(f, sizeof(f), rp, "closes_at"), c, true,
-                                        &s->res_closes))) {
-                free(j);
-                return;
-            }
-            if (required && s->res_closes <= s->res_opens) {
-                mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), rp, "closes_at"),
-                                "the reservation window closes after it opens");
-                free(j);
-                return;
-            }
-        }
-        if (json_array_size(items) == 0 || json_array_size(items) > FS_MAX_ITEMS) {
-            mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), p, "items"), "1 to %d items", FS_MAX_ITEMS);
-            free(j);
-            return;
-        }
-        size_t i;
-        json_t *iv;
-        json_array_foreach(items, i, iv)
-        {
-            char ip[80];
-            const char *sku = NULL;
-            in_item_t *it = &s->items[s->nitems++];
-            snprintf(ip, sizeof(ip), "%s.items[%zu]", p, i);
-            if (!json_is_object(iv) || mer_json_only(iv, ikeys, ip, &e) ||
-                mer_json_str(iv, "sku", mer_json_path(f, sizeof(f), ip, "sku"), 1, 64, true, &sku, &e) ||
-                mer_json_int(iv, "price", mer_json_path(f, sizeof(f), ip, "price"), 0, INT64_C(1) << 50, true,
-                             &it->price, &e) ||
-                mer_json_int(iv, "units", mer_json_path(f, sizeof(f), ip, "units"), 1, 100000000, true, &it->units,
-                             &e)) {
-                if (!e.code)
-                    mer_verr_set(&e, MER_E_VALIDATION, ip, "%s must be {sku, price, units}", ip);
-                mer_reply_verr(r, &e);
-                free(j);
-                return;
-            }
-            const mer_catalog_t *cat = mer_catalog_lock();
-            const mer_cat_sku_t *cs_sku = mer_catalog_sku_by_code(cat, sku);
-            bool sold = cs_sku && mer_catalog_price(cs_sku, c->code) >= 0;
-            if (cs_sku) {
-                it->sku_id = cs_sku->id;
-                it->product_id = cs_sku->product->id;
-            }
-            mer_catalog_unlock();
-            if (!sold) {
-                mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "sku"), "%s is not sold in %s",
-                                sku, c->code);
-                free(j);
-                return;
-            }
-            if (it->price % c->step != 0) {
-                mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "price"),
-                                "price must be a multiple of %lld minor units", (long long)c->step);
-                free(j);
-                return;
-            }
-            for (int o = 0; o < s->nitems - 1; o++) {
-                if (s->items[o].sku_id == it->sku_id) {
-                    /* the grab finds an item by its SKU: a second one could never be sold */
-                    mer_reply_error(r, MER_E_VALIDATION, mer_json_path(f, sizeof(f), ip, "sku"),
-                                    "%s is already items[%d] of this session", sku, o);
-                    free(j);
-                    return;
-                }
-            }
-            snprintf(it->sku, sizeof(it->sku), "%s", sku);
-        }
-        unsigned char seed[32];
-        randombytes_buf(seed, sizeof(seed));
-        sodium_bin2hex(s->seed, sizeof(s->seed), seed, sizeof(seed));
     }
     j->r = r;
     j->titles = json_incref(titles);

@@ -11,16 +11,16 @@
 int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128])
 {
     fs_token_t *t = token ? fs_token_get(token) : NULL;
-    if (t == NULL || t->user_id != user_id) {
+    if (t == NULL || t->buyer.user_id != user_id) {
         snprintf(msg, 128, "no such purchase token for you");
         return MER_E_VALIDATION;
     }
     int st = atomic_load(&t->state);
-    if (st == 2) {
+    if (st == FS_TOKEN_USED) {
         snprintf(msg, 128, "this purchase token was already used");
         return MER_E_CONFLICT;
     }
-    if (st == 3 || t->expires_at <= mer_now_unix_ms()) {
+    if (st == FS_TOKEN_GONE || t->expires_at <= mer_now_unix_ms()) {
         snprintf(msg, 128, "this purchase token has expired");
         return MER_E_CONFLICT;
     }
@@ -49,7 +49,7 @@ void mer_flash_token_used(const char *token)
 {
     fs_token_t *t = fs_token_get(token);
     if (t)
-        atomic_store(&t->state, 2);
+        atomic_store(&t->state, FS_TOKEN_USED);
 }
 
 int mer_flash_order_closed(mer_db_t *db, int64_t order_id)

@@ -82,14 +82,21 @@ typedef struct fs_item {
 
 struct fs_sale;
 
+/* Who took part, as the per-buyer and one-per-* counts see it (an identity hash is 0 when unknown). */
+typedef struct fs_buyer {
+    int64_t user_id;
+    uint64_t phone, address, device;
+} fs_buyer_t;
+
+/* A ticket's state: pending until decided; void when its row could not be written (the queue skips it). */
+enum { FS_TICKET_PENDING = 0, FS_TICKET_WON, FS_TICKET_LOST, FS_TICKET_VOID };
+
 /* One queued or drawn request, and its outcome. */
 typedef struct fs_ticket {
     int64_t seq;
-    int64_t user_id;
+    fs_buyer_t buyer;
     int item;
-    uint64_t phone, address, device;
-    _Atomic int state; /* 0 pending, 1 won, 2 lost */
-    bool voided;       /* its row could not be written: the queue skips it */
+    _Atomic int state; /* FS_TICKET_* */
     char token[FS_TOKEN_LEN + 1];
     int reason;        /* fs_reason_t when lost */
 } fs_ticket_t;
@@ -131,7 +138,6 @@ typedef struct fs_sale {
     fs_rules_t rules;
     fs_session_t *sessions[FS_MAX_SESSIONS];
     int nsessions;
-    int64_t created_at;
 } fs_sale_t;
 
 typedef struct fs_registry {
@@ -139,31 +145,50 @@ typedef struct fs_registry {
     size_t n;
 } fs_registry_t;
 
+/* A token's state in memory: issued; used by an order; gone (expired or returned: its unit went back). */
+enum { FS_TOKEN_ISSUED = 0, FS_TOKEN_USED, FS_TOKEN_GONE };
+
 /* An issued token, in memory. */
 typedef struct fs_token {
     char token[FS_TOKEN_LEN + 1];
     fs_session_t *session;
     int item;
-    int64_t user_id;
+    fs_buyer_t buyer;
     int64_t expires_at;
-    uint64_t phone, address, device;
-    _Atomic int state; /* 0 issued, 1 in checkout, 2 used, 3 gone (expired / returned) */
+    _Atomic int state; /* FS_TOKEN_* */
 } fs_token_t;
 
 /* ---- model.c ---- */
+extern const char *const fs_mode_names[3]; /* by fs_mode_t: "fcfs", "queue", "draw" */
+/* The mode named text, or -1. */
+int fs_mode_parse(const char *text);
 const fs_registry_t *fs_registry(void);
 fs_sale_t *fs_sale_find(int64_t id);
 fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
+/* The index of the session's item for sku_id, or -1. */
+int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
 int fs_load_region(const char *region);
-/* Stock and per-buyer counts: the seam a shared counter would replace. */
+/* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);
+/*
+ * Raises the buyer's counts, each an atomic check-and-take: the identities the sale's one-per-* rules
+ * count (to 1 each), then the buyer's own (to limit). Returns true, or gives back what it took, sets
+ * *why to the count that was full and returns false.
+ */
+bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reason_t *why);
+/* Gives back the counts fs_take_buyer took. */
+void fs_release_buyer(fs_session_t *s, const fs_buyer_t *b);
+/* Restores them unchecked (rebuilding memory from the rows at start-up). */
+void fs_hold_buyer(fs_session_t *s, const fs_buyer_t *b);
+/* A token or entry row's buyer: user_id, phone_hash, address_hash, device_hash from column col on (model.c). */
+fs_buyer_t fs_buyer_read(mer_rows_t *r, int col);
+/* Gives back everything a token held: its unit and its buyer's counts. */
+void fs_token_release(fs_token_t *t);
 /* Tokens in memory. */
 void fs_token_put(fs_token_t *t);
 fs_token_t *fs_token_get(const char *token);
-/* Gives back the per-buyer and identity counts a grab or ticket took (stock.c). */
-void fs_release_buyer(fs_session_t *s, int64_t user_id, uint64_t phone, uint64_t address, uint64_t device);
 /* Fast random bytes for tokens (per-thread ChaCha20 stream, seeded from the OS once per thread). */
 void fs_random(void *buf, size_t n);
 void fs_new_token(char out[FS_TOKEN_LEN + 1]);
@@ -173,8 +198,8 @@ uint64_t fs_generation(void);
 void fs_count_refusal(fs_session_t *s, fs_reason_t r);
 /* 0 upcoming, 1 live, 2 sold out, 3 ended */
 int fs_session_state(fs_session_t *s, int64_t now);
-/* Writer job: records issued tokens (one row each). Runs on the writer thread. */
-int fs_store_tokens(mer_db_t *db, fs_token_t **tokens, size_t n);
+/* Records an issued token (its row). Runs on the writer thread. Returns 0 or MER_E_INTERNAL. */
+int fs_store_token(mer_db_t *db, const fs_token_t *t);
 
 /*
  * Writes the usual text of an IPv4 or IPv6 address (as inet_ntop gives it, which is how a peer address
@@ -182,18 +207,25 @@ int fs_store_tokens(mer_db_t *db, fs_token_t **tokens, size_t n);
  * an address literal (no names, prefixes or surrounding spaces).
  */
 int fs_ip_canonical(const char *in, char out[64]);
-fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
-                         int64_t created_at);
+fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules);
 fs_session_t *fs_session_new(fs_sale_t *sale);
+/* Sets the draw seed's published commitment, SHA-256 of the seed (seed_hex: 64 hex digits). */
+void fs_session_commit_seed(fs_session_t *s, const char *seed_hex);
 /* The next ticket number: arrival order (stock.c). */
 int64_t fs_ticket_number(fs_session_t *s);
 /* Puts a numbered ticket in its slot (takes tickets_mu). */
 void fs_ticket_place(fs_session_t *s, fs_ticket_t *t);
 /*
+ * A ticket's public name, also its voucher: q<session>-<seq> in a queue, d<session>-<seq> in a draw.
+ * The draw ranks these very strings, so the published list can be checked.
+ */
+void fs_ticket_name(const fs_session_t *s, int64_t seq, char out[48]);
+/*
  * The draw (stock.c): order receives the indices of tickets sorted by SHA-256(seed || ticket), lowest
  * first. Anyone with the seed and the ticket list can recompute it.
  */
 void fs_draw_order(const unsigned char seed[32], const char *const *tickets, size_t n, size_t *order);
+/* Publishes the session's progress in whole percent; a change retires cached activity answers. */
 void fs_progress(fs_session_t *s);
 void fs_model_init(void);
 
@@ -203,6 +235,5 @@ void fs_admin_init(void);
 void fs_processor_start(void);
 void fs_processor_stop(void);
 void fs_processor_kick(void);
-/* Parses admin input into a new sale (not yet stored). Returns 0 or answers the error and -1. */
 
 #endif

@@ -33,7 +33,6 @@
 static unsigned char pow_key[crypto_auth_hmacsha256_KEYBYTES];
 
 static const char *const state_names[] = {"upcoming", "live", "sold_out", "ended"};
-static const char *const mode_names[] = {"fcfs", "queue", "draw"};
 
 /* ---- activity info ---- */
 
@@ -43,7 +42,7 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
     char ts[40];
     mer_jw_obj(w, NULL);
     mer_jw_int(w, "id", s->id);
-    mer_jw_str(w, "mode", mode_names[s->mode]);
+    mer_jw_str(w, "mode", fs_mode_names[s->mode]);
     mer_jw_str(w, "state", state_names[fs_session_state(s, now)]);
     mer_jw_int(w, "progress", atomic_load(&s->progress));
     mer_format_utc_ms(s->starts_at, ts);
@@ -97,27 +96,26 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
                                 "its units; check the seed against the commitment");
         if (atomic_load(&s->drawn)) {
             mer_jw_str(w, "seed", s->seed);
+            char t[48];
             pthread_mutex_lock(&s->tickets_mu);
             size_t entries = 0;
             for (size_t k = 0; k < s->ntickets; k++)
-                entries += s->tickets[k] && !s->tickets[k]->voided;
+                entries += s->tickets[k] && atomic_load(&s->tickets[k]->state) != FS_TICKET_VOID;
             mer_jw_int(w, "entries", (int64_t)entries);
             mer_jw_arr(w, "winning_tickets");
             for (size_t k = 0; k < s->ntickets; k++) {
-                if (s->tickets[k] && atomic_load(&s->tickets[k]->state) == 1) {
-                    char t[48];
-                    snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
+                if (s->tickets[k] && atomic_load(&s->tickets[k]->state) == FS_TICKET_WON) {
+                    fs_ticket_name(s, s->tickets[k]->seq, t);
                     mer_jw_str(w, NULL, t);
                 }
             }
             mer_jw_end(w);
             mer_jw_arr(w, "all_tickets");
             for (size_t k = 0; k < s->ntickets; k++) {
-                if (s->tickets[k] == NULL || s->tickets[k]->voided)
-                    continue;
-                char t[48];
-                snprintf(t, sizeof(t), "d%lld-%lld", (long long)s->id, (long long)s->tickets[k]->seq);
-                mer_jw_str(w, NULL, t);
+                if (s->tickets[k] && atomic_load(&s->tickets[k]->state) != FS_TICKET_VOID) {
+                    fs_ticket_name(s, s->tickets[k]->seq, t);
+                    mer_jw_str(w, NULL, t);
+                }
             }
             mer_jw_end(w);
             pthread_mutex_unlock(&s->tickets_mu);
@@ -127,7 +125,8 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
     mer_jw_end(w);
 }
 
-static void write_sale(mer_jw_t *w, fs_sale_t *sale, const mer_country_t *c, const char *lang,
+/* Writes the sale as the member key of the object being written (key NULL: an element of an array). */
+static void write_sale(mer_jw_t *w, const char *key, fs_sale_t *sale, const mer_country_t *c, const char *lang,
                        const mer_locale_chain_t *chain, int64_t now)
 {
     const char *title = NULL;
@@ -135,7 +134,7 @@ static void write_sale(mer_jw_t *w, fs_sale_t *sale, const mer_country_t *c, con
         title = json_string_value(json_object_get(sale->titles, chain->tags[i]));
     if (title == NULL)
         title = json_string_value(json_object_get(sale->titles, "en"));
-    mer_jw_obj(w, NULL);
+    mer_jw_obj(w, key);
     mer_jw_int(w, "id", sale->id);
     mer_jw_str(w, "country", sale->country);
     mer_jw_str(w, "title", title ? title : "");
@@ -157,15 +156,13 @@ static void activity(mer_req_t *r, int64_t id)
     }
     if (id) {
         /* one activity: its own country, in the language asked for */
+        char norm[MER_LOCALE_MAX];
+        const char *lang;
+        if (mer_req_lang(r, norm, &lang) != 0)
+            return;
         w.cs = mer_countries();
         w.country = mer_country_find(w.cs, sale->country, 2);
-        const char *lang = mer_req_query(r, "lang");
-        char norm[MER_LOCALE_MAX];
-        if (lang && mer_locale_normalize(lang, strlen(lang), norm) != 0) {
-            mer_reply_error(r, MER_E_INVALID_PARAM, "lang", "lang must be a language tag such as hi or es-ES");
-            return;
-        }
-        mer_locale_chain_build(&w.chain, lang ? norm : NULL, NULL, 0, w.country->languages[0]);
+        mer_locale_chain_build(&w.chain, lang, NULL, 0, w.country->languages[0]);
     } else if (mer_where(r, &w) != 0) {
         return;
     }
@@ -185,32 +182,21 @@ static void activity(mer_req_t *r, int64_t id)
     mer_jw_t jw;
     char ts[40];
     mer_jw_init(&jw, &b);
+    mer_jw_obj(&jw, NULL);
+    mer_format_utc_ms(now - now % 1000, ts);
+    mer_jw_str(&jw, "server_time", ts);
     if (id) {
-        write_sale(&jw, sale, w.country, lang, &w.chain, now);
-        /* insert server time: rewrite as an envelope for a stable shape */
-        mer_buf_t env = MER_BUF_INIT;
-        mer_jw_t ew;
-        mer_jw_init(&ew, &env);
-        mer_jw_obj(&ew, NULL);
-        mer_format_utc_ms(now - now % 1000, ts);
-        mer_jw_str(&ew, "server_time", ts);
-        mer_jw_raw(&ew, "sale", b.data, b.len);
-        mer_jw_end(&ew);
-        mer_buf_release(&b);
-        b = env;
+        write_sale(&jw, "sale", sale, w.country, lang, &w.chain, now);
     } else {
-        mer_jw_obj(&jw, NULL);
-        mer_format_utc_ms(now - now % 1000, ts);
-        mer_jw_str(&jw, "server_time", ts);
         mer_jw_str(&jw, "country", w.country->code);
         mer_jw_arr(&jw, "sales");
         const fs_registry_t *reg = fs_registry();
         for (size_t i = 0; i < reg->n; i++)
             if (strcmp(reg->sales[i]->country, w.country->code) == 0)
-                write_sale(&jw, reg->sales[i], w.country, lang, &w.chain, now);
-        mer_jw_end(&jw);
+                write_sale(&jw, NULL, reg->sales[i], w.country, lang, &w.chain, now);
         mer_jw_end(&jw);
     }
+    mer_jw_end(&jw);
     const mer_rcache_entry_t *e = mer_rcache_put(key, (size_t)kl, gen, 200, b.data, b.len, "public, max-age=1");
     mer_buf_release(&b);
     mer_reply_cached(r, e);
@@ -326,9 +312,12 @@ static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, cons
 }
 
 /* Anti-scalper rules shared by reservations and grabs. Answers and returns false on refusal. */
-static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t now, const char *ip)
+static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t now)
 {
     const fs_rules_t *ru = &sale->rules;
+    char ip[64] = "";
+    if (ru->nblocked_ips || ru->ip_interval_ns)
+        mer_req_peer(r, ip); /* only rules on addresses need it */
     if (blocked(ru, r, ip)) {
         refuse(r, s, FS_R_BLOCKLIST, MER_E_BLOCKED, "this account or address may not take part");
         return false;
@@ -527,7 +516,6 @@ static void h_reserve(mer_req_t *r)
 {
     fs_sale_t *sale = NULL;
     fs_session_t *s = pick_session(r, &sale);
-    char ip[64];
     if (s == NULL)
         return;
     int64_t now = mer_now_unix_ms();
@@ -541,8 +529,7 @@ static void h_reserve(mer_req_t *r)
         mer_reply_json(r, 200, json_pack("{s:I,s:s}", "session_id", (json_int_t)s->id, "status", "reserved"));
         return;
     }
-    mer_req_peer(r, ip);
-    if (!rules_allow(r, sale, s, now, ip))
+    if (!rules_allow(r, sale, s, now))
         return;
     res_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
@@ -556,26 +543,34 @@ static void h_reserve(mer_req_t *r)
 
 /* ---- the grab ---- */
 
+/* An fcfs win (t) or a queue or draw entry (ticket) on its way through the writer. */
 typedef struct grab_job {
     mer_wjob_t w;
     mer_req_t *r;
+    fs_session_t *s;
     fs_token_t *t;
-    fs_ticket_t *ticket; /* draw entries */
-    const mer_country_t *country;
+    fs_ticket_t *ticket;
+    const mer_country_t *country; /* fcfs: for the answer */
 } grab_job_t;
 
-/* Gives back everything a failed grab took. */
-static void undo(fs_session_t *s, fs_token_t *t, bool unit)
+/* Queues the job on the sale's writer; false (answered 503, job freed) when the writer cannot take it. */
+static bool grab_submit(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, grab_job_t *j,
+                        int (*run)(mer_db_t *, mer_wjob_t *), void (*done)(mer_wjob_t *))
 {
-    fs_release_buyer(s, t->user_id, t->phone, t->address, t->device);
-    if (unit)
-        fs_return_unit(&s->items[t->item]);
+    j->r = r;
+    j->s = s;
+    j->w.run = run;
+    j->w.done = done;
+    if (mer_req_submit(r, sale->region, &j->w) == 0)
+        return true;
+    free(j);
+    return false;
 }
 
 static int grab_run(mer_db_t *db, mer_wjob_t *w)
 {
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
-    return fs_store_tokens(db, &j->t, 1);
+    return fs_store_token(db, j->t);
 }
 
 static void grab_done(mer_wjob_t *w)
@@ -583,9 +578,9 @@ static void grab_done(mer_wjob_t *w)
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
     mer_req_t *r = j->r;
     fs_token_t *t = j->t;
-    fs_session_t *s = t->session;
+    fs_session_t *s = j->s;
     if (w->err) {
-        undo(s, t, true);
+        fs_token_release(t);
         if (!r->gone)
             mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
         free(t);
@@ -620,6 +615,18 @@ static void grab_done(mer_wjob_t *w)
 }
 
 /*
+ * An entry that was not recorded gives back its buyer's counts; its number stays taken, so it is placed
+ * void: the queue does not wait for it.
+ */
+static void void_entry(fs_session_t *s, fs_ticket_t *k)
+{
+    fs_release_buyer(s, &k->buyer);
+    atomic_store(&k->state, FS_TICKET_VOID);
+    fs_ticket_place(s, k);
+    fs_processor_kick();
+}
+
+/*
  * Queue and draw entries are written before they are answered (flash_entry), so a voucher survives a
  * restart. The writer checks the end of the session once more: after ends_at nothing gets in, which is
  * what lets a draw read every entry from the database and know the list is complete.
@@ -628,17 +635,17 @@ static int entry_run(mer_db_t *db, mer_wjob_t *w)
 {
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
     fs_ticket_t *t = j->ticket;
-    fs_session_t *s = j->t->session;
+    fs_session_t *s = j->s;
     if (mer_now_unix_ms() >= s->ends_at)
         return MER_E_SALE_ENDED;
     char ticket[48];
-    bool queue = s->mode == FS_QUEUE;
-    snprintf(ticket, sizeof(ticket), "%c%lld-%lld", queue ? 'q' : 'd', (long long)s->id, (long long)t->seq);
+    fs_ticket_name(s, t->seq, ticket);
     int rc = mer_db_exec(db,
                          "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, user_id, phone_hash, "
                          "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         "iissiiiiii", s->id, t->seq, ticket, queue ? "queue" : "draw", s->items[t->item].sku_id,
-                         t->user_id, (int64_t)t->phone, (int64_t)t->address, (int64_t)t->device, mer_now_unix_ms());
+                         "iissiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
+                         t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
+                         mer_now_unix_ms());
     return rc < 0 ? rc : 0;
 }
 
@@ -646,18 +653,12 @@ static void entry_done(mer_wjob_t *w)
 {
     grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
     mer_req_t *r = j->r;
-    fs_session_t *s = j->t->session;
+    fs_session_t *s = j->s;
     fs_ticket_t *k = j->ticket;
-    bool queue = s->mode == FS_QUEUE;
     char v[48];
-    snprintf(v, sizeof(v), "%c%lld-%lld", queue ? 'q' : 'd', (long long)s->id, (long long)k->seq);
+    fs_ticket_name(s, k->seq, v);
     if (w->err) {
-        undo(s, j->t, false);
-        /* the number stays taken: mark its slot void so the queue does not wait for it */
-        k->voided = true;
-        atomic_store(&k->state, 2);
-        fs_ticket_place(s, k);
-        fs_processor_kick();
+        void_entry(s, k);
         if (!r->gone) {
             if (w->err == MER_E_SALE_ENDED)
                 refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
@@ -668,7 +669,7 @@ static void entry_done(mer_wjob_t *w)
         }
     } else {
         fs_ticket_place(s, k);
-        if (queue) {
+        if (s->mode == FS_QUEUE) {
             fs_processor_kick();
             if (!r->gone)
                 mer_reply_json(r, 202, json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
@@ -681,7 +682,6 @@ static void entry_done(mer_wjob_t *w)
                                              "poll", "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
         }
     }
-    free(j->t);
     mer_req_release(r);
     free(j);
 }
@@ -721,9 +721,7 @@ static void h_grab(mer_req_t *r)
         refuse(r, s, FS_R_NOT_RESERVED, MER_E_NOT_RESERVED, "this session is only for customers who reserved");
         return;
     }
-    char ip[64];
-    mer_req_peer(r, ip);
-    if (!rules_allow(r, sale, s, now, ip))
+    if (!rules_allow(r, sale, s, now))
         return;
     const fs_rules_t *ru = &sale->rules;
     if (ru->pow_bits > 0 && !proof_ok(r, ru->pow_bits, now)) {
@@ -734,93 +732,46 @@ static void h_grab(mer_req_t *r)
     }
     size_t dlen = 0;
     const char *dev = mer_req_header(r, "x-device-id", &dlen);
-    fs_token_t *t = mer_xcalloc(1, sizeof(*t));
-    t->session = s;
-    t->item = idx;
-    t->user_id = r->who.id;
-    t->phone = r->who.phone_hash;
-    t->address = r->who.address_hash;
-    t->device = dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0;
-    /* identity limits, then the buyer's limit, then a unit: each an atomic check-and-take */
-    if (ru->one_per_phone && t->phone && mer_smap_add_upto(&s->phones, (int64_t)t->phone, 1, 1) < 0) {
-        free(t);
-        refuse(r, s, FS_R_PHONE, MER_E_BLOCKED, "this phone number has already won in this session");
+    fs_buyer_t b = {r->who.id, r->who.phone_hash, r->who.address_hash,
+                    dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0};
+    /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
+    fs_reason_t why;
+    if (!fs_take_buyer(s, &b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {
+        static const char *const identity[FS_R__COUNT] = {
+            [FS_R_PHONE] = "phone number", [FS_R_ADDRESS] = "delivery address", [FS_R_DEVICE] = "device"};
+        if (why == FS_R_LIMIT)
+            refuse(r, s, why, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
+                   (long long)s->per_user_limit);
+        else
+            refuse(r, s, why, MER_E_BLOCKED, "this %s has already won in this session", identity[why]);
         return;
     }
-    if (ru->one_per_address && t->address && mer_smap_add_upto(&s->addresses, (int64_t)t->address, 1, 1) < 0) {
-        if (ru->one_per_phone && t->phone)
-            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
-        free(t);
-        refuse(r, s, FS_R_ADDRESS, MER_E_BLOCKED, "this delivery address has already won in this session");
-        return;
-    }
-    if (ru->one_per_device && t->device && mer_smap_add_upto(&s->devices, (int64_t)t->device, 1, 1) < 0) {
-        if (ru->one_per_phone && t->phone)
-            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
-        if (ru->one_per_address && t->address)
-            mer_smap_add(&s->addresses, (int64_t)t->address, -1);
-        free(t);
-        refuse(r, s, FS_R_DEVICE, MER_E_BLOCKED, "this device has already won in this session");
-        return;
-    }
-    int64_t limit = s->mode == FS_FCFS ? s->per_user_limit : 1; /* one ticket per buyer in queue and draw */
-    if (mer_smap_add_upto(&s->buyers, t->user_id, 1, limit) < 0) {
-        /* give back the identity counts taken above */
-        if (ru->one_per_phone && t->phone)
-            mer_smap_add(&s->phones, (int64_t)t->phone, -1);
-        if (ru->one_per_address && t->address)
-            mer_smap_add(&s->addresses, (int64_t)t->address, -1);
-        if (ru->one_per_device && t->device)
-            mer_smap_add(&s->devices, (int64_t)t->device, -1);
-        free(t);
-        refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
-               (long long)s->per_user_limit);
-        return;
-    }
-    if (s->mode == FS_QUEUE || s->mode == FS_DRAW) {
-        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
-        k->user_id = t->user_id;
-        k->item = idx;
-        k->phone = t->phone;
-        k->address = t->address;
-        k->device = t->device;
-        k->seq = fs_ticket_number(s); /* arrival order */
+    if (s->mode != FS_FCFS) {
         grab_job_t *j = mer_xcalloc(1, sizeof(*j));
-        j->r = r;
-        j->t = t;
-        j->ticket = k;
-        j->w.run = entry_run;
-        j->w.done = entry_done;
-        if (mer_req_submit(r, sale->region, &j->w) != 0) {
-            undo(s, t, false);
-            /* the number is taken: a void slot keeps the queue moving */
-            k->voided = true;
-            atomic_store(&k->state, 2);
-            fs_ticket_place(s, k);
-            fs_processor_kick();
-            free(t);
-            free(j);
-        }
+        fs_ticket_t *k = j->ticket = mer_xcalloc(1, sizeof(*k));
+        k->buyer = b;
+        k->item = idx;
+        k->seq = fs_ticket_number(s); /* arrival order */
+        if (!grab_submit(r, sale, s, j, entry_run, entry_done))
+            void_entry(s, k);
         return;
     }
     if (!fs_take_unit(it)) {
-        undo(s, t, false);
-        free(t);
+        fs_release_buyer(s, &b);
         refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
         return;
     }
+    grab_job_t *j = mer_xcalloc(1, sizeof(*j));
+    fs_token_t *t = j->t = mer_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->item = idx;
+    t->buyer = b;
     fs_new_token(t->token);
     t->expires_at = now + s->token_ttl_ms;
-    grab_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
-    j->t = t;
     j->country = mer_country_find(mer_countries(), sale->country, 2);
-    j->w.run = grab_run;
-    j->w.done = grab_done;
-    if (mer_req_submit(r, sale->region, &j->w) != 0) {
-        undo(s, t, true);
+    if (!grab_submit(r, sale, s, j, grab_run, grab_done)) {
+        fs_token_release(t);
         free(t);
-        free(j);
     }
 }
 
@@ -843,8 +794,8 @@ static void h_queue(mer_req_t *r)
     fs_ticket_t *t = NULL;
     if (s && seq >= 1) {
         pthread_mutex_lock(&s->tickets_mu);
-        if ((size_t)seq <= s->ntickets && s->tickets[seq - 1] && s->tickets[seq - 1]->user_id == r->who.id &&
-            !s->tickets[seq - 1]->voided)
+        if ((size_t)seq <= s->ntickets && s->tickets[seq - 1] && s->tickets[seq - 1]->buyer.user_id == r->who.id &&
+            atomic_load(&s->tickets[seq - 1]->state) != FS_TICKET_VOID)
             t = s->tickets[seq - 1];
         pthread_mutex_unlock(&s->tickets_mu);
     }
@@ -853,12 +804,12 @@ static void h_queue(mer_req_t *r)
         return;
     }
     int st = atomic_load(&t->state);
-    if (st == 0) {
+    if (st == FS_TICKET_PENDING) {
         json_t *o = json_pack("{s:s,s:s}", "status", "pending", "voucher", v);
         if (kind == 'q')
             json_object_set_new(o, "position", json_integer(seq - atomic_load(&s->processed)));
         mer_reply_json(r, 200, o);
-    } else if (st == 1) {
+    } else if (st == FS_TICKET_WON) {
         fs_token_t *tok = fs_token_get(t->token);
         char ts[32];
         mer_format_utc_ms(tok ? tok->expires_at : 0, ts);

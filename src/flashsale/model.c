@@ -18,6 +18,16 @@ const char *const fs_reason_names[FS_R__COUNT] = {
 #undef FS_REASON_NAME
 };
 
+const char *const fs_mode_names[3] = {"fcfs", "queue", "draw"};
+
+int fs_mode_parse(const char *text)
+{
+    for (int m = 0; m < (int)MER_ARRAY_LEN(fs_mode_names); m++)
+        if (strcmp(text, fs_mode_names[m]) == 0)
+            return m;
+    return -1;
+}
+
 static _Atomic(fs_registry_t *) registry;
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static mer_smap_t tokens; /* hash of token -> fs_token_t * */
@@ -44,6 +54,14 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id)
         if (sale->sessions[i]->id == session_id)
             return sale->sessions[i];
     return NULL;
+}
+
+int fs_item_index(const fs_session_t *s, int64_t sku_id)
+{
+    for (int i = 0; i < s->nitems; i++)
+        if (s->items[i].sku_id == sku_id)
+            return i;
+    return -1;
 }
 
 void fs_registry_add(fs_sale_t *sale)
@@ -80,7 +98,7 @@ int fs_session_state(fs_session_t *s, int64_t now)
 }
 
 /* Publishes progress in whole percent; a change retires cached activity answers. */
-static void update_progress(fs_session_t *s)
+void fs_progress(fs_session_t *s)
 {
     int64_t total = 0, gone = 0;
     for (int i = 0; i < s->nitems; i++) {
@@ -133,20 +151,17 @@ void fs_new_token(char out[FS_TOKEN_LEN + 1])
     sodium_bin2hex(out + 3, 33, raw, sizeof(raw));
 }
 
-int fs_store_tokens(mer_db_t *db, fs_token_t **t, size_t n)
+int fs_store_token(mer_db_t *db, const fs_token_t *t)
 {
-    int64_t now = mer_now_unix_ms();
-    for (size_t i = 0; i < n; i++) {
-        fs_item_t *it = &t[i]->session->items[t[i]->item];
-        if (mer_db_exec(db,
-                        "INSERT INTO flash_token (token, session_id, sku_id, user_id, price, expires_at, phone_hash, "
-                        "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "siiiiiiiii", t[i]->token, t[i]->session->id, it->sku_id, t[i]->user_id, it->price,
-                        t[i]->expires_at, (int64_t)t[i]->phone, (int64_t)t[i]->address, (int64_t)t[i]->device,
-                        now) < 0)
-            return MER_E_INTERNAL;
-    }
-    return 0;
+    const fs_item_t *it = &t->session->items[t->item];
+    return mer_db_exec(db,
+                       "INSERT INTO flash_token (token, session_id, sku_id, user_id, price, expires_at, phone_hash, "
+                       "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "siiiiiiiii", t->token, t->session->id, it->sku_id, t->buyer.user_id, it->price, t->expires_at,
+                       (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
+                       mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
 }
 
 /* ---- loading ---- */
@@ -219,8 +234,7 @@ static void parse_rules(json_t *j, fs_rules_t *r)
     }
 }
 
-fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules,
-                         int64_t created_at)
+fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, json_t *titles, json_t *rules)
 {
     fs_sale_t *s = mer_xcalloc(1, sizeof(*s));
     s->id = id;
@@ -228,7 +242,6 @@ fs_sale_t *fs_sale_build(int64_t id, const char *country, const char *region, js
     snprintf(s->region, sizeof(s->region), "%s", region);
     s->titles = json_incref(titles);
     parse_rules(rules, &s->rules);
-    s->created_at = created_at;
     return s;
 }
 
@@ -245,15 +258,28 @@ fs_session_t *fs_session_new(fs_sale_t *sale)
     return s;
 }
 
-static fs_item_t *item_of(fs_session_t *s, int64_t sku_id, int *idx)
+void fs_session_commit_seed(fs_session_t *s, const char *seed_hex)
 {
-    for (int i = 0; i < s->nitems; i++)
-        if (s->items[i].sku_id == sku_id) {
-            if (idx)
-                *idx = i;
-            return &s->items[i];
-        }
-    return NULL;
+    unsigned char seed[32], h[32];
+    size_t sl = 0;
+    sodium_hex2bin(seed, sizeof(seed), seed_hex, strlen(seed_hex), NULL, &sl, NULL);
+    crypto_hash_sha256(h, seed, sl);
+    sodium_bin2hex(s->seed_commitment, sizeof(s->seed_commitment), h, sizeof(h));
+}
+
+/* The loaded session with this id (ids are unique across sales), or NULL. */
+static fs_session_t *session_of(fs_sale_t *const *sales, size_t nsales, int64_t session_id)
+{
+    fs_session_t *s = NULL;
+    for (size_t i = 0; i < nsales && s == NULL; i++)
+        s = fs_session_find(sales[i], session_id);
+    return s;
+}
+
+fs_buyer_t fs_buyer_read(mer_rows_t *r, int col)
+{
+    return (fs_buyer_t){mer_rows_int(r, col), (uint64_t)mer_rows_int(r, col + 1), (uint64_t)mer_rows_int(r, col + 2),
+                        (uint64_t)mer_rows_int(r, col + 3)};
 }
 
 int fs_load_region(const char *region)
@@ -264,11 +290,10 @@ int fs_load_region(const char *region)
     int err = 0;
     size_t nsales = 0;
     fs_sale_t *sales[256];
-    mer_rows_t *r = mer_db_query(db, "SELECT id, country, titles, rules, created_at FROM flash_sale ORDER BY id", NULL);
+    mer_rows_t *r = mer_db_query(db, "SELECT id, country, titles, rules FROM flash_sale ORDER BY id", NULL);
     while (mer_rows_next(r) && nsales < MER_ARRAY_LEN(sales)) {
         json_t *titles = json_loads(mer_rows_text(r, 2), 0, NULL), *rules = json_loads(mer_rows_text(r, 3), 0, NULL);
-        sales[nsales++] = fs_sale_build(mer_rows_int(r, 0), mer_rows_text(r, 1), region, titles, rules,
-                                        mer_rows_int(r, 4));
+        sales[nsales++] = fs_sale_build(mer_rows_int(r, 0), mer_rows_text(r, 1), region, titles, rules);
         json_decref(titles);
         json_decref(rules);
     }
@@ -285,8 +310,8 @@ int fs_load_region(const char *region)
             s->id = mer_rows_int(r, 0);
             s->starts_at = mer_rows_int(r, 1);
             s->ends_at = mer_rows_int(r, 2);
-            const char *mode = mer_rows_text(r, 3);
-            s->mode = strcmp(mode, "queue") == 0 ? FS_QUEUE : strcmp(mode, "draw") == 0 ? FS_DRAW : FS_FCFS;
+            int mode = fs_mode_parse(mer_rows_text(r, 3));
+            s->mode = mode < 0 ? FS_FCFS : (fs_mode_t)mode;
             s->reservation_required = mer_rows_int(r, 4) != 0;
             s->res_opens_at = mer_rows_int(r, 5);
             s->res_closes_at = mer_rows_int(r, 6);
@@ -294,11 +319,7 @@ int fs_load_region(const char *region)
             s->cod_allowed = mer_rows_int(r, 8) != 0;
             s->per_user_limit = mer_rows_int(r, 9);
             /* the commitment is derived from the seed; the seed itself is shown only after the draw */
-            unsigned char h[32], seed[32];
-            size_t sl = 0;
-            sodium_hex2bin(seed, sizeof(seed), mer_rows_text(r, 10), mer_rows_len(r, 10), NULL, &sl, NULL);
-            crypto_hash_sha256(h, seed, sl);
-            sodium_bin2hex(s->seed_commitment, sizeof(s->seed_commitment), h, sizeof(h));
+            fs_session_commit_seed(s, mer_rows_text(r, 10));
             if (mer_rows_int(r, 11)) {
                 snprintf(s->seed, sizeof(s->seed), "%s", mer_rows_text(r, 10));
                 atomic_store(&s->drawn, 1);
@@ -331,48 +352,33 @@ int fs_load_region(const char *region)
     fs_session_t *cur = NULL;
     while (err == 0 && mer_rows_next(r)) {
         int64_t sid = mer_rows_int(r, 0);
-        if (cur == NULL || cur->id != sid) {
-            cur = NULL;
-            for (size_t i = 0; i < nsales && cur == NULL; i++)
-                cur = fs_session_find(sales[i], sid);
-        }
+        if (cur == NULL || cur->id != sid)
+            cur = session_of(sales, nsales, sid);
         if (cur)
             mer_smap_set(&cur->reservations, mer_rows_int(r, 1), 1);
     }
     err = err ? err : mer_rows_end(r);
     /* outstanding and used tokens hold their units; the buyers' counts follow */
     r = mer_db_query(db,
-                     "SELECT token, session_id, sku_id, user_id, expires_at, phone_hash, address_hash, device_hash, "
+                     "SELECT token, session_id, sku_id, user_id, phone_hash, address_hash, device_hash, expires_at, "
                      "state FROM flash_token WHERE state IN ('issued', 'consumed')",
                      NULL);
     size_t ntok = 0;
     while (err == 0 && mer_rows_next(r)) {
-        fs_session_t *s = NULL;
-        for (size_t i = 0; i < nsales && s == NULL; i++)
-            s = fs_session_find(sales[i], mer_rows_int(r, 1));
-        int idx = 0;
-        fs_item_t *it = s ? item_of(s, mer_rows_int(r, 2), &idx) : NULL;
-        if (it == NULL)
+        fs_session_t *s = session_of(sales, nsales, mer_rows_int(r, 1));
+        int idx = s ? fs_item_index(s, mer_rows_int(r, 2)) : -1;
+        if (idx < 0)
             continue;
         fs_token_t *t = mer_xcalloc(1, sizeof(*t));
         snprintf(t->token, sizeof(t->token), "%s", mer_rows_text(r, 0));
         t->session = s;
         t->item = idx;
-        t->user_id = mer_rows_int(r, 3);
-        t->expires_at = mer_rows_int(r, 4);
-        t->phone = (uint64_t)mer_rows_int(r, 5);
-        t->address = (uint64_t)mer_rows_int(r, 6);
-        t->device = (uint64_t)mer_rows_int(r, 7);
-        atomic_store(&t->state, strcmp(mer_rows_text(r, 8), "consumed") == 0 ? 2 : 0);
+        t->buyer = fs_buyer_read(r, 3);
+        t->expires_at = mer_rows_int(r, 7);
+        atomic_store(&t->state, strcmp(mer_rows_text(r, 8), "consumed") == 0 ? FS_TOKEN_USED : FS_TOKEN_ISSUED);
         fs_token_put(t);
-        atomic_fetch_sub(&it->left, 1);
-        mer_smap_add(&s->buyers, t->user_id, 1);
-        if (t->phone)
-            mer_smap_add(&s->phones, (int64_t)t->phone, 1);
-        if (t->address)
-            mer_smap_add(&s->addresses, (int64_t)t->address, 1);
-        if (t->device)
-            mer_smap_add(&s->devices, (int64_t)t->device, 1);
+        atomic_fetch_sub(&s->items[idx].left, 1);
+        fs_hold_buyer(s, &t->buyer);
         atomic_fetch_add(&s->wins, 1);
         ntok++;
     }
@@ -384,36 +390,23 @@ int fs_load_region(const char *region)
                      "FROM flash_entry ORDER BY session_id, seq",
                      NULL);
     while (err == 0 && mer_rows_next(r)) {
-        fs_session_t *s = NULL;
-        for (size_t i = 0; i < nsales && s == NULL; i++)
-            s = fs_session_find(sales[i], mer_rows_int(r, 0));
-        int idx = 0;
-        if (s == NULL || item_of(s, mer_rows_int(r, 2), &idx) == NULL)
+        fs_session_t *s = session_of(sales, nsales, mer_rows_int(r, 0));
+        int idx = s ? fs_item_index(s, mer_rows_int(r, 2)) : -1;
+        if (idx < 0)
             continue;
         fs_ticket_t *t = mer_xcalloc(1, sizeof(*t));
         t->seq = mer_rows_int(r, 1);
         t->item = idx;
-        t->user_id = mer_rows_int(r, 3);
-        t->phone = (uint64_t)mer_rows_int(r, 4);
-        t->address = (uint64_t)mer_rows_int(r, 5);
-        t->device = (uint64_t)mer_rows_int(r, 6);
+        t->buyer = fs_buyer_read(r, 3);
         int won = (int)mer_rows_int(r, 7);
-        atomic_store(&t->state, won == 1 ? 1 : won == 2 ? 2 : 0);
+        atomic_store(&t->state, won == 1 ? FS_TICKET_WON : won == 2 ? FS_TICKET_LOST : FS_TICKET_PENDING);
         if (won == 2)
             t->reason = FS_R_SOLD_OUT;
         fs_ticket_place(s, t);
         if (t->seq > atomic_load(&s->next_seq))
             atomic_store(&s->next_seq, t->seq);
-        if (won == 0) {
-            const fs_rules_t *ru = &s->sale->rules;
-            mer_smap_add(&s->buyers, t->user_id, 1);
-            if (ru->one_per_phone && t->phone)
-                mer_smap_add(&s->phones, (int64_t)t->phone, 1);
-            if (ru->one_per_address && t->address)
-                mer_smap_add(&s->addresses, (int64_t)t->address, 1);
-            if (ru->one_per_device && t->device)
-                mer_smap_add(&s->devices, (int64_t)t->device, 1);
-        }
+        if (won == 0)
+            fs_hold_buyer(s, &t->buyer);
     }
     err = err ? err : mer_rows_end(r);
     /* a winner's ticket shows its token */
@@ -422,12 +415,10 @@ int fs_load_region(const char *region)
                      "t.session_id = e.session_id AND t.user_id = e.user_id WHERE e.won = 1",
                      NULL);
     while (err == 0 && mer_rows_next(r)) {
-        for (size_t i = 0; i < nsales; i++) {
-            fs_session_t *s = fs_session_find(sales[i], mer_rows_int(r, 0));
-            int64_t seq = mer_rows_int(r, 1);
-            if (s && seq >= 1 && (size_t)seq <= s->ntickets && s->tickets[seq - 1])
-                snprintf(s->tickets[seq - 1]->token, sizeof(s->tickets[seq - 1]->token), "%s", mer_rows_text(r, 2));
-        }
+        fs_session_t *s = session_of(sales, nsales, mer_rows_int(r, 0));
+        int64_t seq = mer_rows_int(r, 1);
+        if (s && seq >= 1 && (size_t)seq <= s->ntickets && s->tickets[seq - 1])
+            snprintf(s->tickets[seq - 1]->token, sizeof(s->tickets[seq - 1]->token), "%s", mer_rows_text(r, 2));
     }
     err = err ? err : mer_rows_end(r);
     mer_store_write_end(region);
@@ -445,27 +436,21 @@ int fs_load_region(const char *region)
                 if (s->tickets[n] == NULL) {
                     fs_ticket_t *v = mer_xcalloc(1, sizeof(*v));
                     v->seq = (int64_t)n + 1;
-                    v->voided = true;
-                    atomic_store(&v->state, 2);
+                    atomic_store(&v->state, FS_TICKET_VOID);
                     s->tickets[n] = v;
                 }
-                if (done == (int64_t)n && atomic_load(&s->tickets[n]->state) != 0)
+                if (done == (int64_t)n && atomic_load(&s->tickets[n]->state) != FS_TICKET_PENDING)
                     done++;
             }
             if (s->mode == FS_QUEUE)
                 atomic_store(&s->processed, done);
-            update_progress(s);
+            fs_progress(s);
         }
         fs_registry_add(sales[i]);
     }
     if (nsales)
         mer_log_info("region %s: %zu flash sales loaded, %zu tokens outstanding or used", region, nsales, ntok);
     return 0;
-}
-
-void fs_progress(fs_session_t *s)
-{
-    update_progress(s);
 }
 
 void fs_model_init(void)

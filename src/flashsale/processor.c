@@ -47,16 +47,13 @@ static fs_token_t *token_for(fs_session_t *s, fs_ticket_t *k, int64_t now)
     fs_token_t *t = mer_xcalloc(1, sizeof(*t));
     t->session = s;
     t->item = k->item;
-    t->user_id = k->user_id;
-    t->phone = k->phone;
-    t->address = k->address;
-    t->device = k->device;
+    t->buyer = k->buyer;
     t->expires_at = now + s->token_ttl_ms;
     fs_new_token(t->token);
     return t;
 }
 
-/* ---- queue ---- */
+/* ---- decisions, the queue's and the draw's ---- */
 
 typedef struct decision {
     fs_ticket_t *k;
@@ -68,23 +65,49 @@ typedef struct decide_arg {
     fs_session_t *s;
     decision_t *d;
     size_t n;
-    fs_token_t **tokens;
-    size_t ntokens;
 } decide_arg_t;
+
+static bool is_void(fs_ticket_t *k)
+{
+    return atomic_load(&k->state) == FS_TICKET_VOID;
+}
+
+/* Decides d->k: a unit and a token while stock lasts, lost otherwise (at once when ended). Returns won. */
+static bool decide(fs_session_t *s, decision_t *d, int64_t now, bool ended)
+{
+    d->token = NULL;
+    d->why = ended ? FS_R_ENDED : FS_R_SOLD_OUT;
+    if (!ended && !is_void(d->k) && fs_take_unit(&s->items[d->k->item]))
+        d->token = token_for(s, d->k, now);
+    return d->token != NULL;
+}
 
 /* Writes a batch of decisions: the winners' tokens and every ticket's outcome, in one transaction. */
 static int store_decisions(mer_db_t *db, void *arg)
 {
     decide_arg_t *a = arg;
-    int err = fs_store_tokens(db, a->tokens, a->ntokens);
-    for (size_t i = 0; err == 0 && i < a->n; i++) {
-        if (a->d[i].k->voided)
+    for (size_t i = 0; i < a->n; i++) {
+        decision_t *d = &a->d[i];
+        if (is_void(d->k))
             continue;
+        if (d->token && fs_store_token(db, d->token) != 0)
+            return MER_E_INTERNAL;
         if (mer_db_exec(db, "UPDATE flash_entry SET won = ? WHERE session_id = ? AND seq = ?", "iii",
-                        (int64_t)(a->d[i].token ? 1 : 2), a->s->id, a->d[i].k->seq) < 0)
-            err = MER_E_INTERNAL;
+                        (int64_t)(d->token ? 1 : 2), a->s->id, d->k->seq) < 0)
+            return MER_E_INTERNAL;
     }
-    return err;
+    return 0;
+}
+
+/* Nothing was recorded: the winners' units go back; the tickets keep their counts, to be decided again. */
+static void undo_decisions(fs_session_t *s, decision_t *d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (d[i].token) {
+            fs_return_unit(&s->items[d[i].token->item]);
+            free(d[i].token);
+        }
+    }
 }
 
 /* Applies committed decisions to memory: tokens become usable, losers' counts are released. */
@@ -92,29 +115,30 @@ static void apply_decisions(fs_session_t *s, decision_t *d, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         fs_ticket_t *k = d[i].k;
-        if (k->voided)
+        if (is_void(k))
             continue;
         if (d[i].token) {
             fs_token_put(d[i].token);
             snprintf(k->token, sizeof(k->token), "%s", d[i].token->token);
             atomic_fetch_add(&s->wins, 1);
-            atomic_store(&k->state, 1);
+            atomic_store(&k->state, FS_TICKET_WON);
         } else {
             k->reason = d[i].why;
             fs_count_refusal(s, d[i].why);
-            fs_release_buyer(s, k->user_id, k->phone, k->address, k->device);
-            atomic_store(&k->state, 2);
+            fs_release_buyer(s, &k->buyer);
+            atomic_store(&k->state, FS_TICKET_LOST);
         }
     }
 }
+
+/* ---- queue ---- */
 
 static void process_queue(fs_session_t *s, int64_t now)
 {
     for (;;) {
         int64_t from = atomic_load(&s->processed);
         decision_t d[QUEUE_BATCH];
-        fs_token_t *toks[QUEUE_BATCH];
-        size_t n = 0, nt = 0;
+        size_t n = 0;
         /* strictly in arrival order: stop at the first number whose row has not committed yet */
         pthread_mutex_lock(&s->tickets_mu);
         while (n < QUEUE_BATCH && (size_t)from + n < s->ntickets && s->tickets[from + (int64_t)n])
@@ -122,24 +146,12 @@ static void process_queue(fs_session_t *s, int64_t now)
         pthread_mutex_unlock(&s->tickets_mu);
         if (n == 0)
             return;
-        for (size_t i = 0; i < n; i++) {
-            d[i].token = NULL;
-            if (d[i].k->voided)
-                continue;
-            if (now >= s->ends_at)
-                d[i].why = FS_R_ENDED;
-            else if (!fs_take_unit(&s->items[d[i].k->item]))
-                d[i].why = FS_R_SOLD_OUT;
-            else
-                d[i].token = toks[nt++] = token_for(s, d[i].k, now);
-        }
-        decide_arg_t a = {s, d, n, toks, nt};
+        for (size_t i = 0; i < n; i++)
+            decide(s, &d[i], now, now >= s->ends_at);
+        decide_arg_t a = {s, d, n};
         if (mer_writer_run_sync(s->sale->region, store_decisions, &a) != 0) {
-            /* nothing was recorded: undo the units and decide these tickets again on the next pass */
-            for (size_t i = 0; i < nt; i++) {
-                fs_return_unit(&s->items[toks[i]->item]);
-                free(toks[i]);
-            }
+            /* decide these tickets again on the next pass */
+            undo_decisions(s, d, n);
             mer_log_warn("flash session %lld: recording %zu queue decisions failed; will retry", (long long)s->id, n);
             return;
         }
@@ -157,13 +169,11 @@ static void process_queue(fs_session_t *s, int64_t now)
 typedef struct draw_arg {
     fs_session_t *s;
     int64_t now;
-    bool done;           /* drawn now (false: already drawn, or not yet time) */
+    bool done;             /* drawn now (false: already drawn, or not yet time) */
     fs_ticket_t **tickets; /* every entry, by seq */
     size_t ntickets;
-    decision_t *d;
-    size_t n;
-    fs_token_t **tokens;
-    size_t ntokens;
+    decision_t *d; /* one per ticket, in the draw's order; NULL until ranked */
+    size_t nwon;
     char seed_hex[65];
 } draw_arg_t;
 
@@ -191,10 +201,7 @@ static int draw_run(mer_db_t *db, void *arg)
                      "WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
                      "i", s->id);
     while (mer_rows_next(r)) {
-        int item = -1;
-        for (int i = 0; i < s->nitems; i++)
-            if (s->items[i].sku_id == mer_rows_int(r, 1))
-                item = i;
+        int item = fs_item_index(s, mer_rows_int(r, 1));
         if (item < 0)
             continue;
         if (a->ntickets == cap) {
@@ -204,10 +211,7 @@ static int draw_run(mer_db_t *db, void *arg)
         fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
         k->seq = mer_rows_int(r, 0);
         k->item = item;
-        k->user_id = mer_rows_int(r, 2);
-        k->phone = (uint64_t)mer_rows_int(r, 3);
-        k->address = (uint64_t)mer_rows_int(r, 4);
-        k->device = (uint64_t)mer_rows_int(r, 5);
+        k->buyer = fs_buyer_read(r, 2);
         a->tickets[a->ntickets++] = k;
     }
     if ((err = mer_rows_end(r)) != 0)
@@ -217,25 +221,19 @@ static int draw_run(mer_db_t *db, void *arg)
     const char **ptrs = mer_xcalloc(n ? n : 1, sizeof(*ptrs));
     size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
     for (size_t i = 0; i < n; i++) {
-        snprintf(names[i], 48, "d%lld-%lld", (long long)s->id, (long long)a->tickets[i]->seq);
+        fs_ticket_name(s, a->tickets[i]->seq, names[i]);
         ptrs[i] = names[i];
     }
     fs_draw_order(seed, ptrs, n, order);
     a->d = mer_xcalloc(n ? n : 1, sizeof(*a->d));
-    a->tokens = mer_xcalloc(n ? n : 1, sizeof(*a->tokens));
     for (size_t i = 0; i < n; i++) {
-        fs_ticket_t *k = a->tickets[order[i]];
-        decision_t *d = &a->d[a->n++];
-        d->k = k;
-        d->token = NULL;
-        d->why = FS_R_SOLD_OUT;
-        if (fs_take_unit(&s->items[k->item]))
-            d->token = a->tokens[a->ntokens++] = token_for(s, k, a->now);
+        a->d[i].k = a->tickets[order[i]];
+        a->nwon += decide(s, &a->d[i], a->now, false);
     }
     free(names);
     free(ptrs);
     free(order);
-    decide_arg_t da = {s, a->d, a->n, a->tokens, a->ntokens};
+    decide_arg_t da = {s, a->d, n};
     if ((err = store_decisions(db, &da)) != 0)
         return err;
     if (mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ?", "ii", a->now, s->id) < 0)
@@ -252,10 +250,8 @@ static void draw(fs_session_t *s, int64_t now)
     a.now = now;
     int err = mer_writer_run_sync(s->sale->region, draw_run, &a);
     if (err || !a.done) {
-        for (size_t i = 0; i < a.ntokens; i++) {
-            fs_return_unit(&s->items[a.tokens[i]->item]);
-            free(a.tokens[i]);
-        }
+        if (a.d)
+            undo_decisions(s, a.d, a.ntickets);
         for (size_t i = 0; i < a.ntickets; i++)
             free(a.tickets[i]);
         if (err)
@@ -270,7 +266,7 @@ static void draw(fs_session_t *s, int64_t now)
         pthread_mutex_unlock(&s->tickets_mu);
         for (size_t i = 0; i < a.ntickets; i++)
             fs_ticket_place(s, a.tickets[i]);
-        apply_decisions(s, a.d, a.n);
+        apply_decisions(s, a.d, a.ntickets);
         /* the entries' own counts were taken when they entered: winners keep theirs (their token
          * holds it), losers were released above */
         for (size_t i = 0; i < nold; i++)
@@ -280,66 +276,55 @@ static void draw(fs_session_t *s, int64_t now)
         atomic_store(&s->drawn, 1);
         fs_progress(s);
         fs_bump();
-        mer_log_info("flash session %lld drawn: %zu winners among %zu entries", (long long)s->id, a.ntokens,
-                     a.ntickets);
+        mer_log_info("flash session %lld drawn: %zu winners among %zu entries", (long long)s->id, a.nwon, a.ntickets);
     }
     free(a.tickets);
     free(a.d);
-    free(a.tokens);
 }
 
 /* ---- expiry and restock ---- */
 
-static int expire(mer_db_t *db, void *arg)
-{
-    (void)arg;
-    return mer_db_exec(db, "UPDATE flash_token SET state = 'expired' WHERE state = 'issued' AND expires_at <= ?", "i",
-                       mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
-}
+#define RESTOCK_BATCH 1000
 
 typedef struct restock_arg {
-    char (*tokens)[FS_TOKEN_LEN + 1];
+    char (*tokens)[FS_TOKEN_LEN + 1]; /* RESTOCK_BATCH slots */
     size_t n;
 } restock_arg_t;
 
-static int mark_restocked(mer_db_t *db, void *arg)
+/* Expires tokens past their lifetime, and marks a batch of expired or returned tokens restocked. */
+static int expire_and_mark(mer_db_t *db, void *arg)
 {
     restock_arg_t *a = arg;
-    for (size_t i = 0; i < a->n; i++)
-        if (mer_db_exec(db, "UPDATE flash_token SET restocked = 1 WHERE token = ?", "s", a->tokens[i]) < 0)
-            return MER_E_INTERNAL;
-    return 0;
+    if (mer_db_exec(db, "UPDATE flash_token SET state = 'expired' WHERE state = 'issued' AND expires_at <= ?", "i",
+                    mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(db,
+                                 "UPDATE flash_token SET restocked = 1 WHERE token IN (SELECT token FROM flash_token "
+                                 "WHERE restocked = 0 AND state IN ('expired', 'returned') LIMIT ?) RETURNING token",
+                                 "i", (int64_t)RESTOCK_BATCH);
+    while (mer_rows_next(r) && a->n < RESTOCK_BATCH)
+        snprintf(a->tokens[a->n++], FS_TOKEN_LEN + 1, "%s", mer_rows_text(r, 0));
+    return mer_rows_end(r);
 }
 
 static void restock(const char *region)
 {
     int64_t due = 0;
-    mer_db_t *db = mer_store_reader(region);
-    if (mer_db_query_int(db, &due,
-                         "SELECT EXISTS (SELECT 1 FROM flash_token WHERE state = 'issued' AND expires_at <= ?)", "i",
-                         mer_now_unix_ms()) == 0 &&
-        due)
-        mer_writer_run_sync(region, expire, NULL);
-    restock_arg_t a = {mer_xcalloc(1000, FS_TOKEN_LEN + 1), 0};
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT token FROM flash_token WHERE restocked = 0 AND state IN ('expired', 'returned') "
-                                 "LIMIT 1000",
-                                 NULL);
-    while (mer_rows_next(r) && a.n < 1000)
-        snprintf(a.tokens[a.n++], FS_TOKEN_LEN + 1, "%s", mer_rows_text(r, 0));
-    mer_rows_end(r);
-    if (a.n && mer_writer_run_sync(region, mark_restocked, &a) == 0) {
+    if (mer_db_query_int(mer_store_reader(region), &due,
+                         "SELECT EXISTS (SELECT 1 FROM flash_token WHERE state = 'issued' AND expires_at <= ?) OR "
+                         "EXISTS (SELECT 1 FROM flash_token WHERE restocked = 0 AND state IN ('expired', 'returned'))",
+                         "i", mer_now_unix_ms()) != 0 ||
+        !due)
+        return;
+    restock_arg_t a = {mer_xcalloc(RESTOCK_BATCH, FS_TOKEN_LEN + 1), 0};
+    if (mer_writer_run_sync(region, expire_and_mark, &a) == 0) {
         for (size_t i = 0; i < a.n; i++) {
             fs_token_t *t = fs_token_get(a.tokens[i]);
             /* only units this process took for the token go back (a token already gone at start held none) */
-            if (t == NULL || atomic_exchange(&t->state, 3) == 3)
+            if (t == NULL || atomic_exchange(&t->state, FS_TOKEN_GONE) == FS_TOKEN_GONE)
                 continue;
-            fs_session_t *s = t->session;
-            fs_return_unit(&s->items[t->item]);
-            fs_release_buyer(s, t->user_id, t->phone, t->address, t->device);
-            fs_progress(s);
+            fs_token_release(t);
+            fs_progress(t->session);
         }
     }
     free(a.tokens);

@@ -4,6 +4,7 @@
  * arrival order, and the order of a draw.
  */
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "flashsale/flash_int.h"
@@ -58,16 +59,69 @@ void fs_return_unit(fs_item_t *it)
         fs_bump();
 }
 
-void fs_release_buyer(fs_session_t *s, int64_t user_id, uint64_t phone, uint64_t address, uint64_t device)
+/* One count a buyer holds in a session. */
+typedef struct buyer_count {
+    mer_smap_t *map;
+    int64_t key, limit;
+    fs_reason_t why; /* the refusal when it is full */
+} buyer_count_t;
+
+/*
+ * The counts a buyer holds in a session, in the order they are taken: the identities the sale's rules
+ * limit to one win each (only those the buyer has), then the buyer's own count up to limit. Take, give
+ * back and rebuild all walk this one list, so they cannot disagree. Returns how many.
+ */
+static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buyer_count_t c[4])
 {
     const fs_rules_t *ru = &s->sale->rules;
-    mer_smap_add(&s->buyers, user_id, -1);
-    if (ru->one_per_phone && phone)
-        mer_smap_add(&s->phones, (int64_t)phone, -1);
-    if (ru->one_per_address && address)
-        mer_smap_add(&s->addresses, (int64_t)address, -1);
-    if (ru->one_per_device && device)
-        mer_smap_add(&s->devices, (int64_t)device, -1);
+    int n = 0;
+    if (ru->one_per_phone && b->phone)
+        c[n++] = (buyer_count_t){&s->phones, (int64_t)b->phone, 1, FS_R_PHONE};
+    if (ru->one_per_address && b->address)
+        c[n++] = (buyer_count_t){&s->addresses, (int64_t)b->address, 1, FS_R_ADDRESS};
+    if (ru->one_per_device && b->device)
+        c[n++] = (buyer_count_t){&s->devices, (int64_t)b->device, 1, FS_R_DEVICE};
+    c[n++] = (buyer_count_t){&s->buyers, b->user_id, limit, FS_R_LIMIT};
+    return n;
+}
+
+bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reason_t *why)
+{
+    buyer_count_t c[4];
+    int n = buyer_counts(s, b, limit, c);
+    for (int i = 0; i < n; i++) {
+        if (mer_smap_add_upto(c[i].map, c[i].key, 1, c[i].limit) < 0) {
+            *why = c[i].why;
+            while (i-- > 0)
+                mer_smap_add(c[i].map, c[i].key, -1);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void add_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t delta)
+{
+    buyer_count_t c[4];
+    int n = buyer_counts(s, b, 0, c);
+    for (int i = 0; i < n; i++)
+        mer_smap_add(c[i].map, c[i].key, delta);
+}
+
+void fs_release_buyer(fs_session_t *s, const fs_buyer_t *b)
+{
+    add_buyer(s, b, -1);
+}
+
+void fs_hold_buyer(fs_session_t *s, const fs_buyer_t *b)
+{
+    add_buyer(s, b, 1);
+}
+
+void fs_token_release(fs_token_t *t)
+{
+    fs_return_unit(&t->session->items[t->item]);
+    fs_release_buyer(t->session, &t->buyer);
 }
 
 int64_t fs_ticket_number(fs_session_t *s)
@@ -91,6 +145,11 @@ void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
     if (slot + 1 > s->ntickets)
         s->ntickets = slot + 1;
     pthread_mutex_unlock(&s->tickets_mu);
+}
+
+void fs_ticket_name(const fs_session_t *s, int64_t seq, char out[48])
+{
+    snprintf(out, 48, "%c%lld-%lld", s->mode == FS_QUEUE ? 'q' : 'd', (long long)s->id, (long long)seq);
 }
 
 typedef struct ranked {
