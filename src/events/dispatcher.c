@@ -7,19 +7,17 @@
  * says it was delivered.
  */
 #include <curl/curl.h>
-#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "core/log.h"
-#include "core/money.h"
-#include "core/tz.h"
 #include "events/events.h"
 #include "payment/payment.h"
 #include "region/country.h"
 #include "store/store.h"
+#include "store/ticker.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
@@ -36,19 +34,17 @@ typedef struct sub {
 } sub_t;
 
 static struct {
-    pthread_t tid;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping, running, kicked;
+    mer_ticker_t ticker;
     int64_t retry_base_ms;
-} disp = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .retry_base_ms = 1000};
+    /* the dispatcher thread's own state between passes */
+    sub_t *subs;
+    char seen[MAX_SUBS][32], removed[MAX_SUBS][32]; /* webhooks loaded last time; those gone since */
+    size_t nseen;
+} disp = {.ticker = MER_TICKER_INIT, .retry_base_ms = 1000};
 
 void mer_events_kick(void)
 {
-    pthread_mutex_lock(&disp.mu);
-    disp.kicked = true;
-    pthread_cond_signal(&disp.cv);
-    pthread_mutex_unlock(&disp.mu);
+    mer_ticker_kick(&disp.ticker);
 }
 
 /* ---- subscribers ---- */
@@ -56,16 +52,11 @@ void mer_events_kick(void)
 static bool wants(const char *list, const char *type)
 {
     /* "*" alone or in the list matches everything; "order.*" a prefix */
-    size_t n = strlen(type);
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if ((len == n && memcmp(p, type, n) == 0) || (len >= 1 && p[len - 1] == '*' && strncmp(p, type, len - 1) == 0))
+    size_t n = strlen(type), len;
+    for (const char *p = list, *item; mer_list_next(&p, &item, &len);)
+        if ((len == n && memcmp(item, type, n) == 0) ||
+            (len >= 1 && item[len - 1] == '*' && strncmp(item, type, len - 1) == 0))
             return true;
-        if (end == NULL)
-            break;
-        p = end + 1;
-    }
     return false;
 }
 
@@ -482,58 +473,33 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs, bool com
     return n;
 }
 
-static void *dispatcher_main(void *arg)
+static void dispatch(void *arg)
 {
     (void)arg;
-    sub_t *subs = mer_xcalloc(MAX_SUBS, sizeof(*subs));
-    char seen[MAX_SUBS][32], removed[MAX_SUBS][32]; /* webhooks loaded last time; those gone since */
-    size_t nseen = 0;
-    pthread_mutex_lock(&disp.mu);
-    while (!disp.stopping) {
-        if (!disp.kicked) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&disp.cv, &disp.mu, &ts);
-        }
-        if (disp.stopping)
-            break;
-        disp.kicked = false;
-        pthread_mutex_unlock(&disp.mu);
-        /* under load commits kick us constantly: let events gather for a moment, then take them together */
-        struct timespec pause = {0, 20 * 1000000L};
-        nanosleep(&pause, NULL);
-        bool complete;
-        size_t nsubs = load_subscribers(subs, &complete);
-        removed_arg_t ra = {removed, 0};
-        for (size_t k = 0; complete && k < nseen; k++)
-            if (find_sub(subs, nsubs, seen[k]) == NULL)
-                memcpy(removed[ra.n++], seen[k], sizeof(seen[k]));
-        nseen = 0;
-        for (size_t k = 0; k < nsubs; k++)
-            if (is_webhook(subs[k].name))
-                memcpy(seen[nseen++], subs[k].name, sizeof(seen[0]));
-        const mer_countries_t *cs = mer_countries();
-        for (size_t i = 0; i < cs->nregions; i++) {
-            if (!cs->regions[i].local)
-                continue;
-            if (ra.n && mer_writer_run_sync(cs->regions[i].name, drop_removed, &ra) != 0)
-                mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due",
-                             cs->regions[i].name);
-            /* keep going while a region has a full batch due */
-            for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, subs, nsubs, complete) == BATCH; rounds++)
-                ;
-        }
-        pthread_mutex_lock(&disp.mu);
+    /* under load commits kick us constantly: let events gather for a moment, then take them together */
+    struct timespec pause = {0, 20 * 1000000L};
+    nanosleep(&pause, NULL);
+    bool complete;
+    size_t nsubs = load_subscribers(disp.subs, &complete);
+    removed_arg_t ra = {disp.removed, 0};
+    for (size_t k = 0; complete && k < disp.nseen; k++)
+        if (find_sub(disp.subs, nsubs, disp.seen[k]) == NULL)
+            memcpy(disp.removed[ra.n++], disp.seen[k], sizeof(disp.seen[k]));
+    disp.nseen = 0;
+    for (size_t k = 0; k < nsubs; k++)
+        if (is_webhook(disp.subs[k].name))
+            memcpy(disp.seen[disp.nseen++], disp.subs[k].name, sizeof(disp.seen[0]));
+    const mer_countries_t *cs = mer_countries();
+    for (size_t i = 0; i < cs->nregions; i++) {
+        if (!cs->regions[i].local)
+            continue;
+        if (ra.n && mer_writer_run_sync(cs->regions[i].name, drop_removed, &ra) != 0)
+            mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due",
+                         cs->regions[i].name);
+        /* keep going while a region has a full batch due */
+        for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, disp.subs, nsubs, complete) == BATCH; rounds++)
+            ;
     }
-    pthread_mutex_unlock(&disp.mu);
-    free(subs);
-    mer_store_thread_release();
-    mer_tz_thread_release();
-    mer_money_thread_release();
-    return NULL;
 }
 
 static _Atomic long emitted; /* events written since the last kick */
@@ -555,19 +521,16 @@ void mer_events_start(int64_t retry_base_ms)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     disp.retry_base_ms = retry_base_ms > 0 ? retry_base_ms : 1000;
     mer_writer_on_commit(on_commit);
-    if (pthread_create(&disp.tid, NULL, dispatcher_main, NULL) == 0)
-        disp.running = true;
+    disp.subs = mer_xcalloc(MAX_SUBS, sizeof(*disp.subs));
+    mer_ticker_start(&disp.ticker, dispatch, NULL, 200);
 }
 
 void mer_events_stop(void)
 {
-    if (!disp.running)
+    if (disp.subs == NULL)
         return;
-    pthread_mutex_lock(&disp.mu);
-    disp.stopping = true;
-    pthread_cond_signal(&disp.cv);
-    pthread_mutex_unlock(&disp.mu);
-    pthread_join(disp.tid, NULL);
-    disp.running = false;
+    mer_ticker_stop(&disp.ticker);
+    free(disp.subs);
+    disp.subs = NULL;
     curl_global_cleanup();
 }

@@ -111,20 +111,9 @@ static void h_delete(mer_req_t *r)
 
 static void h_events(mer_req_t *r)
 {
-    const char *cc = mer_req_query(r, "country");
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = cc ? mer_country_find(cs, cc, strlen(cc)) : NULL;
     int64_t order_id = 0, limit = 100;
-    if (c == NULL) {
-        mer_reply_error(r, cc ? MER_E_UNKNOWN_COUNTRY : MER_E_MISSING_PARAM, "country",
-                        "country is required (events live in its region)");
-        return;
-    }
-    if (!mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not see events of %s", c->code);
-        return;
-    }
-    if (mer_req_served_here(r, cs, c) != 0)
+    const mer_country_t *c = mer_req_staff_country(r, mer_req_query(r, "country"), "see events");
+    if (c == NULL)
         return;
     if (mer_req_query_int(r, "order_id", 0, INT64_C(1) << 53, 0, &order_id) != 0 ||
         mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)

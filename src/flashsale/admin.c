@@ -351,17 +351,8 @@ static void h_create(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = mer_country_find(cs, country, 2);
-    if (c == NULL) {
-        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
-        return;
-    }
-    if (!mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not run sales in %s", c->code);
-        return;
-    }
-    if (mer_req_served_here(r, cs, c) != 0)
+    const mer_country_t *c = mer_req_staff_country(r, country, "run sales");
+    if (c == NULL)
         return;
     if (json_object_get(titles, "en") == NULL || !json_is_string(json_object_get(titles, "en"))) {
         mer_reply_error(r, MER_E_VALIDATION, "titles.en", "an English title (titles.en) is required");

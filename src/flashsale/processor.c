@@ -15,31 +15,21 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "core/log.h"
-#include "core/money.h"
-#include "core/tz.h"
 #include "flashsale/flash_int.h"
 #include "store/store.h"
+#include "store/ticker.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
 #define QUEUE_BATCH 1000
 
-static struct {
-    pthread_t tid;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping, running, kicked;
-} proc = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static mer_ticker_t proc = MER_TICKER_INIT;
 
 void fs_processor_kick(void)
 {
-    pthread_mutex_lock(&proc.mu);
-    proc.kicked = true;
-    pthread_cond_signal(&proc.cv);
-    pthread_mutex_unlock(&proc.mu);
+    mer_ticker_kick(&proc);
 }
 
 static fs_token_t *token_for(fs_session_t *s, fs_ticket_t *k, int64_t now)
@@ -330,67 +320,38 @@ static void restock(const char *region)
     free(a.tokens);
 }
 
-static void *processor_main(void *arg)
+static void process(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&proc.mu);
-    while (!proc.stopping) {
-        if (!proc.kicked) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 100 * 1000000L;
-            ts.tv_sec += ts.tv_nsec / 1000000000L;
-            ts.tv_nsec %= 1000000000L;
-            pthread_cond_timedwait(&proc.cv, &proc.mu, &ts);
-        }
-        if (proc.stopping)
-            break;
-        proc.kicked = false;
-        pthread_mutex_unlock(&proc.mu);
-        int64_t now = mer_now_unix_ms();
-        const fs_registry_t *reg = fs_registry();
-        char regions[8][MER_REGION_NAME_MAX];
-        size_t nreg = 0;
-        for (size_t i = 0; i < reg->n; i++) {
-            fs_sale_t *sale = reg->sales[i];
-            bool seen = false;
-            for (size_t k = 0; k < nreg; k++)
-                seen = seen || strcmp(regions[k], sale->region) == 0;
-            if (!seen && nreg < 8)
-                snprintf(regions[nreg++], MER_REGION_NAME_MAX, "%s", sale->region);
-            for (int k = 0; k < sale->nsessions; k++) {
-                fs_session_t *s = sale->sessions[k];
-                if (s->mode == FS_QUEUE)
-                    process_queue(s, now);
-                else if (s->mode == FS_DRAW && now >= s->ends_at && !atomic_load(&s->drawn))
-                    draw(s, now);
-            }
-        }
+    int64_t now = mer_now_unix_ms();
+    const fs_registry_t *reg = fs_registry();
+    char regions[8][MER_REGION_NAME_MAX];
+    size_t nreg = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        fs_sale_t *sale = reg->sales[i];
+        bool seen = false;
         for (size_t k = 0; k < nreg; k++)
-            restock(regions[k]);
-        pthread_mutex_lock(&proc.mu);
+            seen = seen || strcmp(regions[k], sale->region) == 0;
+        if (!seen && nreg < 8)
+            snprintf(regions[nreg++], MER_REGION_NAME_MAX, "%s", sale->region);
+        for (int k = 0; k < sale->nsessions; k++) {
+            fs_session_t *s = sale->sessions[k];
+            if (s->mode == FS_QUEUE)
+                process_queue(s, now);
+            else if (s->mode == FS_DRAW && now >= s->ends_at && !atomic_load(&s->drawn))
+                draw(s, now);
+        }
     }
-    pthread_mutex_unlock(&proc.mu);
-    mer_store_thread_release();
-    mer_tz_thread_release();
-    mer_money_thread_release();
-    return NULL;
+    for (size_t k = 0; k < nreg; k++)
+        restock(regions[k]);
 }
 
 void fs_processor_start(void)
 {
-    if (pthread_create(&proc.tid, NULL, processor_main, NULL) == 0)
-        proc.running = true;
+    mer_ticker_start(&proc, process, NULL, 100);
 }
 
 void fs_processor_stop(void)
 {
-    if (!proc.running)
-        return;
-    pthread_mutex_lock(&proc.mu);
-    proc.stopping = true;
-    pthread_cond_signal(&proc.cv);
-    pthread_mutex_unlock(&proc.mu);
-    pthread_join(proc.tid, NULL);
-    proc.running = false;
+    mer_ticker_stop(&proc);
 }

@@ -19,9 +19,40 @@ uint32_t mer_stock_epoch(int64_t product_id)
     return atomic_load_explicit(&epochs[(uint64_t)product_id % EPOCH_SLOTS], memory_order_acquire);
 }
 
-void mer_stock_epoch_bump(int64_t product_id)
+/*
+ * SKUs whose availability crossed zero in the writer's current batch (writer thread only). Their
+ * products' epochs advance once the batch has ended (publish_epochs); a batch that rolled back only
+ * costs those pages a cache miss.
+ */
+static __thread int64_t changed[256];
+static __thread size_t nchanged;
+static __thread bool changed_many;
+
+static void stock_changed(int64_t sku_id)
 {
-    atomic_fetch_add_explicit(&epochs[(uint64_t)product_id % EPOCH_SLOTS], 1, memory_order_acq_rel);
+    if (nchanged < MER_ARRAY_LEN(changed))
+        changed[nchanged++] = sku_id;
+    else
+        changed_many = true;
+}
+
+static void publish_epochs(const char *region)
+{
+    (void)region;
+    if (changed_many) {
+        for (size_t i = 0; i < EPOCH_SLOTS; i++)
+            atomic_fetch_add_explicit(&epochs[i], 1, memory_order_acq_rel);
+    } else if (nchanged) {
+        const mer_catalog_t *cat = mer_catalog_lock();
+        for (size_t i = 0; i < nchanged; i++) {
+            const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, changed[i]);
+            if (s)
+                atomic_fetch_add_explicit(&epochs[(uint64_t)s->product->id % EPOCH_SLOTS], 1, memory_order_acq_rel);
+        }
+        mer_catalog_unlock();
+    }
+    nchanged = 0;
+    changed_many = false;
 }
 
 int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64_t *out)
@@ -73,7 +104,7 @@ int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, cons
                 break;
             }
             if (left == 0)
-                mer_stock_epoch_bump(lines[done].product_id);
+                stock_changed(lines[done].sku_id);
         }
         if (done == n) {
             *warehouse_id = cand[c];
@@ -97,7 +128,7 @@ int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
                              "iii", lines[i].quantity, lines[i].sku_id, warehouse_id) != 0)
             return MER_E_INTERNAL;
         if (left == lines[i].quantity)
-            mer_stock_epoch_bump(lines[i].product_id); /* back in stock */
+            stock_changed(lines[i].sku_id); /* back in stock */
     }
     return 0;
 }
@@ -269,7 +300,7 @@ typedef struct stock_job {
     mer_req_t *r;
     char warehouse[65], reason[801], sku_code[65];
     mer_principal_t who; /* copied: the writer thread must not read the request */
-    int64_t sku_id, product_id;
+    int64_t sku_id;
     int64_t value;   /* on_hand (set) or delta (adjust) */
     bool adjust;
     int64_t on_hand, reserved, sold;
@@ -289,8 +320,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
     mer_rows_end(wr);
     if (wid == 0)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "warehouse", "no warehouse %s in this region", j->warehouse);
-    mer_req_t fake = {.who = j->who};
-    if (!mer_req_may_country(&fake, wcountry))
+    if (!mer_principal_may_country(&j->who, wcountry))
         return mer_verr_set(&j->e, MER_E_FORBIDDEN, "warehouse", "warehouse %s is in %s, which you do not manage",
                             j->warehouse, wcountry);
     mer_rows_t *rows = mer_db_query(
@@ -322,7 +352,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
                     "iiissi", j->sku_id, wid, target - before_on, j->reason, actor, mer_now_unix_ms()) < 0)
         return MER_E_INTERNAL;
     if ((before_on - before_res <= 0) != (target - before_res <= 0))
-        mer_stock_epoch_bump(j->product_id);
+        stock_changed(j->sku_id);
     j->on_hand = target;
     j->reserved = before_res;
     j->sold = sold; /* only on_hand changed (a new row starts with sold = 0) */
@@ -372,10 +402,8 @@ static void stock_change(mer_req_t *r, bool adjust)
     stock_job_t *j = mer_xcalloc(1, sizeof(*j));
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
-    if (s) {
+    if (s)
         j->sku_id = s->id;
-        j->product_id = s->product->id;
-    }
     mer_catalog_unlock();
     if (j->sku_id == 0) {
         free(j);
@@ -477,5 +505,6 @@ static const mer_route_t routes[] = {
 
 void mer_inventory_init(void)
 {
+    mer_writer_on_commit(publish_epochs);
     mer_router_add(routes, MER_ARRAY_LEN(routes));
 }

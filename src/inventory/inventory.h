@@ -15,8 +15,10 @@
  * in stock_movement with actor and reason.
  *
  * Product pages show a stock state per SKU (in_stock / out_of_stock) for the request's country. Those
- * pages are cached, so each product has a stock epoch that the writer advances when a SKU of it runs out
- * or comes back in some warehouse (mer_stock_epoch); the epoch is part of the cache key.
+ * pages are cached, so each product has a stock epoch that advances when a SKU of it runs out or comes
+ * back in some warehouse (mer_stock_epoch); the epoch is part of the cache key. The writer advances it
+ * after the batch that made the change has committed (a writer commit hook): advanced earlier, a
+ * reader could cache the old state under the new epoch and keep it.
  */
 #ifndef MER_INVENTORY_H
 #define MER_INVENTORY_H
@@ -28,7 +30,6 @@
 
 typedef struct mer_stock_line {
     int64_t sku_id;
-    int64_t product_id;
     int64_t quantity;
 } mer_stock_line_t;
 
@@ -47,7 +48,6 @@ int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
 
 /* The stock epoch of a product (see above). */
 uint32_t mer_stock_epoch(int64_t product_id);
-void mer_stock_epoch_bump(int64_t product_id);
 
 /* Demo warehouses and stock for a region (meridian seed). */
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);

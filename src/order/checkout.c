@@ -136,7 +136,7 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 
     mer_stock_line_t sl[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < j->n; i++)
-        sl[i] = (mer_stock_line_t){j->lines[i].sku_id, j->lines[i].product_id, j->lines[i].quantity};
+        sl[i] = (mer_stock_line_t){j->lines[i].sku_id, j->lines[i].quantity};
     bool same_state = false;
     err = mer_stock_reserve(db, j->country->code, j->state, sl, j->n, &j->warehouse_id, &same_state, &j->short_sku);
     if (err == MER_E_CONFLICT) {

@@ -43,16 +43,12 @@ static void coupon_row(mer_rows_t *r, mer_coupon_t *out)
     for (int k = 0; k < 4; k++)
         if (strcmp(mer_rows_text(r, 7), scope_names[k]) == 0)
             out->scope = (mer_coupon_scope_t)k;
-    const char *ids = mer_rows_text(r, 8);
-    while (*ids && out->nscope < MER_COUPON_MAX_SCOPE) {
+    const char *ids = mer_rows_text(r, 8), *item;
+    size_t len;
+    while (out->nscope < MER_COUPON_MAX_SCOPE && mer_list_next(&ids, &item, &len)) {
         int64_t v = 0;
-        const char *end = strchr(ids, ',');
-        size_t len = end ? (size_t)(end - ids) : strlen(ids);
-        if (mer_parse_int64(ids, len, 1, INT64_MAX, &v) == 0)
+        if (mer_parse_int64(item, len, 1, INT64_MAX, &v) == 0)
             out->scope_ids[out->nscope++] = v;
-        if (end == NULL)
-            break;
-        ids = end + 1;
     }
     out->valid_from = mer_rows_int(r, 9);
     out->valid_until = mer_rows_int(r, 10);
@@ -128,26 +124,6 @@ int mer_coupon_settle(mer_db_t *db, int64_t order_id, bool consume)
 }
 
 /* ---- admin ---- */
-
-static const mer_country_t *admin_country(mer_req_t *r, const char *cc)
-{
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = cc ? mer_country_find(cs, cc, strlen(cc)) : NULL;
-    if (c == NULL) {
-        mer_reply_error(r, cc ? MER_E_UNKNOWN_COUNTRY : MER_E_MISSING_PARAM, "country", "a known country is required");
-        return NULL;
-    }
-    if (!mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage coupons in %s", c->code);
-        return NULL;
-    }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
-        return NULL;
-    }
-    return c;
-}
 
 /*
  * The scope in the shape resolve_scope() takes, so an answer can be sent back as input: category slugs,
@@ -352,7 +328,7 @@ static void h_create(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    const mer_country_t *ct = admin_country(r, country);
+    const mer_country_t *ct = mer_req_staff_country(r, country, "manage coupons");
     if (ct == NULL)
         return;
     snprintf(c->country, sizeof(c->country), "%s", ct->code);
@@ -416,7 +392,7 @@ static void h_create(mer_req_t *r)
 
 static void h_list(mer_req_t *r)
 {
-    const mer_country_t *ct = admin_country(r, mer_req_query(r, "country"));
+    const mer_country_t *ct = mer_req_staff_country(r, mer_req_query(r, "country"), "manage coupons");
     if (ct == NULL)
         return;
     json_t *arr = json_array();
@@ -447,7 +423,7 @@ static void h_patch(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    const mer_country_t *ct = admin_country(r, country);
+    const mer_country_t *ct = mer_req_staff_country(r, country, "manage coupons");
     if (ct == NULL)
         return;
     coupon_job_t *j = mer_xcalloc(1, sizeof(*j));

@@ -6,11 +6,9 @@
  * ship), update the order, write an order_event row with actor and time, and record any payment. Calls
  * to payment providers happen before the job, on the offload pool (payment.h).
  */
-#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
-#include "catalog/catalog.h"
 #include "core/tz.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
@@ -23,6 +21,7 @@
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
+#include "store/ticker.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
@@ -99,31 +98,13 @@ static void h_list(mer_req_t *r)
 }
 
 /* Staff: the country named by ?country= (or body "country") must be theirs and local. */
+/* The country an admin order route names (?country= or the body's "country"), checked. */
 static const mer_country_t *staff_country(mer_req_t *r)
 {
     const char *cc = mer_req_query(r, "country");
     if (cc == NULL && r->body)
         cc = json_string_value(json_object_get(r->body, "country"));
-    if (cc == NULL) {
-        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required (orders live in its region)");
-        return NULL;
-    }
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = mer_country_find(cs, cc, strlen(cc));
-    if (c == NULL) {
-        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
-        return NULL;
-    }
-    if (!mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, MER_E_FORBIDDEN, "country", "you may not manage orders in %s", c->code);
-        return NULL;
-    }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
-        return NULL;
-    }
-    return c;
+    return mer_req_staff_country(r, cc, "manage orders");
 }
 
 static void h_admin_list(mer_req_t *r)
@@ -223,18 +204,10 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
                          "i", j->order_id);
         while (mer_rows_next(r) && n < MER_ORDER_MAX_LINES) {
             sl[n].sku_id = mer_rows_int(r, 0);
-            sl[n].product_id = 0;
             sl[n++].quantity = mer_rows_int(r, 1);
         }
         if ((err = mer_rows_end(r)) != 0)
             return err;
-        /* product ids are only needed for cache epochs; look them up by SKU */
-        const mer_catalog_t *cat = mer_catalog_lock();
-        for (size_t i = 0; i < n; i++) {
-            const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sl[i].sku_id);
-            sl[i].product_id = s ? s->product->id : 0;
-        }
-        mer_catalog_unlock();
         err = j->ev == MER_OE_SHIP ? mer_stock_consume(db, warehouse, sl, n, j->order_id)
                                    : mer_stock_release(db, warehouse, sl, n);
         if (err)
@@ -821,54 +794,27 @@ static void sweep_done(mer_wjob_t *w)
     free(s);
 }
 
-static struct {
-    pthread_t tid;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stopping, running;
-} sweeper = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+static mer_ticker_t sweeper = MER_TICKER_INIT;
 
-static void *sweeper_main(void *arg)
+static void sweep(void *arg)
 {
     (void)arg;
-    pthread_mutex_lock(&sweeper.mu);
-    while (!sweeper.stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += (long)SWEEP_INTERVAL_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&sweeper.cv, &sweeper.mu, &ts);
-        if (sweeper.stopping)
-            break;
-        pthread_mutex_unlock(&sweeper.mu);
-        const mer_countries_t *cs = mer_countries();
-        for (size_t i = 0; i < cs->nregions; i++) {
-            if (!cs->regions[i].local)
-                continue;
-            sweep_job_t *s = mer_xcalloc(1, sizeof(*s));
-            s->w.run = sweep_run;
-            s->w.done = sweep_done;
-            if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
-                free(s);
-            pay_reconcile(cs->regions[i].name);
-        }
-        pthread_mutex_lock(&sweeper.mu);
+    const mer_countries_t *cs = mer_countries();
+    for (size_t i = 0; i < cs->nregions; i++) {
+        if (!cs->regions[i].local)
+            continue;
+        sweep_job_t *s = mer_xcalloc(1, sizeof(*s));
+        s->w.run = sweep_run;
+        s->w.done = sweep_done;
+        if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
+            free(s);
+        pay_reconcile(cs->regions[i].name);
     }
-    pthread_mutex_unlock(&sweeper.mu);
-    return NULL;
 }
 
 void mer_order_stop(void)
 {
-    if (!sweeper.running)
-        return;
-    pthread_mutex_lock(&sweeper.mu);
-    sweeper.stopping = true;
-    pthread_cond_signal(&sweeper.cv);
-    pthread_mutex_unlock(&sweeper.mu);
-    pthread_join(sweeper.tid, NULL);
-    sweeper.running = false;
+    mer_ticker_stop(&sweeper);
 }
 
 static const mer_route_t routes[] = {
@@ -887,6 +833,5 @@ static const mer_route_t routes[] = {
 void mer_order_init(void)
 {
     mer_router_add(routes, MER_ARRAY_LEN(routes));
-    if (pthread_create(&sweeper.tid, NULL, sweeper_main, NULL) == 0)
-        sweeper.running = true;
+    mer_ticker_start(&sweeper, sweep, NULL, SWEEP_INTERVAL_MS);
 }

@@ -164,7 +164,7 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
             if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii", after,
                             j->order_id, (int64_t)j->lines[i].line_no) != 1)
                 return MER_E_INTERNAL;
-            released[nrel++] = (mer_stock_line_t){sku, 0, j->lines[i].quantity};
+            released[nrel++] = (mer_stock_line_t){sku, j->lines[i].quantity};
         }
         int64_t left = 1;
         if (mer_db_query_int(db, &left, "SELECT COUNT(*) FROM order_line WHERE order_id = ? AND refunded_qty < quantity",
@@ -191,7 +191,7 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
                 r = mer_db_query(db, "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ?", "i",
                                  j->order_id);
                 while (mer_rows_next(r) && na < 64)
-                    all[na++] = (mer_stock_line_t){mer_rows_int(r, 0), 0, mer_rows_int(r, 1)};
+                    all[na++] = (mer_stock_line_t){mer_rows_int(r, 0), mer_rows_int(r, 1)};
                 mer_rows_end(r);
                 if (mer_stock_release(db, warehouse, all, na) != 0 ||
                     mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
@@ -261,17 +261,9 @@ static void h_refund(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "lines", "give either lines [{line_no, quantity}] or all: true");
         return;
     }
-    const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = mer_country_find(cs, country, 2);
-    if (c == NULL || !mer_req_may_country(r, c->code)) {
-        mer_reply_error(r, c ? MER_E_FORBIDDEN : MER_E_UNKNOWN_COUNTRY, "country", c ? "you do not manage %s" : "%s is not a country of this store", country);
+    const mer_country_t *c = mer_req_staff_country(r, country, "refund orders");
+    if (c == NULL)
         return;
-    }
-    const mer_region_t *rg = mer_region_find(cs, c->region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_wrong_region(r, cs, c);
-        return;
-    }
     refund_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
     j->order_id = id;

@@ -9,7 +9,8 @@
 #include "store/writer.h"
 #include "core/banned.h"
 
-void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c)
+/* Answers 421 wrong_region for a country served elsewhere. */
+static void reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c)
 {
     const mer_region_t *rg = mer_region_find(cs, c->region);
     const char *url = rg ? rg->base_url : "";
@@ -23,7 +24,7 @@ int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_count
     const mer_region_t *rg = mer_region_find(cs, c->region);
     if (rg && rg->local)
         return 0;
-    mer_reply_wrong_region(r, cs, c);
+    reply_wrong_region(r, cs, c);
     return -1;
 }
 

@@ -28,9 +28,6 @@ int mer_where(mer_req_t *r, mer_where_t *out);
  */
 int mer_req_lang(mer_req_t *r, char norm[MER_LOCALE_MAX], const char **lang);
 
-/* Answers 421 wrong_region for a country served elsewhere. */
-void mer_reply_wrong_region(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c);
-
 /* Returns 0 if country c is served by this node; otherwise answers 421 wrong_region and returns -1. */
 int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_country_t *c);
 

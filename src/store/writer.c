@@ -27,14 +27,20 @@ static writer_t writers[MER_MAX_REGIONS];
 static _Atomic size_t nwriters; /* append-only; published after the entry is complete */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t nbatches, njobs;
+/* Hooks are registered at start-up, possibly after the writers started: the count is published last. */
 static void (*commit_hooks[8])(const char *);
-static size_t ncommit_hooks;
+static _Atomic size_t ncommit_hooks;
+static pthread_mutex_t hooks_mu = PTHREAD_MUTEX_INITIALIZER;
 
 void mer_writer_on_commit(void (*hook)(const char *region))
 {
-    if (ncommit_hooks >= MER_ARRAY_LEN(commit_hooks))
+    pthread_mutex_lock(&hooks_mu);
+    size_t n = atomic_load(&ncommit_hooks);
+    if (n >= MER_ARRAY_LEN(commit_hooks))
         MER_BUG("too many commit hooks");
-    commit_hooks[ncommit_hooks++] = hook;
+    commit_hooks[n] = hook;
+    atomic_store_explicit(&ncommit_hooks, n + 1, memory_order_release);
+    pthread_mutex_unlock(&hooks_mu);
 }
 
 static writer_t *find(const char *region)
@@ -83,7 +89,7 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         }
     }
     mer_store_write_end(w->region);
-    for (size_t i = 0; i < ncommit_hooks; i++)
+    for (size_t i = 0, nh = atomic_load_explicit(&ncommit_hooks, memory_order_acquire); i < nh; i++)
         commit_hooks[i](w->region);
     atomic_fetch_add(&nbatches, 1);
     atomic_fetch_add(&njobs, n);

@@ -323,6 +323,16 @@ test('product pages show stock state and follow sell-outs at once', async () => 
   await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token });
   const p3 = await srv.get(`/api/v1/products/${pid}?country=IN`);
   assert.equal(p3.json.skus.find((s) => s.code === sku.code).stock_state, 'in_stock', 'a cancelled order gives the unit back');
+  // a paid order refunded before shipping gives its unit back too, and the cached page follows
+  const o2 = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: sku.code }] } });
+  assert.equal(o2.status, 201, o2.text);
+  assert.equal((await srv.api('POST', `/api/v1/orders/${o2.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } })).status, 200);
+  const p4 = await srv.get(`/api/v1/products/${pid}?country=IN`);
+  assert.equal(p4.json.skus.find((s) => s.code === sku.code).stock_state, 'out_of_stock');
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${o2.json.id}/refunds`, { token: T, body: { country: 'IN', reason: 'test', lines: [{ line_no: 1, quantity: 1 }] } });
+  assert.equal(refund.status, 201, refund.text);
+  const p5 = await srv.get(`/api/v1/products/${pid}?country=IN`);
+  assert.equal(p5.json.skus.find((s) => s.code === sku.code).stock_state, 'in_stock', 'a refund before shipping gives the unit back');
 });
 
 test('two payments of one order at once: one charge succeeds, the other is refused, nothing is charged twice', async () => {
