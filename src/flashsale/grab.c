@@ -297,18 +297,7 @@ static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, cons
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     fs_count_refusal(s, why);
-    /* written by hand: refusals are most of the traffic of a sale */
-    mer_buf_t b = MER_BUF_INIT;
-    mer_buf_init(&b, 256);
-    mer_buf_addstr(&b, "{\"error\":{\"code\":\"");
-    mer_buf_addstr(&b, mer_err_code(err));
-    mer_buf_addstr(&b, "\",\"message\":");
-    mer_buf_add_json_str(&b, msg, strlen(msg));
-    mer_buf_addstr(&b, ",\"reason\":\"");
-    mer_buf_addstr(&b, fs_reason_names[why]);
-    mer_buf_addstr(&b, "\"}}");
-    mer_reply_bytes(r, mer_err_status(err), NULL, mer_req_strdup(r, b.data, b.len), b.len);
-    mer_buf_release(&b);
+    mer_reply_error_reason(r, err, NULL, fs_reason_names[why], "%s", msg);
 }
 
 /* Anti-scalper rules shared by reservations and grabs. Answers and returns false on refusal. */

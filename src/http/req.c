@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -219,7 +220,12 @@ void mer_reply_json(mer_req_t *r, int status, json_t *v)
     mer_reply_bytes(r, status, NULL, body, len);
 }
 
-static void reply_error_v(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, va_list ap)
+/*
+ * The one writer of the error envelope {"error": {code, message, field?, reason?, ...extra}}, streamed
+ * (text that is not UTF-8, such as an echoed parameter, comes out as U+FFFD).
+ */
+static void reply_error_v(mer_req_t *r, int err, const char *field, const char *reason, json_t *extra,
+                          const char *fmt, va_list ap)
 {
     char msg[512];
     if (err >= 0)
@@ -228,23 +234,39 @@ static void reply_error_v(mer_req_t *r, int err, const char *field, json_t *extr
         vsnprintf(msg, sizeof(msg), fmt, ap);
     else
         snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
-    json_t *e = json_object();
-    json_object_set_new(e, "code", json_string(mer_err_code(err)));
-    json_object_set_new(e, "message", json_string(msg));
+    mer_buf_t b = MER_BUF_INIT;
+    mer_buf_init(&b, 256);
+    mer_jw_t w;
+    mer_jw_init(&w, &b);
+    mer_jw_obj(&w, NULL);
+    mer_jw_obj(&w, "error");
+    mer_jw_str(&w, "code", mer_err_code(err));
+    mer_jw_str(&w, "message", msg);
     if (field && *field)
-        json_object_set_new(e, "field", json_string(field));
-    if (extra) {
-        json_object_update(e, extra);
-        json_decref(extra);
+        mer_jw_str(&w, "field", field);
+    if (reason)
+        mer_jw_str(&w, "reason", reason);
+    const char *key;
+    json_t *v;
+    json_object_foreach(extra, key, v)
+    {
+        size_t len;
+        char *s = mer_json_dump(v, &len);
+        mer_jw_raw(&w, key, s, len);
+        free(s);
     }
-    mer_reply_json(r, mer_err_status(err), json_pack("{s:o}", "error", e));
+    json_decref(extra);
+    mer_jw_end(&w);
+    mer_jw_end(&w);
+    mer_reply_bytes(r, mer_err_status(err), NULL, mer_req_strdup(r, b.data, b.len), b.len);
+    mer_buf_release(&b);
 }
 
 void mer_reply_error(mer_req_t *r, int err, const char *field, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    reply_error_v(r, err, field, NULL, fmt, ap);
+    reply_error_v(r, err, field, NULL, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -252,7 +274,15 @@ void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra,
 {
     va_list ap;
     va_start(ap, fmt);
-    reply_error_v(r, err, field, extra, fmt, ap);
+    reply_error_v(r, err, field, NULL, extra, fmt, ap);
+    va_end(ap);
+}
+
+void mer_reply_error_reason(mer_req_t *r, int err, const char *field, const char *reason, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    reply_error_v(r, err, field, reason, NULL, fmt, ap);
     va_end(ap);
 }
 

@@ -132,6 +132,12 @@ void mer_reply_verr(mer_req_t *r, const mer_verr_t *e);
 /* Adds extra members to the next error envelope (e.g. region/url for 421); steals obj. */
 void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...)
     MER_PRINTF(5, 6);
+/*
+ * The error envelope with a machine-readable "reason" (why a coupon or a flash-sale grab was refused).
+ * Builds no JSON tree: flash-sale refusals are most of a sale's traffic.
+ */
+void mer_reply_error_reason(mer_req_t *r, int err, const char *field, const char *reason, const char *fmt, ...)
+    MER_PRINTF(5, 6);
 
 /*
  * Asynchronous answers. mer_req_hold() marks r as answered later; the handler returns at once. When the

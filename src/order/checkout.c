@@ -335,7 +335,7 @@ static void checkout_done(mer_wjob_t *w)
         mer_flash_token_used(j->flash_token);
     if (!r->gone) {
         if (w->err && j->e.code && j->coupon_refusal) {
-            mer_reply_error_ex(r, j->e.code, j->e.field, json_pack("{s:s}", "reason", j->coupon_refusal), "%s",
+            mer_reply_error_reason(r, j->e.code, j->e.field, j->coupon_refusal, "%s",
                                j->e.message);
         } else if (w->err && j->e.code) {
             mer_reply_verr(r, &j->e);
@@ -501,7 +501,7 @@ static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    mer_reply_error_ex(r, MER_E_VALIDATION, "coupon", json_pack("{s:s}", "reason", reason), "%s", msg);
+    mer_reply_error_reason(r, MER_E_VALIDATION, "coupon", reason, "%s", msg);
     return -1;
 }
 
