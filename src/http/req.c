@@ -30,7 +30,7 @@ static struct {
 } router;
 
 static int (*authenticator)(mer_req_t *r, const char *token, size_t len);
-static uint32_t boot_id;
+static _Atomic uint32_t boot_id; /* the start time, set by the first request on any thread */
 
 void mer_router_add(const mer_route_t *routes, size_t n)
 {
@@ -514,9 +514,12 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     if (w)
         mer_worker_inflight_add(w, 1);
 
-    if (boot_id == 0)
-        boot_id = (uint32_t)time(NULL);
-    format_request_id(r->request_id, boot_id, w ? w->index : 0, w ? ++w->next_request : 0);
+    uint32_t boot = atomic_load_explicit(&boot_id, memory_order_relaxed);
+    if (boot == 0) { /* the first request: one thread's start time wins; a losing CAS reads the winner's */
+        uint32_t now = (uint32_t)time(NULL);
+        boot = atomic_compare_exchange_strong(&boot_id, &boot, now) ? now : boot;
+    }
+    format_request_id(r->request_id, boot, w ? w->index : 0, w ? ++w->next_request : 0);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
 
