@@ -36,8 +36,12 @@ run: build
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log
 
 # Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
+# A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.
 test:
 	@scripts/install-deps.sh test
+	@for d in $(BUILD) $(ASAN); do \
+	  if [ -f $$d/build.ninja ] && ! grep -q test_money $$d/build.ninja; then meson setup --reconfigure $$d -Dunit_tests=enabled; fi; \
+	done
 	@$(MAKE) --no-print-directory build build-asan
 	@scripts/run-tests.sh $(BUILD) $(ASAN)
 

@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [build|test|bench|all]   (default: all)
 set -eu
 
-build_pkgs="meson ninja-build pkg-config gcc libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
 test_pkgs="libcmocka-dev nodejs"
 bench_pkgs="wrk nginx-light"
 

@@ -1,17 +1,18 @@
 /*
  * main.c — the meridian binary and its sub-commands.
  *
- *   meridian serve   [--port N] [--host ADDR] [--data DIR] [--regions LIST] [--threads N]
- *                    [--public-url URL] [--region-urls name=url,...] [--access-log PATH|-]
- *                    [--max-body BYTES] [--idle-timeout MS] [--seed]
- *   meridian seed    [--data DIR]                 demo countries and catalogue, on an empty store
- *   meridian migrate [--data DIR] [--regions LIST] bring every database to the current schema
- *   meridian admin token [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] [--ttl-days N]
+ * Every command declares its options in a table (name, kind, destination, range, help line) and hands it
+ * to cli_parse(), which parses them, checks ranges, answers --help from the same table and refuses
+ * anything it does not know. `meridian help` lists the commands; `meridian COMMAND --help` shows one.
+ * Commands other than `seed` (and `serve --seed`) refuse a data directory that holds no store, rather than
+ * creating an empty one that would then look like a store with nothing in it.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "account/account.h"
 #include "account/auth.h"
@@ -37,34 +38,103 @@
 
 #define VERSION "0.1.0"
 
-static void usage(FILE *f)
+#define CLI(name, args, opts) ((cli_cmd_t){(name), (args), (opts), MER_ARRAY_LEN(opts)})
+#define OPT_DATA(dst)                                                                                                  \
+    {                                                                                                                  \
+        "data", OPT_STR, (dst), 0, 0, "DIR", "data directory (default ./data)"                                         \
+    }
+
+/* ---- command-line options ---- */
+
+typedef enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG } opt_kind_t;
+
+typedef struct cli_opt {
+    const char *name; /* the long option, without "--" */
+    opt_kind_t kind;  /* what it takes and where it goes: */
+    void *dst;        /*   OPT_STR: const char **, OPT_INT: int64_t *, OPT_FLAG: bool * */
+    int64_t min, max; /* OPT_INT: the accepted range, inclusive */
+    const char *arg;  /* the argument's name in the help ("DIR"); NULL for a flag */
+    const char *help; /* one line */
+} cli_opt_t;
+
+typedef struct cli_cmd {
+    const char *name; /* "serve", "admin token": its summary comes from commands[] */
+    const char *args; /* positional arguments in the synopsis ("PROVIDER"), "" for none */
+    const cli_opt_t *opts;
+    size_t nopts;
+} cli_cmd_t;
+
+static const char *cli_summary(const char *name);
+
+static void cli_usage(FILE *f, const cli_cmd_t *cmd)
 {
-    fputs("usage: meridian <command> [options]\n"
-          "\n"
-          "commands:\n"
-          "  serve        serve the store over HTTP\n"
-          "  seed         write demo data into an empty data directory\n"
-          "  migrate      bring every database to the current schema\n"
-          "  admin token  issue a staff bearer token\n"
-          "  version      print the version\n"
-          "\n"
-          "common options:\n"
-          "  --data DIR   data directory (default ./data)\n"
-          "\n"
-          "serve options:\n"
-          "  --port N            TCP port (default $PORT or 8080)\n"
-          "  --host ADDR         listen address (default 127.0.0.1)\n"
-          "  --regions LIST      regions this node serves, e.g. in,eu (default: all)\n"
-          "  --threads N         worker threads (default: one per core)\n"
-          "  --public-url URL    this node's URL as clients see it (default http://HOST:PORT)\n"
-          "  --region-urls LIST  name=url,... where other regions are served\n"
-          "  --access-log PATH   JSON access log file, '-' for stderr (default: none)\n"
-          "  --max-body BYTES    largest request body (default 1048576)\n"
-          "  --idle-timeout MS   close idle connections after MS (default 30000)\n"
-          "  --seed              seed demo data first if the data directory is empty\n"
-          "  --wallet-url URL    where the wallet provider takes payments (redirect URLs)\n"
-          "  --event-retry-ms N  first retry delay of event deliveries (doubles per attempt; default 1000)\n",
-          f);
+    fprintf(f, "usage: meridian %s [options]%s%s\n\n%s\n", cmd->name, *cmd->args ? " " : "", cmd->args,
+            cli_summary(cmd->name));
+    if (cmd->nopts)
+        fputs("\noptions:\n", f);
+    for (size_t i = 0; i < cmd->nopts; i++) {
+        const cli_opt_t *o = &cmd->opts[i];
+        char left[48];
+        snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+        fprintf(f, "  %-26s %s\n", left, o->help);
+    }
+    fputs("  --help                     show this help\n", f);
+}
+
+/*
+ * Parses argv (argv[0] is the command's name) against cmd's table. Positional arguments go to pos[0..npos);
+ * exactly npos are required. --help prints the usage and exits 0; an unknown option, a value out of range
+ * or a wrong number of arguments prints why and exits 2 (start-up only, like mer_die).
+ */
+static void cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const char **pos, int npos)
+{
+    enum { ARG = 1, HELP = 255, FIRST = 256 }; /* getopt_long's answers: a positional, --help, opts[i] */
+    struct option lo[40];
+    size_t n = cmd->nopts;
+    if (n + 2 > MER_ARRAY_LEN(lo))
+        mer_die("too many options for %s", cmd->name);
+    for (size_t i = 0; i < n; i++)
+        lo[i] = (struct option){cmd->opts[i].name, cmd->opts[i].kind == OPT_FLAG ? no_argument : required_argument,
+                                NULL, FIRST + (int)i};
+    lo[n] = (struct option){"help", no_argument, NULL, HELP};
+    lo[n + 1] = (struct option){NULL, 0, NULL, 0};
+    optind = 1;
+    opterr = 0;
+    int c, got = 0;
+    while ((c = getopt_long(argc, argv, "-", lo, NULL)) != -1) { /* "-": positionals in order, as ARG */
+        if (c == HELP) {
+            cli_usage(stdout, cmd);
+            exit(0);
+        }
+        if (c == ARG) {
+            if (got >= npos) {
+                fprintf(stderr, "meridian %s: unexpected argument: %s\n", cmd->name, optarg);
+                goto usage;
+            }
+            pos[got++] = optarg;
+            continue;
+        }
+        if (c < FIRST || (size_t)(c - FIRST) >= n) {
+            fprintf(stderr, "meridian %s: unknown option or missing value: %s\n", cmd->name, argv[optind - 1]);
+            goto usage;
+        }
+        const cli_opt_t *o = &cmd->opts[c - FIRST];
+        if (o->kind == OPT_FLAG)
+            *(bool *)o->dst = true;
+        else if (o->kind == OPT_STR)
+            *(const char **)o->dst = optarg;
+        else if (mer_parse_int64(optarg, strlen(optarg), o->min, o->max, (int64_t *)o->dst) != 0) {
+            fprintf(stderr, "meridian %s: --%s must be a whole number from %lld to %lld\n", cmd->name, o->name,
+                    (long long)o->min, (long long)o->max);
+            goto usage;
+        }
+    }
+    if (got == npos)
+        return;
+    fprintf(stderr, "meridian %s: missing %s\n", cmd->name, cmd->args);
+usage:
+    cli_usage(stderr, cmd);
+    exit(2);
 }
 
 static void ensure_dir(const char *dir)
@@ -73,11 +143,23 @@ static void ensure_dir(const char *dir)
         mer_die("cannot create data directory %s: %s", dir, strerror(errno));
 }
 
-/* Opens catalog.db, loads regions and countries, and opens the served regions' databases. */
-static void open_store(const char *data, const char *regions, const char *region_urls, const char *self_url,
-                       bool open_regions)
+typedef enum store_mode { STORE_EXISTING, STORE_CREATE } store_mode_t;
+
+/*
+ * Opens catalog.db, loads regions and countries, and opens the served regions' databases. STORE_EXISTING
+ * refuses a directory without a catalogue database (a typo in --data must not create an empty store).
+ */
+static void open_store(const char *data, store_mode_t mode, const char *regions, const char *region_urls,
+                       const char *self_url, bool open_regions)
 {
-    ensure_dir(data);
+    if (mode == STORE_CREATE) {
+        ensure_dir(data);
+    } else {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/catalog.db", data);
+        if (access(path, F_OK) != 0)
+            mer_die("no Meridian store in %s (no catalog.db): create one with `meridian seed --data %s`", data, data);
+    }
     if (mer_store_init(data) != 0)
         mer_die("cannot open the catalogue database in %s", data);
     if (mer_countries_init(mer_store_write_begin(MER_STORE_CATALOG), regions, region_urls, self_url) != 0)
@@ -131,15 +213,6 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
 
 static int cmd_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
-        {"data", required_argument, NULL, 'd'},        {"regions", required_argument, NULL, 'r'},
-        {"threads", required_argument, NULL, 't'},     {"public-url", required_argument, NULL, 'u'},
-        {"region-urls", required_argument, NULL, 'R'}, {"access-log", required_argument, NULL, 'l'},
-        {"max-body", required_argument, NULL, 'b'},    {"idle-timeout", required_argument, NULL, 'i'},
-        {"seed", no_argument, NULL, 's'},              {"help", no_argument, NULL, 'h'},
-        {"wallet-url", required_argument, NULL, 'W'},  {"event-retry-ms", required_argument, NULL, 'E'},
-        {NULL, 0, NULL, 0}};
     mer_server_config_t cfg = {.host = "127.0.0.1",
                                .port = 8080,
                                .threads = 0,
@@ -148,77 +221,40 @@ static int cmd_serve(int argc, char **argv)
                                .grace_ms = 10000,
                                .access_log = NULL};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
+    int64_t port = 8080, threads = 0, max_body = cfg.max_body, idle_ms = (int64_t)cfg.idle_timeout_ms;
     int64_t event_retry_ms = 1000;
     bool seed = false;
-    int64_t v;
     const char *env_port = getenv("PORT");
-    if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &v) == 0)
-        cfg.port = (int)v;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'p':
-            if (mer_parse_int64(optarg, strlen(optarg), 0, 65535, &v) != 0)
-                mer_die("--port must be 0..65535");
-            cfg.port = (int)v;
-            break;
-        case 'H':
-            cfg.host = optarg;
-            break;
-        case 'd':
-            data = optarg;
-            break;
-        case 'r':
-            regions = optarg;
-            break;
-        case 't':
-            if (mer_parse_int64(optarg, strlen(optarg), 0, 64, &v) != 0)
-                mer_die("--threads must be 0..64");
-            cfg.threads = (int)v;
-            break;
-        case 'u':
-            public_url = optarg;
-            break;
-        case 'R':
-            region_urls = optarg;
-            break;
-        case 'l':
-            cfg.access_log = optarg;
-            break;
-        case 'b':
-            if (mer_parse_int64(optarg, strlen(optarg), 1024, 64 << 20, &v) != 0)
-                mer_die("--max-body must be 1024..67108864");
-            cfg.max_body = (size_t)v;
-            break;
-        case 'i':
-            if (mer_parse_int64(optarg, strlen(optarg), 100, 3600000, &v) != 0)
-                mer_die("--idle-timeout must be 100..3600000 ms");
-            cfg.idle_timeout_ms = (uint64_t)v;
-            break;
-        case 's':
-            seed = true;
-            break;
-        case 'W':
-            wallet_url = optarg;
-            break;
-        case 'E':
-            if (mer_parse_int64(optarg, strlen(optarg), 10, 3600000, &event_retry_ms) != 0)
-                mer_die("--event-retry-ms must be 10..3600000");
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
+    if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &port) != 0)
+        mer_die("PORT must be 1..65535");
+    const cli_opt_t opts[] = {
+        {"port", OPT_INT, &port, 0, 65535, "N", "TCP port (default $PORT or 8080; 0 picks a free one)"},
+        {"host", OPT_STR, &cfg.host, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
+        OPT_DATA(&data),
+        {"regions", OPT_STR, &regions, 0, 0, "LIST", "regions this node serves, e.g. in,eu (default: all)"},
+        {"threads", OPT_INT, &threads, 0, 64, "N", "worker threads (default: one per core)"},
+        {"public-url", OPT_STR, &public_url, 0, 0, "URL",
+         "this node's URL as clients see it (default http://HOST:PORT)"},
+        {"region-urls", OPT_STR, &region_urls, 0, 0, "LIST", "name=url,... where other regions are served"},
+        {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
+        {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
+        {"idle-timeout", OPT_INT, &idle_ms, 100, 3600000, "MS", "close idle connections after MS (default 30000)"},
+        {"seed", OPT_FLAG, &seed, 0, 0, NULL, "seed demo data first if the data directory holds no store"},
+        {"wallet-url", OPT_STR, &wallet_url, 0, 0, "URL", "where the wallet provider takes payments (redirect URLs)"},
+        {"event-retry-ms", OPT_INT, &event_retry_ms, 10, 3600000, "N",
+         "first retry delay of event deliveries (doubles per attempt; default 1000)"},
+    };
+    cli_parse(&CLI("serve", "", opts), argc, argv, NULL, 0);
+    cfg.port = (int)port;
+    cfg.threads = (int)threads;
+    cfg.max_body = (size_t)max_body;
+    cfg.idle_timeout_ms = (uint64_t)idle_ms;
     char self_url[128];
     if (public_url == NULL) {
         snprintf(self_url, sizeof(self_url), "http://%s:%d", cfg.host, cfg.port);
         public_url = self_url;
     }
-    open_store(data, regions, region_urls, public_url, true);
+    open_store(data, seed ? STORE_CREATE : STORE_EXISTING, regions, region_urls, public_url, true);
     if (!(seed && do_seed_if_empty(data, true, NULL)) && mer_catalog_init() != 0)
         mer_die("cannot load the catalogue");
 
@@ -264,22 +300,15 @@ static int cmd_serve(int argc, char **argv)
     return rc == 0 ? 0 : 1;
 }
 
-static const char *data_opt(int argc, char **argv, const char *def)
-{
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--data") == 0)
-            return argv[i + 1];
-    return def;
-}
-
 static int cmd_seed(int argc, char **argv)
 {
-    const char *data = data_opt(argc, argv, "data");
-    const char *regions = "";
-    for (int i = 1; i + 1 < argc; i++)
-        if (strcmp(argv[i], "--regions") == 0)
-            regions = argv[i + 1];
-    open_store(data, "", NULL, NULL, false);
+    const char *data = "data", *regions = "";
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"regions", OPT_STR, &regions, 0, 0, "LIST", "seed stock only for these regions, e.g. in,eu (default: all)"},
+    };
+    cli_parse(&CLI("seed", "", opts), argc, argv, NULL, 0);
+    open_store(data, STORE_CREATE, "", NULL, NULL, false);
     int seeded = do_seed_if_empty(data, true, regions);
     if (!seeded)
         printf("%s already holds data; nothing seeded\n", data);
@@ -291,50 +320,34 @@ static int cmd_seed(int argc, char **argv)
 
 static int cmd_migrate(int argc, char **argv)
 {
-    const char *data = data_opt(argc, argv, "data");
-    open_store(data, "", NULL, NULL, true);
+    const char *data = "data";
+    const cli_opt_t opts[] = {OPT_DATA(&data)};
+    cli_parse(&CLI("migrate", "", opts), argc, argv, NULL, 0);
+    open_store(data, STORE_EXISTING, "", NULL, NULL, true);
     printf("databases in %s are at the current schema\n", data);
     close_store();
     return 0;
 }
 
-/* meridian admin load-users --data DIR --country IN --count N [--prefix P] [--address JSON] */
 static int cmd_load_users(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"country", required_argument, NULL, 'c'},
-                                         {"count", required_argument, NULL, 'n'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"address", required_argument, NULL, 'a'},
-                                         {NULL, 0, NULL, 0}};
     const char *data = "data", *country = NULL, *prefix = "load", *address = NULL;
     int64_t count = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            data = optarg;
-            break;
-        case 'c':
-            country = optarg;
-            break;
-        case 'n':
-            if (mer_parse_int64(optarg, strlen(optarg), 1, 10000000, &count) != 0)
-                mer_die("--count must be 1..10000000");
-            break;
-        case 'p':
-            prefix = optarg;
-            break;
-        case 'a':
-            address = optarg;
-            break;
-        default:
-            return 2;
-        }
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"country", OPT_STR, &country, 0, 0, "CC", "the customers' country (required)"},
+        {"count", OPT_INT, &count, 1, 10000000, "N", "how many customers (required)"},
+        {"prefix", OPT_STR, &prefix, 0, 0, "P", "their emails are <P><n>@load.test (default load)"},
+        {"address", OPT_STR, &address, 0, 0, "JSON", "a default address for each, as the address API takes it"},
+    };
+    const cli_cmd_t cmd = CLI("admin load-users", "", opts);
+    cli_parse(&cmd, argc, argv, NULL, 0);
+    if (country == NULL || count == 0) {
+        fputs("meridian admin load-users: --country and --count are required\n", stderr);
+        cli_usage(stderr, &cmd);
+        return 2;
     }
-    if (country == NULL || count == 0)
-        mer_die("usage: meridian admin load-users --data DIR --country CC --count N [--prefix P] [--address JSON]");
-    open_store(data, "", NULL, NULL, false);
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
     mer_auth_init();
     const mer_country_t *ct = mer_country_find(mer_countries(), country, strlen(country));
     if (ct == NULL)
@@ -356,28 +369,28 @@ static int cmd_load_users(int argc, char **argv)
 }
 
 /*
- * meridian admin flash-reserve --data DIR --country IN --session SID --count N [--first-user U]
  * Load-test helper: records N reservations (users U..U+N-1) for a flash-sale session, as if they had
  * reserved through the API. Used by `make bench` to measure memory per reservation.
  */
 static int cmd_flash_reserve(int argc, char **argv)
 {
-    const char *data = data_opt(argc, argv, "data"), *country = NULL;
+    const char *data = "data", *country = NULL;
     int64_t session = 0, count = 0, first = 1;
-    for (int i = 1; i + 1 < argc; i++) {
-        const char *v = argv[i + 1];
-        if (strcmp(argv[i], "--country") == 0)
-            country = v;
-        else if (strcmp(argv[i], "--session") == 0 && mer_parse_int64(v, strlen(v), 1, INT64_MAX, &session) != 0)
-            mer_die("--session must be a session id");
-        else if (strcmp(argv[i], "--count") == 0 && mer_parse_int64(v, strlen(v), 1, 100000000, &count) != 0)
-            mer_die("--count must be 1..100000000");
-        else if (strcmp(argv[i], "--first-user") == 0 && mer_parse_int64(v, strlen(v), 1, INT64_MAX, &first) != 0)
-            mer_die("--first-user must be a user id");
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"country", OPT_STR, &country, 0, 0, "CC", "the sale's country (required)"},
+        {"session", OPT_INT, &session, 1, INT64_MAX, "SID", "the flash-sale session (required)"},
+        {"count", OPT_INT, &count, 1, 100000000, "N", "how many reservations (required)"},
+        {"first-user", OPT_INT, &first, 1, INT64_MAX, "U", "the first user id (default 1)"},
+    };
+    const cli_cmd_t cmd = CLI("admin flash-reserve", "", opts);
+    cli_parse(&cmd, argc, argv, NULL, 0);
+    if (country == NULL || session == 0 || count == 0) {
+        fputs("meridian admin flash-reserve: --country, --session and --count are required\n", stderr);
+        cli_usage(stderr, &cmd);
+        return 2;
     }
-    if (country == NULL || session == 0 || count == 0)
-        mer_die("usage: meridian admin flash-reserve --data DIR --country CC --session SID --count N [--first-user U]");
-    open_store(data, "", NULL, NULL, false);
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
     const mer_country_t *ct = mer_country_find(mer_countries(), country, strlen(country));
     if (ct == NULL || mer_store_open_region(ct->region) != 0)
         mer_die("unknown country %s", country);
@@ -385,7 +398,8 @@ static int cmd_flash_reserve(int argc, char **argv)
     int64_t now = mer_now_unix_ms();
     int err = mer_db_begin(db);
     for (int64_t u = first; err == 0 && u < first + count; u++)
-        if (mer_db_exec(db, "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
+        if (mer_db_exec(db,
+                        "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
                         "iii", session, u, now) < 0)
             err = MER_E_INTERNAL;
     if (err == 0)
@@ -400,121 +414,165 @@ static int cmd_flash_reserve(int argc, char **argv)
     return 0;
 }
 
-static int cmd_admin(int argc, char **argv)
+static int cmd_provider_secret(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "load-users") == 0)
-        return cmd_load_users(argc - 1, argv + 1);
-    if (argc >= 2 && strcmp(argv[1], "flash-reserve") == 0)
-        return cmd_flash_reserve(argc - 1, argv + 1);
-    if (argc >= 3 && strcmp(argv[1], "provider-secret") == 0) {
-        const char *data = data_opt(argc, argv, "data");
-        char secret[80];
-        open_store(data, "", NULL, NULL, false);
-        mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-        int err = mer_payment_secret(db, argv[2], secret);
-        mer_store_write_end(MER_STORE_CATALOG);
-        close_store();
-        if (err)
-            mer_die("cannot read the secret of provider %s", argv[2]);
-        printf("%s\n", secret);
-        return 0;
-    }
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
-        {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},
-        {"ttl-days", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
-    const char *data = "data", *email = "admin@localhost", *role = "admin", *countries = "";
-    int64_t ttl = 30;
-    bool create = argc >= 2 && strcmp(argv[1], "create") == 0;
-    if (argc < 2 || (strcmp(argv[1], "token") != 0 && !create)) {
-        fputs("usage: meridian admin token  [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] "
-              "[--ttl-days N]\n"
-              "       meridian admin create [--data DIR] --email E [--role admin|operator] [--countries IN,SG]\n"
-              "                             (reads the password, 12+ characters, from standard input)\n",
-              stderr);
-        return 2;
-    }
-    argc--;
-    argv++;
-    int c;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            data = optarg;
-            break;
-        case 'e':
-            email = optarg;
-            break;
-        case 'r':
-            role = optarg;
-            break;
-        case 'c':
-            countries = optarg;
-            break;
-        case 't':
-            if (mer_parse_int64(optarg, strlen(optarg), 1, 3650, &ttl) != 0)
-                mer_die("--ttl-days must be 1..3650");
-            break;
-        default:
-            return 2;
-        }
-    }
-    if (strcmp(role, "admin") != 0 && strcmp(role, "operator") != 0)
-        mer_die("--role must be admin or operator");
-    open_store(data, "", NULL, NULL, false);
-    mer_auth_init();
-    if (create) {
-        char pw[200];
-        if (fgets(pw, sizeof(pw), stdin) == NULL)
-            mer_die("no password on standard input");
-        pw[strcspn(pw, "\r\n")] = '\0';
-        mer_db_t *cdb = mer_store_write_begin(MER_STORE_CATALOG);
-        int cerr = mer_staff_create(cdb, email, pw, role, countries);
-        mer_store_write_end(MER_STORE_CATALOG);
-        memset(pw, 0, sizeof(pw));
-        close_store();
-        if (cerr)
-            mer_die("cannot create %s: the email must be valid and the password at least 12 characters", email);
-        printf("staff %s (%s) can now log in at POST /api/v1/staff/sessions\n", email, role);
-        return 0;
-    }
-    char token[MER_TOKEN_MAX];
+    const char *data = "data", *provider = NULL;
+    const cli_opt_t opts[] = {OPT_DATA(&data)};
+    cli_parse(&CLI("admin provider-secret", "PROVIDER", opts), argc, argv, &provider, 1);
+    char secret[80];
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_staff_issue_token(db, email, role, countries, (int)ttl, token);
+    int err = mer_payment_secret(db, provider, secret);
     mer_store_write_end(MER_STORE_CATALOG);
     close_store();
     if (err)
-        mer_die("cannot issue a token");
+        mer_die("cannot read the secret of provider %s", provider);
+    printf("%s\n", secret);
+    return 0;
+}
+
+/* Lower-cases an email in place: staff are stored as normalised by login. */
+static void lower_ascii(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s - 'A' + 'a');
+}
+
+static int cmd_staff_token(int argc, char **argv)
+{
+    const char *data = "data", *email = NULL, *role = NULL, *countries = NULL;
+    int64_t ttl = 30;
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"email", OPT_STR, &email, 0, 0, "E", "the staff member (default admin@localhost, an admin)"},
+        {"role", OPT_STR, &role, 0, 0, "ROLE", "admin or operator: for a new staff member; must match a known one"},
+        {"countries", OPT_STR, &countries, 0, 0, "IN,SG", "an operator's countries (required with --role operator)"},
+        {"ttl-days", OPT_INT, &ttl, 1, 3650, "N", "days the token is valid (default 30)"},
+    };
+    cli_parse(&CLI("admin token", "", opts), argc, argv, NULL, 0);
+    if (email == NULL && (role || countries))
+        mer_die("admin token: --role and --countries describe a staff member: name them with --email "
+                "(without --email the token is admin@localhost's, an admin)");
+    char mail[256];
+    snprintf(mail, sizeof(mail), "%s", email ? email : "admin@localhost");
+    lower_ascii(mail);
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
+    mer_auth_init();
+    char token[MER_TOKEN_MAX];
+    const char *why = NULL;
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_staff_issue_token(db, mail, role, countries, (int)ttl, token, &why);
+    mer_store_write_end(MER_STORE_CATALOG);
+    close_store();
+    if (err)
+        mer_die("admin token: %s: %s", mail, why);
     printf("%s\n", token);
+    return 0;
+}
+
+static int cmd_staff_create(int argc, char **argv)
+{
+    const char *data = "data", *email = NULL, *role = "admin", *countries = "";
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"email", OPT_STR, &email, 0, 0, "E", "the staff member's email (required)"},
+        {"role", OPT_STR, &role, 0, 0, "ROLE", "admin (default) or operator"},
+        {"countries", OPT_STR, &countries, 0, 0, "IN,SG", "an operator's countries (required with --role operator)"},
+    };
+    const cli_cmd_t cmd = CLI("admin create", "", opts);
+    cli_parse(&cmd, argc, argv, NULL, 0);
+    if (email == NULL) {
+        fputs("meridian admin create: --email is required\n", stderr);
+        cli_usage(stderr, &cmd);
+        return 2;
+    }
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
+    char pw[200];
+    if (fgets(pw, sizeof(pw), stdin) == NULL)
+        mer_die("admin create: no password on standard input");
+    pw[strcspn(pw, "\r\n")] = '\0';
+    const char *why = NULL;
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = mer_staff_create(db, email, pw, role, countries, &why);
+    mer_store_write_end(MER_STORE_CATALOG);
+    sodium_memzero(pw, sizeof(pw));
+    close_store();
+    if (err)
+        mer_die("admin create: %s: %s", email, why);
+    printf("staff %s (%s) can now log in at POST /api/v1/staff/sessions\n", email, role);
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    cli_parse(&(cli_cmd_t){"version", "", NULL, 0}, argc, argv, NULL, 0);
+    printf("meridian %s\n", VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+/* Every command, in the order `meridian help` lists them. */
+static const struct command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command's last word */
+} commands[] = {
+    {"serve", "serve the store over HTTP", cmd_serve},
+    {"seed", "write demo data into a data directory without a store (creates it)", cmd_seed},
+    {"migrate", "bring every database of an existing store to the current schema", cmd_migrate},
+    {"admin token", "issue a bearer token to a staff member (creating an admin or operator if new)", cmd_staff_token},
+    {"admin create", "create a staff member who logs in with a password (read from standard input)", cmd_staff_create},
+    {"admin provider-secret", "print the secret a payment provider signs its webhooks with", cmd_provider_secret},
+    {"admin load-users", "load tests: create many customers with session tokens (printed one a line)", cmd_load_users},
+    {"admin flash-reserve", "load tests: record many reservations for a flash-sale session", cmd_flash_reserve},
+    {"version", "print the version", cmd_version},
+    {"help", "list the commands; `meridian COMMAND --help` shows a command's options", cmd_help},
+};
+
+static const char *cli_summary(const char *name)
+{
+    for (size_t i = 0; i < MER_ARRAY_LEN(commands); i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return commands[i].summary;
+    return "";
+}
+
+static void list_commands(FILE *f)
+{
+    fputs("usage: meridian <command> [options]\n\ncommands:\n", f);
+    for (size_t i = 0; i < MER_ARRAY_LEN(commands); i++)
+        fprintf(f, "  %-22s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n`meridian COMMAND --help` shows a command's options.\n", f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    cli_parse(&(cli_cmd_t){"help", "", NULL, 0}, argc, argv, NULL, 0);
+    list_commands(stdout);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return cmd_help(1, argv + 1);
+    if (argc == 2 && strcmp(argv[1], "--version") == 0)
+        return cmd_version(1, argv + 1);
+    /* A command is one word ("serve") or two ("admin token"); the longest match wins. */
+    for (size_t i = 0; argc >= 2 && i < MER_ARRAY_LEN(commands); i++) {
+        const char *name = commands[i].name, *sp = strchr(name, ' ');
+        if (sp == NULL && strcmp(argv[1], name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+        if (sp && argc >= 3 && strncmp(argv[1], name, (size_t)(sp - name)) == 0 && argv[1][sp - name] == '\0' &&
+            strcmp(argv[2], sp + 1) == 0)
+            return commands[i].run(argc - 2, argv + 2);
     }
-    const char *cmd = argv[1];
-    argc--;
-    argv++;
-    if (strcmp(cmd, "serve") == 0)
-        return cmd_serve(argc, argv);
-    if (strcmp(cmd, "seed") == 0)
-        return cmd_seed(argc, argv);
-    if (strcmp(cmd, "migrate") == 0)
-        return cmd_migrate(argc, argv);
-    if (strcmp(cmd, "admin") == 0)
-        return cmd_admin(argc, argv);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("meridian %s\n", VERSION);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    fprintf(stderr, "meridian: unknown command %s\n", cmd);
-    usage(stderr);
+    if (argc >= 2)
+        fprintf(stderr, "meridian: unknown command: %s%s%s\n\n", argv[1],
+                argc >= 3 && !strcmp(argv[1], "admin") ? " " : "",
+                argc >= 3 && !strcmp(argv[1], "admin") ? argv[2] : "");
+    list_commands(stderr);
     return 2;
 }

@@ -74,8 +74,7 @@ static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed)
     mer_verr_t e = {0};
     const char *email = NULL, *phone = NULL, *country = NULL;
     memset(c, 0, sizeof(*c));
-    if (mer_json_only(r->body, allowed, "", &e) ||
-        mer_json_str(r->body, "email", "email", 3, 254, false, &email, &e) ||
+    if (mer_json_only(r->body, allowed, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, false, &email, &e) ||
         mer_json_str(r->body, "phone", "phone", 8, 16, false, &phone, &e) ||
         mer_json_str(r->body, "password", "password", 1, 128, true, &c->password, &e) ||
         mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e)) {
@@ -160,8 +159,9 @@ static void reg_done(mer_wjob_t *w)
         else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
         else
-            mer_reply_json(r, 201, user_json(j->id, j->c.email, j->c.phone, j->name, j->c.country->code, j->region,
-                                             j->created_at));
+            mer_reply_json(
+                r, 201,
+                user_json(j->id, j->c.email, j->c.phone, j->name, j->c.country->code, j->region, j->created_at));
     }
     mer_req_release(r);
     reg_free(j);
@@ -465,14 +465,14 @@ static void h_logout(mer_req_t *r)
 static void h_me(mer_req_t *r)
 {
     if (r->who.role != MER_ROLE_CUSTOMER) {
-        mer_reply_json(r, 200, json_pack("{s:I,s:s,s:s}", "id", (json_int_t)r->who.id, "role",
-                                         r->who.role == MER_ROLE_ADMIN ? "admin" : "operator", "countries",
-                                         r->who.countries));
+        mer_reply_json(r, 200,
+                       json_pack("{s:I,s:s,s:s}", "id", (json_int_t)r->who.id, "role",
+                                 r->who.role == MER_ROLE_ADMIN ? "admin" : "operator", "countries", r->who.countries));
         return;
     }
     mer_db_t *db = mer_store_reader(r->who.region);
-    mer_rows_t *rows = mer_db_query(db, "SELECT email, phone, name, country, created_at FROM user WHERE id = ?", "i",
-                                    r->who.id);
+    mer_rows_t *rows =
+        mer_db_query(db, "SELECT email, phone, name, country, created_at FROM user WHERE id = ?", "i", r->who.id);
     json_t *out = NULL;
     if (mer_rows_next(rows))
         out = user_json(r->who.id, mer_rows_text(rows, 0), mer_rows_text(rows, 1), mer_rows_text(rows, 2),
@@ -492,8 +492,8 @@ static void h_me(mer_req_t *r)
 json_t *mer_address_json(const mer_address_t *a)
 {
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)a->id, "country", a->country, "name",
-                     a->name, "line1", a->line1, "line2", a->line2, "city", a->city, "state", a->state,
-                     "postal_code", a->postal_code, "phone", a->phone);
+                     a->name, "line1", a->line1, "line2", a->line2, "city", a->city, "state", a->state, "postal_code",
+                     a->postal_code, "phone", a->phone);
 }
 
 static void address_from_rows(mer_rows_t *rows, mer_address_t *a)
@@ -565,15 +565,15 @@ static int addr_validate(const mer_address_t *a, mer_verr_t *e)
 /* Copies fields present in body into a; validates string types and lengths. */
 static int addr_apply(json_t *body, mer_address_t *a, mer_verr_t *e)
 {
-    static const char *const keys[] = {"country", "name", "line1", "line2", "city", "state", "postal_code", "phone",
-                                       "default", NULL};
+    static const char *const keys[] = {"country", "name",        "line1", "line2",   "city",
+                                       "state",   "postal_code", "phone", "default", NULL};
     struct {
         const char *key;
         char *dst;
         size_t cap;
-    } f[] = {{"name", a->name, sizeof(a->name)},       {"line1", a->line1, sizeof(a->line1)},
-             {"line2", a->line2, sizeof(a->line2)},    {"city", a->city, sizeof(a->city)},
-             {"state", a->state, sizeof(a->state)},    {"postal_code", a->postal_code, sizeof(a->postal_code)},
+    } f[] = {{"name", a->name, sizeof(a->name)},    {"line1", a->line1, sizeof(a->line1)},
+             {"line2", a->line2, sizeof(a->line2)}, {"city", a->city, sizeof(a->city)},
+             {"state", a->state, sizeof(a->state)}, {"postal_code", a->postal_code, sizeof(a->postal_code)},
              {"phone", a->phone, sizeof(a->phone)}};
     if (mer_json_only(body, keys, "", e))
         return e->code;
@@ -762,10 +762,11 @@ static void h_addr_list(mer_req_t *r)
     if (!customer_only(r))
         return;
     mer_db_t *db = mer_store_reader(r->who.region);
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT id, country, name, line1, line2, city, state, postal_code, phone, is_default "
-                                    "FROM address WHERE user_id = ? ORDER BY id",
-                                    "i", r->who.id);
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT id, country, name, line1, line2, city, state, postal_code, phone, is_default "
+                     "FROM address WHERE user_id = ? ORDER BY id",
+                     "i", r->who.id);
     json_t *arr = json_array();
     while (mer_rows_next(rows)) {
         mer_address_t a;
@@ -835,8 +836,8 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
             if (err)
                 break;
             mer_token_new(tprefix, token, thash);
-            if (mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "siii",
-                            thash, id, now, now + SESSION_TTL_MS) < 0 ||
+            if (mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                            "siii", thash, id, now, now + SESSION_TTL_MS) < 0 ||
                 (address && mer_db_exec(db,
                                         "INSERT INTO address (user_id, country, name, line1, line2, city, state, "
                                         "postal_code, phone, is_default, created_at) "
@@ -856,11 +857,17 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
 
 /* ---- staff ---- */
 
-int mer_staff_create(mer_db_t *db, const char *email, const char *password, const char *role, const char *countries)
+int mer_staff_create(mer_db_t *db, const char *email, const char *password, const char *role, const char *countries,
+                     const char **why)
 {
-    char norm[256], hash[crypto_pwhash_STRBYTES];
+    char norm[256], hash[crypto_pwhash_STRBYTES], canon[MER_STAFF_COUNTRIES_MAX];
+    int err = mer_staff_rights_check(role, countries, canon, why);
+    if (err)
+        return err;
+    *why = "the email must be valid and the password 12 to 128 characters"; /* login takes at most 128 */
     if (normalize_email(email, norm) != 0 || strlen(password) < 12 || strlen(password) > 128)
-        return MER_E_VALIDATION; /* login takes at most 128 characters */
+        return MER_E_VALIDATION;
+    *why = "cannot write the staff member";
     if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         return MER_E_INTERNAL;
@@ -868,7 +875,7 @@ int mer_staff_create(mer_db_t *db, const char *email, const char *password, cons
                          "INSERT INTO staff (email, password_hash, role, countries, created_at) VALUES (?, ?, ?, ?, ?) "
                          "ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, "
                          "role = excluded.role, countries = excluded.countries",
-                         "ssssi", norm, hash, role, countries ? countries : "", mer_now_unix_ms());
+                         "ssssi", norm, hash, role, canon, mer_now_unix_ms());
     return rc < 0 ? rc : 0;
 }
 
@@ -909,7 +916,8 @@ static void staff_verified(mer_ojob_t *o)
         if (rc < 0)
             mer_reply_error(r, rc, NULL, NULL);
         else
-            mer_reply_json(r, 201, json_pack("{s:s,s:s,s:s}", "token", token, "token_type", "Bearer", "expires_at", ts));
+            mer_reply_json(r, 201,
+                           json_pack("{s:s,s:s,s:s}", "token", token, "token_type", "Bearer", "expires_at", ts));
         sodium_memzero(token, sizeof(token));
     }
     mer_req_release(r);
@@ -940,8 +948,8 @@ static void h_staff_login(mer_req_t *r)
     }
     snprintf(j->password, sizeof(j->password), "%s", password);
     mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    mer_rows_t *rows = mer_db_query(db, "SELECT id, COALESCE(password_hash, '') FROM staff WHERE email = ?", "s",
-                                    j->email);
+    mer_rows_t *rows =
+        mer_db_query(db, "SELECT id, COALESCE(password_hash, '') FROM staff WHERE email = ?", "s", j->email);
     if (mer_rows_next(rows)) {
         j->staff_id = mer_rows_int(rows, 0);
         snprintf(j->hash, sizeof(j->hash), "%s", mer_rows_text(rows, 1));

@@ -26,19 +26,94 @@ void mer_token_new(const char *prefix, char out[MER_TOKEN_MAX], char hash_hex[65
     mer_token_hash(out, strlen(out), hash_hex);
 }
 
-int mer_staff_issue_token(mer_db_t *db, const char *email, const char *role, const char *countries, int ttl_days,
-                          char token[MER_TOKEN_MAX])
+int mer_staff_rights_check(const char *role, const char *countries, char canon[MER_STAFF_COUNTRIES_MAX],
+                           const char **why)
 {
-    char hash[65];
+    canon[0] = '\0';
+    bool admin = strcmp(role, "admin") == 0;
+    if (!admin && strcmp(role, "operator") != 0) {
+        *why = "the role must be admin or operator";
+        return MER_E_VALIDATION;
+    }
+    countries = countries ? countries : "";
+    if (admin) {
+        if (*countries == '\0')
+            return 0;
+        *why = "an admin manages every country: --countries goes with --role operator";
+        return MER_E_VALIDATION;
+    }
+    size_t n = 0, len;
+    const char *item;
+    for (const char *p = countries; mer_list_next(&p, &item, &len);) {
+        const mer_country_t *c = mer_country_find(mer_countries(), item, len);
+        if (c == NULL) {
+            *why = "unknown country in the list (use two-letter codes this store sells in)";
+            return MER_E_VALIDATION;
+        }
+        if (mer_list_has(canon, c->code))
+            continue;
+        if (n + 3 >= MER_STAFF_COUNTRIES_MAX) {
+            *why = "too many countries for one operator";
+            return MER_E_VALIDATION;
+        }
+        n += (size_t)snprintf(canon + n, MER_STAFF_COUNTRIES_MAX - n, "%s%s", n ? "," : "", c->code);
+    }
+    if (n == 0) {
+        *why = "an operator needs at least one country (--countries IN,SG)";
+        return MER_E_VALIDATION;
+    }
+    return 0;
+}
+
+/* Do two canonical country lists ("IN,SG") name the same countries, in any order? */
+static bool same_countries(const char *a, const char *b)
+{
+    if (strlen(a) != strlen(b))
+        return false;
+    size_t len;
+    const char *item;
+    for (const char *p = a; mer_list_next(&p, &item, &len);) {
+        char code[4];
+        snprintf(code, sizeof(code), "%.*s", (int)len, item);
+        if (!mer_list_has(b, code))
+            return false;
+    }
+    return true;
+}
+
+int mer_staff_issue_token(mer_db_t *db, const char *email, const char *role, const char *countries, int ttl_days,
+                          char token[MER_TOKEN_MAX], const char **why)
+{
+    char hash[65], canon[MER_STAFF_COUNTRIES_MAX];
     int64_t now = mer_now_unix_ms(), staff_id = 0;
+    *why = "cannot issue a token";
     int err = mer_db_begin(db);
     if (err)
         return err;
-    err = mer_db_query_int(db, &staff_id, "SELECT id FROM staff WHERE email = ?", "s", email);
-    if (err == MER_E_NOT_FOUND)
-        err = mer_db_query_int(db, &staff_id,
-                               "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-                               "sssi", email, role, countries ? countries : "", now);
+    mer_rows_t *rows = mer_db_query(db, "SELECT id, role, countries FROM staff WHERE email = ?", "s", email);
+    if (mer_rows_next(rows)) {
+        staff_id = mer_rows_int(rows, 0);
+        const char *have_role = mer_rows_text(rows, 1), *have = mer_rows_text(rows, 2);
+        if (role && strcmp(role, have_role) != 0) {
+            *why = "this staff member has another role: change it with meridian admin create";
+            err = MER_E_CONFLICT;
+        } else if (countries && ((err = mer_staff_rights_check(have_role, countries, canon, why)) != 0 ||
+                                 !same_countries(canon, have))) {
+            if (err == 0)
+                *why = "this staff member manages other countries: change them with meridian admin create";
+            err = err ? err : MER_E_CONFLICT;
+        }
+    }
+    int qerr = mer_rows_end(rows);
+    err = err ? err : qerr;
+    if (err == 0 && staff_id == 0) {
+        role = role ? role : "admin";
+        if ((err = mer_staff_rights_check(role, countries, canon, why)) == 0)
+            err = mer_db_query_int(db, &staff_id,
+                                   "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) "
+                                   "RETURNING id",
+                                   "sssi", email, role, canon, now);
+    }
     if (err == 0) {
         mer_token_new("mst_", token, hash);
         if (mer_db_exec(db, "INSERT INTO staff_token (hash, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -60,10 +135,11 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
         return MER_E_INTERNAL;
     mer_token_hash(token, len, hash);
     int err = MER_E_UNAUTHORIZED;
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
-                                    "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-                                    "si", hash, mer_now_unix_ms());
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
+                     "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
+                     "si", hash, mer_now_unix_ms());
     if (mer_rows_next(rows)) {
         r->who.id = mer_rows_int(rows, 0);
         r->who.role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;

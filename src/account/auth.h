@@ -21,11 +21,26 @@ void mer_token_new(const char *prefix, char out[MER_TOKEN_MAX], char hash_hex[65
 void mer_token_hash(const char *token, size_t len, char hash_hex[65]);
 
 /*
- * Creates (if missing) a staff member with the given email and role, and issues a token valid for
- * ttl_days. Used by `meridian admin token`. Returns 0 and writes the token, or a negative error.
+ * A staff member's rights: "admin" (every country) or "operator" of a non-empty list of known countries.
+ * Checks role and countries (comma-separated, any case, known to mer_countries()) and writes the canonical
+ * list (upper case, in the order given, without repeats) into canon. An admin takes no list: asking for
+ * both is contradictory. Returns 0, or MER_E_VALIDATION with *why naming the problem (a static string).
  */
-int mer_staff_issue_token(mer_db_t *catalog, const char *email, const char *role, const char *countries,
-                          int ttl_days, char token[MER_TOKEN_MAX]);
+#define MER_STAFF_COUNTRIES_MAX 64
+int mer_staff_rights_check(const char *role, const char *countries, char canon[MER_STAFF_COUNTRIES_MAX],
+                           const char **why);
+
+/*
+ * Issues a token valid for ttl_days to the staff member `email` (meridian admin token). A token carries
+ * exactly its staff member's rights, so it never has more than were asked for:
+ *   - an unknown email is created with `role` (default "admin") and `countries`, checked as above;
+ *   - a known email keeps its rights; asking for another role or other countries is MER_E_CONFLICT
+ *     (change them with `meridian admin create`) rather than a token with other rights than asked.
+ * role and countries may be NULL: "as stored" for a known email, admin and none for a new one.
+ * Returns 0 and writes the token, or a negative error with *why set (a static string).
+ */
+int mer_staff_issue_token(mer_db_t *catalog, const char *email, const char *role, const char *countries, int ttl_days,
+                          char token[MER_TOKEN_MAX], const char **why);
 
 /* Installs the request authenticator (staff and customer tokens). */
 void mer_auth_init(void);
