@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "account/auth.h"
@@ -24,8 +25,10 @@
 #define MAX_ADDRESSES 20
 #define ACCOUNT_FREE_FAILURES 5
 #define IP_FREE_FAILURES 20
+#define THROTTLE_KEYS 65536 /* accounts and addresses with recent failed logins (about 3 MB) */
 
 static char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the account does not exist */
+static mer_throttle_t *logins;                  /* failed-login back-off; made by mer_account_init */
 
 /* ---- input ---- */
 
@@ -47,35 +50,49 @@ static int normalize_email(const char *in, char out[256])
     return 0;
 }
 
-static bool phone_ok(const mer_country_t *c, const char *p)
+/*
+ * Normalizes a phone number to E.164 ("+919876543210") and checks it against the country's pattern:
+ * spaces, hyphens, dots and brackets are dropped, and a leading "00" stands for "+". Returns 0 or -1.
+ */
+static int normalize_phone(const mer_country_t *c, const char *in, char out[32])
 {
-    size_t n = strlen(p);
-    if (n < 8 || n > 16 || p[0] != '+' || p[1] < '1' || p[1] > '9')
-        return false;
-    for (size_t i = 1; i < n; i++)
-        if (!isdigit((unsigned char)p[i]))
-            return false;
-    return !c->has_phone_re || regexec(&c->phone_re, p, 0, NULL, 0) == 0;
+    size_t n = 0;
+    const char *p = in;
+    if (p[0] == '0' && p[1] == '0')
+        p += 2, out[n++] = '+';
+    for (; *p; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')')
+            continue;
+        if (n >= 16 || !(isdigit(ch) || (ch == '+' && n == 0)))
+            return -1; /* E.164: a '+' and at most 15 digits */
+        out[n++] = (char)ch;
+    }
+    out[n] = '\0';
+    if (n < 8 || out[0] != '+' || out[1] < '1' || out[1] > '9')
+        return -1;
+    return !c->has_phone_re || regexec(&c->phone_re, out, 0, NULL, 0) == 0 ? 0 : -1;
 }
 
 typedef struct creds {
     const mer_country_t *country;
-    char email[256];
-    char phone[32];
+    char email[256]; /* normalized; "" when not given */
+    char phone[32];  /* normalized; "" when not given */
     const char *password;
 } creds_t;
 
 /*
- * Reads {email | phone, password, country} from the body. The country must be known and served by this
- * node (404, 421). Returns 0, or answers the error and returns -1.
+ * Reads {email, phone, password, country} from the body: at least one of email and phone; both only when
+ * both_ok (registration; a login names one). The country must be known and served by this node (404, 421).
+ * Returns 0, or answers the error and returns -1.
  */
-static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed)
+static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed, bool both_ok)
 {
     mer_verr_t e = {0};
     const char *email = NULL, *phone = NULL, *country = NULL;
     memset(c, 0, sizeof(*c));
     if (mer_json_only(r->body, allowed, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, false, &email, &e) ||
-        mer_json_str(r->body, "phone", "phone", 8, 16, false, &phone, &e) ||
+        mer_json_str(r->body, "phone", "phone", 8, 32, false, &phone, &e) ||
         mer_json_str(r->body, "password", "password", 1, 128, true, &c->password, &e) ||
         mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e)) {
         mer_reply_verr(r, &e);
@@ -89,21 +106,22 @@ static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed)
     }
     if (mer_req_served_here(r, cs, c->country) != 0)
         return -1;
-    if ((email == NULL) == (phone == NULL)) {
-        mer_reply_error(r, MER_E_VALIDATION, "email", "give either an email or a phone number");
+    if (email == NULL && phone == NULL) {
+        mer_reply_error(r, MER_E_VALIDATION, "email", "give an email address or a phone number");
+        return -1;
+    }
+    if (email && phone && !both_ok) {
+        mer_reply_error(r, MER_E_VALIDATION, "phone", "log in with either the email address or the phone number");
         return -1;
     }
     if (email && normalize_email(email, c->email) != 0) {
         mer_reply_error(r, MER_E_VALIDATION, "email", "%s is not a valid email address", email);
         return -1;
     }
-    if (phone) {
-        if (!phone_ok(c->country, phone)) {
-            mer_reply_error(r, MER_E_VALIDATION, "phone", "%s is not a valid phone number in %s (E.164, e.g. +91...)",
-                            phone, c->country->code);
-            return -1;
-        }
-        snprintf(c->phone, sizeof(c->phone), "%s", phone);
+    if (phone && normalize_phone(c->country, phone, c->phone) != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "phone", "%s is not a valid phone number in %s (E.164, e.g. +91...)",
+                        phone, c->country->code);
+        return -1;
     }
     return 0;
 }
@@ -130,6 +148,7 @@ typedef struct reg_job {
     char region[16];
     char hash[crypto_pwhash_STRBYTES];
     int64_t id, created_at;
+    const char *taken; /* "email" or "phone" when another account has it */
 } reg_job_t;
 
 static void reg_free(reg_job_t *j)
@@ -141,6 +160,14 @@ static void reg_free(reg_job_t *j)
 static int reg_run(mer_db_t *db, mer_wjob_t *w)
 {
     reg_job_t *j = H2O_STRUCT_FROM_MEMBER(reg_job_t, w, w);
+    int64_t other = 0;
+    /* the unique indexes are the guard; these reads only name the field (the writer runs jobs one by one) */
+    if (j->c.email[0] && mer_db_query_int(db, &other, "SELECT id FROM user WHERE email = ?", "s", j->c.email) == 0)
+        j->taken = "email";
+    else if (j->c.phone[0] && mer_db_query_int(db, &other, "SELECT id FROM user WHERE phone = ?", "s", j->c.phone) == 0)
+        j->taken = "phone";
+    if (j->taken)
+        return MER_E_ALREADY_EXISTS;
     return mer_db_query_int(db, &j->id,
                             "INSERT INTO user (email, phone, password_hash, country, name, created_at) "
                             "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
@@ -153,10 +180,11 @@ static void reg_done(mer_wjob_t *w)
     reg_job_t *j = H2O_STRUCT_FROM_MEMBER(reg_job_t, w, w);
     mer_req_t *r = j->r;
     if (!r->gone) {
-        if (w->err == MER_E_ALREADY_EXISTS)
-            mer_reply_error(r, MER_E_ALREADY_EXISTS, j->c.email[0] ? "email" : "phone",
-                            "an account with this %s already exists", j->c.email[0] ? "email" : "phone number");
-        else if (w->err)
+        if (w->err == MER_E_ALREADY_EXISTS) {
+            const char *field = j->taken ? j->taken : j->c.email[0] ? "email" : "phone";
+            mer_reply_error(r, MER_E_ALREADY_EXISTS, field, "an account with this %s already exists",
+                            strcmp(field, "email") == 0 ? "email" : "phone number");
+        } else if (w->err)
             mer_reply_error(r, w->err, NULL, NULL);
         else
             mer_reply_json(
@@ -202,7 +230,7 @@ static void h_register(mer_req_t *r)
     creds_t c;
     const char *name = "";
     mer_verr_t e = {0};
-    if (read_creds(r, &c, keys) != 0)
+    if (read_creds(r, &c, keys, true) != 0)
         return;
     if (mer_json_str(r->body, "name", "name", 0, 200, false, &name, &e)) {
         mer_reply_verr(r, &e);
@@ -244,7 +272,7 @@ static int attempt_start(mer_req_t *r, attempt_t *a)
     mer_req_peer(r, ip);
     snprintf(a->ip_key, sizeof(a->ip_key), "ip:%s", ip);
     int64_t now = mer_now_unix_ms();
-    int wait = MER_MAX(mer_throttle_check(a->account_key, now), mer_throttle_check(a->ip_key, now));
+    int wait = MER_MAX(mer_throttle_check(logins, a->account_key, now), mer_throttle_check(logins, a->ip_key, now));
     if (wait <= 0)
         return 0;
     snprintf(secs, sizeof(secs), "%d", wait);
@@ -256,9 +284,16 @@ static int attempt_start(mer_req_t *r, attempt_t *a)
 /* Counts a failed attempt against both keys and answers 401 with msg, unless the client went away. */
 static void attempt_failed(mer_req_t *r, const attempt_t *a, const char *msg)
 {
+    static _Atomic uint64_t unrecorded;
     int64_t now = mer_now_unix_ms();
-    mer_throttle_fail(a->account_key, ACCOUNT_FREE_FAILURES, now);
-    mer_throttle_fail(a->ip_key, IP_FREE_FAILURES, now);
+    int full = mer_throttle_fail(logins, a->account_key, ACCOUNT_FREE_FAILURES, now);
+    full |= mer_throttle_fail(logins, a->ip_key, IP_FREE_FAILURES, now);
+    if (full) {
+        uint64_t n = atomic_fetch_add(&unrecorded, 1) + 1;
+        if ((n & (n - 1)) == 0) /* 1, 2, 4, ...: a flood must not flood the log too */
+            mer_log_warn("login back-off table is full of blocked keys: %llu failed logins not recorded",
+                         (unsigned long long)n);
+    }
     if (!r->gone)
         mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "%s", msg);
 }
@@ -283,12 +318,15 @@ typedef struct login_job {
     char password[513];
     char stored_hash[crypto_pwhash_STRBYTES];
     bool ok;
+    /* the account, as stored */
     int64_t user_id, created_at;
-    char name[801];
+    char name[801], email[256], phone[32], country[3];
     char region[16];
     attempt_t at;
     char token[MER_TOKEN_MAX], token_hash[65];
     char guest_cart[64];
+    mer_cart_merge_t merge; /* what became of the guest cart's lines */
+    bool merged;
     int64_t expires_at;
 } login_job_t;
 
@@ -307,8 +345,12 @@ static int login_run(mer_db_t *db, mer_wjob_t *w)
     if (mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "siii",
                     j->token_hash, j->user_id, now, j->expires_at) < 0)
         return MER_E_INTERNAL;
-    if (j->guest_cart[0])
-        mer_cart_merge(db, j->guest_cart, j->user_id); /* best effort: a stale cart id is not an error */
+    if (j->guest_cart[0]) {
+        int err = mer_cart_merge(db, j->guest_cart, j->user_id, &j->merge);
+        if (err && err != MER_E_NOT_FOUND)
+            return err;
+        j->merged = err == 0; /* a stale cart id is not an error: there is just nothing to report */
+    }
     return 0;
 }
 
@@ -322,11 +364,12 @@ static void login_done(mer_wjob_t *w)
         } else {
             char ts[32];
             mer_format_utc_ms(j->expires_at, ts);
-            mer_reply_json(r, 201,
-                           json_pack("{s:s,s:s,s:s,s:o}", "token", j->token, "token_type", "Bearer", "expires_at", ts,
-                                     "user",
-                                     user_json(j->user_id, j->c.email, j->c.phone, j->name, j->c.country->code,
-                                               j->region, j->created_at)));
+            json_t *out =
+                json_pack("{s:s,s:s,s:s,s:o}", "token", j->token, "token_type", "Bearer", "expires_at", ts, "user",
+                          user_json(j->user_id, j->email, j->phone, j->name, j->country, j->region, j->created_at));
+            if (j->merged)
+                json_object_set_new(out, "cart_merge", mer_cart_merge_json(&j->merge));
+            mer_reply_json(r, 201, out);
         }
     }
     mer_req_release(r);
@@ -344,7 +387,7 @@ static void login_verified(mer_ojob_t *o)
     login_job_t *j = H2O_STRUCT_FROM_MEMBER(login_job_t, o, o);
     mer_req_t *r = j->r;
     if (j->ok)
-        mer_throttle_clear(j->at.account_key);
+        mer_throttle_clear(logins, j->at.account_key);
     else
         attempt_failed(r, &j->at, "wrong email, phone or password");
     if (!j->ok || r->gone) {
@@ -368,7 +411,7 @@ static void h_login(mer_req_t *r)
 {
     static const char *const keys[] = {"email", "phone", "password", "country", NULL};
     creds_t c;
-    if (read_creds(r, &c, keys) != 0)
+    if (read_creds(r, &c, keys, false) != 0)
         return;
     login_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
@@ -376,31 +419,40 @@ static void h_login(mer_req_t *r)
     snprintf(j->password, sizeof(j->password), "%s", c.password);
     j->c.password = NULL;
     snprintf(j->region, sizeof(j->region), "%s", c.country->region);
-    snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region, c.email[0] ? c.email : c.phone);
-    if (attempt_start(r, &j->at) != 0) {
-        login_free(j);
-        return;
-    }
     size_t cart_len;
     const char *cart = mer_req_header(r, "x-cart-id", &cart_len);
     if (cart && cart_len < sizeof(j->guest_cart))
         snprintf(j->guest_cart, sizeof(j->guest_cart), "%.*s", (int)cart_len, cart);
 
+    /* email and phone are unique in the region's database; either finds the one account */
     mer_db_t *db = mer_store_reader(j->region);
     mer_rows_t *rows = mer_db_query(db,
-                                    c.email[0] ? "SELECT id, password_hash, name, created_at FROM user WHERE email = ?"
-                                               : "SELECT id, password_hash, name, created_at FROM user WHERE phone = ?",
-                                    "s", c.email[0] ? c.email : c.phone);
+                                    "SELECT id, password_hash, name, created_at, COALESCE(email, ''), "
+                                    "COALESCE(phone, ''), country FROM user WHERE email = ? OR phone = ?",
+                                    "ss", c.email[0] ? c.email : NULL, c.phone[0] ? c.phone : NULL);
     if (mer_rows_next(rows)) {
         j->user_id = mer_rows_int(rows, 0);
         snprintf(j->stored_hash, sizeof(j->stored_hash), "%s", mer_rows_text(rows, 1));
         snprintf(j->name, sizeof(j->name), "%s", mer_rows_text(rows, 2));
         j->created_at = mer_rows_int(rows, 3);
+        snprintf(j->email, sizeof(j->email), "%s", mer_rows_text(rows, 4));
+        snprintf(j->phone, sizeof(j->phone), "%s", mer_rows_text(rows, 5));
+        snprintf(j->country, sizeof(j->country), "%s", mer_rows_text(rows, 6));
     }
     int err = mer_rows_end(rows);
     if (err) {
         login_free(j);
         mer_reply_error(r, err, NULL, NULL);
+        return;
+    }
+    /* one back-off per account, whichever of its email and phone is tried; per name tried when none has it */
+    if (j->user_id)
+        snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:#%lld", j->region, (long long)j->user_id);
+    else
+        snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region,
+                 c.email[0] ? c.email : c.phone);
+    if (attempt_start(r, &j->at) != 0) {
+        login_free(j);
         return;
     }
     j->o.work = login_verify;
@@ -905,7 +957,7 @@ static void staff_verified(mer_ojob_t *o)
     } else if (!r->gone) {
         char token[MER_TOKEN_MAX], hash[65], ts[32];
         int64_t now = mer_now_unix_ms();
-        mer_throttle_clear(j->at.account_key);
+        mer_throttle_clear(logins, j->at.account_key);
         mer_token_new("mst_", token, hash);
         int64_t exp = now + 12LL * 3600 * 1000;
         mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
@@ -981,5 +1033,6 @@ void mer_account_init(void)
     if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         mer_die("cannot compute the dummy password hash");
+    logins = mer_throttle_new(THROTTLE_KEYS);
     mer_router_add(routes, MER_ARRAY_LEN(routes));
 }

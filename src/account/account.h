@@ -2,10 +2,13 @@
  * account.h — customers (registration, login, logout, profile), their addresses, and staff login.
  *
  * A customer registers for a country; the account is written only to the database of that country's
- * region (a node that does not serve the region answers 421). Passwords are hashed with argon2id
+ * region (a node that does not serve the region answers 421). It has an email (lower-cased), a phone
+ * number (normalized to E.164) or both, each unique in the region, and logs in with either; the login
+ * answer describes the account as stored. Passwords are hashed with argon2id
  * (libsodium crypto_pwhash_str, "interactive" limits) on the offload pool, never on an event loop.
  * Login returns a bearer token (see auth.h) valid for 30 days, revocable by logout. Failed logins back
- * off per account and per client IP (see throttle.h): 429 with Retry-After.
+ * off per account and per client IP (see throttle.h): 429 with Retry-After. A login with X-Cart-Id merges
+ * that guest cart (cart.h) and reports what the merge capped or dropped.
  *
  * Routes: POST /api/v1/users, POST /api/v1/sessions, DELETE /api/v1/sessions/current,
  * GET /api/v1/users/me, GET/POST /api/v1/users/me/addresses, GET/PATCH/DELETE

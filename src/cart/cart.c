@@ -63,35 +63,93 @@ static void guest_cart_country(mer_db_t *db, const char *id, char country[3])
     mer_rows_end(r);
 }
 
-int mer_cart_merge(mer_db_t *db, const char *guest, int64_t user_id)
+static void merge_note(mer_cart_merge_t *m, const mer_cart_line_t *l, int64_t requested, int64_t quantity,
+                       const char *reason)
+{
+    mer_cart_merge_note_t *n = &m->notes[m->nnotes++];
+    n->sku_id = l->sku_id;
+    snprintf(n->sale_type, sizeof(n->sale_type), "%s", l->sale_type);
+    n->requested = requested;
+    n->quantity = quantity;
+    n->reason = reason;
+}
+
+int mer_cart_merge(mer_db_t *db, const char *guest, int64_t user_id, mer_cart_merge_t *out)
 {
     char country[3], user_cart[64];
+    memset(out, 0, sizeof(*out));
     guest_cart_country(db, guest, country);
     if (country[0] == '\0')
         return MER_E_NOT_FOUND;
     mer_cart_user_id(user_id, country, user_cart);
-    int64_t now = mer_now_unix_ms();
+    int64_t now = mer_now_unix_ms(), nlines = 0;
     if (mer_db_exec(db,
                     "INSERT INTO cart (id, user_id, country, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO NOTHING",
+                    "ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at",
                     "sisii", user_cart, user_id, country, now, now) < 0)
         return MER_E_INTERNAL;
     mer_cart_line_t lines[MER_CART_MAX_LINES];
     int n = mer_cart_lines(db, guest, lines, MER_CART_MAX_LINES);
+    if (n < 0)
+        return n;
+    if (mer_db_query_int(db, &nlines, "SELECT COUNT(*) FROM cart_item WHERE cart_id = ?", "s", user_cart) != 0)
+        return MER_E_INTERNAL;
     for (int i = 0; i < n; i++) {
-        int64_t limit = sku_limit(lines[i].sku_id);
-        if (mer_db_exec(db,
-                        "INSERT INTO cart_item (cart_id, sku_id, sale_type, quantity, unit_price, flash_token, added_at) "
-                        "VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?) ON CONFLICT (cart_id, sku_id, sale_type) DO UPDATE "
-                        "SET quantity = MIN(quantity + excluded.quantity, ?)",
-                        "sisiisii", user_cart, lines[i].sku_id, lines[i].sale_type,
-                        MER_MIN(lines[i].quantity, limit > 0 ? limit : lines[i].quantity), lines[i].unit_price,
-                        lines[i].flash_token, now, limit > 0 ? limit : INT64_C(1000)) < 0)
+        const mer_cart_line_t *l = &lines[i];
+        int64_t limit = sku_limit(l->sku_id), have = 0;
+        if (limit <= 0)
+            limit = 1000; /* a SKU gone from the catalogue: the cart's own quantity bound */
+        int err = mer_db_query_int(db, &have,
+                                   "SELECT quantity FROM cart_item WHERE cart_id = ? AND sku_id = ? AND sale_type = ?",
+                                   "sis", user_cart, l->sku_id, l->sale_type);
+        if (err && err != MER_E_NOT_FOUND)
+            return err;
+        if (err == MER_E_NOT_FOUND && nlines >= MER_CART_MAX_LINES) {
+            merge_note(out, l, l->quantity, 0, "cart_full");
+            continue;
+        }
+        int64_t want = have + l->quantity, keep = MER_MIN(want, limit);
+        if (err == 0
+                ? mer_db_exec(db,
+                              "UPDATE cart_item SET quantity = ? WHERE cart_id = ? AND sku_id = ? AND sale_type = ?",
+                              "isis", keep, user_cart, l->sku_id, l->sale_type) < 0
+                : mer_db_exec(db,
+                              "INSERT INTO cart_item (cart_id, sku_id, sale_type, quantity, unit_price, flash_token, "
+                              "added_at) VALUES (?, ?, ?, ?, ?, NULLIF(?, ''), ?)",
+                              "sisiisi", user_cart, l->sku_id, l->sale_type, keep, l->unit_price, l->flash_token,
+                              now) < 0)
             return MER_E_INTERNAL;
+        if (err == MER_E_NOT_FOUND)
+            nlines++;
+        out->merged++;
+        if (keep < want)
+            merge_note(out, l, want, keep, "quantity_capped");
     }
     if (mer_db_exec(db, "DELETE FROM cart WHERE id = ?", "s", guest) < 0)
         return MER_E_INTERNAL;
     return 0;
+}
+
+json_t *mer_cart_merge_json(const mer_cart_merge_t *m)
+{
+    json_t *dropped = json_array(), *capped = json_array();
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (int i = 0; i < m->nnotes; i++) {
+        const mer_cart_merge_note_t *n = &m->notes[i];
+        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, n->sku_id);
+        json_t *o = json_pack("{s:s,s:I,s:s,s:s}", "sku", s ? s->code : "", "sku_id", (json_int_t)n->sku_id,
+                              "sale_type", n->sale_type, "reason", n->reason);
+        if (n->quantity == 0) {
+            json_object_set_new(o, "quantity", json_integer(n->requested));
+            json_array_append_new(dropped, o);
+        } else {
+            json_object_set_new(o, "requested", json_integer(n->requested));
+            json_object_set_new(o, "quantity", json_integer(n->quantity));
+            json_array_append_new(capped, o);
+        }
+    }
+    mer_catalog_unlock();
+    return json_pack("{s:i,s:o,s:o}", "merged", m->merged, "dropped", dropped, "capped", capped);
 }
 
 /* ---- which cart a request means ---- */
@@ -241,7 +299,8 @@ static json_t *view(const cart_ref_t *c)
         line_idx[i] = -1;
         if (sold && in_stock) {
             int rate = mer_country_tax_rate(country, s->product->tax_class);
-            plines[np] = (mer_pline_t){.unit_price = price, .quantity = lines[i].quantity, .rate_bp = rate < 0 ? 0 : rate};
+            plines[np] =
+                (mer_pline_t){.unit_price = price, .quantity = lines[i].quantity, .rate_bp = rate < 0 ? 0 : rate};
             line_idx[i] = (int)np++;
         }
     }
@@ -249,7 +308,8 @@ static json_t *view(const cart_ref_t *c)
     mer_price_order(country, plines, np, false, false, &pr);
     for (int i = 0; i < n; i++) {
         if (line_idx[i] >= 0)
-            json_object_set_new(line_objs[i], "line_total", mer_country_money(country, plines[line_idx[i]].line_total, lang));
+            json_object_set_new(line_objs[i], "line_total",
+                                mer_country_money(country, plines[line_idx[i]].line_total, lang));
         json_array_append_new(out_lines, line_objs[i]);
     }
     mer_catalog_unlock();
@@ -312,8 +372,9 @@ static int cart_run(mer_db_t *db, mer_wjob_t *w)
         if (rc < 0)
             return MER_E_INTERNAL;
     }
-    int err = mer_db_query_int(db, &have, "SELECT quantity FROM cart_item WHERE cart_id = ? AND sku_id = ? AND sale_type = ?",
-                               "sis", j->c.id, j->sku_id, j->sale_type);
+    int err =
+        mer_db_query_int(db, &have, "SELECT quantity FROM cart_item WHERE cart_id = ? AND sku_id = ? AND sale_type = ?",
+                         "sis", j->c.id, j->sku_id, j->sale_type);
     if (err && err != MER_E_NOT_FOUND)
         return err;
     bool exists = err == 0;

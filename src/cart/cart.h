@@ -4,7 +4,8 @@
  * A guest cart is created by the first item a visitor adds; its id ("g_<region>_<random>") comes back in
  * the X-Cart-Id header and the body, and the client sends it back in X-Cart-Id. A customer has one cart
  * per country ("u_<user id>_<country>"). Logging in with X-Cart-Id merges the guest cart into the
- * customer's cart (quantities add up, capped at each SKU's purchase limit) and deletes it.
+ * customer's cart (quantities add up, capped at each SKU's purchase limit; lines that do not fit in the
+ * customer's cart are dropped) and deletes it; the login answer says which lines were capped or dropped.
  *
  * Lines are (SKU, sale type): the same SKU bought at the flash-sale price is a separate line from the
  * same SKU at the normal price. Every read re-prices the cart for its country (current price list, tax,
@@ -13,6 +14,8 @@
  */
 #ifndef MER_CART_H
 #define MER_CART_H
+
+#include <jansson.h>
 
 #include "store/db.h"
 
@@ -32,8 +35,34 @@ int mer_cart_lines(mer_db_t *db, const char *cart_id, mer_cart_line_t *out, size
 int mer_cart_remove_line(mer_db_t *db, const char *cart_id, int64_t sku_id, const char *sale_type);
 /* The id of a customer's cart for a country. */
 void mer_cart_user_id(int64_t user_id, const char *country, char out[64]);
-/* Merges a guest cart into the user's cart for the guest cart's country. Writer thread. */
-int mer_cart_merge(mer_db_t *db, const char *guest_cart_id, int64_t user_id);
+/* What a merge did with each line of the guest cart that it did not simply add (see mer_cart_merge). */
+typedef struct mer_cart_merge_note {
+    int64_t sku_id;
+    char sale_type[8];
+    int64_t requested;  /* the guest cart's quantity */
+    int64_t quantity;   /* what the customer's cart now holds (0: the line was dropped) */
+    const char *reason; /* static: "cart_full" (dropped) or "quantity_capped" (kept, capped) */
+} mer_cart_merge_note_t;
+
+typedef struct mer_cart_merge {
+    int merged; /* guest lines added to or combined with the customer's cart */
+    int nnotes; /* entries of notes */
+    mer_cart_merge_note_t notes[MER_CART_MAX_LINES];
+} mer_cart_merge_t;
+
+/*
+ * Merges a guest cart into the user's cart for the guest cart's country and deletes the guest cart.
+ * Quantities of the same line add up, capped at the SKU's purchase limit; a new line that does not fit in
+ * the customer's cart (MER_CART_MAX_LINES) is dropped. Every capped or dropped line is noted in *out.
+ * Returns 0, MER_E_NOT_FOUND (no such guest cart in db; nothing changed), or another negative error.
+ * Writer thread.
+ */
+int mer_cart_merge(mer_db_t *db, const char *guest_cart_id, int64_t user_id, mer_cart_merge_t *out);
+/*
+ * The JSON report of a merge: {"merged": n, "dropped": [{"sku", "sale_type", "quantity", "reason"}],
+ * "capped": [{"sku", "sale_type", "requested", "quantity", "reason"}]}. Caller owns the reference.
+ */
+json_t *mer_cart_merge_json(const mer_cart_merge_t *m);
 
 void mer_cart_init(void);
 

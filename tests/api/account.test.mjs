@@ -130,3 +130,51 @@ test('long non-ASCII text is kept whole; lower-case country codes are stored can
   assert.equal((await srv.get('/api/v1/healthz')).status, 404, 'the server is still up');
   assert.equal((await srv.get('/healthz')).status, 200);
 });
+
+test('lockout holds for long emails (the back-off key once stopped at 119 characters)', async () => {
+  const local = 'a'.repeat(200);
+  const email = `${local}@example.test`; // 213 characters
+  const twin = `${local}@example.tesu`; // the same but for the last character
+  for (const e of [email, twin])
+    assert.equal((await srv.api('POST', '/api/v1/users', { body: { email: e, password: 'long enough pw', country: 'IN' } })).status, 201);
+  for (let i = 0; i < 5; i++)
+    expectError(await srv.api('POST', '/api/v1/sessions', { body: { email, password: 'wrong password', country: 'IN' } }), 401, 'unauthorized');
+  const blocked = await srv.api('POST', '/api/v1/sessions', { body: { email, password: 'long enough pw', country: 'IN' } });
+  expectError(blocked, 429, 'rate_limited');
+  assert.ok(Number(blocked.headers.get('retry-after')) >= 1);
+  const other = await srv.api('POST', '/api/v1/sessions', { body: { email: twin, password: 'long enough pw', country: 'IN' } });
+  assert.equal(other.status, 201, 'another account is not locked out by a near-identical key');
+});
+
+test('an account may have both an email and a phone, and logs in with either', async () => {
+  const body = { email: 'both@example.test', phone: '+91 70000-00001', password: 'long enough pw', country: 'IN', name: 'Both' };
+  const r = await srv.api('POST', '/api/v1/users', { body });
+  assert.equal(r.status, 201, r.text);
+  assert.equal(r.json.email, 'both@example.test');
+  assert.equal(r.json.phone, '+917000000001', 'the phone is stored normalized (E.164)');
+  // either one is unique in the region: the answer names the one taken
+  expectError(await srv.api('POST', '/api/v1/users', { body: { ...body, email: 'other@example.test' } }), 409, 'already_exists', 'phone');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { ...body, phone: '+917000000002' } }), 409, 'already_exists', 'email');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { ...body, email: 'third@example.test', phone: '+917000000001' } }), 409, 'already_exists', 'phone');
+  expectError(await srv.api('POST', '/api/v1/users', { body: { ...body, email: 'x2@example.test', phone: '+91 7000 abc' } }), 422, 'validation_failed', 'phone');
+  const byEmail = await srv.api('POST', '/api/v1/sessions', { body: { email: 'both@example.test', password: 'long enough pw', country: 'IN' } });
+  assert.equal(byEmail.status, 201, byEmail.text);
+  assert.equal(byEmail.json.user.phone, '+917000000001');
+  const byPhone = await srv.api('POST', '/api/v1/sessions', { body: { phone: '0091 (70000) 00001', password: 'long enough pw', country: 'IN' } });
+  assert.equal(byPhone.status, 201, byPhone.text);
+  assert.equal(byPhone.json.user.id, byEmail.json.user.id);
+  assert.equal(byPhone.json.user.email, 'both@example.test', 'the answer describes the account, not just the name used');
+  const me = await srv.get('/api/v1/users/me', { token: byEmail.json.token });
+  assert.equal(me.json.phone, '+917000000001', 'an email session still carries the account phone');
+  expectError(await srv.api('POST', '/api/v1/sessions', { body: { email: 'both@example.test', phone: '+917000000001', password: 'long enough pw', country: 'IN' } }), 422, 'validation_failed', 'phone');
+});
+
+test('the login answer reports the account\'s country, not the one sent', async () => {
+  const r = await srv.api('POST', '/api/v1/users', { body: { email: 'es-home@example.test', password: 'long enough pw', country: 'ES' } });
+  assert.equal(r.status, 201, r.text);
+  const l = await srv.api('POST', '/api/v1/sessions', { body: { email: 'es-home@example.test', password: 'long enough pw', country: 'FR' } });
+  assert.equal(l.status, 201, l.text);
+  assert.equal(l.json.user.country, 'ES');
+  assert.equal(l.json.user.region, 'eu');
+  assert.equal((await srv.get('/api/v1/users/me', { token: l.json.token })).json.country, 'ES');
+});
