@@ -397,6 +397,11 @@ test('order totals never overflow: nine SKUs at the largest price are 422 by car
   assert.ok(one.json.totals.tax.amount > 0);
   const cod = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod', lines: [{ sku: codes[1], quantity: 1 }] } });
   expectError(cod, 422, 'validation_failed', 'payment_method');
+  // paid and refunded by line, the largest amount comes back whole
+  assert.equal((await srv.api('POST', `/api/v1/orders/${one.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } })).status, 200);
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${one.json.id}/refunds`, { token: T, body: { country: 'IN', reason: 'test', lines: [{ line_no: 1, quantity: 1 }] } });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(refund.json.totals.refunded.amount, MAX);
 
   // the cart leaves out what would take its totals beyond the limit, and checkout refuses it
   await srv.api('POST', '/api/v1/cart/items', { token: c.token, body: { sku: codes[2], quantity: 1000 } });
