@@ -305,7 +305,19 @@ static json_t *view(const cart_ref_t *c)
         }
     }
     mer_price_result_t pr;
-    mer_price_order(country, plines, np, false, false, &pr);
+    /* a line that would take the totals beyond MER_MONEY_MAX is left out (the last one added if only the
+     * sum is too large), like a line not sold here, and checkout would refuse it */
+    while (mer_price_order(country, plines, np, false, false, &pr) != 0) {
+        int bad = pr.bad_line >= 0 ? pr.bad_line : (int)np - 1;
+        for (int i = 0; i < n; i++) {
+            if (line_idx[i] == bad)
+                json_array_append_new(warnings, json_pack("{s:s,s:O}", "code", "total_too_large", "sku",
+                                                          json_object_get(line_objs[i], "sku")));
+            line_idx[i] = line_idx[i] == bad ? -1 : line_idx[i] - (line_idx[i] > bad);
+        }
+        memmove(&plines[bad], &plines[bad + 1], (np - (size_t)bad - 1) * sizeof(plines[0]));
+        np--;
+    }
     for (int i = 0; i < n; i++) {
         if (line_idx[i] >= 0)
             json_object_set_new(line_objs[i], "line_total",

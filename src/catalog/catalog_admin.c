@@ -94,7 +94,7 @@ static int check_price(mer_req_t *r, const char *cc, json_t *v, const char *pref
         return mer_verr_set(e, MER_E_FORBIDDEN, field, "you may not set prices in %s", cc);
     if (json_is_null(v))
         return 0; /* null removes the price: the SKU stops being sold there */
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > (INT64_C(1) << 50))
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MER_MONEY_MAX)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a non-negative integer in minor units", field);
     if (json_integer_value(v) % c->step != 0)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a multiple of %lld minor units of %s", field,

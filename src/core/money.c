@@ -52,6 +52,35 @@ int mer_currency_lookup(const char *code, mer_currency_t *out)
     return 0;
 }
 
+static int money_checked(bool overflow, int64_t r, int64_t *out)
+{
+    if (overflow || r > MER_MONEY_MAX || r < -MER_MONEY_MAX)
+        return MER_E_VALIDATION;
+    *out = r;
+    return 0;
+}
+
+int mer_money_add(int64_t *out, int64_t a, int64_t b)
+{
+    int64_t r;
+    bool overflow = __builtin_add_overflow(a, b, &r);
+    return money_checked(overflow, r, out);
+}
+
+int mer_money_sub(int64_t *out, int64_t a, int64_t b)
+{
+    int64_t r;
+    bool overflow = __builtin_sub_overflow(a, b, &r);
+    return money_checked(overflow, r, out);
+}
+
+int mer_money_mul(int64_t *out, int64_t amount, int64_t n)
+{
+    int64_t r;
+    bool overflow = __builtin_mul_overflow(amount, n, &r);
+    return money_checked(overflow, r, out);
+}
+
 int64_t mer_money_step(int iso_digits, int practical_digits)
 {
     int64_t step = 1;

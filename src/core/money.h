@@ -14,11 +14,39 @@
  * Tax. Rates are basis points (1800 = 18%). For a tax-exclusive price p, tax = round(p * r / 10000).
  * For a tax-inclusive price g, the net part is round(g * 10000 / (10000 + r)) and tax = g - net, so
  * net + tax == g exactly: what the customer was shown is what they pay.
+ *
+ * Limits. Every amount Meridian stores or computes (a price, line total, discount, shipping fee, tax,
+ * order total, refund, coupon value or budget) lies within [-MER_MONEY_MAX, MER_MONEY_MAX], and every
+ * sum or product of amounts is taken with mer_money_add/sub/mul, which refuse a result outside that range
+ * instead of overflowing. A request whose amounts would leave it is refused (422, naming the field)
+ * before anything changes.
  */
 #ifndef MER_MONEY_H
 #define MER_MONEY_H
 
 #include "core/common.h"
+#include "core/err.h"
+
+/*
+ * The largest amount of money Meridian handles, in minor units: 2^50 = 1,125,899,906,842,624 (₹11.2
+ * trillion, 1.1 x 10^13 rupiah, 1.1 x 10^15 dong). It is also the largest price, coupon value and budget an
+ * admin may enter, so one unit at the highest price can always be ordered, and it is the largest order
+ * total (grand_total). Why this value: it is far above any real order in any currency; it is exact as a
+ * JSON number (an IEEE double holds integers up to 2^53), so clients and payment providers that parse JSON
+ * into doubles read every amount exactly; and it lies a factor 2^13 below INT64_MAX, so even a sum of 8191
+ * amounts within the limit cannot overflow int64 before it is checked.
+ */
+#define MER_MONEY_MAX (INT64_C(1) << 50)
+
+/*
+ * Checked money arithmetic: *out = a + b, a - b, or amount x n. Each returns 0 with the exact result in
+ * *out, or MER_E_VALIDATION (leaving *out unchanged) when the result would lie outside
+ * [-MER_MONEY_MAX, MER_MONEY_MAX] -- which also covers every int64 overflow. Callers turn the error into a
+ * 422 that names the field that made the amount too large.
+ */
+int mer_money_add(int64_t *out, int64_t a, int64_t b);
+int mer_money_sub(int64_t *out, int64_t a, int64_t b);
+int mer_money_mul(int64_t *out, int64_t amount, int64_t n);
 
 typedef enum mer_rounding {
     MER_ROUND_HALF_UP = 0,

@@ -116,6 +116,28 @@ static int idem_lookup(mer_db_t *db, const checkout_job_t *j, int64_t *order_id)
     return err ? err : seen;
 }
 
+/*
+ * Why pricing refused the job's lines (pr from mer_price_order): a line whose total goes beyond
+ * MER_MONEY_MAX (field lines[i].quantity, i counting the lines as the client sent them, or the cart's
+ * normal lines), or an order whose total would (field lines). Fills *e and returns MER_E_VALIDATION.
+ */
+static int refuse_amounts(const checkout_job_t *j, const mer_price_result_t *pr, mer_verr_t *e)
+{
+    int i = pr->bad_line - (j->flash_token[0] ? 1 : 0); /* the flash line is not one of the client's lines */
+    if (pr->bad_line >= 0 && i >= 0) {
+        const co_line_t *l = &j->lines[pr->bad_line];
+        char field[40];
+        snprintf(field, sizeof(field), "lines[%d].quantity", i);
+        return mer_verr_set(e, MER_E_VALIDATION, field,
+                            "%lld x %s would cost more than %lld minor units, the largest order total; order fewer",
+                            (long long)l->quantity, l->code, (long long)MER_MONEY_MAX);
+    }
+    return mer_verr_set(e, MER_E_VALIDATION, "lines",
+                        "the order would total more than %lld minor units, the largest order total; order fewer "
+                        "units or split the order",
+                        (long long)MER_MONEY_MAX);
+}
+
 static int checkout_run(mer_db_t *db, mer_wjob_t *w)
 {
     checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
@@ -157,10 +179,12 @@ static int checkout_run(mer_db_t *db, mer_wjob_t *w)
     if (j->has_coupon && (j->coupon_refusal = mer_coupon_refusal(&j->coupon, j->created_at)) != NULL)
         return mer_verr_set(&j->e, MER_E_VALIDATION, "coupon", "coupon %s is not valid now", j->coupon.code);
     for (size_t i = 0; i < j->n; i++)
-        j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity,
-                                 .discount = j->lines[i].discount, .rate_bp = j->lines[i].rate_bp};
-    if ((err = mer_price_order(j->country, j->pl, j->n, same_state, false, &j->pr)) != 0)
-        return err;
+        j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price,
+                                 .quantity = j->lines[i].quantity,
+                                 .discount = j->lines[i].discount,
+                                 .rate_bp = j->lines[i].rate_bp};
+    if (mer_price_order(j->country, j->pl, j->n, same_state, false, &j->pr) != 0)
+        return refuse_amounts(j, &j->pr, &j->e);
     if (j->has_expected && j->expected_total != j->pr.grand_total)
         return mer_verr_set(&j->e, MER_E_CONFLICT, "expected_total",
                             "the total is now %lld, not %lld: prices changed since the cart was shown",
@@ -492,6 +516,26 @@ fail:
     return -1;
 }
 
+/*
+ * Refuses (422) an order whose amounts would go beyond MER_MONEY_MAX before anything is spread over its
+ * lines (a coupon) or reserved for it (the writer, which prices it again with the discount and checks
+ * again). Answers and returns -1 on error.
+ */
+static int check_amounts(mer_req_t *r, const checkout_job_t *j)
+{
+    mer_pline_t pl[MER_ORDER_MAX_LINES];
+    mer_price_result_t pr;
+    for (size_t i = 0; i < j->n; i++)
+        pl[i] = (mer_pline_t){
+            .unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity, .rate_bp = j->lines[i].rate_bp};
+    if (mer_price_order(j->country, pl, j->n, false, false, &pr) == 0)
+        return 0;
+    mer_verr_t e = {0};
+    refuse_amounts(j, &pr, &e);
+    mer_reply_verr(r, &e);
+    return -1;
+}
+
 /* Answers checkout's 422 for a coupon, with the reason a client can act on. Returns -1. */
 static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...) MER_PRINTF(3, 4);
 static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...)
@@ -704,7 +748,8 @@ static void h_checkout(mer_req_t *r)
     want_line_t want[MER_ORDER_MAX_LINES];
     mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
     int nwant = lines || !flash ? wanted_lines(r, j, lines, want) : 0;
-    if (nwant < 0 || resolve_lines(r, j, want, (size_t)nwant, &chain, coupon ? cl : NULL) != 0) {
+    if (nwant < 0 || resolve_lines(r, j, want, (size_t)nwant, &chain, coupon ? cl : NULL) != 0 ||
+        check_amounts(r, j) != 0) {
         job_free(j);
         return;
     }

@@ -102,7 +102,8 @@ int mer_coupon_freeze(mer_db_t *db, const mer_coupon_t *c, int64_t order_id, int
         snprintf(msg, 128, "coupon %s has been used up", c->code);
         return MER_E_CONFLICT;
     }
-    if (c->budget > 0 && spent + amount > c->budget) {
+    int64_t after;
+    if (c->budget > 0 && (mer_money_add(&after, spent, amount) != 0 || after > c->budget)) {
         snprintf(msg, 128, "coupon %s has no budget left for this discount", c->code);
         return MER_E_CONFLICT;
     }
@@ -315,13 +316,13 @@ static void h_create(mer_req_t *r)
     if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "code", "code", 3, 32, true, &code, &e) ||
         mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
         mer_json_str(r->body, "kind", "kind", 1, 20, true, &kind, &e) ||
-        mer_json_int(r->body, "value", "value", 1, INT64_C(1) << 50, true, &c->value, &e) ||
-        mer_json_int(r->body, "min_subtotal", "min_subtotal", 0, INT64_C(1) << 50, false, &c->min_subtotal, &e) ||
-        mer_json_int(r->body, "max_discount", "max_discount", 0, INT64_C(1) << 50, false, &c->max_discount, &e) ||
+        mer_json_int(r->body, "value", "value", 1, MER_MONEY_MAX, true, &c->value, &e) ||
+        mer_json_int(r->body, "min_subtotal", "min_subtotal", 0, MER_MONEY_MAX, false, &c->min_subtotal, &e) ||
+        mer_json_int(r->body, "max_discount", "max_discount", 0, MER_MONEY_MAX, false, &c->max_discount, &e) ||
         mer_json_member(r->body, "scope", "scope", JSON_OBJECT, false, &scope, &e) ||
         mer_json_str(r->body, "valid_from", "valid_from", 16, 30, true, &from, &e) ||
         mer_json_str(r->body, "valid_until", "valid_until", 16, 30, true, &until, &e) ||
-        mer_json_int(r->body, "budget", "budget", 0, INT64_C(1) << 50, false, &c->budget, &e) ||
+        mer_json_int(r->body, "budget", "budget", 0, MER_MONEY_MAX, false, &c->budget, &e) ||
         mer_json_int(r->body, "max_redemptions", "max_redemptions", 0, 100000000, false, &c->max_redemptions, &e) ||
         mer_json_int(r->body, "per_user_limit", "per_user_limit", 0, 1000, false, &c->per_user_limit, &e) ||
         mer_json_member(r->body, "payment_methods", "payment_methods", JSON_ARRAY, false, &methods, &e)) {

@@ -65,7 +65,9 @@ const char *mer_coupon_refusal(const mer_coupon_t *c, int64_t now);
 bool mer_coupon_method_ok(const mer_coupon_t *c, const char *method);
 /*
  * Computes each line's discount (multiples of step). Returns the total discount (> 0), 0 when no line
- * is eligible, or MER_E_VALIDATION when the eligible subtotal is below the threshold.
+ * is eligible, or MER_E_VALIDATION when the eligible subtotal is below the threshold. The lines' amounts
+ * must be within MER_MONEY_MAX (checkout has priced them first: mer_price_order); an eligible line total
+ * or subtotal beyond it gives no line a discount (returns 0).
  */
 int64_t mer_coupon_apply(const mer_coupon_t *c, mer_coupon_line_t *lines, size_t n, int64_t step,
                          mer_rounding_t rounding);

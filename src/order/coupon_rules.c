@@ -45,19 +45,37 @@ static bool eligible(const mer_coupon_t *c, const mer_coupon_line_t *l)
     return c->scope == MER_SCOPE_STORE;
 }
 
+/* unit_price x quantity, or -1 when it is beyond MER_MONEY_MAX */
+static int64_t line_gross(const mer_coupon_line_t *l)
+{
+    int64_t t;
+    return mer_money_mul(&t, l->unit_price, l->quantity) == 0 && t >= 0 ? t : -1;
+}
+
+/* No discount on any line: what lines beyond the money limit get. */
+static int64_t none(mer_coupon_line_t *lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        lines[i].discount = 0;
+    return 0;
+}
+
 int64_t mer_coupon_apply(const mer_coupon_t *c, mer_coupon_line_t *lines, size_t n, int64_t step,
                          mer_rounding_t rounding)
 {
-    int64_t subtotal = 0;
+    int64_t subtotal = 0, largest_gross = -1;
     size_t largest = n;
     for (size_t i = 0; i < n; i++) {
         lines[i].discount = 0;
         if (!eligible(c, &lines[i]))
             continue;
-        int64_t t = lines[i].unit_price * lines[i].quantity;
-        subtotal += t;
-        if (largest == n || t > lines[largest].unit_price * lines[largest].quantity)
+        int64_t t = line_gross(&lines[i]);
+        if (t < 0 || mer_money_add(&subtotal, subtotal, t) != 0)
+            return none(lines, n);
+        if (t > largest_gross) {
             largest = i;
+            largest_gross = t;
+        }
     }
     if (subtotal == 0)
         return 0;
@@ -66,10 +84,12 @@ int64_t mer_coupon_apply(const mer_coupon_t *c, mer_coupon_line_t *lines, size_t
         for (size_t i = 0; i < n; i++) {
             if (!eligible(c, &lines[i]))
                 continue;
-            int64_t t = lines[i].unit_price * lines[i].quantity;
-            int64_t d = c->value * lines[i].quantity;
-            lines[i].discount = d > t ? t : d;
-            total += lines[i].discount;
+            int64_t t = line_gross(&lines[i]), d;
+            if (mer_money_mul(&d, c->value, lines[i].quantity) != 0 || d > t)
+                d = t; /* value x quantity beyond the limit is beyond the line's total too */
+            lines[i].discount = d;
+            if (mer_money_add(&total, total, d) != 0)
+                return none(lines, n);
         }
         return total;
     }
@@ -85,21 +105,19 @@ int64_t mer_coupon_apply(const mer_coupon_t *c, mer_coupon_line_t *lines, size_t
     }
     if (want > subtotal)
         want = subtotal;
-    /* spread in proportion to line totals, in whole steps; the remainder to the largest line */
+    /* spread in proportion to line totals, in whole steps; the remainder to the largest line. Each share
+     * is at most want, and their sum too: nothing here can leave the money range. */
     int64_t given = 0;
     for (size_t i = 0; i < n; i++) {
         if (!eligible(c, &lines[i]))
             continue;
-        int64_t t = lines[i].unit_price * lines[i].quantity;
-        int64_t share = (int64_t)((__int128)want * t / subtotal);
+        int64_t share = (int64_t)((__int128)want * line_gross(&lines[i]) / subtotal);
         share -= share % step;
         lines[i].discount = share;
         given += share;
     }
     lines[largest].discount += want - given;
-    int64_t cap = lines[largest].unit_price * lines[largest].quantity;
-    if (lines[largest].discount > cap) /* cannot happen with proportional shares; guard the invariant */
-        lines[largest].discount = cap;
+    if (lines[largest].discount > largest_gross) /* cannot happen with proportional shares; guard the invariant */
+        lines[largest].discount = largest_gross;
     return want;
 }
-

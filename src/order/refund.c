@@ -31,7 +31,9 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         return err;
     if (!found)
         return MER_E_NOT_FOUND;
-    int64_t refundable = paid - refunded;
+    int64_t refundable;
+    if (mer_money_sub(&refundable, paid, refunded) != 0)
+        return MER_E_INTERNAL; /* stored amounts are within the money range: a broken invariant */
     if (amount < 0)
         amount = refundable;
     if (amount > refundable)
@@ -86,7 +88,7 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     }
     if (want > 0)
         return MER_E_VALIDATION; /* the named charge has less left than asked */
-    const char *status = !all_cod ? "refund_pending" : refunded + amount >= paid ? "refunded" : "partially_refunded";
+    const char *status = !all_cod ? "refund_pending" : amount >= refundable ? "refunded" : "partially_refunded";
     if (mer_db_exec(db,
                     "UPDATE orders SET refunded_total = refunded_total + ?, payment_status = ?, updated_at = ? "
                     "WHERE id = ?",
@@ -160,9 +162,13 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
                 return mer_verr_set(&j->e, MER_E_VALIDATION, field, "only %lld units of line %d are left to refund",
                                     (long long)(qty - done), j->lines[i].line_no);
             int64_t after = done + j->lines[i].quantity;
-            amount += total * after / qty - total * done / qty;
-            if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii", after,
-                            j->order_id, (int64_t)j->lines[i].line_no) != 1)
+            /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
+            int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
+            int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
+            if (mer_money_add(&amount, amount, upto - before) != 0)
+                return mer_verr_set(&j->e, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
+            if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii",
+                            after, j->order_id, (int64_t)j->lines[i].line_no) != 1)
                 return MER_E_INTERNAL;
             released[nrel++] = (mer_stock_line_t){sku, j->lines[i].quantity};
         }

@@ -348,3 +348,96 @@ test('two payments of one order at once: one charge succeeds, the other is refus
   assert.equal(after.status, 'paid');
   assert.equal(after.payments.filter((p) => p.kind === 'charge' && p.status === 'succeeded').length, 1);
 });
+
+// A product of admin-made SKUs priced in IN only, with stock in the Mumbai warehouse.
+async function indianSkus(slug, prices, { maxPerOrder = 1000, onHand = 1000 } = {}) {
+  const skus = prices.map((amount, i) => ({ code: `${slug.toUpperCase()}-${i}`, attributes: { size: `s${i}` }, prices: { IN: amount }, max_per_order: maxPerOrder }));
+  const p = await srv.api('POST', '/api/v1/admin/products', { token: T, body: {
+    slug, brand: 'Testco', category: 'phones', tax_class: 'standard',
+    texts: { en: { name: `Test ${slug}`, description: 'for tests' } }, skus,
+  } });
+  assert.equal(p.status, 201, p.text);
+  for (const s of skus) {
+    const st = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: s.code, warehouse: 'WH-IN-MUM', country: 'IN', on_hand: onHand, reason: 'test' } });
+    assert.equal(st.status, 200, st.text);
+  }
+  return skus.map((s) => s.code);
+}
+
+test('order totals never overflow: nine SKUs at the largest price are 422 by card and COD, and change nothing', async () => {
+  const MAX = 2 ** 50; // the largest price an admin may set, and the largest order total
+  const codes = await indianSkus('maxprice', Array(9).fill(MAX));
+  const c = await customer(srv, 'IN');
+  const order = (quantity, payment_method) => srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method, lines: codes.map((sku) => ({ sku, quantity })) } });
+  for (const method of ['card', 'cod', 'wallet']) {
+    // 1000 units of one SKU already cost 2^60: that line is refused (this was a 201 with a negative total)
+    const big = await order(1000, method);
+    expectError(big, 422, 'validation_failed', 'lines[0].quantity');
+    assert.match(big.json.error.message, /1125899906842624/);
+    // one unit of each: every line is within the limit, their sum is not
+    expectError(await order(1, method), 422, 'validation_failed', 'lines');
+  }
+  // the line at fault is named where the client put it, and a flash-free order with a small first line too
+  const small = await skuIn('IN', 0, 'accessories');
+  const mixed = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod', lines: [{ sku: small.code, quantity: 1 }, { sku: codes[3], quantity: 2 }] } });
+  expectError(mixed, 422, 'validation_failed', 'lines[1].quantity');
+  // a coupon does not get to spread a discount over such an order either
+  const coupon = await srv.api('POST', '/api/v1/admin/coupons', { token: T, body: { code: 'BIGTEN', country: 'IN', kind: 'percent', value: 1000, valid_from: '2020-01-01T00:00', valid_until: '2099-01-01T00:00' } });
+  assert.equal(coupon.status, 201, coupon.text);
+  const withCoupon = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', coupon: 'BIGTEN', lines: codes.map((sku) => ({ sku, quantity: 1000 })) } });
+  expectError(withCoupon, 422, 'validation_failed', 'lines[0].quantity');
+  // nothing was ordered or reserved
+  assert.equal((await srv.get('/api/v1/orders', { token: c.token })).json.total, 0);
+  for (const code of codes) assert.equal((await stockOf('IN', code)).available, 1000);
+
+  // exactly the limit is an order: one unit by card, a positive total; cash on delivery stays under max_amount
+  const one = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: codes[0], quantity: 1 }] } });
+  assert.equal(one.status, 201, one.text);
+  assert.equal(one.json.totals.grand_total.amount, MAX);
+  assert.ok(one.json.totals.tax.amount > 0);
+  const cod = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod', lines: [{ sku: codes[1], quantity: 1 }] } });
+  expectError(cod, 422, 'validation_failed', 'payment_method');
+  // paid and refunded by line, the largest amount comes back whole
+  assert.equal((await srv.api('POST', `/api/v1/orders/${one.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } })).status, 200);
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${one.json.id}/refunds`, { token: T, body: { country: 'IN', reason: 'test', lines: [{ line_no: 1, quantity: 1 }] } });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(refund.json.totals.refunded.amount, MAX);
+
+  // the cart leaves out what would take its totals beyond the limit, and checkout refuses it
+  await srv.api('POST', '/api/v1/cart/items', { token: c.token, body: { sku: codes[2], quantity: 1000 } });
+  let cart = await srv.get('/api/v1/cart', { token: c.token });
+  assert.equal(cart.status, 200, cart.text);
+  assert.deepEqual(cart.json.warnings, [{ code: 'total_too_large', sku: codes[2] }]);
+  assert.equal(cart.json.totals.grand_total.amount, 0);
+  expectError(await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod' } }), 422, 'validation_failed', 'lines[0].quantity');
+  await srv.api('PATCH', `/api/v1/cart/items/${codes[2]}`, { token: c.token, body: { quantity: 1 } });
+  await srv.api('POST', '/api/v1/cart/items', { token: c.token, body: { sku: codes[4], quantity: 1 } });
+  cart = await srv.get('/api/v1/cart', { token: c.token });
+  assert.deepEqual(cart.json.warnings, [{ code: 'total_too_large', sku: codes[4] }], 'the line added last is left out');
+  assert.equal(cart.json.totals.grand_total.amount, MAX);
+  assert.ok(cart.json.totals.tax.amount > 0);
+  expectError(await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card' } }), 422, 'validation_failed', 'lines');
+  assert.equal((await srv.get('/api/v1/orders', { token: c.token })).json.total, 1);
+  assert.equal((await srv.get('/api/v1/cart', { token: c.token })).json.lines.length, 2, 'a refused checkout leaves the cart alone');
+});
+
+test('India: CGST and SGST are the order\'s GST split once, at most one paisa apart', async () => {
+  // ₹1, ₹2, ₹7, ₹9 and ₹15 at 18 % contain 15, 31, 107, 137 and 229 paise of GST: all odd, so splitting each
+  // line gave SGST one paisa more than CGST per line (and shipping's 747 paise, below ₹499, one more)
+  const codes = await indianSkus('oddgst', [100, 200, 700, 900, 1500]);
+  const c = await customer(srv, 'IN');
+  const o = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: codes.map((sku) => ({ sku, quantity: 1 })) } });
+  assert.equal(o.status, 201, o.text);
+  assert.deepEqual(o.json.lines.map((l) => l.tax.amount), [15, 31, 107, 137, 229]);
+  assert.ok(o.json.totals.shipping.amount > 0);
+  assert.deepEqual(o.json.taxes.map((t) => t.kind), ['CGST', 'SGST']);
+  const [cg, sg] = o.json.taxes;
+  assert.equal(cg.amount.amount + sg.amount.amount, o.json.totals.tax.amount, 'the halves add up to the tax');
+  assert.ok(sg.amount.amount - cg.amount.amount >= 0 && sg.amount.amount - cg.amount.amount <= 1,
+    `CGST ${cg.amount.amount} and SGST ${sg.amount.amount} differ by more than one paisa`);
+  assert.equal(cg.taxable.amount, sg.taxable.amount);
+  assert.equal(o.json.totals.tax.amount, 15 + 31 + 107 + 137 + 229 + 747);
+  // what the order shows later is what was computed
+  const again = await srv.get(`/api/v1/orders/${o.json.id}`, { token: c.token });
+  assert.deepEqual(again.json.taxes, o.json.taxes);
+});

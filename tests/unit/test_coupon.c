@@ -124,6 +124,32 @@ static void test_threshold_fixed_and_scope(void **state)
     assert_int_equal(mer_coupon_apply(&f, l, 2, 1, MER_ROUND_HALF_UP), 0);
 }
 
+static void test_amounts_beyond_the_money_limit(void **state)
+{
+    (void)state;
+    /* a fixed amount per unit larger than the money range allows is capped at the line total */
+    mer_coupon_t f = base(MER_COUPON_FIXED, MER_MONEY_MAX);
+    mer_coupon_line_t l[9];
+    memset(l, 0, sizeof(l));
+    l[0] = (mer_coupon_line_t){.sku_id = 1, .unit_price = MER_MONEY_MAX / 1000, .quantity = 1000};
+    assert_int_equal(mer_coupon_apply(&f, l, 1, 1, MER_ROUND_HALF_UP), MER_MONEY_MAX / 1000 * 1000);
+    assert_int_equal(l[0].discount, MER_MONEY_MAX / 1000 * 1000);
+    /* nine lines at the largest price x 1000 (checkout refuses them first): no wrapped sums, no discount */
+    mer_coupon_t p = base(MER_COUPON_PERCENT, 1000);
+    for (int i = 0; i < 9; i++)
+        l[i] = (mer_coupon_line_t){.sku_id = i + 1, .unit_price = MER_MONEY_MAX, .quantity = 1000};
+    assert_int_equal(mer_coupon_apply(&p, l, 9, 1, MER_ROUND_HALF_UP), 0);
+    assert_int_equal(mer_coupon_apply(&f, l, 9, 1, MER_ROUND_HALF_UP), 0);
+    /* each line within the limit but their sum beyond it */
+    for (int i = 0; i < 9; i++)
+        l[i].quantity = 1;
+    assert_int_equal(mer_coupon_apply(&p, l, 9, 1, MER_ROUND_HALF_UP), 0);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(l[i].discount, 0);
+    /* at the limit exactly: 10 % of MER_MONEY_MAX */
+    assert_int_equal(mer_coupon_apply(&p, l, 1, 1, MER_ROUND_HALF_UP), MER_MONEY_MAX / 10); /* ...262.4 -> 262 */
+}
+
 static void test_payment_methods(void **state)
 {
     (void)state;
@@ -139,8 +165,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_until_midnight_in_india), cmocka_unit_test(test_tz_parse_and_format),
-        cmocka_unit_test(test_percent_cap_and_spread), cmocka_unit_test(test_threshold_fixed_and_scope),
-        cmocka_unit_test(test_payment_methods),
+        cmocka_unit_test(test_percent_cap_and_spread),  cmocka_unit_test(test_threshold_fixed_and_scope),
+        cmocka_unit_test(test_payment_methods),         cmocka_unit_test(test_amounts_beyond_the_money_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,13 +143,51 @@ static void test_rounding_names(void **state)
     assert_int_equal(mer_rounding_parse("bankers", &r), -1);
 }
 
+static void test_checked_arithmetic(void **state)
+{
+    (void)state;
+    int64_t out = 7;
+    /* the limit is exact JSON (2^53) with room for sums below INT64_MAX */
+    assert_true(MER_MONEY_MAX <= (INT64_C(1) << 53));
+    assert_true(MER_MONEY_MAX * 8191 <= INT64_MAX); /* 8191 amounts sum without overflow */
+    assert_int_equal(mer_money_add(&out, MER_MONEY_MAX - 1, 1), 0);
+    assert_int_equal(out, MER_MONEY_MAX);
+    out = 7;
+    assert_int_equal(mer_money_add(&out, MER_MONEY_MAX, 1), MER_E_VALIDATION);
+    assert_int_equal(out, 7);                                              /* unchanged on error */
+    assert_int_equal(mer_money_add(&out, INT64_MAX, 1), MER_E_VALIDATION); /* int64 overflow */
+    assert_int_equal(mer_money_add(&out, INT64_MIN, -1), MER_E_VALIDATION);
+    assert_int_equal(mer_money_add(&out, INT64_MAX, INT64_MIN), 0); /* -1: in range */
+    assert_int_equal(out, -1);
+    assert_int_equal(mer_money_sub(&out, 0, MER_MONEY_MAX), 0);
+    assert_int_equal(out, -MER_MONEY_MAX);
+    assert_int_equal(mer_money_sub(&out, -MER_MONEY_MAX, 1), MER_E_VALIDATION);
+    assert_int_equal(mer_money_sub(&out, INT64_MIN, 1), MER_E_VALIDATION);
+    assert_int_equal(mer_money_sub(&out, 0, INT64_MIN), MER_E_VALIDATION);
+    assert_int_equal(mer_money_mul(&out, MER_MONEY_MAX, 1), 0);
+    assert_int_equal(out, MER_MONEY_MAX);
+    assert_int_equal(mer_money_mul(&out, MER_MONEY_MAX / 1000, 1000), 0);
+    assert_int_equal(mer_money_mul(&out, MER_MONEY_MAX / 1000 + 1, 1000), MER_E_VALIDATION);
+    /* the line: the largest price x 1000 units, and a product that wraps int64 to a small number */
+    assert_int_equal(mer_money_mul(&out, INT64_C(1) << 50, 1000), MER_E_VALIDATION);
+    assert_int_equal(mer_money_mul(&out, INT64_C(1) << 32, INT64_C(1) << 32), MER_E_VALIDATION); /* 2^64 -> 0 */
+    assert_int_equal(mer_money_mul(&out, INT64_MIN, -1), MER_E_VALIDATION);
+    assert_int_equal(mer_money_mul(&out, -3, 5), 0);
+    assert_int_equal(out, -15);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_div_round_modes), cmocka_unit_test(test_currency_digits_from_icu),
-        cmocka_unit_test(test_step_and_round_step), cmocka_unit_test(test_tax_exclusive),
-        cmocka_unit_test(test_tax_inclusive), cmocka_unit_test(test_decimal),
-        cmocka_unit_test(test_format), cmocka_unit_test(test_rounding_names),
+        cmocka_unit_test(test_div_round_modes),
+        cmocka_unit_test(test_currency_digits_from_icu),
+        cmocka_unit_test(test_step_and_round_step),
+        cmocka_unit_test(test_tax_exclusive),
+        cmocka_unit_test(test_tax_inclusive),
+        cmocka_unit_test(test_decimal),
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_rounding_names),
+        cmocka_unit_test(test_checked_arithmetic),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     mer_money_thread_release();

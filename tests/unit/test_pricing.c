@@ -184,6 +184,138 @@ static void test_discount_never_negative(void **state)
     assert_int_equal(mer_price_order(&c, bad, 1, false, false, &r), MER_E_VALIDATION);
 }
 
+static void test_totals_never_overflow(void **state)
+{
+    (void)state;
+    mer_country_t in = country("INR", true, true, MER_ROUND_HALF_UP, 1800);
+    in.tax_split = MER_TAX_SPLIT_GST;
+    in.payments[0] = (mer_payment_rule_t){.method = "cod", .max_amount = 5000000};
+    in.npayments = 1;
+    mer_pline_t l[9];
+    mer_price_result_t r;
+    /* the issue's order: nine SKUs at the largest price an admin may set (2^50) x 1000 units. Without the
+     * checks this wrapped to a negative grand_total (and under UBSan, a signed-overflow report). */
+    for (int i = 0; i < 9; i++)
+        l[i] = (mer_pline_t){.unit_price = INT64_C(1) << 50, .quantity = 1000, .rate_bp = 1800};
+    assert_int_equal(mer_price_order(&in, l, 9, true, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, 0); /* the first line alone is over the limit: lines[0].quantity */
+    /* each line within the limit, their sum beyond it: the order as a whole */
+    for (int i = 0; i < 9; i++)
+        l[i].quantity = 1;
+    assert_int_equal(mer_price_order(&in, l, 9, true, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, -1);
+    /* the line after which the sum passes the limit, anywhere in the order */
+    l[0].unit_price = 100;
+    l[0].quantity = 3;
+    assert_int_equal(mer_price_order(&in, l, 2, true, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, -1);
+    /* one unit at the largest price is exactly the largest order total: accepted, positive */
+    assert_int_equal(mer_price_order(&in, &l[1], 1, true, false, &r), 0);
+    assert_int_equal(r.grand_total, MER_MONEY_MAX);
+    assert_true(r.tax_total > 0 && r.tax_total < r.grand_total);
+    assert_int_equal(r.taxes[0].amount + r.taxes[1].amount, r.tax_total);
+    /* ... and cash on delivery's max_amount refuses it, as it must any total above the limit */
+    assert_true(r.grand_total > in.payments[0].max_amount);
+    /* shipping, or tax added on top, can take a total that is within the limit beyond it */
+    mer_country_t ship = in;
+    ship.shipping_fee = 100;
+    assert_int_equal(mer_price_order(&ship, &l[1], 1, true, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, -1);
+    mer_country_t my = country("MYR", false, true, MER_ROUND_HALF_UP, 1000);
+    mer_pline_t big = {.unit_price = MER_MONEY_MAX - 1000, .quantity = 1, .rate_bp = 1000};
+    assert_int_equal(mer_price_order(&my, &big, 1, false, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, -1);
+    big.unit_price = MER_MONEY_MAX / 11 * 10; /* + 10 % is still within */
+    assert_int_equal(mer_price_order(&my, &big, 1, false, false, &r), 0);
+    assert_true(r.grand_total <= MER_MONEY_MAX && r.grand_total > big.unit_price);
+    /* per-total rounding sums too */
+    my.round_per_line = false;
+    mer_pline_t two[2] = {{.unit_price = MER_MONEY_MAX / 2, .quantity = 1, .rate_bp = 1000},
+                          {.unit_price = MER_MONEY_MAX / 2, .quantity = 1, .rate_bp = 1000}};
+    assert_int_equal(mer_price_order(&my, two, 2, false, false, &r), MER_E_VALIDATION);
+    /* bad input names its line */
+    mer_pline_t bad[2] = {{.unit_price = 100, .quantity = 1}, {.unit_price = -1, .quantity = 1}};
+    assert_int_equal(mer_price_order(&my, bad, 2, false, false, &r), MER_E_VALIDATION);
+    assert_int_equal(r.bad_line, 1);
+}
+
+/* Sum of the rows of one kind in a breakdown. */
+static int64_t rows_of(const mer_price_result_t *r, const char *kind, int rate_bp)
+{
+    int64_t sum = 0;
+    for (size_t i = 0; i < r->ntaxes; i++)
+        if (strcmp(r->taxes[i].kind, kind) == 0 && (rate_bp < 0 || r->taxes[i].rate_bp == rate_bp))
+            sum += r->taxes[i].amount;
+    return sum;
+}
+
+static void test_gst_split_once_per_rate(void **state)
+{
+    (void)state;
+    mer_country_t in = country("INR", true, true, MER_ROUND_HALF_UP, 1800);
+    in.tax_split = MER_TAX_SPLIT_GST;
+    in.shipping_fee = 4900;
+    in.free_shipping_above = -1;
+    /* 31 lines of ₹1.00 at 18 %: each contains 15 paise of GST (100 - round(100 / 1.18) = 100 - 85), an odd
+     * amount, so halving each line gave SGST 8 and CGST 7 on every line: SGST 31 paise above CGST. And 5
+     * lines of ₹1.00 at 5 % (100 - round(95.24) = 5 paise each, odd too). Shipping ₹49: 747 paise, odd. */
+    mer_pline_t l[36];
+    for (int i = 0; i < 36; i++)
+        l[i] = (mer_pline_t){.unit_price = 100, .quantity = 1, .rate_bp = i < 31 ? 1800 : 500};
+    mer_price_result_t r;
+    for (int per_line = 1; per_line >= 0; per_line--) {
+        in.round_per_line = per_line;
+        assert_int_equal(mer_price_order(&in, l, 36, true, false, &r), 0);
+        int64_t lines = r.shipping_tax;
+        for (int i = 0; i < 36; i++)
+            lines += l[i].tax;
+        assert_int_equal(lines, r.tax_total); /* per-line figures add up to the total */
+        if (per_line) {
+            assert_int_equal(l[0].tax, 15);
+            assert_int_equal(l[35].tax, 5);
+            assert_int_equal(r.shipping_tax, 747);
+            assert_int_equal(r.tax_total, 31 * 15 + 747 + 5 * 5);
+        }
+        /* rows: CGST and SGST for 18 %, then for 5 %; each pair sums to its rate's tax, at most 1 apart */
+        assert_int_equal(r.ntaxes, 4);
+        assert_string_equal(r.taxes[0].kind, "CGST");
+        assert_int_equal(r.taxes[0].rate_bp, 900);
+        assert_string_equal(r.taxes[1].kind, "SGST");
+        assert_int_equal(r.taxes[1].rate_bp, 900);
+        assert_string_equal(r.taxes[2].kind, "CGST");
+        assert_int_equal(r.taxes[2].rate_bp, 250);
+        assert_string_equal(r.taxes[3].kind, "SGST");
+        int64_t t18 = r.shipping_tax, t5 = 0;
+        for (int i = 0; i < 36; i++)
+            *(i < 31 ? &t18 : &t5) += l[i].tax;
+        assert_int_equal(r.taxes[0].amount + r.taxes[1].amount, t18);
+        assert_int_equal(r.taxes[2].amount + r.taxes[3].amount, t5);
+        for (int k = 0; k < 4; k += 2) {
+            int64_t d = r.taxes[k + 1].amount - r.taxes[k].amount;
+            assert_true(d == 0 || d == 1); /* SGST takes the odd paisa, once */
+            assert_int_equal(r.taxes[k].taxable, r.taxes[k + 1].taxable);
+        }
+        assert_int_equal(rows_of(&r, "CGST", -1) + rows_of(&r, "SGST", -1), r.tax_total);
+        int64_t d = rows_of(&r, "SGST", -1) - rows_of(&r, "CGST", -1);
+        assert_true(d >= 0 && d <= 2); /* at most one paisa per rate */
+        /* the same order inter-state: one IGST row per rate, the full amounts */
+        assert_int_equal(mer_price_order(&in, l, 36, false, false, &r), 0);
+        assert_int_equal(r.ntaxes, 2);
+        assert_int_equal(rows_of(&r, "IGST", 1800), t18);
+        assert_int_equal(rows_of(&r, "IGST", 500), t5);
+    }
+    /* the README's worked example is unchanged: ₹4,042.37 + ₹2,672.54 -> CGST 3,357.45, SGST 3,357.46 */
+    mer_pline_t ex[2] = {{.unit_price = 2649999, .quantity = 1, .rate_bp = 1800},
+                         {.unit_price = 875999, .quantity = 2, .rate_bp = 1800}};
+    in.round_per_line = true;
+    in.free_shipping_above = 49900;
+    assert_int_equal(mer_price_order(&in, ex, 2, true, false, &r), 0);
+    assert_int_equal(r.tax_total, 671491);
+    assert_int_equal(rows_of(&r, "CGST", 900), 335745);
+    assert_int_equal(rows_of(&r, "SGST", 900), 335746);
+    assert_int_equal(r.grand_total, 4401997);
+}
+
 static void test_state_machine(void **state)
 {
     (void)state;
@@ -230,6 +362,8 @@ int main(void)
         cmocka_unit_test(test_zero_and_three_decimal_currencies),
         cmocka_unit_test(test_idr_whole_rupiah),
         cmocka_unit_test(test_discount_never_negative),
+        cmocka_unit_test(test_totals_never_overflow),
+        cmocka_unit_test(test_gst_split_once_per_rate),
         cmocka_unit_test(test_state_machine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
