@@ -121,7 +121,7 @@ static int parse_payments(json_t *arr, mer_country_t *c, mer_verr_t *e)
             mer_json_str(v, "method", mer_json_path(field, sizeof(field), prefix, "method"), 1, 15, true, &method,
                          e) ||
             mer_json_int(v, "max_amount", mer_json_path(field, sizeof(field), prefix, "max_amount"), 0,
-                         INT64_C(1) << 50, false, &max, e))
+                         MER_MONEY_MAX, false, &max, e))
             return e->code;
         bool known = false;
         for (const char *const *m = payment_methods; *m; m++)
@@ -269,7 +269,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     c->free_shipping_above = -1;
     if (mer_json_only(ship, ship_keys, "shipping", e) ||
         mer_json_int(ship, "fee", "shipping.fee", 0, INT64_C(1) << 40, true, &c->shipping_fee, e) ||
-        mer_json_int(ship, "free_above", "shipping.free_above", 0, INT64_C(1) << 50, false, &c->free_shipping_above,
+        mer_json_int(ship, "free_above", "shipping.free_above", 0, MER_MONEY_MAX, false, &c->free_shipping_above,
                      e))
         return e->code;
     if (c->shipping_fee % c->step != 0)
