@@ -407,15 +407,41 @@ static int cmd_admin(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "flash-reserve") == 0)
         return cmd_flash_reserve(argc - 1, argv + 1);
     if (argc >= 3 && strcmp(argv[1], "provider-secret") == 0) {
+        /* provider-secret wallet [--data DIR] [--rotate [--keep-previous-hours H]]: prints the secret */
         const char *data = data_opt(argc, argv, "data");
+        bool rotate = false;
+        int64_t keep_h = -1;
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--rotate") == 0)
+                rotate = true;
+            else if (strcmp(argv[i], "--keep-previous-hours") == 0 && i + 1 < argc) {
+                if (mer_parse_int64(argv[i + 1], strlen(argv[i + 1]), 0, 24 * 7, &keep_h) != 0)
+                    mer_die("--keep-previous-hours must be 0..168");
+                i++;
+            } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
+                i++;
+            else
+                mer_die("usage: meridian admin provider-secret wallet [--data DIR] [--rotate "
+                        "[--keep-previous-hours H]]");
+        }
+        if (strcmp(argv[2], "wallet") != 0)
+            mer_die("provider %s takes no webhooks; only wallet has a secret", argv[2]);
+        if (keep_h >= 0 && !rotate)
+            mer_die("--keep-previous-hours only goes with --rotate");
+        if (keep_h < 0)
+            keep_h = 24;
         char secret[80];
         open_store(data, "", NULL, NULL, false);
         mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-        int err = mer_payment_secret(db, argv[2], secret);
+        int err = rotate ? mer_payment_secret_rotate(db, argv[2], keep_h * 3600 * 1000, secret)
+                         : mer_payment_secret(db, argv[2], secret);
         mer_store_write_end(MER_STORE_CATALOG);
         close_store();
         if (err)
-            mer_die("cannot read the secret of provider %s", argv[2]);
+            mer_die("cannot %s the secret of provider %s", rotate ? "rotate" : "read", argv[2]);
+        if (rotate)
+            fprintf(stderr, "rotated: the previous %s secret verifies webhooks for %lld more hours\n", argv[2],
+                    (long long)keep_h);
         printf("%s\n", secret);
         return 0;
     }
