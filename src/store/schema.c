@@ -370,7 +370,9 @@ const mer_migration_t mer_schema_region[] = {
     {7,
      /* a charge that succeeded when its order already held the money of another charge (a late wallet
       * success for an old attempt): not the order's money, refunded in full; names the charge that paid */
-     "ALTER TABLE payment ADD COLUMN duplicate_of INTEGER REFERENCES payment(id);"},
+     "ALTER TABLE payment ADD COLUMN duplicate_of INTEGER REFERENCES payment(id);"
+     /* a wallet success without charge_id was once stored with reference '' (the second one collided) */
+     "UPDATE payment SET provider_ref = NULL WHERE provider_ref = '';"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */
