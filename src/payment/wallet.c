@@ -298,6 +298,7 @@ static void h_webhook(mer_req_t *r)
     const char *keys[2] = {secrets[0], secrets[1]};
     int v = mer_webhook_verify_any(keys, (size_t)nsecrets, sig, slen, r->h2o->entity.base, r->h2o->entity.len,
                                    mer_now_unix_ms() / 1000, WEBHOOK_TOLERANCE_S);
+    sodium_memzero(secrets, sizeof(secrets));
     if (v == -1) {
         mer_reply_error(r, MER_E_INVALID_SIGNATURE, "X-Provider-Signature", NULL);
         return;
@@ -306,21 +307,25 @@ static void h_webhook(mer_req_t *r)
         mer_reply_error(r, MER_E_STALE_WEBHOOK, "X-Provider-Signature", NULL);
         return;
     }
-    /* members Meridian does not know (metadata, created, ...) are ignored: a provider may add some */
+    /* members Meridian does not know (metadata, created, ...) are ignored, and so are event types: a
+     * provider may add some, and must not be refused forever for it */
     mer_verr_t e = {0};
     const char *id = NULL, *type = NULL, *intent = NULL, *charge = "", *currency = "";
     int64_t amount = 0;
     if (mer_json_str(r->body, "id", "id", 1, WEBHOOK_ID_MAX, true, &id, &e) ||
-        mer_json_str(r->body, "type", "type", 1, 31, true, &type, &e) ||
-        mer_json_str(r->body, "intent", "intent", 4, 63, true, &intent, &e) ||
-        mer_json_str(r->body, "charge_id", "charge_id", 0, WEBHOOK_ID_MAX, false, &charge, &e) ||
-        mer_json_int(r->body, "amount", "amount", 0, INT64_C(1) << 52, true, &amount, &e) ||
-        mer_json_str(r->body, "currency", "currency", 3, 3, false, &currency, &e)) {
+        mer_json_str(r->body, "type", "type", 1, WEBHOOK_ID_MAX, true, &type, &e)) {
         mer_reply_verr(r, &e);
         return;
     }
     if (strcmp(type, "payment.succeeded") != 0 && strcmp(type, "payment.failed") != 0) {
         mer_reply_json(r, 200, json_pack("{s:s,s:s}", "result", "ignored", "message", "event type not handled"));
+        return;
+    }
+    if (mer_json_str(r->body, "intent", "intent", 4, 63, true, &intent, &e) ||
+        mer_json_str(r->body, "charge_id", "charge_id", 0, WEBHOOK_ID_MAX, false, &charge, &e) ||
+        mer_json_int(r->body, "amount", "amount", 0, INT64_C(1) << 52, true, &amount, &e) ||
+        mer_json_str(r->body, "currency", "currency", 3, 3, false, &currency, &e)) {
+        mer_reply_verr(r, &e);
         return;
     }
     /* pi_<region>_<random> */

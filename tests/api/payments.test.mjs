@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHmac } from 'node:crypto';
 import { startServer, expectError, customer, run } from './helpers.mjs';
-import { sendWalletWebhook } from '../../tools/wallet-sim.mjs';
+import { sendWalletWebhook, sign } from '../../tools/wallet-sim.mjs';
 
 let srv, T, SECRET;
 before(async () => {
@@ -314,6 +314,12 @@ test('wallet: members Meridian does not know are ignored (issue 8 #10)', async (
   assert.equal(r.status, 200, r.text);
   assert.equal(r.json.result, 'processed');
   assert.equal((await orderOf(c, o)).status, 'paid');
+  // an event type Meridian does not handle is acknowledged whatever its body holds
+  const body = JSON.stringify({ id: `whevt_${Date.now()}`, type: 'payment.dispute_opened_by_the_customer_bank', dispute: { id: 'dp_1' } });
+  const typed = await fetch(`${srv.base}/api/v1/payments/wallet/webhook`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-provider-signature': sign(SECRET, body) }, body,
+  });
+  assert.equal(typed.status, 200, await typed.text());
   // known members are still checked
   const o2 = await walletOrder(c, await sku('IN', 'accessories', 1));
   expectError(await hook(o2, { extra: { amount: 'lots' } }), 422, 'validation_failed', 'amount');
