@@ -373,6 +373,19 @@ test('wallet: rotating the provider secret keeps the previous one valid for a wi
   assert.equal((await paidWith([newest])).json.result, 'processed');
 });
 
+test('wallet: a success after a failure notice says so plainly, not "declined" (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const o = await walletOrder(c, await sku('IN', 'accessories', 2));
+  assert.equal((await hook(o, { outcome: 'failed' })).json.result, 'processed');
+  assert.equal(chargeOf(await orderOf(c, o), o.payment.intent).reason, 'declined at the wallet');
+  assert.equal((await hook(o)).json.result, 'processed');
+  const got = await orderOf(c, o);
+  assert.equal(got.status, 'paid');
+  const ch = chargeOf(got, o.payment.intent);
+  assert.equal(ch.status, 'succeeded');
+  assert.equal(ch.reason, 'reported failed at the wallet, then succeeded');
+});
+
 test('wallet: a late success for an old attempt of an order paid by a new one is a duplicate, refunded; the order stays paid (issue 8 #10)', async () => {
   const c = await customer(srv, 'IN');
   const a = await walletOrder(c, await sku('IN', 'accessories', 3));
