@@ -417,16 +417,33 @@ static int cmd_flash_reserve(int argc, char **argv)
 static int cmd_provider_secret(int argc, char **argv)
 {
     const char *data = "data", *provider = NULL;
-    const cli_opt_t opts[] = {OPT_DATA(&data)};
+    bool rotate = false;
+    int64_t keep_h = -1;
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"rotate", OPT_FLAG, &rotate, 0, 0, NULL, "make a new secret; the previous one still verifies for a while"},
+        {"keep-previous-hours", OPT_INT, &keep_h, 0, 24 * 7, "H",
+         "with --rotate: hours the previous secret keeps verifying (default 24; 0 stops it at once)"},
+    };
     cli_parse(&CLI("admin provider-secret", "PROVIDER", opts), argc, argv, &provider, 1);
+    if (strcmp(provider, "wallet") != 0)
+        mer_die("provider %s takes no webhooks; only wallet has a secret", provider);
+    if (keep_h >= 0 && !rotate)
+        mer_die("--keep-previous-hours only goes with --rotate");
+    if (keep_h < 0)
+        keep_h = 24;
     char secret[80];
     open_store(data, STORE_EXISTING, "", NULL, NULL, false);
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_payment_secret(db, provider, secret);
+    int err = rotate ? mer_payment_secret_rotate(db, provider, keep_h * 3600 * 1000, secret)
+                     : mer_payment_secret(db, provider, secret);
     mer_store_write_end(MER_STORE_CATALOG);
     close_store();
     if (err)
-        mer_die("cannot read the secret of provider %s", provider);
+        mer_die("cannot %s the secret of provider %s", rotate ? "rotate" : "read", provider);
+    if (rotate)
+        fprintf(stderr, "rotated: the previous %s secret verifies webhooks for %lld more hours\n", provider,
+                (long long)keep_h);
     printf("%s\n", secret);
     return 0;
 }

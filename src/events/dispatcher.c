@@ -235,25 +235,12 @@ static int apply_refund(mer_db_t *db, delivery_t *d)
     json_t *p = json_loads(d->payload, 0, NULL);
     int64_t payment_id = json_integer_value(json_object_get(p, "payment_id"));
     json_decref(p);
-    int rc = mer_db_exec(db,
-                         "UPDATE payment SET status = 'succeeded', provider_ref = ? WHERE id = ? AND status = 'pending'",
-                         "si", d->refund.provider_ref, payment_id);
+    /* the order's payment status follows (payment.h); a returned duplicate charge leaves the order as it is */
+    int rc = mer_payment_refund_confirmed(db, payment_id, d->refund.provider_ref);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
-        /* the order's payment status follows: refunded when nothing is pending and all is returned */
-        if (mer_db_exec(db,
-                        "UPDATE orders SET payment_status = CASE "
-                        "WHEN EXISTS (SELECT 1 FROM payment WHERE order_id = orders.id AND kind = 'refund' "
-                        "AND status = 'pending') THEN 'refund_pending' "
-                        "WHEN refunded_total >= (SELECT COALESCE(SUM(amount), 0) FROM payment WHERE order_id = "
-                        "orders.id AND kind = 'charge' AND status = 'succeeded') THEN 'refunded' "
-                        "ELSE 'partially_refunded' END, updated_at = ? WHERE id = ?",
-                        "ii", mer_now_unix_ms(), d->order_id) < 0)
-            return MER_E_INTERNAL;
-        if (mer_event_emit_order(db, "order.refunded", d->order_id) != 0)
-            return MER_E_INTERNAL;
-    }
+    if (rc == 1 && mer_event_emit_order(db, "order.refunded", d->order_id) != 0)
+        return MER_E_INTERNAL;
     return 0;
 }
 

@@ -71,27 +71,59 @@ void mer_webhook_sign(const char *secret, int64_t t, const char *body, size_t le
     snprintf(out, 128, "t=%lld,v1=%s", (long long)t, hex);
 }
 
-int mer_webhook_verify(const char *secret, const char *header, size_t hlen, const char *body, size_t len,
-                       int64_t now_s, int64_t tolerance_s)
+int mer_webhook_verify_any(const char *const *secrets, size_t nsecrets, const char *header, size_t hlen,
+                           const char *body, size_t len, int64_t now_s, int64_t tolerance_s)
 {
-    char h[160], expect[128];
-    if (header == NULL || hlen == 0 || hlen >= sizeof(h))
+    enum { MAX_V1 = 8, HEX = crypto_auth_hmacsha256_BYTES * 2 };
+    const char *v1[MAX_V1];
+    size_t nv1 = 0;
+    int64_t t = -1;
+    if (header == NULL || hlen == 0 || hlen > MER_WEBHOOK_SIG_MAX)
         return -1;
-    memcpy(h, header, hlen);
-    h[hlen] = '\0';
-    if (strncmp(h, "t=", 2) != 0)
+    /* comma-separated key=value parts in any order; spaces around a part are allowed; unknown keys are
+     * skipped (a scheme added later), but a second t is malformed */
+    for (size_t i = 0; i < hlen;) {
+        size_t end = i;
+        while (end < hlen && header[end] != ',')
+            end++;
+        size_t a = i, b = end;
+        while (a < b && header[a] == ' ')
+            a++;
+        while (b > a && header[b - 1] == ' ')
+            b--;
+        if (b - a >= 2 && header[a] == 't' && header[a + 1] == '=') {
+            if (t >= 0 || mer_parse_int64(header + a + 2, b - a - 2, 0, INT64_C(1) << 40, &t) != 0)
+                return -1;
+        } else if (b - a == 3 + HEX && memcmp(header + a, "v1=", 3) == 0) {
+            if (nv1 == MAX_V1)
+                return -1;
+            v1[nv1++] = header + a + 3;
+        } else if (b - a < 2 || memchr(header + a, '=', b - a) == NULL) {
+            return -1; /* an empty or key-less part */
+        }
+        i = end + 1;
+    }
+    if (t < 0 || nv1 == 0)
         return -1;
-    char *comma = strchr(h, ',');
-    if (comma == NULL || strncmp(comma, ",v1=", 4) != 0)
-        return -1;
-    int64_t t = 0;
-    if (mer_parse_int64(h + 2, (size_t)(comma - h - 2), 0, INT64_C(1) << 40, &t) != 0)
-        return -1;
-    mer_webhook_sign(secret, t, body, len, expect);
-    size_t el = strlen(expect);
-    if (strlen(h) != el || sodium_memcmp(h, expect, el) != 0)
+    bool ok = false;
+    for (size_t s = 0; s < nsecrets; s++) {
+        char expect[128];
+        if (secrets[s] == NULL || secrets[s][0] == '\0')
+            continue;
+        mer_webhook_sign(secrets[s], t, body, len, expect);
+        const char *hex = strstr(expect, ",v1=") + 4;
+        for (size_t k = 0; k < nv1; k++)
+            ok |= sodium_memcmp(v1[k], hex, HEX) == 0; /* every pair is compared: no early exit */
+    }
+    if (!ok)
         return -1;
     if (t < now_s - tolerance_s || t > now_s + tolerance_s)
         return -2;
     return 0;
+}
+
+int mer_webhook_verify(const char *secret, const char *header, size_t hlen, const char *body, size_t len, int64_t now_s,
+                       int64_t tolerance_s)
+{
+    return mer_webhook_verify_any(&secret, 1, header, hlen, body, len, now_s, tolerance_s);
 }

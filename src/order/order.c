@@ -436,7 +436,31 @@ static int pay_open(mer_db_t *db, pay_job_t *j)
 int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
                                const char *note, char current[20])
 {
-    int err = mer_order_transition_db(db, order_id, MER_OE_PAY, actor, note, current);
+    /* the order already holds the money of another charge (a late success for an old wallet attempt): this
+     * one is a duplicate, not the order's money; it is given back in full and the order stays as it is */
+    int64_t paid_by = 0;
+    int err = mer_db_query_int(db, &paid_by,
+                               "SELECT COALESCE(MIN(id), 0) FROM payment WHERE order_id = ? AND kind = 'charge' AND "
+                               "status = 'succeeded' AND duplicate_of IS NULL AND id <> ?",
+                               "ii", order_id, payment_id);
+    if (err)
+        return err;
+    if (paid_by) {
+        char why[160];
+        snprintf(why, sizeof(why), "paid twice: the order was already paid by payment %lld; refunded in full",
+                 (long long)paid_by);
+        if (mer_db_exec(db, "UPDATE payment SET duplicate_of = ?, reason = ? WHERE id = ?", "isi", paid_by, why,
+                        payment_id) != 1)
+            return MER_E_INTERNAL;
+        mer_rows_t *r = mer_db_query(db, "SELECT status FROM orders WHERE id = ?", "i", order_id);
+        if (mer_rows_next(r))
+            snprintf(current, 20, "%s", mer_rows_text(r, 0));
+        if ((err = mer_rows_end(r)) != 0)
+            return err;
+        int64_t got = mer_refund_request(db, order_id, amount, "paid twice: duplicate payment returned", payment_id);
+        return got < 0 ? (int)got : 2;
+    }
+    err = mer_order_transition_db(db, order_id, MER_OE_PAY, actor, note, current);
     if (err != MER_E_CONFLICT)
         return err;
     /* the order was closed while the money was on its way: give this charge back */
@@ -463,7 +487,7 @@ static int pay_close_db(mer_db_t *db, int64_t payment_id, int64_t order_id, int6
     int err = mer_order_charge_succeeded(db, order_id, payment_id, amount, "provider:card", "charged", current);
     if (err < 0)
         return err;
-    *late = err == 1;
+    *late = err != 0;
     return 0;
 }
 

@@ -86,8 +86,11 @@ int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev
                             char current[20]);
 /*
  * A charge (payment row payment_id, of amount) succeeded at its provider; writer transaction. Pays the order,
- * or, when the order was closed meanwhile (cancelled, expired), requests a refund of that very charge.
- * Returns 0 (paid), 1 (being refunded; *current holds the order's state) or a negative error.
+ * or, when the order was closed meanwhile (cancelled, expired), requests a refund of that very charge. When
+ * the order already holds the money of another charge (a late success for an old wallet attempt), this one
+ * is marked a duplicate of it (payment.duplicate_of) and refunded in full; the order, its refunded total
+ * and payment status are left as they are. Returns 0 (paid), 1 (being refunded), 2 (a duplicate, being
+ * refunded) or a negative error; *current holds the order's state.
  */
 int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
                                const char *note, char current[20]);

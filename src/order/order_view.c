@@ -138,17 +138,26 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
         return err;
     v->payments = json_array();
     r = mer_db_query(db,
-                     "SELECT provider, kind, amount, status, COALESCE(provider_ref, ''), reason, created_at "
+                     "SELECT provider, kind, amount, status, COALESCE(provider_ref, ''), reason, created_at, id, "
+                     "COALESCE(intent, ''), COALESCE(refund_of, 0), COALESCE(duplicate_of, 0) "
                      "FROM payment WHERE order_id = ? ORDER BY id",
                      "i", id);
     while (mer_rows_next(r)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(r, 6), ts);
-        json_t *p = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s}", "provider", mer_rows_text(r, 0), "kind",
-                              mer_rows_text(r, 1), "amount", (json_int_t)mer_rows_int(r, 2), "status",
-                              mer_rows_text(r, 3), "reference", mer_rows_text(r, 4), "at", ts);
+        json_t *p =
+            json_pack("{s:I,s:s,s:s,s:I,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(r, 7), "provider",
+                      mer_rows_text(r, 0), "kind", mer_rows_text(r, 1), "amount", (json_int_t)mer_rows_int(r, 2),
+                      "status", mer_rows_text(r, 3), "reference", mer_rows_text(r, 4), "at", ts);
         if (mer_rows_len(r, 5))
             json_object_set_new(p, "reason", json_string(mer_rows_text(r, 5)));
+        if (mer_rows_len(r, 8))
+            json_object_set_new(p, "intent", json_string(mer_rows_text(r, 8)));
+        if (mer_rows_int(r, 9))
+            json_object_set_new(p, "refund_of", json_integer(mer_rows_int(r, 9)));
+        /* a charge that paid the order a second time: not the order's money, refunded in full */
+        if (mer_rows_int(r, 10))
+            json_object_set_new(p, "duplicate_of", json_integer(mer_rows_int(r, 10)));
         json_array_append_new(v->payments, p);
     }
     return mer_rows_end(r);

@@ -6,6 +6,7 @@
 #include "flashsale/flash.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -15,16 +16,25 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
 {
     char currency[4] = "";
     int64_t refunded = 0, paid = 0;
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT o.currency, o.refunded_total, "
-                                 "(SELECT COALESCE(SUM(amount), 0) FROM payment WHERE order_id = o.id AND kind = 'charge' "
-                                 "AND status = 'succeeded') FROM orders o WHERE o.id = ?",
-                                 "i", order_id);
+    bool dup = false;
+    /* the order's own money; or, for a duplicate charge (not the order's money), that charge alone */
+    mer_rows_t *r =
+        mer_db_query(db,
+                     "SELECT o.currency, c.id IS NOT NULL, "
+                     "CASE WHEN c.id IS NULL THEN o.refunded_total ELSE (SELECT COALESCE(SUM(x.amount), 0) "
+                     "FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund') END, "
+                     "CASE WHEN c.id IS NULL THEN (SELECT COALESCE(SUM(amount), 0) FROM payment WHERE "
+                     "order_id = o.id AND kind = 'charge' AND status = 'succeeded' AND duplicate_of IS NULL) "
+                     "ELSE c.amount END FROM orders o LEFT JOIN payment c ON c.id = ? AND c.order_id = o.id "
+                     "AND c.kind = 'charge' AND c.status = 'succeeded' AND c.duplicate_of IS NOT NULL "
+                     "WHERE o.id = ?",
+                     "ii", charge_id, order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 0));
-        refunded = mer_rows_int(r, 1);
-        paid = mer_rows_int(r, 2);
+        dup = mer_rows_int(r, 1) != 0;
+        refunded = mer_rows_int(r, 2);
+        paid = mer_rows_int(r, 3);
     }
     int err = mer_rows_end(r);
     if (err)
@@ -40,17 +50,19 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         return MER_E_VALIDATION;
     if (amount == 0)
         return 0;
-    /* each refund returns money from one charge: the named one, or those with the most left */
+    /* each refund returns money from one charge: the named one, or the order's own with the most left */
     struct {
         int64_t id, left;
-        char provider[16], ref[64];
+        char provider[16], ref[256];
     } charges[16];
     size_t n = 0;
+    /* the provider refunds against its charge id; a wallet charge reported without one (or with one that
+     * another payment holds) is refunded by its intent, the identity the wallet knows it by */
     r = mer_db_query(db,
-                     "SELECT c.id, c.provider, COALESCE(c.provider_ref, ''), c.amount - COALESCE((SELECT SUM(x.amount) "
-                     "FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund'), 0) AS left FROM payment c "
-                     "WHERE c.order_id = ? AND c.kind = 'charge' AND c.status = 'succeeded' AND (? = 0 OR c.id = ?) "
-                     "ORDER BY left DESC, c.id",
+                     "SELECT c.id, c.provider, COALESCE(c.provider_ref, c.intent, ''), c.amount - "
+                     "COALESCE((SELECT SUM(x.amount) FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund'), "
+                     "0) AS left FROM payment c WHERE c.order_id = ? AND c.kind = 'charge' AND c.status = 'succeeded' "
+                     "AND ((? = 0 AND c.duplicate_of IS NULL) OR c.id = ?) ORDER BY left DESC, c.id",
                      "iii", order_id, charge_id, charge_id);
     while (mer_rows_next(r) && n < MER_ARRAY_LEN(charges)) {
         charges[n].id = mer_rows_int(r, 0);
@@ -61,13 +73,11 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     if ((err = mer_rows_end(r)) != 0)
         return err;
     int64_t want = amount, now = mer_now_unix_ms();
-    bool all_cod = true;
     for (size_t i = 0; i < n && want > 0; i++) {
         int64_t take = charges[i].left < want ? charges[i].left : want;
         if (take <= 0)
             continue;
         bool cod = strcmp(charges[i].provider, "cod") == 0;
-        all_cod = all_cod && cod;
         int64_t payment_id = 0;
         err = mer_db_query_int(db, &payment_id,
                                "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, "
@@ -88,7 +98,11 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     }
     if (want > 0)
         return MER_E_VALIDATION; /* the named charge has less left than asked */
-    const char *status = !all_cod ? "refund_pending" : amount >= refundable ? "refunded" : "partially_refunded";
+    if (dup)
+        return amount; /* not the order's money: its totals and payment status stay as they are */
+    char status[24];
+    if ((err = mer_payment_order_status(db, order_id, status)) != 0)
+        return err;
     if (mer_db_exec(db,
                     "UPDATE orders SET refunded_total = refunded_total + ?, payment_status = ?, updated_at = ? "
                     "WHERE id = ?",

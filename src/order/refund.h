@@ -22,7 +22,9 @@
  * charge charge_id (0 = from the order's charges, most money left first; each refund row names the
  * charge it returns and the provider refunds against that charge). Writer thread. Returns the amount
  * requested (>= 0; 0 when nothing was paid), or a negative error (MER_E_VALIDATION when amount exceeds
- * what is refundable).
+ * what is refundable). Only the order's own money is refunded without a charge_id; a duplicate charge
+ * (payment.h) is refunded only by naming it, and that refund leaves the order's refunded_total and
+ * payment status as they are. The order's payment status is then mer_payment_order_status's.
  */
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
 

@@ -55,6 +55,34 @@ void mer_wallet_configure(const char *base_url);
  */
 struct mer_db;
 int mer_payment_secret(struct mer_db *catalog, const char *provider, char out[80]);
+/*
+ * Rotates a provider's secret: a new random secret (written into out) becomes current, and the one it
+ * replaces keeps verifying for keep_ms more milliseconds (0: stops at once), so the provider can switch
+ * to the new one without a failed webhook. Rotating again replaces the previous secret. The webhook
+ * reads the secrets on every call: no restart is needed. Returns 0 or an error.
+ */
+int mer_payment_secret_rotate(struct mer_db *catalog, const char *provider, int64_t keep_ms, char out[80]);
+/*
+ * The secrets that verify a provider's webhooks at now_ms: the current one, then the previous one while
+ * its window lasts. Returns how many (0..2; 0 when none was ever made) or a negative error.
+ */
+int mer_payment_secrets(struct mer_db *catalog, const char *provider, int64_t now_ms, char out[2][80]);
+
+/*
+ * An order's payment status as its own money gives it (region database): "refund_pending" while a
+ * refund is pending, else "unpaid" (nothing paid), "paid" (nothing refunded), "refunded" (all of it) or
+ * "partially_refunded". A duplicate charge (payment.duplicate_of set: it succeeded when the order already
+ * held the money of another charge) and its refunds are not the order's money and do not count. Returns
+ * 0 or an error.
+ */
+int mer_payment_order_status(struct mer_db *region, int64_t order_id, char out[24]);
+/*
+ * The provider confirmed refund payment_id (the payments subscriber, in the writer's transaction): the
+ * refund becomes succeeded with the provider's reference, and its order's payment status follows.
+ * Returns 1 when it gave back the order's own money (the caller announces order.refunded), 0 when it was
+ * already recorded or returned a duplicate charge (the order is unchanged), or a negative error.
+ */
+int mer_payment_refund_confirmed(struct mer_db *region, int64_t payment_id, const char *provider_ref);
 /* Registers POST /api/v1/payments/{provider}/webhook and loads the secrets. */
 void mer_payment_http_init(void);
 

@@ -6,12 +6,25 @@
  * wallet; the wallet then calls POST /api/v1/payments/wallet/webhook with
  *     {"id": "whevt_...", "type": "payment.succeeded" | "payment.failed", "intent": "pi_...",
  *      "charge_id": "...", "amount": 1999900, "currency": "INR"}
- * signed in the header X-Provider-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>.
+ * signed in the header X-Provider-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>." + body)>
+ * (parts in any order; several v1 values, one per secret the wallet signs with during a rotation).
+ * Members Meridian does not know are ignored, so a wallet that adds one does not fail every payment.
+ *
+ * Identity. A wallet payment is its intent: one charge row per attempt, made by Meridian, unique. The
+ * wallet's charge_id is only a reference: it may be missing (the spec makes it optional) or already be
+ * the reference of another payment (a wallet that reuses ids). Neither may lose a paid order: a success
+ * without charge_id is recorded with no reference, and one whose charge_id another payment holds is
+ * recorded without it, flagged in its reason and the log; refunds then go by the intent.
  *
  * Safety rules: a bad signature or a timestamp more than 5 minutes off is refused (400); an event id
  * already processed changes nothing (200 "duplicate"); a failure arriving after a success changes nothing
  * (200 "ignored"); a success for an order that was cancelled meanwhile (timed out) is recorded and the
- * money is refunded automatically through the outbox (200 "refunded").
+ * money is refunded automatically through the outbox (200 "refunded"); a success for an old attempt of
+ * an order that another attempt has paid is recorded as a duplicate of that payment and refunded in full,
+ * the order staying paid (200 "refunded"). A validly signed event is never answered 5xx by its content.
+ *
+ * Secrets live in catalog.db (provider_secret) and are read on every webhook, so a rotation made with
+ * `meridian admin provider-secret wallet --rotate` takes effect without a restart.
  */
 #include <pthread.h>
 #include <sodium.h>
@@ -38,7 +51,6 @@ static void wallet_charge(const mer_charge_t *in, mer_pay_result_t *out)
 const mer_payment_provider_t mer_wallet_sim = {"wallet", wallet_charge, mer_sim_refund};
 
 static char wallet_base[200] = "https://wallet.example.test";
-static char wallet_secret[80];
 
 void mer_wallet_configure(const char *base_url)
 {
@@ -61,6 +73,13 @@ void mer_wallet_new_intent(const char *region, const char *currency, char intent
     mer_wallet_redirect_url(intent, currency, url, url_cap);
 }
 
+static void new_secret(char out[80])
+{
+    unsigned char raw[32];
+    randombytes_buf(raw, sizeof(raw));
+    sodium_bin2hex(out, 65, raw, sizeof(raw));
+}
+
 int mer_payment_secret(mer_db_t *db, const char *provider, char out[80])
 {
     mer_rows_t *r = mer_db_query(db, "SELECT secret FROM provider_secret WHERE provider = ?", "s", provider);
@@ -70,23 +89,113 @@ int mer_payment_secret(mer_db_t *db, const char *provider, char out[80])
     int err = mer_rows_end(r);
     if (err || found)
         return err;
-    unsigned char raw[32];
-    randombytes_buf(raw, sizeof(raw));
-    sodium_bin2hex(out, 65, raw, sizeof(raw));
+    new_secret(out);
     return mer_db_exec(db, "INSERT INTO provider_secret (provider, secret) VALUES (?, ?)", "ss", provider, out) < 0
                ? MER_E_INTERNAL
                : 0;
 }
 
+int mer_payment_secret_rotate(mer_db_t *db, const char *provider, int64_t keep_ms, char out[80])
+{
+    char old[80];
+    int err = mer_payment_secret(db, provider, old); /* the one being replaced (made now if there was none) */
+    if (err)
+        return err;
+    new_secret(out);
+    return mer_db_exec(db,
+                       "UPDATE provider_secret SET previous_secret = secret, previous_until = ?, secret = ? "
+                       "WHERE provider = ?",
+                       "iss", keep_ms > 0 ? mer_now_unix_ms() + keep_ms : 0, out, provider) != 1
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+int mer_payment_secrets(mer_db_t *db, const char *provider, int64_t now_ms, char out[2][80])
+{
+    int n = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT secret, COALESCE(previous_secret, ''), previous_until FROM provider_secret "
+                                 "WHERE provider = ?",
+                                 "s", provider);
+    if (mer_rows_next(r)) {
+        snprintf(out[n++], 80, "%s", mer_rows_text(r, 0));
+        if (mer_rows_len(r, 1) && mer_rows_int(r, 2) > now_ms)
+            snprintf(out[n++], 80, "%s", mer_rows_text(r, 1));
+    }
+    int err = mer_rows_end(r);
+    return err ? err : n;
+}
+
+#define WEBHOOK_ID_MAX 200 /* event ids and charge ids: generous, a provider's ids are not ours to limit */
+
 typedef struct hook_job {
     mer_wjob_t w;
     mer_req_t *r;
-    char event_id[80], type[32], intent[64], charge_id[64], currency[4];
+    char event_id[WEBHOOK_ID_MAX * 4 + 1], type[32], intent[64], charge_id[WEBHOOK_ID_MAX * 4 + 1], currency[4];
     int64_t amount;
     const char *result;
     const char *field; /* of a validation failure */
-    char message[160];
+    char message[1200];
 } hook_job_t;
+
+/* A success for charge pay_id (pending or failed): recorded, then the order is paid, or the money given back. */
+static int hook_succeeded(mer_db_t *db, hook_job_t *j, int64_t pay_id, int64_t order_id, int64_t amount,
+                          const char *pstatus, int64_t now)
+{
+    /* the charge_id is a reference, not the payment's identity (the intent is): a missing one is no
+     * reference (NULL, never ''), and one that another payment already holds is not taken from it */
+    const char *ref = j->charge_id[0] ? j->charge_id : NULL;
+    char reason[1200] = "";
+    if (strcmp(pstatus, "failed") == 0)
+        snprintf(reason, sizeof(reason), "reported failed at the wallet, then succeeded");
+    if (ref) {
+        int64_t other = 0;
+        char number[MER_ORDER_NUMBER_MAX] = "";
+        mer_rows_t *r = mer_db_query(db,
+                                     "SELECT p.id, o.number FROM payment p JOIN orders o ON o.id = p.order_id "
+                                     "WHERE p.provider = 'wallet' AND p.provider_ref = ? AND p.id <> ?",
+                                     "si", ref, pay_id);
+        if (mer_rows_next(r)) {
+            other = mer_rows_int(r, 0);
+            snprintf(number, sizeof(number), "%s", mer_rows_text(r, 1));
+        }
+        int err = mer_rows_end(r);
+        if (err)
+            return err;
+        if (other) {
+            snprintf(reason, sizeof(reason),
+                     "the wallet reported charge_id %s, which is already the reference of payment %lld (order %s); "
+                     "recorded by its intent, check with the wallet",
+                     ref, (long long)other, number);
+            snprintf(j->message, sizeof(j->message), "%s", reason);
+            mer_log_warn("wallet intent %s: charge_id %s already belongs to payment %lld (order %s); recorded "
+                         "without it",
+                         j->intent, ref, (long long)other, number);
+            ref = NULL;
+        }
+    }
+    if (mer_db_exec(
+            db, "UPDATE payment SET status = 'succeeded', provider_ref = ?, reason = ?, created_at = ? WHERE id = ?",
+            "ssii", ref, reason, now, pay_id) != 1)
+        return MER_E_INTERNAL;
+    char current[20] = "";
+    int err =
+        mer_order_charge_succeeded(db, order_id, pay_id, amount, "provider:wallet", "paid at the wallet", current);
+    if (err < 0)
+        return err;
+    if (err == 1) { /* the order cannot take the money any more (cancelled, expired): given back */
+        mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,
+                     current);
+        snprintf(j->message, sizeof(j->message), "the order is %s; the payment was recorded and is being refunded",
+                 current);
+    } else if (err == 2) { /* another attempt paid the order: this money is a duplicate, given back */
+        mer_log_warn("wallet payment %s paid order %lld a second time; refunding it", j->intent, (long long)order_id);
+        snprintf(j->message, sizeof(j->message),
+                 "the order was already paid by another attempt; this payment was recorded and is being refunded");
+    }
+    j->result = err ? "refunded" : "processed";
+    return 0;
+}
 
 static int hook_run(mer_db_t *db, mer_wjob_t *w)
 {
@@ -152,18 +261,7 @@ static int hook_run(mer_db_t *db, mer_wjob_t *w)
         j->result = "ignored";
         return 0;
     }
-    if (mer_db_exec(db, "UPDATE payment SET status = 'succeeded', provider_ref = ?, created_at = ? WHERE id = ?", "sii",
-                    j->charge_id, now, pay_id) != 1)
-        return MER_E_INTERNAL;
-    char current[20] = "";
-    err = mer_order_charge_succeeded(db, order_id, pay_id, amount, "provider:wallet", "paid at the wallet", current);
-    if (err < 0)
-        return err;
-    if (err == 1) /* the order cannot take the money any more (cancelled, expired): given back */
-        mer_log_warn("wallet payment %s arrived for order %lld in state %s; refunding", j->intent, (long long)order_id,
-                     current);
-    j->result = err == 1 ? "refunded" : "processed";
-    return 0;
+    return hook_succeeded(db, j, pay_id, order_id, amount, pstatus, now);
 }
 
 static void hook_done(mer_wjob_t *w)
@@ -191,8 +289,16 @@ static void h_webhook(mer_req_t *r)
     }
     size_t slen = 0;
     const char *sig = mer_req_header(r, "x-provider-signature", &slen);
-    int v = mer_webhook_verify(wallet_secret, sig, slen, r->h2o->entity.base, r->h2o->entity.len,
-                               mer_now_unix_ms() / 1000, WEBHOOK_TOLERANCE_S);
+    char secrets[2][80];
+    int nsecrets = mer_payment_secrets(mer_store_reader(MER_STORE_CATALOG), "wallet", mer_now_unix_ms(), secrets);
+    if (nsecrets < 0) {
+        mer_reply_error(r, nsecrets, NULL, NULL);
+        return;
+    }
+    const char *keys[2] = {secrets[0], secrets[1]};
+    int v = mer_webhook_verify_any(keys, (size_t)nsecrets, sig, slen, r->h2o->entity.base, r->h2o->entity.len,
+                                   mer_now_unix_ms() / 1000, WEBHOOK_TOLERANCE_S);
+    sodium_memzero(secrets, sizeof(secrets));
     if (v == -1) {
         mer_reply_error(r, MER_E_INVALID_SIGNATURE, "X-Provider-Signature", NULL);
         return;
@@ -201,22 +307,25 @@ static void h_webhook(mer_req_t *r)
         mer_reply_error(r, MER_E_STALE_WEBHOOK, "X-Provider-Signature", NULL);
         return;
     }
-    static const char *const keys[] = {"id", "type", "intent", "charge_id", "amount", "currency", "created", NULL};
+    /* members Meridian does not know (metadata, created, ...) are ignored, and so are event types: a
+     * provider may add some, and must not be refused forever for it */
     mer_verr_t e = {0};
     const char *id = NULL, *type = NULL, *intent = NULL, *charge = "", *currency = "";
-    int64_t amount = 0, created = 0;
-    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "id", "id", 1, 79, true, &id, &e) ||
-        mer_json_str(r->body, "type", "type", 1, 31, true, &type, &e) ||
-        mer_json_str(r->body, "intent", "intent", 4, 63, true, &intent, &e) ||
-        mer_json_str(r->body, "charge_id", "charge_id", 1, 63, false, &charge, &e) ||
-        mer_json_int(r->body, "amount", "amount", 0, INT64_C(1) << 52, true, &amount, &e) ||
-        mer_json_str(r->body, "currency", "currency", 3, 3, false, &currency, &e) ||
-        mer_json_int(r->body, "created", "created", 0, INT64_C(1) << 40, false, &created, &e)) {
+    int64_t amount = 0;
+    if (mer_json_str(r->body, "id", "id", 1, WEBHOOK_ID_MAX, true, &id, &e) ||
+        mer_json_str(r->body, "type", "type", 1, WEBHOOK_ID_MAX, true, &type, &e)) {
         mer_reply_verr(r, &e);
         return;
     }
     if (strcmp(type, "payment.succeeded") != 0 && strcmp(type, "payment.failed") != 0) {
         mer_reply_json(r, 200, json_pack("{s:s,s:s}", "result", "ignored", "message", "event type not handled"));
+        return;
+    }
+    if (mer_json_str(r->body, "intent", "intent", 4, 63, true, &intent, &e) ||
+        mer_json_str(r->body, "charge_id", "charge_id", 0, WEBHOOK_ID_MAX, false, &charge, &e) ||
+        mer_json_int(r->body, "amount", "amount", 0, INT64_C(1) << 52, true, &amount, &e) ||
+        mer_json_str(r->body, "currency", "currency", 3, 3, false, &currency, &e)) {
+        mer_reply_verr(r, &e);
         return;
     }
     /* pi_<region>_<random> */
@@ -252,8 +361,9 @@ static const mer_route_t routes[] = {
 
 void mer_payment_http_init(void)
 {
+    char secret[80]; /* made on first start; the webhook reads the current ones on every call */
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_payment_secret(db, "wallet", wallet_secret);
+    int err = mer_payment_secret(db, "wallet", secret);
     mer_store_write_end(MER_STORE_CATALOG);
     if (err)
         mer_die("cannot load the wallet webhook secret");

@@ -93,6 +93,10 @@ const mer_migration_t mer_schema_catalog[] = {
      "CREATE TABLE provider_secret ("
      "  provider TEXT PRIMARY KEY,"            /* the key a payment provider signs its webhooks with */
      "  secret TEXT NOT NULL);"},
+    {4,
+     /* secret rotation: the secret replaced last still verifies until previous_until (Unix ms) */
+     "ALTER TABLE provider_secret ADD COLUMN previous_secret TEXT;"
+     "ALTER TABLE provider_secret ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -363,6 +367,12 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE INDEX payment_pending ON payment(created_at) WHERE status = 'pending' AND kind = 'charge';"
      /* queue tickets are stored before they are answered; won: 0 undecided, 1 won, 2 lost */
      "ALTER TABLE flash_entry ADD COLUMN kind TEXT NOT NULL DEFAULT 'draw';"},
+    {7,
+     /* a charge that succeeded when its order already held the money of another charge (a late wallet
+      * success for an old attempt): not the order's money, refunded in full; names the charge that paid */
+     "ALTER TABLE payment ADD COLUMN duplicate_of INTEGER REFERENCES payment(id);"
+     /* a wallet success without charge_id was once stored with reference '' (the second one collided) */
+     "UPDATE payment SET provider_ref = NULL WHERE provider_ref = '';"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

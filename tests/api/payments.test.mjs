@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHmac } from 'node:crypto';
 import { startServer, expectError, customer, run } from './helpers.mjs';
-import { sendWalletWebhook } from '../../tools/wallet-sim.mjs';
+import { sendWalletWebhook, sign } from '../../tools/wallet-sim.mjs';
 
 let srv, T, SECRET;
 before(async () => {
@@ -245,4 +245,187 @@ test('events: order events reach a webhook receiver, signed, at least once, desp
     assert.match(paid.tracking_number, /^IN/);
     assert.equal((await srv.api('DELETE', `/api/v1/admin/webhooks/${sub.json.id}`, { token: T })).status, 204);
   } finally { receiver.close(); }
+});
+
+// ---- issue 8: payments real providers can talk to ----
+
+const orderOf = async (c, o) => (await srv.get(`/api/v1/orders/${o.id}`, { token: c.token })).json;
+const chargeOf = (o, intent) => o.payments.find((p) => p.kind === 'charge' && p.intent === intent);
+
+test('wallet: successes without charge_id pay every order, and are refunded by their intent (issue 8 #1)', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 6);
+  const a = await walletOrder(c, s), b = await walletOrder(c, s);
+  const ra = await hook(a, { chargeId: null });
+  assert.equal(ra.status, 200, ra.text);
+  assert.equal(ra.json.result, 'processed');
+  // the second payment without a charge id used to hit the unique reference index: 500, order lost
+  const rb = await hook(b, { chargeId: null });
+  assert.equal(rb.status, 200, rb.text);
+  assert.equal(rb.json.result, 'processed');
+  const again = await hook(b, { chargeId: null, eventId: rb.eventId });
+  assert.equal(again.status, 200, again.text);
+  assert.equal(again.json.result, 'duplicate', 'a repeated event is idempotent');
+  for (const o of [a, b]) {
+    const got = await orderOf(c, o);
+    assert.equal(got.status, 'paid');
+    const ch = chargeOf(got, o.payment.intent);
+    assert.equal(ch.status, 'succeeded');
+    assert.equal(ch.reference, '', 'no charge id: no reference, not an empty one that collides');
+  }
+  // with no charge id the refund goes to the wallet by the intent, and completes
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${b.id}/refunds`, { token: T, body: { country: 'IN', reason: 'changed mind', all: true } });
+  assert.equal(refund.status, 201, refund.text);
+  const done = await until(async () => {
+    const o = await orderOf(c, b);
+    return o.payment.status === 'refunded' ? o : null;
+  }, 'refund by intent');
+  assert.equal(done.payments.find((p) => p.kind === 'refund').status, 'succeeded');
+});
+
+test('wallet: a charge_id already used by another order is recorded by the intent and flagged, not a 500 (issue 8 #1)', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 7);
+  const d = await walletOrder(c, s), e = await walletOrder(c, s);
+  const shared = `wch_shared_${Date.now()}`;
+  assert.equal((await hook(d, { chargeId: shared })).json.result, 'processed');
+  const re = await hook(e, { chargeId: shared });
+  assert.equal(re.status, 200, re.text);
+  assert.equal(re.json.result, 'processed', 'the customer paid: the order is paid');
+  assert.match(re.json.message, new RegExp(shared));
+  const gd = await orderOf(c, d), ge = await orderOf(c, e);
+  assert.equal(ge.status, 'paid');
+  const chd = chargeOf(gd, d.payment.intent), che = chargeOf(ge, e.payment.intent);
+  assert.equal(chd.reference, shared, 'the first payment keeps its reference');
+  assert.equal(che.reference, '');
+  assert.match(che.reason, new RegExp(`${shared}.*payment ${chd.id}.*${d.number}`), che.reason);
+  // the same event again changes nothing; a refund of the flagged payment goes by its intent
+  assert.equal((await hook(e, { chargeId: shared, eventId: re.eventId })).json.result, 'duplicate');
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${e.id}/refunds`, { token: T, body: { country: 'IN', reason: 'check', all: true } });
+  assert.equal(refund.status, 201, refund.text);
+  await until(async () => (await orderOf(c, e)).payment.status === 'refunded', 'refund of the flagged payment');
+  assert.equal((await orderOf(c, d)).payment.status, 'paid', 'the other order is untouched');
+});
+
+test('wallet: members Meridian does not know are ignored (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const o = await walletOrder(c, await sku('IN', 'accessories', 1));
+  const r = await hook(o, { extra: { metadata: { cart: 'abc', n: 1 }, livemode: false, created: 1733200000123 } });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.result, 'processed');
+  assert.equal((await orderOf(c, o)).status, 'paid');
+  // an event type Meridian does not handle is acknowledged whatever its body holds
+  const body = JSON.stringify({ id: `whevt_${Date.now()}`, type: 'payment.dispute_opened_by_the_customer_bank', dispute: { id: 'dp_1' } });
+  const typed = await fetch(`${srv.base}/api/v1/payments/wallet/webhook`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-provider-signature': sign(SECRET, body) }, body,
+  });
+  assert.equal(typed.status, 200, await typed.text());
+  // known members are still checked
+  const o2 = await walletOrder(c, await sku('IN', 'accessories', 1));
+  expectError(await hook(o2, { extra: { amount: 'lots' } }), 422, 'validation_failed', 'amount');
+});
+
+test('wallet: signature parts in any order, several v1 values; a repeated t or no matching v1 is refused (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 1);
+  const o = await walletOrder(c, s);
+  expectError(await hook(o, { secrets: ['old-secret-gone', 'another-wrong-one'] }), 400, 'invalid_signature');
+  const r = await hook(o, { secrets: ['old-secret-gone', SECRET], v1First: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.result, 'processed');
+  // by hand: spaces, an unknown scheme, and the timestamp last
+  const o2 = await walletOrder(c, s);
+  const body = JSON.stringify({ id: `whevt_${Date.now()}`, type: 'payment.succeeded', intent: o2.payment.intent, amount: o2.totals.grand_total.amount });
+  const t = Math.floor(Date.now() / 1000);
+  const mac = createHmac('sha256', SECRET).update(`${t}.${body}`).digest('hex');
+  const send = (sig) => fetch(`${srv.base}/api/v1/payments/wallet/webhook`, {
+    method: 'POST', headers: { 'content-type': 'application/json', 'x-provider-signature': sig }, body,
+  });
+  assert.equal((await send(`t=${t},t=${t},v1=${mac}`)).status, 400, 'two timestamps are malformed');
+  assert.equal((await send(`v1=${mac}`)).status, 400, 'no timestamp');
+  const ok = await send(`v0=abc, v1=${mac} ,t=${t}`);
+  assert.equal(ok.status, 200, await ok.text());
+  assert.equal((await orderOf(c, o2)).status, 'paid');
+});
+
+test('wallet: rotating the provider secret keeps the previous one valid for a window, without a restart (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const s = await sku('IN', 'accessories', 1);
+  const old = SECRET;
+  assert.throws(() => run(['admin', 'provider-secret', 'card', '--data', srv.dataDir]), 'only the wallet has a secret');
+  assert.throws(() => run(['admin', 'provider-secret', 'wallet', '--keep-previous-hours', '1', '--data', srv.dataDir]));
+  const fresh = run(['admin', 'provider-secret', 'wallet', '--rotate', '--data', srv.dataDir]);
+  assert.match(fresh, /^[0-9a-f]{64}$/);
+  assert.notEqual(fresh, old);
+  assert.equal(run(['admin', 'provider-secret', 'wallet', '--data', srv.dataDir]), fresh, 'the new secret is current');
+  const paidWith = async (secrets) => {
+    const o = await walletOrder(c, s);
+    return sendWalletWebhook({ base: srv.base, secrets, intent: o.payment.intent, amount: o.totals.grand_total.amount });
+  };
+  assert.equal((await paidWith([old])).json.result, 'processed', 'the previous secret verifies during the window');
+  assert.equal((await paidWith([fresh])).json.result, 'processed', 'the new one verifies at once');
+  assert.equal((await paidWith([fresh, old])).json.result, 'processed', 'both at once, as a provider mid-rotation signs');
+  // a second rotation with no window: only the newest verifies
+  const newest = run(['admin', 'provider-secret', 'wallet', '--rotate', '--keep-previous-hours', '0', '--data', srv.dataDir]);
+  SECRET = newest;
+  expectError(await paidWith([fresh]), 400, 'invalid_signature');
+  expectError(await paidWith([old]), 400, 'invalid_signature');
+  assert.equal((await paidWith([newest])).json.result, 'processed');
+});
+
+test('wallet: a success after a failure notice says so plainly, not "declined" (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const o = await walletOrder(c, await sku('IN', 'accessories', 2));
+  assert.equal((await hook(o, { outcome: 'failed' })).json.result, 'processed');
+  assert.equal(chargeOf(await orderOf(c, o), o.payment.intent).reason, 'declined at the wallet');
+  assert.equal((await hook(o)).json.result, 'processed');
+  const got = await orderOf(c, o);
+  assert.equal(got.status, 'paid');
+  const ch = chargeOf(got, o.payment.intent);
+  assert.equal(ch.status, 'succeeded');
+  assert.equal(ch.reason, 'reported failed at the wallet, then succeeded');
+});
+
+test('wallet: a late success for an old attempt of an order paid by a new one is a duplicate, refunded; the order stays paid (issue 8 #10)', async () => {
+  const c = await customer(srv, 'IN');
+  const a = await walletOrder(c, await sku('IN', 'accessories', 3));
+  assert.equal((await hook(a, { outcome: 'failed' })).json.result, 'processed');
+  const retry = await srv.api('POST', `/api/v1/orders/${a.id}/pay`, { token: c.token, body: {} });
+  assert.equal(retry.status, 202, retry.text);
+  assert.equal((await hook({ ...a, payment: { ...a.payment, intent: retry.json.intent } })).json.result, 'processed');
+  // the wallet changes its mind about the first attempt: the customer paid twice
+  const late = await hook(a);
+  assert.equal(late.status, 200, late.text);
+  assert.equal(late.json.result, 'refunded');
+  assert.match(late.json.message, /already paid/);
+  const total = a.totals.grand_total.amount;
+  const settled = await until(async () => {
+    const o = await orderOf(c, a);
+    return o.payments.some((p) => p.kind === 'refund' && p.status === 'succeeded') ? o : null;
+  }, 'the duplicate refund');
+  assert.equal(settled.status, 'paid');
+  assert.equal(settled.payment.status, 'paid', 'the order still holds its own money');
+  assert.equal(settled.totals.refunded.amount, 0, 'the duplicate refund is not the order\'s refund');
+  const first = chargeOf(settled, a.payment.intent), second = chargeOf(settled, retry.json.intent);
+  assert.equal(first.status, 'succeeded');
+  assert.equal(first.duplicate_of, second.id);
+  assert.doesNotMatch(first.reason, /declined/, first.reason);
+  assert.match(first.reason, new RegExp(`already paid by payment ${second.id}`));
+  assert.equal(second.duplicate_of, undefined);
+  const back = settled.payments.find((p) => p.kind === 'refund');
+  assert.equal(back.refund_of, first.id);
+  assert.equal(back.amount, total);
+  let log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${a.id}`, { token: T });
+  assert.ok(!log.json.events.some((e) => e.type === 'order.refunded'), 'no order.refunded for the order: it was not refunded');
+  // the order's own money is all still refundable, and then it reads refunded
+  const refund = await srv.api('POST', `/api/v1/admin/orders/${a.id}/refunds`, { token: T, body: { country: 'IN', reason: 'returned', all: true } });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(refund.json.totals.refunded.amount, total);
+  const all = await until(async () => {
+    const o = await orderOf(c, a);
+    return o.payment.status === 'refunded' ? o : null;
+  }, 'the staff refund');
+  assert.equal(all.payments.filter((p) => p.kind === 'refund' && p.refund_of === second.id).length, 1);
+  log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${a.id}`, { token: T });
+  assert.equal(log.json.events.filter((e) => e.type === 'order.refunded').length, 1);
 });
