@@ -36,9 +36,9 @@ int mer_staff_issue_token(mer_db_t *db, const char *email, const char *role, con
         return err;
     err = mer_db_query_int(db, &staff_id, "SELECT id FROM staff WHERE email = ?", "s", email);
     if (err == MER_E_NOT_FOUND)
-        err = mer_db_query_int(db, &staff_id,
-                               "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-                               "sssi", email, role, countries ? countries : "", now);
+        err = mer_db_query_int(
+            db, &staff_id, "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            "sssi", email, role, countries ? countries : "", now);
     if (err == 0) {
         mer_token_new("mst_", token, hash);
         if (mer_db_exec(db, "INSERT INTO staff_token (hash, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -60,10 +60,11 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
         return MER_E_INTERNAL;
     mer_token_hash(token, len, hash);
     int err = MER_E_UNAUTHORIZED;
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
-                                    "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-                                    "si", hash, mer_now_unix_ms());
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
+                     "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
+                     "si", hash, mer_now_unix_ms());
     if (mer_rows_next(rows)) {
         r->who.id = mer_rows_int(rows, 0);
         r->who.role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;
@@ -90,7 +91,7 @@ typedef struct auth_session {
     uint64_t gen;           /* auth_gen when it was read from the database */
     int64_t expires_at;
     int64_t id, created_at;
-    uint64_t phone_hash, address_hash;
+    uint64_t phone_hash, address_hash, address_phone_hash;
     char country[3];
     uint8_t region; /* index in the country registry's regions */
 } auth_session_t;
@@ -157,7 +158,9 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT u.id, u.country, s.expires_at, u.created_at, COALESCE(u.phone, ''), "
                                     "COALESCE((SELECT postal_code || '|' || lower(line1) FROM address a WHERE "
-                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), '') "
+                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), ''), "
+                                    "COALESCE((SELECT phone FROM address a WHERE a.user_id = u.id ORDER BY "
+                                    "a.is_default DESC, a.id DESC LIMIT 1), '') "
                                     "FROM session s JOIN user u ON u.id = s.user_id "
                                     "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
                                     "si", hex, now);
@@ -166,8 +169,10 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
         snprintf(e.country, sizeof(e.country), "%s", mer_rows_text(rows, 1));
         e.expires_at = mer_rows_int(rows, 2);
         e.created_at = mer_rows_int(rows, 3);
-        e.phone_hash = mer_rows_len(rows, 4) ? mer_hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
+        /* phones in one form, so the account's phone and an address's phone compare (flash one_per_phone) */
+        e.phone_hash = mer_phone_hash(mer_rows_text(rows, 4), mer_rows_len(rows, 4));
         e.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
+        e.address_phone_hash = mer_phone_hash(mer_rows_text(rows, 6), mer_rows_len(rows, 6));
         err = 0;
     }
     int qerr = mer_rows_end(rows);
@@ -190,6 +195,7 @@ found:
     r->who.created_at = e.created_at;
     r->who.phone_hash = e.phone_hash;
     r->who.address_hash = e.address_hash;
+    r->who.address_phone_hash = e.address_phone_hash;
     return 0;
 }
 

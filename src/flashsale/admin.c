@@ -46,25 +46,27 @@ static int sale_run(mer_db_t *db, mer_wjob_t *w)
 {
     sale_job_t *j = H2O_STRUCT_FROM_MEMBER(sale_job_t, w, w);
     char *titles = mer_json_dump(j->titles, NULL), *rules = mer_json_dump(j->rules, NULL);
-    int err = mer_db_query_int(db, &j->id,
-                               "INSERT INTO flash_sale (country, titles, rules, created_at) VALUES (?, ?, ?, ?) "
-                               "RETURNING id",
-                               "sssi", j->c->code, titles, rules, j->created_at);
+    /* the ids were given out by the catalogue (model.c, "ids"): unique across regions */
+    int err = mer_db_exec(db, "INSERT INTO flash_sale (id, country, titles, rules, created_at) VALUES (?, ?, ?, ?, ?)",
+                          "isssi", j->id, j->c->code, titles, rules, j->created_at) < 0
+                  ? MER_E_INTERNAL
+                  : 0;
     free(titles);
     free(rules);
     for (int k = 0; err == 0 && k < j->nsessions; k++) {
         in_session_t *s = &j->sessions[k];
-        err = mer_db_query_int(db, &s->id,
-                               "INSERT INTO flash_session (sale_id, starts_at, ends_at, mode, reservation_required, "
-                               "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, "
-                               "per_user_limit, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "iiisiiiiiis", j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
-                               (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod,
-                               s->limit, s->seed);
+        if (mer_db_exec(db,
+                        "INSERT INTO flash_session (id, sale_id, starts_at, ends_at, mode, reservation_required, "
+                        "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, per_user_limit, "
+                        "seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "iiiisiiiiiis", s->id, j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
+                        (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod, s->limit,
+                        s->seed) < 0)
+            err = MER_E_INTERNAL;
         for (int i = 0; err == 0 && i < s->nitems; i++)
-            if (mer_db_exec(db,
-                            "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
-                            "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
+            if (mer_db_exec(
+                    db, "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
+                    "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
                 err = MER_E_INTERNAL;
     }
     return err;
@@ -102,8 +104,7 @@ static void sale_done(mer_wjob_t *w)
             sale->sessions[sale->nsessions++] = s;
         }
         fs_registry_add(sale);
-        mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->id, j->c->code,
-                     (long long)r->who.id);
+        mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->id, j->c->code, (long long)r->who.id);
     }
     if (!r->gone) {
         if (w->err) {
@@ -112,8 +113,9 @@ static void sale_done(mer_wjob_t *w)
             json_t *ids = json_array();
             for (int k = 0; k < j->nsessions; k++)
                 json_array_append_new(ids, json_integer(j->sessions[k].id));
-            mer_reply_json(r, 201, json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->id, "country", j->c->code,
-                                             "session_ids", ids, "info", "GET /api/v1/flash-sales/{id}"));
+            mer_reply_json(r, 201,
+                           json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->id, "country", j->c->code, "session_ids",
+                                     ids, "info", "GET /api/v1/flash-sales/{id}"));
         }
     }
     json_decref(j->titles);
@@ -122,8 +124,8 @@ static void sale_done(mer_wjob_t *w)
     free(j);
 }
 
-static int local_time(mer_req_t *r, json_t *o, const char *key, const char *field, const mer_country_t *c, bool required,
-                      int64_t *out)
+static int local_time(mer_req_t *r, json_t *o, const char *key, const char *field, const mer_country_t *c,
+                      bool required, int64_t *out)
 {
     mer_verr_t e = {0};
     const char *t = NULL;
@@ -185,8 +187,15 @@ static int check_blocklist(json_t *bl, mer_verr_t *e)
 
 static int check_rules(mer_req_t *r, json_t *rules)
 {
-    static const char *const keys[] = {"min_account_age_days", "one_per_phone", "one_per_address", "one_per_device",
-                                       "user_rate", "ip_rate", "pow_bits", "blocklist", NULL};
+    static const char *const keys[] = {"min_account_age_days",
+                                       "one_per_phone",
+                                       "one_per_address",
+                                       "one_per_device",
+                                       "user_rate",
+                                       "ip_rate",
+                                       "pow_bits",
+                                       "blocklist",
+                                       NULL};
     static const char *const rate_keys[] = {"per_second", "burst", NULL};
     mer_verr_t e = {0};
     int64_t v = 0;
@@ -217,8 +226,9 @@ static int check_rules(mer_req_t *r, json_t *rules)
 /* Reads sessions[k] of a new sale into s. Returns 0, or answers the error and returns -1. */
 static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t *c, in_session_t *s)
 {
-    static const char *const skeys[] = {"starts_at", "ends_at", "mode", "per_user_limit", "token_ttl_seconds",
-                                        "cod_allowed", "reservation", "items", NULL};
+    static const char *const skeys[] = {
+        "starts_at",   "ends_at", "mode", "per_user_limit", "token_ttl_seconds", "cod_allowed",
+        "reservation", "items",   NULL};
     static const char *const rkeys[] = {"required", "opens_at", "closes_at", NULL};
     static const char *const ikeys[] = {"sku", "price", "units", NULL};
     mer_verr_t e = {0};
@@ -343,8 +353,7 @@ static void h_create(mer_req_t *r)
     mer_verr_t e = {0};
     const char *country = NULL;
     json_t *titles = NULL, *rules = NULL, *sessions = NULL;
-    if (mer_json_only(r->body, keys, "", &e) ||
-        mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
         mer_json_member(r->body, "titles", "titles", JSON_OBJECT, true, &titles, &e) ||
         mer_json_member(r->body, "rules", "rules", JSON_OBJECT, false, &rules, &e) ||
         mer_json_member(r->body, "sessions", "sessions", JSON_ARRAY, true, &sessions, &e)) {
@@ -375,10 +384,32 @@ static void h_create(mer_req_t *r)
             return;
         }
     }
+    /* a sale is created to be sold: a session that has already ended could never be (checked after
+     * everything else, so a malformed body is named first) */
+    j->created_at = mer_now_unix_ms();
+    for (int i = 0; i < j->nsessions; i++) {
+        if (j->sessions[i].ends_at <= j->created_at) {
+            char f[48], local[40];
+            mer_tz_format(j->sessions[i].ends_at, c->timezone, local);
+            snprintf(f, sizeof(f), "sessions[%d].ends_at", i);
+            mer_reply_error(r, MER_E_VALIDATION, f, "%s has already passed (%s): a session must end in the future", f,
+                            local);
+            free(j);
+            return;
+        }
+    }
+    int64_t session_ids[FS_MAX_SESSIONS];
+    int err = fs_ids_allocate(c->region, j->nsessions, &j->id, session_ids);
+    if (err) {
+        mer_reply_error(r, err, NULL, NULL);
+        free(j);
+        return;
+    }
+    for (int i = 0; i < j->nsessions; i++)
+        j->sessions[i].id = session_ids[i];
     j->r = r;
     j->titles = json_incref(titles);
     j->rules = rules ? json_incref(rules) : json_object();
-    j->created_at = mer_now_unix_ms();
     j->w.run = sale_run;
     j->w.done = sale_done;
     if (mer_req_submit(r, c->region, &j->w) != 0) {
@@ -432,10 +463,9 @@ static void h_stats(mer_req_t *r)
                                              "items", items, "tickets", (json_int_t)ntickets, "queue_processed",
                                              (json_int_t)atomic_load(&s->processed)));
     }
-    mer_reply_json(r, 200, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)sale->id, "country", sale->country,
-                                     "sessions", arr));
+    mer_reply_json(r, 200,
+                   json_pack("{s:I,s:s,s:o}", "id", (json_int_t)sale->id, "country", sale->country, "sessions", arr));
 }
-
 
 static void h_draw(mer_req_t *r)
 {
@@ -457,8 +487,9 @@ static void h_draw(mer_req_t *r)
         return;
     }
     fs_processor_kick();
-    mer_reply_json(r, 202, json_pack("{s:s,s:b}", "status", atomic_load(&s->drawn) ? "drawn" : "drawing", "drawn",
-                                     atomic_load(&s->drawn) != 0));
+    mer_reply_json(r, 202,
+                   json_pack("{s:s,s:b}", "status", atomic_load(&s->drawn) ? "drawn" : "drawing", "drawn",
+                             atomic_load(&s->drawn) != 0));
 }
 
 static const mer_route_t routes[] = {

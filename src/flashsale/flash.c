@@ -63,11 +63,12 @@ int mer_flash_order_closed(mer_db_t *db, int64_t order_id)
 
 int mer_flash_lines_refunded(mer_db_t *db, int64_t order_id)
 {
-    int rc = mer_db_exec(db,
-                         "UPDATE flash_token SET state = 'returned' WHERE order_id = ? AND state = 'consumed' AND token IN "
-                         "(SELECT flash_token FROM order_line WHERE order_id = ? AND flash_token IS NOT NULL AND "
-                         "refunded_qty >= quantity)",
-                         "ii", order_id, order_id);
+    int rc =
+        mer_db_exec(db,
+                    "UPDATE flash_token SET state = 'returned' WHERE order_id = ? AND state = 'consumed' AND token IN "
+                    "(SELECT flash_token FROM order_line WHERE order_id = ? AND flash_token IS NOT NULL AND "
+                    "refunded_qty >= quantity)",
+                    "ii", order_id, order_id);
     if (rc > 0)
         fs_processor_kick();
     return rc < 0 ? rc : 0;
@@ -80,8 +81,8 @@ void mer_flash_metrics(mer_buf_t *out)
                         "# TYPE meridian_flash_wins_total counter\n");
     for (size_t i = 0; i < reg->n; i++)
         for (int k = 0; k < reg->sales[i]->nsessions; k++)
-            mer_buf_printf(out, "meridian_flash_wins_total{session=\"%lld\"} %llu\n",
-                           (long long)reg->sales[i]->sessions[k]->id,
+            mer_buf_printf(out, "meridian_flash_wins_total{sale=\"%lld\",session=\"%lld\"} %llu\n",
+                           (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
                            (unsigned long long)atomic_load(&reg->sales[i]->sessions[k]->wins));
     mer_buf_addstr(out, "# HELP meridian_flash_refusals_total Grabs and reservations refused, by reason.\n"
                         "# TYPE meridian_flash_refusals_total counter\n");
@@ -90,9 +91,11 @@ void mer_flash_metrics(mer_buf_t *out)
             for (int r = 0; r < FS_R__COUNT; r++) {
                 uint64_t n = atomic_load(&reg->sales[i]->sessions[k]->refusals[r]);
                 if (n)
-                    mer_buf_printf(out, "meridian_flash_refusals_total{session=\"%lld\",reason=\"%s\"} %llu\n",
-                                   (long long)reg->sales[i]->sessions[k]->id, fs_reason_names[r],
-                                   (unsigned long long)n);
+                    mer_buf_printf(out,
+                                   "meridian_flash_refusals_total{sale=\"%lld\",session=\"%lld\",reason=\"%s\"} "
+                                   "%llu\n",
+                                   (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
+                                   fs_reason_names[r], (unsigned long long)n);
             }
 }
 

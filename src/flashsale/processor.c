@@ -187,8 +187,8 @@ static int draw_run(mer_db_t *db, void *arg)
     size_t cap = 256;
     a->tickets = mer_xcalloc(cap, sizeof(*a->tickets));
     r = mer_db_query(db,
-                     "SELECT seq, sku_id, user_id, phone_hash, address_hash, device_hash FROM flash_entry "
-                     "WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
+                     "SELECT seq, sku_id, " FS_BUYER_COLUMNS
+                     " FROM flash_entry WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
                      "i", s->id);
     while (mer_rows_next(r)) {
         int item = fs_item_index(s, mer_rows_int(r, 1));
@@ -207,7 +207,7 @@ static int draw_run(mer_db_t *db, void *arg)
     if ((err = mer_rows_end(r)) != 0)
         return err;
     size_t n = a->ntickets;
-    char (*names)[48] = mer_xcalloc(n ? n : 1, 48);
+    char(*names)[48] = mer_xcalloc(n ? n : 1, 48);
     const char **ptrs = mer_xcalloc(n ? n : 1, sizeof(*ptrs));
     size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
     for (size_t i = 0; i < n; i++) {

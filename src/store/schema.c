@@ -93,6 +93,18 @@ const mer_migration_t mer_schema_catalog[] = {
      "CREATE TABLE provider_secret ("
      "  provider TEXT PRIMARY KEY,"            /* the key a payment provider signs its webhooks with */
      "  secret TEXT NOT NULL);"},
+    {4,
+     /* flash-sale and session ids: one id space for every region. A region database stores its sales
+      * under ids given out here, so an id names one sale everywhere (paths, vouchers, stats, metrics).
+      * AUTOINCREMENT: an id is never given twice, even after the row's sale failed to be written. */
+     "CREATE TABLE flash_sale_id ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  region TEXT NOT NULL,"                 /* whose database holds the sale */
+     "  created_at INTEGER NOT NULL);"
+     "CREATE TABLE flash_session_id ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  sale_id INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL);"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -363,6 +375,10 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE INDEX payment_pending ON payment(created_at) WHERE status = 'pending' AND kind = 'charge';"
      /* queue tickets are stored before they are answered; won: 0 undecided, 1 won, 2 lost */
      "ALTER TABLE flash_entry ADD COLUMN kind TEXT NOT NULL DEFAULT 'draw';"},
+    {7,
+     /* one_per_phone also counts the phone of the buyer's default (delivery) address, normalised */
+     "ALTER TABLE flash_token ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE flash_entry ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */
