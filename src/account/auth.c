@@ -36,9 +36,9 @@ int mer_staff_issue_token(mer_db_t *db, const char *email, const char *role, con
         return err;
     err = mer_db_query_int(db, &staff_id, "SELECT id FROM staff WHERE email = ?", "s", email);
     if (err == MER_E_NOT_FOUND)
-        err = mer_db_query_int(
-            db, &staff_id, "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-            "sssi", email, role, countries ? countries : "", now);
+        err = mer_db_query_int(db, &staff_id,
+                               "INSERT INTO staff (email, role, countries, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                               "sssi", email, role, countries ? countries : "", now);
     if (err == 0) {
         mer_token_new("mst_", token, hash);
         if (mer_db_exec(db, "INSERT INTO staff_token (hash, staff_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
@@ -60,11 +60,10 @@ static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
         return MER_E_INTERNAL;
     mer_token_hash(token, len, hash);
     int err = MER_E_UNAUTHORIZED;
-    mer_rows_t *rows =
-        mer_db_query(db,
-                     "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
-                     "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-                     "si", hash, mer_now_unix_ms());
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
+                                    "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
+                                    "si", hash, mer_now_unix_ms());
     if (mer_rows_next(rows)) {
         r->who.id = mer_rows_int(rows, 0);
         r->who.role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;
