@@ -117,6 +117,38 @@ test('sale ids are unique across regions: IN and ES customers see, reserve, grab
 let sqlite3 = true;
 try { execFileSync('sqlite3', ['-version']); } catch { sqlite3 = false; }
 
+test('queue vouchers name their own sale\'s session in each region', async () => {
+  const made = {};
+  for (const country of ['IN', 'ES']) {
+    const t = (ms) => localTime(TZ[country], ms);
+    const sku = await skuIn(country, 6);
+    const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
+      token: T, body: { country, titles: { en: `Queue ${country}` }, sessions: [{ mode: 'queue', starts_at: t(-60000), ends_at: t(3600000), items: [{ sku, price: 500, units: 3 }] }] },
+    });
+    assert.equal(r.status, 201, r.text);
+    made[country] = { id: r.json.id, session: r.json.session_ids[0], sku, buyer: (await customer(srv, country)).token };
+  }
+  assert.notEqual(made.IN.id, made.ES.id);
+  for (const f of Object.values(made)) {
+    const g = await grab(f, f.buyer);
+    assert.equal(g.status, 202, g.text);
+    assert.equal(g.json.voucher, `q${f.session}-1`);
+    f.voucher = g.json.voucher;
+  }
+  for (const f of Object.values(made)) {
+    let q;
+    for (let i = 0; i < 50; i++) {
+      q = await srv.get(`/api/v1/flash-sales/${f.id}/queue/${f.voucher}`, { token: f.buyer });
+      if (q.json.status !== 'pending') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(q.json.status, 'won', q.text);
+    assert.equal(q.json.sku, f.sku);
+  }
+  // a voucher is found only under its own sale
+  expectError(await srv.get(`/api/v1/flash-sales/${made.IN.id}/queue/${made.ES.voucher}`, { token: made.ES.buyer }), 404, 'not_found');
+});
+
 test('sales numbered by their region database before: a clashing id is given a new one at start-up', { skip: !sqlite3 && 'no sqlite3 shell' }, async () => {
   const inSale = await createSale('IN', { offset: 2, title: 'Old IN' });
   const esSale = await createSale('ES', { offset: 2, title: 'Old ES' });
