@@ -34,6 +34,15 @@ int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t 
     return 0;
 }
 
+bool mer_flash_token_phone_ok(const char *token, const char *phone, size_t len)
+{
+    fs_token_t *t = fs_token_get(token);
+    if (t == NULL || !t->session->sale->rules.one_per_phone)
+        return true;
+    uint64_t h = mer_phone_hash(phone, len);
+    return h == 0 || h == t->buyer.phone || h == t->buyer.address_phone;
+}
+
 int mer_flash_token_consume(mer_db_t *db, const char *token, int64_t user_id, int64_t order_id)
 {
     int rc = mer_db_exec(db,

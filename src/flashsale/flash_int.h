@@ -46,6 +46,7 @@ typedef enum { FS_FCFS = 0, FS_QUEUE, FS_DRAW } fs_mode_t;
     X(BLOCKLIST, "blocklist")                                                                                        \
     X(ACCOUNT_AGE, "account_too_new")                                                                                \
     X(PHONE, "phone_already_won")                                                                                    \
+    X(PHONE_REQUIRED, "phone_required")                                                                              \
     X(ADDRESS, "address_already_won")                                                                                \
     X(DEVICE, "device_already_won")                                                                                  \
     X(CHALLENGE, "challenge_failed")                                                                                 \

@@ -723,6 +723,13 @@ static void h_grab(mer_req_t *r)
     const char *dev = mer_req_header(r, "x-device-id", &dlen);
     fs_buyer_t b = {r->who.id, r->who.phone_hash, r->who.address_hash,
                     dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0, r->who.address_phone_hash};
+    /* one per phone needs a phone to count: without one, any number of accounts would each win */
+    if (ru->one_per_phone && b.phone == 0 && b.address_phone == 0) {
+        refuse(r, s, FS_R_PHONE_REQUIRED, MER_E_BLOCKED,
+               "this sale sells one unit per phone number: add a phone number to your account or your default "
+               "address first");
+        return;
+    }
     /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
     fs_reason_t why;
     if (!fs_take_buyer(s, &b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {

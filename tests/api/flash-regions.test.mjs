@@ -218,8 +218,22 @@ test('one_per_phone counts the delivery address\'s phone: accounts sharing a pho
     expectError(r, 403, 'blocked');
     assert.equal(r.json.error.reason, 'phone_already_won');
   }
-  assert.equal((await grab(f, other.token)).status, 200, 'another phone is another buyer');
+  const won = await grab(f, other.token);
+  assert.equal(won.status, 200, 'another phone is another buyer');
+  // an account with no phone at all could not be counted: it is refused
+  const none = await customer(srv, 'IN', { address: null });
+  assert.equal((await reserve(f, none.token)).status, 201);
+  const rn = await grab(f, none.token);
+  expectError(rn, 403, 'blocked');
+  assert.equal(rn.json.error.reason, 'phone_required');
+  // the unit goes to the phone that won it, not to a phone that won already
+  const elsewhere = { ...ADDRESSES.IN, line1: '4 Ring Road', phone };
+  const o1 = await srv.api('POST', '/api/v1/orders', { token: other.token, body: { payment_method: 'card', flash_token: won.json.token, address: elsewhere } });
+  expectError(o1, 422, 'validation_failed', 'address.phone');
+  const o2 = await srv.api('POST', '/api/v1/orders', { token: other.token, body: { payment_method: 'card', flash_token: won.json.token } });
+  assert.equal(o2.status, 201, o2.text);
   const st = await srv.get(`/api/v1/admin/flash-sales/${f.id}/stats`, { token: T });
   assert.equal(st.json.sessions[0].wins, 2);
   assert.equal(st.json.sessions[0].refusals.phone_already_won, 2);
+  assert.equal(st.json.sessions[0].refusals.phone_required, 1);
 });
