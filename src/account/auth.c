@@ -166,7 +166,7 @@ typedef struct auth_session {
     uint64_t gen;           /* auth_gen when it was read from the database */
     int64_t expires_at;
     int64_t id, created_at;
-    uint64_t phone_hash, address_hash;
+    uint64_t phone_hash, address_hash, address_phone_hash;
     char country[3];
     uint8_t region; /* index in the country registry's regions */
 } auth_session_t;
@@ -233,7 +233,9 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT u.id, u.country, s.expires_at, u.created_at, COALESCE(u.phone, ''), "
                                     "COALESCE((SELECT postal_code || '|' || lower(line1) FROM address a WHERE "
-                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), '') "
+                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), ''), "
+                                    "COALESCE((SELECT phone FROM address a WHERE a.user_id = u.id ORDER BY "
+                                    "a.is_default DESC, a.id DESC LIMIT 1), '') "
                                     "FROM session s JOIN user u ON u.id = s.user_id "
                                     "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
                                     "si", hex, now);
@@ -242,8 +244,10 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
         snprintf(e.country, sizeof(e.country), "%s", mer_rows_text(rows, 1));
         e.expires_at = mer_rows_int(rows, 2);
         e.created_at = mer_rows_int(rows, 3);
-        e.phone_hash = mer_rows_len(rows, 4) ? mer_hash64(mer_rows_text(rows, 4), mer_rows_len(rows, 4)) : 0;
+        /* phones in one form, so the account's phone and an address's phone compare (flash one_per_phone) */
+        e.phone_hash = mer_phone_hash(mer_rows_text(rows, 4), mer_rows_len(rows, 4));
         e.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
+        e.address_phone_hash = mer_phone_hash(mer_rows_text(rows, 6), mer_rows_len(rows, 6));
         err = 0;
     }
     int qerr = mer_rows_end(rows);
@@ -266,6 +270,7 @@ found:
     r->who.created_at = e.created_at;
     r->who.phone_hash = e.phone_hash;
     r->who.address_hash = e.address_hash;
+    r->who.address_phone_hash = e.address_phone_hash;
     return 0;
 }
 

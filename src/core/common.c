@@ -132,6 +132,25 @@ uint64_t mer_hash64(const void *data, size_t n)
     return h ? h : 1;
 }
 
+uint64_t mer_phone_hash(const char *s, size_t n)
+{
+    char norm[64];
+    size_t k = 0, digits = 0;
+    for (size_t i = 0; i < n && k < sizeof(norm); i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            norm[k++] = s[i];
+            digits++;
+        } else if (s[i] == '+' && k == 0) {
+            norm[k++] = '+';
+        }
+    }
+    if (k >= 2 && norm[0] == '0' && norm[1] == '0') { /* 00 is the international prefix: + */
+        norm[1] = '+';
+        return digits > 2 ? mer_hash64(norm + 1, k - 1) : 0;
+    }
+    return digits ? mer_hash64(norm, k) : 0;
+}
+
 bool mer_list_next(const char **p, const char **item, size_t *len)
 {
     const char *s = *p;

@@ -49,6 +49,13 @@ bool mer_streq_nocase(const char *a, size_t alen, const char *b);
 uint64_t mer_hash64(const void *data, size_t n);
 
 /*
+ * The hash of a phone number in one form, so that two spellings of it compare equal: only '+' and the
+ * digits count (spaces, '-', '.', '/', parentheses are separators) and an international "00" prefix is
+ * '+' ("+91 98123-45678", "0091 9812345678" and "+919812345678" hash alike). 0 when there are no digits.
+ */
+uint64_t mer_phone_hash(const char *s, size_t n);
+
+/*
  * Walks a comma-separated list ("a,b,c"; NULL and "" have no entries; a trailing comma adds none):
  *     for (const char *p = list, *item; mer_list_next(&p, &item, &len);) use(item, len);
  * Each call sets *item and *len to the next entry (not NUL-terminated) and returns true, or false at the end.

@@ -46,21 +46,23 @@ static int sale_run(mer_db_t *db, mer_wjob_t *w)
 {
     sale_job_t *j = H2O_STRUCT_FROM_MEMBER(sale_job_t, w, w);
     char *titles = mer_json_dump(j->titles, NULL), *rules = mer_json_dump(j->rules, NULL);
-    int err = mer_db_query_int(db, &j->id,
-                               "INSERT INTO flash_sale (country, titles, rules, created_at) VALUES (?, ?, ?, ?) "
-                               "RETURNING id",
-                               "sssi", j->c->code, titles, rules, j->created_at);
+    /* the ids were given out by the catalogue (model.c, "ids"): unique across regions */
+    int err = mer_db_exec(db, "INSERT INTO flash_sale (id, country, titles, rules, created_at) VALUES (?, ?, ?, ?, ?)",
+                          "isssi", j->id, j->c->code, titles, rules, j->created_at) < 0
+                  ? MER_E_INTERNAL
+                  : 0;
     free(titles);
     free(rules);
     for (int k = 0; err == 0 && k < j->nsessions; k++) {
         in_session_t *s = &j->sessions[k];
-        err = mer_db_query_int(db, &s->id,
-                               "INSERT INTO flash_session (sale_id, starts_at, ends_at, mode, reservation_required, "
-                               "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, "
-                               "per_user_limit, seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "iiisiiiiiis", j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
-                               (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod,
-                               s->limit, s->seed);
+        if (mer_db_exec(db,
+                        "INSERT INTO flash_session (id, sale_id, starts_at, ends_at, mode, reservation_required, "
+                        "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, per_user_limit, "
+                        "seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "iiiisiiiiiis", s->id, j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
+                        (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod, s->limit,
+                        s->seed) < 0)
+            err = MER_E_INTERNAL;
         for (int i = 0; err == 0 && i < s->nitems; i++)
             if (mer_db_exec(db,
                             "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
@@ -375,10 +377,32 @@ static void h_create(mer_req_t *r)
             return;
         }
     }
+    /* a sale is created to be sold: a session that has already ended could never be (checked after
+     * everything else, so a malformed body is named first) */
+    j->created_at = mer_now_unix_ms();
+    for (int i = 0; i < j->nsessions; i++) {
+        if (j->sessions[i].ends_at <= j->created_at) {
+            char f[48], local[40];
+            mer_tz_format(j->sessions[i].ends_at, c->timezone, local);
+            snprintf(f, sizeof(f), "sessions[%d].ends_at", i);
+            mer_reply_error(r, MER_E_VALIDATION, f, "%s has already passed (%s): a session must end in the future", f,
+                            local);
+            free(j);
+            return;
+        }
+    }
+    int64_t session_ids[FS_MAX_SESSIONS];
+    int err = fs_ids_allocate(c->region, j->nsessions, &j->id, session_ids);
+    if (err) {
+        mer_reply_error(r, err, NULL, NULL);
+        free(j);
+        return;
+    }
+    for (int i = 0; i < j->nsessions; i++)
+        j->sessions[i].id = session_ids[i];
     j->r = r;
     j->titles = json_incref(titles);
     j->rules = rules ? json_incref(rules) : json_object();
-    j->created_at = mer_now_unix_ms();
     j->w.run = sale_run;
     j->w.done = sale_done;
     if (mer_req_submit(r, c->region, &j->w) != 0) {

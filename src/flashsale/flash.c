@@ -34,6 +34,15 @@ int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t 
     return 0;
 }
 
+bool mer_flash_token_phone_ok(const char *token, const char *phone, size_t len)
+{
+    fs_token_t *t = fs_token_get(token);
+    if (t == NULL || !t->session->sale->rules.one_per_phone)
+        return true;
+    uint64_t h = mer_phone_hash(phone, len);
+    return h == 0 || h == t->buyer.phone || h == t->buyer.address_phone;
+}
+
 int mer_flash_token_consume(mer_db_t *db, const char *token, int64_t user_id, int64_t order_id)
 {
     int rc = mer_db_exec(db,
@@ -80,8 +89,8 @@ void mer_flash_metrics(mer_buf_t *out)
                         "# TYPE meridian_flash_wins_total counter\n");
     for (size_t i = 0; i < reg->n; i++)
         for (int k = 0; k < reg->sales[i]->nsessions; k++)
-            mer_buf_printf(out, "meridian_flash_wins_total{session=\"%lld\"} %llu\n",
-                           (long long)reg->sales[i]->sessions[k]->id,
+            mer_buf_printf(out, "meridian_flash_wins_total{sale=\"%lld\",session=\"%lld\"} %llu\n",
+                           (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
                            (unsigned long long)atomic_load(&reg->sales[i]->sessions[k]->wins));
     mer_buf_addstr(out, "# HELP meridian_flash_refusals_total Grabs and reservations refused, by reason.\n"
                         "# TYPE meridian_flash_refusals_total counter\n");
@@ -90,9 +99,11 @@ void mer_flash_metrics(mer_buf_t *out)
             for (int r = 0; r < FS_R__COUNT; r++) {
                 uint64_t n = atomic_load(&reg->sales[i]->sessions[k]->refusals[r]);
                 if (n)
-                    mer_buf_printf(out, "meridian_flash_refusals_total{session=\"%lld\",reason=\"%s\"} %llu\n",
-                                   (long long)reg->sales[i]->sessions[k]->id, fs_reason_names[r],
-                                   (unsigned long long)n);
+                    mer_buf_printf(out,
+                                   "meridian_flash_refusals_total{sale=\"%lld\",session=\"%lld\",reason=\"%s\"} "
+                                   "%llu\n",
+                                   (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
+                                   fs_reason_names[r], (unsigned long long)n);
             }
 }
 

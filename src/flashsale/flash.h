@@ -47,6 +47,13 @@ typedef struct mer_flash_token {
  * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg.
  */
 int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
+/*
+ * Whether the token's unit may be delivered to an address with this phone (len bytes): always, unless the
+ * sale sells one unit per phone; then only to a phone the grab counted (the account's own or its default
+ * address's, compared as mer_phone_hash does) or to an address without a phone. Otherwise one winning
+ * phone could receive the units of several accounts. Call after mer_flash_token_check succeeded.
+ */
+bool mer_flash_token_phone_ok(const char *token, const char *phone, size_t len);
 /* Writer thread, inside the checkout transaction: consumes the token for the order. */
 int mer_flash_token_consume(mer_db_t *db, const char *token, int64_t user_id, int64_t order_id);
 /* Writer thread, inside a transition that ends an unshipped order: its tokens' units go back. */

@@ -7,7 +7,9 @@
  * and sharded maps (core/smap.h): reservations, per-buyer counts, rate-limit cells, tokens.
  *
  * Storage (region database, schema v5): flash_sale, flash_session, flash_item hold the configuration;
- * flash_reservation, flash_token and flash_entry the durable facts from which memory is rebuilt.
+ * flash_reservation, flash_token and flash_entry the durable facts from which memory is rebuilt. Sale and
+ * session ids are given out by the catalogue (flash_sale_id, flash_session_id), one id space for every
+ * region, so a sale id names one sale on the whole node however many regions it serves (model.c, "ids").
  *
  * Rate limits (rules.user_rate, rules.ip_rate) are GCRA cells in the session's maps whose times are
  * monotonic nanoseconds, so every rate up to 100000 per second is kept to within 0.01% (in whole
@@ -44,6 +46,7 @@ typedef enum { FS_FCFS = 0, FS_QUEUE, FS_DRAW } fs_mode_t;
     X(BLOCKLIST, "blocklist")                                                                                        \
     X(ACCOUNT_AGE, "account_too_new")                                                                                \
     X(PHONE, "phone_already_won")                                                                                    \
+    X(PHONE_REQUIRED, "phone_required")                                                                              \
     X(ADDRESS, "address_already_won")                                                                                \
     X(DEVICE, "device_already_won")                                                                                  \
     X(CHALLENGE, "challenge_failed")                                                                                 \
@@ -82,10 +85,16 @@ typedef struct fs_item {
 
 struct fs_sale;
 
-/* Who took part, as the per-buyer and one-per-* counts see it (an identity hash is 0 when unknown). */
+/*
+ * Who took part, as the per-buyer and one-per-* counts see it (an identity hash is 0 when unknown). A
+ * buyer has up to two phones: the account's own (login) phone and the phone of the default (delivery)
+ * address, both normalised (mer_phone_hash); one_per_phone counts each, so several accounts that share
+ * a phone through their addresses get one win between them.
+ */
 typedef struct fs_buyer {
     int64_t user_id;
     uint64_t phone, address, device;
+    uint64_t address_phone;
 } fs_buyer_t;
 
 /* A ticket's state: pending until decided; void when its row could not be written (the queue skips it). */
@@ -169,6 +178,12 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
 int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
 int fs_load_region(const char *region);
+/*
+ * Gives out the ids of a new sale of region and of its nsessions sessions (the catalogue's id space,
+ * committed before the sale is written). Event loop or start-up: a short catalogue write, like other
+ * admin changes. Returns 0 or a negative error.
+ */
+int fs_ids_allocate(const char *region, int nsessions, int64_t *sale_id, int64_t *session_ids);
 /* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);
@@ -182,7 +197,11 @@ bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reaso
 void fs_release_buyer(fs_session_t *s, const fs_buyer_t *b);
 /* Restores them unchecked (rebuilding memory from the rows at start-up). */
 void fs_hold_buyer(fs_session_t *s, const fs_buyer_t *b);
-/* A token or entry row's buyer: user_id, phone_hash, address_hash, device_hash from column col on (model.c). */
+/*
+ * A token or entry row's buyer: user_id, phone_hash, address_hash, device_hash, address_phone_hash from
+ * column col on (model.c). FS_BUYER_COLUMNS is that list, for the queries.
+ */
+#define FS_BUYER_COLUMNS "user_id, phone_hash, address_hash, device_hash, address_phone_hash"
 fs_buyer_t fs_buyer_read(mer_rows_t *r, int col);
 /* Gives back everything a token held: its unit and its buyer's counts. */
 void fs_token_release(fs_token_t *t);

@@ -630,11 +630,11 @@ static int entry_run(mer_db_t *db, mer_wjob_t *w)
     char ticket[48];
     fs_ticket_name(s, t->seq, ticket);
     int rc = mer_db_exec(db,
-                         "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, user_id, phone_hash, "
-                         "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         "iissiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
+                         "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, " FS_BUYER_COLUMNS
+                         ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "iissiiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
                          t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
-                         mer_now_unix_ms());
+                         (int64_t)t->buyer.address_phone, mer_now_unix_ms());
     return rc < 0 ? rc : 0;
 }
 
@@ -722,7 +722,14 @@ static void h_grab(mer_req_t *r)
     size_t dlen = 0;
     const char *dev = mer_req_header(r, "x-device-id", &dlen);
     fs_buyer_t b = {r->who.id, r->who.phone_hash, r->who.address_hash,
-                    dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0};
+                    dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0, r->who.address_phone_hash};
+    /* one per phone needs a phone to count: without one, any number of accounts would each win */
+    if (ru->one_per_phone && b.phone == 0 && b.address_phone == 0) {
+        refuse(r, s, FS_R_PHONE_REQUIRED, MER_E_BLOCKED,
+               "this sale sells one unit per phone number: add a phone number to your account or your default "
+               "address first");
+        return;
+    }
     /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
     fs_reason_t why;
     if (!fs_take_buyer(s, &b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {

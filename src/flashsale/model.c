@@ -155,11 +155,11 @@ int fs_store_token(mer_db_t *db, const fs_token_t *t)
 {
     const fs_item_t *it = &t->session->items[t->item];
     return mer_db_exec(db,
-                       "INSERT INTO flash_token (token, session_id, sku_id, user_id, price, expires_at, phone_hash, "
-                       "address_hash, device_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "siiiiiiiii", t->token, t->session->id, it->sku_id, t->buyer.user_id, it->price, t->expires_at,
+                       "INSERT INTO flash_token (token, session_id, sku_id, price, expires_at, " FS_BUYER_COLUMNS
+                       ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       "siiiiiiiiii", t->token, t->session->id, it->sku_id, it->price, t->expires_at, t->buyer.user_id,
                        (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
-                       mer_now_unix_ms()) < 0
+                       (int64_t)t->buyer.address_phone, mer_now_unix_ms()) < 0
                ? MER_E_INTERNAL
                : 0;
 }
@@ -267,7 +267,110 @@ void fs_session_commit_seed(fs_session_t *s, const char *seed_hex)
     sodium_bin2hex(s->seed_commitment, sizeof(s->seed_commitment), h, sizeof(h));
 }
 
-/* The loaded session with this id (ids are unique across sales), or NULL. */
+/* ---- ids ----
+ *
+ * Every region database numbers its own rows, but a sale is looked up by its id alone (the public paths,
+ * the admin stats, vouchers, metrics). So ids are given out by the catalogue, one id space for every
+ * region (flash_sale_id, flash_session_id; AUTOINCREMENT never gives an id twice), and the region
+ * database stores the sale under them. An id that was given out but whose sale was never written (a
+ * failed write, kill -9 in between) is a harmless gap.
+ *
+ * Sales written before the catalogue gave out ids were numbered by their region database: at start-up
+ * every loaded id is claimed in the catalogue (which also moves the catalogue's counter past it). A sale
+ * id already claimed by another region is given a new id (the old one named two sales, and answered with
+ * the first); a session id claimed by another sale keeps its number (tickets and vouchers name it) and is
+ * still found only through its own sale, as every use of a session id names the sale too.
+ */
+
+int fs_ids_allocate(const char *region, int nsessions, int64_t *sale_id, int64_t *session_ids)
+{
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int64_t now = mer_now_unix_ms();
+    int err = mer_db_begin(db);
+    if (err == 0)
+        err = mer_db_query_int(db, sale_id, "INSERT INTO flash_sale_id (region, created_at) VALUES (?, ?) RETURNING id",
+                               "si", region, now);
+    for (int k = 0; err == 0 && k < nsessions; k++)
+        err = mer_db_query_int(db, &session_ids[k],
+                               "INSERT INTO flash_session_id (sale_id, created_at) VALUES (?, ?) RETURNING id", "ii",
+                               *sale_id, now);
+    if (err == 0)
+        err = mer_db_commit(db);
+    else
+        mer_db_rollback(db);
+    mer_store_write_end(MER_STORE_CATALOG);
+    return err;
+}
+
+/* Claims a loaded sale's id in the catalogue; *taken is set when another region holds it. */
+static int claim_sale_id(mer_db_t *cat, const char *region, int64_t id, bool *taken)
+{
+    if (mer_db_exec(cat,
+                    "INSERT INTO flash_sale_id (id, region, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                    "isi", id, region, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(cat, "SELECT region FROM flash_sale_id WHERE id = ?", "i", id);
+    *taken = mer_rows_next(r) && strcmp(mer_rows_text(r, 0), region) != 0;
+    return mer_rows_end(r);
+}
+
+/* Moves a sale that was numbered by its region database to a new id of the catalogue's. */
+static int renumber_sale(mer_db_t *db, mer_db_t *cat, const char *region, int64_t old_id, int64_t *new_id)
+{
+    int err = mer_db_query_int(cat, new_id, "INSERT INTO flash_sale_id (region, created_at) VALUES (?, ?) RETURNING id",
+                               "si", region, mer_now_unix_ms());
+    if (err == 0 && (err = mer_db_begin(db)) == 0) {
+        if (mer_db_exec(db,
+                        "INSERT INTO flash_sale (id, country, titles, rules, created_at) SELECT ?, country, titles, "
+                        "rules, created_at FROM flash_sale WHERE id = ?",
+                        "ii", *new_id, old_id) < 0 ||
+            mer_db_exec(db, "UPDATE flash_session SET sale_id = ? WHERE sale_id = ?", "ii", *new_id, old_id) < 0 ||
+            mer_db_exec(db, "DELETE FROM flash_sale WHERE id = ?", "i", old_id) < 0) {
+            mer_db_rollback(db);
+            return MER_E_INTERNAL;
+        }
+        err = mer_db_commit(db);
+    }
+    return err;
+}
+
+/* Claims the ids of the region's sales and sessions (see "ids" above); runs before they are loaded. */
+static int claim_ids(mer_db_t *db, const char *region)
+{
+    int64_t ids[256], n = 0;
+    mer_rows_t *r = mer_db_query(db, "SELECT id FROM flash_sale ORDER BY id", NULL);
+    while (mer_rows_next(r) && n < (int64_t)MER_ARRAY_LEN(ids))
+        ids[n++] = mer_rows_int(r, 0);
+    int err = mer_rows_end(r);
+    mer_db_t *cat = mer_store_write_begin(MER_STORE_CATALOG);
+    for (int64_t i = 0; err == 0 && i < n; i++) {
+        bool taken = false;
+        int64_t id = ids[i];
+        if ((err = claim_sale_id(cat, region, id, &taken)) == 0 && taken &&
+            (err = renumber_sale(db, cat, region, ids[i], &id)) == 0)
+            mer_log_warn("region %s: flash sale %lld clashed with another region's and is now sale %lld", region,
+                         (long long)ids[i], (long long)id);
+        r = mer_db_query(db, "SELECT id FROM flash_session WHERE sale_id = ? ORDER BY id", "i", id);
+        while (err == 0 && mer_rows_next(r)) {
+            int64_t sid = mer_rows_int(r, 0), owner = 0;
+            if (mer_db_exec(cat,
+                            "INSERT INTO flash_session_id (id, sale_id, created_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT (id) DO NOTHING",
+                            "iii", sid, id, mer_now_unix_ms()) < 0 ||
+                mer_db_query_int(cat, &owner, "SELECT sale_id FROM flash_session_id WHERE id = ?", "i", sid) != 0)
+                err = MER_E_INTERNAL;
+            else if (owner != id)
+                mer_log_warn("region %s: flash sale %lld's session %lld has the number of a session of sale %lld; "
+                             "it is reached through its own sale",
+                             region, (long long)id, (long long)sid, (long long)owner);
+        }
+        err = err ? err : mer_rows_end(r);
+    }
+    mer_store_write_end(MER_STORE_CATALOG);
+    return err;
+}
+
+/* The loaded session with this id in this region's sales, or NULL. */
 static fs_session_t *session_of(fs_sale_t *const *sales, size_t nsales, int64_t session_id)
 {
     fs_session_t *s = NULL;
@@ -279,7 +382,7 @@ static fs_session_t *session_of(fs_sale_t *const *sales, size_t nsales, int64_t 
 fs_buyer_t fs_buyer_read(mer_rows_t *r, int col)
 {
     return (fs_buyer_t){mer_rows_int(r, col), (uint64_t)mer_rows_int(r, col + 1), (uint64_t)mer_rows_int(r, col + 2),
-                        (uint64_t)mer_rows_int(r, col + 3)};
+                        (uint64_t)mer_rows_int(r, col + 3), (uint64_t)mer_rows_int(r, col + 4)};
 }
 
 int fs_load_region(const char *region)
@@ -287,7 +390,11 @@ int fs_load_region(const char *region)
     mer_db_t *db = mer_store_write_begin(region);
     if (db == NULL)
         return MER_E_INTERNAL;
-    int err = 0;
+    int err = claim_ids(db, region);
+    if (err) {
+        mer_store_write_end(region);
+        return err;
+    }
     size_t nsales = 0;
     fs_sale_t *sales[256];
     mer_rows_t *r = mer_db_query(db, "SELECT id, country, titles, rules FROM flash_sale ORDER BY id", NULL);
@@ -360,8 +467,8 @@ int fs_load_region(const char *region)
     err = err ? err : mer_rows_end(r);
     /* outstanding and used tokens hold their units; the buyers' counts follow */
     r = mer_db_query(db,
-                     "SELECT token, session_id, sku_id, user_id, phone_hash, address_hash, device_hash, expires_at, "
-                     "state FROM flash_token WHERE state IN ('issued', 'consumed')",
+                     "SELECT token, session_id, sku_id, expires_at, state, " FS_BUYER_COLUMNS
+                     " FROM flash_token WHERE state IN ('issued', 'consumed')",
                      NULL);
     size_t ntok = 0;
     while (err == 0 && mer_rows_next(r)) {
@@ -373,9 +480,9 @@ int fs_load_region(const char *region)
         snprintf(t->token, sizeof(t->token), "%s", mer_rows_text(r, 0));
         t->session = s;
         t->item = idx;
-        t->buyer = fs_buyer_read(r, 3);
-        t->expires_at = mer_rows_int(r, 7);
-        atomic_store(&t->state, strcmp(mer_rows_text(r, 8), "consumed") == 0 ? FS_TOKEN_USED : FS_TOKEN_ISSUED);
+        t->buyer = fs_buyer_read(r, 5);
+        t->expires_at = mer_rows_int(r, 3);
+        atomic_store(&t->state, strcmp(mer_rows_text(r, 4), "consumed") == 0 ? FS_TOKEN_USED : FS_TOKEN_ISSUED);
         fs_token_put(t);
         atomic_fetch_sub(&s->items[idx].left, 1);
         fs_hold_buyer(s, &t->buyer);
@@ -385,10 +492,9 @@ int fs_load_region(const char *region)
     err = err ? err : mer_rows_end(r);
     /* queue and draw entries: undecided ones hold their buyer's and identities' counts (decided winners
      * hold them through their token, losers hold none) */
-    r = mer_db_query(db,
-                     "SELECT session_id, seq, sku_id, user_id, phone_hash, address_hash, device_hash, won "
-                     "FROM flash_entry ORDER BY session_id, seq",
-                     NULL);
+    r = mer_db_query(
+        db, "SELECT session_id, seq, sku_id, won, " FS_BUYER_COLUMNS " FROM flash_entry ORDER BY session_id, seq",
+        NULL);
     while (err == 0 && mer_rows_next(r)) {
         fs_session_t *s = session_of(sales, nsales, mer_rows_int(r, 0));
         int idx = s ? fs_item_index(s, mer_rows_int(r, 2)) : -1;
@@ -397,8 +503,8 @@ int fs_load_region(const char *region)
         fs_ticket_t *t = mer_xcalloc(1, sizeof(*t));
         t->seq = mer_rows_int(r, 1);
         t->item = idx;
-        t->buyer = fs_buyer_read(r, 3);
-        int won = (int)mer_rows_int(r, 7);
+        t->buyer = fs_buyer_read(r, 4);
+        int won = (int)mer_rows_int(r, 3);
         atomic_store(&t->state, won == 1 ? FS_TICKET_WON : won == 2 ? FS_TICKET_LOST : FS_TICKET_PENDING);
         if (won == 2)
             t->reason = FS_R_SOLD_OUT;

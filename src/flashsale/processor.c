@@ -187,8 +187,8 @@ static int draw_run(mer_db_t *db, void *arg)
     size_t cap = 256;
     a->tickets = mer_xcalloc(cap, sizeof(*a->tickets));
     r = mer_db_query(db,
-                     "SELECT seq, sku_id, user_id, phone_hash, address_hash, device_hash FROM flash_entry "
-                     "WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
+                     "SELECT seq, sku_id, " FS_BUYER_COLUMNS
+                     " FROM flash_entry WHERE session_id = ? AND kind = 'draw' ORDER BY seq",
                      "i", s->id);
     while (mer_rows_next(r)) {
         int item = fs_item_index(s, mer_rows_int(r, 1));

@@ -71,12 +71,15 @@ typedef struct buyer_count {
  * limit to one win each (only those the buyer has), then the buyer's own count up to limit. Take, give
  * back and rebuild all walk this one list, so they cannot disagree. Returns how many.
  */
-static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buyer_count_t c[4])
+static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buyer_count_t c[5])
 {
     const fs_rules_t *ru = &s->sale->rules;
     int n = 0;
     if (ru->one_per_phone && b->phone)
         c[n++] = (buyer_count_t){&s->phones, (int64_t)b->phone, 1, FS_R_PHONE};
+    /* the delivery address's phone too, once when it is the account's own */
+    if (ru->one_per_phone && b->address_phone && b->address_phone != b->phone)
+        c[n++] = (buyer_count_t){&s->phones, (int64_t)b->address_phone, 1, FS_R_PHONE};
     if (ru->one_per_address && b->address)
         c[n++] = (buyer_count_t){&s->addresses, (int64_t)b->address, 1, FS_R_ADDRESS};
     if (ru->one_per_device && b->device)
@@ -87,7 +90,7 @@ static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buy
 
 bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reason_t *why)
 {
-    buyer_count_t c[4];
+    buyer_count_t c[5];
     int n = buyer_counts(s, b, limit, c);
     for (int i = 0; i < n; i++) {
         if (mer_smap_add_upto(c[i].map, c[i].key, 1, c[i].limit) < 0) {
@@ -102,7 +105,7 @@ bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reaso
 
 static void add_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t delta)
 {
-    buyer_count_t c[4];
+    buyer_count_t c[5];
     int n = buyer_counts(s, b, 0, c);
     for (int i = 0; i < n; i++)
         mer_smap_add(c[i].map, c[i].key, delta);

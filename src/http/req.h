@@ -60,6 +60,7 @@ typedef struct mer_principal {
     int64_t created_at;     /* account creation, Unix ms */
     uint64_t phone_hash;    /* 0 when no phone */
     uint64_t address_hash;  /* of the default address's postal code and first line; 0 when none */
+    uint64_t address_phone_hash; /* mer_phone_hash of the default address's phone; 0 when none */
 } mer_principal_t;
 
 struct mer_req {

@@ -728,6 +728,11 @@ static void h_checkout(mer_req_t *r)
             ferr = MER_E_VALIDATION;
             snprintf(msg, sizeof(msg), "this token is for a sale in %s", ft.country);
         }
+        if (ferr == 0 && !mer_flash_token_phone_ok(flash, addr.phone, strlen(addr.phone))) {
+            ferr = MER_E_VALIDATION;
+            field = inline_addr ? "address.phone" : "address_id";
+            snprintf(msg, sizeof(msg), "this sale sells one unit per phone number: deliver to the phone that won");
+        }
         if (ferr == 0 && !ft.cod_allowed && strcmp(j->payment_method, "cod") == 0) {
             ferr = MER_E_VALIDATION;
             field = "payment_method";

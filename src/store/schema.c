@@ -97,6 +97,18 @@ const mer_migration_t mer_schema_catalog[] = {
      /* secret rotation: the secret replaced last still verifies until previous_until (Unix ms) */
      "ALTER TABLE provider_secret ADD COLUMN previous_secret TEXT;"
      "ALTER TABLE provider_secret ADD COLUMN previous_until INTEGER NOT NULL DEFAULT 0;"},
+    {5,
+     /* flash-sale and session ids: one id space for every region. A region database stores its sales
+      * under ids given out here, so an id names one sale everywhere (paths, vouchers, stats, metrics).
+      * AUTOINCREMENT: an id is never given twice, even after the row's sale failed to be written. */
+     "CREATE TABLE flash_sale_id ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  region TEXT NOT NULL,"                 /* whose database holds the sale */
+     "  created_at INTEGER NOT NULL);"
+     "CREATE TABLE flash_session_id ("
+     "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     "  sale_id INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL);"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -373,6 +385,10 @@ const mer_migration_t mer_schema_region[] = {
      "ALTER TABLE payment ADD COLUMN duplicate_of INTEGER REFERENCES payment(id);"
      /* a wallet success without charge_id was once stored with reference '' (the second one collided) */
      "UPDATE payment SET provider_ref = NULL WHERE provider_ref = '';"},
+    {8,
+     /* one_per_phone also counts the phone of the buyer's default (delivery) address, normalised */
+     "ALTER TABLE flash_token ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE flash_entry ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

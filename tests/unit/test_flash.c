@@ -200,14 +200,61 @@ static void test_draw_is_reproducible(void **state)
     assert_memory_not_equal(a, c, sizeof(a));
 }
 
+/* one_per_phone counts the account's phone and the delivery address's phone, in one normalised form */
+static void test_one_per_phone_counts_address_phone(void **state)
+{
+    (void)state;
+    uint64_t p = mer_phone_hash("+919812345678", 13);
+    assert_true(p != 0);
+    assert_true(mer_phone_hash("+91 98123-45678", 15) == p);
+    assert_true(mer_phone_hash("0091 (981) 234.5678", 19) == p);
+    assert_true(mer_phone_hash("+919812345679", 13) != p);
+    assert_true(mer_phone_hash("919812345678", 12) != p); /* no country prefix: not the same number */
+    assert_true(mer_phone_hash("", 0) == 0 && mer_phone_hash("+ -", 3) == 0 && mer_phone_hash("00", 2) == 0);
+
+    fs_sale_t sale;
+    memset(&sale, 0, sizeof(sale));
+    sale.rules.one_per_phone = true;
+    static fs_session_t sess;
+    fs_session_t *s = &sess;
+    s->sale = &sale;
+    mer_smap_init(&s->buyers);
+    mer_smap_init(&s->phones);
+    uint64_t q = mer_phone_hash("+919812300000", 13);
+    fs_buyer_t a = {.user_id = 1, .phone = p};                     /* logs in with the phone */
+    fs_buyer_t b = {.user_id = 2, .address_phone = p};             /* an email account delivering to it */
+    fs_buyer_t c = {.user_id = 3, .phone = q, .address_phone = q}; /* its own phone on its own address */
+    fs_buyer_t d = {.user_id = 4, .address_phone = q};
+    fs_reason_t why = FS_R__COUNT;
+    assert_true(fs_take_buyer(s, &a, 5, &why));
+    assert_false(fs_take_buyer(s, &b, 5, &why));
+    assert_int_equal(why, FS_R_PHONE);
+    assert_int_equal(mer_smap_get(&s->buyers, 2), 0); /* nothing of b's was kept */
+    assert_true(fs_take_buyer(s, &c, 5, &why));       /* one phone, counted once */
+    assert_false(fs_take_buyer(s, &d, 5, &why));
+    /* a unit given back frees the phone for the other account */
+    fs_release_buyer(s, &a);
+    assert_true(fs_take_buyer(s, &b, 5, &why));
+    assert_false(fs_take_buyer(s, &a, 5, &why));
+    /* without the rule phones are not counted */
+    sale.rules.one_per_phone = false;
+    assert_true(fs_take_buyer(s, &d, 5, &why));
+    mer_smap_release(&s->buyers);
+    mer_smap_release(&s->phones);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_stock_never_oversells), cmocka_unit_test(test_per_buyer_limit_is_atomic),
-        cmocka_unit_test(test_gcra_rate_limit), cmocka_unit_test(test_queue_numbers_in_arrival_order),
-        cmocka_unit_test(test_draw_is_reproducible), cmocka_unit_test(test_sold_out_flag_follows_stock),
+        cmocka_unit_test(test_stock_never_oversells),
+        cmocka_unit_test(test_per_buyer_limit_is_atomic),
+        cmocka_unit_test(test_gcra_rate_limit),
+        cmocka_unit_test(test_queue_numbers_in_arrival_order),
+        cmocka_unit_test(test_draw_is_reproducible),
+        cmocka_unit_test(test_sold_out_flag_follows_stock),
+        cmocka_unit_test(test_one_per_phone_counts_address_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
