@@ -50,26 +50,12 @@ static int normalize_email(const char *in, char out[256])
     return 0;
 }
 
-/*
- * Normalizes a phone number to E.164 ("+919876543210") and checks it against the country's pattern:
- * spaces, hyphens, dots and brackets are dropped, and a leading "00" stands for "+". Returns 0 or -1.
- */
-static int normalize_phone(const mer_country_t *c, const char *in, char out[32])
+/* Normalizes a phone number (mer_phone_normalize) and checks it is E.164 ("+919876543210": a '+' and 7 to
+ * 15 digits) and fits the country's pattern. Returns 0 or -1. */
+static int normalize_phone(const mer_country_t *c, const char *in, char out[MER_PHONE_MAX])
 {
-    size_t n = 0;
-    const char *p = in;
-    if (p[0] == '0' && p[1] == '0')
-        p += 2, out[n++] = '+';
-    for (; *p; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')')
-            continue;
-        if (n >= 16 || !(isdigit(ch) || (ch == '+' && n == 0)))
-            return -1; /* E.164: a '+' and at most 15 digits */
-        out[n++] = (char)ch;
-    }
-    out[n] = '\0';
-    if (n < 8 || out[0] != '+' || out[1] < '1' || out[1] > '9')
+    int n = mer_phone_normalize(in, strlen(in), out);
+    if (n < 8 || n > 16 || out[0] != '+' || out[1] < '1' || out[1] > '9')
         return -1;
     return !c->has_phone_re || regexec(&c->phone_re, out, 0, NULL, 0) == 0 ? 0 : -1;
 }
@@ -77,7 +63,7 @@ static int normalize_phone(const mer_country_t *c, const char *in, char out[32])
 typedef struct creds {
     const mer_country_t *country;
     char email[256]; /* normalized; "" when not given */
-    char phone[32];  /* normalized; "" when not given */
+    char phone[MER_PHONE_MAX];  /* normalized; "" when not given */
     const char *password;
 } creds_t;
 

@@ -132,23 +132,30 @@ uint64_t mer_hash64(const void *data, size_t n)
     return h ? h : 1;
 }
 
+int mer_phone_normalize(const char *s, size_t n, char out[MER_PHONE_MAX])
+{
+    size_t k = 0, i = 0;
+    if (n >= 2 && s[0] == '0' && s[1] == '0') /* 00 is the international prefix: + */
+        i = 2, out[k++] = '+';
+    for (; i < n; i++) {
+        char c = s[i];
+        if (c == ' ' || c == '-' || c == '.' || c == '/' || c == '(' || c == ')')
+            continue;
+        if (k + 1 >= MER_PHONE_MAX || !((c >= '0' && c <= '9') || (c == '+' && k == 0)))
+            return -1;
+        out[k++] = c;
+    }
+    out[k] = '\0';
+    return (int)k;
+}
+
 uint64_t mer_phone_hash(const char *s, size_t n)
 {
-    char norm[64];
-    size_t k = 0, digits = 0;
-    for (size_t i = 0; i < n && k < sizeof(norm); i++) {
-        if (s[i] >= '0' && s[i] <= '9') {
-            norm[k++] = s[i];
-            digits++;
-        } else if (s[i] == '+' && k == 0) {
-            norm[k++] = '+';
-        }
-    }
-    if (k >= 2 && norm[0] == '0' && norm[1] == '0') { /* 00 is the international prefix: + */
-        norm[1] = '+';
-        return digits > 2 ? mer_hash64(norm + 1, k - 1) : 0;
-    }
-    return digits ? mer_hash64(norm, k) : 0;
+    char norm[MER_PHONE_MAX];
+    int k = mer_phone_normalize(s, n, norm);
+    if (k <= 0 || (k == 1 && norm[0] == '+'))
+        return 0;
+    return mer_hash64(norm, (size_t)k);
 }
 
 bool mer_list_next(const char **p, const char **item, size_t *len)

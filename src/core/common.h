@@ -49,10 +49,16 @@ bool mer_streq_nocase(const char *a, size_t alen, const char *b);
 uint64_t mer_hash64(const void *data, size_t n);
 
 /*
- * The hash of a phone number in one form, so that two spellings of it compare equal: only '+' and the
- * digits count (spaces, '-', '.', '/', parentheses are separators) and an international "00" prefix is
- * '+' ("+91 98123-45678", "0091 9812345678" and "+919812345678" hash alike). 0 when there are no digits.
+ * A phone number in one form: only '+' and the digits count (spaces, '-', '.', '/' and parentheses are
+ * separators) and an international "00" prefix is '+' ("+91 98123-45678" and "0091 9812345678" are both
+ * "+919812345678"). Writes it into out and returns its length, or -1 for any other character, a '+' that
+ * does not lead, or more than MER_PHONE_MAX - 1 characters. Whether it is valid E.164 or fits a country's
+ * pattern is for the caller to check.
  */
+#define MER_PHONE_MAX 32
+int mer_phone_normalize(const char *s, size_t n, char out[MER_PHONE_MAX]);
+/* mer_hash64 of the normalised phone, so that two spellings of one number hash alike; 0 when s has no
+ * digits or does not normalise. */
 uint64_t mer_phone_hash(const char *s, size_t n);
 
 /*
