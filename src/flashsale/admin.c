@@ -297,7 +297,7 @@ static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t
         snprintf(ip, sizeof(ip), "%s.items[%zu]", p, i);
         if (!json_is_object(iv) || mer_json_only(iv, ikeys, ip, &e) ||
             mer_json_str(iv, "sku", mer_json_path(f, sizeof(f), ip, "sku"), 1, 64, true, &sku, &e) ||
-            mer_json_int(iv, "price", mer_json_path(f, sizeof(f), ip, "price"), 0, INT64_C(1) << 50, true, &it->price,
+            mer_json_int(iv, "price", mer_json_path(f, sizeof(f), ip, "price"), 0, MER_MONEY_MAX, true, &it->price,
                          &e) ||
             mer_json_int(iv, "units", mer_json_path(f, sizeof(f), ip, "units"), 1, 100000000, true, &it->units, &e)) {
             if (!e.code)
