@@ -3,7 +3,7 @@
  *
  *   meridian serve   [--port N] [--host ADDR] [--data DIR] [--regions LIST] [--threads N]
  *                    [--public-url URL] [--region-urls name=url,...] [--access-log PATH|-]
- *                    [--max-body BYTES] [--idle-timeout MS] [--seed]
+ *                    [--max-body BYTES] [--idle-timeout MS] [--max-connections N] [--seed]
  *   meridian seed    [--data DIR]                 demo countries and catalogue, on an empty store
  *   meridian migrate [--data DIR] [--regions LIST] bring every database to the current schema
  *   meridian admin token [--data DIR] [--email E] [--role admin|operator] [--countries IN,SG] [--ttl-days N]
@@ -61,6 +61,8 @@ static void usage(FILE *f)
           "  --access-log PATH   JSON access log file, '-' for stderr (default: none)\n"
           "  --max-body BYTES    largest request body (default 1048576)\n"
           "  --idle-timeout MS   close idle connections after MS (default 30000)\n"
+          "  --max-connections N open connections at most (default: what the fd limit allows,\n"
+          "                      at most 65536); when full, the oldest idle ones are closed\n"
           "  --seed              seed demo data first if the data directory is empty\n"
           "  --wallet-url URL    where the wallet provider takes payments (redirect URLs)\n"
           "  --event-retry-ms N  first retry delay of event deliveries (doubles per attempt; default 1000)\n",
@@ -139,6 +141,7 @@ static int cmd_serve(int argc, char **argv)
         {"max-body", required_argument, NULL, 'b'},    {"idle-timeout", required_argument, NULL, 'i'},
         {"seed", no_argument, NULL, 's'},              {"help", no_argument, NULL, 'h'},
         {"wallet-url", required_argument, NULL, 'W'},  {"event-retry-ms", required_argument, NULL, 'E'},
+        {"max-connections", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
     mer_server_config_t cfg = {.host = "127.0.0.1",
                                .port = 8080,
@@ -146,7 +149,9 @@ static int cmd_serve(int argc, char **argv)
                                .max_body = 1 << 20,
                                .idle_timeout_ms = 30000,
                                .grace_ms = 10000,
-                               .access_log = NULL};
+                               .access_log = NULL,
+                               .max_connections = 0,
+                               .on_h2o_error = mer_http_h2o_error};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
     int64_t event_retry_ms = 1000;
     bool seed = false;
@@ -194,6 +199,11 @@ static int cmd_serve(int argc, char **argv)
             if (mer_parse_int64(optarg, strlen(optarg), 100, 3600000, &v) != 0)
                 mer_die("--idle-timeout must be 100..3600000 ms");
             cfg.idle_timeout_ms = (uint64_t)v;
+            break;
+        case 'C':
+            if (mer_parse_int64(optarg, strlen(optarg), 1, 1000000, &v) != 0)
+                mer_die("--max-connections must be 1..1000000");
+            cfg.max_connections = (int)v;
             break;
         case 's':
             seed = true;

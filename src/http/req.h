@@ -87,6 +87,13 @@ void mer_router_add(const mer_route_t *routes, size_t n);
 /* The h2o handler entry point. */
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
 
+/*
+ * Answers that h2o produced by itself before any route ran (400 for a broken body framing, 413 for a body
+ * over --max-body, 417, 404 outside "/") become the error envelope: fills body with it, h2o's text as the
+ * message, and sets Content-Type and a fresh X-Request-Id on req. The server's on_h2o_error hook.
+ */
+void mer_http_h2o_error(h2o_req_t *req, h2o_iovec_t text, mer_buf_t *body);
+
 /* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));
 
@@ -116,6 +123,12 @@ char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
 
 /* Adds a response header (name lower-case). value is copied into the pool. */
 void mer_reply_header(mer_req_t *r, const char *name, const char *value);
+/*
+ * Records that the answer depends on a request header (its name as sent in Vary, e.g. "X-Country"): adds
+ * the name to the Vary response header once, so a shared cache keeps one copy per value. Call it whenever
+ * the header is consulted, also when it turns out absent; it stays on every answer, 304s included.
+ */
+void mer_reply_vary(mer_req_t *r, const char *name);
 /* Answers with a JSON value (serialised; the reference is stolen). */
 void mer_reply_json(mer_req_t *r, int status, json_t *v);
 /*
