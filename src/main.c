@@ -151,7 +151,7 @@ static int cmd_serve(int argc, char **argv)
                                .grace_ms = 10000,
                                .access_log = NULL,
                                .max_connections = 0,
-                               .on_h2o_error = mer_http_h2o_error};
+                               .on_low_error = mer_http_low_error};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
     int64_t event_retry_ms = 1000;
     bool seed = false;

@@ -562,41 +562,23 @@ static bool framing_ambiguous(h2o_req_t *req)
     return cl > 1 || te > 1 || (cl && te);
 }
 
-void mer_http_h2o_error(h2o_req_t *req, h2o_iovec_t text, mer_buf_t *body)
+void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32])
 {
     int err;
-    switch (req->res.status) {
-    case 404:
-        err = MER_E_NOT_FOUND;
-        break;
-    case 405:
-        err = MER_E_METHOD_NOT_ALLOWED;
-        break;
-    case 413:
-        err = MER_E_TOO_LARGE;
-        break;
-    case 417:
-        err = MER_E_EXPECTATION_FAILED;
-        break;
-    case 503:
-        err = MER_E_UNAVAILABLE;
-        break;
-    default:
-        err = req->res.status >= 500 ? MER_E_INTERNAL : MER_E_BAD_REQUEST;
-        break;
+    switch (status) {
+    case 404: err = MER_E_NOT_FOUND; break;
+    case 405: err = MER_E_METHOD_NOT_ALLOWED; break;
+    case 413: err = MER_E_TOO_LARGE; break;
+    case 417: err = MER_E_EXPECTATION_FAILED; break;
+    case 503: err = MER_E_UNAVAILABLE; break;
+    default: err = status >= 500 ? MER_E_INTERNAL : MER_E_BAD_REQUEST; break;
     }
-    char msg[256], *id = h2o_mem_alloc_pool(&req->pool, 32);
+    char msg[256];
     snprintf(msg, sizeof(msg), "%.*s", (int)MER_MIN(text.len, sizeof(msg) - 1), text.len ? text.base : "");
     if (msg[0] == '\0')
         snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
     error_envelope(body, err, msg, NULL, NULL, NULL);
-    next_request_id(mer_worker_self(), id);
-    ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    if (ct >= 0)
-        h2o_delete_header(&req->res.headers, ct);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
+    next_request_id(mer_worker_self(), request_id);
 }
 
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)

@@ -88,11 +88,11 @@ void mer_router_add(const mer_route_t *routes, size_t n);
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
 
 /*
- * Answers that h2o produced by itself before any route ran (400 for a broken body framing, 413 for a body
- * over --max-body, 417, 404 outside "/") become the error envelope: fills body with it, h2o's text as the
- * message, and sets Content-Type and a fresh X-Request-Id on req. The server's on_h2o_error hook.
+ * The error envelope for an answer made below the router (see http/server.h: h2o's own 400/413/417, a
+ * request that is not HTTP): writes it into body, with h2o's text (or the code's default) as the message,
+ * and a fresh request id into request_id. The server's on_low_error hook.
  */
-void mer_http_h2o_error(h2o_req_t *req, h2o_iovec_t text, mer_buf_t *body);
+void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
 
 /* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));

@@ -46,15 +46,32 @@ static struct {
     int max_connections; /* the effective cap, over all workers */
 } srv;
 
+/*
+ * picohttpparser, the parser of h2o's HTTP/1, is exported by libh2o-evloop but Debian ships no header for
+ * it: the declaration of its stable API, used to judge a connection's first request head exactly as h2o
+ * will (see first_head()).
+ */
+struct phr_header {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+int phr_parse_request(const char *buf, size_t len, const char **method, size_t *method_len, const char **path,
+                      size_t *path_len, int *minor_version, struct phr_header *headers, size_t *num_headers,
+                      size_t last_len);
+
 /* One accepted connection, from accept() until h2o closes its socket (then on_conn_close frees it). */
 typedef struct mer_conn {
     h2o_linklist_t link; /* in worker->conns */
     mer_worker_t *worker;
     h2o_socket_t *sock;
     int fd;
-    uint64_t busy_mark;   /* == worker->busy_epoch while evict_idle() runs: a request is in flight */
-    bool evicting;        /* shut down to make room; h2o closes it on its next read */
-    uint64_t accepted_at; /* loop time, ms */
+    uint64_t busy_mark;             /* == worker->busy_epoch while evict_idle() runs: a request is in flight */
+    bool evicting;                  /* shut down to make room; h2o closes it on its next read */
+    uint64_t accepted_at;           /* loop time, ms */
+    h2o_timeout_entry_t head_entry; /* until the first request head is complete (before h2o has it) */
+    char *refusal;                  /* the 400 being written for a first head that is not HTTP */
 } mer_conn_t;
 
 static _Thread_local mer_worker_t *current_worker;
@@ -196,7 +213,10 @@ static void accept_resume(mer_worker_t *w)
 
 static void on_accept_retry(h2o_timeout_entry_t *entry)
 {
-    accept_resume(H2O_STRUCT_FROM_MEMBER(mer_worker_t, retry_entry, entry));
+    mer_worker_t *w = H2O_STRUCT_FROM_MEMBER(mer_worker_t, retry_entry, entry);
+    if (w->reserve_fd < 0) /* lost to another thread after the last shed */
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    accept_resume(w);
 }
 
 static void on_conn_close(void *data)
@@ -207,6 +227,9 @@ static void on_conn_close(void *data)
     atomic_fetch_sub_explicit(&w->nconns, 1, memory_order_relaxed);
     if (c->evicting)
         w->nevicting--;
+    if (h2o_timeout_is_linked(&c->head_entry))
+        h2o_timeout_unlink(&c->head_entry);
+    free(c->refusal);
     free(c);
     if (atomic_load_explicit(&w->nconns, memory_order_relaxed) < w->max_conns)
         accept_resume(w);
@@ -263,7 +286,7 @@ static void out_of_fds(mer_worker_t *w)
     static _Atomic uint64_t last_warn_s;
     uint64_t now_s = mer_now_mono_ns() / 1000000000ull, prev = atomic_load(&last_warn_s);
     if (now_s != prev && atomic_compare_exchange_strong(&last_warn_s, &prev, now_s))
-        mer_log_warn("out of file descriptors accepting a connection (%d open, cap %d): shedding and pausing",
+        mer_log_warn("out of file descriptors accepting a connection (%d open on this worker, cap %d in all): shedding and pausing",
                      (int)atomic_load(&w->nconns), srv.max_connections);
     if (evict_idle(w, 4) == 0 && w->reserve_fd >= 0) {
         close(w->reserve_fd);
@@ -275,6 +298,90 @@ static void out_of_fds(mer_worker_t *w)
         w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
     accept_pause(w, true);
+}
+
+/*
+ * The first request head of a connection, judged before h2o sees it. h2o 2.2 answers a head it cannot
+ * parse with a fixed plain-text 400 written straight to the socket (no request object, no hook); checking
+ * the first head here with h2o's own parser lets that answer carry the error envelope and a request id.
+ * Later requests on a keep-alive connection go to h2o directly (h2o consumes them without a hook).
+ */
+typedef enum { HEAD_WAIT, HEAD_PASS, HEAD_BAD } head_verdict_t;
+
+static head_verdict_t first_head(const h2o_buffer_t *in)
+{
+    static const char preface[] = "PRI * HTTP/2"; /* HTTP/2 with prior knowledge: h2o's to handle */
+    size_t n = MER_MIN(in->size, (size_t)H2O_MAX_REQLEN);
+    if (n == 0)
+        return HEAD_WAIT;
+    if (memcmp(in->bytes, preface, MER_MIN(n, sizeof(preface) - 1)) == 0)
+        return n >= sizeof(preface) - 1 ? HEAD_PASS : HEAD_WAIT;
+    struct phr_header headers[H2O_MAX_HEADERS];
+    size_t nheaders = H2O_MAX_HEADERS, mlen, plen;
+    const char *method, *path;
+    int minor;
+    int r = phr_parse_request(in->bytes, n, &method, &mlen, &path, &plen, &minor, headers, &nheaders, 0);
+    if (r > 0)
+        return HEAD_PASS;
+    if (r == -2)
+        return n == H2O_MAX_REQLEN ? HEAD_BAD : HEAD_WAIT;
+    bool blank = n <= 4; /* a few stray line ends: h2o closes quietly */
+    for (size_t i = 0; blank && i < n; i++)
+        blank = in->bytes[i] == '\r' || in->bytes[i] == '\n';
+    return blank ? HEAD_PASS : HEAD_BAD;
+}
+
+static void on_refusal_written(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    h2o_socket_close(sock);
+}
+
+/* Answers a first head that is not HTTP with the envelope, then closes. */
+static void refuse_head(mer_conn_t *c)
+{
+    mer_buf_t body = MER_BUF_INIT, out = MER_BUF_INIT;
+    char id[32];
+    mer_buf_init(&body, 256);
+    mer_buf_init(&out, 512);
+    srv.cfg->on_low_error(400,
+                          h2o_iovec_init(H2O_STRLIT("the request line or headers cannot be parsed as HTTP/1.1 (or "
+                                                    "the head is too large, or has more than 100 headers)")),
+                          &body, id);
+    mer_buf_printf(&out,
+                   "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\n"
+                   "Connection: close\r\nServer: meridian\r\nX-Request-Id: %s\r\nContent-Length: %zu\r\n\r\n",
+                   id, body.len);
+    mer_buf_add(&out, body.data, body.len);
+    mer_buf_release(&body);
+    c->refusal = mer_xmalloc(out.len);
+    memcpy(c->refusal, out.data, out.len);
+    h2o_iovec_t buf = h2o_iovec_init(c->refusal, out.len);
+    mer_buf_release(&out);
+    h2o_socket_write(c->sock, &buf, 1, on_refusal_written);
+}
+
+static void on_first_read(h2o_socket_t *sock, const char *err)
+{
+    mer_conn_t *c = sock->on_close.data;
+    head_verdict_t v = err ? HEAD_BAD : first_head(sock->input);
+    if (v == HEAD_WAIT)
+        return;
+    h2o_socket_read_stop(sock);
+    h2o_timeout_unlink(&c->head_entry);
+    if (err != NULL)
+        h2o_socket_close(sock);
+    else if (v == HEAD_PASS)
+        h2o_accept(&c->worker->accept_ctx, sock); /* h2o parses what has been read at once */
+    else
+        refuse_head(c);
+}
+
+static void on_head_timeout(h2o_timeout_entry_t *entry)
+{
+    mer_conn_t *c = H2O_STRUCT_FROM_MEMBER(mer_conn_t, head_entry, entry);
+    h2o_socket_read_stop(c->sock);
+    h2o_socket_close(c->sock);
 }
 
 static void conn_start(mer_worker_t *w, int fd)
@@ -290,7 +397,13 @@ static void conn_start(mer_worker_t *w, int fd)
     c->sock->on_close.data = c;
     h2o_linklist_insert(&w->conns, &c->link);
     atomic_fetch_add_explicit(&w->nconns, 1, memory_order_relaxed);
-    h2o_accept(&w->accept_ctx, c->sock);
+    if (srv.cfg->on_low_error == NULL) {
+        h2o_accept(&w->accept_ctx, c->sock);
+        return;
+    }
+    c->head_entry.cb = on_head_timeout;
+    h2o_timeout_link(w->ctx.loop, &w->head_timeout, &c->head_entry);
+    h2o_socket_read_start(c->sock, on_first_read);
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
@@ -381,6 +494,7 @@ static void *worker_main(void *arg)
     w->accept_ctx.hosts = srv.h2o.hosts;
     h2o_linklist_init_anchor(&w->conns);
     h2o_timeout_init(w->ctx.loop, &w->retry_timeout, ACCEPT_RETRY_MS);
+    h2o_timeout_init(w->ctx.loop, &w->head_timeout, srv.cfg->idle_timeout_ms);
     w->retry_entry = (h2o_timeout_entry_t){0};
     w->retry_entry.cb = on_accept_retry;
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -480,10 +594,17 @@ static void h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *buf
     while (tl && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
         tl--;
     mer_buf_t b = MER_BUF_INIT;
+    char *id = h2o_mem_alloc_pool(&req->pool, 32);
     mer_buf_init(&b, 256);
-    srv.cfg->on_h2o_error(req, h2o_iovec_init(text, tl), &b);
+    srv.cfg->on_low_error(req->res.status, h2o_iovec_init(text, tl), &b, id);
     h2o_iovec_t out = h2o_strdup(&req->pool, b.data, b.len);
     mer_buf_release(&b);
+    ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct >= 0)
+        h2o_delete_header(&req->res.headers, ct);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
     req->res.content_length = out.len;
     h2o_ostream_send_next(self, req, &out, 1, state);
 }
@@ -492,7 +613,7 @@ static void h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *buf
 static void h2o_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     (void)self;
-    if (srv.cfg->on_h2o_error != NULL && req->res.status >= 400) {
+    if (srv.cfg->on_low_error != NULL && req->res.status >= 400) {
         h2o_error_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
         o->super.do_send = h2o_error_send;
         slot = &o->super.next;

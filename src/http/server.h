@@ -15,10 +15,12 @@
  * accepting pauses briefly: the loop never spins on EMFILE.
  *
  * Answers that h2o writes by itself before any handler (413 body too large, 400 broken body framing, 417)
- * go through the on_h2o_error hook, which turns them into the API's error envelope. h2o 2.2 writes a
- * request it cannot parse at all (bad request line, a head over 8 KiB + 4 KiB per header, more than 100
- * headers) as a fixed "400 Bad Request" text straight to the socket, before any request object exists:
- * those stay plain text.
+ * get the body from the on_low_error hook: the API's error envelope with a request id. h2o 2.2 answers a
+ * request it cannot parse at all (bad request line, a head over H2O_MAX_REQLEN = 408 KiB, more than 100
+ * headers) with a fixed plain-text 400 written straight to the socket, with no hook; so the first request
+ * head of each connection is checked here, with h2o's parser, before h2o takes the connection, and refused
+ * through on_low_error. A later request on a keep-alive connection that cannot be parsed still gets
+ * h2o's plain text.
  *
  * Shutdown (SIGTERM/SIGINT): the main thread stops every listener, waits until the in-flight requests
  * of all workers have been answered (up to a grace period), runs the registered stop hooks (e.g. the
@@ -43,8 +45,8 @@ typedef struct mer_server_config {
     uint64_t grace_ms;       /* how long shutdown waits for in-flight requests */
     const char *access_log;  /* path, "-" for stderr, NULL for none */
     int max_connections;     /* open connections over all workers; 0 = derived from the fd limit */
-    /* rewrites an answer h2o made by itself (see above): fills body, may change req->res.headers */
-    void (*on_h2o_error)(h2o_req_t *req, h2o_iovec_t text, mer_buf_t *body);
+    /* the body (and request id) of an error answered below the handler, see above; NULL: h2o's text */
+    void (*on_low_error)(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
 } mer_server_config_t;
 
 typedef struct mer_worker mer_worker_t;
@@ -81,6 +83,7 @@ struct mer_worker {
     uint64_t busy_epoch;                /* marks connections with requests in flight, see evict_idle() */
     h2o_timeout_t retry_timeout;        /* resumes accepting after a pause */
     h2o_timeout_entry_t retry_entry;
+    h2o_timeout_t head_timeout;         /* a new connection's first request head, see first_head() */
     _Atomic uint64_t conns_evicted;     /* idle connections closed to make room */
     _Atomic uint64_t conns_shed;        /* accepted and closed at once: out of fds */
 };

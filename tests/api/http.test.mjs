@@ -114,6 +114,31 @@ test('errors h2o raises before any route (413, broken chunks, unknown Transfer-E
   expectRawError(responses((await raw(srv.port, `${head}Content-Length: 2\r\nExpect: magic\r\n\r\n{}`)).text)[0], 417, 'expectation_failed');
 });
 
+test('a request that is not HTTP at all gets the envelope and a closed connection', async () => {
+  const many = Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join('');
+  for (const bytes of [
+    'GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n', // a bad request line
+    'GET /healthz HTTP/1.1\r\nHost x\r\n\r\n', // a header without a colon
+    `GET /healthz HTTP/1.1\r\nHost: x\r\n${many}\r\n`, // more than 100 headers
+    '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', // TLS spoken to a cleartext port
+  ]) {
+    const { text, closed } = await raw(srv.port, bytes);
+    const rs = responses(text);
+    assert.equal(rs.length, 1, text);
+    expectRawError(rs[0], 400, 'bad_request');
+    assert.ok(closed);
+  }
+  // a head that arrives in pieces is still served
+  const s = net.connect(srv.port, '127.0.0.1');
+  let out = '';
+  s.on('data', (d) => { out += d; });
+  s.write('GET /heal');
+  await sleep(100);
+  s.write('thz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await new Promise((r) => s.on('close', r));
+  assert.equal(responses(out)[0].status, 200);
+});
+
 test('request smuggling: several Content-Length headers, or one with Transfer-Encoding, are 400 and close', async () => {
   const head = 'POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n';
   const smuggled = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
