@@ -286,7 +286,8 @@ static void out_of_fds(mer_worker_t *w)
     static _Atomic uint64_t last_warn_s;
     uint64_t now_s = mer_now_mono_ns() / 1000000000ull, prev = atomic_load(&last_warn_s);
     if (now_s != prev && atomic_compare_exchange_strong(&last_warn_s, &prev, now_s))
-        mer_log_warn("out of file descriptors accepting a connection (%d open on this worker, cap %d in all): shedding and pausing",
+        mer_log_warn("out of file descriptors accepting a connection (%d open on this worker, cap %d in all): "
+                     "shedding and pausing",
                      (int)atomic_load(&w->nconns), srv.max_connections);
     if (evict_idle(w, 4) == 0 && w->reserve_fd >= 0) {
         close(w->reserve_fd);
