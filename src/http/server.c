@@ -545,15 +545,31 @@ void mer_server_status_counts(uint64_t counts[6])
             counts[c] += atomic_load_explicit(&srv.workers[i].status_counts[c], memory_order_relaxed);
 }
 
-void mer_server_conn_stats(mer_server_conn_stats_t *out)
+void mer_server_metrics(mer_buf_t *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->max = (uint64_t)srv.max_connections;
+    uint64_t open = 0, evicted = 0, shed = 0;
     for (int i = 0; i < srv.nworkers; i++) {
-        out->open += atomic_load_explicit(&srv.workers[i].nconns, memory_order_relaxed);
-        out->evicted += atomic_load_explicit(&srv.workers[i].conns_evicted, memory_order_relaxed);
-        out->shed += atomic_load_explicit(&srv.workers[i].conns_shed, memory_order_relaxed);
+        open += atomic_load_explicit(&srv.workers[i].nconns, memory_order_relaxed);
+        evicted += atomic_load_explicit(&srv.workers[i].conns_evicted, memory_order_relaxed);
+        shed += atomic_load_explicit(&srv.workers[i].conns_shed, memory_order_relaxed);
     }
+    mer_buf_printf(out,
+                   "# HELP meridian_http_connections Open client connections.\n"
+                   "# TYPE meridian_http_connections gauge\n"
+                   "meridian_http_connections %llu\n"
+                   "# HELP meridian_http_connections_max The connection cap (--max-connections, or what the fd limit "
+                   "allows).\n"
+                   "# TYPE meridian_http_connections_max gauge\n"
+                   "meridian_http_connections_max %d\n"
+                   "# HELP meridian_http_connections_evicted_total Idle connections closed to make room at the cap.\n"
+                   "# TYPE meridian_http_connections_evicted_total counter\n"
+                   "meridian_http_connections_evicted_total %llu\n"
+                   "# HELP meridian_http_connections_shed_total Connections closed unserved: no file descriptor was "
+                   "left.\n"
+                   "# TYPE meridian_http_connections_shed_total counter\n"
+                   "meridian_http_connections_shed_total %llu\n",
+                   (unsigned long long)open, srv.max_connections, (unsigned long long)evicted,
+                   (unsigned long long)shed);
 }
 
 long mer_server_inflight(void)

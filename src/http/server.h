@@ -114,13 +114,10 @@ void mer_server_on_stop(void (*hook)(void));
 int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler_t *self, h2o_req_t *req));
 
 /*
- * Connection counts over workers, for /metrics: open now, the cap, idle ones closed to make room, and
- * ones accepted and closed at once because the process was out of file descriptors.
+ * Appends the connection series to /metrics (register with mer_ops_add_metrics): open now, the cap, idle
+ * connections closed to make room, connections closed unserved for want of a file descriptor.
  */
-typedef struct mer_server_conn_stats {
-    uint64_t open, max, evicted, shed;
-} mer_server_conn_stats_t;
-void mer_server_conn_stats(mer_server_conn_stats_t *out);
+void mer_server_metrics(mer_buf_t *out);
 
 /* Sums over workers, for /metrics. counts[1..5] receive the 1xx..5xx totals. */
 void mer_server_status_counts(uint64_t counts[6]);

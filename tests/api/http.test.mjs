@@ -220,6 +220,11 @@ test('fd exhaustion: idle connections past the cap neither spin the CPU nor lock
     assert.equal(r.status, 200);
     assert.ok(Date.now() - start < 3000, `a new client waited ${Date.now() - start} ms`);
     assert.doesNotMatch(other.log(), /out of file descriptors/);
+    const m = (await other.get('/metrics')).text;
+    const cap = Number(/^meridian_http_connections_max (\d+)$/m.exec(m)[1]);
+    assert.ok(cap > 0 && cap < 256, m);
+    assert.ok(Number(/^meridian_http_connections (\d+)$/m.exec(m)[1]) <= cap);
+    assert.ok(Number(/^meridian_http_connections_evicted_total (\d+)$/m.exec(m)[1]) > 0, 'idle connections were closed to make room');
   } finally {
     for (const s of socks) s.destroy();
     await other.stop();
