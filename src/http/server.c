@@ -187,8 +187,6 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
         h2o_timeout_link(w->ctx.loop, &w->flush_timeout, &w->flush_entry);
 }
 
-/* ---- listeners and workers ----------------------------------------------------------------------- */
-
 /* ---- connections: the cap, idle eviction, running out of descriptors ------------------------------ */
 
 static void on_accept(h2o_socket_t *listener, const char *err);
@@ -245,11 +243,11 @@ static int mark_busy(h2o_req_t *req, void *data)
 
 /*
  * Shuts down up to want idle connections, oldest first, and returns how many. Idle: accepted at least
- * EVICT_MIN_AGE_MS ago, no request in flight
- * (HTTP/2 streams are listed by h2o; an HTTP/1 connection lists its current request even between
- * requests, so for those the input buffer tells: h2o consumes a request's bytes only after answering it)
- * and nothing half received. shutdown() rather than close: h2o reads the end of stream and closes the
- * connection through its own path, which frees its state and calls on_conn_close.
+ * EVICT_MIN_AGE_MS ago, no request in flight, nothing received and not yet handled. h2o lists the HTTP/2
+ * streams in flight; an HTTP/1 connection always lists its current request, even between requests, so
+ * there the input buffer tells: h2o consumes a request's bytes only after its answer has been sent.
+ * shutdown() rather than close(): h2o reads the end of stream and closes the connection through its own
+ * path, which frees its state and calls on_conn_close.
  */
 static size_t evict_idle(mer_worker_t *w, size_t want)
 {
@@ -406,6 +404,8 @@ static void conn_start(mer_worker_t *w, int fd)
     h2o_timeout_link(w->ctx.loop, &w->head_timeout, &c->head_entry);
     h2o_socket_read_start(c->sock, on_first_read);
 }
+
+/* ---- listeners and workers ----------------------------------------------------------------------- */
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
