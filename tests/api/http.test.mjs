@@ -194,6 +194,39 @@ test('answers that depend on X-Country or Accept-Language name them in Vary, 304
   }
 });
 
+test('--max-connections: at the cap the oldest idle keep-alive connections make room for new clients', async () => {
+  const other = await startServer({ args: ['--max-connections', '4'] }); // 2 per worker thread
+  const socks = [];
+  try {
+    assert.match(other.log(), /accepting at most 4 connections/);
+    // eight keep-alive clients, each served once and then idle
+    const served = [];
+    for (let i = 0; i < 8; i++) {
+      const s = net.connect(other.port, '127.0.0.1');
+      s.on('error', () => {});
+      socks.push(s);
+      served.push(new Promise((resolve) => {
+        let got = '';
+        s.on('data', (d) => { got += d; if (got.includes('"status":"ok"')) resolve(true); });
+        s.on('close', () => resolve(got.includes('"status":"ok"')));
+      }));
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    }
+    // every one is answered, though only four fit at a time: older idle ones were closed for them
+    assert.deepEqual(await Promise.all(served), Array(8).fill(true));
+    const start = Date.now();
+    const r = await fetch(other.base + '/healthz', { signal: AbortSignal.timeout(5000) });
+    assert.equal(r.status, 200);
+    assert.ok(Date.now() - start < 3000, `a new client waited ${Date.now() - start} ms`);
+    const m = (await other.get('/metrics')).text;
+    assert.match(m, /^meridian_http_connections_max 4$/m);
+    assert.ok(Number(/^meridian_http_connections (\d+)$/m.exec(m)[1]) <= 4, m);
+  } finally {
+    for (const s of socks) s.destroy();
+    await other.stop();
+  }
+});
+
 test('fd exhaustion: idle connections past the cap neither spin the CPU nor lock out new clients', async () => {
   // a low fd limit (the server derives its connection cap from it) and many more idle connections
   const other = await startServer({ nofile: 256, args: ['--idle-timeout', '60000'] });
