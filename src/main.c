@@ -219,10 +219,12 @@ static int cmd_serve(int argc, char **argv)
                                .max_body = 1 << 20,
                                .idle_timeout_ms = 30000,
                                .grace_ms = 10000,
-                               .access_log = NULL};
+                               .access_log = NULL,
+                               .max_connections = 0,
+                               .on_low_error = mer_http_low_error};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
     int64_t port = 8080, threads = 0, max_body = cfg.max_body, idle_ms = (int64_t)cfg.idle_timeout_ms;
-    int64_t event_retry_ms = 1000;
+    int64_t event_retry_ms = 1000, max_conns = 0;
     bool seed = false;
     const char *env_port = getenv("PORT");
     if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &port) != 0)
@@ -239,6 +241,9 @@ static int cmd_serve(int argc, char **argv)
         {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
         {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
         {"idle-timeout", OPT_INT, &idle_ms, 100, 3600000, "MS", "close idle connections after MS (default 30000)"},
+        {"max-connections", OPT_INT, &max_conns, 1, 1000000, "N",
+         "open connections at most (default: what the fd limit allows, at most 65536); when full, the oldest "
+         "idle ones are closed"},
         {"seed", OPT_FLAG, &seed, 0, 0, NULL, "seed demo data first if the data directory holds no store"},
         {"wallet-url", OPT_STR, &wallet_url, 0, 0, "URL", "where the wallet provider takes payments (redirect URLs)"},
         {"event-retry-ms", OPT_INT, &event_retry_ms, 10, 3600000, "N",
@@ -249,6 +254,7 @@ static int cmd_serve(int argc, char **argv)
     cfg.threads = (int)threads;
     cfg.max_body = (size_t)max_body;
     cfg.idle_timeout_ms = (uint64_t)idle_ms;
+    cfg.max_connections = (int)max_conns;
     char self_url[128];
     if (public_url == NULL) {
         snprintf(self_url, sizeof(self_url), "http://%s:%d", cfg.host, cfg.port);
@@ -287,6 +293,7 @@ static int cmd_serve(int argc, char **argv)
     mer_server_on_thread_exit(mer_store_thread_release);
     mer_server_on_thread_exit(mer_order_thread_release);
     mer_ops_add_metrics(mer_writer_metrics);
+    mer_ops_add_metrics(mer_server_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
     mer_server_on_stop(mer_flash_stop);

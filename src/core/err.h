@@ -37,7 +37,9 @@
     X(SALE_ENDED, "sale_ended", 409, "the session has ended")                                                  \
     X(STALE_WEBHOOK, "stale_webhook", 400, "the webhook timestamp is too old or in the future")                \
     X(INTERNAL, "internal_error", 500, "an internal error occurred")                                           \
-    X(UNAVAILABLE, "unavailable", 503, "the service is shutting down or overloaded")
+    X(UNAVAILABLE, "unavailable", 503, "the service is shutting down or overloaded")                          \
+    X(BAD_REQUEST, "bad_request", 400, "the request is not well-formed HTTP")                                  \
+    X(EXPECTATION_FAILED, "expectation_failed", 417, "only Expect: 100-continue is supported")
 
 typedef enum mer_err {
     MER_OK = 0,

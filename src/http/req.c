@@ -172,6 +172,13 @@ void mer_reply_header(mer_req_t *r, const char *name, const char *value)
     h2o_add_header_by_str(&r->h2o->pool, &r->h2o->res.headers, name, strlen(name), 1, NULL, v, vl);
 }
 
+void mer_reply_vary(mer_req_t *r, const char *name)
+{
+    if (r->gone)
+        return;
+    h2o_set_header_token(&r->h2o->pool, &r->h2o->res.headers, H2O_TOKEN_VARY, name, strlen(name));
+}
+
 void mer_reply_bytes(mer_req_t *r, int status, const char *content_type, const char *body, size_t len)
 {
     if (r->gone)
@@ -224,20 +231,10 @@ void mer_reply_json(mer_req_t *r, int status, json_t *v)
  * The one writer of the error envelope {"error": {code, message, field?, reason?, ...extra}}, streamed
  * (text that is not UTF-8, such as an echoed parameter, comes out as U+FFFD).
  */
-static void reply_error_v(mer_req_t *r, int err, const char *field, const char *reason, json_t *extra,
-                          const char *fmt, va_list ap)
+static void error_envelope(mer_buf_t *b, int err, const char *msg, const char *field, const char *reason, json_t *extra)
 {
-    char msg[512];
-    if (err >= 0)
-        err = MER_E_INTERNAL;
-    if (fmt)
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-    else
-        snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
-    mer_buf_t b = MER_BUF_INIT;
-    mer_buf_init(&b, 256);
     mer_jw_t w;
-    mer_jw_init(&w, &b);
+    mer_jw_init(&w, b);
     mer_jw_obj(&w, NULL);
     mer_jw_obj(&w, "error");
     mer_jw_str(&w, "code", mer_err_code(err));
@@ -258,6 +255,21 @@ static void reply_error_v(mer_req_t *r, int err, const char *field, const char *
     json_decref(extra);
     mer_jw_end(&w);
     mer_jw_end(&w);
+}
+
+static void reply_error_v(mer_req_t *r, int err, const char *field, const char *reason, json_t *extra, const char *fmt,
+                          va_list ap)
+{
+    char msg[512];
+    if (err >= 0)
+        err = MER_E_INTERNAL;
+    if (fmt)
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+    else
+        snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
+    mer_buf_t b = MER_BUF_INIT;
+    mer_buf_init(&b, 256);
+    error_envelope(&b, err, msg, field, reason, extra);
     mer_reply_bytes(r, mer_err_status(err), NULL, mer_req_strdup(r, b.data, b.len), b.len);
     mer_buf_release(&b);
 }
@@ -501,6 +513,74 @@ static void format_request_id(char out[32], uint32_t boot, int worker, uint64_t 
     out[pos] = '\0';
 }
 
+static void next_request_id(mer_worker_t *w, char out[32])
+{
+    uint32_t boot = atomic_load_explicit(&boot_id, memory_order_relaxed);
+    if (boot == 0) { /* the first request: one thread's start time wins; a losing CAS reads the winner's */
+        uint32_t now = (uint32_t)time(NULL);
+        boot = atomic_compare_exchange_strong(&boot_id, &boot, now) ? now : boot;
+    }
+    format_request_id(out, boot, w ? w->index : 0, w ? ++w->next_request : 0);
+}
+
+/* Is a header line (not a continuation) of the raw head named name (lower-case)? */
+static bool head_line_is(const char *line, size_t len, const char *name, size_t nlen)
+{
+    return len > nlen && line[nlen] == ':' && mer_streq_nocase(line, nlen, name);
+}
+
+/*
+ * HTTP/1 body framing that two parsers could read differently (request smuggling): more than one
+ * Content-Length, more than one Transfer-Encoding, or both. h2o 2.2 keeps the first Content-Length (or the
+ * last Transfer-Encoding) and drops the others before a handler sees the headers, so they are counted in
+ * the raw head, which is still at the start of the connection's input buffer: h2o consumes a request's
+ * bytes only after its answer has been sent.
+ */
+static bool framing_ambiguous(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return false;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return false;
+    const char *p = sock->input->bytes, *end = p + MER_MIN(sock->input->size, (size_t)H2O_MAX_REQLEN);
+    const char *nl = memchr(p, '\n', (size_t)(end - p)); /* the request line */
+    int cl = 0, te = 0;
+    while (nl != NULL) {
+        const char *line = nl + 1;
+        nl = memchr(line, '\n', (size_t)(end - line));
+        if (nl == NULL)
+            break;
+        size_t len = (size_t)(nl - line);
+        if (len && line[len - 1] == '\r')
+            len--;
+        if (len == 0)
+            break; /* the end of the head */
+        cl += head_line_is(line, len, "content-length", 14);
+        te += head_line_is(line, len, "transfer-encoding", 17);
+    }
+    return cl > 1 || te > 1 || (cl && te);
+}
+
+void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32])
+{
+    int err;
+    switch (status) {
+    case 404: err = MER_E_NOT_FOUND; break;
+    case 405: err = MER_E_METHOD_NOT_ALLOWED; break;
+    case 413: err = MER_E_TOO_LARGE; break;
+    case 417: err = MER_E_EXPECTATION_FAILED; break;
+    case 503: err = MER_E_UNAVAILABLE; break;
+    default: err = status >= 500 ? MER_E_INTERNAL : MER_E_BAD_REQUEST; break;
+    }
+    char msg[256];
+    snprintf(msg, sizeof(msg), "%.*s", (int)MER_MIN(text.len, sizeof(msg) - 1), text.len ? text.base : "");
+    if (msg[0] == '\0')
+        snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
+    error_envelope(body, err, msg, NULL, NULL, NULL);
+    next_request_id(mer_worker_self(), request_id);
+}
+
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -514,14 +594,15 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     if (w)
         mer_worker_inflight_add(w, 1);
 
-    uint32_t boot = atomic_load_explicit(&boot_id, memory_order_relaxed);
-    if (boot == 0) { /* the first request: one thread's start time wins; a losing CAS reads the winner's */
-        uint32_t now = (uint32_t)time(NULL);
-        boot = atomic_compare_exchange_strong(&boot_id, &boot, now) ? now : boot;
-    }
-    format_request_id(r->request_id, boot, w ? w->index : 0, w ? ++w->next_request : 0);
+    next_request_id(w, r->request_id);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
+    if (framing_ambiguous(req)) {
+        req->http1_is_persistent = 0; /* what follows this head cannot be trusted to start a request */
+        mer_reply_error(r, MER_E_BAD_REQUEST, NULL,
+                        "a request carries one Content-Length or one Transfer-Encoding header, never several");
+        return 0;
+    }
 
     const char *path = req->path_normalized.base;
     size_t plen = req->path_normalized.len;

@@ -88,6 +88,13 @@ void mer_router_add(const mer_route_t *routes, size_t n);
 /* The h2o handler entry point. */
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
 
+/*
+ * The error envelope for an answer made below the router (see http/server.h: h2o's own 400/413/417, a
+ * request that is not HTTP): writes it into body, with h2o's text (or the code's default) as the message,
+ * and a fresh request id into request_id. The server's on_low_error hook.
+ */
+void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
+
 /* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));
 
@@ -117,6 +124,12 @@ char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
 
 /* Adds a response header (name lower-case). value is copied into the pool. */
 void mer_reply_header(mer_req_t *r, const char *name, const char *value);
+/*
+ * Records that the answer depends on a request header (its name as sent in Vary, e.g. "X-Country"): adds
+ * the name to the Vary response header once, so a shared cache keeps one copy per value. Call it whenever
+ * the header is consulted, also when it turns out absent; it stays on every answer, 304s included.
+ */
+void mer_reply_vary(mer_req_t *r, const char *name);
 /* Answers with a JSON value (serialised; the reference is stolen). */
 void mer_reply_json(mer_req_t *r, int status, json_t *v);
 /*

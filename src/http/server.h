@@ -6,6 +6,22 @@
  * response caches, reader connections, the access-log buffer. Nothing in a mer_worker_t is touched by
  * another thread except through h2o's multithread queue (mer_worker_post).
  *
+ * Connections: each worker accepts at most its share of max_connections, which stays below the process's
+ * file-descriptor limit (raised from the soft to the hard limit at start). A worker at its share stops
+ * accepting and closes its oldest idle connections (no request in flight, nothing half received) to make
+ * room, so new clients are served at once instead of waiting for idle ones to time out; when every
+ * connection is busy it retries shortly. If accept() still runs out of descriptors (another part of the
+ * process used them), a reserve descriptor is given up to accept and close the waiting connection, and
+ * accepting pauses briefly: the loop never spins on EMFILE.
+ *
+ * Answers that h2o writes by itself before any handler (413 body too large, 400 broken body framing, 417)
+ * get the body from the on_low_error hook: the API's error envelope with a request id. h2o 2.2 answers a
+ * request it cannot parse at all (bad request line, a head over H2O_MAX_REQLEN = 408 KiB, more than 100
+ * headers) with a fixed plain-text 400 written straight to the socket, with no hook; so the first request
+ * head of each connection is checked here, with h2o's parser, before h2o takes the connection, and refused
+ * through on_low_error. A later request on a keep-alive connection that cannot be parsed still gets
+ * h2o's plain text.
+ *
  * Shutdown (SIGTERM/SIGINT): the main thread stops every listener, waits until the in-flight requests
  * of all workers have been answered (up to a grace period), runs the registered stop hooks (e.g. the
  * order writer drains its queue), then joins the workers and returns from mer_server_run(), so the
@@ -28,6 +44,9 @@ typedef struct mer_server_config {
     uint64_t idle_timeout_ms;
     uint64_t grace_ms;       /* how long shutdown waits for in-flight requests */
     const char *access_log;  /* path, "-" for stderr, NULL for none */
+    int max_connections;     /* open connections over all workers; 0 = derived from the fd limit */
+    /* the body (and request id) of an error answered below the handler, see above; NULL: h2o's text */
+    void (*on_low_error)(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
 } mer_server_config_t;
 
 typedef struct mer_worker mer_worker_t;
@@ -53,6 +72,20 @@ struct mer_worker {
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_entry;
     void *slots[8];                     /* per-module per-thread state, see mer_worker_slot_register() */
+    /* connections: this worker's thread only, except the atomics (read by /metrics) */
+    int listen_fd;
+    h2o_linklist_t conns;               /* mer_conn_t, oldest accepted first */
+    _Atomic size_t nconns;              /* open now */
+    size_t max_conns;                   /* this worker's share of max_connections */
+    size_t nevicting;                   /* idle connections shut down, not yet closed by h2o */
+    int reserve_fd;                     /* given up to accept-and-close when accept() hits EMFILE */
+    bool accept_paused;                 /* the listener is not being read (full, or out of fds) */
+    uint64_t busy_epoch;                /* marks connections with requests in flight, see evict_idle() */
+    h2o_timeout_t retry_timeout;        /* resumes accepting after a pause */
+    h2o_timeout_entry_t retry_entry;
+    h2o_timeout_t head_timeout;         /* a new connection's first request head, see first_head() */
+    _Atomic uint64_t conns_evicted;     /* idle connections closed to make room */
+    _Atomic uint64_t conns_shed;        /* accepted and closed at once: out of fds */
 };
 
 /* The worker running on the calling thread, or NULL outside worker threads. */
@@ -79,6 +112,12 @@ void mer_server_on_stop(void (*hook)(void));
  * listener could not be opened. The stop hooks have run either way.
  */
 int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler_t *self, h2o_req_t *req));
+
+/*
+ * Appends the connection series to /metrics (register with mer_ops_add_metrics): open now, the cap, idle
+ * connections closed to make room, connections closed unserved for want of a file descriptor.
+ */
+void mer_server_metrics(mer_buf_t *out);
 
 /* Sums over workers, for /metrics. counts[1..5] receive the 1xx..5xx totals. */
 void mer_server_status_counts(uint64_t counts[6]);

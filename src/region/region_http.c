@@ -65,8 +65,10 @@ int mer_where(mer_req_t *r, mer_where_t *out)
 {
     const char *code = mer_req_query(r, "country");
     size_t len = code ? strlen(code) : 0;
-    if (code == NULL)
+    if (code == NULL) {
+        mer_reply_vary(r, "X-Country");
         code = mer_req_header(r, "x-country", &len);
+    }
     if (code == NULL || len == 0) {
         mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required (?country=IN or X-Country)");
         return -1;
@@ -83,6 +85,8 @@ int mer_where(mer_req_t *r, mer_where_t *out)
     if (mer_req_served_here(r, out->cs, out->country) != 0 || mer_req_lang(r, norm, &lang) != 0)
         return -1;
     size_t al_len = 0;
+    if (lang == NULL)
+        mer_reply_vary(r, "Accept-Language");
     const char *al = lang ? NULL : mer_req_header(r, "accept-language", &al_len);
     char al_copy[256];
     if (al) {

@@ -17,8 +17,9 @@ typedef struct mer_where {
  * Resolves the request's country (?country= or the X-Country header) and language chain (?lang= or
  * Accept-Language, then the country's default, then "en"). The country must be known (404
  * unknown_country) and served by this node (421 wrong_region, naming the region and its URL). A
- * malformed ?lang= is 400; an unsupported but well-formed one falls back. Returns 0, or answers the
- * error and returns -1.
+ * malformed ?lang= is 400; an unsupported but well-formed one falls back. A header it reads (because the
+ * query parameter is absent) is named in Vary, so cacheable answers built on it are cached per value.
+ * Returns 0, or answers the error and returns -1.
  */
 int mer_where(mer_req_t *r, mer_where_t *out);
 

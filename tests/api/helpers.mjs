@@ -25,7 +25,7 @@ export function run(args, opts = {}) {
   return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts }).trim();
 }
 
-// Starts a node. opts: { regions, seed (default true), args, dataDir, env }
+// Starts a node. opts: { regions, seed (default true), args, dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
   if (opts.seed !== false && !opts.dataDir) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
@@ -33,7 +33,9 @@ export async function startServer(opts = {}) {
   const port = await freePort();
   const args = ['serve', '--data', dataDir, '--port', String(port), '--threads', '2', ...(opts.args || [])];
   if (opts.regions) args.push('--regions', opts.regions);
-  const child = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  // with nofile, a shell lowers the limit and execs the server (same pid)
+  const [cmd, argv] = opts.nofile ? ['sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, BIN, ...args]] : [BIN, args];
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
