@@ -33,7 +33,7 @@ build-asan: $(ASAN)/build.ninja
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
-	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
 
 # Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
 test:

@@ -63,7 +63,10 @@ static void usage(FILE *f)
           "  --idle-timeout MS   close idle connections after MS (default 30000)\n"
           "  --seed              seed demo data first if the data directory is empty\n"
           "  --wallet-url URL    where the wallet provider takes payments (redirect URLs)\n"
-          "  --event-retry-ms N  first retry delay of event deliveries (doubles per attempt; default 1000)\n",
+          "  --event-retry-ms N  first retry delay of event deliveries (doubles per attempt; default 1000)\n"
+          "  --webhook-timeout-ms N      a webhook delivery's time limit (default 10000; connect: a third)\n"
+          "  --webhook-allow-loopback    let webhooks reach 127/8 and ::1 (local demos and tests)\n"
+          "  --webhook-allow-private     let webhooks reach private and link-local addresses\n",
           f);
 }
 
@@ -131,6 +134,7 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
 
 static int cmd_serve(int argc, char **argv)
 {
+    /* clang-format off */
     static const struct option opts[] = {
         {"port", required_argument, NULL, 'p'},        {"host", required_argument, NULL, 'H'},
         {"data", required_argument, NULL, 'd'},        {"regions", required_argument, NULL, 'r'},
@@ -139,7 +143,10 @@ static int cmd_serve(int argc, char **argv)
         {"max-body", required_argument, NULL, 'b'},    {"idle-timeout", required_argument, NULL, 'i'},
         {"seed", no_argument, NULL, 's'},              {"help", no_argument, NULL, 'h'},
         {"wallet-url", required_argument, NULL, 'W'},  {"event-retry-ms", required_argument, NULL, 'E'},
+        {"webhook-timeout-ms", required_argument, NULL, 'T'},
+        {"webhook-allow-loopback", no_argument, NULL, 'L'}, {"webhook-allow-private", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    /* clang-format on */
     mer_server_config_t cfg = {.host = "127.0.0.1",
                                .port = 8080,
                                .threads = 0,
@@ -148,7 +155,7 @@ static int cmd_serve(int argc, char **argv)
                                .grace_ms = 10000,
                                .access_log = NULL};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
-    int64_t event_retry_ms = 1000;
+    mer_events_config_t events = {.retry_base_ms = 1000, .webhook_timeout_ms = 10000};
     bool seed = false;
     int64_t v;
     const char *env_port = getenv("PORT");
@@ -202,8 +209,18 @@ static int cmd_serve(int argc, char **argv)
             wallet_url = optarg;
             break;
         case 'E':
-            if (mer_parse_int64(optarg, strlen(optarg), 10, 3600000, &event_retry_ms) != 0)
+            if (mer_parse_int64(optarg, strlen(optarg), 10, 3600000, &events.retry_base_ms) != 0)
                 mer_die("--event-retry-ms must be 10..3600000");
+            break;
+        case 'T':
+            if (mer_parse_int64(optarg, strlen(optarg), 100, 600000, &events.webhook_timeout_ms) != 0)
+                mer_die("--webhook-timeout-ms must be 100..600000");
+            break;
+        case 'L':
+            events.egress_allow |= MER_EGRESS_LOOPBACK;
+            break;
+        case 'P':
+            events.egress_allow |= MER_EGRESS_PRIVATE;
             break;
         case 'h':
             usage(stdout);
@@ -245,7 +262,7 @@ static int cmd_serve(int argc, char **argv)
     mer_wallet_configure(wallet_url);
     mer_payment_http_init();
     mer_events_http_init();
-    mer_events_start(event_retry_ms);
+    mer_events_start(&events);
     mer_flash_init();
     mer_ops_add_metrics(mer_flash_metrics);
     mer_server_on_thread_exit(mer_store_thread_release);
@@ -301,12 +318,10 @@ static int cmd_migrate(int argc, char **argv)
 /* meridian admin load-users --data DIR --country IN --count N [--prefix P] [--address JSON] */
 static int cmd_load_users(int argc, char **argv)
 {
-    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
-                                         {"country", required_argument, NULL, 'c'},
-                                         {"count", required_argument, NULL, 'n'},
-                                         {"prefix", required_argument, NULL, 'p'},
-                                         {"address", required_argument, NULL, 'a'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"data", required_argument, NULL, 'd'},    {"country", required_argument, NULL, 'c'},
+        {"count", required_argument, NULL, 'n'},   {"prefix", required_argument, NULL, 'p'},
+        {"address", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
     const char *data = "data", *country = NULL, *prefix = "load", *address = NULL;
     int64_t count = 0;
     int c;
@@ -385,7 +400,8 @@ static int cmd_flash_reserve(int argc, char **argv)
     int64_t now = mer_now_unix_ms();
     int err = mer_db_begin(db);
     for (int64_t u = first; err == 0 && u < first + count; u++)
-        if (mer_db_exec(db, "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
+        if (mer_db_exec(db,
+                        "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
                         "iii", session, u, now) < 0)
             err = MER_E_INTERNAL;
     if (err == 0)
@@ -420,9 +436,9 @@ static int cmd_admin(int argc, char **argv)
         return 0;
     }
     static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
-        {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},
-        {"ttl-days", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
+        {"data", required_argument, NULL, 'd'},     {"email", required_argument, NULL, 'e'},
+        {"role", required_argument, NULL, 'r'},     {"countries", required_argument, NULL, 'c'},
+        {"ttl-days", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
     const char *data = "data", *email = "admin@localhost", *role = "admin", *countries = "";
     int64_t ttl = 30;
     bool create = argc >= 2 && strcmp(argv[1], "create") == 0;
