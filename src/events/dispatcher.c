@@ -5,6 +5,20 @@
  * outcomes, the effects of in-process subscribers) is a job on the region's writer, waited for
  * synchronously, so the single-writer rule holds and an effect commits together with the mark that
  * says it was delivered.
+ *
+ * A tick (every 200 ms, at once when kicked): load the subscribers; per served region, fan out new
+ * events, attempt due refunds (in-process, quick), and start due webhook deliveries on the curl multi
+ * handle; then drive the transfers for up to SLICE_MS and record the ones that ended. Transfers still
+ * running carry over to the next tick, which then comes at once, so new events never wait behind a slow
+ * transfer. Isolation between webhook subscribers:
+ *   - per subscriber, at most PER_SUB transfers in flight (1 while it is failing) and at most MAX_XFERS
+ *     in all, so a subscriber that hangs holds only its own slots until its transfers time out;
+ *   - after a failure that is the subscriber's (no connection, timeout, refused address, 5xx, 429) it is
+ *     left alone for its own back-off (retry base doubling per failure in a row); its due deliveries wait
+ *     without using attempts, the others go on; a success resets it. That state lives in memory: after a
+ *     restart every subscriber starts healthy.
+ *   - the due rows are read per subscriber (event_delivery_subscriber index), so one subscriber's
+ *     backlog is never in the way of another's rows.
  */
 #include <assert.h>
 #include <curl/curl.h>
@@ -28,9 +42,10 @@
 #define MAX_ATTEMPTS 12
 #define MAX_BACKOFF_MS (3600 * 1000)
 #define MAX_SUBS 64
-#define MAX_XFERS 32 /* webhook transfers in flight, all subscribers together */
-#define PER_SUB 4    /* ... and to one subscriber */
+#define MAX_XFERS 64 /* webhook transfers in flight, all subscribers together */
+#define PER_SUB 4    /* ... to one subscriber (1 while failing: failing ones cannot take every slot) */
 #define SLICE_MS 200 /* a tick drives transfers this long at most before it looks for new work */
+#define GATHER_MS 20 /* after a kick, let more events come before looking for them */
 
 typedef struct sub {
     char name[32]; /* logistics, notifications, payments, webhook:<id> */
@@ -565,7 +580,8 @@ static void finish_webhook(xfer_t *x, CURLcode rc, done_t *done, size_t *ndone)
     long status = 0;
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
     bool subscriber_trouble = true; /* counts against the subscriber (its back-off), not just this event */
-    if (x->refused[0]) {
+    if (rc != CURLE_OK && x->refused[0]) {
+        /* (a name with several addresses may have been refused one and connected to another) */
         d->result = "refused";
         snprintf(d->error, sizeof(d->error), "%s", x->refused);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
@@ -635,12 +651,13 @@ static void start_region_webhooks(const char *region, mer_db_t *db, const sub_t 
             continue;
         }
         sub_state_t *st = sub_state(name);
-        if (st == NULL || st->paused_until > now || st->inflight >= PER_SUB || disp.nxfers >= MAX_XFERS)
+        int cap = st && st->failures ? 1 : PER_SUB;
+        if (st == NULL || st->paused_until > now || st->inflight >= cap || disp.nxfers >= MAX_XFERS)
             continue;
         /* read enough rows to skip those already in flight */
-        size_t n = load_due(db, region, name, (size_t)(PER_SUB + st->inflight), ds);
+        size_t n = load_due(db, region, name, (size_t)(cap + st->inflight), ds);
         for (size_t i = 0; i < n; i++) {
-            if (st->inflight < PER_SUB && disp.nxfers < MAX_XFERS && !in_flight(region, name, ds[i].event))
+            if (st->inflight < cap && disp.nxfers < MAX_XFERS && !in_flight(region, name, ds[i].event))
                 start_webhook(s, st, region, &ds[i]); /* takes the payload */
             else
                 free(ds[i].payload);
@@ -654,7 +671,8 @@ static void run_webhooks(int slice_ms)
 {
     done_t done[MAX_XFERS];
     size_t ndone = 0;
-    int64_t end = mer_now_unix_ms() + slice_ms;
+    int64_t start = mer_now_unix_ms(), end = start + slice_ms;
+    bool kicked = false;
     while (disp.nxfers > 0) {
         int running = 0;
         curl_multi_perform(disp.multi, &running);
@@ -666,13 +684,13 @@ static void run_webhooks(int slice_ms)
                 continue;
             finish_webhook(x, m->data.result, done, &ndone);
         }
-        int64_t wait = end - mer_now_unix_ms();
+        /* new events (a kick): go and look for them after GATHER_MS; the transfers carry on meanwhile */
+        int64_t wait = (kicked ? start + GATHER_MS : end) - mer_now_unix_ms();
         if (disp.nxfers == 0 || wait <= 0)
             break;
         struct curl_waitfd kick = {.fd = disp.wake_fd, .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(disp.multi, &kick, disp.wake_fd >= 0 ? 1 : 0, (int)wait, NULL);
-        if (kick.revents)
-            break; /* new events: look for work to start, the transfers carry on meanwhile */
+        curl_multi_poll(disp.multi, &kick, !kicked && disp.wake_fd >= 0 ? 1 : 0, (int)wait, NULL);
+        kicked = kicked || kick.revents != 0;
     }
     /* one writer job per region for the outcomes */
     const mer_countries_t *cs = mer_countries();
@@ -691,7 +709,8 @@ static void run_webhooks(int slice_ms)
 static void dispatch(void *arg)
 {
     (void)arg;
-    /* under load commits kick us constantly: let events gather for a moment, then take them together */
+    /* under load commits kick us constantly: let events gather for a moment, then take them together
+     * (with transfers running, run_webhooks() does that) */
     if (disp.nxfers == 0) {
         struct timespec pause = {0, 20 * 1000000L};
         nanosleep(&pause, NULL);

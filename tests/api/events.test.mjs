@@ -39,7 +39,8 @@ async function receiver(answer) {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
-      const call = { at: Date.now(), id: req.headers['x-meridian-event-id'], event: body ? JSON.parse(body) : null };
+      const call = { at: Date.now(), id: req.headers['x-meridian-event-id'], event: body ? JSON.parse(body) : null, open: true };
+      res.on('close', () => { call.open = false; });
       calls.push(call);
       answer(req, res, call);
     });
@@ -82,6 +83,10 @@ test('a subscriber that never answers does not delay another one; its attempts t
     assert.equal(timedOut.status, 'pending');
     assert.match(timedOut.last_error, /timeout after 4000 ms/);
     assert.ok(timedOut.next_attempt_at);
+    // while it keeps failing it gets one probe at a time, after its own back-off
+    await wait(500);
+    for (let i = 0; i < 20; i++, await wait(100))
+      assert.ok(slow.calls.filter((k) => k.open).length <= 1, 'one request at a time to a failing subscriber');
     const fastLog = await deliveries(srv, subs[1]);
     assert.ok(orders.every((id) => fastLog.some((d) => d.order_id === id && d.status === 'delivered' && d.result === 'delivered')));
   } finally {
