@@ -29,7 +29,8 @@ build: $(BUILD)/build.ninja
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
 
-# Seeds demo data on first start (empty data dir), then serves every demo region.
+# Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
+# machine (loopback) so that a local receiver works; a production node leaves that off.
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
