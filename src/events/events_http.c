@@ -286,9 +286,9 @@ static void h_redeliver(mer_req_t *r)
     if (find_webhook(r, &id, events, &active) != 0)
         return;
     /* the delivery is named by its event id, evt_<region>_<n> */
-    char eid[48], region[MER_REGION_NAME_MAX];
+    char region[MER_REGION_NAME_MAX];
     h2o_iovec_t p = r->params[1];
-    const char *us = p.len < sizeof(eid) ? memrchr(p.base, '_', p.len) : NULL;
+    const char *us = p.len < 48 ? memrchr(p.base, '_', p.len) : NULL;
     size_t rlen = us ? (size_t)(us - p.base) - 4 : 0;
     if (us == NULL || p.len < 7 || memcmp(p.base, "evt_", 4) != 0 || us < p.base + 5 || rlen >= sizeof(region) ||
         mer_parse_int64(us + 1, p.len - (size_t)(us + 1 - p.base), 1, INT64_MAX, &event) != 0) {
