@@ -219,6 +219,16 @@ test('stock.low: emitted once when available stock falls below the threshold, ag
     assert.equal(back.low, false);
     assert.equal((await lowEvents()).length, 1);
 
+    // a checkout that fails after reserving (another line is out of stock) announces nothing: the event
+    // belongs to the transaction of the change, and the change did not happen
+    const [, , , , gone] = await skus(srv, 'IN', 'phones', 5);
+    for (const wh of ['WH-IN-MUM', 'WH-IN-BLR'])
+      assert.equal((await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: gone.code, warehouse: wh, country: 'IN', on_hand: 0, reason: 'test' } })).status, 200);
+    const failed = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: s.code, quantity: 2 }, { sku: gone.code }] } });
+    expectError(failed, 409, 'conflict', 'lines');
+    assert.equal((await lowEvents()).length, 1);
+    assert.equal((await stock()).available, A);
+
     // an admin stock change crosses it too
     const adj = await srv.api('POST', '/api/v1/admin/stock/adjust', { token: T, body: { sku: s.code, warehouse: 'WH-IN-MUM', country: 'IN', delta: -5, reason: 'damaged' } });
     assert.equal(adj.status, 200, adj.text);
