@@ -318,10 +318,12 @@ static int cmd_migrate(int argc, char **argv)
 /* meridian admin load-users --data DIR --country IN --count N [--prefix P] [--address JSON] */
 static int cmd_load_users(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},    {"country", required_argument, NULL, 'c'},
-        {"count", required_argument, NULL, 'n'},   {"prefix", required_argument, NULL, 'p'},
-        {"address", required_argument, NULL, 'a'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"data", required_argument, NULL, 'd'},
+                                         {"country", required_argument, NULL, 'c'},
+                                         {"count", required_argument, NULL, 'n'},
+                                         {"prefix", required_argument, NULL, 'p'},
+                                         {"address", required_argument, NULL, 'a'},
+                                         {NULL, 0, NULL, 0}};
     const char *data = "data", *country = NULL, *prefix = "load", *address = NULL;
     int64_t count = 0;
     int c;
@@ -400,8 +402,7 @@ static int cmd_flash_reserve(int argc, char **argv)
     int64_t now = mer_now_unix_ms();
     int err = mer_db_begin(db);
     for (int64_t u = first; err == 0 && u < first + count; u++)
-        if (mer_db_exec(db,
-                        "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
+        if (mer_db_exec(db, "INSERT OR IGNORE INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?)",
                         "iii", session, u, now) < 0)
             err = MER_E_INTERNAL;
     if (err == 0)
@@ -436,9 +437,9 @@ static int cmd_admin(int argc, char **argv)
         return 0;
     }
     static const struct option opts[] = {
-        {"data", required_argument, NULL, 'd'},     {"email", required_argument, NULL, 'e'},
-        {"role", required_argument, NULL, 'r'},     {"countries", required_argument, NULL, 'c'},
-        {"ttl-days", required_argument, NULL, 't'}, {NULL, 0, NULL, 0}};
+        {"data", required_argument, NULL, 'd'},      {"email", required_argument, NULL, 'e'},
+        {"role", required_argument, NULL, 'r'},      {"countries", required_argument, NULL, 'c'},
+        {"ttl-days", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
     const char *data = "data", *email = "admin@localhost", *role = "admin", *countries = "";
     int64_t ttl = 30;
     bool create = argc >= 2 && strcmp(argv[1], "create") == 0;
