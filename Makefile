@@ -29,11 +29,12 @@ build: $(BUILD)/build.ninja
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
 
-# Seeds demo data on first start (empty data dir), then serves every demo region.
+# Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
+# machine (loopback) so that a local receiver works; a production node leaves that off.
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
-	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
 
 # Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
 # A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.

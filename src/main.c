@@ -224,8 +224,9 @@ static int cmd_serve(int argc, char **argv)
                                .on_low_error = mer_http_low_error};
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
     int64_t port = 8080, threads = 0, max_body = cfg.max_body, idle_ms = (int64_t)cfg.idle_timeout_ms;
-    int64_t event_retry_ms = 1000, max_conns = 0;
-    bool seed = false;
+    int64_t max_conns = 0;
+    mer_events_config_t events = {.retry_base_ms = 1000, .webhook_timeout_ms = 10000};
+    bool seed = false, allow_loopback = false, allow_private = false;
     const char *env_port = getenv("PORT");
     if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &port) != 0)
         mer_die("PORT must be 1..65535");
@@ -246,8 +247,14 @@ static int cmd_serve(int argc, char **argv)
          "idle ones are closed"},
         {"seed", OPT_FLAG, &seed, 0, 0, NULL, "seed demo data first if the data directory holds no store"},
         {"wallet-url", OPT_STR, &wallet_url, 0, 0, "URL", "where the wallet provider takes payments (redirect URLs)"},
-        {"event-retry-ms", OPT_INT, &event_retry_ms, 10, 3600000, "N",
+        {"event-retry-ms", OPT_INT, &events.retry_base_ms, 10, 3600000, "N",
          "first retry delay of event deliveries (doubles per attempt; default 1000)"},
+        {"webhook-timeout-ms", OPT_INT, &events.webhook_timeout_ms, 100, 600000, "N",
+         "a webhook delivery's time limit (default 10000; connect: a third)"},
+        {"webhook-allow-loopback", OPT_FLAG, &allow_loopback, 0, 0, NULL,
+         "let webhooks reach 127/8 and ::1 (local demos and tests)"},
+        {"webhook-allow-private", OPT_FLAG, &allow_private, 0, 0, NULL,
+         "let webhooks reach private and link-local addresses"},
     };
     cli_parse(&CLI("serve", "", opts), argc, argv, NULL, 0);
     cfg.port = (int)port;
@@ -255,6 +262,7 @@ static int cmd_serve(int argc, char **argv)
     cfg.max_body = (size_t)max_body;
     cfg.idle_timeout_ms = (uint64_t)idle_ms;
     cfg.max_connections = (int)max_conns;
+    events.egress_allow = (allow_loopback ? MER_EGRESS_LOOPBACK : 0) | (allow_private ? MER_EGRESS_PRIVATE : 0);
     char self_url[128];
     if (public_url == NULL) {
         snprintf(self_url, sizeof(self_url), "http://%s:%d", cfg.host, cfg.port);
@@ -287,7 +295,7 @@ static int cmd_serve(int argc, char **argv)
     mer_wallet_configure(wallet_url);
     mer_payment_http_init();
     mer_events_http_init();
-    mer_events_start(event_retry_ms);
+    mer_events_start(&events);
     mer_flash_init();
     mer_ops_add_metrics(mer_flash_metrics);
     mer_server_on_thread_exit(mer_store_thread_release);

@@ -5,11 +5,28 @@
  * outcomes, the effects of in-process subscribers) is a job on the region's writer, waited for
  * synchronously, so the single-writer rule holds and an effect commits together with the mark that
  * says it was delivered.
+ *
+ * A tick (every 200 ms, at once when kicked): load the subscribers; per served region, fan out new
+ * events, attempt due refunds (in-process, quick), and start due webhook deliveries on the curl multi
+ * handle; then drive the transfers for up to SLICE_MS and record the ones that ended. Transfers still
+ * running carry over to the next tick, which then comes at once, so new events never wait behind a slow
+ * transfer. Isolation between webhook subscribers:
+ *   - per subscriber, at most PER_SUB transfers in flight (1 while it is failing) and at most MAX_XFERS
+ *     in all, so a subscriber that hangs holds only its own slots until its transfers time out;
+ *   - after a failure that is the subscriber's (no connection, timeout, refused address, 5xx, 429) it is
+ *     left alone for its own back-off (retry base doubling per failure in a row); its due deliveries wait
+ *     without using attempts, the others go on; a success resets it. That state lives in memory: after a
+ *     restart every subscriber starts healthy.
+ *   - the due rows are read per subscriber (event_delivery_subscriber index), so one subscriber's
+ *     backlog is never in the way of another's rows.
  */
+#include <assert.h>
 #include <curl/curl.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -25,6 +42,10 @@
 #define MAX_ATTEMPTS 12
 #define MAX_BACKOFF_MS (3600 * 1000)
 #define MAX_SUBS 64
+#define MAX_XFERS 64 /* webhook transfers in flight, all subscribers together */
+#define PER_SUB 4    /* ... to one subscriber (1 while failing: failing ones cannot take every slot) */
+#define SLICE_MS 200 /* a tick drives transfers this long at most before it looks for new work */
+#define GATHER_MS 20 /* after a kick, let more events come before looking for them */
 
 typedef struct sub {
     char name[32]; /* logistics, notifications, payments, webhook:<id> */
@@ -33,23 +54,63 @@ typedef struct sub {
     char secret[80];
 } sub_t;
 
+/* ---- deliveries ---- */
+
+typedef struct delivery {
+    int64_t event;
+    char subscriber[32];
+    int attempts;
+    char event_id[48];
+    char type[48];
+    int64_t order_id;
+    char *payload; /* owned */
+    int64_t created_at;
+    /* outcome */
+    bool ok;
+    const char *result; /* delivered, http_error, timeout, connect_error, refused, error (static) */
+    char error[200];
+    mer_pay_result_t refund;
+} delivery_t;
+
+typedef struct sub_state {
+    char name[32]; /* webhook:<id>; "" = free slot */
+    int inflight;
+    int failures;         /* in a row; 0 after a success */
+    int64_t paused_until; /* no new attempts before (its own back-off) */
+} sub_state_t;
+
+typedef struct xfer {
+    CURL *easy; /* NULL = free slot */
+    struct curl_slist *hdrs;
+    mer_buf_t body;
+    char region[MER_REGION_NAME_MAX];
+    sub_state_t *st;
+    char refused[160]; /* set by the socket callback when the address policy said no */
+    delivery_t d;
+} xfer_t;
+
+/* Dispatcher state. Everything but the ticker and wake_fd belongs to the dispatcher thread. */
 static struct {
     mer_ticker_t ticker;
+    int wake_fd; /* eventfd written by kicks: interrupts the wait on transfers; never closed */
     int64_t retry_base_ms;
+    int64_t timeout_ms; /* a webhook transfer's limit */
+    unsigned egress;    /* MER_EGRESS_* */
     /* the dispatcher thread's own state between passes */
     sub_t *subs;
     char seen[MAX_SUBS][32], removed[MAX_SUBS][32]; /* webhooks loaded last time; those gone since */
+    char gone[MAX_SUBS][32];                        /* due deliveries' webhooks that no longer exist */
     size_t nseen;
-} disp = {.ticker = MER_TICKER_INIT, .retry_base_ms = 1000};
-
-void mer_events_kick(void)
-{
-    mer_ticker_kick(&disp.ticker);
-}
+    CURLM *multi;
+    xfer_t xfers[MAX_XFERS]; /* webhook transfers in flight (easy != NULL) */
+    size_t nxfers;
+    sub_state_t states[MAX_SUBS]; /* per webhook subscriber */
+    unsigned rr;                  /* round-robin start among subscribers */
+} disp = {.ticker = MER_TICKER_INIT, .wake_fd = -1, .retry_base_ms = 1000, .timeout_ms = 10000};
 
 /* ---- subscribers ---- */
 
-static bool wants(const char *list, const char *type)
+bool mer_events_wants(const char *list, const char *type)
 {
     /* "*" alone or in the list matches everything; "order.*" a prefix */
     size_t n = strlen(type), len;
@@ -112,72 +173,6 @@ static const sub_t *find_sub(const sub_t *subs, size_t n, const char *name)
         if (strcmp(subs[i].name, name) == 0)
             return &subs[i];
     return NULL;
-}
-
-/* ---- deliveries ---- */
-
-typedef struct delivery {
-    int64_t event;
-    char subscriber[32];
-    int attempts;
-    char event_id[48];
-    char type[48];
-    int64_t order_id;
-    char *payload; /* owned */
-    int64_t created_at;
-    /* outcome */
-    bool ok;
-    bool dropped; /* its webhook subscription was deleted: given up without another attempt */
-    char error[200];
-    mer_pay_result_t refund;
-} delivery_t;
-
-static size_t http_sink(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    (void)ptr;
-    (void)userdata;
-    return size * nmemb;
-}
-
-static void deliver_webhook(const sub_t *s, delivery_t *d, const char *region)
-{
-    mer_buf_t body = MER_BUF_INIT;
-    char ts[32], sig[128];
-    mer_format_utc_ms(d->created_at, ts);
-    mer_buf_printf(&body, "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":\"%s\",\"region\":\"%s\",\"data\":%s}",
-                   d->event_id, d->type, ts, region, d->payload);
-    mer_webhook_sign(s->secret, mer_now_unix_ms() / 1000, body.data, body.len, sig);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    char hdr[200];
-    h = curl_slist_append(h, "Content-Type: application/json");
-    snprintf(hdr, sizeof(hdr), "X-Meridian-Signature: %s", sig);
-    h = curl_slist_append(h, hdr);
-    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Id: %s", d->event_id);
-    h = curl_slist_append(h, hdr);
-    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Type: %s", d->type);
-    h = curl_slist_append(h, hdr);
-    curl_easy_setopt(c, CURLOPT_URL, s->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    CURLcode rc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (rc != CURLE_OK)
-        snprintf(d->error, sizeof(d->error), "%s", curl_easy_strerror(rc));
-    else if (status < 200 || status > 299)
-        snprintf(d->error, sizeof(d->error), "HTTP %ld", status);
-    else
-        d->ok = true;
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    mer_buf_release(&body);
 }
 
 static void deliver_refund(delivery_t *d)
@@ -316,7 +311,7 @@ static int fanout(mer_db_t *db, void *arg)
                          last);
         while (err == 0 && mer_rows_next(r)) {
             for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
-                if (!is_webhook(a->subs[k].name) || !wants(a->subs[k].events, mer_rows_text(r, 1)))
+                if (!is_webhook(a->subs[k].name) || !mer_events_wants(a->subs[k].events, mer_rows_text(r, 1)))
                     continue;
                 if (mer_db_exec(db,
                                 "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
@@ -349,6 +344,7 @@ static int64_t backoff(int64_t base, int attempts)
     return b > MAX_BACKOFF_MS ? MAX_BACKOFF_MS : b;
 }
 
+/* Writes the attempts' outcomes (writer job): delivered, or pending with the next attempt, or dead. */
 static int outcomes(mer_db_t *db, void *arg)
 {
     outcome_arg_t *a = arg;
@@ -365,27 +361,39 @@ static int outcomes(mer_db_t *db, void *arg)
             if (mer_db_savepoint(db) != 0)
                 return MER_E_INTERNAL;
             snprintf(d->error, sizeof(d->error), "subscriber failed (%s)", mer_err_code(effect));
+            d->result = "error";
         }
-        int attempts = d->dropped ? d->attempts : d->attempts + 1;
+        if (d->result == NULL)
+            d->result = d->ok ? "delivered" : "error";
+        int attempts = d->attempts + 1;
         int rc;
         if (d->ok)
             rc = mer_db_exec(db,
                              "UPDATE event_delivery SET status = 'delivered', attempts = ?, delivered_at = ?, "
-                             "last_error = '' WHERE event = ? AND subscriber = ?",
-                             "iiis", (int64_t)attempts, now, d->event, d->subscriber);
+                             "last_error = '', last_result = ? WHERE event = ? AND subscriber = ?",
+                             "iisis", (int64_t)attempts, now, d->result, d->event, d->subscriber);
         else
             rc = mer_db_exec(db,
-                             "UPDATE event_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
-                             "WHERE event = ? AND subscriber = ?",
-                             "siisis", attempts >= MAX_ATTEMPTS || d->dropped ? "dead" : "pending", (int64_t)attempts,
-                             now + backoff(a->retry_base_ms, attempts), d->error, d->event, d->subscriber);
+                             "UPDATE event_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
+                             "last_result = ? WHERE event = ? AND subscriber = ?",
+                             "siissis", attempts >= MAX_ATTEMPTS ? "dead" : "pending", (int64_t)attempts,
+                             now + backoff(a->retry_base_ms, attempts), d->error, d->result, d->event, d->subscriber);
         if (rc < 0 || mer_db_release(db) != 0)
             return MER_E_INTERNAL;
     }
     return 0;
 }
 
-/* Webhook subscriptions deleted since the dispatcher last looked: their pending deliveries are given up. */
+static void record(const char *region, delivery_t *ds, size_t n)
+{
+    if (n == 0)
+        return;
+    outcome_arg_t oa = {ds, n, disp.retry_base_ms};
+    if (mer_writer_run_sync(region, outcomes, &oa) != 0)
+        mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
+}
+
+/* Webhook subscriptions deleted: their pending deliveries are given up without another attempt. */
 typedef struct removed_arg {
     char (*names)[32];
     size_t n;
@@ -396,76 +404,307 @@ static int drop_removed(mer_db_t *db, void *arg)
     removed_arg_t *a = arg;
     for (size_t i = 0; i < a->n; i++)
         if (mer_db_exec(db,
-                        "UPDATE event_delivery SET status = 'dead', last_error = 'subscription removed' "
-                        "WHERE subscriber = ? AND status = 'pending'",
+                        "UPDATE event_delivery SET status = 'dead', last_error = 'subscription removed', "
+                        "last_result = 'removed' WHERE subscriber = ? AND status = 'pending'",
                         "s", a->names[i]) < 0)
             return MER_E_INTERNAL;
     return 0;
 }
 
-/* One pass over a region: fan out new events, attempt due deliveries. Returns deliveries attempted. */
-static size_t pass(const char *region, const sub_t *subs, size_t nsubs, bool complete)
+/* Reads due delivery rows of one subscriber (query params: subscriber, now, limit) into ds. */
+static size_t load_due(mer_db_t *db, const char *region, const char *subscriber, size_t limit, delivery_t *ds)
 {
-    mer_db_t *db = mer_store_reader(region);
-    if (db == NULL)
-        return 0;
-    int64_t waiting = 0;
-    if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) == 0 &&
-        waiting) {
-        fanout_arg_t fa = {region, subs, nsubs};
-        if (mer_writer_run_sync(region, fanout, &fa) != 0)
-            return 0;
-    }
-    delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
     size_t n = 0;
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT d.event, d.subscriber, d.attempts, o.id, o.type, COALESCE(o.order_id, 0), "
-                                 "o.payload, o.created_at FROM event_delivery d JOIN outbox o ON o.id = d.event "
-                                 "WHERE d.status = 'pending' AND d.next_attempt_at <= ? "
+                                 "SELECT d.event, d.attempts, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
+                                 "FROM event_delivery d JOIN outbox o ON o.id = d.event "
+                                 "WHERE d.subscriber = ? AND d.status = 'pending' AND d.next_attempt_at <= ? "
                                  "ORDER BY d.next_attempt_at, d.event LIMIT ?",
-                                 "ii", mer_now_unix_ms(), (int64_t)BATCH);
-    while (mer_rows_next(r) && n < BATCH) {
+                                 "sii", subscriber, mer_now_unix_ms(), (int64_t)limit);
+    while (mer_rows_next(r) && n < limit) {
         delivery_t *d = &ds[n++];
+        memset(d, 0, sizeof(*d));
         d->event = mer_rows_int(r, 0);
-        snprintf(d->subscriber, sizeof(d->subscriber), "%s", mer_rows_text(r, 1));
-        d->attempts = (int)mer_rows_int(r, 2);
-        mer_event_id(region, mer_rows_int(r, 3), d->event_id);
-        snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 4));
-        d->order_id = mer_rows_int(r, 5);
-        d->payload = mer_xstrdup(mer_rows_text(r, 6));
-        d->created_at = mer_rows_int(r, 7);
+        snprintf(d->subscriber, sizeof(d->subscriber), "%s", subscriber);
+        d->attempts = (int)mer_rows_int(r, 1);
+        mer_event_id(region, d->event, d->event_id);
+        snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 2));
+        d->order_id = mer_rows_int(r, 3);
+        d->payload = mer_xstrdup(mer_rows_text(r, 4));
+        d->created_at = mer_rows_int(r, 5);
     }
     mer_rows_end(r);
-    for (size_t i = 0; i < n; i++) {
-        delivery_t *d = &ds[i];
-        if (is_webhook(d->subscriber)) {
-            const sub_t *s = find_sub(subs, nsubs, d->subscriber);
-            if (s)
-                deliver_webhook(s, d, region);
-            else
-                snprintf(d->error, sizeof(d->error), "subscription removed");
-            d->dropped = s == NULL && complete;
-        } else if (strcmp(d->subscriber, "payments") == 0) {
-            deliver_refund(d);
-        }
-    }
-    if (n) {
-        outcome_arg_t oa = {ds, n, disp.retry_base_ms};
-        if (mer_writer_run_sync(region, outcomes, &oa) != 0)
-            mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
-    }
+    return n;
+}
+
+/* Fans out a region's new events (a writer job, only when there are any). */
+static void fan_out(const char *region, mer_db_t *db, const sub_t *subs, size_t nsubs)
+{
+    int64_t waiting = 0;
+    if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) != 0 ||
+        !waiting)
+        return;
+    fanout_arg_t fa = {region, subs, nsubs};
+    if (mer_writer_run_sync(region, fanout, &fa) != 0)
+        mer_log_warn("region %s: fanning out events failed; they will be fanned out next time", region);
+}
+
+/* Attempts a batch of due deliveries to the in-process provider (refunds). Returns how many. */
+static size_t deliver_internal(const char *region, mer_db_t *db)
+{
+    delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
+    size_t n = load_due(db, region, "payments", BATCH, ds);
+    for (size_t i = 0; i < n; i++)
+        deliver_refund(&ds[i]);
+    record(region, ds, n);
     for (size_t i = 0; i < n; i++)
         free(ds[i].payload);
     free(ds);
     return n;
 }
 
+/* ---- webhook transfers ----
+ * Every webhook POST is an easy handle on the dispatcher's multi handle. A tick starts what may start
+ * (per subscriber: not backing off, fewer than PER_SUB transfers in flight; at most MAX_XFERS in all),
+ * then drives the transfers for up to SLICE_MS, or until a kick says there are new events, records the
+ * finished ones and returns; transfers still running carry over to the next tick, which comes at once. */
+
+static sub_state_t *sub_state(const char *name)
+{
+    sub_state_t *free_slot = NULL;
+    for (size_t i = 0; i < MAX_SUBS; i++) {
+        if (strcmp(disp.states[i].name, name) == 0)
+            return &disp.states[i];
+        if (free_slot == NULL && disp.states[i].name[0] == '\0')
+            free_slot = &disp.states[i];
+    }
+    if (free_slot) {
+        memset(free_slot, 0, sizeof(*free_slot));
+        snprintf(free_slot->name, sizeof(free_slot->name), "%s", name);
+    }
+    return free_slot;
+}
+
+static bool in_flight(const char *region, const char *subscriber, int64_t event)
+{
+    for (size_t i = 0; i < MAX_XFERS; i++) {
+        const xfer_t *x = &disp.xfers[i];
+        if (x->easy && x->d.event == event && strcmp(x->region, region) == 0 &&
+            strcmp(x->d.subscriber, subscriber) == 0)
+            return true;
+    }
+    return false;
+}
+
+static size_t http_sink(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    (void)ptr;
+    (void)userdata;
+    return size * nmemb;
+}
+
+/* Opens the socket of a webhook connection, after checking the resolved address against the policy. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    xfer_t *x = clientp;
+    (void)purpose;
+    if (mer_webhook_addr_check(&a->addr, disp.egress, x->refused, sizeof(x->refused)) != 0)
+        return CURL_SOCKET_BAD;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static void start_webhook(const sub_t *s, sub_state_t *st, const char *region, delivery_t *d)
+{
+    xfer_t *x = NULL;
+    for (size_t i = 0; i < MAX_XFERS && x == NULL; i++)
+        if (disp.xfers[i].easy == NULL)
+            x = &disp.xfers[i];
+    assert(x != NULL); /* callers keep disp.nxfers < MAX_XFERS */
+    memset(x, 0, sizeof(*x));
+    x->d = *d;
+    x->st = st;
+    snprintf(x->region, sizeof(x->region), "%s", region);
+    char ts[32], sig[128], hdr[200];
+    mer_format_utc_ms(d->created_at, ts);
+    mer_buf_printf(&x->body, "{\"id\":\"%s\",\"type\":\"%s\",\"created_at\":\"%s\",\"region\":\"%s\",\"data\":%s}",
+                   d->event_id, d->type, ts, region, d->payload);
+    mer_webhook_sign(s->secret, mer_now_unix_ms() / 1000, x->body.data, x->body.len, sig);
+    x->hdrs = curl_slist_append(x->hdrs, "Content-Type: application/json");
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Signature: %s", sig);
+    x->hdrs = curl_slist_append(x->hdrs, hdr);
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Id: %s", d->event_id);
+    x->hdrs = curl_slist_append(x->hdrs, hdr);
+    snprintf(hdr, sizeof(hdr), "X-Meridian-Event-Type: %s", d->type);
+    x->hdrs = curl_slist_append(x->hdrs, hdr);
+    CURL *c = x->easy = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, s->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, x->hdrs);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, x->body.data);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)x->body.len);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)disp.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)(disp.timeout_ms / 3));
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_sink);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*"); /* the policy judges the subscriber's address, not a proxy's */
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+    curl_easy_setopt(c, CURLOPT_PRIVATE, x);
+    curl_multi_add_handle(disp.multi, c);
+    st->inflight++;
+    disp.nxfers++;
+}
+
+typedef struct done {
+    char region[MER_REGION_NAME_MAX];
+    delivery_t d;
+} done_t;
+
+/* A transfer ended: its outcome goes to done[] (recorded per region later), the slot is freed. */
+static void finish_webhook(xfer_t *x, CURLcode rc, done_t *done, size_t *ndone)
+{
+    delivery_t *d = &x->d;
+    long status = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+    bool subscriber_trouble = true; /* counts against the subscriber (its back-off), not just this event */
+    if (rc != CURLE_OK && x->refused[0]) {
+        /* (a name with several addresses may have been refused one and connected to another) */
+        d->result = "refused";
+        snprintf(d->error, sizeof(d->error), "%s", x->refused);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        d->result = "timeout";
+        snprintf(d->error, sizeof(d->error), "timeout after %lld ms (%s)", (long long)disp.timeout_ms,
+                 status ? "answer too slow" : "no answer");
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
+        d->result = "connect_error";
+        snprintf(d->error, sizeof(d->error), "%s", curl_easy_strerror(rc));
+    } else if (rc != CURLE_OK) {
+        d->result = "error";
+        snprintf(d->error, sizeof(d->error), "%s", curl_easy_strerror(rc));
+    } else if (status < 200 || status > 299) {
+        d->result = "http_error";
+        snprintf(d->error, sizeof(d->error), "HTTP %ld", status);
+        /* a 4xx other than 429 is about this event; the subscriber itself is up */
+        subscriber_trouble = status >= 500 || status == 429 || status < 200;
+    } else {
+        d->result = "delivered";
+        d->ok = true;
+        subscriber_trouble = false;
+    }
+    sub_state_t *st = x->st;
+    st->inflight--;
+    if (d->ok || !subscriber_trouble) {
+        st->failures = 0;
+        st->paused_until = 0;
+    } else {
+        st->failures++;
+        st->paused_until = mer_now_unix_ms() + backoff(disp.retry_base_ms, st->failures);
+    }
+    done_t *out = &done[(*ndone)++];
+    memcpy(out->region, x->region, sizeof(out->region));
+    out->d = *d; /* the payload moves with it */
+    curl_multi_remove_handle(disp.multi, x->easy);
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->hdrs);
+    mer_buf_release(&x->body);
+    x->easy = NULL;
+    disp.nxfers--;
+}
+
+/* Starts the due webhook deliveries of a region that may start now. */
+static void start_region_webhooks(const char *region, mer_db_t *db, const sub_t *subs, size_t nsubs, bool complete,
+                                  removed_arg_t *gone)
+{
+    /* which subscribers have deliveries due (a short list, from the due index) */
+    char due[MAX_SUBS * 2][32];
+    size_t ndue = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT DISTINCT subscriber FROM event_delivery WHERE status = 'pending' "
+                                 "AND next_attempt_at <= ? AND subscriber LIKE 'webhook:%'",
+                                 "i", mer_now_unix_ms());
+    while (mer_rows_next(r) && ndue < MER_ARRAY_LEN(due))
+        snprintf(due[ndue++], sizeof(due[0]), "%s", mer_rows_text(r, 0));
+    mer_rows_end(r);
+    int64_t now = mer_now_unix_ms();
+    delivery_t ds[PER_SUB * 2];
+    /* round robin, so that the first subscribers cannot take every slot */
+    for (size_t k = 0; k < ndue; k++) {
+        const char *name = due[(k + disp.rr) % ndue];
+        const sub_t *s = find_sub(subs, nsubs, name);
+        if (s == NULL) {
+            /* deleted while the dispatcher was not looking (e.g. before a restart) */
+            if (complete && gone->n < MAX_SUBS)
+                memcpy(gone->names[gone->n++], name, sizeof(gone->names[0]));
+            continue;
+        }
+        sub_state_t *st = sub_state(name);
+        int cap = st && st->failures ? 1 : PER_SUB;
+        if (st == NULL || st->paused_until > now || st->inflight >= cap || disp.nxfers >= MAX_XFERS)
+            continue;
+        /* read enough rows to skip those already in flight */
+        size_t n = load_due(db, region, name, (size_t)(cap + st->inflight), ds);
+        for (size_t i = 0; i < n; i++) {
+            if (st->inflight < cap && disp.nxfers < MAX_XFERS && !in_flight(region, name, ds[i].event))
+                start_webhook(s, st, region, &ds[i]); /* takes the payload */
+            else
+                free(ds[i].payload);
+        }
+    }
+    disp.rr++;
+}
+
+/* Drives the transfers for up to slice_ms; records those that end. */
+static void run_webhooks(int slice_ms)
+{
+    done_t done[MAX_XFERS];
+    size_t ndone = 0;
+    int64_t start = mer_now_unix_ms(), end = start + slice_ms;
+    bool kicked = false;
+    while (disp.nxfers > 0) {
+        int running = 0;
+        curl_multi_perform(disp.multi, &running);
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(disp.multi, &left)) != NULL) {
+            xfer_t *x = NULL;
+            if (m->msg != CURLMSG_DONE || curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x) != CURLE_OK)
+                continue;
+            finish_webhook(x, m->data.result, done, &ndone);
+        }
+        /* new events (a kick): go and look for them after GATHER_MS; the transfers carry on meanwhile */
+        int64_t wait = (kicked ? start + GATHER_MS : end) - mer_now_unix_ms();
+        if (disp.nxfers == 0 || wait <= 0)
+            break;
+        struct curl_waitfd kick = {.fd = disp.wake_fd, .events = CURL_WAIT_POLLIN};
+        curl_multi_poll(disp.multi, &kick, !kicked && disp.wake_fd >= 0 ? 1 : 0, (int)wait, NULL);
+        kicked = kicked || kick.revents != 0;
+    }
+    /* one writer job per region for the outcomes */
+    const mer_countries_t *cs = mer_countries();
+    for (size_t i = 0; i < cs->nregions && ndone; i++) {
+        delivery_t ds[MAX_XFERS];
+        size_t n = 0;
+        for (size_t k = 0; k < ndone; k++)
+            if (strcmp(done[k].region, cs->regions[i].name) == 0)
+                ds[n++] = done[k].d;
+        record(cs->regions[i].name, ds, n);
+    }
+    for (size_t k = 0; k < ndone; k++)
+        free(done[k].d.payload);
+}
+
 static void dispatch(void *arg)
 {
     (void)arg;
-    /* under load commits kick us constantly: let events gather for a moment, then take them together */
-    struct timespec pause = {0, 20 * 1000000L};
-    nanosleep(&pause, NULL);
+    /* under load commits kick us constantly: let events gather for a moment, then take them together
+     * (with transfers running, run_webhooks() does that) */
+    if (disp.nxfers == 0) {
+        struct timespec pause = {0, 20 * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    eventfd_t drained;
+    if (disp.wake_fd >= 0)
+        (void)eventfd_read(disp.wake_fd, &drained);
     bool complete;
     size_t nsubs = load_subscribers(disp.subs, &complete);
     removed_arg_t ra = {disp.removed, 0};
@@ -476,17 +715,33 @@ static void dispatch(void *arg)
     for (size_t k = 0; k < nsubs; k++)
         if (is_webhook(disp.subs[k].name))
             memcpy(disp.seen[disp.nseen++], disp.subs[k].name, sizeof(disp.seen[0]));
+    /* forget the health of subscriptions that are gone and have nothing in flight */
+    for (size_t k = 0; k < MAX_SUBS; k++)
+        if (disp.states[k].name[0] && disp.states[k].inflight == 0 &&
+            find_sub(disp.subs, nsubs, disp.states[k].name) == NULL)
+            disp.states[k].name[0] = '\0';
     const mer_countries_t *cs = mer_countries();
     for (size_t i = 0; i < cs->nregions; i++) {
+        const char *region = cs->regions[i].name;
         if (!cs->regions[i].local)
             continue;
-        if (ra.n && mer_writer_run_sync(cs->regions[i].name, drop_removed, &ra) != 0)
-            mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due",
-                         cs->regions[i].name);
-        /* keep going while a region has a full batch due */
-        for (int rounds = 0; rounds < 50 && pass(cs->regions[i].name, disp.subs, nsubs, complete) == BATCH; rounds++)
+        if (ra.n && mer_writer_run_sync(region, drop_removed, &ra) != 0)
+            mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due", region);
+        mer_db_t *db = mer_store_reader(region);
+        if (db == NULL)
+            continue;
+        fan_out(region, db, disp.subs, nsubs);
+        /* in-process subscribers: keep going while a region has a full batch due */
+        for (int rounds = 0; rounds < 50 && deliver_internal(region, db) == BATCH; rounds++)
             ;
+        removed_arg_t gone = {disp.gone, 0};
+        start_region_webhooks(region, db, disp.subs, nsubs, complete, &gone);
+        if (gone.n && mer_writer_run_sync(region, drop_removed, &gone) != 0)
+            mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due", region);
     }
+    run_webhooks(SLICE_MS);
+    if (disp.nxfers > 0)
+        mer_ticker_kick(&disp.ticker); /* transfers are running: come back at once */
 }
 
 static _Atomic long emitted; /* events written since the last kick */
@@ -503,10 +758,30 @@ static void on_commit(const char *region)
         mer_events_kick();
 }
 
-void mer_events_start(int64_t retry_base_ms)
+void mer_events_kick(void)
+{
+    mer_ticker_kick(&disp.ticker);
+    if (disp.wake_fd >= 0 && eventfd_write(disp.wake_fd, 1) != 0) {
+        /* the counter is full: the dispatcher is woken already */
+    }
+}
+
+unsigned mer_events_egress_allow(void)
+{
+    return disp.egress;
+}
+
+void mer_events_start(const mer_events_config_t *cfg)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    disp.retry_base_ms = retry_base_ms > 0 ? retry_base_ms : 1000;
+    disp.retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 1000;
+    disp.timeout_ms = cfg->webhook_timeout_ms > 0 ? cfg->webhook_timeout_ms : 10000;
+    disp.egress = cfg->egress_allow;
+    /* never closed: a kick may come from a writer's commit hook at any time, even while stopping */
+    if (disp.wake_fd < 0)
+        disp.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    disp.multi = curl_multi_init();
+    curl_multi_setopt(disp.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)MAX_XFERS);
     mer_writer_on_commit(on_commit);
     disp.subs = mer_xcalloc(MAX_SUBS, sizeof(*disp.subs));
     mer_ticker_start(&disp.ticker, dispatch, NULL, 200);
@@ -517,6 +792,21 @@ void mer_events_stop(void)
     if (disp.subs == NULL)
         return;
     mer_ticker_stop(&disp.ticker);
+    /* transfers still running are abandoned: their rows stay pending and are attempted after a restart */
+    for (size_t i = 0; i < MAX_XFERS; i++) {
+        xfer_t *x = &disp.xfers[i];
+        if (x->easy == NULL)
+            continue;
+        curl_multi_remove_handle(disp.multi, x->easy);
+        curl_easy_cleanup(x->easy);
+        curl_slist_free_all(x->hdrs);
+        mer_buf_release(&x->body);
+        free(x->d.payload);
+        x->easy = NULL;
+    }
+    disp.nxfers = 0;
+    curl_multi_cleanup(disp.multi);
+    disp.multi = NULL;
     free(disp.subs);
     disp.subs = NULL;
     curl_global_cleanup();

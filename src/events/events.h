@@ -9,7 +9,13 @@
  *   2. delivery: due rows are attempted; failures are retried with exponential back-off (base doubling
  *      per attempt, at most an hour apart) and given up ("dead", visible to admins) after 12 attempts, or
  *      at once, without another attempt, when their webhook subscription is deleted;
- *   3. outcome: results are written back through the region's writer.
+ *   3. outcome: results are written back through the region's writer, with the attempt's result
+ *      (delivered, http_error, timeout, connect_error, refused, error).
+ * Webhook deliveries run concurrently (libcurl's multi interface, on the dispatcher thread) and one
+ * subscriber cannot stall the others: each has at most a few transfers in flight, its own back-off
+ * after a failure (no new attempts to it until then; the others go on), and every transfer has connect
+ * and total timeouts; the total in flight is bounded too. Deliveries to loopback and private addresses
+ * are refused at connect time unless allowed (see egress.c and mer_events_config_t).
  * Subscribers:
  *   - logistics      (in-process) on order.paid and COD order.created: books a shipment with a carrier
  *                    and tracking number, in the same transaction that marks the delivery done;
@@ -42,13 +48,38 @@ void mer_event_id(const char *region, int64_t id, char out[48]);
  * emits `type` for it. */
 int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id);
 
-/* Starts the dispatcher; retry_base_ms is the first back-off (doubles per attempt). */
-void mer_events_start(int64_t retry_base_ms);
+/* Where webhooks may connect to, beyond public addresses (serve --webhook-allow-loopback / -private). */
+#define MER_EGRESS_LOOPBACK 1u /* 127/8, 0/8, ::1, :: */
+#define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10 */
+
+typedef struct mer_events_config {
+    int64_t retry_base_ms;      /* first back-off of a failed delivery (doubles per attempt); 0 = 1000 */
+    int64_t webhook_timeout_ms; /* a webhook transfer's total time limit; 0 = 10000 (connect: a third) */
+    unsigned egress_allow;      /* MER_EGRESS_* bits */
+} mer_events_config_t;
+
+/* Starts the dispatcher. */
+void mer_events_start(const mer_events_config_t *cfg);
 void mer_events_stop(void);
-/* Wakes the dispatcher (called after commits that wrote events). */
+/* Wakes the dispatcher (called after commits that wrote events); any thread. */
 void mer_events_kick(void);
+/* The MER_EGRESS_* bits the dispatcher was started with. */
+unsigned mer_events_egress_allow(void);
+
+/*
+ * The address policy (egress.c). mer_webhook_addr_check: may a webhook connect to this address?
+ * Returns 0, or -1 with the reason ("refused: 127.0.0.1 is a loopback address ...") in why.
+ * mer_webhook_url_check: is url an http(s) URL whose host is not a literal refused address (nor
+ * "localhost")? Names are checked when resolved, at connect time. Returns 0, or -1 with the reason.
+ */
+struct sockaddr;
+int mer_webhook_addr_check(const struct sockaddr *sa, unsigned allow, char *why, size_t cap);
+int mer_webhook_url_check(const char *url, unsigned allow, char *why, size_t cap);
 /* Counts an emitted event, so the commit that carries it wakes the dispatcher. */
 void mer_events_note_emit(void);
+
+/* Does a subscription's event list ("order.paid,order.*", "*") take events of this type? */
+bool mer_events_wants(const char *list, const char *type);
 
 /* Admin routes: webhooks and the event log. */
 void mer_events_http_init(void);

@@ -5,6 +5,7 @@
 
 #include "catalog/catalog.h"
 #include "core/log.h"
+#include "events/events.h"
 #include "region/country.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -65,6 +66,99 @@ int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64
     return err == MER_E_NOT_FOUND ? (*out = 0, 0) : err;
 }
 
+/* ---- stock.low ----
+ * A (SKU, country) is low when the units available to the country are below its threshold: the SKU's
+ * own threshold in that country, else the country's default (stock_threshold row with sku_id 0), else
+ * none. stock.low is emitted, in the transaction of the change, when a pair becomes low; the pair is then
+ * remembered in stock_low and nothing more is emitted until it is no longer low (available back at or
+ * above the threshold, or the threshold lowered or removed), which forgets it. Only countries where the
+ * SKU is sold count: elsewhere its units cannot be bought, and nothing is announced.
+ *
+ * Every stock change calls check_low() for the countries its warehouse serves. A region with no
+ * threshold and no low pair skips the work; low_db/low_armed cache that per writer thread (each region
+ * has one writer thread, and thresholds are only written by it, which resets the cache).
+ */
+static __thread mer_db_t *low_db; /* the database low_armed describes; NULL = unknown */
+static __thread bool low_armed;
+
+static bool sold_in(const mer_cat_sku_t *s, const char *country)
+{
+    /* the rule of cart and checkout: an active product with a price in the country */
+    return s && s->product->active && mer_catalog_price(s, country) >= 0;
+}
+
+/* Checks sku in the countries warehouse_id serves, or (warehouse_id 0) in country. */
+static int check_low(mer_db_t *db, int64_t sku_id, int64_t warehouse_id, const char *country)
+{
+    if (low_db != db) {
+        int64_t armed = 1;
+        if (mer_db_query_int(db, &armed,
+                             "SELECT EXISTS (SELECT 1 FROM stock_threshold WHERE threshold > 0) OR "
+                             "EXISTS (SELECT 1 FROM stock_low)",
+                             NULL) != 0)
+            return MER_E_INTERNAL;
+        low_db = db;
+        low_armed = armed != 0;
+    }
+    if (!low_armed)
+        return 0;
+    struct {
+        char country[3];
+        int64_t avail, threshold;
+        bool was_low;
+    } pairs[32];
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(
+        db,
+        "SELECT c.country, "
+        "(SELECT COALESCE(SUM(s.on_hand - s.reserved), 0) FROM stock s JOIN warehouse_serves w "
+        " ON w.warehouse_id = s.warehouse_id WHERE s.sku_id = ?1 AND w.country = c.country), "
+        "COALESCE((SELECT threshold FROM stock_threshold t WHERE t.country = c.country AND t.sku_id = ?1), "
+        " (SELECT threshold FROM stock_threshold t WHERE t.country = c.country AND t.sku_id = 0), 0), "
+        "EXISTS (SELECT 1 FROM stock_low l WHERE l.sku_id = ?1 AND l.country = c.country) "
+        "FROM (SELECT country FROM warehouse_serves WHERE warehouse_id = ?2 UNION SELECT ?3 WHERE ?2 = 0) c",
+        "iis", sku_id, warehouse_id, country ? country : "");
+    while (mer_rows_next(r) && n < MER_ARRAY_LEN(pairs)) {
+        snprintf(pairs[n].country, sizeof(pairs[n].country), "%s", mer_rows_text(r, 0));
+        pairs[n].avail = mer_rows_int(r, 1);
+        pairs[n].threshold = mer_rows_int(r, 2);
+        pairs[n].was_low = mer_rows_int(r, 3) != 0;
+        n++;
+    }
+    if (mer_rows_end(r) != 0)
+        return MER_E_INTERNAL;
+    for (size_t i = 0; i < n; i++) {
+        bool low = pairs[i].avail < pairs[i].threshold;
+        if (low == pairs[i].was_low)
+            continue;
+        if (!low) {
+            if (mer_db_exec(db, "DELETE FROM stock_low WHERE sku_id = ? AND country = ?", "is", sku_id,
+                            pairs[i].country) < 0)
+                return MER_E_INTERNAL;
+            continue;
+        }
+        const mer_catalog_t *cat = mer_catalog_lock();
+        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sku_id);
+        json_t *ev = sold_in(s, pairs[i].country)
+                         ? json_pack("{s:s,s:I,s:I,s:s,s:I,s:I}", "sku", s->code, "sku_id", (json_int_t)sku_id,
+                                     "product_id", (json_int_t)s->product->id, "country", pairs[i].country, "available",
+                                     (json_int_t)pairs[i].avail, "threshold", (json_int_t)pairs[i].threshold)
+                         : NULL;
+        mer_catalog_unlock();
+        if (ev == NULL)
+            continue; /* not sold there: nothing to announce */
+        if (mer_db_exec(db, "INSERT INTO stock_low (sku_id, country, since) VALUES (?, ?, ?)", "isi", sku_id,
+                        pairs[i].country, mer_now_unix_ms()) < 0) {
+            json_decref(ev);
+            return MER_E_INTERNAL;
+        }
+        int err = mer_event_emit(db, "stock.low", 0, ev);
+        if (err)
+            return err;
+    }
+    return 0;
+}
+
 /* Reserves q of sku in warehouse; returns the units left, or -1 if there were not enough. */
 static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int64_t q)
 {
@@ -75,6 +169,8 @@ static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, i
                                "iiii", q, sku_id, warehouse_id, q);
     return err ? -1 : left;
 }
+
+static int release_lines(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, bool check);
 
 int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
                       int64_t *warehouse_id, bool *same_state, int64_t *short_sku)
@@ -109,16 +205,20 @@ int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, cons
         if (done == n) {
             *warehouse_id = cand[c];
             *same_state = cand_same[c];
+            /* only now: a partial reservation undone below changed nothing anyone should hear about */
+            for (size_t i = 0; i < n; i++)
+                if ((err = check_low(db, lines[i].sku_id, cand[c], NULL)) != 0)
+                    return err;
             return 0;
         }
         /* undo the partial reservation in this warehouse and try the next one */
-        if (done > 0 && mer_stock_release(db, cand[c], lines, done) != 0)
+        if (done > 0 && release_lines(db, cand[c], lines, done, false) != 0)
             return MER_E_INTERNAL;
     }
     return MER_E_CONFLICT;
 }
 
-int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n)
+static int release_lines(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, bool check)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t left = 0;
@@ -129,8 +229,15 @@ int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
             return MER_E_INTERNAL;
         if (left == lines[i].quantity)
             stock_changed(lines[i].sku_id); /* back in stock */
+        if (check && check_low(db, lines[i].sku_id, warehouse_id, NULL) != 0)
+            return MER_E_INTERNAL;
     }
     return 0;
+}
+
+int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n)
+{
+    return release_lines(db, warehouse_id, lines, n, true);
 }
 
 int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id)
@@ -353,6 +460,8 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
         return MER_E_INTERNAL;
     if ((before_on - before_res <= 0) != (target - before_res <= 0))
         stock_changed(j->sku_id);
+    if ((rc = check_low(db, j->sku_id, wid, NULL)) != 0)
+        return rc;
     j->on_hand = target;
     j->reserved = before_res;
     j->sold = sold; /* only on_hand changed (a new row starts with sold = 0) */
@@ -433,7 +542,107 @@ static void h_adjust_stock(mer_req_t *r)
     stock_change(r, true);
 }
 
-/* GET /admin/stock?country=IN&sku=CODE: per warehouse serving the country, plus the audit trail */
+/* PUT /admin/stock/threshold {"country", "sku" (absent: the country's default), "threshold"} */
+typedef struct threshold_job {
+    mer_wjob_t w;
+    mer_req_t *r;
+    char country[3], sku_code[65];
+    int64_t sku_id; /* 0: the country's default */
+    int64_t threshold;
+} threshold_job_t;
+
+static int threshold_run(mer_db_t *db, mer_wjob_t *w)
+{
+    threshold_job_t *j = H2O_STRUCT_FROM_MEMBER(threshold_job_t, w, w);
+    if (mer_db_exec(db,
+                    "INSERT INTO stock_threshold (country, sku_id, threshold) VALUES (?, ?, ?) "
+                    "ON CONFLICT (country, sku_id) DO UPDATE SET threshold = excluded.threshold",
+                    "sii", j->country, j->sku_id, j->threshold) < 0)
+        return MER_E_INTERNAL;
+    low_db = NULL; /* armed or not: ask again */
+    /* a new threshold may make SKUs low (or no longer low) at once */
+    if (j->sku_id)
+        return check_low(db, j->sku_id, 0, j->country);
+    int64_t skus[4096];
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT DISTINCT s.sku_id FROM stock s JOIN warehouse_serves ws "
+                                 "ON ws.warehouse_id = s.warehouse_id WHERE ws.country = ? "
+                                 "UNION SELECT sku_id FROM stock_low WHERE country = ?",
+                                 "ss", j->country, j->country);
+    while (mer_rows_next(r) && n < MER_ARRAY_LEN(skus))
+        skus[n++] = mer_rows_int(r, 0);
+    int err = mer_rows_end(r);
+    for (size_t i = 0; err == 0 && i < n; i++)
+        err = check_low(db, skus[i], 0, j->country);
+    return err;
+}
+
+static void threshold_done(mer_wjob_t *w)
+{
+    threshold_job_t *j = H2O_STRUCT_FROM_MEMBER(threshold_job_t, w, w);
+    if (!j->r->gone) {
+        if (w->err)
+            mer_reply_error(j->r, w->err, NULL, NULL);
+        else {
+            json_t *o = json_pack("{s:s,s:I,s:s}", "country", j->country, "threshold", (json_int_t)j->threshold,
+                                  "scope", j->sku_id ? "sku" : "country_default");
+            if (j->sku_id)
+                json_object_set_new(o, "sku", json_string(j->sku_code));
+            mer_reply_json(j->r, 200, o);
+        }
+    }
+    mer_req_release(j->r);
+    free(j);
+}
+
+static void h_set_threshold(mer_req_t *r)
+{
+    static const char *const keys[] = {"country", "sku", "threshold", NULL};
+    mer_verr_t e = {0};
+    const char *country = NULL, *sku = NULL;
+    int64_t threshold = 0;
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+        mer_json_str(r->body, "sku", "sku", 1, 64, false, &sku, &e) ||
+        mer_json_int(r->body, "threshold", "threshold", 0, 1000000000, true, &threshold, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
+    if (cc == NULL)
+        return;
+    threshold_job_t *j = mer_xcalloc(1, sizeof(*j));
+    if (sku) {
+        const mer_catalog_t *cat = mer_catalog_lock();
+        const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
+        bool sold = sold_in(s, cc->code);
+        j->sku_id = s ? s->id : 0;
+        mer_catalog_unlock();
+        if (!sold) {
+            bool known = j->sku_id != 0;
+            free(j);
+            if (!known)
+                mer_reply_error(r, MER_E_VALIDATION, "sku", "no SKU %s", sku);
+            else
+                mer_reply_error(r, MER_E_VALIDATION, "sku", "%s is not sold in %s", sku, cc->code);
+            return;
+        }
+        snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
+    }
+    j->r = r;
+    j->threshold = threshold;
+    snprintf(j->country, sizeof(j->country), "%s", cc->code);
+    j->w.run = threshold_run;
+    j->w.done = threshold_done;
+    if (mer_req_submit(r, cc->region, &j->w) != 0)
+        free(j);
+}
+
+/*
+ * GET /admin/stock?country=IN&sku=CODE: per warehouse serving the country, plus the audit trail. available
+ * is what customers in the country can buy, as checkout sees it: 0 when the SKU is not sold there
+ * (sold_here false); the warehouses still show the units physically there.
+ */
 static void h_get_stock(mer_req_t *r)
 {
     const char *country = mer_req_query(r, "country"), *sku = mer_req_query(r, "sku");
@@ -447,6 +656,7 @@ static void h_get_stock(mer_req_t *r)
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
     int64_t sku_id = s ? s->id : 0;
+    bool sold = sold_in(s, cc->code);
     mer_catalog_unlock();
     if (sku_id == 0) {
         mer_reply_error(r, MER_E_NOT_FOUND, "sku", "no SKU %s", sku);
@@ -485,15 +695,31 @@ static void h_get_stock(mer_req_t *r)
         json_array_append_new(moves, m);
     }
     err = err ? err : mer_rows_end(rows);
+    int64_t threshold = 0, low = 0;
+    rows = mer_db_query(db,
+                        "SELECT COALESCE((SELECT threshold FROM stock_threshold WHERE country = ?1 AND sku_id = ?2), "
+                        "(SELECT threshold FROM stock_threshold WHERE country = ?1 AND sku_id = 0), 0), "
+                        "EXISTS (SELECT 1 FROM stock_low WHERE country = ?1 AND sku_id = ?2)",
+                        "si", cc->code, sku_id);
+    if (mer_rows_next(rows)) {
+        threshold = mer_rows_int(rows, 0);
+        low = mer_rows_int(rows, 1);
+    }
+    err = err ? err : mer_rows_end(rows);
     if (err) {
         json_decref(whs);
         json_decref(moves);
         mer_reply_error(r, err, NULL, NULL);
         return;
     }
-    mer_reply_json(r, 200,
-                   json_pack("{s:s,s:s,s:I,s:o,s:o}", "sku", sku, "country", cc->code, "available", (json_int_t)avail,
-                             "warehouses", whs, "movements", moves));
+    json_t *out = json_pack("{s:s,s:s,s:b,s:I,s:I,s:b,s:o,s:o}", "sku", sku, "country", cc->code, "sold_here", sold,
+                            "available", (json_int_t)(sold ? avail : 0), "low_threshold", (json_int_t)threshold, "low",
+                            low != 0, "warehouses", whs, "movements", moves);
+    if (!sold)
+        json_object_set_new(out, "warnings",
+                            json_pack("[{s:s,s:s,s:s}]", "code", "not_sold_here", "sku", sku, "message",
+                                      "not sold in this country: its units here cannot be bought"));
+    mer_reply_json(r, 200, out);
 }
 
 static const mer_route_t routes[] = {
@@ -501,6 +727,7 @@ static const mer_route_t routes[] = {
     {"GET", "/api/v1/admin/stock", h_get_stock, MER_AUTH_STAFF, 0},
     {"PUT", "/api/v1/admin/stock", h_set_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
     {"POST", "/api/v1/admin/stock/adjust", h_adjust_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"PUT", "/api/v1/admin/stock/threshold", h_set_threshold, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
 };
 
 void mer_inventory_init(void)

@@ -19,6 +19,15 @@
  * back in some warehouse (mer_stock_epoch); the epoch is part of the cache key. The writer advances it
  * after the batch that made the change has committed (a writer commit hook): advanced earlier, a
  * reader could cache the old state under the new epoch and keep it.
+ *
+ * stock.low: each (SKU, country) may have a threshold (stock_threshold: the SKU's own, else the
+ * country's default row with sku_id 0, else none). Every change of available units (reserve, release,
+ * admin set/adjust, a new threshold) checks the countries the warehouse serves, and when the units
+ * available to a country where the SKU is sold fall below its threshold, writes a stock.low event into
+ * the outbox in the same transaction and remembers the pair (stock_low) so that it is announced once;
+ * back at or above the threshold, the pair is forgotten and the next fall announces again.
+ * "Sold in a country" is the rule of cart and checkout: an active product with a price there. The
+ * admin stock view uses it too: a SKU not sold in the country shows available 0 and sold_here false.
  */
 #ifndef MER_INVENTORY_H
 #define MER_INVENTORY_H
@@ -52,7 +61,7 @@ uint32_t mer_stock_epoch(int64_t product_id);
 /* Demo warehouses and stock for a region (meridian seed). */
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);
 
-/* Admin routes: warehouses and stock. */
+/* Admin routes: warehouses, stock and stock.low thresholds. */
 void mer_inventory_init(void);
 
 #endif

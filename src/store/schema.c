@@ -389,6 +389,20 @@ const mer_migration_t mer_schema_region[] = {
      /* one_per_phone also counts the phone of the buyer's default (delivery) address, normalised */
      "ALTER TABLE flash_token ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"
      "ALTER TABLE flash_entry ADD COLUMN address_phone_hash INTEGER NOT NULL DEFAULT 0;"},
+    {9,
+     /* outgoing webhooks: the last attempt's result, and each subscriber's due deliveries found apart */
+     "ALTER TABLE event_delivery ADD COLUMN last_result TEXT NOT NULL DEFAULT '';" /* delivered, timeout, ... */
+     "CREATE INDEX event_delivery_subscriber ON event_delivery(subscriber, next_attempt_at) WHERE status = 'pending';"
+     /* stock.low: a threshold per SKU and country (sku_id 0: the country's default for the other SKUs) */
+     "CREATE TABLE stock_threshold ("
+     "  country TEXT NOT NULL,"
+     "  sku_id INTEGER NOT NULL,"
+     "  threshold INTEGER NOT NULL CHECK (threshold >= 0),"  /* 0: no stock.low */
+     "  PRIMARY KEY (country, sku_id)) WITHOUT ROWID;"
+     /* (SKU, country) pairs whose stock.low was emitted and that have not come back to the threshold since */
+     "CREATE TABLE stock_low ("
+     "  sku_id INTEGER NOT NULL, country TEXT NOT NULL, since INTEGER NOT NULL,"
+     "  PRIMARY KEY (sku_id, country)) WITHOUT ROWID;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

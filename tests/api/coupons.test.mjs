@@ -5,7 +5,7 @@ import http from 'node:http';
 import { startServer, expectError, customer } from './helpers.mjs';
 
 let srv, T;
-before(async () => { srv = await startServer(); T = srv.adminToken; });
+before(async () => { srv = await startServer({ args: ['--webhook-allow-loopback'] }); T = srv.adminToken; });
 after(async () => { await srv.stop(); });
 
 // Local wall-clock time in a zone, "YYYY-MM-DDTHH:MM:SS", offset by ms from now.

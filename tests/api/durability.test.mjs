@@ -119,7 +119,7 @@ test('crash: kill -9 while wallet webhooks and outgoing events are in flight; no
     });
   });
   await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
-  const srv = await startServer({ regions: 'in', args: ['--event-retry-ms', '100'] });
+  const srv = await startServer({ regions: 'in', args: ['--event-retry-ms', '100', '--webhook-allow-loopback'] });
   const secret = run(['admin', 'provider-secret', 'wallet', '--data', srv.dataDir]);
   const sub = await srv.api('POST', '/api/v1/admin/webhooks', { token: srv.adminToken, body: { url: `http://127.0.0.1:${receiver.address().port}/`, events: ['order.paid', '*'] /* '*' anywhere in the list means every event */ } });
   assert.equal(sub.status, 201);
@@ -146,7 +146,7 @@ test('crash: kill -9 while wallet webhooks and outgoing events are in flight; no
   await sending;
 
   console.log(`# webhooks acknowledged before the kill: ${acked.length} of ${orders.length}`);
-  const again = await startServer({ regions: 'in', dataDir: srv.dataDir, args: ['--event-retry-ms', '100'] });
+  const again = await startServer({ regions: 'in', dataDir: srv.dataDir, args: ['--event-retry-ms', '100', '--webhook-allow-loopback'] });
   try {
     for (const o of acked) {
       const r = await again.get(`/api/v1/orders/${o.order.id}`, { token: o.token });

@@ -8,7 +8,7 @@ import { sendWalletWebhook, sign } from '../../tools/wallet-sim.mjs';
 
 let srv, T, SECRET;
 before(async () => {
-  srv = await startServer({ args: ['--event-retry-ms', '200'] });
+  srv = await startServer({ args: ['--event-retry-ms', '200', '--webhook-allow-loopback'] });
   T = srv.adminToken;
   SECRET = run(['admin', 'provider-secret', 'wallet', '--data', srv.dataDir]);
 });
