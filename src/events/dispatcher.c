@@ -466,6 +466,12 @@ static size_t pass(const char *region, const sub_t *subs, size_t nsubs, bool com
         outcome_arg_t oa = {ds, n, disp.retry_base_ms};
         if (mer_writer_run_sync(region, outcomes, &oa) != 0)
             mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
+        else
+            for (size_t i = 0; i < n; i++)
+                mer_events_note_delivery(ds[i].subscriber, ds[i].ok ? MER_DELIVERY_DELIVERED
+                                                           : ds[i].dropped || ds[i].attempts + 1 >= MAX_ATTEMPTS
+                                                               ? MER_DELIVERY_DEAD
+                                                               : MER_DELIVERY_FAILED);
     }
     for (size_t i = 0; i < n; i++)
         free(ds[i].payload);
