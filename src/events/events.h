@@ -52,7 +52,12 @@ void mer_events_kick(void);
 void mer_events_note_emit(void);
 
 /* How an attempted delivery ended, for metrics: delivered, failed (to be retried), dead (given up). */
-typedef enum { MER_DELIVERY_DELIVERED, MER_DELIVERY_FAILED, MER_DELIVERY_DEAD, MER_DELIVERY__COUNT } mer_delivery_result_t;
+typedef enum {
+    MER_DELIVERY_DELIVERED,
+    MER_DELIVERY_FAILED,
+    MER_DELIVERY_DEAD,
+    MER_DELIVERY__COUNT
+} mer_delivery_result_t;
 /* Counts a delivery to subscriber ("webhook:<id>", "payments") whose outcome committed (dispatcher thread only). */
 void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t result);
 /* Appends the outbox's metrics (deliveries by result, backlog per region) for /metrics. */
