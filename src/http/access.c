@@ -10,6 +10,7 @@
 #include "http/access.h"
 
 #include <stdio.h>
+#include <sys/time.h>
 
 #include "core/log.h"
 #include "core/metrics.h"
@@ -152,9 +153,19 @@ static void log_line(mer_buf_t *b, h2o_req_t *req, mer_req_t *r, int worker, uin
 void mer_access_done(h2o_req_t *req, int worker, mer_buf_t *log)
 {
     mer_req_t *r = mer_req_of(req);
-    /* a request h2o answered by itself never reached the router: it has no start of ours */
-    uint64_t now = mer_now_mono_ns();
-    uint64_t ns = r && now > r->started_ns ? now - r->started_ns : 0;
+    uint64_t ns = 0;
+    if (r) {
+        uint64_t now = mer_now_mono_ns();
+        ns = now > r->started_ns ? now - r->started_ns : 0;
+    } else if (req->timestamps.request_begin_at.tv_sec) {
+        /* answered by h2o itself, before the router: from h2o's arrival stamp (the loop's cached wall
+         * clock, so at worst early by one loop iteration) to now on the real clock */
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        int64_t us = (int64_t)(tv.tv_sec - req->timestamps.request_begin_at.tv_sec) * 1000000 +
+                     (tv.tv_usec - req->timestamps.request_begin_at.tv_usec);
+        ns = us > 0 ? (uint64_t)us * 1000 : 0;
+    }
     record(worker, r ? r->route : NULL, req->res.status, ns);
     if (log)
         log_line(log, req, r, worker, ns);

@@ -9,7 +9,8 @@
  * Timing: "us" in the log and the latency histograms run on CLOCK_MONOTONIC from the moment the whole
  * request (head and body) had been read and reached the router, to the end of the answer. h2o 2.2's own
  * request timestamps come from the event loop's cached clock, which only moves between loop iterations,
- * so they read 0 for nearly every request; they are not used.
+ * so they read 0 for nearly every request. Only a request that h2o answered by itself, before the router
+ * (no mer_req_t), is timed from h2o's arrival stamp to the real wall clock at its end.
  *
  * Access-log line (one JSON object per request):
  *   {"ts": "...Z", "type": "access", "id": request id, "method", "path" (as sent, at most 512 bytes),
