@@ -18,6 +18,6 @@ o_rps=$1 o_p99=$2
 ceiling=$("$(dirname "$bin")/sqlite_ceiling" "$work/ceiling.db" "$secs")
 printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
 	"POST /api/v1/orders (1 line, card)" "$o_rps" "$o_p99" "$ceiling" "$(ratio "$o_rps" "$ceiling")"
-batches=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_batches_total/ {print $2}')
-jobs=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_jobs_total/ {print $2}')
+batches=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_batches_total\{.*result="committed"/ {s += $2} END {print s}')
+jobs=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_jobs_total\{/ {s += $2} END {print s}')
 [ -n "$batches" ] && echo "   group commit: $jobs writer jobs in $batches transactions (avg $(ratio "$jobs" "$batches") per commit)"

@@ -4,7 +4,8 @@
 set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
-test_pkgs="libcmocka-dev nodejs sqlite3"
+# prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
+test_pkgs="libcmocka-dev nodejs sqlite3 prometheus"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in

@@ -302,6 +302,7 @@ static int cmd_serve(int argc, char **argv)
     mer_server_on_thread_exit(mer_order_thread_release);
     mer_ops_add_metrics(mer_writer_metrics);
     mer_ops_add_metrics(mer_server_metrics);
+    mer_ops_add_metrics(mer_events_metrics);
     /* order matters: stop making new writes, drain the writers, then the pool */
     mer_server_on_stop(mer_order_stop);
     mer_server_on_stop(mer_flash_stop);

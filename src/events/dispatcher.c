@@ -389,8 +389,14 @@ static void record(const char *region, delivery_t *ds, size_t n)
     if (n == 0)
         return;
     outcome_arg_t oa = {ds, n, disp.retry_base_ms};
-    if (mer_writer_run_sync(region, outcomes, &oa) != 0)
+    if (mer_writer_run_sync(region, outcomes, &oa) != 0) {
         mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) /* counted once the outcome is durable */
+        mer_events_note_delivery(ds[i].subscriber, ds[i].ok                             ? MER_DELIVERY_DELIVERED
+                                                   : ds[i].attempts + 1 >= MAX_ATTEMPTS ? MER_DELIVERY_DEAD
+                                                                                        : MER_DELIVERY_FAILED);
 }
 
 /* Webhook subscriptions deleted: their pending deliveries are given up without another attempt. */

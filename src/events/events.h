@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "core/buf.h"
 #include "store/db.h"
 
 /*
@@ -80,6 +81,17 @@ void mer_events_note_emit(void);
 
 /* Does a subscription's event list ("order.paid,order.*", "*") take events of this type? */
 bool mer_events_wants(const char *list, const char *type);
+/* How an attempted delivery ended, for metrics: delivered, failed (to be retried), dead (given up). */
+typedef enum {
+    MER_DELIVERY_DELIVERED,
+    MER_DELIVERY_FAILED,
+    MER_DELIVERY_DEAD,
+    MER_DELIVERY__COUNT
+} mer_delivery_result_t;
+/* Counts a delivery to subscriber ("webhook:<id>", "payments") whose outcome committed (dispatcher thread only). */
+void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t result);
+/* Appends the outbox's metrics (deliveries by result, backlog per region) for /metrics. */
+void mer_events_metrics(mer_buf_t *out);
 
 /* Admin routes: webhooks and the event log. */
 void mer_events_http_init(void);

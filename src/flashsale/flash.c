@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "flashsale/flash_int.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -82,29 +83,48 @@ int mer_flash_lines_refunded(mer_db_t *db, int64_t order_id)
     return rc < 0 ? rc : 0;
 }
 
+/* region="in",sale="3",session="7" of a session */
+static void session_labels(mer_buf_t *lb, const fs_session_t *s)
+{
+    char id[24];
+    mer_buf_reset(lb);
+    mer_prom_label(lb, "region", s->sale->region);
+    snprintf(id, sizeof(id), "%lld", (long long)s->sale->id);
+    mer_prom_label(lb, "sale", id);
+    snprintf(id, sizeof(id), "%lld", (long long)s->id);
+    mer_prom_label(lb, "session", id);
+}
+
 void mer_flash_metrics(mer_buf_t *out)
 {
     const fs_registry_t *reg = fs_registry();
-    mer_buf_addstr(out, "# HELP meridian_flash_wins_total Purchase tokens handed out.\n"
-                        "# TYPE meridian_flash_wins_total counter\n");
+    mer_buf_t lb = MER_BUF_INIT;
+    static const char *const names[] = {"meridian_flash_grabs_total", "meridian_flash_wins_total"};
+    static const char *const helps[] = {"Grab requests, per flash-sale session.", "Purchase tokens handed out."};
+    for (int c = 0; c < 2; c++) {
+        mer_prom_family(out, names[c], "counter", helps[c]);
+        for (size_t i = 0; i < reg->n; i++)
+            for (int k = 0; k < reg->sales[i]->nsessions; k++) {
+                fs_session_t *s = reg->sales[i]->sessions[k];
+                session_labels(&lb, s);
+                mer_buf_printf(out, "%s{%s} %llu\n", names[c], mer_buf_str(&lb),
+                               (unsigned long long)atomic_load(c == 0 ? &s->grabs : &s->wins));
+            }
+    }
+    mer_prom_family(out, "meridian_flash_refusals_total", "counter",
+                    "Grabs and reservations refused, by reason (only reasons that occurred).");
     for (size_t i = 0; i < reg->n; i++)
-        for (int k = 0; k < reg->sales[i]->nsessions; k++)
-            mer_buf_printf(out, "meridian_flash_wins_total{sale=\"%lld\",session=\"%lld\"} %llu\n",
-                           (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
-                           (unsigned long long)atomic_load(&reg->sales[i]->sessions[k]->wins));
-    mer_buf_addstr(out, "# HELP meridian_flash_refusals_total Grabs and reservations refused, by reason.\n"
-                        "# TYPE meridian_flash_refusals_total counter\n");
-    for (size_t i = 0; i < reg->n; i++)
-        for (int k = 0; k < reg->sales[i]->nsessions; k++)
+        for (int k = 0; k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            session_labels(&lb, s);
             for (int r = 0; r < FS_R__COUNT; r++) {
-                uint64_t n = atomic_load(&reg->sales[i]->sessions[k]->refusals[r]);
+                uint64_t n = atomic_load(&s->refusals[r]);
                 if (n)
-                    mer_buf_printf(out,
-                                   "meridian_flash_refusals_total{sale=\"%lld\",session=\"%lld\",reason=\"%s\"} "
-                                   "%llu\n",
-                                   (long long)reg->sales[i]->id, (long long)reg->sales[i]->sessions[k]->id,
+                    mer_buf_printf(out, "meridian_flash_refusals_total{%s,reason=\"%s\"} %llu\n", mer_buf_str(&lb),
                                    fs_reason_names[r], (unsigned long long)n);
             }
+        }
+    mer_buf_release(&lb);
 }
 
 void mer_flash_init(void)

@@ -127,6 +127,7 @@ typedef struct fs_session {
     mer_smap_t phones, addresses, devices; /* identity hash -> wins */
     _Atomic uint64_t refusals[FS_R__COUNT];
     _Atomic uint64_t wins;
+    _Atomic uint64_t grabs; /* grab requests for this session, for /metrics */
     /* queue and draw modes: tickets[seq - 1] by arrival number, NULL until the ticket's row committed */
     pthread_mutex_t tickets_mu;
     fs_ticket_t **tickets;

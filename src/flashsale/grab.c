@@ -681,6 +681,7 @@ static void h_grab(mer_req_t *r)
     fs_session_t *s = pick_session(r, &sale);
     if (s == NULL)
         return;
+    atomic_fetch_add_explicit(&s->grabs, 1, memory_order_relaxed);
     const char *code = json_string_value(json_object_get(r->body, "sku"));
     int idx = -1;
     for (int i = 0; code && i < s->nitems; i++)

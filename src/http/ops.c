@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "core/buf.h"
+#include "http/access.h"
 #include "http/ops.h"
 #include "http/rcache.h"
 #include "region/country.h"
@@ -47,12 +48,7 @@ static void h_readyz(mer_req_t *r)
 static void h_metrics(mer_req_t *r)
 {
     mer_buf_t b = MER_BUF_INIT;
-    uint64_t status[6] = {0};
-    mer_server_status_counts(status);
-    mer_buf_addstr(&b, "# HELP meridian_http_responses_total HTTP responses by status class.\n"
-                       "# TYPE meridian_http_responses_total counter\n");
-    for (int i = 1; i <= 5; i++)
-        mer_buf_printf(&b, "meridian_http_responses_total{class=\"%dxx\"} %llu\n", i, (unsigned long long)status[i]);
+    mer_access_metrics(&b);
     mer_buf_printf(&b,
                    "# HELP meridian_http_inflight Requests being handled.\n# TYPE meridian_http_inflight gauge\n"
                    "meridian_http_inflight %ld\n",

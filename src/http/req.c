@@ -29,6 +29,9 @@ static struct {
     size_t ntables;
 } router;
 
+/* h2o's per-request variables (h2o_req_t.env) carry the mer_req_t to the access logger */
+#define REQ_ENV_KEY "meridian.req"
+
 static int (*authenticator)(mer_req_t *r, const char *token, size_t len);
 static _Atomic uint32_t boot_id; /* the start time, set by the first request on any thread */
 
@@ -38,6 +41,39 @@ void mer_router_add(const mer_route_t *routes, size_t n)
         MER_BUG("too many route tables");
     router.table[router.ntables] = routes;
     router.len[router.ntables++] = n;
+}
+
+size_t mer_router_count(void)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < router.ntables; t++)
+        n += router.len[t];
+    return n;
+}
+
+const mer_route_t *mer_router_at(size_t i)
+{
+    for (size_t t = 0; t < router.ntables; i -= router.len[t], t++)
+        if (i < router.len[t])
+            return &router.table[t][i];
+    return NULL;
+}
+
+size_t mer_router_index(const mer_route_t *rt)
+{
+    size_t base = 0;
+    for (size_t t = 0; t < router.ntables; base += router.len[t], t++)
+        if (rt >= router.table[t] && rt < router.table[t] + router.len[t])
+            return base + (size_t)(rt - router.table[t]);
+    return SIZE_MAX;
+}
+
+mer_req_t *mer_req_of(h2o_req_t *req)
+{
+    for (size_t i = 0; i + 1 < req->env.size; i += 2)
+        if (h2o_memis(req->env.entries[i].base, req->env.entries[i].len, H2O_STRLIT(REQ_ENV_KEY)))
+            return (mer_req_t *)req->env.entries[i + 1].base;
+    return NULL;
 }
 
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len))
@@ -591,6 +627,8 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     r->worker = w;
     guard_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), guard_dispose);
     g->r = r;
+    r->started_ns = mer_now_mono_ns();
+    *h2o_req_getenv(req, H2O_STRLIT(REQ_ENV_KEY), 1) = h2o_iovec_init((char *)r, sizeof(*r));
     if (w)
         mer_worker_inflight_add(w, 1);
 

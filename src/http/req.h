@@ -77,6 +77,7 @@ struct mer_req {
     json_t *body;   /* parsed JSON body (decref'd with the request) */
     mer_principal_t who;
     char request_id[32];
+    uint64_t started_ns; /* monotonic clock when the request reached the router (access log, metrics) */
     bool answered;
     bool held;      /* an asynchronous answer is pending (mer_req_hold) */
     bool gone;      /* the client went away before an asynchronous answer */
@@ -94,6 +95,20 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
  * and a fresh request id into request_id. The server's on_low_error hook.
  */
 void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
+
+/*
+ * The registered routes, numbered 0..mer_router_count()-1 in registration order (for per-route metrics).
+ * mer_router_index() gives a route's number, or SIZE_MAX for a pointer that is not a registered route.
+ */
+size_t mer_router_count(void);
+const mer_route_t *mer_router_at(size_t i);
+size_t mer_router_index(const mer_route_t *rt);
+
+/*
+ * The mer_req_t of an h2o request that went through mer_http_dispatch(), or NULL (a request h2o answered
+ * by itself). Valid until h2o frees the request, so in particular in its access logger.
+ */
+mer_req_t *mer_req_of(h2o_req_t *req);
 
 /* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));

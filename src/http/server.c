@@ -18,9 +18,9 @@
 #include "core/log.h"
 #include "core/money.h"
 #include "core/tz.h"
+#include "http/access.h"
 #include "core/banned.h"
 
-#define MAX_WORKERS 64
 #define ACCESS_LOG_FLUSH_BYTES (64 * 1024)
 #define ACCESS_LOG_FLUSH_MS 200
 #define ACCEPT_RETRY_MS 50       /* a full or fd-starved worker looks again after this */
@@ -154,34 +154,10 @@ static void log_access(h2o_logger_t *self, h2o_req_t *req)
     mer_worker_t *w = current_worker;
     if (w == NULL)
         return;
-    int cls = req->res.status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_store_explicit(&w->status_counts[cls],
-                              atomic_load_explicit(&w->status_counts[cls], memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+    mer_access_done(req, w->index, srv.access_fd >= 0 ? &w->access_log : NULL);
     if (srv.access_fd < 0)
         return;
-    char ts[32];
-    int64_t dur_us = 0;
-    h2o_time_compute_duration(req, &dur_us);
-    mer_format_utc_ms((int64_t)req->processed_at.at.tv_sec * 1000 + req->processed_at.at.tv_usec / 1000, ts);
-    ssize_t rid = h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1);
-    mer_buf_t *b = &w->access_log;
-    mer_buf_printf(b, "{\"ts\":\"%s\",\"type\":\"access\",\"id\":", ts);
-    if (rid >= 0)
-        mer_buf_add_json_str(b, req->res.headers.entries[rid].value.base, req->res.headers.entries[rid].value.len);
-    else
-        mer_buf_addstr(b, "null");
-    mer_buf_addstr(b, ",\"method\":");
-    mer_buf_add_json_str(b, req->input.method.base, req->input.method.len);
-    mer_buf_addstr(b, ",\"path\":");
-    mer_buf_add_json_str(b, req->input.path.base, MER_MIN(req->input.path.len, 512));
-    char peer[64];
-    mer_server_peer(req->conn, peer);
-    mer_buf_printf(b, ",\"status\":%d,\"bytes\":%zu,\"us\":%lld,\"peer\":\"%s\",\"proto\":\"%s\",\"thread\":%d}\n",
-                   req->res.status, req->bytes_sent, (long long)dur_us, peer,
-                   req->version >= 0x200 ? "h2" : "http/1.1", w->index);
-    if (b->len >= ACCESS_LOG_FLUSH_BYTES)
+    if (w->access_log.len >= ACCESS_LOG_FLUSH_BYTES)
         access_log_flush(w);
     else if (!h2o_timeout_is_linked(&w->flush_entry))
         h2o_timeout_link(w->ctx.loop, &w->flush_timeout, &w->flush_entry);
@@ -536,15 +512,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-void mer_server_status_counts(uint64_t counts[6])
-{
-    for (int c = 0; c < 6; c++)
-        counts[c] = 0;
-    for (int i = 0; i < srv.nworkers; i++)
-        for (int c = 1; c < 6; c++)
-            counts[c] += atomic_load_explicit(&srv.workers[i].status_counts[c], memory_order_relaxed);
-}
-
 void mer_server_metrics(mer_buf_t *out)
 {
     uint64_t open = 0, evicted = 0, shed = 0;
@@ -685,8 +652,8 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
     int nthreads = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nthreads < 1)
         nthreads = 1;
-    if (nthreads > MAX_WORKERS)
-        nthreads = MAX_WORKERS;
+    if (nthreads > MER_MAX_WORKERS)
+        nthreads = MER_MAX_WORKERS;
 
     srv.cfg = cfg;
     srv.access_fd = -1;

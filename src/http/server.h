@@ -51,6 +51,8 @@ typedef struct mer_server_config {
 
 typedef struct mer_worker mer_worker_t;
 
+#define MER_MAX_WORKERS 64 /* worker threads at most; mer_worker_t.index is below */
+
 /* A message posted to a worker's loop; cb runs on that worker's thread. */
 typedef struct mer_worker_msg {
     h2o_multithread_message_t super;
@@ -66,7 +68,6 @@ struct mer_worker {
     h2o_multithread_receiver_t control; /* shutdown requests */
     h2o_multithread_receiver_t inbox;   /* mer_worker_msg_t from other threads */
     _Atomic long inflight;              /* requests accepted and not yet answered */
-    _Atomic uint64_t status_counts[6];  /* responses by status class (index 1..5), for /metrics */
     uint64_t next_request;              /* request id counter */
     mer_buf_t access_log;               /* buffered JSON lines, flushed by size and timer */
     h2o_timeout_t flush_timeout;
@@ -119,8 +120,7 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
  */
 void mer_server_metrics(mer_buf_t *out);
 
-/* Sums over workers, for /metrics. counts[1..5] receive the 1xx..5xx totals. */
-void mer_server_status_counts(uint64_t counts[6]);
+/* Requests in flight over all workers, for /metrics. */
 long mer_server_inflight(void);
 
 /* The client's IP address of a connection as text ("" if unknown). */

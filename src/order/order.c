@@ -827,11 +827,21 @@ static void sweep(void *arg)
     for (size_t i = 0; i < cs->nregions; i++) {
         if (!cs->regions[i].local)
             continue;
-        sweep_job_t *s = mer_xcalloc(1, sizeof(*s));
-        s->w.run = sweep_run;
-        s->w.done = sweep_done;
-        if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
-            free(s);
+        /* a writer batch only when an order is due: an idle store must not look like write load */
+        int64_t due = 0;
+        mer_db_t *rd = mer_store_reader(cs->regions[i].name);
+        if (rd &&
+            mer_db_query_int(rd, &due,
+                             "SELECT EXISTS (SELECT 1 FROM orders WHERE status = 'pending_payment' AND "
+                             "expires_at <= ?)",
+                             "i", mer_now_unix_ms()) == 0 &&
+            due) {
+            sweep_job_t *s = mer_xcalloc(1, sizeof(*s));
+            s->w.run = sweep_run;
+            s->w.done = sweep_done;
+            if (mer_writer_submit(cs->regions[i].name, &s->w) != 0)
+                free(s);
+        }
         pay_reconcile(cs->regions[i].name);
     }
 }

@@ -72,6 +72,9 @@ void mer_db_rollback(mer_db_t *db);
 int mer_db_savepoint(mer_db_t *db);
 int mer_db_release(mer_db_t *db);
 void mer_db_rollback_to(mer_db_t *db);
+/* Rows changed by INSERT, UPDATE and DELETE on this connection since it opened, rolled back ones
+ * included (the writer tells a batch that wrote from one that only looked). */
+int64_t mer_db_total_changes(mer_db_t *db);
 
 /* Runs several ';'-separated statements without parameters (schema scripts). */
 int mer_db_script(mer_db_t *db, const char *sql);

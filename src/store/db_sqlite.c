@@ -332,6 +332,11 @@ int mer_db_begin(mer_db_t *db)
     return mer_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? MER_E_UNAVAILABLE : 0;
 }
 
+int64_t mer_db_total_changes(mer_db_t *db)
+{
+    return (int64_t)sqlite3_total_changes64(db->conn);
+}
+
 int mer_db_commit(mer_db_t *db)
 {
     int rc = mer_db_exec(db, "COMMIT", NULL);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/money.h"
 #include "core/tz.h"
 #include "region/country.h"
@@ -12,6 +13,17 @@
 #include "core/banned.h"
 
 #define MAX_BATCH 4096
+
+/* Time in nanoseconds, 50 µs .. 5 s (queue wait, commit). */
+static const uint64_t time_bounds[] = {50000,     100000,     250000,     500000,    1000000,   2500000,
+                                       5000000,   10000000,   25000000,   50000000,  100000000, 250000000,
+                                       500000000, 1000000000, 2500000000, 5000000000};
+static const mer_hist_spec_t time_spec = MER_HIST_SPEC(time_bounds, 9);
+static const uint64_t size_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
+static const mer_hist_spec_t size_spec = MER_HIST_SPEC(size_bounds, 0);
+
+enum { BATCH_COMMITTED, BATCH_IDLE, BATCH_FAILED, BATCH__COUNT };
+static const char *const batch_results[BATCH__COUNT] = {"committed", "idle", "failed"};
 
 typedef struct writer {
     char region[MER_REGION_NAME_MAX];
@@ -21,12 +33,16 @@ typedef struct writer {
     mer_wjob_t *head, *tail; /* guarded by mu */
     bool stopping;           /* guarded by mu */
     bool running;
+    /* metrics: written under mu (depth) or by the writer thread only (the rest); read by /metrics */
+    _Atomic uint64_t depth; /* jobs queued and not yet taken */
+    mer_hist_t wait_ns, commit_ns, batch_jobs;
+    _Atomic uint64_t batches[BATCH__COUNT];
+    _Atomic uint64_t jobs_ok, jobs_err;
 } writer_t;
 
 static writer_t writers[MER_MAX_REGIONS];
 static _Atomic size_t nwriters; /* append-only; published after the entry is complete */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
-static _Atomic uint64_t nbatches, njobs;
 /* Hooks are registered at start-up, possibly after the writers started: the count is published last. */
 static void (*commit_hooks[8])(const char *);
 static _Atomic size_t ncommit_hooks;
@@ -60,8 +76,13 @@ static void deliver(mer_worker_msg_t *msg)
 
 static void run_batch(writer_t *w, mer_wjob_t *batch)
 {
+    uint64_t t0 = mer_now_mono_ns();
+    for (mer_wjob_t *j = batch; j; j = j->next)
+        mer_hist_observe(&w->wait_ns, &time_spec, t0 > j->queued_ns ? t0 - j->queued_ns : 0);
     mer_db_t *db = mer_store_write_begin(w->region);
+    int64_t changes = mer_db_total_changes(db);
     int err = mer_db_begin(db);
+    int result = err ? BATCH_FAILED : BATCH_COMMITTED;
     size_t n = 0;
     for (mer_wjob_t *j = batch; j; j = j->next, n++) {
         if (err) {
@@ -81,18 +102,27 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
             j->err = MER_E_INTERNAL;
     }
     if (err == 0) {
+        bool wrote = mer_db_total_changes(db) != changes;
         int cerr = mer_db_commit(db);
         if (cerr) {
             mer_log_error("region %s: commit of a batch of %zu failed; none acknowledged", w->region, n);
             for (mer_wjob_t *j = batch; j; j = j->next)
                 j->err = cerr;
+            result = BATCH_FAILED;
+        } else if (!wrote) {
+            result = BATCH_IDLE;
         }
     }
     mer_store_write_end(w->region);
     for (size_t i = 0, nh = atomic_load_explicit(&ncommit_hooks, memory_order_acquire); i < nh; i++)
         commit_hooks[i](w->region);
-    atomic_fetch_add(&nbatches, 1);
-    atomic_fetch_add(&njobs, n);
+    mer_stat_add(&w->batches[result], 1);
+    if (result == BATCH_COMMITTED) {
+        mer_hist_observe(&w->commit_ns, &time_spec, mer_now_mono_ns() - t0);
+        mer_hist_observe(&w->batch_jobs, &size_spec, n);
+    }
+    for (mer_wjob_t *j = batch; j; j = j->next)
+        mer_stat_add(j->err ? &w->jobs_err : &w->jobs_ok, 1);
     for (mer_wjob_t *j = batch, *next; j; j = next) {
         next = j->next;
         if (j->origin) {
@@ -124,6 +154,8 @@ static void *writer_main(void *arg)
         if (w->head == NULL)
             w->tail = NULL;
         last->next = NULL;
+        atomic_store_explicit(&w->depth, atomic_load_explicit(&w->depth, memory_order_relaxed) - n,
+                              memory_order_relaxed);
         pthread_mutex_unlock(&w->mu);
         run_batch(w, batch);
         pthread_mutex_lock(&w->mu);
@@ -167,6 +199,7 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
     job->origin = mer_worker_self();
     job->next = NULL;
     job->err = 0;
+    job->queued_ns = mer_now_mono_ns();
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
@@ -177,6 +210,7 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
     else
         w->head = job;
     w->tail = job;
+    atomic_store_explicit(&w->depth, atomic_load_explicit(&w->depth, memory_order_relaxed) + 1, memory_order_relaxed);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return 0;
@@ -246,12 +280,56 @@ int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), 
     return err;
 }
 
+/* The histograms of a writer, in the order of hist_families. */
+static const mer_hist_t *writer_hist(const writer_t *w, size_t k)
+{
+    return k == 0 ? &w->wait_ns : k == 1 ? &w->batch_jobs : &w->commit_ns;
+}
+
 void mer_writer_metrics(mer_buf_t *out)
 {
-    mer_buf_printf(out,
-                   "# HELP meridian_writer_batches_total Transactions committed by the region writers.\n"
-                   "# TYPE meridian_writer_batches_total counter\nmeridian_writer_batches_total %llu\n"
-                   "# HELP meridian_writer_jobs_total Writes (jobs) carried by those transactions.\n"
-                   "# TYPE meridian_writer_jobs_total counter\nmeridian_writer_jobs_total %llu\n",
-                   (unsigned long long)atomic_load(&nbatches), (unsigned long long)atomic_load(&njobs));
+    static const struct {
+        const char *name, *help;
+        const mer_hist_spec_t *spec;
+    } hist_families[] = {
+        {"meridian_writer_queue_wait_seconds", "Time a write waited in the queue before its batch started.",
+         &time_spec},
+        {"meridian_writer_batch_jobs", "Writes per committed batch (batches that changed rows).", &size_spec},
+        {"meridian_writer_commit_seconds", "Time from BEGIN to the end of COMMIT of batches that changed rows.",
+         &time_spec},
+    };
+    size_t nw = atomic_load_explicit(&nwriters, memory_order_acquire);
+    mer_buf_t lb[MER_MAX_REGIONS]; /* region="..." of each writer */
+    for (size_t i = 0; i < nw; i++) {
+        lb[i] = (mer_buf_t)MER_BUF_INIT;
+        mer_prom_label(&lb[i], "region", writers[i].region);
+    }
+    mer_prom_family(out, "meridian_writer_queue_depth", "gauge", "Writes queued for a region's writer, not yet taken.");
+    for (size_t i = 0; i < nw; i++)
+        mer_buf_printf(out, "meridian_writer_queue_depth{%s} %llu\n", mer_buf_str(&lb[i]),
+                       (unsigned long long)mer_stat_get(&writers[i].depth));
+    for (size_t k = 0; k < MER_ARRAY_LEN(hist_families); k++) {
+        mer_prom_family(out, hist_families[k].name, "histogram", hist_families[k].help);
+        for (size_t i = 0; i < nw; i++) {
+            mer_hist_snap_t snap = {0};
+            mer_hist_snap_add(&snap, writer_hist(&writers[i], k), hist_families[k].spec);
+            mer_prom_hist(out, hist_families[k].name, mer_buf_str(&lb[i]), hist_families[k].spec, &snap);
+        }
+    }
+    mer_prom_family(out, "meridian_writer_batches_total", "counter",
+                    "Writer transactions: committed (changed rows), idle (changed nothing), failed (rolled back).");
+    for (size_t i = 0; i < nw; i++)
+        for (int k = 0; k < BATCH__COUNT; k++)
+            mer_buf_printf(out, "meridian_writer_batches_total{%s,result=\"%s\"} %llu\n", mer_buf_str(&lb[i]),
+                           batch_results[k], (unsigned long long)mer_stat_get(&writers[i].batches[k]));
+    mer_prom_family(out, "meridian_writer_jobs_total", "counter",
+                    "Writes run by the writers: ok (kept), error (the write or its commit failed).");
+    for (size_t i = 0; i < nw; i++) {
+        mer_buf_printf(out, "meridian_writer_jobs_total{%s,result=\"ok\"} %llu\n", mer_buf_str(&lb[i]),
+                       (unsigned long long)mer_stat_get(&writers[i].jobs_ok));
+        mer_buf_printf(out, "meridian_writer_jobs_total{%s,result=\"error\"} %llu\n", mer_buf_str(&lb[i]),
+                       (unsigned long long)mer_stat_get(&writers[i].jobs_err));
+    }
+    for (size_t i = 0; i < nw; i++)
+        mer_buf_release(&lb[i]);
 }

@@ -33,6 +33,7 @@ struct mer_wjob {
     mer_worker_t *origin;
     mer_worker_msg_t msg;
     mer_wjob_t *next;
+    uint64_t queued_ns; /* monotonic clock at submit (queue wait metric) */
 };
 
 /*
@@ -55,7 +56,12 @@ void mer_writer_stop_all(void);
  */
 int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), void *arg);
 
-/* Appends the writers' counters (Prometheus text) for /metrics; see mer_ops_add_metrics(). */
+/*
+ * Appends the writers' metrics (Prometheus text) for /metrics, per region: queue depth, queue wait, jobs
+ * per batch and commit time (histograms), batches by result and jobs by result; see mer_ops_add_metrics().
+ * Only batches that changed rows count as committed and feed the batch-size and commit-time histograms:
+ * a job that found nothing to do (a background sweep with nothing due) does not look like write load.
+ */
 void mer_writer_metrics(mer_buf_t *out);
 
 #endif

@@ -102,7 +102,7 @@ test('sale ids are unique across regions: IN and ES customers see, reserve, grab
   }
   // metrics name each session under its own sale
   const m = await srv.get('/metrics');
-  assert.match(m.text, new RegExp(`meridian_flash_wins_total\\{sale="${esSale.id}",session="${esSale.session}"\\} 1`));
+  assert.match(m.text, new RegExp(`meridian_flash_wins_total\\{region="eu",sale="${esSale.id}",session="${esSale.session}"\\} 1`));
 
   // a restart rebuilds every sale under the same id
   await restart();

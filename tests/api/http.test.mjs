@@ -332,19 +332,49 @@ test('access log: one JSON line per request, with the id sent in X-Request-Id', 
   const { mkdtempSync, readFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
+  const { customer } = await import('./helpers.mjs');
   const file = join(mkdtempSync(join(tmpdir(), 'meridian-log-')), 'access.log');
   const other = await startServer({ args: ['--access-log', file] });
   const r = await other.get('/api/v1/products?country=IN&per_page=1');
   const id = r.headers.get('x-request-id');
   await other.get('/api/v1/nope');
+  // a customer (registered and logged in with an email, a name and an address) and a staff member
+  const c = await customer(other, 'IN');
+  const mine2 = await other.get('/api/v1/orders/424242', { token: c.token });
+  const staff = await other.get('/api/v1/admin/orders?country=IN', { token: other.adminToken });
   await other.stop();
-  const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const text = readFileSync(file, 'utf8');
+  const lines = text.trim().split('\n').map((l) => JSON.parse(l));
+  const byId = (res) => lines.find((l) => l.id === res.headers.get('x-request-id'));
   const mine = lines.find((l) => l.id === id);
   assert.ok(mine, 'the request is in the log under its id');
   assert.equal(mine.type, 'access');
   assert.equal(mine.method, 'GET');
   assert.equal(mine.status, 200);
   assert.match(mine.path, /^\/api\/v1\/products/);
-  assert.ok(mine.us >= 0 && mine.bytes > 0);
-  assert.ok(lines.some((l) => l.status === 404));
+  assert.ok(mine.bytes > 0);
+  // real timings: a listing reads the catalogue and serialises JSON, which takes microseconds at least
+  assert.ok(Number.isInteger(mine.us) && mine.us > 0, `us is measured, got ${mine.us}`);
+  assert.equal(mine.route, '/api/v1/products');
+  assert.equal(mine.country, 'IN');
+  assert.equal(mine.account_id, null);
+  assert.equal(mine.staff_id, null);
+  const nope = lines.find((l) => l.status === 404 && l.path === '/api/v1/nope');
+  assert.ok(nope);
+  assert.equal(nope.route, null);
+  // the customer: the template, not the id, as route; the account id; the account's country
+  const o = byId(mine2);
+  assert.equal(o.route, '/api/v1/orders/{id}');
+  assert.equal(o.path, '/api/v1/orders/424242');
+  assert.equal(o.account_id, c.user.id);
+  assert.equal(o.staff_id, null);
+  assert.equal(o.country, 'IN');
+  const s = byId(staff);
+  assert.equal(s.route, '/api/v1/admin/orders');
+  assert.ok(Number.isInteger(s.staff_id) && s.staff_id > 0);
+  assert.equal(s.account_id, null);
+  // every line has the new fields, and no line carries an email, a name, a token or a password
+  for (const l of lines) for (const k of ['route', 'country', 'account_id', 'staff_id', 'us']) assert.ok(k in l, `${k} in ${JSON.stringify(l)}`);
+  assert.ok(lines.some((l) => l.route === '/api/v1/sessions' && l.status === 201), 'the login is logged');
+  for (const secret of [c.email, '@', 'Asha Rao', c.token, 'correct horse']) assert.ok(!text.includes(secret), `the log holds ${secret}`);
 });
