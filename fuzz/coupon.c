@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const mer_coupon_t *c = &in.c;
         FUZZ_CHECK(strlen(c->code) >= 3 && strlen(c->code) <= 32);
         for (size_t i = 0; c->code[i]; i++)
-            FUZZ_CHECK(isupper((unsigned char)c->code[i]) || isdigit((unsigned char)c->code[i]) ||
-                       c->code[i] == '-' || c->code[i] == '_');
+            FUZZ_CHECK(isupper((unsigned char)c->code[i]) || isdigit((unsigned char)c->code[i]) || c->code[i] == '-' ||
+                       c->code[i] == '_');
         FUZZ_CHECK((unsigned)c->kind < 3 && (unsigned)c->scope < 4 && c->nscope <= MER_COUPON_MAX_SCOPE);
         FUZZ_CHECK(c->valid_until > c->valid_from);
         FUZZ_CHECK(c->kind == MER_COUPON_PERCENT ? c->value <= 10000 : c->value % ct->step == 0);
