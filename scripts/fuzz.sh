@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs every libFuzzer target of a clang fuzz build (meson -Dfuzz=true, see fuzz/README.md) for SECONDS
-# each, starting from the committed seeds in fuzz/corpus/<target>/.
+# each, starting from the committed seeds in fuzz/corpus/<target>/ (and fuzz/dict/<target>.dict, tokens
+# that help mutations reach past the parsers).
 #   scripts/fuzz.sh FUZZ_BUILD_DIR SECONDS
 # New inputs that reach new code are kept in FUZZ_BUILD_DIR/corpus/<target>/ (not in the tree); a crash is
 # saved as FUZZ_BUILD_DIR/crashes/<target>-crash-<sha1> and its report printed. Reproduce one with
@@ -25,9 +26,12 @@ for seeds in fuzz/corpus/*/; do
 		continue
 	fi
 	mkdir -p "$dir/corpus/$t"
+	dict=""
+	[ -f "fuzz/dict/$t.dict" ] && dict="-dict=fuzz/dict/$t.dict"
 	log="$dir/fuzz-$t.log"
 	# -timeout: one input taking over 10 s is a hang; -rss_limit_mb: 2 GB is plenty for any request
-	if "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	# shellcheck disable=SC2086
+	if "$bin" $dict -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$dir/crashes/$t-" "$dir/corpus/$t" "$seeds" >"$log" 2>&1; then
 		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		echo "fuzz $t: ok (${runs:-?} runs in ${seconds}s)"
