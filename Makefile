@@ -3,12 +3,15 @@
 
 BUILD   ?= build
 ASAN    ?= build-asan
+FUZZ    ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PORT    ?= 8080
 DATA    ?= data
 MESON_RELEASE = --buildtype=release -Db_ndebug=false
 MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Darena_malloc=true
+MESON_FUZZ    = $(MESON_ASAN) -Dfuzz=true
 
-.PHONY: all deps build build-asan run test unit api bench clean format
+.PHONY: all deps build build-asan build-fuzz run test unit api fuzz bench clean format
 
 all: build
 
@@ -29,6 +32,14 @@ build: $(BUILD)/build.ninja
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
 
+# libFuzzer targets (fuzz/) need clang; a separate build dir, so the gcc builds above are unchanged.
+$(FUZZ)/build.ninja:
+	@scripts/install-deps.sh test
+	CC=clang meson setup $(FUZZ) $(MESON_FUZZ)
+
+build-fuzz: $(FUZZ)/build.ninja
+	ninja -C $(FUZZ)
+
 # Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
 # machine (loopback) so that a local receiver works; a production node leaves that off.
 run: build
@@ -36,15 +47,20 @@ run: build
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
 
-# Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
+# Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary;
+# a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it).
 # A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.
 test:
 	@scripts/install-deps.sh test
 	@for d in $(BUILD) $(ASAN); do \
 	  if [ -f $$d/build.ninja ] && ! grep -q test_money $$d/build.ninja; then meson setup --reconfigure $$d -Dunit_tests=enabled; fi; \
 	done
-	@$(MAKE) --no-print-directory build build-asan
-	@scripts/run-tests.sh $(BUILD) $(ASAN)
+	@$(MAKE) --no-print-directory build build-asan build-fuzz
+	@scripts/run-tests.sh $(BUILD) $(ASAN) $(FUZZ)
+
+# Each fuzz target for FUZZ_SECONDS (default 60), from the seeds in fuzz/corpus/.
+fuzz: build-fuzz
+	@scripts/fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 
 bench: build
 	@scripts/install-deps.sh bench
@@ -54,4 +70,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -5,7 +5,8 @@ set -eu
 
 build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
-test_pkgs="libcmocka-dev nodejs sqlite3 prometheus"
+# clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
+test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in
@@ -21,19 +22,33 @@ for p in $want; do
 	if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then
 		continue
 	fi
+	if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then
+		continue
+	fi
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
 		missing="$missing $p"
 	fi
 done
 
-[ -z "$missing" ] && exit 0
-
-echo "installing:$missing"
-SUDO=""
-if [ "$(id -u)" != 0 ]; then
-	SUDO="sudo"
+if [ -n "$missing" ]; then
+	echo "installing:$missing"
+	SUDO=""
+	if [ "$(id -u)" != 0 ]; then
+		SUDO="sudo"
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq || true
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq || true
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing
+
+# The npm tools the tests use (package.json: Redocly CLI for the OpenAPI lint; it needs node >= 20.19),
+# exactly as package-lock.json pins them; again only when the lock file changed since the last install.
+case "${1:-all}" in
+test | all)
+	cd "$(dirname "$0")/.."
+	if [ ! -x node_modules/.bin/redocly ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+		npm ci --no-audit --no-fund --loglevel=error
+	fi
+	;;
+esac

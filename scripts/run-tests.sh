@@ -1,11 +1,14 @@
 #!/bin/sh
 # Runs every test and prints one closing summary line.
-#   scripts/run-tests.sh RELEASE_BUILD_DIR ASAN_BUILD_DIR
+#   scripts/run-tests.sh RELEASE_BUILD_DIR ASAN_BUILD_DIR [FUZZ_BUILD_DIR]
 # Unit tests (cmocka, via meson) run in both builds; API tests (node --test) run against the
-# ASan+UBSan binary, so memory errors anywhere in a request path fail the suite.
+# ASan+UBSan binary, so memory errors anywhere in a request path fail the suite. Then a short run of
+# each libFuzzer target (FUZZ_TEST_SECONDS each, default 5; skipped when no fuzz build dir is given)
+# and the OpenAPI lint (Redocly CLI from node_modules, installed by scripts/install-deps.sh test).
 set -u
 release=${1:-build}
 asan=${2:-build-asan}
+fuzz=${3:-}
 fail=0
 summary=""
 
@@ -36,6 +39,25 @@ if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
 	grep -B2 -A30 'not ok' "$log" | head -300
 fi
 summary="$summary api[$asan] ${pass:-0} passed, ${failed:-?} failed;"
+rm -f "$log"
+
+if [ -n "$fuzz" ]; then
+	log=$(mktemp)
+	if scripts/fuzz.sh "$fuzz" "${FUZZ_TEST_SECONDS:-5}" >"$log" 2>&1; then :; else fail=1; cat "$log"; fi
+	counts=$(sed -n 's/^fuzz: //p' "$log" | tail -1)
+	summary="$summary fuzz[$fuzz] ${counts:-0 passed, ? failed};"
+	rm -f "$log"
+fi
+
+log=$(mktemp)
+if REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly lint docs/openapi.yaml \
+	>"$log" 2>&1; then
+	summary="$summary openapi lint ok;"
+else
+	fail=1
+	cat "$log"
+	summary="$summary openapi lint FAILED;"
+fi
 rm -f "$log"
 
 if [ "$fail" = 0 ]; then

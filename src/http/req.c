@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/jsonw.h"
 #include "core/log.h"
+#include "http/query.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
@@ -386,74 +387,25 @@ const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len)
     return r->h2o->headers.entries[i].value.base;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s into the pool; '+' is a space. Returns -1 on a bad escape or an embedded NUL. */
-static int url_decode(mer_req_t *r, const char *s, size_t len, h2o_iovec_t *out)
-{
-    char *d = pool_alloc(r, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= len || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-                return -1;
-            d[n] = (char)(hi * 16 + lo);
-            if (d[n] == '\0')
-                return -1;
-            n++;
-            i += 2;
-        } else if (s[i] == '+') {
-            d[n++] = ' ';
-        } else {
-            d[n++] = s[i];
-        }
-    }
-    d[n] = '\0';
-    *out = h2o_iovec_init(d, n);
-    return 0;
-}
-
 static int parse_query(mer_req_t *r, const char *q, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
-        size_t start = i;
-        while (i < len && q[i] != '&')
-            i++;
-        size_t plen = i - start;
-        i++;
-        if (plen == 0)
-            continue;
-        if (r->nquery >= MER_MAX_QUERY) {
-            mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "too many query parameters (at most %d)", MER_MAX_QUERY);
-            return -1;
-        }
-        const char *p = q + start;
-        const char *eq = memchr(p, '=', plen);
-        size_t klen = eq ? (size_t)(eq - p) : plen;
-        h2o_iovec_t k, v;
-        if (url_decode(r, p, klen, &k) != 0 ||
-            url_decode(r, eq ? eq + 1 : "", eq ? plen - klen - 1 : 0, &v) != 0) {
-            mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "the query string has a malformed %%-escape");
-            return -1;
-        }
-        /* a repeated parameter is ambiguous; the first one counts */
-        if (mer_req_query(r, k.base) != NULL)
-            continue;
-        r->query[r->nquery].key = k;
-        r->query[r->nquery].val = v;
-        r->nquery++;
+    size_t cap = MER_QUERY_BUF(len);
+    mer_query_pair_t pairs[MER_MAX_QUERY];
+    size_t n = 0;
+    int rc = mer_query_parse(q, len, pool_alloc(r, cap), cap, pairs, MER_MAX_QUERY, &n);
+    if (rc == MER_QUERY_TOO_MANY) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "too many query parameters (at most %d)", MER_MAX_QUERY);
+        return -1;
     }
+    if (rc != MER_QUERY_OK) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, NULL, "the query string has a malformed %%-escape");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        r->query[i].key = h2o_iovec_init(pairs[i].key, pairs[i].klen);
+        r->query[i].val = h2o_iovec_init(pairs[i].val, pairs[i].vlen);
+    }
+    r->nquery = n;
     return 0;
 }
 

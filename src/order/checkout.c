@@ -20,6 +20,7 @@
 #include "inventory/inventory.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
+#include "order/checkout_input.h"
 #include "order/coupon.h"
 #include "order/order.h"
 #include "payment/payment.h"
@@ -378,12 +379,7 @@ static void checkout_done(mer_wjob_t *w)
     job_free(j);
 }
 
-/* A line asked for, before the catalogue is consulted: by code (the body) or by id (the cart). */
-typedef struct want_line {
-    int64_t sku_id; /* 0: look up code */
-    char code[65];
-    int64_t quantity;
-} want_line_t;
+typedef mer_checkout_want_t want_line_t;
 
 /*
  * The lines asked for: the body's "lines", or else the normal lines of the customer's cart. The job's lines
@@ -393,32 +389,10 @@ static int wanted_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, want_lin
 {
     size_t n = 0;
     if (lines) {
-        size_t i;
-        json_t *v;
-        if (json_array_size(lines) == 0 || json_array_size(lines) + j->n > MER_ORDER_MAX_LINES) {
-            mer_reply_error(r, MER_E_VALIDATION, "lines", "an order has 1 to %d lines", MER_ORDER_MAX_LINES);
+        mer_verr_t e = {0};
+        if (mer_checkout_input_lines(lines, j->n, MER_ORDER_MAX_LINES, want, &n, &e) != 0) {
+            mer_reply_verr(r, &e);
             return -1;
-        }
-        json_array_foreach(lines, i, v)
-        {
-            static const char *const keys[] = {"sku", "quantity", NULL};
-            char prefix[32], field[64];
-            mer_verr_t e = {0};
-            const char *code = NULL;
-            int64_t q = 1;
-            snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
-            if (!json_is_object(v) || mer_json_only(v, keys, prefix, &e) ||
-                mer_json_str(v, "sku", mer_json_path(field, sizeof(field), prefix, "sku"), 1, 64, true, &code, &e) ||
-                mer_json_int(v, "quantity", mer_json_path(field, sizeof(field), prefix, "quantity"), 1, 1000, false,
-                             &q, &e)) {
-                if (!e.code)
-                    mer_verr_set(&e, MER_E_VALIDATION, prefix, "%s must be an object {sku, quantity}", prefix);
-                mer_reply_verr(r, &e);
-                return -1;
-            }
-            want[n].sku_id = 0;
-            snprintf(want[n].code, sizeof(want[n].code), "%s", code);
-            want[n++].quantity = q;
         }
         return (int)n;
     }
@@ -587,27 +561,19 @@ static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code, mer_c
 
 static void h_checkout(mer_req_t *r)
 {
-    static const char *const keys[] = {"address_id", "address", "payment_method", "lines", "expected_total", "coupon",
-                                       "flash_token", NULL};
     mer_verr_t e = {0};
-    int64_t address_id = 0, expected = -1;
-    json_t *inline_addr = NULL, *lines = NULL;
-    const char *method = NULL, *coupon = NULL, *flash = NULL;
+    mer_checkout_in_t in;
     if (r->who.role != MER_ROLE_CUSTOMER) {
         mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customer accounts place orders");
         return;
     }
-    if (mer_json_only(r->body, keys, "", &e) ||
-        mer_json_int(r->body, "address_id", "address_id", 1, INT64_C(1) << 53, false, &address_id, &e) ||
-        mer_json_member(r->body, "address", "address", JSON_OBJECT, false, &inline_addr, &e) ||
-        mer_json_str(r->body, "payment_method", "payment_method", 1, 15, true, &method, &e) ||
-        mer_json_member(r->body, "lines", "lines", JSON_ARRAY, false, &lines, &e) ||
-        mer_json_int(r->body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &expected, &e) ||
-        mer_json_str(r->body, "coupon", "coupon", 1, 32, false, &coupon, &e) ||
-        mer_json_str(r->body, "flash_token", "flash_token", 1, 47, false, &flash, &e)) {
+    if (mer_checkout_input_read(r->body, &in, &e) != 0) {
         mer_reply_verr(r, &e);
         return;
     }
+    int64_t address_id = in.address_id, expected = in.expected_total;
+    json_t *inline_addr = in.address, *lines = in.lines;
+    const char *method = in.payment_method, *coupon = in.coupon, *flash = in.flash_token;
     size_t klen = 0;
     const char *key = mer_req_header(r, "idempotency-key", &klen);
     if (key && (klen == 0 || klen > 100)) {
@@ -666,23 +632,10 @@ static void h_checkout(mer_req_t *r)
     memset(&addr, 0, sizeof(addr));
     mer_db_t *db = mer_store_reader(j->region);
     if (inline_addr) {
-        static const char *const akeys[] = {"name", "line1", "line2", "city", "state", "postal_code", "phone", NULL};
-        const char *f[7] = {0};
-        char *dst[7] = {addr.name, addr.line1, addr.line2, addr.city, addr.state, addr.postal_code, addr.phone};
-        if (mer_json_only(inline_addr, akeys, "address", &e)) {
+        if (mer_checkout_input_address(inline_addr, &addr, &e) != 0) {
             job_free(j);
             mer_reply_verr(r, &e);
             return;
-        }
-        for (int i = 0; i < 7; i++) {
-            char field[40];
-            if (mer_json_str(inline_addr, akeys[i], mer_json_path(field, sizeof(field), "address", akeys[i]), 0, 200,
-                             false, &f[i], &e)) {
-                job_free(j);
-                mer_reply_verr(r, &e);
-                return;
-            }
-            snprintf(dst[i], sizeof(addr.name), "%s", f[i] ? f[i] : "");
         }
         snprintf(addr.country, sizeof(addr.country), "%s", j->country->code);
     } else {

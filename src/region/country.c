@@ -41,8 +41,102 @@ bool mer_region_name_ok(const char *s, size_t n)
     return true;
 }
 
+/*
+ * glibc's regcomp() copies a repeated expression once per repetition, and copies the copies for each
+ * repetition stacked on it, so a short pattern can take gigabytes to compile: "a+++…+" (found by
+ * fuzz/country.c: 120 '+' went over 2 GB), "((a{99}){99}){99}". Back-references make matching
+ * exponential. A postal-code or phone pattern needs none of that, so before regcomp() sees a pattern its
+ * expanded size is estimated — an atom counts 1, a group the sum of its parts, a repetition multiplies
+ * what it repeats by its upper bound plus one (2 for *, + and ?) — and must stay within
+ * PATTERN_MAX_COST. The seed countries' patterns cost at most 40.
+ */
+#define PATTERN_MAX_COST 1000
+#define PATTERN_MAX_DEPTH 8
+
+static size_t cost_mul(size_t a, size_t b)
+{
+    return a > (PATTERN_MAX_COST + 1) / (b ? b : 1) ? PATTERN_MAX_COST + 1 : a * b;
+}
+
+/* The estimated expanded size of an ERE, or more than PATTERN_MAX_COST (also for back-references). */
+static size_t pattern_cost(const char *p)
+{
+    size_t sum[PATTERN_MAX_DEPTH + 1] = {0}; /* cost of each open group so far */
+    size_t depth = 0, last = 0;              /* last: cost of the atom a repetition would apply to */
+    for (size_t i = 0; p[i]; i++) {
+        size_t times = 0; /* > 0: p[i] is a repetition of the last atom */
+        if (p[i] == '\\') {
+            if (p[i + 1] >= '1' && p[i + 1] <= '9')
+                return PATTERN_MAX_COST + 1;
+            if (p[i + 1])
+                i++;
+            last = 1;
+        } else if (p[i] == '[') {
+            size_t j = i + 1;
+            if (p[j] == '^')
+                j++;
+            if (p[j] == ']')
+                j++;
+            while (p[j] && p[j] != ']') {
+                if (p[j] == '[' && (p[j + 1] == ':' || p[j + 1] == '=' || p[j + 1] == '.')) {
+                    const char *close = strchr(p + j + 2, p[j + 1]);
+                    j = close && close[1] == ']' ? (size_t)(close - p) + 2 : j + 1;
+                } else {
+                    j++;
+                }
+            }
+            if (!p[j])
+                return 1; /* unterminated: regcomp() refuses it */
+            i = j;
+            last = 1;
+        } else if (p[i] == '(') {
+            if (depth == PATTERN_MAX_DEPTH)
+                return PATTERN_MAX_COST + 1;
+            sum[++depth] = 0;
+            last = 0;
+            continue;
+        } else if (p[i] == ')' && depth > 0) {
+            last = sum[depth--];
+        } else if (p[i] == '|') {
+            last = 0;
+            continue;
+        } else if (p[i] == '*' || p[i] == '+' || p[i] == '?') {
+            times = 2;
+        } else if (p[i] == '{' && p[i + 1] >= '0' && p[i + 1] <= '9') {
+            char *end;
+            unsigned long n = strtoul(p + i + 1, &end, 10);
+            if (*end == ',' && end[1] >= '0' && end[1] <= '9')
+                n = strtoul(end + 1, &end, 10);
+            else if (*end == ',')
+                end++;
+            if (*end != '}')
+                return 1; /* a malformed interval: regcomp() refuses it */
+            times = n >= PATTERN_MAX_COST ? PATTERN_MAX_COST + 1 : (size_t)n + 1;
+            i = (size_t)(end - p);
+        } else {
+            last = 1;
+        }
+        if (times) {
+            /* the repeated atom is already in the sum once: replace it by its copies */
+            size_t grown = cost_mul(last, times);
+            sum[depth] = sum[depth] - last + grown;
+            last = grown;
+        } else {
+            sum[depth] += last;
+        }
+        if (sum[depth] > PATTERN_MAX_COST)
+            return PATTERN_MAX_COST + 1;
+    }
+    return depth ? 1 : sum[0]; /* an unclosed group: regcomp() refuses it */
+}
+
 static int compile_pattern(const char *pat, regex_t *re, const char *field, mer_verr_t *e)
 {
+    if (pattern_cost(pat) > PATTERN_MAX_COST)
+        return mer_verr_set(e, MER_E_VALIDATION, field,
+                            "%s is too complex: no back-references, and repetitions that expand to at most %d "
+                            "elements (a postal code or phone pattern needs far fewer)",
+                            field, PATTERN_MAX_COST);
     int rc = regcomp(re, pat, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[128];

@@ -144,6 +144,42 @@ static void test_address_rules(void **state)
     json_decref(j);
 }
 
+/* A pattern with the India fixture's other fields: 0 if accepted, else the error's field must be named. */
+static int parse_with_phone_pattern(const char *pattern)
+{
+    mer_country_t c = {0};
+    mer_verr_t e = {0};
+    json_t *j = load(india);
+    json_object_set_new(json_object_get(j, "address"), "phone_pattern", json_string(pattern));
+    int rc = mer_country_parse(j, "IN", &c, &e);
+    if (rc != 0)
+        assert_string_equal(e.field, "address.phone_pattern");
+    mer_country_release(&c);
+    json_decref(j);
+    return rc;
+}
+
+/* Found by fuzz/country.c: stacked repetitions made regcomp() take over 2 GB (a country PUT, then every
+ * start, would be killed for memory). Such patterns are refused before they are compiled. */
+static void test_pattern_complexity(void **state)
+{
+    (void)state;
+    char stacked[160] = "^\\+";
+    for (int i = 0; i < 120; i++)
+        stacked[3 + i] = '+';
+    assert_int_not_equal(parse_with_phone_pattern(stacked), 0);
+    assert_int_not_equal(parse_with_phone_pattern("^((([0-9]{20}){20}){20})$"), 0);
+    assert_int_not_equal(parse_with_phone_pattern("^([0-9])\\1$"), 0); /* back-reference */
+    assert_int_not_equal(parse_with_phone_pattern("^[0-9]{1000}$"), 0);
+    /* the seed countries' shapes stay accepted */
+    assert_int_equal(parse_with_phone_pattern("^\\+49[1-9][0-9]{6,13}$"), 0);
+    assert_int_equal(
+        parse_with_phone_pattern("^([Gg][Ii][Rr] ?0[Aa][Aa]|[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2})$"), 0);
+    assert_int_equal(parse_with_phone_pattern("^[[:digit:]]{2}-[0-9]{3}$"), 0);
+    assert_int_equal(parse_with_phone_pattern("^[]a]{3}[^]0-9]?$"), 0);
+    assert_int_equal(parse_with_phone_pattern("^(([0-9]{9}){9})$"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +187,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors_name_the_field),
         cmocka_unit_test(test_idr_practical_precision),
         cmocka_unit_test(test_address_rules),
+        cmocka_unit_test(test_pattern_complexity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
