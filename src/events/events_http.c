@@ -226,7 +226,6 @@ typedef struct redeliver_job {
     mer_req_t *r;
     char region[MER_REGION_NAME_MAX], subscriber[32], events[512], event_id[48];
     int64_t event;
-    int attempts;
     mer_verr_t e;
 } redeliver_job_t;
 
