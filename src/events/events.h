@@ -51,7 +51,7 @@ int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id);
 
 /* Where webhooks may connect to, beyond public addresses (serve --webhook-allow-loopback / -private). */
 #define MER_EGRESS_LOOPBACK 1u /* 127/8, 0/8, ::1, :: */
-#define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10 */
+#define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, ... (the list: egress.c) */
 
 typedef struct mer_events_config {
     int64_t retry_base_ms;      /* first back-off of a failed delivery (doubles per attempt); 0 = 1000 */
