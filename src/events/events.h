@@ -64,6 +64,9 @@ void mer_events_start(const mer_events_config_t *cfg);
 void mer_events_stop(void);
 /* Wakes the dispatcher (called after commits that wrote events); any thread. */
 void mer_events_kick(void);
+/* Ends the back-off of a webhook subscriber ("webhook:<id>") and wakes the dispatcher, so that a delivery
+ * an admin asked for again is attempted now even if the subscriber has been failing; any thread. */
+void mer_events_probe(const char *subscriber);
 /* The MER_EGRESS_* bits the dispatcher was started with. */
 unsigned mer_events_egress_allow(void);
 

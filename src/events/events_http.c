@@ -261,7 +261,7 @@ static void redeliver_done(mer_wjob_t *w)
 {
     redeliver_job_t *j = H2O_STRUCT_FROM_MEMBER(redeliver_job_t, w, w);
     if (w->err == 0)
-        mer_events_kick();
+        mer_events_probe(j->subscriber); /* attempted now, even if the subscriber is backing off */
     if (!j->r->gone) {
         if (w->err && j->e.code)
             mer_reply_verr(j->r, &j->e);
