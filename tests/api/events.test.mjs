@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
-import { startServer, expectError, customer } from './helpers.mjs';
+import { startServer, expectError, customer, wait, until } from './helpers.mjs';
 
 let srv, T;
 before(async () => {
@@ -14,16 +14,6 @@ before(async () => {
   T = srv.adminToken;
 });
 after(async () => { await srv.stop(); });
-
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(fn, what, tries = 100) {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v) return v;
-    await wait(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function skus(s, country, category, n) {
   const list = await s.get(`/api/v1/products?country=${country}&category=${category}&per_page=${n}`);
