@@ -506,11 +506,11 @@ static int cmd_staff_token(int argc, char **argv)
 
 static int cmd_staff_create(int argc, char **argv)
 {
-    const char *data = "data", *email = NULL, *role = "admin", *countries = "";
+    const char *data = "data", *email = NULL, *role = NULL, *countries = NULL;
     const cli_opt_t opts[] = {
         OPT_DATA(&data),
         {"email", OPT_STR, &email, 0, 0, "E", "the staff member's email (required)"},
-        {"role", OPT_STR, &role, 0, 0, "ROLE", "admin (default) or operator"},
+        {"role", OPT_STR, &role, 0, 0, "ROLE", "admin or operator (default: admin if new, else unchanged)"},
         {"countries", OPT_STR, &countries, 0, 0, "IN,SG", "an operator's countries (required with --role operator)"},
     };
     const cli_cmd_t cmd = CLI("admin create", "", opts);
@@ -533,7 +533,7 @@ static int cmd_staff_create(int argc, char **argv)
     close_store();
     if (err)
         mer_die("admin create: %s: %s", email, why);
-    printf("staff %s (%s) can now log in at POST /api/v1/staff/sessions\n", email, role);
+    printf("staff %s can now log in at POST /api/v1/staff/sessions\n", email);
     return 0;
 }
 

@@ -899,12 +899,25 @@ int mer_staff_create(mer_db_t *db, const char *email, const char *password, cons
                      const char **why)
 {
     char norm[256], hash[crypto_pwhash_STRBYTES], canon[MER_STAFF_COUNTRIES_MAX];
-    int err = mer_staff_rights_check(role, countries, canon, why);
-    if (err)
-        return err;
+    char have_role[16] = "", have[MER_STAFF_COUNTRIES_MAX] = "";
     *why = "the email must be valid and the password 12 to 128 characters"; /* login takes at most 128 */
     if (normalize_email(email, norm) != 0 || strlen(password) < 12 || strlen(password) > 128)
         return MER_E_VALIDATION;
+    /* rights not named are kept (a password reset must not promote an operator to admin) */
+    mer_rows_t *rows = mer_db_query(db, "SELECT role, countries FROM staff WHERE email = ?", "s", norm);
+    if (mer_rows_next(rows)) {
+        snprintf(have_role, sizeof(have_role), "%s", mer_rows_text(rows, 0));
+        snprintf(have, sizeof(have), "%s", mer_rows_text(rows, 1));
+    }
+    int err = mer_rows_end(rows);
+    if (err)
+        return err;
+    if (role == NULL)
+        role = have_role[0] ? have_role : "admin";
+    if (countries == NULL && strcmp(role, have_role) == 0 && strcmp(role, "operator") == 0)
+        countries = have;
+    if ((err = mer_staff_rights_check(role, countries, canon, why)) != 0)
+        return err;
     *why = "cannot write the staff member";
     if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)

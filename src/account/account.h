@@ -49,9 +49,10 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
                             const char *password, json_t *address, FILE *out);
 
 /*
- * Creates a staff member with a password, or replaces the password and rights of an existing one
- * (meridian admin create). Rights are checked by mer_staff_rights_check(). Returns 0, or a negative error
- * with *why naming the problem (a static string).
+ * Creates a staff member with a password, or replaces the password of an existing one and the rights named
+ * (meridian admin create). role and countries may be NULL: for a known email "as stored" (so a password
+ * reset never changes rights), for a new one admin and none. Rights are checked by
+ * mer_staff_rights_check(). Returns 0, or a negative error with *why naming the problem (a static string).
  */
 int mer_staff_create(mer_db_t *catalog, const char *email, const char *password, const char *role,
                      const char *countries, const char **why);

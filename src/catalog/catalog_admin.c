@@ -95,7 +95,8 @@ static int check_price(mer_req_t *r, const char *cc, json_t *v, const char *pref
     if (json_is_null(v))
         return 0; /* null removes the price: the SKU stops being sold there */
     if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > MER_MONEY_MAX)
-        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a non-negative integer in minor units", field);
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be an integer from 0 to %lld minor units", field,
+                            (long long)MER_MONEY_MAX);
     if (json_integer_value(v) % c->step != 0)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a multiple of %lld minor units of %s", field,
                             (long long)c->step, c->currency.code);

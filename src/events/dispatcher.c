@@ -22,6 +22,7 @@
  */
 #include <assert.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -106,7 +107,15 @@ static struct {
     size_t nxfers;
     sub_state_t states[MAX_SUBS]; /* per webhook subscriber */
     unsigned rr;                  /* round-robin start among subscribers */
-} disp = {.ticker = MER_TICKER_INIT, .wake_fd = -1, .retry_base_ms = 1000, .timeout_ms = 10000};
+    /* subscribers whose back-off an admin's redelivery lifts (mer_events_probe; any thread) */
+    pthread_mutex_t probe_mu;
+    char probe[MAX_SUBS][32]; /* guarded by probe_mu */
+    size_t nprobe;            /* guarded by probe_mu */
+} disp = {.ticker = MER_TICKER_INIT,
+          .wake_fd = -1,
+          .retry_base_ms = 1000,
+          .timeout_ms = 10000,
+          .probe_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- subscribers ---- */
 
@@ -721,6 +730,16 @@ static void dispatch(void *arg)
     for (size_t k = 0; k < nsubs; k++)
         if (is_webhook(disp.subs[k].name))
             memcpy(disp.seen[disp.nseen++], disp.subs[k].name, sizeof(disp.seen[0]));
+    /* an admin asked for a redelivery: the subscriber may be back, so its back-off ends now (while it is
+     * failing it still gets one attempt at a time, and a failure starts the next, longer back-off) */
+    pthread_mutex_lock(&disp.probe_mu);
+    for (size_t k = 0; k < disp.nprobe; k++) {
+        sub_state_t *st = sub_state(disp.probe[k]);
+        if (st)
+            st->paused_until = 0;
+    }
+    disp.nprobe = 0;
+    pthread_mutex_unlock(&disp.probe_mu);
     /* forget the health of subscriptions that are gone and have nothing in flight */
     for (size_t k = 0; k < MAX_SUBS; k++)
         if (disp.states[k].name[0] && disp.states[k].inflight == 0 &&
@@ -770,6 +789,18 @@ void mer_events_kick(void)
     if (disp.wake_fd >= 0 && eventfd_write(disp.wake_fd, 1) != 0) {
         /* the counter is full: the dispatcher is woken already */
     }
+}
+
+void mer_events_probe(const char *subscriber)
+{
+    pthread_mutex_lock(&disp.probe_mu);
+    bool listed = false;
+    for (size_t k = 0; k < disp.nprobe && !listed; k++)
+        listed = strcmp(disp.probe[k], subscriber) == 0;
+    if (!listed && disp.nprobe < MAX_SUBS)
+        snprintf(disp.probe[disp.nprobe++], sizeof(disp.probe[0]), "%s", subscriber);
+    pthread_mutex_unlock(&disp.probe_mu);
+    mer_events_kick();
 }
 
 unsigned mer_events_egress_allow(void)

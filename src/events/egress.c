@@ -9,10 +9,13 @@
  * like a literal one. Creating a subscription with a literal private address, or a name that is loopback
  * by definition (localhost), is refused up front (mer_webhook_url_check) so the mistake is seen at once.
  *
- * Classes (an IPv4-mapped IPv6 address is judged as the IPv4 address it carries):
+ * Classes:
  *   loopback  127/8, 0/8 ("this host"), ::1, ::               allowed by serve --webhook-allow-loopback
- *   private   10/8, 172.16/12, 192.168/16, 100.64/10 (shared), 169.254/16 (link-local), fc00::/7,
- *             fe80::/10, and multicast/reserved (224/3, ff00::/8) allowed by serve --webhook-allow-private
+ *   private   10/8, 172.16/12, 192.168/16, 100.64/10 (shared), 169.254/16 (link-local), 192.0.0/24,
+ *             198.18/15, fc00::/7, fe80::/10, fec0::/10 (site-local), 64:ff9b:1::/48, and multicast/reserved
+ *             (224/3, ff00::/8) allowed by serve --webhook-allow-private
+ * An IPv6 address that carries an IPv4 one (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, NAT64
+ * 64:ff9b::a.b.c.d, 6to4 2002:aabb:ccdd::) is judged as the IPv4 address it carries.
  */
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -37,6 +40,8 @@ static const char *class_v4(uint32_t a, unsigned *need)
         {0xC0A80000u, 0xFFFF0000u, MER_EGRESS_PRIVATE, "private"},
         {0x64400000u, 0xFFC00000u, MER_EGRESS_PRIVATE, "shared (carrier NAT)"},
         {0xA9FE0000u, 0xFFFF0000u, MER_EGRESS_PRIVATE, "link-local"},
+        {0xC0000000u, 0xFFFFFF00u, MER_EGRESS_PRIVATE, "reserved (IETF protocol assignments)"},
+        {0xC6120000u, 0xFFFE0000u, MER_EGRESS_PRIVATE, "private (benchmarking)"},
         {0xE0000000u, 0xE0000000u, MER_EGRESS_PRIVATE, "multicast or reserved"},
     };
     for (size_t i = 0; i < MER_ARRAY_LEN(nets); i++)
@@ -48,19 +53,33 @@ static const char *class_v4(uint32_t a, unsigned *need)
     return NULL;
 }
 
+static uint32_t v4_at(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 static const char *class_v6(const unsigned char b[16], unsigned *need)
 {
-    static const unsigned char zero[16] = {0}, mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
-    if (memcmp(b, mapped, 12) == 0)
-        return class_v4((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15], need);
+    static const unsigned char zero[16] = {0}, mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF},
+                               nat64[12] = {0, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0};
     *need = MER_EGRESS_LOOPBACK;
     if (memcmp(b, zero, 15) == 0 && (b[15] == 1 || b[15] == 0))
         return b[15] ? "loopback" : "loopback (unspecified)";
+    /* addresses that carry an IPv4 address reach it (mapped; IPv4-compatible ::a.b.c.d; NAT64 64:ff9b::/96,
+     * which a DNS64/NAT64 network translates to the IPv4 address; 6to4 2002:aabb:ccdd::/48): judged by it */
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, zero, 12) == 0 || memcmp(b, nat64, 12) == 0)
+        return class_v4(v4_at(b + 12), need);
+    if (b[0] == 0x20 && b[1] == 0x02)
+        return class_v4(v4_at(b + 2), need);
     *need = MER_EGRESS_PRIVATE;
     if ((b[0] & 0xFE) == 0xFC)
         return "private (unique local)";
     if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)
         return "link-local";
+    if (b[0] == 0xFE && (b[1] & 0xC0) == 0xC0)
+        return "site-local";
+    if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xFF && b[3] == 0x9B && b[4] == 0 && b[5] == 1)
+        return "private (local-use NAT64)"; /* 64:ff9b:1::/48 (RFC 8215) */
     if (b[0] == 0xFF)
         return "multicast";
     *need = 0;

@@ -51,7 +51,7 @@ int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id);
 
 /* Where webhooks may connect to, beyond public addresses (serve --webhook-allow-loopback / -private). */
 #define MER_EGRESS_LOOPBACK 1u /* 127/8, 0/8, ::1, :: */
-#define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 100.64/10, 169.254/16, fc00::/7, fe80::/10 */
+#define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, ... (the list: egress.c) */
 
 typedef struct mer_events_config {
     int64_t retry_base_ms;      /* first back-off of a failed delivery (doubles per attempt); 0 = 1000 */
@@ -64,6 +64,9 @@ void mer_events_start(const mer_events_config_t *cfg);
 void mer_events_stop(void);
 /* Wakes the dispatcher (called after commits that wrote events); any thread. */
 void mer_events_kick(void);
+/* Ends the back-off of a webhook subscriber ("webhook:<id>") and wakes the dispatcher, so that a delivery
+ * an admin asked for again is attempted now even if the subscriber has been failing; any thread. */
+void mer_events_probe(const char *subscriber);
 /* The MER_EGRESS_* bits the dispatcher was started with. */
 unsigned mer_events_egress_allow(void);
 

@@ -226,7 +226,6 @@ typedef struct redeliver_job {
     mer_req_t *r;
     char region[MER_REGION_NAME_MAX], subscriber[32], events[512], event_id[48];
     int64_t event;
-    int attempts;
     mer_verr_t e;
 } redeliver_job_t;
 
@@ -262,7 +261,7 @@ static void redeliver_done(mer_wjob_t *w)
 {
     redeliver_job_t *j = H2O_STRUCT_FROM_MEMBER(redeliver_job_t, w, w);
     if (w->err == 0)
-        mer_events_kick();
+        mer_events_probe(j->subscriber); /* attempted now, even if the subscriber is backing off */
     if (!j->r->gone) {
         if (w->err && j->e.code)
             mer_reply_verr(j->r, &j->e);

@@ -396,7 +396,6 @@ static void h_stats(mer_req_t *r)
                                      "sessions", arr));
 }
 
-
 static void h_draw(mer_req_t *r)
 {
     fs_sale_t *sale = staff_sale(r);

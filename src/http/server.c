@@ -71,6 +71,7 @@ typedef struct mer_conn {
     bool evicting;                  /* shut down to make room; h2o closes it on its next read */
     uint64_t accepted_at;           /* loop time, ms */
     h2o_timeout_entry_t head_entry; /* until the first request head is complete (before h2o has it) */
+    size_t head_seen;               /* bytes of the first head already judged incomplete (phr's last_len) */
     char *refusal;                  /* the 400 being written for a first head that is not HTTP */
 } mer_conn_t;
 
@@ -283,7 +284,7 @@ static void out_of_fds(mer_worker_t *w)
  */
 typedef enum { HEAD_WAIT, HEAD_PASS, HEAD_BAD } head_verdict_t;
 
-static head_verdict_t first_head(const h2o_buffer_t *in)
+static head_verdict_t first_head(const h2o_buffer_t *in, size_t *seen)
 {
     static const char preface[] = "PRI * HTTP/2"; /* HTTP/2 with prior knowledge: h2o's to handle */
     size_t n = MER_MIN(in->size, (size_t)H2O_MAX_REQLEN);
@@ -295,11 +296,15 @@ static head_verdict_t first_head(const h2o_buffer_t *in)
     size_t nheaders = H2O_MAX_HEADERS, mlen, plen;
     const char *method, *path;
     int minor;
-    int r = phr_parse_request(in->bytes, n, &method, &mlen, &path, &plen, &minor, headers, &nheaders, 0);
+    /* last_len as h2o passes it: while the head is incomplete only the new bytes are looked at, so a head
+     * dripped in a byte at a time costs linear, not quadratic, time */
+    int r = phr_parse_request(in->bytes, n, &method, &mlen, &path, &plen, &minor, headers, &nheaders, *seen);
     if (r > 0)
         return HEAD_PASS;
-    if (r == -2)
+    if (r == -2) {
+        *seen = n;
         return n == H2O_MAX_REQLEN ? HEAD_BAD : HEAD_WAIT;
+    }
     bool blank = n <= 4; /* a few stray line ends: h2o closes quietly */
     for (size_t i = 0; blank && i < n; i++)
         blank = in->bytes[i] == '\r' || in->bytes[i] == '\n';
@@ -339,7 +344,7 @@ static void refuse_head(mer_conn_t *c)
 static void on_first_read(h2o_socket_t *sock, const char *err)
 {
     mer_conn_t *c = sock->on_close.data;
-    head_verdict_t v = err ? HEAD_BAD : first_head(sock->input);
+    head_verdict_t v = err ? HEAD_BAD : first_head(sock->input, &c->head_seen);
     if (v == HEAD_WAIT)
         return;
     h2o_socket_read_stop(sock);

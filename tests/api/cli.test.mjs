@@ -80,6 +80,27 @@ test('an operator token has the operator\'s rights, never an admin\'s', async ()
   }
 });
 
+test('admin create on a known staff member keeps the rights it does not name: a password reset never promotes', async () => {
+  const pw = 'a long enough password\n';
+  const create = (...args) => cli(['admin', 'create', '--data', srv.dataDir, '--email', 'Reset-Op@Example.test', ...args], pw);
+  assert.equal(create('--role', 'operator', '--countries', 'SG').status, 0);
+  // a new password only (no --role, no --countries): still an operator of SG, not an admin
+  const again = create();
+  assert.equal(again.status, 0, again.stderr);
+  const login = await srv.api('POST', '/api/v1/staff/sessions', { body: { email: 'reset-op@example.test', password: 'a long enough password' } });
+  assert.equal(login.status, 201, login.text);
+  const prices = (country) => srv.api('PUT', '/api/v1/admin/prices', { token: login.json.token, body: { prices: [{ sku: 'MER-001-01-1', country, amount: 123400 }] } });
+  assert.equal((await prices('SG')).status, 200);
+  expectError(await prices('IN'), 403, 'forbidden');
+  // rights change only when named
+  assert.equal(create('--role', 'operator', '--countries', 'SG,IN').status, 0);
+  assert.equal((await prices('IN')).status, 200, 'the countries named were given');
+  // a new staff member without --role is an admin, as before
+  assert.equal(cli(['admin', 'create', '--data', srv.dataDir, '--email', 'new-admin@example.test'], pw).status, 0);
+  const a = await srv.api('POST', '/api/v1/staff/sessions', { body: { email: 'new-admin@example.test', password: 'a long enough password' } });
+  assert.notEqual((await srv.api('PUT', '/api/v1/admin/countries/SG', { token: a.json.token, body: {} })).status, 403);
+});
+
 test('contradictory or unknown staff rights are refused', () => {
   const cases = [
     [['--role', 'operator'], /at least one country/],

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
-import { startServer, expectError, customer } from './helpers.mjs';
+import { startServer, expectError, customer, wait, until } from './helpers.mjs';
 
 let srv, T;
 before(async () => {
@@ -14,16 +14,6 @@ before(async () => {
   T = srv.adminToken;
 });
 after(async () => { await srv.stop(); });
-
-const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(fn, what, tries = 100) {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v) return v;
-    await wait(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function skus(s, country, category, n) {
   const list = await s.get(`/api/v1/products?country=${country}&category=${category}&per_page=${n}`);
@@ -133,6 +123,34 @@ test('redelivery: an admin sends a delivered event again, and only to a subscrib
   } finally {
     if (id) await srv.api('DELETE', `/api/v1/admin/webhooks/${id}`, { token: T });
     r.close();
+  }
+});
+
+test('redelivery is attempted at once, even to a subscriber that is backing off after a failure', async () => {
+  // a long back-off: after its first failure the subscriber would not be tried again for 8 s
+  const s = await startServer({ regions: 'in', args: ['--event-retry-ms', '8000', '--webhook-allow-loopback'] });
+  let n = 0;
+  const r = await receiver((req, res) => { res.writeHead(++n === 1 ? 500 : 200); res.end(); });
+  try {
+    const w = await webhook(s, `http://127.0.0.1:${r.port}/`, ['order.created']);
+    assert.equal(w.status, 201, w.text);
+    const [a] = await skus(s, 'IN', 'accessories', 1);
+    const c = await customer(s, 'IN');
+    const o = await s.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: a.code }] } });
+    assert.equal(o.status, 201, o.text);
+    const first = await until(() => r.calls.find((k) => k.event.data.order_id === o.json.id), 'the first delivery');
+    await until(async () => (await deliveries(s, w.json.id)).find((x) => x.event_id === first.id && x.result === 'http_error'), 'the failure recorded');
+    // the receiver is fixed; the operator asks for the event again
+    const t0 = Date.now();
+    const again = await s.api('POST', `/api/v1/admin/webhooks/${w.json.id}/deliveries/${first.id}/redeliver`, { token: s.adminToken });
+    assert.equal(again.status, 202, again.text);
+    const second = await until(() => r.calls.filter((k) => k.id === first.id)[1], 'the redelivery', 100);
+    assert.ok(second.at - t0 < 4000, `redelivered after ${second.at - t0} ms, not at once`);
+    const d = await until(async () => (await deliveries(s, w.json.id)).find((x) => x.event_id === first.id && x.status === 'delivered'), 'delivered');
+    assert.equal(d.attempts, 2);
+  } finally {
+    r.close();
+    await s.stop();
   }
 });
 

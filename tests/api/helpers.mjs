@@ -109,3 +109,15 @@ export async function customer(srv, country, { address = ADDRESSES[country], ema
   }
   return { token, user: login.json.user, address: addr, email: mail };
 }
+
+export const wait = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn every 100 ms until it returns something truthy (returned), or throws after `tries` polls.
+export async function until(fn, what, tries = 100) {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v) return v;
+    await wait(100);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
