@@ -33,6 +33,14 @@ char *mer_xstrndup(const char *s, size_t n);
 #define MER_BUG(...) mer_bug(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void mer_bug(const char *file, int line, const char *fmt, ...) MER_PRINTF(3, 4);
 
+/*
+ * Checks an invariant that is cheap to test (a few comparisons, at most a short bounded loop) and aborts
+ * through mer_bug() when it does not hold. Unlike assert() it stays on in every build, NDEBUG or not: a
+ * broken batch or money sum must stop the process rather than be acknowledged. Costly checks stay in
+ * assert().
+ */
+#define MER_ASSERT(cond) (MER_LIKELY(cond) ? (void)0 : mer_bug(__FILE__, __LINE__, "assertion failed: %s", #cond))
+
 /* Start-up only: prints "meridian: <message>" and exits 1. */
 _Noreturn void mer_die(const char *fmt, ...) MER_PRINTF(1, 2);
 

@@ -377,9 +377,8 @@ static void h_create(mer_req_t *r)
                             ct->code);
             return;
         }
-        if (c->methods[0])
-            strncat(c->methods, ",", sizeof(c->methods) - strlen(c->methods) - 1);
-        strncat(c->methods, m, sizeof(c->methods) - strlen(c->methods) - 1);
+        size_t len = strlen(c->methods); /* the check above leaves room for ',', m and the NUL */
+        snprintf(c->methods + len, sizeof(c->methods) - len, "%s%s", len ? "," : "", m);
     }
     coupon_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;

@@ -154,6 +154,7 @@ static void *writer_main(void *arg)
         if (w->head == NULL)
             w->tail = NULL;
         last->next = NULL;
+        MER_ASSERT(n <= MAX_BATCH && atomic_load_explicit(&w->depth, memory_order_relaxed) >= n);
         atomic_store_explicit(&w->depth, atomic_load_explicit(&w->depth, memory_order_relaxed) - n,
                               memory_order_relaxed);
         pthread_mutex_unlock(&w->mu);
