@@ -3,12 +3,15 @@
 
 BUILD   ?= build
 ASAN    ?= build-asan
+TSAN    ?= build-tsan
 PORT    ?= 8080
 DATA    ?= data
 MESON_RELEASE = --buildtype=release -Db_ndebug=false
 MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Darena_malloc=true
+# ThreadSanitizer cannot share a build with ASan: a third build dir, for the (multi-threaded) unit tests
+MESON_TSAN    = --buildtype=debug -Db_sanitize=thread -Db_lundef=false
 
-.PHONY: all deps build build-asan run test unit api bench clean format
+.PHONY: all deps build build-asan build-tsan run test unit api bench clean format
 
 all: build
 
@@ -23,11 +26,18 @@ $(ASAN)/build.ninja:
 	@scripts/install-deps.sh test
 	meson setup $(ASAN) $(MESON_ASAN)
 
+$(TSAN)/build.ninja:
+	@scripts/install-deps.sh test
+	meson setup $(TSAN) $(MESON_TSAN)
+
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
+
+build-tsan: $(TSAN)/build.ninja
+	ninja -C $(TSAN)
 
 # Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
 # machine (loopback) so that a local receiver works; a production node leaves that off.
@@ -36,15 +46,15 @@ run: build
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
 
-# Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary.
+# Unit tests in the release, the ASan+UBSan and the TSan builds; API tests against the ASan+UBSan binary.
 # A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.
 test:
 	@scripts/install-deps.sh test
-	@for d in $(BUILD) $(ASAN); do \
+	@for d in $(BUILD) $(ASAN) $(TSAN); do \
 	  if [ -f $$d/build.ninja ] && ! grep -q test_money $$d/build.ninja; then meson setup --reconfigure $$d -Dunit_tests=enabled; fi; \
 	done
-	@$(MAKE) --no-print-directory build build-asan
-	@scripts/run-tests.sh $(BUILD) $(ASAN)
+	@$(MAKE) --no-print-directory build build-asan build-tsan
+	@scripts/run-tests.sh $(BUILD) $(ASAN) $(TSAN)
 
 bench: build
 	@scripts/install-deps.sh bench
@@ -54,4 +64,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(TSAN)
