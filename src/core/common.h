@@ -53,6 +53,15 @@ int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 /* Case-insensitive ASCII comparison of a counted string with a C string. */
 bool mer_streq_nocase(const char *a, size_t alen, const char *b);
 
+/*
+ * The one charset check for text that comes in (JSON strings, address fields, names): returns the number of
+ * characters (code points) in s[0..n) when it is well-formed UTF-8 (shortest form, no surrogates, nothing
+ * above U+10FFFF) and has no NUL and no C0 control character but tab and newline; otherwise -1.
+ */
+int64_t mer_utf8_text(const char *s, size_t n);
+/* Length of the well-formed UTF-8 sequence at s (1..4 bytes, avail >= 1 of them readable), or 0. */
+size_t mer_utf8_seq(const unsigned char *s, size_t avail);
+
 /* 64-bit FNV-1a of n bytes; never 0 (0 can then mean "empty" in tables). */
 uint64_t mer_hash64(const void *data, size_t n);
 
