@@ -89,12 +89,13 @@ int64_t mer_db_fault_fired(void)
     return atomic_load(&fault.fired);
 }
 
-/* Is this the call that must fail? subject is the SQL (stmt) or the path (commit). */
+/* The cheap test on every statement and commit. */
 static inline bool fault_armed(void)
 {
     return MER_UNLIKELY(atomic_load_explicit(&fault.kind, memory_order_relaxed) != FAULT_NONE);
 }
 
+/* Is this the call that must fail? subject is the SQL (stmt) or the path (commit). Disarms when it fires. */
 static bool fault_hit(int kind, const char *subject)
 {
     if (atomic_load_explicit(&fault.kind, memory_order_acquire) != kind)
