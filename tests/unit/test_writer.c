@@ -281,11 +281,13 @@ static void test_concurrent_jobs_are_batched(void **state)
     assert_int_equal(rows(), NTHREADS * PER_THREAD);
     uint64_t batches = metric("batches", "committed") - committed0;
     assert_true(batches >= 1);
-    assert_true(batches <= 2); /* 1000 queued jobs: one batch (two if the cap were below 1000) */
+    /* 1000 queued jobs: one batch today (MAX_BATCH 4096); a smaller cap of at least 125 still passes */
+    assert_true(batches <= 8);
     assert_int_equal(metric("jobs", "ok") - ok0, 1 + NTHREADS * PER_THREAD + 1); /* + gate, + rows() */
 }
 
-/* Jobs submitted from several threads at full speed, without a gate: all of them commit, each once. */
+/* Jobs submitted from several threads at full speed, without a gate: all of them commit, each once (the
+ * TSan build runs this one for the writer's queue and hand-back). */
 static void test_free_running_submitters(void **state)
 {
     (void)state;
