@@ -5,13 +5,16 @@ BUILD   ?= build
 ASAN    ?= build-asan
 FUZZ    ?= build-fuzz
 FUZZ_SECONDS ?= 60
+TSAN    ?= build-tsan
 PORT    ?= 8080
 DATA    ?= data
 MESON_RELEASE = --buildtype=release -Db_ndebug=false
 MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Darena_malloc=true
+# ThreadSanitizer cannot share a build with ASan: a third build dir, for the (multi-threaded) unit tests
+MESON_TSAN    = --buildtype=debug -Db_sanitize=thread -Db_lundef=false
 MESON_FUZZ    = $(MESON_ASAN) -Dfuzz=true
 
-.PHONY: all deps build build-asan build-fuzz run test unit api fuzz bench clean format
+.PHONY: all deps build build-asan build-tsan build-fuzz run test unit api fuzz bench clean format
 
 all: build
 
@@ -26,11 +29,18 @@ $(ASAN)/build.ninja:
 	@scripts/install-deps.sh test
 	meson setup $(ASAN) $(MESON_ASAN)
 
+$(TSAN)/build.ninja:
+	@scripts/install-deps.sh test
+	meson setup $(TSAN) $(MESON_TSAN)
+
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
+
+build-tsan: $(TSAN)/build.ninja
+	ninja -C $(TSAN)
 
 # libFuzzer targets (fuzz/) need clang; a separate build dir, so the gcc builds above are unchanged.
 $(FUZZ)/build.ninja:
@@ -47,16 +57,16 @@ run: build
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
 
-# Unit tests in the release and the ASan+UBSan builds; API tests against the ASan+UBSan binary;
+# Unit tests in the release, the ASan+UBSan and the TSan builds; API tests against the ASan+UBSan binary;
 # a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it).
 # A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.
 test:
 	@scripts/install-deps.sh test
-	@for d in $(BUILD) $(ASAN); do \
+	@for d in $(BUILD) $(ASAN) $(TSAN); do \
 	  if [ -f $$d/build.ninja ] && ! grep -q test_money $$d/build.ninja; then meson setup --reconfigure $$d -Dunit_tests=enabled; fi; \
 	done
-	@$(MAKE) --no-print-directory build build-asan build-fuzz
-	@scripts/run-tests.sh $(BUILD) $(ASAN) $(FUZZ)
+	@$(MAKE) --no-print-directory build build-asan build-tsan build-fuzz
+	@scripts/run-tests.sh $(BUILD) $(ASAN) $(TSAN) $(FUZZ)
 
 # Each fuzz target for FUZZ_SECONDS (default 60), from the seeds in fuzz/corpus/.
 fuzz: build-fuzz
@@ -70,4 +80,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)

@@ -1,19 +1,22 @@
 #!/bin/sh
 # Runs every test and prints one closing summary line.
-#   scripts/run-tests.sh RELEASE_BUILD_DIR ASAN_BUILD_DIR [FUZZ_BUILD_DIR]
-# Unit tests (cmocka, via meson) run in both builds; API tests (node --test) run against the
+#   scripts/run-tests.sh RELEASE_BUILD_DIR ASAN_BUILD_DIR [TSAN_BUILD_DIR [FUZZ_BUILD_DIR]]
+# Unit tests (cmocka, via meson) run in every build given (the TSan one catches data races in the
+# writer, flash-sale stock, throttle and metrics tests); API tests (node --test) run against the
 # ASan+UBSan binary, so memory errors anywhere in a request path fail the suite. Then a short run of
 # each libFuzzer target (FUZZ_TEST_SECONDS each, default 5; skipped when no fuzz build dir is given)
 # and the OpenAPI lint (Redocly CLI from node_modules, installed by scripts/install-deps.sh test).
 set -u
 release=${1:-build}
 asan=${2:-build-asan}
-fuzz=${3:-}
+tsan=${3:-}
+fuzz=${4:-}
 fail=0
 summary=""
 
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1:strict_string_checks=1"
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 count() { # $1 = meson test log; prints "ok/total"
@@ -22,7 +25,7 @@ count() { # $1 = meson test log; prints "ok/total"
 	echo "$ok/$total"
 }
 
-for dir in "$release" "$asan"; do
+for dir in "$release" "$asan" $tsan; do
 	log=$(mktemp)
 	if meson test -C "$dir" --suite unit --print-errorlogs >"$log" 2>&1; then :; else fail=1; cat "$log"; fi
 	summary="$summary unit[$dir] $(count "$log");"

@@ -1,10 +1,10 @@
 /*
  * banned.h — functions Meridian code must not call (after git's banned.h).
  *
- * Each is either unbounded (strcpy, sprintf, strcat, gets), not thread-safe (strtok, gmtime, localtime, rand)
- * or silently wrong on bad input (atoi). Include this last in every .c file of src/: a call then fails to
- * compile with a message naming the function. Use instead: mer_buf_* / snprintf / memcpy with a length,
- * strtok_r, gmtime_r, randombytes_*, mer_parse_int64().
+ * Each is either unbounded (strcpy, sprintf, strcat, gets), easy to get the bound wrong (strncpy, strncat),
+ * not thread-safe (strtok, gmtime, localtime, rand) or silently wrong on bad input (atoi). Include this last in every
+ * .c file of src/: a call then fails to compile with a message naming the function. Use instead: mer_buf_* / snprintf /
+ * memcpy with a length, strtok_r, gmtime_r, randombytes_*, mer_parse_int64().
  */
 #ifndef MER_BANNED_H
 #define MER_BANNED_H
@@ -15,6 +15,8 @@
 #define strcpy(x, y) MER_BANNED(strcpy)
 #undef strcat
 #define strcat(x, y) MER_BANNED(strcat)
+#undef strncat
+#define strncat(x, y, n) MER_BANNED(strncat)
 #undef strncpy
 #define strncpy(x, y, n) MER_BANNED(strncpy)
 #undef sprintf

@@ -121,6 +121,53 @@ bool mer_streq_nocase(const char *a, size_t alen, const char *b)
     return b[i] == '\0';
 }
 
+size_t mer_utf8_seq(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if ((c & 0xE0) == 0xC0) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > avail)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+int64_t mer_utf8_text(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int64_t chars = 0;
+    for (size_t i = 0; i < n; chars++) {
+        if (p[i] < 0x20 && p[i] != '\n' && p[i] != '\t')
+            return -1;
+        size_t k = mer_utf8_seq(p + i, n - i);
+        if (k == 0)
+            return -1;
+        i += k;
+    }
+    return chars;
+}
+
 uint64_t mer_hash64(const void *data, size_t n)
 {
     const unsigned char *p = data;

@@ -33,6 +33,14 @@ char *mer_xstrndup(const char *s, size_t n);
 #define MER_BUG(...) mer_bug(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void mer_bug(const char *file, int line, const char *fmt, ...) MER_PRINTF(3, 4);
 
+/*
+ * Checks an invariant that is cheap to test (a few comparisons, at most a short bounded loop) and aborts
+ * through mer_bug() when it does not hold. Unlike assert() it stays on in every build, NDEBUG or not: a
+ * broken batch or money sum must stop the process rather than be acknowledged. Costly checks stay in
+ * assert().
+ */
+#define MER_ASSERT(cond) (MER_LIKELY(cond) ? (void)0 : mer_bug(__FILE__, __LINE__, "assertion failed: %s", #cond))
+
 /* Start-up only: prints "meridian: <message>" and exits 1. */
 _Noreturn void mer_die(const char *fmt, ...) MER_PRINTF(1, 2);
 
@@ -44,6 +52,15 @@ int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 
 /* Case-insensitive ASCII comparison of a counted string with a C string. */
 bool mer_streq_nocase(const char *a, size_t alen, const char *b);
+
+/*
+ * The one charset check for text that comes in (JSON strings, address fields, names): returns the number of
+ * characters (code points) in s[0..n) when it is well-formed UTF-8 (shortest form, no surrogates, nothing
+ * above U+10FFFF) and has no NUL and no C0 control character but tab and newline; otherwise -1.
+ */
+int64_t mer_utf8_text(const char *s, size_t n);
+/* Length of the well-formed UTF-8 sequence at s (1..4 bytes, avail >= 1 of them readable), or 0. */
+size_t mer_utf8_seq(const unsigned char *s, size_t avail);
 
 /* 64-bit FNV-1a of n bytes; never 0 (0 can then mean "empty" in tables). */
 uint64_t mer_hash64(const void *data, size_t n);

@@ -27,24 +27,6 @@ const char *mer_json_path(char *out, size_t cap, const char *prefix, const char 
     return out;
 }
 
-static bool valid_utf8_text(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++) /* jansson guarantees UTF-8; refuse NUL and C0 controls but \t\n */
-        if ((unsigned char)s[i] < 0x20 && s[i] != '\n' && s[i] != '\t')
-            return false;
-    return true;
-}
-
-/* Length in code points of valid UTF-8. */
-static size_t utf8_len(const char *s, size_t n)
-{
-    size_t c = 0;
-    for (size_t i = 0; i < n; i++)
-        if (((unsigned char)s[i] & 0xC0) != 0x80)
-            c++;
-    return c;
-}
-
 /* The member key of obj, or NULL when it is absent or null (then an error if it is required). */
 static json_t *present(json_t *obj, const char *key, const char *field, bool required, mer_verr_t *e)
 {
@@ -67,12 +49,12 @@ int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen,
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be a string", field);
     size_t n = json_string_length(v);
     const char *s = json_string_value(v);
-    size_t cps = utf8_len(s, n);
-    if (cps < minlen || cps > maxlen)
+    int64_t cps = mer_utf8_text(s, n); /* jansson gives UTF-8; this refuses NUL and C0 controls but \t\n */
+    if (cps < 0)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s contains control characters", field);
+    if ((size_t)cps < minlen || (size_t)cps > maxlen)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be %zu to %zu characters long", field, minlen,
                             maxlen);
-    if (!valid_utf8_text(s, n))
-        return mer_verr_set(e, MER_E_VALIDATION, field, "%s contains control characters", field);
     *out = s;
     return 0;
 }

@@ -54,7 +54,8 @@ bool fs_take_unit(fs_item_t *it)
 
 void fs_return_unit(fs_item_t *it)
 {
-    atomic_fetch_add(&it->left, 1);
+    int64_t was = atomic_fetch_add(&it->left, 1);
+    MER_ASSERT(was < it->units); /* only a unit that was taken comes back */
     if (atomic_exchange(&it->sold_out, 0))
         fs_bump();
 }

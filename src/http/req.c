@@ -409,8 +409,9 @@ static int parse_query(mer_req_t *r, const char *q, size_t len)
     return 0;
 }
 
-/* Matches pattern against path; fills r->params. */
-static bool match(mer_req_t *r, const char *pattern, const char *path, size_t plen)
+/* Matches pattern against path; on a match fills params and *nparams. */
+static bool match(const char *pattern, const char *path, size_t plen, h2o_iovec_t params[MER_MAX_PARAMS],
+                  size_t *nparams)
 {
     size_t pi = 0, si = 0, np = 0;
     while (pattern[pi] && si < plen) {
@@ -421,7 +422,7 @@ static bool match(mer_req_t *r, const char *pattern, const char *path, size_t pl
                 si++;
             if (si == start || np >= MER_MAX_PARAMS)
                 return false;
-            r->params[np++] = h2o_iovec_init(path + start, si - start);
+            params[np++] = h2o_iovec_init(path + start, si - start);
             pi = (size_t)(close - pattern) + 1;
             continue;
         }
@@ -432,7 +433,7 @@ static bool match(mer_req_t *r, const char *pattern, const char *path, size_t pl
     }
     if (pattern[pi] || si != plen)
         return false;
-    r->nparams = np;
+    *nparams = np;
     return true;
 }
 
@@ -441,14 +442,14 @@ static bool method_is(const h2o_iovec_t m, const char *want)
     return m.len == strlen(want) && memcmp(m.base, want, m.len) == 0;
 }
 
-static const mer_route_t *route_find(mer_req_t *r, const char *path, size_t plen, mer_buf_t *allow)
+const mer_route_t *mer_router_find(h2o_iovec_t m, const char *path, size_t plen, h2o_iovec_t params[MER_MAX_PARAMS],
+                                   size_t *nparams, mer_buf_t *allow)
 {
-    h2o_iovec_t m = r->h2o->method;
     bool head = method_is(m, "HEAD");
     for (size_t t = 0; t < router.ntables; t++) {
         for (size_t i = 0; i < router.len[t]; i++) {
             const mer_route_t *rt = &router.table[t][i];
-            if (!match(r, rt->pattern, path, plen))
+            if (!match(rt->pattern, path, plen, params, nparams))
                 continue;
             if (method_is(m, rt->method) || (head && strcmp(rt->method, "GET") == 0))
                 return rt;
@@ -599,7 +600,7 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     r->path = req->path_normalized;
 
     mer_buf_t allow = MER_BUF_INIT;
-    r->route = route_find(r, path, plen, &allow);
+    r->route = mer_router_find(req->method, path, plen, r->params, &r->nparams, &allow);
     if (r->route == NULL) {
         if (allow.len) {
             mer_reply_header(r, "allow", mer_buf_str(&allow));

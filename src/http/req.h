@@ -86,6 +86,16 @@ struct mer_req {
 /* Registers a route table (static storage) with the router; call at start-up only. */
 void mer_router_add(const mer_route_t *routes, size_t n);
 
+/*
+ * Finds the route for a method and a normalised path (what mer_http_dispatch does first; a seam for unit
+ * tests). Routes are tried in registration order and the first whose pattern and method match wins; HEAD
+ * matches GET routes. Returns the route, with the values of its {name} segments in params[0..*nparams),
+ * or NULL: then allow lists ("GET, POST") the methods of the routes whose pattern matched the path, so an
+ * empty allow means 404 and a non-empty one 405. params may be written even when NULL is returned.
+ */
+const mer_route_t *mer_router_find(h2o_iovec_t method, const char *path, size_t plen,
+                                   h2o_iovec_t params[MER_MAX_PARAMS], size_t *nparams, mer_buf_t *allow);
+
 /* The h2o handler entry point. */
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req);
 

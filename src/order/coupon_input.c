@@ -122,9 +122,8 @@ int mer_coupon_input_check(mer_coupon_input_t *in, const mer_country_t *ct, mer_
         if (m == NULL || mer_country_payment(ct, m) == NULL || strlen(c->methods) + strlen(m) + 2 > sizeof(c->methods))
             return mer_verr_set(e, MER_E_VALIDATION, "payment_methods", "payment_methods lists methods offered in %s",
                                 ct->code);
-        if (c->methods[0])
-            strncat(c->methods, ",", sizeof(c->methods) - strlen(c->methods) - 1);
-        strncat(c->methods, m, sizeof(c->methods) - strlen(c->methods) - 1);
+        size_t len = strlen(c->methods); /* the check above leaves room for ',', m and the NUL */
+        snprintf(c->methods + len, sizeof(c->methods) - len, "%s%s", len ? "," : "", m);
     }
     return 0;
 }

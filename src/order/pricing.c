@@ -160,5 +160,10 @@ int mer_price_order(const mer_country_t *c, mer_pline_t *lines, size_t n, bool i
         split_gst(out, c->step);
     if (mer_money_add(&out->grand_total, payable, c->tax_inclusive ? 0 : out->tax_total) != 0)
         return MER_E_VALIDATION;
+    /* the breakdown shown on the invoice adds up to the tax charged (each term is bounded by payable) */
+    int64_t rows_sum = 0;
+    for (size_t i = 0; i < out->ntaxes; i++)
+        rows_sum += out->taxes[i].amount;
+    MER_ASSERT(rows_sum == out->tax_total && out->grand_total >= payable);
     return 0;
 }

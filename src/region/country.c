@@ -470,9 +470,10 @@ int mer_country_check_address(const mer_country_t *c, const mer_address_in_t *a,
         if ((c->addr_required & addr_fields[k].bit) && blank(vals[k]))
             return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s is required for addresses in %s",
                                 addr_fields[k].name, c->code);
-        size_t chars = 0;
-        for (const char *p = vals[k]; p && *p; p++)
-            chars += ((unsigned char)*p & 0xC0) != 0x80;
+        int64_t chars = vals[k] ? mer_utf8_text(vals[k], strlen(vals[k])) : 0;
+        if (chars < 0)
+            return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s contains control characters",
+                                addr_fields[k].name);
         if (chars > 200)
             return mer_verr_set(e, MER_E_VALIDATION, addr_fields[k].name, "%s is longer than 200 characters",
                                 addr_fields[k].name);

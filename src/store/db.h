@@ -76,6 +76,24 @@ void mer_db_rollback_to(mer_db_t *db);
  * included (the writer tells a batch that wrote from one that only looked). */
 int64_t mer_db_total_changes(mer_db_t *db);
 
+/*
+ * Fault injection, for tests: makes one statement or one commit fail as a disk I/O error would, so that
+ * tests can check that a client gets a clean error and nothing half-written remains. spec is
+ *     "stmt:N[:TEXT]"    the Nth statement (any connection) whose SQL contains TEXT fails before it runs:
+ *                        mer_db_exec/mer_db_query_int return MER_E_INTERNAL, a query's mer_rows_end does;
+ *     "commit:N[:TEXT]"  the Nth COMMIT of a transaction that changed rows, on a database whose file path
+ *                        contains TEXT (e.g. "region-in"), fails: the transaction is rolled back and
+ *                        mer_db_commit returns MER_E_INTERNAL (commits that wrote nothing are not counted).
+ * N counts from when the fault is armed; it fires once, then everything works again. NULL or "" disarms.
+ * The environment variable MERIDIAN_FAULT, read when the first database opens, arms it for a whole process
+ * (`MERIDIAN_FAULT=commit:1:region-in meridian serve ...`). Arm it while no statement runs. Compiled into
+ * every build; while disarmed it costs one relaxed atomic load per statement. Returns 0, or
+ * MER_E_VALIDATION for a spec it does not understand (then nothing is armed).
+ */
+int mer_db_fault_set(const char *spec);
+/* Faults injected since the process started. */
+int64_t mer_db_fault_fired(void);
+
 /* Runs several ';'-separated statements without parameters (schema scripts). */
 int mer_db_script(mer_db_t *db, const char *sql);
 

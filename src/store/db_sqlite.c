@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "core/log.h"
@@ -37,7 +38,79 @@ struct mer_db {
     stmt_slot_t stmts[STMT_CACHE];
     mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
     bool rows_used[4];
+    int64_t begin_changes; /* total changes at the last BEGIN (fault injection: did the transaction write) */
 };
+
+/* ---- fault injection (db.h: mer_db_fault_set) ---------------------------------------------------------------
+ * Kept apart from the rest: one relaxed atomic load per statement and per commit when nothing is armed. */
+
+enum { FAULT_NONE, FAULT_STMT, FAULT_COMMIT };
+
+static struct {
+    _Atomic int kind;      /* FAULT_*; stored last (release) when armed, so match is complete before */
+    _Atomic int64_t left;  /* matching calls still to pass before the one that fails; fires at 1 */
+    _Atomic int64_t fired; /* faults injected since start */
+    char match[128];       /* substring of the SQL (stmt) or of the file path (commit); "" = any */
+} fault;
+
+int mer_db_fault_set(const char *spec)
+{
+    atomic_store_explicit(&fault.kind, FAULT_NONE, memory_order_release);
+    if (spec == NULL || *spec == '\0')
+        return 0;
+    int kind;
+    const char *p = spec;
+    if (strncmp(p, "stmt:", 5) == 0) {
+        kind = FAULT_STMT;
+        p += 5;
+    } else if (strncmp(p, "commit:", 7) == 0) {
+        kind = FAULT_COMMIT;
+        p += 7;
+    } else {
+        return MER_E_VALIDATION;
+    }
+    const char *colon = strchr(p, ':');
+    size_t nlen = colon ? (size_t)(colon - p) : strlen(p);
+    int64_t n;
+    if (mer_parse_int64(p, nlen, 1, INT64_MAX, &n) != 0)
+        return MER_E_VALIDATION;
+    const char *match = colon ? colon + 1 : "";
+    if (strlen(match) >= sizeof(fault.match))
+        return MER_E_VALIDATION;
+    snprintf(fault.match, sizeof(fault.match), "%s", match);
+    atomic_store_explicit(&fault.left, n, memory_order_relaxed);
+    atomic_store_explicit(&fault.kind, kind, memory_order_release);
+    mer_log_warn("storage fault injection armed: %s", spec);
+    return 0;
+}
+
+int64_t mer_db_fault_fired(void)
+{
+    return atomic_load(&fault.fired);
+}
+
+/* The cheap test on every statement and commit. */
+static inline bool fault_armed(void)
+{
+    return MER_UNLIKELY(atomic_load_explicit(&fault.kind, memory_order_relaxed) != FAULT_NONE);
+}
+
+/* Is this the call that must fail? subject is the SQL (stmt) or the path (commit). Disarms when it fires. */
+static bool fault_hit(int kind, const char *subject)
+{
+    if (atomic_load_explicit(&fault.kind, memory_order_acquire) != kind)
+        return false;
+    if (fault.match[0] && (subject == NULL || strstr(subject, fault.match) == NULL))
+        return false;
+    if (atomic_fetch_sub(&fault.left, 1) != 1)
+        return false;
+    int expect = kind;
+    atomic_compare_exchange_strong(&fault.kind, &expect, FAULT_NONE); /* one-shot */
+    atomic_fetch_add(&fault.fired, 1);
+    return true;
+}
+
+/* ---- end of fault injection ---------------------------------------------------------------------------------- */
 
 static int map_err(mer_db_t *db, int rc, const char *sql)
 {
@@ -62,6 +135,9 @@ static void configure_once(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
+    const char *f = getenv("MERIDIAN_FAULT");
+    if (f && mer_db_fault_set(f) != 0)
+        mer_log_error("MERIDIAN_FAULT=%s not understood (stmt:N[:SQL text] or commit:N[:path text]); ignored", f);
 }
 
 int mer_db_open(const char *path, int flags, mer_db_t **out)
@@ -174,6 +250,10 @@ static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
 static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap, sqlite3_stmt **out,
                    stmt_slot_t **slot_out)
 {
+    if (fault_armed() && fault_hit(FAULT_STMT, sql)) {
+        mer_log_error("db %s: injected fault: disk I/O error in: %.200s", db->path, sql);
+        return MER_E_INTERNAL;
+    }
     stmt_slot_t *slot = cache_slot(db, sql);
     sqlite3_stmt *st = NULL;
     int rc;
@@ -329,6 +409,7 @@ int mer_db_script(mer_db_t *db, const char *sql)
 
 int mer_db_begin(mer_db_t *db)
 {
+    db->begin_changes = mer_db_total_changes(db);
     return mer_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? MER_E_UNAVAILABLE : 0;
 }
 
@@ -339,6 +420,11 @@ int64_t mer_db_total_changes(mer_db_t *db)
 
 int mer_db_commit(mer_db_t *db)
 {
+    if (fault_armed() && mer_db_total_changes(db) != db->begin_changes && fault_hit(FAULT_COMMIT, db->path)) {
+        mer_log_error("db %s: injected fault: disk I/O error at COMMIT", db->path);
+        mer_db_rollback(db);
+        return MER_E_INTERNAL;
+    }
     int rc = mer_db_exec(db, "COMMIT", NULL);
     if (rc < 0) {
         mer_db_rollback(db);

@@ -114,7 +114,9 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         }
     }
     mer_store_write_end(w->region);
-    for (size_t i = 0, nh = atomic_load_explicit(&ncommit_hooks, memory_order_acquire); i < nh; i++)
+    /* hooks publish what a commit made durable: nothing to publish after a rollback */
+    for (size_t i = 0, nh = result == BATCH_FAILED ? 0 : atomic_load_explicit(&ncommit_hooks, memory_order_acquire);
+         i < nh; i++)
         commit_hooks[i](w->region);
     mer_stat_add(&w->batches[result], 1);
     if (result == BATCH_COMMITTED) {
@@ -154,6 +156,7 @@ static void *writer_main(void *arg)
         if (w->head == NULL)
             w->tail = NULL;
         last->next = NULL;
+        MER_ASSERT(n <= MAX_BATCH && atomic_load_explicit(&w->depth, memory_order_relaxed) >= n);
         atomic_store_explicit(&w->depth, atomic_load_explicit(&w->depth, memory_order_relaxed) - n,
                               memory_order_relaxed);
         pthread_mutex_unlock(&w->mu);

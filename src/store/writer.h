@@ -37,7 +37,8 @@ struct mer_wjob {
 };
 
 /*
- * Runs after each batch commits, on the writer thread, before the jobs' done() callbacks are posted.
+ * Runs after each batch commits (not after one whose BEGIN or COMMIT failed), on the writer thread, before
+ * the jobs' done() callbacks are posted.
  * Modules use it to publish in-memory state that must follow durable state (e.g. stock levels).
  */
 void mer_writer_on_commit(void (*hook)(const char *region));

@@ -29,6 +29,31 @@ static void test_json_escape(void **state)
     mer_buf_release(&b);
 }
 
+/* The one charset check for text input (mer_utf8_text) and the sequence check the JSON writer shares. */
+static void test_utf8_text(void **state)
+{
+    (void)state;
+#define T(s) mer_utf8_text(s, sizeof(s) - 1)
+    assert_int_equal(T(""), 0);
+    assert_int_equal(T("Asha Rao"), 8);
+    assert_int_equal(T("Nguy\xe1\xbb\x85n \xc3\xa9"), 8); /* "Nguyễn é": 3- and 2-byte sequences */
+    assert_int_equal(T("\xe0\xa4\xb9\xe0\xa4\xbf"), 2);   /* Devanagari "hi" */
+    assert_int_equal(T("\xf0\x9f\x93\xb1"), 1);           /* U+1F4F1, four bytes */
+    assert_int_equal(T("line\nnext\ttab"), 13);           /* tab and newline are text */
+    assert_int_equal(T("nul\0inside"), -1);
+    assert_int_equal(T("bell\a"), -1);
+    assert_int_equal(T("\r"), -1);
+    assert_int_equal(T("\xc3"), -1);             /* truncated */
+    assert_int_equal(T("\xc0\xaf"), -1);         /* overlong '/' */
+    assert_int_equal(T("\xed\xa0\x80"), -1);     /* surrogate U+D800 */
+    assert_int_equal(T("\xf4\x90\x80\x80"), -1); /* above U+10FFFF */
+    assert_int_equal(T("\x80"), -1);             /* lone continuation byte */
+    assert_int_equal(T("ok\xff"), -1);
+#undef T
+    assert_int_equal(mer_utf8_seq((const unsigned char *)"\xc3\xa9", 2), 2);
+    assert_int_equal(mer_utf8_seq((const unsigned char *)"\xc3\xa9", 1), 0); /* not all of it readable */
+}
+
 static void test_parse_int(void **state)
 {
     (void)state;
@@ -52,6 +77,7 @@ int main(void)
         cmocka_unit_test(test_printf_grows),
         cmocka_unit_test(test_json_escape),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

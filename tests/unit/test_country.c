@@ -140,6 +140,28 @@ static void test_address_rules(void **state)
     memset(&e, 0, sizeof(e));
     assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
     assert_string_equal(e.field, "state");
+
+    /* the one charset check: 200 characters (not bytes) at most, no control characters, UTF-8 only */
+    char long_line[4 * 201 + 1] = "";
+    for (int i = 0; i < 200; i++)
+        memcpy(long_line + 3 * i, "\xe0\xa4\xb9", 3); /* 200 Devanagari letters, 600 bytes */
+    bad = a;
+    bad.line1 = long_line;
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), 0);
+    memcpy(long_line + 600, "x", 2);
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "line1");
+    bad = a;
+    bad.city = "Mum\x01" "bai";
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "city");
+    bad = a;
+    bad.name = "Asha \xc3";
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
+    assert_string_equal(e.field, "name");
     mer_country_release(&c);
     json_decref(j);
 }
