@@ -20,7 +20,7 @@ done
 # bucket like Prometheus' histogram_quantile (so it is only as fine as the buckets: 5, 10, 25, 50 ms ...)
 hist_quantile() {
 	awk -v q="$1" -v fam="$2" '
-		FNR == 1 { f++ }
+		{ f = FILENAME == ARGV[1] ? 1 : 2 }
 		index($0, fam "_bucket{") == 1 {
 			le = $0; sub(/.*le="/, "", le); sub(/".*/, "", le)
 			if (f == 1) c[le] -= $NF; else c[le] += $NF
