@@ -3,12 +3,14 @@
  *
  * Where an order's latency goes: its job waits in the queue for the batch in progress to commit, then
  * runs in the next batch, and is answered after that batch's COMMIT (WAL append + one fsync). A batch
- * takes a few milliseconds, so p99 should be a small multiple of that. What made the tail hundreds of
- * milliseconds was the checkpoint: SQLite copies the WAL back into the database file inside the COMMIT
- * that grows the log past wal_autocheckpoint pages (10,000 here, ~40 MB). That COMMIT then writes
- * thousands of pages into the database file and fsyncs it, while every order of the next batch — all
- * 64 connections of the bench — waits behind it. Measured before this change (same machine, same hour;
- * BENCHMARKS.md): the writer's commit p99 and the orders' p99 moved together with each checkpoint.
+ * takes a few milliseconds, so p99 should be a small multiple of that. What stretched it was the
+ * checkpoint: SQLite copies the WAL back into the database file inside the COMMIT that grows the log
+ * past wal_autocheckpoint pages (10,000 here, ~40 MB; a batch of ~28 orders writes ~59 pages, so ~20
+ * times per 10 s of the order bench). That COMMIT writes thousands of pages into the database file and
+ * fsyncs it while every order of the next batch — all 64 connections of the bench — waits behind it:
+ * 10-25 ms on a quiet disk, 25-100 ms and more when the shared disk is busy (BENCHMARKS.md, before and
+ * after in the same period). What is left after this change is the disk's own occasional fsync stall,
+ * which no scheduling here can hide, and the time requests wait for a core.
  *
  * So the writer's connection never checkpoints in COMMIT (mer_db_wal_manual). Each writer has a
  * checkpointer thread with its own connection:
