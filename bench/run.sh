@@ -2,6 +2,7 @@
 # make bench: each Meridian figure next to a same-run baseline, as a ratio.
 #
 #   bench/run.sh BUILD/meridian [seconds-per-run]
+#   BENCH_ONLY=orders bench/run.sh BUILD/meridian    # one scenario (bench/scenario-orders.sh), no catalogue reads
 #
 # Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
 # machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s
@@ -35,7 +36,7 @@ wait_http() {
 	exit 1
 }
 
-# wrk_run URL [lua-script] -> prints "reqs_per_sec p99_ms"
+# wrk_run URL [lua-script] -> prints "reqs_per_sec p99_ms p50_ms"
 wrk_run() {
 	url=$1
 	script=${2:-}
@@ -46,11 +47,12 @@ wrk_run() {
 	fi
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+	p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
 	non2xx=$(echo "$out" | awk '/Non-2xx or 3xx responses:/ {print $5}')
 	if [ -n "$non2xx" ]; then
 		echo "bench: $url had $non2xx non-2xx answers" >&2
 	fi
-	echo "$rps $(to_ms "$p99")"
+	echo "$rps $(to_ms "$p99") $(to_ms "$p50")"
 }
 
 to_ms() { # wrk prints 1.23ms, 456.00us, 1.02s
@@ -111,6 +113,7 @@ NGINX
 nginx -p "$work/nginx" -c "$work/nginx.conf" -g 'daemon on;'
 wait_http "http://127.0.0.1:$nport/list.json"
 
+if [ -z "${BENCH_ONLY:-}" ]; then
 echo
 echo "== catalogue reads (target: req/s ratio >= 0.70) =="
 set -- $(wrk_run "http://127.0.0.1:$nport/list.json")
@@ -121,8 +124,9 @@ set -- $(wrk_run "http://127.0.0.1:$nport/detail.json")
 n_rps=$1 n_p99=$2
 set -- $(wrk_run "$detail_url")
 row "GET /products/$pid_es?country=ES&lang=es ($(wc -c <"$work/detail.json") B)" "$1" "$2" "$n_rps" "$n_p99"
+fi
 
-for extra in "$here"/scenario-*.sh; do
+for extra in "$here"/scenario-${BENCH_ONLY:-*}.sh; do
 	[ -f "$extra" ] || continue
 	. "$extra"
 done

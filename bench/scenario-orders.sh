@@ -1,7 +1,9 @@
 # Sourced by bench/run.sh: order placement, 64 concurrent connections over 64 distinct customers,
 # next to the same-run ceiling of single-row durable SQLite inserts (bench/sqlite_ceiling.c).
+# Latency: p50/p99 of the orders as wrk saw them, and of the writer's commits (BEGIN .. end of COMMIT,
+# from the meridian_writer_commit_seconds histogram, counting only the commits made during the wrk run).
 echo
-echo "== order placement (target: >= 10000 orders/s acknowledged after commit) =="
+echo "== order placement (targets: >= 15000 orders/s acknowledged after commit, p99 <= 50 ms) =="
 "$bin" admin load-users --data "$work/data" --country IN --count 64 --prefix bench \
 	--address '{"name":"Bench","line1":"1 Road","city":"Mumbai","state":"MH","postal_code":"400001","phone":"+919812345678"}' \
 	>"$work/tokens.txt" 2>/dev/null
@@ -12,12 +14,56 @@ for wh in WH-IN-MUM WH-IN-BLR; do
 		-d "{\"sku\":\"$sku\",\"warehouse\":\"$wh\",\"country\":\"IN\",\"on_hand\":100000000,\"reason\":\"bench\"}" \
 		"http://127.0.0.1:$mport/api/v1/admin/stock"
 done
-before=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_http_responses_total\{class="2xx"\}/ {print $2}')
+
+# hist_quantile Q FAMILY BEFORE AFTER -> milliseconds: the Q-quantile of the observations a histogram
+# family (summed over regions) gained between two /metrics snapshots, interpolated linearly inside the
+# bucket like Prometheus' histogram_quantile (so it is only as fine as the buckets: 5, 10, 25, 50 ms ...)
+hist_quantile() {
+	awk -v q="$1" -v fam="$2" '
+		{ f = FILENAME == ARGV[1] ? 1 : 2 }
+		index($0, fam "_bucket{") == 1 {
+			le = $0; sub(/.*le="/, "", le); sub(/".*/, "", le)
+			if (f == 1) c[le] -= $NF; else c[le] += $NF
+			if (!(le in seen)) { seen[le] = 1; order[n++] = le }
+		}
+		END {
+			total = c["+Inf"]
+			if (total <= 0) { print "n/a"; exit }
+			rank = q * total; prev = 0; lo = 0
+			for (i = 0; i < n; i++) {
+				le = order[i]
+				if (c[le] >= rank) {
+					if (le == "+Inf") { printf "%.3f", lo * 1000; exit }
+					w = c[le] - prev
+					printf "%.3f", (lo + (le - lo) * (w > 0 ? (rank - prev) / w : 1)) * 1000; exit
+				}
+				prev = c[le]; lo = le
+			}
+		}' "$3" "$4"
+}
+
+curl -s "http://127.0.0.1:$mport/metrics" >"$work/metrics-before.txt"
 set -- $(TOKENS="$work/tokens.txt" SKU="$sku" wrk_run "http://127.0.0.1:$mport/api/v1/orders" "$here/orders.lua")
-o_rps=$1 o_p99=$2
+o_rps=$1 o_p99=$2 o_p50=$3
+curl -s "http://127.0.0.1:$mport/metrics" >"$work/metrics-after.txt"
 ceiling=$("$(dirname "$bin")/sqlite_ceiling" "$work/ceiling.db" "$secs")
 printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
 	"POST /api/v1/orders (1 line, card)" "$o_rps" "$o_p99" "$ceiling" "$(ratio "$o_rps" "$ceiling")"
-batches=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_batches_total\{.*result="committed"/ {s += $2} END {print s}')
-jobs=$(curl -s "http://127.0.0.1:$mport/metrics" | awk '/^meridian_writer_jobs_total\{/ {s += $2} END {print s}')
+b="$work/metrics-before.txt" a="$work/metrics-after.txt"
+# the server's own view (meridian_http_request_duration_seconds of the route): wrk's figures also hold
+# the time a request waits for wrk or the server to get a core, which the route histogram does not
+grep 'route="/api/v1/orders"' "$b" >"$work/route-before.txt" || true
+grep 'route="/api/v1/orders"' "$a" >"$work/route-after.txt" || true
+printf "   order latency: wrk p50 %8.3f ms  p99 %8.3f ms | server p50 %s ms  p99 %s ms\n" "$o_p50" "$o_p99" \
+	"$(hist_quantile 0.5 meridian_http_request_duration_seconds "$work/route-before.txt" "$work/route-after.txt")" \
+	"$(hist_quantile 0.99 meridian_http_request_duration_seconds "$work/route-before.txt" "$work/route-after.txt")"
+printf "   writer commit (BEGIN..COMMIT): p50 %s ms  p99 %s ms | queue wait p50 %s ms  p99 %s ms\n" \
+	"$(hist_quantile 0.5 meridian_writer_commit_seconds "$b" "$a")" \
+	"$(hist_quantile 0.99 meridian_writer_commit_seconds "$b" "$a")" \
+	"$(hist_quantile 0.5 meridian_writer_queue_wait_seconds "$b" "$a")" \
+	"$(hist_quantile 0.99 meridian_writer_queue_wait_seconds "$b" "$a")"
+batches=$(awk '/^meridian_writer_batches_total\{.*result="committed"/ {s += $2} END {print s}' "$a")
+jobs=$(awk '/^meridian_writer_jobs_total\{/ {s += $2} END {print s}' "$a")
 [ -n "$batches" ] && echo "   group commit: $jobs writer jobs in $batches transactions (avg $(ratio "$jobs" "$batches") per commit)"
+[ -n "${BENCH_KEEP:-}" ] && cp "$b" "$a" "$BENCH_KEEP"/ 2>/dev/null
+true

@@ -94,6 +94,21 @@ int mer_db_fault_set(const char *spec);
 /* Faults injected since the process started. */
 int64_t mer_db_fault_fired(void);
 
+/*
+ * Write-ahead log upkeep (SQLite; a backend without a local log does nothing and reports 0 pages).
+ * By default a connection copies the log back into the database file itself, inside the COMMIT that
+ * grows the log past ~10,000 pages: that COMMIT (and every write waiting behind it) pays for the copy.
+ * A connection whose owner checkpoints elsewhere (the region writer, see store/writer.c) calls
+ * mer_db_wal_manual() once; mer_db_wal_pages() is then the log's size in pages after this connection's
+ * last commit (0 after the log restarted). mer_db_checkpoint() copies what it can without waiting for
+ * any lock (a PASSIVE checkpoint, durable: the log is synced before and the database file after) and
+ * reports the log's pages and how many of them are now in the database file. Returns 0,
+ * MER_E_UNAVAILABLE when another checkpoint is running, or another negative error.
+ */
+void mer_db_wal_manual(mer_db_t *db);
+int64_t mer_db_wal_pages(const mer_db_t *db);
+int mer_db_checkpoint(mer_db_t *db, int64_t *wal_pages, int64_t *copied);
+
 /* Runs several ';'-separated statements without parameters (schema scripts). */
 int mer_db_script(mer_db_t *db, const char *sql);
 

@@ -39,6 +39,7 @@ struct mer_db {
     mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
     bool rows_used[4];
     int64_t begin_changes; /* total changes at the last BEGIN (fault injection: did the transaction write) */
+    int64_t wal_pages; /* after mer_db_wal_manual: the log's size after the last commit (wal_hook) */
 };
 
 /* ---- fault injection (db.h: mer_db_fault_set) ---------------------------------------------------------------
@@ -164,14 +165,59 @@ int mer_db_open(const char *path, int flags, mer_db_t **out)
                                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                                                     "PRAGMA foreign_keys=ON; PRAGMA cache_size=-64000;"
                                                     /* checkpoint every ~40 MB of WAL, not 4 MB: hot pages
-                                                     * written by every batch are copied back far less often */
-                                                    "PRAGMA wal_autocheckpoint=10000;";
+                                                     * written by every batch are copied back far less often
+                                                     * (connections without a checkpointer: CLI, catalog) */
+                                                    "PRAGMA wal_autocheckpoint=10000;"
+                                                    /* a log that grew past 64 MB (a reader held it) is cut
+                                                     * back when it restarts */
+                                                    "PRAGMA journal_size_limit=67108864;";
     if (mer_db_script(db, setup) != 0) {
         mer_db_close(db);
         return MER_E_INTERNAL;
     }
     *out = db;
     return 0;
+}
+
+static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
+{
+    (void)conn;
+    (void)name;
+    ((mer_db_t *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+void mer_db_wal_manual(mer_db_t *db)
+{
+    sqlite3_wal_autocheckpoint(db->conn, 0);  /* removes SQLite's own hook, which checkpoints in COMMIT */
+    sqlite3_wal_hook(db->conn, wal_hook, db); /* installed after: the call above would clear it */
+}
+
+int64_t mer_db_wal_pages(const mer_db_t *db)
+{
+    return db->wal_pages;
+}
+
+int mer_db_checkpoint(mer_db_t *db, int64_t *wal_pages, int64_t *copied)
+{
+    int log = 0, ckpt = 0;
+    int rc = sqlite3_wal_checkpoint_v2(db->conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+    *wal_pages = log > 0 ? log : 0;
+    *copied = ckpt > 0 ? ckpt : 0;
+    if (rc == SQLITE_OK && ckpt > 0 && ckpt < log) {
+        /* SQLite syncs the database file only when a checkpoint reached the log's end; one that did not
+         * (a writer kept committing) leaves its pages dirty in the page cache, and the checkpoint that
+         * finally reaches the end would flush them all. Flush them now, here. */
+        sqlite3_file *f = NULL;
+        if (sqlite3_file_control(db->conn, "main", SQLITE_FCNTL_FILE_POINTER, &f) == SQLITE_OK && f && f->pMethods)
+            rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+    }
+    if (rc == SQLITE_OK)
+        return 0;
+    if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+        return MER_E_UNAVAILABLE;
+    mer_log_error("db %s: checkpoint: %s", db->path, sqlite3_errmsg(db->conn));
+    return MER_E_INTERNAL;
 }
 
 void mer_db_close(mer_db_t *db)

@@ -1,3 +1,43 @@
+/*
+ * writer.c — group commit (see writer.h) and the write-ahead log's upkeep.
+ *
+ * Where an order's latency goes: its job waits in the queue for the batch in progress to commit, then
+ * runs in the next batch, and is answered after that batch's COMMIT (WAL append + one fsync). A batch
+ * takes a few milliseconds, so p99 should be a small multiple of that. What stretched it was the
+ * checkpoint: SQLite copies the WAL back into the database file inside the COMMIT that grows the log
+ * past wal_autocheckpoint pages (10,000 here, ~40 MB; a batch of ~28 orders writes ~59 pages, so ~20
+ * times per 10 s of the order bench). That COMMIT writes thousands of pages into the database file and
+ * fsyncs it while every order of the next batch — all 64 connections of the bench — waits behind it:
+ * 10-25 ms on a quiet disk, 25-100 ms and more when the shared disk is busy (BENCHMARKS.md, before and
+ * after in the same period). What is left after this change is the disk's own occasional fsync stall,
+ * which no scheduling here can hide, and the time requests wait for a core.
+ *
+ * So the writer's connection never checkpoints in COMMIT (mer_db_wal_manual). Each writer has a
+ * checkpointer thread with its own connection:
+ *
+ *     writer thread                              checkpointer thread (own connection)
+ *     ─────────────                              ────────────────────────────────────
+ *     batch, COMMIT → log has N pages
+ *     N ≥ CKPT_PAGES more than after the    ──►  PASSIVE checkpoints (no lock taken: commits go on
+ *     last upkeep: wake the checkpointer          meanwhile) until what is left is < TAIL_PAGES
+ *     ...batches go on...                   ◄──  "copy the tail"
+ *     between two batches: a PASSIVE checkpoint
+ *     of the few pages committed meanwhile
+ *     (no writer is active, so it catches up);
+ *     the next BEGIN then restarts the log
+ *     from its start (SQLite does that when
+ *     every page was copied and no reader
+ *     still reads the log)
+ *
+ * The bulk of the copy (and the database file's fsync) runs beside the writer; the writer itself only
+ * copies the tail (at most a few hundred pages, usually far fewer) between two batches, which keeps the
+ * log from growing without bound: a PASSIVE checkpoint beside a busy writer never reaches the log's end
+ * on its own, and SQLite restarts the log only when it did. If a reader holds the log the restart is
+ * missed and the next round retries; journal_size_limit trims the file once it restarts. Durability is
+ * SQLite's own: synchronous=FULL on both connections, the log is synced before pages are copied and the
+ * database file after, and the log restarts only once everything in it is in the synced database file.
+ * Nothing about when a 2xx is sent changed: still after the batch's COMMIT returned.
+ */
 #include "store/writer.h"
 
 #include <pthread.h>
@@ -13,6 +53,12 @@
 #include "core/banned.h"
 
 #define MAX_BATCH 4096
+/* The checkpointer starts when the log grew by this many pages (16 MB) since the last upkeep; hot pages
+ * written by every batch are copied once per round, so rounds should not be too frequent either. */
+#define CKPT_PAGES 4000
+/* The checkpointer hands the rest to the writer once fewer pages than this are left to copy. */
+#define TAIL_PAGES 256
+#define TAIL_ROUNDS 4 /* passes the checkpointer makes at most before handing over */
 
 /* Time in nanoseconds, 50 µs .. 5 s (queue wait, commit). */
 static const uint64_t time_bounds[] = {50000,     100000,     250000,     500000,    1000000,   2500000,
@@ -23,6 +69,8 @@ static const uint64_t size_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 10
 static const mer_hist_spec_t size_spec = MER_HIST_SPEC(size_bounds, 0);
 
 enum { BATCH_COMMITTED, BATCH_IDLE, BATCH_FAILED, BATCH__COUNT };
+enum { CKPT_BACKGROUND, CKPT_TAIL, CKPT__COUNT };
+static const char *const ckpt_threads[CKPT__COUNT] = {"checkpointer", "writer"};
 static const char *const batch_results[BATCH__COUNT] = {"committed", "idle", "failed"};
 
 typedef struct writer {
@@ -38,6 +86,17 @@ typedef struct writer {
     mer_hist_t wait_ns, commit_ns, batch_jobs;
     _Atomic uint64_t batches[BATCH__COUNT];
     _Atomic uint64_t jobs_ok, jobs_err;
+    /* WAL upkeep (see the top of this file) */
+    pthread_t ckpt_tid;
+    bool ckpt_running;
+    pthread_cond_t ckpt_cv;          /* wakes the checkpointer */
+    bool ckpt_wanted;                /* guarded by mu: the writer asks for a round */
+    bool ckpt_busy;                  /* guarded by mu: a round is under way (wanted or running) */
+    bool tail_wanted;                /* guarded by mu: the checkpointer asks the writer to copy the tail */
+    bool ckpt_stopping;              /* guarded by mu */
+    int64_t ckpt_from;               /* writer thread only: log pages after the last upkeep */
+    char path[512];                  /* the database file, for the checkpointer's connection */
+    mer_hist_t ckpt_ns[CKPT__COUNT]; /* checkpoint time, by thread (each written by its own thread) */
 } writer_t;
 
 static writer_t writers[MER_MAX_REGIONS];
@@ -72,6 +131,71 @@ static void deliver(mer_worker_msg_t *msg)
 {
     mer_wjob_t *job = H2O_STRUCT_FROM_MEMBER(mer_wjob_t, msg, msg);
     job->done(job);
+}
+
+/* Writer thread, after a batch: wakes the checkpointer when the log grew by CKPT_PAGES since the last
+ * upkeep (a log that restarted counts from 0). */
+static void want_checkpoint(writer_t *w, int64_t wal_pages)
+{
+    if (wal_pages < w->ckpt_from)
+        w->ckpt_from = 0;
+    if (wal_pages < w->ckpt_from + CKPT_PAGES || !w->ckpt_running)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (!w->ckpt_busy) {
+        w->ckpt_busy = w->ckpt_wanted = true;
+        pthread_cond_signal(&w->ckpt_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* Writer thread, between batches: copies what the checkpointer left, so that the next BEGIN can restart
+ * the log. No writer runs meanwhile, so this catches up unless a reader holds the log. */
+static void copy_tail(writer_t *w)
+{
+    uint64_t t0 = mer_now_mono_ns();
+    int64_t pages = 0, copied = 0;
+    mer_db_t *db = mer_store_write_begin(w->region);
+    if (db) {
+        mer_db_checkpoint(db, &pages, &copied);
+        mer_store_write_end(w->region);
+    }
+    w->ckpt_from = pages;
+    mer_hist_observe(&w->ckpt_ns[CKPT_TAIL], &time_spec, mer_now_mono_ns() - t0);
+    pthread_mutex_lock(&w->mu);
+    w->ckpt_busy = false;
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *checkpointer_main(void *arg)
+{
+    writer_t *w = arg;
+    mer_db_t *db = NULL;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->ckpt_wanted && !w->ckpt_stopping)
+            pthread_cond_wait(&w->ckpt_cv, &w->mu);
+        if (w->ckpt_stopping)
+            break;
+        w->ckpt_wanted = false;
+        pthread_mutex_unlock(&w->mu);
+        if (db == NULL && mer_db_open(w->path, 0, &db) != 0)
+            db = NULL;
+        for (int round = 0; db && round < TAIL_ROUNDS; round++) {
+            uint64_t t0 = mer_now_mono_ns();
+            int64_t pages = 0, copied = 0;
+            int err = mer_db_checkpoint(db, &pages, &copied);
+            mer_hist_observe(&w->ckpt_ns[CKPT_BACKGROUND], &time_spec, mer_now_mono_ns() - t0);
+            if (err || pages - copied < TAIL_PAGES)
+                break;
+        }
+        pthread_mutex_lock(&w->mu);
+        w->tail_wanted = true; /* the writer clears ckpt_busy once it copied the tail */
+        pthread_cond_signal(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    mer_db_close(db);
+    return NULL;
 }
 
 static void run_batch(writer_t *w, mer_wjob_t *batch)
@@ -113,7 +237,9 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
             result = BATCH_IDLE;
         }
     }
+    int64_t wal_pages = mer_db_wal_pages(db);
     mer_store_write_end(w->region);
+    want_checkpoint(w, wal_pages);
     /* hooks publish what a commit made durable: nothing to publish after a rollback */
     for (size_t i = 0, nh = result == BATCH_FAILED ? 0 : atomic_load_explicit(&ncommit_hooks, memory_order_acquire);
          i < nh; i++)
@@ -141,8 +267,15 @@ static void *writer_main(void *arg)
     writer_t *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (w->head == NULL && !w->stopping)
+        while (w->head == NULL && !w->stopping && !w->tail_wanted)
             pthread_cond_wait(&w->cv, &w->mu);
+        if (w->tail_wanted) {
+            w->tail_wanted = false;
+            pthread_mutex_unlock(&w->mu);
+            copy_tail(w);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
         if (w->head == NULL && w->stopping)
             break;
         /* take up to MAX_BATCH jobs */
@@ -182,11 +315,23 @@ int mer_writer_start(const char *region)
             snprintf(w->region, sizeof(w->region), "%s", region);
             pthread_mutex_init(&w->mu, NULL);
             pthread_cond_init(&w->cv, NULL);
-            if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
+            pthread_cond_init(&w->ckpt_cv, NULL);
+            mer_db_t *db = mer_store_write_begin(region);
+            if (db) {
+                snprintf(w->path, sizeof(w->path), "%s", mer_db_path(db));
+                mer_db_wal_manual(db); /* the checkpointer below copies the log, not COMMIT */
+                mer_store_write_end(region);
+            }
+            if (db == NULL || pthread_create(&w->ckpt_tid, NULL, checkpointer_main, w) != 0) {
                 err = MER_E_INTERNAL;
             } else {
-                w->running = true;
-                atomic_fetch_add_explicit(&nwriters, 1, memory_order_release);
+                w->ckpt_running = true;
+                if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
+                    err = MER_E_INTERNAL;
+                } else {
+                    w->running = true;
+                    atomic_fetch_add_explicit(&nwriters, 1, memory_order_release);
+                }
             }
         }
     }
@@ -233,6 +378,16 @@ void mer_writer_stop_all(void)
         if (writers[i].running)
             pthread_join(writers[i].tid, NULL);
         writers[i].running = false;
+    }
+    for (size_t i = 0; i < nw; i++) { /* after the writers: none asks for a round any more */
+        writer_t *w = &writers[i];
+        pthread_mutex_lock(&w->mu);
+        w->ckpt_stopping = true;
+        pthread_cond_signal(&w->ckpt_cv);
+        pthread_mutex_unlock(&w->mu);
+        if (w->ckpt_running)
+            pthread_join(w->ckpt_tid, NULL);
+        w->ckpt_running = false;
     }
 }
 
@@ -317,6 +472,19 @@ void mer_writer_metrics(mer_buf_t *out)
             mer_hist_snap_t snap = {0};
             mer_hist_snap_add(&snap, writer_hist(&writers[i], k), hist_families[k].spec);
             mer_prom_hist(out, hist_families[k].name, mer_buf_str(&lb[i]), hist_families[k].spec, &snap);
+        }
+    }
+    mer_prom_family(out, "meridian_writer_checkpoint_seconds", "histogram",
+                    "Time of WAL checkpoints: by the checkpointer thread beside the writer, or by the writer "
+                    "between two batches (the tail).");
+    for (size_t i = 0; i < nw; i++) {
+        for (int k = 0; k < CKPT__COUNT; k++) {
+            mer_buf_t l = MER_BUF_INIT;
+            mer_buf_printf(&l, "%s,thread=\"%s\"", mer_buf_str(&lb[i]), ckpt_threads[k]);
+            mer_hist_snap_t snap = {0};
+            mer_hist_snap_add(&snap, &writers[i].ckpt_ns[k], &time_spec);
+            mer_prom_hist(out, "meridian_writer_checkpoint_seconds", mer_buf_str(&l), &time_spec, &snap);
+            mer_buf_release(&l);
         }
     }
     mer_prom_family(out, "meridian_writer_batches_total", "counter",
