@@ -366,9 +366,9 @@ static void h_categories(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/products", h_list, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/products/{id}", h_product, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/categories", h_categories, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/products", h_list, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/products/{id}", h_product, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/categories", h_categories, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
 void mer_catalog_http_init(void)

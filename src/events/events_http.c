@@ -369,12 +369,13 @@ static void h_events(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/webhooks", h_create, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/webhooks", h_list, MER_AUTH_ADMIN, 0},
-    {"DELETE", "/api/v1/admin/webhooks/{id}", h_delete, MER_AUTH_ADMIN, 0},
-    {"GET", "/api/v1/admin/webhooks/{id}/deliveries", h_deliveries, MER_AUTH_ADMIN, 0},
-    {"POST", "/api/v1/admin/webhooks/{id}/deliveries/{event_id}/redeliver", h_redeliver, MER_AUTH_ADMIN, 0},
-    {"GET", "/api/v1/admin/events", h_events, MER_AUTH_STAFF, 0},
+    {"POST", "/api/v1/admin/webhooks", h_create, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/webhooks", h_list, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"DELETE", "/api/v1/admin/webhooks/{id}", h_delete, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/webhooks/{id}/deliveries", h_deliveries, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/webhooks/{id}/deliveries/{event_id}/redeliver", h_redeliver, MER_AUTH_ADMIN, 0,
+     MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/events", h_events, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
 void mer_events_http_init(void)

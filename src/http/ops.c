@@ -85,9 +85,9 @@ void mer_ops_add_metrics(void (*fn)(mer_buf_t *out))
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/healthz", h_healthz, MER_AUTH_PUBLIC, 0},
-    {"GET", "/readyz", h_readyz, MER_AUTH_PUBLIC, 0},
-    {"GET", "/metrics", h_metrics, MER_AUTH_PUBLIC, 0},
+    {"GET", "/healthz", h_healthz, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/readyz", h_readyz, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/metrics", h_metrics, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
 void mer_ops_init(void)

@@ -356,7 +356,8 @@ static void h_webhook(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/payments/{provider}/webhook", h_webhook, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/payments/{provider}/webhook", h_webhook, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
 void mer_payment_http_init(void)
