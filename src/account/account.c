@@ -28,7 +28,7 @@
 #define THROTTLE_KEYS 65536 /* accounts and addresses with recent failed logins (about 3 MB) */
 
 static char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the account does not exist */
-static mer_throttle_t *logins;                  /* failed-login back-off; made by mer_account_init */
+static mer_throttle_t *logins;                  /* failed-login back-off; made by account_init */
 
 /* ---- input ---- */
 
@@ -1017,13 +1017,25 @@ static const mer_route_t routes[] = {
     {"DELETE", "/api/v1/users/me/addresses/{id}", h_addr_delete, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_account_init(void)
+static const mer_routes_t account_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int account_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
+    mer_auth_init();
+    mer_auth_cache_init();
     unsigned char pw[32];
     randombytes_buf(pw, sizeof(pw));
     if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         mer_die("cannot compute the dummy password hash");
     logins = mer_throttle_new(THROTTLE_KEYS);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    return 0;
 }
+
+const mer_module_t mer_account_module = {
+    .name = "account",
+    .init = account_init,
+    .routes = MER_MODULE_ROUTES(&account_routes),
+    .release = mer_auth_cache_release,
+};

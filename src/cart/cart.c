@@ -553,7 +553,9 @@ static const mer_route_t routes[] = {
     {"DELETE", "/api/v1/cart/items/{sku}", h_remove, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_cart_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
+
+const mer_module_t mer_cart_module = {
+    .name = "cart",
+    .routes = MER_MODULE_ROUTES(&cart_routes),
+};

@@ -665,7 +665,4 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
 };
 
-void mer_catalog_admin_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_catalog_admin_routes = {routes, MER_ARRAY_LEN(routes)};

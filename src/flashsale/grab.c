@@ -832,9 +832,10 @@ static const mer_route_t routes[] = {
     {"GET", "/api/v1/flash-sales/{id}/queue/{voucher}", h_queue, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void fs_routes_init(void)
+const mer_routes_t fs_grab_routes = {routes, MER_ARRAY_LEN(routes)};
+
+void fs_grab_init(void)
 {
     randombytes_buf(pow_key, sizeof(pow_key));
     mer_smap_init(&pow_seen);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
 }

@@ -64,6 +64,16 @@ typedef struct mer_route {
     mer_rate_class_t rate;  /* the limiter its handler applies */
 } mer_route_t;
 
+/*
+ * One route table as a module declares it (module.h), usually one per source file that owns handlers:
+ *     static const mer_route_t routes[] = {...};
+ *     static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
+ */
+typedef struct mer_routes {
+    const mer_route_t *table;
+    size_t n;
+} mer_routes_t;
+
 /* The authenticated caller, if any. */
 typedef enum { MER_ROLE_NONE = 0, MER_ROLE_CUSTOMER, MER_ROLE_OPERATOR, MER_ROLE_ADMIN } mer_role_t;
 

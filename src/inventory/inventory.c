@@ -733,8 +733,17 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
 };
 
-void mer_inventory_init(void)
+static const mer_routes_t inventory_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int inventory_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
     mer_writer_on_commit(publish_epochs);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    return 0;
 }
+
+const mer_module_t mer_inventory_module = {
+    .name = "inventory",
+    .init = inventory_init,
+    .routes = MER_MODULE_ROUTES(&inventory_routes),
+};

@@ -771,7 +771,4 @@ static const mer_route_t routes[] = {
     {"POST", "/api/v1/orders", h_checkout, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_KEY, MER_RATE_NONE},
 };
 
-void mer_checkout_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_checkout_routes = {routes, MER_ARRAY_LEN(routes)};

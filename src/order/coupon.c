@@ -446,7 +446,4 @@ static const mer_route_t routes[] = {
     {"PATCH", "/api/v1/admin/coupons/{id}", h_patch, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_coupon_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_coupon_routes = {routes, MER_ARRAY_LEN(routes)};

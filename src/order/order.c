@@ -846,7 +846,7 @@ static void sweep(void *arg)
     }
 }
 
-void mer_order_stop(void)
+static void order_stop(void)
 {
     mer_ticker_stop(&sweeper);
 }
@@ -868,8 +868,20 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
 };
 
-void mer_order_init(void)
+static const mer_routes_t order_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int order_init(const mer_cycle_t *cycle)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    (void)cycle;
     mer_ticker_start(&sweeper, sweep, NULL, SWEEP_INTERVAL_MS);
+    return 0;
 }
+
+const mer_module_t mer_order_module = {
+    .name = "order",
+    .init = order_init,
+    .routes = MER_MODULE_ROUTES(&mer_checkout_routes, &order_routes, &mer_refund_routes, &mer_coupon_routes),
+    .thread_exit = mer_order_thread_release,
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = order_stop,
+};

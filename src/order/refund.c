@@ -328,7 +328,4 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
 };
 
-void mer_refund_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_refund_routes = {routes, MER_ARRAY_LEN(routes)};

@@ -279,7 +279,18 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
 };
 
-void mer_region_http_init(void)
+static const mer_routes_t region_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static void region_metrics(mer_buf_t *out)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    mer_buf_printf(out,
+                   "# HELP meridian_countries Countries configured.\n# TYPE meridian_countries gauge\n"
+                   "meridian_countries %zu\n",
+                   mer_countries()->n);
 }
+
+const mer_module_t mer_region_module = {
+    .name = "region",
+    .routes = MER_MODULE_ROUTES(&region_routes),
+    .metrics = region_metrics,
+};
