@@ -33,15 +33,17 @@ typedef struct mer_module mer_module_t;
 typedef struct mer_routes mer_routes_t; /* one route table, see http/req.h */
 
 /*
- * The order in which modules stop. Phases run one after the other; everything of one phase has stopped
- * before the next begins. Nothing acknowledged may be lost, so: first nothing makes new writes, then the
- * writers commit what is queued, then the pool that jobs may still wait on goes.
+ * The order in which modules stop, once the requests in flight are answered (or the grace period is
+ * over). Phases run one after the other; everything of one phase has stopped before the next begins.
+ * Nothing acknowledged may be lost, so: first nothing starts new writes in the background, then the
+ * writers commit and answer what is queued, then the pools go.
  */
 typedef enum mer_stop_phase {
-    MER_STOP_PRODUCERS = 0, /* background producers of writes: tickers, the flash-sale processor, the
-                               event dispatcher. Requests are answered by now; their jobs may be queued. */
-    MER_STOP_WRITERS,       /* drain every writer queue (queued jobs still commit and answer), then stop */
-    MER_STOP_POOLS,         /* thread pools that jobs above may have waited on (offload) */
+    MER_STOP_PRODUCERS = 0, /* background producers of writes: the order sweeper, the flash-sale
+                               processor, the event dispatcher */
+    MER_STOP_WRITERS,       /* drain every writer queue (queued jobs still commit and answer), then stop;
+                               a write submitted later is refused (503), never half done */
+    MER_STOP_POOLS,         /* the offload pool: runs the jobs already queued, then its threads exit */
     MER_STOP__COUNT
 } mer_stop_phase_t;
 
@@ -54,8 +56,8 @@ struct mer_ready {
 
 /* The modules a process runs, in table order; handed to every init (like nginx's cycle). */
 typedef struct mer_cycle {
-    const mer_module_t *const *modules;
-    size_t n;
+    const mer_module_t *const *modules; /* static storage, valid until exit */
+    size_t n;                           /* how many */
 } mer_cycle_t;
 
 struct mer_module {

@@ -70,8 +70,8 @@ typedef struct mer_route {
  *     static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
  */
 typedef struct mer_routes {
-    const mer_route_t *table;
-    size_t n;
+    const mer_route_t *table; /* static storage */
+    size_t n;                 /* its rows */
 } mer_routes_t;
 
 /* The authenticated caller, if any. */
