@@ -17,20 +17,17 @@
 #include "account/account.h"
 #include "account/auth.h"
 #include "cart/cart.h"
-#include "http/offload.h"
-#include "inventory/inventory.h"
-#include "events/events.h"
-#include "flashsale/flash.h"
-#include "order/coupon.h"
-#include "order/order.h"
-#include "order/refund.h"
-#include "payment/payment.h"
-#include "store/writer.h"
 #include "catalog/catalog.h"
 #include "core/log.h"
+#include "events/events.h"
+#include "flashsale/flash.h"
+#include "http/offload.h"
 #include "http/ops.h"
-#include "http/rcache.h"
 #include "http/req.h"
+#include "inventory/inventory.h"
+#include "module.h"
+#include "order/order.h"
+#include "payment/payment.h"
 #include "region/region_http.h"
 #include "seed/seed.h"
 #include "store/store.h"
@@ -211,6 +208,52 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
     return seeded;
 }
 
+/* ---- the modules `serve` runs ---- */
+
+/*
+ * Every module of a serving node (module.h), in start-up order: the http layer's own endpoints, the
+ * store's writers (running before anything can submit a write), the offload pool, then the domains.
+ * Route tables are tried in this order too. Modules that stop in the same phase do not depend on each
+ * other's stopping.
+ */
+static const mer_module_t *const mer_modules[] = {
+    &mer_http_module,    &mer_store_module,   &mer_offload_module, &mer_region_module,
+    &mer_catalog_module, &mer_account_module, &mer_cart_module,    &mer_inventory_module,
+    &mer_order_module,   &mer_payment_module, &mer_events_module,  &mer_flash_module,
+};
+static const mer_cycle_t serve_cycle = {mer_modules, MER_ARRAY_LEN(mer_modules)};
+
+/*
+ * Starts every module of the cycle in table order (init, then its routes) and hands the server their
+ * thread hooks and their stop hooks, phase by phase. The store is open and the catalogue loaded.
+ */
+static void modules_start(const mer_cycle_t *cycle)
+{
+    for (size_t i = 0; i < cycle->n; i++) {
+        const mer_module_t *m = cycle->modules[i];
+        if (m->init && m->init(cycle) != 0)
+            mer_die("cannot start module %s", m->name);
+        for (const mer_routes_t *const *t = m->routes; t && *t; t++)
+            mer_router_add((*t)->table, (*t)->n);
+        if (m->thread_start)
+            mer_server_on_thread_start(m->thread_start);
+        if (m->thread_exit)
+            mer_server_on_thread_exit(m->thread_exit);
+    }
+    for (int phase = 0; phase < MER_STOP__COUNT; phase++)
+        for (size_t i = 0; i < cycle->n; i++)
+            if (cycle->modules[i]->stop && cycle->modules[i]->stop_phase == (mer_stop_phase_t)phase)
+                mer_server_on_stop(cycle->modules[i]->stop);
+}
+
+/* After the server has stopped and joined its workers: each module's release, in reverse table order. */
+static void modules_release(const mer_cycle_t *cycle)
+{
+    for (size_t i = cycle->n; i-- > 0;)
+        if (cycle->modules[i]->release)
+            cycle->modules[i]->release();
+}
+
 static int cmd_serve(int argc, char **argv)
 {
     mer_server_config_t cfg = {.host = "127.0.0.1",
@@ -272,46 +315,12 @@ static int cmd_serve(int argc, char **argv)
     if (!(seed && do_seed_if_empty(data, true, NULL)) && mer_catalog_init() != 0)
         mer_die("cannot load the catalogue");
 
-    const mer_countries_t *cs = mer_countries();
-    for (size_t i = 0; i < cs->nregions; i++)
-        if (cs->regions[i].local && mer_writer_start(cs->regions[i].name) != 0)
-            mer_die("cannot start the writer of region %s", cs->regions[i].name);
-    mer_offload_start(2);
-
-    mer_auth_init();
-    mer_auth_cache_init();
-    mer_rcache_init();
-    mer_ops_init();
-    mer_region_http_init();
-    mer_catalog_http_init();
-    mer_catalog_admin_init();
-    mer_account_init();
-    mer_cart_init();
-    mer_inventory_init();
-    mer_checkout_init();
-    mer_order_init();
-    mer_refund_init();
-    mer_coupon_init();
     mer_wallet_configure(wallet_url);
-    mer_payment_http_init();
-    mer_events_http_init();
-    mer_events_start(&events);
-    mer_flash_init();
-    mer_ops_add_metrics(mer_flash_metrics);
-    mer_server_on_thread_exit(mer_store_thread_release);
-    mer_server_on_thread_exit(mer_order_thread_release);
-    mer_ops_add_metrics(mer_writer_metrics);
-    mer_ops_add_metrics(mer_server_metrics);
-    mer_ops_add_metrics(mer_events_metrics);
-    /* order matters: stop making new writes, drain the writers, then the pool */
-    mer_server_on_stop(mer_order_stop);
-    mer_server_on_stop(mer_flash_stop);
-    mer_server_on_stop(mer_events_stop);
-    mer_server_on_stop(mer_writer_stop_all);
-    mer_server_on_stop(mer_offload_stop);
+    mer_events_configure(&events);
+    modules_start(&serve_cycle);
 
-    int rc = mer_server_run(&cfg, mer_http_dispatch); /* runs the stop hooks above on every path */
-    mer_auth_cache_release();
+    int rc = mer_server_run(&cfg, mer_http_dispatch); /* runs the modules' stop hooks on every path */
+    modules_release(&serve_cycle);
     close_store();
     return rc == 0 ? 0 : 1;
 }

@@ -28,7 +28,7 @@
 #define THROTTLE_KEYS 65536 /* accounts and addresses with recent failed logins (about 3 MB) */
 
 static char dummy_hash[crypto_pwhash_STRBYTES]; /* verified against when the account does not exist */
-static mer_throttle_t *logins;                  /* failed-login back-off; made by mer_account_init */
+static mer_throttle_t *logins;                  /* failed-login back-off; made by account_init */
 
 /* ---- input ---- */
 
@@ -255,6 +255,8 @@ typedef struct attempt {
 static int attempt_start(mer_req_t *r, attempt_t *a)
 {
     char ip[64], secs[16];
+    if (r->route->rate != MER_RATE_LOGIN)
+        MER_BUG("%s %s applies the login back-off but its route says otherwise", r->route->method, r->route->pattern);
     mer_req_peer(r, ip);
     snprintf(a->ip_key, sizeof(a->ip_key), "ip:%s", ip);
     int64_t now = mer_now_unix_ms();
@@ -1013,25 +1015,40 @@ static void h_staff_login(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/users", h_register, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/sessions", h_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
-    {"DELETE", "/api/v1/sessions/current", h_logout, MER_AUTH_USER, 0},
-    {"POST", "/api/v1/staff/sessions", h_staff_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/users/me", h_me, MER_AUTH_USER, 0},
-    {"GET", "/api/v1/users/me/addresses", h_addr_list, MER_AUTH_USER, 0},
-    {"POST", "/api/v1/users/me/addresses", h_addr_create, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/users/me/addresses/{id}", h_addr_get, MER_AUTH_USER, 0},
-    {"PATCH", "/api/v1/users/me/addresses/{id}", h_addr_patch, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
-    {"DELETE", "/api/v1/users/me/addresses/{id}", h_addr_delete, MER_AUTH_USER, 0},
+    {"POST", "/api/v1/users", h_register, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/sessions", h_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_LOGIN},
+    {"DELETE", "/api/v1/sessions/current", h_logout, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/staff/sessions", h_staff_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_LOGIN},
+    {"GET", "/api/v1/users/me", h_me, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/users/me/addresses", h_addr_list, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/users/me/addresses", h_addr_create, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"GET", "/api/v1/users/me/addresses/{id}", h_addr_get, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PATCH", "/api/v1/users/me/addresses/{id}", h_addr_patch, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"DELETE", "/api/v1/users/me/addresses/{id}", h_addr_delete, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_account_init(void)
+static const mer_routes_t account_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int account_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
+    mer_auth_init();
+    mer_auth_cache_init();
     unsigned char pw[32];
     randombytes_buf(pw, sizeof(pw));
     if (crypto_pwhash_str(dummy_hash, (const char *)pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                           crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
         mer_die("cannot compute the dummy password hash");
     logins = mer_throttle_new(THROTTLE_KEYS);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    return 0;
 }
+
+const mer_module_t mer_account_module = {
+    .name = "account",
+    .init = account_init,
+    .routes = MER_MODULE_ROUTES(&account_routes),
+    .release = mer_auth_cache_release,
+};

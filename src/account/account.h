@@ -20,10 +20,15 @@
 #include <stdio.h>
 
 #include "http/req.h"
+#include "module.h"
 #include "region/country.h"
 #include "store/db.h"
 
-void mer_account_init(void);
+/*
+ * The account module: bearer-token authentication for every route (auth.h) and its cache, the login
+ * back-off table, and the routes above.
+ */
+extern const mer_module_t mer_account_module;
 
 /* A stored address, loaded for checkout. Strings are NUL-terminated copies. */
 typedef struct mer_address {

@@ -547,13 +547,15 @@ static void h_remove(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/cart", h_get, MER_AUTH_PUBLIC, 0},
-    {"POST", "/api/v1/cart/items", h_add, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
-    {"PATCH", "/api/v1/cart/items/{sku}", h_set, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
-    {"DELETE", "/api/v1/cart/items/{sku}", h_remove, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/cart", h_get, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/cart/items", h_add, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PATCH", "/api/v1/cart/items/{sku}", h_set, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"DELETE", "/api/v1/cart/items/{sku}", h_remove, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_cart_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
+
+const mer_module_t mer_cart_module = {
+    .name = "cart",
+    .routes = MER_MODULE_ROUTES(&cart_routes),
+};

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "module.h"
 #include "store/db.h"
 
 #define MER_CART_MAX_LINES 50
@@ -64,6 +65,7 @@ int mer_cart_merge(mer_db_t *db, const char *guest_cart_id, int64_t user_id, mer
  */
 json_t *mer_cart_merge_json(const mer_cart_merge_t *m);
 
-void mer_cart_init(void);
+/* The cart module: GET /api/v1/cart and the /api/v1/cart/items routes. */
+extern const mer_module_t mer_cart_module;
 
 #endif

@@ -17,6 +17,7 @@
 #define MER_CATALOG_H
 
 #include "core/locale.h"
+#include "module.h"
 #include "region/country.h"
 
 typedef struct mer_cat_text {
@@ -80,9 +81,13 @@ typedef struct mer_catalog {
 
 /* Loads the first snapshot from the database. Start-up only. */
 int mer_catalog_init(void);
-/* Register the public (catalog_http.c) and admin (catalog_admin.c) routes. */
-void mer_catalog_http_init(void);
-void mer_catalog_admin_init(void);
+/*
+ * The catalogue module (catalog_http.c): the public routes (catalog_http.c) and the admin routes
+ * (catalog_admin.c, mer_catalog_admin_routes); meridian_catalog_products. The snapshot itself is loaded
+ * by mer_catalog_init() when the store is opened, before any module starts.
+ */
+extern const mer_module_t mer_catalog_module;
+extern const mer_routes_t mer_catalog_admin_routes;
 /* Re-reads the database into a new snapshot and advances the generation. Call after committing a change. */
 int mer_catalog_reload(void);
 void mer_catalog_shutdown(void);

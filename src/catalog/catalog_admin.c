@@ -652,16 +652,18 @@ static void h_put_attr_texts(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/categories", h_create_category, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/products", h_create_product, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/products/{id}", h_get_product, MER_AUTH_STAFF, 0},
-    {"PATCH", "/api/v1/admin/products/{id}", h_patch_product, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/products/{id}/skus", h_add_sku, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"PUT", "/api/v1/admin/prices", h_put_prices, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"PUT", "/api/v1/admin/attribute-texts", h_put_attr_texts, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/categories", h_create_category, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"POST", "/api/v1/admin/products", h_create_product, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"GET", "/api/v1/admin/products/{id}", h_get_product, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PATCH", "/api/v1/admin/products/{id}", h_patch_product, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"POST", "/api/v1/admin/products/{id}/skus", h_add_sku, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/prices", h_put_prices, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/attribute-texts", h_put_attr_texts, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_catalog_admin_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_catalog_admin_routes = {routes, MER_ARRAY_LEN(routes)};

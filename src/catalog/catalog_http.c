@@ -366,12 +366,27 @@ static void h_categories(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/products", h_list, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/products/{id}", h_product, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/categories", h_categories, MER_AUTH_PUBLIC, 0},
+    {"GET", "/api/v1/products", h_list, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/products/{id}", h_product, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/categories", h_categories, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_catalog_http_init(void)
+static const mer_routes_t catalog_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static void catalog_metrics(mer_buf_t *out)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    const mer_catalog_t *cat = mer_catalog_lock();
+    size_t nproducts = cat->nproducts;
+    mer_catalog_unlock();
+    mer_buf_printf(out,
+                   "# HELP meridian_catalog_products Products in the catalogue.\n"
+                   "# TYPE meridian_catalog_products gauge\n"
+                   "meridian_catalog_products %zu\n",
+                   nproducts);
 }
+
+const mer_module_t mer_catalog_module = {
+    .name = "catalog",
+    .routes = MER_MODULE_ROUTES(&catalog_routes, &mer_catalog_admin_routes),
+    .metrics = catalog_metrics,
+};

@@ -808,12 +808,16 @@ unsigned mer_events_egress_allow(void)
     return disp.egress;
 }
 
-void mer_events_start(const mer_events_config_t *cfg)
+void mer_events_configure(const mer_events_config_t *cfg)
 {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
     disp.retry_base_ms = cfg->retry_base_ms > 0 ? cfg->retry_base_ms : 1000;
     disp.timeout_ms = cfg->webhook_timeout_ms > 0 ? cfg->webhook_timeout_ms : 10000;
     disp.egress = cfg->egress_allow;
+}
+
+void mer_events_start(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
     /* never closed: a kick may come from a writer's commit hook at any time, even while stopping */
     if (disp.wake_fd < 0)
         disp.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

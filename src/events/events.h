@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "core/buf.h"
+#include "module.h"
 #include "store/db.h"
 
 /*
@@ -59,8 +60,10 @@ typedef struct mer_events_config {
     unsigned egress_allow;      /* MER_EGRESS_* bits */
 } mer_events_config_t;
 
-/* Starts the dispatcher. */
-void mer_events_start(const mer_events_config_t *cfg);
+/* Sets the dispatcher's options (start-up, before the module's init). */
+void mer_events_configure(const mer_events_config_t *cfg);
+/* Starts the dispatcher (the module's init) and stops it (its stop, with the producers of writes). */
+void mer_events_start(void);
 void mer_events_stop(void);
 /* Wakes the dispatcher (called after commits that wrote events); any thread. */
 void mer_events_kick(void);
@@ -96,8 +99,11 @@ void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t resu
 /* Appends the outbox's metrics (deliveries by result, backlog per region) for /metrics. */
 void mer_events_metrics(mer_buf_t *out);
 
-/* Admin routes: webhooks and the event log. */
-void mer_events_http_init(void);
+/*
+ * The events module (events_http.c): the admin routes (webhooks and the event log), the dispatcher's
+ * lifecycle and the outbox metrics.
+ */
+extern const mer_module_t mer_events_module;
 
 /* HMAC-SHA256 signature header value "t=<unix>,v1=<hex>" of body with secret, at time t. */
 void mer_webhook_sign(const char *secret, int64_t t, const char *body, size_t len, char out[128]);

@@ -368,15 +368,29 @@ static void h_events(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/webhooks", h_create, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/webhooks", h_list, MER_AUTH_ADMIN, 0},
-    {"DELETE", "/api/v1/admin/webhooks/{id}", h_delete, MER_AUTH_ADMIN, 0},
-    {"GET", "/api/v1/admin/webhooks/{id}/deliveries", h_deliveries, MER_AUTH_ADMIN, 0},
-    {"POST", "/api/v1/admin/webhooks/{id}/deliveries/{event_id}/redeliver", h_redeliver, MER_AUTH_ADMIN, 0},
-    {"GET", "/api/v1/admin/events", h_events, MER_AUTH_STAFF, 0},
+    {"POST", "/api/v1/admin/webhooks", h_create, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/webhooks", h_list, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"DELETE", "/api/v1/admin/webhooks/{id}", h_delete, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/webhooks/{id}/deliveries", h_deliveries, MER_AUTH_ADMIN, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/webhooks/{id}/deliveries/{event_id}/redeliver", h_redeliver, MER_AUTH_ADMIN, 0,
+     MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/events", h_events, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_events_http_init(void)
+static const mer_routes_t events_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int events_init(const mer_cycle_t *cycle)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    (void)cycle;
+    mer_events_start();
+    return 0;
 }
+
+const mer_module_t mer_events_module = {
+    .name = "events",
+    .init = events_init,
+    .routes = MER_MODULE_ROUTES(&events_routes),
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = mer_events_stop,
+    .metrics = mer_events_metrics,
+};

@@ -421,12 +421,10 @@ static void h_draw(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/flash-sales", h_create, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/flash-sales/{id}/stats", h_stats, MER_AUTH_STAFF, 0},
-    {"POST", "/api/v1/admin/flash-sales/{id}/sessions/{sid}/draw", h_draw, MER_AUTH_STAFF, 0},
+    {"POST", "/api/v1/admin/flash-sales", h_create, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/flash-sales/{id}/stats", h_stats, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/flash-sales/{id}/sessions/{sid}/draw", h_draw, MER_AUTH_STAFF, 0, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void fs_admin_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t fs_admin_routes = {routes, MER_ARRAY_LEN(routes)};

@@ -95,7 +95,7 @@ static void session_labels(mer_buf_t *lb, const fs_session_t *s)
     mer_prom_label(lb, "session", id);
 }
 
-void mer_flash_metrics(mer_buf_t *out)
+static void flash_metrics(mer_buf_t *out)
 {
     const fs_registry_t *reg = fs_registry();
     mer_buf_t lb = MER_BUF_INIT;
@@ -127,19 +127,24 @@ void mer_flash_metrics(mer_buf_t *out)
     mer_buf_release(&lb);
 }
 
-void mer_flash_init(void)
+static int flash_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
     fs_model_init();
     const mer_countries_t *cs = mer_countries();
     for (size_t i = 0; i < cs->nregions; i++)
         if (cs->regions[i].local && fs_load_region(cs->regions[i].name) != 0)
             mer_die("cannot load the flash sales of region %s", cs->regions[i].name);
-    fs_routes_init();
-    fs_admin_init();
+    fs_grab_init();
     fs_processor_start();
+    return 0;
 }
 
-void mer_flash_stop(void)
-{
-    fs_processor_stop();
-}
+const mer_module_t mer_flash_module = {
+    .name = "flashsale",
+    .init = flash_init,
+    .routes = MER_MODULE_ROUTES(&fs_grab_routes, &fs_admin_routes),
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = fs_processor_stop,
+    .metrics = flash_metrics,
+};

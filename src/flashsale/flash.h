@@ -29,11 +29,15 @@
 #define MER_FLASH_H
 
 #include "core/buf.h"
+#include "module.h"
 #include "store/db.h"
 
-/* Loads every local region's sales, registers the routes and starts the processor. */
-void mer_flash_init(void);
-void mer_flash_stop(void);
+/*
+ * The flash-sale module (flash.c): init loads every local region's sales and starts the processor,
+ * which stops with the producers of writes; the grab and admin routes; the grab, win and refusal counts
+ * per session for /metrics.
+ */
+extern const mer_module_t mer_flash_module;
 
 /* A flash purchase token as checkout sees it. */
 typedef struct mer_flash_token {
@@ -62,8 +66,5 @@ int mer_flash_order_closed(mer_db_t *db, int64_t order_id);
 int mer_flash_lines_refunded(mer_db_t *db, int64_t order_id);
 /* After the checkout committed (worker thread): marks the token used in memory. */
 void mer_flash_token_used(const char *token);
-
-/* Prometheus lines for /metrics. */
-void mer_flash_metrics(mer_buf_t *out);
 
 #endif

@@ -250,8 +250,8 @@ void fs_progress(fs_session_t *s);
 void fs_model_init(void);
 
 /* ---- grab.c / admin.c / processor.c ---- */
-void fs_routes_init(void);
-void fs_admin_init(void);
+void fs_grab_init(void); /* the proof-of-work key and its replay set */
+extern const mer_routes_t fs_grab_routes, fs_admin_routes;
 void fs_processor_start(void);
 void fs_processor_stop(void);
 void fs_processor_kick(void);

@@ -303,6 +303,9 @@ static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, cons
 /* Anti-scalper rules shared by reservations and grabs. Answers and returns false on refusal. */
 static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t now)
 {
+    if (r->route->rate != MER_RATE_FLASH)
+        MER_BUG("%s %s applies the flash-sale limits but its route says otherwise", r->route->method,
+                r->route->pattern);
     const fs_rules_t *ru = &sale->rules;
     char ip[64] = "";
     if (ru->nblocked_ips || ru->ip_interval_ns)
@@ -819,17 +822,20 @@ static void h_queue(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/flash-sales", h_list, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/flash-sales/{id}", h_get, MER_AUTH_PUBLIC, 0},
-    {"POST", "/api/v1/flash-sales/{id}/grab", h_grab, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/flash-sales/{id}/reservations", h_reserve, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/flash-sales/{id}/challenge", h_challenge, MER_AUTH_USER, 0},
-    {"GET", "/api/v1/flash-sales/{id}/queue/{voucher}", h_queue, MER_AUTH_USER, 0},
+    {"GET", "/api/v1/flash-sales", h_list, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/flash-sales/{id}", h_get, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/flash-sales/{id}/grab", h_grab, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_FLASH},
+    {"POST", "/api/v1/flash-sales/{id}/reservations", h_reserve, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_FLASH},
+    {"GET", "/api/v1/flash-sales/{id}/challenge", h_challenge, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/flash-sales/{id}/queue/{voucher}", h_queue, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void fs_routes_init(void)
+const mer_routes_t fs_grab_routes = {routes, MER_ARRAY_LEN(routes)};
+
+void fs_grab_init(void)
 {
     randombytes_buf(pow_key, sizeof(pow_key));
     mer_smap_init(&pow_seen);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
 }

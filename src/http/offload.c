@@ -81,3 +81,17 @@ void mer_offload_stop(void)
         pthread_join(pool.tids[i], NULL);
     pool.n = 0;
 }
+
+static int offload_init(const mer_cycle_t *cycle)
+{
+    (void)cycle;
+    mer_offload_start(2);
+    return 0;
+}
+
+const mer_module_t mer_offload_module = {
+    .name = "offload",
+    .init = offload_init,
+    .stop_phase = MER_STOP_POOLS,
+    .stop = mer_offload_stop,
+};

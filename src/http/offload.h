@@ -9,6 +9,7 @@
 #define MER_OFFLOAD_H
 
 #include "http/server.h"
+#include "module.h"
 
 typedef struct mer_ojob mer_ojob_t;
 struct mer_ojob {
@@ -23,5 +24,8 @@ struct mer_ojob {
 void mer_offload_start(int threads);
 void mer_offload_submit(mer_ojob_t *job);
 void mer_offload_stop(void);
+
+/* The pool as a module: two threads from init; stops last (MER_STOP_POOLS), once no job can come. */
+extern const mer_module_t mer_offload_module;
 
 #endif

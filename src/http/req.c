@@ -365,6 +365,26 @@ int mer_req_query_int(mer_req_t *r, const char *key, int64_t min, int64_t max, i
     return 0;
 }
 
+int mer_req_idempotency_key(mer_req_t *r, const char **key, size_t *len)
+{
+    if (r->route == NULL || r->route->idem != MER_IDEM_KEY)
+        MER_BUG("%s %s reads Idempotency-Key but its route table says it does not honour one",
+                r->route ? r->route->method : "?", r->route ? r->route->pattern : "?");
+    *len = 0;
+    *key = mer_req_header(r, "idempotency-key", len);
+    if (*key && (*len == 0 || *len > 100)) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key is 1 to 100 characters");
+        return -1;
+    }
+    for (size_t i = 0; *key && i < *len; i++) {
+        if ((*key)[i] < 0x21 || (*key)[i] > 0x7e) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key must be printable ASCII");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out)
 {
     if (idx >= r->nparams ||

@@ -38,13 +38,41 @@ enum {
     MER_ROUTE_JSON_BODY = 1 << 0, /* parse the body as a JSON object into r->body (400 invalid_json if not) */
 };
 
+/* Does a route honour an Idempotency-Key header (see mer_req_idempotency_key)? */
+typedef enum {
+    MER_IDEM_NONE = 0, /* the header is ignored */
+    MER_IDEM_KEY,      /* a retry with the same key and body answers as the first request did */
+} mer_idempotency_t;
+
+/*
+ * Which of the limiters that exist a route is subject to (documentation of what its handler applies;
+ * the limiter's code checks that its route says so). The router itself limits nothing.
+ */
+typedef enum {
+    MER_RATE_NONE = 0, /* no limiter */
+    MER_RATE_LOGIN,    /* failed-login back-off per account and per client address (account/throttle.h) */
+    MER_RATE_FLASH,    /* the sale's GCRA limits per buyer and per client address (flashsale/flash_int.h) */
+} mer_rate_class_t;
+
 typedef struct mer_route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/api/v1/products/{id}": {name} matches one non-empty segment */
     mer_handler_fn fn;
-    mer_auth_level_t auth;
-    int flags;
+    mer_auth_level_t auth;  /* who may call it; checked by the router before fn */
+    int flags;              /* MER_ROUTE_* */
+    mer_idempotency_t idem; /* whether it honours Idempotency-Key */
+    mer_rate_class_t rate;  /* the limiter its handler applies */
 } mer_route_t;
+
+/*
+ * One route table as a module declares it (module.h), usually one per source file that owns handlers:
+ *     static const mer_route_t routes[] = {...};
+ *     static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
+ */
+typedef struct mer_routes {
+    const mer_route_t *table; /* static storage */
+    size_t n;                 /* its rows */
+} mer_routes_t;
 
 /* The authenticated caller, if any. */
 typedef enum { MER_ROLE_NONE = 0, MER_ROLE_CUSTOMER, MER_ROLE_OPERATOR, MER_ROLE_ADMIN } mer_role_t;
@@ -132,6 +160,12 @@ const char *mer_req_query(const mer_req_t *r, const char *key);
  * naming the field and returns -1.
  */
 int mer_req_query_int(mer_req_t *r, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out);
+/*
+ * The request's Idempotency-Key header, on a route whose table says MER_IDEM_KEY (any other route calling
+ * it is a bug): returns 0 with *key NULL when there is none, 0 with *key and *len set when it is 1 to 100
+ * printable ASCII characters, or answers 400 invalid_parameter (field Idempotency-Key) and returns -1.
+ */
+int mer_req_idempotency_key(mer_req_t *r, const char **key, size_t *len);
 /* A path parameter {..} as a positive id; answers 404 and returns -1 if it is not one. */
 int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out);
 /* A request header's value, or NULL; *len receives its length. */

@@ -42,6 +42,8 @@ static struct {
     void (*slot_release[8])(void *);
     void (*exit_hooks[8])(void);
     int nexit_hooks;
+    void (*start_hooks[8])(void);
+    int nstart_hooks;
     int nslots;
     int max_connections; /* the effective cap, over all workers */
 } srv;
@@ -95,6 +97,13 @@ void mer_server_on_stop(void (*hook)(void))
     if (srv.nstop_hooks >= (int)MER_ARRAY_LEN(srv.stop_hooks))
         MER_BUG("too many stop hooks");
     srv.stop_hooks[srv.nstop_hooks++] = hook;
+}
+
+void mer_server_on_thread_start(void (*hook)(void))
+{
+    if (srv.nstart_hooks >= (int)MER_ARRAY_LEN(srv.start_hooks))
+        MER_BUG("too many thread start hooks");
+    srv.start_hooks[srv.nstart_hooks++] = hook;
 }
 
 void mer_server_on_thread_exit(void (*hook)(void))
@@ -481,6 +490,8 @@ static void *worker_main(void *arg)
     w->retry_entry.cb = on_accept_retry;
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+    for (int i = 0; i < srv.nstart_hooks; i++)
+        srv.start_hooks[i]();
     int fd = open_listener(srv.cfg);
     w->listen_fd = fd;
     if (fd < 0) {

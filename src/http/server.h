@@ -102,6 +102,9 @@ int mer_worker_slot_register(void (*release)(void *state));
 /* Posts msg to worker w; msg->cb runs on w's thread. msg must stay valid until then. */
 void mer_worker_post(mer_worker_t *w, mer_worker_msg_t *msg);
 
+/* Called on each worker thread once its loop is set up, before it accepts connections. */
+void mer_server_on_thread_start(void (*hook)(void));
+
 /* Called on each worker thread just before it exits (close per-thread connections, caches). */
 void mer_server_on_thread_exit(void (*hook)(void));
 
@@ -115,8 +118,8 @@ void mer_server_on_stop(void (*hook)(void));
 int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler_t *self, h2o_req_t *req));
 
 /*
- * Appends the connection series to /metrics (register with mer_ops_add_metrics): open now, the cap, idle
- * connections closed to make room, connections closed unserved for want of a file descriptor.
+ * Appends the connection series to /metrics (the http module's metrics, see http/ops.h): open now, the
+ * cap, idle connections closed to make room, connections closed unserved for want of a file descriptor.
  */
 void mer_server_metrics(mer_buf_t *out);
 

@@ -723,15 +723,27 @@ static void h_get_stock(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/warehouses", h_create_warehouse, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/stock", h_get_stock, MER_AUTH_STAFF, 0},
-    {"PUT", "/api/v1/admin/stock", h_set_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/stock/adjust", h_adjust_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"PUT", "/api/v1/admin/stock/threshold", h_set_threshold, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/warehouses", h_create_warehouse, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"GET", "/api/v1/admin/stock", h_get_stock, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/stock", h_set_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/stock/adjust", h_adjust_stock, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/stock/threshold", h_set_threshold, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_inventory_init(void)
+static const mer_routes_t inventory_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int inventory_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
     mer_writer_on_commit(publish_epochs);
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    return 0;
 }
+
+const mer_module_t mer_inventory_module = {
+    .name = "inventory",
+    .init = inventory_init,
+    .routes = MER_MODULE_ROUTES(&inventory_routes),
+};

@@ -33,6 +33,7 @@
 #define MER_INVENTORY_H
 
 #include "http/req.h"
+#include "module.h"
 #include "store/db.h"
 
 #define MER_ORDER_MAX_LINES 50
@@ -61,7 +62,11 @@ uint32_t mer_stock_epoch(int64_t product_id);
 /* Demo warehouses and stock for a region (meridian seed). */
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);
 
-/* Admin routes: warehouses, stock and stock.low thresholds. */
-void mer_inventory_init(void);
+/*
+ * The inventory module: the admin routes (warehouses, stock and stock.low thresholds) and, from init, the
+ * writer commit hook that advances the stock epochs of products whose availability crossed zero (so
+ * cached product answers are rebuilt).
+ */
+extern const mer_module_t mer_inventory_module;
 
 #endif

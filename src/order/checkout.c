@@ -574,18 +574,10 @@ static void h_checkout(mer_req_t *r)
     int64_t address_id = in.address_id, expected = in.expected_total;
     json_t *inline_addr = in.address, *lines = in.lines;
     const char *method = in.payment_method, *coupon = in.coupon, *flash = in.flash_token;
-    size_t klen = 0;
-    const char *key = mer_req_header(r, "idempotency-key", &klen);
-    if (key && (klen == 0 || klen > 100)) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key is 1 to 100 characters");
+    size_t klen;
+    const char *key;
+    if (mer_req_idempotency_key(r, &key, &klen) != 0)
         return;
-    }
-    for (size_t i = 0; key && i < klen; i++) {
-        if (key[i] < 0x21 || key[i] > 0x7e) {
-            mer_reply_error(r, MER_E_INVALID_PARAM, "Idempotency-Key", "Idempotency-Key must be printable ASCII");
-            return;
-        }
-    }
 
     checkout_job_t *j = mer_xcalloc(1, sizeof(*j));
     j->r = r;
@@ -729,10 +721,7 @@ static void h_checkout(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/orders", h_checkout, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/orders", h_checkout, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_KEY, MER_RATE_NONE},
 };
 
-void mer_checkout_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_checkout_routes = {routes, MER_ARRAY_LEN(routes)};

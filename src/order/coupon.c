@@ -333,12 +333,9 @@ static void h_patch(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/coupons", h_create, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/coupons", h_list, MER_AUTH_STAFF, 0},
-    {"PATCH", "/api/v1/admin/coupons/{id}", h_patch, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/coupons", h_create, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/coupons", h_list, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PATCH", "/api/v1/admin/coupons/{id}", h_patch, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
-void mer_coupon_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_coupon_routes = {routes, MER_ARRAY_LEN(routes)};

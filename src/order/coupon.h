@@ -21,6 +21,7 @@
 #ifndef MER_COUPON_H
 #define MER_COUPON_H
 
+#include "module.h"
 #include "region/country.h"
 #include "store/db.h"
 
@@ -83,7 +84,7 @@ int mer_coupon_freeze(mer_db_t *db, const mer_coupon_t *c, int64_t order_id, int
 /* Writer thread: the order's frozen redemption becomes consumed (paid) or returned (cancelled). */
 int mer_coupon_settle(mer_db_t *db, int64_t order_id, bool consume);
 
-/* Admin routes: create, list, (de)activate. */
-void mer_coupon_init(void);
+/* Admin routes: create, list, (de)activate (a table of the order module). */
+extern const mer_routes_t mer_coupon_routes;
 
 #endif

@@ -846,26 +846,42 @@ static void sweep(void *arg)
     }
 }
 
-void mer_order_stop(void)
+static void order_stop(void)
 {
     mer_ticker_stop(&sweeper);
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/orders", h_list, MER_AUTH_USER, 0},
-    {"GET", "/api/v1/orders/{id}", h_get, MER_AUTH_USER, 0},
-    {"POST", "/api/v1/orders/{id}/cancel", h_cancel, MER_AUTH_USER, 0},
-    {"POST", "/api/v1/orders/{id}/pay", h_pay, MER_AUTH_USER, MER_ROUTE_JSON_BODY},
-    {"GET", "/api/v1/admin/orders", h_admin_list, MER_AUTH_STAFF, 0},
-    {"GET", "/api/v1/admin/orders/{id}", h_admin_get, MER_AUTH_STAFF, 0},
-    {"POST", "/api/v1/admin/orders/{id}/ship", h_ship, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/orders/{id}/deliver", h_deliver, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/orders/{id}/complete", h_complete, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
-    {"POST", "/api/v1/admin/orders/{id}/cancel", h_admin_cancel, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"GET", "/api/v1/orders", h_list, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/orders/{id}", h_get, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/orders/{id}/cancel", h_cancel, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/orders/{id}/pay", h_pay, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/orders", h_admin_list, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/orders/{id}", h_admin_get, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/orders/{id}/ship", h_ship, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"POST", "/api/v1/admin/orders/{id}/deliver", h_deliver, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"POST", "/api/v1/admin/orders/{id}/complete", h_complete, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"POST", "/api/v1/admin/orders/{id}/cancel", h_admin_cancel, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_order_init(void)
+static const mer_routes_t order_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int order_init(const mer_cycle_t *cycle)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    (void)cycle;
     mer_ticker_start(&sweeper, sweep, NULL, SWEEP_INTERVAL_MS);
+    return 0;
 }
+
+const mer_module_t mer_order_module = {
+    .name = "order",
+    .init = order_init,
+    .routes = MER_MODULE_ROUTES(&mer_checkout_routes, &order_routes, &mer_refund_routes, &mer_coupon_routes),
+    .thread_exit = mer_order_thread_release,
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = order_stop,
+};

@@ -20,6 +20,7 @@
 
 #include "core/buf.h"
 #include "http/req.h"
+#include "module.h"
 #include "order/fsm.h"
 #include "order/pricing.h"
 #include "store/db.h"
@@ -95,10 +96,12 @@ int mer_order_transition_db(mer_db_t *db, int64_t order_id, mer_order_event_t ev
 int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
                                const char *note, char current[20]);
 
-/* Routes and the expiry sweeper. */
-void mer_order_init(void);
-void mer_checkout_init(void);
-/* Stops the sweeper (before the writers stop). */
-void mer_order_stop(void);
+/*
+ * The order module (order.c): checkout (checkout.c, mer_checkout_routes), the order routes, refunds
+ * (refund.h) and coupons (coupon.h); init starts the expiry sweeper, which stops with the producers of
+ * writes (before the writers drain); each worker frees its order-view cache on exit.
+ */
+extern const mer_module_t mer_order_module;
+extern const mer_routes_t mer_checkout_routes;
 
 #endif

@@ -324,10 +324,8 @@ static void h_refund(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/admin/orders/{id}/refunds", h_refund, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/admin/orders/{id}/refunds", h_refund, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_refund_init(void)
-{
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
-}
+const mer_routes_t mer_refund_routes = {routes, MER_ARRAY_LEN(routes)};

@@ -15,6 +15,7 @@
 #ifndef MER_REFUND_H
 #define MER_REFUND_H
 
+#include "module.h"
 #include "store/db.h"
 
 /*
@@ -28,7 +29,7 @@
  */
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
 
-/* Admin route POST /api/v1/admin/orders/{id}/refunds. */
-void mer_refund_init(void);
+/* Admin route POST /api/v1/admin/orders/{id}/refunds (a table of the order module). */
+extern const mer_routes_t mer_refund_routes;
 
 #endif

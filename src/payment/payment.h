@@ -14,6 +14,7 @@
 #define MER_PAYMENT_H
 
 #include "core/common.h"
+#include "module.h"
 
 typedef enum { MER_PAY_SUCCEEDED = 0, MER_PAY_DECLINED, MER_PAY_ERROR, MER_PAY_PENDING } mer_pay_status_t;
 
@@ -83,8 +84,11 @@ int mer_payment_order_status(struct mer_db *region, int64_t order_id, char out[2
  * already recorded or returned a duplicate charge (the order is unchanged), or a negative error.
  */
 int mer_payment_refund_confirmed(struct mer_db *region, int64_t payment_id, const char *provider_ref);
-/* Registers POST /api/v1/payments/{provider}/webhook and loads the secrets. */
-void mer_payment_http_init(void);
+/*
+ * The payment module (wallet.c): POST /api/v1/payments/{provider}/webhook; init makes the wallet's
+ * webhook secret on first start. The wallet's URL is configured before (mer_wallet_configure).
+ */
+extern const mer_module_t mer_payment_module;
 
 /* The provider for a payment method, or NULL (cod). */
 const mer_payment_provider_t *mer_payment_provider(const char *method);

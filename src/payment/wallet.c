@@ -356,16 +356,26 @@ static void h_webhook(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"POST", "/api/v1/payments/{provider}/webhook", h_webhook, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY},
+    {"POST", "/api/v1/payments/{provider}/webhook", h_webhook, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_payment_http_init(void)
+static const mer_routes_t payment_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int payment_init(const mer_cycle_t *cycle)
 {
+    (void)cycle;
     char secret[80]; /* made on first start; the webhook reads the current ones on every call */
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = mer_payment_secret(db, "wallet", secret);
     mer_store_write_end(MER_STORE_CATALOG);
     if (err)
         mer_die("cannot load the wallet webhook secret");
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    return 0;
 }
+
+const mer_module_t mer_payment_module = {
+    .name = "payment",
+    .init = payment_init,
+    .routes = MER_MODULE_ROUTES(&payment_routes),
+};

@@ -270,14 +270,27 @@ static void h_admin_put_region(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/countries", h_countries, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/route", h_route, MER_AUTH_PUBLIC, 0},
-    {"GET", "/api/v1/admin/countries", h_admin_countries, MER_AUTH_STAFF, 0},
-    {"PUT", "/api/v1/admin/countries/{code}", h_admin_put_country, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
-    {"PUT", "/api/v1/admin/regions/{name}", h_admin_put_region, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY},
+    {"GET", "/api/v1/countries", h_countries, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/route", h_route, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/countries", h_admin_countries, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/countries/{code}", h_admin_put_country, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"PUT", "/api/v1/admin/regions/{name}", h_admin_put_region, MER_AUTH_ADMIN, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
 };
 
-void mer_region_http_init(void)
+static const mer_routes_t region_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static void region_metrics(mer_buf_t *out)
 {
-    mer_router_add(routes, MER_ARRAY_LEN(routes));
+    mer_buf_printf(out,
+                   "# HELP meridian_countries Countries configured.\n# TYPE meridian_countries gauge\n"
+                   "meridian_countries %zu\n",
+                   mer_countries()->n);
 }
+
+const mer_module_t mer_region_module = {
+    .name = "region",
+    .routes = MER_MODULE_ROUTES(&region_routes),
+    .metrics = region_metrics,
+};

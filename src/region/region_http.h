@@ -5,6 +5,7 @@
 #define MER_REGION_HTTP_H
 
 #include "http/req.h"
+#include "module.h"
 #include "region/country.h"
 
 typedef struct mer_where {
@@ -41,7 +42,7 @@ int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_count
  */
 const mer_country_t *mer_req_staff_country(mer_req_t *r, const char *code, const char *what);
 
-/* Registers /countries, /route and the admin country/region routes. */
-void mer_region_http_init(void);
+/* The region module: /countries, /route and the admin country/region routes; meridian_countries. */
+extern const mer_module_t mer_region_module;
 
 #endif

@@ -80,6 +80,12 @@ int mer_store_open_region(const char *name)
     return err;
 }
 
+const char *mer_store_region_at(size_t i)
+{
+    size_t n = atomic_load_explicit(&st.ndbs, memory_order_acquire);
+    return i + 1 < n ? st.dbs[i + 1].name : NULL;
+}
+
 const char *mer_store_dir(void)
 {
     return st.dir;

@@ -15,6 +15,7 @@
 #ifndef MER_STORE_H
 #define MER_STORE_H
 
+#include "module.h"
 #include "store/db.h"
 
 #define MER_STORE_CATALOG NULL /* the "region" argument that names catalog.db */
@@ -24,6 +25,8 @@ int mer_store_init(const char *dir);
 /* Opens (creating and migrating) region-<name>.db. Start-up only. */
 int mer_store_open_region(const char *name);
 void mer_store_shutdown(void);
+/* The name of the i-th region database open (in the order opened), or NULL when i is past the last. */
+const char *mer_store_region_at(size_t i);
 const char *mer_store_dir(void);
 
 /*
@@ -37,6 +40,13 @@ void mer_store_write_end(const char *region);
 mer_db_t *mer_store_reader(const char *region);
 /* Closes the calling thread's read connections (worker exit). */
 void mer_store_thread_release(void);
+
+/*
+ * The store as a module (store_module.c): init starts the writer of every region database open; each
+ * worker closes its read connections on exit; the writers drain at MER_STOP_WRITERS; /metrics gets the
+ * writers' series and /readyz one check per database ("catalog", then each region's name).
+ */
+extern const mer_module_t mer_store_module;
 
 /* The migrations of each kind of database (src/store/schema.c). */
 extern const mer_migration_t mer_schema_catalog[];

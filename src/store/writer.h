@@ -59,7 +59,7 @@ int mer_writer_run_sync(const char *region, int (*fn)(mer_db_t *db, void *arg), 
 
 /*
  * Appends the writers' metrics (Prometheus text) for /metrics, per region: queue depth, queue wait, jobs
- * per batch and commit time (histograms), batches by result and jobs by result; see mer_ops_add_metrics().
+ * per batch and commit time (histograms), batches by result and jobs by result (the store module's metrics).
  * Only batches that changed rows count as committed and feed the batch-size and commit-time histograms:
  * a job that found nothing to do (a background sweep with nothing due) does not look like write load.
  */

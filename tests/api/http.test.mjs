@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { startServer, expectError } from './helpers.mjs';
+import { startServer, expectError, customer, ADDRESSES } from './helpers.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -278,6 +278,30 @@ test('healthz, readyz and metrics', async () => {
   assert.match(m.headers.get('content-type'), /text\/plain/);
   assert.match(m.text, /meridian_http_responses_total\{class="2xx"\} [1-9]/);
   assert.match(m.text, /meridian_catalog_products [1-9][0-9]*/);
+});
+
+test('readyz asks every module: one check per database this node holds', async () => {
+  const r = await srv.get('/readyz');
+  assert.equal(r.status, 200);
+  assert.deepEqual(Object.keys(r.json.checks).sort(), ['catalog', 'eu', 'in', 'ru', 'sg']);
+  const one = await startServer({ regions: 'in' });
+  try {
+    const o = await one.get('/readyz');
+    assert.equal(o.status, 200);
+    assert.deepEqual(o.json.checks, { catalog: 'ok', in: 'ok' });
+  } finally {
+    await one.stop();
+  }
+});
+
+test('Idempotency-Key is ignored on a route whose table does not honour it', async () => {
+  const c = await customer(srv, 'IN', { address: null });
+  for (const key of ['same-key', 'same-key', 'not a valid key']) {
+    const a = await srv.api('POST', '/api/v1/users/me/addresses', { token: c.token, body: ADDRESSES.IN, headers: { 'idempotency-key': key } });
+    assert.equal(a.status, 201, a.text);
+  }
+  const list = await srv.get('/api/v1/users/me/addresses', { token: c.token });
+  assert.equal(list.json.addresses.length, 3, list.text);
 });
 
 test('HEAD is answered like GET without a body', async () => {
