@@ -28,6 +28,7 @@
 #define FD_RESERVE_PER_THREAD 32 /* ... and per worker thread (its database connections) */
 #define DEFAULT_MAX_CONNECTIONS 65536
 #define EVICT_MIN_AGE_MS 250 /* a connection younger than this is not idle yet: its request may be on the way */
+#define SLOW_HEAD_MS 2000   /* a first request head still incomplete after this is a slow client: evictable */
 
 static struct {
     h2o_globalconf_t h2o;
@@ -232,6 +233,9 @@ static int mark_busy(h2o_req_t *req, void *data)
  * EVICT_MIN_AGE_MS ago, no request in flight, nothing received and not yet handled. h2o lists the HTTP/2
  * streams in flight; an HTTP/1 connection always lists its current request, even between requests, so
  * there the input buffer tells: h2o consumes a request's bytes only after its answer has been sent.
+ * A connection whose first request head is still incomplete SLOW_HEAD_MS after it was accepted counts as
+ * idle too, whatever it has sent: otherwise clients that trickle partial heads (slow-loris) could hold
+ * every slot until the head timeout and lock new clients out.
  * shutdown() rather than close(): h2o reads the end of stream and closes the connection through its own
  * path, which frees its state and calls on_conn_close.
  */
@@ -243,10 +247,11 @@ static size_t evict_idle(mer_worker_t *w, size_t want)
     for (h2o_linklist_t *l = w->conns.next; l != &w->conns && n < want; l = l->next) {
         mer_conn_t *c = H2O_STRUCT_FROM_MEMBER(mer_conn_t, link, l);
         int pending = 0;
-        if (c->evicting || c->busy_mark == mark || c->sock->input->size != 0 ||
-            now - c->accepted_at < EVICT_MIN_AGE_MS || ioctl(c->fd, FIONREAD, &pending) != 0 ||
-            pending != 0) /* a request not read yet */
-            continue;
+        bool slow_head = h2o_timeout_is_linked(&c->head_entry) && now - c->accepted_at >= SLOW_HEAD_MS;
+        if (c->evicting || (!slow_head && (c->busy_mark == mark || c->sock->input->size != 0 ||
+                                           now - c->accepted_at < EVICT_MIN_AGE_MS ||
+                                           ioctl(c->fd, FIONREAD, &pending) != 0 || pending != 0)))
+            continue; /* busy, young, or a request not read yet */
         shutdown(c->fd, SHUT_RDWR);
         c->evicting = true;
         w->nevicting++;

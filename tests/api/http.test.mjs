@@ -194,6 +194,30 @@ test('answers that depend on X-Country or Accept-Language name them in Vary, 304
   }
 });
 
+test('--max-connections: clients that trickle partial request heads cannot hold every slot', async () => {
+  const other = await startServer({ args: ['--max-connections', '4'] }); // idle timeout stays 30 s
+  const socks = [];
+  try {
+    for (let i = 0; i < 8; i++) { // more slow clients than slots, on both worker threads
+      const s = net.connect(other.port, '127.0.0.1');
+      s.on('error', () => {});
+      socks.push(s);
+      s.write('GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: '); // and never the rest
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const start = Date.now();
+    const r = await fetch(other.base + '/healthz', { signal: AbortSignal.timeout(15000) });
+    assert.equal(r.status, 200);
+    // before, a new client waited for the 30 s head timeout; now stalled heads are evicted after 2 s
+    assert.ok(Date.now() - start < 12000, `a new client waited ${Date.now() - start} ms`);
+    const m = (await other.get('/metrics')).text;
+    assert.ok(Number(/^meridian_http_connections_evicted_total (\d+)$/m.exec(m)[1]) >= 1, m);
+  } finally {
+    for (const s of socks) s.destroy();
+    await other.stop();
+  }
+});
+
 test('--max-connections: at the cap the oldest idle keep-alive connections make room for new clients', async () => {
   const other = await startServer({ args: ['--max-connections', '4'] }); // 2 per worker thread
   const socks = [];
