@@ -6,7 +6,8 @@ set -eu
 build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
-test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev"
+# clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against
+test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in

@@ -52,6 +52,20 @@ if [ -n "$fuzz" ]; then
 	rm -f "$log"
 fi
 
+# Formatting: every C file as the pinned clang-format (Debian 12's 14) lays it out (`make format` fixes).
+log=$(mktemp)
+if ! clang-format --version 2>/dev/null | grep -q 'version 14\.'; then
+	fail=1
+	summary="$summary format FAILED (clang-format 14 is pinned: $(clang-format --version 2>&1 | head -1));"
+elif clang-format --dry-run --Werror $(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'fuzz/*.[ch]') >"$log" 2>&1; then
+	summary="$summary format ok;"
+else
+	fail=1
+	head -40 "$log"
+	summary="$summary format FAILED (run make format);"
+fi
+rm -f "$log"
+
 log=$(mktemp)
 if REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true node_modules/.bin/redocly lint docs/openapi.yaml \
 	>"$log" 2>&1; then

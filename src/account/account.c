@@ -62,8 +62,8 @@ static int normalize_phone(const mer_country_t *c, const char *in, char out[MER_
 
 typedef struct creds {
     const mer_country_t *country;
-    char email[256]; /* normalized; "" when not given */
-    char phone[MER_PHONE_MAX];  /* normalized; "" when not given */
+    char email[256];           /* normalized; "" when not given */
+    char phone[MER_PHONE_MAX]; /* normalized; "" when not given */
     const char *password;
 } creds_t;
 

@@ -178,8 +178,8 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
-    r = mer_db_query(db, "SELECT id, product_id, code, attributes, max_per_order FROM sku ORDER BY product_id, position, id",
-                     NULL);
+    r = mer_db_query(
+        db, "SELECT id, product_id, code, attributes, max_per_order FROM sku ORDER BY product_id, position, id", NULL);
     while (mer_rows_next(r)) {
         mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 1));
         if (p == NULL || p->skus == NULL)
@@ -206,8 +206,9 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
-    r = mer_db_query(db, "SELECT p.sku_id, p.country, p.amount, s.product_id FROM price p JOIN sku s ON s.id = p.sku_id "
-                         "ORDER BY p.sku_id, p.country",
+    r = mer_db_query(db,
+                     "SELECT p.sku_id, p.country, p.amount, s.product_id FROM price p JOIN sku s ON s.id = p.sku_id "
+                     "ORDER BY p.sku_id, p.country",
                      NULL);
     mer_cat_sku_t *cur = NULL;
     size_t cap = 0;

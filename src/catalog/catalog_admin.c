@@ -133,8 +133,8 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
                         &prices, e) ||
         mer_json_int(sku, "position", mer_json_path(field, sizeof(field), prefix, "position"), 0, 1000, false, &pos,
                      e) ||
-        mer_json_int(sku, "max_per_order", mer_json_path(field, sizeof(field), prefix, "max_per_order"), 1, 1000,
-                     false, &limit, e))
+        mer_json_int(sku, "max_per_order", mer_json_path(field, sizeof(field), prefix, "max_per_order"), 1, 1000, false,
+                     &limit, e))
         return e->code;
     if (!code_ok(code))
         return mer_verr_set(e, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "code"),
@@ -170,8 +170,7 @@ static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
                               "INSERT INTO product_text (product_id, locale, name, description) VALUES (?, ?, ?, ?) "
                               "ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name, "
                               "description = excluded.description",
-                              "isss", product_id, loc, json_string_value(json_object_get(v, "name")),
-                              desc ? desc : "");
+                              "isss", product_id, loc, json_string_value(json_object_get(v, "name")), desc ? desc : "");
         if (err < 0)
             return err;
     }
@@ -292,9 +291,9 @@ static json_t *admin_product_json(int64_t id)
             json_object_set_new(attrs, s->attrs[a].key, json_string(s->attrs[a].value));
         for (size_t k = 0; k < s->nprices; k++)
             json_object_set_new(prices, s->prices[k].country, json_integer(s->prices[k].amount));
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)s->id, "code", s->code,
-                                              "attributes", attrs, "prices", prices, "max_per_order",
-                                              (json_int_t)s->max_per_order));
+        json_array_append_new(skus,
+                              json_pack("{s:I,s:s,s:o,s:o,s:I}", "id", (json_int_t)s->id, "code", s->code, "attributes",
+                                        attrs, "prices", prices, "max_per_order", (json_int_t)s->max_per_order));
     }
     json_t *out = json_pack("{s:I,s:s,s:s,s:s,s:s,s:b,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug, "brand",
                             p->brand, "category", p->category ? p->category->slug : "", "tax_class", p->tax_class,
@@ -351,8 +350,8 @@ static void h_create_category(mer_req_t *r)
                         : mer_db_query_int(db, &id, "INSERT INTO category (slug) VALUES (?) RETURNING id", "s", slug);
     json_object_foreach(names, loc, v)
     {
-        if (err == 0 && mer_db_exec(db, "INSERT INTO category_text (category_id, locale, name) VALUES (?, ?, ?)",
-                                    "iss", id, loc, json_string_value(v)) < 0)
+        if (err == 0 && mer_db_exec(db, "INSERT INTO category_text (category_id, locale, name) VALUES (?, ?, ?)", "iss",
+                                    id, loc, json_string_value(v)) < 0)
             err = MER_E_INTERNAL;
     }
     if (!finish_write(r, db, err, "slug"))
@@ -617,8 +616,9 @@ static void h_put_attr_texts(mer_req_t *r)
         const char *loc;
         json_t *t;
         if (!attr_id_ok(k) || (eq && !attr_id_ok(eq + 1)) || !json_is_object(v)) {
-            mer_reply_error(r, MER_E_VALIDATION, key, "keys are attribute ids (colour) or id=value (colour=black) "
-                                                      "mapping to {language: text}");
+            mer_reply_error(r, MER_E_VALIDATION, key,
+                            "keys are attribute ids (colour) or id=value (colour=black) "
+                            "mapping to {language: text}");
             return;
         }
         json_object_foreach(v, loc, t)

@@ -94,8 +94,9 @@ static int search_ids(const char *q, const mer_where_t *w, int64_t **ids_out, si
     mer_buf_t expr = MER_BUF_INIT;
     const unsigned char *p = (const unsigned char *)q;
     while (*p) {
-        while (*p && (*p == ' ' || *p == '\t' || (*p < 0x80 && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
-                                                               (*p >= 'A' && *p <= 'Z')))))
+        while (*p &&
+               (*p == ' ' || *p == '\t' ||
+                (*p < 0x80 && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))))
             p++;
         const unsigned char *start = p;
         while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
@@ -296,18 +297,17 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
         int64_t avail = 0;
         if (stock_db == NULL || mer_stock_available(stock_db, s->id, w->country->code, &avail) != 0)
             avail = 0;
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code",
-                                              s->code, "attributes", sattrs, "attribute_names", snames, "price",
+        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code,
+                                              "attributes", sattrs, "attribute_names", snames, "price",
                                               mer_country_money(w->country, price, lang), "stock_state",
                                               avail > 0 ? "in_stock" : "out_of_stock", "max_per_order",
                                               (json_int_t)s->max_per_order));
     }
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug",
-                     p->slug, "name", t ? t->name : p->slug, "description",
-                     t && t->description ? t->description : "", "brand", p->brand, "category",
-                     category_json(p->category, &w->chain), "country", w->country->code, "lang", lang,
-                     "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "tax_rate_bp",
-                     rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
+                     "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",
+                     p->brand, "category", category_json(p->category, &w->chain), "country", w->country->code, "lang",
+                     lang, "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive,
+                     "tax_rate_bp", rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
 }
 
 static void h_product(mer_req_t *r)

@@ -23,7 +23,10 @@ typedef struct mer_buf {
     size_t cap;
 } mer_buf_t;
 
-#define MER_BUF_INIT {NULL, 0, 0}
+#define MER_BUF_INIT                                                                                                   \
+    {                                                                                                                  \
+        NULL, 0, 0                                                                                                     \
+    }
 
 void mer_buf_init(mer_buf_t *b, size_t cap);
 void mer_buf_release(mer_buf_t *b);

@@ -53,14 +53,13 @@ int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen,
     if (cps < 0)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s contains control characters", field);
     if ((size_t)cps < minlen || (size_t)cps > maxlen)
-        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be %zu to %zu characters long", field, minlen,
-                            maxlen);
+        return mer_verr_set(e, MER_E_VALIDATION, field, "%s must be %zu to %zu characters long", field, minlen, maxlen);
     *out = s;
     return 0;
 }
 
-int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, int64_t max, bool required,
-                 int64_t *out, mer_verr_t *e)
+int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, int64_t max, bool required, int64_t *out,
+                 mer_verr_t *e)
 {
     json_t *v = present(obj, key, field, required, e);
     if (v == NULL)

@@ -14,8 +14,8 @@
 #include "core/err.h"
 
 typedef struct mer_verr {
-    int code;          /* negative mer_err_t, 0 if none */
-    char field[96];    /* JSON path of the offending field, "" if none */
+    int code;       /* negative mer_err_t, 0 if none */
+    char field[96]; /* JSON path of the offending field, "" if none */
     char message[256];
 } mer_verr_t;
 
@@ -27,8 +27,8 @@ const char *mer_json_path(char *out, size_t cap, const char *prefix, const char 
 
 int mer_json_str(json_t *obj, const char *key, const char *field, size_t minlen, size_t maxlen, bool required,
                  const char **out, mer_verr_t *e);
-int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, int64_t max, bool required,
-                 int64_t *out, mer_verr_t *e);
+int mer_json_int(json_t *obj, const char *key, const char *field, int64_t min, int64_t max, bool required, int64_t *out,
+                 mer_verr_t *e);
 int mer_json_bool(json_t *obj, const char *key, const char *field, bool required, bool *out, mer_verr_t *e);
 /* An object or array member of the given jansson type (JSON_OBJECT / JSON_ARRAY). */
 int mer_json_member(json_t *obj, const char *key, const char *field, json_type type, bool required, json_t **out,

@@ -226,8 +226,8 @@ typedef struct fmt_memo {
 } fmt_memo_t;
 static _Thread_local fmt_memo_t *memo;
 
-static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits,
-                           const char *locale, char *out, size_t cap);
+static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
+                           char *out, size_t cap);
 
 int mer_money_format(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
                      char *out, size_t cap)
@@ -254,8 +254,8 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
     return n;
 }
 
-static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits,
-                           const char *locale, char *out, size_t cap)
+static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
+                           char *out, size_t cap)
 {
     char dec[48];
     UChar ubuf[96];

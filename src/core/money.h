@@ -60,9 +60,9 @@ int mer_rounding_parse(const char *s, mer_rounding_t *out);
 const char *mer_rounding_name(mer_rounding_t r);
 
 typedef struct mer_currency {
-    char code[4];      /* ISO 4217, upper case */
-    int iso_digits;    /* ISO 4217 minor-unit digits (ICU default fraction digits) */
-    int cash_digits;   /* ICU cash-usage digits (IDR: 0) */
+    char code[4];    /* ISO 4217, upper case */
+    int iso_digits;  /* ISO 4217 minor-unit digits (ICU default fraction digits) */
+    int cash_digits; /* ICU cash-usage digits (IDR: 0) */
 } mer_currency_t;
 
 /* Fills *out from ICU. Returns 0, or -1 if code is not a 3-letter currency ICU knows. */

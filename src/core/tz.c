@@ -87,8 +87,7 @@ void mer_tz_format(int64_t unix_ms, const char *tz, char out[40])
     int aoff = off < 0 ? -off : off;
     char date[24];
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, 40, "%.19s.%03d%c%02d:%02d", date, ms, off < 0 ? '-' : '+', aoff / 3600000,
-             (aoff / 60000) % 60);
+    snprintf(out, 40, "%.19s.%03d%c%02d:%02d", date, ms, off < 0 ? '-' : '+', aoff / 3600000, (aoff / 60000) % 60);
 }
 
 static int digits(const char *s, int n)

@@ -219,10 +219,10 @@ static int apply_logistics(mer_db_t *db, delivery_t *d)
         snprintf(tracking, sizeof(tracking), "%s%02X%02X%02X%02X%02X", country ? country : "XX", raw[0], raw[1], raw[2],
                  raw[3], raw[4]);
         static const char *const carriers[] = {"Delhivery", "Ninja Van", "CDEK", "DHL"};
-        const char *carrier = country && strcmp(country, "IN") == 0   ? carriers[0]
-                              : country && strcmp(country, "RU") == 0 ? carriers[2]
+        const char *carrier = country && strcmp(country, "IN") == 0                ? carriers[0]
+                              : country && strcmp(country, "RU") == 0              ? carriers[2]
                               : country && strchr("SG MY ID PH TH VN", country[0]) ? carriers[1]
-                                                                                  : carriers[3];
+                                                                                   : carriers[3];
         if (mer_db_exec(db,
                         "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",

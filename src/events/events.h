@@ -108,8 +108,8 @@ extern const mer_module_t mer_events_module;
 /* HMAC-SHA256 signature header value "t=<unix>,v1=<hex>" of body with secret, at time t. */
 void mer_webhook_sign(const char *secret, int64_t t, const char *body, size_t len, char out[128]);
 /* Checks such a header; tolerance in seconds. Returns 0, or -1 (malformed/bad signature) / -2 (stale). */
-int mer_webhook_verify(const char *secret, const char *header, size_t hlen, const char *body, size_t len,
-                       int64_t now_s, int64_t tolerance_s);
+int mer_webhook_verify(const char *secret, const char *header, size_t hlen, const char *body, size_t len, int64_t now_s,
+                       int64_t tolerance_s);
 /*
  * The same against several secrets (a rotation: the new one and the one it replaces; NULL or "" entries
  * are skipped). The header's comma-separated parts may come in any order and carry up to 8 `v1=` values

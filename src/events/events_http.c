@@ -83,15 +83,16 @@ static void h_create(mer_req_t *r)
 static void h_list(mer_req_t *r)
 {
     json_t *arr = json_array();
-    mer_rows_t *rows = mer_db_query(mer_store_reader(MER_STORE_CATALOG),
-                                    "SELECT id, url, events, active, created_at FROM webhook_subscription ORDER BY id",
-                                    NULL);
+    mer_rows_t *rows =
+        mer_db_query(mer_store_reader(MER_STORE_CATALOG),
+                     "SELECT id, url, events, active, created_at FROM webhook_subscription ORDER BY id", NULL);
     while (mer_rows_next(rows)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(rows, 4), ts);
-        json_array_append_new(arr, json_pack("{s:I,s:s,s:o,s:b,s:s}", "id", (json_int_t)mer_rows_int(rows, 0), "url",
-                                             mer_rows_text(rows, 1), "events", mer_json_csv_array(mer_rows_text(rows, 2)),
-                                             "active", mer_rows_int(rows, 3) != 0, "created_at", ts));
+        json_array_append_new(arr,
+                              json_pack("{s:I,s:s,s:o,s:b,s:s}", "id", (json_int_t)mer_rows_int(rows, 0), "url",
+                                        mer_rows_text(rows, 1), "events", mer_json_csv_array(mer_rows_text(rows, 2)),
+                                        "active", mer_rows_int(rows, 3) != 0, "created_at", ts));
     }
     mer_rows_end(rows);
     mer_reply_json(r, 200, json_pack("{s:o}", "webhooks", arr));
@@ -329,21 +330,21 @@ static void h_events(mer_req_t *r)
     mer_db_t *db = mer_store_reader(c->region);
     json_t *arr = json_array();
     /* an event belongs to the country of its order; events without an order are the region's, for admins */
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT o.id, o.id, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
-                                    "FROM outbox o LEFT JOIN orders ord ON ord.id = o.order_id "
-                                    "WHERE (? = 0 OR o.order_id = ?) AND (ord.country = ? OR (ord.id IS NULL AND ? = 1)) "
-                                    "ORDER BY o.id DESC LIMIT ?",
-                                    "iisii", order_id, order_id, c->code, (int64_t)(r->who.role == MER_ROLE_ADMIN),
-                                    limit);
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT o.id, o.id, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
+                     "FROM outbox o LEFT JOIN orders ord ON ord.id = o.order_id "
+                     "WHERE (? = 0 OR o.order_id = ?) AND (ord.country = ? OR (ord.id IS NULL AND ? = 1)) "
+                     "ORDER BY o.id DESC LIMIT ?",
+                     "iisii", order_id, order_id, c->code, (int64_t)(r->who.role == MER_ROLE_ADMIN), limit);
     while (mer_rows_next(rows)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(rows, 5), ts);
         json_t *payload = json_loads(mer_rows_text(rows, 4), 0, NULL);
         char eid[48];
         mer_event_id(c->region, mer_rows_int(rows, 1), eid);
-        json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "id", eid, "type", mer_rows_text(rows, 2),
-                               "created_at", ts, "data", payload ? payload : json_object(), "deliveries");
+        json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "id", eid, "type", mer_rows_text(rows, 2), "created_at", ts,
+                               "data", payload ? payload : json_object(), "deliveries");
         if (mer_rows_int(rows, 3))
             json_object_set_new(ev, "order_id", json_integer(mer_rows_int(rows, 3)));
         mer_rows_t *d = mer_db_query(db,

@@ -37,10 +37,11 @@ void mer_event_id(const char *region, int64_t id, char out[48])
 
 int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id)
 {
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT number, status, country, currency, grand_total, refunded_total, user_id, "
-                                 "payment_method, payment_status, COALESCE(tracking_number, '') FROM orders WHERE id = ?",
-                                 "i", order_id);
+    mer_rows_t *r =
+        mer_db_query(db,
+                     "SELECT number, status, country, currency, grand_total, refunded_total, user_id, "
+                     "payment_method, payment_status, COALESCE(tracking_number, '') FROM orders WHERE id = ?",
+                     "i", order_id);
     json_t *p = NULL;
     if (mer_rows_next(r))
         p = json_pack("{s:I,s:s,s:s,s:s,s:s,s:I,s:I,s:I,s:s,s:s,s:s}", "order_id", (json_int_t)order_id, "number",

@@ -65,9 +65,9 @@ static int sale_run(mer_db_t *db, mer_wjob_t *w)
                         s->seed) < 0)
             err = MER_E_INTERNAL;
         for (int i = 0; err == 0 && i < s->nitems; i++)
-            if (mer_db_exec(db,
-                            "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
-                            "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
+            if (mer_db_exec(
+                    db, "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
+                    "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
                 err = MER_E_INTERNAL;
     }
     return err;
@@ -105,8 +105,7 @@ static void sale_done(mer_wjob_t *w)
             sale->sessions[sale->nsessions++] = s;
         }
         fs_registry_add(sale);
-        mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->id, j->c->code,
-                     (long long)r->who.id);
+        mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->id, j->c->code, (long long)r->who.id);
     }
     if (!r->gone) {
         if (w->err) {
@@ -115,8 +114,9 @@ static void sale_done(mer_wjob_t *w)
             json_t *ids = json_array();
             for (int k = 0; k < j->nsessions; k++)
                 json_array_append_new(ids, json_integer(j->sessions[k].id));
-            mer_reply_json(r, 201, json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->id, "country", j->c->code,
-                                             "session_ids", ids, "info", "GET /api/v1/flash-sales/{id}"));
+            mer_reply_json(r, 201,
+                           json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->id, "country", j->c->code, "session_ids",
+                                     ids, "info", "GET /api/v1/flash-sales/{id}"));
         }
     }
     json_decref(j->titles);
@@ -125,8 +125,8 @@ static void sale_done(mer_wjob_t *w)
     free(j);
 }
 
-static int local_time(mer_req_t *r, json_t *o, const char *key, const char *field, const mer_country_t *c, bool required,
-                      int64_t *out)
+static int local_time(mer_req_t *r, json_t *o, const char *key, const char *field, const mer_country_t *c,
+                      bool required, int64_t *out)
 {
     mer_verr_t e = {0};
     const char *t = NULL;
@@ -155,8 +155,9 @@ static int check_rules(mer_req_t *r, json_t *rules)
 /* Reads sessions[k] of a new sale into s. Returns 0, or answers the error and returns -1. */
 static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t *c, in_session_t *s)
 {
-    static const char *const skeys[] = {"starts_at", "ends_at", "mode", "per_user_limit", "token_ttl_seconds",
-                                        "cod_allowed", "reservation", "items", NULL};
+    static const char *const skeys[] = {
+        "starts_at",   "ends_at", "mode", "per_user_limit", "token_ttl_seconds", "cod_allowed",
+        "reservation", "items",   NULL};
     static const char *const rkeys[] = {"required", "opens_at", "closes_at", NULL};
     static const char *const ikeys[] = {"sku", "price", "units", NULL};
     mer_verr_t e = {0};
@@ -281,8 +282,7 @@ static void h_create(mer_req_t *r)
     mer_verr_t e = {0};
     const char *country = NULL;
     json_t *titles = NULL, *rules = NULL, *sessions = NULL;
-    if (mer_json_only(r->body, keys, "", &e) ||
-        mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e) ||
         mer_json_member(r->body, "titles", "titles", JSON_OBJECT, true, &titles, &e) ||
         mer_json_member(r->body, "rules", "rules", JSON_OBJECT, false, &rules, &e) ||
         mer_json_member(r->body, "sessions", "sessions", JSON_ARRAY, true, &sessions, &e)) {
@@ -392,8 +392,8 @@ static void h_stats(mer_req_t *r)
                                              "items", items, "tickets", (json_int_t)ntickets, "queue_processed",
                                              (json_int_t)atomic_load(&s->processed)));
     }
-    mer_reply_json(r, 200, json_pack("{s:I,s:s,s:o}", "id", (json_int_t)sale->id, "country", sale->country,
-                                     "sessions", arr));
+    mer_reply_json(r, 200,
+                   json_pack("{s:I,s:s,s:o}", "id", (json_int_t)sale->id, "country", sale->country, "sessions", arr));
 }
 
 static void h_draw(mer_req_t *r)
@@ -416,8 +416,9 @@ static void h_draw(mer_req_t *r)
         return;
     }
     fs_processor_kick();
-    mer_reply_json(r, 202, json_pack("{s:s,s:b}", "status", atomic_load(&s->drawn) ? "drawn" : "drawing", "drawn",
-                                     atomic_load(&s->drawn) != 0));
+    mer_reply_json(r, 202,
+                   json_pack("{s:s,s:b}", "status", atomic_load(&s->drawn) ? "drawn" : "drawing", "drawn",
+                             atomic_load(&s->drawn) != 0));
 }
 
 static const mer_route_t routes[] = {

@@ -73,11 +73,12 @@ int mer_flash_order_closed(mer_db_t *db, int64_t order_id)
 
 int mer_flash_lines_refunded(mer_db_t *db, int64_t order_id)
 {
-    int rc = mer_db_exec(db,
-                         "UPDATE flash_token SET state = 'returned' WHERE order_id = ? AND state = 'consumed' AND token IN "
-                         "(SELECT flash_token FROM order_line WHERE order_id = ? AND flash_token IS NOT NULL AND "
-                         "refunded_qty >= quantity)",
-                         "ii", order_id, order_id);
+    int rc =
+        mer_db_exec(db,
+                    "UPDATE flash_token SET state = 'returned' WHERE order_id = ? AND state = 'consumed' AND token IN "
+                    "(SELECT flash_token FROM order_line WHERE order_id = ? AND flash_token IS NOT NULL AND "
+                    "refunded_qty >= quantity)",
+                    "ii", order_id, order_id);
     if (rc > 0)
         fs_processor_kick();
     return rc < 0 ? rc : 0;

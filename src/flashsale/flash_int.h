@@ -36,20 +36,20 @@ typedef enum { FS_FCFS = 0, FS_QUEUE, FS_DRAW } fs_mode_t;
 
 /* Why a grab or reservation was refused (counted per session for the admin stats). */
 #define FS_REASONS(X)                                                                                                  \
-    X(NOT_STARTED, "not_started")                                                                                    \
-    X(ENDED, "ended")                                                                                                \
-    X(SOLD_OUT, "sold_out")                                                                                          \
-    X(NOT_RESERVED, "not_reserved")                                                                                  \
-    X(LIMIT, "limit_reached")                                                                                        \
-    X(RATE_USER, "rate_limited_user")                                                                                \
-    X(RATE_IP, "rate_limited_ip")                                                                                    \
-    X(BLOCKLIST, "blocklist")                                                                                        \
-    X(ACCOUNT_AGE, "account_too_new")                                                                                \
-    X(PHONE, "phone_already_won")                                                                                    \
-    X(PHONE_REQUIRED, "phone_required")                                                                              \
-    X(ADDRESS, "address_already_won")                                                                                \
-    X(DEVICE, "device_already_won")                                                                                  \
-    X(CHALLENGE, "challenge_failed")                                                                                 \
+    X(NOT_STARTED, "not_started")                                                                                      \
+    X(ENDED, "ended")                                                                                                  \
+    X(SOLD_OUT, "sold_out")                                                                                            \
+    X(NOT_RESERVED, "not_reserved")                                                                                    \
+    X(LIMIT, "limit_reached")                                                                                          \
+    X(RATE_USER, "rate_limited_user")                                                                                  \
+    X(RATE_IP, "rate_limited_ip")                                                                                      \
+    X(BLOCKLIST, "blocklist")                                                                                          \
+    X(ACCOUNT_AGE, "account_too_new")                                                                                  \
+    X(PHONE, "phone_already_won")                                                                                      \
+    X(PHONE_REQUIRED, "phone_required")                                                                                \
+    X(ADDRESS, "address_already_won")                                                                                  \
+    X(DEVICE, "device_already_won")                                                                                    \
+    X(CHALLENGE, "challenge_failed")                                                                                   \
     X(WINDOW, "reservation_closed")
 typedef enum {
 #define FS_REASON_ENUM(name, text) FS_R_##name,
@@ -64,10 +64,10 @@ typedef struct fs_rules {
     bool one_per_phone, one_per_address, one_per_device;
     int64_t user_interval_ns, user_burst; /* 0 = no limit; 1e9 / per_second */
     int64_t ip_interval_ns, ip_burst;
-    int pow_bits;                         /* 0 = no challenge */
-    int64_t *blocked_users;               /* positive ids, sorted ascending (bsearch) */
+    int pow_bits;           /* 0 = no challenge */
+    int64_t *blocked_users; /* positive ids, sorted ascending (bsearch) */
     size_t nblocked_users;
-    char (*blocked_ips)[64];              /* canonical text (fs_ip_canonical), sorted by strcmp */
+    char (*blocked_ips)[64]; /* canonical text (fs_ip_canonical), sorted by strcmp */
     size_t nblocked_ips;
 } fs_rules_t;
 
@@ -77,10 +77,10 @@ typedef struct fs_rules {
 typedef struct fs_item {
     int64_t sku_id, product_id;
     char sku[65];
-    int64_t price;      /* flash price, minor units */
-    int64_t units;      /* total for the session */
-    _Atomic int64_t left;   /* not yet handed out */
-    _Atomic int sold_out;   /* 1 while left is 0: answered from memory */
+    int64_t price;        /* flash price, minor units */
+    int64_t units;        /* total for the session */
+    _Atomic int64_t left; /* not yet handed out */
+    _Atomic int sold_out; /* 1 while left is 0: answered from memory */
 } fs_item_t;
 
 struct fs_sale;
@@ -107,7 +107,7 @@ typedef struct fs_ticket {
     int item;
     _Atomic int state; /* FS_TICKET_* */
     char token[FS_TOKEN_LEN + 1];
-    int reason;        /* fs_reason_t when lost */
+    int reason; /* fs_reason_t when lost */
 } fs_ticket_t;
 
 typedef struct fs_session {
@@ -122,8 +122,8 @@ typedef struct fs_session {
     fs_mode_t mode;
     fs_item_t items[FS_MAX_ITEMS];
     int nitems;
-    mer_smap_t reservations; /* user id -> 1 */
-    mer_smap_t buyers;       /* user id -> units won or being won */
+    mer_smap_t reservations;               /* user id -> 1 */
+    mer_smap_t buyers;                     /* user id -> units won or being won */
     mer_smap_t phones, addresses, devices; /* identity hash -> wins */
     _Atomic uint64_t refusals[FS_R__COUNT];
     _Atomic uint64_t wins;
@@ -134,10 +134,10 @@ typedef struct fs_session {
     size_t ntickets, tickets_cap; /* ntickets: highest number placed */
     _Atomic int64_t processed;    /* queue: tickets decided so far, in order */
     _Atomic int64_t next_seq;     /* the last ticket number given */
-    char seed_commitment[65];  /* draw: SHA-256 of the seed, published before the draw */
-    char seed[65];             /* revealed after the draw */
+    char seed_commitment[65];     /* draw: SHA-256 of the seed, published before the draw */
+    char seed[65];                /* revealed after the draw */
     _Atomic int drawn;
-    _Atomic int progress;      /* 0..100, last published */
+    _Atomic int progress; /* 0..100, last published */
 } fs_session_t;
 
 typedef struct fs_sale {

@@ -92,8 +92,9 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
     if (s->mode == FS_DRAW) {
         mer_jw_obj(w, "draw");
         mer_jw_str(w, "seed_commitment", s->seed_commitment);
-        mer_jw_str(w, "method", "winners are the entries with the lowest SHA-256(seed || ticket), per item up to "
-                                "its units; check the seed against the commitment");
+        mer_jw_str(w, "method",
+                   "winners are the entries with the lowest SHA-256(seed || ticket), per item up to "
+                   "its units; check the seed against the commitment");
         if (atomic_load(&s->drawn)) {
             mer_jw_str(w, "seed", s->seed);
             char t[48];
@@ -169,8 +170,8 @@ static void activity(mer_req_t *r, int64_t id)
     int64_t now = mer_now_unix_ms();
     /* the answer carries the server time to the second; state and progress move the generation */
     char key[160];
-    int kl = snprintf(key, sizeof(key), "F|%lld|%s|%lld|%s|%s", (long long)id, w.country->code,
-                      (long long)(now / 1000), w.chain.tags[0], w.chain.n > 1 ? w.chain.tags[1] : "");
+    int kl = snprintf(key, sizeof(key), "F|%lld|%s|%lld|%s|%s", (long long)id, w.country->code, (long long)(now / 1000),
+                      w.chain.tags[0], w.chain.n > 1 ? w.chain.tags[1] : "");
     uint64_t gen = fs_generation() ^ (mer_catalog_generation() << 32);
     const mer_rcache_entry_t *hit = mer_rcache_get(key, (size_t)kl, gen);
     if (hit) {
@@ -354,8 +355,8 @@ static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t 
  *
  * No clock is needed (an expired challenge is refused before it gets here), and nothing is ever
  * forgotten early; a restart forgets everything, but the MAC key is drawn anew at start-up, so every
- * challenge issued before it is refused anyway. Memory: one record (48 bytes and its map slot) per customer who has sent a valid
- * proof, kept until exit like the per-buyer maps; it grows with customers, not with grabs, and a
+ * challenge issued before it is refused anyway. Memory: one record (48 bytes and its map slot) per customer who has
+ * sent a valid proof, kept until exit like the per-buyer maps; it grows with customers, not with grabs, and a
  * customer's proofs cannot push anyone else's out. The record's lock is contended only by the same
  * customer's simultaneous grabs, and held for a few compares.
  */
@@ -434,9 +435,10 @@ static void h_challenge(mer_req_t *r)
     char mac[33], ch[96];
     challenge_mac(exp, r->who.id, mac);
     snprintf(ch, sizeof(ch), "%lld.%lld.%s", (long long)exp, (long long)r->who.id, mac);
-    mer_reply_json(r, 200, json_pack("{s:s,s:i,s:s}", "challenge", ch, "bits", sale->rules.pow_bits, "algorithm",
-                                     "find a nonce so that SHA-256(challenge + ':' + nonce) starts with `bits` zero "
-                                     "bits; send {\"proof\": {\"challenge\", \"nonce\"}} with the grab"));
+    mer_reply_json(r, 200,
+                   json_pack("{s:s,s:i,s:s}", "challenge", ch, "bits", sale->rules.pow_bits, "algorithm",
+                             "find a nonce so that SHA-256(challenge + ':' + nonce) starts with `bits` zero "
+                             "bits; send {\"proof\": {\"challenge\", \"nonce\"}} with the grab"));
 }
 
 static bool leading_zero_bits(const unsigned char *h, int bits)
@@ -664,14 +666,15 @@ static void entry_done(mer_wjob_t *w)
         if (s->mode == FS_QUEUE) {
             fs_processor_kick();
             if (!r->gone)
-                mer_reply_json(r, 202, json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
-                                                 (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms",
-                                                 500));
+                mer_reply_json(r, 202,
+                               json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
+                                         (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms", 500));
         } else if (!r->gone) {
             char ts[32];
             mer_format_utc_ms(s->ends_at, ts);
-            mer_reply_json(r, 202, json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts,
-                                             "poll", "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
+            mer_reply_json(r, 202,
+                           json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts, "poll",
+                                     "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
         }
     }
     mer_req_release(r);
@@ -813,11 +816,12 @@ static void h_queue(mer_req_t *r)
         fs_token_t *tok = fs_token_get(t->token);
         char ts[32];
         mer_format_utc_ms(tok ? tok->expires_at : 0, ts);
-        mer_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "won", "voucher", v, "token", t->token,
-                                         "sku", s->items[t->item].sku, "expires_at", ts));
+        mer_reply_json(r, 200,
+                       json_pack("{s:s,s:s,s:s,s:s,s:s}", "status", "won", "voucher", v, "token", t->token, "sku",
+                                 s->items[t->item].sku, "expires_at", ts));
     } else {
-        mer_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "status", "lost", "voucher", v, "reason",
-                                         fs_reason_names[t->reason]));
+        mer_reply_json(
+            r, 200, json_pack("{s:s,s:s,s:s}", "status", "lost", "voucher", v, "reason", fs_reason_names[t->reason]));
     }
 }
 

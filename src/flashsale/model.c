@@ -437,8 +437,7 @@ int fs_load_region(const char *region)
         const mer_catalog_t *cat = mer_catalog_lock();
         for (int k = 0; err == 0 && k < sale->nsessions; k++) {
             fs_session_t *s = sale->sessions[k];
-            r = mer_db_query(db,
-                             "SELECT sku_id, price, units FROM flash_item WHERE session_id = ? ORDER BY position",
+            r = mer_db_query(db, "SELECT sku_id, price, units FROM flash_item WHERE session_id = ? ORDER BY position",
                              "i", s->id);
             while (mer_rows_next(r) && s->nitems < FS_MAX_ITEMS) {
                 fs_item_t *it = &s->items[s->nitems++];

@@ -207,7 +207,7 @@ static int draw_run(mer_db_t *db, void *arg)
     if ((err = mer_rows_end(r)) != 0)
         return err;
     size_t n = a->ntickets;
-    char (*names)[48] = mer_xcalloc(n ? n : 1, 48);
+    char(*names)[48] = mer_xcalloc(n ? n : 1, 48);
     const char **ptrs = mer_xcalloc(n ? n : 1, sizeof(*ptrs));
     size_t *order = mer_xcalloc(n ? n : 1, sizeof(*order));
     for (size_t i = 0; i < n; i++) {

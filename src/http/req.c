@@ -177,26 +177,46 @@ static h2o_generator_t static_generator = {NULL, NULL};
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 421: return "Misdirected Request";
-    case 422: return "Unprocessable Entity";
-    case 425: return "Too Early";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 421:
+        return "Misdirected Request";
+    case 422:
+        return "Unprocessable Entity";
+    case 425:
+        return "Too Early";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "";
     }
 }
 
@@ -230,8 +250,7 @@ void mer_reply_bytes(mer_req_t *r, int status, const char *content_type, const c
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("application/json; charset=utf-8"));
     else
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type,
-                       strlen(content_type));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, content_type, strlen(content_type));
     h2o_iovec_t buf = h2o_iovec_init(body, len);
     req->res.content_length = len;
     h2o_start_response(req, &static_generator);
@@ -387,8 +406,7 @@ int mer_req_idempotency_key(mer_req_t *r, const char **key, size_t *len)
 
 int mer_req_param_id(mer_req_t *r, size_t idx, int64_t *out)
 {
-    if (idx >= r->nparams ||
-        mer_parse_int64(r->params[idx].base, r->params[idx].len, 1, INT64_C(1) << 53, out) != 0) {
+    if (idx >= r->nparams || mer_parse_int64(r->params[idx].base, r->params[idx].len, 1, INT64_C(1) << 53, out) != 0) {
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, NULL);
         return -1;
     }
@@ -575,12 +593,24 @@ void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char requ
 {
     int err;
     switch (status) {
-    case 404: err = MER_E_NOT_FOUND; break;
-    case 405: err = MER_E_METHOD_NOT_ALLOWED; break;
-    case 413: err = MER_E_TOO_LARGE; break;
-    case 417: err = MER_E_EXPECTATION_FAILED; break;
-    case 503: err = MER_E_UNAVAILABLE; break;
-    default: err = status >= 500 ? MER_E_INTERNAL : MER_E_BAD_REQUEST; break;
+    case 404:
+        err = MER_E_NOT_FOUND;
+        break;
+    case 405:
+        err = MER_E_METHOD_NOT_ALLOWED;
+        break;
+    case 413:
+        err = MER_E_TOO_LARGE;
+        break;
+    case 417:
+        err = MER_E_EXPECTATION_FAILED;
+        break;
+    case 503:
+        err = MER_E_UNAVAILABLE;
+        break;
+    default:
+        err = status >= 500 ? MER_E_INTERNAL : MER_E_BAD_REQUEST;
+        break;
     }
     char msg[256];
     snprintf(msg, sizeof(msg), "%.*s", (int)MER_MIN(text.len, sizeof(msg) - 1), text.len ? text.base : "");
@@ -672,8 +702,8 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
         json_error_t jerr;
         r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
         if (r->body == NULL) {
-            mer_reply_error_ex(r, MER_E_INVALID_JSON, NULL, json_pack("{s:i,s:i}", "line", jerr.line, "column",
-                                                                       jerr.column),
+            mer_reply_error_ex(r, MER_E_INVALID_JSON, NULL,
+                               json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column),
                                "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
             return 0;
         }

@@ -79,15 +79,15 @@ typedef enum { MER_ROLE_NONE = 0, MER_ROLE_CUSTOMER, MER_ROLE_OPERATOR, MER_ROLE
 
 typedef struct mer_principal {
     mer_role_t role;
-    int64_t id;           /* user or staff id */
-    char region[16];      /* a customer's home region */
-    char country[3];      /* a customer's country */
-    char countries[64];   /* an operator's countries, comma-separated ("IN,SG") */
-    char token_hash[65];  /* hex hash of the token used (for logout) */
+    int64_t id;          /* user or staff id */
+    char region[16];     /* a customer's home region */
+    char country[3];     /* a customer's country */
+    char countries[64];  /* an operator's countries, comma-separated ("IN,SG") */
+    char token_hash[65]; /* hex hash of the token used (for logout) */
     /* customers, for anti-scalper rules */
-    int64_t created_at;     /* account creation, Unix ms */
-    uint64_t phone_hash;    /* 0 when no phone */
-    uint64_t address_hash;  /* of the default address's postal code and first line; 0 when none */
+    int64_t created_at;          /* account creation, Unix ms */
+    uint64_t phone_hash;         /* 0 when no phone */
+    uint64_t address_hash;       /* of the default address's postal code and first line; 0 when none */
     uint64_t address_phone_hash; /* mer_phone_hash of the default address's phone; 0 when none */
 } mer_principal_t;
 
@@ -95,20 +95,20 @@ struct mer_req {
     h2o_req_t *h2o;
     mer_worker_t *worker;
     const mer_route_t *route;
-    h2o_iovec_t path; /* without the query string */
+    h2o_iovec_t path;                   /* without the query string */
     h2o_iovec_t params[MER_MAX_PARAMS]; /* values of {name} segments, in order */
     size_t nparams;
     struct {
         h2o_iovec_t key, val; /* percent-decoded, NUL-terminated */
     } query[MER_MAX_QUERY];
     size_t nquery;
-    json_t *body;   /* parsed JSON body (decref'd with the request) */
+    json_t *body; /* parsed JSON body (decref'd with the request) */
     mer_principal_t who;
     char request_id[32];
     uint64_t started_ns; /* monotonic clock when the request reached the router (access log, metrics) */
     bool answered;
-    bool held;      /* an asynchronous answer is pending (mer_req_hold) */
-    bool gone;      /* the client went away before an asynchronous answer */
+    bool held; /* an asynchronous answer is pending (mer_req_hold) */
+    bool gone; /* the client went away before an asynchronous answer */
 };
 
 /* Registers a route table (static storage) with the router; call at start-up only. */
@@ -203,8 +203,7 @@ void mer_reply_error(mer_req_t *r, int err, const char *field, const char *fmt, 
 /* Answers a validation error collected in a mer_verr_t. */
 void mer_reply_verr(mer_req_t *r, const mer_verr_t *e);
 /* Adds extra members to the next error envelope (e.g. region/url for 421); steals obj. */
-void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...)
-    MER_PRINTF(5, 6);
+void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...) MER_PRINTF(5, 6);
 /*
  * The error envelope with a machine-readable "reason" (why a coupon or a flash-sale grab was refused).
  * Builds no JSON tree: flash-sale refusals are most of a sale's traffic.

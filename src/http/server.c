@@ -28,7 +28,7 @@
 #define FD_RESERVE_PER_THREAD 32 /* ... and per worker thread (its database connections) */
 #define DEFAULT_MAX_CONNECTIONS 65536
 #define EVICT_MIN_AGE_MS 250 /* a connection younger than this is not idle yet: its request may be on the way */
-#define SLOW_HEAD_MS 2000   /* a first request head still incomplete after this is a slow client: evictable */
+#define SLOW_HEAD_MS 2000    /* a first request head still incomplete after this is a slow client: evictable */
 
 static struct {
     h2o_globalconf_t h2o;
@@ -680,8 +680,8 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
     srv.access_fd = -1;
     if (cfg->access_log && strcmp(cfg->access_log, "-") == 0)
         srv.access_fd = 2;
-    else if (cfg->access_log && (srv.access_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                                                      0640)) < 0)
+    else if (cfg->access_log &&
+             (srv.access_fd = open(cfg->access_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)) < 0)
         mer_log_warn("cannot open access log %s: %s", cfg->access_log, strerror(errno));
 
     h2o_config_init(&srv.h2o);

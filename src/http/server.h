@@ -37,14 +37,14 @@
 #include "core/common.h"
 
 typedef struct mer_server_config {
-    const char *host;        /* listen address, default 127.0.0.1 */
-    int port;                /* default 8080 */
-    int threads;             /* worker threads; 0 = one per core */
-    size_t max_body;         /* bytes; larger bodies get 413 */
+    const char *host; /* listen address, default 127.0.0.1 */
+    int port;         /* default 8080 */
+    int threads;      /* worker threads; 0 = one per core */
+    size_t max_body;  /* bytes; larger bodies get 413 */
     uint64_t idle_timeout_ms;
-    uint64_t grace_ms;       /* how long shutdown waits for in-flight requests */
-    const char *access_log;  /* path, "-" for stderr, NULL for none */
-    int max_connections;     /* open connections over all workers; 0 = derived from the fd limit */
+    uint64_t grace_ms;      /* how long shutdown waits for in-flight requests */
+    const char *access_log; /* path, "-" for stderr, NULL for none */
+    int max_connections;    /* open connections over all workers; 0 = derived from the fd limit */
     /* the body (and request id) of an error answered below the handler, see above; NULL: h2o's text */
     void (*on_low_error)(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
 } mer_server_config_t;
@@ -72,21 +72,21 @@ struct mer_worker {
     mer_buf_t access_log;               /* buffered JSON lines, flushed by size and timer */
     h2o_timeout_t flush_timeout;
     h2o_timeout_entry_t flush_entry;
-    void *slots[8];                     /* per-module per-thread state, see mer_worker_slot_register() */
+    void *slots[8]; /* per-module per-thread state, see mer_worker_slot_register() */
     /* connections: this worker's thread only, except the atomics (read by /metrics) */
     int listen_fd;
-    h2o_linklist_t conns;               /* mer_conn_t, oldest accepted first */
-    _Atomic size_t nconns;              /* open now */
-    size_t max_conns;                   /* this worker's share of max_connections */
-    size_t nevicting;                   /* idle connections shut down, not yet closed by h2o */
-    int reserve_fd;                     /* given up to accept-and-close when accept() hits EMFILE */
-    bool accept_paused;                 /* the listener is not being read (full, or out of fds) */
-    uint64_t busy_epoch;                /* marks connections with requests in flight, see evict_idle() */
-    h2o_timeout_t retry_timeout;        /* resumes accepting after a pause */
+    h2o_linklist_t conns;        /* mer_conn_t, oldest accepted first */
+    _Atomic size_t nconns;       /* open now */
+    size_t max_conns;            /* this worker's share of max_connections */
+    size_t nevicting;            /* idle connections shut down, not yet closed by h2o */
+    int reserve_fd;              /* given up to accept-and-close when accept() hits EMFILE */
+    bool accept_paused;          /* the listener is not being read (full, or out of fds) */
+    uint64_t busy_epoch;         /* marks connections with requests in flight, see evict_idle() */
+    h2o_timeout_t retry_timeout; /* resumes accepting after a pause */
     h2o_timeout_entry_t retry_entry;
-    h2o_timeout_t head_timeout;         /* a new connection's first request head, see first_head() */
-    _Atomic uint64_t conns_evicted;     /* idle connections closed to make room */
-    _Atomic uint64_t conns_shed;        /* accepted and closed at once: out of fds */
+    h2o_timeout_t head_timeout;     /* a new connection's first request head, see first_head() */
+    _Atomic uint64_t conns_evicted; /* idle connections closed to make room */
+    _Atomic uint64_t conns_shed;    /* accepted and closed at once: out of fds */
 };
 
 /* The worker running on the calling thread, or NULL outside worker threads. */

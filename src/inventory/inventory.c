@@ -341,9 +341,9 @@ static void wh_done(mer_wjob_t *w)
             json_t *serves = json_array();
             for (size_t i = 0; i < j->nserves; i++)
                 json_array_append_new(serves, json_string(j->serves[i]));
-            mer_reply_json(j->r, 201, json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)j->id, "code", j->code,
-                                                "name", j->name, "country", j->country, "state", j->state, "serves",
-                                                serves));
+            mer_reply_json(j->r, 201,
+                           json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)j->id, "code", j->code, "name",
+                                     j->name, "country", j->country, "state", j->state, "serves", serves));
         }
     }
     mer_req_release(j->r);
@@ -378,8 +378,8 @@ static void h_create_warehouse(mer_req_t *r)
     const mer_countries_t *cs = mer_countries();
     json_array_foreach(serves, i, v)
     {
-        const mer_country_t *c = json_is_string(v) ? mer_country_find(cs, json_string_value(v), json_string_length(v))
-                                                   : NULL;
+        const mer_country_t *c =
+            json_is_string(v) ? mer_country_find(cs, json_string_value(v), json_string_length(v)) : NULL;
         if (c == NULL || strcmp(c->region, cc->region) != 0 || j->nserves >= MER_ARRAY_LEN(j->serves)) {
             free(j);
             mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", cc->region);
@@ -408,7 +408,7 @@ typedef struct stock_job {
     char warehouse[65], reason[801], sku_code[65];
     mer_principal_t who; /* copied: the writer thread must not read the request */
     int64_t sku_id;
-    int64_t value;   /* on_hand (set) or delta (adjust) */
+    int64_t value; /* on_hand (set) or delta (adjust) */
     bool adjust;
     int64_t on_hand, reserved, sold;
     mer_verr_t e;
@@ -480,8 +480,7 @@ static void stock_done(mer_wjob_t *w)
             mer_reply_json(j->r, 200,
                            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "sku", j->sku_code, "warehouse", j->warehouse,
                                      "on_hand", (json_int_t)j->on_hand, "reserved", (json_int_t)j->reserved,
-                                     "available", (json_int_t)(j->on_hand - j->reserved), "sold",
-                                     (json_int_t)j->sold));
+                                     "available", (json_int_t)(j->on_hand - j->reserved), "sold", (json_int_t)j->sold));
     }
     mer_req_release(j->r);
     free(j);

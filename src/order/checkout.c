@@ -57,7 +57,7 @@ typedef struct checkout_job {
     mer_coupon_t coupon;
     const char *coupon_refusal; /* the writer found the coupon no longer live: why (static string) */
     char flash_token[48];
-    char intent[64];       /* wallet: the payment intent the customer is redirected to pay */
+    char intent[64]; /* wallet: the payment intent the customer is redirected to pay */
     char redirect_url[512];
     size_t n;
     co_line_t lines[MER_ORDER_MAX_LINES];
@@ -360,8 +360,7 @@ static void checkout_done(mer_wjob_t *w)
         mer_flash_token_used(j->flash_token);
     if (!r->gone) {
         if (w->err && j->e.code && j->coupon_refusal) {
-            mer_reply_error_reason(r, j->e.code, j->e.field, j->coupon_refusal, "%s",
-                               j->e.message);
+            mer_reply_error_reason(r, j->e.code, j->e.field, j->coupon_refusal, "%s", j->e.message);
         } else if (w->err && j->e.code) {
             mer_reply_verr(r, &j->e);
         } else if (w->err) {
@@ -442,8 +441,8 @@ static int resolve_lines(mer_req_t *r, checkout_job_t *j, const want_line_t *wan
     if (j->n) /* the flash line */
         fill_line(&j->lines[0], mer_catalog_sku_by_id(cat, j->lines[0].sku_id), j->country, chain);
     for (size_t i = 0; i < n; i++) {
-        const mer_cat_sku_t *s = want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id)
-                                                : mer_catalog_sku_by_code(cat, want[i].code);
+        const mer_cat_sku_t *s =
+            want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id) : mer_catalog_sku_by_code(cat, want[i].code);
         int64_t price = s && s->product->active ? mer_catalog_price(s, j->country->code) : -1;
         char field[48];
         snprintf(field, sizeof(field), "lines[%zu].sku", i);

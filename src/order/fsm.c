@@ -14,7 +14,8 @@ static const char *const event_names[MER_OE__COUNT] = {
 #define X (-1)
 /* next[state][event]: the state reached, or X for illegal */
 static const int next[MER_OS__COUNT][MER_OE__COUNT] = {
-    /*                        pay                ship            deliver             complete            cancel              expire              refund */
+    /*                        pay                ship            deliver             complete            cancel expire
+       refund */
     [MER_OS_PENDING_PAYMENT] = {MER_OS_PAID, X, X, X, MER_OS_CANCELLED, MER_OS_CANCELLED, X},
     [MER_OS_PENDING_SHIPMENT] = {X, MER_OS_SHIPPED, X, X, MER_OS_CANCELLED, X, X},
     [MER_OS_PAID] = {X, MER_OS_SHIPPED, X, X, MER_OS_REFUNDED, X, MER_OS_REFUNDED},

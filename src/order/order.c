@@ -58,25 +58,24 @@ static void list_orders(mer_req_t *r, mer_db_t *db, int64_t user_id, const char 
         return;
     }
     json_t *items = json_array();
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT id, number, status, country, grand_total, created_at, payment_method, lang "
-                                    "FROM orders WHERE (? = 0 OR user_id = ?) AND (? IS NULL OR country = ?) "
-                                    "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
-                                    "iissssii", user_id, user_id, country, country, status, status, per_page,
-                                    (page - 1) * per_page);
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT id, number, status, country, grand_total, created_at, payment_method, lang "
+                     "FROM orders WHERE (? = 0 OR user_id = ?) AND (? IS NULL OR country = ?) "
+                     "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
+                     "iissssii", user_id, user_id, country, country, status, status, per_page, (page - 1) * per_page);
     while (mer_rows_next(rows)) {
         char ts[32], local[40];
         const mer_country_t *oc = c ? c : mer_country_find(mer_countries(), mer_rows_text(rows, 3), 2);
         mer_format_utc_ms(mer_rows_int(rows, 5), ts);
         mer_tz_format(mer_rows_int(rows, 5), oc ? oc->timezone : "UTC", local);
-        json_array_append_new(items, json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "id",
-                                               (json_int_t)mer_rows_int(rows, 0), "number", mer_rows_text(rows, 1),
-                                               "status", mer_rows_text(rows, 2), "country", mer_rows_text(rows, 3),
-                                               "grand_total",
-                                               oc ? mer_country_money(oc, mer_rows_int(rows, 4), mer_rows_text(rows, 7))
-                                                  : json_integer(mer_rows_int(rows, 4)),
-                                               "payment_method", mer_rows_text(rows, 6), "created_at", ts,
-                                               "created_at_local", local));
+        json_array_append_new(
+            items, json_pack("{s:I,s:s,s:s,s:s,s:o,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(rows, 0), "number",
+                             mer_rows_text(rows, 1), "status", mer_rows_text(rows, 2), "country",
+                             mer_rows_text(rows, 3), "grand_total",
+                             oc ? mer_country_money(oc, mer_rows_int(rows, 4), mer_rows_text(rows, 7))
+                                : json_integer(mer_rows_int(rows, 4)),
+                             "payment_method", mer_rows_text(rows, 6), "created_at", ts, "created_at_local", local));
     }
     int err = mer_rows_end(rows);
     if (err) {
@@ -84,8 +83,9 @@ static void list_orders(mer_req_t *r, mer_db_t *db, int64_t user_id, const char 
         mer_reply_error(r, err, NULL, NULL);
         return;
     }
-    mer_reply_json(r, 200, json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page", (json_int_t)per_page,
-                                     "total", (json_int_t)total, "orders", items));
+    mer_reply_json(r, 200,
+                   json_pack("{s:I,s:I,s:I,s:o}", "page", (json_int_t)page, "per_page", (json_int_t)per_page, "total",
+                             (json_int_t)total, "orders", items));
 }
 
 static void h_list(mer_req_t *r)
@@ -144,10 +144,10 @@ static void h_admin_get(mer_req_t *r)
 
 typedef struct tr_job {
     mer_wjob_t w;
-    mer_req_t *r;          /* NULL for the sweeper */
+    mer_req_t *r; /* NULL for the sweeper */
     int64_t order_id;
-    int64_t user_id;       /* customer calls: the order must be theirs */
-    char country[3];       /* staff calls: the order must be in this country */
+    int64_t user_id; /* customer calls: the order must be theirs */
+    char country[3]; /* staff calls: the order must be in this country */
     mer_order_event_t ev;
     char actor[48];
     char note[201];
@@ -220,7 +220,8 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
     if (j->ev == MER_OE_SHIP) {
         /* the tracking number given, else the one logistics booked */
         if (j->tracking[0] == '\0') {
-            mer_rows_t *sr = mer_db_query(db, "SELECT tracking_number FROM shipment WHERE order_id = ?", "i", j->order_id);
+            mer_rows_t *sr =
+                mer_db_query(db, "SELECT tracking_number FROM shipment WHERE order_id = ?", "i", j->order_id);
             if (mer_rows_next(sr))
                 snprintf(j->tracking, sizeof(j->tracking), "%s", mer_rows_text(sr, 0));
             mer_rows_end(sr);
@@ -237,9 +238,9 @@ static int apply_transition(mer_db_t *db, tr_job_t *j)
                     "sssii", mer_order_status_name(to), money_in ? "paid" : NULL,
                     j->ev == MER_OE_SHIP ? j->tracking : NULL, now, j->order_id) != 1)
         return MER_E_INTERNAL;
-    if (mer_db_exec(db,
-                    "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
-                    "issssi", j->order_id, status, mer_order_status_name(to), j->actor, j->note, now) < 0)
+    if (mer_db_exec(
+            db, "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
+            "issssi", j->order_id, status, mer_order_status_name(to), j->actor, j->note, now) < 0)
         return MER_E_INTERNAL;
     if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note, 0)) < 0)
         return err;
@@ -342,7 +343,8 @@ static void submit_tr(mer_req_t *r, tr_job_t *j)
 static void cancel(mer_req_t *r, tr_job_t *j)
 {
     if (j->note[0] == '\0')
-        snprintf(j->note, sizeof(j->note), "cancelled by %s", r->who.role == MER_ROLE_CUSTOMER ? "the customer" : "staff");
+        snprintf(j->note, sizeof(j->note), "cancelled by %s",
+                 r->who.role == MER_ROLE_CUSTOMER ? "the customer" : "staff");
     submit_tr(r, j);
 }
 
@@ -469,11 +471,12 @@ int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_i
 }
 
 /* Records the acquirer's answer for a pending charge (writer thread). Shared with the reconciler. */
-static int pay_close_db(mer_db_t *db, int64_t payment_id, int64_t order_id, int64_t amount,
-                        const mer_pay_result_t *pay, char current[20], bool *late)
+static int pay_close_db(mer_db_t *db, int64_t payment_id, int64_t order_id, int64_t amount, const mer_pay_result_t *pay,
+                        char current[20], bool *late)
 {
-    const char *st = pay->status == MER_PAY_SUCCEEDED ? "succeeded" : pay->status == MER_PAY_DECLINED ? "failed"
-                                                                                                       : "pending";
+    const char *st = pay->status == MER_PAY_SUCCEEDED  ? "succeeded"
+                     : pay->status == MER_PAY_DECLINED ? "failed"
+                                                       : "pending";
     if (pay->status == MER_PAY_ERROR)
         return 0; /* no answer: stays pending, the reconciler asks again */
     int rc = mer_db_exec(db,
@@ -526,7 +529,7 @@ static void pay_charged(mer_ojob_t *o)
     mer_req_t *r = j->r;
     j->closing = true;
     if (mer_req_submit(r, j->region, &j->w) != 0)
-        free(j); /* answered 503; the pending row is finished by the reconciler */
+        free(j);        /* answered 503; the pending row is finished by the reconciler */
     mer_req_release(r); /* the hold taken for the acquirer call */
 }
 

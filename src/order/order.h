@@ -49,9 +49,9 @@ typedef struct mer_order_view {
     char *address_json; /* owned */
     char coupon[65];
     char tracking[65];
-    char carrier[32], shipment_tracking[40]; /* booked by the logistics subscriber */
-    char intent[64];        /* wallet: pending payment intent */
-    char redirect_url[512]; /* wallet: where the customer pays */
+    char carrier[32], shipment_tracking[40];    /* booked by the logistics subscriber */
+    char intent[64];                            /* wallet: pending payment intent */
+    char redirect_url[512];                     /* wallet: where the customer pays */
     int64_t created_at, updated_at, expires_at; /* expires_at 0 = none */
     mer_order_line_view_t *lines;               /* owned */
     size_t nlines;

@@ -27,15 +27,16 @@ void mer_order_view_release(mer_order_view_t *v)
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v)
 {
     memset(v, 0, sizeof(*v));
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT o.id, o.user_id, o.number, o.country, o.currency, o.lang, o.status, "
-                                 "o.payment_method, o.payment_status, COALESCE(w.code, ''), o.tax_included, "
-                                 "o.items_total, o.discount_total, o.shipping_total, o.tax_total, o.grand_total, "
-                                 "o.refunded_total, o.address, COALESCE(o.coupon_code, ''), "
-                                 "COALESCE(o.tracking_number, ''), o.created_at, o.updated_at, "
-                                 "COALESCE(o.expires_at, 0) FROM orders o LEFT JOIN warehouse w ON w.id = o.warehouse_id "
-                                 "WHERE o.id = ? AND (? = 0 OR o.user_id = ?)",
-                                 "iii", id, user_id, user_id);
+    mer_rows_t *r =
+        mer_db_query(db,
+                     "SELECT o.id, o.user_id, o.number, o.country, o.currency, o.lang, o.status, "
+                     "o.payment_method, o.payment_status, COALESCE(w.code, ''), o.tax_included, "
+                     "o.items_total, o.discount_total, o.shipping_total, o.tax_total, o.grand_total, "
+                     "o.refunded_total, o.address, COALESCE(o.coupon_code, ''), "
+                     "COALESCE(o.tracking_number, ''), o.created_at, o.updated_at, "
+                     "COALESCE(o.expires_at, 0) FROM orders o LEFT JOIN warehouse w ON w.id = o.warehouse_id "
+                     "WHERE o.id = ? AND (? = 0 OR o.user_id = ?)",
+                     "iii", id, user_id, user_id);
     bool found = mer_rows_next(r);
     if (found) {
         v->id = mer_rows_int(r, 0);
@@ -122,9 +123,8 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     if ((err = mer_rows_end(r)) != 0)
         return err;
     v->events = json_array();
-    r = mer_db_query(db,
-                     "SELECT from_status, to_status, actor, note, at FROM order_event WHERE order_id = ? ORDER BY id",
-                     "i", id);
+    r = mer_db_query(
+        db, "SELECT from_status, to_status, actor, note, at FROM order_event WHERE order_id = ? ORDER BY id", "i", id);
     while (mer_rows_next(r)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(r, 4), ts);

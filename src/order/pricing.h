@@ -41,19 +41,19 @@ typedef struct mer_pline {
 } mer_pline_t;
 
 typedef struct mer_tax_row {
-    char kind[32];   /* VAT, GST, CGST, SGST, IGST, SST, PPN ... */
+    char kind[32]; /* VAT, GST, CGST, SGST, IGST, SST, PPN ... */
     int rate_bp;
     int64_t taxable; /* net amount the rate applies to */
     int64_t amount;
 } mer_tax_row_t;
 
 typedef struct mer_price_result {
-    int64_t items_total;    /* sum of unit_price x quantity */
+    int64_t items_total; /* sum of unit_price x quantity */
     int64_t discount_total;
     int64_t shipping_total;
     int64_t shipping_tax;
-    int64_t tax_total;      /* lines and shipping */
-    int64_t grand_total;    /* what the customer pays */
+    int64_t tax_total;   /* lines and shipping */
+    int64_t grand_total; /* what the customer pays */
     mer_tax_row_t taxes[MER_PRICE_MAX_TAXES];
     size_t ntaxes;
     int bad_line; /* after MER_E_VALIDATION: the index of the line refused, or -1 for the order as a whole */

@@ -82,8 +82,8 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         err = mer_db_query_int(db, &payment_id,
                                "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, "
                                "refund_of, created_at) VALUES (?, ?, 'refund', ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "isisssii", order_id, charges[i].provider, take, currency,
-                               cod ? "succeeded" : "pending", reason ? reason : "", charges[i].id, now);
+                               "isisssii", order_id, charges[i].provider, take, currency, cod ? "succeeded" : "pending",
+                               reason ? reason : "", charges[i].id, now);
         if (err)
             return err;
         /* cash on delivery has no provider: the money is paid out by hand, recorded at once */
@@ -187,8 +187,9 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
             released[nrel++] = (mer_stock_line_t){sku, j->lines[i].quantity};
         }
         int64_t left = 1;
-        if (mer_db_query_int(db, &left, "SELECT COUNT(*) FROM order_line WHERE order_id = ? AND refunded_qty < quantity",
-                             "i", j->order_id) != 0)
+        if (mer_db_query_int(db, &left,
+                             "SELECT COUNT(*) FROM order_line WHERE order_id = ? AND refunded_qty < quantity", "i",
+                             j->order_id) != 0)
             return MER_E_INTERNAL;
         every_unit = left == 0;
     }
@@ -198,7 +199,8 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
     if (got < 0)
         return (int)got;
     if (got == 0)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "status", "nothing was paid on this order, or all of it was refunded");
+        return mer_verr_set(&j->e, MER_E_CONFLICT, "status",
+                            "nothing was paid on this order, or all of it was refunded");
     j->amount = got;
     /* units refunded before shipping go back to stock; a fully refunded unshipped order is refunded */
     if (strcmp(status, "paid") == 0) {
@@ -302,8 +304,10 @@ static void h_refund(mer_req_t *r)
         int64_t ln = 0, q = 0;
         snprintf(prefix, sizeof(prefix), "lines[%zu]", i);
         if (i >= MER_ARRAY_LEN(j->lines) || !json_is_object(v) || mer_json_only(v, lkeys, prefix, &e) ||
-            mer_json_int(v, "line_no", mer_json_path(field, sizeof(field), prefix, "line_no"), 1, 1000, true, &ln, &e) ||
-            mer_json_int(v, "quantity", mer_json_path(field, sizeof(field), prefix, "quantity"), 1, 1000, true, &q, &e)) {
+            mer_json_int(v, "line_no", mer_json_path(field, sizeof(field), prefix, "line_no"), 1, 1000, true, &ln,
+                         &e) ||
+            mer_json_int(v, "quantity", mer_json_path(field, sizeof(field), prefix, "quantity"), 1, 1000, true, &q,
+                         &e)) {
             if (!e.code)
                 mer_verr_set(&e, MER_E_VALIDATION, prefix, "%s must be {line_no, quantity}", prefix);
             free(j);

@@ -283,8 +283,8 @@ static void hook_done(mer_wjob_t *w)
 static void h_webhook(mer_req_t *r)
 {
     if (r->params[0].len != 6 || memcmp(r->params[0].base, "wallet", 6) != 0) {
-        mer_reply_error(r, MER_E_NOT_FOUND, "provider", "no provider %.*s takes webhooks", (int)MER_MIN(r->params[0].len, 20),
-                        r->params[0].base);
+        mer_reply_error(r, MER_E_NOT_FOUND, "provider", "no provider %.*s takes webhooks",
+                        (int)MER_MIN(r->params[0].len, 20), r->params[0].base);
         return;
     }
     size_t slen = 0;

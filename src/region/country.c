@@ -12,7 +12,7 @@ static const struct {
     const char *name;
     mer_addr_field_t bit;
 } addr_fields[] = {
-    {"name", MER_ADDR_NAME},   {"line1", MER_ADDR_LINE1},      {"line2", MER_ADDR_LINE2}, {"city", MER_ADDR_CITY},
+    {"name", MER_ADDR_NAME},   {"line1", MER_ADDR_LINE1},        {"line2", MER_ADDR_LINE2}, {"city", MER_ADDR_CITY},
     {"state", MER_ADDR_STATE}, {"postal_code", MER_ADDR_POSTAL}, {"phone", MER_ADDR_PHONE},
 };
 
@@ -154,7 +154,8 @@ static int parse_tax(json_t *tax, mer_country_t *c, mer_verr_t *e)
     json_t *rates = NULL;
     bool per_line = true;
 
-    if (mer_json_only(tax, keys, "tax", e) || mer_json_bool(tax, "inclusive", "tax.inclusive", true, &c->tax_inclusive, e) ||
+    if (mer_json_only(tax, keys, "tax", e) ||
+        mer_json_bool(tax, "inclusive", "tax.inclusive", true, &c->tax_inclusive, e) ||
         mer_json_str(tax, "rounding", "tax.rounding", 1, 16, false, &rounding, e) ||
         mer_json_bool(tax, "per_line", "tax.per_line", false, &per_line, e) ||
         mer_json_str(tax, "split", "tax.split", 1, 8, false, &split, e) ||
@@ -207,15 +208,13 @@ static int parse_payments(json_t *arr, mer_country_t *c, mer_verr_t *e)
         int64_t max = 0;
         snprintf(prefix, sizeof(prefix), "payment_methods[%zu]", i);
         if (i >= MER_MAX_PAYMENTS)
-            return mer_verr_set(e, MER_E_VALIDATION, "payment_methods", "at most %d payment methods",
-                                MER_MAX_PAYMENTS);
+            return mer_verr_set(e, MER_E_VALIDATION, "payment_methods", "at most %d payment methods", MER_MAX_PAYMENTS);
         if (!json_is_object(v))
             return mer_verr_set(e, MER_E_VALIDATION, prefix, "%s must be an object", prefix);
         if (mer_json_only(v, keys, prefix, e) ||
-            mer_json_str(v, "method", mer_json_path(field, sizeof(field), prefix, "method"), 1, 15, true, &method,
-                         e) ||
-            mer_json_int(v, "max_amount", mer_json_path(field, sizeof(field), prefix, "max_amount"), 0,
-                         MER_MONEY_MAX, false, &max, e))
+            mer_json_str(v, "method", mer_json_path(field, sizeof(field), prefix, "method"), 1, 15, true, &method, e) ||
+            mer_json_int(v, "max_amount", mer_json_path(field, sizeof(field), prefix, "max_amount"), 0, MER_MONEY_MAX,
+                         false, &max, e))
             return e->code;
         bool known = false;
         for (const char *const *m = payment_methods; *m; m++)
@@ -286,9 +285,19 @@ static int parse_address(json_t *addr, mer_country_t *c, mer_verr_t *e)
 
 int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t *e)
 {
-    static const char *const keys[] = {"code",     "region",   "names",           "currency",
-                                       "practical_digits", "languages", "timezone", "tax",
-                                       "payment_methods", "shipping", "order_timeout_minutes", "order_timeout_seconds", "address",
+    static const char *const keys[] = {"code",
+                                       "region",
+                                       "names",
+                                       "currency",
+                                       "practical_digits",
+                                       "languages",
+                                       "timezone",
+                                       "tax",
+                                       "payment_methods",
+                                       "shipping",
+                                       "order_timeout_minutes",
+                                       "order_timeout_seconds",
+                                       "address",
                                        "currency_digits", /* derived from ICU; accepted so GET output can be PUT back */
                                        NULL};
     const char *body_code = NULL, *region = NULL, *currency = NULL, *tz = NULL;
@@ -317,8 +326,8 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
         mer_json_member(in, "address", "address", JSON_OBJECT, true, &addr, e))
         return e->code;
     if (body_code && strcmp(body_code, code) != 0)
-        return mer_verr_set(e, MER_E_VALIDATION, "code", "code in the body (%s) differs from the path (%s)",
-                            body_code, code);
+        return mer_verr_set(e, MER_E_VALIDATION, "code", "code in the body (%s) differs from the path (%s)", body_code,
+                            code);
     if (!mer_region_name_ok(region, strlen(region)))
         return mer_verr_set(e, MER_E_VALIDATION, "region", "region names are 2-15 lower-case letters, digits, '-'");
     snprintf(c->region, sizeof(c->region), "%s", region);
@@ -343,8 +352,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
                             c->currency.iso_digits);
     c->step = mer_money_step(c->currency.iso_digits, c->practical_digits);
     if (json_array_size(langs) == 0 || json_array_size(langs) > MER_MAX_LANGS)
-        return mer_verr_set(e, MER_E_VALIDATION, "languages", "languages lists 1 to %d language tags",
-                            MER_MAX_LANGS);
+        return mer_verr_set(e, MER_E_VALIDATION, "languages", "languages lists 1 to %d language tags", MER_MAX_LANGS);
     json_array_foreach(langs, i, v)
     {
         char norm[MER_LOCALE_MAX];
@@ -363,8 +371,7 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     c->free_shipping_above = -1;
     if (mer_json_only(ship, ship_keys, "shipping", e) ||
         mer_json_int(ship, "fee", "shipping.fee", 0, INT64_C(1) << 40, true, &c->shipping_fee, e) ||
-        mer_json_int(ship, "free_above", "shipping.free_above", 0, MER_MONEY_MAX, false, &c->free_shipping_above,
-                     e))
+        mer_json_int(ship, "free_above", "shipping.free_above", 0, MER_MONEY_MAX, false, &c->free_shipping_above, e))
         return e->code;
     if (c->shipping_fee % c->step != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "shipping.fee", "shipping.fee must be a multiple of %lld minor units",

@@ -65,17 +65,17 @@ typedef struct mer_country {
     char code[3];
     char region[MER_REGION_NAME_MAX];
     mer_currency_t currency;
-    int practical_digits; /* digits customers pay in (IDR: 0) */
-    int64_t step;         /* 10^(iso - practical) minor units */
+    int practical_digits;                          /* digits customers pay in (IDR: 0) */
+    int64_t step;                                  /* 10^(iso - practical) minor units */
     char languages[MER_MAX_LANGS][MER_LOCALE_MAX]; /* [0] is the default */
     size_t nlanguages;
     char timezone[64];
     /* tax */
-    bool tax_inclusive;   /* prices are entered and shown with tax included (EU VAT, India GST) */
+    bool tax_inclusive; /* prices are entered and shown with tax included (EU VAT, India GST) */
     mer_rounding_t rounding;
-    bool round_per_line;  /* tax rounded on each line (true) or once on the total per rate (false) */
+    bool round_per_line; /* tax rounded on each line (true) or once on the total per rate (false) */
     mer_tax_split_t tax_split;
-    char tax_name[32];    /* label on receipts: VAT, GST, SST, PPN ... (at most 7 characters) */
+    char tax_name[32]; /* label on receipts: VAT, GST, SST, PPN ... (at most 7 characters) */
     mer_tax_rate_t rates[MER_MAX_TAX_RATES];
     size_t nrates;
     /* payments and shipping */
@@ -150,8 +150,7 @@ int mer_country_check_address(const mer_country_t *c, const mer_address_in_t *a,
  * Returns 0 or a negative error.
  */
 struct mer_db;
-int mer_countries_init(struct mer_db *catalog, const char *served, const char *url_overrides,
-                       const char *self_url);
+int mer_countries_init(struct mer_db *catalog, const char *served, const char *url_overrides, const char *self_url);
 /* Re-reads the database and swaps in a new snapshot (after an admin change). */
 int mer_countries_reload(struct mer_db *catalog);
 void mer_countries_shutdown(void);

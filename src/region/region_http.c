@@ -117,11 +117,10 @@ static json_t *country_public(const mer_country_t *c, const mer_locale_chain_t *
             json_object_set_new(p, "max_amount", json_integer(c->payments[i].max_amount));
         json_array_append_new(pays, p);
     }
-    return json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names",
-                     names, "currency", c->currency.code, "currency_digits", c->currency.iso_digits,
-                     "practical_digits", c->practical_digits, "languages", langs, "default_language",
-                     c->languages[0], "timezone", c->timezone, "region", c->region, "tax_included", c->tax_inclusive,
-                     "payment_methods", pays);
+    return json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names", names,
+                     "currency", c->currency.code, "currency_digits", c->currency.iso_digits, "practical_digits",
+                     c->practical_digits, "languages", langs, "default_language", c->languages[0], "timezone",
+                     c->timezone, "region", c->region, "tax_included", c->tax_inclusive, "payment_methods", pays);
 }
 
 static void h_countries(mer_req_t *r)
@@ -234,7 +233,8 @@ static void h_admin_put_region(mer_req_t *r)
         return;
     }
     snprintf(name, sizeof(name), "%.*s", (int)r->params[0].len, r->params[0].base);
-    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "base_url", "base_url", 0, 190, false, &url, &e)) {
+    if (mer_json_only(r->body, keys, "", &e) ||
+        mer_json_str(r->body, "base_url", "base_url", 0, 190, false, &url, &e)) {
         mer_reply_verr(r, &e);
         return;
     }

@@ -9,9 +9,9 @@
 #include "region/country.h"
 
 typedef struct mer_where {
-    const mer_countries_t *cs;     /* the snapshot the request was resolved against */
+    const mer_countries_t *cs; /* the snapshot the request was resolved against */
     const mer_country_t *country;
-    mer_locale_chain_t chain;      /* language fallback chain for this request */
+    mer_locale_chain_t chain; /* language fallback chain for this request */
 } mer_where_t;
 
 /*

@@ -182,8 +182,8 @@ static int seed_catalog(mer_db_t *db, json_t *doc, int64_t now)
             err = mer_db_query_int(db, &pid,
                                    "INSERT INTO product (slug, brand, category_id, tax_class, active, created_at, "
                                    "updated_at) VALUES (?, ?, ?, ?, 1, ?, ?) RETURNING id",
-                                   "ssisii", mer_buf_str(&slug), brand, cat_id, tax_class ? tax_class : "standard",
-                                   now, now);
+                                   "ssisii", mer_buf_str(&slug), brand, cat_id, tax_class ? tax_class : "standard", now,
+                                   now);
             mer_buf_release(&slug);
             if (err)
                 return err;
@@ -193,8 +193,9 @@ static int seed_catalog(mer_db_t *db, json_t *doc, int64_t now)
                 mer_buf_t name = MER_BUF_INIT, d = MER_BUF_INIT;
                 mer_buf_printf(&name, "%s %s %s", brand, model, json_string_value(json_object_get(kind, l)));
                 fill_template(&d, json_string_value(json_object_get(desc, l)), mer_buf_str(&name));
-                err = mer_db_exec(db, "INSERT INTO product_text (product_id, locale, name, description) "
-                                      "VALUES (?, ?, ?, ?)",
+                err = mer_db_exec(db,
+                                  "INSERT INTO product_text (product_id, locale, name, description) "
+                                  "VALUES (?, ?, ?, ?)",
                                   "isss", pid, l, mer_buf_str(&name), mer_buf_str(&d));
                 mer_buf_release(&name);
                 mer_buf_release(&d);

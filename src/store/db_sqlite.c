@@ -39,7 +39,7 @@ struct mer_db {
     mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
     bool rows_used[4];
     int64_t begin_changes; /* total changes at the last BEGIN (fault injection: did the transaction write) */
-    int64_t wal_pages; /* after mer_db_wal_manual: the log's size after the last commit (wal_hook) */
+    int64_t wal_pages;     /* after mer_db_wal_manual: the log's size after the last commit (wal_hook) */
 };
 
 /* ---- fault injection (db.h: mer_db_fault_set) ---------------------------------------------------------------

@@ -28,7 +28,10 @@ typedef struct mer_ticker {
     bool stopping, running, kicked;
 } mer_ticker_t;
 
-#define MER_TICKER_INIT {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER}
+#define MER_TICKER_INIT                                                                                                \
+    {                                                                                                                  \
+        .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER                                                \
+    }
 
 /* Starts the thread. Returns 0, or -1 if it could not be created. */
 int mer_ticker_start(mer_ticker_t *t, void (*tick)(void *arg), void *arg, int period_ms);

@@ -28,7 +28,7 @@ typedef struct mer_wjob mer_wjob_t;
 struct mer_wjob {
     int (*run)(mer_db_t *db, mer_wjob_t *job);
     void (*done)(mer_wjob_t *job);
-    int err;                  /* result, set before done() */
+    int err; /* result, set before done() */
     /* private */
     mer_worker_t *origin;
     mer_worker_msg_t msg;

@@ -153,7 +153,8 @@ static void test_address_rules(void **state)
     assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
     assert_string_equal(e.field, "line1");
     bad = a;
-    bad.city = "Mum\x01" "bai";
+    bad.city = "Mum\x01"
+               "bai";
     memset(&e, 0, sizeof(e));
     assert_int_equal(mer_country_check_address(&c, &bad, &e), MER_E_VALIDATION);
     assert_string_equal(e.field, "city");

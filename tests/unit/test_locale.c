@@ -83,8 +83,10 @@ static void test_chain_explicit_lang_wins(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize), cmocka_unit_test(test_chain_from_lang),
-        cmocka_unit_test(test_chain_country_default), cmocka_unit_test(test_chain_accept_language),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_chain_from_lang),
+        cmocka_unit_test(test_chain_country_default),
+        cmocka_unit_test(test_chain_accept_language),
         cmocka_unit_test(test_chain_explicit_lang_wins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
