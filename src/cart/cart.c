@@ -419,10 +419,8 @@ static void cart_done(mer_wjob_t *w)
     cart_job_t *j = H2O_STRUCT_FROM_MEMBER(cart_job_t, w, w);
     mer_req_t *r = j->r;
     if (!r->gone) {
-        if (w->err && j->e.code)
-            mer_reply_verr(r, &j->e);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
+        if (w->err)
+            mer_reply_job_error(r, w->err, &j->e);
         else
             reply_view(r, &j->c, 200);
     }

@@ -264,10 +264,8 @@ static void redeliver_done(mer_wjob_t *w)
     if (w->err == 0)
         mer_events_probe(j->subscriber); /* attempted now, even if the subscriber is backing off */
     if (!j->r->gone) {
-        if (w->err && j->e.code)
-            mer_reply_verr(j->r, &j->e);
-        else if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
+        if (w->err)
+            mer_reply_job_error(j->r, w->err, &j->e);
         else
             mer_reply_json(j->r, 202,
                            json_pack("{s:s,s:s,s:s,s:s}", "event_id", j->event_id, "subscriber", j->subscriber,

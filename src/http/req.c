@@ -359,6 +359,14 @@ void mer_reply_verr(mer_req_t *r, const mer_verr_t *e)
     mer_reply_error(r, e->code ? e->code : MER_E_VALIDATION, e->field, "%s", e->message);
 }
 
+void mer_reply_job_error(mer_req_t *r, int err, const mer_verr_t *e)
+{
+    if (e && e->code)
+        mer_reply_verr(r, e);
+    else
+        mer_reply_error(r, err, NULL, NULL);
+}
+
 /* ---- reading ---- */
 
 const char *mer_req_query(const mer_req_t *r, const char *key)

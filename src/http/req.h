@@ -202,6 +202,9 @@ void mer_reply_empty(mer_req_t *r, int status);
 void mer_reply_error(mer_req_t *r, int err, const char *field, const char *fmt, ...) MER_PRINTF(4, 5);
 /* Answers a validation error collected in a mer_verr_t. */
 void mer_reply_verr(mer_req_t *r, const mer_verr_t *e);
+/* Answers a writer job that failed with err: the error it described in e (when e->code is set, with its
+ * field and message), else err with its default message. */
+void mer_reply_job_error(mer_req_t *r, int err, const mer_verr_t *e);
 /* Adds extra members to the next error envelope (e.g. region/url for 421); steals obj. */
 void mer_reply_error_ex(mer_req_t *r, int err, const char *field, json_t *extra, const char *fmt, ...) MER_PRINTF(5, 6);
 /*

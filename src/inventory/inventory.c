@@ -472,10 +472,8 @@ static void stock_done(mer_wjob_t *w)
 {
     stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
     if (!j->r->gone) {
-        if (w->err && j->e.code)
-            mer_reply_verr(j->r, &j->e);
-        else if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
+        if (w->err)
+            mer_reply_job_error(j->r, w->err, &j->e);
         else
             mer_reply_json(j->r, 200,
                            json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "sku", j->sku_code, "warehouse", j->warehouse,

@@ -251,10 +251,8 @@ static void refund_done(mer_wjob_t *w)
     refund_job_t *j = H2O_STRUCT_FROM_MEMBER(refund_job_t, w, w);
     mer_req_t *r = j->r;
     if (!r->gone) {
-        if (w->err && j->e.code)
-            mer_reply_verr(r, &j->e);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
+        if (w->err)
+            mer_reply_job_error(r, w->err, &j->e);
         else
             mer_reply_order_id(r, j->region, j->order_id, 0, 201);
     }
