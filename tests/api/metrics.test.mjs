@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { startServer, run, ADDRESSES } from './helpers.mjs';
+import { startServer, run, until, ADDRESSES } from './helpers.mjs';
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -86,7 +86,13 @@ test('metrics: promtool-valid, one HELP/TYPE per family, and the alerting series
   assert.equal((await grab()).status, 409, 'the second grab is over the one-per-buyer limit');
   const reg = await srv.api('POST', '/api/v1/users', { body: { email: `m${process.pid}-${Date.now()}@example.test`, password: 'correct horse battery', country: 'IN', name: 'M' } });
   assert.equal(reg.status, 201, reg.text);
-  const m = await scrape();
+  // a request is counted when its answer has been handed to the kernel, which can be just after the
+  // client has read it: scrape until the last one is in
+  const m = await until(async () => {
+    const s = await scrape();
+    const n = (labels) => value(s, 'meridian_http_requests_total', labels) - value(before, 'meridian_http_requests_total', labels);
+    return n({ method: 'POST', route: '/api/v1/users', status: '201' }) >= 1 && n({ method: 'POST', route: GRAB, status: '409' }) >= 1 ? s : null;
+  }, 'the requests to be counted');
 
   promtool(m.text);
   // every family once, with HELP and TYPE; every sample belongs to a declared family
