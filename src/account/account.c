@@ -126,7 +126,7 @@ static json_t *user_json(int64_t id, const char *email, const char *phone, const
 
 typedef struct reg_job {
     mer_wjob_t w;
-    mer_ojob_t o;
+    mer_job_t o;
     mer_req_t *r;
     creds_t c;
     char password[513]; /* 128 characters of up to 4 bytes */
@@ -181,7 +181,7 @@ static void reg_done(mer_wjob_t *w)
     reg_free(j);
 }
 
-static void reg_hash(mer_ojob_t *o)
+static void reg_hash(mer_job_t *o)
 {
     reg_job_t *j = H2O_STRUCT_FROM_MEMBER(reg_job_t, o, o);
     if (crypto_pwhash_str(j->hash, j->password, strlen(j->password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
@@ -190,7 +190,7 @@ static void reg_hash(mer_ojob_t *o)
     sodium_memzero(j->password, sizeof(j->password));
 }
 
-static void reg_hashed(mer_ojob_t *o)
+static void reg_hashed(mer_job_t *o)
 {
     reg_job_t *j = H2O_STRUCT_FROM_MEMBER(reg_job_t, o, o);
     mer_req_t *r = j->r;
@@ -300,7 +300,7 @@ static bool password_matches(const char *stored_hash, char *password, size_t cap
 
 typedef struct login_job {
     mer_wjob_t w;
-    mer_ojob_t o;
+    mer_job_t o;
     mer_req_t *r;
     creds_t c;
     char password[513];
@@ -364,13 +364,13 @@ static void login_done(mer_wjob_t *w)
     login_free(j);
 }
 
-static void login_verify(mer_ojob_t *o)
+static void login_verify(mer_job_t *o)
 {
     login_job_t *j = H2O_STRUCT_FROM_MEMBER(login_job_t, o, o);
     j->ok = password_matches(j->stored_hash, j->password, sizeof(j->password));
 }
 
-static void login_verified(mer_ojob_t *o)
+static void login_verified(mer_job_t *o)
 {
     login_job_t *j = H2O_STRUCT_FROM_MEMBER(login_job_t, o, o);
     mer_req_t *r = j->r;
@@ -933,7 +933,7 @@ int mer_staff_create(mer_db_t *db, const char *email, const char *password, cons
 }
 
 typedef struct staff_job {
-    mer_ojob_t o;
+    mer_job_t o;
     mer_req_t *r;
     char email[256];
     char password[513];
@@ -943,13 +943,13 @@ typedef struct staff_job {
     bool ok;
 } staff_job_t;
 
-static void staff_verify(mer_ojob_t *o)
+static void staff_verify(mer_job_t *o)
 {
     staff_job_t *j = H2O_STRUCT_FROM_MEMBER(staff_job_t, o, o);
     j->ok = password_matches(j->hash, j->password, sizeof(j->password));
 }
 
-static void staff_verified(mer_ojob_t *o)
+static void staff_verified(mer_job_t *o)
 {
     staff_job_t *j = H2O_STRUCT_FROM_MEMBER(staff_job_t, o, o);
     mer_req_t *r = j->r;

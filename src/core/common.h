@@ -21,6 +21,8 @@
 #define MER_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define MER_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MER_MAX(a, b) ((a) > (b) ? (a) : (b))
+/* The struct of type `type` whose member `member` is at ptr (a job embedded in a domain's own struct). */
+#define MER_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Allocation: abort with a message on out-of-memory; never return NULL. */
 void *mer_xmalloc(size_t n);

@@ -9,6 +9,7 @@
 #include "http/ops.h"
 #include "http/rcache.h"
 #include "http/req.h"
+#include "store/store.h"
 #include "core/banned.h"
 
 static int64_t started_ms;
@@ -33,26 +34,59 @@ static void ready_check(mer_ready_t *self, const char *name, bool ok)
     rj->ok = rj->ok && ok;
 }
 
-static void h_readyz(mer_req_t *r)
+/* The modules' checks run on the read pool: they ask the databases. */
+static int readyz(mer_db_t *db, mer_call_t *c)
 {
+    (void)db;
     ready_json_t rj = {{ready_check}, json_object(), true};
     for (size_t i = 0; i < cycle->n; i++)
         if (cycle->modules[i]->ready)
             cycle->modules[i]->ready(&rj.super);
-    mer_reply_json(r, rj.ok ? 200 : 503,
-                   json_pack("{s:s,s:o}", "status", rj.ok ? "ready" : "not_ready", "checks", rj.checks));
+    c->status = rj.ok ? 200 : 503;
+    c->result = json_pack("{s:s,s:o}", "status", rj.ok ? "ready" : "not_ready", "checks", rj.checks);
+    return 0;
+}
+
+static void h_readyz(mer_req_t *r)
+{
+    mer_call_read(mer_call_new(r, sizeof(mer_call_t)), MER_STORE_CATALOG, readyz);
+}
+
+/* Likewise the metrics: some are counted in the databases (the outbox's backlog). */
+typedef struct metrics_call {
+    mer_call_t c;
+    mer_buf_t text;
+} metrics_call_t;
+
+static int metrics(mer_db_t *db, mer_call_t *c)
+{
+    (void)db;
+    metrics_call_t *m = (metrics_call_t *)c;
+    for (size_t i = 0; i < cycle->n; i++)
+        if (cycle->modules[i]->metrics)
+            cycle->modules[i]->metrics(&m->text);
+    return 0;
+}
+
+static void metrics_reply(mer_call_t *c)
+{
+    metrics_call_t *m = (metrics_call_t *)c;
+    char *body = mer_req_strdup(c->r, mer_buf_str(&m->text), m->text.len);
+    mer_reply_bytes(c->r, 200, "text/plain; version=0.0.4", body, m->text.len);
+}
+
+static void metrics_free(mer_call_t *c)
+{
+    mer_buf_release(&((metrics_call_t *)c)->text);
 }
 
 static void h_metrics(mer_req_t *r)
 {
-    mer_buf_t b = MER_BUF_INIT;
-    for (size_t i = 0; i < cycle->n; i++)
-        if (cycle->modules[i]->metrics)
-            cycle->modules[i]->metrics(&b);
-    char *body = mer_req_strdup(r, mer_buf_str(&b), b.len);
-    size_t len = b.len;
-    mer_buf_release(&b);
-    mer_reply_bytes(r, 200, "text/plain; version=0.0.4", body, len);
+    metrics_call_t *m = mer_call_new(r, sizeof(*m));
+    m->text = (mer_buf_t)MER_BUF_INIT;
+    m->c.reply = metrics_reply;
+    m->c.cleanup = metrics_free;
+    mer_call_read(&m->c, MER_STORE_CATALOG, metrics);
 }
 
 /* The http layer's own series: requests per route, in flight, the answer cache, connections, uptime. */

@@ -19,6 +19,7 @@
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "http/query.h"
+#include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
@@ -135,7 +136,7 @@ void mer_req_release(mer_req_t *r)
     h2o_mem_release_shared(r);
 }
 
-int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job)
+int mer_req_submit(mer_req_t *r, const char *region, mer_wjob_t *job)
 {
     mer_req_hold(r);
     int err = mer_writer_submit(region, job);
@@ -146,6 +147,107 @@ int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job)
         return -1;
     }
     return 0;
+}
+
+/* ---- calls ---- */
+
+void *mer_call_new(mer_req_t *r, size_t size)
+{
+    MER_ASSERT(size >= sizeof(mer_call_t));
+    mer_call_t *c = mer_xcalloc(1, size);
+    c->r = r;
+    c->who = r->who;
+    return c;
+}
+
+static void call_finish(mer_call_t *c)
+{
+    mer_req_t *r = c->r;
+    c->again = false;
+    if (!r->gone) {
+        if (c->err)
+            mer_reply_job_error(r, c->err, &c->verr);
+        else if (c->reply)
+            c->reply(c);
+        else if (c->result)
+            mer_reply_json(r, c->status ? c->status : 200, c->result), c->result = NULL;
+        else
+            mer_reply_empty(r, c->status ? c->status : 204);
+    }
+    if (c->again) /* reply submitted the call again: it comes back here later */
+        return;
+    json_decref(c->result);
+    if (c->cleanup)
+        c->cleanup(c);
+    free(c);
+    mer_req_release(r);
+}
+
+static void call_unavailable(mer_call_t *c, const char *region)
+{
+    if (!c->r->gone)
+        mer_reply_error(c->r, MER_E_UNAVAILABLE, NULL, "the store of %s is not accepting work right now",
+                        region ? region : "the catalogue");
+    c->again = false;
+    if (c->cleanup)
+        c->cleanup(c);
+    json_decref(c->result);
+    mer_req_release(c->r);
+    free(c);
+}
+
+static void call_hold(mer_call_t *c, const char *region, mer_call_fn fn)
+{
+    if (!c->held) {
+        mer_req_hold(c->r);
+        c->held = true;
+    }
+    c->again = true;
+    c->fn = fn;
+    c->region = region;
+    c->err = 0;
+    c->verr = (mer_verr_t){0};
+}
+
+static void read_work(mer_job_t *job)
+{
+    mer_call_t *c = MER_CONTAINER_OF(job, mer_call_t, job);
+    mer_db_t *db = mer_store_reader(c->region);
+    c->err = db ? c->fn(db, c) : MER_E_UNAVAILABLE;
+}
+
+static void read_done(mer_job_t *job)
+{
+    call_finish(MER_CONTAINER_OF(job, mer_call_t, job));
+}
+
+void mer_call_read(mer_call_t *c, const char *region, mer_call_fn fn)
+{
+    call_hold(c, region, fn);
+    c->job = (mer_job_t){.work = read_work, .done = read_done};
+    if (mer_store_read_submit(&c->job) != 0)
+        call_unavailable(c, region);
+}
+
+static int write_run(mer_db_t *db, mer_wjob_t *w)
+{
+    mer_call_t *c = MER_CONTAINER_OF(w, mer_call_t, wjob);
+    return c->fn(db, c);
+}
+
+static void write_done(mer_wjob_t *w)
+{
+    mer_call_t *c = MER_CONTAINER_OF(w, mer_call_t, wjob);
+    c->err = w->err;
+    call_finish(c);
+}
+
+void mer_call_write(mer_call_t *c, const char *region, mer_call_fn fn)
+{
+    call_hold(c, region, fn);
+    c->wjob = (mer_wjob_t){.run = write_run, .done = write_done};
+    if (mer_writer_submit(region, &c->wjob) != 0)
+        call_unavailable(c, region);
 }
 
 bool mer_principal_may_country(const mer_principal_t *who, const char *country)
@@ -628,6 +730,66 @@ void mer_http_low_error(int status, h2o_iovec_t text, mer_buf_t *body, char requ
     next_request_id(mer_worker_self(), request_id);
 }
 
+/* The part of dispatch after the bearer token is known (err: the authenticator's verdict). */
+static void dispatch_authenticated(mer_req_t *r, int err)
+{
+    h2o_req_t *req = r->h2o;
+    if (err) {
+        mer_reply_header(r, "www-authenticate", "Bearer");
+        mer_reply_error(r, err, NULL, "the bearer token is missing, malformed, expired or revoked");
+        return;
+    }
+    if (r->route->auth != MER_AUTH_PUBLIC) {
+        if (r->who.role == MER_ROLE_NONE) {
+            mer_reply_header(r, "www-authenticate", "Bearer");
+            mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "this call needs an Authorization: Bearer token");
+            return;
+        }
+        if ((r->route->auth == MER_AUTH_STAFF && r->who.role < MER_ROLE_OPERATOR) ||
+            (r->route->auth == MER_AUTH_ADMIN && r->who.role != MER_ROLE_ADMIN)) {
+            mer_reply_error(r, MER_E_FORBIDDEN, NULL, "your role may not call this");
+            return;
+        }
+    }
+
+    if (r->route->flags & MER_ROUTE_JSON_BODY) {
+        size_t ctlen;
+        const char *ct = mer_req_header(r, "content-type", &ctlen);
+        if (ct && !(ctlen >= 16 && mer_streq_nocase(ct, 16, "application/json") &&
+                    (ctlen == 16 || ct[16] == ';' || ct[16] == ' '))) {
+            mer_reply_error(r, MER_E_UNSUPPORTED_MEDIA, NULL, "send the body as application/json");
+            return;
+        }
+        if (req->entity.base == NULL || req->entity.len == 0) {
+            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body is empty; a JSON object is expected");
+            return;
+        }
+        json_error_t jerr;
+        r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
+        if (r->body == NULL) {
+            mer_reply_error_ex(r, MER_E_INVALID_JSON, NULL,
+                               json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column),
+                               "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+            return;
+        }
+        if (!json_is_object(r->body)) {
+            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body must be a JSON object");
+            return;
+        }
+    }
+    r->route->fn(r);
+    if (!r->answered && !r->held)
+        MER_BUG("handler for %s %s returned without answering", r->route->method, r->route->pattern);
+}
+
+void mer_http_resume(mer_req_t *r, int err)
+{
+    r->held = false;
+    if (!r->gone)
+        dispatch_authenticated(r, err);
+    mer_req_release(r);
+}
+
 int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
@@ -677,51 +839,8 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
         return 0;
 
     int err = authenticate(r);
-    if (err) {
-        mer_reply_header(r, "www-authenticate", "Bearer");
-        mer_reply_error(r, err, NULL, "the bearer token is missing, malformed, expired or revoked");
-        return 0;
-    }
-    if (r->route->auth != MER_AUTH_PUBLIC) {
-        if (r->who.role == MER_ROLE_NONE) {
-            mer_reply_header(r, "www-authenticate", "Bearer");
-            mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "this call needs an Authorization: Bearer token");
-            return 0;
-        }
-        if ((r->route->auth == MER_AUTH_STAFF && r->who.role < MER_ROLE_OPERATOR) ||
-            (r->route->auth == MER_AUTH_ADMIN && r->who.role != MER_ROLE_ADMIN)) {
-            mer_reply_error(r, MER_E_FORBIDDEN, NULL, "your role may not call this");
-            return 0;
-        }
-    }
-
-    if (r->route->flags & MER_ROUTE_JSON_BODY) {
-        size_t ctlen;
-        const char *ct = mer_req_header(r, "content-type", &ctlen);
-        if (ct && !(ctlen >= 16 && mer_streq_nocase(ct, 16, "application/json") &&
-                    (ctlen == 16 || ct[16] == ';' || ct[16] == ' '))) {
-            mer_reply_error(r, MER_E_UNSUPPORTED_MEDIA, NULL, "send the body as application/json");
-            return 0;
-        }
-        if (req->entity.base == NULL || req->entity.len == 0) {
-            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body is empty; a JSON object is expected");
-            return 0;
-        }
-        json_error_t jerr;
-        r->body = json_loadb(req->entity.base, req->entity.len, JSON_REJECT_DUPLICATES, &jerr);
-        if (r->body == NULL) {
-            mer_reply_error_ex(r, MER_E_INVALID_JSON, NULL,
-                               json_pack("{s:i,s:i}", "line", jerr.line, "column", jerr.column),
-                               "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
-            return 0;
-        }
-        if (!json_is_object(r->body)) {
-            mer_reply_error(r, MER_E_INVALID_JSON, NULL, "the request body must be a JSON object");
-            return 0;
-        }
-    }
-    r->route->fn(r);
-    if (!r->answered && !r->held)
-        MER_BUG("handler for %s %s returned without answering", r->route->method, r->route->pattern);
+    if (err == MER_AUTH_PENDING)
+        return 0; /* the authenticator holds r and calls mer_http_resume() */
+    dispatch_authenticated(r, err);
     return 0;
 }

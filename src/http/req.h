@@ -19,6 +19,7 @@
 
 #include "core/json.h"
 #include "http/server.h"
+#include "store/writer.h"
 
 #define MER_MAX_QUERY 24
 #define MER_MAX_PARAMS 4
@@ -148,8 +149,15 @@ size_t mer_router_index(const mer_route_t *rt);
  */
 mer_req_t *mer_req_of(h2o_req_t *req);
 
-/* Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error. */
+/*
+ * Authenticator hook, set by the account module: returns 0 and fills r->who, or a negative error; or,
+ * when it must look the token up in the store, holds r (mer_req_hold), returns MER_AUTH_PENDING, and
+ * later, on r's worker thread, calls mer_http_resume(r, 0 or the error), which goes on with the request
+ * as if the hook had returned that, and drops the hold.
+ */
+#define MER_AUTH_PENDING 1
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));
+void mer_http_resume(mer_req_t *r, int err);
 
 /* ---- reading the request ---- */
 
@@ -226,7 +234,53 @@ void mer_req_release(mer_req_t *r);
  * Submits a writer job on behalf of r: holds r, queues the job on the region's writer. If the writer
  * cannot take it, answers 503 and returns -1 (the job was not queued; the caller frees it).
  */
-struct mer_wjob;
-int mer_req_submit(mer_req_t *r, const char *region, struct mer_wjob *job);
+int mer_req_submit(mer_req_t *r, const char *region, mer_wjob_t *job);
+
+/* ---- a request's work off the loop: the one submit/done path ----
+ *
+ * A handler (the adapter) parses and checks the request on its loop, copies what the work needs into a
+ * call, and submits it; fn then runs on another thread with a database connection, and the call comes
+ * back to the handler's loop, where the answer is written. The shape:
+ *
+ *     typedef struct { mer_call_t c; int64_t id; ... } get_order_t;   the call first
+ *     static int get_order(mer_db_t *db, mer_call_t *c) { ... c->result = json ...; return 0; }
+ *     get_order_t *g = mer_call_new(r, sizeof(*g));  g->id = id;
+ *     mer_call_read(&g->c, region, get_order);       handler returns; the answer comes later
+ *
+ * fn returns 0 or a negative error (with c->verr describing it when it names a field or needs its own
+ * message). Then, on the loop: an error is answered with mer_reply_job_error(); a success with c->reply
+ * when set (which may also submit the call again, for a read followed by a write), else with
+ * c->result as JSON (status c->status, default 200), else 204. A client that went away gets nothing.
+ * Afterwards c->cleanup (when set) runs and the call is freed.
+ *
+ * fn runs on another thread: it must not touch c->r (copy what it needs before submitting), only the
+ * call and the database it is given.
+ */
+typedef struct mer_call mer_call_t;
+typedef int (*mer_call_fn)(mer_db_t *db, mer_call_t *c);
+struct mer_call {
+    mer_req_t *r;                   /* the request, held until the call is answered */
+    mer_principal_t who;            /* the caller: a copy of r->who */
+    int err;                        /* fn's result */
+    mer_verr_t verr;                /* fn's description of a failure (code, field, message), optional */
+    int status;                     /* the success status; 0 = 200 with a result, 204 without */
+    json_t *result;                 /* the success answer (stolen) */
+    void (*reply)(mer_call_t *c);   /* optional: answers a success itself, on the loop */
+    void (*cleanup)(mer_call_t *c); /* optional: frees what the call owns besides itself */
+    /* private */
+    mer_call_fn fn;
+    const char *region;
+    bool held, again;
+    mer_job_t job;
+    mer_wjob_t wjob;
+};
+
+/* A zeroed call of size bytes (the mer_call_t first) for r, with c->r and c->who set. Caller submits it. */
+void *mer_call_new(mer_req_t *r, size_t size);
+/* fn(db, c) on the read pool, db being that thread's read connection to region (NULL = catalog.db). */
+void mer_call_read(mer_call_t *c, const char *region, mer_call_fn fn);
+/* fn(db, c) as a writer job of region (NULL = catalog.db): in its own savepoint of a batch transaction,
+ * answered after the commit. An error from fn rolls back what fn wrote. */
+void mer_call_write(mer_call_t *c, const char *region, mer_call_fn fn);
 
 #endif

@@ -114,10 +114,25 @@ void mer_server_on_thread_exit(void (*hook)(void))
     srv.exit_hooks[srv.nexit_hooks++] = hook;
 }
 
+_Static_assert(sizeof(((mer_loop_msg_t *)0)->link) == sizeof(h2o_multithread_message_t),
+               "a loop message's link is h2o's multithread message");
+
 void mer_worker_post(mer_worker_t *w, mer_worker_msg_t *msg)
 {
-    h2o_multithread_send_message(&w->inbox, &msg->super);
+    h2o_multithread_send_message(&w->inbox, (h2o_multithread_message_t *)(void *)msg->link);
 }
+
+static void *loop_self(void)
+{
+    return mer_worker_self();
+}
+
+static void loop_post(void *loop, mer_loop_msg_t *msg)
+{
+    mer_worker_post(loop, msg);
+}
+
+static const mer_loop_ops_t loop_ops = {loop_self, loop_post};
 
 void mer_worker_inflight_add(mer_worker_t *w, long d)
 {
@@ -465,8 +480,9 @@ static void on_inbox(h2o_multithread_receiver_t *recv, h2o_linklist_t *messages)
 {
     (void)recv;
     while (!h2o_linklist_is_empty(messages)) {
-        mer_worker_msg_t *msg = H2O_STRUCT_FROM_MEMBER(mer_worker_msg_t, super.link, messages->next);
-        h2o_linklist_unlink(&msg->super.link);
+        h2o_linklist_t *link = messages->next;
+        mer_worker_msg_t *msg = MER_CONTAINER_OF((void *)link, mer_worker_msg_t, link);
+        h2o_linklist_unlink(link);
         msg->cb(msg);
     }
 }
@@ -677,6 +693,7 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
         nthreads = MER_MAX_WORKERS;
 
     srv.cfg = cfg;
+    mer_loop_set_ops(&loop_ops);
     srv.access_fd = -1;
     if (cfg->access_log && strcmp(cfg->access_log, "-") == 0)
         srv.access_fd = 2;

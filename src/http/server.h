@@ -35,6 +35,7 @@
 
 #include "core/buf.h"
 #include "core/common.h"
+#include "core/exec.h"
 
 typedef struct mer_server_config {
     const char *host; /* listen address, default 127.0.0.1 */
@@ -53,11 +54,9 @@ typedef struct mer_worker mer_worker_t;
 
 #define MER_MAX_WORKERS 64 /* worker threads at most; mer_worker_t.index is below */
 
-/* A message posted to a worker's loop; cb runs on that worker's thread. */
-typedef struct mer_worker_msg {
-    h2o_multithread_message_t super;
-    void (*cb)(struct mer_worker_msg *msg);
-} mer_worker_msg_t;
+/* A message posted to a worker's loop; cb runs on that worker's thread (the loop message of core/exec.h,
+ * whose link is h2o's multithread message). */
+typedef mer_loop_msg_t mer_worker_msg_t;
 
 struct mer_worker {
     int index;
@@ -89,7 +88,8 @@ struct mer_worker {
     _Atomic uint64_t conns_shed;    /* accepted and closed at once: out of fds */
 };
 
-/* The worker running on the calling thread, or NULL outside worker threads. */
+/* The worker running on the calling thread, or NULL outside worker threads. The server installs the
+ * loop interface of core/exec.h with it and mer_worker_post, so jobs find their way back to a worker. */
 mer_worker_t *mer_worker_self(void);
 
 /*

@@ -370,7 +370,7 @@ static void h_cancel(mer_req_t *r)
  */
 typedef struct pay_job {
     mer_wjob_t w;
-    mer_ojob_t o;
+    mer_job_t o;
     mer_req_t *r;
     int64_t order_id, user_id, payment_id, amount;
     char region[MER_REGION_NAME_MAX], number[MER_ORDER_NUMBER_MAX], currency[4], token[80];
@@ -515,7 +515,7 @@ static void charge_card(int64_t payment_id, const char *number, int64_t amount, 
     mer_payment_provider("card")->charge(&c, out);
 }
 
-static void pay_charge(mer_ojob_t *o)
+static void pay_charge(mer_job_t *o)
 {
     pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
     charge_card(j->payment_id, j->number, j->amount, j->currency, j->token, &j->pay);
@@ -523,7 +523,7 @@ static void pay_charge(mer_ojob_t *o)
 
 static void pay_done(mer_wjob_t *w);
 
-static void pay_charged(mer_ojob_t *o)
+static void pay_charged(mer_job_t *o)
 {
     pay_job_t *j = H2O_STRUCT_FROM_MEMBER(pay_job_t, o, o);
     mer_req_t *r = j->r;

@@ -25,9 +25,8 @@
 #include "core/json.h"
 #include "core/locale.h"
 #include "core/money.h"
+#include "store/store.h" /* MER_MAX_REGIONS, MER_REGION_NAME_MAX */
 
-#define MER_MAX_REGIONS 16
-#define MER_REGION_NAME_MAX 16
 #define MER_MAX_LANGS 6
 #define MER_MAX_TAX_RATES 8
 #define MER_MAX_PAYMENTS 6

@@ -5,7 +5,6 @@
 #include <stdio.h>
 
 #include "core/log.h"
-#include "region/country.h"
 #include "core/banned.h"
 
 typedef struct store_db {
@@ -102,8 +101,9 @@ void mer_store_shutdown(void)
     atomic_store(&st.ndbs, 0);
 }
 
-mer_db_t *mer_store_write_begin(const char *region)
+mer_db_t *mer_store_write_begin_at(const char *region, const char *file, int line)
 {
+    mer_loop_forbid("a database write", file, line);
     store_db_t *d = find(region);
     if (d == NULL)
         return NULL;
@@ -118,8 +118,9 @@ void mer_store_write_end(const char *region)
         pthread_mutex_unlock(&d->mu);
 }
 
-mer_db_t *mer_store_reader(const char *region)
+mer_db_t *mer_store_reader_at(const char *region, const char *file, int line)
 {
+    mer_loop_forbid("a database read", file, line);
     store_db_t *d = find(region);
     if (d == NULL)
         return NULL;

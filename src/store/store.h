@@ -15,10 +15,13 @@
 #ifndef MER_STORE_H
 #define MER_STORE_H
 
+#include "core/exec.h"
 #include "module.h"
 #include "store/db.h"
 
 #define MER_STORE_CATALOG NULL /* the "region" argument that names catalog.db */
+#define MER_MAX_REGIONS 16     /* region databases at most */
+#define MER_REGION_NAME_MAX 16 /* a region's name ("in", "eu"), NUL included: region-<name>.db */
 
 /* Opens (creating and migrating) catalog.db under dir. Start-up only. Returns 0 or a negative error. */
 int mer_store_init(const char *dir);
@@ -31,15 +34,30 @@ const char *mer_store_dir(void);
 
 /*
  * Locks the writer of a database and returns it; region NULL = catalog.db. NULL if this node does not
- * hold that region. Pair with mer_store_write_end().
+ * hold that region. Pair with mer_store_write_end(). For start-up, the command line and the writer
+ * threads; never on an event loop (while serving, writes are writer jobs: store/writer.h).
  */
-mer_db_t *mer_store_write_begin(const char *region);
+#define mer_store_write_begin(region) mer_store_write_begin_at((region), __FILE__, __LINE__)
+mer_db_t *mer_store_write_begin_at(const char *region, const char *file, int line);
 void mer_store_write_end(const char *region);
 
-/* The calling thread's read connection to a database (region NULL = catalog.db), or NULL. */
-mer_db_t *mer_store_reader(const char *region);
-/* Closes the calling thread's read connections (worker exit). */
+/*
+ * The calling thread's read connection to a database (region NULL = catalog.db), or NULL. Never on an
+ * event loop (the loop rule, core/exec.h: debug builds abort): request handlers read in a job on the read
+ * pool (mer_store_read_submit) or inside a writer job.
+ */
+#define mer_store_reader(region) mer_store_reader_at((region), __FILE__, __LINE__)
+mer_db_t *mer_store_reader_at(const char *region, const char *file, int line);
+/* Closes the calling thread's read connections (a read-pool or background thread's exit). */
 void mer_store_thread_release(void);
+
+/*
+ * The read pool: threads with their own read connections, for the reads a request needs. job->work()
+ * runs on a pool thread (and calls mer_store_reader there), job->done() back on the submitting loop.
+ * Returns 0, or MER_E_UNAVAILABLE (not serving, or stopping) without queuing. Started by the store
+ * module's init; stops with the pools (MER_STOP_POOLS).
+ */
+int mer_store_read_submit(mer_job_t *job);
 
 /*
  * The store as a module (store_module.c): init starts the writer of every region database open; each

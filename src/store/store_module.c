@@ -1,19 +1,39 @@
 /*
- * store_module.c — the store as a module of a serving process: the region writers' lifecycle, the
- * workers' read connections, and the databases' part of /metrics and /readyz.
+ * store_module.c — the store as a module of a serving process: the writers' lifecycle (one per region
+ * database and one for catalog.db), the read pool, and the databases' part of /metrics and /readyz.
  */
+#include "core/err.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
+
+#define READ_THREADS 4 /* reads wait on the disk (or, later, the network), not on the CPU */
+
+static mer_exec_t *read_pool;
+
+int mer_store_read_submit(mer_job_t *job)
+{
+    return read_pool ? mer_exec_submit(read_pool, job) : MER_E_UNAVAILABLE;
+}
 
 static int store_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
     const char *name;
+    if (mer_writer_start(MER_STORE_CATALOG) != 0)
+        mer_die("cannot start the writer of the catalogue");
     for (size_t i = 0; (name = mer_store_region_at(i)) != NULL; i++)
         if (mer_writer_start(name) != 0)
             mer_die("cannot start the writer of region %s", name);
+    read_pool = mer_exec_start("reader", READ_THREADS, mer_store_thread_release);
     return 0;
+}
+
+/* After the workers have exited, nothing submits reads any more: the read pool goes. */
+static void store_release(void)
+{
+    mer_exec_stop(read_pool);
+    read_pool = NULL;
 }
 
 /* Does a database answer a query on this thread's read connection? */
@@ -38,6 +58,7 @@ const mer_module_t mer_store_module = {
     .thread_exit = mer_store_thread_release,
     .stop_phase = MER_STOP_WRITERS,
     .stop = mer_writer_stop_all,
+    .release = store_release,
     .metrics = mer_writer_metrics,
     .ready = store_ready,
 };

@@ -48,7 +48,6 @@
 #include "core/metrics.h"
 #include "core/money.h"
 #include "core/tz.h"
-#include "region/country.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -74,7 +73,8 @@ static const char *const ckpt_threads[CKPT__COUNT] = {"checkpointer", "writer"};
 static const char *const batch_results[BATCH__COUNT] = {"committed", "idle", "failed"};
 
 typedef struct writer {
-    char region[MER_REGION_NAME_MAX];
+    char region[MER_REGION_NAME_MAX]; /* "" for catalog.db's writer */
+    const char *db;                   /* the store's name of the database: region, or MER_STORE_CATALOG */
     pthread_t tid;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -99,8 +99,8 @@ typedef struct writer {
     mer_hist_t ckpt_ns[CKPT__COUNT]; /* checkpoint time, by thread (each written by its own thread) */
 } writer_t;
 
-static writer_t writers[MER_MAX_REGIONS];
-static _Atomic size_t nwriters; /* append-only; published after the entry is complete */
+static writer_t writers[MER_MAX_REGIONS + 1]; /* regions, and catalog.db */
+static _Atomic size_t nwriters;               /* append-only; published after the entry is complete */
 static pthread_mutex_t start_mu = PTHREAD_MUTEX_INITIALIZER;
 /* Hooks are registered at start-up, possibly after the writers started: the count is published last. */
 static void (*commit_hooks[8])(const char *);
@@ -122,15 +122,15 @@ static writer_t *find(const char *region)
 {
     size_t n = atomic_load_explicit(&nwriters, memory_order_acquire);
     for (size_t i = 0; i < n; i++)
-        if (strcmp(writers[i].region, region) == 0)
+        if (strcmp(writers[i].region, region ? region : "") == 0)
             return &writers[i];
     return NULL;
 }
 
-static void deliver(mer_worker_msg_t *msg)
+static void deliver(mer_job_t *job)
 {
-    mer_wjob_t *job = H2O_STRUCT_FROM_MEMBER(mer_wjob_t, msg, msg);
-    job->done(job);
+    mer_wjob_t *w = MER_CONTAINER_OF(job, mer_wjob_t, job);
+    w->done(w);
 }
 
 /* Writer thread, after a batch: wakes the checkpointer when the log grew by CKPT_PAGES since the last
@@ -155,10 +155,10 @@ static void copy_tail(writer_t *w)
 {
     uint64_t t0 = mer_now_mono_ns();
     int64_t pages = 0, copied = 0;
-    mer_db_t *db = mer_store_write_begin(w->region);
+    mer_db_t *db = mer_store_write_begin(w->db);
     if (db) {
         mer_db_checkpoint(db, &pages, &copied);
-        mer_store_write_end(w->region);
+        mer_store_write_end(w->db);
     }
     w->ckpt_from = pages;
     mer_hist_observe(&w->ckpt_ns[CKPT_TAIL], &time_spec, mer_now_mono_ns() - t0);
@@ -202,8 +202,8 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
 {
     uint64_t t0 = mer_now_mono_ns();
     for (mer_wjob_t *j = batch; j; j = j->next)
-        mer_hist_observe(&w->wait_ns, &time_spec, t0 > j->queued_ns ? t0 - j->queued_ns : 0);
-    mer_db_t *db = mer_store_write_begin(w->region);
+        mer_hist_observe(&w->wait_ns, &time_spec, t0 > j->job.queued_ns ? t0 - j->job.queued_ns : 0);
+    mer_db_t *db = mer_store_write_begin(w->db);
     int64_t changes = mer_db_total_changes(db);
     int err = mer_db_begin(db);
     int result = err ? BATCH_FAILED : BATCH_COMMITTED;
@@ -229,7 +229,7 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         bool wrote = mer_db_total_changes(db) != changes;
         int cerr = mer_db_commit(db);
         if (cerr) {
-            mer_log_error("region %s: commit of a batch of %zu failed; none acknowledged", w->region, n);
+            mer_log_error("%s: commit of a batch of %zu failed; none acknowledged", w->db ? w->db : "catalog", n);
             for (mer_wjob_t *j = batch; j; j = j->next)
                 j->err = cerr;
             result = BATCH_FAILED;
@@ -238,12 +238,12 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         }
     }
     int64_t wal_pages = mer_db_wal_pages(db);
-    mer_store_write_end(w->region);
+    mer_store_write_end(w->db);
     want_checkpoint(w, wal_pages);
     /* hooks publish what a commit made durable: nothing to publish after a rollback */
     for (size_t i = 0, nh = result == BATCH_FAILED ? 0 : atomic_load_explicit(&ncommit_hooks, memory_order_acquire);
          i < nh; i++)
-        commit_hooks[i](w->region);
+        commit_hooks[i](w->db);
     mer_stat_add(&w->batches[result], 1);
     if (result == BATCH_COMMITTED) {
         mer_hist_observe(&w->commit_ns, &time_spec, mer_now_mono_ns() - t0);
@@ -253,12 +253,8 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         mer_stat_add(j->err ? &w->jobs_err : &w->jobs_ok, 1);
     for (mer_wjob_t *j = batch, *next; j; j = next) {
         next = j->next;
-        if (j->origin) {
-            j->msg.cb = deliver;
-            mer_worker_post(j->origin, &j->msg);
-        } else {
-            j->done(j);
-        }
+        j->job.done = deliver;
+        mer_job_complete(&j->job);
     }
 }
 
@@ -312,7 +308,8 @@ int mer_writer_start(const char *region)
             err = MER_E_INTERNAL;
         } else {
             writer_t *w = &writers[n];
-            snprintf(w->region, sizeof(w->region), "%s", region);
+            snprintf(w->region, sizeof(w->region), "%s", region ? region : "");
+            w->db = region ? w->region : MER_STORE_CATALOG;
             pthread_mutex_init(&w->mu, NULL);
             pthread_cond_init(&w->cv, NULL);
             pthread_cond_init(&w->ckpt_cv, NULL);
@@ -344,10 +341,9 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
     writer_t *w = find(region);
     if (w == NULL)
         return MER_E_UNAVAILABLE;
-    job->origin = mer_worker_self();
+    mer_job_capture(&job->job);
     job->next = NULL;
     job->err = 0;
-    job->queued_ns = mer_now_mono_ns();
     pthread_mutex_lock(&w->mu);
     if (w->stopping) {
         pthread_mutex_unlock(&w->mu);
@@ -402,13 +398,13 @@ typedef struct sync_job {
 
 static int sync_run(mer_db_t *db, mer_wjob_t *w)
 {
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    sync_job_t *j = MER_CONTAINER_OF(w, sync_job_t, w);
     return j->fn(db, j->arg);
 }
 
 static void sync_done(mer_wjob_t *w)
 {
-    sync_job_t *j = H2O_STRUCT_FROM_MEMBER(sync_job_t, w, w);
+    sync_job_t *j = MER_CONTAINER_OF(w, sync_job_t, w);
     pthread_mutex_lock(&j->mu);
     j->done = true;
     pthread_cond_signal(&j->cv);
@@ -457,10 +453,10 @@ void mer_writer_metrics(mer_buf_t *out)
          &time_spec},
     };
     size_t nw = atomic_load_explicit(&nwriters, memory_order_acquire);
-    mer_buf_t lb[MER_MAX_REGIONS]; /* region="..." of each writer */
+    mer_buf_t lb[MER_MAX_REGIONS + 1]; /* region="..." of each writer */
     for (size_t i = 0; i < nw; i++) {
         lb[i] = (mer_buf_t)MER_BUF_INIT;
-        mer_prom_label(&lb[i], "region", writers[i].region);
+        mer_prom_label(&lb[i], "region", writers[i].region[0] ? writers[i].region : "catalog");
     }
     mer_prom_family(out, "meridian_writer_queue_depth", "gauge", "Writes queued for a region's writer, not yet taken.");
     for (size_t i = 0; i < nw; i++)

@@ -14,13 +14,14 @@
  *                         after a failure (job->err < 0: run's error, or the commit's error, in which
  *                         case nothing of the batch was kept). done owns the job afterwards.
  *
- * Jobs submitted from a thread that is not a worker (timers, CLI) get done() on the writer thread.
+ * Jobs submitted from a thread that is not an event loop (timers, CLI) get done() on the writer thread.
  * run() must not block on anything but the database, and must not submit further jobs and wait.
  */
 #ifndef MER_WRITER_H
 #define MER_WRITER_H
 
-#include "http/server.h"
+#include "core/buf.h"
+#include "core/exec.h"
 #include "store/db.h"
 
 typedef struct mer_wjob mer_wjob_t;
@@ -30,10 +31,8 @@ struct mer_wjob {
     void (*done)(mer_wjob_t *job);
     int err; /* result, set before done() */
     /* private */
-    mer_worker_t *origin;
-    mer_worker_msg_t msg;
+    mer_job_t job; /* the submitting loop and the completion's message (core/exec.h) */
     mer_wjob_t *next;
-    uint64_t queued_ns; /* monotonic clock at submit (queue wait metric) */
 };
 
 /*
@@ -43,7 +42,9 @@ struct mer_wjob {
  */
 void mer_writer_on_commit(void (*hook)(const char *region));
 
-/* Starts the writer of a region whose database the store has opened. Start-up only. */
+/* Starts the writer of a region whose database the store has opened (MER_STORE_CATALOG: catalog.db's
+ * writer, for the catalogue's admin writes). Start-up only. The region argument of the functions below
+ * takes MER_STORE_CATALOG too; commit hooks then receive it (NULL). */
 int mer_writer_start(const char *region);
 /* Queues a job. Returns 0, or MER_E_UNAVAILABLE (no writer for the region, or stopping) without queuing. */
 int mer_writer_submit(const char *region, mer_wjob_t *job);
