@@ -167,9 +167,11 @@ static void call_finish(mer_call_t *c)
     if (!r->gone) {
         if (c->err)
             mer_reply_job_error(r, c->err, &c->verr);
-        else if (c->reply)
+        else if (c->reply) {
+            c->in_reply = true;
             c->reply(c);
-        else if (c->result)
+            c->in_reply = false;
+        } else if (c->result)
             mer_reply_json(r, c->status ? c->status : 200, c->result), c->result = NULL;
         else
             mer_reply_empty(r, c->status ? c->status : 204);
@@ -189,6 +191,8 @@ static void call_unavailable(mer_call_t *c, const char *region)
         mer_reply_error(c->r, MER_E_UNAVAILABLE, NULL, "the store of %s is not accepting work right now",
                         region ? region : "the catalogue");
     c->again = false;
+    if (c->in_reply) /* submitted again from reply: call_finish frees it when reply returns */
+        return;
     if (c->cleanup)
         c->cleanup(c);
     json_decref(c->result);

@@ -270,7 +270,7 @@ struct mer_call {
     /* private */
     mer_call_fn fn;
     const char *region;
-    bool held, again;
+    bool held, again, in_reply;
     mer_job_t job;
     mer_wjob_t wjob;
 };

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "store/sqlite_walvfs.h"
 #include "core/banned.h"
 
 #define STMT_CACHE 256 /* slots; a power of two */
@@ -150,7 +151,11 @@ int mer_db_open(const char *path, int flags, mer_db_t **out)
     oflags |= (flags & MER_DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (flags & MER_DB_CREATE)
         oflags |= SQLITE_OPEN_CREATE;
-    int rc = sqlite3_open_v2(path, &conn, oflags, NULL);
+    /* read-write connections append their commits to the log with one write each (sqlite_walvfs.h);
+     * MERIDIAN_SQLITE_WALVFS=0 turns that off (to measure it) */
+    const char *nowal = getenv("MERIDIAN_SQLITE_WALVFS");
+    const char *vfs = (flags & MER_DB_READONLY) || (nowal && strcmp(nowal, "0") == 0) ? NULL : mer_sqlite_walvfs();
+    int rc = sqlite3_open_v2(path, &conn, oflags, vfs);
     if (rc != SQLITE_OK) {
         mer_log_error("cannot open %s: %s", path, conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
         sqlite3_close(conn);
