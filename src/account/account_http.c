@@ -102,6 +102,7 @@ static int read_step(mer_req_t *r, mer_job_t *job)
     mer_req_hold(r);
     if (mer_store_read_submit(job) == 0)
         return 0;
+    r->held = false;
     mer_req_release(r);
     mer_reply_error(r, MER_E_UNAVAILABLE, NULL, NULL);
     return -1;
