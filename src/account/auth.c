@@ -127,24 +127,20 @@ int mer_staff_issue_token(mer_db_t *db, const char *email, const char *role, con
     return mer_db_commit(db);
 }
 
-static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
+/* The staff member a token hash names, if the token is current. Any thread but an event loop. */
+static int staff_token_lookup(mer_db_t *db, const char *hash, int64_t now, mer_principal_t *who)
 {
-    char hash[65];
-    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    if (db == NULL)
-        return MER_E_INTERNAL;
-    mer_token_hash(token, len, hash);
     int err = MER_E_UNAUTHORIZED;
     mer_rows_t *rows =
         mer_db_query(db,
                      "SELECT s.id, s.role, s.countries FROM staff_token t JOIN staff s ON s.id = t.staff_id "
                      "WHERE t.hash = ? AND t.revoked_at IS NULL AND t.expires_at > ?",
-                     "si", hash, mer_now_unix_ms());
+                     "si", hash, now);
     if (mer_rows_next(rows)) {
-        r->who.id = mer_rows_int(rows, 0);
-        r->who.role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;
-        snprintf(r->who.countries, sizeof(r->who.countries), "%s", mer_rows_text(rows, 2));
-        memcpy(r->who.token_hash, hash, sizeof(hash));
+        who->id = mer_rows_int(rows, 0);
+        who->role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;
+        snprintf(who->countries, sizeof(who->countries), "%s", mer_rows_text(rows, 2));
+        memcpy(who->token_hash, hash, 65);
         err = 0;
     }
     int qerr = mer_rows_end(rows);
@@ -195,6 +191,121 @@ static void slot_unlock(auth_entry_t *e)
     atomic_flag_clear_explicit(&e->busy, memory_order_release);
 }
 
+/* The session a customer token's hex hash names, if current. Any thread but an event loop. */
+static int session_lookup(mer_db_t *db, const char *hex, int64_t now, auth_session_t *e)
+{
+    int err = MER_E_UNAUTHORIZED;
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT u.id, u.country, s.expires_at, u.created_at, COALESCE(u.phone, ''), "
+                                    "COALESCE((SELECT postal_code || '|' || lower(line1) FROM address a WHERE "
+                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), ''), "
+                                    "COALESCE((SELECT phone FROM address a WHERE a.user_id = u.id ORDER BY "
+                                    "a.is_default DESC, a.id DESC LIMIT 1), '') "
+                                    "FROM session s JOIN user u ON u.id = s.user_id "
+                                    "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
+                                    "si", hex, now);
+    if (mer_rows_next(rows)) {
+        e->id = mer_rows_int(rows, 0);
+        snprintf(e->country, sizeof(e->country), "%s", mer_rows_text(rows, 1));
+        e->expires_at = mer_rows_int(rows, 2);
+        e->created_at = mer_rows_int(rows, 3);
+        /* phones in one form, so the account's phone and an address's phone compare (flash one_per_phone) */
+        e->phone_hash = mer_phone_hash(mer_rows_text(rows, 4), mer_rows_len(rows, 4));
+        e->address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
+        e->address_phone_hash = mer_phone_hash(mer_rows_text(rows, 6), mer_rows_len(rows, 6));
+        err = 0;
+    }
+    int qerr = mer_rows_end(rows);
+    return qerr ? qerr : err;
+}
+
+static void principal_of_session(mer_req_t *r, const auth_session_t *e, const char hex[65])
+{
+    r->who.role = MER_ROLE_CUSTOMER;
+    r->who.id = e->id;
+    memcpy(r->who.country, e->country, sizeof(r->who.country));
+    snprintf(r->who.region, sizeof(r->who.region), "%s", mer_countries()->regions[e->region].name);
+    memcpy(r->who.token_hash, hex, 65);
+    r->who.created_at = e->created_at;
+    r->who.phone_hash = e->phone_hash;
+    r->who.address_hash = e->address_hash;
+    r->who.address_phone_hash = e->address_phone_hash;
+}
+
+/*
+ * A token the cache cannot answer is looked up on the store's read pool (the loop rule: no database on
+ * an event loop) while the router holds the request; the answer comes back to the request's loop, which
+ * fills the cache and r->who and lets the router go on (mer_http_resume).
+ */
+typedef struct auth_lookup {
+    mer_job_t job;
+    mer_req_t *r;
+    bool staff;
+    char region[MER_REGION_NAME_MAX]; /* a customer token's region ("" for staff: catalog.db) */
+    char hex[65];                     /* the token's hash */
+    int64_t now;
+    /* a customer's session: cached under slot with the generation read before the lookup, so a
+     * mer_auth_invalidate() that happens meanwhile leaves the entry stale rather than wrong */
+    auth_entry_t *slot;
+    auth_session_t s;
+    mer_principal_t who; /* a staff member */
+} auth_lookup_t;
+
+static void lookup_work(mer_job_t *job)
+{
+    auth_lookup_t *l = MER_CONTAINER_OF(job, auth_lookup_t, job);
+    mer_db_t *db = mer_store_reader(l->staff ? MER_STORE_CATALOG : l->region);
+    if (db == NULL)
+        job->err = l->staff ? MER_E_INTERNAL : MER_E_UNAUTHORIZED; /* a customer of a region not held here */
+    else if (l->staff)
+        job->err = staff_token_lookup(db, l->hex, l->now, &l->who);
+    else
+        job->err = session_lookup(db, l->hex, l->now, &l->s);
+}
+
+static void lookup_done(mer_job_t *job)
+{
+    auth_lookup_t *l = MER_CONTAINER_OF(job, auth_lookup_t, job);
+    mer_req_t *r = l->r;
+    if (job->err == 0 && l->staff) {
+        r->who = l->who;
+    } else if (job->err == 0) {
+        if (l->slot) {
+            slot_lock(l->slot);
+            l->slot->s = l->s;
+            slot_unlock(l->slot);
+        }
+        principal_of_session(r, &l->s, l->hex);
+    }
+    int err = job->err;
+    free(l);
+    mer_http_resume(r, err);
+}
+
+/* Holds r and looks l up on the read pool; MER_AUTH_PENDING, or an error when the pool takes no job. */
+static int lookup_submit(mer_req_t *r, auth_lookup_t *l)
+{
+    l->r = r;
+    l->now = mer_now_unix_ms();
+    l->job = (mer_job_t){.work = lookup_work, .done = lookup_done};
+    mer_req_hold(r);
+    if (mer_store_read_submit(&l->job) != 0) {
+        r->held = false;
+        mer_req_release(r);
+        free(l);
+        return MER_E_UNAVAILABLE;
+    }
+    return MER_AUTH_PENDING;
+}
+
+static int authenticate_staff(mer_req_t *r, const char *token, size_t len)
+{
+    auth_lookup_t *l = mer_xcalloc(1, sizeof(*l));
+    l->staff = true;
+    mer_token_hash(token, len, l->hex);
+    return lookup_submit(r, l);
+}
+
 static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
 {
     char region[MER_REGION_NAME_MAX];
@@ -217,61 +328,24 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     uint8_t rix = (uint8_t)(rg - cs->regions);
     char hex[65];
     sodium_bin2hex(hex, sizeof(hex), raw, sizeof(raw));
-    auth_session_t e;
-    if (slot) {
+    if (slot) { /* the hot path: a cached session answers on the loop */
+        auth_session_t e;
         slot_lock(slot);
         e = slot->s;
         slot_unlock(slot);
-        if (e.gen == gen && e.expires_at > now && memcmp(e.hash, raw, sizeof(e.hash)) == 0 && e.region == rix)
-            goto found;
+        if (e.gen == gen && e.expires_at > now && memcmp(e.hash, raw, sizeof(e.hash)) == 0 && e.region == rix) {
+            principal_of_session(r, &e, hex);
+            return 0;
+        }
     }
-    mer_db_t *db = mer_store_reader(region);
-    if (db == NULL)
-        return MER_E_UNAUTHORIZED; /* not a region of this node */
-    memset(&e, 0, sizeof(e));
-    int err = MER_E_UNAUTHORIZED;
-    mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT u.id, u.country, s.expires_at, u.created_at, COALESCE(u.phone, ''), "
-                                    "COALESCE((SELECT postal_code || '|' || lower(line1) FROM address a WHERE "
-                                    "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), ''), "
-                                    "COALESCE((SELECT phone FROM address a WHERE a.user_id = u.id ORDER BY "
-                                    "a.is_default DESC, a.id DESC LIMIT 1), '') "
-                                    "FROM session s JOIN user u ON u.id = s.user_id "
-                                    "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
-                                    "si", hex, now);
-    if (mer_rows_next(rows)) {
-        e.id = mer_rows_int(rows, 0);
-        snprintf(e.country, sizeof(e.country), "%s", mer_rows_text(rows, 1));
-        e.expires_at = mer_rows_int(rows, 2);
-        e.created_at = mer_rows_int(rows, 3);
-        /* phones in one form, so the account's phone and an address's phone compare (flash one_per_phone) */
-        e.phone_hash = mer_phone_hash(mer_rows_text(rows, 4), mer_rows_len(rows, 4));
-        e.address_hash = mer_rows_len(rows, 5) ? mer_hash64(mer_rows_text(rows, 5), mer_rows_len(rows, 5)) : 0;
-        e.address_phone_hash = mer_phone_hash(mer_rows_text(rows, 6), mer_rows_len(rows, 6));
-        err = 0;
-    }
-    int qerr = mer_rows_end(rows);
-    if (qerr || err)
-        return qerr ? qerr : err;
-    memcpy(e.hash, raw, sizeof(e.hash));
-    e.gen = gen;
-    e.region = rix;
-    if (slot) {
-        slot_lock(slot);
-        slot->s = e;
-        slot_unlock(slot);
-    }
-found:
-    r->who.role = MER_ROLE_CUSTOMER;
-    r->who.id = e.id;
-    memcpy(r->who.country, e.country, sizeof(r->who.country));
-    snprintf(r->who.region, sizeof(r->who.region), "%s", cs->regions[e.region].name);
-    memcpy(r->who.token_hash, hex, sizeof(hex));
-    r->who.created_at = e.created_at;
-    r->who.phone_hash = e.phone_hash;
-    r->who.address_hash = e.address_hash;
-    r->who.address_phone_hash = e.address_phone_hash;
-    return 0;
+    auth_lookup_t *l = mer_xcalloc(1, sizeof(*l));
+    snprintf(l->region, sizeof(l->region), "%s", region);
+    memcpy(l->hex, hex, sizeof(hex));
+    l->slot = slot;
+    memcpy(l->s.hash, raw, sizeof(l->s.hash));
+    l->s.gen = gen;
+    l->s.region = rix;
+    return lookup_submit(r, l);
 }
 
 static int authenticate(mer_req_t *r, const char *token, size_t len)

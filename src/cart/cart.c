@@ -1,3 +1,7 @@
+/*
+ * cart.c — the cart service (see cart.h): lines, changes, merges and the re-priced view, on the database
+ * connection it is given. No HTTP here: cart_http.c is the adapter.
+ */
 #include "cart/cart.h"
 
 #include <sodium.h>
@@ -53,14 +57,14 @@ static int64_t sku_limit(int64_t sku_id)
     return limit;
 }
 
-/* The country of the guest cart id; "" if there is no such guest cart. */
-static void guest_cart_country(mer_db_t *db, const char *id, char country[3])
+int mer_cart_guest_country(mer_db_t *db, const char *id, char country[3])
 {
     country[0] = '\0';
     mer_rows_t *r = mer_db_query(db, "SELECT country FROM cart WHERE id = ? AND user_id IS NULL", "s", id);
     if (mer_rows_next(r))
         snprintf(country, 3, "%s", mer_rows_text(r, 0));
-    mer_rows_end(r);
+    int err = mer_rows_end(r);
+    return err ? err : country[0] ? 0 : MER_E_NOT_FOUND;
 }
 
 static void merge_note(mer_cart_merge_t *m, const mer_cart_line_t *l, int64_t requested, int64_t quantity,
@@ -78,9 +82,9 @@ int mer_cart_merge(mer_db_t *db, const char *guest, int64_t user_id, mer_cart_me
 {
     char country[3], user_cart[64];
     memset(out, 0, sizeof(*out));
-    guest_cart_country(db, guest, country);
-    if (country[0] == '\0')
-        return MER_E_NOT_FOUND;
+    int gerr = mer_cart_guest_country(db, guest, country);
+    if (gerr)
+        return gerr;
     mer_cart_user_id(user_id, country, user_cart);
     int64_t now = mer_now_unix_ms(), nlines = 0;
     if (mer_db_exec(db,
@@ -152,112 +156,17 @@ json_t *mer_cart_merge_json(const mer_cart_merge_t *m)
     return json_pack("{s:i,s:o,s:o}", "merged", m->merged, "dropped", dropped, "capped", capped);
 }
 
-/* ---- which cart a request means ---- */
-
-typedef struct cart_ref {
-    char id[64];
-    char region[MER_REGION_NAME_MAX];
-    const mer_country_t *country;
-    bool guest;
-    bool exists; /* a guest cart that is already stored */
-    mer_locale_chain_t chain;
-} cart_ref_t;
-
-/* Resolves the cart of r. A guest without X-Cart-Id gets a fresh id when create is true. */
-static int resolve(mer_req_t *r, cart_ref_t *c, bool create)
-{
-    memset(c, 0, sizeof(*c));
-    const mer_countries_t *cs = mer_countries();
-    size_t hlen = 0;
-    const char *hdr = mer_req_header(r, "x-cart-id", &hlen);
-    const char *qc = mer_req_query(r, "country");
-    if (qc == NULL) {
-        size_t l;
-        const char *x = mer_req_header(r, "x-country", &l);
-        if (x && l == 2)
-            qc = mer_req_strdup(r, x, l);
-    }
-    if (r->who.role == MER_ROLE_CUSTOMER) {
-        c->country = mer_country_find(cs, qc ? qc : r->who.country, qc ? strlen(qc) : 2);
-        if (c->country == NULL) {
-            mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
-            return -1;
-        }
-        if (strcmp(c->country->region, r->who.region) != 0) {
-            mer_reply_error(r, MER_E_FORBIDDEN, "country",
-                            "your account lives in region %s; carts for %s are kept in region %s", r->who.region,
-                            c->country->code, c->country->region);
-            return -1;
-        }
-        mer_cart_user_id(r->who.id, c->country->code, c->id);
-        snprintf(c->region, sizeof(c->region), "%s", r->who.region);
-    } else if (r->who.role != MER_ROLE_NONE) {
-        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff accounts have no cart");
-        return -1;
-    } else if (hdr) {
-        /* g_<region>_<random> */
-        if (hlen < 4 || hlen >= sizeof(c->id) || hdr[0] != 'g' || hdr[1] != '_') {
-            mer_reply_error(r, MER_E_NOT_FOUND, "X-Cart-Id", "no such cart");
-            return -1;
-        }
-        snprintf(c->id, sizeof(c->id), "%.*s", (int)hlen, hdr);
-        const char *us = strchr(c->id + 2, '_');
-        if (us == NULL || (size_t)(us - c->id - 2) >= sizeof(c->region)) {
-            mer_reply_error(r, MER_E_NOT_FOUND, "X-Cart-Id", "no such cart");
-            return -1;
-        }
-        snprintf(c->region, sizeof(c->region), "%.*s", (int)(us - c->id - 2), c->id + 2);
-        mer_db_t *db = mer_store_reader(c->region);
-        char country[3] = "";
-        if (db)
-            guest_cart_country(db, c->id, country);
-        c->country = country[0] ? mer_country_find(cs, country, 2) : NULL;
-        if (c->country == NULL) {
-            mer_reply_error(r, MER_E_NOT_FOUND, "X-Cart-Id", "no such cart (it may have been merged at login)");
-            return -1;
-        }
-        c->guest = c->exists = true;
-    } else {
-        if (qc == NULL) {
-            mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required for a new cart");
-            return -1;
-        }
-        c->country = mer_country_find(cs, qc, strlen(qc));
-        if (c->country == NULL) {
-            mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country");
-            return -1;
-        }
-        snprintf(c->region, sizeof(c->region), "%s", c->country->region);
-        c->guest = true;
-        if (create) {
-            unsigned char raw[16];
-            char b64[32];
-            randombytes_buf(raw, sizeof(raw));
-            sodium_bin2base64(b64, sizeof(b64), raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-            snprintf(c->id, sizeof(c->id), "g_%s_%s", c->region, b64);
-        }
-    }
-    if (mer_req_served_here(r, cs, c->country) != 0)
-        return -1;
-    const char *lang = mer_req_query(r, "lang");
-    char norm[MER_LOCALE_MAX];
-    mer_locale_chain_build(&c->chain, lang && mer_locale_normalize(lang, strlen(lang), norm) == 0 ? norm : NULL, NULL,
-                           0, c->country->languages[0]);
-    return 0;
-}
-
 /* ---- the cart view: re-priced on every read ---- */
 
-static json_t *view(const cart_ref_t *c)
+json_t *mer_cart_view(mer_db_t *db, const mer_cart_ref_t *c, const mer_locale_chain_t *chain)
 {
-    mer_db_t *db = mer_store_reader(c->region);
     mer_cart_line_t lines[MER_CART_MAX_LINES];
     int n = c->id[0] ? mer_cart_lines(db, c->id, lines, MER_CART_MAX_LINES) : 0;
     if (n < 0)
         return NULL;
     const mer_country_t *country = c->country;
     const mer_catalog_t *cat = mer_catalog_lock();
-    const char *lang = mer_catalog_resolve_lang(cat, &c->chain);
+    const char *lang = mer_catalog_resolve_lang(cat, chain);
     mer_pline_t plines[MER_CART_MAX_LINES];
     size_t np = 0;
     json_t *out_lines = json_array(), *warnings = json_array();
@@ -272,7 +181,7 @@ static json_t *view(const cart_ref_t *c)
         bool in_stock = avail >= lines[i].quantity;
         if (strcmp(lines[i].sale_type, "flash") == 0)
             price = lines[i].unit_price; /* the flash price was fixed by the purchase token */
-        const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, &c->chain) : NULL;
+        const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, chain) : NULL;
         json_t *attrs = json_object();
         for (size_t a = 0; s && a < s->nattrs; a++)
             json_object_set_new(attrs, s->attrs[a].key, json_string(s->attrs[a].value));
@@ -334,226 +243,49 @@ static json_t *view(const cart_ref_t *c)
                      out_lines, "totals", totals, "warnings", warnings);
 }
 
-static void reply_view(mer_req_t *r, const cart_ref_t *c, int status)
-{
-    json_t *v = view(c);
-    if (v == NULL) {
-        mer_reply_error(r, MER_E_INTERNAL, NULL, NULL);
-        return;
-    }
-    if (c->guest && c->id[0])
-        mer_reply_header(r, "x-cart-id", c->id);
-    mer_reply_json(r, status, v);
-}
-
-static void h_get(mer_req_t *r)
-{
-    cart_ref_t c;
-    if (resolve(r, &c, false) != 0)
-        return;
-    reply_view(r, &c, 200);
-}
-
 /* ---- changes ---- */
 
-typedef enum { OP_ADD, OP_SET, OP_REMOVE } cart_op_t;
-
-typedef struct cart_job {
-    mer_wjob_t w;
-    mer_req_t *r;
-    cart_ref_t c;
-    cart_op_t op;
-    int64_t sku_id, quantity, unit_price, limit, user_id;
-    char sale_type[8];
-    mer_verr_t e;
-} cart_job_t;
-
-static int cart_run(mer_db_t *db, mer_wjob_t *w)
+int mer_cart_apply(mer_db_t *db, const mer_cart_ref_t *c, const mer_cart_change_t *ch, mer_verr_t *e)
 {
-    cart_job_t *j = H2O_STRUCT_FROM_MEMBER(cart_job_t, w, w);
     int64_t now = mer_now_unix_ms(), have = 0, nlines = 0;
-    if (j->op != OP_REMOVE) {
-        int rc = j->user_id ? mer_db_exec(db,
+    if (ch->op != MER_CART_REMOVE) {
+        int rc = c->user_id ? mer_db_exec(db,
                                           "INSERT INTO cart (id, user_id, country, created_at, updated_at) "
                                           "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET updated_at = ?",
-                                          "sisiii", j->c.id, j->user_id, j->c.country->code, now, now, now)
+                                          "sisiii", c->id, c->user_id, c->country->code, now, now, now)
                             : mer_db_exec(db,
                                           "INSERT INTO cart (id, country, created_at, updated_at) VALUES (?, ?, ?, ?) "
                                           "ON CONFLICT (id) DO UPDATE SET updated_at = ?",
-                                          "ssiii", j->c.id, j->c.country->code, now, now, now);
+                                          "ssiii", c->id, c->country->code, now, now, now);
         if (rc < 0)
             return MER_E_INTERNAL;
     }
     int err =
         mer_db_query_int(db, &have, "SELECT quantity FROM cart_item WHERE cart_id = ? AND sku_id = ? AND sale_type = ?",
-                         "sis", j->c.id, j->sku_id, j->sale_type);
+                         "sis", c->id, ch->sku_id, ch->sale_type);
     if (err && err != MER_E_NOT_FOUND)
         return err;
     bool exists = err == 0;
-    if (j->op == OP_REMOVE || (j->op == OP_SET && !exists)) {
+    if (ch->op == MER_CART_REMOVE || (ch->op == MER_CART_SET && !exists)) {
         if (!exists)
-            return mer_verr_set(&j->e, MER_E_NOT_FOUND, "sku", "this SKU is not in the cart");
-        return mer_cart_remove_line(db, j->c.id, j->sku_id, j->sale_type);
+            return mer_verr_set(e, MER_E_NOT_FOUND, "sku", "this SKU is not in the cart");
+        return mer_cart_remove_line(db, c->id, ch->sku_id, ch->sale_type);
     }
-    int64_t q = j->op == OP_ADD ? have + j->quantity : j->quantity;
-    if (q > j->limit)
-        return mer_verr_set(&j->e, MER_E_VALIDATION, "quantity", "at most %lld of this SKU per order",
-                            (long long)j->limit);
+    int64_t q = ch->op == MER_CART_ADD ? have + ch->quantity : ch->quantity;
+    if (q > ch->limit)
+        return mer_verr_set(e, MER_E_VALIDATION, "quantity", "at most %lld of this SKU per order",
+                            (long long)ch->limit);
     if (!exists) {
-        if (mer_db_query_int(db, &nlines, "SELECT COUNT(*) FROM cart_item WHERE cart_id = ?", "s", j->c.id) != 0)
+        if (mer_db_query_int(db, &nlines, "SELECT COUNT(*) FROM cart_item WHERE cart_id = ?", "s", c->id) != 0)
             return MER_E_INTERNAL;
         if (nlines >= MER_CART_MAX_LINES)
-            return mer_verr_set(&j->e, MER_E_VALIDATION, "sku", "a cart holds at most %d lines", MER_CART_MAX_LINES);
+            return mer_verr_set(e, MER_E_VALIDATION, "sku", "a cart holds at most %d lines", MER_CART_MAX_LINES);
     }
     if (mer_db_exec(db,
                     "INSERT INTO cart_item (cart_id, sku_id, sale_type, quantity, unit_price, added_at) "
                     "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cart_id, sku_id, sale_type) DO UPDATE "
                     "SET quantity = excluded.quantity",
-                    "sisiii", j->c.id, j->sku_id, j->sale_type, q, j->unit_price, now) < 0)
+                    "sisiii", c->id, ch->sku_id, ch->sale_type, q, ch->unit_price, now) < 0)
         return MER_E_INTERNAL;
     return 0;
 }
-
-static void cart_done(mer_wjob_t *w)
-{
-    cart_job_t *j = H2O_STRUCT_FROM_MEMBER(cart_job_t, w, w);
-    mer_req_t *r = j->r;
-    if (!r->gone) {
-        if (w->err)
-            mer_reply_job_error(r, w->err, &j->e);
-        else
-            reply_view(r, &j->c, 200);
-    }
-    mer_req_release(r);
-    free(j);
-}
-
-/* Finds the SKU of a code (body) or path parameter; checks it is sold in the cart's country. */
-static int pick_sku(mer_req_t *r, cart_job_t *j, const char *code, bool must_be_sold)
-{
-    const mer_catalog_t *cat = mer_catalog_lock();
-    const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, code);
-    int64_t price = s && s->product->active ? mer_catalog_price(s, j->c.country->code) : -1;
-    if (s) {
-        j->sku_id = s->id;
-        j->limit = s->max_per_order;
-        j->unit_price = price;
-    }
-    mer_catalog_unlock();
-    if (s == NULL) {
-        mer_reply_error(r, MER_E_VALIDATION, "sku", "no SKU %s", code);
-        return -1;
-    }
-    if (must_be_sold && price < 0) {
-        mer_reply_error(r, MER_E_VALIDATION, "sku", "%s is not sold in %s", code, j->c.country->code);
-        return -1;
-    }
-    return 0;
-}
-
-static int read_sale_type(mer_req_t *r, json_t *body, cart_job_t *j)
-{
-    const char *st = body ? json_string_value(json_object_get(body, "sale_type")) : mer_req_query(r, "sale_type");
-    if (st == NULL)
-        st = "normal";
-    if (strcmp(st, "normal") == 0) {
-        snprintf(j->sale_type, sizeof(j->sale_type), "normal");
-        return 0;
-    }
-    if (strcmp(st, "flash") == 0) {
-        mer_reply_error(r, MER_E_VALIDATION, "sale_type",
-                        "flash-sale lines are added by checking out with a purchase token (see flash sales)");
-        return -1;
-    }
-    mer_reply_error(r, MER_E_VALIDATION, "sale_type", "sale_type is normal or flash");
-    return -1;
-}
-
-static void submit(mer_req_t *r, cart_job_t *j)
-{
-    j->r = r;
-    j->user_id = r->who.role == MER_ROLE_CUSTOMER ? r->who.id : 0;
-    j->w.run = cart_run;
-    j->w.done = cart_done;
-    if (mer_req_submit(r, j->c.region, &j->w) != 0)
-        free(j);
-}
-
-static void h_add(mer_req_t *r)
-{
-    static const char *const keys[] = {"sku", "quantity", "sale_type", NULL};
-    mer_verr_t e = {0};
-    const char *sku = NULL;
-    int64_t q = 1;
-    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "sku", "sku", 1, 64, true, &sku, &e) ||
-        mer_json_int(r->body, "quantity", "quantity", 1, 1000, false, &q, &e)) {
-        mer_reply_verr(r, &e);
-        return;
-    }
-    cart_job_t *j = mer_xcalloc(1, sizeof(*j));
-    if (resolve(r, &j->c, true) != 0 || read_sale_type(r, r->body, j) != 0 || pick_sku(r, j, sku, true) != 0) {
-        free(j);
-        return;
-    }
-    j->op = OP_ADD;
-    j->quantity = q;
-    submit(r, j);
-}
-
-static void h_set(mer_req_t *r)
-{
-    static const char *const keys[] = {"quantity", "sale_type", NULL};
-    mer_verr_t e = {0};
-    int64_t q = 0;
-    if (mer_json_only(r->body, keys, "", &e) || mer_json_int(r->body, "quantity", "quantity", 1, 1000, true, &q, &e)) {
-        mer_reply_verr(r, &e);
-        return;
-    }
-    cart_job_t *j = mer_xcalloc(1, sizeof(*j));
-    char *code = mer_req_strdup(r, r->params[0].base, r->params[0].len);
-    if (resolve(r, &j->c, false) != 0 || read_sale_type(r, r->body, j) != 0 || pick_sku(r, j, code, true) != 0) {
-        free(j);
-        return;
-    }
-    if (!j->c.id[0]) {
-        free(j);
-        mer_reply_error(r, MER_E_NOT_FOUND, "sku", "this SKU is not in the cart");
-        return;
-    }
-    j->op = OP_SET;
-    j->quantity = q;
-    submit(r, j);
-}
-
-static void h_remove(mer_req_t *r)
-{
-    cart_job_t *j = mer_xcalloc(1, sizeof(*j));
-    char *code = mer_req_strdup(r, r->params[0].base, r->params[0].len);
-    if (resolve(r, &j->c, false) != 0 || pick_sku(r, j, code, false) != 0) {
-        free(j);
-        return;
-    }
-    const char *st = mer_req_query(r, "sale_type");
-    snprintf(j->sale_type, sizeof(j->sale_type), "%s", st && strcmp(st, "flash") == 0 ? "flash" : "normal");
-    if (!j->c.id[0]) {
-        free(j);
-        mer_reply_error(r, MER_E_NOT_FOUND, "sku", "this SKU is not in the cart");
-        return;
-    }
-    j->op = OP_REMOVE;
-    submit(r, j);
-}
-
-static const mer_route_t routes[] = {
-    {"GET", "/api/v1/cart", h_get, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
-    {"POST", "/api/v1/cart/items", h_add, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
-    {"PATCH", "/api/v1/cart/items/{sku}", h_set, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
-    {"DELETE", "/api/v1/cart/items/{sku}", h_remove, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
-};
-
-static const mer_routes_t cart_routes = {routes, MER_ARRAY_LEN(routes)};
-
-const mer_module_t mer_cart_module = {
-    .name = "cart",
-    .routes = MER_MODULE_ROUTES(&cart_routes),
-};

@@ -11,13 +11,22 @@
  * same SKU at the normal price. Every read re-prices the cart for its country (current price list, tax,
  * shipping, stock) and flags lines whose price changed since they were added, that are no longer sold
  * in the country, or that are out of stock; those lines are left out of the totals.
+ *
+ * Layers: the service functions below (cart.c) take plain structs and the database connection they are to
+ * use, and return 0 or a negative mer_err_t (with the failing field in a mer_verr_t); they know nothing of
+ * HTTP. cart_http.c is the adapter: it works out which cart a request means, checks the SKU against the
+ * catalogue, and runs the service in a call (http/req.h): changes as writer jobs, the view on the read
+ * pool after the change's commit.
  */
 #ifndef MER_CART_H
 #define MER_CART_H
 
 #include <jansson.h>
 
+#include "core/json.h"
+#include "core/locale.h"
 #include "module.h"
+#include "region/country.h"
 #include "store/db.h"
 
 #define MER_CART_MAX_LINES 50
@@ -64,6 +73,43 @@ int mer_cart_merge(mer_db_t *db, const char *guest_cart_id, int64_t user_id, mer
  * "capped": [{"sku", "sale_type", "requested", "quantity", "reason"}]}. Caller owns the reference.
  */
 json_t *mer_cart_merge_json(const mer_cart_merge_t *m);
+
+/* A cart as the service addresses it. */
+typedef struct mer_cart_ref {
+    char id[64];                      /* "" for a guest cart not created yet */
+    char region[MER_REGION_NAME_MAX]; /* whose database holds it */
+    const mer_country_t *country;     /* the registry's (borrowed) */
+    int64_t user_id;                  /* a customer's cart; 0 for a guest cart */
+} mer_cart_ref_t;
+
+/* The country of guest cart id (not one a customer owns). Returns 0, MER_E_NOT_FOUND, or another error. */
+int mer_cart_guest_country(mer_db_t *db, const char *id, char country[3]);
+
+typedef enum { MER_CART_ADD, MER_CART_SET, MER_CART_REMOVE } mer_cart_op_t;
+
+/* One change to a cart's line (sku_id, sale_type). */
+typedef struct mer_cart_change {
+    mer_cart_op_t op;
+    int64_t sku_id;
+    char sale_type[8];  /* "normal" or "flash" */
+    int64_t quantity;   /* added (ADD) or the new quantity (SET), 1 or more */
+    int64_t unit_price; /* the SKU's price in the cart's country now (recorded with a new line) */
+    int64_t limit;      /* the SKU's purchase limit: a line never holds more */
+} mer_cart_change_t;
+
+/*
+ * Applies a change to cart c, creating the cart with its first line. Writer thread. Returns 0,
+ * MER_E_NOT_FOUND (field "sku": SET or REMOVE of a line the cart does not have), MER_E_VALIDATION (field
+ * "quantity": over the limit; "sku": the cart is full), or another negative error; e describes the failure.
+ */
+int mer_cart_apply(mer_db_t *db, const mer_cart_ref_t *c, const mer_cart_change_t *ch, mer_verr_t *e);
+
+/*
+ * The cart's view, re-priced now for its country: {id, country, currency, lang, tax_included, lines,
+ * totals, warnings}, texts in the first language of chain the catalogue has. Reads the lines and stock
+ * from db (not used for a cart not created yet). Returns a new reference, or NULL on a database error.
+ */
+json_t *mer_cart_view(mer_db_t *db, const mer_cart_ref_t *c, const mer_locale_chain_t *chain);
 
 /* The cart module: GET /api/v1/cart and the /api/v1/cart/items routes. */
 extern const mer_module_t mer_cart_module;

@@ -1,0 +1,753 @@
+/*
+ * account_http.c — the HTTP adapter of the account service (account.h): parses and checks requests,
+ * applies the login back-off, hashes and verifies passwords on the offload pool, runs the service in a
+ * call (reads on the read pool, writes as writer jobs: http/req.h) and renders the answers.
+ *
+ * No database is touched on an event loop. Login, for instance, is four steps: the account is read on the
+ * read pool, the back-off is checked on the loop, the password is verified on the offload pool, and the
+ * session is written by the region's writer; the answer follows the commit.
+ */
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "account/account.h"
+#include "account/auth.h"
+#include "account/throttle.h"
+#include "cart/cart.h"
+#include "core/log.h"
+#include "http/offload.h"
+#include "http/req.h"
+#include "region/region_http.h"
+#include "store/store.h"
+#include "core/banned.h"
+
+#define ACCOUNT_FREE_FAILURES 5
+#define IP_FREE_FAILURES 20
+#define THROTTLE_KEYS 65536 /* accounts and addresses with recent failed logins (about 3 MB) */
+#define PASSWORD_MAX 513    /* 128 characters of up to 4 bytes, NUL included */
+
+static mer_throttle_t *logins; /* failed-login back-off; made by account_init */
+
+/* ---- input ---- */
+
+typedef struct creds {
+    const mer_country_t *country;
+    char email[256];           /* normalized; "" when not given */
+    char phone[MER_PHONE_MAX]; /* normalized; "" when not given */
+    const char *password;
+} creds_t;
+
+/*
+ * Reads {email, phone, password, country} from the body: at least one of email and phone; both only when
+ * both_ok (registration; a login names one). The country must be known and served by this node (404, 421).
+ * Returns 0, or answers the error and returns -1.
+ */
+static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed, bool both_ok)
+{
+    mer_verr_t e = {0};
+    const char *email = NULL, *phone = NULL, *country = NULL;
+    memset(c, 0, sizeof(*c));
+    if (mer_json_only(r->body, allowed, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, false, &email, &e) ||
+        mer_json_str(r->body, "phone", "phone", 8, 32, false, &phone, &e) ||
+        mer_json_str(r->body, "password", "password", 1, 128, true, &c->password, &e) ||
+        mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e)) {
+        mer_reply_verr(r, &e);
+        return -1;
+    }
+    const mer_countries_t *cs = mer_countries();
+    c->country = mer_country_find(cs, country, 2);
+    if (c->country == NULL) {
+        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "country %s is not sold in by this store", country);
+        return -1;
+    }
+    if (mer_req_served_here(r, cs, c->country) != 0)
+        return -1;
+    if (email == NULL && phone == NULL) {
+        mer_reply_error(r, MER_E_VALIDATION, "email", "give an email address or a phone number");
+        return -1;
+    }
+    if (email && phone && !both_ok) {
+        mer_reply_error(r, MER_E_VALIDATION, "phone", "log in with either the email address or the phone number");
+        return -1;
+    }
+    if (email && mer_account_email_normalize(email, c->email) != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "email", "%s is not a valid email address", email);
+        return -1;
+    }
+    if (phone && mer_account_phone_normalize(c->country, phone, c->phone) != 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "phone", "%s is not a valid phone number in %s (E.164, e.g. +91...)",
+                        phone, c->country->code);
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *user_json(const mer_account_t *a, const char *region)
+{
+    char ts[32];
+    mer_format_utc_ms(a->created_at, ts);
+    return json_pack("{s:I,s:s?,s:s?,s:s,s:s,s:s,s:s}", "id", (json_int_t)a->id, "email", a->email[0] ? a->email : NULL,
+                     "phone", a->phone[0] ? a->phone : NULL, "name", a->name, "country", a->country, "region", region,
+                     "created_at", ts);
+}
+
+/*
+ * A step of a multi-step request that is not a call's last: holds r and runs job on the read pool
+ * (work) and back on the loop (done, which ends with mer_req_release). Returns 0, or answers 503 and
+ * returns -1 (nothing queued, r not held).
+ */
+static int read_step(mer_req_t *r, mer_job_t *job)
+{
+    mer_req_hold(r);
+    if (mer_store_read_submit(job) == 0)
+        return 0;
+    r->held = false;
+    mer_req_release(r);
+    mer_reply_error(r, MER_E_UNAVAILABLE, NULL, NULL);
+    return -1;
+}
+
+/* ---- registration ---- */
+
+typedef struct reg_call {
+    mer_call_t c;
+    mer_job_t o; /* the hash, on the offload pool */
+    char password[PASSWORD_MAX];
+    char hash[MER_PWHASH_MAX];
+    char region[MER_REGION_NAME_MAX];
+    mer_account_t a;
+} reg_call_t;
+
+static void reg_cleanup(mer_call_t *c)
+{
+    reg_call_t *j = (reg_call_t *)c;
+    sodium_memzero(j->password, sizeof(j->password));
+}
+
+static int reg_write(mer_db_t *db, mer_call_t *c)
+{
+    reg_call_t *j = (reg_call_t *)c;
+    int err = mer_account_register(db, &j->a, j->hash, &c->verr);
+    if (err == 0) {
+        c->result = user_json(&j->a, j->region);
+        c->status = 201;
+    }
+    return err;
+}
+
+static void reg_hash(mer_job_t *o)
+{
+    reg_call_t *j = MER_CONTAINER_OF(o, reg_call_t, o);
+    mer_password_hash(j->password, j->hash);
+    sodium_memzero(j->password, sizeof(j->password));
+}
+
+static void reg_hashed(mer_job_t *o)
+{
+    reg_call_t *j = MER_CONTAINER_OF(o, reg_call_t, o);
+    mer_req_t *r = j->c.r;
+    if (r->gone || j->hash[0] == '\0') {
+        if (!r->gone)
+            mer_reply_error(r, MER_E_INTERNAL, NULL, "password hashing failed");
+        reg_cleanup(&j->c);
+        free(j);
+    } else {
+        mer_call_write(&j->c, j->region, reg_write);
+    }
+    mer_req_release(r); /* the hashing step's hold; the call holds r now */
+}
+
+static void h_register(mer_req_t *r)
+{
+    static const char *const keys[] = {"email", "phone", "password", "country", "name", NULL};
+    creds_t c;
+    const char *name = "";
+    mer_verr_t e = {0};
+    if (read_creds(r, &c, keys, true) != 0)
+        return;
+    if (mer_json_str(r->body, "name", "name", 0, 200, false, &name, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    size_t plen = strlen(c.password);
+    if (plen < 8) {
+        mer_reply_error(r, MER_E_VALIDATION, "password", "passwords need at least 8 characters");
+        return;
+    }
+    reg_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = reg_cleanup;
+    memcpy(j->password, c.password, plen + 1);
+    memcpy(j->a.email, c.email, sizeof(c.email));
+    memcpy(j->a.phone, c.phone, sizeof(c.phone));
+    snprintf(j->a.name, sizeof(j->a.name), "%s", name);
+    snprintf(j->a.country, sizeof(j->a.country), "%s", c.country->code);
+    snprintf(j->region, sizeof(j->region), "%s", c.country->region);
+    j->a.created_at = mer_now_unix_ms();
+    j->o = (mer_job_t){.work = reg_hash, .done = reg_hashed};
+    mer_req_hold(r);
+    mer_offload_submit(&j->o);
+}
+
+/* ---- login / logout ---- */
+
+/* The back-off keys of one login attempt (throttle.h): the account tried and the client's address. */
+typedef struct attempt {
+    char account_key[300], ip_key[80];
+} attempt_t;
+
+/*
+ * Sets a->ip_key from the client's address (the caller has set a->account_key). If either key is
+ * blocked, answers 429 with Retry-After and returns -1; otherwise returns 0.
+ */
+static int attempt_start(mer_req_t *r, attempt_t *a)
+{
+    char ip[64], secs[16];
+    if (r->route->rate != MER_RATE_LOGIN)
+        MER_BUG("%s %s applies the login back-off but its route says otherwise", r->route->method, r->route->pattern);
+    mer_req_peer(r, ip);
+    snprintf(a->ip_key, sizeof(a->ip_key), "ip:%s", ip);
+    int64_t now = mer_now_unix_ms();
+    int wait = MER_MAX(mer_throttle_check(logins, a->account_key, now), mer_throttle_check(logins, a->ip_key, now));
+    if (wait <= 0)
+        return 0;
+    snprintf(secs, sizeof(secs), "%d", wait);
+    mer_reply_header(r, "retry-after", secs);
+    mer_reply_error(r, MER_E_RATE_LIMITED, NULL, "too many failed logins; retry in %d seconds", wait);
+    return -1;
+}
+
+/* Counts a failed attempt against both keys and answers 401 with msg, unless the client went away. */
+static void attempt_failed(mer_req_t *r, const attempt_t *a, const char *msg)
+{
+    static _Atomic uint64_t unrecorded;
+    int64_t now = mer_now_unix_ms();
+    int full = mer_throttle_fail(logins, a->account_key, ACCOUNT_FREE_FAILURES, now);
+    full |= mer_throttle_fail(logins, a->ip_key, IP_FREE_FAILURES, now);
+    if (full) {
+        uint64_t n = atomic_fetch_add(&unrecorded, 1) + 1;
+        if ((n & (n - 1)) == 0) /* 1, 2, 4, ...: a flood must not flood the log too */
+            mer_log_warn("login back-off table is full of blocked keys: %llu failed logins not recorded",
+                         (unsigned long long)n);
+    }
+    if (!r->gone)
+        mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "%s", msg);
+}
+
+typedef struct login_call {
+    mer_call_t c;
+    mer_job_t rj; /* the account's lookup, on the read pool */
+    mer_job_t o;  /* the password's check, on the offload pool */
+    creds_t cr;
+    char password[PASSWORD_MAX];
+    char stored_hash[MER_PWHASH_MAX];
+    bool ok;
+    mer_account_t a; /* as stored; a.id 0 when there is no such account */
+    char region[MER_REGION_NAME_MAX];
+    attempt_t at;
+    char token[MER_TOKEN_MAX], token_hash[65];
+    char guest_cart[64];
+    mer_cart_merge_t merge; /* what became of the guest cart's lines */
+    bool merged;
+    int64_t expires_at;
+} login_call_t;
+
+static void login_cleanup(mer_call_t *c)
+{
+    login_call_t *j = (login_call_t *)c;
+    sodium_memzero(j->password, sizeof(j->password));
+    sodium_memzero(j->token, sizeof(j->token));
+}
+
+/* Ends a login before its call was submitted (the step's own hold is released). */
+static void login_end(login_call_t *j)
+{
+    mer_req_t *r = j->c.r;
+    login_cleanup(&j->c);
+    free(j);
+    mer_req_release(r);
+}
+
+static int login_write(mer_db_t *db, mer_call_t *c)
+{
+    login_call_t *j = (login_call_t *)c;
+    int64_t now = mer_now_unix_ms();
+    j->expires_at = now + MER_SESSION_TTL_MS;
+    int err = mer_session_open(db, j->a.id, j->token_hash, now, j->expires_at);
+    if (err)
+        return err;
+    if (j->guest_cart[0]) {
+        err = mer_cart_merge(db, j->guest_cart, j->a.id, &j->merge);
+        if (err && err != MER_E_NOT_FOUND)
+            return err;
+        j->merged = err == 0; /* a stale cart id is not an error: there is just nothing to report */
+    }
+    return 0;
+}
+
+static void login_reply(mer_call_t *c)
+{
+    login_call_t *j = (login_call_t *)c;
+    char ts[32];
+    mer_format_utc_ms(j->expires_at, ts);
+    json_t *out = json_pack("{s:s,s:s,s:s,s:o}", "token", j->token, "token_type", "Bearer", "expires_at", ts, "user",
+                            user_json(&j->a, j->region));
+    if (j->merged)
+        json_object_set_new(out, "cart_merge", mer_cart_merge_json(&j->merge));
+    mer_reply_json(c->r, 201, out);
+}
+
+static void login_verify(mer_job_t *o)
+{
+    login_call_t *j = MER_CONTAINER_OF(o, login_call_t, o);
+    j->ok = mer_password_matches(j->stored_hash, j->password, sizeof(j->password));
+}
+
+static void login_verified(mer_job_t *o)
+{
+    login_call_t *j = MER_CONTAINER_OF(o, login_call_t, o);
+    mer_req_t *r = j->c.r;
+    if (j->ok)
+        mer_throttle_clear(logins, j->at.account_key);
+    else
+        attempt_failed(r, &j->at, "wrong email, phone or password");
+    if (!j->ok || r->gone) {
+        login_end(j);
+        return;
+    }
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "mct_%s_", j->region);
+    mer_token_new(prefix, j->token, j->token_hash);
+    j->c.reply = login_reply;
+    j->c.cleanup = login_cleanup;
+    mer_call_write(&j->c, j->region, login_write);
+    mer_req_release(r); /* the steps' hold; the call holds r now */
+}
+
+static void login_find(mer_job_t *rj)
+{
+    login_call_t *j = MER_CONTAINER_OF(rj, login_call_t, rj);
+    mer_db_t *db = mer_store_reader(j->region);
+    rj->err = db ? mer_account_find(db, j->cr.email, j->cr.phone, &j->a, j->stored_hash) : MER_E_UNAVAILABLE;
+    if (rj->err == MER_E_NOT_FOUND) { /* checked against the dummy hash all the same */
+        memset(&j->a, 0, sizeof(j->a));
+        j->stored_hash[0] = '\0';
+        rj->err = 0;
+    }
+}
+
+static void login_found(mer_job_t *rj)
+{
+    login_call_t *j = MER_CONTAINER_OF(rj, login_call_t, rj);
+    mer_req_t *r = j->c.r;
+    if (r->gone || rj->err) {
+        if (!r->gone)
+            mer_reply_error(r, rj->err, NULL, NULL);
+        login_end(j);
+        return;
+    }
+    /* one back-off per account, whichever of its email and phone is tried; per name tried when none has it */
+    if (j->a.id)
+        snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:#%lld", j->region, (long long)j->a.id);
+    else
+        snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region,
+                 j->cr.email[0] ? j->cr.email : j->cr.phone);
+    if (attempt_start(r, &j->at) != 0) {
+        login_end(j);
+        return;
+    }
+    j->o = (mer_job_t){.work = login_verify, .done = login_verified};
+    mer_offload_submit(&j->o); /* keeps the hold */
+}
+
+static void h_login(mer_req_t *r)
+{
+    static const char *const keys[] = {"email", "phone", "password", "country", NULL};
+    creds_t c;
+    if (read_creds(r, &c, keys, false) != 0)
+        return;
+    login_call_t *j = mer_call_new(r, sizeof(*j));
+    j->cr = c;
+    snprintf(j->password, sizeof(j->password), "%s", c.password);
+    j->cr.password = NULL;
+    snprintf(j->region, sizeof(j->region), "%s", c.country->region);
+    size_t cart_len;
+    const char *cart = mer_req_header(r, "x-cart-id", &cart_len);
+    if (cart && cart_len < sizeof(j->guest_cart))
+        snprintf(j->guest_cart, sizeof(j->guest_cart), "%.*s", (int)cart_len, cart);
+    j->rj = (mer_job_t){.work = login_find, .done = login_found};
+    if (read_step(r, &j->rj) != 0) {
+        login_cleanup(&j->c);
+        free(j);
+    }
+}
+
+typedef struct logout_call {
+    mer_call_t c;
+    char token_hash[65];
+} logout_call_t;
+
+static int logout_customer(mer_db_t *db, mer_call_t *c)
+{
+    return mer_session_revoke(db, ((logout_call_t *)c)->token_hash, mer_now_unix_ms());
+}
+
+static int logout_staff(mer_db_t *db, mer_call_t *c)
+{
+    return mer_staff_token_revoke(db, ((logout_call_t *)c)->token_hash, mer_now_unix_ms());
+}
+
+static void logout_cleanup(mer_call_t *c)
+{
+    (void)c;
+    mer_auth_invalidate(); /* the revoked token must not live on in any cache */
+}
+
+static void h_logout(mer_req_t *r)
+{
+    logout_call_t *j = mer_call_new(r, sizeof(*j));
+    snprintf(j->token_hash, sizeof(j->token_hash), "%s", r->who.token_hash);
+    j->c.cleanup = logout_cleanup;
+    if (r->who.role == MER_ROLE_CUSTOMER)
+        mer_call_write(&j->c, j->c.who.region, logout_customer);
+    else /* staff tokens are revoked in catalog.db */
+        mer_call_write(&j->c, MER_STORE_CATALOG, logout_staff);
+}
+
+static int me_read(mer_db_t *db, mer_call_t *c)
+{
+    mer_account_t a;
+    int err = mer_account_get(db, c->who.id, &a);
+    if (err)
+        return err;
+    c->result = user_json(&a, c->who.region);
+    json_object_set_new(c->result, "role", json_string("customer"));
+    return 0;
+}
+
+static void h_me(mer_req_t *r)
+{
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_json(r, 200,
+                       json_pack("{s:I,s:s,s:s}", "id", (json_int_t)r->who.id, "role",
+                                 r->who.role == MER_ROLE_ADMIN ? "admin" : "operator", "countries", r->who.countries));
+        return;
+    }
+    mer_call_t *c = mer_call_new(r, sizeof(*c));
+    mer_call_read(c, c->who.region, me_read);
+}
+
+/* ---- addresses ---- */
+
+static json_t *address_json_with_default(const mer_address_t *a, bool is_default)
+{
+    json_t *o = mer_address_json(a);
+    json_object_set_new(o, "default", json_boolean(is_default));
+    return o;
+}
+
+typedef struct addr_call {
+    mer_call_t c;
+    mer_address_patch_t p;
+    int64_t id; /* the address read or deleted */
+} addr_call_t;
+
+static bool customer_only(mer_req_t *r)
+{
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "addresses belong to customer accounts");
+        return false;
+    }
+    return true;
+}
+
+/* "no such address" for a missing one; the service's description (or the code's message) otherwise */
+static int addr_result(mer_call_t *c, int err)
+{
+    if (err == MER_E_NOT_FOUND && c->verr.code == 0)
+        mer_verr_set(&c->verr, err, NULL, "no such address");
+    return err;
+}
+
+static void addr_changed(mer_call_t *c)
+{
+    if (c->err == 0)
+        mer_auth_invalidate(); /* cached sessions carry the default address for anti-scalper rules */
+}
+
+static int addr_add(mer_db_t *db, mer_call_t *c)
+{
+    addr_call_t *j = (addr_call_t *)c;
+    mer_address_t a;
+    bool def = false;
+    int err = mer_address_add(db, c->who.id, c->who.region, c->who.country, &j->p, &a, &def, &c->verr);
+    if (err == 0) {
+        c->result = address_json_with_default(&a, def);
+        c->status = 201;
+    }
+    return addr_result(c, err);
+}
+
+static int addr_update(mer_db_t *db, mer_call_t *c)
+{
+    addr_call_t *j = (addr_call_t *)c;
+    mer_address_t a;
+    bool def = false;
+    int err = mer_address_update(db, c->who.id, c->who.region, &j->p, &a, &def, &c->verr);
+    if (err == 0)
+        c->result = address_json_with_default(&a, def);
+    return addr_result(c, err);
+}
+
+static int addr_delete(mer_db_t *db, mer_call_t *c)
+{
+    return addr_result(c, mer_address_delete(db, c->who.id, ((addr_call_t *)c)->id));
+}
+
+static void h_addr_create(mer_req_t *r)
+{
+    if (!customer_only(r))
+        return;
+    mer_address_patch_t p = {0};
+    mer_verr_t e = {0};
+    if (mer_address_patch_parse(r->body, &p, &e) != 0) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    addr_call_t *j = mer_call_new(r, sizeof(*j));
+    j->p = p;
+    j->c.cleanup = addr_changed;
+    mer_call_write(&j->c, j->c.who.region, addr_add);
+}
+
+static void h_addr_patch(mer_req_t *r)
+{
+    int64_t id;
+    if (!customer_only(r) || mer_req_param_id(r, 0, &id) != 0)
+        return;
+    mer_address_patch_t p = {0};
+    mer_verr_t e = {0};
+    if (mer_address_patch_parse(r->body, &p, &e) != 0) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    p.a.id = id;
+    addr_call_t *j = mer_call_new(r, sizeof(*j));
+    j->p = p;
+    j->c.cleanup = addr_changed;
+    mer_call_write(&j->c, j->c.who.region, addr_update);
+}
+
+static void h_addr_delete(mer_req_t *r)
+{
+    int64_t id;
+    if (!customer_only(r) || mer_req_param_id(r, 0, &id) != 0)
+        return;
+    addr_call_t *j = mer_call_new(r, sizeof(*j));
+    j->id = id;
+    j->c.cleanup = addr_changed;
+    mer_call_write(&j->c, j->c.who.region, addr_delete);
+}
+
+static int addr_list(mer_db_t *db, mer_call_t *c)
+{
+    mer_address_t a[MER_MAX_ADDRESSES];
+    bool def[MER_MAX_ADDRESSES];
+    int n = mer_address_list(db, c->who.id, a, def, MER_ARRAY_LEN(a));
+    if (n < 0)
+        return n;
+    json_t *arr = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(arr, address_json_with_default(&a[i], def[i]));
+    c->result = json_pack("{s:o}", "addresses", arr);
+    return 0;
+}
+
+static int addr_get(mer_db_t *db, mer_call_t *c)
+{
+    int64_t id = ((addr_call_t *)c)->id;
+    mer_address_t a;
+    int err = mer_address_load(db, c->who.id, id, &a);
+    if (err)
+        return addr_result(c, err);
+    c->result = address_json_with_default(&a, mer_address_default(db, c->who.id) == id);
+    return 0;
+}
+
+static void h_addr_list(mer_req_t *r)
+{
+    if (!customer_only(r))
+        return;
+    mer_call_t *c = mer_call_new(r, sizeof(*c));
+    mer_call_read(c, c->who.region, addr_list);
+}
+
+static void h_addr_get(mer_req_t *r)
+{
+    int64_t id;
+    if (!customer_only(r) || mer_req_param_id(r, 0, &id) != 0)
+        return;
+    addr_call_t *j = mer_call_new(r, sizeof(*j));
+    j->id = id;
+    mer_call_read(&j->c, j->c.who.region, addr_get);
+}
+
+/* ---- staff ---- */
+
+typedef struct staff_call {
+    mer_call_t c;
+    mer_job_t rj; /* the staff member's lookup, on the read pool */
+    mer_job_t o;  /* the password's check, on the offload pool */
+    char email[256];
+    char password[PASSWORD_MAX];
+    char hash[MER_PWHASH_MAX];
+    attempt_t at;
+    int64_t staff_id;
+    bool ok;
+    char token[MER_TOKEN_MAX], token_hash[65];
+} staff_call_t;
+
+static void staff_cleanup(mer_call_t *c)
+{
+    staff_call_t *j = (staff_call_t *)c;
+    sodium_memzero(j->password, sizeof(j->password));
+    sodium_memzero(j->token, sizeof(j->token));
+}
+
+static void staff_end(staff_call_t *j)
+{
+    mer_req_t *r = j->c.r;
+    staff_cleanup(&j->c);
+    free(j);
+    mer_req_release(r);
+}
+
+static int staff_token_write(mer_db_t *db, mer_call_t *c)
+{
+    staff_call_t *j = (staff_call_t *)c;
+    char ts[32];
+    int64_t now = mer_now_unix_ms(), exp = now + MER_STAFF_SESSION_TTL_MS;
+    int err = mer_staff_token_open(db, j->staff_id, j->token_hash, now, exp);
+    if (err)
+        return err;
+    mer_format_utc_ms(exp, ts);
+    c->result = json_pack("{s:s,s:s,s:s}", "token", j->token, "token_type", "Bearer", "expires_at", ts);
+    c->status = 201;
+    return 0;
+}
+
+static void staff_verify(mer_job_t *o)
+{
+    staff_call_t *j = MER_CONTAINER_OF(o, staff_call_t, o);
+    j->ok = mer_password_matches(j->hash, j->password, sizeof(j->password));
+}
+
+static void staff_verified(mer_job_t *o)
+{
+    staff_call_t *j = MER_CONTAINER_OF(o, staff_call_t, o);
+    mer_req_t *r = j->c.r;
+    if (!j->ok)
+        attempt_failed(r, &j->at, "wrong email or password");
+    if (!j->ok || r->gone) {
+        staff_end(j);
+        return;
+    }
+    mer_throttle_clear(logins, j->at.account_key);
+    mer_token_new("mst_", j->token, j->token_hash);
+    j->c.cleanup = staff_cleanup;
+    mer_call_write(&j->c, MER_STORE_CATALOG, staff_token_write);
+    mer_req_release(r); /* the steps' hold; the call holds r now */
+}
+
+static void staff_find(mer_job_t *rj)
+{
+    staff_call_t *j = MER_CONTAINER_OF(rj, staff_call_t, rj);
+    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
+    int err = db ? mer_staff_find(db, j->email, &j->staff_id, j->hash) : MER_E_UNAVAILABLE;
+    if (err == MER_E_NOT_FOUND) { /* checked against the dummy hash all the same */
+        j->staff_id = 0;
+        j->hash[0] = '\0';
+        err = 0;
+    }
+    rj->err = err;
+}
+
+static void staff_found(mer_job_t *rj)
+{
+    staff_call_t *j = MER_CONTAINER_OF(rj, staff_call_t, rj);
+    mer_req_t *r = j->c.r;
+    if (r->gone || rj->err) {
+        if (!r->gone)
+            mer_reply_error(r, rj->err, NULL, NULL);
+        staff_end(j);
+        return;
+    }
+    j->o = (mer_job_t){.work = staff_verify, .done = staff_verified};
+    mer_offload_submit(&j->o); /* keeps the hold */
+}
+
+static void h_staff_login(mer_req_t *r)
+{
+    static const char *const keys[] = {"email", "password", NULL};
+    mer_verr_t e = {0};
+    const char *email = NULL, *password = NULL;
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, true, &email, &e) ||
+        mer_json_str(r->body, "password", "password", 1, 128, true, &password, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    staff_call_t *j = mer_call_new(r, sizeof(*j));
+    if (mer_account_email_normalize(email, j->email) != 0) {
+        free(j);
+        mer_reply_error(r, MER_E_VALIDATION, "email", "not a valid email address");
+        return;
+    }
+    snprintf(j->at.account_key, sizeof(j->at.account_key), "staff:%s", j->email);
+    if (attempt_start(r, &j->at) != 0) {
+        free(j);
+        return;
+    }
+    snprintf(j->password, sizeof(j->password), "%s", password);
+    j->rj = (mer_job_t){.work = staff_find, .done = staff_found};
+    if (read_step(r, &j->rj) != 0) {
+        staff_cleanup(&j->c);
+        free(j);
+    }
+}
+
+/* ---- the module ---- */
+
+static const mer_route_t routes[] = {
+    {"POST", "/api/v1/users", h_register, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/sessions", h_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE, MER_RATE_LOGIN},
+    {"DELETE", "/api/v1/sessions/current", h_logout, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/staff/sessions", h_staff_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_LOGIN},
+    {"GET", "/api/v1/users/me", h_me, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/users/me/addresses", h_addr_list, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/users/me/addresses", h_addr_create, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"GET", "/api/v1/users/me/addresses/{id}", h_addr_get, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"PATCH", "/api/v1/users/me/addresses/{id}", h_addr_patch, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_NONE},
+    {"DELETE", "/api/v1/users/me/addresses/{id}", h_addr_delete, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+};
+
+static const mer_routes_t account_routes = {routes, MER_ARRAY_LEN(routes)};
+
+static int account_init(const mer_cycle_t *cycle)
+{
+    (void)cycle;
+    mer_auth_init();
+    mer_auth_cache_init();
+    mer_password_init();
+    logins = mer_throttle_new(THROTTLE_KEYS);
+    return 0;
+}
+
+const mer_module_t mer_account_module = {
+    .name = "account",
+    .init = account_init,
+    .routes = MER_MODULE_ROUTES(&account_routes),
+    .release = mer_auth_cache_release,
+};
