@@ -22,7 +22,7 @@
 #include "http/req.h"
 #include "module.h"
 #include "order/fsm.h"
-#include "order/pricing.h"
+#include "pricing/pricing.h"
 #include "store/db.h"
 
 #define MER_ORDER_NUMBER_MAX 32
