@@ -285,15 +285,10 @@ void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v)
     mer_reply_bytes(r, status, NULL, mer_req_strdup(r, scratch.data, scratch.len), scratch.len);
 }
 
-void mer_reply_order_id(mer_req_t *r, const char *region, int64_t id, int64_t user_id, int status)
+int mer_order_load_verr(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v, mer_verr_t *e)
 {
-    mer_order_view_t v;
-    int err = mer_order_load(mer_store_reader(region), id, user_id, &v);
-    if (err)
-        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
-    else
-        mer_reply_order(r, status, &v);
-    mer_order_view_release(&v);
+    int err = mer_order_load(db, id, user_id, v);
+    return err == MER_E_NOT_FOUND ? mer_verr_set(e, err, NULL, "no such order") : err;
 }
 
 void mer_order_thread_release(void)
