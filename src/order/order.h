@@ -1,17 +1,18 @@
 /*
  * order.h — orders: checkout, reading, the state machine's transitions, and unpaid-order expiry.
  *
- * Checkout (POST /api/v1/orders, see checkout.c) validates and resolves everything it can on the worker
- * thread (address, lines, prices, payment method), then hands one job to the region's writer, which in
- * a single savepoint of a group-committed transaction: replays an Idempotency-Key it has seen, reserves
- * stock from one warehouse, prices the order (tax depends on the warehouse's state in India), numbers
- * it, writes order, lines, tax breakdown and first state event, records the Idempotency-Key and removes
- * the ordered lines from the cart. The 201 is sent only after that transaction is durable.
+ * Checkout (POST /api/v1/orders: the service checkout.h, its adapter checkout_http.c) hands one job to
+ * the region's writer, which in a single savepoint of a group-committed transaction: replays an
+ * Idempotency-Key it has seen, validates and resolves the address, lines, prices, coupon and payment
+ * method, reserves stock from one warehouse, prices the order (tax depends on the warehouse's state in
+ * India), numbers it, writes order, lines, tax breakdown and first state event, records the
+ * Idempotency-Key and removes the ordered lines from the cart. The 201 is sent only after that
+ * transaction is durable.
  *
- * Transitions (order.c) go through fsm.h: customers cancel and pay their own orders; staff ship,
- * deliver, complete and cancel orders of their countries. Every transition writes an order_event row
- * with time and actor. Unpaid orders past their country's timeout are cancelled by a sweeper and their
- * stock released.
+ * Transitions (order.c, the service below; order_http.c, its adapter) go through fsm.h: customers
+ * cancel and pay their own orders; staff ship, deliver, complete and cancel orders of their countries.
+ * Every transition writes an order_event row with time and actor. Unpaid orders past their country's
+ * timeout are cancelled by a sweeper and their stock released.
  */
 #ifndef MER_ORDER_H
 #define MER_ORDER_H
