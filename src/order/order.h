@@ -72,8 +72,6 @@ void mer_order_view_release(mer_order_view_t *v);
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v);
 /* The JSON form of an order (money formatted for its language, times also in the country's zone). */
 void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
-/* mer_order_load for an answer: a missing order is MER_E_NOT_FOUND "no such order" in *e. */
-int mer_order_load_verr(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v, mer_verr_t *e);
 /* Answers r with an order (adapters, on the loop). */
 void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v);
 /* Frees the calling worker's scratch buffer. */

@@ -284,12 +284,6 @@ void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v)
     mer_reply_bytes(r, status, NULL, mer_req_strdup(r, scratch.data, scratch.len), scratch.len);
 }
 
-int mer_order_load_verr(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v, mer_verr_t *e)
-{
-    int err = mer_order_load(db, id, user_id, v);
-    return err == MER_E_NOT_FOUND ? mer_verr_set(e, err, NULL, "no such order") : err;
-}
-
 void mer_order_thread_release(void)
 {
     mer_buf_release(&scratch);
