@@ -348,20 +348,28 @@ static int pay_open_fn(mer_db_t *db, mer_call_t *c)
 static void pay_opened(mer_call_t *c)
 {
     pay_call_t *t = MER_CONTAINER_OF(c, pay_call_t, k.c);
-    if (t->p.redirect) {
+    if (t->p.redirect)
         mer_reply_json(
             c->r, 202,
             json_pack("{s:s,s:s,s:s}", "status", "pending", "intent", t->p.intent, "redirect_url", t->p.redirect_url));
-        return;
+    /* else a card charge: pay_open_cleanup calls the acquirer and the answer comes after it */
+}
+
+/* The pending charge is on record: now call the acquirer, even if the customer has gone (the charge row is
+ * closed with its answer either way). */
+static void pay_open_cleanup(mer_call_t *c)
+{
+    pay_call_t *t = MER_CONTAINER_OF(c, pay_call_t, k.c);
+    if (c->err == 0 && !t->p.redirect && t->p.payment_id) {
+        pay_charge_job_t *j = mer_xcalloc(1, sizeof(*j));
+        j->r = c->r;
+        j->p = t->p;
+        j->o.work = pay_charge_work;
+        j->o.done = pay_charge_done;
+        mer_req_hold(j->r);
+        mer_offload_submit(&j->o);
     }
-    /* the pending charge is on record: now call the acquirer */
-    pay_charge_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = c->r;
-    j->p = t->p;
-    j->o.work = pay_charge_work;
-    j->o.done = pay_charge_done;
-    mer_req_hold(j->r);
-    mer_offload_submit(&j->o);
+    view_cleanup(c);
 }
 
 static void h_pay(mer_req_t *r)
@@ -388,7 +396,7 @@ static void h_pay(mer_req_t *r)
     snprintf(t->p.card_token, sizeof(t->p.card_token), "%s", token ? token : "");
     t->k.c.reply = pay_opened;
     t->k.c.reply_error = pay_reply_error;
-    t->k.c.cleanup = view_cleanup;
+    t->k.c.cleanup = pay_open_cleanup;
     mer_call_write(&t->k.c, t->p.region, pay_open_fn);
 }
 
