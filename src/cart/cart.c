@@ -10,7 +10,7 @@
 #include "catalog/catalog.h"
 #include "core/log.h"
 #include "inventory/inventory.h"
-#include "order/pricing.h"
+#include "pricing/pricing.h"
 #include "region/region_http.h"
 #include "store/store.h"
 #include "store/writer.h"

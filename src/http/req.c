@@ -165,7 +165,9 @@ static void call_finish(mer_call_t *c)
     mer_req_t *r = c->r;
     c->again = false;
     if (!r->gone) {
-        if (c->err)
+        if (c->err && c->reply_error)
+            c->reply_error(c);
+        else if (c->err)
             mer_reply_job_error(r, c->err, &c->verr);
         else if (c->reply) {
             c->in_reply = true;

@@ -248,7 +248,8 @@ int mer_req_submit(mer_req_t *r, const char *region, mer_wjob_t *job);
  *     mer_call_read(&g->c, region, get_order);       handler returns; the answer comes later
  *
  * fn returns 0 or a negative error (with c->verr describing it when it names a field or needs its own
- * message). Then, on the loop: an error is answered with mer_reply_job_error(); a success with c->reply
+ * message). Then, on the loop: an error is answered by c->reply_error when set, else with
+ * mer_reply_job_error(); a success with c->reply
  * when set (which may also submit the call again, for a read followed by a write), else with
  * c->result as JSON (status c->status, default 200), else 204. A client that went away gets nothing.
  * Afterwards c->cleanup (when set) runs and the call is freed.
@@ -267,6 +268,8 @@ struct mer_call {
     json_t *result;                 /* the success answer (stolen) */
     void (*reply)(mer_call_t *c);   /* optional: answers a success itself, on the loop */
     void (*cleanup)(mer_call_t *c); /* optional: frees what the call owns besides itself */
+    /* optional: answers a failure itself (c->err, c->verr), on the loop: an envelope with extra members */
+    void (*reply_error)(mer_call_t *c);
     /* private */
     mer_call_fn fn;
     const char *region;

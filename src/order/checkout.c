@@ -1,116 +1,67 @@
 /*
- * checkout.c — POST /api/v1/orders (see order.h for the sequence).
- *
- * Body: {"address_id": 12 | "address": {...}, "payment_method": "card"|"wallet"|"cod",
- *        "lines": [{"sku": "...", "quantity": 1}]   (optional: default is the cart),
- *        "expected_total": 1999900                  (optional: 409 price_changed if the total differs)}
- * Header Idempotency-Key (optional, 1-100 printable characters): a retry with the same key and body
- * returns the same order; the same key with another body is 422 idempotency_key_reused.
+ * checkout.c — the checkout service (see checkout.h for the sequence; the HTTP adapter is checkout_http.c).
  */
-#include <sodium.h>
-#include <stdarg.h>
+#include "order/checkout.h"
+
 #include <stdio.h>
 
-#include "account/account.h"
 #include "cart/cart.h"
 #include "catalog/catalog.h"
 #include "core/jsonw.h"
-#include "core/log.h"
 #include "core/tz.h"
-#include "inventory/inventory.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
-#include "order/checkout_input.h"
-#include "order/coupon.h"
-#include "order/order.h"
 #include "payment/payment.h"
-#include "region/region_http.h"
-#include "store/store.h"
-#include "store/writer.h"
 #include "core/banned.h"
 
-typedef struct co_line {
-    bool flash; /* bought with a flash-sale token at the flash price */
-    int64_t sku_id, product_id, quantity, unit_price, discount;
-    int rate_bp;
-    char code[65];
-    char name[801]; /* up to 200 characters */
-} co_line_t;
+typedef mer_checkout_line_t co_line_t;
 
-typedef struct checkout_job {
-    mer_wjob_t w;
-    mer_req_t *r;
-    int64_t user_id;
-    const mer_country_t *country; /* snapshots live until exit */
-    char region[MER_REGION_NAME_MAX];
-    char lang[MER_LOCALE_MAX];
-    char state[8];
-    char *address_json;
-    char payment_method[16];
-    char idem_key[101];
-    char req_hash[65];
-    char cart_id[64];
-    bool from_cart;
-    bool has_expected;
-    int64_t expected_total;
-    bool has_coupon;
-    mer_coupon_t coupon;
-    const char *coupon_refusal; /* the writer found the coupon no longer live: why (static string) */
-    char flash_token[48];
-    char intent[64]; /* wallet: the payment intent the customer is redirected to pay */
-    char redirect_url[512];
-    size_t n;
-    co_line_t lines[MER_ORDER_MAX_LINES];
-    /* results */
-    bool replay;
-    int64_t order_id, warehouse_id, created_at, expires_at, short_sku;
-    char warehouse_code[65];
-    char number[MER_ORDER_NUMBER_MAX];
-    const char *status;
-    mer_pline_t pl[MER_ORDER_MAX_LINES];
-    mer_price_result_t pr;
-    mer_verr_t e;
-} checkout_job_t;
-
-static void job_free(checkout_job_t *j)
+void mer_checkout_init(mer_checkout_t *co)
 {
-    free(j->address_json);
-    free(j);
+    memset(co, 0, sizeof(*co));
+    co->expected_total = -1;
 }
 
-/* ---- writer side ---- */
+void mer_checkout_release(mer_checkout_t *co)
+{
+    mer_order_view_release(&co->view);
+}
 
-static int next_number(mer_db_t *db, checkout_job_t *j)
+void mer_checkout_committed(mer_checkout_t *co)
+{
+    if (co->order_id && !co->replay && co->flash_token[0])
+        mer_flash_token_used(co->flash_token);
+}
+
+static int next_number(mer_db_t *db, mer_checkout_t *co)
 {
     int64_t seq = 0;
     int err = mer_db_query_int(db, &seq, "UPDATE order_seq SET next = next + 1 WHERE country = ? RETURNING next - 1",
-                               "s", j->country->code);
+                               "s", co->c->code);
     if (err == MER_E_NOT_FOUND) {
         seq = 1;
-        if (mer_db_exec(db, "INSERT INTO order_seq (country, next) VALUES (?, 2)", "s", j->country->code) < 0)
+        if (mer_db_exec(db, "INSERT INTO order_seq (country, next) VALUES (?, 2)", "s", co->c->code) < 0)
             return MER_E_INTERNAL;
     } else if (err) {
         return err;
     }
     char local[40];
-    mer_tz_format(j->created_at, j->country->timezone, local);
-    snprintf(j->number, sizeof(j->number), "%s-%.4s-%07lld", j->country->code, local, (long long)seq);
+    mer_tz_format(co->created_at, co->c->timezone, local);
+    snprintf(co->number, sizeof(co->number), "%s-%.4s-%07lld", co->c->code, local, (long long)seq);
     return 0;
 }
 
-static const char idem_reused[] = "this Idempotency-Key was already used for a different order request";
-
 /*
- * Has this customer used the job's Idempotency-Key before? Returns 0 (no), 1 (for this very body: *order_id
- * is the order it made), MER_E_IDEMPOTENCY_MISMATCH (for another body) or an error.
+ * Has this customer used the Idempotency-Key before? Returns 0 (no), 1 (for this very body: *order_id is
+ * the order it made), MER_E_IDEMPOTENCY_MISMATCH (for another body) or an error.
  */
-static int idem_lookup(mer_db_t *db, const checkout_job_t *j, int64_t *order_id)
+static int idem_lookup(mer_db_t *db, const mer_checkout_t *co, int64_t *order_id)
 {
     int seen = 0;
     mer_rows_t *r = mer_db_query(db, "SELECT request_hash, order_id FROM idempotency WHERE user_id = ? AND key = ?",
-                                 "is", j->user_id, j->idem_key);
+                                 "is", co->user_id, co->idem_key);
     if (mer_rows_next(r)) {
-        seen = strcmp(mer_rows_text(r, 0), j->req_hash) == 0 ? 1 : MER_E_IDEMPOTENCY_MISMATCH;
+        seen = strcmp(mer_rows_text(r, 0), co->req_hash) == 0 ? 1 : MER_E_IDEMPOTENCY_MISMATCH;
         *order_id = mer_rows_int(r, 1);
     }
     int err = mer_rows_end(r);
@@ -118,15 +69,15 @@ static int idem_lookup(mer_db_t *db, const checkout_job_t *j, int64_t *order_id)
 }
 
 /*
- * Why pricing refused the job's lines (pr from mer_price_order): a line whose total goes beyond
- * MER_MONEY_MAX (field lines[i].quantity, i counting the lines as the client sent them, or the cart's
- * normal lines), or an order whose total would (field lines). Fills *e and returns MER_E_VALIDATION.
+ * Why pricing refused the lines (pr from mer_price_order): a line whose total goes beyond MER_MONEY_MAX
+ * (field lines[i].quantity, i counting the lines as the client sent them, or the cart's normal lines), or
+ * an order whose total would (field lines). Fills *e and returns MER_E_VALIDATION.
  */
-static int refuse_amounts(const checkout_job_t *j, const mer_price_result_t *pr, mer_verr_t *e)
+static int refuse_amounts(const mer_checkout_t *co, const mer_price_result_t *pr, mer_verr_t *e)
 {
-    int i = pr->bad_line - (j->flash_token[0] ? 1 : 0); /* the flash line is not one of the client's lines */
+    int i = pr->bad_line - (co->flash_token[0] ? 1 : 0); /* the flash line is not one of the client's lines */
     if (pr->bad_line >= 0 && i >= 0) {
-        const co_line_t *l = &j->lines[pr->bad_line];
+        const co_line_t *l = &co->lines[pr->bad_line];
         char field[40];
         snprintf(field, sizeof(field), "lines[%d].quantity", i);
         return mer_verr_set(e, MER_E_VALIDATION, field,
@@ -139,282 +90,94 @@ static int refuse_amounts(const checkout_job_t *j, const mer_price_result_t *pr,
                         (long long)MER_MONEY_MAX);
 }
 
-static int checkout_run(mer_db_t *db, mer_wjob_t *w)
+/* The delivery address: a stored one (the default if none given) or the inline one, checked by the
+ * country's rules. Fills co->address, co->state. */
+static int resolve_address(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
-    checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
-    int err;
-    j->created_at = mer_now_unix_ms();
-
-    if (j->idem_key[0]) {
-        int seen = idem_lookup(db, j, &j->order_id);
-        if (seen == MER_E_IDEMPOTENCY_MISMATCH)
-            return mer_verr_set(&j->e, seen, "Idempotency-Key", "%s", idem_reused);
-        if (seen < 0)
-            return seen;
-        if (seen) {
-            j->replay = true;
-            return 0;
+    const mer_country_t *c = co->c;
+    mer_address_t *addr = &co->address;
+    if (co->inline_address) {
+        if (co->address_err.code) {
+            *e = co->address_err;
+            return e->code;
         }
-    }
-
-    mer_stock_line_t sl[MER_ORDER_MAX_LINES];
-    for (size_t i = 0; i < j->n; i++)
-        sl[i] = (mer_stock_line_t){j->lines[i].sku_id, j->lines[i].quantity};
-    bool same_state = false;
-    err = mer_stock_reserve(db, j->country->code, j->state, sl, j->n, &j->warehouse_id, &same_state, &j->short_sku);
-    if (err == MER_E_CONFLICT) {
-        const char *code = "";
-        for (size_t i = 0; i < j->n; i++)
-            if (j->lines[i].sku_id == j->short_sku)
-                code = j->lines[i].code;
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "lines", "out of stock: %s (not enough units in one warehouse)",
-                            code);
-    }
-    if (err)
-        return err;
-    mer_rows_t *wr = mer_db_query(db, "SELECT code FROM warehouse WHERE id = ?", "i", j->warehouse_id);
-    if (mer_rows_next(wr))
-        snprintf(j->warehouse_code, sizeof(j->warehouse_code), "%s", mer_rows_text(wr, 0));
-    mer_rows_end(wr);
-
-    if (j->has_coupon && (j->coupon_refusal = mer_coupon_refusal(&j->coupon, j->created_at)) != NULL)
-        return mer_verr_set(&j->e, MER_E_VALIDATION, "coupon", "coupon %s is not valid now", j->coupon.code);
-    for (size_t i = 0; i < j->n; i++)
-        j->pl[i] = (mer_pline_t){.unit_price = j->lines[i].unit_price,
-                                 .quantity = j->lines[i].quantity,
-                                 .discount = j->lines[i].discount,
-                                 .rate_bp = j->lines[i].rate_bp};
-    if (mer_price_order(j->country, j->pl, j->n, same_state, false, &j->pr) != 0)
-        return refuse_amounts(j, &j->pr, &j->e);
-    if (j->has_expected && j->expected_total != j->pr.grand_total)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "expected_total",
-                            "the total is now %lld, not %lld: prices changed since the cart was shown",
-                            (long long)j->pr.grand_total, (long long)j->expected_total);
-    const mer_payment_rule_t *pay = mer_country_payment(j->country, j->payment_method);
-    if (pay && pay->max_amount && j->pr.grand_total > pay->max_amount)
-        return mer_verr_set(&j->e, MER_E_VALIDATION, "payment_method",
-                            "%s is only possible for orders up to %lld minor units in %s", j->payment_method,
-                            (long long)pay->max_amount, j->country->code);
-    if ((err = next_number(db, j)) != 0)
-        return err;
-
-    bool cod = strcmp(j->payment_method, "cod") == 0;
-    j->status = cod ? "pending_shipment" : "pending_payment";
-    j->expires_at = cod ? 0 : j->created_at + (int64_t)j->country->order_timeout_s * 1000; /* 0: none (NULL) */
-    err = mer_db_query_int(db, &j->order_id,
-                           "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
-                           "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
-                           "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0)) "
-                           "RETURNING id",
-                           "sisssssiiiiiiissiii", j->number, j->user_id, j->country->code, j->country->currency.code,
-                           j->lang, j->status, j->payment_method, j->warehouse_id, (int64_t)j->country->tax_inclusive,
-                           j->pr.items_total, j->pr.discount_total, j->pr.shipping_total, j->pr.tax_total,
-                           j->pr.grand_total, j->address_json, j->has_coupon ? j->coupon.code : NULL, j->created_at,
-                           j->created_at, j->expires_at);
-    if (err)
-        return err;
-    for (size_t i = 0; i < j->n; i++) {
-        if (mer_db_exec(db,
-                        "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
-                        "unit_price, discount, line_total, tax, tax_rate_bp, flash_token) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "iiisssiiiiiis", j->order_id, (int64_t)(i + 1), j->lines[i].sku_id, j->lines[i].code,
-                        j->lines[i].name, j->lines[i].flash ? "flash" : "normal", j->lines[i].quantity,
-                        j->lines[i].unit_price, j->pl[i].discount, j->pl[i].line_total, j->pl[i].tax,
-                        (int64_t)j->pl[i].rate_bp, j->lines[i].flash ? j->flash_token : NULL) < 0)
-            return MER_E_INTERNAL;
-    }
-    for (size_t i = 0; i < j->pr.ntaxes; i++) {
-        const mer_tax_row_t *t = &j->pr.taxes[i];
-        if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
-                        "isiii", j->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
-            return MER_E_INTERNAL;
-    }
-    char actor[40];
-    snprintf(actor, sizeof(actor), "customer:%lld", (long long)j->user_id);
-    if (mer_db_exec(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
-                    j->order_id, j->status, actor, j->created_at) < 0)
-        return MER_E_INTERNAL;
-    if (j->idem_key[0] && mer_db_exec(db,
-                                      "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) "
-                                      "VALUES (?, ?, ?, ?, ?)",
-                                      "issii", j->user_id, j->idem_key, j->req_hash, j->order_id, j->created_at) < 0)
-        return MER_E_INTERNAL;
-    if (j->flash_token[0] && (err = mer_flash_token_consume(db, j->flash_token, j->user_id, j->order_id)) != 0)
-        return err == MER_E_CONFLICT ? mer_verr_set(&j->e, MER_E_CONFLICT, "flash_token",
-                                                    "the purchase token expired or was used meanwhile")
-                                     : err;
-    if (j->from_cart)
-        for (size_t i = 0; i < j->n; i++)
-            if (!j->lines[i].flash && (err = mer_cart_remove_line(db, j->cart_id, j->lines[i].sku_id, "normal")) != 0)
-                return err;
-    if (j->has_coupon) {
-        char msg[128];
-        if ((err = mer_coupon_freeze(db, &j->coupon, j->order_id, j->user_id, j->pr.discount_total, msg)) != 0)
-            return err == MER_E_CONFLICT ? mer_verr_set(&j->e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
-    }
-    if (j->intent[0] &&
-        mer_db_exec(db,
-                    "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
-                    "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
-                    "iissi", j->order_id, j->pr.grand_total, j->country->currency.code, j->intent, j->created_at) < 0)
-        return MER_E_INTERNAL;
-    mer_buf_t ev = MER_BUF_INIT;
-    mer_jw_t jw;
-    mer_buf_init(&ev, 512);
-    mer_jw_init(&jw, &ev);
-    mer_jw_obj(&jw, NULL);
-    mer_jw_int(&jw, "order_id", j->order_id);
-    mer_jw_str(&jw, "number", j->number);
-    mer_jw_str(&jw, "status", j->status);
-    mer_jw_str(&jw, "country", j->country->code);
-    mer_jw_str(&jw, "currency", j->country->currency.code);
-    mer_jw_int(&jw, "grand_total", j->pr.grand_total);
-    mer_jw_int(&jw, "user_id", j->user_id);
-    mer_jw_str(&jw, "payment_method", j->payment_method);
-    mer_jw_str(&jw, "payment_status", "unpaid");
-    if (j->has_coupon)
-        mer_jw_str(&jw, "coupon", j->coupon.code);
-    mer_jw_end(&jw);
-    err = mer_event_emit_raw(db, "order.created", j->order_id, ev.data, ev.len);
-    mer_buf_release(&ev);
-    return err;
-}
-
-/* ---- worker side ---- */
-
-/* Renders the new order from the job (no database read needed). */
-static void reply_job_order(mer_req_t *r, checkout_job_t *j)
-{
-    mer_order_view_t v;
-    memset(&v, 0, sizeof(v));
-    v.id = j->order_id;
-    v.user_id = j->user_id;
-    snprintf(v.number, sizeof(v.number), "%s", j->number);
-    snprintf(v.country, sizeof(v.country), "%s", j->country->code);
-    snprintf(v.currency, sizeof(v.currency), "%s", j->country->currency.code);
-    snprintf(v.lang, sizeof(v.lang), "%s", j->lang);
-    snprintf(v.status, sizeof(v.status), "%s", j->status);
-    snprintf(v.payment_method, sizeof(v.payment_method), "%s", j->payment_method);
-    snprintf(v.payment_status, sizeof(v.payment_status), "unpaid");
-    v.tax_included = j->country->tax_inclusive;
-    v.items_total = j->pr.items_total;
-    v.discount_total = j->pr.discount_total;
-    v.shipping_total = j->pr.shipping_total;
-    v.tax_total = j->pr.tax_total;
-    v.grand_total = j->pr.grand_total;
-    v.address_json = j->address_json;
-    v.created_at = v.updated_at = j->created_at;
-    v.expires_at = j->expires_at;
-    mer_order_line_view_t lines[MER_ORDER_MAX_LINES];
-    for (size_t i = 0; i < j->n; i++) {
-        mer_order_line_view_t *l = &lines[i];
-        memset(l, 0, sizeof(*l));
-        l->line_no = (int)i + 1;
-        l->sku_id = j->lines[i].sku_id;
-        snprintf(l->sku, sizeof(l->sku), "%s", j->lines[i].code);
-        snprintf(l->name, sizeof(l->name), "%s", j->lines[i].name);
-        snprintf(l->sale_type, sizeof(l->sale_type), "%s", j->lines[i].flash ? "flash" : "normal");
-        l->quantity = j->lines[i].quantity;
-        l->unit_price = j->lines[i].unit_price;
-        l->discount = j->pl[i].discount;
-        l->line_total = j->pl[i].line_total;
-        l->tax = j->pl[i].tax;
-        l->rate_bp = j->pl[i].rate_bp;
-    }
-    v.lines = lines;
-    v.nlines = j->n;
-    memcpy(v.taxes, j->pr.taxes, sizeof(v.taxes));
-    v.ntaxes = j->pr.ntaxes;
-    snprintf(v.warehouse, sizeof(v.warehouse), "%s", j->warehouse_code);
-    if (j->has_coupon)
-        snprintf(v.coupon, sizeof(v.coupon), "%s", j->coupon.code);
-    if (j->intent[0]) {
-        snprintf(v.intent, sizeof(v.intent), "%s", j->intent);
-        snprintf(v.redirect_url, sizeof(v.redirect_url), "%s", j->redirect_url);
-    }
-    mer_reply_order(r, 201, &v);
-}
-
-/* Answers a retry with the order its Idempotency-Key made, as it was first answered (201). */
-static void reply_replay(mer_req_t *r, const char *region, int64_t order_id, int64_t user_id)
-{
-    mer_order_view_t v;
-    int err = mer_order_load(mer_store_reader(region), order_id, user_id, &v);
-    if (err) {
-        mer_reply_error(r, err, NULL, NULL);
+        snprintf(addr->country, sizeof(addr->country), "%s", c->code);
     } else {
-        mer_reply_header(r, "idempotent-replayed", "true");
-        mer_reply_order(r, 201, &v);
+        int64_t address_id = co->address_id ? co->address_id : mer_address_default(db, co->user_id);
+        int err = address_id ? mer_address_load(db, co->user_id, address_id, addr) : MER_E_NOT_FOUND;
+        if (err)
+            return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
+                                "give address_id of one of your addresses, or an address");
     }
-    mer_order_view_release(&v);
+    if (strcmp(addr->country, c->code) != 0)
+        return mer_verr_set(e, MER_E_VALIDATION, "address_id", "the delivery address must be in %s", c->code);
+    mer_address_in_t ain = {addr->name,  addr->line1,       addr->line2, addr->city,
+                            addr->state, addr->postal_code, addr->phone};
+    if (mer_country_check_address(c, &ain, e) != 0) {
+        char field[sizeof(e->field) + 8];
+        snprintf(field, sizeof(field), "address.%s", e->field);
+        memcpy(e->field, field, sizeof(e->field) - 1);
+        e->field[sizeof(e->field) - 1] = '\0';
+        return e->code;
+    }
+    memcpy(co->state, addr->state, sizeof(co->state) - 1);
+    co->state[sizeof(co->state) - 1] = '\0';
+    return 0;
 }
 
-static void checkout_done(mer_wjob_t *w)
+/* The flash-sale token: the customer's, for this country, this phone and this payment method. Adds its
+ * line (named and taxed by resolve_lines). */
+static int check_flash(mer_checkout_t *co, mer_verr_t *e)
 {
-    checkout_job_t *j = H2O_STRUCT_FROM_MEMBER(checkout_job_t, w, w);
-    mer_req_t *r = j->r;
-    /* the token's order committed: mark it used even if the customer has gone */
-    if (w->err == 0 && !j->replay && j->flash_token[0])
-        mer_flash_token_used(j->flash_token);
-    if (!r->gone) {
-        if (w->err && j->e.code && j->coupon_refusal) {
-            mer_reply_error_reason(r, j->e.code, j->e.field, j->coupon_refusal, "%s", j->e.message);
-        } else if (w->err && j->e.code) {
-            mer_reply_verr(r, &j->e);
-        } else if (w->err) {
-            mer_reply_error(r, w->err, NULL, NULL);
-        } else if (j->replay) {
-            reply_replay(r, j->region, j->order_id, j->user_id);
-        } else {
-            char loc[64];
-            snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)j->order_id);
-            mer_reply_header(r, "location", loc);
-            reply_job_order(r, j);
-        }
+    mer_flash_token_t ft;
+    char msg[128];
+    const char *field = "flash_token";
+    int err = mer_flash_token_check(co->flash_token, co->user_id, &ft, msg);
+    if (err == 0 && strcmp(ft.country, co->c->code) != 0) {
+        err = MER_E_VALIDATION;
+        snprintf(msg, sizeof(msg), "this token is for a sale in %s", ft.country);
     }
-    mer_req_release(r);
-    job_free(j);
+    if (err == 0 && !mer_flash_token_phone_ok(co->flash_token, co->address.phone, strlen(co->address.phone))) {
+        err = MER_E_VALIDATION;
+        field = co->inline_address ? "address.phone" : "address_id";
+        snprintf(msg, sizeof(msg), "this sale sells one unit per phone number: deliver to the phone that won");
+    }
+    if (err == 0 && !ft.cod_allowed && strcmp(co->payment_method, "cod") == 0) {
+        err = MER_E_VALIDATION;
+        field = "payment_method";
+        snprintf(msg, sizeof(msg), "this flash sale does not allow cash on delivery");
+    }
+    if (err)
+        return mer_verr_set(e, err, field, "%s", msg);
+    co_line_t *l = &co->lines[co->n++];
+    l->flash = true;
+    l->sku_id = ft.sku_id;
+    l->quantity = 1;
+    l->unit_price = ft.price;
+    return 0;
 }
 
-typedef mer_checkout_want_t want_line_t;
-
-/*
- * The lines asked for: the body's "lines", or else the normal lines of the customer's cart. The job's lines
- * so far (a flash line) count against the limit. Returns how many, or answers and returns -1.
- */
-static int wanted_lines(mer_req_t *r, checkout_job_t *j, json_t *lines, want_line_t *want)
+/* The lines asked for when the body gave none: the normal lines of the customer's cart (into co->want). */
+static int cart_lines(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
-    size_t n = 0;
-    if (lines) {
-        mer_verr_t e = {0};
-        if (mer_checkout_input_lines(lines, j->n, MER_ORDER_MAX_LINES, want, &n, &e) != 0) {
-            mer_reply_verr(r, &e);
-            return -1;
-        }
-        return (int)n;
-    }
     mer_cart_line_t cl[MER_CART_MAX_LINES];
-    mer_cart_user_id(j->user_id, j->country->code, j->cart_id);
-    int cn = mer_cart_lines(mer_store_reader(j->region), j->cart_id, cl, MER_CART_MAX_LINES);
-    if (cn < 0) {
-        mer_reply_error(r, cn, NULL, NULL);
-        return -1;
-    }
-    for (int i = 0; i < cn && n + j->n < MER_ORDER_MAX_LINES; i++) {
+    mer_cart_user_id(co->user_id, co->c->code, co->cart_id);
+    int cn = mer_cart_lines(db, co->cart_id, cl, MER_CART_MAX_LINES);
+    if (cn < 0)
+        return cn;
+    co->nwant = 0;
+    for (int i = 0; i < cn && co->nwant + co->n < MER_ORDER_MAX_LINES; i++) {
         if (strcmp(cl[i].sale_type, "normal") != 0)
             continue;
-        want[n].sku_id = cl[i].sku_id;
-        want[n].code[0] = '\0';
-        want[n++].quantity = cl[i].quantity;
+        mer_checkout_want_t *w = &co->want[co->nwant++];
+        w->sku_id = cl[i].sku_id;
+        w->code[0] = '\0';
+        w->quantity = cl[i].quantity;
     }
-    if (n == 0) {
-        mer_reply_error(r, MER_E_VALIDATION, "lines", "the cart is empty; add items or send lines");
-        return -1;
-    }
-    j->from_cart = true;
-    return (int)n;
+    if (co->nwant == 0)
+        return mer_verr_set(e, MER_E_VALIDATION, "lines", "the cart is empty; add items or send lines");
+    co->from_cart = true;
+    return 0;
 }
 
 /* What a line shows and is taxed by, from SKU s (NULL: gone from the catalogue, possible for a flash line). */
@@ -429,48 +192,46 @@ static void fill_line(co_line_t *l, const mer_cat_sku_t *s, const mer_country_t 
 }
 
 /*
- * Completes the job's lines from one catalogue snapshot, locked once per checkout: the flash line (already
- * in the job) gets its name and tax rate; each wanted line its price, refused if the SKU is not sold here,
- * listed twice or ordered over its limit; with a coupon (cl not NULL), every line's view for the coupon
- * (its product's categories); and the answer's language. Answers and returns -1 on error.
+ * Completes the lines from one catalogue snapshot, locked once per checkout: the flash line (already in
+ * co) gets its name and tax rate; each wanted line its price, refused if the SKU is not sold here, listed
+ * twice or ordered over its limit; with a coupon (cl not NULL), every line's view for the coupon (its
+ * product's categories); and the answer's language (co->view.lang).
  */
-static int resolve_lines(mer_req_t *r, checkout_job_t *j, const want_line_t *want, size_t n,
-                         const mer_locale_chain_t *chain, mer_coupon_line_t *cl)
+static int resolve_lines(mer_checkout_t *co, const mer_locale_chain_t *chain, mer_coupon_line_t *cl, mer_verr_t *e)
 {
+    int err = 0;
     const mer_catalog_t *cat = mer_catalog_lock();
-    if (j->n) /* the flash line */
-        fill_line(&j->lines[0], mer_catalog_sku_by_id(cat, j->lines[0].sku_id), j->country, chain);
-    for (size_t i = 0; i < n; i++) {
+    if (co->n) /* the flash line */
+        fill_line(&co->lines[0], mer_catalog_sku_by_id(cat, co->lines[0].sku_id), co->c, chain);
+    for (size_t i = 0; i < co->nwant && err == 0; i++) {
+        const mer_checkout_want_t *w = &co->want[i];
         const mer_cat_sku_t *s =
-            want[i].sku_id ? mer_catalog_sku_by_id(cat, want[i].sku_id) : mer_catalog_sku_by_code(cat, want[i].code);
-        int64_t price = s && s->product->active ? mer_catalog_price(s, j->country->code) : -1;
+            w->sku_id ? mer_catalog_sku_by_id(cat, w->sku_id) : mer_catalog_sku_by_code(cat, w->code);
+        int64_t price = s && s->product->active ? mer_catalog_price(s, co->c->code) : -1;
         char field[48];
         snprintf(field, sizeof(field), "lines[%zu].sku", i);
         if (price < 0) {
-            mer_reply_error(r, MER_E_VALIDATION, field, "%s is not sold in %s", s ? s->code : want[i].code,
-                            j->country->code);
-            goto fail;
+            err = mer_verr_set(e, MER_E_VALIDATION, field, "%s is not sold in %s", s ? s->code : w->code, co->c->code);
+            break;
         }
-        for (size_t k = 0; k < j->n; k++) {
-            if (j->lines[k].sku_id == s->id && !j->lines[k].flash) {
-                mer_reply_error(r, MER_E_VALIDATION, field, "%s is listed twice", s->code);
-                goto fail;
-            }
-        }
-        if (want[i].quantity > s->max_per_order) {
+        for (size_t k = 0; k < co->n && err == 0; k++)
+            if (co->lines[k].sku_id == s->id && !co->lines[k].flash)
+                err = mer_verr_set(e, MER_E_VALIDATION, field, "%s is listed twice", s->code);
+        if (err == 0 && w->quantity > s->max_per_order) {
             snprintf(field, sizeof(field), "lines[%zu].quantity", i);
-            mer_reply_error(r, MER_E_VALIDATION, field, "at most %lld of %s per order", (long long)s->max_per_order,
-                            s->code);
-            goto fail;
+            err = mer_verr_set(e, MER_E_VALIDATION, field, "at most %lld of %s per order", (long long)s->max_per_order,
+                               s->code);
         }
-        co_line_t *l = &j->lines[j->n++];
+        if (err)
+            break;
+        co_line_t *l = &co->lines[co->n++];
         l->sku_id = s->id;
-        l->quantity = want[i].quantity;
+        l->quantity = w->quantity;
         l->unit_price = price;
-        fill_line(l, s, j->country, chain);
+        fill_line(l, s, co->c, chain);
     }
-    for (size_t i = 0; cl && i < j->n; i++) {
-        const co_line_t *l = &j->lines[i];
+    for (size_t i = 0; err == 0 && cl && i < co->n; i++) {
+        const co_line_t *l = &co->lines[i];
         cl[i] = (mer_coupon_line_t){.sku_id = l->sku_id,
                                     .product_id = l->product_id,
                                     .unit_price = l->flash ? 0 : l->unit_price, /* flash prices take no coupon */
@@ -481,246 +242,323 @@ static int resolve_lines(mer_req_t *r, checkout_job_t *j, const want_line_t *wan
              k = k->parent_id ? mer_catalog_category(cat, k->parent_id) : NULL)
             cl[i].category_ids[cl[i].ncategories++] = k->id;
     }
-    snprintf(j->lang, sizeof(j->lang), "%s", mer_catalog_resolve_lang(cat, chain));
+    if (err == 0)
+        snprintf(co->view.lang, sizeof(co->view.lang), "%s", mer_catalog_resolve_lang(cat, chain));
     mer_catalog_unlock();
-    return 0;
-fail:
-    mer_catalog_unlock();
-    return -1;
+    return err;
 }
 
-/*
- * Refuses (422) an order whose amounts would go beyond MER_MONEY_MAX before anything is spread over its
- * lines (a coupon) or reserved for it (the writer, which prices it again with the discount and checks
- * again). Answers and returns -1 on error.
- */
-static int check_amounts(mer_req_t *r, const checkout_job_t *j)
+/* A coupon refused with the reason a client can act on (co->reason). */
+static int refuse_coupon(mer_checkout_t *co, mer_verr_t *e, const char *reason, const char *fmt, ...) MER_PRINTF(4, 5);
+static int refuse_coupon(mer_checkout_t *co, mer_verr_t *e, const char *reason, const char *fmt, ...)
 {
-    mer_pline_t pl[MER_ORDER_MAX_LINES];
-    mer_price_result_t pr;
-    for (size_t i = 0; i < j->n; i++)
-        pl[i] = (mer_pline_t){
-            .unit_price = j->lines[i].unit_price, .quantity = j->lines[i].quantity, .rate_bp = j->lines[i].rate_bp};
-    if (mer_price_order(j->country, pl, j->n, false, false, &pr) == 0)
-        return 0;
-    mer_verr_t e = {0};
-    refuse_amounts(j, &pr, &e);
-    mer_reply_verr(r, &e);
-    return -1;
-}
-
-/* Answers checkout's 422 for a coupon, with the reason a client can act on. Returns -1. */
-static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...) MER_PRINTF(3, 4);
-static int refuse_coupon(mer_req_t *r, const char *reason, const char *fmt, ...)
-{
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
     va_end(ap);
-    mer_reply_error_reason(r, MER_E_VALIDATION, "coupon", reason, "%s", msg);
-    return -1;
+    e->code = MER_E_VALIDATION;
+    snprintf(e->field, sizeof(e->field), "coupon");
+    co->reason = reason;
+    return MER_E_VALIDATION;
 }
 
 /*
- * Looks the coupon up and spreads its discount over the lines, as the coupon sees them (cl, from
- * resolve_lines). The limits are checked in the writer. Answers and returns -1 on error.
+ * Looks the coupon up, checks that it is live at the order's time and allows the payment method, and
+ * spreads its discount over the lines as the coupon sees them (cl, from resolve_lines). Its limits are
+ * checked when it is frozen for the order (mer_coupon_freeze).
  */
-static int apply_coupon(mer_req_t *r, checkout_job_t *j, const char *code, mer_coupon_line_t *cl)
+static int apply_coupon(mer_db_t *db, mer_checkout_t *co, mer_coupon_line_t *cl, mer_verr_t *e)
 {
-    mer_coupon_t *c = &j->coupon;
-    int err = mer_coupon_load(mer_store_reader(j->region), j->country->code, code, c);
+    mer_coupon_t *c = &co->coupon;
+    const char *code = co->coupon_code;
+    int err = mer_coupon_load(db, co->c->code, code, c);
     if (err == MER_E_NOT_FOUND || (err == 0 && !c->active))
-        return refuse_coupon(r, "unknown", "there is no coupon %s in %s", code, j->country->code);
-    if (err) {
-        mer_reply_error(r, err, NULL, NULL);
-        return -1;
-    }
-    int64_t now = mer_now_unix_ms();
-    const char *why = mer_coupon_refusal(c, now); /* active: not_started or expired */
+        return refuse_coupon(co, e, "unknown", "there is no coupon %s in %s", code, co->c->code);
+    if (err)
+        return err;
+    const char *why = mer_coupon_refusal(c, co->created_at); /* active: not_started or expired */
     if (why) {
-        bool early = now < c->valid_from;
+        bool early = co->created_at < c->valid_from;
         char local[40];
-        mer_tz_format(early ? c->valid_from : c->valid_until, j->country->timezone, local);
-        return refuse_coupon(r, why, early ? "coupon %s starts at %s" : "coupon %s ended at %s", c->code, local);
+        mer_tz_format(early ? c->valid_from : c->valid_until, co->c->timezone, local);
+        return refuse_coupon(co, e, why, early ? "coupon %s starts at %s" : "coupon %s ended at %s", c->code, local);
     }
-    if (!mer_coupon_method_ok(c, j->payment_method))
-        return refuse_coupon(r, "payment_method", "coupon %s is only for %s payments", c->code, c->methods);
-    int64_t total = mer_coupon_apply(c, cl, j->n, j->country->step, j->country->rounding);
+    if (!mer_coupon_method_ok(c, co->payment_method))
+        return refuse_coupon(co, e, "payment_method", "coupon %s is only for %s payments", c->code, c->methods);
+    int64_t total = mer_coupon_apply(c, cl, co->n, co->c->step, co->c->rounding);
     if (total == MER_E_VALIDATION)
-        return refuse_coupon(r, "below_minimum", "coupon %s needs eligible items worth at least %lld minor units",
+        return refuse_coupon(co, e, "below_minimum", "coupon %s needs eligible items worth at least %lld minor units",
                              c->code, (long long)c->min_subtotal);
     if (total <= 0)
-        return refuse_coupon(r, "not_applicable", "coupon %s does not apply to these items", c->code);
-    for (size_t i = 0; i < j->n; i++)
-        j->lines[i].discount = cl[i].discount;
-    j->has_coupon = true;
+        return refuse_coupon(co, e, "not_applicable", "coupon %s does not apply to these items", c->code);
+    for (size_t i = 0; i < co->n; i++)
+        co->lines[i].discount = cl[i].discount;
+    co->has_coupon = true;
     return 0;
 }
 
-static void h_checkout(mer_req_t *r)
+/* Prices the lines (with their discounts) into co->pl and co->pr. */
+static int price(mer_checkout_t *co, bool intra_state, mer_verr_t *e)
 {
-    mer_verr_t e = {0};
-    mer_checkout_in_t in;
-    if (r->who.role != MER_ROLE_CUSTOMER) {
-        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "only customer accounts place orders");
-        return;
-    }
-    if (mer_checkout_input_read(r->body, &in, &e) != 0) {
-        mer_reply_verr(r, &e);
-        return;
-    }
-    int64_t address_id = in.address_id, expected = in.expected_total;
-    json_t *inline_addr = in.address, *lines = in.lines;
-    const char *method = in.payment_method, *coupon = in.coupon, *flash = in.flash_token;
-    size_t klen;
-    const char *key;
-    if (mer_req_idempotency_key(r, &key, &klen) != 0)
-        return;
-
-    checkout_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
-    j->user_id = r->who.id;
-    snprintf(j->region, sizeof(j->region), "%s", r->who.region);
-    if (key) {
-        snprintf(j->idem_key, sizeof(j->idem_key), "%.*s", (int)klen, key);
-        /* the request's identity: its body in canonical form (sorted keys) */
-        char *canon = json_dumps(r->body, JSON_COMPACT | JSON_SORT_KEYS);
-        unsigned char h[32];
-        crypto_generichash(h, sizeof(h), (const unsigned char *)canon, strlen(canon), NULL, 0);
-        sodium_bin2hex(j->req_hash, sizeof(j->req_hash), h, sizeof(h));
-        free(canon);
-        /* A retry must get the first answer even though the cart, stock or prices have changed since:
-         * look the key up before validating anything that can change. (The writer checks again, for two
-         * retries racing each other.) */
-        int64_t order_id = 0;
-        int seen = idem_lookup(mer_store_reader(j->region), j, &order_id);
-        if (seen == 1)
-            reply_replay(r, j->region, order_id, j->user_id);
-        else if (seen == MER_E_IDEMPOTENCY_MISMATCH)
-            mer_reply_error(r, seen, "Idempotency-Key", "%s", idem_reused);
-        if (seen == 1 || seen == MER_E_IDEMPOTENCY_MISMATCH) {
-            job_free(j);
-            return;
-        }
-    }
-    const mer_countries_t *cs = mer_countries();
-    j->country = mer_country_find(cs, r->who.country, 2);
-    if (j->country == NULL) {
-        job_free(j);
-        mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "your account's country is no longer sold in");
-        return;
-    }
-    if (mer_country_payment(j->country, method) == NULL) {
-        job_free(j);
-        mer_reply_error(r, MER_E_VALIDATION, "payment_method", "%s is not offered in %s", method, r->who.country);
-        return;
-    }
-    snprintf(j->payment_method, sizeof(j->payment_method), "%s", method);
-
-    /* the delivery address: a stored one (default if none given) or one given inline */
-    mer_address_t addr;
-    memset(&addr, 0, sizeof(addr));
-    mer_db_t *db = mer_store_reader(j->region);
-    if (inline_addr) {
-        if (mer_checkout_input_address(inline_addr, &addr, &e) != 0) {
-            job_free(j);
-            mer_reply_verr(r, &e);
-            return;
-        }
-        snprintf(addr.country, sizeof(addr.country), "%s", j->country->code);
-    } else {
-        if (address_id == 0)
-            address_id = mer_address_default(db, j->user_id);
-        int err = address_id ? mer_address_load(db, j->user_id, address_id, &addr) : MER_E_NOT_FOUND;
-        if (err) {
-            job_free(j);
-            mer_reply_error(r, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
-                            "give address_id of one of your addresses, or an address");
-            return;
-        }
-    }
-    if (strcmp(addr.country, j->country->code) != 0) {
-        mer_reply_error(r, MER_E_VALIDATION, "address_id", "the delivery address must be in %s", j->country->code);
-        job_free(j);
-        return;
-    }
-    mer_address_in_t ain = {addr.name, addr.line1, addr.line2, addr.city, addr.state, addr.postal_code, addr.phone};
-    if (mer_country_check_address(j->country, &ain, &e) != 0) {
-        char field[sizeof(e.field) + 8];
-        snprintf(field, sizeof(field), "address.%s", e.field);
-        memcpy(e.field, field, sizeof(e.field) - 1);
-        e.field[sizeof(e.field) - 1] = '\0';
-        job_free(j);
-        mer_reply_verr(r, &e);
-        return;
-    }
-    memcpy(j->state, addr.state, sizeof(j->state) - 1);
-    j->state[sizeof(j->state) - 1] = '\0';
-    json_t *aj = mer_address_json(&addr);
-    j->address_json = mer_json_dump(aj, NULL);
-    json_decref(aj);
-
-    mer_locale_chain_t chain;
-    mer_locale_chain_build(&chain, mer_req_query(r, "lang"), NULL, 0, j->country->languages[0]);
-    if (flash) {
-        mer_flash_token_t ft;
-        char msg[128];
-        const char *field = "flash_token";
-        int ferr = mer_flash_token_check(flash, j->user_id, &ft, msg);
-        if (ferr == 0 && strcmp(ft.country, j->country->code) != 0) {
-            ferr = MER_E_VALIDATION;
-            snprintf(msg, sizeof(msg), "this token is for a sale in %s", ft.country);
-        }
-        if (ferr == 0 && !mer_flash_token_phone_ok(flash, addr.phone, strlen(addr.phone))) {
-            ferr = MER_E_VALIDATION;
-            field = inline_addr ? "address.phone" : "address_id";
-            snprintf(msg, sizeof(msg), "this sale sells one unit per phone number: deliver to the phone that won");
-        }
-        if (ferr == 0 && !ft.cod_allowed && strcmp(j->payment_method, "cod") == 0) {
-            ferr = MER_E_VALIDATION;
-            field = "payment_method";
-            snprintf(msg, sizeof(msg), "this flash sale does not allow cash on delivery");
-        }
-        if (ferr) {
-            job_free(j);
-            mer_reply_error(r, ferr, field, "%s", msg);
-            return;
-        }
-        snprintf(j->flash_token, sizeof(j->flash_token), "%s", flash);
-        co_line_t *l = &j->lines[j->n++]; /* named and taxed by resolve_lines */
-        l->flash = true;
-        l->sku_id = ft.sku_id;
-        l->quantity = 1;
-        l->unit_price = ft.price;
-    }
-    want_line_t want[MER_ORDER_MAX_LINES];
-    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
-    int nwant = lines || !flash ? wanted_lines(r, j, lines, want) : 0;
-    if (nwant < 0 || resolve_lines(r, j, want, (size_t)nwant, &chain, coupon ? cl : NULL) != 0 ||
-        check_amounts(r, j) != 0) {
-        job_free(j);
-        return;
-    }
-    if (expected >= 0) {
-        j->has_expected = true;
-        j->expected_total = expected;
-    }
-    if (coupon && apply_coupon(r, j, coupon, cl) != 0) {
-        job_free(j);
-        return;
-    }
-    if (strcmp(j->payment_method, "wallet") == 0)
-        mer_wallet_new_intent(j->region, j->country->currency.code, j->intent, j->redirect_url,
-                              sizeof(j->redirect_url));
-    j->w.run = checkout_run;
-    j->w.done = checkout_done;
-    if (mer_req_submit(r, j->region, &j->w) != 0)
-        job_free(j);
+    for (size_t i = 0; i < co->n; i++)
+        co->pl[i] = (mer_pline_t){.unit_price = co->lines[i].unit_price,
+                                  .quantity = co->lines[i].quantity,
+                                  .discount = co->lines[i].discount,
+                                  .rate_bp = co->lines[i].rate_bp};
+    if (mer_price_order(co->c, co->pl, co->n, intra_state, false, &co->pr) != 0)
+        return refuse_amounts(co, &co->pr, e);
+    return 0;
 }
 
-static const mer_route_t routes[] = {
-    {"POST", "/api/v1/orders", h_checkout, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_KEY, MER_RATE_NONE},
-};
+/* Everything before stock: who, where, what, at which price and discount. */
+static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+{
+    int err;
+    co->c = mer_country_find(mer_countries(), co->country, 2);
+    if (co->c == NULL)
+        return mer_verr_set(e, MER_E_UNKNOWN_COUNTRY, "country", "your account's country is no longer sold in");
+    if (mer_country_payment(co->c, co->payment_method) == NULL)
+        return mer_verr_set(e, MER_E_VALIDATION, "payment_method", "%s is not offered in %s", co->payment_method,
+                            co->country);
+    if ((err = resolve_address(db, co, e)) != 0)
+        return err;
+    mer_locale_chain_t chain;
+    mer_locale_chain_build(&chain, co->lang[0] ? co->lang : NULL, NULL, 0, co->c->languages[0]);
+    if (co->flash_token[0] && (err = check_flash(co, e)) != 0)
+        return err;
+    if (co->lines_given && co->lines_err.code) {
+        *e = co->lines_err;
+        return e->code;
+    }
+    if (!co->lines_given && !co->flash_token[0] && (err = cart_lines(db, co, e)) != 0)
+        return err;
+    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
+    bool coupon = co->coupon_code[0] != '\0';
+    if ((err = resolve_lines(co, &chain, coupon ? cl : NULL, e)) != 0)
+        return err;
+    /* nothing beyond MER_MONEY_MAX before a coupon spreads its discount over the lines (mer_coupon_apply
+     * needs amounts within it); without a coupon this pricing is the order's (see mer_checkout_place) */
+    if ((err = price(co, false, e)) != 0)
+        return err;
+    return coupon ? apply_coupon(db, co, cl, e) : 0;
+}
 
-const mer_routes_t mer_checkout_routes = {routes, MER_ARRAY_LEN(routes)};
+/* Fills co->view with the new order (no database read needed). */
+static void view_new_order(mer_checkout_t *co, const char *address_json)
+{
+    mer_order_view_t *v = &co->view;
+    const mer_country_t *c = co->c;
+    v->id = co->order_id;
+    v->user_id = co->user_id;
+    snprintf(v->number, sizeof(v->number), "%s", co->number);
+    snprintf(v->country, sizeof(v->country), "%s", c->code);
+    snprintf(v->currency, sizeof(v->currency), "%s", c->currency.code);
+    snprintf(v->status, sizeof(v->status), "%s", co->status);
+    snprintf(v->payment_method, sizeof(v->payment_method), "%s", co->payment_method);
+    snprintf(v->payment_status, sizeof(v->payment_status), "unpaid");
+    v->tax_included = c->tax_inclusive;
+    v->items_total = co->pr.items_total;
+    v->discount_total = co->pr.discount_total;
+    v->shipping_total = co->pr.shipping_total;
+    v->tax_total = co->pr.tax_total;
+    v->grand_total = co->pr.grand_total;
+    v->address_json = mer_xstrdup(address_json);
+    v->created_at = v->updated_at = co->created_at;
+    v->expires_at = co->expires_at;
+    v->lines = mer_xcalloc(co->n ? co->n : 1, sizeof(*v->lines));
+    for (size_t i = 0; i < co->n; i++) {
+        mer_order_line_view_t *l = &v->lines[i];
+        l->line_no = (int)i + 1;
+        l->sku_id = co->lines[i].sku_id;
+        snprintf(l->sku, sizeof(l->sku), "%s", co->lines[i].code);
+        snprintf(l->name, sizeof(l->name), "%s", co->lines[i].name);
+        snprintf(l->sale_type, sizeof(l->sale_type), "%s", co->lines[i].flash ? "flash" : "normal");
+        l->quantity = co->lines[i].quantity;
+        l->unit_price = co->lines[i].unit_price;
+        l->discount = co->pl[i].discount;
+        l->line_total = co->pl[i].line_total;
+        l->tax = co->pl[i].tax;
+        l->rate_bp = co->pl[i].rate_bp;
+    }
+    v->nlines = co->n;
+    memcpy(v->taxes, co->pr.taxes, sizeof(v->taxes));
+    v->ntaxes = co->pr.ntaxes;
+    snprintf(v->warehouse, sizeof(v->warehouse), "%s", co->warehouse_code);
+    if (co->has_coupon)
+        snprintf(v->coupon, sizeof(v->coupon), "%s", co->coupon.code);
+    if (co->intent[0]) {
+        snprintf(v->intent, sizeof(v->intent), "%s", co->intent);
+        snprintf(v->redirect_url, sizeof(v->redirect_url), "%s", co->redirect_url);
+    }
+}
+
+static int emit_created(mer_db_t *db, const mer_checkout_t *co)
+{
+    mer_buf_t ev = MER_BUF_INIT;
+    mer_jw_t jw;
+    mer_buf_init(&ev, 512);
+    mer_jw_init(&jw, &ev);
+    mer_jw_obj(&jw, NULL);
+    mer_jw_int(&jw, "order_id", co->order_id);
+    mer_jw_str(&jw, "number", co->number);
+    mer_jw_str(&jw, "status", co->status);
+    mer_jw_str(&jw, "country", co->c->code);
+    mer_jw_str(&jw, "currency", co->c->currency.code);
+    mer_jw_int(&jw, "grand_total", co->pr.grand_total);
+    mer_jw_int(&jw, "user_id", co->user_id);
+    mer_jw_str(&jw, "payment_method", co->payment_method);
+    mer_jw_str(&jw, "payment_status", "unpaid");
+    if (co->has_coupon)
+        mer_jw_str(&jw, "coupon", co->coupon.code);
+    mer_jw_end(&jw);
+    int err = mer_event_emit_raw(db, "order.created", co->order_id, ev.data, ev.len);
+    mer_buf_release(&ev);
+    return err;
+}
+
+/* Writes the order and everything that goes with it (co resolved, stock reserved, priced). */
+static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_json, mer_verr_t *e)
+{
+    const mer_country_t *c = co->c;
+    int err;
+    bool cod = strcmp(co->payment_method, "cod") == 0;
+    co->status = cod ? "pending_shipment" : "pending_payment";
+    co->expires_at = cod ? 0 : co->created_at + (int64_t)c->order_timeout_s * 1000; /* 0: none (NULL) */
+    err = mer_db_query_int(db, &co->order_id,
+                           "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
+                           "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
+                           "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0)) "
+                           "RETURNING id",
+                           "sisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
+                           co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive,
+                           co->pr.items_total, co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total,
+                           co->pr.grand_total, address_json, co->has_coupon ? co->coupon.code : NULL, co->created_at,
+                           co->created_at, co->expires_at);
+    if (err)
+        return err;
+    for (size_t i = 0; i < co->n; i++) {
+        const co_line_t *l = &co->lines[i];
+        if (mer_db_exec(db,
+                        "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
+                        "unit_price, discount, line_total, tax, tax_rate_bp, flash_token) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "iiisssiiiiiis", co->order_id, (int64_t)(i + 1), l->sku_id, l->code, l->name,
+                        l->flash ? "flash" : "normal", l->quantity, l->unit_price, co->pl[i].discount,
+                        co->pl[i].line_total, co->pl[i].tax, (int64_t)co->pl[i].rate_bp,
+                        l->flash ? co->flash_token : NULL) < 0)
+            return MER_E_INTERNAL;
+    }
+    for (size_t i = 0; i < co->pr.ntaxes; i++) {
+        const mer_tax_row_t *t = &co->pr.taxes[i];
+        if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
+                        "isiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
+            return MER_E_INTERNAL;
+    }
+    char actor[40];
+    snprintf(actor, sizeof(actor), "customer:%lld", (long long)co->user_id);
+    if (mer_db_exec(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
+                    co->order_id, co->status, actor, co->created_at) < 0)
+        return MER_E_INTERNAL;
+    if (co->idem_key[0] &&
+        mer_db_exec(db,
+                    "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                    "issii", co->user_id, co->idem_key, co->req_hash, co->order_id, co->created_at) < 0)
+        return MER_E_INTERNAL;
+    if (co->flash_token[0] && (err = mer_flash_token_consume(db, co->flash_token, co->user_id, co->order_id)) != 0)
+        return err == MER_E_CONFLICT
+                   ? mer_verr_set(e, MER_E_CONFLICT, "flash_token", "the purchase token expired or was used meanwhile")
+                   : err;
+    if (co->from_cart)
+        for (size_t i = 0; i < co->n; i++)
+            if (!co->lines[i].flash &&
+                (err = mer_cart_remove_line(db, co->cart_id, co->lines[i].sku_id, "normal")) != 0)
+                return err;
+    if (co->has_coupon) {
+        char msg[128];
+        if ((err = mer_coupon_freeze(db, &co->coupon, co->order_id, co->user_id, co->pr.discount_total, msg)) != 0)
+            return err == MER_E_CONFLICT ? mer_verr_set(e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
+    }
+    if (co->intent[0] &&
+        mer_db_exec(db,
+                    "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
+                    "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
+                    "iissi", co->order_id, co->pr.grand_total, c->currency.code, co->intent, co->created_at) < 0)
+        return MER_E_INTERNAL;
+    return emit_created(db, co);
+}
+
+static const char idem_reused[] = "this Idempotency-Key was already used for a different order request";
+
+int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+{
+    int err;
+    co->created_at = mer_now_unix_ms();
+    co->reason = NULL;
+
+    if (co->idem_key[0]) {
+        int64_t order_id = 0;
+        int seen = idem_lookup(db, co, &order_id);
+        if (seen == MER_E_IDEMPOTENCY_MISMATCH)
+            return mer_verr_set(e, seen, "Idempotency-Key", "%s", idem_reused);
+        if (seen < 0)
+            return seen;
+        if (seen) {
+            co->replay = true;
+            co->order_id = order_id;
+            return mer_order_load(db, order_id, co->user_id, &co->view);
+        }
+    }
+    if ((err = resolve(db, co, e)) != 0)
+        return err;
+
+    mer_stock_line_t sl[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < co->n; i++)
+        sl[i] = (mer_stock_line_t){co->lines[i].sku_id, co->lines[i].quantity};
+    bool same_state = false;
+    int64_t short_sku = 0;
+    err = mer_stock_reserve(db, co->c->code, co->state, sl, co->n, &co->warehouse_id, &same_state, &short_sku);
+    if (err == MER_E_CONFLICT) {
+        const char *code = "";
+        for (size_t i = 0; i < co->n; i++)
+            if (co->lines[i].sku_id == short_sku)
+                code = co->lines[i].code;
+        return mer_verr_set(e, MER_E_CONFLICT, "lines", "out of stock: %s (not enough units in one warehouse)", code);
+    }
+    if (err)
+        return err;
+    mer_rows_t *wr = mer_db_query(db, "SELECT code FROM warehouse WHERE id = ?", "i", co->warehouse_id);
+    if (mer_rows_next(wr))
+        snprintf(co->warehouse_code, sizeof(co->warehouse_code), "%s", mer_rows_text(wr, 0));
+    mer_rows_end(wr);
+
+    /* The amounts do not depend on intra_state (only the breakdown rows do): resolve() priced the order
+     * already unless a coupon changed its lines since, or India's intra-state split applies. */
+    if ((co->has_coupon || (same_state && co->c->tax_split == MER_TAX_SPLIT_GST)) &&
+        (err = price(co, same_state, e)) != 0)
+        return err;
+    if (co->expected_total >= 0 && co->expected_total != co->pr.grand_total)
+        return mer_verr_set(e, MER_E_CONFLICT, "expected_total",
+                            "the total is now %lld, not %lld: prices changed since the cart was shown",
+                            (long long)co->pr.grand_total, (long long)co->expected_total);
+    const mer_payment_rule_t *pay = mer_country_payment(co->c, co->payment_method);
+    if (pay && pay->max_amount && co->pr.grand_total > pay->max_amount)
+        return mer_verr_set(e, MER_E_VALIDATION, "payment_method",
+                            "%s is only possible for orders up to %lld minor units in %s", co->payment_method,
+                            (long long)pay->max_amount, co->c->code);
+    if ((err = next_number(db, co)) != 0)
+        return err;
+    if (strcmp(co->payment_method, "wallet") == 0)
+        mer_wallet_new_intent(co->region, co->c->currency.code, co->intent, co->redirect_url, sizeof(co->redirect_url));
+
+    json_t *aj = mer_address_json(&co->address);
+    char *address_json = mer_json_dump(aj, NULL);
+    json_decref(aj);
+    err = write_order(db, co, address_json, e);
+    if (err == 0)
+        view_new_order(co, address_json);
+    else
+        co->order_id = 0;
+    free(address_json);
+    return err;
+}

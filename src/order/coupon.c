@@ -162,21 +162,36 @@ static json_t *coupon_json(const mer_coupon_t *c, const mer_country_t *country, 
 }
 
 typedef struct coupon_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    mer_call_t k;
     mer_coupon_t c;
     const mer_country_t *country;
-    bool toggle; /* PATCH active */
+    bool toggle;         /* PATCH active */
+    int64_t uses, spent; /* PATCH: the coupon's usage, for the answer */
 } coupon_job_t;
 
-static int coupon_run(mer_db_t *db, mer_wjob_t *w)
+/* Reads coupon c->id back with its usage (PATCH's answer). */
+static int coupon_reload(mer_db_t *db, coupon_job_t *j)
 {
-    coupon_job_t *j = H2O_STRUCT_FROM_MEMBER(coupon_job_t, w, w);
+    mer_rows_t *rows =
+        mer_db_query(db, "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE id = ?", "i", j->c.id);
+    bool found = mer_rows_next(rows);
+    if (found) {
+        coupon_row(rows, &j->c);
+        j->uses = mer_rows_int(rows, 16);
+        j->spent = mer_rows_int(rows, 17);
+    }
+    int err = mer_rows_end(rows);
+    return err ? err : found ? 0 : mer_verr_set(&j->k.verr, MER_E_NOT_FOUND, NULL, "no such coupon");
+}
+
+static int coupon_fn(mer_db_t *db, mer_call_t *k)
+{
+    coupon_job_t *j = MER_CONTAINER_OF(k, coupon_job_t, k);
     mer_coupon_t *c = &j->c;
     if (j->toggle) {
         int rc = mer_db_exec(db, "UPDATE coupon SET active = ? WHERE id = ? AND country = ?", "iis", (int64_t)c->active,
                              c->id, c->country);
-        return rc < 0 ? rc : rc == 0 ? MER_E_NOT_FOUND : 0;
+        return rc < 0 ? rc : rc == 0 ? MER_E_NOT_FOUND : coupon_reload(db, j);
     }
     mer_buf_t ids = MER_BUF_INIT;
     for (size_t i = 0; i < c->nscope; i++)
@@ -191,44 +206,24 @@ static int coupon_run(mer_db_t *db, mer_wjob_t *w)
         c->max_discount, mer_coupon_scope_names[c->scope], mer_buf_str(&ids), c->valid_from, c->valid_until, c->budget,
         c->max_redemptions, c->per_user_limit, c->methods, mer_now_unix_ms());
     mer_buf_release(&ids);
+    if (err == MER_E_ALREADY_EXISTS)
+        return mer_verr_set(&k->verr, err, "code", "coupon %s already exists in %s", c->code, c->country);
+    c->active = true;
     return err;
 }
 
-static void coupon_done(mer_wjob_t *w)
+static void coupon_reply(mer_call_t *k)
 {
-    coupon_job_t *j = H2O_STRUCT_FROM_MEMBER(coupon_job_t, w, w);
-    mer_req_t *r = j->r;
-    if (!r->gone) {
-        if (w->err == MER_E_ALREADY_EXISTS)
-            mer_reply_error(r, w->err, "code", "coupon %s already exists in %s", j->c.code, j->c.country);
-        else if (w->err)
-            mer_reply_error(r, w->err, NULL, NULL);
-        else if (j->toggle) {
-            mer_rows_t *rows =
-                mer_db_query(mer_store_reader(j->country->region),
-                             "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE id = ?", "i", j->c.id);
-            mer_coupon_t c;
-            int64_t uses = 0, spent = 0;
-            bool found = mer_rows_next(rows);
-            if (found) {
-                coupon_row(rows, &c);
-                uses = mer_rows_int(rows, 16);
-                spent = mer_rows_int(rows, 17);
-            }
-            int err = mer_rows_end(rows);
-            if (err)
-                mer_reply_error(r, err, NULL, NULL);
-            else if (!found)
-                mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no such coupon");
-            else
-                mer_reply_json(r, 200, coupon_json(&c, j->country, uses, spent));
-        } else {
-            j->c.active = true;
-            mer_reply_json(r, 201, coupon_json(&j->c, j->country, 0, 0));
-        }
-    }
-    mer_req_release(r);
-    free(j);
+    coupon_job_t *j = MER_CONTAINER_OF(k, coupon_job_t, k);
+    mer_reply_json(k->r, j->toggle ? 200 : 201, coupon_json(&j->c, j->country, j->uses, j->spent));
+}
+
+static coupon_job_t *coupon_job_new(mer_req_t *r, const mer_country_t *ct)
+{
+    coupon_job_t *j = mer_call_new(r, sizeof(*j));
+    j->country = ct;
+    j->k.reply = coupon_reply;
+    return j;
 }
 
 /* A scope value (category slug, product id or slug, SKU code) to its id; 0 if it names nothing. */
@@ -273,14 +268,49 @@ static void h_create(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    coupon_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
+    coupon_job_t *j = coupon_job_new(r, ct);
     j->c = in.c;
-    j->country = ct;
-    j->w.run = coupon_run;
-    j->w.done = coupon_done;
-    if (mer_req_submit(r, ct->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->k, ct->region, coupon_fn);
+}
+
+typedef struct list_call {
+    mer_call_t k;
+    const mer_country_t *country;
+    struct {
+        mer_coupon_t c;
+        int64_t uses, spent;
+    } * items; /* owned */
+    size_t n;
+} list_call_t;
+
+static int list_fn(mer_db_t *db, mer_call_t *k)
+{
+    list_call_t *l = MER_CONTAINER_OF(k, list_call_t, k);
+    mer_rows_t *rows = mer_db_query(db,
+                                    "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE country = ? "
+                                    "ORDER BY id LIMIT 200",
+                                    "s", l->country->code);
+    l->items = mer_xcalloc(200, sizeof(*l->items));
+    while (mer_rows_next(rows) && l->n < 200) {
+        coupon_row(rows, &l->items[l->n].c);
+        l->items[l->n].uses = mer_rows_int(rows, 16);
+        l->items[l->n++].spent = mer_rows_int(rows, 17);
+    }
+    return mer_rows_end(rows);
+}
+
+static void list_reply(mer_call_t *k)
+{
+    list_call_t *l = MER_CONTAINER_OF(k, list_call_t, k);
+    json_t *arr = json_array();
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(arr, coupon_json(&l->items[i].c, l->country, l->items[i].uses, l->items[i].spent));
+    mer_reply_json(k->r, 200, json_pack("{s:o}", "coupons", arr));
+}
+
+static void list_cleanup(mer_call_t *k)
+{
+    free(MER_CONTAINER_OF(k, list_call_t, k)->items);
 }
 
 static void h_list(mer_req_t *r)
@@ -288,18 +318,11 @@ static void h_list(mer_req_t *r)
     const mer_country_t *ct = mer_req_staff_country(r, mer_req_query(r, "country"), "manage coupons");
     if (ct == NULL)
         return;
-    json_t *arr = json_array();
-    mer_rows_t *rows = mer_db_query(mer_store_reader(ct->region),
-                                    "SELECT " COUPON_COLUMNS ", " COUPON_USAGE " FROM coupon WHERE country = ? "
-                                    "ORDER BY id LIMIT 200",
-                                    "s", ct->code);
-    while (mer_rows_next(rows)) {
-        mer_coupon_t c;
-        coupon_row(rows, &c);
-        json_array_append_new(arr, coupon_json(&c, ct, mer_rows_int(rows, 16), mer_rows_int(rows, 17)));
-    }
-    mer_rows_end(rows);
-    mer_reply_json(r, 200, json_pack("{s:o}", "coupons", arr));
+    list_call_t *l = mer_call_new(r, sizeof(*l));
+    l->country = ct;
+    l->k.reply = list_reply;
+    l->k.cleanup = list_cleanup;
+    mer_call_read(&l->k, ct->region, list_fn);
 }
 
 static void h_patch(mer_req_t *r)
@@ -319,17 +342,12 @@ static void h_patch(mer_req_t *r)
     const mer_country_t *ct = mer_req_staff_country(r, country, "manage coupons");
     if (ct == NULL)
         return;
-    coupon_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
-    j->country = ct;
+    coupon_job_t *j = coupon_job_new(r, ct);
     j->toggle = true;
     j->c.id = id;
     j->c.active = active;
     snprintf(j->c.country, sizeof(j->c.country), "%s", ct->code);
-    j->w.run = coupon_run;
-    j->w.done = coupon_done;
-    if (mer_req_submit(r, ct->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->k, ct->region, coupon_fn);
 }
 
 static const mer_route_t routes[] = {

@@ -1,17 +1,18 @@
 /*
  * order.h — orders: checkout, reading, the state machine's transitions, and unpaid-order expiry.
  *
- * Checkout (POST /api/v1/orders, see checkout.c) validates and resolves everything it can on the worker
- * thread (address, lines, prices, payment method), then hands one job to the region's writer, which in
- * a single savepoint of a group-committed transaction: replays an Idempotency-Key it has seen, reserves
- * stock from one warehouse, prices the order (tax depends on the warehouse's state in India), numbers
- * it, writes order, lines, tax breakdown and first state event, records the Idempotency-Key and removes
- * the ordered lines from the cart. The 201 is sent only after that transaction is durable.
+ * Checkout (POST /api/v1/orders: the service checkout.h, its adapter checkout_http.c) hands one job to
+ * the region's writer, which in a single savepoint of a group-committed transaction: replays an
+ * Idempotency-Key it has seen, validates and resolves the address, lines, prices, coupon and payment
+ * method, reserves stock from one warehouse, prices the order (tax depends on the warehouse's state in
+ * India), numbers it, writes order, lines, tax breakdown and first state event, records the
+ * Idempotency-Key and removes the ordered lines from the cart. The 201 is sent only after that
+ * transaction is durable.
  *
- * Transitions (order.c) go through fsm.h: customers cancel and pay their own orders; staff ship,
- * deliver, complete and cancel orders of their countries. Every transition writes an order_event row
- * with time and actor. Unpaid orders past their country's timeout are cancelled by a sweeper and their
- * stock released.
+ * Transitions (order.c, the service below; order_http.c, its adapter) go through fsm.h: customers
+ * cancel and pay their own orders; staff ship, deliver, complete and cancel orders of their countries.
+ * Every transition writes an order_event row with time and actor. Unpaid orders past their country's
+ * timeout are cancelled by a sweeper and their stock released.
  */
 #ifndef MER_ORDER_H
 #define MER_ORDER_H
@@ -22,8 +23,10 @@
 #include "http/req.h"
 #include "module.h"
 #include "order/fsm.h"
-#include "order/pricing.h"
+#include "payment/payment.h"
+#include "pricing/pricing.h"
 #include "store/db.h"
+#include "store/store.h"
 
 #define MER_ORDER_NUMBER_MAX 32
 
@@ -69,15 +72,87 @@ void mer_order_view_release(mer_order_view_t *v);
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v);
 /* The JSON form of an order (money formatted for its language, times also in the country's zone). */
 void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
-/* Answers r with an order. */
+/* Answers r with an order (adapters, on the loop). */
 void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v);
-/*
- * Loads order id (of user_id, or any user when 0) from the region's reader and answers r with it, or with
- * the load's error (404 "no such order").
- */
-void mer_reply_order_id(mer_req_t *r, const char *region, int64_t id, int64_t user_id, int status);
 /* Frees the calling worker's scratch buffer. */
 void mer_order_thread_release(void);
+
+/* ---- the order service (order.c): plain structs in, an error and the failing field out ----
+ * Each function takes the database it works on: a read connection (mer_call_read) for reads, the
+ * writer's transaction (mer_call_write, a savepoint that an error rolls back) for changes. */
+
+/* One line of an order listing. */
+typedef struct mer_order_summary {
+    int64_t id, grand_total, created_at;
+    char number[MER_ORDER_NUMBER_MAX], status[20], country[3], payment_method[16], lang[16];
+} mer_order_summary_t;
+
+typedef struct mer_order_query {
+    int64_t user_id;        /* 0 = any customer */
+    char country[3];        /* "" = any country */
+    char status[20];        /* "" = any status (else a name fsm.h knows) */
+    int64_t page, per_page; /* from 1; 1 to 100 */
+} mer_order_query_t;
+
+typedef struct mer_order_page {
+    int64_t total;              /* orders matching, over all pages */
+    mer_order_summary_t *items; /* owned: this page, newest first */
+    size_t n;
+} mer_order_page_t;
+
+/* Lists orders (newest first). Returns 0 or an error. */
+int mer_order_list(mer_db_t *db, const mer_order_query_t *q, mer_order_page_t *out);
+void mer_order_page_release(mer_order_page_t *p);
+
+/* A state-machine event for one order, asked by a customer (user_id) or staff (country). */
+typedef struct mer_order_change {
+    int64_t order_id;
+    int64_t user_id; /* customer calls: the order must be theirs (0: staff or system) */
+    char country[3]; /* staff calls: the order must be in this country ("" = any) */
+    mer_order_event_t ev;
+    char actor[48];    /* "customer:12", "admin:3", "system" */
+    char note[201];    /* "" = none */
+    char tracking[65]; /* ship: the tracking number ("" = the one logistics booked) */
+    char current[20];  /* out: the order's status afterwards, or when refused the status that refused it */
+} mer_order_change_t;
+
+/*
+ * Applies ch->ev inside a writer transaction: stock, events, coupons, refunds included. Returns 0,
+ * MER_E_NOT_FOUND ("no such order", also for another customer's or another country's), MER_E_CONFLICT
+ * (illegal from ch->current; field "status"), MER_E_VALIDATION (ship without a tracking number) with *e
+ * set, or another error.
+ */
+int mer_order_change(mer_db_t *db, mer_order_change_t *ch, mer_verr_t *e);
+
+/*
+ * Paying an order (POST /orders/{id}/pay): three steps, so that money is never taken without a record.
+ * (1) mer_order_pay_open (writer): a wallet order answers where to pay (its pending intent, or a new one
+ * when the last attempt failed); a card order gets a pending charge row (refused if the order is not
+ * payable, or a charge is pending or done: no double charge). (2) mer_order_pay_charge asks the acquirer
+ * (blocking: the offload pool). (3) mer_order_pay_close (writer) records the answer and, on success, pays
+ * the order — or, if the order was closed meanwhile, refunds that very charge. A crash between (1) and
+ * (3) leaves a pending row that the sweeper finishes.
+ */
+typedef struct mer_order_payment {
+    /* in */
+    int64_t order_id, user_id;
+    char region[MER_REGION_NAME_MAX];
+    char card_token[80]; /* "" = none given */
+    /* out of (1) */
+    bool redirect;                      /* wallet: pay at redirect_url (nothing charged here) */
+    char intent[64], redirect_url[512]; /* wallet */
+    int64_t payment_id, amount;         /* card: the pending charge */
+    char currency[4], number[MER_ORDER_NUMBER_MAX];
+    /* out of (2) */
+    mer_pay_result_t pay;
+    /* out of (3) */
+    bool late;        /* paid after the order was closed: being refunded */
+    char current[20]; /* the order's status (with a conflict: the one that refused) */
+} mer_order_payment_t;
+
+int mer_order_pay_open(mer_db_t *db, mer_order_payment_t *p, mer_verr_t *e);
+void mer_order_pay_charge(mer_order_payment_t *p);
+int mer_order_pay_close(mer_db_t *db, mer_order_payment_t *p, mer_verr_t *e);
 
 /*
  * Applies a state-machine event to an order inside a writer transaction (stock, events, coupons,
@@ -102,6 +177,7 @@ int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_i
  * writes (before the writers drain); each worker frees its order-view cache on exit.
  */
 extern const mer_module_t mer_order_module;
-extern const mer_routes_t mer_checkout_routes;
+extern const mer_routes_t mer_checkout_routes; /* checkout_http.c */
+extern const mer_routes_t mer_order_routes;    /* order_http.c */
 
 #endif

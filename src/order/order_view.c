@@ -10,7 +10,7 @@
 #include "order/order.h"
 #include "payment/payment.h"
 #include "region/country.h"
-#include "store/store.h"
+#include "store/ops_order.h"
 #include "core/banned.h"
 
 void mer_order_view_release(mer_order_view_t *v)
@@ -94,8 +94,7 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     }
     if ((err = mer_rows_end(r)) != 0)
         return err;
-    r = mer_db_query(db, "SELECT kind, rate_bp, taxable, amount FROM order_tax WHERE order_id = ? ORDER BY rowid", "i",
-                     id);
+    r = mer_store_order_taxes(db, id);
     while (mer_rows_next(r) && v->ntaxes < MER_PRICE_MAX_TAXES) {
         mer_tax_row_t *t = &v->taxes[v->ntaxes++];
         COPY(t->kind, r, 0);
@@ -283,17 +282,6 @@ void mer_reply_order(mer_req_t *r, int status, const mer_order_view_t *v)
     mer_buf_reset(&scratch);
     mer_order_write(&scratch, v);
     mer_reply_bytes(r, status, NULL, mer_req_strdup(r, scratch.data, scratch.len), scratch.len);
-}
-
-void mer_reply_order_id(mer_req_t *r, const char *region, int64_t id, int64_t user_id, int status)
-{
-    mer_order_view_t v;
-    int err = mer_order_load(mer_store_reader(region), id, user_id, &v);
-    if (err)
-        mer_reply_error(r, err, NULL, err == MER_E_NOT_FOUND ? "no such order" : NULL);
-    else
-        mer_reply_order(r, status, &v);
-    mer_order_view_release(&v);
 }
 
 void mer_order_thread_release(void)

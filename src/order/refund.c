@@ -119,20 +119,18 @@ typedef struct rline {
 } rline_t;
 
 typedef struct refund_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    mer_call_t c;
     int64_t order_id;
     char country[3], region[16], reason[201], actor[48];
     rline_t lines[64];
     size_t n;
     bool all;
     int64_t amount;
-    mer_verr_t e;
+    mer_order_view_t v; /* the answer: the order afterwards */
 } refund_job_t;
 
-static int refund_run(mer_db_t *db, mer_wjob_t *w)
+static int refund_apply(mer_db_t *db, refund_job_t *j)
 {
-    refund_job_t *j = H2O_STRUCT_FROM_MEMBER(refund_job_t, w, w);
     char status[20] = "", country[3] = "";
     int64_t warehouse = 0;
     mer_rows_t *r = mer_db_query(db, "SELECT status, country, warehouse_id FROM orders WHERE id = ?", "i", j->order_id);
@@ -146,7 +144,7 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
     if (err)
         return err;
     if (!found || strcmp(country, j->country) != 0)
-        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
+        return mer_verr_set(&j->c.verr, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
     int64_t amount = -1;
     bool every_unit = j->all;
     mer_stock_line_t released[64];
@@ -171,16 +169,18 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
             char field[32];
             snprintf(field, sizeof(field), "lines[%zu]", i);
             if (!has)
-                return mer_verr_set(&j->e, MER_E_VALIDATION, field, "order has no line %d", j->lines[i].line_no);
+                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field, "order has no line %d", j->lines[i].line_no);
             if (done + j->lines[i].quantity > qty)
-                return mer_verr_set(&j->e, MER_E_VALIDATION, field, "only %lld units of line %d are left to refund",
-                                    (long long)(qty - done), j->lines[i].line_no);
+                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field,
+                                    "only %lld units of line %d are left to refund", (long long)(qty - done),
+                                    j->lines[i].line_no);
             int64_t after = done + j->lines[i].quantity;
             /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
             int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
             int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
             if (mer_money_add(&amount, amount, upto - before) != 0)
-                return mer_verr_set(&j->e, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
+                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, "lines",
+                                    "the refund exceeds what is left of the payment");
             if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii",
                             after, j->order_id, (int64_t)j->lines[i].line_no) != 1)
                 return MER_E_INTERNAL;
@@ -195,11 +195,11 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
     }
     int64_t got = mer_refund_request(db, j->order_id, amount, j->reason, 0);
     if (got == MER_E_VALIDATION)
-        return mer_verr_set(&j->e, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
+        return mer_verr_set(&j->c.verr, MER_E_VALIDATION, "lines", "the refund exceeds what is left of the payment");
     if (got < 0)
         return (int)got;
     if (got == 0)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, "status",
+        return mer_verr_set(&j->c.verr, MER_E_CONFLICT, "status",
                             "nothing was paid on this order, or all of it was refunded");
     j->amount = got;
     /* units refunded before shipping go back to stock; a fully refunded unshipped order is refunded */
@@ -246,18 +246,21 @@ static int refund_run(mer_db_t *db, mer_wjob_t *w)
     return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", j->order_id);
 }
 
-static void refund_done(mer_wjob_t *w)
+static int refund_fn(mer_db_t *db, mer_call_t *c)
 {
-    refund_job_t *j = H2O_STRUCT_FROM_MEMBER(refund_job_t, w, w);
-    mer_req_t *r = j->r;
-    if (!r->gone) {
-        if (w->err)
-            mer_reply_job_error(r, w->err, &j->e);
-        else
-            mer_reply_order_id(r, j->region, j->order_id, 0, 201);
-    }
-    mer_req_release(r);
-    free(j);
+    refund_job_t *j = MER_CONTAINER_OF(c, refund_job_t, c);
+    int err = refund_apply(db, j);
+    return err ? err : mer_order_load(db, j->order_id, 0, &j->v);
+}
+
+static void refund_reply(mer_call_t *c)
+{
+    mer_reply_order(c->r, 201, &MER_CONTAINER_OF(c, refund_job_t, c)->v);
+}
+
+static void refund_cleanup(mer_call_t *c)
+{
+    mer_order_view_release(&MER_CONTAINER_OF(c, refund_job_t, c)->v);
 }
 
 static void h_refund(mer_req_t *r)
@@ -284,8 +287,7 @@ static void h_refund(mer_req_t *r)
     const mer_country_t *c = mer_req_staff_country(r, country, "refund orders");
     if (c == NULL)
         return;
-    refund_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
+    refund_job_t *j = mer_call_new(r, sizeof(*j));
     j->order_id = id;
     j->all = all;
     snprintf(j->country, sizeof(j->country), "%s", c->code);
@@ -319,10 +321,9 @@ static void h_refund(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "lines", "name at least one line");
         return;
     }
-    j->w.run = refund_run;
-    j->w.done = refund_done;
-    if (mer_req_submit(r, j->region, &j->w) != 0)
-        free(j);
+    j->c.reply = refund_reply;
+    j->c.cleanup = refund_cleanup;
+    mer_call_write(&j->c, j->region, refund_fn);
 }
 
 static const mer_route_t routes[] = {

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "order/fsm.h"
-#include "order/pricing.h"
+#include "pricing/pricing.h"
 
 static mer_country_t country(const char *currency, bool inclusive, bool per_line, mer_rounding_t r, int std_bp)
 {

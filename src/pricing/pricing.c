@@ -15,7 +15,7 @@
  * each line instead would give SGST the odd paisa of every line with an odd tax: 30 such lines, 30 paise
  * apart.) Inter-state supplies are IGST at the full rate, one row per rate.
  */
-#include "order/pricing.h"
+#include "pricing/pricing.h"
 
 #include <stdio.h>
 

@@ -1,0 +1,100 @@
+/*
+ * checkout.h — the checkout service: one order placed from plain structs, without HTTP.
+ *
+ * The adapter (checkout_http.c, POST /api/v1/orders) reads the body into a mer_checkout_t on its loop
+ * (mer_checkout_input_*: what needs only the body) and submits one writer job; mer_checkout_place() then
+ * does everything else inside that job's savepoint, in the order the API documents its refusals:
+ *
+ *   1. the Idempotency-Key: a key seen for this very body replays the order it made (co->replay, the
+ *      order loaded into co->view), for another body it is refused; a retry so gets its first answer even
+ *      though the cart, stock, prices or the flash token have changed since;
+ *   2. the customer's country and payment method, the delivery address (stored or inline) against the
+ *      country's rules, the flash-sale token, the lines (the body's, or the cart's normal lines), each
+ *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
+ *   3. the amounts (nothing beyond MER_MONEY_MAX), then the coupon (live, method, minimum, scope) spread
+ *      over the lines;
+ *   4. stock reserved from one warehouse, the order priced (India's intra-state split needs the
+ *      warehouse), expected_total and the method's ceiling checked, then the order, its lines, taxes, first
+ *      event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
+ *      pending charge and the order.created event are written, and the ordered lines leave the cart.
+ *
+ * All reads run on the writer's connection inside the same transaction as the writes: the cart lines
+ * removed and the coupon frozen are the ones read, with no second check, and a checkout costs one
+ * thread hop (loop → writer → loop). An error rolls the savepoint back: nothing of the order remains.
+ */
+#ifndef MER_CHECKOUT_H
+#define MER_CHECKOUT_H
+
+#include "account/account.h"
+#include "core/json.h"
+#include "inventory/inventory.h"
+#include "order/checkout_input.h"
+#include "order/coupon.h"
+#include "order/order.h"
+#include "core/locale.h"
+#include "store/store.h"
+
+typedef struct mer_checkout_line {
+    bool flash; /* bought with a flash-sale token at the flash price */
+    int64_t sku_id, product_id, quantity, unit_price, discount;
+    int rate_bp;
+    char code[65];
+    char name[801]; /* up to 200 characters */
+} mer_checkout_line_t;
+
+typedef struct mer_checkout {
+    /* ---- in (the adapter fills these; strings are copies) ---- */
+    int64_t user_id;
+    char country[3];                  /* the customer's country */
+    char region[MER_REGION_NAME_MAX]; /* the customer's home region: the store written */
+    char lang[MER_LOCALE_MAX];        /* the answer's language asked for (?lang=), "" = the country's */
+    char payment_method[16];
+    int64_t address_id;  /* 0: the default address (unless inline_address) */
+    bool inline_address; /* address holds the body's inline address (country not yet set) */
+    mer_address_t address;
+    mer_verr_t address_err; /* the inline address did not parse (reported in its turn) */
+    bool lines_given;       /* want[] holds the body's lines; else the cart's are ordered */
+    mer_checkout_want_t want[MER_ORDER_MAX_LINES];
+    size_t nwant;
+    mer_verr_t lines_err;             /* the body's lines did not parse (reported in its turn) */
+    char coupon_code[33];             /* "" = none */
+    char flash_token[48];             /* "" = none */
+    int64_t expected_total;           /* -1 = not given */
+    char idem_key[101], req_hash[65]; /* "" = no Idempotency-Key; req_hash: the body's canonical hash */
+
+    /* ---- out ---- */
+    bool replay;           /* the key's first order: view holds it as it is now */
+    int64_t order_id;      /* the order placed (or replayed); 0 until then */
+    const char *reason;    /* with a coupon's refusal: its reason for the client (static) */
+    mer_order_view_t view; /* the order's answer (owned: mer_checkout_release) */
+
+    /* ---- private: working state of mer_checkout_place ---- */
+    const mer_country_t *c;
+    char state[8];
+    char cart_id[64];
+    bool from_cart, has_coupon;
+    mer_coupon_t coupon;
+    char intent[64], redirect_url[512];
+    size_t n;
+    mer_checkout_line_t lines[MER_ORDER_MAX_LINES];
+    int64_t warehouse_id, created_at, expires_at;
+    char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
+    const char *status;
+    mer_pline_t pl[MER_ORDER_MAX_LINES];
+    mer_price_result_t pr;
+} mer_checkout_t;
+
+/* A checkout with nothing asked yet: expected_total -1. (The adapter then fills the "in" part.) */
+void mer_checkout_init(mer_checkout_t *co);
+/*
+ * Places the order (writer thread, inside the job's savepoint; see above). Returns 0 (co->order_id and
+ * co->view describe the order, co->replay when it was an earlier one), or a negative error, with the
+ * failing field and message in *e when the client can act on it (and co->reason for a coupon).
+ */
+int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e);
+/* After the transaction that placed co committed (any thread): the flash token becomes used in memory. */
+void mer_checkout_committed(mer_checkout_t *co);
+/* Frees what co owns (its view). */
+void mer_checkout_release(mer_checkout_t *co);
+
+#endif

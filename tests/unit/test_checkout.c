@@ -1,0 +1,318 @@
+/*
+ * Unit tests: the checkout and order services (order/checkout.h, order/order.h) called as a gateway or a
+ * storefront would call them, without HTTP, on a real store in a temporary directory seeded with the demo
+ * countries and catalogue. Each service call runs in its own transaction on the region's write connection
+ * (the writer's role), committed on success and rolled back on error, as a writer job's savepoint is.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "catalog/catalog.h"
+#include "inventory/inventory.h"
+#include "order/checkout.h"
+#include "order/order.h"
+#include "region/country.h"
+#include "seed/seed.h"
+#include "store/store.h"
+
+#define REGION "in"
+
+static char dir[64];
+static int64_t user_id, other_id;
+static char sku_code[65];
+static int64_t sku_price;
+
+/* Runs fn(db, arg) in a transaction of the region's store: committed when it returns 0, else rolled back. */
+static int in_tx(int (*fn)(mer_db_t *, void *), void *arg)
+{
+    mer_db_t *db = mer_store_write_begin(REGION);
+    assert_non_null(db);
+    assert_int_equal(mer_db_begin(db), 0);
+    int err = fn(db, arg);
+    if (err == 0)
+        assert_int_equal(mer_db_commit(db), 0);
+    else
+        mer_db_rollback(db);
+    mer_store_write_end(REGION);
+    return err;
+}
+
+static int64_t count(const char *sql, int64_t id)
+{
+    int64_t n = -1;
+    mer_db_t *db = mer_store_write_begin(REGION);
+    assert_int_equal(mer_db_query_int(db, &n, sql, "i", id), 0);
+    mer_store_write_end(REGION);
+    return n;
+}
+
+/* ---- checkout ---- */
+
+typedef struct place_arg {
+    mer_checkout_t co;
+    mer_verr_t e;
+} place_arg_t;
+
+static int place(mer_db_t *db, void *arg)
+{
+    place_arg_t *a = arg;
+    return mer_checkout_place(db, &a->co, &a->e);
+}
+
+/* A checkout of quantity units of the test SKU by the test customer, delivered to an inline address in
+ * Mumbai, as the adapter would fill it. */
+static place_arg_t *new_checkout(int64_t quantity, const char *method)
+{
+    place_arg_t *a = calloc(1, sizeof(*a));
+    mer_checkout_t *co = &a->co;
+    mer_checkout_init(co);
+    co->user_id = user_id;
+    snprintf(co->country, sizeof(co->country), "IN");
+    snprintf(co->region, sizeof(co->region), REGION);
+    snprintf(co->payment_method, sizeof(co->payment_method), "%s", method);
+    co->inline_address = true;
+    snprintf(co->address.name, sizeof(co->address.name), "Asha Rao");
+    snprintf(co->address.line1, sizeof(co->address.line1), "12 MG Road");
+    snprintf(co->address.city, sizeof(co->address.city), "Mumbai");
+    snprintf(co->address.state, sizeof(co->address.state), "MH");
+    snprintf(co->address.postal_code, sizeof(co->address.postal_code), "400001");
+    snprintf(co->address.phone, sizeof(co->address.phone), "+919812345678");
+    co->lines_given = true;
+    co->nwant = 1;
+    snprintf(co->want[0].code, sizeof(co->want[0].code), "%s", sku_code);
+    co->want[0].quantity = quantity;
+    return a;
+}
+
+static void free_checkout(place_arg_t *a)
+{
+    mer_checkout_release(&a->co);
+    free(a);
+}
+
+static void test_checkout_places_an_order(void **state)
+{
+    (void)state;
+    place_arg_t *a = new_checkout(2, "card");
+    assert_int_equal(in_tx(place, a), 0);
+    mer_checkout_t *co = &a->co;
+    assert_true(co->order_id > 0);
+    assert_false(co->replay);
+    assert_string_equal(co->view.status, "pending_payment");
+    assert_string_equal(co->view.currency, "INR");
+    assert_int_equal(co->view.nlines, 1);
+    assert_int_equal(co->view.lines[0].quantity, 2);
+    assert_int_equal(co->view.items_total, 2 * sku_price);
+    assert_true(co->view.grand_total >= co->view.items_total); /* India: tax included, shipping maybe */
+    /* what the answer shows is what was written */
+    assert_int_equal(count("SELECT grand_total FROM orders WHERE id = ?", co->order_id), co->view.grand_total);
+    assert_int_equal(count("SELECT COUNT(*) FROM order_line WHERE order_id = ?", co->order_id), 1);
+    assert_int_equal(count("SELECT COUNT(*) FROM order_event WHERE order_id = ?", co->order_id), 1);
+    free_checkout(a);
+}
+
+static void test_checkout_refusal_writes_nothing(void **state)
+{
+    (void)state;
+    int64_t before = count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id);
+    /* a SKU that is not sold: the field names the line */
+    place_arg_t *a = new_checkout(1, "card");
+    snprintf(a->co.want[0].code, sizeof(a->co.want[0].code), "NO-SUCH-SKU");
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "lines[0].sku");
+    free_checkout(a);
+    /* a payment method the country does not offer */
+    a = new_checkout(1, "bitcoin");
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "payment_method");
+    free_checkout(a);
+    /* an address that breaks the country's rules */
+    a = new_checkout(1, "card");
+    snprintf(a->co.address.postal_code, sizeof(a->co.address.postal_code), "1");
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "address.postal_code");
+    free_checkout(a);
+    /* more than the stock of every warehouse: refused after the reservation began, rolled back */
+    a = new_checkout(1000, "card");
+    int err = in_tx(place, a);
+    assert_true(err == MER_E_CONFLICT || err == MER_E_VALIDATION); /* out of stock, or over the SKU's limit */
+    assert_true(a->e.code == err);
+    free_checkout(a);
+    /* an unknown coupon names its reason */
+    a = new_checkout(1, "card");
+    snprintf(a->co.coupon_code, sizeof(a->co.coupon_code), "NOSUCHCOUPON");
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "coupon");
+    assert_non_null(a->co.reason);
+    assert_string_equal(a->co.reason, "unknown");
+    free_checkout(a);
+    assert_int_equal(count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id), before);
+}
+
+static void test_checkout_idempotency_key(void **state)
+{
+    (void)state;
+    place_arg_t *a = new_checkout(1, "cod");
+    snprintf(a->co.idem_key, sizeof(a->co.idem_key), "key-1");
+    snprintf(a->co.req_hash, sizeof(a->co.req_hash), "hash-a");
+    assert_int_equal(in_tx(place, a), 0);
+    assert_string_equal(a->co.view.status, "pending_shipment");
+    int64_t first = a->co.order_id;
+    free_checkout(a);
+    /* a retry with the same body: the first order, even though the lines given now would be refused */
+    a = new_checkout(1, "cod");
+    snprintf(a->co.want[0].code, sizeof(a->co.want[0].code), "NO-SUCH-SKU");
+    snprintf(a->co.idem_key, sizeof(a->co.idem_key), "key-1");
+    snprintf(a->co.req_hash, sizeof(a->co.req_hash), "hash-a");
+    assert_int_equal(in_tx(place, a), 0);
+    assert_true(a->co.replay);
+    assert_int_equal(a->co.order_id, first);
+    assert_int_equal(a->co.view.id, first);
+    free_checkout(a);
+    /* the same key for another body */
+    a = new_checkout(1, "cod");
+    snprintf(a->co.idem_key, sizeof(a->co.idem_key), "key-1");
+    snprintf(a->co.req_hash, sizeof(a->co.req_hash), "hash-b");
+    assert_int_equal(in_tx(place, a), MER_E_IDEMPOTENCY_MISMATCH);
+    assert_string_equal(a->e.field, "Idempotency-Key");
+    free_checkout(a);
+}
+
+/* ---- the order service ---- */
+
+typedef struct change_arg {
+    mer_order_change_t ch;
+    mer_verr_t e;
+} change_arg_t;
+
+static int change(mer_db_t *db, void *arg)
+{
+    change_arg_t *a = arg;
+    return mer_order_change(db, &a->ch, &a->e);
+}
+
+static void test_order_change(void **state)
+{
+    (void)state;
+    place_arg_t *p = new_checkout(1, "card");
+    assert_int_equal(in_tx(place, p), 0);
+    int64_t id = p->co.order_id;
+    free_checkout(p);
+
+    change_arg_t a = {.ch = {.order_id = id, .user_id = other_id, .ev = MER_OE_CANCEL}};
+    snprintf(a.ch.actor, sizeof(a.ch.actor), "customer:%lld", (long long)other_id);
+    assert_int_equal(in_tx(change, &a), MER_E_NOT_FOUND); /* another customer's order */
+
+    a = (change_arg_t){.ch = {.order_id = id, .user_id = user_id, .ev = MER_OE_CANCEL}};
+    snprintf(a.ch.actor, sizeof(a.ch.actor), "customer:%lld", (long long)user_id);
+    assert_int_equal(in_tx(change, &a), 0);
+    assert_string_equal(a.ch.current, "cancelled");
+    assert_int_equal(count("SELECT COUNT(*) FROM order_event WHERE order_id = ?", id), 2);
+
+    a = (change_arg_t){.ch = {.order_id = id, .ev = MER_OE_SHIP}};
+    snprintf(a.ch.actor, sizeof(a.ch.actor), "admin:1");
+    assert_int_equal(in_tx(change, &a), MER_E_CONFLICT);
+    assert_string_equal(a.e.field, "status");
+    assert_string_equal(a.ch.current, "cancelled");
+}
+
+static int list(mer_db_t *db, void *arg)
+{
+    mer_order_page_t *page = arg;
+    mer_order_query_t q = {.user_id = user_id, .page = 1, .per_page = 2};
+    return mer_order_list(db, &q, page);
+}
+
+static void test_order_list(void **state)
+{
+    (void)state;
+    mer_order_page_t page;
+    assert_int_equal(in_tx(list, &page), 0);
+    assert_int_equal(page.total, count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id));
+    assert_true(page.total >= 3);
+    assert_int_equal(page.n, 2);
+    assert_true(page.items[0].id > page.items[1].id); /* newest first */
+    mer_order_page_release(&page);
+}
+
+/* ---- setup ---- */
+
+static int add_user(mer_db_t *db, void *arg)
+{
+    int64_t *id = arg;
+    static int n;
+    char email[64];
+    snprintf(email, sizeof(email), "u%d@example.test", ++n);
+    return mer_db_query_int(db, id,
+                            "INSERT INTO user (email, password_hash, country, created_at) VALUES (?, 'x', 'IN', 0) "
+                            "RETURNING id",
+                            "s", email);
+}
+
+static int seed_stock(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    return mer_inventory_seed(db, REGION, 500);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/mer-ut-checkout-XXXXXX");
+    if (mkdtemp(dir) == NULL || mer_store_init(dir) != 0)
+        return -1;
+    int err = mer_countries_init(mer_store_write_begin(MER_STORE_CATALOG), "", NULL, "http://127.0.0.1:1");
+    mer_store_write_end(MER_STORE_CATALOG);
+    int seeded = 0;
+    if (err || mer_seed(&seeded) != 0 || mer_catalog_init() != 0 || mer_store_open_region(REGION) != 0)
+        return -1;
+    if (in_tx(seed_stock, NULL) != 0 || in_tx(add_user, &user_id) != 0 || in_tx(add_user, &other_id) != 0)
+        return -1;
+    /* an accessory sold in India, cheap enough for any quantity used here */
+    const mer_catalog_t *cat = mer_catalog_lock();
+    for (size_t i = 0; i < cat->nproducts && !sku_code[0]; i++) {
+        const mer_cat_product_t *p = &cat->products[i];
+        for (size_t k = 0; p->active && k < p->nskus && !sku_code[0]; k++) {
+            int64_t price = mer_catalog_price(&p->skus[k], "IN");
+            if (price > 0 && p->skus[k].max_per_order >= 2) {
+                snprintf(sku_code, sizeof(sku_code), "%s", p->skus[k].code);
+                sku_price = price;
+            }
+        }
+    }
+    mer_catalog_unlock();
+    return sku_code[0] ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mer_catalog_shutdown();
+    mer_countries_shutdown();
+    mer_store_shutdown();
+    static const char *const files[] = {"catalog.db",           "catalog.db-wal",           "catalog.db-shm",
+                                        "region-" REGION ".db", "region-" REGION ".db-wal", "region-" REGION ".db-shm"};
+    char path[128];
+    for (size_t i = 0; i < MER_ARRAY_LEN(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    return rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_checkout_places_an_order),
+        cmocka_unit_test(test_checkout_refusal_writes_nothing),
+        cmocka_unit_test(test_checkout_idempotency_key),
+        cmocka_unit_test(test_order_change),
+        cmocka_unit_test(test_order_list),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
