@@ -18,6 +18,7 @@
 #include "http/offload.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "order/order_events.h"
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -876,6 +877,7 @@ static const mer_routes_t order_routes = {routes, MER_ARRAY_LEN(routes)};
 static int order_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
+    mer_order_events_init();
     mer_ticker_start(&sweeper, sweep, NULL, SWEEP_INTERVAL_MS);
     return 0;
 }
