@@ -5,7 +5,8 @@
  * committed, and nothing is lost if the process dies.
  *
  * The dispatcher (one thread per node) delivers each event to every subscriber, at least once:
- *   1. fan-out: for each new event, one event_delivery row per interested subscriber (writer job);
+ *   1. fan-out: for each new event, one event_delivery row per interested subscriber (writer job; an
+ *      in-process subscriber applies its effect in that job instead);
  *   2. delivery: due rows are attempted; failures are retried with exponential back-off (base doubling
  *      per attempt, at most an hour apart) and given up ("dead", visible to admins) after 12 attempts, or
  *      at once, without another attempt, when their webhook subscription is deleted;
@@ -101,6 +102,7 @@ typedef struct mer_event_subscriber {
     int (*record)(mer_db_t *db, const mer_event_t *ev, const char *ref);
 } mer_event_subscriber_t;
 
+#define MER_EVENTS_MAX_BUILTIN 16 /* built-in subscribers at most */
 /* Adds s (static storage) to the table; start-up only (mer_die on a full table or a repeated name). */
 void mer_events_subscribe(const mer_event_subscriber_t *s);
 /* The registered subscriber called name, or NULL; the i-th one (NULL past the last). */
@@ -156,7 +158,8 @@ typedef enum {
     MER_DELIVERY_DEAD,
     MER_DELIVERY__COUNT
 } mer_delivery_result_t;
-/* Counts a delivery to subscriber ("webhook:<id>", "payments") whose outcome committed (dispatcher thread only). */
+/* Counts a delivery to subscriber ("webhook:<id>", or a built-in one that calls out, e.g. "payments") whose
+ * outcome committed (dispatcher thread only). */
 void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t result);
 /* Appends the outbox's metrics (deliveries by result, backlog per region) for /metrics. */
 void mer_events_metrics(mer_buf_t *out);

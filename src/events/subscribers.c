@@ -11,9 +11,7 @@
 #include "events/events.h"
 #include "core/banned.h"
 
-#define MAX_BUILTIN 16
-
-static const mer_event_subscriber_t *table[MAX_BUILTIN];
+static const mer_event_subscriber_t *table[MER_EVENTS_MAX_BUILTIN];
 static size_t ntable;
 
 void mer_events_subscribe(const mer_event_subscriber_t *s)
@@ -22,8 +20,8 @@ void mer_events_subscribe(const mer_event_subscriber_t *s)
     MER_ASSERT(s->events && (s->apply != NULL) != (s->attempt != NULL));
     if (mer_events_subscriber(s->name))
         mer_die("event subscriber %s registered twice", s->name);
-    if (ntable == MAX_BUILTIN)
-        mer_die("too many event subscribers (at most %d)", MAX_BUILTIN);
+    if (ntable == MER_EVENTS_MAX_BUILTIN)
+        mer_die("too many event subscribers (at most %d)", MER_EVENTS_MAX_BUILTIN);
     table[ntable++] = s;
 }
 
