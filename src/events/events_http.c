@@ -205,6 +205,7 @@ static int by_created_desc(const void *a, const void *b)
 
 typedef struct deliveries_call {
     hook_call_t h;
+    mer_verr_t query; /* what was wrong with the query, answered after the webhook was found */
     int64_t limit;
     char status[16];                  /* "" = any */
     char region[MER_REGION_NAME_MAX]; /* "" = every local region */
@@ -217,6 +218,10 @@ static int deliveries_run(mer_db_t *catalog, mer_call_t *c)
     int err = load_webhook(catalog, &q->h);
     if (err)
         return err;
+    if (q->query.code) {
+        c->verr = q->query;
+        return q->query.code;
+    }
     char name[32];
     snprintf(name, sizeof(name), "webhook:%lld", (long long)q->h.id);
     const mer_countries_t *cs = mer_countries();
@@ -264,22 +269,23 @@ static int deliveries_run(mer_db_t *catalog, mer_call_t *c)
 static void h_deliveries(mer_req_t *r)
 {
     int64_t id, limit = 100;
-    if (mer_req_param_id(r, 0, &id) != 0 || mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)
+    if (mer_req_param_id(r, 0, &id) != 0)
         return;
-    const char *status = mer_req_query(r, "status"), *region = mer_req_query(r, "region");
-    if (status && strcmp(status, "pending") != 0 && strcmp(status, "delivered") != 0 && strcmp(status, "dead") != 0) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "status", "status is pending, delivered or dead");
-        return;
-    }
-    const mer_region_t *only = region ? mer_region_find(mer_countries(), region) : NULL;
-    if (region && (only == NULL || !only->local)) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "region", "region %s is not served by this node", region);
-        return;
-    }
     deliveries_call_t *q = mer_call_new(r, sizeof(*q));
     q->h.id = id;
+    /* a missing webhook is the first thing to say: the query's faults wait for the lookup */
+    const char *lim = mer_req_query(r, "limit"), *status = mer_req_query(r, "status"),
+               *region = mer_req_query(r, "region");
+    const mer_region_t *only = region ? mer_region_find(mer_countries(), region) : NULL;
+    if (lim && mer_parse_int64(lim, strlen(lim), 1, 1000, &limit) != 0)
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "limit", "limit must be an integer from 1 to 1000");
+    else if (status && strcmp(status, "pending") != 0 && strcmp(status, "delivered") != 0 &&
+             strcmp(status, "dead") != 0)
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "status", "status is pending, delivered or dead");
+    else if (region && (only == NULL || !only->local))
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "region", "region %s is not served by this node", region);
     q->limit = limit;
-    snprintf(q->status, sizeof(q->status), "%s", status ? status : "");
+    snprintf(q->status, sizeof(q->status), "%s", status && !q->query.code ? status : "");
     snprintf(q->region, sizeof(q->region), "%s", only ? only->name : "");
     mer_call_read(&q->h.c, MER_STORE_CATALOG, deliveries_run);
 }
