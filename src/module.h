@@ -18,8 +18,9 @@
  *   4. on SIGTERM, once the requests in flight are answered: stop, phase by phase (mer_stop_phase_t), in
  *      table order within a phase;
  *   5. release, in reverse table order, after every worker has exited.
- * metrics and ready are called on a worker thread while serving (GET /metrics, GET /readyz), from any
- * worker at any time: they read shared state only as its owner allows (atomics, the module's lock).
+ * metrics and ready are called while serving (GET /metrics, GET /readyz) on a thread of the store's read
+ * pool, never on an event loop, so they may read the databases (mer_store_reader); several at once, at any
+ * time: they read shared state only as its owner allows (atomics, the module's lock).
  *
  * This header includes nothing above core: the store and http layers define modules too. Route tables
  * are declared in http/req.h; a module only points at them.

@@ -4,10 +4,13 @@
  * One thread. Reads go through the thread's own read connections; every write (fan-out rows, delivery
  * outcomes, the effects of in-process subscribers) is a job on the region's writer, waited for
  * synchronously, so the single-writer rule holds and an effect commits together with the mark that
- * says it was delivered.
+ * says it was delivered. The built-in subscribers are the domains' (the subscriber table, events.h):
+ * the dispatcher runs them without knowing what they write.
  *
- * A tick (every 200 ms, at once when kicked): load the subscribers; per served region, fan out new
- * events, attempt due refunds (in-process, quick), and start due webhook deliveries on the curl multi
+ * A tick (every 200 ms, at once when the outbox's wake-up counters move or when kicked): load the webhook
+ * subscriptions; per served region, fan out new events (when its counter moved since the last complete
+ * fan-out, and once a second in any case), attempt due deliveries to the built-in subscribers that call
+ * out (refunds through the provider, quick), and start due webhook deliveries on the curl multi
  * handle; then drive the transfers for up to SLICE_MS and record the ones that ended. Transfers still
  * running carry over to the next tick, which then comes at once, so new events never wait behind a slow
  * transfer. Isolation between webhook subscribers:
@@ -22,8 +25,8 @@
  */
 #include <assert.h>
 #include <curl/curl.h>
+#include <poll.h>
 #include <pthread.h>
-#include <sodium.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <sys/eventfd.h>
@@ -31,11 +34,11 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/money.h"
+#include "core/tz.h"
 #include "events/events.h"
-#include "payment/payment.h"
 #include "region/country.h"
 #include "store/store.h"
-#include "store/ticker.h"
 #include "store/writer.h"
 #include "core/banned.h"
 
@@ -43,13 +46,15 @@
 #define MAX_ATTEMPTS 12
 #define MAX_BACKOFF_MS (3600 * 1000)
 #define MAX_SUBS 64
-#define MAX_XFERS 64 /* webhook transfers in flight, all subscribers together */
-#define PER_SUB 4    /* ... to one subscriber (1 while failing: failing ones cannot take every slot) */
-#define SLICE_MS 200 /* a tick drives transfers this long at most before it looks for new work */
-#define GATHER_MS 20 /* after a kick, let more events come before looking for them */
+#define MAX_XFERS 64   /* webhook transfers in flight, all subscribers together */
+#define PER_SUB 4      /* ... to one subscriber (1 while failing: failing ones cannot take every slot) */
+#define SLICE_MS 200   /* a tick drives transfers this long at most before it looks for new work */
+#define GATHER_MS 20   /* after a kick, let more events come before looking for them */
+#define PERIOD_MS 200  /* the longest idle wait */
+#define RESCAN_MS 1000 /* a region's outbox is looked at this often even when its counter stands still */
 
 typedef struct sub {
-    char name[32]; /* logistics, notifications, payments, webhook:<id> */
+    char name[32]; /* webhook:<id> */
     char url[256];
     char events[512];
     char secret[80];
@@ -70,7 +75,7 @@ typedef struct delivery {
     bool ok;
     const char *result; /* delivered, http_error, timeout, connect_error, refused, error (static) */
     char error[200];
-    mer_pay_result_t refund;
+    char ref[MER_EVENT_REF_MAX]; /* a built-in subscriber's attempt, for its record */
 } delivery_t;
 
 typedef struct sub_state {
@@ -90,10 +95,19 @@ typedef struct xfer {
     delivery_t d;
 } xfer_t;
 
-/* Dispatcher state. Everything but the ticker and wake_fd belongs to the dispatcher thread. */
+/* What the dispatcher last saw of a region's outbox. */
+typedef struct region_seen {
+    char name[MER_REGION_NAME_MAX]; /* "" = free slot */
+    uint64_t wakes;                 /* the outbox's counter at the last complete fan-out */
+    int64_t at_ms;                  /* when that was */
+} region_seen_t;
+
+/* Dispatcher state. Everything but the thread's control and wake_fd belongs to the dispatcher thread. */
 static struct {
-    mer_ticker_t ticker;
-    int wake_fd; /* eventfd written by kicks: interrupts the wait on transfers; never closed */
+    pthread_t tid;
+    bool running;          /* main thread only */
+    _Atomic bool stopping; /* set by mer_events_stop */
+    int wake_fd;           /* eventfd written by kicks: interrupts the waits; never closed */
     int64_t retry_base_ms;
     int64_t timeout_ms; /* a webhook transfer's limit */
     unsigned egress;    /* MER_EGRESS_* */
@@ -107,15 +121,12 @@ static struct {
     size_t nxfers;
     sub_state_t states[MAX_SUBS]; /* per webhook subscriber */
     unsigned rr;                  /* round-robin start among subscribers */
+    region_seen_t regions[MER_MAX_REGIONS];
     /* subscribers whose back-off an admin's redelivery lifts (mer_events_probe; any thread) */
     pthread_mutex_t probe_mu;
     char probe[MAX_SUBS][32]; /* guarded by probe_mu */
     size_t nprobe;            /* guarded by probe_mu */
-} disp = {.ticker = MER_TICKER_INIT,
-          .wake_fd = -1,
-          .retry_base_ms = 1000,
-          .timeout_ms = 10000,
-          .probe_mu = PTHREAD_MUTEX_INITIALIZER};
+} disp = {.wake_fd = -1, .retry_base_ms = 1000, .timeout_ms = 10000, .probe_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ---- subscribers ---- */
 
@@ -131,7 +142,7 @@ bool mer_events_wants(const char *list, const char *type)
 }
 
 /*
- * Loads the subscribers. *complete says that every active webhook subscription was loaded, so that a
+ * Loads the webhook subscriptions. *complete says that every active webhook subscription was loaded, so that a
  * webhook missing from subs has been deleted (a delivery row only exists for a subscription that was
  * active when its event was fanned out).
  */
@@ -139,17 +150,6 @@ static size_t load_subscribers(sub_t *subs, bool *complete)
 {
     size_t n = 0;
     *complete = false;
-    static const char *const internal[][2] = {
-        {"logistics", "order.paid,order.created"},
-        {"notifications", "order.*"},
-        {"payments", "payment.refund_required"},
-    };
-    for (size_t i = 0; i < MER_ARRAY_LEN(internal); i++) {
-        memset(&subs[n], 0, sizeof(subs[n]));
-        snprintf(subs[n].name, sizeof(subs[n].name), "%s", internal[i][0]);
-        snprintf(subs[n].events, sizeof(subs[n].events), "%s", internal[i][1]);
-        n++;
-    }
     mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
     if (db == NULL)
         return n;
@@ -184,79 +184,34 @@ static const sub_t *find_sub(const sub_t *subs, size_t n, const char *name)
     return NULL;
 }
 
-static void deliver_refund(delivery_t *d)
+/* The event a delivery row is about, for a built-in subscriber (data parsed; release with event_release). */
+static mer_event_t event_of(const char *region, const delivery_t *d)
 {
-    json_t *p = json_loads(d->payload, 0, NULL);
-    const char *provider = json_string_value(json_object_get(p, "provider"));
-    const char *charge = json_string_value(json_object_get(p, "charge_ref"));
-    const char *currency = json_string_value(json_object_get(p, "currency"));
-    int64_t amount = json_integer_value(json_object_get(p, "amount"));
-    const mer_payment_provider_t *pp = provider ? mer_payment_provider(provider) : NULL;
-    if (pp == NULL) {
-        snprintf(d->error, sizeof(d->error), "no provider %s", provider ? provider : "(none)");
-    } else {
-        pp->refund(charge, amount, currency ? currency : "", d->event_id, &d->refund);
-        if (d->refund.status == MER_PAY_SUCCEEDED)
-            d->ok = true;
-        else
-            snprintf(d->error, sizeof(d->error), "%s", d->refund.message);
-    }
-    json_decref(p);
+    return (mer_event_t){.seq = d->event,
+                         .id = d->event_id,
+                         .region = region,
+                         .type = d->type,
+                         .order_id = d->order_id,
+                         .payload = d->payload,
+                         .data = json_loads(d->payload, 0, NULL)};
 }
 
-/* In-process subscribers: their effect runs inside the outcome transaction. */
-static int apply_logistics(mer_db_t *db, delivery_t *d)
+static void event_release(mer_event_t *ev)
 {
-    json_t *p = json_loads(d->payload, 0, NULL);
-    const char *status = json_string_value(json_object_get(p, "status"));
-    const char *country = json_string_value(json_object_get(p, "country"));
-    int err = 0;
-    /* ship when an order is paid, or right away for cash on delivery */
-    if (status && (strcmp(status, "paid") == 0 || strcmp(status, "pending_shipment") == 0)) {
-        unsigned char raw[5];
-        char tracking[40];
-        randombytes_buf(raw, sizeof(raw));
-        snprintf(tracking, sizeof(tracking), "%s%02X%02X%02X%02X%02X", country ? country : "XX", raw[0], raw[1], raw[2],
-                 raw[3], raw[4]);
-        static const char *const carriers[] = {"Delhivery", "Ninja Van", "CDEK", "DHL"};
-        const char *carrier = country && strcmp(country, "IN") == 0                ? carriers[0]
-                              : country && strcmp(country, "RU") == 0              ? carriers[2]
-                              : country && strchr("SG MY ID PH TH VN", country[0]) ? carriers[1]
-                                                                                   : carriers[3];
-        if (mer_db_exec(db,
-                        "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
-                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-                        "isssi", d->order_id, carrier, tracking, d->event_id, mer_now_unix_ms()) < 0)
-            err = MER_E_INTERNAL;
-    }
-    json_decref(p);
-    return err;
-}
-
-/* Records a refund the provider confirmed. The refund row was written pending when it was requested. */
-static int apply_refund(mer_db_t *db, delivery_t *d)
-{
-    json_t *p = json_loads(d->payload, 0, NULL);
-    int64_t payment_id = json_integer_value(json_object_get(p, "payment_id"));
-    json_decref(p);
-    /* the order's payment status follows (payment.h); a returned duplicate charge leaves the order as it is */
-    int rc = mer_payment_refund_confirmed(db, payment_id, d->refund.provider_ref);
-    if (rc < 0)
-        return rc;
-    if (rc == 1 && mer_event_emit_order(db, "order.refunded", d->order_id) != 0)
-        return MER_E_INTERNAL;
-    return 0;
+    json_decref(ev->data);
+    ev->data = NULL;
 }
 
 /* ---- fan-out ----
- * In-process subscribers (logistics, notifications) take effect right here, in the fan-out transaction
- * (their effects are idempotent on the event id); only subscribers outside the process (webhooks, the
- * payment provider) get delivery rows to attempt and retry. */
+ * The built-in subscribers take each event in the fan-out transaction (in-process ones apply their
+ * effect right here, idempotent on the event id; those that call out get delivery rows), and every
+ * webhook subscription that wants it gets a delivery row to attempt and retry. */
 
 typedef struct fanout_arg {
     const char *region;
     const sub_t *subs;
     size_t nsubs;
+    bool full; /* out: this pass took FANOUT_MAX events; more may be waiting */
 } fanout_arg_t;
 
 #define FANOUT_MAX 5000
@@ -264,75 +219,48 @@ typedef struct fanout_arg {
 static int fanout(mer_db_t *db, void *arg)
 {
     fanout_arg_t *a = arg;
-    int64_t first = 0, last = 0, now = mer_now_unix_ms();
+    int64_t first = 0, last = 0, count = 0, now = mer_now_unix_ms();
     /* this pass takes the oldest FANOUT_MAX events not yet fanned out: ids first..last */
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT MIN(id), MAX(id) FROM (SELECT id FROM outbox WHERE fanned_out = 0 "
+                                 "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM outbox WHERE fanned_out = 0 "
                                  "ORDER BY id LIMIT ?)",
                                  "i", (int64_t)FANOUT_MAX);
     if (mer_rows_next(r)) {
         first = mer_rows_int(r, 0);
         last = mer_rows_int(r, 1);
+        count = mer_rows_int(r, 2);
     }
     int err = mer_rows_end(r);
     if (err || last == 0)
         return err;
-    char prefix[40];
-    snprintf(prefix, sizeof(prefix), "evt_%s_", a->region);
-    /* notifications: one message per order event, written in bulk */
-    if (mer_db_exec(db,
-                    "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
-                    "SELECT ? || id, json_extract(payload, '$.user_id'), 'email', 'Your order ' || "
-                    "json_extract(payload, '$.number') || ' is now ' || json_extract(payload, '$.status'), ? "
-                    "FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 AND type LIKE 'order.%' "
-                    "ON CONFLICT (event_id) DO NOTHING",
-                    "siii", prefix, now, first, last) < 0)
-        return MER_E_INTERNAL;
-    /* logistics: paid orders, and cash-on-delivery orders as soon as they exist */
-    delivery_t d;
-    memset(&d, 0, sizeof(d));
+    a->full = count >= FANOUT_MAX;
     r = mer_db_query(db,
-                     "SELECT id, order_id, payload FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 "
-                     "AND (type = 'order.paid' OR (type = 'order.created' AND "
-                     "json_extract(payload, '$.status') = 'pending_shipment'))",
+                     "SELECT id, type, COALESCE(order_id, 0), payload FROM outbox WHERE id BETWEEN ? AND ? "
+                     "AND fanned_out = 0 ORDER BY id",
                      "ii", first, last);
     while (err == 0 && mer_rows_next(r)) {
-        mer_event_id(a->region, mer_rows_int(r, 0), d.event_id);
-        d.order_id = mer_rows_int(r, 1);
-        d.payload = (char *)mer_rows_text(r, 2);
-        err = apply_logistics(db, &d);
+        char eid[48];
+        mer_event_t ev = {.seq = mer_rows_int(r, 0),
+                          .id = eid,
+                          .region = a->region,
+                          .type = mer_rows_text(r, 1),
+                          .order_id = mer_rows_int(r, 2),
+                          .payload = mer_rows_text(r, 3)};
+        mer_event_id(a->region, ev.seq, eid);
+        err = mer_events_fan_out_one(db, &ev, now);
+        for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
+            if (!mer_events_wants(a->subs[k].events, ev.type))
+                continue;
+            if (mer_db_exec(db,
+                            "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                            "ON CONFLICT DO NOTHING",
+                            "isi", ev.seq, a->subs[k].name, now) < 0)
+                err = MER_E_INTERNAL;
+        }
     }
     int qerr = mer_rows_end(r);
     if (err || qerr)
         return err ? err : qerr;
-    /* subscribers outside the process get delivery rows to attempt and retry */
-    if (mer_db_exec(db,
-                    "INSERT INTO event_delivery (event, subscriber, next_attempt_at) SELECT id, 'payments', ? "
-                    "FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0 AND type = 'payment.refund_required' "
-                    "ON CONFLICT DO NOTHING",
-                    "iii", now, first, last) < 0)
-        return MER_E_INTERNAL;
-    bool webhooks = false;
-    for (size_t k = 0; k < a->nsubs; k++)
-        webhooks = webhooks || is_webhook(a->subs[k].name);
-    if (webhooks) {
-        r = mer_db_query(db, "SELECT id, type FROM outbox WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
-                         last);
-        while (err == 0 && mer_rows_next(r)) {
-            for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
-                if (!is_webhook(a->subs[k].name) || !mer_events_wants(a->subs[k].events, mer_rows_text(r, 1)))
-                    continue;
-                if (mer_db_exec(db,
-                                "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
-                                "ON CONFLICT DO NOTHING",
-                                "isi", mer_rows_int(r, 0), a->subs[k].name, now) < 0)
-                    err = MER_E_INTERNAL;
-            }
-        }
-        qerr = mer_rows_end(r);
-        if (err || qerr)
-            return err ? err : qerr;
-    }
     return mer_db_exec(db, "UPDATE outbox SET fanned_out = 1 WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
                        last) < 0
                ? MER_E_INTERNAL
@@ -340,6 +268,7 @@ static int fanout(mer_db_t *db, void *arg)
 }
 
 typedef struct outcome_arg {
+    const char *region;
     delivery_t *d;
     size_t n;
     int64_t retry_base_ms;
@@ -363,8 +292,13 @@ static int outcomes(mer_db_t *db, void *arg)
         int effect = 0;
         if (mer_db_savepoint(db) != 0)
             return MER_E_INTERNAL;
-        if (strcmp(d->subscriber, "payments") == 0 && d->ok)
-            effect = apply_refund(db, d), d->ok = effect == 0;
+        const mer_event_subscriber_t *s = d->ok ? mer_events_subscriber(d->subscriber) : NULL;
+        if (s && s->record) {
+            mer_event_t ev = event_of(a->region, d);
+            effect = s->record(db, &ev, d->ref);
+            event_release(&ev);
+            d->ok = effect == 0;
+        }
         if (effect) {
             mer_db_rollback_to(db);
             if (mer_db_savepoint(db) != 0)
@@ -397,7 +331,7 @@ static void record(const char *region, delivery_t *ds, size_t n)
 {
     if (n == 0)
         return;
-    outcome_arg_t oa = {ds, n, disp.retry_base_ms};
+    outcome_arg_t oa = {region, ds, n, disp.retry_base_ms};
     if (mer_writer_run_sync(region, outcomes, &oa) != 0) {
         mer_log_warn("region %s: recording %zu event deliveries failed; they will be retried", region, n);
         return;
@@ -452,25 +386,56 @@ static size_t load_due(mer_db_t *db, const char *region, const char *subscriber,
     return n;
 }
 
-/* Fans out a region's new events (a writer job, only when there are any). */
-static void fan_out(const char *region, mer_db_t *db, const sub_t *subs, size_t nsubs)
+static region_seen_t *region_seen(const char *region)
 {
-    int64_t waiting = 0;
-    if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) != 0 ||
-        !waiting)
-        return;
-    fanout_arg_t fa = {region, subs, nsubs};
-    if (mer_writer_run_sync(region, fanout, &fa) != 0)
-        mer_log_warn("region %s: fanning out events failed; they will be fanned out next time", region);
+    region_seen_t *free_slot = NULL;
+    for (size_t i = 0; i < MER_MAX_REGIONS; i++) {
+        if (strcmp(disp.regions[i].name, region) == 0)
+            return &disp.regions[i];
+        if (free_slot == NULL && disp.regions[i].name[0] == '\0')
+            free_slot = &disp.regions[i];
+    }
+    if (free_slot)
+        snprintf(free_slot->name, sizeof(free_slot->name), "%s", region);
+    return free_slot;
 }
 
-/* Attempts a batch of due deliveries to the in-process provider (refunds). Returns how many. */
-static size_t deliver_internal(const char *region, mer_db_t *db)
+/*
+ * Fans out a region's new events (a writer job, only when there are any). The outbox's counter says
+ * whether commits with events happened since the last complete pass; the outbox is looked at once a
+ * second in any case (events written before this process started, or by another process).
+ */
+static void fan_out(const char *region, mer_db_t *db, const sub_t *subs, size_t nsubs)
+{
+    region_seen_t *seen = region_seen(region);
+    uint64_t wakes = mer_outbox_wakes(region);
+    int64_t now = mer_now_unix_ms();
+    if (seen && seen->at_ms && seen->wakes == wakes && now - seen->at_ms < RESCAN_MS)
+        return;
+    int64_t waiting = 0;
+    if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) != 0)
+        return;
+    fanout_arg_t fa = {region, subs, nsubs, false};
+    if (waiting && mer_writer_run_sync(region, fanout, &fa) != 0) {
+        mer_log_warn("region %s: fanning out events failed; they will be fanned out next time", region);
+        return;
+    }
+    if (seen && !fa.full) {
+        seen->wakes = wakes; /* read before the pass: commits during it move the counter again */
+        seen->at_ms = now;
+    }
+}
+
+/* Attempts a batch of due deliveries to a built-in subscriber that calls out. Returns how many. */
+static size_t deliver_builtin(const char *region, mer_db_t *db, const mer_event_subscriber_t *s)
 {
     delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
-    size_t n = load_due(db, region, "payments", BATCH, ds);
-    for (size_t i = 0; i < n; i++)
-        deliver_refund(&ds[i]);
+    size_t n = load_due(db, region, s->name, BATCH, ds);
+    for (size_t i = 0; i < n; i++) {
+        mer_event_t ev = event_of(region, &ds[i]);
+        ds[i].ok = s->attempt(&ev, ds[i].ref, ds[i].error, sizeof(ds[i].error)) == 0;
+        event_release(&ev);
+    }
     record(region, ds, n);
     for (size_t i = 0; i < n; i++)
         free(ds[i].payload);
@@ -690,9 +655,10 @@ static void run_webhooks(int slice_ms)
         int64_t wait = (kicked ? start + GATHER_MS : end) - mer_now_unix_ms();
         if (disp.nxfers == 0 || wait <= 0)
             break;
-        struct curl_waitfd kick = {.fd = disp.wake_fd, .events = CURL_WAIT_POLLIN};
-        curl_multi_poll(disp.multi, &kick, !kicked && disp.wake_fd >= 0 ? 1 : 0, (int)wait, NULL);
-        kicked = kicked || kick.revents != 0;
+        struct curl_waitfd kick[2] = {{.fd = disp.wake_fd, .events = CURL_WAIT_POLLIN},
+                                      {.fd = mer_outbox_wake_fd(), .events = CURL_WAIT_POLLIN}};
+        curl_multi_poll(disp.multi, kick, kicked || kick[1].fd < 0 ? 0 : 2, (int)wait, NULL);
+        kicked = kicked || kick[0].revents != 0 || kick[1].revents != 0;
     }
     /* one writer job per region for the outcomes */
     const mer_countries_t *cs = mer_countries();
@@ -708,9 +674,8 @@ static void run_webhooks(int slice_ms)
         free(done[k].d.payload);
 }
 
-static void dispatch(void *arg)
+static void dispatch(void)
 {
-    (void)arg;
     /* under load commits kick us constantly: let events gather for a moment, then take them together
      * (with transfers running, run_webhooks() does that) */
     if (disp.nxfers == 0) {
@@ -720,6 +685,7 @@ static void dispatch(void *arg)
     eventfd_t drained;
     if (disp.wake_fd >= 0)
         (void)eventfd_read(disp.wake_fd, &drained);
+    mer_outbox_wake_drain(); /* before reading: a commit from now on wakes the next tick */
     bool complete;
     size_t nsubs = load_subscribers(disp.subs, &complete);
     removed_arg_t ra = {disp.removed, 0};
@@ -756,36 +722,39 @@ static void dispatch(void *arg)
         if (db == NULL)
             continue;
         fan_out(region, db, disp.subs, nsubs);
-        /* in-process subscribers: keep going while a region has a full batch due */
-        for (int rounds = 0; rounds < 50 && deliver_internal(region, db) == BATCH; rounds++)
-            ;
+        /* built-in subscribers that call out: keep going while a region has a full batch due */
+        const mer_event_subscriber_t *s;
+        for (size_t k = 0; (s = mer_events_subscriber_at(k)) != NULL; k++)
+            for (int rounds = 0; s->attempt && rounds < 50 && deliver_builtin(region, db, s) == BATCH; rounds++)
+                ;
         removed_arg_t gone = {disp.gone, 0};
         start_region_webhooks(region, db, disp.subs, nsubs, complete, &gone);
         if (gone.n && mer_writer_run_sync(region, drop_removed, &gone) != 0)
             mer_log_warn("region %s: giving up deliveries to deleted webhooks failed; they go when next due", region);
     }
     run_webhooks(SLICE_MS);
-    if (disp.nxfers > 0)
-        mer_ticker_kick(&disp.ticker); /* transfers are running: come back at once */
 }
 
-static _Atomic long emitted; /* events written since the last kick */
-
-void mer_events_note_emit(void)
+/* The dispatcher thread: a tick, then (unless transfers are running: at once) a wait of up to PERIOD_MS
+ * for a kick or for the outbox's counters to move. */
+static void *dispatcher_main(void *arg)
 {
-    atomic_fetch_add_explicit(&emitted, 1, memory_order_relaxed);
-}
-
-static void on_commit(const char *region)
-{
-    (void)region;
-    if (atomic_exchange_explicit(&emitted, 0, memory_order_relaxed) > 0)
-        mer_events_kick();
+    (void)arg;
+    while (!atomic_load_explicit(&disp.stopping, memory_order_acquire)) {
+        dispatch();
+        if (disp.nxfers > 0 || atomic_load_explicit(&disp.stopping, memory_order_acquire))
+            continue;
+        struct pollfd p[2] = {{.fd = disp.wake_fd, .events = POLLIN}, {.fd = mer_outbox_wake_fd(), .events = POLLIN}};
+        (void)poll(p, 2, PERIOD_MS);
+    }
+    mer_store_thread_release();
+    mer_tz_thread_release();
+    mer_money_thread_release();
+    return NULL;
 }
 
 void mer_events_kick(void)
 {
-    mer_ticker_kick(&disp.ticker);
     if (disp.wake_fd >= 0 && eventfd_write(disp.wake_fd, 1) != 0) {
         /* the counter is full: the dispatcher is woken already */
     }
@@ -823,16 +792,24 @@ void mer_events_start(void)
         disp.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     disp.multi = curl_multi_init();
     curl_multi_setopt(disp.multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)MAX_XFERS);
-    mer_writer_on_commit(on_commit);
+    mer_outbox_init();
     disp.subs = mer_xcalloc(MAX_SUBS, sizeof(*disp.subs));
-    mer_ticker_start(&disp.ticker, dispatch, NULL, 200);
+    atomic_store(&disp.stopping, false);
+    if (pthread_create(&disp.tid, NULL, dispatcher_main, NULL) != 0)
+        mer_die("cannot start the event dispatcher");
+    disp.running = true;
 }
 
 void mer_events_stop(void)
 {
     if (disp.subs == NULL)
         return;
-    mer_ticker_stop(&disp.ticker);
+    if (disp.running) {
+        atomic_store_explicit(&disp.stopping, true, memory_order_release);
+        mer_events_kick();
+        pthread_join(disp.tid, NULL);
+        disp.running = false;
+    }
     /* transfers still running are abandoned: their rows stay pending and are attempted after a restart */
     for (size_t i = 0; i < MAX_XFERS; i++) {
         xfer_t *x = &disp.xfers[i];

@@ -5,7 +5,8 @@
  * committed, and nothing is lost if the process dies.
  *
  * The dispatcher (one thread per node) delivers each event to every subscriber, at least once:
- *   1. fan-out: for each new event, one event_delivery row per interested subscriber (writer job);
+ *   1. fan-out: for each new event, one event_delivery row per interested subscriber (writer job; an
+ *      in-process subscriber applies its effect in that job instead);
  *   2. delivery: due rows are attempted; failures are retried with exponential back-off (base doubling
  *      per attempt, at most an hour apart) and given up ("dead", visible to admins) after 12 attempts, or
  *      at once, without another attempt, when their webhook subscription is deleted;
@@ -16,14 +17,18 @@
  * after a failure (no new attempts to it until then; the others go on), and every transfer has connect
  * and total timeouts; the total in flight is bounded too. Deliveries to loopback and private addresses
  * are refused at connect time unless allowed (see egress.c and mer_events_config_t).
- * Subscribers:
- *   - logistics      (in-process) on order.paid and COD order.created: books a shipment with a carrier
- *                    and tracking number, in the same transaction that marks the delivery done;
- *   - notifications  (in-process) records the message the customer would get, once per event;
- *   - payments       (provider call) on payment.refund_required: refunds through the provider with the
- *                    event id as idempotency key, then records the refund;
- *   - webhook:<id>   (HTTP) POSTs the event to a configured URL, signed (see README: verifying
- *                    Meridian's webhooks). A 2xx answer is success.
+ * Subscribers. The dispatcher knows none of the built-in ones by name: a domain registers its own in
+ * the subscriber table (mer_events_subscribe) at its init. Today:
+ *   - logistics      (order, in-process) on order.paid and COD order.created: books a shipment with a
+ *                    carrier and tracking number, in the fan-out transaction;
+ *   - notifications  (order, in-process) records the message the customer would get, once per event;
+ *   - payments       (payment, provider call) on payment.refund_required: refunds through the provider
+ *                    with the event id as idempotency key, then records the refund (and the order's
+ *                    payment status follows, through the order module's callback, payment.h);
+ *   - webhook:<id>   (HTTP, the dispatcher's own) POSTs the event to a configured URL, signed (see README:
+ *                    verifying Meridian's webhooks). A 2xx answer is success.
+ * The outbox does not call the dispatcher: each commit that carried events moves its region's wake-up
+ * counter (mer_outbox_wakes), and the dispatcher waits for the counters to move.
  * Every event carries an id ("evt_..."); a subscriber that sees an id twice must ignore the repeat.
  */
 #ifndef MER_EVENTS_H
@@ -50,6 +55,66 @@ void mer_event_id(const char *region, int64_t id, char out[48]);
  * emits `type` for it. */
 int mer_event_emit_order(mer_db_t *db, const char *type, int64_t order_id);
 
+/*
+ * The outbox's wake-up counters (outbox.c). Each commit of a region's writer that carried events adds one
+ * to that region's counter; a reader waits for a counter to move instead of being called. mer_outbox_init
+ * (the events module's init, before the dispatcher starts) registers the commit hook. mer_outbox_wakes: a
+ * region's counter (0 for a region the store has not opened); any thread. mer_outbox_wake_fd: a
+ * descriptor that becomes readable when any counter moves (poll it; mer_outbox_wake_drain re-arms it),
+ * -1 before init.
+ */
+void mer_outbox_init(void);
+uint64_t mer_outbox_wakes(const char *region);
+int mer_outbox_wake_fd(void);
+void mer_outbox_wake_drain(void);
+
+/* ---- the subscriber table (subscribers.c) ----
+ *
+ * A subscriber built into the process, registered by its domain at init (before the events module's init
+ * starts the dispatcher; in module table order, domains come first). It is one of two kinds:
+ *   - in-process (apply set): apply runs for every event it takes, on the region's writer thread inside
+ *     the fan-out transaction, so its effect commits together with the event's fan-out. It must be
+ *     idempotent on ev->id. An error rolls the whole fan-out pass back; the pass is tried again later.
+ *   - a call outside the process (attempt set, e.g. a payment provider): each event it takes gets a
+ *     delivery row, attempted at least once with back-off like a webhook's. attempt runs on the dispatcher
+ *     thread outside any transaction (it may block on the network) and returns 0 (done; it may leave a
+ *     reference for record in ref) or non-zero with the reason in why. record (optional) then runs in the
+ *     transaction that marks the delivery done, so its effect commits with that mark; an error from it
+ *     rolls its effect back and counts as a failed attempt.
+ */
+typedef struct mer_event {
+    int64_t seq;         /* n: the outbox row's id in its region */
+    const char *id;      /* "evt_<region>_<n>": the key to de-duplicate on */
+    const char *region;  /* the region whose outbox holds it */
+    const char *type;    /* "order.paid" */
+    int64_t order_id;    /* 0: not about an order */
+    const char *payload; /* the JSON text */
+    json_t *data;        /* payload parsed (borrowed; NULL when it is not JSON) */
+} mer_event_t;
+
+#define MER_EVENT_REF_MAX 64 /* what an attempt hands to record (a provider's reference), NUL included */
+
+typedef struct mer_event_subscriber {
+    const char *name;   /* unique, 1..31 characters, not "webhook:..." (delivery rows and metrics use it) */
+    const char *events; /* the event types it takes, as mer_events_wants reads them: "order.paid,order.*" */
+    int (*apply)(mer_db_t *db, const mer_event_t *ev);
+    int (*attempt)(const mer_event_t *ev, char ref[MER_EVENT_REF_MAX], char *why, size_t cap);
+    int (*record)(mer_db_t *db, const mer_event_t *ev, const char *ref);
+} mer_event_subscriber_t;
+
+#define MER_EVENTS_MAX_BUILTIN 16 /* built-in subscribers at most */
+/* Adds s (static storage) to the table; start-up only (mer_die on a full table or a repeated name). */
+void mer_events_subscribe(const mer_event_subscriber_t *s);
+/* The registered subscriber called name, or NULL; the i-th one (NULL past the last). */
+const mer_event_subscriber_t *mer_events_subscriber(const char *name);
+const mer_event_subscriber_t *mer_events_subscriber_at(size_t i);
+/*
+ * Fans one event out to the table (writer thread, inside the fan-out transaction): applies it to every
+ * in-process subscriber that takes it and writes a delivery row (due at now) for every other one. ev->data
+ * may be NULL: it is parsed here when a subscriber needs it. Returns 0 or the first error.
+ */
+int mer_events_fan_out_one(mer_db_t *db, const mer_event_t *ev, int64_t now);
+
 /* Where webhooks may connect to, beyond public addresses (serve --webhook-allow-loopback / -private). */
 #define MER_EGRESS_LOOPBACK 1u /* 127/8, 0/8, ::1, :: */
 #define MER_EGRESS_PRIVATE 2u  /* 10/8, 172.16/12, 192.168/16, 169.254/16, fc00::/7, ... (the list: egress.c) */
@@ -65,7 +130,8 @@ void mer_events_configure(const mer_events_config_t *cfg);
 /* Starts the dispatcher (the module's init) and stops it (its stop, with the producers of writes). */
 void mer_events_start(void);
 void mer_events_stop(void);
-/* Wakes the dispatcher (called after commits that wrote events); any thread. */
+/* Wakes the dispatcher (events are woken for by the outbox's counters; this is for anything else); any
+ * thread. */
 void mer_events_kick(void);
 /* Ends the back-off of a webhook subscriber ("webhook:<id>") and wakes the dispatcher, so that a delivery
  * an admin asked for again is attempted now even if the subscriber has been failing; any thread. */
@@ -82,8 +148,6 @@ unsigned mer_events_egress_allow(void);
 struct sockaddr;
 int mer_webhook_addr_check(const struct sockaddr *sa, unsigned allow, char *why, size_t cap);
 int mer_webhook_url_check(const char *url, unsigned allow, char *why, size_t cap);
-/* Counts an emitted event, so the commit that carries it wakes the dispatcher. */
-void mer_events_note_emit(void);
 
 /* Does a subscription's event list ("order.paid,order.*", "*") take events of this type? */
 bool mer_events_wants(const char *list, const char *type);
@@ -94,7 +158,8 @@ typedef enum {
     MER_DELIVERY_DEAD,
     MER_DELIVERY__COUNT
 } mer_delivery_result_t;
-/* Counts a delivery to subscriber ("webhook:<id>", "payments") whose outcome committed (dispatcher thread only). */
+/* Counts a delivery to subscriber ("webhook:<id>", or a built-in one that calls out, e.g. "payments") whose
+ * outcome committed (dispatcher thread only). */
 void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t result);
 /* Appends the outbox's metrics (deliveries by result, backlog per region) for /metrics. */
 void mer_events_metrics(mer_buf_t *out);

@@ -16,8 +16,40 @@
 #include "http/req.h"
 #include "region/region_http.h"
 #include "store/store.h"
-#include "store/writer.h"
 #include "core/banned.h"
+
+/* ---- webhook subscriptions (catalog.db: read on the read pool, written by its writer) ---- */
+
+typedef struct create_call {
+    mer_call_t c;
+    mer_buf_t list; /* the event list, comma-separated */
+    char url[256], secret[64];
+} create_call_t;
+
+static int create_run(mer_db_t *db, mer_call_t *c)
+{
+    create_call_t *k = (create_call_t *)c;
+    int64_t id = 0;
+    int err = mer_db_query_int(db, &id,
+                               "INSERT INTO webhook_subscription (url, events, secret, created_at) VALUES (?, ?, ?, ?) "
+                               "RETURNING id",
+                               "sssi", k->url, mer_buf_str(&k->list), k->secret, mer_now_unix_ms());
+    if (err)
+        return err;
+    mer_log_info("webhook %lld to %s added by staff %lld", (long long)id, k->url, (long long)c->who.id);
+    c->status = 201;
+    c->result = json_pack("{s:I,s:s,s:o,s:s,s:s}", "id", (json_int_t)id, "url", k->url, "events",
+                          mer_json_csv_array(mer_buf_str(&k->list)), "secret", k->secret, "note",
+                          "the secret is shown once; verify X-Meridian-Signature with it");
+    return 0;
+}
+
+static void create_free(mer_call_t *c)
+{
+    create_call_t *k = (create_call_t *)c;
+    mer_buf_release(&k->list);
+    sodium_memzero(k->secret, sizeof(k->secret));
+}
 
 static void h_create(mer_req_t *r)
 {
@@ -55,37 +87,22 @@ static void h_create(mer_req_t *r)
     }
     if (list.len == 0)
         mer_buf_addstr(&list, "*");
+    create_call_t *k = mer_call_new(r, sizeof(*k));
+    k->list = list;
+    snprintf(k->url, sizeof(k->url), "%s", url);
     unsigned char raw[24];
-    char secret[64];
     randombytes_buf(raw, sizeof(raw));
-    memcpy(secret, "whsec_", 6);
-    sodium_bin2hex(secret + 6, sizeof(secret) - 6, raw, sizeof(raw));
-    int64_t id = 0;
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_query_int(db, &id,
-                               "INSERT INTO webhook_subscription (url, events, secret, created_at) VALUES (?, ?, ?, ?) "
-                               "RETURNING id",
-                               "sssi", url, mer_buf_str(&list), secret, mer_now_unix_ms());
-    mer_store_write_end(MER_STORE_CATALOG);
-    if (err) {
-        mer_buf_release(&list);
-        mer_reply_error(r, err, NULL, NULL);
-        return;
-    }
-    mer_log_info("webhook %lld to %s added by staff %lld", (long long)id, url, (long long)r->who.id);
-    mer_reply_json(r, 201,
-                   json_pack("{s:I,s:s,s:o,s:s,s:s}", "id", (json_int_t)id, "url", url, "events",
-                             mer_json_csv_array(mer_buf_str(&list)), "secret", secret, "note",
-                             "the secret is shown once; verify X-Meridian-Signature with it"));
-    mer_buf_release(&list);
+    memcpy(k->secret, "whsec_", 6);
+    sodium_bin2hex(k->secret + 6, sizeof(k->secret) - 6, raw, sizeof(raw));
+    k->c.cleanup = create_free;
+    mer_call_write(&k->c, MER_STORE_CATALOG, create_run);
 }
 
-static void h_list(mer_req_t *r)
+static int list_run(mer_db_t *db, mer_call_t *c)
 {
     json_t *arr = json_array();
     mer_rows_t *rows =
-        mer_db_query(mer_store_reader(MER_STORE_CATALOG),
-                     "SELECT id, url, events, active, created_at FROM webhook_subscription ORDER BY id", NULL);
+        mer_db_query(db, "SELECT id, url, events, active, created_at FROM webhook_subscription ORDER BY id", NULL);
     while (mer_rows_next(rows)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(rows, 4), ts);
@@ -94,8 +111,38 @@ static void h_list(mer_req_t *r)
                                         mer_rows_text(rows, 1), "events", mer_json_csv_array(mer_rows_text(rows, 2)),
                                         "active", mer_rows_int(rows, 3) != 0, "created_at", ts));
     }
-    mer_rows_end(rows);
-    mer_reply_json(r, 200, json_pack("{s:o}", "webhooks", arr));
+    int err = mer_rows_end(rows);
+    if (err) {
+        json_decref(arr);
+        return err;
+    }
+    c->result = json_pack("{s:o}", "webhooks", arr);
+    return 0;
+}
+
+static void h_list(mer_req_t *r)
+{
+    mer_call_read(mer_call_new(r, sizeof(mer_call_t)), MER_STORE_CATALOG, list_run);
+}
+
+/* A call about the webhook {id} of the path. */
+typedef struct hook_call {
+    mer_call_t c;
+    int64_t id;
+    bool active;
+    char events[512];
+} hook_call_t;
+
+static int delete_run(mer_db_t *db, mer_call_t *c)
+{
+    hook_call_t *h = (hook_call_t *)c;
+    int rc = mer_db_exec(db, "UPDATE webhook_subscription SET active = 0 WHERE id = ? AND active = 1", "i", h->id);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return mer_verr_set(&c->verr, MER_E_NOT_FOUND, NULL, "no active webhook %lld", (long long)h->id);
+    c->status = 204;
+    return 0;
 }
 
 static void h_delete(mer_req_t *r)
@@ -103,35 +150,26 @@ static void h_delete(mer_req_t *r)
     int64_t id;
     if (mer_req_param_id(r, 0, &id) != 0)
         return;
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int rc = mer_db_exec(db, "UPDATE webhook_subscription SET active = 0 WHERE id = ? AND active = 1", "i", id);
-    mer_store_write_end(MER_STORE_CATALOG);
-    if (rc < 0)
-        mer_reply_error(r, rc, NULL, NULL);
-    else if (rc == 0)
-        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no active webhook %lld", (long long)id);
-    else
-        mer_reply_empty(r, 204);
+    hook_call_t *h = mer_call_new(r, sizeof(*h));
+    h->id = id;
+    mer_call_write(&h->c, MER_STORE_CATALOG, delete_run);
 }
 
-/* The webhook {id} of the path, with its event list; answers 404 (and returns -1) if there is none. */
-static int find_webhook(mer_req_t *r, int64_t *id, char events[512], bool *active)
+/* Loads the webhook h->id (its event list and whether it is active) from catalog.db. Returns 0,
+ * MER_E_NOT_FOUND (described in c->verr) or another error. */
+static int load_webhook(mer_db_t *catalog, hook_call_t *h)
 {
-    if (mer_req_param_id(r, 0, id) != 0)
-        return -1;
-    mer_rows_t *rows = mer_db_query(mer_store_reader(MER_STORE_CATALOG),
-                                    "SELECT events, active FROM webhook_subscription WHERE id = ?", "i", *id);
+    mer_rows_t *rows =
+        mer_db_query(catalog, "SELECT events, active FROM webhook_subscription WHERE id = ?", "i", h->id);
     bool found = mer_rows_next(rows);
     if (found) {
-        snprintf(events, 512, "%s", mer_rows_text(rows, 0));
-        *active = mer_rows_int(rows, 1) != 0;
+        snprintf(h->events, sizeof(h->events), "%s", mer_rows_text(rows, 0));
+        h->active = mer_rows_int(rows, 1) != 0;
     }
     int err = mer_rows_end(rows);
-    if (err || !found) {
-        mer_reply_error(r, err ? err : MER_E_NOT_FOUND, NULL, err ? NULL : "no webhook %lld", (long long)*id);
-        return -1;
-    }
-    return 0;
+    if (err)
+        return err;
+    return found ? 0 : mer_verr_set(&h->c.verr, MER_E_NOT_FOUND, NULL, "no webhook %lld", (long long)h->id);
 }
 
 static json_t *delivery_json(const char *region, mer_rows_t *rows)
@@ -165,45 +203,51 @@ static int by_created_desc(const void *a, const void *b)
     return strcmp(y, x);
 }
 
-static void h_deliveries(mer_req_t *r)
+typedef struct deliveries_call {
+    hook_call_t h;
+    mer_verr_t query; /* what was wrong with the query, answered after the webhook was found */
+    int64_t limit;
+    char status[16];                  /* "" = any */
+    char region[MER_REGION_NAME_MAX]; /* "" = every local region */
+} deliveries_call_t;
+
+/* On the read pool: the webhook from catalog.db, then its deliveries from each region's database. */
+static int deliveries_run(mer_db_t *catalog, mer_call_t *c)
 {
-    int64_t id, limit = 100;
-    char events[512], name[32];
-    bool active;
-    if (find_webhook(r, &id, events, &active) != 0 || mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)
-        return;
-    const char *status = mer_req_query(r, "status"), *region = mer_req_query(r, "region");
-    if (status && strcmp(status, "pending") != 0 && strcmp(status, "delivered") != 0 && strcmp(status, "dead") != 0) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "status", "status is pending, delivered or dead");
-        return;
+    deliveries_call_t *q = (deliveries_call_t *)c;
+    int err = load_webhook(catalog, &q->h);
+    if (err)
+        return err;
+    if (q->query.code) {
+        c->verr = q->query;
+        return q->query.code;
     }
+    char name[32];
+    snprintf(name, sizeof(name), "webhook:%lld", (long long)q->h.id);
     const mer_countries_t *cs = mer_countries();
-    const mer_region_t *only = region ? mer_region_find(cs, region) : NULL;
-    if (region && (only == NULL || !only->local)) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "region", "region %s is not served by this node", region);
-        return;
-    }
-    snprintf(name, sizeof(name), "webhook:%lld", (long long)id);
     json_t *arr = json_array();
-    int err = 0;
     for (size_t i = 0; i < cs->nregions && err == 0; i++) {
-        if (!cs->regions[i].local || (only && only != &cs->regions[i]))
+        if (!cs->regions[i].local || (q->region[0] && strcmp(q->region, cs->regions[i].name) != 0))
             continue;
-        mer_rows_t *rows = mer_db_query(mer_store_reader(cs->regions[i].name),
+        mer_db_t *db = mer_store_reader(cs->regions[i].name);
+        if (db == NULL) {
+            err = MER_E_UNAVAILABLE;
+            break;
+        }
+        mer_rows_t *rows = mer_db_query(db,
                                         "SELECT d.event, o.type, COALESCE(o.order_id, 0), d.status, d.attempts, "
                                         "d.last_result, d.last_error, d.next_attempt_at, d.delivered_at, o.created_at "
                                         "FROM event_delivery d JOIN outbox o ON o.id = d.event "
                                         "WHERE d.subscriber = ? AND (? = '' OR d.status = ?) "
                                         "ORDER BY d.event DESC LIMIT ?",
-                                        "sssi", name, status ? status : "", status ? status : "", limit);
+                                        "sssi", name, q->status, q->status, q->limit);
         while (mer_rows_next(rows))
             json_array_append_new(arr, delivery_json(cs->regions[i].name, rows));
         err = mer_rows_end(rows);
     }
     if (err) {
         json_decref(arr);
-        mer_reply_error(r, err, NULL, NULL);
-        return;
+        return err;
     }
     /* newest first across regions, at most limit */
     size_t n = json_array_size(arr);
@@ -213,26 +257,52 @@ static void h_deliveries(mer_req_t *r)
     qsort(items, n, sizeof(*items), by_created_desc);
     json_array_clear(arr);
     for (size_t i = 0; i < n; i++)
-        if (i < (size_t)limit)
+        if (i < (size_t)q->limit)
             json_array_append_new(arr, items[i]);
         else
             json_decref(items[i]);
     free(items);
-    mer_reply_json(r, 200,
-                   json_pack("{s:I,s:b,s:o}", "webhook_id", (json_int_t)id, "active", active, "deliveries", arr));
+    c->result = json_pack("{s:I,s:b,s:o}", "webhook_id", (json_int_t)q->h.id, "active", q->h.active, "deliveries", arr);
+    return 0;
 }
 
-typedef struct redeliver_job {
-    mer_wjob_t w;
-    mer_req_t *r;
-    char region[MER_REGION_NAME_MAX], subscriber[32], events[512], event_id[48];
-    int64_t event;
-    mer_verr_t e;
-} redeliver_job_t;
-
-static int redeliver_run(mer_db_t *db, mer_wjob_t *w)
+static void h_deliveries(mer_req_t *r)
 {
-    redeliver_job_t *j = H2O_STRUCT_FROM_MEMBER(redeliver_job_t, w, w);
+    int64_t id, limit = 100;
+    if (mer_req_param_id(r, 0, &id) != 0)
+        return;
+    deliveries_call_t *q = mer_call_new(r, sizeof(*q));
+    q->h.id = id;
+    /* a missing webhook is the first thing to say: the query's faults wait for the lookup */
+    const char *lim = mer_req_query(r, "limit"), *status = mer_req_query(r, "status"),
+               *region = mer_req_query(r, "region");
+    const mer_region_t *only = region ? mer_region_find(mer_countries(), region) : NULL;
+    if (lim && mer_parse_int64(lim, strlen(lim), 1, 1000, &limit) != 0)
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "limit", "limit must be an integer from 1 to 1000");
+    else if (status && strcmp(status, "pending") != 0 && strcmp(status, "delivered") != 0 &&
+             strcmp(status, "dead") != 0)
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "status", "status is pending, delivered or dead");
+    else if (region && (only == NULL || !only->local))
+        mer_verr_set(&q->query, MER_E_INVALID_PARAM, "region", "region %s is not served by this node", region);
+    q->limit = limit;
+    snprintf(q->status, sizeof(q->status), "%s", status && !q->query.code ? status : "");
+    snprintf(q->region, sizeof(q->region), "%s", only ? only->name : "");
+    mer_call_read(&q->h.c, MER_STORE_CATALOG, deliveries_run);
+}
+
+/* A redelivery: the webhook is read from catalog.db (read pool), then the delivery row is set back to
+ * pending by the region's writer; once that committed, the dispatcher is told to try now. */
+typedef struct redeliver_call {
+    hook_call_t h;
+    char param[48]; /* the path's event id, as given */
+    char region[MER_REGION_NAME_MAX], subscriber[32], event_id[48];
+    int64_t event;
+    bool written;
+} redeliver_call_t;
+
+static int redeliver_write(mer_db_t *db, mer_call_t *c)
+{
+    redeliver_call_t *j = (redeliver_call_t *)c;
     char type[64] = "";
     int64_t had = 0;
     mer_rows_t *rows = mer_db_query(db,
@@ -247,85 +317,92 @@ static int redeliver_run(mer_db_t *db, mer_wjob_t *w)
     if (err)
         return err;
     if (type[0] == '\0')
-        return mer_verr_set(&j->e, MER_E_NOT_FOUND, NULL, "no event %s", j->event_id);
-    if (!had && !mer_events_wants(j->events, type))
-        return mer_verr_set(&j->e, MER_E_CONFLICT, NULL, "%s does not subscribe to %s events", j->subscriber, type);
+        return mer_verr_set(&c->verr, MER_E_NOT_FOUND, NULL, "no event %s", j->event_id);
+    if (!had && !mer_events_wants(j->h.events, type))
+        return mer_verr_set(&c->verr, MER_E_CONFLICT, NULL, "%s does not subscribe to %s events", j->subscriber, type);
     /* back to pending, due now; the attempt count goes on (a dead delivery that fails again is dead again) */
-    return mer_db_query_int(db, &(int64_t){0},
-                            "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
-                            "ON CONFLICT (event, subscriber) DO UPDATE SET status = 'pending', "
-                            "next_attempt_at = excluded.next_attempt_at RETURNING attempts",
-                            "isi", j->event, j->subscriber, mer_now_unix_ms());
+    err = mer_db_query_int(db, &(int64_t){0},
+                           "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                           "ON CONFLICT (event, subscriber) DO UPDATE SET status = 'pending', "
+                           "next_attempt_at = excluded.next_attempt_at RETURNING attempts",
+                           "isi", j->event, j->subscriber, mer_now_unix_ms());
+    if (err)
+        return err;
+    j->written = true;
+    c->status = 202;
+    c->result = json_pack("{s:s,s:s,s:s,s:s}", "event_id", j->event_id, "subscriber", j->subscriber, "region",
+                          j->region, "status", "pending");
+    return 0;
 }
 
-static void redeliver_done(mer_wjob_t *w)
+/* On the loop, once the webhook was read: the write goes to the event's region. */
+static void redeliver_read_done(mer_call_t *c)
 {
-    redeliver_job_t *j = H2O_STRUCT_FROM_MEMBER(redeliver_job_t, w, w);
-    if (w->err == 0)
+    redeliver_call_t *j = (redeliver_call_t *)c;
+    c->reply = NULL;
+    mer_call_write(c, j->region, redeliver_write);
+}
+
+static int redeliver_read(mer_db_t *catalog, mer_call_t *c)
+{
+    redeliver_call_t *j = (redeliver_call_t *)c;
+    int err = load_webhook(catalog, &j->h);
+    if (err)
+        return err;
+    /* the delivery is named by its event id, evt_<region>_<n> */
+    size_t len = strlen(j->param);
+    const char *p = j->param, *us = len < 48 ? memrchr(p, '_', len) : NULL;
+    size_t rlen = us ? (size_t)(us - p) - 4 : 0;
+    if (us == NULL || len < 7 || memcmp(p, "evt_", 4) != 0 || us < p + 5 || rlen >= sizeof(j->region) ||
+        mer_parse_int64(us + 1, len - (size_t)(us + 1 - p), 1, INT64_MAX, &j->event) != 0)
+        return mer_verr_set(&c->verr, MER_E_NOT_FOUND, "event_id", "event ids look like evt_<region>_<n>");
+    char region[MER_REGION_NAME_MAX];
+    memcpy(region, p + 4, rlen);
+    region[rlen] = '\0';
+    const mer_region_t *rg = mer_region_find(mer_countries(), region);
+    if (rg == NULL || !rg->local)
+        return mer_verr_set(&c->verr, MER_E_NOT_FOUND, "event_id", "region %s is not served by this node", region);
+    if (!j->h.active)
+        return mer_verr_set(&c->verr, MER_E_CONFLICT, NULL, "webhook %lld was deleted", (long long)j->h.id);
+    snprintf(j->region, sizeof(j->region), "%s", rg->name);
+    snprintf(j->subscriber, sizeof(j->subscriber), "webhook:%lld", (long long)j->h.id);
+    mer_event_id(rg->name, j->event, j->event_id);
+    c->reply = redeliver_read_done;
+    return 0;
+}
+
+static void redeliver_cleanup(mer_call_t *c)
+{
+    redeliver_call_t *j = (redeliver_call_t *)c;
+    if (j->written && c->err == 0)
         mer_events_probe(j->subscriber); /* attempted now, even if the subscriber is backing off */
-    if (!j->r->gone) {
-        if (w->err)
-            mer_reply_job_error(j->r, w->err, &j->e);
-        else
-            mer_reply_json(j->r, 202,
-                           json_pack("{s:s,s:s,s:s,s:s}", "event_id", j->event_id, "subscriber", j->subscriber,
-                                     "region", j->region, "status", "pending"));
-    }
-    mer_req_release(j->r);
-    free(j);
 }
 
 static void h_redeliver(mer_req_t *r)
 {
-    int64_t id, event = 0;
-    char events[512];
-    bool active;
-    if (find_webhook(r, &id, events, &active) != 0)
+    int64_t id;
+    if (mer_req_param_id(r, 0, &id) != 0)
         return;
-    /* the delivery is named by its event id, evt_<region>_<n> */
-    char region[MER_REGION_NAME_MAX];
     h2o_iovec_t p = r->params[1];
-    const char *us = p.len < 48 ? memrchr(p.base, '_', p.len) : NULL;
-    size_t rlen = us ? (size_t)(us - p.base) - 4 : 0;
-    if (us == NULL || p.len < 7 || memcmp(p.base, "evt_", 4) != 0 || us < p.base + 5 || rlen >= sizeof(region) ||
-        mer_parse_int64(us + 1, p.len - (size_t)(us + 1 - p.base), 1, INT64_MAX, &event) != 0) {
-        mer_reply_error(r, MER_E_NOT_FOUND, "event_id", "event ids look like evt_<region>_<n>");
-        return;
-    }
-    memcpy(region, p.base + 4, rlen);
-    region[rlen] = '\0';
-    const mer_region_t *rg = mer_region_find(mer_countries(), region);
-    if (rg == NULL || !rg->local) {
-        mer_reply_error(r, MER_E_NOT_FOUND, "event_id", "region %s is not served by this node", region);
-        return;
-    }
-    if (!active) {
-        mer_reply_error(r, MER_E_CONFLICT, NULL, "webhook %lld was deleted", (long long)id);
-        return;
-    }
-    redeliver_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
-    j->event = event;
-    snprintf(j->region, sizeof(j->region), "%s", rg->name);
-    snprintf(j->subscriber, sizeof(j->subscriber), "webhook:%lld", (long long)id);
-    snprintf(j->events, sizeof(j->events), "%s", events);
-    mer_event_id(rg->name, event, j->event_id);
-    j->w.run = redeliver_run;
-    j->w.done = redeliver_done;
-    if (mer_req_submit(r, rg->name, &j->w) != 0)
-        free(j);
+    redeliver_call_t *j = mer_call_new(r, sizeof(*j));
+    j->h.id = id;
+    if (p.len < sizeof(j->param) && memchr(p.base, '\0', p.len) == NULL)
+        memcpy(j->param, p.base, p.len); /* longer: "" is no event id either */
+    j->h.c.cleanup = redeliver_cleanup;
+    mer_call_read(&j->h.c, MER_STORE_CATALOG, redeliver_read);
 }
 
-static void h_events(mer_req_t *r)
+/* ---- the event log (the region's database, read pool) ---- */
+
+typedef struct events_call {
+    mer_call_t c;
+    int64_t order_id, limit;
+    char country[3], region[MER_REGION_NAME_MAX];
+} events_call_t;
+
+static int events_run(mer_db_t *db, mer_call_t *c)
 {
-    int64_t order_id = 0, limit = 100;
-    const mer_country_t *c = mer_req_staff_country(r, mer_req_query(r, "country"), "see events");
-    if (c == NULL)
-        return;
-    if (mer_req_query_int(r, "order_id", 0, INT64_C(1) << 53, 0, &order_id) != 0 ||
-        mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)
-        return;
-    mer_db_t *db = mer_store_reader(c->region);
+    events_call_t *q = (events_call_t *)c;
     json_t *arr = json_array();
     /* an event belongs to the country of its order; events without an order are the region's, for admins */
     mer_rows_t *rows =
@@ -334,13 +411,13 @@ static void h_events(mer_req_t *r)
                      "FROM outbox o LEFT JOIN orders ord ON ord.id = o.order_id "
                      "WHERE (? = 0 OR o.order_id = ?) AND (ord.country = ? OR (ord.id IS NULL AND ? = 1)) "
                      "ORDER BY o.id DESC LIMIT ?",
-                     "iisii", order_id, order_id, c->code, (int64_t)(r->who.role == MER_ROLE_ADMIN), limit);
+                     "iisii", q->order_id, q->order_id, q->country, (int64_t)(c->who.role == MER_ROLE_ADMIN), q->limit);
     while (mer_rows_next(rows)) {
         char ts[32];
         mer_format_utc_ms(mer_rows_int(rows, 5), ts);
         json_t *payload = json_loads(mer_rows_text(rows, 4), 0, NULL);
         char eid[48];
-        mer_event_id(c->region, mer_rows_int(rows, 1), eid);
+        mer_event_id(q->region, mer_rows_int(rows, 1), eid);
         json_t *ev = json_pack("{s:s,s:s,s:s,s:o,s:[]}", "id", eid, "type", mer_rows_text(rows, 2), "created_at", ts,
                                "data", payload ? payload : json_object(), "deliveries");
         if (mer_rows_int(rows, 3))
@@ -360,10 +437,27 @@ static void h_events(mer_req_t *r)
     int err = mer_rows_end(rows);
     if (err) {
         json_decref(arr);
-        mer_reply_error(r, err, NULL, NULL);
-        return;
+        return err;
     }
-    mer_reply_json(r, 200, json_pack("{s:o}", "events", arr));
+    c->result = json_pack("{s:o}", "events", arr);
+    return 0;
+}
+
+static void h_events(mer_req_t *r)
+{
+    int64_t order_id = 0, limit = 100;
+    const mer_country_t *country = mer_req_staff_country(r, mer_req_query(r, "country"), "see events");
+    if (country == NULL)
+        return;
+    if (mer_req_query_int(r, "order_id", 0, INT64_C(1) << 53, 0, &order_id) != 0 ||
+        mer_req_query_int(r, "limit", 1, 1000, 100, &limit) != 0)
+        return;
+    events_call_t *q = mer_call_new(r, sizeof(*q));
+    q->order_id = order_id;
+    q->limit = limit;
+    snprintf(q->country, sizeof(q->country), "%s", country->code);
+    snprintf(q->region, sizeof(q->region), "%s", country->region);
+    mer_call_read(&q->c, q->region, events_run);
 }
 
 static const mer_route_t routes[] = {

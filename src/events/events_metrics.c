@@ -1,6 +1,7 @@
 /*
  * events_metrics.c — the outbox's metrics: deliveries by subscriber and result (counted by the
- * dispatcher after the outcome committed), and the backlog of each local region, read at scrape time.
+ * dispatcher after the outcome committed; webhooks together, and each built-in subscriber that calls
+ * out), and the backlog of each local region, read at scrape time (on the read pool, module.h).
  *
  * The backlog is an event not delivered yet: not fanned out, or with a delivery still pending (being
  * retried). Both sets are read through partial indexes (outbox_pending, event_delivery_due), so a scrape
@@ -14,16 +15,34 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-static const char *const kinds[] = {"webhook", "payments"};
 static const char *const results[MER_DELIVERY__COUNT] = {"delivered", "failed", "dead"};
-/* written by the dispatcher thread only */
-static _Atomic uint64_t deliveries[MER_ARRAY_LEN(kinds)][MER_DELIVERY__COUNT];
+/* by kind: 0 = every webhook, 1 + i = the i-th built-in subscriber (those that call out are counted);
+ * written by the dispatcher thread only */
+static _Atomic uint64_t deliveries[1 + MER_EVENTS_MAX_BUILTIN][MER_DELIVERY__COUNT];
+
+static size_t kind_of(const char *subscriber)
+{
+    if (strncmp(subscriber, "webhook:", 8) == 0)
+        return 0;
+    const mer_event_subscriber_t *s;
+    for (size_t i = 0; (s = mer_events_subscriber_at(i)) != NULL; i++)
+        if (strcmp(s->name, subscriber) == 0)
+            return 1 + i;
+    return SIZE_MAX;
+}
 
 void mer_events_note_delivery(const char *subscriber, mer_delivery_result_t result)
 {
-    size_t k = strncmp(subscriber, "webhook:", 8) == 0 ? 0 : strcmp(subscriber, "payments") == 0 ? 1 : SIZE_MAX;
+    size_t k = kind_of(subscriber);
     if (k != SIZE_MAX && result >= 0 && result < MER_DELIVERY__COUNT)
         mer_stat_add(&deliveries[k][result], 1);
+}
+
+static void deliveries_line(mer_buf_t *out, const char *kind, size_t k)
+{
+    for (int r = 0; r < MER_DELIVERY__COUNT; r++)
+        mer_buf_printf(out, "meridian_event_deliveries_total{subscriber=\"%s\",result=\"%s\"} %llu\n", kind, results[r],
+                       (unsigned long long)mer_stat_get(&deliveries[k][r]));
 }
 
 void mer_events_metrics(mer_buf_t *out)
@@ -31,10 +50,11 @@ void mer_events_metrics(mer_buf_t *out)
     mer_prom_family(out, "meridian_event_deliveries_total", "counter",
                     "Event deliveries attempted, by subscriber kind and result (failed: to be retried; dead: "
                     "given up).");
-    for (size_t k = 0; k < MER_ARRAY_LEN(kinds); k++)
-        for (int r = 0; r < MER_DELIVERY__COUNT; r++)
-            mer_buf_printf(out, "meridian_event_deliveries_total{subscriber=\"%s\",result=\"%s\"} %llu\n", kinds[k],
-                           results[r], (unsigned long long)mer_stat_get(&deliveries[k][r]));
+    deliveries_line(out, "webhook", 0);
+    const mer_event_subscriber_t *s;
+    for (size_t i = 0; (s = mer_events_subscriber_at(i)) != NULL; i++)
+        if (s->attempt)
+            deliveries_line(out, s->name, 1 + i);
 
     const mer_countries_t *cs = mer_countries();
     int64_t count[MER_MAX_REGIONS] = {0}, oldest[MER_MAX_REGIONS] = {0};

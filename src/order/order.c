@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "order/order_events.h"
 #include "payment/payment.h"
 #include "store/store.h"
 #include "store/ticker.h"
@@ -518,6 +519,7 @@ static void order_stop(void)
 static int order_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
+    mer_order_events_init();
     mer_ticker_start(&sweeper, sweep, NULL, SWEEP_INTERVAL_MS);
     return 0;
 }

@@ -4,7 +4,10 @@
  * An order's own money is its succeeded charges that are not duplicates, less the refunds of those
  * charges. A duplicate charge (duplicate_of set) is money a customer paid twice — a late success for an
  * old attempt of an order another charge had already paid — and is refunded in full without touching
- * the order's totals or payment status (see order.h, mer_order_charge_succeeded).
+ * the order's totals or payment status (the order module's charge_succeeded, mer_payment_order_ops_t).
+ *
+ * Payment does not include the order module: what it needs done to an order, the order module hands over
+ * at its init (mer_payment_set_order_ops).
  */
 #include <stdio.h>
 
@@ -26,6 +29,21 @@ const char *mer_pay_status_name(mer_pay_status_t s)
 {
     static const char *const names[] = {"succeeded", "declined", "error", "pending"};
     return (unsigned)s < MER_ARRAY_LEN(names) ? names[s] : "error";
+}
+
+static const mer_payment_order_ops_t *order_ops;
+
+void mer_payment_set_order_ops(const mer_payment_order_ops_t *ops)
+{
+    order_ops = ops;
+}
+
+/* The order ops; a process that records payments without the order module is a wiring mistake. */
+const mer_payment_order_ops_t *mer_payment_order_ops(void)
+{
+    if (order_ops == NULL)
+        MER_BUG("no order operations given to the payment module (mer_payment_set_order_ops)");
+    return order_ops;
 }
 
 int mer_payment_order_status(mer_db_t *db, int64_t order_id, char out[24])
@@ -79,11 +97,7 @@ int mer_payment_refund_confirmed(mer_db_t *db, int64_t payment_id, const char *p
         return err;
     if (!own)
         return 0; /* a duplicate charge went back: the order's own money is as it was */
-    char status[24];
-    if ((err = mer_payment_order_status(db, order_id, status)) != 0)
+    if ((err = mer_payment_order_ops()->refunded(db, order_id)) != 0)
         return err;
-    if (mer_db_exec(db, "UPDATE orders SET payment_status = ?, updated_at = ? WHERE id = ?", "sii", status,
-                    mer_now_unix_ms(), order_id) != 1)
-        return MER_E_INTERNAL;
     return 1;
 }

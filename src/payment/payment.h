@@ -79,14 +79,68 @@ int mer_payment_secrets(struct mer_db *catalog, const char *provider, int64_t no
 int mer_payment_order_status(struct mer_db *region, int64_t order_id, char out[24]);
 /*
  * The provider confirmed refund payment_id (the payments subscriber, in the writer's transaction): the
- * refund becomes succeeded with the provider's reference, and its order's payment status follows.
- * Returns 1 when it gave back the order's own money (the caller announces order.refunded), 0 when it was
- * already recorded or returned a duplicate charge (the order is unchanged), or a negative error.
+ * refund becomes succeeded with the provider's reference; when it gave back the order's own money, the
+ * order follows (mer_payment_order_ops_t.refunded). Returns 1 when it gave back the order's own money,
+ * 0 when it was already recorded or returned a duplicate charge (the order is unchanged), or a negative
+ * error.
  */
 int mer_payment_refund_confirmed(struct mer_db *region, int64_t payment_id, const char *provider_ref);
+
+/*
+ * What payments need from orders. The order module depends on payment, not the other way round: it hands
+ * these operations over at its init (mer_payment_set_order_ops, static storage), and payment calls them
+ * in the writer transaction that records a payment. Every one returns 0 (or what is said) or a negative
+ * error.
+ */
+#define MER_PAYMENT_ORDER_NUMBER_MAX 32
+typedef struct mer_payment_order_ops {
+    /* Charge payment_id (amount) of order_id succeeded: pay the order, or give the money back when it was
+     * closed meanwhile (1) or already paid by another charge (2); *current: the order's state. */
+    int (*charge_succeeded)(struct mer_db *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
+                            const char *note, char current[20]);
+    /* A refund of the order's own money was confirmed: the order's payment status follows
+     * (mer_payment_order_status) and the order announces it. */
+    int (*refunded)(struct mer_db *db, int64_t order_id);
+    /* The order's number, for messages; "" when there is no such order. */
+    int (*number)(struct mer_db *db, int64_t order_id, char out[MER_PAYMENT_ORDER_NUMBER_MAX]);
+} mer_payment_order_ops_t;
+void mer_payment_set_order_ops(const mer_payment_order_ops_t *ops);
+
+/*
+ * The wallet's webhook as a service (wallet.c), apart from HTTP. The adapter parses the request into a
+ * mer_wallet_event_t and checks it, then:
+ *   1. mer_wallet_webhook_verify (catalog.db, read): the signature header against the provider's current
+ *      secrets; 0, MER_E_INVALID_SIGNATURE (malformed, or no secret matches) or MER_E_STALE_WEBHOOK (the
+ *      timestamp is more than 5 minutes off now_ms), or another error;
+ *   2. mer_wallet_webhook_apply (the intent's region, writer transaction): records the event once (a
+ *      repeated id changes nothing) and applies it to the intent's payment, and through the order ops to
+ *      its order. Returns 0 with out->result ("processed", "duplicate", "ignored", "refunded") and
+ *      out->message, or an error with e describing it (a field that does not match the intent).
+ */
+#define MER_WALLET_ID_MAX 200 /* event and charge ids, in characters (UTF-8: up to 4 bytes each) */
+typedef struct mer_wallet_event {
+    char id[MER_WALLET_ID_MAX * 4 + 1];        /* the wallet's event id ("whevt_...") */
+    char type[32];                             /* payment.succeeded, payment.failed */
+    char intent[64];                           /* pi_<region>_<random> */
+    char region[16];                           /* taken from the intent */
+    char charge_id[MER_WALLET_ID_MAX * 4 + 1]; /* "" when the wallet gave none */
+    char currency[4];                          /* "" when the wallet gave none */
+    int64_t amount;
+} mer_wallet_event_t;
+typedef struct mer_wallet_outcome {
+    const char *result; /* static */
+    char message[1200];
+} mer_wallet_outcome_t;
+struct mer_verr;
+int mer_wallet_webhook_verify(struct mer_db *catalog, const char *header, size_t hlen, const char *body, size_t len,
+                              int64_t now_ms);
+int mer_wallet_webhook_apply(struct mer_db *region, const mer_wallet_event_t *ev, mer_wallet_outcome_t *out,
+                             struct mer_verr *e);
+
 /*
  * The payment module (wallet.c): POST /api/v1/payments/{provider}/webhook; init makes the wallet's
- * webhook secret on first start. The wallet's URL is configured before (mer_wallet_configure).
+ * webhook secret on first start and registers the payments event subscriber (payment_events.c). The
+ * wallet's URL is configured before (mer_wallet_configure).
  */
 extern const mer_module_t mer_payment_module;
 

@@ -14,4 +14,9 @@ extern const mer_payment_provider_t mer_wallet_sim; /* wallet.c */
 void mer_sim_refund(const char *charge_ref, int64_t amount, const char *currency, const char *idem_key,
                     mer_pay_result_t *out);
 
+/* The order module's operations (payment.c); a bug when none were given. */
+const mer_payment_order_ops_t *mer_payment_order_ops(void);
+/* Registers the payments event subscriber (payment_events.c); the module's init. */
+void mer_payment_events_register(void);
+
 #endif

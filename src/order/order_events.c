@@ -1,0 +1,114 @@
+/*
+ * order_events.c — the order module's event subscribers, and the order operations it lends payment.
+ *
+ * Both subscribers run in-process, inside the fan-out transaction on the region's writer (events.h, the
+ * subscriber table), and are idempotent on the event id:
+ *   - logistics, on order.paid and on order.created of a cash-on-delivery order (status
+ *     pending_shipment): books a shipment with the country's carrier and a tracking number;
+ *   - notifications, on every order.* event: records "Your order <number> is now <status>".
+ */
+#include <sodium.h>
+#include <stdio.h>
+
+#include "events/events.h"
+#include "order/order.h"
+#include "order/order_events.h"
+#include "payment/payment.h"
+#include "core/banned.h"
+
+static const char *data_str(const mer_event_t *ev, const char *key)
+{
+    return json_string_value(json_object_get(ev->data, key));
+}
+
+static int logistics_apply(mer_db_t *db, const mer_event_t *ev)
+{
+    const char *status = data_str(ev, "status"), *country = data_str(ev, "country");
+    /* ship when an order is paid, or right away for cash on delivery */
+    if (status == NULL || (strcmp(status, "paid") != 0 && strcmp(status, "pending_shipment") != 0))
+        return 0;
+    unsigned char raw[5];
+    char tracking[40];
+    randombytes_buf(raw, sizeof(raw));
+    snprintf(tracking, sizeof(tracking), "%s%02X%02X%02X%02X%02X", country ? country : "XX", raw[0], raw[1], raw[2],
+             raw[3], raw[4]);
+    static const char *const carriers[] = {"Delhivery", "Ninja Van", "CDEK", "DHL"};
+    const char *carrier = country && strcmp(country, "IN") == 0                ? carriers[0]
+                          : country && strcmp(country, "RU") == 0              ? carriers[2]
+                          : country && strchr("SG MY ID PH TH VN", country[0]) ? carriers[1]
+                                                                               : carriers[3];
+    return mer_db_exec(db,
+                       "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
+                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+                       "isssi", ev->order_id, carrier, tracking, ev->id, mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+static int notifications_apply(mer_db_t *db, const mer_event_t *ev)
+{
+    const char *number = data_str(ev, "number"), *status = data_str(ev, "status");
+    json_t *user = json_object_get(ev->data, "user_id");
+    if (number == NULL || status == NULL)
+        return 0; /* not an order's payload: nothing to tell */
+    char message[160];
+    snprintf(message, sizeof(message), "Your order %s is now %s", number, status);
+    /* user_id NULL when the payload has none (-1 is never an id) */
+    return mer_db_exec(db,
+                       "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
+                       "VALUES (?, NULLIF(?, -1), 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                       "sisi", ev->id, json_is_integer(user) ? (int64_t)json_integer_value(user) : INT64_C(-1), message,
+                       mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+static const mer_event_subscriber_t notifications = {
+    .name = "notifications",
+    .events = "order.*",
+    .apply = notifications_apply,
+};
+
+static const mer_event_subscriber_t logistics = {
+    .name = "logistics",
+    .events = "order.paid,order.created",
+    .apply = logistics_apply,
+};
+
+/* ---- what payment asks of orders ---- */
+
+static int order_refunded(mer_db_t *db, int64_t order_id)
+{
+    char status[24];
+    int err = mer_payment_order_status(db, order_id, status);
+    if (err)
+        return err;
+    if (mer_db_exec(db, "UPDATE orders SET payment_status = ?, updated_at = ? WHERE id = ?", "sii", status,
+                    mer_now_unix_ms(), order_id) != 1)
+        return MER_E_INTERNAL;
+    return mer_event_emit_order(db, "order.refunded", order_id) != 0 ? MER_E_INTERNAL : 0;
+}
+
+static int order_number(mer_db_t *db, int64_t order_id, char out[MER_PAYMENT_ORDER_NUMBER_MAX])
+{
+    out[0] = '\0';
+    mer_rows_t *r = mer_db_query(db, "SELECT number FROM orders WHERE id = ?", "i", order_id);
+    if (mer_rows_next(r))
+        snprintf(out, MER_PAYMENT_ORDER_NUMBER_MAX, "%s", mer_rows_text(r, 0));
+    return mer_rows_end(r);
+}
+
+_Static_assert(MER_PAYMENT_ORDER_NUMBER_MAX >= MER_ORDER_NUMBER_MAX, "an order number fits payment's buffer");
+
+static const mer_payment_order_ops_t payment_ops = {
+    .charge_succeeded = mer_order_charge_succeeded,
+    .refunded = order_refunded,
+    .number = order_number,
+};
+
+void mer_order_events_init(void)
+{
+    mer_events_subscribe(&notifications);
+    mer_events_subscribe(&logistics);
+    mer_payment_set_order_ops(&payment_ops);
+}
