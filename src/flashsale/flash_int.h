@@ -179,12 +179,6 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
 int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
 int fs_load_region(const char *region);
-/*
- * Gives out the ids of a new sale of region and of its nsessions sessions (the catalogue's id space,
- * committed before the sale is written). Event loop or start-up: a short catalogue write, like other
- * admin changes. Returns 0 or a negative error.
- */
-int fs_ids_allocate(const char *region, int nsessions, int64_t *sale_id, int64_t *session_ids);
 /* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);
@@ -248,6 +242,44 @@ void fs_draw_order(const unsigned char seed[32], const char *const *tickets, siz
 /* Publishes the session's progress in whole percent; a change retires cached activity answers. */
 void fs_progress(fs_session_t *s);
 void fs_model_init(void);
+
+/* ---- the sale service (sale.c): creating a sale, without HTTP ----
+ * A new sale is checked by the adapter (admin.c: shapes, country, times, SKUs sold there), then written in
+ * two writer jobs and published:
+ *   1. fs_sale_number(catalog db, in)   in a job of catalog.db's writer: gives the sale and its sessions
+ *                                        ids from the catalogue's id space (unique across regions; model.c)
+ *   2. fs_sale_write(region db, in)      in a job of the sale's region writer: the sale's rows
+ *   3. fs_sale_publish(in)               after both committed (on any thread): the sale in memory, where
+ *                                        grabs find it
+ * Each job function returns 0 or a negative error with e describing it (the job's savepoint then undoes its
+ * writes; ids given out by a step 1 whose step 2 failed stay unused).
+ */
+typedef struct fs_item_in {
+    int64_t sku_id, product_id, price, units;
+    char sku[65];
+} fs_item_in_t;
+
+typedef struct fs_session_in {
+    int64_t id, starts_at, ends_at, res_opens, res_closes, ttl_ms, limit;
+    bool res_required, cod;
+    fs_mode_t mode;
+    char seed[65]; /* hex of the draw seed, published as its SHA-256 */
+    fs_item_in_t items[FS_MAX_ITEMS];
+    int nitems;
+} fs_session_in_t;
+
+typedef struct fs_sale_in {
+    int64_t id; /* set by fs_sale_number */
+    int64_t created_at;
+    char country[3], region[MER_REGION_NAME_MAX];
+    json_t *titles, *rules; /* references the caller owns */
+    fs_session_in_t sessions[FS_MAX_SESSIONS];
+    int nsessions;
+} fs_sale_in_t;
+
+int fs_sale_number(mer_db_t *catalog, fs_sale_in_t *in, mer_verr_t *e);
+int fs_sale_write(mer_db_t *db, const fs_sale_in_t *in, mer_verr_t *e);
+fs_sale_t *fs_sale_publish(const fs_sale_in_t *in);
 
 /* ---- grab.c / admin.c / processor.c ---- */
 void fs_grab_init(void); /* the proof-of-work key and its replay set */

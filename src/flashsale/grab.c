@@ -471,18 +471,55 @@ static bool proof_ok(mer_req_t *r, int bits, int64_t now)
     return leading_zero_bits(h, bits) && pow_first_use(user, exp);
 }
 
+/* ---- writes of the grab path ----
+ * A reservation, a win or an entry is written by the sale's writer before it is answered (mer_call_write).
+ * Its in-memory side (the reservation, the token, the ticket) follows the write's fate: settle() runs
+ * exactly once on the loop, from the answer (reply) when the client is still there, else from the cleanup
+ * (the client went away, the write failed, or the writer refused the job), so it happens before the client
+ * can act on the answer and also when nobody is answered.
+ */
+typedef struct fs_call fs_call_t;
+struct fs_call {
+    mer_call_t c;
+    void (*settle)(fs_call_t *f, bool committed);
+    bool ran;     /* fn ran: c.err then says whether its write committed */
+    bool settled;
+};
+
+static void fs_call_settle(fs_call_t *f)
+{
+    if (!f->settled) {
+        f->settled = true;
+        f->settle(f, f->ran && f->c.err == 0);
+    }
+}
+
+static void fs_call_cleanup(mer_call_t *c)
+{
+    fs_call_settle((fs_call_t *)c);
+}
+
+static void *fs_call_new(mer_req_t *r, size_t size, void (*settle)(fs_call_t *, bool), void (*reply)(mer_call_t *))
+{
+    fs_call_t *f = mer_call_new(r, size);
+    f->settle = settle;
+    f->c.reply = reply;
+    f->c.cleanup = fs_call_cleanup;
+    return f;
+}
+
 /* ---- reservations ---- */
 
 typedef struct res_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    fs_call_t f;
     fs_session_t *s;
     int64_t user_id;
 } res_job_t;
 
-static int res_run(mer_db_t *db, mer_wjob_t *w)
+static int res_run(mer_db_t *db, mer_call_t *c)
 {
-    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
+    res_job_t *j = (res_job_t *)c;
+    j->f.ran = true;
     return mer_db_exec(db,
                        "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
@@ -491,19 +528,18 @@ static int res_run(mer_db_t *db, mer_wjob_t *w)
                : 0;
 }
 
-static void res_done(mer_wjob_t *w)
+static void res_settle(fs_call_t *f, bool committed)
 {
-    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
-    if (w->err == 0)
+    res_job_t *j = (res_job_t *)f;
+    if (committed)
         mer_smap_set(&j->s->reservations, j->user_id, 1);
-    if (!j->r->gone) {
-        if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
-        else
-            mer_reply_json(j->r, 201, json_pack("{s:I,s:s}", "session_id", (json_int_t)j->s->id, "status", "reserved"));
-    }
-    mer_req_release(j->r);
-    free(j);
+}
+
+static void res_reply(mer_call_t *c)
+{
+    res_job_t *j = (res_job_t *)c;
+    fs_call_settle(&j->f);
+    mer_reply_json(c->r, 201, json_pack("{s:I,s:s}", "session_id", (json_int_t)j->s->id, "status", "reserved"));
 }
 
 static void h_reserve(mer_req_t *r)
@@ -525,87 +561,73 @@ static void h_reserve(mer_req_t *r)
     }
     if (!rules_allow(r, sale, s, now))
         return;
-    res_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
+    res_job_t *j = fs_call_new(r, sizeof(*j), res_settle, res_reply);
     j->s = s;
     j->user_id = r->who.id;
-    j->w.run = res_run;
-    j->w.done = res_done;
-    if (mer_req_submit(r, sale->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->f.c, sale->region, res_run);
 }
 
 /* ---- the grab ---- */
 
 /* An fcfs win (t) or a queue or draw entry (ticket) on its way through the writer. */
 typedef struct grab_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    fs_call_t f;
     fs_session_t *s;
     fs_token_t *t;
     fs_ticket_t *ticket;
     const mer_country_t *country; /* fcfs: for the answer */
+    bool refused;                 /* entry: the writer found the session ended or an entry of the buyer's */
+    fs_reason_t why;              /* then FS_R_ENDED or FS_R_LIMIT */
 } grab_job_t;
 
-/* Queues the job on the sale's writer; false (answered 503, job freed) when the writer cannot take it. */
-static bool grab_submit(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, grab_job_t *j,
-                        int (*run)(mer_db_t *, mer_wjob_t *), void (*done)(mer_wjob_t *))
+static int grab_run(mer_db_t *db, mer_call_t *c)
 {
-    j->r = r;
-    j->s = s;
-    j->w.run = run;
-    j->w.done = done;
-    if (mer_req_submit(r, sale->region, &j->w) == 0)
-        return true;
-    free(j);
-    return false;
-}
-
-static int grab_run(mer_db_t *db, mer_wjob_t *w)
-{
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    grab_job_t *j = (grab_job_t *)c;
+    j->f.ran = true;
+    /* the answer to any failure, this job's or its batch's commit */
+    mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
     return fs_store_token(db, j->t);
 }
 
-static void grab_done(mer_wjob_t *w)
+static void grab_settle(fs_call_t *f, bool committed)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
-    mer_req_t *r = j->r;
+    grab_job_t *j = (grab_job_t *)f;
+    if (committed) {
+        fs_token_put(j->t);
+        atomic_fetch_add(&j->s->wins, 1);
+    } else {
+        fs_token_release(j->t);
+        free(j->t);
+    }
+    fs_progress(j->s);
+}
+
+static void grab_reply(mer_call_t *c)
+{
+    grab_job_t *j = (grab_job_t *)c;
+    mer_req_t *r = c->r;
     fs_token_t *t = j->t;
     fs_session_t *s = j->s;
-    if (w->err) {
-        fs_token_release(t);
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
-        free(t);
-    } else {
-        fs_token_put(t);
-        atomic_fetch_add(&s->wins, 1);
-        if (!r->gone) {
-            fs_item_t *it = &s->items[t->item];
-            char ts[40];
-            mer_buf_t b = MER_BUF_INIT;
-            mer_jw_t jw;
-            mer_jw_init(&jw, &b);
-            mer_jw_obj(&jw, NULL);
-            mer_jw_str(&jw, "status", "won");
-            mer_jw_str(&jw, "token", t->token);
-            mer_jw_int(&jw, "session_id", s->id);
-            mer_jw_str(&jw, "sku", it->sku);
-            mer_country_money_jw(&jw, "price", j->country, it->price, j->country->languages[0]);
-            mer_format_utc_ms(t->expires_at, ts);
-            mer_jw_str(&jw, "expires_at", ts);
-            mer_tz_format(t->expires_at, j->country->timezone, ts);
-            mer_jw_str(&jw, "expires_at_local", ts);
-            mer_jw_str(&jw, "checkout", "POST /api/v1/orders with \"flash_token\"");
-            mer_jw_end(&jw);
-            mer_reply_bytes(r, 200, NULL, mer_req_strdup(r, b.data, b.len), b.len);
-            mer_buf_release(&b);
-        }
-    }
-    fs_progress(s);
-    mer_req_release(r);
-    free(j);
+    fs_call_settle(&j->f);
+    fs_item_t *it = &s->items[t->item];
+    char ts[40];
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t jw;
+    mer_jw_init(&jw, &b);
+    mer_jw_obj(&jw, NULL);
+    mer_jw_str(&jw, "status", "won");
+    mer_jw_str(&jw, "token", t->token);
+    mer_jw_int(&jw, "session_id", s->id);
+    mer_jw_str(&jw, "sku", it->sku);
+    mer_country_money_jw(&jw, "price", j->country, it->price, j->country->languages[0]);
+    mer_format_utc_ms(t->expires_at, ts);
+    mer_jw_str(&jw, "expires_at", ts);
+    mer_tz_format(t->expires_at, j->country->timezone, ts);
+    mer_jw_str(&jw, "expires_at_local", ts);
+    mer_jw_str(&jw, "checkout", "POST /api/v1/orders with \"flash_token\"");
+    mer_jw_end(&jw);
+    mer_reply_bytes(r, 200, NULL, mer_req_strdup(r, b.data, b.len), b.len);
+    mer_buf_release(&b);
 }
 
 /*
@@ -623,15 +645,20 @@ static void void_entry(fs_session_t *s, fs_ticket_t *k)
 /*
  * Queue and draw entries are written before they are answered (flash_entry), so a voucher survives a
  * restart. The writer checks the end of the session once more: after ends_at nothing gets in, which is
- * what lets a draw read every entry from the database and know the list is complete.
+ * what lets a draw read every entry from the database and know the list is complete. A refusal (ended,
+ * already entered) wrote nothing and is answered as one (entry_reply), not as a failed write.
  */
-static int entry_run(mer_db_t *db, mer_wjob_t *w)
+static int entry_run(mer_db_t *db, mer_call_t *c)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    grab_job_t *j = (grab_job_t *)c;
     fs_ticket_t *t = j->ticket;
     fs_session_t *s = j->s;
-    if (mer_now_unix_ms() >= s->ends_at)
-        return MER_E_SALE_ENDED;
+    j->f.ran = true;
+    mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
+    if (mer_now_unix_ms() >= s->ends_at) {
+        j->refused = true, j->why = FS_R_ENDED;
+        return 0;
+    }
     char ticket[48];
     fs_ticket_name(s, t->seq, ticket);
     int rc = mer_db_exec(db,
@@ -640,45 +667,49 @@ static int entry_run(mer_db_t *db, mer_wjob_t *w)
                          "iissiiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
                          t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
                          (int64_t)t->buyer.address_phone, mer_now_unix_ms());
+    if (rc == MER_E_ALREADY_EXISTS) {
+        j->refused = true, j->why = FS_R_LIMIT;
+        return 0;
+    }
     return rc < 0 ? rc : 0;
 }
 
-static void entry_done(mer_wjob_t *w)
+static void entry_settle(fs_call_t *f, bool committed)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
-    mer_req_t *r = j->r;
+    grab_job_t *j = (grab_job_t *)f;
+    if (committed && !j->refused) {
+        fs_ticket_place(j->s, j->ticket);
+        if (j->s->mode == FS_QUEUE)
+            fs_processor_kick();
+    } else {
+        void_entry(j->s, j->ticket);
+    }
+}
+
+static void entry_reply(mer_call_t *c)
+{
+    grab_job_t *j = (grab_job_t *)c;
+    mer_req_t *r = c->r;
     fs_session_t *s = j->s;
     fs_ticket_t *k = j->ticket;
     char v[48];
     fs_ticket_name(s, k->seq, v);
-    if (w->err) {
-        void_entry(s, k);
-        if (!r->gone) {
-            if (w->err == MER_E_SALE_ENDED)
-                refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
-            else if (w->err == MER_E_ALREADY_EXISTS)
-                refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you already have an entry in this session");
-            else
-                mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
-        }
-    } else {
-        fs_ticket_place(s, k);
-        if (s->mode == FS_QUEUE) {
-            fs_processor_kick();
-            if (!r->gone)
-                mer_reply_json(r, 202,
-                               json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
-                                         (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms", 500));
-        } else if (!r->gone) {
-            char ts[32];
-            mer_format_utc_ms(s->ends_at, ts);
-            mer_reply_json(r, 202,
-                           json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts, "poll",
-                                     "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
-        }
+    fs_call_settle(&j->f);
+    if (j->refused && j->why == FS_R_ENDED)
+        refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
+    else if (j->refused)
+        refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you already have an entry in this session");
+    else if (s->mode == FS_QUEUE)
+        mer_reply_json(r, 202,
+                       json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
+                                 (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms", 500));
+    else {
+        char ts[32];
+        mer_format_utc_ms(s->ends_at, ts);
+        mer_reply_json(r, 202,
+                       json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts, "poll",
+                                 "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
     }
-    mer_req_release(r);
-    free(j);
 }
 
 static void h_grab(mer_req_t *r)
@@ -750,13 +781,13 @@ static void h_grab(mer_req_t *r)
         return;
     }
     if (s->mode != FS_FCFS) {
-        grab_job_t *j = mer_xcalloc(1, sizeof(*j));
+        grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
         fs_ticket_t *k = j->ticket = mer_xcalloc(1, sizeof(*k));
+        j->s = s;
         k->buyer = b;
         k->item = idx;
         k->seq = fs_ticket_number(s); /* arrival order */
-        if (!grab_submit(r, sale, s, j, entry_run, entry_done))
-            void_entry(s, k);
+        mer_call_write(&j->f.c, sale->region, entry_run);
         return;
     }
     if (!fs_take_unit(it)) {
@@ -764,18 +795,16 @@ static void h_grab(mer_req_t *r)
         refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
         return;
     }
-    grab_job_t *j = mer_xcalloc(1, sizeof(*j));
+    grab_job_t *j = fs_call_new(r, sizeof(*j), grab_settle, grab_reply);
     fs_token_t *t = j->t = mer_xcalloc(1, sizeof(*t));
+    j->s = s;
     t->session = s;
     t->item = idx;
     t->buyer = b;
     fs_new_token(t->token);
     t->expires_at = now + s->token_ttl_ms;
     j->country = mer_country_find(mer_countries(), sale->country, 2);
-    if (!grab_submit(r, sale, s, j, grab_run, grab_done)) {
-        fs_token_release(t);
-        free(t);
-    }
+    mer_call_write(&j->f.c, sale->region, grab_run);
 }
 
 /* GET /flash-sales/{id}/queue/{voucher}: q<session>-<seq> (queue) or d<session>-<seq> (draw) */
