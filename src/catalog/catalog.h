@@ -171,7 +171,7 @@ int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, i
  */
 typedef struct mer_cat_product_in {
     const char *slug, *brand, *category, *tax_class;
-    int active;   /* 1, 0, or -1 = unchanged (patch) */
+    int active;    /* 1, 0, or -1 = unchanged (patch) */
     json_t *texts; /* borrowed */
     json_t *skus;  /* borrowed; create only */
 } mer_cat_product_in_t;

@@ -385,8 +385,9 @@ static void h_patch_product(mer_req_t *r)
     }
     admin_call_t *a = admin_call(r);
     a->id = id;
-    a->product = (mer_cat_product_in_t){NULL, brand, category, tax_class,
-                                        json_is_boolean(json_object_get(r->body, "active")) ? active : -1, texts, NULL};
+    a->product = (mer_cat_product_in_t){
+        NULL,  brand, category, tax_class, json_is_boolean(json_object_get(r->body, "active")) ? active : -1,
+        texts, NULL};
     a->c.reply = reply_product;
     mer_call_write(&a->c, MER_STORE_CATALOG, patch_product);
 }

@@ -344,11 +344,11 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
                 json_array_append_new(vals, json_pack("{s:s,s:s}", "value", s->attrs[a].value, "name",
                                                       mer_catalog_attr_text(cat, vkey, &w->chain)));
         }
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code,
-                                              "attributes", sattrs, "attribute_names", snames, "price",
-                                              mer_country_money(w->country, price, lang), "stock_state",
-                                              mer_catalog_in_stock(s->id, w->country->code) ? "in_stock" : "out_of_stock", "max_per_order",
-                                              (json_int_t)s->max_per_order));
+        json_array_append_new(
+            skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code, "attributes",
+                            sattrs, "attribute_names", snames, "price", mer_country_money(w->country, price, lang),
+                            "stock_state", mer_catalog_in_stock(s->id, w->country->code) ? "in_stock" : "out_of_stock",
+                            "max_per_order", (json_int_t)s->max_per_order));
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
                      "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",

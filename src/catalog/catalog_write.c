@@ -120,9 +120,10 @@ int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, i
     int64_t parent_id = 0, id = 0;
     if (in->parent && (parent_id = category_id(db, in->parent)) == 0)
         return mer_verr_set(e, MER_E_VALIDATION, "parent", "no category with slug %s", in->parent);
-    int err = parent_id ? mer_db_query_int(db, &id, "INSERT INTO category (slug, parent_id) VALUES (?, ?) RETURNING id",
-                                           "si", in->slug, parent_id)
-                        : mer_db_query_int(db, &id, "INSERT INTO category (slug) VALUES (?) RETURNING id", "s", in->slug);
+    int err = parent_id
+                  ? mer_db_query_int(db, &id, "INSERT INTO category (slug, parent_id) VALUES (?, ?) RETURNING id", "si",
+                                     in->slug, parent_id)
+                  : mer_db_query_int(db, &id, "INSERT INTO category (slug) VALUES (?) RETURNING id", "s", in->slug);
     const char *loc;
     json_t *v;
     json_object_foreach(in->names, loc, v)
@@ -136,16 +137,17 @@ int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, i
     return done(err, "slug", e);
 }
 
-int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int64_t now, int64_t *id_out, mer_verr_t *e)
+int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int64_t now, int64_t *id_out,
+                               mer_verr_t *e)
 {
     int64_t id = 0, cat_id = category_id(db, in->category);
     if (cat_id == 0)
         return mer_verr_set(e, MER_E_VALIDATION, "category", "no category with slug %s", in->category);
-    int err = mer_db_query_int(db, &id,
-                               "INSERT INTO product (slug, brand, category_id, tax_class, active, created_at, "
-                               "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "ssisiii", in->slug, in->brand, cat_id, in->tax_class, (int64_t)(in->active != 0), now,
-                               now);
+    int err =
+        mer_db_query_int(db, &id,
+                         "INSERT INTO product (slug, brand, category_id, tax_class, active, created_at, "
+                         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                         "ssisiii", in->slug, in->brand, cat_id, in->tax_class, (int64_t)(in->active != 0), now, now);
     if (err == 0)
         err = write_texts(db, id, in->texts);
     const char *field = "slug";

@@ -306,8 +306,9 @@ static int stats_tokens(mer_db_t *db, mer_call_t *c)
     stats_call_t *st = (stats_call_t *)c;
     for (int k = 0; k < st->sale->nsessions; k++) {
         json_t *tokens = st->tokens[k] = json_object();
-        mer_rows_t *rows = mer_db_query(db, "SELECT state, COUNT(*) FROM flash_token WHERE session_id = ? GROUP BY state",
-                                        "i", st->sale->sessions[k]->id);
+        mer_rows_t *rows =
+            mer_db_query(db, "SELECT state, COUNT(*) FROM flash_token WHERE session_id = ? GROUP BY state", "i",
+                         st->sale->sessions[k]->id);
         while (mer_rows_next(rows))
             json_object_set_new(tokens, mer_rows_text(rows, 0), json_integer(mer_rows_int(rows, 1)));
         mer_rows_end(rows);

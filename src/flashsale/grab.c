@@ -482,7 +482,7 @@ typedef struct fs_call fs_call_t;
 struct fs_call {
     mer_call_t c;
     void (*settle)(fs_call_t *f, bool committed);
-    bool ran;     /* fn ran: c.err then says whether its write committed */
+    bool ran; /* fn ran: c.err then says whether its write committed */
     bool settled;
 };
 

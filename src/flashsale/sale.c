@@ -11,9 +11,9 @@ int fs_sale_number(mer_db_t *catalog, fs_sale_in_t *in, mer_verr_t *e)
 {
     int64_t now = mer_now_unix_ms();
     /* the catalogue's id space (model.c, "ids"): unique across regions */
-    int err = mer_db_query_int(catalog, &in->id,
-                               "INSERT INTO flash_sale_id (region, created_at) VALUES (?, ?) RETURNING id", "si",
-                               in->region, now);
+    int err =
+        mer_db_query_int(catalog, &in->id, "INSERT INTO flash_sale_id (region, created_at) VALUES (?, ?) RETURNING id",
+                         "si", in->region, now);
     for (int k = 0; err == 0 && k < in->nsessions; k++)
         err = mer_db_query_int(catalog, &in->sessions[k].id,
                                "INSERT INTO flash_session_id (sale_id, created_at) VALUES (?, ?) RETURNING id", "ii",

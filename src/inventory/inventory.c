@@ -34,7 +34,7 @@ static pthread_rwlock_t avail_lock = PTHREAD_RWLOCK_INITIALIZER;
 static struct avail_slot {
     uint64_t key; /* 0 = empty */
     int64_t units;
-} *avail;
+} * avail;
 static size_t avail_cap, avail_n;
 
 static uint64_t avail_key(int64_t sku_id, const char *country)

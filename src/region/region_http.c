@@ -290,7 +290,8 @@ static int open_region(mer_db_t *db, mer_call_t *c)
     put_region_call_t *p = (put_region_call_t *)c;
     p->opened = true;
     if (mer_store_open_region(p->name) != 0 || mer_writer_start(p->name) != 0)
-        return mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "the region was saved but its database could not be opened");
+        return mer_verr_set(&c->verr, MER_E_INTERNAL, NULL,
+                            "the region was saved but its database could not be opened");
     return 0;
 }
 
