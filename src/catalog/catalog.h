@@ -10,7 +10,8 @@
  * after the batch has committed and before any of its jobs is answered: a snapshot never shows what is
  * not durable, and an admin's next read sees its own change. Answers to GET requests are cached per
  * worker thread as serialised bytes (http/rcache.h) keyed by everything the answer depends on, and
- * invalidated by mer_catalog_generation(), which every catalogue or country change advances. So admin
+ * invalidated by mer_catalog_generation(), which every catalogue change advances (a country change retires
+ * every cached answer through the cache itself, mer_rcache_invalidate). So admin
  * changes are visible to the next read, and a hot read is a hash lookup and a send.
  *
  * Availability: a product is sold in a country exactly when it is active and at least one of its SKUs
