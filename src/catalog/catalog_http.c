@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "http/rcache.h"
 #include "region/region_http.h"
+#include "store/ops_catalog.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -84,72 +85,47 @@ static bool in_category(const mer_catalog_t *cat, const mer_cat_category_t *c, i
     return false;
 }
 
+/* The matches of a search, in the order found, each product once, among texts in the request's locales. */
+typedef struct search_ids {
+    const mer_where_t *w;
+    int64_t *ids;
+    size_t n, cap;
+} search_ids_t;
+
+static void search_hit(void *arg, int64_t id, const char *loc)
+{
+    search_ids_t *s = arg;
+    bool ok = strcmp(loc, "en") == 0;
+    for (size_t i = 0; !ok && i < s->w->chain.n; i++)
+        ok = strcmp(loc, s->w->chain.tags[i]) == 0;
+    for (size_t i = 0; !ok && i < s->w->country->nlanguages; i++)
+        ok = strcmp(loc, s->w->country->languages[i]) == 0;
+    if (!ok)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ids[i] == id)
+            return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->ids = mer_xrealloc(s->ids, s->cap * sizeof(*s->ids));
+    }
+    s->ids[s->n++] = id;
+}
+
 /*
- * Full-text search: the words of q, each as a quoted prefix term, all required. Collects matching
- * product ids (best rank first) among texts in the given locales. A database read: on the read pool.
+ * Full-text search (store/ops_catalog.h): every word of q as a prefix. Collects matching product ids (best
+ * rank first) among texts in the given locales. A database read: on the read pool.
  */
 static int search_ids(mer_db_t *db, const char *q, const mer_where_t *w, int64_t **ids_out, size_t *n_out)
 {
-    mer_buf_t expr = MER_BUF_INIT;
-    const unsigned char *p = (const unsigned char *)q;
-    while (*p) {
-        while (*p &&
-               (*p == ' ' || *p == '\t' ||
-                (*p < 0x80 && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))))
-            p++;
-        const unsigned char *start = p;
-        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            p++;
-        if (p > start) {
-            if (expr.len)
-                mer_buf_addch(&expr, ' ');
-            mer_buf_addch(&expr, '"');
-            mer_buf_add(&expr, start, (size_t)(p - start)); /* no '"' can be inside: only letters and digits */
-            mer_buf_addstr(&expr, "\"*");
-        }
-    }
-    *ids_out = NULL;
-    *n_out = 0;
-    if (expr.len == 0) {
-        mer_buf_release(&expr);
-        return 0;
-    }
-    size_t cap = 64, n = 0;
-    int64_t *ids = mer_xmalloc(cap * sizeof(*ids));
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT product_id, locale FROM product_fts WHERE product_fts MATCH ? "
-                                 "ORDER BY rank LIMIT 5000",
-                                 "s", mer_buf_str(&expr));
-    while (mer_rows_next(r)) {
-        const char *loc = mer_rows_text(r, 1);
-        bool ok = strcmp(loc, "en") == 0;
-        for (size_t i = 0; !ok && i < w->chain.n; i++)
-            ok = strcmp(loc, w->chain.tags[i]) == 0;
-        for (size_t i = 0; !ok && i < w->country->nlanguages; i++)
-            ok = strcmp(loc, w->country->languages[i]) == 0;
-        if (!ok)
-            continue;
-        int64_t id = mer_rows_int(r, 0);
-        bool dup = false;
-        for (size_t i = 0; i < n && !dup; i++)
-            dup = ids[i] == id;
-        if (dup)
-            continue;
-        if (n == cap) {
-            cap *= 2;
-            ids = mer_xrealloc(ids, cap * sizeof(*ids));
-        }
-        ids[n++] = id;
-    }
-    int err = mer_rows_end(r);
-    mer_buf_release(&expr);
+    search_ids_t s = {w, NULL, 0, 0};
+    int err = mer_store_product_search(db, q, 5000, search_hit, &s);
     if (err) {
-        free(ids);
-        /* a malformed FTS expression cannot happen (terms are quoted); treat other errors as no match */
+        free(s.ids);
         return err;
     }
-    *ids_out = ids;
-    *n_out = n;
+    *ids_out = s.ids;
+    *n_out = s.n;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "catalog/catalog.h"
+#include "store/ops_catalog.h"
 #include "core/banned.h"
 
 static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
@@ -26,18 +27,10 @@ static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
     return 0;
 }
 
-/* Rebuilds the product's full-text rows from its texts and brand. */
+/* Rebuilds the product's full-text rows from its texts and brand (store/ops_catalog.h). */
 static int fts_sync(mer_db_t *db, int64_t product_id)
 {
-    int err = mer_db_exec(db, "DELETE FROM product_fts WHERE product_id = ?", "i", product_id);
-    if (err < 0)
-        return err;
-    err = mer_db_exec(db,
-                      "INSERT INTO product_fts (name, description, brand, product_id, locale) "
-                      "SELECT t.name, t.description, p.brand, p.id, t.locale FROM product_text t "
-                      "JOIN product p ON p.id = t.product_id WHERE p.id = ?",
-                      "i", product_id);
-    return err < 0 ? err : 0;
+    return mer_store_product_index(db, product_id);
 }
 
 /* Writes one price; remove deletes it. */

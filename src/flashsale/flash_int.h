@@ -281,6 +281,41 @@ int fs_sale_number(mer_db_t *catalog, fs_sale_in_t *in, mer_verr_t *e);
 int fs_sale_write(mer_db_t *db, const fs_sale_in_t *in, mer_verr_t *e);
 fs_sale_t *fs_sale_publish(const fs_sale_in_t *in);
 
+/* ---- the grab service (grab.c): a reservation or a grab, decided in memory, without HTTP ----
+ * The adapter copies the request into an fs_grab_in_t, calls the service on its loop (no storage: the hot
+ * path), and then writes what it decided (the reservation, the token, the entry) through the sale's writer,
+ * answering after the commit. A refusal is counted in the session's stats and described in fs_refusal_t.
+ */
+typedef struct fs_grab_in {
+    int64_t user_id, created_at; /* the customer and its account's creation (Unix ms) */
+    fs_buyer_t buyer;            /* the identities the sale's rules count */
+    char ip[64];                 /* the client's address; needed only when fs_rules_need_ip() ("" otherwise) */
+    const char *sku;             /* grab: the SKU's code (NULL: none sent) */
+    const char *challenge, *nonce; /* grab: the proof of work, when the sale asks for one */
+    int64_t now;                   /* Unix ms */
+} fs_grab_in_t;
+
+typedef struct fs_refusal {
+    int err;                /* negative mer_err_t */
+    int reason;             /* fs_reason_t, or -1: a malformed request, not counted as a refusal */
+    const char *field;      /* the failing field, or NULL */
+    int64_t retry_after_ns; /* a rate limit: come back after this long; else 0 */
+    char message[200];
+} fs_refusal_t;
+
+/* What a grab won: an fcfs token (unit taken), or a queue or draw ticket; the caller records it. */
+typedef struct fs_grab {
+    fs_token_t *token;
+    fs_ticket_t *ticket;
+} fs_grab_t;
+
+bool fs_rules_need_ip(const fs_rules_t *ru);
+/* May the customer reserve? 0 (with *already when it has), or the refusal's error. */
+int fs_reserve_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, bool *already, fs_refusal_t *no);
+/* A grab: the checks in order (see grab.c), then the buyer's counts and a unit (fcfs) or a ticket number.
+ * Returns 0 with out filled (the caller owns the token or ticket), or the refusal's error. */
+int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t *out, fs_refusal_t *no);
+
 /* ---- grab.c / admin.c / processor.c ---- */
 void fs_grab_init(void); /* the proof-of-work key and its replay set */
 extern const mer_routes_t fs_grab_routes, fs_admin_routes;
