@@ -287,10 +287,10 @@ fs_sale_t *fs_sale_publish(const fs_sale_in_t *in);
  * answering after the commit. A refusal is counted in the session's stats and described in fs_refusal_t.
  */
 typedef struct fs_grab_in {
-    int64_t user_id, created_at; /* the customer and its account's creation (Unix ms) */
-    fs_buyer_t buyer;            /* the identities the sale's rules count */
-    char ip[64];                 /* the client's address; needed only when fs_rules_need_ip() ("" otherwise) */
-    const char *sku;             /* grab: the SKU's code (NULL: none sent) */
+    int64_t user_id, created_at;   /* the customer and its account's creation (Unix ms) */
+    fs_buyer_t buyer;              /* the identities the sale's rules count */
+    char ip[64];                   /* the client's address; needed only when fs_rules_need_ip() ("" otherwise) */
+    const char *sku;               /* grab: the SKU's code (NULL: none sent) */
     const char *challenge, *nonce; /* grab: the proof of work, when the sale asks for one */
     int64_t now;                   /* Unix ms */
 } fs_grab_in_t;

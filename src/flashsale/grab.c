@@ -350,7 +350,8 @@ static int rules_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in,
         return 0;
     /* GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h) */
     int64_t now_ns = (int64_t)mer_now_mono_ns();
-    if (ru->user_interval_ns && !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, ru->user_interval_ns, ru->user_burst)) {
+    if (ru->user_interval_ns &&
+        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, ru->user_interval_ns, ru->user_burst)) {
         no->retry_after_ns = ru->user_interval_ns;
         return no_grab(no, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
     }
@@ -804,8 +805,8 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
     const fs_rules_t *ru = &sale->rules;
     if (ru->pow_bits > 0 && !proof_ok(in, ru->pow_bits))
         return no_grab(no, s, FS_R_CHALLENGE, MER_E_BLOCKED,
-                       "solve GET /api/v1/flash-sales/%lld/challenge (%d bits) and send the proof",
-                       (long long)sale->id, ru->pow_bits);
+                       "solve GET /api/v1/flash-sales/%lld/challenge (%d bits) and send the proof", (long long)sale->id,
+                       ru->pow_bits);
     const fs_buyer_t *b = &in->buyer;
     /* one per phone needs a phone to count: without one, any number of accounts would each win */
     if (ru->one_per_phone && b->phone == 0 && b->address_phone == 0)
