@@ -32,9 +32,42 @@ uint64_t mer_catalog_generation(void)
     return atomic_load_explicit(&generation, memory_order_acquire);
 }
 
-void mer_catalog_bump(void)
+static void bump(void)
 {
     atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
+}
+
+static _Atomic bool changed; /* a job of catalog.db's writer changed the catalogue since the last reload */
+
+void mer_catalog_changed(void)
+{
+    atomic_store_explicit(&changed, true, memory_order_release);
+}
+
+void mer_catalog_on_commit(const char *region)
+{
+    if (region != MER_STORE_CATALOG || !atomic_exchange_explicit(&changed, false, memory_order_acq_rel))
+        return;
+    int err = mer_catalog_reload();
+    if (err) /* the change is durable; the next change's reload (or a restart) shows it */
+        mer_log_error("the catalogue could not be reloaded after a change: %s", mer_err_code(err));
+}
+
+static const mer_stock_state_t *stock_state;
+
+void mer_catalog_set_stock_state(const mer_stock_state_t *provider)
+{
+    stock_state = provider;
+}
+
+bool mer_catalog_in_stock(int64_t sku_id, const char *country)
+{
+    return stock_state && stock_state->in_stock(sku_id, country);
+}
+
+uint32_t mer_catalog_stock_epoch(int64_t product_id)
+{
+    return stock_state ? stock_state->epoch(product_id) : 0;
 }
 
 const mer_catalog_t *mer_catalog_lock(void)
@@ -268,7 +301,7 @@ int mer_catalog_reload(void)
         snap = fresh;
         pthread_rwlock_unlock(&snap_lock);
         free_snapshot(old);
-        mer_catalog_bump();
+        bump();
     }
     pthread_mutex_unlock(&reload_mu);
     return err;

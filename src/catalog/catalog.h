@@ -4,9 +4,14 @@
  *
  * Source of truth is catalog.db (store/schema.c). At start-up and after every admin change the whole
  * catalogue is loaded into a new snapshot, which replaces the old one under a write lock; readers take
- * the read lock only while they build a response on a cache miss. Answers to GET requests are cached per
+ * the read lock only while they build a response on a cache miss. Admin changes are jobs of catalog.db's
+ * writer (the service functions below, called inside such a job); a job that changed the catalogue calls
+ * mer_catalog_changed(), and the writer's commit hook (mer_catalog_on_commit) loads the new snapshot
+ * after the batch has committed and before any of its jobs is answered: a snapshot never shows what is
+ * not durable, and an admin's next read sees its own change. Answers to GET requests are cached per
  * worker thread as serialised bytes (http/rcache.h) keyed by everything the answer depends on, and
- * invalidated by mer_catalog_generation(), which every catalogue or country change advances. So admin
+ * invalidated by mer_catalog_generation(), which every catalogue change advances (a country change retires
+ * every cached answer through the cache itself, mer_rcache_invalidate). So admin
  * changes are visible to the next read, and a hot read is a hash lookup and a send.
  *
  * Availability: a product is sold in a country exactly when it is active and at least one of its SKUs
@@ -16,9 +21,13 @@
 #ifndef MER_CATALOG_H
 #define MER_CATALOG_H
 
+#include <jansson.h>
+
+#include "core/json.h"
 #include "core/locale.h"
 #include "module.h"
 #include "region/country.h"
+#include "store/db.h"
 
 typedef struct mer_cat_text {
     char locale[MER_LOCALE_MAX];
@@ -88,17 +97,24 @@ int mer_catalog_init(void);
  */
 extern const mer_module_t mer_catalog_module;
 extern const mer_routes_t mer_catalog_admin_routes;
-/* Re-reads the database into a new snapshot and advances the generation. Call after committing a change. */
+/* Re-reads the database into a new snapshot and advances the generation. Never on an event loop (it reads
+ * catalog.db): the commit hook and the command line call it. */
 int mer_catalog_reload(void);
 void mer_catalog_shutdown(void);
+/* Inside a writer job of catalog.db that changed the catalogue: the snapshot is reloaded once the batch
+ * has committed (a job rolled back only costs a reload). */
+void mer_catalog_changed(void);
+/* catalog.db's commit hook (store/writer.h; the catalogue module registers it): reloads the snapshot when a
+ * job of the batch called mer_catalog_changed(). Ignores other databases' commits. */
+void mer_catalog_on_commit(const char *region);
 
 /* Takes the read lock and returns the snapshot; pair with mer_catalog_unlock(). Never NULL. */
 const mer_catalog_t *mer_catalog_lock(void);
 void mer_catalog_unlock(void);
 
-/* Advances on every catalogue or country change; cached answers older than it are stale. */
+/* Advances on every catalogue change; cached answers older than it are stale (country changes retire
+ * cached answers through the cache itself: mer_rcache_invalidate). */
 uint64_t mer_catalog_generation(void);
-void mer_catalog_bump(void);
 
 /* Lookups in a locked snapshot; NULL if absent. */
 const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t id);
@@ -113,5 +129,68 @@ const mer_cat_text_t *mer_catalog_text(const mer_cat_text_t *texts, size_t n, co
 const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain);
 /* The first locale of the chain for which the catalogue has any text (the "lang" of an answer). */
 const char *mer_catalog_resolve_lang(const mer_catalog_t *cat, const mer_locale_chain_t *chain);
+
+/*
+ * Stock state, as product pages show it, from whoever keeps stock (the inventory module today; a shared
+ * Redis stock later) without the catalogue depending on it. Both functions answer from memory, on any
+ * thread (product pages are built on the event loop): no storage access.
+ */
+typedef struct mer_stock_state {
+    /* Are units of the SKU available to buyers in the country right now? */
+    bool (*in_stock)(int64_t sku_id, const char *country);
+    /* A number that changes when a SKU of the product runs out or comes back somewhere (a cache key part). */
+    uint32_t (*epoch)(int64_t product_id);
+} mer_stock_state_t;
+
+/* Installs the provider (start-up; static storage). Without one every SKU shows out_of_stock. */
+void mer_catalog_set_stock_state(const mer_stock_state_t *provider);
+/* The installed provider's answers (false / 0 without one). */
+bool mer_catalog_in_stock(int64_t sku_id, const char *country);
+uint32_t mer_catalog_stock_epoch(int64_t product_id);
+
+/* ---- the admin service (catalog_write.c) ----
+ * Each function runs inside a writer job of catalog.db (db is the writer's connection, in the job's
+ * savepoint): it writes one admin change, calls mer_catalog_changed() on success, and on failure returns a
+ * negative error with e describing it (code, field, message); the job's savepoint then undoes whatever it
+ * wrote. Inputs are checked by the adapter (catalog_admin.c) first: shapes, lengths, slugs, codes, locales,
+ * amounts and who may set which country's prices. What only the database knows (a slug already taken, a
+ * category or SKU that does not exist) is checked here.
+ */
+
+/* A category: slug, optional parent slug, names {"en": "Phones", ...} (en required). */
+typedef struct mer_cat_category_in {
+    const char *slug;
+    const char *parent; /* NULL: top level */
+    json_t *names;      /* borrowed */
+} mer_cat_category_in_t;
+int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, int64_t *id, mer_verr_t *e);
+
+/*
+ * A product. Creating: every string is set, texts {"en": {"name", "description"}, ...} and skus (1 to 50
+ * SKU objects: code, attributes {key: value}, prices {CC: amount}, position, max_per_order). Patching: NULL
+ * members (and active < 0) are left as they are, skus is ignored; texts given are upserted per locale.
+ */
+typedef struct mer_cat_product_in {
+    const char *slug, *brand, *category, *tax_class;
+    int active;    /* 1, 0, or -1 = unchanged (patch) */
+    json_t *texts; /* borrowed */
+    json_t *skus;  /* borrowed; create only */
+} mer_cat_product_in_t;
+int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int64_t now, int64_t *id, mer_verr_t *e);
+int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in_t *in, int64_t now, mer_verr_t *e);
+/* Adds one SKU object (as in skus above) to a product. */
+int mer_catalog_add_sku(mer_db_t *db, int64_t product_id, json_t *sku, int64_t now, int64_t *sku_id, mer_verr_t *e);
+
+/* One price: a SKU's code, a country, and an amount in minor units (remove: stop selling it there). */
+typedef struct mer_cat_price_in {
+    const char *sku;
+    char country[3];
+    bool remove;
+    int64_t amount;
+} mer_cat_price_in_t;
+/* Sets prices; an unknown SKU fails the whole call naming prices[i].sku. */
+int mer_catalog_set_prices(mer_db_t *db, const mer_cat_price_in_t *in, size_t n, int64_t now, mer_verr_t *e);
+/* Attribute translations {"colour": {"es": "Color"}, "colour=black": {"es": "Negro"}}, upserted. */
+int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e);
 
 #endif

@@ -1,7 +1,9 @@
 /*
  * catalog_admin.c — admin routes that change the catalogue: categories, products, SKUs, translations,
- * price lists. Each call validates everything first, writes in one transaction (nothing half-written on
- * error), then reloads the snapshot so the next read sees the change.
+ * price lists; the HTTP adapter of the admin service (catalog_write.c). Each handler checks the request on
+ * its loop, then runs the service function as a job of catalog.db's writer (mer_call_write: one savepoint,
+ * nothing half-written on error); the commit hook reloads the snapshot before the answer, which is built
+ * from it, so the next read sees the change.
  *
  * Who may do what: admins change everything; country operators change price lists of their countries.
  */
@@ -157,116 +159,33 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
     return 0;
 }
 
-/* ---- writing ---- */
+/* ---- the call: a request's change as a job of catalog.db's writer ---- */
 
-static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
+typedef struct admin_call {
+    mer_call_t c;
+    json_t *body; /* a reference to the request's body: the inputs' strings point into it */
+    int64_t id;   /* the product the change is about */
+    int64_t now;
+    mer_cat_category_in_t category;
+    mer_cat_product_in_t product;
+    mer_cat_price_in_t *prices;
+    size_t nprices;
+} admin_call_t;
+
+static void admin_free(mer_call_t *c)
 {
-    const char *loc;
-    json_t *v;
-    json_object_foreach(texts, loc, v)
-    {
-        const char *desc = json_string_value(json_object_get(v, "description"));
-        int err = mer_db_exec(db,
-                              "INSERT INTO product_text (product_id, locale, name, description) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name, "
-                              "description = excluded.description",
-                              "isss", product_id, loc, json_string_value(json_object_get(v, "name")), desc ? desc : "");
-        if (err < 0)
-            return err;
-    }
-    return 0;
+    admin_call_t *a = (admin_call_t *)c;
+    json_decref(a->body);
+    free(a->prices);
 }
 
-/* Rebuilds the product's full-text rows from its texts and brand. */
-static int fts_sync(mer_db_t *db, int64_t product_id)
+static admin_call_t *admin_call(mer_req_t *r)
 {
-    int err = mer_db_exec(db, "DELETE FROM product_fts WHERE product_id = ?", "i", product_id);
-    if (err < 0)
-        return err;
-    err = mer_db_exec(db,
-                      "INSERT INTO product_fts (name, description, brand, product_id, locale) "
-                      "SELECT t.name, t.description, p.brand, p.id, t.locale FROM product_text t "
-                      "JOIN product p ON p.id = t.product_id WHERE p.id = ?",
-                      "i", product_id);
-    return err < 0 ? err : 0;
-}
-
-/* Writes one checked price (see check_price); a null amount deletes it. */
-static int write_price(mer_db_t *db, int64_t sku_id, const char *cc, json_t *v, int64_t now)
-{
-    int err = json_is_null(v)
-                  ? mer_db_exec(db, "DELETE FROM price WHERE sku_id = ? AND country = ?", "is", sku_id, cc)
-                  : mer_db_exec(db,
-                                "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
-                                "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
-                                "updated_at = excluded.updated_at",
-                                "isii", sku_id, cc, (int64_t)json_integer_value(v), now);
-    return err < 0 ? err : 0;
-}
-
-static int write_prices(mer_db_t *db, int64_t sku_id, json_t *prices, int64_t now)
-{
-    const char *cc;
-    json_t *v;
-    json_object_foreach(prices, cc, v)
-    {
-        int err = write_price(db, sku_id, cc, v, now);
-        if (err)
-            return err;
-    }
-    return 0;
-}
-
-static int write_sku(mer_db_t *db, int64_t product_id, json_t *sku, int64_t now, int64_t *id_out)
-{
-    json_t *attrs = json_object_get(sku, "attributes");
-    char *attrs_s = attrs ? mer_json_dump(attrs, NULL) : mer_xstrdup("{}");
-    int64_t id = 0;
-    json_t *pos = json_object_get(sku, "position"), *limit = json_object_get(sku, "max_per_order");
-    int err = mer_db_query_int(db, &id,
-                               "INSERT INTO sku (product_id, code, attributes, position, max_per_order) "
-                               "VALUES (?, ?, ?, ?, ?) RETURNING id",
-                               "issii", product_id, json_string_value(json_object_get(sku, "code")), attrs_s,
-                               (int64_t)(json_is_integer(pos) ? json_integer_value(pos) : 0),
-                               (int64_t)(json_is_integer(limit) ? json_integer_value(limit) : 10));
-    free(attrs_s);
-    if (err)
-        return err;
-    json_t *prices = json_object_get(sku, "prices");
-    if (prices && (err = write_prices(db, id, prices, now)) != 0)
-        return err;
-    if (id_out)
-        *id_out = id;
-    return 0;
-}
-
-static int64_t category_id(mer_db_t *db, const char *slug)
-{
-    int64_t id = 0;
-    if (mer_db_query_int(db, &id, "SELECT id FROM category WHERE slug = ?", "s", slug) != 0)
-        return 0;
-    return id;
-}
-
-/* Answers the outcome of a write: reload on success, the error otherwise. */
-static bool finish_write(mer_req_t *r, mer_db_t *db, int err, const char *field)
-{
-    if (err == 0)
-        err = mer_db_commit(db);
-    else
-        mer_db_rollback(db);
-    mer_store_write_end(MER_STORE_CATALOG);
-    if (err == 0)
-        err = mer_catalog_reload();
-    if (err == MER_E_ALREADY_EXISTS) {
-        mer_reply_error(r, err, field, "%s is already taken", field ? field : "an identifier");
-        return false;
-    }
-    if (err) {
-        mer_reply_error(r, err, NULL, NULL);
-        return false;
-    }
-    return true;
+    admin_call_t *a = mer_call_new(r, sizeof(*a));
+    a->body = json_incref(r->body);
+    a->now = mer_now_unix_ms();
+    a->c.cleanup = admin_free;
+    return a;
 }
 
 /* ---- admin view of a product ---- */
@@ -302,7 +221,30 @@ static json_t *admin_product_json(int64_t id)
     return out;
 }
 
+/* The product as it is now (the snapshot reloaded after the commit), or 500 if the reload failed. */
+static void reply_product(mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    json_t *out = admin_product_json(a->id);
+    if (out == NULL) {
+        mer_reply_error(c->r, MER_E_INTERNAL, NULL, "the change was saved but the catalogue could not be reloaded");
+        return;
+    }
+    mer_reply_json(c->r, c->status ? c->status : 200, out);
+}
+
 /* ---- handlers ---- */
+
+static int create_category(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    int err = mer_catalog_create_category(db, &a->category, &a->id, &c->verr);
+    if (err == 0) {
+        c->status = 201;
+        c->result = json_pack("{s:I,s:s}", "id", (json_int_t)a->id, "slug", a->category.slug);
+    }
+    return err;
+}
 
 static void h_create_category(mer_req_t *r)
 {
@@ -335,28 +277,22 @@ static void h_create_category(mer_req_t *r)
             return;
         }
     }
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    int64_t parent_id = 0, id = 0;
-    if (err == 0 && parent && (parent_id = category_id(db, parent)) == 0) {
-        mer_db_rollback(db);
-        mer_store_write_end(MER_STORE_CATALOG);
-        mer_reply_error(r, MER_E_VALIDATION, "parent", "no category with slug %s", parent);
-        return;
-    }
-    if (err == 0)
-        err = parent_id ? mer_db_query_int(db, &id, "INSERT INTO category (slug, parent_id) VALUES (?, ?) RETURNING id",
-                                           "si", slug, parent_id)
-                        : mer_db_query_int(db, &id, "INSERT INTO category (slug) VALUES (?) RETURNING id", "s", slug);
-    json_object_foreach(names, loc, v)
-    {
-        if (err == 0 && mer_db_exec(db, "INSERT INTO category_text (category_id, locale, name) VALUES (?, ?, ?)", "iss",
-                                    id, loc, json_string_value(v)) < 0)
-            err = MER_E_INTERNAL;
-    }
-    if (!finish_write(r, db, err, "slug"))
-        return;
-    mer_reply_json(r, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "slug", slug));
+    admin_call_t *a = admin_call(r);
+    a->category = (mer_cat_category_in_t){slug, parent, names};
+    mer_call_write(&a->c, MER_STORE_CATALOG, create_category);
+}
+
+static int create_product(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    c->status = 201;
+    return mer_catalog_create_product(db, &a->product, a->now, &a->id, &c->verr);
+}
+
+static void create_product_reply(mer_call_t *c)
+{
+    mer_log_info("product %lld created by staff %lld", (long long)((admin_call_t *)c)->id, (long long)c->who.id);
+    reply_product(c);
 }
 
 static void h_create_product(mer_req_t *r)
@@ -399,37 +335,10 @@ static void h_create_product(mer_req_t *r)
             return;
         }
     }
-    int64_t now = mer_now_unix_ms(), id = 0, cat_id;
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    if (err == 0 && (cat_id = category_id(db, category)) == 0) {
-        mer_db_rollback(db);
-        mer_store_write_end(MER_STORE_CATALOG);
-        mer_reply_error(r, MER_E_VALIDATION, "category", "no category with slug %s", category);
-        return;
-    }
-    if (err == 0)
-        err = mer_db_query_int(db, &id,
-                               "INSERT INTO product (slug, brand, category_id, tax_class, active, created_at, "
-                               "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                               "ssisiii", slug, brand, cat_id, tax_class, (int64_t)active, now, now);
-    if (err == 0)
-        err = write_texts(db, id, texts);
-    const char *field = "slug";
-    json_array_foreach(skus, i, v)
-    {
-        if (err == 0) {
-            err = write_sku(db, id, v, now, NULL);
-            if (err == MER_E_ALREADY_EXISTS)
-                field = "skus.code";
-        }
-    }
-    if (err == 0)
-        err = fts_sync(db, id);
-    if (!finish_write(r, db, err, field))
-        return;
-    mer_log_info("product %lld created by staff %lld", (long long)id, (long long)r->who.id);
-    mer_reply_json(r, 201, admin_product_json(id));
+    admin_call_t *a = admin_call(r);
+    a->product = (mer_cat_product_in_t){slug, brand, category, tax_class, active, texts, skus};
+    a->c.reply = create_product_reply;
+    mer_call_write(&a->c, MER_STORE_CATALOG, create_product);
 }
 
 static void h_get_product(mer_req_t *r)
@@ -445,6 +354,12 @@ static void h_get_product(mer_req_t *r)
     mer_reply_json(r, 200, out);
 }
 
+static int patch_product(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    return mer_catalog_patch_product(db, a->id, &a->product, a->now, &c->verr);
+}
+
 static void h_patch_product(mer_req_t *r)
 {
     static const char *const keys[] = {"brand", "category", "tax_class", "active", "texts", NULL};
@@ -452,7 +367,7 @@ static void h_patch_product(mer_req_t *r)
     const char *brand = NULL, *category = NULL, *tax_class = NULL;
     bool active = true;
     json_t *texts = NULL;
-    int64_t id, cat_id = 0, exists = 0;
+    int64_t id;
     if (mer_req_param_id(r, 0, &id) != 0)
         return;
     if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "brand", "brand", 1, 60, false, &brand, &e) ||
@@ -468,65 +383,45 @@ static void h_patch_product(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "tax_class", "tax classes are lower-case identifiers");
         return;
     }
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    if (err == 0 && mer_db_query_int(db, &exists, "SELECT id FROM product WHERE id = ?", "i", id) != 0) {
-        mer_db_rollback(db);
-        mer_store_write_end(MER_STORE_CATALOG);
-        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no product %lld", (long long)id);
-        return;
-    }
-    if (err == 0 && category && (cat_id = category_id(db, category)) == 0) {
-        mer_db_rollback(db);
-        mer_store_write_end(MER_STORE_CATALOG);
-        mer_reply_error(r, MER_E_VALIDATION, "category", "no category with slug %s", category);
-        return;
-    }
-    int64_t now = mer_now_unix_ms();
-    if (err == 0 && brand && mer_db_exec(db, "UPDATE product SET brand = ? WHERE id = ?", "si", brand, id) < 0)
-        err = MER_E_INTERNAL;
-    if (err == 0 && cat_id && mer_db_exec(db, "UPDATE product SET category_id = ? WHERE id = ?", "ii", cat_id, id) < 0)
-        err = MER_E_INTERNAL;
-    if (err == 0 && tax_class &&
-        mer_db_exec(db, "UPDATE product SET tax_class = ? WHERE id = ?", "si", tax_class, id) < 0)
-        err = MER_E_INTERNAL;
-    if (err == 0 && json_is_boolean(json_object_get(r->body, "active")) &&
-        mer_db_exec(db, "UPDATE product SET active = ? WHERE id = ?", "ii", (int64_t)active, id) < 0)
-        err = MER_E_INTERNAL;
-    if (err == 0 && texts)
-        err = write_texts(db, id, texts);
-    if (err == 0 && mer_db_exec(db, "UPDATE product SET updated_at = ? WHERE id = ?", "ii", now, id) < 0)
-        err = MER_E_INTERNAL;
-    if (err == 0)
-        err = fts_sync(db, id);
-    if (!finish_write(r, db, err, NULL))
-        return;
-    mer_reply_json(r, 200, admin_product_json(id));
+    admin_call_t *a = admin_call(r);
+    a->id = id;
+    a->product = (mer_cat_product_in_t){
+        NULL,  brand, category, tax_class, json_is_boolean(json_object_get(r->body, "active")) ? active : -1,
+        texts, NULL};
+    a->c.reply = reply_product;
+    mer_call_write(&a->c, MER_STORE_CATALOG, patch_product);
+}
+
+static int add_sku(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    c->status = 201;
+    return mer_catalog_add_sku(db, a->id, a->body, a->now, NULL, &c->verr);
 }
 
 static void h_add_sku(mer_req_t *r)
 {
     mer_verr_t e = {0};
-    int64_t id, exists = 0, sku_id = 0;
+    int64_t id;
     if (mer_req_param_id(r, 0, &id) != 0)
         return;
     if (check_sku(r, r->body, "", &e)) {
         mer_reply_verr(r, &e);
         return;
     }
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    if (err == 0 && mer_db_query_int(db, &exists, "SELECT id FROM product WHERE id = ?", "i", id) != 0) {
-        mer_db_rollback(db);
-        mer_store_write_end(MER_STORE_CATALOG);
-        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "no product %lld", (long long)id);
-        return;
-    }
+    admin_call_t *a = admin_call(r);
+    a->id = id;
+    a->c.reply = reply_product;
+    mer_call_write(&a->c, MER_STORE_CATALOG, add_sku);
+}
+
+static int set_prices(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    int err = mer_catalog_set_prices(db, a->prices, a->nprices, a->now, &c->verr);
     if (err == 0)
-        err = write_sku(db, id, r->body, mer_now_unix_ms(), &sku_id);
-    if (!finish_write(r, db, err, "code"))
-        return;
-    mer_reply_json(r, 201, admin_product_json(id));
+        c->result = json_pack("{s:I}", "updated", (json_int_t)a->nprices);
+    return err;
 }
 
 /* PUT /admin/prices {"prices": [{"sku": "CODE", "country": "IN", "amount": 1999900 | null}, ...]} */
@@ -547,12 +442,14 @@ static void h_put_prices(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "prices", "send 1 to 1000 prices per call");
         return;
     }
+    mer_cat_price_in_t *prices = mer_xcalloc(json_array_size(items), sizeof(*prices));
     json_array_foreach(items, i, v)
     {
         char prefix[32], field[64];
         const char *sku = NULL, *country = NULL;
         snprintf(prefix, sizeof(prefix), "prices[%zu]", i);
         if (!json_is_object(v)) {
+            free(prices);
             mer_reply_error(r, MER_E_VALIDATION, prefix, "%s must be an object", prefix);
             return;
         }
@@ -560,43 +457,41 @@ static void h_put_prices(mer_req_t *r)
             mer_json_str(v, "sku", mer_json_path(field, sizeof(field), prefix, "sku"), 1, 64, true, &sku, &e) ||
             mer_json_str(v, "country", mer_json_path(field, sizeof(field), prefix, "country"), 2, 2, true, &country,
                          &e)) {
+            free(prices);
             mer_reply_verr(r, &e);
             return;
         }
-        if (json_object_get(v, "amount") == NULL) {
+        json_t *amount = json_object_get(v, "amount");
+        if (amount == NULL) {
+            free(prices);
             mer_reply_error(r, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "amount"),
                             "%s.amount is required (null stops selling the SKU there)", prefix);
             return;
         }
-        if (check_price(r, country, json_object_get(v, "amount"), prefix, &e)) {
+        if (check_price(r, country, amount, prefix, &e)) {
+            free(prices);
             snprintf(e.field, sizeof(e.field), "%s.amount", prefix); /* the message still names the country */
             mer_reply_verr(r, &e);
             return;
         }
+        prices[i].sku = sku;
+        snprintf(prices[i].country, sizeof(prices[i].country), "%s", country);
+        prices[i].remove = json_is_null(amount);
+        prices[i].amount = (int64_t)json_integer_value(amount);
     }
-    int64_t now = mer_now_unix_ms();
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    json_array_foreach(items, i, v)
-    {
-        int64_t sku_id = 0;
-        if (err)
-            break;
-        const char *code = json_string_value(json_object_get(v, "sku"));
-        if (mer_db_query_int(db, &sku_id, "SELECT id FROM sku WHERE code = ?", "s", code) != 0) {
-            mer_db_rollback(db);
-            mer_store_write_end(MER_STORE_CATALOG);
-            char field[48];
-            snprintf(field, sizeof(field), "prices[%zu].sku", i);
-            mer_reply_error(r, MER_E_VALIDATION, field, "no SKU with code %s", code);
-            return;
-        }
-        err = write_price(db, sku_id, json_string_value(json_object_get(v, "country")), json_object_get(v, "amount"),
-                          now);
-    }
-    if (!finish_write(r, db, err, NULL))
-        return;
-    mer_reply_json(r, 200, json_pack("{s:I}", "updated", (json_int_t)json_array_size(items)));
+    admin_call_t *a = admin_call(r);
+    a->prices = prices;
+    a->nprices = json_array_size(items);
+    mer_call_write(&a->c, MER_STORE_CATALOG, set_prices);
+}
+
+static int set_attr_texts(mer_db_t *db, mer_call_t *c)
+{
+    admin_call_t *a = (admin_call_t *)c;
+    int err = mer_catalog_set_attr_texts(db, a->body, &c->verr);
+    if (err == 0)
+        c->result = json_pack("{s:I}", "updated", (json_int_t)json_object_size(a->body));
+    return err;
 }
 
 /* PUT /admin/attribute-texts {"colour": {"es": "Color"}, "colour=black": {"es": "Negro"}} */
@@ -631,24 +526,7 @@ static void h_put_attr_texts(mer_req_t *r)
             }
         }
     }
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_begin(db);
-    json_object_foreach(r->body, key, v)
-    {
-        const char *loc;
-        json_t *t;
-        json_object_foreach(v, loc, t)
-        {
-            if (err == 0 && mer_db_exec(db,
-                                        "INSERT INTO attribute_text (key, locale, text) VALUES (?, ?, ?) "
-                                        "ON CONFLICT (key, locale) DO UPDATE SET text = excluded.text",
-                                        "sss", key, loc, json_string_value(t)) < 0)
-                err = MER_E_INTERNAL;
-        }
-    }
-    if (!finish_write(r, db, err, NULL))
-        return;
-    mer_reply_json(r, 200, json_pack("{s:I}", "updated", (json_int_t)json_object_size(r->body)));
+    mer_call_write(&admin_call(r)->c, MER_STORE_CATALOG, set_attr_texts);
 }
 
 static const mer_route_t routes[] = {

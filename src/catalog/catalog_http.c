@@ -9,8 +9,8 @@
 #include "catalog/catalog.h"
 #include "core/buf.h"
 #include "http/rcache.h"
-#include "inventory/inventory.h"
 #include "region/region_http.h"
+#include "store/ops_catalog.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -85,77 +85,47 @@ static bool in_category(const mer_catalog_t *cat, const mer_cat_category_t *c, i
     return false;
 }
 
-/*
- * Full-text search: the words of q, each as a quoted prefix term, all required. Collects matching
- * product ids (best rank first) among texts in the given locales.
- */
-static int search_ids(const char *q, const mer_where_t *w, int64_t **ids_out, size_t *n_out)
+/* The matches of a search, in the order found, each product once, among texts in the request's locales. */
+typedef struct search_ids {
+    const mer_where_t *w;
+    int64_t *ids;
+    size_t n, cap;
+} search_ids_t;
+
+static void search_hit(void *arg, int64_t id, const char *loc)
 {
-    mer_buf_t expr = MER_BUF_INIT;
-    const unsigned char *p = (const unsigned char *)q;
-    while (*p) {
-        while (*p &&
-               (*p == ' ' || *p == '\t' ||
-                (*p < 0x80 && !((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))))
-            p++;
-        const unsigned char *start = p;
-        while (*p && (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-            p++;
-        if (p > start) {
-            if (expr.len)
-                mer_buf_addch(&expr, ' ');
-            mer_buf_addch(&expr, '"');
-            mer_buf_add(&expr, start, (size_t)(p - start)); /* no '"' can be inside: only letters and digits */
-            mer_buf_addstr(&expr, "\"*");
-        }
+    search_ids_t *s = arg;
+    bool ok = strcmp(loc, "en") == 0;
+    for (size_t i = 0; !ok && i < s->w->chain.n; i++)
+        ok = strcmp(loc, s->w->chain.tags[i]) == 0;
+    for (size_t i = 0; !ok && i < s->w->country->nlanguages; i++)
+        ok = strcmp(loc, s->w->country->languages[i]) == 0;
+    if (!ok)
+        return;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->ids[i] == id)
+            return;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->ids = mer_xrealloc(s->ids, s->cap * sizeof(*s->ids));
     }
-    *ids_out = NULL;
-    *n_out = 0;
-    if (expr.len == 0) {
-        mer_buf_release(&expr);
-        return 0;
-    }
-    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    if (db == NULL) {
-        mer_buf_release(&expr);
-        return MER_E_INTERNAL;
-    }
-    size_t cap = 64, n = 0;
-    int64_t *ids = mer_xmalloc(cap * sizeof(*ids));
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT product_id, locale FROM product_fts WHERE product_fts MATCH ? "
-                                 "ORDER BY rank LIMIT 5000",
-                                 "s", mer_buf_str(&expr));
-    while (mer_rows_next(r)) {
-        const char *loc = mer_rows_text(r, 1);
-        bool ok = strcmp(loc, "en") == 0;
-        for (size_t i = 0; !ok && i < w->chain.n; i++)
-            ok = strcmp(loc, w->chain.tags[i]) == 0;
-        for (size_t i = 0; !ok && i < w->country->nlanguages; i++)
-            ok = strcmp(loc, w->country->languages[i]) == 0;
-        if (!ok)
-            continue;
-        int64_t id = mer_rows_int(r, 0);
-        bool dup = false;
-        for (size_t i = 0; i < n && !dup; i++)
-            dup = ids[i] == id;
-        if (dup)
-            continue;
-        if (n == cap) {
-            cap *= 2;
-            ids = mer_xrealloc(ids, cap * sizeof(*ids));
-        }
-        ids[n++] = id;
-    }
-    int err = mer_rows_end(r);
-    mer_buf_release(&expr);
+    s->ids[s->n++] = id;
+}
+
+/*
+ * Full-text search (store/ops_catalog.h): every word of q as a prefix. Collects matching product ids (best
+ * rank first) among texts in the given locales. A database read: on the read pool.
+ */
+static int search_ids(mer_db_t *db, const char *q, const mer_where_t *w, int64_t **ids_out, size_t *n_out)
+{
+    search_ids_t s = {w, NULL, 0, 0};
+    int err = mer_store_product_search(db, q, 5000, search_hit, &s);
     if (err) {
-        free(ids);
-        /* a malformed FTS expression cannot happen (terms are quoted); treat other errors as no match */
+        free(s.ids);
         return err;
     }
-    *ids_out = ids;
-    *n_out = n;
+    *ids_out = s.ids;
+    *n_out = s.n;
     return 0;
 }
 
@@ -168,6 +138,84 @@ static json_t *list_item(const mer_cat_product_t *p, const mer_where_t *w, const
                      "price_from", mer_country_money(w->country, min_price, lang), "sku_count", (json_int_t)nskus);
 }
 
+/* One page of the listing (ids: the search's matches, or NULL for every product), serialised into *body. */
+static int build_list(const mer_where_t *w, int64_t page, int64_t per_page, const char *category, const int64_t *ids,
+                      size_t nids, char **body, size_t *len, mer_verr_t *e)
+{
+    const mer_catalog_t *cat = mer_catalog_lock();
+    int64_t cat_id = 0;
+    if (category) {
+        for (size_t i = 0; i < cat->ncategories; i++)
+            if (strcmp(cat->categories[i].slug, category) == 0)
+                cat_id = cat->categories[i].id;
+        if (cat_id == 0) {
+            mer_catalog_unlock();
+            return mer_verr_set(e, MER_E_INVALID_PARAM, "category", "no category with slug %s", category);
+        }
+    }
+    const char *lang = mer_catalog_resolve_lang(cat, &w->chain);
+    json_t *items = json_array();
+    size_t total = 0, first = (size_t)((page - 1) * per_page);
+    size_t n = ids ? nids : cat->nproducts;
+    for (size_t i = 0; i < n; i++) {
+        const mer_cat_product_t *p = ids ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
+        int64_t min_price;
+        size_t nskus;
+        if (p == NULL || !sold_in(p, w->country->code, &min_price, &nskus))
+            continue;
+        if (cat_id && !in_category(cat, p->category, cat_id))
+            continue;
+        if (total >= first && total < first + (size_t)per_page)
+            json_array_append_new(items, list_item(p, w, lang, min_price, nskus));
+        total++;
+    }
+    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:o}", "country", w->country->code, "lang", lang,
+                            "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "page",
+                            (json_int_t)page, "per_page", (json_int_t)per_page, "total", (json_int_t)total, "pages",
+                            (json_int_t)((total + (size_t)per_page - 1) / (size_t)per_page), "items", items);
+    mer_catalog_unlock();
+    *body = mer_json_dump(out, len);
+    json_decref(out);
+    return 0;
+}
+
+/* A search that missed the cache: the full-text query on the read pool, the page built there too. */
+typedef struct search_call {
+    mer_call_t c;
+    mer_where_t w;
+    int64_t page, per_page;
+    uint64_t gen;
+    char q[MAX_Q + 1], category[65];
+    bool has_category;
+    cache_key_t key;
+    char *body;
+    size_t len;
+} search_call_t;
+
+static int search(mer_db_t *db, mer_call_t *c)
+{
+    search_call_t *s = (search_call_t *)c;
+    int64_t *ids = NULL;
+    size_t nids = 0;
+    if (search_ids(db, s->q, &s->w, &ids, &nids) != 0)
+        return mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "search failed");
+    int err = build_list(&s->w, s->page, s->per_page, s->has_category ? s->category : NULL, ids ? ids : (int64_t[]){0},
+                         nids, &s->body, &s->len, &c->verr);
+    free(ids);
+    return err;
+}
+
+static void search_reply(mer_call_t *c)
+{
+    search_call_t *s = (search_call_t *)c;
+    mer_reply_cached(c->r, mer_rcache_put(s->key.s, s->key.len, s->gen, 200, s->body, s->len, CACHE_CONTROL));
+}
+
+static void search_free(mer_call_t *c)
+{
+    free(((search_call_t *)c)->body);
+}
+
 static void h_list(mer_req_t *r)
 {
     mer_where_t w;
@@ -178,7 +226,7 @@ static void h_list(mer_req_t *r)
     const char *q = mer_req_query(r, "q");
     const char *category = mer_req_query(r, "category");
     size_t qlen = q ? strlen(q) : 0, clen = category ? strlen(category) : 0;
-    bool search = qlen > 0; /* an empty q lists everything */
+    bool search_q = qlen > 0; /* an empty q lists everything */
     if (qlen > MAX_Q) {
         mer_reply_error(r, MER_E_INVALID_PARAM, "q", "q is longer than %d bytes", MAX_Q);
         return;
@@ -201,60 +249,38 @@ static void h_list(mer_req_t *r)
         return;
     }
 
-    int64_t *ids = NULL;
-    size_t nids = 0;
-    if (search && search_ids(q, &w, &ids, &nids) != 0) {
-        mer_reply_error(r, MER_E_INTERNAL, NULL, "search failed");
+    if (search_q) { /* the full-text index is in the database */
+        search_call_t *s = mer_call_new(r, sizeof(*s));
+        s->w = w;
+        s->page = page;
+        s->per_page = per_page;
+        s->gen = gen;
+        memcpy(s->q, q, qlen + 1);
+        if (category) {
+            memcpy(s->category, category, clen + 1);
+            s->has_category = true;
+        }
+        s->key = key;
+        s->c.reply = search_reply;
+        s->c.cleanup = search_free;
+        mer_call_read(&s->c, MER_STORE_CATALOG, search);
         return;
     }
-
-    const mer_catalog_t *cat = mer_catalog_lock();
-    int64_t cat_id = 0;
-    if (category) {
-        for (size_t i = 0; i < cat->ncategories; i++)
-            if (strcmp(cat->categories[i].slug, category) == 0)
-                cat_id = cat->categories[i].id;
-        if (cat_id == 0) {
-            mer_catalog_unlock();
-            free(ids);
-            mer_reply_error(r, MER_E_INVALID_PARAM, "category", "no category with slug %s", category);
-            return;
-        }
-    }
-    const char *lang = mer_catalog_resolve_lang(cat, &w.chain);
-    json_t *items = json_array();
-    size_t total = 0, first = (size_t)((page - 1) * per_page);
-    size_t n = search ? nids : cat->nproducts;
-    for (size_t i = 0; i < n; i++) {
-        const mer_cat_product_t *p = search ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
-        int64_t min_price;
-        size_t nskus;
-        if (p == NULL || !sold_in(p, w.country->code, &min_price, &nskus))
-            continue;
-        if (cat_id && !in_category(cat, p->category, cat_id))
-            continue;
-        if (total >= first && total < first + (size_t)per_page)
-            json_array_append_new(items, list_item(p, &w, lang, min_price, nskus));
-        total++;
-    }
-    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:o}", "country", w.country->code, "lang", lang,
-                            "currency", w.country->currency.code, "tax_included", w.country->tax_inclusive, "page",
-                            (json_int_t)page, "per_page", (json_int_t)per_page, "total", (json_int_t)total, "pages",
-                            (json_int_t)((total + (size_t)per_page - 1) / (size_t)per_page), "items", items);
-    mer_catalog_unlock();
-    free(ids);
+    char *body;
     size_t len;
-    char *body = mer_json_dump(out, &len);
-    json_decref(out);
-    const mer_rcache_entry_t *e = mer_rcache_put(key.s, key.len, gen, 200, body, len, CACHE_CONTROL);
+    mer_verr_t e = {0};
+    if (build_list(&w, page, per_page, category, NULL, 0, &body, &len, &e) != 0) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    const mer_rcache_entry_t *ent = mer_rcache_put(key.s, key.len, gen, 200, body, len, CACHE_CONTROL);
     free(body);
-    mer_reply_cached(r, e);
+    mer_reply_cached(r, ent);
 }
 
 static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p, const mer_where_t *w,
                             const char *lang)
 {
-    mer_db_t *stock_db = mer_store_reader(w->country->region);
     const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
     json_t *skus = json_array(), *attrs = json_array();
     int rate = mer_country_tax_rate(w->country, p->tax_class);
@@ -294,14 +320,11 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
                 json_array_append_new(vals, json_pack("{s:s,s:s}", "value", s->attrs[a].value, "name",
                                                       mer_catalog_attr_text(cat, vkey, &w->chain)));
         }
-        int64_t avail = 0;
-        if (stock_db == NULL || mer_stock_available(stock_db, s->id, w->country->code, &avail) != 0)
-            avail = 0;
-        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code,
-                                              "attributes", sattrs, "attribute_names", snames, "price",
-                                              mer_country_money(w->country, price, lang), "stock_state",
-                                              avail > 0 ? "in_stock" : "out_of_stock", "max_per_order",
-                                              (json_int_t)s->max_per_order));
+        json_array_append_new(
+            skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code, "attributes",
+                            sattrs, "attribute_names", snames, "price", mer_country_money(w->country, price, lang),
+                            "stock_state", mer_catalog_in_stock(s->id, w->country->code) ? "in_stock" : "out_of_stock",
+                            "max_per_order", (json_int_t)s->max_per_order));
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
                      "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",
@@ -319,7 +342,7 @@ static void h_product(mer_req_t *r)
     cache_key_t key;
     key.len = 0;
     /* the stock epoch changes when a SKU of this product sells out or comes back */
-    key_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_stock_epoch(id));
+    key_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_catalog_stock_epoch(id));
     key_add_chain(&key, &w.chain);
     uint64_t gen = mer_catalog_generation();
     const mer_rcache_entry_t *hit = mer_rcache_get(key.s, key.len, gen);
@@ -385,8 +408,16 @@ static void catalog_metrics(mer_buf_t *out)
                    nproducts);
 }
 
+static int catalog_init(const mer_cycle_t *cycle)
+{
+    (void)cycle;
+    mer_writer_on_commit(mer_catalog_on_commit);
+    return 0;
+}
+
 const mer_module_t mer_catalog_module = {
     .name = "catalog",
+    .init = catalog_init,
     .routes = MER_MODULE_ROUTES(&catalog_routes, &mer_catalog_admin_routes),
     .metrics = catalog_metrics,
 };

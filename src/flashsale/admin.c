@@ -19,110 +19,54 @@
 #include "store/writer.h"
 #include "core/banned.h"
 
-typedef struct in_item {
-    int64_t sku_id, product_id, price, units;
-    char sku[65];
-} in_item_t;
+/*
+ * Creating a sale (the sale service, flash_int.h): the ids from catalog.db's writer, then the rows from the
+ * region's writer, then the sale in memory; one call goes through both writers (sale_reply resubmits it).
+ */
+typedef struct sale_call {
+    mer_call_t c;
+    fs_sale_in_t in;
+    bool written; /* the second job (the region's rows) committed */
+} sale_call_t;
 
-typedef struct in_session {
-    int64_t id, starts_at, ends_at, res_opens, res_closes, ttl_ms, limit;
-    bool res_required, cod;
-    fs_mode_t mode;
-    char seed[65];
-    in_item_t items[FS_MAX_ITEMS];
-    int nitems;
-} in_session_t;
-
-typedef struct sale_job {
-    mer_wjob_t w;
-    mer_req_t *r;
-    const mer_country_t *c;
-    json_t *titles, *rules;
-    in_session_t sessions[FS_MAX_SESSIONS];
-    int nsessions;
-    int64_t id, created_at;
-} sale_job_t;
-
-static int sale_run(mer_db_t *db, mer_wjob_t *w)
+static int sale_number(mer_db_t *db, mer_call_t *c)
 {
-    sale_job_t *j = H2O_STRUCT_FROM_MEMBER(sale_job_t, w, w);
-    char *titles = mer_json_dump(j->titles, NULL), *rules = mer_json_dump(j->rules, NULL);
-    /* the ids were given out by the catalogue (model.c, "ids"): unique across regions */
-    int err = mer_db_exec(db, "INSERT INTO flash_sale (id, country, titles, rules, created_at) VALUES (?, ?, ?, ?, ?)",
-                          "isssi", j->id, j->c->code, titles, rules, j->created_at) < 0
-                  ? MER_E_INTERNAL
-                  : 0;
-    free(titles);
-    free(rules);
-    for (int k = 0; err == 0 && k < j->nsessions; k++) {
-        in_session_t *s = &j->sessions[k];
-        if (mer_db_exec(db,
-                        "INSERT INTO flash_session (id, sale_id, starts_at, ends_at, mode, reservation_required, "
-                        "reservation_opens_at, reservation_closes_at, token_ttl_ms, cod_allowed, per_user_limit, "
-                        "seed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "iiiisiiiiiis", s->id, j->id, s->starts_at, s->ends_at, fs_mode_names[s->mode],
-                        (int64_t)s->res_required, s->res_opens, s->res_closes, s->ttl_ms, (int64_t)s->cod, s->limit,
-                        s->seed) < 0)
-            err = MER_E_INTERNAL;
-        for (int i = 0; err == 0 && i < s->nitems; i++)
-            if (mer_db_exec(
-                    db, "INSERT INTO flash_item (session_id, sku_id, price, units, position) VALUES (?, ?, ?, ?, ?)",
-                    "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
-                err = MER_E_INTERNAL;
-    }
-    return err;
+    return fs_sale_number(db, &((sale_call_t *)c)->in, &c->verr);
 }
 
-static void sale_done(mer_wjob_t *w)
+static int sale_write(mer_db_t *db, mer_call_t *c)
 {
-    sale_job_t *j = H2O_STRUCT_FROM_MEMBER(sale_job_t, w, w);
-    mer_req_t *r = j->r;
-    if (w->err == 0) {
-        fs_sale_t *sale = fs_sale_build(j->id, j->c->code, j->c->region, j->titles, j->rules);
-        for (int k = 0; k < j->nsessions; k++) {
-            in_session_t *in = &j->sessions[k];
-            fs_session_t *s = fs_session_new(sale);
-            s->id = in->id;
-            s->starts_at = in->starts_at;
-            s->ends_at = in->ends_at;
-            s->mode = in->mode;
-            s->reservation_required = in->res_required;
-            s->res_opens_at = in->res_opens;
-            s->res_closes_at = in->res_closes;
-            s->token_ttl_ms = in->ttl_ms;
-            s->cod_allowed = in->cod;
-            s->per_user_limit = in->limit;
-            fs_session_commit_seed(s, in->seed);
-            for (int i = 0; i < in->nitems; i++) {
-                fs_item_t *it = &s->items[s->nitems++];
-                it->sku_id = in->items[i].sku_id;
-                it->product_id = in->items[i].product_id;
-                it->price = in->items[i].price;
-                it->units = in->items[i].units;
-                atomic_store(&it->left, it->units);
-                snprintf(it->sku, sizeof(it->sku), "%s", in->items[i].sku);
-            }
-            sale->sessions[sale->nsessions++] = s;
-        }
-        fs_registry_add(sale);
-        mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->id, j->c->code, (long long)r->who.id);
+    sale_call_t *j = (sale_call_t *)c;
+    j->written = true;
+    return fs_sale_write(db, &j->in, &c->verr);
+}
+
+static void sale_reply(mer_call_t *c)
+{
+    sale_call_t *j = (sale_call_t *)c;
+    if (!j->written) {
+        mer_call_write(c, j->in.region, sale_write);
+        return;
     }
-    if (!r->gone) {
-        if (w->err) {
-            mer_reply_error(r, w->err, NULL, NULL);
-        } else {
-            json_t *ids = json_array();
-            for (int k = 0; k < j->nsessions; k++)
-                json_array_append_new(ids, json_integer(j->sessions[k].id));
-            mer_reply_json(r, 201,
-                           json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->id, "country", j->c->code, "session_ids",
-                                     ids, "info", "GET /api/v1/flash-sales/{id}"));
-        }
-    }
-    json_decref(j->titles);
-    json_decref(j->rules);
-    mer_req_release(r);
-    free(j);
+    fs_sale_publish(&j->in);
+    mer_log_info("flash sale %lld created in %s by staff %lld", (long long)j->in.id, j->in.country,
+                 (long long)c->who.id);
+    json_t *ids = json_array();
+    for (int k = 0; k < j->in.nsessions; k++)
+        json_array_append_new(ids, json_integer(j->in.sessions[k].id));
+    mer_reply_json(c->r, 201,
+                   json_pack("{s:I,s:s,s:o,s:s}", "id", (json_int_t)j->in.id, "country", j->in.country, "session_ids",
+                             ids, "info", "GET /api/v1/flash-sales/{id}"));
+}
+
+static void sale_free(mer_call_t *c)
+{
+    sale_call_t *j = (sale_call_t *)c;
+    /* committed rows are a sale even when nobody is told: publish it (the client went away) */
+    if (j->written && c->err == 0 && c->r->gone)
+        fs_sale_publish(&j->in);
+    json_decref(j->in.titles);
+    json_decref(j->in.rules);
 }
 
 static int local_time(mer_req_t *r, json_t *o, const char *key, const char *field, const mer_country_t *c,
@@ -153,7 +97,7 @@ static int check_rules(mer_req_t *r, json_t *rules)
 }
 
 /* Reads sessions[k] of a new sale into s. Returns 0, or answers the error and returns -1. */
-static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t *c, in_session_t *s)
+static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t *c, fs_session_in_t *s)
 {
     static const char *const skeys[] = {
         "starts_at",   "ends_at", "mode", "per_user_limit", "token_ttl_seconds", "cod_allowed",
@@ -230,7 +174,7 @@ static int parse_session(mer_req_t *r, json_t *sv, size_t k, const mer_country_t
     {
         char ip[80];
         const char *sku = NULL;
-        in_item_t *it = &s->items[s->nitems++];
+        fs_item_in_t *it = &s->items[s->nitems++];
         snprintf(ip, sizeof(ip), "%s.items[%zu]", p, i);
         if (!json_is_object(iv) || mer_json_only(iv, ikeys, ip, &e) ||
             mer_json_str(iv, "sku", mer_json_path(f, sizeof(f), ip, "sku"), 1, 64, true, &sku, &e) ||
@@ -302,24 +246,27 @@ static void h_create(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "sessions", "a sale has 1 to %d sessions", FS_MAX_SESSIONS);
         return;
     }
-    sale_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->c = c;
+    /* not submitted until everything is checked: until then it is freed like any allocation */
+    sale_call_t *j = mer_call_new(r, sizeof(*j));
+    fs_sale_in_t *in = &j->in;
+    snprintf(in->country, sizeof(in->country), "%s", c->code);
+    snprintf(in->region, sizeof(in->region), "%s", c->region);
     size_t k;
     json_t *sv;
     json_array_foreach(sessions, k, sv)
     {
-        if (parse_session(r, sv, k, c, &j->sessions[j->nsessions++]) != 0) {
+        if (parse_session(r, sv, k, c, &in->sessions[in->nsessions++]) != 0) {
             free(j);
             return;
         }
     }
     /* a sale is created to be sold: a session that has already ended could never be (checked after
      * everything else, so a malformed body is named first) */
-    j->created_at = mer_now_unix_ms();
-    for (int i = 0; i < j->nsessions; i++) {
-        if (j->sessions[i].ends_at <= j->created_at) {
+    in->created_at = mer_now_unix_ms();
+    for (int i = 0; i < in->nsessions; i++) {
+        if (in->sessions[i].ends_at <= in->created_at) {
             char f[48], local[40];
-            mer_tz_format(j->sessions[i].ends_at, c->timezone, local);
+            mer_tz_format(in->sessions[i].ends_at, c->timezone, local);
             snprintf(f, sizeof(f), "sessions[%d].ends_at", i);
             mer_reply_error(r, MER_E_VALIDATION, f, "%s has already passed (%s): a session must end in the future", f,
                             local);
@@ -327,25 +274,11 @@ static void h_create(mer_req_t *r)
             return;
         }
     }
-    int64_t session_ids[FS_MAX_SESSIONS];
-    int err = fs_ids_allocate(c->region, j->nsessions, &j->id, session_ids);
-    if (err) {
-        mer_reply_error(r, err, NULL, NULL);
-        free(j);
-        return;
-    }
-    for (int i = 0; i < j->nsessions; i++)
-        j->sessions[i].id = session_ids[i];
-    j->r = r;
-    j->titles = json_incref(titles);
-    j->rules = rules ? json_incref(rules) : json_object();
-    j->w.run = sale_run;
-    j->w.done = sale_done;
-    if (mer_req_submit(r, c->region, &j->w) != 0) {
-        json_decref(j->titles);
-        json_decref(j->rules);
-        free(j);
-    }
+    in->titles = json_incref(titles);
+    in->rules = rules ? json_incref(rules) : json_object();
+    j->c.reply = sale_reply;
+    j->c.cleanup = sale_free;
+    mer_call_write(&j->c, MER_STORE_CATALOG, sale_number);
 }
 
 static fs_sale_t *staff_sale(mer_req_t *r)
@@ -361,21 +294,36 @@ static fs_sale_t *staff_sale(mer_req_t *r)
     return sale;
 }
 
-static void h_stats(mer_req_t *r)
+/* The stats: the tokens by state come from the region's database (on the read pool), the rest from memory. */
+typedef struct stats_call {
+    mer_call_t c;
+    fs_sale_t *sale; /* sales stay in memory until exit */
+    json_t *tokens[FS_MAX_SESSIONS];
+} stats_call_t;
+
+static int stats_tokens(mer_db_t *db, mer_call_t *c)
 {
-    fs_sale_t *sale = staff_sale(r);
-    if (sale == NULL)
-        return;
-    mer_db_t *db = mer_store_reader(sale->region);
-    json_t *arr = json_array();
-    for (int k = 0; k < sale->nsessions; k++) {
-        fs_session_t *s = sale->sessions[k];
-        json_t *tokens = json_object(), *refusals = json_object(), *items = json_array();
+    stats_call_t *st = (stats_call_t *)c;
+    for (int k = 0; k < st->sale->nsessions; k++) {
+        json_t *tokens = st->tokens[k] = json_object();
         mer_rows_t *rows =
-            mer_db_query(db, "SELECT state, COUNT(*) FROM flash_token WHERE session_id = ? GROUP BY state", "i", s->id);
+            mer_db_query(db, "SELECT state, COUNT(*) FROM flash_token WHERE session_id = ? GROUP BY state", "i",
+                         st->sale->sessions[k]->id);
         while (mer_rows_next(rows))
             json_object_set_new(tokens, mer_rows_text(rows, 0), json_integer(mer_rows_int(rows, 1)));
         mer_rows_end(rows);
+    }
+    return 0;
+}
+
+static void stats_reply(mer_call_t *c)
+{
+    stats_call_t *st = (stats_call_t *)c;
+    fs_sale_t *sale = st->sale;
+    json_t *arr = json_array();
+    for (int k = 0; k < sale->nsessions; k++) {
+        fs_session_t *s = sale->sessions[k];
+        json_t *refusals = json_object(), *items = json_array();
         for (int i = 0; i < FS_R__COUNT; i++)
             json_object_set_new(refusals, fs_reason_names[i], json_integer((json_int_t)atomic_load(&s->refusals[i])));
         for (int i = 0; i < s->nitems; i++)
@@ -386,14 +334,35 @@ static void h_stats(mer_req_t *r)
         pthread_mutex_lock(&s->tickets_mu);
         size_t ntickets = s->ntickets;
         pthread_mutex_unlock(&s->tickets_mu);
+        json_t *tokens = st->tokens[k];
+        st->tokens[k] = NULL;
         json_array_append_new(arr, json_pack("{s:I,s:I,s:I,s:o,s:o,s:o,s:I,s:I}", "session_id", (json_int_t)s->id,
                                              "reservations", (json_int_t)mer_smap_count(&s->reservations), "wins",
                                              (json_int_t)atomic_load(&s->wins), "tokens", tokens, "refusals", refusals,
                                              "items", items, "tickets", (json_int_t)ntickets, "queue_processed",
                                              (json_int_t)atomic_load(&s->processed)));
     }
-    mer_reply_json(r, 200,
+    mer_reply_json(c->r, 200,
                    json_pack("{s:I,s:s,s:o}", "id", (json_int_t)sale->id, "country", sale->country, "sessions", arr));
+}
+
+static void stats_free(mer_call_t *c)
+{
+    stats_call_t *st = (stats_call_t *)c;
+    for (int k = 0; k < FS_MAX_SESSIONS; k++)
+        json_decref(st->tokens[k]);
+}
+
+static void h_stats(mer_req_t *r)
+{
+    fs_sale_t *sale = staff_sale(r);
+    if (sale == NULL)
+        return;
+    stats_call_t *st = mer_call_new(r, sizeof(*st));
+    st->sale = sale;
+    st->c.reply = stats_reply;
+    st->c.cleanup = stats_free;
+    mer_call_read(&st->c, sale->region, stats_tokens);
 }
 
 static void h_draw(mer_req_t *r)

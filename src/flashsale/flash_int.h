@@ -179,12 +179,6 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
 int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
 int fs_load_region(const char *region);
-/*
- * Gives out the ids of a new sale of region and of its nsessions sessions (the catalogue's id space,
- * committed before the sale is written). Event loop or start-up: a short catalogue write, like other
- * admin changes. Returns 0 or a negative error.
- */
-int fs_ids_allocate(const char *region, int nsessions, int64_t *sale_id, int64_t *session_ids);
 /* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);
@@ -248,6 +242,79 @@ void fs_draw_order(const unsigned char seed[32], const char *const *tickets, siz
 /* Publishes the session's progress in whole percent; a change retires cached activity answers. */
 void fs_progress(fs_session_t *s);
 void fs_model_init(void);
+
+/* ---- the sale service (sale.c): creating a sale, without HTTP ----
+ * A new sale is checked by the adapter (admin.c: shapes, country, times, SKUs sold there), then written in
+ * two writer jobs and published:
+ *   1. fs_sale_number(catalog db, in)   in a job of catalog.db's writer: gives the sale and its sessions
+ *                                        ids from the catalogue's id space (unique across regions; model.c)
+ *   2. fs_sale_write(region db, in)      in a job of the sale's region writer: the sale's rows
+ *   3. fs_sale_publish(in)               after both committed (on any thread): the sale in memory, where
+ *                                        grabs find it
+ * Each job function returns 0 or a negative error with e describing it (the job's savepoint then undoes its
+ * writes; ids given out by a step 1 whose step 2 failed stay unused).
+ */
+typedef struct fs_item_in {
+    int64_t sku_id, product_id, price, units;
+    char sku[65];
+} fs_item_in_t;
+
+typedef struct fs_session_in {
+    int64_t id, starts_at, ends_at, res_opens, res_closes, ttl_ms, limit;
+    bool res_required, cod;
+    fs_mode_t mode;
+    char seed[65]; /* hex of the draw seed, published as its SHA-256 */
+    fs_item_in_t items[FS_MAX_ITEMS];
+    int nitems;
+} fs_session_in_t;
+
+typedef struct fs_sale_in {
+    int64_t id; /* set by fs_sale_number */
+    int64_t created_at;
+    char country[3], region[MER_REGION_NAME_MAX];
+    json_t *titles, *rules; /* references the caller owns */
+    fs_session_in_t sessions[FS_MAX_SESSIONS];
+    int nsessions;
+} fs_sale_in_t;
+
+int fs_sale_number(mer_db_t *catalog, fs_sale_in_t *in, mer_verr_t *e);
+int fs_sale_write(mer_db_t *db, const fs_sale_in_t *in, mer_verr_t *e);
+fs_sale_t *fs_sale_publish(const fs_sale_in_t *in);
+
+/* ---- the grab service (grab.c): a reservation or a grab, decided in memory, without HTTP ----
+ * The adapter copies the request into an fs_grab_in_t, calls the service on its loop (no storage: the hot
+ * path), and then writes what it decided (the reservation, the token, the entry) through the sale's writer,
+ * answering after the commit. A refusal is counted in the session's stats and described in fs_refusal_t.
+ */
+typedef struct fs_grab_in {
+    int64_t user_id, created_at;   /* the customer and its account's creation (Unix ms) */
+    fs_buyer_t buyer;              /* the identities the sale's rules count */
+    char ip[64];                   /* the client's address; needed only when fs_rules_need_ip() ("" otherwise) */
+    const char *sku;               /* grab: the SKU's code (NULL: none sent) */
+    const char *challenge, *nonce; /* grab: the proof of work, when the sale asks for one */
+    int64_t now;                   /* Unix ms */
+} fs_grab_in_t;
+
+typedef struct fs_refusal {
+    int err;                /* negative mer_err_t */
+    int reason;             /* fs_reason_t, or -1: a malformed request, not counted as a refusal */
+    const char *field;      /* the failing field, or NULL */
+    int64_t retry_after_ns; /* a rate limit: come back after this long; else 0 */
+    char message[200];
+} fs_refusal_t;
+
+/* What a grab won: an fcfs token (unit taken), or a queue or draw ticket; the caller records it. */
+typedef struct fs_grab {
+    fs_token_t *token;
+    fs_ticket_t *ticket;
+} fs_grab_t;
+
+bool fs_rules_need_ip(const fs_rules_t *ru);
+/* May the customer reserve? 0 (with *already when it has), or the refusal's error. */
+int fs_reserve_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, bool *already, fs_refusal_t *no);
+/* A grab: the checks in order (see grab.c), then the buyer's counts and a unit (fcfs) or a ticket number.
+ * Returns 0 with out filled (the caller owns the token or ticket), or the refusal's error. */
+int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t *out, fs_refusal_t *no);
 
 /* ---- grab.c / admin.c / processor.c ---- */
 void fs_grab_init(void); /* the proof-of-work key and its replay set */

@@ -14,6 +14,7 @@
  * limit_reached) — then takes one unit atomically and records the token durably before answering.
  */
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -268,10 +269,10 @@ static int cmp_ip(const void *key, const void *elem)
 }
 
 /* The lists are sorted (model.c, parse_rules): up to FS_MAX_BLOCKED entries each cost a dozen compares. */
-static bool blocked(const fs_rules_t *ru, const mer_req_t *r, const char *ip)
+static bool blocked(const fs_rules_t *ru, int64_t user_id, const char *ip)
 {
     if (ru->nblocked_users &&
-        bsearch(&r->who.id, ru->blocked_users, ru->nblocked_users, sizeof(*ru->blocked_users), cmp_user))
+        bsearch(&user_id, ru->blocked_users, ru->nblocked_users, sizeof(*ru->blocked_users), cmp_user))
         return true;
     if (ru->nblocked_ips == 0)
         return false;
@@ -281,61 +282,86 @@ static bool blocked(const fs_rules_t *ru, const mer_req_t *r, const char *ip)
     return bsearch(ip, ru->blocked_ips, ru->nblocked_ips, sizeof(*ru->blocked_ips), cmp_ip) != NULL;
 }
 
-/* Retry-After in whole seconds, rounded up: at least one interval of the limit that refused. */
-static void retry_after(mer_req_t *r, int64_t interval_ns)
+/* Describes a refusal (counted for the session's stats) and returns its error. */
+static int no_grab(fs_refusal_t *no, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...) MER_PRINTF(5, 6);
+static int no_grab(fs_refusal_t *no, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...)
 {
-    char secs[24];
-    snprintf(secs, sizeof(secs), "%lld", (long long)(interval_ns / 1000000000 + 1));
-    mer_reply_header(r, "retry-after", secs);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(no->message, sizeof(no->message), fmt, ap);
+    va_end(ap);
+    fs_count_refusal(s, why);
+    no->err = err;
+    no->reason = (int)why;
+    no->field = NULL;
+    return err;
+}
+
+/* The adapter's answer to a refusal: the error envelope with its reason, Retry-After for a rate limit. */
+static void reply_refusal(mer_req_t *r, const fs_refusal_t *no)
+{
+    if (no->retry_after_ns) {
+        char secs[24]; /* whole seconds, rounded up: at least one interval of the limit that refused */
+        snprintf(secs, sizeof(secs), "%lld", (long long)(no->retry_after_ns / 1000000000 + 1));
+        mer_reply_header(r, "retry-after", secs);
+    }
+    if (no->reason < 0)
+        mer_reply_error(r, no->err, no->field, "%s", no->message);
+    else
+        mer_reply_error_reason(r, no->err, no->field, fs_reason_names[no->reason], "%s", no->message);
 }
 
 static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...) MER_PRINTF(5, 6);
 static void refuse(mer_req_t *r, fs_session_t *s, fs_reason_t why, int err, const char *fmt, ...)
 {
-    char msg[200];
+    fs_refusal_t no = {0};
+    char msg[sizeof(no.message)];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fs_count_refusal(s, why);
-    mer_reply_error_reason(r, err, NULL, fs_reason_names[why], "%s", msg);
+    no_grab(&no, s, why, err, "%s", msg);
+    reply_refusal(r, &no);
 }
 
-/* Anti-scalper rules shared by reservations and grabs. Answers and returns false on refusal. */
-static bool rules_allow(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, int64_t now)
+bool fs_rules_need_ip(const fs_rules_t *ru)
+{
+    return ru->nblocked_ips || ru->ip_interval_ns;
+}
+
+/* The flash-sale limits apply to a route that says so (the route table documents its limiter). */
+static void check_rate_class(const mer_req_t *r)
 {
     if (r->route->rate != MER_RATE_FLASH)
         MER_BUG("%s %s applies the flash-sale limits but its route says otherwise", r->route->method,
                 r->route->pattern);
+}
+
+/* Anti-scalper rules shared by reservations and grabs. Returns 0, or describes the refusal and returns its error. */
+static int rules_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_refusal_t *no)
+{
     const fs_rules_t *ru = &sale->rules;
-    char ip[64] = "";
-    if (ru->nblocked_ips || ru->ip_interval_ns)
-        mer_req_peer(r, ip); /* only rules on addresses need it */
-    if (blocked(ru, r, ip)) {
-        refuse(r, s, FS_R_BLOCKLIST, MER_E_BLOCKED, "this account or address may not take part");
-        return false;
-    }
-    if (ru->min_account_age_ms && now - r->who.created_at < ru->min_account_age_ms) {
-        refuse(r, s, FS_R_ACCOUNT_AGE, MER_E_BLOCKED, "accounts must be at least %lld days old to take part",
-               (long long)(ru->min_account_age_ms / 86400000));
-        return false;
-    }
+    if (blocked(ru, in->user_id, in->ip))
+        return no_grab(no, s, FS_R_BLOCKLIST, MER_E_BLOCKED, "this account or address may not take part");
+    if (ru->min_account_age_ms && in->now - in->created_at < ru->min_account_age_ms)
+        return no_grab(no, s, FS_R_ACCOUNT_AGE, MER_E_BLOCKED, "accounts must be at least %lld days old to take part",
+                       (long long)(ru->min_account_age_ms / 86400000));
     if (!ru->user_interval_ns && !ru->ip_interval_ns)
-        return true;
+        return 0;
     /* GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h) */
     int64_t now_ns = (int64_t)mer_now_mono_ns();
-    if (ru->user_interval_ns && !mer_smap_gcra(&s->buyers, -r->who.id, now_ns, ru->user_interval_ns, ru->user_burst)) {
-        retry_after(r, ru->user_interval_ns);
-        refuse(r, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
-        return false;
+    if (ru->user_interval_ns &&
+        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, ru->user_interval_ns, ru->user_burst)) {
+        no->retry_after_ns = ru->user_interval_ns;
+        return no_grab(no, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
     }
-    if (ru->ip_interval_ns && !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(ip, strlen(ip)) >> 1), now_ns,
+    if (ru->ip_interval_ns && !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(in->ip, strlen(in->ip)) >> 1), now_ns,
                                              ru->ip_interval_ns, ru->ip_burst)) {
-        retry_after(r, ru->ip_interval_ns);
-        refuse(r, s, FS_R_RATE_IP, MER_E_RATE_LIMITED, "too many attempts from this network address; slow down");
-        return false;
+        no->retry_after_ns = ru->ip_interval_ns;
+        return no_grab(no, s, FS_R_RATE_IP, MER_E_RATE_LIMITED,
+                       "too many attempts from this network address; slow down");
     }
-    return true;
+    return 0;
 }
 
 /* ---- proof of work ----
@@ -449,16 +475,15 @@ static bool leading_zero_bits(const unsigned char *h, int bits)
     return true;
 }
 
-static bool proof_ok(mer_req_t *r, int bits, int64_t now)
+static bool proof_ok(const fs_grab_in_t *in, int bits)
 {
-    json_t *p = json_object_get(r->body, "proof");
-    const char *ch = json_string_value(json_object_get(p, "challenge"));
-    const char *nonce = json_string_value(json_object_get(p, "nonce"));
+    const char *ch = in->challenge, *nonce = in->nonce;
+    int64_t now = in->now;
     if (ch == NULL || nonce == NULL || strlen(ch) > 90 || strlen(nonce) > 64)
         return false;
     long long exp = 0, user = 0;
     char mac[40], expect[33];
-    if (sscanf(ch, "%lld.%lld.%39s", &exp, &user, mac) != 3 || user != r->who.id || exp < now)
+    if (sscanf(ch, "%lld.%lld.%39s", &exp, &user, mac) != 3 || user != in->user_id || exp < now)
         return false;
     challenge_mac(exp, user, expect);
     if (strlen(mac) != 32 || sodium_memcmp(mac, expect, 32) != 0)
@@ -471,18 +496,55 @@ static bool proof_ok(mer_req_t *r, int bits, int64_t now)
     return leading_zero_bits(h, bits) && pow_first_use(user, exp);
 }
 
+/* ---- writes of the grab path ----
+ * A reservation, a win or an entry is written by the sale's writer before it is answered (mer_call_write).
+ * Its in-memory side (the reservation, the token, the ticket) follows the write's fate: settle() runs
+ * exactly once on the loop, from the answer (reply) when the client is still there, else from the cleanup
+ * (the client went away, the write failed, or the writer refused the job), so it happens before the client
+ * can act on the answer and also when nobody is answered.
+ */
+typedef struct fs_call fs_call_t;
+struct fs_call {
+    mer_call_t c;
+    void (*settle)(fs_call_t *f, bool committed);
+    bool ran; /* fn ran: c.err then says whether its write committed */
+    bool settled;
+};
+
+static void fs_call_settle(fs_call_t *f)
+{
+    if (!f->settled) {
+        f->settled = true;
+        f->settle(f, f->ran && f->c.err == 0);
+    }
+}
+
+static void fs_call_cleanup(mer_call_t *c)
+{
+    fs_call_settle((fs_call_t *)c);
+}
+
+static void *fs_call_new(mer_req_t *r, size_t size, void (*settle)(fs_call_t *, bool), void (*reply)(mer_call_t *))
+{
+    fs_call_t *f = mer_call_new(r, size);
+    f->settle = settle;
+    f->c.reply = reply;
+    f->c.cleanup = fs_call_cleanup;
+    return f;
+}
+
 /* ---- reservations ---- */
 
 typedef struct res_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    fs_call_t f;
     fs_session_t *s;
     int64_t user_id;
 } res_job_t;
 
-static int res_run(mer_db_t *db, mer_wjob_t *w)
+static int res_run(mer_db_t *db, mer_call_t *c)
 {
-    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
+    res_job_t *j = (res_job_t *)c;
+    j->f.ran = true;
     return mer_db_exec(db,
                        "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
                        "ON CONFLICT DO NOTHING",
@@ -491,19 +553,53 @@ static int res_run(mer_db_t *db, mer_wjob_t *w)
                : 0;
 }
 
-static void res_done(mer_wjob_t *w)
+static void res_settle(fs_call_t *f, bool committed)
 {
-    res_job_t *j = H2O_STRUCT_FROM_MEMBER(res_job_t, w, w);
-    if (w->err == 0)
+    res_job_t *j = (res_job_t *)f;
+    if (committed)
         mer_smap_set(&j->s->reservations, j->user_id, 1);
-    if (!j->r->gone) {
-        if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
-        else
-            mer_reply_json(j->r, 201, json_pack("{s:I,s:s}", "session_id", (json_int_t)j->s->id, "status", "reserved"));
+}
+
+static void res_reply(mer_call_t *c)
+{
+    res_job_t *j = (res_job_t *)c;
+    fs_call_settle(&j->f);
+    mer_reply_json(c->r, 201, json_pack("{s:I,s:s}", "session_id", (json_int_t)j->s->id, "status", "reserved"));
+}
+
+int fs_reserve_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, bool *already, fs_refusal_t *no)
+{
+    *no = (fs_refusal_t){.reason = -1};
+    *already = false;
+    if (!s->reservation_required || in->now < s->res_opens_at || in->now >= s->res_closes_at)
+        return no_grab(no, s, FS_R_WINDOW, MER_E_CONFLICT,
+                       s->reservation_required ? "reservations are open only during their window"
+                                               : "this session needs no reservation");
+    if (mer_smap_get(&s->reservations, in->user_id)) {
+        *already = true;
+        return 0;
     }
-    mer_req_release(j->r);
-    free(j);
+    return rules_check(sale, s, in, no);
+}
+
+/* The request's part of a grab or reservation: who, from where, with which proof (the adapter's work). */
+static void grab_in(mer_req_t *r, const fs_sale_t *sale, fs_grab_in_t *in)
+{
+    json_t *proof = json_object_get(r->body, "proof");
+    size_t dlen = 0;
+    const char *dev = mer_req_header(r, "x-device-id", &dlen);
+    *in = (fs_grab_in_t){
+        .user_id = r->who.id,
+        .created_at = r->who.created_at,
+        .buyer = {r->who.id, r->who.phone_hash, r->who.address_hash,
+                  dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0, r->who.address_phone_hash},
+        .sku = json_string_value(json_object_get(r->body, "sku")),
+        .challenge = json_string_value(json_object_get(proof, "challenge")),
+        .nonce = json_string_value(json_object_get(proof, "nonce")),
+        .now = mer_now_unix_ms(),
+    };
+    if (fs_rules_need_ip(&sale->rules))
+        mer_req_peer(r, in->ip); /* only rules on addresses need it */
 }
 
 static void h_reserve(mer_req_t *r)
@@ -512,100 +608,86 @@ static void h_reserve(mer_req_t *r)
     fs_session_t *s = pick_session(r, &sale);
     if (s == NULL)
         return;
-    int64_t now = mer_now_unix_ms();
-    if (!s->reservation_required || now < s->res_opens_at || now >= s->res_closes_at) {
-        refuse(r, s, FS_R_WINDOW, MER_E_CONFLICT,
-               s->reservation_required ? "reservations are open only during their window"
-                                       : "this session needs no reservation");
+    check_rate_class(r);
+    fs_grab_in_t in;
+    fs_refusal_t no;
+    bool already;
+    grab_in(r, sale, &in);
+    if (fs_reserve_check(sale, s, &in, &already, &no) != 0) {
+        reply_refusal(r, &no);
         return;
     }
-    if (mer_smap_get(&s->reservations, r->who.id)) {
+    if (already) {
         mer_reply_json(r, 200, json_pack("{s:I,s:s}", "session_id", (json_int_t)s->id, "status", "reserved"));
         return;
     }
-    if (!rules_allow(r, sale, s, now))
-        return;
-    res_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
+    res_job_t *j = fs_call_new(r, sizeof(*j), res_settle, res_reply);
     j->s = s;
     j->user_id = r->who.id;
-    j->w.run = res_run;
-    j->w.done = res_done;
-    if (mer_req_submit(r, sale->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->f.c, sale->region, res_run);
 }
 
 /* ---- the grab ---- */
 
 /* An fcfs win (t) or a queue or draw entry (ticket) on its way through the writer. */
 typedef struct grab_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    fs_call_t f;
     fs_session_t *s;
     fs_token_t *t;
     fs_ticket_t *ticket;
     const mer_country_t *country; /* fcfs: for the answer */
+    bool refused;                 /* entry: the writer found the session ended or an entry of the buyer's */
+    fs_reason_t why;              /* then FS_R_ENDED or FS_R_LIMIT */
 } grab_job_t;
 
-/* Queues the job on the sale's writer; false (answered 503, job freed) when the writer cannot take it. */
-static bool grab_submit(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, grab_job_t *j,
-                        int (*run)(mer_db_t *, mer_wjob_t *), void (*done)(mer_wjob_t *))
+static int grab_run(mer_db_t *db, mer_call_t *c)
 {
-    j->r = r;
-    j->s = s;
-    j->w.run = run;
-    j->w.done = done;
-    if (mer_req_submit(r, sale->region, &j->w) == 0)
-        return true;
-    free(j);
-    return false;
-}
-
-static int grab_run(mer_db_t *db, mer_wjob_t *w)
-{
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    grab_job_t *j = (grab_job_t *)c;
+    j->f.ran = true;
+    /* the answer to any failure, this job's or its batch's commit */
+    mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
     return fs_store_token(db, j->t);
 }
 
-static void grab_done(mer_wjob_t *w)
+static void grab_settle(fs_call_t *f, bool committed)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
-    mer_req_t *r = j->r;
+    grab_job_t *j = (grab_job_t *)f;
+    if (committed) {
+        fs_token_put(j->t);
+        atomic_fetch_add(&j->s->wins, 1);
+    } else {
+        fs_token_release(j->t);
+        free(j->t);
+    }
+    fs_progress(j->s);
+}
+
+static void grab_reply(mer_call_t *c)
+{
+    grab_job_t *j = (grab_job_t *)c;
+    mer_req_t *r = c->r;
     fs_token_t *t = j->t;
     fs_session_t *s = j->s;
-    if (w->err) {
-        fs_token_release(t);
-        if (!r->gone)
-            mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the win could not be recorded; try again");
-        free(t);
-    } else {
-        fs_token_put(t);
-        atomic_fetch_add(&s->wins, 1);
-        if (!r->gone) {
-            fs_item_t *it = &s->items[t->item];
-            char ts[40];
-            mer_buf_t b = MER_BUF_INIT;
-            mer_jw_t jw;
-            mer_jw_init(&jw, &b);
-            mer_jw_obj(&jw, NULL);
-            mer_jw_str(&jw, "status", "won");
-            mer_jw_str(&jw, "token", t->token);
-            mer_jw_int(&jw, "session_id", s->id);
-            mer_jw_str(&jw, "sku", it->sku);
-            mer_country_money_jw(&jw, "price", j->country, it->price, j->country->languages[0]);
-            mer_format_utc_ms(t->expires_at, ts);
-            mer_jw_str(&jw, "expires_at", ts);
-            mer_tz_format(t->expires_at, j->country->timezone, ts);
-            mer_jw_str(&jw, "expires_at_local", ts);
-            mer_jw_str(&jw, "checkout", "POST /api/v1/orders with \"flash_token\"");
-            mer_jw_end(&jw);
-            mer_reply_bytes(r, 200, NULL, mer_req_strdup(r, b.data, b.len), b.len);
-            mer_buf_release(&b);
-        }
-    }
-    fs_progress(s);
-    mer_req_release(r);
-    free(j);
+    fs_call_settle(&j->f);
+    fs_item_t *it = &s->items[t->item];
+    char ts[40];
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t jw;
+    mer_jw_init(&jw, &b);
+    mer_jw_obj(&jw, NULL);
+    mer_jw_str(&jw, "status", "won");
+    mer_jw_str(&jw, "token", t->token);
+    mer_jw_int(&jw, "session_id", s->id);
+    mer_jw_str(&jw, "sku", it->sku);
+    mer_country_money_jw(&jw, "price", j->country, it->price, j->country->languages[0]);
+    mer_format_utc_ms(t->expires_at, ts);
+    mer_jw_str(&jw, "expires_at", ts);
+    mer_tz_format(t->expires_at, j->country->timezone, ts);
+    mer_jw_str(&jw, "expires_at_local", ts);
+    mer_jw_str(&jw, "checkout", "POST /api/v1/orders with \"flash_token\"");
+    mer_jw_end(&jw);
+    mer_reply_bytes(r, 200, NULL, mer_req_strdup(r, b.data, b.len), b.len);
+    mer_buf_release(&b);
 }
 
 /*
@@ -623,15 +705,20 @@ static void void_entry(fs_session_t *s, fs_ticket_t *k)
 /*
  * Queue and draw entries are written before they are answered (flash_entry), so a voucher survives a
  * restart. The writer checks the end of the session once more: after ends_at nothing gets in, which is
- * what lets a draw read every entry from the database and know the list is complete.
+ * what lets a draw read every entry from the database and know the list is complete. A refusal (ended,
+ * already entered) wrote nothing and is answered as one (entry_reply), not as a failed write.
  */
-static int entry_run(mer_db_t *db, mer_wjob_t *w)
+static int entry_run(mer_db_t *db, mer_call_t *c)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
+    grab_job_t *j = (grab_job_t *)c;
     fs_ticket_t *t = j->ticket;
     fs_session_t *s = j->s;
-    if (mer_now_unix_ms() >= s->ends_at)
-        return MER_E_SALE_ENDED;
+    j->f.ran = true;
+    mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
+    if (mer_now_unix_ms() >= s->ends_at) {
+        j->refused = true, j->why = FS_R_ENDED;
+        return 0;
+    }
     char ticket[48];
     fs_ticket_name(s, t->seq, ticket);
     int rc = mer_db_exec(db,
@@ -640,45 +727,120 @@ static int entry_run(mer_db_t *db, mer_wjob_t *w)
                          "iissiiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
                          t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
                          (int64_t)t->buyer.address_phone, mer_now_unix_ms());
+    if (rc == MER_E_ALREADY_EXISTS) {
+        j->refused = true, j->why = FS_R_LIMIT;
+        return 0;
+    }
     return rc < 0 ? rc : 0;
 }
 
-static void entry_done(mer_wjob_t *w)
+static void entry_settle(fs_call_t *f, bool committed)
 {
-    grab_job_t *j = H2O_STRUCT_FROM_MEMBER(grab_job_t, w, w);
-    mer_req_t *r = j->r;
+    grab_job_t *j = (grab_job_t *)f;
+    if (committed && !j->refused) {
+        fs_ticket_place(j->s, j->ticket);
+        if (j->s->mode == FS_QUEUE)
+            fs_processor_kick();
+    } else {
+        void_entry(j->s, j->ticket);
+    }
+}
+
+static void entry_reply(mer_call_t *c)
+{
+    grab_job_t *j = (grab_job_t *)c;
+    mer_req_t *r = c->r;
     fs_session_t *s = j->s;
     fs_ticket_t *k = j->ticket;
     char v[48];
     fs_ticket_name(s, k->seq, v);
-    if (w->err) {
-        void_entry(s, k);
-        if (!r->gone) {
-            if (w->err == MER_E_SALE_ENDED)
-                refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
-            else if (w->err == MER_E_ALREADY_EXISTS)
-                refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you already have an entry in this session");
-            else
-                mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
-        }
-    } else {
-        fs_ticket_place(s, k);
-        if (s->mode == FS_QUEUE) {
-            fs_processor_kick();
-            if (!r->gone)
-                mer_reply_json(r, 202,
-                               json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
-                                         (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms", 500));
-        } else if (!r->gone) {
-            char ts[32];
-            mer_format_utc_ms(s->ends_at, ts);
-            mer_reply_json(r, 202,
-                           json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts, "poll",
-                                     "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
-        }
+    fs_call_settle(&j->f);
+    if (j->refused && j->why == FS_R_ENDED)
+        refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
+    else if (j->refused)
+        refuse(r, s, FS_R_LIMIT, MER_E_LIMIT_REACHED, "you already have an entry in this session");
+    else if (s->mode == FS_QUEUE)
+        mer_reply_json(r, 202,
+                       json_pack("{s:s,s:s,s:I,s:i}", "status", "queued", "voucher", v, "position",
+                                 (json_int_t)(k->seq - atomic_load(&s->processed)), "poll_after_ms", 500));
+    else {
+        char ts[32];
+        mer_format_utc_ms(s->ends_at, ts);
+        mer_reply_json(r, 202,
+                       json_pack("{s:s,s:s,s:s,s:s}", "status", "entered", "voucher", v, "draw_at", ts, "poll",
+                                 "GET /api/v1/flash-sales/{id}/queue/{voucher}"));
     }
-    mer_req_release(r);
-    free(j);
+}
+
+int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t *out, fs_refusal_t *no)
+{
+    *no = (fs_refusal_t){.reason = -1};
+    *out = (fs_grab_t){0};
+    atomic_fetch_add_explicit(&s->grabs, 1, memory_order_relaxed);
+    int idx = -1;
+    for (int i = 0; in->sku && i < s->nitems; i++)
+        if (strcmp(s->items[i].sku, in->sku) == 0)
+            idx = i;
+    if (idx < 0) {
+        no->field = "sku";
+        snprintf(no->message, sizeof(no->message), "this session does not sell %s", in->sku ? in->sku : "(none)");
+        return no->err = MER_E_VALIDATION;
+    }
+    fs_item_t *it = &s->items[idx];
+    int64_t now = in->now;
+    if (now < s->starts_at) {
+        char local[40];
+        mer_tz_format(s->starts_at, mer_country_find(mer_countries(), sale->country, 2)->timezone, local);
+        return no_grab(no, s, FS_R_NOT_STARTED, MER_E_NOT_STARTED, "the session starts at %s", local);
+    }
+    if (now >= s->ends_at)
+        return no_grab(no, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
+    if (s->mode != FS_DRAW && atomic_load_explicit(&it->sold_out, memory_order_relaxed))
+        return no_grab(no, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
+    if (s->reservation_required && !mer_smap_get(&s->reservations, in->user_id))
+        return no_grab(no, s, FS_R_NOT_RESERVED, MER_E_NOT_RESERVED, "this session is only for customers who reserved");
+    int err = rules_check(sale, s, in, no);
+    if (err)
+        return err;
+    const fs_rules_t *ru = &sale->rules;
+    if (ru->pow_bits > 0 && !proof_ok(in, ru->pow_bits))
+        return no_grab(no, s, FS_R_CHALLENGE, MER_E_BLOCKED,
+                       "solve GET /api/v1/flash-sales/%lld/challenge (%d bits) and send the proof", (long long)sale->id,
+                       ru->pow_bits);
+    const fs_buyer_t *b = &in->buyer;
+    /* one per phone needs a phone to count: without one, any number of accounts would each win */
+    if (ru->one_per_phone && b->phone == 0 && b->address_phone == 0)
+        return no_grab(no, s, FS_R_PHONE_REQUIRED, MER_E_BLOCKED,
+                       "this sale sells one unit per phone number: add a phone number to your account or your "
+                       "default address first");
+    /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
+    fs_reason_t why;
+    if (!fs_take_buyer(s, b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {
+        static const char *const identity[FS_R__COUNT] = {
+            [FS_R_PHONE] = "phone number", [FS_R_ADDRESS] = "delivery address", [FS_R_DEVICE] = "device"};
+        if (why == FS_R_LIMIT)
+            return no_grab(no, s, why, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
+                           (long long)s->per_user_limit);
+        return no_grab(no, s, why, MER_E_BLOCKED, "this %s has already won in this session", identity[why]);
+    }
+    if (s->mode != FS_FCFS) {
+        fs_ticket_t *k = out->ticket = mer_xcalloc(1, sizeof(*k));
+        k->buyer = *b;
+        k->item = idx;
+        k->seq = fs_ticket_number(s); /* arrival order */
+        return 0;
+    }
+    if (!fs_take_unit(it)) {
+        fs_release_buyer(s, b);
+        return no_grab(no, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
+    }
+    fs_token_t *t = out->token = mer_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->item = idx;
+    t->buyer = *b;
+    fs_new_token(t->token);
+    t->expires_at = now + s->token_ttl_ms;
+    return 0;
 }
 
 static void h_grab(mer_req_t *r)
@@ -687,95 +849,27 @@ static void h_grab(mer_req_t *r)
     fs_session_t *s = pick_session(r, &sale);
     if (s == NULL)
         return;
-    atomic_fetch_add_explicit(&s->grabs, 1, memory_order_relaxed);
-    const char *code = json_string_value(json_object_get(r->body, "sku"));
-    int idx = -1;
-    for (int i = 0; code && i < s->nitems; i++)
-        if (strcmp(s->items[i].sku, code) == 0)
-            idx = i;
-    if (idx < 0) {
-        mer_reply_error(r, MER_E_VALIDATION, "sku", "this session does not sell %s", code ? code : "(none)");
+    check_rate_class(r);
+    fs_grab_in_t in;
+    fs_grab_t out;
+    fs_refusal_t no;
+    grab_in(r, sale, &in);
+    if (fs_grab(sale, s, &in, &out, &no) != 0) {
+        reply_refusal(r, &no);
         return;
     }
-    fs_item_t *it = &s->items[idx];
-    int64_t now = mer_now_unix_ms();
-    if (now < s->starts_at) {
-        char local[40];
-        mer_tz_format(s->starts_at, mer_country_find(mer_countries(), sale->country, 2)->timezone, local);
-        refuse(r, s, FS_R_NOT_STARTED, MER_E_NOT_STARTED, "the session starts at %s", local);
+    if (out.ticket) {
+        grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
+        j->s = s;
+        j->ticket = out.ticket;
+        mer_call_write(&j->f.c, sale->region, entry_run);
         return;
     }
-    if (now >= s->ends_at) {
-        refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
-        return;
-    }
-    if (s->mode != FS_DRAW && atomic_load_explicit(&it->sold_out, memory_order_relaxed)) {
-        refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
-        return;
-    }
-    if (s->reservation_required && !mer_smap_get(&s->reservations, r->who.id)) {
-        refuse(r, s, FS_R_NOT_RESERVED, MER_E_NOT_RESERVED, "this session is only for customers who reserved");
-        return;
-    }
-    if (!rules_allow(r, sale, s, now))
-        return;
-    const fs_rules_t *ru = &sale->rules;
-    if (ru->pow_bits > 0 && !proof_ok(r, ru->pow_bits, now)) {
-        refuse(r, s, FS_R_CHALLENGE, MER_E_BLOCKED,
-               "solve GET /api/v1/flash-sales/%lld/challenge (%d bits) and send the proof", (long long)sale->id,
-               ru->pow_bits);
-        return;
-    }
-    size_t dlen = 0;
-    const char *dev = mer_req_header(r, "x-device-id", &dlen);
-    fs_buyer_t b = {r->who.id, r->who.phone_hash, r->who.address_hash,
-                    dev && dlen ? mer_hash64(dev, MER_MIN(dlen, 200)) : 0, r->who.address_phone_hash};
-    /* one per phone needs a phone to count: without one, any number of accounts would each win */
-    if (ru->one_per_phone && b.phone == 0 && b.address_phone == 0) {
-        refuse(r, s, FS_R_PHONE_REQUIRED, MER_E_BLOCKED,
-               "this sale sells one unit per phone number: add a phone number to your account or your default "
-               "address first");
-        return;
-    }
-    /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
-    fs_reason_t why;
-    if (!fs_take_buyer(s, &b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {
-        static const char *const identity[FS_R__COUNT] = {
-            [FS_R_PHONE] = "phone number", [FS_R_ADDRESS] = "delivery address", [FS_R_DEVICE] = "device"};
-        if (why == FS_R_LIMIT)
-            refuse(r, s, why, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
-                   (long long)s->per_user_limit);
-        else
-            refuse(r, s, why, MER_E_BLOCKED, "this %s has already won in this session", identity[why]);
-        return;
-    }
-    if (s->mode != FS_FCFS) {
-        grab_job_t *j = mer_xcalloc(1, sizeof(*j));
-        fs_ticket_t *k = j->ticket = mer_xcalloc(1, sizeof(*k));
-        k->buyer = b;
-        k->item = idx;
-        k->seq = fs_ticket_number(s); /* arrival order */
-        if (!grab_submit(r, sale, s, j, entry_run, entry_done))
-            void_entry(s, k);
-        return;
-    }
-    if (!fs_take_unit(it)) {
-        fs_release_buyer(s, &b);
-        refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
-        return;
-    }
-    grab_job_t *j = mer_xcalloc(1, sizeof(*j));
-    fs_token_t *t = j->t = mer_xcalloc(1, sizeof(*t));
-    t->session = s;
-    t->item = idx;
-    t->buyer = b;
-    fs_new_token(t->token);
-    t->expires_at = now + s->token_ttl_ms;
+    grab_job_t *j = fs_call_new(r, sizeof(*j), grab_settle, grab_reply);
+    j->s = s;
+    j->t = out.token;
     j->country = mer_country_find(mer_countries(), sale->country, 2);
-    if (!grab_submit(r, sale, s, j, grab_run, grab_done)) {
-        fs_token_release(t);
-        free(t);
-    }
+    mer_call_write(&j->f.c, sale->region, grab_run);
 }
 
 /* GET /flash-sales/{id}/queue/{voucher}: q<session>-<seq> (queue) or d<session>-<seq> (draw) */

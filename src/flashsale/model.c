@@ -282,26 +282,6 @@ void fs_session_commit_seed(fs_session_t *s, const char *seed_hex)
  * still found only through its own sale, as every use of a session id names the sale too.
  */
 
-int fs_ids_allocate(const char *region, int nsessions, int64_t *sale_id, int64_t *session_ids)
-{
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int64_t now = mer_now_unix_ms();
-    int err = mer_db_begin(db);
-    if (err == 0)
-        err = mer_db_query_int(db, sale_id, "INSERT INTO flash_sale_id (region, created_at) VALUES (?, ?) RETURNING id",
-                               "si", region, now);
-    for (int k = 0; err == 0 && k < nsessions; k++)
-        err = mer_db_query_int(db, &session_ids[k],
-                               "INSERT INTO flash_session_id (sale_id, created_at) VALUES (?, ?) RETURNING id", "ii",
-                               *sale_id, now);
-    if (err == 0)
-        err = mer_db_commit(db);
-    else
-        mer_db_rollback(db);
-    mer_store_write_end(MER_STORE_CATALOG);
-    return err;
-}
-
 /* Claims a loaded sale's id in the catalogue; *taken is set when another region holds it. */
 static int claim_sale_id(mer_db_t *cat, const char *region, int64_t id, bool *taken)
 {

@@ -10,10 +10,12 @@
 typedef struct rcache {
     mer_rcache_entry_t *slots;
     size_t count;
+    uint64_t seen; /* the value of invalidations at this thread's last lookup */
     _Atomic uint64_t hits, misses; /* written by the owner only; read by /metrics */
 } rcache_t;
 
 static int slot_index = -1;
+static _Atomic uint64_t invalidations; /* advanced by mer_rcache_invalidate() */
 static _Atomic(rcache_t *) all_caches[64]; /* by worker index, for the counters */
 
 static void entry_clear(mer_rcache_entry_t *e)
@@ -80,6 +82,13 @@ const mer_rcache_entry_t *mer_rcache_get(const char *key, size_t klen, uint64_t 
     rcache_t *c = self_cache();
     if (c == NULL)
         return NULL;
+    /* an answer put after this lookup was built after it too: if an invalidation comes in between, the
+     * next lookup sees it and empties the cache */
+    uint64_t inv = atomic_load_explicit(&invalidations, memory_order_acquire);
+    if (inv != c->seen) {
+        clear_all(c);
+        c->seen = inv;
+    }
     mer_rcache_entry_t *e = probe(c, key, klen, mer_hash64(key, klen));
     if (e->key == NULL || e->gen != gen) {
         atomic_store_explicit(&c->misses, atomic_load_explicit(&c->misses, memory_order_relaxed) + 1,
@@ -122,6 +131,11 @@ const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t 
     uint64_t bh = mer_hash64(body, len);
     snprintf(e->etag, sizeof(e->etag), "\"%016llx\"", (unsigned long long)bh);
     return e;
+}
+
+void mer_rcache_invalidate(void)
+{
+    atomic_fetch_add_explicit(&invalidations, 1, memory_order_acq_rel);
 }
 
 void mer_reply_cached(mer_req_t *r, const mer_rcache_entry_t *e)

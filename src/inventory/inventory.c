@@ -1,5 +1,6 @@
 #include "inventory/inventory.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -21,9 +22,89 @@ uint32_t mer_stock_epoch(int64_t product_id)
 }
 
 /*
- * SKUs whose availability crossed zero in the writer's current batch (writer thread only). Their
- * products' epochs advance once the batch has ended (publish_epochs); a batch that rolled back only
- * costs those pages a cache miss.
+ * The stock state in memory (what product pages show, mer_stock_state_t): units available per (SKU,
+ * country), summed over the warehouses serving the country, as of the last commit. Loaded from every region
+ * database at init; afterwards, each writer's commit hook re-reads the SKUs whose availability crossed zero
+ * in the batch (the only changes that can turn a country's sum from or to zero) and then advances their
+ * products' epochs. An open-addressing table keyed by sku_id << 16 | country; keys are never removed (a
+ * pair that runs out keeps 0). Guarded by avail_lock: written by writer threads, read on the loops on a
+ * product page's cache miss.
+ */
+static pthread_rwlock_t avail_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct avail_slot {
+    uint64_t key; /* 0 = empty */
+    int64_t units;
+} * avail;
+static size_t avail_cap, avail_n;
+
+static uint64_t avail_key(int64_t sku_id, const char *country)
+{
+    return (uint64_t)sku_id << 16 | (uint64_t)(unsigned char)country[0] << 8 | (unsigned char)country[1];
+}
+
+static struct avail_slot *avail_probe(struct avail_slot *t, size_t cap, uint64_t key)
+{
+    for (size_t i = mer_hash64(&key, sizeof(key)) & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (t[i].key == key || t[i].key == 0)
+            return &t[i];
+}
+
+/* Writer threads (and init) only, under the write lock. */
+static void avail_set(int64_t sku_id, const char *country, int64_t units)
+{
+    if (country[0] == '\0' || country[1] == '\0')
+        return;
+    if ((avail_n + 1) * 2 > avail_cap) {
+        size_t cap = avail_cap ? avail_cap * 2 : 1024;
+        struct avail_slot *t = mer_xcalloc(cap, sizeof(*t));
+        for (size_t i = 0; i < avail_cap; i++)
+            if (avail[i].key)
+                *avail_probe(t, cap, avail[i].key) = avail[i];
+        free(avail);
+        avail = t;
+        avail_cap = cap;
+    }
+    struct avail_slot *e = avail_probe(avail, avail_cap, avail_key(sku_id, country));
+    if (e->key == 0) {
+        e->key = avail_key(sku_id, country);
+        avail_n++;
+    }
+    e->units = units;
+}
+
+static bool stock_in_stock(int64_t sku_id, const char *country)
+{
+    bool in = false;
+    pthread_rwlock_rdlock(&avail_lock);
+    if (avail_cap && country[0] && country[1]) {
+        const struct avail_slot *e = avail_probe(avail, avail_cap, avail_key(sku_id, country));
+        in = e->key != 0 && e->units > 0;
+    }
+    pthread_rwlock_unlock(&avail_lock);
+    return in;
+}
+
+static const mer_stock_state_t stock_state = {stock_in_stock, mer_stock_epoch};
+
+/* Re-reads the units of sku (0: every SKU) per country from a region's database into the table. */
+static int avail_load(mer_db_t *db, int64_t sku_id)
+{
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT s.sku_id, ws.country, SUM(s.on_hand - s.reserved) FROM stock s "
+                                 "JOIN warehouse_serves ws ON ws.warehouse_id = s.warehouse_id "
+                                 "WHERE ?1 = 0 OR s.sku_id = ?1 GROUP BY s.sku_id, ws.country",
+                                 "i", sku_id);
+    pthread_rwlock_wrlock(&avail_lock);
+    while (mer_rows_next(r))
+        avail_set(mer_rows_int(r, 0), mer_rows_text(r, 1), mer_rows_int(r, 2));
+    pthread_rwlock_unlock(&avail_lock);
+    return mer_rows_end(r);
+}
+
+/*
+ * SKUs whose availability crossed zero in the writer's current batch (writer thread only). Once the batch
+ * has committed (publish_stock), their units are re-read into the table and then their products' epochs
+ * advance; a batch that rolled back only costs those pages a cache miss.
  */
 static __thread int64_t changed[256];
 static __thread size_t nchanged;
@@ -37,13 +118,24 @@ static void stock_changed(int64_t sku_id)
         changed_many = true;
 }
 
-static void publish_epochs(const char *region)
+static void publish_stock(const char *region)
 {
-    (void)region;
+    if (region == NULL || (nchanged == 0 && !changed_many))
+        return;
+    /* first the state, then the epochs: a page rebuilt under the new epoch must see the new state */
+    mer_db_t *db = mer_store_write_begin(region);
+    int err = db ? 0 : MER_E_UNAVAILABLE;
+    if (changed_many)
+        err = err ? err : avail_load(db, 0);
+    for (size_t i = 0; err == 0 && !changed_many && i < nchanged; i++)
+        err = avail_load(db, changed[i]);
+    mer_store_write_end(region);
+    if (err)
+        mer_log_error("stock state of region %s not refreshed: %s", region, mer_err_code(err));
     if (changed_many) {
         for (size_t i = 0; i < EPOCH_SLOTS; i++)
             atomic_fetch_add_explicit(&epochs[i], 1, memory_order_acq_rel);
-    } else if (nchanged) {
+    } else {
         const mer_catalog_t *cat = mer_catalog_lock();
         for (size_t i = 0; i < nchanged; i++) {
             const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, changed[i]);
@@ -308,17 +400,16 @@ int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
 /* ---- admin routes ---- */
 
 typedef struct wh_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    mer_call_t c;
     char code[65], name[801], country[3], state[32];
     char serves[32][3];
     size_t nserves;
     int64_t id;
 } wh_job_t;
 
-static int wh_run(mer_db_t *db, mer_wjob_t *w)
+static int wh_run(mer_db_t *db, mer_call_t *c)
 {
-    wh_job_t *j = H2O_STRUCT_FROM_MEMBER(wh_job_t, w, w);
+    wh_job_t *j = (wh_job_t *)c;
     int err = mer_db_query_int(db, &j->id,
                                "INSERT INTO warehouse (code, name, country, state) VALUES (?, ?, ?, ?) RETURNING id",
                                "ssss", j->code, j->name, j->country, j->state);
@@ -326,28 +417,17 @@ static int wh_run(mer_db_t *db, mer_wjob_t *w)
         if (mer_db_exec(db, "INSERT INTO warehouse_serves (warehouse_id, country) VALUES (?, ?)", "is", j->id,
                         j->serves[i]) < 0)
             err = MER_E_INTERNAL;
-    return err;
-}
-
-static void wh_done(mer_wjob_t *w)
-{
-    wh_job_t *j = H2O_STRUCT_FROM_MEMBER(wh_job_t, w, w);
-    if (!j->r->gone) {
-        if (w->err == MER_E_ALREADY_EXISTS)
-            mer_reply_error(j->r, w->err, "code", "warehouse %s already exists", j->code);
-        else if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
-        else {
-            json_t *serves = json_array();
-            for (size_t i = 0; i < j->nserves; i++)
-                json_array_append_new(serves, json_string(j->serves[i]));
-            mer_reply_json(j->r, 201,
-                           json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)j->id, "code", j->code, "name",
-                                     j->name, "country", j->country, "state", j->state, "serves", serves));
-        }
-    }
-    mer_req_release(j->r);
-    free(j);
+    if (err == MER_E_ALREADY_EXISTS)
+        return mer_verr_set(&c->verr, err, "code", "warehouse %s already exists", j->code);
+    if (err)
+        return err;
+    json_t *serves = json_array();
+    for (size_t i = 0; i < j->nserves; i++)
+        json_array_append_new(serves, json_string(j->serves[i]));
+    c->status = 201;
+    c->result = json_pack("{s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)j->id, "code", j->code, "name", j->name,
+                          "country", j->country, "state", j->state, "serves", serves);
+    return 0;
 }
 
 static void h_create_warehouse(mer_req_t *r)
@@ -367,8 +447,7 @@ static void h_create_warehouse(mer_req_t *r)
     const mer_country_t *cc = mer_req_staff_country(r, country, "manage warehouses");
     if (cc == NULL)
         return;
-    wh_job_t *j = mer_xcalloc(1, sizeof(*j));
-    j->r = r;
+    wh_job_t *j = mer_call_new(r, sizeof(*j));
     snprintf(j->code, sizeof(j->code), "%s", code);
     snprintf(j->name, sizeof(j->name), "%s", name);
     snprintf(j->country, sizeof(j->country), "%s", cc->code);
@@ -396,27 +475,20 @@ static void h_create_warehouse(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "serves", "a warehouse serves at least one country");
         return;
     }
-    j->w.run = wh_run;
-    j->w.done = wh_done;
-    if (mer_req_submit(r, cc->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->c, cc->region, wh_run);
 }
 
 typedef struct stock_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    mer_call_t c;
     char warehouse[65], reason[801], sku_code[65];
-    mer_principal_t who; /* copied: the writer thread must not read the request */
     int64_t sku_id;
     int64_t value; /* on_hand (set) or delta (adjust) */
     bool adjust;
-    int64_t on_hand, reserved, sold;
-    mer_verr_t e;
 } stock_job_t;
 
-static int stock_run(mer_db_t *db, mer_wjob_t *w)
+static int stock_run(mer_db_t *db, mer_call_t *c)
 {
-    stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
+    stock_job_t *j = (stock_job_t *)c;
     int64_t wid = 0, before_on = 0, before_res = 0, sold = 0;
     char wcountry[3] = "";
     mer_rows_t *wr = mer_db_query(db, "SELECT id, country FROM warehouse WHERE code = ?", "s", j->warehouse);
@@ -426,9 +498,9 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
     }
     mer_rows_end(wr);
     if (wid == 0)
-        return mer_verr_set(&j->e, MER_E_VALIDATION, "warehouse", "no warehouse %s in this region", j->warehouse);
-    if (!mer_principal_may_country(&j->who, wcountry))
-        return mer_verr_set(&j->e, MER_E_FORBIDDEN, "warehouse", "warehouse %s is in %s, which you do not manage",
+        return mer_verr_set(&c->verr, MER_E_VALIDATION, "warehouse", "no warehouse %s in this region", j->warehouse);
+    if (!mer_principal_may_country(&c->who, wcountry))
+        return mer_verr_set(&c->verr, MER_E_FORBIDDEN, "warehouse", "warehouse %s is in %s, which you do not manage",
                             j->warehouse, wcountry);
     mer_rows_t *rows = mer_db_query(
         db, "SELECT on_hand, reserved, sold FROM stock WHERE sku_id = ? AND warehouse_id = ?", "ii", j->sku_id, wid);
@@ -442,7 +514,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
         return MER_E_INTERNAL;
     int64_t target = j->adjust ? before_on + j->value : j->value;
     if (target < before_res)
-        return mer_verr_set(&j->e, MER_E_CONFLICT, j->adjust ? "delta" : "on_hand",
+        return mer_verr_set(&c->verr, MER_E_CONFLICT, j->adjust ? "delta" : "on_hand",
                             "on_hand cannot go below the %lld units reserved for orders (or below zero)",
                             (long long)before_res);
     int rc = exists ? mer_db_exec(db, "UPDATE stock SET on_hand = ? WHERE sku_id = ? AND warehouse_id = ?", "iii",
@@ -452,7 +524,7 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
     if (rc < 0)
         return rc;
     char actor[48];
-    snprintf(actor, sizeof(actor), "staff:%lld", (long long)j->who.id);
+    snprintf(actor, sizeof(actor), "staff:%lld", (long long)c->who.id);
     if (mer_db_exec(db,
                     "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, actor, at) "
                     "VALUES (?, ?, ?, 0, ?, ?, ?)",
@@ -462,26 +534,11 @@ static int stock_run(mer_db_t *db, mer_wjob_t *w)
         stock_changed(j->sku_id);
     if ((rc = check_low(db, j->sku_id, wid, NULL)) != 0)
         return rc;
-    j->on_hand = target;
-    j->reserved = before_res;
-    j->sold = sold; /* only on_hand changed (a new row starts with sold = 0) */
+    /* only on_hand changed (a new row starts with sold = 0) */
+    c->result = json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "sku", j->sku_code, "warehouse", j->warehouse, "on_hand",
+                          (json_int_t)target, "reserved", (json_int_t)before_res, "available",
+                          (json_int_t)(target - before_res), "sold", (json_int_t)sold);
     return 0;
-}
-
-static void stock_done(mer_wjob_t *w)
-{
-    stock_job_t *j = H2O_STRUCT_FROM_MEMBER(stock_job_t, w, w);
-    if (!j->r->gone) {
-        if (w->err)
-            mer_reply_job_error(j->r, w->err, &j->e);
-        else
-            mer_reply_json(j->r, 200,
-                           json_pack("{s:s,s:s,s:I,s:I,s:I,s:I}", "sku", j->sku_code, "warehouse", j->warehouse,
-                                     "on_hand", (json_int_t)j->on_hand, "reserved", (json_int_t)j->reserved,
-                                     "available", (json_int_t)(j->on_hand - j->reserved), "sold", (json_int_t)j->sold));
-    }
-    mer_req_release(j->r);
-    free(j);
 }
 
 /* PUT /admin/stock {"sku","warehouse","country","on_hand","reason"} or POST /admin/stock/adjust {..."delta"} */
@@ -505,28 +562,22 @@ static void stock_change(mer_req_t *r, bool adjust)
     const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
     if (cc == NULL)
         return;
-    stock_job_t *j = mer_xcalloc(1, sizeof(*j));
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
-    if (s)
-        j->sku_id = s->id;
+    int64_t sku_id = s ? s->id : 0;
     mer_catalog_unlock();
-    if (j->sku_id == 0) {
-        free(j);
+    if (sku_id == 0) {
         mer_reply_error(r, MER_E_VALIDATION, "sku", "no SKU %s", sku);
         return;
     }
-    j->r = r;
-    j->who = r->who;
+    stock_job_t *j = mer_call_new(r, sizeof(*j));
+    j->sku_id = sku_id;
     j->adjust = adjust;
     j->value = value;
     snprintf(j->warehouse, sizeof(j->warehouse), "%s", wh);
     snprintf(j->reason, sizeof(j->reason), "%s", reason);
     snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
-    j->w.run = stock_run;
-    j->w.done = stock_done;
-    if (mer_req_submit(r, cc->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->c, cc->region, stock_run);
 }
 
 static void h_set_stock(mer_req_t *r)
@@ -541,16 +592,29 @@ static void h_adjust_stock(mer_req_t *r)
 
 /* PUT /admin/stock/threshold {"country", "sku" (absent: the country's default), "threshold"} */
 typedef struct threshold_job {
-    mer_wjob_t w;
-    mer_req_t *r;
+    mer_call_t c;
     char country[3], sku_code[65];
     int64_t sku_id; /* 0: the country's default */
     int64_t threshold;
 } threshold_job_t;
 
-static int threshold_run(mer_db_t *db, mer_wjob_t *w)
+static int set_threshold(mer_db_t *db, threshold_job_t *j);
+
+static int threshold_run(mer_db_t *db, mer_call_t *c)
 {
-    threshold_job_t *j = H2O_STRUCT_FROM_MEMBER(threshold_job_t, w, w);
+    threshold_job_t *j = (threshold_job_t *)c;
+    int err = set_threshold(db, j);
+    if (err)
+        return err;
+    c->result = json_pack("{s:s,s:I,s:s}", "country", j->country, "threshold", (json_int_t)j->threshold, "scope",
+                          j->sku_id ? "sku" : "country_default");
+    if (j->sku_id)
+        json_object_set_new(c->result, "sku", json_string(j->sku_code));
+    return 0;
+}
+
+static int set_threshold(mer_db_t *db, threshold_job_t *j)
+{
     if (mer_db_exec(db,
                     "INSERT INTO stock_threshold (country, sku_id, threshold) VALUES (?, ?, ?) "
                     "ON CONFLICT (country, sku_id) DO UPDATE SET threshold = excluded.threshold",
@@ -575,24 +639,6 @@ static int threshold_run(mer_db_t *db, mer_wjob_t *w)
     return err;
 }
 
-static void threshold_done(mer_wjob_t *w)
-{
-    threshold_job_t *j = H2O_STRUCT_FROM_MEMBER(threshold_job_t, w, w);
-    if (!j->r->gone) {
-        if (w->err)
-            mer_reply_error(j->r, w->err, NULL, NULL);
-        else {
-            json_t *o = json_pack("{s:s,s:I,s:s}", "country", j->country, "threshold", (json_int_t)j->threshold,
-                                  "scope", j->sku_id ? "sku" : "country_default");
-            if (j->sku_id)
-                json_object_set_new(o, "sku", json_string(j->sku_code));
-            mer_reply_json(j->r, 200, o);
-        }
-    }
-    mer_req_release(j->r);
-    free(j);
-}
-
 static void h_set_threshold(mer_req_t *r)
 {
     static const char *const keys[] = {"country", "sku", "threshold", NULL};
@@ -608,31 +654,28 @@ static void h_set_threshold(mer_req_t *r)
     const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
     if (cc == NULL)
         return;
-    threshold_job_t *j = mer_xcalloc(1, sizeof(*j));
+    int64_t sku_id = 0;
     if (sku) {
         const mer_catalog_t *cat = mer_catalog_lock();
         const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
         bool sold = sold_in(s, cc->code);
-        j->sku_id = s ? s->id : 0;
+        sku_id = s ? s->id : 0;
         mer_catalog_unlock();
         if (!sold) {
-            bool known = j->sku_id != 0;
-            free(j);
-            if (!known)
+            if (sku_id == 0)
                 mer_reply_error(r, MER_E_VALIDATION, "sku", "no SKU %s", sku);
             else
                 mer_reply_error(r, MER_E_VALIDATION, "sku", "%s is not sold in %s", sku, cc->code);
             return;
         }
-        snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
     }
-    j->r = r;
+    threshold_job_t *j = mer_call_new(r, sizeof(*j));
+    j->sku_id = sku_id;
+    if (sku)
+        snprintf(j->sku_code, sizeof(j->sku_code), "%s", sku);
     j->threshold = threshold;
     snprintf(j->country, sizeof(j->country), "%s", cc->code);
-    j->w.run = threshold_run;
-    j->w.done = threshold_done;
-    if (mer_req_submit(r, cc->region, &j->w) != 0)
-        free(j);
+    mer_call_write(&j->c, cc->region, threshold_run);
 }
 
 /*
@@ -640,33 +683,26 @@ static void h_set_threshold(mer_req_t *r)
  * is what customers in the country can buy, as checkout sees it: 0 when the SKU is not sold there
  * (sold_here false); the warehouses still show the units physically there.
  */
-static void h_get_stock(mer_req_t *r)
+typedef struct get_stock_call {
+    mer_call_t c;
+    char sku[65], country[3];
+    int64_t sku_id;
+    bool sold;
+} get_stock_call_t;
+
+static int get_stock(mer_db_t *db, mer_call_t *c)
 {
-    const char *country = mer_req_query(r, "country"), *sku = mer_req_query(r, "sku");
-    if (country == NULL || sku == NULL) {
-        mer_reply_error(r, MER_E_MISSING_PARAM, country ? "sku" : "country", "country and sku are required");
-        return;
-    }
-    const mer_country_t *cc = mer_req_staff_country(r, country, "see stock");
-    if (cc == NULL)
-        return;
-    const mer_catalog_t *cat = mer_catalog_lock();
-    const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
-    int64_t sku_id = s ? s->id : 0;
-    bool sold = sold_in(s, cc->code);
-    mer_catalog_unlock();
-    if (sku_id == 0) {
-        mer_reply_error(r, MER_E_NOT_FOUND, "sku", "no SKU %s", sku);
-        return;
-    }
-    mer_db_t *db = mer_store_reader(cc->region);
+    get_stock_call_t *g = (get_stock_call_t *)c;
+    const char *sku = g->sku, *country = g->country;
+    int64_t sku_id = g->sku_id;
+    bool sold = g->sold;
     json_t *whs = json_array(), *moves = json_array();
     int64_t avail = 0;
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT w.code, w.state, s.on_hand, s.reserved, s.sold FROM stock s "
                                     "JOIN warehouse w ON w.id = s.warehouse_id JOIN warehouse_serves ws "
                                     "ON ws.warehouse_id = w.id WHERE s.sku_id = ? AND ws.country = ? ORDER BY w.id",
-                                    "is", sku_id, cc->code);
+                                    "is", sku_id, country);
     while (mer_rows_next(rows)) {
         int64_t here = mer_rows_int(rows, 2) - mer_rows_int(rows, 3);
         avail += here; /* the same sum as mer_stock_available() */
@@ -697,7 +733,7 @@ static void h_get_stock(mer_req_t *r)
                         "SELECT COALESCE((SELECT threshold FROM stock_threshold WHERE country = ?1 AND sku_id = ?2), "
                         "(SELECT threshold FROM stock_threshold WHERE country = ?1 AND sku_id = 0), 0), "
                         "EXISTS (SELECT 1 FROM stock_low WHERE country = ?1 AND sku_id = ?2)",
-                        "si", cc->code, sku_id);
+                        "si", country, sku_id);
     if (mer_rows_next(rows)) {
         threshold = mer_rows_int(rows, 0);
         low = mer_rows_int(rows, 1);
@@ -706,17 +742,44 @@ static void h_get_stock(mer_req_t *r)
     if (err) {
         json_decref(whs);
         json_decref(moves);
-        mer_reply_error(r, err, NULL, NULL);
-        return;
+        return err;
     }
-    json_t *out = json_pack("{s:s,s:s,s:b,s:I,s:I,s:b,s:o,s:o}", "sku", sku, "country", cc->code, "sold_here", sold,
+    json_t *out = json_pack("{s:s,s:s,s:b,s:I,s:I,s:b,s:o,s:o}", "sku", sku, "country", country, "sold_here", sold,
                             "available", (json_int_t)(sold ? avail : 0), "low_threshold", (json_int_t)threshold, "low",
                             low != 0, "warehouses", whs, "movements", moves);
     if (!sold)
         json_object_set_new(out, "warnings",
                             json_pack("[{s:s,s:s,s:s}]", "code", "not_sold_here", "sku", sku, "message",
                                       "not sold in this country: its units here cannot be bought"));
-    mer_reply_json(r, 200, out);
+    c->result = out;
+    return 0;
+}
+
+static void h_get_stock(mer_req_t *r)
+{
+    const char *country = mer_req_query(r, "country"), *sku = mer_req_query(r, "sku");
+    if (country == NULL || sku == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, country ? "sku" : "country", "country and sku are required");
+        return;
+    }
+    const mer_country_t *cc = mer_req_staff_country(r, country, "see stock");
+    if (cc == NULL)
+        return;
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_sku_t *s = mer_catalog_sku_by_code(cat, sku);
+    int64_t sku_id = s ? s->id : 0;
+    bool sold = sold_in(s, cc->code);
+    mer_catalog_unlock();
+    if (sku_id == 0) {
+        mer_reply_error(r, MER_E_NOT_FOUND, "sku", "no SKU %s", sku);
+        return;
+    }
+    get_stock_call_t *g = mer_call_new(r, sizeof(*g));
+    snprintf(g->sku, sizeof(g->sku), "%s", sku);
+    snprintf(g->country, sizeof(g->country), "%s", cc->code);
+    g->sku_id = sku_id;
+    g->sold = sold;
+    mer_call_read(&g->c, cc->region, get_stock);
 }
 
 static const mer_route_t routes[] = {
@@ -735,12 +798,35 @@ static const mer_routes_t inventory_routes = {routes, MER_ARRAY_LEN(routes)};
 static int inventory_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
-    mer_writer_on_commit(publish_epochs);
+    /* the stock state of every region served, before any loop asks for it */
+    for (size_t i = 0; mer_store_region_at(i); i++) {
+        const char *region = mer_store_region_at(i);
+        mer_db_t *db = mer_store_write_begin(region);
+        int err = db ? avail_load(db, 0) : MER_E_UNAVAILABLE;
+        mer_store_write_end(region);
+        if (err) {
+            mer_log_error("cannot load the stock state of region %s", region);
+            return err;
+        }
+    }
+    mer_writer_on_commit(publish_stock);
+    mer_catalog_set_stock_state(&stock_state);
     return 0;
+}
+
+static void inventory_release(void)
+{
+    mer_catalog_set_stock_state(NULL);
+    pthread_rwlock_wrlock(&avail_lock);
+    free(avail);
+    avail = NULL;
+    avail_cap = avail_n = 0;
+    pthread_rwlock_unlock(&avail_lock);
 }
 
 const mer_module_t mer_inventory_module = {
     .name = "inventory",
     .init = inventory_init,
+    .release = inventory_release,
     .routes = MER_MODULE_ROUTES(&inventory_routes),
 };

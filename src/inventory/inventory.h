@@ -14,10 +14,14 @@
  * so for every SKU and warehouse: on_hand + sold is constant except for admin changes, which are logged
  * in stock_movement with actor and reason.
  *
- * Product pages show a stock state per SKU (in_stock / out_of_stock) for the request's country. Those
- * pages are cached, so each product has a stock epoch that advances when a SKU of it runs out or comes
- * back in some warehouse (mer_stock_epoch); the epoch is part of the cache key. The writer advances it
- * after the batch that made the change has committed (a writer commit hook): advanced earlier, a
+ * Product pages show a stock state per SKU (in_stock / out_of_stock) for the request's country, built on
+ * the event loop: so the module keeps that state in memory (units available per SKU and country) and
+ * installs it as the catalogue's stock-state provider (catalog.h, mer_stock_state_t); the catalogue never
+ * calls inventory. init loads it from every region database; afterwards the writer's commit hook re-reads
+ * the SKUs whose availability crossed zero in the batch (the only changes that can turn a country's sum
+ * from or to zero). Those pages are cached, so each product has a stock epoch that advances when a SKU of
+ * it runs out or comes back in some warehouse (mer_stock_epoch); the epoch is part of the cache key. The
+ * hook advances it after the batch has committed and after the state is refreshed: advanced earlier, a
  * reader could cache the old state under the new epoch and keep it.
  *
  * stock.low: each (SKU, country) may have a threshold (stock_threshold: the SKU's own, else the
@@ -43,7 +47,8 @@ typedef struct mer_stock_line {
     int64_t quantity;
 } mer_stock_line_t;
 
-/* Units available to a country (sum over the warehouses that serve it). */
+/* Units available to a country (sum over the warehouses that serve it), from the database: for writer jobs
+ * (cart and checkout); product pages use the state in memory. */
 int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64_t *out);
 
 /*
@@ -63,9 +68,10 @@ uint32_t mer_stock_epoch(int64_t product_id);
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);
 
 /*
- * The inventory module: the admin routes (warehouses, stock and stock.low thresholds) and, from init, the
- * writer commit hook that advances the stock epochs of products whose availability crossed zero (so
- * cached product answers are rebuilt).
+ * The inventory module: the admin routes (warehouses, stock and stock.low thresholds; writes are jobs of
+ * the region's writer, the stock view a read on the read pool) and, from init, the stock state in memory,
+ * the catalogue's stock-state provider, and the writer commit hook that refreshes it and advances the stock
+ * epochs of products whose availability crossed zero (so cached product answers are rebuilt).
  */
 extern const mer_module_t mer_inventory_module;
 

@@ -1,8 +1,8 @@
 #include "region/region_http.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
-#include "catalog/catalog.h"
 #include "core/log.h"
 #include "http/rcache.h"
 #include "store/store.h"
@@ -172,6 +172,63 @@ static void h_admin_countries(mer_req_t *r)
     mer_reply_json(r, 200, json_pack("{s:o,s:o}", "countries", arr, "regions", regions));
 }
 
+/*
+ * Country and region changes are writes to catalog.db through its writer. The registry's snapshot is
+ * replaced by the writer's commit hook (publish_countries), after the commit and before the caller is
+ * answered, so the admin's next request sees the change; a request that read the old snapshot meanwhile
+ * built its answer before the change and the cache retires it (mer_rcache_invalidate).
+ */
+static _Atomic bool countries_dirty; /* a committed or pending job changed countries or regions */
+
+static void publish_countries(const char *region)
+{
+    if (region != MER_STORE_CATALOG || !atomic_exchange(&countries_dirty, false))
+        return;
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    int err = db ? mer_countries_reload(db) : MER_E_UNAVAILABLE;
+    mer_store_write_end(MER_STORE_CATALOG);
+    if (err)
+        mer_log_error("countries could not be reloaded after a change: %s", mer_err_code(err));
+    mer_rcache_invalidate();
+}
+
+typedef struct put_country_call {
+    mer_call_t c;
+    char code[3];
+    bool existed;
+    char *config;
+    json_t *out;
+    char region[MER_REGION_NAME_MAX];
+} put_country_call_t;
+
+static int put_country(mer_db_t *db, mer_call_t *c)
+{
+    put_country_call_t *p = (put_country_call_t *)c;
+    int err = mer_db_exec(db,
+                          "INSERT INTO country (code, region, config, updated_at) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT (code) DO UPDATE SET region = excluded.region, config = excluded.config, "
+                          "updated_at = excluded.updated_at",
+                          "sssi", p->code, p->region, p->config, mer_now_unix_ms());
+    if (err < 0)
+        return err;
+    atomic_store(&countries_dirty, true);
+    return 0;
+}
+
+static void put_country_reply(mer_call_t *c)
+{
+    put_country_call_t *p = (put_country_call_t *)c;
+    mer_log_info("country %s %s by staff %lld", p->code, p->existed ? "changed" : "added", (long long)c->who.id);
+    mer_reply_json(c->r, p->existed ? 200 : 201, json_incref(p->out));
+}
+
+static void put_country_free(mer_call_t *c)
+{
+    put_country_call_t *p = (put_country_call_t *)c;
+    free(p->config);
+    json_decref(p->out);
+}
+
 static void h_admin_put_country(mer_req_t *r)
 {
     char code[3];
@@ -194,28 +251,59 @@ static void h_admin_put_country(mer_req_t *r)
         mer_reply_error(r, MER_E_VALIDATION, "region", "region %s does not exist; create it first", c.region);
         return;
     }
-    bool existed = mer_country_find(cs, code, 2) != NULL;
-    char *cfg = mer_json_dump(c.json, NULL);
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    put_country_call_t *p = mer_call_new(r, sizeof(*p));
+    memcpy(p->code, code, sizeof(p->code));
+    snprintf(p->region, sizeof(p->region), "%s", c.region);
+    p->existed = mer_country_find(cs, code, 2) != NULL;
+    p->config = mer_json_dump(c.json, NULL);
+    p->out = json_incref(c.json);
+    mer_country_release(&c);
+    p->c.reply = put_country_reply;
+    p->c.cleanup = put_country_free;
+    mer_call_write(&p->c, MER_STORE_CATALOG, put_country);
+}
+
+typedef struct put_region_call {
+    mer_call_t c;
+    char name[MER_REGION_NAME_MAX];
+    char url[192];
+    bool existed, opened;
+} put_region_call_t;
+
+static int put_region(mer_db_t *db, mer_call_t *c)
+{
+    put_region_call_t *p = (put_region_call_t *)c;
     int err = mer_db_exec(db,
-                          "INSERT INTO country (code, region, config, updated_at) VALUES (?, ?, ?, ?) "
-                          "ON CONFLICT (code) DO UPDATE SET region = excluded.region, config = excluded.config, "
-                          "updated_at = excluded.updated_at",
-                          "sssi", code, c.region, cfg, mer_now_unix_ms());
-    if (err >= 0)
-        err = mer_countries_reload(db);
-    mer_store_write_end(MER_STORE_CATALOG);
-    free(cfg);
-    if (err < 0) {
-        mer_country_release(&c);
-        mer_reply_error(r, err, NULL, NULL);
+                          "INSERT INTO region (name, base_url) VALUES (?, ?) "
+                          "ON CONFLICT (name) DO UPDATE SET base_url = excluded.base_url",
+                          "ss", p->name, p->url);
+    if (err < 0)
+        return err;
+    atomic_store(&countries_dirty, true);
+    return 0;
+}
+
+/* A node that serves every region takes a new one on at once: its database and writer (on the read pool). */
+static int open_region(mer_db_t *db, mer_call_t *c)
+{
+    (void)db;
+    put_region_call_t *p = (put_region_call_t *)c;
+    p->opened = true;
+    if (mer_store_open_region(p->name) != 0 || mer_writer_start(p->name) != 0)
+        return mer_verr_set(&c->verr, MER_E_INTERNAL, NULL,
+                            "the region was saved but its database could not be opened");
+    return 0;
+}
+
+static void put_region_reply(mer_call_t *c)
+{
+    put_region_call_t *p = (put_region_call_t *)c;
+    const mer_region_t *rg = mer_region_find(mer_countries(), p->name);
+    if (!p->opened && rg && rg->local) {
+        mer_call_read(c, MER_STORE_CATALOG, open_region);
         return;
     }
-    mer_catalog_bump();
-    mer_log_info("country %s %s by staff %lld", code, existed ? "changed" : "added", (long long)r->who.id);
-    json_t *out = json_incref(c.json);
-    mer_country_release(&c);
-    mer_reply_json(r, existed ? 200 : 201, out);
+    mer_reply_json(c->r, p->existed ? 200 : 201, json_pack("{s:s,s:s}", "name", p->name, "base_url", p->url));
 }
 
 static void h_admin_put_region(mer_req_t *r)
@@ -247,26 +335,12 @@ static void h_admin_put_region(mer_req_t *r)
         mer_reply_error(r, MER_E_CONFLICT, "name", "this deployment holds at most %d regions", MER_MAX_REGIONS);
         return;
     }
-    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = mer_db_exec(db,
-                          "INSERT INTO region (name, base_url) VALUES (?, ?) "
-                          "ON CONFLICT (name) DO UPDATE SET base_url = excluded.base_url",
-                          "ss", name, url);
-    if (err >= 0)
-        err = mer_countries_reload(db);
-    mer_store_write_end(MER_STORE_CATALOG);
-    if (err < 0) {
-        mer_reply_error(r, err, NULL, NULL);
-        return;
-    }
-    /* a node that serves every region takes a new one on at once: its database and writer */
-    const mer_region_t *rg = mer_region_find(mer_countries(), name);
-    if (rg && rg->local && (mer_store_open_region(name) != 0 || mer_writer_start(name) != 0)) {
-        mer_reply_error(r, MER_E_INTERNAL, NULL, "the region was saved but its database could not be opened");
-        return;
-    }
-    mer_catalog_bump();
-    mer_reply_json(r, existed ? 200 : 201, json_pack("{s:s,s:s}", "name", name, "base_url", url));
+    put_region_call_t *p = mer_call_new(r, sizeof(*p));
+    snprintf(p->name, sizeof(p->name), "%s", name);
+    snprintf(p->url, sizeof(p->url), "%s", url);
+    p->existed = existed;
+    p->c.reply = put_region_reply;
+    mer_call_write(&p->c, MER_STORE_CATALOG, put_region);
 }
 
 static const mer_route_t routes[] = {
@@ -289,8 +363,16 @@ static void region_metrics(mer_buf_t *out)
                    mer_countries()->n);
 }
 
+static int region_init(const mer_cycle_t *cycle)
+{
+    (void)cycle;
+    mer_writer_on_commit(publish_countries);
+    return 0;
+}
+
 const mer_module_t mer_region_module = {
     .name = "region",
+    .init = region_init,
     .routes = MER_MODULE_ROUTES(&region_routes),
     .metrics = region_metrics,
 };

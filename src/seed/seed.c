@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "region/country.h"
+#include "store/ops_catalog.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -257,11 +258,7 @@ static int seed_catalog(mer_db_t *db, json_t *doc, int64_t now)
             product_no++;
         }
     }
-    if (mer_db_exec(db,
-                    "INSERT INTO product_fts (name, description, brand, product_id, locale) "
-                    "SELECT t.name, t.description, p.brand, p.id, t.locale FROM product_text t "
-                    "JOIN product p ON p.id = t.product_id",
-                    NULL) < 0)
+    if (mer_store_product_index(db, 0) != 0) /* the search index of every product (store/ops_catalog.h) */
         return MER_E_INTERNAL;
     mer_log_info("seed: %zu products", product_no);
     return 0;

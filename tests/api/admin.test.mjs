@@ -125,6 +125,32 @@ test('a country is added at runtime: KWD with three decimals, no restart', async
   expectError(await srv.api('PUT', '/api/v1/admin/countries/KW', { token: T, body: { ...kw, region: 'atlantis' } }), 422, 'validation_failed', 'region');
 });
 
+test('a region is added at runtime and served at once: its database, its writer, its stock on product pages', async () => {
+  const reg = await srv.api('PUT', '/api/v1/admin/regions/latam', { token: T, body: { base_url: 'http://latam.example.test' } });
+  assert.equal(reg.status, 201, reg.text);
+  const listed = (await srv.get('/api/v1/admin/countries', { token: T })).json.regions.find((x) => x.name === 'latam');
+  assert.equal(listed.served_here, true, 'a node serving every region takes the new one on');
+  assert.equal((await srv.api('PUT', '/api/v1/admin/regions/latam', { token: T, body: { base_url: 'http://latam2.example.test' } })).status, 200);
+  const cl = {
+    region: 'latam', names: { en: 'Chile (test)' }, currency: 'CLP', languages: ['es'], timezone: 'America/Santiago',
+    tax: { inclusive: true, rounding: 'half_up', per_line: false, rates: { standard: 1900 } },
+    payment_methods: [{ method: 'card' }], shipping: { fee: 0 }, address: { required: ['name', 'line1', 'city'] },
+  };
+  assert.equal((await srv.api('PUT', '/api/v1/admin/countries/CL', { token: T, body: cl })).status, 201);
+  const p = await srv.api('POST', '/api/v1/admin/products', { token: T, body: { ...product('cl-phone', 'CL-1'), skus: [{ code: 'CL-1', prices: { CL: 500000 } }] } });
+  assert.equal(p.status, 201, p.text);
+  const page = async () => (await srv.get(`/api/v1/products/${p.json.id}?country=CL`)).json.skus[0].stock_state;
+  assert.equal(await page(), 'out_of_stock');
+  // writes in the new region go through its own writer
+  const wh = await srv.api('POST', '/api/v1/admin/warehouses', { token: T, body: { code: 'WH-CL-SCL', name: 'Santiago', country: 'CL', serves: ['CL'] } });
+  assert.equal(wh.status, 201, wh.text);
+  const st = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: 'CL-1', warehouse: 'WH-CL-SCL', country: 'CL', on_hand: 3, reason: 'test' } });
+  assert.equal(st.status, 200, st.text);
+  assert.equal(await page(), 'in_stock', 'the cached page follows the stock state at once');
+  assert.equal((await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: 'CL-1', warehouse: 'WH-CL-SCL', country: 'CL', on_hand: 0, reason: 'test' } })).status, 200);
+  assert.equal(await page(), 'out_of_stock');
+});
+
 test('country operators: own countries\' prices only; no product or country changes', async () => {
   const op = run(['admin', 'token', '--data', srv.dataDir, '--email', 'op-in@example.test', '--role', 'operator', '--countries', 'IN']);
   await srv.api('POST', '/api/v1/admin/products', { token: T, body: product('op-phone', 'OP-1') });

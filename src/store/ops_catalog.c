@@ -1,0 +1,60 @@
+/*
+ * ops_catalog.c — the catalogue's full-text search on SQLite's FTS5 (see ops_catalog.h).
+ */
+#include "store/ops_catalog.h"
+
+#include "core/buf.h"
+#include "core/banned.h"
+
+static bool word_byte(unsigned char c)
+{
+    return c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+int mer_store_product_search(mer_db_t *db, const char *q, size_t limit,
+                             void (*fn)(void *arg, int64_t product_id, const char *locale), void *arg)
+{
+    /* each word as a quoted prefix term, all required: no '"' can be inside (only word bytes) */
+    mer_buf_t expr = MER_BUF_INIT;
+    const unsigned char *p = (const unsigned char *)q;
+    while (*p) {
+        while (*p && !word_byte(*p))
+            p++;
+        const unsigned char *start = p;
+        while (*p && word_byte(*p))
+            p++;
+        if (p > start) {
+            if (expr.len)
+                mer_buf_addch(&expr, ' ');
+            mer_buf_addch(&expr, '"');
+            mer_buf_add(&expr, start, (size_t)(p - start));
+            mer_buf_addstr(&expr, "\"*");
+        }
+    }
+    if (expr.len == 0) {
+        mer_buf_release(&expr);
+        return 0;
+    }
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT product_id, locale FROM product_fts WHERE product_fts MATCH ? "
+                                 "ORDER BY rank LIMIT ?",
+                                 "si", mer_buf_str(&expr), (int64_t)limit);
+    while (mer_rows_next(r))
+        fn(arg, mer_rows_int(r, 0), mer_rows_text(r, 1));
+    int err = mer_rows_end(r);
+    mer_buf_release(&expr);
+    return err;
+}
+
+int mer_store_product_index(mer_db_t *db, int64_t product_id)
+{
+    int err = mer_db_exec(db, "DELETE FROM product_fts WHERE ?1 = 0 OR product_id = ?1", "i", product_id);
+    if (err < 0)
+        return err;
+    err = mer_db_exec(db,
+                      "INSERT INTO product_fts (name, description, brand, product_id, locale) "
+                      "SELECT t.name, t.description, p.brand, p.id, t.locale FROM product_text t "
+                      "JOIN product p ON p.id = t.product_id WHERE ?1 = 0 OR p.id = ?1",
+                      "i", product_id);
+    return err < 0 ? err : 0;
+}
