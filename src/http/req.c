@@ -136,19 +136,6 @@ void mer_req_release(mer_req_t *r)
     h2o_mem_release_shared(r);
 }
 
-int mer_req_submit(mer_req_t *r, const char *region, mer_wjob_t *job)
-{
-    mer_req_hold(r);
-    int err = mer_writer_submit(region, job);
-    if (err) {
-        r->held = false;
-        mer_req_release(r);
-        mer_reply_error(r, err, NULL, "the store is not accepting writes for region %s right now", region);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- calls ---- */
 
 void *mer_call_new(mer_req_t *r, size_t size)

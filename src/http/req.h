@@ -230,12 +230,6 @@ void mer_reply_error_reason(mer_req_t *r, int err, const char *field, const char
 void mer_req_hold(mer_req_t *r);
 void mer_req_release(mer_req_t *r);
 
-/*
- * Submits a writer job on behalf of r: holds r, queues the job on the region's writer. If the writer
- * cannot take it, answers 503 and returns -1 (the job was not queued; the caller frees it).
- */
-int mer_req_submit(mer_req_t *r, const char *region, mer_wjob_t *job);
-
 /* ---- a request's work off the loop: the one submit/done path ----
  *
  * A handler (the adapter) parses and checks the request on its loop, copies what the work needs into a

@@ -55,7 +55,6 @@ static void store_ready(mer_ready_t *out)
 const mer_module_t mer_store_module = {
     .name = "store",
     .init = store_init,
-    .thread_exit = mer_store_thread_release,
     .stop_phase = MER_STOP_WRITERS,
     .stop = mer_writer_stop_all,
     .release = store_release,
