@@ -8,7 +8,7 @@
  */
 #include <string.h>
 
-#include "events/events.h"
+#include "core/sig.h"
 #include "fuzz.h"
 
 static const char secret[] = "whsec_fuzz_0123456789abcdef";

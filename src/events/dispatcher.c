@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/sig.h"
 #include "core/money.h"
 #include "core/tz.h"
 #include "events/events.h"

@@ -36,6 +36,7 @@
 #include <stdio.h>
 
 #include "core/log.h"
+#include "core/sig.h"
 #include "events/events.h"
 #include "http/req.h"
 #include "payment/payment_int.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/json.h"
+#include "core/sig.h"
 #include "events/events.h"
 #include "payment/payment.h"
 #include "store/store.h"
