@@ -1,0 +1,2 @@
+import { html, render } from './lib.js';
+render(html`<p>Console</p>`, document.getElementById('app'));
