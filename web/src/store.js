@@ -391,8 +391,9 @@ function Account() {
 const Addr = ({ a }) => html`<address>${a.name}<br />${a.line1}${a.line2 ? html`, ${a.line2}` : ''}<br />${a.city}${a.state ? `, ${a.state}` : ''} ${a.postal_code}<br />${a.phone}</address>`;
 
 // ---- checkout ----
-function Checkout() {
-  const cart = useLoad(() => api('GET', '/cart', { query: q() }), [S.token, S.country]);
+function Checkout({ query }) {
+  const flash = query.get('flash');
+  const cart = useLoad(() => (flash ? Promise.resolve(null) : api('GET', '/cart', { query: q() })), [S.token, S.country, flash]);
   const addrs = useLoad(() => api('GET', '/users/me/addresses'), [S.token]);
   const [method, setMethod] = useState(null);
   const [addressId, setAddressId] = useState(null);
@@ -405,7 +406,7 @@ function Checkout() {
   const c = country();
   const list = (addrs.data && (addrs.data.addresses || addrs.data.items)) || [];
   const total = cart.data && cart.data.totals.grand_total;
-  const methods = c ? c.payment_methods : [];
+  const methods = (c ? c.payment_methods : []).filter((m) => !flash || m.method !== 'cod' || query.get('cod') === '1');
   const usable = (m) => !(m.max_amount !== undefined && total && total.amount > m.max_amount);
   const chosen = method || (methods.find(usable) || {}).method;
   const addr = addressId || (list.find((a) => a.default) || list[0] || {}).id;
@@ -413,7 +414,8 @@ function Checkout() {
     e.preventDefault();
     setErr(null); setBusy(true);
     try {
-      const body = { payment_method: chosen, address_id: addr, expected_total: total.amount, ...(coupon ? { coupon } : {}) };
+      const body = flash ? { payment_method: chosen, address_id: addr, flash_token: flash, ...(coupon ? { coupon } : {}) }
+        : { payment_method: chosen, address_id: addr, expected_total: total.amount, ...(coupon ? { coupon } : {}) };
       const o = await api('POST', '/orders', { body, headers: { 'idempotency-key': key.current } });
       if (o.payment && o.payment.redirect_url) { location.href = o.payment.redirect_url; return; }
       go(`/orders/${o.id}?new=1`);
@@ -422,7 +424,7 @@ function Checkout() {
   if (cart.data && !cart.data.lines.length) return html`<section><h1>${L('checkout')}</h1><p>${L('emptyCart')}</p></section>`;
   return html`<section>
     <h1>${L('checkout')}</h1>
-    <${Status} st=${cart} />
+    ${flash ? html`<p class="sale">${L('sale')}: <b>${query.get('name')}</b> · <span class="price">${query.get('price')}</span></p>` : html`<${Status} st=${cart} />`}
     ${cart.data && html`<${Totals} totals=${cart.data.totals} taxIncluded=${cart.data.tax_included} />`}
     <h2>${L('deliverTo')}</h2>
     ${addrs.data && !list.length && html`<p>${L('needAddress')}</p>`}
@@ -439,7 +441,7 @@ function Checkout() {
       </fieldset>
       <${Field} label=${L('coupon')} name="coupon" value=${coupon} onInput=${setCoupon} error=${err} />
       <${FormError} error=${err} fields=${['coupon']} />
-      <button class="primary" type="submit" disabled=${busy || !addr || !cart.data}>${L('placeOrder')}${total ? ` · ${total.formatted}` : ''}</button>
+      <button class="primary" type="submit" disabled=${busy || !addr || (!cart.data && !flash)}>${L('placeOrder')}${total ? ` · ${total.formatted}` : ''}</button>
     </form>
   </section>`;
 }
@@ -509,7 +511,7 @@ function App() {
   else if (a === 'cart') page = html`<${Cart} onCart=${refreshCart} />`;
   else if (a === 'login' || a === 'register') page = html`<${Auth} mode=${a} next=${route.query.get('next')} onCart=${refreshCart} />`;
   else if (a === 'account') page = html`<${Account} />`;
-  else if (a === 'checkout') page = html`<${Checkout} />`;
+  else if (a === 'checkout') page = html`<${Checkout} query=${route.query} />`;
   else if (a === 'orders') page = html`<${Order} id=${b} query=${route.query} />`;
   else if (a === 'sales' && b) page = html`<${FlashSale} id=${b} ctx=${{ S, api, L, q, country }} />`;
   else if (a === 'sales') page = html`<${FlashSales} ctx=${{ S, api, L, q, country }} />`;
