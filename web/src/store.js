@@ -417,7 +417,7 @@ function Checkout({ query }) {
       const body = flash ? { payment_method: chosen, address_id: addr, flash_token: flash, ...(coupon ? { coupon } : {}) }
         : { payment_method: chosen, address_id: addr, expected_total: total.amount, ...(coupon ? { coupon } : {}) };
       const o = await api('POST', '/orders', { body, headers: { 'idempotency-key': key.current } });
-      if (o.payment && o.payment.redirect_url) { location.href = o.payment.redirect_url; return; }
+      if (o.payment && o.payment.redirect_url) { toWallet(o.payment.redirect_url, o); return; }
       go(`/orders/${o.id}?new=1`);
     } catch (x) { setErr(x); focusError(form.current, x); if (x.status === 409) cart.reload(); } finally { setBusy(false); }
   };
@@ -445,6 +445,14 @@ function Checkout({ query }) {
     </form>
   </section>`;
 }
+// To the wallet: its page learns the amount to show and where to send the shopper back (this order).
+function toWallet(url, o) {
+  const u = new URL(url);
+  u.searchParams.set('amount', String(o.totals.grand_total.amount));
+  u.searchParams.set('return', `${location.origin}/#/orders/${o.id}`);
+  location.href = u.href;
+}
+
 // A limit the country data gives in minor units (it has no `formatted`): formatted here for the locale.
 function fmtMinor(amount, c) {
   try {
@@ -464,8 +472,8 @@ function Order({ id, query }) {
     e.preventDefault();
     act(async () => {
       const r = await api('POST', `/orders/${o.id}/pay`, { body: o.payment.method === 'card' ? { card_token: card } : {} });
-      if (r && r.payment && r.payment.redirect_url) location.href = r.payment.redirect_url;
-      else if (r && r.redirect_url) location.href = r.redirect_url;
+      const url = (r && r.payment && r.payment.redirect_url) || (r && r.redirect_url);
+      if (url) toWallet(url, o);
     });
   };
   return html`<section class="order">
