@@ -26,8 +26,8 @@ export async function start(opts = {}) {
   mkdirSync(ARTIFACTS, { recursive: true });
   return {
     srv, browser,
-    async page({ width = 1280, height = 900, locale = 'en-US' } = {}) {
-      const ctx = await browser.newContext({ viewport: { width, height }, locale, baseURL: srv.base });
+    async page({ width = 1280, height = 900, locale = 'en-US', bypassCSP = false } = {}) {
+      const ctx = await browser.newContext({ viewport: { width, height }, locale, baseURL: srv.base, bypassCSP });
       ctx.setDefaultTimeout(WAIT);
       ctx.setDefaultNavigationTimeout(WAIT);
       const page = await ctx.newPage();

@@ -300,7 +300,7 @@ function FlashAdmin({ query }) {
   const blank = JSON.stringify({ country: A.country, titles: { en: 'Launch sale' }, rules: { user_rate: { per_second: 2, burst: 4 } },
     sessions: [{ starts_at: at(2), ends_at: at(32), mode: 'fcfs', items: [{ sku: 'MER-001-01-1', price: 1999900, units: 100 }] }] }, null, 2);
   return html`<section><h1>Flash sales · ${A.country}</h1><${Status} st=${st} />
-    ${st.data && html`<table><thead><tr><th scope="col">Sale</th><th scope="col">Session</th><th scope="col">State</th><th scope="col">Starts</th><th scope="col">Sold</th><th scope="col"></th></tr></thead>
+    ${st.data && html`<table><thead><tr><th scope="col">Sale</th><th scope="col">Session</th><th scope="col">State</th><th scope="col">Starts</th><th scope="col">Sold</th><th scope="col"><span class="visually-hidden">Live view</span></th></tr></thead>
       <tbody>${st.data.sales.flatMap((s) => s.sessions.map((x) => html`<tr><td>${s.id} · ${s.title}</td><td>${x.id} (${x.mode})</td><td><${Badge} s=${x.state} /></td>
         <td>${fmtDate(x.starts_at, 'en', tz())}</td><td>${x.progress} %</td><td><a href=${`#/flash?watch=${s.id}`}>Watch live</a></td></tr>`))}</tbody></table>`}
     ${watch && html`<${FlashLive} key=${watch} id=${watch} />`}
@@ -364,7 +364,7 @@ function Deliveries({ id }) {
   const [err, setErr] = useState(null);
   const redeliver = async (ev) => { setErr(null); try { await api('POST', `/admin/webhooks/${id}/deliveries/${ev}/redeliver`, { body: {} }); st.reload(); } catch (x) { setErr(x); } };
   const list = st.data && (st.data.deliveries || []);
-  return html`<div><${Status} st=${st} /><${FormError} error=${err} />${list && html`<table><thead><tr><th scope="col">Event</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last result</th><th scope="col"></th></tr></thead>
+  return html`<div><${Status} st=${st} /><${FormError} error=${err} />${list && html`<table><thead><tr><th scope="col">Event</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col">Last result</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
     <tbody>${list.map((d) => html`<tr><td>${d.event_id} ${d.type || ''}</td><td>${d.state || d.status}</td><td>${d.attempts}</td><td>${d.last_result || d.result || ''}</td>
       <td><button class="link" onClick=${() => redeliver(d.event_id)}>Redeliver</button></td></tr>`)}</tbody></table>`}</div>`;
 }

@@ -2,7 +2,7 @@
 const T = {
   en: {
     shop: 'Shop', cart: 'Cart', account: 'Account', login: 'Log in', logout: 'Log out', register: 'Create account',
-    sales: 'Flash sales', country: 'Country', language: 'Language', search: 'Search products', all: 'All categories',
+    sales: 'Flash sales', country: 'Country', language: 'Language', search: 'Search products', all: 'All categories', category: 'Category',
     sort: 'Sort this page', relevance: 'Relevance', priceAsc: 'Price: low to high', priceDesc: 'Price: high to low', nameAsc: 'Name',
     from: 'from', prev: 'Previous', next: 'Next', page: 'Page', of: 'of', noResults: 'No products match.',
     addToCart: 'Add to cart', added: 'Added to your cart.', inStock: 'In stock', lowStock: 'Only a few left', outOfStock: 'Out of stock',
@@ -23,7 +23,7 @@ const T = {
   },
   es: {
     shop: 'Tienda', cart: 'Carrito', account: 'Cuenta', login: 'Iniciar sesión', logout: 'Cerrar sesión', register: 'Crear cuenta',
-    sales: 'Ofertas flash', country: 'País', language: 'Idioma', search: 'Buscar productos', all: 'Todas las categorías',
+    sales: 'Ofertas flash', country: 'País', language: 'Idioma', search: 'Buscar productos', all: 'Todas las categorías', category: 'Categoría',
     sort: 'Ordenar esta página', relevance: 'Relevancia', priceAsc: 'Precio: de menor a mayor', priceDesc: 'Precio: de mayor a menor', nameAsc: 'Nombre',
     from: 'desde', prev: 'Anterior', next: 'Siguiente', page: 'Página', of: 'de', noResults: 'Ningún producto coincide.',
     addToCart: 'Añadir al carrito', added: 'Añadido al carrito.', inStock: 'En stock', lowStock: 'Quedan pocas unidades', outOfStock: 'Agotado',
@@ -44,7 +44,7 @@ const T = {
   },
   hi: {
     shop: 'दुकान', cart: 'कार्ट', account: 'खाता', login: 'लॉग इन', logout: 'लॉग आउट', register: 'खाता बनाएँ',
-    sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ',
+    sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ', category: 'श्रेणी',
     addToCart: 'कार्ट में डालें', added: 'कार्ट में जोड़ा गया।', inStock: 'स्टॉक में', outOfStock: 'स्टॉक में नहीं',
     emptyCart: 'आपका कार्ट खाली है।', checkout: 'चेकआउट', total: 'कुल', placeOrder: 'ऑर्डर करें', orders: 'आपके ऑर्डर',
     cod: 'कैश ऑन डिलीवरी', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',

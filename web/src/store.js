@@ -121,7 +121,7 @@ function Catalogue({ query }) {
     <h1 class="visually-hidden">${L('shop')}</h1>
     <form class="filters" role="search" onSubmit=${(e) => { e.preventDefault(); nav({ q: text, page: '1' }); }}>
       <div class="fl grow"><label for="f-q">${L('search')}</label><input id="f-q" type="search" name="q" value=${text} onInput=${(e) => setText(e.currentTarget.value)} /></div>
-      <div class="fl"><label for="f-cat">${L('all')}</label><select id="f-cat" name="category" value=${cat} onChange=${(e) => nav({ category: e.currentTarget.value, page: '1' })}>
+      <div class="fl"><label for="f-cat">${L('category')}</label><select id="f-cat" name="category" value=${cat} onChange=${(e) => nav({ category: e.currentTarget.value, page: '1' })}>
         <option value="">${L('all')}</option>
         ${cats.data && cats.data.categories.map((c) => html`<option value=${c.slug}>${c.parent_id ? '— ' : ''}${c.name}</option>`)}
       </select></div>
