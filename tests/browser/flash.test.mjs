@@ -75,4 +75,15 @@ test('one unit, two shoppers: the first grabs it with a proof of work and checks
   const orders = await srv.api('GET', '/api/v1/orders', { token: a.token });
   assert.equal(orders.json.orders[0].grand_total.amount, 1999900);
   assert.deepEqual(pa.errors.filter((e) => !/Failed to load resource/.test(e)), []);
+
+  // The operator watches the sale live in the console: wins, units left, refusals by reason, the chart
+  const op = await env.page();
+  await op.addInitScript((t) => sessionStorage.setItem('mer.staff', t), srv.adminToken);
+  await op.goto(`/admin/#/flash?watch=${sale.json.id}`);
+  await op.getByRole('heading', { name: `Sale ${sale.json.id}, live` }).waitFor();
+  await op.waitForFunction(() => document.querySelector('[data-testid=units-left]')?.textContent === '0 / 1');
+  assert.equal(await op.getByTestId('wins').textContent(), '1');
+  await op.getByRole('img', { name: /Grabs per second/ }).waitFor();
+  if (sess.refusals.sold_out > 0) assert.equal(await op.getByTestId('refusal-sold_out').textContent(), String(sess.refusals.sold_out));
+  await env.shot(op, 'console-flash-live');
 });

@@ -27,16 +27,16 @@ export async function api(method, path, opts = {}) {
   } catch (e) {
     if (e.status === 421 && e.body && e.body.error && e.body.error.url) {
       const target = new URL(e.body.error.url);
-      if (target.origin !== location.origin) {
-        document.body.setAttribute('data-redirect', target.origin);
-        location.href = `${target.origin}/${location.hash}`;
-      }
+      if (target.origin !== location.origin) location.href = elsewhere(target.origin, S.country, S.lang);
     }
     if (e.status === 401 && S.token && opts.token === undefined) setS({ token: null, user: null });
     throw e;
   }
 }
 const L = (k) => t(S.lang, k);
+// The same page on another region's site; the choice travels in the address (storage is per site).
+const elsewhere = (origin, countryCode, lang) => `${origin}/#/?country=${countryCode}&lang=${lang}`;
+let setNotice = () => {};
 const country = () => S.countries.find((c) => c.code === S.country);
 const q = () => ({ country: S.country, lang: S.lang });
 
@@ -61,15 +61,18 @@ function Status({ st }) {
 // ---- header: country, language, navigation ----
 function Header({ cartCount }) {
   const c = country();
+  const [notice, setN] = useState(null);
+  setNotice = setN;
   const pick = async (code) => {
     const nc = S.countries.find((x) => x.code === code);
     const lang = nc && nc.languages.includes(S.lang) ? S.lang : nc ? nc.default_language : S.lang;
     if (S.user && S.user.country !== code) setS({ token: null, user: null });
     try {
       const r = await call('GET', '/route', { query: { country: code } });
-      if (r.json && !r.json.served_here && r.json.url) {
+      if (r.json && !r.json.served_here && r.json.url && new URL(r.json.url).origin !== location.origin) {
         setS({ country: code, lang });
-        location.href = `${new URL(r.json.url).origin}/#/`;
+        setNotice(L('wrongRegion'));
+        location.href = elsewhere(new URL(r.json.url).origin, code, lang);
         return;
       }
     } catch { /* the catalogue calls will say what is wrong */ }
@@ -84,6 +87,7 @@ function Header({ cartCount }) {
       <a href="#/cart">${L('cart')}${cartCount ? html` <span class="badge" aria-label=${`${cartCount} items`}>${cartCount}</span>` : ''}</a>
       ${S.token ? html`<a href="#/account">${L('account')}</a>` : html`<a href="#/login">${L('login')}</a>`}
     </nav>
+    ${notice && html`<p class="notice" role="status">${notice}</p>`}
     <div class="pickers">
       <label for="pick-country">${L('country')}</label>
         <select id="pick-country" name="country" value=${S.country} onChange=${(e) => pick(e.currentTarget.value)}>
@@ -391,7 +395,7 @@ function Account() {
 const Addr = ({ a }) => html`<address>${a.name}<br />${a.line1}${a.line2 ? html`, ${a.line2}` : ''}<br />${a.city}${a.state ? `, ${a.state}` : ''} ${a.postal_code}<br />${a.phone}</address>`;
 
 // ---- checkout ----
-function Checkout({ query }) {
+function Checkout({ query, onCart }) {
   const flash = query.get('flash');
   const cart = useLoad(() => (flash ? Promise.resolve(null) : api('GET', '/cart', { query: q() })), [S.token, S.country, flash]);
   const addrs = useLoad(() => api('GET', '/users/me/addresses'), [S.token]);
@@ -418,6 +422,7 @@ function Checkout({ query }) {
         : { payment_method: chosen, address_id: addr, expected_total: total.amount, ...(coupon ? { coupon } : {}) };
       const o = await api('POST', '/orders', { body, headers: { 'idempotency-key': key.current } });
       if (o.payment && o.payment.redirect_url) { toWallet(o.payment.redirect_url, o); return; }
+      onCart();
       go(`/orders/${o.id}?new=1`);
     } catch (x) { setErr(x); focusError(form.current, x); if (x.status === 409) cart.reload(); } finally { setBusy(false); }
   };
@@ -519,7 +524,7 @@ function App() {
   else if (a === 'cart') page = html`<${Cart} onCart=${refreshCart} />`;
   else if (a === 'login' || a === 'register') page = html`<${Auth} mode=${a} next=${route.query.get('next')} onCart=${refreshCart} />`;
   else if (a === 'account') page = html`<${Account} />`;
-  else if (a === 'checkout') page = html`<${Checkout} query=${route.query} />`;
+  else if (a === 'checkout') page = html`<${Checkout} query=${route.query} onCart=${refreshCart} />`;
   else if (a === 'orders') page = html`<${Order} id=${b} query=${route.query} />`;
   else if (a === 'sales' && b) page = html`<${FlashSale} id=${b} ctx=${{ S, api, L, q, country }} />`;
   else if (a === 'sales') page = html`<${FlashSales} ctx=${{ S, api, L, q, country }} />`;
@@ -539,6 +544,12 @@ async function boot() {
     return;
   }
   const codes = S.countries.map((c) => c.code);
+  const hq = new URLSearchParams(location.hash.split('?')[1] || '');
+  if (codes.includes(hq.get('country'))) {
+    S.country = hq.get('country');
+    S.lang = hq.get('lang');
+    if (S.user && S.user.country !== S.country) { S.token = null; S.user = null; store.set('mer.token', null); store.set('mer.user', null); }
+  }
   if (!codes.includes(S.country)) {
     const guess = (navigator.language || 'en').split('-')[1];
     S.country = codes.includes(guess) ? guess : codes.includes('IN') ? 'IN' : codes[0];
