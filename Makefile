@@ -58,12 +58,14 @@ $(FUZZ)/build.ninja:
 build-fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 
-# Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
+# Seeds demo data on first start (empty data dir), then serves every demo region, the storefront at / and
+# the console at /admin/ (WALLET_URL=http://127.0.0.1:8090 sends wallet payments to tools/wallet-page.mjs). Webhooks may reach this
 # machine (loopback) so that a local receiver works; a production node leaves that off.
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
-	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback \
+	  $(if $(WALLET_URL),--wallet-url $(WALLET_URL))
 
 # Unit tests in the release, the ASan+UBSan and the TSan builds; API tests against the ASan+UBSan binary;
 # a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it); the browser

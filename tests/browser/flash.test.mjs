@@ -24,7 +24,9 @@ async function shopperPage(c) {
 
 test('one unit, two shoppers: the first grabs it with a proof of work and checks out, the second sees sold out', async () => {
   const { srv } = env;
-  const startsAt = new Date(Math.ceil((Date.now() + 12000) / 1000) * 1000);
+  const [a, b] = [await customer(srv, 'IN'), await customer(srv, 'IN')];
+  // the sale starts 15 s after it is created: time to open the pages and see the countdown
+  const startsAt = new Date(Math.ceil((Date.now() + 15000) / 1000) * 1000);
   const sale = await srv.api('POST', '/api/v1/admin/flash-sales', {
     token: srv.adminToken,
     body: {
@@ -34,7 +36,6 @@ test('one unit, two shoppers: the first grabs it with a proof of work and checks
     },
   });
   assert.equal(sale.status, 201, sale.text);
-  const [a, b] = [await customer(srv, 'IN'), await customer(srv, 'IN')];
   const pa = await shopperPage(a);
   const pb = await shopperPage(b);
   await pa.goto(`/#/sales/${sale.json.id}`);

@@ -22,7 +22,9 @@ function useSales(ctx, id) {
     const load = async () => {
       try {
         const d = await api('GET', id ? `/flash-sales/${id}` : '/flash-sales', { query: q() });
-        const offset = Date.parse(d.server_time) + 500 - Date.now(); // server_time is whole seconds
+        // server_time is whole seconds, stamped before the answer travelled: the estimate is never ahead of
+        // the server, so the grab button never comes alive before the sale has started there
+        const offset = Date.parse(d.server_time) - Date.now();
         if (live) setSt({ data: d, offset });
       } catch (error) { if (live) setSt((s) => ({ ...s, error })); }
     };
@@ -84,7 +86,7 @@ function Session({ sale, x, now, ctx }) {
     try { await api('POST', `/flash-sales/${sale.id}/reservations`, { body: { session_id: x.id } }); setRes({ kind: 'reserved' }); }
     catch (e) { setRes({ kind: 'error', error: e }); }
   };
-  const grab = async (item) => {
+  const grab = async (item, retried) => {
     try {
       const ch = await api('GET', `/flash-sales/${sale.id}/challenge`);
       let proof;
@@ -104,7 +106,11 @@ function Session({ sale, x, now, ctx }) {
           else setRes({ kind: 'queued', position: v.position, voucher: r.voucher });
         } catch { /* try again on the next tick */ }
       }, 1000);
-    } catch (e) { setRes({ kind: 'error', error: e }); }
+    } catch (e) {
+      // the clocks may still disagree by a moment at the start: try once more a second later
+      if (e.status === 425 && !retried) { setTimeout(() => grab(item, true), 1000); return; }
+      setRes({ kind: 'error', error: e });
+    }
   };
   const tzone = country() && country().timezone;
   const reservation = x.reservation || {};
