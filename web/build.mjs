@@ -50,7 +50,7 @@ for (const p of pages) {
 <title>${p.title}</title>
 <link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/${css}">
-<link rel="modulepreload" href="/assets/${js}">${preload}
+<link rel="modulepreload" href="/assets/${js}">${preload}${p.name === 'index.html' ? '\n<link rel="preload" href="/api/v1/countries" as="fetch" crossorigin>' : ''}
 <script type="module" src="/assets/${js}"></script>
 </head><body><div id="app"><p class="boot">Loading…</p></div>
 <noscript>This page needs JavaScript; the API is documented in docs/openapi.yaml.</noscript>

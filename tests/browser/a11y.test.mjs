@@ -5,7 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { start } from './browser.mjs';
+import { join } from 'node:path';
+import { start, WEB_DIR } from './browser.mjs';
 import { customer } from '../api/helpers.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -103,7 +104,7 @@ test('the keyboard reaches the search box and a product from the top of the page
 });
 
 test('each page sends at most 60 kB of compressed JavaScript', async () => {
-  const files = JSON.parse(readFileSync('web/dist/sizes.json', 'utf8'));
+  const files = JSON.parse(readFileSync(join(WEB_DIR, 'sizes.json'), 'utf8'));
   for (const [pageName, scripts] of Object.entries(files)) {
     let total = 0;
     for (const f of scripts) {

@@ -1,7 +1,7 @@
 // Browser-test helpers: Debian's chromium driven by playwright-core (no browser download), a meridian
 // node of its own per test file (tests/api/helpers.mjs), screenshots into test-artifacts/browser/.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { startServer } from '../api/helpers.mjs';
 
@@ -9,10 +9,13 @@ export const ARTIFACTS = resolve(process.env.MERIDIAN_ARTIFACTS || 'test-artifac
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 // Waits are generous: the tests share a slow 2-core machine with the rest of `make test`.
 export const WAIT = 30000;
+// The built pages (make builds web/dist; MERIDIAN_WEB_DIR points at another build).
+export const WEB_DIR = resolve(process.env.MERIDIAN_WEB_DIR || 'web/dist');
 
 // A node serving the built UI (web/dist, as `make` builds it) with demo data, and a browser.
 export async function start(opts = {}) {
-  const srv = await startServer({ ...opts, env: { MERIDIAN_WEB_DIR: resolve('web/dist'), ...(opts.env || {}) } });
+  if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error(`no built pages in ${WEB_DIR}: run make (node web/build.mjs)`);
+  const srv = await startServer({ ...opts, env: { MERIDIAN_WEB_DIR: WEB_DIR, ...(opts.env || {}) } });
   let browser;
   try {
     browser = await chromium.launch({

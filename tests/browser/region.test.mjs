@@ -2,13 +2,12 @@
 // (/route: another region's site) to the node serving Spain, and the choice comes along.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolve } from 'node:path';
-import { start } from './browser.mjs';
+import { start, WEB_DIR } from './browser.mjs';
 import { startServer } from '../api/helpers.mjs';
 
 let eu, env;
 before(async () => {
-  eu = await startServer({ regions: 'eu', env: { MERIDIAN_WEB_DIR: resolve('web/dist') } });
+  eu = await startServer({ regions: 'eu', env: { MERIDIAN_WEB_DIR: WEB_DIR } });
   env = await start({ regions: 'in', args: ['--region-urls', `eu=${eu.base}`] });
 });
 after(async () => {

@@ -100,3 +100,19 @@ test('a phone-sized screen: the catalogue and a product page fit 360 px without 
   assert.ok(overflow2 <= 0, `catalogue is ${overflow2} px wider than the screen`);
   await env.shot(page, 'storefront-catalogue-360');
 });
+
+test('a returning shopper\'s product page paints from one API call, without waiting for the country list', async () => {
+  const page = await env.page();
+  await page.addInitScript(() => { localStorage.setItem('mer.country', '"IN"'); localStorage.setItem('mer.lang', '"en"'); });
+  let release;
+  const held = new Promise((r) => { release = r; });
+  const api = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname.startsWith('/api/')) api.push(u.pathname); });
+  await page.route('**/api/v1/countries', async (route) => { await held; await route.continue(); });
+  await page.goto('/#/p/1', { waitUntil: 'commit' });
+  await page.getByRole('heading', { level: 1, name: 'Meridian X1 Smartphone' }).waitFor();
+  await page.getByText('₹26,499.99').first().waitFor();
+  release();
+  await page.getByRole('combobox', { name: 'Country' }).locator('option[value=IN]').waitFor({ state: 'attached' });
+  assert.deepEqual(api.filter((p) => p !== '/api/v1/cart').slice(0, 2).sort(), ['/api/v1/countries', '/api/v1/products/1']);
+});

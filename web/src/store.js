@@ -534,31 +534,42 @@ function App() {
     <footer class="foot"><small>Meridian · ${country() ? (country().names && country().names[S.lang]) || country().name : ''} · ${country() && country().currency}</small></footer>`;
 }
 
+// First paint needs no waterfall: the page asks for the countries (preloaded by the HTML, in parallel
+// with this script) and, when the shopper's country is already known, renders at once, so a product page
+// makes its one API call straight away.
 async function boot() {
   const el = document.getElementById('app');
+  const hq = new URLSearchParams(location.hash.split('?')[1] || '');
+  if (hq.get('country')) {
+    if (S.user && S.user.country !== hq.get('country')) { S.token = null; S.user = null; store.set('mer.token', null); store.set('mer.user', null); }
+    S.country = hq.get('country');
+    S.lang = hq.get('lang') || null;
+  }
+  const countries = call('GET', '/countries').then((r) => r.json.countries);
+  const settle = (list) => {
+    S.countries = list;
+    const codes = list.map((c) => c.code);
+    if (!codes.includes(S.country)) {
+      const guess = (navigator.language || 'en').split('-')[1];
+      S.country = codes.includes(guess) ? guess : codes.includes('IN') ? 'IN' : codes[0];
+    }
+    const c = country();
+    if (!S.lang || !c.languages.includes(S.lang)) S.lang = c.default_language;
+    store.set('mer.country', S.country); store.set('mer.lang', S.lang);
+  };
+  const show = () => { el.textContent = ''; render(html`<${App} />`, el); };
+  if (S.country && S.lang) {
+    show();
+    countries.then((list) => { settle(list); rerender(); }, (e) => render(html`<p class="error" role="alert">${e.message}</p>`, el));
+    return;
+  }
   try {
-    const r = await call('GET', '/countries');
-    S.countries = r.json.countries;
+    settle(await countries);
   } catch (e) {
     render(html`<p class="error" role="alert">${e.message}</p>`, el);
     return;
   }
-  const codes = S.countries.map((c) => c.code);
-  const hq = new URLSearchParams(location.hash.split('?')[1] || '');
-  if (codes.includes(hq.get('country'))) {
-    S.country = hq.get('country');
-    S.lang = hq.get('lang');
-    if (S.user && S.user.country !== S.country) { S.token = null; S.user = null; store.set('mer.token', null); store.set('mer.user', null); }
-  }
-  if (!codes.includes(S.country)) {
-    const guess = (navigator.language || 'en').split('-')[1];
-    S.country = codes.includes(guess) ? guess : codes.includes('IN') ? 'IN' : codes[0];
-  }
-  const c = country();
-  if (!S.lang || !c.languages.includes(S.lang)) S.lang = c.default_language;
-  store.set('mer.country', S.country); store.set('mer.lang', S.lang);
-  el.textContent = '';
-  render(html`<${App} />`, el);
+  show();
 }
 boot();
 export { ApiError };
