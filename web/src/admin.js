@@ -34,6 +34,12 @@ function useLoad(fn, deps, every) {
 const Status = ({ st }) => (st.error ? html`<p class="error" role="alert">${st.error.message}</p>`
   : st.loading && !st.data ? html`<p class="loading">Loading…</p>` : null);
 const tz = () => (A.countries.find((c) => c.code === A.country) || {}).timezone;
+// An amount the API gives as plain minor units (payments, limits), formatted with its currency's digits.
+function minor(amount, currency) {
+  const c = A.countries.find((x) => x.currency === currency);
+  const digits = c ? c.currency_digits : 2;
+  try { return new Intl.NumberFormat('en', { style: 'currency', currency, minimumFractionDigits: digits, maximumFractionDigits: digits }).format(amount / 10 ** digits); } catch { return `${amount} ${currency}`; }
+}
 const Badge = ({ s }) => html`<span class=${`status s-${s}`}>${String(s).replace(/_/g, ' ')}</span>`;
 
 // ---- log in ----
@@ -146,7 +152,7 @@ function OrderDetail({ id }) {
       <dt>Total</dt><dd>${o.totals.grand_total.formatted}</dd><dt>Refunded</dt><dd data-testid="refunded">${o.totals.refunded.formatted}</dd></dl>
     <h2>History</h2>
     <ul>${(o.events || []).map((e) => html`<li>${fmtDate(e.at || e.created_at, 'en', o.timezone)}: ${e.from ? `${e.from} → ` : ''}${e.to || e.type || e.status} ${e.note ? `(${e.note})` : ''} ${e.actor ? `· ${e.actor}` : ''}</li>`)}</ul>
-    ${o.payments && html`<h2>Payments</h2><ul>${o.payments.map((p) => html`<li>${p.kind || p.type} · ${p.status} · ${p.amount && p.amount.formatted}${p.reason ? ` · ${p.reason}` : ''}</li>`)}</ul>`}
+    ${o.payments && html`<h2>Payments</h2><ul>${o.payments.map((p) => html`<li>${p.kind} · ${p.provider} · ${p.status} · ${minor(p.amount, o.currency)}${p.reference ? ` · ${p.reference}` : ''}${p.reason ? ` · ${p.reason}` : ''}</li>`)}</ul>`}
   </section>`;
 }
 
@@ -157,7 +163,7 @@ function Countries() {
   return html`<section><h1>Countries</h1><${Status} st=${st} />
     ${st.data && html`<div class="table-wrap"><table><thead><tr><th scope="col">Code</th><th scope="col">Name</th><th scope="col">Region</th><th scope="col">Currency</th><th scope="col">Payment methods</th></tr></thead>
       <tbody>${st.data.countries.map((x) => html`<tr><td><button class="link" onClick=${() => setA({ country: x.code })}>${x.code}</button></td><td>${x.names.en}</td><td>${x.region}</td><td>${x.currency}</td>
-        <td>${x.payment_methods.map((m) => m.method + (m.max_amount !== undefined ? ` ≤ ${m.max_amount}` : '')).join(', ')}</td></tr>`)}</tbody></table></div>`}
+        <td>${x.payment_methods.map((m) => m.method + (m.max_amount !== undefined ? ` ≤ ${minor(m.max_amount, x.currency)}` : '')).join(', ')}</td></tr>`)}</tbody></table></div>`}
     ${c && html`<${CountryForm} key=${c.code} c=${c} onSaved=${st.reload} />`}
   </section>`;
 }
@@ -175,17 +181,21 @@ function CountryForm({ c, onSaved }) {
     const methods = ['card', 'wallet', 'cod'].filter((m) => pm[m]).map((m) => (m === 'cod' && limit !== '' ? { method: m, max_amount: Number(limit) } : { method: m }));
     const body = { ...c, payment_methods: methods, order_timeout_minutes: timeout === '' ? c.order_timeout_minutes : Number(timeout) };
     delete body.code;
-    try { await api('PUT', `/admin/countries/${c.code}`, { body }); setOk(true); onSaved(); } catch (x) { setErr(x); focusError(form.current, x); }
+    try { await api('PUT', `/admin/countries/${c.code}`, { body }); setOk(true); onSaved(); } catch (x) {
+      // payment_methods[i].max_amount and the like: shown (and focused) at the limit's field, API's words
+      const shown = /^payment_methods/.test(x.field || '') ? { field: 'payment_methods', message: x.message } : x;
+      setErr(shown);
+      focusError(form.current, shown);
+    }
   };
-  const fieldErr = err && err.field ? err : null;
   return html`<form ref=${form} class="address-form" onSubmit=${submit} novalidate>
     <h2>${c.names.en} (${c.code})</h2>
     <fieldset class="choices"><legend>Payment methods</legend>
       ${['card', 'wallet', 'cod'].map((m) => html`<label class="choice"><input type="checkbox" name=${`pm-${m}`} checked=${pm[m]} onChange=${(e) => setPm({ ...pm, [m]: e.currentTarget.checked })} />${m}</label>`)}
     </fieldset>
-    <${Field} label=${`Cash-on-delivery limit (minor units of ${c.currency})`} name="payment_methods" value=${limit} onInput=${setLimit} error=${fieldErr && /payment_methods/.test(fieldErr.field) ? { ...fieldErr, field: 'payment_methods' } : null} inputmode="numeric" />
+    <${Field} label=${`Cash-on-delivery limit (minor units of ${c.currency})`} name="payment_methods" value=${limit} onInput=${setLimit} error=${err} inputmode="numeric" />
     <${Field} label="Unpaid orders are cancelled after (minutes)" name="order_timeout_minutes" value=${timeout} onInput=${setTimeout_} error=${err} inputmode="numeric" />
-    <${FormError} error=${err} fields=${fieldErr && /payment_methods/.test(fieldErr.field) ? [err.field] : ['order_timeout_minutes']} />
+    <${FormError} error=${err} fields=${['payment_methods', 'order_timeout_minutes']} />
     ${ok && html`<p class="ok" role="status">Saved.</p>`}
     <button class="primary" type="submit">Save ${c.code}</button>
   </form>`;
