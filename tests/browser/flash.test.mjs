@@ -88,3 +88,27 @@ test('one unit, two shoppers: the first grabs it with a proof of work and checks
   if (sess.refusals.sold_out > 0) assert.equal(await op.getByTestId('refusal-sold_out').textContent(), String(sess.refusals.sold_out));
   await env.shot(op, 'console-flash-live');
 });
+
+test('a queue-mode sale: the grab is queued, the page polls the voucher and the shopper wins a token', async () => {
+  const { srv } = env;
+  const c = await customer(srv, 'IN');
+  const startsAt = new Date(Math.ceil((Date.now() + 3000) / 1000) * 1000);
+  const sale = await srv.api('POST', '/api/v1/admin/flash-sales', {
+    token: srv.adminToken,
+    body: {
+      country: 'IN', titles: { en: 'Queue sale' },
+      sessions: [{ starts_at: startsAt.toISOString().replace('.000', ''), ends_at: new Date(startsAt.getTime() + 1800000).toISOString().replace('.000', ''),
+        mode: 'queue', items: [{ sku: 'MER-001-01-2', price: 1999900, units: 5 }] }],
+    },
+  });
+  assert.equal(sale.status, 201, sale.text);
+  const page = await shopperPage(c);
+  const grabs = [];
+  page.on('response', (r) => { if (r.url().endsWith('/grab')) grabs.push(r.status()); });
+  await page.goto(`/#/sales/${sale.json.id}`);
+  await page.waitForFunction(() => { const x = [...document.querySelectorAll('button')].find((e) => e.textContent === 'Buy now'); return x && !x.disabled; }, null, { timeout: WAIT });
+  await page.getByRole('button', { name: 'Buy now' }).click();
+  await page.getByRole('link', { name: 'Check out this unit' }).waitFor({ timeout: WAIT });
+  assert.deepEqual(grabs, [202]);
+  await env.shot(page, 'storefront-flash-queue-won');
+});

@@ -47,7 +47,7 @@ const T = {
     sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ', category: 'श्रेणी',
     addToCart: 'कार्ट में डालें', added: 'कार्ट में जोड़ा गया।', inStock: 'स्टॉक में', outOfStock: 'स्टॉक में नहीं',
     emptyCart: 'आपका कार्ट खाली है।', checkout: 'चेकआउट', total: 'कुल', placeOrder: 'ऑर्डर करें', orders: 'आपके ऑर्डर',
-    cod: 'कैश ऑन डिलीवरी', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
+    cod: 'कैश ऑन डिलीवरी', tax: 'कर सहित', quantity: 'मात्रा', lowStock: 'कुछ ही बचे हैं', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
   },
 };
 export function t(lang, key) {
