@@ -30,7 +30,7 @@ typedef struct web_file {
     char *name;             /* relative to the directory: "index.html", "assets/store-1a2b3c4d.js" */
     const char *type;       /* Content-Type */
     const char *cache;      /* Cache-Control */
-    char etag[20];          /* "\"<16 hex>\"": the identity bytes' hash */
+    char etag[24];          /* W/"<16 hex>": the identity bytes' hash; weak, as every encoding shares it */
     char *body[ENC__COUNT]; /* the bytes in each encoding; NULL when the build wrote no such twin */
     size_t len[ENC__COUNT]; /* their lengths */
 } web_file_t;
@@ -119,7 +119,7 @@ static void load_file(const char *name)
     f->name = mer_xstrdup(name);
     f->type = content_type(name);
     f->cache = strncmp(name, "assets/", 7) == 0 ? "public, max-age=31536000, immutable" : "no-cache";
-    snprintf(f->etag, sizeof(f->etag), "\"%016llx\"",
+    snprintf(f->etag, sizeof(f->etag), "W/\"%016llx\"",
              (unsigned long long)mer_hash64(f->body[ENC_IDENTITY], f->len[ENC_IDENTITY]));
     web.n++;
 }
