@@ -44,10 +44,10 @@ const T = {
   },
   hi: {
     shop: 'दुकान', cart: 'कार्ट', account: 'खाता', login: 'लॉग इन', logout: 'लॉग आउट', register: 'खाता बनाएँ',
-    sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ', category: 'श्रेणी',
+    sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ',
     addToCart: 'कार्ट में डालें', added: 'कार्ट में जोड़ा गया।', inStock: 'स्टॉक में', outOfStock: 'स्टॉक में नहीं',
     emptyCart: 'आपका कार्ट खाली है।', checkout: 'चेकआउट', total: 'कुल', placeOrder: 'ऑर्डर करें', orders: 'आपके ऑर्डर',
-    cod: 'कैश ऑन डिलीवरी', tax: 'कर सहित', quantity: 'मात्रा', lowStock: 'कुछ ही बचे हैं', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
+    cod: 'कैश ऑन डिलीवरी', tax: 'कर सहित', sort: 'इस पृष्ठ को क्रमबद्ध करें', relevance: 'प्रासंगिकता', priceAsc: 'कीमत: कम से ज़्यादा', priceDesc: 'कीमत: ज़्यादा से कम', nameAsc: 'नाम', prev: 'पिछला', next: 'अगला', page: 'पृष्ठ', of: '/', category: 'श्रेणी', quantity: 'मात्रा', lowStock: 'कुछ ही बचे हैं', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
   },
 };
 export function t(lang, key) {

@@ -157,8 +157,9 @@ function Catalogue({ query }) {
 // A tasteful placeholder image: the product's initials on a colour derived from its category.
 function Placeholder({ name, cat, big }) {
   let hsh = 0;
-  for (const ch of cat || name) hsh = (hsh * 31 + ch.charCodeAt(0)) | 0;
-  const hue = Math.abs(hsh) % 360;
+  for (const ch of name) hsh = (hsh * 31 + ch.charCodeAt(0)) | 0;
+  const base = { phones: 220, tvs: 260, wearables: 160, accessories: 30, 'smart-home': 120 }[cat] ?? 200;
+  const hue = (base + (Math.abs(hsh) % 60) - 30 + 360) % 360;
   const initials = name.split(/\s+/).slice(0, 2).map((w) => w[0]).join('');
   return html`<div class=${'ph' + (big ? ' big' : '')} style=${`--h:${hue}`} aria-hidden="true"><span>${initials}</span></div>`;
 }
