@@ -116,3 +116,17 @@ test('a returning shopper\'s product page paints from one API call, without wait
   await page.getByRole('combobox', { name: 'Country' }).locator('option[value=IN]').waitFor({ state: 'attached' });
   assert.deepEqual(api.filter((p) => p !== '/api/v1/cart').slice(0, 2).sort(), ['/api/v1/countries', '/api/v1/products/1']);
 });
+
+test('a guest\'s cart flags a price that changed since the phone was added', async () => {
+  const page = await env.page();
+  await page.addInitScript(() => { localStorage.setItem('mer.country', '"IN"'); localStorage.setItem('mer.lang', '"en"'); });
+  await page.goto('/#/p/2');
+  await page.getByRole('button', { name: 'Add to cart' }).click();
+  await page.getByRole('status').getByText('Added to your cart.').waitFor();
+  const sku = (await env.srv.get('/api/v1/products/2?country=IN&lang=en')).json.skus[0];
+  const put = await env.srv.api('PUT', '/api/v1/admin/prices', { token: env.srv.adminToken, body: { prices: [{ sku: sku.code, country: 'IN', amount: sku.price.amount + 100000 }] } });
+  assert.ok(put.status < 300, put.text);
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Cart/ }).click();
+  await page.locator('.line .flag').getByText('Price changed').waitFor();
+  await env.shot(page, 'storefront-cart-price-changed');
+});
