@@ -14,7 +14,7 @@ MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=fals
 MESON_TSAN    = --buildtype=debug -Db_sanitize=thread -Db_lundef=false
 MESON_FUZZ    = $(MESON_ASAN) -Dfuzz=true
 
-.PHONY: all deps build build-asan build-tsan build-fuzz run test unit api fuzz bench clean format
+.PHONY: all deps build build-asan build-tsan build-fuzz web run test unit api fuzz bench clean format
 
 all: build
 
@@ -33,8 +33,16 @@ $(TSAN)/build.ninja:
 	@scripts/install-deps.sh test
 	meson setup $(TSAN) $(MESON_TSAN)
 
-build: $(BUILD)/build.ninja
+build: $(BUILD)/build.ninja web
 	ninja -C $(BUILD)
+
+# The storefront and the admin console (web/): bundled by esbuild into web/dist, which `meridian serve`
+# serves (src/web/web.c); rebuilt when a source, the build script or the pinned npm packages change.
+WEB_SRC = $(wildcard web/src/*) web/build.mjs package-lock.json
+web: web/dist/index.html
+web/dist/index.html: $(WEB_SRC)
+	@[ -x node_modules/.bin/esbuild ] || scripts/install-deps.sh build
+	node web/build.mjs
 
 build-asan: $(ASAN)/build.ninja
 	ninja -C $(ASAN)
@@ -50,15 +58,18 @@ $(FUZZ)/build.ninja:
 build-fuzz: $(FUZZ)/build.ninja
 	ninja -C $(FUZZ)
 
-# Seeds demo data on first start (empty data dir), then serves every demo region. Webhooks may reach this
+# Seeds demo data on first start (empty data dir), then serves every demo region, the storefront at / and
+# the console at /admin/ (WALLET_URL=http://127.0.0.1:8090 sends wallet payments to tools/wallet-page.mjs). Webhooks may reach this
 # machine (loopback) so that a local receiver works; a production node leaves that off.
 run: build
 	@mkdir -p $(DATA)
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
-	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback
+	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback \
+	  $(if $(WALLET_URL),--wallet-url $(WALLET_URL))
 
 # Unit tests in the release, the ASan+UBSan and the TSan builds; API tests against the ASan+UBSan binary;
-# a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it).
+# a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it); the browser
+# tests (tests/browser: Debian's chromium driven by playwright-core) against the same binary.
 # A build dir first configured by `make run` (no cmocka then) is reconfigured to pick up the unit tests.
 test:
 	@scripts/install-deps.sh test
@@ -80,4 +91,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.[ch]' 'tests/*.[ch]' 'fuzz/*.[ch]')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(TSAN) $(FUZZ) web/dist

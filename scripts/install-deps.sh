@@ -3,11 +3,14 @@
 # Usage: scripts/install-deps.sh [build|test|bench|all]   (default: all)
 set -eu
 
-build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
+# nodejs + npm: the storefront and console (web/) are bundled at build time with esbuild from npm
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev nodejs npm"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
 # clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against
-test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format"
+# chromium (Debian's, driven by playwright-core: no browser download) + fonts-noto-core (Devanagari, Thai, ...):
+# the browser tests of the storefront and console
+test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format chromium fonts-noto-core"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in
@@ -43,12 +46,14 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get install -y -qq --no-install-recommends $missing
 fi
 
-# The npm tools the tests use (package.json: Redocly CLI for the OpenAPI lint; it needs node >= 20.19),
-# exactly as package-lock.json pins them; again only when the lock file changed since the last install.
+# The npm packages (package.json: esbuild, Preact and htm for web/; Redocly CLI for the OpenAPI lint, which
+# needs node >= 20.19; playwright-core and axe-core for the browser tests), exactly as package-lock.json pins
+# them; again only when the lock file changed since the last install.
 case "${1:-all}" in
-test | all)
+build | test | all)
 	cd "$(dirname "$0")/.."
-	if [ ! -x node_modules/.bin/redocly ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	if [ ! -x node_modules/.bin/redocly ] || [ ! -x node_modules/.bin/esbuild ] ||
+		[ package-lock.json -nt node_modules/.package-lock.json ]; then
 		npm ci --no-audit --no-fund --loglevel=error
 	fi
 	;;

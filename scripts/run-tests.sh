@@ -5,7 +5,8 @@
 # writer, flash-sale stock, throttle and metrics tests); API tests (node --test) run against the
 # ASan+UBSan binary, so memory errors anywhere in a request path fail the suite. Then a short run of
 # each libFuzzer target (FUZZ_TEST_SECONDS each, default 5; skipped when no fuzz build dir is given)
-# and the OpenAPI lint (Redocly CLI from node_modules, installed by scripts/install-deps.sh test).
+# and the OpenAPI lint (Redocly CLI from node_modules, installed by scripts/install-deps.sh test). The browser
+# tests (tests/browser) drive the built storefront and console against the ASan+UBSan binary.
 set -u
 release=${1:-build}
 asan=${2:-build-asan}
@@ -42,6 +43,20 @@ if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
 	grep -B2 -A30 'not ok' "$log" | head -300
 fi
 summary="$summary api[$asan] ${pass:-0} passed, ${failed:-?} failed;"
+rm -f "$log"
+
+# Browser tests (tests/browser): the storefront and console built in web/dist, in Debian's chromium, one
+# file at a time (each starts its own node and browser); screenshots go to test-artifacts/browser/.
+log=$(mktemp)
+MERIDIAN_BIN="$asan/meridian" node --test --test-reporter=tap --test-concurrency=1 tests/browser/ >"$log" 2>&1
+rc=$?
+pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
+failed=$(sed -n 's/^# fail //p' "$log" | tail -1)
+if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
+	fail=1
+	grep -B2 -A30 'not ok' "$log" | head -300
+fi
+summary="$summary browser[$asan] ${pass:-0} passed, ${failed:-?} failed;"
 rm -f "$log"
 
 if [ -n "$fuzz" ]; then

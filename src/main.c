@@ -31,6 +31,7 @@
 #include "region/region_http.h"
 #include "seed/seed.h"
 #include "store/store.h"
+#include "web/web.h"
 #include "core/banned.h"
 
 #define VERSION "0.1.0"
@@ -217,9 +218,9 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
  * other's stopping.
  */
 static const mer_module_t *const mer_modules[] = {
-    &mer_http_module,    &mer_store_module,   &mer_offload_module, &mer_region_module,
-    &mer_catalog_module, &mer_account_module, &mer_cart_module,    &mer_inventory_module,
-    &mer_order_module,   &mer_payment_module, &mer_events_module,  &mer_flash_module,
+    &mer_http_module,    &mer_store_module, &mer_offload_module,   &mer_region_module, &mer_catalog_module,
+    &mer_account_module, &mer_cart_module,  &mer_inventory_module, &mer_order_module,  &mer_payment_module,
+    &mer_events_module,  &mer_flash_module, &mer_web_module,
 };
 static const mer_cycle_t serve_cycle = {mer_modules, MER_ARRAY_LEN(mer_modules)};
 
