@@ -3,11 +3,12 @@
 # Usage: scripts/install-deps.sh [build|test|bench|all]   (default: all)
 set -eu
 
-build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev"
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
 # clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against
-test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format"
+# postgresql: the server tests/pg/pg.sh starts (as user postgres) for the PostgreSQL backend's tests
+test_pkgs="libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format postgresql"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in
