@@ -37,9 +37,20 @@
 #define VERSION "0.1.0"
 
 #define CLI(name, args, opts) ((cli_cmd_t){(name), (args), (opts), MER_ARRAY_LEN(opts)})
+/* Every command that opens the store takes the data directory and where databases live outside it. */
+static const char *opt_catalog_db, *opt_region_db;
 #define OPT_DATA(dst)                                                                                                  \
+    {"data", OPT_STR, (dst), 0, 0, "DIR", "data directory (default ./data)"},                                          \
+        {"catalog-db",                                                                                                 \
+         OPT_STR,                                                                                                      \
+         &opt_catalog_db,                                                                                              \
+         0,                                                                                                            \
+         0,                                                                                                            \
+         "URL",                                                                                                        \
+         "the catalogue in PostgreSQL (default $MERIDIAN_CATALOG_DB, else DIR/catalog.db)"},                           \
     {                                                                                                                  \
-        "data", OPT_STR, (dst), 0, 0, "DIR", "data directory (default ./data)"                                         \
+        "region-db", OPT_STR, &opt_region_db, 0, 0, "LIST",                                                            \
+            "name=URL,... regions in PostgreSQL (default $MERIDIAN_REGION_DB, else DIR/region-NAME.db)"                \
     }
 
 /* ---- command-line options ---- */
@@ -150,9 +161,13 @@ typedef enum store_mode { STORE_EXISTING, STORE_CREATE } store_mode_t;
 static void open_store(const char *data, store_mode_t mode, const char *regions, const char *region_urls,
                        const char *self_url, bool open_regions)
 {
+    const char *catalog_db = opt_catalog_db ? opt_catalog_db : getenv("MERIDIAN_CATALOG_DB");
+    const char *region_db = opt_region_db ? opt_region_db : getenv("MERIDIAN_REGION_DB");
+    if (mer_store_locate(catalog_db, region_db) != 0)
+        mer_die("--catalog-db takes a postgresql:// URL and --region-db name=URL,... (postgresql:// URLs)");
     if (mode == STORE_CREATE) {
         ensure_dir(data);
-    } else {
+    } else if (!mer_store_catalog_remote()) {
         char path[512];
         snprintf(path, sizeof(path), "%s/catalog.db", data);
         if (access(path, F_OK) != 0)

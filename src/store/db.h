@@ -36,10 +36,18 @@ enum {
     MER_DB_CREATE = 2,   /* create the file if missing */
 };
 
-/* Opens a database file in WAL mode with durable commits. Returns 0, or a negative error. */
+/*
+ * Opens a database: a SQLite file (WAL mode, durable commits), or a PostgreSQL database when path is a
+ * URL ("postgresql://user@host:port/dbname", libpq's URI form; READONLY and CREATE do not apply: the
+ * database must exist). Returns 0, or a negative error (logged).
+ */
 int mer_db_open(const char *path, int flags, mer_db_t **out);
 void mer_db_close(mer_db_t *db);
 const char *mer_db_path(const mer_db_t *db);
+/* Is path a PostgreSQL URL (rather than a file)? */
+bool mer_db_is_url(const char *path);
+/* "sqlite" or "postgresql". */
+const char *mer_db_backend_name(const mer_db_t *db);
 
 /* Runs a statement that returns no rows. Returns the number of rows changed (>= 0), or a negative error. */
 int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...);
@@ -114,7 +122,7 @@ int mer_db_script(mer_db_t *db, const char *sql);
 
 typedef struct mer_migration {
     int version;     /* strictly increasing from 1 */
-    const char *sql; /* a script run in one transaction */
+    const char *sql; /* a script run in one transaction (SQLite's dialect; other backends translate it) */
 } mer_migration_t;
 
 /* Applies every migration newer than the database's schema version, each in its own transaction. */

@@ -5,7 +5,7 @@
  * so a transaction that committed survives kill -9 and power loss. Prepared statements are cached per
  * connection in a small open-addressing table keyed by the SQL text's address.
  */
-#include "store/db.h"
+#include "store/db_int.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -25,96 +25,28 @@ typedef struct stmt_slot {
     bool busy; /* a mer_rows_t is walking it */
 } stmt_slot_t;
 
-struct mer_rows {
-    mer_db_t *db;
+typedef struct sq_db sq_db_t;
+
+typedef struct sq_rows {
+    mer_rows_t base;
+    sq_db_t *db;
     sqlite3_stmt *stmt;
     stmt_slot_t *slot; /* NULL for an uncached statement, finalized at end */
     int err;
     bool done;
-};
+} sq_rows_t;
 
-struct mer_db {
+struct sq_db {
+    mer_db_t base;
     sqlite3 *conn;
-    char *path;
+    const char *path; /* base.path */
     stmt_slot_t stmts[STMT_CACHE];
-    mer_rows_t rows_pool[4]; /* mer_rows_t handed out without malloc; nested queries take the next */
+    sq_rows_t rows_pool[4]; /* cursors handed out without malloc; nested queries take the next */
     bool rows_used[4];
-    int64_t begin_changes; /* total changes at the last BEGIN (fault injection: did the transaction write) */
-    int64_t wal_pages;     /* after mer_db_wal_manual: the log's size after the last commit (wal_hook) */
+    int64_t wal_pages; /* after mer_db_wal_manual: the log's size after the last commit (wal_hook) */
 };
 
-/* ---- fault injection (db.h: mer_db_fault_set) ---------------------------------------------------------------
- * Kept apart from the rest: one relaxed atomic load per statement and per commit when nothing is armed. */
-
-enum { FAULT_NONE, FAULT_STMT, FAULT_COMMIT };
-
-static struct {
-    _Atomic int kind;      /* FAULT_*; stored last (release) when armed, so match is complete before */
-    _Atomic int64_t left;  /* matching calls still to pass before the one that fails; fires at 1 */
-    _Atomic int64_t fired; /* faults injected since start */
-    char match[128];       /* substring of the SQL (stmt) or of the file path (commit); "" = any */
-} fault;
-
-int mer_db_fault_set(const char *spec)
-{
-    atomic_store_explicit(&fault.kind, FAULT_NONE, memory_order_release);
-    if (spec == NULL || *spec == '\0')
-        return 0;
-    int kind;
-    const char *p = spec;
-    if (strncmp(p, "stmt:", 5) == 0) {
-        kind = FAULT_STMT;
-        p += 5;
-    } else if (strncmp(p, "commit:", 7) == 0) {
-        kind = FAULT_COMMIT;
-        p += 7;
-    } else {
-        return MER_E_VALIDATION;
-    }
-    const char *colon = strchr(p, ':');
-    size_t nlen = colon ? (size_t)(colon - p) : strlen(p);
-    int64_t n;
-    if (mer_parse_int64(p, nlen, 1, INT64_MAX, &n) != 0)
-        return MER_E_VALIDATION;
-    const char *match = colon ? colon + 1 : "";
-    if (strlen(match) >= sizeof(fault.match))
-        return MER_E_VALIDATION;
-    snprintf(fault.match, sizeof(fault.match), "%s", match);
-    atomic_store_explicit(&fault.left, n, memory_order_relaxed);
-    atomic_store_explicit(&fault.kind, kind, memory_order_release);
-    mer_log_warn("storage fault injection armed: %s", spec);
-    return 0;
-}
-
-int64_t mer_db_fault_fired(void)
-{
-    return atomic_load(&fault.fired);
-}
-
-/* The cheap test on every statement and commit. */
-static inline bool fault_armed(void)
-{
-    return MER_UNLIKELY(atomic_load_explicit(&fault.kind, memory_order_relaxed) != FAULT_NONE);
-}
-
-/* Is this the call that must fail? subject is the SQL (stmt) or the path (commit). Disarms when it fires. */
-static bool fault_hit(int kind, const char *subject)
-{
-    if (atomic_load_explicit(&fault.kind, memory_order_acquire) != kind)
-        return false;
-    if (fault.match[0] && (subject == NULL || strstr(subject, fault.match) == NULL))
-        return false;
-    if (atomic_fetch_sub(&fault.left, 1) != 1)
-        return false;
-    int expect = kind;
-    atomic_compare_exchange_strong(&fault.kind, &expect, FAULT_NONE); /* one-shot */
-    atomic_fetch_add(&fault.fired, 1);
-    return true;
-}
-
-/* ---- end of fault injection ---------------------------------------------------------------------------------- */
-
-static int map_err(mer_db_t *db, int rc, const char *sql)
+static int map_err(sq_db_t *db, int rc, const char *sql)
 {
     int ext = sqlite3_extended_errcode(db->conn);
     rc &= 0xff; /* extended result codes are on: compare the primary code */
@@ -137,12 +69,9 @@ static void configure_once(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     sqlite3_initialize();
-    const char *f = getenv("MERIDIAN_FAULT");
-    if (f && mer_db_fault_set(f) != 0)
-        mer_log_error("MERIDIAN_FAULT=%s not understood (stmt:N[:SQL text] or commit:N[:path text]); ignored", f);
 }
 
-int mer_db_open(const char *path, int flags, mer_db_t **out)
+static int sq_open(const char *path, int flags, mer_db_t **out)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, configure_once);
@@ -161,9 +90,11 @@ int mer_db_open(const char *path, int flags, mer_db_t **out)
         sqlite3_close(conn);
         return MER_E_INTERNAL;
     }
-    mer_db_t *db = mer_xcalloc(1, sizeof(*db));
+    sq_db_t *db = mer_xcalloc(1, sizeof(*db));
     db->conn = conn;
-    db->path = mer_xstrdup(path);
+    db->base.be = &mer_db_sqlite;
+    db->base.path = mer_xstrdup(path);
+    db->path = db->base.path;
     sqlite3_busy_timeout(conn, 5000);
     sqlite3_extended_result_codes(conn, 1);
     const char *setup = (flags & MER_DB_READONLY) ? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;"
@@ -176,11 +107,11 @@ int mer_db_open(const char *path, int flags, mer_db_t **out)
                                                     /* a log that grew past 64 MB (a reader held it) is cut
                                                      * back when it restarts */
                                                     "PRAGMA journal_size_limit=67108864;";
-    if (mer_db_script(db, setup) != 0) {
-        mer_db_close(db);
+    if (mer_db_script(&db->base, setup) != 0) {
+        mer_db_close(&db->base);
         return MER_E_INTERNAL;
     }
-    *out = db;
+    *out = &db->base;
     return 0;
 }
 
@@ -188,23 +119,25 @@ static int wal_hook(void *arg, sqlite3 *conn, const char *name, int pages)
 {
     (void)conn;
     (void)name;
-    ((mer_db_t *)arg)->wal_pages = pages;
+    ((sq_db_t *)arg)->wal_pages = pages;
     return SQLITE_OK;
 }
 
-void mer_db_wal_manual(mer_db_t *db)
+static void sq_wal_manual(mer_db_t *d)
 {
+    sq_db_t *db = (sq_db_t *)d;
     sqlite3_wal_autocheckpoint(db->conn, 0);  /* removes SQLite's own hook, which checkpoints in COMMIT */
     sqlite3_wal_hook(db->conn, wal_hook, db); /* installed after: the call above would clear it */
 }
 
-int64_t mer_db_wal_pages(const mer_db_t *db)
+static int64_t sq_wal_pages(const mer_db_t *db)
 {
-    return db->wal_pages;
+    return ((const sq_db_t *)db)->wal_pages;
 }
 
-int mer_db_checkpoint(mer_db_t *db, int64_t *wal_pages, int64_t *copied)
+static int sq_checkpoint(mer_db_t *d, int64_t *wal_pages, int64_t *copied)
 {
+    sq_db_t *db = (sq_db_t *)d;
     int log = 0, ckpt = 0;
     int rc = sqlite3_wal_checkpoint_v2(db->conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
     *wal_pages = log > 0 ? log : 0;
@@ -225,23 +158,17 @@ int mer_db_checkpoint(mer_db_t *db, int64_t *wal_pages, int64_t *copied)
     return MER_E_INTERNAL;
 }
 
-void mer_db_close(mer_db_t *db)
+static void sq_close(mer_db_t *d)
 {
-    if (db == NULL)
-        return;
+    sq_db_t *db = (sq_db_t *)d;
     for (size_t i = 0; i < STMT_CACHE; i++)
         sqlite3_finalize(db->stmts[i].stmt);
     sqlite3_close(db->conn);
-    free(db->path);
+    free(db->base.path);
     free(db);
 }
 
-const char *mer_db_path(const mer_db_t *db)
-{
-    return db->path;
-}
-
-static stmt_slot_t *cache_slot(mer_db_t *db, const char *sql)
+static stmt_slot_t *cache_slot(sq_db_t *db, const char *sql)
 {
     size_t h = ((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < STMT_CACHE; i++) {
@@ -252,7 +179,7 @@ static stmt_slot_t *cache_slot(mer_db_t *db, const char *sql)
     return NULL; /* full: statement goes uncached */
 }
 
-static int bind_params(mer_db_t *db, sqlite3_stmt *st, const char *sql, const char *types, va_list ap)
+static int bind_params(sq_db_t *db, sqlite3_stmt *st, const char *sql, const char *types, va_list ap)
 {
     int idx = 1, rc = SQLITE_OK;
     for (const char *t = types ? types : ""; *t; t++, idx++) {
@@ -298,13 +225,11 @@ static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
 }
 
 /* Prepares (or takes from the cache) and binds. On success *slot is the busy cache slot or NULL. */
-static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap, sqlite3_stmt **out,
+static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, sqlite3_stmt **out,
                    stmt_slot_t **slot_out)
 {
-    if (fault_armed() && fault_hit(FAULT_STMT, sql)) {
-        mer_log_error("db %s: injected fault: disk I/O error in: %.200s", db->path, sql);
+    if (mer_db_fault_stmt(&db->base, sql))
         return MER_E_INTERNAL;
-    }
     stmt_slot_t *slot = cache_slot(db, sql);
     sqlite3_stmt *st = NULL;
     int rc;
@@ -334,14 +259,12 @@ static int prepare(mer_db_t *db, const char *sql, const char *types, va_list ap,
     return 0;
 }
 
-int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
+static int sq_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
+    sq_db_t *db = (sq_db_t *)d;
     sqlite3_stmt *st;
     stmt_slot_t *slot;
-    va_list ap;
-    va_start(ap, types);
     int err = prepare(db, sql, types, ap, &st, &slot);
-    va_end(ap);
     if (err)
         return err;
     int rc;
@@ -355,9 +278,10 @@ int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
     return err;
 }
 
-mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
+static mer_rows_t *sq_query(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
-    mer_rows_t *r = NULL;
+    sq_db_t *db = (sq_db_t *)d;
+    sq_rows_t *r = NULL;
     for (size_t i = 0; i < MER_ARRAY_LEN(db->rows_pool); i++) {
         if (!db->rows_used[i]) {
             db->rows_used[i] = true;
@@ -369,17 +293,15 @@ mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
         r = mer_xmalloc(sizeof(*r));
     memset(r, 0, sizeof(*r));
     r->db = db;
-    va_list ap;
-    va_start(ap, types);
     r->err = prepare(db, sql, types, ap, &r->stmt, &r->slot);
-    va_end(ap);
     if (r->err)
         r->done = true;
-    return r;
+    return &r->base;
 }
 
-bool mer_rows_next(mer_rows_t *r)
+static bool sq_next(mer_rows_t *rows)
 {
+    sq_rows_t *r = (sq_rows_t *)rows;
     if (r->done)
         return false;
     int rc = sqlite3_step(r->stmt);
@@ -391,31 +313,32 @@ bool mer_rows_next(mer_rows_t *r)
     return false;
 }
 
-int64_t mer_rows_int(mer_rows_t *r, int col)
+static int64_t sq_col_int(mer_rows_t *r, int col)
 {
-    return sqlite3_column_int64(r->stmt, col);
+    return sqlite3_column_int64(((sq_rows_t *)r)->stmt, col);
 }
 
-const char *mer_rows_text(mer_rows_t *r, int col)
+static const char *sq_col_text(mer_rows_t *r, int col)
 {
-    const unsigned char *t = sqlite3_column_text(r->stmt, col);
+    const unsigned char *t = sqlite3_column_text(((sq_rows_t *)r)->stmt, col);
     return t ? (const char *)t : "";
 }
 
-size_t mer_rows_len(mer_rows_t *r, int col)
+static size_t sq_col_len(mer_rows_t *r, int col)
 {
-    return (size_t)sqlite3_column_bytes(r->stmt, col);
+    return (size_t)sqlite3_column_bytes(((sq_rows_t *)r)->stmt, col);
 }
 
-bool mer_rows_null(mer_rows_t *r, int col)
+static bool sq_col_null(mer_rows_t *r, int col)
 {
-    return sqlite3_column_type(r->stmt, col) == SQLITE_NULL;
+    return sqlite3_column_type(((sq_rows_t *)r)->stmt, col) == SQLITE_NULL;
 }
 
-int mer_rows_end(mer_rows_t *r)
+static int sq_end(mer_rows_t *rows)
 {
+    sq_rows_t *r = (sq_rows_t *)rows;
     int err = r->err;
-    mer_db_t *db = r->db;
+    sq_db_t *db = r->db;
     if (r->stmt)
         finish(r->stmt, r->slot);
     if (r >= db->rows_pool && r < db->rows_pool + MER_ARRAY_LEN(db->rows_pool))
@@ -425,14 +348,12 @@ int mer_rows_end(mer_rows_t *r)
     return err;
 }
 
-int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *types, ...)
+static int sq_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *types, va_list ap)
 {
+    sq_db_t *db = (sq_db_t *)d;
     sqlite3_stmt *st;
     stmt_slot_t *slot;
-    va_list ap;
-    va_start(ap, types);
     int err = prepare(db, sql, types, ap, &st, &slot);
-    va_end(ap);
     if (err)
         return err;
     int rc = sqlite3_step(st);
@@ -446,8 +367,9 @@ int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *ty
     return err;
 }
 
-int mer_db_script(mer_db_t *db, const char *sql)
+static int sq_script(mer_db_t *d, const char *sql)
 {
+    sq_db_t *db = (sq_db_t *)d;
     char *msg = NULL;
     int rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
@@ -458,21 +380,19 @@ int mer_db_script(mer_db_t *db, const char *sql)
     return 0;
 }
 
-int mer_db_begin(mer_db_t *db)
+static int sq_begin(mer_db_t *db)
 {
-    db->begin_changes = mer_db_total_changes(db);
     return mer_db_exec(db, "BEGIN IMMEDIATE", NULL) < 0 ? MER_E_UNAVAILABLE : 0;
 }
 
-int64_t mer_db_total_changes(mer_db_t *db)
+static int64_t sq_total_changes(mer_db_t *db)
 {
-    return (int64_t)sqlite3_total_changes64(db->conn);
+    return (int64_t)sqlite3_total_changes64(((sq_db_t *)db)->conn);
 }
 
-int mer_db_commit(mer_db_t *db)
+static int sq_commit(mer_db_t *db)
 {
-    if (fault_armed() && mer_db_total_changes(db) != db->begin_changes && fault_hit(FAULT_COMMIT, db->path)) {
-        mer_log_error("db %s: injected fault: disk I/O error at COMMIT", db->path);
+    if (mer_db_fault_commit(db)) {
         mer_db_rollback(db);
         return MER_E_INTERNAL;
     }
@@ -484,53 +404,31 @@ int mer_db_commit(mer_db_t *db)
     return 0;
 }
 
-void mer_db_rollback(mer_db_t *db)
+static void sq_rollback(mer_db_t *db)
 {
-    if (!sqlite3_get_autocommit(db->conn))
+    if (!sqlite3_get_autocommit(((sq_db_t *)db)->conn))
         mer_db_exec(db, "ROLLBACK", NULL);
 }
 
-int mer_db_savepoint(mer_db_t *db)
-{
-    int rc = mer_db_exec(db, "SAVEPOINT sp", NULL);
-    return rc < 0 ? rc : 0;
-}
-
-int mer_db_release(mer_db_t *db)
-{
-    int rc = mer_db_exec(db, "RELEASE sp", NULL);
-    return rc < 0 ? rc : 0;
-}
-
-void mer_db_rollback_to(mer_db_t *db)
-{
-    mer_db_exec(db, "ROLLBACK TO sp", NULL);
-    mer_db_exec(db, "RELEASE sp", NULL);
-}
-
-int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n)
-{
-    int64_t have = 0;
-    int err = mer_db_exec(db, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", NULL);
-    if (err < 0)
-        return err;
-    err = mer_db_query_int(db, &have, "SELECT COALESCE(MAX(version), 0) FROM schema_version", NULL);
-    if (err < 0)
-        return err;
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].version <= have)
-            continue;
-        if ((err = mer_db_begin(db)) != 0)
-            return err;
-        if ((err = mer_db_script(db, m[i].sql)) != 0 ||
-            (err = mer_db_exec(db, "INSERT INTO schema_version (version) VALUES (?)", "i", (int64_t)m[i].version)) <
-                0) {
-            mer_db_rollback(db);
-            return err;
-        }
-        if ((err = mer_db_commit(db)) != 0)
-            return err;
-        mer_log_info("%s: migrated to schema version %d", db->path, m[i].version);
-    }
-    return 0;
-}
+const mer_db_backend_t mer_db_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .exec = sq_exec,
+    .query = sq_query,
+    .query_int = sq_query_int,
+    .next = sq_next,
+    .col_int = sq_col_int,
+    .col_text = sq_col_text,
+    .col_len = sq_col_len,
+    .col_null = sq_col_null,
+    .end = sq_end,
+    .script = sq_script,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .total_changes = sq_total_changes,
+    .wal_manual = sq_wal_manual,
+    .wal_pages = sq_wal_pages,
+    .checkpoint = sq_checkpoint,
+};

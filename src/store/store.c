@@ -39,6 +39,55 @@ static store_db_t *find(const char *region)
     return NULL;
 }
 
+/* mer_store_locate: database URLs, by name ("" = the catalogue) */
+static struct {
+    char name[MER_REGION_NAME_MAX];
+    char url[512];
+} located[MER_MAX_REGIONS + 1];
+static size_t nlocated;
+
+int mer_store_locate(const char *catalog, const char *regions)
+{
+    size_t n = 0;
+    if (catalog && *catalog) {
+        if (!mer_db_is_url(catalog) || strlen(catalog) >= sizeof(located[0].url))
+            return MER_E_VALIDATION;
+        located[n].name[0] = '\0';
+        snprintf(located[n++].url, sizeof(located[0].url), "%s", catalog);
+    }
+    for (const char *p = regions ? regions : ""; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq == NULL || eq == p || (size_t)(eq - p) >= MER_REGION_NAME_MAX || n >= MER_ARRAY_LEN(located))
+            return MER_E_VALIDATION;
+        size_t ulen = len - (size_t)(eq + 1 - p);
+        if (ulen >= sizeof(located[0].url))
+            return MER_E_VALIDATION;
+        snprintf(located[n].name, sizeof(located[n].name), "%.*s", (int)(eq - p), p);
+        snprintf(located[n].url, sizeof(located[n].url), "%.*s", (int)ulen, eq + 1);
+        if (!mer_db_is_url(located[n].url))
+            return MER_E_VALIDATION;
+        n++;
+        p = end ? end + 1 : p + len;
+    }
+    nlocated = n;
+    return 0;
+}
+
+static const char *located_url(const char *name)
+{
+    for (size_t i = 0; i < nlocated; i++)
+        if (strcmp(located[i].name, name) == 0)
+            return located[i].url;
+    return NULL;
+}
+
+bool mer_store_catalog_remote(void)
+{
+    return located_url("") != NULL;
+}
+
 static int open_db(const char *name, const char *file, const mer_migration_t *m, size_t n)
 {
     if (st.ndbs >= MER_ARRAY_LEN(st.dbs))
@@ -46,7 +95,11 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
     store_db_t *d = &st.dbs[st.ndbs];
     snprintf(d->name, sizeof(d->name), "%s", name);
     char path[sizeof(d->path)]; /* st.dir and d->path are both in st: GCC's -Wrestrict fears overlap */
-    snprintf(path, sizeof(path), "%s/%s", st.dir, file);
+    const char *url = located_url(name);
+    if (url)
+        snprintf(path, sizeof(path), "%s", url);
+    else
+        snprintf(path, sizeof(path), "%s/%s", st.dir, file);
     memcpy(d->path, path, sizeof(path));
     int err = mer_db_open(d->path, MER_DB_CREATE, &d->writer);
     if (err)

@@ -23,7 +23,18 @@
 #define MER_MAX_REGIONS 16     /* region databases at most */
 #define MER_REGION_NAME_MAX 16 /* a region's name ("in", "eu"), NUL included: region-<name>.db */
 
-/* Opens (creating and migrating) catalog.db under dir. Start-up only. Returns 0 or a negative error. */
+/*
+ * Where the databases live when not in the data directory: catalog, a database URL for the catalogue
+ * (NULL or "": catalog.db); regions, "name=URL,name=URL" (a region not listed: region-<name>.db). URLs are
+ * PostgreSQL's ("postgresql://user@host:port/db", store/db.h). Start-up only, before mer_store_init.
+ * Returns 0, or MER_E_VALIDATION for a list it cannot read (nothing is set then).
+ */
+int mer_store_locate(const char *catalog, const char *regions);
+/* Is the catalogue in a database server (a URL given to mer_store_locate) rather than a file? */
+bool mer_store_catalog_remote(void);
+
+/* Opens (creating and migrating) catalog.db under dir, or the located catalogue. Start-up only. Returns 0
+ * or a negative error. */
 int mer_store_init(const char *dir);
 /* Opens (creating and migrating) region-<name>.db. Start-up only. */
 int mer_store_open_region(const char *name);

@@ -1,0 +1,526 @@
+/*
+ * db_pg.c — the PostgreSQL implementation of store/db.h, with libpq.
+ *
+ * Statements: the domain's portable SQL ('?' placeholders) is rewritten once to PostgreSQL's $1..$n
+ * (outside string literals and quoted names) and prepared on the server the first time a connection
+ * runs it (PQprepare, named s<k>), cached by the address of the SQL text like the SQLite backend.
+ * Parameters travel as text with their type: 'i' as int8, text ('s', 'S') as a value whose type the
+ * server infers from the statement, 'n' as NULL. Results come back whole (PQexecPrepared) and are walked
+ * row by row.
+ *
+ * Transactions: BEGIN (PostgreSQL has no BEGIN IMMEDIATE: concurrent writers are kept apart by row locks
+ * and constraints), savepoints as in SQLite. A COMMIT that the server turned into a ROLLBACK (the
+ * transaction had failed) is reported as an error.
+ *
+ * Errors: SQLSTATE 23505 is MER_E_ALREADY_EXISTS, other class 23 MER_E_CONFLICT; serialization failures,
+ * deadlocks, lock timeouts and a lost connection MER_E_UNAVAILABLE (a lost connection is reset on the
+ * next call, its prepared statements forgotten); anything else MER_E_INTERNAL, logged with the SQL.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "core/buf.h"
+#include "core/log.h"
+#include "store/db_int.h"
+#include "core/banned.h"
+
+#define STMT_CACHE 256 /* slots; a power of two */
+#define MAX_PARAMS 64
+#define INT8OID 20
+
+typedef struct pg_stmt {
+    const char *sql; /* the caller's text (the cache key) */
+    int nparams;
+    char name[12];
+} pg_stmt_t;
+
+typedef struct pg_db {
+    mer_db_t base;
+    PGconn *conn;
+    pg_stmt_t stmts[STMT_CACHE];
+    int next_name;
+    int64_t changes; /* rows changed by INSERT/UPDATE/DELETE since open */
+} pg_db_t;
+
+typedef struct pg_rows {
+    mer_rows_t base;
+    PGresult *res;
+    int row, nrows;
+    int err;
+} pg_rows_t;
+
+static void quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are not errors */
+}
+
+/* The URL as logged: a password in it is replaced by "***". */
+static char *url_for_log(const char *url)
+{
+    char *out = mer_xstrdup(url);
+    char *scheme = strstr(out, "://");
+    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (at && colon && colon < at) {
+        char *masked = mer_xmalloc(strlen(out) + 4);
+        snprintf(masked, strlen(out) + 4, "%.*s:***%s", (int)(colon - out), out, at);
+        free(out);
+        out = masked;
+    }
+    return out;
+}
+
+static int pg_open(const char *path, int flags, mer_db_t **out)
+{
+    PGconn *conn = PQconnectdb(path);
+    char *shown = url_for_log(path);
+    if (PQstatus(conn) != CONNECTION_OK) {
+        mer_log_error("cannot connect to %s: %s", shown, PQerrorMessage(conn));
+        PQfinish(conn);
+        free(shown);
+        return MER_E_UNAVAILABLE;
+    }
+    PQsetNoticeProcessor(conn, quiet, NULL);
+    pg_db_t *db = mer_xcalloc(1, sizeof(*db));
+    db->base.be = &mer_db_pg;
+    db->base.path = shown;
+    db->conn = conn;
+    const char *setup = (flags & MER_DB_READONLY) ? "SET TIME ZONE 'UTC'; SET default_transaction_read_only = on"
+                                                  : "SET TIME ZONE 'UTC'";
+    if (mer_db_script(&db->base, setup) != 0) {
+        mer_db_close(&db->base);
+        return MER_E_INTERNAL;
+    }
+    *out = &db->base;
+    return 0;
+}
+
+static void pg_close(mer_db_t *d)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    PQfinish(db->conn);
+    free(db->base.path);
+    free(db);
+}
+
+/* A lost connection is reset before the next statement; the server forgot our prepared statements. */
+static bool ensure_connected(pg_db_t *db)
+{
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        return true;
+    PQreset(db->conn);
+    memset(db->stmts, 0, sizeof(db->stmts));
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        return false;
+    PQsetNoticeProcessor(db->conn, quiet, NULL);
+    return mer_db_script(&db->base, "SET TIME ZONE 'UTC'") == 0;
+}
+
+static int map_err(pg_db_t *db, const PGresult *res, const char *sql)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "23505") == 0)
+        return MER_E_ALREADY_EXISTS;
+    if (state && strncmp(state, "23", 2) == 0)
+        return MER_E_CONFLICT;
+    if (PQstatus(db->conn) != CONNECTION_OK ||
+        (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0 ||
+                   strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0))) {
+        mer_log_warn("db %s unavailable (%s): %s in: %.200s", db->base.path, state ? state : "no connection",
+                     PQerrorMessage(db->conn), sql ? sql : "");
+        return MER_E_UNAVAILABLE;
+    }
+    mer_log_error("db %s: %s (%s) in: %.200s", db->base.path,
+                  res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn), state ? state : "-", sql ? sql : "");
+    return MER_E_INTERNAL;
+}
+
+/* '?' to $n outside '...' literals and "..." names. Returns the number of parameters; caller frees *out. */
+static int rewrite(const char *sql, char **out)
+{
+    size_t n = strlen(sql);
+    char *o = mer_xmalloc(n * 3 + 1);
+    size_t k = 0;
+    int params = 0;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) {
+        if (quote) {
+            if (*p == quote)
+                quote = 0;
+            o[k++] = *p;
+        } else if (*p == '\'' || *p == '"') {
+            quote = *p;
+            o[k++] = *p;
+        } else if (*p == '?') {
+            k += (size_t)snprintf(o + k, 8, "$%d", ++params);
+        } else {
+            o[k++] = *p;
+        }
+    }
+    o[k] = '\0';
+    *out = o;
+    return params;
+}
+
+static pg_stmt_t *cache_slot(pg_db_t *db, const char *sql)
+{
+    size_t h = ((uintptr_t)sql >> 3) * 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < STMT_CACHE; i++) {
+        pg_stmt_t *s = &db->stmts[(h + i) & (STMT_CACHE - 1)];
+        if (s->sql == sql || s->sql == NULL)
+            return s;
+    }
+    return NULL;
+}
+
+typedef struct params {
+    const char *values[MAX_PARAMS];
+    Oid types[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    char *owned[MAX_PARAMS]; /* counted texts copied to be NUL-terminated */
+    int n;
+} params_t;
+
+static void params_release(params_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        free(p->owned[i]);
+}
+
+static void params_bind(params_t *p, const char *sql, const char *types, va_list ap)
+{
+    memset(p, 0, sizeof(*p));
+    for (const char *t = types ? types : ""; *t; t++) {
+        if (p->n >= MAX_PARAMS)
+            MER_BUG("more than %d parameters: %s", MAX_PARAMS, sql);
+        int i = p->n++;
+        switch (*t) {
+        case 'i':
+            snprintf(p->ints[i], sizeof(p->ints[i]), "%lld", (long long)va_arg(ap, int64_t));
+            p->values[i] = p->ints[i];
+            p->types[i] = INT8OID;
+            break;
+        case 's':
+            p->values[i] = va_arg(ap, const char *);
+            break;
+        case 'S': {
+            const char *s = va_arg(ap, const char *);
+            size_t len = va_arg(ap, size_t);
+            p->owned[i] = mer_xstrndup(s ? s : "", len);
+            p->values[i] = p->owned[i];
+            break;
+        }
+        case 'n':
+            p->values[i] = NULL;
+            break;
+        default:
+            MER_BUG("bad parameter type '%c' for: %s", *t, sql);
+        }
+    }
+}
+
+/* Runs a statement (preparing it on first use). Returns the result, or NULL with *err set. */
+static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
+{
+    *err = 0;
+    if (mer_db_fault_stmt(&db->base, sql)) {
+        *err = MER_E_INTERNAL;
+        return NULL;
+    }
+    if (!ensure_connected(db)) {
+        *err = map_err(db, NULL, sql);
+        return NULL;
+    }
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    pg_stmt_t *slot = cache_slot(db, sql);
+    PGresult *res;
+    if (slot && slot->sql == sql) {
+        if (p.n != slot->nparams)
+            MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
+        res = PQexecPrepared(db->conn, slot->name, p.n, p.values, NULL, NULL, 0);
+    } else {
+        char *text;
+        int want = rewrite(sql, &text);
+        if (p.n != want)
+            MER_BUG("%d parameters given, %d wanted: %s", p.n, want, sql);
+        if (slot) {
+            char name[12];
+            snprintf(name, sizeof(name), "s%d", db->next_name++);
+            PGresult *pr = PQprepare(db->conn, name, text, p.n, p.types);
+            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+                *err = map_err(db, pr, sql);
+                PQclear(pr);
+                free(text);
+                params_release(&p);
+                return NULL;
+            }
+            PQclear(pr);
+            slot->sql = sql;
+            slot->nparams = p.n;
+            memcpy(slot->name, name, sizeof(name));
+            res = PQexecPrepared(db->conn, slot->name, p.n, p.values, NULL, NULL, 0);
+        } else { /* cache full: unnamed */
+            res = PQexecParams(db->conn, text, p.n, p.types, p.values, NULL, NULL, 0);
+        }
+        free(text);
+    }
+    params_release(&p);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        *err = map_err(db, res, sql);
+        PQclear(res);
+        return NULL;
+    }
+    const char *tuples = PQcmdTuples(res);
+    if (tuples[0] && strncmp(PQcmdStatus(res), "SELECT", 6) != 0)
+        db->changes += strtoll(tuples, NULL, 10);
+    return res;
+}
+
+static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
+{
+    int err;
+    PGresult *res = run((pg_db_t *)d, sql, types, ap, &err);
+    if (res == NULL)
+        return err;
+    const char *tuples = PQcmdTuples(res);
+    int n = tuples[0] ? (int)strtol(tuples, NULL, 10) : 0;
+    PQclear(res);
+    return n;
+}
+
+static mer_rows_t *pg_query(mer_db_t *d, const char *sql, const char *types, va_list ap)
+{
+    pg_rows_t *r = mer_xcalloc(1, sizeof(*r));
+    r->res = run((pg_db_t *)d, sql, types, ap, &r->err);
+    r->nrows = r->res ? PQntuples(r->res) : 0;
+    r->row = -1;
+    return &r->base;
+}
+
+static int pg_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *types, va_list ap)
+{
+    int err;
+    PGresult *res = run((pg_db_t *)d, sql, types, ap, &err);
+    if (res == NULL)
+        return err;
+    if (PQntuples(res) == 0 || PQnfields(res) == 0)
+        err = MER_E_NOT_FOUND;
+    else
+        *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+    return err;
+}
+
+static bool pg_next(mer_rows_t *rows)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    if (r->row + 1 >= r->nrows)
+        return false;
+    r->row++;
+    return true;
+}
+
+/* An integer column: PostgreSQL sends booleans as "t"/"f". */
+static int64_t pg_col_int(mer_rows_t *rows, int col)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    const char *v = PQgetvalue(r->res, r->row, col);
+    if (v[0] == 't' && v[1] == '\0')
+        return 1;
+    return strtoll(v, NULL, 10);
+}
+
+static const char *pg_col_text(mer_rows_t *rows, int col)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    return PQgetvalue(r->res, r->row, col);
+}
+
+static size_t pg_col_len(mer_rows_t *rows, int col)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    return (size_t)PQgetlength(r->res, r->row, col);
+}
+
+static bool pg_col_null(mer_rows_t *rows, int col)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    return PQgetisnull(r->res, r->row, col);
+}
+
+static int pg_end(mer_rows_t *rows)
+{
+    pg_rows_t *r = (pg_rows_t *)rows;
+    int err = r->err;
+    PQclear(r->res);
+    free(r);
+    return err;
+}
+
+static int pg_script(mer_db_t *d, const char *sql)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (!ensure_connected(db))
+        return map_err(db, NULL, sql);
+    PGresult *res = PQexec(db->conn, sql);
+    ExecStatusType st = PQresultStatus(res);
+    int err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : map_err(db, res, sql);
+    PQclear(res);
+    return err;
+}
+
+static int pg_begin(mer_db_t *db)
+{
+    return mer_db_exec(db, "BEGIN", NULL) < 0 ? MER_E_UNAVAILABLE : 0;
+}
+
+static void pg_rollback(mer_db_t *d)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        PQclear(PQexec(db->conn, "ROLLBACK"));
+}
+
+static int pg_commit(mer_db_t *d)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (mer_db_fault_commit(d)) {
+        pg_rollback(d);
+        return MER_E_INTERNAL;
+    }
+    PGresult *res = PQexec(db->conn, "COMMIT");
+    int err = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        err = map_err(db, res, "COMMIT");
+    else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) /* "ROLLBACK": the transaction had failed */
+        err = MER_E_CONFLICT;
+    PQclear(res);
+    if (err)
+        pg_rollback(d);
+    return err;
+}
+
+static int64_t pg_total_changes(mer_db_t *d)
+{
+    return ((pg_db_t *)d)->changes;
+}
+
+/* Replaces every whole-word occurrence of from (case-sensitive, as the schema is written) with to. */
+static char *replace_word(char *s, const char *from, const char *to)
+{
+    size_t fl = strlen(from), tl = strlen(to);
+    mer_buf_t b = MER_BUF_INIT;
+    for (const char *p = s; *p;) {
+        const char *hit = strstr(p, from);
+        if (hit == NULL) {
+            mer_buf_add(&b, p, strlen(p));
+            break;
+        }
+        bool word = (hit == s || !(isalnum((unsigned char)hit[-1]) || hit[-1] == '_')) &&
+                    !(isalnum((unsigned char)hit[fl]) || hit[fl] == '_');
+        mer_buf_add(&b, p, (size_t)(hit - p));
+        if (word)
+            mer_buf_add(&b, to, tl);
+        else
+            mer_buf_add(&b, hit, fl);
+        p = hit + fl;
+    }
+    free(s);
+    char *out = mer_xstrndup(mer_buf_str(&b), b.len);
+    mer_buf_release(&b);
+    return out;
+}
+
+/*
+ * An FTS5 table ("CREATE VIRTUAL TABLE t USING fts5(a, b, c UNINDEXED, tokenize = '...');") as a plain
+ * table (columns named *_id are integers, the rest text) with a GIN index over the indexed columns'
+ * tsvector ('simple' configuration). Returns s, rewritten, freed and replaced.
+ */
+static char *fts_table(char *s)
+{
+    const char *start;
+    while ((start = strstr(s, "CREATE VIRTUAL TABLE ")) != NULL) {
+        const char *name = start + strlen("CREATE VIRTUAL TABLE ");
+        const char *name_end = strstr(name, " USING fts5(");
+        const char *end = name_end ? strstr(name_end, ");") : NULL;
+        if (end == NULL)
+            break;
+        mer_buf_t b = MER_BUF_INIT, doc = MER_BUF_INIT;
+        mer_buf_add(&b, s, (size_t)(start - s));
+        mer_buf_printf(&b, "CREATE TABLE %.*s (", (int)(name_end - name), name);
+        const char *args = name_end + strlen(" USING fts5(");
+        int ncols = 0;
+        while (args < end) {
+            while (args < end && (*args == ' ' || *args == ','))
+                args++;
+            const char *arg_end = args;
+            while (arg_end < end && *arg_end != ',')
+                arg_end++;
+            size_t alen = (size_t)(arg_end - args);
+            if (alen && strncmp(args, "tokenize", 8) != 0) {
+                size_t cl = 0;
+                while (cl < alen && args[cl] != ' ')
+                    cl++;
+                bool indexed = memmem(args, alen, "UNINDEXED", 9) == NULL;
+                bool is_id = cl > 3 && memcmp(args + cl - 3, "_id", 3) == 0;
+                mer_buf_printf(&b, "%s%.*s %s", ncols++ ? ", " : "", (int)cl, args, is_id ? "BIGINT" : "TEXT");
+                if (indexed)
+                    mer_buf_printf(&doc, "%scoalesce(%.*s, '')", doc.len ? " || ' ' || " : "", (int)cl, args);
+            }
+            args = arg_end;
+        }
+        mer_buf_printf(&b, ");CREATE INDEX %.*s_search ON %.*s USING gin (to_tsvector('simple', %s))",
+                       (int)(name_end - name), name, (int)(name_end - name), name, doc.len ? mer_buf_str(&doc) : "''");
+        mer_buf_addstr(&b, end + 1);
+        free(s);
+        s = mer_xstrndup(mer_buf_str(&b), b.len);
+        mer_buf_release(&b);
+        mer_buf_release(&doc);
+    }
+    return s;
+}
+
+/*
+ * SQLite's schema text in PostgreSQL's words: rowid aliases become identity columns, INTEGER (64-bit in
+ * SQLite) BIGINT, BLOB BYTEA, REAL DOUBLE PRECISION; WITHOUT ROWID goes; FTS5 tables see fts_table().
+ */
+static char *pg_ddl(const char *sql)
+{
+    char *s = fts_table(mer_xstrdup(sql));
+    s = replace_word(s, " WITHOUT ROWID", "");
+    /* "user" is a reserved word in PostgreSQL: the table of that name is quoted (domain SQL quotes it) */
+    s = replace_word(s, "TABLE user", "TABLE \"user\"");
+    s = replace_word(s, "REFERENCES user", "REFERENCES \"user\"");
+    s = replace_word(s, "ON user", "ON \"user\"");
+    s = replace_word(s, "INTEGER PRIMARY KEY AUTOINCREMENT", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+    s = replace_word(s, "INTEGER PRIMARY KEY", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+    s = replace_word(s, "INTEGER", "BIGINT");
+    s = replace_word(s, "BLOB", "BYTEA");
+    s = replace_word(s, "REAL", "DOUBLE PRECISION");
+    return s;
+}
+
+const mer_db_backend_t mer_db_pg = {
+    .name = "postgresql",
+    .open = pg_open,
+    .close = pg_close,
+    .exec = pg_exec,
+    .query = pg_query,
+    .query_int = pg_query_int,
+    .next = pg_next,
+    .col_int = pg_col_int,
+    .col_text = pg_col_text,
+    .col_len = pg_col_len,
+    .col_null = pg_col_null,
+    .end = pg_end,
+    .script = pg_script,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .total_changes = pg_total_changes,
+    .ddl = pg_ddl,
+};

@@ -1,0 +1,39 @@
+#!/bin/sh
+# A throwaway PostgreSQL for tests, on loopback, owned by the test that starts it.
+#   tests/pg/pg.sh start      prints "URL DIR": a fresh cluster in a temporary DIR with database "meridian"
+#   tests/pg/pg.sh stop DIR   stops that cluster (by the postmaster's PID) and removes DIR
+# PostgreSQL will not run as root: as root the cluster runs as the "postgres" user (runuser).
+set -eu
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+[ -n "$bindir" ] || { echo "pg.sh: PostgreSQL is not installed (scripts/install-deps.sh test)" >&2; exit 2; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+case "${1:-}" in
+start)
+    dir=$(mktemp -d /tmp/meridian-pg-XXXXXX)
+    chmod 755 "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    as_pg "$bindir/initdb" -D "$dir/data" -U meridian -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+        { cat "$dir/initdb.log" >&2; exit 1; }
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" start >/dev/null ||
+        { cat "$dir/server.log" >&2; exit 1; }
+    as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U meridian meridian
+    echo "postgresql://meridian@127.0.0.1:$port/meridian $dir"
+    ;;
+stop)
+    dir=$2
+    case "$dir" in /tmp/meridian-pg-*) ;; *) echo "pg.sh: not a test cluster: $dir" >&2; exit 2 ;; esac
+    if [ -f "$dir/data/postmaster.pid" ]; then
+        pid=$(head -1 "$dir/data/postmaster.pid")
+        kill -INT "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -rf "$dir"
+    ;;
+*)
+    echo "usage: $0 start | stop DIR" >&2
+    exit 2
+    ;;
+esac
