@@ -10,12 +10,12 @@
 typedef struct rcache {
     mer_rcache_entry_t *slots;
     size_t count;
-    uint64_t seen; /* the value of invalidations at this thread's last lookup */
+    uint64_t seen;                 /* the value of invalidations at this thread's last lookup */
     _Atomic uint64_t hits, misses; /* written by the owner only; read by /metrics */
 } rcache_t;
 
 static int slot_index = -1;
-static _Atomic uint64_t invalidations; /* advanced by mer_rcache_invalidate() */
+static _Atomic uint64_t invalidations;     /* advanced by mer_rcache_invalidate() */
 static _Atomic(rcache_t *) all_caches[64]; /* by worker index, for the counters */
 
 static void entry_clear(mer_rcache_entry_t *e)
