@@ -2,12 +2,12 @@
  * store_module.c — the store as a module of a serving process: the writers' lifecycle (one per region
  * database and one for catalog.db), the read pool, and the databases' part of /metrics and /readyz.
  */
+#include <unistd.h>
+
 #include "core/err.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
-
-#define READ_THREADS 4 /* reads wait on the disk (or, later, the network), not on the CPU */
 
 static mer_exec_t *read_pool;
 
@@ -25,7 +25,10 @@ static int store_init(const mer_cycle_t *cycle)
     for (size_t i = 0; (name = mer_store_region_at(i)) != NULL; i++)
         if (mer_writer_start(name) != 0)
             mer_die("cannot start the writer of region %s", name);
-    read_pool = mer_exec_start("reader", READ_THREADS, mer_store_thread_release);
+    /* one reader per core: reads of local SQLite files cost CPU, not waiting, and more threads than cores
+     * only switch (measured: the flash-sale grab with first-time tokens, 4 readers 0.50 of nginx, 2 0.62) */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    read_pool = mer_exec_start("reader", (int)MER_MAX(1, MER_MIN(cores, 8)), mer_store_thread_release);
     return 0;
 }
 
