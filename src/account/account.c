@@ -94,12 +94,12 @@ int mer_account_register(mer_db_t *db, mer_account_t *a, const char *password_ha
 {
     int64_t other = 0;
     /* the unique indexes are the guard; these reads only name the field (the writer runs jobs one by one) */
-    if (a->email[0] && mer_db_query_int(db, &other, "SELECT id FROM user WHERE email = ?", "s", a->email) == 0)
+    if (a->email[0] && mer_db_query_int(db, &other, "SELECT id FROM \"user\" WHERE email = ?", "s", a->email) == 0)
         return mer_verr_set(e, MER_E_ALREADY_EXISTS, "email", "an account with this email already exists");
-    if (a->phone[0] && mer_db_query_int(db, &other, "SELECT id FROM user WHERE phone = ?", "s", a->phone) == 0)
+    if (a->phone[0] && mer_db_query_int(db, &other, "SELECT id FROM \"user\" WHERE phone = ?", "s", a->phone) == 0)
         return mer_verr_set(e, MER_E_ALREADY_EXISTS, "phone", "an account with this phone number already exists");
     int err = mer_db_query_int(db, &a->id,
-                               "INSERT INTO user (email, phone, password_hash, country, name, created_at) "
+                               "INSERT INTO \"user\" (email, phone, password_hash, country, name, created_at) "
                                "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                                "sssssi", a->email[0] ? a->email : NULL, a->phone[0] ? a->phone : NULL, password_hash,
                                a->country, a->name, a->created_at);
@@ -114,7 +114,7 @@ int mer_account_find(mer_db_t *db, const char *email, const char *phone, mer_acc
 {
     /* email and phone are unique in the region's database; either finds the one account */
     mer_rows_t *rows = mer_db_query(db,
-                                    "SELECT " ACCOUNT_COLUMNS ", password_hash FROM user "
+                                    "SELECT " ACCOUNT_COLUMNS ", password_hash FROM \"user\" "
                                     "WHERE email = ? OR phone = ?",
                                     "ss", email && *email ? email : NULL, phone && *phone ? phone : NULL);
     int found = mer_rows_next(rows);
@@ -128,7 +128,7 @@ int mer_account_find(mer_db_t *db, const char *email, const char *phone, mer_acc
 
 int mer_account_get(mer_db_t *db, int64_t id, mer_account_t *out)
 {
-    mer_rows_t *rows = mer_db_query(db, "SELECT " ACCOUNT_COLUMNS " FROM user WHERE id = ?", "i", id);
+    mer_rows_t *rows = mer_db_query(db, "SELECT " ACCOUNT_COLUMNS " FROM \"user\" WHERE id = ?", "i", id);
     int found = mer_rows_next(rows);
     if (found)
         account_from_rows(rows, 0, out);
@@ -356,7 +356,8 @@ static int address_check(const mer_address_t *a, const char *region, bool adding
 
 static int address_make_default(mer_db_t *db, int64_t user_id, int64_t id)
 {
-    return mer_db_exec(db, "UPDATE address SET is_default = (id = ?) WHERE user_id = ?", "ii", id, user_id) < 0
+    return mer_db_exec(db, "UPDATE address SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END WHERE user_id = ?", "ii",
+                       id, user_id) < 0
                ? MER_E_INTERNAL
                : 0;
 }
@@ -458,7 +459,7 @@ int mer_account_bulk_create(mer_db_t *db, const mer_country_t *c, int64_t count,
             int64_t id = 0;
             snprintf(email, sizeof(email), "%s%lld@load.test", prefix, (long long)done);
             err = mer_db_query_int(db, &id,
-                                   "INSERT INTO user (email, password_hash, country, name, created_at) "
+                                   "INSERT INTO \"user\" (email, password_hash, country, name, created_at) "
                                    "VALUES (?, ?, ?, 'load', ?) RETURNING id",
                                    "sssi", email, hash, c->code, now);
             if (err)

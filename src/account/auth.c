@@ -201,7 +201,7 @@ static int session_lookup(mer_db_t *db, const char *hex, int64_t now, auth_sessi
                                     "a.user_id = u.id ORDER BY a.is_default DESC, a.id DESC LIMIT 1), ''), "
                                     "COALESCE((SELECT phone FROM address a WHERE a.user_id = u.id ORDER BY "
                                     "a.is_default DESC, a.id DESC LIMIT 1), '') "
-                                    "FROM session s JOIN user u ON u.id = s.user_id "
+                                    "FROM session s JOIN \"user\" u ON u.id = s.user_id "
                                     "WHERE s.hash = ? AND s.revoked_at IS NULL AND s.expires_at > ?",
                                     "si", hex, now);
     if (mer_rows_next(rows)) {

@@ -4,9 +4,9 @@
  * Statements: the domain's portable SQL ('?' placeholders) is rewritten once to PostgreSQL's $1..$n
  * (outside string literals and quoted names) and prepared on the server the first time a connection
  * runs it (PQprepare, named s<k>), cached by the address of the SQL text like the SQLite backend.
- * Parameters travel as text with their type: 'i' as int8, text ('s', 'S') as a value whose type the
- * server infers from the statement, 'n' as NULL. Results come back whole (PQexecPrepared) and are walked
- * row by row.
+ * Parameters travel as text with their type: 'i' as int8, text ('s', 'S') as text, 'n' as a text NULL.
+ * A statement is prepared with the types of its first use, so domain SQL binds one type per position.
+ * Results come back whole (PQexecPrepared) and are walked row by row.
  *
  * Transactions: BEGIN (PostgreSQL has no BEGIN IMMEDIATE: concurrent writers are kept apart by row locks
  * and constraints), savepoints as in SQLite. A COMMIT that the server turned into a ROLLBACK (the
@@ -29,6 +29,7 @@
 #define STMT_CACHE 256 /* slots; a power of two */
 #define MAX_PARAMS 64
 #define INT8OID 20
+#define TEXTOID 25
 
 typedef struct pg_stmt {
     const char *sql; /* the caller's text (the cache key) */
@@ -137,7 +138,8 @@ static int map_err(pg_db_t *db, const PGresult *res, const char *sql)
     return MER_E_INTERNAL;
 }
 
-/* '?' to $n outside '...' literals and "..." names. Returns the number of parameters; caller frees *out. */
+/* '?' to $n (and '?NNN' to $NNN) outside '...' literals and "..." names. Returns the number of
+ * parameters; caller frees *out. */
 static int rewrite(const char *sql, char **out)
 {
     size_t n = strlen(sql);
@@ -153,6 +155,12 @@ static int rewrite(const char *sql, char **out)
         } else if (*p == '\'' || *p == '"') {
             quote = *p;
             o[k++] = *p;
+        } else if (*p == '?' && p[1] >= '1' && p[1] <= '9') { /* ?NNN: SQLite's numbered parameter */
+            int num = 0;
+            while (p[1] >= '0' && p[1] <= '9' && num < 1000)
+                num = num * 10 + (*++p - '0');
+            k += (size_t)snprintf(o + k, 8, "$%d", num);
+            params = MER_MAX(params, num);
         } else if (*p == '?') {
             k += (size_t)snprintf(o + k, 8, "$%d", ++params);
         } else {
@@ -204,16 +212,19 @@ static void params_bind(params_t *p, const char *sql, const char *types, va_list
             break;
         case 's':
             p->values[i] = va_arg(ap, const char *);
+            p->types[i] = TEXTOID;
             break;
         case 'S': {
             const char *s = va_arg(ap, const char *);
             size_t len = va_arg(ap, size_t);
             p->owned[i] = mer_xstrndup(s ? s : "", len);
             p->values[i] = p->owned[i];
+            p->types[i] = TEXTOID;
             break;
         }
         case 'n':
             p->values[i] = NULL;
+            p->types[i] = TEXTOID;
             break;
         default:
             MER_BUG("bad parameter type '%c' for: %s", *t, sql);

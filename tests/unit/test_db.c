@@ -79,6 +79,12 @@ static void check_backend(const char *path, const char *name)
     assert_false(mer_rows_next(r));
     assert_int_equal(mer_rows_end(r), 0);
 
+    /* numbered parameters, used twice */
+    r = mer_db_query(db, "SELECT COUNT(*) FROM item WHERE ?1 = 0 OR id = ?1", "i", id1);
+    assert_true(mer_rows_next(r));
+    assert_int_equal(mer_rows_int(r, 0), 1);
+    assert_int_equal(mer_rows_end(r), 0);
+
     /* '?' in a literal is text, not a parameter */
     r = mer_db_query(db, "SELECT '?' || ? || 'x'", "s", "y");
     assert_true(mer_rows_next(r));
