@@ -48,7 +48,10 @@ bool mer_region_name_ok(const char *s, size_t n)
  * exponential. A postal-code or phone pattern needs none of that, so before regcomp() sees a pattern its
  * expanded size is estimated — an atom counts 1, a group the sum of its parts, a repetition multiplies
  * what it repeats by its upper bound plus one (2 for *, + and ?) — and must stay within
- * PATTERN_MAX_COST. The seed countries' patterns cost at most 40.
+ * PATTERN_MAX_COST. The seed countries' patterns cost at most 40. A repetition of a repetition ("a*+",
+ * "a{2}+") is refused outright: it adds nothing a postal code or phone pattern needs, and a run of them
+ * keeps regcomp() busy for seconds building epsilon closures even when the expanded size is small
+ * (fuzz/country.c found "\\+*+++++++=+++++++++..." at a cost of ~650 taking over 15 s).
  */
 #define PATTERN_MAX_COST 1000
 #define PATTERN_MAX_DEPTH 8
@@ -63,6 +66,7 @@ static size_t pattern_cost(const char *p)
 {
     size_t sum[PATTERN_MAX_DEPTH + 1] = {0}; /* cost of each open group so far */
     size_t depth = 0, last = 0;              /* last: cost of the atom a repetition would apply to */
+    bool repeated = false;                   /* the last element was a repetition */
     for (size_t i = 0; p[i]; i++) {
         size_t times = 0; /* > 0: p[i] is a repetition of the last atom */
         if (p[i] == '\\') {
@@ -116,6 +120,9 @@ static size_t pattern_cost(const char *p)
         } else {
             last = 1;
         }
+        if (times && repeated)
+            return PATTERN_MAX_COST + 1;
+        repeated = times > 0;
         if (times) {
             /* the repeated atom is already in the sum once: replace it by its copies */
             size_t grown = cost_mul(last, times);

@@ -194,6 +194,11 @@ static void test_pattern_complexity(void **state)
     assert_int_not_equal(parse_with_phone_pattern("^((([0-9]{20}){20}){20})$"), 0);
     assert_int_not_equal(parse_with_phone_pattern("^([0-9])\\1$"), 0); /* back-reference */
     assert_int_not_equal(parse_with_phone_pattern("^[0-9]{1000}$"), 0);
+    /* a repetition of a repetition, even when small: a run of them kept regcomp() busy for over 15 s */
+    assert_int_not_equal(parse_with_phone_pattern("^\\+*+++++++=+++++++++/+++[0-9]51[0-9]{8}$"), 0);
+    assert_int_not_equal(parse_with_phone_pattern("^[0-9]*+$"), 0);
+    assert_int_not_equal(parse_with_phone_pattern("^[0-9]{2}?$"), 0);
+    assert_int_equal(parse_with_phone_pattern("^(\\+[0-9]+)?[0-9]{8}$"), 0); /* a repeated group is fine */
     /* the seed countries' shapes stay accepted */
     assert_int_equal(parse_with_phone_pattern("^\\+49[1-9][0-9]{6,13}$"), 0);
     assert_int_equal(
