@@ -14,7 +14,7 @@ const setA = (p) => {
 };
 async function api(method, path, opts = {}) {
   try {
-    return (await call(method, path, { ...opts, token: A.token })).json;
+    return (await call(method, path, { cache: 'no-cache', ...opts, token: A.token })).json;
   } catch (e) {
     if (e.status === 401) setA({ token: null });
     throw e;
@@ -105,7 +105,7 @@ function Check({ label, name, checked, onChange }) {
   return html`<label class="check"><input type="checkbox" name=${name} checked=${checked} onChange=${(e) => onChange(e.currentTarget.checked)} /> ${label}</label>`;
 }
 const clean = (o) => { for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k]; return o; };
-const localNow = (c, min) => utcToZoned(Math.ceil(Date.now() / 60000 + min) * 60000, c.timezone);
+const localNow = (c, min) => utcToZoned((Math.floor(Date.now() / 60000) + min) * 60000, c.timezone);
 
 // ---- log in ----
 function Login() {
@@ -515,8 +515,8 @@ function FlashForm({ onDone }) {
         <${When} label="Reservations close" name=${`sessions[${i}].reservation.closes_at`} value=${x.closes_at} onInput=${(v) => setS(i, { closes_at: v })} error=${err} c=${c} /></div>`}
       ${x.items.map((it, k) => html`<div class="row item" key=${k}>
         <${Field} label=${`SKU ${k + 1}`} name=${`sessions[${i}].items[${k}].sku`} value=${it.sku} onInput=${(v) => setI(i, k, { sku: v })} error=${err} />
-        <${Amount} label="Flash price" name=${`sessions[${i}].items[${k}].price`} value=${it.price} onInput=${(v) => setI(i, k, { price: v })} error=${err} c=${c} />
-        <${Field} label="Units" name=${`sessions[${i}].items[${k}].units`} value=${it.units} onInput=${(v) => setI(i, k, { units: v })} error=${err} inputmode="numeric" />
+        <${Amount} label=${`Flash price of SKU ${k + 1}`} name=${`sessions[${i}].items[${k}].price`} value=${it.price} onInput=${(v) => setI(i, k, { price: v })} error=${err} c=${c} />
+        <${Field} label=${`Units of SKU ${k + 1}`} name=${`sessions[${i}].items[${k}].units`} value=${it.units} onInput=${(v) => setI(i, k, { units: v })} error=${err} inputmode="numeric" />
         ${x.items.length > 1 && html`<button type="button" class="link" onClick=${() => setS(i, { items: x.items.filter((_, j) => j !== k) })}>Remove SKU ${k + 1} of session ${i + 1}</button>`}
       </div>`)}
       ${x.items.length < 16 && html`<button type="button" onClick=${() => setS(i, { items: [...x.items, newItem()] })}>Add a SKU to session ${i + 1}</button>`}
@@ -640,7 +640,7 @@ function App() {
   if (sec === 'orders' && b) page = html`<${OrderDetail} id=${b} />`;
   else if (sec === 'orders') page = html`<${Orders} query=${route.query} />`;
   else if (sec === 'countries') page = html`<${Countries} />`;
-  else if (sec === 'products') page = html`<${Products} query=${route.query} />`;
+  else if (sec === 'products') page = html`<${Products} key=${A.country} query=${route.query} />`;
   else if (sec === 'stock') page = html`<${Stock} query=${route.query} />`;
   else if (sec === 'coupons') page = html`<${Coupons} />`;
   else if (sec === 'flash') page = html`<${FlashAdmin} query=${route.query} />`;
