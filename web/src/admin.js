@@ -401,7 +401,7 @@ function CouponForm({ c, onDone }) {
       budget: amountOf('budget', f.budget, c), max_redemptions: intOf(f.max_redemptions), per_user_limit: intOf(f.per_user_limit),
       payment_methods: Object.keys(f.methods).filter((m) => f.methods[m]) });
   };
-  const { err, submit, busy } = useSubmit(form, body, (b) => api('POST', '/admin/coupons', { body: b }), (r) => { setOk(r); onDone(); });
+  const { err, submit, busy } = useSubmit(form, body, (b) => api('POST', '/admin/coupons', { body: b }), (r) => { setOk(r); setF({ ...f, code: '' }); onDone(); });
   return html`<form ref=${form} class="address-form wide" onSubmit=${submit} novalidate aria-labelledby="cp-new">
     <h2 id="cp-new">New coupon</h2>
     <div class="grid2">
@@ -437,7 +437,8 @@ function FlashAdmin({ query }) {
   return html`<section><h1>Flash sales · ${A.country}</h1><${Status} st=${st} />
     ${st.data && html`<table><thead><tr><th scope="col">Sale</th><th scope="col">Session</th><th scope="col">State</th><th scope="col">Starts</th><th scope="col">Sold</th><th scope="col"><span class="visually-hidden">Live view</span></th></tr></thead>
       <tbody>${st.data.sales.flatMap((s) => s.sessions.map((x) => html`<tr><td>${s.id} · ${s.title}</td><td>${x.id} (${x.mode})</td><td><${Badge} s=${x.state} /></td>
-        <td>${fmtDate(x.starts_at, 'en', tz())}</td><td>${x.progress} %</td><td><a href=${`#/flash?watch=${s.id}`}>Watch live</a></td></tr>`))}</tbody></table>`}
+        <td>${fmtDate(x.starts_at, 'en', tz())}</td><td>${x.progress} %</td><td><a href=${`#/flash?watch=${s.id}`}>Watch live</a></td></tr>`))}</tbody></table>
+      ${!st.data.sales.length && html`<p>No flash sales.</p>`}`}
     ${watch && html`<${FlashLive} key=${watch} id=${watch} />`}
     <${FlashForm} key=${A.country} onDone=${(r) => { st.reload(); go(`/flash?watch=${r.id}`); }} />
   </section>`;
@@ -595,7 +596,7 @@ function WebhookForm({ onDone }) {
   const [ok, setOk] = useState(null);
   const form = useRef();
   const body = () => ({ url: url.trim(), events: [...EVENT_TYPES.filter((t) => types[t]), ...more.split(/[\s,]+/).filter(Boolean)] });
-  const { err, submit, busy } = useSubmit(form, body, (b) => api('POST', '/admin/webhooks', { body: b }), (r) => { setOk(r); onDone(); });
+  const { err, submit, busy } = useSubmit(form, body, (b) => api('POST', '/admin/webhooks', { body: b }), (r) => { setOk(r); setUrl(''); setTypes({}); setMore(''); onDone(); });
   return html`<form ref=${form} class="address-form wide" onSubmit=${submit} novalidate aria-labelledby="wh-new">
     <h2 id="wh-new">New subscription</h2>
     <${Field} label="URL" name="url" type="url" value=${url} onInput=${setUrl} error=${err} hint="http:// or https://, e.g. https://erp.example.com/meridian" />
