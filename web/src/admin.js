@@ -394,11 +394,14 @@ function CouponForm({ c, onDone }) {
       if (p.error) throw { field: 'value', message: p.error.replace(/ in this currency/, '') };
       value = p.value;
     } else value = amountOf('value', f.value, c);
+    // in the order the form shows them, so the first unreadable amount is the one focused
+    const max_discount = pct ? amountOf('max_discount', f.max_discount, c) : undefined;
+    const min_subtotal = f.kind === 'fixed_amount' ? undefined : amountOf('min_subtotal', f.min_subtotal, c);
+    const budget = amountOf('budget', f.budget, c);
     const values = f.values.split(',').map((v) => v.trim()).filter(Boolean).map((v) => (f.scope === 'product' && /^\d+$/.test(v) ? Number(v) : v));
-    return clean({ country: c.code, code: f.code.trim(), kind: f.kind, value, min_subtotal: f.kind === 'fixed_amount' ? undefined : amountOf('min_subtotal', f.min_subtotal, c),
-      max_discount: pct ? amountOf('max_discount', f.max_discount, c) : undefined,
+    return clean({ country: c.code, code: f.code.trim(), kind: f.kind, value, min_subtotal, max_discount,
       scope: f.scope === 'store' ? { type: 'store' } : { type: f.scope, values }, valid_from: whenOf(f.valid_from, c), valid_until: whenOf(f.valid_until, c),
-      budget: amountOf('budget', f.budget, c), max_redemptions: intOf(f.max_redemptions), per_user_limit: intOf(f.per_user_limit),
+      budget, max_redemptions: intOf(f.max_redemptions), per_user_limit: intOf(f.per_user_limit),
       payment_methods: Object.keys(f.methods).filter((m) => f.methods[m]) });
   };
   const { err, submit, busy } = useSubmit(form, body, (b) => api('POST', '/admin/coupons', { body: b }), (r) => { setOk(r); setF({ ...f, code: '' }); onDone(); });
