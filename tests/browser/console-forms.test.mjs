@@ -64,6 +64,45 @@ test('an admin creates a flash sale, a coupon and a webhook with the console for
   assert.equal(stats.items[0].units, 5);
   assert.equal(s.items[0].flash_price.amount, 1899950, 'the flash price in paise');
 
+  // a sale in Spain (chosen in the form): euros, Madrid's clock in summer (UTC+2) and in winter (UTC+1);
+  // a second SKU in the first session, a second session in queue mode with a reservation window
+  await page.goto('/admin/#/flash');
+  await form.getByLabel('Country').selectOption('ES');
+  await form.getByLabel('Title (es), optional').fill('Lanzamiento');
+  await form.getByLabel('Title (en)').fill('Launch');
+  await form.getByLabel('Starts (Europe/Madrid)').fill('2031-07-01T20:00');
+  await form.getByLabel('Ends (Europe/Madrid)').fill('2031-07-01T21:00');
+  await form.getByLabel('SKU 1', { exact: true }).fill('MER-001-01-1');
+  await form.getByLabel('Flash price of SKU 1 (EUR)').fill('499');
+  await form.getByLabel('Units of SKU 1').fill('3');
+  await form.getByRole('button', { name: 'Add a SKU to session 1' }).click();
+  await form.getByLabel('SKU 2', { exact: true }).fill('MER-001-01-2');
+  await form.getByLabel('Flash price of SKU 2 (EUR)').fill('1,099.90');
+  await form.getByLabel('Units of SKU 2').fill('2');
+  await form.getByRole('button', { name: 'Add a session' }).click();
+  const s2 = form.getByRole('group', { name: 'Session 2' });
+  await s2.getByLabel('Starts (Europe/Madrid)').fill('2031-12-01T20:00');
+  await s2.getByLabel('Ends (Europe/Madrid)').fill('2031-12-01T20:30');
+  await s2.getByLabel('Mode', { exact: true }).selectOption('queue');
+  await s2.getByLabel('Reservation required').check();
+  await s2.getByLabel('Reservations open (Europe/Madrid)').fill('2031-11-30T09:00');
+  await s2.getByLabel('Reservations close (Europe/Madrid)').fill('2031-12-01T19:55');
+  await s2.getByLabel('SKU 1', { exact: true }).fill('MER-001-01-1');
+  await s2.getByLabel('Flash price of SKU 1 (EUR)').fill('450.5');
+  await s2.getByLabel('Units of SKU 1').fill('1');
+  await form.getByRole('button', { name: 'Create flash sale' }).click();
+  const ok2 = await page.getByRole('status').filter({ hasText: /Flash sale \d+ created/ }).textContent();
+  const es = (await srv.get(`/api/v1/flash-sales/${/Flash sale (\d+)/.exec(ok2)[1]}?lang=es`)).json.sale;
+  assert.equal(es.country, 'ES');
+  assert.equal(es.title, 'Lanzamiento');
+  assert.equal(Date.parse(es.sessions[0].starts_at), Date.parse('2031-07-01T18:00:00Z'));
+  assert.equal(Date.parse(es.sessions[1].starts_at), Date.parse('2031-12-01T19:00:00Z'));
+  assert.deepEqual(es.sessions[0].items.map((i) => [i.sku, i.flash_price.amount, i.units]), [['MER-001-01-1', 49900, 3], ['MER-001-01-2', 109990, 2]]);
+  assert.equal(es.sessions[1].mode, 'queue');
+  assert.equal(es.sessions[1].items[0].flash_price.amount, 45050);
+  assert.equal(es.sessions[1].reservation.required, true);
+  assert.equal(Date.parse(es.sessions[1].reservation.opens_at), Date.parse('2031-11-30T08:00:00Z'));
+
   // a coupon: a code the API refuses is shown at the code; then 12.5 % off, at most ₹500
   await page.goto('/admin/#/coupons');
   const cf = page.locator('form', { has: page.getByRole('heading', { name: 'New coupon' }) });
