@@ -438,10 +438,10 @@ function FlashAdmin({ query }) {
   const st = useLoad(() => call('GET', '/flash-sales', { query: { country: A.country, lang: 'en' } }).then((r) => r.json), [A.country], 5000);
   const watch = query.get('watch');
   return html`<section><h1>Flash sales · ${A.country}</h1><${Status} st=${st} />
-    ${st.data && html`<table><thead><tr><th scope="col">Sale</th><th scope="col">Session</th><th scope="col">State</th><th scope="col">Starts</th><th scope="col">Sold</th><th scope="col"><span class="visually-hidden">Live view</span></th></tr></thead>
+    ${st.data && st.data.sales.length > 0 && html`<div class="table-wrap"><table><thead><tr><th scope="col">Sale</th><th scope="col">Session</th><th scope="col">State</th><th scope="col">Starts</th><th scope="col">Sold</th><th scope="col"><span class="visually-hidden">Live view</span></th></tr></thead>
       <tbody>${st.data.sales.flatMap((s) => s.sessions.map((x) => html`<tr><td>${s.id} · ${s.title}</td><td>${x.id} (${x.mode})</td><td><${Badge} s=${x.state} /></td>
-        <td>${fmtDate(x.starts_at, 'en', tz())}</td><td>${x.progress} %</td><td><a href=${`#/flash?watch=${s.id}`}>Watch live</a></td></tr>`))}</tbody></table>
-      ${!st.data.sales.length && html`<p>No flash sales.</p>`}`}
+        <td>${fmtDate(x.starts_at, 'en', tz())}</td><td>${x.progress} %</td><td><a href=${`#/flash?watch=${s.id}`}>Watch live</a></td></tr>`))}</tbody></table></div>`}
+    ${st.data && !st.data.sales.length && html`<p>No flash sales.</p>`}
     ${watch && html`<${FlashLive} key=${watch} id=${watch} />`}
     <${FlashForm} key=${A.country} onDone=${(r) => { st.reload(); go(`/flash?watch=${r.id}`); }} />
   </section>`;
