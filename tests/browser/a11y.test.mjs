@@ -79,6 +79,17 @@ test('no serious or critical axe violation on the console pages', async () => {
   await visit('#/stock?sku=MER-001-01-1', () => page.getByRole('button', { name: 'Adjust' }).waitFor(), 'console-stock');
   await visit('#/flash', () => page.getByRole('button', { name: 'Create' }).waitFor(), 'console-flash');
   await visit('#/webhooks', () => page.getByRole('heading', { name: /Events/ }).waitFor(), 'console-webhooks');
+  await visit('#/coupons', () => page.getByRole('button', { name: 'Create coupon' }).waitFor(), 'console-coupons');
+  // the new-sale form with the API's error at a session's field, and a product's prices in major units
+  await visit('#/flash', async () => {
+    await page.getByLabel('Title (en)').fill('a11y');
+    await page.getByRole('button', { name: 'Create flash sale' }).click();
+    await page.locator('.field.has-error').getByRole('alert').waitFor();
+  }, 'console-flash-error');
+  await visit('#/products', async () => {
+    await page.locator('main li button.link').first().click();
+    await page.getByRole('button', { name: 'Save prices' }).waitFor();
+  }, 'console-prices');
   assert.deepEqual(found, []);
 });
 

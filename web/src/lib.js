@@ -18,8 +18,10 @@ export class ApiError extends Error {
 }
 
 // One call of the public API. query: an object of query parameters (undefined/'' left out); token: the
-// bearer token; headers: extra headers. Answers { json, headers, status }, or throws ApiError.
-export async function call(method, path, { body, query, token, headers = {} } = {}) {
+// bearer token; headers: extra headers; cache: fetch's cache mode (the console revalidates every read,
+// so a price it just saved is not shown from the browser's cache). Answers { json, headers, status }, or
+// throws ApiError.
+export async function call(method, path, { body, query, token, headers = {}, cache } = {}) {
   const q = query ? Object.entries(query).filter(([, v]) => v !== undefined && v !== null && v !== '') : [];
   const url = `/api/v1${path}${q.length ? '?' + new URLSearchParams(q) : ''}`;
   const h2 = { ...headers };
@@ -27,7 +29,7 @@ export async function call(method, path, { body, query, token, headers = {} } = 
   if (body !== undefined) h2['content-type'] = 'application/json';
   let res;
   try {
-    res = await fetch(url, { method, headers: h2, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(url, { method, headers: h2, body: body === undefined ? undefined : JSON.stringify(body), cache });
   } catch (e) {
     throw new ApiError(0, { error: { code: 'network', message: 'The server cannot be reached. Check your connection and try again.' } });
   }
