@@ -16,6 +16,7 @@
 #include "account/throttle.h"
 #include "cart/cart.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "http/offload.h"
 #include "http/req.h"
 #include "region/region_http.h"
@@ -399,8 +400,8 @@ static int logout_staff(mer_db_t *db, mer_call_t *c)
 
 static void logout_cleanup(mer_call_t *c)
 {
-    (void)c;
-    mer_auth_invalidate(); /* the revoked token must not live on in any cache */
+    if (c->err == 0 && c->who.role == MER_ROLE_CUSTOMER) /* staff tokens are not cached */
+        mer_auth_invalidate_user(c->who.id);             /* the revoked token must not live on in the cache */
 }
 
 static void h_logout(mer_req_t *r)
@@ -472,7 +473,7 @@ static int addr_result(mer_call_t *c, int err)
 static void addr_changed(mer_call_t *c)
 {
     if (c->err == 0)
-        mer_auth_invalidate(); /* cached sessions carry the default address for anti-scalper rules */
+        mer_auth_invalidate_user(c->who.id); /* cached sessions carry the default address (anti-scalper rules) */
 }
 
 static int addr_add(mer_db_t *db, mer_call_t *c)
@@ -745,9 +746,21 @@ static int account_init(const mer_cycle_t *cycle)
     return 0;
 }
 
+static void account_metrics(mer_buf_t *out)
+{
+    uint64_t hits, misses;
+    mer_auth_cache_stats(&hits, &misses);
+    mer_prom_family(out, "meridian_auth_cache_total", "counter",
+                    "Customer token checks answered from the session cache (hit) or looked up in the store (miss).");
+    mer_buf_printf(out,
+                   "meridian_auth_cache_total{result=\"hit\"} %llu\nmeridian_auth_cache_total{result=\"miss\"} %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses);
+}
+
 const mer_module_t mer_account_module = {
     .name = "account",
     .init = account_init,
     .routes = MER_MODULE_ROUTES(&account_routes),
     .release = mer_auth_cache_release,
+    .metrics = account_metrics,
 };

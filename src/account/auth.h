@@ -47,7 +47,10 @@ void mer_auth_init(void);
 /* The shared cache of customer sessions (serve only). */
 void mer_auth_cache_init(void);
 void mer_auth_cache_release(void);
-/* Drops every cached session answer (after a logout or a change that cached answers carry). */
-void mer_auth_invalidate(void);
+/* Drops the cached session answers of one customer (after their logout, or a change to what cached
+ * answers carry: the default address). Any thread; after the change has committed. */
+void mer_auth_invalidate_user(int64_t user_id);
+/* Token checks answered from the cache, and those that went to the store, since start (for /metrics). */
+void mer_auth_cache_stats(uint64_t *hits, uint64_t *misses);
 
 #endif

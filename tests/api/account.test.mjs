@@ -178,3 +178,38 @@ test('the login answer reports the account\'s country, not the one sent', async 
   assert.equal(l.json.user.region, 'eu');
   assert.equal((await srv.get('/api/v1/users/me', { token: l.json.token })).json.country, 'ES');
 });
+
+// The session cache forgets one customer at a time: a logout or an address change of one customer sends
+// only that customer's next request to the store (on launch day others keep being answered from memory),
+// while their own next request sees the change.
+test('a logout or an address change invalidates only that customer\'s cached session', async () => {
+  const stats = async () => {
+    const m = (await srv.get('/metrics')).text;
+    const num = (res) => Number(new RegExp(`^meridian_auth_cache_total\\{result="${res}"\\} (\\d+)$`, 'm').exec(m)[1]);
+    return { hit: num('hit'), miss: num('miss') };
+  };
+  const a = await customer(srv, 'IN');
+  const b = await customer(srv, 'IN');
+  assert.equal((await srv.get('/api/v1/users/me', { token: b.token })).status, 200); // cached now
+  let s0 = await stats();
+  assert.equal((await srv.get('/api/v1/users/me', { token: b.token })).status, 200);
+  let s1 = await stats();
+  assert.deepEqual(s1, { hit: s0.hit + 1, miss: s0.miss }, 'a cached session answers from memory');
+
+  // A changes an address: B stays cached; A's next check reads the store again
+  const addr = await srv.api('POST', '/api/v1/users/me/addresses', { token: a.token, body: { ...ADDRESSES.IN, line1: '7 Hill Road', default: true } });
+  assert.equal(addr.status, 201, addr.text);
+  s0 = await stats();
+  assert.equal((await srv.get('/api/v1/users/me', { token: b.token })).status, 200);
+  assert.equal((await srv.get('/api/v1/users/me', { token: a.token })).status, 200);
+  s1 = await stats();
+  assert.deepEqual(s1, { hit: s0.hit + 1, miss: s0.miss + 1 });
+
+  // A logs out: A's token is refused at once, B is still answered from the cache
+  assert.equal((await srv.api('DELETE', '/api/v1/sessions/current', { token: a.token })).status, 204);
+  s0 = await stats();
+  expectError(await srv.get('/api/v1/users/me', { token: a.token }), 401, 'unauthorized');
+  assert.equal((await srv.get('/api/v1/users/me', { token: b.token })).status, 200);
+  s1 = await stats();
+  assert.deepEqual(s1, { hit: s0.hit + 1, miss: s0.miss + 1 });
+});
