@@ -58,12 +58,13 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     size_t n = 0;
     /* the provider refunds against its charge id; a wallet charge reported without one (or with one that
      * another payment holds) is refunded by its intent, the identity the wallet knows it by */
-    r = mer_db_query(db,
-                     "SELECT c.id, c.provider, COALESCE(c.provider_ref, c.intent, ''), c.amount - "
-                     "COALESCE((SELECT SUM(x.amount) FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund'), "
-                     "0) AS left FROM payment c WHERE c.order_id = ? AND c.kind = 'charge' AND c.status = 'succeeded' "
-                     "AND ((? = 0 AND c.duplicate_of IS NULL) OR c.id = ?) ORDER BY left DESC, c.id",
-                     "iii", order_id, charge_id, charge_id);
+    r = mer_db_query(
+        db,
+        "SELECT c.id, c.provider, COALESCE(c.provider_ref, c.intent, ''), c.amount - "
+        "COALESCE((SELECT SUM(x.amount) FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund'), "
+        "0) AS remaining FROM payment c WHERE c.order_id = ? AND c.kind = 'charge' AND c.status = 'succeeded' "
+        "AND ((? = 0 AND c.duplicate_of IS NULL) OR c.id = ?) ORDER BY remaining DESC, c.id",
+        "iii", order_id, charge_id, charge_id);
     while (mer_rows_next(r) && n < MER_ARRAY_LEN(charges)) {
         charges[n].id = mer_rows_int(r, 0);
         snprintf(charges[n].provider, sizeof(charges[n].provider), "%s", mer_rows_text(r, 1));

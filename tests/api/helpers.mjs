@@ -1,6 +1,6 @@
 // Test helpers: start the real meridian binary on a free port with a temporary data directory.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -21,8 +21,33 @@ export function freePort() {
   });
 }
 
+// PostgreSQL mode (tests/pg/api.sh): with MERIDIAN_TEST_PG_URL set, every fresh data directory gets its own
+// databases in that cluster (the catalogue and each region), named in the environment of every process
+// started on that directory (MERIDIAN_CATALOG_DB / MERIDIAN_REGION_DB); without it nothing changes.
+const PG_URL = process.env.MERIDIAN_TEST_PG_URL;
+const pgEnv = new Map(); // data directory -> environment
+let pgSeq = 0;
+function pgDatabases(dataDir) {
+  if (!PG_URL) return {};
+  if (!pgEnv.has(dataDir)) {
+    const base = PG_URL.replace(/\/[^/]*$/, '');
+    const prefix = `t${process.pid}_${++pgSeq}`;
+    const names = ['cat', 'sg', 'in', 'ru', 'eu'];
+    for (const n of names) execFileSync('psql', ['-q', PG_URL, '-c', `CREATE DATABASE ${prefix}_${n}`]);
+    pgEnv.set(dataDir, {
+      MERIDIAN_CATALOG_DB: `${base}/${prefix}_cat`,
+      MERIDIAN_REGION_DB: names.slice(1).map((n) => `${n}=${base}/${prefix}_${n}`).join(','),
+    });
+  }
+  return pgEnv.get(dataDir);
+}
+function envFor(args) {
+  const i = args.indexOf('--data');
+  return i >= 0 && PG_URL ? { ...process.env, ...pgDatabases(args[i + 1]) } : process.env;
+}
+
 export function run(args, opts = {}) {
-  return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts }).trim();
+  return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: envFor(args), ...opts }).trim();
 }
 
 // Starts a node. opts: { regions, seed (default true), args, dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
@@ -35,7 +60,7 @@ export async function startServer(opts = {}) {
   if (opts.regions) args.push('--regions', opts.regions);
   // with nofile, a shell lowers the limit and execs the server (same pid)
   const [cmd, argv] = opts.nofile ? ['sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, BIN, ...args]] : [BIN, args];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...envFor(args), ...(opts.env || {}) } });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
@@ -70,6 +95,10 @@ export async function startServer(opts = {}) {
     async stop({ keepData = false } = {}) {
       if (child.exitCode === null) child.kill('SIGTERM');
       const r = await exited;
+      if (process.env.MERIDIAN_TEST_LOG_DIR) { // keep each server's log (tests/pg/api.sh sets it)
+        mkdirSync(process.env.MERIDIAN_TEST_LOG_DIR, { recursive: true });
+        writeFileSync(join(process.env.MERIDIAN_TEST_LOG_DIR, `${process.pid}-${port}.log`), log);
+      }
       if (!keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       return r;
     },
