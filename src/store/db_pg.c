@@ -312,6 +312,14 @@ static mer_rows_t *pg_query(mer_db_t *d, const char *sql, const char *types, va_
     return &r->base;
 }
 
+/* An integer from a result's text: PostgreSQL sends booleans (EXISTS, comparisons) as "t"/"f". */
+static int64_t int_of(const char *v)
+{
+    if (v[0] == 't' && v[1] == '\0')
+        return 1;
+    return strtoll(v, NULL, 10);
+}
+
 static int pg_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *types, va_list ap)
 {
     int err;
@@ -321,7 +329,7 @@ static int pg_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *
     if (PQntuples(res) == 0 || PQnfields(res) == 0)
         err = MER_E_NOT_FOUND;
     else
-        *out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        *out = int_of(PQgetvalue(res, 0, 0));
     PQclear(res);
     return err;
 }
@@ -335,14 +343,10 @@ static bool pg_next(mer_rows_t *rows)
     return true;
 }
 
-/* An integer column: PostgreSQL sends booleans as "t"/"f". */
 static int64_t pg_col_int(mer_rows_t *rows, int col)
 {
     pg_rows_t *r = (pg_rows_t *)rows;
-    const char *v = PQgetvalue(r->res, r->row, col);
-    if (v[0] == 't' && v[1] == '\0')
-        return 1;
-    return strtoll(v, NULL, 10);
+    return int_of(PQgetvalue(r->res, r->row, col));
 }
 
 static const char *pg_col_text(mer_rows_t *rows, int col)

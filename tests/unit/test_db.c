@@ -79,6 +79,14 @@ static void check_backend(const char *path, const char *name)
     assert_false(mer_rows_next(r));
     assert_int_equal(mer_rows_end(r), 0);
 
+    /* a boolean result reads as 1 or 0 (PostgreSQL sends "t"/"f") */
+    int64_t yes = -1;
+    assert_int_equal(mer_db_query_int(db, &yes, "SELECT EXISTS (SELECT 1 FROM item WHERE id = ?)", "i", id1), 0);
+    assert_int_equal(yes, 1);
+    assert_int_equal(mer_db_query_int(db, &yes, "SELECT EXISTS (SELECT 1 FROM item WHERE id = ?)", "i", (int64_t)-5),
+                     0);
+    assert_int_equal(yes, 0);
+
     /* numbered parameters, used twice */
     r = mer_db_query(db, "SELECT COUNT(*) FROM item WHERE ?1 = 0 OR id = ?1", "i", id1);
     assert_true(mer_rows_next(r));
