@@ -398,17 +398,17 @@ static int logout_staff(mer_db_t *db, mer_call_t *c)
     return mer_staff_token_revoke(db, ((logout_call_t *)c)->token_hash, mer_now_unix_ms());
 }
 
-static void logout_cleanup(mer_call_t *c)
+static void logout_committed(mer_call_t *c)
 {
-    if (c->err == 0 && c->who.role == MER_ROLE_CUSTOMER) /* staff tokens are not cached */
-        mer_auth_invalidate_user(c->who.id);             /* the revoked token must not live on in the cache */
+    if (c->who.role == MER_ROLE_CUSTOMER)    /* staff tokens are not cached */
+        mer_auth_invalidate_user(c->who.id); /* the revoked token must not live on in the cache */
 }
 
 static void h_logout(mer_req_t *r)
 {
     logout_call_t *j = mer_call_new(r, sizeof(*j));
     snprintf(j->token_hash, sizeof(j->token_hash), "%s", r->who.token_hash);
-    j->c.cleanup = logout_cleanup;
+    j->c.committed = logout_committed;
     if (r->who.role == MER_ROLE_CUSTOMER)
         mer_call_write(&j->c, j->c.who.region, logout_customer);
     else /* staff tokens are revoked in catalog.db */
@@ -472,8 +472,7 @@ static int addr_result(mer_call_t *c, int err)
 
 static void addr_changed(mer_call_t *c)
 {
-    if (c->err == 0)
-        mer_auth_invalidate_user(c->who.id); /* cached sessions carry the default address (anti-scalper rules) */
+    mer_auth_invalidate_user(c->who.id); /* cached sessions carry the default address (anti-scalper rules) */
 }
 
 static int addr_add(mer_db_t *db, mer_call_t *c)
@@ -517,7 +516,7 @@ static void h_addr_create(mer_req_t *r)
     }
     addr_call_t *j = mer_call_new(r, sizeof(*j));
     j->p = p;
-    j->c.cleanup = addr_changed;
+    j->c.committed = addr_changed;
     mer_call_write(&j->c, j->c.who.region, addr_add);
 }
 
@@ -535,7 +534,7 @@ static void h_addr_patch(mer_req_t *r)
     p.a.id = id;
     addr_call_t *j = mer_call_new(r, sizeof(*j));
     j->p = p;
-    j->c.cleanup = addr_changed;
+    j->c.committed = addr_changed;
     mer_call_write(&j->c, j->c.who.region, addr_update);
 }
 
@@ -546,7 +545,7 @@ static void h_addr_delete(mer_req_t *r)
         return;
     addr_call_t *j = mer_call_new(r, sizeof(*j));
     j->id = id;
-    j->c.cleanup = addr_changed;
+    j->c.committed = addr_changed;
     mer_call_write(&j->c, j->c.who.region, addr_delete);
 }
 

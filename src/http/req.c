@@ -151,6 +151,8 @@ static void call_finish(mer_call_t *c)
 {
     mer_req_t *r = c->r;
     c->again = false;
+    if (c->err == 0 && c->committed) /* before the answer: the client's next request must see it */
+        c->committed(c);
     if (!r->gone) {
         if (c->err && c->reply_error)
             c->reply_error(c);

@@ -242,11 +242,10 @@ void mer_req_release(mer_req_t *r);
  *     mer_call_read(&g->c, region, get_order);       handler returns; the answer comes later
  *
  * fn returns 0 or a negative error (with c->verr describing it when it names a field or needs its own
- * message). Then, on the loop: an error is answered by c->reply_error when set, else with
- * mer_reply_job_error(); a success with c->reply
- * when set (which may also submit the call again, for a read followed by a write), else with
- * c->result as JSON (status c->status, default 200), else 204. A client that went away gets nothing.
- * Afterwards c->cleanup (when set) runs and the call is freed.
+ * message). Then, on the loop: after a success c->committed (when set) first; an error is answered by c->reply_error
+ * when set, else with mer_reply_job_error(); a success with c->reply when set (which may also submit the call again,
+ * for a read followed by a write), else with c->result as JSON (status c->status, default 200), else 204. A client that
+ * went away gets nothing. Afterwards c->cleanup (when set) runs and the call is freed.
  *
  * fn runs on another thread: it must not touch c->r (copy what it needs before submitting), only the
  * call and the database it is given.
@@ -262,6 +261,9 @@ struct mer_call {
     json_t *result;                 /* the success answer (stolen) */
     void (*reply)(mer_call_t *c);   /* optional: answers a success itself, on the loop */
     void (*cleanup)(mer_call_t *c); /* optional: frees what the call owns besides itself */
+    /* optional, on the loop each time fn succeeded (a write: committed), before the answer and whether
+     * or not the client is still there: publishes what must follow the change (drops cached answers) */
+    void (*committed)(mer_call_t *c);
     /* optional: answers a failure itself (c->err, c->verr), on the loop: an envelope with extra members */
     void (*reply_error)(mer_call_t *c);
     /* private */
