@@ -109,6 +109,17 @@ static int read_step(mer_req_t *r, mer_job_t *job)
     return -1;
 }
 
+/* Ends a multi-step call between its steps (refused, or the client left): its cleanup, then the call,
+ * then the hold of the step that just came back. */
+static void step_end(mer_call_t *c)
+{
+    mer_req_t *r = c->r;
+    if (c->cleanup)
+        c->cleanup(c);
+    free(c);
+    mer_req_release(r);
+}
+
 /* ---- registration ---- */
 
 typedef struct reg_call {
@@ -260,15 +271,6 @@ static void login_cleanup(mer_call_t *c)
     sodium_memzero(j->token, sizeof(j->token));
 }
 
-/* Ends a login before its call was submitted (the step's own hold is released). */
-static void login_end(login_call_t *j)
-{
-    mer_req_t *r = j->c.r;
-    login_cleanup(&j->c);
-    free(j);
-    mer_req_release(r);
-}
-
 static int login_write(mer_db_t *db, mer_call_t *c)
 {
     login_call_t *j = (login_call_t *)c;
@@ -313,14 +315,13 @@ static void login_verified(mer_job_t *o)
     else
         attempt_failed(r, &j->at, "wrong email, phone or password");
     if (!j->ok || r->gone) {
-        login_end(j);
+        step_end(&j->c);
         return;
     }
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "mct_%s_", j->region);
     mer_token_new(prefix, j->token, j->token_hash);
     j->c.reply = login_reply;
-    j->c.cleanup = login_cleanup;
     mer_call_write(&j->c, j->region, login_write);
     mer_req_release(r); /* the steps' hold; the call holds r now */
 }
@@ -344,7 +345,7 @@ static void login_found(mer_job_t *rj)
     if (r->gone || rj->err) {
         if (!r->gone)
             mer_reply_error(r, rj->err, NULL, NULL);
-        login_end(j);
+        step_end(&j->c);
         return;
     }
     /* one back-off per account, whichever of its email and phone is tried; per name tried when none has it */
@@ -354,7 +355,7 @@ static void login_found(mer_job_t *rj)
         snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region,
                  j->cr.email[0] ? j->cr.email : j->cr.phone);
     if (attempt_start(r, &j->at) != 0) {
-        login_end(j);
+        step_end(&j->c);
         return;
     }
     j->o = (mer_job_t){.work = login_verify, .done = login_verified};
@@ -368,6 +369,7 @@ static void h_login(mer_req_t *r)
     if (read_creds(r, &c, keys, false) != 0)
         return;
     login_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = login_cleanup; /* the password and token are wiped however the login ends */
     j->cr = c;
     snprintf(j->password, sizeof(j->password), "%s", c.password);
     j->cr.password = NULL;
@@ -614,14 +616,6 @@ static void staff_cleanup(mer_call_t *c)
     sodium_memzero(j->token, sizeof(j->token));
 }
 
-static void staff_end(staff_call_t *j)
-{
-    mer_req_t *r = j->c.r;
-    staff_cleanup(&j->c);
-    free(j);
-    mer_req_release(r);
-}
-
 static int staff_token_write(mer_db_t *db, mer_call_t *c)
 {
     staff_call_t *j = (staff_call_t *)c;
@@ -649,12 +643,11 @@ static void staff_verified(mer_job_t *o)
     if (!j->ok)
         attempt_failed(r, &j->at, "wrong email or password");
     if (!j->ok || r->gone) {
-        staff_end(j);
+        step_end(&j->c);
         return;
     }
     mer_throttle_clear(logins, j->at.account_key);
     mer_token_new("mst_", j->token, j->token_hash);
-    j->c.cleanup = staff_cleanup;
     mer_call_write(&j->c, MER_STORE_CATALOG, staff_token_write);
     mer_req_release(r); /* the steps' hold; the call holds r now */
 }
@@ -679,7 +672,7 @@ static void staff_found(mer_job_t *rj)
     if (r->gone || rj->err) {
         if (!r->gone)
             mer_reply_error(r, rj->err, NULL, NULL);
-        staff_end(j);
+        step_end(&j->c);
         return;
     }
     j->o = (mer_job_t){.work = staff_verify, .done = staff_verified};
@@ -697,6 +690,7 @@ static void h_staff_login(mer_req_t *r)
         return;
     }
     staff_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = staff_cleanup; /* the password and token are wiped however the login ends */
     if (mer_account_email_normalize(email, j->email) != 0) {
         free(j);
         mer_reply_error(r, MER_E_VALIDATION, "email", "not a valid email address");
