@@ -33,31 +33,26 @@ for dir in "$release" "$asan" $tsan; do
 	rm -f "$log"
 done
 
-log=$(mktemp)
-MERIDIAN_BIN="$asan/meridian" node --test --test-reporter=tap --test-concurrency=2 tests/api/ >"$log" 2>&1
-rc=$?
-pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
-failed=$(sed -n 's/^# fail //p' "$log" | tail -1)
-if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
-	fail=1
-	grep -B2 -A30 'not ok' "$log" | head -300
-fi
-summary="$summary api[$asan] ${pass:-0} passed, ${failed:-?} failed;"
-rm -f "$log"
+# node_suite NAME CONCURRENCY DIR: node's test runner on DIR against the ASan+UBSan binary; the failures are
+# printed and the counts join the summary as NAME[build].
+node_suite() {
+	log=$(mktemp)
+	MERIDIAN_BIN="$asan/meridian" node --test --test-reporter=tap --test-concurrency="$2" "$3" >"$log" 2>&1
+	rc=$?
+	pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
+	failed=$(sed -n 's/^# fail //p' "$log" | tail -1)
+	if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
+		fail=1
+		grep -B2 -A30 'not ok' "$log" | head -300
+	fi
+	summary="$summary $1[$asan] ${pass:-0} passed, ${failed:-?} failed;"
+	rm -f "$log"
+}
 
+node_suite api 2 tests/api/
 # Browser tests (tests/browser): the storefront and console built in web/dist, in Debian's chromium, one
 # file at a time (each starts its own node and browser); screenshots go to test-artifacts/browser/.
-log=$(mktemp)
-MERIDIAN_BIN="$asan/meridian" node --test --test-reporter=tap --test-concurrency=1 tests/browser/ >"$log" 2>&1
-rc=$?
-pass=$(sed -n 's/^# pass //p' "$log" | tail -1)
-failed=$(sed -n 's/^# fail //p' "$log" | tail -1)
-if [ "$rc" != 0 ] || [ "${failed:-1}" != 0 ]; then
-	fail=1
-	grep -B2 -A30 'not ok' "$log" | head -300
-fi
-summary="$summary browser[$asan] ${pass:-0} passed, ${failed:-?} failed;"
-rm -f "$log"
+node_suite browser 1 tests/browser/
 
 if [ -n "$fuzz" ]; then
 	log=$(mktemp)
