@@ -16,21 +16,14 @@
 #include "region/country.h"
 #include "seed/seed.h"
 #include "store/store.h"
+#include "seeded_store.h"
 
 #define REGION "in"
-
-static char dir[64];
 
 static int setup(void **state)
 {
     (void)state;
-    int seeded = 0;
-    snprintf(dir, sizeof(dir), "/tmp/mer-account-XXXXXX");
-    if (mkdtemp(dir) == NULL || mer_store_init(dir) != 0)
-        return -1;
-    int err = mer_countries_init(mer_store_write_begin(MER_STORE_CATALOG), "", NULL, NULL);
-    mer_store_write_end(MER_STORE_CATALOG);
-    if (err || mer_seed(&seeded) != 0 || mer_catalog_init() != 0 || mer_store_open_region(REGION) != 0)
+    if (seeded_store_open("account", REGION) != 0)
         return -1;
     return 0;
 }
@@ -38,18 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mer_catalog_shutdown();
-    mer_countries_shutdown();
-    mer_store_shutdown();
-    static const char *const files[] = {"catalog.db",           "catalog.db-wal",           "catalog.db-shm",
-                                        "region-" REGION ".db", "region-" REGION ".db-wal", "region-" REGION ".db-shm"};
-    char path[128];
-    for (size_t i = 0; i < MER_ARRAY_LEN(files); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    rmdir(dir);
-    return 0;
+    return seeded_store_close();
 }
 
 /* The region's writer connection inside a transaction; end() commits when err is 0, else rolls back. */

@@ -19,10 +19,10 @@
 #include "region/country.h"
 #include "seed/seed.h"
 #include "store/store.h"
+#include "seeded_store.h"
 
 #define REGION "in"
 
-static char dir[64];
 static int64_t user_id, other_id;
 static char sku_code[65];
 static int64_t sku_price;
@@ -263,13 +263,7 @@ static int seed_stock(mer_db_t *db, void *arg)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(dir, sizeof(dir), "/tmp/mer-ut-checkout-XXXXXX");
-    if (mkdtemp(dir) == NULL || mer_store_init(dir) != 0)
-        return -1;
-    int err = mer_countries_init(mer_store_write_begin(MER_STORE_CATALOG), "", NULL, "http://127.0.0.1:1");
-    mer_store_write_end(MER_STORE_CATALOG);
-    int seeded = 0;
-    if (err || mer_seed(&seeded) != 0 || mer_catalog_init() != 0 || mer_store_open_region(REGION) != 0)
+    if (seeded_store_open("checkout", REGION) != 0)
         return -1;
     if (in_tx(seed_stock, NULL) != 0 || in_tx(add_user, &user_id) != 0 || in_tx(add_user, &other_id) != 0)
         return -1;
@@ -292,17 +286,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    mer_catalog_shutdown();
-    mer_countries_shutdown();
-    mer_store_shutdown();
-    static const char *const files[] = {"catalog.db",           "catalog.db-wal",           "catalog.db-shm",
-                                        "region-" REGION ".db", "region-" REGION ".db-wal", "region-" REGION ".db-shm"};
-    char path[128];
-    for (size_t i = 0; i < MER_ARRAY_LEN(files); i++) {
-        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-        unlink(path);
-    }
-    return rmdir(dir);
+    return seeded_store_close();
 }
 
 int main(void)
