@@ -147,9 +147,7 @@ void mer_reply_cached(mer_req_t *r, const mer_rcache_entry_t *e)
     if (e->cache_control)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, e->cache_control,
                        strlen(e->cache_control));
-    size_t inm_len;
-    const char *inm = mer_req_header(r, "if-none-match", &inm_len);
-    if (e->status == 200 && inm && inm_len == strlen(e->etag) && memcmp(inm, e->etag, inm_len) == 0) {
+    if (e->status == 200 && mer_req_etag_matches(r, e->etag)) {
         mer_reply_bytes(r, 304, NULL, "", 0);
         return;
     }

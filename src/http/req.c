@@ -18,6 +18,7 @@
 #include "core/buf.h"
 #include "core/jsonw.h"
 #include "core/log.h"
+#include "http/offload.h"
 #include "http/query.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -243,6 +244,19 @@ void mer_call_write(mer_call_t *c, const char *region, mer_call_fn fn)
     c->wjob = (mer_wjob_t){.run = write_run, .done = write_done};
     if (mer_writer_submit(region, &c->wjob) != 0)
         call_unavailable(c, region);
+}
+
+static void offload_work(mer_job_t *job)
+{
+    mer_call_t *c = MER_CONTAINER_OF(job, mer_call_t, job);
+    c->err = c->fn(NULL, c);
+}
+
+void mer_call_offload(mer_call_t *c, mer_call_fn fn)
+{
+    call_hold(c, NULL, fn);
+    c->job = (mer_job_t){.work = offload_work, .done = read_done};
+    mer_offload_submit(&c->job);
 }
 
 bool mer_principal_may_country(const mer_principal_t *who, const char *country)
@@ -528,6 +542,36 @@ const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len)
     if (len)
         *len = r->h2o->headers.entries[i].value.len;
     return r->h2o->headers.entries[i].value.base;
+}
+
+bool mer_req_etag_matches(const mer_req_t *r, const char *etag)
+{
+    size_t len;
+    const char *s = mer_req_header(r, "if-none-match", &len);
+    if (s == NULL)
+        return false;
+    if (strncmp(etag, "W/", 2) == 0)
+        etag += 2;
+    size_t elen = strlen(etag), i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] != ',')
+            i++;
+        size_t end = i;
+        while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+            end--;
+        const char *t = s + start;
+        size_t tlen = end - start;
+        if (tlen == 1 && t[0] == '*')
+            return true;
+        if (tlen >= 2 && t[0] == 'W' && t[1] == '/')
+            t += 2, tlen -= 2;
+        if (tlen == elen && memcmp(t, etag, elen) == 0)
+            return true;
+    }
+    return false;
 }
 
 static int parse_query(mer_req_t *r, const char *q, size_t len)

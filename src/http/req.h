@@ -189,6 +189,13 @@ char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
 
 /* ---- answering ---- */
 
+/*
+ * Does the request's If-None-Match name etag (a quoted entity tag as sent in ETag)? Compares weakly, as
+ * RFC 9110 says for If-None-Match: W/"x" matches "x"; a list matches when one member does; "*" matches.
+ * A true answer means 304 (the caller answers it, with its ETag and Cache-Control).
+ */
+bool mer_req_etag_matches(const mer_req_t *r, const char *etag);
+
 /* Adds a response header (name lower-case). value is copied into the pool. */
 void mer_reply_header(mer_req_t *r, const char *name, const char *value);
 /*
@@ -281,5 +288,8 @@ void mer_call_read(mer_call_t *c, const char *region, mer_call_fn fn);
 /* fn(db, c) as a writer job of region (NULL = catalog.db): in its own savepoint of a batch transaction,
  * answered after the commit. An error from fn rolls back what fn wrote. */
 void mer_call_write(mer_call_t *c, const char *region, mer_call_fn fn);
+/* fn(NULL, c) on the offload pool (http/offload.h): work that needs no database but must not run on a loop,
+ * CPU-heavy (an image to resize) or a file to read. A reply may then submit the call again (read, write). */
+void mer_call_offload(mer_call_t *c, mer_call_fn fn);
 
 #endif

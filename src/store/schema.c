@@ -109,6 +109,26 @@ const mer_migration_t mer_schema_catalog[] = {
      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
      "  sale_id INTEGER NOT NULL,"
      "  created_at INTEGER NOT NULL);"},
+    {6,
+     /* product images (media/media.h): the files live in the blob store under their digest; a row says
+      * which product (and SKU: 0 = the whole product) shows one, where it sorts, and its alt texts */
+     "CREATE TABLE media ("
+     "  id INTEGER PRIMARY KEY,"
+     "  product_id INTEGER NOT NULL REFERENCES product(id),"
+     "  sku_id INTEGER NOT NULL DEFAULT 0,"
+     "  position INTEGER NOT NULL DEFAULT 0,"
+     "  digest TEXT NOT NULL,"         /* hex SHA-256 of the uploaded bytes */
+     "  content_type TEXT NOT NULL,"   /* of the upload */
+     "  width INTEGER NOT NULL,"
+     "  height INTEGER NOT NULL,"
+     "  bytes INTEGER NOT NULL,"
+     "  created_at INTEGER NOT NULL);"
+     "CREATE INDEX media_product ON media(product_id, position);"
+     "CREATE TABLE media_text ("
+     "  media_id INTEGER NOT NULL REFERENCES media(id),"
+     "  locale TEXT NOT NULL,"
+     "  alt TEXT NOT NULL,"
+     "  PRIMARY KEY (media_id, locale));"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 

@@ -205,9 +205,7 @@ static void serve(mer_req_t *r, const web_file_t *f)
                          "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
         mer_reply_header(r, "referrer-policy", "same-origin");
     }
-    size_t inm_len;
-    const char *inm = mer_req_header(r, "if-none-match", &inm_len);
-    if (inm && inm_len == strlen(f->etag) && memcmp(inm, f->etag, inm_len) == 0) {
+    if (mer_req_etag_matches(r, f->etag)) {
         mer_reply_bytes(r, 304, f->type, "", 0);
         return;
     }
