@@ -17,7 +17,6 @@
 #include "cart/cart.h"
 #include "core/log.h"
 #include "core/metrics.h"
-#include "http/offload.h"
 #include "http/req.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -93,38 +92,10 @@ static json_t *user_json(const mer_account_t *a, const char *region)
                      "created_at", ts);
 }
 
-/*
- * A step of a multi-step request that is not a call's last: holds r and runs job on the read pool
- * (work) and back on the loop (done, which ends with mer_req_release). Returns 0, or answers 503 and
- * returns -1 (nothing queued, r not held).
- */
-static int read_step(mer_req_t *r, mer_job_t *job)
-{
-    mer_req_hold(r);
-    if (mer_store_read_submit(job) == 0)
-        return 0;
-    r->held = false;
-    mer_req_release(r);
-    mer_reply_error(r, MER_E_UNAVAILABLE, NULL, NULL);
-    return -1;
-}
-
-/* Ends a multi-step call between its steps (refused, or the client left): its cleanup, then the call,
- * then the hold of the step that just came back. */
-static void step_end(mer_call_t *c)
-{
-    mer_req_t *r = c->r;
-    if (c->cleanup)
-        c->cleanup(c);
-    free(c);
-    mer_req_release(r);
-}
-
 /* ---- registration ---- */
 
 typedef struct reg_call {
     mer_call_t c;
-    mer_job_t o; /* the hash, on the offload pool */
     char password[PASSWORD_MAX];
     char hash[MER_PWHASH_MAX];
     char region[MER_REGION_NAME_MAX];
@@ -148,26 +119,20 @@ static int reg_write(mer_db_t *db, mer_call_t *c)
     return err;
 }
 
-static void reg_hash(mer_job_t *o)
+/* On the offload pool: the password's hash (~50 ms of CPU), then the password is wiped. */
+static int reg_hash(mer_db_t *db, mer_call_t *c)
 {
-    reg_call_t *j = MER_CONTAINER_OF(o, reg_call_t, o);
+    (void)db;
+    reg_call_t *j = (reg_call_t *)c;
     mer_password_hash(j->password, j->hash);
     sodium_memzero(j->password, sizeof(j->password));
+    return j->hash[0] ? 0 : mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed");
 }
 
-static void reg_hashed(mer_job_t *o)
+static void reg_hashed(mer_call_t *c)
 {
-    reg_call_t *j = MER_CONTAINER_OF(o, reg_call_t, o);
-    mer_req_t *r = j->c.r;
-    if (r->gone || j->hash[0] == '\0') {
-        if (!r->gone)
-            mer_reply_error(r, MER_E_INTERNAL, NULL, "password hashing failed");
-        reg_cleanup(&j->c);
-        free(j);
-    } else {
-        mer_call_write(&j->c, j->region, reg_write);
-    }
-    mer_req_release(r); /* the hashing step's hold; the call holds r now */
+    c->reply = NULL;
+    mer_call_write(c, ((reg_call_t *)c)->region, reg_write);
 }
 
 static void h_register(mer_req_t *r)
@@ -196,9 +161,8 @@ static void h_register(mer_req_t *r)
     snprintf(j->a.country, sizeof(j->a.country), "%s", c.country->code);
     snprintf(j->region, sizeof(j->region), "%s", c.country->region);
     j->a.created_at = mer_now_unix_ms();
-    j->o = (mer_job_t){.work = reg_hash, .done = reg_hashed};
-    mer_req_hold(r);
-    mer_offload_submit(&j->o);
+    j->c.reply = reg_hashed;
+    mer_call_offload(&j->c, reg_hash);
 }
 
 /* ---- login / logout ---- */
@@ -229,8 +193,8 @@ static int attempt_start(mer_req_t *r, attempt_t *a)
     return -1;
 }
 
-/* Counts a failed attempt against both keys and answers 401 with msg, unless the client went away. */
-static void attempt_failed(mer_req_t *r, const attempt_t *a, const char *msg)
+/* Counts a failed attempt against both keys (whether or not the client is still there to be answered). */
+static void attempt_count(const attempt_t *a)
 {
     static _Atomic uint64_t unrecorded;
     int64_t now = mer_now_unix_ms();
@@ -242,14 +206,12 @@ static void attempt_failed(mer_req_t *r, const attempt_t *a, const char *msg)
             mer_log_warn("login back-off table is full of blocked keys: %llu failed logins not recorded",
                          (unsigned long long)n);
     }
-    if (!r->gone)
-        mer_reply_error(r, MER_E_UNAUTHORIZED, NULL, "%s", msg);
 }
 
+/* A login is one call in three steps: the account's lookup (read pool), the password's check (offload
+ * pool), the session's write (the region's writer). */
 typedef struct login_call {
     mer_call_t c;
-    mer_job_t rj; /* the account's lookup, on the read pool */
-    mer_job_t o;  /* the password's check, on the offload pool */
     creds_t cr;
     char password[PASSWORD_MAX];
     char stored_hash[MER_PWHASH_MAX];
@@ -300,66 +262,65 @@ static void login_reply(mer_call_t *c)
     mer_reply_json(c->r, 201, out);
 }
 
-static void login_verify(mer_job_t *o)
+static int login_verify(mer_db_t *db, mer_call_t *c)
 {
-    login_call_t *j = MER_CONTAINER_OF(o, login_call_t, o);
+    (void)db;
+    login_call_t *j = (login_call_t *)c;
     j->ok = mer_password_matches(j->stored_hash, j->password, sizeof(j->password));
+    return 0;
 }
 
-static void login_verified(mer_job_t *o)
+/* After the check, on the loop, answered or not: the back-off learns the outcome. */
+static void login_counted(mer_call_t *c)
 {
-    login_call_t *j = MER_CONTAINER_OF(o, login_call_t, o);
-    mer_req_t *r = j->c.r;
+    login_call_t *j = (login_call_t *)c;
     if (j->ok)
         mer_throttle_clear(logins, j->at.account_key);
     else
-        attempt_failed(r, &j->at, "wrong email, phone or password");
-    if (!j->ok || r->gone) {
-        step_end(&j->c);
+        attempt_count(&j->at);
+    c->committed = NULL;
+}
+
+static void login_verified(mer_call_t *c)
+{
+    login_call_t *j = (login_call_t *)c;
+    if (!j->ok) {
+        mer_reply_error(c->r, MER_E_UNAUTHORIZED, NULL, "wrong email, phone or password");
         return;
     }
     char prefix[32];
     snprintf(prefix, sizeof(prefix), "mct_%s_", j->region);
     mer_token_new(prefix, j->token, j->token_hash);
-    j->c.reply = login_reply;
-    mer_call_write(&j->c, j->region, login_write);
-    mer_req_release(r); /* the steps' hold; the call holds r now */
+    c->reply = login_reply;
+    mer_call_write(c, j->region, login_write);
 }
 
-static void login_find(mer_job_t *rj)
+static int login_find(mer_db_t *db, mer_call_t *c)
 {
-    login_call_t *j = MER_CONTAINER_OF(rj, login_call_t, rj);
-    mer_db_t *db = mer_store_reader(j->region);
-    rj->err = db ? mer_account_find(db, j->cr.email, j->cr.phone, &j->a, j->stored_hash) : MER_E_UNAVAILABLE;
-    if (rj->err == MER_E_NOT_FOUND) { /* checked against the dummy hash all the same */
+    login_call_t *j = (login_call_t *)c;
+    int err = mer_account_find(db, j->cr.email, j->cr.phone, &j->a, j->stored_hash);
+    if (err == MER_E_NOT_FOUND) { /* checked against the dummy hash all the same */
         memset(&j->a, 0, sizeof(j->a));
         j->stored_hash[0] = '\0';
-        rj->err = 0;
+        err = 0;
     }
+    return err;
 }
 
-static void login_found(mer_job_t *rj)
+static void login_found(mer_call_t *c)
 {
-    login_call_t *j = MER_CONTAINER_OF(rj, login_call_t, rj);
-    mer_req_t *r = j->c.r;
-    if (r->gone || rj->err) {
-        if (!r->gone)
-            mer_reply_error(r, rj->err, NULL, NULL);
-        step_end(&j->c);
-        return;
-    }
+    login_call_t *j = (login_call_t *)c;
     /* one back-off per account, whichever of its email and phone is tried; per name tried when none has it */
     if (j->a.id)
         snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:#%lld", j->region, (long long)j->a.id);
     else
         snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:%s", j->region,
                  j->cr.email[0] ? j->cr.email : j->cr.phone);
-    if (attempt_start(r, &j->at) != 0) {
-        step_end(&j->c);
+    if (attempt_start(c->r, &j->at) != 0) /* answered 429 */
         return;
-    }
-    j->o = (mer_job_t){.work = login_verify, .done = login_verified};
-    mer_offload_submit(&j->o); /* keeps the hold */
+    c->reply = login_verified;
+    c->committed = login_counted;
+    mer_call_offload(c, login_verify);
 }
 
 static void h_login(mer_req_t *r)
@@ -378,11 +339,8 @@ static void h_login(mer_req_t *r)
     const char *cart = mer_req_header(r, "x-cart-id", &cart_len);
     if (cart && cart_len < sizeof(j->guest_cart))
         snprintf(j->guest_cart, sizeof(j->guest_cart), "%.*s", (int)cart_len, cart);
-    j->rj = (mer_job_t){.work = login_find, .done = login_found};
-    if (read_step(r, &j->rj) != 0) {
-        login_cleanup(&j->c);
-        free(j);
-    }
+    j->c.reply = login_found;
+    mer_call_read(&j->c, j->region, login_find);
 }
 
 typedef struct logout_call {
@@ -597,9 +555,7 @@ static void h_addr_get(mer_req_t *r)
 /* ---- staff ---- */
 
 typedef struct staff_call {
-    mer_call_t c;
-    mer_job_t rj; /* the staff member's lookup, on the read pool */
-    mer_job_t o;  /* the password's check, on the offload pool */
+    mer_call_t c; /* the staff member's lookup (read pool), the password's check (offload), the token's write */
     char email[256];
     char password[PASSWORD_MAX];
     char hash[MER_PWHASH_MAX];
@@ -630,53 +586,54 @@ static int staff_token_write(mer_db_t *db, mer_call_t *c)
     return 0;
 }
 
-static void staff_verify(mer_job_t *o)
+static int staff_verify(mer_db_t *db, mer_call_t *c)
 {
-    staff_call_t *j = MER_CONTAINER_OF(o, staff_call_t, o);
+    (void)db;
+    staff_call_t *j = (staff_call_t *)c;
     j->ok = mer_password_matches(j->hash, j->password, sizeof(j->password));
+    return 0;
 }
 
-static void staff_verified(mer_job_t *o)
+/* After the check, on the loop, answered or not: the back-off learns the outcome. */
+static void staff_counted(mer_call_t *c)
 {
-    staff_call_t *j = MER_CONTAINER_OF(o, staff_call_t, o);
-    mer_req_t *r = j->c.r;
-    if (!j->ok)
-        attempt_failed(r, &j->at, "wrong email or password");
-    if (!j->ok || r->gone) {
-        step_end(&j->c);
+    staff_call_t *j = (staff_call_t *)c;
+    if (j->ok)
+        mer_throttle_clear(logins, j->at.account_key);
+    else
+        attempt_count(&j->at);
+    c->committed = NULL;
+}
+
+static void staff_verified(mer_call_t *c)
+{
+    staff_call_t *j = (staff_call_t *)c;
+    if (!j->ok) {
+        mer_reply_error(c->r, MER_E_UNAUTHORIZED, NULL, "wrong email or password");
         return;
     }
-    mer_throttle_clear(logins, j->at.account_key);
     mer_token_new("mst_", j->token, j->token_hash);
-    mer_call_write(&j->c, MER_STORE_CATALOG, staff_token_write);
-    mer_req_release(r); /* the steps' hold; the call holds r now */
+    c->reply = NULL;
+    mer_call_write(c, MER_STORE_CATALOG, staff_token_write);
 }
 
-static void staff_find(mer_job_t *rj)
+static int staff_find(mer_db_t *db, mer_call_t *c)
 {
-    staff_call_t *j = MER_CONTAINER_OF(rj, staff_call_t, rj);
-    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    int err = db ? mer_staff_find(db, j->email, &j->staff_id, j->hash) : MER_E_UNAVAILABLE;
+    staff_call_t *j = (staff_call_t *)c;
+    int err = mer_staff_find(db, j->email, &j->staff_id, j->hash);
     if (err == MER_E_NOT_FOUND) { /* checked against the dummy hash all the same */
         j->staff_id = 0;
         j->hash[0] = '\0';
         err = 0;
     }
-    rj->err = err;
+    return err;
 }
 
-static void staff_found(mer_job_t *rj)
+static void staff_found(mer_call_t *c)
 {
-    staff_call_t *j = MER_CONTAINER_OF(rj, staff_call_t, rj);
-    mer_req_t *r = j->c.r;
-    if (r->gone || rj->err) {
-        if (!r->gone)
-            mer_reply_error(r, rj->err, NULL, NULL);
-        step_end(&j->c);
-        return;
-    }
-    j->o = (mer_job_t){.work = staff_verify, .done = staff_verified};
-    mer_offload_submit(&j->o); /* keeps the hold */
+    c->reply = staff_verified;
+    c->committed = staff_counted;
+    mer_call_offload(c, staff_verify);
 }
 
 static void h_staff_login(mer_req_t *r)
@@ -702,11 +659,8 @@ static void h_staff_login(mer_req_t *r)
         return;
     }
     snprintf(j->password, sizeof(j->password), "%s", password);
-    j->rj = (mer_job_t){.work = staff_find, .done = staff_found};
-    if (read_step(r, &j->rj) != 0) {
-        staff_cleanup(&j->c);
-        free(j);
-    }
+    j->c.reply = staff_found;
+    mer_call_read(&j->c, MER_STORE_CATALOG, staff_find);
 }
 
 /* ---- the module ---- */
