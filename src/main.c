@@ -25,6 +25,7 @@
 #include "http/ops.h"
 #include "http/req.h"
 #include "inventory/inventory.h"
+#include "invoice/invoice.h"
 #include "media/media.h"
 #include "module.h"
 #include "order/order.h"
@@ -234,9 +235,9 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
  * other's stopping.
  */
 static const mer_module_t *const mer_modules[] = {
-    &mer_http_module,    &mer_store_module, &mer_offload_module,   &mer_region_module, &mer_catalog_module,
-    &mer_account_module, &mer_cart_module,  &mer_inventory_module, &mer_order_module,  &mer_payment_module,
-    &mer_events_module,  &mer_flash_module, &mer_media_module,     &mer_web_module,
+    &mer_http_module,    &mer_store_module,  &mer_offload_module,   &mer_region_module, &mer_catalog_module,
+    &mer_account_module, &mer_cart_module,   &mer_inventory_module, &mer_order_module,  &mer_payment_module,
+    &mer_invoice_module, &mer_events_module, &mer_flash_module,     &mer_media_module,  &mer_web_module,
 };
 static const mer_cycle_t serve_cycle = {mer_modules, MER_ARRAY_LEN(mer_modules)};
 

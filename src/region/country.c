@@ -290,23 +290,77 @@ static int parse_address(json_t *addr, mer_country_t *c, mer_verr_t *e)
     return 0;
 }
 
+/* Text of [A-Z0-9] and the characters in extra, 1..max bytes. */
+static bool code_text(const char *s, size_t max, const char *extra)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && strchr(extra, s[i]) == NULL)
+            return false;
+    return true;
+}
+
+/*
+ * "invoicing" (optional; invoice/invoice.h reads it from the country's JSON): the seller (legal entity) named
+ * on the country's tax invoices, the number series of invoices and credit notes, and HSN codes by category
+ * slug (India's GST invoices print one per line).
+ */
+static int parse_invoicing(json_t *inv, const mer_country_t *c, mer_verr_t *e)
+{
+    static const char *const keys[] = {"seller", "series", "credit_series", "hsn", NULL};
+    static const char *const seller_keys[] = {"name", "address", "tax_id", "state", NULL};
+    json_t *seller = NULL, *hsn = NULL;
+    const char *name, *address, *tax_id, *state = NULL, *series, *credit;
+    if (mer_json_only(inv, keys, "invoicing", e) ||
+        mer_json_member(inv, "seller", "invoicing.seller", JSON_OBJECT, true, &seller, e) ||
+        mer_json_only(seller, seller_keys, "invoicing.seller", e) ||
+        mer_json_str(seller, "name", "invoicing.seller.name", 1, 200, true, &name, e) ||
+        mer_json_str(seller, "address", "invoicing.seller.address", 1, 400, true, &address, e) ||
+        mer_json_str(seller, "tax_id", "invoicing.seller.tax_id", 1, 32, true, &tax_id, e) ||
+        mer_json_str(seller, "state", "invoicing.seller.state", 1, 7, false, &state, e) ||
+        mer_json_str(inv, "series", "invoicing.series", 1, 12, true, &series, e) ||
+        mer_json_str(inv, "credit_series", "invoicing.credit_series", 1, 12, true, &credit, e) ||
+        mer_json_member(inv, "hsn", "invoicing.hsn", JSON_OBJECT, false, &hsn, e))
+        return e->code;
+    if (!code_text(tax_id, 32, "-./"))
+        return mer_verr_set(e, MER_E_VALIDATION, "invoicing.seller.tax_id",
+                            "a tax id is upper-case letters, digits and - . /");
+    if (!code_text(series, 12, "-/") || !code_text(credit, 12, "-/") || strcmp(series, credit) == 0)
+        return mer_verr_set(e, MER_E_VALIDATION,
+                            !code_text(series, 12, "-/") ? "invoicing.series" : "invoicing.credit_series",
+                            "series are 1 to 12 upper-case letters, digits, - and /, and invoices and credit notes "
+                            "have different ones");
+    if (state && c->nstates > 0) {
+        bool known = false;
+        for (size_t i = 0; i < c->nstates && !known; i++)
+            known = strcmp(c->states[i], state) == 0;
+        if (!known)
+            return mer_verr_set(e, MER_E_VALIDATION, "invoicing.seller.state", "%s is not one of the country's states",
+                                state);
+    }
+    const char *slug;
+    json_t *v;
+    json_object_foreach(hsn, slug, v)
+    {
+        char field[96];
+        snprintf(field, sizeof(field), "invoicing.hsn.%.60s", slug);
+        const char *h = json_string_value(v);
+        size_t n = h ? strlen(h) : 0;
+        if (h == NULL || (n != 4 && n != 6 && n != 8) || strspn(h, "0123456789") != n)
+            return mer_verr_set(e, MER_E_VALIDATION, field, "an HSN code is 4, 6 or 8 digits");
+    }
+    return 0;
+}
+
 int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t *e)
 {
-    static const char *const keys[] = {"code",
-                                       "region",
-                                       "names",
-                                       "currency",
-                                       "practical_digits",
-                                       "languages",
-                                       "timezone",
-                                       "tax",
-                                       "payment_methods",
-                                       "shipping",
-                                       "order_timeout_minutes",
-                                       "order_timeout_seconds",
-                                       "address",
-                                       "currency_digits", /* derived from ICU; accepted so GET output can be PUT back */
-                                       NULL};
+    static const char *const keys[] = {
+        "code",     "region",    "names",           "currency", "practical_digits",      "languages",
+        "timezone", "tax",       "payment_methods", "shipping", "order_timeout_minutes", "order_timeout_seconds",
+        "address",  "invoicing", "currency_digits", /* derived from ICU; accepted so GET output can be PUT back */
+        NULL};
     const char *body_code = NULL, *region = NULL, *currency = NULL, *tz = NULL;
     json_t *names = NULL, *langs = NULL, *tax = NULL, *pay = NULL, *ship = NULL, *addr = NULL;
     int64_t practical = -1, timeout = 30, timeout_s = 0;
@@ -396,6 +450,10 @@ int mer_country_parse(json_t *in, const char *code, mer_country_t *c, mer_verr_t
     }
     c->order_timeout_s = timeout_s ? (int)timeout_s : (int)timeout * 60;
     if (parse_address(addr, c, e))
+        return e->code;
+    json_t *inv = json_object_get(in, "invoicing");
+    if (inv && (!json_is_object(inv) ? mer_verr_set(e, MER_E_VALIDATION, "invoicing", "invoicing must be an object")
+                                     : parse_invoicing(inv, c, e)))
         return e->code;
 
     /* the normalised public form: the input with code and derived currency facts filled in */

@@ -423,6 +423,25 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE TABLE stock_low ("
      "  sku_id INTEGER NOT NULL, country TEXT NOT NULL, since INTEGER NOT NULL,"
      "  PRIMARY KEY (sku_id, country)) WITHOUT ROWID;"},
+    {10,
+     /* tax invoices and credit notes (invoice/invoice.h): issued once, never changed; numbered per country
+      * and series without gaps (the counter row is taken in the issuing transaction) */
+     "CREATE TABLE invoice_series ("
+     "  country TEXT NOT NULL, series TEXT NOT NULL, last INTEGER NOT NULL,"
+     "  PRIMARY KEY (country, series));"
+     "CREATE TABLE invoice ("
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  kind TEXT NOT NULL,"                  /* invoice, credit_note */
+     "  country TEXT NOT NULL, series TEXT NOT NULL, seq INTEGER NOT NULL,"
+     "  number TEXT NOT NULL,"                /* <series>-<seq, 7 digits> */
+     "  refers_to INTEGER REFERENCES invoice(id),"  /* a credit note's invoice */
+     "  event_id TEXT NOT NULL UNIQUE,"       /* the event that issued it */
+     "  issued_at INTEGER NOT NULL,"
+     "  total INTEGER NOT NULL,"              /* grand total, or the amount credited */
+     "  document TEXT NOT NULL,"              /* the whole document as issued (JSON) */
+     "  UNIQUE (country, series, seq));"
+     "CREATE UNIQUE INDEX invoice_of_order ON invoice(order_id) WHERE kind = 'invoice';"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */
