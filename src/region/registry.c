@@ -25,6 +25,12 @@ const mer_countries_t *mer_countries(void)
 
 const mer_country_t *mer_country_find(const mer_countries_t *cs, const char *code, size_t len)
 {
+    const mer_country_t *c = mer_country_find_any(cs, code, len);
+    return c && !c->launching ? c : NULL;
+}
+
+const mer_country_t *mer_country_find_any(const mer_countries_t *cs, const char *code, size_t len)
+{
     if (cs == NULL || len != 2)
         return NULL;
     int a = code[0] & ~0x20, b = code[1] & ~0x20; /* ASCII upper-case */
@@ -100,7 +106,7 @@ static int load(mer_db_t *db, mer_countries_t **out)
 
     size_t cap = 16;
     cs->list = mer_xcalloc(cap, sizeof(*cs->list));
-    r = mer_db_query(db, "SELECT code, config FROM country ORDER BY code", NULL);
+    r = mer_db_query(db, "SELECT code, config, status FROM country ORDER BY code", NULL);
     while (mer_rows_next(r)) {
         json_error_t jerr;
         mer_verr_t e = {0};
@@ -116,6 +122,7 @@ static int load(mer_db_t *db, mer_countries_t **out)
             continue;
         }
         json_decref(cfg);
+        c->launching = strcmp(mer_rows_text(r, 2), "launching") == 0;
         if (mer_region_find(cs, c->region) == NULL) {
             mer_log_error("country %s names unknown region %s; skipped", code, c->region);
             mer_country_release(c);
