@@ -27,8 +27,23 @@ static void test_parse_rate(void **state)
     char text[32];
     mer_launch_rate_text(&r, text, sizeof(text));
     assert_string_equal(text, "300");
-    static const char *const bad[] = {"", "0", "0.0", "-1", "1e3", "1.", ".5", "1/0", "1/2/3", "1.5/2", "abc", "1,5",
-                                      " 1", "10000000000000", "1/10000000000000", "0.0000000000001", NULL};
+    static const char *const bad[] = {"",
+                                      "0",
+                                      "0.0",
+                                      "-1",
+                                      "1e3",
+                                      "1.",
+                                      ".5",
+                                      "1/0",
+                                      "1/2/3",
+                                      "1.5/2",
+                                      "abc",
+                                      "1,5",
+                                      " 1",
+                                      "10000000000000",
+                                      "1/10000000000000",
+                                      "0.0000000000001",
+                                      NULL};
     for (const char *const *b = bad; *b; b++)
         assert_int_not_equal(mer_launch_parse_rate(*b, &r), 0);
 }
