@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startServer, expectError, customer, run } from './helpers.mjs';
 
@@ -282,4 +283,36 @@ test('an admin may force a country open over its blockers; who and why are kept'
   assert.equal(f.json.blockers_overridden, rd.json.blockers.length);
   assert.ok(f.json.opened_by > 0);
   assert.equal((await srv.get('/api/v1/products?country=NP')).status, 200);
+  if (!process.env.MERIDIAN_TEST_PG_URL) { // the launch record, in catalog.db beside the running server
+    const out = execFileSync('sqlite3', ['-readonly', '-json', join(srv.dataDir, 'catalog.db'),
+      "SELECT template, applied_by, opened_by, forced, force_reason, blockers_at_open FROM country_launch WHERE country = 'NP'"], { encoding: 'utf8' });
+    const [row] = JSON.parse(out);
+    assert.equal(row.template, 'IN');
+    assert.equal(row.opened_by, f.json.opened_by);
+    assert.equal(row.forced, 1);
+    assert.equal(row.force_reason, 'soft launch, texts follow');
+    assert.equal(JSON.parse(row.blockers_at_open).length, rd.json.blockers.length);
+  }
+});
+
+test('apply is all or nothing: a storage fault on its last write leaves no country and no price', async () => {
+  const f = await startServer({ env: { MERIDIAN_FAULT: 'stmt:1:INTO country_launch' } });
+  try {
+    const r = await f.api('POST', '/api/v1/admin/countries/BD/launch', { token: f.adminToken, body: BD });
+    assert.equal(r.status, 500, r.text);
+    assert.equal(r.json.error.code, 'internal_error');
+    assert.match(f.log(), /injected fault/);
+    const a = await f.get('/api/v1/admin/countries', { token: f.adminToken });
+    assert.ok(!a.json.countries.some((c) => c.code === 'BD'), 'no country');
+    assert.deepEqual(a.json.launching, []);
+    const line = plan.skus.find((l) => l.sell);
+    const p = await f.get(`/api/v1/admin/products/${line.product_id}`, { token: f.adminToken });
+    assert.ok(p.json.skus.every((s) => s.prices.BD === undefined), 'no price');
+    // the fault fired once: the same launch now goes through
+    const again = await f.api('POST', '/api/v1/admin/countries/BD/launch', { token: f.adminToken, body: BD });
+    assert.equal(again.status, 201, again.text);
+    assert.equal(again.json.prices_written, plan.summary.sold);
+  } finally {
+    await f.stop();
+  }
 });
