@@ -12,7 +12,6 @@
 
 #include "inventory/inventory.h"
 #include "payment/payment.h"
-#include "region/region_http.h"
 #include "core/banned.h"
 
 /* ---- arithmetic ---- */
@@ -533,22 +532,23 @@ static bool english_description(const mer_cat_product_t *p)
     return false;
 }
 
-/* Texts missing for one product in the country's languages; appended when blockers is not NULL. */
-static size_t product_missing_texts(const mer_cat_product_t *p, const mer_country_t *c, json_t *blockers)
+/* Texts of one product missing in languages langs[0..nlangs); appended to blockers when it is not NULL. */
+static size_t product_missing_texts(const mer_cat_product_t *p, const char (*langs)[MER_LOCALE_MAX], size_t nlangs,
+                                    json_t *blockers)
 {
     size_t n = 0;
     bool desc = english_description(p);
-    for (size_t l = 0; l < c->nlanguages; l++) {
+    for (size_t l = 0; l < nlangs; l++) {
         char base[MER_LOCALE_MAX];
-        mer_locale_language(c->languages[l], base);
+        mer_locale_language(langs[l], base);
         for (int f = 0; f < 2; f++) {
-            if ((f == 1 && !desc) || language_has_text(p, c->languages[l], base, f == 1))
+            if ((f == 1 && !desc) || language_has_text(p, langs[l], base, f == 1))
                 continue;
             n++;
             if (blockers)
                 json_array_append_new(blockers, json_pack("{s:s,s:I,s:s,s:s,s:s}", "kind", "text_missing", "product_id",
-                                                          (json_int_t)p->id, "product", p->slug, "language",
-                                                          c->languages[l], "field", f ? "description" : "name"));
+                                                          (json_int_t)p->id, "product", p->slug, "language", langs[l],
+                                                          "field", f ? "description" : "name"));
         }
     }
     return n;
@@ -569,7 +569,7 @@ size_t mer_launch_missing_texts(const mer_catalog_t *cat, const mer_country_t *c
     size_t n = 0;
     for (size_t i = 0; i < cat->nproducts; i++)
         if (product_sold(&cat->products[i], c->code))
-            n += product_missing_texts(&cat->products[i], c, blockers);
+            n += product_missing_texts(&cat->products[i], c->languages, c->nlanguages, blockers);
     return n;
 }
 
@@ -673,12 +673,8 @@ int mer_launch_plan(const mer_launch_in_t *in, const mer_catalog_t *cat, mer_lau
             if (!seen && nmissing < MER_MAX_TAX_RATES)
                 snprintf(missing_classes[nmissing++], sizeof(missing_classes[0]), "%s", p->tax_class);
         }
-        for (size_t l = 0; l < c->nlanguages; l++) {
-            mer_country_t one = {0};
-            memcpy(one.languages[0], c->languages[l], sizeof(one.languages[0]));
-            one.nlanguages = 1;
-            texts_missing[l] += product_missing_texts(p, &one, NULL);
-        }
+        for (size_t l = 0; l < c->nlanguages; l++)
+            texts_missing[l] += product_missing_texts(p, &c->languages[l], 1, NULL);
     }
     for (size_t k = 0; k < nmissing; k++)
         add_problem(problems, "tax_rate_missing", json_pack("{s:s}", "tax_class", missing_classes[k]),
@@ -760,7 +756,7 @@ int mer_launch_apply(mer_db_t *db, const mer_launch_in_t *in, int64_t who, int64
     if (err < 0)
         return MER_E_INTERNAL;
     mer_catalog_changed();
-    mer_region_countries_changed();
+    mer_countries_changed();
     return 0;
 }
 
@@ -864,7 +860,7 @@ int mer_launch_open(mer_db_t *db, const char *code, int64_t who, bool forced, co
     free(b);
     if (n < 0)
         return n;
-    mer_region_countries_changed();
+    mer_countries_changed();
     mer_catalog_changed(); /* product answers of the country become reachable: drop cached ones */
     return 0;
 }

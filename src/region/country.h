@@ -163,5 +163,12 @@ int mer_countries_init(struct mer_db *catalog, const char *served, const char *u
 /* Re-reads the database and swaps in a new snapshot (after an admin change). */
 int mer_countries_reload(struct mer_db *catalog);
 void mer_countries_shutdown(void);
+/*
+ * Inside a writer job of catalog.db that changed the country or region tables (an admin PUT, a launch):
+ * the region module's commit hook reloads the registry, and retires cached answers, after the batch
+ * commits and before its jobs are answered. mer_countries_take_changed() is that hook's test-and-clear.
+ */
+void mer_countries_changed(void);
+bool mer_countries_take_changed(void);
 
 #endif

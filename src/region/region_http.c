@@ -182,16 +182,10 @@ static void h_admin_countries(mer_req_t *r)
  * answered, so the admin's next request sees the change; a request that read the old snapshot meanwhile
  * built its answer before the change and the cache retires it (mer_rcache_invalidate).
  */
-static _Atomic bool countries_dirty; /* a committed or pending job changed countries or regions */
-
-void mer_region_countries_changed(void)
-{
-    atomic_store(&countries_dirty, true);
-}
 
 static void publish_countries(const char *region)
 {
-    if (region != MER_STORE_CATALOG || !atomic_exchange(&countries_dirty, false))
+    if (region != MER_STORE_CATALOG || !mer_countries_take_changed())
         return;
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = db ? mer_countries_reload(db) : MER_E_UNAVAILABLE;
@@ -220,7 +214,7 @@ static int put_country(mer_db_t *db, mer_call_t *c)
                           "sssi", p->code, p->region, p->config, mer_now_unix_ms());
     if (err < 0)
         return err;
-    atomic_store(&countries_dirty, true);
+    mer_countries_changed();
     return 0;
 }
 
@@ -288,7 +282,7 @@ static int put_region(mer_db_t *db, mer_call_t *c)
                           "ss", p->name, p->url);
     if (err < 0)
         return err;
-    atomic_store(&countries_dirty, true);
+    mer_countries_changed();
     return 0;
 }
 

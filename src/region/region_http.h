@@ -42,13 +42,6 @@ int mer_req_served_here(mer_req_t *r, const mer_countries_t *cs, const mer_count
  */
 const mer_country_t *mer_req_staff_country(mer_req_t *r, const char *code, const char *what);
 
-/*
- * Inside a writer job of catalog.db that changed the country or region tables (as the launch module does):
- * the registry is reloaded, and cached answers retired, after the batch commits and before its jobs are
- * answered.
- */
-void mer_region_countries_changed(void);
-
 /* The region module: /countries, /route and the admin country/region routes; meridian_countries. */
 extern const mer_module_t mer_region_module;
 

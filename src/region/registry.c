@@ -17,6 +17,17 @@ static mer_countries_t **retired;
 static size_t nretired;
 static char *served_list, *url_overrides_list, *self_base_url;
 static uint64_t next_version = 1;
+static _Atomic bool changed; /* a committed or pending job changed countries or regions */
+
+void mer_countries_changed(void)
+{
+    atomic_store(&changed, true);
+}
+
+bool mer_countries_take_changed(void)
+{
+    return atomic_exchange(&changed, false);
+}
 
 const mer_countries_t *mer_countries(void)
 {
