@@ -699,12 +699,16 @@ int mer_launch_plan(const mer_launch_in_t *in, const mer_catalog_t *cat, mer_lau
                             (json_int_t)plan->nprices, "not_sold", (json_int_t)(total - plan->nprices),
                             "not_sold_by_reason", reasons, "problems", problems, "skus", lines);
     json_object_set(out, "assortment", json_object_get(in->request, "assortment"));
-    /* the id: a hash of everything the plan says, keys sorted, so that equal plans have equal ids */
-    char *canon = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    /* the id: a hash of everything the plan says, as serialised (members in the order built, which depends
+     * only on the inputs), so that equal plans have equal ids; the answer is that text with the id added */
+    size_t n;
+    char *text = mer_json_dump(out, &n);
     unsigned char h[32];
-    crypto_generichash(h, sizeof(h), (const unsigned char *)canon, strlen(canon), NULL, 0);
-    free(canon);
+    crypto_generichash(h, sizeof(h), (const unsigned char *)text, n, NULL, 0);
     sodium_bin2hex(plan->id, sizeof(plan->id), h, sizeof(h));
+    plan->text = mer_xcalloc(1, n + 96);
+    plan->len = (size_t)snprintf(plan->text, n + 96, "%.*s,\"plan_id\":\"%s\"}", (int)(n - 1), text, plan->id);
+    free(text);
     json_object_set_new(out, "plan_id", json_string(plan->id));
     plan->json = out;
     return 0;
@@ -713,6 +717,7 @@ int mer_launch_plan(const mer_launch_in_t *in, const mer_catalog_t *cat, mer_lau
 void mer_launch_plan_release(mer_launch_plan_t *plan)
 {
     json_decref(plan->json);
+    free(plan->text);
     free(plan->prices);
     memset(plan, 0, sizeof(*plan));
 }
@@ -723,6 +728,7 @@ int mer_launch_apply(mer_db_t *db, const mer_launch_in_t *in, int64_t who, int64
                      mer_verr_t *e)
 {
     int64_t have = 0;
+    memset(out, 0, sizeof(*out)); /* released by the caller whatever happens */
     int err = mer_db_query_int(db, &have, "SELECT COUNT(*) FROM country WHERE code = ?", "s", in->code);
     if (err)
         return err;

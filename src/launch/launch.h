@@ -7,8 +7,9 @@
  *   1. plan     mer_launch_parse() checks the request against the registry; mer_launch_plan() computes, from
  *               the catalogue snapshot and nothing else, every SKU with its template price, converted price
  *               and final price (or why it will not be sold), and the problems found. It changes nothing.
- *               The plan has an id: a BLAKE2b hash of the plan itself (settings, pricing rules, every line,
- *               every problem), so two plans have the same id exactly when they say the same thing.
+ *               The plan has an id: a BLAKE2b hash of the plan itself as serialised (settings, pricing rules,
+ *               every line, every problem; members in the order built, which depends only on the inputs), so
+ *               two plans have the same id exactly when they say the same thing.
  *   2. apply    mer_launch_apply(), one job of catalog.db's writer: recomputes the plan from the same
  *               snapshot, refuses it when the caller's plan id differs (the catalogue or the rules changed
  *               since the plan was shown), then writes the country (status 'launching'), its prices (its
@@ -165,8 +166,10 @@ typedef struct mer_launch_price {
 } mer_launch_price_t;
 
 typedef struct mer_launch_plan {
-    json_t *json;               /* the plan as answered (owned) */
-    char id[65];                /* its hash, hex */
+    json_t *json; /* the plan (owned) */
+    char *text;   /* the same, serialised compactly: the answer (owned) */
+    size_t len;
+    char id[65];                /* the hash of the text without the id, hex */
     mer_launch_price_t *prices; /* what apply writes: the SKUs sold, with their final prices (owned) */
     size_t nprices;
 } mer_launch_plan_t;
@@ -184,7 +187,7 @@ void mer_launch_plan_release(mer_launch_plan_t *plan);
  * Applies a launch inside a job of catalog.db's writer: locks the catalogue snapshot, recomputes the plan,
  * compares its id with in->plan_id when one was given (409 conflict, field plan_id), refuses a code that
  * is a country already (409 already_exists, field code), and writes the country (launching), its prices
- * and the launch record (who: staff id). On success *out holds the plan applied (release it).
+ * and the launch record (who: staff id). *out holds the plan applied; release it whatever the result.
  */
 int mer_launch_apply(mer_db_t *db, const mer_launch_in_t *in, int64_t who, int64_t now, mer_launch_plan_t *out,
                      mer_verr_t *e);

@@ -23,6 +23,7 @@
 typedef struct launch_call {
     mer_call_t c;
     mer_launch_in_t in;
+    mer_launch_plan_t plan; /* the plan answered */
     /* open */
     const mer_country_t *country; /* registry; valid until exit */
     bool force, writing;
@@ -34,6 +35,7 @@ static void launch_free(mer_call_t *c)
 {
     launch_call_t *l = (launch_call_t *)c;
     mer_launch_in_release(&l->in);
+    mer_launch_plan_release(&l->plan);
     json_decref(l->report);
 }
 
@@ -71,28 +73,32 @@ static int plan_run(mer_db_t *db, mer_call_t *c)
 {
     (void)db; /* the plan reads the catalogue snapshot only */
     launch_call_t *l = (launch_call_t *)c;
-    mer_launch_plan_t plan;
     const mer_catalog_t *cat = mer_catalog_lock();
-    int err = mer_launch_plan(&l->in, cat, &plan, &c->verr);
+    int err = mer_launch_plan(&l->in, cat, &l->plan, &c->verr);
     mer_catalog_unlock();
-    if (err)
-        return err;
-    c->result = json_incref(plan.json);
-    mer_launch_plan_release(&plan);
-    return 0;
+    return err;
+}
+
+/* The plan as serialised once (its id is the hash of that text): no second serialisation. */
+static void plan_reply(mer_call_t *c)
+{
+    launch_call_t *l = (launch_call_t *)c;
+    mer_reply_bytes(c->r, 200, NULL, mer_req_strdup(c->r, l->plan.text, l->plan.len), l->plan.len);
 }
 
 static void h_plan(mer_req_t *r)
 {
     launch_call_t *l = launch_request(r, false);
-    if (l)
-        mer_call_read(&l->c, MER_STORE_CATALOG, plan_run);
+    if (l == NULL)
+        return;
+    l->c.reply = plan_reply;
+    mer_call_read(&l->c, MER_STORE_CATALOG, plan_run);
 }
 
 static int apply_run(mer_db_t *db, mer_call_t *c)
 {
     launch_call_t *l = (launch_call_t *)c;
-    mer_launch_plan_t plan;
+    mer_launch_plan_t plan = {0};
     int err = mer_launch_apply(db, &l->in, c->who.id, mer_now_unix_ms(), &plan, &c->verr);
     if (err == 0) {
         json_t *p = plan.json;
