@@ -26,6 +26,7 @@
 #include "http/req.h"
 #include "inventory/inventory.h"
 #include "invoice/invoice.h"
+#include "launch/launch.h"
 #include "media/media.h"
 #include "module.h"
 #include "order/order.h"
@@ -235,9 +236,10 @@ static int do_seed_if_empty(const char *data, bool open_regions, const char *onl
  * other's stopping.
  */
 static const mer_module_t *const mer_modules[] = {
-    &mer_http_module,    &mer_store_module,  &mer_offload_module,   &mer_region_module, &mer_catalog_module,
-    &mer_account_module, &mer_cart_module,   &mer_inventory_module, &mer_order_module,  &mer_payment_module,
-    &mer_invoice_module, &mer_events_module, &mer_flash_module,     &mer_media_module,  &mer_web_module,
+    &mer_http_module,    &mer_store_module,   &mer_offload_module, &mer_region_module,
+    &mer_catalog_module, &mer_account_module, &mer_cart_module,    &mer_inventory_module,
+    &mer_order_module,   &mer_payment_module, &mer_invoice_module, &mer_events_module,
+    &mer_flash_module,   &mer_media_module,   &mer_launch_module,  &mer_web_module,
 };
 static const mer_cycle_t serve_cycle = {mer_modules, MER_ARRAY_LEN(mer_modules)};
 
@@ -564,6 +566,53 @@ static int cmd_staff_create(int argc, char **argv)
     return 0;
 }
 
+/*
+ * The launch plan of a new country, as POST /api/v1/admin/countries/{code}/launch-plan answers it: reads
+ * the request (the same JSON body) from a file or standard input, prints the plan, changes nothing.
+ */
+static int cmd_launch_plan(int argc, char **argv)
+{
+    const char *data = "data", *code = NULL, *request = "-";
+    bool summary = false;
+    const cli_opt_t opts[] = {
+        OPT_DATA(&data),
+        {"request", OPT_STR, &request, 0, 0, "FILE", "the request body (JSON; default '-': standard input)"},
+        {"summary", OPT_FLAG, &summary, 0, 0, NULL, "print the plan without its SKU lines"},
+    };
+    cli_parse(&CLI("launch-plan", "CODE", opts), argc, argv, &code, 1);
+    json_error_t jerr;
+    json_t *body = strcmp(request, "-") == 0 ? json_loadf(stdin, 0, &jerr) : json_load_file(request, 0, &jerr);
+    if (body == NULL)
+        mer_die("launch-plan: %s: line %d: %s", request, jerr.line, jerr.text);
+    open_store(data, STORE_EXISTING, "", NULL, NULL, false);
+    if (mer_catalog_init() != 0)
+        mer_die("cannot load the catalogue");
+    mer_launch_in_t in = {0};
+    mer_launch_plan_t plan = {0};
+    mer_verr_t e = {0};
+    int err = mer_launch_parse(body, code, mer_countries(), false, &in, &e);
+    if (err == 0) {
+        const mer_catalog_t *cat = mer_catalog_lock();
+        err = mer_launch_plan(&in, cat, &plan, &e);
+        mer_catalog_unlock();
+    }
+    if (err == 0) {
+        if (summary)
+            json_object_del(plan.json, "skus");
+        char *out = json_dumps(plan.json, JSON_INDENT(2));
+        printf("%s\n", out);
+        free(out);
+    } else {
+        fprintf(stderr, "meridian launch-plan: %s%s%s\n", e.field, e.field[0] ? ": " : "",
+                e.message[0] ? e.message : mer_err_message(err));
+    }
+    mer_launch_plan_release(&plan);
+    mer_launch_in_release(&in);
+    json_decref(body);
+    close_store();
+    return err ? 1 : 0;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     cli_parse(&(cli_cmd_t){"version", "", NULL, 0}, argc, argv, NULL, 0);
@@ -587,6 +636,8 @@ static const struct command {
     {"admin provider-secret", "print the secret a payment provider signs its webhooks with", cmd_provider_secret},
     {"admin load-users", "load tests: create many customers with session tokens (printed one a line)", cmd_load_users},
     {"admin flash-reserve", "load tests: record many reservations for a flash-sale session", cmd_flash_reserve},
+    {"launch-plan", "plan the launch of a new country from a template (prints the plan; changes nothing)",
+     cmd_launch_plan},
     {"version", "print the version", cmd_version},
     {"help", "list the commands; `meridian COMMAND --help` shows a command's options", cmd_help},
 };

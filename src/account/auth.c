@@ -45,7 +45,7 @@ int mer_staff_rights_check(const char *role, const char *countries, char canon[M
     size_t n = 0, len;
     const char *item;
     for (const char *p = countries; mer_list_next(&p, &item, &len);) {
-        const mer_country_t *c = mer_country_find(mer_countries(), item, len);
+        const mer_country_t *c = mer_country_find_any(mer_countries(), item, len); /* launching ones too */
         if (c == NULL) {
             *why = "unknown country in the list (use two-letter codes this store sells in)";
             return MER_E_VALIDATION;

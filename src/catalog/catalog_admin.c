@@ -89,7 +89,7 @@ static int check_price(mer_req_t *r, const char *cc, json_t *v, const char *pref
 {
     char field[96];
     snprintf(field, sizeof(field), "%s.%.8s", prefix, cc);
-    const mer_country_t *c = mer_country_find(mer_countries(), cc, strlen(cc));
+    const mer_country_t *c = mer_country_find_any(mer_countries(), cc, strlen(cc)); /* launching ones too */
     if (c == NULL || strcmp(c->code, cc) != 0)
         return mer_verr_set(e, MER_E_VALIDATION, field, "%s is not a known country code", cc);
     if (!mer_req_may_country(r, cc))

@@ -23,6 +23,7 @@
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "this method is not allowed on this resource")                    \
     X(CONFLICT, "conflict", 409, "the resource is in a state that does not allow this")                                \
     X(ALREADY_EXISTS, "already_exists", 409, "a resource with this identity already exists")                           \
+    X(NOT_READY, "not_ready", 409, "the country is not ready to open")                                                 \
     X(IDEMPOTENCY_MISMATCH, "idempotency_key_reused", 422, "this Idempotency-Key was used with another body")          \
     X(TOO_LARGE, "payload_too_large", 413, "the request body is too large")                                            \
     X(UNSUPPORTED_MEDIA, "unsupported_media_type", 415, "the request body must be application/json")                   \

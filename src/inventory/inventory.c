@@ -458,7 +458,7 @@ static void h_create_warehouse(mer_req_t *r)
     json_array_foreach(serves, i, v)
     {
         const mer_country_t *c =
-            json_is_string(v) ? mer_country_find(cs, json_string_value(v), json_string_length(v)) : NULL;
+            json_is_string(v) ? mer_country_find_any(cs, json_string_value(v), json_string_length(v)) : NULL;
         if (c == NULL || strcmp(c->region, cc->region) != 0 || j->nserves >= MER_ARRAY_LEN(j->serves)) {
             free(j);
             mer_reply_error(r, MER_E_VALIDATION, "serves", "serves lists countries of region %s", cc->region);

@@ -90,6 +90,10 @@ typedef struct mer_country {
     char states[MER_MAX_STATES][8]; /* allowed state codes, if listed ("MH", "KA", ...) */
     size_t nstates;
     json_t *json; /* normalised public representation (owned) */
+    /* Applied by a launch (launch/launch.h) but not opened yet: staff see and prepare it (prices, stock,
+     * texts, readiness), shoppers do not (mer_country_find answers NULL: 404 unknown_country). Loaded from
+     * country.status; false for every country made otherwise. */
+    bool launching;
 } mer_country_t;
 
 typedef struct mer_countries {
@@ -110,8 +114,14 @@ void mer_country_release(mer_country_t *c);
 
 /* The current snapshot; never NULL after mer_countries_init(). Borrowed: valid until process exit. */
 const mer_countries_t *mer_countries(void);
-/* Looks up a country by a 2-letter code in any case; NULL if unknown or malformed. */
+/*
+ * Looks up a country shoppers may see by a 2-letter code in any case; NULL if unknown, malformed, or
+ * still launching (applied but not opened: see mer_country_t.launching). Every shopper-facing lookup goes
+ * through it, so a country being launched is invisible to shoppers until it is opened.
+ */
 const mer_country_t *mer_country_find(const mer_countries_t *cs, const char *code, size_t len);
+/* The same, including countries still launching: for staff routes that prepare a launch. */
+const mer_country_t *mer_country_find_any(const mer_countries_t *cs, const char *code, size_t len);
 const mer_region_t *mer_region_find(const mer_countries_t *cs, const char *name);
 /* Is s[0..n) a valid region name: 2 to 15 of a-z, 0-9 and '-'? */
 bool mer_region_name_ok(const char *s, size_t n);
@@ -153,5 +163,12 @@ int mer_countries_init(struct mer_db *catalog, const char *served, const char *u
 /* Re-reads the database and swaps in a new snapshot (after an admin change). */
 int mer_countries_reload(struct mer_db *catalog);
 void mer_countries_shutdown(void);
+/*
+ * Inside a writer job of catalog.db that changed the country or region tables (an admin PUT, a launch):
+ * the region module's commit hook reloads the registry, and retires cached answers, after the batch
+ * commits and before its jobs are answered. mer_countries_take_changed() is that hook's test-and-clear.
+ */
+void mer_countries_changed(void);
+bool mer_countries_take_changed(void);
 
 #endif

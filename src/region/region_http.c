@@ -35,7 +35,7 @@ const mer_country_t *mer_req_staff_country(mer_req_t *r, const char *code, const
         return NULL;
     }
     const mer_countries_t *cs = mer_countries();
-    const mer_country_t *c = mer_country_find(cs, code, strlen(code));
+    const mer_country_t *c = mer_country_find_any(cs, code, strlen(code)); /* staff prepare launches too */
     if (c == NULL) {
         mer_reply_error(r, MER_E_UNKNOWN_COUNTRY, "country", "unknown country %s", code);
         return NULL;
@@ -134,7 +134,8 @@ static void h_countries(mer_req_t *r)
     mer_locale_chain_build(&chain, lang, NULL, 0, "en");
     json_t *arr = json_array();
     for (size_t i = 0; i < cs->n; i++)
-        json_array_append_new(arr, country_public(cs->list[i], &chain));
+        if (!cs->list[i]->launching) /* not opened yet: shoppers do not see it */
+            json_array_append_new(arr, country_public(cs->list[i], &chain));
     mer_reply_json(r, 200, json_pack("{s:o}", "countries", arr));
 }
 
@@ -162,14 +163,17 @@ static void h_route(mer_req_t *r)
 static void h_admin_countries(mer_req_t *r)
 {
     const mer_countries_t *cs = mer_countries();
-    json_t *arr = json_array();
-    for (size_t i = 0; i < cs->n; i++)
+    json_t *arr = json_array(), *launching = json_array();
+    for (size_t i = 0; i < cs->n; i++) {
         json_array_append(arr, cs->list[i]->json);
+        if (cs->list[i]->launching)
+            json_array_append_new(launching, json_string(cs->list[i]->code));
+    }
     json_t *regions = json_array();
     for (size_t i = 0; i < cs->nregions; i++)
         json_array_append_new(regions, json_pack("{s:s,s:s,s:b}", "name", cs->regions[i].name, "base_url",
                                                  cs->regions[i].base_url, "served_here", cs->regions[i].local));
-    mer_reply_json(r, 200, json_pack("{s:o,s:o}", "countries", arr, "regions", regions));
+    mer_reply_json(r, 200, json_pack("{s:o,s:o,s:o}", "countries", arr, "regions", regions, "launching", launching));
 }
 
 /*
@@ -178,11 +182,10 @@ static void h_admin_countries(mer_req_t *r)
  * answered, so the admin's next request sees the change; a request that read the old snapshot meanwhile
  * built its answer before the change and the cache retires it (mer_rcache_invalidate).
  */
-static _Atomic bool countries_dirty; /* a committed or pending job changed countries or regions */
 
 static void publish_countries(const char *region)
 {
-    if (region != MER_STORE_CATALOG || !atomic_exchange(&countries_dirty, false))
+    if (region != MER_STORE_CATALOG || !mer_countries_take_changed())
         return;
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = db ? mer_countries_reload(db) : MER_E_UNAVAILABLE;
@@ -211,7 +214,7 @@ static int put_country(mer_db_t *db, mer_call_t *c)
                           "sssi", p->code, p->region, p->config, mer_now_unix_ms());
     if (err < 0)
         return err;
-    atomic_store(&countries_dirty, true);
+    mer_countries_changed();
     return 0;
 }
 
@@ -254,7 +257,7 @@ static void h_admin_put_country(mer_req_t *r)
     put_country_call_t *p = mer_call_new(r, sizeof(*p));
     memcpy(p->code, code, sizeof(p->code));
     snprintf(p->region, sizeof(p->region), "%s", c.region);
-    p->existed = mer_country_find(cs, code, 2) != NULL;
+    p->existed = mer_country_find_any(cs, code, 2) != NULL;
     p->config = mer_json_dump(c.json, NULL);
     p->out = json_incref(c.json);
     mer_country_release(&c);
@@ -279,7 +282,7 @@ static int put_region(mer_db_t *db, mer_call_t *c)
                           "ss", p->name, p->url);
     if (err < 0)
         return err;
-    atomic_store(&countries_dirty, true);
+    mer_countries_changed();
     return 0;
 }
 

@@ -17,6 +17,17 @@ static mer_countries_t **retired;
 static size_t nretired;
 static char *served_list, *url_overrides_list, *self_base_url;
 static uint64_t next_version = 1;
+static _Atomic bool changed; /* a committed or pending job changed countries or regions */
+
+void mer_countries_changed(void)
+{
+    atomic_store(&changed, true);
+}
+
+bool mer_countries_take_changed(void)
+{
+    return atomic_exchange(&changed, false);
+}
 
 const mer_countries_t *mer_countries(void)
 {
@@ -24,6 +35,12 @@ const mer_countries_t *mer_countries(void)
 }
 
 const mer_country_t *mer_country_find(const mer_countries_t *cs, const char *code, size_t len)
+{
+    const mer_country_t *c = mer_country_find_any(cs, code, len);
+    return c && !c->launching ? c : NULL;
+}
+
+const mer_country_t *mer_country_find_any(const mer_countries_t *cs, const char *code, size_t len)
 {
     if (cs == NULL || len != 2)
         return NULL;
@@ -100,7 +117,7 @@ static int load(mer_db_t *db, mer_countries_t **out)
 
     size_t cap = 16;
     cs->list = mer_xcalloc(cap, sizeof(*cs->list));
-    r = mer_db_query(db, "SELECT code, config FROM country ORDER BY code", NULL);
+    r = mer_db_query(db, "SELECT code, config, status FROM country ORDER BY code", NULL);
     while (mer_rows_next(r)) {
         json_error_t jerr;
         mer_verr_t e = {0};
@@ -116,6 +133,7 @@ static int load(mer_db_t *db, mer_countries_t **out)
             continue;
         }
         json_decref(cfg);
+        c->launching = strcmp(mer_rows_text(r, 2), "launching") == 0;
         if (mer_region_find(cs, c->region) == NULL) {
             mer_log_error("country %s names unknown region %s; skipped", code, c->region);
             mer_country_release(c);

@@ -129,6 +129,23 @@ const mer_migration_t mer_schema_catalog[] = {
      "  locale TEXT NOT NULL,"
      "  alt TEXT NOT NULL,"
      "  PRIMARY KEY (media_id, locale));"},
+    {7,
+     /* country launches (launch/launch.h): a launched country is 'launching' (invisible to shoppers)
+      * until it is opened; every launch keeps what was applied, who applied it, and who opened it */
+     "ALTER TABLE country ADD COLUMN status TEXT NOT NULL DEFAULT 'open';"  /* open, launching */
+     "CREATE TABLE country_launch ("
+     "  country TEXT PRIMARY KEY,"
+     "  template TEXT NOT NULL,"
+     "  plan_id TEXT NOT NULL,"             /* hash of the plan as shown (launch.h) */
+     "  request TEXT NOT NULL,"             /* settings and pricing rules as applied (JSON) */
+     "  skus INTEGER NOT NULL,"             /* prices written */
+     "  applied_by INTEGER NOT NULL,"       /* staff id */
+     "  applied_at INTEGER NOT NULL,"
+     "  opened_by INTEGER,"
+     "  opened_at INTEGER,"
+     "  forced INTEGER NOT NULL DEFAULT 0," /* opened with blockers by an admin */
+     "  force_reason TEXT NOT NULL DEFAULT '',"
+     "  blockers_at_open TEXT);"},          /* the readiness blockers overridden (JSON), if forced */
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
