@@ -6,6 +6,7 @@
 #include "flashsale/flash.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "order/shipment.h"
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -133,13 +134,11 @@ typedef struct refund_job {
 static int refund_apply(mer_db_t *db, refund_job_t *j)
 {
     char status[20] = "", country[3] = "";
-    int64_t warehouse = 0;
-    mer_rows_t *r = mer_db_query(db, "SELECT status, country, warehouse_id FROM orders WHERE id = ?", "i", j->order_id);
+    mer_rows_t *r = mer_db_query(db, "SELECT status, country FROM orders WHERE id = ?", "i", j->order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
         snprintf(country, sizeof(country), "%s", mer_rows_text(r, 1));
-        warehouse = mer_rows_int(r, 2);
     }
     int err = mer_rows_end(r);
     if (err)
@@ -148,14 +147,12 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
         return mer_verr_set(&j->c.verr, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
     int64_t amount = -1;
     bool every_unit = j->all;
-    mer_stock_line_t released[64];
-    size_t nrel = 0;
     if (!j->all) {
         amount = 0;
         for (size_t i = 0; i < j->n; i++) {
-            int64_t qty = 0, total = 0, done = 0, sku = 0;
+            int64_t qty = 0, total = 0, done = 0;
             r = mer_db_query(db,
-                             "SELECT quantity, line_total, refunded_qty, sku_id FROM order_line WHERE order_id = ? "
+                             "SELECT quantity, line_total, refunded_qty FROM order_line WHERE order_id = ? "
                              "AND line_no = ?",
                              "ii", j->order_id, (int64_t)j->lines[i].line_no);
             bool has = mer_rows_next(r);
@@ -163,7 +160,6 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
                 qty = mer_rows_int(r, 0);
                 total = mer_rows_int(r, 1);
                 done = mer_rows_int(r, 2);
-                sku = mer_rows_int(r, 3);
             }
             if ((err = mer_rows_end(r)) != 0)
                 return err;
@@ -185,7 +181,6 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
             if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii",
                             after, j->order_id, (int64_t)j->lines[i].line_no) != 1)
                 return MER_E_INTERNAL;
-            released[nrel++] = (mer_stock_line_t){sku, j->lines[i].quantity};
         }
         int64_t left = 1;
         if (mer_db_query_int(db, &left,
@@ -203,33 +198,26 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
         return mer_verr_set(&j->c.verr, MER_E_CONFLICT, "status",
                             "nothing was paid on this order, or all of it was refunded");
     j->amount = got;
-    /* units refunded before shipping go back to stock; a fully refunded unshipped order is refunded */
-    if (strcmp(status, "paid") == 0) {
-        if (nrel && mer_stock_release(db, warehouse, released, nrel) != 0)
+    /* units refunded before shipping leave their shipments and go back to their warehouses' stock
+     * (shipment.h); a fully refunded unshipped order is refunded */
+    bool paid = strcmp(status, "paid") == 0;
+    if (paid || strcmp(status, "partially_shipped") == 0) {
+        for (size_t i = 0; i < j->n; i++)
+            if ((err = mer_shipments_release_units(db, j->order_id, j->lines[i].line_no, j->lines[i].quantity)) != 0)
+                return err;
+        if (j->all &&
+            ((err = mer_shipments_release(db, j->order_id)) != 0 ||
+             mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i", j->order_id) < 0))
+            return err ? err : MER_E_INTERNAL;
+        if (paid && every_unit &&
+            (mer_db_exec(db, "UPDATE orders SET status = 'refunded' WHERE id = ?", "i", j->order_id) != 1 ||
+             mer_db_exec(db,
+                         "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) "
+                         "VALUES (?, 'paid', 'refunded', ?, ?, ?)",
+                         "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0))
             return MER_E_INTERNAL;
-        if (every_unit) {
-            if (j->all) {
-                mer_stock_line_t all[64];
-                size_t na = 0;
-                r = mer_db_query(db, "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ?", "i",
-                                 j->order_id);
-                while (mer_rows_next(r) && na < 64)
-                    all[na++] = (mer_stock_line_t){mer_rows_int(r, 0), mer_rows_int(r, 1)};
-                mer_rows_end(r);
-                if (mer_stock_release(db, warehouse, all, na) != 0 ||
-                    mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
-                                j->order_id) < 0)
-                    return MER_E_INTERNAL;
-            }
-            if (mer_db_exec(db, "UPDATE orders SET status = 'refunded' WHERE id = ?", "i", j->order_id) != 1 ||
-                mer_db_exec(db,
-                            "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) "
-                            "VALUES (?, 'paid', 'refunded', ?, ?, ?)",
-                            "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0)
-                return MER_E_INTERNAL;
-        }
         /* flash-sale units refunded before shipping go back to their session, as a cancel's do */
-        if ((err = mer_flash_lines_refunded(db, j->order_id)) != 0)
+        if (paid && (err = mer_flash_lines_refunded(db, j->order_id)) != 0)
             return err;
     } else if (j->all && mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
                                      j->order_id) < 0) {

@@ -403,6 +403,36 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE TABLE stock_low ("
      "  sku_id INTEGER NOT NULL, country TEXT NOT NULL, since INTEGER NOT NULL,"
      "  PRIMARY KEY (sku_id, country)) WITHOUT ROWID;"},
+    {10,
+     /* split shipments: an order ships from one or more warehouses, one shipment per warehouse, each with
+      * its own state and tracking number; its lines are the units still to ship (or shipped) from there */
+     "CREATE TABLE order_shipment ("
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  seq INTEGER NOT NULL,"                 /* 1, 2, ... within the order */
+     "  warehouse_id INTEGER NOT NULL REFERENCES warehouse(id),"
+     "  status TEXT NOT NULL DEFAULT 'pending'"
+     "    CHECK (status IN ('pending', 'shipped', 'delivered', 'cancelled')),"
+     "  carrier TEXT NOT NULL DEFAULT '',"
+     "  tracking_number TEXT NOT NULL DEFAULT ''," /* booked by logistics, or given when shipped */
+     "  created_at INTEGER NOT NULL, shipped_at INTEGER, delivered_at INTEGER,"
+     "  UNIQUE (order_id, seq));"
+     "CREATE TABLE order_shipment_line ("
+     "  shipment_id INTEGER NOT NULL REFERENCES order_shipment(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL,"
+     "  quantity INTEGER NOT NULL CHECK (quantity >= 0),"
+     "  PRIMARY KEY (shipment_id, line_no));"
+     /* orders placed before: one shipment from their warehouse, in the state the order is in */
+     "INSERT INTO order_shipment (order_id, seq, warehouse_id, status, carrier, tracking_number, created_at) "
+     "SELECT o.id, 1, o.warehouse_id, CASE WHEN o.status = 'shipped' THEN 'shipped' "
+     "WHEN o.status IN ('delivered', 'completed') THEN 'delivered' "
+     "WHEN o.status IN ('cancelled', 'refunded') THEN 'cancelled' ELSE 'pending' END, "
+     "COALESCE(s.carrier, ''), COALESCE(o.tracking_number, s.tracking_number, ''), o.created_at "
+     "FROM orders o LEFT JOIN shipment s ON s.order_id = o.id;"
+     "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+     "SELECT s.id, l.line_no, l.sku_id, l.quantity - l.refunded_qty FROM order_shipment s "
+     "JOIN order_line l ON l.order_id = s.order_id;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */
