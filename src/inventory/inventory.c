@@ -378,6 +378,32 @@ int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
     return 0;
 }
 
+int mer_stock_return(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id,
+                     const char *actor)
+{
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; i < n; i++) {
+        int64_t avail = 0;
+        int err = mer_db_query_int(db, &avail,
+                                   "INSERT INTO stock (sku_id, warehouse_id, on_hand) VALUES (?, ?, ?) "
+                                   "ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET on_hand = stock.on_hand + "
+                                   "excluded.on_hand RETURNING on_hand - reserved",
+                                   "iii", lines[i].sku_id, warehouse_id, lines[i].quantity);
+        if (err)
+            return err;
+        if (avail == lines[i].quantity)
+            stock_changed(lines[i].sku_id); /* back in stock */
+        if (mer_db_exec(db,
+                        "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, order_id, "
+                        "actor, at) VALUES (?, ?, ?, 0, 'returned', ?, ?, ?)",
+                        "iiiisi", lines[i].sku_id, warehouse_id, lines[i].quantity, order_id, actor, now) < 0)
+            return MER_E_INTERNAL;
+        if ((err = check_low(db, lines[i].sku_id, warehouse_id, NULL)) != 0)
+            return err;
+    }
+    return 0;
+}
+
 /* ---- demo data ---- */
 
 typedef struct demo_wh {

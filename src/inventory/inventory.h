@@ -11,6 +11,7 @@
  *   order placed     reserved += q                 (mer_stock_reserve)
  *   cancel/expire    reserved -= q                 (mer_stock_release)
  *   shipped          reserved -= q, on_hand -= q, sold += q   (mer_stock_consume)
+ *   returned         on_hand += q (resellable units back from a customer: mer_stock_return)
  * so for every SKU and warehouse: on_hand + sold is constant except for admin changes, which are logged
  * in stock_movement with actor and reason.
  *
@@ -77,6 +78,14 @@ int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, cons
                       mer_stock_plan_t *plan, int64_t *short_sku);
 int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n);
 int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id);
+
+/*
+ * Units that came back (an after-sales return received resellable): on_hand += q in warehouse_id (a stock
+ * row is made if the SKU had none there), logged in stock_movement with reason "returned", the order and
+ * the actor. Writer thread. Returns 0 or an error.
+ */
+int mer_stock_return(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id,
+                     const char *actor);
 
 /* The stock epoch of a product (see above). */
 uint32_t mer_stock_epoch(int64_t product_id);

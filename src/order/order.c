@@ -20,6 +20,7 @@
 #include "inventory/inventory.h"
 #include "order/order.h"
 #include "order/order_events.h"
+#include "order/returns.h"
 #include "order/shipment.h"
 #include "payment/payment.h"
 #include "store/store.h"
@@ -526,7 +527,7 @@ const mer_module_t mer_order_module = {
     .name = "order",
     .init = order_init,
     .routes = MER_MODULE_ROUTES(&mer_checkout_routes, &mer_order_routes, &mer_refund_routes, &mer_coupon_routes,
-                                &mer_shipment_routes),
+                                &mer_shipment_routes, &mer_return_routes),
     .thread_exit = mer_order_thread_release,
     .stop_phase = MER_STOP_PRODUCERS,
     .stop = order_stop,

@@ -113,6 +113,54 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     return amount;
 }
 
+int mer_refund_line_units(mer_db_t *db, int64_t order_id, int line_no, int64_t units, int64_t *amount,
+                          const char *field, mer_verr_t *e)
+{
+    int64_t qty = 0, total = 0, done = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT quantity, line_total, refunded_qty FROM order_line WHERE order_id = ? "
+                                 "AND line_no = ?",
+                                 "ii", order_id, (int64_t)line_no);
+    bool has = mer_rows_next(r);
+    if (has) {
+        qty = mer_rows_int(r, 0);
+        total = mer_rows_int(r, 1);
+        done = mer_rows_int(r, 2);
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!has)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "order has no line %d", line_no);
+    if (units < 1 || done + units > qty)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "only %lld units of line %d are left to refund",
+                            (long long)(qty - done), line_no);
+    int64_t after = done + units;
+    /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
+    int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
+    int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
+    *amount = upto - before;
+    if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii", after,
+                    order_id, (int64_t)line_no) != 1)
+        return MER_E_INTERNAL;
+    return 0;
+}
+
+int mer_refund_announce(mer_db_t *db, int64_t order_id)
+{
+    int err = mer_event_emit_order(db, "order.refund_requested", order_id);
+    if (err)
+        return err;
+    /* cash on delivery is paid out by hand and recorded at once: nothing to wait for */
+    char pstatus[24] = "";
+    mer_rows_t *r = mer_db_query(db, "SELECT payment_status FROM orders WHERE id = ?", "i", order_id);
+    if (mer_rows_next(r))
+        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 0));
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", order_id);
+}
+
 /* ---- POST /api/v1/admin/orders/{id}/refunds ---- */
 
 typedef struct rline {
@@ -150,37 +198,15 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
     if (!j->all) {
         amount = 0;
         for (size_t i = 0; i < j->n; i++) {
-            int64_t qty = 0, total = 0, done = 0;
-            r = mer_db_query(db,
-                             "SELECT quantity, line_total, refunded_qty FROM order_line WHERE order_id = ? "
-                             "AND line_no = ?",
-                             "ii", j->order_id, (int64_t)j->lines[i].line_no);
-            bool has = mer_rows_next(r);
-            if (has) {
-                qty = mer_rows_int(r, 0);
-                total = mer_rows_int(r, 1);
-                done = mer_rows_int(r, 2);
-            }
-            if ((err = mer_rows_end(r)) != 0)
-                return err;
             char field[32];
+            int64_t part = 0;
             snprintf(field, sizeof(field), "lines[%zu]", i);
-            if (!has)
-                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field, "order has no line %d", j->lines[i].line_no);
-            if (done + j->lines[i].quantity > qty)
-                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field,
-                                    "only %lld units of line %d are left to refund", (long long)(qty - done),
-                                    j->lines[i].line_no);
-            int64_t after = done + j->lines[i].quantity;
-            /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
-            int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
-            int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
-            if (mer_money_add(&amount, amount, upto - before) != 0)
+            if ((err = mer_refund_line_units(db, j->order_id, j->lines[i].line_no, j->lines[i].quantity, &part, field,
+                                             &j->c.verr)) != 0)
+                return err;
+            if (mer_money_add(&amount, amount, part) != 0)
                 return mer_verr_set(&j->c.verr, MER_E_VALIDATION, "lines",
                                     "the refund exceeds what is left of the payment");
-            if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii",
-                            after, j->order_id, (int64_t)j->lines[i].line_no) != 1)
-                return MER_E_INTERNAL;
         }
         int64_t left = 1;
         if (mer_db_query_int(db, &left,
@@ -223,16 +249,7 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
                                      j->order_id) < 0) {
         return MER_E_INTERNAL;
     }
-    if ((err = mer_event_emit_order(db, "order.refund_requested", j->order_id)) != 0)
-        return err;
-    /* cash on delivery is paid out by hand and recorded at once: nothing to wait for */
-    char pstatus[24] = "";
-    r = mer_db_query(db, "SELECT payment_status FROM orders WHERE id = ?", "i", j->order_id);
-    if (mer_rows_next(r))
-        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 0));
-    if ((err = mer_rows_end(r)) != 0)
-        return err;
-    return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", j->order_id);
+    return mer_refund_announce(db, j->order_id);
 }
 
 static int refund_fn(mer_db_t *db, mer_call_t *c)
