@@ -262,6 +262,10 @@ int mer_return_create(mer_db_t *db, mer_return_request_t *rq, mer_verr_t *e)
 {
     ret_order_t o;
     bool found;
+    /* requests for one order one at a time: a region's writer runs one job at a time anyway; with several
+     * nodes on one PostgreSQL this row lock makes the second wait and count the first's units */
+    if (mer_db_exec(db, "UPDATE orders SET updated_at = updated_at WHERE id = ?", "i", rq->order_id) < 0)
+        return MER_E_INTERNAL;
     int err = load_order(db, rq->order_id, &o, &found);
     if (err)
         return err;
@@ -486,6 +490,9 @@ int mer_return_change(mer_db_t *db, mer_return_change_t *ch, mer_verr_t *e)
 {
     char status[20] = "", country[3] = "", method[16] = "", currency[4] = "";
     int64_t order_id = 0, user_id = 0;
+    /* the return's row first (see mer_return_create): a second step at once reads the first's outcome */
+    if (mer_db_exec(db, "UPDATE return_request SET updated_at = updated_at WHERE id = ?", "i", ch->return_id) < 0)
+        return MER_E_INTERNAL;
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT status, country, order_id, user_id, refund_method, currency FROM "
                                  "return_request WHERE id = ?",

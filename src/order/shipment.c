@@ -195,6 +195,14 @@ int mer_shipments_release(mer_db_t *db, int64_t order_id)
 static int ship_one(mer_db_t *db, int64_t order_id, const ship_row_t *s, const char *tracking, const char *carrier,
                     int64_t now)
 {
+    /* the status first: of two calls at once (several nodes on one PostgreSQL), the second waits for the
+     * first's row lock, then finds the shipment shipped and changes nothing (MER_E_CONFLICT) */
+    int rc = mer_db_exec(db,
+                         "UPDATE order_shipment SET status = 'shipped', tracking_number = ?, carrier = ?, "
+                         "shipped_at = ? WHERE id = ? AND status = 'pending'",
+                         "ssii", tracking, carrier, now, s->id);
+    if (rc != 1)
+        return rc == 0 ? MER_E_CONFLICT : MER_E_INTERNAL;
     mer_stock_line_t sl[MER_ORDER_MAX_LINES];
     size_t nl;
     int err = ship_lines(db, s->id, sl, &nl);
@@ -202,21 +210,17 @@ static int ship_one(mer_db_t *db, int64_t order_id, const ship_row_t *s, const c
         return err;
     if (nl && (err = mer_stock_consume(db, s->warehouse_id, sl, nl, order_id)) != 0)
         return err;
-    if (mer_db_exec(db,
-                    "UPDATE order_shipment SET status = 'shipped', tracking_number = ?, carrier = ?, shipped_at = ? "
-                    "WHERE id = ? AND status = 'pending'",
-                    "ssii", tracking, carrier, now, s->id) != 1)
-        return MER_E_INTERNAL;
     return emit_step(db, "shipment.shipped", order_id, s->id);
 }
 
 static int deliver_one(mer_db_t *db, int64_t order_id, int64_t shipment_id, int64_t now)
 {
-    if (mer_db_exec(db,
-                    "UPDATE order_shipment SET status = 'delivered', delivered_at = ? WHERE id = ? AND "
-                    "status = 'shipped'",
-                    "ii", now, shipment_id) != 1)
-        return MER_E_INTERNAL;
+    int rc = mer_db_exec(db,
+                         "UPDATE order_shipment SET status = 'delivered', delivered_at = ? WHERE id = ? AND "
+                         "status = 'shipped'",
+                         "ii", now, shipment_id);
+    if (rc != 1)
+        return rc == 0 ? MER_E_CONFLICT : MER_E_INTERNAL;
     return emit_step(db, "shipment.delivered", order_id, shipment_id);
 }
 
@@ -333,11 +337,15 @@ int mer_shipment_change(mer_db_t *db, mer_shipment_change_t *ch, mer_verr_t *e)
         if (ch->tracking[0] == '\0')
             return mer_verr_set(e, MER_E_VALIDATION, "tracking_number",
                                 "tracking_number is required: no carrier was booked for this shipment");
-        if ((err = ship_one(db, ch->order_id, &s, ch->tracking, ch->carrier[0] ? ch->carrier : s.carrier, now)) != 0)
-            return err;
-    } else if ((err = deliver_one(db, ch->order_id, s.id, now)) != 0) {
-        return err;
+        err = ship_one(db, ch->order_id, &s, ch->tracking, ch->carrier[0] ? ch->carrier : s.carrier, now);
+    } else {
+        err = deliver_one(db, ch->order_id, s.id, now);
     }
+    if (err == MER_E_CONFLICT)
+        return mer_verr_set(e, MER_E_CONFLICT, "status", "the shipment changed meanwhile; it cannot %s",
+                            ch->deliver ? "be delivered" : "ship");
+    if (err)
+        return err;
     snprintf(ch->current, sizeof(ch->current), "%s", ch->deliver ? "delivered" : "shipped");
     /* the order follows: shipped when none is left pending, delivered when every one is delivered */
     int64_t left = 0;
