@@ -202,13 +202,17 @@ test('refusals: not delivered, beyond delivered, twice the same units, after the
   assert.equal(rej.json.status, 'rejected');
   expectError(await step(first.json.id, 'approve'), 409, 'conflict', 'status');
 
-  // after the window: delivered 8 days ago in a 7-day country
-  const sql = (q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(srv.dataDir, 'region-in.db'), q], { encoding: 'utf8' });
-  sql(`UPDATE order_event SET at = at - ${8 * 86400000} WHERE order_id = ${o.id} AND to_status = 'delivered';`);
-  const late = await ask(c, o.id, { lines: [{ line_no: 1, quantity: 1 }], reason: 'other' });
-  expectError(late, 409, 'conflict', 'order_id');
-  assert.match(late.json.error.message, /7 days/);
-  sql(`UPDATE order_event SET at = at + ${8 * 86400000} WHERE order_id = ${o.id} AND to_status = 'delivered';`);
+  // after the window: delivered 8 days ago in a 7-day country (the delivery's time moved back in the
+  // region's SQLite file; tests/pg/api.sh has no such file)
+  if (!process.env.MERIDIAN_TEST_PG_URL) {
+    const sql = (q) => execFileSync('sqlite3', ['-cmd', '.timeout 5000', join(srv.dataDir, 'region-in.db'), q], { encoding: 'utf8' });
+    sql(`UPDATE order_event SET at = at - ${8 * 86400000} WHERE order_id = ${o.id} AND to_status = 'delivered';`);
+    const late = await ask(c, o.id, { lines: [{ line_no: 1, quantity: 1 }], reason: 'other' });
+    expectError(late, 409, 'conflict', 'order_id');
+    assert.match(late.json.error.message, /7 days/);
+    sql(`UPDATE order_event SET at = at + ${8 * 86400000} WHERE order_id = ${o.id} AND to_status = 'delivered';`);
+    assert.equal((await ask(c, o.id, { lines: [{ line_no: 1, quantity: 1 }], reason: 'other' })).status, 201, 'within the window again');
+  }
 
   // a return open while staff refund the whole order: receiving it is refused, nothing refunded twice
   const open = await ask(c, o.id, { lines: [{ line_no: 1, quantity: 1 }], reason: 'other' });
