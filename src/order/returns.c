@@ -589,3 +589,35 @@ int mer_return_policy_set(mer_db_t *db, const char *country, int64_t window_days
                ? MER_E_INTERNAL
                : 0;
 }
+
+int mer_store_credit_get(mer_db_t *db, int64_t user_id, const char *country, json_t **out)
+{
+    const mer_country_t *c = mer_country_find(mer_countries(), country, 2);
+    int64_t balance = 0;
+    json_t *entries = json_array();
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT amount, reason, COALESCE(return_id, 0), created_at FROM store_credit WHERE "
+                                 "user_id = ? AND country = ? ORDER BY id DESC",
+                                 "is", user_id, country);
+    while (mer_rows_next(r)) {
+        char ts[32];
+        int64_t amount = mer_rows_int(r, 0);
+        mer_format_utc_ms(mer_rows_int(r, 3), ts);
+        if (mer_money_add(&balance, balance, amount) != 0)
+            balance = MER_MONEY_MAX;
+        json_t *e = json_pack("{s:o,s:s,s:s}", "amount",
+                              c ? mer_country_money(c, amount, c->languages[0]) : json_integer(amount), "reason",
+                              mer_rows_text(r, 1), "at", ts);
+        if (mer_rows_int(r, 2))
+            json_object_set_new(e, "return_id", json_integer(mer_rows_int(r, 2)));
+        json_array_append_new(entries, e);
+    }
+    int err = mer_rows_end(r);
+    if (err) {
+        json_decref(entries);
+        return err;
+    }
+    *out = json_pack("{s:s,s:o,s:o}", "country", country, "balance",
+                     c ? mer_country_money(c, balance, c->languages[0]) : json_integer(balance), "entries", entries);
+    return 0;
+}

@@ -98,6 +98,10 @@ int mer_return_list(mer_db_t *db, int64_t user_id, const char *country, const ch
 int mer_return_policy_get(mer_db_t *db, const char *country, json_t **out);
 int mer_return_policy_set(mer_db_t *db, const char *country, int64_t window_days, const char *cod_refund);
 
+/* A customer's store credit in a country: {country, balance, entries: [{amount, reason, return_id, at}]},
+ * newest first (new reference in *out). */
+int mer_store_credit_get(mer_db_t *db, int64_t user_id, const char *country, json_t **out);
+
 /* The routes (returns_http.c): a table of the order module. */
 extern const mer_routes_t mer_return_routes;
 

@@ -6,6 +6,7 @@
  *   POST /api/v1/returns/{id}/cancel           customer: withdraw a return not yet received
  *   GET  /api/v1/admin/returns?country=&status=, /api/v1/admin/returns/{id}?country=
  *   POST /api/v1/admin/returns/{id}/approve | reject | receive   staff of the return's country
+ *   GET  /api/v1/store-credit                  customer: store credit granted by returns
  *   GET  /api/v1/return-policy?country=        anyone: the country's window and refund methods
  *   PUT  /api/v1/admin/return-policy           staff: change them
  *
@@ -347,6 +348,32 @@ static void h_receive(mer_req_t *r)
     admin_step(r, MER_RETURN_RECEIVE);
 }
 
+/* ---- store credit ---- */
+
+typedef struct credit_call {
+    mer_call_t c;
+    int64_t user_id;
+    char country[3];
+} credit_call_t;
+
+static int credit_fn(mer_db_t *db, mer_call_t *c)
+{
+    credit_call_t *k = MER_CONTAINER_OF(c, credit_call_t, c);
+    return mer_store_credit_get(db, k->user_id, k->country, &c->result);
+}
+
+static void h_store_credit(mer_req_t *r)
+{
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "store credit belongs to customers");
+        return;
+    }
+    credit_call_t *k = mer_call_new(r, sizeof(*k));
+    k->user_id = r->who.id;
+    snprintf(k->country, sizeof(k->country), "%s", r->who.country);
+    mer_call_read(&k->c, r->who.region, credit_fn);
+}
+
 /* ---- the return policy ---- */
 
 typedef struct policy_call {
@@ -427,6 +454,7 @@ static const mer_route_t routes[] = {
      MER_RATE_NONE},
     {"POST", "/api/v1/admin/returns/{id}/receive", h_receive, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_NONE},
+    {"GET", "/api/v1/store-credit", h_store_credit, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"GET", "/api/v1/return-policy", h_policy, MER_AUTH_PUBLIC, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"PUT", "/api/v1/admin/return-policy", h_set_policy, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_NONE},

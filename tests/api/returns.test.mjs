@@ -164,6 +164,11 @@ test('cash on delivery: bank transfer or store credit as the country allows; dam
   assert.equal(rc2.json.lines[0].restocked_to, 'WH-IN-BLR', 'the warehouse staff chose');
   assert.equal(rc2.json.refund.method, 'store_credit');
   assert.ok(rc2.json.refund.amount.amount > 0);
+  const sc = await srv.get('/api/v1/store-credit', { token: c.token });
+  assert.equal(sc.status, 200, sc.text);
+  assert.equal(sc.json.balance.amount, rc2.json.refund.amount.amount, 'the credit is in the ledger');
+  assert.deepEqual(sc.json.entries.map((x) => x.return_id), [credit.json.id]);
+  expectError(await srv.get('/api/v1/store-credit', { token: T }), 403, 'forbidden');
   const blr = (await stockOf(sku.code)).warehouses.find((w) => w.warehouse === 'WH-IN-BLR');
   assert.equal(blr.on_hand, 1);
   const p = await srv.api('PUT', '/api/v1/admin/return-policy', { token: T, body: { country: 'IN', window_days: 7, cod_refund: ['bank_transfer'] } });
