@@ -306,4 +306,11 @@ test('authorization and the customer\'s cancel: own returns only, staff of the c
   const ok = await step(r2.json.id, 'receive', { lines: [{ line_no: 1, condition: 'damaged' }] }, opIn);
   assert.equal(ok.json.status, 'refunded');
   assert.equal(ok.json.events.at(-2).actor.startsWith('operator:'), true);
+  // every step is an event for webhooks, the cancel and the rejection (test 3) too
+  const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.id}`, { token: T });
+  const types = log.json.events.map((e) => e.type);
+  for (const t of ['return.requested', 'return.cancelled', 'return.approved', 'return.received', 'return.refunded'])
+    assert.ok(types.includes(t), `${t} in ${types}`);
+  await until(() => hooks.some((h) => h.type === 'return.cancelled' && h.data.return_id === r.json.id), 'the cancel webhook');
+  await until(() => hooks.some((h) => h.type === 'return.rejected'), 'a rejection webhook');
 });
