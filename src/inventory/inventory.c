@@ -262,55 +262,85 @@ static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, i
     return err ? -1 : left;
 }
 
-static int release_lines(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, bool check);
-
 int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
-                      int64_t *warehouse_id, bool *same_state, int64_t *short_sku)
+                      mer_stock_plan_t *plan, int64_t *short_sku)
 {
-    int64_t cand[16];
-    bool cand_same[16];
+    int64_t cand[MER_ALLOC_MAX_WAREHOUSES];
+    bool cand_same[MER_ALLOC_MAX_WAREHOUSES];
+    char cand_code[MER_ALLOC_MAX_WAREHOUSES][65];
     size_t nc = 0;
+    memset(plan, 0, sizeof(*plan));
+    *short_sku = n ? lines[0].sku_id : 0;
+    if (n > MER_ALLOC_MAX_LINES)
+        return MER_E_INTERNAL;
     /* candidate warehouses: those in the buyer's state first, then by id */
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT w.id, w.state = ? FROM warehouse w JOIN warehouse_serves ws "
+                                 "SELECT w.id, w.state = ?, w.code FROM warehouse w JOIN warehouse_serves ws "
                                  "ON ws.warehouse_id = w.id WHERE ws.country = ? ORDER BY (w.state = ?) DESC, w.id",
                                  "sss", state ? state : "", country, state ? state : "");
     while (mer_rows_next(r) && nc < MER_ARRAY_LEN(cand)) {
         cand[nc] = mer_rows_int(r, 0);
-        cand_same[nc++] = mer_rows_int(r, 1) != 0 && state && state[0];
+        cand_same[nc] = mer_rows_int(r, 1) != 0 && state && state[0];
+        snprintf(cand_code[nc++], sizeof(cand_code[0]), "%s", mer_rows_text(r, 2));
     }
     int err = mer_rows_end(r);
     if (err)
         return err;
-    *short_sku = n ? lines[0].sku_id : 0;
-    for (size_t c = 0; c < nc; c++) {
-        size_t done = 0;
-        for (; done < n; done++) {
-            int64_t left = reserve_one(db, cand[c], lines[done].sku_id, lines[done].quantity);
-            if (left < 0) {
-                *short_sku = lines[done].sku_id;
-                break;
+    /* units available per line and candidate, then the rule of alloc.h */
+    int64_t qty[MER_ALLOC_MAX_LINES], avail[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES] = {0};
+    int64_t take[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES];
+    for (size_t i = 0; i < n; i++) {
+        qty[i] = lines[i].quantity;
+        r = mer_db_query(db, "SELECT warehouse_id, on_hand - reserved FROM stock WHERE sku_id = ?", "i",
+                         lines[i].sku_id);
+        while (mer_rows_next(r)) {
+            int64_t wid = mer_rows_int(r, 0);
+            for (size_t k = 0; k < nc; k++)
+                if (cand[k] == wid)
+                    avail[i * nc + k] = mer_rows_int(r, 1);
+        }
+        if ((err = mer_rows_end(r)) != 0)
+            return err;
+    }
+    size_t short_line = 0;
+    if (mer_stock_allocate(qty, n, avail, nc, take, &short_line) == 0) {
+        if (short_line < n)
+            *short_sku = lines[short_line].sku_id;
+        return MER_E_CONFLICT;
+    }
+    for (size_t k = 0; k < nc; k++) {
+        bool used = false;
+        for (size_t i = 0; i < n; i++)
+            used = used || take[i * nc + k] > 0;
+        if (!used)
+            continue;
+        mer_stock_part_t *p = &plan->parts[plan->nparts++];
+        p->warehouse_id = cand[k];
+        p->same_state = cand_same[k];
+        snprintf(p->code, sizeof(p->code), "%s", cand_code[k]);
+        for (size_t i = 0; i < n; i++) {
+            int64_t q = take[i * nc + k];
+            p->quantity[i] = q;
+            if (q == 0)
+                continue;
+            int64_t left = reserve_one(db, cand[k], lines[i].sku_id, q);
+            if (left < 0) { /* taken meanwhile (another node): refused, the savepoint undoes the rest */
+                *short_sku = lines[i].sku_id;
+                return MER_E_CONFLICT;
             }
             if (left == 0)
-                stock_changed(lines[done].sku_id);
+                stock_changed(lines[i].sku_id);
         }
-        if (done == n) {
-            *warehouse_id = cand[c];
-            *same_state = cand_same[c];
-            /* only now: a partial reservation undone below changed nothing anyone should hear about */
-            for (size_t i = 0; i < n; i++)
-                if ((err = check_low(db, lines[i].sku_id, cand[c], NULL)) != 0)
-                    return err;
-            return 0;
-        }
-        /* undo the partial reservation in this warehouse and try the next one */
-        if (done > 0 && release_lines(db, cand[c], lines, done, false) != 0)
-            return MER_E_INTERNAL;
     }
-    return MER_E_CONFLICT;
+    for (size_t k = 0; k < plan->nparts; k++)
+        for (size_t i = 0; i < n; i++)
+            if (plan->parts[k].quantity[i] &&
+                (err = check_low(db, lines[i].sku_id, plan->parts[k].warehouse_id, NULL)) != 0)
+                return err;
+    return 0;
 }
 
-static int release_lines(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, bool check)
+int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int64_t left = 0;
@@ -321,15 +351,10 @@ static int release_lines(mer_db_t *db, int64_t warehouse_id, const mer_stock_lin
             return MER_E_INTERNAL;
         if (left == lines[i].quantity)
             stock_changed(lines[i].sku_id); /* back in stock */
-        if (check && check_low(db, lines[i].sku_id, warehouse_id, NULL) != 0)
+        if (check_low(db, lines[i].sku_id, warehouse_id, NULL) != 0)
             return MER_E_INTERNAL;
     }
     return 0;
-}
-
-int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n)
-{
-    return release_lines(db, warehouse_id, lines, n, true);
 }
 
 int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id)
@@ -349,6 +374,32 @@ int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
                         "iiiiii", lines[i].sku_id, warehouse_id, -lines[i].quantity, -lines[i].quantity, order_id,
                         now) < 0)
             return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+int mer_stock_return(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id,
+                     const char *actor)
+{
+    int64_t now = mer_now_unix_ms();
+    for (size_t i = 0; i < n; i++) {
+        int64_t avail = 0;
+        int err = mer_db_query_int(db, &avail,
+                                   "INSERT INTO stock (sku_id, warehouse_id, on_hand) VALUES (?, ?, ?) "
+                                   "ON CONFLICT (sku_id, warehouse_id) DO UPDATE SET on_hand = stock.on_hand + "
+                                   "excluded.on_hand RETURNING on_hand - reserved",
+                                   "iii", lines[i].sku_id, warehouse_id, lines[i].quantity);
+        if (err)
+            return err;
+        if (avail == lines[i].quantity)
+            stock_changed(lines[i].sku_id); /* back in stock */
+        if (mer_db_exec(db,
+                        "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, order_id, "
+                        "actor, at) VALUES (?, ?, ?, 0, 'returned', ?, ?, ?)",
+                        "iiiisi", lines[i].sku_id, warehouse_id, lines[i].quantity, order_id, actor, now) < 0)
+            return MER_E_INTERNAL;
+        if ((err = check_low(db, lines[i].sku_id, warehouse_id, NULL)) != 0)
+            return err;
     }
     return 0;
 }
@@ -782,7 +833,79 @@ static void h_get_stock(mer_req_t *r)
     mer_call_read(&g->c, cc->region, get_stock);
 }
 
+/*
+ * GET /admin/warehouses?country=IN: the warehouses of the country's region that deliver to it or stand in
+ * it, each with the countries it delivers to and a stock summary (SKUs stocked, units on hand, reserved,
+ * available and sold), in the order checkout prefers them (by id; an order prefers the buyer's state first).
+ */
+typedef struct list_wh_call {
+    mer_call_t c;
+    char country[3];
+} list_wh_call_t;
+
+static int list_warehouses(mer_db_t *db, mer_call_t *c)
+{
+    list_wh_call_t *g = (list_wh_call_t *)c;
+    json_t *out = json_array();
+    mer_rows_t *rows =
+        mer_db_query(db,
+                     "SELECT w.id, w.code, w.name, w.country, w.state, "
+                     "(SELECT COUNT(*) FROM stock s WHERE s.warehouse_id = w.id AND s.on_hand > 0), "
+                     "(SELECT COALESCE(SUM(s.on_hand), 0) FROM stock s WHERE s.warehouse_id = w.id), "
+                     "(SELECT COALESCE(SUM(s.reserved), 0) FROM stock s WHERE s.warehouse_id = w.id), "
+                     "(SELECT COALESCE(SUM(s.sold), 0) FROM stock s WHERE s.warehouse_id = w.id) "
+                     "FROM warehouse w WHERE w.country = ?1 OR EXISTS (SELECT 1 FROM warehouse_serves ws WHERE "
+                     "ws.warehouse_id = w.id AND ws.country = ?1) ORDER BY w.id",
+                     "s", g->country);
+    while (mer_rows_next(rows)) {
+        int64_t on_hand = mer_rows_int(rows, 6), reserved = mer_rows_int(rows, 7);
+        json_array_append_new(
+            out,
+            json_pack("{s:I,s:s,s:s,s:s,s:s,s:[],s:{s:I,s:I,s:I,s:I,s:I}}", "id", (json_int_t)mer_rows_int(rows, 0),
+                      "code", mer_rows_text(rows, 1), "name", mer_rows_text(rows, 2), "country", mer_rows_text(rows, 3),
+                      "state", mer_rows_text(rows, 4), "serves", "stock", "skus", (json_int_t)mer_rows_int(rows, 5),
+                      "on_hand", (json_int_t)on_hand, "reserved", (json_int_t)reserved, "available",
+                      (json_int_t)(on_hand - reserved), "sold", (json_int_t)mer_rows_int(rows, 8)));
+    }
+    int err = mer_rows_end(rows);
+    size_t i;
+    json_t *w;
+    json_array_foreach(out, i, w)
+    {
+        if (err)
+            break;
+        json_t *serves = json_object_get(w, "serves");
+        rows = mer_db_query(db, "SELECT country FROM warehouse_serves WHERE warehouse_id = ? ORDER BY country", "i",
+                            (int64_t)json_integer_value(json_object_get(w, "id")));
+        while (mer_rows_next(rows))
+            json_array_append_new(serves, json_string(mer_rows_text(rows, 0)));
+        err = mer_rows_end(rows);
+    }
+    if (err) {
+        json_decref(out);
+        return err;
+    }
+    c->result = json_pack("{s:s,s:o}", "country", g->country, "warehouses", out);
+    return 0;
+}
+
+static void h_list_warehouses(mer_req_t *r)
+{
+    const char *country = mer_req_query(r, "country");
+    if (country == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country is required");
+        return;
+    }
+    const mer_country_t *cc = mer_req_staff_country(r, country, "see warehouses");
+    if (cc == NULL)
+        return;
+    list_wh_call_t *g = mer_call_new(r, sizeof(*g));
+    snprintf(g->country, sizeof(g->country), "%s", cc->code);
+    mer_call_read(&g->c, cc->region, list_warehouses);
+}
+
 static const mer_route_t routes[] = {
+    {"GET", "/api/v1/admin/warehouses", h_list_warehouses, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"POST", "/api/v1/admin/warehouses", h_create_warehouse, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_NONE},
     {"GET", "/api/v1/admin/stock", h_get_stock, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},

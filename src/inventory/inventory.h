@@ -11,6 +11,7 @@
  *   order placed     reserved += q                 (mer_stock_reserve)
  *   cancel/expire    reserved -= q                 (mer_stock_release)
  *   shipped          reserved -= q, on_hand -= q, sold += q   (mer_stock_consume)
+ *   returned         on_hand += q (resellable units back from a customer: mer_stock_return)
  * so for every SKU and warehouse: on_hand + sold is constant except for admin changes, which are logged
  * in stock_movement with actor and reason.
  *
@@ -37,6 +38,7 @@
 #define MER_INVENTORY_H
 
 #include "http/req.h"
+#include "inventory/alloc.h"
 #include "module.h"
 #include "store/db.h"
 
@@ -51,15 +53,39 @@ typedef struct mer_stock_line {
  * (cart and checkout); product pages use the state in memory. */
 int mer_stock_available(mer_db_t *db, int64_t sku_id, const char *country, int64_t *out);
 
+/* Where an order's units come from: one part per warehouse (a shipment), in candidate order. */
+typedef struct mer_stock_part {
+    int64_t warehouse_id;
+    char code[65];                         /* the warehouse's code */
+    bool same_state;                       /* in the buyer's (Indian) state */
+    int64_t quantity[MER_ORDER_MAX_LINES]; /* units of line i from here (0: none) */
+} mer_stock_part_t;
+
+typedef struct mer_stock_plan {
+    mer_stock_part_t parts[MER_ALLOC_MAX_WAREHOUSES];
+    size_t nparts;
+} mer_stock_plan_t;
+
 /*
- * Reserves every line from one warehouse serving country, preferring one in `state` (so an Indian
- * order can be intra-state). Writer thread only. Returns 0 and the warehouse (and whether it is in the
- * buyer's state), or MER_E_CONFLICT with *short_sku set to a SKU no single warehouse can supply.
+ * Reserves every line from the warehouses serving country, candidates ordered by the buyer's `state`
+ * first (so an Indian order can be intra-state) then by id, chosen by mer_stock_allocate (alloc.h): one
+ * warehouse when one can fill the order, else the fewest that together can. Writer thread only; every
+ * reservation is a conditional UPDATE (on_hand - reserved >= q), so stock never goes negative even if
+ * another node took units since they were read. Returns 0 and the plan, or MER_E_CONFLICT with *short_sku
+ * a SKU the warehouses cannot supply (the caller's savepoint undoes any partial reservation).
  */
 int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
-                      int64_t *warehouse_id, bool *same_state, int64_t *short_sku);
+                      mer_stock_plan_t *plan, int64_t *short_sku);
 int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n);
 int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id);
+
+/*
+ * Units that came back (an after-sales return received resellable): on_hand += q in warehouse_id (a stock
+ * row is made if the SKU had none there), logged in stock_movement with reason "returned", the order and
+ * the actor. Writer thread. Returns 0 or an error.
+ */
+int mer_stock_return(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id,
+                     const char *actor);
 
 /* The stock epoch of a product (see above). */
 uint32_t mer_stock_epoch(int64_t product_id);
@@ -68,10 +94,10 @@ uint32_t mer_stock_epoch(int64_t product_id);
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units_per_sku);
 
 /*
- * The inventory module: the admin routes (warehouses, stock and stock.low thresholds; writes are jobs of
- * the region's writer, the stock view a read on the read pool) and, from init, the stock state in memory,
- * the catalogue's stock-state provider, and the writer commit hook that refreshes it and advances the stock
- * epochs of products whose availability crossed zero (so cached product answers are rebuilt).
+ * The inventory module: the admin routes (warehouses: list and create, stock and stock.low thresholds; writes are jobs
+ * of the region's writer, the stock view a read on the read pool) and, from init, the stock state in memory, the
+ * catalogue's stock-state provider, and the writer commit hook that refreshes it and advances the stock epochs of
+ * products whose availability crossed zero (so cached product answers are rebuilt).
  */
 extern const mer_module_t mer_inventory_module;
 

@@ -11,6 +11,7 @@
 #include "core/tz.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
+#include "order/shipment.h"
 #include "payment/payment.h"
 #include "core/banned.h"
 
@@ -449,6 +450,11 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
                         l->flash ? co->flash_token : NULL) < 0)
             return MER_E_INTERNAL;
     }
+    int64_t sku_ids[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < co->n; i++)
+        sku_ids[i] = co->lines[i].sku_id;
+    if ((err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at)) != 0)
+        return err;
     for (size_t i = 0; i < co->pr.ntaxes; i++) {
         const mer_tax_row_t *t = &co->pr.taxes[i];
         if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
@@ -515,22 +521,23 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     mer_stock_line_t sl[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         sl[i] = (mer_stock_line_t){co->lines[i].sku_id, co->lines[i].quantity};
-    bool same_state = false;
     int64_t short_sku = 0;
-    err = mer_stock_reserve(db, co->c->code, co->state, sl, co->n, &co->warehouse_id, &same_state, &short_sku);
+    err = mer_stock_reserve(db, co->c->code, co->state, sl, co->n, &co->plan, &short_sku);
     if (err == MER_E_CONFLICT) {
         const char *code = "";
         for (size_t i = 0; i < co->n; i++)
             if (co->lines[i].sku_id == short_sku)
                 code = co->lines[i].code;
-        return mer_verr_set(e, MER_E_CONFLICT, "lines", "out of stock: %s (not enough units in one warehouse)", code);
+        return mer_verr_set(e, MER_E_CONFLICT, "lines", "out of stock: %s (not enough units in the warehouses)", code);
     }
     if (err)
         return err;
-    mer_rows_t *wr = mer_db_query(db, "SELECT code FROM warehouse WHERE id = ?", "i", co->warehouse_id);
-    if (mer_rows_next(wr))
-        snprintf(co->warehouse_code, sizeof(co->warehouse_code), "%s", mer_rows_text(wr, 0));
-    mer_rows_end(wr);
+    /* the order's warehouse is its first shipment's; intra-state (India) when every shipment is */
+    bool same_state = co->plan.nparts > 0;
+    for (size_t k = 0; k < co->plan.nparts; k++)
+        same_state = same_state && co->plan.parts[k].same_state;
+    co->warehouse_id = co->plan.parts[0].warehouse_id;
+    snprintf(co->warehouse_code, sizeof(co->warehouse_code), "%s", co->plan.parts[0].code);
 
     /* The amounts do not depend on intra_state (only the breakdown rows do): resolve() priced the order
      * already unless a coupon changed its lines since, or India's intra-state split applies. */
@@ -555,9 +562,12 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     char *address_json = mer_json_dump(aj, NULL);
     json_decref(aj);
     err = write_order(db, co, address_json, e);
-    if (err == 0)
+    if (err == 0) {
         view_new_order(co, address_json);
-    else
+        if ((co->view.shipments = mer_shipments_json(db, co->order_id)) == NULL)
+            err = MER_E_INTERNAL;
+    }
+    if (err)
         co->order_id = 0;
     free(address_json);
     return err;

@@ -13,7 +13,8 @@
  *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
  *   3. the amounts (nothing beyond MER_MONEY_MAX), then the coupon (live, method, minimum, scope) spread
  *      over the lines;
- *   4. stock reserved from one warehouse, the order priced (India's intra-state split needs the
+ *   4. stock reserved from one warehouse, or the fewest that together can (one shipment each: shipment.h),
+ *      the order priced (India's intra-state split needs the
  *      warehouse), expected_total and the method's ceiling checked, then the order, its lines, taxes, first
  *      event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
  *      pending charge and the order.created event are written, and the ordered lines leave the cart.
@@ -77,6 +78,7 @@ typedef struct mer_checkout {
     char intent[64], redirect_url[512];
     size_t n;
     mer_checkout_line_t lines[MER_ORDER_MAX_LINES];
+    mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;

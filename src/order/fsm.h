@@ -3,12 +3,16 @@
  *
  *   prepaid (card, wallet):
  *       pending_payment --pay--> paid --ship--> shipped --deliver--> delivered --complete--> completed
+ *       paid --ship_part--> partially_shipped --ship--> shipped        (split shipments: shipment.h)
  *       pending_payment --cancel | expire--> cancelled            (reserved stock is released)
  *       paid --cancel | refund--> refunded                        (before shipping; money returned)
  *   cash on delivery:
  *       pending_shipment --ship--> shipped --deliver--> delivered (paid on delivery) --complete--> completed
+ *       pending_shipment --ship_part--> partially_shipped --ship--> shipped
  *       pending_shipment --cancel--> cancelled                     (reserved stock is released)
  *
+ * ship_part is one shipment of several leaving its warehouse (partially_shipped --ship_part--> itself for
+ * the next ones), ship the last one (or all at once); a partially shipped order can no longer be cancelled.
  * Any other (state, event) pair is illegal: the caller answers 409 conflict with the current state.
  * Stock follows the machine: reserve at checkout, release on cancel/expire/refund-before-ship, consume on
  * ship.
@@ -27,6 +31,7 @@ typedef enum {
     MER_OS_COMPLETED,
     MER_OS_CANCELLED,
     MER_OS_REFUNDED,
+    MER_OS_PARTIALLY_SHIPPED,
     MER_OS__COUNT
 } mer_order_status_t;
 
@@ -38,6 +43,7 @@ typedef enum {
     MER_OE_CANCEL,
     MER_OE_EXPIRE,
     MER_OE_REFUND,
+    MER_OE_SHIP_PART,
     MER_OE__COUNT
 } mer_order_event_t;
 

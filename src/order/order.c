@@ -3,9 +3,10 @@
  * them, and expiring unpaid ones; the order module. The HTTP adapter is order_http.c.
  *
  * A transition is one writer job: load the order, ask fsm.h whether the event is legal (409 with the
- * current status if not), apply the stock effect (release on cancel/expire/refund-before-ship, consume on
- * ship), update the order, write an order_event row with actor and time, and record any payment. Calls
- * to payment providers happen before the job, on the offload pool (payment.h).
+ * current status if not), apply the stock effect through the order's shipments (shipment.h: release on
+ * cancel/expire/refund-before-ship, consume on ship, each shipment from its own warehouse), update the order, write an
+ * order_event row with actor and time, and record any payment. Calls to payment providers happen before the job, on the
+ * offload pool (payment.h).
  */
 #include <stdio.h>
 #include <time.h>
@@ -19,6 +20,8 @@
 #include "inventory/inventory.h"
 #include "order/order.h"
 #include "order/order_events.h"
+#include "order/returns.h"
+#include "order/shipment.h"
 #include "payment/payment.h"
 #include "store/store.h"
 #include "store/ticker.h"
@@ -76,20 +79,19 @@ void mer_order_page_release(mer_order_page_t *p)
 int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
 {
     char status[20] = "", method[16] = "", country[3] = "", currency[4] = "";
-    int64_t warehouse = 0, user = 0, total = 0;
+    int64_t user = 0, total = 0;
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT status, payment_method, warehouse_id, user_id, country, grand_total, currency "
+                                 "SELECT status, payment_method, user_id, country, grand_total, currency "
                                  "FROM orders WHERE id = ?",
                                  "i", j->order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
         snprintf(method, sizeof(method), "%s", mer_rows_text(r, 1));
-        warehouse = mer_rows_int(r, 2);
-        user = mer_rows_int(r, 3);
-        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 4));
-        total = mer_rows_int(r, 5);
-        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 6));
+        user = mer_rows_int(r, 2);
+        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 3));
+        total = mer_rows_int(r, 4);
+        snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 5));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -107,33 +109,10 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
     bool cod = strcmp(method, "cod") == 0;
     bool money_in = to == MER_OS_PAID || (to == MER_OS_DELIVERED && cod);
 
-    /* stock */
-    if (mer_order_releases_stock(from, j->ev) || j->ev == MER_OE_SHIP) {
-        mer_stock_line_t sl[MER_ORDER_MAX_LINES];
-        size_t n = 0;
-        /* units already refunded (and so released) before shipping are not released or shipped again */
-        r = mer_db_query(db,
-                         "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ? "
-                         "AND quantity > refunded_qty ORDER BY line_no",
-                         "i", j->order_id);
-        while (mer_rows_next(r) && n < MER_ORDER_MAX_LINES) {
-            sl[n].sku_id = mer_rows_int(r, 0);
-            sl[n++].quantity = mer_rows_int(r, 1);
-        }
-        if ((err = mer_rows_end(r)) != 0)
-            return err;
-        err = j->ev == MER_OE_SHIP ? mer_stock_consume(db, warehouse, sl, n, j->order_id)
-                                   : mer_stock_release(db, warehouse, sl, n);
-        if (err)
-            return err;
-        /* flash-sale units of an order that ends unshipped go back to their session */
-        if (j->ev != MER_OE_SHIP && (err = mer_flash_order_closed(db, j->order_id)) != 0)
-            return err;
-    }
-
     if (j->ev == MER_OE_SHIP) {
-        /* the tracking number given, else the one logistics booked */
-        if (j->tracking[0] == '\0') {
+        /* the tracking number given (every pending shipment gets it), else the one logistics booked */
+        bool given = j->tracking[0] != '\0';
+        if (!given) {
             mer_rows_t *sr =
                 mer_db_query(db, "SELECT tracking_number FROM shipment WHERE order_id = ?", "i", j->order_id);
             if (mer_rows_next(sr))
@@ -143,6 +122,22 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
         if (j->tracking[0] == '\0')
             return mer_verr_set(e, MER_E_VALIDATION, "tracking_number",
                                 "tracking_number is required: no shipment was booked for this order");
+        /* stock: every pending shipment's units consumed from its own warehouse (shipment.h) */
+        err = mer_shipments_ship_pending(db, j->order_id, given ? j->tracking : NULL, j->tracking);
+        if (err == MER_E_VALIDATION)
+            return mer_verr_set(e, MER_E_VALIDATION, "tracking_number", "tracking_number is required");
+        if (err)
+            return err;
+    } else if (j->ev == MER_OE_DELIVER && (err = mer_shipments_deliver_shipped(db, j->order_id)) != 0) {
+        return err;
+    }
+    /* stock: an order that ends unshipped gives every pending shipment's reservation back */
+    if (mer_order_releases_stock(from, j->ev)) {
+        if ((err = mer_shipments_release(db, j->order_id)) != 0)
+            return err;
+        /* flash-sale units of an order that ends unshipped go back to their session */
+        if ((err = mer_flash_order_closed(db, j->order_id)) != 0)
+            return err;
     }
     /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
     int64_t now = mer_now_unix_ms();
@@ -163,9 +158,13 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
     if (to == MER_OS_CANCELLED && (err = mer_coupon_settle(db, j->order_id, false)) != 0)
         return err;
     static const char *const event_of[MER_OS__COUNT] = {
-        [MER_OS_PAID] = "order.paid",           [MER_OS_SHIPPED] = "order.shipped",
-        [MER_OS_DELIVERED] = "order.delivered", [MER_OS_COMPLETED] = "order.completed",
-        [MER_OS_CANCELLED] = "order.cancelled", [MER_OS_REFUNDED] = "order.refund_requested",
+        [MER_OS_PAID] = "order.paid",
+        [MER_OS_SHIPPED] = "order.shipped",
+        [MER_OS_DELIVERED] = "order.delivered",
+        [MER_OS_COMPLETED] = "order.completed",
+        [MER_OS_CANCELLED] = "order.cancelled",
+        [MER_OS_REFUNDED] = "order.refund_requested",
+        [MER_OS_PARTIALLY_SHIPPED] = "order.partially_shipped",
     };
     if (event_of[to] && (err = mer_event_emit_order(db, event_of[to], j->order_id)) != 0)
         return err;
@@ -527,7 +526,8 @@ static int order_init(const mer_cycle_t *cycle)
 const mer_module_t mer_order_module = {
     .name = "order",
     .init = order_init,
-    .routes = MER_MODULE_ROUTES(&mer_checkout_routes, &mer_order_routes, &mer_refund_routes, &mer_coupon_routes),
+    .routes = MER_MODULE_ROUTES(&mer_checkout_routes, &mer_order_routes, &mer_refund_routes, &mer_coupon_routes,
+                                &mer_shipment_routes, &mer_return_routes),
     .thread_exit = mer_order_thread_release,
     .stop_phase = MER_STOP_PRODUCERS,
     .stop = order_stop,

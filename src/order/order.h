@@ -4,8 +4,8 @@
  * Checkout (POST /api/v1/orders: the service checkout.h, its adapter checkout_http.c) hands one job to
  * the region's writer, which in a single savepoint of a group-committed transaction: replays an
  * Idempotency-Key it has seen, validates and resolves the address, lines, prices, coupon and payment
- * method, reserves stock from one warehouse, prices the order (tax depends on the warehouse's state in
- * India), numbers it, writes order, lines, tax breakdown and first state event, records the
+ * method, reserves stock (from one warehouse, or the fewest that can: shipment.h), prices the order (tax depends on the
+ * warehouse's state in India), numbers it, writes order, lines, tax breakdown and first state event, records the
  * Idempotency-Key and removes the ordered lines from the cart. The 201 is sent only after that
  * transaction is durable.
  *
@@ -60,8 +60,9 @@ typedef struct mer_order_view {
     size_t nlines;
     mer_tax_row_t taxes[MER_PRICE_MAX_TAXES];
     size_t ntaxes;
-    json_t *events;   /* owned; NULL = not loaded */
-    json_t *payments; /* owned; NULL = not loaded */
+    json_t *events;    /* owned; NULL = not loaded */
+    json_t *payments;  /* owned; NULL = not loaded */
+    json_t *shipments; /* owned; NULL = not loaded (shipment.h) */
 } mer_order_view_t;
 
 void mer_order_view_release(mer_order_view_t *v);

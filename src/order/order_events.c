@@ -37,12 +37,43 @@ static int logistics_apply(mer_db_t *db, const mer_event_t *ev)
                           : country && strcmp(country, "RU") == 0              ? carriers[2]
                           : country && strchr("SG MY ID PH TH VN", country[0]) ? carriers[1]
                                                                                : carriers[3];
-    return mer_db_exec(db,
-                       "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
-                       "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
-                       "isssi", ev->order_id, carrier, tracking, ev->id, mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    if (mer_db_exec(db,
+                    "INSERT INTO shipment (order_id, carrier, tracking_number, event_id, created_at) "
+                    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+                    "isssi", ev->order_id, carrier, tracking, ev->id, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    /* split shipments (shipment.h): each parcel gets its own tracking number with the same carrier, the
+     * first the order's booked one (a repeat finds them booked and changes nothing) */
+    int64_t ids[16], seqs[16];
+    size_t n = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT s.id, s.seq, b.tracking_number FROM order_shipment s JOIN shipment b ON "
+                                 "b.order_id = s.order_id WHERE s.order_id = ? AND s.status = 'pending' AND "
+                                 "s.tracking_number = '' ORDER BY s.seq",
+                                 "i", ev->order_id);
+    while (mer_rows_next(r) && n < MER_ARRAY_LEN(ids)) {
+        ids[n] = mer_rows_int(r, 0);
+        seqs[n] = mer_rows_int(r, 1);
+        if (seqs[n] == 1)
+            snprintf(tracking, sizeof(tracking), "%s", mer_rows_text(r, 2));
+        n++;
+    }
+    if (mer_rows_end(r) != 0)
+        return MER_E_INTERNAL;
+    for (size_t i = 0; i < n; i++) {
+        char t[40];
+        if (seqs[i] == 1) {
+            snprintf(t, sizeof(t), "%s", tracking);
+        } else {
+            randombytes_buf(raw, sizeof(raw));
+            snprintf(t, sizeof(t), "%s%02X%02X%02X%02X%02X", country ? country : "XX", raw[0], raw[1], raw[2], raw[3],
+                     raw[4]);
+        }
+        if (mer_db_exec(db, "UPDATE order_shipment SET carrier = ?, tracking_number = ? WHERE id = ?", "ssi", carrier,
+                        t, ids[i]) != 1)
+            return MER_E_INTERNAL;
+    }
+    return 0;
 }
 
 static int notifications_apply(mer_db_t *db, const mer_event_t *ev)

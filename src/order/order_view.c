@@ -8,6 +8,7 @@
 #include "core/jsonw.h"
 #include "core/tz.h"
 #include "order/order.h"
+#include "order/shipment.h"
 #include "payment/payment.h"
 #include "region/country.h"
 #include "store/ops_order.h"
@@ -19,6 +20,7 @@ void mer_order_view_release(mer_order_view_t *v)
     free(v->lines);
     json_decref(v->events);
     json_decref(v->payments);
+    json_decref(v->shipments);
     memset(v, 0, sizeof(*v));
 }
 
@@ -135,6 +137,8 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
     }
     if ((err = mer_rows_end(r)) != 0)
         return err;
+    if ((v->shipments = mer_shipments_json(db, id)) == NULL)
+        return MER_E_INTERNAL;
     v->payments = json_array();
     r = mer_db_query(db,
                      "SELECT provider, kind, amount, status, COALESCE(provider_ref, ''), reason, created_at, id, "
@@ -270,6 +274,7 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
         mer_tz_format(v->expires_at, tz, ts);
         mer_jw_str(&w, "pay_before_local", ts);
     }
+    write_loaded(&w, "shipments", v->shipments);
     write_loaded(&w, "events", v->events);
     write_loaded(&w, "payments", v->payments);
     mer_jw_end(&w);

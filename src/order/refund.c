@@ -6,6 +6,7 @@
 #include "flashsale/flash.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "order/shipment.h"
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -112,6 +113,54 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     return amount;
 }
 
+int mer_refund_line_units(mer_db_t *db, int64_t order_id, int line_no, int64_t units, int64_t *amount,
+                          const char *field, mer_verr_t *e)
+{
+    int64_t qty = 0, total = 0, done = 0;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT quantity, line_total, refunded_qty FROM order_line WHERE order_id = ? "
+                                 "AND line_no = ?",
+                                 "ii", order_id, (int64_t)line_no);
+    bool has = mer_rows_next(r);
+    if (has) {
+        qty = mer_rows_int(r, 0);
+        total = mer_rows_int(r, 1);
+        done = mer_rows_int(r, 2);
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (!has)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "order has no line %d", line_no);
+    if (units < 1 || done + units > qty)
+        return mer_verr_set(e, MER_E_VALIDATION, field, "only %lld units of line %d are left to refund",
+                            (long long)(qty - done), line_no);
+    int64_t after = done + units;
+    /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
+    int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
+    int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
+    *amount = upto - before;
+    if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii", after,
+                    order_id, (int64_t)line_no) != 1)
+        return MER_E_INTERNAL;
+    return 0;
+}
+
+int mer_refund_announce(mer_db_t *db, int64_t order_id)
+{
+    int err = mer_event_emit_order(db, "order.refund_requested", order_id);
+    if (err)
+        return err;
+    /* cash on delivery is paid out by hand and recorded at once: nothing to wait for */
+    char pstatus[24] = "";
+    mer_rows_t *r = mer_db_query(db, "SELECT payment_status FROM orders WHERE id = ?", "i", order_id);
+    if (mer_rows_next(r))
+        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 0));
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", order_id);
+}
+
 /* ---- POST /api/v1/admin/orders/{id}/refunds ---- */
 
 typedef struct rline {
@@ -133,13 +182,11 @@ typedef struct refund_job {
 static int refund_apply(mer_db_t *db, refund_job_t *j)
 {
     char status[20] = "", country[3] = "";
-    int64_t warehouse = 0;
-    mer_rows_t *r = mer_db_query(db, "SELECT status, country, warehouse_id FROM orders WHERE id = ?", "i", j->order_id);
+    mer_rows_t *r = mer_db_query(db, "SELECT status, country FROM orders WHERE id = ?", "i", j->order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
         snprintf(country, sizeof(country), "%s", mer_rows_text(r, 1));
-        warehouse = mer_rows_int(r, 2);
     }
     int err = mer_rows_end(r);
     if (err)
@@ -148,44 +195,18 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
         return mer_verr_set(&j->c.verr, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
     int64_t amount = -1;
     bool every_unit = j->all;
-    mer_stock_line_t released[64];
-    size_t nrel = 0;
     if (!j->all) {
         amount = 0;
         for (size_t i = 0; i < j->n; i++) {
-            int64_t qty = 0, total = 0, done = 0, sku = 0;
-            r = mer_db_query(db,
-                             "SELECT quantity, line_total, refunded_qty, sku_id FROM order_line WHERE order_id = ? "
-                             "AND line_no = ?",
-                             "ii", j->order_id, (int64_t)j->lines[i].line_no);
-            bool has = mer_rows_next(r);
-            if (has) {
-                qty = mer_rows_int(r, 0);
-                total = mer_rows_int(r, 1);
-                done = mer_rows_int(r, 2);
-                sku = mer_rows_int(r, 3);
-            }
-            if ((err = mer_rows_end(r)) != 0)
-                return err;
             char field[32];
+            int64_t part = 0;
             snprintf(field, sizeof(field), "lines[%zu]", i);
-            if (!has)
-                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field, "order has no line %d", j->lines[i].line_no);
-            if (done + j->lines[i].quantity > qty)
-                return mer_verr_set(&j->c.verr, MER_E_VALIDATION, field,
-                                    "only %lld units of line %d are left to refund", (long long)(qty - done),
-                                    j->lines[i].line_no);
-            int64_t after = done + j->lines[i].quantity;
-            /* cumulative floor(total x units / qty), in 128 bits: total x units may exceed the money range */
-            int64_t upto = mer_div_round((__int128)total * after, qty, MER_ROUND_DOWN);
-            int64_t before = mer_div_round((__int128)total * done, qty, MER_ROUND_DOWN);
-            if (mer_money_add(&amount, amount, upto - before) != 0)
+            if ((err = mer_refund_line_units(db, j->order_id, j->lines[i].line_no, j->lines[i].quantity, &part, field,
+                                             &j->c.verr)) != 0)
+                return err;
+            if (mer_money_add(&amount, amount, part) != 0)
                 return mer_verr_set(&j->c.verr, MER_E_VALIDATION, "lines",
                                     "the refund exceeds what is left of the payment");
-            if (mer_db_exec(db, "UPDATE order_line SET refunded_qty = ? WHERE order_id = ? AND line_no = ?", "iii",
-                            after, j->order_id, (int64_t)j->lines[i].line_no) != 1)
-                return MER_E_INTERNAL;
-            released[nrel++] = (mer_stock_line_t){sku, j->lines[i].quantity};
         }
         int64_t left = 1;
         if (mer_db_query_int(db, &left,
@@ -203,48 +224,32 @@ static int refund_apply(mer_db_t *db, refund_job_t *j)
         return mer_verr_set(&j->c.verr, MER_E_CONFLICT, "status",
                             "nothing was paid on this order, or all of it was refunded");
     j->amount = got;
-    /* units refunded before shipping go back to stock; a fully refunded unshipped order is refunded */
-    if (strcmp(status, "paid") == 0) {
-        if (nrel && mer_stock_release(db, warehouse, released, nrel) != 0)
+    /* units refunded before shipping leave their shipments and go back to their warehouses' stock
+     * (shipment.h); a fully refunded unshipped order is refunded */
+    bool paid = strcmp(status, "paid") == 0;
+    if (paid || strcmp(status, "partially_shipped") == 0) {
+        for (size_t i = 0; i < j->n; i++)
+            if ((err = mer_shipments_release_units(db, j->order_id, j->lines[i].line_no, j->lines[i].quantity)) != 0)
+                return err;
+        if (j->all &&
+            ((err = mer_shipments_release(db, j->order_id)) != 0 ||
+             mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i", j->order_id) < 0))
+            return err ? err : MER_E_INTERNAL;
+        if (paid && every_unit &&
+            (mer_db_exec(db, "UPDATE orders SET status = 'refunded' WHERE id = ?", "i", j->order_id) != 1 ||
+             mer_db_exec(db,
+                         "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) "
+                         "VALUES (?, 'paid', 'refunded', ?, ?, ?)",
+                         "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0))
             return MER_E_INTERNAL;
-        if (every_unit) {
-            if (j->all) {
-                mer_stock_line_t all[64];
-                size_t na = 0;
-                r = mer_db_query(db, "SELECT sku_id, quantity - refunded_qty FROM order_line WHERE order_id = ?", "i",
-                                 j->order_id);
-                while (mer_rows_next(r) && na < 64)
-                    all[na++] = (mer_stock_line_t){mer_rows_int(r, 0), mer_rows_int(r, 1)};
-                mer_rows_end(r);
-                if (mer_stock_release(db, warehouse, all, na) != 0 ||
-                    mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
-                                j->order_id) < 0)
-                    return MER_E_INTERNAL;
-            }
-            if (mer_db_exec(db, "UPDATE orders SET status = 'refunded' WHERE id = ?", "i", j->order_id) != 1 ||
-                mer_db_exec(db,
-                            "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) "
-                            "VALUES (?, 'paid', 'refunded', ?, ?, ?)",
-                            "issi", j->order_id, j->actor, j->reason, mer_now_unix_ms()) < 0)
-                return MER_E_INTERNAL;
-        }
         /* flash-sale units refunded before shipping go back to their session, as a cancel's do */
-        if ((err = mer_flash_lines_refunded(db, j->order_id)) != 0)
+        if (paid && (err = mer_flash_lines_refunded(db, j->order_id)) != 0)
             return err;
     } else if (j->all && mer_db_exec(db, "UPDATE order_line SET refunded_qty = quantity WHERE order_id = ?", "i",
                                      j->order_id) < 0) {
         return MER_E_INTERNAL;
     }
-    if ((err = mer_event_emit_order(db, "order.refund_requested", j->order_id)) != 0)
-        return err;
-    /* cash on delivery is paid out by hand and recorded at once: nothing to wait for */
-    char pstatus[24] = "";
-    r = mer_db_query(db, "SELECT payment_status FROM orders WHERE id = ?", "i", j->order_id);
-    if (mer_rows_next(r))
-        snprintf(pstatus, sizeof(pstatus), "%s", mer_rows_text(r, 0));
-    if ((err = mer_rows_end(r)) != 0)
-        return err;
-    return strcmp(pstatus, "refund_pending") == 0 ? 0 : mer_event_emit_order(db, "order.refunded", j->order_id);
+    return mer_refund_announce(db, j->order_id);
 }
 
 static int refund_fn(mer_db_t *db, mer_call_t *c)

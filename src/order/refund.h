@@ -16,6 +16,7 @@
 #define MER_REFUND_H
 
 #include "module.h"
+#include "core/json.h"
 #include "store/db.h"
 
 /*
@@ -28,6 +29,19 @@
  * payment status as they are. The order's payment status is then mer_payment_order_status's.
  */
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
+
+/*
+ * Marks `units` more units of order line line_no refunded (order_line.refunded_qty) and sets *amount to
+ * their share of the line total, by the cumulative rule above. Writer thread. Returns 0, MER_E_VALIDATION
+ * (no such line, or fewer units left to refund; *e set with `field`), or another error. The caller then
+ * requests the money with mer_refund_request.
+ */
+int mer_refund_line_units(mer_db_t *db, int64_t order_id, int line_no, int64_t units, int64_t *amount,
+                          const char *field, mer_verr_t *e);
+
+/* After a refund was requested for an order: order.refund_requested, and order.refunded at once when
+ * nothing waits for a provider (cash on delivery). Writer thread. */
+int mer_refund_announce(mer_db_t *db, int64_t order_id);
 
 /* Admin route POST /api/v1/admin/orders/{id}/refunds (a table of the order module). */
 extern const mer_routes_t mer_refund_routes;

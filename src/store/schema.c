@@ -459,6 +459,91 @@ const mer_migration_t mer_schema_region[] = {
      "  document TEXT NOT NULL,"              /* the whole document as issued (JSON) */
      "  UNIQUE (country, series, seq));"
      "CREATE UNIQUE INDEX invoice_of_order ON invoice(order_id) WHERE kind = 'invoice';"},
+    {11,
+     /* split shipments: an order ships from one or more warehouses, one shipment per warehouse, each with
+      * its own state and tracking number; its lines are the units still to ship (or shipped) from there */
+     "CREATE TABLE order_shipment ("
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  seq INTEGER NOT NULL,"                 /* 1, 2, ... within the order */
+     "  warehouse_id INTEGER NOT NULL REFERENCES warehouse(id),"
+     "  status TEXT NOT NULL DEFAULT 'pending'"
+     "    CHECK (status IN ('pending', 'shipped', 'delivered', 'cancelled')),"
+     "  carrier TEXT NOT NULL DEFAULT '',"
+     "  tracking_number TEXT NOT NULL DEFAULT ''," /* booked by logistics, or given when shipped */
+     "  created_at INTEGER NOT NULL, shipped_at INTEGER, delivered_at INTEGER,"
+     "  UNIQUE (order_id, seq));"
+     "CREATE TABLE order_shipment_line ("
+     "  shipment_id INTEGER NOT NULL REFERENCES order_shipment(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL,"
+     "  quantity INTEGER NOT NULL CHECK (quantity >= 0),"
+     "  PRIMARY KEY (shipment_id, line_no));"
+     /* orders placed before: one shipment from their warehouse, in the state the order is in */
+     "INSERT INTO order_shipment (order_id, seq, warehouse_id, status, carrier, tracking_number, created_at) "
+     "SELECT o.id, 1, o.warehouse_id, CASE WHEN o.status = 'shipped' THEN 'shipped' "
+     "WHEN o.status IN ('delivered', 'completed') THEN 'delivered' "
+     "WHEN o.status IN ('cancelled', 'refunded') THEN 'cancelled' ELSE 'pending' END, "
+     "COALESCE(s.carrier, ''), COALESCE(o.tracking_number, s.tracking_number, ''), o.created_at "
+     "FROM orders o LEFT JOIN shipment s ON s.order_id = o.id;"
+     "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+     "SELECT s.id, l.line_no, l.sku_id, l.quantity - l.refunded_qty FROM order_shipment s "
+     "JOIN order_line l ON l.order_id = s.order_id;"},
+    {12,
+     /* after-sales returns (RMA): each country's return window and how cash-on-delivery money goes back */
+     "CREATE TABLE return_policy ("
+     "  country TEXT PRIMARY KEY,"
+     "  window_days INTEGER NOT NULL CHECK (window_days >= 0),"  /* from delivery; 0 = no returns */
+     "  cod_refund TEXT NOT NULL,"             /* comma-separated: bank_transfer, store_credit */
+     "  updated_at INTEGER NOT NULL);"
+     /* demo countries (facts to check against current law before shipping): EU and UK 14 days of
+      * withdrawal; Russia 14 days, money back only; South and South-East Asia 7 days */
+     "INSERT INTO return_policy (country, window_days, cod_refund, updated_at) VALUES "
+     "('IN', 7, 'bank_transfer,store_credit', 0), ('SG', 7, 'bank_transfer,store_credit', 0), "
+     "('MY', 7, 'bank_transfer,store_credit', 0), ('ID', 7, 'bank_transfer,store_credit', 0), "
+     "('PH', 7, 'bank_transfer,store_credit', 0), ('TH', 7, 'bank_transfer,store_credit', 0), "
+     "('VN', 7, 'bank_transfer,store_credit', 0), ('RU', 14, 'bank_transfer', 0), "
+     "('ES', 14, 'bank_transfer,store_credit', 0), ('FR', 14, 'bank_transfer,store_credit', 0), "
+     "('IT', 14, 'bank_transfer,store_credit', 0), ('DE', 14, 'bank_transfer,store_credit', 0), "
+     "('PL', 14, 'bank_transfer,store_credit', 0), ('GB', 14, 'bank_transfer,store_credit', 0);"
+     "CREATE TABLE return_request ("
+     "  id INTEGER PRIMARY KEY,"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  user_id INTEGER NOT NULL,"
+     "  country TEXT NOT NULL, currency TEXT NOT NULL,"
+     "  status TEXT NOT NULL CHECK (status IN ('requested', 'approved', 'rejected', 'received', 'refunded',"
+     "    'cancelled')),"
+     "  reason TEXT NOT NULL,"                 /* damaged, defective, wrong_item, not_as_described, ... */
+     "  comment TEXT NOT NULL DEFAULT '',"
+     "  refund_method TEXT NOT NULL"          /* original: the order's payment; cash on delivery: the others */
+     "    CHECK (refund_method IN ('original', 'bank_transfer', 'store_credit')),"
+     "  refund_account TEXT NOT NULL DEFAULT '{}'," /* bank_transfer: {holder, number, bank_code} */
+     "  refund_amount INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+     "CREATE INDEX return_request_order ON return_request(order_id);"
+     "CREATE INDEX return_request_user ON return_request(user_id, id);"
+     "CREATE INDEX return_request_country ON return_request(country, id);"
+     "CREATE TABLE return_line ("
+     "  return_id INTEGER NOT NULL REFERENCES return_request(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL,"
+     "  quantity INTEGER NOT NULL CHECK (quantity > 0),"
+     "  item_condition TEXT CHECK (item_condition IN ('resellable', 'damaged')),"  /* NULL until received */
+     "  restock_warehouse_id INTEGER,"         /* resellable: where the units went back */
+     "  PRIMARY KEY (return_id, line_no));"
+     "CREATE TABLE return_event ("           /* every transition, with time and actor */
+     "  id INTEGER PRIMARY KEY,"
+     "  return_id INTEGER NOT NULL REFERENCES return_request(id),"
+     "  from_status TEXT, to_status TEXT NOT NULL,"
+     "  actor TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', at INTEGER NOT NULL);"
+     "CREATE INDEX return_event_return ON return_event(return_id);"
+     /* store credit granted (refunds of cash-on-delivery returns the customer took as credit) */
+     "CREATE TABLE store_credit ("
+     "  id INTEGER PRIMARY KEY,"
+     "  user_id INTEGER NOT NULL, country TEXT NOT NULL, currency TEXT NOT NULL,"
+     "  amount INTEGER NOT NULL,"
+     "  reason TEXT NOT NULL, return_id INTEGER, created_at INTEGER NOT NULL);"
+     "CREATE INDEX store_credit_user ON store_credit(user_id, country);"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

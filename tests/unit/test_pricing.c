@@ -339,6 +339,16 @@ static void test_state_machine(void **state)
     assert_int_equal(mer_order_transition(MER_OS_CANCELLED, MER_OE_PAY, &to), MER_E_CONFLICT);
     assert_int_equal(mer_order_transition(MER_OS_COMPLETED, MER_OE_REFUND, &to), MER_E_CONFLICT);
     assert_int_equal(mer_order_transition(MER_OS_PENDING_SHIPMENT, MER_OE_EXPIRE, &to), MER_E_CONFLICT);
+    /* split shipments: one parcel of several, then the last; a partially shipped order cannot be cancelled */
+    assert_int_equal(mer_order_transition(MER_OS_PAID, MER_OE_SHIP_PART, &to), 0);
+    assert_int_equal(to, MER_OS_PARTIALLY_SHIPPED);
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_SHIPMENT, MER_OE_SHIP_PART, &to), 0);
+    assert_int_equal(mer_order_transition(MER_OS_PARTIALLY_SHIPPED, MER_OE_SHIP, &to), 0);
+    assert_int_equal(to, MER_OS_SHIPPED);
+    assert_int_equal(mer_order_transition(MER_OS_PARTIALLY_SHIPPED, MER_OE_CANCEL, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_PARTIALLY_SHIPPED, MER_OE_DELIVER, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_PENDING_PAYMENT, MER_OE_SHIP_PART, &to), MER_E_CONFLICT);
+    assert_int_equal(mer_order_transition(MER_OS_SHIPPED, MER_OE_SHIP_PART, &to), MER_E_CONFLICT);
     /* stock */
     assert_true(mer_order_releases_stock(MER_OS_PENDING_PAYMENT, MER_OE_CANCEL));
     assert_true(mer_order_releases_stock(MER_OS_PAID, MER_OE_REFUND));

@@ -145,7 +145,7 @@ function Login() {
 }
 
 // ---- orders ----
-const STATUSES = ['', 'pending_payment', 'paid', 'pending_shipment', 'shipped', 'delivered', 'completed', 'cancelled', 'refunded'];
+const STATUSES = ['', 'pending_payment', 'paid', 'pending_shipment', 'partially_shipped', 'shipped', 'delivered', 'completed', 'cancelled', 'refunded'];
 function Orders({ query }) {
   const status = query.get('status') || '';
   const page = Number(query.get('page') || 1);
