@@ -5,7 +5,7 @@ set -eu
 
 # nodejs + npm: the storefront and console (web/) are bundled at build time with esbuild from npm
 # libpq-dev: the PostgreSQL backend of store/db.h (src/store/db_pg.c)
-build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev nodejs npm"
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libexpat1-dev libpq-dev nodejs npm"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
 # clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against

@@ -33,6 +33,10 @@ typedef struct mer_cat_text {
     char locale[MER_LOCALE_MAX];
     char *name;
     char *description;
+    /* the source-language texts this translation was made from, NULL while they are the current ones
+     * (see catalog/translation.h: a translation whose source differs from the current one is outdated) */
+    char *name_source;
+    char *description_source;
 } mer_cat_text_t;
 
 typedef struct mer_cat_price {
@@ -55,6 +59,14 @@ typedef struct mer_cat_sku {
     size_t nprices;
     struct mer_cat_product *product;
 } mer_cat_sku_t;
+
+/* A translation of an attribute name ("colour") or value ("colour=black"). */
+typedef struct mer_cat_attr_text {
+    char *key;
+    char locale[MER_LOCALE_MAX];
+    char *text;
+    char *source; /* as in mer_cat_text_t: the source text it was made from, NULL = the current one */
+} mer_cat_attr_text_t;
 
 typedef struct mer_cat_category {
     int64_t id;
@@ -82,7 +94,7 @@ typedef struct mer_catalog {
     size_t nproducts;
     mer_cat_category_t *categories; /* sorted by id */
     size_t ncategories;
-    struct mer_cat_attr_text *attr_texts; /* sorted by key, locale */
+    mer_cat_attr_text_t *attr_texts; /* sorted by key, locale */
     size_t nattr_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
@@ -92,11 +104,13 @@ typedef struct mer_catalog {
 int mer_catalog_init(void);
 /*
  * The catalogue module (catalog_http.c): the public routes (catalog_http.c) and the admin routes
- * (catalog_admin.c, mer_catalog_admin_routes); meridian_catalog_products. The snapshot itself is loaded
+ * (catalog_admin.c, mer_catalog_admin_routes), the translation workflow's admin routes (translation_http.c,
+ * mer_translation_routes); meridian_catalog_products. The snapshot itself is loaded
  * by mer_catalog_init() when the store is opened, before any module starts.
  */
 extern const mer_module_t mer_catalog_module;
 extern const mer_routes_t mer_catalog_admin_routes;
+extern const mer_routes_t mer_translation_routes;
 /* Re-reads the database into a new snapshot and advances the generation. Never on an event loop (it reads
  * catalog.db): the commit hook and the command line call it. */
 int mer_catalog_reload(void);

@@ -109,6 +109,14 @@ const mer_migration_t mer_schema_catalog[] = {
      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
      "  sale_id INTEGER NOT NULL,"
      "  created_at INTEGER NOT NULL);"},
+    {6,
+     /* outdated translations: the source-language (en) text a translation was made from, recorded when
+      * that source text is edited (NULL: made from the current source). A translation whose recorded
+      * source differs from the current one is outdated (catalog/translation.h). */
+     "ALTER TABLE product_text ADD COLUMN name_source TEXT;"
+     "ALTER TABLE product_text ADD COLUMN description_source TEXT;"
+     "ALTER TABLE category_text ADD COLUMN name_source TEXT;"
+     "ALTER TABLE attribute_text ADD COLUMN source TEXT;"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
