@@ -59,37 +59,14 @@ void mer_tr_file_release(mer_tr_file_t *f)
     f->n = f->cap = 0;
 }
 
-bool mer_tr_utf8_ok(const char *s, size_t len)
+/* Is s[0..len) well-formed UTF-8 without NUL (line ends may be CRLF, so \r is allowed here)? */
+static bool utf8_ok(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s, *end = p + len;
-    while (p < end) {
-        unsigned c = *p;
-        size_t n;
-        uint32_t cp, min;
-        if (c == 0)
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? mer_utf8_seq((const unsigned char *)s + i, len - i) : 0;
+        if (n == 0)
             return false;
-        if (c < 0x80) {
-            p++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return false;
-        }
-        if ((size_t)(end - p) <= n)
-            return false;
-        for (size_t i = 1; i <= n; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        p += n + 1;
+        i += n;
     }
     return true;
 }
@@ -593,7 +570,9 @@ static int po_header(po_t *p, const char *h)
             while (v < line + n && *v == ' ')
                 v++;
             size_t vlen = (size_t)(line + n - v);
-            if (klen == 8 && strncasecmp(line, "Language", 8) == 0) {
+            if (vlen == 0) {
+                /* an empty value says nothing */
+            } else if (klen == 8 && strncasecmp(line, "Language", 8) == 0) {
                 if (mer_locale_normalize(v, vlen, p->out->target_lang) != 0)
                     return pofail(p, "the header's Language is not a language tag");
             } else if (klen == 17 && strncasecmp(line, "X-Source-Language", 17) == 0) {
@@ -733,7 +712,7 @@ int mer_tr_parse_po(const char *data, size_t len, mer_tr_file_t *out, char err[2
     err[0] = '\0';
     if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
         data += 3, len -= 3;
-    if (!mer_tr_utf8_ok(data, len)) {
+    if (!utf8_ok(data, len)) {
         snprintf(err, 256, "the file is not valid UTF-8 (or contains NUL bytes)");
         return -1;
     }

@@ -79,7 +79,4 @@ void mer_tr_po_string(mer_buf_t *out, const char *s);
 int mer_tr_parse_xliff(const char *data, size_t len, mer_tr_file_t *out, char err[256]);
 int mer_tr_parse_po(const char *data, size_t len, mer_tr_file_t *out, char err[256]);
 
-/* Is s (len bytes) valid UTF-8 without NUL? */
-bool mer_tr_utf8_ok(const char *s, size_t len);
-
 #endif

@@ -419,14 +419,6 @@ static void check_tokens(mer_tr_import_t *out, const mer_tr_entry_t *e, const ch
     free(t.v);
 }
 
-static bool controls_ok(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-            return false;
-    return true;
-}
-
 static int cmp_change(const void *a, const void *b)
 {
     const mer_tr_change_t *x = a, *y = b;
@@ -479,7 +471,7 @@ void mer_translation_check(const mer_catalog_t *cat, const char *locale, const m
         if (len > t->max_len)
             problem(out, e->id, e->line, "too_long", "the translation has %zu bytes; at most %zu are allowed", len,
                     t->max_len);
-        if (!mer_tr_utf8_ok(e->target, len) || !controls_ok(e->target))
+        if (mer_utf8_text(e->target, len) < 0)
             problem(out, e->id, e->line, "invalid_text",
                     "the translation must be UTF-8 text without control characters other than newline and tab");
         check_tokens(out, e, t->source, e->target);
