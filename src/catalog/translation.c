@@ -574,27 +574,19 @@ static int apply_one(mer_db_t *db, const char *locale, const mer_tr_change_t *c)
 
 int mer_translation_apply(mer_db_t *db, const char *locale, const mer_tr_change_t *changes, size_t n, mer_verr_t *e)
 {
-    int64_t last_product = 0;
-    for (size_t i = 0; i < n; i++) {
-        int err = apply_one(db, locale, &changes[i]);
-        if (err)
-            return mer_verr_set(e, err, NULL, "the translation of %s %lld could not be written",
-                                mer_tr_kind_name(changes[i].kind), (long long)changes[i].ref);
-    }
-    /* the search index holds each product text: rebuild it for the products whose texts changed (names and
-     * descriptions are sorted by product within their kind; a product may appear under both) */
+    bool products = false;
     for (size_t i = 0; i < n; i++) {
         const mer_tr_change_t *c = &changes[i];
-        if (c->kind != MER_TR_PRODUCT_NAME && c->kind != MER_TR_PRODUCT_DESCRIPTION)
-            continue;
-        bool seen = c->ref == last_product;
-        for (size_t j = 0; j < i && !seen && c->kind == MER_TR_PRODUCT_DESCRIPTION; j++)
-            seen = changes[j].kind == MER_TR_PRODUCT_NAME && changes[j].ref == c->ref;
-        last_product = c->ref;
-        int err = seen ? 0 : mer_store_product_index(db, c->ref);
+        int err = apply_one(db, locale, c);
         if (err)
-            return err;
+            return mer_verr_set(e, err, NULL, "the translation of %s %lld could not be written",
+                                mer_tr_kind_name(c->kind), (long long)c->ref);
+        products |= c->kind == MER_TR_PRODUCT_NAME || c->kind == MER_TR_PRODUCT_DESCRIPTION;
     }
+    /* the search index holds each product text: only this language's rows changed */
+    int err = products ? mer_store_product_index_locale(db, locale) : 0;
+    if (err)
+        return err;
     mer_catalog_changed();
     return 0;
 }
