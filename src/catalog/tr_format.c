@@ -614,6 +614,8 @@ static int po_finish(po_t *p)
     }
     if (!p->has_id || !p->has_str)
         return pofail(p, "the entry that starts on line %u needs both msgid and msgstr", p->line);
+    if (!utf8_ok(p->ctx.data, p->ctx.len) || !utf8_ok(p->id.data, p->id.len) || !utf8_ok(p->str.data, p->str.len))
+        return pofail(p, "the entry that starts on line %u is not valid UTF-8 once its escapes are decoded", p->line);
     if (!p->has_ctx && p->id.len == 0) {
         if (p->header_seen)
             return pofail(p, "a second header entry (msgid \"\") starts on line %u", p->line);

@@ -152,6 +152,7 @@ static void test_po_refusals(void **state)
     expect_po_error(HEADER "\"dangling\"\n", "a string that continues nothing");
     expect_po_error(HEADER "hello\n", "expected a comment");
     expect_po_error(HEADER "msgctxt \"a\"\nmsgid \"\\000\"\nmsgstr \"\"\n", "octal escape");
+    expect_po_error(HEADER "msgctxt \"a\"\nmsgid \"\\303\"\nmsgstr \"\"\n", "not valid UTF-8 once its escapes");
     expect_po_error(HEADER HEADER, "a second header");
     expect_po_error("msgctxt \"a\"\nmsgid \"b\"\nmsgstr \"c\"\n", "header");
     expect_po_error("msgid \"\"\nmsgstr \"Content-Type: text/plain; charset=ISO-8859-1\\n\"\n", "charset=UTF-8");
