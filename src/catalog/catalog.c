@@ -119,6 +119,11 @@ static void free_snapshot(mer_catalog_t *c)
         free(c->attr_texts[i].source);
     }
     free(c->attr_texts);
+    for (size_t i = 0; i < c->nflash_texts; i++) {
+        free(c->flash_texts[i].title);
+        free(c->flash_texts[i].source);
+    }
+    free(c->flash_texts);
     free(c->locales);
     free(c);
 }
@@ -291,6 +296,20 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
+    /* flash-sale titles' translations */
+    if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM flash_sale_text", NULL)) != 0)
+        goto fail;
+    c->flash_texts = mer_xcalloc((size_t)count + 1, sizeof(*c->flash_texts));
+    r = mer_db_query(db, "SELECT sale_id, locale, title, source FROM flash_sale_text ORDER BY sale_id, locale", NULL);
+    while (mer_rows_next(r) && c->nflash_texts < (size_t)count) {
+        mer_cat_flash_text_t *t = &c->flash_texts[c->nflash_texts++];
+        t->sale_id = mer_rows_int(r, 0);
+        snprintf(t->locale, sizeof(t->locale), "%s", mer_rows_text(r, 1));
+        t->title = mer_xstrdup(mer_rows_text(r, 2));
+        t->source = mer_rows_null(r, 3) ? NULL : mer_xstrdup(mer_rows_text(r, 3));
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        goto fail;
     *out = c;
     return 0;
 fail:
@@ -436,4 +455,20 @@ int mer_catalog_init(void)
     snap = fresh;
     mer_log_info("catalogue loaded: %zu products, %zu categories", snap->nproducts, snap->ncategories);
     return 0;
+}
+
+const mer_cat_flash_text_t *mer_catalog_flash_title(const mer_catalog_t *cat, int64_t sale_id, const char *locale)
+{
+    size_t lo = 0, hi = cat->nflash_texts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cat->flash_texts[mid].sale_id < sale_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < cat->nflash_texts && cat->flash_texts[lo].sale_id == sale_id; lo++)
+        if (strcmp(cat->flash_texts[lo].locale, locale) == 0)
+            return &cat->flash_texts[lo];
+    return NULL;
 }

@@ -68,6 +68,14 @@ typedef struct mer_cat_attr_text {
     char *source; /* as in mer_cat_text_t: the source text it was made from, NULL = the current one */
 } mer_cat_attr_text_t;
 
+/* A translation of a flash sale's title made with the translation workflow (catalog/translation.h). */
+typedef struct mer_cat_flash_text {
+    int64_t sale_id;
+    char locale[MER_LOCALE_MAX];
+    char *title;
+    char *source; /* as in mer_cat_text_t */
+} mer_cat_flash_text_t;
+
 typedef struct mer_cat_category {
     int64_t id;
     char *slug;
@@ -96,6 +104,8 @@ typedef struct mer_catalog {
     size_t ncategories;
     mer_cat_attr_text_t *attr_texts; /* sorted by key, locale */
     size_t nattr_texts;
+    mer_cat_flash_text_t *flash_texts; /* sorted by sale_id, locale */
+    size_t nflash_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
 } mer_catalog_t;
@@ -141,6 +151,9 @@ int64_t mer_catalog_price(const mer_cat_sku_t *sku, const char *country);
 const mer_cat_text_t *mer_catalog_text(const mer_cat_text_t *texts, size_t n, const mer_locale_chain_t *chain);
 /* The translation of an attribute key ("colour") or value ("colour=black"); falls back to the raw id. */
 const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain);
+/* The translation of a flash sale's title into exactly locale made with the translation workflow, or NULL
+ * (the sale's own titles come next: flashsale/). */
+const mer_cat_flash_text_t *mer_catalog_flash_title(const mer_catalog_t *cat, int64_t sale_id, const char *locale);
 /* The first locale of the chain for which the catalogue has any text (the "lang" of an answer). */
 const char *mer_catalog_resolve_lang(const mer_catalog_t *cat, const mer_locale_chain_t *chain);
 

@@ -18,8 +18,8 @@
 #include "store/ops_catalog.h"
 #include "core/banned.h"
 
-static const char *const kind_names[MER_TR_NKINDS] = {"product_name", "product_description", "category_name",
-                                                      "attribute_name", "attribute_value"};
+static const char *const kind_names[MER_TR_NKINDS] = {"product_name",   "product_description", "category_name",
+                                                      "attribute_name", "attribute_value",     "flash_sale_title"};
 
 const char *mer_tr_kind_name(mer_tr_kind_t k)
 {
@@ -118,6 +118,58 @@ static const char **attr_ids(const mer_catalog_t *cat, size_t *n_out, char ***ow
     *owned = own;
     *nowned = no;
     return ids;
+}
+
+static const mer_tr_sales_t *sales;
+
+void mer_translation_set_sales(const mer_tr_sales_t *provider)
+{
+    sales = provider;
+}
+
+/* Does country (a code) speak locale (or a language of which locale is a variant, or the reverse)? */
+static bool country_speaks(const char *country, const char *locale)
+{
+    const mer_country_t *c = mer_country_find(mer_countries(), country, strlen(country));
+    size_t n = strcspn(locale, "-");
+    for (size_t i = 0; c && i < c->nlanguages; i++) {
+        const char *l = c->languages[i];
+        if (strcmp(l, locale) == 0 || (strncmp(l, locale, n) == 0 && (l[n] == '\0' || l[n] == '-')))
+            return true;
+    }
+    return false;
+}
+
+typedef struct sale_visit {
+    const mer_catalog_t *cat;
+    const char *locale;
+    bool gaps_only;
+    mer_tr_visit_fn fn;
+    void *arg;
+} sale_visit_t;
+
+static void visit_sale(void *arg, int64_t sale_id, const char *country, json_t *titles)
+{
+    sale_visit_t *sv = arg;
+    const char *source = json_string_value(json_object_get(titles, MER_TR_SOURCE_LANG));
+    if (source == NULL || !country_speaks(country, sv->locale))
+        return;
+    const mer_cat_flash_text_t *t = mer_catalog_flash_title(sv->cat, sale_id, sv->locale);
+    const char *own = json_string_value(json_object_get(titles, sv->locale));
+    char id[64], ctx[160];
+    snprintf(id, sizeof(id), "flash:%lld:title", (long long)sale_id);
+    snprintf(ctx, sizeof(ctx), "Title of a flash sale in %s (its page and banners). Short and catchy.", country);
+    mer_tr_text_t v = {MER_TR_FLASH_TITLE,
+                       t ? state_of(t->title, t->source, source) : state_of(own, NULL, source),
+                       id,
+                       sale_id,
+                       NULL,
+                       source,
+                       t ? t->title : own,
+                       t ? t->source : NULL,
+                       ctx,
+                       200};
+    visit(&v, sv->gaps_only, sv->fn, sv->arg);
 }
 
 void mer_translation_each(const mer_catalog_t *cat, const char *locale, bool gaps_only, mer_tr_visit_fn fn, void *arg)
@@ -222,6 +274,10 @@ void mer_translation_each(const mer_catalog_t *cat, const char *locale, bool gap
     free(owned);
     free(ids);
     mer_buf_release(&ctx);
+    if (sales) {
+        sale_visit_t sv = {cat, locale, gaps_only, fn, arg};
+        sales->each(visit_sale, &sv);
+    }
 }
 
 /* ---- coverage and export ---- */
@@ -561,6 +617,12 @@ static int apply_one(mer_db_t *db, const char *locale, const mer_tr_change_t *c)
         n = mer_db_exec(db,
                         "INSERT INTO category_text (category_id, locale, name) VALUES (?, ?, ?) "
                         "ON CONFLICT (category_id, locale) DO UPDATE SET name = excluded.name, name_source = NULL",
+                        "iss", c->ref, locale, c->target);
+        break;
+    case MER_TR_FLASH_TITLE:
+        n = mer_db_exec(db,
+                        "INSERT INTO flash_sale_text (sale_id, locale, title) VALUES (?, ?, ?) "
+                        "ON CONFLICT (sale_id, locale) DO UPDATE SET title = excluded.title, source = NULL",
                         "iss", c->ref, locale, c->target);
         break;
     default:

@@ -11,8 +11,12 @@
  *   attr:<key>                an attribute's name, e.g. attr:colour (100 bytes)
  *   attr:<key>:<value>        one of its values, e.g. attr:storage:256gb (the attribute-texts API's
  *                             "storage=256gb"; ':' because XLIFF unit ids are NMTOKENs)
+ *   flash:<id>:title          a flash sale's title (200 bytes), in the languages of the sale's country
  * Attribute sources are their English texts, or the raw id when there is none (what shoppers see).
- * Flash-sale titles live in the regions' databases, not in the catalogue, and are not covered here.
+ * A flash sale (flashsale/) keeps the titles it was created with in its region; translations made here
+ * are catalogue data (flash_sale_text), written in the same transaction as the rest of an import, and
+ * win over the sale's own title in the same language. The sales are those this node holds (every
+ * region in the embedded mode); a sale's titles cannot be edited, so they are never outdated.
  *
  * States, per text and language: translated; missing (no text in exactly that language, or an empty
  * description); outdated (the English text was edited after the translation was made: each translation
@@ -36,12 +40,14 @@ typedef enum {
     MER_TR_CATEGORY_NAME,
     MER_TR_ATTR_NAME,
     MER_TR_ATTR_VALUE,
+    MER_TR_FLASH_TITLE,
     MER_TR_NKINDS
 } mer_tr_kind_t;
 
 typedef enum { MER_TR_TRANSLATED, MER_TR_MISSING, MER_TR_OUTDATED } mer_tr_state_t;
 
-/* "product_name", "product_description", "category_name", "attribute_name", "attribute_value". */
+/* "product_name", "product_description", "category_name", "attribute_name", "attribute_value",
+ * "flash_sale_title". */
 const char *mer_tr_kind_name(mer_tr_kind_t k);
 /* "translated", "missing", "outdated". */
 const char *mer_tr_state_name(mer_tr_state_t s);
@@ -51,7 +57,7 @@ typedef struct mer_tr_text {
     mer_tr_kind_t kind;
     mer_tr_state_t state;
     const char *id;              /* "product:12:name" */
-    int64_t ref;                 /* the product's or category's id; 0 for attributes */
+    int64_t ref;                 /* the product's, category's or flash sale's id; 0 for attributes */
     const char *attr;            /* attributes: "colour" or "colour=black" (attribute_text's key); else NULL */
     const char *source;          /* the current English text */
     const char *target;          /* the translation; NULL when missing */
@@ -64,11 +70,23 @@ typedef void (*mer_tr_visit_fn)(const mer_tr_text_t *t, void *arg);
 
 /*
  * Calls fn for every text of the catalogue in locale (a normalised tag other than "en"), in a stable
- * order: categories, products (name, description) by id, then attributes by id. With gaps_only, only
+ * order: categories, products (name, description) by id, attributes by id, flash sales. With gaps_only, only
  * the missing and outdated ones — the list a translator gets and a country's launch is blocked by.
  * cat is locked by the caller.
  */
 void mer_translation_each(const mer_catalog_t *cat, const char *locale, bool gaps_only, mer_tr_visit_fn fn, void *arg);
+
+/*
+ * Flash sales, from whoever holds them (the flash-sale module installs itself at start-up) without the
+ * catalogue depending on it: each() calls fn for every sale of this node with its id, country and titles
+ * {"en": ..., "hi": ...} (borrowed, read-only, valid during the call). Any thread; no storage.
+ */
+typedef void (*mer_tr_sale_fn)(void *arg, int64_t sale_id, const char *country, json_t *titles);
+typedef struct mer_tr_sales {
+    void (*each)(mer_tr_sale_fn fn, void *arg);
+} mer_tr_sales_t;
+/* Installs the provider (start-up; static storage). Without one there are no flash-sale titles. */
+void mer_translation_set_sales(const mer_tr_sales_t *provider);
 
 /* Counts of one kind of text in one language. */
 typedef struct mer_tr_count {
@@ -83,7 +101,7 @@ void mer_translation_export(const mer_catalog_t *cat, const char *locale, mer_tr
 /* One change an import makes. */
 typedef struct mer_tr_change {
     mer_tr_kind_t kind;
-    int64_t ref;
+    int64_t ref;  /* product, category or flash sale id */
     char *attr;   /* attributes' key */
     char *target; /* the new translation */
 } mer_tr_change_t;

@@ -116,7 +116,15 @@ const mer_migration_t mer_schema_catalog[] = {
      "ALTER TABLE product_text ADD COLUMN name_source TEXT;"
      "ALTER TABLE product_text ADD COLUMN description_source TEXT;"
      "ALTER TABLE category_text ADD COLUMN name_source TEXT;"
-     "ALTER TABLE attribute_text ADD COLUMN source TEXT;"},
+     "ALTER TABLE attribute_text ADD COLUMN source TEXT;"
+     /* translations of flash-sale titles made with the translation workflow (the catalogue owns the
+      * translations; a sale's own titles, given when it was created, live with it in its region) */
+     "CREATE TABLE flash_sale_text ("
+     "  sale_id INTEGER NOT NULL,"            /* flash_sale_id.id */
+     "  locale TEXT NOT NULL,"
+     "  title TEXT NOT NULL,"
+     "  source TEXT,"                         /* as attribute_text.source */
+     "  PRIMARY KEY (sale_id, locale));"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 

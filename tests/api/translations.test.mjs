@@ -75,7 +75,7 @@ test('export XLIFF 2.0 for a new language, translate it, import it: the storefro
   assert.ok(before.total > 400, JSON.stringify(before));
   assert.equal(before.missing, before.total);
   assert.equal(before.translated, 0);
-  assert.deepEqual(Object.keys(before.kinds).sort(), ['attribute_name', 'attribute_value', 'category_name', 'product_description', 'product_name']);
+  assert.deepEqual(Object.keys(before.kinds).sort(), ['attribute_name', 'attribute_value', 'category_name', 'flash_sale_title', 'product_description', 'product_name']);
 
   const r = await exportFile('bn', 'xliff');
   assert.match(r.headers.get('content-type'), /^application\/xliff\+xml/);
@@ -338,4 +338,44 @@ test('a huge file is refused with 413; other requests: 415 without a file type, 
   expectError(await srv.get('/api/v1/admin/translations/de/export?format=csv', { token: T }), 400, 'invalid_parameter', 'format');
   expectError(await srv.get('/api/v1/admin/translations/en/export', { token: T }), 400, 'invalid_parameter', 'lang');
   expectError(await srv.api('POST', '/api/v1/admin/translations/de/import', { raw: doc(g), headers: { 'content-type': XLIFF } }), 401, 'unauthorized');
+});
+
+test('flash-sale titles: exported for the languages of the sale\'s country, imported, served by the activity info', async () => {
+  const madrid = (ms) => {
+    const d = new Date(Date.now() + ms);
+    const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Madrid', hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+      .formatToParts(d).map((x) => [x.type, x.value]));
+    return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+  };
+  const list = await srv.get('/api/v1/products?country=ES&per_page=1');
+  const sku = (await srv.get(`/api/v1/products/${list.json.items[0].id}?country=ES`)).json.skus[0].code;
+  const before = await coverage('es');
+  const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
+    token: T,
+    body: { country: 'ES', titles: { en: 'Summer {brand} deal' }, sessions: [{ starts_at: madrid(60000), ends_at: madrid(3600000), items: [{ sku, price: 1000, units: 5 }] }] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const id = `flash:${r.json.id}:title`;
+  const after = await coverage('es');
+  assert.equal(after.kinds.flash_sale_title.missing, before.kinds.flash_sale_title.missing + 1);
+  const xml = (await exportFile('es', 'xliff')).text;
+  assert.deepEqual(units(xml).filter((u) => u.id === id), [{ id, source: 'Summer {brand} deal' }]);
+  assert.match(xml, /Title of a flash sale in ES/);
+  // not a text of languages the sale's country does not speak
+  assert.ok(!units((await exportFile('bn', 'xliff')).text).some((u) => u.id === id));
+  assert.equal((await exportFile('bn', 'po')).text.includes(id), false);
+
+  const one = (target) => doc(unit(id, 'Summer {brand} deal', target), 'es');
+  const bad = await refused('es', XLIFF, one('Oferta de verano'), 422, 'validation_failed');
+  assert.equal(bad.json.error.problems[0].code, 'placeholder_missing');
+  const ok = await importFile('es', XLIFF, one('Oferta de verano {brand}'));
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json.texts, [{ id, result: 'added' }]);
+  assert.equal((await coverage('es')).kinds.flash_sale_title.missing, before.kinds.flash_sale_title.missing);
+  const es = await srv.get(`/api/v1/flash-sales/${r.json.id}?lang=es`);
+  assert.equal(es.status, 200, es.text);
+  assert.equal(es.json.sale.title, 'Oferta de verano {brand}');
+  assert.equal((await srv.get(`/api/v1/flash-sales/${r.json.id}?lang=en`)).json.sale.title, 'Summer {brand} deal');
+  const listEs = await srv.get('/api/v1/flash-sales?country=ES&lang=es');
+  assert.ok(listEs.json.sales.some((s) => s.title === 'Oferta de verano {brand}'), listEs.text);
 });
