@@ -7,7 +7,7 @@ set -eu
 # libvips-dev: product images, checked and resized (src/media)
 # libpango1.0-dev + libcairo2-dev + fonts-noto-core: invoices as PDF, shaped in every script (src/invoice)
 # libpq-dev: the PostgreSQL backend of store/db.h (src/store/db_pg.c)
-build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libpq-dev libvips-dev libpango1.0-dev libcairo2-dev fonts-noto-core nodejs npm"
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libexpat1-dev libpq-dev libvips-dev libpango1.0-dev libcairo2-dev fonts-noto-core nodejs npm"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
 # clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against

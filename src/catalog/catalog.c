@@ -16,12 +16,6 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-typedef struct mer_cat_attr_text {
-    char *key;
-    char locale[MER_LOCALE_MAX];
-    char *text;
-} mer_cat_attr_text_t;
-
 static pthread_rwlock_t snap_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t reload_mu = PTHREAD_MUTEX_INITIALIZER;
 static mer_catalog_t *snap;
@@ -86,6 +80,8 @@ static void free_texts(mer_cat_text_t *t, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(t[i].name);
         free(t[i].description);
+        free(t[i].name_source);
+        free(t[i].description_source);
     }
     free(t);
 }
@@ -120,8 +116,14 @@ static void free_snapshot(mer_catalog_t *c)
     for (size_t i = 0; i < c->nattr_texts; i++) {
         free(c->attr_texts[i].key);
         free(c->attr_texts[i].text);
+        free(c->attr_texts[i].source);
     }
     free(c->attr_texts);
+    for (size_t i = 0; i < c->nflash_texts; i++) {
+        free(c->flash_texts[i].title);
+        free(c->flash_texts[i].source);
+    }
+    free(c->flash_texts);
     free(c->locales);
     free(c);
 }
@@ -135,13 +137,22 @@ static void add_locale(mer_catalog_t *c, const char *loc)
     snprintf(c->locales[c->nlocales++], MER_LOCALE_MAX, "%s", loc);
 }
 
-static void push_text(mer_cat_text_t **arr, size_t *n, const char *locale, const char *name, const char *desc)
+/* Appends a text from row r: locale, name, description, name_source, description_source at columns
+ * col.. (description and its source absent for categories: has_desc false). */
+static void push_text(mer_cat_text_t **arr, size_t *n, mer_rows_t *r, int col, bool has_desc)
 {
     *arr = mer_xrealloc(*arr, (*n + 1) * sizeof(**arr));
     mer_cat_text_t *t = &(*arr)[(*n)++];
-    snprintf(t->locale, sizeof(t->locale), "%s", locale);
-    t->name = mer_xstrdup(name);
-    t->description = desc ? mer_xstrdup(desc) : NULL;
+    *t = (mer_cat_text_t){0};
+    snprintf(t->locale, sizeof(t->locale), "%s", mer_rows_text(r, col));
+    t->name = mer_xstrdup(mer_rows_text(r, col + 1));
+    if (has_desc) {
+        t->description = mer_xstrdup(mer_rows_text(r, col + 2));
+        if (!mer_rows_null(r, col + 4))
+            t->description_source = mer_xstrdup(mer_rows_text(r, col + 4));
+    }
+    if (!mer_rows_null(r, col + (has_desc ? 3 : 2)))
+        t->name_source = mer_xstrdup(mer_rows_text(r, col + (has_desc ? 3 : 2)));
 }
 
 static int load(mer_db_t *db, mer_catalog_t **out)
@@ -165,11 +176,12 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
-    r = mer_db_query(db, "SELECT category_id, locale, name FROM category_text ORDER BY category_id, locale", NULL);
+    r = mer_db_query(
+        db, "SELECT category_id, locale, name, name_source FROM category_text ORDER BY category_id, locale", NULL);
     while (mer_rows_next(r)) {
         mer_cat_category_t *cat = (mer_cat_category_t *)mer_catalog_category(c, mer_rows_int(r, 0));
         if (cat)
-            push_text(&cat->texts, &cat->ntexts, mer_rows_text(r, 1), mer_rows_text(r, 2), NULL);
+            push_text(&cat->texts, &cat->ntexts, r, 1, false);
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
@@ -190,13 +202,15 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
-    r = mer_db_query(db, "SELECT product_id, locale, name, description FROM product_text ORDER BY product_id, locale",
+    r = mer_db_query(db,
+                     "SELECT product_id, locale, name, description, name_source, description_source FROM product_text "
+                     "ORDER BY product_id, locale",
                      NULL);
     while (mer_rows_next(r)) {
         mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 0));
         if (p == NULL)
             continue;
-        push_text(&p->texts, &p->ntexts, mer_rows_text(r, 1), mer_rows_text(r, 2), mer_rows_text(r, 3));
+        push_text(&p->texts, &p->ntexts, r, 1, true);
         add_locale(c, mer_rows_text(r, 1));
     }
     if ((err = mer_rows_end(r)) != 0)
@@ -272,12 +286,27 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM attribute_text", NULL)) != 0)
         goto fail;
     c->attr_texts = mer_xcalloc((size_t)count + 1, sizeof(*c->attr_texts));
-    r = mer_db_query(db, "SELECT key, locale, text FROM attribute_text ORDER BY key, locale", NULL);
+    r = mer_db_query(db, "SELECT key, locale, text, source FROM attribute_text ORDER BY key, locale", NULL);
     while (mer_rows_next(r) && c->nattr_texts < (size_t)count) {
         mer_cat_attr_text_t *t = &c->attr_texts[c->nattr_texts++];
         t->key = mer_xstrdup(mer_rows_text(r, 0));
         snprintf(t->locale, sizeof(t->locale), "%s", mer_rows_text(r, 1));
         t->text = mer_xstrdup(mer_rows_text(r, 2));
+        t->source = mer_rows_null(r, 3) ? NULL : mer_xstrdup(mer_rows_text(r, 3));
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        goto fail;
+    /* flash-sale titles' translations */
+    if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM flash_sale_text", NULL)) != 0)
+        goto fail;
+    c->flash_texts = mer_xcalloc((size_t)count + 1, sizeof(*c->flash_texts));
+    r = mer_db_query(db, "SELECT sale_id, locale, title, source FROM flash_sale_text ORDER BY sale_id, locale", NULL);
+    while (mer_rows_next(r) && c->nflash_texts < (size_t)count) {
+        mer_cat_flash_text_t *t = &c->flash_texts[c->nflash_texts++];
+        t->sale_id = mer_rows_int(r, 0);
+        snprintf(t->locale, sizeof(t->locale), "%s", mer_rows_text(r, 1));
+        t->title = mer_xstrdup(mer_rows_text(r, 2));
+        t->source = mer_rows_null(r, 3) ? NULL : mer_xstrdup(mer_rows_text(r, 3));
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
@@ -426,4 +455,20 @@ int mer_catalog_init(void)
     snap = fresh;
     mer_log_info("catalogue loaded: %zu products, %zu categories", snap->nproducts, snap->ncategories);
     return 0;
+}
+
+const mer_cat_flash_text_t *mer_catalog_flash_title(const mer_catalog_t *cat, int64_t sale_id, const char *locale)
+{
+    size_t lo = 0, hi = cat->nflash_texts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cat->flash_texts[mid].sale_id < sale_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < cat->nflash_texts && cat->flash_texts[lo].sale_id == sale_id; lo++)
+        if (strcmp(cat->flash_texts[lo].locale, locale) == 0)
+            return &cat->flash_texts[lo];
+    return NULL;
 }

@@ -33,6 +33,10 @@ typedef struct mer_cat_text {
     char locale[MER_LOCALE_MAX];
     char *name;
     char *description;
+    /* the source-language texts this translation was made from, NULL while they are the current ones
+     * (see catalog/translation.h: a translation whose source differs from the current one is outdated) */
+    char *name_source;
+    char *description_source;
 } mer_cat_text_t;
 
 typedef struct mer_cat_price {
@@ -55,6 +59,22 @@ typedef struct mer_cat_sku {
     size_t nprices;
     struct mer_cat_product *product;
 } mer_cat_sku_t;
+
+/* A translation of an attribute name ("colour") or value ("colour=black"). */
+typedef struct mer_cat_attr_text {
+    char *key;
+    char locale[MER_LOCALE_MAX];
+    char *text;
+    char *source; /* as in mer_cat_text_t: the source text it was made from, NULL = the current one */
+} mer_cat_attr_text_t;
+
+/* A translation of a flash sale's title made with the translation workflow (catalog/translation.h). */
+typedef struct mer_cat_flash_text {
+    int64_t sale_id;
+    char locale[MER_LOCALE_MAX];
+    char *title;
+    char *source; /* as in mer_cat_text_t */
+} mer_cat_flash_text_t;
 
 typedef struct mer_cat_category {
     int64_t id;
@@ -82,8 +102,10 @@ typedef struct mer_catalog {
     size_t nproducts;
     mer_cat_category_t *categories; /* sorted by id */
     size_t ncategories;
-    struct mer_cat_attr_text *attr_texts; /* sorted by key, locale */
+    mer_cat_attr_text_t *attr_texts; /* sorted by key, locale */
     size_t nattr_texts;
+    mer_cat_flash_text_t *flash_texts; /* sorted by sale_id, locale */
+    size_t nflash_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
 } mer_catalog_t;
@@ -92,11 +114,13 @@ typedef struct mer_catalog {
 int mer_catalog_init(void);
 /*
  * The catalogue module (catalog_http.c): the public routes (catalog_http.c) and the admin routes
- * (catalog_admin.c, mer_catalog_admin_routes); meridian_catalog_products. The snapshot itself is loaded
+ * (catalog_admin.c, mer_catalog_admin_routes), the translation workflow's admin routes (translation_http.c,
+ * mer_translation_routes); meridian_catalog_products. The snapshot itself is loaded
  * by mer_catalog_init() when the store is opened, before any module starts.
  */
 extern const mer_module_t mer_catalog_module;
 extern const mer_routes_t mer_catalog_admin_routes;
+extern const mer_routes_t mer_translation_routes;
 /* Re-reads the database into a new snapshot and advances the generation. Never on an event loop (it reads
  * catalog.db): the commit hook and the command line call it. */
 int mer_catalog_reload(void);
@@ -127,6 +151,9 @@ int64_t mer_catalog_price(const mer_cat_sku_t *sku, const char *country);
 const mer_cat_text_t *mer_catalog_text(const mer_cat_text_t *texts, size_t n, const mer_locale_chain_t *chain);
 /* The translation of an attribute key ("colour") or value ("colour=black"); falls back to the raw id. */
 const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain);
+/* The translation of a flash sale's title into exactly locale made with the translation workflow, or NULL
+ * (the sale's own titles come next: flashsale/). */
+const mer_cat_flash_text_t *mer_catalog_flash_title(const mer_catalog_t *cat, int64_t sale_id, const char *locale);
 /* The first locale of the chain for which the catalogue has any text (the "lang" of an answer). */
 const char *mer_catalog_resolve_lang(const mer_catalog_t *cat, const mer_locale_chain_t *chain);
 

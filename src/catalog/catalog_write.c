@@ -4,23 +4,49 @@
  * (catalog_admin.c) checks the request and renders the answer.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "catalog/catalog.h"
 #include "store/ops_catalog.h"
 #include "core/banned.h"
 
+/*
+ * Outdated translations (catalog/translation.h): before a product's source-language text changes, its
+ * translations that were made from the current source (source columns NULL) record that source, so that
+ * they compare unequal to the new one. A translation written afterwards (below, or by an import) is
+ * made from the new source and clears its record.
+ */
+static int record_sources(mer_db_t *db, int64_t product_id)
+{
+    int err = mer_db_exec(db,
+                          "UPDATE product_text SET name_source = (SELECT s.name FROM product_text s WHERE "
+                          "s.product_id = ? AND s.locale = 'en') WHERE product_id = ? AND locale <> 'en' AND "
+                          "name_source IS NULL",
+                          "ii", product_id, product_id);
+    if (err >= 0)
+        err = mer_db_exec(db,
+                          "UPDATE product_text SET description_source = (SELECT s.description FROM product_text s "
+                          "WHERE s.product_id = ? AND s.locale = 'en') WHERE product_id = ? AND locale <> 'en' AND "
+                          "description_source IS NULL",
+                          "ii", product_id, product_id);
+    return err < 0 ? err : 0;
+}
+
 static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
 {
     const char *loc;
     json_t *v;
+    int err;
+    if (json_object_get(texts, "en") && (err = record_sources(db, product_id)) != 0)
+        return err;
     json_object_foreach(texts, loc, v)
     {
         const char *desc = json_string_value(json_object_get(v, "description"));
-        int err = mer_db_exec(db,
-                              "INSERT INTO product_text (product_id, locale, name, description) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name, "
-                              "description = excluded.description",
-                              "isss", product_id, loc, json_string_value(json_object_get(v, "name")), desc ? desc : "");
+        err = mer_db_exec(db,
+                          "INSERT INTO product_text (product_id, locale, name, description) VALUES (?, ?, ?, ?) "
+                          "ON CONFLICT (product_id, locale) DO UPDATE SET name = excluded.name, "
+                          "description = excluded.description, name_source = NULL, description_source = NULL",
+                          "isss", product_id, loc, json_string_value(json_object_get(v, "name")), desc ? desc : "");
         if (err < 0)
             return err;
     }
@@ -219,11 +245,20 @@ int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e)
     {
         const char *loc;
         json_t *t;
+        /* the source text of key changes: its translations record the current one (see record_sources);
+         * without an English row the source is the raw id (mer_catalog_attr_text) */
+        const char *eq = strchr(key, '=');
+        if (err == 0 && json_object_get(v, "en") &&
+            mer_db_exec(db,
+                        "UPDATE attribute_text SET source = COALESCE((SELECT s.text FROM attribute_text s WHERE "
+                        "s.key = ? AND s.locale = 'en'), ?) WHERE key = ? AND locale <> 'en' AND source IS NULL",
+                        "sss", key, eq ? eq + 1 : key, key) < 0)
+            err = MER_E_INTERNAL;
         json_object_foreach(v, loc, t)
         {
             if (err == 0 && mer_db_exec(db,
                                         "INSERT INTO attribute_text (key, locale, text) VALUES (?, ?, ?) "
-                                        "ON CONFLICT (key, locale) DO UPDATE SET text = excluded.text",
+                                        "ON CONFLICT (key, locale) DO UPDATE SET text = excluded.text, source = NULL",
                                         "sss", key, loc, json_string_value(t)) < 0)
                 err = MER_E_INTERNAL;
         }

@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 
+#include "catalog/translation.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "flashsale/flash_int.h"
@@ -128,6 +129,16 @@ static void flash_metrics(mer_buf_t *out)
     mer_buf_release(&lb);
 }
 
+/* The catalogue's translation workflow reads the sales' titles through this (catalog/translation.h). */
+static void each_sale(mer_tr_sale_fn fn, void *arg)
+{
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++)
+        fn(arg, reg->sales[i]->id, reg->sales[i]->country, reg->sales[i]->titles);
+}
+
+static const mer_tr_sales_t sales_for_translation = {each_sale};
+
 static int flash_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
@@ -137,6 +148,7 @@ static int flash_init(const mer_cycle_t *cycle)
         if (cs->regions[i].local && fs_load_region(cs->regions[i].name) != 0)
             mer_die("cannot load the flash sales of region %s", cs->regions[i].name);
     fs_grab_init();
+    mer_translation_set_sales(&sales_for_translation);
     fs_processor_start();
     return 0;
 }

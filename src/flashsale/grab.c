@@ -131,15 +131,21 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
 static void write_sale(mer_jw_t *w, const char *key, fs_sale_t *sale, const mer_country_t *c, const char *lang,
                        const mer_locale_chain_t *chain, int64_t now)
 {
+    /* the title in the first language of the chain that has one: a translation made with the catalogue's
+     * translation workflow, else the sale's own (the snapshot is locked while the title is written) */
+    const mer_catalog_t *cat = mer_catalog_lock();
     const char *title = NULL;
-    for (size_t i = 0; i < chain->n && title == NULL; i++)
-        title = json_string_value(json_object_get(sale->titles, chain->tags[i]));
+    for (size_t i = 0; i < chain->n && title == NULL; i++) {
+        const mer_cat_flash_text_t *t = mer_catalog_flash_title(cat, sale->id, chain->tags[i]);
+        title = t ? t->title : json_string_value(json_object_get(sale->titles, chain->tags[i]));
+    }
     if (title == NULL)
         title = json_string_value(json_object_get(sale->titles, "en"));
     mer_jw_obj(w, key);
     mer_jw_int(w, "id", sale->id);
     mer_jw_str(w, "country", sale->country);
     mer_jw_str(w, "title", title ? title : "");
+    mer_catalog_unlock();
     mer_jw_arr(w, "sessions");
     for (int i = 0; i < sale->nsessions; i++)
         write_session(w, sale->sessions[i], c, lang, chain, now);

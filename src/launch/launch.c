@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <unicode/uloc.h>
 
+#include "catalog/translation.h"
 #include "inventory/inventory.h"
 #include "payment/payment.h"
 #include "core/banned.h"
@@ -514,48 +515,6 @@ static int markup_of(const mer_launch_in_t *in, const mer_catalog_t *cat, const 
     return 0;
 }
 
-static bool language_has_text(const mer_cat_product_t *p, const char *lang, const char *base, bool description)
-{
-    for (size_t i = 0; i < p->ntexts; i++) {
-        const mer_cat_text_t *t = &p->texts[i];
-        if (strcmp(t->locale, lang) != 0 && strcmp(t->locale, base) != 0)
-            continue;
-        if (!description || (t->description && t->description[0]))
-            return true;
-    }
-    return false;
-}
-
-static bool english_description(const mer_cat_product_t *p)
-{
-    for (size_t i = 0; i < p->ntexts; i++)
-        if (strcmp(p->texts[i].locale, "en") == 0)
-            return p->texts[i].description && p->texts[i].description[0];
-    return false;
-}
-
-/* Texts of one product missing in languages langs[0..nlangs); appended to blockers when it is not NULL. */
-static size_t product_missing_texts(const mer_cat_product_t *p, const char (*langs)[MER_LOCALE_MAX], size_t nlangs,
-                                    json_t *blockers)
-{
-    size_t n = 0;
-    bool desc = english_description(p);
-    for (size_t l = 0; l < nlangs; l++) {
-        char base[MER_LOCALE_MAX];
-        mer_locale_language(langs[l], base);
-        for (int f = 0; f < 2; f++) {
-            if ((f == 1 && !desc) || language_has_text(p, langs[l], base, f == 1))
-                continue;
-            n++;
-            if (blockers)
-                json_array_append_new(blockers, json_pack("{s:s,s:I,s:s,s:s,s:s}", "kind", "text_missing", "product_id",
-                                                          (json_int_t)p->id, "product", p->slug, "language", langs[l],
-                                                          "field", f ? "description" : "name"));
-        }
-    }
-    return n;
-}
-
 static bool product_sold(const mer_cat_product_t *p, const char *country)
 {
     if (!p->active)
@@ -566,13 +525,80 @@ static bool product_sold(const mer_cat_product_t *p, const char *country)
     return false;
 }
 
-size_t mer_launch_missing_texts(const mer_catalog_t *cat, const mer_country_t *c, json_t *blockers)
+/* Does a sold product use attribute key ("colour") or value ("colour=black") on one of its SKUs? */
+static bool attr_used(const mer_cat_product_t *p, const char *attr)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < cat->nproducts; i++)
-        if (product_sold(&cat->products[i], c->code))
-            n += product_missing_texts(&cat->products[i], c->languages, c->nlanguages, blockers);
-    return n;
+    const char *eq = strchr(attr, '=');
+    size_t klen = eq ? (size_t)(eq - attr) : strlen(attr);
+    for (size_t s = 0; s < p->nskus; s++)
+        for (size_t a = 0; a < p->skus[s].nattrs; a++) {
+            const mer_cat_attr_t *x = &p->skus[s].attrs[a];
+            if (strlen(x->key) == klen && memcmp(x->key, attr, klen) == 0 && (!eq || strcmp(x->value, eq + 1) == 0))
+                return true;
+        }
+    return false;
+}
+
+typedef struct gaps {
+    const mer_catalog_t *cat;
+    const bool *sold; /* by index in cat->products */
+    const char *lang;
+    json_t *blockers; /* NULL: only count */
+    size_t n;
+} gaps_t;
+
+/* One missing or outdated text of the catalogue (catalog/translation.h): a blocker when it is missing and
+ * shoppers of the country would see it (a sold product's text, the category or an attribute of one). */
+static void gap(const mer_tr_text_t *t, void *arg)
+{
+    gaps_t *g = arg;
+    if (t->state != MER_TR_MISSING)
+        return; /* an outdated text still shows its earlier translation */
+    const mer_catalog_t *cat = g->cat;
+    const mer_cat_product_t *p = NULL;
+    bool shown = false;
+    switch (t->kind) {
+    case MER_TR_PRODUCT_NAME:
+    case MER_TR_PRODUCT_DESCRIPTION:
+        p = mer_catalog_product(cat, t->ref);
+        shown = p && g->sold[p - cat->products];
+        break;
+    case MER_TR_CATEGORY_NAME:
+        for (size_t i = 0; i < cat->nproducts && !shown; i++) {
+            const mer_cat_category_t *c = cat->products[i].category;
+            shown = g->sold[i] && c && (c->id == t->ref || c->parent_id == t->ref);
+        }
+        break;
+    case MER_TR_ATTR_NAME:
+    case MER_TR_ATTR_VALUE:
+        for (size_t i = 0; i < cat->nproducts && !shown; i++)
+            shown = g->sold[i] && t->attr && attr_used(&cat->products[i], t->attr);
+        break;
+    default: /* flash-sale titles belong to a sale, which a launching country has none of */
+        break;
+    }
+    if (!shown)
+        return;
+    g->n++;
+    if (g->blockers == NULL)
+        return;
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s}", "kind", "text_missing", "id", t->id, "text", mer_tr_kind_name(t->kind),
+                          "language", g->lang);
+    if (p) {
+        json_object_set_new(b, "product_id", json_integer(p->id));
+        json_object_set_new(b, "product", json_string(p->slug));
+        json_object_set_new(b, "field", json_string(t->kind == MER_TR_PRODUCT_NAME ? "name" : "description"));
+    }
+    json_array_append_new(g->blockers, b);
+}
+
+size_t mer_launch_missing_texts(const mer_catalog_t *cat, const bool *sold, const char *lang, json_t *blockers)
+{
+    if (strcmp(lang, "en") == 0) /* the source language: every text has it */
+        return 0;
+    gaps_t g = {cat, sold, lang, blockers, 0};
+    mer_translation_each(cat, lang, true, gap, &g);
+    return g.n;
 }
 
 static void add_problem(json_t *problems, const char *code, json_t *extra, const char *fmt, ...) MER_PRINTF(4, 5);
@@ -612,7 +638,8 @@ int mer_launch_plan(const mer_launch_in_t *in, const mer_catalog_t *cat, mer_lau
     char loc[MER_LOCALE_MAX];
     mer_country_locale(c, c->languages[0], loc);
     json_t *lines = json_array(), *problems = json_array(), *reasons = json_object();
-    size_t total = 0, cap = 64, texts_missing[MER_MAX_LANGS] = {0};
+    size_t total = 0, cap = 64;
+    bool *sold = mer_xcalloc(cat->nproducts ? cat->nproducts : 1, sizeof(*sold));
     char missing_classes[MER_MAX_TAX_RATES][24];
     size_t nmissing = 0;
     plan->prices = mer_xcalloc(cap, sizeof(*plan->prices));
@@ -675,19 +702,20 @@ int mer_launch_plan(const mer_launch_in_t *in, const mer_catalog_t *cat, mer_lau
             if (!seen && nmissing < MER_MAX_TAX_RATES)
                 snprintf(missing_classes[nmissing++], sizeof(missing_classes[0]), "%s", p->tax_class);
         }
-        for (size_t l = 0; l < c->nlanguages; l++)
-            texts_missing[l] += product_missing_texts(p, &c->languages[l], 1, NULL);
+        sold[i] = true;
     }
     for (size_t k = 0; k < nmissing; k++)
         add_problem(problems, "tax_rate_missing", json_pack("{s:s}", "tax_class", missing_classes[k]),
                     "products in the assortment have tax class %s, for which %s has no rate (settings.tax.rates)",
                     missing_classes[k], c->code);
-    for (size_t l = 0; l < c->nlanguages; l++)
-        if (texts_missing[l])
+    for (size_t l = 0; l < c->nlanguages; l++) {
+        size_t missing = mer_launch_missing_texts(cat, sold, c->languages[l], NULL);
+        if (missing)
             add_problem(problems, "texts_missing",
-                        json_pack("{s:s,s:I}", "language", c->languages[l], "count", (json_int_t)texts_missing[l]),
-                        "%zu product texts are missing in %s; opening waits for them (readiness)", texts_missing[l],
-                        c->languages[l]);
+                        json_pack("{s:s,s:I}", "language", c->languages[l], "count", (json_int_t)missing),
+                        "%zu texts are missing in %s; opening waits for them (readiness)", missing, c->languages[l]);
+    }
+    free(sold);
     if (c->tax_inclusive != t->tax_inclusive)
         add_problem(problems, "tax_convention_differs", NULL,
                     "%s enters prices %s tax and %s %s tax: prices are converted as entered (use markups to adjust)",
@@ -779,7 +807,12 @@ int mer_launch_readiness(mer_db_t *region_db, const mer_country_t *c, json_t **o
     size_t class_products[MER_MAX_TAX_RATES] = {0};
 
     const mer_catalog_t *cat = mer_catalog_lock();
-    mer_launch_missing_texts(cat, c, blockers);
+    bool *shown = mer_xcalloc(cat->nproducts ? cat->nproducts : 1, sizeof(*shown));
+    for (size_t i = 0; i < cat->nproducts; i++)
+        shown[i] = product_sold(&cat->products[i], c->code);
+    for (size_t l = 0; l < c->nlanguages; l++)
+        mer_launch_missing_texts(cat, shown, c->languages[l], blockers);
+    free(shown);
     for (size_t i = 0; i < cat->nproducts; i++) {
         const mer_cat_product_t *p = &cat->products[i];
         if (!product_sold(p, c->code))

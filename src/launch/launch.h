@@ -213,12 +213,15 @@ int mer_launch_apply(mer_db_t *db, const mer_launch_in_t *in, int64_t who, int64
 int mer_launch_readiness(mer_db_t *region_db, const mer_country_t *c, json_t **out);
 
 /*
- * The texts missing in the languages of country c for the products sold there (active, with a price),
- * appended to blockers as text_missing objects: a product's name when it has no text in the language (or
- * in its base language: "es" covers "es-ES"), and its description when the English one is not empty and
- * the language's is. cat is locked by the caller. Returns how many were appended.
+ * The texts missing in language lang that shoppers of a country would see: the name and description of each
+ * product sold there (sold[i] for cat->products[i]), the categories of those products (and their parents),
+ * and the attribute names and values of their SKUs. What is missing is what the translation workflow
+ * exports (catalog/translation.h: mer_translation_each), so an XLIFF or PO round trip clears exactly
+ * these; an outdated text does not block (it still shows its earlier translation). Appended to blockers
+ * (when not NULL) as text_missing objects {id, text (its kind), language[, product_id, product, field]}.
+ * cat is locked by the caller. Returns how many there are.
  */
-size_t mer_launch_missing_texts(const mer_catalog_t *cat, const mer_country_t *c, json_t *blockers);
+size_t mer_launch_missing_texts(const mer_catalog_t *cat, const bool *sold, const char *lang, json_t *blockers);
 
 /*
  * Opens country code inside a job of catalog.db's writer: 'launching' becomes 'open' (409 conflict when

@@ -77,3 +77,16 @@ int mer_store_product_index(mer_db_t *db, int64_t product_id)
                       "i", product_id);
     return err < 0 ? err : 0;
 }
+
+int mer_store_product_index_locale(mer_db_t *db, const char *locale)
+{
+    int err = mer_db_exec(db, "DELETE FROM product_fts WHERE locale = ?", "s", locale);
+    if (err < 0)
+        return err;
+    err = mer_db_exec(db,
+                      "INSERT INTO product_fts (name, description, brand, product_id, locale) "
+                      "SELECT t.name, t.description, p.brand, p.id, t.locale FROM product_text t "
+                      "JOIN product p ON p.id = t.product_id WHERE t.locale = ?",
+                      "s", locale);
+    return err < 0 ? err : 0;
+}

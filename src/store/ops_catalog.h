@@ -23,5 +23,8 @@ int mer_store_product_search(mer_db_t *db, const char *q, size_t limit,
 /* Rebuilds the index rows of one product (product_id > 0) or of every product (0) from its texts and brand.
  * A write: the writer's connection, inside the change's transaction. */
 int mer_store_product_index(mer_db_t *db, int64_t product_id);
+/* Rebuilds the index rows of every product's text in one locale (a language's texts changed in bulk: one
+ * pass instead of one per product). A write, as above. */
+int mer_store_product_index_locale(mer_db_t *db, const char *locale);
 
 #endif

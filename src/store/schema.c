@@ -146,6 +146,22 @@ const mer_migration_t mer_schema_catalog[] = {
      "  forced INTEGER NOT NULL DEFAULT 0," /* opened with blockers by an admin */
      "  force_reason TEXT NOT NULL DEFAULT '',"
      "  blockers_at_open TEXT);"},          /* the readiness blockers overridden (JSON), if forced */
+    {8,
+     /* outdated translations: the source-language (en) text a translation was made from, recorded when
+      * that source text is edited (NULL: made from the current source). A translation whose recorded
+      * source differs from the current one is outdated (catalog/translation.h). */
+     "ALTER TABLE product_text ADD COLUMN name_source TEXT;"
+     "ALTER TABLE product_text ADD COLUMN description_source TEXT;"
+     "ALTER TABLE category_text ADD COLUMN name_source TEXT;"
+     "ALTER TABLE attribute_text ADD COLUMN source TEXT;"
+     /* translations of flash-sale titles made with the translation workflow (the catalogue owns the
+      * translations; a sale's own titles, given when it was created, live with it in its region) */
+     "CREATE TABLE flash_sale_text ("
+     "  sale_id INTEGER NOT NULL,"            /* flash_sale_id.id */
+     "  locale TEXT NOT NULL,"
+     "  title TEXT NOT NULL,"
+     "  source TEXT,"                         /* as attribute_text.source */
+     "  PRIMARY KEY (sale_id, locale));"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 

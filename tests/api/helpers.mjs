@@ -150,3 +150,11 @@ export async function until(fn, what, tries = 100) {
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+// A scripted translator for the translation workflow's XLIFF 2.0 exports: fills every unit's target (or only
+// those for which only(id, source) is true) with a marked copy of its source.
+export const xmlUnescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#13;/g, '\r').replace(/&amp;/g, '&');
+export function translateXliff(xml, mark, only) {
+  return xml.replace(/<unit id="([^"]+)">([\s\S]*?)<source>([\s\S]*?)<\/source>\n/g, (m, id, mid, src) =>
+    (only && !only(id, xmlUnescape(src)) ? m : `<unit id="${id}">${mid}<source>${src}</source>\n    <target>${mark} ${src}</target>\n`));
+}

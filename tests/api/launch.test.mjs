@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startServer, expectError, customer, run, until } from './helpers.mjs';
+import { startServer, expectError, customer, run, until, translateXliff } from './helpers.mjs';
 
 let srv, T, op;
 before(async () => {
@@ -202,9 +202,15 @@ test('readiness refuses to open while Bengali texts and stock are missing; then 
   const sold = plan.skus.filter((l) => l.sell);
   const products = [...new Set(sold.map((l) => l.product_id))];
   const texts = rd.json.blockers.filter((b) => b.kind === 'text_missing');
-  assert.equal(texts.length, products.length * 2, 'name and description of each product, in Bengali');
-  assert.ok(texts.every((b) => b.language === 'bn' && ['name', 'description'].includes(b.field)));
-  assert.deepEqual(new Set(texts.map((b) => b.product_id)), new Set(products));
+  assert.ok(texts.every((b) => b.language === 'bn'));
+  const productTexts = texts.filter((b) => b.product_id);
+  assert.equal(productTexts.length, products.length * 2, 'name and description of each product, in Bengali');
+  assert.ok(productTexts.every((b) => ['name', 'description'].includes(b.field) && b.id === `product:${b.product_id}:${b.field}`));
+  assert.deepEqual(new Set(productTexts.map((b) => b.product_id)), new Set(products));
+  // what a shopper there also sees: the category of the cables and its parent, the cables' attributes
+  const others = texts.filter((b) => !b.product_id).map((b) => b.text);
+  assert.deepEqual([...new Set(others)].sort(), ['attribute_name', 'attribute_value', 'category_name']);
+  assert.equal(texts.filter((b) => b.text === 'category_name').length, 2, 'cables and accessories');
   assert.equal(rd.json.counts.no_stock, sold.length, 'no warehouse delivers to Bangladesh yet');
   // opening is refused with the list; an operator of the country may not force it
   const refused = await srv.api('POST', '/api/v1/admin/countries/BD/open', { token: T, body: {} });
@@ -228,11 +234,14 @@ test('readiness refuses to open while Bengali texts and stock are missing; then 
   assert.equal(rd.json.ready, false, 'the texts are still missing');
   expectError(await srv.api('POST', '/api/v1/admin/countries/BD/open', { token: T, body: {} }), 409, 'not_ready');
 
-  // the Bengali texts, through the per-product translation API
-  for (const pid of products) {
-    const r = await srv.api('PATCH', `/api/v1/admin/products/${pid}`, { token: T, body: { texts: { bn: { name: `ইউএসবি-সি কেবল ${pid}`, description: 'দ্রুত চার্জিং কেবল।' } } } });
-    assert.equal(r.status, 200, r.text);
-  }
+  // the Bengali texts: the translation workflow's XLIFF export, filled in by a script, imported in one go
+  const xliff = await srv.get('/api/v1/admin/translations/bn/export?format=xliff', { token: T });
+  assert.equal(xliff.status, 200, xliff.text);
+  for (const b of texts) assert.ok(xliff.text.includes(`<unit id="${b.id}">`), `the export has ${b.id}`);
+  const imp = await srv.api('POST', '/api/v1/admin/translations/bn/import', {
+    token: T, raw: translateXliff(xliff.text, 'বাংলা'), headers: { 'content-type': 'application/xliff+xml' },
+  });
+  assert.equal(imp.status, 200, imp.text);
   rd = await srv.get('/api/v1/admin/countries/BD/readiness', { token: T });
   assert.equal(rd.json.ready, true, JSON.stringify(rd.json.blockers));
   assert.deepEqual(rd.json.blockers, []);
@@ -252,7 +261,8 @@ test('readiness refuses to open while Bengali texts and stock are missing; then 
   assert.equal(list.json.total, products.length);
   const line = sold[0];
   const page = await srv.get(`/api/v1/products/${line.product_id}?country=BD&lang=bn`);
-  assert.equal(page.json.name, `ইউএসবি-সি কেবল ${line.product_id}`);
+  const english = await srv.get(`/api/v1/products/${line.product_id}?country=IN&lang=en`);
+  assert.equal(page.json.name, `বাংলা ${english.json.name}`);
   const sku = page.json.skus.find((s) => s.code === line.sku);
   assert.equal(sku.price.amount, line.final);
   assert.equal(sku.price.currency, 'BDT');
