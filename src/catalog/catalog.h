@@ -71,6 +71,7 @@ typedef struct mer_cat_product {
     mer_cat_category_t *category;
     char tax_class[24];
     bool active;
+    int64_t created_at; /* Unix ms (sort=newest) */
     mer_cat_text_t *texts;
     size_t ntexts;
     mer_cat_sku_t *skus;
@@ -86,6 +87,7 @@ typedef struct mer_catalog {
     size_t nattr_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
+    struct mer_search_index *search; /* built with the snapshot (catalog/search.h) */
 } mer_catalog_t;
 
 /* Loads the first snapshot from the database. Start-up only. */

@@ -109,6 +109,9 @@ const mer_migration_t mer_schema_catalog[] = {
      "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
      "  sale_id INTEGER NOT NULL,"
      "  created_at INTEGER NOT NULL);"},
+    {6,
+     /* search moved into the catalogue snapshot (catalog/search.h): the full-text table goes */
+     "DROP TABLE product_fts;"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
