@@ -180,7 +180,8 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
         goto fail;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
-    r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id", NULL);
+    r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id",
+                     NULL);
     while (mer_rows_next(r) && c->nproducts < (size_t)count) {
         mer_cat_product_t *p = &c->products[c->nproducts++];
         p->id = mer_rows_int(r, 0);

@@ -1,7 +1,7 @@
 /*
  * catalog_http.c — the public catalogue routes: product listing with search, facets, sort and pagination
- * (catalog_list.h), one product, categories. Every answer is cached per worker thread (http/rcache.h) under a key made of everything it
- * depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
+ * (catalog_list.h), one product, categories. Every answer is cached per worker thread (http/rcache.h) under a key made
+ * of everything it depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "core/banned.h"
 
 #define MAX_Q 100
-#define MAX_FILTER 200              /* bytes of brand= and of each attr.<key>= */
+#define MAX_FILTER 200               /* bytes of brand= and of each attr.<key>= */
 #define MAX_PRICE 1000000000000000LL /* minor units */
 #define CACHE_CONTROL "public, max-age=5"
 
@@ -135,8 +135,9 @@ static int list_params(mer_req_t *r, mer_list_query_t *lq)
             continue;
         size_t klen = strlen(key + 5), vlen = strlen(r->query[i].val.base);
         if (klen == 0 || klen > 32 || vlen > MAX_FILTER) {
-            mer_reply_error(r, MER_E_INVALID_PARAM, key, "an attribute filter is attr.<key>=<value>[,<value>...]: "
-                                                         "a key of 1 to 32 bytes, values of at most %d bytes",
+            mer_reply_error(r, MER_E_INVALID_PARAM, key,
+                            "an attribute filter is attr.<key>=<value>[,<value>...]: "
+                            "a key of 1 to 32 bytes, values of at most %d bytes",
                             MAX_FILTER);
             return -1;
         }
@@ -244,9 +245,9 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
                      "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",
-                     p->brand, "category", mer_catalog_category_json(p->category, &w->chain), "country", w->country->code, "lang",
-                     lang, "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive,
-                     "tax_rate_bp", rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
+                     p->brand, "category", mer_catalog_category_json(p->category, &w->chain), "country",
+                     w->country->code, "lang", lang, "currency", w->country->currency.code, "tax_included",
+                     w->country->tax_inclusive, "tax_rate_bp", rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
 }
 
 static void h_product(mer_req_t *r)

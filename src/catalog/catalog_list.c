@@ -304,7 +304,8 @@ static json_t *facets_json(const mer_catalog_t *cat, const mer_where_t *w, const
             rows[n++] = (facet_row_t){ix->brands[i], t->brand[i], i};
     qsort(rows, n, sizeof(*rows), by_count);
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(brands, json_pack("{s:s,s:I}", "value", rows[i].value, "count", (json_int_t)rows[i].count));
+        json_array_append_new(brands,
+                              json_pack("{s:s,s:I}", "value", rows[i].value, "count", (json_int_t)rows[i].count));
 
     json_t *cats = json_array();
     n = 0;
@@ -328,10 +329,10 @@ static json_t *facets_json(const mer_catalog_t *cat, const mer_where_t *w, const
         if (t->bucket[b] == 0)
             continue;
         int64_t lo = bucket_lo(unit, b), hi = bucket_hi(unit, b);
-        json_array_append_new(prices, json_pack("{s:I,s:I,s:o,s:o,s:I}", "min", (json_int_t)lo, "max", (json_int_t)hi,
-                                                "from", mer_country_money(w->country, lo, lang), "to",
-                                                mer_country_money(w->country, hi, lang), "count",
-                                                (json_int_t)t->bucket[b]));
+        json_array_append_new(prices,
+                              json_pack("{s:I,s:I,s:o,s:o,s:I}", "min", (json_int_t)lo, "max", (json_int_t)hi, "from",
+                                        mer_country_money(w->country, lo, lang), "to",
+                                        mer_country_money(w->country, hi, lang), "count", (json_int_t)t->bucket[b]));
     }
 
     json_t *attrs = json_array();
@@ -351,8 +352,9 @@ static json_t *facets_json(const mer_catalog_t *cat, const mer_where_t *w, const
                                                   mer_catalog_attr_text(cat, vkey, &w->chain), "count",
                                                   (json_int_t)rows[i].count));
         }
-        json_array_append_new(attrs, json_pack("{s:s,s:s,s:o}", "key", ix->attr_keys[k], "name",
-                                               mer_catalog_attr_text(cat, ix->attr_keys[k], &w->chain), "values", vals));
+        json_array_append_new(attrs,
+                              json_pack("{s:s,s:s,s:o}", "key", ix->attr_keys[k], "name",
+                                        mer_catalog_attr_text(cat, ix->attr_keys[k], &w->chain), "values", vals));
     }
     free(rows);
     return json_pack("{s:o,s:o,s:o,s:o}", "brand", brands, "category", cats, "price", prices, "attributes", attrs);
@@ -411,9 +413,9 @@ int mer_catalog_list(const mer_where_t *w, const mer_list_query_t *lq, char **bo
         json_array_append_new(items, list_item(p, w, lang, t.hits[i].price, nskus));
     }
     size_t total = t.nhits;
-    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "country", w->country->code, "lang",
-                            lang, "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive,
-                            "sort", mer_list_sort_name(lq->sort), "page", (json_int_t)lq->page, "per_page",
+    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:s,s:I,s:I,s:I,s:I,s:o,s:o}", "country", w->country->code, "lang", lang,
+                            "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "sort",
+                            mer_list_sort_name(lq->sort), "page", (json_int_t)lq->page, "per_page",
                             (json_int_t)lq->per_page, "total", (json_int_t)total, "pages",
                             (json_int_t)((total + (size_t)lq->per_page - 1) / (size_t)lq->per_page), "items", items,
                             "facets", facets_json(cat, w, lang, unit, &t));

@@ -93,11 +93,11 @@ static bool word_cp(UChar32 c)
 /* Scripts written without spaces between words: ICU's dictionary break splits them. */
 static bool unspaced_cp(UChar32 c)
 {
-    return (c >= 0x0E00 && c <= 0x0EFF) ||  /* Thai, Lao */
-           (c >= 0x1000 && c <= 0x109F) ||  /* Myanmar */
-           (c >= 0x1780 && c <= 0x17FF) ||  /* Khmer */
-           (c >= 0x3040 && c <= 0x30FF) ||  /* Hiragana, Katakana */
-           (c >= 0x3400 && c <= 0x9FFF) ||  /* CJK */
+    return (c >= 0x0E00 && c <= 0x0EFF) || /* Thai, Lao */
+           (c >= 0x1000 && c <= 0x109F) || /* Myanmar */
+           (c >= 0x1780 && c <= 0x17FF) || /* Khmer */
+           (c >= 0x3040 && c <= 0x30FF) || /* Hiragana, Katakana */
+           (c >= 0x3400 && c <= 0x9FFF) || /* CJK */
            (c >= 0xF900 && c <= 0xFAFF);
 }
 
@@ -521,8 +521,8 @@ static void build_facets(mer_search_index_t *ix, const mer_catalog_t *cat)
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++) {
                 const mer_cat_attr_t *at = &cat->products[p].skus[k].attrs[a];
-                ix->attr_values[n++] = (mer_search_attr_value_t){
-                    (uint32_t)find_str(ix->attr_keys, ix->nattr_keys, at->key), at->value};
+                ix->attr_values[n++] =
+                    (mer_search_attr_value_t){(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, at->key), at->value};
             }
     qsort(ix->attr_values, n, sizeof(*ix->attr_values), cmp_attr_value);
     size_t u = 0;
@@ -541,8 +541,8 @@ static void build_facets(mer_search_index_t *ix, const mer_catalog_t *cat)
             ix->attr_off[s] = (uint32_t)na;
             const mer_cat_sku_t *sk = &cat->products[p].skus[k];
             for (size_t a = 0; a < sk->nattrs; a++) {
-                mer_search_attr_value_t want = {
-                    (uint32_t)find_str(ix->attr_keys, ix->nattr_keys, sk->attrs[a].key), sk->attrs[a].value};
+                mer_search_attr_value_t want = {(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, sk->attrs[a].key),
+                                                sk->attrs[a].value};
                 size_t lo = 0, hi = ix->nattr_values;
                 while (lo < hi) {
                     size_t mid = (lo + hi) / 2;
@@ -683,8 +683,8 @@ typedef struct word_state {
     size_t ntouched;
 } word_state_t;
 
-static void score_key(const mer_search_index_t *ix, size_t key, uint32_t quality, const bool *allowed,
-                      size_t nlocales, word_state_t *ws, uint32_t word_no)
+static void score_key(const mer_search_index_t *ix, size_t key, uint32_t quality, const bool *allowed, size_t nlocales,
+                      word_state_t *ws, uint32_t word_no)
 {
     for (uint32_t i = ix->post_off[key]; i < ix->post_off[key + 1]; i++) {
         const posting_t *p = &ix->posts[i];
