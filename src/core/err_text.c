@@ -673,41 +673,50 @@ static size_t literal_len(const char *id)
     return n;
 }
 
-/*
- * The row of lang translating the code's default message (code != 0), or the most specific id that english
- * matches ("country %s is not sold in by this store" rather than "%s is not sold in %s"), with its pieces.
- * *name gets the catalogue's (static) name of lang.
- */
-static const row_t *find(const char *lang, int code, const char *english, piece_t *pieces, size_t *n, const char **name)
+/* The catalogue of lang, or NULL. */
+static const row_t *rows_of(const char *lang, size_t *n, const char **name)
 {
-    for (size_t l = 0; l < MER_ARRAY_LEN(catalogue); l++) {
-        if (strcmp(catalogue[l].lang, lang) != 0)
-            continue;
-        *name = catalogue[l].lang;
-        const row_t *best = NULL;
-        size_t best_len = 0;
-        for (size_t i = 0; i < catalogue[l].n; i++) {
-            const row_t *r = &catalogue[l].rows[i];
-            if (code) {
-                if (r->code == code)
-                    return r;
-                continue;
-            }
-            piece_t mine[MAX_ARGS];
-            size_t m = 0;
-            if (r->id == NULL || (r->id[0] != english[0] && r->id[0] != '%') || !match(r->id, english, mine, 0, &m))
-                continue;
-            size_t len = literal_len(r->id);
-            if (best == NULL || len > best_len) {
-                best = r;
-                best_len = len;
-                memcpy(pieces, mine, m * sizeof(*mine));
-                *n = m;
-            }
+    for (size_t l = 0; l < MER_ARRAY_LEN(catalogue); l++)
+        if (strcmp(catalogue[l].lang, lang) == 0) {
+            *n = catalogue[l].n;
+            *name = catalogue[l].lang;
+            return catalogue[l].rows;
         }
-        return best;
-    }
     return NULL;
+}
+
+/* The row of lang translating the code's default message. *name gets the catalogue's (static) name of lang. */
+static const row_t *find_code(const char *lang, int code, const char **name)
+{
+    size_t n = 0;
+    const row_t *rows = rows_of(lang, &n, name);
+    for (size_t i = 0; rows && i < n; i++)
+        if (rows[i].code == code)
+            return &rows[i];
+    return NULL;
+}
+
+/* The row of lang whose id english matches, the most specific if several do ("country %s is not sold in by
+ * this store" rather than "%s is not sold in %s"), with its pieces. */
+static const row_t *find_id(const char *lang, const char *english, piece_t *pieces, size_t *npieces, const char **name)
+{
+    size_t n = 0, best_len = 0;
+    const row_t *rows = rows_of(lang, &n, name), *best = NULL;
+    for (size_t i = 0; rows && i < n; i++) {
+        const row_t *r = &rows[i];
+        piece_t mine[MAX_ARGS];
+        size_t m = 0;
+        if (r->id == NULL || (r->id[0] != english[0] && r->id[0] != '%') || !match(r->id, english, mine, 0, &m))
+            continue;
+        size_t len = literal_len(r->id);
+        if (best == NULL || len > best_len) {
+            best = r;
+            best_len = len;
+            memcpy(pieces, mine, m * sizeof(*mine));
+            *npieces = m;
+        }
+    }
+    return best;
 }
 
 const char *mer_err_localize(int err, const char *english, const mer_locale_chain_t *chain, char *out, size_t cap)
@@ -720,12 +729,12 @@ const char *mer_err_localize(int err, const char *english, const mer_locale_chai
         if (strcmp(lang, "en") == 0)
             break;
         /* the code's default message is its own id (it could look like another: "... is required") */
-        const row_t *r = is_default ? NULL : find(lang, 0, english, pieces, &n, &lang);
+        const row_t *r = is_default ? NULL : find_id(lang, english, pieces, &n, &lang);
         if (r) {
             render(r->text, pieces, n, out, cap);
             return lang;
         }
-        r = find(lang, err, NULL, NULL, NULL, &lang);
+        r = find_code(lang, err, &lang);
         if (r) {
             size_t len = 0;
             out[0] = '\0';
