@@ -429,8 +429,11 @@ int mer_catalog_init(void)
     mer_store_write_end(MER_STORE_CATALOG);
     if (err)
         return err;
+    uint64_t t0 = mer_now_mono_ns();
     fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded: %zu products, %zu categories", snap->nproducts, snap->ncategories);
+    mer_log_info("catalogue loaded: %zu products, %zu categories; search index: %zu words, %u postings, %.1f ms",
+                 snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
+                 (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }

@@ -356,6 +356,15 @@ int mer_search_distance(const char *a, size_t alen, const char *b, size_t blen, 
     return best;
 }
 
+/* The set of a key's bytes, each hashed to one of 64 bits. */
+static uint64_t signature(const char *s, size_t n)
+{
+    uint64_t sig = 0;
+    for (size_t i = 0; i < n; i++)
+        sig |= 1ULL << (((unsigned char)s[i] * 0x9E3779B1u) >> 26);
+    return sig;
+}
+
 /* ---- the build ---- */
 
 typedef struct tuple {
@@ -367,11 +376,15 @@ typedef struct tuple {
 typedef struct builder {
     /* the intern table: key -> id (ids in insertion order; strings in keys) */
     char **keys;
+    uint32_t *klen; /* per id: strlen of keys[id] */
     size_t nkeys, kcap;
     uint32_t *slots; /* id + 1, 0 = empty */
     size_t scap;
     tuple_t *tuples;
     size_t ntuples, tcap;
+    /* per key id: its last tuple, so that a key repeated in a product's texts of one locale (name,
+     * description, category) makes one tuple with the best weight */
+    size_t *last;
     uint32_t product;
     uint8_t locale, weight;
 } builder_t;
@@ -382,7 +395,7 @@ static uint32_t intern(builder_t *b, const char *key, size_t n)
         size_t cap = b->scap ? b->scap * 2 : 4096;
         uint32_t *slots = mer_xcalloc(cap, sizeof(*slots));
         for (size_t i = 0; i < b->nkeys; i++) {
-            size_t j = hash_bytes(b->keys[i], strlen(b->keys[i])) & (cap - 1);
+            size_t j = hash_bytes(b->keys[i], b->klen[i]) & (cap - 1);
             while (slots[j])
                 j = (j + 1) & (cap - 1);
             slots[j] = (uint32_t)i + 1;
@@ -393,18 +406,22 @@ static uint32_t intern(builder_t *b, const char *key, size_t n)
     }
     size_t j = hash_bytes(key, n) & (b->scap - 1);
     while (b->slots[j]) {
-        const char *k = b->keys[b->slots[j] - 1];
-        if (strlen(k) == n && memcmp(k, key, n) == 0)
-            return b->slots[j] - 1;
+        uint32_t id = b->slots[j] - 1;
+        if (b->klen[id] == n && memcmp(b->keys[id], key, n) == 0)
+            return id;
         j = (j + 1) & (b->scap - 1);
     }
     if (b->nkeys == b->kcap) {
         b->kcap = b->kcap ? b->kcap * 2 : 4096;
         b->keys = mer_xrealloc(b->keys, b->kcap * sizeof(*b->keys));
+        b->last = mer_xrealloc(b->last, b->kcap * sizeof(*b->last));
+        b->klen = mer_xrealloc(b->klen, b->kcap * sizeof(*b->klen));
     }
     char *copy = mer_xmalloc(n + 1);
     memcpy(copy, key, n + 1);
     b->keys[b->nkeys] = copy;
+    b->last[b->nkeys] = SIZE_MAX;
+    b->klen[b->nkeys] = (uint32_t)n;
     b->slots[j] = (uint32_t)b->nkeys + 1;
     return (uint32_t)b->nkeys++;
 }
@@ -412,11 +429,21 @@ static uint32_t intern(builder_t *b, const char *key, size_t n)
 static void add_key(void *arg, const char *key, size_t n)
 {
     builder_t *b = arg;
+    uint32_t id = intern(b, key, n);
+    if (b->last[id] != SIZE_MAX) {
+        tuple_t *t = &b->tuples[b->last[id]];
+        if (t->product == b->product && t->locale == b->locale) {
+            if (b->weight > t->weight)
+                t->weight = b->weight;
+            return;
+        }
+    }
     if (b->ntuples == b->tcap) {
         b->tcap = b->tcap ? b->tcap * 2 : 65536;
         b->tuples = mer_xrealloc(b->tuples, b->tcap * sizeof(*b->tuples));
     }
-    b->tuples[b->ntuples++] = (tuple_t){intern(b, key, n), b->product, b->locale, b->weight};
+    b->last[id] = b->ntuples;
+    b->tuples[b->ntuples++] = (tuple_t){id, b->product, b->locale, b->weight};
 }
 
 static int locale_index(const mer_catalog_t *cat, const char *loc)
@@ -446,18 +473,6 @@ static const char *const *rank_keys; /* for cmp_key_id: qsort has no context arg
 static int cmp_key_id(const void *a, const void *b)
 {
     return strcmp(rank_keys[*(const uint32_t *)a], rank_keys[*(const uint32_t *)b]);
-}
-
-static int cmp_tuple(const void *pa, const void *pb)
-{
-    const tuple_t *a = pa, *b = pb;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    if (a->product != b->product)
-        return a->product < b->product ? -1 : 1;
-    if (a->locale != b->locale)
-        return a->locale < b->locale ? -1 : 1;
-    return b->weight - a->weight; /* the best weight first */
 }
 
 static int cmp_attr_value(const void *pa, const void *pb)
@@ -599,30 +614,33 @@ mer_search_index_t *mer_search_build(const mer_catalog_t *cat)
         ix->keys[i] = b.keys[order[i]];
     }
     ix->nkeys = b.nkeys;
+    ix->key_sig = mer_xcalloc(b.nkeys + 1, sizeof(*ix->key_sig));
+    for (size_t i = 0; i < b.nkeys; i++)
+        ix->key_sig[i] = signature(ix->keys[i], strlen(ix->keys[i]));
     for (size_t i = 0; i < b.ntuples; i++)
         b.tuples[i].key = rank[b.tuples[i].key];
     free(order);
     free(rank);
     free(b.keys);
     free(b.slots);
+    free(b.last);
+    free(b.klen);
 
-    /* postings: one per key, product and locale, with the best weight (sorted first) */
-    if (b.ntuples)
-        qsort(b.tuples, b.ntuples, sizeof(*b.tuples), cmp_tuple);
+    /* postings, grouped by key with a counting sort that keeps the order of generation, so each key's
+     * postings are in product order (no comparison sort of millions of tuples) */
     ix->posts = mer_xcalloc(b.ntuples + 1, sizeof(*ix->posts));
     ix->post_off = mer_xcalloc(ix->nkeys + 1, sizeof(*ix->post_off));
-    size_t np = 0, key = 0;
+    for (size_t i = 0; i < b.ntuples; i++)
+        ix->post_off[b.tuples[i].key + 1]++;
+    for (size_t k = 0; k < ix->nkeys; k++)
+        ix->post_off[k + 1] += ix->post_off[k];
+    uint32_t *cursor = mer_xcalloc(ix->nkeys + 1, sizeof(*cursor));
+    memcpy(cursor, ix->post_off, ix->nkeys * sizeof(*cursor));
     for (size_t i = 0; i < b.ntuples; i++) {
         const tuple_t *t = &b.tuples[i];
-        if (i > 0 && t->key == b.tuples[i - 1].key && t->product == b.tuples[i - 1].product &&
-            t->locale == b.tuples[i - 1].locale)
-            continue;
-        while (key <= t->key)
-            ix->post_off[key++] = (uint32_t)np;
-        ix->posts[np++] = (posting_t){t->product, t->locale, t->weight};
+        ix->posts[cursor[t->key]++] = (posting_t){t->product, t->locale, t->weight};
     }
-    while (key <= ix->nkeys)
-        ix->post_off[key++] = (uint32_t)np;
+    free(cursor);
     free(b.tuples);
 
     build_facets(ix, cat);
@@ -636,6 +654,7 @@ void mer_search_free(mer_search_index_t *ix)
     for (size_t i = 0; i < ix->nkeys; i++)
         free(ix->keys[i]);
     free(ix->keys);
+    free(ix->key_sig);
     free(ix->post_off);
     free(ix->posts);
     free(ix->brands);
@@ -729,8 +748,11 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
         }
         int budget = mer_search_typo_budget(utf8_letters(word, wlen));
         if (lo == hi && budget > 0) {
+            uint64_t sig = signature(word, wlen);
             for (size_t k = 0; k < ix->nkeys; k++) {
                 bool whole;
+                if (__builtin_popcountll(sig & ~ix->key_sig[k]) > budget)
+                    continue; /* lacks too many of the word's letters */
                 int d = mer_search_distance(word, wlen, ix->keys[k], strlen(ix->keys[k]), budget, &whole);
                 if (d > budget)
                     continue;

@@ -31,8 +31,10 @@
  * transpositions of neighbours) between the word and the key, or a prefix of the key, is at most 1 for
  * words of 4 to 7 letters and 2 for words of 8 or more (mer_search_typo_budget); shorter words need an
  * exact or prefix match ("nvoa" finds "nova"; "x1" never matches "x2"). Typo candidates are found by a
- * scan of the keys with a bounded, early-exiting distance: the vocabulary is the catalogue's distinct
- * words (thousands, not products), and the scan runs only on an answer-cache miss. Only texts in the
+ * scan of the keys: a key whose set of letters lacks more than `budget` of the word's letters cannot be
+ * that close (each missing letter costs an edit), which a 64-bit signature per key rules out in a few
+ * nanoseconds; the others get the bounded, early-exiting distance. The vocabulary is the catalogue's
+ * distinct words, and the scan runs only on an answer-cache miss. Only texts in the
  * locales the caller allows count (the request's chain and the country's languages).
  *
  * Relevance. A word scores quality × weight for the best text it matched in: quality 100 exact, 60-90
@@ -62,6 +64,7 @@ typedef struct mer_search_index {
     /* the sorted keys and their postings: postings of key i are posts[post_off[i] .. post_off[i + 1]) */
     char **keys;
     size_t nkeys;
+    uint64_t *key_sig; /* per key: the set of its bytes, hashed into 64 bits (the typo scan's filter) */
     uint32_t *post_off;
     struct mer_search_posting *posts;
     /* brands, sorted; brand_of[p] for product index p (in cat->products) */
