@@ -14,6 +14,9 @@
  * every cached answer through the cache itself, mer_rcache_invalidate). So admin
  * changes are visible to the next read, and a hot read is a hash lookup and a send.
  *
+ * Each snapshot carries its search index (catalog/search.h), built with it off the loop; the listing
+ * (catalog_list.h) searches, filters, counts facets and sorts from memory, on the cache-miss path only.
+ *
  * Availability: a product is sold in a country exactly when it is active and at least one of its SKUs
  * has a price there; elsewhere it is 404. Prices are in the country's convention (tax included where the
  * country's tax regime is inclusive) and in integer minor units.
