@@ -34,6 +34,8 @@ typedef struct icu_tools {
     struct icu_tools *next; /* in pool, under pool_mu */
 } icu_tools_t;
 
+#define POOL_WARM 4 /* tools opened by the index build (see pool_fill) */
+
 static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
 static icu_tools_t *pool; /* tools not in use; under pool_mu */
 
@@ -66,6 +68,23 @@ static void tools_give(icu_tools_t *t)
     t->next = pool;
     pool = t;
     pthread_mutex_unlock(&pool_mu);
+}
+
+/* Opens tools until the pool holds n, so that searches on the event loops do not open them (the first
+ * transliterator costs tens of milliseconds, mostly ICU loading its rules). */
+static void pool_fill(size_t n)
+{
+    icu_tools_t *taken = NULL;
+    for (size_t i = 0; i < n; i++) {
+        icu_tools_t *t = tools_take();
+        t->next = taken;
+        taken = t;
+    }
+    while (taken) {
+        icu_tools_t *t = taken;
+        taken = t->next;
+        tools_give(t);
+    }
 }
 
 void mer_search_shutdown(void)
@@ -598,6 +617,7 @@ mer_search_index_t *mer_search_build(const mer_catalog_t *cat)
         }
     }
     memo_release(&memo);
+    pool_fill(POOL_WARM);
 
     /* keys in sorted order: rank[id] */
     uint32_t *order = mer_xcalloc(b.nkeys + 1, sizeof(*order)), *rank = mer_xcalloc(b.nkeys + 1, sizeof(*rank));
