@@ -4,6 +4,7 @@
 #   bench/run.sh BUILD/meridian [seconds-per-run]
 #   BENCH_ONLY=orders bench/run.sh BUILD/meridian    # one scenario (bench/scenario-orders.sh), no catalogue reads
 #   BENCH_ONLY=launch bench/run.sh BUILD/meridian    # launching a country: plan and apply (bench/scenario-launch.sh)
+#   BENCH_ONLY=browse bench/run.sh BUILD/meridian    # the mixed browse workload (bench/scenario-browse.sh)
 #
 # Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
 # machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s
@@ -95,7 +96,7 @@ http {
     access_log off;
     keepalive_requests 1000000;
     keepalive_timeout 60s;
-    open_file_cache max=100;
+    open_file_cache max=30000; # the browse workload serves 19,656 files
     open_file_cache_valid 60s;
     sendfile on;
     tcp_nopush on;

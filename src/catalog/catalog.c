@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "catalog/search.h"
 #include "core/log.h"
 #include "store/store.h"
 #include "core/banned.h"
@@ -90,6 +91,7 @@ static void free_snapshot(mer_catalog_t *c)
 {
     if (c == NULL)
         return;
+    mer_search_free(c->search);
     for (size_t i = 0; i < c->nproducts; i++) {
         mer_cat_product_t *p = &c->products[i];
         for (size_t k = 0; k < p->nskus; k++) {
@@ -190,7 +192,8 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
         goto fail;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
-    r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active FROM product ORDER BY id", NULL);
+    r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id",
+                     NULL);
     while (mer_rows_next(r) && c->nproducts < (size_t)count) {
         mer_cat_product_t *p = &c->products[c->nproducts++];
         p->id = mer_rows_int(r, 0);
@@ -199,6 +202,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         p->category = (mer_cat_category_t *)mer_catalog_category(c, mer_rows_int(r, 3));
         snprintf(p->tax_class, sizeof(p->tax_class), "%s", mer_rows_text(r, 4));
         p->active = mer_rows_int(r, 5) != 0;
+        p->created_at = mer_rows_int(r, 6);
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
@@ -325,6 +329,7 @@ int mer_catalog_reload(void)
     int err = load(db, &fresh);
     mer_store_write_end(MER_STORE_CATALOG);
     if (err == 0) {
+        fresh->search = mer_search_build(fresh); /* off the loop, and after the connection is given back */
         pthread_rwlock_wrlock(&snap_lock);
         old = snap;
         snap = fresh;
@@ -342,6 +347,7 @@ void mer_catalog_shutdown(void)
     free_snapshot(snap);
     snap = NULL;
     pthread_rwlock_unlock(&snap_lock);
+    mer_search_shutdown();
 }
 
 const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t id)
@@ -452,8 +458,12 @@ int mer_catalog_init(void)
     mer_store_write_end(MER_STORE_CATALOG);
     if (err)
         return err;
+    uint64_t t0 = mer_now_mono_ns();
+    fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded: %zu products, %zu categories", snap->nproducts, snap->ncategories);
+    mer_log_info("catalogue loaded: %zu products, %zu categories; search index: %zu words, %u postings, %.1f ms",
+                 snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
+                 (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }
 

@@ -14,6 +14,9 @@
  * every cached answer through the cache itself, mer_rcache_invalidate). So admin
  * changes are visible to the next read, and a hot read is a hash lookup and a send.
  *
+ * Each snapshot carries its search index (catalog/search.h), built with it off the loop; the listing
+ * (catalog_list.h) searches, filters, counts facets and sorts from memory, on the cache-miss path only.
+ *
  * Availability: a product is sold in a country exactly when it is active and at least one of its SKUs
  * has a price there; elsewhere it is 404. Prices are in the country's convention (tax included where the
  * country's tax regime is inclusive) and in integer minor units.
@@ -91,6 +94,7 @@ typedef struct mer_cat_product {
     mer_cat_category_t *category;
     char tax_class[24];
     bool active;
+    int64_t created_at; /* Unix ms (sort=newest) */
     mer_cat_text_t *texts;
     size_t ntexts;
     mer_cat_sku_t *skus;
@@ -108,6 +112,7 @@ typedef struct mer_catalog {
     size_t nflash_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
+    struct mer_search_index *search; /* built with the snapshot (catalog/search.h) */
 } mer_catalog_t;
 
 /* Loads the first snapshot from the database. Start-up only. */

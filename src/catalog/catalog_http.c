@@ -1,29 +1,32 @@
 /*
- * catalog_http.c — the public catalogue routes: product listing with search and pagination, one product,
- * categories. Every answer is cached per worker thread (http/rcache.h) under a key made of everything it
- * depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
+ * catalog_http.c — the public catalogue routes: product listing with search, facets, sort and pagination
+ * (catalog_list.h), one product, categories. Every answer is cached per worker thread (http/rcache.h) under a key made
+ * of everything it depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
  */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "catalog/catalog.h"
+#include "catalog/catalog_list.h"
 #include "core/buf.h"
 #include "http/rcache.h"
 #include "region/region_http.h"
-#include "store/ops_catalog.h"
 #include "store/store.h"
 #include "core/banned.h"
 
 #define MAX_Q 100
+#define MAX_FILTER 200               /* bytes of brand= and of each attr.<key>= */
+#define MAX_PRICE 1000000000000000LL /* minor units */
 #define CACHE_CONTROL "public, max-age=5"
 
 /*
  * A cache key, built on the stack so that a cache hit allocates nothing. Every part is bounded before it
- * is added (q <= MAX_Q bytes, category <= 64, the chain <= MER_LOCALE_CHAIN_MAX tags), so a key is at
- * most about 330 bytes and never reaches the end of s.
+ * is added (q <= MAX_Q bytes, category <= 64, the chain <= MER_LOCALE_CHAIN_MAX tags, brand <= MAX_FILTER,
+ * at most MER_LIST_ATTRS attribute filters of a 32-byte key and MER_LIST_VALUES values totalling at most
+ * MAX_FILTER bytes), so a key is at most about 1,800 bytes and never reaches the end of s.
  */
 typedef struct cache_key {
-    char s[512];
+    char s[2048];
     size_t len;
 } cache_key_t;
 
@@ -46,230 +49,144 @@ static void key_add_chain(cache_key_t *k, const mer_locale_chain_t *chain)
         key_printf(k, "%s,", chain->tags[i]);
 }
 
-static json_t *category_json(const mer_cat_category_t *c, const mer_locale_chain_t *chain)
+static bool sold_in(const mer_cat_product_t *p, const char *country)
 {
-    if (c == NULL)
-        return json_null();
-    const mer_cat_text_t *t = mer_catalog_text(c->texts, c->ntexts, chain);
-    return json_pack("{s:I,s:s,s:s}", "id", (json_int_t)c->id, "slug", c->slug, "name", t ? t->name : c->slug);
-}
-
-static bool sold_in(const mer_cat_product_t *p, const char *country, int64_t *min_price, size_t *nskus)
-{
-    int64_t best = -1;
-    size_t n = 0;
     if (!p->active)
         return false;
-    for (size_t i = 0; i < p->nskus; i++) {
-        int64_t pr = mer_catalog_price(&p->skus[i], country);
-        if (pr < 0)
-            continue;
-        n++;
-        if (best < 0 || pr < best)
-            best = pr;
-    }
-    if (min_price)
-        *min_price = best;
-    if (nskus)
-        *nskus = n;
-    return n > 0;
-}
-
-static bool in_category(const mer_catalog_t *cat, const mer_cat_category_t *c, int64_t want)
-{
-    for (int depth = 0; c && depth < 16; depth++) {
-        if (c->id == want)
+    for (size_t i = 0; i < p->nskus; i++)
+        if (mer_catalog_price(&p->skus[i], country) >= 0)
             return true;
-        c = c->parent_id ? mer_catalog_category(cat, c->parent_id) : NULL;
-    }
     return false;
 }
 
-/* The matches of a search, in the order found, each product once, among texts in the request's locales. */
-typedef struct search_ids {
-    const mer_where_t *w;
-    int64_t *ids;
-    size_t n, cap;
-} search_ids_t;
-
-static void search_hit(void *arg, int64_t id, const char *loc)
+/* Splits a comma-separated filter value (copied into the request's pool) into at most MER_LIST_VALUES values;
+ * answers 400 naming field and returns -1 when there are more. */
+static int split_values(mer_req_t *r, const char *field, const char *raw, mer_list_values_t *out)
 {
-    search_ids_t *s = arg;
-    bool ok = strcmp(loc, "en") == 0;
-    for (size_t i = 0; !ok && i < s->w->chain.n; i++)
-        ok = strcmp(loc, s->w->chain.tags[i]) == 0;
-    for (size_t i = 0; !ok && i < s->w->country->nlanguages; i++)
-        ok = strcmp(loc, s->w->country->languages[i]) == 0;
-    if (!ok)
-        return;
-    for (size_t i = 0; i < s->n; i++)
-        if (s->ids[i] == id)
-            return;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->ids = mer_xrealloc(s->ids, s->cap * sizeof(*s->ids));
+    char *s = mer_req_strdup(r, raw, strlen(raw));
+    out->n = 0;
+    for (char *p = s; p && *p;) {
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        if (*p) {
+            if (out->n == MER_LIST_VALUES) {
+                mer_reply_error(r, MER_E_INVALID_PARAM, field, "%s takes at most %d values", field, MER_LIST_VALUES);
+                return -1;
+            }
+            out->v[out->n++] = p;
+        }
+        p = comma ? comma + 1 : NULL;
     }
-    s->ids[s->n++] = id;
+    return 0;
+}
+
+/* Appends a filter's values to a cache key, each length-prefixed. */
+static void key_add_values(cache_key_t *k, const mer_list_values_t *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        key_printf(k, "%zu:%s,", strlen(v->v[i]), v->v[i]);
+    key_printf(k, "|");
 }
 
 /*
- * Full-text search (store/ops_catalog.h): every word of q as a prefix. Collects matching product ids (best
- * rank first) among texts in the given locales. A database read: on the read pool.
+ * The listing's parameters: page, per_page, q, category, sort, brand, price_min, price_max and attr.<key>.
+ * Returns 0, or answers 400 naming the field and returns -1.
  */
-static int search_ids(mer_db_t *db, const char *q, const mer_where_t *w, int64_t **ids_out, size_t *n_out)
+static int list_params(mer_req_t *r, mer_list_query_t *lq)
 {
-    search_ids_t s = {w, NULL, 0, 0};
-    int err = mer_store_product_search(db, q, 5000, search_hit, &s);
-    if (err) {
-        free(s.ids);
-        return err;
+    memset(lq, 0, sizeof(*lq));
+    if (mer_req_query_int(r, "page", 1, 10000, 1, &lq->page) != 0 ||
+        mer_req_query_int(r, "per_page", 1, 100, 20, &lq->per_page) != 0 ||
+        mer_req_query_int(r, "price_min", 0, MAX_PRICE, -1, &lq->price_min) != 0 ||
+        mer_req_query_int(r, "price_max", 1, MAX_PRICE, -1, &lq->price_max) != 0)
+        return -1;
+    if (lq->price_min >= 0 && lq->price_max >= 0 && lq->price_max <= lq->price_min) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "price_max", "price_max must be greater than price_min");
+        return -1;
     }
-    *ids_out = s.ids;
-    *n_out = s.n;
-    return 0;
-}
-
-static json_t *list_item(const mer_cat_product_t *p, const mer_where_t *w, const char *lang, int64_t min_price,
-                         size_t nskus)
-{
-    const mer_cat_text_t *t = mer_catalog_text(p->texts, p->ntexts, &w->chain);
-    return json_pack("{s:I,s:s,s:s,s:s,s:o,s:o,s:I}", "id", (json_int_t)p->id, "slug", p->slug, "name",
-                     t ? t->name : p->slug, "brand", p->brand, "category", category_json(p->category, &w->chain),
-                     "price_from", mer_country_money(w->country, min_price, lang), "sku_count", (json_int_t)nskus);
-}
-
-/* One page of the listing (ids: the search's matches, or NULL for every product), serialised into *body. */
-static int build_list(const mer_where_t *w, int64_t page, int64_t per_page, const char *category, const int64_t *ids,
-                      size_t nids, char **body, size_t *len, mer_verr_t *e)
-{
-    const mer_catalog_t *cat = mer_catalog_lock();
-    int64_t cat_id = 0;
-    if (category) {
-        for (size_t i = 0; i < cat->ncategories; i++)
-            if (strcmp(cat->categories[i].slug, category) == 0)
-                cat_id = cat->categories[i].id;
-        if (cat_id == 0) {
-            mer_catalog_unlock();
-            return mer_verr_set(e, MER_E_INVALID_PARAM, "category", "no category with slug %s", category);
+    lq->q = mer_req_query(r, "q");
+    lq->category = mer_req_query(r, "category");
+    if (lq->q && strlen(lq->q) > MAX_Q) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "q", "q is longer than %d bytes", MAX_Q);
+        return -1;
+    }
+    if (lq->category && strlen(lq->category) > 64) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "category", "category is longer than 64 bytes");
+        return -1;
+    }
+    const char *sort = mer_req_query(r, "sort");
+    int so = sort ? mer_list_sort_parse(sort) : MER_SORT_RELEVANCE;
+    if (so < 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "sort", "sort must be one of relevance, price_asc, price_desc, newest");
+        return -1;
+    }
+    lq->sort = (mer_list_sort_t)so;
+    const char *brand = mer_req_query(r, "brand");
+    if (brand && strlen(brand) > MAX_FILTER) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "brand", "brand is longer than %d bytes", MAX_FILTER);
+        return -1;
+    }
+    if (brand && split_values(r, "brand", brand, &lq->brands) != 0)
+        return -1;
+    for (size_t i = 0; i < r->nquery; i++) {
+        const char *key = r->query[i].key.base;
+        if (strncmp(key, "attr.", 5) != 0)
+            continue;
+        size_t klen = strlen(key + 5), vlen = strlen(r->query[i].val.base);
+        if (klen == 0 || klen > 32 || vlen > MAX_FILTER) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, key,
+                            "an attribute filter is attr.<key>=<value>[,<value>...]: "
+                            "a key of 1 to 32 bytes, values of at most %d bytes",
+                            MAX_FILTER);
+            return -1;
         }
+        if (lq->nattrs == MER_LIST_ATTRS) {
+            mer_reply_error(r, MER_E_INVALID_PARAM, key, "at most %d attribute filters", MER_LIST_ATTRS);
+            return -1;
+        }
+        lq->attrs[lq->nattrs].key = key + 5;
+        if (split_values(r, key, r->query[i].val.base, &lq->attrs[lq->nattrs].values) != 0)
+            return -1;
+        lq->nattrs++;
     }
-    const char *lang = mer_catalog_resolve_lang(cat, &w->chain);
-    json_t *items = json_array();
-    size_t total = 0, first = (size_t)((page - 1) * per_page);
-    size_t n = ids ? nids : cat->nproducts;
-    for (size_t i = 0; i < n; i++) {
-        const mer_cat_product_t *p = ids ? mer_catalog_product(cat, ids[i]) : &cat->products[i];
-        int64_t min_price;
-        size_t nskus;
-        if (p == NULL || !sold_in(p, w->country->code, &min_price, &nskus))
-            continue;
-        if (cat_id && !in_category(cat, p->category, cat_id))
-            continue;
-        if (total >= first && total < first + (size_t)per_page)
-            json_array_append_new(items, list_item(p, w, lang, min_price, nskus));
-        total++;
-    }
-    json_t *out = json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:I,s:o}", "country", w->country->code, "lang", lang,
-                            "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive, "page",
-                            (json_int_t)page, "per_page", (json_int_t)per_page, "total", (json_int_t)total, "pages",
-                            (json_int_t)((total + (size_t)per_page - 1) / (size_t)per_page), "items", items);
-    mer_catalog_unlock();
-    *body = mer_json_dump(out, len);
-    json_decref(out);
     return 0;
-}
-
-/* A search that missed the cache: the full-text query on the read pool, the page built there too. */
-typedef struct search_call {
-    mer_call_t c;
-    mer_where_t w;
-    int64_t page, per_page;
-    uint64_t gen;
-    char q[MAX_Q + 1], category[65];
-    bool has_category;
-    cache_key_t key;
-    char *body;
-    size_t len;
-} search_call_t;
-
-static int search(mer_db_t *db, mer_call_t *c)
-{
-    search_call_t *s = (search_call_t *)c;
-    int64_t *ids = NULL;
-    size_t nids = 0;
-    if (search_ids(db, s->q, &s->w, &ids, &nids) != 0)
-        return mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "search failed");
-    int err = build_list(&s->w, s->page, s->per_page, s->has_category ? s->category : NULL, ids ? ids : (int64_t[]){0},
-                         nids, &s->body, &s->len, &c->verr);
-    free(ids);
-    return err;
-}
-
-static void search_reply(mer_call_t *c)
-{
-    search_call_t *s = (search_call_t *)c;
-    mer_reply_cached(c->r, mer_rcache_put(s->key.s, s->key.len, s->gen, 200, s->body, s->len, CACHE_CONTROL));
-}
-
-static void search_free(mer_call_t *c)
-{
-    free(((search_call_t *)c)->body);
 }
 
 static void h_list(mer_req_t *r)
 {
     mer_where_t w;
-    int64_t page, per_page;
-    if (mer_where(r, &w) != 0 || mer_req_query_int(r, "page", 1, 10000, 1, &page) != 0 ||
-        mer_req_query_int(r, "per_page", 1, 100, 20, &per_page) != 0)
+    mer_list_query_t lq;
+    if (mer_where(r, &w) != 0 || list_params(r, &lq) != 0)
         return;
-    const char *q = mer_req_query(r, "q");
-    const char *category = mer_req_query(r, "category");
-    size_t qlen = q ? strlen(q) : 0, clen = category ? strlen(category) : 0;
-    bool search_q = qlen > 0; /* an empty q lists everything */
-    if (qlen > MAX_Q) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "q", "q is longer than %d bytes", MAX_Q);
-        return;
-    }
-    if (clen > 64) {
-        mer_reply_error(r, MER_E_INVALID_PARAM, "category", "category is longer than 64 bytes");
-        return;
-    }
+    if (lq.q && lq.q[0] == '\0')
+        lq.q = NULL; /* an empty q lists everything */
 
+    /* the key: every parameter the answer depends on, parsed (so their order and unknown parameters do not
+     * split the cache), strings length-prefixed so that no value can spill into the next field */
     cache_key_t key;
     key.len = 0;
-    key_printf(&key, "L|%s|%lld|%lld|", w.country->code, (long long)page, (long long)per_page);
+    key_printf(&key, "L|%s|%lld|%lld|%d|%lld|%lld|", w.country->code, (long long)lq.page, (long long)lq.per_page,
+               (int)lq.sort, (long long)lq.price_min, (long long)lq.price_max);
     key_add_chain(&key, &w.chain);
-    /* length-prefixed, so no value can spill into the next field */
-    key_printf(&key, "|%zu:%s|%zu:%s", clen, category ? category : "", qlen, q ? q : "");
+    key_printf(&key, "|%zu:%s|%zu:%s|", lq.category ? strlen(lq.category) : 0, lq.category ? lq.category : "",
+               lq.q ? strlen(lq.q) : 0, lq.q ? lq.q : "");
+    key_add_values(&key, &lq.brands);
+    for (size_t i = 0; i < lq.nattrs; i++) {
+        key_printf(&key, "%zu:%s=", strlen(lq.attrs[i].key), lq.attrs[i].key);
+        key_add_values(&key, &lq.attrs[i].values);
+    }
     uint64_t gen = mer_catalog_generation();
     const mer_rcache_entry_t *hit = mer_rcache_get(key.s, key.len, gen);
     if (hit) {
         mer_reply_cached(r, hit);
         return;
     }
-
-    if (search_q) { /* the full-text index is in the database */
-        search_call_t *s = mer_call_new(r, sizeof(*s));
-        s->w = w;
-        s->page = page;
-        s->per_page = per_page;
-        s->gen = gen;
-        memcpy(s->q, q, qlen + 1);
-        if (category) {
-            memcpy(s->category, category, clen + 1);
-            s->has_category = true;
-        }
-        s->key = key;
-        s->c.reply = search_reply;
-        s->c.cleanup = search_free;
-        mer_call_read(&s->c, MER_STORE_CATALOG, search);
-        return;
-    }
+    /* a miss: search, filters and facets from the snapshot in memory (catalog/search.h), no database */
     char *body;
     size_t len;
     mer_verr_t e = {0};
-    if (build_list(&w, page, per_page, category, NULL, 0, &body, &len, &e) != 0) {
+    if (mer_catalog_list(&w, &lq, &body, &len, &e) != 0) {
         mer_reply_verr(r, &e);
         return;
     }
@@ -328,9 +245,9 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
                      "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",
-                     p->brand, "category", category_json(p->category, &w->chain), "country", w->country->code, "lang",
-                     lang, "currency", w->country->currency.code, "tax_included", w->country->tax_inclusive,
-                     "tax_rate_bp", rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
+                     p->brand, "category", mer_catalog_category_json(p->category, &w->chain), "country",
+                     w->country->code, "lang", lang, "currency", w->country->currency.code, "tax_included",
+                     w->country->tax_inclusive, "tax_rate_bp", rate < 0 ? 0 : rate, "attributes", attrs, "skus", skus);
 }
 
 static void h_product(mer_req_t *r)
@@ -352,7 +269,7 @@ static void h_product(mer_req_t *r)
     }
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_product_t *p = mer_catalog_product(cat, id);
-    if (p == NULL || !sold_in(p, w.country->code, NULL, NULL)) {
+    if (p == NULL || !sold_in(p, w.country->code)) {
         mer_catalog_unlock();
         mer_reply_error(r, MER_E_NOT_FOUND, NULL, "product %lld is not sold in %s", (long long)id, w.country->code);
         return;
@@ -377,7 +294,7 @@ static void h_categories(mer_req_t *r)
     json_t *arr = json_array();
     for (size_t i = 0; i < cat->ncategories; i++) {
         const mer_cat_category_t *c = &cat->categories[i];
-        json_t *o = category_json(c, &w.chain);
+        json_t *o = mer_catalog_category_json(c, &w.chain);
         if (c->parent_id)
             json_object_set_new(o, "parent_id", json_integer(c->parent_id));
         else

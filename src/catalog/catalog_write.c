@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "catalog/catalog.h"
-#include "store/ops_catalog.h"
 #include "core/banned.h"
 
 /*
@@ -51,12 +50,6 @@ static int write_texts(mer_db_t *db, int64_t product_id, json_t *texts)
             return err;
     }
     return 0;
-}
-
-/* Rebuilds the product's full-text rows from its texts and brand (store/ops_catalog.h). */
-static int fts_sync(mer_db_t *db, int64_t product_id)
-{
-    return mer_store_product_index(db, product_id);
 }
 
 /* Writes one price; remove deletes it. */
@@ -181,8 +174,6 @@ int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int
         }
     }
     if (err == 0)
-        err = fts_sync(db, id);
-    if (err == 0)
         *id_out = id;
     return done(err, field, e);
 }
@@ -209,8 +200,6 @@ int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in
         err = write_texts(db, id, in->texts);
     if (err == 0 && mer_db_exec(db, "UPDATE product SET updated_at = ? WHERE id = ?", "ii", now, id) < 0)
         err = MER_E_INTERNAL;
-    if (err == 0)
-        err = fts_sync(db, id);
     return done(err, NULL, e);
 }
 

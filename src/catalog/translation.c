@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "core/buf.h"
-#include "store/ops_catalog.h"
 #include "core/banned.h"
 
 static const char *const kind_names[MER_TR_NKINDS] = {"product_name",   "product_description", "category_name",
@@ -636,19 +635,13 @@ static int apply_one(mer_db_t *db, const char *locale, const mer_tr_change_t *c)
 
 int mer_translation_apply(mer_db_t *db, const char *locale, const mer_tr_change_t *changes, size_t n, mer_verr_t *e)
 {
-    bool products = false;
     for (size_t i = 0; i < n; i++) {
         const mer_tr_change_t *c = &changes[i];
         int err = apply_one(db, locale, c);
         if (err)
             return mer_verr_set(e, err, NULL, "the translation of %s %lld could not be written",
                                 mer_tr_kind_name(c->kind), (long long)c->ref);
-        products |= c->kind == MER_TR_PRODUCT_NAME || c->kind == MER_TR_PRODUCT_DESCRIPTION;
     }
-    /* the search index holds each product text: only this language's rows changed */
-    int err = products ? mer_store_product_index_locale(db, locale) : 0;
-    if (err)
-        return err;
-    mer_catalog_changed();
+    mer_catalog_changed(); /* the new snapshot indexes the new texts for search (catalog/search.h) */
     return 0;
 }

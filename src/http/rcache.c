@@ -5,11 +5,13 @@
 
 #include "core/banned.h"
 
-#define RCACHE_CAP 8192 /* slots, a power of two; emptied at half */
+#define RCACHE_CAP 65536                 /* slots, a power of two; emptied at half */
+#define RCACHE_BYTES ((size_t)128 << 20) /* bodies per thread; emptied beyond (bounds memory) */
 
 typedef struct rcache {
     mer_rcache_entry_t *slots;
     size_t count;
+    size_t bytes;                  /* of the bodies held */
     uint64_t seen;                 /* the value of invalidations at this thread's last lookup */
     _Atomic uint64_t hits, misses; /* written by the owner only; read by /metrics */
 } rcache_t;
@@ -32,6 +34,7 @@ static void clear_all(rcache_t *c)
         if (c->slots[i].key)
             entry_clear(&c->slots[i]);
     c->count = 0;
+    c->bytes = 0;
 }
 
 static void rcache_release(void *p)
@@ -111,13 +114,16 @@ const mer_rcache_entry_t *mer_rcache_put(const char *key, size_t klen, uint64_t 
         if (e->key)
             entry_clear(e);
     } else {
-        if (c->count >= RCACHE_CAP / 2)
+        if (c->count >= RCACHE_CAP / 2 || c->bytes + len > RCACHE_BYTES)
             clear_all(c);
         e = probe(c, key, klen, h);
-        if (e->key)
+        if (e->key) {
+            c->bytes -= e->len;
             entry_clear(e);
-        else
+        } else {
             c->count++;
+        }
+        c->bytes += len;
     }
     e->key = mer_xstrndup(key, klen);
     e->klen = klen;

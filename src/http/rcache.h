@@ -6,8 +6,10 @@
  * equals the generation the caller passes (e.g. mer_catalog_generation()) and no mer_rcache_invalidate()
  * came since it was built; a stale entry is replaced.
  * Bodies are h2o shared allocations: an answer in flight keeps its body alive even if the entry is
- * replaced meanwhile. When the table is half full it is emptied in one go (entries are cheap to rebuild;
- * this bounds memory without LRU bookkeeping on the hot path).
+ * replaced meanwhile. When the table is half full (32,768 answers) or its bodies pass 128 MB it is emptied in
+ * one go (entries are cheap to rebuild; this bounds memory without LRU bookkeeping on the hot path). The
+ * size holds a browse working set of tens of thousands of distinct listings (countries × languages × pages
+ * × filters × searches) per thread.
  */
 #ifndef MER_RCACHE_H
 #define MER_RCACHE_H

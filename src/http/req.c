@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/err_text.h"
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "http/offload.h"
@@ -424,16 +425,38 @@ static void error_envelope(mer_buf_t *b, int err, const char *msg, const char *f
     mer_jw_end(&w);
 }
 
+static const char *(*language_hook)(const mer_req_t *r);
+
+void mer_http_set_language_hook(const char *(*fn)(const mer_req_t *r))
+{
+    language_hook = fn;
+}
+
+/* The English message in the request's language (core/err_text.h), with Content-Language saying which. */
+static void localize(mer_req_t *r, int err, const char *english, char *out, size_t cap)
+{
+    mer_locale_chain_t chain;
+    size_t al_len = 0;
+    const char *lang = mer_req_query(r, "lang"), *al = NULL;
+    if (lang == NULL) {
+        mer_reply_vary(r, "Accept-Language");
+        al = mer_req_header(r, "accept-language", &al_len);
+    }
+    mer_locale_chain_build(&chain, lang, al, al_len, language_hook ? language_hook(r) : NULL);
+    mer_reply_header(r, "content-language", mer_err_localize(err, english, &chain, out, cap));
+}
+
 static void reply_error_v(mer_req_t *r, int err, const char *field, const char *reason, json_t *extra, const char *fmt,
                           va_list ap)
 {
-    char msg[512];
+    char english[512], msg[1024];
     if (err >= 0)
         err = MER_E_INTERNAL;
     if (fmt)
-        vsnprintf(msg, sizeof(msg), fmt, ap);
+        vsnprintf(english, sizeof(english), fmt, ap);
     else
-        snprintf(msg, sizeof(msg), "%s", mer_err_message(err));
+        snprintf(english, sizeof(english), "%s", mer_err_message(err));
+    localize(r, err, english, msg, sizeof(msg));
     mer_buf_t b = MER_BUF_INIT;
     mer_buf_init(&b, 256);
     error_envelope(&b, err, msg, field, reason, extra);

@@ -10,6 +10,9 @@
  *
  * Errors are answered only through mer_reply_error(), which writes the one error envelope (see README):
  *     {"error": {"code": "invalid_parameter", "message": "...", "field": "page"}}
+ * Messages are written in English; the envelope carries them in the request's language (core/err_text.h:
+ * ?lang=, else Accept-Language, then the country's default language, then English), named by the
+ * Content-Language header. The code and the field never change with the language.
  */
 #ifndef MER_REQ_H
 #define MER_REQ_H
@@ -158,6 +161,12 @@ mer_req_t *mer_req_of(h2o_req_t *req);
 #define MER_AUTH_PENDING 1
 void mer_http_set_authenticator(int (*fn)(mer_req_t *r, const char *token, size_t len));
 void mer_http_resume(mer_req_t *r, int err);
+
+/*
+ * Language hook, set by the region module: the default language of the request's country (?country=,
+ * X-Country, or the customer's), or NULL; error messages fall back to it before English, as texts do.
+ */
+void mer_http_set_language_hook(const char *(*fn)(const mer_req_t *r));
 
 /* ---- reading the request ---- */
 

@@ -366,10 +366,27 @@ static void region_metrics(mer_buf_t *out)
                    mer_countries()->n);
 }
 
+/* The default language of the request's country, for error messages (http/req.h). Reads no header into
+ * Vary: an error answer is not cached. */
+static const char *request_language(const mer_req_t *r)
+{
+    const char *code = mer_req_query(r, "country");
+    size_t len = code ? strlen(code) : 0;
+    if (code == NULL)
+        code = mer_req_header(r, "x-country", &len);
+    if (code == NULL && r->who.country[0]) {
+        code = r->who.country;
+        len = strlen(code);
+    }
+    const mer_country_t *c = code && len ? mer_country_find(mer_countries(), code, len) : NULL;
+    return c ? c->languages[0] : NULL;
+}
+
 static int region_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
     mer_writer_on_commit(publish_countries);
+    mer_http_set_language_hook(request_language);
     return 0;
 }
 

@@ -19,7 +19,6 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "region/country.h"
-#include "store/ops_catalog.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -258,8 +257,6 @@ static int seed_catalog(mer_db_t *db, json_t *doc, int64_t now)
             product_no++;
         }
     }
-    if (mer_store_product_index(db, 0) != 0) /* the search index of every product (store/ops_catalog.h) */
-        return MER_E_INTERNAL;
     mer_log_info("seed: %zu products", product_no);
     return 0;
 }

@@ -162,6 +162,9 @@ const mer_migration_t mer_schema_catalog[] = {
      "  title TEXT NOT NULL,"
      "  source TEXT,"                         /* as attribute_text.source */
      "  PRIMARY KEY (sale_id, locale));"},
+    {9,
+     /* search moved into the catalogue snapshot (catalog/search.h): the full-text table goes */
+     "DROP TABLE product_fts;"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
