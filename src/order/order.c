@@ -313,6 +313,18 @@ int mer_order_pay_open(mer_db_t *db, mer_order_payment_t *j, mer_verr_t *e)
     return pay_open_card(db, j, e);
 }
 
+int mer_order_state(mer_db_t *db, int64_t id, char status[20], char country[3])
+{
+    mer_rows_t *r = mer_db_query(db, "SELECT status, country FROM orders WHERE id = ?", "i", id);
+    bool found = mer_rows_next(r);
+    if (found && status)
+        snprintf(status, 20, "%s", mer_rows_text(r, 0));
+    if (found && country)
+        snprintf(country, 3, "%s", mer_rows_text(r, 1));
+    int err = mer_rows_end(r);
+    return err ? err : found ? 0 : MER_E_NOT_FOUND;
+}
+
 int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_id, int64_t amount, const char *actor,
                                const char *note, char current[20])
 {
@@ -332,10 +344,7 @@ int mer_order_charge_succeeded(mer_db_t *db, int64_t order_id, int64_t payment_i
         if (mer_db_exec(db, "UPDATE payment SET duplicate_of = ?, reason = ? WHERE id = ?", "isi", paid_by, why,
                         payment_id) != 1)
             return MER_E_INTERNAL;
-        mer_rows_t *r = mer_db_query(db, "SELECT status FROM orders WHERE id = ?", "i", order_id);
-        if (mer_rows_next(r))
-            snprintf(current, 20, "%s", mer_rows_text(r, 0));
-        if ((err = mer_rows_end(r)) != 0)
+        if ((err = mer_order_state(db, order_id, current, NULL)) != 0 && err != MER_E_NOT_FOUND)
             return err;
         int64_t got = mer_refund_request(db, order_id, amount, "paid twice: duplicate payment returned", payment_id);
         return got < 0 ? (int)got : 2;

@@ -71,6 +71,8 @@ void mer_order_view_release(mer_order_view_t *v);
  * Returns 0, MER_E_NOT_FOUND or another negative error.
  */
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v);
+/* An order's status and country (either may be NULL when not wanted): 0, MER_E_NOT_FOUND or an error. */
+int mer_order_state(mer_db_t *db, int64_t id, char status[20], char country[3]);
 /* The JSON form of an order (money formatted for its language, times also in the country's zone). */
 void mer_order_write(mer_buf_t *out, const mer_order_view_t *v);
 /* Answers r with an order (adapters, on the loop). */

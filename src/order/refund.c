@@ -182,16 +182,10 @@ typedef struct refund_job {
 static int refund_apply(mer_db_t *db, refund_job_t *j)
 {
     char status[20] = "", country[3] = "";
-    mer_rows_t *r = mer_db_query(db, "SELECT status, country FROM orders WHERE id = ?", "i", j->order_id);
-    bool found = mer_rows_next(r);
-    if (found) {
-        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
-        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 1));
-    }
-    int err = mer_rows_end(r);
-    if (err)
+    int err = mer_order_state(db, j->order_id, status, country);
+    if (err && err != MER_E_NOT_FOUND)
         return err;
-    if (!found || strcmp(country, j->country) != 0)
+    if (err || strcmp(country, j->country) != 0)
         return mer_verr_set(&j->c.verr, MER_E_NOT_FOUND, NULL, "no such order in %s", j->country);
     int64_t amount = -1;
     bool every_unit = j->all;

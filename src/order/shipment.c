@@ -293,22 +293,16 @@ int mer_shipments_release_units(mer_db_t *db, int64_t order_id, int line_no, int
 int mer_shipment_change(mer_db_t *db, mer_shipment_change_t *ch, mer_verr_t *e)
 {
     char status[20] = "", country[3] = "";
-    mer_rows_t *r = mer_db_query(db, "SELECT status, country FROM orders WHERE id = ?", "i", ch->order_id);
-    bool found = mer_rows_next(r);
-    if (found) {
-        snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
-        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 1));
-    }
-    int err = mer_rows_end(r);
-    if (err)
+    int err = mer_order_state(db, ch->order_id, status, country);
+    if (err && err != MER_E_NOT_FOUND)
         return err;
-    if (!found || (ch->country[0] && strcmp(country, ch->country) != 0))
+    if (err || (ch->country[0] && strcmp(country, ch->country) != 0))
         return mer_verr_set(e, MER_E_NOT_FOUND, NULL, "no such order");
     ship_row_t s;
-    found = false;
-    r = mer_db_query(db, "SELECT " SHIP_COLS " FROM order_shipment WHERE id = ? AND order_id = ?", "ii",
-                     ch->shipment_id, ch->order_id);
-    if ((found = mer_rows_next(r)))
+    mer_rows_t *r = mer_db_query(db, "SELECT " SHIP_COLS " FROM order_shipment WHERE id = ? AND order_id = ?", "ii",
+                                 ch->shipment_id, ch->order_id);
+    bool found = mer_rows_next(r);
+    if (found)
         ship_row_read(r, &s);
     if ((err = mer_rows_end(r)) != 0)
         return err;
