@@ -67,6 +67,7 @@ test('an admin creates a flash sale, a coupon and a webhook with the console for
   // a sale in Spain (chosen in the form): euros, Madrid's clock in summer (UTC+2) and in winter (UTC+1);
   // a second SKU in the first session, a second session in queue mode with a reservation window
   await page.goto('/admin/#/flash');
+  await page.reload(); // a fresh form: the first sale's page (its live view, its reloads) is gone
   // the form is ready (its default country, India, rendered) before another country is chosen: a choice
   // made earlier would be replaced by the default once the page has loaded
   await form.getByLabel('Starts (Asia/Kolkata)').waitFor();
