@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
+import { deflateSync, crc32 } from 'node:zlib';
 
 export const BIN = resolve(process.env.MERIDIAN_BIN || 'build/meridian');
 // h2o keeps per-thread buffers until exit; the sanitizer build is told so (as scripts/run-tests.sh does)
@@ -157,4 +158,28 @@ export const xmlUnescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').
 export function translateXliff(xml, mark, only) {
   return xml.replace(/<unit id="([^"]+)">([\s\S]*?)<source>([\s\S]*?)<\/source>\n/g, (m, id, mid, src) =>
     (only && !only(id, xmlUnescape(src)) ? m : `<unit id="${id}">${mid}<source>${src}</source>\n    <target>${mark} ${src}</target>\n`));
+}
+
+// A PNG of w x h RGB pixels (a gradient, so the encoder has something to do). ihdr overrides the size the
+// header claims (a decompression bomb claims more than it holds); cut drops bytes from the end.
+export function png(w, h, { ihdr = [w, h], cut = 0 } = {}) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td) >>> 0);
+    return Buffer.concat([len, td, crc]);
+  };
+  const hdr = Buffer.alloc(13);
+  hdr.writeUInt32BE(ihdr[0], 0); hdr.writeUInt32BE(ihdr[1], 4);
+  hdr[8] = 8; hdr[9] = 2; // 8 bits, RGB
+  const rows = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      rows[o] = (x * 255 / w) | 0; rows[o + 1] = (y * 255 / h) | 0; rows[o + 2] = 128;
+    }
+  }
+  const out = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', hdr),
+    chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
+  return cut ? out.subarray(0, out.length - cut) : out;
 }

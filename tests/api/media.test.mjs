@@ -4,34 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { deflateSync, crc32 } from 'node:zlib';
-import { startServer, expectError, customer } from './helpers.mjs';
+import { startServer, expectError, customer, png } from './helpers.mjs';
 
 let srv, T, product, skuCodes;
-
-// A PNG of w x h RGB pixels (a gradient, so the encoder has something to do). ihdr overrides the size the
-// header claims (a decompression bomb claims more than it holds); cut drops bytes from the end.
-function png(w, h, { ihdr = [w, h], cut = 0 } = {}) {
-  const chunk = (type, data) => {
-    const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td) >>> 0);
-    return Buffer.concat([len, td, crc]);
-  };
-  const hdr = Buffer.alloc(13);
-  hdr.writeUInt32BE(ihdr[0], 0); hdr.writeUInt32BE(ihdr[1], 4);
-  hdr[8] = 8; hdr[9] = 2; // 8 bits, RGB
-  const rows = Buffer.alloc((w * 3 + 1) * h);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const o = y * (w * 3 + 1) + 1 + x * 3;
-      rows[o] = (x * 255 / w) | 0; rows[o + 1] = (y * 255 / h) | 0; rows[o + 2] = 128;
-    }
-  }
-  const out = Buffer.concat([Buffer.from('\x89PNG\r\n\x1a\n', 'latin1'), chunk('IHDR', hdr),
-    chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
-  return cut ? out.subarray(0, out.length - cut) : out;
-}
 
 // Width and height of a WebP file (lossy VP8, lossless VP8L or extended VP8X).
 function webpSize(b) {

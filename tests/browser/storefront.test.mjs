@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { start } from './browser.mjs';
+import { png } from '../api/helpers.mjs';
 
 let env;
 before(async () => { env = await start(); });
@@ -114,7 +115,7 @@ test('a returning shopper\'s product page paints from one API call, without wait
   await page.getByText('₹26,499.99').first().waitFor();
   release();
   await page.getByRole('combobox', { name: 'Country' }).locator('option[value=IN]').waitFor({ state: 'attached' });
-  assert.deepEqual(api.filter((p) => p !== '/api/v1/cart').slice(0, 2).sort(), ['/api/v1/countries', '/api/v1/products/1']);
+  assert.deepEqual(api.filter((p) => p !== '/api/v1/cart' && !p.endsWith('/media')).slice(0, 2).sort(), ['/api/v1/countries', '/api/v1/products/1']);
 });
 
 test('a guest\'s cart flags a price that changed since the phone was added', async () => {
@@ -129,4 +130,35 @@ test('a guest\'s cart flags a price that changed since the phone was added', asy
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Cart/ }).click();
   await page.locator('.line .flag').getByText('Price changed').waitFor();
   await env.shot(page, 'storefront-cart-price-changed');
+});
+
+test('the product page shows the product\'s photo with its alt text in the shopper\'s language', async () => {
+  const pid = (await env.srv.get('/api/v1/products?country=ES&per_page=1')).json.items[0].id;
+  const up = await env.srv.api('POST', `/api/v1/admin/products/${pid}/media`, { token: env.srv.adminToken, raw: png(640, 480), headers: { 'content-type': 'image/png' } });
+  assert.equal(up.status, 201, up.text);
+  const alt = await env.srv.api('PATCH', `/api/v1/admin/media/${up.json.id}`, { token: env.srv.adminToken, body: { alt: { en: 'The phone, front', es: 'El teléfono, de frente' } } });
+  assert.equal(alt.status, 200, alt.text);
+  const page = await env.page();
+  await page.addInitScript(() => { localStorage.setItem('mer.country', '"ES"'); localStorage.setItem('mer.lang', '"es"'); });
+  await page.goto(`/#/p/${pid}`);
+  const img = page.getByRole('img', { name: 'El teléfono, de frente' });
+  await img.waitFor();
+  await page.waitForFunction(() => { const i = document.querySelector('.photo > img'); return i && i.complete && i.naturalWidth > 0; });
+  assert.match(await img.evaluate((i) => i.currentSrc), /\/media\/[0-9a-f]{64}\/(medium|large)\.webp$/);
+  await env.shot(page, 'storefront-product-photo');
+});
+
+test('sorting the catalogue asks the API for the order over every match, not this page', async () => {
+  const page = await env.page();
+  await page.addInitScript(() => { localStorage.setItem('mer.country', '"IN"'); localStorage.setItem('mer.lang', '"en"'); });
+  const asked = [];
+  page.on('request', (r) => { const u = new URL(r.url()); if (u.pathname === '/api/v1/products') asked.push(u.searchParams.get('sort')); });
+  await page.goto('/');
+  await page.locator('.grid .card').first().waitFor();
+  await page.getByRole('combobox', { name: 'Sort' }).selectOption('price_desc');
+  await page.waitForFunction(() => location.hash.includes('sort=price_desc'));
+  await page.locator('.grid .card').first().waitFor();
+  assert.ok(asked.includes('price_desc'), JSON.stringify(asked));
+  const top = (await env.srv.get('/api/v1/products?country=IN&lang=en&sort=price_desc&per_page=1')).json.items[0];
+  await page.locator('.grid .card').first().getByText(top.name).waitFor();
 });

@@ -3,7 +3,7 @@ const T = {
   en: {
     shop: 'Shop', cart: 'Cart', account: 'Account', login: 'Log in', logout: 'Log out', register: 'Create account',
     sales: 'Flash sales', country: 'Country', language: 'Language', search: 'Search products', all: 'All categories', category: 'Category',
-    sort: 'Sort this page', relevance: 'Relevance', priceAsc: 'Price: low to high', priceDesc: 'Price: high to low', nameAsc: 'Name',
+    sort: 'Sort', relevance: 'Relevance', priceAsc: 'Price: low to high', priceDesc: 'Price: high to low', newest: 'Newest',
     from: 'from', prev: 'Previous', next: 'Next', page: 'Page', of: 'of', noResults: 'No products match.',
     addToCart: 'Add to cart', added: 'Added to your cart.', inStock: 'In stock', lowStock: 'Only a few left', outOfStock: 'Out of stock',
     quantity: 'Quantity', emptyCart: 'Your cart is empty.', checkout: 'Check out', remove: 'Remove', items: 'Items',
@@ -24,7 +24,7 @@ const T = {
   es: {
     shop: 'Tienda', cart: 'Carrito', account: 'Cuenta', login: 'Iniciar sesión', logout: 'Cerrar sesión', register: 'Crear cuenta',
     sales: 'Ofertas flash', country: 'País', language: 'Idioma', search: 'Buscar productos', all: 'Todas las categorías', category: 'Categoría',
-    sort: 'Ordenar esta página', relevance: 'Relevancia', priceAsc: 'Precio: de menor a mayor', priceDesc: 'Precio: de mayor a menor', nameAsc: 'Nombre',
+    sort: 'Ordenar', relevance: 'Relevancia', priceAsc: 'Precio: de menor a mayor', priceDesc: 'Precio: de mayor a menor', newest: 'Novedades',
     from: 'desde', prev: 'Anterior', next: 'Siguiente', page: 'Página', of: 'de', noResults: 'Ningún producto coincide.',
     addToCart: 'Añadir al carrito', added: 'Añadido al carrito.', inStock: 'En stock', lowStock: 'Quedan pocas unidades', outOfStock: 'Agotado',
     quantity: 'Cantidad', emptyCart: 'Tu carrito está vacío.', checkout: 'Tramitar pedido', remove: 'Quitar', items: 'Artículos',
@@ -47,7 +47,7 @@ const T = {
     sales: 'फ़्लैश सेल', country: 'देश', language: 'भाषा', search: 'उत्पाद खोजें', all: 'सभी श्रेणियाँ',
     addToCart: 'कार्ट में डालें', added: 'कार्ट में जोड़ा गया।', inStock: 'स्टॉक में', outOfStock: 'स्टॉक में नहीं',
     emptyCart: 'आपका कार्ट खाली है।', checkout: 'चेकआउट', total: 'कुल', placeOrder: 'ऑर्डर करें', orders: 'आपके ऑर्डर',
-    cod: 'कैश ऑन डिलीवरी', tax: 'कर सहित', sort: 'इस पृष्ठ को क्रमबद्ध करें', relevance: 'प्रासंगिकता', priceAsc: 'कीमत: कम से ज़्यादा', priceDesc: 'कीमत: ज़्यादा से कम', nameAsc: 'नाम', prev: 'पिछला', next: 'अगला', page: 'पृष्ठ', of: '/', category: 'श्रेणी', quantity: 'मात्रा', lowStock: 'कुछ ही बचे हैं', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
+    cod: 'कैश ऑन डिलीवरी', tax: 'कर सहित', sort: 'क्रमबद्ध करें', relevance: 'प्रासंगिकता', priceAsc: 'कीमत: कम से ज़्यादा', priceDesc: 'कीमत: ज़्यादा से कम', newest: 'नवीनतम', prev: 'पिछला', next: 'अगला', page: 'पृष्ठ', of: '/', category: 'श्रेणी', quantity: 'मात्रा', lowStock: 'कुछ ही बचे हैं', thanks: 'धन्यवाद! आपका ऑर्डर हो गया।', taxes: 'कर विवरण', from: 'से',
   },
 };
 export function t(lang, key) {

@@ -110,17 +110,15 @@ function Catalogue({ query }) {
   const sort = query.get('sort') || '';
   const [text, setText] = useState(qs);
   const cats = useLoad(() => api('GET', '/categories', { query: { lang: S.lang, country: S.country } }), [S.lang, S.country]);
-  const list = useLoad(() => api('GET', '/products', { query: { ...q(), q: qs, category: cat, page, per_page: 24 } }),
-    [S.country, S.lang, qs, cat, page]);
+  // sorted by the API over every match (an order the API does not know would be a 400)
+  const list = useLoad(() => api('GET', '/products', { query: { ...q(), q: qs, category: cat, page, per_page: 24, sort } }),
+    [S.country, S.lang, qs, cat, page, sort]);
   const nav = (patch) => {
     const p = new URLSearchParams({ q: qs, category: cat, page: String(page), sort, ...patch });
     for (const [k, v] of [...p]) if (!v || (k === 'page' && v === '1')) p.delete(k);
     go(`/?${p}`);
   };
-  let items = list.data ? [...list.data.items] : [];
-  if (sort === 'price_asc') items.sort((a, b) => a.price_from.amount - b.price_from.amount);
-  if (sort === 'price_desc') items.sort((a, b) => b.price_from.amount - a.price_from.amount);
-  if (sort === 'name') items.sort((a, b) => a.name.localeCompare(b.name, S.lang));
+  const items = list.data ? list.data.items : [];
   return html`<section>
     <h1 class="visually-hidden">${L('shop')}</h1>
     <form class="filters" role="search" onSubmit=${(e) => { e.preventDefault(); nav({ q: text, page: '1' }); }}>
@@ -129,9 +127,9 @@ function Catalogue({ query }) {
         <option value="">${L('all')}</option>
         ${cats.data && cats.data.categories.map((c) => html`<option value=${c.slug}>${c.parent_id ? '— ' : ''}${c.name}</option>`)}
       </select></div>
-      <div class="fl"><label for="f-sort">${L('sort')}</label><select id="f-sort" name="sort" value=${sort} onChange=${(e) => nav({ sort: e.currentTarget.value })}>
+      <div class="fl"><label for="f-sort">${L('sort')}</label><select id="f-sort" name="sort" value=${sort} onChange=${(e) => nav({ sort: e.currentTarget.value, page: '1' })}>
         <option value="">${L('relevance')}</option><option value="price_asc">${L('priceAsc')}</option>
-        <option value="price_desc">${L('priceDesc')}</option><option value="name">${L('nameAsc')}</option>
+        <option value="price_desc">${L('priceDesc')}</option><option value="newest">${L('newest')}</option>
       </select></div>
       <button type="submit">${L('search')}</button>
     </form>
@@ -167,6 +165,7 @@ function Placeholder({ name, cat, big }) {
 // ---- product ----
 function Product({ id, onCart }) {
   const st = useLoad(() => api('GET', `/products/${id}`, { query: q() }), [id, S.country, S.lang]);
+  const media = useLoad(() => api('GET', `/products/${id}/media`, { query: { lang: S.lang } }), [id, S.lang]);
   const [sel, setSel] = useState({});
   const [qty, setQty] = useState(1);
   const [msg, setMsg] = useState(null);
@@ -192,8 +191,15 @@ function Product({ id, onCart }) {
     } catch (x) { setErr(x); }
   };
   const stock = sku ? { in_stock: L('inStock'), low_stock: L('lowStock'), out_of_stock: L('outOfStock') }[sku.stock_state] || sku.stock_state : '';
+  // the chosen SKU's own images first, then the product's; the placeholder when it has none
+  const imgs = (media.data ? media.data.items : []).filter((m) => !m.sku || (sku && m.sku === sku.code))
+    .sort((a, b) => (b.sku ? 1 : 0) - (a.sku ? 1 : 0));
   return html`<article class="product">
-    <${Placeholder} name=${p.name} cat=${p.category && p.category.slug} big />
+    ${imgs.length ? html`<figure class="photo">
+      <img src=${imgs[0].urls.large} srcset=${`${imgs[0].urls.medium} 480w, ${imgs[0].urls.large} 1200w`}
+        sizes="(max-width: 700px) 100vw, 480px" alt=${imgs[0].alt || p.name} width=${imgs[0].width} height=${imgs[0].height} />
+      ${imgs.length > 1 && html`<ul class="thumbs">${imgs.slice(1, 6).map((m) => html`<li><img src=${m.urls.thumb} alt=${m.alt || ''} loading="lazy" /></li>`)}</ul>`}
+    </figure>` : html`<${Placeholder} name=${p.name} cat=${p.category && p.category.slug} big />`}
     <div>
       <p class="crumbs"><a href=${`#/?category=${p.category.slug}`}>${p.category.name}</a></p>
       <h1>${p.name}</h1>
