@@ -57,26 +57,10 @@ static void quiet(void *arg, const char *message)
     (void)arg, (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are not errors */
 }
 
-/* The URL as logged: a password in it is replaced by "***". */
-static char *url_for_log(const char *url)
-{
-    char *out = mer_xstrdup(url);
-    char *scheme = strstr(out, "://");
-    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (at && colon && colon < at) {
-        char *masked = mer_xmalloc(strlen(out) + 4);
-        snprintf(masked, strlen(out) + 4, "%.*s:***%s", (int)(colon - out), out, at);
-        free(out);
-        out = masked;
-    }
-    return out;
-}
-
 static int pg_open(const char *path, int flags, mer_db_t **out)
 {
     PGconn *conn = PQconnectdb(path);
-    char *shown = url_for_log(path);
+    char *shown = mer_db_redact(path);
     if (PQstatus(conn) != CONNECTION_OK) {
         mer_log_error("cannot connect to %s: %s", shown, PQerrorMessage(conn));
         PQfinish(conn);
@@ -537,5 +521,6 @@ const mer_db_backend_t mer_db_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .total_changes = pg_total_changes,
+    .has_table_sql = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
     .ddl = pg_ddl,
 };

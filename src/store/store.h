@@ -33,6 +33,10 @@ int mer_store_locate(const char *catalog, const char *regions);
 /* Is the catalogue in a database server (a URL given to mer_store_locate) rather than a file? */
 bool mer_store_catalog_remote(void);
 
+/* Is there a Meridian store: catalog.db under dir, or a located catalogue database that has been migrated
+ * (an empty PostgreSQL database is no store yet)? Start-up only, after mer_store_locate. Returns 1 or 0, or
+ * a negative error when the catalogue's database server cannot be reached (logged). */
+int mer_store_exists(const char *dir);
 /* Opens (creating and migrating) catalog.db under dir, or the located catalogue. Start-up only. Returns 0
  * or a negative error. */
 int mer_store_init(const char *dir);

@@ -25,7 +25,11 @@ export function freePort() {
 // databases in that cluster (the catalogue and each region), named in the environment of every process
 // started on that directory (MERIDIAN_CATALOG_DB / MERIDIAN_REGION_DB); without it nothing changes.
 const PG_URL = process.env.MERIDIAN_TEST_PG_URL;
+// true when the stores are PostgreSQL databases: a test of something only SQLite has (its files, its
+// write-ahead log) is skipped with { skip: PG && 'reason' }
+export const PG = Boolean(PG_URL);
 const pgEnv = new Map(); // data directory -> environment
+const pgUrls = new Map(); // data directory -> { catalog: URL, <region>: URL }
 let pgSeq = 0;
 function pgDatabases(dataDir) {
   if (!PG_URL) return {};
@@ -34,6 +38,7 @@ function pgDatabases(dataDir) {
     const prefix = `t${process.pid}_${++pgSeq}`;
     const names = ['cat', 'sg', 'in', 'ru', 'eu'];
     for (const n of names) execFileSync('psql', ['-q', PG_URL, '-c', `CREATE DATABASE ${prefix}_${n}`]);
+    pgUrls.set(dataDir, Object.fromEntries(names.map((n) => [n === 'cat' ? 'catalog' : n, `${base}/${prefix}_${n}`])));
     pgEnv.set(dataDir, {
       MERIDIAN_CATALOG_DB: `${base}/${prefix}_cat`,
       MERIDIAN_REGION_DB: names.slice(1).map((n) => `${n}=${base}/${prefix}_${n}`).join(','),
@@ -41,9 +46,31 @@ function pgDatabases(dataDir) {
   }
   return pgEnv.get(dataDir);
 }
-function envFor(args) {
+// The environment for a meridian command line: on a --data directory in PostgreSQL mode, its databases.
+export function envFor(args) {
   const i = args.indexOf('--data');
   return i >= 0 && PG_URL ? { ...process.env, ...pgDatabases(args[i + 1]) } : process.env;
+}
+
+// Runs a query on a store database of a data directory (db: 'catalog' or a region's name) beside the running
+// server, whatever the backend, and returns its rows as objects.
+export function sqlRows(dataDir, db, query) {
+  if (PG) {
+    pgDatabases(dataDir);
+    const out = execFileSync('psql', ['-qAtX', pgUrls.get(dataDir)[db], '-c',
+      `SELECT COALESCE(json_agg(q), '[]') FROM (${query}) q`], { encoding: 'utf8' });
+    return JSON.parse(out);
+  }
+  const file = join(dataDir, db === 'catalog' ? 'catalog.db' : `region-${db}.db`);
+  const out = execFileSync('sqlite3', ['-readonly', '-json', file, query], { encoding: 'utf8' });
+  return out.trim() ? JSON.parse(out) : [];
+}
+
+// The URL of a store database in PostgreSQL mode (db as for sqlRows); undefined otherwise.
+export function pgUrl(dataDir, db) {
+  if (!PG) return undefined;
+  pgDatabases(dataDir);
+  return pgUrls.get(dataDir)[db];
 }
 
 export function run(args, opts = {}) {

@@ -196,6 +196,25 @@ static void test_postgresql_unreachable(void **state)
     assert_false(mer_db_is_url("/tmp/region-in.db"));
 }
 
+/* A password is never shown: "user:PASSWORD@" and password=... parameters become "***". */
+static void test_redact(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgresql://bob:s3cret@db:5432/meridian", "postgresql://bob:***@db:5432/meridian"},
+        {"postgresql://bob@db/meridian?password=s3cret&sslmode=require",
+         "postgresql://bob@db/meridian?password=***&sslmode=require"},
+        {"postgres://bob:a@b@db/m", "postgres://bob:***@b@db/m"},
+        {"postgresql://db:5432/meridian", "postgresql://db:5432/meridian"},
+        {"/tmp/data/region-in.db", "/tmp/data/region-in.db"},
+    };
+    for (size_t i = 0; i < MER_ARRAY_LEN(cases); i++) {
+        char *shown = mer_db_redact(cases[i][0]);
+        assert_string_equal(shown, cases[i][1]);
+        free(shown);
+    }
+}
+
 /* Starts the throwaway cluster: "URL DIR" from tests/pg/pg.sh. */
 static int pg_start(void)
 {
@@ -241,6 +260,7 @@ int main(void)
         cmocka_unit_test(test_postgresql),
         cmocka_unit_test(test_schema_on_postgresql),
         cmocka_unit_test(test_postgresql_unreachable),
+        cmocka_unit_test(test_redact),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pg_stop();
