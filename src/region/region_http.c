@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "http/rcache.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -192,6 +193,17 @@ static void publish_countries(const char *region)
     mer_rcache_invalidate();
 }
 
+/* Another node changed countries or regions, or the listener reconnected (store/notify.h): reload, as
+ * publish_countries does after this node's own changes. On the listener's thread. */
+static void countries_note(const char *region, const char *arg)
+{
+    (void)arg;
+    if (region != MER_STORE_CATALOG)
+        return;
+    atomic_store(&countries_dirty, true);
+    publish_countries(MER_STORE_CATALOG);
+}
+
 typedef struct put_country_call {
     mer_call_t c;
     char code[3];
@@ -212,7 +224,7 @@ static int put_country(mer_db_t *db, mer_call_t *c)
     if (err < 0)
         return err;
     atomic_store(&countries_dirty, true);
-    return 0;
+    return mer_notify_send(db, "countries", NULL); /* the other nodes reload at commit */
 }
 
 static void put_country_reply(mer_call_t *c)
@@ -280,7 +292,7 @@ static int put_region(mer_db_t *db, mer_call_t *c)
     if (err < 0)
         return err;
     atomic_store(&countries_dirty, true);
-    return 0;
+    return mer_notify_send(db, "countries", NULL); /* the other nodes reload at commit */
 }
 
 /* A node that serves every region takes a new one on at once: its database and writer (on the read pool). */
@@ -367,6 +379,7 @@ static int region_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
     mer_writer_on_commit(publish_countries);
+    mer_notify_on("countries", countries_note);
     return 0;
 }
 

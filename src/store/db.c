@@ -172,6 +172,28 @@ const char *mer_db_backend_name(const mer_db_t *db)
     return db->be->name;
 }
 
+bool mer_db_can_notify(const mer_db_t *db)
+{
+    return db->be->notify != NULL;
+}
+
+int mer_db_notify(mer_db_t *db, const char *channel, const char *payload)
+{
+    return db->be->notify ? db->be->notify(db, channel, payload) : 0;
+}
+
+int mer_db_listen(mer_db_t *db, const char *channel)
+{
+    if (strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != strlen(channel) || channel[0] == '\0')
+        MER_BUG("bad channel name: %s", channel);
+    return db->be->listen ? db->be->listen(db, channel) : MER_E_UNAVAILABLE;
+}
+
+int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg)
+{
+    return db->be->wait_notes ? db->be->wait_notes(db, timeout_ms, fn, arg) : MER_E_UNAVAILABLE;
+}
+
 bool mer_db_has_table(mer_db_t *db, const char *name)
 {
     int64_t n = 0;

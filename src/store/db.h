@@ -131,6 +131,20 @@ typedef struct mer_migration {
     const char *sql; /* a script run in one transaction (SQLite's dialect; other backends translate it) */
 } mer_migration_t;
 
+/*
+ * Notes between the processes that share a database (store/notify.h is their user). mer_db_notify, inside a
+ * transaction, queues payload on channel: the database delivers it to every connection listening on that
+ * channel when, and only if, the transaction commits (a savepoint rolled back drops it). mer_db_listen makes
+ * this connection a listener (a lost connection loses it: listen again after an error); mer_db_wait_notes
+ * waits up to timeout_ms, calls fn for each note received, and returns how many, or MER_E_UNAVAILABLE when the
+ * connection was lost. A backend whose database belongs to one process (SQLite) sends nothing: notify
+ * returns 0, listen and wait_notes MER_E_UNAVAILABLE. channel: lower-case letters and '_'.
+ */
+bool mer_db_can_notify(const mer_db_t *db);
+int mer_db_notify(mer_db_t *db, const char *channel, const char *payload);
+int mer_db_listen(mer_db_t *db, const char *channel);
+int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg);
+
 /* Does the database have a table of that name? (False on an error, logged.) */
 bool mer_db_has_table(mer_db_t *db, const char *name);
 

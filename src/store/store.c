@@ -159,6 +159,12 @@ const char *mer_store_region_at(size_t i)
     return i + 1 < n ? st.dbs[i + 1].name : NULL;
 }
 
+const char *mer_store_location(const char *region)
+{
+    store_db_t *d = find(region);
+    return d ? d->path : NULL;
+}
+
 const char *mer_store_dir(void)
 {
     return st.dir;

@@ -46,6 +46,9 @@ void mer_store_shutdown(void);
 /* The name of the i-th region database open (in the order opened), or NULL when i is past the last. */
 const char *mer_store_region_at(size_t i);
 const char *mer_store_dir(void);
+/* Where a database (region NULL = the catalogue) was opened from: a file path or a URL (with its password:
+ * never log it, mer_db_redact). NULL if this node does not hold it. */
+const char *mer_store_location(const char *region);
 
 /*
  * Locks the writer of a database and returns it; region NULL = catalog.db. NULL if this node does not

@@ -1,0 +1,174 @@
+// PostgreSQL only (tests/pg/api.sh, the api-pg phase of `make test`): what a node does when its database is
+// out of reach, and several nodes on one set of databases. Skipped with SQLite files.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { BIN, PG, startServer, customer, expectError, pgDataDir, sqlRows, envFor } from './helpers.mjs';
+
+const skip = !PG && 'PostgreSQL mode only (MERIDIAN_TEST_PG_URL, tests/pg/api.sh)';
+const pgsh = (...args) => execFileSync('tests/pg/pg.sh', args, { encoding: 'utf8' }).trim();
+
+async function skuOf(srv, country, offset = 0) {
+  const list = await srv.get(`/api/v1/products?country=${country}&category=accessories&per_page=10`);
+  const p = await srv.get(`/api/v1/products/${list.json.items[offset].id}?country=${country}`);
+  return p.json.skus[0];
+}
+
+const order = (srv, token, sku, extra = {}) => srv.api('POST', '/api/v1/orders', {
+  token, ...extra, body: { payment_method: 'card', lines: [{ sku, quantity: 1 }] },
+});
+
+test('PostgreSQL unreachable at start: one clear message without the password, exit 1', { skip }, () => {
+  const url = 'postgresql://meridian:hunter2@127.0.0.1:1/meridian?connect_timeout=2';
+  for (const args of [['serve', '--port', '0'], ['migrate'], ['admin', 'token']]) {
+    const r = spawnSync(BIN, [...args, '--data', '/nonexistent', '--catalog-db', url], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 1, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /meridian: cannot reach the catalogue database postgresql:\/\/meridian:\*\*\*@127\.0\.0\.1:1\/meridian/);
+    assert.doesNotMatch(r.stderr + r.stdout, /hunter2/, 'the password is never shown');
+  }
+});
+
+test('PostgreSQL gone while serving: writes 503 with Retry-After, reads from memory 200, back by itself', { skip, timeout: 120000 }, async () => {
+  const [url, dir] = pgsh('start').split(' ');
+  const dataDir = pgDataDir(url);
+  let srv;
+  try {
+    srv = await startServer({ dataDir, seed: true, regions: 'in' });
+    const c = await customer(srv, 'IN');
+    const sku = await skuOf(srv, 'IN');
+    assert.equal((await order(srv, c.token, sku.code)).status, 201);
+    pgsh('down', dir);
+    // writes: 503 unavailable with Retry-After, whatever the write (an order, a registration)
+    for (let i = 0; i < 3; i++) {
+      const r = await order(srv, c.token, sku.code);
+      expectError(r, 503, 'unavailable');
+      assert.ok(Number(r.headers.get('retry-after')) >= 1, 'Retry-After');
+    }
+    const reg = await srv.api('POST', '/api/v1/users', { body: { email: `down-${Date.now()}@example.test`, password: 'correct horse battery', country: 'IN', name: 'X' } });
+    expectError(reg, 503, 'unavailable');
+    assert.ok(reg.headers.get('retry-after'));
+    // the catalogue is served from memory
+    const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=10');
+    assert.equal(list.status, 200, list.text);
+    const p = await srv.get(`/api/v1/products/${list.json.items[0].id}?country=IN`);
+    assert.equal(p.status, 200, p.text);
+    pgsh('up', dir);
+    // no restart: the node reconnects when the database answers again
+    let r;
+    for (let i = 0; i < 50; i++) {
+      r = await order(srv, c.token, sku.code);
+      if (r.status !== 503) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await srv.get(`/api/v1/orders/${r.json.id}`, { token: c.token })).status, 200);
+    // nothing half-written while it was down: the two acknowledged orders and their lines, no more
+    const uid = Number(c.user.id);
+    const rows = sqlRows(dataDir, 'in', `SELECT COUNT(*) AS n FROM orders WHERE user_id = ${uid}`);
+    assert.equal(Number(rows[0].n), 2);
+    assert.equal(Number(sqlRows(dataDir, 'in', 'SELECT COUNT(*) AS n FROM order_line WHERE order_id NOT IN (SELECT id FROM orders)')[0].n), 0);
+    assert.doesNotMatch(srv.log(), /password=[^*]/);
+  } finally {
+    if (srv) await srv.stop();
+    pgsh('stop', dir);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+// ---- two nodes on one set of databases ----
+
+// polls fn until it returns true; returns the milliseconds it took, or fails after ms
+async function within(ms, what, fn) {
+  const t0 = Date.now();
+  for (;;) {
+    if (await fn()) return Date.now() - t0;
+    if (Date.now() - t0 > ms) assert.fail(`${what}: not within ${ms} ms`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
+}
+
+async function twoNodes(opts = {}) {
+  const a = await startServer(opts);
+  const b = await startServer({ ...opts, dataDir: a.dataDir, seed: false }); // the same databases
+  return [a, b];
+}
+
+test('two nodes: a price change or a logout on one is seen on the other within a second; orders are shared', { skip, timeout: 120000 }, async () => {
+  const [n1, n2] = await twoNodes({ regions: 'in' });
+  try {
+    const T = n1.adminToken;
+    const sku = await skuOf(n2, 'IN', 1);
+    // node 2 has the product page (and its price) cached
+    const list = await n2.get('/api/v1/products?country=IN&category=accessories&per_page=10');
+    const pid = list.json.items[1].id;
+    const priceOn = async (srv) => (await srv.get(`/api/v1/products/${pid}?country=IN`)).json.skus.find((s) => s.code === sku.code).price.amount;
+    assert.equal(await priceOn(n2), sku.price.amount);
+    assert.equal(await priceOn(n2), sku.price.amount);
+    const newPrice = sku.price.amount + 100;
+    const put = await n1.api('PUT', '/api/v1/admin/prices', { token: T, body: { prices: [{ sku: sku.code, country: 'IN', amount: newPrice }] } });
+    assert.equal(put.status, 200, put.text);
+    await within(1000, 'the new price on node 2', async () => (await priceOn(n2)) === newPrice);
+
+    // a session known to node 2, logged out on node 1
+    const c = await customer(n1, 'IN');
+    assert.equal((await n2.get('/api/v1/users/me', { token: c.token })).status, 200);
+    assert.equal((await n2.get('/api/v1/users/me', { token: c.token })).status, 200); // now from node 2's cache
+    assert.equal((await n1.api('DELETE', '/api/v1/sessions/current', { token: c.token })).status, 204);
+    await within(1000, 'the logout on node 2', async () => (await n2.get('/api/v1/users/me', { token: c.token })).status === 401);
+
+    // an order placed on node 1 is read on node 2
+    const d = await customer(n2, 'IN');
+    const o = await order(n1, d.token, sku.code);
+    assert.equal(o.status, 201, o.text);
+    const read = await n2.get(`/api/v1/orders/${o.json.id}`, { token: d.token });
+    assert.equal(read.status, 200, read.text);
+    assert.equal(read.json.number, o.json.number);
+    assert.equal(read.json.totals.grand_total.amount, o.json.totals.grand_total.amount);
+  } finally {
+    await n2.stop();
+    await n1.stop();
+  }
+});
+
+test('two nodes: 300 buyers racing for 50 units over both get exactly 50 orders; stock 0, never negative', { skip, timeout: 180000 }, async () => {
+  const [n1, n2] = await twoNodes({ regions: 'in' });
+  try {
+    const T = n1.adminToken;
+    const sku = (await skuOf(n1, 'IN', 2)).code;
+    for (const [wh, n] of [['WH-IN-MUM', 30], ['WH-IN-BLR', 20]]) {
+      const r = await n1.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const tokens = execFileSync(BIN, ['admin', 'load-users', '--data', n1.dataDir, '--country', 'IN', '--count', '300', '--prefix', 'twonode',
+      '--address', JSON.stringify({ name: 'Asha Rao', line1: '12 MG Road', city: 'Mumbai', state: 'MH', postal_code: '400001', phone: '+919812345678' })],
+    { encoding: 'utf8', env: envFor(['--data', n1.dataDir]) }).split('\n').filter(Boolean);
+    assert.equal(tokens.length, 300);
+    const results = await Promise.all(tokens.map((token, i) => order(i % 2 ? n2 : n1, token, sku)));
+    const ok = results.filter((r) => r.status === 201);
+    const statuses = [...new Set(results.map((r) => r.status))];
+    assert.equal(ok.length, 50, `201s: ${ok.length}; statuses: ${statuses}`);
+    assert.equal(results.filter((r) => r.status === 409).length, 250, `statuses: ${statuses}`);
+    assert.equal(new Set(ok.map((r) => r.json.number)).size, 50, 'order numbers are unique across nodes');
+    for (const srv of [n1, n2]) {
+      const s = await srv.get(`/api/v1/admin/stock?country=IN&sku=${sku}`, { token: T });
+      const sum = (k) => s.json.warehouses.reduce((a, w) => a + w[k], 0);
+      assert.equal(sum('available'), 0);
+      assert.equal(sum('reserved'), 50);
+    }
+    const neg = sqlRows(n1.dataDir, 'in', 'SELECT COUNT(*) AS n FROM stock WHERE on_hand - reserved < 0 OR reserved < 0');
+    assert.equal(Number(neg[0].n), 0, 'no stock row below zero');
+    // both nodes show the product sold out
+    await within(1000, 'sold out on both nodes', async () => {
+      for (const srv of [n1, n2]) {
+        const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=10');
+        const p = await srv.get(`/api/v1/products/${list.json.items[2].id}?country=IN`);
+        if (p.json.skus.find((s) => s.code === sku).stock_state !== 'out_of_stock') return false;
+      }
+      return true;
+    });
+  } finally {
+    await n2.stop();
+    await n1.stop();
+  }
+});
