@@ -30,6 +30,7 @@
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "seed/seed.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "web/web.h"
 #include "core/banned.h"
@@ -259,6 +260,9 @@ static void modules_start(const mer_cycle_t *cycle)
         if (m->thread_exit)
             mer_server_on_thread_exit(m->thread_exit);
     }
+    /* every module has registered its handlers of other nodes' changes (store/notify.h): listen */
+    if (mer_notify_start() != 0)
+        mer_die("cannot start listening for other nodes' changes");
     for (int phase = 0; phase < MER_STOP__COUNT; phase++)
         for (size_t i = 0; i < cycle->n; i++)
             if (cycle->modules[i]->stop && cycle->modules[i]->stop_phase == (mer_stop_phase_t)phase)

@@ -37,7 +37,8 @@ void mer_notify_on(const char *topic, mer_notify_fn fn);
 int mer_notify_send(mer_db_t *db, const char *topic, const char *arg);
 /* Same, arg an integer (a user or SKU id). */
 int mer_notify_send_id(mer_db_t *db, const char *topic, int64_t id);
-/* Starts the listeners (serve, after the store opened its databases). Returns 0 or a negative error. */
+/* Starts the listeners (serve, once every module's init has registered its handlers). Returns 0 or a negative
+ * error. */
 int mer_notify_start(void);
 /* Stops and joins the listeners. */
 void mer_notify_stop(void);

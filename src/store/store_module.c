@@ -30,13 +30,11 @@ static int store_init(const mer_cycle_t *cycle)
      * only switch (measured: the flash-sale grab with first-time tokens, 4 readers 0.50 of nginx, 2 0.62) */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     read_pool = mer_exec_start("reader", (int)MER_MAX(1, MER_MIN(cores, 8)), mer_store_thread_release);
-    /* other nodes' changes to the databases this node shares with them (PostgreSQL) */
-    if (mer_notify_start() != 0)
-        mer_die("cannot start listening for other nodes' changes");
     return 0;
 }
 
-/* Writers drain; the listeners, whose handlers may read, stop first. */
+/* Writers drain; the listeners of other nodes' changes (started once every module's init has registered its
+ * handlers: mer_notify_start in main.c), whose handlers may read, stop first. */
 static void store_stop(void)
 {
     mer_notify_stop();

@@ -125,6 +125,22 @@ test('two nodes: a price change or a logout on one is seen on the other within a
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.number, o.json.number);
     assert.equal(read.json.totals.grand_total.amount, o.json.totals.grand_total.amount);
+
+    // both nodes cancel one unpaid order at once: one moves it, the other is told it changed; stock comes back once
+    const stockOf = async () => {
+      const s = await n1.get(`/api/v1/admin/stock?country=IN&sku=${sku.code}`, { token: T });
+      return s.json.warehouses.reduce((a, w) => a + w.reserved, 0);
+    };
+    for (let round = 0; round < 5; round++) {
+      const o2 = await order(n1, d.token, sku.code);
+      assert.equal(o2.status, 201, o2.text);
+      const reserved = await stockOf();
+      const both = await Promise.all([n1, n2].map((srv) => srv.api('POST', `/api/v1/orders/${o2.json.id}/cancel`, { token: d.token })));
+      const codes = both.map((r) => r.status).sort();
+      assert.equal(codes.filter((s) => s === 200).length, 1, `one cancel wins: ${both.map((r) => r.text)}`);
+      assert.equal(codes.filter((s) => s === 409).length, 1, `the other is a conflict: ${both.map((r) => r.text)}`);
+      assert.equal(await stockOf(), reserved - 1, 'the reservation is released once');
+    }
   } finally {
     await n2.stop();
     await n1.stop();
