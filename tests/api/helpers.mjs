@@ -32,7 +32,7 @@ const pgEnv = new Map(); // data directory -> environment
 const pgUrls = new Map(); // data directory -> { catalog: URL, <region>: URL }
 let pgSeq = 0;
 function pgDatabases(dataDir, cluster = PG_URL) {
-  if (!cluster) return {};
+  if (!cluster && !pgEnv.has(dataDir)) return {};
   if (!pgEnv.has(dataDir)) {
     const base = cluster.replace(/\/[^/]*$/, '');
     const prefix = `t${process.pid}_${++pgSeq}`;
