@@ -300,8 +300,11 @@ typedef struct auth_lookup {
 static void lookup_work(mer_job_t *job)
 {
     auth_lookup_t *l = MER_CONTAINER_OF(job, auth_lookup_t, job);
-    mer_db_t *db = mer_store_reader(l->staff ? MER_STORE_CATALOG : l->region);
-    if (db == NULL)
+    const char *region = l->staff ? MER_STORE_CATALOG : l->region;
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL && mer_store_location(region) != NULL)
+        job->err = MER_E_UNAVAILABLE; /* held here, but its database is out of reach: not the token's fault */
+    else if (db == NULL)
         job->err = l->staff ? MER_E_INTERNAL : MER_E_UNAUTHORIZED; /* a customer of a region not held here */
     else if (l->staff)
         job->err = staff_token_lookup(db, l->hex, l->now, &l->who);

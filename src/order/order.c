@@ -426,7 +426,10 @@ static void pay_reconcile(const char *region)
 {
     reconcile_arg_t pending[64];
     size_t n = 0;
-    mer_rows_t *r = mer_db_query(mer_store_reader(region),
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL) /* its database is out of reach: the next sweep tries again */
+        return;
+    mer_rows_t *r = mer_db_query(db,
                                  "SELECT p.id, p.order_id, p.amount, COALESCE(p.request, ''), o.number, p.currency "
                                  "FROM payment p JOIN orders o ON o.id = p.order_id WHERE p.status = 'pending' AND "
                                  "p.kind = 'charge' AND p.provider = 'card' AND p.created_at < ? LIMIT 64",

@@ -68,6 +68,35 @@ test('PostgreSQL gone while serving: writes 503 with Retry-After, reads from mem
     const rows = sqlRows(dataDir, 'in', `SELECT COUNT(*) AS n FROM orders WHERE user_id = ${uid}`);
     assert.equal(Number(rows[0].n), 2);
     assert.equal(Number(sqlRows(dataDir, 'in', 'SELECT COUNT(*) AS n FROM order_line WHERE order_id NOT IN (SELECT id FROM orders)')[0].n), 0);
+
+    // under load: buyers keep ordering (each retrying with its own Idempotency-Key) while PostgreSQL stops and
+    // starts again; only 503s while it is down, then every buyer has exactly one order, none lost or doubled
+    const buyers = [];
+    for (let i = 0; i < 12; i++) buyers.push(await customer(srv, 'IN'));
+    const others = new Set();
+    const runs = buyers.map(async (b, i) => {
+      const headers = { 'idempotency-key': `outage-${i}` };
+      const ids = new Set();
+      for (let k = 0; k < 400; k++) {
+        const r = await order(srv, b.token, sku.code, { headers });
+        if (r.status === 201) ids.add(r.json.id);
+        else if (r.status !== 503) others.add(`${r.status} ${r.text}`);
+        if (ids.size && k > 20) break; // ordered, and asked again a few times (each time the same order)
+        await new Promise((res) => setTimeout(res, 25));
+      }
+      return ids;
+    });
+    await new Promise((res) => setTimeout(res, 150));
+    pgsh('down', dir);
+    await new Promise((res) => setTimeout(res, 1000));
+    pgsh('up', dir);
+    const got = await Promise.all(runs);
+    assert.deepEqual([...others], [], 'only 201 and 503 answers');
+    for (const ids of got) assert.equal(ids.size, 1, 'one order per buyer, the same one on every retry');
+    const users = buyers.map((b) => Number(b.user.id)).join(',');
+    const per = sqlRows(dataDir, 'in', `SELECT user_id, COUNT(*) AS n FROM orders WHERE user_id IN (${users}) GROUP BY user_id`);
+    assert.equal(per.length, buyers.length, 'every buyer\'s order is there');
+    for (const row of per) assert.equal(Number(row.n), 1, `user ${row.user_id}: exactly one order`);
     assert.doesNotMatch(srv.log(), /password=[^*]/);
   } finally {
     if (srv) await srv.stop();
