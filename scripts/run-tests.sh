@@ -56,7 +56,7 @@ node_suite api 2 tests/api/
 # script is interrupted. Against the ASan+UBSan binary too: the PostgreSQL backend (db_pg.c, the listener)
 # runs only in this phase, so this is where a memory error in it can be caught; the suite's time is mostly
 # server start-ups and waits, which the sanitizers barely slow.
-if pg=$(tests/pg/pg.sh start 2>&1); then
+if pg=$(tests/pg/pg.sh start); then
 	pg_dir=${pg#* }
 	trap 'tests/pg/pg.sh stop "$pg_dir"' EXIT
 	trap 'exit 130' INT TERM
@@ -66,8 +66,7 @@ if pg=$(tests/pg/pg.sh start 2>&1); then
 	tests/pg/pg.sh stop "$pg_dir"
 	trap - EXIT INT TERM
 else
-	fail=1
-	echo "$pg"
+	fail=1 # pg.sh said why on stderr
 	summary="$summary api-pg[$asan] FAILED (no PostgreSQL cluster: tests/pg/pg.sh start);"
 fi
 # Browser tests (tests/browser): the storefront and console built in web/dist, in Debian's chromium, one
