@@ -3,7 +3,8 @@
 #   scripts/run-tests.sh RELEASE_BUILD_DIR ASAN_BUILD_DIR [TSAN_BUILD_DIR [FUZZ_BUILD_DIR]]
 # Unit tests (cmocka, via meson) run in every build given (the TSan one catches data races in the
 # writer, flash-sale stock, throttle and metrics tests); API tests (node --test) run against the
-# ASan+UBSan binary, so memory errors anywhere in a request path fail the suite. Then a short run of
+# ASan+UBSan binary, so memory errors anywhere in a request path fail the suite, twice: with SQLite files,
+# then with every store in a throwaway PostgreSQL cluster (api-pg). Then a short run of
 # each libFuzzer target (FUZZ_TEST_SECONDS each, default 5; skipped when no fuzz build dir is given)
 # and the OpenAPI lint (Redocly CLI from node_modules, installed by scripts/install-deps.sh test). The browser
 # tests (tests/browser) drive the built storefront and console against the ASan+UBSan binary.
@@ -50,6 +51,24 @@ node_suite() {
 }
 
 node_suite api 2 tests/api/
+# The API suite again with every store in PostgreSQL (issue 10): a throwaway cluster started by tests/pg/pg.sh
+# (initdb in a temp dir, as the postgres user when root) and stopped by its postmaster's PID, also when this
+# script is interrupted. Against the ASan+UBSan binary too: the PostgreSQL backend (db_pg.c, the listener)
+# runs only in this phase, so this is where a memory error in it can be caught; the suite's time is mostly
+# server start-ups and waits, which the sanitizers barely slow.
+if pg=$(tests/pg/pg.sh start); then
+	pg_dir=${pg#* }
+	trap 'tests/pg/pg.sh stop "$pg_dir"' EXIT
+	trap 'exit 130' INT TERM
+	export MERIDIAN_TEST_PG_URL="${pg% *}"
+	node_suite api-pg 2 tests/api/
+	unset MERIDIAN_TEST_PG_URL
+	tests/pg/pg.sh stop "$pg_dir"
+	trap - EXIT INT TERM
+else
+	fail=1 # pg.sh said why on stderr
+	summary="$summary api-pg[$asan] FAILED (no PostgreSQL cluster: tests/pg/pg.sh start);"
+fi
 # Browser tests (tests/browser): the storefront and console built in web/dist, in Debian's chromium, one
 # file at a time (each starts its own node and browser); screenshots go to test-artifacts/browser/.
 node_suite browser 1 tests/browser/

@@ -33,6 +33,7 @@
 #include "payment/payment.h"
 #include "region/region_http.h"
 #include "seed/seed.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "web/web.h"
 #include "core/banned.h"
@@ -166,15 +167,18 @@ static void open_store(const char *data, store_mode_t mode, const char *regions,
 {
     const char *catalog_db = opt_catalog_db ? opt_catalog_db : getenv("MERIDIAN_CATALOG_DB");
     const char *region_db = opt_region_db ? opt_region_db : getenv("MERIDIAN_REGION_DB");
+    int exists;
     if (mer_store_locate(catalog_db, region_db) != 0)
         mer_die("--catalog-db takes a postgresql:// URL and --region-db name=URL,... (postgresql:// URLs)");
     if (mode == STORE_CREATE) {
         ensure_dir(data);
-    } else if (!mer_store_catalog_remote()) {
-        char path[512];
-        snprintf(path, sizeof(path), "%s/catalog.db", data);
-        if (access(path, F_OK) != 0)
-            mer_die("no Meridian store in %s (no catalog.db): create one with `meridian seed --data %s`", data, data);
+    } else if ((exists = mer_store_exists(data)) < 0) {
+        mer_die("cannot reach the catalogue database %s (PostgreSQL's answer is above); not started",
+                mer_db_redact(catalog_db));
+    } else if (exists == 0) {
+        if (mer_store_catalog_remote())
+            mer_die("no Meridian store in the catalogue database (--catalog-db): create one with `meridian seed`");
+        mer_die("no Meridian store in %s (no catalog.db): create one with `meridian seed --data %s`", data, data);
     }
     if (mer_store_init(data) != 0)
         mer_die("cannot open the catalogue database in %s", data);
@@ -260,6 +264,9 @@ static void modules_start(const mer_cycle_t *cycle)
         if (m->thread_exit)
             mer_server_on_thread_exit(m->thread_exit);
     }
+    /* every module has registered its handlers of other nodes' changes (store/notify.h): listen */
+    if (mer_notify_start() != 0)
+        mer_die("cannot start listening for other nodes' changes");
     for (int phase = 0; phase < MER_STOP__COUNT; phase++)
         for (size_t i = 0; i < cycle->n; i++)
             if (cycle->modules[i]->stop && cycle->modules[i]->stop_phase == (mer_stop_phase_t)phase)

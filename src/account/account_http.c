@@ -350,7 +350,8 @@ typedef struct logout_call {
 
 static int logout_customer(mer_db_t *db, mer_call_t *c)
 {
-    return mer_session_revoke(db, ((logout_call_t *)c)->token_hash, mer_now_unix_ms());
+    int err = mer_session_revoke(db, ((logout_call_t *)c)->token_hash, mer_now_unix_ms());
+    return err ? err : mer_auth_user_changed(db, c->who.id);
 }
 
 static int logout_staff(mer_db_t *db, mer_call_t *c)
@@ -441,6 +442,8 @@ static int addr_add(mer_db_t *db, mer_call_t *c)
     mer_address_t a;
     bool def = false;
     int err = mer_address_add(db, c->who.id, c->who.region, c->who.country, &j->p, &a, &def, &c->verr);
+    if (err == 0)
+        err = mer_auth_user_changed(db, c->who.id);
     if (err == 0) {
         c->result = address_json_with_default(&a, def);
         c->status = 201;
@@ -455,13 +458,16 @@ static int addr_update(mer_db_t *db, mer_call_t *c)
     bool def = false;
     int err = mer_address_update(db, c->who.id, c->who.region, &j->p, &a, &def, &c->verr);
     if (err == 0)
+        err = mer_auth_user_changed(db, c->who.id);
+    if (err == 0)
         c->result = address_json_with_default(&a, def);
     return addr_result(c, err);
 }
 
 static int addr_delete(mer_db_t *db, mer_call_t *c)
 {
-    return addr_result(c, mer_address_delete(db, c->who.id, ((addr_call_t *)c)->id));
+    int err = mer_address_delete(db, c->who.id, ((addr_call_t *)c)->id);
+    return addr_result(c, err ? err : mer_auth_user_changed(db, c->who.id));
 }
 
 static void h_addr_create(mer_req_t *r)

@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "region/country.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -189,6 +190,27 @@ void mer_auth_invalidate_user(int64_t user_id)
     atomic_fetch_add_explicit(user_gen_of(user_id), 1, memory_order_acq_rel);
 }
 
+int mer_auth_user_changed(mer_db_t *db, int64_t user_id)
+{
+    return mer_notify_send_id(db, "user", user_id);
+}
+
+/* Another node logged a customer out or changed what their sessions carry (store/notify.h); after a
+ * reconnection (arg NULL) every customer's cached sessions go. On the listener's thread. */
+static void user_note(const char *region, const char *arg)
+{
+    int64_t id;
+    if (region == NULL) /* the catalogue's: staff tokens are not cached */
+        return;
+    if (arg && mer_parse_int64(arg, strlen(arg), 1, INT64_MAX, &id) == 0) {
+        mer_auth_invalidate_user(id);
+        return;
+    }
+    if (arg == NULL)
+        for (size_t i = 0; i < MER_ARRAY_LEN(user_gen); i++)
+            atomic_fetch_add_explicit(&user_gen[i], 1, memory_order_acq_rel);
+}
+
 void mer_auth_cache_stats(uint64_t *hits, uint64_t *misses)
 {
     *hits = atomic_load_explicit(&cache_hits, memory_order_relaxed);
@@ -278,8 +300,11 @@ typedef struct auth_lookup {
 static void lookup_work(mer_job_t *job)
 {
     auth_lookup_t *l = MER_CONTAINER_OF(job, auth_lookup_t, job);
-    mer_db_t *db = mer_store_reader(l->staff ? MER_STORE_CATALOG : l->region);
-    if (db == NULL)
+    const char *region = l->staff ? MER_STORE_CATALOG : l->region;
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL && mer_store_location(region) != NULL)
+        job->err = MER_E_UNAVAILABLE; /* held here, but its database is out of reach: not the token's fault */
+    else if (db == NULL)
         job->err = l->staff ? MER_E_INTERNAL : MER_E_UNAUTHORIZED; /* a customer of a region not held here */
     else if (l->staff)
         job->err = staff_token_lookup(db, l->hex, l->now, &l->who);
@@ -391,8 +416,10 @@ void mer_auth_init(void)
 
 void mer_auth_cache_init(void)
 {
-    if (auth_cache == NULL)
+    if (auth_cache == NULL) {
         auth_cache = mer_xcalloc(AUTH_CACHE_SLOTS, sizeof(auth_entry_t)); /* zero = every flag clear */
+        mer_notify_on("user", user_note);
+    }
 }
 
 void mer_auth_cache_release(void)

@@ -50,6 +50,10 @@ void mer_auth_cache_release(void);
 /* Drops the cached session answers of one customer (after their logout, or a change to what cached
  * answers carry: the default address). Any thread; after the change has committed. */
 void mer_auth_invalidate_user(int64_t user_id);
+/* Inside the writer job of such a change: the other nodes on the region's database drop the customer's
+ * cached sessions when it commits (store/notify.h; this node's caller still calls mer_auth_invalidate_user
+ * after the commit). Returns 0 or a negative error. */
+int mer_auth_user_changed(mer_db_t *db, int64_t user_id);
 /* Token checks answered from the cache, and those that went to the store, since start (for /metrics). */
 void mer_auth_cache_stats(uint64_t *hits, uint64_t *misses);
 

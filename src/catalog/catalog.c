@@ -14,6 +14,7 @@
 
 #include "catalog/search.h"
 #include "core/log.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -34,9 +35,26 @@ static void bump(void)
 
 static _Atomic bool changed; /* a job of catalog.db's writer changed the catalogue since the last reload */
 
-void mer_catalog_changed(void)
+int mer_catalog_changed(mer_db_t *db)
 {
     atomic_store_explicit(&changed, true, memory_order_release);
+    return mer_notify_send(db, "catalog", NULL);
+}
+
+/* Another node changed the catalogue, or the listener reconnected (store/notify.h): reload. */
+static void catalog_note(const char *region, const char *arg)
+{
+    (void)arg;
+    if (region != MER_STORE_CATALOG)
+        return;
+    int err = mer_catalog_reload();
+    if (err)
+        mer_log_error("the catalogue could not be reloaded after another node's change: %s", mer_err_code(err));
+}
+
+void mer_catalog_listen(void)
+{
+    mer_notify_on("catalog", catalog_note);
 }
 
 void mer_catalog_on_commit(const char *region)

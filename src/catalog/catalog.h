@@ -131,11 +131,14 @@ extern const mer_routes_t mer_translation_routes;
 int mer_catalog_reload(void);
 void mer_catalog_shutdown(void);
 /* Inside a writer job of catalog.db that changed the catalogue: the snapshot is reloaded once the batch
- * has committed (a job rolled back only costs a reload). */
-void mer_catalog_changed(void);
+ * has committed (a job rolled back only costs a reload), here and on every other node of the database
+ * (store/notify.h). Returns 0 or a negative error (the job fails). */
+int mer_catalog_changed(mer_db_t *db);
 /* catalog.db's commit hook (store/writer.h; the catalogue module registers it): reloads the snapshot when a
  * job of the batch called mer_catalog_changed(). Ignores other databases' commits. */
 void mer_catalog_on_commit(const char *region);
+/* Registers the reload on other nodes' changes (store/notify.h); the catalogue module's init. */
+void mer_catalog_listen(void);
 
 /* Takes the read lock and returns the snapshot; pair with mer_catalog_unlock(). Never NULL. */
 const mer_catalog_t *mer_catalog_lock(void);

@@ -329,6 +329,7 @@ static int catalog_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
     mer_writer_on_commit(mer_catalog_on_commit);
+    mer_catalog_listen();
     return 0;
 }
 

@@ -117,14 +117,13 @@ static bool product_exists(mer_db_t *db, int64_t id)
 
 /* The end of a write: a taken identifier is described naming field; other errors keep their default message
  * (e untouched). */
-static int done(int err, const char *field, mer_verr_t *e)
+static int done(mer_db_t *db, int err, const char *field, mer_verr_t *e)
 {
     if (err == MER_E_ALREADY_EXISTS)
         return mer_verr_set(e, err, field, "%s is already taken", field ? field : "an identifier");
     if (err)
         return err;
-    mer_catalog_changed();
-    return 0;
+    return mer_catalog_changed(db);
 }
 
 int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, int64_t *id_out, mer_verr_t *e)
@@ -146,7 +145,7 @@ int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, i
     }
     if (err == 0)
         *id_out = id;
-    return done(err, "slug", e);
+    return done(db, err, "slug", e);
 }
 
 int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int64_t now, int64_t *id_out,
@@ -175,7 +174,7 @@ int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int
     }
     if (err == 0)
         *id_out = id;
-    return done(err, field, e);
+    return done(db, err, field, e);
 }
 
 int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in_t *in, int64_t now, mer_verr_t *e)
@@ -200,14 +199,14 @@ int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in
         err = write_texts(db, id, in->texts);
     if (err == 0 && mer_db_exec(db, "UPDATE product SET updated_at = ? WHERE id = ?", "ii", now, id) < 0)
         err = MER_E_INTERNAL;
-    return done(err, NULL, e);
+    return done(db, err, NULL, e);
 }
 
 int mer_catalog_add_sku(mer_db_t *db, int64_t product_id, json_t *sku, int64_t now, int64_t *sku_id, mer_verr_t *e)
 {
     if (!product_exists(db, product_id))
         return mer_verr_set(e, MER_E_NOT_FOUND, NULL, "no product %lld", (long long)product_id);
-    return done(write_sku(db, product_id, sku, now, sku_id), "code", e);
+    return done(db, write_sku(db, product_id, sku, now, sku_id), "code", e);
 }
 
 int mer_catalog_set_prices(mer_db_t *db, const mer_cat_price_in_t *in, size_t n, int64_t now, mer_verr_t *e)
@@ -222,7 +221,7 @@ int mer_catalog_set_prices(mer_db_t *db, const mer_cat_price_in_t *in, size_t n,
         }
         err = write_price(db, sku_id, in[i].country, in[i].remove, in[i].amount, now);
     }
-    return done(err, NULL, e);
+    return done(db, err, NULL, e);
 }
 
 int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e)
@@ -252,5 +251,5 @@ int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e)
                 err = MER_E_INTERNAL;
         }
     }
-    return done(err, NULL, e);
+    return done(db, err, NULL, e);
 }

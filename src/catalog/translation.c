@@ -642,6 +642,5 @@ int mer_translation_apply(mer_db_t *db, const char *locale, const mer_tr_change_
             return mer_verr_set(e, err, NULL, "the translation of %s %lld could not be written",
                                 mer_tr_kind_name(c->kind), (long long)c->ref);
     }
-    mer_catalog_changed(); /* the new snapshot indexes the new texts for search (catalog/search.h) */
-    return 0;
+    return mer_catalog_changed(db); /* the new snapshot indexes the new texts for search (catalog/search.h) */
 }

@@ -224,7 +224,7 @@ static int fanout(mer_db_t *db, void *arg)
     /* this pass takes the oldest FANOUT_MAX events not yet fanned out: ids first..last */
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM outbox WHERE fanned_out = 0 "
-                                 "ORDER BY id LIMIT ?)",
+                                 "ORDER BY id LIMIT ?) AS waiting",
                                  "i", (int64_t)FANOUT_MAX);
     if (mer_rows_next(r)) {
         first = mer_rows_int(r, 0);

@@ -460,6 +460,11 @@ static void reply_error_v(mer_req_t *r, int err, const char *field, const char *
     mer_buf_t b = MER_BUF_INIT;
     mer_buf_init(&b, 256);
     error_envelope(&b, err, msg, field, reason, extra);
+    /* unavailable (stopping, overloaded, the database out of reach) is temporary: say when to try again,
+     * unless the caller already did */
+    if (err == MER_E_UNAVAILABLE && !r->gone &&
+        h2o_find_header_by_str(&r->h2o->res.headers, H2O_STRLIT("retry-after"), -1) == -1)
+        mer_reply_header(r, "retry-after", "1");
     mer_reply_bytes(r, mer_err_status(err), NULL, mer_req_strdup(r, b.data, b.len), b.len);
     mer_buf_release(&b);
 }

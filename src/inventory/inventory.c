@@ -9,6 +9,7 @@
 #include "events/events.h"
 #include "region/country.h"
 #include "region/region_http.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -110,12 +111,15 @@ static __thread int64_t changed[256];
 static __thread size_t nchanged;
 static __thread bool changed_many;
 
-static void stock_changed(int64_t sku_id)
+/* Inside a writer job: the SKU's availability crossed zero. The other nodes on the database hear of it at
+ * commit (store/notify.h: they refresh the SKU and advance its product's epoch, as publish_stock does here). */
+static int stock_changed(mer_db_t *db, int64_t sku_id)
 {
     if (nchanged < MER_ARRAY_LEN(changed))
         changed[nchanged++] = sku_id;
     else
         changed_many = true;
+    return mer_notify_send_id(db, "stock", sku_id);
 }
 
 static void publish_stock(const char *region)
@@ -328,8 +332,8 @@ int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, cons
                 *short_sku = lines[i].sku_id;
                 return MER_E_CONFLICT;
             }
-            if (left == 0)
-                stock_changed(lines[i].sku_id);
+            if (left == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+                return err;
         }
     }
     for (size_t k = 0; k < plan->nparts; k++)
@@ -349,8 +353,8 @@ int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t
                              "RETURNING on_hand - reserved",
                              "iii", lines[i].quantity, lines[i].sku_id, warehouse_id) != 0)
             return MER_E_INTERNAL;
-        if (left == lines[i].quantity)
-            stock_changed(lines[i].sku_id); /* back in stock */
+        if (left == lines[i].quantity && stock_changed(db, lines[i].sku_id) != 0) /* back in stock */
+            return MER_E_INTERNAL;
         if (check_low(db, lines[i].sku_id, warehouse_id, NULL) != 0)
             return MER_E_INTERNAL;
     }
@@ -391,8 +395,8 @@ int mer_stock_return(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t 
                                    "iii", lines[i].sku_id, warehouse_id, lines[i].quantity);
         if (err)
             return err;
-        if (avail == lines[i].quantity)
-            stock_changed(lines[i].sku_id); /* back in stock */
+        if (avail == lines[i].quantity && (err = stock_changed(db, lines[i].sku_id)) != 0) /* back in stock */
+            return err;
         if (mer_db_exec(db,
                         "INSERT INTO stock_movement (sku_id, warehouse_id, d_on_hand, d_reserved, reason, order_id, "
                         "actor, at) VALUES (?, ?, ?, 0, 'returned', ?, ?, ?)",
@@ -581,8 +585,8 @@ static int stock_run(mer_db_t *db, mer_call_t *c)
                     "VALUES (?, ?, ?, 0, ?, ?, ?)",
                     "iiissi", j->sku_id, wid, target - before_on, j->reason, actor, mer_now_unix_ms()) < 0)
         return MER_E_INTERNAL;
-    if ((before_on - before_res <= 0) != (target - before_res <= 0))
-        stock_changed(j->sku_id);
+    if ((before_on - before_res <= 0) != (target - before_res <= 0) && (rc = stock_changed(db, j->sku_id)) != 0)
+        return rc;
     if ((rc = check_low(db, j->sku_id, wid, NULL)) != 0)
         return rc;
     /* only on_hand changed (a new row starts with sold = 0) */
@@ -918,6 +922,35 @@ static const mer_route_t routes[] = {
 
 static const mer_routes_t inventory_routes = {routes, MER_ARRAY_LEN(routes)};
 
+/*
+ * Another node's commit changed a SKU's availability (store/notify.h): its units are re-read here and its
+ * product's epoch advances, in that order, as publish_stock does for this node's commits; after a reconnection
+ * (arg NULL) the whole region is re-read and every epoch advances. On the listener's thread.
+ */
+static void stock_note(const char *region, const char *arg)
+{
+    if (region == NULL)
+        return;
+    int64_t sku_id = 0;
+    if (arg && mer_parse_int64(arg, strlen(arg), 1, INT64_MAX, &sku_id) != 0)
+        return;
+    mer_db_t *db = mer_store_reader(region);
+    int err = db ? avail_load(db, sku_id) : MER_E_UNAVAILABLE;
+    if (err)
+        mer_log_error("stock state of region %s not refreshed after another node's change: %s", region,
+                      mer_err_code(err));
+    if (sku_id == 0) {
+        for (size_t i = 0; i < EPOCH_SLOTS; i++)
+            atomic_fetch_add_explicit(&epochs[i], 1, memory_order_acq_rel);
+        return;
+    }
+    const mer_catalog_t *cat = mer_catalog_lock();
+    const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, sku_id);
+    if (s)
+        atomic_fetch_add_explicit(&epochs[(uint64_t)s->product->id % EPOCH_SLOTS], 1, memory_order_acq_rel);
+    mer_catalog_unlock();
+}
+
 static int inventory_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
@@ -933,6 +966,7 @@ static int inventory_init(const mer_cycle_t *cycle)
         }
     }
     mer_writer_on_commit(publish_stock);
+    mer_notify_on("stock", stock_note);
     mer_catalog_set_stock_state(&stock_state);
     return 0;
 }

@@ -791,9 +791,7 @@ int mer_launch_apply(mer_db_t *db, const mer_launch_in_t *in, int64_t who, int64
     free(request);
     if (err < 0)
         return MER_E_INTERNAL;
-    mer_catalog_changed();
-    mer_countries_changed();
-    return 0;
+    return (err = mer_catalog_changed(db)) != 0 ? err : mer_countries_changed(db);
 }
 
 /* ---- readiness and opening ---- */
@@ -903,7 +901,6 @@ int mer_launch_open(mer_db_t *db, const char *code, int64_t who, bool forced, co
     free(b);
     if (n < 0)
         return n;
-    mer_countries_changed();
-    mer_catalog_changed(); /* product answers of the country become reachable: drop cached ones */
-    return 0;
+    /* product answers of the country become reachable: drop cached ones (the catalogue's change) */
+    return (n = mer_catalog_changed(db)) != 0 ? n : mer_countries_changed(db);
 }

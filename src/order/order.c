@@ -141,12 +141,18 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
     }
     /* MER_OS_REFUNDED: payment_status follows the refund (mer_refund_request / the payments subscriber) */
     int64_t now = mer_now_unix_ms();
-    if (mer_db_exec(db,
+    /* only from the status read above: another node (another writer on the same database) that moved the
+     * order meanwhile makes this one a conflict, and the job's savepoint undoes what it did to the stock */
+    int moved =
+        mer_db_exec(db,
                     "UPDATE orders SET status = ?, payment_status = COALESCE(?, payment_status), "
-                    "tracking_number = COALESCE(?, tracking_number), updated_at = ? WHERE id = ?",
-                    "sssii", mer_order_status_name(to), money_in ? "paid" : NULL,
-                    j->ev == MER_OE_SHIP ? j->tracking : NULL, now, j->order_id) != 1)
-        return MER_E_INTERNAL;
+                    "tracking_number = COALESCE(?, tracking_number), updated_at = ? WHERE id = ? AND status = ?",
+                    "sssiis", mer_order_status_name(to), money_in ? "paid" : NULL,
+                    j->ev == MER_OE_SHIP ? j->tracking : NULL, now, j->order_id, status);
+    if (moved == 0)
+        return mer_verr_set(e, MER_E_CONFLICT, "status", "the order was changed meanwhile; read it and try again");
+    if (moved != 1)
+        return moved < 0 ? moved : MER_E_INTERNAL;
     if (mer_db_exec(
             db, "INSERT INTO order_event (order_id, from_status, to_status, actor, note, at) VALUES (?, ?, ?, ?, ?, ?)",
             "issssi", j->order_id, status, mer_order_status_name(to), j->actor, j->note, now) < 0)
@@ -428,7 +434,10 @@ static void pay_reconcile(const char *region)
 {
     reconcile_arg_t pending[64];
     size_t n = 0;
-    mer_rows_t *r = mer_db_query(mer_store_reader(region),
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL) /* its database is out of reach: the next sweep tries again */
+        return;
+    mer_rows_t *r = mer_db_query(db,
                                  "SELECT p.id, p.order_id, p.amount, COALESCE(p.request, ''), o.number, p.currency "
                                  "FROM payment p JOIN orders o ON o.id = p.order_id WHERE p.status = 'pending' AND "
                                  "p.kind = 'charge' AND p.provider = 'card' AND p.created_at < ? LIMIT 64",

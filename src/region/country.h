@@ -166,9 +166,11 @@ void mer_countries_shutdown(void);
 /*
  * Inside a writer job of catalog.db that changed the country or region tables (an admin PUT, a launch):
  * the region module's commit hook reloads the registry, and retires cached answers, after the batch
- * commits and before its jobs are answered. mer_countries_take_changed() is that hook's test-and-clear.
+ * commits and before its jobs are answered; the other nodes of the database hear of it at the commit
+ * (store/notify.h) and reload too. db NULL: only this node (the listener calls it so when a note comes).
+ * Returns 0 or a negative error (the job fails). mer_countries_take_changed() is the hook's test-and-clear.
  */
-void mer_countries_changed(void);
+int mer_countries_changed(struct mer_db *db);
 bool mer_countries_take_changed(void);
 
 #endif

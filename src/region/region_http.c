@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "http/rcache.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -195,6 +196,17 @@ static void publish_countries(const char *region)
     mer_rcache_invalidate();
 }
 
+/* Another node changed countries or regions, or the listener reconnected (store/notify.h): reload, as
+ * publish_countries does after this node's own changes. On the listener's thread. */
+static void countries_note(const char *region, const char *arg)
+{
+    (void)arg;
+    if (region != MER_STORE_CATALOG)
+        return;
+    mer_countries_changed(NULL);
+    publish_countries(MER_STORE_CATALOG);
+}
+
 typedef struct put_country_call {
     mer_call_t c;
     char code[3];
@@ -214,8 +226,7 @@ static int put_country(mer_db_t *db, mer_call_t *c)
                           "sssi", p->code, p->region, p->config, mer_now_unix_ms());
     if (err < 0)
         return err;
-    mer_countries_changed();
-    return 0;
+    return mer_countries_changed(db);
 }
 
 static void put_country_reply(mer_call_t *c)
@@ -282,8 +293,7 @@ static int put_region(mer_db_t *db, mer_call_t *c)
                           "ss", p->name, p->url);
     if (err < 0)
         return err;
-    mer_countries_changed();
-    return 0;
+    return mer_countries_changed(db);
 }
 
 /* A node that serves every region takes a new one on at once: its database and writer (on the read pool). */
@@ -387,6 +397,7 @@ static int region_init(const mer_cycle_t *cycle)
     (void)cycle;
     mer_writer_on_commit(publish_countries);
     mer_http_set_language_hook(request_language);
+    mer_notify_on("countries", countries_note);
     return 0;
 }
 

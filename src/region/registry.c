@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "region/country.h"
 #include "store/db.h"
+#include "store/notify.h"
 #include "core/banned.h"
 
 static _Atomic(mer_countries_t *) current;
@@ -19,9 +20,10 @@ static char *served_list, *url_overrides_list, *self_base_url;
 static uint64_t next_version = 1;
 static _Atomic bool changed; /* a committed or pending job changed countries or regions */
 
-void mer_countries_changed(void)
+int mer_countries_changed(mer_db_t *db)
 {
     atomic_store(&changed, true);
+    return db ? mer_notify_send(db, "countries", NULL) : 0;
 }
 
 bool mer_countries_take_changed(void)

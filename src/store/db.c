@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/banned.h"
 
@@ -92,7 +93,11 @@ bool mer_db_fault_stmt(const mer_db_t *db, const char *sql)
 
 bool mer_db_fault_commit(mer_db_t *db)
 {
-    if (!fault_armed() || mer_db_total_changes(db) == db->begin_changes || !fault_hit(FAULT_COMMIT, db->path))
+    if (!fault_armed() || mer_db_total_changes(db) == db->begin_changes)
+        return false;
+    /* the label names the database whatever the backend (a PostgreSQL URL does not say "region-in") */
+    const char *subject = fault.match[0] && strstr(db->path, fault.match) == NULL ? db->label : db->path;
+    if (!fault_hit(FAULT_COMMIT, subject))
         return false;
     mer_log_error("db %s: injected fault: disk I/O error at COMMIT", db->path);
     return true;
@@ -104,6 +109,35 @@ static void configure_once(void)
     const char *f = getenv("MERIDIAN_FAULT");
     if (f && mer_db_fault_set(f) != 0)
         mer_log_error("MERIDIAN_FAULT=%s not understood (stmt:N[:SQL text] or commit:N[:path text]); ignored", f);
+}
+
+char *mer_db_redact(const char *path)
+{
+    mer_buf_t b = MER_BUF_INIT;
+    const char *p = path, *scheme = strstr(path, "://");
+    if (scheme) { /* user:password@ before the host */
+        const char *auth = scheme + 3, *at = strchr(auth, '@'), *slash = strchr(auth, '/');
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (at && colon && (slash == NULL || at < slash)) {
+            mer_buf_add(&b, path, (size_t)(colon + 1 - path));
+            mer_buf_addstr(&b, "***");
+            p = at;
+        }
+    }
+    while (*p) { /* password=... as a URL parameter or a key=value pair */
+        const char *hit = strstr(p, "password=");
+        if (hit == NULL) {
+            mer_buf_addstr(&b, p);
+            break;
+        }
+        hit += strlen("password=");
+        mer_buf_add(&b, p, (size_t)(hit - p));
+        mer_buf_addstr(&b, "***");
+        p = hit + strcspn(hit, "&; ");
+    }
+    char *out = mer_xstrndup(b.len ? mer_buf_str(&b) : "", b.len);
+    mer_buf_release(&b);
+    return out;
 }
 
 bool mer_db_is_url(const char *path)
@@ -136,6 +170,39 @@ const char *mer_db_path(const mer_db_t *db)
 const char *mer_db_backend_name(const mer_db_t *db)
 {
     return db->be->name;
+}
+
+bool mer_db_can_notify(const mer_db_t *db)
+{
+    return db->be->notify != NULL;
+}
+
+int mer_db_notify(mer_db_t *db, const char *channel, const char *payload)
+{
+    return db->be->notify ? db->be->notify(db, channel, payload) : 0;
+}
+
+int mer_db_listen(mer_db_t *db, const char *channel)
+{
+    if (strspn(channel, "abcdefghijklmnopqrstuvwxyz_") != strlen(channel) || channel[0] == '\0')
+        MER_BUG("bad channel name: %s", channel);
+    return db->be->listen ? db->be->listen(db, channel) : MER_E_UNAVAILABLE;
+}
+
+int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg)
+{
+    return db->be->wait_notes ? db->be->wait_notes(db, timeout_ms, fn, arg) : MER_E_UNAVAILABLE;
+}
+
+bool mer_db_has_table(mer_db_t *db, const char *name)
+{
+    int64_t n = 0;
+    return mer_db_query_int(db, &n, db->be->has_table_sql, "s", name) == 0 && n > 0;
+}
+
+void mer_db_set_label(mer_db_t *db, const char *label)
+{
+    snprintf(db->label, sizeof(db->label), "%s", label);
 }
 
 int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)

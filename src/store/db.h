@@ -44,10 +44,16 @@ enum {
 int mer_db_open(const char *path, int flags, mer_db_t **out);
 void mer_db_close(mer_db_t *db);
 const char *mer_db_path(const mer_db_t *db);
+/* A path or URL as it may be shown (logs, errors): a password in a URL ("user:PASSWORD@", "password=..."
+ * among its parameters) replaced by "***". Caller frees. */
+char *mer_db_redact(const char *path);
 /* Is path a PostgreSQL URL (rather than a file)? */
 bool mer_db_is_url(const char *path);
 /* "sqlite" or "postgresql". */
 const char *mer_db_backend_name(const mer_db_t *db);
+/* The store's name for a connection's database ("catalog.db", "region-in.db", whatever the backend), which
+ * fault specs (below) match besides the path. Truncated to 31 bytes. */
+void mer_db_set_label(mer_db_t *db, const char *label);
 
 /* Runs a statement that returns no rows. Returns the number of rows changed (>= 0), or a negative error. */
 int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...);
@@ -89,8 +95,8 @@ int64_t mer_db_total_changes(mer_db_t *db);
  * tests can check that a client gets a clean error and nothing half-written remains. spec is
  *     "stmt:N[:TEXT]"    the Nth statement (any connection) whose SQL contains TEXT fails before it runs:
  *                        mer_db_exec/mer_db_query_int return MER_E_INTERNAL, a query's mer_rows_end does;
- *     "commit:N[:TEXT]"  the Nth COMMIT of a transaction that changed rows, on a database whose file path
- *                        contains TEXT (e.g. "region-in"), fails: the transaction is rolled back and
+ *     "commit:N[:TEXT]"  the Nth COMMIT of a transaction that changed rows, on a database whose path or
+ *                        label contains TEXT (e.g. "region-in"), fails: the transaction is rolled back and
  *                        mer_db_commit returns MER_E_INTERNAL (commits that wrote nothing are not counted).
  * N counts from when the fault is armed; it fires once, then everything works again. NULL or "" disarms.
  * The environment variable MERIDIAN_FAULT, read when the first database opens, arms it for a whole process
@@ -124,6 +130,23 @@ typedef struct mer_migration {
     int version;     /* strictly increasing from 1 */
     const char *sql; /* a script run in one transaction (SQLite's dialect; other backends translate it) */
 } mer_migration_t;
+
+/*
+ * Notes between the processes that share a database (store/notify.h is their user). mer_db_notify, inside a
+ * transaction, queues payload on channel: the database delivers it to every connection listening on that
+ * channel when, and only if, the transaction commits (a savepoint rolled back drops it). mer_db_listen makes
+ * this connection a listener (a lost connection loses it: listen again after an error); mer_db_wait_notes
+ * waits up to timeout_ms, calls fn for each note received, and returns how many, or MER_E_UNAVAILABLE when the
+ * connection was lost. A backend whose database belongs to one process (SQLite) sends nothing: notify
+ * returns 0, listen and wait_notes MER_E_UNAVAILABLE. channel: lower-case letters and '_'.
+ */
+bool mer_db_can_notify(const mer_db_t *db);
+int mer_db_notify(mer_db_t *db, const char *channel, const char *payload);
+int mer_db_listen(mer_db_t *db, const char *channel);
+int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg);
+
+/* Does the database have a table of that name? (False on an error, logged.) */
+bool mer_db_has_table(mer_db_t *db, const char *name);
 
 /* Applies every migration newer than the database's schema version, each in its own transaction. */
 int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n);

@@ -18,6 +18,7 @@ typedef struct mer_db_backend mer_db_backend_t;
 struct mer_db {
     const mer_db_backend_t *be;
     char *path;            /* as opened (a file path, or a URL without its password) */
+    char label[32];        /* the store's name for it (mer_db_set_label), "" until set */
     int64_t begin_changes; /* total changes at the last BEGIN: did the transaction write (faults) */
 };
 
@@ -47,6 +48,12 @@ struct mer_db_backend {
     void (*wal_manual)(mer_db_t *db);
     int64_t (*wal_pages)(const mer_db_t *db);
     int (*checkpoint)(mer_db_t *db, int64_t *wal_pages, int64_t *copied);
+    /* notes to other processes on the same database (db.h); NULL: a backend with one process per database */
+    int (*notify)(mer_db_t *db, const char *channel, const char *payload);
+    int (*listen)(mer_db_t *db, const char *channel);
+    int (*wait_notes)(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg);
+    /* a one-row query counting the tables named by its one '?' parameter (mer_db_has_table) */
+    const char *has_table_sql;
     /* a migration script in the backend's dialect (caller frees); NULL: the script runs as written */
     char *(*ddl)(const char *sql);
 };

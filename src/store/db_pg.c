@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <string.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 
 #include "core/buf.h"
@@ -57,26 +58,10 @@ static void quiet(void *arg, const char *message)
     (void)arg, (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are not errors */
 }
 
-/* The URL as logged: a password in it is replaced by "***". */
-static char *url_for_log(const char *url)
-{
-    char *out = mer_xstrdup(url);
-    char *scheme = strstr(out, "://");
-    char *at = scheme ? strchr(scheme + 3, '@') : NULL;
-    char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-    if (at && colon && colon < at) {
-        char *masked = mer_xmalloc(strlen(out) + 4);
-        snprintf(masked, strlen(out) + 4, "%.*s:***%s", (int)(colon - out), out, at);
-        free(out);
-        out = masked;
-    }
-    return out;
-}
-
 static int pg_open(const char *path, int flags, mer_db_t **out)
 {
     PGconn *conn = PQconnectdb(path);
-    char *shown = url_for_log(path);
+    char *shown = mer_db_redact(path);
     if (PQstatus(conn) != CONNECTION_OK) {
         mer_log_error("cannot connect to %s: %s", shown, PQerrorMessage(conn));
         PQfinish(conn);
@@ -232,7 +217,45 @@ static void params_bind(params_t *p, const char *sql, const char *types, va_list
     }
 }
 
-/* Runs a statement (preparing it on first use). Returns the result, or NULL with *err set. */
+/* Sends a statement (preparing it on first use). Returns its result, or the failed preparation's. */
+static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
+{
+    pg_stmt_t *slot = cache_slot(db, sql);
+    if (slot && slot->sql == sql) {
+        if (p->n != slot->nparams)
+            MER_BUG("%d parameters given, %d wanted: %s", p->n, slot->nparams, sql);
+        return PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
+    }
+    char *text;
+    int want = rewrite(sql, &text);
+    if (p->n != want)
+        MER_BUG("%d parameters given, %d wanted: %s", p->n, want, sql);
+    PGresult *res;
+    if (slot) {
+        char name[12];
+        snprintf(name, sizeof(name), "s%d", db->next_name++);
+        PGresult *pr = PQprepare(db->conn, name, text, p->n, p->types);
+        free(text);
+        if (PQresultStatus(pr) != PGRES_COMMAND_OK)
+            return pr;
+        PQclear(pr);
+        slot->sql = sql;
+        slot->nparams = p->n;
+        memcpy(slot->name, name, sizeof(name));
+        res = PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
+    } else { /* cache full: unnamed */
+        res = PQexecParams(db->conn, text, p->n, p->types, p->values, NULL, NULL, 0);
+        free(text);
+    }
+    return res;
+}
+
+/*
+ * Runs a statement. Returns the result, or NULL with *err set. A connection found dead by a statement outside
+ * a transaction (the server restarted since this connection's last use: every idle connection learns it this
+ * way) is reset and the statement sent once more: nothing of it ran, and nothing else was pending on it.
+ * Inside a transaction the error stands: the transaction is gone, its owner must start again.
+ */
 static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
 {
     *err = 0;
@@ -240,51 +263,30 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
         *err = MER_E_INTERNAL;
         return NULL;
     }
-    if (!ensure_connected(db)) {
-        *err = map_err(db, NULL, sql);
-        return NULL;
-    }
     params_t p;
     params_bind(&p, sql, types, ap);
-    pg_stmt_t *slot = cache_slot(db, sql);
-    PGresult *res;
-    if (slot && slot->sql == sql) {
-        if (p.n != slot->nparams)
-            MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
-        res = PQexecPrepared(db->conn, slot->name, p.n, p.values, NULL, NULL, 0);
-    } else {
-        char *text;
-        int want = rewrite(sql, &text);
-        if (p.n != want)
-            MER_BUG("%d parameters given, %d wanted: %s", p.n, want, sql);
-        if (slot) {
-            char name[12];
-            snprintf(name, sizeof(name), "s%d", db->next_name++);
-            PGresult *pr = PQprepare(db->conn, name, text, p.n, p.types);
-            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
-                *err = map_err(db, pr, sql);
-                PQclear(pr);
-                free(text);
-                params_release(&p);
-                return NULL;
-            }
-            PQclear(pr);
-            slot->sql = sql;
-            slot->nparams = p.n;
-            memcpy(slot->name, name, sizeof(name));
-            res = PQexecPrepared(db->conn, slot->name, p.n, p.values, NULL, NULL, 0);
-        } else { /* cache full: unnamed */
-            res = PQexecParams(db->conn, text, p.n, p.types, p.values, NULL, NULL, 0);
+    PGresult *res = NULL;
+    for (int attempt = 0;; attempt++) {
+        if (!ensure_connected(db)) {
+            *err = map_err(db, NULL, sql);
+            params_release(&p);
+            return NULL;
         }
-        free(text);
-    }
-    params_release(&p);
-    ExecStatusType st = PQresultStatus(res);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
+        res = send(db, sql, &p);
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+            break;
+        if (attempt == 0 && idle && PQstatus(db->conn) != CONNECTION_OK) {
+            PQclear(res);
+            continue;
+        }
         *err = map_err(db, res, sql);
         PQclear(res);
+        params_release(&p);
         return NULL;
     }
+    params_release(&p);
     const char *tuples = PQcmdTuples(res);
     if (tuples[0] && strncmp(PQcmdStatus(res), "SELECT", 6) != 0)
         db->changes += strtoll(tuples, NULL, 10);
@@ -419,6 +421,42 @@ static int pg_commit(mer_db_t *d)
     return err;
 }
 
+static int pg_notify(mer_db_t *db, const char *channel, const char *payload)
+{
+    int rc = mer_db_exec(db, "SELECT pg_notify(?, ?)", "ss", channel, payload);
+    return rc < 0 ? rc : 0;
+}
+
+static int pg_listen(mer_db_t *d, const char *channel)
+{
+    char sql[80];
+    snprintf(sql, sizeof(sql), "LISTEN %s", channel); /* a name (db.c checked it), not a value: no parameter */
+    return pg_script(d, sql);
+}
+
+/* Notes arrive on the connection's socket between statements; a listener runs none, so it polls the socket. */
+static int pg_wait_notes(mer_db_t *d, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    int sock = PQsocket(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK || sock < 0)
+        return MER_E_UNAVAILABLE;
+    struct pollfd p = {.fd = sock, .events = POLLIN};
+    int rc = poll(&p, 1, timeout_ms);
+    if (rc > 0 && (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK)) {
+        mer_log_warn("db %s: listener connection lost: %s", db->base.path, PQerrorMessage(db->conn));
+        return MER_E_UNAVAILABLE;
+    }
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(db->conn)) != NULL) {
+        fn(arg, note->extra);
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
 static int64_t pg_total_changes(mer_db_t *d)
 {
     return ((pg_db_t *)d)->changes;
@@ -537,5 +575,9 @@ const mer_db_backend_t mer_db_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .total_changes = pg_total_changes,
+    .notify = pg_notify,
+    .listen = pg_listen,
+    .wait_notes = pg_wait_notes,
+    .has_table_sql = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
     .ddl = pg_ddl,
 };

@@ -415,6 +415,7 @@ static void sq_rollback(mer_db_t *db)
 }
 
 const mer_db_backend_t mer_db_sqlite = {
+    .has_table_sql = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
     .name = "sqlite",
     .open = sq_open,
     .close = sq_close,

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/banned.h"
@@ -10,6 +11,7 @@
 typedef struct store_db {
     char name[MER_REGION_NAME_MAX]; /* "" for catalog.db */
     char path[512];
+    char label[32]; /* the file's name in --data ("region-in.db"), the database's label whatever the backend */
     mer_db_t *writer;
     pthread_mutex_t mu;
 } store_db_t;
@@ -94,6 +96,7 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
         return MER_E_INTERNAL;
     store_db_t *d = &st.dbs[st.ndbs];
     snprintf(d->name, sizeof(d->name), "%s", name);
+    snprintf(d->label, sizeof(d->label), "%s", file);
     char path[sizeof(d->path)]; /* st.dir and d->path are both in st: GCC's -Wrestrict fears overlap */
     const char *url = located_url(name);
     if (url)
@@ -104,6 +107,7 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
     int err = mer_db_open(d->path, MER_DB_CREATE, &d->writer);
     if (err)
         return err;
+    mer_db_set_label(d->writer, d->label);
     if ((err = mer_db_migrate(d->writer, m, n)) != 0) {
         mer_db_close(d->writer);
         return err;
@@ -111,6 +115,23 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
     pthread_mutex_init(&d->mu, NULL);
     atomic_fetch_add_explicit(&st.ndbs, 1, memory_order_release);
     return 0;
+}
+
+int mer_store_exists(const char *dir)
+{
+    const char *url = located_url("");
+    if (url == NULL) {
+        char path[512];
+        snprintf(path, sizeof(path), "%s/catalog.db", dir);
+        return access(path, F_OK) == 0;
+    }
+    mer_db_t *db;
+    int err = mer_db_open(url, MER_DB_READONLY, &db);
+    if (err)
+        return err;
+    bool yes = mer_db_has_table(db, "schema_version");
+    mer_db_close(db);
+    return yes;
 }
 
 int mer_store_init(const char *dir)
@@ -136,6 +157,12 @@ const char *mer_store_region_at(size_t i)
 {
     size_t n = atomic_load_explicit(&st.ndbs, memory_order_acquire);
     return i + 1 < n ? st.dbs[i + 1].name : NULL;
+}
+
+const char *mer_store_location(const char *region)
+{
+    store_db_t *d = find(region);
+    return d ? d->path : NULL;
 }
 
 const char *mer_store_dir(void)
@@ -178,8 +205,11 @@ mer_db_t *mer_store_reader_at(const char *region, const char *file, int line)
     if (d == NULL)
         return NULL;
     size_t i = (size_t)(d - st.dbs);
-    if (readers.conn[i] == NULL && mer_db_open(d->path, MER_DB_READONLY, &readers.conn[i]) != 0)
-        return NULL;
+    if (readers.conn[i] == NULL) {
+        if (mer_db_open(d->path, MER_DB_READONLY, &readers.conn[i]) != 0)
+            return NULL;
+        mer_db_set_label(readers.conn[i], d->label);
+    }
     return readers.conn[i];
 }
 

@@ -33,6 +33,10 @@ int mer_store_locate(const char *catalog, const char *regions);
 /* Is the catalogue in a database server (a URL given to mer_store_locate) rather than a file? */
 bool mer_store_catalog_remote(void);
 
+/* Is there a Meridian store: catalog.db under dir, or a located catalogue database that has been migrated
+ * (an empty PostgreSQL database is no store yet)? Start-up only, after mer_store_locate. Returns 1 or 0, or
+ * a negative error when the catalogue's database server cannot be reached (logged). */
+int mer_store_exists(const char *dir);
 /* Opens (creating and migrating) catalog.db under dir, or the located catalogue. Start-up only. Returns 0
  * or a negative error. */
 int mer_store_init(const char *dir);
@@ -42,6 +46,9 @@ void mer_store_shutdown(void);
 /* The name of the i-th region database open (in the order opened), or NULL when i is past the last. */
 const char *mer_store_region_at(size_t i);
 const char *mer_store_dir(void);
+/* Where a database (region NULL = the catalogue) was opened from: a file path or a URL (with its password:
+ * never log it, mer_db_redact). NULL if this node does not hold it. */
+const char *mer_store_location(const char *region);
 
 /*
  * Locks the writer of a database and returns it; region NULL = catalog.db. NULL if this node does not

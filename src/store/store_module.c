@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -30,6 +31,14 @@ static int store_init(const mer_cycle_t *cycle)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     read_pool = mer_exec_start("reader", (int)MER_MAX(1, MER_MIN(cores, 8)), mer_store_thread_release);
     return 0;
+}
+
+/* Writers drain; the listeners of other nodes' changes (started once every module's init has registered its
+ * handlers: mer_notify_start in main.c), whose handlers may read, stop first. */
+static void store_stop(void)
+{
+    mer_notify_stop();
+    mer_writer_stop_all();
 }
 
 /* After the workers have exited, nothing submits reads any more: the read pool goes. */
@@ -59,7 +68,7 @@ const mer_module_t mer_store_module = {
     .name = "store",
     .init = store_init,
     .stop_phase = MER_STOP_WRITERS,
-    .stop = mer_writer_stop_all,
+    .stop = store_stop,
     .release = store_release,
     .metrics = mer_writer_metrics,
     .ready = store_ready,

@@ -213,8 +213,9 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
             j->err = err;
             continue;
         }
-        if (mer_db_savepoint(db) != 0) {
-            j->err = MER_E_INTERNAL;
+        int sperr = mer_db_savepoint(db);
+        if (sperr != 0) { /* MER_E_UNAVAILABLE when the database server went away: 503, not 500 */
+            j->err = sperr;
             continue;
         }
         j->err = j->run(db, j);
@@ -222,8 +223,8 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
             MER_BUG("writer job returned a positive value");
         if (j->err)
             mer_db_rollback_to(db);
-        else if (mer_db_release(db) != 0)
-            j->err = MER_E_INTERNAL;
+        else
+            j->err = mer_db_release(db);
     }
     if (err == 0) {
         bool wrote = mer_db_total_changes(db) != changes;

@@ -6,9 +6,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BIN, startServer, expectError, run } from './helpers.mjs';
+import { BIN, startServer, expectError, run, envFor } from './helpers.mjs';
 
-const cli = (args, input) => spawnSync(BIN, args, { encoding: 'utf8', input, timeout: 30000 });
+const cli = (args, input) => spawnSync(BIN, args, { encoding: 'utf8', input, timeout: 30000, env: envFor(args) });
 
 let srv, T, scratch;
 before(async () => {

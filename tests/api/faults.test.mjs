@@ -3,9 +3,7 @@
 // through the API and in the region's SQLite file), and the server keeps serving.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import { startServer, customer } from './helpers.mjs';
+import { startServer, customer, sqlRows } from './helpers.mjs';
 
 // One server per fault: each arms one fault for its whole process.
 async function withFault(fault, fn) {
@@ -22,12 +20,8 @@ async function withFault(fault, fn) {
   }
 }
 
-// Reads a region's database file (region null: catalog.db) beside the running server (WAL lets a reader in).
-function sql(srv, region, query) {
-  const file = join(srv.dataDir, region ? `region-${region}.db` : 'catalog.db');
-  const out = execFileSync('sqlite3', ['-readonly', '-json', file, query], { encoding: 'utf8' });
-  return out.trim() ? JSON.parse(out) : [];
-}
+// Reads a region's database (region null: the catalogue) beside the running server (WAL lets a reader in).
+const sql = (srv, region, query) => sqlRows(srv.dataDir, region || 'catalog', query);
 const one = (srv, region, query) => Object.values(sql(srv, region, query)[0])[0];
 
 function expectFault(res) {
@@ -94,12 +88,12 @@ test('registration: a failed commit is a 5xx, keeps no account, and the retry re
     const body = { email, password: 'correct horse battery', country: 'IN', name: 'Test' };
     const failed = await srv.api('POST', '/api/v1/users', { body });
     expectFault(failed);
-    assert.equal(one(srv, 'in', `SELECT COUNT(*) AS n FROM user WHERE email = '${email}'`), 0);
+    assert.equal(one(srv, 'in', `SELECT COUNT(*) AS n FROM "user" WHERE email = '${email}'`), 0);
     const login = await srv.api('POST', '/api/v1/sessions', { body: { email, password: body.password, country: 'IN' } });
     assert.equal(login.status, 401, login.text);
     const ok = await srv.api('POST', '/api/v1/users', { body });
     assert.equal(ok.status, 201, ok.text);
-    assert.equal(one(srv, 'in', `SELECT COUNT(*) AS n FROM user WHERE email = '${email}'`), 1);
+    assert.equal(one(srv, 'in', `SELECT COUNT(*) AS n FROM "user" WHERE email = '${email}'`), 1);
   });
 });
 

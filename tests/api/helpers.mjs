@@ -26,15 +26,20 @@ export function freePort() {
 // databases in that cluster (the catalogue and each region), named in the environment of every process
 // started on that directory (MERIDIAN_CATALOG_DB / MERIDIAN_REGION_DB); without it nothing changes.
 const PG_URL = process.env.MERIDIAN_TEST_PG_URL;
+// true when the stores are PostgreSQL databases: a test of something only SQLite has (its files, its
+// write-ahead log) is skipped with { skip: PG && 'reason' }
+export const PG = Boolean(PG_URL);
 const pgEnv = new Map(); // data directory -> environment
+const pgUrls = new Map(); // data directory -> { catalog: URL, <region>: URL }
 let pgSeq = 0;
-function pgDatabases(dataDir) {
-  if (!PG_URL) return {};
+function pgDatabases(dataDir, cluster = PG_URL) {
+  if (!cluster && !pgEnv.has(dataDir)) return {};
   if (!pgEnv.has(dataDir)) {
-    const base = PG_URL.replace(/\/[^/]*$/, '');
+    const base = cluster.replace(/\/[^/]*$/, '');
     const prefix = `t${process.pid}_${++pgSeq}`;
     const names = ['cat', 'sg', 'in', 'ru', 'eu'];
-    for (const n of names) execFileSync('psql', ['-q', PG_URL, '-c', `CREATE DATABASE ${prefix}_${n}`]);
+    for (const n of names) execFileSync('psql', ['-q', cluster, '-c', `CREATE DATABASE ${prefix}_${n}`]);
+    pgUrls.set(dataDir, Object.fromEntries(names.map((n) => [n === 'cat' ? 'catalog' : n, `${base}/${prefix}_${n}`])));
     pgEnv.set(dataDir, {
       MERIDIAN_CATALOG_DB: `${base}/${prefix}_cat`,
       MERIDIAN_REGION_DB: names.slice(1).map((n) => `${n}=${base}/${prefix}_${n}`).join(','),
@@ -42,19 +47,50 @@ function pgDatabases(dataDir) {
   }
   return pgEnv.get(dataDir);
 }
-function envFor(args) {
+// A data directory whose stores are fresh databases in another cluster (cluster: a URL of its "meridian"
+// database), for tests that stop and start their own PostgreSQL; returns the directory.
+export function pgDataDir(cluster) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'meridian-test-'));
+  pgDatabases(dataDir, cluster);
+  return dataDir;
+}
+
+// The environment for a meridian command line: on a --data directory in PostgreSQL mode, its databases.
+export function envFor(args) {
   const i = args.indexOf('--data');
-  return i >= 0 && PG_URL ? { ...process.env, ...pgDatabases(args[i + 1]) } : process.env;
+  return i >= 0 && (PG_URL || pgEnv.has(args[i + 1])) ? { ...process.env, ...pgDatabases(args[i + 1]) } : process.env;
+}
+
+// Runs a query on a store database of a data directory (db: 'catalog' or a region's name) beside the running
+// server, whatever the backend, and returns its rows as objects.
+export function sqlRows(dataDir, db, query) {
+  if (PG || pgUrls.has(dataDir)) {
+    pgDatabases(dataDir);
+    const out = execFileSync('psql', ['-qAtX', pgUrls.get(dataDir)[db], '-c',
+      `SELECT COALESCE(json_agg(q), '[]') FROM (${query}) q`], { encoding: 'utf8' });
+    return JSON.parse(out);
+  }
+  const file = join(dataDir, db === 'catalog' ? 'catalog.db' : `region-${db}.db`);
+  const out = execFileSync('sqlite3', ['-readonly', '-json', file, query], { encoding: 'utf8' });
+  return out.trim() ? JSON.parse(out) : [];
+}
+
+// The URL of a store database in PostgreSQL mode (db as for sqlRows); undefined otherwise.
+export function pgUrl(dataDir, db) {
+  if (!PG) return undefined;
+  pgDatabases(dataDir);
+  return pgUrls.get(dataDir)[db];
 }
 
 export function run(args, opts = {}) {
   return execFileSync(BIN, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: envFor(args), ...opts }).trim();
 }
 
-// Starts a node. opts: { regions, seed (default true), args, dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
+// Starts a node. opts: { regions, seed (default true, also on a given dataDir that has none yet: pgDataDir), args,
+// dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
-  if (opts.seed !== false && !opts.dataDir) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
+  if (opts.seed === true || (opts.seed !== false && !opts.dataDir)) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
   const adminToken = opts.noToken ? null : run(['admin', 'token', '--data', dataDir]);
   const port = await freePort();
   const args = ['serve', '--data', dataDir, '--port', String(port), '--threads', '2', ...(opts.args || [])];

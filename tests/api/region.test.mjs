@@ -1,7 +1,7 @@
 // Countries, routing, and region enforcement.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, expectError, run } from './helpers.mjs';
+import { startServer, expectError, run, PG, sqlRows } from './helpers.mjs';
 
 let all, inOnly;
 before(async () => {
@@ -56,7 +56,15 @@ test('a country of another region is 421 wrong_region with its region and URL', 
 test('a node serving only in creates only its own region database', async () => {
   const { readdirSync } = await import('node:fs');
   const files = readdirSync(inOnly.dataDir).filter((f) => f.endsWith('.db'));
-  assert.deepEqual(files.sort(), ['catalog.db', 'region-in.db']);
+  if (!PG) {
+    assert.deepEqual(files.sort(), ['catalog.db', 'region-in.db']);
+    return;
+  }
+  // PostgreSQL: no files, and of the region databases (all created empty) only in's has tables
+  assert.deepEqual(files, []);
+  const tables = (db) => sqlRows(inOnly.dataDir, db, "SELECT 1 FROM pg_tables WHERE schemaname = 'public'").length;
+  assert.ok(tables('catalog') > 0 && tables('in') > 0);
+  for (const other of ['sg', 'eu', 'ru']) assert.equal(tables(other), 0, `region ${other} got tables`);
 });
 
 test('an unknown region in --regions refuses to start', async () => {

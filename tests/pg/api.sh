@@ -1,7 +1,7 @@
 #!/bin/sh
 # The API tests with every store in PostgreSQL instead of SQLite files: starts a throwaway cluster
-# (tests/pg/pg.sh), runs tests/api (or the files given) against it, stops it. Not part of `make test` yet:
-# PostgreSQL is a backend in progress (issue 10); this is how to see how far it gets.
+# (tests/pg/pg.sh), runs tests/api (or the files given) against it, stops it. `make test` runs the same
+# suite this way (scripts/run-tests.sh, api-pg); this script is for running a few files while working.
 #   MERIDIAN_BIN=build-asan/meridian tests/pg/api.sh [tests/api/orders.test.mjs ...]
 set -u
 here=$(dirname "$0")

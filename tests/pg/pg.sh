@@ -2,6 +2,8 @@
 # A throwaway PostgreSQL for tests, on loopback, owned by the test that starts it.
 #   tests/pg/pg.sh start      prints "URL DIR": a fresh cluster in a temporary DIR with database "meridian"
 #   tests/pg/pg.sh stop DIR   stops that cluster (by the postmaster's PID) and removes DIR
+#   tests/pg/pg.sh down DIR   stops the postmaster (fast shutdown: clients are cut off), keeping DIR (fault tests)
+#   tests/pg/pg.sh up DIR     starts it again on the same port
 # PostgreSQL will not run as root: as root the cluster runs as the "postgres" user (runuser).
 set -eu
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -16,11 +18,21 @@ start)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     as_pg "$bindir/initdb" -D "$dir/data" -U meridian -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
         { cat "$dir/initdb.log" >&2; exit 1; }
-    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=on" start >/dev/null ||
+    # fsync off: the cluster lives as long as one test run, and what the tests check (an order acknowledged
+    # only after its COMMIT, nothing lost to kill -9 of a node, a fast shutdown and restart) never needs the
+    # operating system to survive; it saves each COMMIT's flush across the whole suite
+    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" >"$dir/options"
+    as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U meridian meridian
     echo "postgresql://meridian@127.0.0.1:$port/meridian $dir"
+    ;;
+down)
+    as_pg "$bindir/pg_ctl" -D "$2/data" -m fast -w -t 60 stop >/dev/null
+    ;;
+up)
+    as_pg "$bindir/pg_ctl" -D "$2/data" -l "$2/server.log" -w -t 60 -o "$(cat "$2/options")" start >/dev/null ||
+        { tail -20 "$2/server.log" >&2; exit 1; }
     ;;
 stop)
     dir=$2
@@ -33,7 +45,7 @@ stop)
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start | stop DIR" >&2
+    echo "usage: $0 start | stop DIR | down DIR | up DIR" >&2
     exit 2
     ;;
 esac

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include <unistd.h>
 
@@ -196,6 +197,80 @@ static void test_postgresql_unreachable(void **state)
     assert_false(mer_db_is_url("/tmp/region-in.db"));
 }
 
+static void collect(void *arg, const char *payload)
+{
+    char *got = arg;
+    size_t used = strlen(got);
+    snprintf(got + used, 128 - used, "%s;", payload);
+}
+
+/* Notes between processes: delivered at commit only, never from a rolled-back transaction or savepoint;
+ * a lost listener connection is reported and listening again works. SQLite sends nothing. */
+static void test_notes(void **state)
+{
+    (void)state;
+    mer_db_t *listener = open_db(pg_url), *writer = open_db(pg_url);
+    assert_true(mer_db_can_notify(writer));
+    assert_int_equal(mer_db_listen(listener, "test_notes"), 0);
+    char got[128] = "";
+    assert_int_equal(mer_db_begin(writer), 0);
+    assert_int_equal(mer_db_notify(writer, "test_notes", "rolled-back"), 0);
+    mer_db_rollback(writer);
+    assert_int_equal(mer_db_begin(writer), 0);
+    assert_int_equal(mer_db_savepoint(writer), 0);
+    assert_int_equal(mer_db_notify(writer, "test_notes", "savepoint-undone"), 0);
+    mer_db_rollback_to(writer);
+    assert_int_equal(mer_db_notify(writer, "test_notes", "kept"), 0);
+    assert_int_equal(mer_db_wait_notes(listener, 100, collect, got), 0); /* not before the commit */
+    assert_int_equal(mer_db_commit(writer), 0);
+    for (int i = 0; i < 20 && got[0] == '\0'; i++)
+        assert_true(mer_db_wait_notes(listener, 100, collect, got) >= 0);
+    assert_string_equal(got, "kept;");
+
+    /* the server ends the listener's connection: the wait says so, and listening again reconnects */
+    int64_t pid = 0;
+    assert_int_equal(mer_db_query_int(listener, &pid, "SELECT pg_backend_pid()", NULL), 0);
+    assert_true(mer_db_query_int(writer, &pid, "SELECT CASE WHEN pg_terminate_backend(?::int) THEN 1 ELSE 0 END", "i",
+                                 pid) == 0);
+    int rc = 0;
+    for (int i = 0; i < 20 && rc >= 0; i++)
+        rc = mer_db_wait_notes(listener, 100, collect, got);
+    assert_int_equal(rc, MER_E_UNAVAILABLE);
+    assert_int_equal(mer_db_listen(listener, "test_notes"), 0);
+    got[0] = '\0';
+    assert_int_equal(mer_db_notify(writer, "test_notes", "again"), 0); /* outside a transaction: at once */
+    for (int i = 0; i < 20 && got[0] == '\0'; i++)
+        assert_true(mer_db_wait_notes(listener, 100, collect, got) >= 0);
+    assert_string_equal(got, "again;");
+    mer_db_close(listener);
+    mer_db_close(writer);
+
+    mer_db_t *lite = open_db(sqlite_path);
+    assert_false(mer_db_can_notify(lite));
+    assert_int_equal(mer_db_notify(lite, "test_notes", "nobody"), 0);
+    assert_int_equal(mer_db_listen(lite, "test_notes"), MER_E_UNAVAILABLE);
+    mer_db_close(lite);
+}
+
+/* A password is never shown: "user:PASSWORD@" and password=... parameters become "***". */
+static void test_redact(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"postgresql://bob:s3cret@db:5432/meridian", "postgresql://bob:***@db:5432/meridian"},
+        {"postgresql://bob@db/meridian?password=s3cret&sslmode=require",
+         "postgresql://bob@db/meridian?password=***&sslmode=require"},
+        {"postgres://bob:a@b@db/m", "postgres://bob:***@b@db/m"},
+        {"postgresql://db:5432/meridian", "postgresql://db:5432/meridian"},
+        {"/tmp/data/region-in.db", "/tmp/data/region-in.db"},
+    };
+    for (size_t i = 0; i < MER_ARRAY_LEN(cases); i++) {
+        char *shown = mer_db_redact(cases[i][0]);
+        assert_string_equal(shown, cases[i][1]);
+        free(shown);
+    }
+}
+
 /* Starts the throwaway cluster: "URL DIR" from tests/pg/pg.sh. */
 static int pg_start(void)
 {
@@ -241,6 +316,8 @@ int main(void)
         cmocka_unit_test(test_postgresql),
         cmocka_unit_test(test_schema_on_postgresql),
         cmocka_unit_test(test_postgresql_unreachable),
+        cmocka_unit_test(test_redact),
+        cmocka_unit_test(test_notes),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pg_stop();
