@@ -323,8 +323,10 @@ test('queue mode: 202 with a voucher, decided in arrival order', async () => {
 
 test('draw mode: entries, a seeded draw whose seed matches the published commitment, verifiable winners', async () => {
   const s = await sku(8);
+  // the entries must all arrive before the end, also on a loaded machine: 6 s, then the draw after it
+  const endsIn = 6000, t0 = Date.now();
   const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
-    token: T, body: { country: 'IN', titles: { en: 'Lucky draw' }, sessions: [{ mode: 'draw', starts_at: IST(-60000), ends_at: IST(2500), items: [{ sku: s.code, price: 100, units: 2 }] }] },
+    token: T, body: { country: 'IN', titles: { en: 'Lucky draw' }, sessions: [{ mode: 'draw', starts_at: IST(-60000), ends_at: IST(endsIn), items: [{ sku: s.code, price: 100, units: 2 }] }] },
   });
   assert.equal(r.status, 201, r.text);
   const f = { id: r.json.id, session: r.json.session_ids[0], sku: s.code };
@@ -340,7 +342,7 @@ test('draw mode: entries, a seeded draw whose seed matches the published commitm
     tickets.push({ u, v: g.json.voucher });
   }
   expectError(await grab(f, us[0]), 409, 'limit_reached');
-  await wait(3000);
+  await wait(Math.max(0, t0 + endsIn - Date.now()) + 500);
   let info;
   for (let i = 0; i < 50; i++) {
     info = await srv.get(`/api/v1/flash-sales/${f.id}`);
