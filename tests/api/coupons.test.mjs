@@ -2,19 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startServer, expectError, customer } from './helpers.mjs';
+import { startServer, expectError, customer, localTime } from './helpers.mjs';
 
 let srv, T;
 before(async () => { srv = await startServer({ args: ['--webhook-allow-loopback'] }); T = srv.adminToken; });
 after(async () => { await srv.stop(); });
 
-// Local wall-clock time in a zone, "YYYY-MM-DDTHH:MM:SS", offset by ms from now.
-function localTime(tz, offsetMs) {
-  const d = new Date(Date.now() + offsetMs);
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    .formatToParts(d).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
-}
 
 const DAY = 86400000;
 let seq = 0;
@@ -136,15 +129,17 @@ test('prepaid-only coupons refuse cash on delivery', async () => {
   assert.equal((await order(await customer(srv, 'IN'), { payment_method: 'wallet', coupon: cp.code, lines: [{ sku: a.code }] })).status, 201);
 });
 
-test('validity is in the country\'s local time: a coupon ending now in India has ended, one ending in 3 s has not', async () => {
+test('validity is in the country\'s local time: a coupon ending now in India has ended, one ending in 6 s has not', async () => {
   const [a] = await skus('IN', 'accessories', 1);
-  // "until" given as an Indian wall-clock time: if it were read as UTC it would be 5.5 hours off
-  const ends = await coupon({ country: 'IN', kind: 'fixed_amount', value: 100, per_user_limit: 0, valid_until: localTime('Asia/Kolkata', 3000) });
+  // "until" given as an Indian wall-clock time: if it were read as UTC it would be 5.5 hours off; 6 s leaves
+  // a loaded machine time to register and order before it ends
+  const t0 = Date.now();
+  const ends = await coupon({ country: 'IN', kind: 'fixed_amount', value: 100, per_user_limit: 0, valid_until: localTime('Asia/Kolkata', 6000) });
   assert.match(ends.valid_until_local, /\+05:30$/);
   const c = await customer(srv, 'IN');
   const ok = await order(c, { payment_method: 'card', coupon: ends.code, lines: [{ sku: a.code }] });
   assert.equal(ok.status, 201, ok.text);
-  await new Promise((r) => setTimeout(r, 4000));
+  await new Promise((r) => setTimeout(r, Math.max(0, t0 + 7000 - Date.now())));
   const late = await order(c, { payment_method: 'card', coupon: ends.code, lines: [{ sku: a.code }] });
   expectError(late, 422, 'validation_failed', 'coupon');
   assert.equal(late.json.error.reason, 'expired');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, expectError, customer, ADDRESSES, PG } from './helpers.mjs';
+import { startServer, expectError, customer, ADDRESSES, PG, localTime } from './helpers.mjs';
 
 let srv, T, dataDir;
 before(async () => { srv = await startServer({ regions: 'in,eu' }); T = srv.adminToken; dataDir = srv.dataDir; });
@@ -20,12 +20,6 @@ async function restart(between = () => {}) {
   T = srv.adminToken;
 }
 
-function localTime(tz, offsetMs) {
-  const d = new Date(Date.now() + offsetMs);
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    .formatToParts(d).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
-}
 const TZ = { IN: 'Asia/Kolkata', ES: 'Europe/Madrid' };
 
 async function skuIn(country, offset = 0) {

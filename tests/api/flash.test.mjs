@@ -3,19 +3,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { startServer, expectError, run, ADDRESSES } from './helpers.mjs';
+import { startServer, expectError, run, ADDRESSES, localTime } from './helpers.mjs';
 
 let srv, T;
 before(async () => { srv = await startServer(); T = srv.adminToken; });
 after(async () => { await srv.stop(); });
 
 const wait = (ms) => new Promise((r) => setTimeout(r, ms));
-function localTime(tz, offsetMs) {
-  const d = new Date(Date.now() + offsetMs);
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
-    .formatToParts(d).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
-}
 const IST = (ms) => localTime('Asia/Kolkata', ms);
 let prefixSeq = 0;
 const users = (n, country = 'IN') => run(['admin', 'load-users', '--data', srv.dataDir, '--country', country, '--count', String(n),

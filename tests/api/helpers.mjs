@@ -219,3 +219,11 @@ export function png(w, h, { ihdr = [w, h], cut = 0 } = {}) {
     chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
   return cut ? out.subarray(0, out.length - cut) : out;
 }
+
+// Local wall-clock time in a zone, "YYYY-MM-DDTHH:MM:SS", offset by ms from now (flash sales, coupons).
+export function localTime(tz, offsetMs) {
+  const d = new Date(Date.now() + offsetMs);
+  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+    .formatToParts(d).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+}
