@@ -712,6 +712,8 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
     handler->on_req = on_request;
     h2o_logger_t *logger = h2o_create_logger(path, sizeof(*logger));
     logger->log_access = log_access;
+    if (cfg->setup)
+        cfg->setup(&srv.h2o, path);
     h2o_filter_t *errors = h2o_create_filter(&host->fallback_path, sizeof(*errors));
     errors->on_setup_ostream = h2o_error_setup;
     logger = h2o_create_logger(&host->fallback_path, sizeof(*logger)); /* h2o's own answers are logged too */

@@ -48,6 +48,9 @@ typedef struct mer_server_config {
     int max_connections;    /* open connections over all workers; 0 = derived from the fd limit */
     /* the body (and request id) of an error answered below the handler, see above; NULL: h2o's text */
     void (*on_low_error)(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
+    /* called once the handler is registered on path "/", before any worker starts: further h2o settings and
+       filters (the gateway's proxy settings); NULL: none */
+    void (*setup)(h2o_globalconf_t *conf, h2o_pathconf_t *path);
 } mer_server_config_t;
 
 typedef struct mer_worker mer_worker_t;
