@@ -673,6 +673,16 @@ static int home_region(h2o_req_t *req, char name[MER_GW_REGION_MAX])
     char cc[3];
     int r = -2; /* no country, or one not in the map: the default region */
     if (mer_gw_country(&parts, cc)) {
+        /* a country the node would not see (a cookie, a path segment, the body) is passed on in X-Country,
+         * the header every node reads: it is served the country it was routed for */
+        mer_gw_req_parts_t seen = {
+            .query = parts.query, .query_len = parts.query_len, .x_country = xc.base, .x_country_len = xc.len};
+        char tmp[3];
+        if (!mer_gw_country(&seen, tmp)) {
+            char *v = h2o_mem_alloc_pool(&req->pool, 3);
+            memcpy(v, cc, 3);
+            h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-country"), 0, NULL, v, 2);
+        }
         pthread_rwlock_rdlock(&gw.map_lock);
         for (size_t i = 0; i < gw.nmap; i++)
             if (memcmp(gw.map[i].code, cc, 2) == 0) {
@@ -786,6 +796,38 @@ static bool may_retry(h2o_req_t *req, h2o_iovec_t errstr)
     return header(req, NULL, H2O_STRLIT("idempotency-key")).len != 0;
 }
 
+/* Replaces the answer being set up with the envelope: 503 region_unavailable naming region. */
+static void answer_unavailable(h2o_req_t *req, h2o_ostream_t **slot, const char *region, const char *msg)
+{
+    json_t *env = envelope(MER_E_REGION_UNAVAILABLE, msg, json_pack("{s:s}", "region", region));
+    char *s = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    gw_error_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
+    o->super.do_send = error_send;
+    o->body = h2o_strdup(&req->pool, s, strlen(s));
+    free(s);
+    atomic_fetch_add_explicit(&gw.unavailable, 1, memory_order_relaxed);
+    req->res.status = 503;
+    req->res.reason = "Service Unavailable";
+    req->res.content_length = o->body.len;
+    ssize_t i;
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_ETAG, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+        h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
+        if (id.len)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    }
+    h2o_setup_next_ostream(req, &o->super.next);
+}
+
 static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
     (void)self;
@@ -796,6 +838,16 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     }
     bool failed = req->res.status == 502 && req->error_logs.size > g->nerr &&
                   strcmp(req->error_logs.entries[req->error_logs.size - 1].module, PROXY_MODULE) == 0;
+    if (!failed && g->fallback && req->res.status == 421) {
+        /* the other region does not serve this country's catalogue (a node serves only its own regions'
+         * countries until every region holds the hub's catalogue): the home region is what is missing */
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "region %s has no node that answers right now, and no other region serves its catalogue",
+                 g->home_name);
+        answer_unavailable(req, slot, g->home_name, msg);
+        return;
+    }
     if (!failed) {
         char *who = h2o_mem_alloc_pool(&req->pool, 48);
         int wl = snprintf(who, 48, "%s/%d", g->node->region->name, g->node->index);
@@ -822,32 +874,12 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         atomic_fetch_add_explicit(&gw.retries, 1, memory_order_relaxed);
         return;
     }
-    /* the answer becomes the envelope: 503 region_unavailable */
     char msg[200];
     snprintf(msg, sizeof(msg), "region %s did not answer (%.*s)%s", failed_node->region->name,
              (int)MER_MIN(why.len, 60), why.base,
              may_retry(req, why) ? "; retry later"
                                  : "; the request may have been carried out: retry it with an Idempotency-Key");
-    json_t *env = envelope(MER_E_REGION_UNAVAILABLE, msg, json_pack("{s:s}", "region", failed_node->region->name));
-    char *s = json_dumps(env, JSON_COMPACT);
-    json_decref(env);
-    gw_error_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
-    o->super.do_send = error_send;
-    o->body = h2o_strdup(&req->pool, s, strlen(s));
-    free(s);
-    atomic_fetch_add_explicit(&gw.unavailable, 1, memory_order_relaxed);
-    req->res.status = 503;
-    req->res.reason = "Service Unavailable";
-    req->res.content_length = o->body.len;
-    ssize_t ct;
-    while ((ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
-        h2o_delete_header(&req->res.headers, ct);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
-    h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
-    if (id.len)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
-    h2o_setup_next_ostream(req, &o->super.next);
+    answer_unavailable(req, slot, failed_node->region->name, msg);
 }
 
 void mer_gateway_setup(h2o_globalconf_t *conf, h2o_pathconf_t *path)
