@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import http from 'node:http';
 import { startServer, expectError, customer, freePort, BIN, until, wait } from './helpers.mjs';
 
-const TIMEOUT_MS = 1500; // --upstream-timeout of the gateway under test
+const TIMEOUT_MS = 5000; // --upstream-timeout of the gateway under test (a login's argon2id takes ~1 s under ASan on a busy machine)
 
 // A client with the api() of helpers.mjs' servers, for a gateway.
 function client(base) {
@@ -35,9 +35,9 @@ function client(base) {
   return c;
 }
 
-async function startGateway(args) {
+async function startGateway(args, env = {}) {
   const port = await freePort();
-  const child = spawn(BIN, ['gateway', '--port', String(port), '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(BIN, ['gateway', '--port', String(port), '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
@@ -324,7 +324,15 @@ test('edge rate limit per client address: 429 rate_limited with Retry-After', as
   }
 });
 
-test('the gateway stops cleanly on SIGTERM', async () => {
-  const g = await startGateway(['--region', `in=${nodes.in.base}`]);
+test('regions from $MERIDIAN_GATEWAY_REGIONS; SIGTERM stops the gateway cleanly; a bad --region refuses to start', async () => {
+  const g = await startGateway([], { MERIDIAN_GATEWAY_REGIONS: `in=${nodes.in.base};sg=${nodes.sg.base}` });
+  assert.equal(upstream(await g.get('/api/v1/products?country=VN&per_page=1')), 'sg/0');
   assert.deepEqual(await g.stop(), { code: 0, signal: null });
+  const { spawnSync } = await import('node:child_process');
+  for (const [bad, why] of [[['--region', 'in=ftp://x'], /not http:\/\/HOST:PORT/], [[], /at least one region/],
+    [['--region', 'in=http://127.0.0.1:1', '--default-region', 'eu'], /default-region eu/]]) {
+    const r = spawnSync(BIN, ['gateway', '--port', '0', ...bad], { encoding: 'utf8', env: { ...process.env, MERIDIAN_GATEWAY_REGIONS: '' } });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, why);
+  }
 });
