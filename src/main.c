@@ -316,6 +316,8 @@ static int cmd_serve(int argc, char **argv)
         {"public-url", OPT_STR, &public_url, 0, 0, "URL",
          "this node's URL as clients see it (default http://HOST:PORT)"},
         {"region-urls", OPT_STR, &region_urls, 0, 0, "LIST", "name=url,... where other regions are served"},
+        {"trusted-proxy", OPT_STR, &cfg.trusted_proxies, 0, 0, "LIST",
+         "addresses of gateways whose X-Forwarded-For names the client (default: none)"},
         {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
         {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
         {"idle-timeout", OPT_INT, &idle_ms, 100, 3600000, "MS", "close idle connections after MS (default 30000)"},

@@ -278,7 +278,7 @@ void mer_req_peer(const mer_req_t *r, char out[64])
     if (r->gone)
         out[0] = '\0';
     else
-        mer_server_peer(r->h2o->conn, out);
+        mer_server_client(r->h2o, out);
 }
 
 /* ---- answering ---- */

@@ -83,7 +83,8 @@ before(async () => {
   for (const r of ['in', 'eu', 'sg']) {
     const dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'meridian-gwlog-'));
     logs[r] = join(dir, 'access.log');
-    nodes[r] = await startServer({ regions: r, args: ['--access-log', logs[r]] });
+    // the IN node trusts the gateway's X-Forwarded-For (both on loopback here); the others do not
+    nodes[r] = await startServer({ regions: r, args: ['--access-log', logs[r], ...(r === 'in' ? ['--trusted-proxy', '127.0.0.1'] : [])] });
   }
   ru = [await echoNode('ru-0'), await echoNode('ru-1')];
   gw = await startGateway([
@@ -179,6 +180,16 @@ test('X-Request-Id (kept or made) and the client address reach the node', async 
   });
   assert.equal(hop.headers['keep-alive'], undefined);
   assert.equal(hop.headers.te, undefined);
+});
+
+test('a node behind a trusted gateway takes the client address from the last X-Forwarded-For entry', async () => {
+  const xff = { 'x-forwarded-for': '198.51.100.7, 203.0.113.5' };
+  await nodes.in.get('/api/v1/products?country=IN&per_page=1', { headers: { ...xff, 'x-request-id': `xff-in-${process.pid}` } });
+  await nodes.eu.get('/api/v1/products?country=ES&per_page=1', { headers: { ...xff, 'x-request-id': `xff-eu-${process.pid}` } });
+  await wait(600);
+  const line = (r, id) => readFileSync(logs[r], 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.id === id);
+  assert.equal(line('in', `xff-in-${process.pid}`).peer, '203.0.113.5', 'the address the proxy appended');
+  assert.equal(line('eu', `xff-eu-${process.pid}`).peer, '127.0.0.1', 'a node that trusts no proxy keeps the peer');
 });
 
 test('balances over the nodes of a region; a node that stops is taken out, and put back when it answers', async () => {
