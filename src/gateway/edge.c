@@ -141,6 +141,12 @@ bool mer_gw_is_catalogue_read(const char *method, size_t mlen, const char *path,
            has_prefix_segment(path, plen, "/api/v1/countries");
 }
 
+bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, size_t plen)
+{
+    static const char orders[] = "/api/v1/orders";
+    return mlen == 4 && memcmp(method, "POST", 4) == 0 && plen == sizeof(orders) - 1 && memcmp(path, orders, plen) == 0;
+}
+
 /* ---- GCRA limiter ---- */
 
 void mer_gw_limiter_init(mer_gw_limiter_t *l, double rate, uint32_t burst, size_t keys)

@@ -70,6 +70,14 @@ bool mer_gw_country(const mer_gw_req_parts_t *p, char out[3]);
  */
 bool mer_gw_is_catalogue_read(const char *method, size_t mlen, const char *path, size_t plen, bool customer);
 
+/*
+ * May a write carrying an Idempotency-Key be sent again after its node failed midway? Only on the routes
+ * whose nodes honour the key (a repeat answers with the first result instead of acting twice): today
+ * POST /api/v1/orders alone (docs/ARCHITECTURE.md, "The module table"); any other route ignores the
+ * header, and a retry there could act twice.
+ */
+bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, size_t plen);
+
 /* ---- the edge rate limiter ---- */
 
 #define MER_GW_LIMIT_WAYS 4

@@ -793,7 +793,9 @@ static bool may_retry(h2o_req_t *req, h2o_iovec_t errstr)
     if (h2o_memis(errstr.base, errstr.len, H2O_STRLIT("connection failed")) ||
         h2o_memis(errstr.base, errstr.len, H2O_STRLIT("connection failure")))
         return true; /* nothing was sent */
-    return header(req, NULL, H2O_STRLIT("idempotency-key")).len != 0;
+    return header(req, NULL, H2O_STRLIT("idempotency-key")).len != 0 &&
+           mer_gw_key_retry_safe(req->method.base, req->method.len, req->path_normalized.base,
+                                 req->path_normalized.len);
 }
 
 /* Replaces the answer being set up with the envelope: 503 region_unavailable naming region. */

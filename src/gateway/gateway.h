@@ -17,8 +17,9 @@
  *     X-Meridian-Fallback names the region that answered);
  *   - a request is retried on another node of its region only when that is safe: GET and HEAD always;
  *     any method when the connection to the node could not be made (nothing was sent); a write carrying
- *     an Idempotency-Key after any failure (the region's nodes share its database and answer a repeated
- *     key with the first result, so a write the failed node did commit is not made twice);
+ *     an Idempotency-Key after any failure, on the routes that honour the key (edge.h:
+ *     mer_gw_key_retry_safe; the region's nodes share its database and answer a repeated key with the
+ *     first result, so a write the failed node did commit is not made twice);
  *   - no request waits longer than the upstream timeout for a node that does not answer (h2o's proxy I/O
  *     timeout: connect, and each read and write); a region with no healthy node is refused at once;
  *   - every request carries an X-Request-Id to the node (the client's, or one made here), which the node

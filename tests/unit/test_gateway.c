@@ -97,6 +97,15 @@ static void test_catalogue_reads(void **state)
     assert_false(mer_gw_is_catalogue_read(S("GET"), S("/api/v1/cart"), false));
 }
 
+static void test_key_retry_only_where_keys_are_honoured(void **state)
+{
+    (void)state;
+    assert_true(mer_gw_key_retry_safe(S("POST"), S("/api/v1/orders")));
+    assert_false(mer_gw_key_retry_safe(S("POST"), S("/api/v1/cart/items"))); /* ignores the key */
+    assert_false(mer_gw_key_retry_safe(S("POST"), S("/api/v1/orders/5/cancel")));
+    assert_false(mer_gw_key_retry_safe(S("PATCH"), S("/api/v1/orders")));
+}
+
 #define SEC 1000000000ull
 
 static void test_limiter_rate_and_burst(void **state)
@@ -155,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_limiter_rate_and_burst),
         cmocka_unit_test(test_limiter_memory_is_bounded),
         cmocka_unit_test(test_limiter_off),
+        cmocka_unit_test(test_key_retry_only_where_keys_are_honoured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
