@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
+#include "gateway/gateway.h"
 #include "http/offload.h"
 #include "http/ops.h"
 #include "http/req.h"
@@ -59,12 +60,18 @@ static const char *opt_catalog_db, *opt_region_db;
 
 /* ---- command-line options ---- */
 
-typedef enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG } opt_kind_t;
+typedef enum opt_kind { OPT_STR, OPT_INT, OPT_FLAG, OPT_MULTI } opt_kind_t;
+
+/* An option that may be given several times (OPT_MULTI): its values in order. */
+typedef struct cli_multi {
+    const char **v; /* room for max values */
+    int n, max;
+} cli_multi_t;
 
 typedef struct cli_opt {
     const char *name; /* the long option, without "--" */
     opt_kind_t kind;  /* what it takes and where it goes: */
-    void *dst;        /*   OPT_STR: const char **, OPT_INT: int64_t *, OPT_FLAG: bool * */
+    void *dst;        /*   OPT_STR: const char **, OPT_INT: int64_t *, OPT_FLAG: bool *, OPT_MULTI: cli_multi_t * */
     int64_t min, max; /* OPT_INT: the accepted range, inclusive */
     const char *arg;  /* the argument's name in the help ("DIR"); NULL for a flag */
     const char *help; /* one line */
@@ -136,7 +143,14 @@ static void cli_parse(const cli_cmd_t *cmd, int argc, char **argv, const char **
             *(bool *)o->dst = true;
         else if (o->kind == OPT_STR)
             *(const char **)o->dst = optarg;
-        else if (mer_parse_int64(optarg, strlen(optarg), o->min, o->max, (int64_t *)o->dst) != 0) {
+        else if (o->kind == OPT_MULTI) {
+            cli_multi_t *m = o->dst;
+            if (m->n >= m->max) {
+                fprintf(stderr, "meridian %s: --%s at most %d times\n", cmd->name, o->name, m->max);
+                goto usage;
+            }
+            m->v[m->n++] = optarg;
+        } else if (mer_parse_int64(optarg, strlen(optarg), o->min, o->max, (int64_t *)o->dst) != 0) {
             fprintf(stderr, "meridian %s: --%s must be a whole number from %lld to %lld\n", cmd->name, o->name,
                     (long long)o->min, (long long)o->max);
             goto usage;
@@ -309,6 +323,8 @@ static int cmd_serve(int argc, char **argv)
         {"public-url", OPT_STR, &public_url, 0, 0, "URL",
          "this node's URL as clients see it (default http://HOST:PORT)"},
         {"region-urls", OPT_STR, &region_urls, 0, 0, "LIST", "name=url,... where other regions are served"},
+        {"trusted-proxy", OPT_STR, &cfg.trusted_proxies, 0, 0, "LIST",
+         "addresses of gateways whose X-Forwarded-For names the client (default: none)"},
         {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
         {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
         {"idle-timeout", OPT_INT, &idle_ms, 100, 3600000, "MS", "close idle connections after MS (default 30000)"},
@@ -349,6 +365,83 @@ static int cmd_serve(int argc, char **argv)
     int rc = mer_server_run(&cfg, mer_http_dispatch); /* runs the modules' stop hooks on every path */
     modules_release(&serve_cycle);
     close_store();
+    return rc == 0 ? 0 : 1;
+}
+
+/* ---- the modules `gateway` runs: the edge has no store and no domain ---- */
+
+static const mer_module_t *const gateway_modules[] = {&mer_gateway_module};
+static const mer_cycle_t gateway_cycle = {gateway_modules, MER_ARRAY_LEN(gateway_modules)};
+
+static int cmd_gateway(int argc, char **argv)
+{
+    mer_server_config_t cfg = {.host = "127.0.0.1",
+                               .port = 8000,
+                               .max_body = 1 << 20,
+                               .idle_timeout_ms = 30000,
+                               .grace_ms = 10000,
+                               .on_low_error = mer_http_low_error,
+                               .setup = mer_gateway_setup};
+    mer_gateway_config_t gcfg = {.health_interval_ms = 1000,
+                                 .refresh_ms = 60000,
+                                 .upstream_timeout_ms = 10000,
+                                 .route_ttl_s = 300,
+                                 .rate = 0,
+                                 .burst = 0};
+    const char *regions_v[MER_GW_MAX_REGIONS];
+    cli_multi_t regions = {regions_v, 0, MER_GW_MAX_REGIONS};
+    int64_t port = 8000, threads = 0, max_body = cfg.max_body, max_conns = 0;
+    const char *env_port = getenv("PORT");
+    if (env_port && mer_parse_int64(env_port, strlen(env_port), 1, 65535, &port) != 0)
+        mer_die("PORT must be 1..65535");
+    const cli_opt_t opts[] = {
+        {"port", OPT_INT, &port, 0, 65535, "N", "TCP port (default $PORT or 8000)"},
+        {"host", OPT_STR, &cfg.host, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
+        {"region", OPT_MULTI, &regions, 0, 0, "NAME=URL[,URL]",
+         "a region and its nodes, once per region (default $MERIDIAN_GATEWAY_REGIONS: in=URL,URL;eu=URL)"},
+        {"region-urls", OPT_STR, &gcfg.region_urls, 0, 0, "LIST",
+         "name=url,... each region's public URL in /route answers (default: its first node)"},
+        {"default-region", OPT_STR, &gcfg.default_region, 0, 0, "NAME",
+         "where requests naming no country or region go (default: the first --region)"},
+        {"upstream-timeout", OPT_INT, &gcfg.upstream_timeout_ms, 50, 600000, "MS",
+         "a node's time to connect, and to each read and write, before the request fails (default 10000)"},
+        {"health-interval", OPT_INT, &gcfg.health_interval_ms, 20, 600000, "MS",
+         "between two health checks of a node (default 1000)"},
+        {"refresh-interval", OPT_INT, &gcfg.refresh_ms, 100, 86400000, "MS",
+         "between two loads of the country list from a node (default 60000)"},
+        {"route-ttl", OPT_INT, &gcfg.route_ttl_s, 0, 86400, "S", "the TTL of /api/v1/route answers (default 300)"},
+        {"rate", OPT_INT, &gcfg.rate, 0, 10000000, "N", "requests per second per client address (default 0: no limit)"},
+        {"burst", OPT_INT, &gcfg.burst, 0, 10000000, "N",
+         "requests a client may send at once above --rate (default: --rate)"},
+        {"threads", OPT_INT, &threads, 0, 64, "N", "worker threads (default: one per core)"},
+        {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
+        {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
+        {"max-connections", OPT_INT, &max_conns, 1, 1000000, "N", "open client connections at most"},
+    };
+    cli_parse(&CLI("gateway", "", opts), argc, argv, NULL, 0);
+    /* $MERIDIAN_GATEWAY_REGIONS: the --region values separated by ';' */
+    char *env_regions =
+        regions.n == 0 && getenv("MERIDIAN_GATEWAY_REGIONS") ? mer_xstrdup(getenv("MERIDIAN_GATEWAY_REGIONS")) : NULL;
+    for (char *p = env_regions, *semi; p && *p && regions.n < regions.max; p = semi ? semi + 1 : p + strlen(p)) {
+        semi = strchr(p, ';');
+        if (semi)
+            *semi = '\0';
+        if (*p)
+            regions.v[regions.n++] = p;
+    }
+    memcpy(gcfg.regions, regions.v, sizeof(regions.v[0]) * (size_t)regions.n);
+    gcfg.nregions = regions.n;
+    if (gcfg.burst == 0)
+        gcfg.burst = gcfg.rate;
+    cfg.port = (int)port;
+    cfg.threads = (int)threads;
+    cfg.max_body = (size_t)max_body;
+    cfg.max_connections = (int)max_conns;
+    mer_gateway_configure(&gcfg);
+    modules_start(&gateway_cycle);
+    int rc = mer_server_run(&cfg, mer_gateway_handle);
+    modules_release(&gateway_cycle);
+    free(env_regions);
     return rc == 0 ? 0 : 1;
 }
 
@@ -636,6 +729,7 @@ static const struct command {
     int (*run)(int argc, char **argv); /* argv[0] is the command's last word */
 } commands[] = {
     {"serve", "serve the store over HTTP", cmd_serve},
+    {"gateway", "the edge: route each request to its region's nodes, balance, health-check, rate-limit", cmd_gateway},
     {"seed", "write demo data into a data directory without a store (creates it)", cmd_seed},
     {"migrate", "bring every database of an existing store to the current schema", cmd_migrate},
     {"admin token", "issue a bearer token to a staff member (creating an admin or operator if new)", cmd_staff_token},

@@ -39,6 +39,7 @@
     X(STALE_WEBHOOK, "stale_webhook", 400, "the webhook timestamp is too old or in the future")                        \
     X(INTERNAL, "internal_error", 500, "an internal error occurred")                                                   \
     X(UNAVAILABLE, "unavailable", 503, "the service is shutting down or overloaded")                                   \
+    X(REGION_UNAVAILABLE, "region_unavailable", 503, "no node of this region answers right now")                       \
     X(BAD_REQUEST, "bad_request", 400, "the request is not well-formed HTTP")                                          \
     X(EXPECTATION_FAILED, "expectation_failed", 417, "only Expect: 100-continue is supported")
 

@@ -145,7 +145,7 @@ static void log_line(mer_buf_t *b, h2o_req_t *req, mer_req_t *r, int worker, uin
     else
         mer_buf_addstr(b, ",\"account_id\":null,\"staff_id\":null");
     char peer[64];
-    mer_server_peer(req->conn, peer);
+    mer_server_client(req, peer);
     mer_buf_printf(b, ",\"peer\":\"%s\",\"proto\":\"%s\",\"thread\":%d}\n", peer,
                    req->version >= 0x200 ? "h2" : "http/1.1", worker);
 }

@@ -17,7 +17,8 @@
  *    "route": the route template ("/api/v1/orders/{id}") or null, "status", "bytes", "us",
  *    "country": the two-letter country the request was for (?country=, X-Country, a "country" member of
  *    the JSON body, else the customer's own) or null, "account_id": the customer's id or null,
- *    "staff_id": the staff member's id or null, "peer", "proto", "thread"}
+ *    "staff_id": the staff member's id or null, "peer" (the client's address; behind a trusted gateway,
+ *    the one it forwarded: mer_server_client), "proto", "thread"}
  * Never an email, a name, a token or a body.
  *
  * Metrics (Prometheus, see mer_access_metrics()): labels are the route template and its method, never

@@ -279,7 +279,7 @@ void mer_req_peer(const mer_req_t *r, char out[64])
     if (r->gone)
         out[0] = '\0';
     else
-        mer_server_peer(r->h2o->conn, out);
+        mer_server_client(r->h2o, out);
 }
 
 /* ---- answering ---- */
@@ -717,6 +717,30 @@ static void format_request_id(char out[32], uint32_t boot, int worker, uint64_t 
     out[pos] = '\0';
 }
 
+/*
+ * The X-Request-Id the request came with (set by `meridian gateway`, or a client tracing its calls), when
+ * it is 1 to 31 characters of [A-Za-z0-9._:-]: the node answers and logs under the same id, so one request
+ * can be followed from the edge to its node. Anything else is ignored and an id is made here.
+ */
+static bool adopt_request_id(h2o_req_t *req, char out[32])
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i < 0)
+        return false;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    if (v.len == 0 || v.len > 31)
+        return false;
+    for (size_t k = 0; k < v.len; k++) {
+        char c = v.base[k];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == ':'))
+            return false;
+    }
+    memcpy(out, v.base, v.len);
+    out[v.len] = '\0';
+    return true;
+}
+
 static void next_request_id(mer_worker_t *w, char out[32])
 {
     uint32_t boot = atomic_load_explicit(&boot_id, memory_order_relaxed);
@@ -872,7 +896,8 @@ int mer_http_dispatch(h2o_handler_t *self, h2o_req_t *req)
     if (w)
         mer_worker_inflight_add(w, 1);
 
-    next_request_id(w, r->request_id);
+    if (!adopt_request_id(req, r->request_id))
+        next_request_id(w, r->request_id);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, r->request_id,
                           strlen(r->request_id));
     if (framing_ambiguous(req)) {

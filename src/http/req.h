@@ -191,7 +191,8 @@ const char *mer_req_header(const mer_req_t *r, const char *name, size_t *len);
  * for their own country. The principal form serves code that kept only r->who (writer jobs). */
 bool mer_req_may_country(const mer_req_t *r, const char *country);
 bool mer_principal_may_country(const mer_principal_t *who, const char *country);
-/* The client's IP address as text ("" if unknown). */
+/* The client's IP address as text ("" if unknown): behind a trusted gateway, the one it forwarded
+ * (mer_server_client, `serve --trusted-proxy`). */
 void mer_req_peer(const mer_req_t *r, char out[64]);
 /* A copy of a string in the request's pool. */
 char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);

@@ -150,6 +150,35 @@ void mer_server_peer(h2o_conn_t *conn, char out[64])
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
 }
 
+void mer_server_client(h2o_req_t *req, char out[64])
+{
+    mer_server_peer(req->conn, out);
+    if (srv.cfg == NULL || srv.cfg->trusted_proxies == NULL || !mer_list_has(srv.cfg->trusted_proxies, out))
+        return;
+    ssize_t i = -1, j = -1;
+    while ((j = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, j)) >= 0)
+        i = j; /* the last header: the proxy's */
+    if (i < 0)
+        return;
+    h2o_iovec_t v = req->headers.entries[i].value;
+    size_t end = v.len, start;
+    while (end && (v.base[end - 1] == ' ' || v.base[end - 1] == '\t'))
+        end--;
+    start = end;
+    while (start && v.base[start - 1] != ',')
+        start--;
+    while (start < end && (v.base[start] == ' ' || v.base[start] == '\t'))
+        start++;
+    char addr[64];
+    unsigned char bin[sizeof(struct in6_addr)];
+    if (end - start == 0 || end - start >= sizeof(addr))
+        return;
+    memcpy(addr, v.base + start, end - start);
+    addr[end - start] = '\0';
+    if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+        memcpy(out, addr, end - start + 1);
+}
+
 /* ---- access log ---------------------------------------------------------------------------------- */
 
 static void access_log_flush(mer_worker_t *w)
@@ -712,6 +741,8 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
     handler->on_req = on_request;
     h2o_logger_t *logger = h2o_create_logger(path, sizeof(*logger));
     logger->log_access = log_access;
+    if (cfg->setup)
+        cfg->setup(&srv.h2o, path);
     h2o_filter_t *errors = h2o_create_filter(&host->fallback_path, sizeof(*errors));
     errors->on_setup_ostream = h2o_error_setup;
     logger = h2o_create_logger(&host->fallback_path, sizeof(*logger)); /* h2o's own answers are logged too */

@@ -48,6 +48,12 @@ typedef struct mer_server_config {
     int max_connections;    /* open connections over all workers; 0 = derived from the fd limit */
     /* the body (and request id) of an error answered below the handler, see above; NULL: h2o's text */
     void (*on_low_error)(int status, h2o_iovec_t text, mer_buf_t *body, char request_id[32]);
+    /* called once the handler is registered on path "/", before any worker starts: further h2o settings and
+       filters (the gateway's proxy settings); NULL: none */
+    void (*setup)(h2o_globalconf_t *conf, h2o_pathconf_t *path);
+    /* comma-separated addresses of proxies (`meridian gateway`) whose X-Forwarded-For names the client,
+       see mer_server_client(); NULL: none */
+    const char *trusted_proxies;
 } mer_server_config_t;
 
 typedef struct mer_worker mer_worker_t;
@@ -128,6 +134,14 @@ long mer_server_inflight(void);
 
 /* The client's IP address of a connection as text ("" if unknown). */
 void mer_server_peer(h2o_conn_t *conn, char out[64]);
+
+/*
+ * The address of the client a request is for: the connection's peer, except when that peer is one of
+ * the configured trusted proxies (a gateway) and the request has X-Forwarded-For: then the last address
+ * of that header, the one the proxy itself appended (what the client wrote before it is not trusted). A
+ * last entry that is not an IP address leaves the peer.
+ */
+void mer_server_client(h2o_req_t *req, char out[64]);
 
 /* Increments/decrements the in-flight count for asynchronous answers (see http/req.h). */
 void mer_worker_inflight_add(mer_worker_t *w, long d);

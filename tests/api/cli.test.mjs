@@ -21,7 +21,7 @@ after(async () => { await srv.stop(); rmSync(scratch, { recursive: true, force: 
 test('help lists every command, and each command has its own --help', () => {
   const help = cli(['help']);
   assert.equal(help.status, 0);
-  for (const c of ['serve', 'seed', 'migrate', 'admin token', 'admin create', 'admin provider-secret',
+  for (const c of ['serve', 'gateway', 'seed', 'migrate', 'admin token', 'admin create', 'admin provider-secret',
     'admin load-users', 'admin flash-reserve', 'version']) {
     assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'), c);
     const one = cli([...c.split(' '), '--help']);

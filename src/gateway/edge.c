@@ -1,0 +1,214 @@
+#include "gateway/edge.h"
+
+#include <jansson.h>
+
+#include "core/banned.h"
+
+/* The token of "Bearer <token>", or NULL. */
+static const char *bearer(const char *auth, size_t len, size_t *tlen)
+{
+    if (auth == NULL || len < 7 || !mer_streq_nocase(auth, 7, "bearer "))
+        return NULL;
+    auth += 7;
+    len -= 7;
+    while (len && *auth == ' ') {
+        auth++;
+        len--;
+    }
+    *tlen = len;
+    return auth;
+}
+
+bool mer_gw_is_customer(const char *auth, size_t len)
+{
+    size_t n = 0;
+    const char *t = bearer(auth, len, &n);
+    return t && n > 4 && memcmp(t, "mct_", 4) == 0;
+}
+
+bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MAX])
+{
+    size_t n = 0;
+    const char *t = bearer(auth, len, &n);
+    if (t == NULL || n <= 4 || memcmp(t, "mct_", 4) != 0)
+        return false;
+    size_t i = 4, k = 0;
+    for (; i < n && t[i] != '_'; i++, k++) {
+        char c = t[i];
+        if (k + 1 >= MER_GW_REGION_MAX || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            return false;
+        out[k] = c;
+    }
+    if (k == 0 || i >= n) /* no region, or no '_' after it */
+        return false;
+    out[k] = '\0';
+    return true;
+}
+
+static bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* A two-letter code, upper-cased into out. */
+static bool take_code(const char *s, size_t len, char out[3])
+{
+    if (s == NULL || len != 2 || !is_alpha(s[0]) || !is_alpha(s[1]))
+        return false;
+    out[0] = (char)(s[0] & ~0x20);
+    out[1] = (char)(s[1] & ~0x20);
+    out[2] = '\0';
+    return true;
+}
+
+/* The value of name in a list of name=value pairs separated by sep (a query string, a Cookie header). */
+static bool pair_value(const char *s, size_t len, char sep, const char *name, const char **val, size_t *vlen)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < len;) {
+        while (i < len && (s[i] == ' ' || s[i] == sep))
+            i++;
+        size_t start = i;
+        while (i < len && s[i] != sep)
+            i++;
+        if (i - start > nl && memcmp(s + start, name, nl) == 0 && s[start + nl] == '=') {
+            *val = s + start + nl + 1;
+            *vlen = i - start - nl - 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool path_country(const char *p, size_t len, char out[3])
+{
+    static const char seg[] = "/countries/";
+    size_t sl = sizeof(seg) - 1;
+    for (size_t i = 0; i + sl + 2 <= len; i++) {
+        if (memcmp(p + i, seg, sl) != 0)
+            continue;
+        size_t s = i + sl, e = s;
+        while (e < len && p[e] != '/')
+            e++;
+        if (take_code(p + s, e - s, out))
+            return true;
+    }
+    return false;
+}
+
+static bool body_country(const char *body, size_t len, char out[3])
+{
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    if (i == len || body[i] != '{')
+        return false;
+    json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *c = json_object_get(j, "country");
+    bool ok = json_is_string(c) && take_code(json_string_value(c), json_string_length(c), out);
+    json_decref(j);
+    return ok;
+}
+
+bool mer_gw_country(const mer_gw_req_parts_t *p, char out[3])
+{
+    const char *v;
+    size_t vl;
+    if (p->query && pair_value(p->query, p->query_len, '&', "country", &v, &vl) && take_code(v, vl, out))
+        return true;
+    if (p->path && path_country(p->path, p->path_len, out))
+        return true;
+    if (take_code(p->x_country, p->x_country_len, out))
+        return true;
+    if (p->cookie && pair_value(p->cookie, p->cookie_len, ';', "country", &v, &vl) && take_code(v, vl, out))
+        return true;
+    return p->body && p->body_len && body_country(p->body, p->body_len, out);
+}
+
+static bool has_prefix_segment(const char *path, size_t plen, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return plen >= n && memcmp(path, prefix, n) == 0 && (plen == n || path[n] == '/' || path[n] == '?');
+}
+
+bool mer_gw_is_catalogue_read(const char *method, size_t mlen, const char *path, size_t plen, bool customer)
+{
+    if (customer)
+        return false;
+    if (!(mlen == 3 && memcmp(method, "GET", 3) == 0) && !(mlen == 4 && memcmp(method, "HEAD", 4) == 0))
+        return false;
+    return has_prefix_segment(path, plen, "/api/v1/products") || has_prefix_segment(path, plen, "/api/v1/categories") ||
+           has_prefix_segment(path, plen, "/api/v1/countries");
+}
+
+bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, size_t plen)
+{
+    static const char orders[] = "/api/v1/orders";
+    return mlen == 4 && memcmp(method, "POST", 4) == 0 && plen == sizeof(orders) - 1 && memcmp(path, orders, plen) == 0;
+}
+
+/* ---- GCRA limiter ---- */
+
+void mer_gw_limiter_init(mer_gw_limiter_t *l, double rate, uint32_t burst, size_t keys)
+{
+    memset(l, 0, sizeof(*l));
+    if (rate <= 0)
+        return;
+    size_t sets = 64;
+    while (sets * MER_GW_LIMIT_WAYS < keys)
+        sets *= 2;
+    l->nsets = sets;
+    l->entries = mer_xcalloc(sets * MER_GW_LIMIT_WAYS, sizeof(*l->entries));
+    l->interval_ns = (uint64_t)(1e9 / rate);
+    if (l->interval_ns == 0)
+        l->interval_ns = 1;
+    l->burst_ns = (uint64_t)MER_MAX(burst, 1u) * l->interval_ns;
+    for (size_t i = 0; i < MER_GW_LIMIT_STRIPES; i++)
+        pthread_mutex_init(&l->stripes[i], NULL);
+}
+
+void mer_gw_limiter_release(mer_gw_limiter_t *l)
+{
+    if (l->entries == NULL)
+        return;
+    for (size_t i = 0; i < MER_GW_LIMIT_STRIPES; i++)
+        pthread_mutex_destroy(&l->stripes[i]);
+    free(l->entries);
+    l->entries = NULL;
+}
+
+bool mer_gw_limiter_take(mer_gw_limiter_t *l, const char *key, size_t len, uint64_t now_ns, uint64_t *retry_after_ms)
+{
+    if (l->entries == NULL)
+        return true;
+    uint64_t h = mer_hash64(key, len);
+    size_t set = (size_t)(h & (l->nsets - 1));
+    mer_gw_limit_entry_t *e = &l->entries[set * MER_GW_LIMIT_WAYS], *slot = NULL, *oldest = e;
+    pthread_mutex_t *m = &l->stripes[set % MER_GW_LIMIT_STRIPES];
+    pthread_mutex_lock(m);
+    for (size_t i = 0; i < MER_GW_LIMIT_WAYS; i++) {
+        if (e[i].key == h) {
+            slot = &e[i];
+            break;
+        }
+        if (e[i].tat < oldest->tat)
+            oldest = &e[i];
+    }
+    if (slot == NULL) { /* a new key: a free entry (its time passed), else the one that frees soonest */
+        slot = oldest;
+        slot->key = h;
+        if (slot->tat < now_ns)
+            slot->tat = now_ns;
+    }
+    uint64_t tat = MER_MAX(slot->tat, now_ns) + l->interval_ns;
+    bool ok = tat - now_ns <= l->burst_ns;
+    if (ok)
+        slot->tat = tat;
+    pthread_mutex_unlock(m);
+    if (!ok) {
+        uint64_t wait_ns = tat - now_ns - l->burst_ns;
+        *retry_after_ms = MER_MAX(1, (wait_ns + 999999) / 1000000);
+        atomic_fetch_add_explicit(&l->limited, 1, memory_order_relaxed);
+    }
+    return ok;
+}

@@ -1,0 +1,114 @@
+/*
+ * edge.h — the pure parts of the gateway (src/gateway/gateway.c): where a request belongs and whether a
+ * client may send it now. Nothing here touches h2o, a socket or a clock of its own; the gateway hands in
+ * the request's pieces and the time, so the unit tests (tests/unit/test_gateway.c) drive it directly.
+ *
+ * Where a request belongs, in this order (the first that answers wins):
+ *   1. a customer's bearer token names its home region: "mct_<region>_..." (account/auth.h). A customer's
+ *      request goes to that region and nowhere else, whatever country it names: the region's node then
+ *      answers 421 wrong_region for a country it does not serve, and no personal data left home;
+ *   2. otherwise a country: ?country=, a /countries/{cc}/ path segment, the X-Country header, a
+ *      "country" cookie, or a "country" member of a JSON body (registration and login name the country
+ *      there); staff tokens ("mst_") are catalogue-wide and are routed by that country too;
+ *   3. otherwise the gateway's default region.
+ * The country → region map itself is data the gateway loads from a node (GET /api/v1/countries).
+ *
+ * The rate limiter is GCRA (the generic cell rate algorithm: one "theoretical arrival time" per key) over
+ * a fixed table of entries, so its memory is bounded whatever the number of clients: a key is hashed to a
+ * set of MER_GW_LIMIT_WAYS entries; a new key takes a free entry of its set (one whose arrival time has
+ * passed: that client is back to a full burst, forgetting it changes nothing) or, when all are busy, the one
+ * that frees soonest — an attacker with many addresses can make an honest client share a bucket early,
+ * never starve the table. The table is split into stripes, each under its own mutex (every worker thread
+ * uses it); a stripe is held for a handful of comparisons.
+ */
+#ifndef MER_GW_EDGE_H
+#define MER_GW_EDGE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/common.h"
+
+/* A region's name as tokens and the country list spell it ("in", "eu"): at most 15 bytes. */
+#define MER_GW_REGION_MAX 16
+
+/*
+ * The region a customer token was issued by: for "mct_<region>_<rest>" copies <region> into out and
+ * returns true. A staff token ("mst_..."), anything else, or a region name that is empty, too long or not
+ * [a-z0-9] returns false. auth is the Authorization header's value ("Bearer <token>") or NULL.
+ */
+bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MAX]);
+
+/* Does the Authorization header carry a customer token ("Bearer mct_...")? Catalogue fallbacks never do. */
+bool mer_gw_is_customer(const char *auth, size_t len);
+
+/* The pieces of a request the country may come from; any may be NULL (len 0). */
+typedef struct mer_gw_req_parts {
+    const char *query; /* the query string, without '?' */
+    size_t query_len;
+    const char *path; /* the path, without the query string */
+    size_t path_len;
+    const char *x_country; /* the X-Country header */
+    size_t x_country_len;
+    const char *cookie; /* the Cookie header */
+    size_t cookie_len;
+    const char *body; /* a JSON body */
+    size_t body_len;
+} mer_gw_req_parts_t;
+
+/*
+ * The country a request names, upper-cased into out ("IN"): from the query's country=, a path segment
+ * "countries" followed by a two-letter segment, X-Country, the cookie named country, then a top-level
+ * "country" string of a JSON object body, in that order. Returns true with out set, or false when none
+ * names a two-letter country.
+ */
+bool mer_gw_country(const mer_gw_req_parts_t *p, char out[3]);
+
+/*
+ * Is this a public catalogue read that any region may answer when its home region is down? GET or HEAD
+ * of /api/v1/products..., /api/v1/categories..., /api/v1/countries... without a customer token.
+ */
+bool mer_gw_is_catalogue_read(const char *method, size_t mlen, const char *path, size_t plen, bool customer);
+
+/*
+ * May a write carrying an Idempotency-Key be sent again after its node failed midway? Only on the routes
+ * whose nodes honour the key (a repeat answers with the first result instead of acting twice): today
+ * POST /api/v1/orders alone (docs/ARCHITECTURE.md, "The module table"); any other route ignores the
+ * header, and a retry there could act twice.
+ */
+bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, size_t plen);
+
+/* ---- the edge rate limiter ---- */
+
+#define MER_GW_LIMIT_WAYS 4
+#define MER_GW_LIMIT_STRIPES 64
+
+typedef struct mer_gw_limit_entry {
+    uint64_t key; /* mer_hash64 of the client address; 0: free */
+    uint64_t tat; /* GCRA theoretical arrival time, ns on the caller's clock */
+} mer_gw_limit_entry_t;
+
+typedef struct mer_gw_limiter {
+    mer_gw_limit_entry_t *entries;                 /* nsets * MER_GW_LIMIT_WAYS; guarded by the stripe */
+    size_t nsets;                                  /* a power of two */
+    uint64_t interval_ns;                          /* 1 s / rate: the time one request costs */
+    uint64_t burst_ns;                             /* burst * interval: how far ahead a client may be */
+    pthread_mutex_t stripes[MER_GW_LIMIT_STRIPES]; /* set i is guarded by stripes[i % STRIPES] */
+    _Atomic uint64_t limited;                      /* requests refused, for /metrics */
+} mer_gw_limiter_t;
+
+/*
+ * Sets up a limiter of rate requests per second per key with bursts of burst, remembering at least
+ * `keys` keys at once (rounded up). rate 0 disables it: every take succeeds. Release with
+ * mer_gw_limiter_release.
+ */
+void mer_gw_limiter_init(mer_gw_limiter_t *l, double rate, uint32_t burst, size_t keys);
+void mer_gw_limiter_release(mer_gw_limiter_t *l);
+
+/*
+ * One request from key (the client address, len bytes) at now_ns: true if it may pass; false if it is
+ * over its rate, with *retry_after_ms set to when one request would pass again (at least 1).
+ */
+bool mer_gw_limiter_take(mer_gw_limiter_t *l, const char *key, size_t len, uint64_t now_ns, uint64_t *retry_after_ms);
+
+#endif

@@ -1,0 +1,954 @@
+/*
+ * gateway.c — `meridian gateway`: routing table, health checks, proxying through h2o, edge rate limits.
+ * The contract is in gateway.h; the pure decisions (token region, country, limiter) in edge.h.
+ *
+ * How a request is proxied: mer_gateway_handle() chooses a node and calls h2o_reprocess_request() with
+ * overrides naming the node's socket pool, as h2o's own reverse-proxy handler does; h2o's proxy
+ * (lib/core/proxy.c) then sends the request and streams the answer back. When the proxy fails before
+ * the node answered, it answers 502 itself and logs an error under "lib/core/proxy.c"; the gateway's
+ * filter (on_setup_ostream) sees that answer before any byte of it is sent and either
+ *   - retries on another node (when gateway.h says it is safe): the 502 is swallowed and the request is
+ *     reprocessed from a zero-delay timer, outside h2o's proxy callbacks (h2o closes the swallowed answer's
+ *     filters and resets the response; at most 5 reprocesses per request, h2o's own bound); or
+ *   - replaces it with the API's envelope: 503 region_unavailable naming the region.
+ * Each request's state (gw_req_t) lives in its memory pool and is found again through h2o's request
+ * environment; its dispose callback unlinks the retry timer, so a client that leaves mid-retry leaves
+ * nothing behind.
+ *
+ * Threads: the workers (h2o loops) read the node states (atomics) and the country map (under map_lock,
+ * read side); the health thread (health_main) alone writes them. Nothing else is shared.
+ */
+#include "gateway/gateway.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "gateway/edge.h"
+#include "h2o/socketpool.h"
+#include "http/server.h"
+#include "core/banned.h"
+
+#define ENV_KEY "meridian.gateway"
+#define PROXY_MODULE "lib/core/proxy.c" /* how h2o's proxy names itself in a request's error log */
+#define POOL_IDLE_MS 2000               /* keep-alive connections to nodes: well under a node's idle timeout */
+#define LIMITER_KEYS 65536              /* client addresses the rate limiter remembers at once */
+#define MAX_TRIES 4                     /* nodes one request may be sent to (h2o allows 5 reprocesses) */
+
+typedef struct gw_region gw_region_t;
+
+typedef struct gw_node {
+    char url[128];      /* as configured, without a trailing '/' */
+    char authority[96]; /* host:port, the Host the node is sent */
+    struct sockaddr_in sa;
+    h2o_socketpool_t pool; /* keep-alive connections; h2o locks it inside */
+    gw_region_t *region;
+    int index;                 /* in its region */
+    _Atomic bool up;           /* written by the health thread and by a failing request */
+    _Atomic uint64_t proxied;  /* requests sent to it */
+    _Atomic uint64_t failures; /* requests it failed before answering */
+} gw_node_t;
+
+struct gw_region {
+    char name[MER_GW_REGION_MAX];
+    char public_url[256]; /* for /route */
+    gw_node_t *nodes[MER_GW_MAX_NODES];
+    int n;
+    _Atomic unsigned rr; /* round robin */
+};
+
+typedef struct gw_country {
+    char code[3];
+    int region; /* index in gw.regions, -1 when no node of its region is configured here */
+    char region_name[MER_GW_REGION_MAX];
+} gw_country_t;
+
+static struct {
+    mer_gateway_config_t cfg;
+    gw_region_t regions[MER_GW_MAX_REGIONS];
+    int nregions;
+    int default_region;
+    pthread_rwlock_t map_lock; /* guards map and nmap: written by the health thread only */
+    gw_country_t *map;
+    size_t nmap;
+    _Atomic bool map_loaded;
+    mer_gw_limiter_t limiter;
+    pthread_t health;
+    bool health_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping; /* under stop_mu */
+    _Atomic bool pools_timed;
+    _Atomic uint32_t boot;
+    _Atomic uint64_t retries, fallbacks, unavailable, own;
+} gw = {
+    .map_lock = PTHREAD_RWLOCK_INITIALIZER, .stop_mu = PTHREAD_MUTEX_INITIALIZER, .stop_cv = PTHREAD_COND_INITIALIZER};
+
+static _Thread_local h2o_timeout_t retry_timeout; /* zero delay, on each worker's loop */
+
+/* ---- configuration ------------------------------------------------------------------------------ */
+
+static int parse_url(const char *s, size_t len, gw_node_t *n)
+{
+    static const char scheme[] = "http://";
+    while (len && s[len - 1] == '/')
+        len--;
+    if (len <= sizeof(scheme) - 1 || memcmp(s, scheme, sizeof(scheme) - 1) != 0 || len >= sizeof(n->url))
+        return -1;
+    memcpy(n->url, s, len);
+    n->url[len] = '\0';
+    const char *hp = n->url + sizeof(scheme) - 1, *colon = strrchr(hp, ':');
+    if (colon == NULL || strchr(hp, '/'))
+        return -1;
+    int64_t port;
+    if (mer_parse_int64(colon + 1, strlen(colon + 1), 1, 65535, &port) != 0)
+        return -1;
+    char host[64];
+    if ((size_t)(colon - hp) >= sizeof(host) || colon == hp)
+        return -1;
+    memcpy(host, hp, (size_t)(colon - hp));
+    host[colon - hp] = '\0';
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0 || res == NULL)
+        return -1;
+    n->sa = *(struct sockaddr_in *)res->ai_addr;
+    n->sa.sin_port = htons((uint16_t)port);
+    freeaddrinfo(res);
+    snprintf(n->authority, sizeof(n->authority), "%s", hp);
+    return 0;
+}
+
+static int region_index(const char *name, size_t len)
+{
+    for (int i = 0; i < gw.nregions; i++)
+        if (strlen(gw.regions[i].name) == len && memcmp(gw.regions[i].name, name, len) == 0)
+            return i;
+    return -1;
+}
+
+void mer_gateway_configure(const mer_gateway_config_t *cfg)
+{
+    gw.cfg = *cfg;
+    if (cfg->nregions == 0)
+        mer_die("gateway: name at least one region and its nodes: --region in=http://127.0.0.1:8081");
+    for (int i = 0; i < cfg->nregions; i++) {
+        const char *spec = cfg->regions[i], *eq = strchr(spec, '=');
+        size_t nl = eq ? (size_t)(eq - spec) : 0;
+        if (eq == NULL || nl == 0 || nl >= MER_GW_REGION_MAX)
+            mer_die("gateway: --region %s: expected name=URL[,URL...]", spec);
+        if (region_index(spec, nl) >= 0)
+            mer_die("gateway: region %.*s named twice", (int)nl, spec);
+        if (gw.nregions >= MER_GW_MAX_REGIONS)
+            mer_die("gateway: at most %d regions", MER_GW_MAX_REGIONS);
+        gw_region_t *rg = &gw.regions[gw.nregions++];
+        memcpy(rg->name, spec, nl);
+        rg->name[nl] = '\0';
+        for (size_t k = 0; k < nl; k++)
+            if (!((spec[k] >= 'a' && spec[k] <= 'z') || (spec[k] >= '0' && spec[k] <= '9')))
+                mer_die("gateway: region name %s: lower-case letters and digits only", rg->name);
+        const char *p = eq + 1, *item;
+        size_t len;
+        while (mer_list_next(&p, &item, &len)) {
+            if (rg->n >= MER_GW_MAX_NODES)
+                mer_die("gateway: region %s: at most %d nodes", rg->name, MER_GW_MAX_NODES);
+            gw_node_t *n = mer_xcalloc(1, sizeof(*n));
+            if (parse_url(item, len, n) != 0)
+                mer_die("gateway: region %s: %.*s is not http://HOST:PORT", rg->name, (int)len, item);
+            n->region = rg;
+            n->index = rg->n;
+            atomic_init(&n->up, true); /* until the first check says otherwise */
+            h2o_socketpool_init_by_address(&n->pool, (struct sockaddr *)&n->sa, sizeof(n->sa), 0, SIZE_MAX);
+            rg->nodes[rg->n++] = n;
+        }
+        if (rg->n == 0)
+            mer_die("gateway: region %s has no nodes", rg->name);
+        snprintf(rg->public_url, sizeof(rg->public_url), "%s", rg->nodes[0]->url);
+    }
+    const char *p = cfg->region_urls, *item;
+    size_t len;
+    while (mer_list_next(&p, &item, &len)) {
+        const char *eq = memchr(item, '=', len);
+        int ri = eq ? region_index(item, (size_t)(eq - item)) : -1;
+        size_t ul = eq ? len - (size_t)(eq - item) - 1 : 0;
+        if (ri < 0 || ul == 0 || ul >= sizeof(gw.regions[0].public_url))
+            mer_die("gateway: --region-urls %.*s: expected name=URL for a region given with --region", (int)len, item);
+        memcpy(gw.regions[ri].public_url, eq + 1, ul);
+        gw.regions[ri].public_url[ul] = '\0';
+    }
+    gw.default_region = 0;
+    if (cfg->default_region && (gw.default_region = region_index(cfg->default_region, strlen(cfg->default_region))) < 0)
+        mer_die("gateway: --default-region %s is not one of the regions given with --region", cfg->default_region);
+    mer_gw_limiter_init(&gw.limiter, (double)cfg->rate, (uint32_t)cfg->burst, LIMITER_KEYS);
+}
+
+/* ---- health checks and the country map (the health thread) ------------------------------------------ */
+
+/*
+ * A blocking HTTP/1.0 GET on the health thread, bounded by timeout_ms in all: returns the status (body,
+ * when not NULL, receives the answer's body) or -1.
+ */
+static int http_get(const gw_node_t *n, const char *path, int timeout_ms, mer_buf_t *body)
+{
+    uint64_t deadline = mer_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), status = -1;
+    mer_buf_t in = MER_BUF_INIT;
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (const struct sockaddr *)&n->sa, sizeof(n->sa)) != 0 && errno != EINPROGRESS)
+        goto done;
+    char req[256];
+    int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: meridian-gateway\r\n\r\n", path,
+                      n->authority);
+    size_t sent = 0;
+    mer_buf_init(&in, 4096);
+    for (;;) {
+        int64_t left = (int64_t)(deadline - mer_now_mono_ns()) / 1000000;
+        if (left <= 0 || (int64_t)deadline - (int64_t)mer_now_mono_ns() <= 0)
+            goto done;
+        struct pollfd pfd = {fd, sent < (size_t)rl ? POLLOUT : POLLIN, 0};
+        int pr = poll(&pfd, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            goto done;
+        if (sent < (size_t)rl) {
+            ssize_t w = send(fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
+            if (w < 0 && errno != EAGAIN)
+                goto done;
+            sent += w > 0 ? (size_t)w : 0;
+            continue;
+        }
+        char chunk[4096];
+        ssize_t r = recv(fd, chunk, sizeof(chunk), 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR))
+            continue;
+        if (r < 0)
+            goto done;
+        if (r == 0)
+            break;
+        if (in.len + (size_t)r > (8u << 20))
+            goto done; /* a country list is never this big */
+        mer_buf_add(&in, chunk, (size_t)r);
+    }
+    mer_buf_add(&in, "", 1); /* NUL for parsing; not counted below */
+    int code;
+    if (in.len < 13 || sscanf(in.data, "HTTP/1.%*d %d", &code) != 1)
+        goto done;
+    status = code;
+    if (body) {
+        const char *sep = strstr(in.data, "\r\n\r\n");
+        if (sep)
+            mer_buf_add(body, sep + 4, in.len - 1 - (size_t)(sep + 4 - in.data));
+    }
+done:
+    mer_buf_release(&in);
+    close(fd);
+    return status;
+}
+
+static void node_set(gw_node_t *n, bool up, const char *why)
+{
+    bool was = atomic_exchange(&n->up, up);
+    if (was && !up)
+        mer_log_warn("gateway: node %s of region %s taken out: %s", n->url, n->region->name, why);
+    else if (!was && up)
+        mer_log_info("gateway: node %s of region %s is back", n->url, n->region->name);
+}
+
+/* Loads the country list from a node; returns 0 when the map was replaced. */
+static int load_countries(const gw_node_t *n)
+{
+    mer_buf_t body = MER_BUF_INIT;
+    mer_buf_init(&body, 64 * 1024);
+    int st = http_get(n, "/api/v1/countries", (int)MER_MAX(gw.cfg.upstream_timeout_ms, 1000), &body);
+    json_t *j = st == 200 ? json_loadb(body.data, body.len, 0, NULL) : NULL;
+    mer_buf_release(&body);
+    json_t *list = json_object_get(j, "countries");
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        json_decref(j);
+        return -1;
+    }
+    size_t cap = json_array_size(list), k = 0;
+    gw_country_t *map = mer_xcalloc(cap, sizeof(*map));
+    for (size_t i = 0; i < cap; i++) {
+        const char *code = json_string_value(json_object_get(json_array_get(list, i), "code"));
+        const char *region = json_string_value(json_object_get(json_array_get(list, i), "region"));
+        if (code == NULL || region == NULL || strlen(code) != 2 || strlen(region) >= MER_GW_REGION_MAX)
+            continue;
+        memcpy(map[k].code, code, 3);
+        snprintf(map[k].region_name, sizeof(map[k].region_name), "%s", region);
+        map[k].region = region_index(region, strlen(region));
+        k++;
+    }
+    json_decref(j);
+    pthread_rwlock_wrlock(&gw.map_lock);
+    gw_country_t *old = gw.map;
+    gw.map = map;
+    gw.nmap = k;
+    pthread_rwlock_unlock(&gw.map_lock);
+    free(old);
+    if (!atomic_exchange(&gw.map_loaded, true))
+        mer_log_info("gateway: %zu countries loaded from %s", k, n->url);
+    return 0;
+}
+
+/* Loads the countries from the first healthy node that answers. */
+static int refresh_countries(void)
+{
+    for (int i = 0; i < gw.nregions; i++)
+        for (int k = 0; k < gw.regions[i].n; k++)
+            if (atomic_load(&gw.regions[i].nodes[k]->up) && load_countries(gw.regions[i].nodes[k]) == 0)
+                return 0;
+    return -1;
+}
+
+static void check_nodes(void)
+{
+    int timeout = (int)MER_MIN(gw.cfg.upstream_timeout_ms, MER_MAX(gw.cfg.health_interval_ms, 200));
+    for (int i = 0; i < gw.nregions; i++)
+        for (int k = 0; k < gw.regions[i].n; k++) {
+            gw_node_t *n = gw.regions[i].nodes[k];
+            int st = http_get(n, "/healthz", timeout, NULL);
+            char why[48];
+            snprintf(why, sizeof(why), st < 0 ? "no answer to GET /healthz" : "GET /healthz answered %d", st);
+            node_set(n, st == 200, why);
+        }
+}
+
+static void *health_main(void *arg)
+{
+    (void)arg;
+    uint64_t next_refresh = 0;
+    pthread_mutex_lock(&gw.stop_mu);
+    while (!gw.stopping) {
+        pthread_mutex_unlock(&gw.stop_mu);
+        check_nodes();
+        uint64_t now = mer_now_mono_ns();
+        if (!atomic_load(&gw.map_loaded) || now >= next_refresh) {
+            if (refresh_countries() == 0)
+                next_refresh = now + (uint64_t)gw.cfg.refresh_ms * 1000000u;
+        }
+        pthread_mutex_lock(&gw.stop_mu);
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)gw.cfg.health_interval_ms * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        if (!gw.stopping)
+            pthread_cond_timedwait(&gw.stop_cv, &gw.stop_mu, &ts);
+    }
+    pthread_mutex_unlock(&gw.stop_mu);
+    return NULL;
+}
+
+/* ---- choosing a node ------------------------------------------------------------------------------ */
+
+/* Per request, in its pool. */
+typedef struct gw_req {
+    h2o_req_t *req;
+    int home; /* the region the request belongs to; -1: not served here */
+    char home_name[MER_GW_REGION_MAX];
+    gw_node_t *node; /* the node of the current attempt, NULL before one */
+    gw_node_t *next; /* the node of the retry on its way */
+    gw_node_t *tried[MAX_TRIES];
+    int ntried;
+    size_t nerr;    /* req->error_logs.size when the current attempt began */
+    bool catalogue; /* a public catalogue read: may go to another region */
+    bool fallback;  /* sent to another region */
+    mer_worker_t *worker;
+    h2o_timeout_entry_t retry;
+} gw_req_t;
+
+static bool was_tried(const gw_req_t *g, const gw_node_t *n)
+{
+    for (int i = 0; i < g->ntried; i++)
+        if (g->tried[i] == n)
+            return true;
+    return false;
+}
+
+static gw_node_t *pick_in(gw_region_t *rg, const gw_req_t *g)
+{
+    unsigned start = atomic_fetch_add_explicit(&rg->rr, 1, memory_order_relaxed);
+    for (int i = 0; i < rg->n; i++) {
+        gw_node_t *n = rg->nodes[(start + (unsigned)i) % (unsigned)rg->n];
+        if (atomic_load_explicit(&n->up, memory_order_relaxed) && !was_tried(g, n))
+            return n;
+    }
+    return NULL;
+}
+
+/* A node for the next attempt: of the home region, else (a catalogue read) of another; NULL: none. */
+static gw_node_t *pick(gw_req_t *g)
+{
+    if (g->ntried >= MAX_TRIES)
+        return NULL;
+    gw_node_t *n = g->home >= 0 ? pick_in(&gw.regions[g->home], g) : NULL;
+    if (n || !g->catalogue)
+        return n;
+    for (int i = 1; i <= gw.nregions && n == NULL; i++) {
+        int r = (MER_MAX(g->home, 0) + i) % gw.nregions;
+        if (r != g->home)
+            n = pick_in(&gw.regions[r], g);
+    }
+    return n;
+}
+
+static void send_to(gw_req_t *g, gw_node_t *n)
+{
+    h2o_req_t *req = g->req;
+    g->node = n;
+    g->tried[g->ntried++] = n;
+    g->nerr = req->error_logs.size;
+    g->fallback = n->region != (g->home >= 0 ? &gw.regions[g->home] : NULL);
+    if (g->fallback)
+        atomic_fetch_add_explicit(&gw.fallbacks, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&n->proxied, 1, memory_order_relaxed);
+    h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
+    *ov = (h2o_req_overrides_t){NULL};
+    ov->socketpool = &n->pool;
+    h2o_reprocess_request(req, req->method, &H2O_URL_SCHEME_HTTP, h2o_iovec_init(n->authority, strlen(n->authority)),
+                          req->path, ov, 0);
+}
+
+/* ---- answering at the edge ------------------------------------------------------------------------ */
+
+static h2o_iovec_t header(h2o_req_t *req, const h2o_token_t *token, const char *name, size_t nlen)
+{
+    ssize_t i =
+        token ? h2o_find_header(&req->headers, token, -1) : h2o_find_header_by_str(&req->headers, name, nlen, -1);
+    return i >= 0 ? req->headers.entries[i].value : h2o_iovec_init(NULL, 0);
+}
+
+static void reply(h2o_req_t *req, int status, const char *reason, const char *ctype, const char *body, size_t len)
+{
+    req->res.status = status;
+    req->res.reason = reason;
+    req->res.content_length = len;
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
+    if (id.len)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    h2o_send_inline(req, body, len);
+}
+
+static void reply_json(h2o_req_t *req, int status, const char *reason, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    h2o_iovec_t b = h2o_strdup(&req->pool, s, strlen(s));
+    free(s);
+    reply(req, status, reason, "application/json; charset=utf-8", b.base, b.len);
+}
+
+/* The envelope of err, with message and the members of extra (stolen; may be NULL). */
+static json_t *envelope(int err, const char *message, json_t *extra)
+{
+    json_t *e = json_pack("{s:s,s:s}", "code", mer_err_code(err), "message", message);
+    if (extra)
+        json_object_update(e, extra);
+    json_decref(extra);
+    return json_pack("{s:o}", "error", e);
+}
+
+static void reply_error(h2o_req_t *req, int err, const char *message, json_t *extra)
+{
+    int status = mer_err_status(err);
+    reply_json(req, status,
+               status == 429   ? "Too Many Requests"
+               : status == 503 ? "Service Unavailable"
+                               : "Error",
+               envelope(err, message, extra));
+}
+
+static void reply_unavailable(h2o_req_t *req, const gw_req_t *g)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg), "region %s %s", g->home_name,
+             g->home < 0 ? "is not served behind this gateway" : "has no node that answers right now; retry later");
+    atomic_fetch_add_explicit(&gw.unavailable, 1, memory_order_relaxed);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    reply_error(req, MER_E_REGION_UNAVAILABLE, msg, json_pack("{s:s}", "region", g->home_name));
+}
+
+/* GET /api/v1/route?country=XX: httpdns. */
+static void route_answer(h2o_req_t *req)
+{
+    char cc[3];
+    mer_gw_req_parts_t parts = {0};
+    if (req->query_at != SIZE_MAX) {
+        parts.query = req->path.base + req->query_at + 1;
+        parts.query_len = req->path.len - req->query_at - 1;
+    }
+    if (!mer_gw_country(&parts, cc)) {
+        reply_error(req, MER_E_MISSING_PARAM, "country is required (?country=IN)",
+                    json_pack("{s:s}", "field", "country"));
+        return;
+    }
+    gw_country_t c = {{0}, -1, ""};
+    bool found = false;
+    pthread_rwlock_rdlock(&gw.map_lock);
+    for (size_t i = 0; i < gw.nmap && !found; i++)
+        if (memcmp(gw.map[i].code, cc, 2) == 0) {
+            c = gw.map[i];
+            found = true;
+        }
+    pthread_rwlock_unlock(&gw.map_lock);
+    if (!found) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "country %s is not known", cc);
+        reply_error(req, MER_E_UNKNOWN_COUNTRY, msg, json_pack("{s:s}", "field", "country"));
+        return;
+    }
+    bool healthy = false;
+    const char *url = "";
+    if (c.region >= 0) {
+        gw_region_t *rg = &gw.regions[c.region];
+        url = rg->public_url;
+        for (int i = 0; i < rg->n; i++)
+            healthy |= atomic_load(&rg->nodes[i]->up);
+    }
+    char cache[48];
+    int cl = snprintf(cache, sizeof(cache), "public, max-age=%lld", (long long)gw.cfg.route_ttl_s);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
+                   h2o_strdup(&req->pool, cache, (size_t)cl).base, (size_t)cl);
+    reply_json(req, 200, "OK",
+               json_pack("{s:s,s:s,s:s,s:I,s:b}", "country", cc, "region", c.region_name, "url", url, "ttl",
+                         (json_int_t)gw.cfg.route_ttl_s, "healthy", healthy));
+}
+
+static void metrics_answer(h2o_req_t *req)
+{
+    mer_buf_t b = MER_BUF_INIT;
+    mer_buf_init(&b, 4096);
+    mer_buf_printf(&b, "# HELP meridian_gateway_node_up Whether a node is in its region's pool (1) or taken out (0).\n"
+                       "# TYPE meridian_gateway_node_up gauge\n");
+    for (int i = 0; i < gw.nregions; i++)
+        for (int k = 0; k < gw.regions[i].n; k++)
+            mer_buf_printf(&b, "meridian_gateway_node_up{region=\"%s\",node=\"%s\"} %d\n", gw.regions[i].name,
+                           gw.regions[i].nodes[k]->url, (int)atomic_load(&gw.regions[i].nodes[k]->up));
+    mer_buf_printf(&b, "# HELP meridian_gateway_proxied_total Requests sent to a node.\n"
+                       "# TYPE meridian_gateway_proxied_total counter\n");
+    for (int i = 0; i < gw.nregions; i++)
+        for (int k = 0; k < gw.regions[i].n; k++)
+            mer_buf_printf(&b, "meridian_gateway_proxied_total{region=\"%s\",node=\"%s\"} %llu\n", gw.regions[i].name,
+                           gw.regions[i].nodes[k]->url,
+                           (unsigned long long)atomic_load(&gw.regions[i].nodes[k]->proxied));
+    mer_buf_printf(&b, "# HELP meridian_gateway_upstream_failures_total Requests a node failed before answering.\n"
+                       "# TYPE meridian_gateway_upstream_failures_total counter\n");
+    for (int i = 0; i < gw.nregions; i++)
+        for (int k = 0; k < gw.regions[i].n; k++)
+            mer_buf_printf(&b, "meridian_gateway_upstream_failures_total{region=\"%s\",node=\"%s\"} %llu\n",
+                           gw.regions[i].name, gw.regions[i].nodes[k]->url,
+                           (unsigned long long)atomic_load(&gw.regions[i].nodes[k]->failures));
+    mer_buf_printf(&b,
+                   "# HELP meridian_gateway_retries_total Requests sent again to another node.\n"
+                   "# TYPE meridian_gateway_retries_total counter\nmeridian_gateway_retries_total %llu\n"
+                   "# HELP meridian_gateway_fallbacks_total Catalogue reads answered by another region.\n"
+                   "# TYPE meridian_gateway_fallbacks_total counter\nmeridian_gateway_fallbacks_total %llu\n"
+                   "# HELP meridian_gateway_unavailable_total Requests answered 503 region_unavailable.\n"
+                   "# TYPE meridian_gateway_unavailable_total counter\nmeridian_gateway_unavailable_total %llu\n"
+                   "# HELP meridian_gateway_rate_limited_total Requests refused by the edge rate limit.\n"
+                   "# TYPE meridian_gateway_rate_limited_total counter\nmeridian_gateway_rate_limited_total %llu\n",
+                   (unsigned long long)atomic_load(&gw.retries), (unsigned long long)atomic_load(&gw.fallbacks),
+                   (unsigned long long)atomic_load(&gw.unavailable),
+                   (unsigned long long)atomic_load(&gw.limiter.limited));
+    mer_server_metrics(&b);
+    h2o_iovec_t out = h2o_strdup(&req->pool, b.data, b.len);
+    mer_buf_release(&b);
+    reply(req, 200, "OK", "text/plain; version=0.0.4; charset=utf-8", out.base, out.len);
+}
+
+static void ready_answer(h2o_req_t *req)
+{
+    json_t *checks = json_object();
+    bool any = false;
+    json_object_set_new(checks, "countries", json_boolean(atomic_load(&gw.map_loaded)));
+    for (int i = 0; i < gw.nregions; i++) {
+        bool up = false;
+        for (int k = 0; k < gw.regions[i].n; k++)
+            up |= atomic_load(&gw.regions[i].nodes[k]->up);
+        any |= up;
+        json_object_set_new(checks, gw.regions[i].name, json_boolean(up));
+    }
+    bool ready = any && atomic_load(&gw.map_loaded);
+    reply_json(req, ready ? 200 : 503, ready ? "OK" : "Service Unavailable",
+               json_pack("{s:s,s:o}", "status", ready ? "ready" : "not_ready", "checks", checks));
+}
+
+/* ---- the request id --------------------------------------------------------------------------------- */
+
+static bool id_ok(h2o_iovec_t v)
+{
+    if (v.len == 0 || v.len > 31)
+        return false;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.base[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.' || c == ':'))
+            return false;
+    }
+    return true;
+}
+
+/* Keeps a well-formed X-Request-Id; otherwise replaces it with one made here ("g<boot>-<worker>-<n>"). */
+static void ensure_request_id(h2o_req_t *req, mer_worker_t *w)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    if (i >= 0 && id_ok(req->headers.entries[i].value))
+        return;
+    while (i >= 0) {
+        h2o_delete_header(&req->headers, i);
+        i = h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-request-id"), -1);
+    }
+    uint32_t boot = atomic_load(&gw.boot);
+    if (boot == 0) {
+        uint32_t now = (uint32_t)time(NULL);
+        boot = atomic_compare_exchange_strong(&gw.boot, &boot, now) ? now : boot;
+    }
+    char *id = h2o_mem_alloc_pool(&req->pool, 32);
+    int n = snprintf(id, 32, "g%08x-%d-%llu", boot, w ? w->index : 0, (unsigned long long)(w ? ++w->next_request : 0));
+    h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, id, (size_t)n);
+}
+
+/* ---- the handler ------------------------------------------------------------------------------------- */
+
+static gw_req_t *gw_of(h2o_req_t *req)
+{
+    h2o_iovec_t *v = h2o_req_getenv(req, H2O_STRLIT(ENV_KEY), 0);
+    return v ? (gw_req_t *)(void *)v->base : NULL;
+}
+
+static void gw_req_dispose(void *p)
+{
+    gw_req_t *g = p;
+    if (h2o_timeout_is_linked(&g->retry))
+        h2o_timeout_unlink(&g->retry);
+    if (g->worker)
+        mer_worker_inflight_add(g->worker, -1);
+}
+
+static bool path_is(h2o_iovec_t p, const char *s)
+{
+    return p.len == strlen(s) && memcmp(p.base, s, p.len) == 0;
+}
+
+/* The home region of a request (see edge.h): its index, or -1 with its name when no node serves it here. */
+static int home_region(h2o_req_t *req, char name[MER_GW_REGION_MAX])
+{
+    h2o_iovec_t auth = header(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
+    if (mer_gw_token_region(auth.base, auth.len, name))
+        return region_index(name, strlen(name));
+    h2o_iovec_t xc = header(req, NULL, H2O_STRLIT("x-country")), ck = header(req, H2O_TOKEN_COOKIE, NULL, 0);
+    h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE, NULL, 0);
+    mer_gw_req_parts_t parts = {
+        .path = req->path_normalized.base,
+        .path_len = req->path_normalized.len,
+        .x_country = xc.base,
+        .x_country_len = xc.len,
+        .cookie = ck.base,
+        .cookie_len = ck.len,
+    };
+    if (req->query_at != SIZE_MAX) {
+        parts.query = req->path.base + req->query_at + 1;
+        parts.query_len = req->path.len - req->query_at - 1;
+    }
+    if (req->entity.base && ct.len >= 16 && h2o_memis(ct.base, 16, H2O_STRLIT("application/json"))) {
+        parts.body = req->entity.base;
+        parts.body_len = req->entity.len;
+    }
+    char cc[3];
+    int r = -2; /* no country, or one not in the map: the default region */
+    if (mer_gw_country(&parts, cc)) {
+        /* a country the node would not see (a cookie, a path segment, the body) is passed on in X-Country,
+         * the header every node reads: it is served the country it was routed for */
+        mer_gw_req_parts_t seen = {
+            .query = parts.query, .query_len = parts.query_len, .x_country = xc.base, .x_country_len = xc.len};
+        char tmp[3];
+        if (!mer_gw_country(&seen, tmp)) {
+            char *v = h2o_mem_alloc_pool(&req->pool, 3);
+            memcpy(v, cc, 3);
+            h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-country"), 0, NULL, v, 2);
+        }
+        pthread_rwlock_rdlock(&gw.map_lock);
+        for (size_t i = 0; i < gw.nmap; i++)
+            if (memcmp(gw.map[i].code, cc, 2) == 0) {
+                r = gw.map[i].region;
+                snprintf(name, MER_GW_REGION_MAX, "%s", gw.map[i].region_name);
+                break;
+            }
+        pthread_rwlock_unlock(&gw.map_lock);
+    }
+    if (r == -2) {
+        r = gw.default_region;
+        snprintf(name, MER_GW_REGION_MAX, "%s", gw.regions[r].name);
+    }
+    return r;
+}
+
+int mer_gateway_handle(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    mer_worker_t *w = mer_worker_self();
+    ensure_request_id(req, w);
+    h2o_iovec_t path = req->path_normalized;
+    bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+               h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (get && (path_is(path, "/healthz") || path_is(path, "/readyz") || path_is(path, "/metrics"))) {
+        atomic_fetch_add_explicit(&gw.own, 1, memory_order_relaxed);
+        if (path_is(path, "/metrics"))
+            metrics_answer(req);
+        else if (path_is(path, "/readyz"))
+            ready_answer(req);
+        else
+            reply_json(req, 200, "OK", json_pack("{s:s}", "status", "ok"));
+        return 0;
+    }
+
+    char peer[64];
+    uint64_t retry_ms = 0;
+    mer_server_peer(req->conn, peer);
+    if (!mer_gw_limiter_take(&gw.limiter, peer, strlen(peer), mer_now_mono_ns(), &retry_ms)) {
+        char secs[24], msg[96];
+        int sl = snprintf(secs, sizeof(secs), "%llu", (unsigned long long)((retry_ms + 999) / 1000));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       h2o_strdup(&req->pool, secs, (size_t)sl).base, (size_t)sl);
+        snprintf(msg, sizeof(msg), "too many requests from this address; retry in %llu ms",
+                 (unsigned long long)retry_ms);
+        reply_error(req, MER_E_RATE_LIMITED, msg, json_pack("{s:I}", "retry_after_ms", (json_int_t)retry_ms));
+        return 0;
+    }
+    if (get && path_is(path, "/api/v1/route")) {
+        route_answer(req);
+        return 0;
+    }
+
+    gw_req_t *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), gw_req_dispose);
+    memset(g, 0, sizeof(*g));
+    g->req = req;
+    g->home = home_region(req, g->home_name);
+    h2o_iovec_t auth = header(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
+    g->catalogue = mer_gw_is_catalogue_read(req->method.base, req->method.len, path.base, path.len,
+                                            mer_gw_is_customer(auth.base, auth.len));
+    *h2o_req_getenv(req, H2O_STRLIT(ENV_KEY), 1) = h2o_iovec_init((char *)g, sizeof(*g));
+    if (w) {
+        g->worker = w;
+        mer_worker_inflight_add(w, 1);
+    }
+    gw_node_t *n = pick(g);
+    if (n == NULL) {
+        reply_unavailable(req, g);
+        return 0;
+    }
+    send_to(g, n);
+    return 0;
+}
+
+/* ---- the filter: upstream failures, retries, and the headers naming who answered ------------------- */
+
+static void swallow_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    (void)self, (void)req, (void)bufs, (void)n, (void)state; /* the 502 of a failed attempt: a retry follows */
+}
+
+typedef struct gw_error_ostream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+} gw_error_ostream_t;
+
+static void error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    (void)bufs, (void)n;
+    gw_error_ostream_t *o = (void *)self;
+    h2o_ostream_send_next(self, req, &o->body, 1, state);
+}
+
+static void on_retry(h2o_timeout_entry_t *entry)
+{
+    gw_req_t *g = H2O_STRUCT_FROM_MEMBER(gw_req_t, retry, entry);
+    /* the node chosen when the attempt failed, even if it went down since: the 502 swallowed left the
+     * request's filters half set up, so only a reprocess (which resets them) may answer it now */
+    send_to(g, g->next);
+}
+
+/* May a request that failed with errstr be sent again (gateway.h)? */
+static bool may_retry(h2o_req_t *req, h2o_iovec_t errstr)
+{
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD")))
+        return true;
+    if (h2o_memis(errstr.base, errstr.len, H2O_STRLIT("connection failed")) ||
+        h2o_memis(errstr.base, errstr.len, H2O_STRLIT("connection failure")))
+        return true; /* nothing was sent */
+    return header(req, NULL, H2O_STRLIT("idempotency-key")).len != 0 &&
+           mer_gw_key_retry_safe(req->method.base, req->method.len, req->path_normalized.base,
+                                 req->path_normalized.len);
+}
+
+/* Replaces the answer being set up with the envelope: 503 region_unavailable naming region. */
+static void answer_unavailable(h2o_req_t *req, h2o_ostream_t **slot, const char *region, const char *msg)
+{
+    json_t *env = envelope(MER_E_REGION_UNAVAILABLE, msg, json_pack("{s:s}", "region", region));
+    char *s = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    gw_error_ostream_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
+    o->super.do_send = error_send;
+    o->body = h2o_strdup(&req->pool, s, strlen(s));
+    free(s);
+    atomic_fetch_add_explicit(&gw.unavailable, 1, memory_order_relaxed);
+    req->res.status = 503;
+    req->res.reason = "Service Unavailable";
+    req->res.content_length = o->body.len;
+    ssize_t i;
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_ETAG, -1)) >= 0)
+        h2o_delete_header(&req->res.headers, i);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, H2O_STRLIT("1"));
+    if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-request-id"), -1) < 0) {
+        h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
+        if (id.len)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    }
+    h2o_setup_next_ostream(req, &o->super.next);
+}
+
+static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    gw_req_t *g = gw_of(req);
+    if (g == NULL || g->node == NULL) {
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
+    bool failed = req->res.status == 502 && req->error_logs.size > g->nerr &&
+                  strcmp(req->error_logs.entries[req->error_logs.size - 1].module, PROXY_MODULE) == 0;
+    if (!failed && g->fallback && req->res.status == 421) {
+        /* the other region does not serve this country's catalogue (a node serves only its own regions'
+         * countries until every region holds the hub's catalogue): the home region is what is missing */
+        char msg[160];
+        snprintf(msg, sizeof(msg),
+                 "region %s has no node that answers right now, and no other region serves its catalogue",
+                 g->home_name);
+        answer_unavailable(req, slot, g->home_name, msg);
+        return;
+    }
+    if (!failed) {
+        char *who = h2o_mem_alloc_pool(&req->pool, 48);
+        int wl = snprintf(who, 48, "%s/%d", g->node->region->name, g->node->index);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-meridian-upstream"), 0, NULL, who,
+                              (size_t)wl);
+        if (g->fallback)
+            h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-meridian-fallback"), 0, NULL,
+                                  g->node->region->name, strlen(g->node->region->name));
+        h2o_setup_next_ostream(req, slot);
+        return;
+    }
+    h2o_iovec_t why = req->error_logs.entries[req->error_logs.size - 1].msg;
+    gw_node_t *failed_node = g->node;
+    atomic_fetch_add_explicit(&failed_node->failures, 1, memory_order_relaxed);
+    char reason[96];
+    snprintf(reason, sizeof(reason), "a request failed: %.*s", (int)MER_MIN(why.len, 60), why.base);
+    node_set(failed_node, false, reason);
+    if (may_retry(req, why) && (g->next = pick(g)) != NULL) {
+        h2o_ostream_t *o = h2o_add_ostream(req, sizeof(*o), slot);
+        o->do_send = swallow_send;
+        g->retry = (h2o_timeout_entry_t){0};
+        g->retry.cb = on_retry;
+        h2o_timeout_link(req->conn->ctx->loop, &retry_timeout, &g->retry);
+        atomic_fetch_add_explicit(&gw.retries, 1, memory_order_relaxed);
+        return;
+    }
+    char msg[200];
+    snprintf(msg, sizeof(msg), "region %s did not answer (%.*s)%s", failed_node->region->name,
+             (int)MER_MIN(why.len, 60), why.base,
+             may_retry(req, why) ? "; retry later"
+                                 : "; the request may have been carried out: retry it with an Idempotency-Key");
+    answer_unavailable(req, slot, failed_node->region->name, msg);
+}
+
+void mer_gateway_setup(h2o_globalconf_t *conf, h2o_pathconf_t *path)
+{
+    conf->proxy.io_timeout = (uint64_t)gw.cfg.upstream_timeout_ms;
+    conf->proxy.emit_x_forwarded_headers = 1;
+    conf->proxy.emit_via_header = 0;
+    conf->proxy.preserve_x_forwarded_proto = 0;
+    h2o_filter_t *f = h2o_create_filter(path, sizeof(*f));
+    f->on_setup_ostream = on_setup_ostream;
+}
+
+/* ---- the module ---------------------------------------------------------------------------------- */
+
+static int gateway_init(const mer_cycle_t *cycle)
+{
+    (void)cycle;
+    check_nodes(); /* start-up: a node that is down is out from the first request */
+    if (refresh_countries() != 0)
+        mer_log_warn("gateway: no node gave the country list yet; requests go to region %s until one does",
+                     gw.regions[gw.default_region].name);
+    gw.stopping = false;
+    if (pthread_create(&gw.health, NULL, health_main, NULL) != 0)
+        mer_die("gateway: cannot start the health thread");
+    gw.health_running = true;
+    return 0;
+}
+
+static void gateway_thread_start(void)
+{
+    mer_worker_t *w = mer_worker_self();
+    h2o_timeout_init(w->ctx.loop, &retry_timeout, 0);
+    if (!atomic_exchange(&gw.pools_timed, true)) /* idle connections are closed from the first loop, as h2o does */
+        for (int i = 0; i < gw.nregions; i++)
+            for (int k = 0; k < gw.regions[i].n; k++)
+                h2o_socketpool_set_timeout(&gw.regions[i].nodes[k]->pool, w->ctx.loop, POOL_IDLE_MS);
+}
+
+static void gateway_stop(void)
+{
+    if (!gw.health_running)
+        return;
+    pthread_mutex_lock(&gw.stop_mu);
+    gw.stopping = true;
+    pthread_cond_signal(&gw.stop_cv);
+    pthread_mutex_unlock(&gw.stop_mu);
+    pthread_join(gw.health, NULL);
+    gw.health_running = false;
+}
+
+static void gateway_release(void)
+{
+    /* The socket pools' timers live on a worker's loop, which h2o 2.2 leaves to process exit (server.c);
+     * the pools go with it. */
+    pthread_rwlock_wrlock(&gw.map_lock);
+    free(gw.map);
+    gw.map = NULL;
+    gw.nmap = 0;
+    pthread_rwlock_unlock(&gw.map_lock);
+    mer_gw_limiter_release(&gw.limiter);
+}
+
+const mer_module_t mer_gateway_module = {
+    .name = "gateway",
+    .init = gateway_init,
+    .thread_start = gateway_thread_start,
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = gateway_stop,
+    .release = gateway_release,
+};
