@@ -127,6 +127,8 @@ static void free_snapshot(mer_catalog_t *c)
     }
     free(c->flash_texts);
     free(c->locales);
+    free(c->skus_by_code);
+    free(c->skus_by_id);
     free(c);
 }
 
@@ -155,6 +157,35 @@ static void push_text(mer_cat_text_t **arr, size_t *n, mer_rows_t *r, int col, b
     }
     if (!mer_rows_null(r, col + (has_desc ? 3 : 2)))
         t->name_source = mer_xstrdup(mer_rows_text(r, col + (has_desc ? 3 : 2)));
+}
+
+static int cmp_sku_code(const void *a, const void *b)
+{
+    return strcmp((*(const mer_cat_sku_t *const *)a)->code, (*(const mer_cat_sku_t *const *)b)->code);
+}
+
+static int cmp_sku_id(const void *a, const void *b)
+{
+    int64_t x = (*(const mer_cat_sku_t *const *)a)->id, y = (*(const mer_cat_sku_t *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The SKU indexes (catalog.h: skus_by_code, skus_by_id) of a loaded snapshot. */
+static void index_skus(mer_catalog_t *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nproducts; i++)
+        n += c->products[i].nskus;
+    c->skus_by_code = mer_xcalloc(n + 1, sizeof(*c->skus_by_code));
+    c->skus_by_id = mer_xcalloc(n + 1, sizeof(*c->skus_by_id));
+    c->nskus = 0;
+    for (size_t i = 0; i < c->nproducts; i++)
+        for (size_t k = 0; k < c->products[i].nskus; k++) {
+            c->skus_by_code[c->nskus] = &c->products[i].skus[k];
+            c->skus_by_id[c->nskus++] = &c->products[i].skus[k];
+        }
+    qsort(c->skus_by_code, c->nskus, sizeof(*c->skus_by_code), cmp_sku_code);
+    qsort(c->skus_by_id, c->nskus, sizeof(*c->skus_by_id), cmp_sku_id);
 }
 
 static int load(mer_db_t *db, mer_catalog_t **out)
@@ -314,6 +345,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
+    index_skus(c);
     *out = c;
     return 0;
 fail:
@@ -378,20 +410,31 @@ const mer_cat_category_t *mer_catalog_category(const mer_catalog_t *cat, int64_t
 
 const mer_cat_sku_t *mer_catalog_sku_by_code(const mer_catalog_t *cat, const char *code)
 {
-    for (size_t i = 0; i < cat->nproducts; i++)
-        for (size_t k = 0; k < cat->products[i].nskus; k++)
-            if (strcmp(cat->products[i].skus[k].code, code) == 0)
-                return &cat->products[i].skus[k];
+    size_t lo = 0, hi = cat->nskus;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(cat->skus_by_code[mid]->code, code);
+        if (c == 0)
+            return cat->skus_by_code[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
 const mer_cat_sku_t *mer_catalog_sku_by_id(const mer_catalog_t *cat, int64_t id)
 {
-    for (size_t i = 0; i < cat->nproducts; i++)
-        for (size_t k = 0; k < cat->products[i].nskus; k++)
-            if (cat->products[i].skus[k].id == id)
-                return &cat->products[i].skus[k];
-    return NULL;
+    size_t lo = 0, hi = cat->nskus;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cat->skus_by_id[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cat->nskus && cat->skus_by_id[lo]->id == id ? cat->skus_by_id[lo] : NULL;
 }
 
 int64_t mer_catalog_price(const mer_cat_sku_t *sku, const char *country)

@@ -113,6 +113,11 @@ typedef struct mer_catalog {
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
     struct mer_search_index *search; /* built with the snapshot (catalog/search.h) */
+    /* every SKU, sorted by code and by id (mer_catalog_sku_by_code / _by_id: a binary search, not a scan of
+     * the catalogue; bulk imports look up every row's SKU) */
+    const mer_cat_sku_t **skus_by_code;
+    const mer_cat_sku_t **skus_by_id;
+    size_t nskus;
 } mer_catalog_t;
 
 /* Loads the first snapshot from the database. Start-up only. */
@@ -126,6 +131,8 @@ int mer_catalog_init(void);
 extern const mer_module_t mer_catalog_module;
 extern const mer_routes_t mer_catalog_admin_routes;
 extern const mer_routes_t mer_translation_routes;
+/* Bulk import and export of products and prices, CSV or JSON (bulk.c). */
+extern const mer_routes_t mer_catalog_bulk_routes;
 /* Re-reads the database into a new snapshot and advances the generation. Never on an event loop (it reads
  * catalog.db): the commit hook and the command line call it. */
 int mer_catalog_reload(void);
@@ -222,6 +229,13 @@ typedef struct mer_cat_price_in {
 } mer_cat_price_in_t;
 /* Sets prices; an unknown SKU fails the whole call naming prices[i].sku. */
 int mer_catalog_set_prices(mer_db_t *db, const mer_cat_price_in_t *in, size_t n, int64_t now, mer_verr_t *e);
+/* The identifier rules of the admin routes (catalog_admin.c), shared with bulk import (bulk.c): slugs are
+ * 1..max of a-z, 0-9, '-'; SKU codes 1-64 of A-Z, 0-9, '-', '_'; attribute ids (keys, values, tax classes)
+ * 1-64 of a-z, 0-9, '-', '_', '.'. */
+bool mer_catalog_slug_ok(const char *s, size_t max);
+bool mer_catalog_code_ok(const char *s);
+bool mer_catalog_attr_id_ok(const char *s);
+
 /* Attribute translations {"colour": {"es": "Color"}, "colour=black": {"es": "Negro"}}, upserted. */
 int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e);
 
