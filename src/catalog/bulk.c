@@ -333,6 +333,8 @@ static int cmp_row(const void *a, const void *b)
 static void check_across(import_call_t *ic)
 {
     size_t *dups = NULL, ndups = 0;
+    if (ic->n < 2)
+        return;
     if (ic->kind == KIND_PRICES) {
         qsort(ic->prices, ic->n, sizeof(*ic->prices), cmp_price);
         for (size_t i = 1; i < ic->n; i++)
