@@ -79,7 +79,7 @@ static bool parse_kind(const char *s, size_t n, kind_t *k)
 
 typedef struct price_row {
     size_t row;
-    int64_t sku_id;
+    int64_t sku_id, product_id;
     char country[3];
     int64_t amount;
 } price_row_t;
@@ -191,7 +191,7 @@ static void check_price_row(import_call_t *ic, const mer_catalog_t *cat, size_t 
         ic->prices = mer_xrealloc(ic->prices, ic->cap * sizeof(*ic->prices));
     }
     price_row_t *p = &ic->prices[ic->n++];
-    *p = (price_row_t){.row = row, .sku_id = s->id, .amount = a};
+    *p = (price_row_t){.row = row, .sku_id = s->id, .product_id = s->product->id, .amount = a};
     snprintf(p->country, sizeof(p->country), "%s", cc);
 }
 
@@ -607,6 +607,7 @@ static int apply_prices(mer_db_t *db, import_call_t *ic)
                               "isii", p->sku_id, p->country, p->amount, ic->now);
         if (err < 0)
             return err;
+        mer_catalog_changed_product(p->product_id); /* many: the snapshot is reloaded as a whole */
         ic->applied++;
     }
     return 0;
@@ -677,6 +678,7 @@ static int apply_product(mer_db_t *db, import_call_t *ic, size_t from, size_t to
                                  "siii", attrs, s->position, s->max_per_order, sku_id);
             free(attrs);
             err = rc < 0 ? rc : 0;
+            mer_catalog_changed_product(id);
             ic->skus_updated++;
         } else {
             json_t *sj = sku_json(s);
@@ -728,10 +730,7 @@ static int import_apply(mer_db_t *db, mer_call_t *c)
 {
     import_call_t *ic = (import_call_t *)c;
     ic->applied = 0;
-    int err = ic->kind == KIND_PRICES ? apply_prices(db, ic) : apply_products(db, ic);
-    if (err == 0 && ic->applied)
-        mer_catalog_changed();
-    return err;
+    return ic->kind == KIND_PRICES ? apply_prices(db, ic) : apply_products(db, ic);
 }
 
 static json_t *report(import_call_t *ic)

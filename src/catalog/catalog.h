@@ -112,7 +112,10 @@ typedef struct mer_catalog {
     size_t nflash_texts;
     char (*locales)[MER_LOCALE_MAX]; /* every locale that has any product text */
     size_t nlocales;
-    struct mer_search_index *search; /* built with the snapshot (catalog/search.h) */
+    /* the search index (catalog/search.h): search is the base, built for this snapshot or an earlier one;
+     * search_delta (NULL: none) indexes the products changed or added since */
+    struct mer_search_index *search;
+    struct mer_search_delta *search_delta;
     /* every SKU, sorted by code and by id (mer_catalog_sku_by_code / _by_id: a binary search, not a scan of
      * the catalogue; bulk imports look up every row's SKU) */
     const mer_cat_sku_t **skus_by_code;
@@ -140,6 +143,9 @@ void mer_catalog_shutdown(void);
 /* Inside a writer job of catalog.db that changed the catalogue: the snapshot is reloaded once the batch
  * has committed (a job rolled back only costs a reload). */
 void mer_catalog_changed(void);
+/* Inside such a job that changed one product (its row, texts, SKUs or prices): only that product is
+ * re-read when the batch has committed (see "writes" above). */
+void mer_catalog_changed_product(int64_t id);
 /* catalog.db's commit hook (store/writer.h; the catalogue module registers it): reloads the snapshot when a
  * job of the batch called mer_catalog_changed(). Ignores other databases' commits. */
 void mer_catalog_on_commit(const char *region);
