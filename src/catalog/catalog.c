@@ -11,6 +11,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "catalog/search.h"
 #include "core/log.h"
@@ -89,9 +93,11 @@ void mer_catalog_on_commit(const char *region)
         for (size_t i = 0; i < n; i++)
             if (u == 0 || ids[u - 1] != ids[i])
                 ids[u++] = ids[i];
+        uint64_t t0 = mer_now_mono_ns();
         pthread_mutex_lock(&reload_mu);
         err = apply_changes(ids, u);
         pthread_mutex_unlock(&reload_mu);
+        mer_log_info("catalogue: %zu products applied in %.2f ms", u, (double)(mer_now_mono_ns() - t0) / 1e6);
         if (err == 0)
             want_build();
         else if (err == 1) /* not applicable product by product */
@@ -157,6 +163,16 @@ static void free_product(mer_cat_product_t *p)
     free_texts(p->texts, p->ntexts);
     free(p->slug);
     free(p->brand);
+    free(p->home);
+}
+
+/* Gives a loaded product its home (catalog.h) and points its SKUs at it. */
+static void home(mer_cat_product_t *p)
+{
+    p->home = mer_xmalloc(sizeof(*p->home));
+    *p->home = *p;
+    for (size_t k = 0; k < p->nskus; k++)
+        p->skus[k].product = p->home;
 }
 
 static void free_snapshot(mer_catalog_t *c)
@@ -306,6 +322,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
         goto fail;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
+    c->products_cap = (size_t)count + 1;
     r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id",
                      NULL);
     while (mer_rows_next(r) && c->nproducts < (size_t)count) {
@@ -415,6 +432,8 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
+    for (i = 0; i < c->nproducts; i++)
+        home(&c->products[i]);
     index_skus(c);
     *out = c;
     return 0;
@@ -438,6 +457,10 @@ typedef struct grave {
 
 static pthread_mutex_t grave_mu = PTHREAD_MUTEX_INITIALIZER;
 static grave_t *graveyard; /* under grave_mu */
+/* the products array of the last partly retired snapshot, kept for the next one (its pages are mapped:
+ * a fresh array of 100,000 products costs more in page faults than the copy); under grave_mu */
+static mer_cat_product_t *spare;
+static size_t spare_cap;
 static bool building;      /* under grave_mu: the background build reads a snapshot */
 
 static void bury(grave_t *g)
@@ -448,7 +471,14 @@ static void bury(grave_t *g)
         for (size_t i = 0; i < g->ndead; i++)
             free_product(&g->dead[i]);
         free(g->dead);
-        free(g->c->products);
+        pthread_mutex_lock(&grave_mu);
+        if (g->c->products_cap > spare_cap) {
+            free(spare);
+            spare = g->c->products;
+            spare_cap = g->c->products_cap;
+        } else
+            free(g->c->products);
+        pthread_mutex_unlock(&grave_mu);
         free(g->c->skus_by_code);
         free(g->c->skus_by_id);
         mer_search_delta_free(g->c->search_delta);
@@ -480,13 +510,35 @@ static bool builder_running; /* under grave_mu */
 static bool build_wanted, builder_stop;
 static pthread_cond_t build_cv = PTHREAD_COND_INITIALIZER;
 
+#define QUIET_NS 1000000000ull /* a full build starts after a second without product writes */
+static uint64_t last_want_ns; /* under grave_mu */
+
 static void *build_main(void *arg)
 {
     (void)arg;
+    /* a low priority: the full build yields the cores to requests and writes (the delta serves meanwhile) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        mer_log_warn("the catalogue's index builder keeps the normal priority");
     pthread_mutex_lock(&grave_mu);
     for (;;) {
         while (!build_wanted && !builder_stop)
             pthread_cond_wait(&build_cv, &grave_mu);
+        /* wait for a quiet second: a burst of writes costs one build, not one per write */
+        for (;;) {
+            uint64_t now = mer_now_mono_ns();
+            if (builder_stop || now - last_want_ns >= QUIET_NS)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t wait_ns = QUIET_NS - (now - last_want_ns) + 1000000;
+            ts.tv_sec += (time_t)(wait_ns / 1000000000ull);
+            ts.tv_nsec += (long)(wait_ns % 1000000000ull);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&build_cv, &grave_mu, &ts);
+        }
         if (builder_stop)
             break;
         build_wanted = false;
@@ -541,6 +593,7 @@ static void want_build(void)
         builder_running = pthread_create(&builder, NULL, build_main, NULL) == 0;
     }
     build_wanted = true;
+    last_want_ns = mer_now_mono_ns();
     pthread_cond_signal(&build_cv);
     pthread_mutex_unlock(&grave_mu);
 }
@@ -635,7 +688,10 @@ static int load_product(mer_db_t *db, const mer_catalog_t *cat, int64_t id, mer_
         snprintf(pr->country, sizeof(pr->country), "%s", mer_rows_text(r, 1));
         pr->amount = mer_rows_int(r, 2);
     }
-    return mer_rows_end(r);
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    home(p);
+    return 0;
 }
 
 static bool has_locale(const mer_catalog_t *c, const char *loc)
@@ -652,32 +708,69 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static bool id_in(const int64_t *ids, size_t n, int64_t id)
+
+/* The first position in from[0..n) not ordered before key (cmp's order). */
+static size_t lower_bound(const mer_cat_sku_t *const *from, size_t n, const mer_cat_sku_t *key,
+                          int (*cmp)(const void *, const void *))
 {
-    return bsearch(&id, ids, n, sizeof(*ids), cmp_id) != NULL;
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp(&from[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }
 
-/* The SKU indexes of c from old's (whose products ids[0..n) changed): old's entries of the others, merged
- * with the changed products' SKUs. Linear in the SKUs, no sort of them all. */
-static void merge_index(const mer_cat_sku_t ***out, const mer_cat_sku_t *const *from, size_t nfrom,
-                        const mer_cat_sku_t **add, size_t nadd, const int64_t *ids, size_t n,
-                        int (*cmp)(const void *, const void *), size_t *total)
+static int cmp_size(const void *a, const void *b)
 {
-    qsort(add, nadd, sizeof(*add), cmp);
-    const mer_cat_sku_t **o = mer_xcalloc(nfrom + nadd + 1, sizeof(*o));
-    size_t i = 0, j = 0, k = 0;
-    while (i < nfrom || j < nadd) {
-        if (i < nfrom && id_in(ids, n, from[i]->product->id)) {
-            i++;
-            continue;
-        }
-        if (j >= nadd || (i < nfrom && cmp(&from[i], &add[j]) <= 0))
-            o[k++] = from[i++];
-        else
-            o[k++] = add[j++];
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A SKU index (sorted by cmp) of the new snapshot: from[0..nfrom) without the SKUs drop[0..ndrop) (the old
+ * versions of the changed products' SKUs), with add[0..nadd) (their new versions). Finds the places by binary
+ * search and copies the runs between them: no pass that reads every SKU (at 100,000 products, touching each
+ * SKU once costs more than the rest of a write). */
+static const mer_cat_sku_t **splice(const mer_cat_sku_t *const *from, size_t nfrom, const mer_cat_sku_t **drop,
+                                    size_t ndrop, const mer_cat_sku_t **add, size_t nadd,
+                                    int (*cmp)(const void *, const void *), size_t *total)
+{
+    size_t *dpos = mer_xcalloc(ndrop + 1, sizeof(*dpos)), *apos = mer_xcalloc(nadd + 1, sizeof(*apos)), nd = 0;
+    for (size_t j = 0; j < ndrop; j++) {
+        size_t at = lower_bound(from, nfrom, drop[j], cmp);
+        if (at < nfrom && from[at] == drop[j])
+            dpos[nd++] = at;
     }
-    *out = o;
+    qsort(dpos, nd, sizeof(*dpos), cmp_size);
+    qsort(add, nadd, sizeof(*add), cmp);
+    for (size_t j = 0; j < nadd; j++)
+        apos[j] = lower_bound(from, nfrom, add[j], cmp);
+    const mer_cat_sku_t **o = mer_xmalloc((nfrom + nadd + 1) * sizeof(*o));
+    size_t i = 0, d = 0, a = 0, k = 0;
+    for (;;) {
+        size_t next = nfrom;
+        if (d < nd && dpos[d] < next)
+            next = dpos[d];
+        if (a < nadd && apos[a] < next)
+            next = apos[a];
+        memcpy(o + k, from + i, (next - i) * sizeof(*o));
+        k += next - i;
+        i = next;
+        while (a < nadd && apos[a] == i)
+            o[k++] = add[a++];
+        if (d < nd && dpos[d] == i) {
+            i++;
+            d++;
+        } else if (i == nfrom && a == nadd)
+            break;
+    }
+    free(dpos);
+    free(apos);
     *total = k;
+    return o;
 }
 
 /* Applies the changes of products ids[0..n) (sorted, distinct) to a new snapshot. Returns 1 when they
@@ -710,7 +803,19 @@ static int apply_changes(const int64_t *ids, size_t n)
     }
     c = mer_xcalloc(1, sizeof(*c));
     *c = *old; /* categories, translations, locales and the base index are shared */
-    c->products = mer_xcalloc(old->nproducts + nnew + 1, sizeof(*c->products));
+    size_t need = old->nproducts + nnew + 1;
+    pthread_mutex_lock(&grave_mu);
+    if (spare && spare_cap >= need) {
+        c->products = spare;
+        c->products_cap = spare_cap;
+        spare = NULL;
+        spare_cap = 0;
+    }
+    pthread_mutex_unlock(&grave_mu);
+    if (c->products == old->products) { /* no spare: a new array with room to grow */
+        c->products_cap = need + need / 8;
+        c->products = mer_xmalloc(c->products_cap * sizeof(*c->products));
+    }
     memcpy(c->products, old->products, old->nproducts * sizeof(*c->products));
     dead = mer_xcalloc(n + 1, sizeof(*dead));
     uint32_t *changed_at = mer_xcalloc(n + 1, sizeof(*changed_at));
@@ -723,21 +828,28 @@ static int apply_changes(const int64_t *ids, size_t n)
         changed_at[i] = (uint32_t)at;
     }
     free(fresh);
-    /* SKU indexes: old's without the changed products', plus theirs */
+    /* SKU indexes: old's without the changed products' old SKUs, plus their new ones */
+    size_t ndrop = 0;
+    for (size_t i = 0; i < ndead; i++)
+        ndrop += dead[i].nskus;
     const mer_cat_sku_t **add = mer_xcalloc(nadd + 1, sizeof(*add)), **add2 = mer_xcalloc(nadd + 1, sizeof(*add2));
+    const mer_cat_sku_t **drop = mer_xcalloc(ndrop + 1, sizeof(*drop)), **drop2 = mer_xcalloc(ndrop + 1, sizeof(*drop2));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         mer_cat_product_t *p = &c->products[changed_at[i]];
-        for (size_t s = 0; s < p->nskus; s++) {
-            p->skus[s].product = p;
+        for (size_t s = 0; s < p->nskus; s++, k++)
             add[k] = add2[k] = &p->skus[s];
-            k++;
-        }
     }
-    merge_index(&c->skus_by_code, old->skus_by_code, old->nskus, add, nadd, ids, n, cmp_sku_code, &c->nskus);
-    merge_index(&c->skus_by_id, old->skus_by_id, old->nskus, add2, nadd, ids, n, cmp_sku_id, &c->nskus);
+    k = 0;
+    for (size_t i = 0; i < ndead; i++)
+        for (size_t s = 0; s < dead[i].nskus; s++, k++)
+            drop[k] = drop2[k] = &dead[i].skus[s];
+    c->skus_by_code = splice(old->skus_by_code, old->nskus, drop, ndrop, add, nadd, cmp_sku_code, &c->nskus);
+    c->skus_by_id = splice(old->skus_by_id, old->nskus, drop2, ndrop, add2, nadd, cmp_sku_id, &c->nskus);
     free(add);
     free(add2);
+    free(drop);
+    free(drop2);
     /* the search delta: the products of old's delta and these */
     size_t nd = old->search_delta ? old->search_delta->n : 0, m = 0;
     uint32_t *of = mer_xcalloc(nd + n + 1, sizeof(*of));
@@ -753,10 +865,6 @@ static int apply_changes(const int64_t *ids, size_t n)
     free(of);
 
     pthread_rwlock_wrlock(&snap_lock);
-    /* the SKUs shared with old point at their products in the new array (no reader now) */
-    for (size_t i = 0; i < c->nproducts; i++)
-        for (size_t s = 0; s < c->products[i].nskus; s++)
-            c->products[i].skus[s].product = &c->products[i];
     snap = c;
     pthread_rwlock_unlock(&snap_lock);
     bump();
@@ -774,6 +882,11 @@ void mer_catalog_shutdown(void)
         pthread_join(builder, NULL);
     pthread_mutex_lock(&grave_mu);
     builder_stop = builder_running = build_wanted = false; /* a later init may start it again */
+    pthread_mutex_unlock(&grave_mu);
+    pthread_mutex_lock(&grave_mu);
+    free(spare);
+    spare = NULL;
+    spare_cap = 0;
     pthread_mutex_unlock(&grave_mu);
     pthread_mutex_lock(&pending_mu);
     free(pending);

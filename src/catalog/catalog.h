@@ -99,11 +99,16 @@ typedef struct mer_cat_product {
     size_t ntexts;
     mer_cat_sku_t *skus;
     size_t nskus;
+    /* the product's own copy of this struct, which its SKUs' product pointers point at: the snapshot's
+     * array holds copies by value, so a new snapshot copies the array without touching any SKU (catalog.c);
+     * compare products by id, not by address */
+    struct mer_cat_product *home;
 } mer_cat_product_t;
 
 typedef struct mer_catalog {
     mer_cat_product_t *products; /* sorted by id */
     size_t nproducts;
+    size_t products_cap; /* entries allocated (catalog.c reuses a retired snapshot's array) */
     mer_cat_category_t *categories; /* sorted by id */
     size_t ncategories;
     mer_cat_attr_text_t *attr_texts; /* sorted by key, locale */

@@ -515,82 +515,145 @@ static size_t find_str(const char **arr, size_t n, const char *s)
     return lo;
 }
 
-static size_t unique_strs(const char **arr, size_t n)
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER; /* guards rank_keys during the sort */
+
+/* A set of strings (or of (key id, string) pairs) interned to ids in insertion order: the facet tables are
+ * built from a catalogue's few distinct brands and attribute values without sorting every product's. */
+typedef struct strset {
+    const char **str;
+    uint32_t *key; /* pairs: the key id of each entry */
+    size_t n, cap;
+    uint32_t *slots; /* id + 1, 0 = empty */
+    size_t scap;
+} strset_t;
+
+static uint32_t strset_add(strset_t *t, uint32_t key, const char *str)
 {
-    qsort(arr, n, sizeof(*arr), cmp_str);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || strcmp(arr[u - 1], arr[i]) != 0)
-            arr[u++] = arr[i];
-    return u;
+    if (t->n * 2 >= t->scap) {
+        size_t cap = t->scap ? t->scap * 2 : 64;
+        uint32_t *slots = mer_xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = (hash_bytes(t->str[i], strlen(t->str[i])) ^ (t->key[i] * 0x9E3779B97F4A7C15ull)) & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->scap = cap;
+    }
+    size_t j = (hash_bytes(str, strlen(str)) ^ (key * 0x9E3779B97F4A7C15ull)) & (t->scap - 1);
+    while (t->slots[j]) {
+        uint32_t id = t->slots[j] - 1;
+        if (t->key[id] == key && strcmp(t->str[id], str) == 0)
+            return id;
+        j = (j + 1) & (t->scap - 1);
+    }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->str = mer_xrealloc(t->str, t->cap * sizeof(*t->str));
+        t->key = mer_xrealloc(t->key, t->cap * sizeof(*t->key));
+    }
+    t->str[t->n] = str;
+    t->key[t->n] = key;
+    t->slots[j] = (uint32_t)t->n + 1;
+    return (uint32_t)t->n++;
 }
 
-static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER; /* guards rank_keys during the sort */
+static void strset_free(strset_t *t)
+{
+    free(t->str);
+    free(t->key);
+    free(t->slots);
+}
+
+/* The sorted, distinct strings of t (ids in rank[]: rank[id] = position). */
+static const char **strset_sorted(const strset_t *t, uint32_t *rank)
+{
+    const char **out = mer_xcalloc(t->n + 1, sizeof(*out));
+    memcpy(out, t->str, t->n * sizeof(*out));
+    qsort(out, t->n, sizeof(*out), cmp_str);
+    for (size_t i = 0; i < t->n; i++)
+        rank[i] = (uint32_t)find_str(out, t->n, t->str[i]);
+    return out;
+}
 
 static void build_facets(mer_search_index_t *ix, const mer_catalog_t *cat)
 {
     size_t nskus = 0, nattrs = 0;
-    ix->brands = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->brands));
+    strset_t brands = {0}, keys = {0}, values = {0};
+    uint32_t *tmp_brand = mer_xcalloc(cat->nproducts + 1, sizeof(*tmp_brand));
     for (size_t p = 0; p < cat->nproducts; p++) {
-        ix->brands[p] = cat->products[p].brand;
+        tmp_brand[p] = strset_add(&brands, 0, cat->products[p].brand);
         nskus += cat->products[p].nskus;
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             nattrs += cat->products[p].skus[k].nattrs;
     }
-    ix->nbrands = unique_strs(ix->brands, cat->nproducts);
+    uint32_t *rank = mer_xcalloc(brands.n + 1, sizeof(*rank));
+    ix->brands = strset_sorted(&brands, rank);
+    ix->nbrands = brands.n;
     ix->brand_of = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->brand_of));
     for (size_t p = 0; p < cat->nproducts; p++)
-        ix->brand_of[p] = (uint32_t)find_str(ix->brands, ix->nbrands, cat->products[p].brand);
+        ix->brand_of[p] = rank[tmp_brand[p]];
+    free(rank);
+    free(tmp_brand);
 
-    ix->attr_keys = mer_xcalloc(nattrs + 1, sizeof(*ix->attr_keys));
-    size_t n = 0;
+    /* attribute keys, then (key, value) pairs, each attribute of each SKU interned once */
+    uint32_t *tmp_val = mer_xcalloc(nattrs + 1, sizeof(*tmp_val));
     for (size_t p = 0; p < cat->nproducts; p++)
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++)
-                ix->attr_keys[n++] = cat->products[p].skus[k].attrs[a].key;
-    ix->nattr_keys = unique_strs(ix->attr_keys, n);
-    ix->attr_values = mer_xcalloc(nattrs + 1, sizeof(*ix->attr_values));
-    n = 0;
+                strset_add(&keys, 0, cat->products[p].skus[k].attrs[a].key);
+    uint32_t *key_rank = mer_xcalloc(keys.n + 1, sizeof(*key_rank));
+    ix->attr_keys = strset_sorted(&keys, key_rank);
+    ix->nattr_keys = keys.n;
+    size_t n = 0;
     for (size_t p = 0; p < cat->nproducts; p++)
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++) {
                 const mer_cat_attr_t *at = &cat->products[p].skus[k].attrs[a];
-                ix->attr_values[n++] =
-                    (mer_search_attr_value_t){(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, at->key), at->value};
+                uint32_t kid = key_rank[strset_add(&keys, 0, at->key)];
+                tmp_val[n++] = strset_add(&values, kid, at->value);
             }
-    qsort(ix->attr_values, n, sizeof(*ix->attr_values), cmp_attr_value);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || cmp_attr_value(&ix->attr_values[u - 1], &ix->attr_values[i]) != 0)
-            ix->attr_values[u++] = ix->attr_values[i];
-    ix->nattr_values = u;
+    free(key_rank);
+    ix->attr_values = mer_xcalloc(values.n + 1, sizeof(*ix->attr_values));
+    for (size_t i = 0; i < values.n; i++)
+        ix->attr_values[i] = (mer_search_attr_value_t){values.key[i], values.str[i]};
+    qsort(ix->attr_values, values.n, sizeof(*ix->attr_values), cmp_attr_value);
+    ix->nattr_values = values.n;
+    uint32_t *val_rank = mer_xcalloc(values.n + 1, sizeof(*val_rank));
+    for (size_t i = 0; i < values.n; i++) {
+        mer_search_attr_value_t want = {values.key[i], values.str[i]};
+        size_t lo = 0, hi = ix->nattr_values;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (cmp_attr_value(&ix->attr_values[mid], &want) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        val_rank[i] = (uint32_t)lo;
+    }
 
     ix->sku_off = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->sku_off));
     ix->attr_off = mer_xcalloc(nskus + 1, sizeof(*ix->attr_off));
     ix->sku_attrs = mer_xcalloc(nattrs + 1, sizeof(*ix->sku_attrs));
-    size_t s = 0, na = 0;
+    size_t sk = 0, na = 0;
     for (size_t p = 0; p < cat->nproducts; p++) {
-        ix->sku_off[p] = (uint32_t)s;
-        for (size_t k = 0; k < cat->products[p].nskus; k++, s++) {
-            ix->attr_off[s] = (uint32_t)na;
-            const mer_cat_sku_t *sk = &cat->products[p].skus[k];
-            for (size_t a = 0; a < sk->nattrs; a++) {
-                mer_search_attr_value_t want = {(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, sk->attrs[a].key),
-                                                sk->attrs[a].value};
-                size_t lo = 0, hi = ix->nattr_values;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (cmp_attr_value(&ix->attr_values[mid], &want) < 0)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                ix->sku_attrs[na++] = (uint32_t)lo;
-            }
+        ix->sku_off[p] = (uint32_t)sk;
+        for (size_t k = 0; k < cat->products[p].nskus; k++, sk++) {
+            ix->attr_off[sk] = (uint32_t)na;
+            for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++, na++)
+                ix->sku_attrs[na] = val_rank[tmp_val[na]];
         }
     }
-    ix->sku_off[cat->nproducts] = (uint32_t)s;
-    ix->attr_off[s] = (uint32_t)na;
+    ix->sku_off[cat->nproducts] = (uint32_t)sk;
+    ix->attr_off[sk] = (uint32_t)na;
+    free(val_rank);
+    free(tmp_val);
+    strset_free(&brands);
+    strset_free(&keys);
+    strset_free(&values);
     /* the tables own their strings: a base index outlives the snapshot it was built for (search.h) */
     for (size_t i = 0; i < ix->nbrands; i++)
         ix->brands[i] = mer_xstrdup(ix->brands[i]);
