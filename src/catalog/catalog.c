@@ -93,11 +93,9 @@ void mer_catalog_on_commit(const char *region)
         for (size_t i = 0; i < n; i++)
             if (u == 0 || ids[u - 1] != ids[i])
                 ids[u++] = ids[i];
-        uint64_t t0 = mer_now_mono_ns();
         pthread_mutex_lock(&reload_mu);
         err = apply_changes(ids, u);
         pthread_mutex_unlock(&reload_mu);
-        mer_log_info("catalogue: %zu products applied in %.2f ms", u, (double)(mer_now_mono_ns() - t0) / 1e6);
         if (err == 0)
             want_build();
         else if (err == 1) /* not applicable product by product */
@@ -1014,6 +1012,7 @@ const char *mer_catalog_resolve_lang(const mer_catalog_t *cat, const mer_locale_
 int mer_catalog_init(void)
 {
     mer_catalog_t *fresh = NULL;
+    uint64_t t_load = mer_now_mono_ns();
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = load(db, &fresh);
     mer_store_write_end(MER_STORE_CATALOG);
@@ -1022,8 +1021,9 @@ int mer_catalog_init(void)
     uint64_t t0 = mer_now_mono_ns();
     fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded: %zu products, %zu categories; search index: %zu words, %u postings, %.1f ms",
-                 snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
+    mer_log_info("catalogue loaded in %.1f ms: %zu products, %zu categories; search index: %zu words, %u postings, "
+                 "%.1f ms",
+                 (double)(t0 - t_load) / 1e6, snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
                  (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }
