@@ -459,7 +459,7 @@ static grave_t *graveyard; /* under grave_mu */
  * a fresh array of 100,000 products costs more in page faults than the copy); under grave_mu */
 static mer_cat_product_t *spare;
 static size_t spare_cap;
-static bool building;      /* under grave_mu: the background build reads a snapshot */
+static bool building; /* under grave_mu: the background build reads a snapshot */
 
 static void bury(grave_t *g)
 {
@@ -509,7 +509,7 @@ static bool build_wanted, builder_stop;
 static pthread_cond_t build_cv = PTHREAD_COND_INITIALIZER;
 
 #define QUIET_NS 1000000000ull /* a full build starts after a second without product writes */
-static uint64_t last_want_ns; /* under grave_mu */
+static uint64_t last_want_ns;  /* under grave_mu */
 
 static void *build_main(void *arg)
 {
@@ -706,7 +706,6 @@ static int cmp_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-
 /* The first position in from[0..n) not ordered before key (cmp's order). */
 static size_t lower_bound(const mer_cat_sku_t *const *from, size_t n, const mer_cat_sku_t *key,
                           int (*cmp)(const void *, const void *))
@@ -831,7 +830,8 @@ static int apply_changes(const int64_t *ids, size_t n)
     for (size_t i = 0; i < ndead; i++)
         ndrop += dead[i].nskus;
     const mer_cat_sku_t **add = mer_xcalloc(nadd + 1, sizeof(*add)), **add2 = mer_xcalloc(nadd + 1, sizeof(*add2));
-    const mer_cat_sku_t **drop = mer_xcalloc(ndrop + 1, sizeof(*drop)), **drop2 = mer_xcalloc(ndrop + 1, sizeof(*drop2));
+    const mer_cat_sku_t **drop = mer_xcalloc(ndrop + 1, sizeof(*drop)),
+                        **drop2 = mer_xcalloc(ndrop + 1, sizeof(*drop2));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         mer_cat_product_t *p = &c->products[changed_at[i]];
@@ -1023,8 +1023,8 @@ int mer_catalog_init(void)
     snap = fresh;
     mer_log_info("catalogue loaded in %.1f ms: %zu products, %zu categories; search index: %zu words, %u postings, "
                  "%.1f ms",
-                 (double)(t0 - t_load) / 1e6, snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
-                 (double)(mer_now_mono_ns() - t0) / 1e6);
+                 (double)(t0 - t_load) / 1e6, snap->nproducts, snap->ncategories, snap->search->nkeys,
+                 snap->search->post_off[snap->search->nkeys], (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }
 
