@@ -805,8 +805,9 @@ static bool header_is(const mer_req_t *r, const char *name, const char *want)
 static void h_import(mer_req_t *r)
 {
     kind_t kind;
-    if (!parse_kind(r->params[0].base, r->params[0].len, &kind)) {
-        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "imports are products or prices");
+    const char *slash = memrchr(r->path.base, '/', r->path.len);
+    if (slash == NULL || !parse_kind(slash + 1, r->path.len - (size_t)(slash + 1 - r->path.base), &kind)) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "imports are products, prices or stock");
         return;
     }
     if (kind == KIND_PRODUCTS && r->who.role != MER_ROLE_ADMIN) {
@@ -1021,8 +1022,9 @@ static void export_free(mer_call_t *c)
 static void h_export(mer_req_t *r)
 {
     kind_t kind;
-    if (!parse_kind(r->params[0].base, r->params[0].len, &kind)) {
-        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "exports are products or prices");
+    const char *slash = memrchr(r->path.base, '/', r->path.len);
+    if (slash == NULL || !parse_kind(slash + 1, r->path.len - (size_t)(slash + 1 - r->path.base), &kind)) {
+        mer_reply_error(r, MER_E_NOT_FOUND, NULL, "exports are products, prices or stock");
         return;
     }
     const char *format = mer_req_query(r, "format"), *country = mer_req_query(r, "country");
@@ -1056,8 +1058,10 @@ static void h_export(mer_req_t *r)
 }
 
 static const mer_route_t routes[] = {
-    {"GET", "/api/v1/admin/export/{kind}", h_export, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
-    {"POST", "/api/v1/admin/import/{kind}", h_import, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/export/products", h_export, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"GET", "/api/v1/admin/export/prices", h_export, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/import/products", h_import, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/import/prices", h_import, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
 };
 
 const mer_routes_t mer_catalog_bulk_routes = {routes, MER_ARRAY_LEN(routes)};

@@ -213,3 +213,50 @@ test('who may: admins everything; operators their countries\' prices only; nobod
   expectError(await imp('prices', 'sku\n', { token: c.token }), 403, 'forbidden');
   expectError(await exp('prices', '', c.token), 403, 'forbidden');
 });
+
+test('stock per warehouse: export, import into the region of the country, all or nothing, partial, dry run, who may', async () => {
+  const ex = await exp('stock', '?country=IN&format=csv');
+  assert.equal(ex.status, 200, ex.text);
+  const rows = parseCsv(ex.text);
+  assert.deepEqual(rows[0], ['sku', 'warehouse', 'country', 'on_hand', 'reserved', 'available']);
+  assert.ok(rows.length > 10);
+  const [sku, wh, , onHand] = rows[1];
+  const other = parseCsv((await exp('stock', '?country=DE')).text)[1][1]; // a warehouse of region eu
+  // an unedited export imports unchanged (the extra columns are ignored)
+  const same = await imp('stock', ex.text, { q: '?country=IN' });
+  assert.equal(same.status, 200, same.text);
+  assert.equal(same.json.applied, rows.length - 1);
+  assert.equal(same.json.region, 'in');
+  // a bad row in the database's eyes (a warehouse of another region) refuses the whole file
+  const bad = `sku,warehouse,on_hand\n${sku},${wh},${Number(onHand) + 7}\n${sku},${other},5\nNO-SUCH,${wh},1\n${sku},${wh},-1\n`;
+  const r = await imp('stock', bad, { q: '?country=IN' });
+  expectError(r, 422, 'validation_failed');
+  assert.deepEqual(r.json.error.errors.map((e) => [e.row, e.column, e.code]), [[4, 'sku', 'unknown_sku'], [5, 'on_hand', 'invalid_value']]);
+  const r2 = await imp('stock', `sku,warehouse,on_hand\n${sku},${wh},${Number(onHand) + 7}\n${sku},${other},5\n`, { q: '?country=IN' });
+  expectError(r2, 422, 'validation_failed');
+  assert.deepEqual(r2.json.error.errors.map((e) => [e.row, e.column, e.code]), [[3, 'warehouse', 'unknown_warehouse']]);
+  const find = async () => parseCsv((await exp('stock', '?country=IN')).text).find((x) => x[0] === sku && x[1] === wh)[3];
+  assert.equal(await find(), onHand); // nothing applied
+  // a dry run finds the same, writes nothing
+  const dry = await imp('stock', `sku,warehouse,on_hand\n${sku},${wh},${Number(onHand) + 7}\n${sku},${other},5\n`, { q: '?country=IN&dry_run=true' });
+  expectError(dry, 422, 'validation_failed');
+  assert.equal(await find(), onHand);
+  // partial: the good row
+  const p = await imp('stock', `sku,warehouse,on_hand,reason\n${sku},${wh},${Number(onHand) + 7},recount\n${sku},${other},5,\n`, { q: '?country=IN&mode=partial' });
+  assert.equal(p.status, 200, p.text);
+  assert.equal(p.json.applied, 1);
+  assert.equal(p.json.rejected, 1);
+  assert.equal(await find(), String(Number(onHand) + 7));
+  const view = await srv.get(`/api/v1/admin/stock?country=IN&sku=${sku}`, { token: T });
+  assert.ok(view.json.movements.some((m) => m.reason === 'recount' && m.d_on_hand === 7), view.text);
+  // JSON too
+  const j = await imp('stock', JSON.stringify([{ sku, warehouse: wh, on_hand: Number(onHand) }]), { type: 'application/json', q: '?country=IN' });
+  assert.equal(j.status, 200, j.text);
+  assert.equal(await find(), onHand);
+  // who may: an operator of IN, not of DE; the country is required
+  const op = run(['admin', 'token', '--data', srv.dataDir, '--email', 'op-stock@example.test', '--role', 'operator', '--countries', 'IN']);
+  assert.equal((await exp('stock', '?country=IN', op)).status, 200);
+  expectError(await exp('stock', '?country=DE', op), 403, 'forbidden');
+  expectError(await imp('stock', 'sku,warehouse,on_hand\n', { q: '?country=DE', token: op }), 403, 'forbidden');
+  expectError(await imp('stock', 'sku,warehouse,on_hand\n'), 400, 'missing_parameter', 'country');
+});
