@@ -571,7 +571,8 @@ static void strset_free(strset_t *t)
 static const char **strset_sorted(const strset_t *t, uint32_t *rank)
 {
     const char **out = mer_xcalloc(t->n + 1, sizeof(*out));
-    memcpy(out, t->str, t->n * sizeof(*out));
+    if (t->n)
+        memcpy(out, t->str, t->n * sizeof(*out));
     qsort(out, t->n, sizeof(*out), cmp_str);
     for (size_t i = 0; i < t->n; i++)
         rank[i] = (uint32_t)find_str(out, t->n, t->str[i]);

@@ -63,3 +63,15 @@ test('many writes in a row keep reads consistent', async () => {
   assert.equal(cat.status, 201, cat.text);
   assert.equal((await search('renamed')).total, list.length);
 });
+
+test('a product whose SKUs have no attributes (an empty facet table in the delta)', async () => {
+  const made = await srv.api('POST', '/api/v1/admin/products', { token: T, body: {
+    slug: 'plain-cable', brand: 'Plainco', category: 'cables',
+    texts: { en: { name: 'Plain Cable', description: 'No options' } },
+    skus: [{ code: 'PLAIN-1', prices: { IN: 49900 } }],
+  } });
+  assert.equal(made.status, 201, made.text);
+  const p = await srv.api('PATCH', `/api/v1/admin/products/${made.json.id}`, { token: T, body: { brand: 'Plainerco' } });
+  assert.equal(p.status, 200, p.text);
+  assert.deepEqual((await search('plainerco')).items.map((x) => x.id), [made.json.id]);
+});
