@@ -11,6 +11,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "catalog/search.h"
 #include "core/log.h"
@@ -33,7 +37,14 @@ static void bump(void)
     atomic_fetch_add_explicit(&generation, 1, memory_order_acq_rel);
 }
 
-static _Atomic bool changed; /* a job of catalog.db's writer changed the catalogue since the last reload */
+static _Atomic bool changed; /* a job of catalog.db's writer changed the catalogue beyond products */
+
+/* Products changed by jobs since the last commit hook (catalog.db's writer thread adds, its hook takes). */
+#define INCREMENTAL_MAX 1000 /* more products changed in one batch: a reload is cheaper */
+static pthread_mutex_t pending_mu = PTHREAD_MUTEX_INITIALIZER;
+static int64_t *pending;
+static size_t npending;
+static bool pending_overflow;
 
 int mer_catalog_changed(mer_db_t *db)
 {
@@ -57,11 +68,59 @@ void mer_catalog_listen(void)
     mer_notify_on("catalog", catalog_note);
 }
 
+int mer_catalog_changed_product(mer_db_t *db, int64_t id)
+{
+    pthread_mutex_lock(&pending_mu);
+    if (npending == INCREMENTAL_MAX)
+        pending_overflow = true;
+    else {
+        if (pending == NULL)
+            pending = mer_xcalloc(INCREMENTAL_MAX, sizeof(*pending));
+        pending[npending++] = id;
+    }
+    pthread_mutex_unlock(&pending_mu);
+    return db ? mer_notify_send_id(db, "catalog", id) : 0;
+}
+
+static int cmp_u32(const void *a, const void *b);
+static int cmp_id(const void *a, const void *b);
+static void want_build(void);
+static int apply_changes(const int64_t *ids, size_t n);
+
 void mer_catalog_on_commit(const char *region)
 {
-    if (region != MER_STORE_CATALOG || !atomic_exchange_explicit(&changed, false, memory_order_acq_rel))
+    if (region != MER_STORE_CATALOG)
         return;
-    int err = mer_catalog_reload();
+    bool all = atomic_exchange_explicit(&changed, false, memory_order_acq_rel);
+    pthread_mutex_lock(&pending_mu);
+    int64_t *ids = NULL;
+    size_t n = npending;
+    if (n) {
+        ids = mer_xcalloc(n, sizeof(*ids));
+        memcpy(ids, pending, n * sizeof(*ids));
+    }
+    all = all || pending_overflow;
+    npending = 0;
+    pending_overflow = false;
+    pthread_mutex_unlock(&pending_mu);
+    int err = 0;
+    if (all)
+        err = mer_catalog_reload();
+    else if (n) {
+        qsort(ids, n, sizeof(*ids), cmp_id);
+        size_t u = 0;
+        for (size_t i = 0; i < n; i++)
+            if (u == 0 || ids[u - 1] != ids[i])
+                ids[u++] = ids[i];
+        pthread_mutex_lock(&reload_mu);
+        err = apply_changes(ids, u);
+        pthread_mutex_unlock(&reload_mu);
+        if (err == 0)
+            want_build();
+        else if (err == 1) /* not applicable product by product */
+            err = mer_catalog_reload();
+    }
+    free(ids);
     if (err) /* the change is durable; the next change's reload (or a restart) shows it */
         mer_log_error("the catalogue could not be reloaded after a change: %s", mer_err_code(err));
 }
@@ -105,28 +164,42 @@ static void free_texts(mer_cat_text_t *t, size_t n)
     free(t);
 }
 
+static void free_product(mer_cat_product_t *p)
+{
+    for (size_t k = 0; k < p->nskus; k++) {
+        mer_cat_sku_t *s = &p->skus[k];
+        for (size_t a = 0; a < s->nattrs; a++) {
+            free(s->attrs[a].key);
+            free(s->attrs[a].value);
+        }
+        free(s->attrs);
+        free(s->prices);
+        free(s->code);
+    }
+    free(p->skus);
+    free_texts(p->texts, p->ntexts);
+    free(p->slug);
+    free(p->brand);
+    free(p->home);
+}
+
+/* Gives a loaded product its home (catalog.h) and points its SKUs at it. */
+static void home(mer_cat_product_t *p)
+{
+    p->home = mer_xmalloc(sizeof(*p->home));
+    *p->home = *p;
+    for (size_t k = 0; k < p->nskus; k++)
+        p->skus[k].product = p->home;
+}
+
 static void free_snapshot(mer_catalog_t *c)
 {
     if (c == NULL)
         return;
     mer_search_free(c->search);
-    for (size_t i = 0; i < c->nproducts; i++) {
-        mer_cat_product_t *p = &c->products[i];
-        for (size_t k = 0; k < p->nskus; k++) {
-            mer_cat_sku_t *s = &p->skus[k];
-            for (size_t a = 0; a < s->nattrs; a++) {
-                free(s->attrs[a].key);
-                free(s->attrs[a].value);
-            }
-            free(s->attrs);
-            free(s->prices);
-            free(s->code);
-        }
-        free(p->skus);
-        free_texts(p->texts, p->ntexts);
-        free(p->slug);
-        free(p->brand);
-    }
+    mer_search_delta_free(c->search_delta);
+    for (size_t i = 0; i < c->nproducts; i++)
+        free_product(&c->products[i]);
     free(c->products);
     for (size_t i = 0; i < c->ncategories; i++) {
         free(c->categories[i].slug);
@@ -145,6 +218,8 @@ static void free_snapshot(mer_catalog_t *c)
     }
     free(c->flash_texts);
     free(c->locales);
+    free(c->skus_by_code);
+    free(c->skus_by_id);
     free(c);
 }
 
@@ -173,6 +248,60 @@ static void push_text(mer_cat_text_t **arr, size_t *n, mer_rows_t *r, int col, b
     }
     if (!mer_rows_null(r, col + (has_desc ? 3 : 2)))
         t->name_source = mer_xstrdup(mer_rows_text(r, col + (has_desc ? 3 : 2)));
+}
+
+/* A SKU's attributes from their JSON text {"colour": "black"}. */
+static void sku_attrs(mer_cat_sku_t *s, const char *text, size_t len)
+{
+    json_t *attrs = json_loadb(text, len, 0, NULL);
+    if (json_is_object(attrs)) {
+        const char *k;
+        json_t *v;
+        s->attrs = mer_xcalloc(json_object_size(attrs) + 1, sizeof(*s->attrs));
+        json_object_foreach(attrs, k, v)
+        {
+            if (!json_is_string(v))
+                continue;
+            s->attrs[s->nattrs].key = mer_xstrdup(k);
+            s->attrs[s->nattrs++].value = mer_xstrdup(json_string_value(v));
+        }
+    }
+    json_decref(attrs);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_sku_code(const void *a, const void *b)
+{
+    return strcmp((*(const mer_cat_sku_t *const *)a)->code, (*(const mer_cat_sku_t *const *)b)->code);
+}
+
+static int cmp_sku_id(const void *a, const void *b)
+{
+    int64_t x = (*(const mer_cat_sku_t *const *)a)->id, y = (*(const mer_cat_sku_t *const *)b)->id;
+    return (x > y) - (x < y);
+}
+
+/* The SKU indexes (catalog.h: skus_by_code, skus_by_id) of a loaded snapshot. */
+static void index_skus(mer_catalog_t *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nproducts; i++)
+        n += c->products[i].nskus;
+    c->skus_by_code = mer_xcalloc(n + 1, sizeof(*c->skus_by_code));
+    c->skus_by_id = mer_xcalloc(n + 1, sizeof(*c->skus_by_id));
+    c->nskus = 0;
+    for (size_t i = 0; i < c->nproducts; i++)
+        for (size_t k = 0; k < c->products[i].nskus; k++) {
+            c->skus_by_code[c->nskus] = &c->products[i].skus[k];
+            c->skus_by_id[c->nskus++] = &c->products[i].skus[k];
+        }
+    qsort(c->skus_by_code, c->nskus, sizeof(*c->skus_by_code), cmp_sku_code);
+    qsort(c->skus_by_id, c->nskus, sizeof(*c->skus_by_id), cmp_sku_id);
 }
 
 static int load(mer_db_t *db, mer_catalog_t **out)
@@ -210,6 +339,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
         goto fail;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
+    c->products_cap = (size_t)count + 1;
     r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id",
                      NULL);
     while (mer_rows_next(r) && c->nproducts < (size_t)count) {
@@ -258,20 +388,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         s->code = mer_xstrdup(mer_rows_text(r, 2));
         s->max_per_order = mer_rows_int(r, 4);
         s->product = p;
-        json_t *attrs = json_loadb(mer_rows_text(r, 3), mer_rows_len(r, 3), 0, NULL);
-        if (json_is_object(attrs)) {
-            const char *k;
-            json_t *v;
-            s->attrs = mer_xcalloc(json_object_size(attrs) + 1, sizeof(*s->attrs));
-            json_object_foreach(attrs, k, v)
-            {
-                if (!json_is_string(v))
-                    continue;
-                s->attrs[s->nattrs].key = mer_xstrdup(k);
-                s->attrs[s->nattrs++].value = mer_xstrdup(json_string_value(v));
-            }
-        }
-        json_decref(attrs);
+        sku_attrs(s, mer_rows_text(r, 3), mer_rows_len(r, 3));
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
@@ -332,6 +449,9 @@ static int load(mer_db_t *db, mer_catalog_t **out)
     }
     if ((err = mer_rows_end(r)) != 0)
         goto fail;
+    for (i = 0; i < c->nproducts; i++)
+        home(&c->products[i]);
+    index_skus(c);
     *out = c;
     return 0;
 fail:
@@ -339,9 +459,165 @@ fail:
     return err;
 }
 
+/* ---- retired snapshots ----
+ * A snapshot replaced by a newer one is freed at once, unless the background index build is reading
+ * an earlier snapshot (whose products the retired one may share): then it waits in the graveyard until
+ * the build ends. A retired snapshot either is freed whole (a reload: nothing shared) or gives its products
+ * array, SKU indexes and the products that changed (dead) and shares the rest with its successor. */
+typedef struct grave {
+    mer_catalog_t *c;
+    bool whole;
+    mer_cat_product_t *dead;
+    size_t ndead;
+    struct grave *next;
+} grave_t;
+
+static pthread_mutex_t grave_mu = PTHREAD_MUTEX_INITIALIZER;
+static grave_t *graveyard; /* under grave_mu */
+/* the products array of the last partly retired snapshot, kept for the next one (its pages are mapped:
+ * a fresh array of 100,000 products costs more in page faults than the copy); under grave_mu */
+static mer_cat_product_t *spare;
+static size_t spare_cap;
+static bool building; /* under grave_mu: the background build reads a snapshot */
+
+static void bury(grave_t *g)
+{
+    if (g->whole)
+        free_snapshot(g->c);
+    else {
+        for (size_t i = 0; i < g->ndead; i++)
+            free_product(&g->dead[i]);
+        free(g->dead);
+        pthread_mutex_lock(&grave_mu);
+        if (g->c->products_cap > spare_cap) {
+            free(spare);
+            spare = g->c->products;
+            spare_cap = g->c->products_cap;
+        } else
+            free(g->c->products);
+        pthread_mutex_unlock(&grave_mu);
+        free(g->c->skus_by_code);
+        free(g->c->skus_by_id);
+        mer_search_delta_free(g->c->search_delta);
+        free(g->c);
+    }
+    free(g);
+}
+
+static void retire(mer_catalog_t *c, bool whole, mer_cat_product_t *dead, size_t ndead)
+{
+    if (c == NULL)
+        return;
+    grave_t *g = mer_xcalloc(1, sizeof(*g));
+    *g = (grave_t){c, whole, dead, ndead, NULL};
+    pthread_mutex_lock(&grave_mu);
+    if (building) {
+        g->next = graveyard;
+        graveyard = g;
+        g = NULL;
+    }
+    pthread_mutex_unlock(&grave_mu);
+    if (g)
+        bury(g);
+}
+
+/* ---- the background build of a full search index ---- */
+static pthread_t builder;
+static bool builder_running; /* under grave_mu */
+static bool build_wanted, builder_stop;
+static pthread_cond_t build_cv = PTHREAD_COND_INITIALIZER;
+
+#define QUIET_NS 1000000000ull /* a full build starts after a second without product writes */
+static uint64_t last_want_ns;  /* under grave_mu */
+
+static void *build_main(void *arg)
+{
+    (void)arg;
+    /* a low priority: the full build yields the cores to requests and writes (the delta serves meanwhile) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        mer_log_warn("the catalogue's index builder keeps the normal priority");
+    pthread_mutex_lock(&grave_mu);
+    for (;;) {
+        while (!build_wanted && !builder_stop)
+            pthread_cond_wait(&build_cv, &grave_mu);
+        /* wait for a quiet second: a burst of writes costs one build, not one per write */
+        for (;;) {
+            uint64_t now = mer_now_mono_ns();
+            if (builder_stop || now - last_want_ns >= QUIET_NS)
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            uint64_t wait_ns = QUIET_NS - (now - last_want_ns) + 1000000;
+            ts.tv_sec += (time_t)(wait_ns / 1000000000ull);
+            ts.tv_nsec += (long)(wait_ns % 1000000000ull);
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&build_cv, &grave_mu, &ts);
+        }
+        if (builder_stop)
+            break;
+        build_wanted = false;
+        building = true;
+        pthread_mutex_unlock(&grave_mu);
+
+        pthread_rwlock_rdlock(&snap_lock);
+        const mer_catalog_t *s = snap;
+        uint64_t gen = mer_catalog_generation();
+        pthread_rwlock_unlock(&snap_lock);
+        /* s stays readable: whatever retires it meanwhile waits in the graveyard */
+        mer_search_index_t *ix = mer_search_build(s);
+        mer_search_index_t *old_ix = NULL;
+        mer_search_delta_t *old_delta = NULL;
+        pthread_mutex_lock(&reload_mu);
+        if (mer_catalog_generation() == gen && snap->search_delta) { /* nothing changed during the build */
+            pthread_rwlock_wrlock(&snap_lock);
+            old_ix = snap->search;
+            old_delta = snap->search_delta;
+            snap->search = ix;
+            snap->search_delta = NULL;
+            pthread_rwlock_unlock(&snap_lock);
+            bump(); /* answers ranked with the delta may differ in facets: rebuild them */
+            ix = NULL;
+        }
+        pthread_mutex_unlock(&reload_mu);
+        mer_search_free(ix);
+        mer_search_free(old_ix);
+        mer_search_delta_free(old_delta);
+
+        pthread_mutex_lock(&grave_mu);
+        building = false;
+        grave_t *g = graveyard;
+        graveyard = NULL;
+        pthread_mutex_unlock(&grave_mu);
+        while (g) {
+            grave_t *next = g->next;
+            bury(g);
+            g = next;
+        }
+        pthread_mutex_lock(&grave_mu);
+    }
+    pthread_mutex_unlock(&grave_mu);
+    return NULL;
+}
+
+/* Asks for a full index build in the background (the snapshot has a delta). */
+static void want_build(void)
+{
+    pthread_mutex_lock(&grave_mu);
+    if (!builder_running && !builder_stop) {
+        builder_running = pthread_create(&builder, NULL, build_main, NULL) == 0;
+    }
+    build_wanted = true;
+    last_want_ns = mer_now_mono_ns();
+    pthread_cond_signal(&build_cv);
+    pthread_mutex_unlock(&grave_mu);
+}
+
 int mer_catalog_reload(void)
 {
-    mer_catalog_t *fresh = NULL, *old;
+    mer_catalog_t *fresh = NULL, *old = NULL;
     pthread_mutex_lock(&reload_mu);
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = load(db, &fresh);
@@ -352,15 +628,288 @@ int mer_catalog_reload(void)
         old = snap;
         snap = fresh;
         pthread_rwlock_unlock(&snap_lock);
-        free_snapshot(old);
         bump();
     }
     pthread_mutex_unlock(&reload_mu);
+    retire(old, true, NULL, 0);
     return err;
 }
 
+/* ---- applying product changes to the snapshot ---- */
+
+/* Product id's rows, as load() reads them for every product; categories from cat. */
+static int load_product(mer_db_t *db, const mer_catalog_t *cat, int64_t id, mer_cat_product_t *p)
+{
+    *p = (mer_cat_product_t){0};
+    bool found = false;
+    mer_rows_t *r = mer_db_query(
+        db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product WHERE id = ?", "i", id);
+    if (mer_rows_next(r)) {
+        found = true;
+        p->id = mer_rows_int(r, 0);
+        p->slug = mer_xstrdup(mer_rows_text(r, 1));
+        p->brand = mer_xstrdup(mer_rows_text(r, 2));
+        p->category = (mer_cat_category_t *)mer_catalog_category(cat, mer_rows_int(r, 3));
+        snprintf(p->tax_class, sizeof(p->tax_class), "%s", mer_rows_text(r, 4));
+        p->active = mer_rows_int(r, 5) != 0;
+        p->created_at = mer_rows_int(r, 6);
+    }
+    int err = mer_rows_end(r);
+    if (err || !found)
+        return err ? err : MER_E_NOT_FOUND;
+    r = mer_db_query(db,
+                     "SELECT product_id, locale, name, description, name_source, description_source FROM product_text "
+                     "WHERE product_id = ? ORDER BY locale",
+                     "i", id);
+    while (mer_rows_next(r))
+        push_text(&p->texts, &p->ntexts, r, 1, true);
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    int64_t n = 0;
+    if ((err = mer_db_query_int(db, &n, "SELECT COUNT(*) FROM sku WHERE product_id = ?", "i", id)) != 0)
+        return err;
+    p->skus = mer_xcalloc((size_t)n + 1, sizeof(*p->skus));
+    r = mer_db_query(
+        db, "SELECT id, code, attributes, max_per_order FROM sku WHERE product_id = ? ORDER BY position, id", "i", id);
+    while (mer_rows_next(r) && p->nskus < (size_t)n) {
+        mer_cat_sku_t *s = &p->skus[p->nskus++];
+        s->id = mer_rows_int(r, 0);
+        s->code = mer_xstrdup(mer_rows_text(r, 1));
+        s->max_per_order = mer_rows_int(r, 3);
+        sku_attrs(s, mer_rows_text(r, 2), mer_rows_len(r, 2));
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    r = mer_db_query(db,
+                     "SELECT p.sku_id, p.country, p.amount FROM price p JOIN sku s ON s.id = p.sku_id "
+                     "WHERE s.product_id = ? ORDER BY p.sku_id, p.country",
+                     "i", id);
+    mer_cat_sku_t *cur = NULL;
+    size_t cap = 0;
+    while (mer_rows_next(r)) {
+        int64_t sku_id = mer_rows_int(r, 0);
+        if (cur == NULL || cur->id != sku_id) {
+            cur = NULL;
+            cap = 0;
+            for (size_t i = 0; i < p->nskus; i++)
+                if (p->skus[i].id == sku_id)
+                    cur = &p->skus[i];
+            if (cur == NULL)
+                continue;
+        }
+        if (cur->nprices == cap) {
+            cap = cap ? cap * 2 : 16;
+            cur->prices = mer_xrealloc(cur->prices, cap * sizeof(*cur->prices));
+        }
+        mer_cat_price_t *pr = &cur->prices[cur->nprices++];
+        snprintf(pr->country, sizeof(pr->country), "%s", mer_rows_text(r, 1));
+        pr->amount = mer_rows_int(r, 2);
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    home(p);
+    return 0;
+}
+
+static bool has_locale(const mer_catalog_t *c, const char *loc)
+{
+    for (size_t i = 0; i < c->nlocales; i++)
+        if (strcmp(c->locales[i], loc) == 0)
+            return true;
+    return false;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first position in from[0..n) not ordered before key (cmp's order). */
+static size_t lower_bound(const mer_cat_sku_t *const *from, size_t n, const mer_cat_sku_t *key,
+                          int (*cmp)(const void *, const void *))
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp(&from[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A SKU index (sorted by cmp) of the new snapshot: from[0..nfrom) without the SKUs drop[0..ndrop) (the old
+ * versions of the changed products' SKUs), with add[0..nadd) (their new versions). Finds the places by binary
+ * search and copies the runs between them: no pass that reads every SKU (at 100,000 products, touching each
+ * SKU once costs more than the rest of a write). */
+static const mer_cat_sku_t **splice(const mer_cat_sku_t *const *from, size_t nfrom, const mer_cat_sku_t **drop,
+                                    size_t ndrop, const mer_cat_sku_t **add, size_t nadd,
+                                    int (*cmp)(const void *, const void *), size_t *total)
+{
+    size_t *dpos = mer_xcalloc(ndrop + 1, sizeof(*dpos)), *apos = mer_xcalloc(nadd + 1, sizeof(*apos)), nd = 0;
+    for (size_t j = 0; j < ndrop; j++) {
+        size_t at = lower_bound(from, nfrom, drop[j], cmp);
+        if (at < nfrom && from[at] == drop[j])
+            dpos[nd++] = at;
+    }
+    qsort(dpos, nd, sizeof(*dpos), cmp_size);
+    qsort(add, nadd, sizeof(*add), cmp);
+    for (size_t j = 0; j < nadd; j++)
+        apos[j] = lower_bound(from, nfrom, add[j], cmp);
+    const mer_cat_sku_t **o = mer_xmalloc((nfrom + nadd + 1) * sizeof(*o));
+    size_t i = 0, d = 0, a = 0, k = 0;
+    for (;;) {
+        size_t next = nfrom;
+        if (d < nd && dpos[d] < next)
+            next = dpos[d];
+        if (a < nadd && apos[a] < next)
+            next = apos[a];
+        memcpy(o + k, from + i, (next - i) * sizeof(*o));
+        k += next - i;
+        i = next;
+        while (a < nadd && apos[a] == i)
+            o[k++] = add[a++];
+        if (d < nd && dpos[d] == i) {
+            i++;
+            d++;
+        } else if (i == nfrom && a == nadd)
+            break;
+    }
+    free(dpos);
+    free(apos);
+    *total = k;
+    return o;
+}
+
+/* Applies the changes of products ids[0..n) (sorted, distinct) to a new snapshot. Returns 1 when they
+ * cannot be applied this way (a new locale, a product that is gone or not last): then reload. */
+static int apply_changes(const int64_t *ids, size_t n)
+{
+    mer_catalog_t *old = snap, *c = NULL;
+    mer_cat_product_t *fresh = mer_xcalloc(n + 1, sizeof(*fresh)), *dead = NULL;
+    size_t nfresh = 0, nnew = 0, ndead = 0, nadd = 0;
+    int err = 0;
+    mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
+    for (; nfresh < n && err == 0; nfresh++)
+        err = load_product(db, old, ids[nfresh], &fresh[nfresh]);
+    mer_store_write_end(MER_STORE_CATALOG);
+    int64_t last = old->nproducts ? old->products[old->nproducts - 1].id : 0;
+    for (size_t i = 0; i < n && err == 0; i++) {
+        if (mer_catalog_product(old, ids[i]) == NULL && ids[i] < last)
+            err = 1; /* not at the end: positions would move */
+        nnew += mer_catalog_product(old, ids[i]) == NULL;
+        for (size_t t = 0; t < fresh[i].ntexts && err == 0; t++)
+            if (!has_locale(old, fresh[i].texts[t].locale))
+                err = 1; /* a new locale: the locale table changes */
+        nadd += fresh[i].nskus;
+    }
+    if (err) {
+        for (size_t i = 0; i < nfresh; i++)
+            free_product(&fresh[i]);
+        free(fresh);
+        return err == MER_E_NOT_FOUND ? 1 : err < 0 ? err : 1;
+    }
+    c = mer_xcalloc(1, sizeof(*c));
+    *c = *old; /* categories, translations, locales and the base index are shared */
+    size_t need = old->nproducts + nnew + 1;
+    pthread_mutex_lock(&grave_mu);
+    if (spare && spare_cap >= need) {
+        c->products = spare;
+        c->products_cap = spare_cap;
+        spare = NULL;
+        spare_cap = 0;
+    }
+    pthread_mutex_unlock(&grave_mu);
+    if (c->products == old->products) { /* no spare: a new array with room to grow */
+        c->products_cap = need + need / 8;
+        c->products = mer_xmalloc(c->products_cap * sizeof(*c->products));
+    }
+    memcpy(c->products, old->products, old->nproducts * sizeof(*c->products));
+    dead = mer_xcalloc(n + 1, sizeof(*dead));
+    uint32_t *changed_at = mer_xcalloc(n + 1, sizeof(*changed_at));
+    for (size_t i = 0; i < n; i++) {
+        const mer_cat_product_t *was = mer_catalog_product(old, ids[i]);
+        size_t at = was ? (size_t)(was - old->products) : c->nproducts++;
+        if (was)
+            dead[ndead++] = *was;
+        c->products[at] = fresh[i];
+        changed_at[i] = (uint32_t)at;
+    }
+    free(fresh);
+    /* SKU indexes: old's without the changed products' old SKUs, plus their new ones */
+    size_t ndrop = 0;
+    for (size_t i = 0; i < ndead; i++)
+        ndrop += dead[i].nskus;
+    const mer_cat_sku_t **add = mer_xcalloc(nadd + 1, sizeof(*add)), **add2 = mer_xcalloc(nadd + 1, sizeof(*add2));
+    const mer_cat_sku_t **drop = mer_xcalloc(ndrop + 1, sizeof(*drop)),
+                        **drop2 = mer_xcalloc(ndrop + 1, sizeof(*drop2));
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        mer_cat_product_t *p = &c->products[changed_at[i]];
+        for (size_t s = 0; s < p->nskus; s++, k++)
+            add[k] = add2[k] = &p->skus[s];
+    }
+    k = 0;
+    for (size_t i = 0; i < ndead; i++)
+        for (size_t s = 0; s < dead[i].nskus; s++, k++)
+            drop[k] = drop2[k] = &dead[i].skus[s];
+    c->skus_by_code = splice(old->skus_by_code, old->nskus, drop, ndrop, add, nadd, cmp_sku_code, &c->nskus);
+    c->skus_by_id = splice(old->skus_by_id, old->nskus, drop2, ndrop, add2, nadd, cmp_sku_id, &c->nskus);
+    free(add);
+    free(add2);
+    free(drop);
+    free(drop2);
+    /* the search delta: the products of old's delta and these */
+    size_t nd = old->search_delta ? old->search_delta->n : 0, m = 0;
+    uint32_t *of = mer_xcalloc(nd + n + 1, sizeof(*of));
+    qsort(changed_at, n, sizeof(*changed_at), cmp_u32);
+    for (size_t i = 0, j = 0; i < nd || j < n;) {
+        uint32_t v = j >= n || (i < nd && old->search_delta->of[i] < changed_at[j]) ? old->search_delta->of[i++]
+                                                                                    : changed_at[j++];
+        if (m == 0 || of[m - 1] != v)
+            of[m++] = v;
+    }
+    free(changed_at);
+    c->search_delta = mer_search_delta_build(c, of, m);
+    free(of);
+
+    pthread_rwlock_wrlock(&snap_lock);
+    snap = c;
+    pthread_rwlock_unlock(&snap_lock);
+    bump();
+    retire(old, false, dead, ndead);
+    return 0;
+}
 void mer_catalog_shutdown(void)
 {
+    pthread_mutex_lock(&grave_mu);
+    builder_stop = true;
+    bool joining = builder_running;
+    pthread_cond_signal(&build_cv);
+    pthread_mutex_unlock(&grave_mu);
+    if (joining)
+        pthread_join(builder, NULL);
+    pthread_mutex_lock(&grave_mu);
+    builder_stop = builder_running = build_wanted = false; /* a later init may start it again */
+    pthread_mutex_unlock(&grave_mu);
+    pthread_mutex_lock(&grave_mu);
+    free(spare);
+    spare = NULL;
+    spare_cap = 0;
+    pthread_mutex_unlock(&grave_mu);
+    pthread_mutex_lock(&pending_mu);
+    free(pending);
+    pending = NULL;
+    npending = 0;
+    pthread_mutex_unlock(&pending_mu);
     pthread_rwlock_wrlock(&snap_lock);
     free_snapshot(snap);
     snap = NULL;
@@ -396,20 +945,31 @@ const mer_cat_category_t *mer_catalog_category(const mer_catalog_t *cat, int64_t
 
 const mer_cat_sku_t *mer_catalog_sku_by_code(const mer_catalog_t *cat, const char *code)
 {
-    for (size_t i = 0; i < cat->nproducts; i++)
-        for (size_t k = 0; k < cat->products[i].nskus; k++)
-            if (strcmp(cat->products[i].skus[k].code, code) == 0)
-                return &cat->products[i].skus[k];
+    size_t lo = 0, hi = cat->nskus;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int c = strcmp(cat->skus_by_code[mid]->code, code);
+        if (c == 0)
+            return cat->skus_by_code[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return NULL;
 }
 
 const mer_cat_sku_t *mer_catalog_sku_by_id(const mer_catalog_t *cat, int64_t id)
 {
-    for (size_t i = 0; i < cat->nproducts; i++)
-        for (size_t k = 0; k < cat->products[i].nskus; k++)
-            if (cat->products[i].skus[k].id == id)
-                return &cat->products[i].skus[k];
-    return NULL;
+    size_t lo = 0, hi = cat->nskus;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cat->skus_by_id[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < cat->nskus && cat->skus_by_id[lo]->id == id ? cat->skus_by_id[lo] : NULL;
 }
 
 int64_t mer_catalog_price(const mer_cat_sku_t *sku, const char *country)
@@ -471,6 +1031,7 @@ const char *mer_catalog_resolve_lang(const mer_catalog_t *cat, const mer_locale_
 int mer_catalog_init(void)
 {
     mer_catalog_t *fresh = NULL;
+    uint64_t t_load = mer_now_mono_ns();
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
     int err = load(db, &fresh);
     mer_store_write_end(MER_STORE_CATALOG);
@@ -479,9 +1040,10 @@ int mer_catalog_init(void)
     uint64_t t0 = mer_now_mono_ns();
     fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded: %zu products, %zu categories; search index: %zu words, %u postings, %.1f ms",
-                 snap->nproducts, snap->ncategories, snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
-                 (double)(mer_now_mono_ns() - t0) / 1e6);
+    mer_log_info("catalogue loaded in %.1f ms: %zu products, %zu categories; search index: %zu words, %u postings, "
+                 "%.1f ms",
+                 (double)(t0 - t_load) / 1e6, snap->nproducts, snap->ncategories, snap->search->nkeys,
+                 snap->search->post_off[snap->search->nkeys], (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }
 

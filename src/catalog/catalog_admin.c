@@ -16,7 +16,7 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-static bool slug_ok(const char *s, size_t max)
+bool mer_catalog_slug_ok(const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n == 0 || n > max)
@@ -27,7 +27,7 @@ static bool slug_ok(const char *s, size_t max)
     return true;
 }
 
-static bool code_ok(const char *s)
+bool mer_catalog_code_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64)
@@ -38,7 +38,7 @@ static bool code_ok(const char *s)
     return true;
 }
 
-static bool attr_id_ok(const char *s)
+bool mer_catalog_attr_id_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64)
@@ -138,7 +138,7 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
         mer_json_int(sku, "max_per_order", mer_json_path(field, sizeof(field), prefix, "max_per_order"), 1, 1000, false,
                      &limit, e))
         return e->code;
-    if (!code_ok(code))
+    if (!mer_catalog_code_ok(code))
         return mer_verr_set(e, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "code"),
                             "SKU codes are 1-64 upper-case letters, digits, '-' and '_'");
     if (attrs) {
@@ -149,7 +149,7 @@ static int check_sku(mer_req_t *r, json_t *sku, const char *prefix, mer_verr_t *
                                 "at most 8 attributes per SKU");
         json_object_foreach(attrs, k, v)
         {
-            if (!attr_id_ok(k) || !json_is_string(v) || !attr_id_ok(json_string_value(v)))
+            if (!mer_catalog_attr_id_ok(k) || !json_is_string(v) || !mer_catalog_attr_id_ok(json_string_value(v)))
                 return mer_verr_set(e, MER_E_VALIDATION, mer_json_path(field, sizeof(field), prefix, "attributes"),
                                     "attribute keys and values are 1-64 of a-z, 0-9, '-', '_', '.'");
         }
@@ -258,7 +258,7 @@ static void h_create_category(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    if (!slug_ok(slug, 64)) {
+    if (!mer_catalog_slug_ok(slug, 64)) {
         mer_reply_error(r, MER_E_VALIDATION, "slug", "slugs are lower-case letters, digits and '-'");
         return;
     }
@@ -314,11 +314,11 @@ static void h_create_product(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    if (!slug_ok(slug, 100)) {
+    if (!mer_catalog_slug_ok(slug, 100)) {
         mer_reply_error(r, MER_E_VALIDATION, "slug", "slugs are lower-case letters, digits and '-'");
         return;
     }
-    if (!attr_id_ok(tax_class)) {
+    if (!mer_catalog_attr_id_ok(tax_class)) {
         mer_reply_error(r, MER_E_VALIDATION, "tax_class", "tax classes are lower-case identifiers");
         return;
     }
@@ -379,7 +379,7 @@ static void h_patch_product(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    if (tax_class && !attr_id_ok(tax_class)) {
+    if (tax_class && !mer_catalog_attr_id_ok(tax_class)) {
         mer_reply_error(r, MER_E_VALIDATION, "tax_class", "tax classes are lower-case identifiers");
         return;
     }
@@ -510,7 +510,7 @@ static void h_put_attr_texts(mer_req_t *r)
         snprintf(k, sizeof(k), "%.*s", (int)(eq ? (size_t)(eq - key) : strlen(key)), key);
         const char *loc;
         json_t *t;
-        if (!attr_id_ok(k) || (eq && !attr_id_ok(eq + 1)) || !json_is_object(v)) {
+        if (!mer_catalog_attr_id_ok(k) || (eq && !mer_catalog_attr_id_ok(eq + 1)) || !json_is_object(v)) {
             mer_reply_error(r, MER_E_VALIDATION, key,
                             "keys are attribute ids (colour) or id=value (colour=black) "
                             "mapping to {language: text}");

@@ -336,6 +336,7 @@ static int catalog_init(const mer_cycle_t *cycle)
 const mer_module_t mer_catalog_module = {
     .name = "catalog",
     .init = catalog_init,
-    .routes = MER_MODULE_ROUTES(&catalog_routes, &mer_catalog_admin_routes, &mer_translation_routes),
+    .routes = MER_MODULE_ROUTES(&catalog_routes, &mer_catalog_admin_routes, &mer_translation_routes,
+                                &mer_catalog_bulk_routes),
     .metrics = catalog_metrics,
 };

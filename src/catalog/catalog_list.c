@@ -219,11 +219,12 @@ static void count_product(const mer_catalog_t *cat, const mer_where_t *w, const 
 {
     const mer_search_index_t *ix = cat->search;
     const mer_cat_product_t *pr = &cat->products[p];
+    uint32_t brand = mer_search_brand_of(cat, p); /* UINT32_MAX: a brand the index does not know yet */
     unsigned pmask = 0;
     if (f->nbrands) {
         bool ok = false;
         for (size_t i = 0; i < f->nbrands; i++)
-            ok = ok || f->brands[i] == ix->brand_of[p];
+            ok = ok || (brand != UINT32_MAX && f->brands[i] == brand);
         if (!ok)
             pmask |= F_BRAND;
     }
@@ -242,12 +243,13 @@ static void count_product(const mer_catalog_t *cat, const mer_where_t *w, const 
         unsigned m = pmask;
         if ((lq->price_min >= 0 && price < lq->price_min) || (lq->price_max >= 0 && price >= lq->price_max))
             m |= F_PRICE;
-        uint32_t sku = ix->sku_off[p] + (uint32_t)k;
+        const uint32_t *vals;
+        size_t nvals = mer_search_sku_attrs(cat, p, k, &vals);
         for (size_t a = 0; a < f->nattrs; a++) {
             bool ok = false;
-            for (uint32_t i = ix->attr_off[sku]; !ok && i < ix->attr_off[sku + 1]; i++)
+            for (size_t i = 0; !ok && i < nvals; i++)
                 for (size_t v = 0; !ok && v < f->nattr_vals[a]; v++)
-                    ok = ix->sku_attrs[i] == f->attr_vals[a][v];
+                    ok = vals[i] == f->attr_vals[a][v];
             if (!ok)
                 m |= F_ATTR0 << a;
         }
@@ -265,8 +267,8 @@ static void count_product(const mer_catalog_t *cat, const mer_where_t *w, const 
                 t->bucket[b]++;
             }
         }
-        for (uint32_t i = ix->attr_off[sku]; i < ix->attr_off[sku + 1]; i++) {
-            uint32_t vid = ix->sku_attrs[i];
+        for (size_t i = 0; i < nvals; i++) {
+            uint32_t vid = vals[i];
             unsigned own = 0; /* the bit of this value's key's filter, if it has one */
             for (size_t a = 0; a < f->nattrs; a++)
                 if (f->attr_key[a] == ix->attr_values[vid].key)
@@ -277,8 +279,8 @@ static void count_product(const mer_catalog_t *cat, const mer_where_t *w, const 
             }
         }
     }
-    if (for_brand)
-        t->brand[ix->brand_of[p]]++;
+    if (for_brand && brand != UINT32_MAX)
+        t->brand[brand]++;
     if (for_category) {
         const mer_cat_category_t *c = pr->category;
         for (int depth = 0; c && depth < 16; depth++) {

@@ -116,14 +116,19 @@ static bool product_exists(mer_db_t *db, int64_t id)
 }
 
 /* The end of a write: a taken identifier is described naming field; other errors keep their default message
- * (e untouched). */
-static int done(mer_db_t *db, int err, const char *field, mer_verr_t *e)
+ * (e untouched). product: the one product the write changed (only it is re-read), or 0: more than products. */
+static int done_product(mer_db_t *db, int err, const char *field, mer_verr_t *e, int64_t product)
 {
     if (err == MER_E_ALREADY_EXISTS)
         return mer_verr_set(e, err, field, "%s is already taken", field ? field : "an identifier");
     if (err)
         return err;
-    return mer_catalog_changed(db);
+    return product ? mer_catalog_changed_product(db, product) : mer_catalog_changed(db);
+}
+
+static int done(mer_db_t *db, int err, const char *field, mer_verr_t *e)
+{
+    return done_product(db, err, field, e, 0);
 }
 
 int mer_catalog_create_category(mer_db_t *db, const mer_cat_category_in_t *in, int64_t *id_out, mer_verr_t *e)
@@ -174,7 +179,7 @@ int mer_catalog_create_product(mer_db_t *db, const mer_cat_product_in_t *in, int
     }
     if (err == 0)
         *id_out = id;
-    return done(db, err, field, e);
+    return done_product(db, err, field, e, id);
 }
 
 int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in_t *in, int64_t now, mer_verr_t *e)
@@ -199,29 +204,38 @@ int mer_catalog_patch_product(mer_db_t *db, int64_t id, const mer_cat_product_in
         err = write_texts(db, id, in->texts);
     if (err == 0 && mer_db_exec(db, "UPDATE product SET updated_at = ? WHERE id = ?", "ii", now, id) < 0)
         err = MER_E_INTERNAL;
-    return done(db, err, NULL, e);
+    return done_product(db, err, NULL, e, id);
 }
 
 int mer_catalog_add_sku(mer_db_t *db, int64_t product_id, json_t *sku, int64_t now, int64_t *sku_id, mer_verr_t *e)
 {
     if (!product_exists(db, product_id))
         return mer_verr_set(e, MER_E_NOT_FOUND, NULL, "no product %lld", (long long)product_id);
-    return done(db, write_sku(db, product_id, sku, now, sku_id), "code", e);
+    return done_product(db, write_sku(db, product_id, sku, now, sku_id), "code", e, product_id);
 }
 
 int mer_catalog_set_prices(mer_db_t *db, const mer_cat_price_in_t *in, size_t n, int64_t now, mer_verr_t *e)
 {
     int err = 0;
     for (size_t i = 0; i < n && err == 0; i++) {
-        int64_t sku_id = 0;
-        if (mer_db_query_int(db, &sku_id, "SELECT id FROM sku WHERE code = ?", "s", in[i].sku) != 0) {
+        int64_t sku_id = 0, product_id = 0;
+        mer_rows_t *r = mer_db_query(db, "SELECT id, product_id FROM sku WHERE code = ?", "s", in[i].sku);
+        if (mer_rows_next(r)) {
+            sku_id = mer_rows_int(r, 0);
+            product_id = mer_rows_int(r, 1);
+        }
+        if ((err = mer_rows_end(r)) != 0)
+            return err;
+        if (sku_id == 0) {
             char field[48];
             snprintf(field, sizeof(field), "prices[%zu].sku", i);
             return mer_verr_set(e, MER_E_VALIDATION, field, "no SKU with code %s", in[i].sku);
         }
         err = write_price(db, sku_id, in[i].country, in[i].remove, in[i].amount, now);
+        if (err == 0)
+            err = mer_catalog_changed_product(db, product_id);
     }
-    return done(db, err, NULL, e);
+    return err ? done(db, err, NULL, e) : 0; /* each product was recorded above */
 }
 
 int mer_catalog_set_attr_texts(mer_db_t *db, json_t *texts, mer_verr_t *e)

@@ -515,87 +515,159 @@ static size_t find_str(const char **arr, size_t n, const char *s)
     return lo;
 }
 
-static size_t unique_strs(const char **arr, size_t n)
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER; /* guards rank_keys during the sort */
+
+/* A set of strings (or of (key id, string) pairs) interned to ids in insertion order: the facet tables are
+ * built from a catalogue's few distinct brands and attribute values without sorting every product's. */
+typedef struct strset {
+    const char **str;
+    uint32_t *key; /* pairs: the key id of each entry */
+    size_t n, cap;
+    uint32_t *slots; /* id + 1, 0 = empty */
+    size_t scap;
+} strset_t;
+
+static uint32_t strset_add(strset_t *t, uint32_t key, const char *str)
 {
-    qsort(arr, n, sizeof(*arr), cmp_str);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || strcmp(arr[u - 1], arr[i]) != 0)
-            arr[u++] = arr[i];
-    return u;
+    if (t->n * 2 >= t->scap) {
+        size_t cap = t->scap ? t->scap * 2 : 64;
+        uint32_t *slots = mer_xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < t->n; i++) {
+            size_t j = (hash_bytes(t->str[i], strlen(t->str[i])) ^ (t->key[i] * 0x9E3779B97F4A7C15ull)) & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->scap = cap;
+    }
+    size_t j = (hash_bytes(str, strlen(str)) ^ (key * 0x9E3779B97F4A7C15ull)) & (t->scap - 1);
+    while (t->slots[j]) {
+        uint32_t id = t->slots[j] - 1;
+        if (t->key[id] == key && strcmp(t->str[id], str) == 0)
+            return id;
+        j = (j + 1) & (t->scap - 1);
+    }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->str = mer_xrealloc(t->str, t->cap * sizeof(*t->str));
+        t->key = mer_xrealloc(t->key, t->cap * sizeof(*t->key));
+    }
+    t->str[t->n] = str;
+    t->key[t->n] = key;
+    t->slots[j] = (uint32_t)t->n + 1;
+    return (uint32_t)t->n++;
 }
 
-static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER; /* guards rank_keys during the sort */
+static void strset_free(strset_t *t)
+{
+    free(t->str);
+    free(t->key);
+    free(t->slots);
+}
+
+/* The sorted, distinct strings of t (ids in rank[]: rank[id] = position). */
+static const char **strset_sorted(const strset_t *t, uint32_t *rank)
+{
+    const char **out = mer_xcalloc(t->n + 1, sizeof(*out));
+    if (t->n)
+        memcpy(out, t->str, t->n * sizeof(*out));
+    qsort(out, t->n, sizeof(*out), cmp_str);
+    for (size_t i = 0; i < t->n; i++)
+        rank[i] = (uint32_t)find_str(out, t->n, t->str[i]);
+    return out;
+}
 
 static void build_facets(mer_search_index_t *ix, const mer_catalog_t *cat)
 {
     size_t nskus = 0, nattrs = 0;
-    ix->brands = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->brands));
+    strset_t brands = {0}, keys = {0}, values = {0};
+    uint32_t *tmp_brand = mer_xcalloc(cat->nproducts + 1, sizeof(*tmp_brand));
     for (size_t p = 0; p < cat->nproducts; p++) {
-        ix->brands[p] = cat->products[p].brand;
+        tmp_brand[p] = strset_add(&brands, 0, cat->products[p].brand);
         nskus += cat->products[p].nskus;
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             nattrs += cat->products[p].skus[k].nattrs;
     }
-    ix->nbrands = unique_strs(ix->brands, cat->nproducts);
+    uint32_t *rank = mer_xcalloc(brands.n + 1, sizeof(*rank));
+    ix->brands = strset_sorted(&brands, rank);
+    ix->nbrands = brands.n;
     ix->brand_of = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->brand_of));
     for (size_t p = 0; p < cat->nproducts; p++)
-        ix->brand_of[p] = (uint32_t)find_str(ix->brands, ix->nbrands, cat->products[p].brand);
+        ix->brand_of[p] = rank[tmp_brand[p]];
+    free(rank);
+    free(tmp_brand);
 
-    ix->attr_keys = mer_xcalloc(nattrs + 1, sizeof(*ix->attr_keys));
-    size_t n = 0;
+    /* attribute keys, then (key, value) pairs, each attribute of each SKU interned once */
+    uint32_t *tmp_val = mer_xcalloc(nattrs + 1, sizeof(*tmp_val));
     for (size_t p = 0; p < cat->nproducts; p++)
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++)
-                ix->attr_keys[n++] = cat->products[p].skus[k].attrs[a].key;
-    ix->nattr_keys = unique_strs(ix->attr_keys, n);
-    ix->attr_values = mer_xcalloc(nattrs + 1, sizeof(*ix->attr_values));
-    n = 0;
+                strset_add(&keys, 0, cat->products[p].skus[k].attrs[a].key);
+    uint32_t *key_rank = mer_xcalloc(keys.n + 1, sizeof(*key_rank));
+    ix->attr_keys = strset_sorted(&keys, key_rank);
+    ix->nattr_keys = keys.n;
+    size_t n = 0;
     for (size_t p = 0; p < cat->nproducts; p++)
         for (size_t k = 0; k < cat->products[p].nskus; k++)
             for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++) {
                 const mer_cat_attr_t *at = &cat->products[p].skus[k].attrs[a];
-                ix->attr_values[n++] =
-                    (mer_search_attr_value_t){(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, at->key), at->value};
+                uint32_t kid = key_rank[strset_add(&keys, 0, at->key)];
+                tmp_val[n++] = strset_add(&values, kid, at->value);
             }
-    qsort(ix->attr_values, n, sizeof(*ix->attr_values), cmp_attr_value);
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++)
-        if (u == 0 || cmp_attr_value(&ix->attr_values[u - 1], &ix->attr_values[i]) != 0)
-            ix->attr_values[u++] = ix->attr_values[i];
-    ix->nattr_values = u;
+    free(key_rank);
+    ix->attr_values = mer_xcalloc(values.n + 1, sizeof(*ix->attr_values));
+    for (size_t i = 0; i < values.n; i++)
+        ix->attr_values[i] = (mer_search_attr_value_t){values.key[i], values.str[i]};
+    qsort(ix->attr_values, values.n, sizeof(*ix->attr_values), cmp_attr_value);
+    ix->nattr_values = values.n;
+    uint32_t *val_rank = mer_xcalloc(values.n + 1, sizeof(*val_rank));
+    for (size_t i = 0; i < values.n; i++) {
+        mer_search_attr_value_t want = {values.key[i], values.str[i]};
+        size_t lo = 0, hi = ix->nattr_values;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (cmp_attr_value(&ix->attr_values[mid], &want) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        val_rank[i] = (uint32_t)lo;
+    }
 
     ix->sku_off = mer_xcalloc(cat->nproducts + 1, sizeof(*ix->sku_off));
     ix->attr_off = mer_xcalloc(nskus + 1, sizeof(*ix->attr_off));
     ix->sku_attrs = mer_xcalloc(nattrs + 1, sizeof(*ix->sku_attrs));
-    size_t s = 0, na = 0;
+    size_t sk = 0, na = 0;
     for (size_t p = 0; p < cat->nproducts; p++) {
-        ix->sku_off[p] = (uint32_t)s;
-        for (size_t k = 0; k < cat->products[p].nskus; k++, s++) {
-            ix->attr_off[s] = (uint32_t)na;
-            const mer_cat_sku_t *sk = &cat->products[p].skus[k];
-            for (size_t a = 0; a < sk->nattrs; a++) {
-                mer_search_attr_value_t want = {(uint32_t)find_str(ix->attr_keys, ix->nattr_keys, sk->attrs[a].key),
-                                                sk->attrs[a].value};
-                size_t lo = 0, hi = ix->nattr_values;
-                while (lo < hi) {
-                    size_t mid = (lo + hi) / 2;
-                    if (cmp_attr_value(&ix->attr_values[mid], &want) < 0)
-                        lo = mid + 1;
-                    else
-                        hi = mid;
-                }
-                ix->sku_attrs[na++] = (uint32_t)lo;
-            }
+        ix->sku_off[p] = (uint32_t)sk;
+        for (size_t k = 0; k < cat->products[p].nskus; k++, sk++) {
+            ix->attr_off[sk] = (uint32_t)na;
+            for (size_t a = 0; a < cat->products[p].skus[k].nattrs; a++, na++)
+                ix->sku_attrs[na] = val_rank[tmp_val[na]];
         }
     }
-    ix->sku_off[cat->nproducts] = (uint32_t)s;
-    ix->attr_off[s] = (uint32_t)na;
+    ix->sku_off[cat->nproducts] = (uint32_t)sk;
+    ix->attr_off[sk] = (uint32_t)na;
+    free(val_rank);
+    free(tmp_val);
+    strset_free(&brands);
+    strset_free(&keys);
+    strset_free(&values);
+    /* the tables own their strings: a base index outlives the snapshot it was built for (search.h) */
+    for (size_t i = 0; i < ix->nbrands; i++)
+        ix->brands[i] = mer_xstrdup(ix->brands[i]);
+    for (size_t i = 0; i < ix->nattr_keys; i++)
+        ix->attr_keys[i] = mer_xstrdup(ix->attr_keys[i]);
+    for (size_t i = 0; i < ix->nattr_values; i++)
+        ix->attr_values[i].value = mer_xstrdup(ix->attr_values[i].value);
 }
 
 mer_search_index_t *mer_search_build(const mer_catalog_t *cat)
 {
     mer_search_index_t *ix = mer_xcalloc(1, sizeof(*ix));
+    ix->nproducts = cat->nproducts;
     builder_t b = {0};
     memo_t memo = {0};
     for (size_t p = 0; p < cat->nproducts; p++) {
@@ -677,6 +749,12 @@ void mer_search_free(mer_search_index_t *ix)
     free(ix->key_sig);
     free(ix->post_off);
     free(ix->posts);
+    for (size_t i = 0; i < ix->nbrands; i++)
+        free((char *)ix->brands[i]);
+    for (size_t i = 0; i < ix->nattr_keys; i++)
+        free((char *)ix->attr_keys[i]);
+    for (size_t i = 0; i < ix->nattr_values; i++)
+        free((char *)ix->attr_values[i].value);
     free(ix->brands);
     free(ix->brand_of);
     free(ix->attr_keys);
@@ -740,20 +818,20 @@ static void score_key(const mer_search_index_t *ix, size_t key, uint32_t quality
     }
 }
 
-size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *allowed, uint32_t *score)
+/* Matches the words against one index of np products: score[p] as in mer_search_match; products with
+ * skip[p] set are left out (a base's products that the delta replaces). */
+static void match_index(const mer_search_index_t *ix, size_t np, const query_words_t *qw, const bool *allowed,
+                        size_t nlocales, const uint8_t *skip, size_t nskip, uint32_t *score)
 {
-    const mer_search_index_t *ix = cat->search;
-    query_words_t qw = {0};
-    memset(score, 0, cat->nproducts * sizeof(*score));
-    mer_search_words(q, strlen(q), add_query_word, &qw);
-    if (qw.n == 0 || ix == NULL || cat->nproducts == 0)
-        return qw.n;
-    word_state_t ws = {mer_xcalloc(cat->nproducts, sizeof(uint32_t)), mer_xcalloc(cat->nproducts, sizeof(uint32_t)),
-                       mer_xcalloc(cat->nproducts, sizeof(uint32_t)), 0};
-    uint32_t *matched = mer_xcalloc(cat->nproducts, sizeof(uint32_t));
-    for (size_t w = 0; w < qw.n; w++) {
-        const char *word = qw.w[w];
-        size_t wlen = qw.len[w];
+    memset(score, 0, np * sizeof(*score));
+    if (np == 0)
+        return;
+    word_state_t ws = {mer_xcalloc(np, sizeof(uint32_t)), mer_xcalloc(np, sizeof(uint32_t)),
+                       mer_xcalloc(np, sizeof(uint32_t)), 0};
+    uint32_t *matched = mer_xcalloc(np, sizeof(uint32_t));
+    for (size_t w = 0; w < qw->n; w++) {
+        const char *word = qw->w[w];
+        size_t wlen = qw->len[w];
         uint32_t word_no = (uint32_t)w + 1;
         ws.ntouched = 0;
         /* keys equal to or beginning with the word: a contiguous range of the sorted keys */
@@ -764,7 +842,7 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
             size_t klen = strlen(ix->keys[k]);
             uint32_t quality = klen == wlen ? 100 : 60 + (uint32_t)(30 * wlen / klen);
             /* touched[] holds each product at most once per word */
-            score_key(ix, k, quality, allowed, cat->nlocales, &ws, word_no);
+            score_key(ix, k, quality, allowed, nlocales, &ws, word_no);
         }
         int budget = mer_search_typo_budget(utf8_letters(word, wlen));
         if (lo == hi && budget > 0) {
@@ -777,7 +855,7 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
                 if (d > budget)
                     continue;
                 uint32_t quality = (d == 1 ? 40 : 20) - (whole ? 0 : 5);
-                score_key(ix, k, quality, allowed, cat->nlocales, &ws, word_no);
+                score_key(ix, k, quality, allowed, nlocales, &ws, word_no);
             }
         }
         for (size_t t = 0; t < ws.ntouched; t++) {
@@ -788,8 +866,8 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
             }
         }
     }
-    for (size_t p = 0; p < cat->nproducts; p++)
-        if (matched[p] != qw.n)
+    for (size_t p = 0; p < np; p++)
+        if (matched[p] != qw->n || (p < nskip && skip[p]))
             score[p] = 0;
         else if (score[p] == 0)
             score[p] = 1;
@@ -797,5 +875,161 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
     free(ws.stamp);
     free(ws.touched);
     free(matched);
+}
+
+size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *allowed, uint32_t *score)
+{
+    const mer_search_index_t *ix = cat->search;
+    const mer_search_delta_t *d = cat->search_delta;
+    query_words_t qw = {0};
+    memset(score, 0, cat->nproducts * sizeof(*score));
+    mer_search_words(q, strlen(q), add_query_word, &qw);
+    if (qw.n == 0 || ix == NULL || cat->nproducts == 0)
+        return qw.n;
+    size_t nbase = ix->nproducts < cat->nproducts ? ix->nproducts : cat->nproducts;
+    match_index(ix, nbase, &qw, allowed, cat->nlocales, d ? d->in : NULL, d ? d->nin : 0, score);
+    if (d && d->n) {
+        uint32_t *ds = mer_xcalloc(d->n, sizeof(*ds));
+        match_index(d->ix, d->n, &qw, allowed, cat->nlocales, NULL, 0, ds);
+        for (size_t i = 0; i < d->n; i++)
+            if (d->of[i] < cat->nproducts)
+                score[d->of[i]] = ds[i];
+        free(ds);
+    }
     return qw.n;
+}
+
+/* ---- the delta ---- */
+
+static uint32_t base_value_id(const mer_search_index_t *ix, const char *key, const char *value)
+{
+    size_t k = find_str(ix->attr_keys, ix->nattr_keys, key);
+    if (k >= ix->nattr_keys || strcmp(ix->attr_keys[k], key) != 0)
+        return UINT32_MAX;
+    mer_search_attr_value_t want = {(uint32_t)k, value};
+    size_t lo = 0, hi = ix->nattr_values;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cmp_attr_value(&ix->attr_values[mid], &want) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ix->nattr_values && cmp_attr_value(&ix->attr_values[lo], &want) == 0 ? (uint32_t)lo : UINT32_MAX;
+}
+
+mer_search_delta_t *mer_search_delta_build(const mer_catalog_t *cat, const uint32_t *of, size_t n)
+{
+    const mer_search_index_t *base = cat->search;
+    mer_search_delta_t *d = mer_xcalloc(1, sizeof(*d));
+    d->n = n;
+    d->of = mer_xcalloc(n + 1, sizeof(*d->of));
+    memcpy(d->of, of, n * sizeof(*of));
+    d->nin = cat->nproducts;
+    d->in = mer_xcalloc(cat->nproducts + 1, 1);
+    /* a catalogue of the delta's products only, in the snapshot's locales and categories */
+    mer_catalog_t mini = *cat;
+    mini.products = mer_xcalloc(n + 1, sizeof(*mini.products));
+    mini.nproducts = n;
+    mini.search = NULL;
+    mini.search_delta = NULL;
+    size_t nskus = 0, nattrs = 0;
+    for (size_t i = 0; i < n; i++) {
+        d->in[of[i]] = 1;
+        mini.products[i] = cat->products[of[i]];
+        nskus += mini.products[i].nskus;
+        for (size_t k = 0; k < mini.products[i].nskus; k++)
+            nattrs += mini.products[i].skus[k].nattrs;
+    }
+    d->ix = mer_search_build(&mini);
+    d->brand = mer_xcalloc(n + 1, sizeof(*d->brand));
+    d->sku_off = mer_xcalloc(n + 1, sizeof(*d->sku_off));
+    d->attr_off = mer_xcalloc(nskus + 1, sizeof(*d->attr_off));
+    d->sku_attrs = mer_xcalloc(nattrs + 1, sizeof(*d->sku_attrs));
+    size_t sk = 0, na = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mer_cat_product_t *p = &mini.products[i];
+        size_t b = base ? find_str(base->brands, base->nbrands, p->brand) : 0;
+        d->brand[i] = base && b < base->nbrands && strcmp(base->brands[b], p->brand) == 0 ? (uint32_t)b : UINT32_MAX;
+        d->sku_off[i] = (uint32_t)sk;
+        for (size_t k = 0; k < p->nskus; k++, sk++) {
+            d->attr_off[sk] = (uint32_t)na;
+            for (size_t a = 0; base && a < p->skus[k].nattrs; a++) {
+                uint32_t v = base_value_id(base, p->skus[k].attrs[a].key, p->skus[k].attrs[a].value);
+                if (v != UINT32_MAX)
+                    d->sku_attrs[na++] = v;
+            }
+        }
+    }
+    d->sku_off[n] = (uint32_t)sk;
+    d->attr_off[sk] = (uint32_t)na;
+    free(mini.products);
+    return d;
+}
+
+void mer_search_delta_free(mer_search_delta_t *d)
+{
+    if (d == NULL)
+        return;
+    mer_search_free(d->ix);
+    free(d->of);
+    free(d->in);
+    free(d->brand);
+    free(d->sku_off);
+    free(d->attr_off);
+    free(d->sku_attrs);
+    free(d);
+}
+
+/* The delta's position of catalogue product p, or SIZE_MAX. */
+static size_t delta_pos(const mer_search_delta_t *d, size_t p)
+{
+    if (d == NULL || p >= d->nin || !d->in[p])
+        return SIZE_MAX;
+    size_t lo = 0, hi = d->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (d->of[mid] < p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+uint32_t mer_search_brand_of(const mer_catalog_t *cat, size_t p)
+{
+    size_t q = delta_pos(cat->search_delta, p);
+    if (q != SIZE_MAX)
+        return cat->search_delta->brand[q];
+    const mer_search_index_t *ix = cat->search;
+    return ix && p < ix->nproducts ? ix->brand_of[p] : UINT32_MAX;
+}
+
+size_t mer_search_sku_attrs(const mer_catalog_t *cat, size_t p, size_t k, const uint32_t **ids)
+{
+    const mer_search_delta_t *d = cat->search_delta;
+    size_t q = delta_pos(d, p);
+    const uint32_t *sku_off, *attr_off, *vals;
+    size_t i = q;
+    if (q != SIZE_MAX) {
+        sku_off = d->sku_off;
+        attr_off = d->attr_off;
+        vals = d->sku_attrs;
+    } else if (cat->search && p < cat->search->nproducts) {
+        sku_off = cat->search->sku_off;
+        attr_off = cat->search->attr_off;
+        vals = cat->search->sku_attrs;
+        i = p;
+    } else {
+        *ids = NULL;
+        return 0;
+    }
+    if (k >= sku_off[i + 1] - sku_off[i]) {
+        *ids = NULL;
+        return 0;
+    }
+    uint32_t s = sku_off[i] + (uint32_t)k;
+    *ids = vals + attr_off[s];
+    return attr_off[s + 1] - attr_off[s];
 }

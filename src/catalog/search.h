@@ -61,6 +61,7 @@ typedef struct mer_search_attr_value {
 } mer_search_attr_value_t;
 
 typedef struct mer_search_index {
+    size_t nproducts; /* the products indexed: cat->products[0 .. nproducts) of the snapshot it was built for */
     /* the sorted keys and their postings: postings of key i are posts[post_off[i] .. post_off[i + 1]) */
     char **keys;
     size_t nkeys;
@@ -82,6 +83,38 @@ typedef struct mer_search_index {
     uint32_t *attr_off;
     uint32_t *sku_attrs;
 } mer_search_index_t;
+
+/*
+ * The delta (why: a product write must not cost a rebuild of the whole index; see catalog.h, "writes").
+ * A snapshot made by applying product changes to the previous one keeps that one's index (the base,
+ * built for an earlier snapshot: products [0, base->nproducts), whose positions never change since
+ * products are only ever appended) and adds a delta: a small index over the products changed or added
+ * since the base was built, in the snapshot's own locales, with their facet ids mapped onto the base's
+ * tables (a brand or attribute value the base does not know counts in no facet until the next full build).
+ * Matching reads the base without the products in the delta, then the delta. A full build in the
+ * background (catalog.c) replaces base and delta when the catalogue has been quiet for its duration.
+ */
+typedef struct mer_search_delta {
+    mer_search_index_t *ix; /* over the delta's products only: its product q is catalogue product of[q] */
+    uint32_t *of;           /* catalogue indexes, ascending */
+    size_t n;
+    uint8_t *in; /* per catalogue product (the snapshot's nproducts): 1 when in the delta */
+    size_t nin;
+    uint32_t *brand;    /* per q: the base's brand id, or UINT32_MAX */
+    uint32_t *sku_off;  /* per q: its first SKU in attr_off */
+    uint32_t *attr_off; /* per delta SKU: its values in sku_attrs (base attribute value ids) */
+    uint32_t *sku_attrs;
+} mer_search_delta_t;
+
+/* The delta of snapshot cat (whose search is the base) over its products of[0..n) (ascending indexes).
+ * Off the loop (it normalises the products' words). */
+mer_search_delta_t *mer_search_delta_build(const struct mer_catalog *cat, const uint32_t *of, size_t n);
+void mer_search_delta_free(mer_search_delta_t *d);
+
+/* Facet ids of product p of a snapshot (base or delta): its brand (UINT32_MAX: none known), and the
+ * attribute value ids of its SKU k (returns their number, *ids the first). */
+uint32_t mer_search_brand_of(const struct mer_catalog *cat, size_t p);
+size_t mer_search_sku_attrs(const struct mer_catalog *cat, size_t p, size_t k, const uint32_t **ids);
 
 /*
  * Builds the index of a loaded snapshot (every product, SKU, text and category filled in). Run where the

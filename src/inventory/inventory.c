@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "catalog/catalog.h"
+#include "core/csv.h"
 #include "core/log.h"
 #include "events/events.h"
 #include "region/country.h"
@@ -908,7 +909,416 @@ static void h_list_warehouses(mer_req_t *r)
     mer_call_read(&g->c, cc->region, list_warehouses);
 }
 
+/* ---- bulk stock: export and import per region (the CSV and JSON forms of catalog/bulk.c) ----
+ *
+ * GET /admin/export/stock?country=CC[&format=csv|json]: the stock rows of the warehouses of CC's region that
+ * sit in countries the caller manages: sku, warehouse, country (the warehouse's), on_hand, reserved,
+ * available. POST /admin/import/stock?country=CC[&mode=all_or_nothing|partial][&dry_run=true]: rows of sku,
+ * warehouse, on_hand (and optionally reason; the export's other columns are ignored) set on_hand exactly as
+ * PUT /admin/stock does (the audit trail, stock.low, the stock state), all rows in one job of the writer of
+ * CC's region. Stock lives per region, so one import is one region: a warehouse of another region is a
+ * bad row (unknown_warehouse). All or nothing therefore means one transaction: the file is parsed and
+ * checked off the loop (SKUs, numbers), then the job checks what only the region's database knows
+ * (warehouses, units reserved) and, in all_or_nothing mode, rolls everything back at the first refusal and
+ * answers the report; in partial mode each row has its own savepoint. dry_run runs the same checks on a
+ * read connection and writes nothing.
+ */
+typedef struct stock_row {
+    size_t row;
+    int64_t sku_id;
+    char sku[65], warehouse[65], reason[201];
+    int64_t on_hand;
+} stock_row_t;
+
+typedef struct stock_bulk {
+    mer_call_t c;
+    char country[3];
+    char region[MER_REGION_NAME_MAX];
+    bool json, partial, dry_run;
+    const char *body;
+    size_t len;
+    stock_row_t *rows;
+    size_t n, cap, nread, nbad, last_bad, applied;
+    json_t *errors;
+    mer_buf_t out; /* export */
+} stock_bulk_t;
+
+static void stock_bad(stock_bulk_t *b, size_t row, const char *column, const char *code, const char *msg)
+{
+    if (row != b->last_bad) {
+        b->nbad++;
+        b->last_bad = row;
+    }
+    if (json_array_size(b->errors) < 10000)
+        json_array_append_new(b->errors, json_pack("{s:I,s:s?,s:s,s:s}", "row", (json_int_t)row, "column", column,
+                                                   "code", code, "message", msg));
+}
+
+static void stock_check_row(stock_bulk_t *b, const mer_catalog_t *cat, size_t row, const char *sku, const char *wh,
+                            const char *on_hand, const char *reason)
+{
+    size_t before = b->nbad;
+    const mer_cat_sku_t *s = NULL;
+    char *end = NULL;
+    long long v = 0;
+    b->nread++;
+    if (sku == NULL || *sku == '\0')
+        stock_bad(b, row, "sku", "missing_value", "sku is required");
+    else if (strlen(sku) > 64 || (s = mer_catalog_sku_by_code(cat, sku)) == NULL)
+        stock_bad(b, row, "sku", "unknown_sku", "no SKU with this code");
+    if (wh == NULL || *wh == '\0' || strlen(wh) > 64)
+        stock_bad(b, row, "warehouse", wh && *wh ? "invalid_value" : "missing_value",
+                  "warehouse is a code of 1-64 bytes");
+    if (on_hand == NULL || *on_hand == '\0')
+        stock_bad(b, row, "on_hand", "missing_value", "on_hand is required");
+    else if ((v = strtoll(on_hand, &end, 10)),
+             *end != '\0' || v < 0 || v > 1000000000 || on_hand[0] == '+' || on_hand[0] == ' ')
+        stock_bad(b, row, "on_hand", "invalid_value", "on_hand is an integer from 0 to 1000000000");
+    if (reason && strlen(reason) > 200)
+        stock_bad(b, row, "reason", "invalid_value", "reason is at most 200 bytes");
+    if (b->nbad != before)
+        return;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 256;
+        b->rows = mer_xrealloc(b->rows, b->cap * sizeof(*b->rows));
+    }
+    stock_row_t *r = &b->rows[b->n++];
+    *r = (stock_row_t){.row = row, .sku_id = s->id, .on_hand = v};
+    snprintf(r->sku, sizeof(r->sku), "%s", sku);
+    snprintf(r->warehouse, sizeof(r->warehouse), "%s", wh);
+    snprintf(r->reason, sizeof(r->reason), "%s", reason && *reason ? reason : "bulk import");
+}
+
+static const char *const stock_cols[] = {"sku",     "warehouse", "on_hand",   "reason",
+                                         "country", "reserved",  "available", NULL};
+
+static int stock_parse(mer_db_t *db, mer_call_t *c)
+{
+    (void)db;
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    const mer_catalog_t *cat = mer_catalog_lock();
+    int err = 0;
+    if (b->json) {
+        json_error_t jerr;
+        json_t *arr = json_loadb(b->body, b->len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!json_is_array(arr))
+            err = mer_verr_set(&c->verr, arr ? MER_E_VALIDATION : MER_E_INVALID_JSON, "body",
+                               "the body must be a JSON array of objects (%s)", arr ? "not an array" : jerr.text);
+        size_t i;
+        json_t *it;
+        json_array_foreach(arr, i, it)
+        {
+            if (err)
+                break;
+            const char *v[7] = {0}, *k;
+            char num[24];
+            json_t *val;
+            bool ok = json_is_object(it);
+            json_object_foreach(it, k, val)
+            {
+                int col = -1;
+                for (int j = 0; stock_cols[j]; j++)
+                    if (strcmp(k, stock_cols[j]) == 0)
+                        col = j;
+                if (col < 0) {
+                    stock_bad(b, i + 1, k, "unknown_column", "not a known member");
+                    ok = false;
+                } else if (json_is_string(val))
+                    v[col] = json_string_value(val);
+                else if (json_is_integer(val) && col == 2) {
+                    snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(val));
+                    v[col] = num;
+                }
+            }
+            if (!json_is_object(it))
+                stock_bad(b, i + 1, NULL, "invalid_value", "each item is an object");
+            if (ok)
+                stock_check_row(b, cat, i + 1, v[0], v[1], v[2], v[3]);
+            else
+                b->nread++;
+        }
+        json_decref(arr);
+    } else {
+        mer_csv_t rd;
+        int col_of[MER_CSV_MAX_FIELDS];
+        mer_csv_init(&rd, b->body, b->len);
+        int rc = mer_csv_next(&rd);
+        if (rc <= 0)
+            err = mer_verr_set(&c->verr, MER_E_VALIDATION, "body", "%s",
+                               rc == 0 ? "the file is empty: a header row is required" : rd.error);
+        for (size_t i = 0; err == 0 && i < rd.nfields; i++) {
+            col_of[i] = -1;
+            for (int j = 0; stock_cols[j]; j++)
+                if (strcmp(mer_csv_field(&rd, i), stock_cols[j]) == 0)
+                    col_of[i] = j;
+            if (col_of[i] < 0)
+                err = mer_verr_set(&c->verr, MER_E_VALIDATION, "header",
+                                   "column %zu of the header is not a known column", i + 1);
+        }
+        size_t ncols = rd.nfields;
+        while (err == 0 && (rc = mer_csv_next(&rd)) == 1) {
+            const char *v[7] = {0};
+            if (rd.nfields != ncols) {
+                b->nread++;
+                stock_bad(b, rd.record, NULL, "wrong_field_count",
+                          "this row has another number of fields than the header");
+                continue;
+            }
+            for (size_t i = 0; i < ncols; i++)
+                v[col_of[i]] = mer_csv_field(&rd, i);
+            stock_check_row(b, cat, rd.record, v[0], v[1], v[2], v[3]);
+        }
+        if (err == 0 && rc < 0)
+            err = mer_verr_set(&c->verr, MER_E_VALIDATION, "body", "line %zu: %s", rd.line, rd.error);
+        mer_csv_free(&rd);
+    }
+    mer_catalog_unlock();
+    return err;
+}
+
+static json_t *stock_report(stock_bulk_t *b)
+{
+    return json_pack("{s:s,s:s,s:s,s:b,s:I,s:I,s:I,s:O}", "kind", "stock", "region", b->region, "mode",
+                     b->partial ? "partial" : "all_or_nothing", "dry_run", b->dry_run, "rows", (json_int_t)b->nread,
+                     "applied", (json_int_t)b->applied, "rejected", (json_int_t)b->nbad, "errors", b->errors);
+}
+
+/* In the region's writer job (or, for a dry run, on a read connection: check only). */
+static int stock_apply(mer_db_t *db, mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    b->applied = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        stock_row_t *r = &b->rows[i];
+        if (b->dry_run) {
+            int64_t wid = 0, reserved = 0;
+            char wcountry[3] = "";
+            mer_rows_t *q = mer_db_query(db, "SELECT id, country FROM warehouse WHERE code = ?", "s", r->warehouse);
+            if (mer_rows_next(q)) {
+                wid = mer_rows_int(q, 0);
+                snprintf(wcountry, sizeof(wcountry), "%s", mer_rows_text(q, 1));
+            }
+            mer_rows_end(q);
+            if (wid == 0)
+                stock_bad(b, r->row, "warehouse", "unknown_warehouse", "no warehouse with this code in this region");
+            else if (!mer_principal_may_country(&c->who, wcountry))
+                stock_bad(b, r->row, "warehouse", "forbidden", "the warehouse is in a country you do not manage");
+            else if (mer_db_query_int(db, &reserved, "SELECT reserved FROM stock WHERE sku_id = ? AND warehouse_id = ?",
+                                      "ii", r->sku_id, wid) == 0 &&
+                     r->on_hand < reserved)
+                stock_bad(b, r->row, "on_hand", "conflict", "on_hand cannot go below the units reserved for orders");
+            continue;
+        }
+        stock_job_t j = {0};
+        j.c.who = c->who;
+        j.sku_id = r->sku_id;
+        j.value = r->on_hand;
+        snprintf(j.warehouse, sizeof(j.warehouse), "%s", r->warehouse);
+        snprintf(j.reason, sizeof(j.reason), "%s", r->reason);
+        snprintf(j.sku_code, sizeof(j.sku_code), "%s", r->sku);
+        if (b->partial && mer_db_savepoint(db) != 0)
+            return MER_E_INTERNAL;
+        int err = stock_run(db, &j.c);
+        json_decref(j.c.result);
+        if (err) {
+            const char *code = strcmp(j.c.verr.field, "warehouse") == 0
+                                   ? (j.c.verr.code == MER_E_FORBIDDEN ? "forbidden" : "unknown_warehouse")
+                               : j.c.verr.code ? "conflict"
+                                               : "internal_error";
+            stock_bad(b, r->row,
+                      j.c.verr.field[0] ? (strcmp(j.c.verr.field, "warehouse") == 0 ? "warehouse" : "on_hand") : NULL,
+                      code, j.c.verr.code ? j.c.verr.message : mer_err_code(err));
+            if (!b->partial) /* the job's savepoint undoes the rows written so far */
+                return mer_verr_set(&c->verr, MER_E_VALIDATION, NULL, "row %zu: %s", r->row, j.c.verr.message);
+            mer_db_rollback_to(db);
+            continue;
+        }
+        if (b->partial && mer_db_release(db) != 0)
+            return MER_E_INTERNAL;
+        b->applied++;
+    }
+    return 0;
+}
+
+static void stock_applied_reply(mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    if (b->dry_run && b->nbad && !b->partial) {
+        mer_reply_error_ex(c->r, MER_E_VALIDATION, NULL, stock_report(b), "%zu of %zu rows are not acceptable", b->nbad,
+                           b->nread);
+        return;
+    }
+    mer_reply_json(c->r, 200, stock_report(b));
+}
+
+static void stock_apply_error(mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    if (b->nbad == 0) {
+        mer_reply_job_error(c->r, c->err, &c->verr);
+        return;
+    }
+    b->applied = 0;
+    mer_reply_error_ex(c->r, MER_E_VALIDATION, NULL, stock_report(b),
+                       "%zu of %zu rows are not acceptable; nothing "
+                       "was applied",
+                       b->nbad, b->nread);
+}
+
+static void stock_parsed_reply(mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    if (b->nbad && !b->partial) {
+        mer_reply_error_ex(c->r, MER_E_VALIDATION, NULL, stock_report(b),
+                           "%zu of %zu rows are not acceptable; nothing was applied", b->nbad, b->nread);
+        return;
+    }
+    c->reply = stock_applied_reply;
+    c->reply_error = stock_apply_error;
+    if (b->dry_run)
+        mer_call_read(c, b->region, stock_apply);
+    else
+        mer_call_write(c, b->region, stock_apply);
+}
+
+static void stock_bulk_free(mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    free(b->rows);
+    json_decref(b->errors);
+    mer_buf_release(&b->out);
+}
+
+static bool content_type_is(const mer_req_t *r, const char *want)
+{
+    size_t len = 0, n = strlen(want);
+    const char *v = mer_req_header(r, "content-type", &len);
+    return v && len >= n && strncasecmp(v, want, n) == 0 && (len == n || v[n] == ';' || v[n] == ' ');
+}
+
+/* POST /admin/import/stock?country=CC&mode=&dry_run= */
+static void h_import_stock(mer_req_t *r)
+{
+    const char *mode = mer_req_query(r, "mode"), *dry = mer_req_query(r, "dry_run"),
+               *country = mer_req_query(r, "country");
+    if (country == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country names the region whose warehouses the file is for");
+        return;
+    }
+    if (mode && strcmp(mode, "all_or_nothing") != 0 && strcmp(mode, "partial") != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "mode", "mode is all_or_nothing or partial");
+        return;
+    }
+    if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "dry_run", "dry_run is true or false");
+        return;
+    }
+    bool json = content_type_is(r, "application/json");
+    if (!json && !content_type_is(r, "text/csv")) {
+        mer_reply_error(r, MER_E_UNSUPPORTED_MEDIA, "Content-Type", "send text/csv or application/json");
+        return;
+    }
+    const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
+    if (cc == NULL)
+        return;
+    if (r->h2o->entity.base == NULL || r->h2o->entity.len == 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "body", "the body is empty");
+        return;
+    }
+    stock_bulk_t *b = mer_call_new(r, sizeof(*b));
+    snprintf(b->country, sizeof(b->country), "%s", cc->code);
+    snprintf(b->region, sizeof(b->region), "%s", cc->region);
+    b->json = json;
+    b->partial = mode && strcmp(mode, "partial") == 0;
+    b->dry_run = dry && strcmp(dry, "true") == 0;
+    b->body = r->h2o->entity.base;
+    b->len = r->h2o->entity.len;
+    b->errors = json_array();
+    b->c.cleanup = stock_bulk_free;
+    b->c.reply = stock_parsed_reply;
+    mer_call_offload(&b->c, stock_parse);
+}
+
+static int stock_export(mer_db_t *db, mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    mer_rows_t *q =
+        mer_db_query(db,
+                     "SELECT s.sku_id, w.code, w.country, s.on_hand, s.reserved FROM stock s JOIN warehouse w "
+                     "ON w.id = s.warehouse_id ORDER BY w.code, s.sku_id",
+                     NULL);
+    if (b->json)
+        mer_buf_addch(&b->out, '[');
+    else
+        mer_buf_addstr(&b->out, "sku,warehouse,country,on_hand,reserved,available\r\n");
+    bool first = true;
+    const mer_catalog_t *cat = mer_catalog_lock();
+    while (mer_rows_next(q)) {
+        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, mer_rows_int(q, 0));
+        if (s == NULL || !mer_principal_may_country(&c->who, mer_rows_text(q, 2)))
+            continue;
+        const char *wh = mer_rows_text(q, 1);
+        int64_t on = mer_rows_int(q, 3), res = mer_rows_int(q, 4);
+        if (b->json) {
+            mer_buf_addstr(&b->out, first ? "{\"sku\":" : ",{\"sku\":");
+            mer_buf_add_json_str(&b->out, s->code, strlen(s->code));
+            mer_buf_addstr(&b->out, ",\"warehouse\":");
+            mer_buf_add_json_str(&b->out, wh, strlen(wh));
+            mer_buf_printf(&b->out, ",\"country\":\"%s\",\"on_hand\":%lld,\"reserved\":%lld,\"available\":%lld}",
+                           mer_rows_text(q, 2), (long long)on, (long long)res, (long long)(on - res));
+        } else {
+            mer_csv_put(&b->out, true, s->code, strlen(s->code));
+            mer_csv_put(&b->out, false, wh, strlen(wh));
+            mer_buf_printf(&b->out, ",%s,%lld,%lld,%lld", mer_rows_text(q, 2), (long long)on, (long long)res,
+                           (long long)(on - res));
+            mer_csv_end(&b->out);
+        }
+        first = false;
+    }
+    mer_catalog_unlock();
+    if (b->json)
+        mer_buf_addch(&b->out, ']');
+    return mer_rows_end(q);
+}
+
+static void stock_export_reply(mer_call_t *c)
+{
+    stock_bulk_t *b = (stock_bulk_t *)c;
+    char disp[64];
+    snprintf(disp, sizeof(disp), "attachment; filename=\"stock-%s.%s\"", b->region, b->json ? "json" : "csv");
+    mer_reply_header(c->r, "content-disposition", disp);
+    mer_reply_header(c->r, "cache-control", "no-store");
+    char *body = h2o_mem_alloc_pool(&c->r->h2o->pool, b->out.len + 1);
+    memcpy(body, mer_buf_str(&b->out), b->out.len);
+    mer_reply_bytes(c->r, 200, b->json ? "application/json" : "text/csv; charset=utf-8", body, b->out.len);
+}
+
+/* GET /admin/export/stock?country=CC&format= */
+static void h_export_stock(mer_req_t *r)
+{
+    const char *format = mer_req_query(r, "format"), *country = mer_req_query(r, "country");
+    if (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0) {
+        mer_reply_error(r, MER_E_INVALID_PARAM, "format", "format is csv or json");
+        return;
+    }
+    if (country == NULL) {
+        mer_reply_error(r, MER_E_MISSING_PARAM, "country", "country names the region whose stock to export");
+        return;
+    }
+    const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
+    if (cc == NULL)
+        return;
+    stock_bulk_t *b = mer_call_new(r, sizeof(*b));
+    snprintf(b->region, sizeof(b->region), "%s", cc->region);
+    b->json = format && strcmp(format, "json") == 0;
+    b->c.cleanup = stock_bulk_free;
+    b->c.reply = stock_export_reply;
+    mer_call_read(&b->c, cc->region, stock_export);
+}
+
 static const mer_route_t routes[] = {
+    {"GET", "/api/v1/admin/export/stock", h_export_stock, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/admin/import/stock", h_import_stock, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"GET", "/api/v1/admin/warehouses", h_list_warehouses, MER_AUTH_STAFF, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"POST", "/api/v1/admin/warehouses", h_create_warehouse, MER_AUTH_STAFF, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_NONE},

@@ -33,7 +33,7 @@ static int product_and_sku(mer_req_t *r, int64_t *product_id, int64_t *sku_id)
     const mer_catalog_t *cat = mer_catalog_lock();
     const mer_cat_product_t *p = mer_catalog_product(cat, *product_id);
     const mer_cat_sku_t *s = code ? mer_catalog_sku_by_code(cat, code) : NULL;
-    bool have_product = p != NULL, sku_ok = code == NULL || (s && s->product == p);
+    bool have_product = p != NULL, sku_ok = code == NULL || (s && p && s->product->id == p->id);
     *sku_id = s ? s->id : 0;
     mer_catalog_unlock();
     if (!have_product) {
