@@ -149,8 +149,21 @@ static int flash_init(const mer_cycle_t *cycle)
             mer_die("cannot load the flash sales of region %s", cs->regions[i].name);
     fs_grab_init();
     mer_translation_set_sales(&sales_for_translation);
+    fs_shared_start();
     fs_processor_start();
     return 0;
+}
+
+int mer_flash_configure_redis(const char *url)
+{
+    return fs_shared_configure(url);
+}
+
+/* The processor first (it restocks through Redis), then the shared stock gives its allotments back. */
+static void flash_stop(void)
+{
+    fs_processor_stop();
+    fs_shared_stop();
 }
 
 const mer_module_t mer_flash_module = {
@@ -158,6 +171,6 @@ const mer_module_t mer_flash_module = {
     .init = flash_init,
     .routes = MER_MODULE_ROUTES(&fs_grab_routes, &fs_admin_routes),
     .stop_phase = MER_STOP_PRODUCERS,
-    .stop = fs_processor_stop,
+    .stop = flash_stop,
     .metrics = flash_metrics,
 };

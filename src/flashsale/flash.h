@@ -39,6 +39,13 @@
  */
 extern const mer_module_t mer_flash_module;
 
+/*
+ * serve --redis redis://HOST:PORT[/DB] (before init): the stock, buyer counts and sold-out state of fcfs
+ * sessions are shared with every node on that Redis (shared.c); NULL or "": this node alone, in memory.
+ * Returns 0, or -1 when the URL is malformed.
+ */
+int mer_flash_configure_redis(const char *url);
+
 /* A flash purchase token as checkout sees it. */
 typedef struct mer_flash_token {
     int64_t session_id, sku_id, price, expires_at;

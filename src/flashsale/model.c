@@ -103,7 +103,7 @@ void fs_progress(fs_session_t *s)
     int64_t total = 0, gone = 0;
     for (int i = 0; i < s->nitems; i++) {
         total += s->items[i].units;
-        gone += s->items[i].units - atomic_load_explicit(&s->items[i].left, memory_order_relaxed);
+        gone += s->items[i].units - fs_item_remaining(&s->items[i]);
     }
     int p = total ? (int)(gone * 100 / total) : 0;
     if (atomic_exchange_explicit(&s->progress, p, memory_order_relaxed) != p)

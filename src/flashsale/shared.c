@@ -1,0 +1,741 @@
+/*
+ * shared.c — one flash sale on several nodes: the stock, the buyers' counts and "sold out" in Redis.
+ *
+ * Keys (prefix mer:fs:, <it> = <session id>:<item index>; session ids are unique across regions):
+ *   <it>:stock         the central stock: units no node holds
+ *   <it>:alloc         hash node id -> units allotted to that node and not yet sold
+ *   <it>:out           exists while the item is sold out everywhere (stock 0 and every allotment 0)
+ *   <sid>:b:<k>:<key>  a buyer's count in a session (k: u account, p phone, a address, d device)
+ *   node:<id>          a node's lease: set for LEASE_MS, renewed every second while the node lives
+ *   allocs             the set of <it> with allotments, which the reaper walks
+ *   channel events     "sold <sid> <item>" and "open <sid> <item>"
+ *
+ * Invariant, per item, at any moment: units = stock + sum(alloc) + outstanding tokens + sold (+ units of
+ * wins between the script and their durable row, see below). Every change is one Lua script:
+ *   GRAB    (a grab) takes a batch from stock into alloc[node] when the node asked for one (or its
+ *           allotment is gone from Redis), then the buyer's counts (each INCR checked against its
+ *           limit, all undone if one is full), then one unit of alloc[node]. A unit is sold only while
+ *           alloc[node] >= 1 in Redis, so the node's local copy of its allotment is only a hint: however
+ *           stale it is (a reaped lease, a lost answer), nothing is sold twice. When stock and every
+ *           allotment are 0 the script sets <it>:out and publishes "sold".
+ *   UNWIN   a win whose token row did not commit: its unit back to alloc[node], the counts released.
+ *   RESTOCK a token expired or returned: its unit back to stock, the counts released, "open" published.
+ *   RETURN  n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end,
+ *           shutdown.
+ *   REAP    the allotments of nodes whose lease expired back to stock (each node reaps every second).
+ * Redis must keep every write it acknowledged through a crash: appendonly yes, appendfsync always
+ * (tests/redis/redis.sh). A node that dies between GRAB and its token's commit leaves that unit (and
+ * the buyer's counts) taken: an unsold unit, never an oversold one.
+ *
+ * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
+ * completing on the loop that asked; the maintenance ticker (lease, reaper, set-up, returns, the
+ * sold-out flags' resync) has its own connection, and so has the subscriber thread.
+ */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "flashsale/flash_int.h"
+#include "store/ticker.h"
+#include "core/banned.h"
+
+#define LEASE_MS 5000     /* a dead node's allotment returns within LEASE_MS + REAP_MS */
+#define REAP_MS 1000      /* lease renewal and reaping */
+#define TICK_MS 250       /* maintenance */
+#define IDLE_MS 1000      /* an allotment without a grab for this long goes back */
+#define CONNECT_MS 200    /* connection timeout */
+#define COMMAND_MS 500    /* command timeout: Redis gone answers 503 this fast */
+#define BATCH_MAX 128     /* largest allotment taken at once */
+#define CHANNEL "mer:fs:events"
+
+static char host[256];
+static int port, dbnum;
+static bool on;
+static _Atomic int up;
+static char node[33];
+static mer_exec_t *exec;
+static mer_ticker_t ticker = MER_TICKER_INIT;
+static redisContext *grab_conn;  /* the executor thread's */
+static redisContext *maint_conn; /* the ticker's (and the main thread's at start and stop) */
+static pthread_t sub_tid;
+static bool sub_running;
+static _Atomic int sub_stopping;
+static _Atomic int sub_fd = -1;
+static int64_t last_reap;
+
+/* ---- the scripts ---- */
+
+enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S__COUNT };
+
+/* KEYS: stock, allocs, out; ARGV: initial stock, <it> */
+static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
+                               "redis.call('SADD', KEYS[2], ARGV[2])\n"
+                               "return {tonumber(redis.call('GET', KEYS[1])), redis.call('EXISTS', KEYS[3])}\n";
+
+/* sold out everywhere: stock 0 and every allotment 0 (KEYS[1] stock, KEYS[2] alloc, KEYS[3] out) */
+#define SOLD_CHECK                                                                                                     \
+    "local function soldcheck(msg)\n"                                                                                  \
+    "  if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return 0 end\n"                                         \
+    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do if tonumber(v) > 0 then return 0 end end\n"                 \
+    "  if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('PUBLISH', '" CHANNEL "', msg) end\n"                  \
+    "  return 1\n"                                                                                                     \
+    "end\n"
+
+/*
+ * KEYS: stock, alloc, out, counts...; ARGV: node, want, batch, msg, limits... (one per count)
+ * Returns {status, got, out, stock}: status 0 won, i > 0 count i full, -1 no unit; got: units moved
+ * from stock to alloc[node] (the node adds them to its allotment); out: sold out everywhere.
+ */
+static const char grab_lua[] =
+    SOLD_CHECK "local node, want, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+               "local mine = tonumber(redis.call('HGET', KEYS[2], node) or '0')\n"
+               "local got = 0\n"
+               "if mine < 1 then want = math.max(want, batch) end\n"
+               "if want > 0 then\n"
+               "  local st = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+               "  got = math.min(want, st)\n"
+               "  if got > 0 then\n"
+               "    redis.call('DECRBY', KEYS[1], got)\n"
+               "    mine = redis.call('HINCRBY', KEYS[2], node, got)\n"
+               "  end\n"
+               "end\n"
+               "if mine < 1 then\n"
+               "  return {-1, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+               "end\n"
+               "local n = #KEYS - 3\n"
+               "for i = 1, n do\n"
+               "  if redis.call('INCR', KEYS[3 + i]) > tonumber(ARGV[4 + i]) then\n"
+               "    for k = 1, i do redis.call('DECR', KEYS[3 + k]) end\n"
+               "    return {i, got, 0, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+               "  end\n"
+               "end\n"
+               "redis.call('HINCRBY', KEYS[2], node, -1)\n"
+               "return {0, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n";
+
+/* KEYS: stock, alloc, out, counts...; ARGV: node, msg. */
+static const char unwin_lua[] = "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+                                "for i = 4, #KEYS do\n"
+                                "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
+                                "end\n"
+                                "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL
+                                "', ARGV[2]) end\n"
+                                "return 1\n";
+
+/* KEYS: stock, alloc, out, counts...; ARGV: msg. */
+static const char restock_lua[] =
+    "redis.call('INCR', KEYS[1])\n"
+    "for i = 4, #KEYS do\n"
+    "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
+    "end\n"
+    "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL "', ARGV[1]) end\n"
+    "return 1\n";
+
+/* KEYS: stock, alloc, out; ARGV: node, n (-1: all), msg. Returns the units given back. */
+static const char return_lua[] = "local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+                                 "local n = tonumber(ARGV[2])\n"
+                                 "if n < 0 or n > mine then n = mine end\n"
+                                 "if n <= 0 then return 0 end\n"
+                                 "if redis.call('HINCRBY', KEYS[2], ARGV[1], -n) <= 0 then "
+                                 "redis.call('HDEL', KEYS[2], ARGV[1]) end\n"
+                                 "redis.call('INCRBY', KEYS[1], n)\n"
+                                 "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL
+                                 "', ARGV[3]) end\n"
+                                 "return n\n";
+
+/*
+ * KEYS: allocs. Gives back the allotments of nodes without a lease. The keys it touches are derived from
+ * the set's members (a standalone Redis allows it; a cluster would need one script per item).
+ */
+static const char reap_lua[] =
+    "local total = 0\n"
+    "for _, it in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+    "  local alloc = 'mer:fs:' .. it .. ':alloc'\n"
+    "  local h = redis.call('HGETALL', alloc)\n"
+    "  for i = 1, #h, 2 do\n"
+    "    if redis.call('EXISTS', 'mer:fs:node:' .. h[i]) == 0 then\n"
+    "      local v = tonumber(h[i + 1])\n"
+    "      redis.call('HDEL', alloc, h[i])\n"
+    "      if v > 0 then\n"
+    "        redis.call('INCRBY', 'mer:fs:' .. it .. ':stock', v)\n"
+    "        total = total + v\n"
+    "        if redis.call('DEL', 'mer:fs:' .. it .. ':out') == 1 then\n"
+    "          local sid, idx = string.match(it, '(%d+):(%d+)')\n"
+    "          redis.call('PUBLISH', '" CHANNEL "', 'open ' .. sid .. ' ' .. idx)\n"
+    "        end\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return total\n";
+
+/* KEYS: stock, out. */
+static const char status_lua[] = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
+
+static const char *const scripts[S__COUNT] = {init_lua,  grab_lua, unwin_lua, restock_lua,
+                                              return_lua, reap_lua, status_lua};
+static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
+
+/* ---- connections ---- */
+
+static void conn_drop(redisContext **c)
+{
+    if (*c)
+        redisFree(*c);
+    *c = NULL;
+}
+
+/* Loads the scripts on c (SCRIPT LOAD is idempotent: the same text has the same SHA-1). */
+static bool load_scripts(redisContext *c)
+{
+    for (int i = 0; i < S__COUNT; i++) {
+        redisReply *rep = redisCommand(c, "SCRIPT LOAD %s", scripts[i]);
+        bool ok = rep && rep->type == REDIS_REPLY_STRING && rep->len == 40;
+        if (ok)
+            memcpy(shas[i], rep->str, 41);
+        else if (rep && rep->type == REDIS_REPLY_ERROR)
+            mer_log_error("redis: script %d: %s", i, rep->str);
+        if (rep)
+            freeReplyObject(rep);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* A connection that answers, or NULL (and the node is marked down). */
+static redisContext *conn_get(redisContext **c)
+{
+    if (*c && (*c)->err == 0)
+        return *c;
+    conn_drop(c);
+    struct timeval ct = {0, CONNECT_MS * 1000}, rt = {0, COMMAND_MS * 1000};
+    redisContext *n = redisConnectWithTimeout(host, port, ct);
+    if (n == NULL || n->err) {
+        if (n)
+            redisFree(n);
+        atomic_store(&up, 0);
+        return NULL;
+    }
+    redisSetTimeout(n, rt);
+    redisReply *rep = dbnum ? redisCommand(n, "SELECT %d", dbnum) : NULL;
+    bool ok = dbnum == 0 || (rep && rep->type == REDIS_REPLY_STATUS);
+    if (rep)
+        freeReplyObject(rep);
+    if (!ok || !load_scripts(n)) {
+        redisFree(n);
+        atomic_store(&up, 0);
+        return NULL;
+    }
+    *c = n;
+    return n;
+}
+
+/*
+ * EVALSHA of script on *c with keys and args (argv strings), connecting first when *c is NULL or broken.
+ * NULL: no answer (the node is marked down; the script may or may
+ * not have run, so callers assume the worse for the stock: a unit taken, none given).
+ */
+static redisReply *eval(redisContext **c, int script, int nkeys, const char **keys, int nargs, const char **args)
+{
+    redisContext *cx = conn_get(c);
+    if (cx == NULL)
+        return NULL;
+    const char *argv[40];
+    char nk[12];
+    int n = 0;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[n++] = "EVALSHA";
+    argv[n++] = shas[script];
+    argv[n++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[n++] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    redisReply *rep = redisCommandArgv(cx, n, argv, NULL);
+    if (rep == NULL) {
+        conn_drop(c);
+        atomic_store(&up, 0);
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        mer_log_error("redis: %s", rep->str);
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+static int64_t rep_int(const redisReply *rep, size_t i)
+{
+    if (rep->type == REDIS_REPLY_INTEGER)
+        return i == 0 ? rep->integer : 0;
+    if (rep->type != REDIS_REPLY_ARRAY || i >= rep->elements || rep->element[i]->type != REDIS_REPLY_INTEGER)
+        return 0;
+    return rep->element[i]->integer;
+}
+
+/* The keys of item it: stock, alloc, out (k: 3 slots of 64 bytes). */
+static void item_keys(const fs_session_t *s, int item, char k[3][64])
+{
+    snprintf(k[0], 64, "mer:fs:%lld:%d:stock", (long long)s->id, item);
+    snprintf(k[1], 64, "mer:fs:%lld:%d:alloc", (long long)s->id, item);
+    snprintf(k[2], 64, "mer:fs:%lld:%d:out", (long long)s->id, item);
+}
+
+static void msg(char out[64], const char *what, const fs_session_t *s, int item)
+{
+    snprintf(out, 64, "%s %lld %d", what, (long long)s->id, item);
+}
+
+/* Keys and limits of a buyer's counts after the item's three keys; returns how many. */
+static int count_keys(const fs_session_t *s, const fs_buyer_t *b, fs_count_t c[5], char ck[5][80], char cl[5][24])
+{
+    int n = fs_buyer_counts(s, b, s->per_user_limit, c);
+    for (int i = 0; i < n; i++) {
+        snprintf(ck[i], 80, "mer:fs:%lld:b:%c:%lld", (long long)s->id, c[i].kind, (long long)c[i].key);
+        snprintf(cl[i], 24, "%lld", (long long)c[i].limit);
+    }
+    return n;
+}
+
+static void set_sold_out(fs_item_t *it, bool out)
+{
+    if (atomic_exchange(&it->sold_out, out ? 1 : 0) != (out ? 1 : 0))
+        fs_bump();
+}
+
+/* ---- configuration ---- */
+
+int fs_shared_configure(const char *url)
+{
+    if (url == NULL || *url == '\0')
+        return 0;
+    char h[256] = "";
+    int p = 6379, d = 0, n = 0;
+    if (strncmp(url, "redis://", 8) != 0)
+        return -1;
+    const char *rest = url + 8;
+    size_t hl = strcspn(rest, ":/");
+    if (hl == 0 || hl >= sizeof(h))
+        return -1;
+    memcpy(h, rest, hl);
+    rest += hl;
+    if (*rest == ':') {
+        if (sscanf(rest, ":%d%n", &p, &n) != 1 || p <= 0 || p > 65535)
+            return -1;
+        rest += n;
+    }
+    if (*rest == '/' && rest[1]) {
+        if (sscanf(rest, "/%d%n", &d, &n) != 1 || d < 0 || d > 15 || rest[n])
+            return -1;
+    } else if (*rest && strcmp(rest, "/") != 0) {
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%s", h);
+    port = p;
+    dbnum = d;
+    on = true;
+    unsigned char raw[16];
+    fs_random(raw, sizeof(raw));
+    for (int i = 0; i < 16; i++)
+        snprintf(node + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+bool fs_shared_on(void)
+{
+    return on;
+}
+
+bool fs_shared_up(void)
+{
+    return atomic_load(&up) != 0;
+}
+
+int64_t fs_item_remaining(fs_item_t *it)
+{
+    int64_t left = atomic_load_explicit(&it->left, memory_order_relaxed);
+    if (it->shared)
+        left += atomic_load_explicit(&it->central, memory_order_relaxed);
+    return left < 0 ? 0 : left;
+}
+
+/* ---- grabs (on the executor thread) ---- */
+
+static int64_t mono_ms(void)
+{
+    return (int64_t)(mer_now_mono_ns() / 1000000);
+}
+
+/* The next refill's size, from the rate of refills: doubled when they come fast, halved when slow. */
+static int64_t refill_size(fs_item_t *it)
+{
+    int64_t now = mono_ms(), last = atomic_exchange(&it->last_refill, now);
+    int64_t b = atomic_load(&it->batch), cap = MER_MAX(1, MER_MIN(BATCH_MAX, it->units / 16));
+    if (now - last < 200)
+        b = MER_MIN(b * 2, cap);
+    else if (now - last > 2000)
+        b = MER_MAX(b / 2, 1);
+    atomic_store(&it->batch, b);
+    return b;
+}
+
+static void grab_work(mer_job_t *job)
+{
+    fs_shared_grab_t *g = MER_CONTAINER_OF(job, fs_shared_grab_t, job);
+    fs_session_t *s = g->s;
+    fs_item_t *it = &s->items[g->item];
+    char k[3][64], ck[5][80], cl[5][24], want[24], batch[24], sold[64];
+    fs_count_t c[5];
+    int n = count_keys(s, &g->buyer, c, ck, cl);
+    const char *keys[8] = {k[0], k[1], k[2]}, *args[9] = {node, want, batch, sold};
+    item_keys(s, g->item, k);
+    msg(sold, "sold", s, g->item);
+    int64_t b = g->local_unit ? atomic_load(&it->batch) : refill_size(it);
+    snprintf(want, sizeof(want), "%lld", (long long)(g->local_unit ? 0 : b));
+    snprintf(batch, sizeof(batch), "%lld", (long long)b);
+    for (int i = 0; i < n; i++)
+        keys[3 + i] = ck[i], args[4 + i] = cl[i];
+    redisReply *rep = eval(&grab_conn, S_GRAB, 3 + n, keys, 4 + n, args);
+    if (rep == NULL) {
+        /* no answer: the local unit stays taken (the script may have sold it); Redis's alloc decides */
+        g->status = FS_SHARED_UNAVAILABLE;
+        return;
+    }
+    int64_t st = rep_int(rep, 0), got = rep_int(rep, 1), out = rep_int(rep, 2);
+    atomic_store(&it->central, rep_int(rep, 3));
+    freeReplyObject(rep);
+    /* the local allotment follows Redis's: a local unit not used comes back, the batch moved in is added,
+     * less the unit this grab won with when it had none of its own */
+    int64_t add = g->local_unit ? got + (st > 0 ? 1 : 0) : st == 0 ? MER_MAX(got - 1, 0) : got;
+    if (add > 0)
+        atomic_fetch_add(&it->left, add);
+    if (out)
+        set_sold_out(it, true);
+    if (st == 0) {
+        g->status = FS_SHARED_WON;
+    } else if (st > 0 && st <= n) {
+        g->status = FS_SHARED_REFUSED;
+        g->why = c[st - 1].why;
+    } else {
+        g->status = FS_SHARED_SOLD_OUT;
+    }
+}
+
+static void grab_done(mer_job_t *job)
+{
+    fs_shared_grab_t *g = MER_CONTAINER_OF(job, fs_shared_grab_t, job);
+    g->done(g);
+}
+
+int fs_shared_grab(fs_shared_grab_t *g)
+{
+    if (!fs_shared_up() || !atomic_load(&g->s->items[g->item].ready))
+        return MER_E_UNAVAILABLE;
+    atomic_store(&g->s->items[g->item].last_grab, mono_ms());
+    g->job = (mer_job_t){.work = grab_work, .done = grab_done};
+    return mer_exec_submit(exec, &g->job);
+}
+
+/* Fire-and-forget scripts: unwin and restock. */
+typedef struct side_job {
+    mer_job_t job;
+    int script;
+    fs_session_t *s;
+    int item;
+    fs_buyer_t buyer;
+} side_job_t;
+
+static void side_work(mer_job_t *job)
+{
+    side_job_t *j = MER_CONTAINER_OF(job, side_job_t, job);
+    char k[3][64], ck[5][80], cl[5][24], m[64];
+    fs_count_t c[5];
+    item_keys(j->s, j->item, k);
+    msg(m, "open", j->s, j->item);
+    int n = count_keys(j->s, &j->buyer, c, ck, cl);
+    const char *keys[8] = {k[0], k[1], k[2]};
+    for (int i = 0; i < n; i++)
+        keys[3 + i] = ck[i];
+    const char *args[2] = {node, m};
+    redisReply *rep = j->script == S_UNWIN ? eval(&grab_conn, S_UNWIN, 3 + n, keys, 2, args)
+                                           : eval(&grab_conn, S_RESTOCK, 3 + n, keys, 1, args + 1);
+    if (rep == NULL) {
+        mer_log_error("redis: a unit of session %lld could not be given back (it stays taken)", (long long)j->s->id);
+        return;
+    }
+    freeReplyObject(rep);
+    if (j->script == S_UNWIN)
+        atomic_fetch_add(&j->s->items[j->item].left, 1);
+    set_sold_out(&j->s->items[j->item], false);
+    fs_progress(j->s);
+}
+
+static void side_done(mer_job_t *job)
+{
+    free(MER_CONTAINER_OF(job, side_job_t, job));
+}
+
+static void side(int script, fs_session_t *s, int item, const fs_buyer_t *b)
+{
+    side_job_t *j = mer_xcalloc(1, sizeof(*j));
+    *j = (side_job_t){.job = {.work = side_work, .done = side_done}, .script = script, .s = s, .item = item,
+                      .buyer = *b};
+    if (mer_exec_submit(exec, &j->job) != 0) {
+        mer_log_error("redis: stopping; a unit of session %lld stays taken", (long long)s->id);
+        free(j);
+    }
+}
+
+void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b)
+{
+    side(S_UNWIN, s, item, b);
+}
+
+void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b)
+{
+    side(S_RESTOCK, s, item, b);
+}
+
+/* ---- maintenance (the ticker's connection) ---- */
+
+static void item_init(fs_session_t *s, int i)
+{
+    fs_item_t *it = &s->items[i];
+    char k[3][64], init[24], member[48];
+    item_keys(s, i, k);
+    snprintf(init, sizeof(init), "%lld", (long long)atomic_load(&it->central));
+    snprintf(member, sizeof(member), "%lld:%d", (long long)s->id, i);
+    const char *keys[3] = {k[0], "mer:fs:allocs", k[2]}, *args[2] = {init, member};
+    redisReply *rep = eval(&maint_conn, S_INIT, 3, keys, 2, args);
+    if (rep == NULL)
+        return;
+    atomic_store(&it->central, rep_int(rep, 0));
+    set_sold_out(it, rep_int(rep, 1) != 0);
+    freeReplyObject(rep);
+    atomic_store(&it->ready, 1);
+}
+
+/* Gives back n units of this node's allotment (-1: whatever Redis says it holds). */
+static bool give_back(fs_session_t *s, int i, int64_t n)
+{
+    char k[3][64], num[24], m[64];
+    item_keys(s, i, k);
+    msg(m, "open", s, i);
+    snprintf(num, sizeof(num), "%lld", (long long)n);
+    const char *keys[3] = {k[0], k[1], k[2]}, *args[3] = {node, num, m};
+    redisReply *rep = eval(&maint_conn, S_RETURN, 3, keys, 3, args);
+    if (rep == NULL)
+        return false;
+    freeReplyObject(rep);
+    return true;
+}
+
+static void item_tick(fs_session_t *s, int i, int64_t now, int64_t mono)
+{
+    fs_item_t *it = &s->items[i];
+    if (!atomic_load(&it->ready)) {
+        item_init(s, i);
+        return;
+    }
+    if (now >= s->ends_at + 1000) {
+        /* ended: everything this node holds goes back once (late wins have committed by then) */
+        if (!atomic_load(&it->returned)) {
+            atomic_store(&it->left, 0);
+            if (give_back(s, i, -1))
+                atomic_store(&it->returned, 1);
+        }
+    } else if (atomic_load(&it->left) > 0 && mono - atomic_load(&it->last_grab) > IDLE_MS) {
+        int64_t n = atomic_exchange(&it->left, 0);
+        if (n > 0 && !give_back(s, i, n))
+            atomic_fetch_add(&it->left, n);
+        atomic_store(&it->batch, 1);
+    }
+    /* the sold-out flag and the central stock, in case a message was missed */
+    char k[3][64];
+    item_keys(s, i, k);
+    const char *keys[2] = {k[0], k[2]};
+    redisReply *rep = eval(&maint_conn, S_STATUS, 2, keys, 0, NULL);
+    if (rep == NULL)
+        return;
+    atomic_store(&it->central, rep_int(rep, 0));
+    set_sold_out(it, rep_int(rep, 1) != 0);
+    freeReplyObject(rep);
+}
+
+static void each_item(void (*fn)(fs_session_t *, int, int64_t, int64_t), int64_t now, int64_t mono)
+{
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++)
+        for (int k = 0; k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            for (int n = 0; n < s->nitems; n++)
+                if (s->items[n].shared)
+                    fn(s, n, now, mono);
+        }
+}
+
+static void tick(void *arg)
+{
+    (void)arg;
+    if (conn_get(&maint_conn) == NULL)
+        return;
+    int64_t mono = mono_ms();
+    if (mono - last_reap >= REAP_MS) {
+        char lease[64], ms[16];
+        snprintf(lease, sizeof(lease), "mer:fs:node:%s", node);
+        snprintf(ms, sizeof(ms), "%d", LEASE_MS);
+        redisReply *rep = redisCommand(maint_conn, "SET %s 1 PX %s", lease, ms);
+        if (rep == NULL) {
+            conn_drop(&maint_conn);
+            atomic_store(&up, 0);
+            return;
+        }
+        freeReplyObject(rep);
+        const char *keys[1] = {"mer:fs:allocs"};
+        rep = eval(&maint_conn, S_REAP, 1, keys, 0, NULL);
+        if (rep == NULL)
+            return;
+        if (rep_int(rep, 0) > 0)
+            mer_log_info("redis: %lld units of expired leases back in stock", (long long)rep_int(rep, 0));
+        freeReplyObject(rep);
+        last_reap = mono;
+    }
+    each_item(item_tick, mer_now_unix_ms(), mono);
+    if (maint_conn)
+        atomic_store(&up, 1);
+}
+
+/* ---- sold out everywhere: the subscriber ---- */
+
+static void on_message(const char *text)
+{
+    char what[8];
+    long long sid;
+    int item;
+    if (sscanf(text, "%7s %lld %d", what, &sid, &item) != 3)
+        return;
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++) {
+        fs_session_t *s = fs_session_find(reg->sales[i], sid);
+        if (s && item >= 0 && item < s->nitems && s->items[item].shared) {
+            set_sold_out(&s->items[item], strcmp(what, "sold") == 0);
+            fs_progress(s);
+        }
+    }
+}
+
+static void *subscriber(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&sub_stopping)) {
+        struct timeval ct = {0, CONNECT_MS * 1000};
+        redisContext *c = redisConnectWithTimeout(host, port, ct);
+        if (c == NULL || c->err) {
+            if (c)
+                redisFree(c);
+            usleep(TICK_MS * 1000);
+            continue;
+        }
+        atomic_store(&sub_fd, c->fd);
+        redisReply *rep = redisCommand(c, "SUBSCRIBE %s", CHANNEL);
+        if (rep)
+            freeReplyObject(rep);
+        while (rep && !atomic_load(&sub_stopping)) {
+            void *r = NULL;
+            if (redisGetReply(c, &r) != REDIS_OK || r == NULL)
+                break;
+            rep = r;
+            if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 && rep->element[2]->type == REDIS_REPLY_STRING)
+                on_message(rep->element[2]->str);
+            freeReplyObject(rep);
+        }
+        atomic_store(&sub_fd, -1);
+        redisFree(c);
+        if (!atomic_load(&sub_stopping))
+            usleep(TICK_MS * 1000);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ---- */
+
+static void mark_sale(fs_sale_t *sale)
+{
+    for (int k = 0; k < sale->nsessions; k++) {
+        fs_session_t *s = sale->sessions[k];
+        if (s->mode != FS_FCFS)
+            continue;
+        for (int n = 0; n < s->nitems; n++) {
+            fs_item_t *it = &s->items[n];
+            /* what the durable rows left is the central stock's first value; the allotment starts empty */
+            atomic_store(&it->central, atomic_exchange(&it->left, 0));
+            atomic_store(&it->batch, 1);
+            it->shared = true;
+        }
+    }
+}
+
+void fs_shared_add(fs_sale_t *sale)
+{
+    if (!on)
+        return;
+    mark_sale(sale);
+    mer_ticker_kick(&ticker);
+}
+
+static void grab_thread_exit(void)
+{
+    conn_drop(&grab_conn);
+}
+
+void fs_shared_start(void)
+{
+    if (!on)
+        return;
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++)
+        mark_sale(reg->sales[i]);
+    exec = mer_exec_start("redis", 1, grab_thread_exit);
+    tick(NULL); /* connects and sets up the sales now when Redis answers; else the ticker retries */
+    if (!fs_shared_up())
+        mer_log_error("redis %s:%d does not answer: flash-sale grabs answer 503 until it does", host, port);
+    else
+        mer_log_info("flash sales shared through redis %s:%d (db %d) as node %s", host, port, dbnum, node);
+    if (pthread_create(&sub_tid, NULL, subscriber, NULL) == 0)
+        sub_running = true;
+    mer_ticker_start(&ticker, tick, NULL, TICK_MS);
+}
+
+static void give_all(fs_session_t *s, int i, int64_t now, int64_t mono)
+{
+    (void)now, (void)mono;
+    atomic_store(&s->items[i].left, 0);
+    give_back(s, i, -1);
+}
+
+void fs_shared_stop(void)
+{
+    if (!on)
+        return;
+    mer_ticker_stop(&ticker);
+    mer_exec_stop(exec); /* the unwins and restocks already queued go out first */
+    exec = NULL;
+    if (conn_get(&maint_conn)) {
+        each_item(give_all, 0, 0);
+        redisReply *rep = redisCommand(maint_conn, "DEL mer:fs:node:%s", node);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    conn_drop(&maint_conn);
+    atomic_store(&sub_stopping, 1);
+    int fd = atomic_load(&sub_fd);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    if (sub_running)
+        pthread_join(sub_tid, NULL);
+    sub_running = false;
+}
