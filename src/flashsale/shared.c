@@ -12,20 +12,17 @@
  *
  * Invariant, per item, at any moment: units = stock + sum(alloc) + outstanding tokens + sold (+ units of
  * wins between the script and their durable row, see below). Every change is one Lua script:
- *   GRAB    (a grab) takes a batch from stock into alloc[node] when the node asked for one (or its
- *           allotment is gone from Redis), then the buyer's counts (each INCR checked against its
- *           limit, all undone if one is full), then one unit of alloc[node]. A unit is sold only while
- *           alloc[node] >= 1 in Redis, so the node's local copy of its allotment is only a hint: however
- *           stale it is (a reaped lease, a lost answer), nothing is sold twice. When stock and every
- *           allotment are 0 the script sets <it>:out and publishes "sold".
- *   UNWIN   a win whose token row did not commit: its unit back to alloc[node], the counts released.
- *   RESTOCK a token expired or returned: its unit back to stock, the counts released, "open" published.
- *   RETURN  n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end,
- *           shutdown.
- *   REAP    the allotments of nodes whose lease expired back to stock (each node reaps every second).
- * Redis must keep every write it acknowledged through a crash: appendonly yes, appendfsync always
- * (tests/redis/redis.sh). A node that dies between GRAB and its token's commit leaves that unit (and
- * the buyer's counts) taken: an unsold unit, never an oversold one.
+ *   GRAB    (a grab) takes the buyer's counts (each INCR checked against its limit, all undone if one
+ *           is full), a batch from stock into alloc[node] when the node asked for one (or its allotment
+ *           is gone from Redis), then one unit of alloc[node] (the counts undone when there is none). A unit is sold
+ * only while alloc[node] >= 1 in Redis, so the node's local copy of its allotment is only a hint: however stale it is
+ * (a reaped lease, a lost answer), nothing is sold twice. When stock and every allotment are 0 the script sets <it>:out
+ * and publishes "sold". UNWIN   a win whose token row did not commit: its unit back to alloc[node], the counts
+ * released. RESTOCK a token expired or returned: its unit back to stock, the counts released, "open" published. RETURN
+ * n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end, shutdown. REAP    the
+ * allotments of nodes whose lease expired back to stock (each node reaps every second). Redis must keep every write it
+ * acknowledged through a crash: appendonly yes, appendfsync always (tests/redis/redis.sh). A node that dies between
+ * GRAB and its token's commit leaves that unit (and the buyer's counts) taken: an unsold unit, never an oversold one.
  *
  * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
  * completing on the loop that asked; the maintenance ticker (lease, reaper, set-up, returns, the
@@ -42,13 +39,13 @@
 #include "store/ticker.h"
 #include "core/banned.h"
 
-#define LEASE_MS 5000     /* a dead node's allotment returns within LEASE_MS + REAP_MS */
-#define REAP_MS 1000      /* lease renewal and reaping */
-#define TICK_MS 250       /* maintenance */
-#define IDLE_MS 1000      /* an allotment without a grab for this long goes back */
-#define CONNECT_MS 200    /* connection timeout */
-#define COMMAND_MS 500    /* command timeout: Redis gone answers 503 this fast */
-#define BATCH_MAX 128     /* largest allotment taken at once */
+#define LEASE_MS 5000  /* a dead node's allotment returns within LEASE_MS + REAP_MS */
+#define REAP_MS 1000   /* lease renewal and reaping */
+#define TICK_MS 250    /* maintenance */
+#define IDLE_MS 1000   /* an allotment without a grab for this long goes back */
+#define CONNECT_MS 200 /* connection timeout */
+#define COMMAND_MS 500 /* command timeout: Redis gone answers 503 this fast */
+#define BATCH_MAX 128  /* largest allotment taken at once */
 #define CHANNEL "mer:fs:events"
 
 static char host[256];
@@ -86,43 +83,44 @@ static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis
 
 /*
  * KEYS: stock, alloc, out, counts...; ARGV: node, want, batch, msg, limits... (one per count)
- * Returns {status, got, out, stock}: status 0 won, i > 0 count i full, -1 no unit; got: units moved
- * from stock to alloc[node] (the node adds them to its allotment); out: sold out everywhere.
+ * The buyer's counts first (a buyer over a limit hears so whatever the stock, and takes no batch), then a
+ * unit. Returns {status, got, out, stock}: status 0 won, i > 0 count i full, -1 no unit; got: units
+ * moved from stock to alloc[node] (the node adds them to its allotment); out: sold out everywhere.
  */
 static const char grab_lua[] =
     SOLD_CHECK "local node, want, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+               "local n = #KEYS - 3\n"
+               "for i = 1, n do\n"
+               "  if redis.call('INCR', KEYS[3 + i]) > tonumber(ARGV[4 + i]) then\n"
+               "    for k = 1, i do redis.call('DECR', KEYS[3 + k]) end\n"
+               "    return {i, 0, 0, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
+               "  end\n"
+               "end\n"
                "local mine = tonumber(redis.call('HGET', KEYS[2], node) or '0')\n"
                "local got = 0\n"
                "if mine < 1 then want = math.max(want, batch) end\n"
                "if want > 0 then\n"
-               "  local st = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
-               "  got = math.min(want, st)\n"
+               "  got = math.min(want, tonumber(redis.call('GET', KEYS[1]) or '0'))\n"
                "  if got > 0 then\n"
                "    redis.call('DECRBY', KEYS[1], got)\n"
                "    mine = redis.call('HINCRBY', KEYS[2], node, got)\n"
                "  end\n"
                "end\n"
                "if mine < 1 then\n"
+               "  for k = 1, n do redis.call('DECR', KEYS[3 + k]) end\n"
                "  return {-1, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
-               "end\n"
-               "local n = #KEYS - 3\n"
-               "for i = 1, n do\n"
-               "  if redis.call('INCR', KEYS[3 + i]) > tonumber(ARGV[4 + i]) then\n"
-               "    for k = 1, i do redis.call('DECR', KEYS[3 + k]) end\n"
-               "    return {i, got, 0, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
-               "  end\n"
                "end\n"
                "redis.call('HINCRBY', KEYS[2], node, -1)\n"
                "return {0, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n";
 
 /* KEYS: stock, alloc, out, counts...; ARGV: node, msg. */
-static const char unwin_lua[] = "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
-                                "for i = 4, #KEYS do\n"
-                                "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
-                                "end\n"
-                                "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL
-                                "', ARGV[2]) end\n"
-                                "return 1\n";
+static const char unwin_lua[] =
+    "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+    "for i = 4, #KEYS do\n"
+    "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
+    "end\n"
+    "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL "', ARGV[2]) end\n"
+    "return 1\n";
 
 /* KEYS: stock, alloc, out, counts...; ARGV: msg. */
 static const char restock_lua[] =
@@ -134,47 +132,47 @@ static const char restock_lua[] =
     "return 1\n";
 
 /* KEYS: stock, alloc, out; ARGV: node, n (-1: all), msg. Returns the units given back. */
-static const char return_lua[] = "local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
-                                 "local n = tonumber(ARGV[2])\n"
-                                 "if n < 0 or n > mine then n = mine end\n"
-                                 "if n <= 0 then return 0 end\n"
-                                 "if redis.call('HINCRBY', KEYS[2], ARGV[1], -n) <= 0 then "
-                                 "redis.call('HDEL', KEYS[2], ARGV[1]) end\n"
-                                 "redis.call('INCRBY', KEYS[1], n)\n"
-                                 "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL
-                                 "', ARGV[3]) end\n"
-                                 "return n\n";
+static const char return_lua[] =
+    "local mine = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')\n"
+    "local n = tonumber(ARGV[2])\n"
+    "if n < 0 or n > mine then n = mine end\n"
+    "if n <= 0 then return 0 end\n"
+    "if redis.call('HINCRBY', KEYS[2], ARGV[1], -n) <= 0 then "
+    "redis.call('HDEL', KEYS[2], ARGV[1]) end\n"
+    "redis.call('INCRBY', KEYS[1], n)\n"
+    "if redis.call('DEL', KEYS[3]) == 1 then redis.call('PUBLISH', '" CHANNEL "', ARGV[3]) end\n"
+    "return n\n";
 
 /*
  * KEYS: allocs. Gives back the allotments of nodes without a lease. The keys it touches are derived from
  * the set's members (a standalone Redis allows it; a cluster would need one script per item).
  */
-static const char reap_lua[] =
-    "local total = 0\n"
-    "for _, it in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
-    "  local alloc = 'mer:fs:' .. it .. ':alloc'\n"
-    "  local h = redis.call('HGETALL', alloc)\n"
-    "  for i = 1, #h, 2 do\n"
-    "    if redis.call('EXISTS', 'mer:fs:node:' .. h[i]) == 0 then\n"
-    "      local v = tonumber(h[i + 1])\n"
-    "      redis.call('HDEL', alloc, h[i])\n"
-    "      if v > 0 then\n"
-    "        redis.call('INCRBY', 'mer:fs:' .. it .. ':stock', v)\n"
-    "        total = total + v\n"
-    "        if redis.call('DEL', 'mer:fs:' .. it .. ':out') == 1 then\n"
-    "          local sid, idx = string.match(it, '(%d+):(%d+)')\n"
-    "          redis.call('PUBLISH', '" CHANNEL "', 'open ' .. sid .. ' ' .. idx)\n"
-    "        end\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return total\n";
+static const char reap_lua[] = "local total = 0\n"
+                               "for _, it in ipairs(redis.call('SMEMBERS', KEYS[1])) do\n"
+                               "  local alloc = 'mer:fs:' .. it .. ':alloc'\n"
+                               "  local h = redis.call('HGETALL', alloc)\n"
+                               "  for i = 1, #h, 2 do\n"
+                               "    if redis.call('EXISTS', 'mer:fs:node:' .. h[i]) == 0 then\n"
+                               "      local v = tonumber(h[i + 1])\n"
+                               "      redis.call('HDEL', alloc, h[i])\n"
+                               "      if v > 0 then\n"
+                               "        redis.call('INCRBY', 'mer:fs:' .. it .. ':stock', v)\n"
+                               "        total = total + v\n"
+                               "        if redis.call('DEL', 'mer:fs:' .. it .. ':out') == 1 then\n"
+                               "          local sid, idx = string.match(it, '(%d+):(%d+)')\n"
+                               "          redis.call('PUBLISH', '" CHANNEL "', 'open ' .. sid .. ' ' .. idx)\n"
+                               "        end\n"
+                               "      end\n"
+                               "    end\n"
+                               "  end\n"
+                               "end\n"
+                               "return total\n";
 
 /* KEYS: stock, out. */
-static const char status_lua[] = "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
+static const char status_lua[] =
+    "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
 
-static const char *const scripts[S__COUNT] = {init_lua,  grab_lua, unwin_lua, restock_lua,
+static const char *const scripts[S__COUNT] = {init_lua,   grab_lua, unwin_lua, restock_lua,
                                               return_lua, reap_lua, status_lua};
 static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
 
@@ -482,8 +480,8 @@ static void side_done(mer_job_t *job)
 static void side(int script, fs_session_t *s, int item, const fs_buyer_t *b)
 {
     side_job_t *j = mer_xcalloc(1, sizeof(*j));
-    *j = (side_job_t){.job = {.work = side_work, .done = side_done}, .script = script, .s = s, .item = item,
-                      .buyer = *b};
+    *j = (side_job_t){
+        .job = {.work = side_work, .done = side_done}, .script = script, .s = s, .item = item, .buyer = *b};
     if (mer_exec_submit(exec, &j->job) != 0) {
         mer_log_error("redis: stopping; a unit of session %lld stays taken", (long long)s->id);
         free(j);

@@ -95,9 +95,10 @@ static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buy
     fs_count_t k[5];
     int n = fs_buyer_counts(s, b, limit, k);
     for (int i = 0; i < n; i++) {
-        mer_smap_t *map = k[i].kind == 'p' ? &s->phones : k[i].kind == 'a' ? &s->addresses
-                          : k[i].kind == 'd'                                ? &s->devices
-                                                                            : &s->buyers;
+        mer_smap_t *map = k[i].kind == 'p'   ? &s->phones
+                          : k[i].kind == 'a' ? &s->addresses
+                          : k[i].kind == 'd' ? &s->devices
+                                             : &s->buyers;
         c[i] = (buyer_count_t){map, k[i].key, k[i].limit, k[i].why};
     }
     return n;
