@@ -366,6 +366,7 @@ struct fs_shared_grab {
     int status;
     fs_reason_t why; /* FS_SHARED_REFUSED: the count that was full */
     void (*done)(fs_shared_grab_t *g);
+    fs_shared_grab_t *next; /* private: the list of grabs waiting for the next call */
 };
 enum { FS_SHARED_WON = 0, FS_SHARED_REFUSED, FS_SHARED_SOLD_OUT, FS_SHARED_UNAVAILABLE };
 /* Queues g. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down) without queuing (g untouched). */

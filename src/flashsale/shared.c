@@ -25,7 +25,8 @@
  * GRAB and its token's commit leaves that unit (and the buyer's counts) taken: an unsold unit, never an oversold one.
  *
  * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
- * completing on the loop that asked; the maintenance ticker (lease, reaper, set-up, returns, the
+ * batched (every grab that arrived during the previous call goes in the next one), each completing on
+ * the loop that asked; the maintenance ticker (lease, reaper, set-up, returns, the
  * sold-out flags' resync) has its own connection, and so has the subscriber thread.
  */
 #include <hiredis/hiredis.h>
@@ -39,13 +40,14 @@
 #include "store/ticker.h"
 #include "core/banned.h"
 
-#define LEASE_MS 5000  /* a dead node's allotment returns within LEASE_MS + REAP_MS */
-#define REAP_MS 1000   /* lease renewal and reaping */
-#define TICK_MS 250    /* maintenance */
-#define IDLE_MS 1000   /* an allotment without a grab for this long goes back */
-#define CONNECT_MS 200 /* connection timeout */
-#define COMMAND_MS 500 /* command timeout: Redis gone answers 503 this fast */
-#define BATCH_MAX 128  /* largest allotment taken at once */
+#define LEASE_MS 5000     /* a dead node's allotment returns within LEASE_MS + REAP_MS */
+#define REAP_MS 1000      /* lease renewal and reaping */
+#define TICK_MS 250       /* maintenance */
+#define IDLE_MS 1000      /* an allotment without a grab for this long goes back */
+#define CONNECT_MS 200    /* connection timeout */
+#define COMMAND_MS 500    /* command timeout: Redis gone answers 503 this fast */
+#define BATCH_MAX 128     /* largest allotment taken at once */
+#define GRABS_PER_CALL 64 /* grabs sent in one EVALSHA at most */
 #define CHANNEL "mer:fs:events"
 
 static char host[256];
@@ -72,46 +74,59 @@ static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis
                                "redis.call('SADD', KEYS[2], ARGV[2])\n"
                                "return {tonumber(redis.call('GET', KEYS[1])), redis.call('EXISTS', KEYS[3])}\n";
 
-/* sold out everywhere: stock 0 and every allotment 0 (KEYS[1] stock, KEYS[2] alloc, KEYS[3] out) */
-#define SOLD_CHECK                                                                                                     \
-    "local function soldcheck(msg)\n"                                                                                  \
-    "  if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then return 0 end\n"                                         \
-    "  for _, v in ipairs(redis.call('HVALS', KEYS[2])) do if tonumber(v) > 0 then return 0 end end\n"                 \
-    "  if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('PUBLISH', '" CHANNEL "', msg) end\n"                  \
-    "  return 1\n"                                                                                                     \
-    "end\n"
-
 /*
- * KEYS: stock, alloc, out, counts...; ARGV: node, want, batch, msg, limits... (one per count)
- * The buyer's counts first (a buyer over a limit hears so whatever the stock, and takes no batch), then a
- * unit. Returns {status, got, out, stock}: status 0 won, i > 0 count i full, -1 no unit; got: units
- * moved from stock to alloc[node] (the node adds them to its allotment); out: sold out everywhere.
+ * Several grabs in one call (those queued while the previous call was out), each as on its own: for grab
+ * g, KEYS: stock, alloc, out, counts...; ARGV: want, batch, msg, ncounts, limits... (after ARGV[1] node and
+ * ARGV[2] the number of grabs). Per grab, the buyer's counts first (a buyer over a limit hears so whatever
+ * the stock, and takes no batch), then a unit. Returns four numbers per grab: status (0 won, i > 0 count i
+ * full, -1 no unit), got (units moved from stock to alloc[node]: the node adds them to its allotment),
+ * out (sold out everywhere: stock and every allotment 0, marked and published here), and the stock.
  */
 static const char grab_lua[] =
-    SOLD_CHECK "local node, want, batch = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-               "local n = #KEYS - 3\n"
-               "for i = 1, n do\n"
-               "  if redis.call('INCR', KEYS[3 + i]) > tonumber(ARGV[4 + i]) then\n"
-               "    for k = 1, i do redis.call('DECR', KEYS[3 + k]) end\n"
-               "    return {i, 0, 0, tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
-               "  end\n"
-               "end\n"
-               "local mine = tonumber(redis.call('HGET', KEYS[2], node) or '0')\n"
-               "local got = 0\n"
-               "if mine < 1 then want = math.max(want, batch) end\n"
-               "if want > 0 then\n"
-               "  got = math.min(want, tonumber(redis.call('GET', KEYS[1]) or '0'))\n"
-               "  if got > 0 then\n"
-               "    redis.call('DECRBY', KEYS[1], got)\n"
-               "    mine = redis.call('HINCRBY', KEYS[2], node, got)\n"
-               "  end\n"
-               "end\n"
-               "if mine < 1 then\n"
-               "  for k = 1, n do redis.call('DECR', KEYS[3 + k]) end\n"
-               "  return {-1, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n"
-               "end\n"
-               "redis.call('HINCRBY', KEYS[2], node, -1)\n"
-               "return {0, got, soldcheck(ARGV[4]), tonumber(redis.call('GET', KEYS[1]) or '0')}\n";
+    "local node = ARGV[1]\n"
+    "local function soldcheck(stock, alloc, out, msg)\n"
+    "  if tonumber(redis.call('GET', stock) or '0') > 0 then return 0 end\n"
+    "  for _, v in ipairs(redis.call('HVALS', alloc)) do if tonumber(v) > 0 then return 0 end end\n"
+    "  if redis.call('SET', out, '1', 'NX') then redis.call('PUBLISH', '" CHANNEL "', msg) end\n"
+    "  return 1\n"
+    "end\n"
+    "local function one(k, a)\n"
+    "  local stock, alloc, out = KEYS[k], KEYS[k + 1], KEYS[k + 2]\n"
+    "  local want, batch, msg, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])\n"
+    "  for i = 1, n do\n"
+    "    if redis.call('INCR', KEYS[k + 2 + i]) > tonumber(ARGV[a + 3 + i]) then\n"
+    "      for j = 1, i do redis.call('DECR', KEYS[k + 2 + j]) end\n"
+    "      return i, 0, 0\n"
+    "    end\n"
+    "  end\n"
+    "  local mine = tonumber(redis.call('HGET', alloc, node) or '0')\n"
+    "  local got = 0\n"
+    "  if mine < 1 then want = math.max(want, batch) end\n"
+    "  if want > 0 then\n"
+    "    got = math.min(want, tonumber(redis.call('GET', stock) or '0'))\n"
+    "    if got > 0 then\n"
+    "      redis.call('DECRBY', stock, got)\n"
+    "      mine = redis.call('HINCRBY', alloc, node, got)\n"
+    "    end\n"
+    "  end\n"
+    "  if mine < 1 then\n"
+    "    for j = 1, n do redis.call('DECR', KEYS[k + 2 + j]) end\n"
+    "    return -1, got, soldcheck(stock, alloc, out, msg)\n"
+    "  end\n"
+    "  redis.call('HINCRBY', alloc, node, -1)\n"
+    "  return 0, got, soldcheck(stock, alloc, out, msg)\n"
+    "end\n"
+    "local res, k, a = {}, 1, 3\n"
+    "for g = 1, tonumber(ARGV[2]) do\n"
+    "  local st, got, out = one(k, a)\n"
+    "  local n = tonumber(ARGV[a + 3])\n"
+    "  res[#res + 1] = st\n"
+    "  res[#res + 1] = got\n"
+    "  res[#res + 1] = out\n"
+    "  res[#res + 1] = tonumber(redis.call('GET', KEYS[k]) or '0')\n"
+    "  k, a = k + 3 + n, a + 4 + n\n"
+    "end\n"
+    "return res\n";
 
 /* KEYS: stock, alloc, out, counts...; ARGV: node, msg. */
 static const char unwin_lua[] =
@@ -236,23 +251,12 @@ static redisContext *conn_get(redisContext **c)
  * NULL: no answer (the node is marked down; the script may or may
  * not have run, so callers assume the worse for the stock: a unit taken, none given).
  */
-static redisReply *eval(redisContext **c, int script, int nkeys, const char **keys, int nargs, const char **args)
+static redisReply *eval_argv(redisContext **c, int argc, const char **argv)
 {
     redisContext *cx = conn_get(c);
     if (cx == NULL)
         return NULL;
-    const char *argv[40];
-    char nk[12];
-    int n = 0;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    argv[n++] = "EVALSHA";
-    argv[n++] = shas[script];
-    argv[n++] = nk;
-    for (int i = 0; i < nkeys; i++)
-        argv[n++] = keys[i];
-    for (int i = 0; i < nargs; i++)
-        argv[n++] = args[i];
-    redisReply *rep = redisCommandArgv(cx, n, argv, NULL);
+    redisReply *rep = redisCommandArgv(cx, argc, argv, NULL);
     if (rep == NULL) {
         conn_drop(c);
         atomic_store(&up, 0);
@@ -264,6 +268,22 @@ static redisReply *eval(redisContext **c, int script, int nkeys, const char **ke
         return NULL;
     }
     return rep;
+}
+
+static redisReply *eval(redisContext **c, int script, int nkeys, const char **keys, int nargs, const char **args)
+{
+    const char *argv[40];
+    char nk[12];
+    int n = 0;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[n++] = "EVALSHA";
+    argv[n++] = shas[script];
+    argv[n++] = nk;
+    for (int i = 0; i < nkeys; i++)
+        argv[n++] = keys[i];
+    for (int i = 0; i < nargs; i++)
+        argv[n++] = args[i];
+    return eval_argv(c, n, argv);
 }
 
 static int64_t rep_int(const redisReply *rep, size_t i)
@@ -381,31 +401,18 @@ static int64_t refill_size(fs_item_t *it)
     return b;
 }
 
-static void grab_work(mer_job_t *job)
-{
-    fs_shared_grab_t *g = MER_CONTAINER_OF(job, fs_shared_grab_t, job);
-    fs_session_t *s = g->s;
-    fs_item_t *it = &s->items[g->item];
-    char k[3][64], ck[5][80], cl[5][24], want[24], batch[24], sold[64];
+/* A grab's part of a call: its keys and arguments (text), and its buyer's counts. */
+typedef struct grab_args {
+    char k[3][64], ck[5][80], cl[5][24], want[24], batch[24], sold[64], n[4];
     fs_count_t c[5];
-    int n = count_keys(s, &g->buyer, c, ck, cl);
-    const char *keys[8] = {k[0], k[1], k[2]}, *args[9] = {node, want, batch, sold};
-    item_keys(s, g->item, k);
-    msg(sold, "sold", s, g->item);
-    int64_t b = g->local_unit ? atomic_load(&it->batch) : refill_size(it);
-    snprintf(want, sizeof(want), "%lld", (long long)(g->local_unit ? 0 : b));
-    snprintf(batch, sizeof(batch), "%lld", (long long)b);
-    for (int i = 0; i < n; i++)
-        keys[3 + i] = ck[i], args[4 + i] = cl[i];
-    redisReply *rep = eval(&grab_conn, S_GRAB, 3 + n, keys, 4 + n, args);
-    if (rep == NULL) {
-        /* no answer: the local unit stays taken (the script may have sold it); Redis's alloc decides */
-        g->status = FS_SHARED_UNAVAILABLE;
-        return;
-    }
-    int64_t st = rep_int(rep, 0), got = rep_int(rep, 1), out = rep_int(rep, 2);
-    atomic_store(&it->central, rep_int(rep, 3));
-    freeReplyObject(rep);
+    int nc;
+} grab_args_t;
+
+/* Applies one grab's outcome (st, got, out, stock) to the node's memory and to g. */
+static void grab_apply(fs_shared_grab_t *g, const grab_args_t *ga, int64_t st, int64_t got, int64_t out, int64_t stock)
+{
+    fs_item_t *it = &g->s->items[g->item];
+    atomic_store(&it->central, stock);
     /* the local allotment follows Redis's: a local unit not used comes back, the batch moved in is added,
      * less the unit this grab won with when it had none of its own */
     int64_t add = g->local_unit ? got + (st > 0 ? 1 : 0) : st == 0 ? MER_MAX(got - 1, 0) : got;
@@ -415,12 +422,111 @@ static void grab_work(mer_job_t *job)
         set_sold_out(it, true);
     if (st == 0) {
         g->status = FS_SHARED_WON;
-    } else if (st > 0 && st <= n) {
+    } else if (st > 0 && st <= ga->nc) {
         g->status = FS_SHARED_REFUSED;
-        g->why = c[st - 1].why;
+        g->why = ga->c[st - 1].why;
     } else {
         g->status = FS_SHARED_SOLD_OUT;
     }
+}
+
+/* One EVALSHA for n grabs (n <= GRABS_PER_CALL); each grab's status is set. */
+static void grab_call(fs_shared_grab_t **gs, int n)
+{
+    grab_args_t *ga = mer_xcalloc((size_t)n, sizeof(*ga));
+    const char **argv = mer_xcalloc((size_t)n * 18 + 8, sizeof(*argv));
+    const char **keys = mer_xcalloc((size_t)n * 8, sizeof(*keys));
+    char nk[12], ng[12];
+    int nkeys = 0, argc = 0;
+    for (int i = 0; i < n; i++) {
+        fs_shared_grab_t *g = gs[i];
+        grab_args_t *a = &ga[i];
+        fs_item_t *it = &g->s->items[g->item];
+        a->nc = count_keys(g->s, &g->buyer, a->c, a->ck, a->cl);
+        item_keys(g->s, g->item, a->k);
+        msg(a->sold, "sold", g->s, g->item);
+        int64_t b = g->local_unit ? atomic_load(&it->batch) : refill_size(it);
+        snprintf(a->want, sizeof(a->want), "%lld", (long long)(g->local_unit ? 0 : b));
+        snprintf(a->batch, sizeof(a->batch), "%lld", (long long)b);
+        snprintf(a->n, sizeof(a->n), "%d", a->nc);
+        for (int k = 0; k < 3; k++)
+            keys[nkeys++] = a->k[k];
+        for (int k = 0; k < a->nc; k++)
+            keys[nkeys++] = a->ck[k];
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    snprintf(ng, sizeof(ng), "%d", n);
+    argv[argc++] = "EVALSHA";
+    argv[argc++] = shas[S_GRAB];
+    argv[argc++] = nk;
+    for (int k = 0; k < nkeys; k++)
+        argv[argc++] = keys[k];
+    argv[argc++] = node;
+    argv[argc++] = ng;
+    for (int i = 0; i < n; i++) {
+        argv[argc++] = ga[i].want;
+        argv[argc++] = ga[i].batch;
+        argv[argc++] = ga[i].sold;
+        argv[argc++] = ga[i].n;
+        for (int k = 0; k < ga[i].nc; k++)
+            argv[argc++] = ga[i].cl[k];
+    }
+    redisReply *rep = eval_argv(&grab_conn, argc, argv);
+    for (int i = 0; i < n; i++) {
+        size_t at = (size_t)i * 4;
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < at + 4)
+            /* no answer: a local unit stays taken (the script may have sold it); Redis's alloc decides */
+            gs[i]->status = FS_SHARED_UNAVAILABLE;
+        else
+            grab_apply(gs[i], &ga[i], rep_int(rep, at), rep_int(rep, at + 1), rep_int(rep, at + 2),
+                       rep_int(rep, at + 3));
+    }
+    if (rep)
+        freeReplyObject(rep);
+    free(keys);
+    free(argv);
+    free(ga);
+}
+
+/*
+ * Grabs wait in one list; a flush job on the Redis thread takes all of them and sends them in calls of up
+ * to GRABS_PER_CALL. Grabs that arrive meanwhile queue the next flush, so under load each call carries
+ * every grab that arrived during the previous round trip.
+ */
+static pthread_mutex_t pend_mu = PTHREAD_MUTEX_INITIALIZER;
+static fs_shared_grab_t *pend_head, **pend_tail = &pend_head; /* guarded by pend_mu */
+static bool flush_queued;                                     /* guarded by pend_mu */
+
+static fs_shared_grab_t *pend_take(void)
+{
+    pthread_mutex_lock(&pend_mu);
+    fs_shared_grab_t *list = pend_head;
+    pend_head = NULL;
+    pend_tail = &pend_head;
+    flush_queued = false;
+    pthread_mutex_unlock(&pend_mu);
+    return list;
+}
+
+static void flush_work(mer_job_t *job)
+{
+    (void)job;
+    fs_shared_grab_t *list = pend_take(), *batch[GRABS_PER_CALL];
+    while (list) {
+        int n = 0;
+        while (list && n < GRABS_PER_CALL) {
+            batch[n++] = list;
+            list = list->next;
+        }
+        grab_call(batch, n);
+        for (int i = 0; i < n; i++)
+            mer_job_complete(&batch[i]->job);
+    }
+}
+
+static void flush_done(mer_job_t *job)
+{
+    free(job);
 }
 
 static void grab_done(mer_job_t *job)
@@ -434,8 +540,29 @@ int fs_shared_grab(fs_shared_grab_t *g)
     if (!fs_shared_up() || !atomic_load(&g->s->items[g->item].ready))
         return MER_E_UNAVAILABLE;
     atomic_store(&g->s->items[g->item].last_grab, mono_ms());
-    g->job = (mer_job_t){.work = grab_work, .done = grab_done};
-    return mer_exec_submit(exec, &g->job);
+    g->job = (mer_job_t){.done = grab_done};
+    g->next = NULL;
+    mer_job_capture(&g->job);
+    pthread_mutex_lock(&pend_mu);
+    *pend_tail = g;
+    pend_tail = &g->next;
+    bool submit = !flush_queued;
+    flush_queued = true;
+    pthread_mutex_unlock(&pend_mu);
+    if (submit) {
+        mer_job_t *f = mer_xcalloc(1, sizeof(*f));
+        *f = (mer_job_t){.work = flush_work, .done = flush_done};
+        if (mer_exec_submit(exec, f) != 0) {
+            /* stopping: whatever waits is answered 503 (no script ran for them) */
+            free(f);
+            for (fs_shared_grab_t *p = pend_take(), *nx; p; p = nx) {
+                nx = p->next;
+                p->status = FS_SHARED_UNAVAILABLE;
+                mer_job_complete(&p->job);
+            }
+        }
+    }
+    return 0;
 }
 
 /* Fire-and-forget scripts: unwin and restock. */
