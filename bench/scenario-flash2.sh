@@ -39,23 +39,37 @@ f2_sale() { # units -> "sale session"
 		"http://127.0.0.1:$p1/api/v1/admin/flash-sales")
 	echo "$(echo "$s" | sed -n 's/.*"id":\([0-9]*\).*/\1/p') $(echo "$s" | sed -n 's/.*"session_ids":\[\([0-9]*\).*/\1/p')"
 }
-set -- $(f2_sale 2000); one_sale=$1 one_session=$2
-set -- $(f2_sale 2000); two_sale=$1 two_session=$2
-set -- $(f2_sale 200); last_sale=$1 last_session=$2
-# the second node loads the sales at start
-"$bin" serve --data "$work/data2" --port $p2 --threads "$threads" --redis "$redis_url" >"$work/node2.log" 2>&1 &
-n2=$!
-pids="$pids $n2"
-wait_http "http://127.0.0.1:$p2/healthz"
-rcalls() { redis-cli -u "$redis_url" INFO commandstats | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { n += $3 } END { print n + 0 }'; }
+# the commands the nodes send (INFO commandstats also counts the calls made inside scripts: those are not
+# round trips); the lease's SET, one per node per second, is left out
+rcalls() { redis-cli -u "$redis_url" INFO commandstats | awk -F'[:=,]' '$1 ~ /^cmdstat_(evalsha|script|select|subscribe|ping)$/ { n += $3 } END { print n + 0 }'; }
 wrk_reqs() { # like wrk_run, but prints "requests reqs_per_sec"
 	out=$(wrk -t1 -c"$3" -d"${secs}s" -s "$here/grab.lua" "$1" 2>&1)
 	echo "$(echo "$out" | awk '/requests in/ {print $1}') $(echo "$out" | awk '/^Requests\/sec:/ {print $2}')"
 }
 
+set -- $(f2_sale 2000); one_sale=$1 one_session=$2
+set -- $(f2_sale 2000); two_sale=$1 two_session=$2
+set -- $(f2_sale 200); last_sale=$1 last_session=$2
+set -- $(f2_sale 2000); local_sale=$1 local_session=$2
+# one node on the same PostgreSQL without --redis: the in-process sale, for comparison (only it sells local_sale)
+"$bin" serve --data "$work/data2" --port 18092 --threads "$threads" >"$work/node3.log" 2>&1 &
+n3=$!
+wait_http "http://127.0.0.1:18092/healthz"
+set -- $(TOKENS="$work/f2-tokens.txt" SALE="$local_sale" SESSION="$local_session" SKU="$f2_sku" \
+	wrk_reqs "http://127.0.0.1:18092/api/v1/flash-sales/$local_sale/grab" x "$conns")
+local_rps=$2
+kill $n3
+wait $n3 2>/dev/null || true
+# the second node loads the sales at start
+"$bin" serve --data "$work/data2" --port $p2 --threads "$threads" --redis "$redis_url" >"$work/node2.log" 2>&1 &
+n2=$!
+pids="$pids $n2"
+wait_http "http://127.0.0.1:$p2/healthz"
 set -- $(TOKENS="$work/f2-tokens.txt" SALE="$one_sale" SESSION="$one_session" SKU="$f2_sku" \
 	wrk_run "http://127.0.0.1:$nport/api/v1/flash-sales/$one_sale/grab" "$here/grab.lua")
 n_rps=$1 n_p99=$2
+printf "%-44s %10.0f req/s | nginx %10.0f req/s | ratio %5s\n" \
+	"grab, one node (no Redis, 2k units)" "$local_rps" "$n_rps" "$(ratio "$local_rps" "$n_rps")"
 c0=$(rcalls)
 set -- $(TOKENS="$work/f2-tokens.txt" SALE="$one_sale" SESSION="$one_session" SKU="$f2_sku" \
 	wrk_reqs "http://127.0.0.1:$p1/api/v1/flash-sales/$one_sale/grab" x "$conns")
@@ -74,8 +88,8 @@ set -- $(cat "$work/wrk-a.txt") $(cat "$work/wrk-b.txt")
 both=$(awk -v a="$2" -v b="$4" 'BEGIN { printf "%.0f", a + b }')
 printf "%-44s %10.0f req/s | nginx %10.0f req/s | ratio %5s | redis commands per grab %s\n" \
 	"grab, two nodes (--redis, 2k units)" "$both" "$n_rps" "$(ratio "$both" "$n_rps")" "$(ratio $((c2 - c1)) $(($1 + $3)))"
-f2_won=$(psql -qAt "$f2_base/b_in" -c "SELECT COUNT(*) FROM flash_token WHERE session_id = $two_session")
-echo "   two nodes: $f2_won tokens for 2000 units (each run sells out early: most grabs are answered sold_out from memory)"
+f2_won() { psql -qAt "$f2_base/b_in" -c "SELECT COUNT(*) FROM flash_token WHERE session_id = $1"; }
+echo "   tokens for 2000 units: one node without Redis $(f2_won "$local_session"), one node with $(f2_won "$one_session"), two nodes $(f2_won "$two_session")"
 # the last unit: 2,000 buyers race for 200 units over both nodes while both nodes' activity is polled
 node "$here/flash2-soldout.mjs" "http://127.0.0.1:$p1" "http://127.0.0.1:$p2" "$last_sale" "$last_session" "$f2_sku" "$work/f2-tokens.txt"
 unset MERIDIAN_CATALOG_DB MERIDIAN_REGION_DB
