@@ -40,6 +40,14 @@ await Promise.all(Array.from({ length: 32 }, async () => {
 await new Promise((res) => setTimeout(res, 300));
 done = true;
 await Promise.all(pollers);
+// each node's own measure: Redis's clock when the last unit went (in the message) to its flag
+const lags = [];
+for (const n of nodes) {
+  const m = await fetch(`${n}/metrics`).then((x) => x.text());
+  const line = m.split('\n').find((l) => l.startsWith('meridian_flash_sold_out_lag_seconds') && l.includes(`session="${session}"`));
+  lags.push(line ? (Number(line.split(' ').pop()) * 1000).toFixed(2) + ' ms' : 'n/a');
+}
+console.log(`   last unit sold (in Redis) to sold_out on each node (meridian_flash_sold_out_lag_seconds): ${lags.join(', ')}`);
 const first = Math.min(...seen), last = Math.max(...seen);
 console.log(`   sold out everywhere: ${wins} wins for 200 units; ` + (seen.every(Boolean)
   ? `first node to every node showing sold_out: ${(last - first).toFixed(1)} ms (the last win's answer, after its commit, came ${(lastWin - first).toFixed(1)} ms after the first node showed sold_out)`

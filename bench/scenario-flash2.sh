@@ -42,6 +42,7 @@ f2_sale() { # units -> "sale session"
 # the commands the nodes send (INFO commandstats also counts the calls made inside scripts: those are not
 # round trips); the lease's SET, one per node per second, is left out
 rcalls() { redis-cli -u "$redis_url" INFO commandstats | awk -F'[:=,]' '$1 ~ /^cmdstat_(evalsha|script|select|subscribe|ping)$/ { n += $3 } END { print n + 0 }'; }
+per() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.4f (%d commands, %d grabs)", a / b, a, b; else print "n/a" }'; }
 wrk_reqs() { # like wrk_run, but prints "requests reqs_per_sec"
 	out=$(wrk -t1 -c"$3" -d"${secs}s" -s "$here/grab.lua" "$1" 2>&1)
 	echo "$(echo "$out" | awk '/requests in/ {print $1}') $(echo "$out" | awk '/^Requests\/sec:/ {print $2}')"
@@ -75,7 +76,7 @@ set -- $(TOKENS="$work/f2-tokens.txt" SALE="$one_sale" SESSION="$one_session" SK
 	wrk_reqs "http://127.0.0.1:$p1/api/v1/flash-sales/$one_sale/grab" x "$conns")
 c1=$(rcalls)
 printf "%-44s %10.0f req/s | nginx %10.0f req/s | ratio %5s | redis commands per grab %s\n" \
-	"grab, one node (--redis, 2k units)" "$2" "$n_rps" "$(ratio "$2" "$n_rps")" "$(ratio $((c1 - c0)) "$1")"
+	"grab, one node (--redis, 2k units)" "$2" "$n_rps" "$(ratio "$2" "$n_rps")" "$(per $((c1 - c0)) "$1")"
 half=$((conns / 2))
 TOKENS="$work/f2-tokens-a.txt" SALE="$two_sale" SESSION="$two_session" SKU="$f2_sku" \
 	wrk_reqs "http://127.0.0.1:$p1/api/v1/flash-sales/$two_sale/grab" x "$half" >"$work/wrk-a.txt" &
@@ -87,7 +88,7 @@ c2=$(rcalls)
 set -- $(cat "$work/wrk-a.txt") $(cat "$work/wrk-b.txt")
 both=$(awk -v a="$2" -v b="$4" 'BEGIN { printf "%.0f", a + b }')
 printf "%-44s %10.0f req/s | nginx %10.0f req/s | ratio %5s | redis commands per grab %s\n" \
-	"grab, two nodes (--redis, 2k units)" "$both" "$n_rps" "$(ratio "$both" "$n_rps")" "$(ratio $((c2 - c1)) $(($1 + $3)))"
+	"grab, two nodes (--redis, 2k units)" "$both" "$n_rps" "$(ratio "$both" "$n_rps")" "$(per $((c2 - c1)) $(($1 + $3)))"
 f2_won() { psql -qAt "$f2_base/b_in" -c "SELECT COUNT(*) FROM flash_token WHERE session_id = $1"; }
 echo "   tokens for 2000 units: one node without Redis $(f2_won "$local_session"), one node with $(f2_won "$one_session"), two nodes $(f2_won "$two_session")"
 # the last unit: 2,000 buyers race for 200 units over both nodes while both nodes' activity is polled

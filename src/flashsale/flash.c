@@ -126,6 +126,21 @@ static void flash_metrics(mer_buf_t *out)
                                    fs_reason_names[r], (unsigned long long)n);
             }
         }
+    mer_prom_family(out, "meridian_flash_sold_out_lag_seconds", "gauge",
+                    "serve --redis: from the last unit sold (Redis's clock) to this node answering sold_out, "
+                    "the last time a session's item sold out everywhere (only sessions that did).");
+    for (size_t i = 0; i < reg->n; i++)
+        for (int k = 0; k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            int64_t lag = -1;
+            for (int n = 0; n < s->nitems; n++)
+                if (atomic_load(&s->items[n].sold_out_lag_us) > lag && atomic_load(&s->items[n].sold_out))
+                    lag = atomic_load(&s->items[n].sold_out_lag_us);
+            if (lag <= 0)
+                continue;
+            session_labels(&lb, s);
+            mer_buf_printf(out, "meridian_flash_sold_out_lag_seconds{%s} %.6f\n", mer_buf_str(&lb), (double)lag / 1e6);
+        }
     mer_buf_release(&lb);
 }
 

@@ -84,12 +84,13 @@ typedef struct fs_item {
     _Atomic int sold_out; /* 1 while left is 0: answered from memory (shared: 0 everywhere) */
     /* shared mode (shared.c), fcfs sessions only: the stock is Redis's, left is this node's allotment */
     bool shared;
-    _Atomic int ready;           /* the item's keys are set up in Redis */
-    _Atomic int64_t central;     /* Redis's central stock, as last seen (for progress) */
-    _Atomic int64_t batch;       /* units the next refill asks for */
-    _Atomic int64_t last_refill; /* monotonic ms of the last refill, to size the next */
-    _Atomic int64_t last_grab;   /* monotonic ms of the last grab that took a unit here */
-    _Atomic int returned;        /* the session ended and the allotment went back */
+    _Atomic int ready;               /* the item's keys are set up in Redis */
+    _Atomic int64_t central;         /* Redis's central stock, as last seen (for progress) */
+    _Atomic int64_t batch;           /* units the next refill asks for */
+    _Atomic int64_t last_refill;     /* monotonic ms of the last refill, to size the next */
+    _Atomic int64_t last_grab;       /* monotonic ms of the last grab that took a unit here */
+    _Atomic int returned;            /* the session ended and the allotment went back */
+    _Atomic int64_t sold_out_lag_us; /* last "sold out everywhere": from Redis's sale to this node's flag */
 } fs_item_t;
 
 struct fs_sale;

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -87,7 +88,10 @@ static const char grab_lua[] =
     "local function soldcheck(stock, alloc, out, msg)\n"
     "  if tonumber(redis.call('GET', stock) or '0') > 0 then return 0 end\n"
     "  for _, v in ipairs(redis.call('HVALS', alloc)) do if tonumber(v) > 0 then return 0 end end\n"
-    "  if redis.call('SET', out, '1', 'NX') then redis.call('PUBLISH', '" CHANNEL "', msg) end\n"
+    "  if redis.call('SET', out, '1', 'NX') then\n"
+    "    local t = redis.call('TIME')\n"
+    "    redis.call('PUBLISH', '" CHANNEL "', msg .. ' ' .. t[1] .. string.format('%06d', tonumber(t[2])))\n"
+    "  end\n"
     "  return 1\n"
     "end\n"
     "local function one(k, a)\n"
@@ -736,18 +740,30 @@ static void tick(void *arg)
 
 /* ---- sold out everywhere: the subscriber ---- */
 
+/*
+ * "sold <sid> <item> <us>" (us: Redis's clock when the last unit went, in microseconds) or "open <sid>
+ * <item>". The delay from that moment to this node's flag is kept per item for /metrics (one machine's
+ * clock in tests and the bench; across machines it is as good as their clocks agree).
+ */
 static void on_message(const char *text)
 {
     char what[8];
-    long long sid;
+    long long sid, us = 0;
     int item;
-    if (sscanf(text, "%7s %lld %d", what, &sid, &item) != 3)
+    if (sscanf(text, "%7s %lld %d %lld", what, &sid, &item, &us) < 3)
         return;
+    int64_t now_us = mer_now_unix_ms() * 1000;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+        now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
     const fs_registry_t *reg = fs_registry();
     for (size_t i = 0; i < reg->n; i++) {
         fs_session_t *s = fs_session_find(reg->sales[i], sid);
         if (s && item >= 0 && item < s->nitems && s->items[item].shared) {
-            set_sold_out(&s->items[item], strcmp(what, "sold") == 0);
+            bool sold = strcmp(what, "sold") == 0;
+            set_sold_out(&s->items[item], sold);
+            if (sold && us > 0)
+                atomic_store(&s->items[item].sold_out_lag_us, MER_MAX(now_us - us, 0));
             fs_progress(s);
         }
     }

@@ -136,6 +136,13 @@ test('2,000 buyers race for 200 units over two nodes: exactly 200 tokens, nobody
     await until(async () => (await n.get(`/api/v1/flash-sales/${f.id}`)).json.sale.sessions[0].state === 'sold_out', 'sold_out on every node', 40);
     expectError(await grab(n, f, buyers[0]), 409, 'sold_out');
   }
+  // each node measured the delay from the last unit sold (Redis's clock) to its own sold_out flag
+  for (const n of [A, B]) {
+    const m = (await n.get('/metrics')).text.split('\n').find((l) => l.startsWith('meridian_flash_sold_out_lag_seconds') && l.includes(`session="${f.session}"`));
+    assert.ok(m, 'the sold-out delay is in /metrics');
+    assert.ok(Number(m.split(' ').pop()) < 1, m);
+    t.diagnostic(m);
+  }
   // reconciliation: units = central + allotments + tokens
   const { stock, alloc } = redisUnits(f);
   assert.equal(stock + alloc + db.length, 200);
