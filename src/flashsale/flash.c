@@ -174,7 +174,8 @@ int mer_flash_configure_redis(const char *url)
     return fs_shared_configure(url);
 }
 
-/* The processor first (it restocks through Redis), then the shared stock gives its allotments back. */
+/* The processor first (it restocks through Redis), then the shared stock's maintenance (the allotments go
+ * back at release, once the writers have settled every win). */
 static void flash_stop(void)
 {
     fs_processor_stop();
@@ -187,5 +188,6 @@ const mer_module_t mer_flash_module = {
     .routes = MER_MODULE_ROUTES(&fs_grab_routes, &fs_admin_routes),
     .stop_phase = MER_STOP_PRODUCERS,
     .stop = flash_stop,
+    .release = fs_shared_release,
     .metrics = flash_metrics,
 };

@@ -22,8 +22,9 @@
  * a cancelled order, gives its unit back to the session (which leaves sold_out).
  *
  * Scaling out: stock, per-buyer counts and tokens live behind the functions in flash_int.h
- * (fs_take_unit / fs_return_unit, fs_count_*) so that a shared counter (Redis DECRBY handing each node a
- * batch of units) can replace the local atomic without touching the request path.
+ * (fs_take_unit / fs_return_unit, fs_count_*); with `serve --redis` (shared.c) an fcfs session's stock is
+ * Redis's, each node selling from a batch allotment, and a win takes the buyer's counts and its unit in
+ * one Lua script, so the guarantees above hold across every node on that Redis.
  */
 #ifndef MER_FLASH_H
 #define MER_FLASH_H

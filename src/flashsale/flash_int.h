@@ -352,8 +352,11 @@ bool fs_shared_up(void);
 void fs_shared_start(void);
 /* A sale created while serving. */
 void fs_shared_add(fs_sale_t *sale);
-/* Shutdown: gives the allotments back, drops the lease, stops the threads. */
+/* Shutdown, with the producers: stops the maintenance. */
 void fs_shared_stop(void);
+/* After every worker and writer stopped (a failed write may still give a unit back until then): sends
+ * what is queued, gives the allotments back, drops the lease, stops the threads. */
+void fs_shared_release(void);
 
 /* A grab's shared step, on the Redis thread; done() then runs on the submitting loop. */
 typedef struct fs_shared_grab fs_shared_grab_t;

@@ -860,10 +860,16 @@ static void give_all(fs_session_t *s, int i, int64_t now, int64_t mono)
 
 void fs_shared_stop(void)
 {
-    if (!on)
+    if (on)
+        mer_ticker_stop(&ticker);
+}
+
+void fs_shared_release(void)
+{
+    if (!on || exec == NULL)
         return;
-    mer_ticker_stop(&ticker);
-    mer_exec_stop(exec); /* the unwins and restocks already queued go out first */
+    /* every worker and writer has finished: the unwins they queued go out first, then the allotments */
+    mer_exec_stop(exec);
     exec = NULL;
     if (conn_get(&maint_conn)) {
         each_item(give_all, 0, 0);

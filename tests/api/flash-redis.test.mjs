@@ -34,9 +34,9 @@ function localTime(tz, offsetMs) {
 }
 const IST = (ms) => localTime('Asia/Kolkata', ms);
 
-async function createSale(srv, code, units, ttl = 900) {
+async function createSale(srv, code, units, ttl = 900, rules = undefined) {
   const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
-    token: T, body: { country: 'IN', titles: { en: 'Launch' }, sessions: [{ starts_at: IST(-60000), ends_at: IST(3600000), per_user_limit: 1, token_ttl_seconds: ttl, items: [{ sku: code, price: 10000, units }] }] },
+    token: T, body: { country: 'IN', titles: { en: 'Launch' }, ...(rules ? { rules } : {}), sessions: [{ starts_at: IST(-60000), ends_at: IST(3600000), per_user_limit: 1, token_ttl_seconds: ttl, items: [{ sku: code, price: 10000, units }] }] },
   });
   assert.equal(r.status, 201, r.text);
   return { id: r.json.id, session: r.json.session_ids[0], sku: code, units };
@@ -95,6 +95,7 @@ before(async () => {
   for (const [i, name] of ['race', 'both', 'killnode', 'killredis', 'down'].entries())
     sales[name] = await createSale(A, skus[i], name === 'both' || name === 'down' ? 5 : 200);
   sales.reopen = await createSale(A, skus[5], 1, 1); // one unit, tokens live one second
+  sales.device = await createSale(A, skus[0], 5, 900, { one_per_device: true });
   // the second node loads the sales from the database (a sale made later would need it restarted)
   B = await startNode();
   buyers = run(['admin', 'load-users', '--data', dataDir, '--country', 'IN', '--count', '2000', '--prefix', `r${process.pid}x`,
@@ -159,6 +160,17 @@ test('a buyer firing at both nodes at once gets one unit', { skip }, async () =>
   }
   assert.equal(perUserMax(f), 1);
   assert.equal(dbTokens(f).length, 3);
+});
+
+test('one per device across nodes: ten accounts on one device firing at both nodes at once win one unit', { skip }, async () => {
+  const f = sales.device;
+  const who = buyers.slice(200, 210);
+  const shots = await Promise.all(who.map((u, i) => (i % 2 ? B : A).api('POST', `/api/v1/flash-sales/${f.id}/grab`,
+    { token: u, headers: { 'x-device-id': 'shared-phone-1' }, body: { session_id: f.session, sku: f.sku } })));
+  assert.equal(shots.filter((r) => r.status === 200).length, 1, shots.map((r) => r.status).join(','));
+  for (const r of shots) if (r.status !== 200) expectError(r, 403, 'blocked');
+  assert.ok(shots.some((r) => r.json?.error?.reason === 'device_already_won'));
+  assert.equal(dbTokens(f).length, 1);
 });
 
 test('kill -9 of a node mid-sale: no answered token lost, its allotment sold by the other after the lease', { skip }, async (t) => {

@@ -2,6 +2,7 @@
 # A throwaway Redis for tests, on loopback, owned by the test that starts it.
 #   tests/redis/redis.sh start         prints "URL DIR": a fresh redis-server in a temporary DIR
 #   tests/redis/redis.sh restart DIR   kill -9 of that server, then a new one on the same port and files
+#   tests/redis/redis.sh kill DIR      kill -9 of that server (restart brings it back)
 #   tests/redis/redis.sh stop DIR      stops that server (by its PID) and removes DIR
 # Persistence: the shared flash sale's guarantees (no oversell, no lost win after a Redis crash) rest on
 # every acknowledged write being on disk before Redis answers, so the server runs with the append-only
