@@ -10,9 +10,9 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128])
+int mer_flash_token_check(mer_db_t *db, const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128])
 {
-    fs_token_t *t = token ? fs_token_get(token) : NULL;
+    fs_token_t *t = token ? fs_token_learn(db, token) : NULL;
     if (t == NULL || t->buyer.user_id != user_id) {
         snprintf(msg, 128, "no such purchase token for you");
         return MER_E_VALIDATION;

@@ -56,9 +56,10 @@ typedef struct mer_flash_token {
 
 /*
  * Checks a token for checkout: it must exist, belong to user_id, be unused and unexpired. Returns 0 and
- * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg.
+ * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg. db (the checkout's connection,
+ * off the loops; may be NULL): a token another node issued is read from its row the first time.
  */
-int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
+int mer_flash_token_check(mer_db_t *db, const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
 /*
  * Whether the token's unit may be delivered to an address with this phone (len bytes): always, unless the
  * sale sells one unit per phone; then only to a phone the grab counted (the account's own or its default

@@ -176,6 +176,7 @@ typedef struct fs_token {
     fs_buyer_t buyer;
     int64_t expires_at;
     _Atomic int state; /* FS_TOKEN_* */
+    bool foreign;      /* read from another node's row (fs_token_learn): its unit and counts are not ours */
 } fs_token_t;
 
 /* ---- model.c ---- */
@@ -221,6 +222,9 @@ void fs_token_release(fs_token_t *t);
 /* Tokens in memory. */
 void fs_token_put(fs_token_t *t);
 fs_token_t *fs_token_get(const char *token);
+/* The token from memory, else from its row (a token another node issued: several nodes on one database),
+ * which it then keeps in memory. db: a connection of the token's region (off the loops); NULL: memory only. */
+fs_token_t *fs_token_learn(mer_db_t *db, const char *token);
 /* Fast random bytes for tokens (per-thread ChaCha20 stream, seeded from the OS once per thread). */
 void fs_random(void *buf, size_t n);
 void fs_new_token(char out[FS_TOKEN_LEN + 1]);

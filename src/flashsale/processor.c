@@ -349,7 +349,7 @@ static void restock(const char *region)
                 continue;
             }
             /* only units this process took for the token go back (a token already gone at start held none) */
-            if (t == NULL || atomic_exchange(&t->state, FS_TOKEN_GONE) == FS_TOKEN_GONE)
+            if (t == NULL || atomic_exchange(&t->state, FS_TOKEN_GONE) == FS_TOKEN_GONE || t->foreign)
                 continue;
             fs_token_release(t);
             fs_progress(t->session);

@@ -144,6 +144,11 @@ test('2,000 buyers race for 200 units over two nodes: exactly 200 tokens, nobody
     assert.ok(Number(m.split(' ').pop()) < 1, m);
     t.diagnostic(m);
   }
+  // a token one node answered checks out on the other (read from its row there)
+  const i = out.findIndex((r) => r.status === 200 && r.node === B);
+  const o = await A.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } });
+  assert.equal(o.status, 201, o.text);
+  expectError(await B.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } }), 409, 'conflict');
   // reconciliation: units = central + allotments + tokens
   const { stock, alloc } = redisUnits(f);
   assert.equal(stock + alloc + db.length, 200);
