@@ -124,7 +124,8 @@ test('2,000 buyers race for 200 units over two nodes: exactly 200 tokens, nobody
     const losers = buyers.filter((_, i) => out[i].status !== 200);
     for (const r of await race(f, losers, () => A)) if (r.status === 200) won.push(r);
   }
-  t.diagnostic(`${won.length} wins; the race took ${Date.now() - t0} ms`);
+  const firstB = out.filter((r) => r.status === 200 && r.node === B).length;
+  t.diagnostic(`${won.length} wins (first pass: ${firstB} on B, ${out.filter((r) => r.status === 200).length - firstB} on A); the race took ${Date.now() - t0} ms`);
   const tokens = won.map((r) => r.json.token);
   assert.equal(tokens.length, 200, `tokens: ${tokens.length} in ${Date.now() - t0} ms`);
   assert.equal(new Set(tokens).size, 200);
@@ -144,11 +145,12 @@ test('2,000 buyers race for 200 units over two nodes: exactly 200 tokens, nobody
     assert.ok(Number(m.split(' ').pop()) < 1, m);
     t.diagnostic(m);
   }
-  // a token one node answered checks out on the other (read from its row there)
-  const i = out.findIndex((r) => r.status === 200 && r.node === B);
-  const o = await A.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } });
+  // a token one node answered checks out on the other (read from its row there), once
+  const i = out.findIndex((r) => r.status === 200);
+  const [other, same] = out[i].node === A ? [B, A] : [A, B];
+  const o = await other.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } });
   assert.equal(o.status, 201, o.text);
-  expectError(await B.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } }), 409, 'conflict');
+  expectError(await same.api('POST', '/api/v1/orders', { token: buyers[i], body: { payment_method: 'card', flash_token: out[i].json.token } }), 409, 'conflict');
   // reconciliation: units = central + allotments + tokens
   const { stock, alloc } = redisUnits(f);
   assert.equal(stock + alloc + db.length, 200);
@@ -189,6 +191,9 @@ test('kill -9 of a node mid-sale: no answered token lost, its allotment sold by 
   });
   assert.ok(killed);
   await deadB.exited;
+  // a new node B comes up at once under a new node id (the dead one's lease runs out regardless); the
+  // grabs below all go to A
+  B = await startNode();
   const byB = out.findIndex((r) => r.status === 200 && r.node === deadB);
   assert.ok(byB >= 0, 'the killed node had answered wins');
   // the dead node's lease (5 s) expires and the reaper gives its allotment back; the survivor sells it
@@ -206,14 +211,14 @@ test('kill -9 of a node mid-sale: no answered token lost, its allotment sold by 
   for (const t of answered) assert.ok(db.includes(t), `answered token ${t} is durable`);
   assert.equal(new Set(answered).size, answered.length);
   assert.ok(db.length <= 200, `no oversell: ${db.length}`);
-  // a unit the dead node had taken in Redis but not yet recorded is lost to the sale (never sold twice)
-  assert.ok(db.length >= 190, `the dead node's allotment was sold by the survivor: ${db.length} tokens`);
+  // a unit the dead node had taken in Redis but not yet recorded is lost to the sale (never sold twice):
+  // at most one per request in flight there when it died (the race keeps 32 in flight over both nodes)
+  assert.ok(db.length >= 200 - 32, `the dead node's allotment was sold by the survivor: ${db.length} tokens`);
   const { stock, alloc } = redisUnits(f);
   assert.equal(stock + alloc, 0, 'nothing left in Redis');
   assert.equal(perUserMax(f), 1);
   t.diagnostic(`${db.length} tokens; ${answered.length} answered`);
   // the restarted node rebuilds from the durable wins: a token the killed node answered buys there
-  B = await startNode();
   const o = await B.api('POST', '/api/v1/orders', { token: buyers[byB], body: { payment_method: 'card', flash_token: out[byB].json.token } });
   assert.equal(o.status, 201, o.text);
 });
@@ -262,7 +267,9 @@ test('Redis killed and restarted mid-sale: no oversell, no lost token', { skip }
   const db = dbTokens(f);
   for (const t of answered) assert.ok(db.includes(t), `answered token ${t} is durable`);
   assert.ok(db.length <= 200, `no oversell: ${db.length}`);
-  assert.ok(db.length >= 190, `units sold after the restart: ${db.length}`);
+  // a grab whose script ran but whose answer was lost with the connection leaves its unit taken: at most
+  // one per request in flight when Redis died
+  assert.ok(db.length >= 200 - 32, `units sold after the restart: ${db.length}`);
   t.diagnostic(`${db.length} tokens; ${answered.length} answered`);
   assert.equal(perUserMax(f), 1);
 });
