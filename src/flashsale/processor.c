@@ -329,7 +329,9 @@ static fs_session_t *restocked_session(const restocked_t *t, int *idx)
 static void restock(const char *region)
 {
     int64_t due = 0;
-    if (mer_db_query_int(mer_store_reader(region), &due,
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL || /* its database is out of reach: the next round tries again */
+        mer_db_query_int(db, &due,
                          "SELECT EXISTS (SELECT 1 FROM flash_token WHERE state = 'issued' AND expires_at <= ?) OR "
                          "EXISTS (SELECT 1 FROM flash_token WHERE restocked = 0 AND state IN ('expired', 'returned'))",
                          "i", mer_now_unix_ms()) != 0 ||
