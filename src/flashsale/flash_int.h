@@ -369,7 +369,8 @@ struct fs_shared_grab {
     fs_session_t *s;
     int item;
     fs_buyer_t buyer;
-    bool local_unit; /* a unit of the local allotment was taken for it */
+    bool local_unit;              /* a unit of the local allotment was taken for it */
+    char token[FS_TOKEN_LEN + 1]; /* the win's token: its pending entry until the row commits */
     /* the outcome: 0 won (a unit and the counts are taken); FS_SHARED_* else */
     int status;
     fs_reason_t why; /* FS_SHARED_REFUSED: the count that was full */
@@ -380,7 +381,9 @@ enum { FS_SHARED_WON = 0, FS_SHARED_REFUSED, FS_SHARED_SOLD_OUT, FS_SHARED_UNAVA
 /* Queues g. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down) without queuing (g untouched). */
 int fs_shared_grab(fs_shared_grab_t *g);
 /* A won unit whose token was not recorded: the unit back to this node's allotment, the counts released. */
-void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b);
+void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b, const char *token);
+/* A win's row committed: its pending entry in Redis can go (sent in batches by the ticker). */
+void fs_shared_confirm(const char *token);
 /* A token expired or returned (processor): its unit back to the central stock, the counts released. */
 void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b);
 /* Units not yet handed out, this node's view (progress): left, plus the central stock in shared mode. */

@@ -659,11 +659,13 @@ static void grab_settle(fs_call_t *f, bool committed)
 {
     grab_job_t *j = (grab_job_t *)f;
     if (committed) {
+        if (j->s->items[j->t->item].shared)
+            fs_shared_confirm(j->t->token);
         fs_token_put(j->t);
         atomic_fetch_add(&j->s->wins, 1);
     } else {
         if (j->s->items[j->t->item].shared)
-            fs_shared_unwin(j->s, j->t->item, &j->t->buyer);
+            fs_shared_unwin(j->s, j->t->item, &j->t->buyer, j->t->token);
         else
             fs_token_release(j->t);
         free(j->t);
@@ -929,6 +931,7 @@ static void shared_step(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, const fs
     fs_token_t *t = out->token;
     j->g = (fs_shared_grab_t){
         .s = s, .item = t->item, .buyer = t->buyer, .local_unit = out->local_unit, .done = shared_done};
+    snprintf(j->g.token, sizeof(j->g.token), "%s", t->token);
     j->r = r;
     j->sale = sale;
     j->t = t;

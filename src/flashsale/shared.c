@@ -38,6 +38,7 @@
 
 #include "core/log.h"
 #include "flashsale/flash_int.h"
+#include "store/store.h"
 #include "store/ticker.h"
 #include "core/banned.h"
 
@@ -68,7 +69,7 @@ static int64_t last_reap;
 
 /* ---- the scripts ---- */
 
-enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S__COUNT };
+enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S_RESOLVE, S__COUNT };
 
 /* KEYS: stock, allocs, out; ARGV: initial stock, <it> */
 static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
@@ -96,9 +97,10 @@ static const char grab_lua[] =
     "end\n"
     "local function one(k, a)\n"
     "  local stock, alloc, out = KEYS[k], KEYS[k + 1], KEYS[k + 2]\n"
-    "  local want, batch, msg, n = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], tonumber(ARGV[a + 3])\n"
+    "  local want, batch, msg, token = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]\n"
+    "  local n = tonumber(ARGV[a + 4])\n"
     "  for i = 1, n do\n"
-    "    if redis.call('INCR', KEYS[k + 2 + i]) > tonumber(ARGV[a + 3 + i]) then\n"
+    "    if redis.call('INCR', KEYS[k + 2 + i]) > tonumber(ARGV[a + 4 + i]) then\n"
     "      for j = 1, i do redis.call('DECR', KEYS[k + 2 + j]) end\n"
     "      return i, 0, 0\n"
     "    end\n"
@@ -118,23 +120,28 @@ static const char grab_lua[] =
     "    return -1, got, soldcheck(stock, alloc, out, msg)\n"
     "  end\n"
     "  redis.call('HINCRBY', alloc, node, -1)\n"
+    "  local meta = stock .. '|' .. out .. '|open' .. string.sub(msg, 5)\n"
+    "  for j = 1, n do meta = meta .. '|' .. KEYS[k + 2 + j] end\n"
+    "  redis.call('HSET', 'mer:fs:pend:' .. node, token, meta)\n"
+    "  redis.call('SADD', 'mer:fs:pendnodes', node)\n"
     "  return 0, got, soldcheck(stock, alloc, out, msg)\n"
     "end\n"
     "local res, k, a = {}, 1, 3\n"
     "for g = 1, tonumber(ARGV[2]) do\n"
     "  local st, got, out = one(k, a)\n"
-    "  local n = tonumber(ARGV[a + 3])\n"
+    "  local n = tonumber(ARGV[a + 4])\n"
     "  res[#res + 1] = st\n"
     "  res[#res + 1] = got\n"
     "  res[#res + 1] = out\n"
     "  res[#res + 1] = tonumber(redis.call('GET', KEYS[k]) or '0')\n"
-    "  k, a = k + 3 + n, a + 4 + n\n"
+    "  k, a = k + 3 + n, a + 5 + n\n"
     "end\n"
     "return res\n";
 
-/* KEYS: stock, alloc, out, counts...; ARGV: node, msg. */
+/* KEYS: stock, alloc, out, counts...; ARGV: node, msg, token. */
 static const char unwin_lua[] =
     "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
+    "redis.call('HDEL', 'mer:fs:pend:' .. ARGV[1], ARGV[3])\n"
     "for i = 4, #KEYS do\n"
     "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
     "end\n"
@@ -187,12 +194,35 @@ static const char reap_lua[] = "local total = 0\n"
                                "end\n"
                                "return total\n";
 
+/*
+ * ARGV: node, tokens...: wins of that node whose rows never committed (its grab's answer was lost, or the
+ * node died): each pending entry (stock|out|open message|counts...) gives its unit back to the stock and
+ * releases the counts, once. Returns how many.
+ */
+static const char resolve_lua[] =
+    "local pend, done = 'mer:fs:pend:' .. ARGV[1], 0\n"
+    "for i = 2, #ARGV do\n"
+    "  local meta = redis.call('HGET', pend, ARGV[i])\n"
+    "  if meta then\n"
+    "    local p = {}\n"
+    "    for part in string.gmatch(meta, '[^|]+') do p[#p + 1] = part end\n"
+    "    redis.call('INCR', p[1])\n"
+    "    for j = 4, #p do\n"
+    "      if tonumber(redis.call('GET', p[j]) or '0') > 0 then redis.call('DECR', p[j]) end\n"
+    "    end\n"
+    "    if redis.call('DEL', p[2]) == 1 then redis.call('PUBLISH', '" CHANNEL "', p[3]) end\n"
+    "    redis.call('HDEL', pend, ARGV[i])\n"
+    "    done = done + 1\n"
+    "  end\n"
+    "end\n"
+    "return done\n";
+
 /* KEYS: stock, out. */
 static const char status_lua[] =
     "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
 
-static const char *const scripts[S__COUNT] = {init_lua,   grab_lua, unwin_lua, restock_lua,
-                                              return_lua, reap_lua, status_lua};
+static const char *const scripts[S__COUNT] = {init_lua,   grab_lua, unwin_lua,  restock_lua,
+                                              return_lua, reap_lua, status_lua, resolve_lua};
 static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
 
 /* ---- connections ---- */
@@ -405,6 +435,132 @@ static int64_t refill_size(fs_item_t *it)
     return b;
 }
 
+/*
+ * Wins whose pending entry in Redis can go: confirmed (the row committed: the entry is dropped) and
+ * doubtful (the script's answer was lost and no row is written: the entry, if the script ran, gives its
+ * unit back). The ticker sends both lists every tick.
+ */
+typedef struct token_list {
+    pthread_mutex_t mu;
+    char (*v)[FS_TOKEN_LEN + 1]; /* guarded by mu */
+    size_t n, cap;               /* guarded by mu */
+} token_list_t;
+
+static token_list_t confirmed = {.mu = PTHREAD_MUTEX_INITIALIZER}, doubtful = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void tokens_add(token_list_t *l, const char *token)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 256;
+        l->v = mer_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    snprintf(l->v[l->n++], FS_TOKEN_LEN + 1, "%s", token);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Takes the list's tokens (the caller frees the array); *n gets how many. */
+static char (*tokens_take(token_list_t *l, size_t *n))[FS_TOKEN_LEN + 1]
+{
+    pthread_mutex_lock(&l->mu);
+    char(*v)[FS_TOKEN_LEN + 1] = l->v;
+    *n = l->n;
+    l->v = NULL;
+    l->n = l->cap = 0;
+    pthread_mutex_unlock(&l->mu);
+    return v;
+}
+
+void fs_shared_confirm(const char *token)
+{
+    tokens_add(&confirmed, token);
+}
+
+/* Sends cmd (HDEL of the pending hash, or EVALSHA resolve) for up to 256 tokens at a time; tokens of a call
+ * that got no answer go back to l. */
+static void tokens_send(token_list_t *l, bool resolve)
+{
+    size_t n = 0;
+    char(*v)[FS_TOKEN_LEN + 1] = tokens_take(l, &n);
+    char pend[64];
+    snprintf(pend, sizeof(pend), "mer:fs:pend:%s", node);
+    for (size_t at = 0; at < n; at += 256) {
+        const char *argv[256 + 4];
+        int argc = 0;
+        size_t k = MER_MIN(n - at, (size_t)256);
+        if (resolve) {
+            argv[argc++] = "EVALSHA", argv[argc++] = shas[S_RESOLVE], argv[argc++] = "0", argv[argc++] = node;
+        } else {
+            argv[argc++] = "HDEL", argv[argc++] = pend;
+        }
+        for (size_t i = 0; i < k; i++)
+            argv[argc++] = v[at + i];
+        redisReply *rep = eval_argv(&maint_conn, argc, argv);
+        if (rep == NULL) {
+            for (size_t i = at; i < n; i++)
+                tokens_add(l, v[i]);
+            break;
+        }
+        freeReplyObject(rep);
+    }
+    free(v);
+}
+
+/*
+ * The wins of nodes whose lease expired and that were never confirmed: a win whose row committed is
+ * dropped from the pending hash, one whose row never came gives its unit back (resolve). The dead node
+ * cannot commit any more: its database connection went with it, seconds before its lease ran out.
+ */
+static void resolve_dead(void)
+{
+    redisReply *nodes = redisCommand(maint_conn, "SMEMBERS mer:fs:pendnodes");
+    if (nodes == NULL) {
+        conn_drop(&maint_conn);
+        return;
+    }
+    for (size_t i = 0; nodes->type == REDIS_REPLY_ARRAY && i < nodes->elements && maint_conn; i++) {
+        const char *dead = nodes->element[i]->str;
+        redisReply *alive = redisCommand(maint_conn, "EXISTS mer:fs:node:%s", dead);
+        bool gone = alive && alive->type == REDIS_REPLY_INTEGER && alive->integer == 0;
+        if (alive)
+            freeReplyObject(alive);
+        if (!gone || strcmp(dead, node) == 0)
+            continue;
+        redisReply *h = redisCommand(maint_conn, "HGETALL mer:fs:pend:%s", dead);
+        for (size_t k = 0; h && h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2) {
+            const char *token = h->element[k]->str;
+            long long sid = 0;
+            int item = 0;
+            if (sscanf(h->element[k + 1]->str, "mer:fs:%lld:%d:", &sid, &item) != 2)
+                continue;
+            const fs_registry_t *reg = fs_registry();
+            fs_session_t *s = NULL;
+            for (size_t n = 0; n < reg->n && s == NULL; n++)
+                s = fs_session_find(reg->sales[n], sid);
+            mer_db_t *db = s ? mer_store_reader(s->sale->region) : NULL;
+            int64_t rows = -1;
+            if (db == NULL ||
+                mer_db_query_int(db, &rows, "SELECT COUNT(*) FROM flash_token WHERE token = ?", "s", token) != 0)
+                continue; /* not this node's sale, or its database is out of reach: another round */
+            redisReply *r = rows > 0 ? redisCommand(maint_conn, "HDEL mer:fs:pend:%s %s", dead, token)
+                                     : redisCommand(maint_conn, "EVALSHA %s 0 %s %s", shas[S_RESOLVE], dead, token);
+            if (r && rows == 0 && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+                mer_log_info("redis: a win of node %s that was never recorded gave its unit back", dead);
+            if (r)
+                freeReplyObject(r);
+        }
+        bool empty = h && h->type == REDIS_REPLY_ARRAY && h->elements == 0;
+        if (h)
+            freeReplyObject(h);
+        if (empty) {
+            redisReply *r = redisCommand(maint_conn, "SREM mer:fs:pendnodes %s", dead);
+            if (r)
+                freeReplyObject(r);
+        }
+    }
+    freeReplyObject(nodes);
+}
+
 /* A grab's part of a call: its keys and arguments (text), and its buyer's counts. */
 typedef struct grab_args {
     char k[3][64], ck[5][80], cl[5][24], want[24], batch[24], sold[64], n[4];
@@ -438,7 +594,7 @@ static void grab_apply(fs_shared_grab_t *g, const grab_args_t *ga, int64_t st, i
 static void grab_call(fs_shared_grab_t **gs, int n)
 {
     grab_args_t *ga = mer_xcalloc((size_t)n, sizeof(*ga));
-    const char **argv = mer_xcalloc((size_t)n * 18 + 8, sizeof(*argv));
+    const char **argv = mer_xcalloc((size_t)n * 19 + 8, sizeof(*argv));
     const char **keys = mer_xcalloc((size_t)n * 8, sizeof(*keys));
     char nk[12], ng[12];
     int nkeys = 0, argc = 0;
@@ -471,6 +627,7 @@ static void grab_call(fs_shared_grab_t **gs, int n)
         argv[argc++] = ga[i].want;
         argv[argc++] = ga[i].batch;
         argv[argc++] = ga[i].sold;
+        argv[argc++] = gs[i]->token;
         argv[argc++] = ga[i].n;
         for (int k = 0; k < ga[i].nc; k++)
             argv[argc++] = ga[i].cl[k];
@@ -478,10 +635,12 @@ static void grab_call(fs_shared_grab_t **gs, int n)
     redisReply *rep = eval_argv(&grab_conn, argc, argv);
     for (int i = 0; i < n; i++) {
         size_t at = (size_t)i * 4;
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < at + 4)
-            /* no answer: a local unit stays taken (the script may have sold it); Redis's alloc decides */
+        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements < at + 4) {
+            /* no answer: a local unit stays taken (Redis's alloc decides); if the script did sell it, its
+             * pending entry gives it back once Redis answers again (no row will be written for it) */
             gs[i]->status = FS_SHARED_UNAVAILABLE;
-        else
+            tokens_add(&doubtful, gs[i]->token);
+        } else
             grab_apply(gs[i], &ga[i], rep_int(rep, at), rep_int(rep, at + 1), rep_int(rep, at + 2),
                        rep_int(rep, at + 3));
     }
@@ -576,6 +735,7 @@ typedef struct side_job {
     fs_session_t *s;
     int item;
     fs_buyer_t buyer;
+    char token[FS_TOKEN_LEN + 1]; /* unwin: the win's pending entry */
 } side_job_t;
 
 static void side_work(mer_job_t *job)
@@ -589,8 +749,8 @@ static void side_work(mer_job_t *job)
     const char *keys[8] = {k[0], k[1], k[2]};
     for (int i = 0; i < n; i++)
         keys[3 + i] = ck[i];
-    const char *args[2] = {node, m};
-    redisReply *rep = j->script == S_UNWIN ? eval(&grab_conn, S_UNWIN, 3 + n, keys, 2, args)
+    const char *args[3] = {node, m, j->token};
+    redisReply *rep = j->script == S_UNWIN ? eval(&grab_conn, S_UNWIN, 3 + n, keys, 3, args)
                                            : eval(&grab_conn, S_RESTOCK, 3 + n, keys, 1, args + 1);
     if (rep == NULL) {
         mer_log_error("redis: a unit of session %lld could not be given back (it stays taken)", (long long)j->s->id);
@@ -608,25 +768,26 @@ static void side_done(mer_job_t *job)
     free(MER_CONTAINER_OF(job, side_job_t, job));
 }
 
-static void side(int script, fs_session_t *s, int item, const fs_buyer_t *b)
+static void side(int script, fs_session_t *s, int item, const fs_buyer_t *b, const char *token)
 {
     side_job_t *j = mer_xcalloc(1, sizeof(*j));
     *j = (side_job_t){
         .job = {.work = side_work, .done = side_done}, .script = script, .s = s, .item = item, .buyer = *b};
+    snprintf(j->token, sizeof(j->token), "%s", token ? token : "");
     if (mer_exec_submit(exec, &j->job) != 0) {
         mer_log_error("redis: stopping; a unit of session %lld stays taken", (long long)s->id);
         free(j);
     }
 }
 
-void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b)
+void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b, const char *token)
 {
-    side(S_UNWIN, s, item, b);
+    side(S_UNWIN, s, item, b, token);
 }
 
 void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b)
 {
-    side(S_RESTOCK, s, item, b);
+    side(S_RESTOCK, s, item, b, NULL);
 }
 
 /* ---- maintenance (the ticker's connection) ---- */
@@ -731,8 +892,15 @@ static void tick(void *arg)
         if (rep_int(rep, 0) > 0)
             mer_log_info("redis: %lld units of expired leases back in stock", (long long)rep_int(rep, 0));
         freeReplyObject(rep);
+        resolve_dead();
+        if (maint_conn == NULL)
+            return;
         last_reap = mono;
     }
+    tokens_send(&confirmed, false);
+    tokens_send(&doubtful, true);
+    if (maint_conn == NULL)
+        return;
     each_item(item_tick, mer_now_unix_ms(), mono);
     if (maint_conn)
         atomic_store(&up, 1);
@@ -872,6 +1040,8 @@ void fs_shared_release(void)
     mer_exec_stop(exec);
     exec = NULL;
     if (conn_get(&maint_conn)) {
+        tokens_send(&confirmed, false);
+        tokens_send(&doubtful, true);
         each_item(give_all, 0, 0);
         redisReply *rep = redisCommand(maint_conn, "DEL mer:fs:node:%s", node);
         if (rep)
