@@ -8,21 +8,32 @@
  *   <sid>:b:<k>:<key>  a buyer's count in a session (k: u account, p phone, a address, d device)
  *   node:<id>          a node's lease: set for LEASE_MS, renewed every second while the node lives
  *   allocs             the set of <it> with allotments, which the reaper walks
+ *   pend:<node>        hash token -> "stock key|out key|open message|count keys...": the node's wins
+ *                      whose rows are not confirmed yet
+ *   pendnodes          the set of nodes with such a hash
  *   channel events     "sold <sid> <item>" and "open <sid> <item>"
  *
- * Invariant, per item, at any moment: units = stock + sum(alloc) + outstanding tokens + sold (+ units of
- * wins between the script and their durable row, see below). Every change is one Lua script:
+ * Invariant, per item, at any moment: units = stock + sum(alloc) + pending wins not yet recorded +
+ * outstanding tokens + sold. Every change is one Lua script:
  *   GRAB    (a grab) takes the buyer's counts (each INCR checked against its limit, all undone if one
  *           is full), a batch from stock into alloc[node] when the node asked for one (or its allotment
- *           is gone from Redis), then one unit of alloc[node] (the counts undone when there is none). A unit is sold
- * only while alloc[node] >= 1 in Redis, so the node's local copy of its allotment is only a hint: however stale it is
- * (a reaped lease, a lost answer), nothing is sold twice. When stock and every allotment are 0 the script sets <it>:out
- * and publishes "sold". UNWIN   a win whose token row did not commit: its unit back to alloc[node], the counts
- * released. RESTOCK a token expired or returned: its unit back to stock, the counts released, "open" published. RETURN
- * n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end, shutdown. REAP    the
- * allotments of nodes whose lease expired back to stock (each node reaps every second). Redis must keep every write it
- * acknowledged through a crash: appendonly yes, appendfsync always (tests/redis/redis.sh). A node that dies between
- * GRAB and its token's commit leaves that unit (and the buyer's counts) taken: an unsold unit, never an oversold one.
+ *           is gone from Redis), then one unit of alloc[node] (the counts undone when there is none).
+ *           A unit is sold only while alloc[node] >= 1 in Redis, so the node's local copy of its
+ *           allotment is only a hint: however stale (a reaped lease, a lost answer), nothing is sold
+ *           twice. The win stays in pend:<node> until its row commits (the ticker then drops it, in
+ *           batches). When stock and every allotment are 0 the script sets <it>:out, publishes "sold".
+ *   UNWIN   a win whose token row did not commit: its unit back to alloc[node], the counts released.
+ *   RESTOCK a token expired or returned: its unit back to stock, the counts released, "open" published.
+ *   RETURN  n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end,
+ *           shutdown.
+ *   REAP    the allotments of nodes whose lease expired back to stock (each node reaps every second).
+ *   RESOLVE pending wins that will never get a row, back to stock with their counts released: a grab
+ *           whose answer was lost with the connection (this node wrote no row for it), and, once a dead
+ *           node's lease expired, each of its pending wins without a row in the database.
+ * Redis must keep every write it acknowledged through a crash: appendonly yes, appendfsync always
+ * (tests/redis/redis.sh). A node that stalls for longer than its lease without dying (its database
+ * connection alive, a win still to commit) could see such a win resolved and then recorded: one unit
+ * over; the lease is five seconds so that this takes a stall, not a slow moment.
  *
  * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
  * batched (every grab that arrived during the previous call goes in the next one), each completing on
