@@ -7,15 +7,17 @@ set -eu
 # libvips-dev: product images, checked and resized (src/media)
 # libpango1.0-dev + libcairo2-dev + fonts-noto-core: invoices as PDF, shaped in every script (src/invoice)
 # libpq-dev: the PostgreSQL backend of store/db.h (src/store/db_pg.c)
-build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libexpat1-dev libpq-dev libvips-dev libpango1.0-dev libcairo2-dev fonts-noto-core nodejs npm"
+# libhiredis-dev: the Redis client of the shared flash sale (src/flashsale/shared.c)
+build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite3-dev libjansson-dev libsodium-dev libicu-dev libssl-dev zlib1g-dev libcurl4-openssl-dev libexpat1-dev libpq-dev libhiredis-dev libvips-dev libpango1.0-dev libcairo2-dev fonts-noto-core nodejs npm"
 # prometheus ships promtool, which checks /metrics in the API tests (Debian has no smaller package with it)
 # clang + libclang-rt-dev: the libFuzzer runtime for -fsanitize=fuzzer (fuzz/, Debian 12: clang 14)
 # clang-format: the pinned formatter (14 on Debian 12) that make test checks the C files against
 # chromium (Debian's, driven by playwright-core: no browser download) + fonts-noto-core (Devanagari, Thai, ...):
 # the browser tests of the storefront and console
 # postgresql: the server tests/pg/pg.sh starts (as user postgres) for the PostgreSQL backend's tests
+# redis-server: the server tests/redis/redis.sh starts for the shared flash sale's tests
 # poppler-utils: pdftotext, which reads the invoices' PDF text back in the API tests
-test_pkgs="poppler-utils libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format chromium fonts-noto-core postgresql"
+test_pkgs="poppler-utils libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format chromium fonts-noto-core postgresql redis-server"
 bench_pkgs="wrk nginx-light"
 
 case "${1:-all}" in

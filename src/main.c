@@ -306,7 +306,8 @@ static int cmd_serve(int argc, char **argv)
                                .access_log = NULL,
                                .max_connections = 0,
                                .on_low_error = mer_http_low_error};
-    const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL;
+    const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL,
+               *redis_url = NULL;
     int64_t port = 8080, threads = 0, max_body = cfg.max_body, idle_ms = (int64_t)cfg.idle_timeout_ms;
     int64_t max_conns = 0;
     mer_events_config_t events = {.retry_base_ms = 1000, .webhook_timeout_ms = 10000};
@@ -333,6 +334,8 @@ static int cmd_serve(int argc, char **argv)
          "idle ones are closed"},
         {"seed", OPT_FLAG, &seed, 0, 0, NULL, "seed demo data first if the data directory holds no store"},
         {"wallet-url", OPT_STR, &wallet_url, 0, 0, "URL", "where the wallet provider takes payments (redirect URLs)"},
+        {"redis", OPT_STR, &redis_url, 0, 0, "URL",
+         "redis://HOST:PORT[/DB]: flash-sale stock shared by several nodes (default $MERIDIAN_REDIS)"},
         {"event-retry-ms", OPT_INT, &events.retry_base_ms, 10, 3600000, "N",
          "first retry delay of event deliveries (doubles per attempt; default 1000)"},
         {"webhook-timeout-ms", OPT_INT, &events.webhook_timeout_ms, 100, 600000, "N",
@@ -359,6 +362,8 @@ static int cmd_serve(int argc, char **argv)
         mer_die("cannot load the catalogue");
 
     mer_wallet_configure(wallet_url);
+    if (mer_flash_configure_redis(redis_url ? redis_url : getenv("MERIDIAN_REDIS")) != 0)
+        mer_die("--redis takes a URL redis://HOST:PORT[/DB]");
     mer_events_configure(&events);
     modules_start(&serve_cycle);
 

@@ -329,7 +329,7 @@ static void stats_reply(mer_call_t *c)
         for (int i = 0; i < s->nitems; i++)
             json_array_append_new(items, json_pack("{s:s,s:I,s:I,s:b}", "sku", s->items[i].sku, "units",
                                                    (json_int_t)s->items[i].units, "left",
-                                                   (json_int_t)atomic_load(&s->items[i].left), "sold_out",
+                                                   (json_int_t)fs_item_remaining(&s->items[i]), "sold_out",
                                                    atomic_load(&s->items[i].sold_out) != 0));
         pthread_mutex_lock(&s->tickets_mu);
         size_t ntickets = s->ntickets;

@@ -10,9 +10,9 @@
 #include "store/store.h"
 #include "core/banned.h"
 
-int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128])
+int mer_flash_token_check(mer_db_t *db, const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128])
 {
-    fs_token_t *t = token ? fs_token_get(token) : NULL;
+    fs_token_t *t = token ? fs_token_learn(db, token) : NULL;
     if (t == NULL || t->buyer.user_id != user_id) {
         snprintf(msg, 128, "no such purchase token for you");
         return MER_E_VALIDATION;
@@ -126,6 +126,21 @@ static void flash_metrics(mer_buf_t *out)
                                    fs_reason_names[r], (unsigned long long)n);
             }
         }
+    mer_prom_family(out, "meridian_flash_sold_out_lag_seconds", "gauge",
+                    "serve --redis: from the last unit sold (Redis's clock) to this node answering sold_out, "
+                    "the last time a session's item sold out everywhere (only sessions that did).");
+    for (size_t i = 0; i < reg->n; i++)
+        for (int k = 0; k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            int64_t lag = -1;
+            for (int n = 0; n < s->nitems; n++)
+                if (atomic_load(&s->items[n].sold_out_lag_us) > lag && atomic_load(&s->items[n].sold_out))
+                    lag = atomic_load(&s->items[n].sold_out_lag_us);
+            if (lag <= 0)
+                continue;
+            session_labels(&lb, s);
+            mer_buf_printf(out, "meridian_flash_sold_out_lag_seconds{%s} %.6f\n", mer_buf_str(&lb), (double)lag / 1e6);
+        }
     mer_buf_release(&lb);
 }
 
@@ -149,8 +164,22 @@ static int flash_init(const mer_cycle_t *cycle)
             mer_die("cannot load the flash sales of region %s", cs->regions[i].name);
     fs_grab_init();
     mer_translation_set_sales(&sales_for_translation);
+    fs_shared_start();
     fs_processor_start();
     return 0;
+}
+
+int mer_flash_configure_redis(const char *url)
+{
+    return fs_shared_configure(url);
+}
+
+/* The processor first (it restocks through Redis), then the shared stock's maintenance (the allotments go
+ * back at release, once the writers have settled every win). */
+static void flash_stop(void)
+{
+    fs_processor_stop();
+    fs_shared_stop();
 }
 
 const mer_module_t mer_flash_module = {
@@ -158,6 +187,7 @@ const mer_module_t mer_flash_module = {
     .init = flash_init,
     .routes = MER_MODULE_ROUTES(&fs_grab_routes, &fs_admin_routes),
     .stop_phase = MER_STOP_PRODUCERS,
-    .stop = fs_processor_stop,
+    .stop = flash_stop,
+    .release = fs_shared_release,
     .metrics = flash_metrics,
 };

@@ -22,8 +22,9 @@
  * a cancelled order, gives its unit back to the session (which leaves sold_out).
  *
  * Scaling out: stock, per-buyer counts and tokens live behind the functions in flash_int.h
- * (fs_take_unit / fs_return_unit, fs_count_*) so that a shared counter (Redis DECRBY handing each node a
- * batch of units) can replace the local atomic without touching the request path.
+ * (fs_take_unit / fs_return_unit, fs_count_*); with `serve --redis` (shared.c) an fcfs session's stock is
+ * Redis's, each node selling from a batch allotment, and a win takes the buyer's counts and its unit in
+ * one Lua script, so the guarantees above hold across every node on that Redis.
  */
 #ifndef MER_FLASH_H
 #define MER_FLASH_H
@@ -39,6 +40,13 @@
  */
 extern const mer_module_t mer_flash_module;
 
+/*
+ * serve --redis redis://HOST:PORT[/DB] (before init): the stock, buyer counts and sold-out state of fcfs
+ * sessions are shared with every node on that Redis (shared.c); NULL or "": this node alone, in memory.
+ * Returns 0, or -1 when the URL is malformed.
+ */
+int mer_flash_configure_redis(const char *url);
+
 /* A flash purchase token as checkout sees it. */
 typedef struct mer_flash_token {
     int64_t session_id, sku_id, price, expires_at;
@@ -48,9 +56,10 @@ typedef struct mer_flash_token {
 
 /*
  * Checks a token for checkout: it must exist, belong to user_id, be unused and unexpired. Returns 0 and
- * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg.
+ * fills *out, or MER_E_VALIDATION / MER_E_CONFLICT with a message in msg. db (the checkout's connection,
+ * off the loops; may be NULL): a token another node issued is read from its row the first time.
  */
-int mer_flash_token_check(const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
+int mer_flash_token_check(mer_db_t *db, const char *token, int64_t user_id, mer_flash_token_t *out, char msg[128]);
 /*
  * Whether the token's unit may be delivered to an address with this phone (len bytes): always, unless the
  * sale sells one unit per phone; then only to a phone the grab counted (the account's own or its default

@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "core/exec.h"
 #include "core/smap.h"
 #include "flashsale/flash.h"
 #include "region/country.h"
@@ -79,8 +80,17 @@ typedef struct fs_item {
     char sku[65];
     int64_t price;        /* flash price, minor units */
     int64_t units;        /* total for the session */
-    _Atomic int64_t left; /* not yet handed out */
-    _Atomic int sold_out; /* 1 while left is 0: answered from memory */
+    _Atomic int64_t left; /* not yet handed out (shared: this node's allotment) */
+    _Atomic int sold_out; /* 1 while left is 0: answered from memory (shared: 0 everywhere) */
+    /* shared mode (shared.c), fcfs sessions only: the stock is Redis's, left is this node's allotment */
+    bool shared;
+    _Atomic int ready;               /* the item's keys are set up in Redis */
+    _Atomic int64_t central;         /* Redis's central stock, as last seen (for progress) */
+    _Atomic int64_t batch;           /* units the next refill asks for */
+    _Atomic int64_t last_refill;     /* monotonic ms of the last refill, to size the next */
+    _Atomic int64_t last_grab;       /* monotonic ms of the last grab that took a unit here */
+    _Atomic int returned;            /* the session ended and the allotment went back */
+    _Atomic int64_t sold_out_lag_us; /* last "sold out everywhere": from Redis's sale to this node's flag */
 } fs_item_t;
 
 struct fs_sale;
@@ -166,6 +176,7 @@ typedef struct fs_token {
     fs_buyer_t buyer;
     int64_t expires_at;
     _Atomic int state; /* FS_TOKEN_* */
+    bool foreign;      /* read from another node's row (fs_token_learn): its unit and counts are not ours */
 } fs_token_t;
 
 /* ---- model.c ---- */
@@ -187,6 +198,14 @@ void fs_return_unit(fs_item_t *it);
  * count (to 1 each), then the buyer's own (to limit). Returns true, or gives back what it took, sets
  * *why to the count that was full and returns false.
  */
+/* One count a buyer holds: kind 'u' the account (up to limit), 'p' a phone, 'a' an address, 'd' a device. */
+typedef struct fs_count {
+    char kind;
+    int64_t key, limit;
+    fs_reason_t why; /* the refusal when it is full */
+} fs_count_t;
+/* The counts the sale's rules take for a buyer, in the order they are taken. Returns how many (1..5). */
+int fs_buyer_counts(const fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_count_t c[5]);
 bool fs_take_buyer(fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_reason_t *why);
 /* Gives back the counts fs_take_buyer took. */
 void fs_release_buyer(fs_session_t *s, const fs_buyer_t *b);
@@ -203,6 +222,9 @@ void fs_token_release(fs_token_t *t);
 /* Tokens in memory. */
 void fs_token_put(fs_token_t *t);
 fs_token_t *fs_token_get(const char *token);
+/* The token from memory, else from its row (a token another node issued: several nodes on one database),
+ * which it then keeps in memory. db: a connection of the token's region (off the loops); NULL: memory only. */
+fs_token_t *fs_token_learn(mer_db_t *db, const char *token);
 /* Fast random bytes for tokens (per-thread ChaCha20 stream, seeded from the OS once per thread). */
 void fs_random(void *buf, size_t n);
 void fs_new_token(char out[FS_TOKEN_LEN + 1]);
@@ -307,6 +329,9 @@ typedef struct fs_refusal {
 typedef struct fs_grab {
     fs_token_t *token;
     fs_ticket_t *ticket;
+    /* shared mode: the token still needs the shared step (fs_shared_grab) for its unit and counts;
+     * local_unit: a unit of this node's allotment was taken for it */
+    bool shared, local_unit;
 } fs_grab_t;
 
 bool fs_rules_need_ip(const fs_rules_t *ru);
@@ -315,6 +340,54 @@ int fs_reserve_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, b
 /* A grab: the checks in order (see grab.c), then the buyer's counts and a unit (fcfs) or a ticket number.
  * Returns 0 with out filled (the caller owns the token or ticket), or the refusal's error. */
 int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t *out, fs_refusal_t *no);
+
+/* ---- the shared flash sale (shared.c): several nodes, one stock in Redis ----
+ * With `serve --redis URL` the stock of every fcfs session lives in Redis; each node sells from an
+ * allotment taken in batches, and each win takes the buyer's counts and one unit of the node's allotment
+ * in one Lua script, so no unit is sold twice and no buyer goes over a limit on any number of nodes.
+ * Queue and draw sessions keep the node-local stock. See shared.c for the keys and the scripts.
+ */
+/* Reads the URL (redis://HOST:PORT[/DB]); NULL: off. Returns 0, or -1 on a malformed URL. */
+int fs_shared_configure(const char *url);
+bool fs_shared_on(void);
+/* Redis answers (the last command of this node succeeded): else grabs are refused at once (503). */
+bool fs_shared_up(void);
+/* After the sales are loaded: marks fcfs items shared, connects, starts the threads. */
+void fs_shared_start(void);
+/* A sale created while serving. */
+void fs_shared_add(fs_sale_t *sale);
+/* Shutdown, with the producers: stops the maintenance. */
+void fs_shared_stop(void);
+/* After every worker and writer stopped (a failed write may still give a unit back until then): sends
+ * what is queued, gives the allotments back, drops the lease, stops the threads. */
+void fs_shared_release(void);
+
+/* A grab's shared step, on the Redis thread; done() then runs on the submitting loop. */
+typedef struct fs_shared_grab fs_shared_grab_t;
+struct fs_shared_grab {
+    mer_job_t job;
+    fs_session_t *s;
+    int item;
+    fs_buyer_t buyer;
+    bool local_unit;              /* a unit of the local allotment was taken for it */
+    char token[FS_TOKEN_LEN + 1]; /* the win's token: its pending entry until the row commits */
+    /* the outcome: 0 won (a unit and the counts are taken); FS_SHARED_* else */
+    int status;
+    fs_reason_t why; /* FS_SHARED_REFUSED: the count that was full */
+    void (*done)(fs_shared_grab_t *g);
+    fs_shared_grab_t *next; /* private: the list of grabs waiting for the next call */
+};
+enum { FS_SHARED_WON = 0, FS_SHARED_REFUSED, FS_SHARED_SOLD_OUT, FS_SHARED_UNAVAILABLE };
+/* Queues g. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down) without queuing (g untouched). */
+int fs_shared_grab(fs_shared_grab_t *g);
+/* A won unit whose token was not recorded: the unit back to this node's allotment, the counts released. */
+void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b, const char *token);
+/* A win's row committed: its pending entry in Redis can go (sent in batches by the ticker). */
+void fs_shared_confirm(const char *token);
+/* A token expired or returned (processor): its unit back to the central stock, the counts released. */
+void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b);
+/* Units not yet handed out, this node's view (progress): left, plus the central stock in shared mode. */
+int64_t fs_item_remaining(fs_item_t *it);
 
 /* ---- grab.c / admin.c / processor.c ---- */
 void fs_grab_init(void); /* the proof-of-work key and its replay set */

@@ -71,7 +71,7 @@ static void write_session(mer_jw_t *w, fs_session_t *s, const mer_country_t *c, 
     for (int i = 0; i < s->nitems; i++) {
         fs_item_t *it = &s->items[i];
         const mer_cat_sku_t *sku = mer_catalog_sku_by_id(cat, it->sku_id);
-        int64_t left = atomic_load(&it->left);
+        int64_t left = fs_item_remaining(it);
         mer_jw_obj(w, NULL);
         mer_jw_str(w, "sku", it->sku);
         mer_jw_int(w, "product_id", it->product_id);
@@ -659,10 +659,15 @@ static void grab_settle(fs_call_t *f, bool committed)
 {
     grab_job_t *j = (grab_job_t *)f;
     if (committed) {
+        if (j->s->items[j->t->item].shared)
+            fs_shared_confirm(j->t->token);
         fs_token_put(j->t);
         atomic_fetch_add(&j->s->wins, 1);
     } else {
-        fs_token_release(j->t);
+        if (j->s->items[j->t->item].shared)
+            fs_shared_unwin(j->s, j->t->item, &j->t->buyer, j->t->token);
+        else
+            fs_token_release(j->t);
         free(j->t);
     }
     fs_progress(j->s);
@@ -778,6 +783,28 @@ static void entry_reply(mer_call_t *c)
     }
 }
 
+static fs_token_t *new_token(fs_session_t *s, int idx, const fs_buyer_t *b, int64_t now)
+{
+    fs_token_t *t = mer_xcalloc(1, sizeof(*t));
+    t->session = s;
+    t->item = idx;
+    t->buyer = *b;
+    fs_new_token(t->token);
+    t->expires_at = now + s->token_ttl_ms;
+    return t;
+}
+
+/* The refusal when one of the buyer's counts is full. */
+static int count_full(fs_refusal_t *no, fs_session_t *s, fs_reason_t why)
+{
+    static const char *const identity[FS_R__COUNT] = {
+        [FS_R_PHONE] = "phone number", [FS_R_ADDRESS] = "delivery address", [FS_R_DEVICE] = "device"};
+    if (why == FS_R_LIMIT)
+        return no_grab(no, s, why, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
+                       (long long)s->per_user_limit);
+    return no_grab(no, s, why, MER_E_BLOCKED, "this %s has already won in this session", identity[why]);
+}
+
 int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t *out, fs_refusal_t *no)
 {
     *no = (fs_refusal_t){.reason = -1};
@@ -819,16 +846,18 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
         return no_grab(no, s, FS_R_PHONE_REQUIRED, MER_E_BLOCKED,
                        "this sale sells one unit per phone number: add a phone number to your account or your "
                        "default address first");
+    if (it->shared) {
+        /* shared mode: the counts and the unit are taken together in Redis (shared.c); a unit of the local
+         * allotment, when there is one, saves a refill */
+        out->shared = true;
+        out->local_unit = fs_take_unit(it);
+        out->token = new_token(s, idx, b, now);
+        return 0;
+    }
     /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
     fs_reason_t why;
-    if (!fs_take_buyer(s, b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why)) {
-        static const char *const identity[FS_R__COUNT] = {
-            [FS_R_PHONE] = "phone number", [FS_R_ADDRESS] = "delivery address", [FS_R_DEVICE] = "device"};
-        if (why == FS_R_LIMIT)
-            return no_grab(no, s, why, MER_E_LIMIT_REACHED, "you have reached this session's limit of %lld",
-                           (long long)s->per_user_limit);
-        return no_grab(no, s, why, MER_E_BLOCKED, "this %s has already won in this session", identity[why]);
-    }
+    if (!fs_take_buyer(s, b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why))
+        return count_full(no, s, why);
     if (s->mode != FS_FCFS) {
         fs_ticket_t *k = out->ticket = mer_xcalloc(1, sizeof(*k));
         k->buyer = *b;
@@ -840,13 +869,82 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
         fs_release_buyer(s, b);
         return no_grab(no, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", it->sku);
     }
-    fs_token_t *t = out->token = mer_xcalloc(1, sizeof(*t));
-    t->session = s;
-    t->item = idx;
-    t->buyer = *b;
-    fs_new_token(t->token);
-    t->expires_at = now + s->token_ttl_ms;
+    out->token = new_token(s, idx, b, now);
     return 0;
+}
+
+/* Records an fcfs win through the sale's writer, answering after the commit. */
+static void record_win(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, fs_token_t *t)
+{
+    grab_job_t *j = fs_call_new(r, sizeof(*j), grab_settle, grab_reply);
+    j->s = s;
+    j->t = t;
+    j->country = mer_country_find(mer_countries(), sale->country, 2);
+    mer_call_write(&j->f.c, sale->region, grab_run);
+}
+
+/* ---- the shared step (serve --redis): the unit and the buyer's counts, taken in Redis off the loop ---- */
+
+typedef struct shared_job {
+    fs_shared_grab_t g;
+    mer_req_t *r;
+    fs_sale_t *sale;
+    fs_token_t *t;
+} shared_job_t;
+
+static void reply_unavailable(mer_req_t *r)
+{
+    mer_reply_header(r, "retry-after", "1");
+    mer_reply_error(r, MER_E_UNAVAILABLE, NULL, "the flash sale's shared stock does not answer right now; try again");
+}
+
+/* On the loop again: a win goes on to its durable row; anything else is answered here. */
+static void shared_done(fs_shared_grab_t *g)
+{
+    shared_job_t *j = MER_CONTAINER_OF(g, shared_job_t, g);
+    mer_req_t *r = j->r;
+    fs_session_t *s = g->s;
+    fs_refusal_t no = {.reason = -1};
+    if (g->status == FS_SHARED_WON) {
+        /* recorded even when the client went away: the unit is sold; the token expires and restocks */
+        record_win(r, j->sale, s, j->t);
+    } else {
+        free(j->t);
+        if (r->gone) {
+            /* nobody to answer */
+        } else if (g->status == FS_SHARED_REFUSED) {
+            count_full(&no, s, g->why);
+            reply_refusal(r, &no);
+        } else if (g->status == FS_SHARED_SOLD_OUT) {
+            refuse(r, s, FS_R_SOLD_OUT, MER_E_SOLD_OUT, "%s is sold out in this session", s->items[g->item].sku);
+        } else {
+            reply_unavailable(r);
+        }
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void shared_step(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, const fs_grab_t *out)
+{
+    shared_job_t *j = mer_xcalloc(1, sizeof(*j));
+    fs_token_t *t = out->token;
+    j->g = (fs_shared_grab_t){
+        .s = s, .item = t->item, .buyer = t->buyer, .local_unit = out->local_unit, .done = shared_done};
+    snprintf(j->g.token, sizeof(j->g.token), "%s", t->token);
+    j->r = r;
+    j->sale = sale;
+    j->t = t;
+    mer_req_hold(r);
+    if (fs_shared_grab(&j->g) != 0) {
+        /* Redis is known to be down: nothing was asked of it, so the local unit simply goes back */
+        if (out->local_unit)
+            fs_return_unit(&s->items[t->item]);
+        free(t);
+        free(j);
+        reply_unavailable(r);
+        mer_req_release(r);
+    }
 }
 
 static void h_grab(mer_req_t *r)
@@ -871,11 +969,11 @@ static void h_grab(mer_req_t *r)
         mer_call_write(&j->f.c, sale->region, entry_run);
         return;
     }
-    grab_job_t *j = fs_call_new(r, sizeof(*j), grab_settle, grab_reply);
-    j->s = s;
-    j->t = out.token;
-    j->country = mer_country_find(mer_countries(), sale->country, 2);
-    mer_call_write(&j->f.c, sale->region, grab_run);
+    if (out.shared) {
+        shared_step(r, sale, s, &out);
+        return;
+    }
+    record_win(r, sale, s, out.token);
 }
 
 /* GET /flash-sales/{id}/queue/{voucher}: q<session>-<seq> (queue) or d<session>-<seq> (draw) */

@@ -103,7 +103,7 @@ void fs_progress(fs_session_t *s)
     int64_t total = 0, gone = 0;
     for (int i = 0; i < s->nitems; i++) {
         total += s->items[i].units;
-        gone += s->items[i].units - atomic_load_explicit(&s->items[i].left, memory_order_relaxed);
+        gone += s->items[i].units - fs_item_remaining(&s->items[i]);
     }
     int p = total ? (int)(gone * 100 / total) : 0;
     if (atomic_exchange_explicit(&s->progress, p, memory_order_relaxed) != p)
@@ -124,6 +124,46 @@ fs_token_t *fs_token_get(const char *token)
 {
     fs_token_t *t = (fs_token_t *)(intptr_t)mer_smap_get(&tokens, token_key(token));
     return t && strcmp(t->token, token) == 0 ? t : NULL;
+}
+
+fs_token_t *fs_token_learn(mer_db_t *db, const char *token)
+{
+    fs_token_t *t = fs_token_get(token);
+    if (t || db == NULL || strlen(token) != FS_TOKEN_LEN)
+        return t;
+    mer_rows_t *r = mer_db_query(
+        db, "SELECT session_id, sku_id, expires_at, state, " FS_BUYER_COLUMNS " FROM flash_token WHERE token = ?", "s",
+        token);
+    if (mer_rows_next(r)) {
+        const fs_registry_t *reg = fs_registry();
+        fs_session_t *s = NULL;
+        for (size_t i = 0; i < reg->n && s == NULL; i++)
+            s = fs_session_find(reg->sales[i], mer_rows_int(r, 0));
+        int idx = s ? fs_item_index(s, mer_rows_int(r, 1)) : -1;
+        const char *st = mer_rows_text(r, 3);
+        if (idx >= 0) {
+            t = mer_xcalloc(1, sizeof(*t));
+            snprintf(t->token, sizeof(t->token), "%s", token);
+            t->session = s;
+            t->item = idx;
+            t->expires_at = mer_rows_int(r, 2);
+            t->buyer = fs_buyer_read(r, 4);
+            t->foreign = true;
+            /* another node's token: its unit is accounted for in Redis (shared) or in that node's memory */
+            atomic_store(&t->state, strcmp(st, "issued") == 0     ? FS_TOKEN_ISSUED
+                                    : strcmp(st, "consumed") == 0 ? FS_TOKEN_USED
+                                                                  : FS_TOKEN_GONE);
+        }
+    }
+    mer_rows_end(r);
+    if (t == NULL)
+        return NULL;
+    /* insert if absent (adding v stays <= v only while the slot is 0); a concurrent learner may have won */
+    int64_t v = (int64_t)(intptr_t)t;
+    if (mer_smap_add_upto(&tokens, token_key(token), v, v) == v)
+        return t;
+    free(t);
+    return fs_token_get(token);
 }
 
 /* Per-thread ChaCha20 keystream: random bytes without a system call each (tokens are made on hot paths). */

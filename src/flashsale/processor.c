@@ -276,12 +276,23 @@ static void draw(fs_session_t *s, int64_t now)
 
 #define RESTOCK_BATCH 1000
 
+/* A token whose unit goes back: its name, session, SKU and buyer. */
+typedef struct restocked {
+    char token[FS_TOKEN_LEN + 1];
+    int64_t session_id, sku_id;
+    fs_buyer_t buyer;
+} restocked_t;
+
 typedef struct restock_arg {
-    char (*tokens)[FS_TOKEN_LEN + 1]; /* RESTOCK_BATCH slots */
+    restocked_t *tokens; /* RESTOCK_BATCH slots */
     size_t n;
 } restock_arg_t;
 
-/* Expires tokens past their lifetime, and marks a batch of expired or returned tokens restocked. */
+/*
+ * Expires tokens past their lifetime, and marks a batch of expired or returned tokens restocked. Several
+ * nodes may run this on one database: the outer condition on restocked makes each token restocked by one
+ * of them only (a concurrent update re-checks it after the row lock).
+ */
 static int expire_and_mark(mer_db_t *db, void *arg)
 {
     restock_arg_t *a = arg;
@@ -289,12 +300,30 @@ static int expire_and_mark(mer_db_t *db, void *arg)
                     mer_now_unix_ms()) < 0)
         return MER_E_INTERNAL;
     mer_rows_t *r = mer_db_query(db,
-                                 "UPDATE flash_token SET restocked = 1 WHERE token IN (SELECT token FROM flash_token "
-                                 "WHERE restocked = 0 AND state IN ('expired', 'returned') LIMIT ?) RETURNING token",
+                                 "UPDATE flash_token SET restocked = 1 WHERE restocked = 0 AND token IN (SELECT token "
+                                 "FROM flash_token WHERE restocked = 0 AND state IN ('expired', 'returned') LIMIT ?) "
+                                 "RETURNING token, session_id, sku_id, " FS_BUYER_COLUMNS,
                                  "i", (int64_t)RESTOCK_BATCH);
-    while (mer_rows_next(r) && a->n < RESTOCK_BATCH)
-        snprintf(a->tokens[a->n++], FS_TOKEN_LEN + 1, "%s", mer_rows_text(r, 0));
+    while (mer_rows_next(r) && a->n < RESTOCK_BATCH) {
+        restocked_t *t = &a->tokens[a->n++];
+        snprintf(t->token, sizeof(t->token), "%s", mer_rows_text(r, 0));
+        t->session_id = mer_rows_int(r, 1);
+        t->sku_id = mer_rows_int(r, 2);
+        t->buyer = fs_buyer_read(r, 3);
+    }
     return mer_rows_end(r);
+}
+
+/* The session of a restocked token, and its item's index (or NULL). */
+static fs_session_t *restocked_session(const restocked_t *t, int *idx)
+{
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++) {
+        fs_session_t *s = fs_session_find(reg->sales[i], t->session_id);
+        if (s && (*idx = fs_item_index(s, t->sku_id)) >= 0)
+            return s;
+    }
+    return NULL;
 }
 
 static void restock(const char *region)
@@ -308,12 +337,21 @@ static void restock(const char *region)
                          "i", mer_now_unix_ms()) != 0 ||
         !due)
         return;
-    restock_arg_t a = {mer_xcalloc(RESTOCK_BATCH, FS_TOKEN_LEN + 1), 0};
+    restock_arg_t a = {mer_xcalloc(RESTOCK_BATCH, sizeof(restocked_t)), 0};
     if (mer_writer_run_sync(region, expire_and_mark, &a) == 0) {
         for (size_t i = 0; i < a.n; i++) {
-            fs_token_t *t = fs_token_get(a.tokens[i]);
+            fs_token_t *t = fs_token_get(a.tokens[i].token);
+            int idx = -1;
+            fs_session_t *s = restocked_session(&a.tokens[i], &idx);
+            if (s && s->items[idx].shared) {
+                /* shared: whichever node marked it gives the unit back to the central stock */
+                if (t)
+                    atomic_store(&t->state, FS_TOKEN_GONE);
+                fs_shared_restock(s, idx, &a.tokens[i].buyer);
+                continue;
+            }
             /* only units this process took for the token go back (a token already gone at start held none) */
-            if (t == NULL || atomic_exchange(&t->state, FS_TOKEN_GONE) == FS_TOKEN_GONE)
+            if (t == NULL || atomic_exchange(&t->state, FS_TOKEN_GONE) == FS_TOKEN_GONE || t->foreign)
                 continue;
             fs_token_release(t);
             fs_progress(t->session);

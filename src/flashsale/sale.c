@@ -79,6 +79,7 @@ fs_sale_t *fs_sale_publish(const fs_sale_in_t *in)
         }
         sale->sessions[sale->nsessions++] = s;
     }
+    fs_shared_add(sale); /* shared mode: the stock goes to Redis before any grab sees the sale */
     fs_registry_add(sale);
     return sale;
 }

@@ -40,6 +40,8 @@ bool fs_take_unit(fs_item_t *it)
 {
     int64_t cur = atomic_load(&it->left);
     for (;;) {
+        if (cur <= 0 && it->shared)
+            return false; /* the allotment is empty; only the shared stock says sold out */
         if (cur <= 0) {
             mark_sold_out(it);
             return false;
@@ -47,7 +49,7 @@ bool fs_take_unit(fs_item_t *it)
         if (atomic_compare_exchange_weak(&it->left, &cur, cur - 1))
             break;
     }
-    if (cur - 1 == 0)
+    if (cur - 1 == 0 && !it->shared)
         mark_sold_out(it);
     return true;
 }
@@ -56,8 +58,25 @@ void fs_return_unit(fs_item_t *it)
 {
     int64_t was = atomic_fetch_add(&it->left, 1);
     MER_ASSERT(was < it->units); /* only a unit that was taken comes back */
-    if (atomic_exchange(&it->sold_out, 0))
+    if (!it->shared && atomic_exchange(&it->sold_out, 0))
         fs_bump();
+}
+
+int fs_buyer_counts(const fs_session_t *s, const fs_buyer_t *b, int64_t limit, fs_count_t c[5])
+{
+    const fs_rules_t *ru = &s->sale->rules;
+    int n = 0;
+    if (ru->one_per_phone && b->phone)
+        c[n++] = (fs_count_t){'p', (int64_t)b->phone, 1, FS_R_PHONE};
+    /* the delivery address's phone too, once when it is the account's own */
+    if (ru->one_per_phone && b->address_phone && b->address_phone != b->phone)
+        c[n++] = (fs_count_t){'p', (int64_t)b->address_phone, 1, FS_R_PHONE};
+    if (ru->one_per_address && b->address)
+        c[n++] = (fs_count_t){'a', (int64_t)b->address, 1, FS_R_ADDRESS};
+    if (ru->one_per_device && b->device)
+        c[n++] = (fs_count_t){'d', (int64_t)b->device, 1, FS_R_DEVICE};
+    c[n++] = (fs_count_t){'u', b->user_id, limit, FS_R_LIMIT};
+    return n;
 }
 
 /* One count a buyer holds in a session. */
@@ -68,24 +87,20 @@ typedef struct buyer_count {
 } buyer_count_t;
 
 /*
- * The counts a buyer holds in a session, in the order they are taken: the identities the sale's rules
- * limit to one win each (only those the buyer has), then the buyer's own count up to limit. Take, give
+ * The counts a buyer holds in this node's maps: fs_buyer_counts' list, each kind in its map. Take, give
  * back and rebuild all walk this one list, so they cannot disagree. Returns how many.
  */
 static int buyer_counts(fs_session_t *s, const fs_buyer_t *b, int64_t limit, buyer_count_t c[5])
 {
-    const fs_rules_t *ru = &s->sale->rules;
-    int n = 0;
-    if (ru->one_per_phone && b->phone)
-        c[n++] = (buyer_count_t){&s->phones, (int64_t)b->phone, 1, FS_R_PHONE};
-    /* the delivery address's phone too, once when it is the account's own */
-    if (ru->one_per_phone && b->address_phone && b->address_phone != b->phone)
-        c[n++] = (buyer_count_t){&s->phones, (int64_t)b->address_phone, 1, FS_R_PHONE};
-    if (ru->one_per_address && b->address)
-        c[n++] = (buyer_count_t){&s->addresses, (int64_t)b->address, 1, FS_R_ADDRESS};
-    if (ru->one_per_device && b->device)
-        c[n++] = (buyer_count_t){&s->devices, (int64_t)b->device, 1, FS_R_DEVICE};
-    c[n++] = (buyer_count_t){&s->buyers, b->user_id, limit, FS_R_LIMIT};
+    fs_count_t k[5];
+    int n = fs_buyer_counts(s, b, limit, k);
+    for (int i = 0; i < n; i++) {
+        mer_smap_t *map = k[i].kind == 'p'   ? &s->phones
+                          : k[i].kind == 'a' ? &s->addresses
+                          : k[i].kind == 'd' ? &s->devices
+                                             : &s->buyers;
+        c[i] = (buyer_count_t){map, k[i].key, k[i].limit, k[i].why};
+    }
     return n;
 }
 

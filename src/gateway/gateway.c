@@ -418,7 +418,7 @@ static void send_to(gw_req_t *g, gw_node_t *n)
         atomic_fetch_add_explicit(&gw.fallbacks, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&n->proxied, 1, memory_order_relaxed);
     h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
-    *ov = (h2o_req_overrides_t){NULL};
+    memset(ov, 0, sizeof(*ov));
     ov->socketpool = &n->pool;
     h2o_reprocess_request(req, req->method, &H2O_URL_SCHEME_HTTP, h2o_iovec_init(n->authority, strlen(n->authority)),
                           req->path, ov, 0);

@@ -128,12 +128,12 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 
 /* The flash-sale token: the customer's, for this country, this phone and this payment method. Adds its
  * line (named and taxed by resolve_lines). */
-static int check_flash(mer_checkout_t *co, mer_verr_t *e)
+static int check_flash(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
     mer_flash_token_t ft;
     char msg[128];
     const char *field = "flash_token";
-    int err = mer_flash_token_check(co->flash_token, co->user_id, &ft, msg);
+    int err = mer_flash_token_check(db, co->flash_token, co->user_id, &ft, msg);
     if (err == 0 && strcmp(ft.country, co->c->code) != 0) {
         err = MER_E_VALIDATION;
         snprintf(msg, sizeof(msg), "this token is for a sale in %s", ft.country);
@@ -325,7 +325,7 @@ static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         return err;
     mer_locale_chain_t chain;
     mer_locale_chain_build(&chain, co->lang[0] ? co->lang : NULL, NULL, 0, co->c->languages[0]);
-    if (co->flash_token[0] && (err = check_flash(co, e)) != 0)
+    if (co->flash_token[0] && (err = check_flash(db, co, e)) != 0)
         return err;
     if (co->lines_given && co->lines_err.code) {
         *e = co->lines_err;

@@ -47,6 +47,26 @@ static void test_stock_never_oversells(void **state)
     assert_false(fs_take_unit(&item));
 }
 
+/* Shared mode (serve --redis): left is only this node's allotment; an empty allotment is not sold out
+ * (only the shared stock says so), and a unit coming back does not touch the flag either. */
+static void test_shared_allotment_leaves_sold_out_alone(void **state)
+{
+    (void)state;
+    memset(&item, 0, sizeof(item));
+    item.units = 10;
+    item.shared = true;
+    atomic_store(&item.left, 2);
+    assert_true(fs_take_unit(&item));
+    assert_true(fs_take_unit(&item));
+    assert_false(fs_take_unit(&item));
+    assert_int_equal(atomic_load(&item.left), 0);
+    assert_int_equal(atomic_load(&item.sold_out), 0);
+    atomic_store(&item.sold_out, 1); /* set by the "sold" message */
+    fs_return_unit(&item);
+    assert_int_equal(atomic_load(&item.sold_out), 1);
+    assert_true(fs_take_unit(&item));
+}
+
 /* Takers and returners race; once they stop, sold_out must be set exactly when nothing is left. */
 static void *churner(void *arg)
 {
@@ -254,6 +274,7 @@ int main(void)
         cmocka_unit_test(test_queue_numbers_in_arrival_order),
         cmocka_unit_test(test_draw_is_reproducible),
         cmocka_unit_test(test_sold_out_flag_follows_stock),
+        cmocka_unit_test(test_shared_allotment_leaves_sold_out_alone),
         cmocka_unit_test(test_one_per_phone_counts_address_phone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
