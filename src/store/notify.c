@@ -60,6 +60,12 @@ static void ensure_node_id(void)
     pthread_once(&once, make_node_id);
 }
 
+const char *mer_notify_node(void)
+{
+    ensure_node_id();
+    return node_id;
+}
+
 int mer_notify_send(mer_db_t *db, const char *topic, const char *arg)
 {
     if (!mer_db_can_notify(db))
