@@ -5,6 +5,7 @@
 #   BENCH_ONLY=orders bench/run.sh BUILD/meridian    # one scenario (bench/scenario-orders.sh), no catalogue reads
 #   BENCH_ONLY=launch bench/run.sh BUILD/meridian    # launching a country: plan and apply (bench/scenario-launch.sh)
 #   BENCH_ONLY=browse bench/run.sh BUILD/meridian    # the mixed browse workload (bench/scenario-browse.sh)
+#   BENCH_ONLY=pg bench/run.sh BUILD/meridian        # PostgreSQL mode: orders with 1 and 2 nodes, reads (bench/scenario-pg.sh)
 #
 # Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
 # machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s
