@@ -89,6 +89,9 @@ void mer_db_rollback_to(mer_db_t *db);
 /* Rows changed by INSERT, UPDATE and DELETE on this connection since it opened, rolled back ones
  * included (the writer tells a batch that wrote from one that only looked). */
 int64_t mer_db_total_changes(mer_db_t *db);
+/* Round trips this process made to database servers, all connections together (0 while every database is a
+ * SQLite file: those are in the process). For /metrics (meridian_db_round_trips_total) and the benchmark. */
+int64_t mer_db_round_trips(void);
 
 /*
  * Fault injection, for tests: makes one statement or one commit fail as a disk I/O error would, so that
