@@ -53,13 +53,19 @@ else
 			/^meridian_writer_jobs_total\{.*region="in"/ { j += $2 } END { print j + 0, b + 0 }'
 	}
 
+	# round trips to PostgreSQL (node 1's meridian_db_round_trips_total, all its connections) and orders stored
+	pg_rt() { curl -s "http://127.0.0.1:$pport1/metrics" | awk '/^meridian_db_round_trips_total / { print $2 } END { print "" }' | head -1; }
+	pg_orders() { psql -AtX "$pg_base/bench_in" -c 'SELECT COUNT(*) FROM orders'; }
+
 	# one node
 	set -- $(pg_writer)
 	j0=$1 b0=$2
+	r0=$(pg_rt) c0=$(pg_orders)
 	set -- $(TOKENS="$work/pg-tokens.txt" SKU="$pg_sku" wrk_run "http://127.0.0.1:$pport1/api/v1/orders" "$here/orders.lua")
 	p1_rps=$1 p1_p99=$2
 	set -- $(pg_writer)
 	j1=$1 b1=$2
+	r1=$(pg_rt) c1=$(pg_orders)
 
 	# two nodes on the same databases, each taking half the connections and half the customers
 	env $pg_env "$bin" serve --data "$work/pgdata" --port $pport2 --threads "$threads" >"$work/pg-node2.log" 2>&1 &
@@ -85,6 +91,7 @@ else
 	printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
 		"POST /api/v1/orders, PostgreSQL, 2 nodes" "$p2_rps" "$p2_p99" "$pg_ceil" "$(ratio "$p2_rps" "$pg_ceil")"
 	echo "   group commit (1 node): $((j1 - j0)) writer jobs in $((b1 - b0)) transactions (avg $(ratio $((j1 - j0)) $((b1 - b0))) per commit)"
+	[ -n "$r0" ] && echo "   round trips to PostgreSQL (1 node, all connections, events included): $((r1 - r0)) for $((c1 - c0)) orders ($(ratio $((r1 - r0)) $((c1 - c0))) per order)"
 	pg_cleanup
 	trap cleanup EXIT INT TERM
 fi
