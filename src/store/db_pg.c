@@ -114,11 +114,16 @@ static void pg_close(mer_db_t *d)
     free(db);
 }
 
+static bool reconnect(pg_db_t *db);
+
 /* A lost connection is reset before the next statement; the server forgot our prepared statements. */
 static bool ensure_connected(pg_db_t *db)
 {
-    if (PQstatus(db->conn) == CONNECTION_OK)
-        return true;
+    return PQstatus(db->conn) == CONNECTION_OK || reconnect(db);
+}
+
+static bool reconnect(pg_db_t *db)
+{
     PQreset(db->conn);
     memset(db->stmts, 0, sizeof(db->stmts));
     db->npending = 0; /* (their transaction went with the connection) */
@@ -332,7 +337,11 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
         broken = sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
         PQclear(sync);
     }
-    PQexitPipelineMode(db->conn);
+    if (!PQexitPipelineMode(db->conn)) {
+        /* results the protocol did not deliver: the connection cannot be trusted (nor its transaction) */
+        reconnect(db);
+        broken = true;
+    }
     if (broken || (failed == NULL && last == NULL)) {
         PQclear(failed);
         PQclear(last);
