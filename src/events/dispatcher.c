@@ -484,6 +484,13 @@ static region_seen_t *region_seen(const char *region)
     return free_slot;
 }
 
+static int release_stale(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    int rc = mer_store_delivery_release_stale(db, mer_notify_node());
+    return rc < 0 ? rc : 0;
+}
+
 /*
  * Fans out a region's new events (a writer job, only when there are any). The outbox's counter says
  * whether commits with events happened since the last complete pass; the outbox is looked at once a
@@ -496,6 +503,12 @@ static void fan_out(const char *region, mer_db_t *db, const sub_t *subs, size_t 
     int64_t now = mer_now_unix_ms();
     if (seen && seen->at_ms && seen->wakes == wakes && now - seen->at_ms < RESCAN_MS)
         return;
+    /* claims of a node that is gone are free again at once (not only when their lease runs out) */
+    int64_t stale = 0;
+    if (mer_store_delivery_stale(db, mer_notify_node(), &stale) == 0 && stale &&
+        mer_writer_run_sync(region, release_stale, NULL) != 0)
+        mer_log_warn("region %s: freeing the deliveries of a node that is gone failed; they wait for their lease",
+                     region);
     int64_t waiting = 0;
     if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) != 0)
         return;

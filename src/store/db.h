@@ -148,6 +148,10 @@ int mer_db_notify(mer_db_t *db, const char *channel, const char *payload);
 int mer_db_listen(mer_db_t *db, const char *channel);
 int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg);
 
+/* This process's name among the nodes sharing databases ("<pid in hex>.<hex>"), the same for its whole life;
+ * PostgreSQL connections carry it as their application_name. Any thread. */
+const char *mer_db_node(void);
+
 /* Does the database have a table of that name? (False on an error, logged.) */
 bool mer_db_has_table(mer_db_t *db, const char *name);
 

@@ -76,6 +76,8 @@ typedef struct pg_rows {
     int err;
 } pg_rows_t;
 
+static int name_connection(pg_db_t *db);
+
 static void quiet(void *arg, const char *message)
 {
     (void)arg, (void)message; /* NOTICEs (e.g. "relation already exists, skipping") are not errors */
@@ -98,12 +100,23 @@ static int pg_open(const char *path, int flags, mer_db_t **out)
     db->conn = conn;
     const char *setup = (flags & MER_DB_READONLY) ? "SET TIME ZONE 'UTC'; SET default_transaction_read_only = on"
                                                   : "SET TIME ZONE 'UTC'";
-    if (mer_db_script(&db->base, setup) != 0) {
+    if (mer_db_script(&db->base, setup) != 0 || name_connection(db) != 0) {
         mer_db_close(&db->base);
         return MER_E_INTERNAL;
     }
     *out = &db->base;
     return 0;
+}
+
+/* The connection carries the node's name (application_name), by which the other nodes see that it is alive
+ * (claims, store/ops_events.h). */
+static int name_connection(pg_db_t *db)
+{
+    PGresult *r = PQexecParams(db->conn, "SELECT set_config('application_name', $1, false)", 1, NULL,
+                               (const char *[]){mer_db_node()}, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok ? 0 : MER_E_UNAVAILABLE;
 }
 
 static void pg_close(mer_db_t *d)
@@ -130,7 +143,7 @@ static bool reconnect(pg_db_t *db)
     if (PQstatus(db->conn) != CONNECTION_OK)
         return false;
     PQsetNoticeProcessor(db->conn, quiet, NULL);
-    return mer_db_script(&db->base, "SET TIME ZONE 'UTC'") == 0;
+    return mer_db_script(&db->base, "SET TIME ZONE 'UTC'") == 0 && name_connection(db) == 0;
 }
 
 static int map_err(pg_db_t *db, const PGresult *res, const char *sql)

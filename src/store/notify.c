@@ -49,9 +49,7 @@ void mer_notify_on(const char *topic, mer_notify_fn fn)
 
 static void make_node_id(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(node_id, sizeof(node_id), "%x.%lx", (unsigned)getpid(), (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+    snprintf(node_id, sizeof(node_id), "%s", mer_db_node());
 }
 
 static void ensure_node_id(void)

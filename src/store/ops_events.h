@@ -23,4 +23,14 @@ mer_rows_t *mer_store_outbox_claim(mer_db_t *db, int64_t limit);
 mer_rows_t *mer_store_delivery_claim(mer_db_t *db, const char *subscriber, int64_t now, const char *node,
                                      int64_t lease_until, int64_t limit);
 
+/*
+ * Claims whose node is gone (a node killed, or restarted under a new name, holding them): PostgreSQL, those of
+ * a node with no connection to the database left (nodes name their connections, application_name); SQLite,
+ * whose database has one node, every claim not node's. mer_store_delivery_stale says whether there are any
+ * (a read, cheap: claimed rows are indexed); mer_store_delivery_release_stale frees them (writer) and returns
+ * how many, or a negative error, so that they are attempted at once rather than after their lease.
+ */
+int mer_store_delivery_stale(mer_db_t *db, const char *node, int64_t *out);
+int mer_store_delivery_release_stale(mer_db_t *db, const char *node);
+
 #endif
