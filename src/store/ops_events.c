@@ -66,13 +66,6 @@ mer_rows_t *mer_store_delivery_claim(mer_db_t *db, const char *subscriber, int64
                             "FROM c WHERE d.subscriber = ? AND d.event = c.event RETURNING d.event",
                             "siiisis", subscriber, now, now, limit, node, lease_until, subscriber);
     return mer_db_query(db,
-                            "UPDATE event_delivery SET claimed_by = ?, lease_until = ? WHERE subscriber = ? "
-                            "AND status = 'pending' AND next_attempt_at <= ? AND lease_until < ? AND event IN "
-                            "(SELECT event FROM event_delivery WHERE subscriber = ? AND status = 'pending' "
-                            "AND next_attempt_at <= ? AND lease_until < ? ORDER BY next_attempt_at, event LIMIT ? "
-                            "FOR UPDATE SKIP LOCKED) RETURNING event",
-                            "sisiisiii", node, lease_until, subscriber, now, now, subscriber, now, now, limit);
-    return mer_db_query(db,
                         "UPDATE event_delivery SET claimed_by = ?, lease_until = ? WHERE subscriber = ? "
                         "AND status = 'pending' AND next_attempt_at <= ? AND lease_until < ? AND event IN "
                         "(SELECT event FROM event_delivery WHERE subscriber = ? AND status = 'pending' "
