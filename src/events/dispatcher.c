@@ -39,6 +39,8 @@
 #include "core/tz.h"
 #include "events/events.h"
 #include "region/country.h"
+#include "store/notify.h"
+#include "store/ops_events.h"
 #include "store/store.h"
 #include "store/writer.h"
 #include "core/banned.h"
@@ -72,11 +74,13 @@ typedef struct delivery {
     int64_t order_id;
     char *payload; /* owned */
     int64_t created_at;
+    int64_t lease_until; /* this node's claim on the row (mer_store_delivery_claim) */
     /* outcome */
     bool ok;
     const char *result; /* delivered, http_error, timeout, connect_error, refused, error (static) */
     char error[200];
     char ref[MER_EVENT_REF_MAX]; /* a built-in subscriber's attempt, for its record */
+    bool lost;                   /* the claim ran out and another node took the row: nothing recorded */
 } delivery_t;
 
 typedef struct sub_state {
@@ -111,6 +115,7 @@ static struct {
     int wake_fd;           /* eventfd written by kicks: interrupts the waits; never closed */
     int64_t retry_base_ms;
     int64_t timeout_ms; /* a webhook transfer's limit */
+    int64_t last_lease; /* the last claim's lease_until (dispatcher thread): each claim has its own */
     unsigned egress;    /* MER_EGRESS_* */
     /* the dispatcher thread's own state between passes */
     sub_t *subs;
@@ -217,29 +222,37 @@ typedef struct fanout_arg {
 
 #define FANOUT_MAX 5000
 
+static int cmp_id(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return (a > b) - (a < b);
+}
+
 static int fanout(mer_db_t *db, void *arg)
 {
     fanout_arg_t *a = arg;
-    int64_t first = 0, last = 0, count = 0, now = mer_now_unix_ms();
-    /* this pass takes the oldest FANOUT_MAX events not yet fanned out: ids first..last */
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT MIN(id), MAX(id), COUNT(*) FROM (SELECT id FROM outbox WHERE fanned_out = 0 "
-                                 "ORDER BY id LIMIT ?) AS waiting",
-                                 "i", (int64_t)FANOUT_MAX);
-    if (mer_rows_next(r)) {
-        first = mer_rows_int(r, 0);
-        last = mer_rows_int(r, 1);
-        count = mer_rows_int(r, 2);
-    }
+    int64_t now = mer_now_unix_ms();
+    /* this pass takes (marks fanned out, in its transaction) the oldest FANOUT_MAX events not yet fanned out
+     * that no other node's pass is taking: each event is fanned out by one pass, on one node */
+    int64_t *ids = mer_xcalloc(FANOUT_MAX, sizeof(*ids));
+    size_t n = 0;
+    mer_rows_t *r = mer_store_outbox_claim(db, FANOUT_MAX);
+    while (mer_rows_next(r) && n < FANOUT_MAX)
+        ids[n++] = mer_rows_int(r, 0);
     int err = mer_rows_end(r);
-    if (err || last == 0)
+    if (err || n == 0) {
+        free(ids);
         return err;
-    a->full = count >= FANOUT_MAX;
+    }
+    a->full = n >= FANOUT_MAX;
+    qsort(ids, n, sizeof(*ids), cmp_id);
     r = mer_db_query(db,
-                     "SELECT id, type, COALESCE(order_id, 0), payload FROM outbox WHERE id BETWEEN ? AND ? "
-                     "AND fanned_out = 0 ORDER BY id",
-                     "ii", first, last);
+                     "SELECT id, type, COALESCE(order_id, 0), payload FROM outbox WHERE id BETWEEN ? AND ? ORDER BY id",
+                     "ii", ids[0], ids[n - 1]);
     while (err == 0 && mer_rows_next(r)) {
+        int64_t id = mer_rows_int(r, 0);
+        if (bsearch(&id, ids, n, sizeof(*ids), cmp_id) == NULL)
+            continue; /* fanned out before, or by another node's pass */
         char eid[48];
         mer_event_t ev = {.seq = mer_rows_int(r, 0),
                           .id = eid,
@@ -260,12 +273,8 @@ static int fanout(mer_db_t *db, void *arg)
         }
     }
     int qerr = mer_rows_end(r);
-    if (err || qerr)
-        return err ? err : qerr;
-    return mer_db_exec(db, "UPDATE outbox SET fanned_out = 1 WHERE id BETWEEN ? AND ? AND fanned_out = 0", "ii", first,
-                       last) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    free(ids);
+    return err ? err : qerr;
 }
 
 typedef struct outcome_arg {
@@ -311,18 +320,29 @@ static int outcomes(mer_db_t *db, void *arg)
             d->result = d->ok ? "delivered" : "error";
         int attempts = d->attempts + 1;
         int rc;
+        /* only while the claim is still this node's (its lease ran out and another node took the row: that
+         * node's attempt decides; this one's effect goes) */
         if (d->ok)
             rc = mer_db_exec(db,
                              "UPDATE event_delivery SET status = 'delivered', attempts = ?, delivered_at = ?, "
-                             "last_error = '', last_result = ? WHERE event = ? AND subscriber = ?",
-                             "iisis", (int64_t)attempts, now, d->result, d->event, d->subscriber);
+                             "last_error = '', last_result = ?, claimed_by = NULL, lease_until = 0 "
+                             "WHERE event = ? AND subscriber = ? AND claimed_by = ? AND lease_until = ?",
+                             "iisissi", (int64_t)attempts, now, d->result, d->event, d->subscriber, mer_notify_node(),
+                             d->lease_until);
         else
             rc = mer_db_exec(db,
                              "UPDATE event_delivery SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ?, "
-                             "last_result = ? WHERE event = ? AND subscriber = ?",
-                             "siissis", attempts >= MAX_ATTEMPTS ? "dead" : "pending", (int64_t)attempts,
-                             now + backoff(a->retry_base_ms, attempts), d->error, d->result, d->event, d->subscriber);
-        if (rc < 0 || mer_db_release(db) != 0)
+                             "last_result = ?, claimed_by = NULL, lease_until = 0 "
+                             "WHERE event = ? AND subscriber = ? AND claimed_by = ? AND lease_until = ?",
+                             "siississi", attempts >= MAX_ATTEMPTS ? "dead" : "pending", (int64_t)attempts,
+                             now + backoff(a->retry_base_ms, attempts), d->error, d->result, d->event, d->subscriber,
+                             mer_notify_node(), d->lease_until);
+        if (rc < 0)
+            return MER_E_INTERNAL;
+        d->lost = rc == 0;
+        if (d->lost)
+            mer_db_rollback_to(db);
+        if (mer_db_release(db) != 0)
             return MER_E_INTERNAL;
     }
     return 0;
@@ -338,9 +358,13 @@ static void record(const char *region, delivery_t *ds, size_t n)
         return;
     }
     for (size_t i = 0; i < n; i++) /* counted once the outcome is durable */
-        mer_events_note_delivery(ds[i].subscriber, ds[i].ok                             ? MER_DELIVERY_DELIVERED
-                                                   : ds[i].attempts + 1 >= MAX_ATTEMPTS ? MER_DELIVERY_DEAD
-                                                                                        : MER_DELIVERY_FAILED);
+        if (ds[i].lost)
+            mer_log_warn("region %s: %s's delivery of event %lld ran past its claim; another node has it", region,
+                         ds[i].subscriber, (long long)ds[i].event);
+        else
+            mer_events_note_delivery(ds[i].subscriber, ds[i].ok                             ? MER_DELIVERY_DELIVERED
+                                                       : ds[i].attempts + 1 >= MAX_ATTEMPTS ? MER_DELIVERY_DEAD
+                                                                                            : MER_DELIVERY_FAILED);
 }
 
 /* Webhook subscriptions deleted: their pending deliveries are given up without another attempt. */
@@ -361,30 +385,89 @@ static int drop_removed(mer_db_t *db, void *arg)
     return 0;
 }
 
-/* Reads due delivery rows of one subscriber (query params: subscriber, now, limit) into ds. */
-static size_t load_due(mer_db_t *db, const char *region, const char *subscriber, size_t limit, delivery_t *ds)
+/*
+ * Claims. Several nodes may serve one region database: a due delivery is attempted by the node that claimed
+ * it (claimed_by, lease_until), and by no other until the claim's lease runs out; the outcome, written while
+ * the claim is still this node's, ends it. A node that dies holding claims leaves them to the others after
+ * the lease. The lease outlasts an attempt (a webhook's time limit, twice, and 2 s), so only a node that
+ * stopped (or whose clock is that far off) loses its claims.
+ */
+static int64_t lease_ms(void)
 {
-    size_t n = 0;
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT d.event, d.attempts, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
-                                 "FROM event_delivery d JOIN outbox o ON o.id = d.event "
-                                 "WHERE d.subscriber = ? AND d.status = 'pending' AND d.next_attempt_at <= ? "
-                                 "ORDER BY d.next_attempt_at, d.event LIMIT ?",
-                                 "sii", subscriber, mer_now_unix_ms(), (int64_t)limit);
-    while (mer_rows_next(r) && n < limit) {
-        delivery_t *d = &ds[n++];
+    return 2 * disp.timeout_ms + 2000;
+}
+
+typedef struct claim_arg {
+    const char *region, *subscriber;
+    size_t limit;
+    int64_t lease_until;
+    delivery_t *ds;
+    size_t n; /* out */
+} claim_arg_t;
+
+static void free_payloads(delivery_t *ds, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(ds[i].payload);
+        ds[i].payload = NULL;
+    }
+}
+
+/* Claims due deliveries of one subscriber and reads them into ds (writer job). */
+static int claim_due(mer_db_t *db, void *arg)
+{
+    claim_arg_t *a = arg;
+    free_payloads(a->ds, a->n); /* (a job run again) */
+    a->n = 0;
+    const char *node = mer_notify_node();
+    mer_rows_t *r =
+        mer_store_delivery_claim(db, a->subscriber, mer_now_unix_ms(), node, a->lease_until, (int64_t)a->limit);
+    size_t claimed = 0;
+    while (mer_rows_next(r))
+        claimed++;
+    int err = mer_rows_end(r);
+    if (err || claimed == 0)
+        return err;
+    r = mer_db_query(db,
+                     "SELECT d.event, d.attempts, o.type, COALESCE(o.order_id, 0), o.payload, o.created_at "
+                     "FROM event_delivery d JOIN outbox o ON o.id = d.event "
+                     "WHERE d.subscriber = ? AND d.status = 'pending' AND d.claimed_by = ? AND d.lease_until = ? "
+                     "ORDER BY d.next_attempt_at, d.event",
+                     "ssi", a->subscriber, node, a->lease_until);
+    while (mer_rows_next(r) && a->n < a->limit) {
+        delivery_t *d = &a->ds[a->n++];
         memset(d, 0, sizeof(*d));
         d->event = mer_rows_int(r, 0);
-        snprintf(d->subscriber, sizeof(d->subscriber), "%s", subscriber);
+        snprintf(d->subscriber, sizeof(d->subscriber), "%s", a->subscriber);
         d->attempts = (int)mer_rows_int(r, 1);
-        mer_event_id(region, d->event, d->event_id);
+        mer_event_id(a->region, d->event, d->event_id);
         snprintf(d->type, sizeof(d->type), "%s", mer_rows_text(r, 2));
         d->order_id = mer_rows_int(r, 3);
         d->payload = mer_xstrdup(mer_rows_text(r, 4));
         d->created_at = mer_rows_int(r, 5);
+        d->lease_until = a->lease_until;
     }
-    mer_rows_end(r);
-    return n;
+    return mer_rows_end(r);
+}
+
+/* Claims up to limit due deliveries of one subscriber (when it has any no node holds) into ds. */
+static size_t load_due(mer_db_t *db, const char *region, const char *subscriber, size_t limit, delivery_t *ds)
+{
+    int64_t now = mer_now_unix_ms(), due = 0;
+    if (mer_db_query_int(db, &due,
+                         "SELECT EXISTS (SELECT 1 FROM event_delivery WHERE subscriber = ? AND status = 'pending' "
+                         "AND next_attempt_at <= ? AND lease_until < ?)",
+                         "sii", subscriber, now, now) != 0 ||
+        !due)
+        return 0;
+    int64_t lease = now + lease_ms();
+    disp.last_lease = lease > disp.last_lease ? lease : disp.last_lease + 1;
+    claim_arg_t ca = {region, subscriber, limit, disp.last_lease, ds, 0};
+    if (mer_writer_run_sync(region, claim_due, &ca) != 0) {
+        free_payloads(ds, ca.n);
+        return 0;
+    }
+    return ca.n;
 }
 
 static region_seen_t *region_seen(const char *region)
@@ -401,6 +484,13 @@ static region_seen_t *region_seen(const char *region)
     return free_slot;
 }
 
+static int release_stale(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    int rc = mer_store_delivery_release_stale(db, mer_notify_node());
+    return rc < 0 ? rc : 0;
+}
+
 /*
  * Fans out a region's new events (a writer job, only when there are any). The outbox's counter says
  * whether commits with events happened since the last complete pass; the outbox is looked at once a
@@ -413,6 +503,12 @@ static void fan_out(const char *region, mer_db_t *db, const sub_t *subs, size_t 
     int64_t now = mer_now_unix_ms();
     if (seen && seen->at_ms && seen->wakes == wakes && now - seen->at_ms < RESCAN_MS)
         return;
+    /* claims of a node that is gone are free again at once (not only when their lease runs out) */
+    int64_t stale = 0;
+    if (mer_store_delivery_stale(db, mer_notify_node(), &stale) == 0 && stale &&
+        mer_writer_run_sync(region, release_stale, NULL) != 0)
+        mer_log_warn("region %s: freeing the deliveries of a node that is gone failed; they wait for their lease",
+                     region);
     int64_t waiting = 0;
     if (mer_db_query_int(db, &waiting, "SELECT EXISTS (SELECT 1 FROM outbox WHERE fanned_out = 0)", NULL) != 0)
         return;
@@ -433,6 +529,13 @@ static size_t deliver_builtin(const char *region, mer_db_t *db, const mer_event_
     delivery_t *ds = mer_xcalloc(BATCH, sizeof(*ds));
     size_t n = load_due(db, region, s->name, BATCH, ds);
     for (size_t i = 0; i < n; i++) {
+        if (mer_now_unix_ms() > ds[0].lease_until - lease_ms() / 2) {
+            /* the rest waits for its lease to run out (then any node takes it) rather than outlive its claim */
+            for (size_t k = i; k < n; k++)
+                free(ds[k].payload);
+            n = i;
+            break;
+        }
         mer_event_t ev = event_of(region, &ds[i]);
         ds[i].ok = s->attempt(&ev, ds[i].ref, ds[i].error, sizeof(ds[i].error)) == 0;
         event_release(&ev);
@@ -601,8 +704,8 @@ static void start_region_webhooks(const char *region, mer_db_t *db, const sub_t 
     size_t ndue = 0;
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT DISTINCT subscriber FROM event_delivery WHERE status = 'pending' "
-                                 "AND next_attempt_at <= ? AND subscriber LIKE 'webhook:%'",
-                                 "i", mer_now_unix_ms());
+                                 "AND next_attempt_at <= ? AND lease_until < ? AND subscriber LIKE 'webhook:%'",
+                                 "ii", mer_now_unix_ms(), mer_now_unix_ms());
     while (mer_rows_next(r) && ndue < MER_ARRAY_LEN(due))
         snprintf(due[ndue++], sizeof(due[0]), "%s", mer_rows_text(r, 0));
     mer_rows_end(r);
@@ -622,13 +725,16 @@ static void start_region_webhooks(const char *region, mer_db_t *db, const sub_t 
         int cap = st && st->failures ? 1 : PER_SUB;
         if (st == NULL || st->paused_until > now || st->inflight >= cap || disp.nxfers >= MAX_XFERS)
             continue;
-        /* read enough rows to skip those already in flight */
-        size_t n = load_due(db, region, name, (size_t)(cap + st->inflight), ds);
+        /* claim as many as may start (rows in flight are claimed already: the claim skips them) */
+        size_t room = (size_t)(cap - st->inflight);
+        if (room > MAX_XFERS - disp.nxfers)
+            room = MAX_XFERS - disp.nxfers;
+        size_t n = load_due(db, region, name, room, ds);
         for (size_t i = 0; i < n; i++) {
-            if (st->inflight < cap && disp.nxfers < MAX_XFERS && !in_flight(region, name, ds[i].event))
+            if (!in_flight(region, name, ds[i].event))
                 start_webhook(s, st, region, &ds[i]); /* takes the payload */
             else
-                free(ds[i].payload);
+                free(ds[i].payload); /* (its earlier claim ran out while it ran: its outcome is not recorded) */
         }
     }
     disp.rr++;

@@ -27,6 +27,12 @@
  *                    payment status follows, through the order module's callback, payment.h);
  *   - webhook:<id>   (HTTP, the dispatcher's own) POSTs the event to a configured URL, signed (see README:
  *                    verifying Meridian's webhooks). A 2xx answer is success.
+ * Several nodes on one region database each run a dispatcher, and still each event is fanned out by one
+ * pass and each delivery attempted by one node at a time: a fan-out pass takes its events in its own
+ * transaction (store/ops_events.h), and a due delivery row is claimed (claimed_by, lease_until) before it
+ * is attempted; its outcome is written only while the claim is the node's, and a claim whose node died
+ * is freed as soon as the database sees that node gone (store/ops_events.h), at the latest when its lease
+ * (twice the webhook time limit, plus 2 s) runs out.
  * The outbox does not call the dispatcher: each commit that carried events moves its region's wake-up
  * counter (mer_outbox_wakes), and the dispatcher waits for the counters to move.
  * Every event carries an id ("evt_..."); a subscriber that sees an id twice must ignore the repeat.

@@ -5,6 +5,8 @@
 #include "store/db_int.h"
 
 #include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 
@@ -287,6 +289,22 @@ void mer_db_rollback(mer_db_t *db)
 int64_t mer_db_total_changes(mer_db_t *db)
 {
     return db->be->total_changes(db);
+}
+
+static char node_name[24];
+
+static void make_node_name(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(node_name, sizeof(node_name), "%x.%lx", (unsigned)getpid(), (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+}
+
+const char *mer_db_node(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, make_node_name);
+    return node_name;
 }
 
 int mer_db_savepoint(mer_db_t *db)

@@ -89,6 +89,9 @@ void mer_db_rollback_to(mer_db_t *db);
 /* Rows changed by INSERT, UPDATE and DELETE on this connection since it opened, rolled back ones
  * included (the writer tells a batch that wrote from one that only looked). */
 int64_t mer_db_total_changes(mer_db_t *db);
+/* Round trips this process made to database servers, all connections together (0 while every database is a
+ * SQLite file: those are in the process). For /metrics (meridian_db_round_trips_total) and the benchmark. */
+int64_t mer_db_round_trips(void);
 
 /*
  * Fault injection, for tests: makes one statement or one commit fail as a disk I/O error would, so that
@@ -144,6 +147,10 @@ bool mer_db_can_notify(const mer_db_t *db);
 int mer_db_notify(mer_db_t *db, const char *channel, const char *payload);
 int mer_db_listen(mer_db_t *db, const char *channel);
 int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const char *payload), void *arg);
+
+/* This process's name among the nodes sharing databases ("<pid in hex>.<hex>"), the same for its whole life;
+ * PostgreSQL connections carry it as their application_name. Any thread. */
+const char *mer_db_node(void);
 
 /* Does the database have a table of that name? (False on an error, logged.) */
 bool mer_db_has_table(mer_db_t *db, const char *name);

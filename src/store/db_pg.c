@@ -12,11 +12,19 @@
  * and constraints), savepoints as in SQLite. A COMMIT that the server turned into a ROLLBACK (the
  * transaction had failed) is reported as an error.
  *
+ * Round trips. Inside a transaction, SAVEPOINT, RELEASE and ROLLBACK TO (whose results nothing waits for:
+ * the writer brackets every job with them) are not sent on their own: they are queued and go in the same
+ * round trip as the next statement or the COMMIT (libpq's pipeline mode; the statement is sent only after
+ * them, and a failure of one of them is that statement's error, the statement itself then skipped). An
+ * order in a group-committed batch thus costs its statements' round trips, no more. ROLLBACK drops the
+ * queue. mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
+ *
  * Errors: SQLSTATE 23505 is MER_E_ALREADY_EXISTS, other class 23 MER_E_CONFLICT; serialization failures,
  * deadlocks, lock timeouts and a lost connection MER_E_UNAVAILABLE (a lost connection is reset on the
  * next call, its prepared statements forgotten); anything else MER_E_INTERNAL, logged with the SQL.
  */
 #include <ctype.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <libpq-fe.h>
 #include <poll.h>
@@ -28,6 +36,7 @@
 #include "core/banned.h"
 
 #define STMT_CACHE 256 /* slots; a power of two */
+#define MAX_PENDING 8  /* savepoint commands queued for the next round trip */
 #define MAX_PARAMS 64
 #define INT8OID 20
 #define TEXTOID 25
@@ -43,8 +52,22 @@ typedef struct pg_db {
     PGconn *conn;
     pg_stmt_t stmts[STMT_CACHE];
     int next_name;
-    int64_t changes; /* rows changed by INSERT/UPDATE/DELETE since open */
+    int64_t changes;                  /* rows changed by INSERT/UPDATE/DELETE since open */
+    const char *pending[MAX_PENDING]; /* queued savepoint commands (static texts), oldest first */
+    int npending;
 } pg_db_t;
+
+static _Atomic int64_t round_trips; /* all connections */
+
+int64_t mer_db_round_trips(void)
+{
+    return atomic_load_explicit(&round_trips, memory_order_relaxed);
+}
+
+static void count_trip(void)
+{
+    atomic_fetch_add_explicit(&round_trips, 1, memory_order_relaxed);
+}
 
 typedef struct pg_rows {
     mer_rows_t base;
@@ -52,6 +75,8 @@ typedef struct pg_rows {
     int row, nrows;
     int err;
 } pg_rows_t;
+
+static int name_connection(pg_db_t *db);
 
 static void quiet(void *arg, const char *message)
 {
@@ -75,12 +100,23 @@ static int pg_open(const char *path, int flags, mer_db_t **out)
     db->conn = conn;
     const char *setup = (flags & MER_DB_READONLY) ? "SET TIME ZONE 'UTC'; SET default_transaction_read_only = on"
                                                   : "SET TIME ZONE 'UTC'";
-    if (mer_db_script(&db->base, setup) != 0) {
+    if (mer_db_script(&db->base, setup) != 0 || name_connection(db) != 0) {
         mer_db_close(&db->base);
         return MER_E_INTERNAL;
     }
     *out = &db->base;
     return 0;
+}
+
+/* The connection carries the node's name (application_name), by which the other nodes see that it is alive
+ * (claims, store/ops_events.h). */
+static int name_connection(pg_db_t *db)
+{
+    PGresult *r = PQexecParams(db->conn, "SELECT set_config('application_name', $1, false)", 1, NULL,
+                               (const char *[]){mer_db_node()}, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    return ok ? 0 : MER_E_UNAVAILABLE;
 }
 
 static void pg_close(mer_db_t *d)
@@ -91,17 +127,23 @@ static void pg_close(mer_db_t *d)
     free(db);
 }
 
+static bool reconnect(pg_db_t *db);
+
 /* A lost connection is reset before the next statement; the server forgot our prepared statements. */
 static bool ensure_connected(pg_db_t *db)
 {
-    if (PQstatus(db->conn) == CONNECTION_OK)
-        return true;
+    return PQstatus(db->conn) == CONNECTION_OK || reconnect(db);
+}
+
+static bool reconnect(pg_db_t *db)
+{
     PQreset(db->conn);
     memset(db->stmts, 0, sizeof(db->stmts));
+    db->npending = 0; /* (their transaction went with the connection) */
     if (PQstatus(db->conn) != CONNECTION_OK)
         return false;
     PQsetNoticeProcessor(db->conn, quiet, NULL);
-    return mer_db_script(&db->base, "SET TIME ZONE 'UTC'") == 0;
+    return mer_db_script(&db->base, "SET TIME ZONE 'UTC'") == 0 && name_connection(db) == 0;
 }
 
 static int map_err(pg_db_t *db, const PGresult *res, const char *sql)
@@ -224,6 +266,7 @@ static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
     if (slot && slot->sql == sql) {
         if (p->n != slot->nparams)
             MER_BUG("%d parameters given, %d wanted: %s", p->n, slot->nparams, sql);
+        count_trip();
         return PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
     }
     char *text;
@@ -234,6 +277,7 @@ static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
     if (slot) {
         char name[12];
         snprintf(name, sizeof(name), "s%d", db->next_name++);
+        count_trip();
         PGresult *pr = PQprepare(db->conn, name, text, p->n, p->types);
         free(text);
         if (PQresultStatus(pr) != PGRES_COMMAND_OK)
@@ -242,12 +286,85 @@ static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
         slot->sql = sql;
         slot->nparams = p->n;
         memcpy(slot->name, name, sizeof(name));
+        count_trip();
         res = PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
     } else { /* cache full: unnamed */
+        count_trip();
         res = PQexecParams(db->conn, text, p->n, p->types, p->values, NULL, NULL, 0);
         free(text);
     }
     return res;
+}
+
+static bool is_savepoint_cmd(const char *sql)
+{
+    return strcmp(sql, "SAVEPOINT sp") == 0 || strcmp(sql, "RELEASE sp") == 0 || strcmp(sql, "ROLLBACK TO sp") == 0;
+}
+
+/*
+ * Sends the queued savepoint commands and then, in the same round trip, either the prepared statement slot
+ * (with p) or the plain command tail (COMMIT), or nothing more (both NULL). Returns the first failed
+ * command's result, else the last one's; NULL when the connection broke. The queue is empty after.
+ */
+static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t *p, const char *tail)
+{
+    int n = db->npending;
+    db->npending = 0;
+    if (!PQenterPipelineMode(db->conn))
+        return NULL;
+    for (int i = 0; i < n; i++)
+        PQsendQueryParams(db->conn, db->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    int total = n;
+    if (slot) {
+        PQsendQueryPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
+        total++;
+    } else if (tail) {
+        PQsendQueryParams(db->conn, tail, 0, NULL, NULL, NULL, NULL, 0);
+        total++;
+    }
+    count_trip();
+    if (!PQpipelineSync(db->conn)) {
+        PQexitPipelineMode(db->conn);
+        return NULL;
+    }
+    PGresult *failed = NULL, *last = NULL;
+    bool broken = false;
+    for (int i = 0; i < total && !broken; i++) {
+        PGresult *r = PQgetResult(db->conn);
+        if (r == NULL) {
+            broken = true;
+            break;
+        }
+        for (PGresult *x; (x = PQgetResult(db->conn)) != NULL;) /* the end of this command's results */
+            PQclear(x);
+        ExecStatusType st = PQresultStatus(r);
+        if (failed == NULL && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+            failed = r; /* (the commands after it come back PGRES_PIPELINE_ABORTED) */
+        else if (failed == NULL && i == total - 1)
+            last = r;
+        else
+            PQclear(r);
+    }
+    if (!broken) {
+        PGresult *sync = PQgetResult(db->conn); /* PGRES_PIPELINE_SYNC */
+        broken = sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+    }
+    if (!PQexitPipelineMode(db->conn)) {
+        /* results the protocol did not deliver: the connection cannot be trusted (nor its transaction) */
+        reconnect(db);
+        broken = true;
+    }
+    if (broken || (failed == NULL && last == NULL)) {
+        PQclear(failed);
+        PQclear(last);
+        return broken ? NULL : PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
+    }
+    if (failed) {
+        PQclear(last);
+        return failed;
+    }
+    return last;
 }
 
 /*
@@ -266,7 +383,31 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
     params_t p;
     params_bind(&p, sql, types, ap);
     PGresult *res = NULL;
-    for (int attempt = 0;; attempt++) {
+    if (p.n == 0 && is_savepoint_cmd(sql) && db->npending < MAX_PENDING && PQstatus(db->conn) == CONNECTION_OK &&
+        PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        db->pending[db->npending++] = sql; /* goes with the next statement */
+        return PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
+    }
+    if (db->npending) {
+        /* the queued savepoint commands, and the statement if it is prepared already, in one round trip */
+        pg_stmt_t *slot = cache_slot(db, sql);
+        bool ready = slot && slot->sql == sql;
+        if (ready && p.n != slot->nparams)
+            MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
+        res = send_pending(db, ready ? slot : NULL, &p, NULL);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (res == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+            *err = map_err(db, res, sql);
+            PQclear(res);
+            params_release(&p);
+            return NULL;
+        }
+        if (!ready) {
+            PQclear(res);
+            res = NULL;
+        }
+    }
+    for (int attempt = 0; res == NULL; attempt++) {
         if (!ensure_connected(db)) {
             *err = map_err(db, NULL, sql);
             params_release(&p);
@@ -279,6 +420,7 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
             break;
         if (attempt == 0 && idle && PQstatus(db->conn) != CONNECTION_OK) {
             PQclear(res);
+            res = NULL;
             continue;
         }
         *err = map_err(db, res, sql);
@@ -383,6 +525,15 @@ static int pg_script(mer_db_t *d, const char *sql)
     pg_db_t *db = (pg_db_t *)d;
     if (!ensure_connected(db))
         return map_err(db, NULL, sql);
+    if (db->npending) {
+        PGresult *res = send_pending(db, NULL, NULL, NULL);
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        int err = st == PGRES_COMMAND_OK ? 0 : map_err(db, res, sql);
+        PQclear(res);
+        if (err)
+            return err;
+    }
+    count_trip();
     PGresult *res = PQexec(db->conn, sql);
     ExecStatusType st = PQresultStatus(res);
     int err = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : map_err(db, res, sql);
@@ -398,8 +549,11 @@ static int pg_begin(mer_db_t *db)
 static void pg_rollback(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
-    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+    db->npending = 0; /* (undone with the rest) */
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        count_trip();
         PQclear(PQexec(db->conn, "ROLLBACK"));
+    }
 }
 
 static int pg_commit(mer_db_t *d)
@@ -409,9 +563,17 @@ static int pg_commit(mer_db_t *d)
         pg_rollback(d);
         return MER_E_INTERNAL;
     }
-    PGresult *res = PQexec(db->conn, "COMMIT");
+    PGresult *res;
+    if (db->npending) { /* the last job's RELEASE goes with the COMMIT */
+        res = send_pending(db, NULL, NULL, "COMMIT");
+    } else {
+        count_trip();
+        res = PQexec(db->conn, "COMMIT");
+    }
     int err = 0;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    if (res == NULL)
+        err = map_err(db, NULL, "COMMIT");
+    else if (PQresultStatus(res) != PGRES_COMMAND_OK)
         err = map_err(db, res, "COMMIT");
     else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) /* "ROLLBACK": the transaction had failed */
         err = MER_E_CONFLICT;

@@ -49,15 +49,19 @@ void mer_notify_on(const char *topic, mer_notify_fn fn)
 
 static void make_node_id(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(node_id, sizeof(node_id), "%x.%lx", (unsigned)getpid(), (unsigned long)(ts.tv_nsec ^ ts.tv_sec));
+    snprintf(node_id, sizeof(node_id), "%s", mer_db_node());
 }
 
 static void ensure_node_id(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, make_node_id);
+}
+
+const char *mer_notify_node(void)
+{
+    ensure_node_id();
+    return node_id;
 }
 
 int mer_notify_send(mer_db_t *db, const char *topic, const char *arg)

@@ -42,6 +42,9 @@ int mer_notify_send_id(mer_db_t *db, const char *topic, int64_t id);
 int mer_notify_start(void);
 /* Stops and joins the listeners. */
 void mer_notify_stop(void);
+/* This process's name among the nodes ("<pid in hex>.<hex>"), as its notes carry it and as it claims shared
+ * work (event deliveries); the same for the process's whole life. Any thread. */
+const char *mer_notify_node(void);
 /* Notes from other nodes handled since start (for tests and /metrics). */
 uint64_t mer_notify_received(void);
 

@@ -563,6 +563,12 @@ const mer_migration_t mer_schema_region[] = {
      "  amount INTEGER NOT NULL,"
      "  reason TEXT NOT NULL, return_id INTEGER, created_at INTEGER NOT NULL);"
      "CREATE INDEX store_credit_user ON store_credit(user_id, country);"},
+    {13,
+     /* several nodes on one region database: a delivery is attempted by the node that claimed it, until its
+      * lease runs out (events/events.h); lease_until 0 = nobody holds it */
+     "ALTER TABLE event_delivery ADD COLUMN claimed_by TEXT;"
+     "ALTER TABLE event_delivery ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
+     "CREATE INDEX event_delivery_claimed ON event_delivery(claimed_by) WHERE lease_until > 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

@@ -498,6 +498,9 @@ void mer_writer_metrics(mer_buf_t *out)
         mer_buf_printf(out, "meridian_writer_jobs_total{%s,result=\"error\"} %llu\n", mer_buf_str(&lb[i]),
                        (unsigned long long)mer_stat_get(&writers[i].jobs_err));
     }
+    mer_prom_family(out, "meridian_db_round_trips_total", "counter",
+                    "Round trips to database servers (PostgreSQL), all connections; 0 with SQLite files.");
+    mer_buf_printf(out, "meridian_db_round_trips_total %lld\n", (long long)mer_db_round_trips());
     for (size_t i = 0; i < nw; i++)
         mer_buf_release(&lb[i]);
 }

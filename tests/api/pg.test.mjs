@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import http from 'node:http';
 import { BIN, PG, startServer, customer, expectError, pgDataDir, sqlRows, envFor } from './helpers.mjs';
 
 const skip = !PG && 'PostgreSQL mode only (MERIDIAN_TEST_PG_URL, tests/pg/api.sh)';
@@ -262,5 +263,78 @@ test('two nodes: kill -9 of one under order load loses no acknowledged order; th
   } finally {
     await n2.stop();
     await n1.stop(); // (already dead: only its data directory goes)
+  }
+});
+
+// A webhook receiver that keeps every request (the event id, when it came); hold(call) true: never answered.
+async function hookReceiver(hold) {
+  const calls = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const call = { at: Date.now(), id: req.headers['x-meridian-event-id'] };
+      calls.push(call);
+      if (!hold(call)) res.end('ok');
+    });
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { calls, port: server.address().port, close: () => { server.closeAllConnections(); server.close(); } };
+}
+
+test('two nodes: each webhook delivery is made once; a node killed holding one leaves it to the other, before its lease ends', { skip, timeout: 180000 }, async () => {
+  const TIMEOUT = 3000; // a webhook transfer's limit; a claim's lease is twice that and 2 s
+  const [n1, n2] = await twoNodes({ regions: 'in', args: ['--webhook-allow-loopback', '--event-retry-ms', '200', '--webhook-timeout-ms', String(TIMEOUT)] });
+  let holdNext = false, held = null;
+  const rcv = await hookReceiver((call) => {
+    if (!holdNext || held) return false;
+    held = call;
+    return true;
+  });
+  try {
+    const T = n1.adminToken;
+    const w = await n1.api('POST', '/api/v1/admin/webhooks', { token: T, body: { url: `http://127.0.0.1:${rcv.port}/hook`, events: ['order.created'] } });
+    assert.equal(w.status, 201, w.text);
+    const sub = `webhook:${w.json.id}`;
+    await new Promise((res) => setTimeout(res, 600)); // both dispatchers have loaded the subscription
+    const sku = (await skuOf(n1, 'IN', 4)).code;
+    const buyers = [];
+    for (let i = 0; i < 8; i++) buyers.push(await customer(i % 2 ? n2 : n1, 'IN'));
+    // 40 orders over both nodes, while both dispatchers run
+    const placed = [];
+    for (let round = 0; round < 5; round++) {
+      const rs = await Promise.all(buyers.map((b, i) => order((i + round) % 2 ? n2 : n1, b.token, sku)));
+      for (const r of rs) { assert.equal(r.status, 201, r.text); placed.push(r.json.id); }
+    }
+    const rows = () => sqlRows(n1.dataDir, 'in', `SELECT event, status, attempts, claimed_by FROM event_delivery WHERE subscriber = '${sub}'`);
+    await within(20000, '40 deliveries made', async () => rows().filter((r) => r.status === 'delivered').length === placed.length);
+    await new Promise((res) => setTimeout(res, 1500)); // a second attempt, if any, would come by now
+    const per = new Map();
+    for (const c of rcv.calls) per.set(c.id, (per.get(c.id) || 0) + 1);
+    assert.equal(per.size, placed.length, 'one event per order at the receiver');
+    for (const [id, n] of per) assert.equal(n, 1, `${id} delivered ${n} times`);
+    for (const r of rows()) assert.deepEqual([r.status, Number(r.attempts), r.claimed_by], ['delivered', 1, null]);
+
+    // the next delivery hangs at the receiver: the node that claimed it is killed; the other one delivers it,
+    // without waiting for the claim's lease to run out: the dead node's connections are gone, so is its claim
+    holdNext = true;
+    assert.equal((await order(n2, buyers[0].token, sku)).status, 201);
+    await within(10000, 'the held delivery', async () => held !== null);
+    const [claim] = sqlRows(n1.dataDir, 'in', `SELECT claimed_by, lease_until FROM event_delivery WHERE subscriber = '${sub}' AND status = 'pending'`);
+    assert.ok(claim && claim.claimed_by, `the pending delivery is claimed: ${JSON.stringify(claim)}`);
+    const pid = parseInt(claim.claimed_by.split('.')[0], 16);
+    const victim = [n1, n2].find((n) => n.child.pid === pid);
+    assert.ok(victim, `the claim names a node: ${claim.claimed_by}`);
+    const survivor = victim === n1 ? n2 : n1;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    await within(3 * TIMEOUT + 10000, 'the other node delivers it', async () => rcv.calls.filter((c) => c.id === held.id).length === 2);
+    const again = rcv.calls.filter((c) => c.id === held.id)[1];
+    assert.ok(again.at < Number(claim.lease_until), `redelivered only ${again.at - Number(claim.lease_until)} ms after the lease ran out`);
+    await within(5000, 'recorded delivered', async () => rows().every((r) => r.status === 'delivered'));
+    assert.ok(survivor.child.exitCode === null);
+  } finally {
+    rcv.close();
+    await n2.stop();
+    await n1.stop();
   }
 });

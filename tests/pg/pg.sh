@@ -1,6 +1,7 @@
 #!/bin/sh
 # A throwaway PostgreSQL for tests, on loopback, owned by the test that starts it.
 #   tests/pg/pg.sh start      prints "URL DIR": a fresh cluster in a temporary DIR with database "meridian"
+#                             (fsync off; PG_FSYNC=on tests/pg/pg.sh start: durable, for benchmarks)
 #   tests/pg/pg.sh stop DIR   stops that cluster (by the postmaster's PID) and removes DIR
 #   tests/pg/pg.sh down DIR   stops the postmaster (fast shutdown: clients are cut off), keeping DIR (fault tests)
 #   tests/pg/pg.sh up DIR     starts it again on the same port
@@ -21,7 +22,8 @@ start)
     # fsync off: the cluster lives as long as one test run, and what the tests check (an order acknowledged
     # only after its COMMIT, nothing lost to kill -9 of a node, a fast shutdown and restart) never needs the
     # operating system to survive; it saves each COMMIT's flush across the whole suite
-    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=off" >"$dir/options"
+    # (PG_FSYNC=on: a durable cluster, for bench/scenario-pg.sh's figures)
+    echo "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c fsync=${PG_FSYNC:-off}" >"$dir/options"
     as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 -o "$(cat "$dir/options")" start >/dev/null ||
         { cat "$dir/server.log" >&2; exit 1; }
     as_pg "$bindir/createdb" -h 127.0.0.1 -p "$port" -U meridian meridian
