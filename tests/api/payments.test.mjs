@@ -236,9 +236,13 @@ test('events: order events reach a webhook receiver, signed, at least once, desp
     assert.equal(created.event.id, created.id);
     assert.equal(created.event.data.number, o.json.number);
     assert.ok(calls >= 3, 'the failed attempts were retried');
-    const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.json.id}`, { token: T });
-    const ev = log.json.events.find((e) => e.type === 'order.created');
-    const d = ev.deliveries.find((x) => x.subscriber.startsWith('webhook:'));
+    // the outcome is recorded after the receiver answered: wait for the write, it is not instantaneous
+    const d = await until(async () => {
+      const log = await srv.get(`/api/v1/admin/events?country=IN&order_id=${o.json.id}`, { token: T });
+      const ev = log.json.events.find((e) => e.type === 'order.created');
+      const x = ev && ev.deliveries.find((y) => y.subscriber.startsWith('webhook:'));
+      return x && x.status !== 'pending' ? x : null;
+    }, 'the delivery recorded');
     assert.equal(d.status, 'delivered');
     // logistics booked a shipment when the order was paid
     const paid = await until(async () => (await srv.get(`/api/v1/orders/${o.json.id}`, { token: c.token })).json.shipment, 'shipment');
