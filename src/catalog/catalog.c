@@ -304,6 +304,55 @@ static void index_skus(mer_catalog_t *c)
     qsort(c->skus_by_id, c->nskus, sizeof(*c->skus_by_id), cmp_sku_id);
 }
 
+/* The SKU sku_id of product p, or NULL. */
+static mer_cat_sku_t *sku_in(mer_cat_product_t *p, int64_t sku_id)
+{
+    for (size_t i = 0; p && i < p->nskus; i++)
+        if (p->skus[i].id == sku_id)
+            return &p->skus[i];
+    return NULL;
+}
+
+/* A price row's SKU: in any product of catalogue arg (column 3 is the product id), or in product arg. */
+static mer_cat_sku_t *price_sku_any(mer_rows_t *r, void *arg)
+{
+    return sku_in((mer_cat_product_t *)mer_catalog_product(arg, mer_rows_int(r, 3)), mer_rows_int(r, 0));
+}
+
+static mer_cat_sku_t *price_sku_of(mer_rows_t *r, void *arg)
+{
+    return sku_in(arg, mer_rows_int(r, 0));
+}
+
+/*
+ * Reads price rows (sku_id, country, amount, ...) ordered by SKU into their SKUs' price arrays; find names a
+ * row's SKU (NULL: the row is skipped). Returns 0 or the error that ended the query.
+ */
+static int read_prices(mer_rows_t *r, mer_cat_sku_t *(*find)(mer_rows_t *r, void *arg), void *arg)
+{
+    mer_cat_sku_t *cur = NULL;
+    size_t cap = 0;
+    int64_t cur_id = 0;
+    while (mer_rows_next(r)) {
+        int64_t sku_id = mer_rows_int(r, 0);
+        if (cur_id != sku_id) {
+            cur_id = sku_id;
+            cap = 0;
+            cur = find(r, arg);
+        }
+        if (cur == NULL)
+            continue;
+        if (cur->nprices == cap) {
+            cap = cap ? cap * 2 : 16;
+            cur->prices = mer_xrealloc(cur->prices, cap * sizeof(*cur->prices));
+        }
+        mer_cat_price_t *pr = &cur->prices[cur->nprices++];
+        snprintf(pr->country, sizeof(pr->country), "%s", mer_rows_text(r, 1));
+        pr->amount = mer_rows_int(r, 2);
+    }
+    return mer_rows_end(r);
+}
+
 static int load(mer_db_t *db, mer_catalog_t **out)
 {
     mer_catalog_t *c = mer_xcalloc(1, sizeof(*c));
@@ -396,29 +445,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
                      "SELECT p.sku_id, p.country, p.amount, s.product_id FROM price p JOIN sku s ON s.id = p.sku_id "
                      "ORDER BY p.sku_id, p.country",
                      NULL);
-    mer_cat_sku_t *cur = NULL;
-    size_t cap = 0;
-    while (mer_rows_next(r)) {
-        int64_t sku_id = mer_rows_int(r, 0);
-        if (cur == NULL || cur->id != sku_id) {
-            cur = NULL;
-            cap = 0;
-            mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 3));
-            for (i = 0; p && i < p->nskus; i++)
-                if (p->skus[i].id == sku_id)
-                    cur = &p->skus[i];
-            if (cur == NULL)
-                continue;
-        }
-        if (cur->nprices == cap) {
-            cap = cap ? cap * 2 : 16;
-            cur->prices = mer_xrealloc(cur->prices, cap * sizeof(*cur->prices));
-        }
-        mer_cat_price_t *pr = &cur->prices[cur->nprices++];
-        snprintf(pr->country, sizeof(pr->country), "%s", mer_rows_text(r, 1));
-        pr->amount = mer_rows_int(r, 2);
-    }
-    if ((err = mer_rows_end(r)) != 0)
+    if ((err = read_prices(r, price_sku_any, c)) != 0)
         goto fail;
 
     /* attribute translations */
@@ -684,28 +711,7 @@ static int load_product(mer_db_t *db, const mer_catalog_t *cat, int64_t id, mer_
                      "SELECT p.sku_id, p.country, p.amount FROM price p JOIN sku s ON s.id = p.sku_id "
                      "WHERE s.product_id = ? ORDER BY p.sku_id, p.country",
                      "i", id);
-    mer_cat_sku_t *cur = NULL;
-    size_t cap = 0;
-    while (mer_rows_next(r)) {
-        int64_t sku_id = mer_rows_int(r, 0);
-        if (cur == NULL || cur->id != sku_id) {
-            cur = NULL;
-            cap = 0;
-            for (size_t i = 0; i < p->nskus; i++)
-                if (p->skus[i].id == sku_id)
-                    cur = &p->skus[i];
-            if (cur == NULL)
-                continue;
-        }
-        if (cur->nprices == cap) {
-            cap = cap ? cap * 2 : 16;
-            cur->prices = mer_xrealloc(cur->prices, cap * sizeof(*cur->prices));
-        }
-        mer_cat_price_t *pr = &cur->prices[cur->nprices++];
-        snprintf(pr->country, sizeof(pr->country), "%s", mer_rows_text(r, 1));
-        pr->amount = mer_rows_int(r, 2);
-    }
-    if ((err = mer_rows_end(r)) != 0)
+    if ((err = read_prices(r, price_sku_of, p)) != 0)
         return err;
     home(p);
     return 0;

@@ -121,16 +121,10 @@ static int by_count(const void *pa, const void *pb)
     return strcmp(a->value, b->value);
 }
 
+/* The index of s in a sorted array of strings, or NO_ID. */
 static size_t find_sorted(const char *const *arr, size_t n, const char *s)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(arr[mid], s) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    size_t lo = mer_search_lower_bound(arr, n, s);
     return lo < n && strcmp(arr[lo], s) == 0 ? lo : NO_ID;
 }
 

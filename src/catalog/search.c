@@ -502,7 +502,7 @@ static int cmp_attr_value(const void *pa, const void *pb)
     return strcmp(a->value, b->value);
 }
 
-static size_t find_str(const char **arr, size_t n, const char *s)
+size_t mer_search_lower_bound(const char *const *arr, size_t n, const char *s)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -575,7 +575,7 @@ static const char **strset_sorted(const strset_t *t, uint32_t *rank)
         memcpy(out, t->str, t->n * sizeof(*out));
     qsort(out, t->n, sizeof(*out), cmp_str);
     for (size_t i = 0; i < t->n; i++)
-        rank[i] = (uint32_t)find_str(out, t->n, t->str[i]);
+        rank[i] = (uint32_t)mer_search_lower_bound((const char *const *)out, t->n, t->str[i]);
     return out;
 }
 
@@ -835,7 +835,7 @@ static void match_index(const mer_search_index_t *ix, size_t np, const query_wor
         uint32_t word_no = (uint32_t)w + 1;
         ws.ntouched = 0;
         /* keys equal to or beginning with the word: a contiguous range of the sorted keys */
-        size_t lo = find_str((const char **)ix->keys, ix->nkeys, word), hi = lo;
+        size_t lo = mer_search_lower_bound((const char *const *)ix->keys, ix->nkeys, word), hi = lo;
         while (hi < ix->nkeys && strncmp(ix->keys[hi], word, wlen) == 0)
             hi++;
         for (size_t k = lo; k < hi; k++) {
@@ -903,7 +903,7 @@ size_t mer_search_match(const mer_catalog_t *cat, const char *q, const bool *all
 
 static uint32_t base_value_id(const mer_search_index_t *ix, const char *key, const char *value)
 {
-    size_t k = find_str(ix->attr_keys, ix->nattr_keys, key);
+    size_t k = mer_search_lower_bound((const char *const *)ix->attr_keys, ix->nattr_keys, key);
     if (k >= ix->nattr_keys || strcmp(ix->attr_keys[k], key) != 0)
         return UINT32_MAX;
     mer_search_attr_value_t want = {(uint32_t)k, value};
@@ -949,7 +949,7 @@ mer_search_delta_t *mer_search_delta_build(const mer_catalog_t *cat, const uint3
     size_t sk = 0, na = 0;
     for (size_t i = 0; i < n; i++) {
         const mer_cat_product_t *p = &mini.products[i];
-        size_t b = base ? find_str(base->brands, base->nbrands, p->brand) : 0;
+        size_t b = base ? mer_search_lower_bound((const char *const *)base->brands, base->nbrands, p->brand) : 0;
         d->brand[i] = base && b < base->nbrands && strcmp(base->brands[b], p->brand) == 0 ? (uint32_t)b : UINT32_MAX;
         d->sku_off[i] = (uint32_t)sk;
         for (size_t k = 0; k < p->nskus; k++, sk++) {

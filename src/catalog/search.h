@@ -152,4 +152,7 @@ int mer_search_distance(const char *a, size_t alen, const char *b, size_t blen, 
 /* Frees the ICU objects kept for reuse (process exit). */
 void mer_search_shutdown(void);
 
+/* The first index of a sorted array of strings (strcmp order) whose string is not below s: n when none. */
+size_t mer_search_lower_bound(const char *const *arr, size_t n, const char *s);
+
 #endif

@@ -10,30 +10,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { startServer, expectError, customer, freePort, BIN, until, wait } from './helpers.mjs';
+import { startServer, expectError, customer, freePort, BIN, until, wait, client } from './helpers.mjs';
 
 const TIMEOUT_MS = 5000; // --upstream-timeout of the gateway under test (a login's argon2id takes ~1 s under ASan on a busy machine)
 
-// A client with the api() of helpers.mjs' servers, for a gateway.
-function client(base) {
-  const c = {
-    base,
-    async api(method, path, { body, token, headers = {}, raw } = {}) {
-      const h = { ...headers };
-      if (token) h.authorization = `Bearer ${token}`;
-      let payload;
-      if (raw !== undefined) payload = raw;
-      else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json'; }
-      const r = await fetch(base + path, { method, headers: h, body: payload });
-      const text = await r.text();
-      let json = null;
-      try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-      return { status: r.status, headers: r.headers, json, text };
-    },
-    get(path, o) { return c.api('GET', path, o); },
-  };
-  return c;
-}
 
 async function startGateway(args, env = {}) {
   const port = await freePort();

@@ -88,6 +88,27 @@ export function run(args, opts = {}) {
 
 // Starts a node. opts: { regions, seed (default true, also on a given dataDir that has none yet: pgDataDir), args,
 // dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
+// A client of an HTTP base URL: api(method, path, {body, token, headers, raw}) -> {status, headers, json, text}.
+export function client(base) {
+  const c = {
+    base,
+    async api(method, path, { body, token, headers = {}, raw } = {}) {
+      const h = { ...headers };
+      if (token) h.authorization = `Bearer ${token}`;
+      let payload;
+      if (raw !== undefined) payload = raw;
+      else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json'; }
+      const r = await fetch(base + path, { method, headers: h, body: payload });
+      const text = await r.text();
+      let json = null;
+      try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+      return { status: r.status, headers: r.headers, json, text };
+    },
+    get(path, o) { return c.api('GET', path, o); },
+  };
+  return c;
+}
+
 export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
   if (opts.seed === true || (opts.seed !== false && !opts.dataDir)) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
@@ -114,21 +135,8 @@ export async function startServer(opts = {}) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const srv = {
-    base, port, dataDir, adminToken, child, exited,
+    ...client(base), port, dataDir, adminToken, child, exited,
     log: () => log,
-    async api(method, path, { body, token, headers = {}, raw } = {}) {
-      const h = { ...headers };
-      if (token) h.authorization = `Bearer ${token}`;
-      let payload;
-      if (raw !== undefined) payload = raw;
-      else if (body !== undefined) { payload = JSON.stringify(body); h['content-type'] = 'application/json'; }
-      const r = await fetch(base + path, { method, headers: h, body: payload });
-      const text = await r.text();
-      let json = null;
-      try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-      return { status: r.status, headers: r.headers, json, text };
-    },
-    get(path, o) { return srv.api('GET', path, o); },
     async stop({ keepData = false } = {}) {
       if (child.exitCode === null) child.kill('SIGTERM');
       const r = await exited;
