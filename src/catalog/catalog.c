@@ -1003,9 +1003,8 @@ const mer_cat_text_t *mer_catalog_text(const mer_cat_text_t *texts, size_t n, co
     return n ? &texts[0] : NULL;
 }
 
-const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain)
+const mer_cat_attr_text_t *mer_catalog_attr_rows(const mer_catalog_t *cat, const char *key, size_t *n)
 {
-    /* find the first row of key by binary search, then scan its locales */
     size_t lo = 0, hi = cat->nattr_texts;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
@@ -1017,10 +1016,18 @@ const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, con
     size_t end = lo;
     while (end < cat->nattr_texts && strcmp(cat->attr_texts[end].key, key) == 0)
         end++;
+    *n = end - lo;
+    return cat->attr_texts + lo;
+}
+
+const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain)
+{
+    size_t n;
+    const mer_cat_attr_text_t *rows = mer_catalog_attr_rows(cat, key, &n);
     for (size_t c = 0; c < chain->n; c++)
-        for (size_t i = lo; i < end; i++)
-            if (strcmp(cat->attr_texts[i].locale, chain->tags[c]) == 0)
-                return cat->attr_texts[i].text;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(rows[i].locale, chain->tags[c]) == 0)
+                return rows[i].text;
     const char *eq = strchr(key, '=');
     return eq ? eq + 1 : key;
 }

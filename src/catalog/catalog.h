@@ -189,6 +189,8 @@ int64_t mer_catalog_price(const mer_cat_sku_t *sku, const char *country);
 const mer_cat_text_t *mer_catalog_text(const mer_cat_text_t *texts, size_t n, const mer_locale_chain_t *chain);
 /* The translation of an attribute key ("colour") or value ("colour=black"); falls back to the raw id. */
 const char *mer_catalog_attr_text(const mer_catalog_t *cat, const char *key, const mer_locale_chain_t *chain);
+/* The rows of attribute_text for key (one per locale), *n of them from the one returned; *n 0 when none. */
+const mer_cat_attr_text_t *mer_catalog_attr_rows(const mer_catalog_t *cat, const char *key, size_t *n);
 /* The translation of a flash sale's title into exactly locale made with the translation workflow, or NULL
  * (the sale's own titles come next: flashsale/). */
 const mer_cat_flash_text_t *mer_catalog_flash_title(const mer_catalog_t *cat, int64_t sale_id, const char *locale);

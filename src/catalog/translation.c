@@ -43,17 +43,11 @@ static const mer_cat_text_t *text_in(const mer_cat_text_t *texts, size_t n, cons
 /* The attribute_text row of key in exactly locale, or NULL. */
 static const mer_cat_attr_text_t *attr_row(const mer_catalog_t *cat, const char *key, const char *locale)
 {
-    size_t lo = 0, hi = cat->nattr_texts;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (strcmp(cat->attr_texts[mid].key, key) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    for (; lo < cat->nattr_texts && strcmp(cat->attr_texts[lo].key, key) == 0; lo++)
-        if (strcmp(cat->attr_texts[lo].locale, locale) == 0)
-            return &cat->attr_texts[lo];
+    size_t n;
+    const mer_cat_attr_text_t *rows = mer_catalog_attr_rows(cat, key, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].locale, locale) == 0)
+            return &rows[i];
     return NULL;
 }
 
