@@ -276,7 +276,7 @@ static void modules_start(const mer_cycle_t *cycle)
         if (m->thread_start)
             mer_server_on_thread_start(m->thread_start);
         if (m->thread_exit)
-            mer_server_on_thread_exit(m->thread_exit);
+            mer_thread_on_exit(m->thread_exit);
     }
     /* every module has registered its handlers of other nodes' changes (store/notify.h): listen */
     if (mer_notify_start() != 0)

@@ -14,7 +14,8 @@
  *      (e.g. mer_wallet_configure, mer_events_configure) — options are the command's, not the table's;
  *   2. init, in table order, on the main thread before any worker runs; then the routes of each module
  *      are registered in table order (the router tries tables in that order);
- *   3. thread_start / thread_exit on every worker thread, in table order;
+ *   3. thread_start on every worker thread, in table order; thread_exit on every thread of the process as it
+ *      exits (workers, pools, writers, listeners: core/exec.h's mer_thread_exit);
  *   4. on SIGTERM, once the requests in flight are answered: stop, phase by phase (mer_stop_phase_t), in
  *      table order within a phase;
  *   5. release, in reverse table order, after every worker has exited.
@@ -78,8 +79,8 @@ struct mer_module {
      */
     const mer_routes_t *const *routes;
 
-    /* On each worker thread: after its loop is set up and before it accepts; and just before it exits
-     * (close per-thread connections, free per-thread caches). */
+    /* On each worker thread after its loop is set up and before it accepts; and on every thread of the
+     * process just before it exits (close per-thread connections, free per-thread caches). */
     void (*thread_start)(void);
     void (*thread_exit)(void);
 

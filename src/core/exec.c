@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 #include "core/err.h"
+#include "core/money.h"
+#include "core/tz.h"
 #include "core/banned.h"
 
 static const mer_loop_ops_t *loop_ops;
@@ -34,6 +36,29 @@ void mer_loop_forbid(const char *what, const char *file, int line)
 #else
     (void)what, (void)file, (void)line;
 #endif
+}
+
+/* ---- per-thread state ---- */
+
+static void (*exit_fns[16])(void);
+static atomic_int nexit_fns; /* registered at start-up while early pools already run: read at their exit */
+
+void mer_thread_on_exit(void (*fn)(void))
+{
+    int n = atomic_load(&nexit_fns);
+    if (n >= (int)MER_ARRAY_LEN(exit_fns))
+        mer_die("too many per-thread release functions");
+    exit_fns[n] = fn;
+    atomic_store(&nexit_fns, n + 1);
+}
+
+void mer_thread_exit(void)
+{
+    int n = atomic_load(&nexit_fns);
+    for (int i = 0; i < n; i++)
+        exit_fns[i]();
+    mer_money_thread_release();
+    mer_tz_thread_release();
 }
 
 /* ---- jobs ---- */
@@ -97,6 +122,7 @@ static void *pool_main(void *arg)
     pthread_mutex_unlock(&ex->mu);
     if (ex->thread_exit)
         ex->thread_exit();
+    mer_thread_exit();
     return NULL;
 }
 

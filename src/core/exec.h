@@ -77,4 +77,15 @@ size_t mer_exec_queued(mer_exec_t *ex);
 /* Runs every job already queued, refuses new ones, joins the threads and frees the pool. NULL: no-op. */
 void mer_exec_stop(mer_exec_t *ex);
 
+/*
+ * Per-thread state (read connections, formatters, scratch buffers) is released by the thread that made it.
+ * A module registers its release function once with mer_thread_on_exit() (start-up only; at most 16; the
+ * module table's thread_exit column is registered here), and every thread this process starts (HTTP
+ * workers, executor pools, writers, tickers, listeners) calls mer_thread_exit() last, which runs them all,
+ * then core's own (money formatters, time-zone calendars). So a cache used on a thread nobody expected
+ * is still freed.
+ */
+void mer_thread_on_exit(void (*fn)(void));
+void mer_thread_exit(void);
+
 #endif

@@ -854,9 +854,7 @@ static void *dispatcher_main(void *arg)
         struct pollfd p[2] = {{.fd = disp.wake_fd, .events = POLLIN}, {.fd = mer_outbox_wake_fd(), .events = POLLIN}};
         (void)poll(p, 2, PERIOD_MS);
     }
-    mer_store_thread_release();
-    mer_tz_thread_release();
-    mer_money_thread_release();
+    mer_thread_exit();
     return NULL;
 }
 

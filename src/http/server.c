@@ -41,8 +41,6 @@ static struct {
     void (*stop_hooks[8])(void);
     int nstop_hooks;
     void (*slot_release[8])(void *);
-    void (*exit_hooks[8])(void);
-    int nexit_hooks;
     void (*start_hooks[8])(void);
     int nstart_hooks;
     int nslots;
@@ -105,13 +103,6 @@ void mer_server_on_thread_start(void (*hook)(void))
     if (srv.nstart_hooks >= (int)MER_ARRAY_LEN(srv.start_hooks))
         MER_BUG("too many thread start hooks");
     srv.start_hooks[srv.nstart_hooks++] = hook;
-}
-
-void mer_server_on_thread_exit(void (*hook)(void))
-{
-    if (srv.nexit_hooks >= (int)MER_ARRAY_LEN(srv.exit_hooks))
-        MER_BUG("too many thread exit hooks");
-    srv.exit_hooks[srv.nexit_hooks++] = hook;
 }
 
 _Static_assert(sizeof(((mer_loop_msg_t *)0)->link) == sizeof(h2o_multithread_message_t),
@@ -568,10 +559,7 @@ static void *worker_main(void *arg)
             srv.slot_release[i](w->slots[i]);
         w->slots[i] = NULL;
     }
-    for (int i = 0; i < srv.nexit_hooks; i++)
-        srv.exit_hooks[i]();
-    mer_money_thread_release();
-    mer_tz_thread_release();
+    mer_thread_exit();
     /* The h2o context and loop are left to process exit: h2o 2.2 cannot dispose a loop with live
      * keep-alive connections cleanly. */
     mer_buf_release(&w->access_log);

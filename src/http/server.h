@@ -111,9 +111,6 @@ void mer_worker_post(mer_worker_t *w, mer_worker_msg_t *msg);
 /* Called on each worker thread once its loop is set up, before it accepts connections. */
 void mer_server_on_thread_start(void (*hook)(void));
 
-/* Called on each worker thread just before it exits (close per-thread connections, caches). */
-void mer_server_on_thread_exit(void (*hook)(void));
-
 /* Called at shutdown after in-flight requests are done and before workers stop. */
 void mer_server_on_stop(void (*hook)(void));
 

@@ -153,7 +153,7 @@ static void *listener_main(void *arg)
             listening = false;
     }
     mer_db_close(db);
-    mer_store_thread_release(); /* handlers read through this thread's connections */
+    mer_thread_exit(); /* handlers read through this thread's connections */
     return NULL;
 }
 

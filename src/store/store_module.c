@@ -29,7 +29,7 @@ static int store_init(const mer_cycle_t *cycle)
     /* one reader per core: reads of local SQLite files cost CPU, not waiting, and more threads than cores
      * only switch (measured: the flash-sale grab with first-time tokens, 4 readers 0.50 of nginx, 2 0.62) */
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    read_pool = mer_exec_start("reader", (int)MER_MAX(1, MER_MIN(cores, 8)), mer_store_thread_release);
+    read_pool = mer_exec_start("reader", (int)MER_MAX(1, MER_MIN(cores, 8)), NULL);
     return 0;
 }
 
@@ -67,6 +67,7 @@ static void store_ready(mer_ready_t *out)
 const mer_module_t mer_store_module = {
     .name = "store",
     .init = store_init,
+    .thread_exit = mer_store_thread_release,
     .stop_phase = MER_STOP_WRITERS,
     .stop = store_stop,
     .release = store_release,

@@ -28,9 +28,7 @@ static void *ticker_main(void *arg)
         pthread_mutex_lock(&t->mu);
     }
     pthread_mutex_unlock(&t->mu);
-    mer_store_thread_release();
-    mer_tz_thread_release();
-    mer_money_thread_release();
+    mer_thread_exit();
     return NULL;
 }
 

@@ -294,8 +294,7 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&w->mu);
     }
     pthread_mutex_unlock(&w->mu);
-    mer_tz_thread_release();
-    mer_money_thread_release();
+    mer_thread_exit();
     return NULL;
 }
 
