@@ -309,7 +309,7 @@ static int cmd_serve(int argc, char **argv)
     const char *data = "data", *regions = "", *public_url = NULL, *region_urls = NULL, *wallet_url = NULL,
                *redis_url = NULL;
     int64_t port = 8080, threads = 0, max_body = cfg.max_body, idle_ms = (int64_t)cfg.idle_timeout_ms;
-    int64_t max_conns = 0;
+    int64_t max_conns = 0, media_grace = MER_MEDIA_GRACE_S;
     mer_events_config_t events = {.retry_base_ms = 1000, .webhook_timeout_ms = 10000};
     bool seed = false, allow_loopback = false, allow_private = false;
     const char *env_port = getenv("PORT");
@@ -344,6 +344,8 @@ static int cmd_serve(int argc, char **argv)
          "let webhooks reach 127/8 and ::1 (local demos and tests)"},
         {"webhook-allow-private", OPT_FLAG, &allow_private, 0, 0, NULL,
          "let webhooks reach private and link-local addresses"},
+        {"media-grace", OPT_INT, &media_grace, 0, 3650 * 86400, "S",
+         "an image's files outlive the last row naming them by S seconds (default 86400)"},
     };
     cli_parse(&CLI("serve", "", opts), argc, argv, NULL, 0);
     cfg.port = (int)port;
@@ -362,6 +364,7 @@ static int cmd_serve(int argc, char **argv)
         mer_die("cannot load the catalogue");
 
     mer_wallet_configure(wallet_url);
+    mer_media_configure(media_grace);
     if (mer_flash_configure_redis(redis_url ? redis_url : getenv("MERIDIAN_REDIS")) != 0)
         mer_die("--redis takes a URL redis://HOST:PORT[/DB]");
     mer_events_configure(&events);

@@ -1,12 +1,14 @@
 /*
  * blob_disk.c — the blob store as files under a directory (see blob.h): dir/<key>, written to a
- * temporary file in the same directory, fsync'd, renamed into place, and the directory fsync'd.
+ * temporary file in the same directory, fsync'd, renamed into place, and the directory fsync'd. A file's
+ * mtime is when it was last put (a put of a key already there touches it): the sweep's clock.
  */
 #include "media/blob.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -71,8 +73,11 @@ static int disk_put(void *self, const char *key, const void *data, size_t len)
     snprintf(sub, sizeof(sub), "%s", path);
     *strrchr(sub, '/') = '\0';
     struct stat st;
-    if (stat(path, &st) == 0 && (size_t)st.st_size == len)
-        return 0; /* the same key holds the same bytes */
+    if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
+        /* the same key holds the same bytes; touched, so the sweep's grace counts from this put */
+        if (utimensat(AT_FDCWD, path, NULL, 0) == 0)
+            return 0;
+    }
     if (mkdir(sub, 0755) != 0 && errno != EEXIST) {
         mer_log_error("media: cannot create %s: %s", sub, strerror(errno));
         return MER_E_INTERNAL;
@@ -129,7 +134,56 @@ static int disk_get(void *self, const char *key, char **out, size_t *len)
     return 0;
 }
 
-static const mer_blob_ops_t disk_ops = {"disk", disk_put, disk_get};
+static int disk_del(void *self, const char *key)
+{
+    disk_t *d = self;
+    if (!mer_blob_key_ok(key))
+        return MER_E_INTERNAL;
+    char path[800];
+    snprintf(path, sizeof(path), "%s/%s", d->dir, key);
+    if (unlink(path) != 0 && errno != ENOENT) {
+        mer_log_error("media: cannot remove %s: %s", path, strerror(errno));
+        return MER_E_INTERNAL;
+    }
+    return 0;
+}
+
+/* The store's two levels: dir/<sub>/<name>; temporary files (a '.' and random letters after the key's
+ * own name) are not keys and are skipped. */
+static int disk_each_older(void *self, int64_t before, int (*fn)(const char *key, void *arg), void *arg)
+{
+    disk_t *d = self;
+    DIR *top = opendir(d->dir);
+    if (top == NULL)
+        return MER_E_INTERNAL;
+    int stop = 0;
+    struct dirent *s;
+    while (!stop && (s = readdir(top)) != NULL) {
+        if (s->d_name[0] == '.')
+            continue;
+        char sub[800];
+        snprintf(sub, sizeof(sub), "%s/%s", d->dir, s->d_name);
+        DIR *in = opendir(sub);
+        if (in == NULL)
+            continue;
+        struct dirent *f;
+        while (!stop && (f = readdir(in)) != NULL) {
+            char key[300], path[1100];
+            struct stat st;
+            if ((size_t)snprintf(key, sizeof(key), "%s/%s", s->d_name, f->d_name) >= sizeof(key) ||
+                !mer_blob_key_ok(key))
+                continue;
+            snprintf(path, sizeof(path), "%s/%s", sub, f->d_name);
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (int64_t)st.st_mtime <= before)
+                stop = fn(key, arg);
+        }
+        closedir(in);
+    }
+    closedir(top);
+    return 0;
+}
+
+static const mer_blob_ops_t disk_ops = {"disk", disk_put, disk_get, disk_del, disk_each_older};
 
 int mer_blob_disk_open(const char *dir, mer_blobstore_t *out)
 {

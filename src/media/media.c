@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <vips/vips.h>
 
 #include "core/err.h"
 #include "core/log.h"
 #include "media/blob.h"
 #include "media/media_int.h"
+#include "store/store.h"
 #include "core/banned.h"
 
 const mer_media_variant_t mer_media_variants[] = {{"thumb", 160}, {"medium", 480}, {"large", 1200}};
@@ -203,6 +205,50 @@ int mer_media_read(const char *digest, const char *file, char **out, size_t *len
     char key[160];
     key_of(key, sizeof(key), digest, file);
     return store.ops->get(store.self, key, out, len);
+}
+
+/* ---- the sweep ---- */
+
+typedef struct sweep {
+    mer_db_t *db;
+    char digest[65]; /* the last digest looked up and whether a row names it (a digest's files often come in a row) */
+    bool named;
+    int removed, err;
+} sweep_t;
+
+static int sweep_key(const char *key, void *arg)
+{
+    sweep_t *s = arg;
+    const char *dash = strchr(key, '-'); /* "<2 hex>/<digest>-<name>" */
+    if (strlen(key) < 3 + 64 || dash != key + 3 + 64)
+        return 0; /* not a media key: not ours to judge */
+    if (memcmp(s->digest, key + 3, 64) != 0) {
+        memcpy(s->digest, key + 3, 64);
+        s->digest[64] = '\0';
+        int64_t n = 0;
+        int err = mer_db_query_int(s->db, &n, "SELECT COUNT(*) FROM media WHERE digest = ?", "s", s->digest);
+        if (err) {
+            s->err = err;
+            return 1;
+        }
+        s->named = n > 0;
+    }
+    if (!s->named && store.ops->del(store.self, key) == 0)
+        s->removed++;
+    return 0;
+}
+
+int mer_media_sweep(int64_t grace_s, int *removed)
+{
+    *removed = 0;
+    if (store.ops == NULL)
+        return MER_E_UNAVAILABLE;
+    sweep_t s = {.db = mer_store_reader(MER_STORE_CATALOG)};
+    if (s.db == NULL)
+        return MER_E_UNAVAILABLE;
+    int err = store.ops->each_older(store.self, (int64_t)time(NULL) - grace_s, sweep_key, &s);
+    *removed = s.removed;
+    return err ? err : s.err;
 }
 
 /* ---- rows ---- */

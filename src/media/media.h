@@ -33,7 +33,20 @@
 #define MER_MEDIA_MAX_SIDE 10000            /* pixels, either side of an upload */
 #define MER_MEDIA_MAX_PIXELS (50 * 1000000) /* width x height of an upload: a decompression-bomb bound */
 #define MER_MEDIA_MAX_PER_PRODUCT 50
-#define MER_MEDIA_ALT_MAX 300 /* bytes of one alt text */
+#define MER_MEDIA_ALT_MAX 300         /* bytes of one alt text */
+#define MER_MEDIA_GRACE_S (24 * 3600) /* default: an unreferenced file is removed this long after its last put */
+
+/* serve --media-grace S (before the module starts): how long an image's files outlive the last row that
+ * named them; 0 removes them at the next sweep. The sweep runs hourly and after each delete. */
+void mer_media_configure(int64_t grace_s);
+
+/*
+ * Removes the files no media row names and that were last put more than grace_s ago (reading catalog.db;
+ * not on an event loop). The grace keeps the files of an upload whose row is not committed yet (a put
+ * of existing files touches them), and lets cached pages' image URLs live on for a while. *removed receives
+ * the number of files removed. 0 or a negative error.
+ */
+int mer_media_sweep(int64_t grace_s, int *removed);
 
 /* The variants every image gets, in this order: name and the side of the square it fits in. */
 typedef struct mer_media_variant {
@@ -101,7 +114,8 @@ int mer_media_update(mer_db_t *db, int64_t id, int64_t position, json_t *alt);
 int mer_media_check_alt(json_t *alt, mer_verr_t *e);
 
 /* Inside a catalog.db writer job: removes an image. MER_E_NOT_FOUND if none. *product_id receives its product.
- * The files stay: another row may name the same content, and a cached URL keeps working. */
+ * The files stay for now: another row may name the same content, and a cached URL keeps working; the sweep
+ * removes them once no row names them (mer_media_sweep). */
 int mer_media_delete(mer_db_t *db, int64_t id, int64_t *product_id);
 
 /*

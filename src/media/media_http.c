@@ -21,6 +21,7 @@
 #include "media/media.h"
 #include "media/media_int.h"
 #include "store/store.h"
+#include "store/ticker.h"
 #include "core/banned.h"
 
 /* The product {id} of the path (must exist) and the SKU code of ?sku= (must be the product's), as ids.
@@ -204,6 +205,32 @@ static int delete_write(mer_db_t *db, mer_call_t *c)
     return err;
 }
 
+static mer_ticker_t sweeper = MER_TICKER_INIT;
+static int64_t grace_s = MER_MEDIA_GRACE_S;
+
+void mer_media_configure(int64_t grace)
+{
+    grace_s = grace;
+}
+
+static void sweep(void *arg)
+{
+    (void)arg;
+    int removed = 0;
+    int err = mer_media_sweep(grace_s, &removed);
+    if (err)
+        mer_log_error("media: the sweep of unreferenced files stopped: %s", mer_err_code(err));
+    else if (removed > 0)
+        mer_log_info("media: removed %d files no image names any more", removed);
+}
+
+/* The row is gone: the sweep looks at once (it removes the files only past the grace period). */
+static void delete_committed(mer_call_t *c)
+{
+    (void)c;
+    mer_ticker_kick(&sweeper);
+}
+
 static void h_delete(mer_req_t *r)
 {
     int64_t id;
@@ -211,6 +238,7 @@ static void h_delete(mer_req_t *r)
         return;
     del_t *d = mer_call_new(r, sizeof(*d));
     d->id = id;
+    d->c.committed = delete_committed;
     mer_call_write(&d->c, NULL, delete_write);
 }
 
@@ -331,12 +359,21 @@ static int media_init(const mer_cycle_t *cycle)
     (void)cycle;
     char dir[1024];
     snprintf(dir, sizeof(dir), "%s/media", mer_store_dir());
-    return mer_media_start(dir);
+    if (mer_media_start(dir) != 0)
+        return -1;
+    return mer_ticker_start(&sweeper, sweep, NULL, 3600 * 1000);
+}
+
+static void media_stop(void)
+{
+    mer_ticker_stop(&sweeper);
 }
 
 const mer_module_t mer_media_module = {
     .name = "media",
     .init = media_init,
     .routes = media_route_tables,
+    .stop_phase = MER_STOP_PRODUCERS,
+    .stop = media_stop,
     .release = mer_media_finish,
 };

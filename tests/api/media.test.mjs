@@ -3,7 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { startServer, expectError, customer, png } from './helpers.mjs';
 
 let srv, T, product, skuCodes;
@@ -158,4 +159,34 @@ test('images survive a restart: rows in catalog.db, files in the data directory'
   const f = await fetchFile(r.urls.medium);
   assert.equal(f.status, 200);
   assert.deepEqual(webpSize(Buffer.from(await f.arrayBuffer())), [120, 60]);
+});
+
+test('the sweep removes files no image names any more, past the grace period, and keeps shared ones', async () => {
+  await srv.stop({ keepData: true });
+  srv = await startServer({ dataDir: srv.dataDir, args: ['--media-grace', '0'] });
+  T = srv.adminToken;
+  const other = (await srv.get('/api/v1/products?country=IN&per_page=50')).json.items.find((p) => p.id !== product.id);
+  const shared = png(70, 70);
+  const a1 = (await upload(product.id, shared)).json;
+  const a2 = (await upload(other.id, shared)).json; // the same content: the same files
+  assert.equal(a1.digest, a2.digest);
+  const solo = (await upload(product.id, png(50, 20))).json;
+  const gone = async (url) => {
+    for (const deadline = Date.now() + 10000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50)))
+      if ((await fetchFile(url)).status === 404) return true;
+    return false;
+  };
+  const original = (d) => join(srv.dataDir, 'media', d.slice(0, 2), `${d}-original.png`);
+  assert.ok(existsSync(original(solo.digest)));
+  assert.equal((await srv.api('DELETE', `/api/v1/admin/media/${a1.id}`, { token: T })).status, 204);
+  assert.equal((await srv.api('DELETE', `/api/v1/admin/media/${solo.id}`, { token: T })).status, 204);
+  // a sweep after both deletes removed the unshared image's files, the original too ...
+  assert.ok(await gone(solo.urls.thumb), 'the files of a deleted image are removed');
+  for (const name of ['medium', 'large']) assert.equal((await fetchFile(solo.urls[name])).status, 404);
+  assert.equal(existsSync(original(solo.digest)), false);
+  // ... and kept the files another product's image still names
+  for (const name of ['thumb', 'medium', 'large']) assert.equal((await fetchFile(a2.urls[name])).status, 200);
+  assert.ok(existsSync(original(a2.digest)));
+  assert.equal((await srv.api('DELETE', `/api/v1/admin/media/${a2.id}`, { token: T })).status, 204);
+  assert.ok(await gone(a2.urls.large), 'the last image naming the files is gone: so are they');
 });
