@@ -2,6 +2,8 @@
  * catalog_http.c — the public catalogue routes: product listing with search, facets, sort and pagination
  * (catalog_list.h), one product, categories. Every answer is cached per worker thread (http/rcache.h) under a key made
  * of everything it depends on; the generation (mer_catalog_generation) retires all keys at once on any change.
+ * They are answered for another region's country too when a gateway sends them here because that region is
+ * down (mer_where_catalogue): from this node's copy of the catalogue, product pages with stock "unknown".
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,7 +159,7 @@ static void h_list(mer_req_t *r)
 {
     mer_where_t w;
     mer_list_query_t lq;
-    if (mer_where(r, &w) != 0 || list_params(r, &lq) != 0)
+    if (mer_where_catalogue(r, &w) != 0 || list_params(r, &lq) != 0)
         return;
     if (lq.q && lq.q[0] == '\0')
         lq.q = NULL; /* an empty q lists everything */
@@ -237,11 +239,14 @@ static json_t *product_json(const mer_catalog_t *cat, const mer_cat_product_t *p
                 json_array_append_new(vals, json_pack("{s:s,s:s}", "value", s->attrs[a].value, "name",
                                                       mer_catalog_attr_text(cat, vkey, &w->chain)));
         }
-        json_array_append_new(
-            skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code, "attributes",
-                            sattrs, "attribute_names", snames, "price", mer_country_money(w->country, price, lang),
-                            "stock_state", mer_catalog_in_stock(s->id, w->country->code) ? "in_stock" : "out_of_stock",
-                            "max_per_order", (json_int_t)s->max_per_order));
+        /* stock is the region's own data: an answer for another region's country (w->fallback) cannot know it */
+        const char *stock = w->fallback                                     ? "unknown"
+                            : mer_catalog_in_stock(s->id, w->country->code) ? "in_stock"
+                                                                            : "out_of_stock";
+        json_array_append_new(skus, json_pack("{s:I,s:s,s:o,s:o,s:o,s:s,s:I}", "id", (json_int_t)s->id, "code", s->code,
+                                              "attributes", sattrs, "attribute_names", snames, "price",
+                                              mer_country_money(w->country, price, lang), "stock_state", stock,
+                                              "max_per_order", (json_int_t)s->max_per_order));
     }
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:s,s:s,s:s,s:b,s:i,s:o,s:o}", "id", (json_int_t)p->id, "slug", p->slug,
                      "name", t ? t->name : p->slug, "description", t && t->description ? t->description : "", "brand",
@@ -254,12 +259,12 @@ static void h_product(mer_req_t *r)
 {
     mer_where_t w;
     int64_t id;
-    if (mer_req_param_id(r, 0, &id) != 0 || mer_where(r, &w) != 0)
+    if (mer_req_param_id(r, 0, &id) != 0 || mer_where_catalogue(r, &w) != 0)
         return;
     cache_key_t key;
     key.len = 0;
     /* the stock epoch changes when a SKU of this product sells out or comes back */
-    key_printf(&key, "P|%lld|%s|%u|", (long long)id, w.country->code, mer_catalog_stock_epoch(id));
+    key_printf(&key, "P|%lld|%s|%u|%d|", (long long)id, w.country->code, mer_catalog_stock_epoch(id), (int)w.fallback);
     key_add_chain(&key, &w.chain);
     uint64_t gen = mer_catalog_generation();
     const mer_rcache_entry_t *hit = mer_rcache_get(key.s, key.len, gen);
@@ -287,7 +292,7 @@ static void h_product(mer_req_t *r)
 static void h_categories(mer_req_t *r)
 {
     mer_where_t w;
-    if (mer_where(r, &w) != 0)
+    if (mer_where_catalogue(r, &w) != 0)
         return;
     const mer_catalog_t *cat = mer_catalog_lock();
     const char *lang = mer_catalog_resolve_lang(cat, &w.chain);

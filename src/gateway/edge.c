@@ -26,13 +26,13 @@ bool mer_gw_is_customer(const char *auth, size_t len)
     return t && n > 4 && memcmp(t, "mct_", 4) == 0;
 }
 
-bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MAX])
+/* The region of an id "<prefix><region>_<rest>" (a customer token "mct_in_...", an intent "pi_in_..."). */
+static bool prefixed_region(const char *t, size_t n, const char *prefix, char out[MER_GW_REGION_MAX])
 {
-    size_t n = 0;
-    const char *t = bearer(auth, len, &n);
-    if (t == NULL || n <= 4 || memcmp(t, "mct_", 4) != 0)
+    size_t pl = strlen(prefix);
+    if (t == NULL || n <= pl || memcmp(t, prefix, pl) != 0)
         return false;
-    size_t i = 4, k = 0;
+    size_t i = pl, k = 0;
     for (; i < n && t[i] != '_'; i++, k++) {
         char c = t[i];
         if (k + 1 >= MER_GW_REGION_MAX || !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
@@ -43,6 +43,31 @@ bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MA
         return false;
     out[k] = '\0';
     return true;
+}
+
+bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MAX])
+{
+    size_t n = 0;
+    const char *t = bearer(auth, len, &n);
+    return prefixed_region(t, n, "mct_", out);
+}
+
+bool mer_gw_webhook_region(const char *method, size_t mlen, const char *path, size_t plen, const char *body,
+                           size_t blen, char out[MER_GW_REGION_MAX])
+{
+    static const char prefix[] = "/api/v1/payments/", suffix[] = "/webhook";
+    size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
+    if (mlen != 4 || memcmp(method, "POST", 4) != 0 || plen <= pl + sl || memcmp(path, prefix, pl) != 0 ||
+        memcmp(path + plen - sl, suffix, sl) != 0 || memchr(path + pl, '/', plen - pl - sl) != NULL)
+        return false;
+    if (body == NULL || blen == 0)
+        return false;
+    json_t *j = json_loadb(body, blen, JSON_REJECT_DUPLICATES, NULL);
+    json_t *intent = json_object_get(j, "intent"); /* NULL when j is not an object */
+    bool ok =
+        json_is_string(intent) && prefixed_region(json_string_value(intent), json_string_length(intent), "pi_", out);
+    json_decref(j);
+    return ok;
 }
 
 static bool is_alpha(char c)

@@ -7,10 +7,15 @@
  *   1. a customer's bearer token names its home region: "mct_<region>_..." (account/auth.h). A customer's
  *      request goes to that region and nowhere else, whatever country it names: the region's node then
  *      answers 421 wrong_region for a country it does not serve, and no personal data left home;
- *   2. otherwise a country: ?country=, a /countries/{cc}/ path segment, the X-Country header, a
+ *   2. a payment provider's webhook (POST /api/v1/payments/{provider}/webhook) names no country and no
+ *      customer, but the payment it is about: its "intent" member is "pi_<region>_..." (payment/payment.h),
+ *      and it goes to that region, the only one holding the payment. The gateway only reads the body: it
+ *      neither checks nor needs the provider's signature, which the region's node verifies over the very
+ *      bytes the provider sent;
+ *   3. otherwise a country: ?country=, a /countries/{cc}/ path segment, the X-Country header, a
  *      "country" cookie, or a "country" member of a JSON body (registration and login name the country
  *      there); staff tokens ("mst_") are catalogue-wide and are routed by that country too;
- *   3. otherwise the gateway's default region.
+ *   4. otherwise the gateway's default region.
  * The country → region map itself is data the gateway loads from a node (GET /api/v1/countries).
  *
  * The rate limiter is GCRA (the generic cell rate algorithm: one "theoretical arrival time" per key) over
@@ -38,6 +43,15 @@
  * [a-z0-9] returns false. auth is the Authorization header's value ("Bearer <token>") or NULL.
  */
 bool mer_gw_token_region(const char *auth, size_t len, char out[MER_GW_REGION_MAX]);
+
+/*
+ * The region of the payment a provider's webhook is about: for POST /api/v1/payments/{provider}/webhook
+ * with a JSON object body whose "intent" is "pi_<region>_<rest>", copies <region> into out and returns true.
+ * Any other request, or an intent that does not name a region as tokens do ([a-z0-9], 1-15 bytes), returns
+ * false (the request is then routed as any other; the node answers what is wrong with it).
+ */
+bool mer_gw_webhook_region(const char *method, size_t mlen, const char *path, size_t plen, const char *body,
+                           size_t blen, char out[MER_GW_REGION_MAX]);
 
 /* Does the Authorization header carry a customer token ("Bearer mct_...")? Catalogue fallbacks never do. */
 bool mer_gw_is_customer(const char *auth, size_t len);

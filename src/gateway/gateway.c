@@ -43,10 +43,11 @@
 #include "core/banned.h"
 
 #define ENV_KEY "meridian.gateway"
-#define PROXY_MODULE "lib/core/proxy.c" /* how h2o's proxy names itself in a request's error log */
-#define POOL_IDLE_MS 2000               /* keep-alive connections to nodes: well under a node's idle timeout */
-#define LIMITER_KEYS 65536              /* client addresses the rate limiter remembers at once */
-#define MAX_TRIES 4                     /* nodes one request may be sent to (h2o allows 5 reprocesses) */
+#define PROXY_MODULE "lib/core/proxy.c"       /* how h2o's proxy names itself in a request's error log */
+#define POOL_IDLE_MS 2000                     /* keep-alive connections to nodes: well under a node's idle timeout */
+#define LIMITER_KEYS 65536                    /* client addresses the rate limiter remembers at once */
+#define MAX_TRIES 4                           /* nodes one request may be sent to (h2o allows 5 reprocesses) */
+#define FALLBACK_HEADER "x-meridian-fallback" /* to a node: a catalogue read of this (down) region */
 
 typedef struct gw_region gw_region_t;
 
@@ -407,6 +408,14 @@ static gw_node_t *pick(gw_req_t *g)
     return n;
 }
 
+/* Removes every request header called name (lower case). */
+static void drop_header(h2o_req_t *req, const char *name, size_t len)
+{
+    ssize_t i;
+    while ((i = h2o_find_header_by_str(&req->headers, name, len, -1)) >= 0)
+        h2o_delete_header(&req->headers, i);
+}
+
 static void send_to(gw_req_t *g, gw_node_t *n)
 {
     h2o_req_t *req = g->req;
@@ -414,8 +423,14 @@ static void send_to(gw_req_t *g, gw_node_t *n)
     g->tried[g->ntried++] = n;
     g->nerr = req->error_logs.size;
     g->fallback = n->region != (g->home >= 0 ? &gw.regions[g->home] : NULL);
-    if (g->fallback)
+    /* the mark a node answers another region's catalogue reads on (region/region_http.h), on this attempt
+     * only: a retry may go back to the home region */
+    drop_header(req, H2O_STRLIT(FALLBACK_HEADER));
+    if (g->fallback) {
         atomic_fetch_add_explicit(&gw.fallbacks, 1, memory_order_relaxed);
+        h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT(FALLBACK_HEADER), 0, NULL, g->home_name,
+                              strlen(g->home_name));
+    }
     atomic_fetch_add_explicit(&n->proxied, 1, memory_order_relaxed);
     h2o_req_overrides_t *ov = h2o_mem_alloc_pool(&req->pool, sizeof(*ov));
     memset(ov, 0, sizeof(*ov));
@@ -654,6 +669,9 @@ static int home_region(h2o_req_t *req, char name[MER_GW_REGION_MAX])
         return region_index(name, strlen(name));
     h2o_iovec_t xc = header(req, NULL, H2O_STRLIT("x-country")), ck = header(req, H2O_TOKEN_COOKIE, NULL, 0);
     h2o_iovec_t ct = header(req, H2O_TOKEN_CONTENT_TYPE, NULL, 0);
+    if (req->entity.base && mer_gw_webhook_region(req->method.base, req->method.len, req->path_normalized.base,
+                                                  req->path_normalized.len, req->entity.base, req->entity.len, name))
+        return region_index(name, strlen(name));
     mer_gw_req_parts_t parts = {
         .path = req->path_normalized.base,
         .path_len = req->path_normalized.len,
@@ -841,11 +859,12 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
     bool failed = req->res.status == 502 && req->error_logs.size > g->nerr &&
                   strcmp(req->error_logs.entries[req->error_logs.size - 1].module, PROXY_MODULE) == 0;
     if (!failed && g->fallback && req->res.status == 421) {
-        /* the other region does not serve this country's catalogue (a node serves only its own regions'
-         * countries until every region holds the hub's catalogue): the home region is what is missing */
-        char msg[160];
+        /* the other region's node does not take catalogue fallbacks from this gateway (it is not started
+         * with --trusted-proxy naming it): the home region is what is missing */
+        char msg[200];
         snprintf(msg, sizeof(msg),
-                 "region %s has no node that answers right now, and no other region serves its catalogue",
+                 "region %s has no node that answers right now, and the region asked instead does not take its "
+                 "catalogue reads from this gateway",
                  g->home_name);
         answer_unavailable(req, slot, g->home_name, msg);
         return;

@@ -14,7 +14,13 @@
  *     region has no healthy node it is answered 503 region_unavailable, never sent elsewhere;
  *   - public catalogue reads (GET/HEAD /api/v1/products, /categories, /countries, without a customer
  *     token) go to a healthy node of another region when their own region has none (header
- *     X-Meridian-Fallback names the region that answered);
+ *     X-Meridian-Fallback names the region that answered). The request carries X-Meridian-Fallback: <its
+ *     own region> to that node (a client's own header of that name is dropped), which a node started with
+ *     --trusted-proxy naming this gateway takes as leave to answer a country it does not serve from its
+ *     catalogue copy, with stock unknown (region/region_http.h: mer_where_catalogue); a node that does not
+ *     answers 421, which reaches the client as 503 region_unavailable;
+ *   - a payment provider's webhook goes to the region of the payment it names (edge.h); its signature is
+ *     the region's business: the gateway holds no provider secret and passes the body and header as sent;
  *   - a request is retried on another node of its region only when that is safe: GET and HEAD always;
  *     any method when the connection to the node could not be made (nothing was sent); a write carrying
  *     an Idempotency-Key after any failure, on the routes that honour the key (edge.h:

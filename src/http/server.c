@@ -141,10 +141,22 @@ void mer_server_peer(h2o_conn_t *conn, char out[64])
         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, out, 64);
 }
 
+static bool trusted(const char *peer)
+{
+    return srv.cfg && srv.cfg->trusted_proxies && peer[0] && mer_list_has(srv.cfg->trusted_proxies, peer);
+}
+
+bool mer_server_from_trusted_proxy(h2o_req_t *req)
+{
+    char peer[64];
+    mer_server_peer(req->conn, peer);
+    return trusted(peer);
+}
+
 void mer_server_client(h2o_req_t *req, char out[64])
 {
     mer_server_peer(req->conn, out);
-    if (srv.cfg == NULL || srv.cfg->trusted_proxies == NULL || !mer_list_has(srv.cfg->trusted_proxies, out))
+    if (!trusted(out))
         return;
     ssize_t i = -1, j = -1;
     while ((j = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, j)) >= 0)

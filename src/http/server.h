@@ -140,6 +140,10 @@ void mer_server_peer(h2o_conn_t *conn, char out[64]);
  */
 void mer_server_client(h2o_req_t *req, char out[64]);
 
+/* Did the request come straight from one of the configured trusted proxies (a gateway)? Only such a peer
+ * may speak for the gateway in its headers (X-Forwarded-For, X-Meridian-Fallback: region/region_http.h). */
+bool mer_server_from_trusted_proxy(h2o_req_t *req);
+
 /* Increments/decrements the in-flight count for asynchronous answers (see http/req.h). */
 void mer_worker_inflight_add(mer_worker_t *w, long d);
 

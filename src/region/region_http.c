@@ -5,6 +5,7 @@
 
 #include "core/log.h"
 #include "http/rcache.h"
+#include "http/server.h"
 #include "store/notify.h"
 #include "store/store.h"
 #include "store/writer.h"
@@ -62,7 +63,15 @@ int mer_req_lang(mer_req_t *r, char norm[MER_LOCALE_MAX], const char **lang)
     return 0;
 }
 
-int mer_where(mer_req_t *r, mer_where_t *out)
+/* A catalogue read another region's gateway sent here because that region is down (mer_where_catalogue). */
+static bool catalogue_fallback(mer_req_t *r)
+{
+    size_t len = 0;
+    return mer_req_header(r, MER_FALLBACK_HEADER, &len) != NULL && len > 0 && r->who.role != MER_ROLE_CUSTOMER &&
+           mer_server_from_trusted_proxy(r->h2o);
+}
+
+static int where(mer_req_t *r, mer_where_t *out, bool catalogue)
 {
     const char *code = mer_req_query(r, "country");
     size_t len = code ? strlen(code) : 0;
@@ -83,8 +92,16 @@ int mer_where(mer_req_t *r, mer_where_t *out)
     }
     char norm[MER_LOCALE_MAX];
     const char *lang;
-    if (mer_req_served_here(r, out->cs, out->country) != 0 || mer_req_lang(r, norm, &lang) != 0)
+    const mer_region_t *rg = mer_region_find(out->cs, out->country->region);
+    out->fallback = false;
+    if (!(rg && rg->local) && catalogue) {
+        mer_reply_vary(r, "X-Meridian-Fallback");
+        out->fallback = catalogue_fallback(r);
+    }
+    if ((!out->fallback && mer_req_served_here(r, out->cs, out->country) != 0) || mer_req_lang(r, norm, &lang) != 0)
         return -1;
+    if (out->fallback)
+        mer_reply_header(r, "x-meridian-stock", "unknown");
     size_t al_len = 0;
     if (lang == NULL)
         mer_reply_vary(r, "Accept-Language");
@@ -97,6 +114,16 @@ int mer_where(mer_req_t *r, mer_where_t *out)
     }
     mer_locale_chain_build(&out->chain, lang, al ? al_copy : NULL, al_len, out->country->languages[0]);
     return 0;
+}
+
+int mer_where(mer_req_t *r, mer_where_t *out)
+{
+    return where(r, out, false);
+}
+
+int mer_where_catalogue(mer_req_t *r, mer_where_t *out)
+{
+    return where(r, out, true);
 }
 
 /* ---- public ---- */

@@ -12,6 +12,7 @@ typedef struct mer_where {
     const mer_countries_t *cs; /* the snapshot the request was resolved against */
     const mer_country_t *country;
     mer_locale_chain_t chain; /* language fallback chain for this request */
+    bool fallback;            /* mer_where_catalogue: a country of another region, answered from the catalogue */
 } mer_where_t;
 
 /*
@@ -23,6 +24,23 @@ typedef struct mer_where {
  * Returns 0, or answers the error and returns -1.
  */
 int mer_where(mer_req_t *r, mer_where_t *out);
+
+/*
+ * mer_where for the public catalogue reads (product listings and search, product pages, categories), which
+ * may also be answered for a country of another region: when that region has no healthy node, the gateway
+ * sends its catalogue reads to another region and marks them with the header X-Meridian-Fallback (naming
+ * the region that is down). Such a request is answered here, out->fallback set, only when it came from a
+ * trusted proxy (`serve --trusted-proxy`: a client cannot mark its own requests) and carries no customer's
+ * token; any other request for a country served elsewhere is 421 wrong_region, as mer_where answers. A
+ * fallback answer comes from this node's copy of the catalogue (countries, products, translations and prices
+ * are the hub's, the same in every region) and holds nothing of the other region's own data: its stock is
+ * stated as unknown (the caller's part) and the answer carries X-Meridian-Stock: unknown (set here).
+ * Returns 0, or answers the error and returns -1.
+ */
+int mer_where_catalogue(mer_req_t *r, mer_where_t *out);
+
+/* The request header a gateway marks a catalogue fallback with (its value: the region that is down). */
+#define MER_FALLBACK_HEADER "x-meridian-fallback"
 
 /*
  * The ?lang= parameter, normalised into norm. Returns 0 with *lang = norm, or *lang = NULL when there

@@ -6,35 +6,13 @@
 // limit; X-Request-Id and the client address forwarded; /route.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { startServer, expectError, customer, freePort, BIN, until, wait, client } from './helpers.mjs';
+import { startServer, startGateway, expectError, customer, freePort, BIN, until, wait } from './helpers.mjs';
 
 const TIMEOUT_MS = 5000; // --upstream-timeout of the gateway under test (a login's argon2id takes ~1 s under ASan on a busy machine)
 
-
-async function startGateway(args, env = {}) {
-  const port = await freePort();
-  const child = spawn(BIN, ['gateway', '--port', String(port), '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ } // ready: it has the countries
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${log}`);
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start:\n${log}`); }
-    await wait(50);
-  }
-  return Object.assign(client(base), {
-    log: () => log,
-    async stop() { if (child.exitCode === null) child.kill('SIGTERM'); return exited; },
-  });
-}
 
 // A stand-in node: answers /healthz, and every other request with what reached it.
 async function echoNode(name, port) {
@@ -57,14 +35,16 @@ async function echoNode(name, port) {
 
 let nodes, ru, gw, api;
 const logs = {};
+const nodeArgs = (r) => ['--access-log', logs[r], ...(r === 'eu' ? [] : ['--trusted-proxy', '127.0.0.1'])];
 
 before(async () => {
   nodes = {};
   for (const r of ['in', 'eu', 'sg']) {
     const dir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'meridian-gwlog-'));
     logs[r] = join(dir, 'access.log');
-    // the IN node trusts the gateway's X-Forwarded-For (both on loopback here); the others do not
-    nodes[r] = await startServer({ regions: r, args: ['--access-log', logs[r], ...(r === 'in' ? ['--trusted-proxy', '127.0.0.1'] : [])] });
+    // the IN and SG nodes trust the gateway (both on loopback here: its X-Forwarded-For, its catalogue
+    // fallbacks); the EU node does not
+    nodes[r] = await startServer({ regions: r, args: nodeArgs(r) });
   }
   ru = [await echoNode('ru-0'), await echoNode('ru-1')];
   gw = await startGateway([
@@ -83,6 +63,7 @@ after(async () => {
     try { process.kill(n.child.pid, 'SIGCONT'); } catch { /* gone */ }
     await n.stop();
   }
+  if (nodes && nodes.eu) rmSync(nodes.eu.dataDir, { recursive: true, force: true }); // restarted on its directory
   for (const e of ru || []) await e.close().catch(() => {});
 });
 
@@ -249,12 +230,30 @@ async function order(c, country, method) {
   return api.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: method, lines: [{ sku: s.code, quantity: 1 }] } });
 }
 
+test('a client cannot mark its own request as a catalogue fallback', async () => {
+  // straight to a node that trusts no proxy: the mark is ignored, the country is still another region's
+  expectError(await nodes.eu.get('/api/v1/products?country=IN&per_page=1', { headers: { 'x-meridian-fallback': 'in' } }), 421, 'wrong_region');
+  // through the gateway, to a region that is up: the client's mark is dropped at the edge
+  const list = await api.get('/api/v1/products?country=IN&category=accessories&per_page=1');
+  const p = await api.get(`/api/v1/products/${list.json.items[0].id}?country=IN`, { headers: { 'x-meridian-fallback': 'eu' } });
+  assert.equal(p.status, 200);
+  assert.equal(upstream(p), 'in/0');
+  assert.equal(p.headers.get('x-meridian-fallback'), null);
+  assert.equal(p.headers.get('x-meridian-stock'), null);
+  assert.ok(p.json.skus.every((k) => k.stock_state === 'in_stock'), p.text);
+});
+
+let euC; // an EU customer registered before EU stops, for the restart
 test('EU stopped: EU calls get 503 region_unavailable at once; IN and SG still take orders; catalogue reads fall back', async () => {
   const inC = await customer(api, 'IN');
   const sgC = await customer(api, 'VN');
-  const euC = await customer(api, 'ES');
+  euC = await customer(api, 'ES');
   assert.match(euC.token, /^mct_eu_/);
-  await nodes.eu.stop();
+  const list = await api.get('/api/v1/products?country=ES&category=accessories&per_page=1');
+  const home = await api.get(`/api/v1/products/${list.json.items[0].id}?country=ES&lang=es`);
+  assert.equal(upstream(home), 'eu/0');
+  assert.ok(home.json.skus.some((k) => k.stock_state === 'in_stock'), home.text);
+  await nodes.eu.stop({ keepData: true });
 
   let t = Date.now();
   const r = await api.get('/api/v1/orders', { token: euC.token });
@@ -266,8 +265,6 @@ test('EU stopped: EU calls get 503 region_unavailable at once; IN and SG still t
   const w = await api.api('POST', '/api/v1/cart/items', { token: euC.token, body: { sku: 'X', quantity: 1 } });
   expectError(w, 503, 'region_unavailable');
   assert.ok(Date.now() - t < 500, 'refused without trying a node');
-  expectError(await api.get('/api/v1/products?country=FR'), 503, 'region_unavailable');
-
   const oi = await order(inC, 'IN', 'cod');
   assert.equal(oi.status, 201, oi.text);
   assert.equal(upstream(oi), 'in/0');
@@ -275,11 +272,52 @@ test('EU stopped: EU calls get 503 region_unavailable at once; IN and SG still t
   assert.equal(os.status, 201, os.text);
   assert.equal(upstream(os), 'sg/0');
 
-  // public catalogue reads go to a region that is up; a customer's never do
+  // public catalogue reads go to a region that is up, which answers them from its catalogue copy with
+  // stock unknown (stock is the region's own data); a customer's never do
   const cat = await api.get('/api/v1/countries?country=ES');
   assert.equal(cat.status, 200);
   assert.ok(cat.headers.get('x-meridian-fallback'));
+  const page = await api.get(`/api/v1/products/${home.json.id}?country=ES&lang=es`);
+  assert.equal(page.status, 200, page.text);
+  const by = page.headers.get('x-meridian-fallback');
+  assert.ok(by === 'sg' || by === 'in', `answered by a region that is up: ${by}`);
+  assert.equal(upstream(page).split('/')[0], by);
+  assert.equal(page.headers.get('x-meridian-stock'), 'unknown');
+  assert.deepEqual({ ...page.json, skus: undefined }, { ...home.json, skus: undefined }, 'the same product, names and prices');
+  assert.deepEqual(page.json.skus.map((k) => ({ ...k, stock_state: undefined })), home.json.skus.map((k) => ({ ...k, stock_state: undefined })));
+  assert.ok(page.json.skus.every((k) => k.stock_state === 'unknown'), page.text);
+  assert.notEqual(page.headers.get('etag'), home.headers.get('etag'));
+  const search = await api.get('/api/v1/products?country=FR&q=phone&per_page=2');
+  assert.equal(search.status, 200, search.text);
+  assert.ok(search.json.items.length > 0);
+  assert.ok(search.headers.get('x-meridian-fallback'));
+  const cats = await api.get('/api/v1/categories?country=DE');
+  assert.equal(cats.status, 200, cats.text);
+  assert.ok(cats.headers.get('x-meridian-fallback'));
+  // anything personal (a customer's token, even on a catalogue read) is still 503
   expectError(await api.get('/api/v1/countries?country=ES', { token: euC.token }), 503, 'region_unavailable');
+  expectError(await api.get(`/api/v1/products/${home.json.id}?country=ES`, { token: euC.token }), 503, 'region_unavailable');
+  expectError(await api.get('/api/v1/cart?country=ES'), 503, 'region_unavailable');
+  expectError(await api.api('POST', '/api/v1/sessions', { body: { email: euC.email, password: 'correct horse battery', country: 'ES' } }), 503, 'region_unavailable');
+  expectError(await api.get('/api/v1/flash-sales?country=ES'), 503, 'region_unavailable');
+  assert.match((await api.get('/metrics')).text, /meridian_gateway_fallbacks_total [1-9]/);
+});
+
+test('EU restarted: its node comes back into the pool and serves its customers and its own catalogue again', async () => {
+  nodes.eu = await startServer({ regions: 'eu', dataDir: nodes.eu.dataDir, port: nodes.eu.port, seed: false, args: nodeArgs('eu') });
+  await until(async () => /node_up\{region="eu"[^}]*\} 1/.test((await api.get('/metrics')).text), 'EU back in the pool');
+  const me = await api.get('/api/v1/users/me', { token: euC.token });
+  assert.equal(me.status, 200, me.text);
+  assert.equal(upstream(me), 'eu/0');
+  assert.equal(me.json.email, euC.email, 'the customer registered before the stop');
+  const list = await api.get('/api/v1/products?country=ES&category=accessories&per_page=1');
+  const page = await api.get(`/api/v1/products/${list.json.items[0].id}?country=ES`);
+  assert.equal(upstream(page), 'eu/0');
+  assert.equal(page.headers.get('x-meridian-fallback'), null);
+  assert.ok(page.json.skus.some((k) => k.stock_state === 'in_stock'), page.text);
+  const o = await order(euC, 'ES', 'card');
+  assert.equal(o.status, 201, o.text);
+  assert.equal(upstream(o), 'eu/0');
 });
 
 test('a node that hangs: 503 region_unavailable within the upstream timeout', async () => {

@@ -87,7 +87,7 @@ export function run(args, opts = {}) {
 }
 
 // Starts a node. opts: { regions, seed (default true, also on a given dataDir that has none yet: pgDataDir), args,
-// dataDir, env, nofile (RLIMIT_NOFILE soft and hard) }
+// dataDir, env, nofile (RLIMIT_NOFILE soft and hard), port (default: a free one) }
 // A client of an HTTP base URL: api(method, path, {body, token, headers, raw}) -> {status, headers, json, text}.
 export function client(base) {
   const c = {
@@ -113,7 +113,7 @@ export async function startServer(opts = {}) {
   const dataDir = opts.dataDir || mkdtempSync(join(tmpdir(), 'meridian-test-'));
   if (opts.seed === true || (opts.seed !== false && !opts.dataDir)) run(['seed', '--data', dataDir, ...(opts.regions ? ['--regions', opts.regions] : [])]);
   const adminToken = opts.noToken ? null : run(['admin', 'token', '--data', dataDir]);
-  const port = await freePort();
+  const port = opts.port || await freePort();
   const args = ['serve', '--data', dataDir, '--port', String(port), '--threads', '2', ...(opts.args || [])];
   if (opts.regions) args.push('--regions', opts.regions);
   // with nofile, a shell lowers the limit and execs the server (same pid)
@@ -149,6 +149,30 @@ export async function startServer(opts = {}) {
     },
   };
   return srv;
+}
+
+// Starts `meridian gateway` on a free port with args (--region ... and the rest) and waits until it is ready
+// (it has the country list). Returns a client of it with log() (its stdout and stderr) and stop().
+export async function startGateway(args, env = {}) {
+  const port = await freePort();
+  const child = spawn(BIN, ['gateway', '--port', String(port), '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
+    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${log}`);
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start:\n${log}`); }
+    await wait(50);
+  }
+  return Object.assign(client(base), {
+    port, child,
+    log: () => log,
+    async stop() { if (child.exitCode === null) child.kill('SIGTERM'); return exited; },
+  });
 }
 
 export function expectError(res, status, code, field) {

@@ -1,5 +1,5 @@
-/* Unit tests: the gateway's pure parts (src/gateway/edge.h): token region, country, catalogue reads,
- * the edge rate limiter. */
+/* Unit tests: the gateway's pure parts (src/gateway/edge.h): token region, webhook region, country,
+ * catalogue reads, the edge rate limiter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -97,6 +97,27 @@ static void test_catalogue_reads(void **state)
     assert_false(mer_gw_is_catalogue_read(S("GET"), S("/api/v1/cart"), false));
 }
 
+static void test_webhook_region(void **state)
+{
+    (void)state;
+    char r[MER_GW_REGION_MAX];
+    const char *hook = "/api/v1/payments/wallet/webhook";
+    const char *body = "{\"id\":\"whevt_1\",\"type\":\"payment.succeeded\",\"intent\":\"pi_eu_0a1b\",\"amount\":5}";
+    assert_true(mer_gw_webhook_region(S("POST"), S(hook), S(body), r));
+    assert_string_equal(r, "eu");
+    assert_false(mer_gw_webhook_region(S("GET"), S(hook), S(body), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S("/api/v1/payments/wallet/webhooks"), S(body), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S("/api/v1/payments/a/b/webhook"), S(body), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S("/api/v1/orders"), S(body), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), NULL, 0, r));
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("{\"intent\":\"pi_EU_x\"}"), r)); /* not a region name */
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("{\"intent\":\"pi_eu\"}"), r));   /* no '_' after it */
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("{\"intent\":\"ch_eu_x\"}"), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("{\"intent\":7}"), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("[\"pi_eu_x\"]"), r));
+    assert_false(mer_gw_webhook_region(S("POST"), S(hook), S("{\"intent\":\"pi_eu_x\""), r)); /* not JSON */
+}
+
 static void test_key_retry_only_where_keys_are_honoured(void **state)
 {
     (void)state;
@@ -165,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_limiter_memory_is_bounded),
         cmocka_unit_test(test_limiter_off),
         cmocka_unit_test(test_key_retry_only_where_keys_are_honoured),
+        cmocka_unit_test(test_webhook_region),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
