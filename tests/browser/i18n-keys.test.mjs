@@ -1,12 +1,13 @@
 // The storefront's words (web/src/i18n.js), without a browser: every language a demo country speaks has a
 // table, and every table has exactly the keys English has (a missing key would show English on a page in
 // that language; an extra one is a typo or a leftover), each a non-empty string with the same {placeholders}
-// as English. The order and payment statuses cover the API's enums (docs/openapi.yaml), so a status the
-// API can send is never shown as its raw value.
+// as English. The order and payment statuses and the flash-sale refusal reasons cover the API's enums
+// (docs/openapi.yaml), so nothing the API can send is shown as its raw value or its English message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { T, t } from '../../web/src/i18n.js';
+import { REASONS } from '../../web/src/flash.js';
 
 const en = Object.keys(T.en);
 const placeholders = (s) => (s.match(/\{[^}]*\}/g) || []).sort();
@@ -36,16 +37,23 @@ test('every language of a demo country has a table', () => {
   for (const l of ['hi', 'en', 'ms', 'id', 'fil', 'th', 'vi', 'ru', 'es', 'fr', 'it', 'de', 'pl']) assert.ok(T[l], l);
 });
 
+const yaml = readFileSync(new URL('../../docs/openapi.yaml', import.meta.url), 'utf8');
+const enumOf = (schema) => {
+  const m = new RegExp(`\\n    ${schema}:\\n[\\s\\S]*?\\n      enum: \\[([^\\]]*)\\]`).exec(yaml);
+  assert.ok(m, `${schema} in docs/openapi.yaml`);
+  return m[1].split(',').map((s) => s.trim()).filter(Boolean);
+};
+
 test('every order and payment status the API can send has words', () => {
-  const yaml = readFileSync(new URL('../../docs/openapi.yaml', import.meta.url), 'utf8');
-  const enumOf = (schema) => {
-    const m = new RegExp(`\\n    ${schema}:\\n[\\s\\S]*?\\n      enum: \\[([^\\]]*)\\]`).exec(yaml);
-    assert.ok(m, `${schema} in docs/openapi.yaml`);
-    return m[1].split(',').map((s) => s.trim());
-  };
   const missing = [...enumOf('OrderStatus').map((s) => `os_${s}`), ...enumOf('PaymentStatus').map((s) => `ps_${s}`)]
     .filter((k) => !(k in T.en));
   assert.deepEqual(missing, []);
+});
+
+test('every reason a flash sale refuses a shopper for has words (the API\'s own message is English)', () => {
+  const reasons = enumOf('FlashRefusalReason');
+  assert.ok(reasons.length > 10);
+  assert.deepEqual(reasons.filter((r) => !(REASONS[r] in T.en)), []);
 });
 
 test('t(): the language\'s word, else English\'s, else the fallback or the key', () => {

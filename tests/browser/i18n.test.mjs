@@ -61,7 +61,7 @@ test('switching the country to Vietnam, then to Russia: the storefront\'s words 
   await ru.getByRole('link', { name: 'Магазин' }).click();
   await page.getByRole('searchbox', { name: 'Поиск товаров' }).waitFor();
   assert.deepEqual(await page.getByRole('combobox', { name: 'Сортировка' }).locator('option').allTextContents(),
-    ['По популярности', 'Сначала дешевле', 'Сначала дороже', 'Сначала новые']);
+    ['По релевантности', 'Сначала дешевле', 'Сначала дороже', 'Сначала новые']);
   await page.locator('.grid .card .price').filter({ hasText: '₽' }).first().waitFor();
   assert.equal(await page.locator('#pick-country option[value=IN]').textContent(), 'Индия');
   await noEnglish(page);

@@ -52,7 +52,7 @@ function span(ms, locale) {
   }
 }
 // The flash-sale refusal reasons (the API's `reason`; FlashRefusalReason) and the words for each.
-const REASONS = {
+export const REASONS = {
   not_started: 'rNotStarted', ended: 'rEnded', sold_out: 'soldOut', not_reserved: 'rNotReserved', limit_reached: 'limit',
   rate_limited_user: 'rRateLimited', rate_limited_ip: 'rRateLimited', blocklist: 'rBlocked', account_too_new: 'rBlocked',
   phone_already_won: 'rOnePerPerson', address_already_won: 'rOnePerPerson', device_already_won: 'rOnePerPerson',

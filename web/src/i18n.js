@@ -247,7 +247,7 @@ export const T = {
   ru: {
     shop: 'Магазин', cart: 'Корзина', account: 'Личный кабинет', login: 'Войти', logout: 'Выйти', register: 'Создать аккаунт',
     sales: 'Флеш-распродажи', country: 'Страна', language: 'Язык', search: 'Поиск товаров', all: 'Все категории', category: 'Категория',
-    sort: 'Сортировка', relevance: 'По популярности', priceAsc: 'Сначала дешевле', priceDesc: 'Сначала дороже', newest: 'Сначала новые',
+    sort: 'Сортировка', relevance: 'По релевантности', priceAsc: 'Сначала дешевле', priceDesc: 'Сначала дороже', newest: 'Сначала новые',
     from: 'от', prev: 'Назад', next: 'Вперёд', page: 'Страница', of: 'из', noResults: 'Ничего не найдено.',
     addToCart: 'В корзину', added: 'Товар добавлен в корзину.', inStock: 'В наличии', lowStock: 'Осталось мало', outOfStock: 'Нет в наличии',
     quantity: 'Количество', emptyCart: 'В корзине пока пусто.', checkout: 'Оформить заказ', remove: 'Удалить', items: 'Товары',
