@@ -107,3 +107,24 @@ test('a Russian shopper\'s order: status, payment method, date and tax rate in R
   await row.getByText('отменён').waitFor();
   assert.deepEqual(page.errors.filter((e) => !/Failed to load resource/.test(e)), []);
 });
+
+test('a language chosen while a country pick still waits for /route is kept (the pick does not put back the old one)', async () => {
+  const page = await env.page({ locale: 'en-US' });
+  await page.goto('/');
+  await page.locator('.grid .card').first().waitFor();
+  assert.equal(await page.getByRole('combobox', { name: 'भाषा' }).inputValue(), 'hi'); // a first visit: India, in Hindi
+  let release;
+  const held = new Promise((r) => { release = r; });
+  let asked = 0;
+  await page.route('**/api/v1/route?*', async (route) => { asked++; await held; await route.continue(); });
+  await page.getByRole('combobox', { name: 'देश' }).selectOption('IN');
+  await page.getByRole('combobox', { name: 'भाषा' }).selectOption('en');
+  await page.getByRole('searchbox', { name: 'Search products' }).waitFor();
+  assert.equal(asked, 1);
+  const answered = page.waitForResponse((r) => r.url().includes('/api/v1/route'));
+  release();
+  await answered;
+  await page.waitForTimeout(300); // the pick's answer is handled after the response arrives
+  assert.equal(await page.getByRole('combobox', { name: 'Language' }).inputValue(), 'en');
+  await page.getByRole('searchbox', { name: 'Search products' }).waitFor();
+});

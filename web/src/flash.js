@@ -70,9 +70,8 @@ export function FlashSales({ ctx }) {
   return html`<section><h1>${L('sales')}</h1>
     ${!st.data.sales.length && html`<p>${L('noSales')}</p>`}
     ${st.data.sales.map((s) => html`<article class="sale"><h2><a href=${`#/sales/${s.id}`}>${s.title}</a></h2>
-      ${s.sessions.map((x) => { const k = stateOf(x, now); return html`<p><span class=${`status s-${k}`}>${L(k === 'sold_out' ? 'soldOut' : k)}</span>
-        ${fmtDate(x.starts_at, loc(), country() && country().timezone)} ·
-        ${k === 'upcoming' ? html`${L('startsIn')} <b>${span(Date.parse(x.starts_at) - now, loc())}</b>` : k === 'live' ? html`${L('endsIn')} <b>${span(Date.parse(x.ends_at) - now, loc())}</b>` : ''}</p>`; })}
+      ${s.sessions.map((x) => { const k = stateOf(x, now); return html`<p><span class=${`status s-${k}`}>${L(k === 'sold_out' ? 'soldOut' : k)}</span>${' '}
+        ${fmtDate(x.starts_at, loc(), country() && country().timezone)}${k === 'upcoming' || k === 'live' ? ' · ' : ''}${k === 'upcoming' ? html`${L('startsIn')} <b>${span(Date.parse(x.starts_at) - now, loc())}</b>` : k === 'live' ? html`${L('endsIn')} <b>${span(Date.parse(x.ends_at) - now, loc())}</b>` : ''}</p>`; })}
     </article>`)}
   </section>`;
 }

@@ -70,24 +70,29 @@ function Status({ st }) {
 }
 
 // ---- header: country, language, navigation ----
+let pickSeq = 0; // the country picks so far (a pick waits for /route; a later one supersedes it)
 function Header({ cartCount }) {
   const c = country();
   const [notice, setN] = useState(null);
   setNotice = setN;
   const pick = async (code) => {
-    const nc = S.countries.find((x) => x.code === code);
-    const lang = nc && nc.languages.includes(S.lang) ? S.lang : nc ? nc.default_language : S.lang;
+    const seq = ++pickSeq;
     if (S.user && S.user.country !== code) setS({ token: null, user: null });
+    let other = null; // the origin of another region's site serving the country
     try {
       const r = await call('GET', '/route', { query: { country: code } });
-      if (r.json && !r.json.served_here && r.json.url && new URL(r.json.url).origin !== location.origin) {
-        setS({ country: code, lang });
-        setNotice(L('wrongRegion'));
-        location.href = elsewhere(new URL(r.json.url).origin, code, lang);
-        return;
-      }
+      if (r.json && !r.json.served_here && r.json.url && new URL(r.json.url).origin !== location.origin) other = new URL(r.json.url).origin;
     } catch { /* the catalogue calls will say what is wrong */ }
+    // the language is chosen once the answer is in (the shopper may have picked one meanwhile), and only the
+    // latest of several quick picks applies
+    if (seq !== pickSeq) return;
+    const nc = S.countries.find((x) => x.code === code);
+    const lang = nc && nc.languages.includes(S.lang) ? S.lang : nc ? nc.default_language : S.lang;
     setS({ country: code, lang });
+    if (other) {
+      setNotice(L('wrongRegion'));
+      location.href = elsewhere(other, code, lang);
+    }
   };
   return html`<header class="top">
     <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>${L('skip')}</a>
