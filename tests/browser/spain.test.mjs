@@ -35,7 +35,7 @@ test('Spain: Spanish pages, € prices, wallet payment through the simulator pag
   await card.click();
   await page.getByRole('button', { name: 'Añadir al carrito' }).click();
   await page.getByRole('status').getByText('Añadido al carrito.').waitFor();
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /Carrito/ }).click();
+  await page.getByRole('navigation', { name: 'Principal' }).getByRole('link', { name: /Carrito/ }).click();
   await page.getByRole('link', { name: 'Tramitar pedido' }).click();
   await page.getByRole('link', { name: 'Crear cuenta' }).click();
   await page.getByLabel('Nombre').fill('Lucía García');
@@ -65,7 +65,8 @@ test('Spain: Spanish pages, € prices, wallet payment through the simulator pag
   await page.getByRole('button', { name: 'Approve payment' }).click();
   await page.waitForURL((u) => u.origin === env.srv.base, { timeout: WAIT });
   await page.getByTestId('order-number').waitFor();
-  await page.waitForFunction(() => document.querySelector('[data-testid=order-status]')?.textContent === 'paid', null, { timeout: WAIT });
+  await page.waitForFunction(() => document.querySelector('[data-testid=order-status]')?.dataset.status === 'paid', null, { timeout: WAIT });
+  assert.equal(await page.getByTestId('order-status').textContent(), 'pagado');
   const total = await page.getByTestId('grand-total').textContent();
   assert.match(total, /^\d+,\d\d\s€$/);
   assert.match(await page.getByTestId('order-number').textContent(), /^ES-/);

@@ -102,3 +102,13 @@ export function fmtDate(iso, lang, timeZone) {
     return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(new Date(iso));
   } catch { return iso; }
 }
+// Two instants as one range, as the locale writes it ("3 Dec 2026, 12:00 – 2:00 pm": the shared date once).
+export function fmtDateRange(from, to, lang, timeZone) {
+  try {
+    return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone }).formatRange(new Date(from), new Date(to));
+  } catch { return `${fmtDate(from, lang, timeZone)} – ${fmtDate(to, lang, timeZone)}`; }
+}
+// A number as the locale writes it (opts: Intl.NumberFormat's, e.g. a percent).
+export function fmtNum(n, lang, opts) {
+  try { return new Intl.NumberFormat(lang, opts).format(n); } catch { return String(n); }
+}

@@ -1,5 +1,5 @@
 // The storefront: catalogue, product, cart, account, checkout, orders and flash sales, on the public API.
-import { html, render, useState, useEffect, useRef, call, ApiError, store, useRoute, go, Field, FormError, focusError, fmtDate } from './lib.js';
+import { html, render, useState, useEffect, useRef, call, ApiError, store, useRoute, go, Field, FormError, focusError, fmtDate, fmtNum } from './lib.js';
 import { t } from './i18n.js';
 import { FlashSales, FlashSale } from './flash.js';
 
@@ -25,6 +25,7 @@ export async function api(method, path, opts = {}) {
     if (cartId && !S.token) setS({ guestCart: { id: cartId, country: S.country } });
     return r.json;
   } catch (e) {
+    if (e.code === 'network') e.message = L('network');
     if (e.status === 421 && e.body && e.body.error && e.body.error.url) {
       const target = new URL(e.body.error.url);
       if (target.origin !== location.origin) location.href = elsewhere(target.origin, S.country, S.lang);
@@ -33,7 +34,17 @@ export async function api(method, path, opts = {}) {
     throw e;
   }
 }
-const L = (k) => t(S.lang, k);
+const L = (k, fallback) => t(S.lang, k, fallback);
+// The locale Intl formats numbers and dates for: the shopper's language as written in their country (en-IN, fil-PH).
+const loc = () => (S.country ? `${S.lang}-${S.country}` : S.lang || 'en');
+// An order's or a payment's status (prefix os or ps) in the shopper's language; the API's value, readable,
+// for a status this build does not know.
+const statusName = (prefix, s) => L(`${prefix}_${s}`, s.replace(/_/g, ' '));
+// A country's name: the API's in the shopper's language, else the browser's (CLDR), else the API's default.
+function countryName(c) {
+  if (c.names && c.names[S.lang]) return c.names[S.lang];
+  try { return new Intl.DisplayNames([S.lang], { type: 'region' }).of(c.code) || c.name; } catch { return c.name; }
+}
 // The same page on another region's site; the choice travels in the address (storage is per site).
 const elsewhere = (origin, countryCode, lang) => `${origin}/#/?country=${countryCode}&lang=${lang}`;
 let setNotice = () => {};
@@ -59,39 +70,44 @@ function Status({ st }) {
 }
 
 // ---- header: country, language, navigation ----
+let pickSeq = 0; // the country picks so far (a pick waits for /route; a later one supersedes it)
 function Header({ cartCount }) {
   const c = country();
   const [notice, setN] = useState(null);
   setNotice = setN;
   const pick = async (code) => {
-    const nc = S.countries.find((x) => x.code === code);
-    const lang = nc && nc.languages.includes(S.lang) ? S.lang : nc ? nc.default_language : S.lang;
+    const seq = ++pickSeq;
     if (S.user && S.user.country !== code) setS({ token: null, user: null });
+    let other = null; // the origin of another region's site serving the country
     try {
       const r = await call('GET', '/route', { query: { country: code } });
-      if (r.json && !r.json.served_here && r.json.url && new URL(r.json.url).origin !== location.origin) {
-        setS({ country: code, lang });
-        setNotice(L('wrongRegion'));
-        location.href = elsewhere(new URL(r.json.url).origin, code, lang);
-        return;
-      }
+      if (r.json && !r.json.served_here && r.json.url && new URL(r.json.url).origin !== location.origin) other = new URL(r.json.url).origin;
     } catch { /* the catalogue calls will say what is wrong */ }
+    // the language is chosen once the answer is in (the shopper may have picked one meanwhile), and only the
+    // latest of several quick picks applies
+    if (seq !== pickSeq) return;
+    const nc = S.countries.find((x) => x.code === code);
+    const lang = nc && nc.languages.includes(S.lang) ? S.lang : nc ? nc.default_language : S.lang;
     setS({ country: code, lang });
+    if (other) {
+      setNotice(L('wrongRegion'));
+      location.href = elsewhere(other, code, lang);
+    }
   };
   return html`<header class="top">
-    <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>Skip to content</a>
+    <a class="skip" href="#main" onClick=${(e) => { e.preventDefault(); document.getElementById('main').focus(); }}>${L('skip')}</a>
     <a class="brand" href="#/">Meridian</a>
-    <nav aria-label="Main">
+    <nav aria-label=${L('mainNav')}>
       <a href="#/">${L('shop')}</a>
       <a href="#/sales">${L('sales')}</a>
-      <a href="#/cart">${L('cart')}${cartCount ? html` <span class="badge" aria-label=${`${cartCount} items`}>${cartCount}</span>` : ''}</a>
+      <a href="#/cart">${L('cart')}${cartCount ? html` <span class="badge" aria-label=${`${L('items')}: ${fmtNum(cartCount, loc())}`}>${fmtNum(cartCount, loc())}</span>` : ''}</a>
       ${S.token ? html`<a href="#/account">${L('account')}</a>` : html`<a href="#/login">${L('login')}</a>`}
     </nav>
     ${notice && html`<p class="notice" role="status">${notice}</p>`}
     <div class="pickers">
       <label for="pick-country">${L('country')}</label>
         <select id="pick-country" name="country" value=${S.country} onChange=${(e) => pick(e.currentTarget.value)}>
-          ${S.countries.map((x) => html`<option value=${x.code}>${(x.names && x.names[S.lang]) || x.name}</option>`)}
+          ${S.countries.map((x) => html`<option value=${x.code}>${countryName(x)}</option>`)}
         </select>
       <label for="pick-lang">${L('language')}</label>
         <select id="pick-lang" name="lang" value=${S.lang} onChange=${(e) => setS({ lang: e.currentTarget.value })}>
@@ -146,7 +162,7 @@ function Catalogue({ query }) {
     </ul>
     ${list.data && list.data.pages > 1 && html`<nav class="pager" aria-label=${L('page')}>
       <button disabled=${page <= 1} onClick=${() => nav({ page: String(page - 1) })}>${L('prev')}</button>
-      <span>${L('page')} ${page} ${L('of')} ${list.data.pages}</span>
+      <span>${L('page')} ${fmtNum(page, loc())} ${L('of')} ${fmtNum(list.data.pages, loc())}</span>
       <button disabled=${page >= list.data.pages} onClick=${() => nav({ page: String(page + 1) })}>${L('next')}</button>
     </nav>`}
   </section>`;
@@ -278,7 +294,7 @@ function Totals({ totals, taxIncluded, taxes }) {
     <dt>${L('items')}</dt><dd>${totals.items.formatted}</dd>
     ${totals.discount && totals.discount.amount > 0 && html`<dt>${L('discount')}</dt><dd>−${totals.discount.formatted}</dd>`}
     <dt>${L('shipping')}</dt><dd>${totals.shipping.formatted}</dd>
-    ${taxes && taxes.map((x) => html`<dt class="tax-line">${x.kind} ${x.rate_bp / 100} %</dt><dd class="tax-line" data-kind=${x.kind}>${x.amount.formatted}</dd>`)}
+    ${taxes && taxes.map((x) => html`<dt class="tax-line">${x.kind} ${fmtNum(x.rate_bp / 10000, loc(), { style: 'percent', maximumFractionDigits: 2 })}</dt><dd class="tax-line" data-kind=${x.kind}>${x.amount.formatted}</dd>`)}
     <dt>${taxIncluded ? L('tax') : L('taxAdded')}</dt><dd>${totals.tax.formatted}</dd>
     <dt class="grand">${L('total')}</dt><dd class="grand" data-testid="grand-total">${totals.grand_total.formatted}</dd>
   </dl>`;
@@ -342,7 +358,7 @@ export function AddressForm({ onSaved }) {
   };
   const inStates = S.country === 'IN' ? IN_STATES : null;
   return html`<form ref=${form} class="address-form" onSubmit=${submit} novalidate>
-    <h3>${L('addAddress')}${c ? ` (${c.names && c.names[S.lang] || c.name})` : ''}</h3>
+    <h3>${L('addAddress')}${c ? ` (${countryName(c)})` : ''}</h3>
     <${Field} label=${L('name')} name="name" value=${a.name} onInput=${set('name')} error=${err} autocomplete="name" />
     <${Field} label=${L('line1')} name="line1" value=${a.line1} onInput=${set('line1')} error=${err} autocomplete="address-line1" />
     <${Field} label=${L('line2')} name="line2" value=${a.line2} onInput=${set('line2')} error=${err} autocomplete="address-line2" />
@@ -350,7 +366,7 @@ export function AddressForm({ onSaved }) {
     <${Field} label=${L('state')} name="state" value=${a.state} onInput=${set('state')} error=${err} autocomplete="address-level1"
       options=${inStates && [['', '—'], ...inStates]} />
     <${Field} label=${L('postal')} name="postal_code" value=${a.postal_code} onInput=${set('postal_code')} error=${err}
-      autocomplete="postal-code" inputmode=${S.country === 'IN' ? 'numeric' : undefined} hint=${S.country === 'IN' ? 'PIN code: 6 digits' : undefined} />
+      autocomplete="postal-code" inputmode=${S.country === 'IN' ? 'numeric' : undefined} hint=${S.country === 'IN' ? L('pinHint') : undefined} />
     <${Field} label=${L('phone')} name="phone" type="tel" value=${a.phone} onInput=${set('phone')} error=${err} autocomplete="tel" />
     <${FormError} error=${err} fields=${Object.keys(blank)} />
     <button type="submit">${L('save')}</button>
@@ -386,10 +402,10 @@ function Account() {
     <${Status} st=${orders} />
     ${orders.data && !orders.data.orders.length && html`<p>${L('noOrders')}</p>`}
     ${orders.data && orders.data.orders.length > 0 && html`<table class="orders">
-      <thead><tr><th scope="col">${L('order')}</th><th scope="col">${L('status')}</th><th scope="col">${L('total')}</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
+      <thead><tr><th scope="col">${L('order')}</th><th scope="col">${L('status')}</th><th scope="col">${L('total')}</th><th scope="col"><span class="visually-hidden">${L('actions')}</span></th></tr></thead>
       <tbody>${orders.data.orders.map((o) => html`<tr>
-        <td><a href=${`#/orders/${o.id}`}>${o.number}</a><br /><small>${fmtDate(o.created_at, S.lang, country() && country().timezone)}</small></td>
-        <td><span class=${`status s-${o.status}`}>${o.status.replace(/_/g, ' ')}</span></td>
+        <td><a href=${`#/orders/${o.id}`}>${o.number}</a><br /><small>${fmtDate(o.created_at, loc(), country() && country().timezone)}</small></td>
+        <td><span class=${`status s-${o.status}`} data-status=${o.status}>${statusName('os', o.status)}</span></td>
         <td>${o.grand_total.formatted}</td>
         <td>${['pending_payment', 'pending_shipment', 'paid'].includes(o.status) &&
           html`<button class="link" onClick=${() => cancel(o)} aria-label=${`${L('cancel')} ${o.number}`}>${L('cancel')}</button>`}</td>
@@ -491,10 +507,9 @@ function Order({ id, query }) {
   return html`<section class="order">
     ${query.get('new') && html`<p class="ok" role="status">${L('thanks')}</p>`}
     <h1>${L('order')} <span data-testid="order-number">${o.number}</span></h1>
-    <p>${L('status')}: <span class=${`status s-${o.status}`} data-testid="order-status">${o.status.replace(/_/g, ' ')}</span> ·
-      ${L('payment')}: ${L(o.payment.method)} (${o.payment.status.replace(/_/g, ' ')}) · ${fmtDate(o.created_at, S.lang, o.timezone)}</p>
+    <p>${L('status')}: <span class=${`status s-${o.status}`} data-testid="order-status" data-status=${o.status}>${statusName('os', o.status)}</span>${' · '}${L('payment')}: ${L(o.payment.method)} (${statusName('ps', o.payment.status)}) · ${fmtDate(o.created_at, loc(), o.timezone)}</p>
     <table class="lines-table"><thead><tr><th scope="col">#</th><th scope="col">${L('items')}</th><th scope="col">${L('quantity')}</th><th scope="col">${L('total')}</th></tr></thead>
-      <tbody>${o.lines.map((l) => html`<tr><td>${l.line_no}</td><td>${l.name}</td><td>${l.quantity}</td><td>${l.line_total.formatted}</td></tr>`)}</tbody></table>
+      <tbody>${o.lines.map((l) => html`<tr><td>${fmtNum(l.line_no, loc())}</td><td>${l.name}</td><td>${fmtNum(l.quantity, loc())}</td><td>${l.line_total.formatted}</td></tr>`)}</tbody></table>
     <h2>${L('taxes')}</h2>
     <${Totals} totals=${o.totals} taxIncluded=${o.tax_included} taxes=${o.taxes} />
     ${o.address && html`<h2>${L('deliverTo')}</h2><${Addr} a=${o.address} />`}
@@ -533,12 +548,12 @@ function App() {
   else if (a === 'account') page = html`<${Account} />`;
   else if (a === 'checkout') page = html`<${Checkout} query=${route.query} onCart=${refreshCart} />`;
   else if (a === 'orders') page = html`<${Order} id=${b} query=${route.query} />`;
-  else if (a === 'sales' && b) page = html`<${FlashSale} id=${b} ctx=${{ S, api, L, q, country }} />`;
-  else if (a === 'sales') page = html`<${FlashSales} ctx=${{ S, api, L, q, country }} />`;
-  else page = html`<p>Not found. <a href="#/">${L('shop')}</a></p>`;
+  else if (a === 'sales' && b) page = html`<${FlashSale} id=${b} ctx=${{ S, api, L, q, country, loc }} />`;
+  else if (a === 'sales') page = html`<${FlashSales} ctx=${{ S, api, L, q, country, loc }} />`;
+  else page = html`<p>${L('notFound')} <a href="#/">${L('shop')}</a></p>`;
   return html`<${Header} cartCount=${cartCount} />
     <main id="main" tabindex="-1" lang=${S.lang}>${page}</main>
-    <footer class="foot"><small>Meridian · ${country() ? (country().names && country().names[S.lang]) || country().name : ''} · ${country() && country().currency}</small></footer>`;
+    <footer class="foot"><small>Meridian · ${country() ? countryName(country()) : ''} · ${country() && country().currency}</small></footer>`;
 }
 
 // First paint needs no waterfall: the page asks for the countries (preloaded by the HTML, in parallel
