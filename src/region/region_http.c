@@ -145,10 +145,16 @@ static json_t *country_public(const mer_country_t *c, const mer_locale_chain_t *
             json_object_set_new(p, "max_amount", json_integer(c->payments[i].max_amount));
         json_array_append_new(pays, p);
     }
-    return json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names", names,
-                     "currency", c->currency.code, "currency_digits", c->currency.iso_digits, "practical_digits",
-                     c->practical_digits, "languages", langs, "default_language", c->languages[0], "timezone",
-                     c->timezone, "region", c->region, "tax_included", c->tax_inclusive, "payment_methods", pays);
+    json_t *out =
+        json_pack("{s:s,s:s,s:O,s:s,s:i,s:i,s:o,s:s,s:s,s:s,s:b,s:o}", "code", c->code, "name", name, "names", names,
+                  "currency", c->currency.code, "currency_digits", c->currency.iso_digits, "practical_digits",
+                  c->practical_digits, "languages", langs, "default_language", c->languages[0], "timezone", c->timezone,
+                  "region", c->region, "tax_included", c->tax_inclusive, "payment_methods", pays);
+    /* the address rules (required fields, patterns, state codes): a form can offer what checkout accepts */
+    json_t *addr = json_object_get(c->json, "address");
+    if (addr)
+        json_object_set(out, "address", addr);
+    return out;
 }
 
 static void h_countries(mer_req_t *r)

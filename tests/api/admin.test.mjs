@@ -109,6 +109,7 @@ test('a country is added at runtime: KWD with three decimals, no restart', async
   assert.equal(r.json.currency_digits, 3);
   const c = (await srv.get('/api/v1/countries')).json.countries.find((x) => x.code === 'KW');
   assert.equal(c.currency, 'KWD');
+  assert.deepEqual(c.address, kw.address); // the public view carries the address rules, for forms
   const p = await srv.api('POST', '/api/v1/admin/products', { token: T, body: { ...product('kw-phone', 'KW-1'), skus: [{ code: 'KW-1', prices: { KW: 123456 } }] } });
   assert.equal(p.status, 201, p.text);
   const d = await srv.get(`/api/v1/products/${p.json.id}?country=KW&lang=en`);

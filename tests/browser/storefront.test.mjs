@@ -50,6 +50,11 @@ test('India: browse, cart, register, address errors, COD checkout with the GST s
   await form.getByLabel('Address', { exact: true }).fill('12 MG Road');
   await form.getByLabel('City').fill('Mumbai');
   await form.getByLabel('State / province').selectOption('MH');
+  // the states offered are the ones checkout accepts, from the country's own data (Telangana is TS, not TG)
+  const offered = await form.getByLabel('State / province').locator('option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+  const india = (await env.srv.get('/api/v1/countries')).json.countries.find((c) => c.code === 'IN');
+  assert.deepEqual(offered, india.address.states);
+  assert.ok(offered.includes('TS') && offered.includes('CG') && !offered.includes('TG'));
   await form.getByLabel('Postal code').fill('40001');
   await form.getByLabel('Phone').fill('+919812345678');
   await form.getByRole('button', { name: 'Save' }).click();

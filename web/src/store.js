@@ -356,7 +356,9 @@ export function AddressForm({ onSaved }) {
       onSaved();
     } catch (x) { setErr(x); focusError(form.current, x); }
   };
-  const inStates = S.country === 'IN' ? IN_STATES : null;
+  // the states checkout accepts come with the country (GET /countries: address.states); names where known
+  const codes = c && c.address && c.address.states;
+  const states = codes && codes.length ? codes.map((k) => [k, STATE_NAMES[`${S.country}-${k}`] || k]) : null;
   return html`<form ref=${form} class="address-form" onSubmit=${submit} novalidate>
     <h3>${L('addAddress')}${c ? ` (${countryName(c)})` : ''}</h3>
     <${Field} label=${L('name')} name="name" value=${a.name} onInput=${set('name')} error=${err} autocomplete="name" />
@@ -364,7 +366,7 @@ export function AddressForm({ onSaved }) {
     <${Field} label=${L('line2')} name="line2" value=${a.line2} onInput=${set('line2')} error=${err} autocomplete="address-line2" />
     <${Field} label=${L('city')} name="city" value=${a.city} onInput=${set('city')} error=${err} autocomplete="address-level2" />
     <${Field} label=${L('state')} name="state" value=${a.state} onInput=${set('state')} error=${err} autocomplete="address-level1"
-      options=${inStates && [['', '—'], ...inStates]} />
+      options=${states && [['', '—'], ...states]} />
     <${Field} label=${L('postal')} name="postal_code" value=${a.postal_code} onInput=${set('postal_code')} error=${err}
       autocomplete="postal-code" inputmode=${S.country === 'IN' ? 'numeric' : undefined} hint=${S.country === 'IN' ? L('pinHint') : undefined} />
     <${Field} label=${L('phone')} name="phone" type="tel" value=${a.phone} onInput=${set('phone')} error=${err} autocomplete="tel" />
@@ -372,12 +374,15 @@ export function AddressForm({ onSaved }) {
     <button type="submit">${L('save')}</button>
   </form>`;
 }
-const IN_STATES = [['AN', 'Andaman and Nicobar'], ['AP', 'Andhra Pradesh'], ['AR', 'Arunachal Pradesh'], ['AS', 'Assam'], ['BR', 'Bihar'],
-  ['CH', 'Chandigarh'], ['CT', 'Chhattisgarh'], ['DL', 'Delhi'], ['GA', 'Goa'], ['GJ', 'Gujarat'], ['HP', 'Himachal Pradesh'],
+// Display names of state codes (ISO 3166-2 subdivision codes as the countries' data lists them).
+const STATE_NAMES = Object.fromEntries([['AN', 'Andaman and Nicobar Islands'], ['AP', 'Andhra Pradesh'], ['AR', 'Arunachal Pradesh'],
+  ['AS', 'Assam'], ['BR', 'Bihar'], ['CH', 'Chandigarh'], ['CG', 'Chhattisgarh'],
+  ['DH', 'Dadra and Nagar Haveli and Daman and Diu'], ['DL', 'Delhi'], ['GA', 'Goa'], ['GJ', 'Gujarat'], ['HP', 'Himachal Pradesh'],
   ['HR', 'Haryana'], ['JH', 'Jharkhand'], ['JK', 'Jammu and Kashmir'], ['KA', 'Karnataka'], ['KL', 'Kerala'], ['LA', 'Ladakh'],
-  ['MH', 'Maharashtra'], ['ML', 'Meghalaya'], ['MN', 'Manipur'], ['MP', 'Madhya Pradesh'], ['MZ', 'Mizoram'], ['NL', 'Nagaland'],
-  ['OR', 'Odisha'], ['PB', 'Punjab'], ['PY', 'Puducherry'], ['RJ', 'Rajasthan'], ['SK', 'Sikkim'], ['TG', 'Telangana'],
-  ['TN', 'Tamil Nadu'], ['TR', 'Tripura'], ['UP', 'Uttar Pradesh'], ['UT', 'Uttarakhand'], ['WB', 'West Bengal']];
+  ['LD', 'Lakshadweep'], ['MH', 'Maharashtra'], ['ML', 'Meghalaya'], ['MN', 'Manipur'], ['MP', 'Madhya Pradesh'], ['MZ', 'Mizoram'],
+  ['NL', 'Nagaland'], ['OD', 'Odisha'], ['PB', 'Punjab'], ['PY', 'Puducherry'], ['RJ', 'Rajasthan'], ['SK', 'Sikkim'],
+  ['TN', 'Tamil Nadu'], ['TR', 'Tripura'], ['TS', 'Telangana'], ['UK', 'Uttarakhand'], ['UP', 'Uttar Pradesh'],
+  ['WB', 'West Bengal']].map(([k, v]) => [`IN-${k}`, v]));
 
 function Account() {
   const addrs = useLoad(() => api('GET', '/users/me/addresses'), [S.token]);
