@@ -18,6 +18,8 @@ const setS = (patch) => {
 // served by another region's site sends the shopper there (421 wrong_region carries its URL).
 export async function api(method, path, opts = {}) {
   const headers = { ...(opts.headers || {}) };
+  // the API's error messages in the shopper's language (codes and fields stay the same)
+  if (S.lang && !headers['accept-language']) headers['accept-language'] = S.lang;
   if (!S.token && S.guestCart && S.guestCart.country === S.country && opts.cart) headers['x-cart-id'] = S.guestCart.id;
   try {
     const r = await call(method, path, { ...opts, headers, token: opts.token === undefined ? S.token : opts.token });
