@@ -1292,7 +1292,8 @@ static int stock_export_more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *
                          "ORDER BY sku_id LIMIT ?",
                          "iii", w->id, b->after, (int64_t)STOCK_CHUNK_ROWS);
         const mer_catalog_t *cat = mer_catalog_lock();
-        while (mer_rows_next(q)) {
+        bool full = false;
+        while (!(full = out->len >= MER_STREAM_CHUNK) && mer_rows_next(q)) {
             n++;
             b->after = mer_rows_int(q, 0);
             const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, b->after);
@@ -1319,7 +1320,7 @@ static int stock_export_more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *
         int err = mer_rows_end(q);
         if (err)
             return err;
-        if (n < STOCK_CHUNK_ROWS) { /* this warehouse is done */
+        if (!full && n < STOCK_CHUNK_ROWS) { /* this warehouse is done */
             b->wh++;
             b->after = 0;
         }
