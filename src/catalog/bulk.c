@@ -22,8 +22,9 @@
  * row is bad (422 with the report); mode=partial writes the good rows; dry_run=true writes nothing and
  * answers the report. The rows are written by one writer job of catalog.db (prepared statements, one
  * transaction, one snapshot reload for the whole file), so a 100,000-row file costs one round trip and one
- * commit. A row that the database still refuses at write time (a slug taken since the check) fails the
- * whole job in all_or_nothing, and only its product in partial mode (a savepoint per product).
+ * commit (with PostgreSQL, prices go MER_DB_BATCH rows to a round trip: store/db.h, batches). A row that the database
+ * still refuses at write time (a slug taken since the check) fails the whole job in all_or_nothing, and only its
+ * product in partial mode (a savepoint per product).
  *
  * Body size: h2o (2.2) buffers a request's whole body before any handler or authentication runs, so the
  * server-wide --max-body (1 MiB by default) is also the import limit; raising it for one route would let
@@ -596,22 +597,30 @@ static int import_parse(mer_db_t *db, mer_call_t *c)
 
 /* ---- applying ---- */
 
+/* The rows go as one batch of statements (store/db.h: with PostgreSQL, MER_DB_BATCH rows to a round trip, not
+ * one each; SQLite is in the process). */
 static int apply_prices(mer_db_t *db, import_call_t *ic)
 {
-    for (size_t i = 0; i < ic->n; i++) {
+    int err = mer_db_batch_begin(db);
+    for (size_t i = 0; i < ic->n && err == 0; i++) {
         price_row_t *p = &ic->prices[i];
         if (p->row == 0)
             continue;
-        int err = mer_db_exec(db,
-                              "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
-                              "updated_at = excluded.updated_at",
-                              "isii", p->sku_id, p->country, p->amount, ic->now);
-        if (err < 0)
-            return err;
+        int rc = mer_db_exec(db,
+                             "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
+                             "updated_at = excluded.updated_at",
+                             "isii", p->sku_id, p->country, p->amount, ic->now);
+        if (rc < 0)
+            err = rc;
         mer_catalog_changed_product(NULL, p->product_id); /* many: the snapshot is reloaded as a whole */
         ic->applied++;
     }
+    int end = mer_db_batch_end(db);
+    if (err == 0)
+        err = end;
+    if (err)
+        return err;
     /* the other nodes reload once, whatever the number of prices (this one applies the products recorded) */
     return ic->applied ? mer_notify_send(db, "catalog", NULL) : 0;
 }

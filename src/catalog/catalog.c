@@ -439,6 +439,7 @@ typedef struct sku_side {
     size_t n;
     mer_cat_sku_t **by_code, **by_id; /* skus sorted by code and by id (pointers into skus) */
     int err;
+    bool done;   /* read (else load() reads them on its own connection) */
     uint64_t ns; /* how long it took */
 } sku_side_t;
 
@@ -502,7 +503,10 @@ static void *sku_side_main(void *arg)
     sku_side_t *side = arg;
     uint64_t t0 = mer_now_mono_ns();
     mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
-    side->err = db ? read_skus(db, side) : MER_E_UNAVAILABLE;
+    if (db == NULL) /* no second connection: load() reads them after the products, on its own */
+        return NULL;
+    side->err = read_skus(db, side);
+    side->done = true;
     mer_store_thread_release();
     side->ns = mer_now_mono_ns() - t0;
     return NULL;
@@ -614,7 +618,7 @@ static int load(mer_db_t *db, mer_catalog_t **out, uint64_t *sku_ns)
         err = read_flat_prices(db, &fp, &nfp);
     if (threaded)
         pthread_join(th, NULL);
-    else
+    if (!side.done && err == 0)
         side.err = read_skus(db, &side);
     if (err == 0)
         err = side.err;
