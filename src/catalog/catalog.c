@@ -1259,7 +1259,7 @@ int mer_catalog_init(void)
     uint64_t t0 = mer_now_mono_ns();
     fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded in %.1f ms (SKUs and prices %.1f ms beside it): %zu products, %zu categories; "
+    mer_log_info("catalogue loaded in %.1f ms (SKUs read beside it in %.1f ms): %zu products, %zu categories; "
                  "search index: %zu words, %u postings, %.1f ms",
                  (double)(t0 - t_load) / 1e6, (double)sku_ns / 1e6, snap->nproducts, snap->ncategories,
                  snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
