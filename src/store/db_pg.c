@@ -17,7 +17,10 @@
  * round trip as the next statement or the COMMIT (libpq's pipeline mode; the statement is sent only after
  * them, and a failure of one of them is that statement's error, the statement itself then skipped). An
  * order in a group-committed batch thus costs its statements' round trips, no more. ROLLBACK drops the
- * queue. mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
+ * queue. A batch (db.h: mer_db_batch_begin) extends the same pipeline to a job's own statements: each
+ * mer_db_exec of a prepared statement is queued with a copy of its parameters, and MER_DB_BATCH of them go
+ * in one round trip (flush_batch), their answers read afterwards; the first failure is the batch's error.
+ * mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
  *
  * Errors: SQLSTATE 23505 is MER_E_ALREADY_EXISTS, other class 23 MER_E_CONFLICT; serialization failures,
  * deadlocks, lock timeouts and a lost connection MER_E_UNAVAILABLE (a lost connection is reset on the
