@@ -22,8 +22,9 @@
  * row is bad (422 with the report); mode=partial writes the good rows; dry_run=true writes nothing and
  * answers the report. The rows are written by one writer job of catalog.db (prepared statements, one
  * transaction, one snapshot reload for the whole file), so a 100,000-row file costs one round trip and one
- * commit. A row that the database still refuses at write time (a slug taken since the check) fails the
- * whole job in all_or_nothing, and only its product in partial mode (a savepoint per product).
+ * commit (with PostgreSQL, prices go MER_DB_BATCH rows to a round trip: store/db.h, batches). A row that the database
+ * still refuses at write time (a slug taken since the check) fails the whole job in all_or_nothing, and only its
+ * product in partial mode (a savepoint per product).
  *
  * Body size: h2o (2.2) buffers a request's whole body before any handler or authentication runs, so the
  * server-wide --max-body (1 MiB by default) is also the import limit; raising it for one route would let
@@ -36,8 +37,9 @@
  * Who: admins import and export everything; operators export and import prices of their countries only
  * (a row for another country is a bad row, code forbidden). Products are admin only.
  *
- * Exports are built off the loop from the snapshot (the durable state) into one buffer: memory is bounded
- * by the size of the answer, not more.
+ * Exports are streamed from the snapshot (the durable state) in chunks of about MER_STREAM_CHUNK bytes, each
+ * made by a read job when the client has taken the previous one: memory is one chunk, whatever the size of
+ * the catalogue (see "export" below).
  */
 #include <stdio.h>
 #include <string.h>
@@ -595,22 +597,30 @@ static int import_parse(mer_db_t *db, mer_call_t *c)
 
 /* ---- applying ---- */
 
+/* The rows go as one batch of statements (store/db.h: with PostgreSQL, MER_DB_BATCH rows to a round trip, not
+ * one each; SQLite is in the process). */
 static int apply_prices(mer_db_t *db, import_call_t *ic)
 {
-    for (size_t i = 0; i < ic->n; i++) {
+    int err = mer_db_batch_begin(db);
+    for (size_t i = 0; i < ic->n && err == 0; i++) {
         price_row_t *p = &ic->prices[i];
         if (p->row == 0)
             continue;
-        int err = mer_db_exec(db,
-                              "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
-                              "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
-                              "updated_at = excluded.updated_at",
-                              "isii", p->sku_id, p->country, p->amount, ic->now);
-        if (err < 0)
-            return err;
+        int rc = mer_db_exec(db,
+                             "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
+                             "updated_at = excluded.updated_at",
+                             "isii", p->sku_id, p->country, p->amount, ic->now);
+        if (rc < 0)
+            err = rc;
         mer_catalog_changed_product(NULL, p->product_id); /* many: the snapshot is reloaded as a whole */
         ic->applied++;
     }
+    int end = mer_db_batch_end(db);
+    if (err == 0)
+        err = end;
+    if (err)
+        return err;
     /* the other nodes reload once, whatever the number of prices (this one applies the products recorded) */
     return ic->applied ? mer_notify_send(db, "catalog", NULL) : 0;
 }
@@ -854,153 +864,193 @@ static void h_import(mer_req_t *r)
     mer_call_offload(&ic->c, import_parse);
 }
 
-/* ---- export ---- */
+/* ---- export ----
+ * Streamed (http/req.h: mer_call_stream): each chunk is made by a read job from the snapshot of its time,
+ * after a cursor (the product id, its SKU and price reached), so the server holds one chunk whatever the
+ * size of the catalogue. Products are only ever added, in id order, so a product added during an export
+ * comes out once if it sorts after the cursor; rows changed during an export come out as they were when
+ * their chunk was made. */
 
 typedef struct export_call {
     mer_call_t c;
     kind_t kind;
     bool json;
     char country[3]; /* "" = every country the caller may see */
-    mer_buf_t out;
+    /* the cursor: the next row is product next_id's SKU sku (prices: its price price) */
+    int64_t next_id;
+    size_t sku, price;
+    bool begun; /* the header row (CSV) or '[' (JSON) is out */
+    bool any;   /* a row is out (JSON: the next one needs a comma) */
 } export_call_t;
 
-static void put_str(export_call_t *x, bool first, const char *s)
+static void put_str(mer_buf_t *out, bool first, const char *s)
 {
-    mer_csv_put(&x->out, first, s, strlen(s));
+    mer_csv_put(out, first, s, strlen(s));
 }
 
-static void put_int(export_call_t *x, bool first, int64_t v)
+static void put_int(mer_buf_t *out, bool first, int64_t v)
 {
     char n[24];
     snprintf(n, sizeof(n), "%lld", (long long)v);
-    put_str(x, first, n);
+    put_str(out, first, n);
 }
 
-static void put_header(export_call_t *x, const char *const *cols)
+static void put_header(mer_buf_t *out, const char *const *cols)
 {
     for (size_t i = 0; cols[i]; i++)
-        put_str(x, i == 0, cols[i]);
-    mer_csv_end(&x->out);
+        put_str(out, i == 0, cols[i]);
+    mer_csv_end(out);
 }
 
-static void export_products(export_call_t *x, const mer_catalog_t *cat)
+/* The index of the first product of cat whose id is not below id. */
+static size_t product_from(const mer_catalog_t *cat, int64_t id)
 {
-    if (x->json)
-        mer_buf_addch(&x->out, '[');
-    else
-        put_header(x, product_cols);
-    bool first = true;
-    for (size_t i = 0; i < cat->nproducts; i++) {
-        const mer_cat_product_t *p = &cat->products[i];
-        const mer_cat_text_t *en = NULL;
-        for (size_t t = 0; t < p->ntexts; t++)
-            if (strcmp(p->texts[t].locale, "en") == 0)
-                en = &p->texts[t];
-        for (size_t k = 0; k < p->nskus; k++) {
-            const mer_cat_sku_t *s = &p->skus[k];
-            if (x->country[0] && mer_catalog_price(s, x->country) < 0)
-                continue;
-            mer_buf_t attrs = MER_BUF_INIT;
-            for (size_t a = 0; a < s->nattrs; a++)
-                mer_buf_printf(&attrs, "%s%s=%s", a ? ";" : "", s->attrs[a].key, s->attrs[a].value);
-            const char *name = en ? en->name : "", *desc = en && en->description ? en->description : "";
-            if (x->json) {
-                json_t *ao = json_object();
-                for (size_t a = 0; a < s->nattrs; a++)
-                    json_object_set_new(ao, s->attrs[a].key, json_string(s->attrs[a].value));
-                json_t *o =
-                    json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:o,s:I,s:I}", "product", p->slug, "brand", p->brand,
+    size_t lo = 0, hi = cat->nproducts;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cat->products[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void product_row(export_call_t *x, mer_buf_t *out, const mer_cat_product_t *p, size_t k)
+{
+    const mer_cat_sku_t *s = &p->skus[k];
+    const mer_cat_text_t *en = NULL;
+    for (size_t t = 0; t < p->ntexts; t++)
+        if (strcmp(p->texts[t].locale, "en") == 0)
+            en = &p->texts[t];
+    const char *name = en ? en->name : "", *desc = en && en->description ? en->description : "";
+    if (x->json) {
+        json_t *ao = json_object();
+        for (size_t a = 0; a < s->nattrs; a++)
+            json_object_set_new(ao, s->attrs[a].key, json_string(s->attrs[a].value));
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:b,s:s,s:s,s:s,s:o,s:I,s:I}", "product", p->slug, "brand", p->brand,
                               "category", p->category ? p->category->slug : "", "tax_class", p->tax_class, "active",
                               p->active, "name", name, "description", desc, "sku", s->code, "attributes", ao,
                               "position", (json_int_t)k, "max_per_order", (json_int_t)s->max_per_order);
-                char *js = json_dumps(o, JSON_COMPACT);
-                if (!first)
-                    mer_buf_addch(&x->out, ',');
-                mer_buf_addstr(&x->out, js);
-                free(js);
-                json_decref(o);
-            } else {
-                put_str(x, true, p->slug);
-                put_str(x, false, p->brand);
-                put_str(x, false, p->category ? p->category->slug : "");
-                put_str(x, false, p->tax_class);
-                put_str(x, false, p->active ? "true" : "false");
-                put_str(x, false, name);
-                put_str(x, false, desc);
-                put_str(x, false, s->code);
-                put_str(x, false, mer_buf_str(&attrs));
-                put_int(x, false, (int64_t)k);
-                put_int(x, false, s->max_per_order);
-                mer_csv_end(&x->out);
-            }
-            mer_buf_release(&attrs);
-            first = false;
-        }
+        char *js = json_dumps(o, JSON_COMPACT);
+        if (x->any)
+            mer_buf_addch(out, ',');
+        mer_buf_addstr(out, js);
+        free(js);
+        json_decref(o);
+    } else {
+        mer_buf_t attrs = MER_BUF_INIT;
+        for (size_t a = 0; a < s->nattrs; a++)
+            mer_buf_printf(&attrs, "%s%s=%s", a ? ";" : "", s->attrs[a].key, s->attrs[a].value);
+        put_str(out, true, p->slug);
+        put_str(out, false, p->brand);
+        put_str(out, false, p->category ? p->category->slug : "");
+        put_str(out, false, p->tax_class);
+        put_str(out, false, p->active ? "true" : "false");
+        put_str(out, false, name);
+        put_str(out, false, desc);
+        put_str(out, false, s->code);
+        put_str(out, false, mer_buf_str(&attrs));
+        put_int(out, false, (int64_t)k);
+        put_int(out, false, s->max_per_order);
+        mer_csv_end(out);
+        mer_buf_release(&attrs);
     }
-    if (x->json)
-        mer_buf_addstr(&x->out, "]");
+    x->any = true;
 }
 
-static void export_prices(export_call_t *x, const mer_catalog_t *cat)
+static void price_row(export_call_t *x, mer_buf_t *out, const mer_cat_product_t *p, const mer_cat_sku_t *s,
+                      const mer_cat_price_t *pr)
 {
-    static const char *const cols[] = {"sku", "country", "amount", "currency", "product", NULL};
-    if (x->json)
-        mer_buf_addch(&x->out, '[');
-    else
-        put_header(x, cols);
-    bool first = true;
-    const mer_countries_t *cs = mer_countries();
-    for (size_t i = 0; i < cat->nproducts; i++) {
-        const mer_cat_product_t *p = &cat->products[i];
-        for (size_t k = 0; k < p->nskus; k++) {
-            const mer_cat_sku_t *s = &p->skus[k];
-            for (size_t j = 0; j < s->nprices; j++) {
-                const mer_cat_price_t *pr = &s->prices[j];
-                if ((x->country[0] && strcmp(pr->country, x->country) != 0) ||
-                    !mer_principal_may_country(&x->c.who, pr->country))
-                    continue;
-                const mer_country_t *cc = mer_country_find_any(cs, pr->country, 2);
-                const char *cur = cc ? cc->currency.code : "";
-                if (x->json) {
-                    if (!first)
-                        mer_buf_addch(&x->out, ',');
-                    mer_buf_addstr(&x->out, "{\"sku\":");
-                    mer_buf_add_json_str(&x->out, s->code, strlen(s->code));
-                    mer_buf_printf(&x->out,
-                                   ",\"country\":\"%s\",\"amount\":%lld,\"currency\":\"%s\",\"product\":", pr->country,
-                                   (long long)pr->amount, cur);
-                    mer_buf_add_json_str(&x->out, p->slug, strlen(p->slug));
-                    mer_buf_addch(&x->out, '}');
-                } else {
-                    put_str(x, true, s->code);
-                    put_str(x, false, pr->country);
-                    put_int(x, false, pr->amount);
-                    put_str(x, false, cur);
-                    put_str(x, false, p->slug);
-                    mer_csv_end(&x->out);
-                }
-                first = false;
-            }
-        }
+    const mer_country_t *cc = mer_country_find_any(mer_countries(), pr->country, 2);
+    const char *cur = cc ? cc->currency.code : "";
+    if (x->json) {
+        if (x->any)
+            mer_buf_addch(out, ',');
+        mer_buf_addstr(out, "{\"sku\":");
+        mer_buf_add_json_str(out, s->code, strlen(s->code));
+        mer_buf_printf(out, ",\"country\":\"%s\",\"amount\":%lld,\"currency\":\"%s\",\"product\":", pr->country,
+                       (long long)pr->amount, cur);
+        mer_buf_add_json_str(out, p->slug, strlen(p->slug));
+        mer_buf_addch(out, '}');
+    } else {
+        put_str(out, true, s->code);
+        put_str(out, false, pr->country);
+        put_int(out, false, pr->amount);
+        put_str(out, false, cur);
+        put_str(out, false, p->slug);
+        mer_csv_end(out);
     }
-    if (x->json)
-        mer_buf_addstr(&x->out, "]");
+    x->any = true;
 }
 
-static int export_build(mer_db_t *db, mer_call_t *c)
+/* Does the caller get this row? */
+static bool price_wanted(const export_call_t *x, const mer_cat_price_t *pr)
+{
+    return (x->country[0] == '\0' || strcmp(pr->country, x->country) == 0) &&
+           mer_principal_may_country(&x->c.who, pr->country);
+}
+
+/* One chunk (http/req.h: mer_stream_fn): rows after the cursor until the chunk is full or the catalogue ends. */
+static int export_more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *done)
 {
     (void)db;
     export_call_t *x = (export_call_t *)c;
+    if (!x->begun) {
+        static const char *const price_head[] = {"sku", "country", "amount", "currency", "product", NULL};
+        if (x->json)
+            mer_buf_addch(out, '[');
+        else
+            put_header(out, x->kind == KIND_PRODUCTS ? product_cols : price_head);
+        x->begun = true;
+    }
     const mer_catalog_t *cat = mer_catalog_lock();
-    if (x->kind == KIND_PRODUCTS)
-        export_products(x, cat);
-    else
-        export_prices(x, cat);
+    size_t i = product_from(cat, x->next_id);
+    if (i < cat->nproducts && cat->products[i].id != x->next_id)
+        x->sku = x->price = 0; /* the cursor's product is gone: the next one from its start */
+    bool full = false;
+    for (; i < cat->nproducts && !full; i++) {
+        const mer_cat_product_t *p = &cat->products[i];
+        x->next_id = p->id;
+        for (; x->sku < p->nskus && !full; x->sku++) {
+            const mer_cat_sku_t *s = &p->skus[x->sku];
+            if (x->kind == KIND_PRODUCTS) {
+                if (out->len >= MER_STREAM_CHUNK) {
+                    full = true;
+                    break;
+                }
+                if (x->country[0] == '\0' || mer_catalog_price(s, x->country) >= 0)
+                    product_row(x, out, p, x->sku);
+                continue;
+            }
+            for (; x->price < s->nprices; x->price++) {
+                if (out->len >= MER_STREAM_CHUNK) {
+                    full = true;
+                    break;
+                }
+                if (price_wanted(x, &s->prices[x->price]))
+                    price_row(x, out, p, s, &s->prices[x->price]);
+            }
+            if (!full)
+                x->price = 0;
+            else
+                break;
+        }
+        if (full)
+            break;
+        x->sku = 0;
+    }
+    if (!full) {
+        if (x->json)
+            mer_buf_addch(out, ']');
+        *done = true;
+    }
     mer_catalog_unlock();
     return 0;
 }
 
-static void export_reply(mer_call_t *c)
+/* Before the first chunk: the headers of a download. */
+static void export_head(mer_call_t *c)
 {
     export_call_t *x = (export_call_t *)c;
     char disp[80];
@@ -1008,15 +1058,6 @@ static void export_reply(mer_call_t *c)
              x->country[0] ? "-" : "", x->country, x->json ? "json" : "csv");
     mer_reply_header(c->r, "content-disposition", disp);
     mer_reply_header(c->r, "cache-control", "no-store");
-    /* the buffer moves into the request's pool, which outlives the answer */
-    char *body = h2o_mem_alloc_pool(&c->r->h2o->pool, x->out.len + 1);
-    memcpy(body, mer_buf_str(&x->out), x->out.len);
-    mer_reply_bytes(c->r, 200, x->json ? "application/json" : "text/csv; charset=utf-8", body, x->out.len);
-}
-
-static void export_free(mer_call_t *c)
-{
-    mer_buf_release(&((export_call_t *)c)->out);
 }
 
 /* GET /admin/export/{kind}?format=csv|json&country= */
@@ -1053,9 +1094,8 @@ static void h_export(mer_req_t *r)
     x->json = format && strcmp(format, "json") == 0;
     if (country)
         snprintf(x->country, sizeof(x->country), "%s", country);
-    x->c.reply = export_reply;
-    x->c.cleanup = export_free;
-    mer_call_offload(&x->c, export_build);
+    x->c.reply = export_head;
+    mer_call_stream(&x->c, NULL, x->json ? "application/json" : "text/csv; charset=utf-8", export_more);
 }
 
 static const mer_route_t routes[] = {

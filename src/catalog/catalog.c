@@ -3,7 +3,10 @@
  *
  * A snapshot is built with a handful of whole-table queries (no per-product queries), ordered so that
  * rows of a product arrive together; for the demo catalogue (230 products, ~900 SKUs, 13 countries)
- * a reload takes a few milliseconds.
+ * a reload takes a few milliseconds. At 100,000 products (300,000 SKUs, 900,000 prices) the load reads
+ * on two connections at once (SKUs on one, products, texts and prices on the other: sku_side_t) into flat
+ * arrays that are then joined by id, and the search index tokenises two halves at once (search.c), so a
+ * start-up uses both cores of a small machine (BENCHMARKS.md).
  */
 #include "catalog/catalog.h"
 
@@ -164,18 +167,17 @@ static void free_texts(mer_cat_text_t *t, size_t n)
     free(t);
 }
 
+static void free_sku_contents(mer_cat_sku_t *s)
+{
+    free(s->attrs); /* with its strings (sku_attrs) */
+    free(s->prices);
+    free(s->code);
+}
+
 static void free_product(mer_cat_product_t *p)
 {
-    for (size_t k = 0; k < p->nskus; k++) {
-        mer_cat_sku_t *s = &p->skus[k];
-        for (size_t a = 0; a < s->nattrs; a++) {
-            free(s->attrs[a].key);
-            free(s->attrs[a].value);
-        }
-        free(s->attrs);
-        free(s->prices);
-        free(s->code);
-    }
+    for (size_t k = 0; k < p->nskus; k++)
+        free_sku_contents(&p->skus[k]);
     free(p->skus);
     free_texts(p->texts, p->ntexts);
     free(p->slug);
@@ -250,23 +252,118 @@ static void push_text(mer_cat_text_t **arr, size_t *n, mer_rows_t *r, int col, b
         t->name_source = mer_xstrdup(mer_rows_text(r, col + (has_desc ? 3 : 2)));
 }
 
-/* A SKU's attributes from their JSON text {"colour": "black"}. */
+/* One JSON string without escapes or control characters at *at (after the opening quote): its bytes. */
+static bool plain_str(const char *t, size_t len, size_t *at, const char **out, size_t *n)
+{
+    size_t i = *at;
+    *out = t + i;
+    while (i < len && t[i] != '"' && t[i] != '\\' && (unsigned char)t[i] >= 0x20)
+        i++;
+    if (i >= len || t[i] != '"')
+        return false;
+    *n = (size_t)(t + i - *out);
+    *at = i + 1;
+    return true;
+}
+
+static size_t skip_ws(const char *t, size_t len, size_t i)
+{
+    while (i < len && (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* The pairs of a flat object of plain strings {"k": "v", ...} (what the admin routes write: attribute ids
+ * have no escapes); pairs NULL counts them. Returns their number, or -1 for any other text. */
+static long flat_pairs(const char *t, size_t len, const char **pairs, size_t *lens)
+{
+    size_t i = skip_ws(t, len, 0), n = 0;
+    if (i >= len || t[i++] != '{')
+        return -1;
+    i = skip_ws(t, len, i);
+    if (i < len && t[i] == '}')
+        return skip_ws(t, len, i + 1) == len ? 0 : -1;
+    for (;;) {
+        const char *k, *v;
+        size_t kl, vl;
+        if (i >= len || t[i++] != '"' || !plain_str(t, len, &i, &k, &kl))
+            return -1;
+        i = skip_ws(t, len, i);
+        if (i >= len || t[i++] != ':')
+            return -1;
+        i = skip_ws(t, len, i);
+        if (i >= len || t[i++] != '"' || !plain_str(t, len, &i, &v, &vl))
+            return -1;
+        if (pairs) {
+            pairs[2 * n] = k, lens[2 * n] = kl;
+            pairs[2 * n + 1] = v, lens[2 * n + 1] = vl;
+        }
+        n++;
+        i = skip_ws(t, len, i);
+        if (i < len && t[i] == ',') {
+            i = skip_ws(t, len, i + 1);
+            continue;
+        }
+        if (i < len && t[i] == '}' && skip_ws(t, len, i + 1) == len)
+            return (long)n;
+        return -1;
+    }
+}
+
+/*
+ * A SKU's attributes from their JSON text {"colour": "black"}, in one allocation: the array, then its
+ * strings (free_sku_contents frees s->attrs alone). A start-up at 100,000 products reads 300,000 of them, so
+ * the common text (plain strings) is read by hand, without a JSON tree and four allocations per pair; any
+ * other text goes through jansson. Members that are not strings are skipped.
+ */
 static void sku_attrs(mer_cat_sku_t *s, const char *text, size_t len)
 {
-    json_t *attrs = json_loadb(text, len, 0, NULL);
-    if (json_is_object(attrs)) {
+    const char *pbuf[16], **pairs = pbuf;
+    size_t lbuf[16], *lens = lbuf, n = 0;
+    json_t *tree = NULL;
+    long flat = flat_pairs(text, len, NULL, NULL);
+    if (flat >= 0) {
+        if ((size_t)flat * 2 > MER_ARRAY_LEN(pbuf)) {
+            pairs = mer_xcalloc((size_t)flat * 2, sizeof(*pairs));
+            lens = mer_xcalloc((size_t)flat * 2, sizeof(*lens));
+        }
+        n = (size_t)flat_pairs(text, len, pairs, lens);
+    } else {
+        tree = json_loadb(text, len, 0, NULL);
+        size_t size = json_is_object(tree) ? json_object_size(tree) : 0;
+        pairs = mer_xcalloc(size * 2 + 1, sizeof(*pairs));
+        lens = mer_xcalloc(size * 2 + 1, sizeof(*lens));
         const char *k;
         json_t *v;
-        s->attrs = mer_xcalloc(json_object_size(attrs) + 1, sizeof(*s->attrs));
-        json_object_foreach(attrs, k, v)
+        json_object_foreach(tree, k, v)
         {
             if (!json_is_string(v))
                 continue;
-            s->attrs[s->nattrs].key = mer_xstrdup(k);
-            s->attrs[s->nattrs++].value = mer_xstrdup(json_string_value(v));
+            pairs[2 * n] = k, lens[2 * n] = strlen(k);
+            pairs[2 * n + 1] = json_string_value(v), lens[2 * n + 1] = json_string_length(v);
+            n++;
         }
     }
-    json_decref(attrs);
+    size_t bytes = (n + 1) * sizeof(*s->attrs);
+    for (size_t i = 0; i < 2 * n; i++)
+        bytes += lens[i] + 1;
+    char *block = mer_xmalloc(bytes), *str = block + (n + 1) * sizeof(*s->attrs);
+    s->attrs = (mer_cat_attr_t *)(void *)block;
+    for (size_t i = 0; i < 2 * n; i++) {
+        memcpy(str, pairs[i], lens[i]);
+        str[lens[i]] = '\0';
+        if (i % 2 == 0)
+            s->attrs[i / 2].key = str;
+        else
+            s->attrs[i / 2].value = str;
+        str += lens[i] + 1;
+    }
+    s->nattrs = n;
+    if (pairs != pbuf) {
+        free(pairs);
+        free(lens);
+    }
+    json_decref(tree);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -286,24 +383,6 @@ static int cmp_sku_id(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The SKU indexes (catalog.h: skus_by_code, skus_by_id) of a loaded snapshot. */
-static void index_skus(mer_catalog_t *c)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->nproducts; i++)
-        n += c->products[i].nskus;
-    c->skus_by_code = mer_xcalloc(n + 1, sizeof(*c->skus_by_code));
-    c->skus_by_id = mer_xcalloc(n + 1, sizeof(*c->skus_by_id));
-    c->nskus = 0;
-    for (size_t i = 0; i < c->nproducts; i++)
-        for (size_t k = 0; k < c->products[i].nskus; k++) {
-            c->skus_by_code[c->nskus] = &c->products[i].skus[k];
-            c->skus_by_id[c->nskus++] = &c->products[i].skus[k];
-        }
-    qsort(c->skus_by_code, c->nskus, sizeof(*c->skus_by_code), cmp_sku_code);
-    qsort(c->skus_by_id, c->nskus, sizeof(*c->skus_by_id), cmp_sku_id);
-}
-
 /* The SKU sku_id of product p, or NULL. */
 static mer_cat_sku_t *sku_in(mer_cat_product_t *p, int64_t sku_id)
 {
@@ -313,12 +392,7 @@ static mer_cat_sku_t *sku_in(mer_cat_product_t *p, int64_t sku_id)
     return NULL;
 }
 
-/* A price row's SKU: in any product of catalogue arg (column 3 is the product id), or in product arg. */
-static mer_cat_sku_t *price_sku_any(mer_rows_t *r, void *arg)
-{
-    return sku_in((mer_cat_product_t *)mer_catalog_product(arg, mer_rows_int(r, 3)), mer_rows_int(r, 0));
-}
-
+/* A price row's SKU: in product arg. */
 static mer_cat_sku_t *price_sku_of(mer_rows_t *r, void *arg)
 {
     return sku_in(arg, mer_rows_int(r, 0));
@@ -353,17 +427,103 @@ static int read_prices(mer_rows_t *r, mer_cat_sku_t *(*find)(mer_rows_t *r, void
     return mer_rows_end(r);
 }
 
-static int load(mer_db_t *db, mer_catalog_t **out)
+/*
+ * The SKU side of a load: every SKU with its attributes, read on a second connection (the thread's own
+ * read connection) while load() reads categories, products, texts and prices on its own, so that a start-up
+ * on two cores reads both halves at once (BENCHMARKS.md: 100,000 products). The SKUs come in one flat array,
+ * by product; load() gives them their prices, moves them into their products and builds the SKU indexes
+ * from the orders sorted here. Both connections read committed data: at start-up nothing writes; a reload runs in
+ * catalog.db's commit hook (this node's writer waits for it), and another node's write meanwhile is
+ * followed by its note, hence another reload.
+ */
+typedef struct sku_side {
+    mer_cat_sku_t *skus; /* by product id, position, id */
+    int64_t *owner;      /* per SKU: its product's id */
+    size_t n;
+    mer_cat_sku_t **by_code, **by_id; /* skus sorted by code and by id (pointers into skus) */
+    int err;
+    bool done;   /* read (else load() reads them on its own connection) */
+    uint64_t ns; /* how long it took */
+} sku_side_t;
+
+static int read_skus(mer_db_t *db, sku_side_t *side)
 {
-    mer_catalog_t *c = mer_xcalloc(1, sizeof(*c));
+    int64_t count = 0;
+    int err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM sku", NULL);
+    if (err)
+        return err;
+    side->skus = mer_xcalloc((size_t)count + 1, sizeof(*side->skus));
+    side->owner = mer_xcalloc((size_t)count + 1, sizeof(*side->owner));
+    mer_rows_t *r = mer_db_query(
+        db, "SELECT id, product_id, code, attributes, max_per_order FROM sku ORDER BY product_id, position, id", NULL);
+    while (mer_rows_next(r) && side->n < (size_t)count) {
+        mer_cat_sku_t *sku = &side->skus[side->n];
+        side->owner[side->n++] = mer_rows_int(r, 1);
+        sku->id = mer_rows_int(r, 0);
+        sku->code = mer_xstrdup(mer_rows_text(r, 2));
+        sku->max_per_order = mer_rows_int(r, 4);
+        sku_attrs(sku, mer_rows_text(r, 3), mer_rows_len(r, 3));
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    side->by_code = mer_xcalloc(side->n + 1, sizeof(*side->by_code));
+    side->by_id = mer_xcalloc(side->n + 1, sizeof(*side->by_id));
+    for (size_t i = 0; i < side->n; i++)
+        side->by_code[i] = side->by_id[i] = &side->skus[i];
+    qsort(side->by_code, side->n, sizeof(*side->by_code), cmp_sku_code);
+    qsort(side->by_id, side->n, sizeof(*side->by_id), cmp_sku_id);
+    return 0;
+}
+
+/* Every price row, by SKU id and country, into a flat array (load() gives them to their SKUs). */
+typedef struct flat_price {
+    int64_t sku_id;
+    mer_cat_price_t p;
+} flat_price_t;
+
+static int read_flat_prices(mer_db_t *db, flat_price_t **out, size_t *n)
+{
+    int64_t count = 0;
+    int err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM price", NULL);
+    if (err)
+        return err;
+    flat_price_t *fp = mer_xmalloc(((size_t)count + 1) * sizeof(*fp));
+    size_t k = 0;
+    mer_rows_t *r = mer_db_query(db, "SELECT sku_id, country, amount FROM price ORDER BY sku_id, country", NULL);
+    while (mer_rows_next(r) && k < (size_t)count) {
+        fp[k].sku_id = mer_rows_int(r, 0);
+        memcpy(fp[k].p.country, mer_rows_text(r, 1), 2);
+        fp[k].p.country[2] = '\0';
+        fp[k++].p.amount = mer_rows_int(r, 2);
+    }
+    *out = fp;
+    *n = k;
+    return mer_rows_end(r);
+}
+
+static void *sku_side_main(void *arg)
+{
+    sku_side_t *side = arg;
+    uint64_t t0 = mer_now_mono_ns();
+    mer_db_t *db = mer_store_reader(MER_STORE_CATALOG);
+    if (db == NULL) /* no second connection: load() reads them after the products, on its own */
+        return NULL;
+    side->err = read_skus(db, side);
+    side->done = true;
+    mer_store_thread_release();
+    side->ns = mer_now_mono_ns() - t0;
+    return NULL;
+}
+
+/* Categories, products, their texts, attribute and flash-sale translations into c. */
+static int load_products(mer_db_t *db, mer_catalog_t *c)
+{
     mer_rows_t *r;
     int err;
     int64_t count = 0;
-    size_t i;
-
     /* categories */
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM category", NULL)) != 0)
-        goto fail;
+        return err;
     c->categories = mer_xcalloc((size_t)count + 1, sizeof(*c->categories));
     r = mer_db_query(db, "SELECT id, slug, COALESCE(parent_id, 0) FROM category ORDER BY id", NULL);
     while (mer_rows_next(r) && c->ncategories < (size_t)count) {
@@ -373,7 +533,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         cat->parent_id = mer_rows_int(r, 2);
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
+        return err;
     r = mer_db_query(
         db, "SELECT category_id, locale, name, name_source FROM category_text ORDER BY category_id, locale", NULL);
     while (mer_rows_next(r)) {
@@ -382,11 +542,11 @@ static int load(mer_db_t *db, mer_catalog_t **out)
             push_text(&cat->texts, &cat->ntexts, r, 1, false);
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
+        return err;
 
     /* products */
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM product", NULL)) != 0)
-        goto fail;
+        return err;
     c->products = mer_xcalloc((size_t)count + 1, sizeof(*c->products));
     c->products_cap = (size_t)count + 1;
     r = mer_db_query(db, "SELECT id, slug, brand, category_id, tax_class, active, created_at FROM product ORDER BY id",
@@ -402,7 +562,7 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         p->created_at = mer_rows_int(r, 6);
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
+        return err;
     r = mer_db_query(db,
                      "SELECT product_id, locale, name, description, name_source, description_source FROM product_text "
                      "ORDER BY product_id, locale",
@@ -415,42 +575,11 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         add_locale(c, mer_rows_text(r, 1));
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
-
-    /* SKUs: count per product first so each product's array is allocated once */
-    r = mer_db_query(db, "SELECT product_id, COUNT(*) FROM sku GROUP BY product_id", NULL);
-    while (mer_rows_next(r)) {
-        mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 0));
-        if (p)
-            p->skus = mer_xcalloc((size_t)mer_rows_int(r, 1), sizeof(*p->skus));
-    }
-    if ((err = mer_rows_end(r)) != 0)
-        goto fail;
-    r = mer_db_query(
-        db, "SELECT id, product_id, code, attributes, max_per_order FROM sku ORDER BY product_id, position, id", NULL);
-    while (mer_rows_next(r)) {
-        mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, mer_rows_int(r, 1));
-        if (p == NULL || p->skus == NULL)
-            continue;
-        mer_cat_sku_t *s = &p->skus[p->nskus++];
-        s->id = mer_rows_int(r, 0);
-        s->code = mer_xstrdup(mer_rows_text(r, 2));
-        s->max_per_order = mer_rows_int(r, 4);
-        s->product = p;
-        sku_attrs(s, mer_rows_text(r, 3), mer_rows_len(r, 3));
-    }
-    if ((err = mer_rows_end(r)) != 0)
-        goto fail;
-    r = mer_db_query(db,
-                     "SELECT p.sku_id, p.country, p.amount, s.product_id FROM price p JOIN sku s ON s.id = p.sku_id "
-                     "ORDER BY p.sku_id, p.country",
-                     NULL);
-    if ((err = read_prices(r, price_sku_any, c)) != 0)
-        goto fail;
+        return err;
 
     /* attribute translations */
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM attribute_text", NULL)) != 0)
-        goto fail;
+        return err;
     c->attr_texts = mer_xcalloc((size_t)count + 1, sizeof(*c->attr_texts));
     r = mer_db_query(db, "SELECT key, locale, text, source FROM attribute_text ORDER BY key, locale", NULL);
     while (mer_rows_next(r) && c->nattr_texts < (size_t)count) {
@@ -461,10 +590,10 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         t->source = mer_rows_null(r, 3) ? NULL : mer_xstrdup(mer_rows_text(r, 3));
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
+        return err;
     /* flash-sale titles' translations */
     if ((err = mer_db_query_int(db, &count, "SELECT COUNT(*) FROM flash_sale_text", NULL)) != 0)
-        goto fail;
+        return err;
     c->flash_texts = mer_xcalloc((size_t)count + 1, sizeof(*c->flash_texts));
     r = mer_db_query(db, "SELECT sale_id, locale, title, source FROM flash_sale_text ORDER BY sale_id, locale", NULL);
     while (mer_rows_next(r) && c->nflash_texts < (size_t)count) {
@@ -475,15 +604,90 @@ static int load(mer_db_t *db, mer_catalog_t **out)
         t->source = mer_rows_null(r, 3) ? NULL : mer_xstrdup(mer_rows_text(r, 3));
     }
     if ((err = mer_rows_end(r)) != 0)
-        goto fail;
-    for (i = 0; i < c->nproducts; i++)
-        home(&c->products[i]);
-    index_skus(c);
+        return err;
+    return 0;
+}
+
+static int load(mer_db_t *db, mer_catalog_t **out, uint64_t *sku_ns)
+{
+    mer_catalog_t *c = mer_xcalloc(1, sizeof(*c));
+    sku_side_t side = {0};
+    pthread_t th;
+    bool threaded = pthread_create(&th, NULL, sku_side_main, &side) == 0;
+    flat_price_t *fp = NULL;
+    size_t nfp = 0;
+    int err = load_products(db, c);
+    if (err == 0)
+        err = read_flat_prices(db, &fp, &nfp);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (!side.done && err == 0)
+        side.err = read_skus(db, &side);
+    if (err == 0)
+        err = side.err;
+    *sku_ns = side.ns;
+    /* prices to their SKUs: both in SKU id order */
+    for (size_t i = 0, k = 0; i < side.n && err == 0; i++) {
+        mer_cat_sku_t *sku = side.by_id[i];
+        while (k < nfp && fp[k].sku_id < sku->id)
+            k++;
+        size_t from = k;
+        while (k < nfp && fp[k].sku_id == sku->id)
+            k++;
+        if (k > from) {
+            sku->prices = mer_xmalloc((k - from) * sizeof(*sku->prices));
+            for (size_t j = from; j < k; j++)
+                sku->prices[j - from] = fp[j].p;
+            sku->nprices = k - from;
+        }
+    }
+    free(fp);
+    /* each product's SKUs (a run of the flat array) into the product's own array */
+    mer_cat_sku_t **moved = mer_xcalloc(side.n + 1, sizeof(*moved)); /* flat index -> its new place */
+    for (size_t i = 0; i < side.n && err == 0;) {
+        size_t j = i + 1;
+        while (j < side.n && side.owner[j] == side.owner[i])
+            j++;
+        mer_cat_product_t *p = (mer_cat_product_t *)mer_catalog_product(c, side.owner[i]);
+        if (p) {
+            p->skus = mer_xmalloc((j - i) * sizeof(*p->skus));
+            memcpy(p->skus, &side.skus[i], (j - i) * sizeof(*p->skus));
+            p->nskus = j - i;
+            for (size_t k = i; k < j; k++)
+                moved[k] = &p->skus[k - i];
+        }
+        i = j;
+    }
+    for (size_t k = 0; k < side.n; k++)
+        if (moved[k] == NULL) /* not moved: an error, or a product added after the products were read (the
+                               * next reload has both) */
+            free_sku_contents(&side.skus[k]);
+    if (err == 0) {
+        for (size_t i = 0; i < c->nproducts; i++)
+            home(&c->products[i]);
+        c->skus_by_code = mer_xcalloc(side.n + 1, sizeof(*c->skus_by_code));
+        c->skus_by_id = mer_xcalloc(side.n + 1, sizeof(*c->skus_by_id));
+        size_t nc = 0, ni = 0;
+        for (size_t i = 0; i < side.n; i++) {
+            mer_cat_sku_t *a = moved[side.by_code[i] - side.skus], *b = moved[side.by_id[i] - side.skus];
+            if (a)
+                c->skus_by_code[nc++] = a;
+            if (b)
+                c->skus_by_id[ni++] = b;
+        }
+        c->nskus = nc;
+    }
+    free(moved);
+    free(side.skus);
+    free(side.owner);
+    free(side.by_code);
+    free(side.by_id);
+    if (err) {
+        free_snapshot(c);
+        return err;
+    }
     *out = c;
     return 0;
-fail:
-    free_snapshot(c);
-    return err;
 }
 
 /* ---- retired snapshots ----
@@ -647,7 +851,8 @@ int mer_catalog_reload(void)
     mer_catalog_t *fresh = NULL, *old = NULL;
     pthread_mutex_lock(&reload_mu);
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = load(db, &fresh);
+    uint64_t sku_ns = 0;
+    int err = load(db, &fresh, &sku_ns);
     mer_store_write_end(MER_STORE_CATALOG);
     if (err == 0) {
         fresh->search = mer_search_build(fresh); /* off the loop, and after the connection is given back */
@@ -1046,17 +1251,19 @@ int mer_catalog_init(void)
     mer_catalog_t *fresh = NULL;
     uint64_t t_load = mer_now_mono_ns();
     mer_db_t *db = mer_store_write_begin(MER_STORE_CATALOG);
-    int err = load(db, &fresh);
+    uint64_t sku_ns = 0;
+    int err = load(db, &fresh, &sku_ns);
     mer_store_write_end(MER_STORE_CATALOG);
     if (err)
         return err;
     uint64_t t0 = mer_now_mono_ns();
     fresh->search = mer_search_build(fresh);
     snap = fresh;
-    mer_log_info("catalogue loaded in %.1f ms: %zu products, %zu categories; search index: %zu words, %u postings, "
-                 "%.1f ms",
-                 (double)(t0 - t_load) / 1e6, snap->nproducts, snap->ncategories, snap->search->nkeys,
-                 snap->search->post_off[snap->search->nkeys], (double)(mer_now_mono_ns() - t0) / 1e6);
+    mer_log_info("catalogue loaded in %.1f ms (SKUs read beside it in %.1f ms): %zu products, %zu categories; "
+                 "search index: %zu words, %u postings, %.1f ms",
+                 (double)(t0 - t_load) / 1e6, (double)sku_ns / 1e6, snap->nproducts, snap->ncategories,
+                 snap->search->nkeys, snap->search->post_off[snap->search->nkeys],
+                 (double)(mer_now_mono_ns() - t0) / 1e6);
     return 0;
 }
 

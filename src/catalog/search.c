@@ -664,31 +664,88 @@ static void build_facets(mer_search_index_t *ix, const mer_catalog_t *cat)
         ix->attr_values[i].value = mer_xstrdup(ix->attr_values[i].value);
 }
 
+/* The words of products [from, to) of cat into b (its intern table and tuples), with a memo of its own. */
+static void tokenize(const mer_catalog_t *cat, size_t from, size_t to, builder_t *b)
+{
+    memo_t memo = {0};
+    for (size_t p = from; p < to; p++) {
+        const mer_cat_product_t *pr = &cat->products[p];
+        b->product = (uint32_t)p;
+        b->locale = LOCALE_ANY;
+        b->weight = 3;
+        words(pr->brand, strlen(pr->brand), &memo, add_key, b);
+        for (size_t t = 0; t < pr->ntexts; t++) {
+            int loc = locale_index(cat, pr->texts[t].locale);
+            add_text(b, &memo, pr->texts[t].name, loc, 3);
+            add_text(b, &memo, pr->texts[t].description, loc, 1);
+        }
+        const mer_cat_category_t *c = pr->category;
+        for (int depth = 0; c && depth < 16; depth++) {
+            for (size_t t = 0; t < c->ntexts; t++)
+                add_text(b, &memo, c->texts[t].name, locale_index(cat, c->texts[t].locale), depth ? 1 : 2);
+            c = c->parent_id ? mer_catalog_category(cat, c->parent_id) : NULL;
+        }
+    }
+    memo_release(&memo);
+}
+
+typedef struct half {
+    const mer_catalog_t *cat;
+    size_t from, to;
+    builder_t b;
+} half_t;
+
+static void *tokenize_half(void *arg)
+{
+    half_t *h = arg;
+    tokenize(h->cat, h->from, h->to, &h->b);
+    return NULL;
+}
+
+/* Moves b2's keys and tuples (products after b1's) into b1, b2's key ids mapped onto b1's. */
+static void merge_builder(builder_t *b1, builder_t *b2)
+{
+    uint32_t *map = mer_xcalloc(b2->nkeys + 1, sizeof(*map));
+    for (size_t k = 0; k < b2->nkeys; k++) {
+        map[k] = intern(b1, b2->keys[k], b2->klen[k]);
+        free(b2->keys[k]);
+    }
+    if (b1->ntuples + b2->ntuples > b1->tcap) {
+        b1->tcap = b1->ntuples + b2->ntuples;
+        b1->tuples = mer_xrealloc(b1->tuples, b1->tcap * sizeof(*b1->tuples));
+    }
+    for (size_t i = 0; i < b2->ntuples; i++) {
+        tuple_t t = b2->tuples[i];
+        t.key = map[t.key];
+        b1->tuples[b1->ntuples++] = t; /* (b1's per-key last tuple no longer matters: no more words come) */
+    }
+    free(map);
+    free(b2->keys);
+    free(b2->klen);
+    free(b2->slots);
+    free(b2->last);
+    free(b2->tuples);
+}
+
+/* Below this many products one thread tokenises them all (a thread costs more than it saves). */
+#define SPLIT_MIN 20000
+
 mer_search_index_t *mer_search_build(const mer_catalog_t *cat)
 {
     mer_search_index_t *ix = mer_xcalloc(1, sizeof(*ix));
     ix->nproducts = cat->nproducts;
     builder_t b = {0};
-    memo_t memo = {0};
-    for (size_t p = 0; p < cat->nproducts; p++) {
-        const mer_cat_product_t *pr = &cat->products[p];
-        b.product = (uint32_t)p;
-        b.locale = LOCALE_ANY;
-        b.weight = 3;
-        words(pr->brand, strlen(pr->brand), &memo, add_key, &b);
-        for (size_t t = 0; t < pr->ntexts; t++) {
-            int loc = locale_index(cat, pr->texts[t].locale);
-            add_text(&b, &memo, pr->texts[t].name, loc, 3);
-            add_text(&b, &memo, pr->texts[t].description, loc, 1);
-        }
-        const mer_cat_category_t *c = pr->category;
-        for (int depth = 0; c && depth < 16; depth++) {
-            for (size_t t = 0; t < c->ntexts; t++)
-                add_text(&b, &memo, c->texts[t].name, locale_index(cat, c->texts[t].locale), depth ? 1 : 2);
-            c = c->parent_id ? mer_catalog_category(cat, c->parent_id) : NULL;
-        }
+    /* a big catalogue is tokenised in two halves at once (start-up and reloads at 100,000 products: the
+     * words are most of the build); the second half's keys and tuples are then merged into the first's,
+     * after them, so each key's postings stay in product order */
+    half_t h = {cat, cat->nproducts / 2, cat->nproducts, {0}};
+    pthread_t th;
+    bool split = cat->nproducts >= SPLIT_MIN && pthread_create(&th, NULL, tokenize_half, &h) == 0;
+    tokenize(cat, 0, split ? h.from : cat->nproducts, &b);
+    if (split) {
+        pthread_join(th, NULL);
+        merge_builder(&b, &h.b);
     }
-    memo_release(&memo);
     pool_fill(POOL_WARM);
 
     /* keys in sorted order: rank[id] */

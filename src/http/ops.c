@@ -104,6 +104,16 @@ static void http_metrics(mer_buf_t *b)
                    "meridian_response_cache_total{result=\"miss\"} %llu\n",
                    (unsigned long long)mer_rcache_hits(), (unsigned long long)mer_rcache_misses());
     mer_server_metrics(b);
+    uint64_t streams, chunks, max_chunk;
+    mer_stream_stats(&streams, &chunks, &max_chunk);
+    mer_buf_printf(b,
+                   "# HELP meridian_stream_answers_total Answers streamed in chunks (exports).\n"
+                   "# TYPE meridian_stream_answers_total counter\nmeridian_stream_answers_total %llu\n"
+                   "# HELP meridian_stream_chunks_total Chunks of streamed answers sent.\n"
+                   "# TYPE meridian_stream_chunks_total counter\nmeridian_stream_chunks_total %llu\n"
+                   "# HELP meridian_stream_chunk_max_bytes The largest chunk a streamed answer held in memory.\n"
+                   "# TYPE meridian_stream_chunk_max_bytes gauge\nmeridian_stream_chunk_max_bytes %llu\n",
+                   (unsigned long long)streams, (unsigned long long)chunks, (unsigned long long)max_chunk);
     mer_buf_printf(b,
                    "# HELP meridian_uptime_seconds Seconds since start.\n# TYPE meridian_uptime_seconds gauge\n"
                    "meridian_uptime_seconds %lld\n",

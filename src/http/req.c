@@ -260,6 +260,154 @@ void mer_call_offload(mer_call_t *c, mer_call_fn fn)
     mer_offload_submit(&c->job);
 }
 
+/* ---- streamed answers (req.h: mer_call_stream) ----
+ * The call goes round: a read job fills the chunk (stream_work), the loop sends it (stream_done), h2o says
+ * when the client has taken it (stream_proceed), and the next job runs. One of three things holds the call
+ * at any time: a job in flight, h2o (sending: until proceed or stop), or nobody (it is being freed). */
+typedef struct mer_call_stream {
+    h2o_generator_t gen; /* first: h2o hands it back to proceed and stop */
+    mer_call_t *c;
+    mer_stream_fn fn;
+    const char *content_type;
+    mer_buf_t chunk; /* the one chunk this stream holds; emptied, not freed, between chunks */
+    bool started;    /* the status line is out */
+    bool done;       /* fn has produced the last chunk */
+    bool sending;    /* h2o has the chunk: no job is in flight */
+    bool stopped;    /* h2o stopped the answer (the client went away) while a job was in flight */
+} mer_call_stream_t;
+
+static _Atomic uint64_t stream_count, stream_chunks, stream_max_chunk;
+
+void mer_stream_stats(uint64_t *streams, uint64_t *chunks, uint64_t *max_chunk)
+{
+    *streams = atomic_load_explicit(&stream_count, memory_order_relaxed);
+    *chunks = atomic_load_explicit(&stream_chunks, memory_order_relaxed);
+    *max_chunk = atomic_load_explicit(&stream_max_chunk, memory_order_relaxed);
+}
+
+/* Frees the call (its cleanup first) and lets the request go. */
+static void stream_end(mer_call_t *c)
+{
+    mer_call_stream_t *s = c->stream;
+    mer_req_t *r = c->r;
+    mer_buf_release(&s->chunk);
+    free(s);
+    c->stream = NULL;
+    c->again = false;
+    json_decref(c->result);
+    if (c->cleanup)
+        c->cleanup(c);
+    free(c);
+    mer_req_release(r);
+}
+
+static void stream_work(mer_job_t *job)
+{
+    mer_call_t *c = MER_CONTAINER_OF(job, mer_call_t, job);
+    mer_db_t *db = mer_store_reader(c->region);
+    mer_buf_reset(&c->stream->chunk);
+    c->err = db ? c->stream->fn(db, c, &c->stream->chunk, &c->stream->done) : MER_E_UNAVAILABLE;
+}
+
+static void stream_done(mer_job_t *job);
+
+/* The next chunk's job; a pool that refuses it ends the stream (an error answer before the first chunk). */
+static void stream_submit(mer_call_t *c)
+{
+    c->job = (mer_job_t){.work = stream_work, .done = stream_done};
+    if (mer_store_read_submit(&c->job) == 0)
+        return;
+    if (!c->stream->started)
+        mer_reply_error(c->r, MER_E_UNAVAILABLE, NULL, "the store of %s is not accepting work right now",
+                        c->region ? c->region : "the catalogue");
+    else
+        h2o_send(c->r->h2o, NULL, 0, H2O_SEND_STATE_ERROR);
+    stream_end(c);
+}
+
+static void stream_proceed(h2o_generator_t *g, h2o_req_t *req)
+{
+    mer_call_stream_t *s = (mer_call_stream_t *)g;
+    s->sending = false;
+    if (s->done) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        stream_end(s->c);
+        return;
+    }
+    stream_submit(s->c);
+}
+
+static void stream_stop(h2o_generator_t *g, h2o_req_t *req)
+{
+    (void)req;
+    mer_call_stream_t *s = (mer_call_stream_t *)g;
+    if (s->sending) /* no job in flight: nothing else will end it */
+        stream_end(s->c);
+    else
+        s->stopped = true; /* the job in flight ends it when it comes back */
+}
+
+static void stream_done(mer_job_t *job)
+{
+    mer_call_t *c = MER_CONTAINER_OF(job, mer_call_t, job);
+    mer_call_stream_t *s = c->stream;
+    mer_req_t *r = c->r;
+    if (r->gone || s->stopped) {
+        stream_end(c);
+        return;
+    }
+    if (c->err) {
+        if (!s->started) {
+            if (c->reply_error)
+                c->reply_error(c);
+            else
+                mer_reply_job_error(r, c->err, &c->verr);
+        } else {
+            mer_log_error("request %s: a streamed answer was cut short: %s", r->request_id, mer_err_code(c->err));
+            h2o_send(r->h2o, NULL, 0, H2O_SEND_STATE_ERROR);
+        }
+        stream_end(c);
+        return;
+    }
+    h2o_req_t *req = r->h2o;
+    if (!s->started) {
+        if (c->reply)
+            c->reply(c);
+        if (r->answered)
+            MER_BUG("request %s answered twice", r->request_id);
+        r->answered = true;
+        req->res.status = 200;
+        req->res.reason = "OK";
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, s->content_type,
+                       strlen(s->content_type));
+        h2o_start_response(req, &s->gen);
+        s->started = true;
+        atomic_fetch_add_explicit(&stream_count, 1, memory_order_relaxed);
+    }
+    uint64_t len = s->chunk.len, max = atomic_load_explicit(&stream_max_chunk, memory_order_relaxed);
+    while (len > max && !atomic_compare_exchange_weak_explicit(&stream_max_chunk, &max, len, memory_order_relaxed,
+                                                               memory_order_relaxed))
+        ;
+    atomic_fetch_add_explicit(&stream_chunks, 1, memory_order_relaxed);
+    s->sending = true;
+    h2o_iovec_t buf = h2o_iovec_init(s->chunk.data, s->chunk.len);
+    h2o_send(req, &buf, s->chunk.len ? 1 : 0, H2O_SEND_STATE_IN_PROGRESS); /* proceed may run inside */
+}
+
+void mer_call_stream(mer_call_t *c, const char *region, const char *content_type, mer_stream_fn fn)
+{
+    MER_ASSERT(!c->in_reply && c->stream == NULL); /* from the handler, once (req.h) */
+    call_hold(c, region, NULL);
+    mer_call_stream_t *s = mer_xcalloc(1, sizeof(*s));
+    s->gen = (h2o_generator_t){stream_proceed, stream_stop};
+    s->c = c;
+    s->fn = fn;
+    s->content_type = content_type;
+    s->chunk = (mer_buf_t)MER_BUF_INIT;
+    c->stream = s;
+    stream_submit(c);
+}
+
 bool mer_principal_may_country(const mer_principal_t *who, const char *country)
 {
     if (who->role == MER_ROLE_ADMIN)

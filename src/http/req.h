@@ -289,6 +289,7 @@ struct mer_call {
     bool held, again, in_reply;
     mer_job_t job;
     mer_wjob_t wjob;
+    struct mer_call_stream *stream; /* a streamed answer (mer_call_stream), else NULL */
 };
 
 /* A zeroed call of size bytes (the mer_call_t first) for r, with c->r and c->who set. Caller submits it. */
@@ -301,5 +302,32 @@ void mer_call_write(mer_call_t *c, const char *region, mer_call_fn fn);
 /* fn(NULL, c) on the offload pool (http/offload.h): work that needs no database but must not run on a loop,
  * CPU-heavy (an image to resize) or a file to read. A reply may then submit the call again (read, write). */
 void mer_call_offload(mer_call_t *c, mer_call_fn fn);
+
+/*
+ * Streamed answers: a body too big to build in one buffer (an export of the whole catalogue), produced and
+ * sent one chunk at a time, so a stream holds one chunk in memory whatever the size of the answer.
+ *
+ *     static int more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *done)   on the read pool
+ *     { ... append rows after the call's cursor until out->len >= MER_STREAM_CHUNK or the end ...
+ *       ... advance the cursor; *done = true after the last row ...; return 0; }
+ *     mer_call_stream(&x->c, region, "text/csv; charset=utf-8", more);
+ *
+ * fn runs as a read job (db: that thread's read connection to region, NULL = catalog.db) with out empty; the
+ * chunk it leaves is sent (HTTP/1.1 chunked, or HTTP/2 DATA frames) and only when the client has taken it
+ * does the next job run, with out emptied again (its memory kept). So the server holds one chunk per stream,
+ * and a slow client slows its export, not the server. The call keeps its state between chunks (the cursor:
+ * where the next chunk starts); each chunk is read on its own (a snapshot or transaction per chunk: rows
+ * changed during an export appear as they were when their chunk was made).
+ * Before the first chunk: an error from fn is answered as any call's (c->reply_error, else
+ * mer_reply_job_error); on success c->reply, when set, only adds response headers (mer_reply_header) before
+ * the status line (200, content_type) goes out. After the first chunk an error can only cut the answer short
+ * (logged; the client sees an incomplete chunked body). A client that goes away ends the stream at the next
+ * chunk. c->cleanup runs at the end, as for every call. Call it from the handler (not from a call's reply).
+ */
+#define MER_STREAM_CHUNK 65536 /* bytes a stream function produces per chunk (it may overshoot by one row) */
+typedef int (*mer_stream_fn)(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *done);
+void mer_call_stream(mer_call_t *c, const char *region, const char *content_type, mer_stream_fn fn);
+/* Streams answered, chunks sent, and the largest chunk any stream held (bytes), since start (/metrics). */
+void mer_stream_stats(uint64_t *streams, uint64_t *chunks, uint64_t *max_chunk);
 
 #endif

@@ -940,7 +940,6 @@ typedef struct stock_bulk {
     stock_row_t *rows;
     size_t n, cap, nread, nbad, last_bad, applied;
     json_t *errors;
-    mer_buf_t out; /* export */
 } stock_bulk_t;
 
 static void stock_bad(stock_bulk_t *b, size_t row, const char *column, const char *code, const char *msg)
@@ -1186,7 +1185,6 @@ static void stock_bulk_free(mer_call_t *c)
     stock_bulk_t *b = (stock_bulk_t *)c;
     free(b->rows);
     json_decref(b->errors);
-    mer_buf_release(&b->out);
 }
 
 static bool content_type_is(const mer_req_t *r, const char *want)
@@ -1239,58 +1237,115 @@ static void h_import_stock(mer_req_t *r)
     mer_call_offload(&b->c, stock_parse);
 }
 
-static int stock_export(mer_db_t *db, mer_call_t *c)
+/* The export, streamed (http/req.h: mer_call_stream): warehouse by warehouse in code order, each one's rows
+ * in SKU id order after a cursor (the warehouse reached and the last SKU id sent), at most STOCK_CHUNK_ROWS
+ * rows read per query: each chunk is one read job and one short query on the stock table's primary key,
+ * whatever the number of rows. */
+#define STOCK_CHUNK_ROWS 1000
+
+typedef struct stock_wh {
+    int64_t id;
+    char code[65];
+    char country[3];
+} stock_wh_t;
+
+typedef struct stock_export_call {
+    mer_call_t c;
+    char region[MER_REGION_NAME_MAX];
+    bool json;
+    stock_wh_t *whs; /* the region's warehouses the caller may see, by code (read with the first chunk) */
+    size_t nwhs;
+    size_t wh;       /* the cursor: warehouse whs[wh], */
+    int64_t after;   /* its rows after this SKU id */
+    bool begun, any; /* the header or '[' is out; a row is out (JSON commas) */
+} stock_export_call_t;
+
+static int stock_export_more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *done)
 {
-    stock_bulk_t *b = (stock_bulk_t *)c;
-    mer_rows_t *q =
-        mer_db_query(db,
-                     "SELECT s.sku_id, w.code, w.country, s.on_hand, s.reserved FROM stock s JOIN warehouse w "
-                     "ON w.id = s.warehouse_id ORDER BY w.code, s.sku_id",
-                     NULL);
-    if (b->json)
-        mer_buf_addch(&b->out, '[');
-    else
-        mer_buf_addstr(&b->out, "sku,warehouse,country,on_hand,reserved,available\r\n");
-    bool first = true;
-    const mer_catalog_t *cat = mer_catalog_lock();
-    while (mer_rows_next(q)) {
-        const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, mer_rows_int(q, 0));
-        if (s == NULL || !mer_principal_may_country(&c->who, mer_rows_text(q, 2)))
-            continue;
-        const char *wh = mer_rows_text(q, 1);
-        int64_t on = mer_rows_int(q, 3), res = mer_rows_int(q, 4);
-        if (b->json) {
-            mer_buf_addstr(&b->out, first ? "{\"sku\":" : ",{\"sku\":");
-            mer_buf_add_json_str(&b->out, s->code, strlen(s->code));
-            mer_buf_addstr(&b->out, ",\"warehouse\":");
-            mer_buf_add_json_str(&b->out, wh, strlen(wh));
-            mer_buf_printf(&b->out, ",\"country\":\"%s\",\"on_hand\":%lld,\"reserved\":%lld,\"available\":%lld}",
-                           mer_rows_text(q, 2), (long long)on, (long long)res, (long long)(on - res));
-        } else {
-            mer_csv_put(&b->out, true, s->code, strlen(s->code));
-            mer_csv_put(&b->out, false, wh, strlen(wh));
-            mer_buf_printf(&b->out, ",%s,%lld,%lld,%lld", mer_rows_text(q, 2), (long long)on, (long long)res,
-                           (long long)(on - res));
-            mer_csv_end(&b->out);
+    stock_export_call_t *b = (stock_export_call_t *)c;
+    if (!b->begun) {
+        mer_rows_t *q = mer_db_query(db, "SELECT id, code, country FROM warehouse ORDER BY code", NULL);
+        while (mer_rows_next(q)) {
+            if (!mer_principal_may_country(&c->who, mer_rows_text(q, 2)))
+                continue;
+            b->whs = mer_xrealloc(b->whs, (b->nwhs + 1) * sizeof(*b->whs));
+            stock_wh_t *w = &b->whs[b->nwhs++];
+            w->id = mer_rows_int(q, 0);
+            snprintf(w->code, sizeof(w->code), "%s", mer_rows_text(q, 1));
+            snprintf(w->country, sizeof(w->country), "%s", mer_rows_text(q, 2));
         }
-        first = false;
+        int err = mer_rows_end(q);
+        if (err)
+            return err;
+        if (b->json)
+            mer_buf_addch(out, '[');
+        else
+            mer_buf_addstr(out, "sku,warehouse,country,on_hand,reserved,available\r\n");
+        b->begun = true;
     }
-    mer_catalog_unlock();
-    if (b->json)
-        mer_buf_addch(&b->out, ']');
-    return mer_rows_end(q);
+    while (b->wh < b->nwhs && out->len < MER_STREAM_CHUNK) {
+        const stock_wh_t *w = &b->whs[b->wh];
+        size_t n = 0;
+        mer_rows_t *q =
+            mer_db_query(db,
+                         "SELECT sku_id, on_hand, reserved FROM stock WHERE warehouse_id = ? AND sku_id > ? "
+                         "ORDER BY sku_id LIMIT ?",
+                         "iii", w->id, b->after, (int64_t)STOCK_CHUNK_ROWS);
+        const mer_catalog_t *cat = mer_catalog_lock();
+        bool full = false;
+        while (!(full = out->len >= MER_STREAM_CHUNK) && mer_rows_next(q)) {
+            n++;
+            b->after = mer_rows_int(q, 0);
+            const mer_cat_sku_t *s = mer_catalog_sku_by_id(cat, b->after);
+            if (s == NULL)
+                continue;
+            int64_t on = mer_rows_int(q, 1), res = mer_rows_int(q, 2);
+            if (b->json) {
+                mer_buf_addstr(out, b->any ? ",{\"sku\":" : "{\"sku\":");
+                mer_buf_add_json_str(out, s->code, strlen(s->code));
+                mer_buf_addstr(out, ",\"warehouse\":");
+                mer_buf_add_json_str(out, w->code, strlen(w->code));
+                mer_buf_printf(out, ",\"country\":\"%s\",\"on_hand\":%lld,\"reserved\":%lld,\"available\":%lld}",
+                               w->country, (long long)on, (long long)res, (long long)(on - res));
+            } else {
+                mer_csv_put(out, true, s->code, strlen(s->code));
+                mer_csv_put(out, false, w->code, strlen(w->code));
+                mer_buf_printf(out, ",%s,%lld,%lld,%lld", w->country, (long long)on, (long long)res,
+                               (long long)(on - res));
+                mer_csv_end(out);
+            }
+            b->any = true;
+        }
+        mer_catalog_unlock();
+        int err = mer_rows_end(q);
+        if (err)
+            return err;
+        if (!full && n < STOCK_CHUNK_ROWS) { /* this warehouse is done */
+            b->wh++;
+            b->after = 0;
+        }
+    }
+    if (b->wh == b->nwhs) {
+        if (b->json)
+            mer_buf_addch(out, ']');
+        *done = true;
+    }
+    return 0;
 }
 
-static void stock_export_reply(mer_call_t *c)
+/* Before the first chunk: the headers of a download. */
+static void stock_export_head(mer_call_t *c)
 {
-    stock_bulk_t *b = (stock_bulk_t *)c;
+    stock_export_call_t *b = (stock_export_call_t *)c;
     char disp[64];
     snprintf(disp, sizeof(disp), "attachment; filename=\"stock-%s.%s\"", b->region, b->json ? "json" : "csv");
     mer_reply_header(c->r, "content-disposition", disp);
     mer_reply_header(c->r, "cache-control", "no-store");
-    char *body = h2o_mem_alloc_pool(&c->r->h2o->pool, b->out.len + 1);
-    memcpy(body, mer_buf_str(&b->out), b->out.len);
-    mer_reply_bytes(c->r, 200, b->json ? "application/json" : "text/csv; charset=utf-8", body, b->out.len);
+}
+
+static void stock_export_free(mer_call_t *c)
+{
+    free(((stock_export_call_t *)c)->whs);
 }
 
 /* GET /admin/export/stock?country=CC&format= */
@@ -1308,12 +1363,12 @@ static void h_export_stock(mer_req_t *r)
     const mer_country_t *cc = mer_req_staff_country(r, country, "manage stock");
     if (cc == NULL)
         return;
-    stock_bulk_t *b = mer_call_new(r, sizeof(*b));
+    stock_export_call_t *b = mer_call_new(r, sizeof(*b));
     snprintf(b->region, sizeof(b->region), "%s", cc->region);
     b->json = format && strcmp(format, "json") == 0;
-    b->c.cleanup = stock_bulk_free;
-    b->c.reply = stock_export_reply;
-    mer_call_read(&b->c, cc->region, stock_export);
+    b->c.cleanup = stock_export_free;
+    b->c.reply = stock_export_head;
+    mer_call_stream(&b->c, cc->region, b->json ? "application/json" : "text/csv; charset=utf-8", stock_export_more);
 }
 
 static const mer_route_t routes[] = {

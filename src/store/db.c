@@ -270,6 +270,16 @@ int mer_db_script(mer_db_t *db, const char *sql)
     return db->be->script(db, sql);
 }
 
+int mer_db_batch_begin(mer_db_t *db)
+{
+    return db->be->batch ? db->be->batch(db, true) : 0;
+}
+
+int mer_db_batch_end(mer_db_t *db)
+{
+    return db->be->batch ? db->be->batch(db, false) : 0;
+}
+
 int mer_db_begin(mer_db_t *db)
 {
     db->begin_changes = mer_db_total_changes(db);

@@ -86,6 +86,19 @@ void mer_db_rollback(mer_db_t *db);
 int mer_db_savepoint(mer_db_t *db);
 int mer_db_release(mer_db_t *db);
 void mer_db_rollback_to(mer_db_t *db);
+/*
+ * Batches: many statements of one transaction without a round trip each (a 100,000-row price import). Between
+ * mer_db_batch_begin and mer_db_batch_end, inside a transaction, mer_db_exec of a statement this connection
+ * has run before may be queued instead of waiting for its answer: it returns 0 (rows changed unknown), or the
+ * error of an earlier statement of the batch. A backend with round trips (PostgreSQL) sends the queue in one
+ * pipeline every MER_DB_BATCH statements, and before any other call (a query, a statement it has not
+ * prepared, COMMIT); SQLite runs each statement at once. mer_db_batch_end sends what is queued and returns 0
+ * or the first error of the batch: then the statements after the failed one did not run and the transaction
+ * (or the job's savepoint) must be rolled back. A rollback drops the queue.
+ */
+#define MER_DB_BATCH 1000
+int mer_db_batch_begin(mer_db_t *db);
+int mer_db_batch_end(mer_db_t *db);
 /* Rows changed by INSERT, UPDATE and DELETE on this connection since it opened, rolled back ones
  * included (the writer tells a batch that wrote from one that only looked). */
 int64_t mer_db_total_changes(mer_db_t *db);

@@ -44,6 +44,9 @@ struct mer_db_backend {
     int (*commit)(mer_db_t *db);    /* on failure the transaction is rolled back */
     void (*rollback)(mer_db_t *db); /* a no-op outside a transaction */
     int64_t (*total_changes)(mer_db_t *db);
+    /* batches (db.h): on true starts queuing, on false sends the queue and returns the batch's first error;
+     * NULL: a backend without round trips runs every statement at once */
+    int (*batch)(mer_db_t *db, bool on);
     /* the write-ahead log's upkeep (db.h); NULL: the backend has no local log */
     void (*wal_manual)(mer_db_t *db);
     int64_t (*wal_pages)(const mer_db_t *db);

@@ -17,7 +17,10 @@
  * round trip as the next statement or the COMMIT (libpq's pipeline mode; the statement is sent only after
  * them, and a failure of one of them is that statement's error, the statement itself then skipped). An
  * order in a group-committed batch thus costs its statements' round trips, no more. ROLLBACK drops the
- * queue. mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
+ * queue. A batch (db.h: mer_db_batch_begin) extends the same pipeline to a job's own statements: each
+ * mer_db_exec of a prepared statement is queued with a copy of its parameters, and MER_DB_BATCH of them go
+ * in one round trip (flush_batch), their answers read afterwards; the first failure is the batch's error.
+ * mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
  *
  * Errors: SQLSTATE 23505 is MER_E_ALREADY_EXISTS, other class 23 MER_E_CONFLICT; serialization failures,
  * deadlocks, lock timeouts and a lost connection MER_E_UNAVAILABLE (a lost connection is reset on the
@@ -55,7 +58,18 @@ typedef struct pg_db {
     int64_t changes;                  /* rows changed by INSERT/UPDATE/DELETE since open */
     const char *pending[MAX_PENDING]; /* queued savepoint commands (static texts), oldest first */
     int npending;
+    /* a batch (db.h: mer_db_batch_begin): prepared statements queued, sent MER_DB_BATCH to a round trip */
+    bool batching;
+    struct pg_queued *queue;
+    int nqueue;
+    int batch_err; /* the first error of the batch's statements sent so far */
 } pg_db_t;
+
+typedef struct pg_queued {
+    const pg_stmt_t *slot;
+    int n;
+    char *values[MAX_PARAMS]; /* owned; NULL: SQL NULL */
+} pg_queued_t;
 
 static _Atomic int64_t round_trips; /* all connections */
 
@@ -119,9 +133,13 @@ static int name_connection(pg_db_t *db)
     return ok ? 0 : MER_E_UNAVAILABLE;
 }
 
+static void queue_drop(pg_db_t *db);
+
 static void pg_close(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
+    queue_drop(db);
+    free(db->queue);
     PQfinish(db->conn);
     free(db->base.path);
     free(db);
@@ -367,6 +385,115 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
     return last;
 }
 
+static void queue_drop(pg_db_t *db)
+{
+    for (int i = 0; i < db->nqueue; i++)
+        for (int k = 0; k < db->queue[i].n; k++)
+            free(db->queue[i].values[k]);
+    db->nqueue = 0;
+}
+
+/*
+ * Sends the queued savepoint commands and the batch's queued statements in one pipeline (one round trip) and
+ * reads their answers: the first failure becomes batch_err (the statements after it are skipped by the
+ * server: the transaction has failed). The queue is empty after.
+ */
+static void flush_batch(pg_db_t *db)
+{
+    if (db->nqueue == 0)
+        return;
+    int np = db->npending, nq = db->nqueue;
+    db->npending = 0;
+    if (db->batch_err || PQstatus(db->conn) != CONNECTION_OK || !PQenterPipelineMode(db->conn)) {
+        if (db->batch_err == 0)
+            db->batch_err = map_err(db, NULL, db->queue[0].slot->sql);
+        queue_drop(db);
+        return;
+    }
+    for (int i = 0; i < np; i++)
+        PQsendQueryParams(db->conn, db->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    for (int i = 0; i < nq; i++)
+        PQsendQueryPrepared(db->conn, db->queue[i].slot->name, db->queue[i].n, (const char *const *)db->queue[i].values,
+                            NULL, NULL, 0);
+    count_trip();
+    bool broken = !PQpipelineSync(db->conn);
+    for (int i = 0; i < np + nq && !broken; i++) {
+        PGresult *r = PQgetResult(db->conn);
+        if (r == NULL) {
+            broken = true;
+            break;
+        }
+        for (PGresult *x; (x = PQgetResult(db->conn)) != NULL;)
+            PQclear(x);
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COMMAND_OK && i >= np) {
+            const char *tuples = PQcmdTuples(r);
+            if (tuples[0])
+                db->changes += strtoll(tuples, NULL, 10);
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && db->batch_err == 0)
+            db->batch_err = map_err(db, r, i >= np ? db->queue[i - np].slot->sql : db->pending[i]);
+        PQclear(r);
+    }
+    if (!broken) {
+        PGresult *sync = PQgetResult(db->conn);
+        broken = sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
+        PQclear(sync);
+    }
+    if (!PQexitPipelineMode(db->conn)) {
+        reconnect(db);
+        broken = true;
+    }
+    if (broken && db->batch_err == 0)
+        db->batch_err = MER_E_UNAVAILABLE;
+    queue_drop(db);
+}
+
+/* mer_db_exec inside a batch: queues a statement already prepared here, inside a transaction. Returns 1 when
+ * it did not take it (then it runs as usual), else 0 or the batch's error. */
+static int batch_exec(pg_db_t *db, const char *sql, const char *types, va_list ap)
+{
+    const pg_stmt_t *slot = cache_slot(db, sql);
+    if (slot == NULL || slot->sql != sql || PQstatus(db->conn) != CONNECTION_OK ||
+        PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
+        flush_batch(db);
+        return db->batch_err ? db->batch_err : 1;
+    }
+    if (db->batch_err)
+        return db->batch_err;
+    if (mer_db_fault_stmt(&db->base, sql))
+        return db->batch_err = MER_E_INTERNAL;
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    if (p.n != slot->nparams)
+        MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
+    if (db->queue == NULL)
+        db->queue = mer_xcalloc(MER_DB_BATCH, sizeof(*db->queue));
+    pg_queued_t *q = &db->queue[db->nqueue++];
+    q->slot = slot;
+    q->n = p.n;
+    for (int i = 0; i < p.n; i++)
+        q->values[i] = p.values[i] ? mer_xstrdup(p.values[i]) : NULL;
+    params_release(&p);
+    if (db->nqueue == MER_DB_BATCH)
+        flush_batch(db);
+    return db->batch_err;
+}
+
+static int pg_batch(mer_db_t *d, bool on)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (on) {
+        db->batching = true;
+        db->batch_err = 0;
+        return 0;
+    }
+    flush_batch(db);
+    int err = db->batch_err;
+    db->batching = false;
+    db->batch_err = 0;
+    return err;
+}
+
 /*
  * Runs a statement. Returns the result, or NULL with *err set. A connection found dead by a statement outside
  * a transaction (the server restarted since this connection's last use: every idle connection learns it this
@@ -376,6 +503,13 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
 static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
 {
     *err = 0;
+    if (db->nqueue) { /* a batch's statements go first */
+        flush_batch(db);
+        if (db->batch_err) {
+            *err = db->batch_err;
+            return NULL;
+        }
+    }
     if (mer_db_fault_stmt(&db->base, sql)) {
         *err = MER_E_INTERNAL;
         return NULL;
@@ -438,6 +572,14 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
 static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
     int err;
+    if (((pg_db_t *)d)->batching) {
+        va_list copy;
+        va_copy(copy, ap);
+        err = batch_exec((pg_db_t *)d, sql, types, copy);
+        va_end(copy);
+        if (err != 1)
+            return err;
+    }
     PGresult *res = run((pg_db_t *)d, sql, types, ap, &err);
     if (res == NULL)
         return err;
@@ -550,6 +692,9 @@ static void pg_rollback(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
     db->npending = 0; /* (undone with the rest) */
+    queue_drop(db);
+    db->batch_err = 0;
+    db->batching = false;
     if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
         count_trip();
         PQclear(PQexec(db->conn, "ROLLBACK"));
@@ -560,6 +705,13 @@ static int pg_commit(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
     if (mer_db_fault_commit(d)) {
+        pg_rollback(d);
+        return MER_E_INTERNAL;
+    }
+    flush_batch(db); /* a batch not ended (a job that failed without ending it) */
+    db->batching = false;
+    if (db->batch_err) {
+        db->batch_err = 0;
         pg_rollback(d);
         return MER_E_INTERNAL;
     }
@@ -737,6 +889,7 @@ const mer_db_backend_t mer_db_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .total_changes = pg_total_changes,
+    .batch = pg_batch,
     .notify = pg_notify,
     .listen = pg_listen,
     .wait_notes = pg_wait_notes,

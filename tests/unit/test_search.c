@@ -178,13 +178,79 @@ static void test_match(void **state)
     mer_search_shutdown();
 }
 
+/*
+ * A catalogue big enough for the build to tokenise it in two halves at once (search.c: SPLIT_MIN): the
+ * merged index must be the one a single pass makes. Product i has the brand Brand<i % 50>, the English
+ * name "Phone w<i>x model<i % 100>q" and the Spanish name "Teléfono w<i>x": a word of its own, words shared
+ * with every 100th and every 50th product, and words shared by all, on both sides of the split.
+ */
+static void test_big_build(void **state)
+{
+    (void)state;
+    enum { N = 24000 };
+    static char locales[2][MER_LOCALE_MAX] = {"en", "es"};
+    mer_cat_product_t *products = calloc(N, sizeof(*products));
+    mer_cat_text_t *texts = calloc(2 * N, sizeof(*texts));
+    char(*names)[3][64] = calloc(N, sizeof(*names));
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i][0], 64, "Brand%zu", i % 50);
+        snprintf(names[i][1], 64, "Phone w%zux model%zuq", i, i % 100);
+        snprintf(names[i][2], 64, "Teléfono w%zux", i);
+        texts[2 * i] = (mer_cat_text_t){.locale = "en", .name = names[i][1], .description = ""};
+        texts[2 * i + 1] = (mer_cat_text_t){.locale = "es", .name = names[i][2], .description = ""};
+        products[i] = (mer_cat_product_t){.id = (int64_t)i + 1,
+                                          .slug = "p",
+                                          .brand = names[i][0],
+                                          .active = true,
+                                          .texts = &texts[2 * i],
+                                          .ntexts = 2};
+    }
+    mer_catalog_t cat = {.products = products, .nproducts = N, .locales = locales, .nlocales = 2};
+    cat.search = mer_search_build(&cat);
+    const mer_search_index_t *ix = cat.search;
+    /* keys: phone, telefono, 50 brands, 100 models, one w<i>x each */
+    assert_int_equal(ix->nkeys, 2 + 50 + 100 + N);
+    for (size_t k = 1; k < ix->nkeys; k++)
+        assert_true(strcmp(ix->keys[k - 1], ix->keys[k]) < 0);
+    /* postings: brand (any locale) + phone, model, w<i>x (en) + telefono, w<i>x (es) per product */
+    assert_int_equal(ix->post_off[ix->nkeys], 6 * N);
+    bool all[2] = {true, true};
+    uint32_t *score = calloc(N, sizeof(*score));
+    const size_t probe[] = {0, 5, N / 2 - 1, N / 2, N / 2 + 1, N - 1};
+    for (size_t j = 0; j < MER_ARRAY_LEN(probe); j++) {
+        char q[32];
+        snprintf(q, sizeof(q), "w%zux", probe[j]);
+        assert_int_equal(mer_search_match(&cat, q, all, score), 1);
+        for (size_t i = 0; i < N; i++)
+            assert_true((score[i] > 0) == (i == probe[j]));
+    }
+    /* a word of every 100th product, on both sides of the split: exactly those, the same score each */
+    mer_search_match(&cat, "model7q", all, score);
+    size_t hits = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_true((score[i] > 0) == (i % 100 == 7));
+        if (score[i]) {
+            assert_int_equal(score[i], score[7]);
+            hits++;
+        }
+    }
+    assert_int_equal(hits, N / 100);
+    /* facets: brand ids agree with the brands */
+    for (size_t i = 0; i < N; i += 997)
+        assert_string_equal(ix->brands[ix->brand_of[i]], products[i].brand);
+    mer_search_free(cat.search);
+    free(score);
+    free(products);
+    free(texts);
+    free(names);
+    mer_search_shutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_words),
-        cmocka_unit_test(test_budget),
-        cmocka_unit_test(test_distance),
-        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_words), cmocka_unit_test(test_budget),    cmocka_unit_test(test_distance),
+        cmocka_unit_test(test_match), cmocka_unit_test(test_big_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
