@@ -26,10 +26,10 @@ int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t 
             return err;
         for (size_t i = 0; i < nlines; i++)
             if (p->quantity[i] > 0 &&
-                mer_db_exec(db,
-                            "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
-                            "VALUES (?, ?, ?, ?)",
-                            "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
+                mer_db_defer(db,
+                             "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+                             "VALUES (?, ?, ?, ?)",
+                             "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
                 return MER_E_INTERNAL;
     }
     return 0;
