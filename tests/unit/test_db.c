@@ -10,6 +10,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 #include "store/db.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 static char sqlite_path[96];
 static char pg_url[256];
@@ -303,6 +305,106 @@ static void test_deferred_postgresql(void **state)
     check_deferred(pg_url);
 }
 
+/* ---- the region writer on PostgreSQL: a job whose deferred write fails at its RELEASE fails alone ---- */
+
+typedef struct wjob {
+    mer_wjob_t w;
+    const char *name; /* row to insert, deferred */
+    _Atomic int done;
+    int err;
+} wjob_t;
+
+static _Atomic int gate_entered, gate_opened;
+
+static int gate_run(mer_db_t *db, mer_wjob_t *w)
+{
+    (void)db, (void)w;
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_opened))
+        usleep(1000);
+    return 0;
+}
+
+static int wjob_run(mer_db_t *db, mer_wjob_t *w)
+{
+    wjob_t *j = (wjob_t *)w;
+    /* nothing synchronous after it: its result (and failure) comes back with the job's RELEASE */
+    return mer_db_defer(db, "INSERT INTO wt_item (name) VALUES (?)", "s", j->name);
+}
+
+static void wjob_done(mer_wjob_t *w)
+{
+    wjob_t *j = (wjob_t *)w;
+    j->err = w->err;
+    atomic_store(&j->done, 1);
+}
+
+static int wt_create(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    int rc = mer_db_exec(db, "CREATE TABLE wt_item (name TEXT PRIMARY KEY)", NULL);
+    if (rc < 0)
+        return rc;
+    rc = mer_db_exec(db, "INSERT INTO wt_item (name) VALUES (?)", "s", "taken");
+    return rc < 0 ? rc : 0;
+}
+
+static void test_writer_deferred_postgresql(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mer-dbw-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* a database of its own: the region's schema, and nothing else's schema_version */
+    mer_db_t *admin = NULL;
+    assert_int_equal(mer_db_open(pg_url, 0, &admin), 0);
+    assert_int_equal(mer_db_script(admin, "DROP DATABASE IF EXISTS meridian_wt"), 0);
+    assert_int_equal(mer_db_script(admin, "CREATE DATABASE meridian_wt"), 0);
+    mer_db_close(admin);
+    char url[300], regions[320];
+    const char *slash = strrchr(pg_url, '/');
+    snprintf(url, sizeof(url), "%.*s/meridian_wt", (int)(slash - pg_url), pg_url);
+    snprintf(regions, sizeof(regions), "wt=%s", url);
+    assert_int_equal(mer_store_locate(NULL, regions), 0);
+    assert_int_equal(mer_store_init(dir), 0);
+    assert_int_equal(mer_store_open_region("wt"), 0);
+    assert_int_equal(mer_writer_start("wt"), 0);
+    assert_int_equal(mer_writer_run_sync("wt", wt_create, NULL), 0);
+
+    /* one batch for certain: the gate holds the writer until the three jobs are queued behind it */
+    static wjob_t gate;
+    gate = (wjob_t){.w = {.run = gate_run, .done = wjob_done}};
+    static wjob_t jobs[3];
+    static const char *const names[] = {"first", "taken", "third"}; /* the second breaks the unique key */
+    assert_int_equal(mer_writer_submit("wt", &gate.w), 0);
+    while (!atomic_load(&gate_entered))
+        usleep(1000);
+    for (size_t i = 0; i < 3; i++) {
+        jobs[i] = (wjob_t){.w = {.run = wjob_run, .done = wjob_done}, .name = names[i]};
+        assert_int_equal(mer_writer_submit("wt", &jobs[i].w), 0);
+    }
+    atomic_store(&gate_opened, 1);
+    for (size_t i = 0; i < 3; i++)
+        while (!atomic_load(&jobs[i].done))
+            usleep(1000);
+    assert_int_equal(jobs[0].err, 0);
+    assert_int_equal(jobs[1].err, MER_E_INTERNAL); /* the job that queued the failing write, and it alone */
+    assert_int_equal(jobs[2].err, 0);
+    mer_db_t *db = NULL;
+    assert_int_equal(mer_db_open(url, 0, &db), 0);
+    int64_t n = 0;
+    assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(*) FROM wt_item WHERE name IN ('first', 'third')", NULL),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(*) FROM wt_item", NULL), 0);
+    assert_int_equal(n, 3);
+    mer_db_close(db);
+    mer_writer_stop_all();
+    mer_store_shutdown();
+    char rm[64];
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
+}
+
 /* Meridian's own schema (both kinds of database) migrates on PostgreSQL, and again is a no-op. */
 static void test_schema_on_postgresql(void **state)
 {
@@ -463,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_postgresql_unreachable),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_notes),
+        cmocka_unit_test(test_writer_deferred_postgresql),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pg_stop();
