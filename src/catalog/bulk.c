@@ -22,7 +22,7 @@
  * row is bad (422 with the report); mode=partial writes the good rows; dry_run=true writes nothing and
  * answers the report. The rows are written by one writer job of catalog.db (prepared statements, one
  * transaction, one snapshot reload for the whole file), so a 100,000-row file costs one round trip and one
- * commit (with PostgreSQL, prices go MER_DB_BATCH rows to a round trip: store/db.h, batches). A row that the database
+ * commit (with PostgreSQL, many price rows to a round trip: store/db.h, mer_db_defer). A row that the database
  * still refuses at write time (a slug taken since the check) fails the whole job in all_or_nothing, and only its
  * product in partial mode (a savepoint per product).
  *
@@ -597,28 +597,26 @@ static int import_parse(mer_db_t *db, mer_call_t *c)
 
 /* ---- applying ---- */
 
-/* The rows go as one batch of statements (store/db.h: with PostgreSQL, MER_DB_BATCH rows to a round trip, not
- * one each; SQLite is in the process). */
+/* The rows are deferred writes (store/db.h: with PostgreSQL, many to a round trip, not one each; SQLite is in
+ * the process): every row was checked before, so a failure here is an internal error, which is what a deferred
+ * write's failure is; it comes back at the next synchronous call (the note below, or the job's RELEASE). */
 static int apply_prices(mer_db_t *db, import_call_t *ic)
 {
-    int err = mer_db_batch_begin(db);
+    int err = 0;
     for (size_t i = 0; i < ic->n && err == 0; i++) {
         price_row_t *p = &ic->prices[i];
         if (p->row == 0)
             continue;
-        int rc = mer_db_exec(db,
-                             "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
-                             "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
-                             "updated_at = excluded.updated_at",
-                             "isii", p->sku_id, p->country, p->amount, ic->now);
+        int rc = mer_db_defer(db,
+                              "INSERT INTO price (sku_id, country, amount, updated_at) VALUES (?, ?, ?, ?) "
+                              "ON CONFLICT (sku_id, country) DO UPDATE SET amount = excluded.amount, "
+                              "updated_at = excluded.updated_at",
+                              "isii", p->sku_id, p->country, p->amount, ic->now);
         if (rc < 0)
             err = rc;
         mer_catalog_changed_product(NULL, p->product_id); /* many: the snapshot is reloaded as a whole */
         ic->applied++;
     }
-    int end = mer_db_batch_end(db);
-    if (err == 0)
-        err = end;
     if (err)
         return err;
     /* the other nodes reload once, whatever the number of prices (this one applies the products recorded) */

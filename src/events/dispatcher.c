@@ -265,10 +265,10 @@ static int fanout(mer_db_t *db, void *arg)
         for (size_t k = 0; err == 0 && k < a->nsubs; k++) {
             if (!mer_events_wants(a->subs[k].events, ev.type))
                 continue;
-            if (mer_db_exec(db,
-                            "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            "isi", ev.seq, a->subs[k].name, now) < 0)
+            if (mer_db_defer(db,
+                             "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                             "ON CONFLICT DO NOTHING",
+                             "isi", ev.seq, a->subs[k].name, now) < 0)
                 err = MER_E_INTERNAL;
         }
     }

@@ -81,9 +81,10 @@ void mer_outbox_wake_drain(void)
 
 int mer_event_emit_raw(mer_db_t *db, const char *type, int64_t order_id, const char *payload, size_t len)
 {
-    /* an event without an order (order_id 0) has order_id NULL */
-    int rc = mer_db_exec(db, "INSERT INTO outbox (type, order_id, payload, created_at) VALUES (?, NULLIF(?, 0), ?, ?)",
-                         "siSi", type, order_id, payload, len, mer_now_unix_ms());
+    /* an event without an order (order_id 0) has order_id NULL; deferred (store/db.h): nobody reads it back
+     * before the transaction's next statement, and its failure is only ever passed on */
+    int rc = mer_db_defer(db, "INSERT INTO outbox (type, order_id, payload, created_at) VALUES (?, NULLIF(?, 0), ?, ?)",
+                          "siSi", type, order_id, payload, len, mer_now_unix_ms());
     if (rc >= 0)
         emitted_here++;
     return rc < 0 ? rc : 0;

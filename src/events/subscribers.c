@@ -49,10 +49,10 @@ int mer_events_fan_out_one(mer_db_t *db, const mer_event_t *ev, int64_t now)
             continue;
         if (s->attempt) {
             /* a call outside the process: a delivery row to attempt and retry */
-            if (mer_db_exec(db,
-                            "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
-                            "ON CONFLICT DO NOTHING",
-                            "isi", ev->seq, s->name, now) < 0)
+            if (mer_db_defer(db,
+                             "INSERT INTO event_delivery (event, subscriber, next_attempt_at) VALUES (?, ?, ?) "
+                             "ON CONFLICT DO NOTHING",
+                             "isi", ev->seq, s->name, now) < 0)
                 err = MER_E_INTERNAL;
             continue;
         }

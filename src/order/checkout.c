@@ -440,14 +440,14 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
         return err;
     for (size_t i = 0; i < co->n; i++) {
         const co_line_t *l = &co->lines[i];
-        if (mer_db_exec(db,
-                        "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
-                        "unit_price, discount, line_total, tax, tax_rate_bp, flash_token) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        "iiisssiiiiiis", co->order_id, (int64_t)(i + 1), l->sku_id, l->code, l->name,
-                        l->flash ? "flash" : "normal", l->quantity, l->unit_price, co->pl[i].discount,
-                        co->pl[i].line_total, co->pl[i].tax, (int64_t)co->pl[i].rate_bp,
-                        l->flash ? co->flash_token : NULL) < 0)
+        if (mer_db_defer(db,
+                         "INSERT INTO order_line (order_id, line_no, sku_id, sku_code, name, sale_type, quantity, "
+                         "unit_price, discount, line_total, tax, tax_rate_bp, flash_token) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         "iiisssiiiiiis", co->order_id, (int64_t)(i + 1), l->sku_id, l->code, l->name,
+                         l->flash ? "flash" : "normal", l->quantity, l->unit_price, co->pl[i].discount,
+                         co->pl[i].line_total, co->pl[i].tax, (int64_t)co->pl[i].rate_bp,
+                         l->flash ? co->flash_token : NULL) < 0)
             return MER_E_INTERNAL;
     }
     int64_t sku_ids[MER_ORDER_MAX_LINES];
@@ -457,19 +457,19 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
         return err;
     for (size_t i = 0; i < co->pr.ntaxes; i++) {
         const mer_tax_row_t *t = &co->pr.taxes[i];
-        if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
-                        "isiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
+        if (mer_db_defer(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
+                         "isiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
             return MER_E_INTERNAL;
     }
     char actor[40];
     snprintf(actor, sizeof(actor), "customer:%lld", (long long)co->user_id);
-    if (mer_db_exec(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
-                    co->order_id, co->status, actor, co->created_at) < 0)
+    if (mer_db_defer(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
+                     co->order_id, co->status, actor, co->created_at) < 0)
         return MER_E_INTERNAL;
     if (co->idem_key[0] &&
-        mer_db_exec(db,
-                    "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
-                    "issii", co->user_id, co->idem_key, co->req_hash, co->order_id, co->created_at) < 0)
+        mer_db_defer(
+            db, "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
+            "issii", co->user_id, co->idem_key, co->req_hash, co->order_id, co->created_at) < 0)
         return MER_E_INTERNAL;
     if (co->flash_token[0] && (err = mer_flash_token_consume(db, co->flash_token, co->user_id, co->order_id)) != 0)
         return err == MER_E_CONFLICT
@@ -486,10 +486,10 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
             return err == MER_E_CONFLICT ? mer_verr_set(e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
     }
     if (co->intent[0] &&
-        mer_db_exec(db,
-                    "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
-                    "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
-                    "iissi", co->order_id, co->pr.grand_total, c->currency.code, co->intent, co->created_at) < 0)
+        mer_db_defer(db,
+                     "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
+                     "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
+                     "iissi", co->order_id, co->pr.grand_total, c->currency.code, co->intent, co->created_at) < 0)
         return MER_E_INTERNAL;
     return emit_created(db, co);
 }

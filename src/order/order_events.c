@@ -85,11 +85,11 @@ static int notifications_apply(mer_db_t *db, const mer_event_t *ev)
     char message[160];
     snprintf(message, sizeof(message), "Your order %s is now %s", number, status);
     /* user_id NULL when the payload has none (-1 is never an id) */
-    return mer_db_exec(db,
-                       "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
-                       "VALUES (?, NULLIF(?, -1), 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                       "sisi", ev->id, json_is_integer(user) ? (int64_t)json_integer_value(user) : INT64_C(-1), message,
-                       mer_now_unix_ms()) < 0
+    return mer_db_defer(db,
+                        "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
+                        "VALUES (?, NULLIF(?, -1), 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                        "sisi", ev->id, json_is_integer(user) ? (int64_t)json_integer_value(user) : INT64_C(-1),
+                        message, mer_now_unix_ms()) < 0
                ? MER_E_INTERNAL
                : 0;
 }

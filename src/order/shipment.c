@@ -26,10 +26,10 @@ int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t 
             return err;
         for (size_t i = 0; i < nlines; i++)
             if (p->quantity[i] > 0 &&
-                mer_db_exec(db,
-                            "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
-                            "VALUES (?, ?, ?, ?)",
-                            "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
+                mer_db_defer(db,
+                             "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+                             "VALUES (?, ?, ?, ?)",
+                             "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
                 return MER_E_INTERNAL;
     }
     return 0;
@@ -80,34 +80,52 @@ static int ship_lines(mer_db_t *db, int64_t shipment_id, mer_stock_line_t *sl, s
     return mer_rows_end(r);
 }
 
+/* The columns of a shipment as its JSON shows it: the first nine of a row FROM order_shipment s LEFT JOIN
+ * warehouse w (shipment_head). */
+#define SHIP_JSON_COLS                                                                                                 \
+    "s.id, s.seq, COALESCE(w.code, ''), s.status, s.carrier, s.tracking_number, s.created_at, "                        \
+    "COALESCE(s.shipped_at, 0), COALESCE(s.delivered_at, 0)"
+
+/* A shipment as JSON without its lines, from a row that begins with SHIP_JSON_COLS. */
+static json_t *shipment_head(mer_rows_t *r)
+{
+    char ts[32];
+    mer_format_utc_ms(mer_rows_int(r, 6), ts);
+    json_t *s =
+        json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(r, 0), "seq", (json_int_t)mer_rows_int(r, 1),
+                  "warehouse", mer_rows_text(r, 2), "status", mer_rows_text(r, 3), "created_at", ts);
+    if (mer_rows_len(r, 4))
+        json_object_set_new(s, "carrier", json_string(mer_rows_text(r, 4)));
+    if (mer_rows_len(r, 5))
+        json_object_set_new(s, "tracking_number", json_string(mer_rows_text(r, 5)));
+    if (mer_rows_int(r, 7)) {
+        mer_format_utc_ms(mer_rows_int(r, 7), ts);
+        json_object_set_new(s, "shipped_at", json_string(ts));
+    }
+    if (mer_rows_int(r, 8)) {
+        mer_format_utc_ms(mer_rows_int(r, 8), ts);
+        json_object_set_new(s, "delivered_at", json_string(ts));
+    }
+    return s;
+}
+
+/* A shipment line as JSON. */
+static json_t *shipment_line(int64_t line_no, const char *sku, int64_t quantity)
+{
+    return json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)line_no, "sku", sku, "quantity", (json_int_t)quantity);
+}
+
 /* A shipment as JSON (its lines with their SKU codes); NULL when it cannot be read. */
 static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
 {
     json_t *s = NULL;
     int64_t order_id = 0;
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT s.id, s.seq, COALESCE(w.code, ''), s.status, s.carrier, s.tracking_number, "
-                                 "s.created_at, COALESCE(s.shipped_at, 0), COALESCE(s.delivered_at, 0), s.order_id "
+                                 "SELECT " SHIP_JSON_COLS ", s.order_id "
                                  "FROM order_shipment s LEFT JOIN warehouse w ON w.id = s.warehouse_id WHERE s.id = ?",
                                  "i", shipment_id);
     if (mer_rows_next(r)) {
-        char ts[32];
-        mer_format_utc_ms(mer_rows_int(r, 6), ts);
-        s = json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(r, 0), "seq",
-                      (json_int_t)mer_rows_int(r, 1), "warehouse", mer_rows_text(r, 2), "status", mer_rows_text(r, 3),
-                      "created_at", ts);
-        if (mer_rows_len(r, 4))
-            json_object_set_new(s, "carrier", json_string(mer_rows_text(r, 4)));
-        if (mer_rows_len(r, 5))
-            json_object_set_new(s, "tracking_number", json_string(mer_rows_text(r, 5)));
-        if (mer_rows_int(r, 7)) {
-            mer_format_utc_ms(mer_rows_int(r, 7), ts);
-            json_object_set_new(s, "shipped_at", json_string(ts));
-        }
-        if (mer_rows_int(r, 8)) {
-            mer_format_utc_ms(mer_rows_int(r, 8), ts);
-            json_object_set_new(s, "delivered_at", json_string(ts));
-        }
+        s = shipment_head(r);
         order_id = mer_rows_int(r, 9);
     }
     if (mer_rows_end(r) != 0 || s == NULL) {
@@ -121,8 +139,7 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
                      "WHERE l.shipment_id = ? AND l.quantity > 0 ORDER BY l.line_no",
                      "ii", order_id, shipment_id);
     while (mer_rows_next(r))
-        json_array_append_new(lines, json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)mer_rows_int(r, 0), "sku",
-                                               mer_rows_text(r, 1), "quantity", (json_int_t)mer_rows_int(r, 2)));
+        json_array_append_new(lines, shipment_line(mer_rows_int(r, 0), mer_rows_text(r, 1), mer_rows_int(r, 2)));
     json_object_set_new(s, "lines", lines);
     if (mer_rows_end(r) != 0) {
         json_decref(s);
@@ -133,21 +150,32 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
 
 json_t *mer_shipments_json(mer_db_t *db, int64_t order_id)
 {
-    int64_t ids[MAX_SHIPMENTS];
-    size_t n = 0;
-    mer_rows_t *r = mer_db_query(db, "SELECT id FROM order_shipment WHERE order_id = ? ORDER BY seq", "i", order_id);
-    while (mer_rows_next(r) && n < MAX_SHIPMENTS)
-        ids[n++] = mer_rows_int(r, 0);
-    if (mer_rows_end(r) != 0)
-        return NULL;
-    json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_t *s = shipment_json(db, ids[i]);
-        if (s == NULL) {
-            json_decref(out);
-            return NULL;
+    /* one query (one round trip on PostgreSQL): a row per shipment line, a shipment without lines once */
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT " SHIP_JSON_COLS ", l.line_no, COALESCE(ol.sku_code, ''), l.quantity "
+                                 "FROM order_shipment s LEFT JOIN warehouse w ON w.id = s.warehouse_id "
+                                 "LEFT JOIN order_shipment_line l ON l.shipment_id = s.id AND l.quantity > 0 "
+                                 "LEFT JOIN order_line ol ON ol.order_id = s.order_id AND ol.line_no = l.line_no "
+                                 "WHERE s.order_id = ? ORDER BY s.seq, l.line_no",
+                                 "i", order_id);
+    json_t *out = json_array(), *s = NULL, *lines = NULL;
+    int64_t id = 0;
+    while (mer_rows_next(r)) {
+        if (s == NULL || mer_rows_int(r, 0) != id) {
+            if (json_array_size(out) >= MAX_SHIPMENTS)
+                break;
+            id = mer_rows_int(r, 0);
+            s = shipment_head(r);
+            lines = json_array();
+            json_object_set_new(s, "lines", lines);
+            json_array_append_new(out, s);
         }
-        json_array_append_new(out, s);
+        if (!mer_rows_null(r, 9))
+            json_array_append_new(lines, shipment_line(mer_rows_int(r, 9), mer_rows_text(r, 10), mer_rows_int(r, 11)));
+    }
+    if (mer_rows_end(r) != 0) {
+        json_decref(out);
+        return NULL;
     }
     return out;
 }

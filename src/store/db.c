@@ -216,6 +216,23 @@ int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
     return rc;
 }
 
+int mer_db_deferred_error(const mer_db_t *db, int err, const char *sql)
+{
+    if (err >= 0 || err == MER_E_UNAVAILABLE || err == MER_E_INTERNAL)
+        return err;
+    mer_log_error("db %s: a deferred statement failed (%s): %.200s", db->path, mer_err_code(err), sql);
+    return MER_E_INTERNAL;
+}
+
+int mer_db_defer(mer_db_t *db, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    int rc = db->be->defer ? db->be->defer(db, sql, types, ap) : db->be->exec(db, sql, types, ap);
+    va_end(ap);
+    return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;
+}
+
 mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;
@@ -268,16 +285,6 @@ int mer_rows_end(mer_rows_t *r)
 int mer_db_script(mer_db_t *db, const char *sql)
 {
     return db->be->script(db, sql);
-}
-
-int mer_db_batch_begin(mer_db_t *db)
-{
-    return db->be->batch ? db->be->batch(db, true) : 0;
-}
-
-int mer_db_batch_end(mer_db_t *db)
-{
-    return db->be->batch ? db->be->batch(db, false) : 0;
 }
 
 int mer_db_begin(mer_db_t *db)

@@ -59,6 +59,28 @@ void mer_db_set_label(mer_db_t *db, const char *label);
 int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...);
 
 /*
+ * Runs a write whose result the caller does not read now (an INSERT of a child row, an event, a log line): a
+ * backend with a network round trip per statement (PostgreSQL) does not wait for it, inside a transaction: it
+ * is sent in the same round trip as the connection's next synchronous call, in order, so that call and every
+ * later statement see its rows. Outside a transaction, and on SQLite, it runs at once. Parameters are copied.
+ *
+ * Returns 0 or a negative error; a failure, whenever it is seen, is MER_E_UNAVAILABLE (the database is gone)
+ * or MER_E_INTERNAL (anything else, constraint violations included, logged with the statement's SQL): use it
+ * for statements whose failure the caller would only pass on as an internal error, never for one whose
+ * constraint decides something (a unique key that means "exists already", a CHECK that means "out of stock").
+ *
+ * Where a failure is seen: at once (SQLite, or a statement PostgreSQL could not queue), else by the next
+ * synchronous call of this connection — mer_db_exec, mer_db_query, mer_db_query_int, mer_db_savepoint,
+ * mer_db_release, mer_db_commit — which returns that error instead of its own, and by every call after it
+ * until mer_db_rollback_to or mer_db_rollback (PostgreSQL's transaction is aborted meanwhile; a COMMIT rolls
+ * it back). A deferred statement never outlives its savepoint: mer_db_savepoint and mer_db_release wait for
+ * the deferred statements before them, so a failure is reported inside the savepoint that queued it (the
+ * writer's job, store/writer.h), and mer_db_rollback_to drops those not sent yet (they would be undone).
+ * A statement fault (mer_db_fault_set) matching a deferred statement fails it like a server error would.
+ */
+int mer_db_defer(mer_db_t *db, const char *sql, const char *types, ...);
+
+/*
  * Starts a query. Never NULL: on a prepare or bind error the first mer_rows_next() returns false and
  * mer_rows_end() returns the error. Only one open mer_rows_t per SQL text per connection is cached; a
  * nested use of the same text gets a fresh statement.
@@ -86,21 +108,9 @@ void mer_db_rollback(mer_db_t *db);
 int mer_db_savepoint(mer_db_t *db);
 int mer_db_release(mer_db_t *db);
 void mer_db_rollback_to(mer_db_t *db);
-/*
- * Batches: many statements of one transaction without a round trip each (a 100,000-row price import). Between
- * mer_db_batch_begin and mer_db_batch_end, inside a transaction, mer_db_exec of a statement this connection
- * has run before may be queued instead of waiting for its answer: it returns 0 (rows changed unknown), or the
- * error of an earlier statement of the batch. A backend with round trips (PostgreSQL) sends the queue in one
- * pipeline every MER_DB_BATCH statements, and before any other call (a query, a statement it has not
- * prepared, COMMIT); SQLite runs each statement at once. mer_db_batch_end sends what is queued and returns 0
- * or the first error of the batch: then the statements after the failed one did not run and the transaction
- * (or the job's savepoint) must be rolled back. A rollback drops the queue.
- */
-#define MER_DB_BATCH 1000
-int mer_db_batch_begin(mer_db_t *db);
-int mer_db_batch_end(mer_db_t *db);
 /* Rows changed by INSERT, UPDATE and DELETE on this connection since it opened, rolled back ones
- * included (the writer tells a batch that wrote from one that only looked). */
+ * included (the writer tells a batch that wrote from one that only looked); deferred statements count once
+ * their results are in (after the next synchronous call), those dropped by mer_db_rollback_to not at all. */
 int64_t mer_db_total_changes(mer_db_t *db);
 /* Round trips this process made to database servers, all connections together (0 while every database is a
  * SQLite file: those are in the process). For /metrics (meridian_db_round_trips_total) and the benchmark. */

@@ -31,6 +31,8 @@ struct mer_db_backend {
     int (*open)(const char *path, int flags, mer_db_t **out);
     void (*close)(mer_db_t *db);
     int (*exec)(mer_db_t *db, const char *sql, const char *types, va_list ap);
+    /* mer_db_defer (0 or an error, mapped by db.c); NULL: the backend runs it at once with exec */
+    int (*defer)(mer_db_t *db, const char *sql, const char *types, va_list ap);
     mer_rows_t *(*query)(mer_db_t *db, const char *sql, const char *types, va_list ap);
     int (*query_int)(mer_db_t *db, int64_t *out, const char *sql, const char *types, va_list ap);
     bool (*next)(mer_rows_t *r);
@@ -44,9 +46,6 @@ struct mer_db_backend {
     int (*commit)(mer_db_t *db);    /* on failure the transaction is rolled back */
     void (*rollback)(mer_db_t *db); /* a no-op outside a transaction */
     int64_t (*total_changes)(mer_db_t *db);
-    /* batches (db.h): on true starts queuing, on false sends the queue and returns the batch's first error;
-     * NULL: a backend without round trips runs every statement at once */
-    int (*batch)(mer_db_t *db, bool on);
     /* the write-ahead log's upkeep (db.h); NULL: the backend has no local log */
     void (*wal_manual)(mer_db_t *db);
     int64_t (*wal_pages)(const mer_db_t *db);
@@ -68,5 +67,9 @@ extern const mer_db_backend_t mer_db_pg;
  * must fail as an I/O error would; logged. One relaxed atomic load while nothing is armed. */
 bool mer_db_fault_stmt(const mer_db_t *db, const char *sql);
 bool mer_db_fault_commit(mer_db_t *db);
+
+/* The error a deferred statement's failure is (db.h: mer_db_defer): MER_E_UNAVAILABLE and
+ * MER_E_INTERNAL as they are, anything else (a constraint) MER_E_INTERNAL, logged with sql. */
+int mer_db_deferred_error(const mer_db_t *db, int err, const char *sql);
 
 #endif

@@ -12,15 +12,21 @@
  * and constraints), savepoints as in SQLite. A COMMIT that the server turned into a ROLLBACK (the
  * transaction had failed) is reported as an error.
  *
- * Round trips. Inside a transaction, SAVEPOINT, RELEASE and ROLLBACK TO (whose results nothing waits for:
- * the writer brackets every job with them) are not sent on their own: they are queued and go in the same
- * round trip as the next statement or the COMMIT (libpq's pipeline mode; the statement is sent only after
- * them, and a failure of one of them is that statement's error, the statement itself then skipped). An
- * order in a group-committed batch thus costs its statements' round trips, no more. ROLLBACK drops the
- * queue. A batch (db.h: mer_db_batch_begin) extends the same pipeline to a job's own statements: each
- * mer_db_exec of a prepared statement is queued with a copy of its parameters, and MER_DB_BATCH of them go
- * in one round trip (flush_batch), their answers read afterwards; the first failure is the batch's error.
- * mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
+ * Round trips. Inside a transaction, two kinds of command are not sent on their own but queued, and go in
+ * the same round trip as the next synchronous statement or the COMMIT (libpq's pipeline mode, in order; the
+ * statement is sent after them, and a failure of one of them is that statement's error, the statement
+ * itself then skipped by the server):
+ *   - SAVEPOINT, RELEASE and ROLLBACK TO, whose results nothing waits for (the writer brackets every job
+ *     with them);
+ *   - deferred statements (db.h: mer_db_defer), prepared like the others, their parameters copied.
+ * So a writer job costs the round trips of its synchronous statements, no more: its deferred INSERTs ride
+ * with the next read or RETURNING. The one rule that keeps errors where they belong: deferred statements
+ * never cross a savepoint command. SAVEPOINT and RELEASE with deferred statements queued before them are
+ * sent at once with them (one round trip), so a deferred failure is seen inside the savepoint that queued it
+ * (the job's), and there the server skipped the RELEASE, so ROLLBACK TO undoes exactly that job; ROLLBACK TO
+ * drops queued deferred statements (undone anyway). A deferred failure becomes the connection's sticky error
+ * (every call returns it until ROLLBACK TO or ROLLBACK: the server's transaction is aborted meanwhile).
+ * ROLLBACK drops the queue. mer_db_round_trips() counts the round trips made, for /metrics and the benchmark.
  *
  * Errors: SQLSTATE 23505 is MER_E_ALREADY_EXISTS, other class 23 MER_E_CONFLICT; serialization failures,
  * deadlocks, lock timeouts and a lost connection MER_E_UNAVAILABLE (a lost connection is reset on the
@@ -39,7 +45,7 @@
 #include "core/banned.h"
 
 #define STMT_CACHE 256 /* slots; a power of two */
-#define MAX_PENDING 8  /* savepoint commands queued for the next round trip */
+#define MAX_PENDING 256 /* commands queued for the next round trip; a full queue is sent at once */
 #define MAX_PARAMS 64
 #define INT8OID 20
 #define TEXTOID 25
@@ -50,26 +56,30 @@ typedef struct pg_stmt {
     char name[12];
 } pg_stmt_t;
 
+/* A command queued for the next round trip. */
+typedef struct pg_pending {
+    const char *sql; /* the caller's text: a savepoint command (sent as text), or a deferred statement's */
+    char name[12];   /* a deferred statement's prepared name ("" for a savepoint command) */
+    int n;           /* parameters */
+    char **values;   /* their copies (NULL: SQL NULL), one allocation with the texts; NULL when n is 0 */
+    bool deferred;   /* a deferred statement (its failure is sticky) */
+    bool fault;      /* an injected fault: a command that fails on the server is sent instead */
+} pg_pending_t;
+
 typedef struct pg_db {
     mer_db_t base;
     PGconn *conn;
     pg_stmt_t stmts[STMT_CACHE];
     int next_name;
-    int64_t changes;                  /* rows changed by INSERT/UPDATE/DELETE since open */
-    const char *pending[MAX_PENDING]; /* queued savepoint commands (static texts), oldest first */
-    int npending;
-    /* a batch (db.h: mer_db_batch_begin): prepared statements queued, sent MER_DB_BATCH to a round trip */
-    bool batching;
-    struct pg_queued *queue;
-    int nqueue;
-    int batch_err; /* the first error of the batch's statements sent so far */
+    int64_t changes;                   /* rows changed by INSERT/UPDATE/DELETE since open */
+    pg_pending_t pending[MAX_PENDING]; /* queued commands, oldest first; deferred ones after the last savepoint
+                                          command (they never cross one) */
+    int npending, ndeferred;
+    int sticky; /* a deferred statement's error: every call returns it until ROLLBACK TO or ROLLBACK */
 } pg_db_t;
 
-typedef struct pg_queued {
-    const pg_stmt_t *slot;
-    int n;
-    char *values[MAX_PARAMS]; /* owned; NULL: SQL NULL */
-} pg_queued_t;
+/* What a deferred statement with an injected fault is replaced by: it fails on the server, as a real one would. */
+static const char fault_sql[] = "DO $$BEGIN RAISE EXCEPTION 'injected fault (MERIDIAN_FAULT)'; END$$";
 
 static _Atomic int64_t round_trips; /* all connections */
 
@@ -133,13 +143,17 @@ static int name_connection(pg_db_t *db)
     return ok ? 0 : MER_E_UNAVAILABLE;
 }
 
-static void queue_drop(pg_db_t *db);
+static void pending_clear(pg_db_t *db)
+{
+    for (int i = 0; i < db->npending; i++)
+        free(db->pending[i].values);
+    db->npending = db->ndeferred = 0;
+}
 
 static void pg_close(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
-    queue_drop(db);
-    free(db->queue);
+    pending_clear(db);
     PQfinish(db->conn);
     free(db->base.path);
     free(db);
@@ -157,7 +171,8 @@ static bool reconnect(pg_db_t *db)
 {
     PQreset(db->conn);
     memset(db->stmts, 0, sizeof(db->stmts));
-    db->npending = 0; /* (their transaction went with the connection) */
+    pending_clear(db); /* (their transaction went with the connection) */
+    db->sticky = 0;
     if (PQstatus(db->conn) != CONNECTION_OK)
         return false;
     PQsetNoticeProcessor(db->conn, quiet, NULL);
@@ -277,6 +292,27 @@ static void params_bind(params_t *p, const char *sql, const char *types, va_list
     }
 }
 
+/* Prepares sql in slot, its first use on this connection. Returns NULL, or the failed preparation's result. */
+static PGresult *prepare(pg_db_t *db, pg_stmt_t *slot, const char *sql, const params_t *p)
+{
+    char *text;
+    int want = rewrite(sql, &text);
+    if (p->n != want)
+        MER_BUG("%d parameters given, %d wanted: %s", p->n, want, sql);
+    char name[12];
+    snprintf(name, sizeof(name), "s%d", db->next_name++);
+    count_trip();
+    PGresult *pr = PQprepare(db->conn, name, text, p->n, p->types);
+    free(text);
+    if (PQresultStatus(pr) != PGRES_COMMAND_OK)
+        return pr;
+    PQclear(pr);
+    slot->sql = sql;
+    slot->nparams = p->n;
+    memcpy(slot->name, name, sizeof(name));
+    return NULL;
+}
+
 /* Sends a statement (preparing it on first use). Returns its result, or the failed preparation's. */
 static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
 {
@@ -287,31 +323,21 @@ static PGresult *send(pg_db_t *db, const char *sql, const params_t *p)
         count_trip();
         return PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
     }
-    char *text;
-    int want = rewrite(sql, &text);
-    if (p->n != want)
-        MER_BUG("%d parameters given, %d wanted: %s", p->n, want, sql);
-    PGresult *res;
-    if (slot) {
-        char name[12];
-        snprintf(name, sizeof(name), "s%d", db->next_name++);
+    if (slot == NULL) { /* cache full: unnamed */
+        char *text;
+        int want = rewrite(sql, &text);
+        if (p->n != want)
+            MER_BUG("%d parameters given, %d wanted: %s", p->n, want, sql);
         count_trip();
-        PGresult *pr = PQprepare(db->conn, name, text, p->n, p->types);
+        PGresult *res = PQexecParams(db->conn, text, p->n, p->types, p->values, NULL, NULL, 0);
         free(text);
-        if (PQresultStatus(pr) != PGRES_COMMAND_OK)
-            return pr;
-        PQclear(pr);
-        slot->sql = sql;
-        slot->nparams = p->n;
-        memcpy(slot->name, name, sizeof(name));
-        count_trip();
-        res = PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
-    } else { /* cache full: unnamed */
-        count_trip();
-        res = PQexecParams(db->conn, text, p->n, p->types, p->values, NULL, NULL, 0);
-        free(text);
+        return res;
     }
-    return res;
+    PGresult *failed = prepare(db, slot, sql, p);
+    if (failed)
+        return failed;
+    count_trip();
+    return PQexecPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
 }
 
 static bool is_savepoint_cmd(const char *sql)
@@ -319,19 +345,71 @@ static bool is_savepoint_cmd(const char *sql)
     return strcmp(sql, "SAVEPOINT sp") == 0 || strcmp(sql, "RELEASE sp") == 0 || strcmp(sql, "ROLLBACK TO sp") == 0;
 }
 
+/* A result's changed rows added to the connection's count (not a SELECT's rows). */
+static void add_changes(pg_db_t *db, const PGresult *res)
+{
+    const char *tuples = PQcmdTuples((PGresult *)res);
+    if (tuples[0] && strncmp(PQcmdStatus((PGresult *)res), "SELECT", 6) != 0)
+        db->changes += strtoll(tuples, NULL, 10);
+}
+
+/* The parameters' texts copied into one allocation (the pointers, then the texts); NULL without parameters. */
+static char **values_copy(const params_t *p)
+{
+    if (p->n == 0)
+        return NULL;
+    size_t size = (size_t)p->n * sizeof(char *);
+    for (int i = 0; i < p->n; i++)
+        if (p->values[i])
+            size += strlen(p->values[i]) + 1;
+    char **v = mer_xmalloc(size);
+    char *s = (char *)(v + p->n);
+    for (int i = 0; i < p->n; i++) {
+        v[i] = NULL;
+        if (p->values[i] == NULL)
+            continue;
+        size_t len = strlen(p->values[i]) + 1;
+        memcpy(s, p->values[i], len);
+        v[i] = s;
+        s += len;
+    }
+    return v;
+}
+
+/* Drops the deferred statements at the queue's end (all of them: they never cross a savepoint command). */
+static void drop_deferred(pg_db_t *db)
+{
+    while (db->npending && db->pending[db->npending - 1].deferred)
+        free(db->pending[--db->npending].values);
+    db->ndeferred = 0;
+}
+
 /*
- * Sends the queued savepoint commands and then, in the same round trip, either the prepared statement slot
- * (with p) or the plain command tail (COMMIT), or nothing more (both NULL). Returns the first failed
- * command's result, else the last one's; NULL when the connection broke. The queue is empty after.
+ * One round trip: the queued commands, then either the prepared statement slot (with p), or the command tail
+ * (a savepoint command, COMMIT), or nothing more (both NULL); sql names what the caller asked for (logs).
+ * Returns the last command's result (an empty PGRES_COMMAND_OK one when only the queue went), or NULL with
+ * *err set: the first failure's error (a queued deferred statement's becomes the sticky error; the commands
+ * after a failure were skipped by the server). The queue is empty after.
  */
-static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t *p, const char *tail)
+static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t *p, const char *tail, const char *sql,
+                              int *err)
 {
     int n = db->npending;
-    db->npending = 0;
-    if (!PQenterPipelineMode(db->conn))
+    *err = 0;
+    if (!PQenterPipelineMode(db->conn)) {
+        pending_clear(db);
+        *err = map_err(db, NULL, sql);
         return NULL;
-    for (int i = 0; i < n; i++)
-        PQsendQueryParams(db->conn, db->pending[i], 0, NULL, NULL, NULL, NULL, 0);
+    }
+    for (int i = 0; i < n; i++) {
+        const pg_pending_t *e = &db->pending[i];
+        if (e->fault)
+            PQsendQueryParams(db->conn, fault_sql, 0, NULL, NULL, NULL, NULL, 0);
+        else if (e->name[0])
+            PQsendQueryPrepared(db->conn, e->name, e->n, (const char *const *)e->values, NULL, NULL, 0);
+        else
+            PQsendQueryParams(db->conn, e->sql, 0, NULL, NULL, NULL, NULL, 0);
+    }
     int total = n;
     if (slot) {
         PQsendQueryPrepared(db->conn, slot->name, p->n, p->values, NULL, NULL, 0);
@@ -341,12 +419,9 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
         total++;
     }
     count_trip();
-    if (!PQpipelineSync(db->conn)) {
-        PQexitPipelineMode(db->conn);
-        return NULL;
-    }
+    bool broken = !PQpipelineSync(db->conn);
     PGresult *failed = NULL, *last = NULL;
-    bool broken = false;
+    int failed_at = -1;
     for (int i = 0; i < total && !broken; i++) {
         PGresult *r = PQgetResult(db->conn);
         if (r == NULL) {
@@ -356,9 +431,15 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
         for (PGresult *x; (x = PQgetResult(db->conn)) != NULL;) /* the end of this command's results */
             PQclear(x);
         ExecStatusType st = PQresultStatus(r);
-        if (failed == NULL && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (failed == NULL && !ok) {
             failed = r; /* (the commands after it come back PGRES_PIPELINE_ABORTED) */
-        else if (failed == NULL && i == total - 1)
+            failed_at = i;
+            continue;
+        }
+        if (failed == NULL && i < n && db->pending[i].deferred)
+            add_changes(db, r);
+        if (failed == NULL && i == total - 1)
             last = r;
         else
             PQclear(r);
@@ -368,130 +449,24 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
         broken = sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
         PQclear(sync);
     }
+    /* what failed: a queued command (its own text), or the caller's statement */
+    const char *what = failed_at >= 0 && failed_at < n ? db->pending[failed_at].sql : sql;
+    bool deferred = failed_at >= 0 && failed_at < n && db->pending[failed_at].deferred;
+    pending_clear(db);
     if (!PQexitPipelineMode(db->conn)) {
         /* results the protocol did not deliver: the connection cannot be trusted (nor its transaction) */
         reconnect(db);
         broken = true;
     }
-    if (broken || (failed == NULL && last == NULL)) {
+    if (broken || failed) {
+        *err = map_err(db, broken ? NULL : failed, broken ? sql : what);
+        if (!broken && deferred)
+            db->sticky = *err = mer_db_deferred_error(&db->base, *err, what);
         PQclear(failed);
         PQclear(last);
-        return broken ? NULL : PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
+        return NULL;
     }
-    if (failed) {
-        PQclear(last);
-        return failed;
-    }
-    return last;
-}
-
-static void queue_drop(pg_db_t *db)
-{
-    for (int i = 0; i < db->nqueue; i++)
-        for (int k = 0; k < db->queue[i].n; k++)
-            free(db->queue[i].values[k]);
-    db->nqueue = 0;
-}
-
-/*
- * Sends the queued savepoint commands and the batch's queued statements in one pipeline (one round trip) and
- * reads their answers: the first failure becomes batch_err (the statements after it are skipped by the
- * server: the transaction has failed). The queue is empty after.
- */
-static void flush_batch(pg_db_t *db)
-{
-    if (db->nqueue == 0)
-        return;
-    int np = db->npending, nq = db->nqueue;
-    db->npending = 0;
-    if (db->batch_err || PQstatus(db->conn) != CONNECTION_OK || !PQenterPipelineMode(db->conn)) {
-        if (db->batch_err == 0)
-            db->batch_err = map_err(db, NULL, db->queue[0].slot->sql);
-        queue_drop(db);
-        return;
-    }
-    for (int i = 0; i < np; i++)
-        PQsendQueryParams(db->conn, db->pending[i], 0, NULL, NULL, NULL, NULL, 0);
-    for (int i = 0; i < nq; i++)
-        PQsendQueryPrepared(db->conn, db->queue[i].slot->name, db->queue[i].n, (const char *const *)db->queue[i].values,
-                            NULL, NULL, 0);
-    count_trip();
-    bool broken = !PQpipelineSync(db->conn);
-    for (int i = 0; i < np + nq && !broken; i++) {
-        PGresult *r = PQgetResult(db->conn);
-        if (r == NULL) {
-            broken = true;
-            break;
-        }
-        for (PGresult *x; (x = PQgetResult(db->conn)) != NULL;)
-            PQclear(x);
-        ExecStatusType st = PQresultStatus(r);
-        if (st == PGRES_COMMAND_OK && i >= np) {
-            const char *tuples = PQcmdTuples(r);
-            if (tuples[0])
-                db->changes += strtoll(tuples, NULL, 10);
-        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && db->batch_err == 0)
-            db->batch_err = map_err(db, r, i >= np ? db->queue[i - np].slot->sql : db->pending[i]);
-        PQclear(r);
-    }
-    if (!broken) {
-        PGresult *sync = PQgetResult(db->conn);
-        broken = sync == NULL || PQresultStatus(sync) != PGRES_PIPELINE_SYNC;
-        PQclear(sync);
-    }
-    if (!PQexitPipelineMode(db->conn)) {
-        reconnect(db);
-        broken = true;
-    }
-    if (broken && db->batch_err == 0)
-        db->batch_err = MER_E_UNAVAILABLE;
-    queue_drop(db);
-}
-
-/* mer_db_exec inside a batch: queues a statement already prepared here, inside a transaction. Returns 1 when
- * it did not take it (then it runs as usual), else 0 or the batch's error. */
-static int batch_exec(pg_db_t *db, const char *sql, const char *types, va_list ap)
-{
-    const pg_stmt_t *slot = cache_slot(db, sql);
-    if (slot == NULL || slot->sql != sql || PQstatus(db->conn) != CONNECTION_OK ||
-        PQtransactionStatus(db->conn) == PQTRANS_IDLE) {
-        flush_batch(db);
-        return db->batch_err ? db->batch_err : 1;
-    }
-    if (db->batch_err)
-        return db->batch_err;
-    if (mer_db_fault_stmt(&db->base, sql))
-        return db->batch_err = MER_E_INTERNAL;
-    params_t p;
-    params_bind(&p, sql, types, ap);
-    if (p.n != slot->nparams)
-        MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
-    if (db->queue == NULL)
-        db->queue = mer_xcalloc(MER_DB_BATCH, sizeof(*db->queue));
-    pg_queued_t *q = &db->queue[db->nqueue++];
-    q->slot = slot;
-    q->n = p.n;
-    for (int i = 0; i < p.n; i++)
-        q->values[i] = p.values[i] ? mer_xstrdup(p.values[i]) : NULL;
-    params_release(&p);
-    if (db->nqueue == MER_DB_BATCH)
-        flush_batch(db);
-    return db->batch_err;
-}
-
-static int pg_batch(mer_db_t *d, bool on)
-{
-    pg_db_t *db = (pg_db_t *)d;
-    if (on) {
-        db->batching = true;
-        db->batch_err = 0;
-        return 0;
-    }
-    flush_batch(db);
-    int err = db->batch_err;
-    db->batching = false;
-    db->batch_err = 0;
-    return err;
+    return last ? last : PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
 }
 
 /*
@@ -503,13 +478,12 @@ static int pg_batch(mer_db_t *d, bool on)
 static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
 {
     *err = 0;
-    if (db->nqueue) { /* a batch's statements go first */
-        flush_batch(db);
-        if (db->batch_err) {
-            *err = db->batch_err;
-            return NULL;
-        }
+    bool sp_cmd = is_savepoint_cmd(sql), undo = sp_cmd && strcmp(sql, "ROLLBACK TO sp") == 0;
+    if (db->sticky && !undo) { /* a deferred statement failed: nothing runs until it is undone */
+        *err = db->sticky;
+        return NULL;
     }
+    db->sticky = 0;
     if (mer_db_fault_stmt(&db->base, sql)) {
         *err = MER_E_INTERNAL;
         return NULL;
@@ -517,22 +491,24 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
     params_t p;
     params_bind(&p, sql, types, ap);
     PGresult *res = NULL;
-    if (p.n == 0 && is_savepoint_cmd(sql) && db->npending < MAX_PENDING && PQstatus(db->conn) == CONNECTION_OK &&
-        PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        db->pending[db->npending++] = sql; /* goes with the next statement */
-        return PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
+    if (sp_cmd && p.n == 0 && PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        if (undo)
+            drop_deferred(db); /* (undone anyway) */
+        if (db->ndeferred == 0 && db->npending < MAX_PENDING) {
+            db->pending[db->npending++] = (pg_pending_t){.sql = sql}; /* goes with the next statement */
+            return PQmakeEmptyPGresult(db->conn, PGRES_COMMAND_OK);
+        }
+        /* SAVEPOINT or RELEASE after deferred statements (or a full queue): now, with them, in one round trip */
+        return send_pending(db, NULL, NULL, sql, sql, err);
     }
     if (db->npending) {
-        /* the queued savepoint commands, and the statement if it is prepared already, in one round trip */
+        /* the queued commands, and the statement if it is prepared already, in one round trip */
         pg_stmt_t *slot = cache_slot(db, sql);
         bool ready = slot && slot->sql == sql;
         if (ready && p.n != slot->nparams)
             MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
-        res = send_pending(db, ready ? slot : NULL, &p, NULL);
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (res == NULL || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
-            *err = map_err(db, res, sql);
-            PQclear(res);
+        res = send_pending(db, ready ? slot : NULL, &p, NULL, sql, err);
+        if (res == NULL) {
             params_release(&p);
             return NULL;
         }
@@ -563,23 +539,13 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
         return NULL;
     }
     params_release(&p);
-    const char *tuples = PQcmdTuples(res);
-    if (tuples[0] && strncmp(PQcmdStatus(res), "SELECT", 6) != 0)
-        db->changes += strtoll(tuples, NULL, 10);
+    add_changes(db, res);
     return res;
 }
 
 static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
     int err;
-    if (((pg_db_t *)d)->batching) {
-        va_list copy;
-        va_copy(copy, ap);
-        err = batch_exec((pg_db_t *)d, sql, types, copy);
-        va_end(copy);
-        if (err != 1)
-            return err;
-    }
     PGresult *res = run((pg_db_t *)d, sql, types, ap, &err);
     if (res == NULL)
         return err;
@@ -587,6 +553,46 @@ static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
     int n = tuples[0] ? (int)strtol(tuples, NULL, 10) : 0;
     PQclear(res);
     return n;
+}
+
+/* mer_db_defer: queued inside a transaction (see the top of this file), else run at once. */
+static int pg_defer(mer_db_t *d, const char *sql, const char *types, va_list ap)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (db->sticky)
+        return db->sticky;
+    pg_stmt_t *slot = cache_slot(db, sql);
+    if (slot == NULL || PQstatus(db->conn) != CONNECTION_OK || PQtransactionStatus(db->conn) != PQTRANS_INTRANS)
+        return pg_exec(d, sql, types, ap);
+    bool fault = mer_db_fault_stmt(d, sql);
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    int err = 0;
+    if (slot->sql != sql) {
+        /* its first use on this connection: prepared now, once (a failed preparation aborts the transaction,
+         * so what is queued goes first) */
+        if (db->npending)
+            PQclear(send_pending(db, NULL, NULL, NULL, sql, &err));
+        PGresult *failed = err ? NULL : prepare(db, slot, sql, &p);
+        if (failed) {
+            err = map_err(db, failed, sql);
+            PQclear(failed);
+        }
+        if (err) {
+            params_release(&p);
+            return err;
+        }
+    } else if (p.n != slot->nparams) {
+        MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
+    }
+    pg_pending_t *e = &db->pending[db->npending++];
+    *e = (pg_pending_t){.sql = sql, .n = p.n, .values = values_copy(&p), .deferred = true, .fault = fault};
+    memcpy(e->name, slot->name, sizeof(e->name));
+    db->ndeferred++;
+    params_release(&p);
+    if (db->npending == MAX_PENDING) /* full: sent now */
+        PQclear(send_pending(db, NULL, NULL, NULL, sql, &err));
+    return err;
 }
 
 static mer_rows_t *pg_query(mer_db_t *d, const char *sql, const char *types, va_list ap)
@@ -665,13 +671,13 @@ static int pg_end(mer_rows_t *rows)
 static int pg_script(mer_db_t *d, const char *sql)
 {
     pg_db_t *db = (pg_db_t *)d;
+    if (db->sticky)
+        return db->sticky;
     if (!ensure_connected(db))
         return map_err(db, NULL, sql);
     if (db->npending) {
-        PGresult *res = send_pending(db, NULL, NULL, NULL);
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        int err = st == PGRES_COMMAND_OK ? 0 : map_err(db, res, sql);
-        PQclear(res);
+        int err;
+        PQclear(send_pending(db, NULL, NULL, NULL, sql, &err));
         if (err)
             return err;
     }
@@ -691,10 +697,8 @@ static int pg_begin(mer_db_t *db)
 static void pg_rollback(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
-    db->npending = 0; /* (undone with the rest) */
-    queue_drop(db);
-    db->batch_err = 0;
-    db->batching = false;
+    pending_clear(db); /* (undone with the rest) */
+    db->sticky = 0;
     if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
         count_trip();
         PQclear(PQexec(db->conn, "ROLLBACK"));
@@ -704,30 +708,27 @@ static void pg_rollback(mer_db_t *d)
 static int pg_commit(mer_db_t *d)
 {
     pg_db_t *db = (pg_db_t *)d;
-    if (mer_db_fault_commit(d)) {
+    int err = db->sticky;
+    if (err == 0 && db->ndeferred) /* (rare: the writer's RELEASE sent them) their rows count for the fault below */
+        PQclear(send_pending(db, NULL, NULL, NULL, "COMMIT", &err));
+    if (err) {
         pg_rollback(d);
-        return MER_E_INTERNAL;
+        return err;
     }
-    flush_batch(db); /* a batch not ended (a job that failed without ending it) */
-    db->batching = false;
-    if (db->batch_err) {
-        db->batch_err = 0;
+    if (mer_db_fault_commit(d)) {
         pg_rollback(d);
         return MER_E_INTERNAL;
     }
     PGresult *res;
     if (db->npending) { /* the last job's RELEASE goes with the COMMIT */
-        res = send_pending(db, NULL, NULL, "COMMIT");
+        res = send_pending(db, NULL, NULL, "COMMIT", "COMMIT", &err);
     } else {
         count_trip();
         res = PQexec(db->conn, "COMMIT");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            err = map_err(db, res, "COMMIT");
     }
-    int err = 0;
-    if (res == NULL)
-        err = map_err(db, NULL, "COMMIT");
-    else if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        err = map_err(db, res, "COMMIT");
-    else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) /* "ROLLBACK": the transaction had failed */
+    if (err == 0 && strcmp(PQcmdStatus(res), "COMMIT") != 0) /* "ROLLBACK": the transaction had failed */
         err = MER_E_CONFLICT;
     PQclear(res);
     if (err)
@@ -876,6 +877,7 @@ const mer_db_backend_t mer_db_pg = {
     .open = pg_open,
     .close = pg_close,
     .exec = pg_exec,
+    .defer = pg_defer,
     .query = pg_query,
     .query_int = pg_query_int,
     .next = pg_next,
@@ -889,7 +891,6 @@ const mer_db_backend_t mer_db_pg = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .total_changes = pg_total_changes,
-    .batch = pg_batch,
     .notify = pg_notify,
     .listen = pg_listen,
     .wait_notes = pg_wait_notes,

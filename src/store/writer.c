@@ -221,10 +221,11 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         j->err = j->run(db, j);
         if (j->err > 0)
             MER_BUG("writer job returned a positive value");
+        /* RELEASE also reports the job's deferred statements (db.h): one that failed fails this job alone */
+        if (j->err == 0)
+            j->err = mer_db_release(db);
         if (j->err)
             mer_db_rollback_to(db);
-        else
-            j->err = mer_db_release(db);
     }
     if (err == 0) {
         bool wrote = mer_db_total_changes(db) != changes;

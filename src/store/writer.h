@@ -9,7 +9,10 @@
  * commit, and N concurrent writes cost one fsync.
  *
  *     job->run(db, job)   runs on the writer thread inside the batch transaction. Returns 0 or a
- *                         negative error; on error the job's savepoint is rolled back.
+ *                         negative error; on error the job's savepoint is rolled back. The error of a
+ *                         statement it deferred (mer_db_defer) may come after run returned 0
+ *                         (at the savepoint's RELEASE, at the latest): the job then fails with it all
+ *                         the same, its savepoint rolled back, and the other jobs of the batch are kept.
  *     job->done(job)      runs on the submitting worker's thread after the commit (job->err is 0), or
  *                         after a failure (job->err < 0: run's error, or the commit's error, in which
  *                         case nothing of the batch was kept). done owns the job afterwards.

@@ -81,6 +81,26 @@ test('checkout: a failing payment insert (the last write) undoes the order it be
   });
 });
 
+test('events: a failing write at the end of a fan-out (deferred, seen at its RELEASE) fails that pass alone; the event is fanned out again, once', async () => {
+  // the order's notification row is the fan-out job's last write: on PostgreSQL it is deferred (store/db.h)
+  // and its failure comes back with the job's RELEASE, which must undo that job and keep the order
+  await withFault('stmt:1:INSERT INTO notification', async (srv) => {
+    const c = await customer(srv, 'IN');
+    const s = await skuOf(srv, 'IN', 2);
+    const ok = await srv.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'cod', lines: [{ sku: s.code }] } });
+    assert.equal(ok.status, 201, ok.text);
+    const count = () => Number(one(srv, 'in', `SELECT COUNT(*) AS n FROM notification WHERE message LIKE '%${ok.json.number}%'`));
+    let n = 0;
+    for (let i = 0; i < 100 && n === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      n = count();
+    }
+    assert.equal(n, 1, 'the event was fanned out after the failed pass');
+    assert.equal(one(srv, 'in', `SELECT COUNT(*) AS n FROM orders WHERE id = ${Number(ok.json.id)}`), 1, 'the order stays');
+    assert.equal((await srv.get(`/api/v1/orders/${ok.json.id}`, { token: c.token })).status, 200);
+  });
+});
+
 test('registration: a failed commit is a 5xx, keeps no account, and the retry registers', async () => {
   // the first commit in region "in" that writes anything is this registration's batch
   await withFault('commit:1:region-in', async (srv) => {

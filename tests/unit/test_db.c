@@ -3,12 +3,14 @@
  * temporary directory and against a throwaway PostgreSQL cluster that the test starts itself on
  * loopback (tests/pg/pg.sh) and stops by PID at the end: migrations, typed parameters (int64 near the
  * money limit, counted text, NULL), '?' inside a string literal, RETURNING, changed-row counts, error
- * mapping of constraint violations, savepoints inside a transaction, rollback, and fault injection.
+ * mapping of constraint violations, savepoints inside a transaction, rollback, fault injection, and
+ * deferred statements (what the caller sees when one fails).
  *
  * MERIDIAN_TEST_PG_URL=postgresql://... uses a running server instead of starting one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 
 #include "store/db.h"
 #include "store/store.h"
+#include "store/writer.h"
 
 static char sqlite_path[96];
 static char pg_url[256];
@@ -158,6 +161,248 @@ static void test_postgresql(void **state)
 {
     (void)state;
     check_backend(pg_url, "postgresql");
+}
+
+static bool has_item(mer_db_t *db, const char *name)
+{
+    int64_t id = 0;
+    int err = mer_db_query_int(db, &id, "SELECT id FROM item WHERE name = ?", "s", name);
+    assert_true(err == 0 || err == MER_E_NOT_FOUND);
+    return err == 0;
+}
+
+/* One writer job (store/writer.c's shape): deferred inserts of names[], a savepoint around them. Returns the
+ * job's error, its savepoint rolled back on error, released otherwise. */
+static int deferred_job(mer_db_t *db, const char *const *names, const int64_t *qty, size_t n)
+{
+    int err = mer_db_savepoint(db);
+    for (size_t i = 0; err == 0 && i < n; i++)
+        err = mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", names[i], qty[i]);
+    if (err == 0)
+        err = mer_db_release(db);
+    if (err)
+        mer_db_rollback_to(db);
+    return err;
+}
+
+/*
+ * Deferred statements (db.h: mer_db_defer), the same contract on both backends: the rows are there
+ * for the next statement; a failure (unique key, CHECK, injected fault) is MER_E_INTERNAL, seen at once
+ * (SQLite) or by the next synchronous call (PostgreSQL), at the latest by the savepoint's RELEASE, so the job
+ * that queued it fails alone and its neighbours in the transaction are kept. On PostgreSQL, statements queued
+ * together cost one round trip with the next synchronous one.
+ */
+static void check_deferred(const char *path)
+{
+    mer_db_t *db = open_db(path);
+    bool pg = strcmp(mer_db_backend_name(db), "postgresql") == 0;
+
+    /* outside a transaction: at once, errors at once */
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "solo", (int64_t)1), 0);
+    assert_true(has_item(db, "solo"));
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "solo", (int64_t)1),
+                     MER_E_INTERNAL);
+
+    /* inside: the next statement sees the rows, and on PostgreSQL they went in its round trip */
+    static const char count_sql[] = "SELECT COUNT(*) FROM item WHERE name IN ('a', 'b', 'copied')";
+    int64_t n = -1;
+    assert_int_equal(mer_db_query_int(db, &n, count_sql, NULL), 0); /* prepared before: its first use costs more */
+    assert_int_equal(n, 0);
+    assert_int_equal(mer_db_begin(db), 0);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    int64_t changes = mer_db_total_changes(db);
+    char buf[32];
+    snprintf(buf, sizeof(buf), "copied"); /* parameters are copied: the buffer may change at once */
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", buf, (int64_t)5), 0);
+    memcpy(buf, "garbled", 8);
+    /* (prepared by now on both backends: a statement's first use costs its preparation) */
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "a", (int64_t)1), 0);
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "b", (int64_t)2), 0);
+    assert_int_equal(mer_db_defer(db, "UPDATE item SET note = ? WHERE name = ?", "ss", "seen", "a"), 0);
+    int64_t trips = mer_db_round_trips();
+    assert_int_equal(mer_db_query_int(db, &n, count_sql, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(mer_db_round_trips() - trips, pg ? 1 : 0);
+    assert_int_equal(mer_db_total_changes(db) - changes, 4); /* "copied", a, b and the update */
+    assert_int_equal(mer_db_release(db), 0);
+
+    /* jobs: the middle one's second insert breaks the unique key, the third one's a CHECK */
+    const char *const j1[] = {"j1-a", "j1-b"}, *const j2[] = {"j2-a", "a"}, *const j3[] = {"j3-a", "j3-b"};
+    const int64_t ok[] = {1, 1}, bad[] = {1, -1};
+    assert_int_equal(deferred_job(db, j1, ok, 2), 0);
+    assert_int_equal(deferred_job(db, j2, ok, 2), MER_E_INTERNAL);
+    assert_int_equal(deferred_job(db, j3, bad, 2), MER_E_INTERNAL);
+    /* an injected fault on a deferred statement is a failure like those */
+    const char *const j4[] = {"j4-a", "j4-b"}, *const j5[] = {"j5-a"};
+    assert_int_equal(mer_db_fault_set("stmt:2:INSERT INTO item (name, qty)"), 0);
+    assert_int_equal(deferred_job(db, j4, ok, 2), MER_E_INTERNAL);
+    assert_int_equal(mer_db_fault_fired() > 0, true);
+    assert_int_equal(deferred_job(db, j5, ok, 1), 0);
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_true(has_item(db, "copied"));
+    assert_false(has_item(db, "garbled"));
+    assert_true(has_item(db, "j1-a") && has_item(db, "j1-b") && has_item(db, "j5-a"));
+    assert_false(has_item(db, "j2-a") || has_item(db, "j3-a") || has_item(db, "j4-a") || has_item(db, "j4-b"));
+    mer_rows_t *r = mer_db_query(db, "SELECT note FROM item WHERE name = ?", "s", "a");
+    assert_true(mer_rows_next(r));
+    assert_string_equal(mer_rows_text(r, 0), "seen");
+    assert_int_equal(mer_rows_end(r), 0);
+
+    /* the failure as the caller sees it when a statement follows: that statement fails with it (PostgreSQL),
+     * and so does every call until ROLLBACK TO; then the transaction goes on */
+    assert_int_equal(mer_db_begin(db), 0);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    int err = mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "a", (int64_t)1);
+    if (pg) {
+        assert_int_equal(err, 0);
+        assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(*) FROM item", NULL), MER_E_INTERNAL);
+        assert_int_equal(mer_db_exec(db, "UPDATE item SET qty = 9 WHERE name = ?", "s", "b"), MER_E_INTERNAL);
+        assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "z", (int64_t)1),
+                         MER_E_INTERNAL);
+        assert_int_equal(mer_db_release(db), MER_E_INTERNAL);
+    } else {
+        assert_int_equal(err, MER_E_INTERNAL);
+    }
+    mer_db_rollback_to(db);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "after", (int64_t)1), 0);
+    /* ROLLBACK TO drops what it undoes, sent or not */
+    mer_db_rollback_to(db);
+    assert_false(has_item(db, "after"));
+    assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "kept", (int64_t)1), 0);
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_true(has_item(db, "kept"));
+    assert_false(has_item(db, "z"));
+
+    if (pg) { /* a failure first seen at COMMIT: the transaction is rolled back and COMMIT says why */
+        assert_int_equal(mer_db_begin(db), 0);
+        assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "lost", (int64_t)1), 0);
+        assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", "kept", (int64_t)1), 0);
+        assert_int_equal(mer_db_commit(db), MER_E_INTERNAL);
+        assert_false(has_item(db, "lost"));
+    }
+    /* many in one go (more than a round trip's queue) */
+    int64_t before = count(db);
+    assert_int_equal(mer_db_begin(db), 0);
+    for (int i = 0; i < 200; i++) {
+        snprintf(buf, sizeof(buf), "bulk-%d", i);
+        assert_int_equal(mer_db_defer(db, "INSERT INTO item (name, qty) VALUES (?, ?)", "si", buf, (int64_t)i), 0);
+    }
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_int_equal(count(db), before + 200);
+    mer_db_close(db);
+}
+
+static void test_deferred_sqlite(void **state)
+{
+    (void)state;
+    check_deferred(sqlite_path);
+}
+
+static void test_deferred_postgresql(void **state)
+{
+    (void)state;
+    check_deferred(pg_url);
+}
+
+/* ---- the region writer on PostgreSQL: a job whose deferred write fails at its RELEASE fails alone ---- */
+
+typedef struct wjob {
+    mer_wjob_t w;
+    const char *name; /* row to insert, deferred */
+    _Atomic int done;
+    int err;
+} wjob_t;
+
+static _Atomic int gate_entered, gate_opened;
+
+static int gate_run(mer_db_t *db, mer_wjob_t *w)
+{
+    (void)db, (void)w;
+    atomic_store(&gate_entered, 1);
+    while (!atomic_load(&gate_opened))
+        usleep(1000);
+    return 0;
+}
+
+static int wjob_run(mer_db_t *db, mer_wjob_t *w)
+{
+    wjob_t *j = (wjob_t *)w;
+    /* nothing synchronous after it: its result (and failure) comes back with the job's RELEASE */
+    return mer_db_defer(db, "INSERT INTO wt_item (name) VALUES (?)", "s", j->name);
+}
+
+static void wjob_done(mer_wjob_t *w)
+{
+    wjob_t *j = (wjob_t *)w;
+    j->err = w->err;
+    atomic_store(&j->done, 1);
+}
+
+static int wt_create(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    int rc = mer_db_exec(db, "CREATE TABLE wt_item (name TEXT PRIMARY KEY)", NULL);
+    if (rc < 0)
+        return rc;
+    rc = mer_db_exec(db, "INSERT INTO wt_item (name) VALUES (?)", "s", "taken");
+    return rc < 0 ? rc : 0;
+}
+
+static void test_writer_deferred_postgresql(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/mer-dbw-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    /* a database of its own: the region's schema, and nothing else's schema_version */
+    mer_db_t *admin = NULL;
+    assert_int_equal(mer_db_open(pg_url, 0, &admin), 0);
+    assert_int_equal(mer_db_script(admin, "DROP DATABASE IF EXISTS meridian_wt"), 0);
+    assert_int_equal(mer_db_script(admin, "CREATE DATABASE meridian_wt"), 0);
+    mer_db_close(admin);
+    char url[300], regions[320];
+    const char *slash = strrchr(pg_url, '/');
+    snprintf(url, sizeof(url), "%.*s/meridian_wt", (int)(slash - pg_url), pg_url);
+    snprintf(regions, sizeof(regions), "wt=%s", url);
+    assert_int_equal(mer_store_locate(NULL, regions), 0);
+    assert_int_equal(mer_store_init(dir), 0);
+    assert_int_equal(mer_store_open_region("wt"), 0);
+    assert_int_equal(mer_writer_start("wt"), 0);
+    assert_int_equal(mer_writer_run_sync("wt", wt_create, NULL), 0);
+
+    /* one batch for certain: the gate holds the writer until the three jobs are queued behind it */
+    static wjob_t gate;
+    gate = (wjob_t){.w = {.run = gate_run, .done = wjob_done}};
+    static wjob_t jobs[3];
+    static const char *const names[] = {"first", "taken", "third"}; /* the second breaks the unique key */
+    assert_int_equal(mer_writer_submit("wt", &gate.w), 0);
+    while (!atomic_load(&gate_entered))
+        usleep(1000);
+    for (size_t i = 0; i < 3; i++) {
+        jobs[i] = (wjob_t){.w = {.run = wjob_run, .done = wjob_done}, .name = names[i]};
+        assert_int_equal(mer_writer_submit("wt", &jobs[i].w), 0);
+    }
+    atomic_store(&gate_opened, 1);
+    for (size_t i = 0; i < 3; i++)
+        while (!atomic_load(&jobs[i].done))
+            usleep(1000);
+    assert_int_equal(jobs[0].err, 0);
+    assert_int_equal(jobs[1].err, MER_E_INTERNAL); /* the job that queued the failing write, and it alone */
+    assert_int_equal(jobs[2].err, 0);
+    mer_db_t *db = NULL;
+    assert_int_equal(mer_db_open(url, 0, &db), 0);
+    int64_t n = 0;
+    assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(*) FROM wt_item WHERE name IN ('first', 'third')", NULL),
+                     0);
+    assert_int_equal(n, 2);
+    assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(*) FROM wt_item", NULL), 0);
+    assert_int_equal(n, 3);
+    mer_db_close(db);
+    mer_writer_stop_all();
+    mer_store_shutdown();
+    char rm[64];
+    snprintf(rm, sizeof(rm), "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
 }
 
 /* Meridian's own schema (both kinds of database) migrates on PostgreSQL, and again is a no-op. */
@@ -314,10 +559,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sqlite),
         cmocka_unit_test(test_postgresql),
+        cmocka_unit_test(test_deferred_sqlite),
+        cmocka_unit_test(test_deferred_postgresql),
         cmocka_unit_test(test_schema_on_postgresql),
         cmocka_unit_test(test_postgresql_unreachable),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_notes),
+        cmocka_unit_test(test_writer_deferred_postgresql),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     pg_stop();
