@@ -61,7 +61,8 @@ stop = true;
 await Promise.all(pollers);
 
 const pct = (xs, p) => xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
-console.log(`${n} price changes at ${rate}/s to the hub's node; lag = hub's answer -> first product-page poll (every 5 ms) showing it`);
+const achieved = (n / ((acked[n - 1] - t0) / 1000)).toFixed(0);
+console.log(`${n} price changes at ${rate}/s (achieved ${achieved}/s) to the hub's node; lag = hub's answer -> first product-page poll (every 5 ms) showing it`);
 for (const region of Object.keys(REGION_COUNTRY)) {
   const lags = acked.map((t, i) => (seen[region][i] === undefined ? null : Math.max(0, seen[region][i] - t))).filter((x) => x !== null).sort((a, b) => a - b);
   const missing = n - lags.length;
