@@ -156,5 +156,6 @@ while :; do
 			kill -0 "$pid" 2>/dev/null || { echo "run-global: process $pid stopped; stopping everything" >&2; exit 1; }
 		done
 	fi
-	sleep 1
+	sleep 1 &
+	wait $! || true # (interrupted by Ctrl-C: the trap runs at once)
 done
