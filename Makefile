@@ -14,7 +14,7 @@ MESON_ASAN    = --buildtype=debug -Db_sanitize=address,undefined -Db_lundef=fals
 MESON_TSAN    = --buildtype=debug -Db_sanitize=thread -Db_lundef=false
 MESON_FUZZ    = $(MESON_ASAN) -Dfuzz=true
 
-.PHONY: all deps build build-asan build-tsan build-fuzz web run test unit api fuzz bench clean format
+.PHONY: all deps build build-asan build-tsan build-fuzz web run run-global test unit api fuzz bench clean format
 
 all: build
 
@@ -66,6 +66,13 @@ run: build
 	@[ -f $(DATA)/catalog.db ] || $(BUILD)/meridian seed --data $(DATA)
 	$(BUILD)/meridian serve --port $(PORT) --data $(DATA) --access-log $(DATA)/access.log --webhook-allow-loopback \
 	  $(if $(WALLET_URL),--wallet-url $(WALLET_URL))
+
+# Worldwide on one machine (README "Running worldwide"): PostgreSQL clusters for the catalogue hub and the
+# regions in, eu and sg (replicated hub -> regions), the hub's node, a node per region and the gateway, on
+# loopback from GLOBAL_PORT (default 8000: the gateway; the hub's node +10, the regions +1..+3); Ctrl-C stops all.
+run-global: build
+	@scripts/install-deps.sh test
+	scripts/run-global.sh $(BUILD)/meridian
 
 # Unit tests in the release, the ASan+UBSan and the TSan builds; API tests against the ASan+UBSan binary;
 # a short run of each fuzz target; the OpenAPI lint (install-deps.sh test runs npm ci for it); the browser

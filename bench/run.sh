@@ -9,6 +9,7 @@
 #   BENCH_ONLY=scale bench/run.sh BUILD/meridian     # 100,000 products by bulk import (bench/scenario-scale.sh,
 #                                                    # ~1.5 min; BENCH_SCALE_PRODUCTS=20000 for a quicker look)
 #   BENCH_ONLY=pg bench/run.sh BUILD/meridian        # PostgreSQL mode: orders with 1 and 2 nodes, reads (bench/scenario-pg.sh)
+#   BENCH_ONLY=global bench/run.sh BUILD/meridian    # catalogue replication lag hub -> regions (bench/scenario-global.sh)
 #
 # Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
 # machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s

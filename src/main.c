@@ -35,6 +35,7 @@
 #include "region/region_http.h"
 #include "seed/seed.h"
 #include "store/notify.h"
+#include "store/replica.h"
 #include "store/store.h"
 #include "web/web.h"
 #include "core/banned.h"
@@ -43,7 +44,7 @@
 
 #define CLI(name, args, opts) ((cli_cmd_t){(name), (args), (opts), MER_ARRAY_LEN(opts)})
 /* Every command that opens the store takes the data directory and where databases live outside it. */
-static const char *opt_catalog_db, *opt_region_db;
+static const char *opt_catalog_db, *opt_region_db, *opt_hub_db;
 #define OPT_DATA(dst)                                                                                                  \
     {"data", OPT_STR, (dst), 0, 0, "DIR", "data directory (default ./data)"},                                          \
         {"catalog-db",                                                                                                 \
@@ -184,6 +185,11 @@ static void open_store(const char *data, store_mode_t mode, const char *regions,
     int exists;
     if (mer_store_locate(catalog_db, region_db) != 0)
         mer_die("--catalog-db takes a postgresql:// URL and --region-db name=URL,... (postgresql:// URLs)");
+    const char *hub_db = opt_hub_db ? opt_hub_db : getenv("MERIDIAN_HUB_DB");
+    if (mer_store_locate_hub(hub_db) != 0)
+        mer_die("--hub-db takes a postgresql:// URL");
+    if (hub_db && *hub_db && !mer_store_catalog_remote())
+        mer_die("--hub-db needs --catalog-db: the region's replica of the catalogue (meridian replica)");
     if (mode == STORE_CREATE) {
         ensure_dir(data);
     } else if ((exists = mer_store_exists(data)) < 0) {
@@ -319,7 +325,11 @@ static int cmd_serve(int argc, char **argv)
         {"port", OPT_INT, &port, 0, 65535, "N", "TCP port (default $PORT or 8080; 0 picks a free one)"},
         {"host", OPT_STR, &cfg.host, 0, 0, "ADDR", "listen address (default 127.0.0.1)"},
         OPT_DATA(&data),
-        {"regions", OPT_STR, &regions, 0, 0, "LIST", "regions this node serves, e.g. in,eu (default: all)"},
+        {"regions", OPT_STR, &regions, 0, 0, "LIST",
+         "regions this node serves, e.g. in,eu (default: all; none: a catalogue hub's node)"},
+        {"hub-db", OPT_STR, &opt_hub_db, 0, 0, "URL",
+         "the catalogue hub's database: --catalog-db is this region's replica, catalogue writes go to the hub "
+         "(default $MERIDIAN_HUB_DB)"},
         {"threads", OPT_INT, &threads, 0, 64, "N", "worker threads (default: one per core)"},
         {"public-url", OPT_STR, &public_url, 0, 0, "URL",
          "this node's URL as clients see it (default http://HOST:PORT)"},
@@ -479,6 +489,42 @@ static int cmd_migrate(int argc, char **argv)
     open_store(data, STORE_EXISTING, "", NULL, NULL, true);
     printf("databases in %s are at the current schema\n", data);
     close_store();
+    return 0;
+}
+
+/* A region's replica of the catalogue: publication on the hub, subscription in the region (store/replica.h). */
+static int cmd_replica(int argc, char **argv)
+{
+    const char *copy_url = NULL, *hub = NULL, *name = NULL;
+    int64_t wait_ms = 60000;
+    const cli_opt_t opts[] = {
+        {"catalog-db", OPT_STR, &copy_url, 0, 0, "URL", "the region's copy of the catalogue (an empty database)"},
+        {"hub-db", OPT_STR, &hub, 0, 0, "URL", "the hub's catalogue, as the region's database server reaches it"},
+        {"name", OPT_STR, &name, 0, 0, "NAME", "the region's subscription (one name per region: in, eu, ...)"},
+        {"wait-ms", OPT_INT, &wait_ms, 0, 3600000, "MS",
+         "wait this long for the initial copy (default 60000; 0: do not wait)"},
+    };
+    const cli_cmd_t cmd = CLI("replica", "", opts);
+    cli_parse(&cmd, argc, argv, NULL, 0);
+    if (copy_url == NULL || hub == NULL || name == NULL || !mer_db_is_url(copy_url) || !mer_db_is_url(hub)) {
+        fputs("meridian replica: --catalog-db URL, --hub-db URL and --name NAME are required (postgresql:// URLs)\n",
+              stderr);
+        cli_usage(stderr, &cmd);
+        return 2;
+    }
+    mer_db_t *hub_db = NULL, *copy = NULL;
+    if (mer_db_open(hub, 0, &hub_db) != 0 || mer_replica_publish(hub_db) != 0)
+        mer_die("cannot publish the catalogue at the hub (the hub's PostgreSQL needs wal_level=logical)");
+    mer_db_close(hub_db);
+    int err = mer_db_open(copy_url, 0, &copy);
+    if (err == 0 && (err = mer_replica_subscribe(copy, hub, name)) == MER_E_VALIDATION)
+        mer_die("--name: 1-32 of a-z, 0-9 and _");
+    if (err)
+        mer_die("cannot subscribe the region's catalogue to the hub");
+    if (wait_ms > 0 && mer_replica_wait(copy, name, (int)wait_ms) != 0)
+        mer_die("the initial copy of the catalogue did not finish within %lld ms", (long long)wait_ms);
+    mer_db_close(copy);
+    printf("region %s: its catalogue replicates the hub's%s\n", name, wait_ms > 0 ? " (initial copy done)" : "");
     return 0;
 }
 
@@ -740,6 +786,8 @@ static const struct command {
     {"gateway", "the edge: route each request to its region's nodes, balance, health-check, rate-limit", cmd_gateway},
     {"seed", "write demo data into a data directory without a store (creates it)", cmd_seed},
     {"migrate", "bring every database of an existing store to the current schema", cmd_migrate},
+    {"replica", "subscribe a region's copy of the catalogue to the hub's (PostgreSQL logical replication)",
+     cmd_replica},
     {"admin token", "issue a bearer token to a staff member (creating an admin or operator if new)", cmd_staff_token},
     {"admin create", "create a staff member who logs in with a password (read from standard input)", cmd_staff_create},
     {"admin provider-secret", "print the secret a payment provider signs its webhooks with", cmd_provider_secret},

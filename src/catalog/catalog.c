@@ -55,13 +55,28 @@ int mer_catalog_changed(mer_db_t *db)
     return mer_notify_send(db, "catalog", NULL);
 }
 
-/* Another node changed the catalogue, or the listener reconnected (store/notify.h): reload. */
+static void want_build(void);
+static int apply_changes(const int64_t *ids, size_t n);
+
+/* Another node changed the catalogue (or the hub did: a region's replica, store/replica.h), or the listener
+ * reconnected (store/notify.h). A note naming a product (arg its id) updates that product as this node's own
+ * commit hook does; anything else reloads the whole snapshot. */
 static void catalog_note(const char *region, const char *arg)
 {
-    (void)arg;
     if (region != MER_STORE_CATALOG)
         return;
-    int err = mer_catalog_reload();
+    char *end = NULL;
+    long long id = arg && *arg ? strtoll(arg, &end, 10) : 0;
+    int err = 1;
+    if (id > 0 && end && *end == '\0') {
+        pthread_mutex_lock(&reload_mu);
+        err = apply_changes(&(int64_t){id}, 1);
+        pthread_mutex_unlock(&reload_mu);
+        if (err == 0)
+            want_build();
+    }
+    if (err == 1) /* the whole catalogue, or not applicable product by product */
+        err = mer_catalog_reload();
     if (err)
         mer_log_error("the catalogue could not be reloaded after another node's change: %s", mer_err_code(err));
 }
@@ -87,8 +102,6 @@ int mer_catalog_changed_product(mer_db_t *db, int64_t id)
 
 static int cmp_u32(const void *a, const void *b);
 static int cmp_id(const void *a, const void *b);
-static void want_build(void);
-static int apply_changes(const int64_t *ids, size_t n);
 
 void mer_catalog_on_commit(const char *region)
 {

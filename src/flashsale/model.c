@@ -362,7 +362,7 @@ static int claim_ids(mer_db_t *db, const char *region)
     while (mer_rows_next(r) && n < (int64_t)MER_ARRAY_LEN(ids))
         ids[n++] = mer_rows_int(r, 0);
     int err = mer_rows_end(r);
-    mer_db_t *cat = mer_store_write_begin(MER_STORE_CATALOG);
+    mer_db_t *cat = mer_store_job_begin(MER_STORE_CATALOG); /* ids are given out at the hub (store.h) */
     for (int64_t i = 0; err == 0 && i < n; i++) {
         bool taken = false;
         int64_t id = ids[i];

@@ -66,10 +66,16 @@ static bool serves_all(const char *list)
     return list == NULL || *list == '\0' || strcmp(list, "all") == 0;
 }
 
+/* Does the --regions list serve none ("none": a catalogue hub's node, which holds no region's data)? */
+static bool serves_none(const char *list)
+{
+    return list && strcmp(list, "none") == 0;
+}
+
 /* Is name served? */
 static bool in_list(const char *list, const char *name)
 {
-    return serves_all(list) || mer_list_has(list, name);
+    return !serves_none(list) && (serves_all(list) || mer_list_has(list, name));
 }
 
 /* Finds "name=url" in the overrides list; copies url into out. */
@@ -170,7 +176,8 @@ int mer_countries_init(mer_db_t *catalog, const char *served, const char *url_ov
         return err;
     /* every region named in --regions must exist */
     size_t len;
-    for (const char *p = serves_all(served_list) ? NULL : served_list, *item; mer_list_next(&p, &item, &len);) {
+    for (const char *p = serves_all(served_list) || serves_none(served_list) ? NULL : served_list, *item;
+         mer_list_next(&p, &item, &len);) {
         bool found = false;
         for (size_t i = 0; i < cs->nregions && !found; i++)
             found = strlen(cs->regions[i].name) == len && memcmp(cs->regions[i].name, item, len) == 0;

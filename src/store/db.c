@@ -196,6 +196,11 @@ int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const 
     return db->be->wait_notes ? db->be->wait_notes(db, timeout_ms, fn, arg) : MER_E_UNAVAILABLE;
 }
 
+char *mer_db_quote(mer_db_t *db, const char *text, bool identifier)
+{
+    return db->be->quote ? db->be->quote(db, text, identifier) : NULL;
+}
+
 bool mer_db_has_table(mer_db_t *db, const char *name)
 {
     int64_t n = 0;

@@ -34,6 +34,9 @@ typedef struct mer_rows mer_rows_t;
 enum {
     MER_DB_READONLY = 1, /* open read-only (reader connections of worker threads) */
     MER_DB_CREATE = 2,   /* create the file if missing */
+    MER_DB_LAZY = 4,     /* PostgreSQL: a server that cannot be reached now is no error: the connection is returned
+                          * unconnected and made on its first statement (MER_E_UNAVAILABLE while the server stays
+                          * away), as a lost one is (a region's connection to the catalogue hub, store.h) */
 };
 
 /*
@@ -174,6 +177,13 @@ int mer_db_wait_notes(mer_db_t *db, int timeout_ms, void (*fn)(void *arg, const 
 /* This process's name among the nodes sharing databases ("<pid in hex>.<hex>"), the same for its whole life;
  * PostgreSQL connections carry it as their application_name. Any thread. */
 const char *mer_db_node(void);
+
+/*
+ * text quoted for the backend's SQL: a literal ('...') or, identifier true, a name ("..."). Only for the few
+ * statements that take no parameters (PostgreSQL's CREATE SUBSCRIPTION ... CONNECTION); everything else binds
+ * '?'. Caller frees; NULL when the backend has no such statements (SQLite) or on an encoding error.
+ */
+char *mer_db_quote(mer_db_t *db, const char *text, bool identifier);
 
 /* Does the database have a table of that name? (False on an error, logged.) */
 bool mer_db_has_table(mer_db_t *db, const char *name);

@@ -58,6 +58,8 @@ struct mer_db_backend {
     const char *has_table_sql;
     /* a migration script in the backend's dialect (caller frees); NULL: the script runs as written */
     char *(*ddl)(const char *sql);
+    /* mer_db_quote; NULL: the backend never needs it */
+    char *(*quote)(mer_db_t *db, const char *text, bool identifier);
 };
 
 extern const mer_db_backend_t mer_db_sqlite;

@@ -111,6 +111,16 @@ static int pg_open(const char *path, int flags, mer_db_t **out)
 {
     PGconn *conn = PQconnectdb(path);
     char *shown = mer_db_redact(path);
+    if (PQstatus(conn) != CONNECTION_OK && (flags & MER_DB_LAZY) && conn != NULL) {
+        /* made on first use: ensure_connected() resets it then (the setup below is reconnect()'s) */
+        mer_log_warn("cannot connect to %s now (%s); trying again on first use", shown, PQerrorMessage(conn));
+        pg_db_t *db = mer_xcalloc(1, sizeof(*db));
+        db->base.be = &mer_db_pg;
+        db->base.path = shown;
+        db->conn = conn;
+        *out = &db->base;
+        return 0;
+    }
     if (PQstatus(conn) != CONNECTION_OK) {
         mer_log_error("cannot connect to %s: %s", shown, PQerrorMessage(conn));
         PQfinish(conn);
@@ -182,6 +192,10 @@ static bool reconnect(pg_db_t *db)
 static int map_err(pg_db_t *db, const PGresult *res, const char *sql)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (state && strcmp(state, "25006") == 0) { /* a read-only database: a region's replica of the catalogue */
+        mer_log_warn("db %s is read-only: %s in: %.200s", db->base.path, PQresultErrorMessage(res), sql ? sql : "");
+        return MER_E_UNAVAILABLE;
+    }
     if (state && strcmp(state, "23505") == 0)
         return MER_E_ALREADY_EXISTS;
     if (state && strncmp(state, "23", 2) == 0)
@@ -872,6 +886,18 @@ static char *pg_ddl(const char *sql)
     return s;
 }
 
+static char *pg_quote(mer_db_t *d, const char *text, bool identifier)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (!ensure_connected(db))
+        return NULL;
+    char *q =
+        identifier ? PQescapeIdentifier(db->conn, text, strlen(text)) : PQescapeLiteral(db->conn, text, strlen(text));
+    char *own = q ? mer_xstrdup(q) : NULL;
+    PQfreemem(q);
+    return own;
+}
+
 const mer_db_backend_t mer_db_pg = {
     .name = "postgresql",
     .open = pg_open,
@@ -896,4 +922,5 @@ const mer_db_backend_t mer_db_pg = {
     .wait_notes = pg_wait_notes,
     .has_table_sql = "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?",
     .ddl = pg_ddl,
+    .quote = pg_quote,
 };

@@ -571,4 +571,72 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE INDEX event_delivery_claimed ON event_delivery(claimed_by) WHERE lease_until > 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
+
+/*
+ * The catalogue hub's logical replication (store/replica.h; PostgreSQL only). The hub publishes every table of
+ * the catalogue but schema_version (each database migrates itself); a region's copy subscribes. A table added
+ * to the catalogue by a migration is added here too: `meridian replica` sets the publication to this list and
+ * refreshes the subscription. Each row names the note (store/notify.h) a region node must hear when a
+ * replicated row of that table arrives, as the hub's own writer jobs send it to the hub's nodes: topic NULL =
+ * nothing in memory depends on it (read when needed); key the column that names the product ("" = none: the
+ * whole catalogue is reloaded; "sku_id": the product is looked up through the SKU).
+ */
+const mer_replicated_table_t mer_schema_replicated[] = {
+    {"region", "countries", ""},
+    {"country", "countries", ""},
+    {"category", "catalog", ""},
+    {"category_text", "catalog", ""},
+    {"product", "catalog", "id"},
+    {"product_text", "catalog", "product_id"},
+    {"sku", "catalog", "product_id"},
+    {"attribute_text", "catalog", ""},
+    {"price", "catalog", "sku_id"},
+    {"media", "catalog", "product_id"},
+    {"media_text", "catalog", ""},
+    {"flash_sale_text", "catalog", ""},
+    {"staff", NULL, NULL},
+    {"staff_token", NULL, NULL},
+    {"webhook_subscription", NULL, NULL},
+    {"provider_secret", NULL, NULL},
+    {"flash_sale_id", NULL, NULL},
+    {"flash_session_id", NULL, NULL},
+    {"country_launch", NULL, NULL},
+};
+const size_t mer_schema_replicated_n = sizeof(mer_schema_replicated) / sizeof(mer_schema_replicated[0]);
+
+/*
+ * Installed in a region's copy of the catalogue. meridian_replica_note() runs for each replicated row (its
+ * triggers are ENABLE ALWAYS: the apply worker runs as a replica, which ordinary triggers skip) and sends the
+ * note the hub's writer would have sent, from the node "hub": "catalog <product id>" where the row names a
+ * product, else the topic with no argument (reload everything). A transaction of more than 1000 rows (a bulk
+ * import) sends one "catalog" note instead of one per product, as the writer's own commit hook does past
+ * INCREMENTAL_MAX. PostgreSQL drops a note repeated within one transaction. The apply worker's search_path is
+ * empty: the function keeps the one of the session that made it (the catalogue's schema). meridian_replica_guard() refuses
+ * every local write (SQLSTATE 25006, read-only): it is an ordinary trigger, so the apply worker skips it.
+ */
+const char mer_schema_replica_functions[] =
+    "CREATE OR REPLACE FUNCTION meridian_replica_note() RETURNS trigger LANGUAGE plpgsql\n"
+    "  SET search_path FROM CURRENT AS $f$\n"
+    "DECLARE\n"
+    "  r jsonb;\n"
+    "  arg text := '';\n"
+    "  n int;\n"
+    "BEGIN\n"
+    "  IF TG_OP = 'DELETE' THEN r := to_jsonb(OLD); ELSE r := to_jsonb(NEW); END IF;\n"
+    "  IF TG_ARGV[1] = 'sku_id' THEN\n"
+    "    SELECT product_id::text INTO arg FROM sku WHERE id = (r ->> 'sku_id')::bigint;\n"
+    "  ELSIF TG_ARGV[1] <> '' THEN\n"
+    "    arg := r ->> TG_ARGV[1];\n"
+    "  END IF;\n"
+    "  n := COALESCE(NULLIF(current_setting('meridian.replica_notes', true), ''), '0')::int + 1;\n"
+    "  PERFORM set_config('meridian.replica_notes', n::text, true);\n"
+    "  IF n > 1000 OR arg IS NULL THEN arg := ''; END IF;\n"
+    "  PERFORM pg_notify('meridian', 'hub ' || TG_ARGV[0] || ' ' || arg);\n"
+    "  RETURN NULL;\n"
+    "END $f$;\n"
+    "CREATE OR REPLACE FUNCTION meridian_replica_guard() RETURNS trigger LANGUAGE plpgsql AS $f$\n"
+    "BEGIN\n"
+    "  RAISE EXCEPTION 'the catalogue here is a replica of the hub''s: write at the hub (meridian serve --hub-db)'\n"
+    "    USING ERRCODE = '25006';\n"
+    "END $f$;\n";
 /* clang-format on */

@@ -13,6 +13,8 @@ typedef struct store_db {
     char path[512];
     char label[32]; /* the file's name in --data ("region-in.db"), the database's label whatever the backend */
     mer_db_t *writer;
+    mer_db_t *upstream; /* the catalogue of a region's replica: the hub's database, where its writer jobs run
+                         * (mer_store_job_begin); NULL elsewhere. Under mu, as writer. */
     pthread_mutex_t mu;
 } store_db_t;
 
@@ -47,6 +49,7 @@ static struct {
     char url[512];
 } located[MER_MAX_REGIONS + 1];
 static size_t nlocated;
+static char hub_url[512]; /* mer_store_locate_hub: "" = the catalogue is written where it is read */
 
 int mer_store_locate(const char *catalog, const char *regions)
 {
@@ -75,6 +78,23 @@ int mer_store_locate(const char *catalog, const char *regions)
     }
     nlocated = n;
     return 0;
+}
+
+int mer_store_locate_hub(const char *url)
+{
+    if (url == NULL || *url == '\0') {
+        hub_url[0] = '\0';
+        return 0;
+    }
+    if (!mer_db_is_url(url) || strlen(url) >= sizeof(hub_url))
+        return MER_E_VALIDATION;
+    snprintf(hub_url, sizeof(hub_url), "%s", url);
+    return 0;
+}
+
+bool mer_store_catalog_replica(void)
+{
+    return hub_url[0] != '\0';
 }
 
 static const char *located_url(const char *name)
@@ -112,6 +132,14 @@ static int open_db(const char *name, const char *file, const mer_migration_t *m,
         mer_db_close(d->writer);
         return err;
     }
+    d->upstream = NULL;
+    /* a replica's writer jobs go to the hub, which may be down now: the connection is made when it answers */
+    if (name[0] == '\0' && hub_url[0] && (err = mer_db_open(hub_url, MER_DB_LAZY, &d->upstream)) != 0) {
+        mer_db_close(d->writer);
+        return err;
+    }
+    if (d->upstream)
+        mer_db_set_label(d->upstream, "hub");
     pthread_mutex_init(&d->mu, NULL);
     atomic_fetch_add_explicit(&st.ndbs, 1, memory_order_release);
     return 0;
@@ -176,6 +204,8 @@ void mer_store_shutdown(void)
     size_t n = atomic_load(&st.ndbs);
     for (size_t i = 0; i < n; i++) {
         mer_db_close(st.dbs[i].writer);
+        mer_db_close(st.dbs[i].upstream);
+        st.dbs[i].upstream = NULL;
         pthread_mutex_destroy(&st.dbs[i].mu);
     }
     atomic_store(&st.ndbs, 0);
@@ -189,6 +219,13 @@ mer_db_t *mer_store_write_begin_at(const char *region, const char *file, int lin
         return NULL;
     pthread_mutex_lock(&d->mu);
     return d->writer;
+}
+
+mer_db_t *mer_store_job_begin_at(const char *region, const char *file, int line)
+{
+    mer_db_t *db = mer_store_write_begin_at(region, file, line);
+    store_db_t *d = db ? find(region) : NULL;
+    return d && d->upstream ? d->upstream : db;
 }
 
 void mer_store_write_end(const char *region)

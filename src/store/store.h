@@ -30,6 +30,17 @@
  * Returns 0, or MER_E_VALIDATION for a list it cannot read (nothing is set then).
  */
 int mer_store_locate(const char *catalog, const char *regions);
+/*
+ * A region's replica of the catalogue (store/replica.h): the catalogue located by mer_store_locate is the
+ * region's copy, which the hub's logical replication fills and which refuses writes; url is the hub's
+ * database, where the catalogue's writer jobs run (mer_store_job_begin), so that admin changes are made once,
+ * at the hub, and come back through replication. Reads, the snapshot and the listener stay on the copy: the
+ * region keeps serving what it has while the hub is down (its catalogue writes then answer 503 unavailable).
+ * NULL or "": none. Start-up only, before mer_store_init. Returns 0 or MER_E_VALIDATION (not a URL).
+ */
+int mer_store_locate_hub(const char *url);
+/* Is the catalogue a replica written at a hub (mer_store_locate_hub)? */
+bool mer_store_catalog_replica(void);
 /* Is the catalogue in a database server (a URL given to mer_store_locate) rather than a file? */
 bool mer_store_catalog_remote(void);
 
@@ -58,6 +69,13 @@ const char *mer_store_location(const char *region);
 #define mer_store_write_begin(region) mer_store_write_begin_at((region), __FILE__, __LINE__)
 mer_db_t *mer_store_write_begin_at(const char *region, const char *file, int line);
 void mer_store_write_end(const char *region);
+/*
+ * Same lock, but the connection where that database's changes are made: the hub's for a replica catalogue
+ * (mer_store_locate_hub), else the one mer_store_write_begin returns. The writer thread's batches
+ * (store/writer.h) and start-up code that allocates catalogue ids use it. Pair with mer_store_write_end().
+ */
+#define mer_store_job_begin(region) mer_store_job_begin_at((region), __FILE__, __LINE__)
+mer_db_t *mer_store_job_begin_at(const char *region, const char *file, int line);
 
 /*
  * The calling thread's read connection to a database (region NULL = catalog.db), or NULL. Never on an
@@ -89,5 +107,17 @@ extern const mer_migration_t mer_schema_catalog[];
 extern const size_t mer_schema_catalog_n;
 extern const mer_migration_t mer_schema_region[];
 extern const size_t mer_schema_region_n;
+
+/* The catalogue's tables the hub replicates to the regions, and the note each replicated row sends
+ * (schema.c, store/replica.h). */
+typedef struct mer_replicated_table {
+    const char *table;
+    const char *topic; /* store/notify.h's topic, NULL: none */
+    const char *key;   /* the column naming the product ("sku_id": through the SKU), "": none */
+} mer_replicated_table_t;
+extern const mer_replicated_table_t mer_schema_replicated[];
+extern const size_t mer_schema_replicated_n;
+/* The functions of the replicated catalogue's triggers (PostgreSQL). */
+extern const char mer_schema_replica_functions[];
 
 #endif

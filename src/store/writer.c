@@ -203,7 +203,7 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
     uint64_t t0 = mer_now_mono_ns();
     for (mer_wjob_t *j = batch; j; j = j->next)
         mer_hist_observe(&w->wait_ns, &time_spec, t0 > j->job.queued_ns ? t0 - j->job.queued_ns : 0);
-    mer_db_t *db = mer_store_write_begin(w->db);
+    mer_db_t *db = mer_store_job_begin(w->db); /* a replica catalogue's jobs run at the hub (store.h) */
     int64_t changes = mer_db_total_changes(db);
     int err = mer_db_begin(db);
     int result = err ? BATCH_FAILED : BATCH_COMMITTED;
