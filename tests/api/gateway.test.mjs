@@ -184,24 +184,30 @@ test('a write without Idempotency-Key is not sent twice; with one it is retried'
   });
   await new Promise((res) => hang.listen(port, '127.0.0.1', res));
   const before = ru[0].seen.length;
-  let sawFailure = false;
-  for (let i = 0; i < 4; i++) {
-    const r = await api.api('POST', '/api/v1/orders?country=RU', { body: { n: i } });
-    if (r.status === 503) {
-      expectError(r, 503, 'region_unavailable');
-      assert.match(r.json.error.message, /Idempotency-Key/);
-      sawFailure = true;
+  // a health check may catch the port closed, and a failed request takes the node out: wait for it in the pool
+  const inPool = async () => (await api.get('/metrics')).text.includes(`meridian_gateway_node_up{region="ru",node="http://127.0.0.1:${port}"} 1`);
+  try {
+    await until(inPool, 'ru-1 in the pool');
+    let sawFailure = false;
+    for (let i = 0; i < 4; i++) {
+      const r = await api.api('POST', '/api/v1/orders?country=RU', { body: { n: i } });
+      if (r.status === 503) {
+        expectError(r, 503, 'region_unavailable');
+        assert.match(r.json.error.message, /Idempotency-Key/);
+        sawFailure = true;
+      }
     }
+    assert.ok(sawFailure, 'a POST that reached a failing node is answered 503, not retried');
+    await until(inPool, 'ru-1 back in the pool'); // the failing node answers its health checks
+    for (let i = 0; i < 4; i++) {
+      const r = await api.api('POST', '/api/v1/orders?country=RU', { body: { k: i }, headers: { 'idempotency-key': `k-${i}` } });
+      assert.equal(r.status, 200, `with an Idempotency-Key the write goes to the other node: ${r.text}`);
+      assert.equal(r.json.node, 'ru-0');
+    }
+    assert.match((await api.get('/metrics')).text, /meridian_gateway_retries_total [1-9]/);
+  } finally { // also on a failure: a server left listening keeps the test file from ever ending
+    await new Promise((res) => { hang.closeAllConnections(); hang.close(res); });
   }
-  assert.ok(sawFailure, 'a POST that reached a failing node is answered 503, not retried');
-  await wait(400); // the failing node answers its health checks: it is back in the pool
-  for (let i = 0; i < 4; i++) {
-    const r = await api.api('POST', '/api/v1/orders?country=RU', { body: { k: i }, headers: { 'idempotency-key': `k-${i}` } });
-    assert.equal(r.status, 200, `with an Idempotency-Key the write goes to the other node: ${r.text}`);
-    assert.equal(r.json.node, 'ru-0');
-  }
-  assert.match((await api.get('/metrics')).text, /meridian_gateway_retries_total [1-9]/);
-  await new Promise((res) => { hang.closeAllConnections(); hang.close(res); });
   ru[1] = await echoNode('ru-1', port);
   await until(async () => (await api.get('/api/v1/products?country=RU')).json.node === 'ru-1', 'ru-1 back');
   assert.ok(ru[0].seen.length >= before);
