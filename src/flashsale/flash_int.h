@@ -189,7 +189,20 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
 /* The index of the session's item for sku_id, or -1. */
 int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
+/* Start-up: claims the ids of the region's sales and loads them (with the region's writer). */
 int fs_load_region(const char *region);
+/*
+ * While serving (any thread but a loop's): loads the region's sales that are not in memory yet, created
+ * by another node on the same database, through this thread's read connection. Returns 0 or an error.
+ */
+int fs_load_new(const char *region);
+/* A reservation another node recorded (its note): held in memory here too. */
+void fs_reservation_learn(int64_t session_id, int64_t user_id);
+/* Every reservation of the region from its rows (a listener that reconnected may have missed notes). */
+int fs_load_reservations(const char *region);
+/* Held while a sale is published, so that fs_load_new and fs_sale_publish never add the same sale twice. */
+void fs_load_lock(void);
+void fs_load_unlock(void);
 /* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);

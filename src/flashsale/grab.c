@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/tz.h"
 #include "flashsale/flash_int.h"
+#include "store/notify.h"
 #include "http/rcache.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -551,12 +552,15 @@ static int res_run(mer_db_t *db, mer_call_t *c)
 {
     res_job_t *j = (res_job_t *)c;
     j->f.ran = true;
-    return mer_db_exec(db,
-                       "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT DO NOTHING",
-                       "iii", j->s->id, j->user_id, mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    if (mer_db_exec(db,
+                    "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    "iii", j->s->id, j->user_id, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    /* the other nodes on this database hold it in memory too once it commits (flash.c, res_note) */
+    char note[48];
+    snprintf(note, sizeof(note), "%lld %lld", (long long)j->s->id, (long long)j->user_id);
+    return mer_notify_send(db, "flash_res", note);
 }
 
 static void res_settle(fs_call_t *f, bool committed)

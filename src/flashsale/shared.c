@@ -31,9 +31,16 @@
  *           whose answer was lost with the connection (this node wrote no row for it), and, once a dead
  *           node's lease expired, each of its pending wins without a row in the database.
  * Redis must keep every write it acknowledged through a crash: appendonly yes, appendfsync always
- * (tests/redis/redis.sh). A node that stalls for longer than its lease without dying (its database
- * connection alive, a win still to commit) could see such a win resolved and then recorded: one unit
- * over; the lease is five seconds so that this takes a stall, not a slow moment.
+ * (tests/redis/redis.sh).
+ *
+ * Fencing. A node that stands still for longer than its lease without dying (SIGSTOP, a VM paused) keeps
+ * its database connection and may hold a win still to commit when it wakes up, after another node has
+ * resolved that win and sold its unit again. The region database decides which happened: a win's row
+ * commits together with a flash_fence row 'won', and the node that resolves a dead node's win first
+ * commits a flash_fence row 'void' for it (fence()); the token is the fence's primary key, so exactly one
+ * of the two commits and the other finds the row taken (the frozen node's grab answers 503, nothing
+ * recorded; or the resolver learns that the win did commit, and only drops its pending entry). UNWIN runs
+ * only while the win is still pending, so a unit is never given back twice.
  *
  * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
  * batched (every grab that arrived during the previous call goes in the next one), each completing on
@@ -149,10 +156,14 @@ static const char grab_lua[] =
     "end\n"
     "return res\n";
 
-/* KEYS: stock, alloc, out, counts...; ARGV: node, msg, token. */
+/*
+ * KEYS: stock, alloc, out, counts...; ARGV: node, msg, token. Only while the win is still pending: a win
+ * another node resolved (this node's lease ran out meanwhile) gave its unit back already. Returns 1 when
+ * the unit went back to alloc[node], else 0.
+ */
 static const char unwin_lua[] =
+    "if redis.call('HDEL', 'mer:fs:pend:' .. ARGV[1], ARGV[3]) == 0 then return 0 end\n"
     "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
-    "redis.call('HDEL', 'mer:fs:pend:' .. ARGV[1], ARGV[3])\n"
     "for i = 4, #KEYS do\n"
     "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
     "end\n"
@@ -518,9 +529,45 @@ static void tokens_send(token_list_t *l, bool resolve)
 }
 
 /*
+ * Fencing a win of a node whose lease expired (the region's writer, briefly, on the ticker's thread):
+ * writes the win's fence row 'void' unless its own 'won' row is there. Returns 1 (the win's row committed),
+ * 0 (void: the row can never commit now, fs_store_token would find the fence), or -1 (no answer: the
+ * database is out of reach, or a transaction of that node still holds the token (a frozen node in the
+ * middle of its commit) and the lock wait timed out; decided in a later round).
+ */
+static int fence(const char *region, const char *token)
+{
+    mer_db_t *db = mer_store_write_begin(region);
+    if (db == NULL)
+        return -1;
+    int64_t won = -1;
+    bool pg = strcmp(mer_db_backend_name(db), "postgresql") == 0;
+    if (mer_db_begin(db) == 0) {
+        if ((pg && mer_db_exec(db, "SET LOCAL lock_timeout = '200ms'", NULL) < 0) ||
+            mer_db_exec(db,
+                        "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'void', ?) "
+                        "ON CONFLICT (token) DO NOTHING",
+                        "si", token, mer_now_unix_ms()) < 0 ||
+            mer_db_query_int(db, &won,
+                             "SELECT CASE WHEN state = 'won' THEN 1 ELSE 0 END FROM flash_fence WHERE token = ?", "s",
+                             token) != 0) {
+            mer_db_rollback(db);
+            won = -1;
+        } else if (mer_db_commit(db) != 0) {
+            won = -1;
+        }
+    }
+    mer_store_write_end(region);
+    return (int)won;
+}
+
+/*
  * The wins of nodes whose lease expired and that were never confirmed: a win whose row committed is
- * dropped from the pending hash, one whose row never came gives its unit back (resolve). The dead node
- * cannot commit any more: its database connection went with it, seconds before its lease ran out.
+ * dropped from the pending hash, one whose row never came gives its unit back (resolve). A dead node
+ * cannot commit any more; a node that is only frozen (SIGSTOP, a long pause) might, when it wakes up, so
+ * each such win is fenced in the database first (fence above): the unit goes back only once the win's
+ * 'void' fence row committed, and then the frozen node's row cannot (its 'won' fence row conflicts: the
+ * grab answers 503 and nothing is recorded). Whichever of the two commits first decides, exactly once.
  */
 static void resolve_dead(void)
 {
@@ -548,14 +595,15 @@ static void resolve_dead(void)
             fs_session_t *s = NULL;
             for (size_t n = 0; n < reg->n && s == NULL; n++)
                 s = fs_session_find(reg->sales[n], sid);
-            mer_db_t *db = s ? mer_store_reader(s->sale->region) : NULL;
-            int64_t rows = -1;
-            if (db == NULL ||
-                mer_db_query_int(db, &rows, "SELECT COUNT(*) FROM flash_token WHERE token = ?", "s", token) != 0)
-                continue; /* not this node's sale, or its database is out of reach: another round */
-            redisReply *r = rows > 0 ? redisCommand(maint_conn, "HDEL mer:fs:pend:%s %s", dead, token)
-                                     : redisCommand(maint_conn, "EVALSHA %s 0 %s %s", shas[S_RESOLVE], dead, token);
-            if (r && rows == 0 && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+            int won = s ? fence(s->sale->region, token) : -1;
+            if (won < 0) {
+                if (s) /* the database is out of reach, or the node's transaction holds the win: later */
+                    break;
+                continue; /* not a sale of this node's regions */
+            }
+            redisReply *r = won ? redisCommand(maint_conn, "HDEL mer:fs:pend:%s %s", dead, token)
+                                : redisCommand(maint_conn, "EVALSHA %s 0 %s %s", shas[S_RESOLVE], dead, token);
+            if (r && !won && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
                 mer_log_info("redis: a win of node %s that was never recorded gave its unit back", dead);
             if (r)
                 freeReplyObject(r);
@@ -662,6 +710,8 @@ static void grab_call(fs_shared_grab_t **gs, int n)
     free(ga);
 }
 
+static void item_init(redisContext **c, fs_session_t *s, int i);
+
 /*
  * Grabs wait in one list; a flush job on the Redis thread takes all of them and sends them in calls of up
  * to GRABS_PER_CALL. Grabs that arrive meanwhile queue the next flush, so under load each call carries
@@ -687,11 +737,27 @@ static void flush_work(mer_job_t *job)
     (void)job;
     fs_shared_grab_t *list = pend_take(), *batch[GRABS_PER_CALL];
     while (list) {
-        int n = 0;
+        int n = 0, ready = 0;
         while (list && n < GRABS_PER_CALL) {
             batch[n++] = list;
             list = list->next;
         }
+        /* a sale published a moment ago (here or on another node) whose keys the ticker has not set up yet:
+         * set up here first (the script is idempotent), rather than answering 503 to its first buyers */
+        for (int i = 0; i < n; i++) {
+            fs_item_t *it = &batch[i]->s->items[batch[i]->item];
+            if (!atomic_load(&it->ready))
+                item_init(&grab_conn, batch[i]->s, batch[i]->item);
+            if (atomic_load(&it->ready))
+                batch[ready++] = batch[i];
+            else {
+                batch[i]->status = FS_SHARED_UNAVAILABLE; /* no script ran for it */
+                mer_job_complete(&batch[i]->job);
+            }
+        }
+        n = ready;
+        if (n == 0)
+            continue;
         grab_call(batch, n);
         for (int i = 0; i < n; i++)
             mer_job_complete(&batch[i]->job);
@@ -711,7 +777,7 @@ static void grab_done(mer_job_t *job)
 
 int fs_shared_grab(fs_shared_grab_t *g)
 {
-    if (!fs_shared_up() || !atomic_load(&g->s->items[g->item].ready))
+    if (!fs_shared_up())
         return MER_E_UNAVAILABLE;
     atomic_store(&g->s->items[g->item].last_grab, mono_ms());
     g->job = (mer_job_t){.done = grab_done};
@@ -767,7 +833,10 @@ static void side_work(mer_job_t *job)
         mer_log_error("redis: a unit of session %lld could not be given back (it stays taken)", (long long)j->s->id);
         return;
     }
+    bool back = rep_int(rep, 0) == 1;
     freeReplyObject(rep);
+    if (j->script == S_UNWIN && !back)
+        return; /* resolved by another node while this one stood still: nothing to give back here */
     if (j->script == S_UNWIN)
         atomic_fetch_add(&j->s->items[j->item].left, 1);
     set_sold_out(&j->s->items[j->item], false);
@@ -803,7 +872,7 @@ void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b)
 
 /* ---- maintenance (the ticker's connection) ---- */
 
-static void item_init(fs_session_t *s, int i)
+static void item_init(redisContext **c, fs_session_t *s, int i)
 {
     fs_item_t *it = &s->items[i];
     char k[3][64], init[24], member[48];
@@ -811,7 +880,7 @@ static void item_init(fs_session_t *s, int i)
     snprintf(init, sizeof(init), "%lld", (long long)atomic_load(&it->central));
     snprintf(member, sizeof(member), "%lld:%d", (long long)s->id, i);
     const char *keys[3] = {k[0], "mer:fs:allocs", k[2]}, *args[2] = {init, member};
-    redisReply *rep = eval(&maint_conn, S_INIT, 3, keys, 2, args);
+    redisReply *rep = eval(c, S_INIT, 3, keys, 2, args);
     if (rep == NULL)
         return;
     atomic_store(&it->central, rep_int(rep, 0));
@@ -839,7 +908,7 @@ static void item_tick(fs_session_t *s, int i, int64_t now, int64_t mono)
 {
     fs_item_t *it = &s->items[i];
     if (!atomic_load(&it->ready)) {
-        item_init(s, i);
+        item_init(&maint_conn, s, i);
         return;
     }
     if (now >= s->ends_at + 1000) {

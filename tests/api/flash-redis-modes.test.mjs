@@ -1,0 +1,162 @@
+// A flash sale on two nodes sharing one PostgreSQL and one Redis (both started here, stopped after), beyond
+// first-come-first-served stock: a sale created on one node is on sale on the other at once, reservations,
+// logouts and blocklists hold on every node, and a node that stands still (SIGSTOP) past its lease cannot
+// record a win whose unit was given back meanwhile (the fence).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, expectError, run, ADDRESSES, until, wait, localTime } from './helpers.mjs';
+
+function missing() {
+  if (process.env.MERIDIAN_TEST_PG_URL) return 'runs in the default phase of the API tests (it starts its own PostgreSQL)';
+  try { execFileSync('sh', ['-c', 'command -v redis-server']); } catch { return 'redis-server is not installed (scripts/install-deps.sh test)'; }
+  if (!existsSync('/usr/lib/postgresql') || readdirSync('/usr/lib/postgresql').length === 0) return 'postgresql is not installed (scripts/install-deps.sh test)';
+  return false;
+}
+const skip = missing();
+
+let pg, pgDir, redis, redisDir, dataDir, A, B, T, inUrl;
+let buyers = [];
+const skus = [];
+const IST = (ms) => localTime('Asia/Kolkata', ms);
+const psql = (sql) => execFileSync('psql', ['-qAt', inUrl, '-c', sql], { encoding: 'utf8' }).trim();
+const redisCli = (...args) => execFileSync('redis-cli', ['-u', redis, ...args], { encoding: 'utf8' }).trim();
+
+async function createSale(srv, code, units, { rules, reservation } = {}) {
+  const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
+    token: T, body: { country: 'IN', titles: { en: 'Launch' }, ...(rules ? { rules } : {}),
+      sessions: [{ starts_at: IST(-60000), ends_at: IST(3600000), per_user_limit: 1, token_ttl_seconds: 900, ...(reservation ? { reservation } : {}), items: [{ sku: code, price: 10000, units }] }] },
+  });
+  assert.equal(r.status, 201, r.text);
+  return { id: r.json.id, session: r.json.session_ids[0], sku: code, units, created: Date.now() };
+}
+const grab = (srv, f, token) => srv.api('POST', `/api/v1/flash-sales/${f.id}/grab`, { token, body: { session_id: f.session, sku: f.sku } });
+const tokens = (f) => psql(`SELECT token FROM flash_token WHERE session_id = ${f.session}`).split('\n').filter(Boolean);
+
+// fn() until it returns a truthy value, at most ms milliseconds (a failure names what did not happen)
+async function within(ms, what, fn) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) assert.fail(`${what}: not within ${ms} ms`);
+    await wait(20);
+  }
+}
+
+before(async () => {
+  if (skip) return;
+  [pg, pgDir] = execFileSync('tests/pg/pg.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
+  [redis, redisDir] = execFileSync('tests/redis/redis.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
+  const base = pg.replace(/\/[^/]*$/, '');
+  const names = ['cat', 'sg', 'in', 'ru', 'eu'];
+  for (const n of names) execFileSync('psql', ['-q', pg, '-c', `CREATE DATABASE fm_${n}`]);
+  process.env.MERIDIAN_CATALOG_DB = `${base}/fm_cat`;
+  process.env.MERIDIAN_REGION_DB = names.slice(1).map((n) => `${n}=${base}/fm_${n}`).join(',');
+  inUrl = `${base}/fm_in`;
+  dataDir = mkdtempSync(join(tmpdir(), 'meridian-redis-modes-'));
+  run(['seed', '--data', dataDir]);
+  A = await startServer({ dataDir, args: ['--redis', redis] });
+  B = await startServer({ dataDir, args: ['--redis', redis] });
+  T = A.adminToken;
+  const list = await A.get('/api/v1/products?country=IN&category=accessories&per_page=20');
+  for (const p of list.json.items.slice(0, 6)) skus.push((await A.get(`/api/v1/products/${p.id}?country=IN`)).json.skus[0].code);
+  buyers = run(['admin', 'load-users', '--data', dataDir, '--country', 'IN', '--count', '40', '--prefix', `m${process.pid}x`,
+    '--address', JSON.stringify(ADDRESSES.IN)]).split('\n').filter(Boolean);
+  assert.equal(buyers.length, 40);
+});
+
+after(async () => {
+  if (skip) return;
+  for (const n of [A, B]) if (n) { if (n.child.exitCode === null) n.child.kill('SIGCONT'); await n.stop({ keepData: true }); }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (redisDir) execFileSync('tests/redis/redis.sh', ['stop', redisDir]);
+  if (pgDir) execFileSync('tests/pg/pg.sh', ['stop', pgDir]);
+});
+
+test('a sale created on one node is on sale on the other within a second, without a restart', { skip }, async (t) => {
+  const f = await createSale(A, skus[0], 3);
+  const won = await within(1000, 'a grab on node B', async () => { const r = await grab(B, f, buyers[0]); return r.status === 200 && r; });
+  t.diagnostic(`node B sold the sale created on node A ${Date.now() - f.created} ms after the 201`);
+  assert.equal((await B.get(`/api/v1/flash-sales/${f.id}`)).json.sale.sessions[0].state, 'live');
+  // and the other way round; the stock is one: 3 units, whichever node sells them
+  const g = await createSale(B, skus[1], 1);
+  await within(1000, 'a grab on node A', async () => (await grab(A, g, buyers[1])).status === 200);
+  const more = await Promise.all([grab(A, f, buyers[2]), grab(B, f, buyers[3]), grab(A, f, buyers[4]), grab(B, f, buyers[5])]);
+  assert.equal(more.filter((r) => r.status === 200).length, 2, more.map((r) => r.status).join(','));
+  assert.equal(tokens(f).length, 3);
+  assert.ok(tokens(f).includes(won.json.token));
+  assert.equal(tokens(g).length, 1);
+});
+
+test('a reservation made on one node is honoured on the other', { skip }, async () => {
+  const f = await createSale(A, skus[2], 5, { reservation: { required: true, opens_at: IST(-120000), closes_at: IST(3000000) } });
+  await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  const [who, other] = [buyers[10], buyers[11]];
+  const r = await A.api('POST', `/api/v1/flash-sales/${f.id}/reservations`, { token: who, body: { session_id: f.session } });
+  assert.equal(r.status, 201, r.text);
+  // B knows it (the note arrives when the row commits): a second reservation there is "already reserved"
+  await within(1000, 'the reservation on node B', async () =>
+    (await B.api('POST', `/api/v1/flash-sales/${f.id}/reservations`, { token: who, body: { session_id: f.session } })).status === 200);
+  const g = await grab(B, f, who);
+  assert.equal(g.status, 200, g.text);
+  expectError(await grab(B, f, other), 403, 'not_reserved');
+  assert.equal(Number(psql(`SELECT COUNT(*) FROM flash_reservation WHERE session_id = ${f.session}`)), 1);
+});
+
+test('a logout or a blocklist entry made on one node takes effect on every node within a second', { skip }, async () => {
+  // logout on A: the session is refused on B (the user note, store/notify.h)
+  const login = await A.api('POST', '/api/v1/users', { body: { email: `lo${process.pid}@example.test`, password: 'correct horse battery', country: 'IN', name: 'Lo' } });
+  assert.equal(login.status, 201, login.text);
+  const s = await A.api('POST', '/api/v1/sessions', { body: { email: `lo${process.pid}@example.test`, password: 'correct horse battery', country: 'IN' } });
+  assert.equal(s.status, 201, s.text);
+  const tok = s.json.token;
+  assert.equal((await B.get('/api/v1/users/me', { token: tok })).status, 200); // cached on B
+  assert.equal((await A.api('DELETE', '/api/v1/sessions/current', { token: tok })).status, 204);
+  await within(1000, 'the logout on node B', async () => (await B.get('/api/v1/users/me', { token: tok })).status === 401);
+  // a blocklist (the sale's rules) made on A refuses the buyer on B
+  const me = (await A.get('/api/v1/users/me', { token: buyers[20] })).json;
+  const f = await createSale(A, skus[3], 5, { rules: { blocklist: { users: [me.id] } } });
+  const r = await within(1000, 'the blocklist on node B', async () => { const x = await grab(B, f, buyers[20]); return x.status === 403 && x; });
+  expectError(r, 403, 'blocked');
+  assert.equal(r.json.error.reason, 'blocklist');
+  assert.equal((await grab(B, f, buyers[21])).status, 200);
+});
+
+test('a node frozen (SIGSTOP) past its lease with a win in flight cannot record it once its unit was given back', { skip, timeout: 90000 }, async (t) => {
+  const f = await createSale(A, skus[4], 1);
+  await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  // hold the token table so that B's win, taken in Redis, waits in B's writer before its row
+  const lock = spawn('psql', ['-qAt', inUrl], { stdio: ['pipe', 'ignore', 'inherit'] });
+  lock.stdin.write('BEGIN; LOCK TABLE flash_token IN SHARE ROW EXCLUSIVE MODE; SELECT 1;\n');
+  await until(() => psql("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'flash_token' AND l.mode = 'ShareRowExclusiveLock' AND l.granted") === '1', 'the lock', 100);
+  const inFlight = grab(B, f, buyers[30]).catch((e) => ({ status: 0, text: String(e) }));
+  await until(() => psql("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO flash_token%'") === '1', 'B\'s win waiting for its row', 200);
+  assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0, 'the unit is B\'s win in Redis');
+  B.child.kill('SIGSTOP');
+  const stopped = Date.now();
+  // B's lease runs out; A voids B's unrecorded win in the database and gives its unit back
+  await until(() => psql("SELECT COUNT(*) FROM flash_fence WHERE state = 'void'") === '1', 'the win voided by node A', 300);
+  t.diagnostic(`node A fenced node B's win ${Date.now() - stopped} ms after the SIGSTOP`);
+  await until(async () => Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0) === 1, 'the unit back in stock', 100);
+  lock.stdin.end('COMMIT;\n');
+  await new Promise((res) => lock.on('exit', res));
+  // the unit is sold again, on A
+  const other = await grab(A, f, buyers[31]);
+  assert.equal(other.status, 200, other.text);
+  // B wakes up: its win finds the fence taken and is not recorded
+  B.child.kill('SIGCONT');
+  const late = await inFlight;
+  assert.notEqual(late.status, 200, `the frozen node answered a win: ${late.text}`);
+  if (late.status) expectError(late, 503, 'unavailable');
+  const rows = tokens(f);
+  assert.deepEqual(rows, [other.json.token], 'one unit, one token');
+  assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0);
+  const alloc = redisCli('HVALS', `mer:fs:${f.session}:0:alloc`).split('\n').filter(Boolean).map(Number).reduce((a, b) => a + b, 0);
+  assert.equal(alloc, 0, 'no unit given back twice');
+  // B serves again
+  await within(5000, 'node B answers again', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+});
