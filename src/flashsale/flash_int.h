@@ -365,6 +365,12 @@ int fs_shared_configure(const char *url);
 bool fs_shared_on(void);
 /* Redis answers (the last command of this node succeeded): else grabs are refused at once (503). */
 bool fs_shared_up(void);
+/*
+ * Nodes that share the sales (holding a lease, as this node's last renewal saw them, every second); 1 when
+ * not shared. Rate limits: each node enforces 1/n of a sale's rate and burst (grab.c, rules_check), so
+ * nothing is sent to Redis per grab for them.
+ */
+int64_t fs_shared_nodes(void);
 /* After the sales are loaded: marks fcfs items shared, connects, starts the threads. */
 void fs_shared_start(void);
 /* A sale created while serving. */

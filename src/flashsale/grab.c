@@ -355,16 +355,24 @@ static int rules_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in,
                        (long long)(ru->min_account_age_ms / 86400000));
     if (!ru->user_interval_ns && !ru->ip_interval_ns)
         return 0;
-    /* GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h) */
-    int64_t now_ns = (int64_t)mer_now_mono_ns();
+    /*
+     * GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h). Several nodes
+     * (serve --redis): each enforces its share, 1/n of the rate and ceil(burst / n) of the burst, n the
+     * nodes holding a lease; so a client spread over the nodes, however, gets at most rate * t +
+     * n * ceil(burst / n) <= rate * t + burst + n - 1 in any t, with no Redis command per grab (the price:
+     * a client that only ever reaches one node gets 1/n of the rate). While n changes (a node starts or
+     * stops; every node sees it within a second) one node may still use the old share.
+     */
+    int64_t now_ns = (int64_t)mer_now_mono_ns(), n = fs_shared_nodes();
+    int64_t user_interval = ru->user_interval_ns * n, ip_interval = ru->ip_interval_ns * n;
     if (ru->user_interval_ns &&
-        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, ru->user_interval_ns, ru->user_burst)) {
-        no->retry_after_ns = ru->user_interval_ns;
+        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, user_interval, (ru->user_burst + n - 1) / n)) {
+        no->retry_after_ns = user_interval;
         return no_grab(no, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
     }
     if (ru->ip_interval_ns && !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(in->ip, strlen(in->ip)) >> 1), now_ns,
-                                             ru->ip_interval_ns, ru->ip_burst)) {
-        no->retry_after_ns = ru->ip_interval_ns;
+                                             ip_interval, (ru->ip_burst + n - 1) / n)) {
+        no->retry_after_ns = ip_interval;
         return no_grab(no, s, FS_R_RATE_IP, MER_E_RATE_LIMITED,
                        "too many attempts from this network address; slow down");
     }

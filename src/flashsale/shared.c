@@ -7,6 +7,8 @@
  *   <it>:out           exists while the item is sold out everywhere (stock 0 and every allotment 0)
  *   <sid>:b:<k>:<key>  a buyer's count in a session (k: u account, p phone, a address, d device)
  *   node:<id>          a node's lease: set for LEASE_MS, renewed every second while the node lives
+ *   nodes              sorted set node id -> end of its lease (Redis's clock, ms): how many nodes share the
+ *                      rate limits (fs_shared_nodes)
  *   allocs             the set of <it> with allotments, which the reaper walks
  *   pend:<node>        hash token -> "stock key|out key|open message|count keys...": the node's wins
  *                      whose rows are not confirmed yet
@@ -74,6 +76,7 @@ static char host[256];
 static int port, dbnum;
 static bool on;
 static _Atomic int up;
+static _Atomic int nodes = 1; /* nodes holding a lease, as the last renewal saw them */
 static char node[33];
 static mer_exec_t *exec;
 static mer_ticker_t ticker = MER_TICKER_INIT;
@@ -87,7 +90,7 @@ static int64_t last_reap;
 
 /* ---- the scripts ---- */
 
-enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S_RESOLVE, S__COUNT };
+enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S_RESOLVE, S_LEASE, S__COUNT };
 
 /* KEYS: stock, allocs, out; ARGV: initial stock, <it> */
 static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
@@ -243,8 +246,20 @@ static const char resolve_lua[] =
 static const char status_lua[] =
     "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
 
-static const char *const scripts[S__COUNT] = {init_lua,   grab_lua, unwin_lua,  restock_lua,
-                                              return_lua, reap_lua, status_lua, resolve_lua};
+/*
+ * KEYS: nodes (sorted set node -> lease end, Redis's clock in ms); ARGV: node, lease ms. Renews the node's
+ * lease (the key the reaper checks, and its entry in the set), drops the entries that ran out, and returns
+ * how many nodes hold a lease: the share of a rate limit each node enforces (fs_shared_nodes).
+ */
+static const char lease_lua[] = "redis.call('SET', 'mer:fs:node:' .. ARGV[1], '1', 'PX', ARGV[2])\n"
+                                "local t = redis.call('TIME')\n"
+                                "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                                "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+                                "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+                                "return redis.call('ZCARD', KEYS[1])\n";
+
+static const char *const scripts[S__COUNT] = {init_lua, grab_lua,   unwin_lua,   restock_lua, return_lua,
+                                              reap_lua, status_lua, resolve_lua, lease_lua};
 static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
 
 /* ---- connections ---- */
@@ -422,6 +437,11 @@ int fs_shared_configure(const char *url)
 bool fs_shared_on(void)
 {
     return on;
+}
+
+int64_t fs_shared_nodes(void)
+{
+    return on ? MER_MAX(atomic_load_explicit(&nodes, memory_order_relaxed), 1) : 1;
 }
 
 bool fs_shared_up(void)
@@ -955,15 +975,13 @@ static void tick(void *arg)
         return;
     int64_t mono = mono_ms();
     if (mono - last_reap >= REAP_MS) {
-        char lease[64], ms[16];
-        snprintf(lease, sizeof(lease), "mer:fs:node:%s", node);
+        char ms[16];
         snprintf(ms, sizeof(ms), "%d", LEASE_MS);
-        redisReply *rep = redisCommand(maint_conn, "SET %s 1 PX %s", lease, ms);
-        if (rep == NULL) {
-            conn_drop(&maint_conn);
-            atomic_store(&up, 0);
+        const char *nkeys[1] = {"mer:fs:nodes"}, *nargs[2] = {node, ms};
+        redisReply *rep = eval(&maint_conn, S_LEASE, 1, nkeys, 2, nargs);
+        if (rep == NULL)
             return;
-        }
+        atomic_store(&nodes, (int)MER_MAX(rep_int(rep, 0), 1));
         freeReplyObject(rep);
         const char *keys[1] = {"mer:fs:allocs"};
         rep = eval(&maint_conn, S_REAP, 1, keys, 0, NULL);
@@ -1124,6 +1142,9 @@ void fs_shared_release(void)
         tokens_send(&doubtful, true);
         each_item(give_all, 0, 0);
         redisReply *rep = redisCommand(maint_conn, "DEL mer:fs:node:%s", node);
+        if (rep)
+            freeReplyObject(rep);
+        rep = redisCommand(maint_conn, "ZREM mer:fs:nodes %s", node);
         if (rep)
             freeReplyObject(rep);
     }

@@ -126,6 +126,29 @@ test('a logout or a blocklist entry made on one node takes effect on every node 
   assert.equal((await grab(B, f, buyers[21])).status, 200);
 });
 
+test('rate limits across nodes: a client alternating two nodes gets at most the limit plus the stated slack', { skip }, async (t) => {
+  // each node enforces 1/n of the rate and ceil(burst / n) of the burst (n: nodes holding a lease), so over
+  // any t seconds a client gets at most rate * t + burst + n - 1 answers that are not 429, however it
+  // spreads its requests; on each node alone, the old limits let it have 2 * (burst + rate * t)
+  assert.equal(redisCli('ZCARD', 'mer:fs:nodes'), '2', 'both nodes hold a lease');
+  const burst = 4, rate = 1, n = 2;
+  const byUser = await createSale(A, skus[5], 100, { rules: { user_rate: { per_second: rate, burst } } });
+  const byIp = await createSale(A, skus[5], 100, { rules: { ip_rate: { per_second: rate, burst } } });
+  for (const f of [byUser, byIp]) await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  for (const [f, who] of [[byUser, () => buyers[35]], [byIp, (i) => buyers[22 + (i % 8)]]]) {
+    const t0 = Date.now();
+    const out = [];
+    for (let i = 0; i < 24; i++) out.push(await grab(i % 2 ? B : A, f, who(i)));
+    const secs = (Date.now() - t0) / 1000;
+    const passed = out.filter((r) => r.status !== 429).length;
+    for (const r of out) if (r.status === 429) expectError(r, 429, 'rate_limited');
+    const bound = burst + n - 1 + Math.ceil(rate * secs);
+    t.diagnostic(`${f === byUser ? 'per user' : 'per IP'}: ${passed} of 24 passed in ${secs.toFixed(2)} s (bound ${bound}); ${out.filter((r, i) => i % 2 && r.status !== 429).length} of them on B`);
+    assert.ok(passed <= bound, `${passed} passed, more than ${bound}: ${out.map((r) => r.status).join(',')}`);
+    assert.ok(passed >= 2, 'each node lets its share through');
+  }
+});
+
 test('a node frozen (SIGSTOP) past its lease with a win in flight cannot record it once its unit was given back', { skip, timeout: 90000 }, async (t) => {
   const f = await createSale(A, skus[4], 1);
   await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
