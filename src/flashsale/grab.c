@@ -719,7 +719,10 @@ static void grab_reply(mer_call_t *c)
  */
 static void void_entry(fs_session_t *s, fs_ticket_t *k)
 {
-    fs_release_buyer(s, &k->buyer);
+    if (fs_entries_shared(s))
+        fs_shared_release_counts(s, &k->buyer);
+    else
+        fs_release_buyer(s, &k->buyer);
     atomic_store(&k->state, FS_TICKET_VOID);
     fs_ticket_place(s, k);
     fs_processor_kick();
@@ -754,13 +757,25 @@ static int entry_run(mer_db_t *db, mer_call_t *c)
         j->refused = true, j->why = FS_R_LIMIT;
         return 0;
     }
-    return rc < 0 ? rc : 0;
+    if (rc < 0 || !fs_entries_shared(s))
+        return rc < 0 ? rc : 0;
+    /* several nodes: the number's fence (a number whose row is late may have been voided by the node that
+     * runs the queue, processor.c), then a note, on which the other nodes place the ticket too */
+    rc = mer_db_exec(
+        db, "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'won', ?) ON CONFLICT (token) DO NOTHING",
+        "si", ticket, mer_now_unix_ms());
+    if (rc <= 0)
+        return rc < 0 ? rc : MER_E_CONFLICT;
+    char note[48];
+    snprintf(note, sizeof(note), "%lld %lld", (long long)s->id, (long long)t->seq);
+    return mer_notify_send(db, "flash_entry", note);
 }
 
 static void entry_settle(fs_call_t *f, bool committed)
 {
     grab_job_t *j = (grab_job_t *)f;
     if (committed && !j->refused) {
+        fs_ticket_seen(j->s, j->ticket->seq);
         fs_ticket_place(j->s, j->ticket);
         if (j->s->mode == FS_QUEUE)
             fs_processor_kick();
@@ -866,6 +881,14 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
         out->token = new_token(s, idx, b, now);
         return 0;
     }
+    if (fs_entries_shared(s)) {
+        /* several nodes: the counts and the ticket's number come from Redis (fs_shared_enter) */
+        fs_ticket_t *k = out->ticket = mer_xcalloc(1, sizeof(*k));
+        k->buyer = *b;
+        k->item = idx;
+        out->shared = true;
+        return 0;
+    }
     /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
     fs_reason_t why;
     if (!fs_take_buyer(s, b, s->mode == FS_FCFS ? s->per_user_limit : 1, &why))
@@ -959,6 +982,64 @@ static void shared_step(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, const fs
     }
 }
 
+/* ---- a queue or draw entry on several nodes: its number and counts from Redis first, then its row ---- */
+
+typedef struct entry_job {
+    fs_shared_entry_t e;
+    mer_req_t *r;
+    fs_sale_t *sale;
+    fs_ticket_t *ticket;
+} entry_job_t;
+
+static void write_entry(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, fs_ticket_t *k)
+{
+    grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
+    j->s = s;
+    j->ticket = k;
+    mer_call_write(&j->f.c, sale->region, entry_run);
+}
+
+static void shared_entry_done(fs_shared_entry_t *e)
+{
+    entry_job_t *j = MER_CONTAINER_OF(e, entry_job_t, e);
+    mer_req_t *r = j->r;
+    fs_refusal_t no = {.reason = -1};
+    if (e->status == FS_SHARED_WON) {
+        /* written even when the client went away: the number is taken (a void number would only wait) */
+        j->ticket->seq = e->seq;
+        fs_ticket_seen(e->s, e->seq);
+        write_entry(r, j->sale, e->s, j->ticket);
+    } else {
+        free(j->ticket);
+        if (r->gone) {
+            /* nobody to answer */
+        } else if (e->status == FS_SHARED_REFUSED) {
+            count_full(&no, e->s, e->why);
+            reply_refusal(r, &no);
+        } else {
+            reply_unavailable(r);
+        }
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void shared_entry(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, fs_ticket_t *k)
+{
+    entry_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->e = (fs_shared_entry_t){.s = s, .buyer = k->buyer, .done = shared_entry_done};
+    j->r = r;
+    j->sale = sale;
+    j->ticket = k;
+    mer_req_hold(r);
+    if (fs_shared_enter(&j->e) != 0) {
+        free(k);
+        free(j);
+        reply_unavailable(r);
+        mer_req_release(r);
+    }
+}
+
 static void h_grab(mer_req_t *r)
 {
     fs_sale_t *sale = NULL;
@@ -974,11 +1055,12 @@ static void h_grab(mer_req_t *r)
         reply_refusal(r, &no);
         return;
     }
+    if (out.ticket && out.shared) {
+        shared_entry(r, sale, s, out.ticket);
+        return;
+    }
     if (out.ticket) {
-        grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
-        j->s = s;
-        j->ticket = out.ticket;
-        mer_call_write(&j->f.c, sale->region, entry_run);
+        write_entry(r, sale, s, out.ticket);
         return;
     }
     if (out.shared) {

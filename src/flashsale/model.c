@@ -485,6 +485,85 @@ int fs_load_reservations(const char *region)
     return mer_rows_end(r);
 }
 
+int fs_entries_learn(fs_session_t *s, int64_t from, int64_t to)
+{
+    mer_db_t *db = mer_store_reader(s->sale->region);
+    if (db == NULL)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT e.seq, e.sku_id, e.won, COALESCE(t.token, ''), e.user_id, e.phone_hash, "
+                                 "e.address_hash, e.device_hash, e.address_phone_hash FROM flash_entry e LEFT JOIN "
+                                 "flash_token t ON e.won = 1 AND t.session_id = e.session_id AND t.user_id = e.user_id "
+                                 "WHERE e.session_id = ? AND e.seq >= ? AND e.seq <= ? ORDER BY e.seq",
+                                 "iii", s->id, from, to);
+    while (mer_rows_next(r)) {
+        int64_t seq = mer_rows_int(r, 0), won = mer_rows_int(r, 2);
+        int idx = fs_item_index(s, mer_rows_int(r, 1));
+        if (idx < 0 || seq < 1)
+            continue;
+        fs_ticket_seen(s, seq);
+        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
+        k->seq = seq;
+        k->item = idx;
+        k->buyer = fs_buyer_read(r, 4);
+        k = fs_ticket_adopt(s, k);
+        int was = atomic_load(&k->state);
+        if (won == 1 && was == FS_TICKET_PENDING && mer_rows_text(r, 3)[0]) {
+            snprintf(k->token, sizeof(k->token), "%s", mer_rows_text(r, 3));
+            atomic_store(&k->state, FS_TICKET_WON); /* after the token: a reader that sees won reads it */
+        } else if (won == 2 && was == FS_TICKET_PENDING) {
+            k->reason = mer_now_unix_ms() >= s->ends_at && s->mode == FS_QUEUE ? FS_R_ENDED : FS_R_SOLD_OUT;
+            atomic_store(&k->state, FS_TICKET_LOST);
+        }
+    }
+    int err = mer_rows_end(r);
+    /* the winners' tokens, so that their expiry is known here (a token is also read when it checks out) */
+    pthread_mutex_lock(&s->tickets_mu);
+    size_t n = s->ntickets;
+    pthread_mutex_unlock(&s->tickets_mu);
+    for (size_t i = (size_t)MER_MAX(from, 1) - 1; err == 0 && i < n && (int64_t)i < to; i++) {
+        pthread_mutex_lock(&s->tickets_mu);
+        fs_ticket_t *k = s->tickets[i];
+        pthread_mutex_unlock(&s->tickets_mu);
+        if (k && atomic_load(&k->state) == FS_TICKET_WON && k->token[0])
+            fs_token_learn(db, k->token);
+    }
+    fs_bump();
+    return err;
+}
+
+int fs_queue_learn(fs_session_t *s)
+{
+    mer_db_t *db = mer_store_reader(s->sale->region);
+    int64_t done = 0, had = atomic_load(&s->processed);
+    if (db == NULL || mer_db_query_int(db, &done, "SELECT processed FROM flash_session WHERE id = ?", "i", s->id) != 0)
+        return MER_E_INTERNAL;
+    if (done <= had)
+        return 0;
+    int err = fs_entries_learn(s, had + 1, done);
+    if (err == 0) {
+        int64_t cur = had;
+        while (cur < done && !atomic_compare_exchange_weak(&s->processed, &cur, done))
+            ;
+        fs_progress(s);
+    }
+    return err;
+}
+
+void fs_entries_resync(const char *region)
+{
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++)
+        for (int k = 0; strcmp(reg->sales[i]->region, region) == 0 && k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            if (!fs_entries_shared(s))
+                continue;
+            fs_entries_learn(s, 1, INT64_MAX);
+            if (s->mode == FS_QUEUE)
+                fs_queue_learn(s);
+        }
+}
+
 static int load_sales(mer_db_t *db, const char *region, bool late)
 {
     pthread_mutex_lock(&load_mu);

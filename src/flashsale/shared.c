@@ -90,7 +90,20 @@ static int64_t last_reap;
 
 /* ---- the scripts ---- */
 
-enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S_RESOLVE, S_LEASE, S__COUNT };
+enum {
+    S_INIT,
+    S_GRAB,
+    S_UNWIN,
+    S_RESTOCK,
+    S_RETURN,
+    S_REAP,
+    S_STATUS,
+    S_RESOLVE,
+    S_LEASE,
+    S_ENTRY,
+    S_RELEASE,
+    S__COUNT
+};
 
 /* KEYS: stock, allocs, out; ARGV: initial stock, <it> */
 static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
@@ -258,8 +271,31 @@ static const char lease_lua[] = "redis.call('SET', 'mer:fs:node:' .. ARGV[1], '1
                                 "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
                                 "return redis.call('ZCARD', KEYS[1])\n";
 
-static const char *const scripts[S__COUNT] = {init_lua, grab_lua,   unwin_lua,   restock_lua, return_lua,
-                                              reap_lua, status_lua, resolve_lua, lease_lua};
+/*
+ * A queue or draw entry. KEYS: seq, counts...; ARGV: highest number this node has seen (the counter's
+ * floor, should its key be gone), limits.... The buyer's counts, each checked against its limit (all undone
+ * if one is full), then the next number of the session: arrival order across every node. Returns {0, seq},
+ * or {i, 0} when count i is full.
+ */
+static const char entry_lua[] = "for i = 2, #KEYS do\n"
+                                "  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i]) then\n"
+                                "    for j = 2, i do redis.call('DECR', KEYS[j]) end\n"
+                                "    return {i - 1, 0}\n"
+                                "  end\n"
+                                "end\n"
+                                "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
+                                "return {0, redis.call('INCR', KEYS[1])}\n";
+
+/* KEYS: counts: an entry that was not recorded, or a ticket that lost, gives its buyer's counts back. */
+static const char release_lua[] =
+    "for i = 1, #KEYS do\n"
+    "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
+    "end\n"
+    "return 1\n";
+
+static const char *const scripts[S__COUNT] = {init_lua,   grab_lua,    unwin_lua, restock_lua, return_lua, reap_lua,
+                                              status_lua, resolve_lua, lease_lua, entry_lua,   release_lua};
+
 static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
 
 /* ---- connections ---- */
@@ -888,6 +924,79 @@ void fs_shared_unwin(fs_session_t *s, int item, const fs_buyer_t *b, const char 
 void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b)
 {
     side(S_RESTOCK, s, item, b, NULL);
+}
+
+/* ---- queue and draw entries ---- */
+
+static void entry_work(mer_job_t *job)
+{
+    fs_shared_entry_t *e = MER_CONTAINER_OF(job, fs_shared_entry_t, job);
+    char seq[64], floor[24], ck[5][80], cl[5][24];
+    fs_count_t c[5];
+    int n = count_keys(e->s, &e->buyer, c, ck, cl);
+    /* one ticket per buyer, whatever the session's per-user limit (as on one node) */
+    for (int i = 0; i < n; i++)
+        if (c[i].kind == 'u')
+            snprintf(cl[i], sizeof(cl[i]), "1");
+    snprintf(seq, sizeof(seq), "mer:fs:%lld:seq", (long long)e->s->id);
+    snprintf(floor, sizeof(floor), "%lld", (long long)atomic_load(&e->s->next_seq));
+    const char *keys[6] = {seq}, *args[6] = {floor};
+    for (int i = 0; i < n; i++)
+        keys[1 + i] = ck[i], args[1 + i] = cl[i];
+    redisReply *rep = eval(&grab_conn, S_ENTRY, 1 + n, keys, 1 + n, args);
+    if (rep == NULL) {
+        e->status = FS_SHARED_UNAVAILABLE;
+        return;
+    }
+    int64_t st = rep_int(rep, 0);
+    if (st > 0 && st <= n) {
+        e->status = FS_SHARED_REFUSED;
+        e->why = c[st - 1].why;
+    } else {
+        e->status = FS_SHARED_WON;
+        e->seq = rep_int(rep, 1);
+    }
+    freeReplyObject(rep);
+}
+
+static void entry_done(mer_job_t *job)
+{
+    fs_shared_entry_t *e = MER_CONTAINER_OF(job, fs_shared_entry_t, job);
+    e->done(e);
+}
+
+int fs_shared_enter(fs_shared_entry_t *e)
+{
+    if (!fs_shared_up() || exec == NULL)
+        return MER_E_UNAVAILABLE;
+    e->job = (mer_job_t){.work = entry_work, .done = entry_done};
+    return mer_exec_submit(exec, &e->job) != 0 ? MER_E_UNAVAILABLE : 0;
+}
+
+static void release_work(mer_job_t *job)
+{
+    side_job_t *j = MER_CONTAINER_OF(job, side_job_t, job);
+    char ck[5][80], cl[5][24];
+    fs_count_t c[5];
+    int n = count_keys(j->s, &j->buyer, c, ck, cl);
+    const char *keys[5];
+    for (int i = 0; i < n; i++)
+        keys[i] = ck[i];
+    redisReply *rep = eval(&grab_conn, S_RELEASE, n, keys, 0, NULL);
+    if (rep == NULL)
+        mer_log_error("redis: a buyer's counts in session %lld could not be released", (long long)j->s->id);
+    else
+        freeReplyObject(rep);
+}
+
+void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b)
+{
+    side_job_t *j = mer_xcalloc(1, sizeof(*j));
+    *j = (side_job_t){.job = {.work = release_work, .done = side_done}, .s = s, .buyer = *b};
+    if (exec == NULL || mer_exec_submit(exec, &j->job) != 0) {
+        mer_log_error("redis: stopping; a buyer's counts in session %lld stay taken", (long long)s->id);
+        free(j);
+    }
 }
 
 /* ---- maintenance (the ticker's connection) ---- */

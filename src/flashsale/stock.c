@@ -148,6 +148,13 @@ int64_t fs_ticket_number(fs_session_t *s)
     return atomic_fetch_add_explicit(&s->next_seq, 1, memory_order_acq_rel) + 1;
 }
 
+void fs_ticket_seen(fs_session_t *s, int64_t seq)
+{
+    int64_t cur = atomic_load_explicit(&s->next_seq, memory_order_relaxed);
+    while (cur < seq && !atomic_compare_exchange_weak(&s->next_seq, &cur, seq))
+        ;
+}
+
 void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
 {
     pthread_mutex_lock(&s->tickets_mu);
@@ -164,6 +171,26 @@ void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
     if (slot + 1 > s->ntickets)
         s->ntickets = slot + 1;
     pthread_mutex_unlock(&s->tickets_mu);
+}
+
+fs_ticket_t *fs_ticket_adopt(fs_session_t *s, fs_ticket_t *t)
+{
+    pthread_mutex_lock(&s->tickets_mu);
+    size_t slot = (size_t)t->seq - 1;
+    fs_ticket_t *had = slot < s->ntickets ? s->tickets[slot] : NULL;
+    if (had && atomic_load(&had->state) == FS_TICKET_VOID) {
+        had->item = t->item;
+        had->buyer = t->buyer;
+        atomic_store(&had->state, FS_TICKET_PENDING);
+    }
+    pthread_mutex_unlock(&s->tickets_mu);
+    if (had) {
+        free(t);
+        return had;
+    }
+    atomic_store(&t->state, FS_TICKET_PENDING);
+    fs_ticket_place(s, t); /* (only the processor and the notes' listener adopt, one ticket each time) */
+    return t;
 }
 
 void fs_ticket_name(const fs_session_t *s, int64_t seq, char out[48])

@@ -576,7 +576,9 @@ const mer_migration_t mer_schema_region[] = {
      "CREATE TABLE flash_fence ("
      "  token TEXT PRIMARY KEY,"
      "  state TEXT NOT NULL CHECK (state IN ('won', 'void')),"
-     "  created_at INTEGER NOT NULL);"},
+     "  created_at INTEGER NOT NULL);"
+     /* a queue on several nodes: the tickets decided so far, in number order (flashsale/processor.c) */
+     "ALTER TABLE flash_session ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 /* clang-format on */

@@ -5,6 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +148,79 @@ test('rate limits across nodes: a client alternating two nodes gets at most the 
     assert.ok(passed <= bound, `${passed} passed, more than ${bound}: ${out.map((r) => r.status).join(',')}`);
     assert.ok(passed >= 2, 'each node lets its share through');
   }
+});
+
+// polls a voucher on a node until it is decided
+async function outcome(srv, f, v, token) {
+  return until(async () => { const q = await srv.get(`/api/v1/flash-sales/${f.id}/queue/${v}`, { token }); return q.status === 200 && q.json.status !== 'pending' && q.json; }, `voucher ${v} decided`, 100);
+}
+
+test('queue mode across nodes: one arrival order, the first units to the first numbers, the same answer on both nodes', { skip }, async () => {
+  const r = await A.api('POST', '/api/v1/admin/flash-sales', {
+    token: T, body: { country: 'IN', titles: { en: 'Queue' }, sessions: [{ mode: 'queue', starts_at: IST(-60000), ends_at: IST(3600000), items: [{ sku: skus[0], price: 100, units: 3 }] }] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const f = { id: r.json.id, session: r.json.session_ids[0], sku: skus[0] };
+  await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  const who = buyers.slice(12, 20);
+  // everyone at once, spread over both nodes; one buyer also fires at the other node
+  const answers = await Promise.all([...who.map((u, i) => grab(i % 2 ? B : A, f, u)), grab(A, f, who[1])]);
+  const queued = [];
+  answers.slice(0, who.length).forEach((x, i) => {
+    assert.equal(x.status, 202, x.text);
+    queued.push({ u: who[i], v: x.json.voucher, seq: Number(x.json.voucher.split('-')[1]), at: i % 2 ? B : A, other: i % 2 ? A : B });
+  });
+  expectError(answers[who.length], 409, 'limit_reached'); // one ticket per buyer, whichever node
+  assert.deepEqual(queued.map((q) => q.seq).sort((a, b) => a - b), who.map((_, i) => i + 1), 'one numbering over both nodes');
+  for (const q of queued) {
+    q.r = await outcome(q.other, f, q.v, q.u); // asked at the node that did not take the grab
+    assert.deepEqual(await outcome(q.at, f, q.v, q.u), q.r, 'the same answer on both nodes');
+  }
+  queued.sort((a, b) => a.seq - b.seq);
+  assert.deepEqual(queued.map((q) => q.r.status), queued.map((_, i) => (i < 3 ? 'won' : 'lost')), 'the first three numbers win');
+  assert.deepEqual(tokens(f).sort(), queued.slice(0, 3).map((q) => q.r.token).sort(), 'exactly the winners hold tokens');
+  // a winner checks out on the node that did not decide (or did; either works)
+  const o = await B.api('POST', '/api/v1/orders', { token: queued[0].u, body: { payment_method: 'card', flash_token: queued[0].r.token } });
+  assert.equal(o.status, 201, o.text);
+});
+
+test('draw mode across nodes: entries from both nodes, drawn once, the same winners on both nodes', { skip, timeout: 60000 }, async () => {
+  const endsIn = 5000, t0 = Date.now();
+  const r = await A.api('POST', '/api/v1/admin/flash-sales', {
+    token: T, body: { country: 'IN', titles: { en: 'Draw' }, sessions: [{ mode: 'draw', starts_at: IST(-60000), ends_at: IST(endsIn), items: [{ sku: skus[1], price: 100, units: 2 }] }] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const f = { id: r.json.id, session: r.json.session_ids[0], sku: skus[1] };
+  await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  const who = buyers.slice(24, 30);
+  const tickets = [];
+  for (const [i, u] of who.entries()) {
+    const g = await grab(i % 2 ? B : A, f, u);
+    assert.equal(g.status, 202, g.text);
+    tickets.push({ u, v: g.json.voucher });
+  }
+  expectError(await grab(B, f, who[0]), 409, 'limit_reached');
+  assert.equal(new Set(tickets.map((t) => t.v)).size, who.length, 'no two entries share a ticket');
+  await wait(Math.max(0, t0 + endsIn - Date.now()) + 300);
+  const draws = [];
+  for (const n of [A, B]) {
+    const info = await until(async () => { const x = await n.get(`/api/v1/flash-sales/${f.id}`); return x.json.sale.sessions[0].draw.seed && x; }, 'the draw', 100);
+    draws.push(info.json.sale.sessions[0].draw);
+  }
+  assert.equal(draws[0].seed, draws[1].seed);
+  assert.deepEqual([...draws[0].all_tickets].sort(), tickets.map((t) => t.v).sort(), 'every entry of both nodes is in the draw');
+  assert.deepEqual([...draws[0].winning_tickets].sort(), [...draws[1].winning_tickets].sort());
+  assert.equal(draws[0].winning_tickets.length, 2);
+  assert.equal(createHash('sha256').update(Buffer.from(draws[0].seed, 'hex')).digest('hex'), draws[0].seed_commitment);
+  // each winner's token issued once, whichever node it is asked at
+  const won = [];
+  for (const { u, v } of tickets) {
+    const a = await outcome(A, f, v, u), b = await outcome(B, f, v, u);
+    assert.deepEqual(a, b, 'the same answer on both nodes');
+    if (a.status === 'won') won.push(a.token);
+  }
+  assert.equal(won.length, 2);
+  assert.deepEqual(tokens(f).sort(), won.sort(), 'two tokens, drawn once');
 });
 
 test('a node frozen (SIGSTOP) past its lease with a win in flight cannot record it once its unit was given back', { skip, timeout: 90000 }, async (t) => {
