@@ -166,6 +166,7 @@ typedef struct fs_sale {
 typedef struct fs_registry {
     fs_sale_t **sales;
     size_t n;
+    struct fs_registry *prev; /* the array it replaced, kept until exit (a reader may still hold it) */
 } fs_registry_t;
 
 /* A token's state in memory: issued; used by an order; gone (expired or returned: its unit went back). */

@@ -774,7 +774,11 @@ static int entry_run(mer_db_t *db, mer_call_t *c)
 static void entry_settle(fs_call_t *f, bool committed)
 {
     grab_job_t *j = (grab_job_t *)f;
-    if (committed && !j->refused) {
+    if (committed && !j->refused && fs_entries_shared(j->s)) {
+        /* the processor may have read the row and placed (even decided) the ticket already */
+        j->ticket = fs_ticket_adopt(j->s, j->ticket);
+        fs_processor_kick();
+    } else if (committed && !j->refused) {
         fs_ticket_seen(j->s, j->ticket->seq);
         fs_ticket_place(j->s, j->ticket);
         if (j->s->mode == FS_QUEUE)

@@ -35,7 +35,7 @@ static mer_smap_t tokens; /* hash of token -> fs_token_t * */
 const fs_registry_t *fs_registry(void)
 {
     fs_registry_t *r = atomic_load_explicit(&registry, memory_order_acquire);
-    static const fs_registry_t empty = {NULL, 0};
+    static const fs_registry_t empty = {NULL, 0, NULL};
     return r ? r : &empty;
 }
 
@@ -74,6 +74,7 @@ void fs_registry_add(fs_sale_t *sale)
     if (old)
         memcpy(r->sales, old->sales, old->n * sizeof(*r->sales));
     r->sales[r->n - 1] = sale;
+    r->prev = old;
     atomic_store_explicit(&registry, r, memory_order_release);
     /* the old array may still be read by another thread: it is kept (sales are created rarely) */
     pthread_mutex_unlock(&registry_mu);

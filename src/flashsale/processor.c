@@ -294,6 +294,9 @@ static void process_queue_shared(fs_session_t *s, int64_t now)
             mer_log_warn("flash session %lld: deciding the queue failed; will retry", (long long)s->id);
             return;
         }
+        /* what other nodes decided before this batch (their note may still be on its way) is read first,
+         * so that progress never runs ahead of the outcomes this node shows */
+        bool learnt = a.from <= done || fs_entries_learn(s, done + 1, a.from) == 0;
         /* memory follows: the decided tickets (placed here if their note has not come yet), then progress */
         size_t m = 0;
         for (size_t i = 0; i < a.n; i++) {
@@ -306,7 +309,7 @@ static void process_queue_shared(fs_session_t *s, int64_t now)
         }
         apply_decisions(s, a.d, m);
         int64_t to = a.voided ? a.gap : a.from + (int64_t)a.n, cur = atomic_load(&s->processed);
-        while (cur < to && !atomic_compare_exchange_weak(&s->processed, &cur, to))
+        while (learnt && cur < to && !atomic_compare_exchange_weak(&s->processed, &cur, to))
             ;
         if (a.gap && !a.voided && a.n == 0 && s->gap_seq != a.gap) {
             s->gap_seq = a.gap; /* a number whose row has not come: wait for it, GAP_MS at most */

@@ -155,9 +155,9 @@ void fs_ticket_seen(fs_session_t *s, int64_t seq)
         ;
 }
 
-void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
+/* Puts t in its slot; tickets_mu held. */
+static void place_locked(fs_session_t *s, fs_ticket_t *t)
 {
-    pthread_mutex_lock(&s->tickets_mu);
     size_t slot = (size_t)t->seq - 1;
     if (slot >= s->tickets_cap) {
         size_t cap = s->tickets_cap ? s->tickets_cap : 1024;
@@ -170,6 +170,12 @@ void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
     s->tickets[slot] = t;
     if (slot + 1 > s->ntickets)
         s->ntickets = slot + 1;
+}
+
+void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
+{
+    pthread_mutex_lock(&s->tickets_mu);
+    place_locked(s, t);
     pthread_mutex_unlock(&s->tickets_mu);
 }
 
@@ -183,14 +189,15 @@ fs_ticket_t *fs_ticket_adopt(fs_session_t *s, fs_ticket_t *t)
         had->buyer = t->buyer;
         atomic_store(&had->state, FS_TICKET_PENDING);
     }
-    pthread_mutex_unlock(&s->tickets_mu);
-    if (had) {
-        free(t);
-        return had;
+    if (had == NULL) { /* checked and placed under one lock: the processor and the listener may race */
+        atomic_store(&t->state, FS_TICKET_PENDING);
+        place_locked(s, t);
     }
-    atomic_store(&t->state, FS_TICKET_PENDING);
-    fs_ticket_place(s, t); /* (only the processor and the notes' listener adopt, one ticket each time) */
-    return t;
+    pthread_mutex_unlock(&s->tickets_mu);
+    if (had == NULL)
+        return t;
+    free(t);
+    return had;
 }
 
 void fs_ticket_name(const fs_session_t *s, int64_t seq, char out[48])
