@@ -380,7 +380,9 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
  * With `serve --redis URL` the stock of every fcfs session lives in Redis; each node sells from an
  * allotment taken in batches, and each win takes the buyer's counts and one unit of the node's allotment
  * in one Lua script, so no unit is sold twice and no buyer goes over a limit on any number of nodes.
- * Queue and draw sessions keep the node-local stock. See shared.c for the keys and the scripts.
+ * Queue and draw entries take their numbers and counts in Redis (fs_shared_enter) and are decided from the
+ * database (processor.c); the rate limits are split between the nodes (fs_shared_nodes). See shared.c for
+ * the keys and the scripts.
  */
 /* Reads the URL (redis://HOST:PORT[/DB]); NULL: off. Returns 0, or -1 on a malformed URL. */
 int fs_shared_configure(const char *url);
@@ -442,8 +444,11 @@ static inline bool fs_entries_shared(const fs_session_t *s)
 }
 /* Queues e. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down, or stopping) without queuing. */
 int fs_shared_enter(fs_shared_entry_t *e);
-/* An entry that was not recorded, or a ticket that lost: its buyer's counts back (fire and forget). */
-void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b);
+/*
+ * An entry that was not recorded (own: the buyer's own count too, it may try again), or a ticket that lost
+ * (own false: one ticket per buyer stays taken, as its row does): its buyer's counts back (fire and forget).
+ */
+void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b, bool own);
 /* Queues g. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down) without queuing (g untouched). */
 int fs_shared_grab(fs_shared_grab_t *g);
 /* A won unit whose token was not recorded: the unit back to this node's allotment, the counts released. */

@@ -720,7 +720,7 @@ static void grab_reply(mer_call_t *c)
 static void void_entry(fs_session_t *s, fs_ticket_t *k)
 {
     if (fs_entries_shared(s))
-        fs_shared_release_counts(s, &k->buyer);
+        fs_shared_release_counts(s, &k->buyer, true);
     else
         fs_release_buyer(s, &k->buyer);
     atomic_store(&k->state, FS_TICKET_VOID);
@@ -741,29 +741,33 @@ static int entry_run(mer_db_t *db, mer_call_t *c)
     fs_session_t *s = j->s;
     j->f.ran = true;
     mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
-    if (mer_now_unix_ms() >= s->ends_at) {
-        j->refused = true, j->why = FS_R_ENDED;
-        return 0;
-    }
     char ticket[48];
     fs_ticket_name(s, t->seq, ticket);
+    bool shared = fs_entries_shared(s);
+    /* several nodes: a refused entry's number is voided at once (its fence), so the queue does not wait */
+    const char *fence =
+        "INSERT INTO flash_fence (token, state, created_at) VALUES (?, ?, ?) ON CONFLICT (token) DO NOTHING";
+    if (mer_now_unix_ms() >= s->ends_at) {
+        j->refused = true, j->why = FS_R_ENDED;
+        return shared && mer_db_exec(db, fence, "ssi", ticket, "void", mer_now_unix_ms()) < 0 ? MER_E_INTERNAL : 0;
+    }
+    /* ON CONFLICT rather than a failing statement: on PostgreSQL a failed statement would abort the batch */
     int rc = mer_db_exec(db,
                          "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, " FS_BUYER_COLUMNS
-                         ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) "
+                         "DO NOTHING",
                          "iissiiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
                          t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
                          (int64_t)t->buyer.address_phone, mer_now_unix_ms());
-    if (rc == MER_E_ALREADY_EXISTS) {
+    if (rc == 0) { /* the buyer has an entry already */
         j->refused = true, j->why = FS_R_LIMIT;
-        return 0;
+        return shared && mer_db_exec(db, fence, "ssi", ticket, "void", mer_now_unix_ms()) < 0 ? MER_E_INTERNAL : 0;
     }
-    if (rc < 0 || !fs_entries_shared(s))
+    if (rc < 0 || !shared)
         return rc < 0 ? rc : 0;
     /* several nodes: the number's fence (a number whose row is late may have been voided by the node that
      * runs the queue, processor.c), then a note, on which the other nodes place the ticket too */
-    rc = mer_db_exec(
-        db, "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'won', ?) ON CONFLICT (token) DO NOTHING",
-        "si", ticket, mer_now_unix_ms());
+    rc = mer_db_exec(db, fence, "ssi", ticket, "won", mer_now_unix_ms());
     if (rc <= 0)
         return rc < 0 ? rc : MER_E_CONFLICT;
     char note[48];
@@ -797,6 +801,7 @@ static void entry_reply(mer_call_t *c)
     char v[48];
     fs_ticket_name(s, k->seq, v);
     fs_call_settle(&j->f);
+    k = j->ticket; /* settling may have adopted the ticket in its slot (shared entries) */
     if (j->refused && j->why == FS_R_ENDED)
         refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
     else if (j->refused)

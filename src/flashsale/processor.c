@@ -119,7 +119,7 @@ static void apply_decisions(fs_session_t *s, decision_t *d, size_t n)
             if (!fs_entries_shared(s))
                 fs_release_buyer(s, &k->buyer);
             else if (s->mode == FS_QUEUE) /* (after a draw nobody can enter any more) */
-                fs_shared_release_counts(s, &k->buyer);
+                fs_shared_release_counts(s, &k->buyer, false);
             atomic_store(&k->state, FS_TICKET_LOST);
         }
     }
@@ -231,11 +231,19 @@ static int queue_run(mer_db_t *db, void *arg)
     if (a->n == 0) {
         if (a->gap == 0 && a->known > a->from)
             a->gap = a->from + 1;
-        if (a->gap == 0 || a->gap != a->void_seq)
+        if (a->gap == 0)
             return 0;
-        int v = void_number(db, s, a->gap, a->now);
+        /* voided already (its entry was refused, or another node voided it), or missing for GAP_MS */
+        char ticket[48];
+        int64_t v = 0;
+        fs_ticket_name(s, a->gap, ticket);
+        err = mer_db_query_int(db, &v, "SELECT 1 FROM flash_fence WHERE token = ? AND state = 'void'", "s", ticket);
+        if (err != 0 && err != MER_E_NOT_FOUND)
+            return err;
+        if (v == 0 && a->gap == a->void_seq)
+            v = void_number(db, s, a->gap, a->now);
         if (v <= 0)
-            return v;
+            return (int)v;
         if (mer_db_exec(db, "UPDATE flash_session SET processed = ? WHERE id = ?", "ii", a->gap, s->id) < 0)
             return MER_E_INTERNAL;
         a->voided = true;
@@ -316,8 +324,9 @@ static void process_queue_shared(fs_session_t *s, int64_t now)
             s->gap_since = mono;
         }
         if (a.voided)
-            mer_log_warn("flash session %lld: ticket %lld never got its row; the queue moved past it", (long long)s->id,
-                         (long long)a.gap);
+            mer_log_info("flash session %lld: ticket %lld has no entry (refused, or its row never came); the queue "
+                         "moved past it",
+                         (long long)s->id, (long long)a.gap);
         free(a.d);
         fs_progress(s);
         if (a.n == 0 && !a.voided)

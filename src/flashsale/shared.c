@@ -13,6 +13,7 @@
  *   pend:<node>        hash token -> "stock key|out key|open message|count keys...": the node's wins
  *                      whose rows are not confirmed yet
  *   pendnodes          the set of nodes with such a hash
+ *   <sid>:seq          a queue or draw session's last ticket number (ENTRY), one order for every node
  *   channel events     "sold <sid> <item>" and "open <sid> <item>"
  *
  * Invariant, per item, at any moment: units = stock + sum(alloc) + pending wins not yet recorded +
@@ -29,6 +30,9 @@
  *   RETURN  n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end,
  *           shutdown.
  *   REAP    the allotments of nodes whose lease expired back to stock (each node reaps every second).
+ *   LEASE   renews the node's lease and counts the nodes holding one (rate limits are split by it).
+ *   ENTRY   a queue or draw entry: the buyer's counts, then the session's next ticket number.
+ *   RELEASE an unrecorded entry's or a losing ticket's counts back.
  *   RESOLVE pending wins that will never get a row, back to stock with their counts released: a grab
  *           whose answer was lost with the connection (this node wrote no row for it), and, once a dead
  *           node's lease expired, each of its pending wins without a row in the database.
@@ -861,7 +865,7 @@ int fs_shared_grab(fs_shared_grab_t *g)
     return 0;
 }
 
-/* Fire-and-forget scripts: unwin and restock. */
+/* Fire-and-forget scripts: unwin and restock (and release, for entries). */
 typedef struct side_job {
     mer_job_t job;
     int script;
@@ -869,6 +873,7 @@ typedef struct side_job {
     int item;
     fs_buyer_t buyer;
     char token[FS_TOKEN_LEN + 1]; /* unwin: the win's pending entry */
+    bool own;                     /* release: the buyer's own count too */
 } side_job_t;
 
 static void side_work(mer_job_t *job)
@@ -978,21 +983,22 @@ static void release_work(mer_job_t *job)
     side_job_t *j = MER_CONTAINER_OF(job, side_job_t, job);
     char ck[5][80], cl[5][24];
     fs_count_t c[5];
-    int n = count_keys(j->s, &j->buyer, c, ck, cl);
+    int n = count_keys(j->s, &j->buyer, c, ck, cl), nk = 0;
     const char *keys[5];
     for (int i = 0; i < n; i++)
-        keys[i] = ck[i];
-    redisReply *rep = eval(&grab_conn, S_RELEASE, n, keys, 0, NULL);
+        if (c[i].kind != 'u' || j->own)
+            keys[nk++] = ck[i];
+    redisReply *rep = eval(&grab_conn, S_RELEASE, nk, keys, 0, NULL);
     if (rep == NULL)
         mer_log_error("redis: a buyer's counts in session %lld could not be released", (long long)j->s->id);
     else
         freeReplyObject(rep);
 }
 
-void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b)
+void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b, bool own)
 {
     side_job_t *j = mer_xcalloc(1, sizeof(*j));
-    *j = (side_job_t){.job = {.work = release_work, .done = side_done}, .s = s, .buyer = *b};
+    *j = (side_job_t){.job = {.work = release_work, .done = side_done}, .s = s, .buyer = *b, .own = own};
     if (exec == NULL || mer_exec_submit(exec, &j->job) != 0) {
         mer_log_error("redis: stopping; a buyer's counts in session %lld stay taken", (long long)s->id);
         free(j);
