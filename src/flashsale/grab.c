@@ -783,7 +783,6 @@ static void entry_settle(fs_call_t *f, bool committed)
         j->ticket = fs_ticket_adopt(j->s, j->ticket);
         fs_processor_kick();
     } else if (committed && !j->refused) {
-        fs_ticket_seen(j->s, j->ticket->seq);
         fs_ticket_place(j->s, j->ticket);
         if (j->s->mode == FS_QUEUE)
             fs_processor_kick();
