@@ -367,8 +367,8 @@ static int draw_run(mer_db_t *db, void *arg)
     /* drawn once, by one node: the first to claim it (another node's claim in flight makes this wait, then
      * find it drawn); the others read the outcome (draw()) */
     if (drawn_at == 0) {
-        int n = mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ? AND drawn_at IS NULL", "ii", a->now,
-                            s->id);
+        int n = mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ? AND COALESCE(drawn_at, 0) = 0",
+                            "ii", a->now, s->id);
         if (n < 0)
             return MER_E_INTERNAL;
         drawn_at = n == 0;
@@ -550,6 +550,15 @@ static void restock(const char *region)
             fs_token_t *t = fs_token_get(a.tokens[i].token);
             int idx = -1;
             fs_session_t *s = restocked_session(&a.tokens[i], &idx);
+            if (s && fs_entries_shared(s)) {
+                /* a queue or draw ticket's token on several nodes: the stock is counted from the tokens
+                 * (process_queue_shared), so only the identities' counts go back (the ticket stays the
+                 * buyer's one) */
+                if (t)
+                    atomic_store(&t->state, FS_TOKEN_GONE);
+                fs_shared_release_counts(s, &a.tokens[i].buyer, false);
+                continue;
+            }
             if (s && s->items[idx].shared) {
                 /* shared: whichever node marked it gives the unit back to the central stock */
                 if (t)

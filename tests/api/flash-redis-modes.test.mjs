@@ -189,6 +189,24 @@ test('queue mode across nodes: one arrival order, the first units to the first n
   assert.equal(o.status, 201, o.text);
 });
 
+test('queue across nodes: a winner\'s token that expires gives its unit to a later ticket', { skip, timeout: 60000 }, async () => {
+  const r = await A.api('POST', '/api/v1/admin/flash-sales', {
+    token: T, body: { country: 'IN', titles: { en: 'Queue ttl' }, sessions: [{ mode: 'queue', starts_at: IST(-60000), ends_at: IST(3600000), token_ttl_seconds: 1, items: [{ sku: skus[3], price: 100, units: 1 }] }] },
+  });
+  assert.equal(r.status, 201, r.text);
+  const f = { id: r.json.id, session: r.json.session_ids[0], sku: skus[3] };
+  await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
+  const x = await grab(A, f, buyers[36]);
+  assert.equal(x.status, 202, x.text);
+  assert.equal((await outcome(B, f, x.json.voucher, buyers[36])).status, 'won');
+  // the token lives one second; whichever node's processor expires it, the unit is the queue's again
+  await until(() => psql(`SELECT state FROM flash_token WHERE session_id = ${f.session}`) === 'expired', 'the token expired', 100);
+  const y = await grab(B, f, buyers[37]);
+  assert.equal(y.status, 202, y.text);
+  assert.equal((await outcome(A, f, y.json.voucher, buyers[37])).status, 'won');
+  for (const n of [A, B]) assert.equal((await n.get('/healthz')).status, 200);
+});
+
 test('draw mode across nodes: entries from both nodes, drawn once, the same winners on both nodes', { skip, timeout: 60000 }, async () => {
   const endsIn = 5000, t0 = Date.now();
   const r = await A.api('POST', '/api/v1/admin/flash-sales', {
