@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "flashsale/flash_int.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "core/banned.h"
 
@@ -154,10 +155,75 @@ static void each_sale(mer_tr_sale_fn fn, void *arg)
 
 static const mer_tr_sales_t sales_for_translation = {each_sale};
 
+/*
+ * A sale created on another node on one of this node's region databases (sale.c sends the note inside the
+ * transaction that writes it): loaded from its rows at once. arg NULL (the listener reconnected and may
+ * have missed notes): every sale of the region this node lacks.
+ */
+static void sale_note(const char *region, const char *arg)
+{
+    (void)arg;
+    if (region && fs_load_new(region) != 0)
+        mer_log_error("region %s: new flash sales could not be loaded (next note or restart)", region);
+}
+
+/* A reservation made on another node ("<session id> <user id>", grab.c): honoured here from now on. */
+static void res_note(const char *region, const char *arg)
+{
+    long long sid, uid;
+    if (region == NULL)
+        return;
+    if (arg == NULL) {
+        if (fs_load_reservations(region) != 0)
+            mer_log_error("region %s: reservations could not be reloaded (next note or restart)", region);
+    } else if (sscanf(arg, "%lld %lld", &sid, &uid) == 2)
+        fs_reservation_learn(sid, uid);
+}
+
+/* The session named by a note's first number, if this node has it. */
+static fs_session_t *note_session(const char *arg, long long *sid)
+{
+    if (sscanf(arg, "%lld", sid) != 1)
+        return NULL;
+    const fs_registry_t *reg = fs_registry();
+    fs_session_t *s = NULL;
+    for (size_t i = 0; i < reg->n && s == NULL; i++)
+        s = fs_session_find(reg->sales[i], *sid);
+    return s;
+}
+
+/* A queue or draw entry another node recorded ("<session id> <seq>", grab.c): its ticket is placed here. */
+static void entry_note(const char *region, const char *arg)
+{
+    long long sid, seq;
+    if (region == NULL)
+        return;
+    if (arg == NULL) {
+        fs_entries_resync(region);
+        return;
+    }
+    fs_session_t *s = note_session(arg, &sid);
+    if (s && sscanf(arg, "%lld %lld", &sid, &seq) == 2 && fs_entries_learn(s, seq, seq) != 0)
+        mer_log_error("flash session %lld: entry %lld could not be read (resync on the next reconnection)", sid, seq);
+}
+
+/* The queue's decisions another node recorded ("<session id>", processor.c). */
+static void queue_note(const char *region, const char *arg)
+{
+    long long sid;
+    fs_session_t *s = region && arg ? note_session(arg, &sid) : NULL;
+    if (s && fs_queue_learn(s) != 0)
+        mer_log_error("flash session %lld: the queue's decisions could not be read", sid);
+}
+
 static int flash_init(const mer_cycle_t *cycle)
 {
     (void)cycle;
     fs_model_init();
+    mer_notify_on("flash_sale", sale_note);
+    mer_notify_on("flash_res", res_note);
+    mer_notify_on("flash_entry", entry_note);
+    mer_notify_on("flash_queue", queue_note);
     const mer_countries_t *cs = mer_countries();
     for (size_t i = 0; i < cs->nregions; i++)
         if (cs->regions[i].local && fs_load_region(cs->regions[i].name) != 0)

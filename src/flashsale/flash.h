@@ -24,7 +24,9 @@
  * Scaling out: stock, per-buyer counts and tokens live behind the functions in flash_int.h
  * (fs_take_unit / fs_return_unit, fs_count_*); with `serve --redis` (shared.c) an fcfs session's stock is
  * Redis's, each node selling from a batch allotment, and a win takes the buyer's counts and its unit in
- * one Lua script, so the guarantees above hold across every node on that Redis.
+ * one Lua script, so the guarantees above hold across every node on that Redis. Queue and draw entries
+ * are numbered by one Redis counter and decided once from the region database; sales and reservations
+ * reach every node by a note (store/notify.h) when their rows commit.
  */
 #ifndef MER_FLASH_H
 #define MER_FLASH_H

@@ -148,6 +148,9 @@ typedef struct fs_session {
     char seed[65];                /* revealed after the draw */
     _Atomic int drawn;
     _Atomic int progress; /* 0..100, last published */
+    /* queue with shared entries (processor.c): the number the queue waits for, since (monotonic ms);
+     * the processor's thread only */
+    int64_t gap_seq, gap_since;
 } fs_session_t;
 
 typedef struct fs_sale {
@@ -163,6 +166,7 @@ typedef struct fs_sale {
 typedef struct fs_registry {
     fs_sale_t **sales;
     size_t n;
+    struct fs_registry *prev; /* the array it replaced, kept until exit (a reader may still hold it) */
 } fs_registry_t;
 
 /* A token's state in memory: issued; used by an order; gone (expired or returned: its unit went back). */
@@ -189,7 +193,30 @@ fs_session_t *fs_session_find(fs_sale_t *sale, int64_t session_id);
 /* The index of the session's item for sku_id, or -1. */
 int fs_item_index(const fs_session_t *s, int64_t sku_id);
 void fs_registry_add(fs_sale_t *sale);
+/* Start-up: claims the ids of the region's sales and loads them (with the region's writer). */
 int fs_load_region(const char *region);
+/*
+ * While serving (any thread but a loop's): loads the region's sales that are not in memory yet, created
+ * by another node on the same database, through this thread's read connection. Returns 0 or an error.
+ */
+int fs_load_new(const char *region);
+/* A reservation another node recorded (its note): held in memory here too. */
+void fs_reservation_learn(int64_t session_id, int64_t user_id);
+/* Every reservation of the region from its rows (a listener that reconnected may have missed notes). */
+int fs_load_reservations(const char *region);
+/*
+ * Shared queue and draw entries (fs_entries_shared), off the loops, through this thread's read connection:
+ * fs_entries_learn places the session's entries numbered from..to that this node does not hold yet (made
+ * on another node) and applies their outcomes (won, with the token; lost); fs_queue_learn follows the
+ * queue's progress that another node recorded (flash_session.processed); fs_entries_resync does both for
+ * every shared session of the region (a listener that reconnected). Return 0 or an error.
+ */
+int fs_entries_learn(fs_session_t *s, int64_t from, int64_t to);
+int fs_queue_learn(fs_session_t *s);
+void fs_entries_resync(const char *region);
+/* Held while a sale is published, so that fs_load_new and fs_sale_publish never add the same sale twice. */
+void fs_load_lock(void);
+void fs_load_unlock(void);
 /* Stock and per-buyer counts (stock.c): the seam a shared counter would replace. */
 bool fs_take_unit(fs_item_t *it);
 void fs_return_unit(fs_item_t *it);
@@ -249,8 +276,16 @@ fs_session_t *fs_session_new(fs_sale_t *sale);
 void fs_session_commit_seed(fs_session_t *s, const char *seed_hex);
 /* The next ticket number: arrival order (stock.c). */
 int64_t fs_ticket_number(fs_session_t *s);
+/* A ticket number given out (here or, with shared entries, by Redis to any node): next_seq is the highest. */
+void fs_ticket_seen(fs_session_t *s, int64_t seq);
 /* Puts a numbered ticket in its slot (takes tickets_mu). */
 void fs_ticket_place(fs_session_t *s, fs_ticket_t *t);
+/*
+ * A ticket read from its row (shared entries): placed as pending when its slot is empty; a void ticket in
+ * the slot (numbered here before this node knew of the row) becomes it. Returns the ticket in the slot;
+ * t is freed when it is not that one.
+ */
+fs_ticket_t *fs_ticket_adopt(fs_session_t *s, fs_ticket_t *t);
 /*
  * A ticket's public name, also its voucher: q<session>-<seq> in a queue, d<session>-<seq> in a draw.
  * The draw ranks these very strings, so the published list can be checked.
@@ -345,13 +380,21 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
  * With `serve --redis URL` the stock of every fcfs session lives in Redis; each node sells from an
  * allotment taken in batches, and each win takes the buyer's counts and one unit of the node's allotment
  * in one Lua script, so no unit is sold twice and no buyer goes over a limit on any number of nodes.
- * Queue and draw sessions keep the node-local stock. See shared.c for the keys and the scripts.
+ * Queue and draw entries take their numbers and counts in Redis (fs_shared_enter) and are decided from the
+ * database (processor.c); the rate limits are split between the nodes (fs_shared_nodes). See shared.c for
+ * the keys and the scripts.
  */
 /* Reads the URL (redis://HOST:PORT[/DB]); NULL: off. Returns 0, or -1 on a malformed URL. */
 int fs_shared_configure(const char *url);
 bool fs_shared_on(void);
 /* Redis answers (the last command of this node succeeded): else grabs are refused at once (503). */
 bool fs_shared_up(void);
+/*
+ * Nodes that share the sales (holding a lease, as this node's last renewal saw them, every second); 1 when
+ * not shared. Rate limits: each node enforces 1/n of a sale's rate and burst (grab.c, rules_check), so
+ * nothing is sent to Redis per grab for them.
+ */
+int64_t fs_shared_nodes(void);
 /* After the sales are loaded: marks fcfs items shared, connects, starts the threads. */
 void fs_shared_start(void);
 /* A sale created while serving. */
@@ -378,6 +421,34 @@ struct fs_shared_grab {
     fs_shared_grab_t *next; /* private: the list of grabs waiting for the next call */
 };
 enum { FS_SHARED_WON = 0, FS_SHARED_REFUSED, FS_SHARED_SOLD_OUT, FS_SHARED_UNAVAILABLE };
+/*
+ * A queue or draw entry's shared step (serve --redis): the buyer's counts (one ticket per buyer, one per
+ * identity as the rules say) and the entry's number, from one counter per session in Redis, in one script:
+ * every node numbers its entries in one arrival order. On the Redis thread; done() then runs on the
+ * submitting loop with status FS_SHARED_WON (seq set), FS_SHARED_REFUSED (why) or FS_SHARED_UNAVAILABLE.
+ */
+typedef struct fs_shared_entry fs_shared_entry_t;
+struct fs_shared_entry {
+    mer_job_t job;
+    fs_session_t *s;
+    fs_buyer_t buyer;
+    int status;
+    fs_reason_t why;
+    int64_t seq;
+    void (*done)(fs_shared_entry_t *e);
+};
+/* Are the session's queue or draw entries shared across nodes (serve --redis, a queue or draw session)? */
+static inline bool fs_entries_shared(const fs_session_t *s)
+{
+    return s->mode != FS_FCFS && fs_shared_on();
+}
+/* Queues e. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down, or stopping) without queuing. */
+int fs_shared_enter(fs_shared_entry_t *e);
+/*
+ * An entry that was not recorded (own: the buyer's own count too, it may try again), or a ticket that lost
+ * (own false: one ticket per buyer stays taken, as its row does): its buyer's counts back (fire and forget).
+ */
+void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b, bool own);
 /* Queues g. Returns 0, or MER_E_UNAVAILABLE at once (Redis is down) without queuing (g untouched). */
 int fs_shared_grab(fs_shared_grab_t *g);
 /* A won unit whose token was not recorded: the unit back to this node's allotment, the counts released. */

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/tz.h"
 #include "flashsale/flash_int.h"
+#include "store/notify.h"
 #include "http/rcache.h"
 #include "region/region_http.h"
 #include "store/store.h"
@@ -354,16 +355,24 @@ static int rules_check(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in,
                        (long long)(ru->min_account_age_ms / 86400000));
     if (!ru->user_interval_ns && !ru->ip_interval_ns)
         return 0;
-    /* GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h) */
-    int64_t now_ns = (int64_t)mer_now_mono_ns();
+    /*
+     * GCRA in monotonic nanoseconds: exact for every rate the rules allow (see flash_int.h). Several nodes
+     * (serve --redis): each enforces its share, 1/n of the rate and ceil(burst / n) of the burst, n the
+     * nodes holding a lease; so a client spread over the nodes, however, gets at most rate * t +
+     * n * ceil(burst / n) <= rate * t + burst + n - 1 in any t, with no Redis command per grab (the price:
+     * a client that only ever reaches one node gets 1/n of the rate). While n changes (a node starts or
+     * stops; every node sees it within a second) one node may still use the old share.
+     */
+    int64_t now_ns = (int64_t)mer_now_mono_ns(), n = fs_shared_nodes();
+    int64_t user_interval = ru->user_interval_ns * n, ip_interval = ru->ip_interval_ns * n;
     if (ru->user_interval_ns &&
-        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, ru->user_interval_ns, ru->user_burst)) {
-        no->retry_after_ns = ru->user_interval_ns;
+        !mer_smap_gcra(&s->buyers, -in->user_id, now_ns, user_interval, (ru->user_burst + n - 1) / n)) {
+        no->retry_after_ns = user_interval;
         return no_grab(no, s, FS_R_RATE_USER, MER_E_RATE_LIMITED, "too many attempts from this account; slow down");
     }
     if (ru->ip_interval_ns && !mer_smap_gcra(&s->devices, -(int64_t)(mer_hash64(in->ip, strlen(in->ip)) >> 1), now_ns,
-                                             ru->ip_interval_ns, ru->ip_burst)) {
-        no->retry_after_ns = ru->ip_interval_ns;
+                                             ip_interval, (ru->ip_burst + n - 1) / n)) {
+        no->retry_after_ns = ip_interval;
         return no_grab(no, s, FS_R_RATE_IP, MER_E_RATE_LIMITED,
                        "too many attempts from this network address; slow down");
     }
@@ -551,12 +560,15 @@ static int res_run(mer_db_t *db, mer_call_t *c)
 {
     res_job_t *j = (res_job_t *)c;
     j->f.ran = true;
-    return mer_db_exec(db,
-                       "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
-                       "ON CONFLICT DO NOTHING",
-                       "iii", j->s->id, j->user_id, mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    if (mer_db_exec(db,
+                    "INSERT INTO flash_reservation (session_id, user_id, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING",
+                    "iii", j->s->id, j->user_id, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    /* the other nodes on this database hold it in memory too once it commits (flash.c, res_note) */
+    char note[48];
+    snprintf(note, sizeof(note), "%lld %lld", (long long)j->s->id, (long long)j->user_id);
+    return mer_notify_send(db, "flash_res", note);
 }
 
 static void res_settle(fs_call_t *f, bool committed)
@@ -707,7 +719,10 @@ static void grab_reply(mer_call_t *c)
  */
 static void void_entry(fs_session_t *s, fs_ticket_t *k)
 {
-    fs_release_buyer(s, &k->buyer);
+    if (fs_entries_shared(s))
+        fs_shared_release_counts(s, &k->buyer, true);
+    else
+        fs_release_buyer(s, &k->buyer);
     atomic_store(&k->state, FS_TICKET_VOID);
     fs_ticket_place(s, k);
     fs_processor_kick();
@@ -726,29 +741,48 @@ static int entry_run(mer_db_t *db, mer_call_t *c)
     fs_session_t *s = j->s;
     j->f.ran = true;
     mer_verr_set(&c->verr, MER_E_UNAVAILABLE, NULL, "the entry could not be recorded; try again");
-    if (mer_now_unix_ms() >= s->ends_at) {
-        j->refused = true, j->why = FS_R_ENDED;
-        return 0;
-    }
     char ticket[48];
     fs_ticket_name(s, t->seq, ticket);
+    bool shared = fs_entries_shared(s);
+    /* several nodes: a refused entry's number is voided at once (its fence), so the queue does not wait */
+    const char *fence =
+        "INSERT INTO flash_fence (token, state, created_at) VALUES (?, ?, ?) ON CONFLICT (token) DO NOTHING";
+    if (mer_now_unix_ms() >= s->ends_at) {
+        j->refused = true, j->why = FS_R_ENDED;
+        return shared && mer_db_exec(db, fence, "ssi", ticket, "void", mer_now_unix_ms()) < 0 ? MER_E_INTERNAL : 0;
+    }
+    /* ON CONFLICT rather than a failing statement: on PostgreSQL a failed statement would abort the batch */
     int rc = mer_db_exec(db,
                          "INSERT INTO flash_entry (session_id, seq, ticket, kind, sku_id, " FS_BUYER_COLUMNS
-                         ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) "
+                         "DO NOTHING",
                          "iissiiiiiii", s->id, t->seq, ticket, fs_mode_names[s->mode], s->items[t->item].sku_id,
                          t->buyer.user_id, (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
                          (int64_t)t->buyer.address_phone, mer_now_unix_ms());
-    if (rc == MER_E_ALREADY_EXISTS) {
+    if (rc == 0) { /* the buyer has an entry already */
         j->refused = true, j->why = FS_R_LIMIT;
-        return 0;
+        return shared && mer_db_exec(db, fence, "ssi", ticket, "void", mer_now_unix_ms()) < 0 ? MER_E_INTERNAL : 0;
     }
-    return rc < 0 ? rc : 0;
+    if (rc < 0 || !shared)
+        return rc < 0 ? rc : 0;
+    /* several nodes: the number's fence (a number whose row is late may have been voided by the node that
+     * runs the queue, processor.c), then a note, on which the other nodes place the ticket too */
+    rc = mer_db_exec(db, fence, "ssi", ticket, "won", mer_now_unix_ms());
+    if (rc <= 0)
+        return rc < 0 ? rc : MER_E_CONFLICT;
+    char note[48];
+    snprintf(note, sizeof(note), "%lld %lld", (long long)s->id, (long long)t->seq);
+    return mer_notify_send(db, "flash_entry", note);
 }
 
 static void entry_settle(fs_call_t *f, bool committed)
 {
     grab_job_t *j = (grab_job_t *)f;
-    if (committed && !j->refused) {
+    if (committed && !j->refused && fs_entries_shared(j->s)) {
+        /* the processor may have read the row and placed (even decided) the ticket already */
+        j->ticket = fs_ticket_adopt(j->s, j->ticket);
+        fs_processor_kick();
+    } else if (committed && !j->refused) {
         fs_ticket_place(j->s, j->ticket);
         if (j->s->mode == FS_QUEUE)
             fs_processor_kick();
@@ -766,6 +800,7 @@ static void entry_reply(mer_call_t *c)
     char v[48];
     fs_ticket_name(s, k->seq, v);
     fs_call_settle(&j->f);
+    k = j->ticket; /* settling may have adopted the ticket in its slot (shared entries) */
     if (j->refused && j->why == FS_R_ENDED)
         refuse(r, s, FS_R_ENDED, MER_E_SALE_ENDED, "the session has ended");
     else if (j->refused)
@@ -852,6 +887,14 @@ int fs_grab(fs_sale_t *sale, fs_session_t *s, const fs_grab_in_t *in, fs_grab_t 
         out->shared = true;
         out->local_unit = fs_take_unit(it);
         out->token = new_token(s, idx, b, now);
+        return 0;
+    }
+    if (fs_entries_shared(s)) {
+        /* several nodes: the counts and the ticket's number come from Redis (fs_shared_enter) */
+        fs_ticket_t *k = out->ticket = mer_xcalloc(1, sizeof(*k));
+        k->buyer = *b;
+        k->item = idx;
+        out->shared = true;
         return 0;
     }
     /* identity limits, then the buyer's limit (one ticket per buyer in queue and draw), then a unit */
@@ -947,6 +990,64 @@ static void shared_step(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, const fs
     }
 }
 
+/* ---- a queue or draw entry on several nodes: its number and counts from Redis first, then its row ---- */
+
+typedef struct entry_job {
+    fs_shared_entry_t e;
+    mer_req_t *r;
+    fs_sale_t *sale;
+    fs_ticket_t *ticket;
+} entry_job_t;
+
+static void write_entry(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, fs_ticket_t *k)
+{
+    grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
+    j->s = s;
+    j->ticket = k;
+    mer_call_write(&j->f.c, sale->region, entry_run);
+}
+
+static void shared_entry_done(fs_shared_entry_t *e)
+{
+    entry_job_t *j = MER_CONTAINER_OF(e, entry_job_t, e);
+    mer_req_t *r = j->r;
+    fs_refusal_t no = {.reason = -1};
+    if (e->status == FS_SHARED_WON) {
+        /* written even when the client went away: the number is taken (a void number would only wait) */
+        j->ticket->seq = e->seq;
+        fs_ticket_seen(e->s, e->seq);
+        write_entry(r, j->sale, e->s, j->ticket);
+    } else {
+        free(j->ticket);
+        if (r->gone) {
+            /* nobody to answer */
+        } else if (e->status == FS_SHARED_REFUSED) {
+            count_full(&no, e->s, e->why);
+            reply_refusal(r, &no);
+        } else {
+            reply_unavailable(r);
+        }
+    }
+    mer_req_release(r);
+    free(j);
+}
+
+static void shared_entry(mer_req_t *r, fs_sale_t *sale, fs_session_t *s, fs_ticket_t *k)
+{
+    entry_job_t *j = mer_xcalloc(1, sizeof(*j));
+    j->e = (fs_shared_entry_t){.s = s, .buyer = k->buyer, .done = shared_entry_done};
+    j->r = r;
+    j->sale = sale;
+    j->ticket = k;
+    mer_req_hold(r);
+    if (fs_shared_enter(&j->e) != 0) {
+        free(k);
+        free(j);
+        reply_unavailable(r);
+        mer_req_release(r);
+    }
+}
+
 static void h_grab(mer_req_t *r)
 {
     fs_sale_t *sale = NULL;
@@ -962,11 +1063,12 @@ static void h_grab(mer_req_t *r)
         reply_refusal(r, &no);
         return;
     }
+    if (out.ticket && out.shared) {
+        shared_entry(r, sale, s, out.ticket);
+        return;
+    }
     if (out.ticket) {
-        grab_job_t *j = fs_call_new(r, sizeof(*j), entry_settle, entry_reply);
-        j->s = s;
-        j->ticket = out.ticket;
-        mer_call_write(&j->f.c, sale->region, entry_run);
+        write_entry(r, sale, s, out.ticket);
         return;
     }
     if (out.shared) {

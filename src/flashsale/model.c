@@ -35,7 +35,7 @@ static mer_smap_t tokens; /* hash of token -> fs_token_t * */
 const fs_registry_t *fs_registry(void)
 {
     fs_registry_t *r = atomic_load_explicit(&registry, memory_order_acquire);
-    static const fs_registry_t empty = {NULL, 0};
+    static const fs_registry_t empty = {NULL, 0, NULL};
     return r ? r : &empty;
 }
 
@@ -74,6 +74,7 @@ void fs_registry_add(fs_sale_t *sale)
     if (old)
         memcpy(r->sales, old->sales, old->n * sizeof(*r->sales));
     r->sales[r->n - 1] = sale;
+    r->prev = old;
     atomic_store_explicit(&registry, r, memory_order_release);
     /* the old array may still be read by another thread: it is kept (sales are created rarely) */
     pthread_mutex_unlock(&registry_mu);
@@ -194,14 +195,29 @@ void fs_new_token(char out[FS_TOKEN_LEN + 1])
 int fs_store_token(mer_db_t *db, const fs_token_t *t)
 {
     const fs_item_t *it = &t->session->items[t->item];
-    return mer_db_exec(db,
-                       "INSERT INTO flash_token (token, session_id, sku_id, price, expires_at, " FS_BUYER_COLUMNS
-                       ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       "siiiiiiiiii", t->token, t->session->id, it->sku_id, it->price, t->expires_at, t->buyer.user_id,
-                       (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
-                       (int64_t)t->buyer.address_phone, mer_now_unix_ms()) < 0
-               ? MER_E_INTERNAL
-               : 0;
+    if (mer_db_exec(db,
+                    "INSERT INTO flash_token (token, session_id, sku_id, price, expires_at, " FS_BUYER_COLUMNS
+                    ", created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "siiiiiiiiii", t->token, t->session->id, it->sku_id, it->price, t->expires_at, t->buyer.user_id,
+                    (int64_t)t->buyer.phone, (int64_t)t->buyer.address, (int64_t)t->buyer.device,
+                    (int64_t)t->buyer.address_phone, mer_now_unix_ms()) < 0)
+        return MER_E_INTERNAL;
+    /* shared mode: the fence (shared.c, "fencing"). 0 rows: another node voided this win after this node's
+     * lease ran out (it was frozen), and gave its unit back: the win must not be recorded */
+    if (it->shared) {
+        int n = mer_db_exec(db,
+                            "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'won', ?) "
+                            "ON CONFLICT (token) DO NOTHING",
+                            "si", t->token, mer_now_unix_ms());
+        if (n < 0)
+            return MER_E_INTERNAL;
+        if (n == 0) {
+            mer_log_warn("flash win %.8s... was given back by another node while this one stood still: not recorded",
+                         t->token);
+            return MER_E_CONFLICT;
+        }
+    }
+    return 0;
 }
 
 /* ---- loading ---- */
@@ -405,20 +421,160 @@ fs_buyer_t fs_buyer_read(mer_rows_t *r, int col)
                         (uint64_t)mer_rows_int(r, col + 3), (uint64_t)mer_rows_int(r, col + 4)};
 }
 
+/*
+ * Loads the region's sales that are not in memory yet, with their reservations, tokens and entries, and
+ * publishes them. db: the region's writer at start-up (fs_load_region), or a read connection when a sale
+ * created on another node is learnt while serving (fs_load_new: late). Serialised by load_mu, so a sale is
+ * never published twice.
+ */
+static pthread_mutex_t load_mu = PTHREAD_MUTEX_INITIALIZER;
+static int load_sales(mer_db_t *db, const char *region, bool late);
+
+void fs_load_lock(void)
+{
+    pthread_mutex_lock(&load_mu);
+}
+
+void fs_load_unlock(void)
+{
+    pthread_mutex_unlock(&load_mu);
+}
+
 int fs_load_region(const char *region)
 {
     mer_db_t *db = mer_store_write_begin(region);
     if (db == NULL)
         return MER_E_INTERNAL;
     int err = claim_ids(db, region);
-    if (err) {
-        mer_store_write_end(region);
-        return err;
+    if (err == 0)
+        err = load_sales(db, region, false);
+    mer_store_write_end(region);
+    return err;
+}
+
+int fs_load_new(const char *region)
+{
+    mer_db_t *db = mer_store_reader(region);
+    return db ? load_sales(db, region, true) : MER_E_INTERNAL;
+}
+
+/* The session with this id among the sales in memory, or NULL. */
+static fs_session_t *session_any(int64_t session_id)
+{
+    const fs_registry_t *reg = fs_registry();
+    fs_session_t *s = NULL;
+    for (size_t i = 0; i < reg->n && s == NULL; i++)
+        s = fs_session_find(reg->sales[i], session_id);
+    return s;
+}
+
+void fs_reservation_learn(int64_t session_id, int64_t user_id)
+{
+    fs_session_t *s = session_any(session_id);
+    if (s && user_id > 0)
+        mer_smap_set(&s->reservations, user_id, 1);
+}
+
+int fs_load_reservations(const char *region)
+{
+    mer_db_t *db = mer_store_reader(region);
+    if (db == NULL)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(db, "SELECT session_id, user_id FROM flash_reservation", NULL);
+    while (mer_rows_next(r))
+        fs_reservation_learn(mer_rows_int(r, 0), mer_rows_int(r, 1));
+    return mer_rows_end(r);
+}
+
+int fs_entries_learn(fs_session_t *s, int64_t from, int64_t to)
+{
+    mer_db_t *db = mer_store_reader(s->sale->region);
+    if (db == NULL)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT e.seq, e.sku_id, e.won, COALESCE(t.token, ''), e.user_id, e.phone_hash, "
+                                 "e.address_hash, e.device_hash, e.address_phone_hash FROM flash_entry e LEFT JOIN "
+                                 "flash_token t ON e.won = 1 AND t.session_id = e.session_id AND t.user_id = e.user_id "
+                                 "WHERE e.session_id = ? AND e.seq >= ? AND e.seq <= ? ORDER BY e.seq",
+                                 "iii", s->id, from, to);
+    while (mer_rows_next(r)) {
+        int64_t seq = mer_rows_int(r, 0), won = mer_rows_int(r, 2);
+        int idx = fs_item_index(s, mer_rows_int(r, 1));
+        if (idx < 0 || seq < 1)
+            continue;
+        fs_ticket_seen(s, seq);
+        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
+        k->seq = seq;
+        k->item = idx;
+        k->buyer = fs_buyer_read(r, 4);
+        k = fs_ticket_adopt(s, k);
+        int was = atomic_load(&k->state);
+        if (won == 1 && was == FS_TICKET_PENDING && mer_rows_text(r, 3)[0]) {
+            snprintf(k->token, sizeof(k->token), "%s", mer_rows_text(r, 3));
+            atomic_store(&k->state, FS_TICKET_WON); /* after the token: a reader that sees won reads it */
+        } else if (won == 2 && was == FS_TICKET_PENDING) {
+            k->reason = mer_now_unix_ms() >= s->ends_at && s->mode == FS_QUEUE ? FS_R_ENDED : FS_R_SOLD_OUT;
+            atomic_store(&k->state, FS_TICKET_LOST);
+        }
     }
+    int err = mer_rows_end(r);
+    /* the winners' tokens, so that their expiry is known here (a token is also read when it checks out) */
+    pthread_mutex_lock(&s->tickets_mu);
+    size_t n = s->ntickets;
+    pthread_mutex_unlock(&s->tickets_mu);
+    for (size_t i = (size_t)MER_MAX(from, 1) - 1; err == 0 && i < n && (int64_t)i < to; i++) {
+        pthread_mutex_lock(&s->tickets_mu);
+        fs_ticket_t *k = s->tickets[i];
+        pthread_mutex_unlock(&s->tickets_mu);
+        if (k && atomic_load(&k->state) == FS_TICKET_WON && k->token[0])
+            fs_token_learn(db, k->token);
+    }
+    fs_bump();
+    return err;
+}
+
+int fs_queue_learn(fs_session_t *s)
+{
+    mer_db_t *db = mer_store_reader(s->sale->region);
+    int64_t done = 0, had = atomic_load(&s->processed);
+    if (db == NULL || mer_db_query_int(db, &done, "SELECT processed FROM flash_session WHERE id = ?", "i", s->id) != 0)
+        return MER_E_INTERNAL;
+    if (done <= had)
+        return 0;
+    int err = fs_entries_learn(s, had + 1, done);
+    if (err == 0) {
+        int64_t cur = had;
+        while (cur < done && !atomic_compare_exchange_weak(&s->processed, &cur, done))
+            ;
+        fs_progress(s);
+    }
+    return err;
+}
+
+void fs_entries_resync(const char *region)
+{
+    const fs_registry_t *reg = fs_registry();
+    for (size_t i = 0; i < reg->n; i++)
+        for (int k = 0; strcmp(reg->sales[i]->region, region) == 0 && k < reg->sales[i]->nsessions; k++) {
+            fs_session_t *s = reg->sales[i]->sessions[k];
+            if (!fs_entries_shared(s))
+                continue;
+            fs_entries_learn(s, 1, INT64_MAX);
+            if (s->mode == FS_QUEUE)
+                fs_queue_learn(s);
+        }
+}
+
+static int load_sales(mer_db_t *db, const char *region, bool late)
+{
+    pthread_mutex_lock(&load_mu);
+    int err = 0;
     size_t nsales = 0;
     fs_sale_t *sales[256];
     mer_rows_t *r = mer_db_query(db, "SELECT id, country, titles, rules FROM flash_sale ORDER BY id", NULL);
     while (mer_rows_next(r) && nsales < MER_ARRAY_LEN(sales)) {
+        if (fs_sale_find(mer_rows_int(r, 0)))
+            continue; /* in memory already (created here, or learnt before) */
         json_t *titles = json_loads(mer_rows_text(r, 2), 0, NULL), *rules = json_loads(mer_rows_text(r, 3), 0, NULL);
         sales[nsales++] = fs_sale_build(mer_rows_int(r, 0), mer_rows_text(r, 1), region, titles, rules);
         json_decref(titles);
@@ -502,6 +658,7 @@ int fs_load_region(const char *region)
         t->buyer = fs_buyer_read(r, 5);
         t->expires_at = mer_rows_int(r, 3);
         atomic_store(&t->state, strcmp(mer_rows_text(r, 4), "consumed") == 0 ? FS_TOKEN_USED : FS_TOKEN_ISSUED);
+        t->foreign = late; /* another node issued it (as fs_token_learn reads one) */
         fs_token_put(t);
         atomic_fetch_sub(&s->items[idx].left, 1);
         fs_hold_buyer(s, &t->buyer);
@@ -546,9 +703,10 @@ int fs_load_region(const char *region)
             snprintf(s->tickets[seq - 1]->token, sizeof(s->tickets[seq - 1]->token), "%s", mer_rows_text(r, 2));
     }
     err = err ? err : mer_rows_end(r);
-    mer_store_write_end(region);
-    if (err)
+    if (err) {
+        pthread_mutex_unlock(&load_mu);
         return err;
+    }
     for (size_t i = 0; i < nsales; i++) {
         for (int k = 0; k < sales[i]->nsessions; k++) {
             fs_session_t *s = sales[i]->sessions[k];
@@ -571,9 +729,14 @@ int fs_load_region(const char *region)
                 atomic_store(&s->processed, done);
             fs_progress(s);
         }
+        if (late)
+            fs_shared_add(sales[i]); /* shared mode: the stock goes to Redis before any grab sees the sale */
         fs_registry_add(sales[i]);
+        if (late)
+            mer_log_info("flash sale %lld, created on another node, is on sale here too", (long long)sales[i]->id);
     }
-    if (nsales)
+    pthread_mutex_unlock(&load_mu);
+    if (nsales && !late)
         mer_log_info("region %s: %zu flash sales loaded, %zu tokens outstanding or used", region, nsales, ntok);
     return 0;
 }

@@ -18,6 +18,7 @@
 
 #include "core/log.h"
 #include "flashsale/flash_int.h"
+#include "store/notify.h"
 #include "store/store.h"
 #include "store/ticker.h"
 #include "store/writer.h"
@@ -115,7 +116,10 @@ static void apply_decisions(fs_session_t *s, decision_t *d, size_t n)
         } else {
             k->reason = d[i].why;
             fs_count_refusal(s, d[i].why);
-            fs_release_buyer(s, &k->buyer);
+            if (!fs_entries_shared(s))
+                fs_release_buyer(s, &k->buyer);
+            else if (s->mode == FS_QUEUE) /* (after a draw nobody can enter any more) */
+                fs_shared_release_counts(s, &k->buyer, false);
             atomic_store(&k->state, FS_TICKET_LOST);
         }
     }
@@ -151,6 +155,185 @@ static void process_queue(fs_session_t *s, int64_t now)
     }
 }
 
+/* ---- queue on several nodes ----
+ * With shared entries (serve --redis) every node numbers its queue's tickets from one counter in Redis
+ * and places every other node's tickets as their rows commit (their notes). The queue is decided from the
+ * database, by whichever node's processor gets there first: the session's row is locked for the batch,
+ * so batches of different nodes follow one another and each ticket is decided once, in number order. The
+ * stock is the database's too (units minus the tokens that hold one), so it does not matter which node
+ * decides. A number whose row is missing holds the queue up until its row commits; after GAP_MS the
+ * deciding node voids it through the fence (flash_fence, as for wins in shared.c): the late row can then
+ * never commit, and the queue moves past it.
+ */
+
+#define GAP_MS 2000
+
+typedef struct queue_arg {
+    fs_session_t *s;
+    int64_t now;
+    int64_t known;    /* the highest number this node knows was given */
+    int64_t void_seq; /* a missing number that may be voided now (missing for GAP_MS), or 0 */
+    int64_t from;     /* out: tickets decided before this batch */
+    size_t n;         /* out: decided now */
+    decision_t *d;    /* QUEUE_BATCH slots */
+    int64_t gap;      /* out: the first missing number, or 0 */
+    bool voided;      /* out: gap was voided (the queue moved past it) */
+} queue_arg_t;
+
+/* Voids number seq's entry unless its row committed (see above). Returns 1 voided, 0 not, or an error. */
+static int void_number(mer_db_t *db, fs_session_t *s, int64_t seq, int64_t now)
+{
+    char ticket[48];
+    fs_ticket_name(s, seq, ticket);
+    bool pg = strcmp(mer_db_backend_name(db), "postgresql") == 0;
+    int64_t isvoid = 0;
+    /* a node frozen inside its entry's transaction holds the fence row: wait a moment only */
+    if ((pg && mer_db_exec(db, "SET LOCAL lock_timeout = '200ms'", NULL) < 0) ||
+        mer_db_exec(db,
+                    "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'void', ?) "
+                    "ON CONFLICT (token) DO NOTHING",
+                    "si", ticket, now) < 0 ||
+        (pg && mer_db_exec(db, "SET LOCAL lock_timeout = 0", NULL) < 0) ||
+        mer_db_query_int(db, &isvoid,
+                         "SELECT CASE WHEN state = 'void' THEN 1 ELSE 0 END FROM flash_fence WHERE token = ?", "s",
+                         ticket) != 0)
+        return MER_E_INTERNAL;
+    return (int)isvoid;
+}
+
+static int queue_run(mer_db_t *db, void *arg)
+{
+    queue_arg_t *a = arg;
+    fs_session_t *s = a->s;
+    a->n = 0, a->gap = 0, a->voided = false;
+    if (mer_db_exec(db, "UPDATE flash_session SET processed = processed WHERE id = ?", "i", s->id) < 0 ||
+        mer_db_query_int(db, &a->from, "SELECT processed FROM flash_session WHERE id = ?", "i", s->id) != 0)
+        return MER_E_INTERNAL;
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT seq, sku_id, " FS_BUYER_COLUMNS
+                                 " FROM flash_entry WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                                 "iii", s->id, a->from, (int64_t)QUEUE_BATCH);
+    while (mer_rows_next(r)) {
+        int64_t seq = mer_rows_int(r, 0);
+        if (seq != a->from + 1 + (int64_t)a->n) {
+            a->gap = a->from + 1 + (int64_t)a->n;
+            break;
+        }
+        fs_ticket_t *k = mer_xcalloc(1, sizeof(*k));
+        k->seq = seq;
+        k->item = MER_MAX(fs_item_index(s, mer_rows_int(r, 1)), 0);
+        k->buyer = fs_buyer_read(r, 2);
+        a->d[a->n++] = (decision_t){.k = k};
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (a->n == 0) {
+        if (a->gap == 0 && a->known > a->from)
+            a->gap = a->from + 1;
+        if (a->gap == 0)
+            return 0;
+        /* voided already (its entry was refused, or another node voided it), or missing for GAP_MS */
+        char ticket[48];
+        int64_t v = 0;
+        fs_ticket_name(s, a->gap, ticket);
+        err = mer_db_query_int(db, &v, "SELECT 1 FROM flash_fence WHERE token = ? AND state = 'void'", "s", ticket);
+        if (err != 0 && err != MER_E_NOT_FOUND)
+            return err;
+        if (v == 0 && a->gap == a->void_seq)
+            v = void_number(db, s, a->gap, a->now);
+        if (v <= 0)
+            return (int)v;
+        if (mer_db_exec(db, "UPDATE flash_session SET processed = ? WHERE id = ?", "ii", a->gap, s->id) < 0)
+            return MER_E_INTERNAL;
+        a->voided = true;
+        char note[24];
+        snprintf(note, sizeof(note), "%lld", (long long)s->id);
+        return mer_notify_send(db, "flash_queue", note);
+    }
+    /* the stock: units less the tokens that hold one (issued or used; an expired one gave its unit back) */
+    int64_t left[FS_MAX_ITEMS];
+    for (int i = 0; i < s->nitems; i++) {
+        int64_t held = 0;
+        if (mer_db_query_int(db, &held,
+                             "SELECT COUNT(*) FROM flash_token WHERE session_id = ? AND sku_id = ? AND "
+                             "state IN ('issued', 'consumed')",
+                             "ii", s->id, s->items[i].sku_id) != 0)
+            return MER_E_INTERNAL;
+        left[i] = s->items[i].units - held;
+    }
+    bool ended = a->now >= s->ends_at;
+    for (size_t i = 0; i < a->n; i++) {
+        decision_t *d = &a->d[i];
+        d->why = ended ? FS_R_ENDED : FS_R_SOLD_OUT;
+        if (!ended && left[d->k->item] > 0) {
+            left[d->k->item]--;
+            d->token = token_for(s, d->k, a->now);
+        }
+    }
+    decide_arg_t da = {s, a->d, a->n};
+    if ((err = store_decisions(db, &da)) != 0)
+        return err;
+    if (mer_db_exec(db, "UPDATE flash_session SET processed = ? WHERE id = ?", "ii", a->from + (int64_t)a->n, s->id) <
+        0)
+        return MER_E_INTERNAL;
+    char note[24];
+    snprintf(note, sizeof(note), "%lld", (long long)s->id);
+    return mer_notify_send(db, "flash_queue", note);
+}
+
+static void process_queue_shared(fs_session_t *s, int64_t now)
+{
+    for (;;) {
+        int64_t known = atomic_load(&s->next_seq), done = atomic_load(&s->processed);
+        if (known <= done)
+            return; /* nothing waits (as far as this node knows: every entry's note places its ticket) */
+        int64_t mono = (int64_t)(mer_now_mono_ns() / 1000000);
+        queue_arg_t a = {.s = s, .now = now, .known = known, .d = mer_xcalloc(QUEUE_BATCH, sizeof(decision_t))};
+        if (s->gap_seq == done + 1 && mono - s->gap_since >= GAP_MS)
+            a.void_seq = s->gap_seq;
+        int err = mer_writer_run_sync(s->sale->region, queue_run, &a);
+        if (err) {
+            for (size_t i = 0; i < a.n; i++) {
+                free(a.d[i].token);
+                free(a.d[i].k);
+            }
+            free(a.d);
+            mer_log_warn("flash session %lld: deciding the queue failed; will retry", (long long)s->id);
+            return;
+        }
+        /* what other nodes decided before this batch (their note may still be on its way) is read first,
+         * so that progress never runs ahead of the outcomes this node shows */
+        bool learnt = a.from <= done || fs_entries_learn(s, done + 1, a.from) == 0;
+        /* memory follows: the decided tickets (placed here if their note has not come yet), then progress */
+        size_t m = 0;
+        for (size_t i = 0; i < a.n; i++) {
+            fs_ticket_t *k = fs_ticket_adopt(s, a.d[i].k);
+            a.d[i].k = k;
+            if (atomic_load(&k->state) == FS_TICKET_PENDING)
+                a.d[m++] = a.d[i];
+            else /* decided here already (read from the rows meanwhile, with its token) */
+                free(a.d[i].token);
+        }
+        apply_decisions(s, a.d, m);
+        int64_t to = a.voided ? a.gap : a.from + (int64_t)a.n, cur = atomic_load(&s->processed);
+        while (learnt && cur < to && !atomic_compare_exchange_weak(&s->processed, &cur, to))
+            ;
+        if (a.gap && !a.voided && a.n == 0 && s->gap_seq != a.gap) {
+            s->gap_seq = a.gap; /* a number whose row has not come: wait for it, GAP_MS at most */
+            s->gap_since = mono;
+        }
+        if (a.voided)
+            mer_log_info("flash session %lld: ticket %lld has no entry (refused, or its row never came); the queue "
+                         "moved past it",
+                         (long long)s->id, (long long)a.gap);
+        free(a.d);
+        fs_progress(s);
+        if (a.n == 0 && !a.voided)
+            return;
+    }
+}
+
 /* ---- draw ----
  * The draw reads the entries from the database inside a writer job: entries are refused there once the
  * session has ended, so the list it reads is complete, and the published tickets are exactly the ones
@@ -160,6 +343,7 @@ typedef struct draw_arg {
     fs_session_t *s;
     int64_t now;
     bool done;             /* drawn now (false: already drawn, or not yet time) */
+    bool elsewhere;        /* drawn already (by another node on the same database): its outcome is read */
     fs_ticket_t **tickets; /* every entry, by seq */
     size_t ntickets;
     decision_t *d; /* one per ticket, in the draw's order; NULL until ranked */
@@ -178,8 +362,21 @@ static int draw_run(mer_db_t *db, void *arg)
         drawn_at = mer_rows_int(r, 1);
     }
     int err = mer_rows_end(r);
-    if (err || drawn_at || a->now < s->ends_at)
+    if (err || a->now < s->ends_at)
         return err;
+    /* drawn once, by one node: the first to claim it (another node's claim in flight makes this wait, then
+     * find it drawn); the others read the outcome (draw()) */
+    if (drawn_at == 0) {
+        int n = mer_db_exec(db, "UPDATE flash_session SET drawn_at = ? WHERE id = ? AND COALESCE(drawn_at, 0) = 0",
+                            "ii", a->now, s->id);
+        if (n < 0)
+            return MER_E_INTERNAL;
+        drawn_at = n == 0;
+    }
+    if (drawn_at) {
+        a->elsewhere = fs_entries_shared(s);
+        return 0;
+    }
     unsigned char seed[32];
     size_t sl = 0;
     if (sodium_hex2bin(seed, sizeof(seed), a->seed_hex, strlen(a->seed_hex), NULL, &sl, NULL) != 0 || sl != 32)
@@ -239,6 +436,16 @@ static void draw(fs_session_t *s, int64_t now)
     a.s = s;
     a.now = now;
     int err = mer_writer_run_sync(s->sale->region, draw_run, &a);
+    if (err == 0 && a.elsewhere) {
+        /* the winners, losers and seed another node recorded: polled on this node, the same answers */
+        if (fs_entries_learn(s, 1, INT64_MAX) == 0) {
+            snprintf(s->seed, sizeof(s->seed), "%s", a.seed_hex);
+            atomic_store(&s->drawn, 1);
+            fs_progress(s);
+            fs_bump();
+        }
+        return;
+    }
     if (err || !a.done) {
         if (a.d)
             undo_decisions(s, a.d, a.ntickets);
@@ -343,6 +550,15 @@ static void restock(const char *region)
             fs_token_t *t = fs_token_get(a.tokens[i].token);
             int idx = -1;
             fs_session_t *s = restocked_session(&a.tokens[i], &idx);
+            if (s && fs_entries_shared(s)) {
+                /* a queue or draw ticket's token on several nodes: the stock is counted from the tokens
+                 * (process_queue_shared), so only the identities' counts go back (the ticket stays the
+                 * buyer's one) */
+                if (t)
+                    atomic_store(&t->state, FS_TOKEN_GONE);
+                fs_shared_release_counts(s, &a.tokens[i].buyer, false);
+                continue;
+            }
             if (s && s->items[idx].shared) {
                 /* shared: whichever node marked it gives the unit back to the central stock */
                 if (t)
@@ -376,7 +592,9 @@ static void process(void *arg)
             snprintf(regions[nreg++], MER_REGION_NAME_MAX, "%s", sale->region);
         for (int k = 0; k < sale->nsessions; k++) {
             fs_session_t *s = sale->sessions[k];
-            if (s->mode == FS_QUEUE)
+            if (s->mode == FS_QUEUE && fs_entries_shared(s))
+                process_queue_shared(s, now);
+            else if (s->mode == FS_QUEUE)
                 process_queue(s, now);
             else if (s->mode == FS_DRAW && now >= s->ends_at && !atomic_load(&s->drawn))
                 draw(s, now);

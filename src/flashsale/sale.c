@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "flashsale/flash_int.h"
+#include "store/notify.h"
 #include "core/banned.h"
 
 int fs_sale_number(mer_db_t *catalog, fs_sale_in_t *in, mer_verr_t *e)
@@ -47,13 +48,22 @@ int fs_sale_write(mer_db_t *db, const fs_sale_in_t *in, mer_verr_t *e)
                     "iiiii", s->id, s->items[i].sku_id, s->items[i].price, s->items[i].units, (int64_t)i) < 0)
                 err = MER_E_INTERNAL;
     }
+    /* the other nodes on this database load the sale when the rows commit (flash.c, sale_note) */
+    if (err == 0)
+        err = mer_notify_send_id(db, "flash_sale", in->id);
     (void)e;
     return err;
 }
 
 fs_sale_t *fs_sale_publish(const fs_sale_in_t *in)
 {
-    fs_sale_t *sale = fs_sale_build(in->id, in->country, in->region, in->titles, in->rules);
+    fs_load_lock();
+    fs_sale_t *sale = fs_sale_find(in->id);
+    if (sale) { /* learnt from its rows meanwhile (a listener that reconnected reloads every sale it lacks) */
+        fs_load_unlock();
+        return sale;
+    }
+    sale = fs_sale_build(in->id, in->country, in->region, in->titles, in->rules);
     for (int k = 0; k < in->nsessions; k++) {
         const fs_session_in_t *si = &in->sessions[k];
         fs_session_t *s = fs_session_new(sale);
@@ -81,5 +91,6 @@ fs_sale_t *fs_sale_publish(const fs_sale_in_t *in)
     }
     fs_shared_add(sale); /* shared mode: the stock goes to Redis before any grab sees the sale */
     fs_registry_add(sale);
+    fs_load_unlock();
     return sale;
 }

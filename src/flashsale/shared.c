@@ -7,10 +7,13 @@
  *   <it>:out           exists while the item is sold out everywhere (stock 0 and every allotment 0)
  *   <sid>:b:<k>:<key>  a buyer's count in a session (k: u account, p phone, a address, d device)
  *   node:<id>          a node's lease: set for LEASE_MS, renewed every second while the node lives
+ *   nodes              sorted set node id -> end of its lease (Redis's clock, ms): how many nodes share the
+ *                      rate limits (fs_shared_nodes)
  *   allocs             the set of <it> with allotments, which the reaper walks
  *   pend:<node>        hash token -> "stock key|out key|open message|count keys...": the node's wins
  *                      whose rows are not confirmed yet
  *   pendnodes          the set of nodes with such a hash
+ *   <sid>:seq          a queue or draw session's last ticket number (ENTRY), one order for every node
  *   channel events     "sold <sid> <item>" and "open <sid> <item>"
  *
  * Invariant, per item, at any moment: units = stock + sum(alloc) + pending wins not yet recorded +
@@ -27,13 +30,23 @@
  *   RETURN  n units (or all of them) of alloc[node] back to stock: idle allotments, the session's end,
  *           shutdown.
  *   REAP    the allotments of nodes whose lease expired back to stock (each node reaps every second).
+ *   LEASE   renews the node's lease and counts the nodes holding one (rate limits are split by it).
+ *   ENTRY   a queue or draw entry: the buyer's counts, then the session's next ticket number.
+ *   RELEASE an unrecorded entry's or a losing ticket's counts back.
  *   RESOLVE pending wins that will never get a row, back to stock with their counts released: a grab
  *           whose answer was lost with the connection (this node wrote no row for it), and, once a dead
  *           node's lease expired, each of its pending wins without a row in the database.
  * Redis must keep every write it acknowledged through a crash: appendonly yes, appendfsync always
- * (tests/redis/redis.sh). A node that stalls for longer than its lease without dying (its database
- * connection alive, a win still to commit) could see such a win resolved and then recorded: one unit
- * over; the lease is five seconds so that this takes a stall, not a slow moment.
+ * (tests/redis/redis.sh).
+ *
+ * Fencing. A node that stands still for longer than its lease without dying (SIGSTOP, a VM paused) keeps
+ * its database connection and may hold a win still to commit when it wakes up, after another node has
+ * resolved that win and sold its unit again. The region database decides which happened: a win's row
+ * commits together with a flash_fence row 'won', and the node that resolves a dead node's win first
+ * commits a flash_fence row 'void' for it (fence()); the token is the fence's primary key, so exactly one
+ * of the two commits and the other finds the row taken (the frozen node's grab answers 503, nothing
+ * recorded; or the resolver learns that the win did commit, and only drops its pending entry). UNWIN runs
+ * only while the win is still pending, so a unit is never given back twice.
  *
  * Threads: grabs' scripts run on one "redis" executor thread (core/exec.h) that owns its connection,
  * batched (every grab that arrived during the previous call goes in the next one), each completing on
@@ -67,6 +80,7 @@ static char host[256];
 static int port, dbnum;
 static bool on;
 static _Atomic int up;
+static _Atomic int nodes = 1; /* nodes holding a lease, as the last renewal saw them */
 static char node[33];
 static mer_exec_t *exec;
 static mer_ticker_t ticker = MER_TICKER_INIT;
@@ -80,7 +94,20 @@ static int64_t last_reap;
 
 /* ---- the scripts ---- */
 
-enum { S_INIT, S_GRAB, S_UNWIN, S_RESTOCK, S_RETURN, S_REAP, S_STATUS, S_RESOLVE, S__COUNT };
+enum {
+    S_INIT,
+    S_GRAB,
+    S_UNWIN,
+    S_RESTOCK,
+    S_RETURN,
+    S_REAP,
+    S_STATUS,
+    S_RESOLVE,
+    S_LEASE,
+    S_ENTRY,
+    S_RELEASE,
+    S__COUNT
+};
 
 /* KEYS: stock, allocs, out; ARGV: initial stock, <it> */
 static const char init_lua[] = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
@@ -149,10 +176,14 @@ static const char grab_lua[] =
     "end\n"
     "return res\n";
 
-/* KEYS: stock, alloc, out, counts...; ARGV: node, msg, token. */
+/*
+ * KEYS: stock, alloc, out, counts...; ARGV: node, msg, token. Only while the win is still pending: a win
+ * another node resolved (this node's lease ran out meanwhile) gave its unit back already. Returns 1 when
+ * the unit went back to alloc[node], else 0.
+ */
 static const char unwin_lua[] =
+    "if redis.call('HDEL', 'mer:fs:pend:' .. ARGV[1], ARGV[3]) == 0 then return 0 end\n"
     "redis.call('HINCRBY', KEYS[2], ARGV[1], 1)\n"
-    "redis.call('HDEL', 'mer:fs:pend:' .. ARGV[1], ARGV[3])\n"
     "for i = 4, #KEYS do\n"
     "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
     "end\n"
@@ -232,8 +263,43 @@ static const char resolve_lua[] =
 static const char status_lua[] =
     "return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('EXISTS', KEYS[2])}\n";
 
-static const char *const scripts[S__COUNT] = {init_lua,   grab_lua, unwin_lua,  restock_lua,
-                                              return_lua, reap_lua, status_lua, resolve_lua};
+/*
+ * KEYS: nodes (sorted set node -> lease end, Redis's clock in ms); ARGV: node, lease ms. Renews the node's
+ * lease (the key the reaper checks, and its entry in the set), drops the entries that ran out, and returns
+ * how many nodes hold a lease: the share of a rate limit each node enforces (fs_shared_nodes).
+ */
+static const char lease_lua[] = "redis.call('SET', 'mer:fs:node:' .. ARGV[1], '1', 'PX', ARGV[2])\n"
+                                "local t = redis.call('TIME')\n"
+                                "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+                                "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])\n"
+                                "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)\n"
+                                "return redis.call('ZCARD', KEYS[1])\n";
+
+/*
+ * A queue or draw entry. KEYS: seq, counts...; ARGV: highest number this node has seen (the counter's
+ * floor, should its key be gone), limits.... The buyer's counts, each checked against its limit (all undone
+ * if one is full), then the next number of the session: arrival order across every node. Returns {0, seq},
+ * or {i, 0} when count i is full.
+ */
+static const char entry_lua[] = "for i = 2, #KEYS do\n"
+                                "  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[i]) then\n"
+                                "    for j = 2, i do redis.call('DECR', KEYS[j]) end\n"
+                                "    return {i - 1, 0}\n"
+                                "  end\n"
+                                "end\n"
+                                "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end\n"
+                                "return {0, redis.call('INCR', KEYS[1])}\n";
+
+/* KEYS: counts: an entry that was not recorded, or a ticket that lost, gives its buyer's counts back. */
+static const char release_lua[] =
+    "for i = 1, #KEYS do\n"
+    "  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end\n"
+    "end\n"
+    "return 1\n";
+
+static const char *const scripts[S__COUNT] = {init_lua,   grab_lua,    unwin_lua, restock_lua, return_lua, reap_lua,
+                                              status_lua, resolve_lua, lease_lua, entry_lua,   release_lua};
+
 static char shas[S__COUNT][41]; /* set once at the first connection; a restarted Redis gets them again */
 
 /* ---- connections ---- */
@@ -413,6 +479,11 @@ bool fs_shared_on(void)
     return on;
 }
 
+int64_t fs_shared_nodes(void)
+{
+    return on ? MER_MAX(atomic_load_explicit(&nodes, memory_order_relaxed), 1) : 1;
+}
+
 bool fs_shared_up(void)
 {
     return atomic_load(&up) != 0;
@@ -518,9 +589,45 @@ static void tokens_send(token_list_t *l, bool resolve)
 }
 
 /*
+ * Fencing a win of a node whose lease expired (the region's writer, briefly, on the ticker's thread):
+ * writes the win's fence row 'void' unless its own 'won' row is there. Returns 1 (the win's row committed),
+ * 0 (void: the row can never commit now, fs_store_token would find the fence), or -1 (no answer: the
+ * database is out of reach, or a transaction of that node still holds the token (a frozen node in the
+ * middle of its commit) and the lock wait timed out; decided in a later round).
+ */
+static int fence(const char *region, const char *token)
+{
+    mer_db_t *db = mer_store_write_begin(region);
+    if (db == NULL)
+        return -1;
+    int64_t won = -1;
+    bool pg = strcmp(mer_db_backend_name(db), "postgresql") == 0;
+    if (mer_db_begin(db) == 0) {
+        if ((pg && mer_db_exec(db, "SET LOCAL lock_timeout = '200ms'", NULL) < 0) ||
+            mer_db_exec(db,
+                        "INSERT INTO flash_fence (token, state, created_at) VALUES (?, 'void', ?) "
+                        "ON CONFLICT (token) DO NOTHING",
+                        "si", token, mer_now_unix_ms()) < 0 ||
+            mer_db_query_int(db, &won,
+                             "SELECT CASE WHEN state = 'won' THEN 1 ELSE 0 END FROM flash_fence WHERE token = ?", "s",
+                             token) != 0) {
+            mer_db_rollback(db);
+            won = -1;
+        } else if (mer_db_commit(db) != 0) {
+            won = -1;
+        }
+    }
+    mer_store_write_end(region);
+    return (int)won;
+}
+
+/*
  * The wins of nodes whose lease expired and that were never confirmed: a win whose row committed is
- * dropped from the pending hash, one whose row never came gives its unit back (resolve). The dead node
- * cannot commit any more: its database connection went with it, seconds before its lease ran out.
+ * dropped from the pending hash, one whose row never came gives its unit back (resolve). A dead node
+ * cannot commit any more; a node that is only frozen (SIGSTOP, a long pause) might, when it wakes up, so
+ * each such win is fenced in the database first (fence above): the unit goes back only once the win's
+ * 'void' fence row committed, and then the frozen node's row cannot (its 'won' fence row conflicts: the
+ * grab answers 503 and nothing is recorded). Whichever of the two commits first decides, exactly once.
  */
 static void resolve_dead(void)
 {
@@ -548,14 +655,15 @@ static void resolve_dead(void)
             fs_session_t *s = NULL;
             for (size_t n = 0; n < reg->n && s == NULL; n++)
                 s = fs_session_find(reg->sales[n], sid);
-            mer_db_t *db = s ? mer_store_reader(s->sale->region) : NULL;
-            int64_t rows = -1;
-            if (db == NULL ||
-                mer_db_query_int(db, &rows, "SELECT COUNT(*) FROM flash_token WHERE token = ?", "s", token) != 0)
-                continue; /* not this node's sale, or its database is out of reach: another round */
-            redisReply *r = rows > 0 ? redisCommand(maint_conn, "HDEL mer:fs:pend:%s %s", dead, token)
-                                     : redisCommand(maint_conn, "EVALSHA %s 0 %s %s", shas[S_RESOLVE], dead, token);
-            if (r && rows == 0 && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+            int won = s ? fence(s->sale->region, token) : -1;
+            if (won < 0) {
+                if (s) /* the database is out of reach, or the node's transaction holds the win: later */
+                    break;
+                continue; /* not a sale of this node's regions */
+            }
+            redisReply *r = won ? redisCommand(maint_conn, "HDEL mer:fs:pend:%s %s", dead, token)
+                                : redisCommand(maint_conn, "EVALSHA %s 0 %s %s", shas[S_RESOLVE], dead, token);
+            if (r && !won && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
                 mer_log_info("redis: a win of node %s that was never recorded gave its unit back", dead);
             if (r)
                 freeReplyObject(r);
@@ -662,6 +770,8 @@ static void grab_call(fs_shared_grab_t **gs, int n)
     free(ga);
 }
 
+static void item_init(redisContext **c, fs_session_t *s, int i);
+
 /*
  * Grabs wait in one list; a flush job on the Redis thread takes all of them and sends them in calls of up
  * to GRABS_PER_CALL. Grabs that arrive meanwhile queue the next flush, so under load each call carries
@@ -687,11 +797,27 @@ static void flush_work(mer_job_t *job)
     (void)job;
     fs_shared_grab_t *list = pend_take(), *batch[GRABS_PER_CALL];
     while (list) {
-        int n = 0;
+        int n = 0, ready = 0;
         while (list && n < GRABS_PER_CALL) {
             batch[n++] = list;
             list = list->next;
         }
+        /* a sale published a moment ago (here or on another node) whose keys the ticker has not set up yet:
+         * set up here first (the script is idempotent), rather than answering 503 to its first buyers */
+        for (int i = 0; i < n; i++) {
+            fs_item_t *it = &batch[i]->s->items[batch[i]->item];
+            if (!atomic_load(&it->ready))
+                item_init(&grab_conn, batch[i]->s, batch[i]->item);
+            if (atomic_load(&it->ready))
+                batch[ready++] = batch[i];
+            else {
+                batch[i]->status = FS_SHARED_UNAVAILABLE; /* no script ran for it */
+                mer_job_complete(&batch[i]->job);
+            }
+        }
+        n = ready;
+        if (n == 0)
+            continue;
         grab_call(batch, n);
         for (int i = 0; i < n; i++)
             mer_job_complete(&batch[i]->job);
@@ -711,7 +837,7 @@ static void grab_done(mer_job_t *job)
 
 int fs_shared_grab(fs_shared_grab_t *g)
 {
-    if (!fs_shared_up() || !atomic_load(&g->s->items[g->item].ready))
+    if (!fs_shared_up())
         return MER_E_UNAVAILABLE;
     atomic_store(&g->s->items[g->item].last_grab, mono_ms());
     g->job = (mer_job_t){.done = grab_done};
@@ -739,7 +865,7 @@ int fs_shared_grab(fs_shared_grab_t *g)
     return 0;
 }
 
-/* Fire-and-forget scripts: unwin and restock. */
+/* Fire-and-forget scripts: unwin and restock (and release, for entries). */
 typedef struct side_job {
     mer_job_t job;
     int script;
@@ -747,6 +873,7 @@ typedef struct side_job {
     int item;
     fs_buyer_t buyer;
     char token[FS_TOKEN_LEN + 1]; /* unwin: the win's pending entry */
+    bool own;                     /* release: the buyer's own count too */
 } side_job_t;
 
 static void side_work(mer_job_t *job)
@@ -767,7 +894,10 @@ static void side_work(mer_job_t *job)
         mer_log_error("redis: a unit of session %lld could not be given back (it stays taken)", (long long)j->s->id);
         return;
     }
+    bool back = rep_int(rep, 0) == 1;
     freeReplyObject(rep);
+    if (j->script == S_UNWIN && !back)
+        return; /* resolved by another node while this one stood still: nothing to give back here */
     if (j->script == S_UNWIN)
         atomic_fetch_add(&j->s->items[j->item].left, 1);
     set_sold_out(&j->s->items[j->item], false);
@@ -801,9 +931,83 @@ void fs_shared_restock(fs_session_t *s, int item, const fs_buyer_t *b)
     side(S_RESTOCK, s, item, b, NULL);
 }
 
+/* ---- queue and draw entries ---- */
+
+static void entry_work(mer_job_t *job)
+{
+    fs_shared_entry_t *e = MER_CONTAINER_OF(job, fs_shared_entry_t, job);
+    char seq[64], floor[24], ck[5][80], cl[5][24];
+    fs_count_t c[5];
+    int n = count_keys(e->s, &e->buyer, c, ck, cl);
+    /* one ticket per buyer, whatever the session's per-user limit (as on one node) */
+    for (int i = 0; i < n; i++)
+        if (c[i].kind == 'u')
+            snprintf(cl[i], sizeof(cl[i]), "1");
+    snprintf(seq, sizeof(seq), "mer:fs:%lld:seq", (long long)e->s->id);
+    snprintf(floor, sizeof(floor), "%lld", (long long)atomic_load(&e->s->next_seq));
+    const char *keys[6] = {seq}, *args[6] = {floor};
+    for (int i = 0; i < n; i++)
+        keys[1 + i] = ck[i], args[1 + i] = cl[i];
+    redisReply *rep = eval(&grab_conn, S_ENTRY, 1 + n, keys, 1 + n, args);
+    if (rep == NULL) {
+        e->status = FS_SHARED_UNAVAILABLE;
+        return;
+    }
+    int64_t st = rep_int(rep, 0);
+    if (st > 0 && st <= n) {
+        e->status = FS_SHARED_REFUSED;
+        e->why = c[st - 1].why;
+    } else {
+        e->status = FS_SHARED_WON;
+        e->seq = rep_int(rep, 1);
+    }
+    freeReplyObject(rep);
+}
+
+static void entry_done(mer_job_t *job)
+{
+    fs_shared_entry_t *e = MER_CONTAINER_OF(job, fs_shared_entry_t, job);
+    e->done(e);
+}
+
+int fs_shared_enter(fs_shared_entry_t *e)
+{
+    if (!fs_shared_up() || exec == NULL)
+        return MER_E_UNAVAILABLE;
+    e->job = (mer_job_t){.work = entry_work, .done = entry_done};
+    return mer_exec_submit(exec, &e->job) != 0 ? MER_E_UNAVAILABLE : 0;
+}
+
+static void release_work(mer_job_t *job)
+{
+    side_job_t *j = MER_CONTAINER_OF(job, side_job_t, job);
+    char ck[5][80], cl[5][24];
+    fs_count_t c[5];
+    int n = count_keys(j->s, &j->buyer, c, ck, cl), nk = 0;
+    const char *keys[5];
+    for (int i = 0; i < n; i++)
+        if (c[i].kind != 'u' || j->own)
+            keys[nk++] = ck[i];
+    redisReply *rep = eval(&grab_conn, S_RELEASE, nk, keys, 0, NULL);
+    if (rep == NULL)
+        mer_log_error("redis: a buyer's counts in session %lld could not be released", (long long)j->s->id);
+    else
+        freeReplyObject(rep);
+}
+
+void fs_shared_release_counts(fs_session_t *s, const fs_buyer_t *b, bool own)
+{
+    side_job_t *j = mer_xcalloc(1, sizeof(*j));
+    *j = (side_job_t){.job = {.work = release_work, .done = side_done}, .s = s, .buyer = *b, .own = own};
+    if (exec == NULL || mer_exec_submit(exec, &j->job) != 0) {
+        mer_log_error("redis: stopping; a buyer's counts in session %lld stay taken", (long long)s->id);
+        free(j);
+    }
+}
+
 /* ---- maintenance (the ticker's connection) ---- */
 
-static void item_init(fs_session_t *s, int i)
+static void item_init(redisContext **c, fs_session_t *s, int i)
 {
     fs_item_t *it = &s->items[i];
     char k[3][64], init[24], member[48];
@@ -811,7 +1015,7 @@ static void item_init(fs_session_t *s, int i)
     snprintf(init, sizeof(init), "%lld", (long long)atomic_load(&it->central));
     snprintf(member, sizeof(member), "%lld:%d", (long long)s->id, i);
     const char *keys[3] = {k[0], "mer:fs:allocs", k[2]}, *args[2] = {init, member};
-    redisReply *rep = eval(&maint_conn, S_INIT, 3, keys, 2, args);
+    redisReply *rep = eval(c, S_INIT, 3, keys, 2, args);
     if (rep == NULL)
         return;
     atomic_store(&it->central, rep_int(rep, 0));
@@ -839,7 +1043,7 @@ static void item_tick(fs_session_t *s, int i, int64_t now, int64_t mono)
 {
     fs_item_t *it = &s->items[i];
     if (!atomic_load(&it->ready)) {
-        item_init(s, i);
+        item_init(&maint_conn, s, i);
         return;
     }
     if (now >= s->ends_at + 1000) {
@@ -886,15 +1090,13 @@ static void tick(void *arg)
         return;
     int64_t mono = mono_ms();
     if (mono - last_reap >= REAP_MS) {
-        char lease[64], ms[16];
-        snprintf(lease, sizeof(lease), "mer:fs:node:%s", node);
+        char ms[16];
         snprintf(ms, sizeof(ms), "%d", LEASE_MS);
-        redisReply *rep = redisCommand(maint_conn, "SET %s 1 PX %s", lease, ms);
-        if (rep == NULL) {
-            conn_drop(&maint_conn);
-            atomic_store(&up, 0);
+        const char *nkeys[1] = {"mer:fs:nodes"}, *nargs[2] = {node, ms};
+        redisReply *rep = eval(&maint_conn, S_LEASE, 1, nkeys, 2, nargs);
+        if (rep == NULL)
             return;
-        }
+        atomic_store(&nodes, (int)MER_MAX(rep_int(rep, 0), 1));
         freeReplyObject(rep);
         const char *keys[1] = {"mer:fs:allocs"};
         rep = eval(&maint_conn, S_REAP, 1, keys, 0, NULL);
@@ -1055,6 +1257,9 @@ void fs_shared_release(void)
         tokens_send(&doubtful, true);
         each_item(give_all, 0, 0);
         redisReply *rep = redisCommand(maint_conn, "DEL mer:fs:node:%s", node);
+        if (rep)
+            freeReplyObject(rep);
+        rep = redisCommand(maint_conn, "ZREM mer:fs:nodes %s", node);
         if (rep)
             freeReplyObject(rep);
     }

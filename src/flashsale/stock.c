@@ -148,9 +148,16 @@ int64_t fs_ticket_number(fs_session_t *s)
     return atomic_fetch_add_explicit(&s->next_seq, 1, memory_order_acq_rel) + 1;
 }
 
-void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
+void fs_ticket_seen(fs_session_t *s, int64_t seq)
 {
-    pthread_mutex_lock(&s->tickets_mu);
+    int64_t cur = atomic_load_explicit(&s->next_seq, memory_order_relaxed);
+    while (cur < seq && !atomic_compare_exchange_weak(&s->next_seq, &cur, seq))
+        ;
+}
+
+/* Puts t in its slot; tickets_mu held. */
+static void place_locked(fs_session_t *s, fs_ticket_t *t)
+{
     size_t slot = (size_t)t->seq - 1;
     if (slot >= s->tickets_cap) {
         size_t cap = s->tickets_cap ? s->tickets_cap : 1024;
@@ -163,7 +170,34 @@ void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
     s->tickets[slot] = t;
     if (slot + 1 > s->ntickets)
         s->ntickets = slot + 1;
+}
+
+void fs_ticket_place(fs_session_t *s, fs_ticket_t *t)
+{
+    pthread_mutex_lock(&s->tickets_mu);
+    place_locked(s, t);
     pthread_mutex_unlock(&s->tickets_mu);
+}
+
+fs_ticket_t *fs_ticket_adopt(fs_session_t *s, fs_ticket_t *t)
+{
+    pthread_mutex_lock(&s->tickets_mu);
+    size_t slot = (size_t)t->seq - 1;
+    fs_ticket_t *had = slot < s->ntickets ? s->tickets[slot] : NULL;
+    if (had && atomic_load(&had->state) == FS_TICKET_VOID) {
+        had->item = t->item;
+        had->buyer = t->buyer;
+        atomic_store(&had->state, FS_TICKET_PENDING);
+    }
+    if (had == NULL) { /* checked and placed under one lock: the processor and the listener may race */
+        atomic_store(&t->state, FS_TICKET_PENDING);
+        place_locked(s, t);
+    }
+    pthread_mutex_unlock(&s->tickets_mu);
+    if (had == NULL)
+        return t;
+    free(t);
+    return had;
 }
 
 void fs_ticket_name(const fs_session_t *s, int64_t seq, char out[48])

@@ -569,6 +569,16 @@ const mer_migration_t mer_schema_region[] = {
      "ALTER TABLE event_delivery ADD COLUMN claimed_by TEXT;"
      "ALTER TABLE event_delivery ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"
      "CREATE INDEX event_delivery_claimed ON event_delivery(claimed_by) WHERE lease_until > 0;"},
+    {14,
+     /* a shared flash sale's fence (flashsale/shared.c): a win's row commits with 'won', a node that gives
+      * back the unit of a dead (or frozen) node's unrecorded win first writes 'void'; the first to commit
+      * decides, so a win whose unit went back can never be recorded afterwards */
+     "CREATE TABLE flash_fence ("
+     "  token TEXT PRIMARY KEY,"
+     "  state TEXT NOT NULL CHECK (state IN ('won', 'void')),"
+     "  created_at INTEGER NOT NULL);"
+     /* a queue on several nodes: the tickets decided so far, in number order (flashsale/processor.c) */
+     "ALTER TABLE flash_session ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 
