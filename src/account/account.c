@@ -251,13 +251,41 @@ int mer_address_load(mer_db_t *db, int64_t user_id, int64_t id, mer_address_t *o
     return err ? err : found ? 0 : MER_E_NOT_FOUND;
 }
 
+/*
+ * The user's default address is the one marked default, else the newest (ORDER BY is_default DESC, id DESC).
+ * Chosen here from the user's few rows, as address_user gives them, rather than by ORDER BY, which sorts in a
+ * temporary table on every checkout.
+ */
+static bool address_better(int64_t is_default, int64_t id, int64_t best_default, int64_t best_id)
+{
+    return best_id == 0 || is_default > best_default || (is_default == best_default && id > best_id);
+}
+
 int64_t mer_address_default(mer_db_t *db, int64_t user_id)
 {
-    int64_t id = 0;
-    if (mer_db_query_int(db, &id, "SELECT id FROM address WHERE user_id = ? ORDER BY is_default DESC, id DESC LIMIT 1",
-                         "i", user_id) != 0)
-        return 0;
-    return id;
+    int64_t best = 0, best_default = 0;
+    mer_rows_t *rows = mer_db_query(db, "SELECT id, is_default FROM address WHERE user_id = ?", "i", user_id);
+    while (mer_rows_next(rows))
+        if (address_better(mer_rows_int(rows, 1), mer_rows_int(rows, 0), best_default, best)) {
+            best = mer_rows_int(rows, 0);
+            best_default = mer_rows_int(rows, 1);
+        }
+    return mer_rows_end(rows) == 0 ? best : 0;
+}
+
+int mer_address_load_default(mer_db_t *db, int64_t user_id, mer_address_t *out)
+{
+    int64_t best = 0, best_default = 0;
+    mer_rows_t *rows =
+        mer_db_query(db, "SELECT " ADDRESS_COLUMNS ", is_default FROM address WHERE user_id = ?", "i", user_id);
+    while (mer_rows_next(rows))
+        if (address_better(mer_rows_int(rows, 9), mer_rows_int(rows, 0), best_default, best)) {
+            address_from_rows(rows, out);
+            best = out->id;
+            best_default = mer_rows_int(rows, 9);
+        }
+    int err = mer_rows_end(rows);
+    return err ? err : best ? 0 : MER_E_NOT_FOUND;
 }
 
 int mer_address_list(mer_db_t *db, int64_t user_id, mer_address_t *out, bool *is_default, size_t max)

@@ -104,8 +104,8 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         }
         snprintf(addr->country, sizeof(addr->country), "%s", c->code);
     } else {
-        int64_t address_id = co->address_id ? co->address_id : mer_address_default(db, co->user_id);
-        int err = address_id ? mer_address_load(db, co->user_id, address_id, addr) : MER_E_NOT_FOUND;
+        int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
+                                 : mer_address_load_default(db, co->user_id, addr);
         if (err)
             return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
                                 "give address_id of one of your addresses, or an address");
@@ -391,6 +391,10 @@ static void view_new_order(mer_checkout_t *co, const char *address_json)
         snprintf(v->intent, sizeof(v->intent), "%s", co->intent);
         snprintf(v->redirect_url, sizeof(v->redirect_url), "%s", co->redirect_url);
     }
+    const char *codes[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < co->n; i++)
+        codes[i] = co->lines[i].code;
+    v->shipments = mer_shipments_json_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
 }
 
 static int emit_created(mer_db_t *db, const mer_checkout_t *co)
@@ -453,7 +457,8 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
     int64_t sku_ids[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         sku_ids[i] = co->lines[i].sku_id;
-    if ((err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at)) != 0)
+    err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at, co->shipment_ids);
+    if (err)
         return err;
     for (size_t i = 0; i < co->pr.ntaxes; i++) {
         const mer_tax_row_t *t = &co->pr.taxes[i];
@@ -562,11 +567,8 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     char *address_json = mer_json_dump(aj, NULL);
     json_decref(aj);
     err = write_order(db, co, address_json, e);
-    if (err == 0) {
+    if (err == 0)
         view_new_order(co, address_json);
-        if ((co->view.shipments = mer_shipments_json(db, co->order_id)) == NULL)
-            err = MER_E_INTERNAL;
-    }
     if (err)
         co->order_id = 0;
     free(address_json);

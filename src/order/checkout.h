@@ -79,6 +79,7 @@ typedef struct mer_checkout {
     size_t n;
     mer_checkout_line_t lines[MER_ORDER_MAX_LINES];
     mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
+    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;

@@ -13,23 +13,30 @@
 #define MAX_SHIPMENTS MER_ALLOC_MAX_WAREHOUSES
 
 int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t *plan, const int64_t *sku_ids,
-                         size_t nlines, int64_t now)
+                         size_t nlines, int64_t now, int64_t *ids)
 {
     for (size_t k = 0; k < plan->nparts; k++) {
         const mer_stock_part_t *p = &plan->parts[k];
-        int64_t id = 0;
-        int err = mer_db_query_int(db, &id,
+        int err = mer_db_query_int(db, &ids[k],
                                    "INSERT INTO order_shipment (order_id, seq, warehouse_id, status, created_at) "
                                    "VALUES (?, ?, ?, 'pending', ?) RETURNING id",
                                    "iiii", order_id, (int64_t)(k + 1), p->warehouse_id, now);
         if (err)
             return err;
+        if (plan->nparts == 1) { /* one warehouse ships every unit: the order's lines as written, at once */
+            if (mer_db_exec(db,
+                            "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+                            "SELECT ?, line_no, sku_id, quantity FROM order_line WHERE order_id = ?",
+                            "ii", ids[k], order_id) < 0)
+                return MER_E_INTERNAL;
+            continue;
+        }
         for (size_t i = 0; i < nlines; i++)
             if (p->quantity[i] > 0 &&
                 mer_db_exec(db,
                             "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
                             "VALUES (?, ?, ?, ?)",
-                            "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
+                            "iiii", ids[k], (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
                 return MER_E_INTERNAL;
     }
     return 0;
@@ -80,6 +87,42 @@ static int ship_lines(mer_db_t *db, int64_t shipment_id, mer_stock_line_t *sl, s
     return mer_rows_end(r);
 }
 
+/* A shipment as the order answer shows it, before its "lines". */
+typedef struct ship_view {
+    int64_t id, seq, created_at, shipped_at, delivered_at; /* shipped_at, delivered_at: 0 = not yet */
+    const char *warehouse, *status, *carrier, *tracking;   /* "" = none (carrier, tracking) */
+} ship_view_t;
+
+/* The answer's shape of a shipment, with an empty "lines" (ship_view_line adds to it): one place for the
+ * order read back (shipment_json) and the order just placed (mer_shipments_json_new). */
+static json_t *ship_view_json(const ship_view_t *v)
+{
+    char ts[32];
+    mer_format_utc_ms(v->created_at, ts);
+    json_t *s = json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)v->id, "seq", (json_int_t)v->seq, "warehouse",
+                          v->warehouse, "status", v->status, "created_at", ts);
+    if (v->carrier[0])
+        json_object_set_new(s, "carrier", json_string(v->carrier));
+    if (v->tracking[0])
+        json_object_set_new(s, "tracking_number", json_string(v->tracking));
+    if (v->shipped_at) {
+        mer_format_utc_ms(v->shipped_at, ts);
+        json_object_set_new(s, "shipped_at", json_string(ts));
+    }
+    if (v->delivered_at) {
+        mer_format_utc_ms(v->delivered_at, ts);
+        json_object_set_new(s, "delivered_at", json_string(ts));
+    }
+    json_object_set_new(s, "lines", json_array());
+    return s;
+}
+
+static void ship_view_line(json_t *s, int64_t line_no, const char *sku, int64_t quantity)
+{
+    json_array_append_new(json_object_get(s, "lines"), json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)line_no, "sku",
+                                                                 sku, "quantity", (json_int_t)quantity));
+}
+
 /* A shipment as JSON (its lines with their SKU codes); NULL when it cannot be read. */
 static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
 {
@@ -91,44 +134,44 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
                                  "FROM order_shipment s LEFT JOIN warehouse w ON w.id = s.warehouse_id WHERE s.id = ?",
                                  "i", shipment_id);
     if (mer_rows_next(r)) {
-        char ts[32];
-        mer_format_utc_ms(mer_rows_int(r, 6), ts);
-        s = json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(r, 0), "seq",
-                      (json_int_t)mer_rows_int(r, 1), "warehouse", mer_rows_text(r, 2), "status", mer_rows_text(r, 3),
-                      "created_at", ts);
-        if (mer_rows_len(r, 4))
-            json_object_set_new(s, "carrier", json_string(mer_rows_text(r, 4)));
-        if (mer_rows_len(r, 5))
-            json_object_set_new(s, "tracking_number", json_string(mer_rows_text(r, 5)));
-        if (mer_rows_int(r, 7)) {
-            mer_format_utc_ms(mer_rows_int(r, 7), ts);
-            json_object_set_new(s, "shipped_at", json_string(ts));
-        }
-        if (mer_rows_int(r, 8)) {
-            mer_format_utc_ms(mer_rows_int(r, 8), ts);
-            json_object_set_new(s, "delivered_at", json_string(ts));
-        }
+        ship_view_t v = {mer_rows_int(r, 0),  mer_rows_int(r, 1),  mer_rows_int(r, 6),
+                         mer_rows_int(r, 7),  mer_rows_int(r, 8),  mer_rows_text(r, 2),
+                         mer_rows_text(r, 3), mer_rows_text(r, 4), mer_rows_text(r, 5)};
+        s = ship_view_json(&v);
         order_id = mer_rows_int(r, 9);
     }
     if (mer_rows_end(r) != 0 || s == NULL) {
         json_decref(s);
         return NULL;
     }
-    json_t *lines = json_array();
     r = mer_db_query(db,
                      "SELECT l.line_no, COALESCE(ol.sku_code, ''), l.quantity FROM order_shipment_line l "
                      "LEFT JOIN order_line ol ON ol.order_id = ? AND ol.line_no = l.line_no "
                      "WHERE l.shipment_id = ? AND l.quantity > 0 ORDER BY l.line_no",
                      "ii", order_id, shipment_id);
     while (mer_rows_next(r))
-        json_array_append_new(lines, json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)mer_rows_int(r, 0), "sku",
-                                               mer_rows_text(r, 1), "quantity", (json_int_t)mer_rows_int(r, 2)));
-    json_object_set_new(s, "lines", lines);
+        ship_view_line(s, mer_rows_int(r, 0), mer_rows_text(r, 1), mer_rows_int(r, 2));
     if (mer_rows_end(r) != 0) {
         json_decref(s);
         return NULL;
     }
     return s;
+}
+
+json_t *mer_shipments_json_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes,
+                               size_t nlines, int64_t created_at)
+{
+    json_t *out = json_array();
+    for (size_t k = 0; k < plan->nparts; k++) {
+        const mer_stock_part_t *p = &plan->parts[k];
+        ship_view_t v = {ids[k], (int64_t)(k + 1), created_at, 0, 0, p->code, "pending", "", ""};
+        json_t *s = ship_view_json(&v);
+        for (size_t i = 0; i < nlines; i++)
+            if (p->quantity[i] > 0)
+                ship_view_line(s, (int64_t)(i + 1), codes[i], p->quantity[i]);
+        json_array_append_new(out, s);
+    }
+    return out;
 }
 
 json_t *mer_shipments_json(mer_db_t *db, int64_t order_id)
