@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "account/auth.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/banned.h"
 
@@ -223,6 +224,28 @@ json_t *mer_address_json(const mer_address_t *a)
     return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)a->id, "country", a->country, "name",
                      a->name, "line1", a->line1, "line2", a->line2, "city", a->city, "state", a->state, "postal_code",
                      a->postal_code, "phone", a->phone);
+}
+
+char *mer_address_json_text(const mer_address_t *a)
+{
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t w;
+    mer_buf_init(&b, 256);
+    mer_jw_init(&w, &b);
+    mer_jw_obj(&w, NULL);
+    mer_jw_int(&w, "id", a->id);
+    mer_jw_str(&w, "country", a->country);
+    mer_jw_str(&w, "name", a->name);
+    mer_jw_str(&w, "line1", a->line1);
+    mer_jw_str(&w, "line2", a->line2);
+    mer_jw_str(&w, "city", a->city);
+    mer_jw_str(&w, "state", a->state);
+    mer_jw_str(&w, "postal_code", a->postal_code);
+    mer_jw_str(&w, "phone", a->phone);
+    mer_jw_end(&w);
+    char *out = mer_xstrdup(mer_buf_str(&b));
+    mer_buf_release(&b);
+    return out;
 }
 
 static void address_from_rows(mer_rows_t *rows, mer_address_t *a)

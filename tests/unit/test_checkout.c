@@ -57,14 +57,21 @@ typedef struct place_arg {
     mer_checkout_t co;
     mer_verr_t e;
     int64_t statements; /* what mer_checkout_place ran (mer_db_statements) */
+    bool unprepared;    /* place() skips mer_checkout_prepare */
 } place_arg_t;
 
+/* As the adapter does: prepared on its loop, placed by the writer, the answer made after the commit (or
+ * not prepared, when unprepared is set: everything in the job). */
 static int place(mer_db_t *db, void *arg)
 {
     place_arg_t *a = arg;
+    if (!a->unprepared)
+        mer_checkout_prepare(&a->co);
     int64_t before = mer_db_statements(db);
     int err = mer_checkout_place(db, &a->co, &a->e);
     a->statements = mer_db_statements(db) - before;
+    if (err == 0)
+        mer_checkout_view(&a->co);
     return err;
 }
 
@@ -184,6 +191,88 @@ static void test_checkout_idempotency_key(void **state)
     snprintf(a->co.req_hash, sizeof(a->co.req_hash), "hash-b");
     assert_int_equal(in_tx(place, a), MER_E_IDEMPOTENCY_MISMATCH);
     assert_string_equal(a->e.field, "Idempotency-Key");
+    free_checkout(a);
+}
+
+/* Adds delta to the test SKU's price in India in catalog.db and reloads the catalogue (an admin's change). */
+static void change_price(int64_t delta)
+{
+    mer_db_t *cat = mer_store_write_begin(MER_STORE_CATALOG);
+    assert_int_equal(mer_db_exec(cat,
+                                 "UPDATE price SET amount = amount + ? WHERE country = 'IN' AND "
+                                 "sku_id = (SELECT id FROM sku WHERE code = ?)",
+                                 "is", delta, sku_code),
+                     1);
+    mer_store_write_end(MER_STORE_CATALOG);
+    assert_int_equal(mer_catalog_reload(), 0);
+}
+
+/*
+ * What the adapter prepares on its loop (lines priced from the catalogue, the inline address checked) is
+ * the job's only while the catalogue and the countries are as they were: a price changed between the two
+ * is the order's price, and expected_total sees it. Refusals found on the loop come in their turn.
+ */
+static void test_checkout_prepared(void **state)
+{
+    (void)state;
+    /* prepared or not, the same order */
+    place_arg_t *a = new_checkout(2, "card"), *b = new_checkout(2, "card");
+    b->unprepared = true;
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(in_tx(place, b), 0);
+    assert_int_equal(a->co.view.grand_total, b->co.view.grand_total);
+    assert_int_equal(a->co.view.tax_total, b->co.view.tax_total);
+    assert_int_equal(a->co.view.lines[0].unit_price, sku_price);
+    assert_string_equal(a->co.view.lines[0].name, b->co.view.lines[0].name);
+    assert_string_equal(a->co.view.address_json, b->co.view.address_json);
+    int64_t total = a->co.view.grand_total;
+    free_checkout(a);
+    free_checkout(b);
+
+    /* priced on the loop, then the price changes before the job: the job prices again */
+    a = new_checkout(2, "card");
+    mer_checkout_prepare(&a->co);
+    assert_true(a->co.prep_lines);
+    assert_int_equal(a->co.pr.grand_total, total);
+    change_price(100);
+    a->unprepared = true; /* (prepared above) */
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(a->co.view.lines[0].unit_price, sku_price + 100);
+    assert_int_equal(count("SELECT unit_price FROM order_line WHERE order_id = ? AND line_no = 1", a->co.order_id),
+                     sku_price + 100);
+    free_checkout(a);
+    /* the same with the total the client was shown: refused, nothing written */
+    a = new_checkout(2, "card");
+    a->co.expected_total = total;
+    mer_checkout_prepare(&a->co);
+    change_price(-100);
+    a->unprepared = true;
+    int64_t before = count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id);
+    /* the price is back to what the loop saw, but the catalogue moved on twice: priced again, same total */
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(a->co.view.grand_total, total);
+    free_checkout(a);
+    a = new_checkout(2, "card");
+    a->co.expected_total = total;
+    mer_checkout_prepare(&a->co);
+    change_price(100);
+    a->unprepared = true;
+    assert_int_equal(in_tx(place, a), MER_E_CONFLICT);
+    assert_string_equal(a->e.field, "expected_total");
+    assert_int_equal(count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id), before + 1);
+    free_checkout(a);
+    change_price(-100);
+
+    /* an address and a line both refused on the loop: the address first, as in the job */
+    a = new_checkout(1, "card");
+    snprintf(a->co.address.postal_code, sizeof(a->co.address.postal_code), "1");
+    snprintf(a->co.want[0].code, sizeof(a->co.want[0].code), "NO-SUCH-SKU");
+    mer_checkout_prepare(&a->co);
+    assert_int_equal(a->co.prep_address_err.code, MER_E_VALIDATION);
+    assert_int_equal(a->co.prep_lines_err.code, MER_E_VALIDATION);
+    a->unprepared = true;
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "address.postal_code");
     free_checkout(a);
 }
 
@@ -338,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_checkout_refusal_writes_nothing),
         cmocka_unit_test(test_checkout_idempotency_key),
         cmocka_unit_test(test_checkout_statements),
+        cmocka_unit_test(test_checkout_prepared),
         cmocka_unit_test(test_order_change),
         cmocka_unit_test(test_order_list),
     };
