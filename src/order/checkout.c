@@ -520,8 +520,18 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at, co->shipment_ids);
     if (err)
         return err;
-    for (size_t i = 0; i < co->pr.ntaxes; i++) {
-        const mer_tax_row_t *t = &co->pr.taxes[i];
+    size_t k = 0;
+    for (; k + 1 < co->pr.ntaxes; k += 2) { /* two rows a statement: India's CGST and SGST in one */
+        const mer_tax_row_t *t = &co->pr.taxes[k], *u = &co->pr.taxes[k + 1];
+        if (mer_db_exec(db,
+                        "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) "
+                        "VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)",
+                        "isiiiisiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount, co->order_id,
+                        u->kind, (int64_t)u->rate_bp, u->taxable, u->amount) < 0)
+            return MER_E_INTERNAL;
+    }
+    if (k < co->pr.ntaxes) {
+        const mer_tax_row_t *t = &co->pr.taxes[k];
         if (mer_db_exec(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
                         "isiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
             return MER_E_INTERNAL;
