@@ -329,6 +329,9 @@ int mer_writer_start(const char *region)
                 if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
                     err = MER_E_INTERNAL;
                 } else {
+                    char name[16]; /* "writer-in", "writer-catalog": top -H, perf, /proc/PID/task/TID/comm */
+                    snprintf(name, sizeof(name), "writer-%s", region ? region : "catalog");
+                    pthread_setname_np(w->tid, name);
                     w->running = true;
                     atomic_fetch_add_explicit(&nwriters, 1, memory_order_release);
                 }
