@@ -22,8 +22,8 @@ threads=$(nproc)
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/meridian-bench.XXXXXX)
 chmod 755 "$work"
-mport=18080
-nport=18081
+mport=${BENCH_PORT:-18080} # another port when someone else's bench runs: SO_REUSEPORT would share it silently
+nport=$((mport + 1))
 pids=""
 
 cleanup() {

@@ -65,5 +65,14 @@ printf "   writer commit (BEGIN..COMMIT): p50 %s ms  p99 %s ms | queue wait p50 
 batches=$(awk '/^meridian_writer_batches_total\{.*result="committed"/ {s += $2} END {print s}' "$a")
 jobs=$(awk '/^meridian_writer_jobs_total\{/ {s += $2} END {print s}' "$a")
 [ -n "$batches" ] && echo "   group commit: $jobs writer jobs in $batches transactions (avg $(ratio "$jobs" "$batches") per commit)"
+# statements per order: what the region's writer ran during the run (the orders' jobs and the event fan-out
+# that follows them) over the orders placed; it does not depend on load (meridian_writer_statements_total)
+delta() { # FAMILY-AND-LABEL-PREFIX: the sum of the matching series' growth between the two snapshots
+	awk -v p="$1" 'index($0, p) == 1 { s += (FILENAME == ARGV[1] ? -$NF : $NF) } END { print s + 0 }' "$b" "$a"
+}
+placed=$(delta 'meridian_http_requests_total{method="POST",route="/api/v1/orders",status="201"}')
+stmts=$(delta 'meridian_writer_statements_total{region="in"}')
+grep -q '^meridian_writer_statements_total' "$a" &&
+	echo "   statements: $stmts writer statements for $placed orders ($(ratio "$stmts" "$placed") per order)"
 [ -n "${BENCH_KEEP:-}" ] && cp "$b" "$a" "$BENCH_KEEP"/ 2>/dev/null
 true

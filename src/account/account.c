@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "account/auth.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/banned.h"
 
@@ -225,6 +226,28 @@ json_t *mer_address_json(const mer_address_t *a)
                      a->postal_code, "phone", a->phone);
 }
 
+char *mer_address_json_text(const mer_address_t *a)
+{
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t w;
+    mer_buf_init(&b, 256);
+    mer_jw_init(&w, &b);
+    mer_jw_obj(&w, NULL);
+    mer_jw_int(&w, "id", a->id);
+    mer_jw_str(&w, "country", a->country);
+    mer_jw_str(&w, "name", a->name);
+    mer_jw_str(&w, "line1", a->line1);
+    mer_jw_str(&w, "line2", a->line2);
+    mer_jw_str(&w, "city", a->city);
+    mer_jw_str(&w, "state", a->state);
+    mer_jw_str(&w, "postal_code", a->postal_code);
+    mer_jw_str(&w, "phone", a->phone);
+    mer_jw_end(&w);
+    char *out = mer_xstrdup(mer_buf_str(&b));
+    mer_buf_release(&b);
+    return out;
+}
+
 static void address_from_rows(mer_rows_t *rows, mer_address_t *a)
 {
     a->id = mer_rows_int(rows, 0);
@@ -251,13 +274,41 @@ int mer_address_load(mer_db_t *db, int64_t user_id, int64_t id, mer_address_t *o
     return err ? err : found ? 0 : MER_E_NOT_FOUND;
 }
 
+/*
+ * The user's default address is the one marked default, else the newest (ORDER BY is_default DESC, id DESC).
+ * Chosen here from the user's few rows, as address_user gives them, rather than by ORDER BY, which sorts in a
+ * temporary table on every checkout.
+ */
+static bool address_better(int64_t is_default, int64_t id, int64_t best_default, int64_t best_id)
+{
+    return best_id == 0 || is_default > best_default || (is_default == best_default && id > best_id);
+}
+
 int64_t mer_address_default(mer_db_t *db, int64_t user_id)
 {
-    int64_t id = 0;
-    if (mer_db_query_int(db, &id, "SELECT id FROM address WHERE user_id = ? ORDER BY is_default DESC, id DESC LIMIT 1",
-                         "i", user_id) != 0)
-        return 0;
-    return id;
+    int64_t best = 0, best_default = 0;
+    mer_rows_t *rows = mer_db_query(db, "SELECT id, is_default FROM address WHERE user_id = ?", "i", user_id);
+    while (mer_rows_next(rows))
+        if (address_better(mer_rows_int(rows, 1), mer_rows_int(rows, 0), best_default, best)) {
+            best = mer_rows_int(rows, 0);
+            best_default = mer_rows_int(rows, 1);
+        }
+    return mer_rows_end(rows) == 0 ? best : 0;
+}
+
+int mer_address_load_default(mer_db_t *db, int64_t user_id, mer_address_t *out)
+{
+    int64_t best = 0, best_default = 0;
+    mer_rows_t *rows =
+        mer_db_query(db, "SELECT " ADDRESS_COLUMNS ", is_default FROM address WHERE user_id = ?", "i", user_id);
+    while (mer_rows_next(rows))
+        if (address_better(mer_rows_int(rows, 9), mer_rows_int(rows, 0), best_default, best)) {
+            address_from_rows(rows, out);
+            best = out->id;
+            best_default = mer_rows_int(rows, 9);
+        }
+    int err = mer_rows_end(rows);
+    return err ? err : best ? 0 : MER_E_NOT_FOUND;
 }
 
 int mer_address_list(mer_db_t *db, int64_t user_id, mer_address_t *out, bool *is_default, size_t max)

@@ -115,10 +115,16 @@ typedef struct mer_address {
 
 /* Loads address id of user_id from db. Returns 0, MER_E_NOT_FOUND, or another negative error. */
 int mer_address_load(mer_db_t *db, int64_t user_id, int64_t id, mer_address_t *out);
-/* The user's default address id, or 0. */
+/* The user's default address id (the one marked default, else the newest), or 0. */
 int64_t mer_address_default(mer_db_t *db, int64_t user_id);
+/* Loads that address in one statement. Returns 0, MER_E_NOT_FOUND (the user has none), or another error. */
+int mer_address_load_default(mer_db_t *db, int64_t user_id, mer_address_t *out);
 /* JSON form of an address. */
 json_t *mer_address_json(const mer_address_t *a);
+/* The same as text, written without building the tree (checkout stores it with every order): equal to
+ * mer_json_dump(mer_address_json(a)) for text without control characters, which address checks refuse.
+ * Caller frees. */
+char *mer_address_json_text(const mer_address_t *a);
 
 /* The fields of an address a change names (mer_address_patch_t.set). */
 enum {

@@ -267,74 +267,147 @@ static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, i
     return err ? -1 : left;
 }
 
+/* Gives back q of sku in warehouse that reserve_one took in this transaction (nothing else is told). */
+static int unreserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int64_t q)
+{
+    return mer_db_exec(db, "UPDATE stock SET reserved = reserved - ? WHERE sku_id = ? AND warehouse_id = ?", "iii", q,
+                       sku_id, warehouse_id) == 1
+               ? 0
+               : MER_E_INTERNAL;
+}
+
+typedef struct candidate {
+    int64_t id;
+    bool same_state;
+    char code[65];
+} candidate_t;
+
+/*
+ * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
+ * MER_ALLOC_MAX_WAREHOUSES. Ordered here rather than by the query: ORDER BY (w.state = ?) sorts in a
+ * temporary table on every order, while warehouse_serves' primary key gives the rows by id as they are.
+ */
+static int candidates(mer_db_t *db, const char *country, const char *state, candidate_t *out, size_t *n)
+{
+    candidate_t other[MER_ALLOC_MAX_WAREHOUSES];
+    size_t nsame = 0, nother = 0;
+    const char *st = state ? state : "";
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT w.id, w.state, w.code FROM warehouse_serves ws JOIN warehouse w "
+                                 "ON w.id = ws.warehouse_id WHERE ws.country = ? ORDER BY ws.warehouse_id",
+                                 "s", country);
+    while (mer_rows_next(r)) {
+        bool same = strcmp(mer_rows_text(r, 1), st) == 0;
+        candidate_t *c = same ? (nsame < MER_ALLOC_MAX_WAREHOUSES ? &out[nsame++] : NULL)
+                              : (nother < MER_ALLOC_MAX_WAREHOUSES ? &other[nother++] : NULL);
+        if (c == NULL)
+            continue;
+        c->id = mer_rows_int(r, 0);
+        c->same_state = same && st[0];
+        snprintf(c->code, sizeof(c->code), "%s", mer_rows_text(r, 2));
+    }
+    for (size_t i = 0; i < nother && nsame + i < MER_ALLOC_MAX_WAREHOUSES; i++)
+        out[nsame + i] = other[i];
+    *n = nsame + nother < MER_ALLOC_MAX_WAREHOUSES ? nsame + nother : MER_ALLOC_MAX_WAREHOUSES;
+    return mer_rows_end(r);
+}
+
+/* Adds candidate c to the plan as its next part (the caller sets the part's units). */
+static void plan_part(mer_stock_plan_t *plan, const candidate_t *c)
+{
+    mer_stock_part_t *p = &plan->parts[plan->nparts++];
+    p->warehouse_id = c->id;
+    p->same_state = c->same_state;
+    snprintf(p->code, sizeof(p->code), "%s", c->code);
+}
+
+/*
+ * The first candidate can fill every line (the common case, and then rule 1 of alloc.h chooses it):
+ * one conditional UPDATE per line and nothing read. Returns 1 with the plan made, 0 when it cannot (what
+ * it took is given back: the transaction is as before), or an error.
+ */
+static int reserve_first(mer_db_t *db, const candidate_t *c, const mer_stock_line_t *lines, size_t n,
+                         mer_stock_plan_t *plan)
+{
+    int64_t left[MER_ALLOC_MAX_LINES];
+    size_t done = 0;
+    while (done < n && (left[done] = reserve_one(db, c->id, lines[done].sku_id, lines[done].quantity)) >= 0)
+        done++;
+    if (done < n) {
+        for (size_t i = 0; i < done; i++)
+            if (unreserve_one(db, c->id, lines[i].sku_id, lines[i].quantity) != 0)
+                return MER_E_INTERNAL;
+        return 0;
+    }
+    plan_part(plan, c);
+    int err;
+    for (size_t i = 0; i < n; i++) {
+        plan->parts[0].quantity[i] = lines[i].quantity;
+        if (left[i] == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+            return err;
+    }
+    return 1;
+}
+
 int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
                       mer_stock_plan_t *plan, int64_t *short_sku)
 {
-    int64_t cand[MER_ALLOC_MAX_WAREHOUSES];
-    bool cand_same[MER_ALLOC_MAX_WAREHOUSES];
-    char cand_code[MER_ALLOC_MAX_WAREHOUSES][65];
+    candidate_t cand[MER_ALLOC_MAX_WAREHOUSES];
     size_t nc = 0;
     memset(plan, 0, sizeof(*plan));
     *short_sku = n ? lines[0].sku_id : 0;
     if (n > MER_ALLOC_MAX_LINES)
         return MER_E_INTERNAL;
-    /* candidate warehouses: those in the buyer's state first, then by id */
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT w.id, w.state = ?, w.code FROM warehouse w JOIN warehouse_serves ws "
-                                 "ON ws.warehouse_id = w.id WHERE ws.country = ? ORDER BY (w.state = ?) DESC, w.id",
-                                 "sss", state ? state : "", country, state ? state : "");
-    while (mer_rows_next(r) && nc < MER_ARRAY_LEN(cand)) {
-        cand[nc] = mer_rows_int(r, 0);
-        cand_same[nc] = mer_rows_int(r, 1) != 0 && state && state[0];
-        snprintf(cand_code[nc++], sizeof(cand_code[0]), "%s", mer_rows_text(r, 2));
-    }
-    int err = mer_rows_end(r);
+    int err = candidates(db, country, state, cand, &nc);
     if (err)
         return err;
-    /* units available per line and candidate, then the rule of alloc.h */
-    int64_t qty[MER_ALLOC_MAX_LINES], avail[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES] = {0};
-    int64_t take[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES];
-    for (size_t i = 0; i < n; i++) {
-        qty[i] = lines[i].quantity;
-        r = mer_db_query(db, "SELECT warehouse_id, on_hand - reserved FROM stock WHERE sku_id = ?", "i",
-                         lines[i].sku_id);
-        while (mer_rows_next(r)) {
-            int64_t wid = mer_rows_int(r, 0);
-            for (size_t k = 0; k < nc; k++)
-                if (cand[k] == wid)
-                    avail[i * nc + k] = mer_rows_int(r, 1);
-        }
-        if ((err = mer_rows_end(r)) != 0)
-            return err;
-    }
-    size_t short_line = 0;
-    if (mer_stock_allocate(qty, n, avail, nc, take, &short_line) == 0) {
-        if (short_line < n)
-            *short_sku = lines[short_line].sku_id;
-        return MER_E_CONFLICT;
-    }
-    for (size_t k = 0; k < nc; k++) {
-        bool used = false;
-        for (size_t i = 0; i < n; i++)
-            used = used || take[i * nc + k] > 0;
-        if (!used)
-            continue;
-        mer_stock_part_t *p = &plan->parts[plan->nparts++];
-        p->warehouse_id = cand[k];
-        p->same_state = cand_same[k];
-        snprintf(p->code, sizeof(p->code), "%s", cand_code[k]);
+    int first = nc && n ? reserve_first(db, &cand[0], lines, n, plan) : 0;
+    if (first < 0)
+        return first;
+    if (first == 0) {
+        /* units available per line and candidate, then the rule of alloc.h */
+        int64_t qty[MER_ALLOC_MAX_LINES], avail[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES] = {0};
+        int64_t take[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES];
         for (size_t i = 0; i < n; i++) {
-            int64_t q = take[i * nc + k];
-            p->quantity[i] = q;
-            if (q == 0)
-                continue;
-            int64_t left = reserve_one(db, cand[k], lines[i].sku_id, q);
-            if (left < 0) { /* taken meanwhile (another node): refused, the savepoint undoes the rest */
-                *short_sku = lines[i].sku_id;
-                return MER_E_CONFLICT;
+            qty[i] = lines[i].quantity;
+            mer_rows_t *r = mer_db_query(db, "SELECT warehouse_id, on_hand - reserved FROM stock WHERE sku_id = ?", "i",
+                                         lines[i].sku_id);
+            while (mer_rows_next(r)) {
+                int64_t wid = mer_rows_int(r, 0);
+                for (size_t k = 0; k < nc; k++)
+                    if (cand[k].id == wid)
+                        avail[i * nc + k] = mer_rows_int(r, 1);
             }
-            if (left == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+            if ((err = mer_rows_end(r)) != 0)
                 return err;
+        }
+        size_t short_line = 0;
+        if (mer_stock_allocate(qty, n, avail, nc, take, &short_line) == 0) {
+            if (short_line < n)
+                *short_sku = lines[short_line].sku_id;
+            return MER_E_CONFLICT;
+        }
+        for (size_t k = 0; k < nc; k++) {
+            bool used = false;
+            for (size_t i = 0; i < n; i++)
+                used = used || take[i * nc + k] > 0;
+            if (!used)
+                continue;
+            plan_part(plan, &cand[k]);
+            mer_stock_part_t *p = &plan->parts[plan->nparts - 1];
+            for (size_t i = 0; i < n; i++) {
+                int64_t q = take[i * nc + k];
+                p->quantity[i] = q;
+                if (q == 0)
+                    continue;
+                int64_t left = reserve_one(db, cand[k].id, lines[i].sku_id, q);
+                if (left < 0) { /* taken meanwhile (another node): refused, the savepoint undoes the rest */
+                    *short_sku = lines[i].sku_id;
+                    return MER_E_CONFLICT;
+                }
+                if (left == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+                    return err;
+            }
         }
     }
     for (size_t k = 0; k < plan->nparts; k++)

@@ -71,8 +71,10 @@ typedef struct mer_stock_plan {
  * first (so an Indian order can be intra-state) then by id, chosen by mer_stock_allocate (alloc.h): one
  * warehouse when one can fill the order, else the fewest that together can. Writer thread only; every
  * reservation is a conditional UPDATE (on_hand - reserved >= q), so stock never goes negative even if
- * another node took units since they were read. Returns 0 and the plan, or MER_E_CONFLICT with *short_sku
- * a SKU the warehouses cannot supply (the caller's savepoint undoes any partial reservation).
+ * another node took units since they were read. The common case costs two statements and one UPDATE per
+ * line: the first candidate is tried at once, and only when it cannot fill the order (its units then given
+ * back) is every candidate's stock read for the rule. Returns 0 and the plan, or MER_E_CONFLICT with
+ * *short_sku a SKU the warehouses cannot supply (the caller's savepoint undoes any partial reservation).
  */
 int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
                       mer_stock_plan_t *plan, int64_t *short_sku);

@@ -26,6 +26,8 @@ void mer_checkout_init(mer_checkout_t *co)
 void mer_checkout_release(mer_checkout_t *co)
 {
     mer_order_view_release(&co->view);
+    free(co->address_json);
+    co->address_json = NULL;
 }
 
 void mer_checkout_committed(mer_checkout_t *co)
@@ -91,25 +93,9 @@ static int refuse_amounts(const mer_checkout_t *co, const mer_price_result_t *pr
                         (long long)MER_MONEY_MAX);
 }
 
-/* The delivery address: a stored one (the default if none given) or the inline one, checked by the
- * country's rules. Fills co->address, co->state. */
-static int resolve_address(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+/* The delivery address against country c's rules (its fields named "address.<field>"). */
+static int check_address(const mer_country_t *c, const mer_address_t *addr, mer_verr_t *e)
 {
-    const mer_country_t *c = co->c;
-    mer_address_t *addr = &co->address;
-    if (co->inline_address) {
-        if (co->address_err.code) {
-            *e = co->address_err;
-            return e->code;
-        }
-        snprintf(addr->country, sizeof(addr->country), "%s", c->code);
-    } else {
-        int64_t address_id = co->address_id ? co->address_id : mer_address_default(db, co->user_id);
-        int err = address_id ? mer_address_load(db, co->user_id, address_id, addr) : MER_E_NOT_FOUND;
-        if (err)
-            return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
-                                "give address_id of one of your addresses, or an address");
-    }
     if (strcmp(addr->country, c->code) != 0)
         return mer_verr_set(e, MER_E_VALIDATION, "address_id", "the delivery address must be in %s", c->code);
     mer_address_in_t ain = {addr->name,  addr->line1,       addr->line2, addr->city,
@@ -120,6 +106,38 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         memcpy(e->field, field, sizeof(e->field) - 1);
         e->field[sizeof(e->field) - 1] = '\0';
         return e->code;
+    }
+    return 0;
+}
+
+/* The delivery address: a stored one (the default if none given) or the inline one, checked by the
+ * country's rules (an inline one's check is mer_checkout_prepare's while the countries are the same).
+ * Fills co->address, co->state. */
+static int resolve_address(mer_db_t *db, mer_checkout_t *co, bool same_countries, mer_verr_t *e)
+{
+    mer_address_t *addr = &co->address;
+    if (co->inline_address) {
+        if (co->address_err.code) {
+            *e = co->address_err;
+            return e->code;
+        }
+        snprintf(addr->country, sizeof(addr->country), "%s", co->c->code);
+        if (!co->prep_address || !same_countries) { /* not checked on the loop, or against other rules */
+            co->prep_address_err = (mer_verr_t){0};
+            check_address(co->c, addr, &co->prep_address_err);
+        }
+        if (co->prep_address_err.code) {
+            *e = co->prep_address_err;
+            return e->code;
+        }
+    } else {
+        int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
+                                 : mer_address_load_default(db, co->user_id, addr);
+        if (err)
+            return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
+                                "give address_id of one of your addresses, or an address");
+        if ((err = check_address(co->c, addr, e)) != 0)
+            return err;
     }
     memcpy(co->state, addr->state, sizeof(co->state) - 1);
     co->state[sizeof(co->state) - 1] = '\0';
@@ -311,20 +329,51 @@ static int price(mer_checkout_t *co, bool intra_state, mer_verr_t *e)
     return 0;
 }
 
+/* The lines resolved and priced (before any coupon): the body's lines, or the cart's, and the flash line. */
+static int resolve_and_price(mer_checkout_t *co, mer_coupon_line_t *cl, mer_verr_t *e)
+{
+    mer_locale_chain_t chain;
+    mer_locale_chain_build(&chain, co->lang[0] ? co->lang : NULL, NULL, 0, co->c->languages[0]);
+    int err = resolve_lines(co, &chain, cl, e);
+    /* nothing beyond MER_MONEY_MAX before a coupon spreads its discount over the lines (mer_coupon_apply
+     * needs amounts within it); without a coupon this pricing is the order's (see mer_checkout_place) */
+    return err ? err : price(co, false, e);
+}
+
+void mer_checkout_prepare(mer_checkout_t *co)
+{
+    const mer_countries_t *cs = mer_countries();
+    co->c = mer_country_find(cs, co->country, 2);
+    if (co->c == NULL || mer_country_payment(co->c, co->payment_method) == NULL)
+        return; /* refused by the job, in its turn */
+    co->prep_countries = cs;
+    if (co->inline_address && !co->address_err.code) {
+        snprintf(co->address.country, sizeof(co->address.country), "%s", co->c->code);
+        check_address(co->c, &co->address, &co->prep_address_err);
+        co->prep_address = true;
+    }
+    if (co->lines_given && !co->lines_err.code && !co->flash_token[0]) {
+        /* read before the snapshot is: a snapshot swapped in after this read advances it past this value */
+        co->prep_catalog = mer_catalog_generation();
+        resolve_and_price(co, co->coupon_code[0] ? co->prep_cl : NULL, &co->prep_lines_err);
+        co->prep_lines = true;
+    }
+}
+
 /* Everything before stock: who, where, what, at which price and discount. */
 static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
     int err;
-    co->c = mer_country_find(mer_countries(), co->country, 2);
+    const mer_countries_t *cs = mer_countries();
+    co->c = mer_country_find(cs, co->country, 2);
     if (co->c == NULL)
         return mer_verr_set(e, MER_E_UNKNOWN_COUNTRY, "country", "your account's country is no longer sold in");
     if (mer_country_payment(co->c, co->payment_method) == NULL)
         return mer_verr_set(e, MER_E_VALIDATION, "payment_method", "%s is not offered in %s", co->payment_method,
                             co->country);
-    if ((err = resolve_address(db, co, e)) != 0)
+    bool same_countries = co->prep_countries == cs; /* snapshots are never freed: equal pointers, same data */
+    if ((err = resolve_address(db, co, same_countries, e)) != 0)
         return err;
-    mer_locale_chain_t chain;
-    mer_locale_chain_build(&chain, co->lang[0] ? co->lang : NULL, NULL, 0, co->c->languages[0]);
     if (co->flash_token[0] && (err = check_flash(db, co, e)) != 0)
         return err;
     if (co->lines_given && co->lines_err.code) {
@@ -333,21 +382,31 @@ static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     }
     if (!co->lines_given && !co->flash_token[0] && (err = cart_lines(db, co, e)) != 0)
         return err;
-    mer_coupon_line_t cl[MER_ORDER_MAX_LINES];
     bool coupon = co->coupon_code[0] != '\0';
-    if ((err = resolve_lines(co, &chain, coupon ? cl : NULL, e)) != 0)
-        return err;
-    /* nothing beyond MER_MONEY_MAX before a coupon spreads its discount over the lines (mer_coupon_apply
-     * needs amounts within it); without a coupon this pricing is the order's (see mer_checkout_place) */
-    if ((err = price(co, false, e)) != 0)
-        return err;
+    mer_coupon_line_t *cl = coupon ? co->prep_cl : NULL;
+    if (co->prep_lines && same_countries && co->prep_catalog == mer_catalog_generation()) {
+        /* priced on the loop from the catalogue as it still is */
+        if (co->prep_lines_err.code) {
+            *e = co->prep_lines_err;
+            return e->code;
+        }
+    } else {
+        if (co->prep_lines) { /* a price, a text or a country changed since: again, from scratch */
+            co->n = 0;
+            memset(co->lines, 0, sizeof(co->lines));
+            co->view.lang[0] = '\0';
+        }
+        if ((err = resolve_and_price(co, cl, e)) != 0)
+            return err;
+    }
     return coupon ? apply_coupon(db, co, cl, e) : 0;
 }
 
-/* Fills co->view with the new order (no database read needed). */
-static void view_new_order(mer_checkout_t *co, const char *address_json)
+void mer_checkout_view(mer_checkout_t *co)
 {
     mer_order_view_t *v = &co->view;
+    if (co->order_id == 0 || co->replay || v->id) /* nothing placed, a replay (loaded), or made already */
+        return;
     const mer_country_t *c = co->c;
     v->id = co->order_id;
     v->user_id = co->user_id;
@@ -363,7 +422,8 @@ static void view_new_order(mer_checkout_t *co, const char *address_json)
     v->shipping_total = co->pr.shipping_total;
     v->tax_total = co->pr.tax_total;
     v->grand_total = co->pr.grand_total;
-    v->address_json = mer_xstrdup(address_json);
+    v->address_json = co->address_json; /* the view owns it now */
+    co->address_json = NULL;
     v->created_at = v->updated_at = co->created_at;
     v->expires_at = co->expires_at;
     v->lines = mer_xcalloc(co->n ? co->n : 1, sizeof(*v->lines));
@@ -391,6 +451,10 @@ static void view_new_order(mer_checkout_t *co, const char *address_json)
         snprintf(v->intent, sizeof(v->intent), "%s", co->intent);
         snprintf(v->redirect_url, sizeof(v->redirect_url), "%s", co->redirect_url);
     }
+    const char *codes[MER_ORDER_MAX_LINES];
+    for (size_t i = 0; i < co->n; i++)
+        codes[i] = co->lines[i].code;
+    v->shipments = mer_shipments_json_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
 }
 
 static int emit_created(mer_db_t *db, const mer_checkout_t *co)
@@ -418,7 +482,7 @@ static int emit_created(mer_db_t *db, const mer_checkout_t *co)
 }
 
 /* Writes the order and everything that goes with it (co resolved, stock reserved, priced). */
-static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_json, mer_verr_t *e)
+static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
     const mer_country_t *c = co->c;
     int err;
@@ -434,8 +498,8 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
                            "sisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
                            co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive,
                            co->pr.items_total, co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total,
-                           co->pr.grand_total, address_json, co->has_coupon ? co->coupon.code : NULL, co->created_at,
-                           co->created_at, co->expires_at);
+                           co->pr.grand_total, co->address_json, co->has_coupon ? co->coupon.code : NULL,
+                           co->created_at, co->created_at, co->expires_at);
     if (err)
         return err;
     for (size_t i = 0; i < co->n; i++) {
@@ -453,10 +517,21 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, const char *address_jso
     int64_t sku_ids[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         sku_ids[i] = co->lines[i].sku_id;
-    if ((err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at)) != 0)
+    err = mer_shipments_create(db, co->order_id, &co->plan, sku_ids, co->n, co->created_at, co->shipment_ids);
+    if (err)
         return err;
-    for (size_t i = 0; i < co->pr.ntaxes; i++) {
-        const mer_tax_row_t *t = &co->pr.taxes[i];
+    size_t k = 0;
+    for (; k + 1 < co->pr.ntaxes; k += 2) { /* two rows a statement: India's CGST and SGST in one */
+        const mer_tax_row_t *t = &co->pr.taxes[k], *u = &co->pr.taxes[k + 1];
+        if (mer_db_defer(db,
+                         "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) "
+                         "VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)",
+                         "isiiiisiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount, co->order_id,
+                         u->kind, (int64_t)u->rate_bp, u->taxable, u->amount) < 0)
+            return MER_E_INTERNAL;
+    }
+    if (k < co->pr.ntaxes) {
+        const mer_tax_row_t *t = &co->pr.taxes[k];
         if (mer_db_defer(db, "INSERT INTO order_tax (order_id, kind, rate_bp, taxable, amount) VALUES (?, ?, ?, ?, ?)",
                          "isiii", co->order_id, t->kind, (int64_t)t->rate_bp, t->taxable, t->amount) < 0)
             return MER_E_INTERNAL;
@@ -558,17 +633,9 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     if (strcmp(co->payment_method, "wallet") == 0)
         mer_wallet_new_intent(co->region, co->c->currency.code, co->intent, co->redirect_url, sizeof(co->redirect_url));
 
-    json_t *aj = mer_address_json(&co->address);
-    char *address_json = mer_json_dump(aj, NULL);
-    json_decref(aj);
-    err = write_order(db, co, address_json, e);
-    if (err == 0) {
-        view_new_order(co, address_json);
-        if ((co->view.shipments = mer_shipments_json(db, co->order_id)) == NULL)
-            err = MER_E_INTERNAL;
-    }
-    if (err)
+    free(co->address_json); /* (a job run again) */
+    co->address_json = mer_address_json_text(&co->address);
+    if ((err = write_order(db, co, e)) != 0)
         co->order_id = 0;
-    free(address_json);
     return err;
 }

@@ -2,8 +2,11 @@
  * checkout.h — the checkout service: one order placed from plain structs, without HTTP.
  *
  * The adapter (checkout_http.c, POST /api/v1/orders) reads the body into a mer_checkout_t on its loop
- * (mer_checkout_input_*: what needs only the body) and submits one writer job; mer_checkout_place() then
- * does everything else inside that job's savepoint, in the order the API documents its refusals:
+ * (mer_checkout_input_*: what needs only the body), does there what needs no database
+ * (mer_checkout_prepare: an inline address checked against the country's rules, the body's lines resolved
+ * and priced from the catalogue snapshot) and submits one writer job; mer_checkout_place() then does
+ * everything else inside that job's savepoint, in the order the API documents its refusals (a refusal
+ * found on the loop is kept and reported in its turn, so that, e.g., a retry still replays its order):
  *
  *   1. the Idempotency-Key: a key seen for this very body replays the order it made (co->replay, the
  *      order loaded into co->view), for another body it is refused; a retry so gets its first answer even
@@ -22,6 +25,13 @@
  * All reads run on the writer's connection inside the same transaction as the writes: the cart lines
  * removed and the coupon frozen are the ones read, with no second check, and a checkout costs one
  * thread hop (loop → writer → loop). An error rolls the savepoint back: nothing of the order remains.
+ *
+ * What was prepared on the loop is used only if nothing it depends on changed before the job ran: the
+ * country snapshot (mer_countries(), never freed, so the same pointer is the same data) and the catalogue's
+ * generation (read before the snapshot, so a snapshot swapped in meanwhile has a later one); else the job
+ * resolves and prices again, so a price changed in between is the order's price (and expected_total sees
+ * it). The writer only writes: the answer of a new order is made after the commit, by mer_checkout_view()
+ * on the adapter's loop, from what the job kept (nothing is read back).
  */
 #ifndef MER_CHECKOUT_H
 #define MER_CHECKOUT_H
@@ -32,6 +42,7 @@
 #include "order/checkout_input.h"
 #include "order/coupon.h"
 #include "order/order.h"
+#include "region/country.h"
 #include "core/locale.h"
 #include "store/store.h"
 
@@ -78,7 +89,16 @@ typedef struct mer_checkout {
     char intent[64], redirect_url[512];
     size_t n;
     mer_checkout_line_t lines[MER_ORDER_MAX_LINES];
+    /* prepared on the loop (mer_checkout_prepare); used if prep_countries and prep_catalog are still current */
+    const mer_countries_t *prep_countries;       /* the country snapshot it used; NULL: nothing prepared */
+    uint64_t prep_catalog;                       /* mer_catalog_generation() before the lines were resolved */
+    bool prep_address;                           /* prep_address_err is the inline address's check */
+    bool prep_lines;                             /* lines, n, pl, pr (prep_cl with a coupon): the body's lines priced */
+    mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
+    mer_coupon_line_t prep_cl[MER_ORDER_MAX_LINES]; /* the lines as a coupon sees them (with a coupon) */
+    char *address_json;                             /* the delivery address as stored (owned, then the view's) */
     mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
+    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;
@@ -88,12 +108,18 @@ typedef struct mer_checkout {
 
 /* A checkout with nothing asked yet: expected_total -1. (The adapter then fills the "in" part.) */
 void mer_checkout_init(mer_checkout_t *co);
+/* Once the "in" part is filled, before the job (any thread, no database): what needs none (see above).
+ * Optional: mer_checkout_place does whatever was not prepared. */
+void mer_checkout_prepare(mer_checkout_t *co);
 /*
- * Places the order (writer thread, inside the job's savepoint; see above). Returns 0 (co->order_id and
- * co->view describe the order, co->replay when it was an earlier one), or a negative error, with the
- * failing field and message in *e when the client can act on it (and co->reason for a coupon).
+ * Places the order (writer thread, inside the job's savepoint; see above). Returns 0 (co->order_id is the
+ * order; co->replay when it was an earlier one, which co->view then describes), or a negative error, with
+ * the failing field and message in *e when the client can act on it (and co->reason for a coupon).
  */
 int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e);
+/* After mer_checkout_place returned 0 (any thread; the adapter's loop, after the commit): fills co->view
+ * with the new order, without reading. Does nothing for a replay, whose view the job loaded. */
+void mer_checkout_view(mer_checkout_t *co);
 /* After the transaction that placed co committed (any thread): the flash token becomes used in memory. */
 void mer_checkout_committed(mer_checkout_t *co);
 /* Frees what co owns (its view). */

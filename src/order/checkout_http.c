@@ -8,8 +8,9 @@
  * returns the same order; the same key with another body is 422 idempotency_key_reused.
  *
  * On the loop: the caller's role, the body read into a mer_checkout_t (the parts that need only the body;
- * their refusals are kept for the service to report in their turn), the body's canonical hash. Then one
- * writer job runs mer_checkout_place(), and the answer is the order (201) or the refusal.
+ * their refusals are kept for the service to report in their turn), the body's canonical hash, and what
+ * needs no database (mer_checkout_prepare). Then one writer job runs mer_checkout_place(), and the answer
+ * is the order (201, made here by mer_checkout_view) or the refusal.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -37,6 +38,7 @@ static void checkout_reply(mer_call_t *c)
         char loc[64];
         snprintf(loc, sizeof(loc), "/api/v1/orders/%lld", (long long)k->co.order_id);
         mer_reply_header(c->r, "location", loc);
+        mer_checkout_view(&k->co); /* here, not in the job: the writer only writes */
     }
     mer_reply_order(c->r, 201, &k->co.view);
 }
@@ -108,6 +110,7 @@ static void h_checkout(mer_req_t *r)
         sodium_bin2hex(co->req_hash, sizeof(co->req_hash), h, sizeof(h));
         free(canon);
     }
+    mer_checkout_prepare(co);
     k->c.reply = checkout_reply;
     k->c.reply_error = checkout_reply_error;
     k->c.cleanup = checkout_cleanup;

@@ -13,23 +13,30 @@
 #define MAX_SHIPMENTS MER_ALLOC_MAX_WAREHOUSES
 
 int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t *plan, const int64_t *sku_ids,
-                         size_t nlines, int64_t now)
+                         size_t nlines, int64_t now, int64_t *ids)
 {
     for (size_t k = 0; k < plan->nparts; k++) {
         const mer_stock_part_t *p = &plan->parts[k];
-        int64_t id = 0;
-        int err = mer_db_query_int(db, &id,
+        int err = mer_db_query_int(db, &ids[k],
                                    "INSERT INTO order_shipment (order_id, seq, warehouse_id, status, created_at) "
                                    "VALUES (?, ?, ?, 'pending', ?) RETURNING id",
                                    "iiii", order_id, (int64_t)(k + 1), p->warehouse_id, now);
         if (err)
             return err;
+        if (plan->nparts == 1) { /* one warehouse ships every unit: the order's lines as written, at once */
+            if (mer_db_defer(db,
+                             "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
+                             "SELECT ?, line_no, sku_id, quantity FROM order_line WHERE order_id = ?",
+                             "ii", ids[k], order_id) < 0)
+                return MER_E_INTERNAL;
+            continue;
+        }
         for (size_t i = 0; i < nlines; i++)
             if (p->quantity[i] > 0 &&
                 mer_db_defer(db,
                              "INSERT INTO order_shipment_line (shipment_id, line_no, sku_id, quantity) "
                              "VALUES (?, ?, ?, ?)",
-                             "iiii", id, (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
+                             "iiii", ids[k], (int64_t)(i + 1), sku_ids[i], p->quantity[i]) < 0)
                 return MER_E_INTERNAL;
     }
     return 0;
@@ -80,39 +87,55 @@ static int ship_lines(mer_db_t *db, int64_t shipment_id, mer_stock_line_t *sl, s
     return mer_rows_end(r);
 }
 
-/* The columns of a shipment as its JSON shows it: the first nine of a row FROM order_shipment s LEFT JOIN
- * warehouse w (shipment_head). */
-#define SHIP_JSON_COLS                                                                                                 \
-    "s.id, s.seq, COALESCE(w.code, ''), s.status, s.carrier, s.tracking_number, s.created_at, "                        \
-    "COALESCE(s.shipped_at, 0), COALESCE(s.delivered_at, 0)"
+/* A shipment as the order answer shows it, before its "lines". */
+typedef struct ship_view {
+    int64_t id, seq, created_at, shipped_at, delivered_at; /* shipped_at, delivered_at: 0 = not yet */
+    const char *warehouse, *status, *carrier, *tracking;   /* "" = none (carrier, tracking) */
+} ship_view_t;
 
-/* A shipment as JSON without its lines, from a row that begins with SHIP_JSON_COLS. */
-static json_t *shipment_head(mer_rows_t *r)
+/* The answer's shape of a shipment, with an empty "lines" (ship_view_line adds to it): one place for the
+ * order read back (shipment_json) and the order just placed (mer_shipments_json_new). */
+static json_t *ship_view_json(const ship_view_t *v)
 {
     char ts[32];
-    mer_format_utc_ms(mer_rows_int(r, 6), ts);
-    json_t *s =
-        json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)mer_rows_int(r, 0), "seq", (json_int_t)mer_rows_int(r, 1),
-                  "warehouse", mer_rows_text(r, 2), "status", mer_rows_text(r, 3), "created_at", ts);
-    if (mer_rows_len(r, 4))
-        json_object_set_new(s, "carrier", json_string(mer_rows_text(r, 4)));
-    if (mer_rows_len(r, 5))
-        json_object_set_new(s, "tracking_number", json_string(mer_rows_text(r, 5)));
-    if (mer_rows_int(r, 7)) {
-        mer_format_utc_ms(mer_rows_int(r, 7), ts);
+    mer_format_utc_ms(v->created_at, ts);
+    json_t *s = json_pack("{s:I,s:I,s:s,s:s,s:s}", "id", (json_int_t)v->id, "seq", (json_int_t)v->seq, "warehouse",
+                          v->warehouse, "status", v->status, "created_at", ts);
+    if (v->carrier[0])
+        json_object_set_new(s, "carrier", json_string(v->carrier));
+    if (v->tracking[0])
+        json_object_set_new(s, "tracking_number", json_string(v->tracking));
+    if (v->shipped_at) {
+        mer_format_utc_ms(v->shipped_at, ts);
         json_object_set_new(s, "shipped_at", json_string(ts));
     }
-    if (mer_rows_int(r, 8)) {
-        mer_format_utc_ms(mer_rows_int(r, 8), ts);
+    if (v->delivered_at) {
+        mer_format_utc_ms(v->delivered_at, ts);
         json_object_set_new(s, "delivered_at", json_string(ts));
     }
+    json_object_set_new(s, "lines", json_array());
     return s;
 }
 
-/* A shipment line as JSON. */
-static json_t *shipment_line(int64_t line_no, const char *sku, int64_t quantity)
+static void ship_view_line(json_t *s, int64_t line_no, const char *sku, int64_t quantity)
 {
-    return json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)line_no, "sku", sku, "quantity", (json_int_t)quantity);
+    json_array_append_new(json_object_get(s, "lines"), json_pack("{s:I,s:s,s:I}", "line_no", (json_int_t)line_no, "sku",
+                                                                 sku, "quantity", (json_int_t)quantity));
+}
+
+/* The columns of a shipment as its answer shows it: the first nine of a row FROM order_shipment s LEFT JOIN
+ * warehouse w (ship_view_row). */
+#define SHIP_VIEW_COLS                                                                                                 \
+    "s.id, s.seq, COALESCE(w.code, ''), s.status, s.carrier, s.tracking_number, s.created_at, "                        \
+    "COALESCE(s.shipped_at, 0), COALESCE(s.delivered_at, 0)"
+
+/* A shipment's answer (empty "lines") from a row that begins with SHIP_VIEW_COLS. */
+static json_t *ship_view_row(mer_rows_t *r)
+{
+    ship_view_t v = {mer_rows_int(r, 0),  mer_rows_int(r, 1),  mer_rows_int(r, 6),
+                     mer_rows_int(r, 7),  mer_rows_int(r, 8),  mer_rows_text(r, 2),
+                     mer_rows_text(r, 3), mer_rows_text(r, 4), mer_rows_text(r, 5)};
+    return ship_view_json(&v);
 }
 
 /* A shipment as JSON (its lines with their SKU codes); NULL when it cannot be read. */
@@ -121,26 +144,24 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
     json_t *s = NULL;
     int64_t order_id = 0;
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT " SHIP_JSON_COLS ", s.order_id "
+                                 "SELECT " SHIP_VIEW_COLS ", s.order_id "
                                  "FROM order_shipment s LEFT JOIN warehouse w ON w.id = s.warehouse_id WHERE s.id = ?",
                                  "i", shipment_id);
     if (mer_rows_next(r)) {
-        s = shipment_head(r);
+        s = ship_view_row(r);
         order_id = mer_rows_int(r, 9);
     }
     if (mer_rows_end(r) != 0 || s == NULL) {
         json_decref(s);
         return NULL;
     }
-    json_t *lines = json_array();
     r = mer_db_query(db,
                      "SELECT l.line_no, COALESCE(ol.sku_code, ''), l.quantity FROM order_shipment_line l "
                      "LEFT JOIN order_line ol ON ol.order_id = ? AND ol.line_no = l.line_no "
                      "WHERE l.shipment_id = ? AND l.quantity > 0 ORDER BY l.line_no",
                      "ii", order_id, shipment_id);
     while (mer_rows_next(r))
-        json_array_append_new(lines, shipment_line(mer_rows_int(r, 0), mer_rows_text(r, 1), mer_rows_int(r, 2)));
-    json_object_set_new(s, "lines", lines);
+        ship_view_line(s, mer_rows_int(r, 0), mer_rows_text(r, 1), mer_rows_int(r, 2));
     if (mer_rows_end(r) != 0) {
         json_decref(s);
         return NULL;
@@ -148,30 +169,44 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
     return s;
 }
 
+json_t *mer_shipments_json_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes,
+                               size_t nlines, int64_t created_at)
+{
+    json_t *out = json_array();
+    for (size_t k = 0; k < plan->nparts; k++) {
+        const mer_stock_part_t *p = &plan->parts[k];
+        ship_view_t v = {ids[k], (int64_t)(k + 1), created_at, 0, 0, p->code, "pending", "", ""};
+        json_t *s = ship_view_json(&v);
+        for (size_t i = 0; i < nlines; i++)
+            if (p->quantity[i] > 0)
+                ship_view_line(s, (int64_t)(i + 1), codes[i], p->quantity[i]);
+        json_array_append_new(out, s);
+    }
+    return out;
+}
+
 json_t *mer_shipments_json(mer_db_t *db, int64_t order_id)
 {
     /* one query (one round trip on PostgreSQL): a row per shipment line, a shipment without lines once */
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT " SHIP_JSON_COLS ", l.line_no, COALESCE(ol.sku_code, ''), l.quantity "
+                                 "SELECT " SHIP_VIEW_COLS ", l.line_no, COALESCE(ol.sku_code, ''), l.quantity "
                                  "FROM order_shipment s LEFT JOIN warehouse w ON w.id = s.warehouse_id "
                                  "LEFT JOIN order_shipment_line l ON l.shipment_id = s.id AND l.quantity > 0 "
                                  "LEFT JOIN order_line ol ON ol.order_id = s.order_id AND ol.line_no = l.line_no "
                                  "WHERE s.order_id = ? ORDER BY s.seq, l.line_no",
                                  "i", order_id);
-    json_t *out = json_array(), *s = NULL, *lines = NULL;
+    json_t *out = json_array(), *s = NULL;
     int64_t id = 0;
     while (mer_rows_next(r)) {
         if (s == NULL || mer_rows_int(r, 0) != id) {
             if (json_array_size(out) >= MAX_SHIPMENTS)
                 break;
             id = mer_rows_int(r, 0);
-            s = shipment_head(r);
-            lines = json_array();
-            json_object_set_new(s, "lines", lines);
+            s = ship_view_row(r);
             json_array_append_new(out, s);
         }
         if (!mer_rows_null(r, 9))
-            json_array_append_new(lines, shipment_line(mer_rows_int(r, 9), mer_rows_text(r, 10), mer_rows_int(r, 11)));
+            ship_view_line(s, mer_rows_int(r, 9), mer_rows_text(r, 10), mer_rows_int(r, 11));
     }
     if (mer_rows_end(r) != 0) {
         json_decref(out);

@@ -29,9 +29,17 @@
 #include "order/fsm.h"
 #include "store/db.h"
 
-/* Writes the shipments of a new order from plan: line i of the order (line_no i + 1) is sku_ids[i]. */
+/*
+ * Writes the shipments of a new order from plan, once its lines are written: line i of the order (line_no
+ * i + 1) is sku_ids[i]. ids (plan->nparts entries) receives the shipments' ids, in plan order. Two
+ * statements for an order from one warehouse, whatever its lines.
+ */
 int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t *plan, const int64_t *sku_ids,
-                         size_t nlines, int64_t now);
+                         size_t nlines, int64_t now, int64_t *ids);
+/* The shipments mer_shipments_create wrote (ids), as mer_shipments_json would read them back, without
+ * reading: line i's SKU code is codes[i]. Any thread. New reference. */
+json_t *mer_shipments_json_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes,
+                               size_t nlines, int64_t created_at);
 /* The order ends unshipped: every pending shipment's units go back to stock and it is cancelled. */
 int mer_shipments_release(mer_db_t *db, int64_t order_id);
 /*

@@ -216,6 +216,7 @@ int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
+    db->statements++;
     int rc = db->be->exec(db, sql, types, ap);
     va_end(ap);
     return rc;
@@ -242,6 +243,7 @@ mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
+    db->statements++;
     mer_rows_t *r = db->be->query(db, sql, types, ap);
     va_end(ap);
     r->db = db;
@@ -252,6 +254,7 @@ int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *ty
 {
     va_list ap;
     va_start(ap, types);
+    db->statements++;
     int rc = db->be->query_int(db, out, sql, types, ap);
     va_end(ap);
     return rc;
@@ -292,25 +295,41 @@ int mer_db_script(mer_db_t *db, const char *sql)
     return db->be->script(db, sql);
 }
 
+/* Transaction and savepoint commands are not counted in mer_db_statements, however the backend sends them
+ * (SQLite's BEGIN and COMMIT go through mer_db_exec): each of these functions puts the count back. */
+
 int mer_db_begin(mer_db_t *db)
 {
+    int64_t n = db->statements;
     db->begin_changes = mer_db_total_changes(db);
-    return db->be->begin(db);
+    int rc = db->be->begin(db);
+    db->statements = n;
+    return rc;
 }
 
 int mer_db_commit(mer_db_t *db)
 {
-    return db->be->commit(db);
+    int64_t n = db->statements;
+    int rc = db->be->commit(db);
+    db->statements = n;
+    return rc;
 }
 
 void mer_db_rollback(mer_db_t *db)
 {
+    int64_t n = db->statements;
     db->be->rollback(db);
+    db->statements = n;
 }
 
 int64_t mer_db_total_changes(mer_db_t *db)
 {
     return db->be->total_changes(db);
+}
+
+int64_t mer_db_statements(const mer_db_t *db)
+{
+    return db->statements;
 }
 
 static char node_name[24];
@@ -332,12 +351,14 @@ const char *mer_db_node(void)
 int mer_db_savepoint(mer_db_t *db)
 {
     int rc = mer_db_exec(db, "SAVEPOINT sp", NULL);
+    db->statements--;
     return rc < 0 ? rc : 0;
 }
 
 int mer_db_release(mer_db_t *db)
 {
     int rc = mer_db_exec(db, "RELEASE sp", NULL);
+    db->statements--;
     return rc < 0 ? rc : 0;
 }
 
@@ -345,6 +366,7 @@ void mer_db_rollback_to(mer_db_t *db)
 {
     mer_db_exec(db, "ROLLBACK TO sp", NULL);
     mer_db_exec(db, "RELEASE sp", NULL);
+    db->statements -= 2;
 }
 
 void mer_db_wal_manual(mer_db_t *db)

@@ -20,6 +20,7 @@ struct mer_db {
     char *path;            /* as opened (a file path, or a URL without its password) */
     char label[32];        /* the store's name for it (mer_db_set_label), "" until set */
     int64_t begin_changes; /* total changes at the last BEGIN: did the transaction write (faults) */
+    int64_t statements;    /* statements run through exec, query and query_int (mer_db_statements) */
 };
 
 struct mer_rows {

@@ -86,6 +86,7 @@ typedef struct writer {
     mer_hist_t wait_ns, commit_ns, batch_jobs;
     _Atomic uint64_t batches[BATCH__COUNT];
     _Atomic uint64_t jobs_ok, jobs_err;
+    _Atomic uint64_t statements; /* run by the jobs of batches (mer_db_statements), whatever their result */
     /* WAL upkeep (see the top of this file) */
     pthread_t ckpt_tid;
     bool ckpt_running;
@@ -204,7 +205,7 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
     for (mer_wjob_t *j = batch; j; j = j->next)
         mer_hist_observe(&w->wait_ns, &time_spec, t0 > j->job.queued_ns ? t0 - j->job.queued_ns : 0);
     mer_db_t *db = mer_store_job_begin(w->db); /* a replica catalogue's jobs run at the hub (store.h) */
-    int64_t changes = mer_db_total_changes(db);
+    int64_t changes = mer_db_total_changes(db), statements = mer_db_statements(db);
     int err = mer_db_begin(db);
     int result = err ? BATCH_FAILED : BATCH_COMMITTED;
     size_t n = 0;
@@ -240,6 +241,7 @@ static void run_batch(writer_t *w, mer_wjob_t *batch)
         }
     }
     int64_t wal_pages = mer_db_wal_pages(db);
+    mer_stat_add(&w->statements, (uint64_t)(mer_db_statements(db) - statements));
     mer_store_write_end(w->db);
     want_checkpoint(w, wal_pages);
     /* hooks publish what a commit made durable: nothing to publish after a rollback */
@@ -327,6 +329,9 @@ int mer_writer_start(const char *region)
                 if (pthread_create(&w->tid, NULL, writer_main, w) != 0) {
                     err = MER_E_INTERNAL;
                 } else {
+                    char name[16]; /* "writer-in", "writer-catalog": top -H, perf, /proc/PID/task/TID/comm */
+                    snprintf(name, sizeof(name), "writer-%s", region ? region : "catalog");
+                    pthread_setname_np(w->tid, name);
                     w->running = true;
                     atomic_fetch_add_explicit(&nwriters, 1, memory_order_release);
                 }
@@ -498,6 +503,11 @@ void mer_writer_metrics(mer_buf_t *out)
         mer_buf_printf(out, "meridian_writer_jobs_total{%s,result=\"error\"} %llu\n", mer_buf_str(&lb[i]),
                        (unsigned long long)mer_stat_get(&writers[i].jobs_err));
     }
+    mer_prom_family(out, "meridian_writer_statements_total", "counter",
+                    "Statements the writers' jobs ran (BEGIN, COMMIT and savepoints not counted).");
+    for (size_t i = 0; i < nw; i++)
+        mer_buf_printf(out, "meridian_writer_statements_total{%s} %llu\n", mer_buf_str(&lb[i]),
+                       (unsigned long long)mer_stat_get(&writers[i].statements));
     mer_prom_family(out, "meridian_db_round_trips_total", "counter",
                     "Round trips to database servers (PostgreSQL), all connections; 0 with SQLite files.");
     mer_buf_printf(out, "meridian_db_round_trips_total %lld\n", (long long)mer_db_round_trips());

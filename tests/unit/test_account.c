@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 #include <unistd.h>
 
@@ -181,6 +182,52 @@ static void test_addresses(void **state)
     assert_int_equal(count("SELECT COUNT(*) FROM address WHERE user_id = ?", user), 0);
 }
 
+/* The default address: the one marked default, else the newest; loaded in one statement. Its JSON text
+ * is the JSON of mer_address_json, byte for byte. */
+static void test_default_address(void **state)
+{
+    (void)state;
+    mer_verr_t e = {0};
+    mer_address_t a, b, got;
+    bool def = false;
+    int64_t user = 1; /* test_register's customer, without addresses since test_addresses */
+
+    mer_db_t *db = mer_store_write_begin(REGION);
+    assert_int_equal(mer_address_default(db, user), 0);
+    assert_int_equal(mer_address_load_default(db, user, &got), MER_E_NOT_FOUND);
+    mer_store_write_end(REGION);
+
+    mer_address_patch_t p = mumbai();
+    db = begin();
+    assert_int_equal(end(db, mer_address_add(db, user, REGION, "IN", &p, &a, &def, &e)), 0);
+    assert_true(def);
+    snprintf(p.a.name, sizeof(p.a.name), "B \"Office\" \\ राव");
+    db = begin();
+    assert_int_equal(end(db, mer_address_add(db, user, REGION, "IN", &p, &b, &def, &e)), 0);
+    assert_false(def);
+    assert_true(b.id > a.id);
+
+    db = mer_store_write_begin(REGION);
+    /* the marked one, though older */
+    assert_int_equal(mer_address_default(db, user), a.id);
+    assert_int_equal(mer_address_load_default(db, user, &got), 0);
+    assert_int_equal(got.id, a.id);
+    /* none marked: the newest */
+    assert_int_equal(mer_db_exec(db, "UPDATE address SET is_default = 0 WHERE user_id = ?", "i", user), 2);
+    assert_int_equal(mer_address_default(db, user), b.id);
+    assert_int_equal(mer_address_load_default(db, user, &got), 0);
+    assert_int_equal(got.id, b.id);
+    assert_string_equal(got.name, "B \"Office\" \\ राव");
+    mer_store_write_end(REGION);
+
+    json_t *j = mer_address_json(&got);
+    char *tree = mer_json_dump(j, NULL), *text = mer_address_json_text(&got);
+    assert_string_equal(text, tree);
+    json_decref(j);
+    free(tree);
+    free(text);
+}
+
 /* A SKU sold in India, with its price and purchase limit. */
 static mer_cart_change_t sold_sku(void)
 {
@@ -264,6 +311,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_register),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_default_address),
         cmocka_unit_test(test_cart),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

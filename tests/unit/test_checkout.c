@@ -23,7 +23,7 @@
 
 #define REGION "in"
 
-static int64_t user_id, other_id;
+static int64_t user_id, other_id, addr_user_id; /* addr_user_id: a customer with stored addresses */
 static char sku_code[65];
 static int64_t sku_price;
 
@@ -56,12 +56,23 @@ static int64_t count(const char *sql, int64_t id)
 typedef struct place_arg {
     mer_checkout_t co;
     mer_verr_t e;
+    int64_t statements; /* what mer_checkout_place ran (mer_db_statements) */
+    bool unprepared;    /* place() skips mer_checkout_prepare */
 } place_arg_t;
 
+/* As the adapter does: prepared on its loop, placed by the writer, the answer made after the commit (or
+ * not prepared, when unprepared is set: everything in the job). */
 static int place(mer_db_t *db, void *arg)
 {
     place_arg_t *a = arg;
-    return mer_checkout_place(db, &a->co, &a->e);
+    if (!a->unprepared)
+        mer_checkout_prepare(&a->co);
+    int64_t before = mer_db_statements(db);
+    int err = mer_checkout_place(db, &a->co, &a->e);
+    a->statements = mer_db_statements(db) - before;
+    if (err == 0)
+        mer_checkout_view(&a->co);
+    return err;
 }
 
 /* A checkout of quantity units of the test SKU by the test customer, delivered to an inline address in
@@ -183,6 +194,117 @@ static void test_checkout_idempotency_key(void **state)
     free_checkout(a);
 }
 
+/* Adds delta to the test SKU's price in India in catalog.db and reloads the catalogue (an admin's change). */
+static void change_price(int64_t delta)
+{
+    mer_db_t *cat = mer_store_write_begin(MER_STORE_CATALOG);
+    assert_int_equal(mer_db_exec(cat,
+                                 "UPDATE price SET amount = amount + ? WHERE country = 'IN' AND "
+                                 "sku_id = (SELECT id FROM sku WHERE code = ?)",
+                                 "is", delta, sku_code),
+                     1);
+    mer_store_write_end(MER_STORE_CATALOG);
+    assert_int_equal(mer_catalog_reload(), 0);
+}
+
+/*
+ * What the adapter prepares on its loop (lines priced from the catalogue, the inline address checked) is
+ * the job's only while the catalogue and the countries are as they were: a price changed between the two
+ * is the order's price, and expected_total sees it. Refusals found on the loop come in their turn.
+ */
+static void test_checkout_prepared(void **state)
+{
+    (void)state;
+    /* prepared or not, the same order */
+    place_arg_t *a = new_checkout(2, "card"), *b = new_checkout(2, "card");
+    b->unprepared = true;
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(in_tx(place, b), 0);
+    assert_int_equal(a->co.view.grand_total, b->co.view.grand_total);
+    assert_int_equal(a->co.view.tax_total, b->co.view.tax_total);
+    assert_int_equal(a->co.view.lines[0].unit_price, sku_price);
+    assert_string_equal(a->co.view.lines[0].name, b->co.view.lines[0].name);
+    assert_string_equal(a->co.view.address_json, b->co.view.address_json);
+    int64_t total = a->co.view.grand_total;
+    free_checkout(a);
+    free_checkout(b);
+
+    /* priced on the loop, then the price changes before the job: the job prices again */
+    a = new_checkout(2, "card");
+    mer_checkout_prepare(&a->co);
+    assert_true(a->co.prep_lines);
+    assert_int_equal(a->co.pr.grand_total, total);
+    change_price(100);
+    a->unprepared = true; /* (prepared above) */
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(a->co.view.lines[0].unit_price, sku_price + 100);
+    assert_int_equal(count("SELECT unit_price FROM order_line WHERE order_id = ? AND line_no = 1", a->co.order_id),
+                     sku_price + 100);
+    free_checkout(a);
+    /* the same with the total the client was shown: refused, nothing written */
+    a = new_checkout(2, "card");
+    a->co.expected_total = total;
+    mer_checkout_prepare(&a->co);
+    change_price(-100);
+    a->unprepared = true;
+    int64_t before = count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id);
+    /* the price is back to what the loop saw, but the catalogue moved on twice: priced again, same total */
+    assert_int_equal(in_tx(place, a), 0);
+    assert_int_equal(a->co.view.grand_total, total);
+    free_checkout(a);
+    a = new_checkout(2, "card");
+    a->co.expected_total = total;
+    mer_checkout_prepare(&a->co);
+    change_price(100);
+    a->unprepared = true;
+    assert_int_equal(in_tx(place, a), MER_E_CONFLICT);
+    assert_string_equal(a->e.field, "expected_total");
+    assert_int_equal(count("SELECT COUNT(*) FROM orders WHERE user_id = ?", user_id), before + 1);
+    free_checkout(a);
+    change_price(-100);
+
+    /* an address and a line both refused on the loop: the address first, as in the job */
+    a = new_checkout(1, "card");
+    snprintf(a->co.address.postal_code, sizeof(a->co.address.postal_code), "1");
+    snprintf(a->co.want[0].code, sizeof(a->co.want[0].code), "NO-SUCH-SKU");
+    mer_checkout_prepare(&a->co);
+    assert_int_equal(a->co.prep_address_err.code, MER_E_VALIDATION);
+    assert_int_equal(a->co.prep_lines_err.code, MER_E_VALIDATION);
+    a->unprepared = true;
+    assert_int_equal(in_tx(place, a), MER_E_VALIDATION);
+    assert_string_equal(a->e.field, "address.postal_code");
+    free_checkout(a);
+}
+
+/*
+ * The order of the benchmark (one line, a card, the customer's stored default address, every unit in the
+ * first warehouse) costs the writer 11 statements, each a round trip on a database server: the address;
+ * the warehouses and one conditional UPDATE of the stock; the order number; the order, its line, its
+ * shipment and the shipment's lines; its two tax rows (CGST and SGST: Mumbai to Mumbai) in one; the
+ * first event and order.created. Nothing is read back for the answer. (Split shipments had taken 17: the
+ * default address found and then loaded, every warehouse's stock read before the UPDATE, the shipments
+ * read back, a statement per tax row.)
+ */
+static void test_checkout_statements(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) { /* the first order warms what a writer caches (stock.low armed or not) */
+        place_arg_t *a = new_checkout(1, "card");
+        a->co.inline_address = false;
+        a->co.user_id = addr_user_id;
+        assert_int_equal(in_tx(place, a), 0);
+        assert_non_null(strstr(a->co.view.address_json, "\"name\":\"Default Home\""));
+        assert_int_equal(json_array_size(a->co.view.shipments), 1);
+        assert_int_equal(a->co.view.ntaxes, 2);
+        assert_int_equal(count("SELECT COUNT(*) FROM order_tax WHERE order_id = ?", a->co.order_id), 2);
+        assert_int_equal(count("SELECT SUM(amount) FROM order_tax WHERE order_id = ?", a->co.order_id),
+                         a->co.view.tax_total);
+        if (i == 1)
+            assert_in_range(a->statements, 1, 11);
+        free_checkout(a);
+    }
+}
+
 /* ---- the order service ---- */
 
 typedef struct change_arg {
@@ -254,6 +376,19 @@ static int add_user(mer_db_t *db, void *arg)
                             "s", email);
 }
 
+/* Two stored addresses for addr_user_id: the older one marked default, and a newer one. */
+static int add_addresses(mer_db_t *db, void *arg)
+{
+    (void)arg;
+    static const char sql[] = "INSERT INTO address (user_id, country, name, line1, city, state, postal_code, phone, "
+                              "is_default, created_at) VALUES (?, 'IN', ?, '12 MG Road', 'Mumbai', 'MH', '400001', "
+                              "'+919812345678', ?, 0)";
+    if (mer_db_exec(db, sql, "isi", addr_user_id, "Default Home", (int64_t)1) != 1 ||
+        mer_db_exec(db, sql, "isi", addr_user_id, "Newer Office", (int64_t)0) != 1)
+        return MER_E_INTERNAL;
+    return 0;
+}
+
 static int seed_stock(mer_db_t *db, void *arg)
 {
     (void)arg;
@@ -265,7 +400,8 @@ static int setup(void **state)
     (void)state;
     if (seeded_store_open("checkout", REGION) != 0)
         return -1;
-    if (in_tx(seed_stock, NULL) != 0 || in_tx(add_user, &user_id) != 0 || in_tx(add_user, &other_id) != 0)
+    if (in_tx(seed_stock, NULL) != 0 || in_tx(add_user, &user_id) != 0 || in_tx(add_user, &other_id) != 0 ||
+        in_tx(add_user, &addr_user_id) != 0 || in_tx(add_addresses, NULL) != 0)
         return -1;
     /* an accessory sold in India, cheap enough for any quantity used here */
     const mer_catalog_t *cat = mer_catalog_lock();
@@ -295,6 +431,8 @@ int main(void)
         cmocka_unit_test(test_checkout_places_an_order),
         cmocka_unit_test(test_checkout_refusal_writes_nothing),
         cmocka_unit_test(test_checkout_idempotency_key),
+        cmocka_unit_test(test_checkout_statements),
+        cmocka_unit_test(test_checkout_prepared),
         cmocka_unit_test(test_order_change),
         cmocka_unit_test(test_order_list),
     };
