@@ -234,6 +234,7 @@ int mer_db_defer(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;
     va_start(ap, types);
+    db->statements++; /* a statement like any other, whenever it is sent */
     int rc = db->be->defer ? db->be->defer(db, sql, types, ap) : db->be->exec(db, sql, types, ap);
     va_end(ap);
     return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;

@@ -115,9 +115,10 @@ void mer_db_rollback_to(mer_db_t *db);
  * included (the writer tells a batch that wrote from one that only looked); deferred statements count once
  * their results are in (after the next synchronous call), those dropped by mer_db_rollback_to not at all. */
 int64_t mer_db_total_changes(mer_db_t *db);
-/* Statements this connection ran through mer_db_exec, mer_db_query and mer_db_query_int since it opened
- * (transaction and savepoint commands not counted): the cost of a job in statements, which on a database
- * server is its round trips, whatever the load (the writer's meridian_writer_statements_total, unit tests). */
+/* Statements this connection ran through mer_db_exec, mer_db_defer, mer_db_query and mer_db_query_int since
+ * it opened (transaction and savepoint commands not counted): the cost of a job in statements, whatever the
+ * load (the writer's meridian_writer_statements_total, unit tests). On a database server the synchronous ones
+ * are round trips; deferred ones ride with them (mer_db_round_trips counts those). */
 int64_t mer_db_statements(const mer_db_t *db);
 /* Round trips this process made to database servers, all connections together (0 while every database is a
  * SQLite file: those are in the process). For /metrics (meridian_db_round_trips_total) and the benchmark. */
