@@ -900,20 +900,6 @@ static void put_header(mer_buf_t *out, const char *const *cols)
     mer_csv_end(out);
 }
 
-/* The index of the first product of cat whose id is not below id. */
-static size_t product_from(const mer_catalog_t *cat, int64_t id)
-{
-    size_t lo = 0, hi = cat->nproducts;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (cat->products[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static void product_row(export_call_t *x, mer_buf_t *out, const mer_cat_product_t *p, size_t k)
 {
     const mer_cat_sku_t *s = &p->skus[k];
@@ -1003,7 +989,7 @@ static int export_more(mer_db_t *db, mer_call_t *c, mer_buf_t *out, bool *done)
         x->begun = true;
     }
     const mer_catalog_t *cat = mer_catalog_lock();
-    size_t i = product_from(cat, x->next_id);
+    size_t i = mer_catalog_product_at(cat, x->next_id);
     if (i < cat->nproducts && cat->products[i].id != x->next_id)
         x->sku = x->price = 0; /* the cursor's product is gone: the next one from its start */
     bool full = false;

@@ -1141,7 +1141,7 @@ void mer_catalog_shutdown(void)
     mer_search_shutdown();
 }
 
-const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t id)
+size_t mer_catalog_product_at(const mer_catalog_t *cat, int64_t id)
 {
     size_t lo = 0, hi = cat->nproducts;
     while (lo < hi) {
@@ -1151,7 +1151,13 @@ const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t i
         else
             hi = mid;
     }
-    return lo < cat->nproducts && cat->products[lo].id == id ? &cat->products[lo] : NULL;
+    return lo;
+}
+
+const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t id)
+{
+    size_t i = mer_catalog_product_at(cat, id);
+    return i < cat->nproducts && cat->products[i].id == id ? &cat->products[i] : NULL;
 }
 
 const mer_cat_category_t *mer_catalog_category(const mer_catalog_t *cat, int64_t id)

@@ -178,6 +178,8 @@ void mer_catalog_unlock(void);
  * cached answers through the cache itself: mer_rcache_invalidate). */
 uint64_t mer_catalog_generation(void);
 
+/* The index in cat->products (sorted by id) of the first product whose id is not below id (nproducts: none). */
+size_t mer_catalog_product_at(const mer_catalog_t *cat, int64_t id);
 /* Lookups in a locked snapshot; NULL if absent. */
 const mer_cat_product_t *mer_catalog_product(const mer_catalog_t *cat, int64_t id);
 const mer_cat_sku_t *mer_catalog_sku_by_code(const mer_catalog_t *cat, const char *code);

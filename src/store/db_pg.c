@@ -44,7 +44,7 @@
 #include "store/db_int.h"
 #include "core/banned.h"
 
-#define STMT_CACHE 256 /* slots; a power of two */
+#define STMT_CACHE 256  /* slots; a power of two */
 #define MAX_PENDING 256 /* commands queued for the next round trip; a full queue is sent at once */
 #define MAX_PARAMS 64
 #define INT8OID 20
