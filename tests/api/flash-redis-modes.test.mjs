@@ -6,20 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, expectError, run, ADDRESSES, until, wait, localTime } from './helpers.mjs';
+import { sharedStackMissing, startSharedStack, startServer, expectError, run, ADDRESSES, until, wait, localTime } from './helpers.mjs';
 
-function missing() {
-  if (process.env.MERIDIAN_TEST_PG_URL) return 'runs in the default phase of the API tests (it starts its own PostgreSQL)';
-  try { execFileSync('sh', ['-c', 'command -v redis-server']); } catch { return 'redis-server is not installed (scripts/install-deps.sh test)'; }
-  if (!existsSync('/usr/lib/postgresql') || readdirSync('/usr/lib/postgresql').length === 0) return 'postgresql is not installed (scripts/install-deps.sh test)';
-  return false;
-}
-const skip = missing();
+const skip = sharedStackMissing();
 
-let pg, pgDir, redis, redisDir, dataDir, A, B, T, inUrl;
+let stack, redis, redisDir, dataDir, A, B, T, inUrl;
 let buyers = [];
 const skus = [];
 const IST = (ms) => localTime('Asia/Kolkata', ms);
@@ -50,14 +44,9 @@ async function within(ms, what, fn) {
 
 before(async () => {
   if (skip) return;
-  [pg, pgDir] = execFileSync('tests/pg/pg.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
-  [redis, redisDir] = execFileSync('tests/redis/redis.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
-  const base = pg.replace(/\/[^/]*$/, '');
-  const names = ['cat', 'sg', 'in', 'ru', 'eu'];
-  for (const n of names) execFileSync('psql', ['-q', pg, '-c', `CREATE DATABASE fm_${n}`]);
-  process.env.MERIDIAN_CATALOG_DB = `${base}/fm_cat`;
-  process.env.MERIDIAN_REGION_DB = names.slice(1).map((n) => `${n}=${base}/fm_${n}`).join(',');
-  inUrl = `${base}/fm_in`;
+  stack = startSharedStack('fm');
+  ({ redis, redisDir } = stack);
+  inUrl = stack.urls.in;
   dataDir = mkdtempSync(join(tmpdir(), 'meridian-redis-modes-'));
   run(['seed', '--data', dataDir]);
   A = await startServer({ dataDir, args: ['--redis', redis] });
@@ -74,8 +63,7 @@ after(async () => {
   if (skip) return;
   for (const n of [A, B]) if (n) { if (n.child.exitCode === null) n.child.kill('SIGCONT'); await n.stop({ keepData: true }); }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  if (redisDir) execFileSync('tests/redis/redis.sh', ['stop', redisDir]);
-  if (pgDir) execFileSync('tests/pg/pg.sh', ['stop', pgDir]);
+  stack?.stop();
 });
 
 test('a sale created on one node is on sale on the other within a second, without a restart', { skip }, async (t) => {

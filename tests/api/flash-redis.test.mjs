@@ -4,22 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, expectError, run, ADDRESSES, until, wait } from './helpers.mjs';
+import { sharedStackMissing, startSharedStack, startServer, expectError, run, ADDRESSES, until, wait } from './helpers.mjs';
 
-function missing() {
-  // the PostgreSQL phase of make test (tests/pg/api.sh) would hand the nodes its own databases: this file
-  // starts its own cluster, so it runs once, in the default phase
-  if (process.env.MERIDIAN_TEST_PG_URL) return 'runs in the default phase of the API tests (it starts its own PostgreSQL)';
-  try { execFileSync('sh', ['-c', 'command -v redis-server']); } catch { return 'redis-server is not installed (scripts/install-deps.sh test)'; }
-  if (!existsSync('/usr/lib/postgresql') || readdirSync('/usr/lib/postgresql').length === 0) return 'postgresql is not installed (scripts/install-deps.sh test)';
-  return false;
-}
-const skip = missing();
+const skip = sharedStackMissing();
 
-let pg, pgDir, redis, redisDir, dataDir, A, B, T;
+let stack, redis, redisDir, dataDir, A, B, T;
 const sales = {};
 let buyers = [];
 const REDIS_ARGS = () => ['--redis', redis];
@@ -81,13 +73,8 @@ async function startNode() {
 
 before(async () => {
   if (skip) return;
-  [pg, pgDir] = execFileSync('tests/pg/pg.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
-  [redis, redisDir] = execFileSync('tests/redis/redis.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
-  const base = pg.replace(/\/[^/]*$/, '');
-  const names = ['cat', 'sg', 'in', 'ru', 'eu'];
-  for (const n of names) execFileSync('psql', ['-q', pg, '-c', `CREATE DATABASE fr_${n}`]);
-  process.env.MERIDIAN_CATALOG_DB = `${base}/fr_cat`;
-  process.env.MERIDIAN_REGION_DB = names.slice(1).map((n) => `${n}=${base}/fr_${n}`).join(',');
+  stack = startSharedStack('fr');
+  ({ redis, redisDir } = stack);
   dataDir = mkdtempSync(join(tmpdir(), 'meridian-redis-test-'));
   run(['seed', '--data', dataDir]);
   A = await startNode();
@@ -110,8 +97,7 @@ after(async () => {
   if (skip) return;
   for (const n of [A, B]) if (n) await n.stop({ keepData: true });
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  if (redisDir) execFileSync('tests/redis/redis.sh', ['stop', redisDir]);
-  if (pgDir) execFileSync('tests/pg/pg.sh', ['stop', pgDir]);
+  stack?.stop();
 });
 
 test('2,000 buyers race for 200 units over two nodes: exactly 200 tokens, nobody over the limit, sold out on both', { skip }, async (t) => {

@@ -1,6 +1,6 @@
 // Test helpers: start the real meridian binary on a free port with a temporary data directory.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
@@ -53,6 +53,35 @@ export function pgDataDir(cluster) {
   const dataDir = mkdtempSync(join(tmpdir(), 'meridian-test-'));
   pgDatabases(dataDir, cluster);
   return dataDir;
+}
+
+// Several nodes on one PostgreSQL and one Redis, both started by the test (tests/pg/pg.sh, tests/redis/redis.sh):
+// why such a test cannot run here, for { skip } (false when it can). The PostgreSQL phase of make test
+// (tests/pg/api.sh) would hand the nodes its own databases: these tests run once, in the default phase.
+export function sharedStackMissing() {
+  if (PG_URL) return 'runs in the default phase of the API tests (it starts its own PostgreSQL)';
+  try { execFileSync('sh', ['-c', 'command -v redis-server']); } catch { return 'redis-server is not installed (scripts/install-deps.sh test)'; }
+  if (!existsSync('/usr/lib/postgresql') || readdirSync('/usr/lib/postgresql').length === 0) return 'postgresql is not installed (scripts/install-deps.sh test)';
+  return false;
+}
+// Starts both; every store of this process's nodes goes to a database `${prefix}_<store>` of that cluster
+// (MERIDIAN_CATALOG_DB / MERIDIAN_REGION_DB). Returns { redis, redisDir, urls: {catalog, in, ...}, stop() }.
+export function startSharedStack(prefix) {
+  const [pg, pgDir] = execFileSync('tests/pg/pg.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
+  const [redis, redisDir] = execFileSync('tests/redis/redis.sh', ['start'], { encoding: 'utf8' }).trim().split(' ');
+  const base = pg.replace(/\/[^/]*$/, '');
+  const names = ['cat', 'sg', 'in', 'ru', 'eu'];
+  for (const n of names) execFileSync('psql', ['-q', pg, '-c', `CREATE DATABASE ${prefix}_${n}`]);
+  process.env.MERIDIAN_CATALOG_DB = `${base}/${prefix}_cat`;
+  process.env.MERIDIAN_REGION_DB = names.slice(1).map((n) => `${n}=${base}/${prefix}_${n}`).join(',');
+  return {
+    redis, redisDir,
+    urls: Object.fromEntries(names.map((n) => [n === 'cat' ? 'catalog' : n, `${base}/${prefix}_${n}`])),
+    stop() {
+      execFileSync('tests/redis/redis.sh', ['stop', redisDir]);
+      execFileSync('tests/pg/pg.sh', ['stop', pgDir]);
+    },
+  };
 }
 
 // The environment for a meridian command line: on a --data directory in PostgreSQL mode, its databases.
