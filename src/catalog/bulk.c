@@ -189,10 +189,7 @@ static void check_price_row(import_call_t *ic, const mer_catalog_t *cat, size_t 
             country->currency.code, cur);
     if (ic->nbad != before)
         return;
-    if (ic->n == ic->cap) {
-        ic->cap = ic->cap ? ic->cap * 2 : 256;
-        ic->prices = mer_xrealloc(ic->prices, ic->cap * sizeof(*ic->prices));
-    }
+    MER_GROW(ic->prices, ic->n, ic->cap, 256);
     price_row_t *p = &ic->prices[ic->n++];
     *p = (price_row_t){.row = row, .sku_id = s->id, .product_id = s->product->id, .amount = a};
     snprintf(p->country, sizeof(p->country), "%s", cc);
@@ -286,10 +283,7 @@ static void check_product_row(import_call_t *ic, const mer_catalog_t *cat, size_
         json_decref(attrs);
         return;
     }
-    if (ic->n == ic->cap) {
-        ic->cap = ic->cap ? ic->cap * 2 : 256;
-        ic->products = mer_xrealloc(ic->products, ic->cap * sizeof(*ic->products));
-    }
+    MER_GROW(ic->products, ic->n, ic->cap, 256);
     product_row_t *p = &ic->products[ic->n++];
     *p = (product_row_t){.row = row,
                          .slug = mer_xstrdup(v[P_PRODUCT]),

@@ -408,21 +408,36 @@ typedef struct builder {
     uint8_t locale, weight;
 } builder_t;
 
+/* The index's open-addressing tables hold ids (id + 1; 0 = empty) and are kept at most half full: before
+ * adding to a table of n entries, doubles it (first: its first size) when it would pass half, placing each
+ * entry i again at hash(ctx, i). */
+static void slots_reserve(uint32_t **slots, size_t *scap, size_t n, size_t first,
+                          uint64_t (*hash)(const void *ctx, size_t i), const void *ctx)
+{
+    if (n * 2 < *scap)
+        return;
+    size_t cap = *scap ? *scap * 2 : first;
+    uint32_t *s = mer_xcalloc(cap, sizeof(*s));
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash(ctx, i) & (cap - 1);
+        while (s[j])
+            j = (j + 1) & (cap - 1);
+        s[j] = (uint32_t)i + 1;
+    }
+    free(*slots);
+    *slots = s;
+    *scap = cap;
+}
+
+static uint64_t key_hash(const void *ctx, size_t i)
+{
+    const builder_t *b = ctx;
+    return hash_bytes(b->keys[i], b->klen[i]);
+}
+
 static uint32_t intern(builder_t *b, const char *key, size_t n)
 {
-    if (b->nkeys * 2 >= b->scap) {
-        size_t cap = b->scap ? b->scap * 2 : 4096;
-        uint32_t *slots = mer_xcalloc(cap, sizeof(*slots));
-        for (size_t i = 0; i < b->nkeys; i++) {
-            size_t j = hash_bytes(b->keys[i], b->klen[i]) & (cap - 1);
-            while (slots[j])
-                j = (j + 1) & (cap - 1);
-            slots[j] = (uint32_t)i + 1;
-        }
-        free(b->slots);
-        b->slots = slots;
-        b->scap = cap;
-    }
+    slots_reserve(&b->slots, &b->scap, b->nkeys, 4096, key_hash, b);
     size_t j = hash_bytes(key, n) & (b->scap - 1);
     while (b->slots[j]) {
         uint32_t id = b->slots[j] - 1;
@@ -457,10 +472,7 @@ static void add_key(void *arg, const char *key, size_t n)
             return;
         }
     }
-    if (b->ntuples == b->tcap) {
-        b->tcap = b->tcap ? b->tcap * 2 : 65536;
-        b->tuples = mer_xrealloc(b->tuples, b->tcap * sizeof(*b->tuples));
-    }
+    MER_GROW(b->tuples, b->ntuples, b->tcap, 65536);
     b->last[id] = b->ntuples;
     b->tuples[b->ntuples++] = (tuple_t){id, b->product, b->locale, b->weight};
 }
@@ -527,22 +539,21 @@ typedef struct strset {
     size_t scap;
 } strset_t;
 
+static uint64_t strset_hash(uint32_t key, const char *str)
+{
+    return hash_bytes(str, strlen(str)) ^ (key * 0x9E3779B97F4A7C15ull);
+}
+
+static uint64_t strset_entry_hash(const void *ctx, size_t i)
+{
+    const strset_t *t = ctx;
+    return strset_hash(t->key[i], t->str[i]);
+}
+
 static uint32_t strset_add(strset_t *t, uint32_t key, const char *str)
 {
-    if (t->n * 2 >= t->scap) {
-        size_t cap = t->scap ? t->scap * 2 : 64;
-        uint32_t *slots = mer_xcalloc(cap, sizeof(*slots));
-        for (size_t i = 0; i < t->n; i++) {
-            size_t j = (hash_bytes(t->str[i], strlen(t->str[i])) ^ (t->key[i] * 0x9E3779B97F4A7C15ull)) & (cap - 1);
-            while (slots[j])
-                j = (j + 1) & (cap - 1);
-            slots[j] = (uint32_t)i + 1;
-        }
-        free(t->slots);
-        t->slots = slots;
-        t->scap = cap;
-    }
-    size_t j = (hash_bytes(str, strlen(str)) ^ (key * 0x9E3779B97F4A7C15ull)) & (t->scap - 1);
+    slots_reserve(&t->slots, &t->scap, t->n, 64, strset_entry_hash, t);
+    size_t j = strset_hash(key, str) & (t->scap - 1);
     while (t->slots[j]) {
         uint32_t id = t->slots[j] - 1;
         if (t->key[id] == key && strcmp(t->str[id], str) == 0)

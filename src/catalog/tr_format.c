@@ -31,10 +31,7 @@
 void mer_tr_file_add(mer_tr_file_t *f, const char *id, const char *source, const char *target, const char *note,
                      const char *previous_source)
 {
-    if (f->n == f->cap) {
-        f->cap = f->cap ? f->cap * 2 : 64;
-        f->entries = mer_xrealloc(f->entries, f->cap * sizeof(*f->entries));
-    }
+    MER_GROW(f->entries, f->n, f->cap, 64);
     mer_tr_entry_t *e = &f->entries[f->n++];
     *e = (mer_tr_entry_t){0};
     e->id = mer_xstrdup(id);

@@ -329,8 +329,7 @@ typedef struct knowns {
 static void collect(const mer_tr_text_t *t, void *arg)
 {
     knowns_t *k = arg;
-    if (k->n == k->cap)
-        k->v = mer_xrealloc(k->v, (k->cap = k->cap ? k->cap * 2 : 256) * sizeof(*k->v));
+    MER_GROW(k->v, k->n, k->cap, 256);
     k->v[k->n++] = (known_t){mer_xstrdup(t->id),
                              t->attr ? mer_xstrdup(t->attr) : NULL,
                              mer_xstrdup(t->source),

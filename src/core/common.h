@@ -30,6 +30,15 @@ void *mer_xcalloc(size_t n, size_t size);
 void *mer_xrealloc(void *p, size_t n);
 char *mer_xstrdup(const char *s);
 char *mer_xstrndup(const char *s, size_t n);
+/* Room for one more element in the growable array p holding n of cap (doubling; first: the first capacity),
+ * after git's ALLOC_GROW:   MER_GROW(rows, n, cap, 256); rows[n++] = row;   */
+#define MER_GROW(p, n, cap, first)                                                                                     \
+    do {                                                                                                               \
+        if ((n) == (cap)) {                                                                                            \
+            (cap) = (cap) ? (cap)*2 : (first);                                                                         \
+            (p) = mer_xrealloc((p), (cap) * sizeof(*(p)));                                                             \
+        }                                                                                                              \
+    } while (0)
 
 /* Reports a broken invariant (a bug in Meridian, never bad input) and aborts. */
 #define MER_BUG(...) mer_bug(__FILE__, __LINE__, __VA_ARGS__)

@@ -533,10 +533,7 @@ static token_list_t confirmed = {.mu = PTHREAD_MUTEX_INITIALIZER}, doubtful = {.
 static void tokens_add(token_list_t *l, const char *token)
 {
     pthread_mutex_lock(&l->mu);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 256;
-        l->v = mer_xrealloc(l->v, l->cap * sizeof(*l->v));
-    }
+    MER_GROW(l->v, l->n, l->cap, 256);
     snprintf(l->v[l->n++], FS_TOKEN_LEN + 1, "%s", token);
     pthread_mutex_unlock(&l->mu);
 }

@@ -1050,10 +1050,7 @@ static void stock_check_row(stock_bulk_t *b, const mer_catalog_t *cat, size_t ro
         stock_bad(b, row, "reason", "invalid_value", "reason is at most 200 bytes");
     if (b->nbad != before)
         return;
-    if (b->n == b->cap) {
-        b->cap = b->cap ? b->cap * 2 : 256;
-        b->rows = mer_xrealloc(b->rows, b->cap * sizeof(*b->rows));
-    }
+    MER_GROW(b->rows, b->n, b->cap, 256);
     stock_row_t *r = &b->rows[b->n++];
     *r = (stock_row_t){.row = row, .sku_id = s->id, .on_hand = v};
     snprintf(r->sku, sizeof(r->sku), "%s", sku);
