@@ -147,31 +147,15 @@ export async function startServer(opts = {}) {
   if (opts.regions) args.push('--regions', opts.regions);
   // with nofile, a shell lowers the limit and execs the server (same pid)
   const [cmd, argv] = opts.nofile ? ['sh', ['-c', `ulimit -n ${opts.nofile} && exec "$0" "$@"`, BIN, ...args]] : [BIN, args];
-  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...envFor(args), ...(opts.env || {}) } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    try {
-      const r = await fetch(`${base}/healthz`);
-      if (r.ok) break;
-    } catch { /* not up yet */ }
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${log}`);
-    if (Date.now() > deadline) throw new Error(`server did not start:\n${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const { child, exited, base, log } = await spawnReady('server', cmd, argv, { ...envFor(args), ...(opts.env || {}) }, port, '/healthz');
   const srv = {
-    ...client(base), port, dataDir, adminToken, child, exited,
-    log: () => log,
+    ...client(base), port, dataDir, adminToken, child, exited, log,
     async stop({ keepData = false } = {}) {
       if (child.exitCode === null) child.kill('SIGTERM');
       const r = await exited;
       if (process.env.MERIDIAN_TEST_LOG_DIR) { // keep each server's log (tests/pg/api.sh sets it)
         mkdirSync(process.env.MERIDIAN_TEST_LOG_DIR, { recursive: true });
-        writeFileSync(join(process.env.MERIDIAN_TEST_LOG_DIR, `${process.pid}-${port}.log`), log);
+        writeFileSync(join(process.env.MERIDIAN_TEST_LOG_DIR, `${process.pid}-${port}.log`), log());
       }
       if (!keepData && !opts.dataDir) rmSync(dataDir, { recursive: true, force: true });
       return r;
@@ -180,26 +164,34 @@ export async function startServer(opts = {}) {
   return srv;
 }
 
-// Starts `meridian gateway` on a free port with args (--region ... and the rest) and waits until it is ready
-// (it has the country list). Returns a client of it with log() (its stdout and stderr) and stop().
-export async function startGateway(args, env = {}) {
-  const port = await freePort();
-  const child = spawn(BIN, ['gateway', '--port', String(port), '--threads', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let log = '';
-  child.stdout.on('data', (d) => { log += d; });
-  child.stderr.on('data', (d) => { log += d; });
+// Spawns a process that serves HTTP on port and waits (20 s at most) until readyPath answers 2xx; its stdout and
+// stderr are kept for log(). A process that exits or never gets ready is an error carrying its log (what: the
+// error's words), and one that never got ready is killed.
+async function spawnReady(what, cmd, argv, env, port, readyPath) {
+  const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { out += d; });
   const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 20000;
   for (;;) {
-    try { if ((await fetch(`${base}/readyz`)).ok) break; } catch { /* not up yet */ }
-    if (child.exitCode !== null) throw new Error(`gateway exited early:\n${log}`);
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`gateway did not start:\n${log}`); }
+    try { if ((await fetch(`${base}${readyPath}`)).ok) break; } catch { /* not up yet */ }
+    if (child.exitCode !== null) throw new Error(`${what} exited early:\n${out}`);
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${what} did not start:\n${out}`); }
     await wait(50);
   }
+  return { child, exited, base, log: () => out };
+}
+
+// Starts `meridian gateway` on a free port with args (--region ... and the rest) and waits until it is ready
+// (it has the country list). Returns a client of it with log() (its stdout and stderr) and stop().
+export async function startGateway(args, env = {}) {
+  const port = await freePort();
+  const { child, exited, base, log } = await spawnReady('gateway', BIN, ['gateway', '--port', String(port), '--threads', '2', ...args],
+    { ...process.env, ...env }, port, '/readyz');
   return Object.assign(client(base), {
-    port, child,
-    log: () => log,
+    port, child, log,
     async stop() { if (child.exitCode === null) child.kill('SIGTERM'); return exited; },
   });
 }
