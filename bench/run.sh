@@ -66,6 +66,19 @@ to_ms() { # wrk prints 1.23ms, 456.00us, 1.02s
 	echo "$1" | awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.3f", v }'
 }
 
+# stock_up BASE ADMIN_TOKEN PRODUCT_ID: the product's first SKU gets 100,000,000 units in both Indian
+# warehouses (the order scenarios, which buy it in IN, never run out); prints the SKU's code
+stock_up() {
+	local sku wh
+	sku=$(curl -s "$1/api/v1/products/$3?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
+	for wh in WH-IN-MUM WH-IN-BLR; do
+		curl -s -o /dev/null -X PUT -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
+			-d "{\"sku\":\"$sku\",\"warehouse\":\"$wh\",\"country\":\"IN\",\"on_hand\":100000000,\"reason\":\"bench\"}" \
+			"$1/api/v1/admin/stock"
+	done
+	echo "$sku"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 row() { # name rps p99 base_rps base_p99

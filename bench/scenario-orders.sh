@@ -8,12 +8,7 @@ echo "== order placement (targets: >= 15000 orders/s acknowledged after commit, 
 	--address '{"name":"Bench","line1":"1 Road","city":"Mumbai","state":"MH","postal_code":"400001","phone":"+919812345678"}' \
 	>"$work/tokens.txt" 2>/dev/null
 admin=$("$bin" admin token --data "$work/data" 2>/dev/null)
-sku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$pid_es?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
-for wh in WH-IN-MUM WH-IN-BLR; do
-	curl -s -o /dev/null -X PUT -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-		-d "{\"sku\":\"$sku\",\"warehouse\":\"$wh\",\"country\":\"IN\",\"on_hand\":100000000,\"reason\":\"bench\"}" \
-		"http://127.0.0.1:$mport/api/v1/admin/stock"
-done
+sku=$(stock_up "http://127.0.0.1:$mport" "$admin" "$pid_es")
 
 # hist_quantile Q FAMILY BEFORE AFTER -> milliseconds: the Q-quantile of the observations a histogram
 # family (summed over regions) gained between two /metrics snapshots, interpolated linearly inside the

@@ -41,12 +41,7 @@ else
 		--address '{"name":"Bench","line1":"1 Road","city":"Mumbai","state":"MH","postal_code":"400001","phone":"+919812345678"}' \
 		>"$work/pg-tokens.txt" 2>/dev/null
 	pg_admin=$(env $pg_env "$bin" admin token --data "$work/pgdata" 2>/dev/null)
-	pg_sku=$(curl -s "http://127.0.0.1:$pport1/api/v1/products/$pg_pid_es?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
-	for wh in WH-IN-MUM WH-IN-BLR; do
-		curl -s -o /dev/null -X PUT -H "Authorization: Bearer $pg_admin" -H 'Content-Type: application/json' \
-			-d "{\"sku\":\"$pg_sku\",\"warehouse\":\"$wh\",\"country\":\"IN\",\"on_hand\":100000000,\"reason\":\"bench\"}" \
-			"http://127.0.0.1:$pport1/api/v1/admin/stock"
-	done
+	pg_sku=$(stock_up "http://127.0.0.1:$pport1" "$pg_admin" "$pg_pid_es")
 	# the region writer's jobs and committed transactions (node 1's /metrics), for the group-commit line
 	pg_writer() {
 		curl -s "http://127.0.0.1:$pport1/metrics" | awk '/^meridian_writer_batches_total\{.*region="in".*result="committed"/ { b += $2 }
