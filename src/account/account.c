@@ -137,6 +137,16 @@ int mer_account_get(mer_db_t *db, int64_t id, mer_account_t *out)
     return err ? err : found ? 0 : MER_E_NOT_FOUND;
 }
 
+int mer_account_password_hash(mer_db_t *db, int64_t id, char password_hash[MER_PWHASH_MAX])
+{
+    mer_rows_t *rows = mer_db_query(db, "SELECT password_hash FROM \"user\" WHERE id = ?", "i", id);
+    int found = mer_rows_next(rows);
+    if (found)
+        snprintf(password_hash, MER_PWHASH_MAX, "%s", mer_rows_text(rows, 0));
+    int err = mer_rows_end(rows);
+    return err ? err : found ? 0 : MER_E_NOT_FOUND;
+}
+
 int mer_session_open(mer_db_t *db, int64_t user_id, const char *token_hash, int64_t now, int64_t expires_at)
 {
     return mer_db_exec(db, "INSERT INTO session (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)", "siii",
@@ -151,6 +161,50 @@ int mer_session_revoke(mer_db_t *db, const char *token_hash, int64_t now)
                        token_hash) < 0
                ? MER_E_INTERNAL
                : 0;
+}
+
+int mer_account_set_password(mer_db_t *db, int64_t user_id, const char *password_hash, const char *keep_hash,
+                             int64_t now)
+{
+    int n = mer_db_exec(db, "UPDATE \"user\" SET password_hash = ? WHERE id = ?", "si", password_hash, user_id);
+    if (n < 0)
+        return n;
+    if (n == 0)
+        return MER_E_NOT_FOUND;
+    n = mer_db_exec(db, "UPDATE session SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND hash <> ?",
+                    "iis", now, user_id, keep_hash ? keep_hash : "");
+    return n < 0 ? n : 0;
+}
+
+/* ---- password reset codes ---- */
+
+int mer_reset_open(mer_db_t *db, const mer_account_t *a, const char *code_hash, const char *message, int64_t now,
+                   int64_t expires_at)
+{
+    char event_id[40];
+    snprintf(event_id, sizeof(event_id), "pwreset_%.24s", code_hash);
+    int n = mer_db_exec(db,
+                        "UPDATE password_reset SET voided_at = ? WHERE user_id = ? AND used_at IS NULL "
+                        "AND voided_at IS NULL",
+                        "ii", now, a->id);
+    if (n >= 0)
+        n = mer_db_exec(db, "INSERT INTO password_reset (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                        "siii", code_hash, a->id, now, expires_at);
+    if (n >= 0)
+        n = mer_db_exec(db,
+                        "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        "sissi", event_id, a->id, a->email[0] ? "email" : "sms", message, now);
+    return n < 0 ? n : 0;
+}
+
+int mer_reset_redeem(mer_db_t *db, const char *code_hash, int64_t now, int64_t *user_id)
+{
+    int err = mer_db_query_int(db, user_id,
+                               "UPDATE password_reset SET used_at = ? WHERE hash = ? AND used_at IS NULL "
+                               "AND voided_at IS NULL AND expires_at > ? RETURNING user_id",
+                               "isi", now, code_hash, now);
+    return err;
 }
 
 /* ---- staff ---- */

@@ -16,9 +16,16 @@
  * pool for reads, never an event loop). account_http.c is the HTTP adapter: it parses and checks a
  * request, hashes on the offload pool, runs the service in a call (http/req.h) and renders the answer.
  *
+ * Passwords change with the current one (POST /api/v1/users/me/password), or through a reset code sent to
+ * the account's email or phone (POST /api/v1/password-resets, then POST /api/v1/password-resets/confirm):
+ * both revoke the account's other sessions. A reset code ("mpr_<region>_...", like a token: only its hash is
+ * stored) lives 30 minutes, is used once, and is voided by a newer one; asking for one answers the same
+ * whether or not the account exists, and counts against the login back-off.
+ *
  * Routes: POST /api/v1/users, POST /api/v1/sessions, DELETE /api/v1/sessions/current,
- * GET /api/v1/users/me, GET/POST /api/v1/users/me/addresses, GET/PATCH/DELETE
- * /api/v1/users/me/addresses/{id}, POST /api/v1/staff/sessions.
+ * GET /api/v1/users/me, POST /api/v1/users/me/password, GET/POST /api/v1/users/me/addresses,
+ * GET/PATCH/DELETE /api/v1/users/me/addresses/{id}, POST /api/v1/staff/sessions,
+ * POST /api/v1/password-resets, POST /api/v1/password-resets/confirm.
  */
 #ifndef MER_ACCOUNT_H
 #define MER_ACCOUNT_H
@@ -89,11 +96,42 @@ int mer_account_find(mer_db_t *db, const char *email, const char *phone, mer_acc
                      char password_hash[MER_PWHASH_MAX]);
 /* The account of id. Returns 0, MER_E_NOT_FOUND, or another negative error. */
 int mer_account_get(mer_db_t *db, int64_t id, mer_account_t *out);
+/* The password hash of account id. Returns 0, MER_E_NOT_FOUND, or another negative error. */
+int mer_account_password_hash(mer_db_t *db, int64_t id, char password_hash[MER_PWHASH_MAX]);
 /* Stores a session: the token whose hex hash is token_hash, for user_id, from now until expires_at.
  * Writer thread. Returns 0 or a negative error. */
 int mer_session_open(mer_db_t *db, int64_t user_id, const char *token_hash, int64_t now, int64_t expires_at);
 /* Revokes the session of token_hash (a no-op for one already revoked). Writer thread. */
 int mer_session_revoke(mer_db_t *db, const char *token_hash, int64_t now);
+
+/*
+ * Sets user_id's password (an argon2id hash) and revokes every live session of the user except the one whose
+ * token hash is keep_hash (NULL: all of them), so a password changed because it leaked locks out whoever
+ * used it. Writer thread; the caller also calls mer_auth_user_changed in the job and
+ * mer_auth_invalidate_user after the commit (cached sessions). Returns 0, MER_E_NOT_FOUND, or another
+ * negative error.
+ */
+int mer_account_set_password(mer_db_t *db, int64_t user_id, const char *password_hash, const char *keep_hash,
+                             int64_t now);
+
+/* ---- password reset codes ---- */
+
+#define MER_RESET_TTL_MS (30LL * 60 * 1000) /* a reset code's life */
+
+/*
+ * Opens a password reset for account a: stores the code's hash (the code itself is never stored), voids the
+ * account's earlier unused codes, and records the message carrying the code for the notification channel
+ * (email when the account has one, else sms: the notification table, events.h). Writer thread. Returns 0 or a
+ * negative error.
+ */
+int mer_reset_open(mer_db_t *db, const mer_account_t *a, const char *code_hash, const char *message, int64_t now,
+                   int64_t expires_at);
+/*
+ * Redeems a reset code: the code of code_hash, unused and not expired at now, is marked used and its account
+ * returned in *user_id. Writer thread. Returns 0, MER_E_NOT_FOUND (unknown, used, voided or expired: one
+ * answer for all, so a code's fate is not told), or another negative error.
+ */
+int mer_reset_redeem(mer_db_t *db, const char *code_hash, int64_t now, int64_t *user_id);
 
 /* ---- staff (catalog.db) ---- */
 

@@ -40,17 +40,20 @@ typedef struct creds {
 
 /*
  * Reads {email, phone, password, country} from the body: at least one of email and phone; both only when
- * both_ok (registration; a login names one). The country must be known and served by this node (404, 421).
- * Returns 0, or answers the error and returns -1.
+ * both_ok (registration; a login names one); the password when allowed names it. The country must be known and served
+ * by this node (404, 421). Returns 0, or answers the error and returns -1.
  */
 static int read_creds(mer_req_t *r, creds_t *c, const char *const *allowed, bool both_ok)
 {
+    bool need_password = false; /* required where it is allowed (not in a reset request) */
+    for (const char *const *k = allowed; *k; k++)
+        need_password |= strcmp(*k, "password") == 0;
     mer_verr_t e = {0};
     const char *email = NULL, *phone = NULL, *country = NULL;
     memset(c, 0, sizeof(*c));
     if (mer_json_only(r->body, allowed, "", &e) || mer_json_str(r->body, "email", "email", 3, 254, false, &email, &e) ||
         mer_json_str(r->body, "phone", "phone", 8, 32, false, &phone, &e) ||
-        mer_json_str(r->body, "password", "password", 1, 128, true, &c->password, &e) ||
+        mer_json_str(r->body, "password", "password", 1, 128, need_password, &c->password, &e) ||
         mer_json_str(r->body, "country", "country", 2, 2, true, &country, &e)) {
         mer_reply_verr(r, &e);
         return -1;
@@ -399,6 +402,305 @@ static void h_me(mer_req_t *r)
     mer_call_read(c, c->who.region, me_read);
 }
 
+/* ---- passwords: change, reset ---- */
+
+/* A new password's rules (registration's): 8 to 128 characters. Returns 0, or answers 422 and returns -1. */
+static int new_password_ok(mer_req_t *r, const char *field, const char *password)
+{
+    if (strlen(password) >= 8)
+        return 0;
+    mer_reply_error(r, MER_E_VALIDATION, field, "passwords need at least 8 characters");
+    return -1;
+}
+
+/* A change is four steps: the stored hash read (read pool), the current password checked and the new one
+ * hashed (offload pool), the hash written and the other sessions revoked (the region's writer). */
+typedef struct pw_call {
+    mer_call_t c;
+    char current[PASSWORD_MAX], next[PASSWORD_MAX];
+    char stored_hash[MER_PWHASH_MAX], hash[MER_PWHASH_MAX];
+    char keep[65]; /* the caller's own session stays */
+    bool ok;
+    attempt_t at;
+} pw_call_t;
+
+static void pw_cleanup(mer_call_t *c)
+{
+    pw_call_t *j = (pw_call_t *)c;
+    sodium_memzero(j->current, sizeof(j->current));
+    sodium_memzero(j->next, sizeof(j->next));
+}
+
+static void password_changed(mer_call_t *c)
+{
+    mer_auth_invalidate_user(c->who.id); /* the revoked sessions must not live on in the cache */
+}
+
+static int pw_write(mer_db_t *db, mer_call_t *c)
+{
+    pw_call_t *j = (pw_call_t *)c;
+    int err = mer_account_set_password(db, c->who.id, j->hash, j->keep, mer_now_unix_ms());
+    return err ? err : mer_auth_user_changed(db, c->who.id);
+}
+
+static int pw_verify(mer_db_t *db, mer_call_t *c)
+{
+    (void)db;
+    pw_call_t *j = (pw_call_t *)c;
+    j->ok = mer_password_matches(j->stored_hash, j->current, sizeof(j->current));
+    if (j->ok)
+        mer_password_hash(j->next, j->hash);
+    sodium_memzero(j->next, sizeof(j->next));
+    return j->ok && j->hash[0] == '\0' ? mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed") : 0;
+}
+
+static void pw_verified(mer_call_t *c)
+{
+    pw_call_t *j = (pw_call_t *)c;
+    if (j->ok)
+        mer_throttle_clear(logins, j->at.account_key);
+    else
+        attempt_count(&j->at);
+    if (!j->ok) {
+        mer_reply_error(c->r, MER_E_VALIDATION, "current_password", "the current password is wrong");
+        return;
+    }
+    c->reply = NULL;
+    c->committed = password_changed;
+    mer_call_write(c, c->who.region, pw_write);
+}
+
+static int pw_read(mer_db_t *db, mer_call_t *c)
+{
+    return mer_account_password_hash(db, c->who.id, ((pw_call_t *)c)->stored_hash);
+}
+
+static void pw_found(mer_call_t *c)
+{
+    pw_call_t *j = (pw_call_t *)c;
+    if (attempt_start(c->r, &j->at) != 0) /* answered 429 */
+        return;
+    c->reply = pw_verified;
+    mer_call_offload(c, pw_verify);
+}
+
+static void h_password_change(mer_req_t *r)
+{
+    static const char *const keys[] = {"current_password", "new_password", NULL};
+    const char *current = NULL, *next = NULL;
+    mer_verr_t e = {0};
+    if (r->who.role != MER_ROLE_CUSTOMER) {
+        mer_reply_error(r, MER_E_FORBIDDEN, NULL, "staff passwords are not changed here");
+        return;
+    }
+    if (mer_json_only(r->body, keys, "", &e) ||
+        mer_json_str(r->body, "current_password", "current_password", 1, 128, true, &current, &e) ||
+        mer_json_str(r->body, "new_password", "new_password", 1, 128, true, &next, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    if (new_password_ok(r, "new_password", next) != 0)
+        return;
+    if (strcmp(current, next) == 0) {
+        mer_reply_error(r, MER_E_VALIDATION, "new_password", "the new password is the current one");
+        return;
+    }
+    pw_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = pw_cleanup;
+    snprintf(j->current, sizeof(j->current), "%s", current);
+    snprintf(j->next, sizeof(j->next), "%s", next);
+    snprintf(j->keep, sizeof(j->keep), "%s", r->who.token_hash);
+    /* the login back-off's key of this account: guessing through a stolen session counts like a login */
+    snprintf(j->at.account_key, sizeof(j->at.account_key), "account:%s:#%lld", r->who.region, (long long)r->who.id);
+    j->c.reply = pw_found;
+    mer_call_read(&j->c, r->who.region, pw_read);
+}
+
+/* A reset request: the account looked up (read pool); when it exists, a code made on the loop and stored with
+ * its message (the region's writer). The answer is the same either way. */
+typedef struct reset_call {
+    mer_call_t c;
+    creds_t cr;
+    mer_account_t a;
+    bool found;
+    char region[MER_REGION_NAME_MAX];
+    char code[MER_TOKEN_MAX], code_hash[65];
+    attempt_t at;
+} reset_call_t;
+
+static void reset_cleanup(mer_call_t *c)
+{
+    sodium_memzero(((reset_call_t *)c)->code, MER_TOKEN_MAX);
+}
+
+static void reset_reply(mer_call_t *c)
+{
+    mer_reply_json(c->r, 202,
+                   json_pack("{s:s,s:I}", "message",
+                             "if an account has this email or phone, a reset code was sent to it", "expires_in_s",
+                             (json_int_t)(MER_RESET_TTL_MS / 1000)));
+}
+
+static int reset_write(mer_db_t *db, mer_call_t *c)
+{
+    reset_call_t *j = (reset_call_t *)c;
+    char msg[256];
+    int64_t now = mer_now_unix_ms();
+    snprintf(msg, sizeof(msg),
+             "Your password reset code: %s (valid %lld minutes). If you did not ask for it, ignore this "
+             "message.",
+             j->code, (long long)(MER_RESET_TTL_MS / 60000));
+    int err = mer_reset_open(db, &j->a, j->code_hash, msg, now, now + MER_RESET_TTL_MS);
+    sodium_memzero(msg, sizeof(msg));
+    return err;
+}
+
+static int reset_find(mer_db_t *db, mer_call_t *c)
+{
+    reset_call_t *j = (reset_call_t *)c;
+    char unused[MER_PWHASH_MAX];
+    int err = mer_account_find(db, j->cr.email, j->cr.phone, &j->a, unused);
+    j->found = err == 0;
+    return err == MER_E_NOT_FOUND ? 0 : err;
+}
+
+static void reset_found(mer_call_t *c)
+{
+    reset_call_t *j = (reset_call_t *)c;
+    /* every request counts against the account: a flood of codes to one inbox stops (not against the address:
+     * asking is no guess, and one office behind one address must still log in) */
+    if (mer_throttle_fail(logins, j->at.account_key, ACCOUNT_FREE_FAILURES, mer_now_unix_ms()) != 0)
+        mer_log_warn("login back-off table is full of blocked keys: a reset request was not recorded");
+    if (!j->found) {
+        reset_reply(c);
+        return;
+    }
+    char prefix[32];
+    snprintf(prefix, sizeof(prefix), "mpr_%s_", j->region);
+    mer_token_new(prefix, j->code, j->code_hash);
+    c->reply = reset_reply;
+    mer_call_write(c, j->region, reset_write);
+}
+
+static void h_reset_request(mer_req_t *r)
+{
+    static const char *const keys[] = {"email", "phone", "country", NULL};
+    creds_t cr;
+    if (read_creds(r, &cr, keys, false) != 0)
+        return;
+    attempt_t at;
+    snprintf(at.account_key, sizeof(at.account_key), "reset:%s:%s", cr.country->region,
+             cr.email[0] ? cr.email : cr.phone);
+    if (attempt_start(r, &at) != 0) /* answered 429 */
+        return;
+    reset_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = reset_cleanup;
+    j->cr = cr;
+    j->at = at;
+    snprintf(j->region, sizeof(j->region), "%s", cr.country->region);
+    j->c.reply = reset_found;
+    mer_call_read(&j->c, j->region, reset_find);
+}
+
+/* A reset: the new password hashed (offload pool), then the code redeemed and the password set with every
+ * session revoked (the region's writer). */
+typedef struct confirm_call {
+    mer_call_t c;
+    char password[PASSWORD_MAX], hash[MER_PWHASH_MAX], code_hash[65];
+    char region[MER_REGION_NAME_MAX];
+    int64_t user_id;
+    attempt_t at;
+} confirm_call_t;
+
+static void confirm_cleanup(mer_call_t *c)
+{
+    sodium_memzero(((confirm_call_t *)c)->password, PASSWORD_MAX);
+}
+
+static void confirm_committed(mer_call_t *c)
+{
+    mer_auth_invalidate_user(((confirm_call_t *)c)->user_id);
+}
+
+static void confirm_failed(mer_call_t *c)
+{
+    if (c->err == MER_E_NOT_FOUND) { /* a code guessed or replayed counts against the address */
+        attempt_count(&((confirm_call_t *)c)->at);
+        mer_reply_error(c->r, MER_E_VALIDATION, "code", "this reset code is unknown, used, replaced or expired");
+        return;
+    }
+    mer_reply_job_error(c->r, c->err, &c->verr);
+}
+
+static int confirm_write(mer_db_t *db, mer_call_t *c)
+{
+    confirm_call_t *j = (confirm_call_t *)c;
+    int64_t now = mer_now_unix_ms();
+    int err = mer_reset_redeem(db, j->code_hash, now, &j->user_id);
+    if (err == 0)
+        err = mer_account_set_password(db, j->user_id, j->hash, NULL, now);
+    return err ? err : mer_auth_user_changed(db, j->user_id);
+}
+
+static int confirm_hash(mer_db_t *db, mer_call_t *c)
+{
+    (void)db;
+    confirm_call_t *j = (confirm_call_t *)c;
+    mer_password_hash(j->password, j->hash);
+    sodium_memzero(j->password, sizeof(j->password));
+    return j->hash[0] ? 0 : mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed");
+}
+
+static void confirm_hashed(mer_call_t *c)
+{
+    c->reply = NULL;
+    c->committed = confirm_committed;
+    c->reply_error = confirm_failed;
+    mer_call_write(c, ((confirm_call_t *)c)->region, confirm_write);
+}
+
+static void h_reset_confirm(mer_req_t *r)
+{
+    static const char *const keys[] = {"code", "new_password", NULL};
+    const char *code = NULL, *next = NULL;
+    mer_verr_t e = {0};
+    if (mer_json_only(r->body, keys, "", &e) || mer_json_str(r->body, "code", "code", 8, 90, true, &code, &e) ||
+        mer_json_str(r->body, "new_password", "new_password", 1, 128, true, &next, &e)) {
+        mer_reply_verr(r, &e);
+        return;
+    }
+    /* "mpr_<region>_...": the region that holds the account */
+    char region[MER_REGION_NAME_MAX];
+    const char *us = strncmp(code, "mpr_", 4) == 0 ? strchr(code + 4, '_') : NULL;
+    if (us == NULL || (size_t)(us - code - 4) >= sizeof(region) || us == code + 4) {
+        mer_reply_error(r, MER_E_VALIDATION, "code", "this reset code is unknown, used, replaced or expired");
+        return;
+    }
+    snprintf(region, sizeof(region), "%.*s", (int)(us - code - 4), code + 4);
+    if (mer_region_find(mer_countries(), region) == NULL) {
+        mer_reply_error(r, MER_E_VALIDATION, "code", "this reset code is unknown, used, replaced or expired");
+        return;
+    }
+    if (mer_store_location(region) == NULL) {
+        mer_reply_error(r, MER_E_WRONG_REGION, "code", "this reset code belongs to region %s, not served here", region);
+        return;
+    }
+    if (new_password_ok(r, "new_password", next) != 0)
+        return;
+    attempt_t at; /* codes are not guessable (32 random bytes): the client's address is what is limited */
+    snprintf(at.account_key, sizeof(at.account_key), "resetcode:%s", region);
+    if (attempt_start(r, &at) != 0) /* answered 429 */
+        return;
+    confirm_call_t *j = mer_call_new(r, sizeof(*j));
+    j->c.cleanup = confirm_cleanup;
+    j->at = at;
+    snprintf(j->region, sizeof(j->region), "%s", region);
+    snprintf(j->password, sizeof(j->password), "%s", next);
+    mer_token_hash(code, strlen(code), j->code_hash);
+    j->c.reply = confirm_hashed;
+    mer_call_offload(&j->c, confirm_hash);
+}
+
 /* ---- addresses ---- */
 
 static json_t *address_json_with_default(const mer_address_t *a, bool is_default)
@@ -678,6 +980,12 @@ static const mer_route_t routes[] = {
     {"POST", "/api/v1/staff/sessions", h_staff_login, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_LOGIN},
     {"GET", "/api/v1/users/me", h_me, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
+    {"POST", "/api/v1/users/me/password", h_password_change, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_LOGIN},
+    {"POST", "/api/v1/password-resets", h_reset_request, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_LOGIN},
+    {"POST", "/api/v1/password-resets/confirm", h_reset_confirm, MER_AUTH_PUBLIC, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
+     MER_RATE_LOGIN},
     {"GET", "/api/v1/users/me/addresses", h_addr_list, MER_AUTH_USER, 0, MER_IDEM_NONE, MER_RATE_NONE},
     {"POST", "/api/v1/users/me/addresses", h_addr_create, MER_AUTH_USER, MER_ROUTE_JSON_BODY, MER_IDEM_NONE,
      MER_RATE_NONE},

@@ -579,6 +579,16 @@ const mer_migration_t mer_schema_region[] = {
      "  created_at INTEGER NOT NULL);"
      /* a queue on several nodes: the tickets decided so far, in number order (flashsale/processor.c) */
      "ALTER TABLE flash_session ADD COLUMN processed INTEGER NOT NULL DEFAULT 0;"},
+    {15,
+     /* password reset codes (account.h): only the code's hash is kept; used once, voided by a newer one */
+     "CREATE TABLE password_reset ("
+     "  hash TEXT PRIMARY KEY,"             /* hex BLAKE2b of the code */
+     "  user_id INTEGER NOT NULL REFERENCES user(id),"
+     "  created_at INTEGER NOT NULL,"
+     "  expires_at INTEGER NOT NULL,"
+     "  used_at INTEGER,"
+     "  voided_at INTEGER);"
+     "CREATE INDEX password_reset_user ON password_reset(user_id) WHERE used_at IS NULL AND voided_at IS NULL;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 
