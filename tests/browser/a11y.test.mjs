@@ -50,6 +50,12 @@ test('no serious or critical axe violation on the storefront pages', async () =>
   await visit('#/p/1', () => page.locator('.product h1').waitFor(), 'product-hi');
   await visit('#/login', () => page.locator('form input[name=email]').waitFor(), 'login');
   await visit('#/register', () => page.locator('form input[name=name]').waitFor(), 'register');
+  await visit('#/reset', () => page.locator('form input[name=email]').waitFor(), 'reset');
+  await visit('#/reset?code=mpr_in_a11y', async () => {
+    await page.locator('form input[name=new_password]').fill('a new password');
+    await page.locator('form button[type=submit]').click();
+    await page.locator('.field.has-error').getByRole('alert').waitFor();
+  }, 'reset-code-error');
   await visit('#/sales', () => page.locator('main h1').waitFor(), 'sales');
   // as a logged-in customer
   await page.evaluate(([t, u]) => { localStorage.setItem('mer.token', JSON.stringify(t)); localStorage.setItem('mer.user', JSON.stringify(u)); localStorage.setItem('mer.lang', '"en"'); }, [shopper.token, shopper.user]);

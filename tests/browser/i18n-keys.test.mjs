@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { T, t } from '../../web/src/i18n.js';
+import { T, t, tf } from '../../web/src/i18n.js';
 import { REASONS } from '../../web/src/flash.js';
 
 const en = Object.keys(T.en);
@@ -63,4 +63,10 @@ test('t(): the language\'s word, else English\'s, else the fallback or the key',
   assert.equal(t('ru', 'os_on_the_moon', 'on the moon'), 'on the moon');
   assert.equal(t('ru', 'card'), 'Банковская карта');
   assert.equal(t('ru', 'paypal'), 'paypal');
+});
+
+test('tf(): the word with its {placeholders} filled in, in the language\'s own order', () => {
+  assert.equal(tf('en', 'retryIn', { time: '2 minutes' }), 'Too many tries. Try again in 2 minutes.');
+  assert.equal(tf('hi', 'retryIn', { time: '2 मिनट' }), 'बहुत ज़्यादा कोशिशें हुईं। 2 मिनट बाद फिर से कोशिश करें।');
+  assert.equal(tf('xx', 'retryIn', {}), 'Too many tries. Try again in {time}.');
 });

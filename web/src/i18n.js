@@ -2,7 +2,8 @@
 // language the demo countries speak (seed/countries.json). Every table has exactly the keys English has
 // (tests/browser/i18n-keys.test.mjs checks it). Numbers, dates, percentages and money are never written
 // here: Intl and the API's `formatted` write them for the shopper's locale. Keys: os_* an order's status,
-// ps_* a payment's status, r* why a flash sale refused a grab or a reservation (the API's `reason`).
+// ps_* a payment's status, r* why a flash sale refused a grab or a reservation (the API's `reason`). A word with
+// {placeholders} (a wait: "{time}") is filled in by tf() with a value Intl wrote.
 export const T = {
   en: {
     shop: 'Shop', cart: 'Cart', account: 'Account', login: 'Log in', logout: 'Log out', register: 'Create account',
@@ -33,6 +34,12 @@ export const T = {
     rRateLimited: 'Too many tries. Wait a moment and try again.', rBlocked: 'Your account cannot take part in this sale.',
     rPhoneRequired: 'Add a phone number to your account to take part.', rOnePerPerson: 'One per person: this phone, address or device has already won.',
     rReservationClosed: 'Reservations for this sale are closed.', rChallengeFailed: 'The check did not pass. Please try again.',
+    forgot: 'Forgot your password?', changePassword: 'Change password', currentPassword: 'Current password', newPassword: 'New password',
+    pwHint: 'At least 8 characters', pwChanged: 'Your password is changed. Your other devices are logged out.',
+    resetTitle: 'Reset your password', resetAsk: 'Enter the email of your account and we will send you a code to set a new password.',
+    sendCode: 'Send code', codeSent: 'If an account has this email, we have sent a code to it. The code is valid for {time}.',
+    resetCode: 'Code from the message', setPassword: 'Set new password', haveCode: 'I already have a code', newCode: 'Send me a new code',
+    pwReset: 'Your password is changed. Log in with the new one.', retryIn: 'Too many tries. Try again in {time}.',
   },
   es: {
     shop: 'Tienda', cart: 'Carrito', account: 'Cuenta', login: 'Iniciar sesión', logout: 'Cerrar sesión', register: 'Crear cuenta',
@@ -63,6 +70,15 @@ export const T = {
     rRateLimited: 'Demasiados intentos. Espera un momento y vuelve a intentarlo.', rBlocked: 'Tu cuenta no puede participar en esta oferta.',
     rPhoneRequired: 'Añade un teléfono a tu cuenta para participar.', rOnePerPerson: 'Una por persona: este teléfono, dirección o dispositivo ya ha ganado.',
     rReservationClosed: 'Las reservas para esta oferta están cerradas.', rChallengeFailed: 'La comprobación no ha salido bien. Inténtalo de nuevo.',
+    forgot: '¿Has olvidado tu contraseña?', changePassword: 'Cambiar contraseña', currentPassword: 'Contraseña actual',
+    newPassword: 'Nueva contraseña', pwHint: 'Al menos 8 caracteres',
+    pwChanged: 'Tu contraseña se ha cambiado. Se ha cerrado la sesión en tus otros dispositivos.', resetTitle: 'Restablecer la contraseña',
+    resetAsk: 'Escribe el correo electrónico de tu cuenta y te enviaremos un código para crear una contraseña nueva.',
+    sendCode: 'Enviar código',
+    codeSent: 'Si hay una cuenta con este correo, le hemos enviado un código. El código es válido durante {time}.',
+    resetCode: 'Código del mensaje', setPassword: 'Guardar la nueva contraseña', haveCode: 'Ya tengo un código',
+    newCode: 'Enviarme un código nuevo', pwReset: 'Tu contraseña se ha cambiado. Inicia sesión con la nueva.',
+    retryIn: 'Demasiados intentos. Vuelve a intentarlo dentro de {time}.',
   },
   hi: {
     shop: 'दुकान', cart: 'कार्ट', account: 'खाता', login: 'लॉग इन', logout: 'लॉग आउट', register: 'खाता बनाएँ',
@@ -93,6 +109,12 @@ export const T = {
     rRateLimited: 'बहुत ज़्यादा कोशिशें हुईं। थोड़ा रुककर फिर से कोशिश करें।', rBlocked: 'आपका खाता इस सेल में भाग नहीं ले सकता।',
     rPhoneRequired: 'भाग लेने के लिए अपने खाते में फ़ोन नंबर जोड़ें।', rOnePerPerson: 'एक व्यक्ति, एक यूनिट: इस फ़ोन, पते या डिवाइस से पहले ही जीता जा चुका है।',
     rReservationClosed: 'इस सेल के लिए रिज़र्वेशन बंद हो गए हैं।', rChallengeFailed: 'जाँच पूरी नहीं हो सकी। कृपया फिर से कोशिश करें।',
+    forgot: 'पासवर्ड भूल गए?', changePassword: 'पासवर्ड बदलें', currentPassword: 'मौजूदा पासवर्ड', newPassword: 'नया पासवर्ड',
+    pwHint: 'कम से कम 8 अक्षर', pwChanged: 'आपका पासवर्ड बदल गया है। आपके दूसरे डिवाइस पर आपको लॉग आउट कर दिया गया है।',
+    resetTitle: 'पासवर्ड रीसेट करें', resetAsk: 'अपने खाते का ईमेल डालें; नया पासवर्ड बनाने के लिए हम आपको एक कोड भेजेंगे।',
+    sendCode: 'कोड भेजें', codeSent: 'अगर इस ईमेल से कोई खाता है, तो हमने उस पर एक कोड भेज दिया है। यह कोड {time} तक मान्य है।',
+    resetCode: 'संदेश में मिला कोड', setPassword: 'नया पासवर्ड सहेजें', haveCode: 'मेरे पास पहले से कोड है', newCode: 'मुझे नया कोड भेजें',
+    pwReset: 'आपका पासवर्ड बदल गया है। नए पासवर्ड से लॉग इन करें।', retryIn: 'बहुत ज़्यादा कोशिशें हुईं। {time} बाद फिर से कोशिश करें।',
   },
   ms: {
     shop: 'Kedai', cart: 'Troli', account: 'Akaun', login: 'Log masuk', logout: 'Log keluar', register: 'Daftar akaun',
@@ -123,6 +145,14 @@ export const T = {
     rRateLimited: 'Terlalu banyak cubaan. Tunggu sebentar dan cuba lagi.', rBlocked: 'Akaun anda tidak boleh menyertai jualan ini.',
     rPhoneRequired: 'Tambah nombor telefon pada akaun anda untuk menyertai.', rOnePerPerson: 'Satu untuk setiap orang: telefon, alamat atau peranti ini sudah menang.',
     rReservationClosed: 'Tempahan untuk jualan ini telah ditutup.', rChallengeFailed: 'Semakan tidak berjaya. Sila cuba lagi.',
+    forgot: 'Lupa kata laluan?', changePassword: 'Tukar kata laluan', currentPassword: 'Kata laluan semasa',
+    newPassword: 'Kata laluan baharu', pwHint: 'Sekurang-kurangnya 8 aksara',
+    pwChanged: 'Kata laluan anda telah ditukar. Peranti anda yang lain telah dilog keluar.', resetTitle: 'Tetapkan semula kata laluan',
+    resetAsk: 'Masukkan e-mel akaun anda dan kami akan menghantar kod untuk menetapkan kata laluan baharu.', sendCode: 'Hantar kod',
+    codeSent: 'Jika ada akaun dengan e-mel ini, kami telah menghantar kod kepadanya. Kod ini sah selama {time}.',
+    resetCode: 'Kod dalam mesej', setPassword: 'Simpan kata laluan baharu', haveCode: 'Saya sudah ada kod',
+    newCode: 'Hantar kod baharu kepada saya', pwReset: 'Kata laluan anda telah ditukar. Log masuk dengan kata laluan baharu.',
+    retryIn: 'Terlalu banyak cubaan. Cuba lagi dalam {time}.',
   },
   id: {
     shop: 'Belanja', cart: 'Keranjang', account: 'Akun', login: 'Masuk', logout: 'Keluar', register: 'Buat akun',
@@ -153,6 +183,13 @@ export const T = {
     rRateLimited: 'Terlalu banyak percobaan. Tunggu sebentar lalu coba lagi.', rBlocked: 'Akunmu tidak bisa ikut promo ini.',
     rPhoneRequired: 'Tambahkan nomor HP ke akunmu untuk ikut serta.', rOnePerPerson: 'Satu per orang: nomor HP, alamat, atau perangkat ini sudah menang.',
     rReservationClosed: 'Reservasi untuk promo ini sudah ditutup.', rChallengeFailed: 'Verifikasi gagal. Silakan coba lagi.',
+    forgot: 'Lupa kata sandi?', changePassword: 'Ubah kata sandi', currentPassword: 'Kata sandi saat ini', newPassword: 'Kata sandi baru',
+    pwHint: 'Minimal 8 karakter', pwChanged: 'Kata sandimu sudah diubah. Perangkatmu yang lain sudah dikeluarkan dari akun.',
+    resetTitle: 'Atur ulang kata sandi', resetAsk: 'Masukkan email akunmu, lalu kami kirimkan kode untuk membuat kata sandi baru.',
+    sendCode: 'Kirim kode', codeSent: 'Jika ada akun dengan email ini, kami sudah mengirimkan kode ke sana. Kode berlaku selama {time}.',
+    resetCode: 'Kode dari pesan', setPassword: 'Simpan kata sandi baru', haveCode: 'Saya sudah punya kode',
+    newCode: 'Kirimi saya kode baru', pwReset: 'Kata sandimu sudah diubah. Masuk dengan kata sandi yang baru.',
+    retryIn: 'Terlalu banyak percobaan. Coba lagi dalam {time}.',
   },
   fil: {
     shop: 'Mamili', cart: 'Cart', account: 'Account', login: 'Mag-log in', logout: 'Mag-log out', register: 'Gumawa ng account',
@@ -183,6 +220,15 @@ export const T = {
     rRateLimited: 'Masyadong maraming subok. Maghintay sandali at subukang muli.', rBlocked: 'Hindi puwedeng sumali ang account mo sa sale na ito.',
     rPhoneRequired: 'Magdagdag ng phone number sa account mo para makasali.', rOnePerPerson: 'Isa bawat tao: nanalo na ang phone, address o device na ito.',
     rReservationClosed: 'Sarado na ang reservation para sa sale na ito.', rChallengeFailed: 'Hindi pumasa ang pagsusuri. Pakisubukang muli.',
+    forgot: 'Nakalimutan ang password?', changePassword: 'Palitan ang password', currentPassword: 'Kasalukuyang password',
+    newPassword: 'Bagong password', pwHint: 'Hindi bababa sa 8 character',
+    pwChanged: 'Napalitan na ang password mo. Na-log out na ang iba mo pang device.', resetTitle: 'I-reset ang password',
+    resetAsk: 'Ilagay ang email ng account mo at padadalhan ka namin ng code para makapagtakda ng bagong password.',
+    sendCode: 'Ipadala ang code',
+    codeSent: 'Kung may account na may ganitong email, pinadalhan namin ito ng code. Magagamit ang code sa loob ng {time}.',
+    resetCode: 'Code mula sa mensahe', setPassword: 'I-save ang bagong password', haveCode: 'May code na ako',
+    newCode: 'Padalhan ako ng bagong code', pwReset: 'Napalitan na ang password mo. Mag-log in gamit ang bago.',
+    retryIn: 'Masyadong maraming subok. Subukang muli pagkalipas ng {time}.',
   },
   th: {
     shop: 'ร้านค้า', cart: 'รถเข็น', account: 'บัญชี', login: 'เข้าสู่ระบบ', logout: 'ออกจากระบบ', register: 'สมัครสมาชิก',
@@ -213,6 +259,12 @@ export const T = {
     rRateLimited: 'ลองหลายครั้งเกินไป กรุณารอสักครู่แล้วลองใหม่', rBlocked: 'บัญชีของคุณไม่สามารถร่วมดีลนี้ได้',
     rPhoneRequired: 'เพิ่มเบอร์โทรศัพท์ในบัญชีเพื่อร่วมกิจกรรม', rOnePerPerson: 'จำกัดหนึ่งสิทธิ์ต่อคน: เบอร์โทร ที่อยู่ หรืออุปกรณ์นี้ได้รับสิทธิ์ไปแล้ว',
     rReservationClosed: 'ปิดรับการจองสิทธิ์สำหรับดีลนี้แล้ว', rChallengeFailed: 'การตรวจสอบไม่ผ่าน กรุณาลองอีกครั้ง',
+    forgot: 'ลืมรหัสผ่าน?', changePassword: 'เปลี่ยนรหัสผ่าน', currentPassword: 'รหัสผ่านปัจจุบัน', newPassword: 'รหัสผ่านใหม่',
+    pwHint: 'อย่างน้อย 8 ตัวอักษร', pwChanged: 'เปลี่ยนรหัสผ่านแล้ว อุปกรณ์อื่นของคุณออกจากระบบแล้ว', resetTitle: 'ตั้งรหัสผ่านใหม่',
+    resetAsk: 'กรอกอีเมลของบัญชีคุณ แล้วเราจะส่งรหัสยืนยันสำหรับตั้งรหัสผ่านใหม่ให้', sendCode: 'ส่งรหัสยืนยัน',
+    codeSent: 'หากมีบัญชีที่ใช้อีเมลนี้ เราได้ส่งรหัสยืนยันไปแล้ว รหัสนี้ใช้ได้ {time}', resetCode: 'รหัสยืนยันจากข้อความ',
+    setPassword: 'บันทึกรหัสผ่านใหม่', haveCode: 'ฉันมีรหัสยืนยันแล้ว', newCode: 'ส่งรหัสยืนยันใหม่ให้ฉัน',
+    pwReset: 'เปลี่ยนรหัสผ่านแล้ว กรุณาเข้าสู่ระบบด้วยรหัสผ่านใหม่', retryIn: 'ลองหลายครั้งเกินไป กรุณาลองใหม่ในอีก {time}',
   },
   vi: {
     shop: 'Cửa hàng', cart: 'Giỏ hàng', account: 'Tài khoản', login: 'Đăng nhập', logout: 'Đăng xuất', register: 'Tạo tài khoản',
@@ -243,6 +295,12 @@ export const T = {
     rRateLimited: 'Bạn thử quá nhiều lần. Vui lòng đợi một lát rồi thử lại.', rBlocked: 'Tài khoản của bạn không thể tham gia chương trình này.',
     rPhoneRequired: 'Thêm số điện thoại vào tài khoản để tham gia.', rOnePerPerson: 'Mỗi người một suất: số điện thoại, địa chỉ hoặc thiết bị này đã thắng.',
     rReservationClosed: 'Đã hết thời gian đặt trước cho chương trình này.', rChallengeFailed: 'Xác minh không thành công. Vui lòng thử lại.',
+    forgot: 'Quên mật khẩu?', changePassword: 'Đổi mật khẩu', currentPassword: 'Mật khẩu hiện tại', newPassword: 'Mật khẩu mới',
+    pwHint: 'Ít nhất 8 ký tự', pwChanged: 'Đã đổi mật khẩu. Các thiết bị khác của bạn đã được đăng xuất.', resetTitle: 'Đặt lại mật khẩu',
+    resetAsk: 'Nhập email của tài khoản, chúng tôi sẽ gửi cho bạn một mã để đặt mật khẩu mới.', sendCode: 'Gửi mã',
+    codeSent: 'Nếu có tài khoản dùng email này, chúng tôi đã gửi mã đến email đó. Mã có hiệu lực trong {time}.',
+    resetCode: 'Mã trong tin nhắn', setPassword: 'Lưu mật khẩu mới', haveCode: 'Tôi đã có mã', newCode: 'Gửi cho tôi mã mới',
+    pwReset: 'Đã đổi mật khẩu. Hãy đăng nhập bằng mật khẩu mới.', retryIn: 'Bạn thử quá nhiều lần. Vui lòng thử lại sau {time}.',
   },
   ru: {
     shop: 'Магазин', cart: 'Корзина', account: 'Личный кабинет', login: 'Войти', logout: 'Выйти', register: 'Создать аккаунт',
@@ -273,6 +331,14 @@ export const T = {
     rRateLimited: 'Слишком много попыток. Подождите немного и попробуйте снова.', rBlocked: 'Ваш аккаунт не может участвовать в этой акции.',
     rPhoneRequired: 'Добавьте номер телефона в профиль, чтобы участвовать.', rOnePerPerson: 'Не больше одного в одни руки: этот телефон, адрес или устройство уже выиграли.',
     rReservationClosed: 'Запись на эту акцию закрыта.', rChallengeFailed: 'Проверка не пройдена. Попробуйте ещё раз.',
+    forgot: 'Забыли пароль?', changePassword: 'Сменить пароль', currentPassword: 'Текущий пароль', newPassword: 'Новый пароль',
+    pwHint: 'Не менее 8 символов', pwChanged: 'Пароль изменён. На остальных устройствах выполнен выход.',
+    resetTitle: 'Восстановление пароля',
+    resetAsk: 'Укажите эл. почту вашей учётной записи, и мы отправим код для установки нового пароля.', sendCode: 'Отправить код',
+    codeSent: 'Если учётная запись с этой почтой существует, мы отправили на неё код. Срок действия кода: {time}.',
+    resetCode: 'Код из сообщения', setPassword: 'Сохранить новый пароль', haveCode: 'У меня уже есть код', newCode: 'Отправить новый код',
+    pwReset: 'Пароль изменён. Войдите с новым паролем.',
+    retryIn: 'Слишком много попыток. Подождите и попробуйте снова (осталось: {time}).',
   },
   fr: {
     shop: 'Boutique', cart: 'Panier', account: 'Mon compte', login: 'Se connecter', logout: 'Se déconnecter', register: 'Créer un compte',
@@ -303,6 +369,14 @@ export const T = {
     rRateLimited: 'Trop de tentatives. Patientez un instant puis réessayez.', rBlocked: 'Votre compte ne peut pas participer à cette vente.',
     rPhoneRequired: 'Ajoutez un numéro de téléphone à votre compte pour participer.', rOnePerPerson: 'Un par personne\u00a0: ce téléphone, cette adresse ou cet appareil a déjà gagné.',
     rReservationClosed: 'Les réservations pour cette vente sont closes.', rChallengeFailed: 'La vérification a échoué. Veuillez réessayer.',
+    forgot: 'Mot de passe oublié\u202f?', changePassword: 'Changer le mot de passe', currentPassword: 'Mot de passe actuel',
+    newPassword: 'Nouveau mot de passe', pwHint: 'Au moins 8 caractères',
+    pwChanged: 'Votre mot de passe a été modifié. Vos autres appareils ont été déconnectés.', resetTitle: 'Réinitialiser le mot de passe',
+    resetAsk: 'Saisissez l’e-mail de votre compte\u00a0: nous vous enverrons un code pour définir un nouveau mot de passe.',
+    sendCode: 'Envoyer le code', codeSent: 'Si un compte utilise cet e-mail, nous lui avons envoyé un code. Le code est valable {time}.',
+    resetCode: 'Code reçu dans le message', setPassword: 'Enregistrer le nouveau mot de passe', haveCode: 'J’ai déjà un code',
+    newCode: 'M’envoyer un nouveau code', pwReset: 'Votre mot de passe a été modifié. Connectez-vous avec le nouveau.',
+    retryIn: 'Trop de tentatives. Réessayez dans {time}.',
   },
   it: {
     shop: 'Negozio', cart: 'Carrello', account: 'Il mio account', login: 'Accedi', logout: 'Esci', register: 'Crea un account',
@@ -333,6 +407,14 @@ export const T = {
     rRateLimited: 'Troppi tentativi. Attendi un momento e riprova.', rBlocked: 'Il tuo account non può partecipare a questa offerta.',
     rPhoneRequired: 'Aggiungi un numero di telefono al tuo account per partecipare.', rOnePerPerson: 'Uno a persona: questo telefono, indirizzo o dispositivo ha già vinto.',
     rReservationClosed: 'Le prenotazioni per questa offerta sono chiuse.', rChallengeFailed: 'Verifica non riuscita. Riprova.',
+    forgot: 'Password dimenticata?', changePassword: 'Cambia password', currentPassword: 'Password attuale', newPassword: 'Nuova password',
+    pwHint: 'Almeno 8 caratteri', pwChanged: 'La password è stata cambiata. Gli altri tuoi dispositivi sono stati disconnessi.',
+    resetTitle: 'Reimposta la password',
+    resetAsk: 'Inserisci l’e-mail del tuo account e ti invieremo un codice per impostare una nuova password.', sendCode: 'Invia codice',
+    codeSent: 'Se esiste un account con questa e-mail, gli abbiamo inviato un codice. Il codice è valido per {time}.',
+    resetCode: 'Codice ricevuto nel messaggio', setPassword: 'Salva la nuova password', haveCode: 'Ho già un codice',
+    newCode: 'Inviami un nuovo codice', pwReset: 'La password è stata cambiata. Accedi con quella nuova.',
+    retryIn: 'Troppi tentativi. Riprova tra {time}.',
   },
   de: {
     shop: 'Shop', cart: 'Warenkorb', account: 'Mein Konto', login: 'Anmelden', logout: 'Abmelden', register: 'Konto erstellen',
@@ -363,6 +445,15 @@ export const T = {
     rRateLimited: 'Zu viele Versuche. Bitte warten Sie kurz und versuchen Sie es erneut.', rBlocked: 'Ihr Konto kann an diesem Angebot nicht teilnehmen.',
     rPhoneRequired: 'Hinterlegen Sie eine Telefonnummer in Ihrem Konto, um teilzunehmen.', rOnePerPerson: 'Nur eins pro Person: Diese Telefonnummer, Adresse oder dieses Gerät hat bereits gewonnen.',
     rReservationClosed: 'Vormerkungen für dieses Angebot sind geschlossen.', rChallengeFailed: 'Die Prüfung ist fehlgeschlagen. Bitte versuchen Sie es erneut.',
+    forgot: 'Passwort vergessen?', changePassword: 'Passwort ändern', currentPassword: 'Aktuelles Passwort', newPassword: 'Neues Passwort',
+    pwHint: 'Mindestens 8 Zeichen', pwChanged: 'Ihr Passwort wurde geändert. Ihre anderen Geräte wurden abgemeldet.',
+    resetTitle: 'Passwort zurücksetzen',
+    resetAsk: 'Geben Sie die E-Mail-Adresse Ihres Kontos ein. Wir senden Ihnen einen Code, mit dem Sie ein neues Passwort festlegen.',
+    sendCode: 'Code senden',
+    codeSent: 'Falls es ein Konto mit dieser E-Mail-Adresse gibt, haben wir einen Code dorthin gesendet. Der Code ist {time} gültig.',
+    resetCode: 'Code aus der Nachricht', setPassword: 'Neues Passwort speichern', haveCode: 'Ich habe schon einen Code',
+    newCode: 'Neuen Code senden', pwReset: 'Ihr Passwort wurde geändert. Melden Sie sich mit dem neuen Passwort an.',
+    retryIn: 'Zu viele Versuche. Bitte versuchen Sie es in {time} erneut.',
   },
   pl: {
     shop: 'Sklep', cart: 'Koszyk', account: 'Moje konto', login: 'Zaloguj się', logout: 'Wyloguj się', register: 'Załóż konto',
@@ -393,6 +484,13 @@ export const T = {
     rRateLimited: 'Zbyt wiele prób. Poczekaj chwilę i spróbuj ponownie.', rBlocked: 'Twoje konto nie może wziąć udziału w tej promocji.',
     rPhoneRequired: 'Dodaj numer telefonu do konta, aby wziąć udział.', rOnePerPerson: 'Jedna sztuka na osobę: ten telefon, adres lub urządzenie już wygrały.',
     rReservationClosed: 'Rezerwacje na tę promocję są zamknięte.', rChallengeFailed: 'Weryfikacja nie powiodła się. Spróbuj ponownie.',
+    forgot: 'Nie pamiętasz hasła?', changePassword: 'Zmień hasło', currentPassword: 'Obecne hasło', newPassword: 'Nowe hasło',
+    pwHint: 'Co najmniej 8 znaków', pwChanged: 'Hasło zostało zmienione. Twoje pozostałe urządzenia zostały wylogowane.',
+    resetTitle: 'Resetowanie hasła', resetAsk: 'Podaj adres e-mail swojego konta, a wyślemy Ci kod do ustawienia nowego hasła.',
+    sendCode: 'Wyślij kod', codeSent: 'Jeśli istnieje konto z tym adresem e-mail, wysłaliśmy na nie kod. Ważność kodu: {time}.',
+    resetCode: 'Kod z wiadomości', setPassword: 'Zapisz nowe hasło', haveCode: 'Mam już kod', newCode: 'Wyślij mi nowy kod',
+    pwReset: 'Hasło zostało zmienione. Zaloguj się nowym hasłem.',
+    retryIn: 'Zbyt wiele prób. Spróbuj ponownie za chwilę (pozostało: {time}).',
   },
 };
 
@@ -401,4 +499,9 @@ export const T = {
 // a payment method or status this build does not know).
 export function t(lang, key, fallback) {
   return (T[lang] && T[lang][key]) || T.en[key] || (fallback === undefined ? key : fallback);
+}
+
+// t() with its {placeholders} filled in from vars ({ time: '5 minutes' }); a placeholder without a value stays.
+export function tf(lang, key, vars = {}) {
+  return t(lang, key).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }

@@ -6,15 +6,24 @@ import htm from 'htm';
 export const html = htm.bind(h);
 export { h, render, useState, useEffect, useRef };
 
+// retryAfter: the answer's Retry-After in seconds (a 429's or a 503's wait), null when it has none.
 export class ApiError extends Error {
-  constructor(status, body) {
+  constructor(status, body, headers) {
     const e = (body && body.error) || {};
     super(e.message || `HTTP ${status}`);
     this.status = status;
     this.code = e.code || 'http_error';
     this.field = e.field || null;
     this.body = body;
+    this.retryAfter = retryAfter(headers && headers.get('retry-after'));
   }
+}
+// Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110 10.2.3); null when absent or unreadable.
+function retryAfter(v) {
+  if (!v) return null;
+  if (/^\d+$/.test(v.trim())) return Number(v);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 // One call of the public API. query: an object of query parameters (undefined/'' left out); token: the
@@ -36,7 +45,7 @@ export async function call(method, path, { body, query, token, headers = {}, cac
   const text = await res.text();
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
-  if (!res.ok) throw new ApiError(res.status, json);
+  if (!res.ok) throw new ApiError(res.status, json, res.headers);
   return { json, headers: res.headers, status: res.status };
 }
 
@@ -111,4 +120,11 @@ export function fmtDateRange(from, to, lang, timeZone) {
 // A number as the locale writes it (opts: Intl.NumberFormat's, e.g. a percent).
 export function fmtNum(n, lang, opts) {
   try { return new Intl.NumberFormat(lang, opts).format(n); } catch { return String(n); }
+}
+// A wait in seconds as the locale writes it, rounded up to a unit a person reads: "45 seconds", "5 minutes",
+// "2 hours" (a Retry-After, a code's lifetime).
+export function fmtWait(seconds, lang) {
+  const s = Math.max(1, Math.ceil(seconds));
+  const [n, unit] = s < 60 ? [s, 'second'] : s < 2 * 3600 ? [Math.ceil(s / 60), 'minute'] : [Math.ceil(s / 3600), 'hour'];
+  return fmtNum(n, lang, { style: 'unit', unit, unitDisplay: 'long' });
 }

@@ -1,6 +1,6 @@
 // The storefront: catalogue, product, cart, account, checkout, orders and flash sales, on the public API.
-import { html, render, useState, useEffect, useRef, call, ApiError, store, useRoute, go, Field, FormError, focusError, fmtDate, fmtNum } from './lib.js';
-import { t } from './i18n.js';
+import { html, render, useState, useEffect, useRef, call, ApiError, store, useRoute, go, Field, FormError, focusError, fmtDate, fmtNum, fmtWait } from './lib.js';
+import { t, tf } from './i18n.js';
 import { FlashSales, FlashSale } from './flash.js';
 
 const S = {
@@ -28,6 +28,8 @@ export async function api(method, path, opts = {}) {
     return r.json;
   } catch (e) {
     if (e.code === 'network') e.message = L('network');
+    // a back-off (429 with Retry-After: logins, password changes and resets) says when to try again, in the shopper's words
+    if (e.status === 429 && e.retryAfter !== null) e.message = Lf('retryIn', { time: fmtWait(e.retryAfter, loc()) });
     if (e.status === 421 && e.body && e.body.error && e.body.error.url) {
       const target = new URL(e.body.error.url);
       if (target.origin !== location.origin) location.href = elsewhere(target.origin, S.country, S.lang);
@@ -37,6 +39,7 @@ export async function api(method, path, opts = {}) {
   }
 }
 const L = (k, fallback) => t(S.lang, k, fallback);
+const Lf = (k, vars) => tf(S.lang, k, vars);
 // The locale Intl formats numbers and dates for: the shopper's language as written in their country (en-IN, fil-PH).
 const loc = () => (S.country ? `${S.lang}-${S.country}` : S.lang || 'en');
 // An order's or a payment's status (prefix os or ps) in the shopper's language; the API's value, readable,
@@ -303,7 +306,7 @@ function Totals({ totals, taxIncluded, taxes }) {
 }
 
 // ---- log in, register ----
-function Auth({ mode, next, onCart }) {
+function Auth({ mode, next, reset, onCart }) {
   const [f, setF] = useState({ email: '', password: '', name: '', phone: '' });
   const [err, setErr] = useState(null);
   const [busy, setBusy] = useState(false);
@@ -326,6 +329,7 @@ function Auth({ mode, next, onCart }) {
   const fields = ['email', 'password', 'name', 'phone', 'country'];
   return html`<section class="narrow">
     <h1>${mode === 'register' ? L('register') : L('login')}</h1>
+    ${reset && mode === 'login' && html`<p class="ok" role="status">${L('pwReset')}</p>`}
     <form ref=${form} onSubmit=${submit} novalidate>
       ${mode === 'register' && html`<${Field} label=${L('name')} name="name" value=${f.name} onInput=${set('name')} error=${err} autocomplete="name" required />`}
       <${Field} label=${L('email')} name="email" type="email" value=${f.email} onInput=${set('email')} error=${err} autocomplete="email" required />
@@ -335,6 +339,7 @@ function Auth({ mode, next, onCart }) {
       <${FormError} error=${err} fields=${fields} />
       <button class="primary" type="submit" disabled=${busy}>${mode === 'register' ? L('register') : L('login')}</button>
     </form>
+    ${mode === 'login' && html`<p><a href="#/reset">${L('forgot')}</a></p>`}
     <p>${mode === 'register' ? html`${L('haveAccount')} <a href=${`#/login${next ? '?next=' + next : ''}`}>${L('login')}</a>`
       : html`${L('noAccount')} <a href=${`#/register${next ? '?next=' + next : ''}`}>${L('register')}</a>`}</p>
   </section>`;
@@ -420,6 +425,106 @@ function Account() {
     <h2>${L('addresses')}</h2>
     <ul class="addresses">${list.map((a) => html`<li><${Addr} a=${a} /></li>`)}</ul>
     <${AddressForm} onSaved=${addrs.reload} />
+    <${PasswordForm} />
+  </section>`;
+}
+
+// ---- account: the password ----
+// A change needs the current password (a wrong one counts against the login back-off: 429 says when to try
+// again); the API ends the account's other sessions and keeps this one.
+function PasswordForm() {
+  const blank = { current_password: '', new_password: '' };
+  const [f, setF] = useState(blank);
+  const [err, setErr] = useState(null);
+  const [done, setDone] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const form = useRef();
+  const set = (k) => (v) => { setF({ ...f, [k]: v }); setDone(false); };
+  const submit = async (e) => {
+    e.preventDefault();
+    setErr(null); setDone(false); setBusy(true);
+    try {
+      await api('POST', '/users/me/password', { body: f });
+      setF(blank);
+      setDone(true);
+    } catch (x) { setErr(x); focusError(form.current, x); } finally { setBusy(false); }
+  };
+  return html`<form ref=${form} class="password-form" onSubmit=${submit} novalidate aria-labelledby="pw-title">
+    <h2 id="pw-title">${L('changePassword')}</h2>
+    ${S.user && S.user.email && html`<input type="email" name="username" autocomplete="username" value=${S.user.email} hidden readonly />`}
+    <${Field} label=${L('currentPassword')} name="current_password" type="password" value=${f.current_password}
+      onInput=${set('current_password')} error=${err} autocomplete="current-password" required />
+    <${Field} label=${L('newPassword')} name="new_password" type="password" value=${f.new_password}
+      onInput=${set('new_password')} error=${err} autocomplete="new-password" hint=${L('pwHint')} required />
+    <${FormError} error=${err} fields=${Object.keys(blank)} />
+    ${done && html`<p class="ok" role="status">${L('pwChanged')}</p>`}
+    <button type="submit" disabled=${busy}>${L('changePassword')}</button>
+  </form>`;
+}
+
+// ---- a forgotten password ----
+// Step 1 asks for the account's email and sends it with the shop's country (the account lives in that
+// country's region); the API answers the same whether or not the account exists, and so does this page.
+// Step 2 takes the code from the message (email or SMS) and a new password; the API ends every session of
+// the account, and the shopper logs in again. A link with the code (#/reset?code=...) opens step 2 filled in;
+// the code then leaves the address bar, so that it stays out of the browser's history.
+function Reset({ code: linked }) {
+  const [step, setStep] = useState(linked ? 'set' : 'ask');
+  const [f, setF] = useState({ email: '', code: linked || '', new_password: '' });
+  const [sent, setSent] = useState(null); // the API's answer to step 1: { message, expires_in_s }
+  const [err, setErr] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const form = useRef();
+  const set = (k) => (v) => setF({ ...f, [k]: v });
+  useEffect(() => {
+    if (!linked) return;
+    setF((x) => ({ ...x, code: linked }));
+    setStep('set');
+    history.replaceState(history.state, '', '#/reset');
+  }, [linked]);
+  // a step's first field takes the focus when the shopper moves between the steps (not on arrival: the page has it)
+  const arrived = useRef(true);
+  useEffect(() => {
+    if (arrived.current) { arrived.current = false; return; }
+    const el = form.current && form.current.querySelector(step === 'ask' ? '[name="email"]' : '[name="code"]');
+    if (el) el.focus();
+  }, [step]);
+  const to = (next) => { setErr(null); setSent(null); setStep(next); };
+  const submit = async (e) => {
+    e.preventDefault();
+    setErr(null); setBusy(true);
+    try {
+      if (step === 'ask') {
+        setSent(await api('POST', '/password-resets', { token: null, body: { email: f.email.trim(), country: S.country } }));
+        setStep('set');
+      } else {
+        await api('POST', '/password-resets/confirm', { token: null, body: { code: f.code.trim(), new_password: f.new_password } });
+        // every session of the account ended: this browser's too, when it was logged in to it (a 401 forgets it)
+        if (S.token) await api('GET', '/users/me').catch(() => {});
+        go('/login?reset=1');
+      }
+    } catch (x) { setErr(x); focusError(form.current, x); } finally { setBusy(false); }
+  };
+  return html`<section class="narrow">
+    <h1>${L('resetTitle')}</h1>
+    ${step === 'ask' ? html`<form key="ask" ref=${form} onSubmit=${submit} novalidate>
+        <p>${L('resetAsk')}</p>
+        <${Field} label=${L('email')} name="email" type="email" value=${f.email} onInput=${set('email')} error=${err} autocomplete="email" required />
+        <${FormError} error=${err} fields=${['email']} />
+        <button class="primary" type="submit" disabled=${busy}>${L('sendCode')}</button>
+      </form>
+      <p><button class="link" type="button" onClick=${() => to('set')}>${L('haveCode')}</button></p>`
+    : html`${sent && html`<p class="ok" role="status">${Lf('codeSent', { time: fmtWait(sent.expires_in_s, loc()) })}</p>`}
+      <form key="set" ref=${form} onSubmit=${submit} novalidate>
+        ${f.email && html`<input type="email" name="username" autocomplete="username" value=${f.email} hidden readonly />`}
+        <${Field} label=${L('resetCode')} name="code" value=${f.code} onInput=${set('code')} error=${err} autocomplete="one-time-code" required />
+        <${Field} label=${L('newPassword')} name="new_password" type="password" value=${f.new_password} onInput=${set('new_password')} error=${err}
+          autocomplete="new-password" hint=${L('pwHint')} required />
+        <${FormError} error=${err} fields=${['code', 'new_password']} />
+        <button class="primary" type="submit" disabled=${busy}>${L('setPassword')}</button>
+      </form>
+      <p><button class="link" type="button" onClick=${() => to('ask')}>${L('newCode')}</button></p>`}
+    <p><a href="#/login">${L('login')}</a></p>
   </section>`;
 }
 const Addr = ({ a }) => html`<address>${a.name}<br />${a.line1}${a.line2 ? html`, ${a.line2}` : ''}<br />${a.city}${a.state ? `, ${a.state}` : ''} ${a.postal_code}<br />${a.phone}</address>`;
@@ -551,7 +656,8 @@ function App() {
   if (!a) page = html`<${Catalogue} query=${route.query} />`;
   else if (a === 'p') page = html`<${Product} id=${b} onCart=${refreshCart} />`;
   else if (a === 'cart') page = html`<${Cart} onCart=${refreshCart} />`;
-  else if (a === 'login' || a === 'register') page = html`<${Auth} mode=${a} next=${route.query.get('next')} onCart=${refreshCart} />`;
+  else if (a === 'login' || a === 'register') page = html`<${Auth} mode=${a} next=${route.query.get('next')} reset=${route.query.get('reset') === '1'} onCart=${refreshCart} />`;
+  else if (a === 'reset') page = html`<${Reset} code=${route.query.get('code')} />`;
   else if (a === 'account') page = html`<${Account} />`;
   else if (a === 'checkout') page = html`<${Checkout} query=${route.query} onCart=${refreshCart} />`;
   else if (a === 'orders') page = html`<${Order} id=${b} query=${route.query} />`;
