@@ -52,6 +52,9 @@ typedef struct row {
 #define ID_LOGIN_THROTTLED "too many failed logins; retry in %d seconds"
 #define ID_BAD_EMAIL "not a valid email address"
 #define ID_SHORT_PASSWORD "passwords need at least 8 characters"
+#define ID_WRONG_CURRENT "the current password is wrong"
+#define ID_SAME_PASSWORD "the new password is the current one"
+#define ID_BAD_RESET_CODE "this reset code is unknown, used, replaced or expired"
 
 static const row_t es[] = {
     G(INVALID_JSON, "el cuerpo de la solicitud no es un JSON válido"),
@@ -90,6 +93,9 @@ static const row_t es[] = {
     S(ID_LOGIN_THROTTLED, "demasiados intentos de inicio de sesión fallidos; inténtalo de nuevo en %s segundos"),
     S(ID_BAD_EMAIL, "no es una dirección de correo electrónico válida"),
     S(ID_SHORT_PASSWORD, "las contraseñas necesitan al menos 8 caracteres"),
+    S(ID_WRONG_CURRENT, "la contraseña actual no es correcta"),
+    S(ID_SAME_PASSWORD, "la nueva contraseña es la actual"),
+    S(ID_BAD_RESET_CODE, "este código de restablecimiento es desconocido, ya se usó, fue sustituido o caducó"),
 };
 
 static const row_t fr[] = {
@@ -129,6 +135,9 @@ static const row_t fr[] = {
     S(ID_LOGIN_THROTTLED, "trop de connexions échouées ; réessayez dans %s secondes"),
     S(ID_BAD_EMAIL, "adresse e-mail non valide"),
     S(ID_SHORT_PASSWORD, "les mots de passe doivent comporter au moins 8 caractères"),
+    S(ID_WRONG_CURRENT, "le mot de passe actuel est incorrect"),
+    S(ID_SAME_PASSWORD, "le nouveau mot de passe est l'actuel"),
+    S(ID_BAD_RESET_CODE, "ce code de réinitialisation est inconnu, déjà utilisé, remplacé ou expiré"),
 };
 
 static const row_t it[] = {
@@ -168,6 +177,9 @@ static const row_t it[] = {
     S(ID_LOGIN_THROTTLED, "troppi accessi non riusciti; riprova tra %s secondi"),
     S(ID_BAD_EMAIL, "indirizzo email non valido"),
     S(ID_SHORT_PASSWORD, "le password devono avere almeno 8 caratteri"),
+    S(ID_WRONG_CURRENT, "la password attuale è errata"),
+    S(ID_SAME_PASSWORD, "la nuova password è quella attuale"),
+    S(ID_BAD_RESET_CODE, "questo codice di reimpostazione è sconosciuto, già usato, sostituito o scaduto"),
 };
 
 static const row_t de[] = {
@@ -207,6 +219,9 @@ static const row_t de[] = {
     S(ID_LOGIN_THROTTLED, "zu viele fehlgeschlagene Anmeldungen; bitte in %s Sekunden erneut versuchen"),
     S(ID_BAD_EMAIL, "keine gültige E-Mail-Adresse"),
     S(ID_SHORT_PASSWORD, "Passwörter brauchen mindestens 8 Zeichen"),
+    S(ID_WRONG_CURRENT, "das aktuelle Passwort ist falsch"),
+    S(ID_SAME_PASSWORD, "das neue Passwort ist das aktuelle"),
+    S(ID_BAD_RESET_CODE, "dieser Code zum Zurücksetzen ist unbekannt, benutzt, ersetzt oder abgelaufen"),
 };
 
 static const row_t pl[] = {
@@ -246,6 +261,9 @@ static const row_t pl[] = {
     S(ID_LOGIN_THROTTLED, "zbyt wiele nieudanych logowań; spróbuj ponownie za %s s"),
     S(ID_BAD_EMAIL, "to nie jest prawidłowy adres e-mail"),
     S(ID_SHORT_PASSWORD, "hasło musi mieć co najmniej 8 znaków"),
+    S(ID_WRONG_CURRENT, "obecne hasło jest nieprawidłowe"),
+    S(ID_SAME_PASSWORD, "nowe hasło jest takie samo jak obecne"),
+    S(ID_BAD_RESET_CODE, "ten kod resetowania jest nieznany, wykorzystany, zastąpiony lub wygasł"),
 };
 
 static const row_t ru[] = {
@@ -285,6 +303,9 @@ static const row_t ru[] = {
     S(ID_LOGIN_THROTTLED, "слишком много неудачных попыток входа; повторите через %s с"),
     S(ID_BAD_EMAIL, "некорректный адрес эл. почты"),
     S(ID_SHORT_PASSWORD, "пароль должен содержать не менее 8 символов"),
+    S(ID_WRONG_CURRENT, "текущий пароль неверен"),
+    S(ID_SAME_PASSWORD, "новый пароль совпадает с текущим"),
+    S(ID_BAD_RESET_CODE, "этот код сброса неизвестен, уже использован, заменён или истёк"),
 };
 
 static const row_t hi[] = {
@@ -324,6 +345,9 @@ static const row_t hi[] = {
     S(ID_LOGIN_THROTTLED, "बहुत अधिक असफल लॉगिन; %s सेकंड बाद फिर कोशिश करें"),
     S(ID_BAD_EMAIL, "यह मान्य ईमेल पता नहीं है"),
     S(ID_SHORT_PASSWORD, "पासवर्ड में कम से कम 8 अक्षर होने चाहिए"),
+    S(ID_WRONG_CURRENT, "मौजूदा पासवर्ड ग़लत है"),
+    S(ID_SAME_PASSWORD, "नया पासवर्ड मौजूदा पासवर्ड ही है"),
+    S(ID_BAD_RESET_CODE, "यह रीसेट कोड अज्ञात, इस्तेमाल किया हुआ, बदला हुआ या समाप्त है"),
 };
 
 static const row_t vi[] = {
@@ -363,6 +387,9 @@ static const row_t vi[] = {
     S(ID_LOGIN_THROTTLED, "đăng nhập thất bại quá nhiều lần; thử lại sau %s giây"),
     S(ID_BAD_EMAIL, "địa chỉ email không hợp lệ"),
     S(ID_SHORT_PASSWORD, "mật khẩu cần ít nhất 8 ký tự"),
+    S(ID_WRONG_CURRENT, "mật khẩu hiện tại không đúng"),
+    S(ID_SAME_PASSWORD, "mật khẩu mới trùng với mật khẩu hiện tại"),
+    S(ID_BAD_RESET_CODE, "mã đặt lại này không tồn tại, đã dùng, đã bị thay thế hoặc đã hết hạn"),
 };
 
 static const row_t th[] = {
@@ -402,6 +429,9 @@ static const row_t th[] = {
     S(ID_LOGIN_THROTTLED, "เข้าสู่ระบบไม่สำเร็จหลายครั้งเกินไป โปรดลองใหม่ในอีก %s วินาที"),
     S(ID_BAD_EMAIL, "ที่อยู่อีเมลไม่ถูกต้อง"),
     S(ID_SHORT_PASSWORD, "รหัสผ่านต้องมีอย่างน้อย 8 ตัวอักษร"),
+    S(ID_WRONG_CURRENT, "รหัสผ่านปัจจุบันไม่ถูกต้อง"),
+    S(ID_SAME_PASSWORD, "รหัสผ่านใหม่ซ้ำกับรหัสผ่านปัจจุบัน"),
+    S(ID_BAD_RESET_CODE, "รหัสรีเซ็ตนี้ไม่รู้จัก ใช้แล้ว ถูกแทนที่ หรือหมดอายุ"),
 };
 
 static const row_t id_[] = {
@@ -441,6 +471,9 @@ static const row_t id_[] = {
     S(ID_LOGIN_THROTTLED, "terlalu banyak percobaan masuk yang gagal; coba lagi dalam %s detik"),
     S(ID_BAD_EMAIL, "bukan alamat email yang valid"),
     S(ID_SHORT_PASSWORD, "kata sandi minimal 8 karakter"),
+    S(ID_WRONG_CURRENT, "kata sandi saat ini salah"),
+    S(ID_SAME_PASSWORD, "kata sandi baru sama dengan yang sekarang"),
+    S(ID_BAD_RESET_CODE, "kode reset ini tidak dikenal, sudah dipakai, diganti, atau kedaluwarsa"),
 };
 
 static const row_t ms[] = {
@@ -480,6 +513,9 @@ static const row_t ms[] = {
     S(ID_LOGIN_THROTTLED, "terlalu banyak log masuk gagal; cuba lagi dalam %s saat"),
     S(ID_BAD_EMAIL, "bukan alamat e-mel yang sah"),
     S(ID_SHORT_PASSWORD, "kata laluan memerlukan sekurang-kurangnya 8 aksara"),
+    S(ID_WRONG_CURRENT, "kata laluan semasa salah"),
+    S(ID_SAME_PASSWORD, "kata laluan baharu sama dengan yang semasa"),
+    S(ID_BAD_RESET_CODE, "kod set semula ini tidak dikenali, telah digunakan, diganti atau tamat tempoh"),
 };
 
 static const row_t fil[] = {
@@ -519,6 +555,9 @@ static const row_t fil[] = {
     S(ID_LOGIN_THROTTLED, "masyadong maraming bigong pag-log in; subukang muli pagkalipas ng %s segundo"),
     S(ID_BAD_EMAIL, "hindi wastong email address"),
     S(ID_SHORT_PASSWORD, "kailangan ng password ng hindi bababa sa 8 character"),
+    S(ID_WRONG_CURRENT, "mali ang kasalukuyang password"),
+    S(ID_SAME_PASSWORD, "ang bagong password ay ang kasalukuyan"),
+    S(ID_BAD_RESET_CODE, "hindi kilala, nagamit na, napalitan o expired na ang reset code na ito"),
 };
 
 static const struct {
