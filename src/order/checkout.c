@@ -19,7 +19,7 @@ typedef mer_checkout_line_t co_line_t;
 
 void mer_checkout_init(mer_checkout_t *co)
 {
-    memset(co, 0, sizeof(*co));
+    memset(co, 0, offsetof(mer_checkout_t, want)); /* the per-line arrays are last, set entry by entry */
     co->expected_total = -1;
 }
 
@@ -168,11 +168,7 @@ static int check_flash(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     }
     if (err)
         return mer_verr_set(e, err, field, "%s", msg);
-    co_line_t *l = &co->lines[co->n++];
-    l->flash = true;
-    l->sku_id = ft.sku_id;
-    l->quantity = 1;
-    l->unit_price = ft.price;
+    co->lines[co->n++] = (co_line_t){.flash = true, .sku_id = ft.sku_id, .quantity = 1, .unit_price = ft.price};
     return 0;
 }
 
@@ -244,9 +240,7 @@ static int resolve_lines(mer_checkout_t *co, const mer_locale_chain_t *chain, me
         if (err)
             break;
         co_line_t *l = &co->lines[co->n++];
-        l->sku_id = s->id;
-        l->quantity = w->quantity;
-        l->unit_price = price;
+        *l = (co_line_t){.sku_id = s->id, .quantity = w->quantity, .unit_price = price};
         fill_line(l, s, co->c, chain);
     }
     for (size_t i = 0; err == 0 && cl && i < co->n; i++) {
@@ -392,8 +386,7 @@ static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         }
     } else {
         if (co->prep_lines) { /* a price, a text or a country changed since: again, from scratch */
-            co->n = 0;
-            memset(co->lines, 0, sizeof(co->lines));
+            co->n = 0;        /* (entries are set whole as lines are added) */
             co->view.lang[0] = '\0';
         }
         if ((err = resolve_and_price(co, cl, e)) != 0)

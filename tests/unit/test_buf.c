@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <inttypes.h>
 
 #include "core/buf.h"
 
@@ -17,6 +18,41 @@ static void test_printf_grows(void **state)
     assert_memory_equal(b.data, "0,1,2,", 6);
     mer_buf_release(&b);
     assert_null(b.data);
+}
+
+/* mer_buf_add_int writes what printf's "%" PRId64 does, the extremes included. */
+static void test_add_int(void **state)
+{
+    (void)state;
+    const int64_t vals[] = {0,
+                            1,
+                            -1,
+                            9,
+                            10,
+                            -10,
+                            99,
+                            100,
+                            123456789,
+                            -987654321,
+                            INT64_C(1999900),
+                            INT64_C(4611686018427387904),
+                            INT64_MAX,
+                            INT64_MIN,
+                            INT64_MIN + 1};
+    mer_buf_t b = MER_BUF_INIT, want = MER_BUF_INIT;
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        mer_buf_reset(&b);
+        mer_buf_reset(&want);
+        mer_buf_add_int(&b, vals[i]);
+        mer_buf_printf(&want, "%" PRId64, vals[i]);
+        assert_string_equal(b.data, want.data);
+        assert_int_equal(b.len, want.len);
+    }
+    mer_buf_addch(&b, ',');
+    mer_buf_add_int(&b, 42);
+    assert_string_equal(b.data, "-9223372036854775807,42");
+    mer_buf_release(&b);
+    mer_buf_release(&want);
 }
 
 static void test_json_escape(void **state)
@@ -74,10 +110,8 @@ static void test_parse_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printf_grows),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_parse_int),
-        cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_printf_grows), cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
+        cmocka_unit_test(test_parse_int),    cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
