@@ -447,7 +447,7 @@ void mer_checkout_view(mer_checkout_t *co)
     const char *codes[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         codes[i] = co->lines[i].code;
-    v->shipments = mer_shipments_json_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
+    v->shipments_text = mer_shipments_text_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
 }
 
 static int emit_created(mer_db_t *db, const mer_checkout_t *co)

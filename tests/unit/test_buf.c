@@ -6,6 +6,7 @@
 #include <inttypes.h>
 
 #include "core/buf.h"
+#include "core/json.h"
 
 static void test_printf_grows(void **state)
 {
@@ -53,6 +54,50 @@ static void test_add_int(void **state)
     assert_string_equal(b.data, "-9223372036854775807,42");
     mer_buf_release(&b);
     mer_buf_release(&want);
+}
+
+/* Members of JSON text read without parsing it (mer_json_text_*): what jansson reads from the same text,
+ * whatever comes before the member (nested values, strings holding braces, quotes and escapes). */
+static void test_json_text_member(void **state)
+{
+    (void)state;
+    const char doc[] = " {\"a\":{\"status\":\"inner\",\"x\":[1,{\"y\":\"}]\\\"\"}]},\"s\" : \"q\\\"\\u00e9\\n\" , "
+                       "\"n\":-42,\"f\":1.5,\"t\":true,\"z\":null,\"status\":\"paid\","
+                       "\"e\":\"\",\"dup\":1,\"dup\":2,\"last\":7}";
+    json_t *j = json_loads(doc, 0, NULL);
+    assert_non_null(j);
+    char out[32];
+    int64_t v = 0;
+    assert_true(mer_json_text_str(doc, strlen(doc), "status", out, sizeof(out)));
+    assert_string_equal(out, json_string_value(json_object_get(j, "status"))); /* the top level's, not a's */
+    assert_true(mer_json_text_str(doc, strlen(doc), "s", out, sizeof(out)));
+    assert_string_equal(out, json_string_value(json_object_get(j, "s"))); /* unescaped as jansson does */
+    assert_true(mer_json_text_str(doc, strlen(doc), "e", out, sizeof(out)));
+    assert_string_equal(out, "");
+    assert_true(mer_json_text_int(doc, strlen(doc), "n", &v));
+    assert_int_equal(v, -42);
+    assert_true(mer_json_text_int(doc, strlen(doc), "dup", &v));
+    assert_int_equal(v, json_integer_value(json_object_get(j, "dup")));
+    assert_true(mer_json_text_int(doc, strlen(doc), "last", &v));
+    assert_int_equal(v, 7);
+    /* absent, or of another type, or too long */
+    assert_false(mer_json_text_str(doc, strlen(doc), "y", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "n", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "z", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "status", out, 4));
+    assert_false(mer_json_text_int(doc, strlen(doc), "f", &v));
+    assert_false(mer_json_text_int(doc, strlen(doc), "t", &v));
+    assert_false(mer_json_text_int("{\"big\":99999999999999999999}", 28, "big", &v)); /* beyond int64 */
+    assert_false(mer_json_text_int(doc, strlen(doc), "s", &v));
+    const char *raw;
+    size_t n;
+    assert_true(mer_json_text_member(doc, strlen(doc), "t", &raw, &n));
+    assert_memory_equal(raw, "true", n);
+    /* not an object, or cut short: nothing, and nothing read past the length */
+    assert_false(mer_json_text_int("[1]", 3, "a", &v));
+    assert_false(mer_json_text_int("{\"a\":1", 4, "a", &v));
+    assert_false(mer_json_text_str("{\"a\":\"xyz\"}", 9, "a", out, sizeof(out)));
+    json_decref(j);
 }
 
 static void test_json_escape(void **state)
@@ -110,8 +155,8 @@ static void test_parse_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printf_grows), cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
-        cmocka_unit_test(test_parse_int),    cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_printf_grows),     cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
+        cmocka_unit_test(test_json_text_member), cmocka_unit_test(test_parse_int),   cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
