@@ -201,9 +201,9 @@ static void fill_line(co_line_t *l, const mer_cat_sku_t *s, const mer_country_t 
     l->product_id = s ? s->product->id : 0;
     int rate = s ? mer_country_tax_rate(c, s->product->tax_class) : 0;
     l->rate_bp = rate < 0 ? 0 : rate;
-    snprintf(l->code, sizeof(l->code), "%s", s ? s->code : "");
+    mer_strcopy(l->code, sizeof(l->code), s ? s->code : "");
     const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, chain) : NULL;
-    snprintf(l->name, sizeof(l->name), "%s", t ? t->name : l->code);
+    mer_strcopy(l->name, sizeof(l->name), t ? t->name : l->code);
 }
 
 /*
@@ -403,11 +403,11 @@ void mer_checkout_view(mer_checkout_t *co)
     const mer_country_t *c = co->c;
     v->id = co->order_id;
     v->user_id = co->user_id;
-    snprintf(v->number, sizeof(v->number), "%s", co->number);
-    snprintf(v->country, sizeof(v->country), "%s", c->code);
-    snprintf(v->currency, sizeof(v->currency), "%s", c->currency.code);
-    snprintf(v->status, sizeof(v->status), "%s", co->status);
-    snprintf(v->payment_method, sizeof(v->payment_method), "%s", co->payment_method);
+    mer_strcopy(v->number, sizeof(v->number), co->number);
+    mer_strcopy(v->country, sizeof(v->country), c->code);
+    mer_strcopy(v->currency, sizeof(v->currency), c->currency.code);
+    mer_strcopy(v->status, sizeof(v->status), co->status);
+    mer_strcopy(v->payment_method, sizeof(v->payment_method), co->payment_method);
     snprintf(v->payment_status, sizeof(v->payment_status), "unpaid");
     v->tax_included = c->tax_inclusive;
     v->items_total = co->pr.items_total;
@@ -424,9 +424,9 @@ void mer_checkout_view(mer_checkout_t *co)
         mer_order_line_view_t *l = &v->lines[i];
         l->line_no = (int)i + 1;
         l->sku_id = co->lines[i].sku_id;
-        snprintf(l->sku, sizeof(l->sku), "%s", co->lines[i].code);
-        snprintf(l->name, sizeof(l->name), "%s", co->lines[i].name);
-        snprintf(l->sale_type, sizeof(l->sale_type), "%s", co->lines[i].flash ? "flash" : "normal");
+        mer_strcopy(l->sku, sizeof(l->sku), co->lines[i].code);
+        mer_strcopy(l->name, sizeof(l->name), co->lines[i].name);
+        mer_strcopy(l->sale_type, sizeof(l->sale_type), co->lines[i].flash ? "flash" : "normal");
         l->quantity = co->lines[i].quantity;
         l->unit_price = co->lines[i].unit_price;
         l->discount = co->pl[i].discount;
@@ -437,12 +437,12 @@ void mer_checkout_view(mer_checkout_t *co)
     v->nlines = co->n;
     memcpy(v->taxes, co->pr.taxes, sizeof(v->taxes));
     v->ntaxes = co->pr.ntaxes;
-    snprintf(v->warehouse, sizeof(v->warehouse), "%s", co->warehouse_code);
+    mer_strcopy(v->warehouse, sizeof(v->warehouse), co->warehouse_code);
     if (co->has_coupon)
-        snprintf(v->coupon, sizeof(v->coupon), "%s", co->coupon.code);
+        mer_strcopy(v->coupon, sizeof(v->coupon), co->coupon.code);
     if (co->intent[0]) {
-        snprintf(v->intent, sizeof(v->intent), "%s", co->intent);
-        snprintf(v->redirect_url, sizeof(v->redirect_url), "%s", co->redirect_url);
+        mer_strcopy(v->intent, sizeof(v->intent), co->intent);
+        mer_strcopy(v->redirect_url, sizeof(v->redirect_url), co->redirect_url);
     }
     const char *codes[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)

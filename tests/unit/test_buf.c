@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cmocka.h>
 #include <inttypes.h>
 
@@ -54,6 +55,24 @@ static void test_add_int(void **state)
     assert_string_equal(b.data, "-9223372036854775807,42");
     mer_buf_release(&b);
     mer_buf_release(&want);
+}
+
+/* mer_strcopy copies as snprintf(dst, cap, "%s", src) does, truncation included. */
+static void test_strcopy(void **state)
+{
+    (void)state;
+    const char *srcs[] = {"", "a", "abc", "abcd", "abcdefgh", "₹19"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        for (size_t cap = 1; cap <= 6; cap++) {
+            char got[8], want[8];
+            memset(got, 'x', sizeof(got));
+            memset(want, 'x', sizeof(want));
+            size_t n = mer_strcopy(got, cap, srcs[i]);
+            snprintf(want, cap, "%s", srcs[i]);
+            assert_memory_equal(got, want, sizeof(got));
+            assert_int_equal(n, strlen(want));
+        }
+    }
 }
 
 /* Members of JSON text read without parsing it (mer_json_text_*): what jansson reads from the same text,
@@ -156,7 +175,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printf_grows),     cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
-        cmocka_unit_test(test_json_text_member), cmocka_unit_test(test_parse_int),   cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_json_text_member), cmocka_unit_test(test_strcopy),     cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
