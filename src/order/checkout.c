@@ -19,7 +19,7 @@ typedef mer_checkout_line_t co_line_t;
 
 void mer_checkout_init(mer_checkout_t *co)
 {
-    memset(co, 0, offsetof(mer_checkout_t, want)); /* the per-line arrays are last, set entry by entry */
+    memset(co, 0, offsetof(mer_checkout_t, want)); /* what is after is set before it is read (checkout.h) */
     co->expected_total = -1;
 }
 

@@ -94,20 +94,21 @@ typedef struct mer_checkout {
     bool prep_lines;                             /* lines, n, pl, pr (prep_cl with a coupon): the body's lines priced */
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
     char *address_json;                          /* the delivery address as stored (owned, then the view's) */
-    mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
-    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;
     mer_price_result_t pr;
 
-    /* ---- per line, last: mer_checkout_init leaves them as they are (~60 KB, more than all the rest, that
-     * zeroing cost more CPU per order than the adapter's own work); an entry is set whole when its line
-     * is added, and only entries below the counts are read ---- */
+    /* ---- last, what mer_checkout_init leaves as it is (~70 KB of 78: zeroing it cost more CPU per order
+     * than the adapter's own work). Per line: an entry is set whole when its line is added, and only
+     * entries below the counts are read. ---- */
     mer_checkout_want_t want[MER_ORDER_MAX_LINES];  /* in: [0, nwant) */
     mer_checkout_line_t lines[MER_ORDER_MAX_LINES]; /* [0, n) */
     mer_pline_t pl[MER_ORDER_MAX_LINES];            /* [0, n) once priced */
     mer_coupon_line_t prep_cl[MER_ORDER_MAX_LINES]; /* [0, n): the lines as a coupon sees them (with a coupon) */
+    /* set whole by mer_stock_reserve and mer_shipments_create before anything reads them */
+    mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
+    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
 } mer_checkout_t;
 
 /* A checkout with nothing asked yet: expected_total -1, everything zero but the per-line arrays (whose
