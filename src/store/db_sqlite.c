@@ -96,7 +96,8 @@ static void update_hook(void *arg, int op, const char *dbname, const char *table
 {
     sq_db_t *db = arg;
     (void)dbname;
-    if (db->watch_table && !db->watch_seen && op != SQLITE_DELETE && strcmp(table, db->watch_table) == 0) {
+    if (db->watch_table && !db->watch_seen && op != SQLITE_DELETE &&
+        sqlite3_stricmp(table, db->watch_table) == 0) { /* names are case-insensitive in SQL */
         db->watch_seen = true;
         db->watch_rowid = rowid;
     }

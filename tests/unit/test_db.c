@@ -78,6 +78,11 @@ static void check_returning(mer_db_t *db)
     assert_int_equal(mer_db_query_int(db, &v, "SELECT qty FROM item WHERE name = ?", "s", "ret"), 0);
     assert_int_equal(v, 3);
     assert_int_equal(mer_db_query_int(db, &id, "SELECT id FROM item WHERE name = ?", "s", "ret"), 0);
+    /* the table named in another case is the same table */
+    assert_int_equal(
+        mer_db_query_int(db, &v, "UPDATE ITEM SET qty = qty + ? WHERE name = ? RETURNING qty", "is", (int64_t)0, "ret"),
+        0);
+    assert_int_equal(v, 3);
     assert_int_equal(mer_db_query_int(db, &v, keep, "si", "ret", (int64_t)1), MER_E_NOT_FOUND);
     assert_int_equal(mer_db_query_int(db, &v, keep, "si", "ret-2", (int64_t)1), 0);
     assert_true(v > id);
