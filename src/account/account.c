@@ -305,14 +305,14 @@ char *mer_address_json_text(const mer_address_t *a)
 static void address_from_rows(mer_rows_t *rows, mer_address_t *a)
 {
     a->id = mer_rows_int(rows, 0);
-    snprintf(a->country, sizeof(a->country), "%s", mer_rows_text(rows, 1));
-    snprintf(a->name, sizeof(a->name), "%s", mer_rows_text(rows, 2));
-    snprintf(a->line1, sizeof(a->line1), "%s", mer_rows_text(rows, 3));
-    snprintf(a->line2, sizeof(a->line2), "%s", mer_rows_text(rows, 4));
-    snprintf(a->city, sizeof(a->city), "%s", mer_rows_text(rows, 5));
-    snprintf(a->state, sizeof(a->state), "%s", mer_rows_text(rows, 6));
-    snprintf(a->postal_code, sizeof(a->postal_code), "%s", mer_rows_text(rows, 7));
-    snprintf(a->phone, sizeof(a->phone), "%s", mer_rows_text(rows, 8));
+    mer_strcopy(a->country, sizeof(a->country), mer_rows_text(rows, 1));
+    mer_strcopy(a->name, sizeof(a->name), mer_rows_text(rows, 2));
+    mer_strcopy(a->line1, sizeof(a->line1), mer_rows_text(rows, 3));
+    mer_strcopy(a->line2, sizeof(a->line2), mer_rows_text(rows, 4));
+    mer_strcopy(a->city, sizeof(a->city), mer_rows_text(rows, 5));
+    mer_strcopy(a->state, sizeof(a->state), mer_rows_text(rows, 6));
+    mer_strcopy(a->postal_code, sizeof(a->postal_code), mer_rows_text(rows, 7));
+    mer_strcopy(a->phone, sizeof(a->phone), mer_rows_text(rows, 8));
 }
 
 #define ADDRESS_COLUMNS "id, country, name, line1, line2, city, state, postal_code, phone"

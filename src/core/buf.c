@@ -60,6 +60,19 @@ void mer_buf_addch(mer_buf_t *b, char c)
     b->data[b->len] = '\0';
 }
 
+void mer_buf_add_int(mer_buf_t *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    mer_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 void mer_buf_vprintf(mer_buf_t *b, const char *fmt, va_list ap)
 {
     va_list cp;

@@ -35,6 +35,9 @@ void mer_buf_grow(mer_buf_t *b, size_t extra);
 void mer_buf_add(mer_buf_t *b, const void *data, size_t len);
 void mer_buf_addstr(mer_buf_t *b, const char *s);
 void mer_buf_addch(mer_buf_t *b, char c);
+/* Appends v in decimal, as printf's "%" PRId64 writes it (without printf's cost: JSON answers are mostly
+ * numbers). */
+void mer_buf_add_int(mer_buf_t *b, int64_t v);
 void mer_buf_printf(mer_buf_t *b, const char *fmt, ...) MER_PRINTF(2, 3);
 void mer_buf_vprintf(mer_buf_t *b, const char *fmt, va_list ap);
 /* Appends s as a JSON string literal, quotes included; control characters and invalid UTF-8 are escaped. */

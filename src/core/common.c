@@ -72,6 +72,14 @@ void mer_die(const char *fmt, ...)
     exit(1);
 }
 
+size_t mer_strcopy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return n;
+}
+
 int mer_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
 {
     size_t i = 0;

@@ -135,3 +135,115 @@ json_t *mer_json_csv_array(const char *list)
         json_array_append_new(arr, json_stringn(item, len));
     return arr;
 }
+
+/* ---- members of JSON text (json.h) ---- */
+
+static const char *skip_ws(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+/* Past the string that starts at p ('"'), or NULL. */
+static const char *skip_string(const char *p, const char *e)
+{
+    for (p++; p < e; p++) {
+        if (*p == '\\')
+            p++; /* the escaped character (the four hex digits of \u are plain) */
+        else if (*p == '"')
+            return p + 1;
+    }
+    return NULL;
+}
+
+/* Past the value that starts at p, or NULL. */
+static const char *skip_value(const char *p, const char *e)
+{
+    if (p >= e)
+        return NULL;
+    if (*p == '"')
+        return skip_string(p, e);
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        while (p < e) {
+            if (*p == '"') {
+                if ((p = skip_string(p, e)) == NULL)
+                    return NULL;
+                continue;
+            }
+            if (*p == '{' || *p == '[')
+                depth++;
+            else if ((*p == '}' || *p == ']') && --depth == 0)
+                return p + 1;
+            p++;
+        }
+        return NULL;
+    }
+    const char *v = p; /* a number, true, false, null */
+    while (p < e && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+        p++;
+    return p > v ? p : NULL;
+}
+
+bool mer_json_text_member(const char *text, size_t len, const char *key, const char **val, size_t *vlen)
+{
+    const char *e = text + len, *p = skip_ws(text, e);
+    size_t klen = strlen(key);
+    bool found = false;
+    if (p >= e || *p != '{')
+        return false;
+    p = skip_ws(p + 1, e);
+    while (p < e && *p == '"') {
+        const char *k = p + 1, *kend = skip_string(p, e);
+        if (kend == NULL)
+            return false;
+        bool match = (size_t)(kend - 1 - k) == klen && memcmp(k, key, klen) == 0;
+        p = skip_ws(kend, e);
+        if (p >= e || *p != ':')
+            return false;
+        p = skip_ws(p + 1, e);
+        const char *vend = skip_value(p, e);
+        if (vend == NULL)
+            return false;
+        if (match) { /* the last of a repeated key wins */
+            *val = p;
+            *vlen = (size_t)(vend - p);
+            found = true;
+        }
+        p = skip_ws(vend, e);
+        if (p >= e || *p != ',')
+            break;
+        p = skip_ws(p + 1, e);
+    }
+    return found;
+}
+
+bool mer_json_text_str(const char *text, size_t len, const char *key, char *out, size_t cap)
+{
+    const char *v;
+    size_t n;
+    if (!mer_json_text_member(text, len, key, &v, &n) || n < 2 || v[0] != '"' || cap == 0)
+        return false;
+    if (memchr(v, '\\', n) == NULL) { /* nothing to unescape: the text between the quotes */
+        if (n - 2 >= cap)
+            return false;
+        memcpy(out, v + 1, n - 2);
+        out[n - 2] = '\0';
+        return true;
+    }
+    json_t *s = json_loadb(v, n, JSON_DECODE_ANY, NULL); /* escapes: jansson's decoding, for this value only */
+    bool ok = json_is_string(s) && json_string_length(s) < cap &&
+              memchr(json_string_value(s), 0, json_string_length(s)) == NULL;
+    if (ok)
+        memcpy(out, json_string_value(s), json_string_length(s) + 1);
+    json_decref(s);
+    return ok;
+}
+
+bool mer_json_text_int(const char *text, size_t len, const char *key, int64_t *out)
+{
+    const char *v;
+    size_t n;
+    return mer_json_text_member(text, len, key, &v, &n) && mer_parse_int64(v, n, INT64_MIN, INT64_MAX, out) == 0;
+}

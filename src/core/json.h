@@ -42,4 +42,17 @@ char *mer_json_dump(const json_t *v, size_t *len);
 /* A comma-separated list ("a,b,c"; "" is empty) as a JSON array of strings (new reference). */
 json_t *mer_json_csv_array(const char *list);
 
+/*
+ * One top-level member of a JSON object's text, found without parsing the rest (no tree, no allocation):
+ * for a reader that wants two fields of a document this process wrote (an outbox payload). text must be
+ * valid JSON; malformed text gives false or a wrong value, never a read past len. Keys are compared as
+ * written (a key spelt with escapes is not found); a repeated key gives its last value, as jansson does.
+ * mer_json_text_member: the value's text (a string with its quotes) in *val, *vlen.
+ * mer_json_text_str: a string value, unescaped, into out (cap bytes, NUL included); false when absent, not
+ * a string or longer. mer_json_text_int: an integer value (no fraction or exponent) in int64 range.
+ */
+bool mer_json_text_member(const char *text, size_t len, const char *key, const char **val, size_t *vlen);
+bool mer_json_text_str(const char *text, size_t len, const char *key, char *out, size_t cap);
+bool mer_json_text_int(const char *text, size_t len, const char *key, int64_t *out);
+
 #endif

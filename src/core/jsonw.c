@@ -62,10 +62,8 @@ void mer_jw_str(mer_jw_t *w, const char *key, const char *s)
 
 void mer_jw_int(mer_jw_t *w, const char *key, int64_t v)
 {
-    char tmp[24];
     member(w, key);
-    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
-    mer_buf_add(w->b, tmp, (size_t)n);
+    mer_buf_add_int(w->b, v);
 }
 
 void mer_jw_bool(mer_jw_t *w, const char *key, bool v)

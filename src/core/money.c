@@ -229,12 +229,48 @@ static _Thread_local fmt_memo_t *memo;
 static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
                            char *out, size_t cap);
 
+/* Writes v in decimal at p; returns its length (at most 11). */
+static size_t put_int(char *p, int v)
+{
+    char tmp[12], *t = tmp + sizeof(tmp);
+    unsigned u = v < 0 ? 0u - (unsigned)v : (unsigned)v;
+    do {
+        *--t = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--t = '-';
+    size_t n = (size_t)(tmp + sizeof(tmp) - t);
+    memcpy(p, t, n);
+    return n;
+}
+
+/* The memo's key, what snprintf("%s|%.3s|%d|%d", locale, currency, iso, display) writes, without its cost (it
+ * runs for every amount an answer shows). Returns its length, or -1 when it does not fit in cap. */
+static int memo_key(char *key, size_t cap, const char *locale, const char *currency, int iso, int display)
+{
+    char tail[32];
+    size_t ll = strlen(locale), cl = strnlen(currency, 3), n = 0;
+    tail[n++] = '|';
+    n += put_int(tail + n, iso);
+    tail[n++] = '|';
+    n += put_int(tail + n, display);
+    if (ll + 1 + cl + n >= cap)
+        return -1;
+    memcpy(key, locale, ll);
+    key[ll] = '|';
+    memcpy(key + ll + 1, currency, cl);
+    memcpy(key + ll + 1 + cl, tail, n);
+    key[ll + 1 + cl + n] = '\0';
+    return (int)(ll + 1 + cl + n);
+}
+
 int mer_money_format(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
                      char *out, size_t cap)
 {
     char key[40];
-    int kl = snprintf(key, sizeof(key), "%s|%.3s|%d|%d", locale, currency, iso_digits, display_digits);
-    if (kl <= 0 || (size_t)kl >= sizeof(key))
+    int kl = memo_key(key, sizeof(key), locale, currency, iso_digits, display_digits);
+    if (kl <= 0)
         return format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
     if (memo == NULL)
         memo = mer_xcalloc(1024, sizeof(*memo));

@@ -103,10 +103,18 @@ typedef struct mer_event {
 typedef struct mer_event_subscriber {
     const char *name;   /* unique, 1..31 characters, not "webhook:..." (delivery rows and metrics use it) */
     const char *events; /* the event types it takes, as mer_events_wants reads them: "order.paid,order.*" */
+    /* an in-process one that reads the payload's text itself (mer_event_str, mer_event_int): the fan-out
+     * then does not parse the payload for it (ev->data may be NULL); false: ev->data is the parsed payload */
+    bool raw;
     int (*apply)(mer_db_t *db, const mer_event_t *ev);
     int (*attempt)(const mer_event_t *ev, char ref[MER_EVENT_REF_MAX], char *why, size_t cap);
     int (*record)(mer_db_t *db, const mer_event_t *ev, const char *ref);
 } mer_event_subscriber_t;
+
+/* A string member of ev's payload, unescaped into out (cap bytes), or an integer one; false when absent, of
+ * another type, or too long for out. Reads the payload's text (core/json.h: mer_json_text_str), no tree. */
+bool mer_event_str(const mer_event_t *ev, const char *key, char *out, size_t cap);
+bool mer_event_int(const mer_event_t *ev, const char *key, int64_t *out);
 
 #define MER_EVENTS_MAX_BUILTIN 16 /* built-in subscribers at most */
 /* Adds s (static storage) to the table; start-up only (mer_die on a full table or a repeated name). */
@@ -117,7 +125,8 @@ const mer_event_subscriber_t *mer_events_subscriber_at(size_t i);
 /*
  * Fans one event out to the table (writer thread, inside the fan-out transaction): applies it to every
  * in-process subscriber that takes it and writes a delivery row (due at now) for every other one. ev->data
- * may be NULL: it is parsed here when a subscriber needs it. Returns 0 or the first error.
+ * may be NULL: it is parsed here when a subscriber that is not raw takes the event. Returns 0 or the first
+ * error.
  */
 int mer_events_fan_out_one(mer_db_t *db, const mer_event_t *ev, int64_t now);
 

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 
+#include "core/json.h"
 #include "core/log.h"
 #include "events/events.h"
 #include "core/banned.h"
@@ -38,6 +39,16 @@ const mer_event_subscriber_t *mer_events_subscriber_at(size_t i)
     return i < ntable ? table[i] : NULL;
 }
 
+bool mer_event_str(const mer_event_t *ev, const char *key, char *out, size_t cap)
+{
+    return ev->payload && mer_json_text_str(ev->payload, strlen(ev->payload), key, out, cap);
+}
+
+bool mer_event_int(const mer_event_t *ev, const char *key, int64_t *out)
+{
+    return ev->payload && mer_json_text_int(ev->payload, strlen(ev->payload), key, out);
+}
+
 int mer_events_fan_out_one(mer_db_t *db, const mer_event_t *ev, int64_t now)
 {
     mer_event_t e = *ev;
@@ -56,7 +67,7 @@ int mer_events_fan_out_one(mer_db_t *db, const mer_event_t *ev, int64_t now)
                 err = MER_E_INTERNAL;
             continue;
         }
-        if (e.data == NULL && parsed == NULL)
+        if (!s->raw && e.data == NULL && parsed == NULL)
             e.data = parsed = json_loads(ev->payload, 0, NULL);
         err = s->apply(db, &e);
     }

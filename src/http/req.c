@@ -140,6 +140,16 @@ void mer_req_release(mer_req_t *r)
 
 /* ---- calls ---- */
 
+void *mer_call_alloc(mer_req_t *r, size_t size)
+{
+    MER_ASSERT(size >= sizeof(mer_call_t));
+    mer_call_t *c = mer_xmalloc(size);
+    memset(c, 0, sizeof(*c));
+    c->r = r;
+    c->who = r->who;
+    return c;
+}
+
 void *mer_call_new(mer_req_t *r, size_t size)
 {
     MER_ASSERT(size >= sizeof(mer_call_t));

@@ -294,6 +294,10 @@ struct mer_call {
 
 /* A zeroed call of size bytes (the mer_call_t first) for r, with c->r and c->who set. Caller submits it. */
 void *mer_call_new(mer_req_t *r, size_t size);
+/* The same with only the mer_call_t zeroed: the rest is the caller's to initialise, for a large call whose
+ * own init zeroes only what it uses (the checkout's per-line arrays: zeroing them all cost more than the
+ * rest of the request). */
+void *mer_call_alloc(mer_req_t *r, size_t size);
 /* fn(db, c) on the read pool, db being that thread's read connection to region (NULL = catalog.db). */
 void mer_call_read(mer_call_t *c, const char *region, mer_call_fn fn);
 /* fn(db, c) as a writer job of region (NULL = catalog.db): in its own savepoint of a batch transaction,

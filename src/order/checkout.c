@@ -19,7 +19,7 @@ typedef mer_checkout_line_t co_line_t;
 
 void mer_checkout_init(mer_checkout_t *co)
 {
-    memset(co, 0, sizeof(*co));
+    memset(co, 0, offsetof(mer_checkout_t, want)); /* what is after is set before it is read (checkout.h) */
     co->expected_total = -1;
 }
 
@@ -168,11 +168,7 @@ static int check_flash(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     }
     if (err)
         return mer_verr_set(e, err, field, "%s", msg);
-    co_line_t *l = &co->lines[co->n++];
-    l->flash = true;
-    l->sku_id = ft.sku_id;
-    l->quantity = 1;
-    l->unit_price = ft.price;
+    co->lines[co->n++] = (co_line_t){.flash = true, .sku_id = ft.sku_id, .quantity = 1, .unit_price = ft.price};
     return 0;
 }
 
@@ -205,9 +201,9 @@ static void fill_line(co_line_t *l, const mer_cat_sku_t *s, const mer_country_t 
     l->product_id = s ? s->product->id : 0;
     int rate = s ? mer_country_tax_rate(c, s->product->tax_class) : 0;
     l->rate_bp = rate < 0 ? 0 : rate;
-    snprintf(l->code, sizeof(l->code), "%s", s ? s->code : "");
+    mer_strcopy(l->code, sizeof(l->code), s ? s->code : "");
     const mer_cat_text_t *t = s ? mer_catalog_text(s->product->texts, s->product->ntexts, chain) : NULL;
-    snprintf(l->name, sizeof(l->name), "%s", t ? t->name : l->code);
+    mer_strcopy(l->name, sizeof(l->name), t ? t->name : l->code);
 }
 
 /*
@@ -244,9 +240,7 @@ static int resolve_lines(mer_checkout_t *co, const mer_locale_chain_t *chain, me
         if (err)
             break;
         co_line_t *l = &co->lines[co->n++];
-        l->sku_id = s->id;
-        l->quantity = w->quantity;
-        l->unit_price = price;
+        *l = (co_line_t){.sku_id = s->id, .quantity = w->quantity, .unit_price = price};
         fill_line(l, s, co->c, chain);
     }
     for (size_t i = 0; err == 0 && cl && i < co->n; i++) {
@@ -392,8 +386,7 @@ static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         }
     } else {
         if (co->prep_lines) { /* a price, a text or a country changed since: again, from scratch */
-            co->n = 0;
-            memset(co->lines, 0, sizeof(co->lines));
+            co->n = 0;        /* (entries are set whole as lines are added) */
             co->view.lang[0] = '\0';
         }
         if ((err = resolve_and_price(co, cl, e)) != 0)
@@ -410,11 +403,11 @@ void mer_checkout_view(mer_checkout_t *co)
     const mer_country_t *c = co->c;
     v->id = co->order_id;
     v->user_id = co->user_id;
-    snprintf(v->number, sizeof(v->number), "%s", co->number);
-    snprintf(v->country, sizeof(v->country), "%s", c->code);
-    snprintf(v->currency, sizeof(v->currency), "%s", c->currency.code);
-    snprintf(v->status, sizeof(v->status), "%s", co->status);
-    snprintf(v->payment_method, sizeof(v->payment_method), "%s", co->payment_method);
+    mer_strcopy(v->number, sizeof(v->number), co->number);
+    mer_strcopy(v->country, sizeof(v->country), c->code);
+    mer_strcopy(v->currency, sizeof(v->currency), c->currency.code);
+    mer_strcopy(v->status, sizeof(v->status), co->status);
+    mer_strcopy(v->payment_method, sizeof(v->payment_method), co->payment_method);
     snprintf(v->payment_status, sizeof(v->payment_status), "unpaid");
     v->tax_included = c->tax_inclusive;
     v->items_total = co->pr.items_total;
@@ -431,9 +424,9 @@ void mer_checkout_view(mer_checkout_t *co)
         mer_order_line_view_t *l = &v->lines[i];
         l->line_no = (int)i + 1;
         l->sku_id = co->lines[i].sku_id;
-        snprintf(l->sku, sizeof(l->sku), "%s", co->lines[i].code);
-        snprintf(l->name, sizeof(l->name), "%s", co->lines[i].name);
-        snprintf(l->sale_type, sizeof(l->sale_type), "%s", co->lines[i].flash ? "flash" : "normal");
+        mer_strcopy(l->sku, sizeof(l->sku), co->lines[i].code);
+        mer_strcopy(l->name, sizeof(l->name), co->lines[i].name);
+        mer_strcopy(l->sale_type, sizeof(l->sale_type), co->lines[i].flash ? "flash" : "normal");
         l->quantity = co->lines[i].quantity;
         l->unit_price = co->lines[i].unit_price;
         l->discount = co->pl[i].discount;
@@ -444,17 +437,17 @@ void mer_checkout_view(mer_checkout_t *co)
     v->nlines = co->n;
     memcpy(v->taxes, co->pr.taxes, sizeof(v->taxes));
     v->ntaxes = co->pr.ntaxes;
-    snprintf(v->warehouse, sizeof(v->warehouse), "%s", co->warehouse_code);
+    mer_strcopy(v->warehouse, sizeof(v->warehouse), co->warehouse_code);
     if (co->has_coupon)
-        snprintf(v->coupon, sizeof(v->coupon), "%s", co->coupon.code);
+        mer_strcopy(v->coupon, sizeof(v->coupon), co->coupon.code);
     if (co->intent[0]) {
-        snprintf(v->intent, sizeof(v->intent), "%s", co->intent);
-        snprintf(v->redirect_url, sizeof(v->redirect_url), "%s", co->redirect_url);
+        mer_strcopy(v->intent, sizeof(v->intent), co->intent);
+        mer_strcopy(v->redirect_url, sizeof(v->redirect_url), co->redirect_url);
     }
     const char *codes[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         codes[i] = co->lines[i].code;
-    v->shipments = mer_shipments_json_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
+    v->shipments_text = mer_shipments_text_new(&co->plan, co->shipment_ids, codes, co->n, co->created_at);
 }
 
 static int emit_created(mer_db_t *db, const mer_checkout_t *co)

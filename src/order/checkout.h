@@ -64,10 +64,9 @@ typedef struct mer_checkout {
     int64_t address_id;  /* 0: the default address (unless inline_address) */
     bool inline_address; /* address holds the body's inline address (country not yet set) */
     mer_address_t address;
-    mer_verr_t address_err; /* the inline address did not parse (reported in its turn) */
-    bool lines_given;       /* want[] holds the body's lines; else the cart's are ordered */
-    mer_checkout_want_t want[MER_ORDER_MAX_LINES];
-    size_t nwant;
+    mer_verr_t address_err;           /* the inline address did not parse (reported in its turn) */
+    bool lines_given;                 /* want[] holds the body's lines; else the cart's are ordered */
+    size_t nwant;                     /* entries of want[] (below) */
     mer_verr_t lines_err;             /* the body's lines did not parse (reported in its turn) */
     char coupon_code[33];             /* "" = none */
     char flash_token[48];             /* "" = none */
@@ -87,26 +86,33 @@ typedef struct mer_checkout {
     bool from_cart, has_coupon;
     mer_coupon_t coupon;
     char intent[64], redirect_url[512];
-    size_t n;
-    mer_checkout_line_t lines[MER_ORDER_MAX_LINES];
+    size_t n; /* entries of lines[] and pl[] (below) */
     /* prepared on the loop (mer_checkout_prepare); used if prep_countries and prep_catalog are still current */
     const mer_countries_t *prep_countries;       /* the country snapshot it used; NULL: nothing prepared */
     uint64_t prep_catalog;                       /* mer_catalog_generation() before the lines were resolved */
     bool prep_address;                           /* prep_address_err is the inline address's check */
     bool prep_lines;                             /* lines, n, pl, pr (prep_cl with a coupon): the body's lines priced */
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
-    mer_coupon_line_t prep_cl[MER_ORDER_MAX_LINES]; /* the lines as a coupon sees them (with a coupon) */
-    char *address_json;                             /* the delivery address as stored (owned, then the view's) */
-    mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
-    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
+    char *address_json;                          /* the delivery address as stored (owned, then the view's) */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;
-    mer_pline_t pl[MER_ORDER_MAX_LINES];
     mer_price_result_t pr;
+
+    /* ---- last, what mer_checkout_init leaves as it is (~70 KB of 78: zeroing it cost more CPU per order
+     * than the adapter's own work). Per line: an entry is set whole when its line is added, and only
+     * entries below the counts are read. ---- */
+    mer_checkout_want_t want[MER_ORDER_MAX_LINES];  /* in: [0, nwant) */
+    mer_checkout_line_t lines[MER_ORDER_MAX_LINES]; /* [0, n) */
+    mer_pline_t pl[MER_ORDER_MAX_LINES];            /* [0, n) once priced */
+    mer_coupon_line_t prep_cl[MER_ORDER_MAX_LINES]; /* [0, n): the lines as a coupon sees them (with a coupon) */
+    /* set whole by mer_stock_reserve and mer_shipments_create before anything reads them */
+    mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
+    int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
 } mer_checkout_t;
 
-/* A checkout with nothing asked yet: expected_total -1. (The adapter then fills the "in" part.) */
+/* A checkout with nothing asked yet: expected_total -1, everything zero but the per-line arrays (whose
+ * entries the adapter and the service set as lines are added). (The adapter then fills the "in" part.) */
 void mer_checkout_init(mer_checkout_t *co);
 /* Once the "in" part is filled, before the job (any thread, no database): what needs none (see above).
  * Optional: mer_checkout_place does whatever was not prepared. */

@@ -78,7 +78,7 @@ static void h_checkout(mer_req_t *r)
     if (mer_req_idempotency_key(r, &key, &klen) != 0)
         return;
 
-    checkout_call_t *k = mer_call_new(r, sizeof(*k));
+    checkout_call_t *k = mer_call_alloc(r, sizeof(*k)); /* co: mer_checkout_init's to zero (what it uses) */
     mer_checkout_t *co = &k->co;
     mer_checkout_init(co);
     co->user_id = r->who.id;

@@ -60,9 +60,10 @@ typedef struct mer_order_view {
     size_t nlines;
     mer_tax_row_t taxes[MER_PRICE_MAX_TAXES];
     size_t ntaxes;
-    json_t *events;    /* owned; NULL = not loaded */
-    json_t *payments;  /* owned; NULL = not loaded */
-    json_t *shipments; /* owned; NULL = not loaded (shipment.h) */
+    json_t *events;       /* owned; NULL = not loaded */
+    json_t *payments;     /* owned; NULL = not loaded */
+    json_t *shipments;    /* owned; NULL = not loaded (shipment.h) */
+    char *shipments_text; /* owned; a new order's shipments as JSON text, shown instead of shipments when set */
 } mer_order_view_t;
 
 void mer_order_view_release(mer_order_view_t *v);

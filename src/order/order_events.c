@@ -16,17 +16,14 @@
 #include "payment/payment.h"
 #include "core/banned.h"
 
-static const char *data_str(const mer_event_t *ev, const char *key)
-{
-    return json_string_value(json_object_get(ev->data, key));
-}
-
 static int logistics_apply(mer_db_t *db, const mer_event_t *ev)
 {
-    const char *status = data_str(ev, "status"), *country = data_str(ev, "country");
+    char status[32], cc[8];
     /* ship when an order is paid, or right away for cash on delivery */
-    if (status == NULL || (strcmp(status, "paid") != 0 && strcmp(status, "pending_shipment") != 0))
+    if (!mer_event_str(ev, "status", status, sizeof(status)) ||
+        (strcmp(status, "paid") != 0 && strcmp(status, "pending_shipment") != 0))
         return 0;
+    const char *country = mer_event_str(ev, "country", cc, sizeof(cc)) ? cc : NULL;
     unsigned char raw[5];
     char tracking[40];
     randombytes_buf(raw, sizeof(raw));
@@ -78,18 +75,18 @@ static int logistics_apply(mer_db_t *db, const mer_event_t *ev)
 
 static int notifications_apply(mer_db_t *db, const mer_event_t *ev)
 {
-    const char *number = data_str(ev, "number"), *status = data_str(ev, "status");
-    json_t *user = json_object_get(ev->data, "user_id");
-    if (number == NULL || status == NULL)
+    char number[64], status[32];
+    int64_t user_id;
+    if (!mer_event_str(ev, "number", number, sizeof(number)) || !mer_event_str(ev, "status", status, sizeof(status)))
         return 0; /* not an order's payload: nothing to tell */
+    if (!mer_event_int(ev, "user_id", &user_id))
+        user_id = -1; /* user_id NULL when the payload has none (-1 is never an id) */
     char message[160];
     snprintf(message, sizeof(message), "Your order %s is now %s", number, status);
-    /* user_id NULL when the payload has none (-1 is never an id) */
     return mer_db_defer(db,
                         "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
                         "VALUES (?, NULLIF(?, -1), 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                        "sisi", ev->id, json_is_integer(user) ? (int64_t)json_integer_value(user) : INT64_C(-1),
-                        message, mer_now_unix_ms()) < 0
+                        "sisi", ev->id, user_id, message, mer_now_unix_ms()) < 0
                ? MER_E_INTERNAL
                : 0;
 }
@@ -97,12 +94,14 @@ static int notifications_apply(mer_db_t *db, const mer_event_t *ev)
 static const mer_event_subscriber_t notifications = {
     .name = "notifications",
     .events = "order.*",
+    .raw = true,
     .apply = notifications_apply,
 };
 
 static const mer_event_subscriber_t logistics = {
     .name = "logistics",
     .events = "order.paid,order.created",
+    .raw = true,
     .apply = logistics_apply,
 };
 

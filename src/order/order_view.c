@@ -21,6 +21,7 @@ void mer_order_view_release(mer_order_view_t *v)
     json_decref(v->events);
     json_decref(v->payments);
     json_decref(v->shipments);
+    free(v->shipments_text);
     memset(v, 0, sizeof(*v));
 }
 
@@ -274,7 +275,10 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
         mer_tz_format(v->expires_at, tz, ts);
         mer_jw_str(&w, "pay_before_local", ts);
     }
-    write_loaded(&w, "shipments", v->shipments);
+    if (v->shipments_text)
+        mer_jw_raw(&w, "shipments", v->shipments_text, strlen(v->shipments_text));
+    else
+        write_loaded(&w, "shipments", v->shipments);
     write_loaded(&w, "events", v->events);
     write_loaded(&w, "payments", v->payments);
     mer_jw_end(&w);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "events/events.h"
 #include "order/order.h"
@@ -94,7 +95,7 @@ typedef struct ship_view {
 } ship_view_t;
 
 /* The answer's shape of a shipment, with an empty "lines" (ship_view_line adds to it): one place for the
- * order read back (shipment_json) and the order just placed (mer_shipments_json_new). */
+ * order read back (shipment_json); the order just placed writes the same as text (mer_shipments_text_new). */
 static json_t *ship_view_json(const ship_view_t *v)
 {
     char ts[32];
@@ -169,20 +170,40 @@ static json_t *shipment_json(mer_db_t *db, int64_t shipment_id)
     return s;
 }
 
-json_t *mer_shipments_json_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes,
-                               size_t nlines, int64_t created_at)
+char *mer_shipments_text_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes, size_t nlines,
+                             int64_t created_at)
 {
-    json_t *out = json_array();
+    /* ship_view_json's shape, members in its order (mer_json_dump keeps insertion order) */
+    mer_buf_t b = MER_BUF_INIT;
+    mer_jw_t w;
+    char ts[32];
+    mer_buf_init(&b, 160 * plan->nparts + 16);
+    mer_jw_init(&w, &b);
+    mer_format_utc_ms(created_at, ts);
+    mer_jw_arr(&w, NULL);
     for (size_t k = 0; k < plan->nparts; k++) {
         const mer_stock_part_t *p = &plan->parts[k];
-        ship_view_t v = {ids[k], (int64_t)(k + 1), created_at, 0, 0, p->code, "pending", "", ""};
-        json_t *s = ship_view_json(&v);
-        for (size_t i = 0; i < nlines; i++)
-            if (p->quantity[i] > 0)
-                ship_view_line(s, (int64_t)(i + 1), codes[i], p->quantity[i]);
-        json_array_append_new(out, s);
+        mer_jw_obj(&w, NULL);
+        mer_jw_int(&w, "id", ids[k]);
+        mer_jw_int(&w, "seq", (int64_t)(k + 1));
+        mer_jw_str(&w, "warehouse", p->code);
+        mer_jw_str(&w, "status", "pending");
+        mer_jw_str(&w, "created_at", ts);
+        mer_jw_arr(&w, "lines");
+        for (size_t i = 0; i < nlines; i++) {
+            if (p->quantity[i] <= 0)
+                continue;
+            mer_jw_obj(&w, NULL);
+            mer_jw_int(&w, "line_no", (int64_t)(i + 1));
+            mer_jw_str(&w, "sku", codes[i]);
+            mer_jw_int(&w, "quantity", p->quantity[i]);
+            mer_jw_end(&w);
+        }
+        mer_jw_end(&w);
+        mer_jw_end(&w);
     }
-    return out;
+    mer_jw_end(&w);
+    return b.data;
 }
 
 json_t *mer_shipments_json(mer_db_t *db, int64_t order_id)

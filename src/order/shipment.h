@@ -36,10 +36,11 @@
  */
 int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t *plan, const int64_t *sku_ids,
                          size_t nlines, int64_t now, int64_t *ids);
-/* The shipments mer_shipments_create wrote (ids), as mer_shipments_json would read them back, without
- * reading: line i's SKU code is codes[i]. Any thread. New reference. */
-json_t *mer_shipments_json_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes,
-                               size_t nlines, int64_t created_at);
+/* The shipments mer_shipments_create wrote (ids) as JSON text, the very text mer_json_dump writes for what
+ * mer_shipments_json reads back, without reading (and without a jansson tree: it is the new order's answer):
+ * line i's SKU code is codes[i]. Any thread. Caller frees. */
+char *mer_shipments_text_new(const mer_stock_plan_t *plan, const int64_t *ids, const char *const *codes, size_t nlines,
+                             int64_t created_at);
 /* The order ends unshipped: every pending shipment's units go back to stock and it is cancelled. */
 int mer_shipments_release(mer_db_t *db, int64_t order_id);
 /*

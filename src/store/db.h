@@ -100,7 +100,9 @@ int mer_rows_end(mer_rows_t *r);
 
 /*
  * Runs a one-row query and stores column 0 as an integer in *out. Returns 0, MER_E_NOT_FOUND when no
- * row came back, or another negative error.
+ * row came back, or another negative error. The cheap way to write a row and read it back: SQLite runs
+ * "INSERT INTO t ... RETURNING x" and "UPDATE t SET ... RETURNING x" given here as the statement and then
+ * a read of the row it wrote, without the temporary table its RETURNING costs (db_sqlite.c).
  */
 int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *types, ...);
 

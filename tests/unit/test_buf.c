@@ -2,9 +2,12 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <cmocka.h>
+#include <inttypes.h>
 
 #include "core/buf.h"
+#include "core/json.h"
 
 static void test_printf_grows(void **state)
 {
@@ -17,6 +20,103 @@ static void test_printf_grows(void **state)
     assert_memory_equal(b.data, "0,1,2,", 6);
     mer_buf_release(&b);
     assert_null(b.data);
+}
+
+/* mer_buf_add_int writes what printf's "%" PRId64 does, the extremes included. */
+static void test_add_int(void **state)
+{
+    (void)state;
+    const int64_t vals[] = {0,
+                            1,
+                            -1,
+                            9,
+                            10,
+                            -10,
+                            99,
+                            100,
+                            123456789,
+                            -987654321,
+                            INT64_C(1999900),
+                            INT64_C(4611686018427387904),
+                            INT64_MAX,
+                            INT64_MIN,
+                            INT64_MIN + 1};
+    mer_buf_t b = MER_BUF_INIT, want = MER_BUF_INIT;
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        mer_buf_reset(&b);
+        mer_buf_reset(&want);
+        mer_buf_add_int(&b, vals[i]);
+        mer_buf_printf(&want, "%" PRId64, vals[i]);
+        assert_string_equal(b.data, want.data);
+        assert_int_equal(b.len, want.len);
+    }
+    mer_buf_addch(&b, ',');
+    mer_buf_add_int(&b, 42);
+    assert_string_equal(b.data, "-9223372036854775807,42");
+    mer_buf_release(&b);
+    mer_buf_release(&want);
+}
+
+/* mer_strcopy copies as snprintf(dst, cap, "%s", src) does, truncation included. */
+static void test_strcopy(void **state)
+{
+    (void)state;
+    const char *srcs[] = {"", "a", "abc", "abcd", "abcdefgh", "₹19"};
+    for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+        for (size_t cap = 1; cap <= 6; cap++) {
+            char got[8], want[8];
+            memset(got, 'x', sizeof(got));
+            memset(want, 'x', sizeof(want));
+            size_t n = mer_strcopy(got, cap, srcs[i]);
+            snprintf(want, cap, "%s", srcs[i]);
+            assert_memory_equal(got, want, sizeof(got));
+            assert_int_equal(n, strlen(want));
+        }
+    }
+}
+
+/* Members of JSON text read without parsing it (mer_json_text_*): what jansson reads from the same text,
+ * whatever comes before the member (nested values, strings holding braces, quotes and escapes). */
+static void test_json_text_member(void **state)
+{
+    (void)state;
+    const char doc[] = " {\"a\":{\"status\":\"inner\",\"x\":[1,{\"y\":\"}]\\\"\"}]},\"s\" : \"q\\\"\\u00e9\\n\" , "
+                       "\"n\":-42,\"f\":1.5,\"t\":true,\"z\":null,\"status\":\"paid\","
+                       "\"e\":\"\",\"dup\":1,\"dup\":2,\"last\":7}";
+    json_t *j = json_loads(doc, 0, NULL);
+    assert_non_null(j);
+    char out[32];
+    int64_t v = 0;
+    assert_true(mer_json_text_str(doc, strlen(doc), "status", out, sizeof(out)));
+    assert_string_equal(out, json_string_value(json_object_get(j, "status"))); /* the top level's, not a's */
+    assert_true(mer_json_text_str(doc, strlen(doc), "s", out, sizeof(out)));
+    assert_string_equal(out, json_string_value(json_object_get(j, "s"))); /* unescaped as jansson does */
+    assert_true(mer_json_text_str(doc, strlen(doc), "e", out, sizeof(out)));
+    assert_string_equal(out, "");
+    assert_true(mer_json_text_int(doc, strlen(doc), "n", &v));
+    assert_int_equal(v, -42);
+    assert_true(mer_json_text_int(doc, strlen(doc), "dup", &v));
+    assert_int_equal(v, json_integer_value(json_object_get(j, "dup")));
+    assert_true(mer_json_text_int(doc, strlen(doc), "last", &v));
+    assert_int_equal(v, 7);
+    /* absent, or of another type, or too long */
+    assert_false(mer_json_text_str(doc, strlen(doc), "y", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "n", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "z", out, sizeof(out)));
+    assert_false(mer_json_text_str(doc, strlen(doc), "status", out, 4));
+    assert_false(mer_json_text_int(doc, strlen(doc), "f", &v));
+    assert_false(mer_json_text_int(doc, strlen(doc), "t", &v));
+    assert_false(mer_json_text_int("{\"big\":99999999999999999999}", 28, "big", &v)); /* beyond int64 */
+    assert_false(mer_json_text_int(doc, strlen(doc), "s", &v));
+    const char *raw;
+    size_t n;
+    assert_true(mer_json_text_member(doc, strlen(doc), "t", &raw, &n));
+    assert_memory_equal(raw, "true", n);
+    /* not an object, or cut short: nothing, and nothing read past the length */
+    assert_false(mer_json_text_int("[1]", 3, "a", &v));
+    assert_false(mer_json_text_int("{\"a\":1", 4, "a", &v));
+    assert_false(mer_json_text_str("{\"a\":\"xyz\"}", 9, "a", out, sizeof(out)));
+    json_decref(j);
 }
 
 static void test_json_escape(void **state)
@@ -74,9 +174,8 @@ static void test_parse_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printf_grows),
-        cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_printf_grows),     cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
+        cmocka_unit_test(test_json_text_member), cmocka_unit_test(test_strcopy),     cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_utf8_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,65 @@ static int64_t count(mer_db_t *db)
     return n;
 }
 
+/*
+ * One-row RETURNING through mer_db_query_int (SQLite runs it without a temporary table, db_sqlite.c): the
+ * row as the statement left it, MER_E_NOT_FOUND when nothing was written, a constraint refused with nothing
+ * changed, an upsert's row whichever way it went, and the same text walked by mer_db_query as written.
+ */
+static void check_returning(mer_db_t *db)
+{
+    static const char take[] = "UPDATE item SET qty = qty - ? WHERE name = ? AND qty >= ? RETURNING qty * 10 + 1";
+    static const char add[] = "INSERT INTO item (name, qty) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET qty = "
+                              "item.qty + excluded.qty RETURNING qty";
+    static const char keep[] = "INSERT INTO item (name, qty) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING id";
+    int64_t v = -1, id = 0;
+    assert_int_equal(mer_db_query_int(db, &v, add, "si", "ret", (int64_t)5), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(mer_db_query_int(db, &v, add, "si", "ret", (int64_t)4), 0); /* the update of the upsert */
+    assert_int_equal(v, 9);
+    for (int i = 0; i < 3; i++) { /* again and again: the cached statement */
+        assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)2, "ret", (int64_t)2), 0);
+        assert_int_equal(v, (7 - 2 * i) * 10 + 1);
+    }
+    v = -1;
+    assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)9, "ret", (int64_t)9), MER_E_NOT_FOUND);
+    assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)1, "absent", (int64_t)1), MER_E_NOT_FOUND);
+    assert_int_equal(v, -1);
+    /* the CHECK (qty >= 0) refuses; nothing changed */
+    assert_int_equal(mer_db_query_int(db, &v, "UPDATE item SET qty = qty - ? WHERE name = ? RETURNING qty", "is",
+                                      (int64_t)100, "ret"),
+                     MER_E_CONFLICT);
+    assert_int_equal(mer_db_query_int(db, &v, "SELECT qty FROM item WHERE name = ?", "s", "ret"), 0);
+    assert_int_equal(v, 3);
+    assert_int_equal(mer_db_query_int(db, &id, "SELECT id FROM item WHERE name = ?", "s", "ret"), 0);
+    /* the table named in another case is the same table */
+    assert_int_equal(
+        mer_db_query_int(db, &v, "UPDATE ITEM SET qty = qty + ? WHERE name = ? RETURNING qty", "is", (int64_t)0, "ret"),
+        0);
+    assert_int_equal(v, 3);
+    assert_int_equal(mer_db_query_int(db, &v, keep, "si", "ret", (int64_t)1), MER_E_NOT_FOUND);
+    assert_int_equal(mer_db_query_int(db, &v, keep, "si", "ret-2", (int64_t)1), 0);
+    assert_true(v > id);
+    /* the same text walked row by row gives its rows too (and does not disturb the one-row use) */
+    mer_rows_t *r = mer_db_query(db, take, "isi", (int64_t)1, "ret", (int64_t)1);
+    assert_true(mer_rows_next(r));
+    assert_int_equal(mer_rows_int(r, 0), 21);
+    assert_false(mer_rows_next(r));
+    assert_int_equal(mer_rows_end(r), 0);
+    assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)1, "ret", (int64_t)1), 0);
+    assert_int_equal(v, 11);
+    /* inside a savepoint rolled back: the row is back as it was */
+    assert_int_equal(mer_db_begin(db), 0);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)1, "ret", (int64_t)1), 0);
+    assert_int_equal(v, 1);
+    mer_db_rollback_to(db);
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_int_equal(mer_db_query_int(db, &v, "SELECT qty FROM item WHERE name = ?", "s", "ret"), 0);
+    assert_int_equal(v, 1);
+    assert_int_equal(mer_db_exec(db, "DELETE FROM item WHERE name IN ('ret', 'ret-2')", NULL), 2);
+}
+
 static void check_backend(const char *path, const char *name)
 {
     mer_db_t *db = open_db(path);
@@ -137,6 +196,8 @@ static void check_backend(const char *path, const char *name)
     mer_db_rollback(db);
     assert_int_equal(count(db), 4);
 
+    check_returning(db);
+
     /* fault injection: the statement, then a commit that wrote */
     assert_int_equal(mer_db_fault_set("stmt:1:INSERT INTO item"), 0);
     assert_int_equal(mer_db_exec(db, "INSERT INTO item (name) VALUES (?)", "s", "faulty"), MER_E_INTERNAL);
@@ -155,6 +216,27 @@ static void test_sqlite(void **state)
 {
     (void)state;
     check_backend(sqlite_path, "sqlite");
+
+    /* RETURNING that SQLite must run as written: a table with a trigger (the trigger's own writes, an UPDATE
+     * of the same table, would be taken for the statement's row), a WITHOUT ROWID table (no rowid to read) */
+    mer_db_t *db = open_db(sqlite_path);
+    assert_int_equal(mer_db_script(db, "CREATE TABLE IF NOT EXISTS log (id INTEGER PRIMARY KEY, n INTEGER);"
+                                       "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v INTEGER) WITHOUT ROWID;"
+                                       "CREATE TRIGGER IF NOT EXISTS log_twin AFTER INSERT ON log WHEN NEW.n > 0 BEGIN "
+                                       "INSERT INTO log (n) VALUES (-NEW.n); END;"),
+                     0);
+    int64_t v = 0;
+    for (int i = 1; i <= 2; i++) {
+        assert_int_equal(mer_db_query_int(db, &v, "INSERT INTO log (n) VALUES (?) RETURNING n", "i", (int64_t)i), 0);
+        assert_int_equal(v, i);
+        assert_int_equal(mer_db_query_int(db, &v,
+                                          "INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE "
+                                          "SET v = kv.v + excluded.v RETURNING v",
+                                          "si", "a", (int64_t)i),
+                         0);
+        assert_int_equal(v, i == 1 ? 1 : 3);
+    }
+    mer_db_close(db);
 }
 
 static void test_postgresql(void **state)

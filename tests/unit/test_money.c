@@ -131,6 +131,18 @@ static void test_format(void **state)
     assert_string_equal(buf, "30.000.000\u00a0₫");
     assert_true(mer_money_format(1235, "KWD", 3, 3, "en-KW", buf, sizeof(buf)) > 0);
     assert_non_null(strstr(buf, "1.235"));
+    /* the per-thread memo: the same amount in another locale or precision is another text, every time */
+    for (int i = 0; i < 2; i++) {
+        assert_true(mer_money_format(1999900, "INR", 2, 2, "en-IN", buf, sizeof(buf)) > 0);
+        assert_string_equal(buf, "₹19,999.00");
+        assert_true(mer_money_format(1999900, "INR", 2, 0, "en-IN", buf, sizeof(buf)) > 0);
+        assert_string_equal(buf, "₹19,999");
+        assert_true(mer_money_format(1999900, "INR", 2, 2, "es-ES", buf, sizeof(buf)) > 0);
+        assert_string_equal(buf, "19.999,00\u00a0INR");
+    }
+    /* a locale too long for the memo's key is formatted all the same */
+    assert_true(mer_money_format(1999900, "INR", 2, 2, "en-IN-u-nu-latn-x-abcdefghijklmnopq", buf, sizeof(buf)) > 0);
+    assert_non_null(strstr(buf, "19,999.00"));
 }
 
 static void test_rounding_names(void **state)
