@@ -64,6 +64,9 @@ typedef struct mer_gateway_config {
     int64_t route_ttl_s;         /* the TTL of /route answers */
     int64_t rate;                /* requests per second per client address; 0: no limit */
     int64_t burst;               /* how many at once above the rate */
+    int64_t cache_ttl_ms;        /* the edge cache: the longest an answer is kept (0: no cache) */
+    int64_t cache_mb;            /* the edge cache: memory over all worker threads */
+    int threads;                 /* the server's worker threads (0: one per core): the cache is split among them */
 } mer_gateway_config_t;
 
 /* Checks and copies the configuration (start-up: dies with a message on a bad one). */
