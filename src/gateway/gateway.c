@@ -861,17 +861,13 @@ static void store_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, s
 /* Response headers that belong to one answer, not to the stored one (h2o or the gateway sets them again). */
 static bool per_answer_header(h2o_iovec_t name)
 {
-    static const char *const names[] = {"date",
-                                        "server",
-                                        "x-request-id",
-                                        "age",
-                                        "x-cache",
-                                        "connection",
-                                        "keep-alive",
-                                        "transfer-encoding",
-                                        "content-length",
-                                        "x-meridian-upstream",
-                                        "x-meridian-fallback"};
+    static const char *const names[] = {
+        "date",           "server",
+        "x-request-id",   "age",
+        "x-cache",        "connection",
+        "keep-alive",     "transfer-encoding",
+        "content-length", "x-meridian-fallback", /* a fallback answer is never stored: belt and braces */
+    };
     for (size_t i = 0; i < MER_ARRAY_LEN(names); i++)
         if (h2o_lcstris(name.base, name.len, names[i], strlen(names[i])))
             return true;
@@ -879,7 +875,7 @@ static bool per_answer_header(h2o_iovec_t name)
 }
 
 /*
- * Called on a node's answer to a request looked up in the cache (before the gateway adds its own headers):
+ * Called on a node's answer to a request looked up in the cache (after X-Meridian-Upstream, which is kept):
  * puts the storing stream in the slot when the answer may be stored (gateway.h), and says X-Cache: miss.
  * Returns the slot the next stream goes into.
  */
@@ -1159,8 +1155,6 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         return;
     }
     if (!failed) {
-        if (g->cacheable)
-            slot = store_setup(req, g, slot);
         char *who = h2o_mem_alloc_pool(&req->pool, 48);
         int wl = snprintf(who, 48, "%s/%d", g->node->region->name, g->node->index);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-meridian-upstream"), 0, NULL, who,
@@ -1168,6 +1162,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         if (g->fallback)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-meridian-fallback"), 0, NULL,
                                   g->node->region->name, strlen(g->node->region->name));
+        if (g->cacheable) /* a hit says which node gave the answer it repeats (x-meridian-upstream) */
+            slot = store_setup(req, g, slot);
         h2o_setup_next_ostream(req, slot);
         return;
     }
