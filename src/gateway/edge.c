@@ -198,29 +198,33 @@ static bool list_item(const char **p, const char *end, const char **name, size_t
         (*p)++;
     if (*p >= end)
         return false;
-    const char *s = *p, *e = memchr(s, ',', (size_t)(end - s));
-    e = e ? e : end;
-    *p = e;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    const char *eq = memchr(s, '=', (size_t)(e - s));
-    const char *ne = eq ? eq : e;
-    while (ne > s && (ne[-1] == ' ' || ne[-1] == '\t'))
-        ne--;
+    const char *s = *p;
+    size_t n = 0, rest = (size_t)(end - s);
+    while (n < rest && s[n] != ',')
+        n++;
+    *p = s + n;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    size_t eq = 0; /* the name ends at '=' or at the item's end */
+    while (eq < n && s[eq] != '=')
+        eq++;
+    size_t nl = eq;
+    while (nl && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
+        nl--;
     *name = s;
-    *nlen = (size_t)(ne - s);
+    *nlen = nl;
     *val = NULL;
     *vlen = 0;
-    if (eq) {
-        const char *v = eq + 1;
-        while (v < e && (*v == ' ' || *v == '\t'))
+    if (eq < n) {
+        size_t v = eq + 1, ve = n;
+        while (v < ve && (s[v] == ' ' || s[v] == '\t'))
             v++;
-        if (e - v >= 2 && *v == '"' && e[-1] == '"') {
+        if (ve - v >= 2 && s[v] == '"' && s[ve - 1] == '"') {
             v++;
-            e--;
+            ve--;
         }
-        *val = v;
-        *vlen = (size_t)(e - v);
+        *val = s + v;
+        *vlen = ve - v;
     }
     return true;
 }
