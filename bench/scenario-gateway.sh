@@ -52,7 +52,7 @@ gap_row "gateway (cache on) / direct" "$g_rps" "$g_p99" "$d_rps" "$d_p99"
 gap_row "gateway (cache off) / direct" "$g0_rps" "$g0_p99" "$d_rps" "$d_p99"
 hits=$(curl -s "http://127.0.0.1:$gport/metrics" | awk '$1 == "meridian_gateway_cache_hits_total" {print $2}')
 misses=$(curl -s "http://127.0.0.1:$gport/metrics" | awk '$1 == "meridian_gateway_cache_misses_total" {print $2}')
-echo "   edge cache: $hits hits, $misses misses (one miss per thread per second at most)"
+echo "   edge cache: $hits hits, $misses misses (each expiry, once a second per thread, sends the requests that come before the fresh answer to the node)"
 
 # --- the grab: two sales of the same size, one per route -------------------------------------------------
 gw_users=${BENCH_GATEWAY_USERS:-100000}
