@@ -15,8 +15,14 @@
  * environment; its dispose callback unlinks the retry timer, so a client that leaves mid-retry leaves
  * nothing behind.
  *
+ * The edge cache (gateway.h): the handler looks a cacheable request up in its worker's cache and answers a
+ * hit itself (h2o_start_response + one h2o_send of the stored bytes); on a miss the same filter, seeing the
+ * node's answer head, adds a stream (gw_store_t) that copies the body on its way to the client and stores
+ * the answer once it is whole.
+ *
  * Threads: the workers (h2o loops) read the node states (atomics) and the country map (under map_lock,
- * read side); the health thread (health_main) alone writes them. Nothing else is shared.
+ * read side); the health thread (health_main) alone writes them. Each worker owns its edge cache; the cache
+ * generation is one atomic that any worker bumps. Nothing else is shared.
  */
 #include "gateway/gateway.h"
 
