@@ -60,8 +60,9 @@ gw_users=${BENCH_GATEWAY_USERS:-100000}
 	--address '{"name":"Bench","line1":"1 Road","city":"Mumbai","state":"MH","postal_code":"400001","phone":"+919812345678"}' \
 	>"$work/gw-tokens.txt" 2>/dev/null
 admin=${admin:-$("$bin" admin token --data "$work/data" 2>/dev/null)}
-phones=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=IN&category=phones&per_page=2" |
-	grep -o '"items":\[.*' | grep -o '{"id":[0-9]*' | sed 's/{"id"://' | head -2)
+# the second and third phones (the flash scenario sells the first); an item follows '[' or ',', its category ':'
+phones=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=IN&category=phones&per_page=3" |
+	grep -o '[[,]{"id":[0-9]*,"slug"' | sed 's/[^0-9]//g' | sed -n '2,3p')
 gw_sale() { # PRODUCT_ID -> "sale_id session_id sku"
 	local sku start end sale
 	sku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$1?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')

@@ -3,14 +3,14 @@
 // very bytes and headers and the request's own X-Request-Id; nothing with an Authorization header is served
 // from the cache or stored in it; Accept-Language keeps separate entries; a price changed through the gateway
 // is read back new at once; one changed at the node directly shows after the TTL; --cache-ttl-ms 0 caches
-// nothing; non-200 answers are not stored; /metrics counts it all.
+// nothing; non-200 answers are not stored; --cache-mb bounds the memory (LRU); /metrics counts it all.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, startGateway, customer, until, wait } from './helpers.mjs';
 
 const TTL_MS = 2500; // long enough that a test's reads within it are hits under the sanitizers, short enough to wait out
 
-let node, gw, gw0, T, product, sku;
+let node, gw, gw0, gwSmall, T, product, sku;
 const regions = () => ['in', 'eu', 'sg', 'ru'].flatMap((r) => ['--region', `${r}=${node.base}`]);
 const xcache = (r) => r.headers.get('x-cache');
 let seq = 0;
@@ -22,13 +22,14 @@ before(async () => {
   // one worker thread: the caches are per thread, and a client's next connection could land on another
   gw = await startGateway([...regions(), '--threads', '1', '--cache-ttl-ms', String(TTL_MS), '--health-interval', '200']);
   gw0 = await startGateway([...regions(), '--cache-ttl-ms', '0', '--health-interval', '200']);
+  gwSmall = await startGateway([...regions(), '--threads', '1', '--cache-mb', '1', '--cache-ttl-ms', '60000', '--health-interval', '200']);
   const list = await node.get('/api/v1/products?country=ES&category=accessories&per_page=1');
   product = (await node.get(`/api/v1/products/${list.json.items[0].id}?country=ES`)).json;
   sku = product.skus[0];
 });
 
 after(async () => {
-  for (const g of [gw, gw0]) if (g) assert.equal((await g.stop()).code, 0, g.log());
+  for (const g of [gw, gw0, gwSmall]) if (g) assert.equal((await g.stop()).code, 0, g.log());
   if (node) await node.stop();
 });
 
@@ -188,4 +189,20 @@ test('/metrics counts hits, misses, stores, bytes and entries', async () => {
   assert.ok(n(m1, 'bytes') > 0);
   assert.ok(n(m1, 'entries') > 0);
   assert.match(m1, /^meridian_gateway_cache_evictions_total [0-9]+$/m);
+});
+
+test('--cache-mb bounds the cache: the least recently used answers make room', async () => {
+  const n = (m, name) => Number(m.match(new RegExp(`^meridian_gateway_cache_${name} ([0-9]+)$`, 'm'))[1]);
+  const first = fresh(`/api/v1/products/${product.id}?country=ES`);
+  assert.equal(xcache(await gwSmall.get(first)), 'miss');
+  // ~2.6 KB an entry in 1 MB: 600 distinct pages do not fit; `first` is kept the most recently used
+  for (let i = 0; i < 600; i++) {
+    assert.equal(xcache(await gwSmall.get(fresh(`/api/v1/products/${product.id}?country=ES`))), 'miss');
+    if (i % 50 === 0) assert.equal(xcache(await gwSmall.get(first)), 'hit', 'a page read often stays');
+  }
+  const m = (await gwSmall.get('/metrics')).text;
+  assert.ok(n(m, 'evictions_total') > 0, m);
+  assert.ok(n(m, 'bytes') <= 1024 * 1024, `bytes ${n(m, 'bytes')}`);
+  assert.ok(n(m, 'entries') < 601);
+  assert.equal(xcache(await gwSmall.get(first)), 'hit');
 });
