@@ -97,9 +97,9 @@ bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, si
 /*
  * May this request be answered from the edge cache, and its answer stored there? GET or HEAD of a public
  * catalogue route (mer_gw_is_catalogue_read) with no Authorization header at all (has_auth: a customer's
- * or a staff token: nothing personal, and nothing a role could change, is ever cached) and no conditional
- * or partial headers (has_conditional: If-None-Match, If-Modified-Since, Range; such a request goes to the
- * node, which answers it as it always did).
+ * or a staff token: nothing personal, and nothing a role could change, is ever cached) and neither
+ * If-Modified-Since nor Range (has_conditional: such a request goes to the node, which answers it as it
+ * always did; If-None-Match is answered from the cache as the node would: 304 when the stored ETag matches).
  */
 bool mer_gw_cacheable_request(const char *method, size_t mlen, const char *path, size_t plen, bool has_auth,
                               bool has_conditional);

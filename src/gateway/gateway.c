@@ -46,6 +46,7 @@
 #include "gateway/cache.h"
 #include "gateway/edge.h"
 #include "h2o/socketpool.h"
+#include "http/req.h"
 #include "http/server.h"
 #include "core/banned.h"
 
@@ -772,12 +773,29 @@ static bool cache_key(h2o_req_t *req, const char *region, char **key, size_t *kl
 
 static h2o_generator_t cached_generator = {NULL, NULL}; /* the whole answer goes in one send */
 
-/* Answers req from entry e: the node's status, headers and body, with Age, X-Cache: hit and its own X-Request-Id. */
+/* Does req's If-None-Match name the ETag stored with e (then the node would answer 304)? */
+static bool not_modified(h2o_req_t *req, const mer_gw_entry_t *e)
+{
+    h2o_iovec_t inm = header(req, H2O_TOKEN_IF_NONE_MATCH, NULL, 0);
+    if (inm.base == NULL)
+        return false;
+    for (size_t i = 0; i < e->nheaders; i++)
+        if (h2o_memis(e->headers[i].name, e->headers[i].nlen, H2O_STRLIT("etag")))
+            return mer_etag_list_matches(inm.base, inm.len, e->headers[i].value, e->headers[i].vlen);
+    return false;
+}
+
+/*
+ * Answers req from entry e: the node's status, headers and body, with Age, X-Cache: hit and its own
+ * X-Request-Id; or, when its If-None-Match names e's ETag, 304 with the same headers and no body (as the
+ * node answers it: http/rcache.h).
+ */
 static void answer_cached(h2o_req_t *req, const mer_gw_entry_t *e, uint64_t now)
 {
+    bool nm = e->status == 200 && not_modified(req, e);
     h2o_mem_link_shared(&req->pool, (void *)e); /* e's bytes live until this answer is written */
-    req->res.status = e->status;
-    req->res.reason = "OK";
+    req->res.status = nm ? 304 : e->status;
+    req->res.reason = nm ? "Not Modified" : "OK";
     for (size_t i = 0; i < e->nheaders; i++)
         h2o_add_header_by_str(&req->pool, &req->res.headers, e->headers[i].name, e->headers[i].nlen, 1, NULL,
                               e->headers[i].value, e->headers[i].vlen);
@@ -788,11 +806,11 @@ static void answer_cached(h2o_req_t *req, const mer_gw_entry_t *e, uint64_t now)
     h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
     if (id.len)
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
-    req->res.content_length = e->body_len;
+    req->res.content_length = nm ? 0 : e->body_len;
     h2o_start_response(req, &cached_generator);
     h2o_iovec_t body = h2o_iovec_init(e->body, e->body_len);
     bool head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-    h2o_send(req, &body, head || e->body_len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
+    h2o_send(req, &body, nm || head || e->body_len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
 /*
@@ -802,8 +820,7 @@ static void answer_cached(h2o_req_t *req, const mer_gw_entry_t *e, uint64_t now)
 static bool cache_lookup(h2o_req_t *req, gw_req_t *g)
 {
     h2o_iovec_t auth = header(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
-    bool cond = h2o_find_header(&req->headers, H2O_TOKEN_IF_NONE_MATCH, -1) >= 0 ||
-                h2o_find_header(&req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, -1) >= 0 ||
+    bool cond = h2o_find_header(&req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, -1) >= 0 ||
                 h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1) >= 0;
     if (gw.cache_slot < 0 || g->home < 0 ||
         !mer_gw_cacheable_request(req->method.base, req->method.len, req->path_normalized.base,

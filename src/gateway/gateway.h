@@ -43,8 +43,9 @@
  *
  * Edge cache (gateway/cache.h; what a CDN edge does, for the public catalogue):
  *   - looked up and stored: GET and HEAD of /api/v1/products..., /categories..., /countries... with no
- *     Authorization header at all and no If-None-Match, If-Modified-Since or Range (those go to the node);
- *     nothing personal is ever served from the cache or stored in it;
+ *     Authorization header at all and neither If-Modified-Since nor Range (those go to the node); nothing
+ *     personal is ever served from the cache or stored in it. An If-None-Match that names the stored ETag
+ *     is answered 304 from the cache, as the node answers it;
  *   - stored: a GET's 200 answer from a node of the request's own region (never a fallback's) whose
  *     Cache-Control says public with max-age (or s-maxage) S > 0, with no Set-Cookie and a Vary naming only
  *     headers the key holds; kept min(S s, cache_ttl_ms). The nodes say "public, max-age=5" on these routes;
