@@ -184,7 +184,8 @@ static void test_cache_decisions(void **state)
     assert_true(mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), false, false));
     assert_true(mer_gw_cacheable_request(S("HEAD"), S("/api/v1/countries"), false, false));
     assert_false(mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), true, false)); /* any Authorization */
-    assert_false(mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), false, true)); /* If-Modified-Since, Range */
+    assert_false(
+        mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), false, true)); /* If-Modified-Since, Range */
     assert_false(mer_gw_cacheable_request(S("GET"), S("/api/v1/flash-sales"), false, false));
     assert_false(mer_gw_cacheable_request(S("POST"), S("/api/v1/products"), false, false));
     /* which writes retire the cache */
