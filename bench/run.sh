@@ -5,7 +5,7 @@
 #   BENCH_ONLY=orders bench/run.sh BUILD/meridian    # one scenario (bench/scenario-orders.sh), no catalogue reads
 #   BENCH_ONLY=launch bench/run.sh BUILD/meridian    # launching a country: plan and apply (bench/scenario-launch.sh)
 #   BENCH_ONLY=browse bench/run.sh BUILD/meridian    # the mixed browse workload (bench/scenario-browse.sh)
-#   BENCH_ONLY=gateway bench/run.sh BUILD/meridian   # the product page through `meridian gateway` (bench/scenario-gateway.sh)
+#   BENCH_ONLY=gateway bench/run.sh BUILD/meridian   # product page (edge cache on and off) and grab through `meridian gateway` (bench/scenario-gateway.sh)
 #   BENCH_ONLY=scale bench/run.sh BUILD/meridian     # 100,000 products by bulk import (bench/scenario-scale.sh,
 #                                                    # ~1.5 min; BENCH_SCALE_PRODUCTS=20000 for a quicker look)
 #   BENCH_ONLY=pg bench/run.sh BUILD/meridian        # PostgreSQL mode: orders with 1 and 2 nodes, reads (bench/scenario-pg.sh)

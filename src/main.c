@@ -405,7 +405,9 @@ static int cmd_gateway(int argc, char **argv)
                                  .upstream_timeout_ms = 10000,
                                  .route_ttl_s = 300,
                                  .rate = 0,
-                                 .burst = 0};
+                                 .burst = 0,
+                                 .cache_ttl_ms = 1000,
+                                 .cache_mb = 64};
     const char *regions_v[MER_GW_MAX_REGIONS];
     cli_multi_t regions = {regions_v, 0, MER_GW_MAX_REGIONS};
     int64_t port = 8000, threads = 0, max_body = cfg.max_body, max_conns = 0;
@@ -431,6 +433,10 @@ static int cmd_gateway(int argc, char **argv)
         {"rate", OPT_INT, &gcfg.rate, 0, 10000000, "N", "requests per second per client address (default 0: no limit)"},
         {"burst", OPT_INT, &gcfg.burst, 0, 10000000, "N",
          "requests a client may send at once above --rate (default: --rate)"},
+        {"cache-ttl-ms", OPT_INT, &gcfg.cache_ttl_ms, 0, 3600000, "MS",
+         "the edge cache: the longest a public catalogue answer is served from the gateway, within the node's "
+         "max-age (default 1000; 0: no cache)"},
+        {"cache-mb", OPT_INT, &gcfg.cache_mb, 1, 65536, "MB", "the edge cache's memory over all threads (default 64)"},
         {"threads", OPT_INT, &threads, 0, 64, "N", "worker threads (default: one per core)"},
         {"access-log", OPT_STR, &cfg.access_log, 0, 0, "PATH", "JSON access log file, '-' for stderr (default: none)"},
         {"max-body", OPT_INT, &max_body, 1024, 64 << 20, "BYTES", "largest request body (default 1048576)"},
@@ -455,6 +461,7 @@ static int cmd_gateway(int argc, char **argv)
     cfg.threads = (int)threads;
     cfg.max_body = (size_t)max_body;
     cfg.max_connections = (int)max_conns;
+    gcfg.threads = (int)threads;
     mer_gateway_configure(&gcfg);
     modules_start(&gateway_cycle);
     int rc = mer_server_run(&cfg, mer_gateway_handle);

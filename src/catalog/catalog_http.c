@@ -307,6 +307,7 @@ static void h_categories(mer_req_t *r)
         json_array_append_new(arr, o);
     }
     mer_catalog_unlock();
+    mer_reply_header(r, "cache-control", CACHE_CONTROL); /* public: a gateway's edge cache may keep it */
     mer_reply_json(r, 200, json_pack("{s:s,s:o}", "lang", lang, "categories", arr));
 }
 

@@ -172,6 +172,110 @@ bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, si
     return mlen == 4 && memcmp(method, "POST", 4) == 0 && plen == sizeof(orders) - 1 && memcmp(path, orders, plen) == 0;
 }
 
+/* ---- the edge cache's decisions ---- */
+
+bool mer_gw_cacheable_request(const char *method, size_t mlen, const char *path, size_t plen, bool has_auth,
+                              bool has_conditional)
+{
+    return !has_auth && !has_conditional && mer_gw_is_catalogue_read(method, mlen, path, plen, false);
+}
+
+bool mer_gw_is_admin_write(const char *method, size_t mlen, const char *path, size_t plen)
+{
+    static const char admin[] = "/api/v1/admin/";
+    if ((mlen == 3 && memcmp(method, "GET", 3) == 0) || (mlen == 4 && memcmp(method, "HEAD", 4) == 0))
+        return false;
+    return plen >= sizeof(admin) - 1 && memcmp(path, admin, sizeof(admin) - 1) == 0;
+}
+
+/*
+ * The next item of a comma-separated header list ("a, b=1"): its name (trimmed) in name and nlen and its
+ * value after '=' (trimmed, quotes dropped; len 0 when none) in val and vlen. Returns false at the end.
+ */
+static bool list_item(const char **p, const char *end, const char **name, size_t *nlen, const char **val, size_t *vlen)
+{
+    while (*p < end && (**p == ' ' || **p == '\t' || **p == ','))
+        (*p)++;
+    if (*p >= end)
+        return false;
+    const char *s = *p;
+    size_t n = 0, rest = (size_t)(end - s);
+    while (n < rest && s[n] != ',')
+        n++;
+    *p = s + n;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    size_t eq = 0; /* the name ends at '=' or at the item's end */
+    while (eq < n && s[eq] != '=')
+        eq++;
+    size_t nl = eq;
+    while (nl && (s[nl - 1] == ' ' || s[nl - 1] == '\t'))
+        nl--;
+    *name = s;
+    *nlen = nl;
+    *val = NULL;
+    *vlen = 0;
+    if (eq < n) {
+        size_t v = eq + 1, ve = n;
+        while (v < ve && (s[v] == ' ' || s[v] == '\t'))
+            v++;
+        if (ve - v >= 2 && s[v] == '"' && s[ve - 1] == '"') {
+            v++;
+            ve--;
+        }
+        *val = s + v;
+        *vlen = ve - v;
+    }
+    return true;
+}
+
+int64_t mer_gw_cache_ttl_ms(const char *cc, size_t len, int64_t cap_ms)
+{
+    if (cc == NULL || cap_ms <= 0)
+        return 0;
+    const char *p = cc, *end = cc + len, *name, *val;
+    size_t nl, vl;
+    bool pub = false;
+    int64_t max_age = -1, s_maxage = -1;
+    while (list_item(&p, end, &name, &nl, &val, &vl)) {
+        int64_t v;
+        if (mer_streq_nocase(name, nl, "public"))
+            pub = true;
+        else if (mer_streq_nocase(name, nl, "private") || mer_streq_nocase(name, nl, "no-store") ||
+                 mer_streq_nocase(name, nl, "no-cache"))
+            return 0;
+        else if (mer_streq_nocase(name, nl, "max-age") || mer_streq_nocase(name, nl, "s-maxage")) {
+            if (mer_parse_int64(val, vl, 0, INT64_MAX / 1000, &v) != 0)
+                return 0; /* a lifetime that cannot be read: not stored */
+            if (mer_streq_nocase(name, nl, "max-age"))
+                max_age = v;
+            else
+                s_maxage = v; /* a shared cache's own lifetime: before max-age */
+        }
+    }
+    int64_t s = s_maxage >= 0 ? s_maxage : max_age;
+    if (!pub || s <= 0)
+        return 0;
+    return MER_MIN(s * 1000, cap_ms);
+}
+
+bool mer_gw_vary_keyed(const char *vary, size_t len)
+{
+    static const char *const keyed[] = MER_GW_CACHE_KEY_HEADERS;
+    if (vary == NULL)
+        return true;
+    const char *p = vary, *end = vary + len, *name, *val;
+    size_t nl, vl;
+    while (list_item(&p, end, &name, &nl, &val, &vl)) {
+        bool ok = mer_streq_nocase(name, nl, "x-meridian-fallback");
+        for (size_t i = 0; i < MER_GW_CACHE_NKEY_HEADERS && !ok; i++)
+            ok = mer_streq_nocase(name, nl, keyed[i]);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* ---- GCRA limiter ---- */
 
 void mer_gw_limiter_init(mer_gw_limiter_t *l, double rate, uint32_t burst, size_t keys)

@@ -92,6 +92,50 @@ bool mer_gw_is_catalogue_read(const char *method, size_t mlen, const char *path,
  */
 bool mer_gw_key_retry_safe(const char *method, size_t mlen, const char *path, size_t plen);
 
+/* ---- the edge cache's decisions (gateway/cache.h holds the answers) ---- */
+
+/*
+ * May this request be answered from the edge cache, and its answer stored there? GET or HEAD of a public
+ * catalogue route (mer_gw_is_catalogue_read) with no Authorization header at all (has_auth: a customer's
+ * or a staff token: nothing personal, and nothing a role could change, is ever cached) and neither
+ * If-Modified-Since nor Range (has_conditional: such a request goes to the node, which answers it as it
+ * always did; If-None-Match is answered from the cache as the node would: 304 when the stored ETag matches).
+ */
+bool mer_gw_cacheable_request(const char *method, size_t mlen, const char *path, size_t plen, bool has_auth,
+                              bool has_conditional);
+
+/*
+ * Is this a write that can change what the edge cache holds? Any method but GET and HEAD on
+ * /api/v1/admin/... (catalogue, prices, countries, stock, translations, imports: an admin write may change
+ * any public catalogue answer, and writes there are rare enough to empty the cache on each).
+ */
+bool mer_gw_is_admin_write(const char *method, size_t mlen, const char *path, size_t plen);
+
+/*
+ * How long a node's 200 answer may be served from the edge cache, in ms: its Cache-Control must say
+ * "public" and give s-maxage=S or else max-age=S (S >= 1); the answer is then kept min(S * 1000, cap_ms).
+ * Returns 0 (do not store) without Cache-Control (cc NULL), without "public", with "private", "no-store",
+ * "no-cache" or a max-age of 0, or when cap_ms <= 0 (the cache is off).
+ */
+int64_t mer_gw_cache_ttl_ms(const char *cc, size_t len, int64_t cap_ms);
+
+/*
+ * The request headers the edge cache's key holds (lower case): an answer that varies on these only may be
+ * stored. A node's Vary names them (X-Country, Accept-Language; Accept-Encoding if it ever compresses).
+ */
+#define MER_GW_CACHE_KEY_HEADERS                                                                                       \
+    {                                                                                                                  \
+        "accept-language", "accept-encoding", "x-country"                                                              \
+    }
+#define MER_GW_CACHE_NKEY_HEADERS 3
+
+/*
+ * May an answer with this Vary header (NULL: none) be stored? When every name it lists is one of
+ * MER_GW_CACHE_KEY_HEADERS or X-Meridian-Fallback (which the gateway itself sets, and whose answers it never
+ * stores); "*" or any other name: false.
+ */
+bool mer_gw_vary_keyed(const char *vary, size_t len);
+
 /* ---- the edge rate limiter ---- */
 
 #define MER_GW_LIMIT_WAYS 4

@@ -15,8 +15,14 @@
  * environment; its dispose callback unlinks the retry timer, so a client that leaves mid-retry leaves
  * nothing behind.
  *
+ * The edge cache (gateway.h): the handler looks a cacheable request up in its worker's cache and answers a
+ * hit itself (h2o_start_response + one h2o_send of the stored bytes); on a miss the same filter, seeing the
+ * node's answer head, adds a stream (gw_store_t) that copies the body on its way to the client and stores
+ * the answer once it is whole.
+ *
  * Threads: the workers (h2o loops) read the node states (atomics) and the country map (under map_lock,
- * read side); the health thread (health_main) alone writes them. Nothing else is shared.
+ * read side); the health thread (health_main) alone writes them. Each worker owns its edge cache; the cache
+ * generation is one atomic that any worker bumps. Nothing else is shared.
  */
 #include "gateway/gateway.h"
 
@@ -37,8 +43,10 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "gateway/cache.h"
 #include "gateway/edge.h"
 #include "h2o/socketpool.h"
+#include "http/req.h"
 #include "http/server.h"
 #include "core/banned.h"
 
@@ -48,6 +56,7 @@
 #define LIMITER_KEYS 65536                    /* client addresses the rate limiter remembers at once */
 #define MAX_TRIES 4                           /* nodes one request may be sent to (h2o allows 5 reprocesses) */
 #define FALLBACK_HEADER "x-meridian-fallback" /* to a node: a catalogue read of this (down) region */
+#define CACHE_KEY_MAX 4096                    /* bytes of an edge cache key; a longer one is not cached */
 
 typedef struct gw_region gw_region_t;
 
@@ -95,12 +104,28 @@ static struct {
     _Atomic bool pools_timed;
     _Atomic uint32_t boot;
     _Atomic uint64_t retries, fallbacks, unavailable, own;
-} gw = {
-    .map_lock = PTHREAD_RWLOCK_INITIALIZER, .stop_mu = PTHREAD_MUTEX_INITIALIZER, .stop_cv = PTHREAD_COND_INITIALIZER};
+    /* the edge cache (cache.h): one per worker thread, in its slot; caches[] for /metrics only */
+    int cache_slot;
+    size_t cache_bytes;             /* per thread */
+    _Atomic uint64_t cache_gen;     /* bumped by an admin write's answer: retires every entry */
+    _Atomic uint64_t cache_flushes; /* how many times */
+    _Atomic(mer_gw_cache_t *) caches[MER_MAX_WORKERS];
+} gw = {.cache_slot = -1,
+        .map_lock = PTHREAD_RWLOCK_INITIALIZER,
+        .stop_mu = PTHREAD_MUTEX_INITIALIZER,
+        .stop_cv = PTHREAD_COND_INITIALIZER};
 
 static _Thread_local h2o_timeout_t retry_timeout; /* zero delay, on each worker's loop */
 
 /* ---- configuration ------------------------------------------------------------------------------ */
+
+static void cache_release(void *p)
+{
+    for (int i = 0; i < MER_MAX_WORKERS; i++)
+        if (atomic_load(&gw.caches[i]) == p)
+            atomic_store(&gw.caches[i], NULL);
+    mer_gw_cache_free(p);
+}
 
 static int parse_url(const char *s, size_t len, gw_node_t *n)
 {
@@ -193,6 +218,10 @@ void mer_gateway_configure(const mer_gateway_config_t *cfg)
     if (cfg->default_region && (gw.default_region = region_index(cfg->default_region, strlen(cfg->default_region))) < 0)
         mer_die("gateway: --default-region %s is not one of the regions given with --region", cfg->default_region);
     mer_gw_limiter_init(&gw.limiter, (double)cfg->rate, (uint32_t)cfg->burst, LIMITER_KEYS);
+    long threads = cfg->threads > 0 ? cfg->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    gw.cache_bytes = (size_t)cfg->cache_mb * (1u << 20) / (size_t)MER_MIN(MER_MAX(threads, 1L), (long)MER_MAX_WORKERS);
+    if (cfg->cache_ttl_ms > 0 && gw.cache_slot < 0)
+        gw.cache_slot = mer_worker_slot_register(cache_release);
 }
 
 /* ---- health checks and the country map (the health thread) ------------------------------------------ */
@@ -366,9 +395,14 @@ typedef struct gw_req {
     gw_node_t *next; /* the node of the retry on its way */
     gw_node_t *tried[MAX_TRIES];
     int ntried;
-    size_t nerr;    /* req->error_logs.size when the current attempt began */
-    bool catalogue; /* a public catalogue read: may go to another region */
-    bool fallback;  /* sent to another region */
+    size_t nerr;      /* req->error_logs.size when the current attempt began */
+    bool catalogue;   /* a public catalogue read: may go to another region */
+    bool fallback;    /* sent to another region */
+    bool cacheable;   /* its 200 answer may be stored in the edge cache (key, gen below) */
+    bool admin_write; /* its answer bumps the cache generation (gateway.h, read your writes) */
+    uint64_t gen;     /* the cache generation when it was looked up */
+    char *key;        /* the edge cache key, in the request's pool */
+    size_t klen;
     mer_worker_t *worker;
     h2o_timeout_entry_t retry;
 } gw_req_t;
@@ -581,6 +615,38 @@ static void metrics_answer(h2o_req_t *req)
                    (unsigned long long)atomic_load(&gw.retries), (unsigned long long)atomic_load(&gw.fallbacks),
                    (unsigned long long)atomic_load(&gw.unavailable),
                    (unsigned long long)atomic_load(&gw.limiter.limited));
+    uint64_t hits = 0, misses = 0, stores = 0, evictions = 0, bytes = 0, entries = 0;
+    for (int i = 0; i < MER_MAX_WORKERS; i++) {
+        const mer_gw_cache_t *c = atomic_load(&gw.caches[i]);
+        if (c == NULL)
+            continue;
+        const mer_gw_cache_stats_t *st = mer_gw_cache_stats(c);
+        hits += atomic_load_explicit(&st->hits, memory_order_relaxed);
+        misses += atomic_load_explicit(&st->misses, memory_order_relaxed);
+        stores += atomic_load_explicit(&st->stores, memory_order_relaxed);
+        evictions += atomic_load_explicit(&st->evictions, memory_order_relaxed);
+        bytes += atomic_load_explicit(&st->bytes, memory_order_relaxed);
+        entries += atomic_load_explicit(&st->entries, memory_order_relaxed);
+    }
+    mer_buf_printf(&b,
+                   "# HELP meridian_gateway_cache_hits_total Catalogue reads answered from the edge cache.\n"
+                   "# TYPE meridian_gateway_cache_hits_total counter\nmeridian_gateway_cache_hits_total %llu\n"
+                   "# HELP meridian_gateway_cache_misses_total Cacheable catalogue reads sent to a node.\n"
+                   "# TYPE meridian_gateway_cache_misses_total counter\nmeridian_gateway_cache_misses_total %llu\n"
+                   "# HELP meridian_gateway_cache_stores_total Answers stored in the edge cache.\n"
+                   "# TYPE meridian_gateway_cache_stores_total counter\nmeridian_gateway_cache_stores_total %llu\n"
+                   "# HELP meridian_gateway_cache_evictions_total Entries evicted to make room (least recently used).\n"
+                   "# TYPE meridian_gateway_cache_evictions_total counter\n"
+                   "meridian_gateway_cache_evictions_total %llu\n"
+                   "# HELP meridian_gateway_cache_flushes_total Admin writes that retired every cached answer.\n"
+                   "# TYPE meridian_gateway_cache_flushes_total counter\nmeridian_gateway_cache_flushes_total %llu\n"
+                   "# HELP meridian_gateway_cache_bytes Bytes held by the edge cache (all threads).\n"
+                   "# TYPE meridian_gateway_cache_bytes gauge\nmeridian_gateway_cache_bytes %llu\n"
+                   "# HELP meridian_gateway_cache_entries Answers held by the edge cache (all threads).\n"
+                   "# TYPE meridian_gateway_cache_entries gauge\nmeridian_gateway_cache_entries %llu\n",
+                   (unsigned long long)hits, (unsigned long long)misses, (unsigned long long)stores,
+                   (unsigned long long)evictions, (unsigned long long)atomic_load(&gw.cache_flushes),
+                   (unsigned long long)bytes, (unsigned long long)entries);
     mer_server_metrics(&b);
     h2o_iovec_t out = h2o_strdup(&req->pool, b.data, b.len);
     mer_buf_release(&b);
@@ -637,6 +703,239 @@ static void ensure_request_id(h2o_req_t *req, mer_worker_t *w)
     char *id = h2o_mem_alloc_pool(&req->pool, 32);
     int n = snprintf(id, 32, "g%08x-%d-%llu", boot, w ? w->index : 0, (unsigned long long)(w ? ++w->next_request : 0));
     h2o_add_header_by_str(&req->pool, &req->headers, H2O_STRLIT("x-request-id"), 0, NULL, id, (size_t)n);
+}
+
+/* ---- the edge cache (gateway.h: what is cached and for how long; cache.h: the store) ------------------ */
+
+static uint64_t now_ms(void)
+{
+    return mer_now_mono_ns() / 1000000u;
+}
+
+/* The calling worker's cache (made at its first use), or NULL when the cache is off or outside workers. */
+static mer_gw_cache_t *thread_cache(void)
+{
+    mer_worker_t *w = mer_worker_self();
+    if (w == NULL || gw.cache_slot < 0)
+        return NULL;
+    mer_gw_cache_t *c = w->slots[gw.cache_slot];
+    if (c == NULL) {
+        c = mer_gw_cache_new(gw.cache_bytes);
+        w->slots[gw.cache_slot] = c;
+        if (w->index < MER_MAX_WORKERS)
+            atomic_store(&gw.caches[w->index], c);
+    }
+    return c;
+}
+
+/* Does a region have a node in its pool? */
+static bool region_up(int r)
+{
+    for (int k = 0; k < gw.regions[r].n; k++)
+        if (atomic_load_explicit(&gw.regions[r].nodes[k]->up, memory_order_relaxed))
+            return true;
+    return false;
+}
+
+/*
+ * The cache key of a request routed to region: the region, the path with its query (the method is not in
+ * it: a HEAD is answered from a GET's entry), and the values of every request header an answer may vary
+ * on (edge.h, MER_GW_CACHE_KEY_HEADERS), each length-prefixed so that no value can run into the next.
+ * Returns false when the key would pass CACHE_KEY_MAX (the request is then neither looked up nor stored).
+ */
+static bool cache_key(h2o_req_t *req, const char *region, char **key, size_t *klen)
+{
+    static const char *const names[] = MER_GW_CACHE_KEY_HEADERS;
+    char buf[CACHE_KEY_MAX];
+    size_t n = 0;
+    int w = snprintf(buf, sizeof(buf), "%s|%zu:", region, req->path.len);
+    if (w < 0 || (size_t)w + req->path.len >= sizeof(buf))
+        return false;
+    n = (size_t)w;
+    memcpy(buf + n, req->path.base, req->path.len);
+    n += req->path.len;
+    for (size_t k = 0; k < MER_GW_CACHE_NKEY_HEADERS; k++) {
+        for (ssize_t i = -1; (i = h2o_find_header_by_str(&req->headers, names[k], strlen(names[k]), i)) >= 0;) {
+            h2o_iovec_t v = req->headers.entries[i].value;
+            w = snprintf(buf + n, sizeof(buf) - n, "|%zu:%zu:", k, v.len);
+            if (w < 0 || n + (size_t)w + v.len >= sizeof(buf))
+                return false;
+            n += (size_t)w;
+            memcpy(buf + n, v.base, v.len);
+            n += v.len;
+        }
+    }
+    *key = h2o_mem_alloc_pool(&req->pool, n);
+    memcpy(*key, buf, n);
+    *klen = n;
+    return true;
+}
+
+static h2o_generator_t cached_generator = {NULL, NULL}; /* the whole answer goes in one send */
+
+/* Does req's If-None-Match name the ETag stored with e (then the node would answer 304)? */
+static bool not_modified(h2o_req_t *req, const mer_gw_entry_t *e)
+{
+    h2o_iovec_t inm = header(req, H2O_TOKEN_IF_NONE_MATCH, NULL, 0);
+    if (inm.base == NULL)
+        return false;
+    for (size_t i = 0; i < e->nheaders; i++)
+        if (h2o_memis(e->headers[i].name, e->headers[i].nlen, H2O_STRLIT("etag")))
+            return mer_etag_list_matches(inm.base, inm.len, e->headers[i].value, e->headers[i].vlen);
+    return false;
+}
+
+/*
+ * Answers req from entry e: the node's status, headers and body, with Age, X-Cache: hit and its own
+ * X-Request-Id; or, when its If-None-Match names e's ETag, 304 with the same headers and no body (as the
+ * node answers it: http/rcache.h).
+ */
+static void answer_cached(h2o_req_t *req, const mer_gw_entry_t *e, uint64_t now)
+{
+    bool nm = e->status == 200 && not_modified(req, e);
+    h2o_mem_link_shared(&req->pool, (void *)e); /* e's bytes live until this answer is written */
+    req->res.status = nm ? 304 : e->status;
+    req->res.reason = nm ? "Not Modified" : "OK";
+    for (size_t i = 0; i < e->nheaders; i++)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, e->headers[i].name, e->headers[i].nlen, 1, NULL,
+                              e->headers[i].value, e->headers[i].vlen);
+    char *age = h2o_mem_alloc_pool(&req->pool, 24);
+    int al = snprintf(age, 24, "%llu", (unsigned long long)((now - e->stored_ms) / 1000));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_AGE, NULL, age, (size_t)al);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, NULL, H2O_STRLIT("hit"));
+    h2o_iovec_t id = header(req, NULL, H2O_STRLIT("x-request-id"));
+    if (id.len)
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id.base, id.len);
+    req->res.content_length = nm ? 0 : e->body_len;
+    h2o_start_response(req, &cached_generator);
+    h2o_iovec_t body = h2o_iovec_init(e->body, e->body_len);
+    bool head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    h2o_send(req, &body, nm || head || e->body_len == 0 ? 0 : 1, H2O_SEND_STATE_FINAL);
+}
+
+/*
+ * Looks req up in the cache (gateway.h says which requests may be): answers it and returns true on a hit;
+ * otherwise marks g so that its answer is stored (see store_setup) and returns false.
+ */
+static bool cache_lookup(h2o_req_t *req, gw_req_t *g)
+{
+    h2o_iovec_t auth = header(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
+    bool cond = h2o_find_header(&req->headers, H2O_TOKEN_IF_MODIFIED_SINCE, -1) >= 0 ||
+                h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1) >= 0;
+    if (gw.cache_slot < 0 || g->home < 0 ||
+        !mer_gw_cacheable_request(req->method.base, req->method.len, req->path_normalized.base,
+                                  req->path_normalized.len, auth.base != NULL, cond))
+        return false;
+    mer_gw_cache_t *c = thread_cache();
+    if (c == NULL || !cache_key(req, gw.regions[g->home].name, &g->key, &g->klen))
+        return false;
+    g->gen = atomic_load_explicit(&gw.cache_gen, memory_order_acquire);
+    g->cacheable = true;
+    /* while the home region is down, its reads go to another region (gateway.h) as they did before */
+    if (!region_up(g->home))
+        return false;
+    uint64_t now = now_ms();
+    const mer_gw_entry_t *e = mer_gw_cache_get(c, g->key, g->klen, g->gen, now);
+    if (e == NULL)
+        return false;
+    answer_cached(req, e, now);
+    return true;
+}
+
+/* The answer being stored: its body is copied as it streams to the client, and stored when it is whole. */
+typedef struct gw_store {
+    h2o_ostream_t super;
+    gw_req_t *g;
+    mer_gw_cached_header_t *headers; /* in the request's pool */
+    size_t nheaders;
+    uint64_t ttl_ms;
+    struct gw_store_body *body; /* NULL once given up (too large, or the answer failed) */
+} gw_store_t;
+
+typedef struct gw_store_body {
+    mer_buf_t buf;
+} gw_store_body_t;
+
+static void store_body_dispose(void *p)
+{
+    mer_buf_release(&((gw_store_body_t *)p)->buf);
+}
+
+static void store_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
+{
+    gw_store_t *o = (void *)self;
+    if (o->body) {
+        for (size_t i = 0; i < n && o->body; i++) {
+            if (o->body->buf.len + bufs[i].len > gw.cache_bytes / 4)
+                o->body = NULL; /* too large to store (cache.h): the answer streams on, uncopied */
+            else
+                mer_buf_add(&o->body->buf, bufs[i].base, bufs[i].len);
+        }
+        if (state == H2O_SEND_STATE_ERROR)
+            o->body = NULL;
+        mer_gw_cache_t *c = thread_cache();
+        if (o->body && state == H2O_SEND_STATE_FINAL && c)
+            mer_gw_cache_put(c, o->g->key, o->g->klen, o->g->gen, now_ms(), o->ttl_ms, req->res.status, o->headers,
+                             o->nheaders, o->body->buf.data, o->body->buf.len);
+    }
+    h2o_ostream_send_next(self, req, bufs, n, state);
+}
+
+/* Response headers that belong to one answer, not to the stored one (h2o or the gateway sets them again). */
+static bool per_answer_header(h2o_iovec_t name)
+{
+    static const char *const names[] = {
+        "date",           "server",
+        "x-request-id",   "age",
+        "x-cache",        "connection",
+        "keep-alive",     "transfer-encoding",
+        "content-length", "x-meridian-fallback", /* a fallback answer is never stored: belt and braces */
+    };
+    for (size_t i = 0; i < MER_ARRAY_LEN(names); i++)
+        if (h2o_lcstris(name.base, name.len, names[i], strlen(names[i])))
+            return true;
+    return false;
+}
+
+/*
+ * Called on a node's answer to a request looked up in the cache (after X-Meridian-Upstream, which is kept):
+ * puts the storing stream in the slot when the answer may be stored (gateway.h), and says X-Cache: miss.
+ * Returns the slot the next stream goes into.
+ */
+static h2o_ostream_t **store_setup(h2o_req_t *req, gw_req_t *g, h2o_ostream_t **slot)
+{
+    ssize_t cc = h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, -1);
+    ssize_t vary = h2o_find_header(&req->res.headers, H2O_TOKEN_VARY, -1);
+    int64_t ttl = 0;
+    bool fits = req->res.content_length == SIZE_MAX || req->res.content_length <= gw.cache_bytes / 4;
+    if (req->res.status == 200 && fits && !g->fallback &&
+        h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) && cc >= 0 &&
+        h2o_find_header(&req->res.headers, H2O_TOKEN_CACHE_CONTROL, cc) < 0 &&
+        h2o_find_header(&req->res.headers, H2O_TOKEN_SET_COOKIE, -1) < 0 &&
+        h2o_find_header(&req->res.headers, H2O_TOKEN_VARY, vary) < 0 &&
+        (vary < 0 ||
+         mer_gw_vary_keyed(req->res.headers.entries[vary].value.base, req->res.headers.entries[vary].value.len)))
+        ttl = mer_gw_cache_ttl_ms(req->res.headers.entries[cc].value.base, req->res.headers.entries[cc].value.len,
+                                  gw.cfg.cache_ttl_ms);
+    if (ttl > 0) {
+        gw_store_t *o = (void *)h2o_add_ostream(req, sizeof(*o), slot);
+        o->super.do_send = store_send;
+        o->g = g;
+        o->ttl_ms = (uint64_t)ttl;
+        o->headers = h2o_mem_alloc_pool(&req->pool, sizeof(*o->headers) * MER_MAX(req->res.headers.size, 1u));
+        o->nheaders = 0;
+        for (size_t i = 0; i < req->res.headers.size; i++) {
+            const h2o_header_t *h = &req->res.headers.entries[i];
+            if (!per_answer_header(*h->name))
+                o->headers[o->nheaders++] =
+                    (mer_gw_cached_header_t){h->name->base, h->name->len, h->value.base, h->value.len};
+        }
+        o->body = h2o_mem_alloc_shared(&req->pool, sizeof(*o->body), store_body_dispose);
+        mer_buf_init(&o->body->buf, req->res.content_length != SIZE_MAX ? req->res.content_length + 1 : 16384);
+        slot = &o->super.next;
+    }
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-cache"), 0, NULL, H2O_STRLIT("miss"));
+    return slot;
 }
 
 /* ---- the handler ------------------------------------------------------------------------------------- */
@@ -761,11 +1060,14 @@ int mer_gateway_handle(h2o_handler_t *self, h2o_req_t *req)
     h2o_iovec_t auth = header(req, H2O_TOKEN_AUTHORIZATION, NULL, 0);
     g->catalogue = mer_gw_is_catalogue_read(req->method.base, req->method.len, path.base, path.len,
                                             mer_gw_is_customer(auth.base, auth.len));
+    g->admin_write = mer_gw_is_admin_write(req->method.base, req->method.len, path.base, path.len);
     *h2o_req_getenv(req, H2O_STRLIT(ENV_KEY), 1) = h2o_iovec_init((char *)g, sizeof(*g));
     if (w) {
         g->worker = w;
         mer_worker_inflight_add(w, 1);
     }
+    if (cache_lookup(req, g))
+        return 0;
     gw_node_t *n = pick(g);
     if (n == NULL) {
         reply_unavailable(req, g);
@@ -856,6 +1158,12 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         h2o_setup_next_ostream(req, slot);
         return;
     }
+    if (g->admin_write) {
+        /* the node has committed the write (it answers after): every answer cached before is retired, and
+         * an answer to a read looked up before now is stored under the old generation, dead on arrival */
+        atomic_fetch_add_explicit(&gw.cache_gen, 1, memory_order_acq_rel);
+        atomic_fetch_add_explicit(&gw.cache_flushes, 1, memory_order_relaxed);
+    }
     bool failed = req->res.status == 502 && req->error_logs.size > g->nerr &&
                   strcmp(req->error_logs.entries[req->error_logs.size - 1].module, PROXY_MODULE) == 0;
     if (!failed && g->fallback && req->res.status == 421) {
@@ -877,6 +1185,8 @@ static void on_setup_ostream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t *
         if (g->fallback)
             h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-meridian-fallback"), 0, NULL,
                                   g->node->region->name, strlen(g->node->region->name));
+        if (g->cacheable) /* a hit says which node gave the answer it repeats (x-meridian-upstream) */
+            slot = store_setup(req, g, slot);
         h2o_setup_next_ostream(req, slot);
         return;
     }

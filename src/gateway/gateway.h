@@ -40,6 +40,30 @@
  *
  * Edge rate limit: requests per second per client address with a burst (edge.h's GCRA, bounded memory);
  * over it, 429 rate_limited with Retry-After and retry_after_ms in the envelope.
+ *
+ * Edge cache (gateway/cache.h; what a CDN edge does, for the public catalogue):
+ *   - looked up and stored: GET and HEAD of /api/v1/products..., /categories..., /countries... with no
+ *     Authorization header at all and neither If-Modified-Since nor Range (those go to the node); nothing
+ *     personal is ever served from the cache or stored in it. An If-None-Match that names the stored ETag
+ *     is answered 304 from the cache, as the node answers it;
+ *   - stored: a GET's 200 answer from a node of the request's own region (never a fallback's) whose
+ *     Cache-Control says public with max-age (or s-maxage) S > 0, with no Set-Cookie and a Vary naming only
+ *     headers the key holds; kept min(S s, cache_ttl_ms). The nodes say "public, max-age=5" on these routes;
+ *   - the key: the region the request was routed to, its path and query (a HEAD is answered from a GET's
+ *     entry), and its Accept-Language, Accept-Encoding and X-Country values (the headers a node varies on);
+ *   - a hit is the node's answer as stored (status, headers, body; X-Meridian-Upstream names the node that
+ *     gave it) with Age, X-Cache: hit and this request's own X-Request-Id; a cacheable request sent to a
+ *     node gets X-Cache: miss. While a region has no healthy node its reads are not served from the cache
+ *     (they fall back to another region as above, and those answers are not stored);
+ *   - read your writes through this gateway: the answer to any non-GET/HEAD request on /api/v1/admin/...
+ *     bumps a generation that retires every entry of every thread before that answer reaches the admin,
+ *     and an answer to a read looked up before the bump is stored dead; so a change made through this
+ *     gateway is read back at once. A change made elsewhere (at a node, another gateway, the hub) is served
+ *     from here at most cache_ttl_ms later (1 s by default), on top of its way to the node (replication);
+ *     a product's stock state (sold out by orders or grabs) alike;
+ *   - memory: cache_mb in all, split evenly between the worker threads (one lock-free cache each); LRU
+ *     eviction within it; an answer over a quarter of a thread's share is not stored. No request
+ *     collapsing: the requests that miss while an expired answer is being fetched all go to the node.
  */
 #ifndef MER_GATEWAY_H
 #define MER_GATEWAY_H
@@ -64,6 +88,9 @@ typedef struct mer_gateway_config {
     int64_t route_ttl_s;         /* the TTL of /route answers */
     int64_t rate;                /* requests per second per client address; 0: no limit */
     int64_t burst;               /* how many at once above the rate */
+    int64_t cache_ttl_ms;        /* the edge cache: the longest an answer is kept (0: no cache) */
+    int64_t cache_mb;            /* the edge cache: memory over all worker threads */
+    int threads;                 /* the server's worker threads (0: one per core): the cache is split among them */
 } mer_gateway_config_t;
 
 /* Checks and copies the configuration (start-up: dies with a message on a bad one). */

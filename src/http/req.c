@@ -734,11 +734,14 @@ bool mer_req_etag_matches(const mer_req_t *r, const char *etag)
 {
     size_t len;
     const char *s = mer_req_header(r, "if-none-match", &len);
-    if (s == NULL)
-        return false;
-    if (strncmp(etag, "W/", 2) == 0)
-        etag += 2;
-    size_t elen = strlen(etag), i = 0;
+    return s != NULL && mer_etag_list_matches(s, len, etag, strlen(etag));
+}
+
+bool mer_etag_list_matches(const char *s, size_t len, const char *etag, size_t elen)
+{
+    if (elen >= 2 && etag[0] == 'W' && etag[1] == '/')
+        etag += 2, elen -= 2;
+    size_t i = 0;
     while (i < len) {
         while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == ','))
             i++;

@@ -206,6 +206,10 @@ char *mer_req_strdup(mer_req_t *r, const char *s, size_t len);
  */
 bool mer_req_etag_matches(const mer_req_t *r, const char *etag);
 
+/* The same test on an If-None-Match value s (len bytes) and an entity tag of elen bytes: for a shared
+ * cache that has the header and the tag but no mer_req_t (the gateway's edge cache). */
+bool mer_etag_list_matches(const char *s, size_t len, const char *etag, size_t elen);
+
 /* Adds a response header (name lower-case). value is copied into the pool. */
 void mer_reply_header(mer_req_t *r, const char *name, const char *value);
 /*

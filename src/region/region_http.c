@@ -170,6 +170,7 @@ static void h_countries(mer_req_t *r)
     for (size_t i = 0; i < cs->n; i++)
         if (!cs->list[i]->launching) /* not opened yet: shoppers do not see it */
             json_array_append_new(arr, country_public(cs->list[i], &chain));
+    mer_reply_header(r, "cache-control", "public, max-age=5"); /* as the catalogue's: a gateway may keep it */
     mer_reply_json(r, 200, json_pack("{s:o}", "countries", arr));
 }
 

@@ -28,7 +28,8 @@ let nodes = {}, gw, logDir;
 const secrets = {};
 // per region: the values that must stay home ({ kind, value, token }: token is a distinctive part of the value
 // that survives any encoding of it, searched too), the customers, and the request ids their calls were sent with
-const data = Object.fromEntries(REGIONS.map((r) => [r, { values: [], customers: [], ids: [] }]));
+// ids: requests sent to a node; edge: public catalogue reads the gateway answered from its edge cache (X-Cache: hit)
+const data = Object.fromEntries(REGIONS.map((r) => [r, { values: [], customers: [], ids: [], edge: [] }]));
 
 before(async () => {
   logDir = mkdtempSync(join(tmpdir(), 'meridian-residency-'));
@@ -63,9 +64,14 @@ let seq = 0;
 // A call through the gateway on behalf of region r's customers, under a request id of r's.
 async function call(r, method, path, opts = {}) {
   const id = `res-${r}-${process.pid}-${++seq}`;
-  data[r].ids.push(id);
   const res = await gw.api(method, path, { ...opts, headers: { ...(opts.headers || {}), 'x-request-id': id } });
   assert.equal(upstream(res), `${r}/0`, `${method} ${path} of a customer of ${r} went to ${upstream(res)}: ${res.text}`);
+  if (res.headers.get('x-cache') === 'hit') {
+    assert.ok(!opts.token, 'a request with a token is never answered from the edge cache');
+    data[r].edge.push(id);
+  } else {
+    data[r].ids.push(id);
+  }
   return res;
 }
 
@@ -217,6 +223,8 @@ test('the gateway never sent a customer\'s request to another region (every node
   const logs = Object.fromEntries(REGIONS.map((r) => [r, readFileSync(join(logDir, `${r}.access.log`), 'utf8')]));
   for (const r of REGIONS) {
     for (const id of data[r].ids) assert.ok(logs[r].includes(`"id":"${id}"`), `${id} in ${r}'s access log`);
+    // a public catalogue read answered from the gateway's edge cache reached no node at all
+    for (const id of data[r].edge) for (const x of REGIONS) assert.ok(!logs[x].includes(`"id":"${id}"`), `${id} (an edge hit) in ${x}'s access log`);
     for (const other of REGIONS.filter((x) => x !== r)) {
       assert.ok(!logs[other].includes(`res-${r}-`), `no request of a ${r} customer in ${other}'s access log`);
     }

@@ -1,11 +1,13 @@
 /* Unit tests: the gateway's pure parts (src/gateway/edge.h): token region, webhook region, country,
- * catalogue reads, the edge rate limiter. */
+ * catalogue reads, the edge rate limiter, the edge cache's decisions; and the edge cache's store
+ * (src/gateway/cache.h): freshness, generations, LRU eviction within its bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "gateway/cache.h"
 #include "gateway/edge.h"
 
 #define S(x) x, strlen(x)
@@ -175,6 +177,117 @@ static void test_limiter_off(void **state)
     mer_gw_limiter_release(&l);
 }
 
+static void test_cache_decisions(void **state)
+{
+    (void)state;
+    /* which requests */
+    assert_true(mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), false, false));
+    assert_true(mer_gw_cacheable_request(S("HEAD"), S("/api/v1/countries"), false, false));
+    assert_false(mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), true, false)); /* any Authorization */
+    assert_false(
+        mer_gw_cacheable_request(S("GET"), S("/api/v1/products/3"), false, true)); /* If-Modified-Since, Range */
+    assert_false(mer_gw_cacheable_request(S("GET"), S("/api/v1/flash-sales"), false, false));
+    assert_false(mer_gw_cacheable_request(S("POST"), S("/api/v1/products"), false, false));
+    /* which writes retire the cache */
+    assert_true(mer_gw_is_admin_write(S("PUT"), S("/api/v1/admin/prices")));
+    assert_true(mer_gw_is_admin_write(S("PATCH"), S("/api/v1/admin/products/7")));
+    assert_true(mer_gw_is_admin_write(S("POST"), S("/api/v1/admin/import/products")));
+    assert_false(mer_gw_is_admin_write(S("GET"), S("/api/v1/admin/prices")));
+    assert_false(mer_gw_is_admin_write(S("POST"), S("/api/v1/orders")));
+    assert_false(mer_gw_is_admin_write(S("POST"), S("/api/v1/administrators")));
+    /* how long: the node's max-age (or s-maxage), capped by the gateway's own */
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=5"), 1000), 1000);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=1"), 3000), 1000);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("max-age=2, PUBLIC"), 60000), 2000);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=60, s-maxage=3"), 60000), 3000);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=\"4\""), 60000), 4000);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=5"), 0), 0); /* the cache is off */
+    assert_int_equal(mer_gw_cache_ttl_ms(S("max-age=5"), 1000), 0);      /* not said public */
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=0"), 1000), 0);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public"), 1000), 0); /* no lifetime given */
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, no-store, max-age=5"), 1000), 0);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("private, max-age=5"), 1000), 0);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, no-cache, max-age=5"), 1000), 0);
+    assert_int_equal(mer_gw_cache_ttl_ms(S("public, max-age=soon"), 1000), 0);
+    assert_int_equal(mer_gw_cache_ttl_ms(NULL, 0, 1000), 0);
+    /* which Vary */
+    assert_true(mer_gw_vary_keyed(NULL, 0));
+    assert_true(mer_gw_vary_keyed(S("Accept-Language")));
+    assert_true(mer_gw_vary_keyed(S("X-Country, accept-language,X-Meridian-Fallback")));
+    assert_true(mer_gw_vary_keyed(S("Accept-Encoding")));
+    assert_false(mer_gw_vary_keyed(S("Accept-Language, Cookie")));
+    assert_false(mer_gw_vary_keyed(S("*")));
+    assert_false(mer_gw_vary_keyed(S("Authorization")));
+}
+
+static const mer_gw_cached_header_t hdrs[] = {{S("content-type"), S("application/json")}, {S("etag"), S("\"1\"")}};
+
+static const mer_gw_entry_t *put(mer_gw_cache_t *c, const char *key, uint64_t gen, uint64_t now, uint64_t ttl,
+                                 size_t body_len)
+{
+    static char body[8192];
+    memset(body, 'x', sizeof(body));
+    return mer_gw_cache_put(c, key, strlen(key), gen, now, ttl, 200, hdrs, 2, body, body_len);
+}
+
+static void test_cache_fresh_and_generation(void **state)
+{
+    (void)state;
+    mer_gw_cache_t *c = mer_gw_cache_new(1 << 20);
+    assert_null(mer_gw_cache_get(c, S("eu|/p/1"), 1, 1000));
+    const mer_gw_entry_t *e = put(c, "eu|/p/1", 1, 1000, 500, 10);
+    assert_non_null(e);
+    e = mer_gw_cache_get(c, S("eu|/p/1"), 1, 1499);
+    assert_non_null(e);
+    assert_int_equal(e->status, 200);
+    assert_int_equal(e->body_len, 10);
+    assert_int_equal(e->nheaders, 2);
+    assert_memory_equal(e->headers[1].name, "etag", 4);
+    assert_memory_equal(e->headers[0].value, "application/json", 16);
+    assert_int_equal(e->stored_ms, 1000);
+    assert_null(mer_gw_cache_get(c, S("eu|/p/1"), 1, 1500)); /* expired: dropped */
+    assert_null(mer_gw_cache_get(c, S("eu|/p/1"), 1, 1000)); /* gone, even at an earlier time */
+    put(c, "eu|/p/1", 1, 2000, 500, 10);
+    assert_null(mer_gw_cache_get(c, S("eu|/p/1"), 2, 2001)); /* another generation: retired */
+    assert_null(mer_gw_cache_get(c, S("in|/p/1"), 1, 2001)); /* another region's key */
+    const mer_gw_cache_stats_t *st = mer_gw_cache_stats(c);
+    assert_int_equal(atomic_load(&st->hits), 1);
+    assert_int_equal(atomic_load(&st->misses), 5);
+    assert_int_equal(atomic_load(&st->entries), 0);
+    assert_int_equal(atomic_load(&st->bytes), 0);
+    mer_gw_cache_free(c);
+}
+
+static void test_cache_lru_within_its_bytes(void **state)
+{
+    (void)state;
+    mer_gw_cache_t *c = mer_gw_cache_new(64 * 1024);
+    const mer_gw_cache_stats_t *st = mer_gw_cache_stats(c);
+    assert_null(put(c, "big", 1, 0, 1000, 16 * 1024 + 1)); /* over a quarter of the cache: not stored */
+    char key[16];
+    for (int i = 0; i < 7; i++) { /* 7 x ~8.3 KB fit in 64 KB */
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_non_null(put(c, key, 1, 0, 1000, 8000));
+    }
+    assert_int_equal(atomic_load(&st->evictions), 0);
+    assert_non_null(mer_gw_cache_get(c, S("k0"), 1, 1)); /* k0 is now the most recently used: k1 goes first */
+    assert_non_null(put(c, "k7", 1, 0, 1000, 8000));
+    assert_non_null(put(c, "k8", 1, 0, 1000, 8000));
+    assert_true(atomic_load(&st->evictions) >= 1);
+    assert_non_null(mer_gw_cache_get(c, S("k0"), 1, 1));
+    assert_null(mer_gw_cache_get(c, S("k1"), 1, 1));
+    assert_non_null(mer_gw_cache_get(c, S("k8"), 1, 1));
+    assert_true(atomic_load(&st->bytes) <= 64 * 1024);
+    /* an entry held by an answer in flight outlives its eviction */
+    const mer_gw_entry_t *e = mer_gw_cache_get(c, S("k8"), 1, 1);
+    h2o_mem_addref_shared((void *)e);
+    put(c, "k8", 1, 0, 1000, 100); /* replaced */
+    assert_int_equal(e->body_len, 8000);
+    assert_int_equal(e->body[7999], 'x');
+    h2o_mem_release_shared((void *)e);
+    mer_gw_cache_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -187,6 +300,9 @@ int main(void)
         cmocka_unit_test(test_limiter_off),
         cmocka_unit_test(test_key_retry_only_where_keys_are_honoured),
         cmocka_unit_test(test_webhook_region),
+        cmocka_unit_test(test_cache_decisions),
+        cmocka_unit_test(test_cache_fresh_and_generation),
+        cmocka_unit_test(test_cache_lru_within_its_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
