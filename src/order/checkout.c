@@ -489,17 +489,17 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     bool cod = strcmp(co->payment_method, "cod") == 0;
     co->status = cod ? "pending_shipment" : "pending_payment";
     co->expires_at = cod ? 0 : co->created_at + (int64_t)c->order_timeout_s * 1000; /* 0: none (NULL) */
-    err = mer_db_query_int(db, &co->order_id,
-                           "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
-                           "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
-                           "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0)) "
-                           "RETURNING id",
-                           "sisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
-                           co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive,
-                           co->pr.items_total, co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total,
-                           co->pr.grand_total, co->address_json, co->has_coupon ? co->coupon.code : NULL,
-                           co->created_at, co->created_at, co->expires_at);
+    /* the id known at once (nothing waited for on PostgreSQL: store/db.h, mer_db_insert) */
+    err = mer_db_insert(db, &co->order_id,
+                        "INSERT INTO orders (id, number, user_id, country, currency, lang, status, payment_method, "
+                        "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
+                        "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))",
+                        "nsisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
+                        co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive, co->pr.items_total,
+                        co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total, co->pr.grand_total,
+                        co->address_json, co->has_coupon ? co->coupon.code : NULL, co->created_at, co->created_at,
+                        co->expires_at);
     if (err)
         return err;
     for (size_t i = 0; i < co->n; i++) {

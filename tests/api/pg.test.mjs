@@ -155,6 +155,20 @@ test('two nodes: a price change or a logout on one is seen on the other within a
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.number, o.json.number);
     assert.equal(read.json.totals.grand_total.amount, o.json.totals.grand_total.amount);
+    // ids come from each node's own block of the sequence (store/db.h, mer_db_insert): an order placed later
+    // on node 1 has a smaller id than the one placed before it on node 2; the list is newest first all the same
+    const numbers = [o.json.number];
+    for (const srv of [n2, n1]) {
+      await new Promise((res) => setTimeout(res, 5)); // (a later millisecond: created_at orders the list)
+      const next = await order(srv, d.token, sku.code);
+      assert.equal(next.status, 201, next.text);
+      numbers.unshift(next.json.number);
+    }
+    for (const srv of [n1, n2]) {
+      const mine = await srv.get('/api/v1/orders', { token: d.token });
+      assert.equal(mine.status, 200, mine.text);
+      assert.deepEqual(mine.json.orders.map((i) => i.number), numbers, 'newest first');
+    }
 
     // both nodes cancel one unpaid order at once: one moves it, the other is told it changed; stock comes back once
     const stockOf = async () => {
