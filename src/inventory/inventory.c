@@ -256,14 +256,15 @@ static int check_low(mer_db_t *db, int64_t sku_id, int64_t warehouse_id, const c
     return 0;
 }
 
+/* A reservation: q of a SKU in a warehouse if it has that many available; the units left. */
+static const char reserve_sql[] = "UPDATE stock SET reserved = reserved + ? WHERE sku_id = ? AND warehouse_id = ? "
+                                  "AND on_hand - reserved >= ? RETURNING on_hand - reserved";
+
 /* Reserves q of sku in warehouse; returns the units left, or -1 if there were not enough. */
 static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int64_t q)
 {
     int64_t left = -1;
-    int err = mer_db_query_int(db, &left,
-                               "UPDATE stock SET reserved = reserved + ? WHERE sku_id = ? AND warehouse_id = ? "
-                               "AND on_hand - reserved >= ? RETURNING on_hand - reserved",
-                               "iiii", q, sku_id, warehouse_id, q);
+    int err = mer_db_query_int(db, &left, reserve_sql, "iiii", q, sku_id, warehouse_id, q);
     return err ? -1 : left;
 }
 
@@ -276,11 +277,7 @@ static int unreserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int
                : MER_E_INTERNAL;
 }
 
-typedef struct candidate {
-    int64_t id;
-    bool same_state;
-    char code[65];
-} candidate_t;
+typedef mer_stock_cand_t candidate_t;
 
 /*
  * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
@@ -321,49 +318,78 @@ static void plan_part(mer_stock_plan_t *plan, const candidate_t *c)
     snprintf(p->code, sizeof(p->code), "%s", c->code);
 }
 
-/*
- * The first candidate can fill every line (the common case, and then rule 1 of alloc.h chooses it):
- * one conditional UPDATE per line and nothing read. Returns 1 with the plan made, 0 when it cannot (what
- * it took is given back: the transaction is as before), or an error.
- */
-static int reserve_first(mer_db_t *db, const candidate_t *c, const mer_stock_line_t *lines, size_t n,
-                         mer_stock_plan_t *plan)
+int mer_stock_reserve_send(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines,
+                           size_t n, mer_stock_hold_t *hold)
 {
-    int64_t left[MER_ALLOC_MAX_LINES];
-    size_t done = 0;
-    while (done < n && (left[done] = reserve_one(db, c->id, lines[done].sku_id, lines[done].quantity)) >= 0)
-        done++;
-    if (done < n) {
-        for (size_t i = 0; i < done; i++)
-            if (unreserve_one(db, c->id, lines[i].sku_id, lines[i].quantity) != 0)
+    hold->sent = false;
+    hold->n = 0;
+    if (n > MER_ORDER_MAX_LINES)
+        return MER_E_INTERNAL;
+    int err = candidates(db, country, state, hold->cand, &hold->ncand);
+    if (err)
+        return err;
+    memcpy(hold->lines, lines, n * sizeof(*lines));
+    hold->n = n;
+    if (hold->ncand == 0 || n == 0)
+        return 0;
+    /* the first candidate can fill every line: the common case, and then rule 1 of alloc.h chooses it */
+    const candidate_t *c = &hold->cand[0];
+    for (size_t i = 0; i < n; i++)
+        if ((err = mer_db_defer_result(db, &hold->took[i], reserve_sql, "iiii", lines[i].quantity, lines[i].sku_id,
+                                       c->id, lines[i].quantity)) != 0)
+            return err;
+    hold->sent = true;
+    return 0;
+}
+
+/*
+ * What the first candidate's reservations did: 1 with the plan made (every line filled), 0 when one line
+ * could not be (what the others took is given back: the transaction is as before), or an error.
+ */
+static int reserve_first_end(mer_db_t *db, mer_stock_hold_t *hold, mer_stock_plan_t *plan)
+{
+    const candidate_t *c = &hold->cand[0];
+    size_t n = hold->n;
+    bool all = true;
+    for (size_t i = 0; i < n && all; i++)
+        all = hold->took[i].ready;
+    int err;
+    if (!all && (err = mer_db_flush(db)) != 0) /* no synchronous call since send */
+        return err;
+    bool filled = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!hold->took[i].ready) /* (a statement that never ran: its job fails) */
+            return MER_E_INTERNAL;
+        filled = filled && hold->took[i].changed == 1;
+    }
+    if (!filled) {
+        for (size_t i = 0; i < n; i++)
+            if (hold->took[i].changed == 1 &&
+                unreserve_one(db, c->id, hold->lines[i].sku_id, hold->lines[i].quantity) != 0)
                 return MER_E_INTERNAL;
         return 0;
     }
     plan_part(plan, c);
-    int err;
     for (size_t i = 0; i < n; i++) {
-        plan->parts[0].quantity[i] = lines[i].quantity;
-        if (left[i] == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+        plan->parts[0].quantity[i] = hold->lines[i].quantity;
+        if (hold->took[i].value == 0 && (err = stock_changed(db, hold->lines[i].sku_id)) != 0)
             return err;
     }
     return 1;
 }
 
-int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
-                      mer_stock_plan_t *plan, int64_t *short_sku)
+int mer_stock_reserve_end(mer_db_t *db, mer_stock_hold_t *hold, mer_stock_plan_t *plan, int64_t *short_sku)
 {
-    candidate_t cand[MER_ALLOC_MAX_WAREHOUSES];
-    size_t nc = 0;
+    const candidate_t *cand = hold->cand;
+    const mer_stock_line_t *lines = hold->lines;
+    size_t nc = hold->ncand, n = hold->n;
     memset(plan, 0, sizeof(*plan));
     *short_sku = n ? lines[0].sku_id : 0;
-    if (n > MER_ALLOC_MAX_LINES)
-        return MER_E_INTERNAL;
-    int err = candidates(db, country, state, cand, &nc);
-    if (err)
-        return err;
-    int first = nc && n ? reserve_first(db, &cand[0], lines, n, plan) : 0;
+    int first = hold->sent ? reserve_first_end(db, hold, plan) : 0;
+    hold->sent = false;
     if (first < 0)
         return first;
+    int err;
     if (first == 0) {
         /* units available per line and candidate, then the rule of alloc.h */
         int64_t qty[MER_ALLOC_MAX_LINES], avail[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES] = {0};

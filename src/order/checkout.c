@@ -593,11 +593,18 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     if ((err = resolve(db, co, e)) != 0)
         return err;
 
+    /* The reservation is queued, and goes to the database with the order number's statement (one round trip on
+     * a database server: inventory.h); its outcome is read after it. A job refused later (out of stock, a
+     * total or payment check below) is rolled back by its savepoint, the number's increment with it. */
     mer_stock_line_t sl[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         sl[i] = (mer_stock_line_t){co->lines[i].sku_id, co->lines[i].quantity};
+    if ((err = mer_stock_reserve_send(db, co->c->code, co->state, sl, co->n, &co->hold)) != 0)
+        return err;
+    if ((err = next_number(db, co)) != 0)
+        return err;
     int64_t short_sku = 0;
-    err = mer_stock_reserve(db, co->c->code, co->state, sl, co->n, &co->plan, &short_sku);
+    err = mer_stock_reserve_end(db, &co->hold, &co->plan, &short_sku);
     if (err == MER_E_CONFLICT) {
         const char *code = "";
         for (size_t i = 0; i < co->n; i++)
@@ -628,8 +635,6 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         return mer_verr_set(e, MER_E_VALIDATION, "payment_method",
                             "%s is only possible for orders up to %lld minor units in %s", co->payment_method,
                             (long long)pay->max_amount, co->c->code);
-    if ((err = next_number(db, co)) != 0)
-        return err;
     if (strcmp(co->payment_method, "wallet") == 0)
         mer_wallet_new_intent(co->region, co->c->currency.code, co->intent, co->redirect_url, sizeof(co->redirect_url));
 

@@ -16,10 +16,11 @@
  *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
  *   3. the amounts (nothing beyond MER_MONEY_MAX), then the coupon (live, method, minimum, scope) spread
  *      over the lines;
- *   4. stock reserved from one warehouse, or the fewest that together can (one shipment each: shipment.h),
- *      the order priced (India's intra-state split needs the
- *      warehouse), expected_total and the method's ceiling checked, then the order, its lines, taxes, first
- *      event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
+ *   4. stock reserved from one warehouse, or the fewest that together can (one shipment each: shipment.h;
+ *      the reservation goes to the database with the order number's statement, and its outcome is read
+ *      after it, so a refused job has taken a number that its savepoint gives back), the order priced (India's
+ * intra-state split needs the warehouse), expected_total and the method's ceiling checked, then the order, its lines,
+ * taxes, first event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
  *      pending charge and the order.created event are written, and the ordered lines leave the cart.
  *
  * All reads run on the writer's connection inside the same transaction as the writes: the cart lines
@@ -97,6 +98,7 @@ typedef struct mer_checkout {
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
     mer_coupon_line_t prep_cl[MER_ORDER_MAX_LINES]; /* the lines as a coupon sees them (with a coupon) */
     char *address_json;                             /* the delivery address as stored (owned, then the view's) */
+    mer_stock_hold_t hold;                          /* the reservation while it is under way (inventory.h) */
     mer_stock_plan_t plan; /* the warehouses the units come from: one shipment each (shipment.h) */
     int64_t shipment_ids[MER_ALLOC_MAX_WAREHOUSES]; /* the shipments written, in plan order */
     int64_t warehouse_id, created_at, expires_at;

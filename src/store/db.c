@@ -262,6 +262,12 @@ int mer_db_insert(mer_db_t *db, int64_t *id, const char *sql, const char *types,
     return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;
 }
 
+int mer_db_flush(mer_db_t *db)
+{
+    int rc = db->be->flush ? db->be->flush(db) : 0;
+    return rc < 0 ? mer_db_deferred_error(db, rc, "(deferred statements)") : 0;
+}
+
 mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;

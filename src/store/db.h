@@ -105,6 +105,11 @@ typedef struct mer_db_later {
  */
 int mer_db_defer_result(mer_db_t *db, mer_db_later_t *later, const char *sql, const char *types, ...);
 
+/* Sends the deferred statements queued now (one round trip on PostgreSQL; nothing to do when none is queued,
+ * and on SQLite) and returns 0, or the error of one that failed (the connection's as for any synchronous
+ * call). For a caller that needs a mer_db_defer_result and has no synchronous call of its own to wait on. */
+int mer_db_flush(mer_db_t *db);
+
 /*
  * An INSERT whose generated id the caller needs, without waiting for it: sql names the id column first
  * and its value is the first parameter, type 'n' ("INSERT INTO orders (id, number, ...) VALUES (?, ?, ...)",

@@ -757,6 +757,15 @@ static int pg_insert(mer_db_t *d, int64_t *id, const char *sql, const char *type
     return err;
 }
 
+static int pg_flush(mer_db_t *d)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    int err = db->sticky;
+    if (err == 0 && db->ndeferred)
+        PQclear(send_pending(db, NULL, NULL, NULL, "(deferred statements)", &err));
+    return err;
+}
+
 static mer_rows_t *pg_query(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
     pg_rows_t *r = mer_xcalloc(1, sizeof(*r));
@@ -1046,6 +1055,7 @@ const mer_db_backend_t mer_db_pg = {
     .defer = pg_defer,
     .defer_result = pg_defer_result,
     .insert = pg_insert,
+    .flush = pg_flush,
     .query = pg_query,
     .query_int = pg_query_int,
     .next = pg_next,
