@@ -84,7 +84,11 @@ else
 	pg_ceil=$("$(dirname "$bin")/pg_ceiling" "$pg_url" "$secs")
 
 	# the best case, same run, same region database: PostgreSQL alone executing an order's statements
-	# (bench/pg-order.sql), 32 orders per transaction pipelined in one round trip, one client (pgbench)
+	# (bench/pg-order.sql), 32 orders per transaction pipelined in one round trip, one client (pgbench); the
+	# nodes are stopped first (their event dispatchers would deliver the outbox rows it writes)
+	for p in $pg_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pg_pids; do wait "$p" 2>/dev/null || true; done
+	pg_pids=""
 	pg_best=""
 	pgbench=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/pgbench
 	if [ -x "$pgbench" ]; then

@@ -280,33 +280,117 @@ static int unreserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int
 typedef mer_stock_cand_t candidate_t;
 
 /*
- * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
- * MER_ALLOC_MAX_WAREHOUSES. Ordered here rather than by the query: ORDER BY (w.state = ?) sorts in a
- * temporary table on every order, while warehouse_serves' primary key gives the rows by id as they are.
+ * The warehouses serving each country, as the writer last read them (candidates()): they change only through
+ * the admin route (wh_run) and `meridian seed`, so each writer thread keeps what it read, per database and
+ * country, until wh_gen moves. wh_run moves it inside its job, so the writer's next job reads again, in the
+ * same transaction (a job rolled back, or a COMMIT that failed, leaves at worst a warehouse listed that is not
+ * there: its reservation changes no row, and the rule of alloc.h, reading every candidate's stock, finds none
+ * there); another node's "warehouse" note moves it too (store/notify.h), and so does a reconnected listener.
  */
-static int candidates(mer_db_t *db, const char *country, const char *state, candidate_t *out, size_t *n)
+#define WH_CACHE 8 /* (database, country) pairs a writer thread keeps */
+#define WH_ROWS 32 /* warehouses kept per country; a country served by more is read every time */
+
+static _Atomic uint64_t wh_gen = 1;
+
+typedef struct wh_row {
+    int64_t id;
+    char state[32]; /* as wh_job_t keeps it */
+    char code[65];
+} wh_row_t;
+
+static __thread struct wh_cached {
+    const mer_db_t *db; /* NULL: free */
+    uint64_t gen;
+    char country[3];
+    wh_row_t rows[WH_ROWS]; /* by warehouse id */
+    size_t n;
+} wh_cache[WH_CACHE];
+static __thread size_t wh_next; /* the slot a new pair takes (round robin) */
+
+static void wh_changed(void)
 {
-    candidate_t other[MER_ALLOC_MAX_WAREHOUSES];
-    size_t nsame = 0, nother = 0;
-    const char *st = state ? state : "";
+    atomic_fetch_add_explicit(&wh_gen, 1, memory_order_release);
+}
+
+/* The rows of country (from the cache, else read and kept): 0 with *out and *n, or an error. */
+static int wh_rows(mer_db_t *db, const char *country, const wh_row_t **out, size_t *n)
+{
+    uint64_t gen = atomic_load_explicit(&wh_gen, memory_order_acquire);
+    for (size_t i = 0; i < WH_CACHE; i++) {
+        struct wh_cached *c = &wh_cache[i];
+        if (c->db == db && c->gen == gen && strcmp(c->country, country) == 0) {
+            *out = c->rows;
+            *n = c->n;
+            return 0;
+        }
+    }
+    struct wh_cached *c = &wh_cache[wh_next++ % WH_CACHE];
+    c->db = NULL;
+    c->n = 0;
+    bool all = true;
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT w.id, w.state, w.code FROM warehouse_serves ws JOIN warehouse w "
                                  "ON w.id = ws.warehouse_id WHERE ws.country = ? ORDER BY ws.warehouse_id",
                                  "s", country);
     while (mer_rows_next(r)) {
-        bool same = strcmp(mer_rows_text(r, 1), st) == 0;
+        if (c->n == WH_ROWS) {
+            all = false;
+            continue;
+        }
+        wh_row_t *w = &c->rows[c->n++];
+        w->id = mer_rows_int(r, 0);
+        snprintf(w->state, sizeof(w->state), "%s", mer_rows_text(r, 1));
+        snprintf(w->code, sizeof(w->code), "%s", mer_rows_text(r, 2));
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (all) { /* (kept: a country served by more rows than that is read every time, with the first WH_ROWS) */
+        c->db = db;
+        c->gen = gen;
+        snprintf(c->country, sizeof(c->country), "%s", country);
+    }
+    *out = c->rows;
+    *n = c->n;
+    return 0;
+}
+
+/* Another node created a warehouse (or, arg NULL, anything may have changed). */
+static void warehouse_note(const char *region, const char *arg)
+{
+    (void)region, (void)arg;
+    wh_changed();
+}
+
+/*
+ * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
+ * MER_ALLOC_MAX_WAREHOUSES. Ordered here rather than by the query: ORDER BY (w.state = ?) sorts in a
+ * temporary table on every order, while warehouse_serves' primary key gives the rows by id as they are.
+ * Writer thread (the rows come from its cache, above).
+ */
+static int candidates(mer_db_t *db, const char *country, const char *state, candidate_t *out, size_t *n)
+{
+    candidate_t other[MER_ALLOC_MAX_WAREHOUSES];
+    size_t nsame = 0, nother = 0, nrows = 0;
+    const char *st = state ? state : "";
+    const wh_row_t *rows;
+    int err = wh_rows(db, country, &rows, &nrows);
+    if (err)
+        return err;
+    for (size_t i = 0; i < nrows; i++) {
+        bool same = strcmp(rows[i].state, st) == 0;
         candidate_t *c = same ? (nsame < MER_ALLOC_MAX_WAREHOUSES ? &out[nsame++] : NULL)
                               : (nother < MER_ALLOC_MAX_WAREHOUSES ? &other[nother++] : NULL);
         if (c == NULL)
             continue;
-        c->id = mer_rows_int(r, 0);
+        c->id = rows[i].id;
         c->same_state = same && st[0];
-        snprintf(c->code, sizeof(c->code), "%s", mer_rows_text(r, 2));
+        snprintf(c->code, sizeof(c->code), "%s", rows[i].code);
     }
     for (size_t i = 0; i < nother && nsame + i < MER_ALLOC_MAX_WAREHOUSES; i++)
         out[nsame + i] = other[i];
     *n = nsame + nother < MER_ALLOC_MAX_WAREHOUSES ? nsame + nother : MER_ALLOC_MAX_WAREHOUSES;
-    return mer_rows_end(r);
+    return 0;
 }
 
 /* Adds candidate c to the plan as its next part (the caller sets the part's units). */
@@ -527,8 +611,9 @@ static const demo_wh_t demo_warehouses[] = {
 
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
 {
+    wh_changed();
     const mer_catalog_t *cat = mer_catalog_lock();
-    int err = 0;
+    int err = mer_notify_send(db, "warehouse", ""); /* (nodes serving this database meanwhile) */
     for (size_t i = 0; i < MER_ARRAY_LEN(demo_warehouses) && err == 0; i++) {
         const demo_wh_t *w = &demo_warehouses[i];
         int64_t id = 0;
@@ -565,6 +650,7 @@ typedef struct wh_job {
 static int wh_run(mer_db_t *db, mer_call_t *c)
 {
     wh_job_t *j = (wh_job_t *)c;
+    wh_changed(); /* this writer's next candidates() reads again (see wh_rows) */
     int err = mer_db_query_int(db, &j->id,
                                "INSERT INTO warehouse (code, name, country, state) VALUES (?, ?, ?, ?) RETURNING id",
                                "ssss", j->code, j->name, j->country, j->state);
@@ -574,6 +660,8 @@ static int wh_run(mer_db_t *db, mer_call_t *c)
             err = MER_E_INTERNAL;
     if (err == MER_E_ALREADY_EXISTS)
         return mer_verr_set(&c->verr, err, "code", "warehouse %s already exists", j->code);
+    if (err == 0)
+        err = mer_notify_send(db, "warehouse", "");
     if (err)
         return err;
     json_t *serves = json_array();
@@ -1528,6 +1616,7 @@ static int inventory_init(const mer_cycle_t *cycle)
     }
     mer_writer_on_commit(publish_stock);
     mer_notify_on("stock", stock_note);
+    mer_notify_on("warehouse", warehouse_note);
     mer_catalog_set_stock_state(&stock_state);
     return 0;
 }
