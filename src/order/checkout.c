@@ -131,8 +131,9 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, bool same_countries
             return e->code;
         }
     } else {
-        int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
-                                 : mer_address_load_default(db, co->user_id, addr);
+        int err = co->prep_stored  ? co->prep_stored_err
+                  : co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
+                                   : mer_address_load_default(db, co->user_id, addr);
         if (err)
             return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
                                 "give address_id of one of your addresses, or an address");
@@ -358,6 +359,17 @@ void mer_checkout_prepare(mer_checkout_t *co)
         resolve_and_price(co, co->coupon_code[0] ? co->prep_cl : NULL, &co->prep_lines_err);
         co->prep_lines = true;
     }
+}
+
+int mer_checkout_read(mer_db_t *db, mer_checkout_t *co)
+{
+    if (co->inline_address)
+        return 0;
+    int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, &co->address)
+                             : mer_address_load_default(db, co->user_id, &co->address);
+    co->prep_stored = err == 0 || err == MER_E_NOT_FOUND; /* (another error: the job reads it again) */
+    co->prep_stored_err = err;
+    return 0;
 }
 
 /* Everything before stock: who, where, what, at which price and discount. */
