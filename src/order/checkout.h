@@ -27,8 +27,9 @@
  * removed and the coupon frozen are the ones read, with no second check, and a checkout costs one
  * thread hop (loop → writer → loop). An error rolls the savepoint back: nothing of the order remains.
  *
- * The stored delivery address is read before the job, on the read pool (mer_checkout_read), so the writer's
- * transaction does not wait for it; the job reports its refusal in its turn.
+ * On a database server (store.h: mer_store_remote) the stored delivery address is read before the job, on the
+ * read pool (mer_checkout_read), so that the writer's transaction does not wait for that round trip; the job
+ * reports its refusal in its turn. On a file the job reads it: a read there costs less than the extra hop.
  *
  * What was prepared on the loop is used only if nothing it depends on changed before the job ran: the
  * country snapshot (mer_countries(), never freed, so the same pointer is the same data) and the catalogue's

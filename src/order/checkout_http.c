@@ -9,8 +9,8 @@
  *
  * On the loop: the caller's role, the body read into a mer_checkout_t (the parts that need only the body;
  * their refusals are kept for the service to report in their turn), the body's canonical hash, and what
- * needs no database (mer_checkout_prepare). A stored delivery address is read on the read pool
- * (mer_checkout_read). Then one writer job runs mer_checkout_place(), and the answer
+ * needs no database (mer_checkout_prepare). On a database server, a stored delivery address is read on the
+ * read pool (mer_checkout_read). Then one writer job runs mer_checkout_place(), and the answer
  * is the order (201, made here by mer_checkout_view) or the refusal.
  */
 #include <sodium.h>
@@ -130,7 +130,7 @@ static void h_checkout(mer_req_t *r)
     mer_checkout_prepare(co);
     k->c.reply_error = checkout_reply_error;
     k->c.cleanup = checkout_cleanup;
-    if (!co->inline_address) { /* the stored address first, off the writer (checkout.h) */
+    if (!co->inline_address && mer_store_remote(co->region)) { /* the stored address first, off the writer */
         k->c.reply = checkout_read_done;
         mer_call_read(&k->c, co->region, checkout_read_fn);
         return;
