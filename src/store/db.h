@@ -3,9 +3,9 @@
  *
  * The interface is deliberately narrow: open a connection, run a statement with typed parameters, walk its
  * rows, group statements in a transaction, and run versioned migrations. Domain code writes portable SQL:
- * '?' placeholders, "INSERT ... RETURNING id" instead of last-insert-id, ISO timestamps as integer Unix
- * milliseconds, money as INTEGER. A PostgreSQL backend implements this same header (rewriting '?' to $n),
- * so no domain file changes when it arrives.
+ * '?' placeholders, "INSERT ... RETURNING id" (or mer_db_insert) instead of last-insert-id, ISO timestamps as integer
+ * Unix milliseconds, money as INTEGER. A PostgreSQL backend implements this same header (rewriting '?' to $n), so no
+ * domain file changes when it arrives.
  *
  * Parameters are described by a type string, one letter per '?':
  *     'i'  int64_t          's'  const char * (NUL-terminated; NULL binds SQL NULL)
