@@ -1,7 +1,8 @@
 # Sourced by bench/run.sh (BENCH_ONLY=pg for this section alone): PostgreSQL mode. A throwaway cluster of its
 # own (tests/pg/pg.sh, made durable: fsync=on, synchronous_commit=on), every store in it; order placement with
 # one node and with two nodes on the same databases, next to the same-run ceiling of single-row durable
-# inserts through libpq (bench/pg_ceiling.c); product reads through the PostgreSQL-backed node next to the
+# inserts through libpq (bench/pg_ceiling.c) and PostgreSQL's own best case for the order's statements (pgbench,
+# bench/pg-order.sql, pipelined, 32 orders a transaction); product reads through the PostgreSQL-backed node next to the
 # SQLite-backed node that run.sh started (both answer from memory). Skipped when PostgreSQL is not installed.
 echo
 echo "== PostgreSQL mode (targets: >= 5000 orders/s and >= 1.5x the durable-insert ceiling; reads within 10 % of SQLite) =="
@@ -81,10 +82,38 @@ else
 
 	# the ceiling, same run, same cluster
 	pg_ceil=$("$(dirname "$bin")/pg_ceiling" "$pg_url" "$secs")
+
+	# the best case, same run, same region database: PostgreSQL alone executing an order's statements
+	# (bench/pg-order.sql), 32 orders per transaction pipelined in one round trip, one client (pgbench); the
+	# nodes are stopped first (their event dispatchers would deliver the outbox rows it writes)
+	for p in $pg_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $pg_pids; do wait "$p" 2>/dev/null || true; done
+	pg_pids=""
+	pg_best=""
+	pgbench=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/pgbench
+	if [ -x "$pgbench" ]; then
+		set -- $(psql -qAtX -F ' ' "$pg_base/bench_in" -c "CREATE SEQUENCE IF NOT EXISTS order_seq_bench" \
+			-c "SELECT (SELECT user_id FROM address ORDER BY user_id LIMIT 1), sku_id, warehouse_id FROM stock ORDER BY on_hand - reserved DESC LIMIT 1")
+		{
+			printf '%s\n' '\startpipeline' 'BEGIN;'
+			for _ in $(seq 32); do grep -v '^--' "$here/pg-order.sql"; done
+			printf '%s\n' 'COMMIT;' '\endpipeline'
+		} >"$work/pg-best.sql"
+		pg_tps=$("$pgbench" -n -M prepared -c 1 -T "$secs" -D user="$1" -D sku="$2" -D wh="$3" -f "$work/pg-best.sql" \
+			"$pg_base/bench_in" 2>"$work/pgbench.log" | awk '/^tps = / { print $3 }')
+		[ -n "$pg_tps" ] && pg_best=$(awk -v t="$pg_tps" 'BEGIN { printf "%.0f", t * 32 }')
+	fi
 	printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
 		"POST /api/v1/orders, PostgreSQL, 1 node" "$p1_rps" "$p1_p99" "$pg_ceil" "$(ratio "$p1_rps" "$pg_ceil")"
 	printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
 		"POST /api/v1/orders, PostgreSQL, 2 nodes" "$p2_rps" "$p2_p99" "$pg_ceil" "$(ratio "$p2_rps" "$pg_ceil")"
+	if [ -n "$pg_best" ]; then
+		printf "%-44s %10.0f orders/s (pgbench: an order's statements, 32 orders a transaction in one round trip)\n" \
+			"PostgreSQL best case, same database" "$pg_best"
+		echo "   Meridian / best case: 1 node $(ratio "$p1_rps" "$pg_best"), 2 nodes $(ratio "$p2_rps" "$pg_best")"
+	else
+		echo "   PostgreSQL best case: skipped (no pgbench, or it failed: $(head -1 "$work/pgbench.log" 2>/dev/null))"
+	fi
 	echo "   group commit (1 node): $((j1 - j0)) writer jobs in $((b1 - b0)) transactions (avg $(ratio $((j1 - j0)) $((b1 - b0))) per commit)"
 	[ -n "$r0" ] && echo "   round trips to PostgreSQL (1 node, all connections, events included): $((r1 - r0)) for $((c1 - c0)) orders ($(ratio $((r1 - r0)) $((c1 - c0))) per order)"
 	pg_cleanup

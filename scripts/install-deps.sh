@@ -18,7 +18,8 @@ build_pkgs="meson ninja-build pkg-config gcc python3 libh2o-evloop-dev libsqlite
 # redis-server: the server tests/redis/redis.sh starts for the shared flash sale's tests
 # poppler-utils: pdftotext, which reads the invoices' PDF text back in the API tests
 test_pkgs="poppler-utils libcmocka-dev nodejs npm sqlite3 prometheus clang libclang-rt-dev clang-format chromium fonts-noto-core postgresql redis-server"
-bench_pkgs="wrk nginx-light"
+# postgresql: the cluster of the PostgreSQL scenario (bench/scenario-pg.sh) and its pgbench (the best-case line)
+bench_pkgs="wrk nginx-light postgresql"
 
 case "${1:-all}" in
 build) want="$build_pkgs" ;;

@@ -3,7 +3,7 @@
  * is one place, tested on its own (tests/unit/test_alloc.c), and the same whatever the storage backend.
  *
  * Input: n order lines with the units each asks for (qty[i] > 0), and w candidate warehouses serving the
- * buyer's country in preference order (the buyer's state first, then by id: see mer_stock_reserve), with
+ * buyer's country in preference order (the buyer's state first, then by id: see mer_stock_reserve_send), with
  * avail[i * w + k] the units of line i's SKU available (on_hand - reserved) in candidate k.
  *
  * The rule, in order:

@@ -256,14 +256,15 @@ static int check_low(mer_db_t *db, int64_t sku_id, int64_t warehouse_id, const c
     return 0;
 }
 
+/* A reservation: q of a SKU in a warehouse if it has that many available; the units left. */
+static const char reserve_sql[] = "UPDATE stock SET reserved = reserved + ? WHERE sku_id = ? AND warehouse_id = ? "
+                                  "AND on_hand - reserved >= ? RETURNING on_hand - reserved";
+
 /* Reserves q of sku in warehouse; returns the units left, or -1 if there were not enough. */
 static int64_t reserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int64_t q)
 {
     int64_t left = -1;
-    int err = mer_db_query_int(db, &left,
-                               "UPDATE stock SET reserved = reserved + ? WHERE sku_id = ? AND warehouse_id = ? "
-                               "AND on_hand - reserved >= ? RETURNING on_hand - reserved",
-                               "iiii", q, sku_id, warehouse_id, q);
+    int err = mer_db_query_int(db, &left, reserve_sql, "iiii", q, sku_id, warehouse_id, q);
     return err ? -1 : left;
 }
 
@@ -276,40 +277,120 @@ static int unreserve_one(mer_db_t *db, int64_t warehouse_id, int64_t sku_id, int
                : MER_E_INTERNAL;
 }
 
-typedef struct candidate {
-    int64_t id;
-    bool same_state;
-    char code[65];
-} candidate_t;
+typedef mer_stock_cand_t candidate_t;
 
 /*
- * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
- * MER_ALLOC_MAX_WAREHOUSES. Ordered here rather than by the query: ORDER BY (w.state = ?) sorts in a
- * temporary table on every order, while warehouse_serves' primary key gives the rows by id as they are.
+ * The warehouses serving each country, as the writer last read them (candidates()): they change only through
+ * the admin route (wh_run) and `meridian seed`, so each writer thread keeps what it read, per database and
+ * country, until wh_gen moves. wh_run moves it inside its job, so the writer's next job reads again, in the
+ * same transaction (a job rolled back, or a COMMIT that failed, leaves at worst a warehouse listed that is not
+ * there: its reservation changes no row, and the rule of alloc.h, reading every candidate's stock, finds none
+ * there); another node's "warehouse" note moves it too (store/notify.h), and so does a reconnected listener.
  */
-static int candidates(mer_db_t *db, const char *country, const char *state, candidate_t *out, size_t *n)
+#define WH_CACHE 8 /* (database, country) pairs a writer thread keeps */
+#define WH_ROWS 32 /* warehouses kept per country; a country served by more is read every time */
+
+static _Atomic uint64_t wh_gen = 1;
+
+typedef struct wh_row {
+    int64_t id;
+    char state[32]; /* as wh_job_t keeps it */
+    char code[65];
+} wh_row_t;
+
+static __thread struct wh_cached {
+    const mer_db_t *db; /* NULL: free */
+    uint64_t gen;
+    char country[3];
+    wh_row_t rows[WH_ROWS]; /* by warehouse id */
+    size_t n;
+} wh_cache[WH_CACHE];
+static __thread size_t wh_next; /* the slot a new pair takes (round robin) */
+
+static void wh_changed(void)
 {
-    candidate_t other[MER_ALLOC_MAX_WAREHOUSES];
-    size_t nsame = 0, nother = 0;
-    const char *st = state ? state : "";
+    atomic_fetch_add_explicit(&wh_gen, 1, memory_order_release);
+}
+
+/* The rows of country (from the cache, else read and kept): 0 with *out and *n, or an error. */
+static int wh_rows(mer_db_t *db, const char *country, const wh_row_t **out, size_t *n)
+{
+    uint64_t gen = atomic_load_explicit(&wh_gen, memory_order_acquire);
+    for (size_t i = 0; i < WH_CACHE; i++) {
+        struct wh_cached *c = &wh_cache[i];
+        if (c->db == db && c->gen == gen && strcmp(c->country, country) == 0) {
+            *out = c->rows;
+            *n = c->n;
+            return 0;
+        }
+    }
+    struct wh_cached *c = &wh_cache[wh_next++ % WH_CACHE];
+    c->db = NULL;
+    c->n = 0;
+    bool all = true;
     mer_rows_t *r = mer_db_query(db,
                                  "SELECT w.id, w.state, w.code FROM warehouse_serves ws JOIN warehouse w "
                                  "ON w.id = ws.warehouse_id WHERE ws.country = ? ORDER BY ws.warehouse_id",
                                  "s", country);
     while (mer_rows_next(r)) {
-        bool same = strcmp(mer_rows_text(r, 1), st) == 0;
+        if (c->n == WH_ROWS) {
+            all = false;
+            continue;
+        }
+        wh_row_t *w = &c->rows[c->n++];
+        w->id = mer_rows_int(r, 0);
+        snprintf(w->state, sizeof(w->state), "%s", mer_rows_text(r, 1));
+        snprintf(w->code, sizeof(w->code), "%s", mer_rows_text(r, 2));
+    }
+    int err = mer_rows_end(r);
+    if (err)
+        return err;
+    if (all) { /* (kept: a country served by more rows than that is read every time, with the first WH_ROWS) */
+        c->db = db;
+        c->gen = gen;
+        snprintf(c->country, sizeof(c->country), "%s", country);
+    }
+    *out = c->rows;
+    *n = c->n;
+    return 0;
+}
+
+/* Another node created a warehouse (or, arg NULL, anything may have changed). */
+static void warehouse_note(const char *region, const char *arg)
+{
+    (void)region, (void)arg;
+    wh_changed();
+}
+
+/*
+ * The warehouses serving country in preference order, those in the buyer's state first, then by id; at most
+ * MER_ALLOC_MAX_WAREHOUSES. Ordered here rather than by the query: ORDER BY (w.state = ?) sorts in a
+ * temporary table on every order, while warehouse_serves' primary key gives the rows by id as they are.
+ * Writer thread (the rows come from its cache, above).
+ */
+static int candidates(mer_db_t *db, const char *country, const char *state, candidate_t *out, size_t *n)
+{
+    candidate_t other[MER_ALLOC_MAX_WAREHOUSES];
+    size_t nsame = 0, nother = 0, nrows = 0;
+    const char *st = state ? state : "";
+    const wh_row_t *rows;
+    int err = wh_rows(db, country, &rows, &nrows);
+    if (err)
+        return err;
+    for (size_t i = 0; i < nrows; i++) {
+        bool same = strcmp(rows[i].state, st) == 0;
         candidate_t *c = same ? (nsame < MER_ALLOC_MAX_WAREHOUSES ? &out[nsame++] : NULL)
                               : (nother < MER_ALLOC_MAX_WAREHOUSES ? &other[nother++] : NULL);
         if (c == NULL)
             continue;
-        c->id = mer_rows_int(r, 0);
+        c->id = rows[i].id;
         c->same_state = same && st[0];
-        snprintf(c->code, sizeof(c->code), "%s", mer_rows_text(r, 2));
+        snprintf(c->code, sizeof(c->code), "%s", rows[i].code);
     }
     for (size_t i = 0; i < nother && nsame + i < MER_ALLOC_MAX_WAREHOUSES; i++)
         out[nsame + i] = other[i];
     *n = nsame + nother < MER_ALLOC_MAX_WAREHOUSES ? nsame + nother : MER_ALLOC_MAX_WAREHOUSES;
-    return mer_rows_end(r);
+    return 0;
 }
 
 /* Adds candidate c to the plan as its next part (the caller sets the part's units). */
@@ -321,49 +402,78 @@ static void plan_part(mer_stock_plan_t *plan, const candidate_t *c)
     snprintf(p->code, sizeof(p->code), "%s", c->code);
 }
 
-/*
- * The first candidate can fill every line (the common case, and then rule 1 of alloc.h chooses it):
- * one conditional UPDATE per line and nothing read. Returns 1 with the plan made, 0 when it cannot (what
- * it took is given back: the transaction is as before), or an error.
- */
-static int reserve_first(mer_db_t *db, const candidate_t *c, const mer_stock_line_t *lines, size_t n,
-                         mer_stock_plan_t *plan)
+int mer_stock_reserve_send(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines,
+                           size_t n, mer_stock_hold_t *hold)
 {
-    int64_t left[MER_ALLOC_MAX_LINES];
-    size_t done = 0;
-    while (done < n && (left[done] = reserve_one(db, c->id, lines[done].sku_id, lines[done].quantity)) >= 0)
-        done++;
-    if (done < n) {
-        for (size_t i = 0; i < done; i++)
-            if (unreserve_one(db, c->id, lines[i].sku_id, lines[i].quantity) != 0)
+    hold->sent = false;
+    hold->n = 0;
+    if (n > MER_ORDER_MAX_LINES)
+        return MER_E_INTERNAL;
+    int err = candidates(db, country, state, hold->cand, &hold->ncand);
+    if (err)
+        return err;
+    memcpy(hold->lines, lines, n * sizeof(*lines));
+    hold->n = n;
+    if (hold->ncand == 0 || n == 0)
+        return 0;
+    /* the first candidate can fill every line: the common case, and then rule 1 of alloc.h chooses it */
+    const candidate_t *c = &hold->cand[0];
+    for (size_t i = 0; i < n; i++)
+        if ((err = mer_db_defer_result(db, &hold->took[i], reserve_sql, "iiii", lines[i].quantity, lines[i].sku_id,
+                                       c->id, lines[i].quantity)) != 0)
+            return err;
+    hold->sent = true;
+    return 0;
+}
+
+/*
+ * What the first candidate's reservations did: 1 with the plan made (every line filled), 0 when one line
+ * could not be (what the others took is given back: the transaction is as before), or an error.
+ */
+static int reserve_first_end(mer_db_t *db, mer_stock_hold_t *hold, mer_stock_plan_t *plan)
+{
+    const candidate_t *c = &hold->cand[0];
+    size_t n = hold->n;
+    bool all = true;
+    for (size_t i = 0; i < n && all; i++)
+        all = hold->took[i].ready;
+    int err;
+    if (!all && (err = mer_db_flush(db)) != 0) /* no synchronous call since send */
+        return err;
+    bool filled = true;
+    for (size_t i = 0; i < n; i++) {
+        if (!hold->took[i].ready) /* (a statement that never ran: its job fails) */
+            return MER_E_INTERNAL;
+        filled = filled && hold->took[i].changed == 1;
+    }
+    if (!filled) {
+        for (size_t i = 0; i < n; i++)
+            if (hold->took[i].changed == 1 &&
+                unreserve_one(db, c->id, hold->lines[i].sku_id, hold->lines[i].quantity) != 0)
                 return MER_E_INTERNAL;
         return 0;
     }
     plan_part(plan, c);
-    int err;
     for (size_t i = 0; i < n; i++) {
-        plan->parts[0].quantity[i] = lines[i].quantity;
-        if (left[i] == 0 && (err = stock_changed(db, lines[i].sku_id)) != 0)
+        plan->parts[0].quantity[i] = hold->lines[i].quantity;
+        if (hold->took[i].value == 0 && (err = stock_changed(db, hold->lines[i].sku_id)) != 0)
             return err;
     }
     return 1;
 }
 
-int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
-                      mer_stock_plan_t *plan, int64_t *short_sku)
+int mer_stock_reserve_end(mer_db_t *db, mer_stock_hold_t *hold, mer_stock_plan_t *plan, int64_t *short_sku)
 {
-    candidate_t cand[MER_ALLOC_MAX_WAREHOUSES];
-    size_t nc = 0;
+    const candidate_t *cand = hold->cand;
+    const mer_stock_line_t *lines = hold->lines;
+    size_t nc = hold->ncand, n = hold->n;
     memset(plan, 0, sizeof(*plan));
     *short_sku = n ? lines[0].sku_id : 0;
-    if (n > MER_ALLOC_MAX_LINES)
-        return MER_E_INTERNAL;
-    int err = candidates(db, country, state, cand, &nc);
-    if (err)
-        return err;
-    int first = nc && n ? reserve_first(db, &cand[0], lines, n, plan) : 0;
+    int first = hold->sent ? reserve_first_end(db, hold, plan) : 0;
+    hold->sent = false;
     if (first < 0)
         return first;
+    int err;
     if (first == 0) {
         /* units available per line and candidate, then the rule of alloc.h */
         int64_t qty[MER_ALLOC_MAX_LINES], avail[MER_ALLOC_MAX_LINES * MER_ALLOC_MAX_WAREHOUSES] = {0};
@@ -501,8 +611,9 @@ static const demo_wh_t demo_warehouses[] = {
 
 int mer_inventory_seed(mer_db_t *db, const char *region, int64_t units)
 {
+    wh_changed();
     const mer_catalog_t *cat = mer_catalog_lock();
-    int err = 0;
+    int err = mer_notify_send(db, "warehouse", ""); /* (nodes serving this database meanwhile) */
     for (size_t i = 0; i < MER_ARRAY_LEN(demo_warehouses) && err == 0; i++) {
         const demo_wh_t *w = &demo_warehouses[i];
         int64_t id = 0;
@@ -539,6 +650,7 @@ typedef struct wh_job {
 static int wh_run(mer_db_t *db, mer_call_t *c)
 {
     wh_job_t *j = (wh_job_t *)c;
+    wh_changed(); /* this writer's next candidates() reads again (see wh_rows) */
     int err = mer_db_query_int(db, &j->id,
                                "INSERT INTO warehouse (code, name, country, state) VALUES (?, ?, ?, ?) RETURNING id",
                                "ssss", j->code, j->name, j->country, j->state);
@@ -548,6 +660,8 @@ static int wh_run(mer_db_t *db, mer_call_t *c)
             err = MER_E_INTERNAL;
     if (err == MER_E_ALREADY_EXISTS)
         return mer_verr_set(&c->verr, err, "code", "warehouse %s already exists", j->code);
+    if (err == 0)
+        err = mer_notify_send(db, "warehouse", "");
     if (err)
         return err;
     json_t *serves = json_array();
@@ -1502,6 +1616,7 @@ static int inventory_init(const mer_cycle_t *cycle)
     }
     mer_writer_on_commit(publish_stock);
     mer_notify_on("stock", stock_note);
+    mer_notify_on("warehouse", warehouse_note);
     mer_catalog_set_stock_state(&stock_state);
     return 0;
 }

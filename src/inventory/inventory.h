@@ -8,7 +8,7 @@
  * the code above does; and since every change runs on the region's single writer thread, a reservation
  * is a plain conditional UPDATE ("... WHERE on_hand - reserved >= ?") with no race.
  *
- *   order placed     reserved += q                 (mer_stock_reserve)
+ *   order placed     reserved += q                 (mer_stock_reserve_send, _end)
  *   cancel/expire    reserved -= q                 (mer_stock_release)
  *   shipped          reserved -= q, on_hand -= q, sold += q   (mer_stock_consume)
  *   returned         on_hand += q (resellable units back from a customer: mer_stock_return)
@@ -66,18 +66,43 @@ typedef struct mer_stock_plan {
     size_t nparts;
 } mer_stock_plan_t;
 
+/* A warehouse that may supply an order (mer_stock_hold_t). */
+typedef struct mer_stock_cand {
+    int64_t id;
+    bool same_state; /* in the buyer's (Indian) state */
+    char code[65];
+} mer_stock_cand_t;
+
+/* A reservation under way, between mer_stock_reserve_send and mer_stock_reserve_end (the caller keeps it, e.g. in
+ * its checkout, until the end call). Fields are the functions' own. */
+typedef struct mer_stock_hold {
+    mer_stock_cand_t cand[MER_ALLOC_MAX_WAREHOUSES]; /* the warehouses serving the country, preferred first */
+    size_t ncand;
+    mer_stock_line_t lines[MER_ORDER_MAX_LINES];
+    size_t n;
+    bool sent;                                /* the first candidate's reservations are queued */
+    mer_db_later_t took[MER_ORDER_MAX_LINES]; /* their outcomes (store/db.h: mer_db_defer_result) */
+} mer_stock_hold_t;
+
 /*
  * Reserves every line from the warehouses serving country, candidates ordered by the buyer's `state`
  * first (so an Indian order can be intra-state) then by id, chosen by mer_stock_allocate (alloc.h): one
  * warehouse when one can fill the order, else the fewest that together can. Writer thread only; every
  * reservation is a conditional UPDATE (on_hand - reserved >= q), so stock never goes negative even if
- * another node took units since they were read. The common case costs two statements and one UPDATE per
- * line: the first candidate is tried at once, and only when it cannot fill the order (its units then given
- * back) is every candidate's stock read for the rule. Returns 0 and the plan, or MER_E_CONFLICT with
- * *short_sku a SKU the warehouses cannot supply (the caller's savepoint undoes any partial reservation).
+ * another node took units since they were read.
+ *
+ * In two calls, so that the common case costs no round trip of its own on a database server: send reads the
+ * candidates and queues one conditional UPDATE per line on the first candidate (mer_db_defer_result), which
+ * goes with the caller's next synchronous statement (checkout's order number); end, after it, reads their
+ * outcome. When the first candidate filled every line the plan is made and nothing more runs; else what it
+ * took is given back and every candidate's stock is read for the rule (synchronously: the rare case). end
+ * without a synchronous call between sends the queue itself (mer_db_flush). Returns 0 and the plan, or
+ * MER_E_CONFLICT with *short_sku a SKU the warehouses cannot supply (the caller's savepoint undoes any partial
+ * reservation), or another error. A send that failed needs no end.
  */
-int mer_stock_reserve(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines, size_t n,
-                      mer_stock_plan_t *plan, int64_t *short_sku);
+int mer_stock_reserve_send(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines,
+                           size_t n, mer_stock_hold_t *hold);
+int mer_stock_reserve_end(mer_db_t *db, mer_stock_hold_t *hold, mer_stock_plan_t *plan, int64_t *short_sku);
 int mer_stock_release(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n);
 int mer_stock_consume(mer_db_t *db, int64_t warehouse_id, const mer_stock_line_t *lines, size_t n, int64_t order_id);
 

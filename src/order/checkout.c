@@ -131,8 +131,9 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, bool same_countries
             return e->code;
         }
     } else {
-        int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
-                                 : mer_address_load_default(db, co->user_id, addr);
+        int err = co->prep_stored  ? co->prep_stored_err
+                  : co->address_id ? mer_address_load(db, co->user_id, co->address_id, addr)
+                                   : mer_address_load_default(db, co->user_id, addr);
         if (err)
             return mer_verr_set(e, err == MER_E_NOT_FOUND ? MER_E_VALIDATION : err, "address_id",
                                 "give address_id of one of your addresses, or an address");
@@ -354,6 +355,17 @@ void mer_checkout_prepare(mer_checkout_t *co)
     }
 }
 
+int mer_checkout_read(mer_db_t *db, mer_checkout_t *co)
+{
+    if (co->inline_address)
+        return 0;
+    int err = co->address_id ? mer_address_load(db, co->user_id, co->address_id, &co->address)
+                             : mer_address_load_default(db, co->user_id, &co->address);
+    co->prep_stored = err == 0 || err == MER_E_NOT_FOUND; /* (another error: the job reads it again) */
+    co->prep_stored_err = err;
+    return 0;
+}
+
 /* Everything before stock: who, where, what, at which price and discount. */
 static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
@@ -482,17 +494,17 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     bool cod = strcmp(co->payment_method, "cod") == 0;
     co->status = cod ? "pending_shipment" : "pending_payment";
     co->expires_at = cod ? 0 : co->created_at + (int64_t)c->order_timeout_s * 1000; /* 0: none (NULL) */
-    err = mer_db_query_int(db, &co->order_id,
-                           "INSERT INTO orders (number, user_id, country, currency, lang, status, payment_method, "
-                           "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
-                           "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
-                           "VALUES (?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0)) "
-                           "RETURNING id",
-                           "sisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
-                           co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive,
-                           co->pr.items_total, co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total,
-                           co->pr.grand_total, co->address_json, co->has_coupon ? co->coupon.code : NULL,
-                           co->created_at, co->created_at, co->expires_at);
+    /* the id known at once (nothing waited for on PostgreSQL: store/db.h, mer_db_insert) */
+    err = mer_db_insert(db, &co->order_id,
+                        "INSERT INTO orders (id, number, user_id, country, currency, lang, status, payment_method, "
+                        "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
+                        "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))",
+                        "nsisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
+                        co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive, co->pr.items_total,
+                        co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total, co->pr.grand_total,
+                        co->address_json, co->has_coupon ? co->coupon.code : NULL, co->created_at, co->created_at,
+                        co->expires_at);
     if (err)
         return err;
     for (size_t i = 0; i < co->n; i++) {
@@ -586,11 +598,18 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     if ((err = resolve(db, co, e)) != 0)
         return err;
 
+    /* The reservation is queued, and goes to the database with the order number's statement (one round trip on
+     * a database server: inventory.h); its outcome is read after it. A job refused later (out of stock, a
+     * total or payment check below) is rolled back by its savepoint, the number's increment with it. */
     mer_stock_line_t sl[MER_ORDER_MAX_LINES];
     for (size_t i = 0; i < co->n; i++)
         sl[i] = (mer_stock_line_t){co->lines[i].sku_id, co->lines[i].quantity};
+    if ((err = mer_stock_reserve_send(db, co->c->code, co->state, sl, co->n, &co->hold)) != 0)
+        return err;
+    if ((err = next_number(db, co)) != 0)
+        return err;
     int64_t short_sku = 0;
-    err = mer_stock_reserve(db, co->c->code, co->state, sl, co->n, &co->plan, &short_sku);
+    err = mer_stock_reserve_end(db, &co->hold, &co->plan, &short_sku);
     if (err == MER_E_CONFLICT) {
         const char *code = "";
         for (size_t i = 0; i < co->n; i++)
@@ -621,8 +640,6 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         return mer_verr_set(e, MER_E_VALIDATION, "payment_method",
                             "%s is only possible for orders up to %lld minor units in %s", co->payment_method,
                             (long long)pay->max_amount, co->c->code);
-    if ((err = next_number(db, co)) != 0)
-        return err;
     if (strcmp(co->payment_method, "wallet") == 0)
         mer_wallet_new_intent(co->region, co->c->currency.code, co->intent, co->redirect_url, sizeof(co->redirect_url));
 

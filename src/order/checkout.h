@@ -16,15 +16,20 @@
  *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
  *   3. the amounts (nothing beyond MER_MONEY_MAX), then the coupon (live, method, minimum, scope) spread
  *      over the lines;
- *   4. stock reserved from one warehouse, or the fewest that together can (one shipment each: shipment.h),
- *      the order priced (India's intra-state split needs the
- *      warehouse), expected_total and the method's ceiling checked, then the order, its lines, taxes, first
- *      event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
+ *   4. stock reserved from one warehouse, or the fewest that together can (one shipment each: shipment.h;
+ *      the reservation goes to the database with the order number's statement, and its outcome is read
+ *      after it, so a refused job has taken a number that its savepoint gives back), the order priced (India's
+ * intra-state split needs the warehouse), expected_total and the method's ceiling checked, then the order, its lines,
+ * taxes, first event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
  *      pending charge and the order.created event are written, and the ordered lines leave the cart.
  *
  * All reads run on the writer's connection inside the same transaction as the writes: the cart lines
  * removed and the coupon frozen are the ones read, with no second check, and a checkout costs one
  * thread hop (loop → writer → loop). An error rolls the savepoint back: nothing of the order remains.
+ *
+ * On a database server (store.h: mer_store_remote) the stored delivery address is read before the job, on the
+ * read pool (mer_checkout_read), so that the writer's transaction does not wait for that round trip; the job
+ * reports its refusal in its turn. On a file the job reads it: a read there costs less than the extra hop.
  *
  * What was prepared on the loop is used only if nothing it depends on changed before the job ran: the
  * country snapshot (mer_countries(), never freed, so the same pointer is the same data) and the catalogue's
@@ -88,12 +93,15 @@ typedef struct mer_checkout {
     char intent[64], redirect_url[512];
     size_t n; /* entries of lines[] and pl[] (below) */
     /* prepared on the loop (mer_checkout_prepare); used if prep_countries and prep_catalog are still current */
-    const mer_countries_t *prep_countries;       /* the country snapshot it used; NULL: nothing prepared */
-    uint64_t prep_catalog;                       /* mer_catalog_generation() before the lines were resolved */
-    bool prep_address;                           /* prep_address_err is the inline address's check */
-    bool prep_lines;                             /* lines, n, pl, pr (prep_cl with a coupon): the body's lines priced */
+    const mer_countries_t *prep_countries; /* the country snapshot it used; NULL: nothing prepared */
+    uint64_t prep_catalog;                 /* mer_catalog_generation() before the lines were resolved */
+    bool prep_address;                     /* prep_address_err is the inline address's check */
+    bool prep_lines;                       /* lines, n, pl, pr (prep_cl with a coupon): the body's lines priced */
+    bool prep_stored;    /* address: the stored address, read before the job (mer_checkout_read), prep_stored_err */
+    int prep_stored_err; /* ... its lookup's result: 0, or MER_E_NOT_FOUND (none, or not the customer's) */
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
     char *address_json;                          /* the delivery address as stored (owned, then the view's) */
+    mer_stock_hold_t hold;                       /* the reservation while it is under way (inventory.h) */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;
@@ -117,6 +125,13 @@ void mer_checkout_init(mer_checkout_t *co);
 /* Once the "in" part is filled, before the job (any thread, no database): what needs none (see above).
  * Optional: mer_checkout_place does whatever was not prepared. */
 void mer_checkout_prepare(mer_checkout_t *co);
+/*
+ * Before the job, with a read connection of the customer's region (the read pool), when the order goes to a
+ * stored address (no inline one): reads it (address_id's, else the default) so that the job need not (the
+ * order keeps a copy of the address as it was read, so reading it a moment earlier changes nothing the
+ * customer sees). Optional: without it, or after a database error here, mer_checkout_place reads it. Returns 0.
+ */
+int mer_checkout_read(mer_db_t *db, mer_checkout_t *co);
 /*
  * Places the order (writer thread, inside the job's savepoint; see above). Returns 0 (co->order_id is the
  * order; co->replay when it was an earlier one, which co->view then describes), or a negative error, with

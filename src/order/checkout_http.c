@@ -9,7 +9,8 @@
  *
  * On the loop: the caller's role, the body read into a mer_checkout_t (the parts that need only the body;
  * their refusals are kept for the service to report in their turn), the body's canonical hash, and what
- * needs no database (mer_checkout_prepare). Then one writer job runs mer_checkout_place(), and the answer
+ * needs no database (mer_checkout_prepare). On a database server, a stored delivery address is read on the
+ * read pool (mer_checkout_read). Then one writer job runs mer_checkout_place(), and the answer
  * is the order (201, made here by mer_checkout_view) or the refusal.
  */
 #include <sodium.h>
@@ -27,6 +28,22 @@ static int checkout_fn(mer_db_t *db, mer_call_t *c)
 {
     checkout_call_t *k = MER_CONTAINER_OF(c, checkout_call_t, c);
     return mer_checkout_place(db, &k->co, &c->verr);
+}
+
+/* The stored address read on the read pool (mer_checkout_read), then the job. */
+static int checkout_read_fn(mer_db_t *db, mer_call_t *c)
+{
+    checkout_call_t *k = MER_CONTAINER_OF(c, checkout_call_t, c);
+    return mer_checkout_read(db, &k->co);
+}
+
+static void checkout_reply(mer_call_t *c);
+
+static void checkout_read_done(mer_call_t *c)
+{
+    checkout_call_t *k = MER_CONTAINER_OF(c, checkout_call_t, c);
+    c->reply = checkout_reply;
+    mer_call_write(c, k->co.region, checkout_fn);
 }
 
 static void checkout_reply(mer_call_t *c)
@@ -111,9 +128,14 @@ static void h_checkout(mer_req_t *r)
         free(canon);
     }
     mer_checkout_prepare(co);
-    k->c.reply = checkout_reply;
     k->c.reply_error = checkout_reply_error;
     k->c.cleanup = checkout_cleanup;
+    if (!co->inline_address && mer_store_remote(co->region)) { /* the stored address first, off the writer */
+        k->c.reply = checkout_read_done;
+        mer_call_read(&k->c, co->region, checkout_read_fn);
+        return;
+    }
+    k->c.reply = checkout_reply;
     mer_call_write(&k->c, co->region, checkout_fn);
 }
 

@@ -48,7 +48,7 @@ int mer_order_list(mer_db_t *db, const mer_order_query_t *q, mer_order_page_t *o
     mer_rows_t *rows = mer_db_query(db,
                                     "SELECT id, number, status, country, grand_total, created_at, payment_method, lang "
                                     "FROM orders WHERE (? = 0 OR user_id = ?) AND (? IS NULL OR country = ?) "
-                                    "AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT ? OFFSET ?",
+                                    "AND (? IS NULL OR status = ?) ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
                                     "iissssii", q->user_id, q->user_id, country, country, status, status, q->per_page,
                                     (q->page - 1) * q->per_page);
     while (mer_rows_next(rows) && out->n < (size_t)q->per_page) {

@@ -104,7 +104,8 @@ typedef struct mer_order_page {
     size_t n;
 } mer_order_page_t;
 
-/* Lists orders (newest first). Returns 0 or an error. */
+/* Lists orders, newest first: by created_at, then id (ids are not in time order when several nodes share the
+ * database: store/db.h, mer_db_insert). Returns 0 or an error. */
 int mer_order_list(mer_db_t *db, const mer_order_query_t *q, mer_order_page_t *out);
 void mer_order_page_release(mer_order_page_t *p);
 

@@ -18,10 +18,10 @@ int mer_shipments_create(mer_db_t *db, int64_t order_id, const mer_stock_plan_t 
 {
     for (size_t k = 0; k < plan->nparts; k++) {
         const mer_stock_part_t *p = &plan->parts[k];
-        int err = mer_db_query_int(db, &ids[k],
-                                   "INSERT INTO order_shipment (order_id, seq, warehouse_id, status, created_at) "
-                                   "VALUES (?, ?, ?, 'pending', ?) RETURNING id",
-                                   "iiii", order_id, (int64_t)(k + 1), p->warehouse_id, now);
+        int err = mer_db_insert(db, &ids[k],
+                                "INSERT INTO order_shipment (id, order_id, seq, warehouse_id, status, created_at) "
+                                "VALUES (?, ?, ?, ?, 'pending', ?)",
+                                "niiii", order_id, (int64_t)(k + 1), p->warehouse_id, now);
         if (err)
             return err;
         if (plan->nparts == 1) { /* one warehouse ships every unit: the order's lines as written, at once */

@@ -1,7 +1,7 @@
 /*
  * shipment.h — split shipments: an order ships from one or more warehouses, one shipment per warehouse.
  *
- * Checkout reserves the order's units through mer_stock_reserve (inventory.h), which chooses the
+ * Checkout reserves the order's units through mer_stock_reserve_send and _end (inventory.h), which chooses the
  * warehouses (one when one can fill the order, else the fewest: alloc.h), and writes one shipment per
  * warehouse (mer_shipments_create) with the units of each line it ships. From then on a shipment's lines
  * are the units still reserved in (or shipped from) its warehouse, so every stock effect of the order is

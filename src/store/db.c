@@ -240,6 +240,34 @@ int mer_db_defer(mer_db_t *db, const char *sql, const char *types, ...)
     return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;
 }
 
+int mer_db_defer_result(mer_db_t *db, mer_db_later_t *later, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    db->statements++;
+    int rc = db->be->defer_result(db, later, sql, types, ap);
+    va_end(ap);
+    return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;
+}
+
+int mer_db_insert(mer_db_t *db, int64_t *id, const char *sql, const char *types, ...)
+{
+    if (types == NULL || types[0] != 'n' || strncmp(sql, "INSERT INTO ", 12) != 0)
+        MER_BUG("mer_db_insert: the id is the first parameter, type 'n': %s", sql);
+    va_list ap;
+    va_start(ap, types);
+    db->statements++; /* (the fetch of a block of ids is not counted: it is not the caller's statement) */
+    int rc = db->be->insert(db, id, sql, types, ap);
+    va_end(ap);
+    return rc < 0 ? mer_db_deferred_error(db, rc, sql) : 0;
+}
+
+int mer_db_flush(mer_db_t *db)
+{
+    int rc = db->be->flush ? db->be->flush(db) : 0;
+    return rc < 0 ? mer_db_deferred_error(db, rc, "(deferred statements)") : 0;
+}
+
 mer_rows_t *mer_db_query(mer_db_t *db, const char *sql, const char *types, ...)
 {
     va_list ap;

@@ -3,9 +3,9 @@
  *
  * The interface is deliberately narrow: open a connection, run a statement with typed parameters, walk its
  * rows, group statements in a transaction, and run versioned migrations. Domain code writes portable SQL:
- * '?' placeholders, "INSERT ... RETURNING id" instead of last-insert-id, ISO timestamps as integer Unix
- * milliseconds, money as INTEGER. A PostgreSQL backend implements this same header (rewriting '?' to $n),
- * so no domain file changes when it arrives.
+ * '?' placeholders, "INSERT ... RETURNING id" (or mer_db_insert) instead of last-insert-id, ISO timestamps as integer
+ * Unix milliseconds, money as INTEGER. A PostgreSQL backend implements this same header (rewriting '?' to $n), so no
+ * domain file changes when it arrives.
  *
  * Parameters are described by a type string, one letter per '?':
  *     'i'  int64_t          's'  const char * (NUL-terminated; NULL binds SQL NULL)
@@ -82,6 +82,47 @@ int mer_db_exec(mer_db_t *db, const char *sql, const char *types, ...);
  * A statement fault (mer_db_fault_set) matching a deferred statement fails it like a server error would.
  */
 int mer_db_defer(mer_db_t *db, const char *sql, const char *types, ...);
+
+/*
+ * What a deferred statement did, for mer_db_defer_result: known once the statement ran, that is when
+ * mer_db_defer_result returned on SQLite (or outside a transaction), else after the connection's next
+ * synchronous call returned without error. ready stays false while it is not known, and for good when the
+ * statement never ran (dropped by mer_db_rollback_to or mer_db_rollback, or skipped after a failure before it).
+ */
+typedef struct mer_db_later {
+    bool ready;
+    int64_t changed; /* rows the statement changed */
+    bool returned;   /* it returned a row (RETURNING): value is that row's column 0 */
+    int64_t value;
+} mer_db_later_t;
+
+/*
+ * mer_db_defer, and what the statement did lands in *later (above), which must stay valid until the next
+ * synchronous call of the connection returned (or a rollback): for a write whose outcome decides something
+ * but need not be known before the job's next read, e.g. a conditional UPDATE that reserves stock, its
+ * changed-row count read after the order number's UPDATE ... RETURNING came back, both in one round trip.
+ * The same rule for failures as mer_db_defer (a changed-row count of 0 is no failure).
+ */
+int mer_db_defer_result(mer_db_t *db, mer_db_later_t *later, const char *sql, const char *types, ...);
+
+/* Sends the deferred statements queued now (one round trip on PostgreSQL; nothing to do when none is queued,
+ * and on SQLite) and returns 0, or the error of one that failed (the connection's as for any synchronous
+ * call). For a caller that needs a mer_db_defer_result and has no synchronous call of its own to wait on. */
+int mer_db_flush(mer_db_t *db);
+
+/*
+ * An INSERT whose generated id the caller needs, without waiting for it: sql names the id column first
+ * and its value is the first parameter, type 'n' ("INSERT INTO orders (id, number, ...) VALUES (?, ?, ...)",
+ * "ns..."). *id is the new row's id when the call returns. SQLite binds NULL, runs the INSERT at once and
+ * reports the rowid it assigned. PostgreSQL takes the id from a block of values of the column's sequence
+ * (pg_get_serial_sequence) that this connection fetched beforehand (one query per 64 ids, with whatever
+ * is queued), binds it and defers the INSERT as mer_db_defer does, with the same rules for failures. Ids
+ * are unique but, on a database shared by several connections, not in commit order (each connection draws
+ * from its own block: order lists by time, not by id); an id handed to a job that is rolled back is not given
+ * again on PostgreSQL (SQLite may assign that rowid again: nothing of the job remains to refer to it). Later
+ * statements of the job may use the id at once (a deferred child row refers to it).
+ */
+int mer_db_insert(mer_db_t *db, int64_t *id, const char *sql, const char *types, ...);
 
 /*
  * Starts a query. Never NULL: on a prepare or bind error the first mer_rows_next() returns false and

@@ -34,6 +34,12 @@ struct mer_db_backend {
     int (*exec)(mer_db_t *db, const char *sql, const char *types, va_list ap);
     /* mer_db_defer (0 or an error, mapped by db.c); NULL: the backend runs it at once with exec */
     int (*defer)(mer_db_t *db, const char *sql, const char *types, va_list ap);
+    /* mer_db_defer_result (later filled as db.h says, or at once); every backend has it */
+    int (*defer_result)(mer_db_t *db, mer_db_later_t *later, const char *sql, const char *types, va_list ap);
+    /* mer_db_insert: the first parameter ('n') is the id; 0 with *id, or an error (mapped by db.c) */
+    int (*insert)(mer_db_t *db, int64_t *id, const char *sql, const char *types, va_list ap);
+    /* mer_db_flush; NULL: nothing is ever queued */
+    int (*flush)(mer_db_t *db);
     mer_rows_t *(*query)(mer_db_t *db, const char *sql, const char *types, va_list ap);
     int (*query_int)(mer_db_t *db, int64_t *out, const char *sql, const char *types, va_list ap);
     bool (*next)(mer_rows_t *r);

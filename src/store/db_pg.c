@@ -20,7 +20,11 @@
  *     with them);
  *   - deferred statements (db.h: mer_db_defer), prepared like the others, their parameters copied.
  * So a writer job costs the round trips of its synchronous statements, no more: its deferred INSERTs ride
- * with the next read or RETURNING. The one rule that keeps errors where they belong: deferred statements
+ * with the next read or RETURNING. A deferred statement may hand its result back (mer_db_defer_result: filled
+ * when the round trip that carried it returns). An INSERT whose id the caller needs (mer_db_insert) is
+ * deferred too: the id comes from a block of the table's sequence that the connection fetched beforehand
+ * (next_id: one SELECT nextval(...) FROM generate_series per ID_BLOCK ids, itself a synchronous statement that
+ * carries what is queued). The one rule that keeps errors where they belong: deferred statements
  * never cross a savepoint command. SAVEPOINT and RELEASE with deferred statements queued before them are
  * sent at once with them (one round trip), so a deferred failure is seen inside the savepoint that queued it
  * (the job's), and there the server skipped the RELEASE, so ROLLBACK TO undoes exactly that job; ROLLBACK TO
@@ -47,6 +51,8 @@
 #define STMT_CACHE 256  /* slots; a power of two */
 #define MAX_PENDING 256 /* commands queued for the next round trip; a full queue is sent at once */
 #define MAX_PARAMS 64
+#define ID_BLOCK 64 /* ids fetched at once for mer_db_insert */
+#define ID_TABLES 8 /* tables mer_db_insert keeps a block for */
 #define INT8OID 20
 #define TEXTOID 25
 
@@ -58,13 +64,22 @@ typedef struct pg_stmt {
 
 /* A command queued for the next round trip. */
 typedef struct pg_pending {
-    const char *sql; /* the caller's text: a savepoint command (sent as text), or a deferred statement's */
-    char name[12];   /* a deferred statement's prepared name ("" for a savepoint command) */
-    int n;           /* parameters */
-    char **values;   /* their copies (NULL: SQL NULL), one allocation with the texts; NULL when n is 0 */
-    bool deferred;   /* a deferred statement (its failure is sticky) */
-    bool fault;      /* an injected fault: a command that fails on the server is sent instead */
+    const char *sql;       /* the caller's text: a savepoint command (sent as text), or a deferred statement's */
+    char name[12];         /* a deferred statement's prepared name ("" for a savepoint command) */
+    int n;                 /* parameters */
+    char **values;         /* their copies (NULL: SQL NULL), one allocation with the texts; NULL when n is 0 */
+    bool deferred;         /* a deferred statement (its failure is sticky) */
+    mer_db_later_t *later; /* mer_db_defer_result's: filled when its result comes back */
+    bool fault;            /* an injected fault: a command that fails on the server is sent instead */
 } pg_pending_t;
+
+/* Ids of one table's id column not used yet (mer_db_insert): values of its sequence, drawn by this connection. */
+typedef struct pg_ids {
+    char table[64]; /* "orders" ("" = free slot) */
+    char column[64];
+    int64_t ids[ID_BLOCK];
+    int next, n; /* ids[next..n) are unused */
+} pg_ids_t;
 
 typedef struct pg_db {
     mer_db_t base;
@@ -76,6 +91,7 @@ typedef struct pg_db {
                                           command (they never cross one) */
     int npending, ndeferred;
     int sticky; /* a deferred statement's error: every call returns it until ROLLBACK TO or ROLLBACK */
+    pg_ids_t ids[ID_TABLES];
 } pg_db_t;
 
 /* What a deferred statement with an injected fault is replaced by: it fails on the server, as a real one would. */
@@ -306,6 +322,14 @@ static void params_bind(params_t *p, const char *sql, const char *types, va_list
     }
 }
 
+static void params_bind_n(params_t *p, const char *sql, const char *types, ...)
+{
+    va_list ap;
+    va_start(ap, types);
+    params_bind(p, sql, types, ap);
+    va_end(ap);
+}
+
 /* Prepares sql in slot, its first use on this connection. Returns NULL, or the failed preparation's result. */
 static PGresult *prepare(pg_db_t *db, pg_stmt_t *slot, const char *sql, const params_t *p)
 {
@@ -359,12 +383,32 @@ static bool is_savepoint_cmd(const char *sql)
     return strcmp(sql, "SAVEPOINT sp") == 0 || strcmp(sql, "RELEASE sp") == 0 || strcmp(sql, "ROLLBACK TO sp") == 0;
 }
 
+/* An integer from a result's text: PostgreSQL sends booleans (EXISTS, comparisons) as "t"/"f". */
+static int64_t int_of(const char *v)
+{
+    if (v[0] == 't' && v[1] == '\0')
+        return 1;
+    return strtoll(v, NULL, 10);
+}
+
 /* A result's changed rows added to the connection's count (not a SELECT's rows). */
 static void add_changes(pg_db_t *db, const PGresult *res)
 {
     const char *tuples = PQcmdTuples((PGresult *)res);
     if (tuples[0] && strncmp(PQcmdStatus((PGresult *)res), "SELECT", 6) != 0)
         db->changes += strtoll(tuples, NULL, 10);
+}
+
+/* What a deferred statement did, into its caller's mer_db_later_t (NULL: nobody asked). */
+static void later_fill(mer_db_later_t *later, PGresult *r)
+{
+    if (later == NULL)
+        return;
+    const char *tuples = PQcmdTuples(r);
+    later->changed = tuples[0] ? strtoll(tuples, NULL, 10) : 0;
+    later->returned = PQntuples(r) > 0 && PQnfields(r) > 0;
+    later->value = later->returned ? int_of(PQgetvalue(r, 0, 0)) : 0;
+    later->ready = true;
 }
 
 /* The parameters' texts copied into one allocation (the pointers, then the texts); NULL without parameters. */
@@ -451,8 +495,10 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
             failed_at = i;
             continue;
         }
-        if (failed == NULL && i < n && db->pending[i].deferred)
+        if (failed == NULL && i < n && db->pending[i].deferred) {
             add_changes(db, r);
+            later_fill(db->pending[i].later, r);
+        }
         if (failed == NULL && i == total - 1)
             last = r;
         else
@@ -489,7 +535,7 @@ static PGresult *send_pending(pg_db_t *db, const pg_stmt_t *slot, const params_t
  * way) is reset and the statement sent once more: nothing of it ran, and nothing else was pending on it.
  * Inside a transaction the error stands: the transaction is gone, its owner must start again.
  */
-static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
+static PGresult *run_bound(pg_db_t *db, const char *sql, const params_t *p, int *err)
 {
     *err = 0;
     bool sp_cmd = is_savepoint_cmd(sql), undo = sp_cmd && strcmp(sql, "ROLLBACK TO sp") == 0;
@@ -502,10 +548,8 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
         *err = MER_E_INTERNAL;
         return NULL;
     }
-    params_t p;
-    params_bind(&p, sql, types, ap);
     PGresult *res = NULL;
-    if (sp_cmd && p.n == 0 && PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+    if (sp_cmd && p->n == 0 && PQstatus(db->conn) == CONNECTION_OK && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
         if (undo)
             drop_deferred(db); /* (undone anyway) */
         if (db->ndeferred == 0 && db->npending < MAX_PENDING) {
@@ -519,13 +563,11 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
         /* the queued commands, and the statement if it is prepared already, in one round trip */
         pg_stmt_t *slot = cache_slot(db, sql);
         bool ready = slot && slot->sql == sql;
-        if (ready && p.n != slot->nparams)
-            MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
-        res = send_pending(db, ready ? slot : NULL, &p, NULL, sql, err);
-        if (res == NULL) {
-            params_release(&p);
+        if (ready && p->n != slot->nparams)
+            MER_BUG("%d parameters given, %d wanted: %s", p->n, slot->nparams, sql);
+        res = send_pending(db, ready ? slot : NULL, p, NULL, sql, err);
+        if (res == NULL)
             return NULL;
-        }
         if (!ready) {
             PQclear(res);
             res = NULL;
@@ -534,11 +576,10 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
     for (int attempt = 0; res == NULL; attempt++) {
         if (!ensure_connected(db)) {
             *err = map_err(db, NULL, sql);
-            params_release(&p);
             return NULL;
         }
         bool idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
-        res = send(db, sql, &p);
+        res = send(db, sql, p);
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
             break;
@@ -549,63 +590,179 @@ static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap
         }
         *err = map_err(db, res, sql);
         PQclear(res);
-        params_release(&p);
         return NULL;
     }
-    params_release(&p);
     add_changes(db, res);
     return res;
 }
 
-static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
+/* run_bound with the caller's parameters. */
+static PGresult *run(pg_db_t *db, const char *sql, const char *types, va_list ap, int *err)
+{
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    PGresult *res = run_bound(db, sql, &p, err);
+    params_release(&p);
+    return res;
+}
+
+/* Runs a statement at once: the rows it changed, or an error; later (may be NULL) gets what it did. */
+static int exec_bound(pg_db_t *db, mer_db_later_t *later, const char *sql, const params_t *p)
 {
     int err;
-    PGresult *res = run((pg_db_t *)d, sql, types, ap, &err);
+    PGresult *res = run_bound(db, sql, p, &err);
     if (res == NULL)
         return err;
     const char *tuples = PQcmdTuples(res);
     int n = tuples[0] ? (int)strtol(tuples, NULL, 10) : 0;
+    later_fill(later, res);
     PQclear(res);
     return n;
 }
 
-/* mer_db_defer: queued inside a transaction (see the top of this file), else run at once. */
-static int pg_defer(mer_db_t *d, const char *sql, const char *types, va_list ap)
+static int pg_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
 {
-    pg_db_t *db = (pg_db_t *)d;
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    int rc = exec_bound((pg_db_t *)d, NULL, sql, &p);
+    params_release(&p);
+    return rc;
+}
+
+/*
+ * A deferred statement with its parameters bound: queued inside a transaction (see the top of this file), else
+ * run at once. later (may be NULL) gets what it did when its result comes back. Returns 0 or an error.
+ */
+static int defer_bound(pg_db_t *db, mer_db_later_t *later, const char *sql, const params_t *p)
+{
+    if (later)
+        *later = (mer_db_later_t){0};
     if (db->sticky)
         return db->sticky;
     pg_stmt_t *slot = cache_slot(db, sql);
-    if (slot == NULL || PQstatus(db->conn) != CONNECTION_OK || PQtransactionStatus(db->conn) != PQTRANS_INTRANS)
-        return pg_exec(d, sql, types, ap);
-    bool fault = mer_db_fault_stmt(d, sql);
-    params_t p;
-    params_bind(&p, sql, types, ap);
+    if (slot == NULL || PQstatus(db->conn) != CONNECTION_OK || PQtransactionStatus(db->conn) != PQTRANS_INTRANS) {
+        int rc = exec_bound(db, later, sql, p);
+        return rc < 0 ? rc : 0;
+    }
+    bool fault = mer_db_fault_stmt(&db->base, sql);
     int err = 0;
     if (slot->sql != sql) {
         /* its first use on this connection: prepared now, once (a failed preparation aborts the transaction,
          * so what is queued goes first) */
         if (db->npending)
             PQclear(send_pending(db, NULL, NULL, NULL, sql, &err));
-        PGresult *failed = err ? NULL : prepare(db, slot, sql, &p);
+        PGresult *failed = err ? NULL : prepare(db, slot, sql, p);
         if (failed) {
             err = map_err(db, failed, sql);
             PQclear(failed);
         }
-        if (err) {
-            params_release(&p);
+        if (err)
             return err;
-        }
-    } else if (p.n != slot->nparams) {
-        MER_BUG("%d parameters given, %d wanted: %s", p.n, slot->nparams, sql);
+    } else if (p->n != slot->nparams) {
+        MER_BUG("%d parameters given, %d wanted: %s", p->n, slot->nparams, sql);
     }
     pg_pending_t *e = &db->pending[db->npending++];
-    *e = (pg_pending_t){.sql = sql, .n = p.n, .values = values_copy(&p), .deferred = true, .fault = fault};
+    *e = (pg_pending_t){
+        .sql = sql, .n = p->n, .values = values_copy(p), .deferred = true, .fault = fault, .later = later};
     memcpy(e->name, slot->name, sizeof(e->name));
     db->ndeferred++;
-    params_release(&p);
     if (db->npending == MAX_PENDING) /* full: sent now */
         PQclear(send_pending(db, NULL, NULL, NULL, sql, &err));
+    return err;
+}
+
+static int pg_defer(mer_db_t *d, const char *sql, const char *types, va_list ap)
+{
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    int err = defer_bound((pg_db_t *)d, NULL, sql, &p);
+    params_release(&p);
+    return err;
+}
+
+static int pg_defer_result(mer_db_t *d, mer_db_later_t *later, const char *sql, const char *types, va_list ap)
+{
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    int err = defer_bound((pg_db_t *)d, later, sql, &p);
+    params_release(&p);
+    return err;
+}
+
+/*
+ * The next unused id of an INSERT's table (its first column), from this connection's block of the column's
+ * sequence: one query fetches ID_BLOCK values (with whatever is queued, in its round trip). Sequence values are
+ * never given twice, whatever the transactions do, so a block outlives rollbacks and reconnections; values
+ * other connections draw meanwhile make the block's values unique but not consecutive.
+ */
+static int next_id(pg_db_t *db, const char *sql, int64_t *id)
+{
+    const char *t = sql + strlen("INSERT INTO ");
+    size_t tl = strcspn(t, " (");
+    const char *c = t + tl + strspn(t + tl, " (");
+    size_t cl = strcspn(c, " ,)");
+    pg_ids_t *b = NULL;
+    if (tl == 0 || tl >= sizeof(b->table) || cl == 0 || cl >= sizeof(b->column))
+        MER_BUG("mer_db_insert: no table and id column in: %s", sql);
+    for (size_t i = 0; i < ID_TABLES && b == NULL; i++) {
+        pg_ids_t *x = &db->ids[i];
+        if (x->table[0] == '\0' || (strlen(x->table) == tl && memcmp(x->table, t, tl) == 0 && strlen(x->column) == cl &&
+                                    memcmp(x->column, c, cl) == 0))
+            b = x;
+    }
+    if (b == NULL)
+        MER_BUG("mer_db_insert: more than %d tables", ID_TABLES);
+    if (b->table[0] == '\0') {
+        memcpy(b->table, t, tl);
+        memcpy(b->column, c, cl);
+    }
+    if (b->next < b->n) {
+        *id = b->ids[b->next++];
+        return 0;
+    }
+    static const char block_sql[] = "SELECT nextval(pg_get_serial_sequence(?, ?)) FROM generate_series(1, ?)";
+    params_t p;
+    params_bind_n(&p, block_sql, "ssi", b->table, b->column, (int64_t)ID_BLOCK);
+    int err;
+    PGresult *res = run_bound(db, block_sql, &p, &err);
+    params_release(&p);
+    if (res == NULL)
+        return err;
+    int n = PQntuples(res);
+    for (b->n = b->next = 0; b->n < n && b->n < ID_BLOCK; b->n++)
+        b->ids[b->n] = int_of(PQgetvalue(res, b->n, 0));
+    PQclear(res);
+    if (b->n == 0)
+        return map_err(db, NULL, block_sql);
+    *id = b->ids[b->next++];
+    return 0;
+}
+
+/* mer_db_insert: the id from the connection's block, bound as the first parameter, the INSERT deferred. */
+static int pg_insert(mer_db_t *d, int64_t *id, const char *sql, const char *types, va_list ap)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    if (db->sticky)
+        return db->sticky;
+    int err = next_id(db, sql, id);
+    if (err)
+        return err;
+    params_t p;
+    params_bind(&p, sql, types, ap);
+    snprintf(p.ints[0], sizeof(p.ints[0]), "%lld", (long long)*id);
+    p.values[0] = p.ints[0];
+    p.types[0] = INT8OID;
+    err = defer_bound(db, NULL, sql, &p);
+    params_release(&p);
+    return err;
+}
+
+static int pg_flush(mer_db_t *d)
+{
+    pg_db_t *db = (pg_db_t *)d;
+    int err = db->sticky;
+    if (err == 0 && db->ndeferred)
+        PQclear(send_pending(db, NULL, NULL, NULL, "(deferred statements)", &err));
     return err;
 }
 
@@ -616,14 +773,6 @@ static mer_rows_t *pg_query(mer_db_t *d, const char *sql, const char *types, va_
     r->nrows = r->res ? PQntuples(r->res) : 0;
     r->row = -1;
     return &r->base;
-}
-
-/* An integer from a result's text: PostgreSQL sends booleans (EXISTS, comparisons) as "t"/"f". */
-static int64_t int_of(const char *v)
-{
-    if (v[0] == 't' && v[1] == '\0')
-        return 1;
-    return strtoll(v, NULL, 10);
 }
 
 static int pg_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *types, va_list ap)
@@ -904,6 +1053,9 @@ const mer_db_backend_t mer_db_pg = {
     .close = pg_close,
     .exec = pg_exec,
     .defer = pg_defer,
+    .defer_result = pg_defer_result,
+    .insert = pg_insert,
+    .flush = pg_flush,
     .query = pg_query,
     .query_int = pg_query_int,
     .next = pg_next,

@@ -366,23 +366,55 @@ static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, 
     return 0;
 }
 
-static int sq_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
+/* Runs a statement to its end: the rows it changed, or an error; later (may be NULL) gets what it did. */
+static int run(sq_db_t *db, mer_db_later_t *later, const char *sql, const char *types, va_list ap)
 {
-    sq_db_t *db = (sq_db_t *)d;
     sqlite3_stmt *st;
     stmt_slot_t *slot;
     int err = prepare(db, sql, types, ap, false, &st, &slot);
     if (err)
         return err;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ;
+    int rc = sqlite3_step(st);
+    if (later && rc == SQLITE_ROW) {
+        later->returned = true;
+        later->value = sqlite3_column_int64(st, 0);
+    }
+    while (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
     if (rc != SQLITE_DONE)
         err = map_err(db, rc, sql);
     else
         err = sqlite3_changes(db->conn);
     finish(st, slot);
+    if (later && err >= 0) {
+        later->changed = err;
+        later->ready = true;
+    }
     return err;
+}
+
+static int sq_exec(mer_db_t *d, const char *sql, const char *types, va_list ap)
+{
+    return run((sq_db_t *)d, NULL, sql, types, ap);
+}
+
+/* mer_db_defer_result: at once (the connection is in the process: nothing to wait for). */
+static int sq_defer_result(mer_db_t *d, mer_db_later_t *later, const char *sql, const char *types, va_list ap)
+{
+    *later = (mer_db_later_t){0};
+    int rc = run((sq_db_t *)d, later, sql, types, ap);
+    return rc < 0 ? rc : 0;
+}
+
+/* mer_db_insert: the id's NULL makes SQLite assign the rowid. */
+static int sq_insert(mer_db_t *d, int64_t *id, const char *sql, const char *types, va_list ap)
+{
+    sq_db_t *db = (sq_db_t *)d;
+    int rc = run(db, NULL, sql, types, ap);
+    if (rc < 0)
+        return rc;
+    *id = (int64_t)sqlite3_last_insert_rowid(db->conn);
+    return 0;
 }
 
 static mer_rows_t *sq_query(mer_db_t *d, const char *sql, const char *types, va_list ap)
@@ -551,6 +583,8 @@ const mer_db_backend_t mer_db_sqlite = {
     .open = sq_open,
     .close = sq_close,
     .exec = sq_exec,
+    .defer_result = sq_defer_result,
+    .insert = sq_insert,
     .query = sq_query,
     .query_int = sq_query_int,
     .next = sq_next,

@@ -193,6 +193,12 @@ const char *mer_store_location(const char *region)
     return d ? d->path : NULL;
 }
 
+bool mer_store_remote(const char *region)
+{
+    const char *path = mer_store_location(region);
+    return path && mer_db_is_url(path);
+}
+
 const char *mer_store_dir(void)
 {
     return st.dir;

@@ -60,6 +60,9 @@ const char *mer_store_dir(void);
 /* Where a database (region NULL = the catalogue) was opened from: a file path or a URL (with its password:
  * never log it, mer_db_redact). NULL if this node does not hold it. */
 const char *mer_store_location(const char *region);
+/* Is a database this node holds (region NULL = the catalogue) in a database server, where every statement
+ * that waits for its result is a network round trip, rather than a file? Any thread. */
+bool mer_store_remote(const char *region);
 
 /*
  * Locks the writer of a database and returns it; region NULL = catalog.db. NULL if this node does not

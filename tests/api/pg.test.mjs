@@ -155,6 +155,32 @@ test('two nodes: a price change or a logout on one is seen on the other within a
     assert.equal(read.status, 200, read.text);
     assert.equal(read.json.number, o.json.number);
     assert.equal(read.json.totals.grand_total.amount, o.json.totals.grand_total.amount);
+    // ids come from each node's own block of the sequence (store/db.h, mer_db_insert): an order placed later
+    // on node 1 has a smaller id than the one placed before it on node 2; the list is newest first all the same
+    const numbers = [o.json.number];
+    for (const srv of [n2, n1]) {
+      await new Promise((res) => setTimeout(res, 5)); // (a later millisecond: created_at orders the list)
+      const next = await order(srv, d.token, sku.code);
+      assert.equal(next.status, 201, next.text);
+      numbers.unshift(next.json.number);
+    }
+    for (const srv of [n1, n2]) {
+      const mine = await srv.get('/api/v1/orders', { token: d.token });
+      assert.equal(mine.status, 200, mine.text);
+      assert.deepEqual(mine.json.orders.map((i) => i.number), numbers, 'newest first');
+    }
+    // a warehouse created on node 1 serves node 2's next order (each writer keeps the warehouses in memory)
+    const only = await skuOf(n1, 'IN', 2);
+    const wh = await n1.api('POST', '/api/v1/admin/warehouses', { token: T, body: { code: 'WH-IN-PNQ', name: 'Pune', country: 'IN', state: 'MH', serves: ['IN'] } });
+    assert.equal(wh.status, 201, wh.text);
+    for (const [code, n] of [['WH-IN-MUM', 0], ['WH-IN-BLR', 0], ['WH-IN-PNQ', 3]]) {
+      const put = await n1.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: only.code, warehouse: code, country: 'IN', on_hand: n, reason: 'test setup' } });
+      assert.equal(put.status, 200, put.text);
+    }
+    await within(1000, 'node 2 ordering from the new warehouse', async () => {
+      const r = await order(n2, d.token, only.code);
+      return r.status === 201 && r.json.warehouse === 'WH-IN-PNQ';
+    });
 
     // both nodes cancel one unpaid order at once: one moves it, the other is told it changed; stock comes back once
     const stockOf = async () => {

@@ -281,6 +281,14 @@ test('GET /admin/warehouses lists the warehouses of a country with where they de
   assert.equal(nw.status, 201, nw.text);
   const again = await srv.get('/api/v1/admin/warehouses?country=IN', { token: T });
   assert.deepEqual(again.json.warehouses.at(-1), { id: nw.json.id, code: 'WH-IN-DEL', name: 'Delhi (Gurugram)', country: 'IN', state: 'HR', serves: ['IN'], stock: { skus: 0, on_hand: 0, reserved: 0, available: 0, sold: 0 } });
+  // and orders are served from it at once (the writer keeps the warehouses serving a country in memory)
+  const only = await skuWith(0, 0);
+  const put = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: only.code, warehouse: 'WH-IN-DEL', country: 'IN', on_hand: 2, reason: 'test setup' } });
+  assert.equal(put.status, 200, put.text);
+  const buyer = await customer(srv, 'IN');
+  const fromDel = await order(buyer, { payment_method: 'card', lines: [{ sku: only.code, quantity: 1 }] });
+  assert.equal(fromDel.status, 201, fromDel.text);
+  assert.equal(fromDel.json.warehouse, 'WH-IN-DEL');
   expectError(await srv.get('/api/v1/admin/warehouses', { token: T }), 400, 'missing_parameter', 'country');
   expectError(await srv.get('/api/v1/admin/warehouses?country=ZZ', { token: T }), 404, 'unknown_country');
   const c = await customer(srv, 'IN');

@@ -3,8 +3,8 @@
  * temporary directory and against a throwaway PostgreSQL cluster that the test starts itself on
  * loopback (tests/pg/pg.sh) and stops by PID at the end: migrations, typed parameters (int64 near the
  * money limit, counted text, NULL), '?' inside a string literal, RETURNING, changed-row counts, error
- * mapping of constraint violations, savepoints inside a transaction, rollback, fault injection, and
- * deferred statements (what the caller sees when one fails).
+ * mapping of constraint violations, savepoints inside a transaction, rollback, fault injection,
+ * deferred statements (what the caller sees when one fails), ids without RETURNING and deferred results.
  *
  * MERIDIAN_TEST_PG_URL=postgresql://... uses a running server instead of starting one.
  */
@@ -387,6 +387,145 @@ static void test_deferred_postgresql(void **state)
     check_deferred(pg_url);
 }
 
+/* ---- ids without RETURNING (mer_db_insert) and deferred results (mer_db_defer_result) ---- */
+
+static const char insert_sql[] = "INSERT INTO item (id, name, qty) VALUES (?, ?, ?)";
+
+/* A writer job that inserts name (its id into *id) and, deferred too, sets the row's note by that id. */
+static int insert_job(mer_db_t *db, const char *name, int64_t *id)
+{
+    int err = mer_db_savepoint(db);
+    if (err == 0)
+        err = mer_db_insert(db, id, insert_sql, "nsi", name, (int64_t)1);
+    if (err == 0)
+        err = mer_db_defer(db, "UPDATE item SET note = ? WHERE id = ?", "si", name, *id);
+    if (err == 0)
+        err = mer_db_release(db);
+    if (err)
+        mer_db_rollback_to(db);
+    return err;
+}
+
+static int64_t id_of(mer_db_t *db, const char *name)
+{
+    int64_t id = 0;
+    return mer_db_query_int(db, &id, "SELECT id FROM item WHERE name = ? AND note = name", "s", name) == 0 ? id : -1;
+}
+
+/*
+ * The same contract on both backends: the id is known when mer_db_insert returns and later statements of the
+ * job can use it; ids are unique, between connections too (PostgreSQL: each draws its own block of the
+ * sequence, and rows inserted the ordinary way take the sequence's next value, never one of a block); a
+ * rolled-back job's id is not given to a later row on PostgreSQL (on SQLite nothing of it remains, so its
+ * rowid may come again); a fault in the deferred INSERT fails its job alone. mer_db_defer_result: the
+ * changed-row count and RETURNING value known once the next synchronous call came back, in its round trip.
+ */
+static void check_insert(const char *path)
+{
+    mer_db_t *db = open_db(path), *other = open_db(path);
+    bool pg = strcmp(mer_db_backend_name(db), "postgresql") == 0;
+
+    /* outside a transaction: at once */
+    int64_t solo = 0;
+    assert_int_equal(mer_db_insert(db, &solo, insert_sql, "nsi", "solo", (int64_t)1), 0);
+    assert_true(solo > 0);
+    assert_int_equal(mer_db_query_int(db, &solo, "SELECT id FROM item WHERE name = 'solo'", NULL), 0);
+
+    /* jobs in one transaction: the first, a rolled-back one, then many (more than a block) */
+    assert_int_equal(mer_db_begin(db), 0);
+    int64_t first = 0, undone = 0, again = 0;
+    assert_int_equal(insert_job(db, "first", &first), 0);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    assert_int_equal(mer_db_insert(db, &undone, insert_sql, "nsi", "undone", (int64_t)1), 0);
+    mer_db_rollback_to(db);
+    int64_t trips = mer_db_round_trips();
+    assert_int_equal(insert_job(db, "again", &again), 0);
+    if (pg) /* the id came from the block in hand: nothing was waited for but the job's RELEASE */
+        assert_int_equal(mer_db_round_trips() - trips, 1);
+    if (pg)
+        assert_true(again != undone && again != first);
+    assert_int_equal(mer_db_commit(db), 0);
+    /* batches of jobs, and between them rows from another connection (SQLite: one writer at a time) */
+    int64_t ids[150];
+    char name[32];
+    for (int i = 0; i < 150; i++) {
+        if (i % 10 == 0)
+            assert_int_equal(mer_db_begin(db), 0);
+        snprintf(name, sizeof(name), "n-%d", i);
+        assert_int_equal(insert_job(db, name, &ids[i]), 0);
+        if (i % 10 != 9)
+            continue;
+        assert_int_equal(mer_db_commit(db), 0);
+        int64_t plain = 0;
+        snprintf(name, sizeof(name), "o-%d", i);
+        if (i % 20 == 9) /* the ordinary way: the sequence's next value */
+            assert_int_equal(
+                mer_db_query_int(other, &plain, "INSERT INTO item (name) VALUES (?) RETURNING id", "s", name), 0);
+        else /* from the other connection's own block */
+            assert_int_equal(mer_db_insert(other, &plain, insert_sql, "nsi", name, (int64_t)1), 0);
+    }
+    assert_int_equal(id_of(db, "first"), first);
+    assert_int_equal(id_of(db, "again"), again);
+    assert_int_equal(id_of(db, "undone"), -1);
+    for (int i = 0; i < 150; i++) {
+        snprintf(name, sizeof(name), "n-%d", i);
+        assert_int_equal(id_of(db, name), ids[i]);
+    }
+    int64_t n = 0;
+    assert_int_equal(mer_db_query_int(db, &n, "SELECT COUNT(DISTINCT id) - COUNT(*) FROM item", NULL), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(count(db), 1 + 2 + 150 + 15);
+
+    /* a fault in the deferred INSERT: its job fails (at its RELEASE at the latest), the next one is kept */
+    assert_int_equal(mer_db_begin(db), 0);
+    int64_t lost = 0, kept = 0;
+    assert_int_equal(mer_db_fault_set("stmt:1:INSERT INTO item (id,"), 0);
+    assert_int_equal(insert_job(db, "lost", &lost), MER_E_INTERNAL);
+    assert_int_equal(insert_job(db, "kept", &kept), 0);
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_int_equal(id_of(db, "lost"), -1);
+    assert_int_equal(id_of(db, "kept"), kept);
+
+    /* deferred results: a conditional UPDATE that changes a row and one that does not */
+    assert_int_equal(mer_db_exec(db, "UPDATE item SET qty = 2 WHERE name = 'kept'", NULL), 1);
+    static const char take_sql[] = "UPDATE item SET qty = qty - ? WHERE name = ? AND qty >= ? RETURNING qty";
+    static const char kept_sql[] = "SELECT qty FROM item WHERE name = 'kept'";
+    assert_int_equal(mer_db_query_int(db, &n, kept_sql, NULL), 0); /* prepared before: its first use costs more */
+    mer_db_later_t took, refused, dropped;
+    assert_int_equal(mer_db_begin(db), 0);
+    assert_int_equal(mer_db_savepoint(db), 0);
+    assert_int_equal(mer_db_defer_result(db, &took, take_sql, "isi", (int64_t)2, "kept", (int64_t)2), 0);
+    assert_int_equal(mer_db_defer_result(db, &refused, take_sql, "isi", (int64_t)1, "first", (int64_t)5), 0);
+    assert_int_equal(took.ready, !pg); /* PostgreSQL: not sent yet */
+    trips = mer_db_round_trips();
+    assert_int_equal(mer_db_query_int(db, &n, kept_sql, NULL), 0);
+    assert_int_equal(mer_db_round_trips() - trips, pg ? 1 : 0);
+    assert_int_equal(n, 0);
+    assert_true(took.ready && took.changed == 1 && took.returned && took.value == 0);
+    assert_true(refused.ready && refused.changed == 0 && !refused.returned);
+    /* dropped by ROLLBACK TO before it was sent: never ready */
+    assert_int_equal(mer_db_defer_result(db, &dropped, take_sql, "isi", (int64_t)1, "first", (int64_t)1), 0);
+    mer_db_rollback_to(db);
+    assert_int_equal(dropped.ready, !pg);
+    assert_int_equal(mer_db_commit(db), 0);
+    assert_int_equal(mer_db_query_int(db, &n, kept_sql, NULL), 0);
+    assert_int_equal(n, 2); /* rolled back */
+    mer_db_close(other);
+    mer_db_close(db);
+}
+
+static void test_insert_sqlite(void **state)
+{
+    (void)state;
+    check_insert(sqlite_path);
+}
+
+static void test_insert_postgresql(void **state)
+{
+    (void)state;
+    check_insert(pg_url);
+}
+
 /* ---- the region writer on PostgreSQL: a job whose deferred write fails at its RELEASE fails alone ---- */
 
 typedef struct wjob {
@@ -643,6 +782,8 @@ int main(void)
         cmocka_unit_test(test_postgresql),
         cmocka_unit_test(test_deferred_sqlite),
         cmocka_unit_test(test_deferred_postgresql),
+        cmocka_unit_test(test_insert_sqlite),
+        cmocka_unit_test(test_insert_postgresql),
         cmocka_unit_test(test_schema_on_postgresql),
         cmocka_unit_test(test_postgresql_unreachable),
         cmocka_unit_test(test_redact),
