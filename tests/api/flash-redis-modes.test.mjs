@@ -17,8 +17,9 @@ let stack, redis, redisDir, dataDir, A, B, T, inUrl;
 let buyers = [];
 const skus = [];
 const IST = (ms) => localTime('Asia/Kolkata', ms);
-const psql = (sql) => execFileSync('psql', ['-qAt', inUrl, '-c', sql], { encoding: 'utf8' }).trim();
-const redisCli = (...args) => execFileSync('redis-cli', ['-u', redis, ...args], { encoding: 'utf8' }).trim();
+// (a timeout: a synchronous call that waited for ever on a lock left behind would hang the whole file)
+const psql = (sql) => execFileSync('psql', ['-qAt', inUrl, '-c', sql], { encoding: 'utf8', timeout: 30000 }).trim();
+const redisCli = (...args) => execFileSync('redis-cli', ['-u', redis, ...args], { encoding: 'utf8', timeout: 30000 }).trim();
 
 async function createSale(srv, code, units, { rules, reservation } = {}) {
   const r = await srv.api('POST', '/api/v1/admin/flash-sales', {
@@ -270,32 +271,38 @@ test('a node frozen (SIGSTOP) past its lease with a win in flight cannot record 
   await within(1000, 'the sale on node B', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
   // hold the token table so that B's win, taken in Redis, waits in B's writer before its row
   const lock = spawn('psql', ['-qAt', inUrl], { stdio: ['pipe', 'ignore', 'inherit'] });
-  lock.stdin.write('BEGIN; LOCK TABLE flash_token IN SHARE ROW EXCLUSIVE MODE; SELECT 1;\n');
-  await until(() => psql("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'flash_token' AND l.mode = 'ShareRowExclusiveLock' AND l.granted") === '1', 'the lock', 100);
-  const inFlight = grab(B, f, buyers[30]).catch((e) => ({ status: 0, text: String(e) }));
-  await until(() => psql("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO flash_token%'") === '1', 'B\'s win waiting for its row', 200);
-  assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0, 'the unit is B\'s win in Redis');
-  B.child.kill('SIGSTOP');
-  const stopped = Date.now();
-  // B's lease runs out; A voids B's unrecorded win in the database and gives its unit back
-  await until(() => psql("SELECT COUNT(*) FROM flash_fence WHERE state = 'void' AND token LIKE 'ft\\_%'") === '1', 'the win voided by node A', 300);
-  t.diagnostic(`node A fenced node B's win ${Date.now() - stopped} ms after the SIGSTOP`);
-  await until(async () => Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0) === 1, 'the unit back in stock', 100);
-  lock.stdin.end('COMMIT;\n');
-  await new Promise((res) => lock.on('exit', res));
-  // the unit is sold again, on A
-  const other = await grab(A, f, buyers[31]);
-  assert.equal(other.status, 200, other.text);
-  // B wakes up: its win finds the fence taken and is not recorded
-  B.child.kill('SIGCONT');
-  const late = await inFlight;
-  assert.notEqual(late.status, 200, `the frozen node answered a win: ${late.text}`);
-  if (late.status) expectError(late, 503, 'unavailable');
-  const rows = tokens(f);
-  assert.deepEqual(rows, [other.json.token], 'one unit, one token');
-  assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0);
-  const alloc = redisCli('HVALS', `mer:fs:${f.session}:0:alloc`).split('\n').filter(Boolean).map(Number).reduce((a, b) => a + b, 0);
-  assert.equal(alloc, 0, 'no unit given back twice');
+  const lockExited = new Promise((res) => lock.on('exit', res));
+  try {
+    lock.stdin.write('BEGIN; LOCK TABLE flash_token IN SHARE ROW EXCLUSIVE MODE; SELECT 1;\n');
+    await until(() => psql("SELECT COUNT(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'flash_token' AND l.mode = 'ShareRowExclusiveLock' AND l.granted") === '1', 'the lock', 100);
+    const inFlight = grab(B, f, buyers[30]).catch((e) => ({ status: 0, text: String(e) }));
+    await until(() => psql("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO flash_token%'") === '1', 'B\'s win waiting for its row', 200);
+    assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0, 'the unit is B\'s win in Redis');
+    B.child.kill('SIGSTOP');
+    const stopped = Date.now();
+    // B's lease runs out; A voids B's unrecorded win in the database and gives its unit back
+    await until(() => psql("SELECT COUNT(*) FROM flash_fence WHERE state = 'void' AND token LIKE 'ft\\_%'") === '1', 'the win voided by node A', 300);
+    t.diagnostic(`node A fenced node B's win ${Date.now() - stopped} ms after the SIGSTOP`);
+    await until(async () => Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0) === 1, 'the unit back in stock', 100);
+    lock.stdin.end('COMMIT;\n');
+    await lockExited;
+    // the unit is sold again, on A
+    const other = await grab(A, f, buyers[31]);
+    assert.equal(other.status, 200, other.text);
+    // B wakes up: its win finds the fence taken and is not recorded
+    B.child.kill('SIGCONT');
+    const late = await inFlight;
+    assert.notEqual(late.status, 200, `the frozen node answered a win: ${late.text}`);
+    if (late.status) expectError(late, 503, 'unavailable');
+    const rows = tokens(f);
+    assert.deepEqual(rows, [other.json.token], 'one unit, one token');
+    assert.equal(Number(redisCli('GET', `mer:fs:${f.session}:0:stock`) || 0), 0);
+    const alloc = redisCli('HVALS', `mer:fs:${f.session}:0:alloc`).split('\n').filter(Boolean).map(Number).reduce((a, b) => a + b, 0);
+    assert.equal(alloc, 0, 'no unit given back twice');
+  } finally { // a failed assertion must not leave the table locked or node B stopped for the tests after it
+    if (lock.exitCode === null) lock.kill();
+    B.child.kill('SIGCONT');
+  }
   // B serves again
   await within(5000, 'node B answers again', async () => (await B.get(`/api/v1/flash-sales/${f.id}`)).status === 200);
 });
