@@ -79,6 +79,20 @@ stock_up() {
 	echo "$sku"
 }
 
+# A first-come-first-served flash sale in India, on now for two hours, of 10,000 units of the first SKU of
+# product $1, titled $2 (a JSON object of titles by language); the admin token is $admin.
+# Prints "sale_id session_id sku".
+flash_sale() {
+	local sku start end sale
+	sku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$1?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
+	start=$(TZ=Asia/Kolkata date -d '-1 min' +%Y-%m-%dT%H:%M:%S)
+	end=$(TZ=Asia/Kolkata date -d '+2 hours' +%Y-%m-%dT%H:%M:%S)
+	sale=$(curl -s -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+		-d "{\"country\":\"IN\",\"titles\":$2,\"sessions\":[{\"starts_at\":\"$start\",\"ends_at\":\"$end\",\"mode\":\"fcfs\",\"items\":[{\"sku\":\"$sku\",\"price\":999900,\"units\":10000}]}]}" \
+		"http://127.0.0.1:$mport/api/v1/admin/flash-sales")
+	echo "$(echo "$sale" | sed -n 's/.*"id":\([0-9]*\).*/\1/p') $(echo "$sale" | sed -n 's/.*"session_ids":\[\([0-9]*\).*/\1/p') $sku"
+}
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 row() { # name rps p99 base_rps base_p99

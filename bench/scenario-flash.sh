@@ -6,15 +6,9 @@ echo "== flash sale (targets: grab >= 0.60 of nginx, activity info >= 0.80 of ng
 	--address '{"name":"Bench","line1":"1 Road","city":"Mumbai","state":"MH","postal_code":"400001","phone":"+919812345678"}' \
 	>"$work/flash-tokens.txt" 2>/dev/null
 admin=${admin:-$("$bin" admin token --data "$work/data" 2>/dev/null)}
-fsku=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=IN&category=phones&per_page=1" | sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p')
-fsku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$fsku?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
-start=$(TZ=Asia/Kolkata date -d '-1 min' +%Y-%m-%dT%H:%M:%S)
-end=$(TZ=Asia/Kolkata date -d '+2 hours' +%Y-%m-%dT%H:%M:%S)
-sale=$(curl -s -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-	-d "{\"country\":\"IN\",\"titles\":{\"en\":\"X1 launch\",\"hi\":\"X1 लॉन्च\"},\"sessions\":[{\"starts_at\":\"$start\",\"ends_at\":\"$end\",\"mode\":\"fcfs\",\"items\":[{\"sku\":\"$fsku\",\"price\":999900,\"units\":10000}]}]}" \
-	"http://127.0.0.1:$mport/api/v1/admin/flash-sales")
-sale_id=$(echo "$sale" | sed -n 's/.*"id":\([0-9]*\).*/\1/p')
-session_id=$(echo "$sale" | sed -n 's/.*"session_ids":\[\([0-9]*\).*/\1/p')
+fpid=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=IN&category=phones&per_page=1" | sed -n 's/.*"items":\[{"id":\([0-9]*\).*/\1/p')
+set -- $(flash_sale "$fpid" '{"en":"X1 launch","hi":"X1 लॉन्च"}')
+sale_id=$1 session_id=$2 fsku=$3
 
 # baseline: nginx answering the same wrk script (same POSTs, tokens, bodies) with a fixed JSON body the
 # size of a sold-out answer; the client's cost is the same on both sides

@@ -63,18 +63,8 @@ admin=${admin:-$("$bin" admin token --data "$work/data" 2>/dev/null)}
 # the second and third phones (the flash scenario sells the first); an item follows '[' or ',', its category ':'
 phones=$(curl -s "http://127.0.0.1:$mport/api/v1/products?country=IN&category=phones&per_page=3" |
 	grep -o '[[,]{"id":[0-9]*,"slug"' | sed 's/[^0-9]//g' | sed -n '2,3p')
-gw_sale() { # PRODUCT_ID -> "sale_id session_id sku"
-	local sku start end sale
-	sku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$1?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
-	start=$(TZ=Asia/Kolkata date -d '-1 min' +%Y-%m-%dT%H:%M:%S)
-	end=$(TZ=Asia/Kolkata date -d '+2 hours' +%Y-%m-%dT%H:%M:%S)
-	sale=$(curl -s -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
-		-d "{\"country\":\"IN\",\"titles\":{\"en\":\"gateway bench $1\"},\"sessions\":[{\"starts_at\":\"$start\",\"ends_at\":\"$end\",\"mode\":\"fcfs\",\"items\":[{\"sku\":\"$sku\",\"price\":999900,\"units\":10000}]}]}" \
-		"http://127.0.0.1:$mport/api/v1/admin/flash-sales")
-	echo "$(echo "$sale" | sed -n 's/.*"id":\([0-9]*\).*/\1/p') $(echo "$sale" | sed -n 's/.*"session_ids":\[\([0-9]*\).*/\1/p') $sku"
-}
 set -- $phones
-set -- $(gw_sale "$1") $(gw_sale "$2")
+set -- $(flash_sale "$1" "{\"en\":\"gateway bench $1\"}") $(flash_sale "$2" "{\"en\":\"gateway bench $2\"}")
 d_sale=$1 d_session=$2 d_sku=$3 g_sale=$4 g_session=$5 g_sku=$6
 set -- $(TOKENS="$work/gw-tokens.txt" SALE="$d_sale" SESSION="$d_session" SKU="$d_sku" \
 	wrk_run "http://127.0.0.1:$nport/api/v1/flash-sales/$d_sale/grab" "$here/grab.lua")
