@@ -122,14 +122,20 @@ static int reg_write(mer_db_t *db, mer_call_t *c)
     return err;
 }
 
-/* On the offload pool: the password's hash (~50 ms of CPU), then the password is wiped. */
+/* On the offload pool: password's hash into hash (~50 ms of CPU), then password (PASSWORD_MAX bytes) is wiped.
+ * Returns 0, or MER_E_INTERNAL described in c's verr. */
+static int hash_new_password(mer_call_t *c, char *password, char hash[MER_PWHASH_MAX])
+{
+    mer_password_hash(password, hash);
+    sodium_memzero(password, PASSWORD_MAX);
+    return hash[0] ? 0 : mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed");
+}
+
 static int reg_hash(mer_db_t *db, mer_call_t *c)
 {
     (void)db;
     reg_call_t *j = (reg_call_t *)c;
-    mer_password_hash(j->password, j->hash);
-    sodium_memzero(j->password, sizeof(j->password));
-    return j->hash[0] ? 0 : mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed");
+    return hash_new_password(c, j->password, j->hash);
 }
 
 static void reg_hashed(mer_call_t *c)
@@ -449,9 +455,9 @@ static int pw_verify(mer_db_t *db, mer_call_t *c)
     pw_call_t *j = (pw_call_t *)c;
     j->ok = mer_password_matches(j->stored_hash, j->current, sizeof(j->current));
     if (j->ok)
-        mer_password_hash(j->next, j->hash);
+        return hash_new_password(c, j->next, j->hash);
     sodium_memzero(j->next, sizeof(j->next));
-    return j->ok && j->hash[0] == '\0' ? mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed") : 0;
+    return 0;
 }
 
 static void pw_verified(mer_call_t *c)
@@ -646,9 +652,7 @@ static int confirm_hash(mer_db_t *db, mer_call_t *c)
 {
     (void)db;
     confirm_call_t *j = (confirm_call_t *)c;
-    mer_password_hash(j->password, j->hash);
-    sodium_memzero(j->password, sizeof(j->password));
-    return j->hash[0] ? 0 : mer_verr_set(&c->verr, MER_E_INTERNAL, NULL, "password hashing failed");
+    return hash_new_password(c, j->password, j->hash);
 }
 
 static void confirm_hashed(mer_call_t *c)
