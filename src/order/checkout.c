@@ -11,6 +11,7 @@
 #include "core/tz.h"
 #include "events/events.h"
 #include "flashsale/flash.h"
+#include "order/returns.h"
 #include "order/shipment.h"
 #include "payment/payment.h"
 #include "core/banned.h"
@@ -407,6 +408,12 @@ static int resolve(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     return coupon ? apply_coupon(db, co, cl, e) : 0;
 }
 
+/* The store credit pays the whole order: paid at once, nothing to collect. */
+static bool paid_by_credit(const mer_checkout_t *co)
+{
+    return co->credit > 0 && co->credit == co->pr.grand_total;
+}
+
 void mer_checkout_view(mer_checkout_t *co)
 {
     mer_order_view_t *v = &co->view;
@@ -420,7 +427,8 @@ void mer_checkout_view(mer_checkout_t *co)
     mer_strcopy(v->currency, sizeof(v->currency), c->currency.code);
     mer_strcopy(v->status, sizeof(v->status), co->status);
     mer_strcopy(v->payment_method, sizeof(v->payment_method), co->payment_method);
-    snprintf(v->payment_status, sizeof(v->payment_status), "unpaid");
+    snprintf(v->payment_status, sizeof(v->payment_status), "%s", paid_by_credit(co) ? "paid" : "unpaid");
+    v->store_credit = co->credit;
     v->tax_included = c->tax_inclusive;
     v->items_total = co->pr.items_total;
     v->discount_total = co->pr.discount_total;
@@ -477,7 +485,9 @@ static int emit_created(mer_db_t *db, const mer_checkout_t *co)
     mer_jw_int(&jw, "grand_total", co->pr.grand_total);
     mer_jw_int(&jw, "user_id", co->user_id);
     mer_jw_str(&jw, "payment_method", co->payment_method);
-    mer_jw_str(&jw, "payment_status", "unpaid");
+    mer_jw_str(&jw, "payment_status", paid_by_credit(co) ? "paid" : "unpaid");
+    if (co->credit)
+        mer_jw_int(&jw, "store_credit", co->credit);
     if (co->has_coupon)
         mer_jw_str(&jw, "coupon", co->coupon.code);
     mer_jw_end(&jw);
@@ -491,20 +501,21 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
     const mer_country_t *c = co->c;
     int err;
-    bool cod = strcmp(co->payment_method, "cod") == 0;
-    co->status = cod ? "pending_shipment" : "pending_payment";
-    co->expires_at = cod ? 0 : co->created_at + (int64_t)c->order_timeout_s * 1000; /* 0: none (NULL) */
+    bool cod = strcmp(co->payment_method, "cod") == 0, paid = paid_by_credit(co);
+    co->status = paid ? "paid" : cod ? "pending_shipment" : "pending_payment";
+    co->expires_at = cod || paid ? 0 : co->created_at + (int64_t)c->order_timeout_s * 1000; /* 0: none (NULL) */
     /* the id known at once (nothing waited for on PostgreSQL: store/db.h, mer_db_insert) */
     err = mer_db_insert(db, &co->order_id,
                         "INSERT INTO orders (id, number, user_id, country, currency, lang, status, payment_method, "
                         "payment_status, warehouse_id, tax_included, items_total, discount_total, shipping_total, "
-                        "tax_total, grand_total, address, coupon_code, created_at, updated_at, expires_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'unpaid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, 0))",
-                        "nsisssssiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
-                        co->status, co->payment_method, co->warehouse_id, (int64_t)c->tax_inclusive, co->pr.items_total,
-                        co->pr.discount_total, co->pr.shipping_total, co->pr.tax_total, co->pr.grand_total,
-                        co->address_json, co->has_coupon ? co->coupon.code : NULL, co->created_at, co->created_at,
-                        co->expires_at);
+                        "tax_total, grand_total, store_credit, address, coupon_code, created_at, updated_at, "
+                        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                        "NULLIF(?, 0))",
+                        "nsissssssiiiiiiiissiii", co->number, co->user_id, c->code, c->currency.code, co->view.lang,
+                        co->status, co->payment_method, paid ? "paid" : "unpaid", co->warehouse_id,
+                        (int64_t)c->tax_inclusive, co->pr.items_total, co->pr.discount_total, co->pr.shipping_total,
+                        co->pr.tax_total, co->pr.grand_total, co->credit, co->address_json,
+                        co->has_coupon ? co->coupon.code : NULL, co->created_at, co->created_at, co->expires_at);
     if (err)
         return err;
     for (size_t i = 0; i < co->n; i++) {
@@ -564,14 +575,55 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         char msg[128];
         if ((err = mer_coupon_freeze(db, &co->coupon, co->order_id, co->user_id, co->pr.discount_total, msg)) != 0)
             return err == MER_E_CONFLICT ? mer_verr_set(e, MER_E_CONFLICT, "coupon", "%s", msg) : err;
+        if (paid && (err = mer_coupon_settle(db, co->order_id, true)) != 0) /* paid at once: consumed */
+            return err;
     }
     if (co->intent[0] &&
         mer_db_defer(db,
                      "INSERT INTO payment (order_id, provider, kind, amount, currency, status, intent, created_at) "
                      "VALUES (?, 'wallet', 'charge', ?, ?, 'pending', ?, ?)",
-                     "iissi", co->order_id, co->pr.grand_total, c->currency.code, co->intent, co->created_at) < 0)
+                     "iissi", co->order_id, co->pr.grand_total - co->credit, c->currency.code, co->intent,
+                     co->created_at) < 0)
         return MER_E_INTERNAL;
     return emit_created(db, co);
+}
+
+/*
+ * The store credit asked for (checkout.h, step 5), once the grand total is known: co->credit, spent from the
+ * customer's ledger in this job. A spend that another writer's made impossible meanwhile (PostgreSQL, several
+ * nodes: the guarded update waited for it) reads the balance again.
+ */
+static int apply_credit(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+{
+    co->credit = 0;
+    if (co->store_credit == 0)
+        return 0;
+    for (int attempt = 0;; attempt++) {
+        int64_t balance = 0;
+        int err = mer_store_credit_balance(db, co->user_id, co->c->code, &balance);
+        if (err)
+            return err;
+        if (co->store_credit > balance)
+            return mer_verr_set(e, MER_E_VALIDATION, "store_credit",
+                                "your store credit in %s is %lld minor units (%s); you asked for %lld", co->c->code,
+                                (long long)balance, co->c->currency.code, (long long)co->store_credit);
+        int64_t spend = co->store_credit < 0 ? balance : co->store_credit; /* "max": all there is */
+        if (spend > co->pr.grand_total)
+            spend = co->pr.grand_total; /* never more than the order costs */
+        if (spend == 0)
+            return 0;
+        char why[MER_ORDER_NUMBER_MAX + 8];
+        snprintf(why, sizeof(why), "order %s", co->number);
+        err = mer_store_credit_add(db, co->user_id, co->c->code, co->c->currency.code, -spend, why, 0);
+        if (err == MER_E_CONFLICT && attempt < 3)
+            continue; /* spent meanwhile by another writer: read the balance again */
+        if (err == MER_E_CONFLICT)
+            return mer_verr_set(e, MER_E_CONFLICT, "store_credit", "your store credit changed meanwhile; try again");
+        if (err)
+            return err;
+        co->credit = spend;
+        return 0;
+    }
 }
 
 static const char idem_reused[] = "this Idempotency-Key was already used for a different order request";
@@ -635,12 +687,15 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
         return mer_verr_set(e, MER_E_CONFLICT, "expected_total",
                             "the total is now %lld, not %lld: prices changed since the cart was shown",
                             (long long)co->pr.grand_total, (long long)co->expected_total);
+    if ((err = apply_credit(db, co, e)) != 0)
+        return err;
+    /* the method's ceiling is on what it collects: the amount due */
     const mer_payment_rule_t *pay = mer_country_payment(co->c, co->payment_method);
-    if (pay && pay->max_amount && co->pr.grand_total > pay->max_amount)
+    if (pay && pay->max_amount && co->pr.grand_total - co->credit > pay->max_amount)
         return mer_verr_set(e, MER_E_VALIDATION, "payment_method",
                             "%s is only possible for orders up to %lld minor units in %s", co->payment_method,
                             (long long)pay->max_amount, co->c->code);
-    if (strcmp(co->payment_method, "wallet") == 0)
+    if (strcmp(co->payment_method, "wallet") == 0 && !paid_by_credit(co))
         mer_wallet_new_intent(co->region, co->c->currency.code, co->intent, co->redirect_url, sizeof(co->redirect_url));
 
     free(co->address_json); /* (a job run again) */

@@ -21,7 +21,12 @@
  *      after it, so a refused job has taken a number that its savepoint gives back), the order priced (India's
  * intra-state split needs the warehouse), expected_total and the method's ceiling checked, then the order, its lines,
  * taxes, first event, Idempotency-Key, the coupon's frozen redemption, the flash token's consumption, the wallet's
- *      pending charge and the order.created event are written, and the ordered lines leave the cart.
+ *      pending charge and the order.created event are written, and the ordered lines leave the cart;
+ *   5. the store credit asked for (store_credit), after the coupon and tax: min(asked, grand total), or
+ *      min(balance, grand total) for "max"; more than the balance is refused (field store_credit). It is spent
+ *      in the same job (a negative ledger row "order <number>", returns.h: mer_store_credit_add, whose guarded
+ *      update keeps the balance >= 0 with two writers too). The amount due (by card, wallet or on delivery) is
+ *      grand total - credit; an order the credit pays in full is paid at once (no payment step).
  *
  * All reads run on the writer's connection inside the same transaction as the writes: the cart lines
  * removed and the coupon frozen are the ones read, with no second check, and a checkout costs one
@@ -75,12 +80,14 @@ typedef struct mer_checkout {
     mer_verr_t lines_err;             /* the body's lines did not parse (reported in its turn) */
     char coupon_code[33];             /* "" = none */
     char flash_token[48];             /* "" = none */
-    int64_t expected_total;           /* -1 = not given */
+    int64_t expected_total;           /* -1 = not given (compared with the grand total, before credit) */
+    int64_t store_credit;             /* the store credit asked for: 0 = none, -1 = "max" */
     char idem_key[101], req_hash[65]; /* "" = no Idempotency-Key; req_hash: the body's canonical hash */
 
     /* ---- out ---- */
     bool replay;           /* the key's first order: view holds it as it is now */
     int64_t order_id;      /* the order placed (or replayed); 0 until then */
+    int64_t credit;        /* the store credit applied (spent) */
     const char *reason;    /* with a coupon's refusal: its reason for the client (static) */
     mer_order_view_t view; /* the order's answer (owned: mer_checkout_release) */
 

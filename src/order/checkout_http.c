@@ -3,7 +3,8 @@
  *
  * Body: {"address_id": 12 | "address": {...}, "payment_method": "card"|"wallet"|"cod",
  *        "lines": [{"sku": "...", "quantity": 1}]   (optional: default is the cart),
- *        "expected_total": 1999900                  (optional: 409 price_changed if the total differs)}
+ *        "expected_total": 1999900                  (optional: 409 price_changed if the total differs),
+ *        "store_credit": 5000 | "max"               (optional: the customer's credit to apply: checkout.h)}
  * Header Idempotency-Key (optional, 1-100 printable characters): a retry with the same key and body
  * returns the same order; the same key with another body is 422 idempotency_key_reused.
  *
@@ -118,6 +119,7 @@ static void h_checkout(mer_req_t *r)
     snprintf(co->coupon_code, sizeof(co->coupon_code), "%s", in.coupon ? in.coupon : "");
     snprintf(co->flash_token, sizeof(co->flash_token), "%s", in.flash_token ? in.flash_token : "");
     co->expected_total = in.expected_total;
+    co->store_credit = in.store_credit;
     if (key) {
         snprintf(co->idem_key, sizeof(co->idem_key), "%.*s", (int)klen, key);
         /* the request's identity: its body in canonical form (sorted keys) */

@@ -8,12 +8,14 @@
 
 #include <stdio.h>
 
+#include "core/money.h"
+
 #include "core/banned.h"
 
 int mer_checkout_input_read(json_t *body, mer_checkout_in_t *in, mer_verr_t *e)
 {
-    static const char *const keys[] = {"address_id",     "address", "payment_method", "lines",
-                                       "expected_total", "coupon",  "flash_token",    NULL};
+    static const char *const keys[] = {"address_id", "address",     "payment_method", "lines", "expected_total",
+                                       "coupon",     "flash_token", "store_credit",   NULL};
     memset(in, 0, sizeof(*in));
     in->expected_total = -1;
     if (mer_json_only(body, keys, "", e) ||
@@ -24,6 +26,15 @@ int mer_checkout_input_read(json_t *body, mer_checkout_in_t *in, mer_verr_t *e)
         mer_json_int(body, "expected_total", "expected_total", 0, INT64_C(1) << 52, false, &in->expected_total, e) ||
         mer_json_str(body, "coupon", "coupon", 1, 32, false, &in->coupon, e) ||
         mer_json_str(body, "flash_token", "flash_token", 1, 47, false, &in->flash_token, e))
+        return e->code;
+    /* store_credit: an amount of minor units to apply, or "max" (as much as the balance and the total allow) */
+    json_t *credit = json_object_get(body, "store_credit");
+    if (json_is_string(credit) && strcmp(json_string_value(credit), "max") == 0)
+        in->store_credit = -1;
+    else if (credit && !json_is_integer(credit))
+        return mer_verr_set(e, MER_E_VALIDATION, "store_credit",
+                            "store_credit is an amount in minor units (an integer > 0) or \"max\"");
+    else if (mer_json_int(body, "store_credit", "store_credit", 1, MER_MONEY_MAX, false, &in->store_credit, e))
         return e->code;
     return 0;
 }

@@ -16,6 +16,7 @@
 typedef struct mer_checkout_in {
     int64_t address_id;                                /* 0 when absent */
     int64_t expected_total;                            /* -1 when absent */
+    int64_t store_credit;                              /* 0 when absent, -1 for "max" */
     json_t *address, *lines;                           /* borrowed from the body; NULL when absent */
     const char *payment_method, *coupon, *flash_token; /* borrowed; coupon and flash_token may be NULL */
 } mer_checkout_in_t;

@@ -78,12 +78,13 @@ void mer_order_page_release(mer_order_page_t *p)
 
 int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
 {
-    char status[20] = "", method[16] = "", country[3] = "", currency[4] = "";
-    int64_t user = 0, total = 0;
-    mer_rows_t *r = mer_db_query(db,
-                                 "SELECT status, payment_method, user_id, country, grand_total, currency "
-                                 "FROM orders WHERE id = ?",
-                                 "i", j->order_id);
+    char status[20] = "", method[16] = "", country[3] = "", currency[4] = "", number[MER_ORDER_NUMBER_MAX] = "";
+    int64_t user = 0, total = 0, credit = 0;
+    mer_rows_t *r =
+        mer_db_query(db,
+                     "SELECT status, payment_method, user_id, country, grand_total, currency, store_credit, "
+                     "number FROM orders WHERE id = ?",
+                     "i", j->order_id);
     bool found = mer_rows_next(r);
     if (found) {
         snprintf(status, sizeof(status), "%s", mer_rows_text(r, 0));
@@ -92,6 +93,8 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
         snprintf(country, sizeof(country), "%s", mer_rows_text(r, 3));
         total = mer_rows_int(r, 4);
         snprintf(currency, sizeof(currency), "%s", mer_rows_text(r, 5));
+        credit = mer_rows_int(r, 6);
+        snprintf(number, sizeof(number), "%s", mer_rows_text(r, 7));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -159,6 +162,17 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
         return MER_E_INTERNAL;
     if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note, 0)) < 0)
         return err;
+    /* the store credit spent on an order that ends (cancelled, expired, refunded in full) goes back as credit:
+     * once, as these states are final and the update above moved the order from its status read */
+    if ((to == MER_OS_CANCELLED || to == MER_OS_REFUNDED) && credit > 0) {
+        char why[MER_ORDER_NUMBER_MAX + 24];
+        snprintf(why, sizeof(why), "order %s %s", number, to == MER_OS_CANCELLED ? "cancelled" : "refunded");
+        if ((err = mer_store_credit_add(db, user, country, currency, credit, why, 0)) != 0)
+            return err;
+        if (to == MER_OS_REFUNDED && credit == total && /* all of it was credit: no provider refund to wait for */
+            mer_db_exec(db, "UPDATE orders SET payment_status = 'refunded' WHERE id = ?", "i", j->order_id) != 1)
+            return MER_E_INTERNAL;
+    }
     if (money_in && (err = mer_coupon_settle(db, j->order_id, true)) != 0)
         return err;
     if (to == MER_OS_CANCELLED && (err = mer_coupon_settle(db, j->order_id, false)) != 0)
@@ -174,11 +188,11 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
     };
     if (event_of[to] && (err = mer_event_emit_order(db, event_of[to], j->order_id)) != 0)
         return err;
-    if (money_in && cod &&
+    if (money_in && cod && total > credit && /* collected on delivery: the amount due */
         mer_db_exec(db,
                     "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, created_at) "
                     "VALUES (?, 'cod', 'charge', ?, ?, 'succeeded', 'collected on delivery', ?)",
-                    "iisi", j->order_id, total, currency, now) < 0)
+                    "iisi", j->order_id, total - credit, currency, now) < 0)
         return MER_E_INTERNAL;
     snprintf(j->current, sizeof(j->current), "%s", mer_order_status_name(to));
     return 0;
@@ -213,7 +227,7 @@ static int load_payable(mer_db_t *db, int64_t order_id, int64_t user_id, payable
 {
     memset(p, 0, sizeof(*p));
     mer_rows_t *r = mer_db_query(db,
-                                 "SELECT status, payment_method, grand_total, currency, number, "
+                                 "SELECT status, payment_method, grand_total - store_credit, currency, number, "
                                  "(SELECT COUNT(*) FROM payment p WHERE p.order_id = o.id AND p.kind = 'charge' AND "
                                  "p.status IN ('pending', 'succeeded')) FROM orders o WHERE id = ? AND user_id = ?",
                                  "ii", order_id, user_id);

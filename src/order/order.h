@@ -49,7 +49,8 @@ typedef struct mer_order_view {
     char warehouse[65];
     bool tax_included;
     int64_t items_total, discount_total, shipping_total, tax_total, grand_total, refunded_total;
-    char *address_json; /* owned */
+    int64_t store_credit; /* the part of grand_total paid with store credit; amount due = the rest */
+    char *address_json;   /* owned */
     char coupon[65];
     char tracking[65];
     char carrier[32], shipment_tracking[40];    /* booked by the logistics subscriber */

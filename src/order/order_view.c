@@ -30,16 +30,16 @@ void mer_order_view_release(mer_order_view_t *v)
 int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *v)
 {
     memset(v, 0, sizeof(*v));
-    mer_rows_t *r =
-        mer_db_query(db,
-                     "SELECT o.id, o.user_id, o.number, o.country, o.currency, o.lang, o.status, "
-                     "o.payment_method, o.payment_status, COALESCE(w.code, ''), o.tax_included, "
-                     "o.items_total, o.discount_total, o.shipping_total, o.tax_total, o.grand_total, "
-                     "o.refunded_total, o.address, COALESCE(o.coupon_code, ''), "
-                     "COALESCE(o.tracking_number, ''), o.created_at, o.updated_at, "
-                     "COALESCE(o.expires_at, 0) FROM orders o LEFT JOIN warehouse w ON w.id = o.warehouse_id "
-                     "WHERE o.id = ? AND (? = 0 OR o.user_id = ?)",
-                     "iii", id, user_id, user_id);
+    mer_rows_t *r = mer_db_query(
+        db,
+        "SELECT o.id, o.user_id, o.number, o.country, o.currency, o.lang, o.status, "
+        "o.payment_method, o.payment_status, COALESCE(w.code, ''), o.tax_included, "
+        "o.items_total, o.discount_total, o.shipping_total, o.tax_total, o.grand_total, "
+        "o.refunded_total, o.address, COALESCE(o.coupon_code, ''), "
+        "COALESCE(o.tracking_number, ''), o.created_at, o.updated_at, "
+        "COALESCE(o.expires_at, 0), o.store_credit FROM orders o LEFT JOIN warehouse w ON w.id = o.warehouse_id "
+        "WHERE o.id = ? AND (? = 0 OR o.user_id = ?)",
+        "iii", id, user_id, user_id);
     bool found = mer_rows_next(r);
     if (found) {
         v->id = mer_rows_int(r, 0);
@@ -65,6 +65,7 @@ int mer_order_load(mer_db_t *db, int64_t id, int64_t user_id, mer_order_view_t *
         v->created_at = mer_rows_int(r, 20);
         v->updated_at = mer_rows_int(r, 21);
         v->expires_at = mer_rows_int(r, 22);
+        v->store_credit = mer_rows_int(r, 23);
     }
     int err = mer_rows_end(r);
     if (err || !found)
@@ -245,6 +246,8 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
     MONEY("shipping", v->shipping_total);
     MONEY("tax", v->tax_total);
     MONEY("grand_total", v->grand_total);
+    MONEY("store_credit", v->store_credit);                /* paid with store credit (checkout.h) */
+    MONEY("amount_due", v->grand_total - v->store_credit); /* what the payment method collects */
     MONEY("refunded", v->refunded_total);
     mer_jw_end(&w);
 #undef MONEY

@@ -472,13 +472,9 @@ static int receive(mer_db_t *db, mer_return_change_t *ch, int64_t order_id, cons
         return mer_verr_set(e, MER_E_CONFLICT, "status", "the refund exceeds what is left of the payment");
     if (got < 0)
         return (int)got;
-    int64_t now = mer_now_unix_ms();
     if (strcmp(method, "store_credit") == 0 && got > 0 &&
-        mer_db_exec(db,
-                    "INSERT INTO store_credit (user_id, country, currency, amount, reason, return_id, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    "issisii", user_id, country, currency, got, why, ch->return_id, now) < 0)
-        return MER_E_INTERNAL;
+        (err = mer_store_credit_add(db, user_id, country, currency, got, why, ch->return_id)) != 0)
+        return err;
     if (mer_db_exec(db, "UPDATE return_request SET refund_amount = ? WHERE id = ?", "ii", got, ch->return_id) != 1)
         return MER_E_INTERNAL;
     if (got > 0 && (err = mer_refund_announce(db, order_id)) != 0)
@@ -588,6 +584,44 @@ int mer_return_policy_set(mer_db_t *db, const char *country, int64_t window_days
                        "sisi", country, window_days, cod_refund, mer_now_unix_ms()) < 0
                ? MER_E_INTERNAL
                : 0;
+}
+
+int mer_store_credit_add(mer_db_t *db, int64_t user_id, const char *country, const char *currency, int64_t amount,
+                         const char *reason, int64_t return_id)
+{
+    int rc;
+    if (amount == 0)
+        return 0;
+    if (amount > 0)
+        rc = mer_db_exec(db,
+                         "INSERT INTO store_credit_balance (user_id, country, balance) VALUES (?, ?, ?) "
+                         "ON CONFLICT (user_id, country) DO UPDATE SET balance = store_credit_balance.balance + "
+                         "excluded.balance",
+                         "isi", user_id, country, amount);
+    else /* guarded: on PostgreSQL the row's lock orders two spends, the second re-reads the balance */
+        rc = mer_db_exec(db,
+                         "UPDATE store_credit_balance SET balance = balance + ? WHERE user_id = ? AND country = ? "
+                         "AND balance + ? >= 0",
+                         "iisi", amount, user_id, country, amount);
+    if (rc < 0)
+        return MER_E_INTERNAL;
+    if (rc == 0)
+        return MER_E_CONFLICT;
+    return mer_db_exec(db,
+                       "INSERT INTO store_credit (user_id, country, currency, amount, reason, return_id, created_at) "
+                       "VALUES (?, ?, ?, ?, ?, NULLIF(?, 0), ?)",
+                       "issisii", user_id, country, currency, amount, reason, return_id, mer_now_unix_ms()) < 0
+               ? MER_E_INTERNAL
+               : 0;
+}
+
+int mer_store_credit_balance(mer_db_t *db, int64_t user_id, const char *country, int64_t *balance)
+{
+    *balance = 0;
+    int err =
+        mer_db_query_int(db, balance, "SELECT balance FROM store_credit_balance WHERE user_id = ? AND country = ?",
+                         "is", user_id, country);
+    return err == MER_E_NOT_FOUND ? 0 : err;
 }
 
 int mer_store_credit_get(mer_db_t *db, int64_t user_id, const char *country, json_t **out)

@@ -102,6 +102,18 @@ int mer_return_policy_set(mer_db_t *db, const char *country, int64_t window_days
  * newest first (new reference in *out). */
 int mer_store_credit_get(mer_db_t *db, int64_t user_id, const char *country, json_t **out);
 
+/*
+ * One entry of a customer's store credit ledger in a country (writer): amount > 0 grants credit, < 0 spends it.
+ * The ledger row and the balance (store_credit_balance) change together; a spend is one guarded update of the
+ * balance row (balance + amount >= 0), so the balance never goes below zero: on PostgreSQL two writers spending
+ * the same credit are serialised by that row's lock, and the second sees the first's result. return_id 0 = none.
+ * Returns 0, MER_E_CONFLICT (a spend beyond the balance: nothing written) or another error.
+ */
+int mer_store_credit_add(mer_db_t *db, int64_t user_id, const char *country, const char *currency, int64_t amount,
+                         const char *reason, int64_t return_id);
+/* A customer's store credit balance in a country (0 when none): 0 or an error. */
+int mer_store_credit_balance(mer_db_t *db, int64_t user_id, const char *country, int64_t *balance);
+
 /* The routes (returns_http.c): a table of the order module. */
 extern const mer_routes_t mer_return_routes;
 

@@ -589,6 +589,17 @@ const mer_migration_t mer_schema_region[] = {
      "  used_at INTEGER,"
      "  voided_at INTEGER);"
      "CREATE INDEX password_reset_user ON password_reset(user_id) WHERE used_at IS NULL AND voided_at IS NULL;"},
+    {16,
+     /* store credit spent at checkout (order/returns.h, mer_store_credit_add): the part of the grand total paid
+      * with credit (amount due = grand_total - store_credit); each customer's balance per country, kept with the
+      * ledger so that a spend is one guarded update (never below zero, even with two writers on one database) */
+     "ALTER TABLE orders ADD COLUMN store_credit INTEGER NOT NULL DEFAULT 0;"
+     "CREATE TABLE store_credit_balance ("
+     "  user_id INTEGER NOT NULL, country TEXT NOT NULL,"
+     "  balance INTEGER NOT NULL CHECK (balance >= 0),"
+     "  PRIMARY KEY (user_id, country));"
+     "INSERT INTO store_credit_balance (user_id, country, balance) "
+     "SELECT user_id, country, SUM(amount) FROM store_credit GROUP BY user_id, country;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 

@@ -1,0 +1,238 @@
+// Store credit spent at checkout: credit earned through a cash-on-delivery return (refunded as store credit) is
+// applied to an order's grand total after coupons and tax (an amount, or "max"); the rest is due by the payment
+// method; an order the credit pays in full is paid at once. The spend is a negative ledger row written with the
+// order, so the balance never goes below zero (two orders at once: exactly one gets the credit); an order that
+// is cancelled, expires or is refunded gives its credit back once; an Idempotency-Key replay spends nothing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, expectError, customer, until } from './helpers.mjs';
+
+let srv, T;
+before(async () => {
+  srv = await startServer({ regions: 'in' });
+  T = srv.adminToken;
+});
+after(async () => { await srv.stop(); });
+
+let skuOffset = 0;
+// A fresh accessory SKU sold in IN with 50 units in Mumbai and none in Bengaluru.
+async function freshSku() {
+  const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=50');
+  const p = await srv.get(`/api/v1/products/${list.json.items[skuOffset++].id}?country=IN`);
+  const sku = p.json.skus[0];
+  for (const [wh, n] of [['WH-IN-MUM', 50], ['WH-IN-BLR', 0]]) {
+    const r = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+    assert.equal(r.status, 200, r.text);
+  }
+  return sku;
+}
+
+const order = (c, body, headers) => srv.api('POST', '/api/v1/orders', { token: c.token, body, headers });
+const credit = async (c) => (await srv.get('/api/v1/store-credit', { token: c.token })).json;
+const view = async (c, id) => (await srv.get(`/api/v1/orders/${id}`, { token: c.token })).json;
+
+// Credit for c: a cash-on-delivery order of `units` units of sku, delivered, returned whole as store credit.
+// Returns the balance afterwards.
+async function earn(c, sku, units = 5) {
+  const o = await order(c, { payment_method: 'cod', lines: [{ sku: sku.code, quantity: units }] });
+  assert.equal(o.status, 201, o.text);
+  for (const what of ['ship', 'deliver']) {
+    const r = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/${what}`, { token: T, body: { country: 'IN', tracking_number: `TRK${o.json.id}` } });
+    assert.equal(r.status, 200, r.text);
+  }
+  const r = await srv.api('POST', `/api/v1/orders/${o.json.id}/returns`, { token: c.token, body: { lines: [{ line_no: 1, quantity: units }], reason: 'no_longer_needed', refund_method: 'store_credit' } });
+  assert.equal(r.status, 201, r.text);
+  const step = (what, body = {}) => srv.api('POST', `/api/v1/admin/returns/${r.json.id}/${what}`, { token: T, body: { country: 'IN', ...body } });
+  assert.equal((await step('approve')).status, 200);
+  const rc = await step('receive', { lines: [{ line_no: 1, condition: 'resellable' }] });
+  assert.equal(rc.json.status, 'refunded', rc.text);
+  const sc = await credit(c);
+  assert.ok(sc.balance.amount > 0, JSON.stringify(sc));
+  return sc.balance.amount;
+}
+
+test('part of the credit: the rest is due by card, the ledger shows the spend', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 2);
+  const o = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 3 }], store_credit: Math.floor(bal / 2) });
+  assert.equal(o.status, 201, o.text);
+  const part = Math.floor(bal / 2), g = o.json.totals.grand_total.amount;
+  assert.ok(g > part);
+  assert.equal(o.json.totals.store_credit.amount, part);
+  assert.equal(o.json.totals.store_credit.currency, 'INR');
+  assert.equal(o.json.totals.amount_due.amount, g - part);
+  assert.equal(o.json.status, 'pending_payment');
+  assert.equal(o.json.payment.status, 'unpaid');
+  const sc = await credit(c);
+  assert.equal(sc.balance.amount, bal - part);
+  assert.equal(sc.entries[0].amount.amount, -part);
+  assert.equal(sc.entries[0].reason, `order ${o.json.number}`);
+
+  // the card pays the amount due, not the grand total
+  const p = await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
+  assert.equal(p.status, 200, p.text);
+  const v = await view(c, o.json.id);
+  assert.equal(v.status, 'paid');
+  assert.ok(v.payments.some((x) => x.kind === 'charge' && x.amount === g - part && x.status === 'succeeded'), JSON.stringify(v.payments));
+  assert.equal(v.totals.store_credit.amount, part, 'a loaded order shows its credit');
+
+  // refunded in full (cancelled after payment): card money back to the card, credit back as credit
+  const cx = await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token });
+  assert.equal(cx.status, 200, cx.text);
+  assert.equal(cx.json.status, 'refunded');
+  const back = await until(async () => {
+    const x = await view(c, o.json.id);
+    return x.payment.status === 'refunded' && x;
+  }, 'the card refund');
+  assert.equal(back.totals.refunded.amount, g - part, 'the card is refunded what it paid');
+  const after = await credit(c);
+  assert.equal(after.balance.amount, bal);
+  assert.equal(after.entries[0].reason, `order ${o.json.number} refunded`);
+});
+
+test('"max" on an order the credit covers: paid at once, nothing due, shipped without a payment step', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 5);
+  const o = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 'max' });
+  assert.equal(o.status, 201, o.text);
+  const g = o.json.totals.grand_total.amount;
+  assert.ok(g < bal, `${g} < ${bal}`);
+  assert.equal(o.json.totals.store_credit.amount, g, 'never more than the grand total');
+  assert.equal(o.json.totals.amount_due.amount, 0);
+  assert.equal(o.json.status, 'paid');
+  assert.equal(o.json.payment.status, 'paid');
+  assert.equal(o.json.expires_at, undefined);
+  assert.equal((await credit(c)).balance.amount, bal - g);
+  expectError(await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } }), 409, 'conflict');
+  const s = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/ship`, { token: T, body: { country: 'IN', tracking_number: 'TRK-CREDIT-1' } });
+  assert.equal(s.status, 200, s.text);
+  assert.equal(s.json.status, 'shipped');
+
+  // "max" with a balance below the total: all of it, the rest due; a cash-on-delivery order collects the rest
+  const left = bal - g;
+  const o2 = await order(c, { payment_method: 'cod', lines: [{ sku: sku.code, quantity: 10 }], store_credit: 'max' });
+  assert.equal(o2.status, 201, o2.text);
+  const g2 = o2.json.totals.grand_total.amount;
+  assert.equal(o2.json.totals.store_credit.amount, left);
+  assert.equal(o2.json.totals.amount_due.amount, g2 - left);
+  assert.equal(o2.json.status, 'pending_shipment');
+  assert.equal((await credit(c)).balance.amount, 0);
+  for (const what of ['ship', 'deliver']) {
+    const r = await srv.api('POST', `/api/v1/admin/orders/${o2.json.id}/${what}`, { token: T, body: { country: 'IN', tracking_number: 'TRK-CREDIT-2' } });
+    assert.equal(r.status, 200, r.text);
+  }
+  const v2 = await view(c, o2.json.id);
+  assert.deepEqual(v2.payments.filter((x) => x.kind === 'charge').map((x) => [x.provider, x.amount]), [['cod', g2 - left]], 'collected on delivery: the amount due');
+
+  // "max" with nothing left: no credit applied
+  const o3 = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 'max' });
+  assert.equal(o3.status, 201, o3.text);
+  assert.equal(o3.json.totals.store_credit.amount, 0);
+  assert.equal(o3.json.status, 'pending_payment');
+});
+
+test('more than the balance, or a malformed amount: 422 store_credit, nothing changed', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 2);
+  const stock = async () => (await srv.get(`/api/v1/admin/stock?country=IN&sku=${sku.code}`, { token: T })).json.available;
+  const before = await stock();
+  const r = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: bal + 1 });
+  expectError(r, 422, 'validation_failed', 'store_credit');
+  assert.match(r.json.error.message, new RegExp(`\\b${bal}\\b`), 'the message gives the balance');
+  for (const bad of [0, -5, 1.5, 'all', true, null])
+    expectError(await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: bad }), 422, 'validation_failed', 'store_credit');
+  assert.equal((await credit(c)).balance.amount, bal);
+  assert.equal((await credit(c)).entries.length, 1);
+  assert.equal(await stock(), before, 'no stock reserved');
+  assert.equal((await srv.get('/api/v1/orders', { token: c.token })).json.total, 1, 'only the order that earned the credit');
+  // a customer without credit
+  const d = await customer(srv, 'IN');
+  expectError(await order(d, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 1 }), 422, 'validation_failed', 'store_credit');
+});
+
+test('cancel gives the credit back once; a credit-paid order cancelled is refunded as credit', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 5);
+  const o = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 100 });
+  assert.equal(o.status, 201, o.text);
+  assert.equal((await credit(c)).balance.amount, bal - 100);
+  const cx = await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token });
+  assert.equal(cx.json.status, 'cancelled', cx.text);
+  expectError(await srv.api('POST', `/api/v1/orders/${o.json.id}/cancel`, { token: c.token }), 409, 'conflict');
+  let sc = await credit(c);
+  assert.equal(sc.balance.amount, bal);
+  assert.deepEqual(sc.entries.slice(0, 2).map((x) => [x.amount.amount, x.reason]),
+    [[100, `order ${o.json.number} cancelled`], [-100, `order ${o.json.number}`]]);
+
+  const paid = await order(c, { payment_method: 'wallet', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 'max' });
+  assert.equal(paid.json.status, 'paid', paid.text);
+  assert.equal(paid.json.payment.intent, undefined, 'no wallet payment to make');
+  const g = paid.json.totals.grand_total.amount;
+  const rf = await srv.api('POST', `/api/v1/orders/${paid.json.id}/cancel`, { token: c.token });
+  assert.equal(rf.json.status, 'refunded', rf.text);
+  const v = await view(c, paid.json.id);
+  assert.equal(v.payment.status, 'refunded');
+  assert.equal(v.payments.length, 0, 'no provider refund');
+  sc = await credit(c);
+  assert.equal(sc.balance.amount, bal);
+  assert.deepEqual(sc.entries.slice(0, 2).map((x) => [x.amount.amount, x.reason]),
+    [[g, `order ${paid.json.number} refunded`], [-g, `order ${paid.json.number}`]]);
+});
+
+test('an Idempotency-Key replay returns the same order and spends nothing more', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 2);
+  const body = { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 50 };
+  const headers = { 'idempotency-key': 'credit-1' };
+  const a = await order(c, body, headers);
+  const b = await order(c, body, headers);
+  assert.equal(a.status, 201, a.text);
+  assert.equal(b.json.id, a.json.id);
+  assert.equal(b.headers.get('idempotent-replayed'), 'true');
+  assert.equal(b.json.totals.store_credit.amount, 50);
+  assert.equal(b.json.totals.amount_due.amount, a.json.totals.amount_due.amount);
+  const sc = await credit(c);
+  assert.equal(sc.balance.amount, bal - 50);
+  assert.equal(sc.entries.filter((x) => x.amount.amount < 0).length, 1);
+});
+
+test('two orders at once that together exceed the balance: exactly one gets the credit', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 2);
+  const ask = Math.floor(bal / 2) + 1;
+  const rs = await Promise.all([1, 2].map(() => order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 3 }], store_credit: ask })));
+  const ok = rs.filter((r) => r.status === 201);
+  assert.equal(ok.length, 1, rs.map((r) => r.text).join('\n'));
+  expectError(rs.find((r) => r.status !== 201), 422, 'validation_failed', 'store_credit');
+  assert.equal((await credit(c)).balance.amount, bal - ask);
+});
+
+test('an order that expires unpaid gives its credit back once', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 2);
+  const cfg = (await srv.get('/api/v1/admin/countries', { token: T })).json.countries.find((x) => x.code === 'IN');
+  const fast = { ...cfg, order_timeout_seconds: 1 };
+  delete fast.order_timeout_minutes;
+  assert.equal((await srv.api('PUT', '/api/v1/admin/countries/IN', { token: T, body: fast })).status, 200);
+  try {
+    const o = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 70 });
+    assert.equal(o.status, 201, o.text);
+    assert.equal((await credit(c)).balance.amount, bal - 70);
+    const v = await until(async () => {
+      const x = await view(c, o.json.id);
+      return x.status === 'cancelled' && x;
+    }, 'the order expired', 100);
+    assert.equal(v.events.at(-1).actor, 'system');
+    const sc = await until(async () => { const x = await credit(c); return x.balance.amount === bal && x; }, 'the credit back');
+    assert.equal(sc.entries.filter((x) => x.reason === `order ${o.json.number} cancelled`).length, 1);
+  } finally {
+    assert.equal((await srv.api('PUT', '/api/v1/admin/countries/IN', { token: T, body: cfg })).status, 200);
+  }
+});
