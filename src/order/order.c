@@ -162,15 +162,15 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
         return MER_E_INTERNAL;
     if (to == MER_OS_REFUNDED && (err = mer_refund_request(db, j->order_id, -1, j->note, 0)) < 0)
         return err;
-    /* the store credit spent on an order that ends (cancelled, expired, refunded in full) goes back as credit:
-     * once, as these states are final and the update above moved the order from its status read */
-    if ((to == MER_OS_CANCELLED || to == MER_OS_REFUNDED) && credit > 0) {
+    /* the store credit spent on an order cancelled (or expired) unpaid goes back as credit: once, as the state is
+     * final and the update above moved the order from its status read (refunded: mer_refund_request's) */
+    if (to == MER_OS_CANCELLED && credit > 0) {
         char why[MER_ORDER_NUMBER_MAX + 24];
-        snprintf(why, sizeof(why), "order %s %s", number, to == MER_OS_CANCELLED ? "cancelled" : "refunded");
+        snprintf(why, sizeof(why), "order %s cancelled", number);
         if ((err = mer_store_credit_add(db, user, country, currency, credit, why, 0)) != 0)
             return err;
-        if (to == MER_OS_REFUNDED && credit == total && /* all of it was credit: no provider refund to wait for */
-            mer_db_exec(db, "UPDATE orders SET payment_status = 'refunded' WHERE id = ?", "i", j->order_id) != 1)
+        if (mer_db_exec(db, "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = ? WHERE id = ?",
+                        "iii", credit, credit, j->order_id) != 1)
             return MER_E_INTERNAL;
     }
     if (money_in && (err = mer_coupon_settle(db, j->order_id, true)) != 0)

@@ -6,6 +6,7 @@
 #include "flashsale/flash.h"
 #include "inventory/inventory.h"
 #include "order/order.h"
+#include "order/returns.h"
 #include "order/shipment.h"
 #include "payment/payment.h"
 #include "region/region_http.h"
@@ -15,18 +16,28 @@
 
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id)
 {
-    char currency[4] = "";
-    int64_t refunded = 0, paid = 0;
+    return mer_refund_request_credit(db, order_id, amount, reason, charge_id, NULL);
+}
+
+int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id,
+                                  int64_t *as_credit)
+{
+    char currency[4] = "", country[3] = "", number[MER_ORDER_NUMBER_MAX] = "";
+    int64_t refunded = 0, paid = 0, credit = 0, credit_left = 0, user_id = 0, grand_total = 0, refunded_total = 0;
     bool dup = false;
+    if (as_credit)
+        *as_credit = 0;
     /* the order's own money; or, for a duplicate charge (not the order's money), that charge alone */
     mer_rows_t *r =
         mer_db_query(db,
                      "SELECT o.currency, c.id IS NOT NULL, "
-                     "CASE WHEN c.id IS NULL THEN o.refunded_total ELSE (SELECT COALESCE(SUM(x.amount), 0) "
-                     "FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund') END, "
+                     "CASE WHEN c.id IS NULL THEN o.refunded_total - o.credit_refunded ELSE (SELECT "
+                     "COALESCE(SUM(x.amount), 0) FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund') END, "
                      "CASE WHEN c.id IS NULL THEN (SELECT COALESCE(SUM(amount), 0) FROM payment WHERE "
                      "order_id = o.id AND kind = 'charge' AND status = 'succeeded' AND duplicate_of IS NULL) "
-                     "ELSE c.amount END FROM orders o LEFT JOIN payment c ON c.id = ? AND c.order_id = o.id "
+                     "ELSE c.amount END, o.store_credit, o.store_credit - o.credit_refunded, o.user_id, o.country, "
+                     "o.number, o.grand_total, o.refunded_total "
+                     "FROM orders o LEFT JOIN payment c ON c.id = ? AND c.order_id = o.id "
                      "AND c.kind = 'charge' AND c.status = 'succeeded' AND c.duplicate_of IS NOT NULL "
                      "WHERE o.id = ?",
                      "ii", charge_id, order_id);
@@ -36,6 +47,13 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         dup = mer_rows_int(r, 1) != 0;
         refunded = mer_rows_int(r, 2);
         paid = mer_rows_int(r, 3);
+        credit = mer_rows_int(r, 4);
+        credit_left = dup ? 0 : mer_rows_int(r, 5); /* a duplicate charge is refunded alone */
+        user_id = mer_rows_int(r, 6);
+        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 7));
+        snprintf(number, sizeof(number), "%s", mer_rows_text(r, 8));
+        grand_total = mer_rows_int(r, 9);
+        refunded_total = mer_rows_int(r, 10);
     }
     int err = mer_rows_end(r);
     if (err)
@@ -45,12 +63,14 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     int64_t refundable;
     if (mer_money_sub(&refundable, paid, refunded) != 0)
         return MER_E_INTERNAL; /* stored amounts are within the money range: a broken invariant */
+    /* card first: the money paid by card (wallet, on delivery) goes back to it, the rest as store credit */
     if (amount < 0)
-        amount = refundable;
-    if (amount > refundable)
+        amount = refundable + credit_left;
+    if (amount > refundable + credit_left)
         return MER_E_VALIDATION;
     if (amount == 0)
         return 0;
+    int64_t to_credit = amount > refundable ? amount - refundable : 0;
     /* each refund returns money from one charge: the named one, or the order's own with the most left */
     struct {
         int64_t id, left;
@@ -74,7 +94,7 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
     }
     if ((err = mer_rows_end(r)) != 0)
         return err;
-    int64_t want = amount, now = mer_now_unix_ms();
+    int64_t want = amount - to_credit, now = mer_now_unix_ms();
     for (size_t i = 0; i < n && want > 0; i++) {
         int64_t take = charges[i].left < want ? charges[i].left : want;
         if (take <= 0)
@@ -102,13 +122,25 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
         return MER_E_VALIDATION; /* the named charge has less left than asked */
     if (dup)
         return amount; /* not the order's money: its totals and payment status stay as they are */
+    if (to_credit > 0) {
+        char why[MER_ORDER_NUMBER_MAX + 16];
+        snprintf(why, sizeof(why), "order %s refunded", number);
+        if ((err = mer_store_credit_add(db, user_id, country, currency, to_credit, why, 0)) != 0)
+            return err;
+        if (as_credit)
+            *as_credit = to_credit;
+    }
     char status[24];
     if ((err = mer_payment_order_status(db, order_id, status)) != 0)
         return err;
+    /* an order paid partly or wholly with credit: refunded when all of its grand total went back */
+    if (credit > 0 && strcmp(status, "refund_pending") != 0)
+        snprintf(status, sizeof(status), "%s",
+                 refunded_total + amount >= grand_total ? "refunded" : "partially_refunded");
     if (mer_db_exec(db,
-                    "UPDATE orders SET refunded_total = refunded_total + ?, payment_status = ?, updated_at = ? "
-                    "WHERE id = ?",
-                    "isii", amount, status, now, order_id) != 1)
+                    "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = credit_refunded + ?, "
+                    "payment_status = ?, updated_at = ? WHERE id = ?",
+                    "iisii", amount, to_credit, status, now, order_id) != 1)
         return MER_E_INTERNAL;
     return amount;
 }

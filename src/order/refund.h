@@ -5,7 +5,8 @@
  * refunded_total raised, and a payment.refund_required event in the outbox — all in the same commit, so
  * a refund that was promised is never forgotten. The events dispatcher then calls the provider (with
  * the event id as idempotency key, so a retry never refunds twice) and records the outcome. Refunds
- * never exceed what was paid: refundable = succeeded charges - refunds already requested.
+ * never exceed what was paid: refundable = succeeded charges - refunds already requested (+ the store credit spent
+ * on the order and not yet given back: mer_refund_request_credit).
  * Cash-on-delivery money has no provider to call: such refunds are recorded as paid out at once.
  *
  * Per-line refunds (returns) refund whole units of order lines. The amount for units is cumulative per
@@ -29,6 +30,15 @@
  * payment status as they are. The order's payment status is then mer_payment_order_status's.
  */
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
+/*
+ * The same, for an order paid partly or wholly with store credit (checkout.h): card first. Of the order's own
+ * money, what was paid by the method (card, wallet, on delivery) is refunded to it first; only the part of
+ * `amount` beyond it goes back as store credit (a ledger row "order <number> refunded", at most the credit
+ * spent on the order; orders.credit_refunded keeps count). -1 = everything left of both. *as_credit (may be
+ * NULL) is set to the part given back as credit. The order's refunded_total counts both.
+ */
+int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id,
+                                  int64_t *as_credit);
 
 /*
  * Marks `units` more units of order line line_no refunded (order_line.refunded_qty) and sets *amount to

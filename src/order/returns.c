@@ -467,13 +467,14 @@ static int receive(mer_db_t *db, mer_return_change_t *ch, int64_t order_id, cons
     /* the money, through the refund path */
     char why[96];
     snprintf(why, sizeof(why), "return %lld (%s)", (long long)ch->return_id, method);
-    int64_t got = amount ? mer_refund_request(db, order_id, amount, why, 0) : 0;
+    int64_t as_credit = 0; /* an order paid with store credit: card first, the rest back as credit (refund.h) */
+    int64_t got = amount ? mer_refund_request_credit(db, order_id, amount, why, 0, &as_credit) : 0;
     if (got == MER_E_VALIDATION)
         return mer_verr_set(e, MER_E_CONFLICT, "status", "the refund exceeds what is left of the payment");
     if (got < 0)
         return (int)got;
-    if (strcmp(method, "store_credit") == 0 && got > 0 &&
-        (err = mer_store_credit_add(db, user_id, country, currency, got, why, ch->return_id)) != 0)
+    if (strcmp(method, "store_credit") == 0 && got > as_credit &&
+        (err = mer_store_credit_add(db, user_id, country, currency, got - as_credit, why, ch->return_id)) != 0)
         return err;
     if (mer_db_exec(db, "UPDATE return_request SET refund_amount = ? WHERE id = ?", "ii", got, ch->return_id) != 1)
         return MER_E_INTERNAL;

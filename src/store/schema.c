@@ -594,6 +594,8 @@ const mer_migration_t mer_schema_region[] = {
       * with credit (amount due = grand_total - store_credit); each customer's balance per country, kept with the
       * ledger so that a spend is one guarded update (never below zero, even with two writers on one database) */
      "ALTER TABLE orders ADD COLUMN store_credit INTEGER NOT NULL DEFAULT 0;"
+     /* of refunded_total, the part given back as store credit (order/refund.h: card first) */
+     "ALTER TABLE orders ADD COLUMN credit_refunded INTEGER NOT NULL DEFAULT 0;"
      "CREATE TABLE store_credit_balance ("
      "  user_id INTEGER NOT NULL, country TEXT NOT NULL,"
      "  balance INTEGER NOT NULL CHECK (balance >= 0),"

@@ -31,21 +31,32 @@ const order = (c, body, headers) => srv.api('POST', '/api/v1/orders', { token: c
 const credit = async (c) => (await srv.get('/api/v1/store-credit', { token: c.token })).json;
 const view = async (c, id) => (await srv.get(`/api/v1/orders/${id}`, { token: c.token })).json;
 
-// Credit for c: a cash-on-delivery order of `units` units of sku, delivered, returned whole as store credit.
-// Returns the balance afterwards.
-async function earn(c, sku, units = 5) {
-  const o = await order(c, { payment_method: 'cod', lines: [{ sku: sku.code, quantity: units }] });
-  assert.equal(o.status, 201, o.text);
+// Ships and delivers order id (staff).
+async function deliver(id) {
   for (const what of ['ship', 'deliver']) {
-    const r = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/${what}`, { token: T, body: { country: 'IN', tracking_number: `TRK${o.json.id}` } });
+    const r = await srv.api('POST', `/api/v1/admin/orders/${id}/${what}`, { token: T, body: { country: 'IN', tracking_number: `TRK${id}` } });
     assert.equal(r.status, 200, r.text);
   }
-  const r = await srv.api('POST', `/api/v1/orders/${o.json.id}/returns`, { token: c.token, body: { lines: [{ line_no: 1, quantity: units }], reason: 'no_longer_needed', refund_method: 'store_credit' } });
+}
+
+// Returns `units` units of line 1 of order id, approved and received: the return as refunded.
+async function giveBack(c, id, units, method) {
+  const r = await srv.api('POST', `/api/v1/orders/${id}/returns`, { token: c.token, body: { lines: [{ line_no: 1, quantity: units }], reason: 'no_longer_needed', refund_method: method } });
   assert.equal(r.status, 201, r.text);
   const step = (what, body = {}) => srv.api('POST', `/api/v1/admin/returns/${r.json.id}/${what}`, { token: T, body: { country: 'IN', ...body } });
   assert.equal((await step('approve')).status, 200);
   const rc = await step('receive', { lines: [{ line_no: 1, condition: 'resellable' }] });
   assert.equal(rc.json.status, 'refunded', rc.text);
+  return rc.json;
+}
+
+// Credit for c: a cash-on-delivery order of `units` units of sku, delivered, returned whole as store credit.
+// Returns the balance afterwards.
+async function earn(c, sku, units = 5) {
+  const o = await order(c, { payment_method: 'cod', lines: [{ sku: sku.code, quantity: units }] });
+  assert.equal(o.status, 201, o.text);
+  await deliver(o.json.id);
+  await giveBack(c, o.json.id, units, 'store_credit');
   const sc = await credit(c);
   assert.ok(sc.balance.amount > 0, JSON.stringify(sc));
   return sc.balance.amount;
@@ -85,7 +96,8 @@ test('part of the credit: the rest is due by card, the ledger shows the spend', 
     const x = await view(c, o.json.id);
     return x.payment.status === 'refunded' && x;
   }, 'the card refund');
-  assert.equal(back.totals.refunded.amount, g - part, 'the card is refunded what it paid');
+  assert.equal(back.totals.refunded.amount, g, 'all of it');
+  assert.deepEqual(back.payments.filter((x) => x.kind === 'refund').map((x) => x.amount), [g - part], 'the card is refunded what it paid');
   const after = await credit(c);
   assert.equal(after.balance.amount, bal);
   assert.equal(after.entries[0].reason, `order ${o.json.number} refunded`);
@@ -235,4 +247,40 @@ test('an order that expires unpaid gives its credit back once', async () => {
   } finally {
     assert.equal((await srv.api('PUT', '/api/v1/admin/countries/IN', { token: T, body: cfg })).status, 200);
   }
+});
+
+test('returns of an order paid with credit: card first, the rest back as credit', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 10);
+  const a = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 2 }], store_credit: 'max' });
+  assert.equal(a.json.status, 'paid', a.text);
+  const g = a.json.totals.grand_total.amount;
+  const b = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 2 }], store_credit: g - 1 });
+  assert.equal(b.status, 201, b.text);
+  assert.equal(b.json.totals.amount_due.amount, 1);
+  const p = await srv.api('POST', `/api/v1/orders/${b.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
+  assert.equal(p.status, 200, p.text);
+  await deliver(a.json.id);
+  await deliver(b.json.id);
+  assert.equal((await credit(c)).balance.amount, bal - g - (g - 1));
+
+  // all credit: the unit's refund goes back as credit
+  const ra = await giveBack(c, a.json.id, 1, 'original');
+  const unit = ra.refund.amount.amount;
+  assert.ok(unit > 1);
+  let sc = await credit(c);
+  assert.deepEqual([sc.entries[0].amount.amount, sc.entries[0].reason], [unit, `order ${a.json.number} refunded`]);
+  // 1 paid by card: that to the card, the rest as credit
+  const rb = await giveBack(c, b.json.id, 1, 'original');
+  assert.equal(rb.refund.amount.amount, unit);
+  sc = await credit(c);
+  assert.deepEqual([sc.entries[0].amount.amount, sc.entries[0].reason], [unit - 1, `order ${b.json.number} refunded`]);
+  assert.equal(sc.balance.amount, bal - g - (g - 1) + unit + unit - 1);
+  const vb = await view(c, b.json.id);
+  assert.deepEqual(vb.payments.filter((x) => x.kind === 'refund').map((x) => x.amount), [1]);
+  assert.equal(vb.totals.refunded.amount, unit);
+  const va = await view(c, a.json.id);
+  assert.equal(va.payment.status, 'partially_refunded');
+  assert.equal(va.totals.refunded.amount, unit);
 });
