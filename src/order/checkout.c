@@ -585,7 +585,10 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
                      "iissi", co->order_id, co->pr.grand_total - co->credit, c->currency.code, co->intent,
                      co->created_at) < 0)
         return MER_E_INTERNAL;
-    return emit_created(db, co);
+    if ((err = emit_created(db, co)) != 0)
+        return err;
+    /* paid with store credit at once: what a payment announces (its invoice, its shipment, webhooks) */
+    return paid ? mer_event_emit_order(db, "order.paid", co->order_id) : 0;
 }
 
 /*

@@ -188,6 +188,10 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
     };
     if (event_of[to] && (err = mer_event_emit_order(db, event_of[to], j->order_id)) != 0)
         return err;
+    /* refunded with store credit only: nothing waits for a provider (as mer_refund_announce) */
+    if (to == MER_OS_REFUNDED && credit == total &&
+        (err = mer_event_emit_order(db, "order.refunded", j->order_id)) != 0)
+        return err;
     if (money_in && cod && total > credit && /* collected on delivery: the amount due */
         mer_db_exec(db,
                     "INSERT INTO payment (order_id, provider, kind, amount, currency, status, reason, created_at) "

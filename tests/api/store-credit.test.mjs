@@ -184,6 +184,16 @@ test('cancel gives the credit back once; a credit-paid order cancelled is refund
   assert.equal(paid.json.status, 'paid', paid.text);
   assert.equal(paid.json.payment.intent, undefined, 'no wallet payment to make');
   const g = paid.json.totals.grand_total.amount;
+  // the credit is a payment, not a discount: the invoice has the order's taxable amounts and total
+  const docs = (n) => until(async () => {
+    const r = await srv.get(`/api/v1/orders/${paid.json.id}/invoices`, { token: c.token });
+    return r.status === 200 && r.json.items.length >= n && r.json.items;
+  }, `${n} document(s)`);
+  const [inv] = await docs(1);
+  assert.equal(inv.kind, 'invoice');
+  assert.equal(inv.document.totals.grand_total.amount, g);
+  assert.deepEqual(inv.document.taxes.map((t) => [t.kind, t.taxable.amount, t.amount.amount]),
+    paid.json.taxes.map((t) => [t.kind, t.taxable.amount, t.amount.amount]));
   const rf = await srv.api('POST', `/api/v1/orders/${paid.json.id}/cancel`, { token: c.token });
   assert.equal(rf.json.status, 'refunded', rf.text);
   const v = await view(c, paid.json.id);
@@ -193,6 +203,8 @@ test('cancel gives the credit back once; a credit-paid order cancelled is refund
   assert.equal(sc.balance.amount, bal);
   assert.deepEqual(sc.entries.slice(0, 2).map((x) => [x.amount.amount, x.reason]),
     [[g, `order ${paid.json.number} refunded`], [-g, `order ${paid.json.number}`]]);
+  const [, note] = await docs(2);
+  assert.deepEqual([note.kind, note.document.totals.grand_total.amount], ['credit_note', g]);
 });
 
 test('an Idempotency-Key replay returns the same order and spends nothing more', async () => {
