@@ -5,7 +5,7 @@
 // is cancelled, expires or is refunded gives its credit back once; an Idempotency-Key replay spends nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, expectError, customer, until } from './helpers.mjs';
+import { PG, startServer, expectError, customer, until } from './helpers.mjs';
 
 let srv, T;
 before(async () => {
@@ -15,12 +15,12 @@ before(async () => {
 after(async () => { await srv.stop(); });
 
 let skuOffset = 0;
-// A fresh accessory SKU sold in IN with 50 units in Mumbai and none in Bengaluru.
+// A fresh accessory SKU sold in IN with 100 units in Mumbai and none in Bengaluru.
 async function freshSku() {
   const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=50');
   const p = await srv.get(`/api/v1/products/${list.json.items[skuOffset++].id}?country=IN`);
   const sku = p.json.skus[0];
-  for (const [wh, n] of [['WH-IN-MUM', 50], ['WH-IN-BLR', 0]]) {
+  for (const [wh, n] of [['WH-IN-MUM', 100], ['WH-IN-BLR', 0]]) {
     const r = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
     assert.equal(r.status, 200, r.text);
   }
@@ -295,4 +295,31 @@ test('returns of an order paid with credit: card first, the rest back as credit'
   const va = await view(c, a.json.id);
   assert.equal(va.payment.status, 'partially_refunded');
   assert.equal(va.totals.refunded.amount, unit);
+});
+
+test('PostgreSQL, two nodes on one database: orders racing for the same credit never spend more than the balance', { skip: !PG && 'PostgreSQL mode only (tests/pg/api.sh)', timeout: 120000 }, async () => {
+  const n2 = await startServer({ regions: 'in', dataDir: srv.dataDir, seed: false }); // the same databases
+  try {
+    const sku = await freshSku();
+    for (let round = 0; round < 4; round++) {
+      const c = await customer(srv, 'IN');
+      const bal = await earn(c, sku, 2);
+      // explicit amounts that together exceed the balance: exactly one order gets its credit
+      const ask = Math.floor(bal / 2) + 1;
+      const rs = await Promise.all([srv, n2].map((n) => n.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: sku.code, quantity: 3 }], store_credit: ask } })));
+      assert.equal(rs.filter((r) => r.status === 201).length, 1, rs.map((r) => r.text).join('\n'));
+      expectError(rs.find((r) => r.status !== 201), 422, 'validation_failed', 'store_credit');
+      assert.equal((await credit(c)).balance.amount, bal - ask);
+      // "max" on both nodes at once: together they apply exactly what is left, the balance ends at 0
+      const left = bal - ask;
+      const ms = await Promise.all([srv, n2].map((n) => n.api('POST', '/api/v1/orders', { token: c.token, body: { payment_method: 'card', lines: [{ sku: sku.code, quantity: 3 }], store_credit: 'max' } })));
+      assert.ok(ms.every((r) => r.status === 201), ms.map((r) => r.text).join('\n'));
+      assert.equal(ms[0].json.totals.store_credit.amount + ms[1].json.totals.store_credit.amount, left);
+      const sc = await credit(c);
+      assert.equal(sc.balance.amount, 0);
+      assert.equal(sc.entries.reduce((a, x) => a + x.amount.amount, 0), 0, 'the ledger adds up to the balance');
+    }
+  } finally {
+    await n2.stop();
+  }
 });
