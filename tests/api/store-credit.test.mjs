@@ -101,6 +101,13 @@ test('part of the credit: the rest is due by card, the ledger shows the spend', 
   const after = await credit(c);
   assert.equal(after.balance.amount, bal);
   assert.equal(after.entries[0].reason, `order ${o.json.number} refunded`);
+
+  // a wallet order: its payment intent is for the amount due
+  const w = await order(c, { payment_method: 'wallet', lines: [{ sku: sku.code, quantity: 1 }], store_credit: 10 });
+  assert.equal(w.status, 201, w.text);
+  assert.ok(w.json.payment.intent);
+  const wv = await view(c, w.json.id);
+  assert.deepEqual(wv.payments.map((x) => [x.kind, x.status, x.amount]), [['charge', 'pending', w.json.totals.grand_total.amount - 10]]);
 });
 
 test('"max" on an order the credit covers: paid at once, nothing due, shipped without a payment step', async () => {
