@@ -102,6 +102,8 @@ typedef struct mer_checkout {
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
     char *address_json;                          /* the delivery address as stored (owned, then the view's) */
     mer_stock_hold_t hold;                       /* the reservation while it is under way (inventory.h) */
+    bool idem_sent;                              /* the Idempotency-Key's claim was queued: idem_claim ... */
+    mer_db_later_t idem_claim;                   /* ... its outcome (changed 0: another request's key) */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;
