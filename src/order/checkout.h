@@ -10,7 +10,9 @@
  *
  *   1. the Idempotency-Key: a key seen for this very body replays the order it made (co->replay, the
  *      order loaded into co->view), for another body it is refused; a retry so gets its first answer even
- *      though the cart, stock, prices or the flash token have changed since;
+ *      though the cart, stock, prices or the flash token have changed since. A key not seen is claimed with
+ *      the order (step 4): a request that lost it meanwhile to one with the same key (on another node: the
+ *      look-up cannot see an uncommitted order) undoes its work and answers the same way;
  *   2. the customer's country and payment method, the delivery address (stored or inline) against the
  *      country's rules, the flash-sale token, the lines (the body's, or the cart's normal lines), each
  *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
