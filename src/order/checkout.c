@@ -681,9 +681,9 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
             return err ? err : ferr ? ferr : MER_E_INTERNAL;
     }
     bool taken = co->idem_sent && co->idem_claim.changed == 0;
-    if (!taken && (err == 0 || co->idem_sent))
-        return err; /* the key is this order's, or the job failed after claiming it */
-    /* the key taken, or the order refused before its claim: either may be another request's doing */
+    if (!taken && (err == 0 || co->idem_sent || !e->code))
+        return err; /* the key is this order's, the job failed after claiming it, or the database did */
+    /* the key taken, or the order refused before its claim (out of stock, say): maybe another request's doing */
     mer_db_rollback_to(db);
     int serr = mer_db_savepoint(db); /* (open again: the writer releases the job's savepoint) */
     if (serr)

@@ -296,6 +296,20 @@ test('two nodes: pairs of orders with one Idempotency-Key racing over both make 
     assert.equal(Number(orders[0].n), tokens.length * rounds, 'one order per key, none without its key');
     const lost = sqlRows(n1.dataDir, 'in', "SELECT COUNT(*) AS n FROM idempotency i WHERE key LIKE 'race-%' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = i.order_id AND o.user_id = i.user_id)");
     assert.equal(Number(lost[0].n), 0, 'every key names its own order');
+
+    // the last unit: the pair's second request, refused for the stock the first took, still answers its replay
+    const last = (await skuOf(n1, 'IN', 4)).code;
+    for (let k = 0; k < 8; k++) {
+      for (const [wh, n] of [['WH-IN-MUM', k + 1], ['WH-IN-BLR', 0]]) {
+        const r = await n1.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: last, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+        assert.equal(r.status, 200, r.text);
+      }
+      const headers = { 'idempotency-key': `last-${k}` };
+      const pair = await Promise.all([n1, n2].map((srv) => order(srv, tokens[k], last, { headers })));
+      const what = pair.map((r) => `${r.status} ${r.text.slice(0, 200)}`).join(' | ');
+      assert.ok(pair.every((r) => r.status === 201 || (r.status === 409 && r.json.error.field === 'Idempotency-Key')), what);
+      assert.equal(new Set(pair.filter((r) => r.status === 201).map((r) => r.json.id)).size, 1, what);
+    }
   } finally {
     await n2.stop();
     await n1.stop();
