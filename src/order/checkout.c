@@ -557,11 +557,14 @@ static int write_order(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     if (mer_db_defer(db, "INSERT INTO order_event (order_id, to_status, actor, at) VALUES (?, ?, ?, ?)", "issi",
                      co->order_id, co->status, actor, co->created_at) < 0)
         return MER_E_INTERNAL;
-    if (co->idem_key[0] &&
-        mer_db_defer(
-            db, "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) VALUES (?, ?, ?, ?, ?)",
-            "issii", co->user_id, co->idem_key, co->req_hash, co->order_id, co->created_at) < 0)
-        return MER_E_INTERNAL;
+    if (co->idem_key[0]) { /* claimed, not assumed free: its outcome is read by mer_checkout_place */
+        co->idem_sent = true;
+        if (mer_db_defer_result(db, &co->idem_claim,
+                                "INSERT INTO idempotency (user_id, key, request_hash, order_id, created_at) "
+                                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
+                                "issii", co->user_id, co->idem_key, co->req_hash, co->order_id, co->created_at) < 0)
+            return MER_E_INTERNAL;
+    }
     if (co->flash_token[0] && (err = mer_flash_token_consume(db, co->flash_token, co->user_id, co->order_id)) != 0)
         return err == MER_E_CONFLICT
                    ? mer_verr_set(e, MER_E_CONFLICT, "flash_token", "the purchase token expired or was used meanwhile")
@@ -631,25 +634,26 @@ static int apply_credit(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 
 static const char idem_reused[] = "this Idempotency-Key was already used for a different order request";
 
-int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+/* The order the Idempotency-Key made: 1 when there is one (co->view loaded: a replay), 0 when none, or an error
+ * (MER_E_IDEMPOTENCY_MISMATCH, with *e, when it was for another body). */
+static int idem_replay(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+{
+    int64_t order_id = 0;
+    int seen = idem_lookup(db, co, &order_id);
+    if (seen == MER_E_IDEMPOTENCY_MISMATCH)
+        return mer_verr_set(e, seen, "Idempotency-Key", "%s", idem_reused);
+    if (seen <= 0)
+        return seen;
+    co->replay = true;
+    co->order_id = order_id;
+    int err = mer_order_load(db, order_id, co->user_id, &co->view);
+    return err ? err : 1;
+}
+
+/* A new order: everything after the Idempotency-Key's look-up (mer_checkout_place). */
+static int place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
 {
     int err;
-    co->created_at = mer_now_unix_ms();
-    co->reason = NULL;
-
-    if (co->idem_key[0]) {
-        int64_t order_id = 0;
-        int seen = idem_lookup(db, co, &order_id);
-        if (seen == MER_E_IDEMPOTENCY_MISMATCH)
-            return mer_verr_set(e, seen, "Idempotency-Key", "%s", idem_reused);
-        if (seen < 0)
-            return seen;
-        if (seen) {
-            co->replay = true;
-            co->order_id = order_id;
-            return mer_order_load(db, order_id, co->user_id, &co->view);
-        }
-    }
     if ((err = resolve(db, co, e)) != 0)
         return err;
 
@@ -706,4 +710,50 @@ int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     if ((err = write_order(db, co, e)) != 0)
         co->order_id = 0;
     return err;
+}
+
+/*
+ * An Idempotency-Key seen before replays its order. One not seen yet is claimed with the order (write_order:
+ * its row's INSERT ... ON CONFLICT DO NOTHING, after the order number's statement, so it never waits for
+ * another transaction holding the key: that one holds the country's number too), and whether the claim took is
+ * read at the job's next synchronous call. On a database shared by several nodes, two requests with one key
+ * can both find it unused; the second, its claim refused because the first committed meanwhile (or refused
+ * something the first took, its stock), undoes what it did and answers as a replay of the first: never a
+ * unique-key failure at its RELEASE (a 500), never two orders.
+ */
+int mer_checkout_place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
+{
+    int err;
+    co->created_at = mer_now_unix_ms();
+    co->reason = NULL;
+    if (!co->idem_key[0])
+        return place(db, co, e);
+    if ((err = idem_replay(db, co, e)) != 0)
+        return err < 0 ? err : 0;
+
+    co->idem_sent = false;
+    err = place(db, co, e);
+    if (co->idem_sent && !co->idem_claim.ready) { /* (the round trip the job's RELEASE would have made) */
+        int ferr = mer_db_flush(db);
+        if (ferr || !co->idem_claim.ready)
+            return err ? err : ferr ? ferr : MER_E_INTERNAL;
+    }
+    bool taken = co->idem_sent && co->idem_claim.changed == 0;
+    if (!taken && (err == 0 || co->idem_sent || !e->code))
+        return err; /* the key is this order's, the job failed after claiming it, or the database did */
+    /* the key taken, or the order refused before its claim (out of stock, say): maybe another request's doing */
+    mer_db_rollback_to(db);
+    int serr = mer_db_savepoint(db); /* (open again: the writer releases the job's savepoint) */
+    if (serr)
+        return serr;
+    co->order_id = 0;
+    mer_verr_t again = {0};
+    int seen = idem_replay(db, co, &again);
+    if (seen == 0 && !taken)
+        return err; /* the job's own refusal */
+    co->reason = NULL;
+    *e = again;
+    if (seen == 0) /* (not committed, or gone since: the client may retry) */
+        return mer_verr_set(e, MER_E_CONFLICT, "Idempotency-Key", "a request with this Idempotency-Key is in progress");
+    return seen < 0 ? seen : 0;
 }

@@ -10,7 +10,9 @@
  *
  *   1. the Idempotency-Key: a key seen for this very body replays the order it made (co->replay, the
  *      order loaded into co->view), for another body it is refused; a retry so gets its first answer even
- *      though the cart, stock, prices or the flash token have changed since;
+ *      though the cart, stock, prices or the flash token have changed since. A key not seen is claimed with
+ *      the order (step 4): a request that lost it meanwhile to one with the same key (on another node: the
+ *      look-up cannot see an uncommitted order) undoes its work and answers the same way;
  *   2. the customer's country and payment method, the delivery address (stored or inline) against the
  *      country's rules, the flash-sale token, the lines (the body's, or the cart's normal lines), each
  *      resolved against the catalogue snapshot (price, limit, name in the answer's language);
@@ -109,6 +111,8 @@ typedef struct mer_checkout {
     mer_verr_t prep_address_err, prep_lines_err; /* their refusals, reported in their turn (code 0: none) */
     char *address_json;                          /* the delivery address as stored (owned, then the view's) */
     mer_stock_hold_t hold;                       /* the reservation while it is under way (inventory.h) */
+    bool idem_sent;                              /* the Idempotency-Key's claim was queued: idem_claim ... */
+    mer_db_later_t idem_claim;                   /* ... its outcome (changed 0: another request's key) */
     int64_t warehouse_id, created_at, expires_at;
     char warehouse_code[65], number[MER_ORDER_NUMBER_MAX];
     const char *status;

@@ -245,6 +245,77 @@ test('two nodes: 300 buyers racing for 50 units over both get exactly 50 orders;
   }
 });
 
+test('two nodes: pairs of orders with one Idempotency-Key racing over both make one order per key, answered as a replay, never a 500', { skip, timeout: 180000 }, async () => {
+  const [n1, n2] = await twoNodes({ regions: 'in' });
+  try {
+    const T = n1.adminToken;
+    const sku = (await skuOf(n1, 'IN', 3)).code;
+    for (const wh of ['WH-IN-MUM', 'WH-IN-BLR']) {
+      const r = await n1.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku, warehouse: wh, country: 'IN', on_hand: 1000, reason: 'test setup' } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const tokens = execFileSync(BIN, ['admin', 'load-users', '--data', n1.dataDir, '--country', 'IN', '--count', '30', '--prefix', 'idemrace',
+      '--address', JSON.stringify({ name: 'Asha Rao', line1: '12 MG Road', city: 'Mumbai', state: 'MH', postal_code: '400001', phone: '+919812345678' })],
+    { encoding: 'utf8', env: envFor(['--data', n1.dataDir]) }).split('\n').filter(Boolean);
+    assert.equal(tokens.length, 30);
+    const rounds = 4;
+    const statuses = new Map();
+    for (let round = 0; round < rounds; round++) {
+      // every customer sends one request to each node at once, both with the same key and body
+      const pairs = await Promise.all(tokens.map((token, i) => Promise.all([n1, n2].map((srv) =>
+        order(srv, token, sku, { headers: { 'idempotency-key': `race-${round}-${i}` } })))));
+      for (const [i, pair] of pairs.entries()) {
+        for (const r of pair) statuses.set(r.status, (statuses.get(r.status) || 0) + 1);
+        const what = `round ${round}, customer ${i}: ${pair.map((r) => `${r.status} ${r.text.slice(0, 200)}`).join(' | ')}`;
+        for (const r of pair) {
+          if (r.status === 409)
+            expectError(r, 409, 'conflict', 'Idempotency-Key'); // only while the first is still uncommitted
+          else
+            assert.equal(r.status, 201, what);
+        }
+        const made = pair.filter((r) => r.status === 201);
+        assert.ok(made.length > 0, what);
+        assert.equal(new Set(made.map((r) => r.json.id)).size, 1, `one order: ${what}`);
+        // one answer made it, any other replays it: the same answer as a retry gets
+        assert.ok(made.filter((r) => r.headers.get('idempotent-replayed') !== 'true').length <= 1, what);
+        for (const r of made) {
+          assert.equal(r.json.number, made[0].json.number, what);
+          assert.deepEqual(r.json.totals, made[0].json.totals, what);
+        }
+        const again = await order(i % 2 ? n1 : n2, tokens[i], sku, { headers: { 'idempotency-key': `race-${round}-${i}` } });
+        assert.equal(again.status, 201, again.text);
+        assert.equal(again.headers.get('idempotent-replayed'), 'true');
+        assert.equal(again.json.id, made[0].json.id);
+      }
+    }
+    assert.ok(!statuses.has(500), `statuses: ${[...statuses]}`);
+    const keys = sqlRows(n1.dataDir, 'in', "SELECT COUNT(*) AS n, COUNT(DISTINCT order_id) AS orders FROM idempotency WHERE key LIKE 'race-%'");
+    assert.equal(Number(keys[0].n), tokens.length * rounds);
+    assert.equal(Number(keys[0].orders), tokens.length * rounds);
+    const orders = sqlRows(n1.dataDir, 'in', "SELECT COUNT(*) AS n FROM orders WHERE user_id IN (SELECT user_id FROM idempotency WHERE key LIKE 'race-%')");
+    assert.equal(Number(orders[0].n), tokens.length * rounds, 'one order per key, none without its key');
+    const lost = sqlRows(n1.dataDir, 'in', "SELECT COUNT(*) AS n FROM idempotency i WHERE key LIKE 'race-%' AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = i.order_id AND o.user_id = i.user_id)");
+    assert.equal(Number(lost[0].n), 0, 'every key names its own order');
+
+    // the last unit: the pair's second request, refused for the stock the first took, still answers its replay
+    const last = (await skuOf(n1, 'IN', 4)).code;
+    for (let k = 0; k < 8; k++) {
+      for (const [wh, n] of [['WH-IN-MUM', k + 1], ['WH-IN-BLR', 0]]) {
+        const r = await n1.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: last, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+        assert.equal(r.status, 200, r.text);
+      }
+      const headers = { 'idempotency-key': `last-${k}` };
+      const pair = await Promise.all([n1, n2].map((srv) => order(srv, tokens[k], last, { headers })));
+      const what = pair.map((r) => `${r.status} ${r.text.slice(0, 200)}`).join(' | ');
+      assert.ok(pair.every((r) => r.status === 201 || (r.status === 409 && r.json.error.field === 'Idempotency-Key')), what);
+      assert.equal(new Set(pair.filter((r) => r.status === 201).map((r) => r.json.id)).size, 1, what);
+    }
+  } finally {
+    await n2.stop();
+    await n1.stop();
+  }
+});
+
 test('two nodes: kill -9 of one under order load loses no acknowledged order; the stock balances', { skip, timeout: 180000 }, async () => {
   const [n1, n2] = await twoNodes({ regions: 'in' });
   try {
