@@ -217,6 +217,15 @@ static void attempt_count(const attempt_t *a)
     }
 }
 
+/* The back-off learns an attempt's outcome: a success clears the account's key, a failure counts on both. */
+static void attempt_end(const attempt_t *a, bool ok)
+{
+    if (ok)
+        mer_throttle_clear(logins, a->account_key);
+    else
+        attempt_count(a);
+}
+
 /* A login is one call in three steps: the account's lookup (read pool), the password's check (offload
  * pool), the session's write (the region's writer). */
 typedef struct login_call {
@@ -283,10 +292,7 @@ static int login_verify(mer_db_t *db, mer_call_t *c)
 static void login_counted(mer_call_t *c)
 {
     login_call_t *j = (login_call_t *)c;
-    if (j->ok)
-        mer_throttle_clear(logins, j->at.account_key);
-    else
-        attempt_count(&j->at);
+    attempt_end(&j->at, j->ok);
     c->committed = NULL;
 }
 
@@ -463,10 +469,7 @@ static int pw_verify(mer_db_t *db, mer_call_t *c)
 static void pw_verified(mer_call_t *c)
 {
     pw_call_t *j = (pw_call_t *)c;
-    if (j->ok)
-        mer_throttle_clear(logins, j->at.account_key);
-    else
-        attempt_count(&j->at);
+    attempt_end(&j->at, j->ok);
     if (!j->ok) {
         mer_reply_error(c->r, MER_E_VALIDATION, "current_password", "the current password is wrong");
         return;
