@@ -229,6 +229,22 @@ export async function customer(srv, country, { address = ADDRESSES[country], ema
   return { token, user: login.json.user, address: addr, email: mail };
 }
 
+// Fresh accessory SKUs sold in IN, one per call, each with `units` in Mumbai and none in Bengaluru (so an order
+// of it ships from one warehouse): a function that returns the next one's SKU object.
+export function skuSupply(srv, units) {
+  let next = 0;
+  return async () => {
+    const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=50');
+    const p = await srv.get(`/api/v1/products/${list.json.items[next++].id}?country=IN`);
+    const sku = p.json.skus[0];
+    for (const [wh, n] of [['WH-IN-MUM', units], ['WH-IN-BLR', 0]]) {
+      const r = await srv.api('PUT', '/api/v1/admin/stock', { token: srv.adminToken, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
+      if (r.status !== 200) throw new Error(`stock: ${r.status} ${r.text}`);
+    }
+    return sku;
+  };
+}
+
 export const wait = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Polls fn every 100 ms until it returns something truthy (returned), or throws after `tries` polls.

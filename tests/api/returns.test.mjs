@@ -7,13 +7,14 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, expectError, customer, run, until } from './helpers.mjs';
+import { startServer, expectError, customer, run, until, skuSupply } from './helpers.mjs';
 
 let srv, T;
 const hooks = [];
 let hookServer, hookId;
 before(async () => {
   srv = await startServer({ regions: 'in,eu', args: ['--event-retry-ms', '200', '--webhook-allow-loopback'] });
+  freshSku = skuSupply(srv, 10);
   T = srv.adminToken;
   hookServer = http.createServer((req, res) => {
     let body = '';
@@ -32,18 +33,8 @@ after(async () => {
   await srv.stop();
 });
 
-let skuOffset = 0;
 // A fresh accessory SKU sold in IN with 10 units in Mumbai and none in Bengaluru.
-async function freshSku() {
-  const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=50');
-  const p = await srv.get(`/api/v1/products/${list.json.items[skuOffset++].id}?country=IN`);
-  const sku = p.json.skus[0];
-  for (const [wh, n] of [['WH-IN-MUM', 10], ['WH-IN-BLR', 0]]) {
-    const r = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
-    assert.equal(r.status, 200, r.text);
-  }
-  return sku;
-}
+let freshSku;
 
 async function stockOf(code) {
   const r = await srv.get(`/api/v1/admin/stock?country=IN&sku=${code}`, { token: T });

@@ -5,27 +5,18 @@
 // is cancelled, expires or is refunded gives its credit back once; an Idempotency-Key replay spends nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PG, startServer, expectError, customer, until } from './helpers.mjs';
+import { PG, startServer, expectError, customer, until, skuSupply } from './helpers.mjs';
 
 let srv, T;
 before(async () => {
   srv = await startServer({ regions: 'in' });
+  freshSku = skuSupply(srv, 100);
   T = srv.adminToken;
 });
 after(async () => { await srv.stop(); });
 
-let skuOffset = 0;
 // A fresh accessory SKU sold in IN with 100 units in Mumbai and none in Bengaluru.
-async function freshSku() {
-  const list = await srv.get('/api/v1/products?country=IN&category=accessories&per_page=50');
-  const p = await srv.get(`/api/v1/products/${list.json.items[skuOffset++].id}?country=IN`);
-  const sku = p.json.skus[0];
-  for (const [wh, n] of [['WH-IN-MUM', 100], ['WH-IN-BLR', 0]]) {
-    const r = await srv.api('PUT', '/api/v1/admin/stock', { token: T, body: { sku: sku.code, warehouse: wh, country: 'IN', on_hand: n, reason: 'test setup' } });
-    assert.equal(r.status, 200, r.text);
-  }
-  return sku;
-}
+let freshSku;
 
 const order = (c, body, headers) => srv.api('POST', '/api/v1/orders', { token: c.token, body, headers });
 const credit = async (c) => (await srv.get('/api/v1/store-credit', { token: c.token })).json;
