@@ -1,7 +1,8 @@
 # Sourced by bench/run.sh: order placement, 64 concurrent connections over 64 distinct customers,
 # next to the same-run ceiling of single-row durable SQLite inserts (bench/sqlite_ceiling.c).
-# Latency: p50/p99 of the orders as wrk saw them, and of the writer's commits (BEGIN .. end of COMMIT,
-# from the meridian_writer_commit_seconds histogram, counting only the commits made during the wrk run).
+# Latency: p50/p99 of the orders as wrk saw them, of the writer's commits (BEGIN .. the batch durable,
+# from the meridian_writer_commit_seconds histogram, counting only the commits made during the wrk run)
+# and of the log's fdatasync beside the writer (meridian_writer_sync_seconds).
 echo
 echo "== order placement (targets: >= 15000 orders/s acknowledged after commit, p99 <= 50 ms) =="
 "$bin" admin load-users --data "$work/data" --country IN --count 64 --prefix bench \
@@ -52,9 +53,11 @@ grep 'route="/api/v1/orders"' "$a" >"$work/route-after.txt" || true
 printf "   order latency: wrk p50 %8.3f ms  p99 %8.3f ms | server p50 %s ms  p99 %s ms\n" "$o_p50" "$o_p99" \
 	"$(hist_quantile 0.5 meridian_http_request_duration_seconds "$work/route-before.txt" "$work/route-after.txt")" \
 	"$(hist_quantile 0.99 meridian_http_request_duration_seconds "$work/route-before.txt" "$work/route-after.txt")"
-printf "   writer commit (BEGIN..COMMIT): p50 %s ms  p99 %s ms | queue wait p50 %s ms  p99 %s ms\n" \
+printf "   writer commit (BEGIN..durable): p50 %s ms  p99 %s ms | log sync p50 %s ms  p99 %s ms | queue wait p50 %s ms  p99 %s ms\n" \
 	"$(hist_quantile 0.5 meridian_writer_commit_seconds "$b" "$a")" \
 	"$(hist_quantile 0.99 meridian_writer_commit_seconds "$b" "$a")" \
+	"$(hist_quantile 0.5 meridian_writer_sync_seconds "$b" "$a")" \
+	"$(hist_quantile 0.99 meridian_writer_sync_seconds "$b" "$a")" \
 	"$(hist_quantile 0.5 meridian_writer_queue_wait_seconds "$b" "$a")" \
 	"$(hist_quantile 0.99 meridian_writer_queue_wait_seconds "$b" "$a")"
 batches=$(awk '/^meridian_writer_batches_total\{.*result="committed"/ {s += $2} END {print s}' "$a")

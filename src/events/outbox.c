@@ -3,7 +3,7 @@
  *
  * Wake-up counters. Every domain writes events (through its region's writer); the outbox must not call
  * the dispatcher for that, so it counts instead: an emit marks the writer thread (a thread-local count),
- * and the writer's commit hook, on the same thread right after the batch is durable, adds one to the
+ * and the writer's commit hook, on the same thread right after the batch committed, adds one to the
  * region's counter and signals an eventfd that the dispatcher polls. A batch that rolled back does not
  * reach the hook; a savepoint rolled back inside a committed batch gives a spurious wake-up, which costs
  * one empty look.

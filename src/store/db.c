@@ -344,6 +344,19 @@ int mer_db_commit(mer_db_t *db)
     return rc;
 }
 
+int mer_db_commit_nosync(mer_db_t *db, int *sync_fd)
+{
+    *sync_fd = -1;
+    if (db->be->commit_nosync == NULL)
+        return mer_db_commit(db);
+    int64_t n = db->statements;
+    int rc = db->be->commit_nosync(db, sync_fd);
+    db->statements = n;
+    if (rc)
+        *sync_fd = -1;
+    return rc;
+}
+
 void mer_db_rollback(mer_db_t *db)
 {
     int64_t n = db->statements;

@@ -150,6 +150,14 @@ int mer_db_query_int(mer_db_t *db, int64_t *out, const char *sql, const char *ty
 /* Transactions. begin takes the write lock at once (BEGIN IMMEDIATE). Savepoints nest inside. */
 int mer_db_begin(mer_db_t *db);
 int mer_db_commit(mer_db_t *db);
+/*
+ * Commits as mer_db_commit does, but a SQLite COMMIT returns once the transaction is in the write-ahead
+ * log and before the log is synced: other connections see it already, and *sync_fd is a descriptor of
+ * the log that must be fdatasync()ed, from any thread, before anything of the transaction is
+ * acknowledged (the region writers do that beside their next batch: store/writer.c). *sync_fd is -1 when
+ * the commit was durable on return (PostgreSQL, or SQLite without its log VFS) or failed.
+ */
+int mer_db_commit_nosync(mer_db_t *db, int *sync_fd);
 void mer_db_rollback(mer_db_t *db);
 int mer_db_savepoint(mer_db_t *db);
 int mer_db_release(mer_db_t *db);

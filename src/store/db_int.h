@@ -49,9 +49,10 @@ struct mer_db_backend {
     bool (*col_null)(mer_rows_t *r, int col);
     int (*end)(mer_rows_t *r);
     int (*script)(mer_db_t *db, const char *sql);
-    int (*begin)(mer_db_t *db);     /* takes the write lock when the backend has one */
-    int (*commit)(mer_db_t *db);    /* on failure the transaction is rolled back */
-    void (*rollback)(mer_db_t *db); /* a no-op outside a transaction */
+    int (*begin)(mer_db_t *db);                       /* takes the write lock when the backend has one */
+    int (*commit)(mer_db_t *db);                      /* on failure the transaction is rolled back */
+    int (*commit_nosync)(mer_db_t *db, int *sync_fd); /* optional: mer_db_commit_nosync */
+    void (*rollback)(mer_db_t *db);                   /* a no-op outside a transaction */
     int64_t (*total_changes)(mer_db_t *db);
     /* the write-ahead log's upkeep (db.h); NULL: the backend has no local log */
     void (*wal_manual)(mer_db_t *db);

@@ -571,6 +571,16 @@ static int sq_commit(mer_db_t *db)
     return 0;
 }
 
+static int sq_commit_nosync(mer_db_t *d, int *sync_fd)
+{
+    sq_db_t *db = (sq_db_t *)d;
+    *sync_fd = mer_sqlite_walvfs_defer_sync(db->conn, true);
+    int rc = sq_commit(d);
+    if (*sync_fd >= 0)
+        mer_sqlite_walvfs_defer_sync(db->conn, false); /* checkpoints sync for real */
+    return rc;
+}
+
 static void sq_rollback(mer_db_t *db)
 {
     if (!sqlite3_get_autocommit(((sq_db_t *)db)->conn))
@@ -596,6 +606,7 @@ const mer_db_backend_t mer_db_sqlite = {
     .script = sq_script,
     .begin = sq_begin,
     .commit = sq_commit,
+    .commit_nosync = sq_commit_nosync,
     .rollback = sq_rollback,
     .total_changes = sq_total_changes,
     .wal_manual = sq_wal_manual,

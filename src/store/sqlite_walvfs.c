@@ -1,7 +1,9 @@
 #include "store/sqlite_walvfs.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "core/common.h"
 #include "core/banned.h"
@@ -16,6 +18,9 @@ typedef struct wal_file {
     unsigned char *buf;  /* BUF_CAP bytes, allocated on first write */
     sqlite3_int64 start; /* file offset of buf[0] */
     size_t len;          /* bytes gathered */
+    int sync_fd;         /* the same file, for a sync on another thread (mer_sqlite_walvfs_defer_sync); or -1 */
+    bool defer;          /* a sync writes the buffer but leaves the fdatasync to the caller's other thread */
+    bool synced;         /* synced once for real: the unix VFS then synced the directory of a new log too */
 } wal_file_t;
 
 static sqlite3_vfs vfs;
@@ -39,6 +44,9 @@ static int w_close(sqlite3_file *file)
     wal_file_t *f = (wal_file_t *)file;
     int rc = flush(f);
     int rc2 = f->real->pMethods->xClose(f->real);
+    if (f->sync_fd >= 0)
+        close(f->sync_fd);
+    f->sync_fd = -1;
     free(f->buf);
     f->buf = NULL;
     return rc != SQLITE_OK ? rc : rc2;
@@ -81,7 +89,11 @@ static int w_sync(sqlite3_file *file, int flags)
 {
     wal_file_t *f = (wal_file_t *)file;
     int rc = flush(f);
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+    if (rc != SQLITE_OK || (f->defer && f->synced))
+        return rc;
+    rc = f->real->pMethods->xSync(f->real, flags);
+    f->synced = f->synced || rc == SQLITE_OK;
+    return rc;
 }
 
 static int w_size(sqlite3_file *file, sqlite3_int64 *size)
@@ -152,12 +164,15 @@ static int v_open(sqlite3_vfs *self, sqlite3_filename name, sqlite3_file *file, 
     wal_file_t *f = (wal_file_t *)file;
     memset(f, 0, sizeof(*f));
     f->real = (sqlite3_file *)(f + 1);
+    f->sync_fd = -1;
     int rc = parent->xOpen(parent, name, f->real, flags, out_flags);
     if (rc != SQLITE_OK || f->real->pMethods == NULL) {
         f->base.pMethods = NULL;
         return rc != SQLITE_OK ? rc : SQLITE_CANTOPEN;
     }
     f->base.pMethods = &wal_methods;
+    if (name) /* without it, syncs are never deferred */
+        f->sync_fd = open(name, O_RDONLY | O_CLOEXEC);
     return SQLITE_OK;
 }
 
@@ -268,4 +283,15 @@ const char *mer_sqlite_walvfs(void)
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, register_once);
     return registered;
+}
+
+int mer_sqlite_walvfs_defer_sync(sqlite3 *conn, bool on)
+{
+    sqlite3_file *file = NULL;
+    if (sqlite3_file_control(conn, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || file == NULL ||
+        file->pMethods != &wal_methods)
+        return -1;
+    wal_file_t *f = (wal_file_t *)file;
+    f->defer = on && f->sync_fd >= 0;
+    return f->sync_fd;
 }

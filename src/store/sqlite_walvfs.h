@@ -17,12 +17,28 @@
  * shared memory pass straight to the wrapped VFS.
  *
  * Only for connections with synchronous=FULL (db_sqlite.c opens every read-write connection so).
+ *
+ * The sync apart (mer_sqlite_walvfs_defer_sync): the region writers commit a batch with the log's sync
+ * deferred, so that a thread beside them fdatasync()s it while they run the next batch (store/writer.c).
+ * Meanwhile the sync still writes the buffer, so the file holds every frame before the wal-index header
+ * publishes them, and the log stays a prefix of commits on disk: SQLite's checksums chain the frames and
+ * recovery stops at the first one that did not reach the disk (SQLite's own synchronous=NORMAL).
+ * The first sync of a log file is always real: the unix VFS then syncs the directory of a new log.
  */
 #ifndef MER_SQLITE_WALVFS_H
 #define MER_SQLITE_WALVFS_H
 
+#include <sqlite3.h>
+#include <stdbool.h>
+
 /* Registers the VFS (once; thread-safe) and returns its name for sqlite3_open_v2, or NULL if it could
  * not be registered (then the default VFS is used). */
 const char *mer_sqlite_walvfs(void);
+
+/* Defers (on) or restores the syncs of conn's write-ahead log: while deferred, a sync writes what was
+ * gathered but returns before the fdatasync, which the caller owes before anything of it is acknowledged.
+ * Returns a descriptor of the log to fdatasync() from any thread, valid while conn is open, or -1 if
+ * conn's log is not this VFS's (then nothing was deferred). Same thread as conn's other calls. */
+int mer_sqlite_walvfs_defer_sync(sqlite3 *conn, bool on);
 
 #endif

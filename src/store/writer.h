@@ -13,11 +13,14 @@
  *                         statement it deferred (mer_db_defer) may come after run returned 0
  *                         (at the savepoint's RELEASE, at the latest): the job then fails with it all
  *                         the same, its savepoint rolled back, and the other jobs of the batch are kept.
- *     job->done(job)      runs on the submitting worker's thread after the commit (job->err is 0), or
+ *     job->done(job)      runs on the submitting worker's thread once the commit is durable (job->err is
+ *                         0; a region writer syncs its log beside the next batch, see writer.c), or
  *                         after a failure (job->err < 0: run's error, or the commit's error, in which
- *                         case nothing of the batch was kept). done owns the job afterwards.
+ *                         case nothing of the batch was kept). done owns the job afterwards. Jobs are
+ *                         answered in the order they ran.
  *
- * Jobs submitted from a thread that is not an event loop (timers, CLI) get done() on the writer thread.
+ * Jobs submitted from a thread that is not an event loop (timers, CLI) get done() on the writer's syncer
+ * thread (or on the writer thread when no sync is pending).
  * run() must not block on anything but the database, and must not submit further jobs and wait.
  */
 #ifndef MER_WRITER_H
@@ -40,8 +43,9 @@ struct mer_wjob {
 
 /*
  * Runs after each batch commits (not after one whose BEGIN or COMMIT failed), on the writer thread, before
- * the jobs' done() callbacks are posted.
- * Modules use it to publish in-memory state that must follow durable state (e.g. stock levels).
+ * the jobs' done() callbacks are posted: the batch is visible to other connections then, though a region's
+ * log may not be synced yet (writer.c). Modules use it to publish in-memory state that must follow
+ * committed state (e.g. stock levels).
  */
 void mer_writer_on_commit(void (*hook)(const char *region));
 
