@@ -10,6 +10,8 @@
 #                                                    # ~1.5 min; BENCH_SCALE_PRODUCTS=20000 for a quicker look)
 #   BENCH_ONLY=pg bench/run.sh BUILD/meridian        # PostgreSQL mode: orders with 1 and 2 nodes, reads (bench/scenario-pg.sh)
 #   BENCH_ONLY=global bench/run.sh BUILD/meridian    # catalogue replication lag hub -> regions (bench/scenario-global.sh)
+#   BENCH_KEEP=DIR ...                               # keeps wrk's whole output per run (and the orders scenario's
+#                                                    # /metrics before and after) in DIR
 #
 # Baseline for reads: nginx serving a fixed JSON body (the same bytes Meridian answers) on the same
 # machine, same number of workers, same wrk settings, measured in the same run. Ratios > 1 for req/s
@@ -52,6 +54,7 @@ wrk_run() {
 	else
 		out=$(wrk -t1 -c"$conns" -d"${secs}s" --latency "$url" 2>&1)
 	fi
+	[ -n "${BENCH_KEEP:-}" ] && echo "$out" >"$BENCH_KEEP/wrk-$(date +%H%M%S).txt"
 	rps=$(echo "$out" | awk '/^Requests\/sec:/ {print $2}')
 	p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
 	p50=$(echo "$out" | awk '$1 == "50%" {print $2}')
