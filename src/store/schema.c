@@ -602,6 +602,35 @@ const mer_migration_t mer_schema_region[] = {
      "  PRIMARY KEY (user_id, country));"
      "INSERT INTO store_credit_balance (user_id, country, balance) "
      "SELECT user_id, country, SUM(amount) FROM store_credit GROUP BY user_id, country;"},
+    {17,
+     /* an order's lines and shipment lines are found by their key alone: stored in that key's order (WITHOUT
+      * ROWID), each is one b-tree instead of a table and its primary-key index: two b-trees fewer for every
+      * order to write and for its savepoint to journal (store/writer.c). (order_tax is read in the order it was
+      * written, by rowid: it stays.) */
+     "CREATE TABLE order_line_new ("
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL, sku_code TEXT NOT NULL, name TEXT NOT NULL,"
+     "  sale_type TEXT NOT NULL DEFAULT 'normal',"
+     "  quantity INTEGER NOT NULL, unit_price INTEGER NOT NULL,"
+     "  discount INTEGER NOT NULL DEFAULT 0,"
+     "  line_total INTEGER NOT NULL,"
+     "  tax INTEGER NOT NULL, tax_rate_bp INTEGER NOT NULL,"
+     "  refunded_qty INTEGER NOT NULL DEFAULT 0, flash_token TEXT,"
+     "  PRIMARY KEY (order_id, line_no)) WITHOUT ROWID;"
+     "INSERT INTO order_line_new SELECT order_id, line_no, sku_id, sku_code, name, sale_type, quantity, unit_price, "
+     "discount, line_total, tax, tax_rate_bp, refunded_qty, flash_token FROM order_line;"
+     "DROP TABLE order_line;"
+     "ALTER TABLE order_line_new RENAME TO order_line;"
+     "CREATE TABLE order_shipment_line_new ("
+     "  shipment_id INTEGER NOT NULL REFERENCES order_shipment(id),"
+     "  line_no INTEGER NOT NULL,"
+     "  sku_id INTEGER NOT NULL,"
+     "  quantity INTEGER NOT NULL CHECK (quantity >= 0),"
+     "  PRIMARY KEY (shipment_id, line_no)) WITHOUT ROWID;"
+     "INSERT INTO order_shipment_line_new SELECT shipment_id, line_no, sku_id, quantity FROM order_shipment_line;"
+     "DROP TABLE order_shipment_line;"
+     "ALTER TABLE order_shipment_line_new RENAME TO order_shipment_line;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 
