@@ -23,7 +23,7 @@ else
 	pg_env="MERIDIAN_CATALOG_DB=$pg_base/bench_cat MERIDIAN_REGION_DB=sg=$pg_base/bench_sg,in=$pg_base/bench_in,ru=$pg_base/bench_ru,eu=$pg_base/bench_eu"
 	echo "   cluster: PostgreSQL $(psql -AtX "$pg_url" -c 'SHOW server_version'), fsync=$(psql -AtX "$pg_url" -c 'SHOW fsync'), synchronous_commit=$(psql -AtX "$pg_url" -c 'SHOW synchronous_commit'), on this machine's disk"
 	env $pg_env "$bin" seed --data "$work/pgdata" >/dev/null 2>&1
-	pport1=18090 pport2=18091
+	pport1=18095 pport2=18096 # not 18090-18092: the two-node flash scenario's nodes still listen there (SO_REUSEPORT would share)
 	env $pg_env "$bin" serve --data "$work/pgdata" --port $pport1 --threads "$threads" >"$work/pg-node1.log" 2>&1 &
 	pg_pids="$pg_pids $!"
 	wait_http "http://127.0.0.1:$pport1/healthz"
