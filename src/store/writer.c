@@ -493,6 +493,18 @@ int mer_writer_submit(const char *region, mer_wjob_t *job)
     return 0;
 }
 
+/* Stops a thread beside a writer (syncer, checkpointer): sets its flag under its lock, wakes it, joins it. */
+static void stop_beside(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stopping, bool *running, pthread_t tid)
+{
+    pthread_mutex_lock(mu);
+    *stopping = true;
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(mu);
+    if (*running)
+        pthread_join(tid, NULL);
+    *running = false;
+}
+
 void mer_writer_stop_all(void)
 {
     size_t nw = atomic_load(&nwriters);
@@ -508,25 +520,11 @@ void mer_writer_stop_all(void)
             pthread_join(writers[i].tid, NULL);
         writers[i].running = false;
     }
-    for (size_t i = 0; i < nw; i++) { /* after the writers: every batch is queued; the syncer answers them */
+    /* after the writers: every batch is queued (the syncer answers them), none asks for a checkpoint */
+    for (size_t i = 0; i < nw; i++) {
         writer_t *w = &writers[i];
-        pthread_mutex_lock(&w->sync_mu);
-        w->sync_stopping = true;
-        pthread_cond_signal(&w->sync_cv);
-        pthread_mutex_unlock(&w->sync_mu);
-        if (w->sync_running)
-            pthread_join(w->sync_tid, NULL);
-        w->sync_running = false;
-    }
-    for (size_t i = 0; i < nw; i++) { /* after the writers: none asks for a round any more */
-        writer_t *w = &writers[i];
-        pthread_mutex_lock(&w->mu);
-        w->ckpt_stopping = true;
-        pthread_cond_signal(&w->ckpt_cv);
-        pthread_mutex_unlock(&w->mu);
-        if (w->ckpt_running)
-            pthread_join(w->ckpt_tid, NULL);
-        w->ckpt_running = false;
+        stop_beside(&w->sync_mu, &w->sync_cv, &w->sync_stopping, &w->sync_running, w->sync_tid);
+        stop_beside(&w->mu, &w->ckpt_cv, &w->ckpt_stopping, &w->ckpt_running, w->ckpt_tid);
     }
 }
 
