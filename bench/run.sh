@@ -69,11 +69,16 @@ to_ms() { # wrk prints 1.23ms, 456.00us, 1.02s
 	echo "$1" | awk '{ v=$1; if (v ~ /us$/) { sub(/us$/,"",v); v=v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v) } else if (v ~ /s$/) { sub(/s$/,"",v); v=v*1000 }; printf "%.3f", v }'
 }
 
+# first_sku BASE PRODUCT_ID: the code of the product's first SKU (as sold in India)
+first_sku() {
+	curl -s "$1/api/v1/products/$2?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p'
+}
+
 # stock_up BASE ADMIN_TOKEN PRODUCT_ID: the product's first SKU gets 100,000,000 units in both Indian
 # warehouses (the order scenarios, which buy it in IN, never run out); prints the SKU's code
 stock_up() {
 	local sku wh
-	sku=$(curl -s "$1/api/v1/products/$3?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
+	sku=$(first_sku "$1" "$3")
 	for wh in WH-IN-MUM WH-IN-BLR; do
 		curl -s -o /dev/null -X PUT -H "Authorization: Bearer $2" -H 'Content-Type: application/json' \
 			-d "{\"sku\":\"$sku\",\"warehouse\":\"$wh\",\"country\":\"IN\",\"on_hand\":100000000,\"reason\":\"bench\"}" \
@@ -87,7 +92,7 @@ stock_up() {
 # Prints "sale_id session_id sku".
 flash_sale() {
 	local sku start end sale
-	sku=$(curl -s "http://127.0.0.1:$mport/api/v1/products/$1?country=IN" | sed -n 's/.*"skus":\[{"id":[0-9]*,"code":"\([^"]*\)".*/\1/p')
+	sku=$(first_sku "http://127.0.0.1:$mport" "$1")
 	start=$(TZ=Asia/Kolkata date -d '-1 min' +%Y-%m-%dT%H:%M:%S)
 	end=$(TZ=Asia/Kolkata date -d '+2 hours' +%Y-%m-%dT%H:%M:%S)
 	sale=$(curl -s -X POST -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \

@@ -13,6 +13,8 @@ const TTL_MS = 2500; // long enough that a test's reads within it are hits under
 let node, gw, gw0, gwSmall, T, product, sku;
 const regions = () => ['in', 'eu', 'sg', 'ru'].flatMap((r) => ['--region', `${r}=${node.base}`]);
 const xcache = (r) => r.headers.get('x-cache');
+/* a meridian_gateway_cache_* counter or gauge from /metrics text */
+const n = (m, name) => Number(m.match(new RegExp(`^meridian_gateway_cache_${name} ([0-9]+)$`, 'm'))[1]);
 let seq = 0;
 const fresh = (path) => `${path}${path.includes('?') ? '&' : '?'}t=${process.pid}-${++seq}`; // a URL no test read before
 
@@ -190,7 +192,6 @@ test('non-200 answers are not stored', async () => {
 test('/metrics counts hits, misses, stores, bytes and entries', async () => {
   const path = fresh(`/api/v1/products/${product.id}?country=IT`);
   const m0 = (await gw.get('/metrics')).text;
-  const n = (m, name) => Number(m.match(new RegExp(`^meridian_gateway_cache_${name} ([0-9]+)$`, 'm'))[1]);
   await gw.get(path);
   await gw.get(path);
   await wait(10);
@@ -204,7 +205,6 @@ test('/metrics counts hits, misses, stores, bytes and entries', async () => {
 });
 
 test('--cache-mb bounds the cache: the least recently used answers make room', async () => {
-  const n = (m, name) => Number(m.match(new RegExp(`^meridian_gateway_cache_${name} ([0-9]+)$`, 'm'))[1]);
   const first = fresh(`/api/v1/products/${product.id}?country=ES`);
   assert.equal(xcache(await gwSmall.get(first)), 'miss');
   // ~2.6 KB an entry in 1 MB: 600 distinct pages do not fit; `first` is kept the most recently used
