@@ -533,6 +533,15 @@ static void reply_unavailable(h2o_req_t *req, const gw_req_t *g)
     reply_error(req, MER_E_REGION_UNAVAILABLE, msg, json_pack("{s:s}", "region", g->home_name));
 }
 
+/* Does a region have a node in its pool? */
+static bool region_up(int r)
+{
+    for (int k = 0; k < gw.regions[r].n; k++)
+        if (atomic_load_explicit(&gw.regions[r].nodes[k]->up, memory_order_relaxed))
+            return true;
+    return false;
+}
+
 /* GET /api/v1/route?country=XX: httpdns. */
 static void route_answer(h2o_req_t *req)
 {
@@ -565,10 +574,8 @@ static void route_answer(h2o_req_t *req)
     bool healthy = false;
     const char *url = "";
     if (c.region >= 0) {
-        gw_region_t *rg = &gw.regions[c.region];
-        url = rg->public_url;
-        for (int i = 0; i < rg->n; i++)
-            healthy |= atomic_load(&rg->nodes[i]->up);
+        url = gw.regions[c.region].public_url;
+        healthy = region_up(c.region);
     }
     char cache[48];
     int cl = snprintf(cache, sizeof(cache), "public, max-age=%lld", (long long)gw.cfg.route_ttl_s);
@@ -659,9 +666,7 @@ static void ready_answer(h2o_req_t *req)
     bool any = false;
     json_object_set_new(checks, "countries", json_boolean(atomic_load(&gw.map_loaded)));
     for (int i = 0; i < gw.nregions; i++) {
-        bool up = false;
-        for (int k = 0; k < gw.regions[i].n; k++)
-            up |= atomic_load(&gw.regions[i].nodes[k]->up);
+        bool up = region_up(i);
         any |= up;
         json_object_set_new(checks, gw.regions[i].name, json_boolean(up));
     }
@@ -726,15 +731,6 @@ static mer_gw_cache_t *thread_cache(void)
             atomic_store(&gw.caches[w->index], c);
     }
     return c;
-}
-
-/* Does a region have a node in its pool? */
-static bool region_up(int r)
-{
-    for (int k = 0; k < gw.regions[r].n; k++)
-        if (atomic_load_explicit(&gw.regions[r].nodes[k]->up, memory_order_relaxed))
-            return true;
-    return false;
 }
 
 /*

@@ -152,10 +152,8 @@ void *mer_call_alloc(mer_req_t *r, size_t size)
 
 void *mer_call_new(mer_req_t *r, size_t size)
 {
-    MER_ASSERT(size >= sizeof(mer_call_t));
-    mer_call_t *c = mer_xcalloc(1, size);
-    c->r = r;
-    c->who = r->who;
+    char *c = mer_call_alloc(r, size);
+    memset(c + sizeof(mer_call_t), 0, size - sizeof(mer_call_t));
     return c;
 }
 

@@ -500,19 +500,14 @@ const mer_payment_rule_t *mer_country_payment(const mer_country_t *c, const char
 void mer_country_locale(const mer_country_t *c, const char *lang, char out[MER_LOCALE_MAX])
 {
     /* snprintf's "%s" or "%.3s-%s", truncated alike, without its cost (it runs for every amount shown) */
-    size_t n = 0;
     if (strchr(lang, '-')) {
-        n = strnlen(lang, MER_LOCALE_MAX - 1);
-        memcpy(out, lang, n);
-    } else {
-        n = strnlen(lang, 3);
-        memcpy(out, lang, n);
-        out[n++] = '-';
-        size_t cl = strnlen(c->code, MER_LOCALE_MAX - 1 - n);
-        memcpy(out + n, c->code, cl);
-        n += cl;
+        mer_strcopy(out, MER_LOCALE_MAX, lang);
+        return;
     }
-    out[n] = '\0';
+    size_t n = strnlen(lang, 3);
+    memcpy(out, lang, n);
+    out[n++] = '-';
+    mer_strcopy(out + n, MER_LOCALE_MAX - n, c->code);
 }
 
 json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *lang)

@@ -155,7 +155,8 @@ int mer_db_commit(mer_db_t *db);
  * log and before the log is synced: other connections see it already, and *sync_fd is a descriptor of
  * the log that must be fdatasync()ed, from any thread, before anything of the transaction is
  * acknowledged (the region writers do that beside their next batch: store/writer.c). *sync_fd is -1 when
- * the commit was durable on return (PostgreSQL, or SQLite without its log VFS) or failed.
+ * the commit owes no sync: durable on return (PostgreSQL, SQLite without its log VFS), a COMMIT that wrote
+ * nothing to the log, or one that failed.
  */
 int mer_db_commit_nosync(mer_db_t *db, int *sync_fd);
 void mer_db_rollback(mer_db_t *db);

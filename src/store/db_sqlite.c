@@ -574,10 +574,10 @@ static int sq_commit(mer_db_t *db)
 static int sq_commit_nosync(mer_db_t *d, int *sync_fd)
 {
     sq_db_t *db = (sq_db_t *)d;
-    *sync_fd = mer_sqlite_walvfs_defer_sync(db->conn, true);
+    bool deferred = mer_sqlite_walvfs_defer_sync(db->conn, true) >= 0;
     int rc = sq_commit(d);
-    if (*sync_fd >= 0)
-        mer_sqlite_walvfs_defer_sync(db->conn, false); /* checkpoints sync for real */
+    /* checkpoints sync for real again; the log is owed a sync only if the COMMIT left one out */
+    *sync_fd = deferred ? mer_sqlite_walvfs_defer_sync(db->conn, false) : -1;
     return rc;
 }
 

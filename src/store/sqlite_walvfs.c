@@ -21,6 +21,7 @@ typedef struct wal_file {
     int sync_fd;         /* the same file, for a sync on another thread (mer_sqlite_walvfs_defer_sync); or -1 */
     bool defer;          /* a sync writes the buffer but leaves the fdatasync to the caller's other thread */
     bool synced;         /* synced once for real: the unix VFS then synced the directory of a new log too */
+    bool owed;           /* a deferred sync left out its fdatasync since the last mer_sqlite_walvfs_defer_sync */
 } wal_file_t;
 
 static sqlite3_vfs vfs;
@@ -89,8 +90,12 @@ static int w_sync(sqlite3_file *file, int flags)
 {
     wal_file_t *f = (wal_file_t *)file;
     int rc = flush(f);
-    if (rc != SQLITE_OK || (f->defer && f->synced))
+    if (rc != SQLITE_OK)
         return rc;
+    if (f->defer && f->synced) {
+        f->owed = true;
+        return rc;
+    }
     rc = f->real->pMethods->xSync(f->real, flags);
     f->synced = f->synced || rc == SQLITE_OK;
     return rc;
@@ -293,5 +298,7 @@ int mer_sqlite_walvfs_defer_sync(sqlite3 *conn, bool on)
         return -1;
     wal_file_t *f = (wal_file_t *)file;
     f->defer = on && f->sync_fd >= 0;
-    return f->sync_fd;
+    bool owed = f->owed;
+    f->owed = false;
+    return on ? f->sync_fd : owed ? f->sync_fd : -1;
 }

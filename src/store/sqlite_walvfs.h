@@ -35,10 +35,12 @@
  * not be registered (then the default VFS is used). */
 const char *mer_sqlite_walvfs(void);
 
-/* Defers (on) or restores the syncs of conn's write-ahead log: while deferred, a sync writes what was
- * gathered but returns before the fdatasync, which the caller owes before anything of it is acknowledged.
- * Returns a descriptor of the log to fdatasync() from any thread, valid while conn is open, or -1 if
- * conn's log is not this VFS's (then nothing was deferred). Same thread as conn's other calls. */
+/* Defers (on) or restores (off) the syncs of conn's write-ahead log: while deferred, a sync writes what
+ * was gathered but returns before the fdatasync, which the caller owes before anything of it is
+ * acknowledged. Turned on, returns a descriptor of the log (to fdatasync() from any thread, valid while conn
+ * is open), or -1 if conn's log is not this VFS's: nothing is deferred then. Turned off, returns that
+ * descriptor if a sync was left out meanwhile, else -1 (a COMMIT that wrote nothing owes none). Same thread
+ * as conn's other calls. */
 int mer_sqlite_walvfs_defer_sync(sqlite3 *conn, bool on);
 
 #endif
