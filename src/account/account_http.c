@@ -144,6 +144,15 @@ static void reg_hashed(mer_call_t *c)
     mer_call_write(c, ((reg_call_t *)c)->region, reg_write);
 }
 
+/* A new password's rules (registration's): 8 to 128 characters. Returns 0, or answers 422 and returns -1. */
+static int new_password_ok(mer_req_t *r, const char *field, const char *password)
+{
+    if (strlen(password) >= 8)
+        return 0;
+    mer_reply_error(r, MER_E_VALIDATION, field, "passwords need at least 8 characters");
+    return -1;
+}
+
 static void h_register(mer_req_t *r)
 {
     static const char *const keys[] = {"email", "phone", "password", "country", "name", NULL};
@@ -156,11 +165,9 @@ static void h_register(mer_req_t *r)
         mer_reply_verr(r, &e);
         return;
     }
-    size_t plen = strlen(c.password);
-    if (plen < 8) {
-        mer_reply_error(r, MER_E_VALIDATION, "password", "passwords need at least 8 characters");
+    if (new_password_ok(r, "password", c.password) != 0)
         return;
-    }
+    size_t plen = strlen(c.password);
     reg_call_t *j = mer_call_new(r, sizeof(*j));
     j->c.cleanup = reg_cleanup;
     memcpy(j->password, c.password, plen + 1);
@@ -415,15 +422,6 @@ static void h_me(mer_req_t *r)
 }
 
 /* ---- passwords: change, reset ---- */
-
-/* A new password's rules (registration's): 8 to 128 characters. Returns 0, or answers 422 and returns -1. */
-static int new_password_ok(mer_req_t *r, const char *field, const char *password)
-{
-    if (strlen(password) >= 8)
-        return 0;
-    mer_reply_error(r, MER_E_VALIDATION, field, "passwords need at least 8 characters");
-    return -1;
-}
 
 /* A change is four steps: the stored hash read (read pool), the current password checked and the new one
  * hashed (offload pool), the hash written and the other sessions revoked (the region's writer). */
@@ -913,10 +911,7 @@ static int staff_verify(mer_db_t *db, mer_call_t *c)
 static void staff_counted(mer_call_t *c)
 {
     staff_call_t *j = (staff_call_t *)c;
-    if (j->ok)
-        mer_throttle_clear(logins, j->at.account_key);
-    else
-        attempt_count(&j->at);
+    attempt_end(&j->at, j->ok);
     c->committed = NULL;
 }
 

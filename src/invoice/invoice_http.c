@@ -156,6 +156,7 @@ static const mer_event_subscriber_t invoicing = {
     .name = "invoicing",
     .events = "order.paid,order.delivered,order.refunded",
     .apply = invoicing_apply,
+    .raw = true, /* reads the order, not the event's payload */
 };
 
 static int invoice_init(const mer_cycle_t *cycle)
