@@ -169,7 +169,9 @@ int mer_order_change(mer_db_t *db, mer_order_change_t *j, mer_verr_t *e)
         snprintf(why, sizeof(why), "order %s cancelled", number);
         if ((err = mer_store_credit_add(db, user, country, currency, credit, why, 0)) != 0)
             return err;
-        if (mer_db_exec(db, "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = ? WHERE id = ?",
+        if (mer_db_exec(db,
+                        "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = credit_refunded + ? "
+                        "WHERE id = ?",
                         "iii", credit, credit, j->order_id) != 1)
             return MER_E_INTERNAL;
     }

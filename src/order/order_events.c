@@ -13,6 +13,7 @@
 #include "events/events.h"
 #include "order/order.h"
 #include "order/order_events.h"
+#include "order/refund.h"
 #include "payment/payment.h"
 #include "core/banned.h"
 
@@ -81,8 +82,12 @@ static int notifications_apply(mer_db_t *db, const mer_event_t *ev)
         return 0; /* not an order's payload: nothing to tell */
     if (!mer_event_int(ev, "user_id", &user_id))
         user_id = -1; /* user_id NULL when the payload has none (-1 is never an id) */
+    /* an order placed already paid (store credit) is announced twice, created then paid: one message each */
     char message[160];
-    snprintf(message, sizeof(message), "Your order %s is now %s", number, status);
+    if (strcmp(ev->type, "order.created") == 0)
+        snprintf(message, sizeof(message), "Thank you: your order %s is placed", number);
+    else
+        snprintf(message, sizeof(message), "Your order %s is now %s", number, status);
     return mer_db_defer(db,
                         "INSERT INTO notification (event_id, user_id, channel, message, created_at) "
                         "VALUES (?, NULLIF(?, -1), 'email', ?, ?) ON CONFLICT (event_id) DO NOTHING",
@@ -109,13 +114,9 @@ static const mer_event_subscriber_t logistics = {
 
 static int order_refunded(mer_db_t *db, int64_t order_id)
 {
-    char status[24];
-    int err = mer_payment_order_status(db, order_id, status);
+    int err = mer_refund_settle_status(db, order_id);
     if (err)
         return err;
-    if (mer_db_exec(db, "UPDATE orders SET payment_status = ?, updated_at = ? WHERE id = ?", "sii", status,
-                    mer_now_unix_ms(), order_id) != 1)
-        return MER_E_INTERNAL;
     return mer_event_emit_order(db, "order.refunded", order_id) != 0 ? MER_E_INTERNAL : 0;
 }
 

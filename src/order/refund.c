@@ -23,7 +23,7 @@ int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount
                                   int64_t *as_credit)
 {
     char currency[4] = "", country[3] = "", number[MER_ORDER_NUMBER_MAX] = "";
-    int64_t refunded = 0, paid = 0, credit = 0, credit_left = 0, user_id = 0, grand_total = 0, refunded_total = 0;
+    int64_t refunded = 0, paid = 0, credit_left = 0, user_id = 0;
     bool dup = false;
     if (as_credit)
         *as_credit = 0;
@@ -35,8 +35,7 @@ int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount
                      "COALESCE(SUM(x.amount), 0) FROM payment x WHERE x.refund_of = c.id AND x.kind = 'refund') END, "
                      "CASE WHEN c.id IS NULL THEN (SELECT COALESCE(SUM(amount), 0) FROM payment WHERE "
                      "order_id = o.id AND kind = 'charge' AND status = 'succeeded' AND duplicate_of IS NULL) "
-                     "ELSE c.amount END, o.store_credit, o.store_credit - o.credit_refunded, o.user_id, o.country, "
-                     "o.number, o.grand_total, o.refunded_total "
+                     "ELSE c.amount END, o.store_credit - o.credit_refunded, o.user_id, o.country, o.number "
                      "FROM orders o LEFT JOIN payment c ON c.id = ? AND c.order_id = o.id "
                      "AND c.kind = 'charge' AND c.status = 'succeeded' AND c.duplicate_of IS NOT NULL "
                      "WHERE o.id = ?",
@@ -47,13 +46,10 @@ int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount
         dup = mer_rows_int(r, 1) != 0;
         refunded = mer_rows_int(r, 2);
         paid = mer_rows_int(r, 3);
-        credit = mer_rows_int(r, 4);
-        credit_left = dup ? 0 : mer_rows_int(r, 5); /* a duplicate charge is refunded alone */
-        user_id = mer_rows_int(r, 6);
-        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 7));
-        snprintf(number, sizeof(number), "%s", mer_rows_text(r, 8));
-        grand_total = mer_rows_int(r, 9);
-        refunded_total = mer_rows_int(r, 10);
+        credit_left = dup ? 0 : mer_rows_int(r, 4); /* a duplicate charge is refunded alone */
+        user_id = mer_rows_int(r, 5);
+        snprintf(country, sizeof(country), "%s", mer_rows_text(r, 6));
+        snprintf(number, sizeof(number), "%s", mer_rows_text(r, 7));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -130,19 +126,41 @@ int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount
         if (as_credit)
             *as_credit = to_credit;
     }
-    char status[24];
-    if ((err = mer_payment_order_status(db, order_id, status)) != 0)
-        return err;
-    /* an order paid partly or wholly with credit: refunded when all of its grand total went back */
-    if (credit > 0 && strcmp(status, "refund_pending") != 0)
-        snprintf(status, sizeof(status), "%s",
-                 refunded_total + amount >= grand_total ? "refunded" : "partially_refunded");
     if (mer_db_exec(db,
-                    "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = credit_refunded + ?, "
-                    "payment_status = ?, updated_at = ? WHERE id = ?",
-                    "iisii", amount, to_credit, status, now, order_id) != 1)
+                    "UPDATE orders SET refunded_total = refunded_total + ?, credit_refunded = credit_refunded + ? "
+                    "WHERE id = ?",
+                    "iii", amount, to_credit, order_id) != 1)
         return MER_E_INTERNAL;
-    return amount;
+    return (err = mer_refund_settle_status(db, order_id)) != 0 ? err : amount;
+}
+
+int mer_refund_settle_status(mer_db_t *db, int64_t order_id)
+{
+    char status[24];
+    int err = mer_payment_order_status(db, order_id, status);
+    if (err)
+        return err;
+    int64_t credit = 0, refunded = 0, total = 0;
+    mer_rows_t *r =
+        mer_db_query(db, "SELECT store_credit, refunded_total, grand_total FROM orders WHERE id = ?", "i", order_id);
+    bool found = mer_rows_next(r);
+    if (found) {
+        credit = mer_rows_int(r, 0);
+        refunded = mer_rows_int(r, 1);
+        total = mer_rows_int(r, 2);
+    }
+    if ((err = mer_rows_end(r)) != 0)
+        return err;
+    if (!found)
+        return MER_E_NOT_FOUND;
+    /* paid partly or wholly with credit: the payments alone do not know the whole; refunded when all of the
+     * grand total went back (a card refunded in full is then only part of it) */
+    if (credit > 0 && refunded > 0 && strcmp(status, "refund_pending") != 0)
+        snprintf(status, sizeof(status), "%s", refunded >= total ? "refunded" : "partially_refunded");
+    return mer_db_exec(db, "UPDATE orders SET payment_status = ?, updated_at = ? WHERE id = ?", "sii", status,
+                       mer_now_unix_ms(), order_id) == 1
+               ? 0
+               : MER_E_INTERNAL;
 }
 
 int mer_refund_line_units(mer_db_t *db, int64_t order_id, int line_no, int64_t units, int64_t *amount,

@@ -27,7 +27,7 @@
  * requested (>= 0; 0 when nothing was paid), or a negative error (MER_E_VALIDATION when amount exceeds
  * what is refundable). Only the order's own money is refunded without a charge_id; a duplicate charge
  * (payment.h) is refunded only by naming it, and that refund leaves the order's refunded_total and
- * payment status as they are. The order's payment status is then mer_payment_order_status's.
+ * payment status as they are. The order's payment status is then mer_refund_settle_status's.
  */
 int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id);
 /*
@@ -39,6 +39,15 @@ int64_t mer_refund_request(mer_db_t *db, int64_t order_id, int64_t amount, const
  */
 int64_t mer_refund_request_credit(mer_db_t *db, int64_t order_id, int64_t amount, const char *reason, int64_t charge_id,
                                   int64_t *as_credit);
+
+/*
+ * Sets the order's payment_status (and updated_at) from its payments after a refund was requested or
+ * confirmed. Writer thread. mer_payment_order_status's, except for an order paid partly or wholly with store
+ * credit once anything went back: "refunded" only when its refunded_total reached the grand total (credit
+ * included), else "partially_refunded" — a card refunded in full is then not the whole order. Returns 0 or
+ * an error.
+ */
+int mer_refund_settle_status(mer_db_t *db, int64_t order_id);
 
 /*
  * Marks `units` more units of order line line_no refunded (order_line.refunded_qty) and sets *amount to

@@ -5,7 +5,7 @@
 // is cancelled, expires or is refunded gives its credit back once; an Idempotency-Key replay spends nothing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PG, startServer, expectError, customer, until, skuSupply } from './helpers.mjs';
+import { PG, startServer, expectError, customer, until, skuSupply, sqlRows } from './helpers.mjs';
 
 let srv, T;
 before(async () => {
@@ -101,6 +101,42 @@ test('part of the credit: the rest is due by card, the ledger shows the spend', 
   assert.deepEqual(wv.payments.map((x) => [x.kind, x.status, x.amount]), [['charge', 'pending', w.json.totals.grand_total.amount - 10]]);
 });
 
+test('returns of an order paid mostly with credit: a card refunded in full is only part of it', async () => {
+  const sku = await freshSku();
+  const c = await customer(srv, 'IN');
+  const bal = await earn(c, sku, 5);
+  const probe = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 2 }] });
+  const g = probe.json.totals.grand_total.amount;
+  assert.equal((await srv.api('POST', `/api/v1/orders/${probe.json.id}/cancel`, { token: c.token })).status, 200);
+  // the card pays 100 minor units, less than one unit's refund: the first return empties the card
+  const part = g - 100;
+  assert.ok(part <= bal, `${part} <= ${bal}`);
+  const o = await order(c, { payment_method: 'card', lines: [{ sku: sku.code, quantity: 2 }], store_credit: part });
+  assert.equal(o.status, 201, o.text);
+  const p = await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } });
+  assert.equal(p.status, 200, p.text);
+  await deliver(o.json.id);
+  const line = (await view(c, o.json.id)).lines[0].line_total.amount;
+  assert.ok(Math.floor(line / 2) > 100, `a unit (${line / 2}) is worth more than the card paid`);
+
+  await giveBack(c, o.json.id, 1, 'original');
+  const first = await until(async () => {
+    const v = await view(c, o.json.id);
+    return v.payment.status !== 'refund_pending' && v;
+  }, 'the card refund confirmed');
+  assert.equal(first.payment.status, 'partially_refunded', 'the card is back in full, the order is not');
+  assert.equal(first.totals.refunded.amount, Math.floor(line / 2));
+  assert.deepEqual(first.payments.filter((x) => x.kind === 'refund').map((x) => [x.amount, x.status]), [[100, 'succeeded']]);
+
+  // the second unit can still be returned: all of it as credit, nothing waits for the card
+  const second = await giveBack(c, o.json.id, 1, 'original');
+  assert.equal(second.refund.amount.amount, line - Math.floor(line / 2));
+  const v = await view(c, o.json.id);
+  assert.equal(v.totals.refunded.amount, line);
+  assert.equal(v.payment.status, line >= g ? 'refunded' : 'partially_refunded');
+  assert.equal((await credit(c)).balance.amount, bal - part + (line - 100));
+});
+
 test('"max" on an order the credit covers: paid at once, nothing due, shipped without a payment step', async () => {
   const sku = await freshSku();
   const c = await customer(srv, 'IN');
@@ -115,6 +151,12 @@ test('"max" on an order the credit covers: paid at once, nothing due, shipped wi
   assert.equal(o.json.payment.status, 'paid');
   assert.equal(o.json.expires_at, undefined);
   assert.equal((await credit(c)).balance.amount, bal - g);
+  // placed and paid at once: two events, one message each (not "now paid" twice)
+  const told = await until(() => {
+    const rows = sqlRows(srv.dataDir, 'in', `SELECT message FROM notification WHERE message LIKE '%${o.json.number}%' ORDER BY id`);
+    return rows.length >= 2 && rows.map((x) => x.message);
+  }, 'the notifications');
+  assert.deepEqual(told, [`Thank you: your order ${o.json.number} is placed`, `Your order ${o.json.number} is now paid`]);
   expectError(await srv.api('POST', `/api/v1/orders/${o.json.id}/pay`, { token: c.token, body: { card_token: 'tok_visa' } }), 409, 'conflict');
   const s = await srv.api('POST', `/api/v1/admin/orders/${o.json.id}/ship`, { token: T, body: { country: 'IN', tracking_number: 'TRK-CREDIT-1' } });
   assert.equal(s.status, 200, s.text);
