@@ -440,13 +440,14 @@ int mer_db_migrate(mer_db_t *db, const mer_migration_t *m, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (m[i].version <= have)
             continue;
-        char *own = db->be->ddl ? db->be->ddl(m[i].sql) : NULL;
+        bool run = m[i].only == NULL || strcmp(m[i].only, db->be->name) == 0;
+        char *own = run && db->be->ddl ? db->be->ddl(m[i].sql) : NULL;
         const char *sql = own ? own : m[i].sql;
         if ((err = mer_db_begin(db)) != 0) {
             free(own);
             return err;
         }
-        err = mer_db_script(db, sql);
+        err = run ? mer_db_script(db, sql) : 0;
         free(own);
         if (err != 0 || (err = mer_db_exec(db, "INSERT INTO schema_version (version) VALUES (?)", "i",
                                            (int64_t)m[i].version)) < 0) {

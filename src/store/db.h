@@ -213,8 +213,10 @@ int mer_db_checkpoint(mer_db_t *db, int64_t *wal_pages, int64_t *copied);
 int mer_db_script(mer_db_t *db, const char *sql);
 
 typedef struct mer_migration {
-    int version;     /* strictly increasing from 1 */
-    const char *sql; /* a script run in one transaction (SQLite's dialect; other backends translate it) */
+    int version;      /* strictly increasing from 1 */
+    const char *sql;  /* a script run in one transaction (SQLite's dialect; other backends translate it) */
+    const char *only; /* NULL: every backend; else the one backend (its name) that runs it: the others only
+                       * record the version (a change of how SQLite stores or checks what is the same) */
 } mer_migration_t;
 
 /*

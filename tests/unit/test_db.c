@@ -27,9 +27,13 @@ static char pg_url[256];
 static char pg_dir[128];
 
 static const mer_migration_t migrations[] = {
-    {1, "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, qty INTEGER NOT NULL DEFAULT 0 "
-        "CHECK (qty >= 0), note TEXT);"},
-    {2, "CREATE INDEX item_qty ON item(qty);"},
+    {.version = 1,
+     .sql = "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, qty INTEGER NOT NULL DEFAULT 0 "
+            "CHECK (qty >= 0), note TEXT);"},
+    {.version = 2, .sql = "CREATE INDEX item_qty ON item(qty);"},
+    /* each backend runs its own; the other records the version and skips it */
+    {.version = 3, .sql = "CREATE TABLE only_sqlite (x INTEGER);", .only = "sqlite"},
+    {.version = 4, .sql = "CREATE TABLE only_postgresql (x INTEGER);", .only = "postgresql"},
 };
 
 static mer_db_t *open_db(const char *path)
@@ -116,7 +120,10 @@ static void check_backend(const char *path, const char *name)
     assert_int_equal(mer_db_migrate(db, migrations, MER_ARRAY_LEN(migrations)), 0);
     int64_t version = 0;
     assert_int_equal(mer_db_query_int(db, &version, "SELECT MAX(version) FROM schema_version", NULL), 0);
-    assert_int_equal(version, 2);
+    assert_int_equal(version, 4);
+    bool sqlite = strcmp(name, "sqlite") == 0;
+    assert_int_equal(mer_db_has_table(db, "only_sqlite"), sqlite);
+    assert_int_equal(mer_db_has_table(db, "only_postgresql"), !sqlite);
 
     /* typed parameters and RETURNING */
     const int64_t big = (int64_t)1 << 50;
@@ -683,6 +690,49 @@ static void test_schema_on_postgresql(void **state)
     mer_db_close(db);
 }
 
+/* Region schema 18 rebuilds order_shipment (and holds its child aside) on SQLite: rows written under 17 survive,
+ * the status check and the foreign key hold on the new table; PostgreSQL records 18 without running it. */
+static void test_shipment_rebuild_sqlite(void **state)
+{
+    (void)state;
+    char path[sizeof(sqlite_path) + 8];
+    snprintf(path, sizeof(path), "%s.ship", sqlite_path);
+    size_t upto = 0; /* the migrations before 18 */
+    while (upto < mer_schema_region_n && mer_schema_region[upto].version < 18)
+        upto++;
+    assert_true(upto < mer_schema_region_n);
+    mer_db_t *db = NULL;
+    assert_int_equal(mer_db_open(path, MER_DB_CREATE, &db), 0);
+    assert_int_equal(mer_db_migrate(db, mer_schema_region, upto), 0);
+    /* a shipment and its line, without the order and warehouse they name: foreign keys off to write them and
+     * to copy them (a store's own data, migrated with them on, has its parents: checked by `meridian serve` on
+     * a data directory of schema 17 with shipped and pending orders) */
+    assert_int_equal(mer_db_script(db, "PRAGMA foreign_keys=OFF;"
+                                       "INSERT INTO order_shipment (id, order_id, seq, warehouse_id, status, "
+                                       "tracking_number, created_at) VALUES (7, 1, 1, 1, 'shipped', 'TRK7', 5);"
+                                       "INSERT INTO order_shipment_line VALUES (7, 1, 3, 2);"),
+                     0);
+    assert_int_equal(mer_db_migrate(db, mer_schema_region, mer_schema_region_n), 0);
+    assert_int_equal(mer_db_script(db, "PRAGMA foreign_keys=ON;"), 0);
+    mer_rows_t *r = mer_db_query(db,
+                                 "SELECT s.status, s.tracking_number, l.sku_id, l.quantity FROM order_shipment s "
+                                 "JOIN order_shipment_line l ON l.shipment_id = s.id WHERE s.id = 7",
+                                 NULL);
+    assert_true(mer_rows_next(r));
+    assert_string_equal(mer_rows_text(r, 0), "shipped");
+    assert_string_equal(mer_rows_text(r, 1), "TRK7");
+    assert_int_equal(mer_rows_int(r, 2), 3);
+    assert_int_equal(mer_rows_int(r, 3), 2);
+    assert_false(mer_rows_next(r));
+    assert_int_equal(mer_rows_end(r), 0);
+    assert_false(mer_db_has_table(db, "order_shipment_line_held"));
+    assert_true(mer_db_exec(db, "UPDATE order_shipment SET status = 'lost' WHERE id = 7", NULL) < 0);
+    assert_int_equal(mer_db_exec(db, "UPDATE order_shipment SET status = 'delivered' WHERE id = 7", NULL), 1);
+    assert_true(mer_db_exec(db, "INSERT INTO order_shipment_line VALUES (8, 1, 3, 1)", NULL) < 0); /* no shipment 8 */
+    mer_db_close(db);
+    unlink(path);
+}
+
 static void test_postgresql_unreachable(void **state)
 {
     (void)state;
@@ -816,6 +866,7 @@ int main(void)
         cmocka_unit_test(test_insert_sqlite),
         cmocka_unit_test(test_insert_postgresql),
         cmocka_unit_test(test_schema_on_postgresql),
+        cmocka_unit_test(test_shipment_rebuild_sqlite),
         cmocka_unit_test(test_postgresql_unreachable),
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_notes),
