@@ -40,6 +40,7 @@ export const T = {
     sendCode: 'Send code', codeSent: 'If an account has this email, we have sent a code to it. The code is valid for {time}.',
     resetCode: 'Code from the message', setPassword: 'Set new password', haveCode: 'I already have a code', newCode: 'Send me a new code',
     pwReset: 'Your password is changed. Log in with the new one.', retryIn: 'Too many tries. Try again in {time}.',
+    storeCredit: 'Store credit', creditBalance: 'Your store credit balance', useCredit: 'Use my store credit', amountDue: 'Amount due',
   },
   es: {
     shop: 'Tienda', cart: 'Carrito', account: 'Cuenta', login: 'Iniciar sesión', logout: 'Cerrar sesión', register: 'Crear cuenta',
@@ -79,6 +80,7 @@ export const T = {
     resetCode: 'Código del mensaje', setPassword: 'Guardar la nueva contraseña', haveCode: 'Ya tengo un código',
     newCode: 'Enviarme un código nuevo', pwReset: 'Tu contraseña se ha cambiado. Inicia sesión con la nueva.',
     retryIn: 'Demasiados intentos. Vuelve a intentarlo dentro de {time}.',
+    storeCredit: 'Crédito en tienda', creditBalance: 'Tu saldo de crédito en tienda', useCredit: 'Usar mi crédito en tienda', amountDue: 'Importe a pagar',
   },
   hi: {
     shop: 'दुकान', cart: 'कार्ट', account: 'खाता', login: 'लॉग इन', logout: 'लॉग आउट', register: 'खाता बनाएँ',
@@ -115,6 +117,7 @@ export const T = {
     sendCode: 'कोड भेजें', codeSent: 'अगर इस ईमेल से कोई खाता है, तो हमने उस पर एक कोड भेज दिया है। यह कोड {time} तक मान्य है।',
     resetCode: 'संदेश में मिला कोड', setPassword: 'नया पासवर्ड सहेजें', haveCode: 'मेरे पास पहले से कोड है', newCode: 'मुझे नया कोड भेजें',
     pwReset: 'आपका पासवर्ड बदल गया है। नए पासवर्ड से लॉग इन करें।', retryIn: 'बहुत ज़्यादा कोशिशें हुईं। {time} बाद फिर से कोशिश करें।',
+    storeCredit: 'स्टोर क्रेडिट', creditBalance: 'आपका स्टोर क्रेडिट बैलेंस', useCredit: 'मेरा स्टोर क्रेडिट इस्तेमाल करें', amountDue: 'देय राशि',
   },
   ms: {
     shop: 'Kedai', cart: 'Troli', account: 'Akaun', login: 'Log masuk', logout: 'Log keluar', register: 'Daftar akaun',
@@ -153,6 +156,7 @@ export const T = {
     resetCode: 'Kod dalam mesej', setPassword: 'Simpan kata laluan baharu', haveCode: 'Saya sudah ada kod',
     newCode: 'Hantar kod baharu kepada saya', pwReset: 'Kata laluan anda telah ditukar. Log masuk dengan kata laluan baharu.',
     retryIn: 'Terlalu banyak cubaan. Cuba lagi dalam {time}.',
+    storeCredit: 'Kredit kedai', creditBalance: 'Baki kredit kedai anda', useCredit: 'Guna kredit kedai saya', amountDue: 'Jumlah perlu dibayar',
   },
   id: {
     shop: 'Belanja', cart: 'Keranjang', account: 'Akun', login: 'Masuk', logout: 'Keluar', register: 'Buat akun',
@@ -190,6 +194,7 @@ export const T = {
     resetCode: 'Kode dari pesan', setPassword: 'Simpan kata sandi baru', haveCode: 'Saya sudah punya kode',
     newCode: 'Kirimi saya kode baru', pwReset: 'Kata sandimu sudah diubah. Masuk dengan kata sandi yang baru.',
     retryIn: 'Terlalu banyak percobaan. Coba lagi dalam {time}.',
+    storeCredit: 'Kredit toko', creditBalance: 'Saldo kredit tokomu', useCredit: 'Gunakan kredit tokoku', amountDue: 'Jumlah yang harus dibayar',
   },
   fil: {
     shop: 'Mamili', cart: 'Cart', account: 'Account', login: 'Mag-log in', logout: 'Mag-log out', register: 'Gumawa ng account',
@@ -229,6 +234,7 @@ export const T = {
     resetCode: 'Code mula sa mensahe', setPassword: 'I-save ang bagong password', haveCode: 'May code na ako',
     newCode: 'Padalhan ako ng bagong code', pwReset: 'Napalitan na ang password mo. Mag-log in gamit ang bago.',
     retryIn: 'Masyadong maraming subok. Subukang muli pagkalipas ng {time}.',
+    storeCredit: 'Kredito sa tindahan', creditBalance: 'Balanse ng kredito mo sa tindahan', useCredit: 'Gamitin ang kredito ko sa tindahan', amountDue: 'Halagang babayaran',
   },
   th: {
     shop: 'ร้านค้า', cart: 'รถเข็น', account: 'บัญชี', login: 'เข้าสู่ระบบ', logout: 'ออกจากระบบ', register: 'สมัครสมาชิก',
@@ -265,6 +271,7 @@ export const T = {
     codeSent: 'หากมีบัญชีที่ใช้อีเมลนี้ เราได้ส่งรหัสยืนยันไปแล้ว รหัสนี้ใช้ได้ {time}', resetCode: 'รหัสยืนยันจากข้อความ',
     setPassword: 'บันทึกรหัสผ่านใหม่', haveCode: 'ฉันมีรหัสยืนยันแล้ว', newCode: 'ส่งรหัสยืนยันใหม่ให้ฉัน',
     pwReset: 'เปลี่ยนรหัสผ่านแล้ว กรุณาเข้าสู่ระบบด้วยรหัสผ่านใหม่', retryIn: 'ลองหลายครั้งเกินไป กรุณาลองใหม่ในอีก {time}',
+    storeCredit: 'เครดิตร้านค้า', creditBalance: 'ยอดเครดิตร้านค้าของคุณ', useCredit: 'ใช้เครดิตร้านค้าของฉัน', amountDue: 'ยอดที่ต้องชำระ',
   },
   vi: {
     shop: 'Cửa hàng', cart: 'Giỏ hàng', account: 'Tài khoản', login: 'Đăng nhập', logout: 'Đăng xuất', register: 'Tạo tài khoản',
@@ -301,6 +308,7 @@ export const T = {
     codeSent: 'Nếu có tài khoản dùng email này, chúng tôi đã gửi mã đến email đó. Mã có hiệu lực trong {time}.',
     resetCode: 'Mã trong tin nhắn', setPassword: 'Lưu mật khẩu mới', haveCode: 'Tôi đã có mã', newCode: 'Gửi cho tôi mã mới',
     pwReset: 'Đã đổi mật khẩu. Hãy đăng nhập bằng mật khẩu mới.', retryIn: 'Bạn thử quá nhiều lần. Vui lòng thử lại sau {time}.',
+    storeCredit: 'Tín dụng cửa hàng', creditBalance: 'Số dư tín dụng cửa hàng của bạn', useCredit: 'Dùng tín dụng cửa hàng của tôi', amountDue: 'Số tiền cần thanh toán',
   },
   ru: {
     shop: 'Магазин', cart: 'Корзина', account: 'Личный кабинет', login: 'Войти', logout: 'Выйти', register: 'Создать аккаунт',
@@ -339,6 +347,7 @@ export const T = {
     resetCode: 'Код из сообщения', setPassword: 'Сохранить новый пароль', haveCode: 'У меня уже есть код', newCode: 'Отправить новый код',
     pwReset: 'Пароль изменён. Войдите с новым паролем.',
     retryIn: 'Слишком много попыток. Подождите и попробуйте снова (осталось: {time}).',
+    storeCredit: 'Баланс в магазине', creditBalance: 'Ваш баланс в магазине', useCredit: 'Оплатить с баланса в магазине', amountDue: 'К оплате',
   },
   fr: {
     shop: 'Boutique', cart: 'Panier', account: 'Mon compte', login: 'Se connecter', logout: 'Se déconnecter', register: 'Créer un compte',
@@ -377,6 +386,7 @@ export const T = {
     resetCode: 'Code reçu dans le message', setPassword: 'Enregistrer le nouveau mot de passe', haveCode: 'J’ai déjà un code',
     newCode: 'M’envoyer un nouveau code', pwReset: 'Votre mot de passe a été modifié. Connectez-vous avec le nouveau.',
     retryIn: 'Trop de tentatives. Réessayez dans {time}.',
+    storeCredit: 'Avoir', creditBalance: 'Solde de votre avoir', useCredit: 'Utiliser mon avoir', amountDue: 'Montant à payer',
   },
   it: {
     shop: 'Negozio', cart: 'Carrello', account: 'Il mio account', login: 'Accedi', logout: 'Esci', register: 'Crea un account',
@@ -415,6 +425,7 @@ export const T = {
     resetCode: 'Codice ricevuto nel messaggio', setPassword: 'Salva la nuova password', haveCode: 'Ho già un codice',
     newCode: 'Inviami un nuovo codice', pwReset: 'La password è stata cambiata. Accedi con quella nuova.',
     retryIn: 'Troppi tentativi. Riprova tra {time}.',
+    storeCredit: 'Credito del negozio', creditBalance: 'Il tuo saldo di credito del negozio', useCredit: 'Usa il mio credito del negozio', amountDue: 'Importo da pagare',
   },
   de: {
     shop: 'Shop', cart: 'Warenkorb', account: 'Mein Konto', login: 'Anmelden', logout: 'Abmelden', register: 'Konto erstellen',
@@ -454,6 +465,7 @@ export const T = {
     resetCode: 'Code aus der Nachricht', setPassword: 'Neues Passwort speichern', haveCode: 'Ich habe schon einen Code',
     newCode: 'Neuen Code senden', pwReset: 'Ihr Passwort wurde geändert. Melden Sie sich mit dem neuen Passwort an.',
     retryIn: 'Zu viele Versuche. Bitte versuchen Sie es in {time} erneut.',
+    storeCredit: 'Guthaben', creditBalance: 'Ihr Guthaben', useCredit: 'Mein Guthaben verwenden', amountDue: 'Zu zahlender Betrag',
   },
   pl: {
     shop: 'Sklep', cart: 'Koszyk', account: 'Moje konto', login: 'Zaloguj się', logout: 'Wyloguj się', register: 'Załóż konto',
@@ -491,6 +503,7 @@ export const T = {
     resetCode: 'Kod z wiadomości', setPassword: 'Zapisz nowe hasło', haveCode: 'Mam już kod', newCode: 'Wyślij mi nowy kod',
     pwReset: 'Hasło zostało zmienione. Zaloguj się nowym hasłem.',
     retryIn: 'Zbyt wiele prób. Spróbuj ponownie za chwilę (pozostało: {time}).',
+    storeCredit: 'Środki w sklepie', creditBalance: 'Twoje saldo środków w sklepie', useCredit: 'Użyj moich środków w sklepie', amountDue: 'Kwota do zapłaty',
   },
 };
 

@@ -302,6 +302,8 @@ function Totals({ totals, taxIncluded, taxes }) {
     ${taxes && taxes.map((x) => html`<dt class="tax-line">${x.kind} ${fmtNum(x.rate_bp / 10000, loc(), { style: 'percent', maximumFractionDigits: 2 })}</dt><dd class="tax-line" data-kind=${x.kind}>${x.amount.formatted}</dd>`)}
     <dt>${taxIncluded ? L('tax') : L('taxAdded')}</dt><dd>${totals.tax.formatted}</dd>
     <dt class="grand">${L('total')}</dt><dd class="grand" data-testid="grand-total">${totals.grand_total.formatted}</dd>
+    ${totals.store_credit && totals.store_credit.amount > 0 && html`<dt>${L('storeCredit')}</dt><dd data-testid="store-credit">−${totals.store_credit.formatted}</dd>
+      <dt>${L('amountDue')}</dt><dd data-testid="amount-due">${totals.amount_due.formatted}</dd>`}
   </dl>`;
 }
 
@@ -534,6 +536,9 @@ function Checkout({ query, onCart }) {
   const flash = query.get('flash');
   const cart = useLoad(() => (flash ? Promise.resolve(null) : api('GET', '/cart', { query: q() })), [S.token, S.country, flash]);
   const addrs = useLoad(() => api('GET', '/users/me/addresses'), [S.token]);
+  // the customer's store credit (GET /store-credit): offered when there is some; a failed read offers none
+  const credit = useLoad(() => (S.token ? api('GET', '/store-credit') : Promise.resolve(null)), [S.token]);
+  const [useCredit, setUseCredit] = useState(false);
   const [method, setMethod] = useState(null);
   const [addressId, setAddressId] = useState(null);
   const [coupon, setCoupon] = useState('');
@@ -545,8 +550,13 @@ function Checkout({ query, onCart }) {
   const c = country();
   const list = (addrs.data && (addrs.data.addresses || addrs.data.items)) || [];
   const total = cart.data && cart.data.totals.grand_total;
+  const balance = credit.data && credit.data.balance && credit.data.balance.amount > 0 &&
+    (!total || credit.data.balance.currency === total.currency) ? credit.data.balance : null;
+  // what the payment method collects: the grand total less the credit applied ("max": at most the grand total)
+  const applied = useCredit && balance && total ? Math.min(balance.amount, total.amount) : 0;
+  const due = total ? total.amount - applied : null;
   const methods = (c ? c.payment_methods : []).filter((m) => !flash || m.method !== 'cod' || query.get('cod') === '1');
-  const usable = (m) => !(m.max_amount !== undefined && total && total.amount > m.max_amount);
+  const usable = (m) => !(m.max_amount !== undefined && due !== null && due > m.max_amount);
   const chosen = method || (methods.find(usable) || {}).method;
   const addr = addressId || (list.find((a) => a.default) || list[0] || {}).id;
   const submit = async (e) => {
@@ -555,11 +565,17 @@ function Checkout({ query, onCart }) {
     try {
       const body = flash ? { payment_method: chosen, address_id: addr, flash_token: flash, ...(coupon ? { coupon } : {}) }
         : { payment_method: chosen, address_id: addr, expected_total: total.amount, ...(coupon ? { coupon } : {}) };
+      if (useCredit && balance) body.store_credit = 'max';
       const o = await api('POST', '/orders', { body, headers: { 'idempotency-key': key.current } });
-      if (o.payment && o.payment.redirect_url) { toWallet(o.payment.redirect_url, o); return; }
+      // an order the credit paid in full is paid already: no wallet, no card step (the order page offers none)
+      if (o.status !== 'paid' && o.payment && o.payment.redirect_url) { toWallet(o.payment.redirect_url, o); return; }
       onCart();
       go(`/orders/${o.id}?new=1`);
-    } catch (x) { setErr(x); focusError(form.current, x); if (x.status === 409) cart.reload(); } finally { setBusy(false); }
+    } catch (x) {
+      setErr(x); focusError(form.current, x);
+      if (x.status === 409) cart.reload();
+      if (x.field === 'store_credit') credit.reload(); // the balance changed meanwhile
+    } finally { setBusy(false); }
   };
   if (cart.data && !cart.data.lines.length) return html`<section><h1>${L('checkout')}</h1><p>${L('emptyCart')}</p></section>`;
   return html`<section>
@@ -579,16 +595,22 @@ function Checkout({ query, onCart }) {
             onChange=${() => setMethod(m.method)} />${L(m.method)}
           ${m.max_amount !== undefined && html`<small class="hint"> ${L('codLimit')} ${fmtMinor(m.max_amount, c)}</small>`}</label>`)}
       </fieldset>
+      ${balance && html`<fieldset class="choices"><legend>${L('storeCredit')}</legend>
+        <p id="credit-balance">${L('creditBalance')}: <b data-testid="credit-balance">${balance.formatted}</b></p>
+        <label class="choice"><input type="checkbox" name="store_credit" checked=${useCredit} aria-describedby="credit-balance"
+          onChange=${(e) => setUseCredit(e.currentTarget.checked)} />${L('useCredit')}</label>
+      </fieldset>`}
       <${Field} label=${L('coupon')} name="coupon" value=${coupon} onInput=${setCoupon} error=${err} />
       <${FormError} error=${err} fields=${['coupon']} />
-      <button class="primary" type="submit" disabled=${busy || !addr || (!cart.data && !flash)}>${L('placeOrder')}${total ? ` · ${total.formatted}` : ''}</button>
+      <button class="primary" type="submit" disabled=${busy || !addr || (!cart.data && !flash)}>${L('placeOrder')}${total ? ` · ${applied ? fmtMinor(due, c) : total.formatted}` : ''}</button>
     </form>
   </section>`;
 }
-// To the wallet: its page learns the amount to show and where to send the shopper back (this order).
+// To the wallet: its page learns the amount to show (what is due after store credit: the intent's amount) and
+// where to send the shopper back (this order).
 function toWallet(url, o) {
   const u = new URL(url);
-  u.searchParams.set('amount', String(o.totals.grand_total.amount));
+  u.searchParams.set('amount', String((o.totals.amount_due || o.totals.grand_total).amount));
   u.searchParams.set('return', `${location.origin}/#/orders/${o.id}`);
   location.href = u.href;
 }
