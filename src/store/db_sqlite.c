@@ -313,8 +313,11 @@ static stmt_slot_t *cache_slot(sq_db_t *db, const char *sql)
     return NULL; /* full: statement goes uncached */
 }
 
-static int bind_params(sq_db_t *db, sqlite3_stmt *st, const char *sql, const char *types, va_list ap)
+/* Binds the parameters. borrowed: the statement runs to its end (and finish() clears it) before the call that
+ * gave them returns, so SQLite reads the caller's strings in place instead of copying each one first. */
+static int bind_params(sq_db_t *db, sqlite3_stmt *st, const char *sql, const char *types, va_list ap, bool borrowed)
 {
+    sqlite3_destructor_type keep = borrowed ? SQLITE_STATIC : SQLITE_TRANSIENT;
     int idx = 1, rc = SQLITE_OK;
     for (const char *t = types ? types : ""; *t; t++, idx++) {
         switch (*t) {
@@ -323,13 +326,13 @@ static int bind_params(sq_db_t *db, sqlite3_stmt *st, const char *sql, const cha
             break;
         case 's': {
             const char *s = va_arg(ap, const char *);
-            rc = s ? sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, idx);
+            rc = s ? sqlite3_bind_text(st, idx, s, -1, keep) : sqlite3_bind_null(st, idx);
             break;
         }
         case 'S': {
             const char *s = va_arg(ap, const char *);
             size_t n = va_arg(ap, size_t);
-            rc = sqlite3_bind_text(st, idx, s ? s : "", (int)n, SQLITE_TRANSIENT);
+            rc = sqlite3_bind_text(st, idx, s ? s : "", (int)n, keep);
             break;
         }
         case 'n':
@@ -420,10 +423,10 @@ static bool split_returning(sq_db_t *db, const char *sql, sqlite3_stmt **st, sql
 /*
  * Prepares (or takes from the cache) and binds. On success *slot is the busy cache slot or NULL. split: the
  * caller runs a split RETURNING (a one-row query, sq_query_int) when the slot has one; a slot that was split
- * serves only such callers, others get a private statement of sql as written.
+ * serves only such callers, others get a private statement of sql as written. borrowed: as bind_params.
  */
-static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, bool split, sqlite3_stmt **out,
-                   stmt_slot_t **slot_out)
+static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, bool split, bool borrowed,
+                   sqlite3_stmt **out, stmt_slot_t **slot_out)
 {
     if (mer_db_fault_stmt(&db->base, sql))
         return MER_E_INTERNAL;
@@ -449,7 +452,7 @@ static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, 
     }
     if (slot)
         slot->busy = true;
-    int err = bind_params(db, st, sql, types, ap);
+    int err = bind_params(db, st, sql, types, ap, borrowed);
     if (err) {
         finish(st, slot);
         return err;
@@ -464,7 +467,7 @@ static int run(sq_db_t *db, mer_db_later_t *later, const char *sql, const char *
 {
     sqlite3_stmt *st;
     stmt_slot_t *slot;
-    int err = prepare(db, sql, types, ap, false, &st, &slot);
+    int err = prepare(db, sql, types, ap, false, true, &st, &slot);
     if (err)
         return err;
     int rc = sqlite3_step(st);
@@ -525,7 +528,7 @@ static mer_rows_t *sq_query(mer_db_t *d, const char *sql, const char *types, va_
         r = mer_xmalloc(sizeof(*r));
     memset(r, 0, sizeof(*r));
     r->db = db;
-    r->err = prepare(db, sql, types, ap, false, &r->stmt, &r->slot);
+    r->err = prepare(db, sql, types, ap, false, false, &r->stmt, &r->slot); /* rows outlive the call */
     if (r->err)
         r->done = true;
     return &r->base;
@@ -611,7 +614,7 @@ static int sq_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *
     sq_db_t *db = (sq_db_t *)d;
     sqlite3_stmt *st;
     stmt_slot_t *slot;
-    int err = prepare(db, sql, types, ap, true, &st, &slot);
+    int err = prepare(db, sql, types, ap, true, true, &st, &slot);
     if (err)
         return err;
     if (slot && slot->ret)
