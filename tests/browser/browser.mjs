@@ -13,6 +13,17 @@ export const WAIT = 30000;
 export const WEB_DIR = resolve(process.env.MERIDIAN_WEB_DIR || 'web/dist');
 
 // A node serving the built UI (web/dist, as `make` builds it) with demo data, and a browser.
+// Signs page in as customer c (a tests/api/helpers.mjs customer) before its first load, with the storefront's
+// country and language already chosen.
+export async function signIn(page, c, country, lang) {
+  await page.addInitScript(([token, user, cc, lg]) => {
+    localStorage.setItem('mer.country', JSON.stringify(cc));
+    localStorage.setItem('mer.lang', JSON.stringify(lg));
+    localStorage.setItem('mer.token', JSON.stringify(token));
+    localStorage.setItem('mer.user', JSON.stringify(user));
+  }, [c.token, c.user, country, lang]);
+}
+
 export async function start(opts = {}) {
   if (!existsSync(join(WEB_DIR, 'index.html'))) throw new Error(`no built pages in ${WEB_DIR}: run make (node web/build.mjs)`);
   const srv = await startServer({ ...opts, env: { MERIDIAN_WEB_DIR: WEB_DIR, ...(opts.env || {}) } });

@@ -3,7 +3,7 @@
 // percentages follow (web/src/i18n.js; numbers and dates by Intl), with no English left in the page's chrome.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start } from './browser.mjs';
+import { start, signIn } from './browser.mjs';
 import { customer } from '../api/helpers.mjs';
 
 let env;
@@ -81,12 +81,7 @@ test('a Russian shopper\'s order: status, payment method, date and tax rate in R
   assert.equal(order.status, 201, order.text);
 
   const page = await env.page({ locale: 'en-US' });
-  await page.addInitScript(([token, user]) => {
-    localStorage.setItem('mer.country', '"RU"');
-    localStorage.setItem('mer.lang', '"ru"');
-    localStorage.setItem('mer.token', JSON.stringify(token));
-    localStorage.setItem('mer.user', JSON.stringify(user));
-  }, [shopper.token, shopper.user]);
+  await signIn(page, shopper, 'RU', 'ru');
   await page.goto(`/#/orders/${order.json.id}`);
   await page.getByRole('heading', { name: `Заказ ${order.json.number}` }).waitFor();
   const status = page.getByTestId('order-status');

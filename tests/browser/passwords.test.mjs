@@ -4,7 +4,7 @@
 // by email, which Meridian records in the region's notification table: the test reads it from there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start } from './browser.mjs';
+import { start, signIn } from './browser.mjs';
 import { customer, sqlRows, until } from '../api/helpers.mjs';
 
 let env;
@@ -104,12 +104,7 @@ test('the account page changes the password: a wrong current one is shown at its
 test('a back-off (429) on the password change says when to try again, in the shopper\'s language', async () => {
   const c = await customer(env.srv, 'IN', { address: null });
   const page = await env.page();
-  await page.addInitScript(([t, u]) => {
-    localStorage.setItem('mer.country', '"IN"');
-    localStorage.setItem('mer.lang', '"hi"');
-    localStorage.setItem('mer.token', JSON.stringify(t));
-    localStorage.setItem('mer.user', JSON.stringify(u));
-  }, [c.token, c.user]);
+  await signIn(page, c, 'IN', 'hi');
   // the API's 429 as attempt_start answers it (the back-off itself is tested in tests/api/passwords.test.mjs;
   // its first blocks last a second or two, too short to see on a page)
   await page.route('**/api/v1/users/me/password', (route) => route.fulfill({

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { start } from './browser.mjs';
+import { start, signIn } from './browser.mjs';
 import { customer, skuSupply } from '../api/helpers.mjs';
 
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
@@ -42,12 +42,7 @@ async function earn(c, sku, units) {
 // A page logged in as c, in India, in English.
 async function pageOf(c) {
   const page = await env.page({ bypassCSP: true });
-  await page.addInitScript(([token, user]) => {
-    localStorage.setItem('mer.country', '"IN"');
-    localStorage.setItem('mer.lang', '"en"');
-    localStorage.setItem('mer.token', JSON.stringify(token));
-    localStorage.setItem('mer.user', JSON.stringify(user));
-  }, [c.token, c.user]);
+  await signIn(page, c, 'IN', 'en');
   return page;
 }
 
