@@ -8,14 +8,15 @@
  * RETURNING without a temporary table. SQLite runs "INSERT/UPDATE ... RETURNING" by storing every row it
  * returns in a temporary b-tree first (its own pager, an ~87 KB page-cache allocation, opened and closed per
  * run): on the order path that was a third of the writer's CPU for four one-row statements. A one-row query
- * (mer_db_query_int) of the form "INSERT INTO t ... RETURNING x" or "UPDATE t SET ... RETURNING x" on a
- * rowid table without triggers is therefore split once, when its statement is cached: the statement without
- * its RETURNING clause, and "SELECT x FROM t WHERE rowid = ?". The update hook (installed on every read-write
- * connection, idle unless a split statement runs) notes the rowid of the first row of t that the statement
- * wrote; the SELECT then reads that row as it is after the statement, which is what RETURNING reports. No row
- * written (a WHERE that matched nothing, ON CONFLICT DO NOTHING) is MER_E_NOT_FOUND, as before. Statements
- * that do not fit (DELETE, a '?' after RETURNING, a table with triggers or WITHOUT ROWID, a cursor walk
- * through mer_db_query) run as written.
+ * (mer_db_query_int), or a statement whose outcome is wanted (mer_db_defer_result: the stock reservation), of
+ * the form "INSERT INTO t ... RETURNING x" or "UPDATE t SET ... RETURNING x" on a rowid table without
+ * triggers is therefore split once, when its statement is cached: the statement without its RETURNING
+ * clause, and "SELECT x FROM t WHERE rowid = ?". The update hook (installed on every read-write connection,
+ * idle unless a split statement runs) notes the rowid of the first row of t that the statement wrote; the
+ * SELECT then reads that row as it is after the statement, which is what RETURNING reports. No row written
+ * (a WHERE that matched nothing, ON CONFLICT DO NOTHING) is MER_E_NOT_FOUND for mer_db_query_int and no row
+ * returned for mer_db_defer_result, as before. Statements that do not fit (DELETE, a '?' after RETURNING, a
+ * table with triggers or WITHOUT ROWID, a cursor walk through mer_db_query) run as written.
  */
 #include "store/db_int.h"
 
@@ -462,26 +463,62 @@ static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, 
     return 0;
 }
 
-/* Runs a statement to its end: the rows it changed, or an error; later (may be NULL) gets what it did. */
+/*
+ * Runs a split RETURNING (file comment) whose statement prepare() bound: the statement, then the row it wrote
+ * first. Returns the rows the statement changed or an error; *returned says whether it wrote a row, and then
+ * *out is what RETURNING reported of it.
+ */
+static int run_split(sq_db_t *db, stmt_slot_t *slot, const char *sql, bool *returned, int64_t *out)
+{
+    int rc, n = 0;
+    *returned = false;
+    db->watch_table = slot->table;
+    db->watch_seen = false;
+    while ((rc = sqlite3_step(slot->stmt)) == SQLITE_ROW)
+        ;
+    db->watch_table = NULL;
+    if (rc != SQLITE_DONE) {
+        n = map_err(db, rc, sql);
+    } else if (db->watch_seen) {
+        n = sqlite3_changes(db->conn);
+        sqlite3_bind_int64(slot->ret, 1, db->watch_rowid);
+        rc = sqlite3_step(slot->ret);
+        if (rc == SQLITE_ROW) {
+            *returned = true;
+            *out = sqlite3_column_int64(slot->ret, 0);
+        } else if (rc != SQLITE_DONE) {
+            n = map_err(db, rc, sql);
+        }
+        sqlite3_reset(slot->ret);
+    }
+    finish(slot->stmt, slot);
+    return n;
+}
+
+/*
+ * Runs a statement to its end: the rows it changed, or an error; later (may be NULL) gets what it did (a
+ * RETURNING statement is split for it, as for mer_db_query_int: only its first row is reported).
+ */
 static int run(sq_db_t *db, mer_db_later_t *later, const char *sql, const char *types, va_list ap)
 {
     sqlite3_stmt *st;
     stmt_slot_t *slot;
-    int err = prepare(db, sql, types, ap, false, true, &st, &slot);
+    int err = prepare(db, sql, types, ap, later != NULL, true, &st, &slot);
     if (err)
         return err;
-    int rc = sqlite3_step(st);
-    if (later && rc == SQLITE_ROW) {
-        later->returned = true;
-        later->value = sqlite3_column_int64(st, 0);
+    if (slot && slot->ret) {
+        err = run_split(db, slot, sql, &later->returned, &later->value);
+    } else {
+        int rc = sqlite3_step(st);
+        if (later && rc == SQLITE_ROW) {
+            later->returned = true;
+            later->value = sqlite3_column_int64(st, 0);
+        }
+        while (rc == SQLITE_ROW)
+            rc = sqlite3_step(st);
+        err = rc != SQLITE_DONE ? map_err(db, rc, sql) : sqlite3_changes(db->conn);
+        finish(st, slot);
     }
-    while (rc == SQLITE_ROW)
-        rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE)
-        err = map_err(db, rc, sql);
-    else
-        err = sqlite3_changes(db->conn);
-    finish(st, slot);
     if (later && err >= 0) {
         later->changed = err;
         later->ready = true;
@@ -583,32 +620,6 @@ static int sq_end(mer_rows_t *rows)
     return err;
 }
 
-/* Runs a split RETURNING (file comment) whose statement prepare() bound: the statement, then its row. */
-static int run_split(sq_db_t *db, stmt_slot_t *slot, const char *sql, int64_t *out)
-{
-    int rc, err = 0;
-    db->watch_table = slot->table;
-    db->watch_seen = false;
-    while ((rc = sqlite3_step(slot->stmt)) == SQLITE_ROW)
-        ;
-    db->watch_table = NULL;
-    if (rc != SQLITE_DONE) {
-        err = map_err(db, rc, sql);
-    } else if (!db->watch_seen) {
-        err = MER_E_NOT_FOUND;
-    } else {
-        sqlite3_bind_int64(slot->ret, 1, db->watch_rowid);
-        rc = sqlite3_step(slot->ret);
-        if (rc == SQLITE_ROW)
-            *out = sqlite3_column_int64(slot->ret, 0);
-        else
-            err = rc == SQLITE_DONE ? MER_E_NOT_FOUND : map_err(db, rc, sql);
-        sqlite3_reset(slot->ret);
-    }
-    finish(slot->stmt, slot);
-    return err;
-}
-
 static int sq_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *types, va_list ap)
 {
     sq_db_t *db = (sq_db_t *)d;
@@ -617,8 +628,11 @@ static int sq_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *
     int err = prepare(db, sql, types, ap, true, true, &st, &slot);
     if (err)
         return err;
-    if (slot && slot->ret)
-        return run_split(db, slot, sql, out);
+    if (slot && slot->ret) {
+        bool returned;
+        err = run_split(db, slot, sql, &returned, out);
+        return err < 0 ? err : returned ? 0 : MER_E_NOT_FOUND;
+    }
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);

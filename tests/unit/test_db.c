@@ -108,6 +108,25 @@ static void check_returning(mer_db_t *db)
     assert_int_equal(mer_db_commit(db), 0);
     assert_int_equal(mer_db_query_int(db, &v, "SELECT qty FROM item WHERE name = ?", "s", "ret"), 0);
     assert_int_equal(v, 1);
+    /* the same statements whose outcome a job wants (mer_db_defer_result: split as well on SQLite) */
+    mer_db_later_t took, upsert, none, kept;
+    assert_int_equal(mer_db_defer_result(db, &took, take, "isi", (int64_t)1, "ret", (int64_t)1), 0);
+    assert_int_equal(mer_db_defer_result(db, &upsert, add, "si", "ret", (int64_t)6), 0);
+    assert_int_equal(mer_db_defer_result(db, &none, take, "isi", (int64_t)1, "absent", (int64_t)1), 0);
+    assert_int_equal(mer_db_defer_result(db, &kept, keep, "si", "ret-2", (int64_t)1), 0);
+    assert_int_equal(mer_db_flush(db), 0);
+    assert_true(took.ready && took.changed == 1 && took.returned && took.value == 1);
+    assert_true(upsert.ready && upsert.changed == 1 && upsert.returned && upsert.value == 6);
+    assert_true(none.ready && none.changed == 0 && !none.returned);
+    assert_true(kept.ready && kept.changed == 0 && !kept.returned);
+    assert_int_equal(mer_db_query_int(db, &v, take, "isi", (int64_t)1, "ret", (int64_t)1), 0); /* slot shared */
+    assert_int_equal(v, 51);
+    /* a constraint refused (outside a transaction: at once): an internal error as for mer_db_defer, nothing changed */
+    assert_int_equal(mer_db_defer_result(db, &none, "UPDATE item SET qty = qty - ? WHERE name = ? RETURNING qty", "is",
+                                         (int64_t)100, "ret"),
+                     MER_E_INTERNAL);
+    assert_int_equal(mer_db_query_int(db, &v, "SELECT qty FROM item WHERE name = ?", "s", "ret"), 0);
+    assert_int_equal(v, 5);
     assert_int_equal(mer_db_exec(db, "DELETE FROM item WHERE name IN ('ret', 'ret-2')", NULL), 2);
 }
 
