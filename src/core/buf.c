@@ -40,24 +40,9 @@ void mer_buf_grow(mer_buf_t *b, size_t extra)
     b->cap = cap;
 }
 
-void mer_buf_add(mer_buf_t *b, const void *data, size_t len)
-{
-    mer_buf_grow(b, len);
-    memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-}
-
 void mer_buf_addstr(mer_buf_t *b, const char *s)
 {
     mer_buf_add(b, s, strlen(s));
-}
-
-void mer_buf_addch(mer_buf_t *b, char c)
-{
-    mer_buf_grow(b, 1);
-    b->data[b->len++] = c;
-    b->data[b->len] = '\0';
 }
 
 void mer_buf_add_int(mer_buf_t *b, int64_t v)
@@ -97,24 +82,33 @@ void mer_buf_printf(mer_buf_t *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A byte that stands for itself inside a JSON string: printable ASCII but the quote and the backslash. */
+static inline bool json_plain(unsigned char c)
+{
+    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
+}
+
 void mer_buf_add_json_str(mer_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    mer_buf_grow(b, len + 2);
-    mer_buf_addch(b, '"');
     size_t i = 0;
+    while (i < len && json_plain(p[i]))
+        i++;
+    /* the common case, nothing to escape: one copy between the quotes */
+    mer_buf_grow(b, len + 2);
+    b->data[b->len++] = '"';
+    memcpy(b->data + b->len, p, i);
+    b->len += i;
     while (i < len) {
         unsigned char c = p[i];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+        if (json_plain(c)) {
             size_t j = i + 1;
-            while (j < len && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+            while (j < len && json_plain(p[j]))
                 j++;
             mer_buf_add(b, p + i, j - i);
             i = j;
-            continue;
-        }
-        if (c == '"' || c == '\\') {
+        } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             mer_buf_add(b, esc, 2);
             i++;

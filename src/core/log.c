@@ -6,26 +6,22 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/tz.h"
 #include "core/banned.h"
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void mer_format_utc_ms(int64_t unix_ms, char out[32])
 {
-    struct tm tm;
-    time_t secs = (time_t)(unix_ms / 1000);
-    gmtime_r(&secs, &tm);
-    /* strftime cannot overflow here; snprintf of tm fields would trip -Wformat-truncation */
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    int ms = (int)(unix_ms % 1000);
-    if (n + 6 <= 32) {
-        out[n] = '.';
-        out[n + 1] = (char)('0' + ms / 100);
-        out[n + 2] = (char)('0' + ms / 10 % 10);
-        out[n + 3] = (char)('0' + ms % 10);
-        out[n + 4] = 'Z';
-        out[n + 5] = '\0';
-    }
+    int64_t secs = unix_ms >= 0 ? unix_ms / 1000 : (unix_ms - 999) / 1000;
+    int ms = (int)(unix_ms - secs * 1000);
+    mer_format_civil(secs, out);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 void mer_log(mer_log_level_t level, const char *fmt, ...)

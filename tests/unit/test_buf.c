@@ -129,6 +129,65 @@ static void test_json_escape(void **state)
     mer_buf_release(&b);
 }
 
+/* The escaping of mer_buf_add_json_str, one byte at a time: what its runs of plain bytes must add up to. */
+static void escape_slowly(mer_buf_t *b, const unsigned char *p, size_t len)
+{
+    char tmp[8];
+    mer_buf_addch(b, '"');
+    for (size_t i = 0; i < len;) {
+        size_t n = 1;
+        if (p[i] == '"' || p[i] == '\\') {
+            snprintf(tmp, sizeof(tmp), "\\%c", p[i]);
+            mer_buf_addstr(b, tmp);
+        } else if (p[i] < 0x20) {
+            snprintf(tmp, sizeof(tmp), "\\u%04x", p[i]);
+            mer_buf_addstr(b, tmp);
+        } else if (p[i] < 0x80) {
+            mer_buf_addch(b, (char)p[i]);
+        } else if ((n = mer_utf8_seq(p + i, len - i)) == 0) {
+            mer_buf_addstr(b, "\\ufffd");
+            n = 1;
+        } else {
+            mer_buf_add(b, p + i, n);
+        }
+        i += n;
+    }
+    mer_buf_addch(b, '"');
+}
+
+/* Random strings of plain bytes, quotes, backslashes, controls, DEL, valid and broken UTF-8, written after
+ * what the buffer holds (from empty, and across its growth): the same text as byte by byte. */
+static void test_json_escape_runs(void **state)
+{
+    (void)state;
+    static const char *const parts[] = {"a",    "plain text ", "\"", "\\",       "\n", "\x01",
+                                        "\x7f", "\xff",        "₹",  "\xe2\x82", ""};
+    mer_buf_t got = MER_BUF_INIT, want = MER_BUF_INIT;
+    unsigned seed = 12345;
+    char in[256];
+    for (int round = 0; round < 2000; round++) {
+        size_t len = 0;
+        for (int k = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12; k > 0; k--) {
+            const char *part = parts[((seed = seed * 1103515245u + 12345u) >> 16) % MER_ARRAY_LEN(parts)];
+            size_t n = strlen(part);
+            if (len + n >= sizeof(in))
+                break;
+            memcpy(in + len, part, n);
+            len += n;
+        }
+        if (round % 50 == 0) { /* start over: appends into an empty buffer too */
+            mer_buf_release(&got);
+            mer_buf_release(&want);
+        }
+        mer_buf_add_json_str(&got, in, len);
+        escape_slowly(&want, (const unsigned char *)in, len);
+        assert_int_equal(got.len, want.len);
+        assert_string_equal(got.data, want.data);
+    }
+    mer_buf_release(&got);
+    mer_buf_release(&want);
+}
+
 /* The one charset check for text input (mer_utf8_text) and the sequence check the JSON writer shares. */
 static void test_utf8_text(void **state)
 {
@@ -174,9 +233,10 @@ static void test_parse_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printf_grows),     cmocka_unit_test(test_json_escape), cmocka_unit_test(test_add_int),
-        cmocka_unit_test(test_json_text_member), cmocka_unit_test(test_strcopy),     cmocka_unit_test(test_parse_int),
-        cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_printf_grows), cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_add_int),      cmocka_unit_test(test_json_text_member),
+        cmocka_unit_test(test_strcopy),      cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_utf8_text),    cmocka_unit_test(test_json_escape_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <time.h>
 #include <cmocka.h>
+#include <unicode/ucal.h>
+#include <unicode/ustring.h>
 
+#include "core/log.h"
 #include "core/tz.h"
 #include "order/coupon.h"
 
@@ -64,6 +69,76 @@ static void test_tz_parse_and_format(void **state)
     assert_int_equal(mer_tz_parse_local("2026-02-30T12:00", "Asia/Kolkata", &t), -1);
     assert_int_equal(mer_tz_parse_local("tomorrow", "Asia/Kolkata", &t), -1);
     assert_int_equal(mer_tz_parse_local("2026-12-01T25:00", "Asia/Kolkata", &t), -1);
+    mer_tz_thread_release();
+}
+
+/* The offset as ICU computes it afresh: what the remembered spans of mer_tz_offset_ms must agree with. */
+static int32_t icu_offset(const char *tz, int64_t unix_ms)
+{
+    UChar utz[64];
+    UErrorCode st = U_ZERO_ERROR;
+    u_uastrncpy(utz, tz, 64);
+    UCalendar *cal = ucal_open(utz, -1, "en_US", UCAL_GREGORIAN, &st);
+    ucal_setMillis(cal, (UDate)unix_ms, &st);
+    int32_t off = ucal_get(cal, UCAL_ZONE_OFFSET, &st) + ucal_get(cal, UCAL_DST_OFFSET, &st);
+    assert_true(U_SUCCESS(st));
+    ucal_close(cal);
+    return off;
+}
+
+/*
+ * Offsets on both sides of daylight-saving transitions (the instant before, at and after: a remembered span
+ * ends exactly at its transition), back and forth, in zones that interleave (more than the thread keeps), and
+ * the dates written without strftime: the same text as gmtime_r and strftime, leap days and 1969 included.
+ */
+static void test_tz_spans_and_dates(void **state)
+{
+    (void)state;
+    static const char *const zones[] = {
+        "Europe/Madrid", "America/New_York", "Asia/Kolkata",     "Australia/Lord_Howe", "America/Sao_Paulo",
+        "Europe/London", "Asia/Tokyo",       "America/Santiago", "Pacific/Chatham",     "UTC"};
+    int32_t off = 0;
+    /* Europe/Madrid goes to summer time at 2026-03-29T01:00:00Z and back at 2026-10-25T01:00:00Z */
+    const int64_t spring = INT64_C(1774746000000), autumn = INT64_C(1792890000000);
+    const int64_t steps[][2] = {{spring - 1, 3600000}, {spring, 7200000},     {spring - 1, 3600000},
+                                {spring + 1, 7200000}, {autumn - 1, 7200000}, {autumn, 3600000}};
+    for (size_t i = 0; i < MER_ARRAY_LEN(steps); i++) {
+        assert_int_equal(mer_tz_offset_ms("Europe/Madrid", steps[i][0], &off), 0);
+        assert_int_equal(off, steps[i][1]);
+    }
+    unsigned seed = 7;
+    for (int i = 0; i < 3000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        const char *tz = zones[(seed >> 16) % MER_ARRAY_LEN(zones)];
+        seed = seed * 1103515245u + 12345u;
+        /* 2000 .. 2035, in steps of a few hours and minutes: runs within one span and jumps across many */
+        int64_t t = INT64_C(946684800000) + (int64_t)((seed >> 8) % 1100000) * 1000003;
+        if (i % 3 == 0)
+            t = spring + (int64_t)((seed >> 4) % 4000) * 60000 - 120000000; /* around one spring */
+        assert_int_equal(mer_tz_offset_ms(tz, t, &off), 0);
+        assert_int_equal(off, icu_offset(tz, t));
+    }
+    char got[40], want[40];
+    const int64_t secs[] = {0, -1, 951782400, 951868799, 1709164800, 4107542400, 253402300799, 1774746000};
+    for (size_t i = 0; i < MER_ARRAY_LEN(secs) + 2000; i++) {
+        int64_t s = i < MER_ARRAY_LEN(secs) ? secs[i] : (int64_t)(seed = seed * 1103515245u + 12345u) * 3 - 100000;
+        time_t tt = (time_t)s;
+        struct tm tm;
+        gmtime_r(&tt, &tm);
+        strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+        mer_format_civil(s, got);
+        assert_string_equal(got, want);
+    }
+    mer_format_utc_ms(INT64_C(1774746000123), got);
+    assert_string_equal(got, "2026-03-29T01:00:00.123Z");
+    mer_format_utc_ms(-1, got);
+    assert_string_equal(got, "1969-12-31T23:59:59.999Z");
+    mer_tz_format(spring, "Europe/Madrid", got);
+    assert_string_equal(got, "2026-03-29T03:00:00.000+02:00");
+    mer_tz_format(spring - 1, "Europe/Madrid", got);
+    assert_string_equal(got, "2026-03-29T01:59:59.999+01:00");
+    mer_tz_format(INT64_C(1774746000000), "America/St_Johns", got);
+    assert_string_equal(got, "2026-03-28T22:30:00.000-02:30");
     mer_tz_thread_release();
 }
 
@@ -164,9 +239,13 @@ static void test_payment_methods(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_until_midnight_in_india), cmocka_unit_test(test_tz_parse_and_format),
-        cmocka_unit_test(test_percent_cap_and_spread),  cmocka_unit_test(test_threshold_fixed_and_scope),
-        cmocka_unit_test(test_payment_methods),         cmocka_unit_test(test_amounts_beyond_the_money_limit),
+        cmocka_unit_test(test_until_midnight_in_india),
+        cmocka_unit_test(test_tz_parse_and_format),
+        cmocka_unit_test(test_tz_spans_and_dates),
+        cmocka_unit_test(test_percent_cap_and_spread),
+        cmocka_unit_test(test_threshold_fixed_and_scope),
+        cmocka_unit_test(test_payment_methods),
+        cmocka_unit_test(test_amounts_beyond_the_money_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
