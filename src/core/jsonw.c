@@ -72,6 +72,11 @@ void mer_jw_bool(mer_jw_t *w, const char *key, bool v)
     mer_buf_addstr(w->b, v ? "true" : "false");
 }
 
+void mer_jw_key(mer_jw_t *w, const char *key)
+{
+    member(w, key);
+}
+
 void mer_jw_raw(mer_jw_t *w, const char *key, const char *json, size_t len)
 {
     member(w, key);

@@ -33,6 +33,9 @@ void mer_jw_end(mer_jw_t *w);
 void mer_jw_str(mer_jw_t *w, const char *key, const char *s);
 void mer_jw_int(mer_jw_t *w, const char *key, int64_t v);
 void mer_jw_bool(mer_jw_t *w, const char *key, bool v);
+/* Writes key (NULL in an array) and what goes before it; the caller then appends exactly one JSON value to
+ * w->b itself (a hot object written in a few appends). */
+void mer_jw_key(mer_jw_t *w, const char *key);
 /* Inserts already-serialised JSON (must be one valid value). */
 void mer_jw_raw(mer_jw_t *w, const char *key, const char *json, size_t len);
 

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "core/jsonw.h"
 #include "core/money.h"
 #include "region/country.h"
 
@@ -95,6 +96,54 @@ static void test_idr_practical_precision(void **state)
     assert_string_equal(e.field, "shipping.fee");
     mer_country_release(&c);
     json_decref(j);
+}
+
+/* The money object of hot answers (mer_country_money_jw, written by hand) is the one mer_country_money builds:
+ * in India and in Indonesia (no minor units shown), several languages, negative and huge amounts, as a member
+ * after others and inside an array. */
+static void test_money_object_both_ways(void **state)
+{
+    (void)state;
+    static const int64_t amounts[] = {0, 1, 99, 123456, -2500, 999999999999, INT64_C(-900000000000000)};
+    static const char *const langs[] = {"en", "hi", "en-IN", "ar", "ja"};
+    for (int k = 0; k < 2; k++) {
+        mer_country_t c = {0};
+        mer_verr_t e = {0};
+        json_t *j = load(india);
+        if (k == 1) {
+            json_object_set_new(j, "currency", json_string("IDR"));
+            json_object_set_new(j, "shipping", json_pack("{s:i}", "fee", 2000000));
+        }
+        assert_int_equal(mer_country_parse(j, k ? "ID" : "IN", &c, &e), 0);
+        for (size_t a = 0; a < MER_ARRAY_LEN(amounts); a++) {
+            for (size_t l = 0; l < MER_ARRAY_LEN(langs); l++) {
+                mer_buf_t b = MER_BUF_INIT;
+                mer_jw_t w;
+                mer_jw_init(&w, &b);
+                mer_jw_obj(&w, NULL);
+                mer_jw_int(&w, "before", 1);
+                mer_country_money_jw(&w, "total", &c, amounts[a], langs[l]);
+                mer_jw_arr(&w, "list");
+                mer_country_money_jw(&w, NULL, &c, amounts[a], langs[l]);
+                mer_country_money_jw(&w, NULL, &c, amounts[a], langs[l]);
+                mer_jw_end(&w);
+                mer_jw_end(&w);
+                json_error_t err;
+                json_t *got = json_loads(b.data, 0, &err);
+                assert_non_null(got);
+                json_t *want = mer_country_money(&c, amounts[a], langs[l]);
+                assert_true(json_equal(json_object_get(got, "total"), want));
+                assert_true(json_equal(json_array_get(json_object_get(got, "list"), 1), want));
+                assert_int_equal(json_integer_value(json_object_get(got, "before")), 1);
+                assert_int_equal(json_object_size(got), 3);
+                json_decref(want);
+                json_decref(got);
+                mer_buf_release(&b);
+            }
+        }
+        mer_country_release(&c);
+        json_decref(j);
+    }
 }
 
 static void test_address_rules(void **state)
@@ -215,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors_name_the_field),
         cmocka_unit_test(test_idr_practical_precision),
         cmocka_unit_test(test_address_rules),
+        cmocka_unit_test(test_money_object_both_ways),
         cmocka_unit_test(test_pattern_complexity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
