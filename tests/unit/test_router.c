@@ -124,6 +124,24 @@ static void test_404_and_405(void **state)
     assert_null(f.rt);
     assert_string_equal(f.allow, "POST");
 
+    /* a path that is a route's literal start cut short, or that goes on past it, is no match of it */
+    static const char *const near[] = {"/api/v1/product",
+                                       "/api/v1/productsX",
+                                       "/api/v1/products/",
+                                       "/api/v1/cart/item",
+                                       "/api/v1/cart/items/",
+                                       "/api/v1/products/new/x",
+                                       "",
+                                       "/"};
+    for (size_t i = 0; i < MER_ARRAY_LEN(near); i++) {
+        f = find("GET", near[i]);
+        assert_null(f.rt);
+        assert_string_equal(f.allow, "");
+    }
+    f = find("GET", "/api/v1/products/newer"); /* a parameter whose value starts as a literal route does */
+    assert_ptr_equal(f.rt, &products[1]);
+    assert_param(&f, 0, "newer");
+
     /* methods are case-sensitive tokens (RFC 9110) */
     f = find("get", "/api/v1/products");
     assert_null(f.rt);
