@@ -1,5 +1,5 @@
 # Sourced by bench/run.sh: a catalogue a hundred times bigger (issue 15 item 6). A node of its own (port
-# mport+2, its own data directory) grows the demo catalogue to BENCH_SCALE_PRODUCTS products (default
+# mport+8, its own data directory) grows the demo catalogue to BENCH_SCALE_PRODUCTS products (default
 # 100,000) x 3 SKUs with the bulk import (POST /admin/import/products and /prices, gzip CSV in chunks of
 # BENCH_SCALE_CHUNK products), and reports:
 #   import time          products and prices, wall time of the import calls
@@ -13,7 +13,7 @@
 # quicker look.
 echo
 echo "== a catalogue a hundred times bigger (targets: start-up < 3 s; write p50 at full size <= 2x at 1k) =="
-sport=$((mport + 2))
+sport=$((mport + 8)) # a port no other scenario uses: the gateway scenario's gateways on 18082/18083 stay up until the end
 sdata="$work/scale-data"
 total=${BENCH_SCALE_PRODUCTS:-100000}
 chunk=${BENCH_SCALE_CHUNK:-10000}
@@ -24,6 +24,7 @@ sadmin=$("$bin" admin token --data "$sdata" 2>/dev/null)
 spid=$!
 pids="$pids $spid"
 wait_http "http://127.0.0.1:$sport/readyz"
+kill -0 "$spid" 2>/dev/null || echo "bench: the scale node did not start (port $sport taken?); see $work/scale.log" >&2
 sbase="http://127.0.0.1:$sport/api/v1"
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 now_ms() { date +%s%N | awk '{ printf "%.3f", $1 / 1e6 }'; }
