@@ -140,7 +140,7 @@ static int staff_token_lookup(mer_db_t *db, const char *hash, int64_t now, mer_p
     if (mer_rows_next(rows)) {
         who->id = mer_rows_int(rows, 0);
         who->role = strcmp(mer_rows_text(rows, 1), "admin") == 0 ? MER_ROLE_ADMIN : MER_ROLE_OPERATOR;
-        snprintf(who->countries, sizeof(who->countries), "%s", mer_rows_text(rows, 2));
+        mer_strcopy(who->countries, sizeof(who->countries), mer_rows_text(rows, 2));
         memcpy(who->token_hash, hash, 65);
         err = 0;
     }
@@ -252,7 +252,7 @@ static int session_lookup(mer_db_t *db, const char *hex, int64_t now, auth_sessi
                                     "si", hex, now);
     if (mer_rows_next(rows)) {
         e->id = mer_rows_int(rows, 0);
-        snprintf(e->country, sizeof(e->country), "%s", mer_rows_text(rows, 1));
+        mer_strcopy(e->country, sizeof(e->country), mer_rows_text(rows, 1));
         e->expires_at = mer_rows_int(rows, 2);
         e->created_at = mer_rows_int(rows, 3);
         /* phones in one form, so the account's phone and an address's phone compare (flash one_per_phone) */
@@ -270,7 +270,7 @@ static void principal_of_session(mer_req_t *r, const auth_session_t *e, const ch
     r->who.role = MER_ROLE_CUSTOMER;
     r->who.id = e->id;
     memcpy(r->who.country, e->country, sizeof(r->who.country));
-    snprintf(r->who.region, sizeof(r->who.region), "%s", mer_countries()->regions[e->region].name);
+    mer_strcopy(r->who.region, sizeof(r->who.region), mer_countries()->regions[e->region].name);
     memcpy(r->who.token_hash, hex, 65);
     r->who.created_at = e->created_at;
     r->who.phone_hash = e->phone_hash;
@@ -390,7 +390,7 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     }
     atomic_fetch_add_explicit(&cache_misses, 1, memory_order_relaxed);
     auth_lookup_t *l = mer_xcalloc(1, sizeof(*l));
-    snprintf(l->region, sizeof(l->region), "%s", region);
+    mer_strcopy(l->region, sizeof(l->region), region);
     memcpy(l->hex, hex, sizeof(hex));
     l->slot = slot;
     memcpy(l->s.hash, raw, sizeof(l->s.hash));

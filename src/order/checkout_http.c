@@ -100,12 +100,12 @@ static void h_checkout(mer_req_t *r)
     mer_checkout_t *co = &k->co;
     mer_checkout_init(co);
     co->user_id = r->who.id;
-    snprintf(co->country, sizeof(co->country), "%s", r->who.country);
-    snprintf(co->region, sizeof(co->region), "%s", r->who.region);
+    mer_strcopy(co->country, sizeof(co->country), r->who.country);
+    mer_strcopy(co->region, sizeof(co->region), r->who.region);
     const char *lang = mer_req_query(r, "lang");
     if (lang && mer_locale_normalize(lang, strlen(lang), co->lang) != 0)
         co->lang[0] = '\0'; /* a malformed ?lang= is skipped, as mer_locale_chain_build does */
-    snprintf(co->payment_method, sizeof(co->payment_method), "%s", in.payment_method);
+    mer_strcopy(co->payment_method, sizeof(co->payment_method), in.payment_method);
     co->address_id = in.address_id;
     if (in.address) {
         co->inline_address = true;
@@ -116,8 +116,8 @@ static void h_checkout(mer_req_t *r)
         mer_checkout_input_lines(in.lines, in.flash_token ? 1 : 0, MER_ORDER_MAX_LINES, co->want, &co->nwant,
                                  &co->lines_err);
     }
-    snprintf(co->coupon_code, sizeof(co->coupon_code), "%s", in.coupon ? in.coupon : "");
-    snprintf(co->flash_token, sizeof(co->flash_token), "%s", in.flash_token ? in.flash_token : "");
+    mer_strcopy(co->coupon_code, sizeof(co->coupon_code), in.coupon ? in.coupon : "");
+    mer_strcopy(co->flash_token, sizeof(co->flash_token), in.flash_token ? in.flash_token : "");
     co->expected_total = in.expected_total;
     co->store_credit = in.store_credit;
     if (key) {

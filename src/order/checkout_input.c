@@ -51,7 +51,7 @@ int mer_checkout_input_address(json_t *address, mer_address_t *out, mer_verr_t *
         if (mer_json_str(address, akeys[i], mer_json_path(field, sizeof(field), "address", akeys[i]), 0, 200, false, &f,
                          e))
             return e->code;
-        snprintf(dst[i], sizeof(out->name), "%s", f ? f : "");
+        mer_strcopy(dst[i], sizeof(out->name), f ? f : "");
     }
     return 0;
 }
@@ -80,7 +80,7 @@ int mer_checkout_input_lines(json_t *lines, size_t taken, size_t max, mer_checko
             return e->code;
         }
         want[*n].sku_id = 0;
-        snprintf(want[*n].code, sizeof(want[*n].code), "%s", code);
+        mer_strcopy(want[*n].code, sizeof(want[*n].code), code);
         want[(*n)++].quantity = q;
     }
     return 0;
