@@ -85,41 +85,54 @@ static int map_err(sq_db_t *db, int rc, const char *sql)
 }
 
 /*
- * SQLite's memory: its default allocator (malloc, the size in 8 bytes in front), but for one size. A statement
- * journal in memory (each writer job's savepoint, store/writer.c) grows in chunks of 1,024 bytes and frees all
- * of them at the job's RELEASE: some 70 per order. glibc keeps 7 freed blocks of a size per thread; the rest
- * went through its bins, split and merged again, about a quarter of the region writer's time. A thread now
- * keeps up to CHUNKS_KEPT such chunks for its next job, given back to malloc when it exits.
+ * SQLite's memory: its default allocator (malloc, the size in 8 bytes in front), but small blocks are kept. A
+ * statement journal in memory (each writer job's savepoint, store/writer.c) grows in chunks of 1,024 bytes and
+ * frees all of them at the job's RELEASE: some 70 per order; and every statement run opens cursors of 400-600
+ * bytes and frees them at its end, a dozen of one size per order. glibc keeps 7 freed blocks of a size per
+ * thread; the rest went through its bins, split and merged again, about a quarter of the region writer's
+ * time. Blocks of up to SMALL_MAX bytes are therefore made in sizes of SMALL_STEP (what mem_size reports), and
+ * a thread keeps up to KEPT of each size (KEPT_CHUNKS of journal chunks) for its next use, given back to
+ * malloc when it exits.
  */
-#define CHUNK_SIZE 1024
-#define CHUNKS_KEPT 256
+#define SMALL_STEP 64
+#define SMALL_MAX 1024 /* the journal's chunk, the largest kept */
+#define KEPT 64
+#define KEPT_CHUNKS 256
 
 typedef struct chunk {
     struct chunk *next;
 } chunk_t;
 
-static __thread chunk_t *chunks;
-static __thread int nchunks;
-static pthread_key_t chunks_key; /* non-NULL in a thread that keeps chunks: its exit frees them */
+static __thread chunk_t *kept[SMALL_MAX / SMALL_STEP + 1]; /* by size / SMALL_STEP */
+static __thread int nkept[SMALL_MAX / SMALL_STEP + 1];
+static __thread bool keeping;
+static pthread_key_t kept_key; /* set in a thread that keeps blocks: its exit frees them */
 
-static void chunks_free(void *unused)
+static void kept_free(void *unused)
 {
     (void)unused;
-    while (chunks) {
-        chunk_t *c = chunks;
-        chunks = c->next;
-        free((int64_t *)(void *)c - 1);
+    for (size_t k = 0; k < MER_ARRAY_LEN(kept); k++) {
+        while (kept[k]) {
+            chunk_t *c = kept[k];
+            kept[k] = c->next;
+            free((int64_t *)(void *)c - 1);
+        }
+        nkept[k] = 0;
     }
-    nchunks = 0;
+    keeping = false;
 }
 
 static void *mem_malloc(int n)
 {
-    if (n == CHUNK_SIZE && chunks) {
-        chunk_t *c = chunks;
-        chunks = c->next;
-        nchunks--;
-        return c;
+    if (n > 0 && n <= SMALL_MAX) {
+        n = (n + SMALL_STEP - 1) / SMALL_STEP * SMALL_STEP;
+        chunk_t **head = &kept[n / SMALL_STEP];
+        if (*head) {
+            chunk_t *c = *head;
+            *head = c->next;
+            nkept[n / SMALL_STEP]--;
+            return c;
+        }
     }
     int64_t *p = malloc((size_t)n + sizeof(int64_t));
     if (p == NULL)
@@ -131,13 +144,17 @@ static void *mem_malloc(int n)
 static void mem_free(void *q)
 {
     int64_t *p = (int64_t *)q - 1;
-    if (p[0] == CHUNK_SIZE && nchunks < CHUNKS_KEPT) {
-        if (chunks == NULL)
-            pthread_setspecific(chunks_key, &chunks);
+    int64_t n = p[0]; /* a block has at least the bytes its header says: any block of a kept size will do */
+    if (n > 0 && n <= SMALL_MAX && n % SMALL_STEP == 0 &&
+        nkept[n / SMALL_STEP] < (n == SMALL_MAX ? KEPT_CHUNKS : KEPT)) {
+        if (!keeping) {
+            pthread_setspecific(kept_key, &keeping);
+            keeping = true;
+        }
         chunk_t *c = q;
-        c->next = chunks;
-        chunks = c;
-        nchunks++;
+        c->next = kept[n / SMALL_STEP];
+        kept[n / SMALL_STEP] = c;
+        nkept[n / SMALL_STEP]++;
         return;
     }
     free(p);
@@ -165,7 +182,7 @@ static int mem_roundup(int n)
 static int mem_init(void *unused)
 {
     (void)unused;
-    return pthread_key_create(&chunks_key, chunks_free) == 0 ? SQLITE_OK : SQLITE_NOMEM;
+    return pthread_key_create(&kept_key, kept_free) == 0 ? SQLITE_OK : SQLITE_NOMEM;
 }
 
 static void mem_shutdown(void *unused)
