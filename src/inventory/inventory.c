@@ -216,7 +216,7 @@ static int check_low(mer_db_t *db, int64_t sku_id, int64_t warehouse_id, const c
         "FROM (SELECT country FROM warehouse_serves WHERE warehouse_id = ?2 UNION SELECT ?3 WHERE ?2 = 0) c",
         "iis", sku_id, warehouse_id, country ? country : "");
     while (mer_rows_next(r) && n < MER_ARRAY_LEN(pairs)) {
-        snprintf(pairs[n].country, sizeof(pairs[n].country), "%s", mer_rows_text(r, 0));
+        mer_strcopy(pairs[n].country, sizeof(pairs[n].country), mer_rows_text(r, 0));
         pairs[n].avail = mer_rows_int(r, 1);
         pairs[n].threshold = mer_rows_int(r, 2);
         pairs[n].was_low = mer_rows_int(r, 3) != 0;
@@ -339,8 +339,8 @@ static int wh_rows(mer_db_t *db, const char *country, const wh_row_t **out, size
         }
         wh_row_t *w = &c->rows[c->n++];
         w->id = mer_rows_int(r, 0);
-        snprintf(w->state, sizeof(w->state), "%s", mer_rows_text(r, 1));
-        snprintf(w->code, sizeof(w->code), "%s", mer_rows_text(r, 2));
+        mer_strcopy(w->state, sizeof(w->state), mer_rows_text(r, 1));
+        mer_strcopy(w->code, sizeof(w->code), mer_rows_text(r, 2));
     }
     int err = mer_rows_end(r);
     if (err)
@@ -348,7 +348,7 @@ static int wh_rows(mer_db_t *db, const char *country, const wh_row_t **out, size
     if (all) { /* (kept: a country served by more rows than that is read every time, with the first WH_ROWS) */
         c->db = db;
         c->gen = gen;
-        snprintf(c->country, sizeof(c->country), "%s", country);
+        mer_strcopy(c->country, sizeof(c->country), country);
     }
     *out = c->rows;
     *n = c->n;
@@ -385,7 +385,7 @@ static int candidates(mer_db_t *db, const char *country, const char *state, cand
             continue;
         c->id = rows[i].id;
         c->same_state = same && st[0];
-        snprintf(c->code, sizeof(c->code), "%s", rows[i].code);
+        mer_strcopy(c->code, sizeof(c->code), rows[i].code);
     }
     for (size_t i = 0; i < nother && nsame + i < MER_ALLOC_MAX_WAREHOUSES; i++)
         out[nsame + i] = other[i];
@@ -399,7 +399,7 @@ static void plan_part(mer_stock_plan_t *plan, const candidate_t *c)
     mer_stock_part_t *p = &plan->parts[plan->nparts++];
     p->warehouse_id = c->id;
     p->same_state = c->same_state;
-    snprintf(p->code, sizeof(p->code), "%s", c->code);
+    mer_strcopy(p->code, sizeof(p->code), c->code);
 }
 
 int mer_stock_reserve_send(mer_db_t *db, const char *country, const char *state, const mer_stock_line_t *lines,

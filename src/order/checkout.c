@@ -122,7 +122,7 @@ static int resolve_address(mer_db_t *db, mer_checkout_t *co, bool same_countries
             *e = co->address_err;
             return e->code;
         }
-        snprintf(addr->country, sizeof(addr->country), "%s", co->c->code);
+        mer_strcopy(addr->country, sizeof(addr->country), co->c->code);
         if (!co->prep_address || !same_countries) { /* not checked on the loop, or against other rules */
             co->prep_address_err = (mer_verr_t){0};
             check_address(co->c, addr, &co->prep_address_err);
@@ -344,7 +344,7 @@ void mer_checkout_prepare(mer_checkout_t *co)
         return; /* refused by the job, in its turn */
     co->prep_countries = cs;
     if (co->inline_address && !co->address_err.code) {
-        snprintf(co->address.country, sizeof(co->address.country), "%s", co->c->code);
+        mer_strcopy(co->address.country, sizeof(co->address.country), co->c->code);
         check_address(co->c, &co->address, &co->prep_address_err);
         co->prep_address = true;
     }
@@ -427,7 +427,7 @@ void mer_checkout_view(mer_checkout_t *co)
     mer_strcopy(v->currency, sizeof(v->currency), c->currency.code);
     mer_strcopy(v->status, sizeof(v->status), co->status);
     mer_strcopy(v->payment_method, sizeof(v->payment_method), co->payment_method);
-    snprintf(v->payment_status, sizeof(v->payment_status), "%s", paid_by_credit(co) ? "paid" : "unpaid");
+    mer_strcopy(v->payment_status, sizeof(v->payment_status), paid_by_credit(co) ? "paid" : "unpaid");
     v->store_credit = co->credit;
     v->tax_included = c->tax_inclusive;
     v->items_total = co->pr.items_total;
@@ -683,7 +683,7 @@ static int place(mer_db_t *db, mer_checkout_t *co, mer_verr_t *e)
     for (size_t k = 0; k < co->plan.nparts; k++)
         same_state = same_state && co->plan.parts[k].same_state;
     co->warehouse_id = co->plan.parts[0].warehouse_id;
-    snprintf(co->warehouse_code, sizeof(co->warehouse_code), "%s", co->plan.parts[0].code);
+    mer_strcopy(co->warehouse_code, sizeof(co->warehouse_code), co->plan.parts[0].code);
 
     /* The amounts do not depend on intra_state (only the breakdown rows do): resolve() priced the order
      * already unless a coupon changed its lines since, or India's intra-state split applies. */
