@@ -111,13 +111,14 @@ void mer_format_civil(int64_t secs, char out[20])
     out[0] = (char)('0' + v[0] / 1000);
     out[1] = (char)('0' + v[0] / 100 % 10);
     char *p = out + 2;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 6; i++) { /* the year's last two digits, then month .. second, each after its separator */
         int two = i == 0 ? v[0] % 100 : v[i];
+        if (i > 0)
+            *p++ = "--T::"[i - 1];
         *p++ = (char)('0' + two / 10);
         *p++ = (char)('0' + two % 10);
-        *p++ = "--T::"[i < 5 ? i : 0];
     }
-    out[19] = '\0';
+    *p = '\0';
 }
 
 void mer_tz_format(int64_t unix_ms, const char *tz, char out[40])
