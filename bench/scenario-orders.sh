@@ -2,7 +2,8 @@
 # next to the same-run ceiling of single-row durable SQLite inserts (bench/sqlite_ceiling.c).
 # Latency: p50/p99 of the orders as wrk saw them, of the writer's commits (BEGIN .. the batch durable,
 # from the meridian_writer_commit_seconds histogram, counting only the commits made during the wrk run)
-# and of the log's fdatasync beside the writer (meridian_writer_sync_seconds).
+# and of the log's fdatasync beside the writer (meridian_writer_sync_seconds); and the node's CPU per writer job
+# over the wrk run, the whole process's and the region writer thread's (steadier than orders/s here).
 echo
 echo "== order placement (targets: >= 15000 orders/s acknowledged after commit, p99 <= 50 ms) =="
 "$bin" admin load-users --data "$work/data" --country IN --count 64 --prefix bench \
@@ -38,9 +39,22 @@ hist_quantile() {
 		}' "$3" "$4"
 }
 
+# cpu_now -> "<process CPU ticks> <writer thread CPU ns>" of the node serving $mport (the flash scenario may have
+# restarted it): CPU per order is far steadier than orders/s on a shared machine (BENCHMARKS.md, 2026-12-03 night)
+cpu_now() {
+	local p t w=0
+	p=$(pgrep -f -- "serve .*--port $mport " | head -1 || true)
+	[ -n "$p" ] || { echo "0 0"; return; }
+	for t in /proc/"$p"/task/*; do
+		[ "$(cat "$t/comm" 2>/dev/null)" = writer-in ] && w=$(awk '{print $1}' "$t/schedstat")
+	done
+	echo "$(awk '{print $14 + $15}' /proc/"$p"/stat) $w"
+}
 curl -s "http://127.0.0.1:$mport/metrics" >"$work/metrics-before.txt"
+cpu_before=$(cpu_now)
 set -- $(TOKENS="$work/tokens.txt" SKU="$sku" wrk_run "http://127.0.0.1:$mport/api/v1/orders" "$here/orders.lua")
 o_rps=$1 o_p99=$2 o_p50=$3
+cpu_after=$(cpu_now)
 curl -s "http://127.0.0.1:$mport/metrics" >"$work/metrics-after.txt"
 ceiling=$("$(dirname "$bin")/sqlite_ceiling" "$work/ceiling.db" "$secs")
 printf "%-44s %10.0f orders/s p99 %8.3f ms | baseline %10.0f single-row durable inserts/s | ratio %s\n" \
@@ -72,5 +86,9 @@ placed=$(delta 'meridian_http_requests_total{method="POST",route="/api/v1/orders
 stmts=$(delta 'meridian_writer_statements_total{region="in"}')
 grep -q '^meridian_writer_statements_total' "$a" &&
 	echo "   statements: $stmts writer statements for $placed orders ($(ratio "$stmts" "$placed") per order)"
+jobs_run=$(delta 'meridian_writer_jobs_total{region="in"')
+echo "$cpu_before $cpu_after" | awk -v n="$jobs_run" -v tck="$(getconf CLK_TCK)" '$1 > 0 && n > 0 {
+	printf "   CPU per writer job (the orders and their events; over the wrk run): process %.1f us, region writer %.1f us\n",
+		($3 - $1) / tck * 1e6 / n, ($4 - $2) / 1000 / n }'
 [ -n "${BENCH_KEEP:-}" ] && cp "$b" "$a" "$BENCH_KEEP"/ 2>/dev/null
 true
