@@ -94,6 +94,18 @@ static int map_err(sq_db_t *db, int rc, const char *sql)
  * a thread keeps up to KEPT of each size (KEPT_CHUNKS of journal chunks) for its next use, given back to
  * malloc when it exits.
  */
+/*
+ * The savepoint journal of a writer job (and a statement's journal) in one block. With temp_store=MEMORY
+ * SQLite keeps it in memory in 1,024-byte chunks, each a call of the public sqlite3_malloc (which in Debian's
+ * build also runs sqlite3_initialize and its memory barrier): ~70 per order. Otherwise the journal is kept in
+ * memory in one chunk of the statement-journal spill size and goes to a temporary file only past it (as
+ * before 2026-12-03, at SQLite's default of 64 KiB, which an order's job passed: two pwrite()s per page,
+ * ~6,000 a second under load). So the spill size is JOURNAL_BLOCK, which no order comes near, and a thread
+ * keeps its block for the next job (below): an order's journal is ~70 KB of copying and no allocation. A
+ * job that changes more (a bulk import) spills the rest to a file.
+ */
+#define JOURNAL_BLOCK (16 << 20)
+
 #define SMALL_STEP 64
 #define SMALL_MAX 1024 /* the journal's chunk, the largest kept */
 #define KEPT 64
@@ -105,6 +117,7 @@ typedef struct chunk {
 
 static __thread chunk_t *kept[SMALL_MAX / SMALL_STEP + 1]; /* by size / SMALL_STEP */
 static __thread int nkept[SMALL_MAX / SMALL_STEP + 1];
+static __thread void *journal; /* a kept journal block (JOURNAL_BLOCK and SQLite's chunk header) */
 static __thread bool keeping;
 static pthread_key_t kept_key; /* set in a thread that keeps blocks: its exit frees them */
 
@@ -119,11 +132,34 @@ static void kept_free(void *unused)
         }
         nkept[k] = 0;
     }
+    if (journal)
+        free((int64_t *)journal - 1);
+    journal = NULL;
     keeping = false;
+}
+
+/* Has the calling thread's exit free what it keeps (kept_free). */
+static void keep_until_exit(void)
+{
+    if (!keeping) {
+        pthread_setspecific(kept_key, &keeping);
+        keeping = true;
+    }
+}
+
+/* A journal's block: JOURNAL_BLOCK and the few bytes of SQLite's chunk header in front of it. */
+static bool journal_size(int64_t n)
+{
+    return n > JOURNAL_BLOCK && n <= JOURNAL_BLOCK + 64;
 }
 
 static void *mem_malloc(int n)
 {
+    if (journal_size(n) && journal && ((int64_t *)journal)[-1] >= n) {
+        void *q = journal;
+        journal = NULL;
+        return q;
+    }
     if (n > 0 && n <= SMALL_MAX) {
         n = (n + SMALL_STEP - 1) / SMALL_STEP * SMALL_STEP;
         chunk_t **head = &kept[n / SMALL_STEP];
@@ -145,12 +181,14 @@ static void mem_free(void *q)
 {
     int64_t *p = (int64_t *)q - 1;
     int64_t n = p[0]; /* a block has at least the bytes its header says: any block of a kept size will do */
+    if (journal_size(n) && journal == NULL) {
+        keep_until_exit();
+        journal = q;
+        return;
+    }
     if (n > 0 && n <= SMALL_MAX && n % SMALL_STEP == 0 &&
         nkept[n / SMALL_STEP] < (n == SMALL_MAX ? KEPT_CHUNKS : KEPT)) {
-        if (!keeping) {
-            pthread_setspecific(kept_key, &keeping);
-            keeping = true;
-        }
+        keep_until_exit();
         chunk_t *c = q;
         c->next = kept[n / SMALL_STEP];
         kept[n / SMALL_STEP] = c;
@@ -199,6 +237,7 @@ static void configure_once(void)
     if (sqlite3_config(SQLITE_CONFIG_MALLOC, &mem) != SQLITE_OK)
         mer_log_error("SQLite's allocator not set: SQLite was initialised before the first connection");
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, JOURNAL_BLOCK);
     sqlite3_initialize();
 }
 
@@ -242,10 +281,8 @@ static int sq_open(const char *path, int flags, mer_db_t **out)
     sqlite3_extended_result_codes(conn, 1);
     const char *setup = (flags & MER_DB_READONLY) ? "PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000;"
                                                   : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                                    /* the savepoint journal of each writer job stays in
-                                                     * memory: spilled to a file past 64 KiB, it cost two
-                                                     * pwrite()s per page, ~6,000 a second under load */
-                                                    "PRAGMA temp_store=MEMORY;"
+                                                    /* (the savepoint journal of each writer job stays in
+                                                     * memory up to JOURNAL_BLOCK: configure_once) */
                                                     "PRAGMA foreign_keys=ON; PRAGMA cache_size=-64000;"
                                                     /* checkpoint every ~40 MB of WAL, not 4 MB: hot pages
                                                      * written by every batch are copied back far less often
