@@ -85,29 +85,27 @@ static int map_err(sq_db_t *db, int rc, const char *sql)
 }
 
 /*
- * SQLite's memory: its default allocator (malloc, the size in 8 bytes in front), but small blocks are kept. A
- * statement journal in memory (each writer job's savepoint, store/writer.c) grows in chunks of 1,024 bytes and
- * frees all of them at the job's RELEASE: some 70 per order; and every statement run opens cursors of 400-600
- * bytes and frees them at its end, a dozen of one size per order. glibc keeps 7 freed blocks of a size per
- * thread; the rest went through its bins, split and merged again, about a quarter of the region writer's
- * time. Blocks of up to SMALL_MAX bytes are therefore made in sizes of SMALL_STEP (what mem_size reports), and
- * a thread keeps up to KEPT of each size (KEPT_CHUNKS of journal chunks) for its next use, given back to
- * malloc when it exits.
- */
-/*
- * The savepoint journal of a writer job (and a statement's journal) in one block. With temp_store=MEMORY
- * SQLite keeps it in memory in 1,024-byte chunks, each a call of the public sqlite3_malloc (which in Debian's
- * build also runs sqlite3_initialize and its memory barrier): ~70 per order. Otherwise the journal is kept in
- * memory in one chunk of the statement-journal spill size and goes to a temporary file only past it (as
- * before 2026-12-03, at SQLite's default of 64 KiB, which an order's job passed: two pwrite()s per page,
- * ~6,000 a second under load). So the spill size is JOURNAL_BLOCK, which no order comes near, and a thread
- * keeps its block for the next job (below): an order's journal is ~70 KB of copying and no allocation. A
+ * SQLite's memory: its default allocator (malloc, the size in 8 bytes in front), but blocks it frees and asks
+ * for again are kept. Every statement run opens cursors of 400-600 bytes and frees them at its end, a dozen of
+ * one size per order (Debian's SQLite has no lookaside); glibc keeps 7 freed blocks of a size per thread, the
+ * rest went through its bins, split and merged again. Blocks of up to SMALL_MAX bytes are therefore made in
+ * sizes of SMALL_STEP (what mem_size reports), and a thread keeps up to KEPT of each size (KEPT_CHUNKS of the
+ * largest, the chunk of an in-memory journal under temp_store=MEMORY) for its next use, given back to malloc
+ * when it exits.
+ *
+ * The savepoint journal of a writer job (and a statement's journal) is one block. Under temp_store=MEMORY
+ * SQLite kept it in 1,024-byte chunks, each a call of the public sqlite3_malloc (which in Debian's build also
+ * runs sqlite3_initialize and its memory barrier): ~70 per order. Otherwise the journal is kept in memory in
+ * one chunk of the statement-journal spill size and goes to a temporary file only past it (at SQLite's
+ * default of 64 KiB an order's job passed it: two pwrite()s per page, ~6,000 a second under load, the reason
+ * for temp_store=MEMORY until 2026-12-04). So the spill size is JOURNAL_BLOCK, which no order comes near, and
+ * a thread keeps its block for the next job: an order's journal is ~70 KB of copying and no allocation. A
  * job that changes more (a bulk import) spills the rest to a file.
  */
 #define JOURNAL_BLOCK (16 << 20)
 
 #define SMALL_STEP 64
-#define SMALL_MAX 1024 /* the journal's chunk, the largest kept */
+#define SMALL_MAX 1024
 #define KEPT 64
 #define KEPT_CHUNKS 256
 
