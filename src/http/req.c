@@ -30,10 +30,9 @@
 static struct {
     const mer_route_t *table[MAX_ROUTE_TABLES];
     size_t len[MAX_ROUTE_TABLES];
-    /* per route: the length of its pattern's literal start (up to its first '{'), and whether that is all
-     * of it; a path that does not start so (or is longer) is not matched character by character */
+    /* per route: the length of its pattern's literal start (up to its first '{'); a path that does not start
+     * so (or, the pattern being all literal, is longer) is not matched character by character */
     uint16_t *lit[MAX_ROUTE_TABLES];
-    bool *whole[MAX_ROUTE_TABLES];
     size_t ntables;
 } router;
 
@@ -49,11 +48,9 @@ void mer_router_add(const mer_route_t *routes, size_t n)
         MER_BUG("too many route tables");
     router.table[router.ntables] = routes;
     router.lit[router.ntables] = mer_xcalloc(n ? n : 1, sizeof(uint16_t));
-    router.whole[router.ntables] = mer_xcalloc(n ? n : 1, sizeof(bool));
     for (size_t i = 0; i < n; i++) {
         size_t k = strcspn(routes[i].pattern, "{");
         router.lit[router.ntables][i] = (uint16_t)MER_MIN(k, UINT16_MAX);
-        router.whole[router.ntables][i] = routes[i].pattern[k] == '\0';
     }
     router.len[router.ntables++] = n;
 }
@@ -835,7 +832,7 @@ const mer_route_t *mer_router_find(h2o_iovec_t m, const char *path, size_t plen,
         for (size_t i = 0; i < router.len[t]; i++) {
             const mer_route_t *rt = &router.table[t][i];
             size_t lit = router.lit[t][i];
-            if (lit > plen || (router.whole[t][i] && lit != plen) || memcmp(rt->pattern, path, lit) != 0 ||
+            if (lit > plen || (rt->pattern[lit] == '\0' && lit != plen) || memcmp(rt->pattern, path, lit) != 0 ||
                 !match(rt->pattern, path, plen, params, nparams))
                 continue;
             if (method_is(m, rt->method) || (head && strcmp(rt->method, "GET") == 0))
