@@ -5,6 +5,8 @@
 #include <unicode/unum.h>
 #include <unicode/ustring.h>
 
+#include "core/buf.h"
+
 #include "core/banned.h"
 
 static const char *const rounding_names[] = {"half_up", "half_even", "up", "down"};
@@ -223,6 +225,8 @@ typedef struct fmt_memo {
     char key[40]; /* locale|currency|digits */
     char text[64];
     int len;
+    int olen;      /* > 0: obj holds the money object of text (mer_money_json) */
+    char obj[128]; /* {"amount":..,"currency":"..","formatted":".."} */
 } fmt_memo_t;
 static _Thread_local fmt_memo_t *memo;
 
@@ -265,6 +269,22 @@ static int memo_key(char *key, size_t cap, const char *locale, const char *curre
     return (int)(ll + 1 + cl + n);
 }
 
+#define MEMO_SLOTS 1024
+
+/* The memo's slot for amount under key (of length kl): whatever it holds (check amount and key). */
+static fmt_memo_t *memo_slot(int64_t amount, const char *key, int kl)
+{
+    if (memo == NULL)
+        memo = mer_xcalloc(MEMO_SLOTS, sizeof(*memo));
+    uint64_t h = mer_hash64(key, (size_t)kl) ^ (uint64_t)amount * 0x9E3779B97F4A7C15ull;
+    return &memo[h & (MEMO_SLOTS - 1)];
+}
+
+static bool memo_holds(const fmt_memo_t *m, int64_t amount, const char *key)
+{
+    return m->len > 0 && m->amount == amount && strcmp(m->key, key) == 0;
+}
+
 int mer_money_format(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
                      char *out, size_t cap)
 {
@@ -272,11 +292,8 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
     int kl = memo_key(key, sizeof(key), locale, currency, iso_digits, display_digits);
     if (kl <= 0)
         return format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
-    if (memo == NULL)
-        memo = mer_xcalloc(1024, sizeof(*memo));
-    uint64_t h = mer_hash64(key, (size_t)kl) ^ (uint64_t)amount * 0x9E3779B97F4A7C15ull;
-    fmt_memo_t *m = &memo[h & 1023];
-    if (m->len > 0 && m->amount == amount && strcmp(m->key, key) == 0 && (size_t)m->len < cap) {
+    fmt_memo_t *m = memo_slot(amount, key, kl);
+    if (memo_holds(m, amount, key) && (size_t)m->len < cap) {
         memcpy(out, m->text, (size_t)m->len + 1);
         return m->len;
     }
@@ -286,8 +303,36 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
         memcpy(m->key, key, (size_t)kl + 1);
         memcpy(m->text, out, (size_t)n + 1);
         m->len = n;
+        m->olen = 0;
     }
     return n;
+}
+
+void mer_money_json(mer_buf_t *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
+                    const char *locale)
+{
+    char key[40], text[96];
+    int kl = memo_key(key, sizeof(key), locale, currency, iso_digits, display_digits);
+    fmt_memo_t *m = kl > 0 ? memo_slot(amount, key, kl) : NULL;
+    if (m && m->olen > 0 && memo_holds(m, amount, key)) {
+        mer_buf_add(b, m->obj, (size_t)m->olen);
+        return;
+    }
+    mer_money_format(amount, currency, iso_digits, display_digits, locale, text, sizeof(text));
+    size_t start = b->len;
+    mer_buf_add(b, "{\"amount\":", 10);
+    mer_buf_add_int(b, amount);
+    mer_buf_add(b, ",\"currency\":", 12);
+    mer_buf_add_json_str(b, currency, strnlen(currency, 3));
+    mer_buf_add(b, ",\"formatted\":", 13);
+    mer_buf_add_json_str(b, text, strlen(text));
+    mer_buf_addch(b, '}');
+    /* kept when the text just formatted is the memo's (it fitted, and ICU did not fail) */
+    size_t n = b->len - start;
+    if (m && memo_holds(m, amount, key) && n < sizeof(m->obj)) {
+        memcpy(m->obj, b->data + start, n);
+        m->olen = (int)n;
+    }
 }
 
 static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,

@@ -99,4 +99,13 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
                      char *out, size_t cap);
 void mer_money_thread_release(void);
 
+/*
+ * Appends the money object of an amount to b: {"amount":1999900,"currency":"INR","formatted":"₹19,999.00"},
+ * formatted as mer_money_format does. An order answer writes 16 of them, mostly the same few amounts: the
+ * thread's memo of formatted amounts keeps each object's bytes too, so a repeated one is a single copy.
+ */
+struct mer_buf;
+void mer_money_json(struct mer_buf *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
+                    const char *locale);
+
 #endif

@@ -520,18 +520,11 @@ json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *la
 
 void mer_country_money_jw(mer_jw_t *w, const char *key, const mer_country_t *c, int64_t amount, const char *lang)
 {
-    char loc[MER_LOCALE_MAX], text[96];
+    char loc[MER_LOCALE_MAX];
     mer_country_locale(c, lang, loc);
-    mer_money_format(amount, c->currency.code, c->currency.iso_digits, c->practical_digits, loc, text, sizeof(text));
-    /* what mer_country_money answers, written in a few appends (an order answer holds 16 of them) */
+    /* what mer_country_money answers (an order answer holds 16 of them) */
     mer_jw_key(w, key);
-    mer_buf_add(w->b, "{\"amount\":", 10);
-    mer_buf_add_int(w->b, amount);
-    mer_buf_add(w->b, ",\"currency\":", 12);
-    mer_buf_add_json_str(w->b, c->currency.code, strlen(c->currency.code));
-    mer_buf_add(w->b, ",\"formatted\":", 13);
-    mer_buf_add_json_str(w->b, text, strlen(text));
-    mer_buf_addch(w->b, '}');
+    mer_money_json(w->b, amount, c->currency.code, c->currency.iso_digits, c->practical_digits, loc);
 }
 
 static bool blank(const char *s)

@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <jansson.h>
+#include <string.h>
+
+#include "core/buf.h"
 #include "core/money.h"
 
 static void test_div_round_modes(void **state)
@@ -145,6 +149,49 @@ static void test_format(void **state)
     assert_non_null(strstr(buf, "19,999.00"));
 }
 
+/* mer_money_json: the object of mer_money_format's text, parsed back, for 3,000 amounts in four locales and
+ * precisions, twice over (the second pass from the memo, whose 1,024 slots the amounts share), the text
+ * formatted before or after the object, and for a locale too long for the memo. */
+static void test_money_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *cur, *loc;
+        int iso, shown;
+    } f[] = {{"INR", "hi-IN", 2, 2}, {"INR", "en-IN", 2, 0}, {"EUR", "es-ES", 2, 2}, {"SAR", "ar-SA", 2, 2}};
+    for (int pass = 0; pass < 2; pass++) {
+        for (int64_t i = 0; i < 3000; i++) {
+            int64_t amount = (i % 7 == 3) ? -i * 991 : i * 12345 + (i % 5);
+            size_t k = (size_t)i % MER_ARRAY_LEN(f);
+            /* the text formatted before the object (its memo slot just refilled) or after it */
+            char text[96];
+            if (i % 2)
+                mer_money_format(amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc, text, sizeof(text));
+            mer_buf_t b = MER_BUF_INIT;
+            mer_buf_add(&b, "[1,", 3);
+            mer_money_json(&b, amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc);
+            mer_buf_addch(&b, ']');
+            if (i % 2 == 0)
+                mer_money_format(amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc, text, sizeof(text));
+            json_error_t err;
+            json_t *got = json_loadb(b.data, b.len, 0, &err);
+            assert_non_null(got);
+            json_t *o = json_array_get(got, 1);
+            assert_int_equal(json_object_size(o), 3);
+            assert_int_equal(json_integer_value(json_object_get(o, "amount")), amount);
+            assert_string_equal(json_string_value(json_object_get(o, "currency")), f[k].cur);
+            assert_string_equal(json_string_value(json_object_get(o, "formatted")), text);
+            json_decref(got);
+            mer_buf_release(&b);
+        }
+    }
+    mer_buf_t b = MER_BUF_INIT;
+    mer_money_json(&b, 1999900, "INR", 2, 2, "en-IN-u-nu-latn-x-abcdefghijklmnopq");
+    assert_non_null(strstr(mer_buf_str(&b), "\"amount\":1999900,\"currency\":\"INR\",\"formatted\":\""));
+    assert_non_null(strstr(mer_buf_str(&b), "19,999.00"));
+    mer_buf_release(&b);
+}
+
 static void test_rounding_names(void **state)
 {
     (void)state;
@@ -198,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_tax_inclusive),
         cmocka_unit_test(test_decimal),
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_money_json),
         cmocka_unit_test(test_rounding_names),
         cmocka_unit_test(test_checked_arithmetic),
     };
