@@ -88,13 +88,33 @@ static inline bool json_plain(unsigned char c)
     return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
 }
 
+/* The length of the run of plain bytes that p[0..len) starts with: eight bytes at a time while a word holds
+ * no byte to escape or to check as UTF-8 (each test below is exact when it finds none), then byte by byte. */
+static size_t plain_run(const unsigned char *p, size_t len)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+        uint64_t stop = w                              /* >= 0x80 */
+                        | ((w - ones * 0x20) & ~w)     /* < 0x20 */
+                        | ((quote - ones) & ~quote)    /* '"' */
+                        | ((bslash - ones) & ~bslash); /* '\\' */
+        if (stop & highs)
+            break;
+    }
+    while (i < len && json_plain(p[i]))
+        i++;
+    return i;
+}
+
 void mer_buf_add_json_str(mer_buf_t *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len && json_plain(p[i]))
-        i++;
+    size_t i = plain_run(p, len);
     /* the common case, nothing to escape: one copy between the quotes */
     mer_buf_grow(b, len + 2);
     b->data[b->len++] = '"';
@@ -103,9 +123,7 @@ void mer_buf_add_json_str(mer_buf_t *b, const char *s, size_t len)
     while (i < len) {
         unsigned char c = p[i];
         if (json_plain(c)) {
-            size_t j = i + 1;
-            while (j < len && json_plain(p[j]))
-                j++;
+            size_t j = i + plain_run(p + i, len - i);
             mer_buf_add(b, p + i, j - i);
             i = j;
         } else if (c == '"' || c == '\\') {

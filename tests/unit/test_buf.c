@@ -160,14 +160,16 @@ static void escape_slowly(mer_buf_t *b, const unsigned char *p, size_t len)
 static void test_json_escape_runs(void **state)
 {
     (void)state;
-    static const char *const parts[] = {"a",    "plain text ", "\"", "\\",       "\n", "\x01",
-                                        "\x7f", "\xff",        "₹",  "\xe2\x82", ""};
+    /* (and the bytes next to those the writer stops at, and runs of 8 and 16 plain bytes it takes at once) */
+    static const char *const parts[] = {
+        "a",    "plain text ", "\"", "\\", "\n", "\x01", "\x7f", "\xff", "₹",        "\xe2\x82",        "",
+        "\x1f", " ",           "!",  "#",  "[",  "]",    "\x80", "~",    "01234567", "0123456789abcdef"};
     mer_buf_t got = MER_BUF_INIT, want = MER_BUF_INIT;
     unsigned seed = 12345;
     char in[256];
-    for (int round = 0; round < 2000; round++) {
+    for (int round = 0; round < 4000; round++) {
         size_t len = 0;
-        for (int k = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 12; k > 0; k--) {
+        for (int k = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 16; k > 0; k--) {
             const char *part = parts[((seed = seed * 1103515245u + 12345u) >> 16) % MER_ARRAY_LEN(parts)];
             size_t n = strlen(part);
             if (len + n >= sizeof(in))
