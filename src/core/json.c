@@ -145,14 +145,18 @@ static const char *skip_ws(const char *p, const char *e)
     return p;
 }
 
-/* Past the string that starts at p ('"'), or NULL. */
+/* Past the string that starts at p ('"'), or NULL. The next quote ends it unless a backslash comes before it:
+ * then the character after the backslash is skipped (the four hex digits of \u are plain) and the search goes on. */
 static const char *skip_string(const char *p, const char *e)
 {
-    for (p++; p < e; p++) {
-        if (*p == '\\')
-            p++; /* the escaped character (the four hex digits of \u are plain) */
-        else if (*p == '"')
-            return p + 1;
+    for (p++; p < e;) {
+        const char *q = memchr(p, '"', (size_t)(e - p));
+        if (q == NULL)
+            return NULL;
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        if (bs == NULL)
+            return q + 1;
+        p = bs + 2; /* (at most q + 1: bs < q) */
     }
     return NULL;
 }
