@@ -903,6 +903,7 @@ void mer_events_start(void)
     atomic_store(&disp.stopping, false);
     if (pthread_create(&disp.tid, NULL, dispatcher_main, NULL) != 0)
         mer_die("cannot start the event dispatcher");
+    pthread_setname_np(disp.tid, "events");
     disp.running = true;
 }
 

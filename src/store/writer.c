@@ -448,7 +448,10 @@ int mer_writer_start(const char *region)
                 err = MER_E_INTERNAL;
             } else {
                 w->ckpt_running = true;
-                char name[16]; /* "writer-in", "wsync-in", "writer-catalog": top -H, perf, /proc/PID/task/TID/comm */
+                char name[16]; /* "writer-in", "wsync-in", "ckpt-in", "writer-catalog": top -H, perf,
+                                * /proc/PID/task/TID/comm */
+                snprintf(name, sizeof(name), "ckpt-%s", region ? region : "catalog");
+                pthread_setname_np(w->ckpt_tid, name);
                 if (pthread_create(&w->sync_tid, NULL, syncer_main, w) == 0) {
                     snprintf(name, sizeof(name), "wsync-%s", region ? region : "catalog");
                     pthread_setname_np(w->sync_tid, name);
