@@ -362,7 +362,8 @@ static int authenticate_customer(mer_req_t *r, const char *token, size_t len)
     const char *us = memchr(token + 4, '_', len - 4);
     if (us == NULL || (size_t)(us - token - 4) >= sizeof(region))
         return MER_E_UNAUTHORIZED;
-    snprintf(region, sizeof(region), "%.*s", (int)(us - token - 4), token + 4);
+    memcpy(region, token + 4, (size_t)(us - token - 4));
+    region[us - token - 4] = '\0';
     crypto_generichash(raw, sizeof(raw), (const unsigned char *)token, len, NULL, 0);
     int64_t now = mer_now_unix_ms();
 

@@ -82,7 +82,7 @@ static void chain_push(mer_locale_chain_t *c, const char *tag)
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->tags[i], tag) == 0)
             return;
-    snprintf(c->tags[c->n++], MER_LOCALE_MAX, "%s", tag);
+    mer_strcopy(c->tags[c->n++], MER_LOCALE_MAX, tag);
 }
 
 void mer_locale_chain_add(mer_locale_chain_t *c, const char *tag)

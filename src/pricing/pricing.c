@@ -42,7 +42,7 @@ static int add_row(mer_price_result_t *out, const char *kind, int rate_bp, int64
     if (out->ntaxes >= MER_PRICE_MAX_TAXES)
         MER_BUG("too many tax rows");
     mer_tax_row_t *t = &out->taxes[out->ntaxes++];
-    snprintf(t->kind, sizeof(t->kind), "%s", kind);
+    mer_strcopy(t->kind, sizeof(t->kind), kind);
     t->rate_bp = rate_bp;
     t->taxable = taxable;
     t->amount = amount;

@@ -75,6 +75,30 @@ static void test_strcopy(void **state)
     }
 }
 
+/* mer_json_path writes what snprintf("%s.%s", prefix, key) (or "%s", key without a prefix) writes, at every
+ * size of the buffer: truncated in the prefix, at the dot, in the key. */
+static void test_json_path(void **state)
+{
+    (void)state;
+    const char *prefixes[] = {NULL, "", "a", "lines[12]"};
+    const char *keys[] = {"", "sku", "postal_code"};
+    for (size_t p = 0; p < MER_ARRAY_LEN(prefixes); p++) {
+        for (size_t k = 0; k < MER_ARRAY_LEN(keys); k++) {
+            for (size_t cap = 1; cap <= 24; cap++) {
+                char got[32], want[32];
+                memset(got, 'x', sizeof(got));
+                memset(want, 'x', sizeof(want));
+                if (prefixes[p] && *prefixes[p])
+                    snprintf(want, cap, "%s.%s", prefixes[p], keys[k]);
+                else
+                    snprintf(want, cap, "%s", keys[k]);
+                assert_ptr_equal(mer_json_path(got, cap, prefixes[p], keys[k]), got);
+                assert_memory_equal(got, want, sizeof(got));
+            }
+        }
+    }
+}
+
 /* Members of JSON text read without parsing it (mer_json_text_*): what jansson reads from the same text,
  * whatever comes before the member (nested values, strings holding braces, quotes and escapes). */
 static void test_json_text_member(void **state)
@@ -235,10 +259,11 @@ static void test_parse_int(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_printf_grows), cmocka_unit_test(test_json_escape),
-        cmocka_unit_test(test_add_int),      cmocka_unit_test(test_json_text_member),
-        cmocka_unit_test(test_strcopy),      cmocka_unit_test(test_parse_int),
-        cmocka_unit_test(test_utf8_text),    cmocka_unit_test(test_json_escape_runs),
+        cmocka_unit_test(test_printf_grows),     cmocka_unit_test(test_json_escape),
+        cmocka_unit_test(test_add_int),          cmocka_unit_test(test_json_text_member),
+        cmocka_unit_test(test_json_path),        cmocka_unit_test(test_strcopy),
+        cmocka_unit_test(test_parse_int),        cmocka_unit_test(test_utf8_text),
+        cmocka_unit_test(test_json_escape_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
