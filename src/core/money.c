@@ -271,12 +271,12 @@ static int memo_key(char *key, size_t cap, const char *locale, const char *curre
 
 #define MEMO_SLOTS 1024
 
-/* The memo's slot for amount under key (of length kl): whatever it holds (check amount and key). */
-static fmt_memo_t *memo_slot(int64_t amount, const char *key, int kl)
+/* The memo's slot for amount under a key whose mer_hash64 is khash: whatever it holds (check amount and key). */
+static fmt_memo_t *memo_slot(int64_t amount, uint64_t khash)
 {
     if (memo == NULL)
         memo = mer_xcalloc(MEMO_SLOTS, sizeof(*memo));
-    uint64_t h = mer_hash64(key, (size_t)kl) ^ (uint64_t)amount * 0x9E3779B97F4A7C15ull;
+    uint64_t h = khash ^ (uint64_t)amount * 0x9E3779B97F4A7C15ull;
     return &memo[h & (MEMO_SLOTS - 1)];
 }
 
@@ -292,7 +292,7 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
     int kl = memo_key(key, sizeof(key), locale, currency, iso_digits, display_digits);
     if (kl <= 0)
         return format_uncached(amount, currency, iso_digits, display_digits, locale, out, cap);
-    fmt_memo_t *m = memo_slot(amount, key, kl);
+    fmt_memo_t *m = memo_slot(amount, mer_hash64(key, (size_t)kl));
     if (memo_holds(m, amount, key) && (size_t)m->len < cap) {
         memcpy(out, m->text, (size_t)m->len + 1);
         return m->len;
@@ -308,18 +308,24 @@ int mer_money_format(int64_t amount, const char *currency, int iso_digits, int d
     return n;
 }
 
-void mer_money_json(mer_buf_t *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
-                    const char *locale)
+bool mer_money_fmt_init(mer_money_fmt_t *f, const char *currency, int iso_digits, int display_digits,
+                        const char *locale)
 {
-    char key[40], text[96];
-    int kl = memo_key(key, sizeof(key), locale, currency, iso_digits, display_digits);
-    fmt_memo_t *m = kl > 0 ? memo_slot(amount, key, kl) : NULL;
-    if (m && m->olen > 0 && memo_holds(m, amount, key)) {
-        mer_buf_add(b, m->obj, (size_t)m->olen);
-        return;
-    }
-    mer_money_format(amount, currency, iso_digits, display_digits, locale, text, sizeof(text));
-    size_t start = b->len;
+    size_t cl = strnlen(currency, sizeof(f->currency)), ll = strnlen(locale, sizeof(f->locale));
+    if (cl >= sizeof(f->currency) || ll >= sizeof(f->locale))
+        return false;
+    memcpy(f->currency, currency, cl + 1);
+    memcpy(f->locale, locale, ll + 1);
+    f->iso_digits = iso_digits;
+    f->display_digits = display_digits;
+    f->klen = memo_key(f->key, sizeof(f->key), locale, currency, iso_digits, display_digits);
+    f->khash = f->klen > 0 ? mer_hash64(f->key, (size_t)f->klen) : 0;
+    return true;
+}
+
+/* The money object of text (what mer_money_format wrote for amount) appended to b. */
+static void money_object(mer_buf_t *b, int64_t amount, const char *currency, const char *text)
+{
     mer_buf_add(b, "{\"amount\":", 10);
     mer_buf_add_int(b, amount);
     mer_buf_add(b, ",\"currency\":", 12);
@@ -327,11 +333,37 @@ void mer_money_json(mer_buf_t *b, int64_t amount, const char *currency, int iso_
     mer_buf_add(b, ",\"formatted\":", 13);
     mer_buf_add_json_str(b, text, strlen(text));
     mer_buf_addch(b, '}');
+}
+
+void mer_money_json_fmt(mer_buf_t *b, const mer_money_fmt_t *f, int64_t amount)
+{
+    char text[96];
+    fmt_memo_t *m = f->klen > 0 ? memo_slot(amount, f->khash) : NULL;
+    if (m && m->olen > 0 && memo_holds(m, amount, f->key)) {
+        mer_buf_add(b, m->obj, (size_t)m->olen);
+        return;
+    }
+    mer_money_format(amount, f->currency, f->iso_digits, f->display_digits, f->locale, text, sizeof(text));
+    size_t start = b->len;
+    money_object(b, amount, f->currency, text);
     /* kept when the text just formatted is the memo's (it fitted, and ICU did not fail) */
     size_t n = b->len - start;
-    if (m && memo_holds(m, amount, key) && n < sizeof(m->obj)) {
+    if (m && memo_holds(m, amount, f->key) && n < sizeof(m->obj)) {
         memcpy(m->obj, b->data + start, n);
         m->olen = (int)n;
+    }
+}
+
+void mer_money_json(mer_buf_t *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
+                    const char *locale)
+{
+    mer_money_fmt_t f;
+    if (mer_money_fmt_init(&f, currency, iso_digits, display_digits, locale)) {
+        mer_money_json_fmt(b, &f, amount);
+    } else { /* a locale longer than any the countries use: formatted every time */
+        char text[96];
+        mer_money_format(amount, currency, iso_digits, display_digits, locale, text, sizeof(text));
+        money_object(b, amount, currency, text);
     }
 }
 

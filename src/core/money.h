@@ -107,5 +107,21 @@ void mer_money_thread_release(void);
 struct mer_buf;
 void mer_money_json(struct mer_buf *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
                     const char *locale);
+/*
+ * The same for many amounts in one currency, locale and precision (an answer's money objects): prepared once
+ * with mer_money_fmt_init (its memo key and hash too), then mer_money_json_fmt per amount. Init copies the
+ * strings; it returns false (f unusable) when the currency or the locale does not fit in f.
+ */
+typedef struct mer_money_fmt {
+    char currency[4];
+    char locale[40];
+    int iso_digits, display_digits;
+    char key[40]; /* the memo's key; klen <= 0: not memoized */
+    int klen;
+    uint64_t khash;
+} mer_money_fmt_t;
+bool mer_money_fmt_init(mer_money_fmt_t *f, const char *currency, int iso_digits, int display_digits,
+                        const char *locale);
+void mer_money_json_fmt(struct mer_buf *b, const mer_money_fmt_t *f, int64_t amount);
 
 #endif

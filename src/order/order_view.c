@@ -186,12 +186,17 @@ void mer_order_write(mer_buf_t *out, const mer_order_view_t *v)
     const char *lang = v->lang[0] ? v->lang : "en";
     mer_jw_t w;
     mer_jw_init(&w, out);
+    mer_money_fmt_t mf;
+    if (c)
+        mer_country_money_fmt(c, lang, &mf);
 #define MONEY(k, x)                                                                                                    \
     do {                                                                                                               \
-        if (c)                                                                                                         \
-            mer_country_money_jw(&w, (k), c, (x), lang);                                                               \
-        else                                                                                                           \
+        if (c) {                                                                                                       \
+            mer_jw_key(&w, (k));                                                                                       \
+            mer_money_json_fmt(w.b, &mf, (x));                                                                         \
+        } else {                                                                                                       \
             mer_jw_int(&w, (k), (x));                                                                                  \
+        }                                                                                                              \
     } while (0)
     const char *tz = c ? c->timezone : "UTC";
     char ts[40];

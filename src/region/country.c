@@ -520,11 +520,19 @@ json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *la
 
 void mer_country_money_jw(mer_jw_t *w, const char *key, const mer_country_t *c, int64_t amount, const char *lang)
 {
+    mer_money_fmt_t f;
+    mer_country_money_fmt(c, lang, &f);
+    /* what mer_country_money answers */
+    mer_jw_key(w, key);
+    mer_money_json_fmt(w->b, &f, amount);
+}
+
+void mer_country_money_fmt(const mer_country_t *c, const char *lang, mer_money_fmt_t *f)
+{
     char loc[MER_LOCALE_MAX];
     mer_country_locale(c, lang, loc);
-    /* what mer_country_money answers (an order answer holds 16 of them) */
-    mer_jw_key(w, key);
-    mer_money_json(w->b, amount, c->currency.code, c->currency.iso_digits, c->practical_digits, loc);
+    if (!mer_money_fmt_init(f, c->currency.code, c->currency.iso_digits, c->practical_digits, loc))
+        MER_BUG("a locale of MER_LOCALE_MAX does not fit a mer_money_fmt_t");
 }
 
 static bool blank(const char *s)

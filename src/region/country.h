@@ -140,6 +140,9 @@ json_t *mer_country_money(const mer_country_t *c, int64_t amount, const char *la
 /* The same object written with a streaming writer. */
 struct mer_jw;
 void mer_country_money_jw(struct mer_jw *w, const char *key, const mer_country_t *c, int64_t amount, const char *lang);
+/* The money formatter of the country's currency for a language, for many amounts (mer_money_json_fmt writes
+ * the same object as mer_country_money_jw without preparing it each time: an order answer has 16). */
+void mer_country_money_fmt(const mer_country_t *c, const char *lang, mer_money_fmt_t *f);
 
 /*
  * Validates an address against the country's rules: required fields, postal-code and phone patterns,

@@ -150,7 +150,8 @@ static void test_format(void **state)
 }
 
 /* mer_money_json: the object of mer_money_format's text, parsed back, for 3,000 amounts in four locales and
- * precisions, twice over (the second pass from the memo, whose 1,024 slots the amounts share), the text
+ * precisions, twice over (the second pass from the memo, whose 1,024 slots the amounts share, through
+ * formatters prepared once: mer_money_json_fmt), the text
  * formatted before or after the object, and for a locale too long for the memo. */
 static void test_money_json(void **state)
 {
@@ -159,7 +160,10 @@ static void test_money_json(void **state)
         const char *cur, *loc;
         int iso, shown;
     } f[] = {{"INR", "hi-IN", 2, 2}, {"INR", "en-IN", 2, 0}, {"EUR", "es-ES", 2, 2}, {"SAR", "ar-SA", 2, 2}};
-    for (int pass = 0; pass < 2; pass++) {
+    mer_money_fmt_t prepared[MER_ARRAY_LEN(f)];
+    for (size_t k = 0; k < MER_ARRAY_LEN(f); k++)
+        assert_true(mer_money_fmt_init(&prepared[k], f[k].cur, f[k].iso, f[k].shown, f[k].loc));
+    for (int pass = 0; pass < 2; pass++) { /* (the second pass through the prepared formatters) */
         for (int64_t i = 0; i < 3000; i++) {
             int64_t amount = (i % 7 == 3) ? -i * 991 : i * 12345 + (i % 5);
             size_t k = (size_t)i % MER_ARRAY_LEN(f);
@@ -169,7 +173,10 @@ static void test_money_json(void **state)
                 mer_money_format(amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc, text, sizeof(text));
             mer_buf_t b = MER_BUF_INIT;
             mer_buf_add(&b, "[1,", 3);
-            mer_money_json(&b, amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc);
+            if (pass == 0)
+                mer_money_json(&b, amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc);
+            else
+                mer_money_json_fmt(&b, &prepared[k], amount);
             mer_buf_addch(&b, ']');
             if (i % 2 == 0)
                 mer_money_format(amount, f[k].cur, f[k].iso, f[k].shown, f[k].loc, text, sizeof(text));
@@ -185,8 +192,11 @@ static void test_money_json(void **state)
             mer_buf_release(&b);
         }
     }
+    mer_money_fmt_t too_long;
+    assert_false(mer_money_fmt_init(&too_long, "INR", 2, 2, "en-IN-u-nu-latn-x-abcdefghijklmnopqrstuvwxyz"));
+    assert_false(mer_money_fmt_init(&too_long, "INRX", 2, 2, "en-IN"));
     mer_buf_t b = MER_BUF_INIT;
-    mer_money_json(&b, 1999900, "INR", 2, 2, "en-IN-u-nu-latn-x-abcdefghijklmnopq");
+    mer_money_json(&b, 1999900, "INR", 2, 2, "en-IN-u-nu-latn-x-abcdefghijklmnopqrstuvwxyz");
     assert_non_null(strstr(mer_buf_str(&b), "\"amount\":1999900,\"currency\":\"INR\",\"formatted\":\""));
     assert_non_null(strstr(mer_buf_str(&b), "19,999.00"));
     mer_buf_release(&b);
