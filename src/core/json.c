@@ -20,10 +20,13 @@ int mer_verr_set(mer_verr_t *e, int code, const char *field, const char *fmt, ..
 
 const char *mer_json_path(char *out, size_t cap, const char *prefix, const char *key)
 {
-    size_t n = prefix && *prefix ? mer_strcopy(out, cap, prefix) : 0;
-    if (n == 0) /* (what snprintf("%s.%s") writes, truncation included, without its cost: two per order line) */
+    if (prefix == NULL || *prefix == '\0') {
         mer_strcopy(out, cap, key);
-    else if (n + 1 < cap) {
+        return out;
+    }
+    /* what snprintf("%s.%s") writes, truncation included, without its cost (two per order line) */
+    size_t n = mer_strcopy(out, cap, prefix);
+    if (n + 1 < cap) {
         out[n] = '.';
         mer_strcopy(out + n + 1, cap - n - 1, key);
     }
