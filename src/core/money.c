@@ -323,9 +323,12 @@ bool mer_money_fmt_init(mer_money_fmt_t *f, const char *currency, int iso_digits
     return true;
 }
 
-/* The money object of text (what mer_money_format wrote for amount) appended to b. */
-static void money_object(mer_buf_t *b, int64_t amount, const char *currency, const char *text)
+/* amount's money object, formatted by mer_money_format (through its memo of texts), appended to b. */
+static void money_object(mer_buf_t *b, int64_t amount, const char *currency, int iso_digits, int display_digits,
+                         const char *locale)
 {
+    char text[96];
+    mer_money_format(amount, currency, iso_digits, display_digits, locale, text, sizeof(text));
     mer_buf_add(b, "{\"amount\":", 10);
     mer_buf_add_int(b, amount);
     mer_buf_add(b, ",\"currency\":", 12);
@@ -337,15 +340,13 @@ static void money_object(mer_buf_t *b, int64_t amount, const char *currency, con
 
 void mer_money_json_fmt(mer_buf_t *b, const mer_money_fmt_t *f, int64_t amount)
 {
-    char text[96];
     fmt_memo_t *m = f->klen > 0 ? memo_slot(amount, f->khash) : NULL;
     if (m && m->olen > 0 && memo_holds(m, amount, f->key)) {
         mer_buf_add(b, m->obj, (size_t)m->olen);
         return;
     }
-    mer_money_format(amount, f->currency, f->iso_digits, f->display_digits, f->locale, text, sizeof(text));
     size_t start = b->len;
-    money_object(b, amount, f->currency, text);
+    money_object(b, amount, f->currency, f->iso_digits, f->display_digits, f->locale);
     /* kept when the text just formatted is the memo's (it fitted, and ICU did not fail) */
     size_t n = b->len - start;
     if (m && memo_holds(m, amount, f->key) && n < sizeof(m->obj)) {
@@ -358,13 +359,10 @@ void mer_money_json(mer_buf_t *b, int64_t amount, const char *currency, int iso_
                     const char *locale)
 {
     mer_money_fmt_t f;
-    if (mer_money_fmt_init(&f, currency, iso_digits, display_digits, locale)) {
+    if (mer_money_fmt_init(&f, currency, iso_digits, display_digits, locale))
         mer_money_json_fmt(b, &f, amount);
-    } else { /* a locale longer than any the countries use: formatted every time */
-        char text[96];
-        mer_money_format(amount, currency, iso_digits, display_digits, locale, text, sizeof(text));
-        money_object(b, amount, currency, text);
-    }
+    else /* a locale longer than any the countries use: the object is not kept */
+        money_object(b, amount, currency, iso_digits, display_digits, locale);
 }
 
 static int format_uncached(int64_t amount, const char *currency, int iso_digits, int display_digits, const char *locale,
