@@ -374,6 +374,11 @@ int64_t mer_db_statements(const mer_db_t *db)
     return db->statements;
 }
 
+int64_t mer_db_scan_steps(const mer_db_t *db)
+{
+    return db->scan_steps;
+}
+
 static char node_name[24];
 
 static void make_node_name(void)

@@ -172,6 +172,10 @@ int64_t mer_db_total_changes(mer_db_t *db);
  * load (the writer's meridian_writer_statements_total, unit tests). On a database server the synchronous ones
  * are round trips; deferred ones ride with them (mer_db_round_trips counts those). */
 int64_t mer_db_statements(const mer_db_t *db);
+/* Rows that full scans of a table stepped over on this connection since it opened (SQLite's
+ * SQLITE_STMTSTATUS_FULLSCAN_STEP, counted as each statement finishes; always 0 on PostgreSQL): a read meant
+ * to seek an index shows here when it scans instead (unit tests). */
+int64_t mer_db_scan_steps(const mer_db_t *db);
 /* Round trips this process made to database servers, all connections together (0 while every database is a
  * SQLite file: those are in the process). For /metrics (meridian_db_round_trips_total) and the benchmark. */
 int64_t mer_db_round_trips(void);

@@ -21,6 +21,7 @@ struct mer_db {
     char label[32];        /* the store's name for it (mer_db_set_label), "" until set */
     int64_t begin_changes; /* total changes at the last BEGIN: did the transaction write (faults) */
     int64_t statements;    /* statements run through exec, query and query_int (mer_db_statements) */
+    int64_t scan_steps;    /* rows full table scans stepped over (mer_db_scan_steps; the backend counts) */
 };
 
 struct mer_rows {

@@ -403,8 +403,9 @@ static int bind_params(sq_db_t *db, sqlite3_stmt *st, const char *sql, const cha
 }
 
 /* Gives a statement back: a cached one is reset for the next use, a private one finalized. */
-static void finish(sqlite3_stmt *st, stmt_slot_t *slot)
+static void finish(sq_db_t *db, sqlite3_stmt *st, stmt_slot_t *slot)
 {
+    db->base.scan_steps += sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     if (slot) {
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
@@ -507,7 +508,7 @@ static int prepare(sq_db_t *db, const char *sql, const char *types, va_list ap, 
         slot->busy = true;
     int err = bind_params(db, st, sql, types, ap, borrowed);
     if (err) {
-        finish(st, slot);
+        finish(db, st, slot);
         return err;
     }
     *out = st;
@@ -543,7 +544,7 @@ static int run_split(sq_db_t *db, stmt_slot_t *slot, const char *sql, bool *retu
         }
         sqlite3_reset(slot->ret);
     }
-    finish(slot->stmt, slot);
+    finish(db, slot->stmt, slot);
     return n;
 }
 
@@ -569,7 +570,7 @@ static int run(sq_db_t *db, mer_db_later_t *later, const char *sql, const char *
         while (rc == SQLITE_ROW)
             rc = sqlite3_step(st);
         err = rc != SQLITE_DONE ? map_err(db, rc, sql) : sqlite3_changes(db->conn);
-        finish(st, slot);
+        finish(db, st, slot);
     }
     if (later && err >= 0) {
         later->changed = err;
@@ -664,7 +665,7 @@ static int sq_end(mer_rows_t *rows)
     int err = r->err;
     sq_db_t *db = r->db;
     if (r->stmt)
-        finish(r->stmt, r->slot);
+        finish(db, r->stmt, r->slot);
     if (r >= db->rows_pool && r < db->rows_pool + MER_ARRAY_LEN(db->rows_pool))
         db->rows_used[r - db->rows_pool] = false;
     else
@@ -692,7 +693,7 @@ static int sq_query_int(mer_db_t *d, int64_t *out, const char *sql, const char *
         err = MER_E_NOT_FOUND;
     else
         err = map_err(db, rc, sql);
-    finish(st, slot);
+    finish(db, st, slot);
     return err;
 }
 

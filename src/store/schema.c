@@ -690,6 +690,13 @@ const mer_migration_t mer_schema_region[] = {
      "INSERT INTO order_shipment_line SELECT shipment_id, line_no, sku_id, quantity FROM order_shipment_line_held;"
      "DROP TABLE order_shipment_line_held;",
      .only = "sqlite"},
+    {.version = 19,
+     .sql =
+     /* a customer's order list is newest first (created_at, then id: ids are not in time order when several
+      * nodes share a database): with the time in the customer's index, a page is read in that order from the
+      * index, not sorted out of every order the customer has (order/order.c: mer_order_list) */
+     "DROP INDEX orders_user;"
+     "CREATE INDEX orders_user ON orders(user_id, created_at, id);"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 
