@@ -174,6 +174,10 @@ const mer_migration_t mer_schema_catalog[] = {
      .sql =
      /* search moved into the catalogue snapshot (catalog/search.h): the full-text table goes */
      "DROP TABLE product_fts;"},
+    {.version = 10,
+     .sql =
+     /* the media sweep asks, for each stored file, whether a row names its digest: each question read every row */
+     "CREATE INDEX media_digest ON media(digest);"},
 };
 const size_t mer_schema_catalog_n = sizeof(mer_schema_catalog) / sizeof(mer_schema_catalog[0]);
 
@@ -696,7 +700,19 @@ const mer_migration_t mer_schema_region[] = {
       * nodes share a database): with the time in the customer's index, a page is read in that order from the
       * index, not sorted out of every order the customer has (order/order.c: mer_order_list) */
      "DROP INDEX orders_user;"
-     "CREATE INDEX orders_user ON orders(user_id, created_at, id);"},
+     "CREATE INDEX orders_user ON orders(user_id, created_at, id);"
+     /* an order's invoice and credit notes (invoice_of_order holds only the invoice): each look-up read every
+      * invoice of the region */
+     "CREATE INDEX invoice_order ON invoice(order_id, id);"
+     /* the flash-sale processor looks for issued tokens past their time every round: only those are indexed
+      * (the consumed tokens of every past sale are not read again) */
+     "CREATE INDEX flash_token_expiry ON flash_token(expires_at) WHERE state = 'issued';"
+     /* the refunds of a charge (a refund's amount left, an order's refund status): only refunds are indexed */
+     "CREATE INDEX payment_refund ON payment(refund_of) WHERE refund_of IS NOT NULL;"
+     /* a SKU's last stock movements (the admin's stock view): the trail of every shipment was read backwards */
+     "CREATE INDEX stock_movement_sku ON stock_movement(sku_id, id);"
+     /* a password change revokes the customer's other sessions: only live sessions are indexed */
+     "CREATE INDEX session_live_user ON session(user_id) WHERE revoked_at IS NULL;"},
 };
 const size_t mer_schema_region_n = sizeof(mer_schema_region) / sizeof(mer_schema_region[0]);
 
