@@ -659,6 +659,44 @@ static void h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *buf
     h2o_ostream_send_next(self, req, &out, 1, state);
 }
 
+/*
+ * A body over max_body. h2o refuses one whose size it learns before reading it (Content-Length, or chunks
+ * past its own limit) and closes the connection with the body unread; the kernel then resets the
+ * connection, and a client still sending often loses the 413 with it ("fetch failed"). So h2o's limit is
+ * BODY_READ_FACTOR times max_body: a body up to that is read whole and refused here, on a connection that
+ * stays open, and only a larger one meets h2o's refusal. (The cost: a connection may hold that much body
+ * in memory before the refusal.)
+ */
+#define BODY_READ_FACTOR 4
+static int (*app_on_request)(h2o_handler_t *self, h2o_req_t *req);
+
+static int on_request_sized(h2o_handler_t *self, h2o_req_t *req)
+{
+    if (req->entity.base == NULL || req->entity.len <= srv.cfg->max_body)
+        return app_on_request(self, req);
+    static const char text[] = "request entity is too large";
+    req->res.status = 413;
+    req->res.reason = "Request Entity Too Large";
+    if (srv.cfg->on_low_error == NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/plain; charset=utf-8"));
+        req->res.content_length = sizeof(text) - 1;
+        h2o_send_inline(req, text, sizeof(text) - 1);
+        return 0;
+    }
+    mer_buf_t b = MER_BUF_INIT;
+    char *id = h2o_mem_alloc_pool(&req->pool, 32);
+    mer_buf_init(&b, 256);
+    srv.cfg->on_low_error(413, h2o_iovec_init(text, sizeof(text) - 1), &b, id);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
+    req->res.content_length = b.len;
+    h2o_send_inline(req, b.data, b.len); /* (copies the body) */
+    mer_buf_release(&b);
+    return 0;
+}
+
 /* A filter on the host's fallback path, where h2o binds the requests it answers before any handler. */
 static void h2o_error_setup(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
 {
@@ -731,14 +769,15 @@ int mer_server_run(const mer_server_config_t *cfg, int (*on_request)(h2o_handler
         mer_log_warn("cannot open access log %s: %s", cfg->access_log, strerror(errno));
 
     h2o_config_init(&srv.h2o);
-    srv.h2o.max_request_entity_size = cfg->max_body;
+    srv.h2o.max_request_entity_size = cfg->max_body * BODY_READ_FACTOR; /* see on_request_sized */
     srv.h2o.http1.req_timeout = cfg->idle_timeout_ms;
     srv.h2o.http2.idle_timeout = cfg->idle_timeout_ms;
     srv.h2o.server_name = h2o_iovec_init(H2O_STRLIT("meridian"));
     h2o_hostconf_t *host = h2o_config_register_host(&srv.h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
     h2o_handler_t *handler = h2o_create_handler(path, sizeof(*handler));
-    handler->on_req = on_request;
+    app_on_request = on_request;
+    handler->on_req = on_request_sized;
     h2o_logger_t *logger = h2o_create_logger(path, sizeof(*logger));
     logger->log_access = log_access;
     if (cfg->setup)

@@ -15,7 +15,9 @@
  * accepting pauses briefly: the loop never spins on EMFILE.
  *
  * Answers that h2o writes by itself before any handler (413 body too large, 400 broken body framing, 417)
- * get the body from the on_low_error hook: the API's error envelope with a request id. h2o 2.2 answers a
+ * get the body from the on_low_error hook: the API's error envelope with a request id. (A body over max_body
+ * but within 4 times it is read whole and refused by the server itself, with the same envelope, so that the
+ * client reads the 413 before the connection ends: see on_request_sized in server.c.) h2o 2.2 answers a
  * request it cannot parse at all (bad request line, a head over H2O_MAX_REQLEN = 408 KiB, more than 100
  * headers) with a fixed plain-text 400 written straight to the socket, with no hook; so the first request
  * head of each connection is checked here, with h2o's parser, before h2o takes the connection, and refused
