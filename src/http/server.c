@@ -631,6 +631,26 @@ typedef struct h2o_error_ostream {
     h2o_ostream_t super;
 } h2o_error_ostream_t;
 
+/* The envelope of an error answered below the handlers (req->res.status set), from on_low_error: the body in
+ * req's pool, its content type and x-request-id set, its length given. */
+static h2o_iovec_t low_error_body(h2o_req_t *req, h2o_iovec_t text)
+{
+    mer_buf_t b = MER_BUF_INIT;
+    char *id = h2o_mem_alloc_pool(&req->pool, 32);
+    mer_buf_init(&b, 256);
+    srv.cfg->on_low_error(req->res.status, text, &b, id);
+    h2o_iovec_t out = h2o_strdup(&req->pool, b.data, b.len);
+    mer_buf_release(&b);
+    ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+    if (ct >= 0)
+        h2o_delete_header(&req->res.headers, ct);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                   H2O_STRLIT("application/json; charset=utf-8"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
+    req->res.content_length = out.len;
+    return out;
+}
+
 /* h2o's own errors are sent in one piece (h2o_send_inline): the text becomes the envelope's message. */
 static void h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t n, h2o_send_state_t state)
 {
@@ -643,19 +663,7 @@ static void h2o_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *buf
     }
     while (tl && (text[tl - 1] == '\n' || text[tl - 1] == '\r'))
         tl--;
-    mer_buf_t b = MER_BUF_INIT;
-    char *id = h2o_mem_alloc_pool(&req->pool, 32);
-    mer_buf_init(&b, 256);
-    srv.cfg->on_low_error(req->res.status, h2o_iovec_init(text, tl), &b, id);
-    h2o_iovec_t out = h2o_strdup(&req->pool, b.data, b.len);
-    mer_buf_release(&b);
-    ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
-    if (ct >= 0)
-        h2o_delete_header(&req->res.headers, ct);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
-    req->res.content_length = out.len;
+    h2o_iovec_t out = low_error_body(req, h2o_iovec_init(text, tl));
     h2o_ostream_send_next(self, req, &out, 1, state);
 }
 
@@ -675,25 +683,14 @@ static int on_request_sized(h2o_handler_t *self, h2o_req_t *req)
     if (req->entity.base == NULL || req->entity.len <= srv.cfg->max_body)
         return app_on_request(self, req);
     static const char text[] = "request entity is too large";
-    req->res.status = 413;
-    req->res.reason = "Request Entity Too Large";
     if (srv.cfg->on_low_error == NULL) {
-        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                       H2O_STRLIT("text/plain; charset=utf-8"));
-        req->res.content_length = sizeof(text) - 1;
-        h2o_send_inline(req, text, sizeof(text) - 1);
+        h2o_send_error_generic(req, 413, "Request Entity Too Large", text, 0);
         return 0;
     }
-    mer_buf_t b = MER_BUF_INIT;
-    char *id = h2o_mem_alloc_pool(&req->pool, 32);
-    mer_buf_init(&b, 256);
-    srv.cfg->on_low_error(413, h2o_iovec_init(text, sizeof(text) - 1), &b, id);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
-                   H2O_STRLIT("application/json; charset=utf-8"));
-    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL, id, strlen(id));
-    req->res.content_length = b.len;
-    h2o_send_inline(req, b.data, b.len); /* (copies the body) */
-    mer_buf_release(&b);
+    req->res.status = 413;
+    req->res.reason = "Request Entity Too Large";
+    h2o_iovec_t out = low_error_body(req, h2o_iovec_init(text, sizeof(text) - 1));
+    h2o_send_inline(req, out.base, out.len);
     return 0;
 }
 
